@@ -1,0 +1,29 @@
+/* lm_buf.h — a growable byte buffer, reused across batches.
+ *
+ * The hot path appends into buffers that live as long as the worker and
+ * are reset (not freed) after each batch, so a batch costs no allocation
+ * once the buffers have grown to their working size. Offsets, not
+ * pointers, refer into a buffer: it may move when it grows.
+ * Not thread-safe; the owner frees with lm_buf_free. */
+#ifndef LM_BUF_H
+#define LM_BUF_H
+
+#include <stddef.h>
+
+#define LM_BUF_MAX ((size_t)1 << 31) /* refuse to grow past 2 GiB */
+
+typedef struct lm_buf {
+    char *data;
+    size_t len, cap;
+} lm_buf;
+
+/* Makes room for `extra` more bytes; 0 / -1 (OOM or past LM_BUF_MAX). */
+int lm_buf_reserve(lm_buf *b, size_t extra);
+/* Appends bytes; returns the offset they start at, or -1. */
+long lm_buf_append(lm_buf *b, const void *data, size_t len);
+/* Appends a NUL-terminated copy; returns its offset, or -1. */
+long lm_buf_append_str(lm_buf *b, const char *s);
+void lm_buf_reset(lm_buf *b); /* len = 0, keeps the memory */
+void lm_buf_free(lm_buf *b);  /* NULL ok */
+
+#endif

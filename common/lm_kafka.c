@@ -1,0 +1,107 @@
+/* lm_kafka.c — librdkafka configuration (see lm_kafka.h).
+ *
+ * lastmile's defaults, and why:
+ *   consumer: enable.auto.offset.store=false (an offset is stored only once
+ *     what its message caused is durable), enable.auto.commit=false (the
+ *     runtime commits after each batch), auto.offset.reset=earliest (a new
+ *     group misses nothing), partition.assignment.strategy=cooperative-sticky
+ *     is NOT used: eager rebalancing keeps the hand-over of a partition
+ *     simple to reason about;
+ *   producer: enable.idempotence=true (no duplicates or reordering from
+ *     retries), message.timeout.ms=0 (never give up on a message: a broker
+ *     outage stalls the fleet instead of losing work), linger.ms=2 (small
+ *     batches, low latency), compression none (loopback and small records).
+ */
+#include "lm_kafka.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const char *const lm_topic_suffixes[] = {
+    LM_TOPIC_INTAKE,   LM_TOPIC_QUALIFICATION,
+    LM_TOPIC_FOLLOWUP, LM_TOPIC_ACTIONS,
+    LM_TOPIC_TIMING,   LM_TOPIC_OUTCOMES,
+    LM_TOPIC_DLQ,      NULL};
+
+void lm_topic_name(const lm_settings *s, const char *suffix, char *buf,
+                   size_t bufsz) {
+    snprintf(buf, bufsz, "%s%s",
+             s->topic_prefix ? s->topic_prefix : "lastmile.", suffix);
+}
+
+static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
+                    const char *origin, char *err, size_t errsz) {
+    char why[512];
+    if (rd_kafka_conf_set(conf, name, value, why, sizeof(why)) !=
+        RD_KAFKA_CONF_OK) {
+        snprintf(err, errsz, "%s: librdkafka rejects property %s: %s", origin,
+                 name, why);
+        return -1;
+    }
+    return 0;
+}
+
+rd_kafka_conf_t *lm_kafka_conf(const lm_settings *s, lm_kafka_role role,
+                               const char *group_id, char *err, size_t errsz) {
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    static const char *const consumer_defaults[][2] = {
+        {"enable.auto.offset.store", "false"},
+        {"enable.auto.commit", "false"},
+        {"auto.offset.reset", "earliest"},
+        {"enable.partition.eof", "false"},
+        {"fetch.wait.max.ms", "10"},
+        {"session.timeout.ms", "10000"},
+        {"heartbeat.interval.ms", "1000"},
+        {"max.poll.interval.ms", "300000"},
+        {"isolation.level", "read_committed"},
+        {NULL, NULL}};
+    static const char *const reader_defaults[][2] = {
+        {"enable.auto.commit", "false"},
+        {"enable.partition.eof", "true"},
+        {"fetch.wait.max.ms", "10"},
+        {"group.id", "lastmile-reader"},
+        {NULL, NULL}};
+    static const char *const producer_defaults[][2] = {
+        {"enable.idempotence", "true"},
+        {"message.timeout.ms", "0"},
+        {"linger.ms", "2"},
+        {"acks", "all"},
+        {NULL, NULL}};
+    const char *const(*defaults)[2] =
+        role == LM_KAFKA_CONSUMER   ? consumer_defaults
+        : role == LM_KAFKA_PRODUCER ? producer_defaults
+                                    : reader_defaults;
+
+    if (conf_set(conf, "bootstrap.servers", s->brokers ? s->brokers : "",
+                 "LASTMILE_BROKERS", err, errsz) != 0)
+        goto fail;
+    if (conf_set(conf, "client.id",
+                 s->instance_id && *s->instance_id ? s->instance_id
+                                                   : "lastmile",
+                 "LASTMILE_INSTANCE_ID", err, errsz) != 0)
+        goto fail;
+    for (int i = 0; defaults[i][0]; i++)
+        if (conf_set(conf, defaults[i][0], defaults[i][1], "lastmile default",
+                     err, errsz) != 0)
+            goto fail;
+    if (role == LM_KAFKA_CONSUMER && group_id &&
+        conf_set(conf, "group.id", group_id, "lastmile default", err, errsz) !=
+            0)
+        goto fail;
+    for (int i = 0; i < s->n_kafka; i++) {
+        char origin[256];
+        snprintf(origin, sizeof(origin), "LASTMILE_KAFKA_%s", s->kafka[i].name);
+        for (char *p = origin; *p; p++)
+            *p =
+                *p == '.' ? '_' : (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+        /* producer-only and consumer-only properties may be set for the
+         * whole fleet; librdkafka warns (not fails) on the other side. */
+        if (conf_set(conf, s->kafka[i].name, s->kafka[i].value, origin, err,
+                     errsz) != 0)
+            goto fail;
+    }
+    return conf;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}

@@ -1,0 +1,43 @@
+/* lm_kafka.h — Kafka settings and topic names shared by workers and CLI.
+ *
+ * Kafka properties pass straight through to librdkafka: lastmile sets a few
+ * defaults of its own (listed in lm_kafka.c), then applies every
+ * LASTMILE_KAFKA_* property on top, so a deployment can override anything.
+ * Property values are never logged (they may be SASL passwords). */
+#ifndef LM_KAFKA_H
+#define LM_KAFKA_H
+
+#include "lm_env.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+
+#define LM_TOPIC_MAX 160
+
+/* The topics, by suffix. */
+#define LM_TOPIC_INTAKE        "intake"
+#define LM_TOPIC_QUALIFICATION "qualification"
+#define LM_TOPIC_FOLLOWUP      "followup"
+#define LM_TOPIC_ACTIONS       "actions"
+#define LM_TOPIC_TIMING        "timing"
+#define LM_TOPIC_OUTCOMES      "outcomes"
+#define LM_TOPIC_DLQ           "dlq"
+extern const char *const lm_topic_suffixes[]; /* all seven, NULL-ended */
+
+typedef enum lm_kafka_role {
+    LM_KAFKA_CONSUMER,
+    LM_KAFKA_PRODUCER,
+    LM_KAFKA_READER, /* group-less consumer for reading topics (tail, tests) */
+} lm_kafka_role;
+
+/* A new conf for `role` with bootstrap servers, lastmile's defaults and the
+ * passthrough properties. group_id is used for LM_KAFKA_CONSUMER (may be
+ * NULL otherwise). Caller owns the conf (rd_kafka_new takes it). NULL with
+ * err naming the offending property on failure. */
+rd_kafka_conf_t *lm_kafka_conf(const lm_settings *s, lm_kafka_role role,
+                               const char *group_id, char *err, size_t errsz);
+/* prefix + suffix into buf. */
+void lm_topic_name(const lm_settings *s, const char *suffix, char *buf,
+                   size_t bufsz);
+
+#endif

@@ -1,0 +1,397 @@
+/* lm_redis.c — pipelines and scripts over one hiredis connection
+ * (see lm_redis.h).
+ *
+ * Commands are formatted by us into one buffer (RESP arrays of bulk
+ * strings) and handed to hiredis in a single append, so a pipeline of a
+ * thousand commands costs one allocation-free format pass and one write. */
+#include "lm_redis.h"
+
+#include "lm_clock.h"
+#include "lm_env.h"
+#include "lm_log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+struct lm_redis {
+    lm_redis_url url;
+    int timeout_ms;
+    redisContext *c;
+    lm_script *scripts[LM_REDIS_SCRIPTS_MAX];
+    int n_scripts;
+    int64_t next_attempt_ms; /* monotonic; backoff gate for reconnects */
+    int backoff_ms;
+    uint64_t roundtrips;
+    double last_rtt_ms;
+};
+
+/* ------------------------------------------------------------------ URL */
+
+static int url_fail(char *err, size_t errsz, const char *what) {
+    snprintf(err, errsz,
+             "LASTMILE_REDIS_URL: %s (example: "
+             "LASTMILE_REDIS_URL=redis://:password@redis:6379/0 or "
+             "unix:///run/redis/redis.sock)",
+             what);
+    return -1;
+}
+
+static int copy_part(char *dst, size_t dstsz, const char *src, size_t n) {
+    if (n >= dstsz)
+        return -1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+    return 0;
+}
+
+int lm_redis_url_parse(const char *url, lm_redis_url *out, char *err,
+                       size_t errsz) {
+    memset(out, 0, sizeof(*out));
+    out->port = 6379;
+    if (!url || !*url)
+        return url_fail(err, errsz, "is empty");
+    if (strncmp(url, "unix://", 7) == 0) {
+        const char *path = url + 7;
+        const char *q = strchr(path, '?');
+        size_t plen = q ? (size_t)(q - path) : strlen(path);
+        if (plen == 0 || path[0] != '/')
+            return url_fail(err, errsz,
+                            "a unix URL needs an absolute socket path");
+        if (copy_part(out->path, sizeof(out->path), path, plen) != 0)
+            return url_fail(err, errsz, "the socket path is too long");
+        out->is_unix = 1;
+        if (q) {
+            int64_t db;
+            if (strncmp(q, "?db=", 4) != 0 ||
+                lm_parse_int64(q + 4, 0, 15, &db) != 0)
+                return url_fail(err, errsz,
+                                "after the socket path only ?db=N (0-15) "
+                                "is understood");
+            out->db = (int)db;
+        }
+        return 0;
+    }
+    if (strncmp(url, "rediss://", 9) == 0)
+        return url_fail(err, errsz,
+                        "TLS (rediss://) is not supported by this build; use "
+                        "redis:// inside a trusted network or a TLS sidecar");
+    if (strncmp(url, "redis://", 8) != 0)
+        return url_fail(err, errsz, "must start with redis:// or unix://");
+    const char *p = url + 8;
+    const char *at = strrchr(p, '@');
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        if (colon) {
+            if (copy_part(out->user, sizeof(out->user), p,
+                          (size_t)(colon - p)) != 0 ||
+                copy_part(out->password, sizeof(out->password), colon + 1,
+                          (size_t)(at - colon - 1)) != 0)
+                return url_fail(err, errsz, "user or password is too long");
+        } else if (copy_part(out->password, sizeof(out->password), p,
+                             (size_t)(at - p)) != 0) {
+            return url_fail(err, errsz, "password is too long");
+        }
+        p = at + 1;
+    }
+    const char *slash = strchr(p, '/');
+    size_t hostport_len = slash ? (size_t)(slash - p) : strlen(p);
+    const char *hp_end = p + hostport_len;
+    const char *host_end = hp_end;
+    if (*p == '[') { /* [ipv6]:port */
+        const char *rb = memchr(p, ']', hostport_len);
+        if (!rb)
+            return url_fail(err, errsz, "an IPv6 host needs a closing ']'");
+        if (copy_part(out->host, sizeof(out->host), p + 1,
+                      (size_t)(rb - p - 1)) != 0)
+            return url_fail(err, errsz, "the host is too long");
+        host_end = rb + 1;
+    } else {
+        const char *colon = memchr(p, ':', hostport_len);
+        host_end = colon ? colon : hp_end;
+        if (copy_part(out->host, sizeof(out->host), p,
+                      (size_t)(host_end - p)) != 0)
+            return url_fail(err, errsz, "the host is too long");
+    }
+    if (!out->host[0])
+        return url_fail(err, errsz, "the host is missing");
+    if (host_end < hp_end) {
+        if (*host_end != ':')
+            return url_fail(err, errsz, "expected ':' before the port");
+        char port[16];
+        int64_t v;
+        if (copy_part(port, sizeof(port), host_end + 1,
+                      (size_t)(hp_end - host_end - 1)) != 0 ||
+            lm_parse_int64(port, 1, 65535, &v) != 0)
+            return url_fail(err, errsz, "the port is not a number 1-65535");
+        out->port = (int)v;
+    }
+    if (slash && slash[1]) {
+        int64_t db;
+        if (lm_parse_int64(slash + 1, 0, 15, &db) != 0)
+            return url_fail(err, errsz, "the database after '/' must be 0-15");
+        out->db = (int)db;
+    }
+    return 0;
+}
+
+static void drop(lm_redis *r);
+
+/* ------------------------------------------------------------- pipeline */
+
+void lm_pipe_reset(lm_pipe *p) {
+    lm_buf_reset(&p->buf);
+    p->n = 0;
+}
+
+void lm_pipe_free(lm_pipe *p) {
+    if (!p)
+        return;
+    lm_buf_free(&p->buf);
+    p->n = 0;
+}
+
+static int pipe_header(lm_pipe *p, char kind, size_t n) {
+    char head[32];
+    int len = snprintf(head, sizeof(head), "%c%zu\r\n", kind, n);
+    return lm_buf_append(&p->buf, head, (size_t)len) < 0 ? -1 : 0;
+}
+
+static int pipe_bulk(lm_pipe *p, const char *s, size_t len) {
+    if (pipe_header(p, '$', len) != 0 || lm_buf_append(&p->buf, s, len) < 0 ||
+        lm_buf_append(&p->buf, "\r\n", 2) < 0)
+        return -1;
+    return 0;
+}
+
+int lm_pipe_cmd(lm_pipe *p, int argc, const char *const *argv,
+                const size_t *lens) {
+    size_t mark = p->buf.len;
+    if (pipe_header(p, '*', (size_t)argc) != 0)
+        goto fail;
+    for (int i = 0; i < argc; i++)
+        if (pipe_bulk(p, argv[i], lens ? lens[i] : strlen(argv[i])) != 0)
+            goto fail;
+    p->n++;
+    return 0;
+fail:
+    p->buf.len = mark;
+    return -1;
+}
+
+#define LM_PIPE_ARGS_MAX 64
+
+int lm_pipe_cmd_strs(lm_pipe *p, const char *arg0, ...) {
+    const char *argv[LM_PIPE_ARGS_MAX];
+    int argc = 0;
+    va_list ap;
+    va_start(ap, arg0);
+    for (const char *a = arg0; a && argc < LM_PIPE_ARGS_MAX;
+         a = va_arg(ap, const char *))
+        argv[argc++] = a;
+    va_end(ap);
+    return lm_pipe_cmd(p, argc, argv, NULL);
+}
+
+int lm_pipe_script(lm_pipe *p, const lm_script *s, int nkeys, int argc,
+                   const char *const *argv, const size_t *lens) {
+    size_t mark = p->buf.len;
+    char nk[16];
+    snprintf(nk, sizeof(nk), "%d", nkeys);
+    if (pipe_header(p, '*', (size_t)argc + 3) != 0 ||
+        pipe_bulk(p, "EVALSHA", 7) != 0 || pipe_bulk(p, s->sha, 40) != 0 ||
+        pipe_bulk(p, nk, strlen(nk)) != 0)
+        goto fail;
+    for (int i = 0; i < argc; i++)
+        if (pipe_bulk(p, argv[i], lens ? lens[i] : strlen(argv[i])) != 0)
+            goto fail;
+    p->n++;
+    return 0;
+fail:
+    p->buf.len = mark;
+    return -1;
+}
+
+/* ----------------------------------------------------------- connection */
+
+lm_redis *lm_redis_new(const char *url, int timeout_ms, char *err,
+                       size_t errsz) {
+    lm_redis *r = calloc(1, sizeof(*r));
+    if (!r) {
+        snprintf(err, errsz, "out of memory");
+        return NULL;
+    }
+    if (lm_redis_url_parse(url, &r->url, err, errsz) != 0) {
+        lm_redis_destroy(r);
+        return NULL;
+    }
+    r->timeout_ms = timeout_ms > 0 ? timeout_ms : 2000;
+    r->backoff_ms = LM_REDIS_BACKOFF_MIN_MS;
+    return r;
+}
+
+void lm_redis_destroy(lm_redis *r) {
+    if (!r)
+        return;
+    if (r->c)
+        redisFree(r->c);
+    memset(&r->url, 0, sizeof(r->url)); /* scrub the password */
+    free(r);
+}
+
+int lm_redis_add_script(lm_redis *r, lm_script *s) {
+    if (r->n_scripts >= LM_REDIS_SCRIPTS_MAX)
+        return -1;
+    r->scripts[r->n_scripts++] = s;
+    return 0;
+}
+
+void lm_redis_disconnect(lm_redis *r) {
+    if (r->c)
+        drop(r);
+}
+
+int lm_redis_connected(const lm_redis *r) {
+    return r->c != NULL;
+}
+
+uint64_t lm_redis_roundtrips(const lm_redis *r) {
+    return r->roundtrips;
+}
+
+double lm_redis_last_rtt_ms(const lm_redis *r) {
+    return r->last_rtt_ms;
+}
+
+static void drop(lm_redis *r) {
+    if (r->c)
+        redisFree(r->c);
+    r->c = NULL;
+    r->next_attempt_ms = lm_clock_mono_ms() + r->backoff_ms;
+    r->backoff_ms = r->backoff_ms * 2 > LM_REDIS_BACKOFF_MAX_MS
+                        ? LM_REDIS_BACKOFF_MAX_MS
+                        : r->backoff_ms * 2;
+}
+
+/* Runs one command synchronously during connect. 0, RETRY or -1. */
+static int setup_cmd(lm_redis *r, int argc, const char **argv, char *out_sha,
+                     const char *what, char *err, size_t errsz) {
+    redisReply *rep = redisCommandArgv(r->c, argc, argv, NULL);
+    if (!rep) {
+        snprintf(err, errsz, "redis %s: %s", what,
+                 r->c->errstr[0] ? r->c->errstr : "connection lost");
+        drop(r);
+        return LM_REDIS_RETRY;
+    }
+    int rc = 0;
+    if (rep->type == REDIS_REPLY_ERROR) {
+        /* LOADING: the server is replaying its AOF: come back later. */
+        int loading = strncmp(rep->str, "LOADING", 7) == 0;
+        snprintf(err, errsz, "redis %s refused: %s", what, rep->str);
+        rc = loading ? LM_REDIS_RETRY : -1;
+        drop(r);
+    } else if (out_sha && rep->type == REDIS_REPLY_STRING && rep->len == 40) {
+        memcpy(out_sha, rep->str, 40);
+        out_sha[40] = '\0';
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
+int lm_redis_connect(lm_redis *r, char *err, size_t errsz) {
+    if (r->c)
+        return 0;
+    struct timeval tv = {r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000};
+    r->c = r->url.is_unix
+               ? redisConnectUnixWithTimeout(r->url.path, tv)
+               : redisConnectWithTimeout(r->url.host, r->url.port, tv);
+    if (!r->c || r->c->err) {
+        if (r->url.is_unix)
+            snprintf(err, errsz, "redis connect unix://%s: %s", r->url.path,
+                     r->c ? r->c->errstr : "out of memory");
+        else
+            snprintf(err, errsz, "redis connect %s:%d: %s", r->url.host,
+                     r->url.port, r->c ? r->c->errstr : "out of memory");
+        drop(r);
+        return LM_REDIS_RETRY;
+    }
+    redisSetTimeout(r->c, tv);
+    int rc;
+    if (r->url.password[0]) {
+        const char *argv[3] = {"AUTH", r->url.user, r->url.password};
+        if (r->url.user[0])
+            rc = setup_cmd(r, 3, argv, NULL, "AUTH", err, errsz);
+        else {
+            argv[1] = r->url.password;
+            rc = setup_cmd(r, 2, argv, NULL, "AUTH", err, errsz);
+        }
+        if (rc != 0)
+            return rc;
+    }
+    if (r->url.db) {
+        char db[8];
+        snprintf(db, sizeof(db), "%d", r->url.db);
+        const char *argv[2] = {"SELECT", db};
+        if ((rc = setup_cmd(r, 2, argv, NULL, "SELECT", err, errsz)) != 0)
+            return rc;
+    }
+    for (int i = 0; i < r->n_scripts; i++) {
+        const char *argv[3] = {"SCRIPT", "LOAD", r->scripts[i]->lua};
+        if ((rc = setup_cmd(r, 3, argv, r->scripts[i]->sha, "SCRIPT LOAD", err,
+                            errsz)) != 0)
+            return rc;
+    }
+    r->backoff_ms = LM_REDIS_BACKOFF_MIN_MS;
+    return 0;
+}
+
+void lm_redis_replies_free(redisReply **replies, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (replies[i])
+            freeReplyObject(replies[i]);
+        replies[i] = NULL;
+    }
+}
+
+int lm_redis_exec(lm_redis *r, const lm_pipe *p, redisReply **replies,
+                  char *err, size_t errsz) {
+    for (size_t i = 0; i < p->n; i++)
+        replies[i] = NULL;
+    if (!r->c) {
+        if (lm_clock_mono_ms() < r->next_attempt_ms) {
+            snprintf(err, errsz, "redis unreachable; retrying");
+            return LM_REDIS_RETRY;
+        }
+        int rc = lm_redis_connect(r, err, errsz);
+        if (rc != 0)
+            return rc;
+    }
+    if (p->n == 0)
+        return 0;
+    struct timespec ts0, ts1;
+    clock_gettime(CLOCK_MONOTONIC, &ts0);
+    if (redisAppendFormattedCommand(r->c, p->buf.data, p->buf.len) != REDIS_OK)
+        goto lost;
+    for (size_t i = 0; i < p->n; i++) {
+        void *rep = NULL;
+        if (redisGetReply(r->c, &rep) != REDIS_OK || !rep) {
+            lm_redis_replies_free(replies, i);
+            goto lost;
+        }
+        replies[i] = rep;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &ts1);
+    r->roundtrips++;
+    r->last_rtt_ms = (double)(ts1.tv_sec - ts0.tv_sec) * 1e3 +
+                     (double)(ts1.tv_nsec - ts0.tv_nsec) / 1e6;
+    return 0;
+lost:
+    snprintf(err, errsz, "redis: %s",
+             r->c->errstr[0] ? r->c->errstr : "connection lost");
+    drop(r);
+    return LM_REDIS_RETRY;
+}

@@ -1,0 +1,103 @@
+/* lm_redis.h — Redis for workers: one connection, pipelines, Lua scripts.
+ *
+ * A worker talks to Redis in whole pipelines: it appends commands to an
+ * lm_pipe (formatted straight into a reusable buffer), then lm_redis_exec
+ * sends them all and reads every reply in one round trip.
+ *
+ * Connection: from LASTMILE_REDIS_URL, `redis://[user:password@]host:port[/db]`
+ * or `unix:///path/to/redis.sock[?db=N]`. AUTH (with an ACL user when one is
+ * given), SELECT and SCRIPT LOAD of every registered script run on each
+ * (re)connect, so scripts survive a Redis restart. A lost connection is
+ * dropped and re-dialled on the next exec, with exponential backoff between
+ * attempts; until then exec returns LM_REDIS_RETRY. Every connect and
+ * command has the configured timeout.
+ *
+ * Ownership: lm_redis owns its connection; the caller owns lm_pipe and the
+ * replies array exec fills (free them with lm_redis_replies_free).
+ * Not thread-safe: one lm_redis per thread. */
+#ifndef LM_REDIS_H
+#define LM_REDIS_H
+
+#include "lm_buf.h"
+
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LM_REDIS_RETRY          (-2) /* connection lost or refused: try again later */
+#define LM_REDIS_SCRIPTS_MAX    16
+#define LM_REDIS_BACKOFF_MIN_MS 50
+#define LM_REDIS_BACKOFF_MAX_MS 2000
+
+typedef struct lm_redis_url {
+    int is_unix;
+    char host[256];
+    int port;
+    char path[256];
+    char user[128];
+    char password[256];
+    int db;
+} lm_redis_url;
+
+/* Parses a Redis URL; 0 / -1 with err naming what is wrong and an example.
+ * The password never appears in err. */
+int lm_redis_url_parse(const char *url, lm_redis_url *out, char *err,
+                       size_t errsz);
+
+/* A Lua script. The runtime fills `sha` when it loads the script; the
+ * struct is usually a static owned by the worker that declares it. */
+typedef struct lm_script {
+    const char *lua;
+    char sha[41];
+} lm_script;
+
+/* A pipeline of formatted commands. Zero-initialise; reuse with reset. */
+typedef struct lm_pipe {
+    lm_buf buf;
+    size_t n; /* commands */
+} lm_pipe;
+
+void lm_pipe_reset(lm_pipe *p);
+void lm_pipe_free(lm_pipe *p);
+/* Appends one command of argc binary-safe arguments. lens may be NULL when
+ * every argument is a NUL-terminated string. 0 / -1 (OOM). */
+int lm_pipe_cmd(lm_pipe *p, int argc, const char *const *argv,
+                const size_t *lens);
+/* Appends a command from NUL-terminated strings, ended by NULL. */
+int lm_pipe_cmd_strs(lm_pipe *p, const char *arg0, ...)
+    __attribute__((sentinel));
+/* Appends EVALSHA of a loaded script: nkeys keys then the arguments, all
+ * from argv (argc = nkeys + number of args). */
+int lm_pipe_script(lm_pipe *p, const lm_script *s, int nkeys, int argc,
+                   const char *const *argv, const size_t *lens);
+
+typedef struct lm_redis lm_redis;
+
+/* Parses url; does not connect. Caller frees with lm_redis_destroy.
+ * NULL with err when the URL is bad. */
+lm_redis *lm_redis_new(const char *url, int timeout_ms, char *err,
+                       size_t errsz);
+void lm_redis_destroy(lm_redis *r); /* NULL ok */
+/* Registers a script to load on every connect (before the first connect);
+ * the caller keeps `s` alive as long as `r`. 0 / -1 (too many). */
+int lm_redis_add_script(lm_redis *r, lm_script *s);
+/* Connects now (and loads scripts). 0, LM_REDIS_RETRY (unreachable; err
+ * says why), or -1 (refused for good: bad password, unknown db, bad
+ * script; err says why). */
+int lm_redis_connect(lm_redis *r, char *err, size_t errsz);
+/* Sends every command of p and reads every reply into replies[0..p->n).
+ * 0: all replies read (each may be an error reply: check its type);
+ * LM_REDIS_RETRY: connection problem, nothing usable read, replies all
+ * NULL; -1: refused for good. Reconnects first when needed, honouring the
+ * backoff. */
+int lm_redis_exec(lm_redis *r, const lm_pipe *p, redisReply **replies,
+                  char *err, size_t errsz);
+void lm_redis_replies_free(redisReply **replies, size_t n);
+int lm_redis_connected(const lm_redis *r);
+/* Drops the connection; the next exec reconnects (and reloads scripts). */
+void lm_redis_disconnect(lm_redis *r);
+/* Round trips made so far, and the time the last one took (ms). */
+uint64_t lm_redis_roundtrips(const lm_redis *r);
+double lm_redis_last_rtt_ms(const lm_redis *r);
+
+#endif

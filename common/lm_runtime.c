@@ -1,0 +1,1449 @@
+/* lm_runtime.c — the worker loop (see lm_runtime.h for the contract).
+ *
+ * Sections: state · outputs and plans (the worker-facing API) · Kafka
+ * plumbing · the outbox and its recovery · one batch · the main loop.
+ *
+ * Invariants:
+ *   - an input offset is committed only after its Redis writes (including
+ *     its outbox) are applied and every output it caused is acknowledged;
+ *   - record buffers (recbuf) are not touched between produce and the last
+ *     delivery report of the batch, because librdkafka holds pointers into
+ *     them (no copy on the hot path);
+ *   - everything runs on the thread that called lm_runtime_main. */
+#include "lm_runtime.h"
+
+#include "lm_buf.h"
+#include "lm_clock.h"
+#include "lm_kafka.h"
+#include "lm_log.h"
+#include "lm_metrics.h"
+
+#include "lastmile/v1/internal.pb-c.h"
+#include "lastmile/v1/lastmile.pb-c.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RT_TOPICS_MAX           8
+#define RT_PARTITIONS_MAX       1024
+#define RT_POLL_FIRST_MS        100
+#define RT_TICK_EVERY_MS        200
+#define RT_META_TIMEOUT_MS      10000
+#define RT_RECOVER_TIMEOUT_MS   30000
+#define RT_COUNTS_MAX_PER_BATCH 65536
+#define LM_PIPE_ARGS_MAX_RT     64
+
+/* ================================================================ state */
+
+typedef struct rt_topic {
+    char suffix[32];
+    char name[LM_TOPIC_MAX];
+    rd_kafka_topic_t *rkt;
+    int32_t partitions;
+    int64_t *known_end; /* per partition: an offset <= the log end */
+} rt_topic;
+
+typedef struct rt_rec { /* one output */
+    int topic;
+    int32_t partition;
+    int64_t scan_from;
+    size_t key_off, key_len, val_off, val_len, id_off, id_len;
+    int item;
+    int state; /* 0 to produce, 1 acknowledged, -1 failed, 2 already there */
+    int64_t offset;
+} rt_rec;
+
+typedef struct rt_count { /* a business metric applied after commit */
+    char family[64];
+    char labels[128];
+    double value;
+    int histogram;
+} rt_count;
+
+enum { ITEM_NEW, ITEM_DONE_BEFORE, ITEM_REJECT };
+
+typedef struct rt_item {
+    rd_kafka_message_t *rkm;
+    ProtobufCMessage *event;
+    lm_ident ident;
+    int kind;
+    size_t plan_first, plan_n; /* replies of phase 1 */
+    size_t done_reply;
+    size_t rec_first, rec_n;
+    size_t write_off, write_n, write_args; /* in rt->writes: commands,
+                                              and 1+argc summed */
+    size_t count_first, count_n;
+    char reason[LM_REASON_MAX];
+} rt_item;
+
+struct lm_plan {
+    lm_pipe *pipe;
+};
+
+struct lm_out {
+    lm_runtime *rt;
+    rt_item *item;
+    int failed;
+};
+
+struct lm_runtime {
+    const lm_worker *w;
+    lm_settings s;
+    lm_redis *redis;
+    rd_kafka_t *consumer, *producer;
+    rt_topic topics[RT_TOPICS_MAX];
+    int n_topics;
+    int dlq_topic;
+    char input_topic[LM_TOPIC_MAX];
+    char group[LM_TOPIC_MAX];
+
+    /* batch state, reused */
+    rt_item *items;
+    size_t n_items, cap_items;
+    rt_rec *recs;
+    size_t n_recs, cap_recs;
+    rt_count *counts;
+    size_t n_counts, cap_counts;
+    lm_buf recbuf; /* keys, values, ids of outputs */
+    lm_buf writes; /* every item's writes as [argc][len arg]...; see
+                      write_append */
+    lm_pipe pipe;  /* the pipeline being sent */
+    redisReply **replies;
+    size_t cap_replies;
+    size_t outstanding; /* deliveries not yet reported */
+    int fatal;
+
+    /* health, read by the metrics thread */
+    atomic_int ready_redis, ready_broker, assigned;
+    lm_metrics *metrics;
+    lm_metrics_server *server;
+    lm_counter *m_consumed, *m_dead, *m_errors_retriable, *m_errors_fatal;
+    lm_histogram *m_handler, *m_batch, *m_redis_rtt;
+    int64_t last_tick_ms;
+};
+
+static volatile sig_atomic_t rt_stop = 0;
+
+static void on_signal(int sig) {
+    (void)sig;
+    rt_stop = 1;
+}
+
+int lm_runtime_stopping(const lm_runtime *rt) {
+    (void)rt;
+    return rt_stop != 0;
+}
+
+lm_redis *lm_runtime_redis(lm_runtime *rt) {
+    return rt->redis;
+}
+
+const lm_settings *lm_runtime_settings(lm_runtime *rt) {
+    return &rt->s;
+}
+
+/* Grows an array of `size`-byte elements to hold `need`. 0 / -1. */
+static int grow(void **arr, size_t *cap, size_t need, size_t size) {
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 64;
+    while (c < need)
+        c *= 2;
+    void *p = realloc(*arr, c * size);
+    if (!p)
+        return -1;
+    *arr = p;
+    *cap = c;
+    return 0;
+}
+
+/* =============================================== reply helpers, packing */
+
+int lm_reply_is_nil(const redisReply *r) {
+    return !r || r->type == REDIS_REPLY_NIL;
+}
+
+const char *lm_reply_str(const redisReply *r, size_t *len) {
+    if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS))
+        return NULL;
+    if (len)
+        *len = r->len;
+    return r->str;
+}
+
+long long lm_reply_int(const redisReply *r, long long dflt) {
+    if (!r)
+        return dflt;
+    if (r->type == REDIS_REPLY_INTEGER)
+        return r->integer;
+    if (r->type == REDIS_REPLY_STRING) {
+        int64_t v;
+        if (lm_parse_int64(r->str, INT64_MIN, INT64_MAX, &v) == 0)
+            return v;
+    }
+    return dflt;
+}
+
+uint8_t *lm_pb_pack(const ProtobufCMessage *msg, size_t *len) {
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf)
+        return NULL;
+    *len = protobuf_c_message_pack(msg, buf);
+    return buf;
+}
+
+/* ======================================== outputs and plans (worker API) */
+
+int lm_plan_cmd(lm_plan *p, int argc, const char *const *argv,
+                const size_t *lens) {
+    return lm_pipe_cmd(p->pipe, argc, argv, lens);
+}
+
+int lm_plan_cmd_strs(lm_plan *p, const char *arg0, ...) {
+    const char *argv[LM_PIPE_ARGS_MAX_RT];
+    int argc = 0;
+    va_list ap;
+    va_start(ap, arg0);
+    for (const char *a = arg0; a && argc < LM_PIPE_ARGS_MAX_RT;
+         a = va_arg(ap, const char *))
+        argv[argc++] = a;
+    va_end(ap);
+    return lm_pipe_cmd(p->pipe, argc, argv, NULL);
+}
+
+int lm_plan_script(lm_plan *p, const lm_script *s, int nkeys, int argc,
+                   const char *const *argv, const size_t *lens) {
+    return lm_pipe_script(p->pipe, s, nkeys, argc, argv, lens);
+}
+
+static int topic_index(lm_runtime *rt, const char *suffix) {
+    for (int i = 0; i < rt->n_topics; i++)
+        if (strcmp(rt->topics[i].suffix, suffix) == 0)
+            return i;
+    return -1;
+}
+
+/* Appends one output record for item `item`. */
+static int rec_add(lm_runtime *rt, int item, int topic, const void *key,
+                   size_t key_len, const void *val, size_t val_len,
+                   const char *id, size_t id_len, int32_t partition,
+                   int64_t scan_from) {
+    if (grow((void **)&rt->recs, &rt->cap_recs, rt->n_recs + 1,
+             sizeof(rt_rec)) != 0)
+        return -1;
+    rt_rec *r = &rt->recs[rt->n_recs];
+    memset(r, 0, sizeof(*r));
+    long ko = lm_buf_append(&rt->recbuf, key, key_len);
+    long vo = lm_buf_append(&rt->recbuf, val, val_len);
+    long io = lm_buf_append(&rt->recbuf, id, id_len);
+    if (ko < 0 || vo < 0 || io < 0)
+        return -1;
+    r->topic = topic;
+    r->key_off = (size_t)ko;
+    r->key_len = key_len;
+    r->val_off = (size_t)vo;
+    r->val_len = val_len;
+    r->id_off = (size_t)io;
+    r->id_len = id_len;
+    r->item = item;
+    rt_topic *t = &rt->topics[topic];
+    if (partition < 0)
+        partition = key_len
+                        ? rd_kafka_msg_partitioner_murmur2(
+                              t->rkt, key, key_len, t->partitions, NULL, NULL)
+                        : 0;
+    r->partition = partition;
+    r->scan_from = scan_from >= 0 ? scan_from : t->known_end[partition];
+    rt->n_recs++;
+    return 0;
+}
+
+int lm_out_emit(lm_out *o, const char *topic_suffix, const char *key,
+                const char *id, const ProtobufCMessage *msg) {
+    lm_runtime *rt = o->rt;
+    int t = topic_index(rt, topic_suffix);
+    if (t < 0 || t == rt->dlq_topic) {
+        lm_log(LM_LOG_ERROR, "undeclared_output",
+               "worker %s emitted to topic %s, which it did not declare",
+               rt->w->name, topic_suffix);
+        o->failed = 1;
+        return -1;
+    }
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    uint8_t stackbuf[4096];
+    uint8_t *buf = n <= sizeof(stackbuf) ? stackbuf : malloc(n);
+    if (!buf) {
+        o->failed = 1;
+        return -1;
+    }
+    protobuf_c_message_pack(msg, buf);
+    int item = (int)(o->item - rt->items);
+    int rc =
+        rec_add(rt, item, t, key, strlen(key), buf, n, id, strlen(id), -1, -1);
+    if (buf != stackbuf)
+        free(buf);
+    if (rc != 0) {
+        o->failed = 1;
+        return -1;
+    }
+    o->item->rec_n++;
+    return 0;
+}
+
+/* Writes are stored as argc (u32) then each argument as length (u32) and
+ * bytes, and become the arguments of the apply script (see apply_lua). */
+int lm_out_write(lm_out *o, int argc, const char *const *argv,
+                 const size_t *lens) {
+    lm_buf *b = &o->rt->writes;
+    size_t mark = b->len;
+    uint32_t n = (uint32_t)argc;
+    if (argc <= 0 || lm_buf_append(b, &n, sizeof(n)) < 0)
+        goto fail;
+    for (int i = 0; i < argc; i++) {
+        uint32_t len = (uint32_t)(lens ? lens[i] : strlen(argv[i]));
+        if (lm_buf_append(b, &len, sizeof(len)) < 0 ||
+            lm_buf_append(b, argv[i], len) < 0)
+            goto fail;
+    }
+    o->item->write_n++;
+    o->item->write_args += 1 + (size_t)argc;
+    return 0;
+fail:
+    b->len = mark;
+    o->failed = 1;
+    return -1;
+}
+
+int lm_out_write_strs(lm_out *o, const char *arg0, ...) {
+    const char *argv[LM_PIPE_ARGS_MAX_RT];
+    int argc = 0;
+    va_list ap;
+    va_start(ap, arg0);
+    for (const char *a = arg0; a && argc < LM_PIPE_ARGS_MAX_RT;
+         a = va_arg(ap, const char *))
+        argv[argc++] = a;
+    va_end(ap);
+    return lm_out_write(o, argc, argv, NULL);
+}
+
+void lm_out_reject(lm_out *o, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(o->item->reason, sizeof(o->item->reason), fmt, ap);
+    va_end(ap);
+    o->item->kind = ITEM_REJECT;
+}
+
+static void count_add(lm_out *o, const char *family, const char *labels,
+                      double value, int histogram) {
+    lm_runtime *rt = o->rt;
+    if (rt->n_counts >= RT_COUNTS_MAX_PER_BATCH ||
+        grow((void **)&rt->counts, &rt->cap_counts, rt->n_counts + 1,
+             sizeof(rt_count)) != 0)
+        return;
+    rt_count *c = &rt->counts[rt->n_counts++];
+    snprintf(c->family, sizeof(c->family), "%s", family);
+    snprintf(c->labels, sizeof(c->labels), "%s", labels ? labels : "");
+    c->value = value;
+    c->histogram = histogram;
+    o->item->count_n++;
+}
+
+void lm_out_count(lm_out *o, const char *family, const char *labels,
+                  double value) {
+    count_add(o, family, labels, value, 0);
+}
+
+void lm_out_observe(lm_out *o, const char *family, double seconds) {
+    count_add(o, family, NULL, seconds, 1);
+}
+
+/* ======================================================= Kafka plumbing */
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
+                        void *opaque) {
+    lm_runtime *rt = opaque;
+    (void)rk;
+    size_t idx = (size_t)(uintptr_t)rkm->_private;
+    if (rt->outstanding > 0)
+        rt->outstanding--;
+    if (idx == SIZE_MAX) /* produced by lm_runtime_produce_sync */
+        idx = SIZE_MAX;
+    rt_rec *r = idx < rt->n_recs ? &rt->recs[idx] : NULL;
+    if (rkm->err) {
+        lm_log(LM_LOG_ERROR, "produce_failed",
+               "delivery to %s [%d] failed for good: %s",
+               rd_kafka_topic_name(rkm->rkt), (int)rkm->partition,
+               rd_kafka_err2str(rkm->err));
+        if (r)
+            r->state = -1;
+        rt->fatal = 1;
+        return;
+    }
+    if (r) {
+        r->state = 1;
+        r->offset = rkm->offset;
+    }
+    for (int t = 0; t < rt->n_topics; t++)
+        if (rt->topics[t].rkt == rkm->rkt && rkm->partition >= 0 &&
+            rkm->partition < rt->topics[t].partitions &&
+            rt->topics[t].known_end[rkm->partition] < rkm->offset + 1)
+            rt->topics[t].known_end[rkm->partition] = rkm->offset + 1;
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason,
+                     void *opaque) {
+    lm_runtime *rt = opaque;
+    (void)rk;
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        atomic_store(&rt->ready_broker, 0);
+    lm_log(err == RD_KAFKA_RESP_ERR__FATAL ? LM_LOG_ERROR : LM_LOG_WARN,
+           "kafka_error", "%s: %s", rd_kafka_err2name(err), reason);
+    if (err == RD_KAFKA_RESP_ERR__FATAL)
+        rt->fatal = 1;
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
+    lm_runtime *rt = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        rd_kafka_assign(rk, parts);
+        atomic_store(&rt->assigned, parts->cnt);
+        lm_log(LM_LOG_INFO, "assigned", "%d partition(s) of %s assigned",
+               parts->cnt, rt->input_topic);
+    } else {
+        rd_kafka_assign(rk, NULL);
+        atomic_store(&rt->assigned, 0);
+        lm_log(LM_LOG_INFO, "revoked", "partitions of %s revoked",
+               rt->input_topic);
+    }
+}
+
+/* Metadata: partition counts; watermarks: where each output log ends. */
+static int topics_setup(lm_runtime *rt, char *err, size_t errsz) {
+    for (int i = 0; i < rt->n_topics; i++) {
+        rt_topic *t = &rt->topics[i];
+        const struct rd_kafka_metadata *md = NULL;
+        t->rkt = rd_kafka_topic_new(rt->producer, t->name, NULL);
+        rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+        int64_t deadline = lm_clock_mono_ms() + RT_META_TIMEOUT_MS;
+        do {
+            if (md)
+                rd_kafka_metadata_destroy(md);
+            md = NULL;
+            e = rd_kafka_metadata(rt->producer, 0, t->rkt, &md, 2000);
+            if (!e && md->topic_cnt == 1 && !md->topics[0].err &&
+                md->topics[0].partition_cnt > 0)
+                break;
+            usleep(200 * 1000);
+        } while (lm_clock_mono_ms() < deadline && !rt_stop);
+        if (e || !md || md->topic_cnt != 1 || md->topics[0].err ||
+            md->topics[0].partition_cnt <= 0) {
+            snprintf(err, errsz,
+                     "topic %s is not available (%s); create it, or check "
+                     "LASTMILE_BROKERS and LASTMILE_TOPIC_PREFIX",
+                     t->name,
+                     e                     ? rd_kafka_err2str(e)
+                     : md && md->topic_cnt ? rd_kafka_err2str(md->topics[0].err)
+                                           : "no metadata");
+            if (md)
+                rd_kafka_metadata_destroy(md);
+            return -1;
+        }
+        t->partitions = md->topics[0].partition_cnt;
+        rd_kafka_metadata_destroy(md);
+        if (t->partitions > RT_PARTITIONS_MAX) {
+            snprintf(err, errsz, "topic %s has more than %d partitions",
+                     t->name, RT_PARTITIONS_MAX);
+            return -1;
+        }
+        t->known_end = calloc((size_t)t->partitions, sizeof(int64_t));
+        if (!t->known_end) {
+            snprintf(err, errsz, "out of memory");
+            return -1;
+        }
+        for (int32_t p = 0; p < t->partitions; p++) {
+            int64_t lo = 0, hi = 0;
+            if (rd_kafka_query_watermark_offsets(rt->producer, t->name, p, &lo,
+                                                 &hi, 5000) == 0)
+                t->known_end[p] = hi;
+        }
+    }
+    return 0;
+}
+
+static int kafka_setup(lm_runtime *rt, char *err, size_t errsz) {
+    char why[512];
+    rd_kafka_conf_t *pc =
+        lm_kafka_conf(&rt->s, LM_KAFKA_PRODUCER, NULL, err, errsz);
+    if (!pc)
+        return -1;
+    rd_kafka_conf_set_opaque(pc, rt);
+    rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
+    rd_kafka_conf_set_error_cb(pc, on_error);
+    rt->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, why, sizeof(why));
+    if (!rt->producer) {
+        snprintf(err, errsz, "kafka producer: %s", why);
+        return -1;
+    }
+    rd_kafka_conf_t *cc =
+        lm_kafka_conf(&rt->s, LM_KAFKA_CONSUMER, rt->group, err, errsz);
+    if (!cc)
+        return -1;
+    rd_kafka_conf_set_opaque(cc, rt);
+    rd_kafka_conf_set_error_cb(cc, on_error);
+    rd_kafka_conf_set_rebalance_cb(cc, on_rebalance);
+    rt->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, why, sizeof(why));
+    if (!rt->consumer) {
+        snprintf(err, errsz, "kafka consumer: %s", why);
+        return -1;
+    }
+    rd_kafka_poll_set_consumer(rt->consumer);
+    if (topics_setup(rt, err, errsz) != 0)
+        return -1;
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, rt->input_topic,
+                                      RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(rt->consumer, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (e) {
+        snprintf(err, errsz, "subscribe %s: %s", rt->input_topic,
+                 rd_kafka_err2str(e));
+        return -1;
+    }
+    atomic_store(&rt->ready_broker, 1);
+    return 0;
+}
+
+/* Produces every record in [first, last) whose state is 0 and waits for
+ * all acknowledgements. 0, or -1 on a fatal delivery error or when the
+ * shutdown deadline passed (then nothing may be committed). */
+static int produce_and_wait(lm_runtime *rt, size_t first, size_t last,
+                            int64_t deadline_ms) {
+    for (size_t i = first; i < last; i++) {
+        rt_rec *r = &rt->recs[i];
+        if (r->state != 0)
+            continue;
+        rt_topic *t = &rt->topics[r->topic];
+        for (;;) {
+            rd_kafka_resp_err_t e = rd_kafka_producev(
+                rt->producer, RD_KAFKA_V_RKT(t->rkt),
+                RD_KAFKA_V_PARTITION(r->partition), RD_KAFKA_V_MSGFLAGS(0),
+                RD_KAFKA_V_KEY(rt->recbuf.data + r->key_off, r->key_len),
+                RD_KAFKA_V_VALUE(rt->recbuf.data + r->val_off, r->val_len),
+                RD_KAFKA_V_HEADER("lm-id", rt->recbuf.data + r->id_off,
+                                  (ssize_t)r->id_len),
+                RD_KAFKA_V_OPAQUE((void *)(uintptr_t)i), RD_KAFKA_V_END);
+            if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                rt->outstanding++;
+                break;
+            }
+            if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                lm_log(LM_LOG_ERROR, "produce_failed", "produce to %s: %s",
+                       t->name, rd_kafka_err2str(e));
+                return -1;
+            }
+            rd_kafka_poll(rt->producer, 50);
+        }
+    }
+    int64_t warn_at = lm_clock_mono_ms() + 5000;
+    while (rt->outstanding > 0 && !rt->fatal) {
+        rd_kafka_poll(rt->producer, 20);
+        int64_t now = lm_clock_mono_ms();
+        if (deadline_ms && now > deadline_ms) {
+            lm_log(LM_LOG_WARN, "drain_timeout",
+                   "%zu output(s) not acknowledged before the shutdown "
+                   "deadline; the batch will be redelivered and recovered",
+                   rt->outstanding);
+            return -1;
+        }
+        if (now > warn_at) {
+            atomic_store(&rt->ready_broker, 0);
+            lm_log(LM_LOG_WARN, "produce_waiting",
+                   "%zu output(s) waiting for the broker", rt->outstanding);
+            warn_at = now + 5000;
+        }
+    }
+    if (rt->fatal)
+        return -1;
+    atomic_store(&rt->ready_broker, 1);
+    return 0;
+}
+
+int lm_runtime_produce_sync(lm_runtime *rt, const lm_emit_req *reqs, size_t n) {
+    size_t first = rt->n_recs;
+    for (size_t i = 0; i < n; i++) {
+        int t = topic_index(rt, reqs[i].topic_suffix);
+        if (t < 0)
+            return -1;
+        size_t len = protobuf_c_message_get_packed_size(reqs[i].msg);
+        uint8_t *buf = malloc(len ? len : 1);
+        if (!buf)
+            return -1;
+        protobuf_c_message_pack(reqs[i].msg, buf);
+        int rc = rec_add(rt, -1, t, reqs[i].key, strlen(reqs[i].key), buf, len,
+                         reqs[i].id, strlen(reqs[i].id), -1, -1);
+        free(buf);
+        if (rc != 0)
+            return -1;
+    }
+    int rc = produce_and_wait(rt, first, rt->n_recs, 0);
+    rt->n_recs = first;
+    return rc;
+}
+
+/* ================================================ the outbox, recovery */
+
+static void done_key(const lm_runtime *rt, const lm_ident *id, char *buf,
+                     size_t bufsz) {
+    snprintf(buf, bufsz, "lm:{%s}:done:%s:%s", id->tag, rt->w->name, id->id);
+}
+
+/* Serialises the item's records as an Outbox into rt->pipe's argument. */
+static uint8_t *outbox_pack(lm_runtime *rt, const rt_item *it, size_t *len,
+                            int64_t now_ms) {
+    Lastmile__V1__Internal__Outbox ob = LASTMILE__V1__INTERNAL__OUTBOX__INIT;
+    Lastmile__V1__Internal__OutboxRecord recs[64];
+    Lastmile__V1__Internal__OutboxRecord *ptrs[64];
+    Lastmile__V1__Internal__OutboxRecord **pp = ptrs;
+    Lastmile__V1__Internal__OutboxRecord *rr = recs;
+    if (it->rec_n > 64) {
+        pp = malloc(it->rec_n * sizeof(*pp));
+        rr = malloc(it->rec_n * sizeof(*rr));
+        if (!pp || !rr) {
+            free(pp);
+            free(rr);
+            return NULL;
+        }
+    }
+    for (size_t i = 0; i < it->rec_n; i++) {
+        const rt_rec *r = &rt->recs[it->rec_first + i];
+        lastmile__v1__internal__outbox_record__init(&rr[i]);
+        rr[i].topic = rt->topics[r->topic].name;
+        rr[i].partition = r->partition;
+        rr[i].scan_from = r->scan_from;
+        rr[i].key.data = (uint8_t *)rt->recbuf.data + r->key_off;
+        rr[i].key.len = r->key_len;
+        rr[i].value.data = (uint8_t *)rt->recbuf.data + r->val_off;
+        rr[i].value.len = r->val_len;
+        /* ids are stored NUL-less in recbuf; the outbox wants a C string */
+        char *id = malloc(r->id_len + 1);
+        if (id) {
+            memcpy(id, rt->recbuf.data + r->id_off, r->id_len);
+            id[r->id_len] = '\0';
+        }
+        rr[i].id = id ? id : (char *)"";
+        pp[i] = &rr[i];
+    }
+    ob.n_records = it->rec_n;
+    ob.records = pp;
+    ob.written_at_ms = now_ms;
+    uint8_t *out = lm_pb_pack(&ob.base, len);
+    for (size_t i = 0; i < it->rec_n; i++)
+        if (rr[i].id[0])
+            free(rr[i].id);
+    if (pp != ptrs) {
+        free(pp);
+        free(rr);
+    }
+    return out;
+}
+
+/* Restores an item's records from its outbox (state 0 = maybe missing). */
+static int outbox_restore(lm_runtime *rt, rt_item *it, const char *data,
+                          size_t len) {
+    Lastmile__V1__Internal__Outbox *ob = lastmile__v1__internal__outbox__unpack(
+        NULL, len, (const uint8_t *)data);
+    if (!ob)
+        return -1;
+    it->rec_first = rt->n_recs;
+    it->rec_n = 0;
+    int rc = 0;
+    for (size_t i = 0; i < ob->n_records; i++) {
+        const Lastmile__V1__Internal__OutboxRecord *r = ob->records[i];
+        int t = -1;
+        for (int k = 0; k < rt->n_topics; k++)
+            if (strcmp(rt->topics[k].name, r->topic) == 0)
+                t = k;
+        if (t < 0 || r->partition < 0 ||
+            r->partition >= rt->topics[t].partitions) {
+            lm_log(LM_LOG_WARN, "outbox_topic_gone",
+                   "outbox names %s [%d], which this worker no longer has; "
+                   "output dropped",
+                   r->topic, (int)r->partition);
+            continue;
+        }
+        if (rec_add(rt, (int)(it - rt->items), t, r->key.data, r->key.len,
+                    r->value.data, r->value.len, r->id, strlen(r->id),
+                    r->partition, r->scan_from) != 0) {
+            rc = -1;
+            break;
+        }
+        it->rec_n++;
+    }
+    lastmile__v1__internal__outbox__free_unpacked(ob, NULL);
+    return rc;
+}
+
+/* For records in state 0 belonging to recovered items: reads their
+ * partitions from the smallest scan_from to the end, and marks each record
+ * whose id is already there (state 2). Runs only after a crash or an
+ * upstream duplicate, so simplicity wins over speed here. */
+static int recover_scan(lm_runtime *rt, const unsigned char *recovering) {
+    char err[512];
+    rd_kafka_conf_t *conf =
+        lm_kafka_conf(&rt->s, LM_KAFKA_READER, NULL, err, sizeof(err));
+    if (!conf)
+        return -1;
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    if (!rk)
+        return -1;
+    rd_kafka_topic_partition_list_t *parts =
+        rd_kafka_topic_partition_list_new(8);
+    size_t wanted = 0;
+    for (size_t i = 0; i < rt->n_recs; i++) {
+        rt_rec *r = &rt->recs[i];
+        if (r->item < 0 || !recovering[r->item] || r->state != 0)
+            continue;
+        wanted++;
+        rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(
+            parts, rt->topics[r->topic].name, r->partition);
+        if (!tp) {
+            tp = rd_kafka_topic_partition_list_add(
+                parts, rt->topics[r->topic].name, r->partition);
+            tp->offset = r->scan_from;
+        } else if (r->scan_from < tp->offset) {
+            tp->offset = r->scan_from;
+        }
+    }
+    int rc = 0;
+    if (wanted == 0)
+        goto out;
+    /* the end of each partition now; read up to it */
+    int64_t *ends = calloc((size_t)parts->cnt, sizeof(int64_t));
+    int remaining = 0;
+    for (int i = 0; i < parts->cnt && ends; i++) {
+        int64_t lo = 0, hi = 0;
+        if (rd_kafka_query_watermark_offsets(rk, parts->elems[i].topic,
+                                             parts->elems[i].partition, &lo,
+                                             &hi, 5000) != 0) {
+            rc = -1;
+            break;
+        }
+        if (parts->elems[i].offset < lo)
+            parts->elems[i].offset = lo;
+        ends[i] = hi;
+        if (parts->elems[i].offset < hi)
+            remaining++;
+    }
+    if (!ends || rc != 0) {
+        free(ends);
+        rc = -1;
+        goto out;
+    }
+    rd_kafka_assign(rk, parts);
+    int64_t deadline = lm_clock_mono_ms() + RT_RECOVER_TIMEOUT_MS;
+    size_t scanned = 0;
+    while (remaining > 0 && lm_clock_mono_ms() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m)
+            continue;
+        if (m->err) {
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        scanned++;
+        const char *tn = rd_kafka_topic_name(m->rkt);
+        for (int i = 0; i < parts->cnt; i++)
+            if (parts->elems[i].partition == m->partition &&
+                strcmp(parts->elems[i].topic, tn) == 0 &&
+                m->offset + 1 >= ends[i] && ends[i] >= 0) {
+                ends[i] = -1; /* reached */
+                remaining--;
+            }
+        rd_kafka_headers_t *hdrs = NULL;
+        const void *val = NULL;
+        size_t vlen = 0;
+        if (rd_kafka_message_headers(m, &hdrs) == 0 &&
+            rd_kafka_header_get_last(hdrs, "lm-id", &val, &vlen) == 0) {
+            for (size_t i = 0; i < rt->n_recs; i++) {
+                rt_rec *r = &rt->recs[i];
+                if (r->state == 0 && r->item >= 0 && recovering[r->item] &&
+                    r->partition == m->partition && r->id_len == vlen &&
+                    memcmp(rt->recbuf.data + r->id_off, val, vlen) == 0 &&
+                    strcmp(rt->topics[r->topic].name, tn) == 0)
+                    r->state = 2;
+            }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    if (remaining > 0) {
+        lm_log(LM_LOG_ERROR, "recover_timeout",
+               "could not read back %d partition(s) in time", remaining);
+        rc = -1;
+    }
+    lm_log(LM_LOG_INFO, "recovered",
+           "read back %zu message(s) to verify %zu output(s) of redelivered "
+           "input",
+           scanned, wanted);
+    free(ends);
+out:
+    rd_kafka_topic_partition_list_destroy(parts);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+/* ============================================================ one batch */
+
+/* Applies one item's writes and records its outbox, atomically and at
+ * most once: if the done key exists the writes were applied before (a
+ * retried pipeline after a lost connection) and nothing happens. A failing
+ * write aborts the script and is reported; the done key is then not set. */
+static lm_script apply_script = {
+    .lua = "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
+           "local i = 3\n"
+           "while i <= #ARGV do\n"
+           "  local argc = tonumber(ARGV[i])\n"
+           "  redis.call(unpack(ARGV, i + 1, i + argc))\n"
+           "  i = i + argc + 1\n"
+           "end\n"
+           "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+           "return 1\n",
+    .sha = ""};
+
+static int64_t stop_deadline_ms = 0;
+
+/* 1 once SIGTERM was seen and the drain deadline has passed. */
+static int past_drain_deadline(const lm_runtime *rt) {
+    if (!rt_stop)
+        return 0;
+    int64_t now = lm_clock_mono_ms();
+    if (!stop_deadline_ms)
+        stop_deadline_ms = now + rt->s.shutdown_timeout_ms;
+    return now > stop_deadline_ms;
+}
+
+/* Sends rt->pipe until Redis answers; replies into rt->replies.
+ * 0, or -1 if the drain deadline passed (abandon the batch). */
+static int redis_roundtrip(lm_runtime *rt) {
+    char err[512];
+    if (grow((void **)&rt->replies, &rt->cap_replies, rt->pipe.n + 1,
+             sizeof(redisReply *)) != 0)
+        return -1;
+    int64_t warned = 0;
+    for (;;) {
+        int rc =
+            lm_redis_exec(rt->redis, &rt->pipe, rt->replies, err, sizeof(err));
+        if (rc == 0) {
+            /* a server replaying its AOF or one that lost our scripts */
+            int again = 0;
+            for (size_t i = 0; i < rt->pipe.n; i++) {
+                redisReply *r = rt->replies[i];
+                if (r && r->type == REDIS_REPLY_ERROR &&
+                    (strncmp(r->str, "LOADING", 7) == 0 ||
+                     strncmp(r->str, "NOSCRIPT", 8) == 0)) {
+                    snprintf(err, sizeof(err), "redis: %s", r->str);
+                    again = 1;
+                    break;
+                }
+            }
+            if (!again) {
+                if (!atomic_load(&rt->ready_redis))
+                    lm_log(LM_LOG_INFO, "redis_back", "redis answers again");
+                atomic_store(&rt->ready_redis, 1);
+                lm_histogram_observe(rt->m_redis_rtt,
+                                     lm_redis_last_rtt_ms(rt->redis) / 1e3);
+                return 0;
+            }
+            lm_redis_replies_free(rt->replies, rt->pipe.n);
+            lm_redis_disconnect(rt->redis);
+        } else if (rc < 0 && rc != LM_REDIS_RETRY) {
+            lm_counter_add(rt->m_errors_fatal, 1);
+            lm_log(LM_LOG_ERROR, "redis_refused", "%s", err);
+        }
+        lm_counter_add(rt->m_errors_retriable, 1);
+        atomic_store(&rt->ready_redis, 0);
+        int64_t now = lm_clock_mono_ms();
+        if (now - warned > 5000) {
+            lm_log(LM_LOG_WARN, "redis_unavailable",
+                   "%s; holding the batch (nothing is committed)", err);
+            warned = now;
+        }
+        if (past_drain_deadline(rt))
+            return -1;
+        usleep(50 * 1000);
+    }
+}
+
+static void item_ident_from_coordinates(const lm_runtime *rt, rt_item *it) {
+    snprintf(it->ident.tag, sizeof(it->ident.tag), "%.80s:%d", rt->input_topic,
+             (int)it->rkm->partition);
+    snprintf(it->ident.id, sizeof(it->ident.id), "%s:%d:%lld", rt->input_topic,
+             (int)it->rkm->partition, (long long)it->rkm->offset);
+}
+
+/* Drops what handle produced for an item and gives it a dead letter. */
+static int item_dead_letter(lm_runtime *rt, rt_item *it, int64_t now_ms) {
+    if (it->rec_first + it->rec_n == rt->n_recs) {
+        /* still deciding (step 4): the item's outputs are the newest */
+        rt->n_recs = it->rec_first;
+        rt->writes.len = it->write_off;
+        rt->n_counts = it->count_first;
+    } else {
+        /* after the writes (step 5): keep later items' records intact */
+        for (size_t k = 0; k < it->rec_n; k++)
+            rt->recs[it->rec_first + k].state = 2;
+        for (size_t k = 0; k < it->count_n; k++)
+            rt->counts[it->count_first + k].value = 0;
+    }
+    it->rec_first = rt->n_recs;
+    it->rec_n = 0;
+    it->write_n = it->write_args = 0;
+    it->count_n = 0;
+
+    Lastmile__V1__DeadLetter dl = LASTMILE__V1__DEAD_LETTER__INIT;
+    char dl_id[LM_ID_MAX + 64];
+    snprintf(dl_id, sizeof(dl_id), "%s:%s:%d:%lld", rt->w->name,
+             rt->input_topic, (int)it->rkm->partition,
+             (long long)it->rkm->offset);
+    dl.dead_letter_id = dl_id;
+    dl.original.data = it->rkm->payload;
+    dl.original.len = it->rkm->payload ? it->rkm->len : 0;
+    dl.original_key.data = it->rkm->key;
+    dl.original_key.len = it->rkm->key ? it->rkm->key_len : 0;
+    dl.topic = rt->input_topic;
+    dl.partition = it->rkm->partition;
+    dl.offset = it->rkm->offset;
+    dl.reason = it->reason[0] ? it->reason : "rejected";
+    dl.worker = (char *)rt->w->name;
+    dl.failed_at_ms = now_ms;
+    size_t len;
+    uint8_t *buf = lm_pb_pack(&dl.base, &len);
+    if (!buf)
+        return -1;
+    int rc = rec_add(rt, (int)(it - rt->items), rt->dlq_topic,
+                     it->rkm->key ? it->rkm->key : "",
+                     it->rkm->key ? it->rkm->key_len : 0, buf, len, dl_id,
+                     strlen(dl_id), -1, -1);
+    free(buf);
+    if (rc == 0)
+        it->rec_n = 1;
+    lm_counter_add(rt->m_dead, 1);
+    lm_log(LM_LOG_WARN, "dead_letter", "%s [%d] @%lld → %s: %s",
+           rt->input_topic, (int)it->rkm->partition, (long long)it->rkm->offset,
+           rt->topics[rt->dlq_topic].name, dl.reason);
+    return rc;
+}
+
+/* Appends the apply script call for an item to rt->pipe. */
+static int pipe_apply(lm_runtime *rt, rt_item *it, int64_t now_ms) {
+    char key[LM_ID_MAX + LM_TAG_MAX + 64];
+    done_key(rt, &it->ident, key, sizeof(key));
+    size_t oblen = 0;
+    uint8_t *ob = outbox_pack(rt, it, &oblen, now_ms);
+    if (!ob)
+        return -1;
+    char ttl[32];
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)rt->s.dedupe_ttl_s * 1000);
+    size_t argc = 3 + 2 + it->write_args;
+    size_t cap = 2 * (argc + 8);
+    const char **argv = malloc(cap * sizeof(*argv));
+    size_t *lens = malloc(cap * sizeof(*lens));
+    char(*nums)[12] = malloc((it->write_n + 1) * sizeof(*nums));
+    int rc = -1;
+    if (!argv || !lens || !nums)
+        goto out;
+    size_t a = 0;
+    argv[a] = key;
+    lens[a++] = strlen(key);
+    argv[a] = (const char *)ob;
+    lens[a++] = oblen;
+    argv[a] = ttl;
+    lens[a++] = strlen(ttl);
+    const char *p = rt->writes.data + it->write_off;
+    for (size_t c = 0; c < it->write_n; c++) {
+        uint32_t n;
+        memcpy(&n, p, sizeof(n));
+        p += sizeof(n);
+        snprintf(nums[c], sizeof(nums[c]), "%u", n);
+        argv[a] = nums[c];
+        lens[a++] = strlen(nums[c]);
+        for (uint32_t k = 0; k < n; k++) {
+            uint32_t len;
+            memcpy(&len, p, sizeof(len));
+            p += sizeof(len);
+            argv[a] = p;
+            lens[a++] = len;
+            p += len;
+        }
+    }
+    rc = lm_pipe_script(&rt->pipe, &apply_script, 1, (int)a, argv, lens);
+out:
+    free(argv);
+    free(lens);
+    free(nums);
+    free(ob);
+    return rc;
+}
+
+static void batch_release(lm_runtime *rt) {
+    for (size_t i = 0; i < rt->n_items; i++) {
+        if (rt->items[i].event)
+            protobuf_c_message_free_unpacked(rt->items[i].event, NULL);
+        rd_kafka_message_destroy(rt->items[i].rkm);
+    }
+    rt->n_items = 0;
+    rt->n_recs = 0;
+    rt->n_counts = 0;
+    lm_buf_reset(&rt->recbuf);
+    lm_buf_reset(&rt->writes);
+}
+
+static void apply_counts(lm_runtime *rt) {
+    for (size_t i = 0; i < rt->n_counts; i++) {
+        rt_count *c = &rt->counts[i];
+        if (c->histogram)
+            lm_histogram_observe(
+                lm_metrics_histogram(rt->metrics, c->family, c->family, NULL,
+                                     lm_metrics_business_buckets,
+                                     lm_metrics_business_buckets_n),
+                c->value);
+        else
+            lm_counter_add(lm_metrics_counter(rt->metrics, c->family, c->family,
+                                              c->labels[0] ? c->labels : NULL),
+                           (uint64_t)c->value);
+    }
+}
+
+static int commit_batch(lm_runtime *rt) {
+    rd_kafka_topic_partition_list_t *offs =
+        rd_kafka_topic_partition_list_new(8);
+    for (size_t i = 0; i < rt->n_items; i++) {
+        rd_kafka_message_t *m = rt->items[i].rkm;
+        rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(
+            offs, rd_kafka_topic_name(m->rkt), m->partition);
+        if (!tp)
+            tp = rd_kafka_topic_partition_list_add(
+                offs, rd_kafka_topic_name(m->rkt), m->partition);
+        if (tp->offset < m->offset + 1)
+            tp->offset = m->offset + 1;
+    }
+    rd_kafka_resp_err_t e = rd_kafka_commit(rt->consumer, offs, 0);
+    rd_kafka_topic_partition_list_destroy(offs);
+    if (e) {
+        lm_counter_add(rt->m_errors_retriable, 1);
+        lm_log(LM_LOG_WARN, "commit_failed",
+               "commit: %s; the batch will be redelivered and recovered",
+               rd_kafka_err2str(e));
+        return -1;
+    }
+    return 0;
+}
+
+/* Runs one batch. 0 ok (or nothing to do), -1 abandoned (shutdown). */
+static int run_batch(lm_runtime *rt) {
+    /* 1. take what is there, waiting only for the first message */
+    int wait = RT_POLL_FIRST_MS;
+    while (rt->n_items < (size_t)rt->s.batch_max) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rt->consumer, wait);
+        wait = 0;
+        if (!m)
+            break;
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                lm_log(LM_LOG_WARN, "consume_error", "%s",
+                       rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        if (grow((void **)&rt->items, &rt->cap_items, rt->n_items + 1,
+                 sizeof(rt_item)) != 0) {
+            rd_kafka_message_destroy(m);
+            break;
+        }
+        rt_item *it = &rt->items[rt->n_items++];
+        memset(it, 0, sizeof(*it));
+        it->rkm = m;
+    }
+    if (rt->n_items == 0)
+        return 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int64_t now_ms = lm_clock_now_ms();
+    lm_histogram_observe(rt->m_batch, (double)rt->n_items);
+    lm_counter_add(rt->m_consumed, rt->n_items);
+
+    /* 2. decode and identify */
+    for (size_t i = 0; i < rt->n_items; i++) {
+        rt_item *it = &rt->items[i];
+        rd_kafka_message_t *m = it->rkm;
+        it->kind = ITEM_NEW;
+        if (m->len > LM_INPUT_MAX_BYTES) {
+            snprintf(it->reason, sizeof(it->reason),
+                     "message is %zu bytes; the limit is %d", m->len,
+                     LM_INPUT_MAX_BYTES);
+            it->kind = ITEM_REJECT;
+        } else {
+            it->event = protobuf_c_message_unpack(
+                rt->w->input_type, NULL, m->payload ? m->len : 0, m->payload);
+            if (!it->event) {
+                snprintf(it->reason, sizeof(it->reason),
+                         "not a valid %s protobuf message (%zu bytes); "
+                         "producers must send %s as documented in "
+                         "proto/lastmile/v1/lastmile.proto",
+                         rt->w->input_type->name, m->len,
+                         rt->w->input_type->name);
+                it->kind = ITEM_REJECT;
+            } else if (rt->w->identify(rt->w->ctx, it->event, &it->ident,
+                                       it->reason, sizeof(it->reason)) != 0) {
+                it->kind = ITEM_REJECT;
+            }
+        }
+        if (it->kind == ITEM_REJECT || !it->ident.id[0] || !it->ident.tag[0])
+            item_ident_from_coordinates(rt, it);
+    }
+
+    /* 3. round trip one: done records and the plans' reads */
+    lm_pipe_reset(&rt->pipe);
+    for (size_t i = 0; i < rt->n_items; i++) {
+        rt_item *it = &rt->items[i];
+        char key[LM_ID_MAX + LM_TAG_MAX + 64];
+        done_key(rt, &it->ident, key, sizeof(key));
+        it->done_reply = rt->pipe.n;
+        lm_pipe_cmd_strs(&rt->pipe, "GET", key, NULL);
+        it->plan_first = rt->pipe.n;
+        if (it->kind == ITEM_NEW && rt->w->plan) {
+            lm_plan plan = {&rt->pipe};
+            if (rt->w->plan(rt->w->ctx, it->event, &it->ident, now_ms, &plan) !=
+                0) {
+                snprintf(it->reason, sizeof(it->reason),
+                         "could not plan the state reads for this input");
+                it->kind = ITEM_REJECT;
+            }
+        }
+        it->plan_n = rt->pipe.n - it->plan_first;
+    }
+    if (redis_roundtrip(rt) != 0)
+        goto abandon;
+    size_t n_replies = rt->pipe.n;
+
+    /* 4. decide */
+    unsigned char *recovering = calloc(rt->n_items, 1);
+    if (!recovering) {
+        lm_redis_replies_free(rt->replies, n_replies);
+        goto abandon;
+    }
+    int any_recovering = 0;
+    for (size_t i = 0; i < rt->n_items; i++) {
+        rt_item *it = &rt->items[i];
+        size_t dlen = 0;
+        const char *done = lm_reply_str(rt->replies[it->done_reply], &dlen);
+        it->rec_first = rt->n_recs;
+        it->write_off = rt->writes.len;
+        it->count_first = rt->n_counts;
+        if (done) {
+            it->kind = ITEM_DONE_BEFORE;
+            if (outbox_restore(rt, it, done, dlen) == 0) {
+                recovering[i] = 1;
+                any_recovering = 1;
+            }
+            continue;
+        }
+        if (it->kind == ITEM_NEW) {
+            lm_out out = {rt, it, 0};
+            lm_msg msg = {
+                .event = it->event,
+                .ident = &it->ident,
+                .replies = rt->replies + it->plan_first,
+                .n_replies = it->plan_n,
+                .now_ms = now_ms,
+                .kafka_ts_ms = rd_kafka_message_timestamp(it->rkm, NULL),
+            };
+            int rc = rt->w->handle(rt->w->ctx, &msg, &out);
+            if ((rc != 0 || out.failed) && it->kind == ITEM_NEW) {
+                snprintf(it->reason, sizeof(it->reason),
+                         "the %s worker could not handle this input",
+                         rt->w->name);
+                it->kind = ITEM_REJECT;
+            }
+        }
+        if (it->kind == ITEM_REJECT)
+            item_dead_letter(rt, it, now_ms);
+    }
+    lm_redis_replies_free(rt->replies, n_replies);
+
+    /* 5. round trip two: writes and outboxes, one atomic script per item */
+    lm_pipe_reset(&rt->pipe);
+    for (size_t i = 0; i < rt->n_items; i++)
+        if (rt->items[i].kind != ITEM_DONE_BEFORE)
+            pipe_apply(rt, &rt->items[i], now_ms);
+    if (rt->pipe.n > 0) {
+        if (redis_roundtrip(rt) != 0) {
+            free(recovering);
+            goto abandon;
+        }
+        size_t k = 0;
+        for (size_t i = 0; i < rt->n_items; i++) {
+            rt_item *it = &rt->items[i];
+            if (it->kind == ITEM_DONE_BEFORE)
+                continue;
+            redisReply *r = rt->replies[k++];
+            if (r && r->type == REDIS_REPLY_ERROR) {
+                lm_counter_add(rt->m_errors_fatal, 1);
+                lm_log(LM_LOG_ERROR, "state_write_failed",
+                       "applying the state of %s failed: %s", it->ident.id,
+                       r->str);
+                if (it->kind == ITEM_NEW) {
+                    snprintf(it->reason, sizeof(it->reason),
+                             "state write failed: %.400s", r->str);
+                    it->kind = ITEM_REJECT;
+                    /* only the dead letter is produced; it is not in the
+                       outbox, so a crash now may dead-letter it twice */
+                    item_dead_letter(rt, it, now_ms);
+                }
+            }
+        }
+        lm_redis_replies_free(rt->replies, rt->pipe.n);
+    }
+
+    /* 6. produce (after recovery read-back of redelivered outputs) */
+    if (any_recovering && recover_scan(rt, recovering) != 0) {
+        free(recovering);
+        lm_log(LM_LOG_ERROR, "recover_failed",
+               "could not verify outputs of redelivered input; retrying");
+        goto abandon;
+    }
+    free(recovering);
+    if (produce_and_wait(rt, 0, rt->n_recs,
+                         rt_stop ? (past_drain_deadline(rt), stop_deadline_ms)
+                                 : 0) != 0)
+        goto abandon;
+
+    /* 7. commit */
+    if (commit_batch(rt) == 0)
+        apply_counts(rt);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) +
+                  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    lm_histogram_observe(rt->m_handler, secs / (double)rt->n_items);
+    batch_release(rt);
+    return 0;
+abandon:
+    batch_release(rt);
+    return -1;
+}
+
+/* ======================================================== the main loop */
+
+static int ready_fn(void *opaque, char *why, size_t whysz) {
+    lm_runtime *rt = opaque;
+    if (!atomic_load(&rt->ready_redis)) {
+        snprintf(why, whysz, "redis unreachable");
+        return 0;
+    }
+    if (!atomic_load(&rt->ready_broker)) {
+        snprintf(why, whysz, "kafka brokers unreachable");
+        return 0;
+    }
+    if (atomic_load(&rt->assigned) <= 0) {
+        snprintf(why, whysz, "no partitions of the input topic assigned");
+        return 0;
+    }
+    return 1;
+}
+
+void lm_runtime_count(lm_runtime *rt, const char *family, const char *labels,
+                      double value) {
+    lm_counter_add(lm_metrics_counter(rt->metrics, family, family, labels),
+                   (uint64_t)value);
+}
+
+void lm_runtime_gauge(lm_runtime *rt, const char *family, const char *labels,
+                      double value) {
+    lm_gauge_set(lm_metrics_gauge(rt->metrics, family, family, labels), value);
+}
+
+static void metrics_setup(lm_runtime *rt) {
+    char labels[96];
+    snprintf(labels, sizeof(labels), "worker=\"%s\"", rt->w->name);
+    lm_metrics *m = rt->metrics;
+    rt->m_consumed = lm_metrics_counter(m, "lastmile_consumed_total",
+                                        "Input messages taken", labels);
+    rt->m_dead =
+        lm_metrics_counter(m, "lastmile_dead_lettered_total",
+                           "Input sent to the dead-letter topic", labels);
+    char cl[160];
+    snprintf(cl, sizeof(cl), "worker=\"%s\",class=\"retriable\"", rt->w->name);
+    rt->m_errors_retriable =
+        lm_metrics_counter(m, "lastmile_errors_total", "Errors by class", cl);
+    snprintf(cl, sizeof(cl), "worker=\"%s\",class=\"fatal\"", rt->w->name);
+    rt->m_errors_fatal =
+        lm_metrics_counter(m, "lastmile_errors_total", "Errors by class", cl);
+    rt->m_handler = lm_metrics_histogram(
+        m, "lastmile_handler_seconds", "Batch time per message", labels,
+        lm_metrics_latency_buckets, lm_metrics_latency_buckets_n);
+    rt->m_batch = lm_metrics_histogram(
+        m, "lastmile_batch_size", "Messages per batch", labels,
+        lm_metrics_size_buckets, lm_metrics_size_buckets_n);
+    rt->m_redis_rtt = lm_metrics_histogram(
+        m, "lastmile_redis_roundtrip_seconds", "Redis pipeline round trips",
+        labels, lm_metrics_latency_buckets, lm_metrics_latency_buckets_n);
+}
+
+static void runtime_free(lm_runtime *rt) {
+    lm_metrics_server_stop(rt->server);
+    if (rt->consumer) {
+        rd_kafka_consumer_close(rt->consumer);
+        rd_kafka_destroy(rt->consumer);
+    }
+    for (int i = 0; i < rt->n_topics; i++) {
+        if (rt->topics[i].rkt)
+            rd_kafka_topic_destroy(rt->topics[i].rkt);
+        free(rt->topics[i].known_end);
+    }
+    if (rt->producer) {
+        rd_kafka_flush(rt->producer, 5000);
+        rd_kafka_destroy(rt->producer);
+    }
+    lm_redis_destroy(rt->redis);
+    lm_metrics_destroy(rt->metrics);
+    free(rt->items);
+    free(rt->recs);
+    free(rt->counts);
+    free(rt->replies);
+    lm_buf_free(&rt->recbuf);
+    lm_buf_free(&rt->writes);
+    lm_pipe_free(&rt->pipe);
+    lm_settings_free(&rt->s);
+    free(rt);
+}
+
+int lm_runtime_main(const lm_worker *w) {
+    char err[4096] = "";
+    int code = 1;
+    lm_runtime *rt = calloc(1, sizeof(*rt));
+    if (!rt)
+        return 1;
+    rt->w = w;
+    lm_log_init(w->name, LM_LOG_INFO);
+    if (lm_settings_load(&rt->s, w->name, err, sizeof(err)) != 0) {
+        fprintf(stderr, "lastmile-%s: bad configuration:\n%s\n", w->name, err);
+        free(rt);
+        return 2;
+    }
+    lm_log_init(w->name, (lm_log_level)rt->s.log_level);
+    lm_clock_init(rt->s.time_scale, rt->s.time_origin_ms, rt->s.time_start_ms);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (w->init && w->init(w->ctx, &rt->s, err, sizeof(err)) != 0) {
+        lm_log(LM_LOG_ERROR, "init_failed", "%s", err);
+        fprintf(stderr, "lastmile-%s: %s\n", w->name, err);
+        code = 2;
+        goto out;
+    }
+    rt->metrics = lm_metrics_new();
+    if (!rt->metrics)
+        goto out;
+    metrics_setup(rt);
+    if (rt->s.metrics_addr && *rt->s.metrics_addr) {
+        rt->server = lm_metrics_server_start(rt->metrics, rt->s.metrics_addr,
+                                             ready_fn, rt, err, sizeof(err));
+        if (!rt->server) {
+            lm_log(LM_LOG_ERROR, "metrics_failed", "%s", err);
+            code = 2;
+            goto out;
+        }
+    }
+
+    lm_topic_name(&rt->s, w->input, rt->input_topic, sizeof(rt->input_topic));
+    snprintf(rt->group, sizeof(rt->group), "%s%s", rt->s.topic_prefix, w->name);
+    for (int i = 0; w->outputs && w->outputs[i] && i < RT_TOPICS_MAX - 1; i++) {
+        snprintf(rt->topics[rt->n_topics].suffix, sizeof(rt->topics[0].suffix),
+                 "%s", w->outputs[i]);
+        lm_topic_name(&rt->s, w->outputs[i], rt->topics[rt->n_topics].name,
+                      LM_TOPIC_MAX);
+        rt->n_topics++;
+    }
+    rt->dlq_topic = rt->n_topics;
+    snprintf(rt->topics[rt->n_topics].suffix, sizeof(rt->topics[0].suffix),
+             "%s", LM_TOPIC_DLQ);
+    lm_topic_name(&rt->s, LM_TOPIC_DLQ, rt->topics[rt->n_topics].name,
+                  LM_TOPIC_MAX);
+    rt->n_topics++;
+
+    rt->redis =
+        lm_redis_new(rt->s.redis_url, rt->s.redis_timeout_ms, err, sizeof(err));
+    if (!rt->redis) {
+        fprintf(stderr, "lastmile-%s: %s\n", w->name, err);
+        code = 2;
+        goto out;
+    }
+    lm_redis_add_script(rt->redis, &apply_script);
+    for (int i = 0; w->scripts && w->scripts[i]; i++)
+        lm_redis_add_script(rt->redis, w->scripts[i]);
+    /* scripts need their sha before the first plan: connect now */
+    for (int64_t warned = 0;;) {
+        int rc = lm_redis_connect(rt->redis, err, sizeof(err));
+        if (rc == 0)
+            break;
+        if (rc != LM_REDIS_RETRY) {
+            lm_log(LM_LOG_ERROR, "redis_refused", "%s", err);
+            code = 2;
+            goto out;
+        }
+        if (lm_clock_mono_ms() - warned > 5000) {
+            lm_log(LM_LOG_WARN, "redis_unavailable", "%s; retrying", err);
+            warned = lm_clock_mono_ms();
+        }
+        if (rt_stop) {
+            code = 0;
+            goto out;
+        }
+        usleep(100 * 1000);
+    }
+    atomic_store(&rt->ready_redis, 1);
+    if (kafka_setup(rt, err, sizeof(err)) != 0) {
+        lm_log(LM_LOG_ERROR, "kafka_setup_failed", "%s", err);
+        goto out;
+    }
+    lm_log(LM_LOG_INFO, "started",
+           "consuming %s as group %s, batches of up to %d", rt->input_topic,
+           rt->group, rt->s.batch_max);
+
+    while (!rt_stop && !rt->fatal) {
+        run_batch(rt);
+        if (w->tick &&
+            lm_clock_mono_ms() - rt->last_tick_ms >= RT_TICK_EVERY_MS &&
+            !rt_stop) {
+            rt->last_tick_ms = lm_clock_mono_ms();
+            w->tick(w->ctx, rt);
+        }
+    }
+    code = rt->fatal ? 1 : 0;
+    lm_log(rt->fatal ? LM_LOG_ERROR : LM_LOG_INFO, "stopping",
+           rt->fatal ? "fatal error: stopping without committing further"
+                     : "signal received: batch finished and committed, "
+                       "leaving the group");
+out:
+    if (w->fini)
+        w->fini(w->ctx);
+    runtime_free(rt);
+    if (code == 0)
+        lm_log(LM_LOG_INFO, "stopped", "clean exit");
+    return code;
+}

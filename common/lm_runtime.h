@@ -1,0 +1,168 @@
+/* lm_runtime.h — the loop every worker runs; a worker is a declaration.
+ *
+ * A worker supplies an lm_worker: its input topic, the message type it
+ * reads, what it may write, and three functions:
+ *   identify  the input's idempotency id and Redis hash tag (or reject it);
+ *   plan      the Redis reads (and atomic claims) its decision needs;
+ *   handle    the decision: from the input, the replies to its plan and
+ *             `now`, the outputs to produce and the Redis writes to make.
+ * handle must not touch Kafka, Redis or the clock itself: that keeps it a
+ * pure function that unit tests drive without any server.
+ *
+ * One batch, as the runtime runs it:
+ *   1. take up to LASTMILE_BATCH_MAX messages already fetched (waiting only
+ *      for the first);
+ *   2. decode and identify each; undecodable or invalid input is rejected
+ *      to the dead-letter topic with its reason;
+ *   3. ONE Redis round trip: for every message, its "done" record and its
+ *      plan's reads;
+ *   4. handle each new message; a message whose done record exists was
+ *      handled before (an upstream duplicate, or a redelivery after a crash)
+ *      and is not handled again;
+ *   5. ONE Redis round trip: per message, MULTI, its writes, and its done
+ *      record holding the outbox (every output it causes), EXEC;
+ *   6. produce the outputs (explicit partition by murmur2 of the key, as
+ *      Kafka's Java client does; header "lm-id" = the output's id) and wait
+ *      until the broker acknowledged all of them;
+ *   7. store and commit the input offsets.
+ * A crash at any point redelivers the batch from its committed offset. A
+ * redelivered message with an outbox is recovered, not re-decided: the
+ * runtime reads its output partitions from the outbox's scan offsets and
+ * produces only the outputs that are not there, so no output is lost or
+ * doubled on its topic even on the mock broker, which has no transactions
+ * that a reader could rely on.
+ *
+ * Faults: Redis unreachable → the batch is retried with backoff, partitions
+ * are paused (no new input, nothing committed), /readyz says not ready.
+ * A produce that fails for good (unknown topic, authorisation) is fatal:
+ * the process exits non-zero without committing. SIGTERM/SIGINT: the batch
+ * in flight is finished and committed, the group is left, exit 0, all within
+ * LASTMILE_SHUTDOWN_TIMEOUT_MS.
+ *
+ * Threads: everything here runs on the worker's one thread, except the
+ * metrics HTTP server, which reads atomics. */
+#ifndef LM_RUNTIME_H
+#define LM_RUNTIME_H
+
+#include "lm_env.h"
+#include "lm_redis.h"
+
+#include <librdkafka/rdkafka.h>
+#include <protobuf-c/protobuf-c.h>
+#include <stdint.h>
+
+#define LM_ID_MAX          192           /* idempotency ids */
+#define LM_TAG_MAX         96            /* Redis hash tags */
+#define LM_REASON_MAX      512           /* dead-letter reasons */
+#define LM_INPUT_MAX_BYTES (1024 * 1024) /* larger input is dead-lettered */
+
+typedef struct lm_ident {
+    char id[LM_ID_MAX];   /* the input's idempotency id */
+    char tag[LM_TAG_MAX]; /* hash tag shared by the keys the input touches */
+} lm_ident;
+
+/* What handle sees of one message. Valid during the call only. */
+typedef struct lm_msg {
+    const ProtobufCMessage *event; /* decoded input */
+    const lm_ident *ident;
+    redisReply *const *replies; /* the plan's replies, in plan order */
+    size_t n_replies;
+    int64_t now_ms;      /* simulated now (lm_clock), same for the batch */
+    int64_t kafka_ts_ms; /* the input's Kafka timestamp, -1 if none */
+} lm_msg;
+
+/* Outputs of one message. Runtime-owned; handle only appends. */
+typedef struct lm_out lm_out;
+
+/* Produce `msg` on the topic with this suffix, keyed by `key`, with
+ * idempotency id `id`. Serialised at once: msg may be freed after. The
+ * suffix must be one the worker declared. 0 / -1. */
+int lm_out_emit(lm_out *o, const char *topic_suffix, const char *key,
+                const char *id, const ProtobufCMessage *msg);
+/* A Redis write, applied atomically with the message's other writes before
+ * any output is produced. Keys must carry the message's hash tag. 0 / -1. */
+int lm_out_write(lm_out *o, int argc, const char *const *argv,
+                 const size_t *lens);
+int lm_out_write_strs(lm_out *o, const char *arg0, ...)
+    __attribute__((sentinel));
+/* Rejects the input: it goes to the dead-letter topic with this reason
+ * (what was wrong and where) and no other output or write of this message
+ * is kept. */
+void lm_out_reject(lm_out *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Counts a business event for /metrics once the batch is committed:
+ * lm_out_count(o, "lastmile_decisions_total", "kind=\"qualified\"", 1). */
+void lm_out_count(lm_out *o, const char *family, const char *labels,
+                  double value);
+/* Observes a business duration (seconds) into a histogram once committed. */
+void lm_out_observe(lm_out *o, const char *family, double seconds);
+
+/* A plan: the reads one message needs. */
+typedef struct lm_plan lm_plan;
+int lm_plan_cmd(lm_plan *p, int argc, const char *const *argv,
+                const size_t *lens);
+int lm_plan_cmd_strs(lm_plan *p, const char *arg0, ...)
+    __attribute__((sentinel));
+int lm_plan_script(lm_plan *p, const lm_script *s, int nkeys, int argc,
+                   const char *const *argv, const size_t *lens);
+
+typedef struct lm_runtime lm_runtime;
+
+typedef struct lm_worker {
+    const char *name;  /* "intake": consumer group <prefix>intake, logs */
+    const char *input; /* topic suffix it consumes */
+    const char *const *outputs; /* suffixes it may produce to, NULL-ended
+                                   (the dead-letter topic is implied) */
+    const ProtobufCMessageDescriptor *input_type;
+    lm_script *const *scripts; /* loaded on every Redis connect; NULL-ended */
+    void *ctx;                 /* the worker's own state, passed back */
+
+    /* Fill id and tag; or return -1 with a reason (→ dead letter). */
+    int (*identify)(void *ctx, const ProtobufCMessage *in, lm_ident *ident,
+                    char *reason, size_t reasonsz);
+    /* Append reads. May be NULL. 0 / -1 (→ dead letter). */
+    int (*plan)(void *ctx, const ProtobufCMessage *in, const lm_ident *ident,
+                int64_t now_ms, lm_plan *p);
+    /* The decision. 0 / -1 (-1 without lm_out_reject → dead letter with a
+     * generic reason). */
+    int (*handle)(void *ctx, const lm_msg *m, lm_out *out);
+    /* Called between batches, at least every 200 ms (timer sweeps).
+     * May be NULL. */
+    void (*tick)(void *ctx, lm_runtime *rt);
+    /* Called at start after settings are read; loads config, models.
+     * 0 / -1 (the process exits 1 with the error). May be NULL. */
+    int (*init)(void *ctx, const lm_settings *s, char *err, size_t errsz);
+    void (*fini)(void *ctx);
+} lm_worker;
+
+/* Runs the worker until SIGTERM/SIGINT. Returns the process exit code:
+ * 0 after a clean drain, 1 on a fatal error (logged), 2 on bad
+ * configuration (every problem printed). */
+int lm_runtime_main(const lm_worker *w);
+
+/* --- for tick functions (the timer sweeper) ------------------------------ */
+lm_redis *lm_runtime_redis(lm_runtime *rt);
+const lm_settings *lm_runtime_settings(lm_runtime *rt);
+/* Produces messages and waits until the broker has them all. For tick
+ * functions; the batch loop has its own path. 0 / -1 (fatal). */
+typedef struct lm_emit_req {
+    const char *topic_suffix, *key, *id;
+    const ProtobufCMessage *msg;
+} lm_emit_req;
+int lm_runtime_produce_sync(lm_runtime *rt, const lm_emit_req *reqs, size_t n);
+/* A counter or gauge in this worker's /metrics (created on first use). */
+void lm_runtime_count(lm_runtime *rt, const char *family, const char *labels,
+                      double value);
+void lm_runtime_gauge(lm_runtime *rt, const char *family, const char *labels,
+                      double value);
+int lm_runtime_stopping(const lm_runtime *rt);
+
+/* --- helpers for decision code -------------------------------------------- */
+/* Serialises msg to a malloc'd buffer (caller frees). */
+uint8_t *lm_pb_pack(const ProtobufCMessage *msg, size_t *len);
+/* Reply helpers: NULL-safe. */
+int lm_reply_is_nil(const redisReply *r);
+const char *lm_reply_str(const redisReply *r, size_t *len); /* NULL if none */
+long long lm_reply_int(const redisReply *r, long long dflt);
+
+#endif
