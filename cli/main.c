@@ -1,0 +1,66 @@
+/* main.c — `lastmile`, the one command-line tool: dispatch to subcommands.
+ *
+ * Each subcommand lives in its own file (cli/<name>.c) and owns its usage
+ * text; this file only routes and prints the overview. */
+#include "cli.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"dev", lm_cmd_dev,
+     "start/stop the embedded broker and Redis, print their environment"},
+    {"env", lm_cmd_env, "list every environment variable lastmile reads"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: lastmile COMMAND [ARGS]\n\n"
+               "lastmile turns every model output into a decision with an "
+               "owner and a next step.\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n`lastmile COMMAND --help` describes each one.\n");
+}
+
+static char self_path[PATH_MAX];
+
+const char *lm_cli_self(void) {
+    return self_path;
+}
+
+const char *lm_cli_dev_dir(void) {
+    const char *d = getenv("LASTMILE_DEV_DIR");
+    return d && *d ? d : ".lastmile";
+}
+
+int main(int argc, char **argv) {
+    ssize_t n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
+    if (n > 0)
+        self_path[n] = '\0';
+    else
+        snprintf(self_path, sizeof(self_path), "%s", argv[0]);
+    if (argc < 2) {
+        usage(stderr);
+        return LM_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return LM_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "lastmile: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return LM_EXIT_USAGE;
+}

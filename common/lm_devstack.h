@@ -1,0 +1,71 @@
+/* lm_devstack.h — the embedded default stack: a mock Kafka cluster and a
+ * real redis-server on this machine, for development, tests and the demo.
+ *
+ * The broker is librdkafka's mock cluster (rdkafka_mock.h), hosted in its
+ * own process (`lastmile dev broker`) and reached over TCP with the real
+ * Kafka protocol; it keeps data in memory only. Redis is Debian's
+ * redis-server, started on a free loopback port with AOF on, its files in
+ * the stack's directory. Both listen on 127.0.0.1 only.
+ *
+ * A stack lives in a directory (default ./.lastmile): `env` holds the
+ * variables to export, `broker.pid` and `redis.pid` the processes, and the
+ * logs sit beside them. `lastmile dev up|down|env` and the tests use the
+ * same functions.
+ *
+ * Fault injection: the broker process reads commands from the FIFO
+ * `<dir>/broker.ctl` (one per line): `down SECONDS`, `up`,
+ * `errors APIKEY ERRCODE COUNT` (rd_kafka_mock_push_request_errors).
+ *
+ * Ownership: plain structs, no heap. Not thread-safe. */
+#ifndef LM_DEVSTACK_H
+#define LM_DEVSTACK_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define LM_DEVSTACK_PARTITIONS_DEFAULT 4
+#define LM_DEVSTACK_READY_TIMEOUT_MS   20000
+
+typedef struct lm_devstack_opts {
+    const char *dir;          /* created if missing */
+    const char *lastmile_exe; /* path of the `lastmile` binary */
+    const char *topic_prefix; /* NULL = "lastmile." */
+    int partitions;           /* per topic; 0 = default */
+    int die_with_parent;      /* tests: children get SIGTERM if we die */
+} lm_devstack_opts;
+
+typedef struct lm_devstack {
+    char dir[512];
+    char brokers[256];
+    char redis_url[128];
+    int redis_port;
+    pid_t broker_pid, redis_pid;
+} lm_devstack;
+
+/* Starts both servers, waits until both answer, writes <dir>/env.
+ * 0 / -1 with err (what failed and how to fix); on failure nothing is left
+ * running. */
+int lm_devstack_up(const lm_devstack_opts *o, lm_devstack *st, char *err,
+                   size_t errsz);
+/* Stops both (SIGTERM, then SIGKILL after a grace period); removes the pid
+ * files. Safe when already down. */
+void lm_devstack_down(lm_devstack *st);
+/* Reads a running stack's state from its directory. 0 / -1. */
+int lm_devstack_load(const char *dir, lm_devstack *st, char *err, size_t errsz);
+/* The `export NAME=value` lines for the stack into buf. */
+int lm_devstack_env(const lm_devstack *st, const char *topic_prefix, char *buf,
+                    size_t bufsz);
+/* Stops redis-server (SIGKILL when hard, else SIGTERM) and starts it again
+ * on the same port with the same AOF: for fault tests. 0 / -1. */
+int lm_devstack_redis_stop(lm_devstack *st, int hard);
+int lm_devstack_redis_start(lm_devstack *st, int die_with_parent, char *err,
+                            size_t errsz);
+/* Sends one fault command to the broker process. 0 / -1. */
+int lm_devstack_broker_ctl(const lm_devstack *st, const char *command);
+
+/* The body of `lastmile dev broker`: hosts the mock cluster until SIGTERM,
+ * after writing its bootstrap servers to <dir>/brokers. Exit code. */
+int lm_devstack_broker_main(const char *dir, const char *topic_prefix,
+                            int partitions);
+
+#endif
