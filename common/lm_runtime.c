@@ -80,6 +80,7 @@ typedef struct rt_item {
     size_t write_off, write_n, write_args; /* in rt->writes: commands,
                                               and 1+argc summed */
     size_t count_first, count_n;
+    size_t index_off, index_len, index_n; /* in rt->index */
     char reason[LM_REASON_MAX];
 } rt_item;
 
@@ -114,6 +115,7 @@ struct lm_runtime {
     lm_buf recbuf; /* keys, values, ids of outputs */
     lm_buf writes; /* every item's writes as [argc][len arg]...; see
                       write_append */
+    lm_pipe index; /* every item's index commands (lm_out_index) */
     lm_pipe pipe;  /* the pipeline being sent */
     redisReply **replies;
     size_t cap_replies;
@@ -320,6 +322,18 @@ fail:
     b->len = mark;
     o->failed = 1;
     return -1;
+}
+
+int lm_out_index(lm_out *o, int argc, const char *const *argv,
+                 const size_t *lens) {
+    size_t before = o->rt->index.buf.len;
+    if (lm_pipe_cmd(&o->rt->index, argc, argv, lens) != 0) {
+        o->failed = 1;
+        return -1;
+    }
+    o->item->index_len += o->rt->index.buf.len - before;
+    o->item->index_n++;
+    return 0;
 }
 
 int lm_out_write_strs(lm_out *o, const char *arg0, ...) {
@@ -898,6 +912,8 @@ static int item_dead_letter(lm_runtime *rt, rt_item *it, int64_t now_ms) {
         rt->n_recs = it->rec_first;
         rt->writes.len = it->write_off;
         rt->n_counts = it->count_first;
+        rt->index.buf.len = it->index_off;
+        rt->index.n -= it->index_n;
     } else {
         /* after the writes (step 5): keep later items' records intact */
         for (size_t k = 0; k < it->rec_n; k++)
@@ -909,6 +925,7 @@ static int item_dead_letter(lm_runtime *rt, rt_item *it, int64_t now_ms) {
     it->rec_n = 0;
     it->write_n = it->write_args = 0;
     it->count_n = 0;
+    it->index_len = it->index_n = 0;
 
     Lastmile__V1__DeadLetter dl = LASTMILE__V1__DEAD_LETTER__INIT;
     char dl_id[LM_ID_MAX + 64];
@@ -1006,6 +1023,7 @@ static void batch_release(lm_runtime *rt) {
     rt->n_counts = 0;
     lm_buf_reset(&rt->recbuf);
     lm_buf_reset(&rt->writes);
+    lm_pipe_reset(&rt->index);
 }
 
 static void apply_counts(lm_runtime *rt) {
@@ -1150,6 +1168,7 @@ static int run_batch(lm_runtime *rt) {
         it->rec_first = rt->n_recs;
         it->write_off = rt->writes.len;
         it->count_first = rt->n_counts;
+        it->index_off = rt->index.buf.len;
         if (done) {
             it->kind = ITEM_DONE_BEFORE;
             if (outbox_restore(rt, it, done, dlen) == 0) {
@@ -1183,9 +1202,16 @@ static int run_batch(lm_runtime *rt) {
 
     /* 5. round trip two: writes and outboxes, one atomic script per item */
     lm_pipe_reset(&rt->pipe);
-    for (size_t i = 0; i < rt->n_items; i++)
-        if (rt->items[i].kind != ITEM_DONE_BEFORE)
-            pipe_apply(rt, &rt->items[i], now_ms);
+    for (size_t i = 0; i < rt->n_items; i++) {
+        rt_item *it = &rt->items[i];
+        if (it->kind == ITEM_DONE_BEFORE)
+            continue;
+        pipe_apply(rt, it, now_ms);
+        if (it->index_n && lm_buf_append(&rt->pipe.buf,
+                                         rt->index.buf.data + it->index_off,
+                                         it->index_len) >= 0)
+            rt->pipe.n += it->index_n;
+    }
     if (rt->pipe.n > 0) {
         if (redis_roundtrip(rt) != 0) {
             free(recovering);
@@ -1196,7 +1222,8 @@ static int run_batch(lm_runtime *rt) {
             rt_item *it = &rt->items[i];
             if (it->kind == ITEM_DONE_BEFORE)
                 continue;
-            redisReply *r = rt->replies[k++];
+            redisReply *r = rt->replies[k];
+            k += 1 + it->index_n;
             if (r && r->type == REDIS_REPLY_ERROR) {
                 lm_counter_add(rt->m_errors_fatal, 1);
                 lm_log(LM_LOG_ERROR, "state_write_failed",
@@ -1323,6 +1350,7 @@ static void runtime_free(lm_runtime *rt) {
     lm_buf_free(&rt->recbuf);
     lm_buf_free(&rt->writes);
     lm_pipe_free(&rt->pipe);
+    lm_pipe_free(&rt->index);
     lm_settings_free(&rt->s);
     free(rt);
 }

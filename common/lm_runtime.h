@@ -45,6 +45,7 @@
 #define LM_RUNTIME_H
 
 #include "lm_env.h"
+#include "lm_kafka.h"
 #include "lm_redis.h"
 
 #include <librdkafka/rdkafka.h>
@@ -85,6 +86,12 @@ int lm_out_write(lm_out *o, int argc, const char *const *argv,
                  const size_t *lens);
 int lm_out_write_strs(lm_out *o, const char *arg0, ...)
     __attribute__((sentinel));
+/* An idempotent command on keys outside the message's hash tag (timer and
+ * team indexes), sent right after the message's writes in the same round
+ * trip but not inside their atomic script, so it may be applied twice
+ * when a round trip is retried: ZADD, ZREM, HSET, SADD — never INCR. */
+int lm_out_index(lm_out *o, int argc, const char *const *argv,
+                 const size_t *lens);
 /* Rejects the input: it goes to the dead-letter topic with this reason
  * (what was wrong and where) and no other output or write of this message
  * is kept. */

@@ -1,0 +1,258 @@
+/* followup.c — run a cadence step and arm its timer (see followup.h).
+ *
+ * State read in plan(): the lead hash (status, cadence, time zone, owner,
+ * segment, arm, submission time). The decision event carries the lead, so
+ * step 0 needs nothing but the status. */
+#include "followup.h"
+
+#include "lm_lead.h"
+#include "lm_tz.h"
+
+#include "lastmile/v1/lastmile.pb-c.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct followup_ctx {
+    lm_policy *policy;
+} followup_ctx;
+
+static followup_ctx followup_state;
+
+/* HMGET order */
+enum {
+    R_STATUS,
+    R_CADENCE,
+    R_TZ,
+    R_OWNER,
+    R_SEGMENT,
+    R_ADAPTIVE,
+    R_SUBMITTED,
+    R_N
+};
+static const char *const read_fields[R_N] = {
+    LM_F_STATUS,  LM_F_CADENCE,  LM_F_TZ,       LM_F_OWNER,
+    LM_F_SEGMENT, LM_F_ADAPTIVE, LM_F_SUBMITTED};
+
+int64_t lm_followup_schedule(const lm_cadence *c, const char *tz,
+                             int64_t earliest_ms) {
+    return lm_policy_next_allowed_ms(c, tz, earliest_ms);
+}
+
+static int followup_init(void *ctx, const lm_settings *s, char *err,
+                         size_t errsz) {
+    followup_ctx *c = ctx;
+    c->policy = lm_policy_load(s->config_path, err, errsz);
+    return c->policy ? 0 : -1;
+}
+
+static void followup_fini(void *ctx) {
+    followup_ctx *c = ctx;
+    lm_policy_free(c->policy);
+    c->policy = NULL;
+}
+
+static const char *event_lead(const Lastmile__V1__FollowUpEvent *ev) {
+    if (ev->event_case == LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION)
+        return ev->decision->lead_id;
+    if (ev->event_case == LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_NEXT_TOUCH)
+        return ev->next_touch->lead_id;
+    return NULL;
+}
+
+static int followup_identify(void *ctx, const ProtobufCMessage *msg,
+                             lm_ident *ident, char *reason, size_t reasonsz) {
+    (void)ctx;
+    const Lastmile__V1__FollowUpEvent *ev =
+        (const Lastmile__V1__FollowUpEvent *)msg;
+    const char *lead = event_lead(ev);
+    if (!lead) {
+        snprintf(reason, reasonsz,
+                 "event: neither decision nor next_touch is set");
+        return -1;
+    }
+    if (lm_lead_tag(lead, ident->tag) != 0) {
+        snprintf(reason, reasonsz, "lead_id: \"%.40s\" is not a lead id", lead);
+        return -1;
+    }
+    if (ev->event_case == LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION) {
+        const Lastmile__V1__QualificationDecision *d = ev->decision;
+        if (!d->lead || !d->owner || !*d->owner ||
+            (d->kind != LASTMILE__V1__DECISION_KIND__QUALIFIED &&
+             d->kind != LASTMILE__V1__DECISION_KIND__NURTURE)) {
+            snprintf(reason, reasonsz,
+                     "decision: needs the lead, an owner and kind QUALIFIED "
+                     "or NURTURE");
+            return -1;
+        }
+        snprintf(ident->id, sizeof(ident->id), "%s:decision", lead);
+    } else {
+        if (ev->next_touch->step < 1 || ev->next_touch->step > 1000) {
+            snprintf(reason, reasonsz, "next_touch.step: %d is out of range",
+                     (int)ev->next_touch->step);
+            return -1;
+        }
+        snprintf(ident->id, sizeof(ident->id), "%s:touch:%d", lead,
+                 (int)ev->next_touch->step);
+    }
+    return 0;
+}
+
+static int followup_plan(void *ctx, const ProtobufCMessage *msg,
+                         const lm_ident *ident, int64_t now_ms, lm_plan *p) {
+    (void)ctx;
+    (void)ident;
+    (void)now_ms;
+    char key[LM_KEY_MAX];
+    lm_lead_key(event_lead((const Lastmile__V1__FollowUpEvent *)msg), key);
+    const char *argv[2 + R_N] = {"HMGET", key};
+    for (int i = 0; i < R_N; i++)
+        argv[2 + i] = read_fields[i];
+    return lm_plan_cmd(p, 2 + R_N, argv, NULL);
+}
+
+static const char *field(const lm_msg *m, int i) {
+    if (m->n_replies < 1 || !m->replies[0] ||
+        m->replies[0]->type != REDIS_REPLY_ARRAY ||
+        (size_t)i >= m->replies[0]->elements)
+        return NULL;
+    return lm_reply_str(m->replies[0]->element[i], NULL);
+}
+
+static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
+    followup_ctx *c = ctx;
+    const Lastmile__V1__FollowUpEvent *ev =
+        (const Lastmile__V1__FollowUpEvent *)m->event;
+    const char *status = field(m, R_STATUS);
+    if (status && strcmp(status, "closed") == 0) {
+        lm_out_count(out, "lastmile_followup_skipped_total",
+                     "reason=\"closed\"", 1);
+        return 0; /* the lead answered or closed meanwhile */
+    }
+    const char *lead_id, *cadence_name, *tz, *owner, *segment;
+    int adaptive, step;
+    int64_t earliest, submitted;
+    const lm_cadence *cad;
+    if (ev->event_case == LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION) {
+        const Lastmile__V1__QualificationDecision *d = ev->decision;
+        lead_id = d->lead_id;
+        cadence_name = d->kind == LASTMILE__V1__DECISION_KIND__QUALIFIED
+                           ? "qualified"
+                           : "nurture";
+        tz = d->lead->timezone;
+        owner = d->owner;
+        segment = d->segment;
+        adaptive =
+            lm_lead_adaptive(lead_id, lm_policy_control_share(c->policy));
+        step = 0;
+        cad = lm_policy_cadence(c->policy, cadence_name);
+        if (!cad)
+            return -1;
+        earliest = m->now_ms + cad->steps[0].wait_ms;
+        submitted = d->lead->submitted_at_ms;
+    } else {
+        const Lastmile__V1__NextTouch *t = ev->next_touch;
+        lead_id = t->lead_id;
+        cadence_name = field(m, R_CADENCE);
+        tz = field(m, R_TZ);
+        owner = field(m, R_OWNER);
+        segment = field(m, R_SEGMENT);
+        const char *a = field(m, R_ADAPTIVE);
+        const char *sub = field(m, R_SUBMITTED);
+        if (!cadence_name || !tz || !owner || !segment || !a || !sub) {
+            lm_out_reject(out,
+                          "next_touch: lead %s has no cadence state (was "
+                          "its decision handled?)",
+                          lead_id);
+            return 0;
+        }
+        adaptive = a[0] == '1';
+        step = t->step;
+        cad = lm_policy_cadence(c->policy, cadence_name);
+        if (!cad || (size_t)step >= cad->n_steps) {
+            lm_out_reject(out,
+                          "next_touch.step: %d is past the end of "
+                          "cadence %s",
+                          step, cadence_name);
+            return 0;
+        }
+        earliest =
+            t->scheduled_for_ms > m->now_ms ? t->scheduled_for_ms : m->now_ms;
+        submitted = 0;
+        lm_parse_int64(sub, 0, INT64_MAX, &submitted);
+    }
+    int64_t when = lm_followup_schedule(cad, tz, earliest);
+    lm_local_time lt;
+    if (when < 0 || lm_tz_local(tz, when, &lt) != 0) {
+        lm_out_reject(out, "timezone: \"%.64s\" cannot be resolved", tz);
+        return 0;
+    }
+    const lm_step *st = &cad->steps[step];
+    int64_t cost = lm_policy_channel_cost_cents(c->policy, st->channel);
+    if (cost < 0)
+        cost = 0;
+
+    char action_id[LM_ID_MAX];
+    snprintf(action_id, sizeof(action_id), "%s:action:%d", lead_id, step);
+    Lastmile__V1__FollowUpAction a = LASTMILE__V1__FOLLOW_UP_ACTION__INIT;
+    a.action_id = action_id;
+    a.lead_id = (char *)lead_id;
+    a.channel = (char *)st->channel;
+    a.step = step;
+    a.scheduled_for_ms = when;
+    a.owner = (char *)owner;
+    a.kind = LASTMILE__V1__ACTION_KIND__TOUCH;
+    a.cost_cents = cost;
+    a.adaptive = adaptive;
+    a.slot = lt.hour_of_week;
+    a.segment = (char *)segment;
+    a.cadence = (char *)cad->name;
+    a.submitted_at_ms = submitted;
+    if (lm_out_emit(out, LM_TOPIC_ACTIONS, lead_id, action_id, &a.base) != 0)
+        return -1;
+
+    char key[LM_KEY_MAX], w[32], due[32], stepb[16], slot[16], costb[24];
+    lm_lead_key(lead_id, key);
+    int64_t due_ms = when + st->response_window_ms;
+    snprintf(w, sizeof(w), "%lld", (long long)when);
+    snprintf(due, sizeof(due), "%lld", (long long)due_ms);
+    snprintf(stepb, sizeof(stepb), "%d", step);
+    snprintf(slot, sizeof(slot), "%d", (int)lt.hour_of_week);
+    snprintf(costb, sizeof(costb), "%lld", (long long)cost);
+    lm_out_write_strs(out, "HSET", key, LM_F_CADENCE, cad->name, LM_F_TZ, tz,
+                      LM_F_OWNER, owner, LM_F_SEGMENT, segment, LM_F_ADAPTIVE,
+                      adaptive ? "1" : "0", LM_F_STEP, stepb, LM_F_SLOT, slot,
+                      LM_F_LAST_ACTION, w, LM_F_NEXT_DUE, due, LM_F_STAGE,
+                      "waiting", NULL);
+    if (step == 0) {
+        lm_out_write_strs(out, "HSET", key, LM_F_FIRST_ACTION, w, NULL);
+        if (submitted > 0 && when >= submitted)
+            lm_out_observe(out, "lastmile_speed_to_lead_seconds",
+                           (double)(when - submitted) / 1000.0);
+    }
+    lm_out_write_strs(out, "HINCRBY", key, LM_F_TOUCHES, "1", NULL);
+    lm_out_write_strs(out, "HINCRBY", key, LM_F_COST, costb, NULL);
+    lm_out_count(out, "lastmile_cost_cents_total", NULL, (double)cost);
+    lm_out_count(out, "lastmile_actions_total", "kind=\"touch\"", 1);
+
+    char tkey[LM_KEY_MAX], member[LM_KEY_MAX];
+    lm_lead_timer_key(lm_lead_timer_bucket(lead_id), tkey);
+    snprintf(member, sizeof(member), "%s|%d|%s", lead_id, step, segment);
+    const char *zadd[] = {"ZADD", tkey, due, member};
+    return lm_out_index(out, 4, zadd, NULL);
+}
+
+static const char *const followup_outputs[] = {LM_TOPIC_ACTIONS, NULL};
+
+const lm_worker lm_followup_worker = {
+    .name = "followup",
+    .input = LM_TOPIC_FOLLOWUP,
+    .outputs = followup_outputs,
+    .input_type = &lastmile__v1__follow_up_event__descriptor,
+    .ctx = &followup_state,
+    .identify = followup_identify,
+    .plan = followup_plan,
+    .handle = followup_handle,
+    .init = followup_init,
+    .fini = followup_fini,
+};

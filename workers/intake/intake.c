@@ -1,0 +1,302 @@
+/* intake.c — validate, normalise, dedupe, accept (see intake.h).
+ *
+ * Dedupe: plan() runs the claim script on the person key: the first
+ * submission of a person within the window stores its lead_id there; a
+ * later one gets that lead_id back and is merged. A redelivered first
+ * submission gets its own lead_id back (it derives from its event_id), so
+ * it is accepted again with the same outputs, which the runtime dedupes. */
+#include "intake.h"
+
+#include "lm_geo.h"
+#include "lm_lead.h"
+#include "lm_log.h"
+#include "lm_policy.h"
+#include "lm_tz.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct intake_ctx {
+    lm_policy *policy;
+} intake_ctx;
+
+static intake_ctx intake_state;
+
+/* KEYS[1] person key; ARGV[1] candidate lead_id, ARGV[2] window ms.
+ * Returns the lead_id that owns the person now. */
+static lm_script claim_script = {
+    .lua = "local cur = redis.call('GET', KEYS[1])\n"
+           "if cur then return cur end\n"
+           "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+           "return ARGV[1]\n",
+    .sha = ""};
+
+/* ============================================================ normalise */
+
+/* Trimmed copy of src into dst; -1 when it does not fit. */
+static int trim_copy(const char *src, char *dst, size_t dstsz) {
+    if (!src)
+        src = "";
+    while (isspace((unsigned char)*src))
+        src++;
+    size_t n = strlen(src);
+    while (n > 0 && isspace((unsigned char)src[n - 1]))
+        n--;
+    if (n >= dstsz)
+        return -1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+    return 0;
+}
+
+static int has_control(const char *s) {
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return 1;
+    return 0;
+}
+
+/* A practical email check: one '@', a local part of allowed characters,
+ * a domain of dot-separated labels with a letter-only TLD of 2+. */
+static int email_ok(const char *e) {
+    const char *at = strchr(e, '@');
+    if (!at || at == e || strchr(at + 1, '@') || at - e > 64)
+        return 0;
+    for (const char *p = e; p < at; p++)
+        if (!isalnum((unsigned char)*p) && !strchr(".!#$%&'*+/=?^_`{|}~-", *p))
+            return 0;
+    if (e[0] == '.' || at[-1] == '.' || strstr(e, ".."))
+        return 0;
+    const char *d = at + 1, *last_dot = strrchr(d, '.');
+    if (!*d || !last_dot || last_dot == d || strlen(last_dot + 1) < 2)
+        return 0;
+    for (const char *p = last_dot + 1; *p; p++)
+        if (!isalpha((unsigned char)*p))
+            return 0;
+    size_t label = 0;
+    for (const char *p = d; *p; p++) {
+        if (*p == '.') {
+            if (label == 0 || p[-1] == '-')
+                return 0;
+            label = 0;
+        } else if (isalnum((unsigned char)*p) || (*p == '-' && label > 0)) {
+            if (++label > 63)
+                return 0;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+#define FAIL(...)                                                              \
+    do {                                                                       \
+        snprintf(reason, reasonsz, __VA_ARGS__);                               \
+        return -1;                                                             \
+    } while (0)
+
+int lm_intake_normalise(const Lastmile__V1__LeadSubmitted *in, int64_t now_ms,
+                        lm_intake_norm *out, char *reason, size_t reasonsz) {
+    memset(out, 0, sizeof(*out));
+    if (!in->event_id || !*in->event_id)
+        FAIL("event_id: missing; the producer must set a unique id per "
+             "submission (its idempotency key)");
+    if (strlen(in->event_id) > LM_INTAKE_EVENT_ID_MAX ||
+        has_control(in->event_id))
+        FAIL("event_id: longer than %d bytes or has control characters",
+             LM_INTAKE_EVENT_ID_MAX);
+    if (trim_copy(in->source, out->source, sizeof(out->source)) != 0)
+        FAIL("source: longer than %d bytes", LM_INTAKE_SOURCE_MAX);
+    if (!out->source[0])
+        FAIL("source: missing; say where the lead came from, e.g. "
+             "\"web_form\"");
+    for (char *p = out->source; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    if (trim_copy(in->email, out->email, sizeof(out->email)) != 0)
+        FAIL("email: longer than %d bytes", LM_INTAKE_EMAIL_MAX);
+    if (!out->email[0])
+        FAIL("email: missing; every lead needs an email address");
+    for (char *p = out->email; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    if (!email_ok(out->email))
+        FAIL("email: not an address (expected name@example.com)");
+    snprintf(out->domain, sizeof(out->domain), "%s",
+             strchr(out->email, '@') + 1);
+    if (trim_copy(in->full_name, out->full_name, sizeof(out->full_name)) != 0)
+        FAIL("full_name: longer than %d bytes", LM_INTAKE_TEXT_MAX);
+    if (trim_copy(in->company, out->company, sizeof(out->company)) != 0)
+        FAIL("company: longer than %d bytes", LM_INTAKE_TEXT_MAX);
+    if (trim_copy(in->title, out->title, sizeof(out->title)) != 0)
+        FAIL("title: longer than %d bytes", LM_INTAKE_TEXT_MAX);
+    if (has_control(out->full_name) || has_control(out->company) ||
+        has_control(out->title))
+        FAIL("full_name/company/title: control characters are not allowed");
+    if (in->company_size < 0 || in->company_size > LM_INTAKE_COMPANY_SIZE_MAX)
+        FAIL("company_size: %d is out of range 0..%d (0 = unknown)",
+             (int)in->company_size, LM_INTAKE_COMPANY_SIZE_MAX);
+    char country[8];
+    if (trim_copy(in->country, country, sizeof(country)) != 0 ||
+        !lm_geo_country(country))
+        FAIL("country: \"%.16s\" is not an ISO 3166-1 alpha-2 code (e.g. "
+             "\"DE\", \"US\")",
+             in->country ? in->country : "");
+    const struct lm_geo_country *c = lm_geo_country(country);
+    snprintf(out->country, sizeof(out->country), "%s", c->alpha2);
+    if (trim_copy(in->timezone, out->timezone, sizeof(out->timezone)) != 0)
+        FAIL("timezone: longer than %d bytes", LM_INTAKE_TEXT_MAX);
+    if (!out->timezone[0])
+        snprintf(out->timezone, sizeof(out->timezone), "%s", c->tz);
+    else if (!lm_tz_valid(out->timezone))
+        FAIL("timezone: \"%.64s\" is not an IANA time zone (e.g. "
+             "\"Europe/Berlin\"); leave it empty to use the country's",
+             out->timezone);
+    if (in->phone && *in->phone) {
+        char perr[256];
+        if (lm_geo_phone_e164(in->phone, out->country, out->phone,
+                              sizeof(out->phone), perr, sizeof(perr)) != 0)
+            FAIL("phone: %s", perr);
+    }
+    if (in->submitted_at_ms < LM_INTAKE_MIN_TIME_MS)
+        FAIL("submitted_at_ms: %lld is not a time after 2000-01-01 in "
+             "milliseconds since the epoch",
+             (long long)in->submitted_at_ms);
+    if (in->submitted_at_ms > now_ms + LM_INTAKE_MAX_FUTURE_MS)
+        FAIL("submitted_at_ms: %lld is more than a day in the future",
+             (long long)in->submitted_at_ms);
+    if (in->n_attributes > LM_INTAKE_ATTRS_MAX)
+        FAIL("attributes: %zu entries; at most %d", in->n_attributes,
+             LM_INTAKE_ATTRS_MAX);
+    for (size_t i = 0; i < in->n_attributes; i++) {
+        const char *k = in->attributes[i]->key, *v = in->attributes[i]->value;
+        if (!k || !*k || strlen(k) > LM_INTAKE_ATTR_KEY_MAX || has_control(k))
+            FAIL("attributes: key %zu is empty, longer than %d bytes or has "
+                 "control characters",
+                 i, LM_INTAKE_ATTR_KEY_MAX);
+        if (v && strlen(v) > LM_INTAKE_ATTR_VALUE_MAX)
+            FAIL("attributes[%.64s]: value longer than %d bytes", k,
+                 LM_INTAKE_ATTR_VALUE_MAX);
+    }
+    lm_lead_person(out->email, out->person);
+    return 0;
+}
+
+/* =============================================================== worker */
+
+static int intake_init(void *ctx, const lm_settings *s, char *err,
+                       size_t errsz) {
+    intake_ctx *c = ctx;
+    c->policy = lm_policy_load(s->config_path, err, errsz);
+    return c->policy ? 0 : -1;
+}
+
+static void intake_fini(void *ctx) {
+    intake_ctx *c = ctx;
+    lm_policy_free(c->policy);
+    c->policy = NULL;
+}
+
+static int intake_identify(void *ctx, const ProtobufCMessage *msg,
+                           lm_ident *ident, char *reason, size_t reasonsz) {
+    (void)ctx;
+    const Lastmile__V1__LeadSubmitted *in =
+        (const Lastmile__V1__LeadSubmitted *)msg;
+    lm_intake_norm n;
+    /* the clock bound is re-checked in handle with the batch's now */
+    if (lm_intake_normalise(in, INT64_MAX / 2, &n, reason, reasonsz) != 0)
+        return -1;
+    snprintf(ident->id, sizeof(ident->id), "%s", in->event_id);
+    snprintf(ident->tag, sizeof(ident->tag), "%s", n.person);
+    return 0;
+}
+
+static int intake_plan(void *ctx, const ProtobufCMessage *msg,
+                       const lm_ident *ident, int64_t now_ms, lm_plan *p) {
+    intake_ctx *c = ctx;
+    (void)now_ms;
+    const Lastmile__V1__LeadSubmitted *in =
+        (const Lastmile__V1__LeadSubmitted *)msg;
+    char key[LM_KEY_MAX], lead_id[LM_LEAD_ID_MAX], window[32];
+    lm_lead_person_key(ident->tag, key);
+    lm_lead_id(ident->tag, in->event_id, lead_id);
+    snprintf(window, sizeof(window), "%lld",
+             (long long)lm_policy_dedupe_window_ms(c->policy));
+    const char *argv[] = {key, lead_id, window};
+    return lm_plan_script(p, &claim_script, 1, 3, argv, NULL);
+}
+
+static int intake_handle(void *ctx, const lm_msg *m, lm_out *out) {
+    (void)ctx;
+    const Lastmile__V1__LeadSubmitted *in =
+        (const Lastmile__V1__LeadSubmitted *)m->event;
+    lm_intake_norm n;
+    char reason[LM_REASON_MAX];
+    if (lm_intake_normalise(in, m->now_ms, &n, reason, sizeof(reason)) != 0) {
+        lm_out_reject(out, "%s", reason);
+        return 0;
+    }
+    char my_id[LM_LEAD_ID_MAX], key[LM_KEY_MAX], num[32];
+    lm_lead_id(n.person, in->event_id, my_id);
+    const char *owner_id =
+        m->n_replies ? lm_reply_str(m->replies[0], NULL) : NULL;
+    if (!owner_id)
+        return -1;
+    lm_lead_key(owner_id, key);
+    if (strcmp(owner_id, my_id) != 0) {
+        /* the same person within the window: merge, no second cadence */
+        lm_out_write_strs(out, "HINCRBY", key, LM_F_MERGED, "1", NULL);
+        lm_out_write_strs(out, "SADD", key, n.source, NULL);
+        lm_out_count(out, "lastmile_intake_total", "result=\"merged\"", 1);
+        return 0;
+    }
+
+    Lastmile__V1__LeadAccepted acc = LASTMILE__V1__LEAD_ACCEPTED__INIT;
+    acc.lead_id = my_id;
+    acc.event_id = in->event_id;
+    acc.source = n.source;
+    acc.email = n.email;
+    acc.email_domain = n.domain;
+    acc.full_name = n.full_name;
+    acc.company = n.company;
+    acc.title = n.title;
+    acc.company_size = in->company_size;
+    acc.country = n.country;
+    acc.timezone = n.timezone;
+    acc.phone = n.phone;
+    acc.submitted_at_ms = in->submitted_at_ms;
+    acc.accepted_at_ms = m->now_ms;
+    acc.n_attributes = in->n_attributes;
+    acc.attributes = (Lastmile__V1__LeadAccepted__AttributesEntry **)
+                         in->attributes; /* same layout: key, value */
+    char id[LM_ID_MAX];
+    snprintf(id, sizeof(id), "%s:accepted", my_id);
+    if (lm_out_emit(out, LM_TOPIC_QUALIFICATION, my_id, id, &acc.base) != 0)
+        return -1;
+
+    char sub[32];
+    snprintf(sub, sizeof(sub), "%lld", (long long)in->submitted_at_ms);
+    snprintf(num, sizeof(num), "%lld", (long long)m->now_ms);
+    lm_out_write_strs(out, "HSET", key, LM_F_SUBMITTED, sub, LM_F_ACCEPTED, num,
+                      LM_F_STAGE, "qualification", LM_F_STATUS, "open",
+                      LM_F_SOURCE, n.source, NULL);
+    lm_out_count(out, "lastmile_intake_total", "result=\"accepted\"", 1);
+    return 0;
+}
+
+static const char *const intake_outputs[] = {LM_TOPIC_QUALIFICATION, NULL};
+static lm_script *const intake_scripts[] = {&claim_script, NULL};
+
+const lm_worker lm_intake_worker = {
+    .name = "intake",
+    .input = LM_TOPIC_INTAKE,
+    .outputs = intake_outputs,
+    .input_type = &lastmile__v1__lead_submitted__descriptor,
+    .scripts = intake_scripts,
+    .ctx = &intake_state,
+    .identify = intake_identify,
+    .plan = intake_plan,
+    .handle = intake_handle,
+    .init = intake_init,
+    .fini = intake_fini,
+};

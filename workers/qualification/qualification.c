@@ -1,0 +1,285 @@
+/* qualification.c — score, decide, route (see qualification.h).
+ *
+ * Owner assignment is the one decision that needs shared state: plan()
+ * runs the assign script on the team's keys (tag {team:<name>}). It is
+ * idempotent per lead (a redelivered lead gets the owner it got before),
+ * skips owners at capacity, and when every owner is full gives the lead to
+ * the least loaded one, so no lead waits unowned. timing-adjust releases
+ * the load when the lead closes. */
+#include "qualification.h"
+
+#include "lm_geo.h"
+#include "lm_lead.h"
+#include "lm_log.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct qual_ctx {
+    lm_model *model;
+    lm_policy *policy;
+} qual_ctx;
+
+static qual_ctx qual_state;
+
+/* KEYS: assign hash, rr counter, load hash. ARGV[1] lead_id, then
+ * owner, capacity pairs. Returns the owner. */
+static lm_script assign_script = {
+    .lua =
+        "local cur = redis.call('HGET', KEYS[1], ARGV[1])\n"
+        "if cur then return cur end\n"
+        "local n = (#ARGV - 1) / 2\n"
+        "local start = redis.call('INCR', KEYS[2])\n"
+        "local best, best_load, best_owner = nil, nil, nil\n"
+        "for k = 0, n - 1 do\n"
+        "  local i = (start + k) % n\n"
+        "  local owner = ARGV[2 + 2 * i]\n"
+        "  local cap = tonumber(ARGV[3 + 2 * i])\n"
+        "  local load = tonumber(redis.call('HGET', KEYS[3], owner) or '0')\n"
+        "  if load < cap then best = owner break end\n"
+        "  if best_load == nil or load - cap < best_load then\n"
+        "    best_load = load - cap best_owner = owner end\n"
+        "end\n"
+        "if not best then best = best_owner end\n"
+        "redis.call('HINCRBY', KEYS[3], best, 1)\n"
+        "redis.call('HSET', KEYS[1], ARGV[1], best)\n"
+        "return best\n",
+    .sha = ""};
+
+void lm_qualify(const lm_model *model, const lm_policy *policy,
+                const Lastmile__V1__LeadAccepted *lead,
+                lm_qualify_result *out) {
+    memset(out, 0, sizeof(*out));
+    const struct lm_geo_country *c = lm_geo_country(lead->country);
+    lm_features f;
+    lm_model_features(model, lead, c ? c->region : "OTHER", &f);
+    out->n_reasons =
+        lm_model_score(model, &f, &out->score, out->reasons, LM_QUAL_REASONS);
+    if (out->score >= lm_policy_threshold_qualified(policy))
+        out->kind = LASTMILE__V1__DECISION_KIND__QUALIFIED;
+    else if (out->score >= lm_policy_threshold_nurture(policy))
+        out->kind = LASTMILE__V1__DECISION_KIND__NURTURE;
+    else
+        out->kind = LASTMILE__V1__DECISION_KIND__DISQUALIFIED;
+    if (lm_policy_segment(policy, lead->country, lead->company_size,
+                          out->segment, sizeof(out->segment)) != 0)
+        snprintf(out->segment, sizeof(out->segment), "OTHER/unknown");
+    if (out->kind != LASTMILE__V1__DECISION_KIND__DISQUALIFIED)
+        out->team = lm_policy_route(policy, lead->country, lead->company_size,
+                                    lead->source);
+    out->adaptive =
+        lm_lead_adaptive(lead->lead_id, lm_policy_control_share(policy));
+}
+
+static int qual_init(void *ctx, const lm_settings *s, char *err, size_t errsz) {
+    qual_ctx *c = ctx;
+    c->policy = lm_policy_load(s->config_path, err, errsz);
+    if (!c->policy)
+        return -1;
+    c->model = lm_model_load(s->model_path, err, errsz);
+    if (!c->model)
+        return -1;
+    lm_log(LM_LOG_INFO, "model_loaded", "model %s", lm_model_version(c->model));
+    return 0;
+}
+
+static void qual_fini(void *ctx) {
+    qual_ctx *c = ctx;
+    lm_policy_free(c->policy);
+    lm_model_free(c->model);
+    c->policy = NULL;
+    c->model = NULL;
+}
+
+static int qual_identify(void *ctx, const ProtobufCMessage *msg,
+                         lm_ident *ident, char *reason, size_t reasonsz) {
+    (void)ctx;
+    const Lastmile__V1__LeadAccepted *l =
+        (const Lastmile__V1__LeadAccepted *)msg;
+    if (lm_lead_tag(l->lead_id, ident->tag) != 0) {
+        snprintf(reason, reasonsz,
+                 "lead_id: \"%.40s\" is not a lead id made by intake",
+                 l->lead_id);
+        return -1;
+    }
+    if (!l->country || !*l->country || !l->timezone || !*l->timezone) {
+        snprintf(reason, reasonsz, "country/timezone: missing");
+        return -1;
+    }
+    snprintf(ident->id, sizeof(ident->id), "%s:accepted", l->lead_id);
+    return 0;
+}
+
+static void team_key(const char *team, const char *what, char *out,
+                     size_t outsz) {
+    snprintf(out, outsz, "lm:{team:%s}:%s", team, what);
+}
+
+static int qual_plan(void *ctx, const ProtobufCMessage *msg,
+                     const lm_ident *ident, int64_t now_ms, lm_plan *p) {
+    qual_ctx *c = ctx;
+    (void)ident;
+    (void)now_ms;
+    const Lastmile__V1__LeadAccepted *l =
+        (const Lastmile__V1__LeadAccepted *)msg;
+    lm_qualify_result q;
+    lm_qualify(c->model, c->policy, l, &q);
+    if (!q.team)
+        return 0;
+    char k1[LM_KEY_MAX], k2[LM_KEY_MAX], k3[LM_KEY_MAX];
+    team_key(q.team->name, "assign", k1, sizeof(k1));
+    team_key(q.team->name, "rr", k2, sizeof(k2));
+    team_key(q.team->name, "load", k3, sizeof(k3));
+    size_t argc = 4 + 2 * q.team->n_owners;
+    const char **argv = malloc(argc * sizeof(*argv));
+    char(*caps)[16] = malloc(q.team->n_owners * sizeof(*caps));
+    int rc = -1;
+    if (argv && caps) {
+        argv[0] = k1;
+        argv[1] = k2;
+        argv[2] = k3;
+        argv[3] = l->lead_id;
+        for (size_t i = 0; i < q.team->n_owners; i++) {
+            snprintf(caps[i], sizeof(caps[i]), "%d",
+                     (int)q.team->owners[i].capacity);
+            argv[4 + 2 * i] = q.team->owners[i].name;
+            argv[5 + 2 * i] = caps[i];
+        }
+        rc = lm_plan_script(p, &assign_script, 3, (int)argc, argv, NULL);
+    }
+    free(argv);
+    free(caps);
+    return rc;
+}
+
+static const char *kind_name(Lastmile__V1__DecisionKind k) {
+    switch (k) {
+    case LASTMILE__V1__DECISION_KIND__QUALIFIED:
+        return "QUALIFIED";
+    case LASTMILE__V1__DECISION_KIND__NURTURE:
+        return "NURTURE";
+    case LASTMILE__V1__DECISION_KIND__DISQUALIFIED:
+        return "DISQUALIFIED";
+    default:
+        return "UNSPECIFIED";
+    }
+}
+
+static int qual_handle(void *ctx, const lm_msg *m, lm_out *out) {
+    qual_ctx *c = ctx;
+    const Lastmile__V1__LeadAccepted *l =
+        (const Lastmile__V1__LeadAccepted *)m->event;
+    lm_qualify_result q;
+    lm_qualify(c->model, c->policy, l, &q);
+    char key[LM_KEY_MAX], now[32], score[32], id[LM_ID_MAX], labels[64];
+    lm_lead_key(l->lead_id, key);
+    snprintf(now, sizeof(now), "%lld", (long long)m->now_ms);
+    snprintf(score, sizeof(score), "%.6f", q.score);
+    snprintf(labels, sizeof(labels), "kind=\"%s\"", kind_name(q.kind));
+    lm_out_count(out, "lastmile_decisions_total", labels, 1);
+
+    /* the lead without personal data, kept for outcomes and training */
+    Lastmile__V1__LeadAccepted bare = *l;
+    bare.email = bare.full_name = bare.phone = (char *)"";
+    size_t bare_len = 0;
+    uint8_t *bare_buf = lm_pb_pack(&bare.base, &bare_len);
+    if (!bare_buf)
+        return -1;
+    const char *hset[] = {"HSET",        key,
+                          LM_F_DECIDED,  now,
+                          LM_F_DECISION, kind_name(q.kind),
+                          LM_F_SCORE,    score,
+                          LM_F_SEGMENT,  q.segment,
+                          LM_F_ADAPTIVE, q.adaptive ? "1" : "0",
+                          LM_F_LEAD,     (const char *)bare_buf};
+    size_t lens[14];
+    for (int i = 0; i < 13; i++)
+        lens[i] = strlen(hset[i]);
+    lens[13] = bare_len;
+    lm_out_write(out, 14, hset, lens);
+    free(bare_buf);
+
+    if (q.kind == LASTMILE__V1__DECISION_KIND__DISQUALIFIED) {
+        Lastmile__V1__Outcome o = LASTMILE__V1__OUTCOME__INIT;
+        snprintf(id, sizeof(id), "%s:outcome", l->lead_id);
+        o.outcome_id = id;
+        o.lead_id = l->lead_id;
+        o.status = LASTMILE__V1__OUTCOME_STATUS__DISQUALIFIED_OUTCOME;
+        o.submitted_at_ms = l->submitted_at_ms;
+        o.closed_at_ms = m->now_ms;
+        o.adaptive = q.adaptive;
+        o.segment = q.segment;
+        o.score = q.score;
+        o.decision = q.kind;
+        o.lead = &bare;
+        lm_out_write_strs(out, "HSET", key, LM_F_STATUS, "closed", LM_F_STAGE,
+                          "closed", LM_F_CLOSED, now, LM_F_OUTCOME,
+                          "DISQUALIFIED", NULL);
+        lm_out_count(out, "lastmile_outcomes_total", "status=\"DISQUALIFIED\"",
+                     1);
+        return lm_out_emit(out, LM_TOPIC_OUTCOMES, l->lead_id, id, &o.base);
+    }
+
+    const char *owner = m->n_replies ? lm_reply_str(m->replies[0], NULL) : NULL;
+    if (!owner)
+        return -1;
+    const lm_cadence *cad = lm_policy_cadence(
+        c->policy, q.kind == LASTMILE__V1__DECISION_KIND__QUALIFIED
+                       ? "qualified"
+                       : "nurture");
+    char next[160];
+    snprintf(next, sizeof(next), "%s cadence: %s (step 1 of %zu) by %s",
+             cad ? cad->name : "?", cad ? cad->steps[0].channel : "?",
+             cad ? cad->n_steps : 0, owner);
+
+    Lastmile__V1__Reason reasons[LM_QUAL_REASONS];
+    Lastmile__V1__Reason *rp[LM_QUAL_REASONS];
+    for (size_t i = 0; i < q.n_reasons; i++) {
+        lastmile__v1__reason__init(&reasons[i]);
+        reasons[i].feature = q.reasons[i].feature;
+        reasons[i].contribution = q.reasons[i].contribution;
+        rp[i] = &reasons[i];
+    }
+    Lastmile__V1__QualificationDecision d =
+        LASTMILE__V1__QUALIFICATION_DECISION__INIT;
+    snprintf(id, sizeof(id), "%s:decision", l->lead_id);
+    d.decision_id = id;
+    d.lead_id = l->lead_id;
+    d.score = q.score;
+    d.kind = q.kind;
+    d.n_reasons = q.n_reasons;
+    d.reasons = rp;
+    d.owner = (char *)owner;
+    d.team = (char *)q.team->name;
+    d.next_step = next;
+    d.model_version = (char *)lm_model_version(c->model);
+    d.decided_at_ms = m->now_ms;
+    d.lead = (Lastmile__V1__LeadAccepted *)l;
+    d.segment = q.segment;
+    Lastmile__V1__FollowUpEvent ev = LASTMILE__V1__FOLLOW_UP_EVENT__INIT;
+    ev.event_case = LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION;
+    ev.decision = &d;
+    lm_out_write_strs(out, "HSET", key, LM_F_OWNER, owner, LM_F_TEAM,
+                      q.team->name, LM_F_STAGE, "followup", NULL);
+    return lm_out_emit(out, LM_TOPIC_FOLLOWUP, l->lead_id, id, &ev.base);
+}
+
+static const char *const qual_outputs[] = {LM_TOPIC_FOLLOWUP, LM_TOPIC_OUTCOMES,
+                                           NULL};
+static lm_script *const qual_scripts[] = {&assign_script, NULL};
+
+const lm_worker lm_qualification_worker = {
+    .name = "qualification",
+    .input = LM_TOPIC_QUALIFICATION,
+    .outputs = qual_outputs,
+    .input_type = &lastmile__v1__lead_accepted__descriptor,
+    .scripts = qual_scripts,
+    .ctx = &qual_state,
+    .identify = qual_identify,
+    .plan = qual_plan,
+    .handle = qual_handle,
+    .init = qual_init,
+    .fini = qual_fini,
+};

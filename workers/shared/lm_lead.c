@@ -1,0 +1,61 @@
+/* lm_lead.c — lead ids and keys (see lm_lead.h). */
+#include "lm_lead.h"
+
+#include "lm_hash.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define LM_SEED_PERSON 0x706572736f6eULL /* "person" */
+#define LM_SEED_EVENT  0x6576656e74ULL   /* "event" */
+#define LM_SEED_ARM    0x61726dULL       /* "arm" */
+#define LM_SEED_TIMER  0x74696d6572ULL   /* "timer" */
+
+void lm_lead_person(const char *email_norm, char out[LM_PERSON_MAX]) {
+    snprintf(out, LM_PERSON_MAX, "%016llx",
+             (unsigned long long)lm_hash64_str(email_norm, LM_SEED_PERSON));
+}
+
+void lm_lead_id(const char *person, const char *event_id,
+                char out[LM_LEAD_ID_MAX]) {
+    snprintf(out, LM_LEAD_ID_MAX, "%.16s-%08llx", person,
+             (unsigned long long)(lm_hash64_str(event_id, LM_SEED_EVENT) &
+                                  0xffffffffULL));
+}
+
+int lm_lead_tag(const char *lead_id, char out[LM_PERSON_MAX]) {
+    if (!lead_id || strlen(lead_id) != 25 || lead_id[16] != '-')
+        return -1;
+    for (int i = 0; i < 25; i++) {
+        char c = lead_id[i];
+        if (i != 16 && !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return -1;
+    }
+    memcpy(out, lead_id, 16);
+    out[16] = '\0';
+    return 0;
+}
+
+void lm_lead_key(const char *lead_id, char out[LM_KEY_MAX]) {
+    snprintf(out, LM_KEY_MAX, "lm:{%.16s}:lead:%s", lead_id, lead_id);
+}
+
+void lm_lead_person_key(const char *person, char out[LM_KEY_MAX]) {
+    snprintf(out, LM_KEY_MAX, "lm:{%s}:person", person);
+}
+
+int lm_lead_timer_bucket(const char *lead_id) {
+    return (int)(lm_hash64_str(lead_id, LM_SEED_TIMER) % LM_TIMER_BUCKETS);
+}
+
+void lm_lead_timer_key(int bucket, char out[LM_KEY_MAX]) {
+    snprintf(out, LM_KEY_MAX, "lm:{timers:%d}", bucket);
+}
+
+void lm_lead_timer_member(const char *lead_id, int step, char out[LM_KEY_MAX]) {
+    snprintf(out, LM_KEY_MAX, "%s|%d", lead_id, step);
+}
+
+int lm_lead_adaptive(const char *lead_id, double control_share) {
+    return lm_hash_unit(lm_hash64_str(lead_id, LM_SEED_ARM)) >= control_share;
+}

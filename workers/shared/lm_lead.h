@@ -1,0 +1,72 @@
+/* lm_lead.h — what the workers share about a lead: its id, its Redis keys
+ * and the fields of its state hash.
+ *
+ * lead_id = "<person hash, 16 hex>-<first event hash, 8 hex>". The person
+ * hash (of the normalised email) is the Redis hash tag of every key that
+ * belongs to the lead, so a lead's keys live in one Cluster slot and one
+ * script may touch them together:
+ *   lm:{<person>}:person        → lead_id, for the dedupe window (intake)
+ *   lm:{<person>}:lead:<lead_id> hash of the lead's state (fields below)
+ *   lm:{<person>}:done:...      the runtime's done records
+ * Timers live in LM_TIMER_BUCKETS sorted sets, lm:{timers:<b>} (member
+ * "<lead_id>|<step>", score = due epoch ms), claims in lm:{timers:<b>}:claimed.
+ * Learned timing in lm:{seg:<segment>}:slots (fields "<slot>:s", "<slot>:f").
+ * Owner assignment in lm:{team:<team>}:{assign,rr,load}.
+ *
+ * Lead hash fields (all times simulated epoch ms): see LM_F_* below.
+ * Pure code; no heap. */
+#ifndef LM_LEAD_H
+#define LM_LEAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LM_LEAD_ID_MAX   40
+#define LM_PERSON_MAX    20
+#define LM_KEY_MAX       256
+#define LM_TIMER_BUCKETS 16
+
+/* lead hash fields */
+#define LM_F_STAGE        "stage"   /* qualification|followup|waiting|closed */
+#define LM_F_STATUS       "status"  /* open | closed */
+#define LM_F_OUTCOME      "outcome" /* OutcomeStatus name when closed */
+#define LM_F_SUBMITTED    "submitted_at"
+#define LM_F_ACCEPTED     "accepted_at"
+#define LM_F_DECIDED      "decided_at"
+#define LM_F_FIRST_ACTION "first_action_at"
+#define LM_F_LAST_ACTION  "last_action_at"
+#define LM_F_NEXT_DUE     "next_due_at"
+#define LM_F_CLOSED       "closed_at"
+#define LM_F_DECISION     "decision" /* QUALIFIED | NURTURE | DISQUALIFIED */
+#define LM_F_SCORE        "score"
+#define LM_F_OWNER        "owner"
+#define LM_F_TEAM         "team"
+#define LM_F_SEGMENT      "segment"
+#define LM_F_CADENCE      "cadence"
+#define LM_F_STEP         "step" /* current step index */
+#define LM_F_SLOT         "slot" /* hour-of-week slot of the last touch */
+#define LM_F_TZ           "tz"
+#define LM_F_ADAPTIVE     "adaptive" /* 1 learning arm, 0 control arm */
+#define LM_F_TOUCHES      "touches"
+#define LM_F_COST         "cost_cents"
+#define LM_F_REVENUE      "revenue_cents"
+#define LM_F_MERGED       "merged" /* duplicate submissions merged in */
+#define LM_F_SOURCE       "source"
+#define LM_F_LEAD         "lead" /* LeadAccepted without personal data */
+
+/* The person hash of a normalised email, as 16 hex digits. */
+void lm_lead_person(const char *email_norm, char out[LM_PERSON_MAX]);
+/* lead_id for a person's lead first submitted as event_id. */
+void lm_lead_id(const char *person, const char *event_id,
+                char out[LM_LEAD_ID_MAX]);
+/* The hash tag (person) of a lead id; -1 when lead_id is malformed. */
+int lm_lead_tag(const char *lead_id, char out[LM_PERSON_MAX]);
+void lm_lead_key(const char *lead_id, char out[LM_KEY_MAX]);
+void lm_lead_person_key(const char *person, char out[LM_KEY_MAX]);
+int lm_lead_timer_bucket(const char *lead_id);
+void lm_lead_timer_key(int bucket, char out[LM_KEY_MAX]);
+void lm_lead_timer_member(const char *lead_id, int step, char out[LM_KEY_MAX]);
+/* 1 when the lead is on the learning (adaptive) arm. */
+int lm_lead_adaptive(const char *lead_id, double control_share);
+
+#endif

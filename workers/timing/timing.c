@@ -1,0 +1,643 @@
+/* timing.c — responses, no-responses and the timer sweeper (timing.h).
+ *
+ * Sections: sampling · the decision · the worker · the sweeper. */
+#include "timing.h"
+
+#include "lm_clock.h"
+#include "lm_hash.h"
+#include "lm_lead.h"
+#include "lm_log.h"
+#include "lm_tz.h"
+
+#include "lastmile/v1/lastmile.pb-c.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct timing_ctx {
+    lm_policy *policy;
+    lm_pipe pipe;
+} timing_ctx;
+
+static timing_ctx timing_state;
+
+/* ============================================================= sampling */
+
+static uint64_t next_u64(uint64_t *s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static double unit(uint64_t *s) {
+    return ((double)(next_u64(s) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+static double normal(uint64_t *s) {
+    double u1 = unit(s), u2 = unit(s);
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+/* Marsaglia–Tsang, shape >= 1. */
+static double gamma_draw(double shape, uint64_t *s) {
+    double d = shape - 1.0 / 3.0, c = 1.0 / sqrt(9.0 * d);
+    for (;;) {
+        double x = normal(s), v = 1.0 + c * x;
+        if (v <= 0)
+            continue;
+        v = v * v * v;
+        double u = unit(s);
+        if (log(u) < 0.5 * x * x + d - d * v + d * log(v))
+            return d * v;
+    }
+}
+
+double lm_timing_beta(double a, double b, uint64_t *rng) {
+    double x = gamma_draw(a, rng), y = gamma_draw(b, rng);
+    return x / (x + y);
+}
+
+int64_t lm_timing_choose(const lm_cadence *c, const char *tz,
+                         int64_t earliest_ms, int adaptive,
+                         const lm_slot_stats *stats, uint64_t seed,
+                         int32_t *slot) {
+    int64_t when = lm_policy_next_allowed_ms(c, tz, earliest_ms);
+    if (when < 0)
+        return -1;
+    if (adaptive && stats) {
+        lm_slot cand[LM_TIMING_SLOTS];
+        size_t n = lm_policy_candidate_slots(
+            c, tz, earliest_ms, LM_TIMING_HORIZON_MS, cand, LM_TIMING_SLOTS);
+        uint64_t rng = seed;
+        double best = -1;
+        for (size_t i = 0; i < n; i++) {
+            int32_t k = cand[i].slot;
+            if (k < 0 || k >= LM_TIMING_SLOTS)
+                continue;
+            double draw =
+                lm_timing_beta(1.0 + stats->s[k], 1.0 + stats->f[k], &rng);
+            if (draw > best) {
+                best = draw;
+                when = cand[i].start_ms;
+            }
+        }
+    }
+    lm_local_time lt;
+    if (lm_tz_local(tz, when, &lt) != 0)
+        return -1;
+    *slot = lt.hour_of_week;
+    return when;
+}
+
+/* ========================================================= the decision */
+
+enum {
+    R_STATUS,
+    R_STEP,
+    R_CADENCE,
+    R_TZ,
+    R_OWNER,
+    R_TEAM,
+    R_SEGMENT,
+    R_ADAPTIVE,
+    R_SUBMITTED,
+    R_TOUCHES,
+    R_COST,
+    R_SCORE,
+    R_DECISION,
+    R_SLOT,
+    R_LEAD,
+    R_N
+};
+static const char *const read_fields[R_N] = {
+    LM_F_STATUS, LM_F_STEP,    LM_F_CADENCE,  LM_F_TZ,        LM_F_OWNER,
+    LM_F_TEAM,   LM_F_SEGMENT, LM_F_ADAPTIVE, LM_F_SUBMITTED, LM_F_TOUCHES,
+    LM_F_COST,   LM_F_SCORE,   LM_F_DECISION, LM_F_SLOT,      LM_F_LEAD};
+
+static const char *field(const lm_msg *m, int i, size_t *len) {
+    if (m->n_replies < 1 || !m->replies[0] ||
+        m->replies[0]->type != REDIS_REPLY_ARRAY ||
+        (size_t)i >= m->replies[0]->elements)
+        return NULL;
+    return lm_reply_str(m->replies[0]->element[i], len);
+}
+
+static int64_t field_int(const lm_msg *m, int i) {
+    const char *s = field(m, i, NULL);
+    int64_t v = 0;
+    if (s)
+        lm_parse_int64(s, INT64_MIN, INT64_MAX, &v);
+    return v;
+}
+
+static const char *timing_lead(const Lastmile__V1__TimingEvent *ev) {
+    if (ev->event_case == LASTMILE__V1__TIMING_EVENT__EVENT_TIMER_FIRED)
+        return ev->timer_fired->lead_id;
+    if (ev->event_case == LASTMILE__V1__TIMING_EVENT__EVENT_RESPONSE)
+        return ev->response->lead_id;
+    return NULL;
+}
+
+static int timing_init(void *ctx, const lm_settings *s, char *err,
+                       size_t errsz) {
+    timing_ctx *c = ctx;
+    c->policy = lm_policy_load(s->config_path, err, errsz);
+    return c->policy ? 0 : -1;
+}
+
+static void timing_fini(void *ctx) {
+    timing_ctx *c = ctx;
+    lm_policy_free(c->policy);
+    lm_pipe_free(&c->pipe);
+    c->policy = NULL;
+}
+
+static int timing_identify(void *ctx, const ProtobufCMessage *msg,
+                           lm_ident *ident, char *reason, size_t reasonsz) {
+    (void)ctx;
+    const Lastmile__V1__TimingEvent *ev =
+        (const Lastmile__V1__TimingEvent *)msg;
+    const char *lead = timing_lead(ev);
+    if (!lead) {
+        snprintf(reason, reasonsz,
+                 "event: neither timer_fired nor response is set");
+        return -1;
+    }
+    if (lm_lead_tag(lead, ident->tag) != 0) {
+        snprintf(reason, reasonsz,
+                 "lead_id: \"%.40s\" is not a lead id issued by lastmile",
+                 lead);
+        return -1;
+    }
+    if (ev->event_case == LASTMILE__V1__TIMING_EVENT__EVENT_RESPONSE) {
+        const Lastmile__V1__LeadResponse *r = ev->response;
+        if (!r->event_id || !*r->event_id || strlen(r->event_id) > 128) {
+            snprintf(reason, reasonsz,
+                     "response.event_id: missing or longer than 128 bytes; "
+                     "connectors must set a unique id per response");
+            return -1;
+        }
+        if (r->kind < LASTMILE__V1__RESPONSE_KIND__REPLIED ||
+            r->kind > LASTMILE__V1__RESPONSE_KIND__BOUNCED) {
+            snprintf(reason, reasonsz,
+                     "response.kind: %d is not a known ResponseKind "
+                     "(REPLIED=1 .. BOUNCED=5)",
+                     (int)r->kind);
+            return -1;
+        }
+        if (r->deal_value_cents < 0 ||
+            r->deal_value_cents > INT64_C(100000000000)) {
+            snprintf(reason, reasonsz,
+                     "response.deal_value_cents: %lld is out of range",
+                     (long long)r->deal_value_cents);
+            return -1;
+        }
+        snprintf(ident->id, sizeof(ident->id), "response:%s", r->event_id);
+    } else {
+        /* the sweeper's timer_id: "<lead>:timer:<step>|<segment>" */
+        snprintf(ident->id, sizeof(ident->id), "%s:timer:%d", lead,
+                 (int)ev->timer_fired->step);
+    }
+    return 0;
+}
+
+static int timing_plan(void *ctx, const ProtobufCMessage *msg,
+                       const lm_ident *ident, int64_t now_ms, lm_plan *p) {
+    (void)ctx;
+    (void)ident;
+    (void)now_ms;
+    const Lastmile__V1__TimingEvent *ev =
+        (const Lastmile__V1__TimingEvent *)msg;
+    char key[LM_KEY_MAX];
+    lm_lead_key(timing_lead(ev), key);
+    const char *argv[2 + R_N] = {"HMGET", key};
+    for (int i = 0; i < R_N; i++)
+        argv[2 + i] = read_fields[i];
+    if (lm_plan_cmd(p, 2 + R_N, argv, NULL) != 0)
+        return -1;
+    const char *seg = NULL;
+    if (ev->event_case == LASTMILE__V1__TIMING_EVENT__EVENT_TIMER_FIRED) {
+        const char *bar = strchr(ev->timer_fired->timer_id, '|');
+        seg = bar ? bar + 1 : NULL;
+    }
+    char skey[LM_KEY_MAX];
+    snprintf(skey, sizeof(skey), "lm:{seg:%s}:slots", seg ? seg : "-");
+    return lm_plan_cmd_strs(p, "HGETALL", skey, NULL);
+}
+
+static void stats_from_reply(const redisReply *r, lm_slot_stats *st) {
+    memset(st, 0, sizeof(*st));
+    if (!r || r->type != REDIS_REPLY_ARRAY)
+        return;
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const char *k = lm_reply_str(r->element[i], NULL);
+        int64_t v;
+        if (!k || lm_parse_int64(lm_reply_str(r->element[i + 1], NULL), 0,
+                                 UINT32_MAX, &v) != 0)
+            continue;
+        char *colon = strchr(k, ':');
+        int64_t slot;
+        char num[8];
+        if (!colon || colon - k >= (long)sizeof(num))
+            continue;
+        memcpy(num, k, (size_t)(colon - k));
+        num[colon - k] = '\0';
+        if (lm_parse_int64(num, 0, LM_TIMING_SLOTS - 1, &slot) != 0)
+            continue;
+        if (colon[1] == 's')
+            st->s[slot] = (uint32_t)v;
+        else if (colon[1] == 'f')
+            st->f[slot] = (uint32_t)v;
+    }
+}
+
+static const char *outcome_name(Lastmile__V1__OutcomeStatus s) {
+    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+        &lastmile__v1__outcome_status__descriptor, (int)s);
+    return v ? v->name : "UNKNOWN";
+}
+
+/* Closes the lead: outcome, state, timer cancel, owner release, stats. */
+static int close_lead(timing_ctx *c, const lm_msg *m, lm_out *out,
+                      const char *lead_id, Lastmile__V1__OutcomeStatus status,
+                      int64_t deal_cents, int success) {
+    (void)c;
+    char key[LM_KEY_MAX], now[32], id[LM_ID_MAX], rev[32], labels[96];
+    lm_lead_key(lead_id, key);
+    snprintf(now, sizeof(now), "%lld", (long long)m->now_ms);
+    snprintf(id, sizeof(id), "%s:outcome", lead_id);
+    snprintf(rev, sizeof(rev), "%lld", (long long)deal_cents);
+
+    size_t lead_len = 0;
+    const char *lead_bytes = field(m, R_LEAD, &lead_len);
+    Lastmile__V1__LeadAccepted *lead =
+        lead_bytes ? lastmile__v1__lead_accepted__unpack(
+                         NULL, lead_len, (const uint8_t *)lead_bytes)
+                   : NULL;
+    Lastmile__V1__Outcome o = LASTMILE__V1__OUTCOME__INIT;
+    o.outcome_id = id;
+    o.lead_id = (char *)lead_id;
+    o.status = status;
+    o.submitted_at_ms = field_int(m, R_SUBMITTED);
+    o.closed_at_ms = m->now_ms;
+    o.deal_value_cents = deal_cents;
+    o.owner = (char *)(field(m, R_OWNER, NULL) ? field(m, R_OWNER, NULL) : "");
+    o.touches = (int32_t)field_int(m, R_TOUCHES);
+    o.cost_cents = field_int(m, R_COST);
+    const char *a = field(m, R_ADAPTIVE, NULL);
+    o.adaptive = a && a[0] == '1';
+    const char *seg = field(m, R_SEGMENT, NULL);
+    o.segment = (char *)(seg ? seg : "");
+    const char *sc = field(m, R_SCORE, NULL);
+    double score = 0;
+    if (sc)
+        lm_parse_double(sc, 0, 1, &score);
+    o.score = score;
+    const char *dec = field(m, R_DECISION, NULL);
+    o.decision = dec && strcmp(dec, "QUALIFIED") == 0
+                     ? LASTMILE__V1__DECISION_KIND__QUALIFIED
+                     : LASTMILE__V1__DECISION_KIND__NURTURE;
+    o.lead = lead;
+    int rc = lm_out_emit(out, LM_TOPIC_OUTCOMES, lead_id, id, &o.base);
+    if (lead)
+        lastmile__v1__lead_accepted__free_unpacked(lead, NULL);
+    if (rc != 0)
+        return -1;
+
+    lm_out_write_strs(out, "HSET", key, LM_F_STATUS, "closed", LM_F_STAGE,
+                      "closed", LM_F_CLOSED, now, LM_F_OUTCOME,
+                      outcome_name(status), LM_F_REVENUE, rev, NULL);
+    snprintf(labels, sizeof(labels), "status=\"%s\"", outcome_name(status));
+    lm_out_count(out, "lastmile_outcomes_total", labels, 1);
+    if (deal_cents > 0)
+        lm_out_count(out, "lastmile_revenue_cents_total", NULL,
+                     (double)deal_cents);
+    if (o.submitted_at_ms > 0 && m->now_ms >= o.submitted_at_ms)
+        lm_out_observe(out, "lastmile_cycle_time_seconds",
+                       (double)(m->now_ms - o.submitted_at_ms) / 1000.0);
+
+    /* outside the lead's slot: idempotent index commands */
+    char tkey[LM_KEY_MAX], member[LM_KEY_MAX];
+    lm_lead_timer_key(lm_lead_timer_bucket(lead_id), tkey);
+    snprintf(member, sizeof(member), "%s|%lld|%s", lead_id,
+             (long long)field_int(m, R_STEP), o.segment);
+    const char *zrem[] = {"ZREM", tkey, member};
+    lm_out_index(out, 3, zrem, NULL);
+    const char *team = field(m, R_TEAM, NULL);
+    if (team && o.owner[0]) {
+        char assign[LM_KEY_MAX], load[LM_KEY_MAX];
+        snprintf(assign, sizeof(assign), "lm:{team:%s}:assign", team);
+        snprintf(load, sizeof(load), "lm:{team:%s}:load", team);
+        const char *rel[] = {"EVAL",
+                             "if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 "
+                             "then redis.call('HINCRBY', KEYS[2], ARGV[2], "
+                             "-1) end return 1",
+                             "2",
+                             assign,
+                             load,
+                             lead_id,
+                             o.owner};
+        lm_out_index(out, 7, rel, NULL);
+    }
+    const char *slot = field(m, R_SLOT, NULL);
+    if (success && slot && seg) {
+        char skey[LM_KEY_MAX], f[24];
+        snprintf(skey, sizeof(skey), "lm:{seg:%s}:slots", seg);
+        snprintf(f, sizeof(f), "%s:s", slot);
+        const char *inc[] = {"HINCRBY", skey, f, "1"};
+        lm_out_index(out, 4, inc, NULL);
+    }
+    return 0;
+}
+
+static int on_response(timing_ctx *c, const lm_msg *m, lm_out *out,
+                       const Lastmile__V1__LeadResponse *r) {
+    const char *status = field(m, R_STATUS, NULL);
+    if (!status || strcmp(status, "open") != 0) {
+        /* after closing (or before the lead is known): recorded, not lost */
+        char id[LM_ID_MAX];
+        snprintf(id, sizeof(id), "%s:late:%s", r->lead_id, r->event_id);
+        Lastmile__V1__Outcome o = LASTMILE__V1__OUTCOME__INIT;
+        o.outcome_id = id;
+        o.lead_id = r->lead_id;
+        o.status = LASTMILE__V1__OUTCOME_STATUS__LATE_RESPONSE;
+        o.closed_at_ms = m->now_ms;
+        o.deal_value_cents = r->deal_value_cents;
+        o.submitted_at_ms = field_int(m, R_SUBMITTED);
+        lm_out_count(out, "lastmile_outcomes_total", "status=\"LATE_RESPONSE\"",
+                     1);
+        return lm_out_emit(out, LM_TOPIC_OUTCOMES, r->lead_id, id, &o.base);
+    }
+    Lastmile__V1__OutcomeStatus st;
+    int handoff = 1, success = 1;
+    switch (r->kind) {
+    case LASTMILE__V1__RESPONSE_KIND__CONVERTED:
+        st = LASTMILE__V1__OUTCOME_STATUS__CONVERTED_OUTCOME;
+        break;
+    case LASTMILE__V1__RESPONSE_KIND__UNSUBSCRIBED:
+        st = LASTMILE__V1__OUTCOME_STATUS__UNSUBSCRIBED_OUTCOME;
+        handoff = success = 0;
+        break;
+    case LASTMILE__V1__RESPONSE_KIND__BOUNCED:
+        st = LASTMILE__V1__OUTCOME_STATUS__BOUNCED_OUTCOME;
+        handoff = success = 0;
+        break;
+    default:
+        st = LASTMILE__V1__OUTCOME_STATUS__RESPONDED;
+    }
+    if (handoff) {
+        char id[LM_ID_MAX];
+        snprintf(id, sizeof(id), "%s:handoff", r->lead_id);
+        Lastmile__V1__FollowUpAction a = LASTMILE__V1__FOLLOW_UP_ACTION__INIT;
+        a.action_id = id;
+        a.lead_id = r->lead_id;
+        a.channel = (char *)"handoff";
+        a.step = -1;
+        a.scheduled_for_ms = m->now_ms;
+        const char *owner = field(m, R_OWNER, NULL);
+        a.owner = (char *)(owner ? owner : "");
+        a.kind = LASTMILE__V1__ACTION_KIND__HANDOFF;
+        const char *ad = field(m, R_ADAPTIVE, NULL);
+        a.adaptive = ad && ad[0] == '1';
+        const char *seg = field(m, R_SEGMENT, NULL);
+        a.segment = (char *)(seg ? seg : "");
+        const char *cad = field(m, R_CADENCE, NULL);
+        a.cadence = (char *)(cad ? cad : "");
+        a.submitted_at_ms = field_int(m, R_SUBMITTED);
+        if (lm_out_emit(out, LM_TOPIC_ACTIONS, r->lead_id, id, &a.base) != 0)
+            return -1;
+        lm_out_count(out, "lastmile_actions_total", "kind=\"handoff\"", 1);
+    }
+    return close_lead(c, m, out, r->lead_id, st,
+                      st == LASTMILE__V1__OUTCOME_STATUS__CONVERTED_OUTCOME
+                          ? r->deal_value_cents
+                          : 0,
+                      success);
+}
+
+static int on_timer(timing_ctx *c, const lm_msg *m, lm_out *out,
+                    const Lastmile__V1__TimerFired *t) {
+    const char *status = field(m, R_STATUS, NULL);
+    if (!status || strcmp(status, "open") != 0 ||
+        field_int(m, R_STEP) != t->step) {
+        lm_out_count(out, "lastmile_timers_stale_total", NULL, 1);
+        return 0; /* answered, closed, or already moved on */
+    }
+    const char *seg = field(m, R_SEGMENT, NULL);
+    const char *slot = field(m, R_SLOT, NULL);
+    if (seg && slot) {
+        char skey[LM_KEY_MAX], f[24];
+        snprintf(skey, sizeof(skey), "lm:{seg:%s}:slots", seg);
+        snprintf(f, sizeof(f), "%s:f", slot);
+        const char *inc[] = {"HINCRBY", skey, f, "1"};
+        lm_out_index(out, 4, inc, NULL);
+    }
+    const char *cad_name = field(m, R_CADENCE, NULL);
+    const char *tz = field(m, R_TZ, NULL);
+    const lm_cadence *cad =
+        cad_name ? lm_policy_cadence(c->policy, cad_name) : NULL;
+    if (!cad || !tz) {
+        lm_out_reject(out, "timer for lead %s, which has no cadence state",
+                      t->lead_id);
+        return 0;
+    }
+    int next = t->step + 1;
+    if ((size_t)next >= cad->n_steps)
+        return close_lead(c, m, out, t->lead_id,
+                          LASTMILE__V1__OUTCOME_STATUS__NO_RESPONSE, 0, 0);
+
+    const char *ad = field(m, R_ADAPTIVE, NULL);
+    int adaptive = ad && ad[0] == '1';
+    lm_slot_stats stats;
+    stats_from_reply(m->n_replies > 1 ? m->replies[1] : NULL, &stats);
+    int64_t earliest = m->now_ms + cad->steps[next].wait_ms;
+    int32_t chosen = 0;
+    uint64_t seed = lm_hash64_str(t->lead_id, (uint64_t)next);
+    int64_t when =
+        lm_timing_choose(cad, tz, earliest, adaptive, &stats, seed, &chosen);
+    if (when < 0) {
+        lm_out_reject(out, "timezone: \"%.64s\" cannot be resolved", tz);
+        return 0;
+    }
+    char id[LM_ID_MAX], key[LM_KEY_MAX];
+    snprintf(id, sizeof(id), "%s:touch:%d", t->lead_id, next);
+    Lastmile__V1__NextTouch nt = LASTMILE__V1__NEXT_TOUCH__INIT;
+    nt.touch_id = id;
+    nt.lead_id = t->lead_id;
+    nt.step = next;
+    nt.scheduled_for_ms = when;
+    nt.adaptive = adaptive;
+    nt.slot = chosen;
+    Lastmile__V1__FollowUpEvent ev = LASTMILE__V1__FOLLOW_UP_EVENT__INIT;
+    ev.event_case = LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_NEXT_TOUCH;
+    ev.next_touch = &nt;
+    lm_lead_key(t->lead_id, key);
+    lm_out_write_strs(out, "HSET", key, LM_F_STAGE, "followup", NULL);
+    return lm_out_emit(out, LM_TOPIC_FOLLOWUP, t->lead_id, id, &ev.base);
+}
+
+static int timing_handle(void *ctx, const lm_msg *m, lm_out *out) {
+    timing_ctx *c = ctx;
+    const Lastmile__V1__TimingEvent *ev =
+        (const Lastmile__V1__TimingEvent *)m->event;
+    if (ev->event_case == LASTMILE__V1__TIMING_EVENT__EVENT_RESPONSE)
+        return on_response(c, m, out, ev->response);
+    return on_timer(c, m, out, ev->timer_fired);
+}
+
+/* ============================================================ sweeper */
+
+/* KEYS[1] timers, KEYS[2] claims; ARGV now, lease-until, max.
+ * Returns member, due pairs: expired claims first, then due timers. */
+static lm_script sweep_script = {
+    .lua = "local out = {}\n"
+           "local exp = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1],"
+           " 'LIMIT', 0, ARGV[3])\n"
+           "for i = 1, #exp do\n"
+           "  redis.call('ZADD', KEYS[2], ARGV[2], exp[i])\n"
+           "  out[#out + 1] = exp[i] out[#out + 1] = ARGV[1]\n"
+           "end\n"
+           "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1],"
+           " 'WITHSCORES', 'LIMIT', 0, ARGV[3])\n"
+           "for i = 1, #due, 2 do\n"
+           "  redis.call('ZREM', KEYS[1], due[i])\n"
+           "  redis.call('ZADD', KEYS[2], ARGV[2], due[i])\n"
+           "  out[#out + 1] = due[i] out[#out + 1] = due[i + 1]\n"
+           "end\n"
+           "return out\n",
+    .sha = ""};
+
+static void timing_tick(void *ctx, lm_runtime *rt) {
+    timing_ctx *c = ctx;
+    lm_redis *r = lm_runtime_redis(rt);
+    char err[256], now[32], lease[32], max[16];
+    int64_t now_ms = lm_clock_now_ms();
+    snprintf(now, sizeof(now), "%lld", (long long)now_ms);
+    snprintf(
+        lease, sizeof(lease), "%lld",
+        (long long)(now_ms + (int64_t)(LM_TIMING_LEASE_MS * lm_clock_scale())));
+    snprintf(max, sizeof(max), "%d", LM_TIMING_SWEEP_MAX);
+    lm_pipe_reset(&c->pipe);
+    for (int b = 0; b < LM_TIMER_BUCKETS; b++) {
+        char k1[LM_KEY_MAX], k2[LM_KEY_MAX];
+        lm_lead_timer_key(b, k1);
+        snprintf(k2, sizeof(k2), "%.200s:claimed", k1);
+        const char *argv[] = {k1, k2, now, lease, max};
+        lm_pipe_script(&c->pipe, &sweep_script, 2, 5, argv, NULL);
+    }
+    for (int b = 0; b < LM_TIMER_BUCKETS; b++) {
+        char k1[LM_KEY_MAX];
+        lm_lead_timer_key(b, k1);
+        lm_pipe_cmd_strs(&c->pipe, "ZCARD", k1, NULL);
+    }
+    redisReply *rep[2 * LM_TIMER_BUCKETS];
+    if (lm_redis_exec(r, &c->pipe, rep, err, sizeof(err)) != 0)
+        return; /* the batch loop reports Redis trouble */
+    long long pending = 0;
+    for (int b = 0; b < LM_TIMER_BUCKETS; b++)
+        pending += lm_reply_int(rep[LM_TIMER_BUCKETS + b], 0);
+    lm_runtime_gauge(rt, "lastmile_timers_pending", NULL, (double)pending);
+
+    lm_pipe_reset(&c->pipe);
+    size_t fired = 0;
+    for (int b = 0; b < LM_TIMER_BUCKETS; b++) {
+        redisReply *x = rep[b];
+        if (!x || x->type != REDIS_REPLY_ARRAY || x->elements == 0)
+            continue;
+        size_t n = x->elements / 2;
+        lm_emit_req *reqs = calloc(n, sizeof(*reqs));
+        Lastmile__V1__TimerFired *tf = calloc(n, sizeof(*tf));
+        Lastmile__V1__TimingEvent *te = calloc(n, sizeof(*te));
+        char(*ids)[LM_ID_MAX] = calloc(n, LM_ID_MAX);
+        char(*leads)[LM_LEAD_ID_MAX] = calloc(n, LM_LEAD_ID_MAX);
+        char(*acts)[LM_ID_MAX] = calloc(n, LM_ID_MAX);
+        size_t k = 0;
+        for (size_t i = 0; reqs && tf && te && ids && leads && acts && i < n;
+             i++) {
+            const char *member = lm_reply_str(x->element[2 * i], NULL);
+            int64_t due = 0, step;
+            lm_parse_int64(lm_reply_str(x->element[2 * i + 1], NULL), 0,
+                           INT64_MAX, &due);
+            const char *bar = member ? strchr(member, '|') : NULL;
+            const char *bar2 = bar ? strchr(bar + 1, '|') : NULL;
+            char stepb[16];
+            if (!bar || !bar2 || bar - member >= LM_LEAD_ID_MAX ||
+                bar2 - bar - 1 >= (long)sizeof(stepb))
+                continue;
+            memcpy(leads[k], member, (size_t)(bar - member));
+            memcpy(stepb, bar + 1, (size_t)(bar2 - bar - 1));
+            stepb[bar2 - bar - 1] = '\0';
+            if (lm_parse_int64(stepb, 0, 1000, &step) != 0)
+                continue;
+            /* timer_id carries the segment after '|' for timing's plan */
+            snprintf(ids[k], LM_ID_MAX, "%s:timer:%d|%s", leads[k], (int)step,
+                     bar2 + 1);
+            snprintf(acts[k], LM_ID_MAX, "%s:action:%d", leads[k], (int)step);
+            lastmile__v1__timer_fired__init(&tf[k]);
+            tf[k].timer_id = ids[k];
+            tf[k].lead_id = leads[k];
+            tf[k].step = (int32_t)step;
+            tf[k].due_at_ms = due;
+            tf[k].fired_at_ms = now_ms;
+            tf[k].action_id = acts[k];
+            lastmile__v1__timing_event__init(&te[k]);
+            te[k].event_case = LASTMILE__V1__TIMING_EVENT__EVENT_TIMER_FIRED;
+            te[k].timer_fired = &tf[k];
+            reqs[k].topic_suffix = LM_TOPIC_TIMING;
+            reqs[k].key = leads[k];
+            reqs[k].id = ids[k];
+            reqs[k].msg = &te[k].base;
+            k++;
+        }
+        if (k > 0 && lm_runtime_produce_sync(rt, reqs, k) == 0) {
+            char k1[LM_KEY_MAX], k2[LM_KEY_MAX];
+            lm_lead_timer_key(b, k1);
+            snprintf(k2, sizeof(k2), "%.200s:claimed", k1);
+            for (size_t i = 0; i < n; i++) {
+                const char *member = lm_reply_str(x->element[2 * i], NULL);
+                if (member)
+                    lm_pipe_cmd_strs(&c->pipe, "ZREM", k2, member, NULL);
+            }
+            fired += k;
+        }
+        free(reqs);
+        free(tf);
+        free(te);
+        free(ids);
+        free(leads);
+        free(acts);
+    }
+    lm_redis_replies_free(rep, 2 * LM_TIMER_BUCKETS);
+    if (c->pipe.n > 0) {
+        redisReply **rr = calloc(c->pipe.n, sizeof(*rr));
+        if (rr && lm_redis_exec(r, &c->pipe, rr, err, sizeof(err)) == 0)
+            lm_redis_replies_free(rr, c->pipe.n);
+        free(rr);
+    }
+    if (fired)
+        lm_runtime_count(rt, "lastmile_timers_fired_total", NULL,
+                         (double)fired);
+}
+
+static const char *const timing_outputs[] = {
+    LM_TOPIC_FOLLOWUP, LM_TOPIC_ACTIONS, LM_TOPIC_OUTCOMES, LM_TOPIC_TIMING,
+    NULL};
+static lm_script *const timing_scripts[] = {&sweep_script, NULL};
+
+const lm_worker lm_timing_worker = {
+    .name = "timing",
+    .input = LM_TOPIC_TIMING,
+    .outputs = timing_outputs,
+    .input_type = &lastmile__v1__timing_event__descriptor,
+    .scripts = timing_scripts,
+    .ctx = &timing_state,
+    .identify = timing_identify,
+    .plan = timing_plan,
+    .handle = timing_handle,
+    .tick = timing_tick,
+    .init = timing_init,
+    .fini = timing_fini,
+};

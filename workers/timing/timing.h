@@ -1,0 +1,49 @@
+/* timing.h — lastmile.timing → lastmile.followup | actions | outcomes, and
+ * the timer sweeper.
+ *
+ * A LeadResponse stops the cadence: the timer is cancelled, the owner gets
+ * a HANDOFF action (replied, booked, converted), and the lead's Outcome is
+ * emitted; a response after closing is recorded as LATE_RESPONSE. A
+ * TimerFired means no response: the slot of the unanswered touch counts a
+ * failure, and the next step is chosen — by Thompson sampling over the
+ * segment's Beta(successes+1, failures+1) per hour-of-week slot on the
+ * adaptive arm, or at the first allowed time on the control arm — or the
+ * lead closes with NO_RESPONSE when the cadence is exhausted.
+ *
+ * The sweeper (tick) claims due timers atomically, with a lease, from
+ * LM_TIMER_BUCKETS sorted sets; a claim whose worker died is fired again
+ * when its lease runs out. Pure parts: lm_timing_choose. */
+#ifndef LM_TIMING_H
+#define LM_TIMING_H
+
+#include "lm_policy.h"
+#include "lm_runtime.h"
+
+#include <stdint.h>
+
+#define LM_TIMING_HORIZON_MS (3LL * 86400 * 1000) /* adaptive look-ahead */
+#define LM_TIMING_SLOTS      168
+#define LM_TIMING_LEASE_MS   30000 /* real ms a claim is held */
+#define LM_TIMING_SWEEP_MAX  500   /* timers claimed per bucket per sweep */
+
+/* Learned counts of one segment: successes and failures per slot. */
+typedef struct lm_slot_stats {
+    uint32_t s[LM_TIMING_SLOTS], f[LM_TIMING_SLOTS];
+} lm_slot_stats;
+
+/* When the next touch happens: the first allowed instant >= earliest_ms
+ * (control arm), or the candidate slot in [earliest, earliest + horizon)
+ * with the highest Beta sample (adaptive). The sampling is seeded from
+ * `seed`, so a redelivered event chooses the same time. Writes the chosen
+ * local slot. -1 on a bad time zone. Pure. */
+int64_t lm_timing_choose(const lm_cadence *c, const char *tz,
+                         int64_t earliest_ms, int adaptive,
+                         const lm_slot_stats *stats, uint64_t seed,
+                         int32_t *slot);
+
+/* A draw from Beta(a, b), a, b >= 1, using the generator state *rng. */
+double lm_timing_beta(double a, double b, uint64_t *rng);
+
+extern const lm_worker lm_timing_worker;
+
+#endif
