@@ -246,7 +246,9 @@ static int intake_handle(void *ctx, const lm_msg *m, lm_out *out) {
     if (strcmp(owner_id, my_id) != 0) {
         /* the same person within the window: merge, no second cadence */
         lm_out_write_strs(out, "HINCRBY", key, LM_F_MERGED, "1", NULL);
-        lm_out_write_strs(out, "SADD", key, n.source, NULL);
+        char sources[LM_KEY_MAX + 16];
+        snprintf(sources, sizeof(sources), "%s:sources", key);
+        lm_out_write_strs(out, "SADD", sources, n.source, NULL);
         lm_out_count(out, "lastmile_intake_total", "result=\"merged\"", 1);
         return 0;
     }

@@ -1,0 +1,32 @@
+/* market.h — a small market for pipeline tests: submits leads, plays the
+ * connector (answers some leads' first touch), and keeps a ledger of
+ * everything on the topics, read with the test's own consumers. */
+#ifndef LM_TEST_MARKET_H
+#define LM_TEST_MARKET_H
+
+#include "ledger.h"
+#include "stack_fixture.h"
+
+typedef struct market {
+    fixture *fx;
+    topic_reader *r_accepted, *r_followup, *r_actions, *r_outcomes, *r_dlq;
+    strset accepted;   /* lead ids on lastmile.qualification */
+    strset decisions;  /* lead ids with a decision (followup or DQ) */
+    strset actions;    /* action ids on lastmile.actions */
+    strset outcomes;   /* lead ids with a terminal outcome */
+    strset responders; /* lead ids the market answered */
+    size_t dlq, late, touches, off_hours, n_responded_outcomes;
+    double respond_share;
+} market;
+
+void market_init(market *m, fixture *fx, double respond_share);
+void market_free(market *m);
+/* Submits n distinct people (seeded), plus dup re-submissions of the first
+ * `dups` people and `invalid` bad ones. */
+void market_submit(market *m, int n, int dups, int invalid, int seed);
+/* Reads every topic once and answers touches. */
+void market_pump(market *m, int wait_ms);
+/* Pumps until pred(m) holds or timeout; 1 if it held. */
+int market_until(market *m, int (*pred)(const market *m), int64_t timeout_ms);
+
+#endif

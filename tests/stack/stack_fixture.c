@@ -1,0 +1,222 @@
+/* stack_fixture.c — see stack_fixture.h. */
+#include "stack_fixture.h"
+
+#include "lm_env.h"
+#include "lm_kafka.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t fixture_mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t fixture_ms(int64_t base_ms) {
+    const char *m = getenv("LASTMILE_TEST_TIMEOUT_MULT");
+    double mult = 1;
+    if (m && *m)
+        lm_parse_double(m, 0.1, 100, &mult);
+    return (int64_t)((double)base_ms * mult);
+}
+
+static char topic_prefix[64];
+
+int fixture_up(fixture *fx, int partitions, double time_scale) {
+    memset(fx, 0, sizeof(*fx));
+    snprintf(fx->dir, sizeof(fx->dir), "/tmp/lastmile-test-XXXXXX");
+    if (!mkdtemp(fx->dir))
+        return -1;
+    snprintf(topic_prefix, sizeof(topic_prefix), "lastmile.");
+    char exe[512], err[1024];
+    snprintf(exe, sizeof(exe), "%s/cli/lastmile", LM_BINARY_DIR);
+    lm_devstack_opts o = {.dir = fx->dir,
+                          .lastmile_exe = exe,
+                          .topic_prefix = topic_prefix,
+                          .partitions = partitions,
+                          .die_with_parent = 1};
+    if (lm_devstack_up(&o, &fx->st, err, sizeof(err)) != 0) {
+        fprintf(stderr, "fixture: %s\n", err);
+        return -1;
+    }
+    setenv("LASTMILE_BROKERS", fx->st.brokers, 1);
+    setenv("LASTMILE_REDIS_URL", fx->st.redis_url, 1);
+    setenv("LASTMILE_TOPIC_PREFIX", topic_prefix, 1);
+    setenv("LASTMILE_LOG_LEVEL", "info", 1);
+    setenv("LASTMILE_SHUTDOWN_TIMEOUT_MS", "10000", 1);
+    if (time_scale > 0) {
+        char scale[32], origin[32];
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        snprintf(scale, sizeof(scale), "%g", time_scale);
+        snprintf(origin, sizeof(origin), "%lld",
+                 (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+        setenv("LASTMILE_TIME_SCALE", scale, 1);
+        setenv("LASTMILE_TIME_ORIGIN_MS", origin, 1);
+    }
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", fx->st.brokers, NULL, 0);
+    rd_kafka_conf_set(conf, "enable.idempotence", "true", NULL, 0);
+    rd_kafka_conf_set(conf, "linger.ms", "5", NULL, 0);
+    fx->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    return fx->producer ? 0 : -1;
+}
+
+int fixture_start_worker(fixture *fx, const char *worker) {
+    if (fx->n_procs >= FX_MAX_PROCS)
+        return -1;
+    char exe[512], log[512], inst[64];
+    snprintf(exe, sizeof(exe), "%s/workers/lastmile-%s", LM_BINARY_DIR, worker);
+    snprintf(log, sizeof(log), "%s/%s.log", fx->dir, worker);
+    snprintf(inst, sizeof(inst), "%s-%d", worker, fx->n_procs);
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, STDOUT_FILENO);
+            dup2(fd, STDERR_FILENO);
+        }
+        setenv("LASTMILE_INSTANCE_ID", inst, 1);
+        execl(exe, exe, (char *)NULL);
+        _exit(127);
+    }
+    if (pid < 0)
+        return -1;
+    int slot = fx->n_procs++;
+    fx->procs[slot] = pid;
+    snprintf(fx->proc_names[slot], sizeof(fx->proc_names[slot]), "%s", worker);
+    return slot;
+}
+
+int fixture_start_all(fixture *fx) {
+    const char *w[] = {"intake", "qualification", "followup", "timing"};
+    for (int i = 0; i < 4; i++)
+        if (fixture_start_worker(fx, w[i]) < 0)
+            return -1;
+    return 0;
+}
+
+int fixture_stop_worker(fixture *fx, int slot, int sig) {
+    pid_t pid = fx->procs[slot];
+    if (pid <= 0)
+        return -1;
+    kill(pid, sig);
+    int status = 0;
+    int64_t deadline = fixture_mono_ms() + fixture_ms(30000);
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (fixture_mono_ms() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            break;
+        }
+        usleep(20000);
+    }
+    fx->procs[slot] = 0;
+    return status;
+}
+
+void fixture_down(fixture *fx) {
+    for (int i = 0; i < fx->n_procs; i++)
+        if (fx->procs[i] > 0)
+            fixture_stop_worker(fx, i, SIGTERM);
+    if (fx->producer) {
+        rd_kafka_flush(fx->producer, 5000);
+        rd_kafka_destroy(fx->producer);
+        fx->producer = NULL;
+    }
+    lm_devstack_down(&fx->st);
+    if (!getenv("LASTMILE_TEST_KEEP")) {
+        char cmd[600];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "fixture: could not remove %s\n", fx->dir);
+    }
+}
+
+int fixture_produce(fixture *fx, const char *topic_suffix, const char *key,
+                    const ProtobufCMessage *msg) {
+    char topic[LM_TOPIC_MAX];
+    snprintf(topic, sizeof(topic), "%s%s", topic_prefix, topic_suffix);
+    size_t len = protobuf_c_message_get_packed_size(msg);
+    uint8_t *buf = malloc(len ? len : 1);
+    protobuf_c_message_pack(msg, buf);
+    rd_kafka_resp_err_t e;
+    while ((e = rd_kafka_producev(
+                fx->producer, RD_KAFKA_V_TOPIC(topic),
+                RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE(buf, len),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) ==
+           RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        rd_kafka_poll(fx->producer, 50);
+    free(buf);
+    rd_kafka_poll(fx->producer, 0);
+    return e ? -1 : 0;
+}
+
+int fixture_flush(fixture *fx) {
+    return rd_kafka_flush(fx->producer, (int)fixture_ms(30000)) ? -1 : 0;
+}
+
+struct topic_reader {
+    rd_kafka_t *rk;
+};
+
+topic_reader *reader_new(fixture *fx, const char *topic_suffix) {
+    char topic[LM_TOPIC_MAX], err[512];
+    snprintf(topic, sizeof(topic), "%s%s", topic_prefix, topic_suffix);
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", fx->st.brokers, NULL, 0);
+    rd_kafka_conf_set(conf, "group.id", "test-reader", NULL, 0);
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", NULL, 0);
+    rd_kafka_conf_set(conf, "fetch.wait.max.ms", "10", NULL, 0);
+    topic_reader *r = calloc(1, sizeof(*r));
+    r->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(r->rk, topic, NULL);
+    rd_kafka_metadata(r->rk, 0, rkt, &md, 5000);
+    rd_kafka_topic_partition_list_t *parts =
+        rd_kafka_topic_partition_list_new(8);
+    for (int i = 0; md && i < md->topics[0].partition_cnt; i++)
+        rd_kafka_topic_partition_list_add(parts, topic, i)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_assign(r->rk, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    return r;
+}
+
+size_t reader_drain(topic_reader *r, int wait_ms, reader_fn fn, void *opaque) {
+    size_t n = 0;
+    int wait = wait_ms;
+    for (;;) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(r->rk, wait);
+        if (!m)
+            break;
+        wait = 20;
+        if (!m->err) {
+            fn(opaque, m);
+            n++;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    return n;
+}
+
+void reader_free(topic_reader *r) {
+    if (!r)
+        return;
+    rd_kafka_consumer_close(r->rk);
+    rd_kafka_destroy(r->rk);
+    free(r);
+}

@@ -1,0 +1,124 @@
+/* test_pipeline.c — the whole fleet on the embedded stack (mock broker
+ * over TCP, real redis-server), checked by the test's own consumers.
+ *
+ *   flow.leads_reach_one_outcome: 1,000 people (+ re-submissions and
+ *     invalid ones) on an accelerated clock; a share answers their first
+ *     touch. Every accepted lead gets one decision and one outcome; a
+ *     person submitted twice is one lead; an answer stops the cadence;
+ *     silence walks every step and closes NO_RESPONSE; every touch lies in
+ *     its cadence's hours; no action id twice.
+ *   flow.kill9_and_restart: the same while workers are killed with -9 and
+ *     restarted: nothing lost, nothing doubled.
+ *   flow.ten_thousand_decisions: 10,000 leads make exactly 10,000
+ *     decisions, no action id twice (real-time clock: step 0 only). */
+#include "market.h"
+
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+
+static fixture fx;
+
+static void teardown(void) {
+    fixture_down(&fx);
+}
+
+static size_t expected_accepted;
+
+static int all_closed(const market *m) {
+    return m->accepted.n == expected_accepted &&
+           m->outcomes.n >= expected_accepted;
+}
+
+static void check_ledger(market *m, int n_people, int invalid) {
+    cr_log_info("accepted %zu, decisions %zu, outcomes %zu, actions %zu "
+                "(dup %zu), responders %zu, dlq %zu, late %zu",
+                m->accepted.n, m->decisions.n, m->outcomes.n, m->actions.n,
+                m->actions.dups, m->responders.n, m->dlq, m->late);
+    cr_expect_eq(m->accepted.n, (size_t)n_people,
+                 "each person is one lead: %zu accepted for %d people",
+                 m->accepted.n, n_people);
+    cr_expect_eq(m->accepted.dups, 0, "a lead accepted twice");
+    cr_expect_eq(m->decisions.n, m->accepted.n, "decisions %zu != leads %zu",
+                 m->decisions.n, m->accepted.n);
+    cr_expect_eq(m->decisions.dups, 0, "a lead decided twice");
+    cr_expect_eq(m->outcomes.n, m->accepted.n, "outcomes %zu != leads %zu",
+                 m->outcomes.n, m->accepted.n);
+    cr_expect_eq(m->outcomes.dups, 0, "%zu outcome(s) twice", m->outcomes.dups);
+    cr_expect_eq(m->actions.dups, 0, "%zu action id(s) twice on actions",
+                 m->actions.dups);
+    cr_expect_eq(m->dlq, (size_t)invalid, "dead letters %zu != invalid %d",
+                 m->dlq, invalid);
+    cr_expect_eq(m->off_hours, 0, "%zu touch(es) outside allowed hours",
+                 m->off_hours);
+    cr_expect_eq(m->n_responded_outcomes, m->responders.n,
+                 "every answer stops its cadence with RESPONDED: %zu of %zu",
+                 m->n_responded_outcomes, m->responders.n);
+}
+
+Test(flow, leads_reach_one_outcome, .fini = teardown, .timeout = 600) {
+    cr_assert_eq(fixture_up(&fx, 4, 400000), 0);
+    cr_assert_eq(fixture_start_all(&fx), 0);
+    market m;
+    market_init(&m, &fx, 0.3);
+    expected_accepted = 1000;
+    market_submit(&m, 1000, 50, 20, 1);
+    int done = market_until(&m, all_closed, 240000);
+    check_ledger(&m, 1000, 20);
+    cr_expect(done, "not every lead closed in time");
+    /* silence walks every step: touches = responders' 1 + others' all */
+    cr_expect_gt(m.touches, m.accepted.n, "cadences did not advance");
+    market_free(&m);
+}
+
+Test(flow, kill9_and_restart, .fini = teardown, .timeout = 600) {
+    cr_assert_eq(fixture_up(&fx, 4, 400000), 0);
+    cr_assert_eq(fixture_start_all(&fx), 0);
+    market m;
+    market_init(&m, &fx, 0.3);
+    expected_accepted = 1000;
+    market_submit(&m, 1000, 50, 20, 2);
+    /* kill each worker once mid-run, at staggered moments */
+    const char *names[] = {"intake", "qualification", "followup", "timing"};
+    for (int k = 0; k < 4; k++) {
+        market_pump(&m, 300);
+        usleep(200 * 1000);
+        fixture_stop_worker(&fx, k, SIGKILL);
+        cr_assert_geq(fixture_start_worker(&fx, names[k]), 0);
+    }
+    int done = market_until(&m, all_closed, 300000);
+    check_ledger(&m, 1000, 20);
+    cr_expect(done, "not every lead closed in time after kill -9");
+    market_free(&m);
+}
+
+static int all_decided(const market *m) {
+    return m->decisions.n >= expected_accepted &&
+           m->accepted.n >= expected_accepted;
+}
+
+Test(flow, ten_thousand_decisions, .fini = teardown, .timeout = 900) {
+    cr_assert_eq(fixture_up(&fx, 4, 0), 0);
+    cr_assert_eq(fixture_start_all(&fx), 0);
+    market m;
+    market_init(&m, &fx, 0.0);
+    expected_accepted = 10000;
+    market_submit(&m, 10000, 0, 0, 3);
+    int done = market_until(&m, all_decided, 400000);
+    /* let anything late (a duplicate would be late) arrive */
+    for (int i = 0; i < 5; i++)
+        market_pump(&m, 200);
+    cr_log_info("10k: accepted %zu, decisions %zu (dup %zu), actions %zu "
+                "(dup %zu)",
+                m.accepted.n, m.decisions.n, m.decisions.dups, m.actions.n,
+                m.actions.dups);
+    cr_expect(done, "decisions did not reach 10,000 in time");
+    cr_expect_eq(m.decisions.n, 10000);
+    cr_expect_eq(m.decisions.dups, 0);
+    cr_expect_eq(m.actions.dups, 0);
+    printf("10000 leads: %zu decisions, %zu duplicate decisions, %zu actions, "
+           "%zu duplicate action ids\n",
+           m.decisions.n, m.decisions.dups, m.actions.n, m.actions.dups);
+    market_free(&m);
+}
