@@ -116,13 +116,15 @@ static const struct lm_geo_country lm_geo_table[] = {
     {"GP", "Guadeloupe", "America/Guadeloupe", "LATAM", "590", "0"},
     {"GQ", "Equatorial Guinea", "Africa/Malabo", "EMEA", "240", "0"},
     {"GR", "Greece", "Europe/Athens", "EMEA", "30", "0"},
-    {"GS", "South Georgia & the South Sandwich Islands", "Atlantic/South_Georgia", "LATAM", "500", "0"},
+    {"GS", "South Georgia & the South Sandwich Islands",
+     "Atlantic/South_Georgia", "LATAM", "500", "0"},
     {"GT", "Guatemala", "America/Guatemala", "LATAM", "502", "0"},
     {"GU", "Guam", "Pacific/Guam", "APAC", "1", "1"},
     {"GW", "Guinea-Bissau", "Africa/Bissau", "EMEA", "245", "0"},
     {"GY", "Guyana", "America/Guyana", "LATAM", "592", "0"},
     {"HK", "Hong Kong", "Asia/Hong_Kong", "APAC", "852", "0"},
-    {"HM", "Heard Island & McDonald Islands", "Indian/Kerguelen", "APAC", "672", "0"},
+    {"HM", "Heard Island & McDonald Islands", "Indian/Kerguelen", "APAC", "672",
+     "0"},
     {"HN", "Honduras", "America/Tegucigalpa", "LATAM", "504", "0"},
     {"HR", "Croatia", "Europe/Zagreb", "EMEA", "385", "0"},
     {"HT", "Haiti", "America/Port-au-Prince", "LATAM", "509", "0"},
@@ -132,7 +134,8 @@ static const struct lm_geo_country lm_geo_table[] = {
     {"IL", "Israel", "Asia/Jerusalem", "EMEA", "972", "0"},
     {"IM", "Isle of Man", "Europe/Isle_of_Man", "EMEA", "44", "0"},
     {"IN", "India", "Asia/Kolkata", "APAC", "91", "0"},
-    {"IO", "British Indian Ocean Territory", "Indian/Chagos", "APAC", "246", "0"},
+    {"IO", "British Indian Ocean Territory", "Indian/Chagos", "APAC", "246",
+     "0"},
     {"IQ", "Iraq", "Asia/Baghdad", "EMEA", "964", "0"},
     {"IR", "Iran", "Asia/Tehran", "EMEA", "98", "0"},
     {"IS", "Iceland", "Atlantic/Reykjavik", "EMEA", "354", "0"},
@@ -287,8 +290,7 @@ static const char *const lm_geo_region_names[] = {"NA", "LATAM", "EMEA",
 /* Lookups                                                             */
 /* ------------------------------------------------------------------ */
 
-const struct lm_geo_country *lm_geo_country(const char *alpha2)
-{
+const struct lm_geo_country *lm_geo_country(const char *alpha2) {
     char key[3];
     size_t lo = 0, hi = LM_GEO_N_COUNTRIES;
 
@@ -314,18 +316,15 @@ const struct lm_geo_country *lm_geo_country(const char *alpha2)
     return NULL;
 }
 
-size_t lm_geo_country_count(void)
-{
+size_t lm_geo_country_count(void) {
     return LM_GEO_N_COUNTRIES;
 }
 
-const struct lm_geo_country *lm_geo_country_at(size_t i)
-{
+const struct lm_geo_country *lm_geo_country_at(size_t i) {
     return i < LM_GEO_N_COUNTRIES ? &lm_geo_table[i] : NULL;
 }
 
-const char *lm_geo_region(const char *name)
-{
+const char *lm_geo_region(const char *name) {
     size_t i;
 
     if (name == NULL)
@@ -342,8 +341,7 @@ const char *lm_geo_region(const char *name)
 /* ------------------------------------------------------------------ */
 
 static int geo_fail(char *out, size_t outsz, char *err, size_t errsz,
-                    const char *msg)
-{
+                    const char *msg) {
     if (out != NULL && outsz > 0)
         out[0] = '\0';
     if (err != NULL && errsz > 0)
@@ -351,20 +349,17 @@ static int geo_fail(char *out, size_t outsz, char *err, size_t errsz,
     return -1;
 }
 
-static int geo_is_space(char c)
-{
+static int geo_is_space(char c) {
     return c == ' ' || c == '\t';
 }
 
-static int geo_is_separator(char c)
-{
+static int geo_is_separator(char c) {
     return c == ' ' || c == '\t' || c == '-' || c == '.' || c == '(' ||
            c == ')';
 }
 
 int lm_geo_phone_e164(const char *raw, const char *alpha2, char *out,
-                      size_t outsz, char *err, size_t errsz)
-{
+                      size_t outsz, char *err, size_t errsz) {
     char msg[256];
     char digits[LM_GEO_PHONE_RAW_MAX + 1];
     char intl[LM_GEO_PHONE_RAW_MAX + 8];
@@ -402,8 +397,9 @@ int lm_geo_phone_e164(const char *raw, const char *alpha2, char *out,
         if (ch >= '0' && ch <= '9') {
             digits[nd++] = ch;
         } else if (ch == '(' && i + 2 < end && raw[i + 1] == '0' &&
-                   raw[i + 2] == ')' && (plus || (nd >= 2 && digits[0] == '0' &&
-                                                  digits[1] == '0'))) {
+                   raw[i + 2] == ')' &&
+                   (plus ||
+                    (nd >= 2 && digits[0] == '0' && digits[1] == '0'))) {
             i += 2; /* "+44 (0)20 ...": the trunk hint, not dialled */
         } else if (geo_is_separator(ch)) {
             continue;

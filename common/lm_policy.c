@@ -41,7 +41,9 @@ extern const size_t lm_policy_default_yaml_len;
 #define LM_POLICY_NEXT_ITER   32  /* day steps next_allowed may take */
 #define LM_POLICY_DAY_MS      86400000LL
 #define LM_POLICY_HOUR_MS     3600000LL
-#define LM_POLICY_SUGGEST_MAX 64 /* longest key considered for "did you mean" */
+#define LM_POLICY_SUGGEST_MAX                                                  \
+    64 /* longest key considered for "did you mean"                            \
+        */
 
 /* ------------------------------------------------------------------ */
 /* The policy                                                          */
@@ -93,8 +95,7 @@ struct lm_policy {
 };
 
 /* Zeroed memory from the policy's arena; NULL when out of memory. */
-static void *pol_alloc(lm_policy *p, size_t n)
-{
+static void *pol_alloc(lm_policy *p, size_t n) {
     pol_block *b = p->arena;
     void *r;
 
@@ -116,8 +117,7 @@ static void *pol_alloc(lm_policy *p, size_t n)
     return r;
 }
 
-static char *pol_strdup(lm_policy *p, const char *s)
-{
+static char *pol_strdup(lm_policy *p, const char *s) {
     size_t n = strlen(s);
     char *d = pol_alloc(p, n + 1);
     if (d != NULL)
@@ -125,8 +125,7 @@ static char *pol_strdup(lm_policy *p, const char *s)
     return d;
 }
 
-void lm_policy_free(lm_policy *p)
-{
+void lm_policy_free(lm_policy *p) {
     pol_block *b, *next;
 
     if (p == NULL)
@@ -144,8 +143,7 @@ void lm_policy_free(lm_policy *p)
 
 enum { DUR_OK = 0, DUR_BAD = -1, DUR_NO_UNIT = -2, DUR_TOO_LONG = -3 };
 
-static int pol_duration(const char *s, int64_t *ms)
-{
+static int pol_duration(const char *s, int64_t *ms) {
     int64_t total = 0;
 
     if (s == NULL || *s == '\0')
@@ -196,8 +194,7 @@ static int pol_duration(const char *s, int64_t *ms)
     return DUR_OK;
 }
 
-int lm_policy_parse_duration(const char *s, int64_t *ms)
-{
+int lm_policy_parse_duration(const char *s, int64_t *ms) {
     int64_t v;
     if (ms == NULL || pol_duration(s, &v) != DUR_OK)
         return -1;
@@ -206,8 +203,7 @@ int lm_policy_parse_duration(const char *s, int64_t *ms)
 }
 
 /* "4.50" -> 450. 0, -1 not money, -2 more than two decimals. */
-static int pol_money(const char *s, int64_t *cents)
-{
+static int pol_money(const char *s, int64_t *cents) {
     int64_t whole = 0, frac = 0;
     int digits = 0, fd = 0;
 
@@ -239,8 +235,7 @@ static int pol_money(const char *s, int64_t *cents)
 }
 
 /* "H:MM" or "HH:MM", hours 0..24 (24 only as 24:00) -> minutes. */
-static const char *pol_clock(const char *s, int32_t *min)
-{
+static const char *pol_clock(const char *s, int32_t *min) {
     int h = 0, m = 0, hd = 0;
     while (*s >= '0' && *s <= '9' && hd < 2) {
         h = h * 10 + (*s++ - '0');
@@ -260,8 +255,7 @@ static const char *pol_clock(const char *s, int32_t *min)
 }
 
 /* "09:00-17:00" (spaces around '-' allowed). 0, -1 bad, -2 start >= end. */
-static int pol_hours(const char *s, int32_t *start, int32_t *end)
-{
+static int pol_hours(const char *s, int32_t *start, int32_t *end) {
     if ((s = pol_clock(s, start)) == NULL)
         return -1;
     while (*s == ' ')
@@ -277,8 +271,7 @@ static int pol_hours(const char *s, int32_t *start, int32_t *end)
 }
 
 /* Day name -> 0 (Monday) .. 6, or -1. Accepts "mon" and "monday". */
-static int pol_day(const char *s)
-{
+static int pol_day(const char *s) {
     static const char *const days[7] = {"monday",   "tuesday", "wednesday",
                                         "thursday", "friday",  "saturday",
                                         "sunday"};
@@ -311,8 +304,7 @@ typedef struct pfield {
 static int perr(pctx *c, size_t line, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-static int perr(pctx *c, size_t line, const char *path, const char *fmt, ...)
-{
+static int perr(pctx *c, size_t line, const char *path, const char *fmt, ...) {
     char msg[LM_POLICY_ERRSZ];
     va_list ap;
 
@@ -329,44 +321,37 @@ static int perr(pctx *c, size_t line, const char *path, const char *fmt, ...)
     return -1;
 }
 
-static int poom(pctx *c)
-{
+static int poom(pctx *c) {
     if (c->err != NULL && c->errsz > 0)
         snprintf(c->err, c->errsz, "%s: out of memory", c->file);
     return -1;
 }
 
-static yaml_node_t *pnode(pctx *c, int idx)
-{
+static yaml_node_t *pnode(pctx *c, int idx) {
     return yaml_document_get_node(c->doc, idx);
 }
 
-static size_t pline(const yaml_node_t *n)
-{
+static size_t pline(const yaml_node_t *n) {
     return n->start_mark.line + 1;
 }
 
 /* Key paths for messages; a path too long for buf ends in "...". */
-static void ptrunc(char *buf, size_t sz, int w)
-{
+static void ptrunc(char *buf, size_t sz, int w) {
     if (w >= 0 && (size_t)w >= sz && sz > 4)
         memcpy(buf + sz - 4, "...", 4);
 }
 
-static void pjoin(char *buf, size_t sz, const char *base, const char *key)
-{
+static void pjoin(char *buf, size_t sz, const char *base, const char *key) {
     ptrunc(buf, sz,
            base[0] == '\0' ? snprintf(buf, sz, "%s", key)
                            : snprintf(buf, sz, "%s.%s", base, key));
 }
 
-static void pindex(char *buf, size_t sz, const char *base, size_t i)
-{
+static void pindex(char *buf, size_t sz, const char *base, size_t i) {
     ptrunc(buf, sz, snprintf(buf, sz, "%s[%zu]", base, i));
 }
 
-static int pis_null(const yaml_node_t *n)
-{
+static int pis_null(const yaml_node_t *n) {
     const char *s;
     if (n->type != YAML_SCALAR_NODE ||
         n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
@@ -377,21 +362,20 @@ static int pis_null(const yaml_node_t *n)
 }
 
 /* "a list", "a mapping", "no value", "the value \"x\"" for messages. */
-static const char *pfound(const yaml_node_t *n, char *buf, size_t sz)
-{
+static const char *pfound(const yaml_node_t *n, char *buf, size_t sz) {
     if (n->type == YAML_SEQUENCE_NODE)
         return "a list";
     if (n->type == YAML_MAPPING_NODE)
         return "a mapping";
     if (pis_null(n))
         return "no value";
-    snprintf(buf, sz, "the value \"%.40s\"", (const char *)n->data.scalar.value);
+    snprintf(buf, sz, "the value \"%.40s\"",
+             (const char *)n->data.scalar.value);
     return buf;
 }
 
 static int pexpected(pctx *c, const yaml_node_t *n, size_t line,
-                     const char *path, const char *what, const char *example)
-{
+                     const char *path, const char *what, const char *example) {
     char fb[64];
     /* blame the value's own line unless it is missing (then its key's) */
     return perr(c, pis_null(n) ? line : pline(n), path,
@@ -399,41 +383,43 @@ static int pexpected(pctx *c, const yaml_node_t *n, size_t line,
                 pfound(n, fb, sizeof fb), example);
 }
 
-/* Edit distance, case-insensitive, for "did you mean". */
-static size_t pdist(const char *a, const char *b)
-{
+/* Edit distance (optimal string alignment: a swap of two neighbours costs
+ * 1, so "emial" is 1 from "email"), case-insensitive, for "did you mean". */
+static size_t pdist(const char *a, const char *b) {
     size_t la = strlen(a), lb = strlen(b), i, j;
-    size_t row[LM_POLICY_SUGGEST_MAX + 1];
+    size_t r0[LM_POLICY_SUGGEST_MAX + 1], r1[LM_POLICY_SUGGEST_MAX + 1],
+        r2[LM_POLICY_SUGGEST_MAX + 1];
+    size_t *pp = r0, *prev = r1, *cur = r2, *tmp;
 
     if (la > LM_POLICY_SUGGEST_MAX || lb > LM_POLICY_SUGGEST_MAX)
         return (size_t)-1;
     for (j = 0; j <= lb; j++)
-        row[j] = j;
+        prev[j] = j;
     for (i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
+        int ai = tolower((unsigned char)a[i - 1]);
+        cur[0] = i;
         for (j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t cost = tolower((unsigned char)a[i - 1]) ==
-                                  tolower((unsigned char)b[j - 1])
-                              ? 0
-                              : 1;
-            size_t best = diag + cost;
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
+            int bj = tolower((unsigned char)b[j - 1]);
+            size_t best = prev[j - 1] + (ai == bj ? 0 : 1);
+            if (prev[j] + 1 < best)
+                best = prev[j] + 1;
+            if (cur[j - 1] + 1 < best)
+                best = cur[j - 1] + 1;
+            if (i > 1 && j > 1 && ai == tolower((unsigned char)b[j - 2]) &&
+                tolower((unsigned char)a[i - 2]) == bj && pp[j - 2] + 1 < best)
+                best = pp[j - 2] + 1;
+            cur[j] = best;
         }
+        tmp = pp;
+        pp = prev;
+        prev = cur;
+        cur = tmp;
     }
-    return row[lb];
+    return prev[lb];
 }
 
 /* The closest candidate to s if it is close enough to be a typo. */
-static const char *psuggest(const char *s, const char *const *cands,
-                            size_t n)
-{
+static const char *psuggest(const char *s, const char *const *cands, size_t n) {
     const char *best = NULL;
     size_t bestd = (size_t)-1, i, limit = strlen(s) >= 6 ? 2 : 1;
 
@@ -449,8 +435,7 @@ static const char *psuggest(const char *s, const char *const *cands,
 
 /* ", "-joined list of names into buf. */
 static const char *plist(const char *const *names, size_t n, char *buf,
-                         size_t sz)
-{
+                         size_t sz) {
     size_t i, off = 0;
     buf[0] = '\0';
     for (i = 0; i < n && off < sz; i++) {
@@ -464,8 +449,7 @@ static const char *plist(const char *const *names, size_t n, char *buf,
 
 /* Checks a fixed-schema mapping: every key known, none twice; fills f. */
 static int pmap(pctx *c, yaml_node_t *n, size_t line, const char *path,
-                const char *example, pfield *f, size_t nf)
-{
+                const char *example, pfield *f, size_t nf) {
     yaml_node_pair_t *pr;
     const char *keys[16];
     size_t i;
@@ -512,19 +496,16 @@ static int pmap(pctx *c, yaml_node_t *n, size_t line, const char *path,
 
 /* "missing" unless the field was given; line: the mapping's line. */
 static int preq(pctx *c, size_t line, const char *path, const pfield *f,
-                const char *example)
-{
+                const char *example) {
     if (f->v != NULL)
         return 0;
-    return perr(c, line, path, "missing \"%s\"; add e.g. %s", f->key,
-                example);
+    return perr(c, line, path, "missing \"%s\"; add e.g. %s", f->key, example);
 }
 
 /* The text of a scalar with a value; NULL + error otherwise. kline: the
  * line to blame when the value is missing (its key's line). */
 static const char *pstr(pctx *c, const yaml_node_t *n, size_t kline,
-                        const char *path, const char *example)
-{
+                        const char *path, const char *example) {
     const char *s;
     if (n->type != YAML_SCALAR_NODE) {
         pexpected(c, n, pline(n), path, "a single value", example);
@@ -542,14 +523,12 @@ static const char *pstr(pctx *c, const yaml_node_t *n, size_t kline,
     return s;
 }
 
-static size_t pkline(const pfield *f)
-{
+static size_t pkline(const pfield *f) {
     return f->k != NULL ? pline(f->k) : pline(f->v);
 }
 
 static int pdouble(pctx *c, const pfield *f, const char *path, double lo,
-                   double hi, const char *example, double *out)
-{
+                   double hi, const char *example, double *out) {
     const char *s = pstr(c, f->v, pkline(f), path, example);
     char *end;
     double d;
@@ -570,8 +549,7 @@ static int pdouble(pctx *c, const pfield *f, const char *path, double lo,
 }
 
 static int pint(pctx *c, const yaml_node_t *n, size_t kline, const char *path,
-                int64_t lo, int64_t hi, const char *example, int64_t *out)
-{
+                int64_t lo, int64_t hi, const char *example, int64_t *out) {
     const char *s = pstr(c, n, kline, path, example);
     char *end;
     long long v;
@@ -593,9 +571,8 @@ static int pint(pctx *c, const yaml_node_t *n, size_t kline, const char *path,
     return 0;
 }
 
-static int pduration(pctx *c, const pfield *f, const char *path,
-                     int allow_zero, int64_t *out)
-{
+static int pduration(pctx *c, const pfield *f, const char *path, int allow_zero,
+                     int64_t *out) {
     const char *s = pstr(c, f->v, pkline(f), path, "\"4h\"");
     int64_t ms = 0;
     int rc;
@@ -627,8 +604,7 @@ static int pduration(pctx *c, const pfield *f, const char *path,
 
 /* Names of channels, teams, cadences and bands: [A-Za-z0-9_.-]+. */
 static int pname(pctx *c, const char *s, size_t line, const char *path,
-                 const char *what)
-{
+                 const char *what) {
     size_t i, n = strlen(s);
     if (n == 0 || n > LM_POLICY_NAME_MAX)
         return perr(c, line, path, "%s name must be 1 to %d characters", what,
@@ -645,8 +621,7 @@ static int pname(pctx *c, const char *s, size_t line, const char *path,
 
 /* Iterates the user-named keys of a mapping, refusing duplicates. */
 static int puser_keys(pctx *c, yaml_node_t *n, const char *path,
-                      const char *what)
-{
+                      const char *what) {
     yaml_node_pair_t *pr, *q;
     for (pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
          pr++) {
@@ -657,8 +632,7 @@ static int puser_keys(pctx *c, yaml_node_t *n, const char *path,
         if (k->type != YAML_SCALAR_NODE)
             return perr(c, pline(k), path,
                         "a %s name must be a plain name, found %s", what,
-                        k->type == YAML_SEQUENCE_NODE ? "a list"
-                                                      : "a mapping");
+                        k->type == YAML_SEQUENCE_NODE ? "a list" : "a mapping");
         pjoin(kp, sizeof kp, path, (const char *)k->data.scalar.value);
         if (pname(c, (const char *)k->data.scalar.value, pline(k), kp, what))
             return -1;
@@ -674,8 +648,7 @@ static int puser_keys(pctx *c, yaml_node_t *n, const char *path,
     return 0;
 }
 
-static size_t pcount(const yaml_node_t *n)
-{
+static size_t pcount(const yaml_node_t *n) {
     if (n->type == YAML_MAPPING_NODE)
         return (size_t)(n->data.mapping.pairs.top -
                         n->data.mapping.pairs.start);
@@ -689,8 +662,7 @@ static size_t pcount(const yaml_node_t *n)
 /* Sections                                                            */
 /* ------------------------------------------------------------------ */
 
-static int parse_thresholds(pctx *c, const pfield *top)
-{
+static int parse_thresholds(pctx *c, const pfield *top) {
     pfield f[] = {{"qualified", NULL, NULL}, {"nurture", NULL, NULL}};
     const char *path = "thresholds";
 
@@ -702,8 +674,7 @@ static int parse_thresholds(pctx *c, const pfield *top)
         return -1;
     if (pdouble(c, &f[0], "thresholds.qualified", 0, 1, "0.55",
                 &c->p->qualified) ||
-        pdouble(c, &f[1], "thresholds.nurture", 0, 1, "0.25",
-                &c->p->nurture))
+        pdouble(c, &f[1], "thresholds.nurture", 0, 1, "0.25", &c->p->nurture))
         return -1;
     if (c->p->nurture > c->p->qualified)
         return perr(c, pline(f[1].v), "thresholds.nurture",
@@ -713,8 +684,7 @@ static int parse_thresholds(pctx *c, const pfield *top)
     return 0;
 }
 
-static int parse_channels(pctx *c, const pfield *top)
-{
+static int parse_channels(pctx *c, const pfield *top) {
     const char *path = "channels";
     yaml_node_t *n = top->v;
     yaml_node_pair_t *pr;
@@ -775,8 +745,7 @@ static int parse_channels(pctx *c, const pfield *top)
     return 0;
 }
 
-static int set_default_bands(pctx *c)
-{
+static int set_default_bands(pctx *c) {
     static const char *const names[3] = {"smb", "mid", "ent"};
     static const int64_t below[3] = {50, 1000, INT64_MAX};
     size_t i;
@@ -792,8 +761,7 @@ static int set_default_bands(pctx *c)
     return 0;
 }
 
-static int parse_segments(pctx *c, const pfield *top)
-{
+static int parse_segments(pctx *c, const pfield *top) {
     const char *path = "segments", *bpath = "segments.size_bands";
     pfield f[] = {{"size_bands", NULL, NULL}};
     yaml_node_item_t *it;
@@ -834,8 +802,7 @@ static int parse_segments(pctx *c, const pfield *top)
         pjoin(np, sizeof np, ip, "name");
         pjoin(wp, sizeof wp, ip, "below");
         if (n == NULL ||
-            pmap(c, n, pline(n), ip, "\"- { name: smb, below: 50 }\"", bf,
-                 2) ||
+            pmap(c, n, pline(n), ip, "\"- { name: smb, below: 50 }\"", bf, 2) ||
             preq(c, pline(n), ip, &bf[0], "\"name: smb\""))
             return -1;
         if ((name = pstr(c, bf[0].v, pkline(&bf[0]), np, "smb")) == NULL ||
@@ -876,8 +843,7 @@ static int parse_segments(pctx *c, const pfield *top)
     return 0;
 }
 
-static int parse_teams(pctx *c, const pfield *top)
-{
+static int parse_teams(pctx *c, const pfield *top) {
     const char *path = "teams";
     yaml_node_t *n = top->v;
     yaml_node_pair_t *pr;
@@ -953,8 +919,7 @@ static int parse_teams(pctx *c, const pfield *top)
                 preq(c, pline(on), ip, &of[0], "\"name: robin\"") ||
                 preq(c, pline(on), ip, &of[1], "\"capacity: 50\""))
                 return -1;
-            if ((oname = pstr(c, of[0].v, pkline(&of[0]), np, "robin")) ==
-                NULL)
+            if ((oname = pstr(c, of[0].v, pkline(&of[0]), np, "robin")) == NULL)
                 return -1;
             if (strlen(oname) > LM_POLICY_OWNER_MAX)
                 return perr(c, pline(of[0].v), np,
@@ -971,8 +936,8 @@ static int parse_teams(pctx *c, const pfield *top)
                                 "owner \"%.60s\" is listed twice in team "
                                 "\"%s\"; keep one",
                                 oname, name);
-            if (pint(c, of[1].v, pkline(&of[1]), cp, 1,
-                     LM_POLICY_CAPACITY_MAX, "50", &cap))
+            if (pint(c, of[1].v, pkline(&of[1]), cp, 1, LM_POLICY_CAPACITY_MAX,
+                     "50", &cap))
                 return -1;
             if ((owners[i].name = pol_strdup(c->p, oname)) == NULL)
                 return poom(c);
@@ -992,9 +957,8 @@ typedef const char *(*pcheck_fn)(pctx *c, const char *s, size_t line,
                                  const char *path);
 
 static int plist_field(pctx *c, const pfield *f, const char *path,
-                       pcheck_fn check, const char *example,
-                       const char ***out, size_t *n_out)
-{
+                       pcheck_fn check, const char *example, const char ***out,
+                       size_t *n_out) {
     yaml_node_t *n = f->v;
     const char **items;
     size_t cnt, i = 0;
@@ -1042,8 +1006,7 @@ static int plist_field(pctx *c, const pfield *f, const char *path,
 }
 
 static const char *pcheck_region(pctx *c, const char *s, size_t line,
-                                 const char *path)
-{
+                                 const char *path) {
     const char *r = lm_geo_region(s);
     if (r == NULL)
         perr(c, line, path, "unknown region \"%.60s\"; use one of %s", s,
@@ -1052,8 +1015,7 @@ static const char *pcheck_region(pctx *c, const char *s, size_t line,
 }
 
 static const char *pcheck_country(pctx *c, const char *s, size_t line,
-                                  const char *path)
-{
+                                  const char *path) {
     const struct lm_geo_country *g = lm_geo_country(s);
     if (g != NULL)
         return g->alpha2;
@@ -1071,8 +1033,7 @@ static const char *pcheck_country(pctx *c, const char *s, size_t line,
 }
 
 static const char *pcheck_source(pctx *c, const char *s, size_t line,
-                                 const char *path)
-{
+                                 const char *path) {
     const char *d;
     if (strlen(s) > LM_POLICY_NAME_MAX)
         perr(c, line, path, "source name is longer than %d characters",
@@ -1084,8 +1045,7 @@ static const char *pcheck_source(pctx *c, const char *s, size_t line,
     return NULL;
 }
 
-static int parse_routing(pctx *c, const pfield *top)
-{
+static int parse_routing(pctx *c, const pfield *top) {
     const char *path = "routing";
     yaml_node_t *seq = top->v;
     yaml_node_item_t *it;
@@ -1108,12 +1068,10 @@ static int parse_routing(pctx *c, const pfield *top)
     for (it = seq->data.sequence.items.start; it < seq->data.sequence.items.top;
          it++, i++) {
         enum { R_REG, R_CTY, R_MIN, R_MAX, R_SRC, R_TEAM, R_N };
-        pfield f[R_N] = {{"regions", NULL, NULL},
-                         {"countries", NULL, NULL},
-                         {"min_company_size", NULL, NULL},
-                         {"max_company_size", NULL, NULL},
-                         {"sources", NULL, NULL},
-                         {"team", NULL, NULL}};
+        pfield f[R_N] = {
+            {"regions", NULL, NULL},          {"countries", NULL, NULL},
+            {"min_company_size", NULL, NULL}, {"max_company_size", NULL, NULL},
+            {"sources", NULL, NULL},          {"team", NULL, NULL}};
         yaml_node_t *n = pnode(c, *it);
         pol_rule *r = &c->p->rules[i];
         char ip[LM_POLICY_PATH_MAX], fp[LM_POLICY_PATH_MAX];
@@ -1143,16 +1101,16 @@ static int parse_routing(pctx *c, const pfield *top)
         }
         if (f[R_MIN].v != NULL) {
             pjoin(fp, sizeof fp, ip, "min_company_size");
-            if (pint(c, f[R_MIN].v, pkline(&f[R_MIN]), fp, 0, INT32_MAX,
-                     "1000", &v))
+            if (pint(c, f[R_MIN].v, pkline(&f[R_MIN]), fp, 0, INT32_MAX, "1000",
+                     &v))
                 return -1;
             r->has_min = 1;
             r->min_size = (int32_t)v;
         }
         if (f[R_MAX].v != NULL) {
             pjoin(fp, sizeof fp, ip, "max_company_size");
-            if (pint(c, f[R_MAX].v, pkline(&f[R_MAX]), fp, 0, INT32_MAX,
-                     "999", &v))
+            if (pint(c, f[R_MAX].v, pkline(&f[R_MAX]), fp, 0, INT32_MAX, "999",
+                     &v))
                 return -1;
             r->has_max = 1;
             r->max_size = (int32_t)v;
@@ -1206,8 +1164,7 @@ static int parse_routing(pctx *c, const pfield *top)
 }
 
 static int parse_days(pctx *c, const pfield *f, const char *path,
-                      uint8_t *mask)
-{
+                      uint8_t *mask) {
     yaml_node_t *n = f->v;
     yaml_node_item_t *it;
     size_t i = 0;
@@ -1242,8 +1199,7 @@ static int parse_days(pctx *c, const pfield *f, const char *path,
 }
 
 static int parse_cadence(pctx *c, yaml_node_t *k, yaml_node_t *v,
-                         lm_cadence *cad)
-{
+                         lm_cadence *cad) {
     enum { C_STEPS, C_HOURS, C_DAYS, C_N };
     pfield f[C_N] = {{"steps", NULL, NULL},
                      {"allowed_hours", NULL, NULL},
@@ -1259,8 +1215,8 @@ static int parse_cadence(pctx *c, yaml_node_t *k, yaml_node_t *v,
     pjoin(kp, sizeof kp, "cadences", name);
     pjoin(sp, sizeof sp, kp, "steps");
     if (pmap(c, v, pline(k), kp,
-             "\"steps:\" with a list of { channel, wait, response_window }",
-             f, C_N) ||
+             "\"steps:\" with a list of { channel, wait, response_window }", f,
+             C_N) ||
         preq(c, pline(k), kp, &f[C_STEPS],
              "\"steps:\" with a list of { channel, wait, response_window } "
              "under it"))
@@ -1368,8 +1324,7 @@ static int parse_cadence(pctx *c, yaml_node_t *k, yaml_node_t *v,
     return 0;
 }
 
-static int parse_cadences(pctx *c, const pfield *top)
-{
+static int parse_cadences(pctx *c, const pfield *top) {
     static const char *const required[2] = {"qualified", "nurture"};
     const char *path = "cadences";
     yaml_node_t *n = top->v;
@@ -1398,8 +1353,7 @@ static int parse_cadences(pctx *c, const pfield *top)
             size_t k = 0;
             for (pr = n->data.mapping.pairs.start;
                  pr < n->data.mapping.pairs.top; pr++)
-                names[k++] =
-                    (const char *)pnode(c, pr->key)->data.scalar.value;
+                names[k++] = (const char *)pnode(c, pr->key)->data.scalar.value;
             hint = psuggest(required[r], names, k);
             if (hint != NULL)
                 return perr(c, pkline(top), path,
@@ -1425,14 +1379,23 @@ static int parse_cadences(pctx *c, const pfield *top)
     return 0;
 }
 
-static int parse_root(pctx *c, yaml_node_t *root)
-{
-    enum { T_THR, T_DEDUPE, T_CTRL, T_CHAN, T_SEG, T_ROUTE, T_TEAMS, T_CAD,
-           T_N };
-    pfield f[T_N] = {{"thresholds", NULL, NULL},   {"dedupe_window", NULL, NULL},
-                     {"control_share", NULL, NULL}, {"channels", NULL, NULL},
-                     {"segments", NULL, NULL},     {"routing", NULL, NULL},
-                     {"teams", NULL, NULL},        {"cadences", NULL, NULL}};
+static int parse_root(pctx *c, yaml_node_t *root) {
+    enum {
+        T_THR,
+        T_DEDUPE,
+        T_CTRL,
+        T_CHAN,
+        T_SEG,
+        T_ROUTE,
+        T_TEAMS,
+        T_CAD,
+        T_N
+    };
+    pfield f[T_N] = {
+        {"thresholds", NULL, NULL},    {"dedupe_window", NULL, NULL},
+        {"control_share", NULL, NULL}, {"channels", NULL, NULL},
+        {"segments", NULL, NULL},      {"routing", NULL, NULL},
+        {"teams", NULL, NULL},         {"cadences", NULL, NULL}};
     static const char *const examples[T_N] = {
         "\"thresholds: { qualified: 0.55, nurture: 0.25 }\"",
         "",
@@ -1452,7 +1415,7 @@ static int parse_root(pctx *c, yaml_node_t *root)
                     "channels:, routing:, teams:, cadences:), found %s",
                     root->type == YAML_SEQUENCE_NODE ? "a list"
                                                      : "a single value");
-    if (pmap(c, root, pline(root), "", "thresholds:", f, T_N))
+    if (pmap(c, root, pline(root), "", "\"thresholds:\"", f, T_N))
         return -1;
     for (i = 0; i < T_N; i++)
         if (examples[i][0] != '\0' &&
@@ -1465,9 +1428,8 @@ static int parse_root(pctx *c, yaml_node_t *root)
         pduration(c, &f[T_DEDUPE], "dedupe_window", 0, &c->p->dedupe_ms))
         return -1;
     c->p->control_share = 0.2;
-    if (f[T_CTRL].v != NULL &&
-        pdouble(c, &f[T_CTRL], "control_share", 0, 1, "0.2",
-                &c->p->control_share))
+    if (f[T_CTRL].v != NULL && pdouble(c, &f[T_CTRL], "control_share", 0, 1,
+                                       "0.2", &c->p->control_share))
         return -1;
     if (parse_channels(c, &f[T_CHAN]))
         return -1;
@@ -1484,8 +1446,7 @@ static int parse_root(pctx *c, yaml_node_t *root)
 /* Loading                                                             */
 /* ------------------------------------------------------------------ */
 
-static size_t pol_line_at(const char *text, size_t len, size_t offset)
-{
+static size_t pol_line_at(const char *text, size_t len, size_t offset) {
     size_t i, line = 1;
     for (i = 0; i < offset && i < len; i++)
         if (text[i] == '\n')
@@ -1494,14 +1455,13 @@ static size_t pol_line_at(const char *text, size_t len, size_t offset)
 }
 
 static int pol_yaml_error(pctx *c, yaml_parser_t *parser, const char *text,
-                          size_t len)
-{
+                          size_t len) {
     if (parser->error == YAML_MEMORY_ERROR)
         return poom(c);
     if (parser->error == YAML_READER_ERROR)
         return perr(c, pol_line_at(text, len, parser->problem_offset), "",
                     "the file is not valid UTF-8 text (%s at byte %zu); save "
-                    "it as UTF-8",
+                    "it as UTF-8 without control characters",
                     parser->problem ? parser->problem : "bad byte",
                     parser->problem_offset);
     return perr(c, parser->problem_mark.line + 1, "",
@@ -1515,8 +1475,7 @@ static int pol_yaml_error(pctx *c, yaml_parser_t *parser, const char *text,
 
 lm_policy *lm_policy_parse(const char *yaml_text, size_t len,
                            const char *filename_for_errors, char *err,
-                           size_t errsz)
-{
+                           size_t errsz) {
     yaml_parser_t parser;
     yaml_document_t doc, extra;
     yaml_node_t *root;
@@ -1537,8 +1496,7 @@ lm_policy *lm_policy_parse(const char *yaml_text, size_t len,
         return NULL;
     }
     if (len > LM_POLICY_FILE_MAX) {
-        perr(&c, 1, "", "the file is larger than %d bytes",
-             LM_POLICY_FILE_MAX);
+        perr(&c, 1, "", "the file is larger than %d bytes", LM_POLICY_FILE_MAX);
         return NULL;
     }
     if (!yaml_parser_initialize(&parser)) {
@@ -1591,62 +1549,52 @@ done:
     return p;
 }
 
-lm_policy *lm_policy_load(const char *path, char *err, size_t errsz)
-{
-    FILE *f;
+lm_policy *lm_policy_load(const char *path, char *err, size_t errsz) {
+    FILE *f = NULL;
     struct stat st;
-    char *text;
+    char *text = NULL;
+    const char *why = NULL;
     size_t got;
-    lm_policy *p;
+    lm_policy *p = NULL;
 
     if (path == NULL || path[0] == '\0')
         return lm_policy_parse(lm_policy_default_yaml,
                                lm_policy_default_yaml_len,
                                LM_POLICY_DEFAULT_FILE, err, errsz);
-    f = fopen(path, "rb");
-    if (f == NULL) {
+    if ((f = fopen(path, "rb")) == NULL) {
         if (err != NULL && errsz > 0)
-            snprintf(err, errsz, "%s: cannot open: %s", path,
-                     strerror(errno));
-        return NULL;
+            snprintf(err, errsz, "%s: cannot open: %s", path, strerror(errno));
+        goto done;
     }
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        if (err != NULL && errsz > 0)
-            snprintf(err, errsz, "%s: not a regular file", path);
-        fclose(f);
-        return NULL;
+        why = "not a regular file";
+        goto done;
     }
     if (st.st_size > LM_POLICY_FILE_MAX) {
-        if (err != NULL && errsz > 0)
-            snprintf(err, errsz, "%s: larger than %d bytes", path,
-                     LM_POLICY_FILE_MAX);
-        fclose(f);
-        return NULL;
+        why = "larger than 1 MiB (LM_POLICY_FILE_MAX)";
+        goto done;
     }
-    text = malloc((size_t)st.st_size + 1);
-    if (text == NULL) {
-        if (err != NULL && errsz > 0)
-            snprintf(err, errsz, "%s: out of memory", path);
-        fclose(f);
-        return NULL;
+    if ((text = malloc((size_t)st.st_size + 1)) == NULL) {
+        why = "out of memory";
+        goto done;
     }
     got = fread(text, 1, (size_t)st.st_size, f);
     if (ferror(f)) {
-        if (err != NULL && errsz > 0)
-            snprintf(err, errsz, "%s: read error", path);
-        free(text);
-        fclose(f);
-        return NULL;
+        why = "read error";
+        goto done;
     }
-    fclose(f);
     text[got] = '\0';
     p = lm_policy_parse(text, got, path, err, errsz);
+done:
+    if (why != NULL && err != NULL && errsz > 0)
+        snprintf(err, errsz, "%s: %s", path, why);
     free(text);
+    if (f != NULL)
+        fclose(f);
     return p;
 }
 
-const char *lm_policy_default_text(size_t *len)
-{
+const char *lm_policy_default_text(size_t *len) {
     if (len != NULL)
         *len = lm_policy_default_yaml_len;
     return lm_policy_default_yaml;
@@ -1656,28 +1604,23 @@ const char *lm_policy_default_text(size_t *len)
 /* Getters                                                             */
 /* ------------------------------------------------------------------ */
 
-double lm_policy_threshold_qualified(const lm_policy *p)
-{
+double lm_policy_threshold_qualified(const lm_policy *p) {
     return p->qualified;
 }
 
-double lm_policy_threshold_nurture(const lm_policy *p)
-{
+double lm_policy_threshold_nurture(const lm_policy *p) {
     return p->nurture;
 }
 
-int64_t lm_policy_dedupe_window_ms(const lm_policy *p)
-{
+int64_t lm_policy_dedupe_window_ms(const lm_policy *p) {
     return p->dedupe_ms;
 }
 
-double lm_policy_control_share(const lm_policy *p)
-{
+double lm_policy_control_share(const lm_policy *p) {
     return p->control_share;
 }
 
-int64_t lm_policy_channel_cost_cents(const lm_policy *p, const char *channel)
-{
+int64_t lm_policy_channel_cost_cents(const lm_policy *p, const char *channel) {
     size_t i;
     if (p == NULL || channel == NULL)
         return -1;
@@ -1688,8 +1631,7 @@ int64_t lm_policy_channel_cost_cents(const lm_policy *p, const char *channel)
 }
 
 int lm_policy_segment(const lm_policy *p, const char *country_alpha2,
-                      int32_t company_size, char *buf, size_t bufsz)
-{
+                      int32_t company_size, char *buf, size_t bufsz) {
     const struct lm_geo_country *g;
     const char *region;
     size_t i;
@@ -1713,8 +1655,7 @@ int lm_policy_segment(const lm_policy *p, const char *country_alpha2,
 }
 
 static int rule_has(const char *const *list, size_t n, const char *s,
-                    int nocase)
-{
+                    int nocase) {
     size_t i;
     for (i = 0; i < n; i++)
         if ((nocase ? strcasecmp(list[i], s) : strcmp(list[i], s)) == 0)
@@ -1723,8 +1664,7 @@ static int rule_has(const char *const *list, size_t n, const char *s,
 }
 
 const lm_team *lm_policy_route(const lm_policy *p, const char *country_alpha2,
-                               int32_t company_size, const char *source)
-{
+                               int32_t company_size, const char *source) {
     const struct lm_geo_country *g;
     size_t i;
 
@@ -1752,8 +1692,7 @@ const lm_team *lm_policy_route(const lm_policy *p, const char *country_alpha2,
     return p->rules[p->n_rules - 1].team; /* unreachable: the fallback */
 }
 
-const lm_team *lm_policy_team(const lm_policy *p, const char *name)
-{
+const lm_team *lm_policy_team(const lm_policy *p, const char *name) {
     size_t i;
     if (p == NULL || name == NULL)
         return NULL;
@@ -1763,18 +1702,15 @@ const lm_team *lm_policy_team(const lm_policy *p, const char *name)
     return NULL;
 }
 
-size_t lm_policy_team_count(const lm_policy *p)
-{
+size_t lm_policy_team_count(const lm_policy *p) {
     return p != NULL ? p->n_teams : 0;
 }
 
-const lm_team *lm_policy_team_at(const lm_policy *p, size_t i)
-{
+const lm_team *lm_policy_team_at(const lm_policy *p, size_t i) {
     return p != NULL && i < p->n_teams ? &p->teams[i] : NULL;
 }
 
-const lm_cadence *lm_policy_cadence(const lm_policy *p, const char *name)
-{
+const lm_cadence *lm_policy_cadence(const lm_policy *p, const char *name) {
     size_t i;
     if (p == NULL || name == NULL)
         return NULL;
@@ -1788,8 +1724,7 @@ const lm_cadence *lm_policy_cadence(const lm_policy *p, const char *name)
 /* Allowed hours                                                       */
 /* ------------------------------------------------------------------ */
 
-static int cad_ok(const lm_cadence *c)
-{
+static int cad_ok(const lm_cadence *c) {
     return c != NULL && c->business_days_mask != 0 &&
            c->allowed_start_min >= 0 &&
            c->allowed_start_min < c->allowed_end_min &&
@@ -1801,8 +1736,7 @@ static int cad_ok(const lm_cadence *c)
  * DST change gives the instant of the change (when such a window opens),
  * found by bisection on whole seconds. -1 on error. */
 static int64_t pol_wall_start(const char *tz, int y, int m, int d,
-                              int32_t minute)
-{
+                              int32_t minute) {
     lm_local_time lc;
     int64_t cand = lm_tz_to_utc_ms(tz, y, m, d, 0, minute), lo, hi, want;
     int32_t off;
@@ -1831,8 +1765,7 @@ static int64_t pol_wall_start(const char *tz, int y, int m, int d,
 }
 
 int64_t lm_policy_next_allowed_ms(const lm_cadence *c, const char *tz,
-                                  int64_t earliest_ms)
-{
+                                  int64_t earliest_ms) {
     lm_local_time lt, lc;
     int64_t t = earliest_ms;
     int i;
@@ -1852,8 +1785,7 @@ int64_t lm_policy_next_allowed_ms(const lm_cadence *c, const char *tz,
         if (day_ok && lt.minute_of_day < c->allowed_start_min) {
             cand = pol_wall_start(tz, lt.year, lt.month, lt.mday,
                                   c->allowed_start_min);
-            if (cand != -1 && cand <= t &&
-                lm_tz_local(tz, cand, &lc) == 0) {
+            if (cand != -1 && cand <= t && lm_tz_local(tz, cand, &lc) == 0) {
                 /* The start's first occurrence passed before the clocks
                  * went back; take its second one. */
                 cand += (int64_t)(lc.offset_s - lt.offset_s) * 1000;
@@ -1874,8 +1806,7 @@ int64_t lm_policy_next_allowed_ms(const lm_cadence *c, const char *tz,
 
 size_t lm_policy_candidate_slots(const lm_cadence *c, const char *tz,
                                  int64_t from_ms, int64_t horizon_ms,
-                                 lm_slot *out, size_t max)
-{
+                                 lm_slot *out, size_t max) {
     uint8_t seen[168];
     int64_t end, scan, t = from_ms;
     size_t n = 0;

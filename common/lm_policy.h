@@ -28,24 +28,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LM_POLICY_FILE_MAX     (1024 * 1024) /* largest config file read */
-#define LM_POLICY_ERRSZ        512  /* err buffer that holds any message */
-#define LM_POLICY_NAME_MAX     64   /* channel, team, cadence, band names */
-#define LM_POLICY_OWNER_MAX    128  /* owner names (free text) */
-#define LM_POLICY_MAX_CHANNELS 32
-#define LM_POLICY_MAX_BANDS    16
-#define LM_POLICY_MAX_RULES    256
-#define LM_POLICY_MAX_TEAMS    128
-#define LM_POLICY_MAX_OWNERS   256  /* per team */
-#define LM_POLICY_MAX_CADENCES 32
-#define LM_POLICY_MAX_STEPS    32   /* per cadence */
-#define LM_POLICY_MAX_LIST     512  /* items in a rule's match list */
-#define LM_POLICY_CAPACITY_MAX 1000000
-#define LM_POLICY_DURATION_MAX (3660LL * 86400 * 1000) /* ~10 years, ms */
-#define LM_POLICY_COST_MAX     100000000LL /* cents: 1,000,000.00 */
-#define LM_POLICY_SEGMENT_MAX  (8 + 1 + LM_POLICY_NAME_MAX + 1) /* bufsz */
+#define LM_POLICY_FILE_MAX       (1024 * 1024) /* largest config file read */
+#define LM_POLICY_ERRSZ          512 /* err buffer that holds any message */
+#define LM_POLICY_NAME_MAX       64  /* channel, team, cadence, band names */
+#define LM_POLICY_OWNER_MAX      128 /* owner names (free text) */
+#define LM_POLICY_MAX_CHANNELS   32
+#define LM_POLICY_MAX_BANDS      16
+#define LM_POLICY_MAX_RULES      256
+#define LM_POLICY_MAX_TEAMS      128
+#define LM_POLICY_MAX_OWNERS     256 /* per team */
+#define LM_POLICY_MAX_CADENCES   32
+#define LM_POLICY_MAX_STEPS      32  /* per cadence */
+#define LM_POLICY_MAX_LIST       512 /* items in a rule's match list */
+#define LM_POLICY_CAPACITY_MAX   1000000
+#define LM_POLICY_DURATION_MAX   (3660LL * 86400 * 1000) /* ~10 years, ms */
+#define LM_POLICY_COST_MAX       100000000LL /* cents: 1,000,000.00 */
+#define LM_POLICY_SEGMENT_MAX    (8 + 1 + LM_POLICY_NAME_MAX + 1) /* bufsz */
 #define LM_POLICY_SLOT_SCAN_DAYS 15 /* candidate_slots looks this far */
-#define LM_POLICY_DEFAULT_FILE "decisions.yaml (built-in)" /* in errors */
+#define LM_POLICY_DEFAULT_FILE   "decisions.yaml (built-in)" /* in errors */
 /* Segment region of a lead whose country is missing or unknown. */
 #define LM_POLICY_REGION_OTHER "OTHER"
 
@@ -58,8 +58,9 @@ typedef struct lm_policy lm_policy; /* immutable after load */
  * file as given in path. Caller frees with lm_policy_free. NULL + err on
  * failure (LM_POLICY_ERRSZ holds any message; err may be NULL). */
 lm_policy *lm_policy_load(const char *path, char *err, size_t errsz);
-/* Parses YAML text of len bytes (need not be NUL-terminated; copied, so
- * the caller keeps ownership). filename_for_errors prefixes every error
+/* Parses YAML text of len bytes (need not be NUL-terminated; read only
+ * during the call, the caller keeps it). filename_for_errors prefixes every
+ * error
  * (NULL: "decisions.yaml"). Caller frees with lm_policy_free. NULL + err. */
 lm_policy *lm_policy_parse(const char *yaml_text, size_t len,
                            const char *filename_for_errors, char *err,
@@ -134,7 +135,7 @@ typedef struct lm_step {
 typedef struct lm_cadence {
     const char *name;
     const lm_step *steps;
-    size_t n_steps; /* >= 1 */
+    size_t n_steps;                             /* >= 1 */
     int32_t allowed_start_min, allowed_end_min; /* minutes after local
                                                    midnight, start < end */
     uint8_t business_days_mask; /* bit 0 = Monday .. bit 6 = Sunday */

@@ -19,41 +19,39 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define LM_TZ_MIN_S       (-62135596800LL) /* 0001-01-01T00:00:00Z */
-#define LM_TZ_MAX_S       253402300799LL   /* 9999-12-31T23:59:59Z */
-#define LM_TZ_UTOFF_MIN   (-89999)         /* RFC 8536 bounds */
-#define LM_TZ_UTOFF_MAX   93599
-#define LM_TZ_RULE_H_MAX  167 /* TZif v3: rule times may reach 167h */
-#define LM_TZ_FOOTER_MAX  256
-#define LM_TZ_LEAPS_MAX   1024
-#define LM_TZ_HDR_SIZE    44
-#define LM_TZ_DAY_S       86400LL
+#define LM_TZ_MIN_S      (-62135596800LL) /* 0001-01-01T00:00:00Z */
+#define LM_TZ_MAX_S      253402300799LL   /* 9999-12-31T23:59:59Z */
+#define LM_TZ_UTOFF_MIN  (-89999)         /* RFC 8536 bounds */
+#define LM_TZ_UTOFF_MAX  93599
+#define LM_TZ_RULE_H_MAX 167 /* TZif v3: rule times may reach 167h */
+#define LM_TZ_FOOTER_MAX 256
+#define LM_TZ_LEAPS_MAX  1024
+#define LM_TZ_HDR_SIZE   44
+#define LM_TZ_DAY_S      86400LL
 
 /* ------------------------------------------------------------------ */
 /* Calendar                                                            */
 /* ------------------------------------------------------------------ */
 
-static int64_t tz_floor_div(int64_t a, int64_t b)
-{
+static int64_t tz_floor_div(int64_t a, int64_t b) {
     int64_t q = a / b;
     if ((a % b != 0) && ((a < 0) != (b < 0)))
         q--;
     return q;
 }
 
-static int64_t tz_floor_mod(int64_t a, int64_t b)
-{
+static int64_t tz_floor_mod(int64_t a, int64_t b) {
     return a - tz_floor_div(a, b) * b;
 }
 
-static int64_t tz_days_from_civil(int64_t y, int64_t m, int64_t d)
-{
+static int64_t tz_days_from_civil(int64_t y, int64_t m, int64_t d) {
     int64_t era, yoe, doy, doe;
     y -= m <= 2;
     era = tz_floor_div(y, 400);
@@ -63,8 +61,7 @@ static int64_t tz_days_from_civil(int64_t y, int64_t m, int64_t d)
     return era * 146097 + doe - 719468;
 }
 
-static void tz_civil_from_days(int64_t z, int64_t *y, int32_t *m, int32_t *d)
-{
+static void tz_civil_from_days(int64_t z, int64_t *y, int32_t *m, int32_t *d) {
     int64_t era, doe, yoe, doy, mp;
     z += 719468;
     era = tz_floor_div(z, 146097);
@@ -77,13 +74,11 @@ static void tz_civil_from_days(int64_t z, int64_t *y, int32_t *m, int32_t *d)
     *y = yoe + era * 400 + (*m <= 2);
 }
 
-static int tz_is_leap(int64_t y)
-{
+static int tz_is_leap(int64_t y) {
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-static int tz_days_in_month(int64_t y, int m)
-{
+static int tz_days_in_month(int64_t y, int m) {
     static const int mdays[12] = {31, 28, 31, 30, 31, 30,
                                   31, 31, 30, 31, 30, 31};
     return m == 2 && tz_is_leap(y) ? 29 : mdays[m - 1];
@@ -96,10 +91,10 @@ static int tz_days_in_month(int64_t y, int m)
 enum { TZ_RULE_J1, TZ_RULE_J0, TZ_RULE_M };
 
 typedef struct tz_rule {
-    int kind;                /* TZ_RULE_J1 "Jn", TZ_RULE_J0 "n", TZ_RULE_M */
-    int day;                 /* Jn: 1..365; n: 0..365 */
-    int month, week, wday;   /* Mm.w.d: 1..12, 1..5 (5 = last), 0 = Sunday */
-    int32_t secs;            /* local time of day of the change */
+    int kind;              /* TZ_RULE_J1 "Jn", TZ_RULE_J0 "n", TZ_RULE_M */
+    int day;               /* Jn: 1..365; n: 0..365 */
+    int month, week, wday; /* Mm.w.d: 1..12, 1..5 (5 = last), 0 = Sunday */
+    int32_t secs;          /* local time of day of the change */
 } tz_rule;
 
 typedef struct tz_posix {
@@ -108,8 +103,7 @@ typedef struct tz_posix {
     tz_rule start, end; /* start in standard time, end in DST */
 } tz_posix;
 
-static const char *tzp_name(const char *s)
-{
+static const char *tzp_name(const char *s) {
     const char *b = s;
     if (*s == '<') {
         s++;
@@ -129,8 +123,7 @@ static const char *tzp_name(const char *s)
     return s - b >= 3 ? s : NULL;
 }
 
-static const char *tzp_num(const char *s, int *v, int max)
-{
+static const char *tzp_num(const char *s, int *v, int max) {
     int n = 0, k = 0;
     while (*s >= '0' && *s <= '9' && k < 4) {
         n = n * 10 + (*s - '0');
@@ -145,8 +138,7 @@ static const char *tzp_num(const char *s, int *v, int max)
 
 /* [+-]hh[:mm[:ss]] with hh <= hmax; signed only if allow_sign. */
 static const char *tzp_time(const char *s, int32_t *secs, int hmax,
-                            int allow_sign)
-{
+                            int allow_sign) {
     int sign = 1, h, m = 0, sec = 0;
     if (allow_sign && (*s == '+' || *s == '-')) {
         sign = *s == '-' ? -1 : 1;
@@ -164,8 +156,7 @@ static const char *tzp_time(const char *s, int32_t *secs, int hmax,
     return s;
 }
 
-static const char *tzp_rule(const char *s, tz_rule *r)
-{
+static const char *tzp_rule(const char *s, tz_rule *r) {
     memset(r, 0, sizeof *r);
     if (*s == 'J') {
         r->kind = TZ_RULE_J1;
@@ -194,8 +185,7 @@ static const char *tzp_rule(const char *s, tz_rule *r)
     return s;
 }
 
-static int tzp_parse(const char *s, tz_posix *p)
-{
+static int tzp_parse(const char *s, tz_posix *p) {
     int32_t v;
     memset(p, 0, sizeof *p);
     if ((s = tzp_name(s)) == NULL || (s = tzp_time(s, &v, 24, 1)) == NULL)
@@ -229,8 +219,7 @@ static int tzp_parse(const char *s, tz_posix *p)
 
 /* The local-time seconds (days since epoch * 86400 + time) at which rule r
  * fires in year y. */
-static int64_t tzp_rule_local(const tz_rule *r, int64_t y)
-{
+static int64_t tzp_rule_local(const tz_rule *r, int64_t y) {
     int64_t days;
     if (r->kind == TZ_RULE_J1) {
         int64_t doy = r->day - 1;
@@ -251,9 +240,7 @@ static int64_t tzp_rule_local(const tz_rule *r, int64_t y)
     return days * LM_TZ_DAY_S + r->secs;
 }
 
-static void tzp_lookup(const tz_posix *p, int64_t t, int32_t *off,
-                       int *isdst)
-{
+static void tzp_lookup(const tz_posix *p, int64_t t, int32_t *off, int *isdst) {
     int64_t y, start, end;
     int32_t m, d;
     int dst;
@@ -296,19 +283,16 @@ typedef struct tz_hdr {
     uint32_t isutcnt, isstdcnt, leapcnt, timecnt, typecnt, charcnt;
 } tz_hdr;
 
-static uint32_t tz_be32(const uint8_t *p)
-{
+static uint32_t tz_be32(const uint8_t *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
            (uint32_t)p[3];
 }
 
-static int64_t tz_be64(const uint8_t *p)
-{
+static int64_t tz_be64(const uint8_t *p) {
     return (int64_t)((uint64_t)tz_be32(p) << 32 | (uint64_t)tz_be32(p + 4));
 }
 
-static void tz_zone_free(tz_zone *z)
-{
+static void tz_zone_free(tz_zone *z) {
     if (z == NULL)
         return;
     free(z->times);
@@ -318,9 +302,7 @@ static void tz_zone_free(tz_zone *z)
     free(z);
 }
 
-static int tz_read_hdr(const uint8_t *buf, size_t len, size_t pos,
-                       tz_hdr *h)
-{
+static int tz_read_hdr(const uint8_t *buf, size_t len, size_t pos, tz_hdr *h) {
     if (len < pos || len - pos < LM_TZ_HDR_SIZE ||
         memcmp(buf + pos, "TZif", 4) != 0)
         return -1;
@@ -342,8 +324,7 @@ static int tz_read_hdr(const uint8_t *buf, size_t len, size_t pos,
     return 0;
 }
 
-static size_t tz_block_size(const tz_hdr *h, size_t tsz)
-{
+static size_t tz_block_size(const tz_hdr *h, size_t tsz) {
     return (size_t)h->timecnt * (tsz + 1) + (size_t)h->typecnt * 6 +
            h->charcnt + (size_t)h->leapcnt * (tsz + 4) + h->isstdcnt +
            h->isutcnt;
@@ -351,8 +332,7 @@ static size_t tz_block_size(const tz_hdr *h, size_t tsz)
 
 /* Parses one data block (times of tsz bytes) at buf+pos into z. */
 static int tz_read_block(const uint8_t *buf, size_t len, size_t pos,
-                         const tz_hdr *h, size_t tsz, tz_zone *z)
-{
+                         const tz_hdr *h, size_t tsz, tz_zone *z) {
     const uint8_t *p = buf + pos, *ip, *tp;
     size_t i;
 
@@ -364,8 +344,7 @@ static int tz_read_block(const uint8_t *buf, size_t len, size_t pos,
     z->idx = malloc(h->timecnt ? h->timecnt : 1);
     z->offs = malloc(sizeof *z->offs * h->typecnt);
     z->dst = malloc(h->typecnt);
-    if (z->times == NULL || z->idx == NULL || z->offs == NULL ||
-        z->dst == NULL)
+    if (z->times == NULL || z->idx == NULL || z->offs == NULL || z->dst == NULL)
         return -1;
     ip = p + (size_t)h->timecnt * tsz;
     tp = ip + h->timecnt;
@@ -386,8 +365,7 @@ static int tz_read_block(const uint8_t *buf, size_t len, size_t pos,
     return 0;
 }
 
-static int tz_parse(const uint8_t *buf, size_t len, tz_zone *z)
-{
+static int tz_parse(const uint8_t *buf, size_t len, tz_zone *z) {
     tz_hdr h1, h2;
     size_t pos;
 
@@ -421,8 +399,7 @@ static int tz_parse(const uint8_t *buf, size_t len, tz_zone *z)
 }
 
 static void tz_zone_lookup(const tz_zone *z, int64_t t, int32_t *off,
-                           int *isdst)
-{
+                           int *isdst) {
     size_t type = 0;
 
     if (z->n_times > 0 && t >= z->times[z->n_times - 1]) {
@@ -453,31 +430,36 @@ static void tz_zone_lookup(const tz_zone *z, int64_t t, int32_t *off,
 /* Names and files                                                     */
 /* ------------------------------------------------------------------ */
 
-static void tz_err(char *err, size_t errsz, const char *fmt, const char *a,
-                   const char *b)
-{
-    if (err != NULL && errsz > 0)
-        snprintf(err, errsz, fmt, a, b);
+static void tz_err(char *err, size_t errsz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void tz_err(char *err, size_t errsz, const char *fmt, ...) {
+    va_list ap;
+    if (err == NULL || errsz == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errsz, fmt, ap);
+    va_end(ap);
 }
 
-static int tz_name_ok(const char *name, char *err, size_t errsz)
-{
+static int tz_name_ok(const char *name, char *err, size_t errsz) {
     size_t i, n;
 
     if (name == NULL || name[0] == '\0') {
-        tz_err(err, errsz, "time zone is empty%s%s", "", "");
+        tz_err(err, errsz, "time zone is empty");
         return -1;
     }
     n = strnlen(name, LM_TZ_NAME_MAX + 1);
     if (n > LM_TZ_NAME_MAX) {
-        tz_err(err, errsz, "time zone name is too long%s%s", "", "");
+        tz_err(err, errsz, "time zone name is longer than %d characters",
+               LM_TZ_NAME_MAX);
         return -1;
     }
     if (name[0] == '/' || strstr(name, "..") != NULL) {
         tz_err(err, errsz,
-               "time zone \"%s\" is not a zone name; write e.g. "
-               "\"Europe/Berlin\"%s",
-               name, "");
+               "time zone \"%.64s\" is not a zone name; write e.g. "
+               "\"Europe/Berlin\"",
+               name);
         return -1;
     }
     for (i = 0; i < n; i++) {
@@ -486,17 +468,16 @@ static int tz_name_ok(const char *name, char *err, size_t errsz)
               (c >= '0' && c <= '9') || c == '_' || c == '+' || c == '-' ||
               c == '/')) {
             tz_err(err, errsz,
-                   "time zone \"%s\" has a character outside "
-                   "[A-Za-z0-9_+/-]; write e.g. \"America/New_York\"%s",
-                   name, "");
+                   "time zone \"%.64s\" has a character outside "
+                   "[A-Za-z0-9_+/-]; write e.g. \"America/New_York\"",
+                   name);
             return -1;
         }
     }
     return 0;
 }
 
-static tz_zone *tz_load(const char *name, char *err, size_t errsz)
-{
+static tz_zone *tz_load(const char *name, char *err, size_t errsz) {
     const char *dir = getenv("TZDIR");
     char path[4096];
     struct stat st;
@@ -520,20 +501,19 @@ static tz_zone *tz_load(const char *name, char *err, size_t errsz)
                    "such as \"Europe/Berlin\"",
                    name, dir);
         else
-            tz_err(err, errsz, "time zone \"%s\": cannot open %s", name,
-                   path);
+            tz_err(err, errsz, "time zone \"%s\": cannot open %s", name, path);
         return NULL;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
         st.st_size > LM_TZ_FILE_MAX) {
-        tz_err(err, errsz, "time zone \"%s\": %s is not a time zone file",
-               name, path);
-        goto fail;
+        tz_err(err, errsz, "time zone \"%s\": %s is not a time zone file", name,
+               path);
+        goto done;
     }
     buf = malloc((size_t)st.st_size);
     if (buf == NULL) {
-        tz_err(err, errsz, "time zone \"%s\": out of memory%s", name, "");
-        goto fail;
+        tz_err(err, errsz, "time zone \"%s\": out of memory", name);
+        goto done;
     }
     while (got < (size_t)st.st_size) {
         ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
@@ -549,10 +529,10 @@ static tz_zone *tz_load(const char *name, char *err, size_t errsz)
                name, path);
         tz_zone_free(z);
         z = NULL;
-        goto fail;
+        goto done;
     }
     snprintf(z->name, sizeof z->name, "%s", name);
-fail:
+done:
     free(buf);
     close(fd);
     return z;
@@ -569,8 +549,7 @@ static uint64_t tz_stamp;
 static size_t tz_last; /* index of the last hit: the common case */
 
 /* The cached (or freshly loaded) zone; tz_mu must be held. */
-static tz_zone *tz_get(const char *name, char *err, size_t errsz)
-{
+static tz_zone *tz_get(const char *name, char *err, size_t errsz) {
     size_t i, victim = 0;
     tz_zone *z;
 
@@ -603,8 +582,7 @@ static tz_zone *tz_get(const char *name, char *err, size_t errsz)
     return z;
 }
 
-void lm_tz_cache_clear(void)
-{
+void lm_tz_cache_clear(void) {
     size_t i;
     pthread_mutex_lock(&tz_mu);
     for (i = 0; i < tz_cache_n; i++) {
@@ -616,8 +594,7 @@ void lm_tz_cache_clear(void)
     pthread_mutex_unlock(&tz_mu);
 }
 
-size_t lm_tz_cache_size(void)
-{
+size_t lm_tz_cache_size(void) {
     size_t n;
     pthread_mutex_lock(&tz_mu);
     n = tz_cache_n;
@@ -629,8 +606,7 @@ size_t lm_tz_cache_size(void)
 /* Public API                                                          */
 /* ------------------------------------------------------------------ */
 
-int lm_tz_check(const char *name, char *err, size_t errsz)
-{
+int lm_tz_check(const char *name, char *err, size_t errsz) {
     tz_zone *z;
     pthread_mutex_lock(&tz_mu);
     z = tz_get(name, err, errsz);
@@ -638,20 +614,17 @@ int lm_tz_check(const char *name, char *err, size_t errsz)
     return z != NULL ? 0 : -1;
 }
 
-int lm_tz_valid(const char *name)
-{
+int lm_tz_valid(const char *name) {
     return lm_tz_check(name, NULL, 0) == 0;
 }
 
 /* Epoch seconds of utc_ms, or -1 if outside years 1..9999. */
-static int tz_seconds(int64_t utc_ms, int64_t *t)
-{
+static int tz_seconds(int64_t utc_ms, int64_t *t) {
     *t = tz_floor_div(utc_ms, 1000);
     return *t < LM_TZ_MIN_S || *t > LM_TZ_MAX_S ? -1 : 0;
 }
 
-int lm_tz_offset(const char *name, int64_t utc_ms, int32_t *offset_s)
-{
+int lm_tz_offset(const char *name, int64_t utc_ms, int32_t *offset_s) {
     tz_zone *z;
     int64_t t;
     int32_t off = 0;
@@ -670,8 +643,7 @@ int lm_tz_offset(const char *name, int64_t utc_ms, int32_t *offset_s)
     return 0;
 }
 
-int lm_tz_local(const char *name, int64_t utc_ms, lm_local_time *out)
-{
+int lm_tz_local(const char *name, int64_t utc_ms, lm_local_time *out) {
     tz_zone *z;
     int64_t t, local, days, y, secs;
     int32_t off = 0, m, d;
@@ -704,9 +676,8 @@ int lm_tz_local(const char *name, int64_t utc_ms, lm_local_time *out)
     return 0;
 }
 
-int64_t lm_tz_to_utc_ms(const char *name, int year, int mon, int mday,
-                        int hour, int min)
-{
+int64_t lm_tz_to_utc_ms(const char *name, int year, int mon, int mday, int hour,
+                        int min) {
     tz_zone *z;
     int64_t y, m, local, ta, tb, res;
     int32_t oa = 0, ob = 0, o;

@@ -35,17 +35,17 @@
 
 /* A local wall-clock reading. */
 typedef struct lm_local_time {
-    int32_t year;         /* e.g. 2025 */
-    int32_t month;        /* 1..12 */
-    int32_t mday;         /* 1..31 */
-    int32_t hour;         /* 0..23 */
-    int32_t minute;       /* 0..59 */
-    int32_t second;       /* 0..59 */
-    int32_t weekday;      /* 0 = Monday .. 6 = Sunday */
-    int32_t hour_of_week; /* 0..167, 0 = Monday 00:00-00:59 local */
+    int32_t year;          /* e.g. 2025 */
+    int32_t month;         /* 1..12 */
+    int32_t mday;          /* 1..31 */
+    int32_t hour;          /* 0..23 */
+    int32_t minute;        /* 0..59 */
+    int32_t second;        /* 0..59 */
+    int32_t weekday;       /* 0 = Monday .. 6 = Sunday */
+    int32_t hour_of_week;  /* 0..167, 0 = Monday 00:00-00:59 local */
     int32_t minute_of_day; /* 0..1439 */
-    int32_t offset_s;     /* UTC offset in effect, DST included */
-    int32_t is_dst;       /* 1 if daylight saving time is in effect */
+    int32_t offset_s;      /* UTC offset in effect, DST included */
+    int32_t is_dst;        /* 1 if daylight saving time is in effect */
 } lm_local_time;
 
 /* 1 if name is a well-formed zone name whose TZif file exists and parses
@@ -70,8 +70,8 @@ int lm_tz_local(const char *name, int64_t utc_ms, lm_local_time *out);
  * change is 03:30 CEST); a wall time that happens twice maps to the first
  * (earlier) instant. Returns epoch ms, or -1 on a bad zone or a date out
  * of range (-1 is never a valid result: results are whole minutes). */
-int64_t lm_tz_to_utc_ms(const char *name, int year, int mon, int mday,
-                        int hour, int min);
+int64_t lm_tz_to_utc_ms(const char *name, int year, int mon, int mday, int hour,
+                        int min);
 
 /* Forgets every cached zone (e.g. after TZDIR changed). */
 void lm_tz_cache_clear(void);

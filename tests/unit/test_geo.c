@@ -12,8 +12,7 @@
 
 /* ---- the table ---------------------------------------------------------- */
 
-Test(geo, table_has_every_assigned_code_sorted_and_sane)
-{
+Test(geo, table_has_every_assigned_code_sorted_and_sane) {
     size_t i, n = lm_geo_country_count();
 
     cr_assert_eq(n, 249, "ISO 3166-1 assigns 249 codes, table has %zu", n);
@@ -27,13 +26,12 @@ Test(geo, table_has_every_assigned_code_sorted_and_sane)
                       c->alpha2[1] >= 'A' && c->alpha2[1] <= 'Z',
                   "%s", c->alpha2);
         if (i > 0)
-            cr_expect_lt(strcmp(lm_geo_country_at(i - 1)->alpha2, c->alpha2),
-                         0, "not sorted at %s", c->alpha2);
-        cr_expect_not_null(lm_geo_region(c->region), "%s region %s",
-                           c->alpha2, c->region);
+            cr_expect_lt(strcmp(lm_geo_country_at(i - 1)->alpha2, c->alpha2), 0,
+                         "not sorted at %s", c->alpha2);
+        cr_expect_not_null(lm_geo_region(c->region), "%s region %s", c->alpha2,
+                           c->region);
         cr_expect(strlen(c->calling_code) >= 1 &&
-                      strlen(c->calling_code) <= 3 &&
-                      c->calling_code[0] != '0',
+                      strlen(c->calling_code) <= 3 && c->calling_code[0] != '0',
                   "%s calling code %s", c->alpha2, c->calling_code);
         for (j = 0; c->calling_code[j] != '\0'; j++)
             cr_expect(c->calling_code[j] >= '0' && c->calling_code[j] <= '9',
@@ -44,8 +42,7 @@ Test(geo, table_has_every_assigned_code_sorted_and_sane)
     }
 }
 
-Test(geo, lookups)
-{
+Test(geo, lookups) {
     static const struct {
         const char *code, *alpha2, *tz, *region, *cc;
     } cases[] = {
@@ -77,9 +74,8 @@ Test(geo, lookups)
     }
 }
 
-Test(geo, unknown_codes)
-{
-    static const char *const bad[] = {"",   "D",  "DEU", "UK", "XK", "EU",
+Test(geo, unknown_codes) {
+    static const char *const bad[] = {"",   "D",  "DEU", "UK",  "XK", "EU",
                                       "1A", "D1", "ZZ",  " DE", "D "};
     size_t i;
 
@@ -88,8 +84,7 @@ Test(geo, unknown_codes)
         cr_expect_null(lm_geo_country(bad[i]), "\"%s\"", bad[i]);
 }
 
-Test(geo, regions)
-{
+Test(geo, regions) {
     cr_expect_str_eq(lm_geo_region("emea"), "EMEA");
     cr_expect_str_eq(lm_geo_region("Latam"), "LATAM");
     cr_expect_str_eq(lm_geo_region("NA"), "NA");
@@ -101,8 +96,7 @@ Test(geo, regions)
 
 /* ---- phones ------------------------------------------------------------- */
 
-Test(geo, phone_good)
-{
+Test(geo, phone_good) {
     static const struct {
         const char *raw, *country, *want;
     } cases[] = {
@@ -140,8 +134,7 @@ Test(geo, phone_good)
     }
 }
 
-Test(geo, phone_bad)
-{
+Test(geo, phone_bad) {
     static const struct {
         const char *raw, *country, *fragment;
     } cases[] = {
@@ -154,8 +147,9 @@ Test(geo, phone_bad)
         {"030 1234567", NULL, "is a national number and no country is given"},
         {"030 1234567", "", "is a national number and no country is given"},
         {"030 1234567", "ZZ", "unknown country \"ZZ\""},
-        {"+1234567", NULL, "has 7 digits with the country code; E.164 needs "
-                           "8 to 15"},
+        {"+1234567", NULL,
+         "has 7 digits with the country code; E.164 needs "
+         "8 to 15"},
         {"+1234567890123456", NULL, "has 16 digits"},
         {"030 12", "DE", "has 6 digits"},
         {"+0 30 1234567", NULL, "a country calling code never starts with 0"},
@@ -175,25 +169,21 @@ Test(geo, phone_bad)
                                    sizeof out, err, sizeof err);
         cr_expect_eq(rc, -1, "\"%s\" was accepted as %s", cases[i].raw, out);
         cr_expect_str_eq(out, "", "\"%s\"", cases[i].raw);
-        cr_expect_not_null(strstr(err, cases[i].fragment),
-                           "\"%s\": error \"%s\" lacks \"%s\"",
-                           cases[i].raw ? cases[i].raw : "(null)", err,
-                           cases[i].fragment);
+        cr_expect_not_null(
+            strstr(err, cases[i].fragment), "\"%s\": error \"%s\" lacks \"%s\"",
+            cases[i].raw ? cases[i].raw : "(null)", err, cases[i].fragment);
     }
 }
 
-Test(geo, phone_buffers)
-{
+Test(geo, phone_buffers) {
     char out[8], err[256];
 
     cr_expect_eq(lm_geo_phone_e164("+49301234567", NULL, out, sizeof out, err,
                                    sizeof err),
                  -1);
     cr_expect_not_null(strstr(err, "too small"));
-    cr_expect_eq(lm_geo_phone_e164("+49301234567", NULL, NULL, 0, err,
-                                   sizeof err),
-                 -1);
+    cr_expect_eq(
+        lm_geo_phone_e164("+49301234567", NULL, NULL, 0, err, sizeof err), -1);
     /* err may be NULL */
-    cr_expect_eq(lm_geo_phone_e164("nope", "DE", out, sizeof out, NULL, 0),
-                 -1);
+    cr_expect_eq(lm_geo_phone_e164("nope", "DE", out, sizeof out, NULL, 0), -1);
 }

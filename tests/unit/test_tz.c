@@ -26,22 +26,19 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static void set_tz(const char *tz)
-{
+static void set_tz(const char *tz) {
     setenv("TZ", tz, 1);
     tzset();
 }
 
-static long glibc_off(time_t t)
-{
+static long glibc_off(time_t t) {
     struct tm tm;
     localtime_r(&t, &tm);
     return tm.tm_gmtoff;
 }
 
 /* Compares lm_tz_local(zone) with glibc (TZ already set) at t. */
-static void check_at(const char *zone, time_t t, int64_t extra_ms)
-{
+static void check_at(const char *zone, time_t t, int64_t extra_ms) {
     struct tm tm;
     lm_local_time lt;
     int32_t off;
@@ -71,8 +68,7 @@ static void check_at(const char *zone, time_t t, int64_t extra_ms)
 
 /* Walks 2020-2040 comparing zone (our name) with glibc under TZ=glibc_tz;
  * returns how many offset changes it checked exactly. */
-static int sweep(const char *zone, const char *glibc_tz)
-{
+static int sweep(const char *zone, const char *glibc_tz) {
     time_t t, prev = (time_t)T2020;
     int changes = 0;
 
@@ -101,15 +97,13 @@ static int sweep(const char *zone, const char *glibc_tz)
 
 static char scratch[64];
 
-static const char *scratch_dir(void)
-{
+static const char *scratch_dir(void) {
     snprintf(scratch, sizeof scratch, "/tmp/lm_tz_test.XXXXXX");
     cr_assert_not_null(mkdtemp(scratch));
     return scratch;
 }
 
-static void scratch_rm(void)
-{
+static void scratch_rm(void) {
     DIR *d = opendir(scratch);
     struct dirent *e;
     char path[512];
@@ -126,8 +120,7 @@ static void scratch_rm(void)
     rmdir(scratch);
 }
 
-static void write_file(const char *name, const void *data, size_t len)
-{
+static void write_file(const char *name, const void *data, size_t len) {
     char path[512];
     FILE *f;
 
@@ -138,8 +131,7 @@ static void write_file(const char *name, const void *data, size_t len)
     fclose(f);
 }
 
-static size_t put32(unsigned char *p, uint32_t v)
-{
+static size_t put32(unsigned char *p, uint32_t v) {
     p[0] = (unsigned char)(v >> 24);
     p[1] = (unsigned char)(v >> 16);
     p[2] = (unsigned char)(v >> 8);
@@ -149,8 +141,7 @@ static size_t put32(unsigned char *p, uint32_t v)
 
 /* A TZif header: version ('2' or 0), the six counts. */
 static size_t put_hdr(unsigned char *p, int version, uint32_t timecnt,
-                      uint32_t typecnt, uint32_t charcnt)
-{
+                      uint32_t typecnt, uint32_t charcnt) {
     memset(p, 0, 44);
     memcpy(p, "TZif", 4);
     p[4] = (unsigned char)version;
@@ -161,8 +152,7 @@ static size_t put_hdr(unsigned char *p, int version, uint32_t timecnt,
 }
 
 /* A version-2 TZif with no transitions, one type, and footer `posix`. */
-static size_t footer_only_tzif(unsigned char *buf, const char *posix)
-{
+static size_t footer_only_tzif(unsigned char *buf, const char *posix) {
     size_t n = 0, i;
     for (i = 0; i < 2; i++) {
         n += put_hdr(buf + n, '2', 0, 1, 4);
@@ -181,20 +171,27 @@ static size_t footer_only_tzif(unsigned char *buf, const char *posix)
 
 /* ---- against glibc ------------------------------------------------------ */
 
-Test(tz, matches_glibc_2020_2040)
-{
+Test(tz, matches_glibc_2020_2040) {
     static const struct {
         const char *zone;
         int min_changes; /* offset changes 2020-2040 */
     } zones[] = {
-        {"Europe/Berlin", 40},       {"America/New_York", 40},
-        {"Asia/Kolkata", 0},         {"Australia/Lord_Howe", 40},
-        {"UTC", 0},                  {"America/Santiago", 30},
-        {"Pacific/Chatham", 40},     {"America/St_Johns", 40},
-        {"Asia/Tehran", 2},          {"Europe/Dublin", 40},
-        {"America/Sao_Paulo", 0},    {"Africa/Casablanca", 10},
-        {"America/Nuuk", 10},        {"Asia/Tokyo", 0},
-        {"Pacific/Apia", 0},         {"Etc/GMT+5", 0},
+        {"Europe/Berlin", 40},
+        {"America/New_York", 40},
+        {"Asia/Kolkata", 0},
+        {"Australia/Lord_Howe", 40},
+        {"UTC", 0},
+        {"America/Santiago", 30},
+        {"Pacific/Chatham", 40},
+        {"America/St_Johns", 40},
+        {"Asia/Tehran", 2},
+        {"Europe/Dublin", 40},
+        {"America/Sao_Paulo", 0},
+        {"Africa/Casablanca", 10},
+        {"America/Nuuk", 10},
+        {"Asia/Tokyo", 0},
+        {"Pacific/Apia", 0},
+        {"Etc/GMT+5", 0},
     };
     size_t i;
 
@@ -205,8 +202,7 @@ Test(tz, matches_glibc_2020_2040)
     }
 }
 
-Test(tz, footer_rules_match_glibc)
-{
+Test(tz, footer_rules_match_glibc) {
     static const char *const rules[] = {
         "CET-1CEST,M3.5.0,M10.5.0/3",
         "EST5EDT,M3.2.0,M11.1.0",
@@ -240,19 +236,18 @@ Test(tz, footer_rules_match_glibc)
 
 /* ---- specific instants -------------------------------------------------- */
 
-Test(tz, known_offsets)
-{
+Test(tz, known_offsets) {
     static const struct {
         const char *zone;
         int64_t utc_ms;
         int32_t off;
         int hour, minute, weekday, how;
     } cases[] = {
-        {"Europe/Berlin", 1736938800000LL, 3600, 12, 0, 2, 60},  /* Jan */
-        {"Europe/Berlin", 1752573600000LL, 7200, 12, 0, 1, 36},  /* Jul */
-        {"Asia/Kolkata", 1749526200000LL, 19800, 9, 0, 1, 33},   /* +5:30 */
-        {"UTC", 0, 0, 0, 0, 3, 72},                              /* Thu */
-        {"UTC", -1, 0, 23, 59, 2, 71},                           /* 1969 */
+        {"Europe/Berlin", 1736938800000LL, 3600, 12, 0, 2, 60}, /* Jan */
+        {"Europe/Berlin", 1752573600000LL, 7200, 12, 0, 1, 36}, /* Jul */
+        {"Asia/Kolkata", 1749526200000LL, 19800, 9, 0, 1, 33},  /* +5:30 */
+        {"UTC", 0, 0, 0, 0, 3, 72},                             /* Thu */
+        {"UTC", -1, 0, 23, 59, 2, 71},                          /* 1969 */
         {"Australia/Lord_Howe", 1759591799000LL, 37800, 1, 59, 6, 145},
         {"Australia/Lord_Howe", 1759591800000LL, 39600, 2, 30, 6, 146},
         {"America/New_York", 2193408000000LL, -14400, 12, 0, 0, 12}, /* 2039 */
@@ -270,8 +265,7 @@ Test(tz, known_offsets)
     }
 }
 
-Test(tz, to_utc)
-{
+Test(tz, to_utc) {
     static const struct {
         const char *zone;
         int y, mon, d, h, mi;
@@ -296,7 +290,7 @@ Test(tz, to_utc)
         {"UTC", 2030, 13, 1, 0, 0, 1924992000000LL},
         {"UTC", 2030, 12, 31, 24, 0, 1924992000000LL},
         {"UTC", 2030, 12, 31, 23, 60, 1924992000000LL},
-        {"UTC", 2031, 0, 1, 0, 0, 1922313600000LL}, /* 2030-12-01 */
+        {"UTC", 2031, 0, 1, 0, 0, 1922313600000LL},             /* 2030-12-01 */
         {"Europe/Berlin", 2025, 6, 2, 0, 540, 1748847600000LL}, /* 09:00 */
     };
     size_t i;
@@ -310,8 +304,7 @@ Test(tz, to_utc)
     cr_expect_eq(lm_tz_to_utc_ms("UTC", 0, 1, 1, 0, 0), -1);
 }
 
-Test(tz, to_utc_round_trips)
-{
+Test(tz, to_utc_round_trips) {
     static const char *const zones[] = {"Europe/Berlin", "America/New_York",
                                         "Asia/Kolkata", "Australia/Lord_Howe",
                                         "UTC"};
@@ -338,15 +331,25 @@ Test(tz, to_utc_round_trips)
 
 /* ---- names, files, TZDIR ------------------------------------------------ */
 
-Test(tz, names)
-{
-    static const char *const good[] = {"UTC", "Europe/Berlin", "Etc/GMT+5",
-                                       "Etc/GMT-14", "America/Port-au-Prince",
+Test(tz, names) {
+    static const char *const good[] = {"UTC",
+                                       "Europe/Berlin",
+                                       "Etc/GMT+5",
+                                       "Etc/GMT-14",
+                                       "America/Port-au-Prince",
                                        "America/Argentina/Buenos_Aires"};
-    static const char *const bad[] = {
-        "",           "../etc/passwd", "/etc/localtime", "Europe/../UTC",
-        "Europe/Berlin ", "Foo/Bar",   "Europe",         "zone.tab",
-        "Europe/Berl\xc3\xadn", "Europe\\Berlin", "UTC\n", "Europe//Berlin/"};
+    static const char *const bad[] = {"",
+                                      "../etc/passwd",
+                                      "/etc/localtime",
+                                      "Europe/../UTC",
+                                      "Europe/Berlin ",
+                                      "Foo/Bar",
+                                      "Europe",
+                                      "zone.tab",
+                                      "Europe/Berl\xc3\xadn",
+                                      "Europe\\Berlin",
+                                      "UTC\n",
+                                      "Europe//Berlin/"};
     char err[LM_TZ_ERRSZ];
     char longname[LM_TZ_NAME_MAX + 8];
     size_t i;
@@ -381,8 +384,7 @@ Test(tz, names)
     }
 }
 
-Test(tz, bad_files_are_refused)
-{
+Test(tz, bad_files_are_refused) {
     unsigned char buf[4096];
     char err[LM_TZ_ERRSZ];
     size_t n;
@@ -426,8 +428,7 @@ Test(tz, bad_files_are_refused)
     scratch_rm();
 }
 
-Test(tz, version1_file_without_footer)
-{
+Test(tz, version1_file_without_footer) {
     unsigned char buf[256];
     size_t n = 0;
     int32_t off;
@@ -466,8 +467,7 @@ Test(tz, version1_file_without_footer)
     scratch_rm();
 }
 
-Test(tz, tzdir_is_honoured_and_empty_means_unset)
-{
+Test(tz, tzdir_is_honoured_and_empty_means_unset) {
     setenv("TZDIR", "/nonexistent-lm-tz", 1);
     lm_tz_cache_clear();
     cr_expect(!lm_tz_valid("UTC"));
@@ -479,8 +479,7 @@ Test(tz, tzdir_is_honoured_and_empty_means_unset)
     cr_expect(lm_tz_valid("Europe/Berlin"));
 }
 
-Test(tz, cache_is_bounded_and_evicts)
-{
+Test(tz, cache_is_bounded_and_evicts) {
     char name[16], path[128], target[64];
     int32_t off;
     int i;
@@ -496,8 +495,7 @@ Test(tz, cache_is_bounded_and_evicts)
     }
     for (i = 0; i < LM_TZ_CACHE_MAX + 88; i++) {
         snprintf(name, sizeof name, "Z%03d", i);
-        cr_assert_eq(lm_tz_offset(name, 1752573600000LL, &off), 0, "%s",
-                     name);
+        cr_assert_eq(lm_tz_offset(name, 1752573600000LL, &off), 0, "%s", name);
         cr_assert_eq(off, i % 2 ? 19800 : 7200);
         cr_assert_leq(lm_tz_cache_size(), LM_TZ_CACHE_MAX);
     }
