@@ -19,6 +19,17 @@ typedef struct command {
 static const command commands[] = {
     {"dev", lm_cmd_dev,
      "start/stop the embedded broker and Redis, print their environment"},
+    {"demo", lm_cmd_demo,
+     "run the embedded stack, the fleet and a simulated market; report"},
+    {"simulate", lm_cmd_simulate,
+     "play the outside world (leads, responses) against LASTMILE_BROKERS"},
+    {"publish", lm_cmd_publish, "publish leads from JSON lines or CSV"},
+    {"tail", lm_cmd_tail, "decode a lastmile topic to JSON lines"},
+    {"report", lm_cmd_report, "the business report: funnel, speed, cost"},
+    {"waiting", lm_cmd_waiting, "where decisions wait, by stage and owner"},
+    {"train", lm_cmd_train, "fit the qualification model from outcomes"},
+    {"board", lm_cmd_board, "serve the live flow board in a browser"},
+    {"bench", lm_cmd_bench, "measure the fleet against its broker's limit"},
     {"env", lm_cmd_env, "list every environment variable lastmile reads"},
 };
 

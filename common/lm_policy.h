@@ -59,9 +59,9 @@ typedef struct lm_policy lm_policy; /* immutable after load */
  * failure (LM_POLICY_ERRSZ holds any message; err may be NULL). */
 lm_policy *lm_policy_load(const char *path, char *err, size_t errsz);
 /* Parses YAML text of len bytes (need not be NUL-terminated; read only
- * during the call, the caller keeps it). filename_for_errors prefixes every
- * error
- * (NULL: "decisions.yaml"). Caller frees with lm_policy_free. NULL + err. */
+ * during the call, the caller keeps it). filename_for_errors prefixes
+ * every error (NULL: "decisions.yaml"). Caller frees with lm_policy_free.
+ * NULL + err on failure. */
 lm_policy *lm_policy_parse(const char *yaml_text, size_t len,
                            const char *filename_for_errors, char *err,
                            size_t errsz);
