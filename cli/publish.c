@@ -1,4 +1,5 @@
-/* publish.c — `lastmile publish`: placeholder until its implementation lands. */
+/* publish.c — `lastmile publish`: placeholder until its implementation lands.
+ */
 #include "cli.h"
 
 #include <stdio.h>

@@ -1,4 +1,5 @@
-/* simulate.c — `lastmile simulate`: placeholder until its implementation lands. */
+/* simulate.c — `lastmile simulate`: placeholder until its implementation lands.
+ */
 #include "cli.h"
 
 #include <stdio.h>

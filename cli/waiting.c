@@ -1,4 +1,5 @@
-/* waiting.c — `lastmile waiting`: placeholder until its implementation lands. */
+/* waiting.c — `lastmile waiting`: placeholder until its implementation lands.
+ */
 #include "cli.h"
 
 #include <stdio.h>

@@ -1207,9 +1207,9 @@ static int run_batch(lm_runtime *rt) {
         if (it->kind == ITEM_DONE_BEFORE)
             continue;
         pipe_apply(rt, it, now_ms);
-        if (it->index_n && lm_buf_append(&rt->pipe.buf,
-                                         rt->index.buf.data + it->index_off,
-                                         it->index_len) >= 0)
+        if (it->index_n &&
+            lm_buf_append(&rt->pipe.buf, rt->index.buf.data + it->index_off,
+                          it->index_len) >= 0)
             rt->pipe.n += it->index_n;
     }
     if (rt->pipe.n > 0) {

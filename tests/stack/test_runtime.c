@@ -50,8 +50,7 @@ Test(runtime, garbage_to_dlq, .fini = teardown, .timeout = 120) {
     const char garbage[] = "\xff\xff\xff\xff not protobuf";
     rd_kafka_producev(fx.producer, RD_KAFKA_V_TOPIC(topic),
                       RD_KAFKA_V_VALUE((void *)garbage, sizeof(garbage)),
-                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                      RD_KAFKA_V_END);
+                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     fixture_flush(&fx);
     /* then a good lead: the worker must go on */
     market m;

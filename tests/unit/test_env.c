@@ -23,8 +23,10 @@ static env_case cases[] = {
     {"LASTMILE_BROKERS", NULL, "LASTMILE_BROKERS is not set"},
     {"LASTMILE_REDIS_URL", NULL, "LASTMILE_REDIS_URL is not set"},
     {"LASTMILE_BROKERS", "a:1, b:2", "has a space"},
-    {"LASTMILE_LOG_LEVEL", "loud", "LASTMILE_LOG_LEVEL: \"loud\" is not a level"},
-    {"LASTMILE_BATCH_MAX", "0", "LASTMILE_BATCH_MAX: \"0\" is not a whole number"},
+    {"LASTMILE_LOG_LEVEL", "loud",
+     "LASTMILE_LOG_LEVEL: \"loud\" is not a level"},
+    {"LASTMILE_BATCH_MAX", "0",
+     "LASTMILE_BATCH_MAX: \"0\" is not a whole number"},
     {"LASTMILE_BATCH_MAX", "12abc", "example: LASTMILE_BATCH_MAX=500"},
     {"LASTMILE_TIME_SCALE", "-3", "LASTMILE_TIME_SCALE: \"-3\""},
     {"LASTMILE_TIME_SCALE", "3600", "LASTMILE_TIME_ORIGIN_MS is not set"},
@@ -51,8 +53,8 @@ static void check_env_case(const env_case *c) {
         lm_settings_free(&s);
         return;
     }
-    cr_expect(strstr(err, c->want), "for %s: got \"%s\", want \"%s\"",
-              c->name, err, c->want);
+    cr_expect(strstr(err, c->want), "for %s: got \"%s\", want \"%s\"", c->name,
+              err, c->want);
 }
 
 Test(env, errors) {
