@@ -127,7 +127,7 @@ struct lm_runtime {
     lm_metrics *metrics;
     lm_metrics_server *server;
     lm_counter *m_consumed, *m_dead, *m_errors_retriable, *m_errors_fatal;
-    lm_histogram *m_handler, *m_batch, *m_redis_rtt;
+    lm_histogram *m_handler, *m_batch, *m_redis_rtt, *m_wait;
     int64_t last_tick_ms;
 };
 
@@ -1097,6 +1097,7 @@ static int run_batch(lm_runtime *rt) {
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int64_t now_ms = lm_clock_now_ms();
+    int64_t real_ms = lm_clock_real_ms();
     lm_histogram_observe(rt->m_batch, (double)rt->n_items);
     lm_counter_add(rt->m_consumed, rt->n_items);
 
@@ -1187,6 +1188,10 @@ static int run_batch(lm_runtime *rt) {
                 .now_ms = now_ms,
                 .kafka_ts_ms = rd_kafka_message_timestamp(it->rkm, NULL),
             };
+            msg.wait_ms = msg.kafka_ts_ms > 0 && real_ms > msg.kafka_ts_ms
+                              ? real_ms - msg.kafka_ts_ms
+                              : 0;
+            lm_histogram_observe(rt->m_wait, (double)msg.wait_ms / 1e3);
             int rc = rt->w->handle(rt->w->ctx, &msg, &out);
             if ((rc != 0 || out.failed) && it->kind == ITEM_NEW) {
                 snprintf(it->reason, sizeof(it->reason),
@@ -1321,6 +1326,10 @@ static void metrics_setup(lm_runtime *rt) {
     rt->m_batch = lm_metrics_histogram(
         m, "lastmile_batch_size", "Messages per batch", labels,
         lm_metrics_size_buckets, lm_metrics_size_buckets_n);
+    rt->m_wait = lm_metrics_histogram(
+        m, "lastmile_stage_wait_seconds",
+        "How long input waited in Kafka before this worker took it", labels,
+        lm_metrics_latency_buckets, lm_metrics_latency_buckets_n);
     rt->m_redis_rtt = lm_metrics_histogram(
         m, "lastmile_redis_roundtrip_seconds", "Redis pipeline round trips",
         labels, lm_metrics_latency_buckets, lm_metrics_latency_buckets_n);

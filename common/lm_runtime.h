@@ -70,6 +70,8 @@ typedef struct lm_msg {
     size_t n_replies;
     int64_t now_ms;      /* simulated now (lm_clock), same for the batch */
     int64_t kafka_ts_ms; /* the input's Kafka timestamp, -1 if none */
+    int64_t wait_ms;     /* real ms the input waited in Kafka before this
+                            batch took it (dead time), >= 0 */
 } lm_msg;
 
 /* Outputs of one message. Runtime-owned; handle only appends. */

@@ -2,6 +2,7 @@
 #include "lm_lead.h"
 
 #include "lm_hash.h"
+#include "lm_runtime.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -58,4 +59,15 @@ void lm_lead_timer_member(const char *lead_id, int step, char out[LM_KEY_MAX]) {
 
 int lm_lead_adaptive(const char *lead_id, double control_share) {
     return lm_hash_unit(lm_hash64_str(lead_id, LM_SEED_ARM)) >= control_share;
+}
+
+void lm_lead_record_wait(struct lm_out *out, const char *lead_id,
+                         const char *stage, int64_t wait_ms) {
+    char key[LM_KEY_MAX], f_ms[48], f_n[48], v[32];
+    lm_lead_key(lead_id, key);
+    snprintf(f_ms, sizeof(f_ms), LM_F_WAIT_FMT, stage);
+    snprintf(f_n, sizeof(f_n), LM_F_WAIT_N_FMT, stage);
+    snprintf(v, sizeof(v), "%lld", (long long)(wait_ms > 0 ? wait_ms : 0));
+    lm_out_write_strs(out, "HINCRBY", key, f_ms, v, NULL);
+    lm_out_write_strs(out, "HINCRBY", key, f_n, "1", NULL);
 }

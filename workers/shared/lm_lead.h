@@ -53,6 +53,10 @@
 #define LM_F_MERGED       "merged" /* duplicate submissions merged in */
 #define LM_F_SOURCE       "source"
 #define LM_F_LEAD         "lead" /* LeadAccepted without personal data */
+/* dead time, real ms, summed per stage, and how many messages:
+ * "wait_<stage>_ms" and "wait_<stage>_n" (stage = worker name) */
+#define LM_F_WAIT_FMT   "wait_%s_ms"
+#define LM_F_WAIT_N_FMT "wait_%s_n"
 
 /* The person hash of a normalised email, as 16 hex digits. */
 void lm_lead_person(const char *email_norm, char out[LM_PERSON_MAX]);
@@ -66,6 +70,10 @@ void lm_lead_person_key(const char *person, char out[LM_KEY_MAX]);
 int lm_lead_timer_bucket(const char *lead_id);
 void lm_lead_timer_key(int bucket, char out[LM_KEY_MAX]);
 void lm_lead_timer_member(const char *lead_id, int step, char out[LM_KEY_MAX]);
+/* Adds a message's dead time to the lead hash (see LM_F_WAIT_FMT). */
+struct lm_out;
+void lm_lead_record_wait(struct lm_out *out, const char *lead_id,
+                         const char *stage, int64_t wait_ms);
 /* 1 when the lead is on the learning (adaptive) arm. */
 int lm_lead_adaptive(const char *lead_id, double control_share);
 

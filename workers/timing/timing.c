@@ -483,6 +483,9 @@ static int timing_handle(void *ctx, const lm_msg *m, lm_out *out) {
     timing_ctx *c = ctx;
     const Lastmile__V1__TimingEvent *ev =
         (const Lastmile__V1__TimingEvent *)m->event;
+    const char *status = field(m, R_STATUS, NULL);
+    if (status && strcmp(status, "open") == 0)
+        lm_lead_record_wait(out, timing_lead(ev), "timing", m->wait_ms);
     if (ev->event_case == LASTMILE__V1__TIMING_EVENT__EVENT_RESPONSE)
         return on_response(c, m, out, ev->response);
     return on_timer(c, m, out, ev->timer_fired);
