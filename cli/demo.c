@@ -1,11 +1,241 @@
-/* demo.c — `lastmile demo`: placeholder until its implementation lands. */
+/* demo.c — `lastmile demo`: the whole system on one machine.
+ *
+ * Starts the embedded stack (mock broker, redis-server) in a temporary
+ * directory, the four workers as separate processes (as in production),
+ * runs the simulated market on an accelerated clock with a progress bar,
+ * stops the workers cleanly (SIGTERM: they drain and commit), prints the
+ * business report, and takes the stack down — also on Ctrl-C or failure.
+ *
+ * The clock: the run's simulated span (arrivals + tail) is compressed into
+ * about max(40 s, leads / 200) real seconds, so the default finishes in
+ * under a minute on 2 cores. */
 #include "cli.h"
+#include "simrun.h"
 
+#include "lm_clock.h"
+#include "lm_devstack.h"
+#include "lm_env.h"
+#include "lm_log.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define DEMO_WORKERS  4
+#define DEMO_DRAIN_MS 20000
+
+int lm_cli_sim_args(int argc, char **argv, lm_sim *sim, double *days,
+                    double *tail_days, int *json, int *board);
+
+static volatile sig_atomic_t demo_stop = 0;
+static void on_stop(int sig) {
+    (void)sig;
+    demo_stop = 1;
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: lastmile demo [--leads N] [--days D] [--tail-days T] "
+            "[--seed S] [--json] [--board]\n\n"
+            "Runs lastmile end to end on this machine: the embedded broker "
+            "and Redis, the\nfour workers, and a simulated market of N leads "
+            "(default 2000) arriving over D\nsimulated days (default 7) plus "
+            "T days for cadences to play out (default 21),\non an "
+            "accelerated clock. Then prints the business report (--json for "
+            "machines).\n");
+}
+
+/* The worker binaries: beside lastmile when installed, or in the build
+ * tree's workers/ folder. */
+static int worker_path(const char *worker, char *out, size_t outsz) {
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", lm_cli_self());
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    snprintf(out, outsz, "%.3900s/lastmile-%s", dir, worker);
+    if (access(out, X_OK) == 0)
+        return 0;
+    snprintf(out, outsz, "%.3900s/../workers/lastmile-%s", dir, worker);
+    return access(out, X_OK) == 0 ? 0 : -1;
+}
+
+static pid_t start_worker(const char *worker, const char *dir) {
+    char exe[PATH_MAX], log[PATH_MAX];
+    if (worker_path(worker, exe, sizeof(exe)) != 0)
+        return -1;
+    snprintf(log, sizeof(log), "%s/%s.log", dir, worker);
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        FILE *f = freopen(log, "a", stderr);
+        (void)f;
+        execl(exe, exe, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void stop_workers(pid_t *pids, int n) {
+    for (int i = 0; i < n; i++)
+        if (pids[i] > 0)
+            kill(pids[i], SIGTERM);
+    int64_t deadline = lm_clock_mono_ms() + DEMO_DRAIN_MS;
+    for (int i = 0; i < n; i++) {
+        if (pids[i] <= 0)
+            continue;
+        int status;
+        while (waitpid(pids[i], &status, WNOHANG) == 0) {
+            if (lm_clock_mono_ms() > deadline) {
+                kill(pids[i], SIGKILL);
+                waitpid(pids[i], &status, 0);
+                break;
+            }
+            usleep(20 * 1000);
+        }
+        pids[i] = 0;
+    }
+}
+
+static void demo_report(const lm_simrun_stats *st, int json) {
+    if (json)
+        printf("{\"market\": {\"published\": %zu, \"invalid\": %zu, "
+               "\"repeats\": %zu, \"touches\": %zu, \"answers\": %zu, "
+               "\"conversions\": %zu}}\n",
+               st->published, st->invalid, st->repeats, st->touches,
+               st->answers, st->conversions);
+    else
+        printf("market: %zu leads published (%zu invalid, %zu repeats), %zu "
+               "touches, %zu answers, %zu conversions\n",
+               st->published, st->invalid, st->repeats, st->touches,
+               st->answers, st->conversions);
+}
 
 int lm_cmd_demo(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "lastmile demo: not available in this build yet\n");
-    return LM_EXIT_FAILED;
+    if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+        usage(stdout);
+        return LM_EXIT_OK;
+    }
+    lm_sim sim = {.seed = 42, .n_leads = 2000};
+    double days = 7, tail = 21;
+    int json = 0, board = 0;
+    if (lm_cli_sim_args(argc, argv, &sim, &days, &tail, &json, &board) != 0) {
+        usage(stderr);
+        return LM_EXIT_USAGE;
+    }
+    lm_log_init("demo", LM_LOG_WARN);
+    char err[4096];
+    char dir[] = "/tmp/lastmile-demo-XXXXXX";
+    if (!mkdtemp(dir)) {
+        fprintf(stderr, "lastmile demo: mkdtemp: %s\n", strerror(errno));
+        return LM_EXIT_FAILED;
+    }
+    signal(SIGINT, on_stop);
+    signal(SIGTERM, on_stop);
+    int tty = isatty(STDERR_FILENO);
+    fprintf(stderr,
+            "lastmile demo: starting the embedded broker and Redis "
+            "in %s\n",
+            dir);
+    lm_devstack st;
+    lm_devstack_opts so = {.dir = dir,
+                           .lastmile_exe = lm_cli_self(),
+                           .topic_prefix = "lastmile.",
+                           .partitions = 4,
+                           .die_with_parent = 1};
+    if (lm_devstack_up(&so, &st, err, sizeof(err)) != 0) {
+        fprintf(stderr, "lastmile demo: %s\n", err);
+        return LM_EXIT_FAILED;
+    }
+
+    /* one clock for every process */
+    double total_days = days + tail;
+    double real_s = (double)sim.n_leads / 200.0;
+    if (real_s < 40)
+        real_s = 40;
+    double scale = total_days * 86400.0 / real_s;
+    char buf[64];
+    int64_t origin = lm_clock_real_ms();
+    for (char **e = environ; *e;) { /* a clean slate of LASTMILE_* */
+        if (strncmp(*e, "LASTMILE_", 9) == 0) {
+            char name[128];
+            size_t n = strcspn(*e, "=");
+            snprintf(name, sizeof(name), "%.*s", (int)n, *e);
+            unsetenv(name);
+            continue;
+        }
+        e++;
+    }
+    setenv("LASTMILE_BROKERS", st.brokers, 1);
+    setenv("LASTMILE_REDIS_URL", st.redis_url, 1);
+    setenv("LASTMILE_TOPIC_PREFIX", "lastmile.", 1);
+    snprintf(buf, sizeof(buf), "%.3f", scale);
+    setenv("LASTMILE_TIME_SCALE", buf, 1);
+    snprintf(buf, sizeof(buf), "%lld", (long long)origin);
+    setenv("LASTMILE_TIME_ORIGIN_MS", buf, 1);
+    lm_settings s;
+    if (lm_settings_load(&s, "cli", err, sizeof(err)) != 0) {
+        fprintf(stderr, "lastmile demo: %s\n", err);
+        lm_devstack_down(&st);
+        return LM_EXIT_FAILED;
+    }
+    lm_clock_init(s.time_scale, s.time_origin_ms, s.time_start_ms);
+
+    const char *names[DEMO_WORKERS] = {"intake", "qualification", "followup",
+                                       "timing"};
+    pid_t pids[DEMO_WORKERS] = {0};
+    int rc = LM_EXIT_OK;
+    for (int i = 0; i < DEMO_WORKERS; i++) {
+        pids[i] = start_worker(names[i], dir);
+        if (pids[i] <= 0) {
+            fprintf(stderr,
+                    "lastmile demo: cannot find lastmile-%s beside "
+                    "lastmile or in ../workers (build with `make`)\n",
+                    names[i]);
+            rc = LM_EXIT_FAILED;
+            goto out;
+        }
+    }
+    fprintf(stderr,
+            "lastmile demo: 4 workers up; %zu leads over %.0f simulated days "
+            "(+%.0f), 1 s = %.1f simulated hours\n",
+            sim.n_leads, days, tail, scale / 3600.0);
+
+    sim.start_ms = lm_clock_now_ms();
+    sim.span_ms = (int64_t)(days * 86400000.0);
+    lm_simrun_opts o = {.sim = sim,
+                        .end_ms =
+                            sim.start_ms + (int64_t)(total_days * 86400000.0),
+                        .progress_tty = tty,
+                        .stop = &demo_stop};
+    lm_simrun_stats sst;
+    if (lm_simrun(&s, &o, &sst, err, sizeof(err)) != 0) {
+        fprintf(stderr, "lastmile demo: %s\n", err);
+        rc = LM_EXIT_FAILED;
+        goto out;
+    }
+    fprintf(stderr, "lastmile demo: stopping the workers (they drain and "
+                    "commit)\n");
+    stop_workers(pids, DEMO_WORKERS);
+    demo_report(&sst, json);
+out:
+    stop_workers(pids, DEMO_WORKERS);
+    lm_settings_free(&s);
+    lm_devstack_down(&st);
+    if (rc == LM_EXIT_OK && !getenv("LASTMILE_DEMO_KEEP")) {
+        char cmd[PATH_MAX + 16];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "lastmile demo: could not remove %s\n", dir);
+    }
+    return demo_stop ? LM_EXIT_FAILED : rc;
 }

@@ -1,0 +1,191 @@
+/* sim.c — the simulated market (see sim.h). */
+#include "sim.h"
+
+#include "lm_hash.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define SIM_REPEAT_SHARE  0.05
+#define SIM_INVALID_SHARE 0.02
+#define SIM_HOUR_MS       3600000LL
+
+static double u(uint64_t seed, uint64_t i, uint64_t k) {
+    char buf[64];
+    int n =
+        snprintf(buf, sizeof(buf), "%llu/%llu/%llu", (unsigned long long)seed,
+                 (unsigned long long)i, (unsigned long long)k);
+    return lm_hash_unit(lm_hash64(buf, (size_t)n, 0x73696dULL));
+}
+
+static size_t pick(const double *weights, size_t n, double x) {
+    double total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += weights[i];
+    x *= total;
+    for (size_t i = 0; i < n; i++) {
+        if (x < weights[i])
+            return i;
+        x -= weights[i];
+    }
+    return n - 1;
+}
+
+static const char *countries[] = {"US", "CA", "GB", "DE", "FR", "NL",
+                                  "IN", "JP", "AU", "SG", "BR", "MX"};
+static const double country_w[] = {30, 6, 10, 9, 6, 4, 8, 5, 5, 3, 8, 6};
+static const char *sources[] = {"web_form", "referral", "ads",
+                                "crm",      "event",    "purchased_list"};
+static const double source_w[] = {35, 10, 25, 10, 8, 12};
+static const char *titles[] = {"CEO",
+                               "Founder",
+                               "VP Sales",
+                               "Head of Growth",
+                               "Director of Marketing",
+                               "IT Director",
+                               "Sales Manager",
+                               "Marketing Manager",
+                               "Engineer",
+                               "Analyst",
+                               ""};
+static const double title_w[] = {3, 3, 6, 4, 8, 6, 12, 12, 18, 14, 14};
+static const char *first[] = {"Ada",   "Grace", "Linus", "Mei",   "Ravi",
+                              "Sofia", "Jonas", "Amara", "Kenji", "Lucia"};
+static const char *last[] = {"Lovelace", "Hopper", "Berg",   "Chen", "Iyer",
+                             "Rossi",    "Weber",  "Okafor", "Sato", "Diaz"};
+
+/* The person behind submission i: repeats point at an earlier person. */
+static size_t person_of(const lm_sim *s, size_t i, int *repeat) {
+    *repeat = 0;
+    if (i > 10 && u(s->seed, i, 1) < SIM_REPEAT_SHARE) {
+        *repeat = 1;
+        return (size_t)(u(s->seed, i, 2) * (double)i);
+    }
+    return i;
+}
+
+void lm_sim_lead_make(const lm_sim *s, size_t i, lm_sim_lead *o) {
+    memset(o, 0, sizeof(*o));
+    size_t p = person_of(s, i, &o->repeat);
+    uint64_t sd = s->seed;
+    snprintf(o->event_id, sizeof(o->event_id), "sim-%llu-%zu",
+             (unsigned long long)sd, i);
+    const char *fn = first[(size_t)(u(sd, p, 3) * 10)];
+    const char *ln = last[(size_t)(u(sd, p, 4) * 10)];
+    snprintf(o->full_name, sizeof(o->full_name), "%s %s", fn, ln);
+    snprintf(o->company, sizeof(o->company), "Company %zu", p % 4000);
+    snprintf(o->email, sizeof(o->email), "%s.%s.%zu@company%zu.example.com", fn,
+             ln, p, p % 4000);
+    for (char *c = o->email; *c; c++)
+        if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c + 32);
+    snprintf(o->country, sizeof(o->country), "%s",
+             countries[pick(country_w, 12, u(sd, p, 5))]);
+    snprintf(o->source, sizeof(o->source), "%s",
+             sources[pick(source_w, 6, u(sd, i, 6))]);
+    snprintf(o->title, sizeof(o->title), "%s",
+             titles[pick(title_w, 11, u(sd, p, 7))]);
+    /* log-normal company size around 80, long tail to ~50k */
+    double z =
+        sqrt(-2 * log(u(sd, p, 8) + 1e-12)) * cos(6.283185307 * u(sd, p, 9));
+    o->company_size = (int32_t)fmin(50000, exp(4.4 + 1.6 * z));
+    if (u(sd, p, 10) < 0.1)
+        o->company_size = 0; /* unknown */
+    snprintf(o->pages, sizeof(o->pages), "%d", (int)(u(sd, i, 11) * 15));
+    snprintf(o->opened, sizeof(o->opened), "%d", (int)(u(sd, i, 12) * 6));
+    snprintf(o->demo, sizeof(o->demo), "%d", u(sd, i, 13) < 0.1 ? 1 : 0);
+    if (u(sd, p, 14) < 0.5)
+        snprintf(o->phone, sizeof(o->phone), "+1 555 %07zu", p % 10000000);
+    o->submitted_at_ms =
+        s->start_ms + (int64_t)((double)s->span_ms * (double)i /
+                                (double)(s->n_leads ? s->n_leads : 1));
+    o->invalid = u(sd, i, 15) < SIM_INVALID_SHARE;
+    if (o->invalid) {
+        if (u(sd, i, 16) < 0.5)
+            snprintf(o->email, sizeof(o->email), "not-an-address-%zu", i);
+        else
+            snprintf(o->country, sizeof(o->country), "ZZ");
+    }
+
+    Lastmile__V1__LeadSubmitted m = LASTMILE__V1__LEAD_SUBMITTED__INIT;
+    m.event_id = o->event_id;
+    m.source = o->source;
+    m.email = o->email;
+    m.full_name = o->full_name;
+    m.company = o->company;
+    m.title = o->title;
+    m.company_size = o->company_size;
+    m.country = o->country;
+    m.phone = o->phone[0] && o->country[0] == 'U' ? o->phone : (char *)"";
+    m.submitted_at_ms = o->submitted_at_ms;
+    const char *keys[3] = {"pages_viewed", "emails_opened", "demo_requested"};
+    char *vals[3] = {o->pages, o->opened, o->demo};
+    for (int k = 0; k < 3; k++) {
+        lastmile__v1__lead_submitted__attributes_entry__init(&o->attr[k]);
+        o->attr[k].key = (char *)keys[k];
+        o->attr[k].value = vals[k];
+        o->attr_ptrs[k] = &o->attr[k];
+    }
+    m.n_attributes = 3;
+    m.attributes = o->attr_ptrs;
+    o->msg = m;
+}
+
+/* Hidden: each segment's region answers best in two local hours on two
+ * weekdays; the factor multiplies the chance of an answer. */
+double lm_sim_hour_factor(const char *segment, int32_t slot) {
+    int day = slot / 24, hour = slot % 24;
+    int best_day = 1, best_hour = 10; /* Tuesday 10h */
+    if (strncmp(segment, "EMEA", 4) == 0) {
+        best_day = 2; /* Wednesday */
+        best_hour = 14;
+    } else if (strncmp(segment, "APAC", 4) == 0) {
+        best_day = 3; /* Thursday */
+        best_hour = 11;
+    } else if (strncmp(segment, "LATAM", 5) == 0) {
+        best_day = 1;
+        best_hour = 15;
+    }
+    if ((day == best_day || day == best_day + 1) &&
+        (hour == best_hour || hour == best_hour + 1))
+        return 3.0;
+    if (hour >= 9 && hour < 12)
+        return 1.0;
+    return 0.5;
+}
+
+int lm_sim_answer_touch(const lm_sim *s, const Lastmile__V1__FollowUpAction *a,
+                        lm_sim_answer *out) {
+    memset(out, 0, sizeof(*out));
+    if (a->kind != LASTMILE__V1__ACTION_KIND__TOUCH)
+        return 0;
+    uint64_t h = lm_hash64_str(a->lead_id, s->seed);
+    /* hidden intent: per lead, skewed low */
+    double intent = pow(lm_hash_unit(h), 2.5);
+    double channel = strcmp(a->channel, "call") == 0 ? 1.4 : 1.0;
+    double p = 0.18 * intent * channel *
+               lm_sim_hour_factor(a->segment ? a->segment : "", a->slot);
+    double x = lm_hash_unit(lm_hash64_str(a->action_id, s->seed + 1));
+    if (a->step == 0 && x > 0.995) {
+        out->kind = LASTMILE__V1__RESPONSE_KIND__BOUNCED;
+    } else if (x < p) {
+        double k = lm_hash_unit(lm_hash64_str(a->action_id, s->seed + 2));
+        if (k < 0.05)
+            out->kind = LASTMILE__V1__RESPONSE_KIND__UNSUBSCRIBED;
+        else if (k < 0.05 + 0.35 * intent) {
+            out->kind = LASTMILE__V1__RESPONSE_KIND__CONVERTED;
+            out->deal_value_cents =
+                (int64_t)(500000 + 4500000 * lm_hash_unit(h >> 7));
+        } else if (k < 0.3)
+            out->kind = LASTMILE__V1__RESPONSE_KIND__MEETING_BOOKED;
+        else
+            out->kind = LASTMILE__V1__RESPONSE_KIND__REPLIED;
+    } else {
+        return 0;
+    }
+    double delay = lm_hash_unit(lm_hash64_str(a->action_id, s->seed + 3));
+    out->occurred_at_ms =
+        a->scheduled_for_ms + (int64_t)(delay * 6 * SIM_HOUR_MS);
+    return 1;
+}

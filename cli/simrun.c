@@ -1,0 +1,287 @@
+/* simrun.c — the simulated market's I/O loop (see simrun.h).
+ *
+ * One thread: publish due leads, take actions, release due answers, draw
+ * progress. Answers wait in a min-heap ordered by when they occur. */
+#include "simrun.h"
+
+#include "lm_clock.h"
+#include "lm_hash.h"
+#include "lm_kafka.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SIMRUN_POLL_MS 10
+#define SIMRUN_BATCH   2000
+
+typedef struct pending {
+    int64_t at;
+    char lead_id[40];
+    char action_id[96];
+    Lastmile__V1__ResponseKind kind;
+    int64_t deal;
+} pending;
+
+typedef struct heap {
+    pending *v;
+    size_t n, cap;
+} heap;
+
+static int heap_push(heap *h, const pending *p) {
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 1024;
+        pending *v = realloc(h->v, cap * sizeof(*v));
+        if (!v)
+            return -1;
+        h->v = v;
+        h->cap = cap;
+    }
+    size_t i = h->n++;
+    h->v[i] = *p;
+    while (i > 0 && h->v[(i - 1) / 2].at > h->v[i].at) {
+        pending t = h->v[i];
+        h->v[i] = h->v[(i - 1) / 2];
+        h->v[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+    return 0;
+}
+
+static void heap_pop(heap *h) {
+    h->v[0] = h->v[--h->n];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < h->n && h->v[l].at < h->v[m].at)
+            m = l;
+        if (r < h->n && h->v[r].at < h->v[m].at)
+            m = r;
+        if (m == i)
+            break;
+        pending t = h->v[i];
+        h->v[i] = h->v[m];
+        h->v[m] = t;
+        i = m;
+    }
+}
+
+/* A set of lead ids already answered (one answer per lead). */
+typedef struct idset {
+    char (*k)[40];
+    size_t n, cap;
+} idset;
+
+static int idset_add(idset *s, const char *id) {
+    if ((s->n + 1) * 2 > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 4096;
+        char(*k)[40] = calloc(cap, 40);
+        if (!k)
+            return -1;
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->k[i][0]) {
+                size_t j = (size_t)lm_hash64_str(s->k[i], 5) & (cap - 1);
+                while (k[j][0])
+                    j = (j + 1) & (cap - 1);
+                memcpy(k[j], s->k[i], 40);
+            }
+        free(s->k);
+        s->k = k;
+        s->cap = cap;
+    }
+    size_t j = (size_t)lm_hash64_str(id, 5) & (s->cap - 1);
+    while (s->k[j][0]) {
+        if (strcmp(s->k[j], id) == 0)
+            return 0;
+        j = (j + 1) & (s->cap - 1);
+    }
+    snprintf(s->k[j], 40, "%s", id);
+    s->n++;
+    return 1;
+}
+
+static int produce(rd_kafka_t *rk, const char *topic, const char *key,
+                   const ProtobufCMessage *m) {
+    size_t len = protobuf_c_message_get_packed_size(m);
+    uint8_t stackbuf[2048];
+    uint8_t *buf = len <= sizeof(stackbuf) ? stackbuf : malloc(len);
+    if (!buf)
+        return -1;
+    protobuf_c_message_pack(m, buf);
+    rd_kafka_resp_err_t e;
+    while ((e = rd_kafka_producev(
+                rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
+                RD_KAFKA_V_VALUE(buf, len),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) ==
+           RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        rd_kafka_poll(rk, 20);
+    if (buf != stackbuf)
+        free(buf);
+    return e ? -1 : 0;
+}
+
+static void progress(const lm_simrun_opts *o, const lm_simrun_stats *st,
+                     int64_t now, int64_t t0_real, int final) {
+    double day = (double)(now - o->sim.start_ms) / 86400000.0;
+    double days = (double)(o->end_ms - o->sim.start_ms) / 86400000.0;
+    double secs = (double)(lm_clock_mono_ms() - t0_real) / 1000.0;
+    double rate = secs > 0 ? (double)st->published / secs : 0;
+    if (o->progress_tty) {
+        int width = 30, fill = (int)(width * (day / (days > 0 ? days : 1)));
+        if (fill > width)
+            fill = width;
+        if (fill < 0)
+            fill = 0;
+        fprintf(stderr,
+                "\r[%.*s%.*s] day %5.1f/%.0f  %6zu/%zu leads  %6.0f leads/s  "
+                "%6zu touches  %5zu answers%s",
+                fill, "##############################", width - fill,
+                "..............................", day, days, st->published,
+                o->sim.n_leads, rate, st->touches, st->answers,
+                final ? "\n" : "");
+    } else {
+        fprintf(stderr,
+                "sim: day %.1f/%.0f, %zu/%zu leads (%.0f leads/s), %zu "
+                "touches, %zu answers\n",
+                day, days, st->published, o->sim.n_leads, rate, st->touches,
+                st->answers);
+    }
+}
+
+int lm_simrun(const lm_settings *s, const lm_simrun_opts *o,
+              lm_simrun_stats *st, char *err, size_t errsz) {
+    memset(st, 0, sizeof(*st));
+    char t_intake[LM_TOPIC_MAX], t_actions[LM_TOPIC_MAX],
+        t_timing[LM_TOPIC_MAX], group[LM_TOPIC_MAX + 16], why[512];
+    lm_topic_name(s, LM_TOPIC_INTAKE, t_intake, sizeof(t_intake));
+    lm_topic_name(s, LM_TOPIC_ACTIONS, t_actions, sizeof(t_actions));
+    lm_topic_name(s, LM_TOPIC_TIMING, t_timing, sizeof(t_timing));
+    snprintf(group, sizeof(group), "%ssim-connector", s->topic_prefix);
+
+    rd_kafka_conf_t *pc = lm_kafka_conf(s, LM_KAFKA_PRODUCER, NULL, err, errsz);
+    if (!pc)
+        return -1;
+    rd_kafka_t *prod = rd_kafka_new(RD_KAFKA_PRODUCER, pc, why, sizeof(why));
+    rd_kafka_conf_t *cc =
+        lm_kafka_conf(s, LM_KAFKA_CONSUMER, group, err, errsz);
+    if (!prod || !cc) {
+        snprintf(err, errsz, "kafka: %s", why);
+        if (prod)
+            rd_kafka_destroy(prod);
+        if (cc)
+            rd_kafka_conf_destroy(cc);
+        return -1;
+    }
+    rd_kafka_conf_set(cc, "enable.auto.commit", "true", NULL, 0);
+    rd_kafka_conf_set(cc, "enable.auto.offset.store", "true", NULL, 0);
+    rd_kafka_t *cons = rd_kafka_new(RD_KAFKA_CONSUMER, cc, why, sizeof(why));
+    if (!cons) {
+        snprintf(err, errsz, "kafka consumer: %s", why);
+        rd_kafka_destroy(prod);
+        return -1;
+    }
+    rd_kafka_poll_set_consumer(cons);
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, t_actions, RD_KAFKA_PARTITION_UA);
+    rd_kafka_subscribe(cons, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+
+    heap answers = {0};
+    idset answered = {0};
+    size_t next = 0;
+    int64_t t0 = lm_clock_mono_ms(), last_progress = 0;
+    int rc = 0;
+    while (!(o->stop && *o->stop)) {
+        int64_t now = lm_clock_now_ms();
+        /* leads whose time has come */
+        while (next < o->sim.n_leads) {
+            lm_sim_lead l;
+            lm_sim_lead_make(&o->sim, next, &l);
+            if (l.submitted_at_ms > now)
+                break;
+            if (produce(prod, t_intake, l.email, &l.msg.base) != 0) {
+                snprintf(err, errsz, "produce to %s failed", t_intake);
+                rc = -1;
+                goto out;
+            }
+            st->published++;
+            st->invalid += l.invalid;
+            st->repeats += l.repeat;
+            next++;
+        }
+        /* actions, as a connector takes them */
+        for (int k = 0; k < SIMRUN_BATCH; k++) {
+            rd_kafka_message_t *m =
+                rd_kafka_consumer_poll(cons, k == 0 ? SIMRUN_POLL_MS : 0);
+            if (!m)
+                break;
+            if (!m->err) {
+                Lastmile__V1__FollowUpAction *a =
+                    lastmile__v1__follow_up_action__unpack(NULL, m->len,
+                                                           m->payload);
+                if (a && a->kind == LASTMILE__V1__ACTION_KIND__TOUCH) {
+                    st->touches++;
+                    lm_sim_answer ans;
+                    if (lm_sim_answer_touch(&o->sim, a, &ans) &&
+                        idset_add(&answered, a->lead_id) == 1) {
+                        pending p = {.at = ans.occurred_at_ms,
+                                     .kind = ans.kind,
+                                     .deal = ans.deal_value_cents};
+                        snprintf(p.lead_id, sizeof(p.lead_id), "%s",
+                                 a->lead_id);
+                        snprintf(p.action_id, sizeof(p.action_id), "%s",
+                                 a->action_id);
+                        heap_push(&answers, &p);
+                    }
+                } else if (a) {
+                    st->handoffs++;
+                }
+                if (a)
+                    lastmile__v1__follow_up_action__free_unpacked(a, NULL);
+            }
+            rd_kafka_message_destroy(m);
+        }
+        /* answers whose time has come */
+        now = lm_clock_now_ms();
+        while (answers.n > 0 && answers.v[0].at <= now) {
+            pending *p = &answers.v[0];
+            char ev[128];
+            snprintf(ev, sizeof(ev), "simresp-%s", p->action_id);
+            Lastmile__V1__LeadResponse r = LASTMILE__V1__LEAD_RESPONSE__INIT;
+            r.event_id = ev;
+            r.lead_id = p->lead_id;
+            r.kind = p->kind;
+            r.occurred_at_ms = p->at;
+            r.deal_value_cents = p->deal;
+            r.action_id = p->action_id;
+            Lastmile__V1__TimingEvent t = LASTMILE__V1__TIMING_EVENT__INIT;
+            t.event_case = LASTMILE__V1__TIMING_EVENT__EVENT_RESPONSE;
+            t.response = &r;
+            produce(prod, t_timing, p->lead_id, &t.base);
+            st->answers++;
+            st->conversions +=
+                p->kind == LASTMILE__V1__RESPONSE_KIND__CONVERTED;
+            heap_pop(&answers);
+        }
+        rd_kafka_poll(prod, 0);
+        int64_t mono = lm_clock_mono_ms();
+        if (!o->quiet &&
+            mono - last_progress >= (o->progress_tty ? 250 : 5000)) {
+            progress(o, st, now, t0, 0);
+            last_progress = mono;
+        }
+        if (next >= o->sim.n_leads && now >= o->end_ms)
+            break;
+    }
+    if (!o->quiet)
+        progress(o, st, lm_clock_now_ms(), t0, 1);
+out:
+    rd_kafka_flush(prod, 10000);
+    rd_kafka_consumer_close(cons);
+    rd_kafka_destroy(cons);
+    rd_kafka_destroy(prod);
+    free(answers.v);
+    free(answered.k);
+    return rc;
+}
