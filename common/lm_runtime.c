@@ -124,6 +124,9 @@ struct lm_runtime {
 
     /* health, read by the metrics thread */
     atomic_int ready_redis, ready_broker, assigned;
+    atomic_llong lag_total;       /* from the last statistics */
+    atomic_llong last_max_wait;   /* real ms, oldest input of last batch */
+    atomic_llong last_batch_mono; /* monotonic ms of the last batch */
     lm_metrics *metrics;
     lm_metrics_server *server;
     lm_counter *m_consumed, *m_dead, *m_errors_retriable, *m_errors_fatal;
@@ -441,6 +444,65 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
+/* librdkafka statistics (every 5 s when /metrics is on): consumer lag
+ * per assigned partition, summed for the oldest-waiting estimate. Runs on
+ * the consumer's poll, i.e. the worker thread. */
+static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
+    lm_runtime *rt = opaque;
+    (void)rk;
+    json_error_t jerr;
+    json_t *root = json_loadb(json, len, 0, &jerr);
+    json_t *topics = root ? json_object_get(root, "topics") : NULL;
+    const char *tname;
+    json_t *t;
+    long long total = 0;
+    json_object_foreach(topics, tname, t) {
+        const char *pname;
+        json_t *p;
+        json_object_foreach(json_object_get(t, "partitions"), pname, p) {
+            if (strcmp(pname, "-1") == 0)
+                continue;
+            json_int_t lag =
+                json_integer_value(json_object_get(p, "consumer_lag"));
+            const char *state =
+                json_string_value(json_object_get(p, "fetch_state"));
+            if (lag < 0 || !state || strcmp(state, "active") != 0)
+                continue;
+            char labels[256];
+            snprintf(labels, sizeof(labels),
+                     "worker=\"%s\",topic=\"%s\",partition=\"%s\"", rt->w->name,
+                     tname, pname);
+            lm_gauge_set(lm_metrics_gauge(rt->metrics, "lastmile_consumer_lag",
+                                          "Messages behind the log end",
+                                          labels),
+                         (double)lag);
+            total += lag;
+        }
+    }
+    atomic_store(&rt->lag_total, total);
+    json_decref(root);
+    return 0; /* librdkafka frees json */
+}
+
+/* On every scrape: how long the oldest input of this stage has waited. With
+ * no lag it is 0; otherwise the wait of the oldest input of the last batch
+ * plus the time since that batch (the backlog has aged since). */
+static void on_scrape(void *opaque) {
+    lm_runtime *rt = opaque;
+    double age = 0;
+    if (atomic_load(&rt->lag_total) > 0) {
+        long long since =
+            lm_clock_mono_ms() - atomic_load(&rt->last_batch_mono);
+        age = (double)(atomic_load(&rt->last_max_wait) + since) / 1000.0;
+    }
+    char labels[96];
+    snprintf(labels, sizeof(labels), "stage=\"%s\"", rt->w->name);
+    lm_gauge_set(
+        lm_metrics_gauge(rt->metrics, "lastmile_stage_oldest_waiting_seconds",
+                         "Age of the oldest input waiting at a stage", labels),
+        age);
+}
+
 /* Metadata: partition counts; watermarks: where each output log ends. */
 static int topics_setup(lm_runtime *rt, char *err, size_t errsz) {
     for (int i = 0; i < rt->n_topics; i++) {
@@ -515,6 +577,10 @@ static int kafka_setup(lm_runtime *rt, char *err, size_t errsz) {
     rd_kafka_conf_set_opaque(cc, rt);
     rd_kafka_conf_set_error_cb(cc, on_error);
     rd_kafka_conf_set_rebalance_cb(cc, on_rebalance);
+    if (rt->s.metrics_addr && *rt->s.metrics_addr) {
+        rd_kafka_conf_set(cc, "statistics.interval.ms", "5000", NULL, 0);
+        rd_kafka_conf_set_stats_cb(cc, on_stats);
+    }
     rt->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, why, sizeof(why));
     if (!rt->consumer) {
         snprintf(err, errsz, "kafka consumer: %s", why);
@@ -1162,6 +1228,7 @@ static int run_batch(lm_runtime *rt) {
         goto abandon;
     }
     int any_recovering = 0;
+    int64_t max_wait = 0;
     for (size_t i = 0; i < rt->n_items; i++) {
         rt_item *it = &rt->items[i];
         size_t dlen = 0;
@@ -1192,6 +1259,8 @@ static int run_batch(lm_runtime *rt) {
                               ? real_ms - msg.kafka_ts_ms
                               : 0;
             lm_histogram_observe(rt->m_wait, (double)msg.wait_ms / 1e3);
+            if (msg.wait_ms > max_wait)
+                max_wait = msg.wait_ms;
             int rc = rt->w->handle(rt->w->ctx, &msg, &out);
             if ((rc != 0 || out.failed) && it->kind == ITEM_NEW) {
                 snprintf(it->reason, sizeof(it->reason),
@@ -1204,6 +1273,8 @@ static int run_batch(lm_runtime *rt) {
             item_dead_letter(rt, it, now_ms);
     }
     lm_redis_replies_free(rt->replies, n_replies);
+    atomic_store(&rt->last_max_wait, max_wait);
+    atomic_store(&rt->last_batch_mono, lm_clock_mono_ms());
 
     /* 5. round trip two: writes and outboxes, one atomic script per item */
     lm_pipe_reset(&rt->pipe);
@@ -1397,6 +1468,7 @@ int lm_runtime_main(const lm_worker *w) {
     if (!rt->metrics)
         goto out;
     metrics_setup(rt);
+    lm_metrics_on_scrape(rt->metrics, on_scrape, rt);
     if (rt->s.metrics_addr && *rt->s.metrics_addr) {
         rt->server = lm_metrics_server_start(rt->metrics, rt->s.metrics_addr,
                                              ready_fn, rt, err, sizeof(err));
