@@ -765,8 +765,17 @@ int lm_cmd_bench(int argc, char **argv) {
         }
         leads_free(&bl);
     }
-    for (int w = 0; w < 4; w++)
+    double wait_mean_ms[4] = {0}, batch_mean[4] = {0};
+    for (int w = 0; w < 4; w++) {
         fl.procs[w].rss_kb = proc_hwm_kb(fl.procs[w].pid);
+        int port = fl.procs[w].metrics_port;
+        double ws = scrape_sum(port, "lastmile_stage_wait_seconds_sum");
+        double wc = scrape_sum(port, "lastmile_stage_wait_seconds_count");
+        double bs = scrape_sum(port, "lastmile_batch_size_sum");
+        double bc = scrape_sum(port, "lastmile_batch_size_count");
+        wait_mean_ms[w] = wc > 0 ? ws / wc * 1e3 : 0;
+        batch_mean[w] = bc > 0 ? bs / bc : 0;
+    }
 
     /* ---- the report --------------------------------------------------- */
     double ratio = pt_rate > 0 ? rate / pt_rate : 0;
@@ -793,6 +802,9 @@ int lm_cmd_bench(int argc, char **argv) {
                                       1000.0 / (double)n_leads));
         json_object_set_new(o, "peak_rss_mb",
                             json_real((double)fl.procs[w].rss_kb / 1024.0));
+        json_object_set_new(o, "mean_kafka_wait_ms",
+                            json_real(wait_mean_ms[w]));
+        json_object_set_new(o, "mean_batch_size", json_real(batch_mean[w]));
         json_object_set_new(jw, fl.procs[w].name, o);
     }
     json_object_set_new(j, "workers", jw);
@@ -819,13 +831,14 @@ int lm_cmd_bench(int argc, char **argv) {
         printf("  redis per lead: %.2f commands, %.3f round trips; %.2f round "
                "trips per batch\n\n",
                cmds_per_lead, rt_per_lead, rt_per_batch);
-        printf("  %-14s %18s %14s\n", "worker", "cpu s / 1000 leads",
-               "peak RSS MB");
+        printf("  %-14s %18s %12s %16s %11s\n", "worker", "cpu s / 1000 leads",
+               "peak RSS MB", "mean wait (ms)", "mean batch");
         for (int w = 0; w < 4; w++)
-            printf("  %-14s %18.3f %14.1f\n", fl.procs[w].name,
+            printf("  %-14s %18.3f %12.1f %16.1f %11.1f\n", fl.procs[w].name,
                    (fl.procs[w].cpu1 - fl.procs[w].cpu0) * 1000.0 /
                        (double)n_leads,
-                   (double)fl.procs[w].rss_kb / 1024.0);
+                   (double)fl.procs[w].rss_kb / 1024.0, wait_mean_ms[w],
+                   batch_mean[w]);
     }
     json_decref(j);
     rc = rate > 0 ? LM_EXIT_OK : LM_EXIT_FAILED;

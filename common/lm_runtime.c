@@ -1133,6 +1133,13 @@ static int commit_batch(lm_runtime *rt) {
     return 0;
 }
 
+static double since_ms(const struct timespec *t0) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) * 1e3 +
+           (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
 /* Runs one batch. 0 ok (or nothing to do), -1 abandoned (shutdown). */
 static int run_batch(lm_runtime *rt) {
     /* 1. take what is there, waiting only for the first message */
@@ -1162,6 +1169,7 @@ static int run_batch(lm_runtime *rt) {
         return 0;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    double ph[6] = {0}; /* phase ends, ms since t0, for the debug log */
     int64_t now_ms = lm_clock_now_ms();
     int64_t real_ms = lm_clock_real_ms();
     lm_histogram_observe(rt->m_batch, (double)rt->n_items);
@@ -1219,6 +1227,7 @@ static int run_batch(lm_runtime *rt) {
     }
     if (redis_roundtrip(rt) != 0)
         goto abandon;
+    ph[0] = since_ms(&t0);
     size_t n_replies = rt->pipe.n;
 
     /* 4. decide */
@@ -1276,6 +1285,7 @@ static int run_batch(lm_runtime *rt) {
     atomic_store(&rt->last_max_wait, max_wait);
     atomic_store(&rt->last_batch_mono, lm_clock_mono_ms());
 
+    ph[1] = since_ms(&t0);
     /* 5. round trip two: writes and outboxes, one atomic script per item */
     lm_pipe_reset(&rt->pipe);
     for (size_t i = 0; i < rt->n_items; i++) {
@@ -1318,6 +1328,7 @@ static int run_batch(lm_runtime *rt) {
         lm_redis_replies_free(rt->replies, rt->pipe.n);
     }
 
+    ph[2] = since_ms(&t0);
     /* 6. produce (after recovery read-back of redelivered outputs) */
     if (any_recovering && recover_scan(rt, recovering) != 0) {
         free(recovering);
@@ -1331,9 +1342,17 @@ static int run_batch(lm_runtime *rt) {
                                  : 0) != 0)
         goto abandon;
 
+    ph[3] = since_ms(&t0);
     /* 7. commit */
     if (commit_batch(rt) == 0)
         apply_counts(rt);
+    ph[4] = since_ms(&t0);
+    if (lm_log_enabled(LM_LOG_DEBUG))
+        lm_log(LM_LOG_DEBUG, "batch",
+               "%zu msgs: reads %.1f ms, decide %.1f, writes %.1f, produce "
+               "%.1f, commit %.1f",
+               rt->n_items, ph[0], ph[1] - ph[0], ph[2] - ph[1], ph[3] - ph[2],
+               ph[4] - ph[3]);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) +
                   (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
