@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 struct lm_redis {
     lm_redis_url url;
@@ -155,10 +156,21 @@ void lm_pipe_free(lm_pipe *p) {
     p->n = 0;
 }
 
+/* "*<n>\r\n" or "$<n>\r\n" without printf: this runs for every argument
+ * of every command on the hot path. */
 static int pipe_header(lm_pipe *p, char kind, size_t n) {
-    char head[32];
-    int len = snprintf(head, sizeof(head), "%c%zu\r\n", kind, n);
-    return lm_buf_append(&p->buf, head, (size_t)len) < 0 ? -1 : 0;
+    char head[32], digits[24];
+    size_t d = 0, len = 0;
+    do {
+        digits[d++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    head[len++] = kind;
+    while (d)
+        head[len++] = digits[--d];
+    head[len++] = '\r';
+    head[len++] = '\n';
+    return lm_buf_append(&p->buf, head, len) < 0 ? -1 : 0;
 }
 
 static int pipe_bulk(lm_pipe *p, const char *s, size_t len) {
@@ -166,6 +178,18 @@ static int pipe_bulk(lm_pipe *p, const char *s, size_t len) {
         lm_buf_append(&p->buf, "\r\n", 2) < 0)
         return -1;
     return 0;
+}
+
+int lm_pipe_begin(lm_pipe *p, size_t argc) {
+    return pipe_header(p, '*', argc);
+}
+
+int lm_pipe_arg(lm_pipe *p, const void *data, size_t len) {
+    return pipe_bulk(p, data, len);
+}
+
+void lm_pipe_end(lm_pipe *p) {
+    p->n++;
 }
 
 int lm_pipe_cmd(lm_pipe *p, int argc, const char *const *argv,
@@ -374,8 +398,19 @@ int lm_redis_exec(lm_redis *r, const lm_pipe *p, redisReply **replies,
         return 0;
     struct timespec ts0, ts1;
     clock_gettime(CLOCK_MONOTONIC, &ts0);
-    if (redisAppendFormattedCommand(r->c, p->buf.data, p->buf.len) != REDIS_OK)
-        goto lost;
+    /* straight to the socket: hiredis would copy the whole pipeline into
+     * its output buffer first (and grow it page by page) */
+    for (size_t off = 0; off < p->buf.len;) {
+        ssize_t w = write(r->c->fd, p->buf.data + off, p->buf.len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            snprintf(r->c->errstr, sizeof(r->c->errstr), "write: %s",
+                     w < 0 ? strerror(errno) : "connection closed");
+            goto lost;
+        }
+        off += (size_t)w;
+    }
     for (size_t i = 0; i < p->n; i++) {
         void *rep = NULL;
         if (redisGetReply(r->c, &rep) != REDIS_OK || !rep) {

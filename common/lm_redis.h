@@ -66,6 +66,12 @@ int lm_pipe_cmd(lm_pipe *p, int argc, const char *const *argv,
 /* Appends a command from NUL-terminated strings, ended by NULL. */
 int lm_pipe_cmd_strs(lm_pipe *p, const char *arg0, ...)
     __attribute__((sentinel));
+/* Appends one command argument by argument, without an argv array:
+ * lm_pipe_begin(p, argc), then exactly argc lm_pipe_arg calls, then
+ * lm_pipe_end. On -1 (OOM) the pipeline is unusable: reset it. */
+int lm_pipe_begin(lm_pipe *p, size_t argc);
+int lm_pipe_arg(lm_pipe *p, const void *data, size_t len);
+void lm_pipe_end(lm_pipe *p);
 /* Appends EVALSHA of a loaded script: nkeys keys then the arguments, all
  * from argv (argc = nkeys + number of args). */
 int lm_pipe_script(lm_pipe *p, const lm_script *s, int nkeys, int argc,

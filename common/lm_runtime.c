@@ -116,6 +116,7 @@ struct lm_runtime {
     lm_buf writes; /* every item's writes as [argc][len arg]...; see
                       write_append */
     lm_pipe index; /* every item's index commands (lm_out_index) */
+    lm_buf obbuf;  /* one item's packed outbox, reused */
     lm_pipe pipe;  /* the pipeline being sent */
     redisReply **replies;
     size_t cap_replies;
@@ -249,8 +250,8 @@ static int rec_add(lm_runtime *rt, int item, int topic, const void *key,
     long ko = lm_buf_append(&rt->recbuf, key, key_len);
     long vo = lm_buf_append(&rt->recbuf, val, val_len);
     long io = lm_buf_append(&rt->recbuf, id, id_len);
-    if (ko < 0 || vo < 0 || io < 0)
-        return -1;
+    if (ko < 0 || vo < 0 || io < 0 || lm_buf_append(&rt->recbuf, "", 1) < 0)
+        return -1; /* the id is NUL-terminated for the outbox */
     r->topic = topic;
     r->key_off = (size_t)ko;
     r->key_len = key_len;
@@ -687,9 +688,9 @@ static void done_key(const lm_runtime *rt, const lm_ident *id, char *buf,
     snprintf(buf, bufsz, "lm:{%s}:done:%s:%s", id->tag, rt->w->name, id->id);
 }
 
-/* Serialises the item's records as an Outbox into rt->pipe's argument. */
-static uint8_t *outbox_pack(lm_runtime *rt, const rt_item *it, size_t *len,
-                            int64_t now_ms) {
+/* Serialises the item's records as an Outbox into `out` (reset first). */
+static int outbox_pack(lm_runtime *rt, const rt_item *it, lm_buf *out,
+                       int64_t now_ms) {
     Lastmile__V1__Internal__Outbox ob = LASTMILE__V1__INTERNAL__OUTBOX__INIT;
     Lastmile__V1__Internal__OutboxRecord recs[64];
     Lastmile__V1__Internal__OutboxRecord *ptrs[64];
@@ -701,7 +702,7 @@ static uint8_t *outbox_pack(lm_runtime *rt, const rt_item *it, size_t *len,
         if (!pp || !rr) {
             free(pp);
             free(rr);
-            return NULL;
+            return -1;
         }
     }
     for (size_t i = 0; i < it->rec_n; i++) {
@@ -714,27 +715,22 @@ static uint8_t *outbox_pack(lm_runtime *rt, const rt_item *it, size_t *len,
         rr[i].key.len = r->key_len;
         rr[i].value.data = (uint8_t *)rt->recbuf.data + r->val_off;
         rr[i].value.len = r->val_len;
-        /* ids are stored NUL-less in recbuf; the outbox wants a C string */
-        char *id = malloc(r->id_len + 1);
-        if (id) {
-            memcpy(id, rt->recbuf.data + r->id_off, r->id_len);
-            id[r->id_len] = '\0';
-        }
-        rr[i].id = id ? id : (char *)"";
+        rr[i].id = rt->recbuf.data + r->id_off; /* NUL-terminated */
         pp[i] = &rr[i];
     }
     ob.n_records = it->rec_n;
     ob.records = pp;
     ob.written_at_ms = now_ms;
-    uint8_t *out = lm_pb_pack(&ob.base, len);
-    for (size_t i = 0; i < it->rec_n; i++)
-        if (rr[i].id[0])
-            free(rr[i].id);
+    size_t n = protobuf_c_message_get_packed_size(&ob.base);
+    lm_buf_reset(out);
+    int rc = lm_buf_reserve(out, n + 1);
+    if (rc == 0)
+        out->len = protobuf_c_message_pack(&ob.base, (uint8_t *)out->data);
     if (pp != ptrs) {
         free(pp);
         free(rr);
     }
-    return out;
+    return rc;
 }
 
 /* Restores an item's records from its outbox (state 0 = maybe missing). */
@@ -1027,55 +1023,43 @@ static int item_dead_letter(lm_runtime *rt, rt_item *it, int64_t now_ms) {
     return rc;
 }
 
-/* Appends the apply script call for an item to rt->pipe. */
+/* Appends the apply script call for an item to rt->pipe, formatted in
+ * place: EVALSHA sha 1 <done key> <outbox> <ttl> then, per write, its
+ * argument count and its arguments (see apply_script). */
 static int pipe_apply(lm_runtime *rt, rt_item *it, int64_t now_ms) {
-    char key[LM_ID_MAX + LM_TAG_MAX + 64];
+    char key[LM_ID_MAX + LM_TAG_MAX + 64], ttl[32], num[16];
     done_key(rt, &it->ident, key, sizeof(key));
-    size_t oblen = 0;
-    uint8_t *ob = outbox_pack(rt, it, &oblen, now_ms);
-    if (!ob)
+    if (outbox_pack(rt, it, &rt->obbuf, now_ms) != 0)
         return -1;
-    char ttl[32];
-    snprintf(ttl, sizeof(ttl), "%lld", (long long)rt->s.dedupe_ttl_s * 1000);
-    size_t argc = 3 + 2 + it->write_args;
-    size_t cap = 2 * (argc + 8);
-    const char **argv = malloc(cap * sizeof(*argv));
-    size_t *lens = malloc(cap * sizeof(*lens));
-    char(*nums)[12] = malloc((it->write_n + 1) * sizeof(*nums));
-    int rc = -1;
-    if (!argv || !lens || !nums)
-        goto out;
-    size_t a = 0;
-    argv[a] = key;
-    lens[a++] = strlen(key);
-    argv[a] = (const char *)ob;
-    lens[a++] = oblen;
-    argv[a] = ttl;
-    lens[a++] = strlen(ttl);
-    const char *p = rt->writes.data + it->write_off;
+    int tl = snprintf(ttl, sizeof(ttl), "%lld",
+                      (long long)rt->s.dedupe_ttl_s * 1000);
+    lm_pipe *p = &rt->pipe;
+    if (lm_pipe_begin(p, 6 + it->write_args) != 0 ||
+        lm_pipe_arg(p, "EVALSHA", 7) != 0 ||
+        lm_pipe_arg(p, apply_script.sha, 40) != 0 ||
+        lm_pipe_arg(p, "1", 1) != 0 || lm_pipe_arg(p, key, strlen(key)) != 0 ||
+        lm_pipe_arg(p, rt->obbuf.data, rt->obbuf.len) != 0 ||
+        lm_pipe_arg(p, ttl, (size_t)tl) != 0)
+        return -1;
+    const char *w = rt->writes.data + it->write_off;
     for (size_t c = 0; c < it->write_n; c++) {
         uint32_t n;
-        memcpy(&n, p, sizeof(n));
-        p += sizeof(n);
-        snprintf(nums[c], sizeof(nums[c]), "%u", n);
-        argv[a] = nums[c];
-        lens[a++] = strlen(nums[c]);
+        memcpy(&n, w, sizeof(n));
+        w += sizeof(n);
+        int nl = snprintf(num, sizeof(num), "%u", n);
+        if (lm_pipe_arg(p, num, (size_t)nl) != 0)
+            return -1;
         for (uint32_t k = 0; k < n; k++) {
             uint32_t len;
-            memcpy(&len, p, sizeof(len));
-            p += sizeof(len);
-            argv[a] = p;
-            lens[a++] = len;
-            p += len;
+            memcpy(&len, w, sizeof(len));
+            w += sizeof(len);
+            if (lm_pipe_arg(p, w, len) != 0)
+                return -1;
+            w += len;
         }
     }
-    rc = lm_pipe_script(&rt->pipe, &apply_script, 1, (int)a, argv, lens);
-out:
-    free(argv);
-    free(lens);
-    free(nums);
-    free(ob);
-    return rc;
+    lm_pipe_end(p);
+    return 0;
 }
 
 static void batch_release(lm_runtime *rt) {
@@ -1448,6 +1432,7 @@ static void runtime_free(lm_runtime *rt) {
     free(rt->replies);
     lm_buf_free(&rt->recbuf);
     lm_buf_free(&rt->writes);
+    lm_buf_free(&rt->obbuf);
     lm_pipe_free(&rt->pipe);
     lm_pipe_free(&rt->index);
     lm_settings_free(&rt->s);
