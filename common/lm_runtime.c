@@ -137,6 +137,25 @@ struct lm_runtime {
 
 static volatile sig_atomic_t rt_stop = 0;
 
+/* Test-only crash points (LASTMILE_TEST_CRASH_AT=after-writes|after-produce):
+ * the process dies with _exit(137), as under kill -9, at that point of its
+ * first non-empty batch, so tests can hit each window of the delivery rule
+ * exactly instead of by chance. Unset in production. */
+typedef enum { CRASH_NONE, CRASH_AFTER_WRITES, CRASH_AFTER_PRODUCE } crash_at;
+static crash_at crash_point(void) {
+    static int init = 0;
+    static crash_at at = CRASH_NONE;
+    if (!init) {
+        const char *v = getenv("LASTMILE_TEST_CRASH_AT");
+        at = !v                                ? CRASH_NONE
+             : strcmp(v, "after-writes") == 0  ? CRASH_AFTER_WRITES
+             : strcmp(v, "after-produce") == 0 ? CRASH_AFTER_PRODUCE
+                                               : CRASH_NONE;
+        init = 1;
+    }
+    return at;
+}
+
 static void on_signal(int sig) {
     (void)sig;
     rt_stop = 1;
@@ -1313,6 +1332,8 @@ static int run_batch(lm_runtime *rt) {
     }
 
     ph[2] = since_ms(&t0);
+    if (crash_point() == CRASH_AFTER_WRITES)
+        _exit(137);
     /* 6. produce (after recovery read-back of redelivered outputs) */
     if (any_recovering && recover_scan(rt, recovering) != 0) {
         free(recovering);
@@ -1327,6 +1348,8 @@ static int run_batch(lm_runtime *rt) {
         goto abandon;
 
     ph[3] = since_ms(&t0);
+    if (crash_point() == CRASH_AFTER_PRODUCE)
+        _exit(137);
     /* 7. commit */
     if (commit_batch(rt) == 0)
         apply_counts(rt);
