@@ -1,11 +1,344 @@
-/* tail.c — `lastmile tail`: placeholder until its implementation lands. */
+/* tail.c — `lastmile tail`: a lastmile topic, decoded to JSON lines.
+ *
+ *   lastmile tail TOPIC [--from-beginning] [--limit N] [--timeout-ms MS]
+ *
+ * TOPIC is a suffix (`actions`) or a full topic name; the message type
+ * comes from the suffix (lm_pbjson_topic_type). Each message prints as one
+ * JSON object on stdout:
+ *   {"topic":..,"partition":..,"offset":..,"key":..,"timestamp_ms":..,
+ *    "value":{..}}
+ * and a value that does not decode prints "error" and "value_base64"
+ * instead of "value"; tail goes on.
+ *
+ * A group-less reader (LM_KAFKA_READER): every partition is assigned at
+ * the start or the end, nothing is committed, so tail never disturbs the
+ * fleet's consumer groups. Messages come in partition order per partition
+ * only. It stops after --limit messages, after --timeout-ms without a
+ * message, or on SIGINT/SIGTERM (the handler only sets a flag); every stop
+ * is exit 0.
+ *
+ * Ownership: lm_cmd_tail owns the client, the settings and every JSON
+ * value it builds. Single-threaded. */
 #include "cli.h"
 
+#include "lm_clock.h"
+#include "lm_env.h"
+#include "lm_kafka.h"
+#include "lm_pbjson.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TAIL_POLL_MS             100
+#define TAIL_METADATA_TIMEOUT_MS 10000
+#define TAIL_ERR_MAX             2048
+#define TAIL_TIMEOUT_MAX_MS      (INT64_C(1) << 40)
+
+static volatile sig_atomic_t tail_stop = 0;
+
+static void on_signal(int sig) {
+    (void)sig;
+    tail_stop = 1;
+}
+
+static void usage(FILE *f) {
+    fprintf(
+        f,
+        "usage: lastmile tail TOPIC [--from-beginning] [--limit N] "
+        "[--timeout-ms MS]\n\n"
+        "Prints the messages of a lastmile topic as JSON lines, decoded "
+        "from protobuf:\n"
+        "  {\"topic\":\"lastmile.actions\",\"partition\":0,\"offset\":12,"
+        "\"key\":\"L-1\",\n"
+        "   \"timestamp_ms\":1700000000000,\"value\":{...}}\n"
+        "A value that does not decode prints \"error\" and its bytes as "
+        "\"value_base64\".\n\n"
+        "TOPIC is a suffix (intake, qualification, followup, actions, "
+        "timing,\noutcomes, dlq), which gets LASTMILE_TOPIC_PREFIX, or a full "
+        "topic name\nending in one of them.\n\n"
+        "  --from-beginning  start at the oldest message (default: only new "
+        "ones)\n"
+        "  --limit N         stop after N messages\n"
+        "  --timeout-ms MS   stop after MS milliseconds without a message\n"
+        "Without --limit or --timeout-ms it follows until Ctrl-C. It reads "
+        "with no\nconsumer group and commits nothing. Exit 0 when it stops, "
+        "1 on Kafka\nerrors, 2 on usage errors.\n");
+}
+
+/* The full topic name and its message type; NULL when TOPIC names no
+ * lastmile topic. */
+static const ProtobufCMessageDescriptor *
+resolve(const lm_settings *s, const char *arg, char *topic, size_t topicsz) {
+    const ProtobufCMessageDescriptor *d = lm_pbjson_topic_type(arg);
+    if (d) {
+        lm_topic_name(s, arg, topic, topicsz);
+        return d;
+    }
+    snprintf(topic, topicsz, "%s", arg);
+    size_t n = strlen(arg);
+    for (int i = 0; lm_topic_suffixes[i]; i++) {
+        size_t k = strlen(lm_topic_suffixes[i]);
+        if (n > k && strcmp(arg + n - k, lm_topic_suffixes[i]) == 0)
+            return lm_pbjson_topic_type(lm_topic_suffixes[i]);
+    }
+    return NULL;
+}
+
+/* Assigns every partition of topic at the start or the end. 0 / -1. */
+static int assign_all(rd_kafka_t *rk, const char *topic, int from_beginning,
+                      char *err, size_t errsz) {
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e =
+        rkt ? rd_kafka_metadata(rk, 0, rkt, &md, TAIL_METADATA_TIMEOUT_MS)
+            : RD_KAFKA_RESP_ERR__INVALID_ARG;
+    int rc = -1;
+    if (e) {
+        snprintf(err, errsz, "no metadata for %s: %s", topic,
+                 rd_kafka_err2str(e));
+        goto done;
+    }
+    if (md->topic_cnt != 1 || md->topics[0].err ||
+        md->topics[0].partition_cnt == 0) {
+        snprintf(err, errsz, "topic %s: %s", topic,
+                 md->topic_cnt == 1 && md->topics[0].err
+                     ? rd_kafka_err2str(md->topics[0].err)
+                     : "no partitions");
+        goto done;
+    }
+    int n = md->topics[0].partition_cnt;
+    rd_kafka_topic_partition_list_t *parts =
+        rd_kafka_topic_partition_list_new(n);
+    for (int i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(parts, topic,
+                                          md->topics[0].partitions[i].id)
+            ->offset =
+            from_beginning ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
+    e = rd_kafka_assign(rk, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    if (e) {
+        snprintf(err, errsz, "cannot read %s: %s", topic, rd_kafka_err2str(e));
+        goto done;
+    }
+    rc = 0;
+done:
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (rkt)
+        rd_kafka_topic_destroy(rkt);
+    return rc;
+}
+
+/* obj[name] = the bytes as a JSON string, or null when there are none.
+ * Bytes that are not UTF-8 text go under NAME_base64 instead (obj[name] is
+ * then null). 0 / -1 (out of memory). */
+static int set_bytes(json_t *obj, const char *name, const void *data,
+                     size_t len) {
+    if (!data)
+        return json_object_set_new(obj, name, json_null());
+    json_t *v = json_stringn(data, len);
+    if (v)
+        return json_object_set_new(obj, name, v);
+    char *b64 = lm_pbjson_base64_encode(data, len);
+    char key[64];
+    snprintf(key, sizeof(key), "%s_base64", name);
+    int rc = b64 && json_object_set_new(obj, name, json_null()) == 0 &&
+                     json_object_set_new(obj, key, json_string(b64)) == 0
+                 ? 0
+                 : -1;
+    free(b64);
+    return rc;
+}
+
+/* "value", or "error" and "value_base64" when it does not decode as d. */
+static int set_value(json_t *obj, const ProtobufCMessageDescriptor *d,
+                     const rd_kafka_message_t *rkm) {
+    ProtobufCMessage *m =
+        protobuf_c_message_unpack(d, NULL, rkm->len, rkm->payload);
+    if (m) {
+        int rc = json_object_set_new(obj, "value", lm_pbjson_from_message(m));
+        protobuf_c_message_free_unpacked(m, NULL);
+        return rc;
+    }
+    char why[256];
+    snprintf(why, sizeof(why), "value does not decode as %s (%zu bytes)",
+             d->name, rkm->len);
+    char *b64 = lm_pbjson_base64_encode(rkm->payload, rkm->len);
+    int rc =
+        !b64 || json_object_set_new(obj, "error", json_string(why)) != 0 ||
+                json_object_set_new(obj, "value_base64", json_string(b64)) != 0
+            ? -1
+            : 0;
+    free(b64);
+    return rc;
+}
+
+/* One message as a JSON line on stdout. 0 / -1 (out of memory). */
+static int print_message(const ProtobufCMessageDescriptor *d,
+                         const rd_kafka_message_t *rkm) {
+    int64_t ts = rd_kafka_message_timestamp(rkm, NULL);
+    json_t *o = json_object();
+    if (!o)
+        return -1;
+    char *text = NULL;
+    if (json_object_set_new(o, "topic",
+                            json_string(rd_kafka_topic_name(rkm->rkt))) != 0 ||
+        json_object_set_new(o, "partition", json_integer(rkm->partition)) !=
+            0 ||
+        json_object_set_new(o, "offset", json_integer(rkm->offset)) != 0 ||
+        set_bytes(o, "key", rkm->key, rkm->key_len) != 0 ||
+        json_object_set_new(o, "timestamp_ms",
+                            ts >= 0 ? json_integer(ts) : json_null()) != 0 ||
+        set_value(o, d, rkm) != 0 || !(text = json_dumps(o, JSON_COMPACT))) {
+        json_decref(o);
+        return -1;
+    }
+    json_decref(o);
+    fputs(text, stdout);
+    fputc('\n', stdout);
+    fflush(stdout);
+    free(text);
+    return 0;
+}
+
+static int parse_count(const char *opt, const char *val, int64_t max,
+                       int64_t *out) {
+    if (!val || lm_parse_int64(val, 1, max, out) != 0) {
+        fprintf(stderr,
+                "lastmile tail: %s takes a whole number of at least 1, "
+                "e.g. %s 10\n\n",
+                opt, opt);
+        usage(stderr);
+        return -1;
+    }
+    return 0;
+}
 
 int lm_cmd_tail(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "lastmile tail: not available in this build yet\n");
-    return LM_EXIT_FAILED;
+    const char *arg = NULL;
+    int from_beginning = 0;
+    int64_t limit = 0, timeout_ms = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return LM_EXIT_OK;
+        } else if (strcmp(argv[i], "--from-beginning") == 0) {
+            from_beginning = 1;
+        } else if (strcmp(argv[i], "--limit") == 0) {
+            if (parse_count("--limit", val, INT64_MAX, &limit) != 0)
+                return LM_EXIT_USAGE;
+            i++;
+        } else if (strcmp(argv[i], "--timeout-ms") == 0) {
+            if (parse_count("--timeout-ms", val, TAIL_TIMEOUT_MAX_MS,
+                            &timeout_ms) != 0)
+                return LM_EXIT_USAGE;
+            i++;
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "lastmile tail: unknown option %s\n\n", argv[i]);
+            usage(stderr);
+            return LM_EXIT_USAGE;
+        } else if (arg) {
+            fprintf(stderr, "lastmile tail: one TOPIC at a time\n\n");
+            usage(stderr);
+            return LM_EXIT_USAGE;
+        } else {
+            arg = argv[i];
+        }
+    }
+    if (!arg) {
+        fprintf(stderr, "lastmile tail: TOPIC is missing\n\n");
+        usage(stderr);
+        return LM_EXIT_USAGE;
+    }
+
+    char err[TAIL_ERR_MAX] = "";
+    lm_settings s;
+    if (lm_settings_load(&s, "cli", err, sizeof(err)) != 0) {
+        fprintf(stderr, "lastmile tail: %s\n", err);
+        return LM_EXIT_FAILED;
+    }
+    char topic[LM_TOPIC_MAX];
+    const ProtobufCMessageDescriptor *d =
+        resolve(&s, arg, topic, sizeof(topic));
+    if (!d) {
+        fprintf(stderr,
+                "lastmile tail: %s is not a lastmile topic; give a suffix "
+                "(intake, qualification, followup, actions, timing, "
+                "outcomes, dlq) or a full name ending in one\n\n",
+                arg);
+        usage(stderr);
+        lm_settings_free(&s);
+        return LM_EXIT_USAGE;
+    }
+    if (!s.brokers || !*s.brokers) {
+        fprintf(stderr,
+                "lastmile tail: LASTMILE_BROKERS is not set (e.g. "
+                "LASTMILE_BROKERS=kafka-0:9092, or eval \"$(lastmile dev "
+                "up)\")\n");
+        lm_settings_free(&s);
+        return LM_EXIT_FAILED;
+    }
+    int rc = LM_EXIT_FAILED;
+    rd_kafka_t *rk = NULL;
+    rd_kafka_conf_t *conf =
+        lm_kafka_conf(&s, LM_KAFKA_READER, NULL, err, sizeof(err));
+    if (!conf) {
+        fprintf(stderr, "lastmile tail: %s\n", err);
+        goto out;
+    }
+    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    if (!rk) {
+        rd_kafka_conf_destroy(conf); /* not taken on failure */
+        fprintf(stderr, "lastmile tail: %s\n", err);
+        goto out;
+    }
+    if (assign_all(rk, topic, from_beginning, err, sizeof(err)) != 0) {
+        fprintf(stderr, "lastmile tail: %s\n", err);
+        goto out;
+    }
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    int64_t n = 0, last = lm_clock_mono_ms();
+    rc = LM_EXIT_OK;
+    while (!tail_stop && (limit == 0 || n < limit)) {
+        if (timeout_ms > 0 && lm_clock_mono_ms() - last >= timeout_ms)
+            break;
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(rk, TAIL_POLL_MS);
+        if (!rkm)
+            continue;
+        if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            /* caught up on one partition: not a message */
+        } else if (rkm->err) {
+            fprintf(stderr, "lastmile tail: %s\n",
+                    rd_kafka_message_errstr(rkm));
+            if (rkm->err == RD_KAFKA_RESP_ERR__FATAL) {
+                rc = LM_EXIT_FAILED;
+                tail_stop = 1;
+            }
+        } else {
+            if (print_message(d, rkm) != 0) {
+                fprintf(stderr, "lastmile tail: out of memory\n");
+                rc = LM_EXIT_FAILED;
+                tail_stop = 1;
+            }
+            n++;
+            last = lm_clock_mono_ms();
+        }
+        rd_kafka_message_destroy(rkm);
+    }
+out:
+    if (rk) {
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+    }
+    lm_settings_free(&s);
+    return rc;
 }

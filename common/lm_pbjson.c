@@ -1,0 +1,907 @@
+/* lm_pbjson.c — protobuf-c ↔ JSON by descriptor (see lm_pbjson.h).
+ *
+ * Layout facts of protobuf-c this file relies on (protobuf-c.h):
+ *   - a field's value lives at `offset` in the message struct; a repeated
+ *     field's element count is a size_t at `quantifier_offset` and its
+ *     value is a malloc'd array of elements;
+ *   - a oneof member's `quantifier_offset` is the oneof's uint32_t case,
+ *     which holds the set member's field number (0 = none); members share
+ *     storage (a union);
+ *   - an optional field of a non-pointer type has a protobuf_c_boolean
+ *     `has_` at `quantifier_offset`;
+ *   - a map<K,V> field is a repeated message of a generated entry type
+ *     "<FieldInCamelCase>Entry" with fields key = 1 and value = 2;
+ *   - protobuf_c_message_free_unpacked frees every string, bytes buffer,
+ *     sub-message and array that differs from the descriptor's default.
+ * Invariant of the JSON → message direction: after every step the message
+ * under construction is one that free_unpacked releases completely (array
+ * counts only ever count filled elements; a oneof case is set right after
+ * its member), so every failure path is a single free.
+ *
+ * Thread-safe: no state beyond the arguments. */
+#include "lm_pbjson.h"
+
+#include "lm_env.h"
+#include "lm_kafka.h"
+
+#include "lastmile/v1/lastmile.pb-c.h"
+
+#include <errno.h>
+#include <float.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PBJSON_PATH_MAX   256 /* longest field path kept for errors */
+#define PBJSON_NAME_MAX   128 /* longest field name for map-entry checks */
+#define PBJSON_NUMBER_MAX 32  /* longest text of an integer map key */
+
+/* ------------------------------------------------------------- base64 */
+
+static const char b64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+char *lm_pbjson_base64_encode(const uint8_t *data, size_t len) {
+    size_t outlen = (len + 2) / 3 * 4;
+    char *out = malloc(outlen + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)data[i] << 16;
+        if (i + 1 < len)
+            v |= (uint32_t)data[i + 1] << 8;
+        if (i + 2 < len)
+            v |= data[i + 2];
+        out[o++] = b64_alphabet[(v >> 18) & 63];
+        out[o++] = b64_alphabet[(v >> 12) & 63];
+        out[o++] = i + 1 < len ? b64_alphabet[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < len ? b64_alphabet[v & 63] : '=';
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static int b64_value(char c) {
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+' || c == '-')
+        return 62;
+    if (c == '/' || c == '_')
+        return 63;
+    return -1;
+}
+
+int lm_pbjson_base64_decode(const char *s, size_t slen, uint8_t **out,
+                            size_t *outlen) {
+    *out = NULL;
+    *outlen = 0;
+    /* padding only at the end, at most two, and only to a multiple of 4 */
+    size_t n = slen;
+    while (n > 0 && s[n - 1] == '=' && slen - n < 2)
+        n--;
+    if (n < slen && slen % 4 != 0)
+        return -1;
+    if (n % 4 == 1)
+        return -1;
+    size_t len = n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0);
+    if (len == 0)
+        return n == 0 ? 0 : -1;
+    uint8_t *buf = malloc(len);
+    if (!buf)
+        return -1;
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v = b64_value(s[i]);
+        if (v < 0) {
+            free(buf);
+            return -1;
+        }
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            buf[o++] = (uint8_t)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    *out = buf;
+    *outlen = o;
+    return 0;
+}
+
+/* ------------------------------------------------------ schema helpers */
+
+static size_t elt_size(ProtobufCType t) {
+    switch (t) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+        return sizeof(int32_t);
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+        return sizeof(uint32_t);
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+        return sizeof(int64_t);
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        return sizeof(uint64_t);
+    case PROTOBUF_C_TYPE_FLOAT:
+        return sizeof(float);
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return sizeof(double);
+    case PROTOBUF_C_TYPE_BOOL:
+        return sizeof(protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_ENUM:
+        return sizeof(int);
+    case PROTOBUF_C_TYPE_STRING:
+        return sizeof(char *);
+    case PROTOBUF_C_TYPE_BYTES:
+        return sizeof(ProtobufCBinaryData);
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return sizeof(ProtobufCMessage *);
+    }
+    return 0;
+}
+
+/* Whether a singular field has a `has_` flag at quantifier_offset. */
+static int has_flag(const ProtobufCFieldDescriptor *f) {
+    return f->label == PROTOBUF_C_LABEL_OPTIONAL &&
+           !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+           f->type != PROTOBUF_C_TYPE_STRING &&
+           f->type != PROTOBUF_C_TYPE_MESSAGE;
+}
+
+/* Whether a field is a map: a repeated "<CamelName>Entry" message whose
+ * fields are exactly key = 1 and value = 2 (what protoc generates). */
+static int is_map(const ProtobufCFieldDescriptor *f) {
+    if (f->label != PROTOBUF_C_LABEL_REPEATED ||
+        f->type != PROTOBUF_C_TYPE_MESSAGE)
+        return 0;
+    const ProtobufCMessageDescriptor *e = f->descriptor;
+    if (e->n_fields != 2 || strcmp(e->fields[0].name, "key") != 0 ||
+        e->fields[0].id != 1 || strcmp(e->fields[1].name, "value") != 0 ||
+        e->fields[1].id != 2)
+        return 0;
+    char want[PBJSON_NAME_MAX];
+    size_t o = 0;
+    int up = 1;
+    for (const char *p = f->name; *p && o + 1 < sizeof(want); p++) {
+        if (*p == '_') {
+            up = 1;
+            continue;
+        }
+        want[o++] = up && *p >= 'a' && *p <= 'z' ? (char)(*p - 'a' + 'A') : *p;
+        up = 0;
+    }
+    want[o] = '\0';
+    return strlen(e->short_name) == o + strlen("Entry") &&
+           strncmp(e->short_name, want, o) == 0 &&
+           strcmp(e->short_name + o, "Entry") == 0;
+}
+
+/* ------------------------------------------------- message → JSON */
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if none. */
+static size_t utf8_seq(const unsigned char *s, size_t n) {
+    unsigned char c = s[0];
+    size_t len;
+    uint32_t cp, min;
+    if (c < 0x80)
+        return 1;
+    if ((c & 0xE0) == 0xC0)
+        len = 2, cp = c & 0x1F, min = 0x80;
+    else if ((c & 0xF0) == 0xE0)
+        len = 3, cp = c & 0x0F, min = 0x800;
+    else if ((c & 0xF8) == 0xF0)
+        len = 4, cp = c & 0x07, min = 0x10000;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+/* A JSON string of s; bytes that are not UTF-8 become U+FFFD. */
+static json_t *string_json(const char *s) {
+    size_t n = s ? strlen(s) : 0;
+    json_t *j = json_stringn(s ? s : "", n);
+    if (j)
+        return j;
+    char *fixed = malloc(n * 3 + 1);
+    if (!fixed)
+        return NULL;
+    const unsigned char *u = (const unsigned char *)s;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t k = utf8_seq(u + i, n - i);
+        if (k == 0) {
+            memcpy(fixed + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+        } else {
+            memcpy(fixed + o, u + i, k);
+            o += k;
+            i += k;
+        }
+    }
+    j = json_stringn(fixed, o);
+    free(fixed);
+    return j;
+}
+
+static json_t *double_json(double v) {
+    if (isnan(v))
+        return json_string("NaN");
+    if (isinf(v))
+        return json_string(v > 0 ? "Infinity" : "-Infinity");
+    return json_real(v);
+}
+
+static json_t *message_json(const ProtobufCMessage *m);
+
+/* One value of field f stored at p. */
+static json_t *value_json(const ProtobufCFieldDescriptor *f, const void *p) {
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+        return json_integer(*(const int32_t *)p);
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+        return json_integer(*(const uint32_t *)p);
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+        return json_integer(*(const int64_t *)p);
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64: {
+        uint64_t v = *(const uint64_t *)p;
+        if (v <= (uint64_t)INT64_MAX)
+            return json_integer((json_int_t)v);
+        char text[PBJSON_NUMBER_MAX]; /* beyond json_int_t: as text */
+        snprintf(text, sizeof(text), "%" PRIu64, v);
+        return json_string(text);
+    }
+    case PROTOBUF_C_TYPE_FLOAT:
+        return double_json(*(const float *)p);
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return double_json(*(const double *)p);
+    case PROTOBUF_C_TYPE_BOOL:
+        return json_boolean(*(const protobuf_c_boolean *)p);
+    case PROTOBUF_C_TYPE_ENUM: {
+        int v = *(const int *)p;
+        const ProtobufCEnumValue *ev =
+            protobuf_c_enum_descriptor_get_value(f->descriptor, v);
+        return ev ? json_string(ev->name) : json_integer(v);
+    }
+    case PROTOBUF_C_TYPE_STRING:
+        return string_json(*(char *const *)p);
+    case PROTOBUF_C_TYPE_BYTES: {
+        const ProtobufCBinaryData *b = p;
+        char *text = lm_pbjson_base64_encode(b->data, b->len);
+        json_t *j = text ? json_string(text) : NULL;
+        free(text);
+        return j;
+    }
+    case PROTOBUF_C_TYPE_MESSAGE: {
+        const ProtobufCMessage *sub = *(ProtobufCMessage *const *)p;
+        return sub ? message_json(sub) : json_null();
+    }
+    }
+    return NULL;
+}
+
+/* The text of a map key (JSON object keys are strings). */
+static json_t *map_key_text(const ProtobufCFieldDescriptor *kf, const void *p) {
+    if (kf->type == PROTOBUF_C_TYPE_STRING)
+        return string_json(*(char *const *)p);
+    if (kf->type == PROTOBUF_C_TYPE_BOOL)
+        return json_string(*(const protobuf_c_boolean *)p ? "true" : "false");
+    json_t *v = value_json(kf, p);
+    if (!v || json_is_string(v))
+        return v;
+    char text[PBJSON_NUMBER_MAX];
+    snprintf(text, sizeof(text), "%" JSON_INTEGER_FORMAT,
+             json_integer_value(v));
+    json_decref(v);
+    return json_string(text);
+}
+
+static json_t *map_json(const ProtobufCFieldDescriptor *f, size_t n,
+                        ProtobufCMessage *const *entries) {
+    const ProtobufCMessageDescriptor *e = f->descriptor;
+    const ProtobufCFieldDescriptor *kf = &e->fields[0], *vf = &e->fields[1];
+    json_t *obj = json_object();
+    for (size_t i = 0; obj && i < n; i++) {
+        const uint8_t *base = (const uint8_t *)entries[i];
+        json_t *k = map_key_text(kf, base + kf->offset);
+        json_t *v = value_json(vf, base + vf->offset);
+        if (!k || !v ||
+            json_object_setn_new(obj, json_string_value(k),
+                                 json_string_length(k), v) != 0) {
+            if (k && v)
+                v = NULL; /* setn_new consumed it */
+            json_decref(k);
+            json_decref(v);
+            json_decref(obj);
+            return NULL;
+        }
+        json_decref(k);
+    }
+    return obj;
+}
+
+static json_t *field_json(const ProtobufCMessage *m,
+                          const ProtobufCFieldDescriptor *f) {
+    const uint8_t *base = (const uint8_t *)m;
+    const void *p = base + f->offset;
+    if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+        size_t n = *(const size_t *)(base + f->quantifier_offset);
+        const uint8_t *arr = *(const uint8_t *const *)p;
+        if (is_map(f))
+            return map_json(f, n, (ProtobufCMessage *const *)arr);
+        json_t *a = json_array();
+        size_t sz = elt_size(f->type);
+        for (size_t i = 0; a && i < n; i++)
+            if (json_array_append_new(a, value_json(f, arr + i * sz)) != 0) {
+                json_decref(a);
+                a = NULL;
+            }
+        return a;
+    }
+    return value_json(f, p);
+}
+
+/* Whether a singular field is present in the output. */
+static int field_present(const ProtobufCMessage *m,
+                         const ProtobufCFieldDescriptor *f) {
+    const uint8_t *base = (const uint8_t *)m;
+    if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+        return *(const uint32_t *)(base + f->quantifier_offset) ==
+               (uint32_t)f->id;
+    if (has_flag(f))
+        return *(const protobuf_c_boolean *)(base + f->quantifier_offset);
+    if (f->type == PROTOBUF_C_TYPE_MESSAGE || f->type == PROTOBUF_C_TYPE_STRING)
+        return *(void *const *)(base + f->offset) != NULL;
+    return 1;
+}
+
+static json_t *message_json(const ProtobufCMessage *m) {
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    json_t *obj = json_object();
+    for (unsigned i = 0; obj && i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->label != PROTOBUF_C_LABEL_REPEATED && !field_present(m, f))
+            continue;
+        if (json_object_set_new(obj, f->name, field_json(m, f)) != 0) {
+            json_decref(obj);
+            obj = NULL;
+        }
+    }
+    return obj;
+}
+
+json_t *lm_pbjson_from_message(const ProtobufCMessage *m) {
+    return m ? message_json(m) : NULL;
+}
+
+/* ------------------------------------------------- JSON → message */
+
+static const char *json_kind(const json_t *v) {
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "object";
+    case JSON_ARRAY:
+        return "array";
+    case JSON_STRING:
+        return "string";
+    case JSON_INTEGER:
+        return "integer";
+    case JSON_REAL:
+        return "real";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "boolean";
+    case JSON_NULL:
+        return "null";
+    }
+    return "?";
+}
+
+static const char *type_name(ProtobufCType t) {
+    switch (t) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+        return "int32";
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+        return "uint32";
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+        return "int64";
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        return "uint64";
+    case PROTOBUF_C_TYPE_FLOAT:
+        return "float";
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return "double";
+    case PROTOBUF_C_TYPE_BOOL:
+        return "bool";
+    case PROTOBUF_C_TYPE_ENUM:
+        return "enum";
+    case PROTOBUF_C_TYPE_STRING:
+        return "string";
+    case PROTOBUF_C_TYPE_BYTES:
+        return "bytes";
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return "message";
+    }
+    return "?";
+}
+
+/* "path: expected WHAT, got KIND" */
+static int expected(const char *path, const char *what, const json_t *v,
+                    char *err, size_t errsz) {
+    if (json_is_string(v))
+        snprintf(err, errsz, "%s: expected %s, got string \"%s\"", path, what,
+                 json_string_value(v));
+    else
+        snprintf(err, errsz, "%s: expected %s, got %s", path, what,
+                 json_kind(v));
+    return -1;
+}
+
+/* path.name into out; a path too long for out is cut (it only labels an
+ * error). */
+static void path_join(char *out, size_t outsz, const char *path,
+                      const char *name) {
+    int n = *path ? snprintf(out, outsz, "%s.%s", path, name)
+                  : snprintf(out, outsz, "%s", name);
+    if (n < 0)
+        out[0] = '\0';
+}
+
+/* path[i] into out, cut like path_join. */
+static void path_index(char *out, size_t outsz, const char *path, size_t i) {
+    int n = snprintf(out, outsz, "%s[%zu]", path, i);
+    if (n < 0)
+        out[0] = '\0';
+}
+
+/* Integers: a JSON integer or a decimal string, within [min,max]. */
+static int int_value(const ProtobufCFieldDescriptor *f, const json_t *v,
+                     int64_t min, int64_t max, int64_t *out, const char *path,
+                     char *err, size_t errsz) {
+    char what[64];
+    snprintf(what, sizeof(what), "%s (a whole number)", type_name(f->type));
+    int64_t x;
+    if (json_is_integer(v))
+        x = json_integer_value(v);
+    else if (!json_is_string(v) ||
+             lm_parse_int64(json_string_value(v), INT64_MIN, INT64_MAX, &x) !=
+                 0)
+        return expected(path, what, v, err, errsz);
+    if (x < min || x > max) {
+        snprintf(err, errsz, "%s: %" PRId64 " is out of range for %s", path, x,
+                 type_name(f->type));
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+static int uint64_value(const json_t *v, uint64_t *out, const char *path,
+                        char *err, size_t errsz) {
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        *out = (uint64_t)json_integer_value(v);
+        return 0;
+    }
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        char *end = NULL;
+        errno = 0;
+        unsigned long long x = strtoull(s, &end, 10);
+        if (*s >= '0' && *s <= '9' && end && *end == '\0' && errno == 0) {
+            *out = x;
+            return 0;
+        }
+    }
+    return expected(path, "uint64 (a whole number >= 0)", v, err, errsz);
+}
+
+static int double_value(const ProtobufCFieldDescriptor *f, const json_t *v,
+                        double *out, const char *path, char *err,
+                        size_t errsz) {
+    const char *what = f->type == PROTOBUF_C_TYPE_FLOAT ? "float (a number)"
+                                                        : "double (a number)";
+    if (json_is_number(v)) {
+        *out = json_number_value(v);
+    } else if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        if (strcmp(s, "NaN") == 0)
+            *out = NAN;
+        else if (strcmp(s, "Infinity") == 0)
+            *out = INFINITY;
+        else if (strcmp(s, "-Infinity") == 0)
+            *out = -INFINITY;
+        else if (lm_parse_double(s, -DBL_MAX, DBL_MAX, out) != 0)
+            return expected(path, what, v, err, errsz);
+    } else {
+        return expected(path, what, v, err, errsz);
+    }
+    if (f->type == PROTOBUF_C_TYPE_FLOAT && isfinite(*out) &&
+        fabs(*out) > FLT_MAX) {
+        snprintf(err, errsz, "%s: %g is out of range for float", path, *out);
+        return -1;
+    }
+    return 0;
+}
+
+static int enum_value(const ProtobufCFieldDescriptor *f, const json_t *v,
+                      int *out, const char *path, char *err, size_t errsz) {
+    const ProtobufCEnumDescriptor *ed = f->descriptor;
+    if (json_is_string(v)) {
+        const ProtobufCEnumValue *ev =
+            protobuf_c_enum_descriptor_get_value_by_name(ed,
+                                                         json_string_value(v));
+        if (ev) {
+            *out = ev->value;
+            return 0;
+        }
+        int n = snprintf(err, errsz, "%s: \"%s\" is not a %s (one of", path,
+                         json_string_value(v), ed->name);
+        for (unsigned i = 0; i < ed->n_values && n >= 0 && (size_t)n < errsz;
+             i++)
+            n += snprintf(err + n, errsz - (size_t)n, "%s %s", i ? "," : ":",
+                          ed->values[i].name);
+        if (n >= 0 && (size_t)n < errsz)
+            snprintf(err + n, errsz - (size_t)n, ")");
+        return -1;
+    }
+    if (json_is_integer(v)) {
+        json_int_t x = json_integer_value(v);
+        if (x < INT32_MIN || x > INT32_MAX) {
+            snprintf(err, errsz,
+                     "%s: %" JSON_INTEGER_FORMAT " is out of range for %s",
+                     path, x, ed->name);
+            return -1;
+        }
+        *out = (int)x;
+        return 0;
+    }
+    char what[160];
+    snprintf(what, sizeof(what), "%s (a name or a number)", ed->name);
+    return expected(path, what, v, err, errsz);
+}
+
+static ProtobufCMessage *message_from(const ProtobufCMessageDescriptor *d,
+                                      const json_t *j, const char *path,
+                                      char *err, size_t errsz);
+
+/* One value of field f from v into the element storage at dst. */
+static int value_from(const ProtobufCFieldDescriptor *f, const json_t *v,
+                      void *dst, const char *path, char *err, size_t errsz) {
+    int64_t x;
+    double dv;
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+        if (int_value(f, v, INT32_MIN, INT32_MAX, &x, path, err, errsz) != 0)
+            return -1;
+        *(int32_t *)dst = (int32_t)x;
+        return 0;
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+        if (int_value(f, v, 0, UINT32_MAX, &x, path, err, errsz) != 0)
+            return -1;
+        *(uint32_t *)dst = (uint32_t)x;
+        return 0;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+        if (int_value(f, v, INT64_MIN, INT64_MAX, &x, path, err, errsz) != 0)
+            return -1;
+        *(int64_t *)dst = x;
+        return 0;
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        return uint64_value(v, dst, path, err, errsz);
+    case PROTOBUF_C_TYPE_FLOAT:
+        if (double_value(f, v, &dv, path, err, errsz) != 0)
+            return -1;
+        *(float *)dst = (float)dv;
+        return 0;
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return double_value(f, v, dst, path, err, errsz);
+    case PROTOBUF_C_TYPE_BOOL:
+        if (!json_is_boolean(v))
+            return expected(path, "bool (true or false)", v, err, errsz);
+        *(protobuf_c_boolean *)dst = json_is_true(v);
+        return 0;
+    case PROTOBUF_C_TYPE_ENUM:
+        return enum_value(f, v, dst, path, err, errsz);
+    case PROTOBUF_C_TYPE_STRING: {
+        if (!json_is_string(v))
+            return expected(path, "string", v, err, errsz);
+        size_t n = json_string_length(v);
+        if (memchr(json_string_value(v), '\0', n)) {
+            snprintf(err, errsz, "%s: a string may not hold a NUL character",
+                     path);
+            return -1;
+        }
+        char *s = malloc(n + 1);
+        if (!s) {
+            snprintf(err, errsz, "%s: out of memory", path);
+            return -1;
+        }
+        memcpy(s, json_string_value(v), n + 1);
+        *(char **)dst = s;
+        return 0;
+    }
+    case PROTOBUF_C_TYPE_BYTES: {
+        ProtobufCBinaryData *b = dst;
+        if (!json_is_string(v))
+            return expected(path, "bytes (a base64 string)", v, err, errsz);
+        if (lm_pbjson_base64_decode(json_string_value(v), json_string_length(v),
+                                    &b->data, &b->len) != 0) {
+            snprintf(err, errsz, "%s: \"%s\" is not base64", path,
+                     json_string_value(v));
+            return -1;
+        }
+        return 0;
+    }
+    case PROTOBUF_C_TYPE_MESSAGE: {
+        ProtobufCMessage *sub =
+            message_from(f->descriptor, v, path, err, errsz);
+        if (!sub)
+            return -1;
+        *(ProtobufCMessage **)dst = sub;
+        return 0;
+    }
+    }
+    snprintf(err, errsz, "%s: unsupported field type", path);
+    return -1;
+}
+
+/* A map key from the text of a JSON object key. */
+static int map_key_from(const ProtobufCFieldDescriptor *kf, const char *key,
+                        size_t keylen, void *dst, const char *path, char *err,
+                        size_t errsz) {
+    if (kf->type == PROTOBUF_C_TYPE_BOOL) {
+        if (strcmp(key, "true") != 0 && strcmp(key, "false") != 0) {
+            snprintf(err, errsz, "%s: map key must be true or false", path);
+            return -1;
+        }
+        *(protobuf_c_boolean *)dst = strcmp(key, "true") == 0;
+        return 0;
+    }
+    json_t *k = json_stringn_nocheck(key, keylen);
+    if (!k) {
+        snprintf(err, errsz, "%s: out of memory", path);
+        return -1;
+    }
+    int rc = value_from(kf, k, dst, path, err, errsz);
+    json_decref(k);
+    return rc;
+}
+
+static int map_from(const ProtobufCFieldDescriptor *f, const json_t *v,
+                    uint8_t *base, const char *path, char *err, size_t errsz) {
+    if (!json_is_object(v))
+        return expected(path, "object (a map)", v, err, errsz);
+    size_t n = json_object_size(v);
+    if (n == 0)
+        return 0;
+    ProtobufCMessage **arr = calloc(n, sizeof(*arr));
+    if (!arr) {
+        snprintf(err, errsz, "%s: out of memory", path);
+        return -1;
+    }
+    size_t *count = (size_t *)(base + f->quantifier_offset);
+    *(ProtobufCMessage ***)(base + f->offset) = arr;
+    *count = 0;
+    const ProtobufCMessageDescriptor *e = f->descriptor;
+    const ProtobufCFieldDescriptor *kf = &e->fields[0], *vf = &e->fields[1];
+    const char *key;
+    size_t keylen;
+    json_t *val;
+    /* jansson's iteration API takes a non-const object; it does not
+     * modify it. */
+    json_object_keylen_foreach((json_t *)v, key, keylen, val) {
+        char sub[PBJSON_PATH_MAX];
+        path_join(sub, sizeof(sub), path, key);
+        ProtobufCMessage *entry = malloc(e->sizeof_message);
+        if (!entry) {
+            snprintf(err, errsz, "%s: out of memory", sub);
+            return -1;
+        }
+        protobuf_c_message_init(e, entry);
+        arr[(*count)++] = entry;
+        uint8_t *eb = (uint8_t *)entry;
+        if (map_key_from(kf, key, keylen, eb + kf->offset, sub, err, errsz) !=
+            0)
+            return -1;
+        if (json_is_null(val))
+            continue; /* null means "the default" */
+        if (value_from(vf, val, eb + vf->offset, sub, err, errsz) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int repeated_from(const ProtobufCFieldDescriptor *f, const json_t *v,
+                         uint8_t *base, const char *path, char *err,
+                         size_t errsz) {
+    if (is_map(f))
+        return map_from(f, v, base, path, err, errsz);
+    char what[160];
+    snprintf(what, sizeof(what), "array of %s",
+             f->type == PROTOBUF_C_TYPE_MESSAGE
+                 ? ((const ProtobufCMessageDescriptor *)f->descriptor)->name
+                 : type_name(f->type));
+    if (!json_is_array(v))
+        return expected(path, what, v, err, errsz);
+    size_t n = json_array_size(v);
+    if (n == 0)
+        return 0;
+    size_t sz = elt_size(f->type);
+    uint8_t *arr = calloc(n, sz);
+    if (!arr) {
+        snprintf(err, errsz, "%s: out of memory", path);
+        return -1;
+    }
+    size_t *count = (size_t *)(base + f->quantifier_offset);
+    *(uint8_t **)(base + f->offset) = arr;
+    *count = 0;
+    for (size_t i = 0; i < n; i++) {
+        char sub[PBJSON_PATH_MAX];
+        path_index(sub, sizeof(sub), path, i);
+        if (value_from(f, json_array_get(v, i), arr + i * sz, sub, err,
+                       errsz) != 0)
+            return -1;
+        (*count)++;
+    }
+    return 0;
+}
+
+static int field_from(const ProtobufCMessageDescriptor *d,
+                      const ProtobufCFieldDescriptor *f, const json_t *v,
+                      ProtobufCMessage *m, const char *path, char *err,
+                      size_t errsz) {
+    uint8_t *base = (uint8_t *)m;
+    if (f->label == PROTOBUF_C_LABEL_REPEATED)
+        return repeated_from(f, v, base, path, err, errsz);
+    if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+        uint32_t *which = (uint32_t *)(base + f->quantifier_offset);
+        if (*which != 0 && *which != (uint32_t)f->id) {
+            const ProtobufCFieldDescriptor *other =
+                protobuf_c_message_descriptor_get_field(d, (unsigned)*which);
+            snprintf(err, errsz,
+                     "%s: both %s and %s are set; they are one oneof and take "
+                     "one member",
+                     path, other ? other->name : "?", f->name);
+            return -1;
+        }
+        if (value_from(f, v, base + f->offset, path, err, errsz) != 0)
+            return -1;
+        *which = (uint32_t)f->id;
+        return 0;
+    }
+    if (value_from(f, v, base + f->offset, path, err, errsz) != 0)
+        return -1;
+    if (has_flag(f))
+        *(protobuf_c_boolean *)(base + f->quantifier_offset) = 1;
+    return 0;
+}
+
+static void unknown_field(const ProtobufCMessageDescriptor *d, const char *key,
+                          const char *path, char *err, size_t errsz) {
+    int n = *path ? snprintf(err, errsz, "%s: unknown field \"%s\" in %s", path,
+                             key, d->name)
+                  : snprintf(err, errsz, "unknown field \"%s\" in %s", key,
+                             d->name);
+    for (unsigned i = 0; i < d->n_fields && n >= 0 && (size_t)n < errsz; i++)
+        n += snprintf(err + n, errsz - (size_t)n, "%s%s",
+                      i ? ", " : " (fields: ", d->fields[i].name);
+    if (n >= 0 && (size_t)n < errsz)
+        snprintf(err + n, errsz - (size_t)n, ")");
+}
+
+static ProtobufCMessage *message_from(const ProtobufCMessageDescriptor *d,
+                                      const json_t *j, const char *path,
+                                      char *err, size_t errsz) {
+    if (!json_is_object(j)) {
+        char what[160];
+        snprintf(what, sizeof(what), "object (%s)", d->name);
+        if (*path)
+            expected(path, what, j, err, errsz);
+        else
+            snprintf(err, errsz, "expected a JSON object (%s), got %s", d->name,
+                     j ? json_kind(j) : "nothing");
+        return NULL;
+    }
+    ProtobufCMessage *m = malloc(d->sizeof_message);
+    if (!m) {
+        snprintf(err, errsz, "%s: out of memory", *path ? path : d->name);
+        return NULL;
+    }
+    protobuf_c_message_init(d, m);
+    const char *key;
+    size_t keylen;
+    json_t *v;
+    /* jansson's iteration API takes a non-const object; it does not
+     * modify it. */
+    json_object_keylen_foreach((json_t *)j, key, keylen, v) {
+        const ProtobufCFieldDescriptor *f =
+            strlen(key) == keylen
+                ? protobuf_c_message_descriptor_get_field_by_name(d, key)
+                : NULL;
+        if (!f) {
+            unknown_field(d, key, path, err, errsz);
+            goto fail;
+        }
+        if (json_is_null(v))
+            continue; /* null means "the default" */
+        char sub[PBJSON_PATH_MAX];
+        path_join(sub, sizeof(sub), path, f->name);
+        if (field_from(d, f, v, m, sub, err, errsz) != 0)
+            goto fail;
+    }
+    return m;
+fail:
+    protobuf_c_message_free_unpacked(m, NULL);
+    return NULL;
+}
+
+ProtobufCMessage *lm_pbjson_to_message(const ProtobufCMessageDescriptor *d,
+                                       const json_t *j, char *err,
+                                       size_t errsz) {
+    if (errsz)
+        err[0] = '\0';
+    return message_from(d, j, "", err, errsz);
+}
+
+/* ------------------------------------------------------------ topics */
+
+const ProtobufCMessageDescriptor *lm_pbjson_topic_type(const char *suffix) {
+    static const struct {
+        const char *suffix;
+        const ProtobufCMessageDescriptor *d;
+    } types[] = {
+        {LM_TOPIC_INTAKE, &lastmile__v1__lead_submitted__descriptor},
+        {LM_TOPIC_QUALIFICATION, &lastmile__v1__lead_accepted__descriptor},
+        {LM_TOPIC_FOLLOWUP, &lastmile__v1__follow_up_event__descriptor},
+        {LM_TOPIC_ACTIONS, &lastmile__v1__follow_up_action__descriptor},
+        {LM_TOPIC_TIMING, &lastmile__v1__timing_event__descriptor},
+        {LM_TOPIC_OUTCOMES, &lastmile__v1__outcome__descriptor},
+        {LM_TOPIC_DLQ, &lastmile__v1__dead_letter__descriptor},
+    };
+    if (!suffix)
+        return NULL;
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (strcmp(types[i].suffix, suffix) == 0)
+            return types[i].d;
+    return NULL;
+}
