@@ -1,11 +1,131 @@
-/* report.c — `lastmile report`: placeholder until its implementation lands. */
+/* report.c — `lastmile report [--json]`: the business report.
+ *
+ * Reads the invalid submissions off the dead-letter topic (group-less,
+ * from the first offset to the high watermarks taken at start: a snapshot,
+ * nothing committed), then every lead hash in Redis, and prints the figures
+ * of lm_report (docs/REPORT.md says what each one means). Read-only: it
+ * changes nothing in Kafka or Redis, so it is safe to run at any time,
+ * as often as wanted, next to a running fleet. Single-threaded. */
 #include "cli.h"
 
+#include "lm_clock.h"
+#include "lm_env.h"
+#include "lm_kafka.h"
+#include "lm_report.h"
+
+#include "lastmile/v1/lastmile.pb-c.h"
+
+#include <jansson.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ERR_MAX 2048
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: lastmile report [--json]\n\n"
+            "The business report of the fleet: the funnel (submitted, "
+            "accepted, decided,\ntouched, outcomes), speed-to-lead, cycle "
+            "time, dead time per stage, cost per\noutcome, revenue per lead, "
+            "and whether learned timing beats the fixed\nschedule. Read-only; "
+            "see docs/REPORT.md for every figure.\n\n"
+            "  --json   one JSON object on stdout instead of tables\n\n"
+            "Needs LASTMILE_BROKERS (invalid input is counted on the "
+            "dead-letter topic)\nand LASTMILE_REDIS_URL (lead state). "
+            "`eval \"$(lastmile dev up)\"` sets both\nfor the embedded "
+            "stack.\n");
+}
+
+/* A dead letter of the intake worker is an invalid submission; dead
+ * letters of later workers are not submissions and do not count. */
+static int count_invalid(void *opaque, const rd_kafka_message_t *rkm) {
+    int64_t *n = opaque;
+    Lastmile__V1__DeadLetter *d =
+        lastmile__v1__dead_letter__unpack(NULL, rkm->len, rkm->payload);
+    if (!d)
+        return 0;
+    if (d->worker && strcmp(d->worker, "intake") == 0)
+        (*n)++;
+    lastmile__v1__dead_letter__free_unpacked(d, NULL);
+    return 0;
+}
+
+static int need(const char *value, const char *name, const char *example) {
+    if (value && *value)
+        return 0;
+    fprintf(stderr,
+            "lastmile report: %s is not set (example: %s=%s); for the "
+            "embedded stack run `eval \"$(lastmile dev up)\"` first\n",
+            name, name, example);
+    return -1;
+}
 
 int lm_cmd_report(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "lastmile report: not available in this build yet\n");
-    return LM_EXIT_FAILED;
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
+        } else if (strcmp(argv[i], "--help") == 0 ||
+                   strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return LM_EXIT_OK;
+        } else {
+            fprintf(stderr, "lastmile report: unknown argument '%s'\n\n",
+                    argv[i]);
+            usage(stderr);
+            return LM_EXIT_USAGE;
+        }
+    }
+
+    char err[ERR_MAX];
+    lm_settings s;
+    if (lm_settings_load(&s, "cli", err, sizeof(err)) != 0) {
+        fprintf(stderr, "lastmile report: %s\n", err);
+        return LM_EXIT_FAILED;
+    }
+    int rc = LM_EXIT_FAILED;
+    lm_redis *r = NULL;
+    lm_report rep;
+    memset(&rep, 0, sizeof(rep));
+    if (need(s.brokers, "LASTMILE_BROKERS", "localhost:9092") != 0 ||
+        need(s.redis_url, "LASTMILE_REDIS_URL", "redis://localhost:6379/0") !=
+            0)
+        goto done;
+    lm_clock_init(s.time_scale, s.time_origin_ms, s.time_start_ms);
+
+    lm_report_opts o = {.now_ms = lm_clock_now_ms()};
+    if (lm_report_read_topic(&s, LM_TOPIC_DLQ, 0, count_invalid, &o.invalid,
+                             err, sizeof(err)) < 0) {
+        fprintf(stderr, "lastmile report: counting invalid input: %s\n", err);
+        goto done;
+    }
+    r = lm_redis_new(s.redis_url, s.redis_timeout_ms, err, sizeof(err));
+    if (!r || lm_redis_connect(r, err, sizeof(err)) != 0) {
+        fprintf(stderr, "lastmile report: Redis: %s\n", err);
+        goto done;
+    }
+    if (lm_report_collect(r, &o, &rep, err, sizeof(err)) != 0) {
+        fprintf(stderr, "lastmile report: reading leads from Redis: %s\n", err);
+        goto done;
+    }
+    if (json) {
+        json_t *j = NULL;
+        if (lm_report_json(&rep, &j) != 0) {
+            fprintf(stderr, "lastmile report: out of memory\n");
+            goto done;
+        }
+        int w = json_dumpf(j, stdout, JSON_INDENT(2));
+        json_decref(j);
+        if (w != 0 || fputc('\n', stdout) == EOF)
+            goto done;
+    } else {
+        lm_report_print(&rep, stdout, isatty(STDOUT_FILENO));
+    }
+    rc = fflush(stdout) == 0 ? LM_EXIT_OK : LM_EXIT_FAILED;
+done:
+    lm_report_free(&rep);
+    lm_redis_destroy(r);
+    lm_settings_free(&s);
+    return rc;
 }

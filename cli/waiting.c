@@ -1,12 +1,438 @@
-/* waiting.c — `lastmile waiting`: placeholder until its implementation lands.
- */
+/* waiting.c — `lastmile waiting`: where decisions still wait, by stage and
+ * owner, oldest first.
+ *
+ * An open lead waits when the fleet owes it its next move:
+ *   qualification  accepted, no decision yet; waiting since accepted_at;
+ *   followup       decided (or its reply timer fired) and the next touch is
+ *                  not yet scheduled; waiting since the last timer's due
+ *                  time when there was one (step set), else decided_at;
+ *   waiting        touched and awaiting a reply: it waits only once its
+ *                  reply timer is overdue (now > next_due_at), since then.
+ * "now" is the fleet's clock (LASTMILE_TIME_SCALE / _ORIGIN_MS), so ages
+ * are simulated time, like every time in Redis. Read-only (SCAN + HGETALL
+ * through lm_report_scan); single-threaded. The cadence in the decision
+ * config (LASTMILE_CONFIG) names the next step's channel when it loads. */
 #include "cli.h"
 
+#include "lm_clock.h"
+#include "lm_env.h"
+#include "lm_lead.h"
+#include "lm_policy.h"
+#include "lm_redis.h"
+#include "lm_report.h"
+
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define ERR_MAX       2048
+#define LIMIT_DEFAULT 20
+#define LIMIT_MAX     100000
+#define NEXT_STEP_MAX 160
+#define CADENCE_MAX   64
+#define DUR_MAX       32
+#define ITEMS_MIN_CAP 256
+#define UNASSIGNED    "(unassigned)"
+
+enum { ST_QUALIFICATION, ST_FOLLOWUP, ST_WAITING, ST_N };
+static const char *const stage_names[ST_N] = {"qualification", "followup",
+                                              "waiting"};
+static const char *const stage_what[ST_N] = {
+    "to be decided", "next touch to schedule", "reply timer overdue"};
+
+typedef struct item {
+    char lead_id[LM_LEAD_ID_MAX];
+    char owner[LM_REPORT_OWNER_MAX];
+    char cadence[CADENCE_MAX];
+    int stage;
+    int64_t step; /* -1: none yet */
+    int64_t since_ms, age_ms;
+} item;
+
+typedef struct scan_ctx {
+    int64_t now_ms, older_than_ms;
+    item *items;
+    size_t n, cap;
+    int oom;
+} scan_ctx;
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: lastmile waiting [--older-than DURATION] [--json] "
+            "[--limit N]\n\n"
+            "Where decisions still wait: open leads whose decision or next "
+            "step is due,\nby stage and owner, oldest first.\n"
+            "  qualification  accepted but not yet decided (since "
+            "acceptance)\n"
+            "  followup       decided, or its reply timer fired, and the "
+            "next touch is\n"
+            "                 not scheduled yet (since the decision or "
+            "the timer)\n"
+            "  waiting        touched, and the reply timer is overdue "
+            "(since it was due)\n\n"
+            "  --older-than DURATION  only leads waiting at least this long, "
+            "e.g. 30m, 4h, 2d\n"
+            "                         (simulated time, like the fleet's "
+            "clock; default 0)\n"
+            "  --limit N              list the N oldest leads (default %d)\n"
+            "  --json                 one JSON object on stdout\n\n"
+            "Needs LASTMILE_REDIS_URL.\n",
+            LIMIT_DEFAULT);
+}
+
+/* The stage an open lead waits in and since when; -1 when it waits on no
+ * one (closed, or its timer is not due yet). */
+static int classify(const lm_lead_row *row, int64_t now, int64_t *since) {
+    if (!row->status || strcmp(row->status, "open") != 0 || !row->stage)
+        return -1;
+    if (strcmp(row->stage, "qualification") == 0) {
+        *since = row->accepted_at ? row->accepted_at : row->submitted_at;
+        return *since > 0 ? ST_QUALIFICATION : -1;
+    }
+    if (strcmp(row->stage, "followup") == 0) {
+        *since = row->step >= 0 && row->next_due_at > 0 ? row->next_due_at
+                 : row->decided_at                      ? row->decided_at
+                                                        : row->accepted_at;
+        return *since > 0 ? ST_FOLLOWUP : -1;
+    }
+    if (strcmp(row->stage, "waiting") == 0 && row->next_due_at > 0 &&
+        now > row->next_due_at) {
+        *since = row->next_due_at;
+        return ST_WAITING;
+    }
+    return -1;
+}
+
+static int on_row(void *opaque, const lm_lead_row *row) {
+    scan_ctx *c = opaque;
+    int64_t since = 0;
+    int st = classify(row, c->now_ms, &since);
+    if (st < 0)
+        return 0;
+    int64_t age = c->now_ms - since;
+    if (age < 0)
+        age = 0;
+    if (age < c->older_than_ms)
+        return 0;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : ITEMS_MIN_CAP;
+        item *n = realloc(c->items, cap * sizeof(*n));
+        if (!n) {
+            c->oom = 1;
+            return -1;
+        }
+        c->items = n;
+        c->cap = cap;
+    }
+    item *it = &c->items[c->n++];
+    snprintf(it->lead_id, sizeof(it->lead_id), "%s",
+             row->lead_id ? row->lead_id : "");
+    snprintf(it->owner, sizeof(it->owner), "%s",
+             row->owner && *row->owner ? row->owner : UNASSIGNED);
+    snprintf(it->cadence, sizeof(it->cadence), "%s",
+             row->cadence ? row->cadence : "");
+    it->stage = st;
+    it->step = row->step;
+    it->since_ms = since;
+    it->age_ms = age;
+    return 0;
+}
+
+/* oldest first; ties by lead id, so the output is stable */
+static int cmp_age(const void *a, const void *b) {
+    const item *x = a, *y = b;
+    if (x->age_ms != y->age_ms)
+        return x->age_ms > y->age_ms ? -1 : 1;
+    return strcmp(x->lead_id, y->lead_id);
+}
+
+/* The next thing the fleet owes the lead, for a human. */
+static void next_step(const item *it, const lm_policy *p, char *buf,
+                      size_t sz) {
+    const lm_cadence *cad =
+        p && it->cadence[0] ? lm_policy_cadence(p, it->cadence) : NULL;
+    if (it->stage == ST_QUALIFICATION) {
+        snprintf(buf, sz, "score and decide; route to an owner");
+        return;
+    }
+    /* followup: touch step+1 (step 0 after a decision); waiting: the timer
+       of `step` fires, then touch step+1 or close */
+    int64_t next = it->step + 1;
+    if (it->stage == ST_WAITING && cad && (size_t)next >= cad->n_steps) {
+        snprintf(buf, sz, "timer: close as no response (last of %zu touches)",
+                 cad->n_steps);
+        return;
+    }
+    const char *pre = it->stage == ST_WAITING ? "timer, then " : "";
+    if (cad && next >= 0 && (size_t)next < cad->n_steps)
+        snprintf(buf, sz, "%stouch %lld of %zu (%s, %s cadence)", pre,
+                 (long long)next + 1, cad->n_steps, cad->steps[next].channel,
+                 cad->name);
+    else
+        snprintf(buf, sz, "%stouch %lld%s%s", pre, (long long)next + 1,
+                 it->cadence[0] ? " of the " : "", it->cadence);
+}
+
+static const char *fmt_age(int64_t ms, char *buf, size_t sz) {
+    long long s = (long long)(ms / 1000);
+    if (s < 60)
+        snprintf(buf, sz, "%llds", s);
+    else if (s < 3600)
+        snprintf(buf, sz, "%lldm %02llds", s / 60, s % 60);
+    else if (s < 86400)
+        snprintf(buf, sz, "%lldh %02lldm", s / 3600, s % 3600 / 60);
+    else
+        snprintf(buf, sz, "%lldd %02lldh", s / 86400, s % 86400 / 3600);
+    return buf;
+}
+
+/* Groups of (stage, owner): items sorted by stage, owner, age; each group
+ * is a run. */
+typedef struct group {
+    int stage;
+    const char *owner;
+    size_t count;
+    int64_t oldest_ms;
+} group;
+
+static int cmp_stage_owner(const void *a, const void *b) {
+    const item *x = a, *y = b;
+    if (x->stage != y->stage)
+        return x->stage - y->stage;
+    int c = strcmp(x->owner, y->owner);
+    return c ? c : cmp_age(a, b);
+}
+
+static int cmp_group(const void *a, const void *b) {
+    const group *x = a, *y = b;
+    if (x->stage != y->stage)
+        return x->stage - y->stage;
+    if (x->oldest_ms != y->oldest_ms)
+        return x->oldest_ms > y->oldest_ms ? -1 : 1;
+    return strcmp(x->owner, y->owner);
+}
+
+/* Builds the groups from c's items (reordered by stage and owner). */
+static group *make_groups(scan_ctx *c, size_t *n_groups) {
+    *n_groups = 0;
+    if (c->n > 0)
+        qsort(c->items, c->n, sizeof(*c->items), cmp_stage_owner);
+    group *g = calloc(c->n ? c->n : 1, sizeof(*g));
+    if (!g)
+        return NULL;
+    for (size_t i = 0; i < c->n; i++) {
+        const item *it = &c->items[i];
+        group *last = *n_groups ? &g[*n_groups - 1] : NULL;
+        if (!last || last->stage != it->stage ||
+            strcmp(last->owner, it->owner) != 0) {
+            last = &g[(*n_groups)++];
+            last->stage = it->stage;
+            last->owner = it->owner;
+        }
+        last->count++;
+        if (it->age_ms > last->oldest_ms)
+            last->oldest_ms = it->age_ms;
+    }
+    if (*n_groups > 0)
+        qsort(g, *n_groups, sizeof(*g), cmp_group);
+    return g;
+}
+
+static int emit_json(const scan_ctx *c, const group *g, size_t n_groups,
+                     size_t limit, const lm_policy *p) {
+    json_t *root = json_object(), *by_stage = json_object(),
+           *by_owner = json_array(), *leads = json_array();
+    size_t count[ST_N] = {0};
+    int64_t oldest[ST_N] = {0};
+    for (size_t i = 0; i < n_groups; i++) {
+        count[g[i].stage] += g[i].count;
+        if (g[i].oldest_ms > oldest[g[i].stage])
+            oldest[g[i].stage] = g[i].oldest_ms;
+        json_array_append_new(
+            by_owner,
+            json_pack("{s:s, s:s, s:I, s:f}", "stage", stage_names[g[i].stage],
+                      "owner", g[i].owner, "count", (json_int_t)g[i].count,
+                      "oldest_age_s", (double)g[i].oldest_ms / 1e3));
+    }
+    for (int s = 0; s < ST_N; s++)
+        json_object_set_new(by_stage, stage_names[s],
+                            json_pack("{s:I, s:f}", "count",
+                                      (json_int_t)count[s], "oldest_age_s",
+                                      (double)oldest[s] / 1e3));
+    for (size_t i = 0; i < c->n && i < limit; i++) {
+        const item *it = &c->items[i];
+        char next[NEXT_STEP_MAX];
+        next_step(it, p, next, sizeof(next));
+        json_array_append_new(
+            leads,
+            json_pack("{s:s, s:s, s:s, s:I, s:f, s:s}", "lead_id", it->lead_id,
+                      "stage", stage_names[it->stage], "owner", it->owner,
+                      "since_ms", (json_int_t)it->since_ms, "age_s",
+                      (double)it->age_ms / 1e3, "next_step", next));
+    }
+    json_object_set_new(root, "now_ms", json_integer((json_int_t)c->now_ms));
+    json_object_set_new(root, "older_than_ms",
+                        json_integer((json_int_t)c->older_than_ms));
+    json_object_set_new(root, "total", json_integer((json_int_t)c->n));
+    json_object_set_new(root, "by_stage", by_stage);
+    json_object_set_new(root, "by_owner", by_owner);
+    json_object_set_new(root, "leads", leads);
+    int rc = json_dumpf(root, stdout, JSON_INDENT(2));
+    json_decref(root);
+    return rc == 0 && fputc('\n', stdout) != EOF ? 0 : -1;
+}
+
+static void emit_text(const scan_ctx *c, const group *g, size_t n_groups,
+                      size_t limit, const lm_policy *p) {
+    char a[DUR_MAX], when[DUR_MAX];
+    time_t t = (time_t)(c->now_ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
+    printf("%zu lead%s waiting%s%s, as of %s (the fleet's clock)\n", c->n,
+           c->n == 1 ? "" : "s", c->older_than_ms ? " at least " : "",
+           c->older_than_ms ? fmt_age(c->older_than_ms, a, sizeof(a)) : "",
+           when);
+    if (c->n == 0) {
+        printf("Nothing waits: every open lead is decided, scheduled or "
+               "inside its reply window.\n");
+        return;
+    }
+    size_t count[ST_N] = {0};
+    int64_t oldest[ST_N] = {0};
+    for (size_t i = 0; i < n_groups; i++) {
+        count[g[i].stage] += g[i].count;
+        if (g[i].oldest_ms > oldest[g[i].stage])
+            oldest[g[i].stage] = g[i].oldest_ms;
+    }
+    printf("\n%-15s %-24s %7s %10s\n", "STAGE", "waits for", "leads", "oldest");
+    for (int s = 0; s < ST_N; s++)
+        printf("%-15s %-24s %7zu %10s\n", stage_names[s], stage_what[s],
+               count[s], count[s] ? fmt_age(oldest[s], a, sizeof(a)) : "-");
+    printf("\n%-15s %-32s %7s %10s\n", "STAGE", "OWNER", "leads", "oldest");
+    for (size_t i = 0; i < n_groups; i++)
+        printf("%-15s %-32s %7zu %10s\n", stage_names[g[i].stage], g[i].owner,
+               g[i].count, fmt_age(g[i].oldest_ms, a, sizeof(a)));
+    size_t shown = c->n < limit ? c->n : limit;
+    printf("\nOLDEST %zu\n%-26s %-14s %-24s %10s  %s\n", shown, "LEAD", "STAGE",
+           "OWNER", "AGE", "NEXT STEP");
+    for (size_t i = 0; i < shown; i++) {
+        const item *it = &c->items[i];
+        char next[NEXT_STEP_MAX];
+        next_step(it, p, next, sizeof(next));
+        printf("%-26s %-14s %-24s %10s  %s\n", it->lead_id,
+               stage_names[it->stage], it->owner,
+               fmt_age(it->age_ms, a, sizeof(a)), next);
+    }
+    if (c->n > shown)
+        printf("... and %zu more (--limit N shows more)\n", c->n - shown);
+}
 
 int lm_cmd_waiting(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "lastmile waiting: not available in this build yet\n");
-    return LM_EXIT_FAILED;
+    int json = 0;
+    int64_t older = 0, limit = LIMIT_DEFAULT;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--json") == 0) {
+            json = 1;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return LM_EXIT_OK;
+        } else if (strcmp(a, "--older-than") == 0 && i + 1 < argc) {
+            if (lm_policy_parse_duration(argv[++i], &older) != 0) {
+                fprintf(stderr,
+                        "lastmile waiting: --older-than '%s' is not a "
+                        "duration; write e.g. 90s, 30m, 4h, 2d or 1d12h\n",
+                        argv[i]);
+                return LM_EXIT_USAGE;
+            }
+        } else if (strcmp(a, "--limit") == 0 && i + 1 < argc) {
+            if (lm_parse_int64(argv[++i], 0, LIMIT_MAX, &limit) != 0) {
+                fprintf(stderr,
+                        "lastmile waiting: --limit '%s' must be a whole "
+                        "number from 0 to %d\n",
+                        argv[i], LIMIT_MAX);
+                return LM_EXIT_USAGE;
+            }
+        } else {
+            int flag =
+                strcmp(a, "--older-than") == 0 || strcmp(a, "--limit") == 0;
+            fprintf(stderr, "lastmile waiting: %s '%s'\n\n",
+                    flag ? "missing value for" : "unknown argument", a);
+            usage(stderr);
+            return LM_EXIT_USAGE;
+        }
+    }
+
+    char err[ERR_MAX];
+    lm_settings s;
+    if (lm_settings_load(&s, "cli", err, sizeof(err)) != 0) {
+        fprintf(stderr, "lastmile waiting: %s\n", err);
+        return LM_EXIT_FAILED;
+    }
+    int rc = LM_EXIT_FAILED;
+    lm_redis *r = NULL;
+    lm_policy *p = NULL;
+    group *g = NULL;
+    scan_ctx c = {.older_than_ms = older};
+    if (!s.redis_url || !*s.redis_url) {
+        fprintf(stderr,
+                "lastmile waiting: LASTMILE_REDIS_URL is not set "
+                "(example: LASTMILE_REDIS_URL=redis://localhost:6379/0); "
+                "for the embedded stack run `eval \"$(lastmile dev "
+                "up)\"` first\n");
+        goto done;
+    }
+    lm_clock_init(s.time_scale, s.time_origin_ms, s.time_start_ms);
+    c.now_ms = lm_clock_now_ms();
+    p = lm_policy_load(s.config_path, err, sizeof(err));
+    if (!p) /* only used to name the next step's channel */
+        fprintf(stderr, "lastmile waiting: (next steps without channels) %s\n",
+                err);
+    r = lm_redis_new(s.redis_url, s.redis_timeout_ms, err, sizeof(err));
+    if (!r || lm_redis_connect(r, err, sizeof(err)) != 0) {
+        fprintf(stderr, "lastmile waiting: Redis: %s\n", err);
+        goto done;
+    }
+    if (lm_report_scan(r, on_row, &c, err, sizeof(err)) != 0) {
+        fprintf(stderr, "lastmile waiting: reading leads from Redis: %s\n",
+                c.oom ? "out of memory" : err);
+        goto done;
+    }
+    size_t n_groups = 0;
+    if (!(g = make_groups(&c, &n_groups))) {
+        fprintf(stderr, "lastmile waiting: out of memory\n");
+        goto done;
+    }
+    /* the groups point into the items: list the oldest from a copy */
+    item *by_age = malloc((c.n ? c.n : 1) * sizeof(*by_age));
+    if (!by_age) {
+        fprintf(stderr, "lastmile waiting: out of memory\n");
+        goto done;
+    }
+    if (c.n > 0) {
+        memcpy(by_age, c.items, c.n * sizeof(*by_age));
+        qsort(by_age, c.n, sizeof(*by_age), cmp_age);
+    }
+    scan_ctx oldest = c;
+    oldest.items = by_age;
+    if (json) {
+        if (emit_json(&oldest, g, n_groups, (size_t)limit, p) != 0) {
+            free(by_age);
+            goto done;
+        }
+    } else {
+        emit_text(&oldest, g, n_groups, (size_t)limit, p);
+    }
+    free(by_age);
+    rc = fflush(stdout) == 0 ? LM_EXIT_OK : LM_EXIT_FAILED;
+done:
+    free(g);
+    free(c.items);
+    lm_policy_free(p);
+    lm_redis_destroy(r);
+    lm_settings_free(&s);
+    return rc;
 }

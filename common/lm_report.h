@@ -1,0 +1,219 @@
+/* lm_report.h — the business report: what the fleet did with the leads,
+ * in the figures a sales leader reads (docs/REPORT.md explains each one).
+ *
+ * Three layers, kept apart so the arithmetic is tested without servers:
+ *   1. reading: lm_report_scan walks every lead hash in Redis
+ *      (lm:{<person>}:lead:<lead_id>, see workers/shared/lm_lead.h) with
+ *      SCAN + pipelined HGETALL and hands each one, parsed into an
+ *      lm_lead_row, to a callback; lm_report_read_topic reads a Kafka topic
+ *      from its first offset to its high watermarks (invalid input on the
+ *      dlq, outcomes for training);
+ *   2. arithmetic (pure): an lm_report_acc takes rows one at a time
+ *      (lm_report_add_lead) and lm_report_finish turns them into an
+ *      lm_report: the funnel, speed-to-lead, cycle time, dead time per
+ *      stage, cost and revenue per outcome and per lead, the adaptive vs
+ *      fixed-schedule comparison with its intervals, open leads per owner;
+ *   3. rendering: lm_report_json and lm_report_print.
+ * lm_report_collect is 1 + 2 in one call.
+ *
+ * Conventions: times in the lead hash are simulated epoch ms; durations in
+ * the report are seconds (speed-to-lead, cycle time) or real milliseconds
+ * (dead time, as the workers record it); money is in cents. A figure that
+ * cannot be computed (nothing to divide by, no leads in a distribution) is
+ * NAN in the struct, null in JSON and "n/a" in print.
+ * Percentiles are nearest-rank: the p-th percentile of n sorted values is
+ * the value at rank ceil(p * n / 100) (1-based), so "p90 = 4m" reads "90%
+ * of leads took 4 minutes or less".
+ *
+ * Ownership: lm_lead_row strings point into the reply they were parsed
+ * from (valid during the callback only). lm_report_acc_new returns an
+ * accumulator the caller frees with lm_report_acc_free; lm_report_finish
+ * fills a caller-owned lm_report the caller releases with lm_report_free.
+ * Threads: no global state; one accumulator per thread. */
+#ifndef LM_REPORT_H
+#define LM_REPORT_H
+
+#include "lm_env.h"
+#include "lm_redis.h"
+
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ------------------------------------------------------------ limits */
+
+#define LM_REPORT_SCAN_COUNT       1000  /* SCAN COUNT hint (keys per batch) */
+#define LM_REPORT_RETRIES          10    /* Redis round trips retried on loss */
+#define LM_REPORT_RETRY_SLEEP_MS   200   /* pause between those retries */
+#define LM_REPORT_OWNER_MAX        128   /* bytes of an owner name kept */
+#define LM_REPORT_KAFKA_TIMEOUT_MS 10000 /* metadata and watermark queries */
+#define LM_REPORT_READ_TIMEOUT_MS  120000 /* reading a topic to its end */
+#define LM_REPORT_STAGES           4 /* intake qualification followup timing */
+#define LM_REPORT_Z95              1.959963984540054 /* two-sided 95% normal */
+
+/* The stages whose dead time the workers record (wait_<stage>_ms), in
+ * flow order: "intake", "qualification", "followup", "timing". */
+extern const char *const lm_report_stage_names[LM_REPORT_STAGES];
+
+/* ------------------------------------------------------------ one lead */
+
+/* One lead hash, parsed. Times are simulated epoch ms, 0 when the field is
+ * absent; counters are 0 when absent; strings are NULL when absent and
+ * point into the parsed reply. */
+typedef struct lm_lead_row {
+    const char *lead_id;  /* from the key; may be NULL (tests) */
+    const char *stage;    /* qualification | followup | waiting | closed */
+    const char *status;   /* open | closed */
+    const char *outcome;  /* OutcomeStatus name when closed */
+    const char *decision; /* QUALIFIED | NURTURE | DISQUALIFIED */
+    const char *owner;
+    const char *cadence;
+    int64_t submitted_at, accepted_at, decided_at, first_action_at,
+        last_action_at, next_due_at, closed_at;
+    int64_t step; /* current cadence step; -1 when absent */
+    int adaptive; /* 1 learning arm, 0 fixed-schedule arm, -1 unknown */
+    int64_t touches, cost_cents, revenue_cents, merged;
+    int64_t wait_ms[LM_REPORT_STAGES]; /* real ms summed over messages */
+    int64_t wait_n[LM_REPORT_STAGES];  /* messages */
+} lm_lead_row;
+
+/* Parses an HGETALL reply (RESP2 array of field, value or RESP3 map) into
+ * *row (overwritten; lead_id set to NULL). Unknown fields and the binary
+ * "lead" field are ignored; a number that does not parse counts as absent.
+ * 0, or -1 when the reply is not a hash (an error reply such as WRONGTYPE,
+ * nil, or another type) or holds neither "status" nor "accepted_at". The
+ * row's strings point into `reply`. */
+int lm_lead_row_parse(const redisReply *reply, lm_lead_row *row);
+
+/* ------------------------------------------------------------ reading */
+
+/* Called once per lead; return 0 to go on, -1 to stop the scan (the scan
+ * then returns -1; the callback writes its own error). */
+typedef int (*lm_report_row_fn)(void *opaque, const lm_lead_row *row);
+
+/* Walks every lead hash with SCAN (MATCH lm:{*}:lead:*, COUNT
+ * LM_REPORT_SCAN_COUNT) and one pipelined HGETALL per SCAN batch. Keys that
+ * are not a lead hash (the ...:lead:<id>:sources set, anything malformed)
+ * are skipped; a key SCAN returns twice is read once. Lost connections are
+ * retried LM_REPORT_RETRIES times. On Redis Cluster this sees one node only.
+ * 0, or -1 with err. r is borrowed (connected or not). */
+int lm_report_scan(lm_redis *r, lm_report_row_fn fn, void *opaque, char *err,
+                   size_t errsz);
+
+/* Called once per message read; return 0 to go on, -1 to stop. */
+typedef int (*lm_report_msg_fn)(void *opaque, const rd_kafka_message_t *rkm);
+
+/* Reads topic <prefix><suffix> with a group-less reader (LM_KAFKA_READER)
+ * on every partition from its first offset to the high watermark taken at
+ * the start, calling fn for each message. A topic that does not exist has
+ * no messages. Gives up after timeout_ms (<= 0: LM_REPORT_READ_TIMEOUT_MS).
+ * Returns the number of messages read, or -1 with err. s is borrowed. */
+int64_t lm_report_read_topic(const lm_settings *s, const char *suffix,
+                             int timeout_ms, lm_report_msg_fn fn, void *opaque,
+                             char *err, size_t errsz);
+
+/* ------------------------------------------------------------ the report */
+
+typedef struct lm_report_opts {
+    int64_t invalid; /* invalid submissions (dead letters of intake), from
+                        Kafka: the report cannot see them in Redis */
+    int64_t now_ms;  /* simulated "now" the report is taken at (shown only) */
+} lm_report_opts;
+
+/* A distribution: n values, their mean and nearest-rank percentiles (NAN
+ * when n is 0). */
+typedef struct lm_report_dist {
+    size_t n;
+    double mean, p50, p90, p99;
+} lm_report_dist;
+
+/* One timing arm, over leads that were touched at least once. */
+typedef struct lm_report_arm {
+    int64_t touched;   /* n */
+    int64_t responded; /* RESPONDED + CONVERTED_OUTCOME */
+    double rate;       /* responded / touched; NAN when touched is 0 */
+    double lo, hi;     /* 95% Wilson score interval; NAN when touched is 0 */
+} lm_report_arm;
+
+typedef struct lm_report_owner {
+    char *name; /* "(unassigned)" for open leads with no owner yet */
+    int64_t open;
+} lm_report_owner;
+
+typedef struct lm_report {
+    int64_t now_ms;
+    /* funnel: submitted = accepted + merged + invalid */
+    int64_t submitted, invalid, accepted, merged;
+    int64_t qualified, nurture, disqualified, undecided;
+    int64_t touched;   /* touches > 0 */
+    int64_t responded; /* outcome RESPONDED */
+    int64_t converted, unsubscribed, bounced, no_response;
+    int64_t closed, open;
+    /* speed-to-lead: first_action_at - submitted_at, seconds */
+    lm_report_dist speed_to_lead_s;
+    /* cycle time: closed_at - submitted_at over closed leads, seconds */
+    lm_report_dist cycle_time_s;
+    /* dead time: per lead, wait_<stage>_ms / wait_<stage>_n (real ms);
+     * the distribution of that per-lead average over leads that have it */
+    lm_report_dist dead_ms[LM_REPORT_STAGES];
+    /* money, cents */
+    int64_t cost_cents, revenue_cents;
+    double cost_per_outcome_cents;    /* cost / closed leads */
+    double cost_per_conversion_cents; /* cost / converted leads */
+    double revenue_per_lead_cents;    /* revenue / accepted leads */
+    /* adaptive (learning) vs fixed-schedule (control) arm */
+    lm_report_arm adaptive, fixed;
+    double lift;             /* adaptive.rate / fixed.rate - 1 */
+    double lift_lo, lift_hi; /* 95%, delta method on the log rate ratio */
+    /* open leads per owner, most first (then by name) */
+    lm_report_owner *owners;
+    size_t n_owners;
+} lm_report;
+
+typedef struct lm_report_acc lm_report_acc;
+
+/* A new, empty accumulator; o is copied (NULL: all zero). NULL on OOM.
+ * Caller frees with lm_report_acc_free. */
+lm_report_acc *lm_report_acc_new(const lm_report_opts *o);
+void lm_report_acc_free(lm_report_acc *acc); /* NULL ok */
+/* Counts one lead. row is only read during the call. An allocation
+ * failure is remembered and reported by lm_report_finish. */
+void lm_report_add_lead(lm_report_acc *acc, const lm_lead_row *row);
+/* Computes the report from every lead added so far into *out (overwritten;
+ * release with lm_report_free). acc stays valid and unchanged in meaning.
+ * 0, or -1 when memory ran out (out then holds nothing to free). */
+int lm_report_finish(lm_report_acc *acc, lm_report *out);
+void lm_report_free(lm_report *r); /* NULL ok; frees what r holds */
+
+/* lm_report_scan into an accumulator, then lm_report_finish into *out
+ * (release with lm_report_free). 0, or -1 with err. r is borrowed. */
+int lm_report_collect(lm_redis *r, const lm_report_opts *o, lm_report *out,
+                      char *err, size_t errsz);
+
+/* ------------------------------------------------------------ the math */
+
+/* The 95% Wilson score interval of x successes in n trials into *lo, *hi;
+ * NAN both when n <= 0. */
+void lm_report_wilson(int64_t x, int64_t n, double *lo, double *hi);
+/* The lift of arm a over arm b, rate_a / rate_b - 1, and its 95% interval
+ * from the delta method on log(rate_a / rate_b):
+ *   se = sqrt(1/xa - 1/na + 1/xb - 1/nb),
+ *   interval = exp(log(ratio) -/+ z * se) - 1.
+ * lift NAN when na, nb or xb is 0; interval NAN also when xa is 0. */
+void lm_report_lift(int64_t xa, int64_t na, int64_t xb, int64_t nb,
+                    double *lift, double *lo, double *hi);
+/* Nearest-rank percentile p (0 < p <= 100) of n ascending values; NAN when
+ * n is 0. */
+double lm_report_percentile(const double *sorted, size_t n, int p);
+
+/* ------------------------------------------------------------ rendering */
+
+/* The report as a JSON object (keys: docs/REPORT.md), new reference owned
+ * by the caller (json_decref). 0, or -1 on allocation failure. */
+int lm_report_json(const lm_report *r, json_t **out);
+/* The report as aligned text tables; tty adds bar charts to the funnel. */
+void lm_report_print(const lm_report *r, FILE *f, int tty);
+
+#endif

@@ -1,0 +1,402 @@
+/* test_report.c — the report's arithmetic on a small fixed scenario, every
+ * figure checked against a value computed by hand (the working is in the
+ * comments), plus the interval formulas against published values, parsing
+ * a lead hash reply, and the JSON shape. Pure code: no Redis, no Kafka.
+ *
+ * The scenario: eight accepted leads (below), three merged duplicates and
+ * four invalid submissions. T is an arbitrary simulated epoch; offsets are
+ * in seconds.
+ *
+ *   lead decision  arm  touches status/outcome        first  closed  cost
+ *   L1   QUALIFIED  A    1      closed RESPONDED        +60   +3600   100
+ *   L2   QUALIFIED  A    3      closed NO_RESPONSE     +120   +7200   300
+ *   L3   NURTURE    F    2      closed CONVERTED       +300  +10800   150
+ *   L4   NURTURE    F    2      closed UNSUBSCRIBED    +600  +14400   150
+ *   L5   DISQUAL.   A    0      closed DISQUALIFIED       -      +1     0
+ *   L6   QUALIFIED  A    1      open (owner bob)        +30       -   100
+ *   L7   -          -    0      open (no owner yet)       -       -     0
+ *   L8   QUALIFIED  A    1      closed BOUNCED         +900   +1800   100
+ * (A = adaptive arm, F = fixed schedule). L3 has 500.00 of revenue, L3 two
+ * merged duplicates and L8 one. Single-threaded. */
+#include "lm_report.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#define T0  1764547200000LL /* 2025-12-01 00:00 UTC, simulated */
+#define SEC 1000LL
+#define EPS 1e-6
+
+static lm_lead_row row(const char *decision, int adaptive, int64_t touches,
+                       const char *status, const char *outcome, int64_t first_s,
+                       int64_t closed_s, int64_t cost) {
+    lm_lead_row r;
+    memset(&r, 0, sizeof(r));
+    r.step = -1;
+    r.submitted_at = T0;
+    r.accepted_at = T0 + 50;
+    r.decision = decision;
+    r.adaptive = adaptive;
+    r.touches = touches;
+    r.status = status;
+    r.outcome = outcome;
+    r.first_action_at = first_s >= 0 ? T0 + first_s * SEC : 0;
+    r.closed_at = closed_s >= 0 ? T0 + closed_s * SEC : 0;
+    r.cost_cents = cost;
+    return r;
+}
+
+static void scenario(lm_report *out) {
+    lm_lead_row l[8];
+    l[0] = row("QUALIFIED", 1, 1, "closed", "RESPONDED", 60, 3600, 100);
+    l[1] = row("QUALIFIED", 1, 3, "closed", "NO_RESPONSE", 120, 7200, 300);
+    l[2] = row("NURTURE", 0, 2, "closed", "CONVERTED_OUTCOME", 300, 10800, 150);
+    l[3] =
+        row("NURTURE", 0, 2, "closed", "UNSUBSCRIBED_OUTCOME", 600, 14400, 150);
+    l[4] = row("DISQUALIFIED", 1, 0, "closed", "DISQUALIFIED", -1, 1, 0);
+    l[5] = row("QUALIFIED", 1, 1, "open", NULL, 30, -1, 100);
+    l[6] = row(NULL, -1, 0, "open", NULL, -1, -1, 0);
+    l[7] = row("QUALIFIED", 1, 1, "closed", "BOUNCED_OUTCOME", 900, 1800, 100);
+    l[2].revenue_cents = 50000;
+    l[2].merged = 2;
+    l[7].merged = 1;
+    l[5].owner = "bob";
+    l[0].owner = "ann"; /* closed: not counted as open */
+    /* dead time, real ms: intake L1 100/1, L2 200/1; qualification L1 50/1;
+       followup L1 30/1, L2 90/3; timing L1 20/1, L2 60/2 */
+    l[0].wait_ms[0] = 100, l[0].wait_n[0] = 1;
+    l[1].wait_ms[0] = 200, l[1].wait_n[0] = 1;
+    l[0].wait_ms[1] = 50, l[0].wait_n[1] = 1;
+    l[0].wait_ms[2] = 30, l[0].wait_n[2] = 1;
+    l[1].wait_ms[2] = 90, l[1].wait_n[2] = 3;
+    l[0].wait_ms[3] = 20, l[0].wait_n[3] = 1;
+    l[1].wait_ms[3] = 60, l[1].wait_n[3] = 2;
+
+    lm_report_opts o = {.invalid = 4, .now_ms = T0 + 86400 * SEC};
+    lm_report_acc *acc = lm_report_acc_new(&o);
+    cr_assert_not_null(acc);
+    for (int i = 0; i < 8; i++)
+        lm_report_add_lead(acc, &l[i]);
+    cr_assert_eq(lm_report_finish(acc, out), 0);
+    lm_report_acc_free(acc);
+}
+
+Test(report, funnel) {
+    lm_report r;
+    scenario(&r);
+    /* submitted = accepted 8 + merged (2 + 1) + invalid 4 */
+    cr_expect_eq(r.submitted, 15);
+    cr_expect_eq(r.accepted, 8);
+    cr_expect_eq(r.merged, 3);
+    cr_expect_eq(r.invalid, 4);
+    cr_expect_eq(r.qualified, 4); /* L1 L2 L6 L8 */
+    cr_expect_eq(r.nurture, 2);   /* L3 L4 */
+    cr_expect_eq(r.disqualified, 1);
+    cr_expect_eq(r.undecided, 1); /* L7 */
+    cr_expect_eq(r.touched, 6);   /* all but L5 L7 */
+    cr_expect_eq(r.responded, 1);
+    cr_expect_eq(r.converted, 1);
+    cr_expect_eq(r.unsubscribed, 1);
+    cr_expect_eq(r.bounced, 1);
+    cr_expect_eq(r.no_response, 1);
+    cr_expect_eq(r.closed, 6);
+    cr_expect_eq(r.open, 2);
+    lm_report_free(&r);
+}
+
+Test(report, speed_and_cycle_percentiles) {
+    lm_report r;
+    scenario(&r);
+    /* speed-to-lead, s: 30 60 120 300 600 900 (n 6).
+       p50: rank ceil(0.5*6)=3 -> 120; p90: ceil(5.4)=6 -> 900;
+       p99: ceil(5.94)=6 -> 900; mean 2010/6 = 335 */
+    cr_expect_eq(r.speed_to_lead_s.n, 6);
+    cr_expect_float_eq(r.speed_to_lead_s.p50, 120, EPS);
+    cr_expect_float_eq(r.speed_to_lead_s.p90, 900, EPS);
+    cr_expect_float_eq(r.speed_to_lead_s.p99, 900, EPS);
+    cr_expect_float_eq(r.speed_to_lead_s.mean, 335, EPS);
+    /* cycle time, s: 1 1800 3600 7200 10800 14400 -> p50 3600, p90 14400 */
+    cr_expect_eq(r.cycle_time_s.n, 6);
+    cr_expect_float_eq(r.cycle_time_s.p50, 3600, EPS);
+    cr_expect_float_eq(r.cycle_time_s.p90, 14400, EPS);
+    lm_report_free(&r);
+}
+
+Test(report, dead_time_per_stage) {
+    lm_report r;
+    scenario(&r);
+    /* intake: 100, 200 -> mean 150, p90 rank ceil(1.8)=2 -> 200 */
+    cr_expect_eq(r.dead_ms[0].n, 2);
+    cr_expect_float_eq(r.dead_ms[0].mean, 150, EPS);
+    cr_expect_float_eq(r.dead_ms[0].p90, 200, EPS);
+    /* qualification: 50 */
+    cr_expect_eq(r.dead_ms[1].n, 1);
+    cr_expect_float_eq(r.dead_ms[1].p90, 50, EPS);
+    /* followup: 30/1 and 90/3 -> 30, 30 */
+    cr_expect_float_eq(r.dead_ms[2].mean, 30, EPS);
+    /* timing: 20/1, 60/2 -> 20, 30: mean 25, p90 30 */
+    cr_expect_float_eq(r.dead_ms[3].mean, 25, EPS);
+    cr_expect_float_eq(r.dead_ms[3].p90, 30, EPS);
+    lm_report_free(&r);
+}
+
+Test(report, money) {
+    lm_report r;
+    scenario(&r);
+    /* cost 100+300+150+150+0+100+0+100 = 900 over 6 closed: 150 each;
+       one conversion: 900; revenue 50000 over 8 accepted: 6250 */
+    cr_expect_eq(r.cost_cents, 900);
+    cr_expect_float_eq(r.cost_per_outcome_cents, 150, EPS);
+    cr_expect_float_eq(r.cost_per_conversion_cents, 900, EPS);
+    cr_expect_eq(r.revenue_cents, 50000);
+    cr_expect_float_eq(r.revenue_per_lead_cents, 6250, EPS);
+    lm_report_free(&r);
+}
+
+Test(report, arms_and_lift) {
+    lm_report r;
+    scenario(&r);
+    /* touched, adaptive: L1 (responded) L2 L6 L8 -> 1 of 4;
+       fixed: L3 (converted) L4 -> 1 of 2 */
+    cr_expect_eq(r.adaptive.touched, 4);
+    cr_expect_eq(r.adaptive.responded, 1);
+    cr_expect_eq(r.fixed.touched, 2);
+    cr_expect_eq(r.fixed.responded, 1);
+    cr_expect_float_eq(r.adaptive.rate, 0.25, EPS);
+    cr_expect_float_eq(r.fixed.rate, 0.5, EPS);
+    /* Wilson 1/4, z = 1.959964: z^2 = 3.841459, denominator 1 + z^2/4 =
+       1.960365, centre (0.25 + z^2/8) / 1.960365 = 0.372473, half
+       z / 1.960365 * sqrt(0.25*0.75/4 + z^2/64) = 0.326886 */
+    cr_expect_float_eq(r.adaptive.lo, 0.045587, EPS);
+    cr_expect_float_eq(r.adaptive.hi, 0.699358, EPS);
+    /* Wilson 1/2: centre 0.5, half 0.405469 */
+    cr_expect_float_eq(r.fixed.lo, 0.094531, EPS);
+    cr_expect_float_eq(r.fixed.hi, 0.905469, EPS);
+    /* lift 0.25/0.5 - 1 = -0.5; se = sqrt(1/1 - 1/4 + 1/1 - 1/2) =
+       1.118034; exp(ln 0.5 -/+ z se) - 1 = -0.944115 .. 3.473447 */
+    cr_expect_float_eq(r.lift, -0.5, EPS);
+    cr_expect_float_eq(r.lift_lo, -0.944115, EPS);
+    cr_expect_float_eq(r.lift_hi, 3.473447, EPS);
+    lm_report_free(&r);
+}
+
+Test(report, open_by_owner) {
+    lm_report r;
+    scenario(&r);
+    cr_assert_eq(r.n_owners, 2);
+    /* equal counts: by name, and '(' sorts before letters */
+    cr_expect_str_eq(r.owners[0].name, "(unassigned)");
+    cr_expect_eq(r.owners[0].open, 1);
+    cr_expect_str_eq(r.owners[1].name, "bob");
+    cr_expect_eq(r.owners[1].open, 1);
+    lm_report_free(&r);
+}
+
+/* ---- the formulas against published values ------------------------------ */
+
+Test(report, wilson_reference_values) {
+    double lo, hi;
+    /* 0 of 10: the "rule of three"-like upper bound 0.2775 */
+    lm_report_wilson(0, 10, &lo, &hi);
+    cr_expect_float_eq(lo, 0, EPS);
+    cr_expect_float_eq(hi, 0.277533, EPS);
+    /* 50 of 100: 0.4038 .. 0.5962 */
+    lm_report_wilson(50, 100, &lo, &hi);
+    cr_expect_float_eq(lo, 0.403832, EPS);
+    cr_expect_float_eq(hi, 0.596168, EPS);
+    lm_report_wilson(0, 0, &lo, &hi);
+    cr_expect(isnan(lo) && isnan(hi));
+}
+
+Test(report, lift_reference_values) {
+    double l, lo, hi;
+    /* 30/100 vs 20/100: ratio 1.5; se = sqrt(1/30 - 1/100 + 1/20 - 1/100)
+       = 0.251661; exp(ln 1.5 -/+ 1.959964 * 0.251661) - 1 */
+    lm_report_lift(30, 100, 20, 100, &l, &lo, &hi);
+    cr_expect_float_eq(l, 0.5, EPS);
+    cr_expect_float_eq(lo, -0.084039, EPS);
+    cr_expect_float_eq(hi, 1.456437, EPS);
+    /* nothing to compare against: undefined */
+    lm_report_lift(3, 10, 0, 10, &l, &lo, &hi);
+    cr_expect(isnan(l) && isnan(lo) && isnan(hi));
+    /* no success on a: lift -100%, no interval on the log scale */
+    lm_report_lift(0, 10, 2, 10, &l, &lo, &hi);
+    cr_expect_float_eq(l, -1, EPS);
+    cr_expect(isnan(lo) && isnan(hi));
+}
+
+Test(report, percentile_is_nearest_rank) {
+    double v[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    cr_expect_float_eq(lm_report_percentile(v, 10, 50), 5, EPS);
+    cr_expect_float_eq(lm_report_percentile(v, 10, 90), 9, EPS);
+    cr_expect_float_eq(lm_report_percentile(v, 10, 99), 10, EPS);
+    cr_expect_float_eq(lm_report_percentile(v, 1, 50), 1, EPS);
+    cr_expect(isnan(lm_report_percentile(v, 0, 50)));
+}
+
+Test(report, empty_report_has_no_fake_numbers) {
+    lm_report_acc *acc = lm_report_acc_new(NULL);
+    lm_report r;
+    cr_assert_eq(lm_report_finish(acc, &r), 0);
+    cr_expect_eq(r.submitted, 0);
+    cr_expect(isnan(r.cost_per_outcome_cents));
+    cr_expect(isnan(r.revenue_per_lead_cents));
+    cr_expect(isnan(r.speed_to_lead_s.p50));
+    cr_expect(isnan(r.adaptive.rate) && isnan(r.lift));
+    json_t *j = NULL;
+    cr_assert_eq(lm_report_json(&r, &j), 0);
+    cr_expect(json_is_null(
+        json_object_get(json_object_get(j, "cost"), "per_outcome_cents")));
+    json_decref(j);
+    lm_report_free(&r);
+    lm_report_acc_free(acc);
+}
+
+/* ---- parsing a lead hash ------------------------------------------------- */
+
+static redisReply str_reply(const char *s) {
+    redisReply r;
+    memset(&r, 0, sizeof(r));
+    r.type = REDIS_REPLY_STRING;
+    r.str = (char *)s;
+    r.len = strlen(s);
+    return r;
+}
+
+Test(report, parse_hgetall_reply) {
+    const char *kv[] = {"stage",
+                        "waiting",
+                        "status",
+                        "open",
+                        "submitted_at",
+                        "1000",
+                        "accepted_at",
+                        "1010",
+                        "first_action_at",
+                        "61000",
+                        "decision",
+                        "QUALIFIED",
+                        "adaptive",
+                        "0",
+                        "touches",
+                        "2",
+                        "cost_cents",
+                        "250",
+                        "step",
+                        "1",
+                        "owner",
+                        "ann",
+                        "wait_followup_ms",
+                        "70",
+                        "wait_followup_n",
+                        "2",
+                        "wait_bogus_ms",
+                        "5",
+                        "score",
+                        "not a number is fine",
+                        "lead",
+                        "\x0a\x01x"};
+    enum { N = sizeof(kv) / sizeof(kv[0]) };
+    redisReply el[N], *elp[N], arr;
+    for (int i = 0; i < N; i++) {
+        el[i] = str_reply(kv[i]);
+        elp[i] = &el[i];
+    }
+    memset(&arr, 0, sizeof(arr));
+    arr.type = REDIS_REPLY_ARRAY;
+    arr.elements = N;
+    arr.element = elp;
+    lm_lead_row row;
+    cr_assert_eq(lm_lead_row_parse(&arr, &row), 0);
+    cr_expect_str_eq(row.stage, "waiting");
+    cr_expect_str_eq(row.owner, "ann");
+    cr_expect_eq(row.submitted_at, 1000);
+    cr_expect_eq(row.first_action_at, 61000);
+    cr_expect_eq(row.adaptive, 0);
+    cr_expect_eq(row.touches, 2);
+    cr_expect_eq(row.cost_cents, 250);
+    cr_expect_eq(row.step, 1);
+    cr_expect_eq(row.wait_ms[2], 70);
+    cr_expect_eq(row.wait_n[2], 2);
+    cr_expect_eq(row.closed_at, 0);
+
+    /* WRONGTYPE (the :sources set) and a hash that is no lead */
+    redisReply e = str_reply("WRONGTYPE Operation against a key");
+    e.type = REDIS_REPLY_ERROR;
+    cr_expect_eq(lm_lead_row_parse(&e, &row), -1);
+    arr.elements = 2;
+    elp[0] = &el[0]; /* stage only */
+    cr_expect_eq(lm_lead_row_parse(&arr, &row), -1);
+}
+
+/* ---- rendering ----------------------------------------------------------- */
+
+Test(report, json_keys_present) {
+    lm_report r;
+    scenario(&r);
+    json_t *j = NULL;
+    cr_assert_eq(lm_report_json(&r, &j), 0);
+    const char *top[] = {"now_ms",       "funnel",       "speed_to_lead_s",
+                         "cycle_time_s", "dead_time_ms", "cost",
+                         "revenue",      "timing_arms",  "open_by_owner"};
+    for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++)
+        cr_expect_not_null(json_object_get(j, top[i]), "no key %s", top[i]);
+    const char *funnel[] = {
+        "submitted", "invalid",     "merged",       "accepted",
+        "qualified", "nurture",     "disqualified", "undecided",
+        "touched",   "responded",   "converted",    "unsubscribed",
+        "bounced",   "no_response", "closed",       "open"};
+    json_t *f = json_object_get(j, "funnel");
+    for (size_t i = 0; i < sizeof(funnel) / sizeof(funnel[0]); i++)
+        cr_expect(json_is_integer(json_object_get(f, funnel[i])), "funnel.%s",
+                  funnel[i]);
+    cr_expect_eq(json_integer_value(json_object_get(f, "submitted")), 15);
+    json_t *s = json_object_get(j, "speed_to_lead_s");
+    cr_expect_float_eq(json_real_value(json_object_get(s, "p50")), 120, EPS);
+    cr_expect(json_is_real(json_object_get(s, "p99")));
+    json_t *d = json_object_get(j, "dead_time_ms");
+    for (int i = 0; i < LM_REPORT_STAGES; i++)
+        cr_expect_not_null(json_object_get(d, lm_report_stage_names[i]));
+    json_t *cost = json_object_get(j, "cost");
+    cr_expect_eq(json_integer_value(json_object_get(cost, "total_cents")), 900);
+    cr_expect_float_eq(
+        json_real_value(json_object_get(cost, "per_outcome_cents")), 150, EPS);
+    cr_expect_float_eq(
+        json_real_value(json_object_get(json_object_get(j, "revenue"),
+                                        "per_accepted_lead_cents")),
+        6250, EPS);
+    json_t *arms = json_object_get(j, "timing_arms");
+    json_t *ad = json_object_get(arms, "adaptive");
+    cr_expect_eq(json_integer_value(json_object_get(ad, "touched")), 4);
+    cr_expect_eq(json_array_size(json_object_get(ad, "ci95")), 2);
+    json_t *lift = json_object_get(arms, "lift");
+    cr_expect_float_eq(json_real_value(json_object_get(lift, "value")), -0.5,
+                       EPS);
+    cr_expect(json_is_string(json_object_get(lift, "method")));
+    cr_expect_eq(json_array_size(json_object_get(j, "open_by_owner")), 2);
+    json_decref(j);
+    lm_report_free(&r);
+}
+
+Test(report, print_plain_and_tty) {
+    lm_report r;
+    scenario(&r);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    lm_report_print(&r, f, 0);
+    fclose(f);
+    cr_expect(strstr(buf, "FUNNEL"));
+    cr_expect(strstr(buf, "speed-to-lead"));
+    cr_expect(strstr(buf, "9.00"), "cost total 900 cents: %s", buf);
+    cr_expect_null(strstr(buf, "#"), "no bars when not a terminal");
+    free(buf);
+    buf = NULL;
+    f = open_memstream(&buf, &len);
+    lm_report_print(&r, f, 1);
+    fclose(f);
+    cr_expect(strstr(buf, "####"), "bars on a terminal");
+    free(buf);
+    lm_report_free(&r);
+}
