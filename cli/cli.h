@@ -5,6 +5,8 @@
 #ifndef LM_CLI_H
 #define LM_CLI_H
 
+#include <stddef.h>
+
 #define LM_EXIT_OK     0
 #define LM_EXIT_FAILED 1
 #define LM_EXIT_USAGE  2
@@ -20,6 +22,13 @@ int lm_cmd_waiting(int argc, char **argv);  /* waiting.c */
 int lm_cmd_train(int argc, char **argv);    /* train.c */
 int lm_cmd_board(int argc, char **argv);    /* board.c */
 int lm_cmd_bench(int argc, char **argv);    /* bench.c */
+
+/* Invalid input off the dead-letter topic + every lead in Redis → rep
+ * (release with lm_report_free). Clock initialised by the caller. 0 / -1. */
+struct lm_settings;
+struct lm_report;
+int lm_cli_report_collect(const struct lm_settings *s, struct lm_report *rep,
+                          char *err, size_t errsz);
 
 /* The path of the running lastmile binary (for spawning children). */
 const char *lm_cli_self(void);

@@ -16,6 +16,9 @@
 #include "lm_devstack.h"
 #include "lm_env.h"
 #include "lm_log.h"
+#include "lm_report.h"
+
+#include <jansson.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -106,18 +109,57 @@ static void stop_workers(pid_t *pids, int n) {
     }
 }
 
-static void demo_report(const lm_simrun_stats *st, int json) {
-    if (json)
-        printf("{\"market\": {\"published\": %zu, \"invalid\": %zu, "
-               "\"repeats\": %zu, \"touches\": %zu, \"answers\": %zu, "
-               "\"conversions\": %zu}}\n",
-               st->published, st->invalid, st->repeats, st->touches,
-               st->answers, st->conversions);
-    else
-        printf("market: %zu leads published (%zu invalid, %zu repeats), %zu "
-               "touches, %zu answers, %zu conversions\n",
-               st->published, st->invalid, st->repeats, st->touches,
-               st->answers, st->conversions);
+/* The business report, plus the market's own count of what it sent, so
+ * every submitted lead is seen accounted for exactly once. */
+static int demo_report(const lm_settings *s, const lm_simrun_stats *st,
+                       int json, char *err, size_t errsz) {
+    lm_report rep;
+    memset(&rep, 0, sizeof(rep));
+    if (lm_cli_report_collect(s, &rep, err, errsz) != 0)
+        return -1;
+    int64_t accounted = rep.accepted + rep.merged + rep.invalid;
+    int rc = 0;
+    if (json) {
+        json_t *j = NULL;
+        if (lm_report_json(&rep, &j) != 0) {
+            lm_report_free(&rep);
+            snprintf(err, errsz, "out of memory");
+            return -1;
+        }
+        json_object_set_new(
+            j, "market",
+            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "published",
+                      (json_int_t)st->published, "invalid_sent",
+                      (json_int_t)st->invalid, "repeats_sent",
+                      (json_int_t)st->repeats, "touches",
+                      (json_int_t)st->touches, "answers",
+                      (json_int_t)st->answers, "conversions",
+                      (json_int_t)st->conversions, "accounted",
+                      (json_int_t)accounted, "every_lead_accounted_once",
+                      accounted == (int64_t)st->published));
+        rc = json_dumpf(j, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+        json_decref(j);
+    } else {
+        lm_report_print(&rep, stdout, isatty(STDOUT_FILENO));
+        printf("\nThe market sent %zu submissions (%zu invalid, %zu repeats "
+               "of an earlier person);\nlastmile accounts for %lld: %lld "
+               "accepted + %lld merged + %lld invalid — %s.\n",
+               st->published, st->invalid, st->repeats, (long long)accounted,
+               (long long)rep.accepted, (long long)rep.merged,
+               (long long)rep.invalid,
+               accounted == (int64_t)st->published ? "every one, once"
+                                                   : "MISMATCH");
+    }
+    if (accounted != (int64_t)st->published) {
+        snprintf(err, errsz,
+                 "%zu submissions sent but %lld accounted for (see %s)",
+                 st->published, (long long)accounted,
+                 "the workers' logs in the stack directory");
+        rc = -1;
+    }
+    lm_report_free(&rep);
+    return rc;
 }
 
 int lm_cmd_demo(int argc, char **argv) {
@@ -226,7 +268,10 @@ int lm_cmd_demo(int argc, char **argv) {
     fprintf(stderr, "lastmile demo: stopping the workers (they drain and "
                     "commit)\n");
     stop_workers(pids, DEMO_WORKERS);
-    demo_report(&sst, json);
+    if (demo_report(&s, &sst, json, err, sizeof(err)) != 0) {
+        fprintf(stderr, "lastmile demo: %s\n", err);
+        rc = LM_EXIT_FAILED;
+    }
 out:
     stop_workers(pids, DEMO_WORKERS);
     lm_settings_free(&s);

@@ -61,6 +61,28 @@ static int need(const char *value, const char *name, const char *example) {
     return -1;
 }
 
+int lm_cli_report_collect(const lm_settings *s, lm_report *rep, char *err,
+                          size_t errsz) {
+    lm_report_opts o = {.now_ms = lm_clock_now_ms()};
+    char why[ERR_MAX];
+    if (lm_report_read_topic(s, LM_TOPIC_DLQ, 0, count_invalid, &o.invalid, why,
+                             sizeof(why)) < 0) {
+        snprintf(err, errsz, "counting invalid input: %s", why);
+        return -1;
+    }
+    lm_redis *r =
+        lm_redis_new(s->redis_url, s->redis_timeout_ms, why, sizeof(why));
+    int rc = -1;
+    if (!r || lm_redis_connect(r, why, sizeof(why)) != 0)
+        snprintf(err, errsz, "Redis: %s", why);
+    else if (lm_report_collect(r, &o, rep, why, sizeof(why)) != 0)
+        snprintf(err, errsz, "reading leads from Redis: %s", why);
+    else
+        rc = 0;
+    lm_redis_destroy(r);
+    return rc;
+}
+
 int lm_cmd_report(int argc, char **argv) {
     int json = 0;
     for (int i = 1; i < argc; i++) {
@@ -85,7 +107,6 @@ int lm_cmd_report(int argc, char **argv) {
         return LM_EXIT_FAILED;
     }
     int rc = LM_EXIT_FAILED;
-    lm_redis *r = NULL;
     lm_report rep;
     memset(&rep, 0, sizeof(rep));
     if (need(s.brokers, "LASTMILE_BROKERS", "localhost:9092") != 0 ||
@@ -94,19 +115,8 @@ int lm_cmd_report(int argc, char **argv) {
         goto done;
     lm_clock_init(s.time_scale, s.time_origin_ms, s.time_start_ms);
 
-    lm_report_opts o = {.now_ms = lm_clock_now_ms()};
-    if (lm_report_read_topic(&s, LM_TOPIC_DLQ, 0, count_invalid, &o.invalid,
-                             err, sizeof(err)) < 0) {
-        fprintf(stderr, "lastmile report: counting invalid input: %s\n", err);
-        goto done;
-    }
-    r = lm_redis_new(s.redis_url, s.redis_timeout_ms, err, sizeof(err));
-    if (!r || lm_redis_connect(r, err, sizeof(err)) != 0) {
-        fprintf(stderr, "lastmile report: Redis: %s\n", err);
-        goto done;
-    }
-    if (lm_report_collect(r, &o, &rep, err, sizeof(err)) != 0) {
-        fprintf(stderr, "lastmile report: reading leads from Redis: %s\n", err);
+    if (lm_cli_report_collect(&s, &rep, err, sizeof(err)) != 0) {
+        fprintf(stderr, "lastmile report: %s\n", err);
         goto done;
     }
     if (json) {
@@ -125,7 +135,6 @@ int lm_cmd_report(int argc, char **argv) {
     rc = fflush(stdout) == 0 ? LM_EXIT_OK : LM_EXIT_FAILED;
 done:
     lm_report_free(&rep);
-    lm_redis_destroy(r);
     lm_settings_free(&s);
     return rc;
 }

@@ -1,6 +1,7 @@
 /* stack_fixture.c — see stack_fixture.h. */
 #include "stack_fixture.h"
 
+#include "lm_clock.h"
 #include "lm_env.h"
 #include "lm_kafka.h"
 
@@ -62,6 +63,11 @@ int fixture_up(fixture *fx, int partitions, double time_scale) {
                  (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
         setenv("LASTMILE_TIME_SCALE", scale, 1);
         setenv("LASTMILE_TIME_ORIGIN_MS", origin, 1);
+        /* the test's own clock agrees with the workers' */
+        lm_clock_init(time_scale,
+                      (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, 0);
+    } else {
+        lm_clock_init(1, 0, 0);
     }
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set(conf, "bootstrap.servers", fx->st.brokers, NULL, 0);
