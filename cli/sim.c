@@ -132,27 +132,40 @@ void lm_sim_lead_make(const lm_sim *s, size_t i, lm_sim_lead *o) {
     o->msg = m;
 }
 
-/* Hidden: each segment's region answers best in two local hours on two
- * weekdays; the factor multiplies the chance of an answer. */
+/* Hidden: each region has its own best part of the day and two best
+ * weekdays, in the lead's local time. NA and APAC answer in the afternoon,
+ * EMEA in the morning, LATAM late in the day; a schedule that always
+ * touches at the first allowed hour (09:00) is good for EMEA only. The
+ * factor multiplies the chance of an answer. */
+typedef struct sim_truth {
+    const char *region;
+    int best_day, best_from, best_to; /* best: these hours on best_day and
+                                         the day after */
+    int good_from, good_to;           /* the good part of every day */
+} sim_truth;
+
+static const sim_truth truths[] = {
+    {"NA", 1, 15, 17, 13, 17},
+    {"EMEA", 1, 10, 12, 9, 12},
+    {"APAC", 2, 14, 16, 13, 17},
+    {"LATAM", 0, 16, 17, 14, 17},
+};
+
 double lm_sim_hour_factor(const char *segment, int32_t slot) {
     int day = slot / 24, hour = slot % 24;
-    int best_day = 1, best_hour = 10; /* Tuesday 10h */
-    if (strncmp(segment, "EMEA", 4) == 0) {
-        best_day = 2; /* Wednesday */
-        best_hour = 14;
-    } else if (strncmp(segment, "APAC", 4) == 0) {
-        best_day = 3; /* Thursday */
-        best_hour = 11;
-    } else if (strncmp(segment, "LATAM", 5) == 0) {
-        best_day = 1;
-        best_hour = 15;
+    for (size_t i = 0; i < sizeof(truths) / sizeof(truths[0]); i++) {
+        const sim_truth *t = &truths[i];
+        if (strncmp(segment, t->region, strlen(t->region)) != 0 ||
+            segment[strlen(t->region)] != '/')
+            continue;
+        if ((day == t->best_day || day == t->best_day + 1) &&
+            hour >= t->best_from && hour < t->best_to)
+            return 2.5;
+        if (hour >= t->good_from && hour < t->good_to)
+            return 1.2;
+        return 0.5;
     }
-    if ((day == best_day || day == best_day + 1) &&
-        (hour == best_hour || hour == best_hour + 1))
-        return 3.0;
-    if (hour >= 9 && hour < 12)
-        return 1.0;
-    return 0.5;
+    return 1.0;
 }
 
 int lm_sim_answer_touch(const lm_sim *s, const Lastmile__V1__FollowUpAction *a,

@@ -617,7 +617,11 @@ void lm_report_add_lead(lm_report_acc *acc, const lm_lead_row *row) {
                           (double)row->wait_n[i]);
     c->cost_cents += row->cost_cents;
     c->revenue_cents += row->revenue_cents;
-    if (row->touches > 0 && (row->adaptive == 0 || row->adaptive == 1)) {
+    /* The arms differ only in when touches after the first happen (the
+     * first touch is scheduled the same way on both), so the comparison is
+     * over leads that reached a second touch: the ones whose timing the
+     * arm chose. */
+    if (row->touches >= 2 && (row->adaptive == 0 || row->adaptive == 1)) {
         int arm = row->adaptive ? ARM_ADAPTIVE : ARM_FIXED;
         acc->arm_n[arm]++;
         if (success)
@@ -840,7 +844,8 @@ int lm_report_json(const lm_report *r, json_t **out) {
         "{s:o, s:o, s:s}", "value", jnum(r->lift), "ci95",
         jinterval(r->lift_lo, r->lift_hi), "method",
         "delta method on the log of the rate ratio, 95% normal interval");
-    json_t *arms = json_pack("{s:o, s:o, s:o, s:s}", "adaptive",
+    json_t *arms = json_pack("{s:s, s:o, s:o, s:o, s:s}", "population",
+                             "leads that reached a second touch", "adaptive",
                              jarm(&r->adaptive), "fixed", jarm(&r->fixed),
                              "lift", lift, "interval", "Wilson score, 95%");
     json_t *owners = json_array();
@@ -1035,8 +1040,8 @@ void lm_report_print(const lm_report *r, FILE *f, int tty) {
     fprintf(f, "%-32s %14s\n", "revenue per accepted lead",
             fmt_money(r->revenue_per_lead_cents, a, sizeof(a)));
 
-    fprintf(f, "\nTIMING: LEARNED vs FIXED SCHEDULE (leads touched at least "
-               "once)\n");
+    fprintf(f, "\nTIMING: LEARNED vs FIXED SCHEDULE (leads that reached a "
+               "second touch,\nwhose timing the arm chose)\n");
     fprintf(f, "%-12s %9s %10s %8s   %s\n", "arm", "touched", "responded",
             "rate", "95% interval (Wilson)");
     const lm_report_arm *arms[] = {&r->adaptive, &r->fixed};

@@ -8,7 +8,7 @@
  * in seconds.
  *
  *   lead decision  arm  touches status/outcome        first  closed  cost
- *   L1   QUALIFIED  A    1      closed RESPONDED        +60   +3600   100
+ *   L1   QUALIFIED  A    2      closed RESPONDED        +60   +3600   100
  *   L2   QUALIFIED  A    3      closed NO_RESPONSE     +120   +7200   300
  *   L3   NURTURE    F    2      closed CONVERTED       +300  +10800   150
  *   L4   NURTURE    F    2      closed UNSUBSCRIBED    +600  +14400   150
@@ -49,7 +49,7 @@ static lm_lead_row row(const char *decision, int adaptive, int64_t touches,
 
 static void scenario(lm_report *out) {
     lm_lead_row l[8];
-    l[0] = row("QUALIFIED", 1, 1, "closed", "RESPONDED", 60, 3600, 100);
+    l[0] = row("QUALIFIED", 1, 2, "closed", "RESPONDED", 60, 3600, 100);
     l[1] = row("QUALIFIED", 1, 3, "closed", "NO_RESPONSE", 120, 7200, 300);
     l[2] = row("NURTURE", 0, 2, "closed", "CONVERTED_OUTCOME", 300, 10800, 150);
     l[3] =
@@ -157,27 +157,26 @@ Test(report, money) {
 Test(report, arms_and_lift) {
     lm_report r;
     scenario(&r);
-    /* touched, adaptive: L1 (responded) L2 L6 L8 -> 1 of 4;
-       fixed: L3 (converted) L4 -> 1 of 2 */
-    cr_expect_eq(r.adaptive.touched, 4);
+    /* reached a second touch, adaptive: L1 (responded) L2 -> 1 of 2;
+       fixed: L3 (converted) L4 -> 1 of 2 (L6, L8: one touch; L5, L7: none) */
+    cr_expect_eq(r.adaptive.touched, 2);
     cr_expect_eq(r.adaptive.responded, 1);
     cr_expect_eq(r.fixed.touched, 2);
     cr_expect_eq(r.fixed.responded, 1);
-    cr_expect_float_eq(r.adaptive.rate, 0.25, EPS);
+    cr_expect_float_eq(r.adaptive.rate, 0.5, EPS);
     cr_expect_float_eq(r.fixed.rate, 0.5, EPS);
-    /* Wilson 1/4, z = 1.959964: z^2 = 3.841459, denominator 1 + z^2/4 =
-       1.960365, centre (0.25 + z^2/8) / 1.960365 = 0.372473, half
-       z / 1.960365 * sqrt(0.25*0.75/4 + z^2/64) = 0.326886 */
-    cr_expect_float_eq(r.adaptive.lo, 0.045587, EPS);
-    cr_expect_float_eq(r.adaptive.hi, 0.699358, EPS);
-    /* Wilson 1/2: centre 0.5, half 0.405469 */
+    /* Wilson 1/2, z = 1.959964: z^2 = 3.841459, denominator 1 + z^2/2 =
+       2.920730, centre 0.5, half z / 2.920730 * sqrt(0.25/2 + z^2/16) =
+       0.405469 */
+    cr_expect_float_eq(r.adaptive.lo, 0.094531, EPS);
+    cr_expect_float_eq(r.adaptive.hi, 0.905469, EPS);
     cr_expect_float_eq(r.fixed.lo, 0.094531, EPS);
     cr_expect_float_eq(r.fixed.hi, 0.905469, EPS);
-    /* lift 0.25/0.5 - 1 = -0.5; se = sqrt(1/1 - 1/4 + 1/1 - 1/2) =
-       1.118034; exp(ln 0.5 -/+ z se) - 1 = -0.944115 .. 3.473447 */
-    cr_expect_float_eq(r.lift, -0.5, EPS);
-    cr_expect_float_eq(r.lift_lo, -0.944115, EPS);
-    cr_expect_float_eq(r.lift_hi, 3.473447, EPS);
+    /* lift 0.5/0.5 - 1 = 0; se = sqrt(1/1 - 1/2 + 1/1 - 1/2) = 1;
+       exp(0 -/+ z) - 1 = -0.859137 .. 6.099071 */
+    cr_expect_float_eq(r.lift, 0.0, EPS);
+    cr_expect_float_eq(r.lift_lo, -0.859137, EPS);
+    cr_expect_float_eq(r.lift_hi, 6.099071, EPS);
     lm_report_free(&r);
 }
 
@@ -368,10 +367,11 @@ Test(report, json_keys_present) {
         6250, EPS);
     json_t *arms = json_object_get(j, "timing_arms");
     json_t *ad = json_object_get(arms, "adaptive");
-    cr_expect_eq(json_integer_value(json_object_get(ad, "touched")), 4);
+    cr_expect_eq(json_integer_value(json_object_get(ad, "touched")), 2);
+    cr_expect(json_is_string(json_object_get(arms, "population")));
     cr_expect_eq(json_array_size(json_object_get(ad, "ci95")), 2);
     json_t *lift = json_object_get(arms, "lift");
-    cr_expect_float_eq(json_real_value(json_object_get(lift, "value")), -0.5,
+    cr_expect_float_eq(json_real_value(json_object_get(lift, "value")), 0.0,
                        EPS);
     cr_expect(json_is_string(json_object_get(lift, "method")));
     cr_expect_eq(json_array_size(json_object_get(j, "open_by_owner")), 2);
