@@ -1,0 +1,1248 @@
+/* test_metrics_pipeline.c — /metrics, /healthz and /readyz of every worker,
+ * scraped during a pipeline run on the embedded stack (mock broker over
+ * TCP, real redis-server), checked against the test's own consumers.
+ *
+ *   metrics.counters_equal_topics: the fleet with LASTMILE_METRICS_ADDR on a
+ *     free port each; 500 people (+ re-submissions and invalid ones) on an
+ *     accelerated clock; the market answers 30% of first touches, the test
+ *     buys (CONVERTED, with a deal value) from another 10%. Every scrape,
+ * during and after the run, passes a strict exposition-format check (prom_check
+ * below) and no counter goes down; once the topics are drained and the counters
+ * are stable, each counter equals what the test's own readers counted on the
+ * topics (consumed = messages on the input topic, decisions, outcomes and
+ *     actions by kind, dead letters, cost, revenue, timers fired,
+ *     histogram counts).
+ *   metrics.readyz_follows_redis: /readyz is 200 once partitions are
+ *     assigned; after redis-server stops it turns 503 ("redis ...") as soon
+ *     as a worker next talks to Redis (leads keep flowing in meanwhile),
+ *     and 200 again when Redis is back; the leads submitted during the
+ *     outage are then accepted, each once.
+ *
+ * The HTTP client and the format checker here are the test's own (a few
+ * lines of sockets and a strict line parser), never the server's code. */
+#include "market.h"
+
+#include "lm_hash.h"
+
+#include "lastmile/v1/lastmile.pb-c.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#define MT_HTTP_MAX       (8u * 1024u * 1024u) /* bytes of one response */
+#define MT_HTTP_TIMEOUT_S 5
+#define MT_SAMPLES_MAX    2048 /* samples in one scrape */
+#define MT_NAME_MAX       200  /* bytes of a metric or label name */
+#define MT_LABELS_MAX     512  /* bytes of a label set or a label value */
+#define MT_FAMILIES_MAX   256
+#define MT_LINE_MAX       2048
+#define MT_ERR_MAX        512
+#define MT_PEOPLE         500
+#define MT_DUPS           25
+#define MT_INVALID        10
+#define MT_RESPOND_SHARE  0.3 /* first touches the market answers */
+#define MT_CONVERT_SHARE  0.1 /* first touches this test buys from */
+#define MT_DEAL_MIN_CENTS 10000
+
+static fixture fx;
+
+static void teardown(void) {
+    fixture_down(&fx);
+}
+
+static const char *const workers[FX_WORKERS] = {"intake", "qualification",
+                                                "followup", "timing"};
+
+/* ================================================================ HTTP */
+
+/* A free loopback port for each worker: all bound at once (so they
+ * differ), then released for the workers to take. */
+static void pick_ports(int *ports, int n) {
+    int fds[FX_WORKERS];
+    for (int i = 0; i < n; i++) {
+        struct sockaddr_in a;
+        socklen_t sl = sizeof(a);
+        memset(&a, 0, sizeof(a));
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        cr_assert_geq(fds[i], 0);
+        cr_assert_eq(bind(fds[i], (struct sockaddr *)&a, sizeof(a)), 0);
+        cr_assert_eq(getsockname(fds[i], (struct sockaddr *)&a, &sl), 0);
+        ports[i] = ntohs(a.sin_port);
+    }
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+}
+
+typedef struct http_reply {
+    int status;      /* 0: no answer */
+    char ctype[128]; /* Content-Type */
+    char *body;      /* malloc'd, NUL-terminated */
+    size_t body_len;
+} http_reply;
+
+static void http_reply_free(http_reply *r) {
+    free(r->body);
+    memset(r, 0, sizeof(*r));
+}
+
+/* GET http://127.0.0.1:port/path (HTTP/1.0: the server closes). 0 when a
+ * whole response arrived, -1 otherwise (status 0). */
+static int http_get(int port, const char *path, http_reply *r) {
+    memset(r, 0, sizeof(*r));
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct timeval tv = {MT_HTTP_TIMEOUT_S, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    char req[256];
+    int n = snprintf(req, sizeof(req),
+                     "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+    size_t cap = 65536, len = 0;
+    char *buf = malloc(cap);
+    if (!buf || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        send(fd, req, (size_t)n, 0) != n) {
+        free(buf);
+        close(fd);
+        return -1;
+    }
+    for (;;) {
+        if (len + 1 >= cap) {
+            if (cap >= MT_HTTP_MAX)
+                break;
+            cap *= 2;
+            char *nb = realloc(buf, cap);
+            if (!nb)
+                break;
+            buf = nb;
+        }
+        ssize_t k = recv(fd, buf + len, cap - len - 1, 0);
+        if (k <= 0)
+            break;
+        len += (size_t)k;
+    }
+    close(fd);
+    buf[len] = '\0';
+    char *hdr_end = strstr(buf, "\r\n\r\n");
+    if (!hdr_end || strncmp(buf, "HTTP/1.", 7) != 0) {
+        free(buf);
+        return -1;
+    }
+    char *end = NULL;
+    errno = 0;
+    long status = strtol(buf + 9, &end, 10);
+    if (errno || end != buf + 12 || status < 100 || status > 599) {
+        free(buf);
+        return -1;
+    }
+    r->status = (int)status;
+    for (char *h = strstr(buf, "\r\n"); h && h < hdr_end;
+         h = strstr(h + 2, "\r\n")) {
+        if (strncasecmp(h + 2, "Content-Type:", 13) == 0) {
+            const char *v = h + 15;
+            while (*v == ' ')
+                v++;
+            size_t vl = strcspn(v, "\r");
+            snprintf(r->ctype, sizeof(r->ctype), "%.*s", (int)vl, v);
+        }
+    }
+    r->body_len = len - (size_t)(hdr_end + 4 - buf);
+    r->body = malloc(r->body_len + 1);
+    if (!r->body) {
+        free(buf);
+        r->status = 0;
+        return -1;
+    }
+    memcpy(r->body, hdr_end + 4, r->body_len);
+    r->body[r->body_len] = '\0';
+    free(buf);
+    return 0;
+}
+
+/* ===================================================== exposition format */
+
+/* A strict checker of the Prometheus text format 0.0.4, and the samples it
+ * read. Rules: lines end with \n; "# HELP name text" and "# TYPE name type"
+ * at most once per family, before its samples (HELP text escapes: \\ and
+ * \n only); a family's samples are contiguous; metric and label names are
+ * valid, label names not "__"-prefixed nor repeated, label values quoted
+ * with \\, \" and \n as the only escapes; values are floats (or NaN, +Inf,
+ * -Inf), an optional integer timestamp follows; no series twice; counters
+ * are >= 0; a histogram has _bucket{le} series with strictly ascending le
+ * ending at +Inf and non-decreasing counts, and _sum and _count, _count
+ * equal to the +Inf bucket. */
+
+typedef struct prom_sample {
+    char name[MT_NAME_MAX + 1];
+    char labels[MT_LABELS_MAX]; /* as written between the braces */
+    char series[MT_LABELS_MAX]; /* labels sorted and without le: identity */
+    double le;                  /* _bucket only */
+    double value;
+} prom_sample;
+
+typedef struct prom_family {
+    char name[MT_NAME_MAX + 1];
+    char type[16]; /* "" = untyped */
+    int help, typed, samples, closed;
+} prom_family;
+
+typedef struct prom_scrape {
+    prom_sample *s;
+    size_t n;
+    prom_family fam[MT_FAMILIES_MAX];
+    size_t n_fam;
+} prom_scrape;
+
+static void prom_free(prom_scrape *p) {
+    free(p->s);
+    memset(p, 0, sizeof(*p));
+}
+
+static int is_name_start(int c, int colon) {
+    return isalpha(c) || c == '_' || (colon && c == ':');
+}
+static int is_name_char(int c, int colon) {
+    return isalnum(c) || c == '_' || (colon && c == ':');
+}
+
+/* Reads a metric (colon 1) or label (colon 0) name at *p; 0 / -1. */
+static int read_name(const char **p, char *out, size_t outsz, int colon) {
+    const char *s = *p;
+    if (!is_name_start((unsigned char)*s, colon))
+        return -1;
+    size_t n = 0;
+    while (is_name_char((unsigned char)s[n], colon))
+        n++;
+    if (n >= outsz)
+        return -1;
+    memcpy(out, s, n);
+    out[n] = '\0';
+    *p = s + n;
+    return 0;
+}
+
+/* A float as the format allows: decimal or exponent notation, NaN, +Inf,
+ * -Inf (Inf). The whole token must parse. 0 / -1. */
+static int read_float(const char *tok, double *out) {
+    if (strcmp(tok, "NaN") == 0) {
+        *out = NAN;
+        return 0;
+    }
+    if (strcmp(tok, "+Inf") == 0 || strcmp(tok, "Inf") == 0) {
+        *out = INFINITY;
+        return 0;
+    }
+    if (strcmp(tok, "-Inf") == 0) {
+        *out = -INFINITY;
+        return 0;
+    }
+    const char *c = tok;
+    if (*c == '+' || *c == '-')
+        c++;
+    if (!isdigit((unsigned char)*c) && *c != '.')
+        return -1;
+    for (const char *d = c; *d; d++)
+        if (!isdigit((unsigned char)*d) && *d != '.' && *d != 'e' &&
+            *d != 'E' && *d != '+' && *d != '-')
+            return -1;
+    char *end = NULL;
+    errno = 0;
+    *out = strtod(tok, &end);
+    return end && *end == '\0' && end != tok && errno == 0 ? 0 : -1;
+}
+
+static prom_family *fam_find(prom_scrape *p, const char *name) {
+    for (size_t i = 0; i < p->n_fam; i++)
+        if (strcmp(p->fam[i].name, name) == 0)
+            return &p->fam[i];
+    return NULL;
+}
+
+static prom_family *fam_get(prom_scrape *p, const char *name) {
+    prom_family *f = fam_find(p, name);
+    if (f || p->n_fam == MT_FAMILIES_MAX)
+        return f;
+    f = &p->fam[p->n_fam++];
+    memset(f, 0, sizeof(*f));
+    snprintf(f->name, sizeof(f->name), "%s", name);
+    return f;
+}
+
+/* The family a sample belongs to: its own name, or for name_bucket,
+ * name_sum and name_count the histogram (or summary) named name. */
+static prom_family *fam_of(prom_scrape *p, const char *sample, int *part) {
+    static const char *const sfx[] = {"_bucket", "_sum", "_count"};
+    *part = -1;
+    for (int i = 0; i < 3; i++) {
+        size_t n = strlen(sample), k = strlen(sfx[i]);
+        if (n > k && strcmp(sample + n - k, sfx[i]) == 0) {
+            char base[MT_NAME_MAX + 1];
+            snprintf(base, sizeof(base), "%.*s", (int)(n - k), sample);
+            prom_family *f = fam_find(p, base);
+            if (f && (strcmp(f->type, "histogram") == 0 ||
+                      (strcmp(f->type, "summary") == 0 && i > 0))) {
+                *part = i;
+                return f;
+            }
+        }
+    }
+    return fam_get(p, sample);
+}
+
+typedef struct kv {
+    char k[MT_NAME_MAX + 1];
+    char v[MT_LABELS_MAX];
+} kv;
+
+static int kv_cmp(const void *a, const void *b) {
+    return strcmp(((const kv *)a)->k, ((const kv *)b)->k);
+}
+
+/* Parses {a="x",b="y"} at *p into kvs; 0 / -1 with err. */
+static int read_labels(const char **p, kv *kvs, int *n_kv, int max_kv,
+                       char *err, size_t errsz) {
+    const char *s = *p + 1; /* after '{' */
+    *n_kv = 0;
+    for (;;) {
+        if (*s == '}') {
+            s++;
+            break;
+        }
+        if (*n_kv == max_kv) {
+            snprintf(err, errsz, "too many labels");
+            return -1;
+        }
+        kv *e = &kvs[*n_kv];
+        if (read_name(&s, e->k, sizeof(e->k), 0) != 0) {
+            snprintf(err, errsz, "bad label name at \"%.20s\"", s);
+            return -1;
+        }
+        if (strncmp(e->k, "__", 2) == 0) {
+            snprintf(err, errsz, "reserved label name %.64s", e->k);
+            return -1;
+        }
+        for (int i = 0; i < *n_kv; i++)
+            if (strcmp(kvs[i].k, e->k) == 0) {
+                snprintf(err, errsz, "label %.64s twice", e->k);
+                return -1;
+            }
+        if (s[0] != '=' || s[1] != '"') {
+            snprintf(err, errsz, "label %.64s: expected =\"", e->k);
+            return -1;
+        }
+        s += 2;
+        size_t vn = 0;
+        while (*s != '"') {
+            if (*s == '\0' || *s == '\n') {
+                snprintf(err, errsz, "label %.64s: unterminated value", e->k);
+                return -1;
+            }
+            char c = *s++;
+            if (c == '\\') {
+                if (*s != '\\' && *s != '"' && *s != 'n') {
+                    snprintf(err, errsz, "label %.64s: bad escape \\%c", e->k,
+                             *s);
+                    return -1;
+                }
+                c = *s == 'n' ? '\n' : *s;
+                s++;
+            }
+            if (vn + 1 >= sizeof(e->v)) {
+                snprintf(err, errsz, "label %.64s: value too long", e->k);
+                return -1;
+            }
+            e->v[vn++] = c;
+        }
+        e->v[vn] = '\0';
+        s++; /* closing quote */
+        (*n_kv)++;
+        if (*s == ',') {
+            s++;
+        } else if (*s != '}') {
+            snprintf(err, errsz, "expected , or } after label %.64s", e->k);
+            return -1;
+        }
+    }
+    *p = s;
+    return 0;
+}
+
+/* One sample line into p; 0 / -1 with err. */
+static int prom_sample_line(prom_scrape *p, const char *line, char *err,
+                            size_t errsz) {
+    if (p->n == MT_SAMPLES_MAX) {
+        snprintf(err, errsz, "more than %d samples", MT_SAMPLES_MAX);
+        return -1;
+    }
+    prom_sample *sm = &p->s[p->n];
+    memset(sm, 0, sizeof(*sm));
+    const char *s = line;
+    if (read_name(&s, sm->name, sizeof(sm->name), 1) != 0) {
+        snprintf(err, errsz, "bad metric name");
+        return -1;
+    }
+    kv kvs[32];
+    int n_kv = 0;
+    if (*s == '{') {
+        const char *open = s;
+        if (read_labels(&s, kvs, &n_kv, 32, err, errsz) != 0)
+            return -1;
+        snprintf(sm->labels, sizeof(sm->labels), "%.*s", (int)(s - open - 2),
+                 open + 1);
+    }
+    if (*s != ' ' && *s != '\t') {
+        snprintf(err, errsz, "expected a blank before the value");
+        return -1;
+    }
+    while (*s == ' ' || *s == '\t')
+        s++;
+    char tok[64], ts[64];
+    size_t tn = strcspn(s, " \t");
+    if (tn == 0 || tn >= sizeof(tok)) {
+        snprintf(err, errsz, "bad value");
+        return -1;
+    }
+    memcpy(tok, s, tn);
+    tok[tn] = '\0';
+    s += tn;
+    if (read_float(tok, &sm->value) != 0) {
+        snprintf(err, errsz, "value \"%s\" is not a float", tok);
+        return -1;
+    }
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (*s) { /* a timestamp: an integer, and nothing after it */
+        size_t k = strcspn(s, " \t");
+        if (k >= sizeof(ts) || s[k] != '\0') {
+            snprintf(err, errsz, "junk after the value");
+            return -1;
+        }
+        memcpy(ts, s, k);
+        ts[k] = '\0';
+        char *end = NULL;
+        errno = 0;
+        (void)strtoll(ts, &end, 10);
+        if (errno || !end || *end || end == ts) {
+            snprintf(err, errsz, "bad timestamp \"%s\"", ts);
+            return -1;
+        }
+    }
+
+    int part = -1;
+    prom_family *f = fam_of(p, sm->name, &part);
+    if (!f) {
+        snprintf(err, errsz, "too many families");
+        return -1;
+    }
+    if (f->closed) {
+        snprintf(err, errsz, "samples of %s are not contiguous", f->name);
+        return -1;
+    }
+    for (size_t i = 0; i < p->n_fam; i++)
+        if (&p->fam[i] != f && p->fam[i].samples)
+            p->fam[i].closed = 1;
+    f->samples++;
+    if (strcmp(f->type, "histogram") == 0 && part < 0) {
+        snprintf(err, errsz,
+                 "histogram %s: sample %s is not _bucket, _sum or "
+                 "_count",
+                 f->name, sm->name);
+        return -1;
+    }
+    if (strcmp(f->type, "counter") == 0 && !(sm->value >= 0)) {
+        snprintf(err, errsz, "counter %s is %g", sm->name, sm->value);
+        return -1;
+    }
+    /* identity: sorted labels, le apart */
+    int has_le = 0;
+    kv keep[32];
+    int nk = 0;
+    for (int i = 0; i < n_kv; i++) {
+        if (part == 0 && strcmp(kvs[i].k, "le") == 0) {
+            has_le = 1;
+            if (read_float(kvs[i].v, &sm->le) != 0 || isnan(sm->le)) {
+                snprintf(err, errsz, "%s: le=\"%s\" is not a float", sm->name,
+                         kvs[i].v);
+                return -1;
+            }
+            continue;
+        }
+        if (part >= 0 && strcmp(kvs[i].k, "le") == 0) {
+            snprintf(err, errsz, "%s has an le label", sm->name);
+            return -1;
+        }
+        keep[nk++] = kvs[i];
+    }
+    if (part == 0 && !has_le) {
+        snprintf(err, errsz, "%s without le", sm->name);
+        return -1;
+    }
+    qsort(keep, (size_t)nk, sizeof(kv), kv_cmp);
+    size_t at = 0;
+    for (int i = 0; i < nk && at < sizeof(sm->series); i++)
+        at += (size_t)snprintf(sm->series + at, sizeof(sm->series) - at,
+                               "%s=%s;", keep[i].k, keep[i].v);
+    for (size_t i = 0; i < p->n; i++) {
+        const prom_sample *o = &p->s[i];
+        if (strcmp(o->name, sm->name) == 0 &&
+            strcmp(o->series, sm->series) == 0 &&
+            (part != 0 || o->le == sm->le)) {
+            snprintf(err, errsz, "series %.80s{%.200s} twice", sm->name,
+                     sm->labels);
+            return -1;
+        }
+    }
+    p->n++;
+    return 0;
+}
+
+/* Histogram rules, once all lines are read. */
+static int prom_histograms(const prom_scrape *p, char *err, size_t errsz) {
+    for (size_t i = 0; i < p->n; i++) {
+        const prom_sample *c = &p->s[i];
+        size_t nl = strlen(c->name);
+        if (nl < 7 || strcmp(c->name + nl - 6, "_count") != 0)
+            continue;
+        char base[MT_NAME_MAX + 1], bucket[MT_NAME_MAX + 8],
+            sum[MT_NAME_MAX + 8];
+        snprintf(base, sizeof(base), "%.*s", (int)(nl - 6), c->name);
+        const prom_family *f = NULL;
+        for (size_t k = 0; k < p->n_fam; k++)
+            if (strcmp(p->fam[k].name, base) == 0)
+                f = &p->fam[k];
+        if (!f || strcmp(f->type, "histogram") != 0)
+            continue;
+        snprintf(bucket, sizeof(bucket), "%s_bucket", base);
+        snprintf(sum, sizeof(sum), "%s_sum", base);
+        double last_le = -INFINITY, last_n = 0;
+        int n_b = 0, has_sum = 0, inf = 0;
+        for (size_t k = 0; k < p->n; k++) {
+            const prom_sample *b = &p->s[k];
+            if (strcmp(b->series, c->series) != 0)
+                continue;
+            if (strcmp(b->name, sum) == 0)
+                has_sum = 1;
+            if (strcmp(b->name, bucket) != 0)
+                continue;
+            if (inf || !(b->le > last_le) || b->value < last_n ||
+                b->value != floor(b->value)) {
+                snprintf(err, errsz,
+                         "%.80s{%.200s}: buckets out of order or decreasing at "
+                         "le=%g",
+                         base, c->series, b->le);
+                return -1;
+            }
+            inf = isinf(b->le) && b->le > 0;
+            last_le = b->le;
+            last_n = b->value;
+            n_b++;
+        }
+        if (!n_b || !inf || !has_sum || last_n != c->value) {
+            snprintf(
+                err, errsz,
+                "%.80s{%.200s}: %d bucket(s), +Inf %s, _sum %s, _count %g vs "
+                "+Inf bucket %g",
+                base, c->series, n_b, inf ? "present" : "missing",
+                has_sum ? "present" : "missing", c->value, last_n);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Checks a whole /metrics body. 0 / -1 with err naming the line. */
+static int prom_check(const char *text, size_t len, prom_scrape *p, char *err,
+                      size_t errsz) {
+    memset(p, 0, sizeof(*p));
+    p->s = calloc(MT_SAMPLES_MAX, sizeof(prom_sample));
+    if (!p->s) {
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
+    if (len == 0 || text[len - 1] != '\n' || strlen(text) != len) {
+        snprintf(err, errsz, "empty, NUL inside, or no final newline");
+        return -1;
+    }
+    char why[MT_ERR_MAX];
+    int lineno = 0;
+    for (const char *l = text; l < text + len;) {
+        const char *nl = memchr(l, '\n', (size_t)(text + len - l));
+        size_t n = (size_t)(nl - l);
+        lineno++;
+        char line[MT_LINE_MAX];
+        if (n >= sizeof(line)) {
+            snprintf(err, errsz, "line %d: longer than %d bytes", lineno,
+                     MT_LINE_MAX);
+            return -1;
+        }
+        memcpy(line, l, n);
+        line[n] = '\0';
+        l = nl + 1;
+        if (memchr(line, '\r', n)) {
+            snprintf(err, errsz, "line %d: carriage return", lineno);
+            return -1;
+        }
+        if (n == 0)
+            continue;
+        if (line[0] == '#') {
+            const char *s = line + 1;
+            int help = strncmp(s, " HELP ", 6) == 0;
+            int type = strncmp(s, " TYPE ", 6) == 0;
+            if (!help && !type)
+                continue; /* a comment */
+            s += 6;
+            char name[MT_NAME_MAX + 1];
+            if (read_name(&s, name, sizeof(name), 1) != 0 ||
+                (*s != ' ' && *s != '\0')) {
+                snprintf(err, errsz, "line %d: bad name in \"%.200s\"", lineno,
+                         line);
+                return -1;
+            }
+            prom_family *f = fam_get(p, name);
+            if (!f) {
+                snprintf(err, errsz, "line %d: too many families", lineno);
+                return -1;
+            }
+            if (f->samples) {
+                snprintf(err, errsz, "line %d: %s after samples of %s", lineno,
+                         help ? "HELP" : "TYPE", name);
+                return -1;
+            }
+            if (help) {
+                if (f->help++) {
+                    snprintf(err, errsz, "line %d: second HELP for %s", lineno,
+                             name);
+                    return -1;
+                }
+                for (const char *c = *s ? s + 1 : s; *c; c++)
+                    if (*c == '\\' && c[1] != '\\' && c[1] != 'n') {
+                        snprintf(err, errsz, "line %d: bad escape in HELP",
+                                 lineno);
+                        return -1;
+                    } else if (*c == '\\') {
+                        c++;
+                    }
+            } else {
+                static const char *const types[] = {"counter",   "gauge",
+                                                    "histogram", "summary",
+                                                    "untyped",   NULL};
+                const char *t = *s ? s + 1 : s;
+                int known = 0;
+                for (int i = 0; types[i]; i++)
+                    known |= strcmp(t, types[i]) == 0;
+                if (!known || f->typed++) {
+                    snprintf(err, errsz, "line %d: %s TYPE \"%s\" for %s",
+                             lineno, known ? "second" : "unknown", t, name);
+                    return -1;
+                }
+                snprintf(f->type, sizeof(f->type), "%s", t);
+            }
+            continue;
+        }
+        if (prom_sample_line(p, line, why, sizeof(why)) != 0) {
+            snprintf(err, errsz, "line %d: %.200s: \"%.200s\"", lineno, why,
+                     line);
+            return -1;
+        }
+    }
+    return prom_histograms(p, err, errsz);
+}
+
+/* The value of sample `name` whose label set (as written) contains
+ * `has` (NULL: any), summed over every match; 0 when none. */
+static double prom_sum(const prom_scrape *p, const char *name,
+                       const char *has) {
+    double v = 0;
+    for (size_t i = 0; i < p->n; i++)
+        if (strcmp(p->s[i].name, name) == 0 &&
+            (!has || strstr(p->s[i].labels, has)))
+            v += p->s[i].value;
+    return v;
+}
+
+static size_t prom_count(const prom_scrape *p, const char *name) {
+    size_t n = 0;
+    for (size_t i = 0; i < p->n; i++)
+        n += strcmp(p->s[i].name, name) == 0;
+    return n;
+}
+
+/* Scrapes one worker's /metrics and checks the format (a failure is a
+ * test failure naming the worker). 0 / -1. */
+static int scrape(int port, const char *worker, prom_scrape *p) {
+    http_reply r;
+    char err[MT_ERR_MAX];
+    memset(p, 0, sizeof(*p));
+    if (http_get(port, "/metrics", &r) != 0 || r.status != 200) {
+        cr_expect_fail("GET /metrics of %s (port %d): status %d", worker, port,
+                       r.status);
+        http_reply_free(&r);
+        return -1;
+    }
+    cr_expect(strstr(r.ctype, "text/plain") && strstr(r.ctype, "0.0.4"),
+              "%s /metrics Content-Type \"%s\"", worker, r.ctype);
+    int rc = prom_check(r.body, r.body_len, p, err, sizeof(err));
+    cr_expect_eq(rc, 0, "%s /metrics is not valid exposition format: %s",
+                 worker, err);
+    http_reply_free(&r);
+    if (rc != 0)
+        prom_free(p);
+    return rc;
+}
+
+/* ============================================================ the tally */
+
+/* What the test's own readers counted on the topics. */
+typedef struct tally {
+    size_t intake, qualification, followup, timing, dlq, dlq_intake;
+    size_t dlq_by[FX_WORKERS]; /* dead letters by the worker that wrote them */
+    size_t decisions, qualified, nurture; /* DECISION events on followup */
+    size_t touches, handoffs, touches_step0;
+    int64_t cost_cents;
+    size_t outcomes, by_status[16], cycle;
+    int64_t revenue_cents;
+    size_t timers_fired, responses;
+    int convert; /* 1: buy from a share of first touches (see convert) */
+} tally;
+
+typedef struct counting {
+    topic_reader *r[7];
+    tally t;
+} counting;
+
+static void on_intake(void *o, const rd_kafka_message_t *rkm) {
+    (void)rkm;
+    ((tally *)o)->intake++;
+}
+static void on_qualification(void *o, const rd_kafka_message_t *rkm) {
+    (void)rkm;
+    ((tally *)o)->qualification++;
+}
+static void on_followup(void *o, const rd_kafka_message_t *rkm) {
+    tally *t = o;
+    t->followup++;
+    Lastmile__V1__FollowUpEvent *e =
+        lastmile__v1__follow_up_event__unpack(NULL, rkm->len, rkm->payload);
+    if (e && e->event_case == LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION) {
+        t->decisions++;
+        if (e->decision->kind == LASTMILE__V1__DECISION_KIND__QUALIFIED)
+            t->qualified++;
+        else if (e->decision->kind == LASTMILE__V1__DECISION_KIND__NURTURE)
+            t->nurture++;
+    }
+    if (e)
+        lastmile__v1__follow_up_event__free_unpacked(e, NULL);
+}
+/* The market answers a share of first touches (REPLIED); this test buys
+ * from another share (CONVERTED, with a deal value), so revenue moves. */
+static void convert(const Lastmile__V1__FollowUpAction *a) {
+    double u = lm_hash_unit(lm_hash64_str(a->lead_id, 99));
+    if (a->step != 0 || u < MT_RESPOND_SHARE ||
+        u >= MT_RESPOND_SHARE + MT_CONVERT_SHARE)
+        return;
+    char ev[128];
+    snprintf(ev, sizeof(ev), "buy-%s", a->lead_id);
+    Lastmile__V1__LeadResponse r = LASTMILE__V1__LEAD_RESPONSE__INIT;
+    r.event_id = ev;
+    r.lead_id = a->lead_id;
+    r.kind = LASTMILE__V1__RESPONSE_KIND__CONVERTED;
+    r.action_id = a->action_id;
+    r.deal_value_cents =
+        MT_DEAL_MIN_CENTS + (int64_t)(lm_hash64_str(a->lead_id, 7) % 90000);
+    Lastmile__V1__TimingEvent te = LASTMILE__V1__TIMING_EVENT__INIT;
+    te.event_case = LASTMILE__V1__TIMING_EVENT__EVENT_RESPONSE;
+    te.response = &r;
+    fixture_produce(&fx, "timing", a->lead_id, &te.base);
+}
+
+static void on_action(void *o, const rd_kafka_message_t *rkm) {
+    tally *t = o;
+    Lastmile__V1__FollowUpAction *a =
+        lastmile__v1__follow_up_action__unpack(NULL, rkm->len, rkm->payload);
+    if (!a)
+        return;
+    if (a->kind == LASTMILE__V1__ACTION_KIND__TOUCH) {
+        t->touches++;
+        t->cost_cents += a->cost_cents;
+        if (a->step == 0 && a->submitted_at_ms > 0 &&
+            a->scheduled_for_ms >= a->submitted_at_ms)
+            t->touches_step0++;
+        if (t->convert)
+            convert(a);
+    } else if (a->kind == LASTMILE__V1__ACTION_KIND__HANDOFF) {
+        t->handoffs++;
+    }
+    lastmile__v1__follow_up_action__free_unpacked(a, NULL);
+}
+static void on_timing(void *o, const rd_kafka_message_t *rkm) {
+    tally *t = o;
+    t->timing++;
+    Lastmile__V1__TimingEvent *e =
+        lastmile__v1__timing_event__unpack(NULL, rkm->len, rkm->payload);
+    if (e && e->event_case == LASTMILE__V1__TIMING_EVENT__EVENT_TIMER_FIRED)
+        t->timers_fired++;
+    else if (e)
+        t->responses++;
+    if (e)
+        lastmile__v1__timing_event__free_unpacked(e, NULL);
+}
+static void on_outcome(void *o, const rd_kafka_message_t *rkm) {
+    tally *t = o;
+    Lastmile__V1__Outcome *oc =
+        lastmile__v1__outcome__unpack(NULL, rkm->len, rkm->payload);
+    if (!oc)
+        return;
+    t->outcomes++;
+    if ((unsigned)oc->status < 16)
+        t->by_status[oc->status]++;
+    if (oc->status == LASTMILE__V1__OUTCOME_STATUS__CONVERTED_OUTCOME)
+        t->revenue_cents += oc->deal_value_cents;
+    if (oc->status != LASTMILE__V1__OUTCOME_STATUS__DISQUALIFIED_OUTCOME &&
+        oc->status != LASTMILE__V1__OUTCOME_STATUS__LATE_RESPONSE &&
+        oc->submitted_at_ms > 0 && oc->closed_at_ms >= oc->submitted_at_ms)
+        t->cycle++;
+    lastmile__v1__outcome__free_unpacked(oc, NULL);
+}
+static void on_dlq(void *o, const rd_kafka_message_t *rkm) {
+    tally *t = o;
+    t->dlq++;
+    Lastmile__V1__DeadLetter *d =
+        lastmile__v1__dead_letter__unpack(NULL, rkm->len, rkm->payload);
+    if (d && d->worker && strcmp(d->worker, "intake") == 0)
+        t->dlq_intake++;
+    for (int i = 0; d && d->worker && i < FX_WORKERS; i++)
+        if (strcmp(d->worker, workers[i]) == 0)
+            t->dlq_by[i]++;
+    if (d)
+        lastmile__v1__dead_letter__free_unpacked(d, NULL);
+}
+
+static const char *const count_topics[7] = {
+    "intake", "qualification", "followup", "actions",
+    "timing", "outcomes",      "dlq"};
+static const reader_fn count_fns[7] = {on_intake, on_qualification, on_followup,
+                                       on_action, on_timing,        on_outcome,
+                                       on_dlq};
+
+static void counting_init(counting *c) {
+    memset(c, 0, sizeof(*c));
+    for (int i = 0; i < 7; i++)
+        c->r[i] = reader_new(&fx, count_topics[i]);
+}
+static void counting_drain(counting *c) {
+    for (int i = 0; i < 7; i++)
+        reader_drain(c->r[i], 50, count_fns[i], &c->t);
+}
+static void counting_free(counting *c) {
+    for (int i = 0; i < 7; i++)
+        reader_free(c->r[i]);
+}
+
+/* ============================================================ the fleet */
+
+static int ports[FX_WORKERS];
+
+static void start_fleet_with_metrics(void) {
+    pick_ports(ports, FX_WORKERS);
+    for (int i = 0; i < FX_WORKERS; i++) {
+        char addr[64];
+        snprintf(addr, sizeof(addr), "127.0.0.1:%d", ports[i]);
+        setenv("LASTMILE_METRICS_ADDR", addr, 1);
+        cr_assert_geq(fixture_start_worker(&fx, workers[i]), 0);
+    }
+    unsetenv("LASTMILE_METRICS_ADDR");
+}
+
+/* The HTTP status of GET path on worker i (0: no answer); body into why. */
+static int status_of(int i, const char *path, char *why, size_t whysz) {
+    http_reply r;
+    int st = http_get(ports[i], path, &r) == 0 ? r.status : 0;
+    if (why)
+        snprintf(why, whysz, "%s", r.body ? r.body : "");
+    http_reply_free(&r);
+    return st;
+}
+
+static void wait_all_ready(int64_t timeout_ms) {
+    int64_t deadline = fixture_mono_ms() + fixture_ms(timeout_ms);
+    for (int i = 0; i < FX_WORKERS; i++) {
+        char why[256] = "";
+        int st = 0;
+        while ((st = status_of(i, "/readyz", why, sizeof(why))) != 200 &&
+               fixture_mono_ms() < deadline)
+            usleep(200 * 1000);
+        cr_assert_eq(st, 200, "%s /readyz: %d %s", workers[i], st, why);
+        cr_assert_eq(status_of(i, "/healthz", NULL, 0), 200,
+                     "%s /healthz is not 200", workers[i]);
+    }
+}
+
+/* ============================================================ the tests */
+
+static size_t expected_accepted;
+
+static int all_closed(const market *m) {
+    return m->accepted.n == expected_accepted &&
+           m->outcomes.n >= expected_accepted;
+}
+
+/* One comparison: a counter (summed over the series that contain `has`)
+ * against the count on the topics. Returns 1 when equal. */
+typedef struct expect_row {
+    int worker; /* index into workers[] */
+    const char *name, *has;
+    double want;
+} expect_row;
+
+static int rows_equal(prom_scrape *sc, const expect_row *rows, size_t n,
+                      int report) {
+    int all = 1;
+    for (size_t i = 0; i < n; i++) {
+        const expect_row *e = &rows[i];
+        double got = prom_sum(&sc[e->worker], e->name, e->has);
+        if (got != e->want) {
+            all = 0;
+            if (report)
+                cr_expect_fail("%s %s{%s} = %.0f, the topics say %.0f",
+                               workers[e->worker], e->name,
+                               e->has ? e->has : "", got, e->want);
+        } else if (report) {
+            cr_log_info("%s %s{%s} = %.0f as on the topics", workers[e->worker],
+                        e->name, e->has ? e->has : "", got);
+        }
+    }
+    return all;
+}
+
+#define ROWS_MAX 48
+
+static size_t build_rows(const tally *t, expect_row *r) {
+    size_t n = 0;
+    enum { W_I = 0, W_Q, W_F, W_T };
+#define ROW(w, nm, h, v) r[n++] = (expect_row){w, nm, h, (double)(v)}
+    ROW(W_I, "lastmile_consumed_total", NULL, t->intake);
+    ROW(W_Q, "lastmile_consumed_total", NULL, t->qualification);
+    ROW(W_F, "lastmile_consumed_total", NULL, t->followup);
+    ROW(W_T, "lastmile_consumed_total", NULL, t->timing);
+    /* a batch's size is observed once per batch: sizes sum to consumed */
+    ROW(W_I, "lastmile_batch_size_sum", NULL, t->intake);
+    ROW(W_Q, "lastmile_batch_size_sum", NULL, t->qualification);
+    ROW(W_F, "lastmile_batch_size_sum", NULL, t->followup);
+    ROW(W_T, "lastmile_batch_size_sum", NULL, t->timing);
+    ROW(W_I, "lastmile_dead_lettered_total", NULL, t->dlq_by[W_I]);
+    ROW(W_Q, "lastmile_dead_lettered_total", NULL, t->dlq_by[W_Q]);
+    ROW(W_F, "lastmile_dead_lettered_total", NULL, t->dlq_by[W_F]);
+    ROW(W_T, "lastmile_dead_lettered_total", NULL, t->dlq_by[W_T]);
+    ROW(W_I, "lastmile_intake_total", "result=\"accepted\"", t->qualification);
+    ROW(W_I, "lastmile_intake_total", "result=\"merged\"",
+        t->intake - t->qualification - t->dlq_intake);
+    ROW(W_Q, "lastmile_decisions_total", NULL,
+        t->decisions +
+            t->by_status[LASTMILE__V1__OUTCOME_STATUS__DISQUALIFIED_OUTCOME]);
+    ROW(W_Q, "lastmile_decisions_total", "kind=\"QUALIFIED\"", t->qualified);
+    ROW(W_Q, "lastmile_decisions_total", "kind=\"NURTURE\"", t->nurture);
+    ROW(W_Q, "lastmile_decisions_total", "kind=\"DISQUALIFIED\"",
+        t->by_status[LASTMILE__V1__OUTCOME_STATUS__DISQUALIFIED_OUTCOME]);
+    ROW(W_Q, "lastmile_outcomes_total", NULL,
+        t->by_status[LASTMILE__V1__OUTCOME_STATUS__DISQUALIFIED_OUTCOME]);
+    ROW(W_T, "lastmile_outcomes_total", NULL,
+        t->outcomes -
+            t->by_status[LASTMILE__V1__OUTCOME_STATUS__DISQUALIFIED_OUTCOME]);
+    static char labels[16][64];
+    for (int s = 1; s < 16; s++) {
+        const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+            &lastmile__v1__outcome_status__descriptor, s);
+        if (!v || s == LASTMILE__V1__OUTCOME_STATUS__DISQUALIFIED_OUTCOME)
+            continue;
+        snprintf(labels[s], sizeof(labels[s]), "status=\"%s\"", v->name);
+        ROW(W_T, "lastmile_outcomes_total", labels[s], t->by_status[s]);
+    }
+    ROW(W_F, "lastmile_actions_total", "kind=\"touch\"", t->touches);
+    ROW(W_F, "lastmile_actions_total", NULL, t->touches);
+    ROW(W_T, "lastmile_actions_total", "kind=\"handoff\"", t->handoffs);
+    ROW(W_T, "lastmile_actions_total", NULL, t->handoffs);
+    ROW(W_F, "lastmile_cost_cents_total", NULL, t->cost_cents);
+    ROW(W_T, "lastmile_revenue_cents_total", NULL, t->revenue_cents);
+    ROW(W_T, "lastmile_timers_fired_total", NULL, t->timers_fired);
+    ROW(W_F, "lastmile_speed_to_lead_seconds_count", NULL, t->touches_step0);
+    ROW(W_T, "lastmile_cycle_time_seconds_count", NULL, t->cycle);
+#undef ROW
+    return n;
+}
+
+/* Every counter of `now` is >= the same series in `before`. */
+static void expect_monotonic(const prom_scrape *before, const prom_scrape *now,
+                             const char *worker) {
+    for (size_t i = 0; i < now->n; i++) {
+        const prom_sample *s = &now->s[i];
+        size_t nl = strlen(s->name);
+        int counter = (nl > 6 && strcmp(s->name + nl - 6, "_total") == 0) ||
+                      (nl > 6 && strcmp(s->name + nl - 6, "_count") == 0) ||
+                      (nl > 7 && strcmp(s->name + nl - 7, "_bucket") == 0);
+        if (!counter)
+            continue;
+        for (size_t k = 0; k < before->n; k++) {
+            const prom_sample *b = &before->s[k];
+            if (strcmp(b->name, s->name) == 0 &&
+                strcmp(b->labels, s->labels) == 0) {
+                cr_expect_geq(s->value, b->value, "%s: %s{%s} went down",
+                              worker, s->name, s->labels);
+                break;
+            }
+        }
+    }
+}
+
+Test(metrics, counters_equal_topics, .fini = teardown, .timeout = 600) {
+    cr_assert_eq(fixture_up(&fx, 4, 400000), 0);
+    start_fleet_with_metrics();
+    wait_all_ready(60000);
+    counting c;
+    counting_init(&c);
+    c.t.convert = 1;
+    market m;
+    market_init(&m, &fx, MT_RESPOND_SHARE);
+    expected_accepted = MT_PEOPLE;
+    market_submit(&m, MT_PEOPLE, MT_DUPS, MT_INVALID, 7);
+
+    /* during the run: every scrape valid, counters never go down */
+    prom_scrape prev[FX_WORKERS], sc[FX_WORKERS];
+    memset(prev, 0, sizeof(prev));
+    memset(sc, 0, sizeof(sc));
+    int scrapes = 0;
+    int64_t deadline = fixture_mono_ms() + fixture_ms(240000);
+    int64_t next_scrape = 0;
+    while (!all_closed(&m) && fixture_mono_ms() < deadline) {
+        market_pump(&m, 200);
+        counting_drain(&c);
+        if (fixture_mono_ms() < next_scrape)
+            continue;
+        next_scrape = fixture_mono_ms() + 1000;
+        for (int i = 0; i < FX_WORKERS; i++) {
+            if (scrape(ports[i], workers[i], &sc[i]) != 0)
+                continue;
+            if (prev[i].s)
+                expect_monotonic(&prev[i], &sc[i], workers[i]);
+            prom_free(&prev[i]);
+            prev[i] = sc[i];
+            memset(&sc[i], 0, sizeof(sc[i]));
+            scrapes++;
+        }
+    }
+    cr_expect(all_closed(&m),
+              "not every lead closed in time: accepted %zu, "
+              "outcomes %zu",
+              m.accepted.n, m.outcomes.n);
+    cr_log_info("%d valid scrapes during the run", scrapes);
+    cr_expect_geq(scrapes, 8, "only %d scrapes during the run", scrapes);
+
+    /* after: drained topics, stable counters, equal to the tally */
+    expect_row rows[ROWS_MAX];
+    size_t n_rows = 0;
+    int equal = 0, stable = 0;
+    deadline = fixture_mono_ms() + fixture_ms(60000);
+    while (fixture_mono_ms() < deadline) {
+        market_pump(&m, 100);
+        counting_drain(&c);
+        int ok = 1;
+        for (int i = 0; i < FX_WORKERS; i++) {
+            prom_free(&sc[i]);
+            ok &= scrape(ports[i], workers[i], &sc[i]) == 0;
+        }
+        if (!ok)
+            break;
+        n_rows = build_rows(&c.t, rows);
+        cr_assert_leq(n_rows, ROWS_MAX);
+        equal = rows_equal(sc, rows, n_rows, 0);
+        /* lag from librdkafka's statistics (every 5 s) back to 0 */
+        int lag_zero = 1;
+        for (int i = 0; i < FX_WORKERS; i++)
+            lag_zero &= prom_count(&sc[i], "lastmile_consumer_lag") > 0 &&
+                        prom_sum(&sc[i], "lastmile_consumer_lag", NULL) == 0;
+        stable = equal && lag_zero ? stable + 1 : 0;
+        if (stable >= 2)
+            break;
+        usleep(500 * 1000);
+    }
+    cr_log_info("topics: intake %zu, qualification %zu, followup %zu "
+                "(decisions %zu), actions %zu touch + %zu handoff, timing "
+                "%zu (timers %zu), outcomes %zu, dlq %zu",
+                c.t.intake, c.t.qualification, c.t.followup, c.t.decisions,
+                c.t.touches, c.t.handoffs, c.t.timing, c.t.timers_fired,
+                c.t.outcomes, c.t.dlq);
+    cr_expect_eq(c.t.intake, MT_PEOPLE + MT_DUPS + MT_INVALID);
+    cr_expect_eq(c.t.qualification, MT_PEOPLE);
+    cr_expect_eq(c.t.dlq_intake, MT_INVALID);
+    cr_expect_gt(c.t.timers_fired, 0, "no timer fired: cadences did not run");
+    cr_expect_gt(c.t.revenue_cents, 0, "no conversion: revenue not exercised");
+    rows_equal(sc, rows, n_rows, 1);
+    cr_expect_geq(stable, 2,
+                  "counters did not settle equal to the topics with "
+                  "consumer lag 0 in time");
+
+    /* the series every worker must have */
+    static const char *const must[] = {"lastmile_consumed_total",
+                                       "lastmile_dead_lettered_total",
+                                       "lastmile_errors_total",
+                                       "lastmile_handler_seconds_count",
+                                       "lastmile_batch_size_count",
+                                       "lastmile_stage_wait_seconds_count",
+                                       "lastmile_redis_roundtrip_seconds_count",
+                                       "lastmile_consumer_lag",
+                                       "lastmile_stage_oldest_waiting_seconds",
+                                       NULL};
+    for (int i = 0; i < FX_WORKERS; i++) {
+        for (int k = 0; must[k]; k++)
+            cr_expect_gt(prom_count(&sc[i], must[k]), 0, "%s has no %s",
+                         workers[i], must[k]);
+        cr_expect_eq(
+            prom_sum(&sc[i], "lastmile_errors_total", "class=\"fatal\""), 0,
+            "%s counted fatal errors", workers[i]);
+        cr_expect_eq(prom_count(&sc[i], "lastmile_consumer_lag"), 4,
+                     "%s: consumer lag for %zu partitions, not 4", workers[i],
+                     prom_count(&sc[i], "lastmile_consumer_lag"));
+    }
+    cr_expect_gt(prom_count(&sc[3], "lastmile_timers_pending"), 0,
+                 "timing has no lastmile_timers_pending");
+    for (int i = 0; i < FX_WORKERS; i++) {
+        prom_free(&sc[i]);
+        prom_free(&prev[i]);
+    }
+    counting_free(&c);
+    market_free(&m);
+}
+
+static int accepted_all(const market *m) {
+    return m->accepted.n >= expected_accepted;
+}
+
+Test(metrics, readyz_follows_redis, .fini = teardown, .timeout = 600) {
+    cr_assert_eq(fixture_up(&fx, 4, 400000), 0);
+    start_fleet_with_metrics();
+    wait_all_ready(60000);
+    market m;
+    market_init(&m, &fx, 0.0);
+    expected_accepted = 20;
+    market_submit(&m, 20, 0, 0, 21);
+    cr_assert(market_until(&m, accepted_all, 60000), "the fleet is not moving");
+
+    cr_assert_eq(lm_devstack_redis_stop(&fx.st, 0), 0);
+    /* a worker notices when it next talks to Redis: keep leads coming */
+    int submitted = 0, st = 0;
+    char why[256] = "";
+    int64_t deadline = fixture_mono_ms() + fixture_ms(30000);
+    while (fixture_mono_ms() < deadline) {
+        market_submit(&m, 1, 0, 0, 1000 + submitted++);
+        market_pump(&m, 300);
+        if ((st = status_of(0, "/readyz", why, sizeof(why))) == 503)
+            break;
+    }
+    cr_expect_eq(st, 503, "intake /readyz is %d while Redis is down", st);
+    cr_expect(strstr(why, "redis") != NULL,
+              "the reason does not name Redis: \"%s\"", why);
+    cr_expect_eq(status_of(0, "/healthz", NULL, 0), 200,
+                 "/healthz must stay 200: the process is alive");
+    cr_log_info("intake not ready after %d lead(s) without Redis: %s",
+                submitted, why);
+
+    char err[512];
+    cr_assert_eq(lm_devstack_redis_start(&fx.st, 1, err, sizeof err), 0,
+                 "redis restart: %s", err);
+    deadline = fixture_mono_ms() + fixture_ms(30000);
+    while (fixture_mono_ms() < deadline &&
+           (st = status_of(0, "/readyz", why, sizeof(why))) != 200)
+        market_pump(&m, 200);
+    cr_expect_eq(st, 200, "intake /readyz is %d after Redis returned: %s", st,
+                 why);
+    /* the batch held during the outage goes through, once */
+    expected_accepted = 20 + (size_t)submitted;
+    int done = market_until(&m, accepted_all, 60000);
+    for (int i = 0; i < 5; i++)
+        market_pump(&m, 100);
+    cr_expect(done, "accepted %zu of %zu after Redis returned", m.accepted.n,
+              expected_accepted);
+    cr_expect_eq(m.accepted.n, expected_accepted);
+    cr_expect_eq(m.accepted.dups, 0, "a lead accepted twice");
+    wait_all_ready(30000);
+    market_free(&m);
+}
+
+/* The checker itself: it must reject what Prometheus would (or what breaks
+ * the rules above) and accept the format's corners. No stack needed. */
+Test(metrics, checker_is_strict) {
+    static const char *const bad[] = {
+        "a 1",                                  /* no final newline */
+        "a 1\r\n",                              /* carriage return */
+        "1a 1\n",                               /* metric name */
+        "a{b=x} 1\n",                           /* unquoted value */
+        "a{b=\"x\\q\"} 1\n",                    /* escape */
+        "a{__b=\"x\"} 1\n",                     /* reserved label */
+        "a{b=\"1\",b=\"2\"} 1\n",               /* label twice */
+        "a{b=\"1\"c=\"2\"} 1\n",                /* missing comma */
+        "a one\n",                              /* value */
+        "a 1 2 3\n",                            /* junk */
+        "a 1 x\n",                              /* timestamp */
+        "a1\n",                                 /* no blank */
+        "a 1\na 2\n",                           /* series twice */
+        "a{x=\"1\"} 1\nb 1\na{x=\"2\"} 1\n",    /* not contiguous */
+        "a 1\n# TYPE a counter\n",              /* TYPE after samples */
+        "# TYPE a counter\n# TYPE a counter\n", /* TYPE twice */
+        "# HELP a x\n# HELP a y\n",             /* HELP twice */
+        "# HELP a bad \\t escape\n",            /* HELP escape */
+        "# TYPE a blah\n",                      /* type */
+        "# TYPE c counter\nc -1\n",             /* negative counter */
+        "# TYPE h histogram\nh 1\n",            /* bare histogram sample */
+        "# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} "
+        "1\nh_sum 1\nh_count 1\n", /* decreasing buckets */
+        "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_sum 1\nh_count 1\n",
+        "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_sum 1\nh_count 1\n",
+        "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_count 1\n", /* _sum */
+        "# TYPE h histogram\nh_bucket{le=\"2\"} 1\nh_bucket{le=\"1\"} 1\n"
+        "h_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n",        /* le order */
+        "# TYPE h histogram\nh_bucket 1\nh_sum 1\nh_count 1\n", /* no le */
+        NULL};
+    prom_scrape p;
+    char err[MT_ERR_MAX];
+    for (int i = 0; bad[i]; i++) {
+        cr_expect_neq(prom_check(bad[i], strlen(bad[i]), &p, err, sizeof(err)),
+                      0, "accepted bad text #%d: \"%s\"", i, bad[i]);
+        prom_free(&p);
+    }
+    static const char good[] = "# HELP a Help with \\\\ and \\n escapes\n"
+                               "# TYPE a counter\n"
+                               "a{b=\"x\\\"y\\\\z\\n\",c=\"\"} 1.5e3\n"
+                               "a{b=\"w\",} 0\n"
+                               "# a comment\n"
+                               "\n"
+                               "# TYPE h histogram\n"
+                               "h_bucket{w=\"1\",le=\"0.5\"} 1\n"
+                               "h_bucket{w=\"1\",le=\"+Inf\"} 2\n"
+                               "h_sum{w=\"1\"} 3.25\n"
+                               "h_count{w=\"1\"} 2\n"
+                               "g NaN\n"
+                               "g2 -Inf 1700000000000\n"
+                               "u:sub_total 7\n";
+    int rc = prom_check(good, strlen(good), &p, err, sizeof(err));
+    cr_expect_eq(rc, 0, "rejected good text: %s", err);
+    cr_expect_eq(prom_sum(&p, "a", NULL), 1500);
+    cr_expect_eq(prom_sum(&p, "h_count", "w=\"1\""), 2);
+    prom_free(&p);
+}
