@@ -9,6 +9,7 @@
  * The clock: the run's simulated span (arrivals + tail) is compressed into
  * about max(40 s, leads / 200) real seconds, so the default finishes in
  * under a minute on 2 cores. */
+#include "board.h"
 #include "cli.h"
 #include "simrun.h"
 
@@ -232,6 +233,19 @@ int lm_cmd_demo(int argc, char **argv) {
     }
     lm_clock_init(s.time_scale, s.time_origin_ms, s.time_start_ms);
 
+    lm_board *brd = NULL;
+    if (board) {
+        brd = lm_board_start(&s, "127.0.0.1:8080", err, sizeof(err));
+        if (!brd) /* 8080 taken: any free port */
+            brd = lm_board_start(&s, "127.0.0.1:0", err, sizeof(err));
+        if (brd)
+            fprintf(stderr,
+                    "lastmile demo: the flow board is at "
+                    "http://127.0.0.1:%d/\n",
+                    lm_board_port(brd));
+        else
+            fprintf(stderr, "lastmile demo: no board: %s\n", err);
+    }
     const char *names[DEMO_WORKERS] = {"intake", "qualification", "followup",
                                        "timing"};
     pid_t pids[DEMO_WORKERS] = {0};
@@ -272,7 +286,17 @@ int lm_cmd_demo(int argc, char **argv) {
         fprintf(stderr, "lastmile demo: %s\n", err);
         rc = LM_EXIT_FAILED;
     }
+    if (brd && !demo_stop) {
+        fprintf(stderr,
+                "lastmile demo: the board stays up at "
+                "http://127.0.0.1:%d/ — Ctrl-C to finish\n",
+                lm_board_port(brd));
+        while (!demo_stop)
+            pause();
+        demo_stop = 0;
+    }
 out:
+    lm_board_stop(brd);
     stop_workers(pids, DEMO_WORKERS);
     lm_settings_free(&s);
     lm_devstack_down(&st);

@@ -132,6 +132,7 @@ struct lm_runtime {
     lm_metrics_server *server;
     lm_counter *m_consumed, *m_dead, *m_errors_retriable, *m_errors_fatal;
     lm_histogram *m_handler, *m_batch, *m_redis_rtt, *m_wait;
+    lm_counter *m_produced[RT_TOPICS_MAX];
     int64_t last_tick_ms;
 };
 
@@ -430,10 +431,13 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
         r->offset = rkm->offset;
     }
     for (int t = 0; t < rt->n_topics; t++)
-        if (rt->topics[t].rkt == rkm->rkt && rkm->partition >= 0 &&
-            rkm->partition < rt->topics[t].partitions &&
-            rt->topics[t].known_end[rkm->partition] < rkm->offset + 1)
-            rt->topics[t].known_end[rkm->partition] = rkm->offset + 1;
+        if (rt->topics[t].rkt == rkm->rkt) {
+            lm_counter_add(rt->m_produced[t], 1);
+            if (rkm->partition >= 0 &&
+                rkm->partition < rt->topics[t].partitions &&
+                rt->topics[t].known_end[rkm->partition] < rkm->offset + 1)
+                rt->topics[t].known_end[rkm->partition] = rkm->offset + 1;
+        }
 }
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason,
@@ -1522,6 +1526,14 @@ int lm_runtime_main(const lm_worker *w) {
                   LM_TOPIC_MAX);
     rt->n_topics++;
 
+    for (int t = 0; t < rt->n_topics; t++) {
+        char labels[LM_TOPIC_MAX + 64];
+        snprintf(labels, sizeof(labels), "worker=\"%s\",topic=\"%s\"", w->name,
+                 rt->topics[t].name);
+        rt->m_produced[t] = lm_metrics_counter(
+            rt->metrics, "lastmile_produced_total",
+            "Messages produced and acknowledged, by topic", labels);
+    }
     rt->redis =
         lm_redis_new(rt->s.redis_url, rt->s.redis_timeout_ms, err, sizeof(err));
     if (!rt->redis) {
@@ -1568,6 +1580,10 @@ int lm_runtime_main(const lm_worker *w) {
             !rt_stop) {
             rt->last_tick_ms = lm_clock_mono_ms();
             w->tick(w->ctx, rt);
+            /* a tick that lost Redis makes the worker not ready, even with
+               no input to notice it in a batch */
+            if (!lm_redis_connected(rt->redis))
+                atomic_store(&rt->ready_redis, 0);
         }
     }
     code = rt->fatal ? 1 : 0;

@@ -536,13 +536,33 @@ static void timing_tick(void *ctx, lm_runtime *rt) {
         lm_lead_timer_key(b, k1);
         lm_pipe_cmd_strs(&c->pipe, "ZCARD", k1, NULL);
     }
-    redisReply *rep[2 * LM_TIMER_BUCKETS];
+    for (int b = 0; b < LM_TIMER_BUCKETS; b++) {
+        char k1[LM_KEY_MAX];
+        lm_lead_timer_key(b, k1);
+        lm_pipe_cmd_strs(&c->pipe, "ZRANGE", k1, "0", "0", "WITHSCORES", NULL);
+    }
+    redisReply *rep[3 * LM_TIMER_BUCKETS];
     if (lm_redis_exec(r, &c->pipe, rep, err, sizeof(err)) != 0)
         return; /* the batch loop reports Redis trouble */
     long long pending = 0;
     for (int b = 0; b < LM_TIMER_BUCKETS; b++)
         pending += lm_reply_int(rep[LM_TIMER_BUCKETS + b], 0);
     lm_runtime_gauge(rt, "lastmile_timers_pending", NULL, (double)pending);
+    /* the oldest timer still unfired: how long past due (simulated s) */
+    int64_t oldest_due = INT64_MAX;
+    for (int b = 0; b < LM_TIMER_BUCKETS; b++) {
+        redisReply *z = rep[2 * LM_TIMER_BUCKETS + b];
+        int64_t due;
+        if (z && z->type == REDIS_REPLY_ARRAY && z->elements == 2 &&
+            lm_parse_int64(lm_reply_str(z->element[1], NULL), 0, INT64_MAX,
+                           &due) == 0 &&
+            due < oldest_due)
+            oldest_due = due;
+    }
+    lm_runtime_gauge(rt, "lastmile_timers_oldest_overdue_seconds", NULL,
+                     oldest_due != INT64_MAX && oldest_due < now_ms
+                         ? (double)(now_ms - oldest_due) / 1000.0
+                         : 0.0);
 
     lm_pipe_reset(&c->pipe);
     size_t fired = 0;
@@ -613,7 +633,7 @@ static void timing_tick(void *ctx, lm_runtime *rt) {
         free(leads);
         free(acts);
     }
-    lm_redis_replies_free(rep, 2 * LM_TIMER_BUCKETS);
+    lm_redis_replies_free(rep, 3 * LM_TIMER_BUCKETS);
     if (c->pipe.n > 0) {
         redisReply **rr = calloc(c->pipe.n, sizeof(*rr));
         if (rr && lm_redis_exec(r, &c->pipe, rr, err, sizeof(err)) == 0)
