@@ -21,16 +21,6 @@ int lm_buf_reserve(lm_buf *b, size_t extra) {
     return 0;
 }
 
-long lm_buf_append(lm_buf *b, const void *data, size_t len) {
-    if (lm_buf_reserve(b, len) != 0)
-        return -1;
-    long off = (long)b->len;
-    if (len)
-        memcpy(b->data + b->len, data, len);
-    b->len += len;
-    return off;
-}
-
 long lm_buf_append_str(lm_buf *b, const char *s) {
     return lm_buf_append(b, s, strlen(s) + 1);
 }

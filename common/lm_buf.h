@@ -9,6 +9,7 @@
 #define LM_BUF_H
 
 #include <stddef.h>
+#include <string.h>
 
 #define LM_BUF_MAX ((size_t)1 << 31) /* refuse to grow past 2 GiB */
 
@@ -19,8 +20,17 @@ typedef struct lm_buf {
 
 /* Makes room for `extra` more bytes; 0 / -1 (OOM or past LM_BUF_MAX). */
 int lm_buf_reserve(lm_buf *b, size_t extra);
-/* Appends bytes; returns the offset they start at, or -1. */
-long lm_buf_append(lm_buf *b, const void *data, size_t len);
+/* Appends bytes; returns the offset they start at, or -1. Inline: it
+ * runs for every argument of every Redis command. */
+static inline long lm_buf_append(lm_buf *b, const void *data, size_t len) {
+    if (len > b->cap - b->len && lm_buf_reserve(b, len) != 0)
+        return -1;
+    long off = (long)b->len;
+    if (len)
+        memcpy(b->data + b->len, data, len);
+    b->len += len;
+    return off;
+}
 /* Appends a NUL-terminated copy; returns its offset, or -1. */
 long lm_buf_append_str(lm_buf *b, const char *s);
 void lm_buf_reset(lm_buf *b); /* len = 0, keeps the memory */

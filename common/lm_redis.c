@@ -8,6 +8,7 @@
 
 #include "lm_clock.h"
 #include "lm_env.h"
+#include "lm_fmt.h"
 #include "lm_log.h"
 
 #include <errno.h>
@@ -174,9 +175,26 @@ static int pipe_header(lm_pipe *p, char kind, size_t n) {
 }
 
 static int pipe_bulk(lm_pipe *p, const char *s, size_t len) {
-    if (pipe_header(p, '$', len) != 0 || lm_buf_append(&p->buf, s, len) < 0 ||
-        lm_buf_append(&p->buf, "\r\n", 2) < 0)
+    if (lm_buf_reserve(&p->buf, len + 32) != 0)
         return -1;
+    char *d = p->buf.data + p->buf.len;
+    char digits[24];
+    size_t nd = 0, n = len, w = 0;
+    do {
+        digits[nd++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    d[w++] = '$';
+    while (nd)
+        d[w++] = digits[--nd];
+    d[w++] = '\r';
+    d[w++] = '\n';
+    if (len)
+        memcpy(d + w, s, len);
+    w += len;
+    d[w++] = '\r';
+    d[w++] = '\n';
+    p->buf.len += w;
     return 0;
 }
 
@@ -224,8 +242,8 @@ int lm_pipe_cmd_strs(lm_pipe *p, const char *arg0, ...) {
 int lm_pipe_script(lm_pipe *p, const lm_script *s, int nkeys, int argc,
                    const char *const *argv, const size_t *lens) {
     size_t mark = p->buf.len;
-    char nk[16];
-    snprintf(nk, sizeof(nk), "%d", nkeys);
+    char nk[LM_FMT_I64_MAX];
+    lm_fmt_i64(nk, nkeys);
     if (pipe_header(p, '*', (size_t)argc + 3) != 0 ||
         pipe_bulk(p, "EVALSHA", 7) != 0 || pipe_bulk(p, s->sha, 40) != 0 ||
         pipe_bulk(p, nk, strlen(nk)) != 0)

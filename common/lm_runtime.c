@@ -14,6 +14,7 @@
 
 #include "lm_buf.h"
 #include "lm_clock.h"
+#include "lm_fmt.h"
 #include "lm_kafka.h"
 #include "lm_log.h"
 #include "lm_metrics.h"
@@ -38,6 +39,7 @@
 #define RT_META_TIMEOUT_MS      10000
 #define RT_RECOVER_TIMEOUT_MS   30000
 #define RT_COUNTS_MAX_PER_BATCH 65536
+#define RT_SERIES_CACHE         64
 #define LM_PIPE_ARGS_MAX_RT     64
 
 /* ================================================================ state */
@@ -133,6 +135,14 @@ struct lm_runtime {
     lm_counter *m_consumed, *m_dead, *m_errors_retriable, *m_errors_fatal;
     lm_histogram *m_handler, *m_batch, *m_redis_rtt, *m_wait;
     lm_counter *m_produced[RT_TOPICS_MAX];
+    /* business series seen so far, so applying a batch's counts takes no
+       lock: family + labels → series */
+    struct rt_series {
+        char family[64];
+        char labels[128];
+        void *series; /* lm_counter* or lm_histogram* */
+    } series[RT_SERIES_CACHE];
+    int n_series;
     int64_t last_tick_ms;
 };
 
@@ -708,7 +718,8 @@ int lm_runtime_produce_sync(lm_runtime *rt, const lm_emit_req *reqs, size_t n) {
 
 static void done_key(const lm_runtime *rt, const lm_ident *id, char *buf,
                      size_t bufsz) {
-    snprintf(buf, bufsz, "lm:{%s}:done:%s:%s", id->tag, rt->w->name, id->id);
+    lm_fmt_cat(buf, bufsz, "lm:{", id->tag, "}:done:", rt->w->name, ":", id->id,
+               NULL);
 }
 
 /* Serialises the item's records as an Outbox into `out` (reset first). */
@@ -1050,27 +1061,27 @@ static int item_dead_letter(lm_runtime *rt, rt_item *it, int64_t now_ms) {
  * place: EVALSHA sha 1 <done key> <outbox> <ttl> then, per write, its
  * argument count and its arguments (see apply_script). */
 static int pipe_apply(lm_runtime *rt, rt_item *it, int64_t now_ms) {
-    char key[LM_ID_MAX + LM_TAG_MAX + 64], ttl[32], num[16];
+    char key[LM_ID_MAX + LM_TAG_MAX + 64], ttl[LM_FMT_I64_MAX],
+        num[LM_FMT_I64_MAX];
     done_key(rt, &it->ident, key, sizeof(key));
     if (outbox_pack(rt, it, &rt->obbuf, now_ms) != 0)
         return -1;
-    int tl = snprintf(ttl, sizeof(ttl), "%lld",
-                      (long long)rt->s.dedupe_ttl_s * 1000);
+    size_t tl = lm_fmt_i64(ttl, rt->s.dedupe_ttl_s * 1000);
     lm_pipe *p = &rt->pipe;
     if (lm_pipe_begin(p, 6 + it->write_args) != 0 ||
         lm_pipe_arg(p, "EVALSHA", 7) != 0 ||
         lm_pipe_arg(p, apply_script.sha, 40) != 0 ||
         lm_pipe_arg(p, "1", 1) != 0 || lm_pipe_arg(p, key, strlen(key)) != 0 ||
         lm_pipe_arg(p, rt->obbuf.data, rt->obbuf.len) != 0 ||
-        lm_pipe_arg(p, ttl, (size_t)tl) != 0)
+        lm_pipe_arg(p, ttl, tl) != 0)
         return -1;
     const char *w = rt->writes.data + it->write_off;
     for (size_t c = 0; c < it->write_n; c++) {
         uint32_t n;
         memcpy(&n, w, sizeof(n));
         w += sizeof(n);
-        int nl = snprintf(num, sizeof(num), "%u", n);
-        if (lm_pipe_arg(p, num, (size_t)nl) != 0)
+        size_t nl = lm_fmt_i64(num, n);
+        if (lm_pipe_arg(p, num, nl) != 0)
             return -1;
         for (uint32_t k = 0; k < n; k++) {
             uint32_t len;
@@ -1099,19 +1110,36 @@ static void batch_release(lm_runtime *rt) {
     lm_pipe_reset(&rt->index);
 }
 
+/* The series for a business count, from the cache or the registry. */
+static void *series_for(lm_runtime *rt, const rt_count *c) {
+    for (int i = 0; i < rt->n_series; i++)
+        if (strcmp(rt->series[i].family, c->family) == 0 &&
+            strcmp(rt->series[i].labels, c->labels) == 0)
+            return rt->series[i].series;
+    void *series =
+        c->histogram
+            ? (void *)lm_metrics_histogram(rt->metrics, c->family, c->family,
+                                           NULL, lm_metrics_business_buckets,
+                                           lm_metrics_business_buckets_n)
+            : (void *)lm_metrics_counter(rt->metrics, c->family, c->family,
+                                         c->labels[0] ? c->labels : NULL);
+    if (series && rt->n_series < RT_SERIES_CACHE) {
+        struct rt_series *e = &rt->series[rt->n_series++];
+        memcpy(e->family, c->family, sizeof(e->family));
+        memcpy(e->labels, c->labels, sizeof(e->labels));
+        e->series = series;
+    }
+    return series;
+}
+
 static void apply_counts(lm_runtime *rt) {
     for (size_t i = 0; i < rt->n_counts; i++) {
         rt_count *c = &rt->counts[i];
+        void *series = series_for(rt, c);
         if (c->histogram)
-            lm_histogram_observe(
-                lm_metrics_histogram(rt->metrics, c->family, c->family, NULL,
-                                     lm_metrics_business_buckets,
-                                     lm_metrics_business_buckets_n),
-                c->value);
+            lm_histogram_observe(series, c->value);
         else
-            lm_counter_add(lm_metrics_counter(rt->metrics, c->family, c->family,
-                                              c->labels[0] ? c->labels : NULL),
-                           (uint64_t)c->value);
+            lm_counter_add(series, (uint64_t)c->value);
     }
 }
 

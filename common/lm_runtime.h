@@ -57,9 +57,15 @@
 #define LM_REASON_MAX      512           /* dead-letter reasons */
 #define LM_INPUT_MAX_BYTES (1024 * 1024) /* larger input is dead-lettered */
 
+#define LM_SCRATCH_MAX 2048 /* per-message scratch for the worker */
+
 typedef struct lm_ident {
     char id[LM_ID_MAX];   /* the input's idempotency id */
     char tag[LM_TAG_MAX]; /* hash tag shared by the keys the input touches */
+    /* What identify derived from the input (e.g. intake's normalised
+     * lead), kept for plan and handle of the same message so nothing is
+     * computed twice. Owned by the runtime, valid for the batch. */
+    _Alignas(16) unsigned char scratch[LM_SCRATCH_MAX];
 } lm_ident;
 
 /* What handle sees of one message. Valid during the call only. */

@@ -5,6 +5,7 @@
  * step 0 needs nothing but the status. */
 #include "followup.h"
 
+#include "lm_fmt.h"
 #include "lm_lead.h"
 #include "lm_tz.h"
 
@@ -193,7 +194,9 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
         cost = 0;
 
     char action_id[LM_ID_MAX];
-    snprintf(action_id, sizeof(action_id), "%s:action:%d", lead_id, step);
+    char step_s[LM_FMT_I64_MAX];
+    lm_fmt_i64(step_s, step);
+    lm_fmt_cat(action_id, sizeof(action_id), lead_id, ":action:", step_s, NULL);
     Lastmile__V1__FollowUpAction a = LASTMILE__V1__FOLLOW_UP_ACTION__INIT;
     a.action_id = action_id;
     a.lead_id = (char *)lead_id;
@@ -211,14 +214,15 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
     if (lm_out_emit(out, LM_TOPIC_ACTIONS, lead_id, action_id, &a.base) != 0)
         return -1;
 
-    char key[LM_KEY_MAX], w[32], due[32], stepb[16], slot[16], costb[24];
+    char key[LM_KEY_MAX], w[LM_FMT_I64_MAX], due[LM_FMT_I64_MAX],
+        stepb[LM_FMT_I64_MAX], slot[LM_FMT_I64_MAX], costb[LM_FMT_I64_MAX];
     lm_lead_key(lead_id, key);
     int64_t due_ms = when + st->response_window_ms;
-    snprintf(w, sizeof(w), "%lld", (long long)when);
-    snprintf(due, sizeof(due), "%lld", (long long)due_ms);
-    snprintf(stepb, sizeof(stepb), "%d", step);
-    snprintf(slot, sizeof(slot), "%d", (int)lt.hour_of_week);
-    snprintf(costb, sizeof(costb), "%lld", (long long)cost);
+    lm_fmt_i64(w, when);
+    lm_fmt_i64(due, due_ms);
+    lm_fmt_i64(stepb, step);
+    lm_fmt_i64(slot, lt.hour_of_week);
+    lm_fmt_i64(costb, cost);
     lm_out_write_strs(out, "HSET", key, LM_F_CADENCE, cad->name, LM_F_TZ, tz,
                       LM_F_OWNER, owner, LM_F_SEGMENT, segment, LM_F_ADAPTIVE,
                       adaptive ? "1" : "0", LM_F_STEP, stepb, LM_F_SLOT, slot,
@@ -238,7 +242,7 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
 
     char tkey[LM_KEY_MAX], member[LM_KEY_MAX];
     lm_lead_timer_key(lm_lead_timer_bucket(lead_id), tkey);
-    snprintf(member, sizeof(member), "%s|%d|%s", lead_id, step, segment);
+    lm_fmt_cat(member, sizeof(member), lead_id, "|", stepb, "|", segment, NULL);
     const char *zadd[] = {"ZADD", tkey, due, member};
     return lm_out_index(out, 4, zadd, NULL);
 }

@@ -7,6 +7,7 @@
  * it is accepted again with the same outputs, which the runtime dedupes. */
 #include "intake.h"
 
+#include "lm_fmt.h"
 #include "lm_geo.h"
 #include "lm_lead.h"
 #include "lm_log.h"
@@ -122,8 +123,8 @@ int lm_intake_normalise(const Lastmile__V1__LeadSubmitted *in, int64_t now_ms,
         *p = (char)tolower((unsigned char)*p);
     if (!email_ok(out->email))
         FAIL("email: not an address (expected name@example.com)");
-    snprintf(out->domain, sizeof(out->domain), "%s",
-             strchr(out->email, '@') + 1);
+    lm_fmt_cat(out->domain, sizeof(out->domain), strchr(out->email, '@') + 1,
+               NULL);
     if (trim_copy(in->full_name, out->full_name, sizeof(out->full_name)) != 0)
         FAIL("full_name: longer than %d bytes", LM_INTAKE_TEXT_MAX);
     if (trim_copy(in->company, out->company, sizeof(out->company)) != 0)
@@ -143,11 +144,11 @@ int lm_intake_normalise(const Lastmile__V1__LeadSubmitted *in, int64_t now_ms,
              "\"DE\", \"US\")",
              in->country ? in->country : "");
     const struct lm_geo_country *c = lm_geo_country(country);
-    snprintf(out->country, sizeof(out->country), "%s", c->alpha2);
+    lm_fmt_cat(out->country, sizeof(out->country), c->alpha2, NULL);
     if (trim_copy(in->timezone, out->timezone, sizeof(out->timezone)) != 0)
         FAIL("timezone: longer than %d bytes", LM_INTAKE_TEXT_MAX);
     if (!out->timezone[0])
-        snprintf(out->timezone, sizeof(out->timezone), "%s", c->tz);
+        lm_fmt_cat(out->timezone, sizeof(out->timezone), c->tz, NULL);
     else if (!lm_tz_valid(out->timezone))
         FAIL("timezone: \"%.64s\" is not an IANA time zone (e.g. "
              "\"Europe/Berlin\"); leave it empty to use the country's",
@@ -197,17 +198,22 @@ static void intake_fini(void *ctx) {
     c->policy = NULL;
 }
 
+_Static_assert(sizeof(lm_intake_norm) <= LM_SCRATCH_MAX,
+               "the normalised lead must fit the runtime's scratch");
+
+/* Validates once; the normalised lead rides in the ident's scratch to plan
+ * and handle. The future bound on submitted_at_ms needs the batch's clock,
+ * so handle checks it. */
 static int intake_identify(void *ctx, const ProtobufCMessage *msg,
                            lm_ident *ident, char *reason, size_t reasonsz) {
     (void)ctx;
     const Lastmile__V1__LeadSubmitted *in =
         (const Lastmile__V1__LeadSubmitted *)msg;
-    lm_intake_norm n;
-    /* the clock bound is re-checked in handle with the batch's now */
-    if (lm_intake_normalise(in, INT64_MAX / 2, &n, reason, reasonsz) != 0)
+    lm_intake_norm *n = (lm_intake_norm *)ident->scratch;
+    if (lm_intake_normalise(in, INT64_MAX / 2, n, reason, reasonsz) != 0)
         return -1;
-    snprintf(ident->id, sizeof(ident->id), "%s", in->event_id);
-    snprintf(ident->tag, sizeof(ident->tag), "%s", n.person);
+    lm_fmt_cat(ident->id, sizeof(ident->id), in->event_id, NULL);
+    lm_fmt_cat(ident->tag, sizeof(ident->tag), n->person, NULL);
     return 0;
 }
 
@@ -217,11 +223,10 @@ static int intake_plan(void *ctx, const ProtobufCMessage *msg,
     (void)now_ms;
     const Lastmile__V1__LeadSubmitted *in =
         (const Lastmile__V1__LeadSubmitted *)msg;
-    char key[LM_KEY_MAX], lead_id[LM_LEAD_ID_MAX], window[32];
+    char key[LM_KEY_MAX], lead_id[LM_LEAD_ID_MAX], window[LM_FMT_I64_MAX];
     lm_lead_person_key(ident->tag, key);
     lm_lead_id(ident->tag, in->event_id, lead_id);
-    snprintf(window, sizeof(window), "%lld",
-             (long long)lm_policy_dedupe_window_ms(c->policy));
+    lm_fmt_i64(window, lm_policy_dedupe_window_ms(c->policy));
     const char *argv[] = {key, lead_id, window};
     return lm_plan_script(p, &claim_script, 1, 3, argv, NULL);
 }
@@ -230,14 +235,16 @@ static int intake_handle(void *ctx, const lm_msg *m, lm_out *out) {
     (void)ctx;
     const Lastmile__V1__LeadSubmitted *in =
         (const Lastmile__V1__LeadSubmitted *)m->event;
-    lm_intake_norm n;
-    char reason[LM_REASON_MAX];
-    if (lm_intake_normalise(in, m->now_ms, &n, reason, sizeof(reason)) != 0) {
-        lm_out_reject(out, "%s", reason);
+    /* not const: protobuf-c's structs take char *, and pack only reads */
+    lm_intake_norm *np = (lm_intake_norm *)m->ident->scratch;
+    if (in->submitted_at_ms > m->now_ms + LM_INTAKE_MAX_FUTURE_MS) {
+        lm_out_reject(out,
+                      "submitted_at_ms: %lld is more than a day in the future",
+                      (long long)in->submitted_at_ms);
         return 0;
     }
-    char my_id[LM_LEAD_ID_MAX], key[LM_KEY_MAX], num[32];
-    lm_lead_id(n.person, in->event_id, my_id);
+    char my_id[LM_LEAD_ID_MAX], key[LM_KEY_MAX], num[LM_FMT_I64_MAX];
+    lm_lead_id(np->person, in->event_id, my_id);
     const char *owner_id =
         m->n_replies ? lm_reply_str(m->replies[0], NULL) : NULL;
     if (!owner_id)
@@ -248,7 +255,7 @@ static int intake_handle(void *ctx, const lm_msg *m, lm_out *out) {
         lm_out_write_strs(out, "HINCRBY", key, LM_F_MERGED, "1", NULL);
         char sources[LM_KEY_MAX + 16];
         snprintf(sources, sizeof(sources), "%s:sources", key);
-        lm_out_write_strs(out, "SADD", sources, n.source, NULL);
+        lm_out_write_strs(out, "SADD", sources, np->source, NULL);
         lm_out_count(out, "lastmile_intake_total", "result=\"merged\"", 1);
         return 0;
     }
@@ -256,16 +263,16 @@ static int intake_handle(void *ctx, const lm_msg *m, lm_out *out) {
     Lastmile__V1__LeadAccepted acc = LASTMILE__V1__LEAD_ACCEPTED__INIT;
     acc.lead_id = my_id;
     acc.event_id = in->event_id;
-    acc.source = n.source;
-    acc.email = n.email;
-    acc.email_domain = n.domain;
-    acc.full_name = n.full_name;
-    acc.company = n.company;
-    acc.title = n.title;
+    acc.source = np->source;
+    acc.email = np->email;
+    acc.email_domain = np->domain;
+    acc.full_name = np->full_name;
+    acc.company = np->company;
+    acc.title = np->title;
     acc.company_size = in->company_size;
-    acc.country = n.country;
-    acc.timezone = n.timezone;
-    acc.phone = n.phone;
+    acc.country = np->country;
+    acc.timezone = np->timezone;
+    acc.phone = np->phone;
     acc.submitted_at_ms = in->submitted_at_ms;
     acc.accepted_at_ms = m->now_ms;
     acc.n_attributes = in->n_attributes;
@@ -276,12 +283,12 @@ static int intake_handle(void *ctx, const lm_msg *m, lm_out *out) {
     if (lm_out_emit(out, LM_TOPIC_QUALIFICATION, my_id, id, &acc.base) != 0)
         return -1;
 
-    char sub[32];
-    snprintf(sub, sizeof(sub), "%lld", (long long)in->submitted_at_ms);
-    snprintf(num, sizeof(num), "%lld", (long long)m->now_ms);
+    char sub[LM_FMT_I64_MAX];
+    lm_fmt_i64(sub, in->submitted_at_ms);
+    lm_fmt_i64(num, m->now_ms);
     lm_out_write_strs(out, "HSET", key, LM_F_SUBMITTED, sub, LM_F_ACCEPTED, num,
                       LM_F_STAGE, "qualification", LM_F_STATUS, "open",
-                      LM_F_SOURCE, n.source, NULL);
+                      LM_F_SOURCE, np->source, NULL);
     lm_lead_record_wait(out, my_id, "intake", m->wait_ms);
     lm_out_count(out, "lastmile_intake_total", "result=\"accepted\"", 1);
     return 0;

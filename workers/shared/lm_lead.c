@@ -1,6 +1,7 @@
 /* lm_lead.c — lead ids and keys (see lm_lead.h). */
 #include "lm_lead.h"
 
+#include "lm_fmt.h"
 #include "lm_hash.h"
 #include "lm_runtime.h"
 
@@ -13,15 +14,14 @@
 #define LM_SEED_TIMER  0x74696d6572ULL   /* "timer" */
 
 void lm_lead_person(const char *email_norm, char out[LM_PERSON_MAX]) {
-    snprintf(out, LM_PERSON_MAX, "%016llx",
-             (unsigned long long)lm_hash64_str(email_norm, LM_SEED_PERSON));
+    lm_fmt_hex(out, lm_hash64_str(email_norm, LM_SEED_PERSON), 16);
 }
 
 void lm_lead_id(const char *person, const char *event_id,
                 char out[LM_LEAD_ID_MAX]) {
-    snprintf(out, LM_LEAD_ID_MAX, "%.16s-%08llx", person,
-             (unsigned long long)(lm_hash64_str(event_id, LM_SEED_EVENT) &
-                                  0xffffffffULL));
+    memcpy(out, person, 16);
+    out[16] = '-';
+    lm_fmt_hex(out + 17, lm_hash64_str(event_id, LM_SEED_EVENT), 8);
 }
 
 int lm_lead_tag(const char *lead_id, char out[LM_PERSON_MAX]) {
@@ -38,11 +38,15 @@ int lm_lead_tag(const char *lead_id, char out[LM_PERSON_MAX]) {
 }
 
 void lm_lead_key(const char *lead_id, char out[LM_KEY_MAX]) {
-    snprintf(out, LM_KEY_MAX, "lm:{%.16s}:lead:%s", lead_id, lead_id);
+    char tag[17];
+    size_t n = strnlen(lead_id, 16);
+    memcpy(tag, lead_id, n);
+    tag[n] = '\0';
+    lm_fmt_cat(out, LM_KEY_MAX, "lm:{", tag, "}:lead:", lead_id, NULL);
 }
 
 void lm_lead_person_key(const char *person, char out[LM_KEY_MAX]) {
-    snprintf(out, LM_KEY_MAX, "lm:{%s}:person", person);
+    lm_fmt_cat(out, LM_KEY_MAX, "lm:{", person, "}:person", NULL);
 }
 
 int lm_lead_timer_bucket(const char *lead_id) {
@@ -50,7 +54,9 @@ int lm_lead_timer_bucket(const char *lead_id) {
 }
 
 void lm_lead_timer_key(int bucket, char out[LM_KEY_MAX]) {
-    snprintf(out, LM_KEY_MAX, "lm:{timers:%d}", bucket);
+    char b[LM_FMT_I64_MAX];
+    lm_fmt_i64(b, bucket);
+    lm_fmt_cat(out, LM_KEY_MAX, "lm:{timers:", b, "}", NULL);
 }
 
 void lm_lead_timer_member(const char *lead_id, int step, char out[LM_KEY_MAX]) {
@@ -63,11 +69,11 @@ int lm_lead_adaptive(const char *lead_id, double control_share) {
 
 void lm_lead_record_wait(struct lm_out *out, const char *lead_id,
                          const char *stage, int64_t wait_ms) {
-    char key[LM_KEY_MAX], f_ms[48], f_n[48], v[32];
+    char key[LM_KEY_MAX], f_ms[48], f_n[48], v[LM_FMT_I64_MAX];
     lm_lead_key(lead_id, key);
-    snprintf(f_ms, sizeof(f_ms), LM_F_WAIT_FMT, stage);
-    snprintf(f_n, sizeof(f_n), LM_F_WAIT_N_FMT, stage);
-    snprintf(v, sizeof(v), "%lld", (long long)(wait_ms > 0 ? wait_ms : 0));
+    lm_fmt_cat(f_ms, sizeof(f_ms), "wait_", stage, "_ms", NULL);
+    lm_fmt_cat(f_n, sizeof(f_n), "wait_", stage, "_n", NULL);
+    lm_fmt_i64(v, wait_ms > 0 ? wait_ms : 0);
     lm_out_write_strs(out, "HINCRBY", key, f_ms, v, NULL);
     lm_out_write_strs(out, "HINCRBY", key, f_n, "1", NULL);
 }

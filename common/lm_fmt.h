@@ -1,0 +1,51 @@
+/* lm_fmt.h — number and string formatting for the per-message hot path.
+ *
+ * snprintf parses its format on every call; on the hot path (ids, Redis
+ * keys, numbers in commands) that was a quarter of a worker's instructions
+ * (callgrind, see docs/PERFORMANCE.md). These write straight into the
+ * caller's buffer and return the length written (not counting the NUL they
+ * always add). Pure, thread-safe. Each states the room it needs. */
+#ifndef LM_FMT_H
+#define LM_FMT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define LM_FMT_I64_MAX 21 /* "-9223372036854775808" + NUL */
+
+/* Decimal; buf holds LM_FMT_I64_MAX. */
+static inline size_t lm_fmt_i64(char *buf, int64_t v) {
+    char tmp[LM_FMT_I64_MAX];
+    size_t n = 0, len = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        buf[len++] = '-';
+    while (n)
+        buf[len++] = tmp[--n];
+    buf[len] = '\0';
+    return len;
+}
+
+/* The low `digits` hex digits of v, zero-padded; buf holds digits + 1. */
+static inline size_t lm_fmt_hex(char *buf, uint64_t v, int digits) {
+    static const char hex[] = "0123456789abcdef";
+    for (int i = digits - 1; i >= 0; i--) {
+        buf[i] = hex[v & 15];
+        v >>= 4;
+    }
+    buf[digits] = '\0';
+    return (size_t)digits;
+}
+
+/* Concatenates NUL-terminated parts (ended by NULL) into buf of size bufsz;
+ * returns the length, or bufsz when it did not fit (buf then holds a
+ * truncated, NUL-terminated prefix). */
+size_t lm_fmt_cat(char *buf, size_t bufsz, const char *part, ...)
+    __attribute__((sentinel));
+
+#endif
