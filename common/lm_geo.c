@@ -405,14 +405,13 @@ int lm_geo_phone_e164(const char *raw, const char *alpha2, char *out,
             continue;
         } else if (ch == '+') {
             snprintf(msg, sizeof msg,
-                     "phone \"%.*s\": '+' is only allowed at the start",
-                     (int)len, raw);
+                     "phone number: '+' is only allowed at the start");
             return geo_fail(out, outsz, err, errsz, msg);
         } else if (isalpha((unsigned char)ch)) {
             snprintf(msg, sizeof msg,
-                     "phone \"%.*s\": letter '%c' is not allowed (extensions "
+                     "phone number: letter '%c' is not allowed (extensions "
                      "such as \"x123\" are not part of E.164; drop them)",
-                     (int)len, raw, ch);
+                     ch);
             return geo_fail(out, outsz, err, errsz, msg);
         } else {
             snprintf(msg, sizeof msg,
@@ -425,8 +424,7 @@ int lm_geo_phone_e164(const char *raw, const char *alpha2, char *out,
     }
     digits[nd] = '\0';
     if (nd == 0) {
-        snprintf(msg, sizeof msg, "phone \"%.*s\" has no digits", (int)len,
-                 raw);
+        snprintf(msg, sizeof msg, "phone number has no digits");
         return geo_fail(out, outsz, err, errsz, msg);
     }
 
@@ -434,9 +432,9 @@ int lm_geo_phone_e164(const char *raw, const char *alpha2, char *out,
         c = lm_geo_country(alpha2);
         if (c == NULL && !plus) {
             snprintf(msg, sizeof msg,
-                     "unknown country \"%.8s\" for phone \"%.*s\"; give an "
+                     "unknown country \"%.8s\" for a phone number; give an "
                      "ISO 3166-1 alpha-2 code such as \"US\" or \"DE\"",
-                     alpha2, (int)len, raw);
+                     alpha2);
             return geo_fail(out, outsz, err, errsz, msg);
         }
     }
@@ -459,10 +457,9 @@ int lm_geo_phone_e164(const char *raw, const char *alpha2, char *out,
         size_t tl;
         if (c == NULL) {
             snprintf(msg, sizeof msg,
-                     "phone \"%.*s\" is a national number and no country is "
+                     "phone number is a national number and no country is "
                      "given; write it with the country code, e.g. "
-                     "\"+49 30 1234567\"",
-                     (int)len, raw);
+                     "\"+49 30 1234567\"");
             return geo_fail(out, outsz, err, errsz, msg);
         }
         national = digits;
@@ -475,24 +472,21 @@ int lm_geo_phone_e164(const char *raw, const char *alpha2, char *out,
     nd = strlen(intl);
     if (nd == 0) {
         snprintf(msg, sizeof msg,
-                 "phone \"%.*s\" has no digits after the international "
-                 "prefix",
-                 (int)len, raw);
+                 "phone number has no digits after the international "
+                 "prefix");
         return geo_fail(out, outsz, err, errsz, msg);
     }
     if (intl[0] == '0') {
         snprintf(msg, sizeof msg,
-                 "phone \"%.*s\": a country calling code never starts with "
-                 "0; write \"+\" or \"00\" only once",
-                 (int)len, raw);
+                 "phone number: a country calling code never starts with "
+                 "0; write \"+\" or \"00\" only once");
         return geo_fail(out, outsz, err, errsz, msg);
     }
     if (nd < LM_GEO_PHONE_MIN_DIGITS || nd > LM_GEO_PHONE_MAX_DIGITS) {
         snprintf(msg, sizeof msg,
-                 "phone \"%.*s\" has %zu digits with the country code; "
+                 "phone number has %zu digits with the country code; "
                  "E.164 needs %d to %d",
-                 (int)len, raw, nd, LM_GEO_PHONE_MIN_DIGITS,
-                 LM_GEO_PHONE_MAX_DIGITS);
+                 nd, LM_GEO_PHONE_MIN_DIGITS, LM_GEO_PHONE_MAX_DIGITS);
         return geo_fail(out, outsz, err, errsz, msg);
     }
     if (outsz < nd + 2)

@@ -54,6 +54,7 @@ rd_kafka_conf_t *lm_kafka_conf(const lm_settings *s, lm_kafka_role role,
         {"heartbeat.interval.ms", "1000"},
         {"max.poll.interval.ms", "300000"},
         {"isolation.level", "read_committed"},
+        {"reconnect.backoff.max.ms", "1000"},
         {NULL, NULL}};
     static const char *const reader_defaults[][2] = {
         {"enable.auto.commit", "false"},
@@ -66,6 +67,7 @@ rd_kafka_conf_t *lm_kafka_conf(const lm_settings *s, lm_kafka_role role,
         {"message.timeout.ms", "0"},
         {"linger.ms", "2"},
         {"acks", "all"},
+        {"reconnect.backoff.max.ms", "1000"},
         {NULL, NULL}};
     const char *const(*defaults)[2] =
         role == LM_KAFKA_CONSUMER   ? consumer_defaults

@@ -6,6 +6,7 @@
 #include "lm_log.h"
 
 #include "lm_hash.h"
+#include "lm_utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -45,6 +46,7 @@ static void log_emit(lm_log_level level, const char *event, json_t *fields,
     struct tm tm;
 
     vsnprintf(msg, sizeof(msg), fmt, ap);
+    lm_utf8_sanitize(msg); /* jansson refuses invalid UTF-8 */
     clock_gettime(CLOCK_REALTIME, &now);
     gmtime_r(&now.tv_sec, &tm);
     size_t n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);

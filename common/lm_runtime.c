@@ -17,6 +17,7 @@
 #include "lm_fmt.h"
 #include "lm_kafka.h"
 #include "lm_log.h"
+#include "lm_utf8.h"
 #include "lm_metrics.h"
 
 #include "lastmile/v1/internal.pb-c.h"
@@ -314,6 +315,13 @@ int lm_out_emit(lm_out *o, const char *topic_suffix, const char *key,
         return -1;
     }
     size_t n = protobuf_c_message_get_packed_size(msg);
+    if (n > LM_OUTPUT_MAX_BYTES) {
+        lm_out_reject(o,
+                      "the %s output for this input would be %zu bytes, over "
+                      "the %d-byte limit: shorten the input's fields",
+                      topic_suffix, n, LM_OUTPUT_MAX_BYTES);
+        return -1;
+    }
     uint8_t stackbuf[4096];
     uint8_t *buf = n <= sizeof(stackbuf) ? stackbuf : malloc(n);
     if (!buf) {
@@ -663,6 +671,7 @@ static int produce_and_wait(lm_runtime *rt, size_t first, size_t last,
             if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                 lm_log(LM_LOG_ERROR, "produce_failed", "produce to %s: %s",
                        t->name, rd_kafka_err2str(e));
+                rt->fatal = 1;
                 return -1;
             }
             rd_kafka_poll(rt->producer, 50);
@@ -1031,6 +1040,14 @@ static int item_dead_letter(lm_runtime *rt, rt_item *it, int64_t now_ms) {
     dl.dead_letter_id = dl_id;
     dl.original.data = it->rkm->payload;
     dl.original.len = it->rkm->payload ? it->rkm->len : 0;
+    if (dl.original.len > LM_DLQ_ORIGINAL_MAX) {
+        size_t rl = strnlen(it->reason, sizeof(it->reason));
+        snprintf(it->reason + rl, sizeof(it->reason) - rl,
+                 " (original: first %d of %zu bytes kept)", LM_DLQ_ORIGINAL_MAX,
+                 dl.original.len);
+        dl.original.len = LM_DLQ_ORIGINAL_MAX;
+    }
+    lm_utf8_sanitize(it->reason);
     dl.original_key.data = it->rkm->key;
     dl.original_key.len = it->rkm->key ? it->rkm->key_len : 0;
     dl.topic = rt->input_topic;
@@ -1370,7 +1387,7 @@ static int run_batch(lm_runtime *rt) {
     if (any_recovering && recover_scan(rt, recovering) != 0) {
         free(recovering);
         lm_log(LM_LOG_ERROR, "recover_failed",
-               "could not verify outputs of redelivered input; retrying");
+               "could not verify the outputs of redelivered input");
         goto abandon;
     }
     free(recovering);
@@ -1399,6 +1416,17 @@ static int run_batch(lm_runtime *rt) {
     batch_release(rt);
     return 0;
 abandon:
+    /* The consumer is already past this batch: going on would let the next
+     * commit cover it. Stop without committing instead (a restart
+     * redelivers it, and the outboxes recover what was done). Deliveries
+     * still in flight point into the batch's buffers: wait for them. */
+    if (!rt_stop) {
+        rt->fatal = 1;
+        lm_log(LM_LOG_ERROR, "batch_abandoned",
+               "a batch could not be completed; stopping without committing "
+               "it so that it is redelivered");
+    }
+    rd_kafka_flush(rt->producer, 10000);
     batch_release(rt);
     return -1;
 }

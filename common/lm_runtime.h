@@ -56,6 +56,13 @@
 #define LM_TAG_MAX         96            /* Redis hash tags */
 #define LM_REASON_MAX      512           /* dead-letter reasons */
 #define LM_INPUT_MAX_BYTES (1024 * 1024) /* larger input is dead-lettered */
+#define LM_OUTPUT_MAX_BYTES                                                    \
+    (900 * 1024) /* under the broker's 1 MB default;                           \
+                    an input whose output would be                             \
+                    larger is dead-lettered */
+#define LM_DLQ_ORIGINAL_MAX                                                    \
+    (64 * 1024) /* a dead letter keeps at most this                            \
+                   much of the original */
 
 #define LM_SCRATCH_MAX 2048 /* per-message scratch for the worker */
 
