@@ -3,6 +3,8 @@
 #
 #   make demo   the simulated market through the whole fleet, then the report
 #   make test   every test (unit, embedded-stack, deploy checks)
+#   make test-asan  the unit and embedded-stack tests under ASan + UBSan
+#   make fuzz   every libFuzzer target, a short run each (clang)
 #   make build  just build (Release-with-debug-info into ./build)
 #   make format clang-format every C file in place; make format-check checks
 BUILD ?= build
@@ -10,7 +12,7 @@ CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all deps build test demo format format-check clean
+.PHONY: all deps build test test-asan fuzz demo format format-check clean
 
 all: build
 
@@ -25,6 +27,25 @@ build: deps $(BUILD)/CMakeCache.txt
 
 test: build format-check
 	cd $(BUILD) && ctest --output-on-failure -j 1 $(CTEST_FLAGS)
+
+# Sanitizers: a separate Debug build with -DLASTMILE_SANITIZE=ON; every
+# timeout stretched (LASTMILE_TEST_TIMEOUT_MULT) for the slower binaries.
+SAN_ENV = LASTMILE_TEST_TIMEOUT_MULT=4 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=$(CURDIR)/tests/sanitizer/ubsan.supp \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitizer/lsan.supp
+test-asan: deps
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DLASTMILE_SANITIZE=ON
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && $(SAN_ENV) ctest --output-on-failure -j 1 -L 'unit|stack' \
+		$(ASAN_CTEST_FLAGS)
+
+# Fuzzing: clang and libFuzzer (Debian's libclang-rt) in their own build.
+fuzz: deps
+	LM_EXTRA_PACKAGES="clang libclang-rt-14-dev" bash scripts/install-deps.sh
+	CC=clang cmake -S . -B build-fuzz -DLASTMILE_FUZZ=ON -DLASTMILE_TESTS=OFF
+	cmake --build build-fuzz -j $(JOBS)
+	cd build-fuzz && ctest --output-on-failure -j 1 -L fuzz
 
 demo: build
 	$(BUILD)/cli/lastmile demo $(DEMO_FLAGS)
