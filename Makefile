@@ -32,8 +32,7 @@ test: build format-check
 # timeout stretched (LASTMILE_TEST_TIMEOUT_MULT) for the slower binaries.
 SAN_ENV = LASTMILE_TEST_TIMEOUT_MULT=4 \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=$(CURDIR)/tests/sanitizer/ubsan.supp \
-	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitizer/lsan.supp
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 test-asan: deps
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DLASTMILE_SANITIZE=ON
 	cmake --build build-asan -j $(JOBS)

@@ -1,0 +1,76 @@
+/* fuzz_intake.c — lastmile.intake input: bytes → LeadSubmitted → the
+ * intake worker's identify → lm_intake_normalise at a fixed now.
+ *
+ * Invariants: a rejection leaves a reason; an accepted lead's normalised
+ * fields are NUL-terminated inside their buffers, the email has exactly one
+ * '@' and the person hash is 16 hex digits; identify and normalise agree
+ * (identify is normalise with a far clock bound). */
+#include "fuzz.h"
+
+#include "intake.h"
+
+#include <string.h>
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc;
+    (void)argv;
+    return 0;
+}
+
+static int terminated(const char *s, size_t sz) {
+    return memchr(s, '\0', sz) != NULL;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size > FUZZ_MAX_INPUT)
+        return 0;
+    ProtobufCMessage *msg = protobuf_c_message_unpack(
+        lm_intake_worker.input_type, NULL, size, data);
+    if (!msg)
+        return 0;
+    const Lastmile__V1__LeadSubmitted *in =
+        (const Lastmile__V1__LeadSubmitted *)msg;
+    lm_ident ident;
+    char reason[LM_REASON_MAX];
+    memset(&ident, 0, sizeof(ident));
+    reason[0] = '\0';
+    int rc = lm_intake_worker.identify(lm_intake_worker.ctx, msg, &ident,
+                                       reason, sizeof(reason));
+    if (rc != 0) {
+        fuzz_check(fuzz_reason_ok(reason, sizeof(reason)),
+                   "identify rejected without a reason");
+    } else {
+        fuzz_check(terminated(ident.id, sizeof(ident.id)) && ident.id[0],
+                   "identify: empty or unterminated id");
+        fuzz_check(terminated(ident.tag, sizeof(ident.tag)) &&
+                       strlen(ident.tag) == 16,
+                   "identify: the tag is not a 16-digit person hash");
+    }
+    lm_intake_norm n;
+    reason[0] = '\0';
+    int rc2 = lm_intake_normalise(in, FUZZ_NOW_MS, &n, reason, sizeof(reason));
+    if (rc2 != 0) {
+        fuzz_check(fuzz_reason_ok(reason, sizeof(reason)),
+                   "normalise rejected without a reason");
+    } else {
+        fuzz_check(rc == 0, "normalise accepts what identify rejected");
+        fuzz_check(terminated(n.email, sizeof(n.email)) &&
+                       terminated(n.domain, sizeof(n.domain)) &&
+                       terminated(n.full_name, sizeof(n.full_name)) &&
+                       terminated(n.company, sizeof(n.company)) &&
+                       terminated(n.title, sizeof(n.title)) &&
+                       terminated(n.timezone, sizeof(n.timezone)) &&
+                       terminated(n.phone, sizeof(n.phone)) &&
+                       terminated(n.country, sizeof(n.country)),
+                   "normalised field not terminated");
+        const char *at = strchr(n.email, '@');
+        fuzz_check(at && !strchr(at + 1, '@'), "accepted email without one @");
+        fuzz_check(strcmp(n.domain, at + 1) == 0, "domain is not the email's");
+        fuzz_check(strlen(n.country) == 2, "country is not alpha-2");
+        fuzz_check(n.timezone[0], "no time zone");
+        fuzz_check(strcmp(n.person, ident.tag) == 0,
+                   "identify and normalise disagree on the person");
+    }
+    protobuf_c_message_free_unpacked(msg, NULL);
+    return 0;
+}

@@ -1,0 +1,80 @@
+/* fuzz_qualification.c — lastmile.qualification input: bytes →
+ * LeadAccepted → the qualification worker's identify → lm_qualify (the
+ * model's features and score, the thresholds, segment and routing) with
+ * the built-in decision config and model.
+ *
+ * Invariants: a rejection leaves a reason; an accepted lead's id is
+ * "<lead_id>:accepted"; the score is a probability, the kind one of the
+ * three decisions, a team chosen exactly when the lead is not
+ * disqualified, at most LM_QUAL_REASONS reasons, each named. */
+#include "fuzz.h"
+
+#include "qualification.h"
+
+#include <math.h>
+#include <string.h>
+
+static lm_policy *policy;
+static lm_model *model;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc;
+    (void)argv;
+    char err[LM_POLICY_ERRSZ];
+    policy = lm_policy_load(NULL, err, sizeof(err));
+    model = lm_model_load(NULL, err, sizeof(err));
+    if (!policy || !model) {
+        fprintf(stderr, "fuzz_qualification: built-in config: %s\n", err);
+        abort();
+    }
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size > FUZZ_MAX_INPUT)
+        return 0;
+    ProtobufCMessage *msg = protobuf_c_message_unpack(
+        lm_qualification_worker.input_type, NULL, size, data);
+    if (!msg)
+        return 0;
+    const Lastmile__V1__LeadAccepted *l =
+        (const Lastmile__V1__LeadAccepted *)msg;
+    lm_ident ident;
+    char reason[LM_REASON_MAX];
+    memset(&ident, 0, sizeof(ident));
+    reason[0] = '\0';
+    int rc = lm_qualification_worker.identify(lm_qualification_worker.ctx, msg,
+                                              &ident, reason, sizeof(reason));
+    if (rc != 0) {
+        fuzz_check(fuzz_reason_ok(reason, sizeof(reason)),
+                   "identify rejected without a reason");
+    } else {
+        char want[LM_ID_MAX];
+        snprintf(want, sizeof(want), "%s:accepted", l->lead_id);
+        fuzz_check(strcmp(ident.id, want) == 0, "id is not <lead>:accepted");
+        fuzz_check(ident.tag[0], "empty hash tag");
+    }
+    /* the decision runs only on identified input, but it must hold on any
+     * decodable lead: score everything */
+    lm_qualify_result q;
+    lm_qualify(model, policy, l, &q);
+    fuzz_check(q.score >= 0 && q.score <= 1 && !isnan(q.score),
+               "score is not a probability");
+    fuzz_check(q.kind == LASTMILE__V1__DECISION_KIND__QUALIFIED ||
+                   q.kind == LASTMILE__V1__DECISION_KIND__NURTURE ||
+                   q.kind == LASTMILE__V1__DECISION_KIND__DISQUALIFIED,
+               "unknown decision kind");
+    fuzz_check((q.kind == LASTMILE__V1__DECISION_KIND__DISQUALIFIED) ==
+                   (q.team == NULL),
+               "a team iff not disqualified");
+    fuzz_check(q.n_reasons <= LM_QUAL_REASONS, "too many reasons");
+    for (size_t i = 0; i < q.n_reasons; i++)
+        fuzz_check(
+            memchr(q.reasons[i].feature, '\0', sizeof(q.reasons[i].feature)) &&
+                q.reasons[i].feature[0],
+            "a reason without a feature name");
+    fuzz_check(memchr(q.segment, '\0', sizeof(q.segment)) && q.segment[0],
+               "no segment");
+    protobuf_c_message_free_unpacked(msg, NULL);
+    return 0;
+}
