@@ -88,17 +88,17 @@ static int followup_identify(void *ctx, const ProtobufCMessage *msg,
         }
         snprintf(ident->id, sizeof(ident->id), "%s:decision", lead);
     } else {
+        if (ev->next_touch->step < 1 || ev->next_touch->step > 1000) {
+            snprintf(reason, reasonsz, "next_touch.step: %d is out of range",
+                     (int)ev->next_touch->step);
+            return -1;
+        }
         if (ev->next_touch->scheduled_for_ms < 946684800000LL ||
             ev->next_touch->scheduled_for_ms > 32503680000000LL) {
             snprintf(reason, reasonsz,
                      "next_touch.scheduled_for_ms: %lld is not a time between "
                      "2000 and 3000 in ms since the epoch",
                      (long long)ev->next_touch->scheduled_for_ms);
-            return -1;
-        }
-        if (ev->next_touch->step < 1 || ev->next_touch->step > 1000) {
-            snprintf(reason, reasonsz, "next_touch.step: %d is out of range",
-                     (int)ev->next_touch->step);
             return -1;
         }
         snprintf(ident->id, sizeof(ident->id), "%s:touch:%d", lead,
