@@ -95,7 +95,6 @@ static void qual_fini(void *ctx) {
 
 static int qual_identify(void *ctx, const ProtobufCMessage *msg,
                          lm_ident *ident, char *reason, size_t reasonsz) {
-    (void)ctx;
     const Lastmile__V1__LeadAccepted *l =
         (const Lastmile__V1__LeadAccepted *)msg;
     if (lm_lead_tag(l->lead_id, ident->tag) != 0) {
@@ -109,8 +108,14 @@ static int qual_identify(void *ctx, const ProtobufCMessage *msg,
         return -1;
     }
     snprintf(ident->id, sizeof(ident->id), "%s:accepted", l->lead_id);
+    /* score once: plan (owner assignment) and handle read the result */
+    qual_ctx *c = ctx;
+    lm_qualify(c->model, c->policy, l, (lm_qualify_result *)ident->scratch);
     return 0;
 }
+
+_Static_assert(sizeof(lm_qualify_result) <= LM_SCRATCH_MAX,
+               "the decision must fit the runtime's scratch");
 
 static void team_key(const char *team, const char *what, char *out,
                      size_t outsz) {
@@ -119,32 +124,30 @@ static void team_key(const char *team, const char *what, char *out,
 
 static int qual_plan(void *ctx, const ProtobufCMessage *msg,
                      const lm_ident *ident, int64_t now_ms, lm_plan *p) {
-    qual_ctx *c = ctx;
-    (void)ident;
+    (void)ctx;
     (void)now_ms;
     const Lastmile__V1__LeadAccepted *l =
         (const Lastmile__V1__LeadAccepted *)msg;
-    lm_qualify_result q;
-    lm_qualify(c->model, c->policy, l, &q);
-    if (!q.team)
+    const lm_qualify_result *q = (const lm_qualify_result *)ident->scratch;
+    if (!q->team)
         return 0;
     char k1[LM_KEY_MAX], k2[LM_KEY_MAX], k3[LM_KEY_MAX];
-    team_key(q.team->name, "assign", k1, sizeof(k1));
-    team_key(q.team->name, "rr", k2, sizeof(k2));
-    team_key(q.team->name, "load", k3, sizeof(k3));
-    size_t argc = 4 + 2 * q.team->n_owners;
+    team_key(q->team->name, "assign", k1, sizeof(k1));
+    team_key(q->team->name, "rr", k2, sizeof(k2));
+    team_key(q->team->name, "load", k3, sizeof(k3));
+    size_t argc = 4 + 2 * q->team->n_owners;
     const char **argv = malloc(argc * sizeof(*argv));
-    char(*caps)[16] = malloc(q.team->n_owners * sizeof(*caps));
+    char(*caps)[16] = malloc(q->team->n_owners * sizeof(*caps));
     int rc = -1;
     if (argv && caps) {
         argv[0] = k1;
         argv[1] = k2;
         argv[2] = k3;
         argv[3] = l->lead_id;
-        for (size_t i = 0; i < q.team->n_owners; i++) {
+        for (size_t i = 0; i < q->team->n_owners; i++) {
             snprintf(caps[i], sizeof(caps[i]), "%d",
-                     (int)q.team->owners[i].capacity);
-            argv[4 + 2 * i] = q.team->owners[i].name;
+                     (int)q->team->owners[i].capacity);
+            argv[4 + 2 * i] = q->team->owners[i].name;
             argv[5 + 2 * i] = caps[i];
         }
         rc = lm_plan_script(p, &assign_script, 3, (int)argc, argv, NULL);
@@ -171,8 +174,7 @@ static int qual_handle(void *ctx, const lm_msg *m, lm_out *out) {
     qual_ctx *c = ctx;
     const Lastmile__V1__LeadAccepted *l =
         (const Lastmile__V1__LeadAccepted *)m->event;
-    lm_qualify_result q;
-    lm_qualify(c->model, c->policy, l, &q);
+    lm_qualify_result q = *(const lm_qualify_result *)m->ident->scratch;
     char key[LM_KEY_MAX], now[32], score[32], id[LM_ID_MAX], labels[64];
     lm_lead_key(l->lead_id, key);
     snprintf(now, sizeof(now), "%lld", (long long)m->now_ms);
