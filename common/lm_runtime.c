@@ -15,6 +15,7 @@
 #include "lm_buf.h"
 #include "lm_clock.h"
 #include "lm_fmt.h"
+#include "lm_hash.h"
 #include "lm_kafka.h"
 #include "lm_log.h"
 #include "lm_utf8.h"
@@ -70,15 +71,18 @@ typedef struct rt_count { /* a business metric applied after commit */
     int histogram;
 } rt_count;
 
-enum { ITEM_NEW, ITEM_DONE_BEFORE, ITEM_REJECT };
+/* ITEM_DUP: the same idempotency id as an earlier message of the same
+ * batch; the earlier one is handled, this one only committed. */
+enum { ITEM_NEW, ITEM_DONE_BEFORE, ITEM_REJECT, ITEM_DUP };
 
 typedef struct rt_item {
     rd_kafka_message_t *rkm;
     ProtobufCMessage *event;
     lm_ident ident;
     int kind;
-    size_t plan_first, plan_n; /* replies of phase 1 */
-    size_t done_reply;
+    int kind0;                   /* kind after identify: each attempt's start */
+    size_t plan_first, plan_n;   /* replies of round trip 1 */
+    size_t apply_first, apply_n; /* commands in round trip 2's EXEC */
     size_t rec_first, rec_n;
     size_t write_off, write_n, write_args; /* in rt->writes: commands,
                                               and 1+argc summed */
@@ -120,7 +124,14 @@ struct lm_runtime {
                       write_append */
     lm_pipe index; /* every item's index commands (lm_out_index) */
     lm_buf obbuf;  /* one item's packed outbox, reused */
-    lm_pipe pipe;  /* the pipeline being sent */
+    int32_t fences[RT_PARTITIONS_MAX]; /* input partitions in the batch */
+    int n_fences;
+    size_t *dupslots; /* open-addressing table for in-batch duplicates */
+    size_t cap_dupslots;
+    unsigned char *recovering; /* per item: its outbox is being recovered;
+                                  then per item: its write failed */
+    size_t cap_recovering;
+    lm_pipe pipe; /* the pipeline being sent */
     redisReply **replies;
     size_t cap_replies;
     size_t outstanding; /* deliveries not yet reported */
@@ -149,11 +160,19 @@ struct lm_runtime {
 
 static volatile sig_atomic_t rt_stop = 0;
 
-/* Test-only crash points (LASTMILE_TEST_CRASH_AT=after-writes|after-produce):
- * the process dies with _exit(137), as under kill -9, at that point of its
- * first non-empty batch, so tests can hit each window of the delivery rule
- * exactly instead of by chance. Unset in production. */
-typedef enum { CRASH_NONE, CRASH_AFTER_WRITES, CRASH_AFTER_PRODUCE } crash_at;
+/* Test-only hooks (LASTMILE_TEST_CRASH_AT), unset in production:
+ *   after-writes, after-produce: the process dies with _exit(137), as under
+ *     kill -9, at that point of its first non-empty batch, so tests hit
+ *     each window of the delivery rule exactly instead of by chance;
+ *   replica-first: just before its first write transaction, another
+ *     connection applies the very same transaction, as a replica that took
+ *     the partition over meanwhile would. */
+typedef enum {
+    CRASH_NONE,
+    CRASH_AFTER_WRITES,
+    CRASH_AFTER_PRODUCE,
+    RACE_REPLICA_FIRST
+} crash_at;
 static crash_at crash_point(void) {
     static int init = 0;
     static crash_at at = CRASH_NONE;
@@ -162,6 +181,7 @@ static crash_at crash_point(void) {
         at = !v                                ? CRASH_NONE
              : strcmp(v, "after-writes") == 0  ? CRASH_AFTER_WRITES
              : strcmp(v, "after-produce") == 0 ? CRASH_AFTER_PRODUCE
+             : strcmp(v, "replica-first") == 0 ? RACE_REPLICA_FIRST
                                                : CRASH_NONE;
         init = 1;
     }
@@ -731,6 +751,17 @@ static void done_key(const lm_runtime *rt, const lm_ident *id, char *buf,
                NULL);
 }
 
+/* The fence of one input partition: every write transaction of this
+ * worker on input from that partition bumps it, and every batch watches
+ * it from its reads to its EXEC (see the top of "one batch"). */
+static void fence_key(const lm_runtime *rt, int32_t partition, char *buf,
+                      size_t bufsz) {
+    char num[LM_FMT_I64_MAX];
+    lm_fmt_i64(num, partition);
+    lm_fmt_cat(buf, bufsz, "lm:{fence}:", rt->w->name, ":", rt->input_topic,
+               ":", num, NULL);
+}
+
 /* Serialises the item's records as an Outbox into `out` (reset first). */
 static int outbox_pack(lm_runtime *rt, const rt_item *it, lm_buf *out,
                        int64_t now_ms) {
@@ -923,21 +954,21 @@ out:
 
 /* ============================================================ one batch */
 
-/* Applies one item's writes and records its outbox, atomically and at
- * most once: if the done key exists the writes were applied before (a
- * retried pipeline after a lost connection) and nothing happens. A failing
- * write aborts the script and is reported; the done key is then not set. */
-static lm_script apply_script = {
-    .lua = "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
-           "local i = 3\n"
-           "while i <= #ARGV do\n"
-           "  local argc = tonumber(ARGV[i])\n"
-           "  redis.call(unpack(ARGV, i + 1, i + argc))\n"
-           "  i = i + argc + 1\n"
-           "end\n"
-           "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
-           "return 1\n",
-    .sha = ""};
+/* Round trip 2 applies a batch as ONE transaction: MULTI, every message's
+ * writes followed by its done record (holding its outbox) and its index
+ * commands, an INCR of the fence of every input partition in the batch,
+ * EXEC. Redis applies all of it or none.
+ *
+ * Round trip 1 begins with WATCH on those fences, before it reads the done
+ * records. If another process applied a batch from the same partition
+ * between our reads and our EXEC (a replica that took the partition over
+ * while this one still worked), the fence moved and EXEC refuses: the
+ * batch is read again, now sees those done records, and recovers instead
+ * of applying twice. A lost connection is settled the same way: EXEC is
+ * all or nothing, so reading the done records again tells which it was.
+ * One fence per partition instead of a WATCH per done record, and native
+ * commands instead of a Lua script per message: Redis does about half the
+ * work per message (docs/PERFORMANCE.md). */
 
 static int64_t stop_deadline_ms = 0;
 
@@ -949,6 +980,18 @@ static int past_drain_deadline(const lm_runtime *rt) {
     if (!stop_deadline_ms)
         stop_deadline_ms = now + rt->s.shutdown_timeout_ms;
     return now > stop_deadline_ms;
+}
+
+/* Redis errors that mean "not now" rather than "never": the batch is held
+ * and tried again, nothing is dead-lettered for them. */
+static int reply_error_retriable(const char *e) {
+    static const char *const not_now[] = {
+        "LOADING",  "BUSY",    "OOM",        "MASTERDOWN",  "READONLY",
+        "TRYAGAIN", "MISCONF", "NOREPLICAS", "CLUSTERDOWN", "NOSCRIPT"};
+    for (size_t i = 0; i < sizeof(not_now) / sizeof(not_now[0]); i++)
+        if (strncmp(e, not_now[i], strlen(not_now[i])) == 0)
+            return 1;
+    return 0;
 }
 
 /* Sends rt->pipe until Redis answers; replies into rt->replies.
@@ -968,8 +1011,7 @@ static int redis_roundtrip(lm_runtime *rt) {
             for (size_t i = 0; i < rt->pipe.n; i++) {
                 redisReply *r = rt->replies[i];
                 if (r && r->type == REDIS_REPLY_ERROR &&
-                    (strncmp(r->str, "LOADING", 7) == 0 ||
-                     strncmp(r->str, "NOSCRIPT", 8) == 0)) {
+                    reply_error_retriable(r->str)) {
                     snprintf(err, sizeof(err), "redis: %s", r->str);
                     again = 1;
                     break;
@@ -1074,31 +1116,21 @@ static int item_dead_letter(lm_runtime *rt, rt_item *it, int64_t now_ms) {
     return rc;
 }
 
-/* Appends the apply script call for an item to rt->pipe, formatted in
- * place: EVALSHA sha 1 <done key> <outbox> <ttl> then, per write, its
- * argument count and its arguments (see apply_script). */
-static int pipe_apply(lm_runtime *rt, rt_item *it, int64_t now_ms) {
-    char key[LM_ID_MAX + LM_TAG_MAX + 64], ttl[LM_FMT_I64_MAX],
-        num[LM_FMT_I64_MAX];
-    done_key(rt, &it->ident, key, sizeof(key));
-    if (outbox_pack(rt, it, &rt->obbuf, now_ms) != 0)
-        return -1;
-    size_t tl = lm_fmt_i64(ttl, rt->s.dedupe_ttl_s * 1000);
+/* Appends an item's part of the write transaction to rt->pipe: its writes
+ * (stored by lm_out_write as [argc][len arg]...), SET of its done record
+ * holding the outbox, then its index commands. Sets apply_first/apply_n
+ * (positions among the transaction's commands). 0 / -1 (OOM). */
+static int pipe_item_apply(lm_runtime *rt, rt_item *it, size_t *queued,
+                           int64_t now_ms) {
+    char key[LM_ID_MAX + LM_TAG_MAX + 64], ttl[LM_FMT_I64_MAX];
     lm_pipe *p = &rt->pipe;
-    if (lm_pipe_begin(p, 6 + it->write_args) != 0 ||
-        lm_pipe_arg(p, "EVALSHA", 7) != 0 ||
-        lm_pipe_arg(p, apply_script.sha, 40) != 0 ||
-        lm_pipe_arg(p, "1", 1) != 0 || lm_pipe_arg(p, key, strlen(key)) != 0 ||
-        lm_pipe_arg(p, rt->obbuf.data, rt->obbuf.len) != 0 ||
-        lm_pipe_arg(p, ttl, tl) != 0)
-        return -1;
+    it->apply_first = *queued;
     const char *w = rt->writes.data + it->write_off;
     for (size_t c = 0; c < it->write_n; c++) {
         uint32_t n;
         memcpy(&n, w, sizeof(n));
         w += sizeof(n);
-        size_t nl = lm_fmt_i64(num, n);
-        if (lm_pipe_arg(p, num, nl) != 0)
+        if (lm_pipe_begin(p, n) != 0)
             return -1;
         for (uint32_t k = 0; k < n; k++) {
             uint32_t len;
@@ -1108,8 +1140,26 @@ static int pipe_apply(lm_runtime *rt, rt_item *it, int64_t now_ms) {
                 return -1;
             w += len;
         }
+        lm_pipe_end(p);
     }
+    done_key(rt, &it->ident, key, sizeof(key));
+    if (outbox_pack(rt, it, &rt->obbuf, now_ms) != 0)
+        return -1;
+    size_t tl = lm_fmt_i64(ttl, rt->s.dedupe_ttl_s * 1000);
+    if (lm_pipe_begin(p, 5) != 0 || lm_pipe_arg(p, "SET", 3) != 0 ||
+        lm_pipe_arg(p, key, strlen(key)) != 0 ||
+        lm_pipe_arg(p, rt->obbuf.data, rt->obbuf.len) != 0 ||
+        lm_pipe_arg(p, "PX", 2) != 0 || lm_pipe_arg(p, ttl, tl) != 0)
+        return -1;
     lm_pipe_end(p);
+    if (it->index_n) {
+        if (lm_buf_append(&p->buf, rt->index.buf.data + it->index_off,
+                          it->index_len) < 0)
+            return -1;
+        p->n += it->index_n;
+    }
+    it->apply_n = it->write_n + 1 + it->index_n;
+    *queued += it->apply_n;
     return 0;
 }
 
@@ -1192,6 +1242,343 @@ static double since_ms(const struct timespec *t0) {
            (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
+/* Marks every item whose idempotency id an earlier item of the batch has
+ * as ITEM_DUP: one transaction must not apply the same writes twice.
+ * 0 / -1 (OOM). */
+static int mark_duplicates(lm_runtime *rt) {
+    size_t cap = 16;
+    while (cap < 2 * rt->n_items)
+        cap <<= 1;
+    if (grow((void **)&rt->dupslots, &rt->cap_dupslots, cap, sizeof(size_t)) !=
+        0)
+        return -1;
+    memset(rt->dupslots, 0xff, cap * sizeof(size_t));
+    for (size_t i = 0; i < rt->n_items; i++) {
+        rt_item *it = &rt->items[i];
+        size_t h = (size_t)lm_hash64_str(it->ident.id,
+                                         lm_hash64_str(it->ident.tag, 0)) &
+                   (cap - 1);
+        for (;; h = (h + 1) & (cap - 1)) {
+            size_t j = rt->dupslots[h];
+            if (j == SIZE_MAX) {
+                rt->dupslots[h] = i;
+                break;
+            }
+            if (strcmp(rt->items[j].ident.id, it->ident.id) == 0 &&
+                strcmp(rt->items[j].ident.tag, it->ident.tag) == 0) {
+                it->kind0 = ITEM_DUP;
+                break;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Forgets what an attempt decided, so the batch can be decided again. */
+static void attempt_reset(lm_runtime *rt) {
+    rt->n_recs = 0;
+    rt->n_counts = 0;
+    lm_buf_reset(&rt->recbuf);
+    lm_buf_reset(&rt->writes);
+    lm_pipe_reset(&rt->index);
+    for (size_t i = 0; i < rt->n_items; i++) {
+        rt_item *it = &rt->items[i];
+        it->kind = it->kind0;
+        if (it->kind0 != ITEM_REJECT)
+            it->reason[0] = '\0';
+        it->rec_first = it->rec_n = 0;
+        it->write_off = it->write_n = it->write_args = 0;
+        it->count_first = it->count_n = 0;
+        it->index_off = it->index_len = it->index_n = 0;
+        it->apply_first = it->apply_n = 0;
+        it->plan_first = it->plan_n = 0;
+    }
+    memset(rt->recovering, 0, rt->n_items);
+}
+
+/* Round trip 1: WATCH of the batch's fences, MGET of every done record,
+ * then every plan. Replies: [0] WATCH, [1] MGET, then the plans'.
+ * 0, or -1: abandon. */
+static int plan_round_trip(lm_runtime *rt, int64_t now_ms) {
+    lm_pipe *p = &rt->pipe;
+    char key[LM_ID_MAX + LM_TAG_MAX + 64];
+    lm_pipe_reset(p);
+    if (lm_pipe_begin(p, 1 + (size_t)rt->n_fences) != 0 ||
+        lm_pipe_arg(p, "WATCH", 5) != 0)
+        return -1;
+    for (int f = 0; f < rt->n_fences; f++) {
+        fence_key(rt, rt->fences[f], key, sizeof(key));
+        if (lm_pipe_arg(p, key, strlen(key)) != 0)
+            return -1;
+    }
+    lm_pipe_end(p);
+    if (lm_pipe_begin(p, 1 + rt->n_items) != 0 ||
+        lm_pipe_arg(p, "MGET", 4) != 0)
+        return -1;
+    for (size_t i = 0; i < rt->n_items; i++) {
+        done_key(rt, &rt->items[i].ident, key, sizeof(key));
+        if (lm_pipe_arg(p, key, strlen(key)) != 0)
+            return -1;
+    }
+    lm_pipe_end(p);
+    for (size_t i = 0; i < rt->n_items; i++) {
+        rt_item *it = &rt->items[i];
+        it->plan_first = p->n;
+        if (it->kind == ITEM_NEW && rt->w->plan) {
+            lm_plan plan = {p};
+            if (rt->w->plan(rt->w->ctx, it->event, &it->ident, now_ms, &plan) !=
+                0) {
+                snprintf(it->reason, sizeof(it->reason),
+                         "could not plan the state reads for this input");
+                it->kind = it->kind0 = ITEM_REJECT;
+            }
+        }
+        it->plan_n = p->n - it->plan_first;
+    }
+    if (redis_roundtrip(rt) != 0)
+        return -1;
+    const redisReply *mget = rt->replies[1];
+    if (!mget || mget->type != REDIS_REPLY_ARRAY ||
+        mget->elements != rt->n_items) {
+        lm_log(LM_LOG_ERROR, "redis_protocol",
+               "MGET of %zu done records did not answer an array of %zu",
+               rt->n_items, rt->n_items);
+        lm_redis_replies_free(rt->replies, p->n);
+        return -1;
+    }
+    return 0;
+}
+
+/* Decides every item from round trip 1's replies (which it frees):
+ * recovery of items done before, handle for new ones, dead letters for
+ * rejected ones. 0 / -1 (OOM: abandon). */
+static int decide(lm_runtime *rt, int first_attempt, int64_t now_ms,
+                  int64_t real_ms, int *any_recovering) {
+    size_t n_replies = rt->pipe.n;
+    const redisReply *mget = rt->replies[1];
+    int64_t max_wait = 0;
+    int rc = 0;
+    *any_recovering = 0;
+    for (size_t i = 0; i < rt->n_items; i++) {
+        rt_item *it = &rt->items[i];
+        size_t dlen = 0;
+        const char *done = lm_reply_str(mget->element[i], &dlen);
+        it->rec_first = rt->n_recs;
+        it->write_off = rt->writes.len;
+        it->count_first = rt->n_counts;
+        it->index_off = rt->index.buf.len;
+        if (it->kind == ITEM_DUP)
+            continue;
+        if (done) {
+            it->kind = ITEM_DONE_BEFORE;
+            if (outbox_restore(rt, it, done, dlen) == 0) {
+                rt->recovering[i] = 1;
+                *any_recovering = 1;
+            }
+            continue;
+        }
+        if (it->kind == ITEM_NEW) {
+            lm_out out = {rt, it, 0};
+            lm_msg msg = {
+                .event = it->event,
+                .ident = &it->ident,
+                .replies = rt->replies + it->plan_first,
+                .n_replies = it->plan_n,
+                .now_ms = now_ms,
+                .kafka_ts_ms = rd_kafka_message_timestamp(it->rkm, NULL),
+            };
+            msg.wait_ms = msg.kafka_ts_ms > 0 && real_ms > msg.kafka_ts_ms
+                              ? real_ms - msg.kafka_ts_ms
+                              : 0;
+            if (first_attempt)
+                lm_histogram_observe(rt->m_wait, (double)msg.wait_ms / 1e3);
+            if (msg.wait_ms > max_wait)
+                max_wait = msg.wait_ms;
+            int hrc = rt->w->handle(rt->w->ctx, &msg, &out);
+            if ((hrc != 0 || out.failed) && it->kind == ITEM_NEW) {
+                snprintf(it->reason, sizeof(it->reason),
+                         "the %s worker could not handle this input",
+                         rt->w->name);
+                it->kind = ITEM_REJECT;
+            }
+        }
+        if (it->kind == ITEM_REJECT && item_dead_letter(rt, it, now_ms) != 0)
+            rc = -1;
+    }
+    lm_redis_replies_free(rt->replies, n_replies);
+    atomic_store(&rt->last_max_wait, max_wait);
+    atomic_store(&rt->last_batch_mono, lm_clock_mono_ms());
+    return rc;
+}
+
+/* After a write the transaction could not apply (WRONGTYPE, say): the
+ * item is dead-lettered instead, and its done record must then hold the
+ * dead letter, or a crash now would recover the outputs it never earned.
+ * A rare path: its own round trip. 0 / -1 (abandon). */
+static int fix_failed_items(lm_runtime *rt, const unsigned char *failed,
+                            int64_t now_ms) {
+    char key[LM_ID_MAX + LM_TAG_MAX + 64], ttl[LM_FMT_I64_MAX];
+    size_t tl = lm_fmt_i64(ttl, rt->s.dedupe_ttl_s * 1000);
+    lm_pipe *p = &rt->pipe;
+    lm_pipe_reset(p);
+    for (size_t i = 0; i < rt->n_items; i++) {
+        rt_item *it = &rt->items[i];
+        if (!failed[i])
+            continue;
+        it->kind = ITEM_REJECT;
+        if (item_dead_letter(rt, it, now_ms) != 0)
+            return -1;
+        done_key(rt, &it->ident, key, sizeof(key));
+        if (outbox_pack(rt, it, &rt->obbuf, now_ms) != 0 ||
+            lm_pipe_begin(p, 5) != 0 || lm_pipe_arg(p, "SET", 3) != 0 ||
+            lm_pipe_arg(p, key, strlen(key)) != 0 ||
+            lm_pipe_arg(p, rt->obbuf.data, rt->obbuf.len) != 0 ||
+            lm_pipe_arg(p, "PX", 2) != 0 || lm_pipe_arg(p, ttl, tl) != 0)
+            return -1;
+        lm_pipe_end(p);
+    }
+    if (p->n == 0)
+        return 0;
+    if (redis_roundtrip(rt) != 0)
+        return -1;
+    lm_redis_replies_free(rt->replies, p->n);
+    return 0;
+}
+
+enum { WRITE_APPLIED = 0, WRITE_AGAIN = 1, WRITE_ABANDON = -1 };
+
+/* Round trip 2: the batch's writes in one MULTI/EXEC (see the top of this
+ * section). WRITE_AGAIN when the batch must be read and decided again: a
+ * watched done record changed, the connection was lost, Redis said "not
+ * now", or a write was refused before EXEC (that item is rejected for
+ * good and the others go again). */
+static int write_round_trip(lm_runtime *rt, int64_t now_ms) {
+    lm_pipe *p = &rt->pipe;
+    char err[512];
+    size_t queued = 0;
+    lm_pipe_reset(p);
+    if (lm_pipe_cmd_strs(p, "MULTI", NULL) != 0)
+        return WRITE_ABANDON;
+    for (size_t i = 0; i < rt->n_items; i++) {
+        rt_item *it = &rt->items[i];
+        if (it->kind == ITEM_DONE_BEFORE || it->kind == ITEM_DUP)
+            continue;
+        if (pipe_item_apply(rt, it, &queued, now_ms) != 0)
+            return WRITE_ABANDON;
+    }
+    if (queued == 0)
+        return WRITE_APPLIED;
+    for (int f = 0; f < rt->n_fences; f++) {
+        char key[LM_TOPIC_MAX + 96];
+        fence_key(rt, rt->fences[f], key, sizeof(key));
+        if (lm_pipe_cmd_strs(p, "INCR", key, NULL) != 0)
+            return WRITE_ABANDON;
+        queued++;
+    }
+    if (lm_pipe_cmd_strs(p, "EXEC", NULL) != 0 ||
+        grow((void **)&rt->replies, &rt->cap_replies, p->n + 1,
+             sizeof(redisReply *)) != 0)
+        return WRITE_ABANDON;
+    static int raced = 0;
+    if (crash_point() == RACE_REPLICA_FIRST && !raced) {
+        raced = 1;
+        lm_redis *other = lm_redis_new(rt->s.redis_url, rt->s.redis_timeout_ms,
+                                       err, sizeof(err));
+        if (other &&
+            lm_redis_exec(other, p, rt->replies, err, sizeof(err)) == 0)
+            lm_redis_replies_free(rt->replies, p->n);
+        lm_redis_destroy(other);
+    }
+    int rc = lm_redis_exec(rt->redis, p, rt->replies, err, sizeof(err));
+    if (rc != 0) {
+        lm_counter_add(rc == LM_REDIS_RETRY ? rt->m_errors_retriable
+                                            : rt->m_errors_fatal,
+                       1);
+        atomic_store(&rt->ready_redis, 0);
+        lm_log(LM_LOG_WARN, "redis_unavailable",
+               "%s; the batch's writes are read back and tried again", err);
+        return WRITE_AGAIN;
+    }
+    lm_histogram_observe(rt->m_redis_rtt,
+                         lm_redis_last_rtt_ms(rt->redis) / 1e3);
+    redisReply **r = rt->replies;
+    size_t n = p->n;
+    int result = WRITE_APPLIED;
+    const redisReply *exec = r[n - 1];
+    if (!r[0] || r[0]->type == REDIS_REPLY_ERROR) {
+        lm_log(LM_LOG_WARN, "redis_not_now", "MULTI: %s",
+               r[0] ? r[0]->str : "no reply");
+        result = WRITE_AGAIN;
+        goto out;
+    }
+    /* refused before EXEC: "not now" holds the batch; anything else is
+       this item's own fault, and it is rejected for good */
+    for (size_t i = 0; i < rt->n_items; i++) {
+        rt_item *it = &rt->items[i];
+        for (size_t k = 0; k < it->apply_n; k++) {
+            const redisReply *q = r[1 + it->apply_first + k];
+            if (!q || q->type != REDIS_REPLY_ERROR)
+                continue;
+            result = WRITE_AGAIN;
+            if (reply_error_retriable(q->str)) {
+                lm_log(LM_LOG_WARN, "redis_not_now", "%s", q->str);
+            } else if (it->kind0 != ITEM_REJECT) {
+                lm_counter_add(rt->m_errors_fatal, 1);
+                lm_log(LM_LOG_ERROR, "state_write_failed",
+                       "a write of %s was refused: %s", it->ident.id, q->str);
+                snprintf(it->reason, sizeof(it->reason),
+                         "state write refused: %.400s", q->str);
+                it->kind0 = ITEM_REJECT;
+            }
+            break;
+        }
+    }
+    if (result == WRITE_AGAIN)
+        goto out;
+    if (!exec || exec->type == REDIS_REPLY_NIL) {
+        lm_log(LM_LOG_INFO, "batch_conflict",
+               "a done record of this batch changed meanwhile (another "
+               "replica?); reading the batch again");
+        result = WRITE_AGAIN;
+        goto out;
+    }
+    if (exec->type != REDIS_REPLY_ARRAY || exec->elements != queued) {
+        lm_log(LM_LOG_WARN, "redis_not_now", "EXEC: %s",
+               exec->type == REDIS_REPLY_ERROR ? exec->str
+                                               : "unexpected reply");
+        result = WRITE_AGAIN;
+        goto out;
+    }
+    /* applied; a write that failed inside (WRONGTYPE) fails its item */
+    int any_failed = 0;
+    unsigned char *failed = rt->recovering + rt->n_items;
+    for (size_t i = 0; i < rt->n_items; i++) {
+        rt_item *it = &rt->items[i];
+        failed[i] = 0;
+        for (size_t k = 0; k < it->apply_n; k++) {
+            const redisReply *e = exec->element[it->apply_first + k];
+            if (e && e->type == REDIS_REPLY_ERROR) {
+                lm_counter_add(rt->m_errors_fatal, 1);
+                lm_log(LM_LOG_ERROR, "state_write_failed",
+                       "applying the state of %s failed: %s", it->ident.id,
+                       e->str);
+                snprintf(it->reason, sizeof(it->reason),
+                         "state write failed: %.400s", e->str);
+                failed[i] = 1;
+                any_failed = 1;
+                break;
+            }
+        }
+    }
+    lm_redis_replies_free(r, n);
+    if (any_failed && fix_failed_items(rt, failed, now_ms) != 0)
+        return WRITE_ABANDON;
+    return WRITE_APPLIED;
+out:
+    lm_redis_replies_free(r, n);
+    return result;
+}
+
 /* Runs one batch. 0 ok (or nothing to do), -1 abandoned (shutdown). */
 static int run_batch(lm_runtime *rt) {
     /* 1. take what is there, waiting only for the first message */
@@ -1255,142 +1642,50 @@ static int run_batch(lm_runtime *rt) {
         }
         if (it->kind == ITEM_REJECT || !it->ident.id[0] || !it->ident.tag[0])
             item_ident_from_coordinates(rt, it);
+        it->kind0 = it->kind;
     }
-
-    /* 3. round trip one: done records and the plans' reads */
-    lm_pipe_reset(&rt->pipe);
+    rt->n_fences = 0;
     for (size_t i = 0; i < rt->n_items; i++) {
-        rt_item *it = &rt->items[i];
-        char key[LM_ID_MAX + LM_TAG_MAX + 64];
-        done_key(rt, &it->ident, key, sizeof(key));
-        it->done_reply = rt->pipe.n;
-        lm_pipe_cmd_strs(&rt->pipe, "GET", key, NULL);
-        it->plan_first = rt->pipe.n;
-        if (it->kind == ITEM_NEW && rt->w->plan) {
-            lm_plan plan = {&rt->pipe};
-            if (rt->w->plan(rt->w->ctx, it->event, &it->ident, now_ms, &plan) !=
-                0) {
-                snprintf(it->reason, sizeof(it->reason),
-                         "could not plan the state reads for this input");
-                it->kind = ITEM_REJECT;
-            }
-        }
-        it->plan_n = rt->pipe.n - it->plan_first;
+        int32_t part = rt->items[i].rkm->partition, f = 0;
+        while (f < rt->n_fences && rt->fences[f] != part)
+            f++;
+        if (f == rt->n_fences && f < RT_PARTITIONS_MAX)
+            rt->fences[rt->n_fences++] = part;
     }
-    if (redis_roundtrip(rt) != 0)
+    if (mark_duplicates(rt) != 0 ||
+        grow((void **)&rt->recovering, &rt->cap_recovering, 2 * rt->n_items,
+             1) != 0)
         goto abandon;
-    ph[0] = since_ms(&t0);
-    size_t n_replies = rt->pipe.n;
 
-    /* 4. decide */
-    unsigned char *recovering = calloc(rt->n_items, 1);
-    if (!recovering) {
-        lm_redis_replies_free(rt->replies, n_replies);
-        goto abandon;
-    }
+    /* 3-5. read, decide, write; again from the reads when the write
+       transaction did not apply (see write_round_trip) */
     int any_recovering = 0;
-    int64_t max_wait = 0;
-    for (size_t i = 0; i < rt->n_items; i++) {
-        rt_item *it = &rt->items[i];
-        size_t dlen = 0;
-        const char *done = lm_reply_str(rt->replies[it->done_reply], &dlen);
-        it->rec_first = rt->n_recs;
-        it->write_off = rt->writes.len;
-        it->count_first = rt->n_counts;
-        it->index_off = rt->index.buf.len;
-        if (done) {
-            it->kind = ITEM_DONE_BEFORE;
-            if (outbox_restore(rt, it, done, dlen) == 0) {
-                recovering[i] = 1;
-                any_recovering = 1;
-            }
-            continue;
-        }
-        if (it->kind == ITEM_NEW) {
-            lm_out out = {rt, it, 0};
-            lm_msg msg = {
-                .event = it->event,
-                .ident = &it->ident,
-                .replies = rt->replies + it->plan_first,
-                .n_replies = it->plan_n,
-                .now_ms = now_ms,
-                .kafka_ts_ms = rd_kafka_message_timestamp(it->rkm, NULL),
-            };
-            msg.wait_ms = msg.kafka_ts_ms > 0 && real_ms > msg.kafka_ts_ms
-                              ? real_ms - msg.kafka_ts_ms
-                              : 0;
-            lm_histogram_observe(rt->m_wait, (double)msg.wait_ms / 1e3);
-            if (msg.wait_ms > max_wait)
-                max_wait = msg.wait_ms;
-            int rc = rt->w->handle(rt->w->ctx, &msg, &out);
-            if ((rc != 0 || out.failed) && it->kind == ITEM_NEW) {
-                snprintf(it->reason, sizeof(it->reason),
-                         "the %s worker could not handle this input",
-                         rt->w->name);
-                it->kind = ITEM_REJECT;
-            }
-        }
-        if (it->kind == ITEM_REJECT)
-            item_dead_letter(rt, it, now_ms);
-    }
-    lm_redis_replies_free(rt->replies, n_replies);
-    atomic_store(&rt->last_max_wait, max_wait);
-    atomic_store(&rt->last_batch_mono, lm_clock_mono_ms());
-
-    ph[1] = since_ms(&t0);
-    /* 5. round trip two: writes and outboxes, one atomic script per item */
-    lm_pipe_reset(&rt->pipe);
-    for (size_t i = 0; i < rt->n_items; i++) {
-        rt_item *it = &rt->items[i];
-        if (it->kind == ITEM_DONE_BEFORE)
-            continue;
-        pipe_apply(rt, it, now_ms);
-        if (it->index_n &&
-            lm_buf_append(&rt->pipe.buf, rt->index.buf.data + it->index_off,
-                          it->index_len) >= 0)
-            rt->pipe.n += it->index_n;
-    }
-    if (rt->pipe.n > 0) {
-        if (redis_roundtrip(rt) != 0) {
-            free(recovering);
+    for (int attempt = 0;; attempt++) {
+        attempt_reset(rt);
+        if (plan_round_trip(rt, now_ms) != 0)
             goto abandon;
-        }
-        size_t k = 0;
-        for (size_t i = 0; i < rt->n_items; i++) {
-            rt_item *it = &rt->items[i];
-            if (it->kind == ITEM_DONE_BEFORE)
-                continue;
-            redisReply *r = rt->replies[k];
-            k += 1 + it->index_n;
-            if (r && r->type == REDIS_REPLY_ERROR) {
-                lm_counter_add(rt->m_errors_fatal, 1);
-                lm_log(LM_LOG_ERROR, "state_write_failed",
-                       "applying the state of %s failed: %s", it->ident.id,
-                       r->str);
-                if (it->kind == ITEM_NEW) {
-                    snprintf(it->reason, sizeof(it->reason),
-                             "state write failed: %.400s", r->str);
-                    it->kind = ITEM_REJECT;
-                    /* only the dead letter is produced; it is not in the
-                       outbox, so a crash now may dead-letter it twice */
-                    item_dead_letter(rt, it, now_ms);
-                }
-            }
-        }
-        lm_redis_replies_free(rt->replies, rt->pipe.n);
+        ph[0] = since_ms(&t0);
+        if (decide(rt, attempt == 0, now_ms, real_ms, &any_recovering) != 0)
+            goto abandon;
+        ph[1] = since_ms(&t0);
+        int wr = write_round_trip(rt, now_ms);
+        if (wr == WRITE_APPLIED)
+            break;
+        if (wr == WRITE_ABANDON || past_drain_deadline(rt))
+            goto abandon;
+        if (attempt > 0) /* a conflict is settled at once; Redis trouble not */
+            usleep((useconds_t)(attempt < 40 ? attempt : 40) * 50 * 1000);
     }
 
     ph[2] = since_ms(&t0);
     if (crash_point() == CRASH_AFTER_WRITES)
         _exit(137);
     /* 6. produce (after recovery read-back of redelivered outputs) */
-    if (any_recovering && recover_scan(rt, recovering) != 0) {
-        free(recovering);
+    if (any_recovering && recover_scan(rt, rt->recovering) != 0) {
         lm_log(LM_LOG_ERROR, "recover_failed",
                "could not verify the outputs of redelivered input");
         goto abandon;
     }
-    free(recovering);
     if (produce_and_wait(rt, 0, rt->n_recs,
                          rt_stop ? (past_drain_deadline(rt), stop_deadline_ms)
                                  : 0) != 0)
@@ -1513,6 +1808,8 @@ static void runtime_free(lm_runtime *rt) {
     free(rt->recs);
     free(rt->counts);
     free(rt->replies);
+    free(rt->dupslots);
+    free(rt->recovering);
     lm_buf_free(&rt->recbuf);
     lm_buf_free(&rt->writes);
     lm_buf_free(&rt->obbuf);
@@ -1597,7 +1894,6 @@ int lm_runtime_main(const lm_worker *w) {
         code = 2;
         goto out;
     }
-    lm_redis_add_script(rt->redis, &apply_script);
     for (int i = 0; w->scripts && w->scripts[i]; i++)
         lm_redis_add_script(rt->redis, w->scripts[i]);
     /* scripts need their sha before the first plan: connect now */

@@ -14,13 +14,17 @@
  *      for the first);
  *   2. decode and identify each; undecodable or invalid input is rejected
  *      to the dead-letter topic with its reason;
- *   3. ONE Redis round trip: for every message, its "done" record and its
- *      plan's reads;
+ *   3. ONE Redis round trip: WATCH of the batch's partition fences, MGET of
+ *      every message's "done" record, and every plan's reads;
  *   4. handle each new message; a message whose done record exists was
  *      handled before (an upstream duplicate, or a redelivery after a crash)
  *      and is not handled again;
- *   5. ONE Redis round trip: per message, MULTI, its writes, and its done
- *      record holding the outbox (every output it causes), EXEC;
+ *   5. ONE Redis round trip: one MULTI/EXEC for the whole batch holding
+ *      every message's writes, its done record (with its outbox: every
+ *      output it causes) and its index commands, and an INCR of each
+ *      fence; if EXEC is refused (a fence moved: another replica applied
+ *      input from the same partition) or the connection is lost, the batch
+ *      goes back to 3 and reads what was applied;
  *   6. produce the outputs (explicit partition by murmur2 of the key, as
  *      Kafka's Java client does; header "lm-id" = the output's id) and wait
  *      until the broker acknowledged all of them;
@@ -101,10 +105,11 @@ int lm_out_write(lm_out *o, int argc, const char *const *argv,
                  const size_t *lens);
 int lm_out_write_strs(lm_out *o, const char *arg0, ...)
     __attribute__((sentinel));
-/* An idempotent command on keys outside the message's hash tag (timer and
- * team indexes), sent right after the message's writes in the same round
- * trip but not inside their atomic script, so it may be applied twice
- * when a round trip is retried: ZADD, ZREM, HSET, SADD — never INCR. */
+/* A command on keys outside the message's hash tag (timer and team
+ * indexes, learning statistics), applied in the same transaction right
+ * after the message's writes. Prefer idempotent commands (ZADD, ZREM,
+ * HSET, SADD): on a Redis Cluster, which one transaction cannot span,
+ * these would be the ones sent apart. */
 int lm_out_index(lm_out *o, int argc, const char *const *argv,
                  const size_t *lens);
 /* Rejects the input: it goes to the dead-letter topic with this reason

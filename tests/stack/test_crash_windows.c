@@ -3,11 +3,17 @@
  *   after its Redis writes, before producing: the restarted worker finds
  *     the outbox and produces every output once;
  *   after producing, before committing: the input is redelivered, the
- *     outputs are found on the topic and not produced again.
+ *     outputs are found on the topic and not produced again;
+ *   a replica applies the same batch first (LASTMILE_TEST_CRASH_AT=
+ *     replica-first): the worker's own transaction is refused, it reads
+ *     the batch again and recovers: writes applied once, outputs once.
  * Checked with the test's own consumer on the output topic. */
 #include "market.h"
 
+#include "lm_lead.h"
+
 #include <criterion/criterion.h>
+#include <hiredis/hiredis.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -60,4 +66,48 @@ Test(crash, after_writes_before_produce, .fini = teardown, .timeout = 120) {
 
 Test(crash, after_produce_before_commit, .fini = teardown, .timeout = 120) {
     crash_once("after-produce");
+}
+
+/* The merge counter of every accepted lead, summed: HINCRBY applied twice
+ * would show here. */
+static long long merged_total(const market *m) {
+    redisContext *c = redisConnect("127.0.0.1", fx.st.redis_port);
+    cr_assert(c && !c->err, "redis: %s", c ? c->errstr : "no memory");
+    long long total = 0;
+    for (size_t i = 0; i < m->accepted.cap; i++) {
+        const char *lead = m->accepted.keys[i];
+        if (!lead)
+            continue;
+        char key[LM_KEY_MAX];
+        lm_lead_key(lead, key);
+        redisReply *r = redisCommand(c, "HGET %s merged", key);
+        if (r && r->type == REDIS_REPLY_STRING)
+            total += atoll(r->str);
+        freeReplyObject(r);
+    }
+    redisFree(c);
+    return total;
+}
+
+Test(crash, replica_applies_first, .fini = teardown, .timeout = 120) {
+    cr_assert_eq(fixture_up(&fx, 2, 0), 0);
+    market m;
+    market_init(&m, &fx, 0);
+    /* 200 people, the first 30 submitted twice: 30 merges */
+    market_submit(&m, 200, 30, 0, 23);
+    setenv("LASTMILE_TEST_CRASH_AT", "replica-first", 1);
+    cr_assert_geq(fixture_start_worker(&fx, "intake"), 0);
+    unsetenv("LASTMILE_TEST_CRASH_AT");
+    market_until(&m, all_accepted, 60000);
+    for (int i = 0; i < 3; i++)
+        market_pump(&m, 200);
+    long long merged = merged_total(&m);
+    printf("replica first: %zu accepted, %zu twice, %lld merges counted\n",
+           m.accepted.n, m.accepted.dups, merged);
+    cr_expect_eq(m.accepted.n, 200, "%zu of 200 leads accepted", m.accepted.n);
+    cr_expect_eq(m.accepted.dups, 0, "%zu accepted twice on the topic",
+                 m.accepted.dups);
+    cr_expect_eq(merged, 30, "%lld merges counted for 30 resubmissions",
+                 merged);
+    market_free(&m);
 }

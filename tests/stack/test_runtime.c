@@ -3,12 +3,18 @@
  *   runtime.garbage_to_dlq: undecodable bytes and a wrong message type go
  *     to lastmile.dlq with a reason, and the worker goes on;
  *   runtime.sigterm_drains: SIGTERM mid-stream exits 0 after committing;
- *     a restarted worker finishes the rest; every lead accepted once. */
+ *     a restarted worker finishes the rest; every lead accepted once;
+ *   runtime.refused_write_dead_letters: a state write Redis refuses
+ *     (WRONGTYPE) dead-letters that lead alone; the rest of its batch is
+ *     applied and produced. */
 #include "market.h"
 
 #include "lastmile/v1/lastmile.pb-c.h"
 
+#include "lm_lead.h"
+
 #include <criterion/criterion.h>
+#include <hiredis/hiredis.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -93,5 +99,42 @@ Test(runtime, sigterm_drains, .fini = teardown, .timeout = 300) {
         market_pump(&m, 200);
     cr_expect_eq(m.accepted.n, 2000, "accepted %zu of 2000", m.accepted.n);
     cr_expect_eq(m.accepted.dups, 0, "%zu accepted twice", m.accepted.dups);
+    market_free(&m);
+}
+
+Test(runtime, refused_write_dead_letters, .fini = teardown, .timeout = 120) {
+    cr_assert_eq(fixture_up(&fx, 1, 0), 0);
+    /* the first person market_submit(.., 20, 0, 0, 31) sends: its lead
+       hash is made a string, so the lead's HSET fails inside the batch */
+    char person[LM_PERSON_MAX], lead[LM_LEAD_ID_MAX], key[LM_KEY_MAX];
+    char email[64];
+    snprintf(email, sizeof(email), "person%d@company%d.example.com", 31000000,
+             31000000 % 97);
+    lm_lead_person(email, person);
+    lm_lead_id(person, "ev-31000000-0", lead);
+    lm_lead_key(lead, key);
+    redisContext *c = redisConnect("127.0.0.1", fx.st.redis_port);
+    cr_assert(c && !c->err);
+    freeReplyObject(redisCommand(c, "SET %s not-a-hash", key));
+    redisFree(c);
+    market m;
+    market_init(&m, &fx, 0);
+    market_submit(&m, 20, 0, 0, 31);
+    cr_assert_geq(fixture_start_worker(&fx, "intake"), 0);
+    topic_reader *dlq = reader_new(&fx, "dlq");
+    int64_t deadline = fixture_mono_ms() + fixture_ms(60000);
+    while ((n_dead < 1 || m.accepted.n < 19) && fixture_mono_ms() < deadline) {
+        reader_drain(dlq, 200, on_dead, NULL);
+        market_pump(&m, 50);
+    }
+    cr_expect_eq(n_dead, 1, "%zu dead letters", n_dead);
+    cr_expect(strstr(last_reason, "state write failed") &&
+                  strstr(last_reason, "WRONGTYPE"),
+              "reason: %s", last_reason);
+    cr_expect_eq(m.accepted.n, 19, "%zu of the 19 other leads accepted",
+                 m.accepted.n);
+    cr_expect_eq(strset_count(&m.accepted, lead), 0,
+                 "the refused lead was accepted too");
+    reader_free(dlq);
     market_free(&m);
 }
