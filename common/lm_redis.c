@@ -344,6 +344,36 @@ static int setup_cmd(lm_redis *r, int argc, const char **argv, char *out_sha,
     return rc;
 }
 
+/* lastmile needs Redis 7.0 or newer (SET ... NX GET in intake's claim):
+ * say so at connect instead of failing on every message later. */
+static int check_version(lm_redis *r, char *err, size_t errsz) {
+    redisReply *rep = redisCommand(r->c, "INFO server");
+    if (!rep) {
+        snprintf(err, errsz, "redis INFO: %s",
+                 r->c->errstr[0] ? r->c->errstr : "connection lost");
+        drop(r);
+        return LM_REDIS_RETRY;
+    }
+    int rc = 0;
+    const char *v = rep->type == REDIS_REPLY_STRING
+                        ? strstr(rep->str, "redis_version:")
+                        : NULL;
+    if (v) {
+        v += strlen("redis_version:");
+        int major = atoi(v);
+        if (major < LM_REDIS_MIN_MAJOR) {
+            snprintf(err, errsz,
+                     "the server runs Redis %.*s; lastmile needs Redis %d.0 "
+                     "or newer (it uses SET ... NX GET): upgrade the server",
+                     (int)strcspn(v, "\r\n"), v, LM_REDIS_MIN_MAJOR);
+            rc = -1;
+            drop(r);
+        }
+    } /* no INFO (renamed by the operator): go on, commands will tell */
+    freeReplyObject(rep);
+    return rc;
+}
+
 int lm_redis_connect(lm_redis *r, char *err, size_t errsz) {
     if (r->c)
         return 0;
@@ -374,6 +404,8 @@ int lm_redis_connect(lm_redis *r, char *err, size_t errsz) {
         if (rc != 0)
             return rc;
     }
+    if ((rc = check_version(r, err, errsz)) != 0)
+        return rc;
     if (r->url.db) {
         char db[8];
         snprintf(db, sizeof(db), "%d", r->url.db);

@@ -28,6 +28,7 @@
 #define LM_REDIS_SCRIPTS_MAX    16
 #define LM_REDIS_BACKOFF_MIN_MS 50
 #define LM_REDIS_BACKOFF_MAX_MS 2000
+#define LM_REDIS_MIN_MAJOR      7 /* connect refuses older servers */
 
 typedef struct lm_redis_url {
     int is_unix;
@@ -89,7 +90,7 @@ void lm_redis_destroy(lm_redis *r); /* NULL ok */
 int lm_redis_add_script(lm_redis *r, lm_script *s);
 /* Connects now (and loads scripts). 0, LM_REDIS_RETRY (unreachable; err
  * says why), or -1 (refused for good: bad password, unknown db, bad
- * script; err says why). */
+ * script, a server older than Redis 7.0; err says why). */
 int lm_redis_connect(lm_redis *r, char *err, size_t errsz);
 /* Sends every command of p and reads every reply into replies[0..p->n).
  * 0: all replies read (each may be an error reply: check its type);

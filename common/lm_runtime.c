@@ -86,6 +86,7 @@ typedef struct rt_item {
     size_t rec_first, rec_n;
     size_t write_off, write_n, write_args; /* in rt->writes: commands,
                                               and 1+argc summed */
+    size_t last_write; /* offset of the item's last command in rt->writes */
     size_t count_first, count_n;
     size_t index_off, index_len, index_n; /* in rt->index */
     char reason[LM_REASON_MAX];
@@ -363,20 +364,50 @@ int lm_out_emit(lm_out *o, const char *topic_suffix, const char *key,
 }
 
 /* Writes are stored as argc (u32) then each argument as length (u32) and
- * bytes, and become the arguments of the apply script (see apply_lua). */
+ * bytes, and become commands of the batch's transaction (see
+ * pipe_item_apply). An HSET right after an HSET of the same key joins it:
+ * one command instead of two, the same effect. */
+static int hset_joins_last(const lm_out *o, int argc, const char *const *argv,
+                           const size_t *lens) {
+    const rt_item *it = o->item;
+    if (it->write_n == 0 || argc < 4 || argc % 2 != 0 ||
+        strcmp(argv[0], "HSET") != 0)
+        return 0;
+    const char *w = o->rt->writes.data + it->last_write;
+    uint32_t n, l0, l1;
+    memcpy(&n, w, sizeof(n));
+    memcpy(&l0, w + 4, sizeof(l0));
+    if (n < 4 || l0 != 4 || memcmp(w + 8, "HSET", 4) != 0)
+        return 0;
+    memcpy(&l1, w + 12, sizeof(l1));
+    size_t kl = lens ? lens[1] : strlen(argv[1]);
+    return l1 == kl && memcmp(w + 16, argv[1], kl) == 0;
+}
+
 int lm_out_write(lm_out *o, int argc, const char *const *argv,
                  const size_t *lens) {
     lm_buf *b = &o->rt->writes;
     size_t mark = b->len;
+    int join = hset_joins_last(o, argc, argv, lens);
+    int first = join ? 2 : 0; /* a joining HSET adds its pairs only */
     uint32_t n = (uint32_t)argc;
-    if (argc <= 0 || lm_buf_append(b, &n, sizeof(n)) < 0)
+    if (argc <= 0 || (!join && lm_buf_append(b, &n, sizeof(n)) < 0))
         goto fail;
-    for (int i = 0; i < argc; i++) {
+    for (int i = first; i < argc; i++) {
         uint32_t len = (uint32_t)(lens ? lens[i] : strlen(argv[i]));
         if (lm_buf_append(b, &len, sizeof(len)) < 0 ||
             lm_buf_append(b, argv[i], len) < 0)
             goto fail;
     }
+    if (join) {
+        uint32_t total;
+        memcpy(&total, b->data + o->item->last_write, sizeof(total));
+        total += (uint32_t)argc - 2;
+        memcpy(b->data + o->item->last_write, &total, sizeof(total));
+        o->item->write_args += (size_t)argc - 2;
+        return 0;
+    }
+    o->item->last_write = mark;
     o->item->write_n++;
     o->item->write_args += 1 + (size_t)argc;
     return 0;

@@ -242,7 +242,7 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
             lm_out_observe(out, "lastmile_speed_to_lead_seconds",
                            (double)(when - submitted) / 1000.0);
     }
-    lm_lead_record_wait(out, lead_id, "followup", m->wait_ms);
+    lm_lead_record_wait(out, lead_id, "followup", m->wait_ms, 0);
     lm_out_write_strs(out, "HINCRBY", key, LM_F_TOUCHES, "1", NULL);
     lm_out_write_strs(out, "HINCRBY", key, LM_F_COST, costb, NULL);
     lm_out_count(out, "lastmile_cost_cents_total", NULL, (double)cost);

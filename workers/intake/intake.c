@@ -1,6 +1,6 @@
 /* intake.c — validate, normalise, dedupe, accept (see intake.h).
  *
- * Dedupe: plan() runs the claim script on the person key: the first
+ * Dedupe: plan() claims the person key (SET NX GET): the first
  * submission of a person within the window stores its lead_id there; a
  * later one gets that lead_id back and is merged. A redelivered first
  * submission gets its own lead_id back (it derives from its event_id), so
@@ -24,15 +24,6 @@ typedef struct intake_ctx {
 } intake_ctx;
 
 static intake_ctx intake_state;
-
-/* KEYS[1] person key; ARGV[1] candidate lead_id, ARGV[2] window ms.
- * Returns the lead_id that owns the person now. */
-static lm_script claim_script = {
-    .lua = "local cur = redis.call('GET', KEYS[1])\n"
-           "if cur then return cur end\n"
-           "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
-           "return ARGV[1]\n",
-    .sha = ""};
 
 /* ============================================================ normalise */
 
@@ -227,8 +218,11 @@ static int intake_plan(void *ctx, const ProtobufCMessage *msg,
     lm_lead_person_key(ident->tag, key);
     lm_lead_id(ident->tag, in->event_id, lead_id);
     lm_fmt_i64(window, lm_policy_dedupe_window_ms(c->policy));
-    const char *argv[] = {key, lead_id, window};
-    return lm_plan_script(p, &claim_script, 1, 3, argv, NULL);
+    /* the dedupe claim, one native command (Redis >= 7.0): set the person's
+       owner unless one is set, and answer the owner there was (nil: this
+       lead is the owner now). Repeated, it answers this lead. */
+    const char *argv[] = {"SET", key, lead_id, "NX", "GET", "PX", window};
+    return lm_plan_cmd(p, 7, argv, NULL);
 }
 
 static int intake_handle(void *ctx, const lm_msg *m, lm_out *out) {
@@ -245,10 +239,13 @@ static int intake_handle(void *ctx, const lm_msg *m, lm_out *out) {
     }
     char my_id[LM_LEAD_ID_MAX], key[LM_KEY_MAX], num[LM_FMT_I64_MAX];
     lm_lead_id(np->person, in->event_id, my_id);
-    const char *owner_id =
-        m->n_replies ? lm_reply_str(m->replies[0], NULL) : NULL;
-    if (!owner_id)
+    if (!m->n_replies)
         return -1;
+    const char *owner_id = lm_reply_is_nil(m->replies[0])
+                               ? my_id
+                               : lm_reply_str(m->replies[0], NULL);
+    if (!owner_id)
+        return -1; /* an error reply: "could not handle", dead-lettered */
     lm_lead_key(owner_id, key);
     if (strcmp(owner_id, my_id) != 0) {
         /* the same person within the window: merge, no second cadence */
@@ -289,20 +286,18 @@ static int intake_handle(void *ctx, const lm_msg *m, lm_out *out) {
     lm_out_write_strs(out, "HSET", key, LM_F_SUBMITTED, sub, LM_F_ACCEPTED, num,
                       LM_F_STAGE, "qualification", LM_F_STATUS, "open",
                       LM_F_SOURCE, np->source, NULL);
-    lm_lead_record_wait(out, my_id, "intake", m->wait_ms);
+    lm_lead_record_wait(out, my_id, "intake", m->wait_ms, 1);
     lm_out_count(out, "lastmile_intake_total", "result=\"accepted\"", 1);
     return 0;
 }
 
 static const char *const intake_outputs[] = {LM_TOPIC_QUALIFICATION, NULL};
-static lm_script *const intake_scripts[] = {&claim_script, NULL};
 
 const lm_worker lm_intake_worker = {
     .name = "intake",
     .input = LM_TOPIC_INTAKE,
     .outputs = intake_outputs,
     .input_type = &lastmile__v1__lead_submitted__descriptor,
-    .scripts = intake_scripts,
     .ctx = &intake_state,
     .identify = intake_identify,
     .plan = intake_plan,
