@@ -2,6 +2,7 @@
  *
  * Sections: processes · redis-server · the broker process · up/down. */
 #include "lm_devstack.h"
+#include "lm_nodelay.h"
 
 #include "lm_env.h"
 #include "lm_kafka.h"
@@ -251,6 +252,7 @@ static void broker_command(rd_kafka_mock_cluster_t *mc, char *line,
 int lm_devstack_broker_main(const char *dir, const char *topic_prefix,
                             int partitions) {
     char errstr[512];
+    lm_nodelay_enable(); /* see lm_nodelay.h: 40 ms per acknowledgement */
     signal(SIGTERM, on_broker_signal);
     signal(SIGINT, on_broker_signal);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();

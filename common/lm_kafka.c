@@ -10,7 +10,10 @@
  *   producer: enable.idempotence=true (no duplicates or reordering from
  *     retries), message.timeout.ms=0 (never give up on a message: a broker
  *     outage stalls the fleet instead of losing work), linger.ms=2 (small
- *     batches, low latency), compression none (loopback and small records).
+ *     batches, low latency), compression none (loopback and small records);
+ *   every client: socket.nagle.disable=true (TCP_NODELAY, as Kafka's own
+ *     clients and brokers do: a small request must not wait for the
+ *     peer's delayed ACK).
  */
 #include "lm_kafka.h"
 
@@ -55,19 +58,19 @@ rd_kafka_conf_t *lm_kafka_conf(const lm_settings *s, lm_kafka_role role,
         {"max.poll.interval.ms", "300000"},
         {"isolation.level", "read_committed"},
         {"reconnect.backoff.max.ms", "1000"},
+        {"socket.nagle.disable", "true"},
         {NULL, NULL}};
     static const char *const reader_defaults[][2] = {
-        {"enable.auto.commit", "false"},
-        {"enable.partition.eof", "true"},
-        {"fetch.wait.max.ms", "10"},
-        {"group.id", "lastmile-reader"},
-        {NULL, NULL}};
+        {"enable.auto.commit", "false"},  {"enable.partition.eof", "true"},
+        {"fetch.wait.max.ms", "10"},      {"group.id", "lastmile-reader"},
+        {"socket.nagle.disable", "true"}, {NULL, NULL}};
     static const char *const producer_defaults[][2] = {
         {"enable.idempotence", "true"},
         {"message.timeout.ms", "0"},
         {"linger.ms", "2"},
         {"acks", "all"},
         {"reconnect.backoff.max.ms", "1000"},
+        {"socket.nagle.disable", "true"},
         {NULL, NULL}};
     const char *const(*defaults)[2] =
         role == LM_KAFKA_CONSUMER   ? consumer_defaults
