@@ -12,8 +12,10 @@
  * it is disqualified (such a lead has no action). The fleet phase then
  * offers half that rate and measures each lead's latency from send to
  * first result (the result's Kafka timestamp), and reports CPU seconds per
- * 1,000 leads and peak RSS per worker (/proc), and Redis commands and
- * round trips per lead (INFO and the workers' /metrics).
+ * 1,000 leads and peak RSS per worker (/proc), Redis commands and
+ * round trips per lead (INFO and the workers' /metrics), and Redis's own
+ * CPU per 1,000 leads (main thread; AOF rewrites apart) with its busy
+ * share of a core at the maximum — near 100%, Redis is the limit.
  *
  * The numbers are measurements of this machine at this moment: run on a
  * quiet machine. docs/PERFORMANCE.md has the method and the figures. */
@@ -288,6 +290,32 @@ static long long redis_commands(lm_redis *r) {
     }
     lm_pipe_free(&p);
     return n;
+}
+
+/* Redis's CPU seconds so far: its main thread, and its children (the
+ * AOF rewrites it forks). 0 / -1. */
+static int redis_cpu(lm_redis *r, double *main_s, double *children_s) {
+    static const char *const fields[4] = {
+        "used_cpu_user_main_thread:", "used_cpu_sys_main_thread:",
+        "used_cpu_user_children:", "used_cpu_sys_children:"};
+    lm_pipe p = {0};
+    lm_pipe_cmd_strs(&p, "INFO", "cpu", NULL);
+    redisReply *rep[1];
+    char err[256];
+    int rc = -1;
+    *main_s = *children_s = 0;
+    if (lm_redis_exec(r, &p, rep, err, sizeof(err)) == 0) {
+        const char *s = lm_reply_str(rep[0], NULL);
+        rc = s ? 0 : -1;
+        for (int i = 0; s && i < 4; i++) {
+            const char *k = strstr(s, fields[i]);
+            double v = k ? strtod(k + strlen(fields[i]), NULL) : 0;
+            *(i < 2 ? main_s : children_s) += v;
+        }
+        lm_redis_replies_free(rep, 1);
+    }
+    lm_pipe_free(&p);
+    return rc;
 }
 
 /* ================================================================ leads */
@@ -715,6 +743,7 @@ int lm_cmd_bench(int argc, char **argv) {
     double rate = 0, lat[3] = {0, 0, 0};
     double rt0 = 0, rt1 = 0, b0 = 0, b1 = 0;
     long long cmd0 = 0, cmd1 = 0;
+    double rcpu0 = 0, rcpu1 = 0, rkid0 = 0, rkid1 = 0;
     size_t n_lat = 0;
     char uerr[256];
     lm_redis *redis = lm_redis_new(fl.st.redis_url, 2000, uerr, sizeof(uerr));
@@ -729,6 +758,7 @@ int lm_cmd_bench(int argc, char **argv) {
         b0 += scrape_sum(fl.procs[w].metrics_port, "lastmile_batch_size_count");
     }
     cmd0 = redis_commands(redis);
+    redis_cpu(redis, &rcpu0, &rkid0);
     if (leads_make(&bl, (size_t)n_leads, "max") != 0)
         goto out;
     rate = run_max(&fl.io, &bl, 0);
@@ -740,6 +770,7 @@ int lm_cmd_bench(int argc, char **argv) {
         b1 += scrape_sum(fl.procs[w].metrics_port, "lastmile_batch_size_count");
     }
     cmd1 = redis_commands(redis);
+    redis_cpu(redis, &rcpu1, &rkid1);
     fprintf(stderr, "bench: fleet %.0f leads/s; latency at %.0f leads/s\n",
             rate, rate / 2);
     if (rate > 0) {
@@ -782,6 +813,12 @@ int lm_cmd_bench(int argc, char **argv) {
     double cmds_per_lead = (double)(cmd1 - cmd0) / (double)n_leads;
     double rt_per_lead = (rt1 - rt0) / (double)n_leads;
     double rt_per_batch = b1 > b0 ? (rt1 - rt0) / (b1 - b0) : 0;
+    /* Redis's share of one core while the fleet ran at its maximum: near
+       1.0, Redis (one thread) is what limits the fleet */
+    double redis_s_per_k = (rcpu1 - rcpu0) * 1000.0 / (double)n_leads;
+    double rewrite_s_per_k = (rkid1 - rkid0) * 1000.0 / (double)n_leads;
+    double redis_busy =
+        rate > 0 ? (rcpu1 - rcpu0) / ((double)n_leads / rate) : 0;
     json_t *j = json_object();
     json_object_set_new(j, "leads", json_integer(n_leads));
     json_object_set_new(j, "throughput_leads_per_s", json_real(rate));
@@ -812,6 +849,10 @@ int lm_cmd_bench(int argc, char **argv) {
     json_object_set_new(jr, "commands_per_lead", json_real(cmds_per_lead));
     json_object_set_new(jr, "roundtrips_per_lead", json_real(rt_per_lead));
     json_object_set_new(jr, "roundtrips_per_batch", json_real(rt_per_batch));
+    json_object_set_new(jr, "cpu_s_per_1000_leads", json_real(redis_s_per_k));
+    json_object_set_new(jr, "aof_rewrite_cpu_s_per_1000_leads",
+                        json_real(rewrite_s_per_k));
+    json_object_set_new(jr, "busy_share_at_max", json_real(redis_busy));
     json_object_set_new(j, "redis", jr);
     if (json) {
         char *s = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
@@ -829,8 +870,11 @@ int lm_cmd_bench(int argc, char **argv) {
                "%.1f ms  p99.9 %.1f ms\n",
                rate / 2, n_lat, lat[0], lat[1], lat[2]);
         printf("  redis per lead: %.2f commands, %.3f round trips; %.2f round "
-               "trips per batch\n\n",
+               "trips per batch\n",
                cmds_per_lead, rt_per_lead, rt_per_batch);
+        printf("  redis cpu s / 1000 leads: %.3f (+ %.3f in AOF rewrites); "
+               "busy %.0f%% of a core at the maximum\n\n",
+               redis_s_per_k, rewrite_s_per_k, redis_busy * 100);
         printf("  %-14s %18s %12s %16s %11s\n", "worker", "cpu s / 1000 leads",
                "peak RSS MB", "mean wait (ms)", "mean batch");
         for (int w = 0; w < 4; w++)
