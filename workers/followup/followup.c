@@ -29,11 +29,12 @@ enum {
     R_SEGMENT,
     R_ADAPTIVE,
     R_SUBMITTED,
+    R_TOUCHES,
     R_N
 };
 static const char *const read_fields[R_N] = {
-    LM_F_STATUS,  LM_F_CADENCE,  LM_F_TZ,       LM_F_OWNER,
-    LM_F_SEGMENT, LM_F_ADAPTIVE, LM_F_SUBMITTED};
+    LM_F_STATUS,  LM_F_CADENCE,  LM_F_TZ,        LM_F_OWNER,
+    LM_F_SEGMENT, LM_F_ADAPTIVE, LM_F_SUBMITTED, LM_F_TOUCHES};
 
 int64_t lm_followup_schedule(const lm_cadence *c, const char *tz,
                              int64_t earliest_ms) {
@@ -242,9 +243,19 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
             lm_out_observe(out, "lastmile_speed_to_lead_seconds",
                            (double)(when - submitted) / 1000.0);
     }
-    lm_lead_record_wait(out, lead_id, "followup", m->wait_ms, 0);
-    lm_out_write_strs(out, "HINCRBY", key, LM_F_TOUCHES, "1", NULL);
-    lm_out_write_strs(out, "HINCRBY", key, LM_F_COST, costb, NULL);
+    if (!field(m, R_TOUCHES)) {
+        /* the lead's first touch: its counters start here, set (joining
+           the HSET above: one command) rather than incremented. Touches
+           of one lead follow each other (the next is armed by this one's
+           timer), so no two first touches of a lead meet in a batch. */
+        lm_out_write_strs(out, "HSET", key, LM_F_TOUCHES, "1", LM_F_COST, costb,
+                          NULL);
+        lm_lead_record_wait(out, lead_id, "followup", m->wait_ms, 1);
+    } else {
+        lm_lead_record_wait(out, lead_id, "followup", m->wait_ms, 0);
+        lm_out_write_strs(out, "HINCRBY", key, LM_F_TOUCHES, "1", NULL);
+        lm_out_write_strs(out, "HINCRBY", key, LM_F_COST, costb, NULL);
+    }
     lm_out_count(out, "lastmile_cost_cents_total", NULL, (double)cost);
     lm_out_count(out, "lastmile_actions_total", "kind=\"touch\"", 1);
 

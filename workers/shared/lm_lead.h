@@ -71,9 +71,10 @@ int lm_lead_timer_bucket(const char *lead_id);
 void lm_lead_timer_key(int bucket, char out[LM_KEY_MAX]);
 void lm_lead_timer_member(const char *lead_id, int step, char out[LM_KEY_MAX]);
 /* Adds a message's dead time to the lead hash (see LM_F_WAIT_FMT).
- * once: the stage runs once per lead (intake, qualification), so the sum
- * and count are set with HSET, which joins the stage's other HSET of the
- * lead; otherwise they are incremented. */
+ * once: this is the lead's first record for the stage (intake and
+ * qualification run once per lead; followup knows its first touch), so the
+ * sum and count are set with HSET, which joins the stage's other HSET of
+ * the lead; otherwise they are incremented. */
 struct lm_out;
 void lm_lead_record_wait(struct lm_out *out, const char *lead_id,
                          const char *stage, int64_t wait_ms, int once);
