@@ -570,13 +570,14 @@ typedef struct phase {
 } phase;
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: lastmile bench [--leads N] [--json]\n\n"
+    fprintf(f, "usage: lastmile bench [--leads N] [--rate R] [--json]\n\n"
                "Measures the fleet against the limit of its broker on the "
                "embedded stack:\nsustained leads/s end to end, the ratio to a "
                "do-nothing passthrough with the\nsame hops, latency at half "
                "load, CPU and RSS per worker, and Redis commands\nand round "
-               "trips per lead. N defaults to 20000. Run on a quiet "
-               "machine.\n");
+               "trips per lead. N defaults to 20000; R, the load offered "
+               "while latency is\nmeasured (leads/s), to half the measured "
+               "maximum. Run on a quiet machine.\n");
 }
 
 static int phase_up(phase *ph, const char *self, char *err, size_t errsz) {
@@ -664,7 +665,7 @@ static void worker_exe(const char *self, const char *w, char *out,
 int lm_cmd_bench(int argc, char **argv) {
     if (argc >= 4 && strcmp(argv[1], "--passthrough") == 0)
         return passthrough_main(argv[2], argv[3]);
-    int64_t n_leads = 20000;
+    int64_t n_leads = 20000, rate_opt = 0;
     int json = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0) {
@@ -674,6 +675,9 @@ int lm_cmd_bench(int argc, char **argv) {
             json = 1;
         } else if (strcmp(argv[i], "--leads") == 0 && i + 1 < argc &&
                    lm_parse_int64(argv[i + 1], 100, 10000000, &n_leads) == 0) {
+            i++;
+        } else if (strcmp(argv[i], "--rate") == 0 && i + 1 < argc &&
+                   lm_parse_int64(argv[i + 1], 1, 10000000, &rate_opt) == 0) {
             i++;
         } else {
             usage(stderr);
@@ -772,16 +776,17 @@ int lm_cmd_bench(int argc, char **argv) {
     cmd1 = redis_commands(redis);
     redis_cpu(redis, &rcpu1, &rkid1);
     fprintf(stderr, "bench: fleet %.0f leads/s; latency at %.0f leads/s\n",
-            rate, rate / 2);
+            rate, rate_opt ? (double)rate_opt : rate / 2);
+    double offered = rate_opt ? (double)rate_opt : rate / 2;
     if (rate > 0) {
-        size_t m = (size_t)(rate / 2 * 10);
+        size_t m = (size_t)(offered * 10);
         if (m < 1000)
             m = 1000;
         if (m > (size_t)n_leads)
             m = (size_t)n_leads;
         fl.io.results = 0;
         if (leads_make(&bl, m, "lat") == 0 &&
-            run_paced(&fl.io, &bl, rate / 2) == 0) {
+            run_paced(&fl.io, &bl, offered) == 0) {
             double *v = malloc(m * sizeof(double));
             for (size_t i = 0; v && i < m; i++)
                 if (bl.result_ms[i] && bl.sent_ms[i])
@@ -825,7 +830,7 @@ int lm_cmd_bench(int argc, char **argv) {
     json_object_set_new(j, "passthrough_leads_per_s", json_real(pt_rate));
     json_object_set_new(j, "passthrough_ratio", json_real(ratio));
     json_t *jl = json_object();
-    json_object_set_new(jl, "offered_leads_per_s", json_real(rate / 2));
+    json_object_set_new(jl, "offered_leads_per_s", json_real(offered));
     json_object_set_new(jl, "leads", json_integer((json_int_t)n_lat));
     json_object_set_new(jl, "p50_ms", json_real(lat[0]));
     json_object_set_new(jl, "p99_ms", json_real(lat[1]));
@@ -868,7 +873,7 @@ int lm_cmd_bench(int argc, char **argv) {
         printf("  fleet / passthrough                     %10.2f\n", ratio);
         printf("  latency at %.0f leads/s (%zu leads)     p50 %.1f ms  p99 "
                "%.1f ms  p99.9 %.1f ms\n",
-               rate / 2, n_lat, lat[0], lat[1], lat[2]);
+               offered, n_lat, lat[0], lat[1], lat[2]);
         printf("  redis per lead: %.2f commands, %.3f round trips; %.2f round "
                "trips per batch\n",
                cmds_per_lead, rt_per_lead, rt_per_batch);
