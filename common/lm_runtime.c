@@ -728,6 +728,10 @@ static int produce_and_wait(lm_runtime *rt, size_t first, size_t last,
             rd_kafka_poll(rt->producer, 50);
         }
     }
+    /* the whole batch is queued: send it now rather than after linger.ms
+       (flush wakes the broker threads; with no wait it returns at once) */
+    if (rt->outstanding > 0)
+        rd_kafka_flush(rt->producer, 1);
     int64_t warn_at = lm_clock_mono_ms() + 5000;
     while (rt->outstanding > 0 && !rt->fatal) {
         rd_kafka_poll(rt->producer, 20);
