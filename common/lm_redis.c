@@ -225,18 +225,24 @@ fail:
     return -1;
 }
 
-#define LM_PIPE_ARGS_MAX 64
+int lm_strs_collect(const char *arg0, va_list ap,
+                    const char *argv[LM_PIPE_ARGS_MAX]) {
+    int argc = 0;
+    for (const char *a = arg0; a; a = va_arg(ap, const char *)) {
+        if (argc == LM_PIPE_ARGS_MAX)
+            return -1;
+        argv[argc++] = a;
+    }
+    return argc;
+}
 
 int lm_pipe_cmd_strs(lm_pipe *p, const char *arg0, ...) {
     const char *argv[LM_PIPE_ARGS_MAX];
-    int argc = 0;
     va_list ap;
     va_start(ap, arg0);
-    for (const char *a = arg0; a && argc < LM_PIPE_ARGS_MAX;
-         a = va_arg(ap, const char *))
-        argv[argc++] = a;
+    int argc = lm_strs_collect(arg0, ap, argv);
     va_end(ap);
-    return lm_pipe_cmd(p, argc, argv, NULL);
+    return argc < 0 ? -1 : lm_pipe_cmd(p, argc, argv, NULL);
 }
 
 int lm_pipe_script(lm_pipe *p, const lm_script *s, int nkeys, int argc,

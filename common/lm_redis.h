@@ -21,6 +21,7 @@
 #include "lm_buf.h"
 
 #include <hiredis/hiredis.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,7 +29,8 @@
 #define LM_REDIS_SCRIPTS_MAX    16
 #define LM_REDIS_BACKOFF_MIN_MS 50
 #define LM_REDIS_BACKOFF_MAX_MS 2000
-#define LM_REDIS_MIN_MAJOR      7 /* connect refuses older servers */
+#define LM_REDIS_MIN_MAJOR      7  /* connect refuses older servers */
+#define LM_PIPE_ARGS_MAX        64 /* arguments of one *_strs command */
 
 typedef struct lm_redis_url {
     int is_unix;
@@ -64,7 +66,13 @@ void lm_pipe_free(lm_pipe *p);
  * every argument is a NUL-terminated string. 0 / -1 (OOM). */
 int lm_pipe_cmd(lm_pipe *p, int argc, const char *const *argv,
                 const size_t *lens);
-/* Appends a command from NUL-terminated strings, ended by NULL. */
+/* Collects a NULL-ended list of NUL-terminated strings (arg0, then ap)
+ * into argv: the count, or -1 when there are more than LM_PIPE_ARGS_MAX
+ * (build the argv yourself then). The *_strs functions use it. */
+int lm_strs_collect(const char *arg0, va_list ap,
+                    const char *argv[LM_PIPE_ARGS_MAX]);
+/* Appends a command from NUL-terminated strings, ended by NULL. -1 also
+ * when there are more than LM_PIPE_ARGS_MAX. */
 int lm_pipe_cmd_strs(lm_pipe *p, const char *arg0, ...)
     __attribute__((sentinel));
 /* Appends one command argument by argument, without an argv array:

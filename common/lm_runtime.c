@@ -42,7 +42,6 @@
 #define RT_RECOVER_TIMEOUT_MS   30000
 #define RT_COUNTS_MAX_PER_BATCH 65536
 #define RT_SERIES_CACHE         64
-#define LM_PIPE_ARGS_MAX_RT     64
 
 /* ================================================================ state */
 
@@ -266,15 +265,12 @@ int lm_plan_cmd(lm_plan *p, int argc, const char *const *argv,
 }
 
 int lm_plan_cmd_strs(lm_plan *p, const char *arg0, ...) {
-    const char *argv[LM_PIPE_ARGS_MAX_RT];
-    int argc = 0;
+    const char *argv[LM_PIPE_ARGS_MAX];
     va_list ap;
     va_start(ap, arg0);
-    for (const char *a = arg0; a && argc < LM_PIPE_ARGS_MAX_RT;
-         a = va_arg(ap, const char *))
-        argv[argc++] = a;
+    int argc = lm_strs_collect(arg0, ap, argv);
     va_end(ap);
-    return lm_pipe_cmd(p->pipe, argc, argv, NULL);
+    return argc < 0 ? -1 : lm_pipe_cmd(p->pipe, argc, argv, NULL);
 }
 
 int lm_plan_script(lm_plan *p, const lm_script *s, int nkeys, int argc,
@@ -430,14 +426,15 @@ int lm_out_index(lm_out *o, int argc, const char *const *argv,
 }
 
 int lm_out_write_strs(lm_out *o, const char *arg0, ...) {
-    const char *argv[LM_PIPE_ARGS_MAX_RT];
-    int argc = 0;
+    const char *argv[LM_PIPE_ARGS_MAX];
     va_list ap;
     va_start(ap, arg0);
-    for (const char *a = arg0; a && argc < LM_PIPE_ARGS_MAX_RT;
-         a = va_arg(ap, const char *))
-        argv[argc++] = a;
+    int argc = lm_strs_collect(arg0, ap, argv);
     va_end(ap);
+    if (argc < 0) {
+        o->failed = 1;
+        return -1;
+    }
     return lm_out_write(o, argc, argv, NULL);
 }
 
@@ -1151,13 +1148,30 @@ static int item_dead_letter(lm_runtime *rt, rt_item *it, int64_t now_ms) {
     return rc;
 }
 
+/* Appends SET of an item's done record, holding its outbox (the item's
+ * records as they are now), with the dedupe TTL. 0 / -1 (OOM). */
+static int pipe_done_record(lm_runtime *rt, const rt_item *it, int64_t now_ms) {
+    char key[LM_ID_MAX + LM_TAG_MAX + 64], ttl[LM_FMT_I64_MAX];
+    lm_pipe *p = &rt->pipe;
+    done_key(rt, &it->ident, key, sizeof(key));
+    if (outbox_pack(rt, it, &rt->obbuf, now_ms) != 0)
+        return -1;
+    size_t tl = lm_fmt_i64(ttl, rt->s.dedupe_ttl_s * 1000);
+    if (lm_pipe_begin(p, 5) != 0 || lm_pipe_arg(p, "SET", 3) != 0 ||
+        lm_pipe_arg(p, key, strlen(key)) != 0 ||
+        lm_pipe_arg(p, rt->obbuf.data, rt->obbuf.len) != 0 ||
+        lm_pipe_arg(p, "PX", 2) != 0 || lm_pipe_arg(p, ttl, tl) != 0)
+        return -1;
+    lm_pipe_end(p);
+    return 0;
+}
+
 /* Appends an item's part of the write transaction to rt->pipe: its writes
  * (stored by lm_out_write as [argc][len arg]...), SET of its done record
  * holding the outbox, then its index commands. Sets apply_first/apply_n
  * (positions among the transaction's commands). 0 / -1 (OOM). */
 static int pipe_item_apply(lm_runtime *rt, rt_item *it, size_t *queued,
                            int64_t now_ms) {
-    char key[LM_ID_MAX + LM_TAG_MAX + 64], ttl[LM_FMT_I64_MAX];
     lm_pipe *p = &rt->pipe;
     it->apply_first = *queued;
     const char *w = rt->writes.data + it->write_off;
@@ -1177,16 +1191,8 @@ static int pipe_item_apply(lm_runtime *rt, rt_item *it, size_t *queued,
         }
         lm_pipe_end(p);
     }
-    done_key(rt, &it->ident, key, sizeof(key));
-    if (outbox_pack(rt, it, &rt->obbuf, now_ms) != 0)
+    if (pipe_done_record(rt, it, now_ms) != 0)
         return -1;
-    size_t tl = lm_fmt_i64(ttl, rt->s.dedupe_ttl_s * 1000);
-    if (lm_pipe_begin(p, 5) != 0 || lm_pipe_arg(p, "SET", 3) != 0 ||
-        lm_pipe_arg(p, key, strlen(key)) != 0 ||
-        lm_pipe_arg(p, rt->obbuf.data, rt->obbuf.len) != 0 ||
-        lm_pipe_arg(p, "PX", 2) != 0 || lm_pipe_arg(p, ttl, tl) != 0)
-        return -1;
-    lm_pipe_end(p);
     if (it->index_n) {
         if (lm_buf_append(&p->buf, rt->index.buf.data + it->index_off,
                           it->index_len) < 0)
@@ -1452,8 +1458,6 @@ static int decide(lm_runtime *rt, int first_attempt, int64_t now_ms,
  * A rare path: its own round trip. 0 / -1 (abandon). */
 static int fix_failed_items(lm_runtime *rt, const unsigned char *failed,
                             int64_t now_ms) {
-    char key[LM_ID_MAX + LM_TAG_MAX + 64], ttl[LM_FMT_I64_MAX];
-    size_t tl = lm_fmt_i64(ttl, rt->s.dedupe_ttl_s * 1000);
     lm_pipe *p = &rt->pipe;
     lm_pipe_reset(p);
     for (size_t i = 0; i < rt->n_items; i++) {
@@ -1463,14 +1467,8 @@ static int fix_failed_items(lm_runtime *rt, const unsigned char *failed,
         it->kind = ITEM_REJECT;
         if (item_dead_letter(rt, it, now_ms) != 0)
             return -1;
-        done_key(rt, &it->ident, key, sizeof(key));
-        if (outbox_pack(rt, it, &rt->obbuf, now_ms) != 0 ||
-            lm_pipe_begin(p, 5) != 0 || lm_pipe_arg(p, "SET", 3) != 0 ||
-            lm_pipe_arg(p, key, strlen(key)) != 0 ||
-            lm_pipe_arg(p, rt->obbuf.data, rt->obbuf.len) != 0 ||
-            lm_pipe_arg(p, "PX", 2) != 0 || lm_pipe_arg(p, ttl, tl) != 0)
+        if (pipe_done_record(rt, it, now_ms) != 0)
             return -1;
-        lm_pipe_end(p);
     }
     if (p->n == 0)
         return 0;
