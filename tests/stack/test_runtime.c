@@ -6,7 +6,9 @@
  *     a restarted worker finishes the rest; every lead accepted once;
  *   runtime.refused_write_dead_letters: a state write Redis refuses
  *     (WRONGTYPE) dead-letters that lead alone; the rest of its batch is
- *     applied and produced. */
+ *     applied and produced;
+ *   runtime.redis_oom_holds_the_batch: Redis out of memory holds the batch
+ *     (no dead letters) until memory is back. */
 #include "market.h"
 
 #include "lastmile/v1/lastmile.pb-c.h"
@@ -136,5 +138,49 @@ Test(runtime, refused_write_dead_letters, .fini = teardown, .timeout = 120) {
     cr_expect_eq(strset_count(&m.accepted, lead), 0,
                  "the refused lead was accepted too");
     reader_free(dlq);
+    market_free(&m);
+}
+
+static redisReply *redis_cmd(const char *fmt, const char *arg) {
+    redisContext *c = redisConnect("127.0.0.1", fx.st.redis_port);
+    cr_assert(c && !c->err);
+    redisReply *r = redisCommand(c, fmt, arg);
+    redisFree(c);
+    return r;
+}
+
+static int accepted_50(const market *m) {
+    return m->accepted.n >= 50;
+}
+
+/* Redis out of memory says "not now": the batch is held, nothing is
+ * dead-lettered, and it goes through once memory is back. */
+Test(runtime, redis_oom_holds_the_batch, .fini = teardown, .timeout = 180) {
+    cr_assert_eq(fixture_up(&fx, 1, 0), 0);
+    cr_assert_geq(fixture_start_worker(&fx, "intake"), 0);
+    market m;
+    market_init(&m, &fx, 0);
+    market_submit(&m, 1, 0, 0, 41); /* the worker is up and has a batch */
+    market_until(&m, accepted_50, 30000);
+    cr_assert_eq(m.accepted.n, 1);
+    freeReplyObject(redis_cmd("CONFIG SET maxmemory-policy %s", "noeviction"));
+    freeReplyObject(redis_cmd("CONFIG SET maxmemory %s", "1"));
+    market_submit(&m, 49, 0, 0, 42);
+    for (int i = 0; i < 10; i++)
+        market_pump(&m, 300);
+    size_t held = m.accepted.n, dead = m.dlq;
+    freeReplyObject(redis_cmd("CONFIG SET maxmemory %s", "0"));
+    market_until(&m, accepted_50, 60000);
+    for (int i = 0; i < 3; i++)
+        market_pump(&m, 200);
+    printf("redis OOM: %zu accepted while out of memory, %zu dead letters; "
+           "%zu accepted after\n",
+           held - 1, dead, m.accepted.n);
+    cr_expect_eq(held, 1, "%zu leads accepted while Redis was out of memory",
+                 held - 1);
+    cr_expect_eq(m.dlq, 0, "%zu dead letters for a Redis that said not now",
+                 m.dlq);
+    cr_expect_eq(m.accepted.n, 50, "%zu of 50 accepted after", m.accepted.n);
+    cr_expect_eq(m.accepted.dups, 0);
     market_free(&m);
 }
