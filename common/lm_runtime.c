@@ -1562,6 +1562,12 @@ static int write_round_trip(lm_runtime *rt, int64_t now_ms) {
                 snprintf(it->reason, sizeof(it->reason),
                          "state write refused: %.400s", q->str);
                 it->kind0 = ITEM_REJECT;
+            } else { /* even its dead letter's done record: hold, loudly */
+                lm_counter_add(rt->m_errors_fatal, 1);
+                lm_log(LM_LOG_ERROR, "state_write_failed",
+                       "the done record of rejected input %s was refused: "
+                       "%s; holding the batch",
+                       it->ident.id, q->str);
             }
             break;
         }
