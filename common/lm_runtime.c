@@ -454,8 +454,8 @@ static void count_add(lm_out *o, const char *family, const char *labels,
              sizeof(rt_count)) != 0)
         return;
     rt_count *c = &rt->counts[rt->n_counts++];
-    snprintf(c->family, sizeof(c->family), "%s", family);
-    snprintf(c->labels, sizeof(c->labels), "%s", labels ? labels : "");
+    lm_fmt_cat(c->family, sizeof(c->family), family, NULL);
+    lm_fmt_cat(c->labels, sizeof(c->labels), labels ? labels : "", NULL);
     c->value = value;
     c->histogram = histogram;
     o->item->count_n++;

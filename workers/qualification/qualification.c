@@ -8,6 +8,7 @@
  * the load when the lead closes. */
 #include "qualification.h"
 
+#include "lm_fmt.h"
 #include "lm_geo.h"
 #include "lm_lead.h"
 #include "lm_log.h"
@@ -107,7 +108,7 @@ static int qual_identify(void *ctx, const ProtobufCMessage *msg,
         snprintf(reason, reasonsz, "country/timezone: missing");
         return -1;
     }
-    snprintf(ident->id, sizeof(ident->id), "%s:accepted", l->lead_id);
+    lm_fmt_cat(ident->id, sizeof(ident->id), l->lead_id, ":accepted", NULL);
     /* score once: plan (owner assignment) and handle read the result */
     qual_ctx *c = ctx;
     lm_qualify(c->model, c->policy, l, (lm_qualify_result *)ident->scratch);
@@ -119,7 +120,7 @@ _Static_assert(sizeof(lm_qualify_result) <= LM_SCRATCH_MAX,
 
 static void team_key(const char *team, const char *what, char *out,
                      size_t outsz) {
-    snprintf(out, outsz, "lm:{team:%s}:%s", team, what);
+    lm_fmt_cat(out, outsz, "lm:{team:", team, "}:", what, NULL);
 }
 
 static int qual_plan(void *ctx, const ProtobufCMessage *msg,
@@ -137,7 +138,7 @@ static int qual_plan(void *ctx, const ProtobufCMessage *msg,
     team_key(q->team->name, "load", k3, sizeof(k3));
     size_t argc = 4 + 2 * q->team->n_owners;
     const char **argv = malloc(argc * sizeof(*argv));
-    char(*caps)[16] = malloc(q->team->n_owners * sizeof(*caps));
+    char(*caps)[LM_FMT_I64_MAX] = malloc(q->team->n_owners * sizeof(*caps));
     int rc = -1;
     if (argv && caps) {
         argv[0] = k1;
@@ -145,8 +146,7 @@ static int qual_plan(void *ctx, const ProtobufCMessage *msg,
         argv[2] = k3;
         argv[3] = l->lead_id;
         for (size_t i = 0; i < q->team->n_owners; i++) {
-            snprintf(caps[i], sizeof(caps[i]), "%d",
-                     (int)q->team->owners[i].capacity);
+            lm_fmt_i64(caps[i], (int64_t)q->team->owners[i].capacity);
             argv[4 + 2 * i] = q->team->owners[i].name;
             argv[5 + 2 * i] = caps[i];
         }
@@ -177,9 +177,10 @@ static int qual_handle(void *ctx, const lm_msg *m, lm_out *out) {
     lm_qualify_result q = *(const lm_qualify_result *)m->ident->scratch;
     char key[LM_KEY_MAX], now[32], score[32], id[LM_ID_MAX], labels[64];
     lm_lead_key(l->lead_id, key);
-    snprintf(now, sizeof(now), "%lld", (long long)m->now_ms);
+    lm_fmt_i64(now, m->now_ms);
     snprintf(score, sizeof(score), "%.6f", q.score);
-    snprintf(labels, sizeof(labels), "kind=\"%s\"", kind_name(q.kind));
+    lm_fmt_cat(labels, sizeof(labels), "kind=\"", kind_name(q.kind), "\"",
+               NULL);
     lm_out_count(out, "lastmile_decisions_total", labels, 1);
 
     /* the lead without personal data, kept for outcomes and training */
@@ -206,7 +207,7 @@ static int qual_handle(void *ctx, const lm_msg *m, lm_out *out) {
 
     if (q.kind == LASTMILE__V1__DECISION_KIND__DISQUALIFIED) {
         Lastmile__V1__Outcome o = LASTMILE__V1__OUTCOME__INIT;
-        snprintf(id, sizeof(id), "%s:outcome", l->lead_id);
+        lm_fmt_cat(id, sizeof(id), l->lead_id, ":outcome", NULL);
         o.outcome_id = id;
         o.lead_id = l->lead_id;
         o.status = LASTMILE__V1__OUTCOME_STATUS__DISQUALIFIED_OUTCOME;
@@ -233,9 +234,11 @@ static int qual_handle(void *ctx, const lm_msg *m, lm_out *out) {
                        ? "qualified"
                        : "nurture");
     char next[160];
-    snprintf(next, sizeof(next), "%s cadence: %s (step 1 of %zu) by %s",
-             cad ? cad->name : "?", cad ? cad->steps[0].channel : "?",
-             cad ? cad->n_steps : 0, owner);
+    char n_steps[LM_FMT_I64_MAX];
+    lm_fmt_i64(n_steps, cad ? (int64_t)cad->n_steps : 0);
+    lm_fmt_cat(next, sizeof(next), cad ? cad->name : "?",
+               " cadence: ", cad ? cad->steps[0].channel : "?", " (step 1 of ",
+               n_steps, ") by ", owner, NULL);
 
     Lastmile__V1__Reason reasons[LM_QUAL_REASONS];
     Lastmile__V1__Reason *rp[LM_QUAL_REASONS];
@@ -247,7 +250,7 @@ static int qual_handle(void *ctx, const lm_msg *m, lm_out *out) {
     }
     Lastmile__V1__QualificationDecision d =
         LASTMILE__V1__QUALIFICATION_DECISION__INIT;
-    snprintf(id, sizeof(id), "%s:decision", l->lead_id);
+    lm_fmt_cat(id, sizeof(id), l->lead_id, ":decision", NULL);
     d.decision_id = id;
     d.lead_id = l->lead_id;
     d.score = q.score;
