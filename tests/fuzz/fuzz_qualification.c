@@ -3,6 +3,10 @@
  * model's features and score, the thresholds, segment and routing) with
  * the built-in decision config and model.
  *
+ * The worker is initialised as at start: since identify scores the lead
+ * (once, for plan and handle), an uninitialised worker crashed on the
+ * first seed.
+ *
  * Invariants: a rejection leaves a reason; an accepted lead's id is
  * "<lead_id>:accepted"; the score is a probability, the kind one of the
  * three decisions, a team chosen exactly when the lead is not
@@ -25,6 +29,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     model = lm_model_load(NULL, err, sizeof(err));
     if (!policy || !model) {
         fprintf(stderr, "fuzz_qualification: built-in config: %s\n", err);
+        abort();
+    }
+    /* identify scores the lead with the worker's own policy and model, so
+       the worker is initialised as at start (built-in config and model) */
+    lm_settings s;
+    memset(&s, 0, sizeof(s));
+    if (lm_qualification_worker.init(lm_qualification_worker.ctx, &s, err,
+                                     sizeof(err)) != 0) {
+        fprintf(stderr, "fuzz_qualification: worker init: %s\n", err);
         abort();
     }
     return 0;
