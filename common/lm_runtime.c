@@ -83,9 +83,9 @@ typedef struct rt_item {
     size_t plan_first, plan_n;   /* replies of round trip 1 */
     size_t apply_first, apply_n; /* commands in round trip 2's EXEC */
     size_t rec_first, rec_n;
-    size_t write_off, write_n, write_args; /* in rt->writes: commands,
-                                              and 1+argc summed */
+    size_t write_off, write_n; /* in rt->writes: offset, commands */
     size_t last_write; /* offset of the item's last command in rt->writes */
+    int write_failed;  /* a write failed inside EXEC (see fix_failed_items) */
     size_t count_first, count_n;
     size_t index_off, index_len, index_n; /* in rt->index */
     char reason[LM_REASON_MAX];
@@ -128,9 +128,6 @@ struct lm_runtime {
     int n_fences;
     size_t *dupslots; /* open-addressing table for in-batch duplicates */
     size_t cap_dupslots;
-    unsigned char *recovering; /* per item: its outbox is being recovered;
-                                  then per item: its write failed */
-    size_t cap_recovering;
     lm_pipe pipe; /* the pipeline being sent */
     redisReply **replies;
     size_t cap_replies;
@@ -400,12 +397,10 @@ int lm_out_write(lm_out *o, int argc, const char *const *argv,
         memcpy(&total, b->data + o->item->last_write, sizeof(total));
         total += (uint32_t)argc - 2;
         memcpy(b->data + o->item->last_write, &total, sizeof(total));
-        o->item->write_args += (size_t)argc - 2;
         return 0;
     }
     o->item->last_write = mark;
     o->item->write_n++;
-    o->item->write_args += 1 + (size_t)argc;
     return 0;
 fail:
     b->len = mark;
@@ -875,11 +870,17 @@ static int outbox_restore(lm_runtime *rt, rt_item *it, const char *data,
     return rc;
 }
 
+/* 1 when the record was restored from the outbox of an item handled
+ * before (only such items have records that were not just decided). */
+static int rec_recovering(const lm_runtime *rt, const rt_rec *r) {
+    return r->item >= 0 && rt->items[r->item].kind == ITEM_DONE_BEFORE;
+}
+
 /* For records in state 0 belonging to recovered items: reads their
  * partitions from the smallest scan_from to the end, and marks each record
  * whose id is already there (state 2). Runs only after a crash or an
  * upstream duplicate, so simplicity wins over speed here. */
-static int recover_scan(lm_runtime *rt, const unsigned char *recovering) {
+static int recover_scan(lm_runtime *rt) {
     char err[512];
     rd_kafka_conf_t *conf =
         lm_kafka_conf(&rt->s, LM_KAFKA_READER, NULL, err, sizeof(err));
@@ -893,7 +894,7 @@ static int recover_scan(lm_runtime *rt, const unsigned char *recovering) {
     size_t wanted = 0;
     for (size_t i = 0; i < rt->n_recs; i++) {
         rt_rec *r = &rt->recs[i];
-        if (r->item < 0 || !recovering[r->item] || r->state != 0)
+        if (!rec_recovering(rt, r) || r->state != 0)
             continue;
         wanted++;
         rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(
@@ -958,7 +959,7 @@ static int recover_scan(lm_runtime *rt, const unsigned char *recovering) {
             rd_kafka_header_get_last(hdrs, "lm-id", &val, &vlen) == 0) {
             for (size_t i = 0; i < rt->n_recs; i++) {
                 rt_rec *r = &rt->recs[i];
-                if (r->state == 0 && r->item >= 0 && recovering[r->item] &&
+                if (r->state == 0 && rec_recovering(rt, r) &&
                     r->partition == m->partition && r->id_len == vlen &&
                     memcmp(rt->recbuf.data + r->id_off, val, vlen) == 0 &&
                     strcmp(rt->topics[r->topic].name, tn) == 0)
@@ -1102,7 +1103,7 @@ static int item_dead_letter(lm_runtime *rt, rt_item *it, int64_t now_ms) {
     }
     it->rec_first = rt->n_recs;
     it->rec_n = 0;
-    it->write_n = it->write_args = 0;
+    it->write_n = 0;
     it->count_n = 0;
     it->index_len = it->index_n = 0;
 
@@ -1328,13 +1329,13 @@ static void attempt_reset(lm_runtime *rt) {
         if (it->kind0 != ITEM_REJECT)
             it->reason[0] = '\0';
         it->rec_first = it->rec_n = 0;
-        it->write_off = it->write_n = it->write_args = 0;
+        it->write_off = it->write_n = 0;
+        it->write_failed = 0;
         it->count_first = it->count_n = 0;
         it->index_off = it->index_len = it->index_n = 0;
         it->apply_first = it->apply_n = 0;
         it->plan_first = it->plan_n = 0;
     }
-    memset(rt->recovering, 0, rt->n_items);
 }
 
 /* Round trip 1: WATCH of the batch's fences, MGET of every done record,
@@ -1412,10 +1413,14 @@ static int decide(lm_runtime *rt, int first_attempt, int64_t now_ms,
             continue;
         if (done) {
             it->kind = ITEM_DONE_BEFORE;
-            if (outbox_restore(rt, it, done, dlen) == 0) {
-                rt->recovering[i] = 1;
+            if (outbox_restore(rt, it, done, dlen) == 0)
                 *any_recovering = 1;
-            }
+            else
+                lm_log(LM_LOG_ERROR, "outbox_unreadable",
+                       "the done record of %s does not hold a readable "
+                       "outbox; its outputs cannot be checked and are not "
+                       "produced again",
+                       it->ident.id);
             continue;
         }
         if (it->kind == ITEM_NEW) {
@@ -1456,13 +1461,12 @@ static int decide(lm_runtime *rt, int first_attempt, int64_t now_ms,
  * item is dead-lettered instead, and its done record must then hold the
  * dead letter, or a crash now would recover the outputs it never earned.
  * A rare path: its own round trip. 0 / -1 (abandon). */
-static int fix_failed_items(lm_runtime *rt, const unsigned char *failed,
-                            int64_t now_ms) {
+static int fix_failed_items(lm_runtime *rt, int64_t now_ms) {
     lm_pipe *p = &rt->pipe;
     lm_pipe_reset(p);
     for (size_t i = 0; i < rt->n_items; i++) {
         rt_item *it = &rt->items[i];
-        if (!failed[i])
+        if (!it->write_failed)
             continue;
         it->kind = ITEM_REJECT;
         if (item_dead_letter(rt, it, now_ms) != 0)
@@ -1590,10 +1594,8 @@ static int write_round_trip(lm_runtime *rt, int64_t now_ms) {
     }
     /* applied; a write that failed inside (WRONGTYPE) fails its item */
     int any_failed = 0;
-    unsigned char *failed = rt->recovering + rt->n_items;
     for (size_t i = 0; i < rt->n_items; i++) {
         rt_item *it = &rt->items[i];
-        failed[i] = 0;
         for (size_t k = 0; k < it->apply_n; k++) {
             const redisReply *e = exec->element[it->apply_first + k];
             if (e && e->type == REDIS_REPLY_ERROR) {
@@ -1603,14 +1605,14 @@ static int write_round_trip(lm_runtime *rt, int64_t now_ms) {
                        e->str);
                 snprintf(it->reason, sizeof(it->reason),
                          "state write failed: %.400s", e->str);
-                failed[i] = 1;
+                it->write_failed = 1;
                 any_failed = 1;
                 break;
             }
         }
     }
     lm_redis_replies_free(r, n);
-    if (any_failed && fix_failed_items(rt, failed, now_ms) != 0)
+    if (any_failed && fix_failed_items(rt, now_ms) != 0)
         return WRITE_ABANDON;
     return WRITE_APPLIED;
 out:
@@ -1691,9 +1693,7 @@ static int run_batch(lm_runtime *rt) {
         if (f == rt->n_fences && f < RT_PARTITIONS_MAX)
             rt->fences[rt->n_fences++] = part;
     }
-    if (mark_duplicates(rt) != 0 ||
-        grow((void **)&rt->recovering, &rt->cap_recovering, 2 * rt->n_items,
-             1) != 0)
+    if (mark_duplicates(rt) != 0)
         goto abandon;
 
     /* 3-5. read, decide, write; again from the reads when the write
@@ -1720,7 +1720,7 @@ static int run_batch(lm_runtime *rt) {
     if (crash_point() == CRASH_AFTER_WRITES)
         _exit(137);
     /* 6. produce (after recovery read-back of redelivered outputs) */
-    if (any_recovering && recover_scan(rt, rt->recovering) != 0) {
+    if (any_recovering && recover_scan(rt) != 0) {
         lm_log(LM_LOG_ERROR, "recover_failed",
                "could not verify the outputs of redelivered input");
         goto abandon;
@@ -1848,7 +1848,6 @@ static void runtime_free(lm_runtime *rt) {
     free(rt->counts);
     free(rt->replies);
     free(rt->dupslots);
-    free(rt->recovering);
     lm_buf_free(&rt->recbuf);
     lm_buf_free(&rt->writes);
     lm_buf_free(&rt->obbuf);
