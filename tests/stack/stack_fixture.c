@@ -226,3 +226,23 @@ void reader_free(topic_reader *r) {
     rd_kafka_destroy(r->rk);
     free(r);
 }
+
+int fixture_log_has(fixture *fx, const char *worker, const char *needle,
+                    int64_t wait_ms) {
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s.log", fx->dir, worker);
+    int64_t deadline = fixture_mono_ms() + fixture_ms(wait_ms);
+    for (;;) {
+        int found = 0;
+        FILE *f = fopen(path, "r");
+        if (f) {
+            char line[8192];
+            while (!found && fgets(line, sizeof(line), f))
+                found = strstr(line, needle) != NULL;
+            fclose(f);
+        }
+        if (found || fixture_mono_ms() >= deadline)
+            return found;
+        usleep(100 * 1000);
+    }
+}

@@ -44,6 +44,10 @@ int fixture_produce(fixture *fx, const char *topic_suffix, const char *key,
 int fixture_flush(fixture *fx);
 /* Scaled test timeout in ms. */
 int64_t fixture_ms(int64_t base_ms);
+/* 1 when the log of `worker` (every replica writes fx->dir/<worker>.log)
+ * contains needle; waits for it up to wait_ms (scaled by fixture_ms). */
+int fixture_log_has(fixture *fx, const char *worker, const char *needle,
+                    int64_t wait_ms);
 int64_t fixture_mono_ms(void);
 
 /* A group-less reader of one topic from the beginning. */

@@ -109,5 +109,9 @@ Test(crash, replica_applies_first, .fini = teardown, .timeout = 120) {
                  m.accepted.dups);
     cr_expect_eq(merged, 30, "%lld merges counted for 30 resubmissions",
                  merged);
+    /* and the race did happen: the worker's own EXEC was refused */
+    cr_expect(fixture_log_has(&fx, "intake", "batch_conflict", 0),
+              "no batch_conflict in the worker's log: the replica's "
+              "transaction did not run first");
     market_free(&m);
 }

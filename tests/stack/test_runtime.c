@@ -141,12 +141,19 @@ Test(runtime, refused_write_dead_letters, .fini = teardown, .timeout = 120) {
     market_free(&m);
 }
 
-static redisReply *redis_cmd(const char *fmt, const char *arg) {
+/* CONFIG SET name value; asserts Redis said OK. */
+static void redis_config_set(const char *name, const char *value) {
     redisContext *c = redisConnect("127.0.0.1", fx.st.redis_port);
     cr_assert(c && !c->err);
-    redisReply *r = redisCommand(c, fmt, arg);
+    redisReply *r = redisCommand(c, "CONFIG SET %s %s", name, value);
+    cr_assert(r && r->type == REDIS_REPLY_STATUS, "CONFIG SET %s %s: %s", name,
+              value, r && r->str ? r->str : "no reply");
+    freeReplyObject(r);
     redisFree(c);
-    return r;
+}
+
+static int accepted_1(const market *m) {
+    return m->accepted.n >= 1;
 }
 
 static int accepted_50(const market *m) {
@@ -161,15 +168,18 @@ Test(runtime, redis_oom_holds_the_batch, .fini = teardown, .timeout = 180) {
     market m;
     market_init(&m, &fx, 0);
     market_submit(&m, 1, 0, 0, 41); /* the worker is up and has a batch */
-    market_until(&m, accepted_50, 30000);
+    market_until(&m, accepted_1, 30000);
     cr_assert_eq(m.accepted.n, 1);
-    freeReplyObject(redis_cmd("CONFIG SET maxmemory-policy %s", "noeviction"));
-    freeReplyObject(redis_cmd("CONFIG SET maxmemory %s", "1"));
+    redis_config_set("maxmemory-policy", "noeviction");
+    redis_config_set("maxmemory", "1");
     market_submit(&m, 49, 0, 0, 42);
-    for (int i = 0; i < 10; i++)
-        market_pump(&m, 300);
+    /* the worker has met the refusal: from now on it holds the batch */
+    cr_assert(fixture_log_has(&fx, "intake", "OOM", 30000),
+              "the worker never logged Redis's OOM refusal");
+    for (int i = 0; i < 5; i++)
+        market_pump(&m, 200);
     size_t held = m.accepted.n, dead = m.dlq;
-    freeReplyObject(redis_cmd("CONFIG SET maxmemory %s", "0"));
+    redis_config_set("maxmemory", "0");
     market_until(&m, accepted_50, 60000);
     for (int i = 0; i < 3; i++)
         market_pump(&m, 200);
