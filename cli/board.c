@@ -1107,6 +1107,7 @@ static rd_kafka_t *board_kafka(const lm_settings *s, lm_kafka_role role,
         return NULL;
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
     if (!rk) {
+        rd_kafka_conf_destroy(conf); /* rd_kafka_new keeps it only on success */
         snprintf(err, errsz, "kafka: %s", why);
         return NULL;
     }

@@ -5,6 +5,8 @@
 
 size_t lm_fmt_cat(char *buf, size_t bufsz, const char *part, ...) {
     size_t len = 0;
+    if (bufsz == 0)
+        return 0;
     va_list ap;
     va_start(ap, part);
     for (const char *p = part; p; p = va_arg(ap, const char *)) {
