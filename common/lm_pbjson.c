@@ -23,6 +23,7 @@
 
 #include "lm_env.h"
 #include "lm_kafka.h"
+#include "lm_utf8.h"
 
 #include "lastmile/v1/lastmile.pb-c.h"
 
@@ -192,33 +193,6 @@ static int is_map(const ProtobufCFieldDescriptor *f) {
 
 /* ------------------------------------------------- message → JSON */
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if none. */
-static size_t utf8_seq(const unsigned char *s, size_t n) {
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t cp, min;
-    if (c < 0x80)
-        return 1;
-    if ((c & 0xE0) == 0xC0)
-        len = 2, cp = c & 0x1F, min = 0x80;
-    else if ((c & 0xF0) == 0xE0)
-        len = 3, cp = c & 0x0F, min = 0x800;
-    else if ((c & 0xF8) == 0xF0)
-        len = 4, cp = c & 0x07, min = 0x10000;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
-
 /* A JSON string of s; bytes that are not UTF-8 become U+FFFD. */
 static json_t *string_json(const char *s) {
     size_t n = s ? strlen(s) : 0;
@@ -231,7 +205,7 @@ static json_t *string_json(const char *s) {
     const unsigned char *u = (const unsigned char *)s;
     size_t o = 0;
     for (size_t i = 0; i < n;) {
-        size_t k = utf8_seq(u + i, n - i);
+        size_t k = lm_utf8_seq(u + i, n - i);
         if (k == 0) {
             memcpy(fixed + o, "\xEF\xBF\xBD", 3);
             o += 3;

@@ -7,6 +7,13 @@
 #ifndef LM_UTF8_H
 #define LM_UTF8_H
 
+#include <stddef.h>
+
+/* Length of the well-formed UTF-8 sequence at s (at most n bytes, n >= 1),
+ * or 0 when there is none (overlong forms, surrogates and code points past
+ * U+10FFFF are not well-formed). */
+size_t lm_utf8_seq(const unsigned char *s, size_t n);
+
 /* Replaces every byte that is not part of a well-formed UTF-8 sequence
  * (overlong forms and surrogates included) with '?'. */
 void lm_utf8_sanitize(char *s);
