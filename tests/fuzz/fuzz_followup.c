@@ -25,6 +25,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         fprintf(stderr, "fuzz_followup: built-in config: %s\n", err);
         abort();
     }
+    fuzz_worker_init(&lm_followup_worker);
     return 0;
 }
 
@@ -36,25 +37,16 @@ static void check_schedule(const lm_cadence *c, const char *tz,
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (size > FUZZ_MAX_INPUT)
-        return 0;
-    ProtobufCMessage *msg = protobuf_c_message_unpack(
-        lm_followup_worker.input_type, NULL, size, data);
+    lm_ident ident;
+    int rc;
+    ProtobufCMessage *msg =
+        fuzz_identify(&lm_followup_worker, data, size, &ident, &rc);
     if (!msg)
         return 0;
     const Lastmile__V1__FollowUpEvent *ev =
         (const Lastmile__V1__FollowUpEvent *)msg;
-    lm_ident ident;
-    char reason[LM_REASON_MAX];
-    memset(&ident, 0, sizeof(ident));
-    reason[0] = '\0';
-    int rc = lm_followup_worker.identify(lm_followup_worker.ctx, msg, &ident,
-                                         reason, sizeof(reason));
-    if (rc != 0) {
-        fuzz_check(fuzz_reason_ok(reason, sizeof(reason)),
-                   "identify rejected without a reason");
-    } else if (ev->event_case ==
-               LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION) {
+    if (rc == 0 &&
+        ev->event_case == LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION) {
         const Lastmile__V1__QualificationDecision *d = ev->decision;
         char want[LM_ID_MAX];
         snprintf(want, sizeof(want), "%s:decision", d->lead_id);
@@ -69,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check_schedule(c, d->lead->timezone, FUZZ_NOW_MS + c->steps[0].wait_ms);
         if (d->decided_at_ms > 0 && d->decided_at_ms < INT64_MAX / 4)
             check_schedule(c, d->lead->timezone, d->decided_at_ms);
-    } else {
+    } else if (rc == 0) {
         const Lastmile__V1__NextTouch *t = ev->next_touch;
         char want[LM_ID_MAX];
         snprintf(want, sizeof(want), "%s:touch:%d", t->lead_id, (int)t->step);

@@ -25,28 +25,21 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         fprintf(stderr, "fuzz_timing: built-in config: %s\n", err);
         abort();
     }
+    fuzz_worker_init(&lm_timing_worker);
     return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (size > FUZZ_MAX_INPUT)
-        return 0;
-    ProtobufCMessage *msg = protobuf_c_message_unpack(
-        lm_timing_worker.input_type, NULL, size, data);
+    lm_ident ident;
+    int rc;
+    ProtobufCMessage *msg =
+        fuzz_identify(&lm_timing_worker, data, size, &ident, &rc);
     if (!msg)
         return 0;
     const Lastmile__V1__TimingEvent *ev =
         (const Lastmile__V1__TimingEvent *)msg;
-    lm_ident ident;
-    char reason[LM_REASON_MAX];
-    memset(&ident, 0, sizeof(ident));
-    reason[0] = '\0';
-    int rc = lm_timing_worker.identify(lm_timing_worker.ctx, msg, &ident,
-                                       reason, sizeof(reason));
-    if (rc != 0) {
-        fuzz_check(fuzz_reason_ok(reason, sizeof(reason)),
-                   "identify rejected without a reason");
-    } else if (ev->event_case == LASTMILE__V1__TIMING_EVENT__EVENT_RESPONSE) {
+    if (rc == 0 &&
+        ev->event_case == LASTMILE__V1__TIMING_EVENT__EVENT_RESPONSE) {
         const Lastmile__V1__LeadResponse *r = ev->response;
         char want[LM_ID_MAX];
         snprintf(want, sizeof(want), "response:%s", r->event_id);
@@ -54,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fuzz_check(r->kind >= LASTMILE__V1__RESPONSE_KIND__REPLIED &&
                        r->kind <= LASTMILE__V1__RESPONSE_KIND__BOUNCED,
                    "unknown ResponseKind accepted");
-    } else {
+    } else if (rc == 0) {
         const Lastmile__V1__TimerFired *t = ev->timer_fired;
         char want[LM_ID_MAX];
         snprintf(want, sizeof(want), "%s:timer:%d", t->lead_id, (int)t->step);

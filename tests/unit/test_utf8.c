@@ -14,9 +14,9 @@ static void expect_sanitized(const char *in, const char *want) {
 
 Test(utf8, sanitize_keeps_text_and_replaces_each_bad_byte) {
     expect_sanitized("Zürich 東京 🙂", "Zürich 東京 🙂");
-    expect_sanitized("cut \xe6\x9d", "cut ??");        /* truncated */
-    expect_sanitized("over \xc0\xaf", "over ??");      /* overlong '/' */
-    expect_sanitized("sur \xed\xa0\x80", "sur ???");   /* surrogate */
+    expect_sanitized("cut \xe6\x9d", "cut ??");           /* truncated */
+    expect_sanitized("over \xc0\xaf", "over ??");         /* overlong '/' */
+    expect_sanitized("sur \xed\xa0\x80", "sur ???");      /* surrogate */
     expect_sanitized("big \xf4\x90\x80\x80", "big ????"); /* > U+10FFFF */
     expect_sanitized("", "");
 }
