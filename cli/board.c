@@ -57,7 +57,12 @@
  * (<prefix><name>) and its input topic (<prefix><name>). */
 static const char *const board_stage_names[BOARD_STAGES] = {
     "intake", "qualification", "followup", "timing"};
-enum { ST_INTAKE = 0, ST_QUALIFICATION, ST_FOLLOWUP, ST_TIMING };
+enum { /* lm_report's stage indexes */
+       ST_INTAKE = LM_REPORT_STAGE_INTAKE,
+       ST_QUALIFICATION = LM_REPORT_STAGE_QUALIFICATION,
+       ST_FOLLOWUP = LM_REPORT_STAGE_FOLLOWUP,
+       ST_TIMING = LM_REPORT_STAGE_TIMING
+};
 
 /* ============================================================ state */
 
@@ -422,31 +427,6 @@ static void board_next_step(const lm_lead_row *row, int stage, char *out) {
     }
 }
 
-/* Which stage a lead waits in and since when (simulated ms); -1 when it
- * does not wait on the fleet (closed, or inside its response window). */
-static int board_classify(const lm_lead_row *row, int64_t now_ms,
-                          int64_t *since) {
-    if (!row->stage || (row->status && strcmp(row->status, "closed") == 0))
-        return -1;
-    if (strcmp(row->stage, "qualification") == 0) {
-        *since = row->accepted_at > 0 ? row->accepted_at : row->submitted_at;
-        return *since > 0 ? ST_QUALIFICATION : -1;
-    }
-    if (strcmp(row->stage, "followup") == 0) {
-        /* a timer moved it back here when the last touch's window closed */
-        *since = row->last_action_at > 0 && row->next_due_at > 0
-                     ? row->next_due_at
-                     : row->decided_at;
-        return *since > 0 ? ST_FOLLOWUP : -1;
-    }
-    if (strcmp(row->stage, "waiting") == 0 && row->next_due_at > 0 &&
-        row->next_due_at <= now_ms) {
-        *since = row->next_due_at;
-        return ST_TIMING;
-    }
-    return -1;
-}
-
 /* 1 when waiter a has waited longer than b (ties: by lead id). */
 static int board_older(int64_t since_a, const char *id_a, int64_t since_b,
                        const char *id_b) {
@@ -459,7 +439,8 @@ static int board_row(void *opaque, const lm_lead_row *row) {
     board_scan *sc = opaque;
     lm_report_add_lead(sc->acc, row);
     int64_t since = 0;
-    int stage = board_classify(row, sc->now_ms, &since);
+    /* the rule `lastmile waiting` uses; ST_* are its stage indexes */
+    int stage = lm_report_waiting_stage(row, sc->now_ms, &since);
     if (stage < 0)
         return 0;
     sc->waiting[stage]++;

@@ -36,6 +36,7 @@
 #define ITEMS_MIN_CAP 256
 #define UNASSIGNED    "(unassigned)"
 
+/* in the order of lm_report_waiting_stage's stages */
 enum { ST_QUALIFICATION, ST_FOLLOWUP, ST_WAITING, ST_N };
 static const char *const stage_names[ST_N] = {"qualification", "followup",
                                               "waiting"};
@@ -82,27 +83,10 @@ static void usage(FILE *f) {
             LIMIT_DEFAULT);
 }
 
-/* The stage an open lead waits in and since when; -1 when it waits on no
- * one (closed, or its timer is not due yet). */
+/* ST_* of a lead waiting on the fleet (lm_report_waiting_stage), or -1. */
 static int classify(const lm_lead_row *row, int64_t now, int64_t *since) {
-    if (!row->status || strcmp(row->status, "open") != 0 || !row->stage)
-        return -1;
-    if (strcmp(row->stage, "qualification") == 0) {
-        *since = row->accepted_at ? row->accepted_at : row->submitted_at;
-        return *since > 0 ? ST_QUALIFICATION : -1;
-    }
-    if (strcmp(row->stage, "followup") == 0) {
-        *since = row->step >= 0 && row->next_due_at > 0 ? row->next_due_at
-                 : row->decided_at                      ? row->decided_at
-                                                        : row->accepted_at;
-        return *since > 0 ? ST_FOLLOWUP : -1;
-    }
-    if (strcmp(row->stage, "waiting") == 0 && row->next_due_at > 0 &&
-        now > row->next_due_at) {
-        *since = row->next_due_at;
-        return ST_WAITING;
-    }
-    return -1;
+    int st = lm_report_waiting_stage(row, now, since);
+    return st < 0 ? -1 : st - LM_REPORT_STAGE_QUALIFICATION;
 }
 
 static int on_row(void *opaque, const lm_lead_row *row) {

@@ -38,6 +38,30 @@
 const char *const lm_report_stage_names[LM_REPORT_STAGES] = {
     "intake", "qualification", "followup", "timing"};
 
+int lm_report_waiting_stage(const lm_lead_row *row, int64_t now_ms,
+                            int64_t *since) {
+    if (!row->status || strcmp(row->status, "open") != 0 || !row->stage)
+        return -1;
+    if (strcmp(row->stage, "qualification") == 0) {
+        *since = row->accepted_at ? row->accepted_at : row->submitted_at;
+        return *since > 0 ? LM_REPORT_STAGE_QUALIFICATION : -1;
+    }
+    if (strcmp(row->stage, "followup") == 0) {
+        /* back here from timing (a touch's window closed): since it was
+           due; straight from qualification: since the decision */
+        *since = row->step >= 0 && row->next_due_at > 0 ? row->next_due_at
+                 : row->decided_at                      ? row->decided_at
+                                                        : row->accepted_at;
+        return *since > 0 ? LM_REPORT_STAGE_FOLLOWUP : -1;
+    }
+    if (strcmp(row->stage, "waiting") == 0 && row->next_due_at > 0 &&
+        now_ms > row->next_due_at) {
+        *since = row->next_due_at;
+        return LM_REPORT_STAGE_TIMING;
+    }
+    return -1;
+}
+
 /* ============================================================ string map */
 
 /* Open addressing, linear probing; keys are owned copies. */

@@ -79,6 +79,23 @@ typedef struct lm_lead_row {
     int64_t wait_n[LM_REPORT_STAGES];  /* messages */
 } lm_lead_row;
 
+/* Indexes into lm_report_stage_names. */
+enum {
+    LM_REPORT_STAGE_INTAKE,
+    LM_REPORT_STAGE_QUALIFICATION,
+    LM_REPORT_STAGE_FOLLOWUP,
+    LM_REPORT_STAGE_TIMING
+};
+
+/* Where an open lead waits on the fleet now, the one rule `lastmile
+ * waiting` and the board share: LM_REPORT_STAGE_QUALIFICATION (accepted,
+ * not decided), _FOLLOWUP (decided, or a touch's window closed, and no
+ * touch made yet) or _TIMING (its timer is due), with *since the simulated
+ * ms it has waited from; -1 when it waits on no one (closed, or inside a
+ * response window). */
+int lm_report_waiting_stage(const lm_lead_row *row, int64_t now_ms,
+                            int64_t *since);
+
 /* Parses an HGETALL reply (RESP2 array of field, value or RESP3 map) into
  * *row (overwritten; lead_id set to NULL). Unknown fields and the binary
  * "lead" field are ignored; a number that does not parse counts as absent.

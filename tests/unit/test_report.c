@@ -400,3 +400,38 @@ Test(report, print_plain_and_tty) {
     free(buf);
     lm_report_free(&r);
 }
+
+/* The waiting rule `lastmile waiting` and the board share. */
+Test(report, waiting_stage) {
+    int64_t since = 0;
+    lm_lead_row r;
+    memset(&r, 0, sizeof(r));
+    r.step = -1;
+    r.stage = "qualification";
+    cr_expect_eq(lm_report_waiting_stage(&r, 5000, &since), -1,
+                 "a row without status is not an open lead");
+    r.status = "open";
+    r.submitted_at = 1000;
+    cr_expect_eq(lm_report_waiting_stage(&r, 5000, &since),
+                 LM_REPORT_STAGE_QUALIFICATION);
+    cr_expect_eq(since, 1000);
+    r.stage = "followup";
+    r.accepted_at = 1100;
+    cr_expect_eq(lm_report_waiting_stage(&r, 5000, &since),
+                 LM_REPORT_STAGE_FOLLOWUP);
+    cr_expect_eq(since, 1100, "no decision time: since acceptance");
+    r.decided_at = 1200;
+    lm_report_waiting_stage(&r, 5000, &since);
+    cr_expect_eq(since, 1200);
+    r.step = 0; /* back from timing: since the window closed */
+    r.next_due_at = 3000;
+    lm_report_waiting_stage(&r, 5000, &since);
+    cr_expect_eq(since, 3000);
+    r.stage = "waiting";
+    cr_expect_eq(lm_report_waiting_stage(&r, 5000, &since),
+                 LM_REPORT_STAGE_TIMING);
+    cr_expect_eq(lm_report_waiting_stage(&r, 3000, &since), -1,
+                 "inside its response window it waits on no one");
+    r.status = "closed";
+    cr_expect_eq(lm_report_waiting_stage(&r, 5000, &since), -1);
+}
