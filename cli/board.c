@@ -289,18 +289,6 @@ done:
     free(end);
 }
 
-/* Counts one dead letter: an intake dead letter is an invalid submission
- * (the same rule as `lastmile report`). */
-static void board_dlq_message(lm_board *b, const rd_kafka_message_t *rkm) {
-    Lastmile__V1__DeadLetter *d =
-        lastmile__v1__dead_letter__unpack(NULL, rkm->len, rkm->payload);
-    if (!d)
-        return;
-    if (d->worker && strcmp(d->worker, "intake") == 0)
-        b->invalid++;
-    lastmile__v1__dead_letter__free_unpacked(d, NULL);
-}
-
 /* Reads the dead-letter topic on from where the last refresh stopped, up
  * to the high watermarks taken now, within LM_BOARD_DLQ_BUDGET_MS. 0 when
  * caught up, -1 (with an error line) when not. */
@@ -379,7 +367,8 @@ static int board_dlq(lm_board *b, int nparts, json_t *errors) {
                 if (rkm->offset > b->dlq_next[p])
                     b->dlq_next[p] = rkm->offset;
             } else if (!rkm->err && rkm->offset >= b->dlq_next[p]) {
-                board_dlq_message(b, rkm);
+                /* the same rule as `lastmile report` */
+                lm_report_count_invalid(&b->invalid, rkm);
                 b->dlq_next[p] = rkm->offset + 1;
             }
         }

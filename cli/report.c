@@ -37,20 +37,6 @@ static void usage(FILE *f) {
             "stack.\n");
 }
 
-/* A dead letter of the intake worker is an invalid submission; dead
- * letters of later workers are not submissions and do not count. */
-static int count_invalid(void *opaque, const rd_kafka_message_t *rkm) {
-    int64_t *n = opaque;
-    Lastmile__V1__DeadLetter *d =
-        lastmile__v1__dead_letter__unpack(NULL, rkm->len, rkm->payload);
-    if (!d)
-        return 0;
-    if (d->worker && strcmp(d->worker, "intake") == 0)
-        (*n)++;
-    lastmile__v1__dead_letter__free_unpacked(d, NULL);
-    return 0;
-}
-
 static int need(const char *value, const char *name, const char *example) {
     if (value && *value)
         return 0;
@@ -65,8 +51,8 @@ int lm_cli_report_collect(const lm_settings *s, lm_report *rep, char *err,
                           size_t errsz) {
     lm_report_opts o = {.now_ms = lm_clock_now_ms()};
     char why[ERR_MAX];
-    if (lm_report_read_topic(s, LM_TOPIC_DLQ, 0, count_invalid, &o.invalid, why,
-                             sizeof(why)) < 0) {
+    if (lm_report_read_topic(s, LM_TOPIC_DLQ, 0, lm_report_count_invalid,
+                             &o.invalid, why, sizeof(why)) < 0) {
         snprintf(err, errsz, "counting invalid input: %s", why);
         return -1;
     }

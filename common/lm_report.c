@@ -62,6 +62,18 @@ int lm_report_waiting_stage(const lm_lead_row *row, int64_t now_ms,
     return -1;
 }
 
+int lm_report_count_invalid(void *opaque, const rd_kafka_message_t *rkm) {
+    int64_t *n = opaque;
+    Lastmile__V1__DeadLetter *d =
+        lastmile__v1__dead_letter__unpack(NULL, rkm->len, rkm->payload);
+    if (!d)
+        return 0;
+    if (d->worker && strcmp(d->worker, "intake") == 0)
+        (*n)++;
+    lastmile__v1__dead_letter__free_unpacked(d, NULL);
+    return 0;
+}
+
 /* ============================================================ string map */
 
 /* Open addressing, linear probing; keys are owned copies. */

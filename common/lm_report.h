@@ -131,6 +131,11 @@ int64_t lm_report_read_topic(const lm_settings *s, const char *suffix,
                              int timeout_ms, lm_report_msg_fn fn, void *opaque,
                              char *err, size_t errsz);
 
+/* An lm_report_msg_fn for the dead-letter topic: counts into *(int64_t *)
+ * opaque the invalid submissions, i.e. the intake worker's dead letters
+ * (later workers' dead letters are not submissions). Always 0. */
+int lm_report_count_invalid(void *opaque, const rd_kafka_message_t *rkm);
+
 /* ------------------------------------------------------------ the report */
 
 typedef struct lm_report_opts {
