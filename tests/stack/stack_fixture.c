@@ -5,7 +5,10 @@
 #include "lm_env.h"
 #include "lm_kafka.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -104,12 +107,45 @@ int fixture_start_worker(fixture *fx, const char *worker) {
     return slot;
 }
 
+static const char *const fx_workers[FX_WORKERS] = {"intake", "qualification",
+                                                   "followup", "timing"};
+
 int fixture_start_all(fixture *fx) {
-    const char *w[] = {"intake", "qualification", "followup", "timing"};
-    for (int i = 0; i < 4; i++)
-        if (fixture_start_worker(fx, w[i]) < 0)
+    for (int i = 0; i < FX_WORKERS; i++)
+        if (fixture_start_worker(fx, fx_workers[i]) < 0)
             return -1;
     return 0;
+}
+
+int fixture_start_all_with_metrics(fixture *fx, int ports[FX_WORKERS]) {
+    int fds[FX_WORKERS], rc = 0;
+    for (int i = 0; i < FX_WORKERS; i++) {
+        struct sockaddr_in a;
+        socklen_t sl = sizeof(a);
+        memset(&a, 0, sizeof(a));
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        ports[i] = -1;
+        if (fds[i] >= 0 &&
+            bind(fds[i], (struct sockaddr *)&a, sizeof(a)) == 0 &&
+            getsockname(fds[i], (struct sockaddr *)&a, &sl) == 0)
+            ports[i] = ntohs(a.sin_port);
+        else
+            rc = -1;
+    }
+    for (int i = 0; i < FX_WORKERS; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    for (int i = 0; rc == 0 && i < FX_WORKERS; i++) {
+        char addr[64];
+        snprintf(addr, sizeof(addr), "127.0.0.1:%d", ports[i]);
+        setenv("LASTMILE_METRICS_ADDR", addr, 1);
+        if (fixture_start_worker(fx, fx_workers[i]) < 0)
+            rc = -1;
+    }
+    unsetenv("LASTMILE_METRICS_ADDR");
+    return rc;
 }
 
 int fixture_stop_worker(fixture *fx, int slot, int sig) {

@@ -36,6 +36,10 @@ void fixture_down(fixture *fx);
 /* Starts lastmile-<worker>; returns its slot index or -1. */
 int fixture_start_worker(fixture *fx, const char *worker);
 int fixture_start_all(fixture *fx);
+/* fixture_start_all with /metrics on: each worker (intake, qualification,
+ * followup, timing) serves on 127.0.0.1:ports[i], ports picked free and
+ * distinct (bound together, then released). 0 / -1. */
+int fixture_start_all_with_metrics(fixture *fx, int ports[FX_WORKERS]);
 /* Sends sig to the worker in slot i and waits for it to exit. */
 int fixture_stop_worker(fixture *fx, int slot, int sig);
 /* Produces a message (copied) and waits for delivery of all. */

@@ -185,23 +185,6 @@ static size_t count_in_logs(const char *needle) {
     return n;
 }
 
-/* A free TCP port on 127.0.0.1 (bound and released: good enough here). */
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t alen = sizeof(a);
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &alen) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
 /* HTTP status of GET path on 127.0.0.1:port; -1 when nothing answers. */
 static int http_status(int port, const char *path) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -505,16 +488,8 @@ Test(faults, redis_kill_restart, .fini = teardown, .timeout = 900) {
 
 Test(faults, redis_away_not_ready, .fini = teardown, .timeout = 900) {
     cr_assert_eq(fixture_up(&fx, 4, FAULT_SCALE), 0);
-    int ports[N_WORKERS];
-    for (int w = 0; w < N_WORKERS; w++) {
-        char addr[64];
-        ports[w] = free_port();
-        cr_assert_gt(ports[w], 0);
-        snprintf(addr, sizeof(addr), "127.0.0.1:%d", ports[w]);
-        setenv("LASTMILE_METRICS_ADDR", addr, 1);
-        cr_assert_geq(fixture_start_worker(&fx, worker_names[w]), 0);
-    }
-    unsetenv("LASTMILE_METRICS_ADDR");
+    int ports[FX_WORKERS];
+    cr_assert_eq(fixture_start_all_with_metrics(&fx, ports), 0);
     int64_t deadline = fixture_mono_ms() + fixture_ms(60000);
     int n_ready = 0;
     while (n_ready < N_WORKERS && fixture_mono_ms() < deadline) {

@@ -68,24 +68,6 @@ static const char *const workers[FX_WORKERS] = {"intake", "qualification",
 
 /* A free loopback port for each worker: all bound at once (so they
  * differ), then released for the workers to take. */
-static void pick_ports(int *ports, int n) {
-    int fds[FX_WORKERS];
-    for (int i = 0; i < n; i++) {
-        struct sockaddr_in a;
-        socklen_t sl = sizeof(a);
-        memset(&a, 0, sizeof(a));
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
-        cr_assert_geq(fds[i], 0);
-        cr_assert_eq(bind(fds[i], (struct sockaddr *)&a, sizeof(a)), 0);
-        cr_assert_eq(getsockname(fds[i], (struct sockaddr *)&a, &sl), 0);
-        ports[i] = ntohs(a.sin_port);
-    }
-    for (int i = 0; i < n; i++)
-        close(fds[i]);
-}
-
 typedef struct http_reply {
     int status;      /* 0: no answer */
     char ctype[128]; /* Content-Type */
@@ -861,14 +843,7 @@ static void counting_free(counting *c) {
 static int ports[FX_WORKERS];
 
 static void start_fleet_with_metrics(void) {
-    pick_ports(ports, FX_WORKERS);
-    for (int i = 0; i < FX_WORKERS; i++) {
-        char addr[64];
-        snprintf(addr, sizeof(addr), "127.0.0.1:%d", ports[i]);
-        setenv("LASTMILE_METRICS_ADDR", addr, 1);
-        cr_assert_geq(fixture_start_worker(&fx, workers[i]), 0);
-    }
-    unsetenv("LASTMILE_METRICS_ADDR");
+    cr_assert_eq(fixture_start_all_with_metrics(&fx, ports), 0);
 }
 
 /* The HTTP status of GET path on worker i (0: no answer); body into why. */
