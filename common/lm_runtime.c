@@ -119,11 +119,12 @@ struct lm_runtime {
     size_t n_recs, cap_recs;
     rt_count *counts;
     size_t n_counts, cap_counts;
-    lm_buf recbuf; /* keys, values, ids of outputs */
-    lm_buf writes; /* every item's writes as [argc][len arg]...; see
-                      write_append */
-    lm_pipe index; /* every item's index commands (lm_out_index) */
-    lm_buf obbuf;  /* one item's packed outbox, reused */
+    lm_buf recbuf;       /* keys, values, ids of outputs */
+    lm_buf writes;       /* every item's writes as [argc][len arg]...; see
+                            write_append */
+    lm_pipe index;       /* every item's index commands (lm_out_index) */
+    lm_buf obbuf;        /* one item's packed outbox, reused */
+    size_t batch_plan_n; /* plan_batch's replies, after [0] WATCH, [1] MGET */
     int32_t fences[RT_PARTITIONS_MAX]; /* input partitions in the batch */
     int n_fences;
     size_t *dupslots; /* open-addressing table for in-batch duplicates */
@@ -1339,7 +1340,8 @@ static void attempt_reset(lm_runtime *rt) {
 }
 
 /* Round trip 1: WATCH of the batch's fences, MGET of every done record,
- * then every plan. Replies: [0] WATCH, [1] MGET, then the plans'.
+ * the batch-wide reads, then every plan. Replies: [0] WATCH, [1] MGET,
+ * then plan_batch's, then the plans'.
  * 0, or -1: abandon. */
 static int plan_round_trip(lm_runtime *rt, int64_t now_ms) {
     lm_pipe *p = &rt->pipe;
@@ -1363,6 +1365,15 @@ static int plan_round_trip(lm_runtime *rt, int64_t now_ms) {
             return -1;
     }
     lm_pipe_end(p);
+    if (rt->w->plan_batch) {
+        lm_plan plan = {p};
+        if (rt->w->plan_batch(rt->w->ctx, &plan) != 0) {
+            lm_log(LM_LOG_ERROR, "plan_batch_failed",
+                   "could not plan the batch-wide reads (out of memory?)");
+            return -1;
+        }
+    }
+    rt->batch_plan_n = p->n - 2;
     for (size_t i = 0; i < rt->n_items; i++) {
         rt_item *it = &rt->items[i];
         it->plan_first = p->n;
@@ -1401,6 +1412,8 @@ static int decide(lm_runtime *rt, int first_attempt, int64_t now_ms,
     int64_t max_wait = 0;
     int rc = 0;
     *any_recovering = 0;
+    if (rt->w->begin_batch)
+        rt->w->begin_batch(rt->w->ctx, rt->replies + 2, rt->batch_plan_n);
     for (size_t i = 0; i < rt->n_items; i++) {
         rt_item *it = &rt->items[i];
         size_t dlen = 0;

@@ -15,7 +15,8 @@
  *   2. decode and identify each; undecodable or invalid input is rejected
  *      to the dead-letter topic with its reason;
  *   3. ONE Redis round trip: WATCH of the batch's partition fences, MGET of
- *      every message's "done" record, and every plan's reads;
+ *      every message's "done" record, the worker's batch-wide reads
+ *      (plan_batch) and every message's plan;
  *   4. handle each new message; a message whose done record exists was
  *      handled before (an upstream duplicate, or a redelivery after a crash)
  *      and is not handled again;
@@ -153,6 +154,19 @@ typedef struct lm_worker {
     /* The decision. 0 / -1 (-1 without lm_out_reject → dead letter with a
      * generic reason). */
     int (*handle)(void *ctx, const lm_msg *m, lm_out *out);
+    /* Batch-wide reads, appended once per attempt after the done records
+     * and before the messages' plans: state that many messages of a batch
+     * share (qualification's team loads), read once instead of once per
+     * message. May be NULL. 0 / -1 (out of memory: the batch is
+     * abandoned, as on any allocation failure). */
+    int (*plan_batch)(void *ctx, lm_plan *p);
+    /* The replies to plan_batch, in plan order, before the attempt's first
+     * handle. The worker keeps what it needs in ctx; handle is then called
+     * for the batch's new messages in input order and may update that
+     * state (an owner's load grows with each lead given to it). Called
+     * again, from fresh reads, when the batch is decided again. The
+     * replies are the runtime's, valid during the call. May be NULL. */
+    void (*begin_batch)(void *ctx, redisReply *const *replies, size_t n);
     /* Called between batches, at least every 200 ms (timer sweeps).
      * May be NULL. */
     void (*tick)(void *ctx, lm_runtime *rt);

@@ -10,10 +10,15 @@
  *   flow.kill9_and_restart: the same while workers are killed with -9 and
  *     restarted: nothing lost, nothing doubled.
  *   flow.ten_thousand_decisions: 10,000 leads make exactly 10,000
- *     decisions, no action id twice (real-time clock: step 0 only). */
+ *     decisions, no action id twice (real-time clock: step 0 only), and
+ *     each lead with an owner counts once in its owner's load. Closed
+ *     leads (the 1,000-lead flow) leave no load behind. */
+#include "lm_lead.h"
+#include "lm_policy.h"
 #include "market.h"
 
 #include <criterion/criterion.h>
+#include <hiredis/hiredis.h>
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -57,6 +62,32 @@ static void check_ledger(market *m, int n_people, int invalid) {
                  m->n_responded_outcomes, m->responders.n);
 }
 
+/* Every owner's load (the size of lm:{team:<t>}:open:<owner>) over the
+ * built-in config's teams; returns the sum, *n_owners how many owners. */
+static long long owner_loads(int *n_owners) {
+    char err[512];
+    lm_policy *pol = lm_policy_load(NULL, err, sizeof(err));
+    cr_assert(pol, "%s", err);
+    redisContext *c = redisConnect("127.0.0.1", fx.st.redis_port);
+    cr_assert(c && !c->err, "redis: %s", c ? c->errstr : "no context");
+    long long sum = 0;
+    *n_owners = 0;
+    for (size_t i = 0; i < lm_policy_team_count(pol); i++) {
+        const lm_team *t = lm_policy_team_at(pol, i);
+        for (size_t o = 0; o < t->n_owners; o++, (*n_owners)++) {
+            char key[LM_KEY_MAX];
+            lm_lead_team_open_key(t->name, t->owners[o].name, key);
+            redisReply *r = redisCommand(c, "SCARD %s", key);
+            cr_assert(r && r->type == REDIS_REPLY_INTEGER);
+            sum += r->integer;
+            freeReplyObject(r);
+        }
+    }
+    redisFree(c);
+    lm_policy_free(pol);
+    return sum;
+}
+
 Test(flow, leads_reach_one_outcome, .fini = teardown, .timeout = 600) {
     cr_assert_eq(fixture_up(&fx, 4, 400000), 0);
     cr_assert_eq(fixture_start_all(&fx), 0);
@@ -69,6 +100,11 @@ Test(flow, leads_reach_one_outcome, .fini = teardown, .timeout = 600) {
     cr_expect(done, "not every lead closed in time");
     /* silence walks every step: touches = responders' 1 + others' all */
     cr_expect_gt(m.touches, m.accepted.n, "cadences did not advance");
+    /* every closed lead released its owner: no load is left */
+    int n_owners = 0;
+    cr_expect_eq(owner_loads(&n_owners), 0,
+                 "owners still hold leads after every lead closed");
+    cr_expect_gt(n_owners, 1);
     market_free(&m);
 }
 
@@ -117,6 +153,14 @@ Test(flow, ten_thousand_decisions, .fini = teardown, .timeout = 900) {
     cr_expect_eq(m.decisions.n, 10000);
     cr_expect_eq(m.decisions.dups, 0);
     cr_expect_eq(m.actions.dups, 0);
+    /* every lead decided with an owner is on exactly one owner's open set
+       (none closes on the real clock but the disqualified, which take no
+       owner) */
+    int n_owners = 0;
+    long long held = owner_loads(&n_owners);
+    cr_expect_eq(held, (long long)(m.decisions.n - m.outcomes.n),
+                 "owners hold %lld leads; %zu were decided with an owner", held,
+                 m.decisions.n - m.outcomes.n);
     printf("10000 leads: %zu decisions, %zu duplicate decisions, %zu actions, "
            "%zu duplicate action ids\n",
            m.decisions.n, m.decisions.dups, m.actions.n, m.actions.dups);

@@ -141,6 +141,45 @@ Test(qualification, decides_routes_and_explains) {
     lm_policy_free(policy);
 }
 
+typedef struct pick_case {
+    const char *what;
+    int64_t loads[3];
+    int64_t rr;
+    size_t want;
+} pick_case;
+
+Test(qualification, picks_owners_round_robin_within_capacity) {
+    static const lm_owner owners[] = {{"ann", 2}, {"bob", 2}, {"cat", 1}};
+    const lm_team team = {"sales", owners, 3};
+    static const pick_case cases[] = {
+        {"room everywhere: the counter's owner", {0, 0, 0}, 0, 0},
+        {"room everywhere: the next one", {0, 0, 0}, 1, 1},
+        {"the counter wraps", {0, 0, 0}, 5, 2},
+        {"a full owner is skipped", {0, 2, 0}, 1, 2},
+        {"skipping wraps to the start", {2, 2, 0}, 0, 2},
+        {"all full: the least over capacity", {4, 3, 3}, 0, 1},
+        {"all full, a tie: the first from the counter", {3, 3, 2}, 1, 1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const pick_case *c = &cases[i];
+        cr_expect_eq(lm_qualify_pick_owner(&team, c->loads, c->rr), c->want,
+                     "%s: got %zu", c->what,
+                     lm_qualify_pick_owner(&team, c->loads, c->rr));
+    }
+    /* a run of leads with loads updated as the worker does: the team's
+     * capacity is 5, and every owner is filled before anyone goes over */
+    int64_t loads[3] = {0, 0, 0};
+    for (int64_t rr = 1; rr <= 5; rr++)
+        loads[lm_qualify_pick_owner(&team, loads, rr)]++;
+    cr_expect(loads[0] == 2 && loads[1] == 2 && loads[2] == 1,
+              "after 5 leads: %lld %lld %lld", (long long)loads[0],
+              (long long)loads[1], (long long)loads[2]);
+    loads[lm_qualify_pick_owner(&team, loads, 6)]++;
+    cr_expect(loads[0] + loads[1] + loads[2] == 6 && loads[2] == 1,
+              "the sixth lead goes to an owner of capacity 2 (over by 1), not "
+              "to cat (capacity 1)");
+}
+
 Test(followup, schedules_inside_business_hours) {
     char err[512];
     lm_policy *policy = lm_policy_load(NULL, err, sizeof(err));

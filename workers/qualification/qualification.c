@@ -1,11 +1,19 @@
 /* qualification.c — score, decide, route (see qualification.h).
  *
- * Owner assignment is the one decision that needs shared state: plan()
- * runs the assign script on the team's keys (tag {team:<name>}). It is
- * idempotent per lead (a redelivered lead gets the owner it got before),
- * skips owners at capacity, and when every owner is full gives the lead to
- * the least loaded one, so no lead waits unowned. timing-adjust releases
- * the load when the lead closes. */
+ * Owner assignment is the one decision that needs shared state: each
+ * owner's load (the size of its set of open leads) and the team's
+ * round-robin counter. They are read once per batch (plan_batch: one GET
+ * and one SCARD per owner, every team), kept in qual_state for the batch
+ * (begin_batch), and each assignment updates them there, so the leads of
+ * one batch see each other. The assignment is written with the lead's
+ * decision, in the batch's transaction (SADD to the owner's set, INCR of
+ * the counter): it is applied exactly once, and a redelivered lead is
+ * recovered from its outbox, never assigned again. timing-adjust releases
+ * the load (SREM) when the lead closes.
+ *
+ * Two replicas deciding at the same moment read the same loads, so an
+ * owner can go over capacity by what the other replica assigned in that
+ * batch: capacity steers, it does not lock (docs/DELIVERY.md). */
 #include "qualification.h"
 
 #include "lm_fmt.h"
@@ -18,36 +26,38 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One team's assignment state for the batch being decided. */
+typedef struct qual_team {
+    const lm_team *team;
+    int64_t rr;     /* the counter as read, plus this batch's assignments */
+    int64_t *loads; /* per owner, as read plus this batch's */
+} qual_team;
+
 typedef struct qual_ctx {
     lm_model *model;
     lm_policy *policy;
+    qual_team *teams; /* one per configured team, in config order */
+    size_t n_teams;
 } qual_ctx;
 
 static qual_ctx qual_state;
 
-/* KEYS: assign hash, rr counter, load hash. ARGV[1] lead_id, then
- * owner, capacity pairs. Returns the owner. */
-static lm_script assign_script = {
-    .lua =
-        "local cur = redis.call('HGET', KEYS[1], ARGV[1])\n"
-        "if cur then return cur end\n"
-        "local n = (#ARGV - 1) / 2\n"
-        "local start = redis.call('INCR', KEYS[2])\n"
-        "local best, best_load, best_owner = nil, nil, nil\n"
-        "for k = 0, n - 1 do\n"
-        "  local i = (start + k) % n\n"
-        "  local owner = ARGV[2 + 2 * i]\n"
-        "  local cap = tonumber(ARGV[3 + 2 * i])\n"
-        "  local load = tonumber(redis.call('HGET', KEYS[3], owner) or '0')\n"
-        "  if load < cap then best = owner break end\n"
-        "  if best_load == nil or load - cap < best_load then\n"
-        "    best_load = load - cap best_owner = owner end\n"
-        "end\n"
-        "if not best then best = best_owner end\n"
-        "redis.call('HINCRBY', KEYS[3], best, 1)\n"
-        "redis.call('HSET', KEYS[1], ARGV[1], best)\n"
-        "return best\n",
-    .sha = ""};
+size_t lm_qualify_pick_owner(const lm_team *t, const int64_t *loads,
+                             int64_t rr) {
+    size_t n = t->n_owners, best = 0;
+    int64_t best_over = INT64_MAX;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = (size_t)((uint64_t)rr % n + k) % n;
+        int64_t over = loads[i] - t->owners[i].capacity;
+        if (over < 0)
+            return i;
+        if (over < best_over) {
+            best_over = over;
+            best = i;
+        }
+    }
+    return best;
+}
 
 void lm_qualify(const lm_model *model, const lm_policy *policy,
                 const Lastmile__V1__LeadAccepted *lead,
@@ -74,6 +84,14 @@ void lm_qualify(const lm_model *model, const lm_policy *policy,
         lm_lead_adaptive(lead->lead_id, lm_policy_control_share(policy));
 }
 
+static void qual_teams_free(qual_ctx *c) {
+    for (size_t i = 0; i < c->n_teams; i++)
+        free(c->teams[i].loads);
+    free(c->teams);
+    c->teams = NULL;
+    c->n_teams = 0;
+}
+
 static int qual_init(void *ctx, const lm_settings *s, char *err, size_t errsz) {
     qual_ctx *c = ctx;
     c->policy = lm_policy_load(s->config_path, err, errsz);
@@ -82,16 +100,105 @@ static int qual_init(void *ctx, const lm_settings *s, char *err, size_t errsz) {
     c->model = lm_model_load(s->model_path, err, errsz);
     if (!c->model)
         return -1;
+    c->n_teams = lm_policy_team_count(c->policy);
+    c->teams = calloc(c->n_teams ? c->n_teams : 1, sizeof(*c->teams));
+    if (!c->teams)
+        goto oom;
+    for (size_t i = 0; i < c->n_teams; i++) {
+        c->teams[i].team = lm_policy_team_at(c->policy, i);
+        c->teams[i].loads =
+            calloc(c->teams[i].team->n_owners, sizeof(*c->teams[i].loads));
+        if (!c->teams[i].loads)
+            goto oom;
+    }
     lm_log(LM_LOG_INFO, "model_loaded", "model %s", lm_model_version(c->model));
     return 0;
+oom:
+    snprintf(err, errsz, "out of memory for %zu teams", c->n_teams);
+    return -1;
 }
 
 static void qual_fini(void *ctx) {
     qual_ctx *c = ctx;
+    qual_teams_free(c);
     lm_policy_free(c->policy);
     lm_model_free(c->model);
     c->policy = NULL;
     c->model = NULL;
+}
+
+/* Every team's counter and every owner's load: 1 + owners commands a team.
+ * Reading all teams keeps the order fixed, and there are few. */
+static int qual_plan_batch(void *ctx, lm_plan *p) {
+    qual_ctx *c = ctx;
+    char key[LM_KEY_MAX];
+    for (size_t i = 0; i < c->n_teams; i++) {
+        const lm_team *t = c->teams[i].team;
+        lm_lead_team_rr_key(t->name, key);
+        if (lm_plan_cmd_strs(p, "GET", key, NULL) != 0)
+            return -1;
+        for (size_t o = 0; o < t->n_owners; o++) {
+            lm_lead_team_open_key(t->name, t->owners[o].name, key);
+            if (lm_plan_cmd_strs(p, "SCARD", key, NULL) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* A reply that is not a number (an error, a key of another type) counts
+ * as 0: the lead still gets an owner, and the error is logged once a
+ * batch. */
+static void qual_begin_batch(void *ctx, redisReply *const *replies, size_t n) {
+    qual_ctx *c = ctx;
+    size_t r = 0, bad = 0;
+    for (size_t i = 0; i < c->n_teams; i++) {
+        qual_team *qt = &c->teams[i];
+        const redisReply *rr = r < n ? replies[r] : NULL;
+        r++;
+        int64_t v = 0;
+        const char *str = lm_reply_str(rr, NULL);
+        if (str ? lm_parse_int64(str, 0, INT64_MAX / 2, &v) != 0
+                : !lm_reply_is_nil(rr)) {
+            bad++;
+            v = 0;
+        }
+        qt->rr = v;
+        for (size_t o = 0; o < qt->team->n_owners; o++, r++) {
+            const redisReply *sc = r < n ? replies[r] : NULL;
+            if (!sc || sc->type != REDIS_REPLY_INTEGER)
+                bad++;
+            qt->loads[o] = lm_reply_int(sc, 0);
+        }
+    }
+    if (bad)
+        lm_log(LM_LOG_WARN, "team_state_unreadable",
+               "%zu team counter(s) or load(s) could not be read (see the "
+               "lm:{team:*} keys in Redis); they count as 0 for this batch",
+               bad);
+}
+
+/* Gives the lead an owner of team t and queues the assignment's writes.
+ * Returns the owner's name, or NULL when t is not configured. */
+static const char *qual_assign(qual_ctx *c, const lm_team *t,
+                               const char *lead_id, lm_out *out) {
+    qual_team *qt = NULL;
+    for (size_t i = 0; i < c->n_teams && !qt; i++)
+        if (c->teams[i].team == t)
+            qt = &c->teams[i];
+    if (!qt)
+        return NULL;
+    size_t o = lm_qualify_pick_owner(t, qt->loads, ++qt->rr);
+    qt->loads[o]++;
+    char open[LM_KEY_MAX], rr[LM_KEY_MAX];
+    lm_lead_team_open_key(t->name, t->owners[o].name, open);
+    lm_lead_team_rr_key(t->name, rr);
+    const char *sadd[] = {"SADD", open, lead_id};
+    const char *incr[] = {"INCR", rr};
+    if (lm_out_index(out, 3, sadd, NULL) != 0 ||
+        lm_out_index(out, 2, incr, NULL) != 0)
+        return NULL;
+    return t->owners[o].name;
 }
 
 static int qual_identify(void *ctx, const ProtobufCMessage *msg,
@@ -117,45 +224,6 @@ static int qual_identify(void *ctx, const ProtobufCMessage *msg,
 
 _Static_assert(sizeof(lm_qualify_result) <= LM_SCRATCH_MAX,
                "the decision must fit the runtime's scratch");
-
-static void team_key(const char *team, const char *what, char *out,
-                     size_t outsz) {
-    lm_fmt_cat(out, outsz, "lm:{team:", team, "}:", what, NULL);
-}
-
-static int qual_plan(void *ctx, const ProtobufCMessage *msg,
-                     const lm_ident *ident, int64_t now_ms, lm_plan *p) {
-    (void)ctx;
-    (void)now_ms;
-    const Lastmile__V1__LeadAccepted *l =
-        (const Lastmile__V1__LeadAccepted *)msg;
-    const lm_qualify_result *q = (const lm_qualify_result *)ident->scratch;
-    if (!q->team)
-        return 0;
-    char k1[LM_KEY_MAX], k2[LM_KEY_MAX], k3[LM_KEY_MAX];
-    team_key(q->team->name, "assign", k1, sizeof(k1));
-    team_key(q->team->name, "rr", k2, sizeof(k2));
-    team_key(q->team->name, "load", k3, sizeof(k3));
-    size_t argc = 4 + 2 * q->team->n_owners;
-    const char **argv = malloc(argc * sizeof(*argv));
-    char(*caps)[LM_FMT_I64_MAX] = malloc(q->team->n_owners * sizeof(*caps));
-    int rc = -1;
-    if (argv && caps) {
-        argv[0] = k1;
-        argv[1] = k2;
-        argv[2] = k3;
-        argv[3] = l->lead_id;
-        for (size_t i = 0; i < q->team->n_owners; i++) {
-            lm_fmt_i64(caps[i], (int64_t)q->team->owners[i].capacity);
-            argv[4 + 2 * i] = q->team->owners[i].name;
-            argv[5 + 2 * i] = caps[i];
-        }
-        rc = lm_plan_script(p, &assign_script, 3, (int)argc, argv, NULL);
-    }
-    free(argv);
-    free(caps);
-    return rc;
-}
 
 static const char *kind_name(Lastmile__V1__DecisionKind k) {
     switch (k) {
@@ -226,7 +294,7 @@ static int qual_handle(void *ctx, const lm_msg *m, lm_out *out) {
         return lm_out_emit(out, LM_TOPIC_OUTCOMES, l->lead_id, id, &o.base);
     }
 
-    const char *owner = m->n_replies ? lm_reply_str(m->replies[0], NULL) : NULL;
+    const char *owner = qual_assign(c, q.team, l->lead_id, out);
     if (!owner)
         return -1;
     const lm_cadence *cad = lm_policy_cadence(
@@ -274,17 +342,16 @@ static int qual_handle(void *ctx, const lm_msg *m, lm_out *out) {
 
 static const char *const qual_outputs[] = {LM_TOPIC_FOLLOWUP, LM_TOPIC_OUTCOMES,
                                            NULL};
-static lm_script *const qual_scripts[] = {&assign_script, NULL};
 
 const lm_worker lm_qualification_worker = {
     .name = "qualification",
     .input = LM_TOPIC_QUALIFICATION,
     .outputs = qual_outputs,
     .input_type = &lastmile__v1__lead_accepted__descriptor,
-    .scripts = qual_scripts,
     .ctx = &qual_state,
     .identify = qual_identify,
-    .plan = qual_plan,
+    .plan_batch = qual_plan_batch,
+    .begin_batch = qual_begin_batch,
     .handle = qual_handle,
     .init = qual_init,
     .fini = qual_fini,

@@ -32,6 +32,13 @@ typedef struct lm_qualify_result {
 void lm_qualify(const lm_model *model, const lm_policy *policy,
                 const Lastmile__V1__LeadAccepted *lead, lm_qualify_result *out);
 
+/* The owner for a team's next lead: starting at owner rr % n_owners, the
+ * first whose load (loads[i], one per owner) is under its capacity; when
+ * every owner is full, the one least over it (ties: the first from the
+ * start), so no lead waits unowned. Returns the owner's index; pure. */
+size_t lm_qualify_pick_owner(const lm_team *t, const int64_t *loads,
+                             int64_t rr);
+
 extern const lm_worker lm_qualification_worker;
 
 #endif

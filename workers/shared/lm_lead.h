@@ -11,7 +11,10 @@
  * Timers live in LM_TIMER_BUCKETS sorted sets, lm:{timers:<b>} (member
  * "<lead_id>|<step>", score = due epoch ms), claims in lm:{timers:<b>}:claimed.
  * Learned timing in lm:{seg:<segment>}:slots (fields "<slot>:s", "<slot>:f").
- * Owner assignment in lm:{team:<team>}:{assign,rr,load}.
+ * Owner assignment: lm:{team:<team>}:open:<owner> is the set of the
+ * owner's open leads (its size is the owner's load; SADD on assignment,
+ * SREM on close, both idempotent), lm:{team:<team>}:rr the team's
+ * round-robin counter.
  *
  * Lead hash fields (all times simulated epoch ms): see LM_F_* below.
  * Pure code; no heap. */
@@ -67,6 +70,10 @@ void lm_lead_id(const char *person, const char *event_id,
 int lm_lead_tag(const char *lead_id, char out[LM_PERSON_MAX]);
 void lm_lead_key(const char *lead_id, char out[LM_KEY_MAX]);
 void lm_lead_person_key(const char *person, char out[LM_KEY_MAX]);
+/* lm:{team:<team>}:open:<owner>, and lm:{team:<team>}:rr (see above). */
+void lm_lead_team_open_key(const char *team, const char *owner,
+                           char out[LM_KEY_MAX]);
+void lm_lead_team_rr_key(const char *team, char out[LM_KEY_MAX]);
 int lm_lead_timer_bucket(const char *lead_id);
 void lm_lead_timer_key(int bucket, char out[LM_KEY_MAX]);
 void lm_lead_timer_member(const char *lead_id, int step, char out[LM_KEY_MAX]);

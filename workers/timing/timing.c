@@ -328,19 +328,12 @@ static int close_lead(timing_ctx *c, const lm_msg *m, lm_out *out,
     lm_out_index(out, 3, zrem, NULL);
     const char *team = field(m, R_TEAM, NULL);
     if (team && o.owner[0]) {
-        char assign[LM_KEY_MAX], load[LM_KEY_MAX];
-        snprintf(assign, sizeof(assign), "lm:{team:%s}:assign", team);
-        snprintf(load, sizeof(load), "lm:{team:%s}:load", team);
-        const char *rel[] = {"EVAL",
-                             "if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 "
-                             "then redis.call('HINCRBY', KEYS[2], ARGV[2], "
-                             "-1) end return 1",
-                             "2",
-                             assign,
-                             load,
-                             lead_id,
-                             o.owner};
-        lm_out_index(out, 7, rel, NULL);
+        /* the owner's load falls by one: idempotent, so a lead closed
+           twice releases once */
+        char open[LM_KEY_MAX];
+        lm_lead_team_open_key(team, o.owner, open);
+        const char *rel[] = {"SREM", open, lead_id};
+        lm_out_index(out, 3, rel, NULL);
     }
     const char *slot = field(m, R_SLOT, NULL);
     if (success && slot && seg) {
