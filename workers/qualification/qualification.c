@@ -1,15 +1,17 @@
 /* qualification.c — score, decide, route (see qualification.h).
  *
  * Owner assignment is the one decision that needs shared state: each
- * owner's load (the size of its set of open leads) and the team's
- * round-robin counter. They are read once per batch (plan_batch: one GET
- * and one SCARD per owner, every team), kept in qual_state for the batch
+ * owner's load, the size of its set of open leads. Loads are read once per
+ * batch (plan_batch: one SCARD per owner, every team), kept in qual_state
  * (begin_batch), and each assignment updates them there, so the leads of
  * one batch see each other. The assignment is written with the lead's
- * decision, in the batch's transaction (SADD to the owner's set, INCR of
- * the counter): it is applied exactly once, and a redelivered lead is
- * recovered from its outbox, never assigned again. timing-adjust releases
- * the load (SREM) when the lead closes.
+ * decision, in the batch's transaction (SADD to the owner's set): it is
+ * applied exactly once, and a redelivered lead is recovered from its
+ * outbox, never assigned again. timing-adjust releases the load (SREM)
+ * when the lead closes. The round-robin counter is the process's own: it
+ * only says where the search for an owner with room starts, so each
+ * replica going round on its own spreads leads as well, and Redis is
+ * spared a write per lead.
  *
  * Two replicas deciding at the same moment read the same loads, so an
  * owner can go over capacity by what the other replica assigned in that
@@ -29,8 +31,8 @@
 /* One team's assignment state for the batch being decided. */
 typedef struct qual_team {
     const lm_team *team;
-    int64_t rr;     /* the counter as read, plus this batch's assignments */
-    int64_t *loads; /* per owner, as read plus this batch's */
+    int64_t rr;     /* this process's round-robin counter */
+    int64_t *loads; /* per owner: as read for the batch, plus its own */
 } qual_team;
 
 typedef struct qual_ctx {
@@ -127,16 +129,13 @@ static void qual_fini(void *ctx) {
     c->model = NULL;
 }
 
-/* Every team's counter and every owner's load: 1 + owners commands a team.
- * Reading all teams keeps the order fixed, and there are few. */
+/* Every owner's load, one SCARD each. Reading every team keeps the order
+ * fixed, and there are few. */
 static int qual_plan_batch(void *ctx, lm_plan *p) {
     qual_ctx *c = ctx;
     char key[LM_KEY_MAX];
     for (size_t i = 0; i < c->n_teams; i++) {
         const lm_team *t = c->teams[i].team;
-        lm_lead_team_rr_key(t->name, key);
-        if (lm_plan_cmd_strs(p, "GET", key, NULL) != 0)
-            return -1;
         for (size_t o = 0; o < t->n_owners; o++) {
             lm_lead_team_open_key(t->name, t->owners[o].name, key);
             if (lm_plan_cmd_strs(p, "SCARD", key, NULL) != 0)
@@ -148,22 +147,13 @@ static int qual_plan_batch(void *ctx, lm_plan *p) {
 
 /* A reply that is not a number (an error, a key of another type) counts
  * as 0: the lead still gets an owner, and the error is logged once a
- * batch. */
+ * batch. A batch decided again starts from fresh loads; the counter goes
+ * on where it was (it only spreads the starting point). */
 static void qual_begin_batch(void *ctx, redisReply *const *replies, size_t n) {
     qual_ctx *c = ctx;
     size_t r = 0, bad = 0;
     for (size_t i = 0; i < c->n_teams; i++) {
         qual_team *qt = &c->teams[i];
-        const redisReply *rr = r < n ? replies[r] : NULL;
-        r++;
-        int64_t v = 0;
-        const char *str = lm_reply_str(rr, NULL);
-        if (str ? lm_parse_int64(str, 0, INT64_MAX / 2, &v) != 0
-                : !lm_reply_is_nil(rr)) {
-            bad++;
-            v = 0;
-        }
-        qt->rr = v;
         for (size_t o = 0; o < qt->team->n_owners; o++, r++) {
             const redisReply *sc = r < n ? replies[r] : NULL;
             if (!sc || sc->type != REDIS_REPLY_INTEGER)
@@ -173,8 +163,8 @@ static void qual_begin_batch(void *ctx, redisReply *const *replies, size_t n) {
     }
     if (bad)
         lm_log(LM_LOG_WARN, "team_state_unreadable",
-               "%zu team counter(s) or load(s) could not be read (see the "
-               "lm:{team:*} keys in Redis); they count as 0 for this batch",
+               "%zu owner load(s) could not be read (SCARD of the "
+               "lm:{team:*}:open:* keys); they count as 0 for this batch",
                bad);
 }
 
@@ -190,13 +180,10 @@ static const char *qual_assign(qual_ctx *c, const lm_team *t,
         return NULL;
     size_t o = lm_qualify_pick_owner(t, qt->loads, ++qt->rr);
     qt->loads[o]++;
-    char open[LM_KEY_MAX], rr[LM_KEY_MAX];
+    char open[LM_KEY_MAX];
     lm_lead_team_open_key(t->name, t->owners[o].name, open);
-    lm_lead_team_rr_key(t->name, rr);
     const char *sadd[] = {"SADD", open, lead_id};
-    const char *incr[] = {"INCR", rr};
-    if (lm_out_index(out, 3, sadd, NULL) != 0 ||
-        lm_out_index(out, 2, incr, NULL) != 0)
+    if (lm_out_index(out, 3, sadd, NULL) != 0)
         return NULL;
     return t->owners[o].name;
 }

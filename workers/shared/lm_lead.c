@@ -54,10 +54,6 @@ void lm_lead_team_open_key(const char *team, const char *owner,
     lm_fmt_cat(out, LM_KEY_MAX, "lm:{team:", team, "}:open:", owner, NULL);
 }
 
-void lm_lead_team_rr_key(const char *team, char out[LM_KEY_MAX]) {
-    lm_fmt_cat(out, LM_KEY_MAX, "lm:{team:", team, "}:rr", NULL);
-}
-
 int lm_lead_timer_bucket(const char *lead_id) {
     return (int)(lm_hash64_str(lead_id, LM_SEED_TIMER) % LM_TIMER_BUCKETS);
 }

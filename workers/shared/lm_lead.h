@@ -13,8 +13,7 @@
  * Learned timing in lm:{seg:<segment>}:slots (fields "<slot>:s", "<slot>:f").
  * Owner assignment: lm:{team:<team>}:open:<owner> is the set of the
  * owner's open leads (its size is the owner's load; SADD on assignment,
- * SREM on close, both idempotent), lm:{team:<team>}:rr the team's
- * round-robin counter.
+ * SREM on close, both idempotent).
  *
  * Lead hash fields (all times simulated epoch ms): see LM_F_* below.
  * Pure code; no heap. */
@@ -70,10 +69,9 @@ void lm_lead_id(const char *person, const char *event_id,
 int lm_lead_tag(const char *lead_id, char out[LM_PERSON_MAX]);
 void lm_lead_key(const char *lead_id, char out[LM_KEY_MAX]);
 void lm_lead_person_key(const char *person, char out[LM_KEY_MAX]);
-/* lm:{team:<team>}:open:<owner>, and lm:{team:<team>}:rr (see above). */
+/* lm:{team:<team>}:open:<owner> (see above). */
 void lm_lead_team_open_key(const char *team, const char *owner,
                            char out[LM_KEY_MAX]);
-void lm_lead_team_rr_key(const char *team, char out[LM_KEY_MAX]);
 int lm_lead_timer_bucket(const char *lead_id);
 void lm_lead_timer_key(int bucket, char out[LM_KEY_MAX]);
 void lm_lead_timer_member(const char *lead_id, int step, char out[LM_KEY_MAX]);
