@@ -102,21 +102,22 @@ static int qual_init(void *ctx, const lm_settings *s, char *err, size_t errsz) {
     c->model = lm_model_load(s->model_path, err, errsz);
     if (!c->model)
         return -1;
-    c->n_teams = lm_policy_team_count(c->policy);
-    c->teams = calloc(c->n_teams ? c->n_teams : 1, sizeof(*c->teams));
+    size_t n = lm_policy_team_count(c->policy);
+    c->teams = calloc(n ? n : 1, sizeof(*c->teams));
     if (!c->teams)
         goto oom;
-    for (size_t i = 0; i < c->n_teams; i++) {
-        c->teams[i].team = lm_policy_team_at(c->policy, i);
-        c->teams[i].loads =
-            calloc(c->teams[i].team->n_owners, sizeof(*c->teams[i].loads));
-        if (!c->teams[i].loads)
+    for (c->n_teams = 0; c->n_teams < n; c->n_teams++) {
+        qual_team *qt = &c->teams[c->n_teams];
+        qt->team = lm_policy_team_at(c->policy, c->n_teams);
+        qt->loads = calloc(qt->team->n_owners, sizeof(*qt->loads));
+        if (!qt->loads)
             goto oom;
     }
     lm_log(LM_LOG_INFO, "model_loaded", "model %s", lm_model_version(c->model));
     return 0;
 oom:
-    snprintf(err, errsz, "out of memory for %zu teams", c->n_teams);
+    snprintf(err, errsz, "out of memory for %zu teams", n);
+    qual_teams_free(c); /* the teams allocated so far */
     return -1;
 }
 
