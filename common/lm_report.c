@@ -157,7 +157,8 @@ static int stage_index(const char *name, size_t len) {
     return -1;
 }
 
-/* "wait_<stage>_ms" / "wait_<stage>_n" */
+/* "wait_<stage>_ms" / "wait_<stage>_n"; a sum without a count is one
+ * message's (stages that handle a lead once write no count) */
 static void parse_wait(lm_lead_row *row, const char *f, const char *v) {
     size_t len = strlen(f);
     if (len < 7 || strncmp(f, "wait_", 5) != 0 || len > WAIT_FIELD_MAX)
@@ -165,8 +166,11 @@ static void parse_wait(lm_lead_row *row, const char *f, const char *v) {
     const char *name = f + 5;
     if (len > 8 && strcmp(f + len - 3, "_ms") == 0) {
         int i = stage_index(name, len - 8);
-        if (i >= 0)
+        if (i >= 0) {
             row->wait_ms[i] = parse_i64(v);
+            if (row->wait_n[i] == 0)
+                row->wait_n[i] = 1; /* a count field, if any, overrides */
+        }
     } else if (strcmp(f + len - 2, "_n") == 0) {
         int i = stage_index(name, len - 7);
         if (i >= 0)

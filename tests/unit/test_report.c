@@ -292,6 +292,12 @@ Test(report, parse_hgetall_reply) {
                         "2",
                         "wait_bogus_ms",
                         "5",
+                        "wait_intake_ms", /* a stage run once: no count */
+                        "40",
+                        "wait_timing_n", /* the count before the sum */
+                        "3",
+                        "wait_timing_ms",
+                        "90",
                         "score",
                         "not a number is fine",
                         "lead",
@@ -318,6 +324,10 @@ Test(report, parse_hgetall_reply) {
     cr_expect_eq(row.step, 1);
     cr_expect_eq(row.wait_ms[2], 70);
     cr_expect_eq(row.wait_n[2], 2);
+    cr_expect_eq(row.wait_ms[0], 40);
+    cr_expect_eq(row.wait_n[0], 1, "a sum without a count is one message's");
+    cr_expect_eq(row.wait_ms[3], 90);
+    cr_expect_eq(row.wait_n[3], 3, "a count read before its sum stands");
     cr_expect_eq(row.closed_at, 0);
 
     /* WRONGTYPE (the :sources set) and a hash that is no lead */

@@ -232,13 +232,15 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
     lm_fmt_i64(stepb, step);
     lm_fmt_i64(slot, lt.hour_of_week);
     lm_fmt_i64(costb, cost);
-    lm_out_write_strs(out, "HSET", key, LM_F_CADENCE, cad->name, LM_F_TZ, tz,
-                      LM_F_OWNER, owner, LM_F_SEGMENT, segment, LM_F_ADAPTIVE,
-                      adaptive ? "1" : "0", LM_F_STEP, stepb, LM_F_SLOT, slot,
+    /* owner, segment and arm are in the hash since qualification decided
+       (a later step read them from there); the cadence and the time zone
+       from the first step on */
+    lm_out_write_strs(out, "HSET", key, LM_F_STEP, stepb, LM_F_SLOT, slot,
                       LM_F_LAST_ACTION, w, LM_F_NEXT_DUE, due, LM_F_STAGE,
                       "waiting", NULL);
     if (step == 0) {
-        lm_out_write_strs(out, "HSET", key, LM_F_FIRST_ACTION, w, NULL);
+        lm_out_write_strs(out, "HSET", key, LM_F_CADENCE, cad->name, LM_F_TZ,
+                          tz, LM_F_FIRST_ACTION, w, NULL);
         if (submitted > 0 && when >= submitted)
             lm_out_observe(out, "lastmile_speed_to_lead_seconds",
                            (double)(when - submitted) / 1000.0);
@@ -250,9 +252,11 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
            timer), so no two first touches of a lead meet in a batch. */
         lm_out_write_strs(out, "HSET", key, LM_F_TOUCHES, "1", LM_F_COST, costb,
                           NULL);
-        lm_lead_record_wait(out, lead_id, "followup", m->wait_ms, 1);
+        lm_lead_record_wait(out, lead_id, "followup", m->wait_ms,
+                            LM_WAIT_FIRST);
     } else {
-        lm_lead_record_wait(out, lead_id, "followup", m->wait_ms, 0);
+        lm_lead_record_wait(out, lead_id, "followup", m->wait_ms,
+                            LM_WAIT_AGAIN);
         lm_out_write_strs(out, "HINCRBY", key, LM_F_TOUCHES, "1", NULL);
         lm_out_write_strs(out, "HINCRBY", key, LM_F_COST, costb, NULL);
     }

@@ -286,7 +286,7 @@ static int intake_handle(void *ctx, const lm_msg *m, lm_out *out) {
     lm_out_write_strs(out, "HSET", key, LM_F_SUBMITTED, sub, LM_F_ACCEPTED, num,
                       LM_F_STAGE, "qualification", LM_F_STATUS, "open",
                       LM_F_SOURCE, np->source, NULL);
-    lm_lead_record_wait(out, my_id, "intake", m->wait_ms, 1);
+    lm_lead_record_wait(out, my_id, "intake", m->wait_ms, LM_WAIT_ONCE);
     lm_out_count(out, "lastmile_intake_total", "result=\"accepted\"", 1);
     return 0;
 }

@@ -259,7 +259,8 @@ static int qual_handle(void *ctx, const lm_msg *m, lm_out *out) {
     lens[13] = bare_len;
     lm_out_write(out, 14, hset, lens);
     free(bare_buf);
-    lm_lead_record_wait(out, l->lead_id, "qualification", m->wait_ms, 1);
+    lm_lead_record_wait(out, l->lead_id, "qualification", m->wait_ms,
+                        LM_WAIT_ONCE);
 
     if (q.kind == LASTMILE__V1__DECISION_KIND__DISQUALIFIED) {
         Lastmile__V1__Outcome o = LASTMILE__V1__OUTCOME__INIT;

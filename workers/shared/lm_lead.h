@@ -56,7 +56,9 @@
 #define LM_F_SOURCE       "source"
 #define LM_F_LEAD         "lead" /* LeadAccepted without personal data */
 /* dead time, real ms, summed per stage, and how many messages:
- * "wait_<stage>_ms" and "wait_<stage>_n" (stage = worker name) */
+ * "wait_<stage>_ms" and "wait_<stage>_n" (stage = worker name). A stage
+ * that handles a lead once writes no count: a sum without one is one
+ * message's (the report reads it so). */
 #define LM_F_WAIT_FMT   "wait_%s_ms"
 #define LM_F_WAIT_N_FMT "wait_%s_n"
 
@@ -75,14 +77,20 @@ void lm_lead_team_open_key(const char *team, const char *owner,
 int lm_lead_timer_bucket(const char *lead_id);
 void lm_lead_timer_key(int bucket, char out[LM_KEY_MAX]);
 void lm_lead_timer_member(const char *lead_id, int step, char out[LM_KEY_MAX]);
-/* Adds a message's dead time to the lead hash (see LM_F_WAIT_FMT).
- * once: this is the lead's first record for the stage (intake and
- * qualification run once per lead; followup knows its first touch), so the
- * sum and count are set with HSET, which joins the stage's other HSET of
- * the lead; otherwise they are incremented. */
+/* How a message's dead time is added to the lead hash (LM_F_WAIT_FMT). */
+typedef enum lm_wait_record {
+    LM_WAIT_ONCE,  /* the stage handles a lead once (intake, qualification):
+                      the sum alone, set with HSET, which joins the stage's
+                      other HSET of the lead; no count field */
+    LM_WAIT_FIRST, /* the first of several (followup's first touch): sum and
+                      count set with HSET */
+    LM_WAIT_AGAIN  /* a later one, or one that cannot know: both
+                      incremented */
+} lm_wait_record;
 struct lm_out;
 void lm_lead_record_wait(struct lm_out *out, const char *lead_id,
-                         const char *stage, int64_t wait_ms, int once);
+                         const char *stage, int64_t wait_ms,
+                         lm_wait_record how);
 /* 1 when the lead is on the learning (adaptive) arm. */
 int lm_lead_adaptive(const char *lead_id, double control_share);
 

@@ -478,7 +478,8 @@ static int timing_handle(void *ctx, const lm_msg *m, lm_out *out) {
         (const Lastmile__V1__TimingEvent *)m->event;
     const char *status = field(m, R_STATUS, NULL);
     if (status && strcmp(status, "open") == 0)
-        lm_lead_record_wait(out, timing_lead(ev), "timing", m->wait_ms, 0);
+        lm_lead_record_wait(out, timing_lead(ev), "timing", m->wait_ms,
+                            LM_WAIT_AGAIN);
     if (ev->event_case == LASTMILE__V1__TIMING_EVENT__EVENT_RESPONSE)
         return on_response(c, m, out, ev->response);
     return on_timer(c, m, out, ev->timer_fired);
