@@ -31,6 +31,7 @@ pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     LASTMILE_DEV_DIR="$dir/dev" "$build/cli/lastmile" dev down >/dev/null 2>&1 || true
+    [ -n "${KEEP:-}" ] && { echo "kept: $dir" >&2; return; }
     rm -rf "$dir"
 }
 trap cleanup EXIT
