@@ -275,21 +275,37 @@ static double scrape_sum(int port, const char *series) {
     return sum;
 }
 
-static long long redis_commands(lm_redis *r) {
+/* A whole-number field of one INFO section ("total_commands_processed"),
+ * or -1 when it cannot be read. */
+static long long redis_info_ll(lm_redis *r, const char *section,
+                               const char *field) {
     lm_pipe p = {0};
-    lm_pipe_cmd_strs(&p, "INFO", "stats", NULL);
+    lm_pipe_cmd_strs(&p, "INFO", section, NULL);
     redisReply *rep[1];
-    char err[256];
+    char err[256], key[96];
     long long n = -1;
+    snprintf(key, sizeof(key), "\n%s:", field);
     if (lm_redis_exec(r, &p, rep, err, sizeof(err)) == 0) {
         const char *s = lm_reply_str(rep[0], NULL);
-        const char *k = s ? strstr(s, "total_commands_processed:") : NULL;
+        const char *k = s ? strstr(s, key) : NULL;
         if (k)
-            n = strtoll(k + strlen("total_commands_processed:"), NULL, 10);
+            n = strtoll(k + strlen(key), NULL, 10);
         lm_redis_replies_free(rep, 1);
     }
     lm_pipe_free(&p);
     return n;
+}
+
+static long long redis_commands(lm_redis *r) {
+    return redis_info_ll(r, "stats", "total_commands_processed");
+}
+
+/* AOF rewrites finished or under way so far: the difference over a
+ * window says whether one overlapped it (Redis forks for it, and on two
+ * cores every worker's round trips stall while it runs). */
+static long long redis_aof_rewrites(lm_redis *r) {
+    return redis_info_ll(r, "persistence", "aof_rewrites") +
+           redis_info_ll(r, "persistence", "aof_rewrite_in_progress");
 }
 
 /* Redis's CPU seconds so far: its main thread, and its children (the
@@ -749,6 +765,7 @@ int lm_cmd_bench(int argc, char **argv) {
     long long cmd0 = 0, cmd1 = 0;
     double rcpu0 = 0, rcpu1 = 0, rkid0 = 0, rkid1 = 0;
     size_t n_lat = 0;
+    long long lat_rewrites = 0; /* AOF rewrites overlapping the latency run */
     char uerr[256];
     lm_redis *redis = lm_redis_new(fl.st.redis_url, 2000, uerr, sizeof(uerr));
     if (warm_up(&fl, 0, "flw") != 0) {
@@ -785,8 +802,11 @@ int lm_cmd_bench(int argc, char **argv) {
         if (m > (size_t)n_leads)
             m = (size_t)n_leads;
         fl.io.results = 0;
-        if (leads_make(&bl, m, "lat") == 0 &&
-            run_paced(&fl.io, &bl, offered) == 0) {
+        long long aof0 = redis_aof_rewrites(redis);
+        int paced = leads_make(&bl, m, "lat") == 0 &&
+                    run_paced(&fl.io, &bl, offered) == 0;
+        lat_rewrites = redis_aof_rewrites(redis) - aof0;
+        if (paced) {
             double *v = malloc(m * sizeof(double));
             for (size_t i = 0; v && i < m; i++)
                 if (bl.result_ms[i] && bl.sent_ms[i])
@@ -835,6 +855,7 @@ int lm_cmd_bench(int argc, char **argv) {
     json_object_set_new(jl, "p50_ms", json_real(lat[0]));
     json_object_set_new(jl, "p99_ms", json_real(lat[1]));
     json_object_set_new(jl, "p999_ms", json_real(lat[2]));
+    json_object_set_new(jl, "aof_rewrites_during", json_integer(lat_rewrites));
     json_object_set_new(j, "latency_submit_to_first_action", jl);
     json_t *jw = json_object();
     for (int w = 0; w < 4; w++) {
@@ -874,6 +895,9 @@ int lm_cmd_bench(int argc, char **argv) {
         printf("  latency at %.0f leads/s (%zu leads)     p50 %.1f ms  p99 "
                "%.1f ms  p99.9 %.1f ms\n",
                offered, n_lat, lat[0], lat[1], lat[2]);
+        if (lat_rewrites > 0)
+            printf("    (Redis rewrote its AOF during this run: a fork that "
+                   "stalls every round trip on two cores)\n");
         printf("  redis per lead: %.2f commands, %.3f round trips; %.2f round "
                "trips per batch\n",
                cmds_per_lead, rt_per_lead, rt_per_batch);
