@@ -42,6 +42,7 @@
 #define RT_RECOVER_TIMEOUT_MS   30000
 #define RT_COUNTS_MAX_PER_BATCH 65536
 #define RT_SERIES_CACHE         64
+#define RT_REPLY_BATCH_PLAN     2 /* round trip 1: WATCH, MGET, then these */
 
 /* ================================================================ state */
 
@@ -1373,7 +1374,7 @@ static int plan_round_trip(lm_runtime *rt, int64_t now_ms) {
             return -1;
         }
     }
-    rt->batch_plan_n = p->n - 2;
+    rt->batch_plan_n = p->n - RT_REPLY_BATCH_PLAN;
     for (size_t i = 0; i < rt->n_items; i++) {
         rt_item *it = &rt->items[i];
         it->plan_first = p->n;
@@ -1413,7 +1414,8 @@ static int decide(lm_runtime *rt, int first_attempt, int64_t now_ms,
     int rc = 0;
     *any_recovering = 0;
     if (rt->w->begin_batch)
-        rt->w->begin_batch(rt->w->ctx, rt->replies + 2, rt->batch_plan_n);
+        rt->w->begin_batch(rt->w->ctx, rt->replies + RT_REPLY_BATCH_PLAN,
+                           rt->batch_plan_n);
     for (size_t i = 0; i < rt->n_items; i++) {
         rt_item *it = &rt->items[i];
         size_t dlen = 0;

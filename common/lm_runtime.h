@@ -7,7 +7,10 @@
  *   handle    the decision: from the input, the replies to its plan and
  *             `now`, the outputs to produce and the Redis writes to make.
  * handle must not touch Kafka, Redis or the clock itself: that keeps it a
- * pure function that unit tests drive without any server.
+ * pure function that unit tests drive without any server. A worker whose
+ * messages share state (qualification's owner loads) also declares
+ * plan_batch and begin_batch: the state is read once a batch, and handle
+ * is pure given it and the state earlier messages of the batch left.
  *
  * One batch, as the runtime runs it:
  *   1. take up to LASTMILE_BATCH_MAX messages already fetched (waiting only

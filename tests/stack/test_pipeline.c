@@ -11,14 +11,18 @@
  *     restarted: nothing lost, nothing doubled.
  *   flow.ten_thousand_decisions: 10,000 leads make exactly 10,000
  *     decisions, no action id twice (real-time clock: step 0 only), and
- *     each lead with an owner counts once in its owner's load. Closed
- *     leads (the 1,000-lead flow) leave no load behind. */
+ *     each lead with an owner counts once in its owner's load, within
+ *     capacity while a teammate has room and evenly once a team is full.
+ *     Closed leads (the 1,000-lead flow) leave no load behind.
+ *   flow.unreadable_owner_is_passed_over: an owner's open set overwritten
+ *     with a string gets no lead; nothing is dead-lettered. */
 #include "lm_lead.h"
 #include "lm_policy.h"
 #include "market.h"
 
 #include <criterion/criterion.h>
 #include <hiredis/hiredis.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -62,30 +66,53 @@ static void check_ledger(market *m, int n_people, int invalid) {
                  m->n_responded_outcomes, m->responders.n);
 }
 
-/* Every owner's load (the size of lm:{team:<t>}:open:<owner>) over the
- * built-in config's teams; returns the sum, *n_owners how many owners. */
-static long long owner_loads(int *n_owners) {
+/* The owners' loads as Redis has them (the size of each
+ * lm:{team:<t>}:open:<owner>), over the built-in config's teams. */
+typedef struct owner_census {
+    long long held;   /* leads on the readable open sets */
+    int owners;       /* owners configured */
+    int unreadable;   /* open sets that are not sets (WRONGTYPE) */
+    int over_early;   /* owners over capacity while a teammate has room */
+    long long spread; /* per full team, max - min of load - capacity */
+} owner_census;
+
+static owner_census owner_census_take(void) {
     char err[512];
+    owner_census oc = {0};
     lm_policy *pol = lm_policy_load(NULL, err, sizeof(err));
     cr_assert(pol, "%s", err);
     redisContext *c = redisConnect("127.0.0.1", fx.st.redis_port);
     cr_assert(c && !c->err, "redis: %s", c ? c->errstr : "no context");
-    long long sum = 0;
-    *n_owners = 0;
     for (size_t i = 0; i < lm_policy_team_count(pol); i++) {
         const lm_team *t = lm_policy_team_at(pol, i);
-        for (size_t o = 0; o < t->n_owners; o++, (*n_owners)++) {
+        long long lo = LLONG_MAX, hi = LLONG_MIN;
+        int room = 0, over = 0;
+        for (size_t o = 0; o < t->n_owners; o++, oc.owners++) {
             char key[LM_KEY_MAX];
             lm_lead_team_open_key(t->name, t->owners[o].name, key);
             redisReply *r = redisCommand(c, "SCARD %s", key);
-            cr_assert(r && r->type == REDIS_REPLY_INTEGER);
-            sum += r->integer;
+            cr_assert(r);
+            if (r->type != REDIS_REPLY_INTEGER) {
+                oc.unreadable++;
+                freeReplyObject(r);
+                continue;
+            }
+            long long d = r->integer - t->owners[o].capacity;
+            oc.held += r->integer;
+            room += d < 0;
+            over += d > 0;
+            lo = d < lo ? d : lo;
+            hi = d > hi ? d : hi;
             freeReplyObject(r);
         }
+        if (room && over)
+            oc.over_early += over;
+        if (!room && hi >= lo && hi - lo > oc.spread)
+            oc.spread = hi - lo;
     }
     redisFree(c);
     lm_policy_free(pol);
-    return sum;
+    return oc;
 }
 
 Test(flow, leads_reach_one_outcome, .fini = teardown, .timeout = 600) {
@@ -101,10 +128,12 @@ Test(flow, leads_reach_one_outcome, .fini = teardown, .timeout = 600) {
     /* silence walks every step: touches = responders' 1 + others' all */
     cr_expect_gt(m.touches, m.accepted.n, "cadences did not advance");
     /* every closed lead released its owner: no load is left */
-    int n_owners = 0;
-    cr_expect_eq(owner_loads(&n_owners), 0,
-                 "owners still hold leads after every lead closed");
-    cr_expect_gt(n_owners, 1);
+    owner_census oc = owner_census_take();
+    cr_expect_eq(oc.held, 0,
+                 "owners still hold %lld leads after every lead "
+                 "closed",
+                 oc.held);
+    cr_expect_gt(oc.owners, 1);
     market_free(&m);
 }
 
@@ -155,14 +184,63 @@ Test(flow, ten_thousand_decisions, .fini = teardown, .timeout = 900) {
     cr_expect_eq(m.actions.dups, 0);
     /* every lead decided with an owner is on exactly one owner's open set
        (none closes on the real clock but the disqualified, which take no
-       owner) */
-    int n_owners = 0;
-    long long held = owner_loads(&n_owners);
-    cr_expect_eq(held, (long long)(m.decisions.n - m.outcomes.n),
-                 "owners hold %lld leads; %zu were decided with an owner", held,
-                 m.decisions.n - m.outcomes.n);
+       owner); and the leads of one batch saw each other's assignments: no
+       owner went over capacity while a teammate had room, and the owners
+       of a full team stay within one lead of each other (one replica) */
+    owner_census oc = owner_census_take();
+    cr_expect_eq(oc.held, (long long)(m.decisions.n - m.outcomes.n),
+                 "owners hold %lld leads; %zu were decided with an owner",
+                 oc.held, m.decisions.n - m.outcomes.n);
+    cr_expect_eq(oc.over_early, 0,
+                 "%d owner(s) over capacity while a teammate had room",
+                 oc.over_early);
+    cr_expect_leq(oc.spread, 1,
+                  "a full team's owners are %lld leads apart (load - capacity)",
+                  oc.spread);
     printf("10000 leads: %zu decisions, %zu duplicate decisions, %zu actions, "
            "%zu duplicate action ids\n",
            m.decisions.n, m.decisions.dups, m.actions.n, m.actions.dups);
+    market_free(&m);
+}
+
+/* An owner whose open set Redis cannot count (the key was overwritten
+ * with a string) is passed over: its team's leads go to the others, none
+ * is dead-lettered for a write that would fail. */
+Test(flow, unreadable_owner_is_passed_over, .fini = teardown, .timeout = 600) {
+    cr_assert_eq(fixture_up(&fx, 4, 0), 0);
+    char err[512];
+    lm_policy *pol = lm_policy_load(NULL, err, sizeof(err));
+    cr_assert(pol, "%s", err);
+    redisContext *c = redisConnect("127.0.0.1", fx.st.redis_port);
+    cr_assert(c && !c->err);
+    int broken = 0;
+    for (size_t i = 0; i < lm_policy_team_count(pol); i++, broken++) {
+        const lm_team *t = lm_policy_team_at(pol, i);
+        char key[LM_KEY_MAX];
+        lm_lead_team_open_key(t->name, t->owners[0].name, key);
+        freeReplyObject(redisCommand(c, "SET %s not-a-set", key));
+    }
+    redisFree(c);
+    lm_policy_free(pol);
+    cr_assert_eq(fixture_start_all(&fx), 0);
+    market m;
+    market_init(&m, &fx, 0.0);
+    expected_accepted = 600;
+    market_submit(&m, 600, 0, 0, 7);
+    int done = market_until(&m, all_decided, 300000);
+    for (int i = 0; i < 5; i++)
+        market_pump(&m, 200);
+    cr_expect(done, "decisions did not reach 600 in time");
+    cr_expect_eq(m.decisions.n, 600, "%zu decisions", m.decisions.n);
+    cr_expect_eq(m.dlq, 0, "%zu lead(s) dead-lettered", m.dlq);
+    owner_census oc = owner_census_take();
+    cr_expect_eq(oc.unreadable, broken, "the broken keys were written to");
+    cr_expect_eq(oc.held, (long long)(m.decisions.n - m.outcomes.n),
+                 "the other owners hold %lld leads; %zu were decided with "
+                 "an owner",
+                 oc.held, m.decisions.n - m.outcomes.n);
+    cr_expect(
+        fixture_log_has(&fx, "qualification", "team_state_unreadable", 1000),
+        "the unreadable loads were not logged");
     market_free(&m);
 }

@@ -159,6 +159,14 @@ Test(qualification, picks_owners_round_robin_within_capacity) {
         {"skipping wraps to the start", {2, 2, 0}, 0, 2},
         {"all full: the least over capacity", {4, 3, 3}, 0, 1},
         {"all full, a tie: the first from the counter", {3, 3, 2}, 1, 1},
+        {"an unreadable load is passed over",
+         {LM_QUAL_LOAD_UNREADABLE, 0, 0},
+         0,
+         1},
+        {"... even when the others are full",
+         {LM_QUAL_LOAD_UNREADABLE, 7, 9},
+         0,
+         1},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const pick_case *c = &cases[i];

@@ -146,10 +146,13 @@ static int qual_plan_batch(void *ctx, lm_plan *p) {
     return 0;
 }
 
-/* A reply that is not a number (an error, a key of another type) counts
- * as 0: the lead still gets an owner, and the error is logged once a
- * batch. A batch decided again starts from fresh loads; the counter goes
- * on where it was (it only spreads the starting point). */
+/* A reply that is not a number (WRONGTYPE: the key was overwritten) makes
+ * the owner unavailable for the batch (LM_QUAL_LOAD_UNREADABLE): writing
+ * to that key would fail and dead-letter the lead, so its leads go to the
+ * team's other owners, and the error is logged once a batch. ("Not now"
+ * errors never get here: the runtime retries the round trip.) A batch
+ * decided again starts from fresh loads; the counter goes on where it was
+ * (it only spreads the starting point). */
 static void qual_begin_batch(void *ctx, redisReply *const *replies, size_t n) {
     qual_ctx *c = ctx;
     size_t r = 0, bad = 0;
@@ -157,15 +160,19 @@ static void qual_begin_batch(void *ctx, redisReply *const *replies, size_t n) {
         qual_team *qt = &c->teams[i];
         for (size_t o = 0; o < qt->team->n_owners; o++, r++) {
             const redisReply *sc = r < n ? replies[r] : NULL;
-            if (!sc || sc->type != REDIS_REPLY_INTEGER)
+            if (sc && sc->type == REDIS_REPLY_INTEGER) {
+                qt->loads[o] = sc->integer;
+            } else {
+                qt->loads[o] = LM_QUAL_LOAD_UNREADABLE;
                 bad++;
-            qt->loads[o] = lm_reply_int(sc, 0);
+            }
         }
     }
     if (bad)
         lm_log(LM_LOG_WARN, "team_state_unreadable",
                "%zu owner load(s) could not be read (SCARD of the "
-               "lm:{team:*}:open:* keys); they count as 0 for this batch",
+               "lm:{team:*}:open:* keys: delete or fix the key); those owners "
+               "get no lead in this batch",
                bad);
 }
 

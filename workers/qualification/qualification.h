@@ -14,6 +14,8 @@
 #include "lm_policy.h"
 #include "lm_runtime.h"
 
+#include <stdint.h>
+
 #include "lastmile/v1/lastmile.pb-c.h"
 
 #define LM_QUAL_REASONS 3
@@ -38,6 +40,11 @@ void lm_qualify(const lm_model *model, const lm_policy *policy,
  * start), so no lead waits unowned. Returns the owner's index; pure. */
 size_t lm_qualify_pick_owner(const lm_team *t, const int64_t *loads,
                              int64_t rr);
+/* The load given to an owner whose open set cannot be read (a key of
+ * another type, say): so high that the owner is passed over while any
+ * other has a readable load, since its SADD would fail and dead-letter
+ * the lead. */
+#define LM_QUAL_LOAD_UNREADABLE (INT64_MAX / 4)
 
 extern const lm_worker lm_qualification_worker;
 
