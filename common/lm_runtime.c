@@ -84,6 +84,7 @@ typedef struct rt_item {
     size_t plan_first, plan_n;   /* replies of round trip 1 */
     size_t apply_first, apply_n; /* commands in round trip 2's EXEC */
     size_t rec_first, rec_n;
+    int fence;                 /* index of its partition in rt->fences */
     size_t write_off, write_n; /* in rt->writes: offset, commands */
     size_t last_write; /* offset of the item's last command in rt->writes */
     int write_failed;  /* a write failed inside EXEC (see fix_failed_items) */
@@ -128,6 +129,16 @@ struct lm_runtime {
     size_t batch_plan_n; /* plan_batch's replies, after [0] WATCH, [1] MGET */
     int32_t fences[RT_PARTITIONS_MAX]; /* input partitions in the batch */
     int n_fences;
+    /* the batch's smallest and largest offset per fence */
+    int64_t fence_first[RT_PARTITIONS_MAX], fence_last[RT_PARTITIONS_MAX];
+    /* LM_DEDUPE_BY_OFFSET: each fence as round trip 1 read it (NULL when
+       there was none), the next offset to apply it gives, and the bytes
+       round trip 2 wrote to it (in fence_bytes, from fence_bytes_off[f]
+       to fence_bytes_off[f + 1]) */
+    Lastmile__V1__Internal__PartitionFence *fence_prev[RT_PARTITIONS_MAX];
+    int64_t fence_next[RT_PARTITIONS_MAX];
+    lm_buf fence_bytes;
+    size_t fence_bytes_off[RT_PARTITIONS_MAX + 1];
     size_t *dupslots; /* open-addressing table for in-batch duplicates */
     size_t cap_dupslots;
     lm_pipe pipe; /* the pipeline being sent */
@@ -791,6 +802,35 @@ static void fence_key(const lm_runtime *rt, int32_t partition, char *buf,
                ":", num, NULL);
 }
 
+/* Points `dst` at output record `r` (no copy: valid while the batch is). */
+static void record_fill(const lm_runtime *rt, const rt_rec *r,
+                        Lastmile__V1__Internal__OutboxRecord *dst) {
+    lastmile__v1__internal__outbox_record__init(dst);
+    dst->topic = (char *)rt->topics[r->topic].name;
+    dst->partition = r->partition;
+    dst->scan_from = r->scan_from;
+    dst->key.data = (uint8_t *)rt->recbuf.data + r->key_off;
+    dst->key.len = r->key_len;
+    dst->value.data = (uint8_t *)rt->recbuf.data + r->val_off;
+    dst->value.len = r->val_len;
+    dst->id = rt->recbuf.data + r->id_off; /* NUL-terminated */
+}
+
+/* Packs `msg` at the end of `out`. 0 / -1 (OOM). */
+static int pb_pack_append(const ProtobufCMessage *msg, lm_buf *out) {
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    if (lm_buf_reserve(out, n + 1) != 0)
+        return -1;
+    out->len += protobuf_c_message_pack(msg, (uint8_t *)out->data + out->len);
+    return 0;
+}
+
+/* Packs `msg` into `out` (reset first). 0 / -1 (OOM). */
+static int pb_pack_into(const ProtobufCMessage *msg, lm_buf *out) {
+    lm_buf_reset(out);
+    return pb_pack_append(msg, out);
+}
+
 /* Serialises the item's records as an Outbox into `out` (reset first). */
 static int outbox_pack(lm_runtime *rt, const rt_item *it, lm_buf *out,
                        int64_t now_ms) {
@@ -809,26 +849,13 @@ static int outbox_pack(lm_runtime *rt, const rt_item *it, lm_buf *out,
         }
     }
     for (size_t i = 0; i < it->rec_n; i++) {
-        const rt_rec *r = &rt->recs[it->rec_first + i];
-        lastmile__v1__internal__outbox_record__init(&rr[i]);
-        rr[i].topic = rt->topics[r->topic].name;
-        rr[i].partition = r->partition;
-        rr[i].scan_from = r->scan_from;
-        rr[i].key.data = (uint8_t *)rt->recbuf.data + r->key_off;
-        rr[i].key.len = r->key_len;
-        rr[i].value.data = (uint8_t *)rt->recbuf.data + r->val_off;
-        rr[i].value.len = r->val_len;
-        rr[i].id = rt->recbuf.data + r->id_off; /* NUL-terminated */
+        record_fill(rt, &rt->recs[it->rec_first + i], &rr[i]);
         pp[i] = &rr[i];
     }
     ob.n_records = it->rec_n;
     ob.records = pp;
     ob.written_at_ms = now_ms;
-    size_t n = protobuf_c_message_get_packed_size(&ob.base);
-    lm_buf_reset(out);
-    int rc = lm_buf_reserve(out, n + 1);
-    if (rc == 0)
-        out->len = protobuf_c_message_pack(&ob.base, (uint8_t *)out->data);
+    int rc = pb_pack_into(&ob.base, out);
     if (pp != ptrs) {
         free(pp);
         free(rr);
@@ -836,18 +863,16 @@ static int outbox_pack(lm_runtime *rt, const rt_item *it, lm_buf *out,
     return rc;
 }
 
-/* Restores an item's records from its outbox (state 0 = maybe missing). */
-static int outbox_restore(lm_runtime *rt, rt_item *it, const char *data,
-                          size_t len) {
-    Lastmile__V1__Internal__Outbox *ob = lastmile__v1__internal__outbox__unpack(
-        NULL, len, (const uint8_t *)data);
-    if (!ob)
-        return -1;
+/* Restores an item's records from an outbox's (state 0 = maybe missing).
+ * 0 / -1 (OOM). */
+static int records_restore(lm_runtime *rt, rt_item *it,
+                           Lastmile__V1__Internal__OutboxRecord *const *recs,
+                           size_t n_recs) {
     it->rec_first = rt->n_recs;
     it->rec_n = 0;
     int rc = 0;
-    for (size_t i = 0; i < ob->n_records; i++) {
-        const Lastmile__V1__Internal__OutboxRecord *r = ob->records[i];
+    for (size_t i = 0; i < n_recs; i++) {
+        const Lastmile__V1__Internal__OutboxRecord *r = recs[i];
         int t = -1;
         for (int k = 0; k < rt->n_topics; k++)
             if (strcmp(rt->topics[k].name, r->topic) == 0)
@@ -868,7 +893,176 @@ static int outbox_restore(lm_runtime *rt, rt_item *it, const char *data,
         }
         it->rec_n++;
     }
+    return rc;
+}
+
+/* Restores an item's records from its done record. 0 / -1 (unreadable). */
+static int outbox_restore(lm_runtime *rt, rt_item *it, const char *data,
+                          size_t len) {
+    Lastmile__V1__Internal__Outbox *ob = lastmile__v1__internal__outbox__unpack(
+        NULL, len, (const uint8_t *)data);
+    if (!ob)
+        return -1;
+    int rc = records_restore(rt, it, ob->records, ob->n_records);
     lastmile__v1__internal__outbox__free_unpacked(ob, NULL);
+    return rc;
+}
+
+/* ------------------------------------------- fences (LM_DEDUPE_BY_OFFSET)
+ *
+ * A worker whose input only lastmile's runtime writes knows a redelivery
+ * by its offset. The partition's fence holds the next offset to apply and
+ * the outboxes of the inputs whose outputs may not all be acknowledged.
+ * Which are those? A batch is produced and acknowledged before the next
+ * one is read, and input is committed only after that, so a batch that
+ * starts at offset s (it was fetched from a committed offset, or right
+ * after this process's previous batch) knows every input below s is
+ * acknowledged. When it applies, the fence keeps the outboxes of its own
+ * inputs (the recovered ones with the outboxes they were recovered from)
+ * and of the fence's inputs above its last offset (a redelivered batch cut
+ * shorter than the one that applied them), and drops the rest. */
+
+static int by_offset(const lm_runtime *rt) {
+    return rt->w->dedupe == LM_DEDUPE_BY_OFFSET;
+}
+
+static void fences_forget(lm_runtime *rt) {
+    for (int f = 0; f < rt->n_fences; f++) {
+        if (rt->fence_prev[f])
+            lastmile__v1__internal__partition_fence__free_unpacked(
+                rt->fence_prev[f], NULL);
+        rt->fence_prev[f] = NULL;
+        rt->fence_next[f] = 0;
+    }
+}
+
+/* 1 when the partition's log ends below `next`: its topic was deleted and
+ * created again, so the fence speaks of input that no longer exists. The
+ * consumer's cached watermark first; the broker is asked only when that
+ * says so. */
+static int fence_ahead_of_log(lm_runtime *rt, int32_t partition, int64_t next) {
+    int64_t lo = -1, hi = -1;
+    if (rd_kafka_get_watermark_offsets(rt->consumer, rt->input_topic, partition,
+                                       &lo, &hi) != 0 ||
+        hi < 0 || next <= hi)
+        return 0;
+    if (rd_kafka_query_watermark_offsets(rt->consumer, rt->input_topic,
+                                         partition, &lo, &hi,
+                                         RT_META_TIMEOUT_MS) != 0)
+        return 0;
+    return next > hi;
+}
+
+/* Reads the fences round trip 1 fetched (the MGET reply). A fence that is
+ * not a PartitionFence, or is ahead of its log, is logged and taken as
+ * empty: its partition's input is decided as new. */
+static void fences_read(lm_runtime *rt, const redisReply *mget) {
+    char key[LM_TOPIC_MAX + 96];
+    fences_forget(rt);
+    for (int f = 0; f < rt->n_fences; f++) {
+        size_t len = 0;
+        const char *v = lm_reply_str(mget->element[f], &len);
+        if (!v)
+            continue;
+        Lastmile__V1__Internal__PartitionFence *pf =
+            lastmile__v1__internal__partition_fence__unpack(NULL, len,
+                                                            (const uint8_t *)v);
+        fence_key(rt, rt->fences[f], key, sizeof(key));
+        if (!pf) {
+            lm_log(LM_LOG_ERROR, "fence_unreadable",
+                   "%s does not hold a readable fence (%zu bytes); input "
+                   "from its partition is decided as new. Delete the key if "
+                   "it was not written by lastmile %s",
+                   key, len, rt->w->name);
+            continue;
+        }
+        if (rt->fence_first[f] < pf->next_offset &&
+            fence_ahead_of_log(rt, rt->fences[f], pf->next_offset)) {
+            lm_log(LM_LOG_WARN, "fence_ahead_of_log",
+                   "%s says input below offset %lld was applied, but the "
+                   "partition ends before it: the topic was created again. "
+                   "Its input is decided as new",
+                   key, (long long)pf->next_offset);
+            lastmile__v1__internal__partition_fence__free_unpacked(pf, NULL);
+            continue;
+        }
+        rt->fence_prev[f] = pf;
+        rt->fence_next[f] = pf->next_offset;
+    }
+}
+
+/* The fence's outputs of the input at `offset`, or NULL. */
+static const Lastmile__V1__Internal__FencedInput *
+fence_find(const Lastmile__V1__Internal__PartitionFence *pf, int64_t offset) {
+    size_t lo = 0, hi = pf ? pf->n_inputs : 0;
+    while (lo < hi) { /* inputs are in increasing offset order */
+        size_t mid = lo + (hi - lo) / 2;
+        if (pf->inputs[mid]->offset < offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < (pf ? pf->n_inputs : 0) && pf->inputs[lo]->offset == offset
+               ? pf->inputs[lo]
+               : NULL;
+}
+
+/* Appends fence `f` as this batch leaves it to rt->fence_bytes (see the
+ * top of this section). 0 / -1 (OOM). */
+static int fence_pack(lm_runtime *rt, int f, int64_t now_ms) {
+    const Lastmile__V1__Internal__PartitionFence *prev = rt->fence_prev[f];
+    int64_t last = rt->fence_last[f];
+    size_t n_in = 0, n_recs = 0, n_tail = 0;
+    for (size_t i = 0; i < rt->n_items; i++) {
+        const rt_item *it = &rt->items[i];
+        if (it->fence == f && it->kind != ITEM_DUP && it->rec_n) {
+            n_in++;
+            n_recs += it->rec_n;
+        }
+    }
+    for (size_t k = 0; prev && k < prev->n_inputs; k++)
+        if (prev->inputs[k]->offset > last)
+            n_tail++;
+    Lastmile__V1__Internal__FencedInput *in = calloc(n_in + 1, sizeof(*in));
+    Lastmile__V1__Internal__FencedInput **inp =
+        calloc(n_in + n_tail + 1, sizeof(*inp));
+    Lastmile__V1__Internal__OutboxRecord *rr = calloc(n_recs + 1, sizeof(*rr));
+    Lastmile__V1__Internal__OutboxRecord **rp = calloc(n_recs + 1, sizeof(*rp));
+    int rc = -1;
+    if (!in || !inp || !rr || !rp)
+        goto out;
+    size_t ni = 0, nr = 0;
+    for (size_t i = 0; i < rt->n_items; i++) {
+        const rt_item *it = &rt->items[i];
+        if (it->fence != f || it->kind == ITEM_DUP || !it->rec_n)
+            continue;
+        lastmile__v1__internal__fenced_input__init(&in[ni]);
+        in[ni].offset = it->rkm->offset;
+        in[ni].records = rp + nr;
+        in[ni].n_records = it->rec_n;
+        for (size_t k = 0; k < it->rec_n; k++, nr++) {
+            record_fill(rt, &rt->recs[it->rec_first + k], &rr[nr]);
+            rp[nr] = &rr[nr];
+        }
+        inp[ni] = &in[ni];
+        ni++;
+    }
+    for (size_t k = 0; prev && k < prev->n_inputs; k++)
+        if (prev->inputs[k]->offset > last)
+            inp[ni++] = prev->inputs[k];
+    Lastmile__V1__Internal__PartitionFence pf =
+        LASTMILE__V1__INTERNAL__PARTITION_FENCE__INIT;
+    pf.next_offset =
+        rt->fence_next[f] > last + 1 ? rt->fence_next[f] : last + 1;
+    pf.n_inputs = ni;
+    pf.inputs = inp;
+    pf.written_at_ms = now_ms;
+    rc = pb_pack_append(&pf.base, &rt->fence_bytes);
+out:
+    free(in);
+    free(inp);
+    free(rr);
+    free(rp);
     return rc;
 }
 
@@ -1171,7 +1365,8 @@ static int pipe_done_record(lm_runtime *rt, const rt_item *it, int64_t now_ms) {
 
 /* Appends an item's part of the write transaction to rt->pipe: its writes
  * (stored by lm_out_write as [argc][len arg]...), SET of its done record
- * holding the outbox, then its index commands. Sets apply_first/apply_n
+ * holding the outbox (by id; by offset the outbox goes in the fence), then
+ * its index commands. Sets apply_first/apply_n
  * (positions among the transaction's commands). 0 / -1 (OOM). */
 static int pipe_item_apply(lm_runtime *rt, rt_item *it, size_t *queued,
                            int64_t now_ms) {
@@ -1194,7 +1389,7 @@ static int pipe_item_apply(lm_runtime *rt, rt_item *it, size_t *queued,
         }
         lm_pipe_end(p);
     }
-    if (pipe_done_record(rt, it, now_ms) != 0)
+    if (!by_offset(rt) && pipe_done_record(rt, it, now_ms) != 0)
         return -1;
     if (it->index_n) {
         if (lm_buf_append(&p->buf, rt->index.buf.data + it->index_off,
@@ -1202,12 +1397,13 @@ static int pipe_item_apply(lm_runtime *rt, rt_item *it, size_t *queued,
             return -1;
         p->n += it->index_n;
     }
-    it->apply_n = it->write_n + 1 + it->index_n;
+    it->apply_n = it->write_n + (by_offset(rt) ? 0 : 1) + it->index_n;
     *queued += it->apply_n;
     return 0;
 }
 
 static void batch_release(lm_runtime *rt) {
+    fences_forget(rt);
     for (size_t i = 0; i < rt->n_items; i++) {
         if (rt->items[i].event)
             protobuf_c_message_free_unpacked(rt->items[i].event, NULL);
@@ -1320,6 +1516,7 @@ static int mark_duplicates(lm_runtime *rt) {
 
 /* Forgets what an attempt decided, so the batch can be decided again. */
 static void attempt_reset(lm_runtime *rt) {
+    fences_forget(rt);
     rt->n_recs = 0;
     rt->n_counts = 0;
     lm_buf_reset(&rt->recbuf);
@@ -1340,9 +1537,9 @@ static void attempt_reset(lm_runtime *rt) {
     }
 }
 
-/* Round trip 1: WATCH of the batch's fences, MGET of every done record,
- * the batch-wide reads, then every plan. Replies: [0] WATCH, [1] MGET,
- * then plan_batch's, then the plans'.
+/* Round trip 1: WATCH of the batch's fences, MGET of every done record
+ * (or of the fences, by offset), the batch-wide reads, then every plan.
+ * Replies: [0] WATCH, [1] MGET, then plan_batch's, then the plans'.
  * 0, or -1: abandon. */
 static int plan_round_trip(lm_runtime *rt, int64_t now_ms) {
     lm_pipe *p = &rt->pipe;
@@ -1357,11 +1554,14 @@ static int plan_round_trip(lm_runtime *rt, int64_t now_ms) {
             return -1;
     }
     lm_pipe_end(p);
-    if (lm_pipe_begin(p, 1 + rt->n_items) != 0 ||
-        lm_pipe_arg(p, "MGET", 4) != 0)
+    size_t n_get = by_offset(rt) ? (size_t)rt->n_fences : rt->n_items;
+    if (lm_pipe_begin(p, 1 + n_get) != 0 || lm_pipe_arg(p, "MGET", 4) != 0)
         return -1;
-    for (size_t i = 0; i < rt->n_items; i++) {
-        done_key(rt, &rt->items[i].ident, key, sizeof(key));
+    for (size_t i = 0; i < n_get; i++) {
+        if (by_offset(rt))
+            fence_key(rt, rt->fences[i], key, sizeof(key));
+        else
+            done_key(rt, &rt->items[i].ident, key, sizeof(key));
         if (lm_pipe_arg(p, key, strlen(key)) != 0)
             return -1;
     }
@@ -1392,11 +1592,10 @@ static int plan_round_trip(lm_runtime *rt, int64_t now_ms) {
     if (redis_roundtrip(rt) != 0)
         return -1;
     const redisReply *mget = rt->replies[1];
-    if (!mget || mget->type != REDIS_REPLY_ARRAY ||
-        mget->elements != rt->n_items) {
+    if (!mget || mget->type != REDIS_REPLY_ARRAY || mget->elements != n_get) {
         lm_log(LM_LOG_ERROR, "redis_protocol",
-               "MGET of %zu done records did not answer an array of %zu",
-               rt->n_items, rt->n_items);
+               "MGET of %zu %s did not answer an array of %zu", n_get,
+               by_offset(rt) ? "fences" : "done records", n_get);
         lm_redis_replies_free(rt->replies, p->n);
         return -1;
     }
@@ -1416,16 +1615,32 @@ static int decide(lm_runtime *rt, int first_attempt, int64_t now_ms,
     if (rt->w->begin_batch)
         rt->w->begin_batch(rt->w->ctx, rt->replies + RT_REPLY_BATCH_PLAN,
                            rt->batch_plan_n);
+    if (by_offset(rt))
+        fences_read(rt, mget);
     for (size_t i = 0; i < rt->n_items; i++) {
         rt_item *it = &rt->items[i];
         size_t dlen = 0;
-        const char *done = lm_reply_str(mget->element[i], &dlen);
+        const char *done =
+            by_offset(rt) ? NULL : lm_reply_str(mget->element[i], &dlen);
         it->rec_first = rt->n_recs;
         it->write_off = rt->writes.len;
         it->count_first = rt->n_counts;
         it->index_off = rt->index.buf.len;
         if (it->kind == ITEM_DUP)
             continue;
+        if (by_offset(rt) && it->rkm->offset < rt->fence_next[it->fence]) {
+            it->kind = ITEM_DONE_BEFORE;
+            const Lastmile__V1__Internal__FencedInput *fi =
+                fence_find(rt->fence_prev[it->fence], it->rkm->offset);
+            if (!fi) /* acknowledged before this batch began */
+                continue;
+            if (records_restore(rt, it, fi->records, fi->n_records) != 0) {
+                rc = -1;
+                break;
+            }
+            *any_recovering = 1;
+            continue;
+        }
         if (done) {
             it->kind = ITEM_DONE_BEFORE;
             if (outbox_restore(rt, it, done, dlen) == 0)
@@ -1472,13 +1687,44 @@ static int decide(lm_runtime *rt, int first_attempt, int64_t now_ms,
     return rc;
 }
 
+/* Replaces a fence's value only if it is still `old` (what this batch's
+ * transaction wrote): a replica that took the partition over since has
+ * already recovered from it. */
+static const char fence_swap_lua[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+    "redis.call('SET', KEYS[1], ARGV[2]) return 1 end return 0";
+
+/* Appends the swap of fence `f` from what round trip 2 wrote to what the
+ * batch says now. 0 / -1 (OOM). */
+static int pipe_fence_swap(lm_runtime *rt, int f, int64_t now_ms) {
+    char key[LM_TOPIC_MAX + 96];
+    fence_key(rt, rt->fences[f], key, sizeof(key));
+    size_t old_off = rt->fence_bytes_off[f];
+    size_t old_len = rt->fence_bytes_off[f + 1] - old_off;
+    size_t new_off = rt->fence_bytes.len;
+    if (fence_pack(rt, f, now_ms) != 0)
+        return -1;
+    lm_pipe *p = &rt->pipe;
+    if (lm_pipe_begin(p, 6) != 0 || lm_pipe_arg(p, "EVAL", 4) != 0 ||
+        lm_pipe_arg(p, fence_swap_lua, sizeof(fence_swap_lua) - 1) != 0 ||
+        lm_pipe_arg(p, "1", 1) != 0 || lm_pipe_arg(p, key, strlen(key)) != 0 ||
+        lm_pipe_arg(p, rt->fence_bytes.data + old_off, old_len) != 0 ||
+        lm_pipe_arg(p, rt->fence_bytes.data + new_off,
+                    rt->fence_bytes.len - new_off) != 0)
+        return -1;
+    lm_pipe_end(p);
+    return 0;
+}
+
 /* After a write the transaction could not apply (WRONGTYPE, say): the
- * item is dead-lettered instead, and its done record must then hold the
- * dead letter, or a crash now would recover the outputs it never earned.
- * A rare path: its own round trip. 0 / -1 (abandon). */
+ * item is dead-lettered instead, and its outbox (its done record, or its
+ * partition's fence) must then hold the dead letter, or a crash now would
+ * recover the outputs it never earned. A rare path: its own round trip.
+ * 0 / -1 (abandon). */
 static int fix_failed_items(lm_runtime *rt, int64_t now_ms) {
     lm_pipe *p = &rt->pipe;
     lm_pipe_reset(p);
+    char failed_fence[RT_PARTITIONS_MAX] = {0};
     for (size_t i = 0; i < rt->n_items; i++) {
         rt_item *it = &rt->items[i];
         if (!it->write_failed)
@@ -1486,15 +1732,32 @@ static int fix_failed_items(lm_runtime *rt, int64_t now_ms) {
         it->kind = ITEM_REJECT;
         if (item_dead_letter(rt, it, now_ms) != 0)
             return -1;
-        if (pipe_done_record(rt, it, now_ms) != 0)
+        if (by_offset(rt))
+            failed_fence[it->fence] = 1;
+        else if (pipe_done_record(rt, it, now_ms) != 0)
             return -1;
     }
+    for (int f = 0; f < rt->n_fences; f++)
+        if (failed_fence[f] && pipe_fence_swap(rt, f, now_ms) != 0)
+            return -1;
     if (p->n == 0)
         return 0;
     if (redis_roundtrip(rt) != 0)
         return -1;
+    int rc = 0;
+    for (size_t k = 0; by_offset(rt) && k < p->n; k++) {
+        const redisReply *r = rt->replies[k];
+        if (!r || r->type != REDIS_REPLY_INTEGER || r->integer != 1) {
+            lm_log(LM_LOG_ERROR, "fence_moved",
+                   "could not record a dead letter in its partition's fence "
+                   "(%s): another replica took the partition over; leaving "
+                   "the batch to it",
+                   r && r->type == REDIS_REPLY_ERROR ? r->str : "it moved");
+            rc = -1;
+        }
+    }
     lm_redis_replies_free(rt->replies, p->n);
-    return 0;
+    return rc;
 }
 
 enum { WRITE_APPLIED = 0, WRITE_AGAIN = 1, WRITE_ABANDON = -1 };
@@ -1518,13 +1781,43 @@ static int write_round_trip(lm_runtime *rt, int64_t now_ms) {
         if (pipe_item_apply(rt, it, &queued, now_ms) != 0)
             return WRITE_ABANDON;
     }
-    if (queued == 0)
-        return WRITE_APPLIED;
+    /* by offset, a fence is written where the batch applies input: a
+       partition whose input is all recovered keeps its fence as it is */
+    char applies[RT_PARTITIONS_MAX] = {0};
+    int n_applies = 0;
+    for (size_t i = 0; by_offset(rt) && i < rt->n_items; i++) {
+        const rt_item *it = &rt->items[i];
+        if (it->kind != ITEM_DONE_BEFORE && it->kind != ITEM_DUP &&
+            !applies[it->fence]) {
+            applies[it->fence] = 1;
+            n_applies++;
+        }
+    }
+    if (by_offset(rt) ? n_applies == 0 : queued == 0)
+        return WRITE_APPLIED; /* only recovery: nothing to write */
+    lm_buf_reset(&rt->fence_bytes);
     for (int f = 0; f < rt->n_fences; f++) {
         char key[LM_TOPIC_MAX + 96];
         fence_key(rt, rt->fences[f], key, sizeof(key));
-        if (lm_pipe_cmd_strs(p, "INCR", key, NULL) != 0)
-            return WRITE_ABANDON;
+        rt->fence_bytes_off[f] = rt->fence_bytes_off[f + 1] =
+            rt->fence_bytes.len;
+        if (!by_offset(rt)) {
+            if (lm_pipe_cmd_strs(p, "INCR", key, NULL) != 0)
+                return WRITE_ABANDON;
+        } else if (!applies[f]) {
+            continue;
+        } else {
+            if (fence_pack(rt, f, now_ms) != 0)
+                return WRITE_ABANDON;
+            rt->fence_bytes_off[f + 1] = rt->fence_bytes.len;
+            size_t len = rt->fence_bytes.len - rt->fence_bytes_off[f];
+            if (lm_pipe_begin(p, 3) != 0 || lm_pipe_arg(p, "SET", 3) != 0 ||
+                lm_pipe_arg(p, key, strlen(key)) != 0 ||
+                lm_pipe_arg(p, rt->fence_bytes.data + rt->fence_bytes_off[f],
+                            len) != 0)
+                return WRITE_ABANDON;
+            lm_pipe_end(p);
+        }
         queued++;
     }
     if (lm_pipe_cmd_strs(p, "EXEC", NULL) != 0 ||
@@ -1595,8 +1888,8 @@ static int write_round_trip(lm_runtime *rt, int64_t now_ms) {
         goto out;
     if (!exec || exec->type == REDIS_REPLY_NIL) {
         lm_log(LM_LOG_INFO, "batch_conflict",
-               "a done record of this batch changed meanwhile (another "
-               "replica?); reading the batch again");
+               "a fence of this batch moved meanwhile (another replica "
+               "applied input from its partition); reading the batch again");
         result = WRITE_AGAIN;
         goto out;
     }
@@ -1651,6 +1944,15 @@ static int run_batch(lm_runtime *rt) {
             rd_kafka_message_destroy(m);
             continue;
         }
+        if (m->partition >= RT_PARTITIONS_MAX) { /* keeps fences[] bounded */
+            lm_log(LM_LOG_ERROR, "too_many_partitions",
+                   "%s has partition %d; lastmile reads at most %d "
+                   "partitions of a topic. Stopping without committing",
+                   rt->input_topic, (int)m->partition, RT_PARTITIONS_MAX);
+            rt->fatal = 1;
+            rd_kafka_message_destroy(m);
+            break;
+        }
         if (grow((void **)&rt->items, &rt->cap_items, rt->n_items + 1,
                  sizeof(rt_item)) != 0) {
             rd_kafka_message_destroy(m);
@@ -1702,11 +2004,22 @@ static int run_batch(lm_runtime *rt) {
     }
     rt->n_fences = 0;
     for (size_t i = 0; i < rt->n_items; i++) {
-        int32_t part = rt->items[i].rkm->partition, f = 0;
+        rt_item *it = &rt->items[i];
+        int32_t part = it->rkm->partition;
+        int f = 0;
         while (f < rt->n_fences && rt->fences[f] != part)
             f++;
-        if (f == rt->n_fences && f < RT_PARTITIONS_MAX)
+        if (f == rt->n_fences) { /* partitions < RT_PARTITIONS_MAX (setup) */
             rt->fences[rt->n_fences++] = part;
+            rt->fence_first[f] = rt->fence_last[f] = it->rkm->offset;
+            rt->fence_prev[f] = NULL;
+            rt->fence_next[f] = 0;
+        }
+        it->fence = f;
+        if (it->rkm->offset < rt->fence_first[f])
+            rt->fence_first[f] = it->rkm->offset;
+        if (it->rkm->offset > rt->fence_last[f])
+            rt->fence_last[f] = it->rkm->offset;
     }
     if (mark_duplicates(rt) != 0)
         goto abandon;
@@ -1866,6 +2179,7 @@ static void runtime_free(lm_runtime *rt) {
     lm_buf_free(&rt->recbuf);
     lm_buf_free(&rt->writes);
     lm_buf_free(&rt->obbuf);
+    lm_buf_free(&rt->fence_bytes);
     lm_pipe_free(&rt->pipe);
     lm_pipe_free(&rt->index);
     lm_settings_free(&rt->s);

@@ -18,17 +18,19 @@
  *   2. decode and identify each; undecodable or invalid input is rejected
  *      to the dead-letter topic with its reason;
  *   3. ONE Redis round trip: WATCH of the batch's partition fences, MGET of
- *      every message's "done" record, the worker's batch-wide reads
- *      (plan_batch) and every message's plan;
- *   4. handle each new message; a message whose done record exists was
- *      handled before (an upstream duplicate, or a redelivery after a crash)
- *      and is not handled again;
+ *      every message's "done" record (LM_DEDUPE_BY_ID) or of the fences
+ *      (LM_DEDUPE_BY_OFFSET), the worker's batch-wide reads (plan_batch)
+ *      and every message's plan;
+ *   4. handle each new message; a message with a done record, or below its
+ *      partition's fence, was handled before (a redelivery after a crash,
+ *      or an upstream duplicate) and is not handled again;
  *   5. ONE Redis round trip: one MULTI/EXEC for the whole batch holding
- *      every message's writes, its done record (with its outbox: every
- *      output it causes) and its index commands, and an INCR of each
- *      fence; if EXEC is refused (a fence moved: another replica applied
- *      input from the same partition) or the connection is lost, the batch
- *      goes back to 3 and reads what was applied;
+ *      every message's writes, its outbox (every output it causes: in its
+ *      done record, or in its partition's fence) and its index commands,
+ *      and a write of each fence; if EXEC is refused (a fence moved:
+ *      another replica applied input from the same partition) or the
+ *      connection is lost, the batch goes back to 3 and reads what was
+ *      applied;
  *   6. produce the outputs (explicit partition by murmur2 of the key, as
  *      Kafka's Java client does; header "lm-id" = the output's id) and wait
  *      until the broker acknowledged all of them;
@@ -139,6 +141,22 @@ int lm_plan_script(lm_plan *p, const lm_script *s, int nkeys, int argc,
 
 typedef struct lm_runtime lm_runtime;
 
+/* How a worker recognises input it applied before (a redelivery after a
+ * crash or a rebalance, or the same event published twice). */
+typedef enum lm_dedupe {
+    /* A done record per input (lm:{tag}:done:<worker>:<id>), holding its
+     * outbox, kept LASTMILE_DEDUPE_TTL_S: also catches the same event
+     * published twice at different offsets. For input from outside. */
+    LM_DEDUPE_BY_ID = 0,
+    /* By offset: the partition's fence holds the next offset to apply and
+     * the outboxes of the inputs whose outputs may not all be acknowledged
+     * yet; one write per partition per batch instead of one per input, and
+     * no key per input. Only for input topics that lastmile's own workers
+     * alone write (the runtime puts each output on its topic once): a
+     * message published twice by hand there is decided twice. */
+    LM_DEDUPE_BY_OFFSET = 1,
+} lm_dedupe;
+
 typedef struct lm_worker {
     const char *name;  /* "intake": consumer group <prefix>intake, logs */
     const char *input; /* topic suffix it consumes */
@@ -146,6 +164,7 @@ typedef struct lm_worker {
                                    (the dead-letter topic is implied) */
     const ProtobufCMessageDescriptor *input_type;
     lm_script *const *scripts; /* loaded on every Redis connect; NULL-ended */
+    lm_dedupe dedupe;          /* LM_DEDUPE_BY_ID unless set */
     void *ctx;                 /* the worker's own state, passed back */
 
     /* Fill id and tag; or return -1 with a reason (→ dead letter). */

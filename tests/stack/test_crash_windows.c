@@ -7,19 +7,34 @@
  *   a replica applies the same batch first (LASTMILE_TEST_CRASH_AT=
  *     replica-first): the worker's own transaction is refused, it reads
  *     the batch again and recovers: writes applied once, outputs once.
- * Checked with the test's own consumer on the output topic. */
+ * Each for a worker that keeps a done record per input (intake,
+ * LM_DEDUPE_BY_ID) and for the two that keep outboxes in their partition
+ * fences (qualification and followup, LM_DEDUPE_BY_OFFSET), and for the
+ * fences: a dead letter decided after the writes replaces the outputs in
+ * the fence; a fence that is unreadable, or ahead of its partition's log
+ * (the topic made again), is said so in the log and the input decided.
+ * Checked with the test's own consumer on the output topics. */
 #include "market.h"
 
 #include "lm_lead.h"
 
+#include "lastmile/v1/internal.pb-c.h"
+#include "lastmile/v1/lastmile.pb-c.h"
+
 #include <criterion/criterion.h>
 #include <hiredis/hiredis.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 static fixture fx;
+
+/* the runtime's log event after reading back a redelivered batch's
+ * outputs */
+#define RECOVERED "\"event\":\"recovered\""
 
 static void teardown(void) {
     fixture_down(&fx);
@@ -29,13 +44,30 @@ static int all_accepted(const market *m) {
     return m->accepted.n >= 200;
 }
 
-static void crash_once(const char *where) {
+static int all_decided(const market *m) {
+    return m->decisions.n >= 200;
+}
+
+/* qualification decided each lead with a follow-up or a disqualification
+ * (an outcome; timing does not run in these tests), and every follow-up
+ * got its first action */
+static int all_acted(const market *m) {
+    return m->decisions.n >= 200 &&
+           m->actions.n >= m->decisions.n - m->outcomes.n;
+}
+
+/* Runs the workers before `worker` in the flow normally, `worker` until it
+ * stops at `where`, then again; checks its outputs are all there, once. */
+static void crash_once(const char *worker, const char *where) {
     cr_assert_eq(fixture_up(&fx, 2, 0), 0);
     market m;
     market_init(&m, &fx, 0);
     market_submit(&m, 200, 0, 0, 21);
+    static const char *const flow[] = {"intake", "qualification", "followup"};
+    for (size_t i = 0; i < 3 && strcmp(flow[i], worker) != 0; i++)
+        cr_assert_geq(fixture_start_worker(&fx, flow[i]), 0);
     setenv("LASTMILE_TEST_CRASH_AT", where, 1);
-    int slot = fixture_start_worker(&fx, "intake");
+    int slot = fixture_start_worker(&fx, worker);
     int status = 0;
     int64_t deadline = fixture_mono_ms() + fixture_ms(30000);
     while (waitpid(fx.procs[slot], &status, WNOHANG) == 0 &&
@@ -44,28 +76,70 @@ static void crash_once(const char *where) {
     fx.procs[slot] = 0;
     unsetenv("LASTMILE_TEST_CRASH_AT");
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 137,
-              "the worker did not stop at %s (status %d)", where, status);
+              "%s did not stop at %s (status %d)", worker, where, status);
     market_pump(&m, 300);
-    size_t before = m.accepted.n;
-    cr_assert_geq(fixture_start_worker(&fx, "intake"), 0);
-    market_until(&m, all_accepted, 60000);
+    size_t before = m.accepted.n, before_decided = m.decisions.n,
+           before_acted = m.actions.n;
+    cr_assert_geq(fixture_start_worker(&fx, worker), 0);
+    /* the restarted worker read the batch again and recovered it (after
+       producing, every output may be on its topic already: wait for the
+       recovery itself, not for the outputs) */
+    cr_expect(fixture_log_has(&fx, worker, RECOVERED, 60000),
+              "the restarted %s did not recover the batch", worker);
+    market_until(&m,
+                 strcmp(worker, "intake") == 0          ? all_accepted
+                 : strcmp(worker, "qualification") == 0 ? all_decided
+                                                        : all_acted,
+                 60000);
     for (int i = 0; i < 3; i++)
         market_pump(&m, 200);
-    printf("crash %s: %zu accepted before the restart, %zu after, %zu "
-           "twice\n",
-           where, before, m.accepted.n, m.accepted.dups);
+    printf("crash %s at %s: before the restart %zu accepted, %zu decided, "
+           "%zu acted; after %zu, %zu, %zu; twice %zu, %zu, %zu\n",
+           worker, where, before, before_decided, before_acted, m.accepted.n,
+           m.decisions.n, m.actions.n, m.accepted.dups, m.decisions.dups,
+           m.actions.dups);
     cr_expect_eq(m.accepted.n, 200, "%zu of 200 leads accepted", m.accepted.n);
     cr_expect_eq(m.accepted.dups, 0, "%zu accepted twice on the topic",
                  m.accepted.dups);
+    if (strcmp(worker, "intake") != 0) {
+        cr_expect_eq(m.decisions.n, 200, "%zu of 200 leads decided",
+                     m.decisions.n);
+        cr_expect_eq(m.decisions.dups, 0, "%zu decided twice on the topics",
+                     m.decisions.dups);
+    }
+    if (strcmp(worker, "followup") == 0) {
+        cr_expect_gt(m.actions.n, 0);
+        cr_expect_eq(m.actions.n, m.decisions.n - m.outcomes.n,
+                     "%zu first actions for %zu follow-ups", m.actions.n,
+                     m.decisions.n - m.outcomes.n);
+        cr_expect_eq(m.actions.dups, 0, "%zu actions twice on the topic",
+                     m.actions.dups);
+    }
+    cr_expect_eq(m.dlq, 0, "%zu dead letters", m.dlq);
     market_free(&m);
 }
 
 Test(crash, after_writes_before_produce, .fini = teardown, .timeout = 120) {
-    crash_once("after-writes");
+    crash_once("intake", "after-writes");
+}
+
+Test(crash, fence_after_writes_before_produce, .fini = teardown,
+     .timeout = 120) {
+    crash_once("qualification", "after-writes");
+}
+
+Test(crash, fence_after_produce_before_commit, .fini = teardown,
+     .timeout = 120) {
+    crash_once("qualification", "after-produce");
+}
+
+Test(crash, followup_after_writes_before_produce, .fini = teardown,
+     .timeout = 120) {
+    crash_once("followup", "after-writes");
 }
 
 Test(crash, after_produce_before_commit, .fini = teardown, .timeout = 120) {
-    crash_once("after-produce");
+    crash_once("intake", "after-produce");
 }
 
 /* The merge counter of every accepted lead, summed: HINCRBY applied twice
@@ -113,5 +187,162 @@ Test(crash, replica_applies_first, .fini = teardown, .timeout = 120) {
     cr_expect(fixture_log_has(&fx, "intake", "batch_conflict", 0),
               "no batch_conflict in the worker's log: the replica's "
               "transaction did not run first");
+    market_free(&m);
+}
+
+/* ============================================ fences (LM_DEDUPE_BY_OFFSET) */
+
+/* Runs intake alone until all 200 leads are accepted. */
+static void accept_all(market *m, int n_partitions) {
+    cr_assert_eq(fixture_up(&fx, n_partitions, 0), 0);
+    market_init(m, &fx, 0);
+    market_submit(m, 200, 0, 0, 25);
+    cr_assert_geq(fixture_start_worker(&fx, "intake"), 0);
+    cr_assert(market_until(m, all_accepted, 60000),
+              "intake accepted %zu of 200", m->accepted.n);
+}
+
+static void fence_key_of(int partition, char *buf, size_t bufsz) {
+    const char *prefix = getenv("LASTMILE_TOPIC_PREFIX");
+    snprintf(buf, bufsz, "lm:{fence}:qualification:%squalification:%d",
+             prefix ? prefix : "lastmile.", partition);
+}
+
+static void redis_set(const char *key, const void *val, size_t len) {
+    redisContext *c = redisConnect("127.0.0.1", fx.st.redis_port);
+    cr_assert(c && !c->err);
+    redisReply *r = redisCommand(c, "SET %s %b", key, val, len);
+    cr_assert(r && r->type == REDIS_REPLY_STATUS, "SET %s", key);
+    freeReplyObject(r);
+    redisFree(c);
+}
+
+/* qualification decides every accepted lead once */
+static void expect_all_decided_once(market *m) {
+    market_until(m, all_decided, 60000);
+    for (int i = 0; i < 3; i++)
+        market_pump(m, 200);
+    cr_expect_eq(m->decisions.n, 200, "%zu of 200 leads decided",
+                 m->decisions.n);
+    cr_expect_eq(m->decisions.dups, 0, "%zu decided twice", m->decisions.dups);
+}
+
+Test(crash, fence_replica_applies_first, .fini = teardown, .timeout = 120) {
+    market m;
+    accept_all(&m, 2);
+    setenv("LASTMILE_TEST_CRASH_AT", "replica-first", 1);
+    cr_assert_geq(fixture_start_worker(&fx, "qualification"), 0);
+    unsetenv("LASTMILE_TEST_CRASH_AT");
+    expect_all_decided_once(&m);
+    cr_expect(fixture_log_has(&fx, "qualification", "batch_conflict", 0),
+              "no batch_conflict in the worker's log: the replica's "
+              "transaction did not run first");
+    market_free(&m);
+}
+
+/* A fence that does not decode: said so, and the input decided. */
+Test(crash, fence_unreadable, .fini = teardown, .timeout = 120) {
+    market m;
+    accept_all(&m, 2);
+    char key[256];
+    fence_key_of(0, key, sizeof(key));
+    redis_set(key, "\xff\xff not a fence", 13);
+    cr_assert_geq(fixture_start_worker(&fx, "qualification"), 0);
+    expect_all_decided_once(&m);
+    cr_expect(fixture_log_has(&fx, "qualification", "fence_unreadable", 0));
+    market_free(&m);
+}
+
+/* A fence from a partition's earlier life (the topic deleted and made
+ * again, offsets from 0): its input is not taken for applied. */
+Test(crash, fence_ahead_of_log, .fini = teardown, .timeout = 120) {
+    market m;
+    accept_all(&m, 2);
+    Lastmile__V1__Internal__PartitionFence pf =
+        LASTMILE__V1__INTERNAL__PARTITION_FENCE__INIT;
+    pf.next_offset = 1000000;
+    uint8_t buf[64];
+    size_t len = lastmile__v1__internal__partition_fence__pack(&pf, buf);
+    char key[256];
+    fence_key_of(1, key, sizeof(key));
+    redis_set(key, buf, len);
+    cr_assert_geq(fixture_start_worker(&fx, "qualification"), 0);
+    expect_all_decided_once(&m);
+    cr_expect(fixture_log_has(&fx, "qualification", "fence_ahead_of_log", 0));
+    market_free(&m);
+}
+
+static char first_lead[128];
+static void on_first(void *opaque, const rd_kafka_message_t *rkm) {
+    (void)opaque;
+    Lastmile__V1__LeadAccepted *a =
+        lastmile__v1__lead_accepted__unpack(NULL, rkm->len, rkm->payload);
+    if (a && !first_lead[0])
+        snprintf(first_lead, sizeof(first_lead), "%s", a->lead_id);
+    if (a)
+        lastmile__v1__lead_accepted__free_unpacked(a, NULL);
+}
+
+static size_t n_dead;
+static char dead_reason[1024];
+static void on_dead(void *opaque, const rd_kafka_message_t *rkm) {
+    (void)opaque;
+    Lastmile__V1__DeadLetter *d =
+        lastmile__v1__dead_letter__unpack(NULL, rkm->len, rkm->payload);
+    cr_assert(d, "a dead letter that does not decode");
+    snprintf(dead_reason, sizeof(dead_reason), "%s", d->reason);
+    n_dead++;
+    lastmile__v1__dead_letter__free_unpacked(d, NULL);
+}
+
+/* The first lead's state write is refused inside the first batch's
+ * transaction: its dead letter replaces its decision in the fence, so the
+ * worker, stopped after producing and before committing, recovers the
+ * dead letter on restart (found on the topic, not produced again) and
+ * never the decision. One partition: the first lead is in the first
+ * batch. */
+Test(crash, fence_holds_a_late_dead_letter, .fini = teardown, .timeout = 120) {
+    market m;
+    accept_all(&m, 1);
+    topic_reader *acc = reader_new(&fx, "qualification");
+    reader_drain(acc, 2000, on_first, NULL);
+    reader_free(acc);
+    cr_assert(first_lead[0], "no lead on the qualification topic");
+    char key[LM_KEY_MAX];
+    lm_lead_key(first_lead, key);
+    redis_set(key, "not-a-hash", 10);
+
+    setenv("LASTMILE_TEST_CRASH_AT", "after-produce", 1);
+    int slot = fixture_start_worker(&fx, "qualification");
+    int status = 0;
+    int64_t deadline = fixture_mono_ms() + fixture_ms(30000);
+    while (waitpid(fx.procs[slot], &status, WNOHANG) == 0 &&
+           fixture_mono_ms() < deadline)
+        usleep(20000);
+    fx.procs[slot] = 0;
+    unsetenv("LASTMILE_TEST_CRASH_AT");
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 137,
+              "qualification did not stop after producing (status %d)", status);
+    cr_assert_geq(fixture_start_worker(&fx, "qualification"), 0);
+    cr_expect(fixture_log_has(&fx, "qualification", RECOVERED, 60000),
+              "the restarted qualification did not recover the batch");
+    topic_reader *dlq = reader_new(&fx, "dlq");
+    deadline = fixture_mono_ms() + fixture_ms(60000);
+    while (m.decisions.n < 199 && fixture_mono_ms() < deadline)
+        market_pump(&m, 100);
+    for (int i = 0; i < 3; i++) {
+        market_pump(&m, 200);
+        reader_drain(dlq, 200, on_dead, NULL);
+    }
+    reader_free(dlq);
+    printf("late dead letter: %zu decided, %zu twice, %zu dead letters\n",
+           m.decisions.n, m.decisions.dups, n_dead);
+    cr_expect_eq(n_dead, 1, "%zu dead letters for one refused write", n_dead);
+    cr_expect(strstr(dead_reason, "WRONGTYPE"), "reason: %s", dead_reason);
+    cr_expect_eq(strset_count(&m.decisions, first_lead), 0,
+                 "the refused lead was decided as well");
+    cr_expect_eq(m.decisions.n, 199, "%zu of the 199 others decided",
+                 m.decisions.n);
+    cr_expect_eq(m.decisions.dups, 0);
     market_free(&m);
 }

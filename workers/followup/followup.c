@@ -275,6 +275,7 @@ static const char *const followup_outputs[] = {LM_TOPIC_ACTIONS, NULL};
 const lm_worker lm_followup_worker = {
     .name = "followup",
     .input = LM_TOPIC_FOLLOWUP,
+    .dedupe = LM_DEDUPE_BY_OFFSET, /* only qualification and timing write it */
     .outputs = followup_outputs,
     .input_type = &lastmile__v1__follow_up_event__descriptor,
     .ctx = &followup_state,

@@ -342,6 +342,7 @@ static const char *const qual_outputs[] = {LM_TOPIC_FOLLOWUP, LM_TOPIC_OUTCOMES,
 const lm_worker lm_qualification_worker = {
     .name = "qualification",
     .input = LM_TOPIC_QUALIFICATION,
+    .dedupe = LM_DEDUPE_BY_OFFSET, /* only intake writes its input */
     .outputs = qual_outputs,
     .input_type = &lastmile__v1__lead_accepted__descriptor,
     .ctx = &qual_state,
