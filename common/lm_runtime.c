@@ -72,8 +72,10 @@ typedef struct rt_count { /* a business metric applied after commit */
 } rt_count;
 
 /* ITEM_DUP: the same idempotency id as an earlier message of the same
- * batch; the earlier one is handled, this one only committed. */
-enum { ITEM_NEW, ITEM_DONE_BEFORE, ITEM_REJECT, ITEM_DUP };
+ * batch; the earlier one is handled, this one only committed.
+ * ITEM_LATER: left for the next batch (see mark_later): neither decided
+ * nor committed, and its partition is sought back to it. */
+enum { ITEM_NEW, ITEM_DONE_BEFORE, ITEM_REJECT, ITEM_DUP, ITEM_LATER };
 
 typedef struct rt_item {
     rd_kafka_message_t *rkm;
@@ -1455,6 +1457,8 @@ static int commit_batch(lm_runtime *rt) {
         rd_kafka_topic_partition_list_new(8);
     for (size_t i = 0; i < rt->n_items; i++) {
         rd_kafka_message_t *m = rt->items[i].rkm;
+        if (rt->items[i].kind0 == ITEM_LATER)
+            continue; /* committed by the batch that decides it */
         rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(
             offs, rd_kafka_topic_name(m->rkt), m->partition);
         if (!tp)
@@ -1512,6 +1516,82 @@ static int mark_duplicates(lm_runtime *rt) {
         }
     }
     return 0;
+}
+
+/* Marks ITEM_LATER every item whose hash tag an earlier item of the batch
+ * has (another input for the same lead: an answer and its timer), and
+ * every item after it on its partition, which must keep its order. Both
+ * would be decided from the same reads, so the later one would not see
+ * what the earlier one decided (a lead closed by its answer would still
+ * get its next touch). Left for the next batch, it reads that state. The
+ * batch's first item is never left, so every batch makes progress.
+ * Rejected input reads no state and takes no part. 0 / -1 (OOM). */
+static int mark_later(lm_runtime *rt) {
+    size_t cap = 16;
+    while (cap < 2 * rt->n_items)
+        cap <<= 1;
+    if (grow((void **)&rt->dupslots, &rt->cap_dupslots, cap, sizeof(size_t)) !=
+        0)
+        return -1;
+    memset(rt->dupslots, 0xff, cap * sizeof(size_t));
+    char later[RT_PARTITIONS_MAX] = {0};
+    for (size_t i = 0; i < rt->n_items; i++) {
+        rt_item *it = &rt->items[i];
+        if (later[it->fence]) {
+            it->kind = it->kind0 = ITEM_LATER;
+            continue;
+        }
+        if (it->kind0 != ITEM_NEW)
+            continue;
+        size_t h = (size_t)lm_hash64_str(it->ident.tag, 0) & (cap - 1);
+        for (;; h = (h + 1) & (cap - 1)) {
+            size_t j = rt->dupslots[h];
+            if (j == SIZE_MAX) {
+                rt->dupslots[h] = i;
+                break;
+            }
+            if (strcmp(rt->items[j].ident.tag, it->ident.tag) == 0) {
+                it->kind = it->kind0 = ITEM_LATER;
+                later[it->fence] = 1;
+                break;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Seeks every partition with items left for the next batch back to the
+ * first of them, so they are fetched again (librdkafka drops what it had
+ * fetched beyond). Committed offsets stop before them (commit_batch). */
+static void seek_back_later(lm_runtime *rt) {
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    for (size_t i = 0; i < rt->n_items; i++) {
+        const rd_kafka_message_t *m = rt->items[i].rkm;
+        if (rt->items[i].kind0 != ITEM_LATER)
+            continue;
+        if (!parts)
+            parts = rd_kafka_topic_partition_list_new(4);
+        const char *topic = rd_kafka_topic_name(m->rkt);
+        if (!rd_kafka_topic_partition_list_find(parts, topic, m->partition))
+            rd_kafka_topic_partition_list_add(parts, topic, m->partition)
+                ->offset = m->offset;
+    }
+    if (!parts)
+        return;
+    rd_kafka_error_t *e =
+        rd_kafka_seek_partitions(rt->consumer, parts, RT_META_TIMEOUT_MS);
+    if (e) {
+        /* the partition was taken away meanwhile: its next owner starts
+           from the committed offset, which is where this seek pointed */
+        lm_log(LM_LOG_WARN, "seek_failed", "%s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+    for (int k = 0; k < parts->cnt; k++)
+        if (parts->elems[k].err)
+            lm_log(LM_LOG_WARN, "seek_failed", "%s [%d]: %s",
+                   parts->elems[k].topic, (int)parts->elems[k].partition,
+                   rd_kafka_err2str(parts->elems[k].err));
+    rd_kafka_topic_partition_list_destroy(parts);
 }
 
 /* Forgets what an attempt decided, so the batch can be decided again. */
@@ -1626,7 +1706,7 @@ static int decide(lm_runtime *rt, int first_attempt, int64_t now_ms,
         it->write_off = rt->writes.len;
         it->count_first = rt->n_counts;
         it->index_off = rt->index.buf.len;
-        if (it->kind == ITEM_DUP)
+        if (it->kind == ITEM_DUP || it->kind == ITEM_LATER)
             continue;
         if (by_offset(rt) && it->rkm->offset < rt->fence_next[it->fence]) {
             it->kind = ITEM_DONE_BEFORE;
@@ -1776,7 +1856,8 @@ static int write_round_trip(lm_runtime *rt, int64_t now_ms) {
         return WRITE_ABANDON;
     for (size_t i = 0; i < rt->n_items; i++) {
         rt_item *it = &rt->items[i];
-        if (it->kind == ITEM_DONE_BEFORE || it->kind == ITEM_DUP)
+        if (it->kind == ITEM_DONE_BEFORE || it->kind == ITEM_DUP ||
+            it->kind == ITEM_LATER)
             continue;
         if (pipe_item_apply(rt, it, &queued, now_ms) != 0)
             return WRITE_ABANDON;
@@ -1788,7 +1869,7 @@ static int write_round_trip(lm_runtime *rt, int64_t now_ms) {
     for (size_t i = 0; by_offset(rt) && i < rt->n_items; i++) {
         const rt_item *it = &rt->items[i];
         if (it->kind != ITEM_DONE_BEFORE && it->kind != ITEM_DUP &&
-            !applies[it->fence]) {
+            it->kind != ITEM_LATER && !applies[it->fence]) {
             applies[it->fence] = 1;
             n_applies++;
         }
@@ -1969,8 +2050,6 @@ static int run_batch(lm_runtime *rt) {
     double ph[6] = {0}; /* phase ends, ms since t0, for the debug log */
     int64_t now_ms = lm_clock_now_ms();
     int64_t real_ms = lm_clock_real_ms();
-    lm_histogram_observe(rt->m_batch, (double)rt->n_items);
-    lm_counter_add(rt->m_consumed, rt->n_items);
 
     /* 2. decode and identify */
     for (size_t i = 0; i < rt->n_items; i++) {
@@ -2009,20 +2088,31 @@ static int run_batch(lm_runtime *rt) {
         int f = 0;
         while (f < rt->n_fences && rt->fences[f] != part)
             f++;
-        if (f == rt->n_fences) { /* partitions < RT_PARTITIONS_MAX (setup) */
+        if (f == rt->n_fences) { /* partition < RT_PARTITIONS_MAX (step 1) */
             rt->fences[rt->n_fences++] = part;
-            rt->fence_first[f] = rt->fence_last[f] = it->rkm->offset;
+            rt->fence_first[f] = INT64_MAX;
+            rt->fence_last[f] = -1;
             rt->fence_prev[f] = NULL;
             rt->fence_next[f] = 0;
         }
         it->fence = f;
-        if (it->rkm->offset < rt->fence_first[f])
-            rt->fence_first[f] = it->rkm->offset;
-        if (it->rkm->offset > rt->fence_last[f])
-            rt->fence_last[f] = it->rkm->offset;
     }
-    if (mark_duplicates(rt) != 0)
+    if (mark_duplicates(rt) != 0 || mark_later(rt) != 0)
         goto abandon;
+    size_t n_later = 0;
+    for (size_t i = 0; i < rt->n_items; i++) { /* what this batch applies */
+        rt_item *it = &rt->items[i];
+        if (it->kind0 == ITEM_LATER) {
+            n_later++;
+            continue;
+        }
+        if (it->rkm->offset < rt->fence_first[it->fence])
+            rt->fence_first[it->fence] = it->rkm->offset;
+        if (it->rkm->offset > rt->fence_last[it->fence])
+            rt->fence_last[it->fence] = it->rkm->offset;
+    }
+    lm_histogram_observe(rt->m_batch, (double)(rt->n_items - n_later));
+    lm_counter_add(rt->m_consumed, (double)(rt->n_items - n_later));
 
     /* 3-5. read, decide, write; again from the reads when the write
        transaction did not apply (see write_round_trip) */
@@ -2061,9 +2151,11 @@ static int run_batch(lm_runtime *rt) {
     ph[3] = since_ms(&t0);
     if (crash_point() == CRASH_AFTER_PRODUCE)
         _exit(137);
-    /* 7. commit */
+    /* 7. commit, and fetch again what was left for the next batch */
     if (commit_batch(rt) == 0)
         apply_counts(rt);
+    if (n_later)
+        seek_back_later(rt);
     ph[4] = since_ms(&t0);
     if (lm_log_enabled(LM_LOG_DEBUG))
         lm_log(LM_LOG_DEBUG, "batch",
