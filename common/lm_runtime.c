@@ -1486,17 +1486,26 @@ static double since_ms(const struct timespec *t0) {
            (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-/* Marks every item whose idempotency id an earlier item of the batch has
- * as ITEM_DUP: one transaction must not apply the same writes twice.
- * 0 / -1 (OOM). */
-static int mark_duplicates(lm_runtime *rt) {
+/* Empties rt->dupslots, an open-addressing table of item indexes sized
+ * for the batch. Its capacity (a power of two), or 0 (OOM). */
+static size_t dupslots_reset(lm_runtime *rt) {
     size_t cap = 16;
     while (cap < 2 * rt->n_items)
         cap <<= 1;
     if (grow((void **)&rt->dupslots, &rt->cap_dupslots, cap, sizeof(size_t)) !=
         0)
-        return -1;
+        return 0;
     memset(rt->dupslots, 0xff, cap * sizeof(size_t));
+    return cap;
+}
+
+/* Marks every item whose idempotency id an earlier item of the batch has
+ * as ITEM_DUP: one transaction must not apply the same writes twice.
+ * 0 / -1 (OOM). */
+static int mark_duplicates(lm_runtime *rt) {
+    size_t cap = dupslots_reset(rt);
+    if (!cap)
+        return -1;
     for (size_t i = 0; i < rt->n_items; i++) {
         rt_item *it = &rt->items[i];
         size_t h = (size_t)lm_hash64_str(it->ident.id,
@@ -1527,13 +1536,9 @@ static int mark_duplicates(lm_runtime *rt) {
  * batch's first item is never left, so every batch makes progress.
  * Rejected input reads no state and takes no part. 0 / -1 (OOM). */
 static int mark_later(lm_runtime *rt) {
-    size_t cap = 16;
-    while (cap < 2 * rt->n_items)
-        cap <<= 1;
-    if (grow((void **)&rt->dupslots, &rt->cap_dupslots, cap, sizeof(size_t)) !=
-        0)
+    size_t cap = dupslots_reset(rt);
+    if (!cap)
         return -1;
-    memset(rt->dupslots, 0xff, cap * sizeof(size_t));
     char later[RT_PARTITIONS_MAX] = {0};
     for (size_t i = 0; i < rt->n_items; i++) {
         rt_item *it = &rt->items[i];

@@ -56,6 +56,23 @@ static int all_acted(const market *m) {
            m->actions.n >= m->decisions.n - m->outcomes.n;
 }
 
+/* Starts `worker` with LASTMILE_TEST_CRASH_AT=where and waits for it to
+ * stop there (exit 137). */
+static void run_until_crash(const char *worker, const char *where) {
+    setenv("LASTMILE_TEST_CRASH_AT", where, 1);
+    int slot = fixture_start_worker(&fx, worker);
+    cr_assert_geq(slot, 0);
+    int status = 0;
+    int64_t deadline = fixture_mono_ms() + fixture_ms(30000);
+    while (waitpid(fx.procs[slot], &status, WNOHANG) == 0 &&
+           fixture_mono_ms() < deadline)
+        usleep(20000);
+    fx.procs[slot] = 0;
+    unsetenv("LASTMILE_TEST_CRASH_AT");
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 137,
+              "%s did not stop at %s (status %d)", worker, where, status);
+}
+
 /* Runs the workers before `worker` in the flow normally, `worker` until it
  * stops at `where`, then again; checks its outputs are all there, once. */
 static void crash_once(const char *worker, const char *where) {
@@ -66,17 +83,7 @@ static void crash_once(const char *worker, const char *where) {
     static const char *const flow[] = {"intake", "qualification", "followup"};
     for (size_t i = 0; i < 3 && strcmp(flow[i], worker) != 0; i++)
         cr_assert_geq(fixture_start_worker(&fx, flow[i]), 0);
-    setenv("LASTMILE_TEST_CRASH_AT", where, 1);
-    int slot = fixture_start_worker(&fx, worker);
-    int status = 0;
-    int64_t deadline = fixture_mono_ms() + fixture_ms(30000);
-    while (waitpid(fx.procs[slot], &status, WNOHANG) == 0 &&
-           fixture_mono_ms() < deadline)
-        usleep(20000);
-    fx.procs[slot] = 0;
-    unsetenv("LASTMILE_TEST_CRASH_AT");
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 137,
-              "%s did not stop at %s (status %d)", worker, where, status);
+    run_until_crash(worker, where);
     market_pump(&m, 300);
     size_t before = m.accepted.n, before_decided = m.decisions.n,
            before_acted = m.actions.n;
@@ -312,22 +319,12 @@ Test(crash, fence_holds_a_late_dead_letter, .fini = teardown, .timeout = 120) {
     lm_lead_key(first_lead, key);
     redis_set(key, "not-a-hash", 10);
 
-    setenv("LASTMILE_TEST_CRASH_AT", "after-produce", 1);
-    int slot = fixture_start_worker(&fx, "qualification");
-    int status = 0;
-    int64_t deadline = fixture_mono_ms() + fixture_ms(30000);
-    while (waitpid(fx.procs[slot], &status, WNOHANG) == 0 &&
-           fixture_mono_ms() < deadline)
-        usleep(20000);
-    fx.procs[slot] = 0;
-    unsetenv("LASTMILE_TEST_CRASH_AT");
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 137,
-              "qualification did not stop after producing (status %d)", status);
+    run_until_crash("qualification", "after-produce");
     cr_assert_geq(fixture_start_worker(&fx, "qualification"), 0);
     cr_expect(fixture_log_has(&fx, "qualification", RECOVERED, 60000),
               "the restarted qualification did not recover the batch");
     topic_reader *dlq = reader_new(&fx, "dlq");
-    deadline = fixture_mono_ms() + fixture_ms(60000);
+    int64_t deadline = fixture_mono_ms() + fixture_ms(60000);
     while (m.decisions.n < 199 && fixture_mono_ms() < deadline)
         market_pump(&m, 100);
     for (int i = 0; i < 3; i++) {
