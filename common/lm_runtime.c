@@ -44,6 +44,12 @@
 #define RT_SERIES_CACHE         64
 #define RT_REPLY_BATCH_PLAN     2 /* round trip 1: WATCH, MGET, then these */
 
+/* A batch stops taking input once it holds this much: its transaction and
+ * a fence hold its outboxes (outputs and dead letters, which keep at most
+ * LM_DLQ_ORIGINAL_MAX of an input), and Redis refuses a value over 512 MB
+ * and a client query over 1 GB, whatever LASTMILE_BATCH_MAX says. */
+#define RT_BATCH_BYTES_MAX (32 * 1024 * 1024)
+
 /* ================================================================ state */
 
 typedef struct rt_topic {
@@ -2018,7 +2024,9 @@ out:
 static int run_batch(lm_runtime *rt) {
     /* 1. take what is there, waiting only for the first message */
     int wait = RT_POLL_FIRST_MS;
-    while (rt->n_items < (size_t)rt->s.batch_max) {
+    size_t batch_bytes = 0;
+    while (rt->n_items < (size_t)rt->s.batch_max &&
+           batch_bytes < RT_BATCH_BYTES_MAX) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rt->consumer, wait);
         wait = 0;
         if (!m)
@@ -2047,6 +2055,7 @@ static int run_batch(lm_runtime *rt) {
         rt_item *it = &rt->items[rt->n_items++];
         memset(it, 0, sizeof(*it));
         it->rkm = m;
+        batch_bytes += m->len + m->key_len;
     }
     if (rt->n_items == 0)
         return 0;
