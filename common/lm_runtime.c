@@ -137,14 +137,13 @@ struct lm_runtime {
     size_t batch_plan_n; /* plan_batch's replies, after [0] WATCH, [1] MGET */
     int32_t fences[RT_PARTITIONS_MAX]; /* input partitions in the batch */
     int n_fences;
-    /* the batch's smallest and largest offset per fence */
+    /* the smallest and largest offset per fence that the batch applies */
     int64_t fence_first[RT_PARTITIONS_MAX], fence_last[RT_PARTITIONS_MAX];
     /* LM_DEDUPE_BY_OFFSET: each fence as round trip 1 read it (NULL when
-       there was none), the next offset to apply it gives, and the bytes
+       there was none, or it is not taken: see fences_read), and the bytes
        round trip 2 wrote to it (in fence_bytes, from fence_bytes_off[f]
        to fence_bytes_off[f + 1]) */
     Lastmile__V1__Internal__PartitionFence *fence_prev[RT_PARTITIONS_MAX];
-    int64_t fence_next[RT_PARTITIONS_MAX];
     lm_buf fence_bytes;
     size_t fence_bytes_off[RT_PARTITIONS_MAX + 1];
     size_t *dupslots; /* open-addressing table for in-batch duplicates */
@@ -925,10 +924,9 @@ static int outbox_restore(lm_runtime *rt, rt_item *it, const char *data,
  * one is read, and input is committed only after that, so a batch that
  * starts at offset s (it was fetched from a committed offset, or right
  * after this process's previous batch) knows every input below s is
- * acknowledged. When it applies, the fence keeps the outboxes of its own
- * inputs (the recovered ones with the outboxes they were recovered from)
- * and of the fence's inputs above its last offset (a redelivered batch cut
- * shorter than the one that applied them), and drops the rest. */
+ * acknowledged. A batch that applies input from the partition rewrites
+ * its fence with its own inputs' outboxes (the recovered ones with the
+ * outboxes they were recovered from); one that only recovers leaves it. */
 
 static int by_offset(const lm_runtime *rt) {
     return rt->w->dedupe == LM_DEDUPE_BY_OFFSET;
@@ -940,8 +938,13 @@ static void fences_forget(lm_runtime *rt) {
             lastmile__v1__internal__partition_fence__free_unpacked(
                 rt->fence_prev[f], NULL);
         rt->fence_prev[f] = NULL;
-        rt->fence_next[f] = 0;
     }
+}
+
+/* The next offset to apply on fence f's partition: below it, input was
+ * applied before. */
+static int64_t fence_next(const lm_runtime *rt, int f) {
+    return rt->fence_prev[f] ? rt->fence_prev[f]->next_offset : 0;
 }
 
 /* 1 when the partition's log ends below `next`: its topic was deleted and
@@ -954,10 +957,17 @@ static int fence_ahead_of_log(lm_runtime *rt, int32_t partition, int64_t next) {
                                        &lo, &hi) != 0 ||
         hi < 0 || next <= hi)
         return 0;
-    if (rd_kafka_query_watermark_offsets(rt->consumer, rt->input_topic,
-                                         partition, &lo, &hi,
-                                         RT_META_TIMEOUT_MS) != 0)
+    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+        rt->consumer, rt->input_topic, partition, &lo, &hi, RT_META_TIMEOUT_MS);
+    if (e) {
+        lm_log(LM_LOG_WARN, "fence_check_failed",
+               "%s [%d]: the fence says offsets below %lld were applied, "
+               "past the log end this consumer last saw, and the broker "
+               "could not be asked (%s); taking the fence as it is",
+               rt->input_topic, (int)partition, (long long)next,
+               rd_kafka_err2str(e));
         return 0;
+    }
     return next > hi;
 }
 
@@ -995,7 +1005,6 @@ static void fences_read(lm_runtime *rt, const redisReply *mget) {
             continue;
         }
         rt->fence_prev[f] = pf;
-        rt->fence_next[f] = pf->next_offset;
     }
 }
 
@@ -1015,12 +1024,15 @@ fence_find(const Lastmile__V1__Internal__PartitionFence *pf, int64_t offset) {
                : NULL;
 }
 
-/* Appends fence `f` as this batch leaves it to rt->fence_bytes (see the
- * top of this section). 0 / -1 (OOM). */
+/* Appends fence `f` as this batch leaves it to rt->fence_bytes: the next
+ * offset after the batch's last on the partition, and the outboxes of the
+ * batch's inputs there. Written only where the batch applies input (see
+ * write_round_trip), so that offset is past every input of the fence it
+ * replaces, and none of that fence's outboxes is kept: those inputs are
+ * all in this batch (recovered, with their outboxes) or were acknowledged
+ * before it began. 0 / -1 (OOM). */
 static int fence_pack(lm_runtime *rt, int f, int64_t now_ms) {
-    const Lastmile__V1__Internal__PartitionFence *prev = rt->fence_prev[f];
-    int64_t last = rt->fence_last[f];
-    size_t n_in = 0, n_recs = 0, n_tail = 0;
+    size_t n_in = 0, n_recs = 0;
     for (size_t i = 0; i < rt->n_items; i++) {
         const rt_item *it = &rt->items[i];
         if (it->fence == f && it->kind != ITEM_DUP && it->rec_n) {
@@ -1028,12 +1040,8 @@ static int fence_pack(lm_runtime *rt, int f, int64_t now_ms) {
             n_recs += it->rec_n;
         }
     }
-    for (size_t k = 0; prev && k < prev->n_inputs; k++)
-        if (prev->inputs[k]->offset > last)
-            n_tail++;
     Lastmile__V1__Internal__FencedInput *in = calloc(n_in + 1, sizeof(*in));
-    Lastmile__V1__Internal__FencedInput **inp =
-        calloc(n_in + n_tail + 1, sizeof(*inp));
+    Lastmile__V1__Internal__FencedInput **inp = calloc(n_in + 1, sizeof(*inp));
     Lastmile__V1__Internal__OutboxRecord *rr = calloc(n_recs + 1, sizeof(*rr));
     Lastmile__V1__Internal__OutboxRecord **rp = calloc(n_recs + 1, sizeof(*rp));
     int rc = -1;
@@ -1055,13 +1063,9 @@ static int fence_pack(lm_runtime *rt, int f, int64_t now_ms) {
         inp[ni] = &in[ni];
         ni++;
     }
-    for (size_t k = 0; prev && k < prev->n_inputs; k++)
-        if (prev->inputs[k]->offset > last)
-            inp[ni++] = prev->inputs[k];
     Lastmile__V1__Internal__PartitionFence pf =
         LASTMILE__V1__INTERNAL__PARTITION_FENCE__INIT;
-    pf.next_offset =
-        rt->fence_next[f] > last + 1 ? rt->fence_next[f] : last + 1;
+    pf.next_offset = rt->fence_last[f] + 1;
     pf.n_inputs = ni;
     pf.inputs = inp;
     pf.written_at_ms = now_ms;
@@ -1719,7 +1723,7 @@ static int decide(lm_runtime *rt, int first_attempt, int64_t now_ms,
         it->index_off = rt->index.buf.len;
         if (it->kind == ITEM_DUP || it->kind == ITEM_LATER)
             continue;
-        if (by_offset(rt) && it->rkm->offset < rt->fence_next[it->fence]) {
+        if (by_offset(rt) && it->rkm->offset < fence_next(rt, it->fence)) {
             it->kind = ITEM_DONE_BEFORE;
             const Lastmile__V1__Internal__FencedInput *fi =
                 fence_find(rt->fence_prev[it->fence], it->rkm->offset);
@@ -2107,7 +2111,6 @@ static int run_batch(lm_runtime *rt) {
             rt->fence_first[f] = INT64_MAX;
             rt->fence_last[f] = -1;
             rt->fence_prev[f] = NULL;
-            rt->fence_next[f] = 0;
         }
         it->fence = f;
     }

@@ -16,7 +16,10 @@
  *   1. take up to LASTMILE_BATCH_MAX messages already fetched (waiting only
  *      for the first);
  *   2. decode and identify each; undecodable or invalid input is rejected
- *      to the dead-letter topic with its reason;
+ *      to the dead-letter topic with its reason; an input whose hash tag
+ *      an earlier input of the batch has waits, with the rest of its
+ *      partition, for the next batch (so handle never sees two inputs of
+ *      one lead in a batch, and each reads what the one before it wrote);
  *   3. ONE Redis round trip: WATCH of the batch's partition fences, MGET of
  *      every message's "done" record (LM_DEDUPE_BY_ID) or of the fences
  *      (LM_DEDUPE_BY_OFFSET), the worker's batch-wide reads (plan_batch)
