@@ -244,12 +244,38 @@ static int responded_all(const market *m) {
     return m->n_responded_outcomes >= responded;
 }
 
+/* The offset worker `group` (a worker name) has committed on partition 0
+ * of its input topic `topic`, or -1. Asks the group coordinator without
+ * joining the group. */
+static int64_t committed_offset(const char *group, const char *topic) {
+    const char *prefix = getenv("LASTMILE_TOPIC_PREFIX");
+    char g[128], t[128], err[256];
+    snprintf(g, sizeof(g), "%s%s", prefix ? prefix : "lastmile.", group);
+    snprintf(t, sizeof(t), "%s%s", prefix ? prefix : "lastmile.", topic);
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", fx.st.brokers, err,
+                      sizeof(err));
+    rd_kafka_conf_set(conf, "group.id", g, err, sizeof(err));
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    cr_assert(rk, "%s", err);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, t, 0);
+    int64_t off = -1;
+    if (rd_kafka_committed(rk, l, 5000) == 0 && !l->elems[0].err)
+        off = l->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_destroy(rk);
+    return off;
+}
+
 /* A lead's answer and its first step's timer land in one batch of timing,
  * answer first. Decided from the same reads, the timer would still see the
  * lead open at step 0 and schedule step 1: a touch for a lead that has
  * answered (and, at a last step, a second outcome: seen in faults.chaos).
  * The runtime leaves the timer for the next batch, which sees the lead
- * closed. */
+ * closed; a second answer after it, left twice, finds the lead closed too
+ * (a late response), which shows every input left for later was handled. */
 Test(runtime, same_lead_twice_in_a_batch, .fini = teardown, .timeout = 180) {
     cr_assert_eq(fixture_up(&fx, 1, 0), 0);
     market m;
@@ -292,18 +318,40 @@ Test(runtime, same_lead_twice_in_a_batch, .fini = teardown, .timeout = 180) {
         b.event_case = LASTMILE__V1__TIMING_EVENT__EVENT_TIMER_FIRED;
         b.timer_fired = &t;
         cr_assert_eq(fixture_produce(&fx, "timing", ft.lead[i], &b.base), 0);
+        /* a second answer after both: it must find the lead closed */
+        snprintf(ev, sizeof(ev), "again-%s", ft.lead[i]);
+        cr_assert_eq(fixture_produce(&fx, "timing", ft.lead[i], &a.base), 0);
     }
     responded = ft.n;
     cr_assert_geq(fixture_start_worker(&fx, "timing"), 0);
     market_until(&m, responded_all, 60000);
+    int64_t until = fixture_mono_ms() + fixture_ms(60000);
+    while (m.late < ft.n && fixture_mono_ms() < until)
+        market_pump(&m, 100);
     for (int i = 0; i < 5; i++)
         market_pump(&m, 200);
     topic_reader *fu = reader_new(&fx, "followup");
     reader_drain(fu, 1000, on_followup_event, NULL);
     reader_free(fu);
+    /* what was left for later batches was fetched again, handled and
+       committed: timing's whole input (two answers and a timer a lead) */
+    int64_t committed = -1, deadline = fixture_mono_ms() + fixture_ms(30000);
+    while ((committed = committed_offset("timing", "timing")) <
+               (int64_t)(3 * ft.n) &&
+           fixture_mono_ms() < deadline)
+        usleep(200000);
     printf("same lead twice in a batch: %zu answers, %zu responded outcomes, "
-           "%zu outcomes twice, %zu next touches\n",
-           ft.n, m.n_responded_outcomes, m.outcomes.dups, n_next_touches);
+           "%zu outcomes twice, %zu next touches, %zu late responses, timing "
+           "committed %lld of %zu inputs\n",
+           ft.n, m.n_responded_outcomes, m.outcomes.dups, n_next_touches,
+           m.late, (long long)committed, 3 * ft.n);
+    cr_expect_eq(committed, (int64_t)(3 * ft.n),
+                 "timing committed %lld of its %zu inputs",
+                 (long long)committed, 3 * ft.n);
+    cr_expect_eq(m.late, ft.n,
+                 "%zu late responses for %zu second answers: an input left "
+                 "for a later batch was not handled",
+                 m.late, ft.n);
     cr_expect_eq(m.n_responded_outcomes, ft.n, "%zu of %zu answers closed",
                  m.n_responded_outcomes, ft.n);
     cr_expect_eq(m.outcomes.dups, 0, "%zu outcomes twice", m.outcomes.dups);
