@@ -163,17 +163,25 @@ static int all_decided(const market *m) {
            m->accepted.n >= expected_accepted;
 }
 
+/* Submits n people (seeded) and pumps until each is decided, then a little
+ * longer, so that anything late (a duplicate would be) arrives. 1 when all
+ * were decided within timeout_ms. */
+static int submit_until_decided(market *m, int n, int seed,
+                                int64_t timeout_ms) {
+    expected_accepted = (size_t)n;
+    market_submit(m, n, 0, 0, seed);
+    int done = market_until(m, all_decided, timeout_ms);
+    for (int i = 0; i < 5; i++)
+        market_pump(m, 200);
+    return done;
+}
+
 Test(flow, ten_thousand_decisions, .fini = teardown, .timeout = 900) {
     cr_assert_eq(fixture_up(&fx, 4, 0), 0);
     cr_assert_eq(fixture_start_all(&fx), 0);
     market m;
     market_init(&m, &fx, 0.0);
-    expected_accepted = 10000;
-    market_submit(&m, 10000, 0, 0, 3);
-    int done = market_until(&m, all_decided, 400000);
-    /* let anything late (a duplicate would be late) arrive */
-    for (int i = 0; i < 5; i++)
-        market_pump(&m, 200);
+    int done = submit_until_decided(&m, 10000, 3, 400000);
     cr_log_info("10k: accepted %zu, decisions %zu (dup %zu), actions %zu "
                 "(dup %zu)",
                 m.accepted.n, m.decisions.n, m.decisions.dups, m.actions.n,
@@ -225,11 +233,7 @@ Test(flow, unreadable_owner_is_passed_over, .fini = teardown, .timeout = 600) {
     cr_assert_eq(fixture_start_all(&fx), 0);
     market m;
     market_init(&m, &fx, 0.0);
-    expected_accepted = 600;
-    market_submit(&m, 600, 0, 0, 7);
-    int done = market_until(&m, all_decided, 300000);
-    for (int i = 0; i < 5; i++)
-        market_pump(&m, 200);
+    int done = submit_until_decided(&m, 600, 7, 300000);
     cr_expect(done, "decisions did not reach 600 in time");
     cr_expect_eq(m.decisions.n, 600, "%zu decisions", m.decisions.n);
     cr_expect_eq(m.dlq, 0, "%zu lead(s) dead-lettered", m.dlq);
