@@ -3,7 +3,7 @@
 # engine or a cluster: docker-compose.yml renders (docker-compose config),
 # every kustomization renders (kubectl kustomize), and the rendered objects,
 # the Dockerfile, Prometheus and Grafana files agree with what the code says
-# (common/lm_env_vars.def, the pkg-config modules CMake links, config/).
+# (common/runtime/lm_env_vars.def, the pkg-config modules CMake links, config/).
 #
 # Run by ctest with LM_SOURCE_DIR (and LM_BINARY_DIR) set, or by hand:
 #   bash tests/shell/test_deploy.sh
@@ -125,7 +125,7 @@ SRC, COMPOSE_OUT = sys.argv[1], sys.argv[2]
 RENDERED = [a.split("=", 1) for a in sys.argv[3:]]  # (dir, file)
 WORKERS = ["intake", "qualification", "followup", "timing"]
 TOPICS = ["intake", "qualification", "followup", "actions", "timing", "outcomes", "dlq"]
-DEF = "common/lm_env_vars.def"
+DEF = "common/runtime/lm_env_vars.def"
 
 
 def check(name, problems):

@@ -7,6 +7,7 @@
 
 #include "lm_fmt.h"
 #include "lm_lead.h"
+#include "lm_lead_wait.h"
 #include "lm_tz.h"
 
 #include "lastmile/v1/lastmile.pb-c.h"

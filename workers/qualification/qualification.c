@@ -21,6 +21,7 @@
 #include "lm_fmt.h"
 #include "lm_geo.h"
 #include "lm_lead.h"
+#include "lm_lead_wait.h"
 #include "lm_log.h"
 
 #include <math.h>

@@ -6,6 +6,7 @@
 #include "lm_clock.h"
 #include "lm_hash.h"
 #include "lm_lead.h"
+#include "lm_lead_wait.h"
 #include "lm_log.h"
 #include "lm_tz.h"
 

@@ -3,7 +3,7 @@
  * Banner sections: a small string map (seen keys, owners), parsing a lead
  * hash, reading Redis and Kafka, the accumulator and its math, JSON, text.
  *
- * The field names of the lead hash come from workers/shared/lm_lead.h, the
+ * The field names of the lead hash come from common/domain/lm_lead.h, the
  * one place that defines the data model; only its macros are used here, so
  * lm_common does not link against lm_workers.
  *
@@ -12,7 +12,7 @@
  * figure. Single-threaded; no global mutable state. */
 #include "lm_report.h"
 
-#include "../workers/shared/lm_lead.h"
+#include "lm_lead.h"
 #include "lm_hash.h"
 #include "lm_kafka.h"
 

@@ -16,7 +16,8 @@
  * SREM on close, both idempotent).
  *
  * Lead hash fields (all times simulated epoch ms): see LM_F_* below.
- * Pure code; no heap. */
+ * Pure code; no heap, no I/O. Writing these fields through a worker's
+ * outputs is workers/shared/lm_lead_wait.h's job. */
 #ifndef LM_LEAD_H
 #define LM_LEAD_H
 
@@ -77,20 +78,6 @@ void lm_lead_team_open_key(const char *team, const char *owner,
 int lm_lead_timer_bucket(const char *lead_id);
 void lm_lead_timer_key(int bucket, char out[LM_KEY_MAX]);
 void lm_lead_timer_member(const char *lead_id, int step, char out[LM_KEY_MAX]);
-/* How a message's dead time is added to the lead hash (LM_F_WAIT_FMT). */
-typedef enum lm_wait_record {
-    LM_WAIT_ONCE,  /* the stage handles a lead once (intake, qualification):
-                      the sum alone, set with HSET, which joins the stage's
-                      other HSET of the lead; no count field */
-    LM_WAIT_FIRST, /* the first of several (followup's first touch): sum and
-                      count set with HSET */
-    LM_WAIT_AGAIN  /* a later one, or one that cannot know: both
-                      incremented */
-} lm_wait_record;
-struct lm_out;
-void lm_lead_record_wait(struct lm_out *out, const char *lead_id,
-                         const char *stage, int64_t wait_ms,
-                         lm_wait_record how);
 /* 1 when the lead is on the learning (adaptive) arm. */
 int lm_lead_adaptive(const char *lead_id, double control_share);
 

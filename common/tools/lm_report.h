@@ -3,7 +3,7 @@
  *
  * Three layers, kept apart so the arithmetic is tested without servers:
  *   1. reading: lm_report_scan walks every lead hash in Redis
- *      (lm:{<person>}:lead:<lead_id>, see workers/shared/lm_lead.h) with
+ *      (lm:{<person>}:lead:<lead_id>, see common/domain/lm_lead.h) with
  *      SCAN + pipelined HGETALL and hands each one, parsed into an
  *      lm_lead_row, to a callback; lm_report_read_topic reads a Kafka topic
  *      from its first offset to its high watermarks (invalid input on the
