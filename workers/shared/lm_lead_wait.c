@@ -3,9 +3,8 @@
 
 #include "lm_fmt.h"
 
-void lm_lead_record_wait(lm_out *out, const char *lead_id,
-                         const char *stage, int64_t wait_ms,
-                         lm_wait_record how) {
+void lm_lead_record_wait(lm_out *out, const char *lead_id, const char *stage,
+                         int64_t wait_ms, lm_wait_record how) {
     char key[LM_KEY_MAX], f_ms[48], f_n[48], v[LM_FMT_I64_MAX];
     lm_lead_key(lead_id, key);
     lm_fmt_cat(f_ms, sizeof(f_ms), "wait_", stage, "_ms", NULL);

@@ -21,7 +21,6 @@ typedef enum lm_wait_record {
     LM_WAIT_AGAIN  /* a later one, or one that cannot know: both
                       incremented */
 } lm_wait_record;
-void lm_lead_record_wait(lm_out *out, const char *lead_id,
-                         const char *stage, int64_t wait_ms,
-                         lm_wait_record how);
+void lm_lead_record_wait(lm_out *out, const char *lead_id, const char *stage,
+                         int64_t wait_ms, lm_wait_record how);
 #endif
