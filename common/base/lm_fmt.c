@@ -2,6 +2,8 @@
 #include "lm_fmt.h"
 
 #include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
 
 size_t lm_fmt_cat(char *buf, size_t bufsz, const char *part, ...) {
     size_t len = 0;
@@ -23,4 +25,29 @@ size_t lm_fmt_cat(char *buf, size_t bufsz, const char *part, ...) {
     va_end(ap);
     buf[len] = '\0';
     return len;
+}
+
+int lm_errf(char *err, size_t errsz, const char *fmt, ...) {
+    if (err == NULL || errsz == 0)
+        return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errsz, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int lm_errf_add(char *err, size_t errsz, const char *fmt, ...) {
+    if (err == NULL || errsz == 0)
+        return -1;
+    size_t used = strnlen(err, errsz);
+    if (used + 2 >= errsz)
+        return -1;
+    if (used > 0)
+        err[used++] = '\n';
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err + used, errsz - used, fmt, ap);
+    va_end(ap);
+    return -1;
 }

@@ -48,4 +48,15 @@ static inline size_t lm_fmt_hex(char *buf, uint64_t v, int digits) {
 size_t lm_fmt_cat(char *buf, size_t bufsz, const char *part, ...)
     __attribute__((sentinel));
 
+/* The one error setter: formats into the caller's error buffer (err may
+ * be NULL or errsz 0: then nothing is written). Returns -1, so a failing
+ * path can `return lm_errf(err, errsz, "...", ...);`. */
+int lm_errf(char *err, size_t errsz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Appends one more line to what err already holds (a '\n' between
+ * lines), for collecting every problem of a config; a line that does not
+ * fit is cut. Returns -1. */
+int lm_errf_add(char *err, size_t errsz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif
