@@ -12,6 +12,8 @@
  *   - everything runs on the thread that called lm_runtime_main. */
 #include "lm_runtime.h"
 
+#include "lm_out.h"
+
 #include "lm_buf.h"
 #include "lm_clock.h"
 #include "lm_fmt.h"
@@ -101,15 +103,11 @@ typedef struct rt_item {
     char reason[LM_REASON_MAX];
 } rt_item;
 
-struct lm_plan {
-    lm_pipe *pipe;
-};
-
-struct lm_out {
+/* The runtime's lm_out implementation (lm_out.h): outputs of one item. */
+typedef struct rt_out {
     lm_runtime *rt;
     rt_item *item;
-    int failed;
-};
+} rt_out;
 
 struct lm_runtime {
     const lm_worker *w;
@@ -238,62 +236,7 @@ static int grow(void **arr, size_t *cap, size_t need, size_t size) {
     return 0;
 }
 
-/* =============================================== reply helpers, packing */
-
-int lm_reply_is_nil(const redisReply *r) {
-    return !r || r->type == REDIS_REPLY_NIL;
-}
-
-const char *lm_reply_str(const redisReply *r, size_t *len) {
-    if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS))
-        return NULL;
-    if (len)
-        *len = r->len;
-    return r->str;
-}
-
-long long lm_reply_int(const redisReply *r, long long dflt) {
-    if (!r)
-        return dflt;
-    if (r->type == REDIS_REPLY_INTEGER)
-        return r->integer;
-    if (r->type == REDIS_REPLY_STRING) {
-        int64_t v;
-        if (lm_parse_int64(r->str, INT64_MIN, INT64_MAX, &v) == 0)
-            return v;
-    }
-    return dflt;
-}
-
-uint8_t *lm_pb_pack(const ProtobufCMessage *msg, size_t *len) {
-    size_t n = protobuf_c_message_get_packed_size(msg);
-    uint8_t *buf = malloc(n ? n : 1);
-    if (!buf)
-        return NULL;
-    *len = protobuf_c_message_pack(msg, buf);
-    return buf;
-}
-
-/* ======================================== outputs and plans (worker API) */
-
-int lm_plan_cmd(lm_plan *p, int argc, const char *const *argv,
-                const size_t *lens) {
-    return lm_pipe_cmd(p->pipe, argc, argv, lens);
-}
-
-int lm_plan_cmd_strs(lm_plan *p, const char *arg0, ...) {
-    const char *argv[LM_PIPE_ARGS_MAX];
-    va_list ap;
-    va_start(ap, arg0);
-    int argc = lm_strs_collect(arg0, ap, argv);
-    va_end(ap);
-    return argc < 0 ? -1 : lm_pipe_cmd(p->pipe, argc, argv, NULL);
-}
-
-int lm_plan_script(lm_plan *p, const lm_script *s, int nkeys, int argc,
-                   const char *const *argv, const size_t *lens) {
-    return lm_pipe_script(p->pipe, s, nkeys, argc, argv, lens);
-}
+/* ======================================== outputs (the runtime's lm_out) */
 
 static int topic_index(lm_runtime *rt, const char *suffix) {
     for (int i = 0; i < rt->n_topics; i++)
@@ -337,41 +280,45 @@ static int rec_add(lm_runtime *rt, int item, int topic, const void *key,
     return 0;
 }
 
-int lm_out_emit(lm_out *o, const char *topic_suffix, const char *key,
-                const char *id, const ProtobufCMessage *msg) {
+static void rt_out_reject(void *impl, const char *reason) {
+    rt_out *o = impl;
+    lm_fmt_cat(o->item->reason, sizeof(o->item->reason), reason, NULL);
+    o->item->kind = ITEM_REJECT;
+}
+
+static int rt_out_emit(void *impl, const char *topic_suffix, const char *key,
+                       const char *id, const ProtobufCMessage *msg) {
+    rt_out *o = impl;
     lm_runtime *rt = o->rt;
     int t = topic_index(rt, topic_suffix);
     if (t < 0 || t == rt->dlq_topic) {
         lm_log(LM_LOG_ERROR, "undeclared_output",
                "worker %s emitted to topic %s, which it did not declare",
                rt->w->name, topic_suffix);
-        o->failed = 1;
         return -1;
     }
     size_t n = protobuf_c_message_get_packed_size(msg);
     if (n > LM_OUTPUT_MAX_BYTES) {
-        lm_out_reject(o,
-                      "the %s output for this input would be %zu bytes, over "
-                      "the %d-byte limit: shorten the input's fields",
-                      topic_suffix, n, LM_OUTPUT_MAX_BYTES);
+        char reason[LM_REASON_MAX];
+        snprintf(reason, sizeof(reason),
+                 "the %s output for this input would be %zu bytes, over "
+                 "the %d-byte limit: shorten the input's fields",
+                 topic_suffix, n, LM_OUTPUT_MAX_BYTES);
+        rt_out_reject(o, reason); /* the dead letter says why */
         return -1;
     }
     uint8_t stackbuf[4096];
     uint8_t *buf = n <= sizeof(stackbuf) ? stackbuf : malloc(n);
-    if (!buf) {
-        o->failed = 1;
+    if (!buf)
         return -1;
-    }
     protobuf_c_message_pack(msg, buf);
     int item = (int)(o->item - rt->items);
     int rc =
         rec_add(rt, item, t, key, strlen(key), buf, n, id, strlen(id), -1, -1);
     if (buf != stackbuf)
         free(buf);
-    if (rc != 0) {
-        o->failed = 1;
+    if (rc != 0)
         return -1;
-    }
     o->item->rec_n++;
     return 0;
 }
@@ -380,7 +327,7 @@ int lm_out_emit(lm_out *o, const char *topic_suffix, const char *key,
  * bytes, and become commands of the batch's transaction (see
  * pipe_item_apply). An HSET right after an HSET of the same key joins it:
  * one command instead of two, the same effect. */
-static int hset_joins_last(const lm_out *o, int argc, const char *const *argv,
+static int hset_joins_last(const rt_out *o, int argc, const char *const *argv,
                            const size_t *lens) {
     const rt_item *it = o->item;
     if (it->write_n == 0 || argc < 4 || argc % 2 != 0 ||
@@ -397,14 +344,15 @@ static int hset_joins_last(const lm_out *o, int argc, const char *const *argv,
     return l1 == kl && memcmp(w + 16, argv[1], kl) == 0;
 }
 
-int lm_out_write(lm_out *o, int argc, const char *const *argv,
-                 const size_t *lens) {
+static int rt_out_write(void *impl, int argc, const char *const *argv,
+                        const size_t *lens) {
+    rt_out *o = impl;
     lm_buf *b = &o->rt->writes;
     size_t mark = b->len;
     int join = hset_joins_last(o, argc, argv, lens);
     int first = join ? 2 : 0; /* a joining HSET adds its pairs only */
     uint32_t n = (uint32_t)argc;
-    if (argc <= 0 || (!join && lm_buf_append(b, &n, sizeof(n)) < 0))
+    if (!join && lm_buf_append(b, &n, sizeof(n)) < 0)
         goto fail;
     for (int i = first; i < argc; i++) {
         uint32_t len = (uint32_t)(lens ? lens[i] : strlen(argv[i]));
@@ -424,45 +372,23 @@ int lm_out_write(lm_out *o, int argc, const char *const *argv,
     return 0;
 fail:
     b->len = mark;
-    o->failed = 1;
     return -1;
 }
 
-int lm_out_index(lm_out *o, int argc, const char *const *argv,
-                 const size_t *lens) {
+static int rt_out_index(void *impl, int argc, const char *const *argv,
+                        const size_t *lens) {
+    rt_out *o = impl;
     size_t before = o->rt->index.buf.len;
-    if (lm_pipe_cmd(&o->rt->index, argc, argv, lens) != 0) {
-        o->failed = 1;
+    if (lm_pipe_cmd(&o->rt->index, argc, argv, lens) != 0)
         return -1;
-    }
     o->item->index_len += o->rt->index.buf.len - before;
     o->item->index_n++;
     return 0;
 }
 
-int lm_out_write_strs(lm_out *o, const char *arg0, ...) {
-    const char *argv[LM_PIPE_ARGS_MAX];
-    va_list ap;
-    va_start(ap, arg0);
-    int argc = lm_strs_collect(arg0, ap, argv);
-    va_end(ap);
-    if (argc < 0) {
-        o->failed = 1;
-        return -1;
-    }
-    return lm_out_write(o, argc, argv, NULL);
-}
-
-void lm_out_reject(lm_out *o, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(o->item->reason, sizeof(o->item->reason), fmt, ap);
-    va_end(ap);
-    o->item->kind = ITEM_REJECT;
-}
-
-static void count_add(lm_out *o, const char *family, const char *labels,
-                      double value, int histogram) {
+static void rt_out_count(void *impl, const char *family, const char *labels,
+                         double value, int histogram) {
+    rt_out *o = impl;
     lm_runtime *rt = o->rt;
     if (rt->n_counts >= RT_COUNTS_MAX_PER_BATCH ||
         grow((void **)&rt->counts, &rt->cap_counts, rt->n_counts + 1,
@@ -476,14 +402,13 @@ static void count_add(lm_out *o, const char *family, const char *labels,
     o->item->count_n++;
 }
 
-void lm_out_count(lm_out *o, const char *family, const char *labels,
-                  double value) {
-    count_add(o, family, labels, value, 0);
-}
-
-void lm_out_observe(lm_out *o, const char *family, double seconds) {
-    count_add(o, family, NULL, seconds, 1);
-}
+static const lm_out_ops rt_out_ops = {
+    .emit = rt_out_emit,
+    .write = rt_out_write,
+    .index = rt_out_index,
+    .reject = rt_out_reject,
+    .count = rt_out_count,
+};
 
 /* ======================================================= Kafka plumbing */
 
@@ -1707,9 +1632,11 @@ static int decide(lm_runtime *rt, int first_attempt, int64_t now_ms,
     int64_t max_wait = 0;
     int rc = 0;
     *any_recovering = 0;
-    if (rt->w->begin_batch)
-        rt->w->begin_batch(rt->w->ctx, rt->replies + RT_REPLY_BATCH_PLAN,
-                           rt->batch_plan_n);
+    if (rt->w->begin_batch) {
+        lm_reads batch_reads = {rt->replies + RT_REPLY_BATCH_PLAN,
+                                rt->batch_plan_n};
+        rt->w->begin_batch(rt->w->ctx, &batch_reads);
+    }
     if (by_offset(rt))
         fences_read(rt, mget);
     for (size_t i = 0; i < rt->n_items; i++) {
@@ -1749,12 +1676,12 @@ static int decide(lm_runtime *rt, int first_attempt, int64_t now_ms,
             continue;
         }
         if (it->kind == ITEM_NEW) {
-            lm_out out = {rt, it, 0};
+            rt_out impl = {rt, it};
+            lm_out out = lm_out_make(&rt_out_ops, &impl);
             lm_msg msg = {
                 .event = it->event,
                 .ident = &it->ident,
-                .replies = rt->replies + it->plan_first,
-                .n_replies = it->plan_n,
+                .reads = {rt->replies + it->plan_first, it->plan_n},
                 .now_ms = now_ms,
                 .kafka_ts_ms = rd_kafka_message_timestamp(it->rkm, NULL),
             };
@@ -1766,7 +1693,7 @@ static int decide(lm_runtime *rt, int first_attempt, int64_t now_ms,
             if (msg.wait_ms > max_wait)
                 max_wait = msg.wait_ms;
             int hrc = rt->w->handle(rt->w->ctx, &msg, &out);
-            if ((hrc != 0 || out.failed) && it->kind == ITEM_NEW) {
+            if ((hrc != 0 || lm_out_failed(&out)) && it->kind == ITEM_NEW) {
                 snprintf(it->reason, sizeof(it->reason),
                          "the %s worker could not handle this input",
                          rt->w->name);

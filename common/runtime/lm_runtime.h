@@ -88,20 +88,50 @@ typedef struct lm_ident {
     _Alignas(16) unsigned char scratch[LM_SCRATCH_MAX];
 } lm_ident;
 
+/* The replies to reads, in the order they were planned. The replies are
+ * the runtime's (or a test's), valid during the call that got them. Read
+ * them with lm_read_*, never by indexing: every accessor is NULL- and
+ * range-safe, and what is missing or of another type reads as absent. */
+typedef struct lm_reads {
+    redisReply *const *replies;
+    size_t n;
+} lm_reads;
+
 /* What handle sees of one message. Valid during the call only. */
 typedef struct lm_msg {
     const ProtobufCMessage *event; /* decoded input */
     const lm_ident *ident;
-    redisReply *const *replies; /* the plan's replies, in plan order */
-    size_t n_replies;
+    lm_reads reads;      /* the replies to the message's plan */
     int64_t now_ms;      /* simulated now (lm_clock), same for the batch */
     int64_t kafka_ts_ms; /* the input's Kafka timestamp, -1 if none */
     int64_t wait_ms;     /* real ms the input waited in Kafka before this
                             batch took it (dead time), >= 0 */
 } lm_msg;
 
-/* Outputs of one message. Runtime-owned; handle only appends. */
+/* Reply i: 1 when it is nil or there is none. */
+int lm_read_is_nil(const lm_reads *r, size_t i);
+/* Reply i as a string (a bulk or status reply), or NULL; *len may be
+ * NULL. */
+const char *lm_read_str(const lm_reads *r, size_t i, size_t *len);
+/* Reply i as a number (an integer reply, or a string holding a decimal
+ * integer), else dflt. */
+long long lm_read_int(const lm_reads *r, size_t i, long long dflt);
+/* Reply i, strictly an integer reply (SCARD, INCR): 0 and *v set, or -1
+ * (an error reply, a wrong type, no reply). */
+int lm_read_integer(const lm_reads *r, size_t i, long long *v);
+/* Reply i as an array (HMGET, HGETALL): its length, 0 if not an array. */
+size_t lm_read_elems(const lm_reads *r, size_t i);
+/* Element j of array reply i as a string, or NULL (nil, out of range, not
+ * an array). *len may be NULL. */
+const char *lm_read_elem_str(const lm_reads *r, size_t i, size_t j,
+                             size_t *len);
+
+/* Outputs of one message. Owned by whoever runs handle (the runtime, or
+ * a test's lm_recorder); handle only appends. A call that fails sets a
+ * sticky flag (lm_out_failed) so decision code can check once, at the
+ * end: a message whose handle leaves it set is dead-lettered. */
 typedef struct lm_out lm_out;
+int lm_out_failed(const lm_out *o);
 
 /* Produce `msg` on the topic with this suffix, keyed by `key`, with
  * idempotency id `id`. Serialised at once: msg may be freed after. The
@@ -191,7 +221,7 @@ typedef struct lm_worker {
      * state (an owner's load grows with each lead given to it). Called
      * again, from fresh reads, when the batch is decided again. The
      * replies are the runtime's, valid during the call. May be NULL. */
-    void (*begin_batch)(void *ctx, redisReply *const *replies, size_t n);
+    void (*begin_batch)(void *ctx, const lm_reads *reads);
     /* Called between batches, at least every 200 ms (timer sweeps).
      * May be NULL. */
     void (*tick)(void *ctx, lm_runtime *rt);
@@ -226,7 +256,8 @@ int lm_runtime_stopping(const lm_runtime *rt);
 /* --- helpers for decision code -------------------------------------------- */
 /* Serialises msg to a malloc'd buffer (caller frees). */
 uint8_t *lm_pb_pack(const ProtobufCMessage *msg, size_t *len);
-/* Reply helpers: NULL-safe. */
+/* Single-reply helpers, for code that holds a redisReply itself (the
+ * runtime, tick functions): NULL-safe. Decision code uses lm_read_*. */
 int lm_reply_is_nil(const redisReply *r);
 const char *lm_reply_str(const redisReply *r, size_t *len); /* NULL if none */
 long long lm_reply_int(const redisReply *r, long long dflt);

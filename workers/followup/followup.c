@@ -122,12 +122,9 @@ static int followup_plan(void *ctx, const ProtobufCMessage *msg,
     return lm_plan_cmd(p, 2 + R_N, argv, NULL);
 }
 
+/* Field i of the lead's HMGET (read_fields), or NULL. */
 static const char *field(const lm_msg *m, int i) {
-    if (m->n_replies < 1 || !m->replies[0] ||
-        m->replies[0]->type != REDIS_REPLY_ARRAY ||
-        (size_t)i >= m->replies[0]->elements)
-        return NULL;
-    return lm_reply_str(m->replies[0]->element[i], NULL);
+    return lm_read_elem_str(&m->reads, 0, (size_t)i, NULL);
 }
 
 static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {

@@ -240,11 +240,10 @@ static int intake_handle(void *ctx, const lm_msg *m, lm_out *out) {
     }
     char my_id[LM_LEAD_ID_MAX], key[LM_KEY_MAX], num[LM_FMT_I64_MAX];
     lm_lead_id(np->person, in->event_id, my_id);
-    if (!m->n_replies)
+    if (m->reads.n == 0)
         return -1;
-    const char *owner_id = lm_reply_is_nil(m->replies[0])
-                               ? my_id
-                               : lm_reply_str(m->replies[0], NULL);
+    const char *owner_id =
+        lm_read_is_nil(&m->reads, 0) ? my_id : lm_read_str(&m->reads, 0, NULL);
     if (!owner_id)
         return -1; /* an error reply: "could not handle", dead-lettered */
     lm_lead_key(owner_id, key);

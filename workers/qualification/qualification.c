@@ -154,15 +154,15 @@ static int qual_plan_batch(void *ctx, lm_plan *p) {
  * errors never get here: the runtime retries the round trip.) A batch
  * decided again starts from fresh loads; the counter goes on where it was
  * (it only spreads the starting point). */
-static void qual_begin_batch(void *ctx, redisReply *const *replies, size_t n) {
+static void qual_begin_batch(void *ctx, const lm_reads *reads) {
     qual_ctx *c = ctx;
     size_t r = 0, bad = 0;
     for (size_t i = 0; i < c->n_teams; i++) {
         qual_team *qt = &c->teams[i];
         for (size_t o = 0; o < qt->team->n_owners; o++, r++) {
-            const redisReply *sc = r < n ? replies[r] : NULL;
-            if (sc && sc->type == REDIS_REPLY_INTEGER) {
-                qt->loads[o] = sc->integer;
+            long long load;
+            if (lm_read_integer(reads, r, &load) == 0) {
+                qt->loads[o] = load;
             } else {
                 qt->loads[o] = LM_QUAL_LOAD_UNREADABLE;
                 bad++;

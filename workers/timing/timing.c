@@ -118,12 +118,9 @@ static const char *const read_fields[R_N] = {
     LM_F_TEAM,   LM_F_SEGMENT, LM_F_ADAPTIVE, LM_F_SUBMITTED, LM_F_TOUCHES,
     LM_F_COST,   LM_F_SCORE,   LM_F_DECISION, LM_F_SLOT,      LM_F_LEAD};
 
+/* Field i of the lead's HMGET (read_fields), or NULL. */
 static const char *field(const lm_msg *m, int i, size_t *len) {
-    if (m->n_replies < 1 || !m->replies[0] ||
-        m->replies[0]->type != REDIS_REPLY_ARRAY ||
-        (size_t)i >= m->replies[0]->elements)
-        return NULL;
-    return lm_reply_str(m->replies[0]->element[i], len);
+    return lm_read_elem_str(&m->reads, 0, (size_t)i, len);
 }
 
 static int64_t field_int(const lm_msg *m, int i) {
@@ -229,14 +226,14 @@ static int timing_plan(void *ctx, const ProtobufCMessage *msg,
     return lm_plan_cmd_strs(p, "HGETALL", skey, NULL);
 }
 
-static void stats_from_reply(const redisReply *r, lm_slot_stats *st) {
+/* The segment's learned counts from reply `at` (HGETALL of its slots). */
+static void stats_from_reads(const lm_reads *r, size_t at, lm_slot_stats *st) {
     memset(st, 0, sizeof(*st));
-    if (!r || r->type != REDIS_REPLY_ARRAY)
-        return;
-    for (size_t i = 0; i + 1 < r->elements; i += 2) {
-        const char *k = lm_reply_str(r->element[i], NULL);
+    size_t n = lm_read_elems(r, at);
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        const char *k = lm_read_elem_str(r, at, i, NULL);
         int64_t v;
-        if (!k || lm_parse_int64(lm_reply_str(r->element[i + 1], NULL), 0,
+        if (!k || lm_parse_int64(lm_read_elem_str(r, at, i + 1, NULL), 0,
                                  UINT32_MAX, &v) != 0)
             continue;
         char *colon = strchr(k, ':');
@@ -446,7 +443,7 @@ static int on_timer(timing_ctx *c, const lm_msg *m, lm_out *out,
     const char *ad = field(m, R_ADAPTIVE, NULL);
     int adaptive = ad && ad[0] == '1';
     lm_slot_stats stats;
-    stats_from_reply(m->n_replies > 1 ? m->replies[1] : NULL, &stats);
+    stats_from_reads(&m->reads, 1, &stats);
     int64_t earliest = m->now_ms + cad->steps[next].wait_ms;
     int32_t chosen = 0;
     uint64_t seed = lm_hash64_str(t->lead_id, (uint64_t)next);

@@ -1,0 +1,138 @@
+/* test_worker_intake.c — the intake worker's decisions, through the
+ * recorder (lm_recorder.h): no Kafka, no Redis.
+ *
+ * Each case gives a LeadSubmitted and the reply of intake's one read (the
+ * dedupe claim: nil when this lead is the person's first, else the lead
+ * that owns the person) and checks what handle decided: the LeadAccepted
+ * on lastmile.qualification, the lead hash's fields, a merge, a
+ * rejection. */
+#include "intake.h"
+#include "lm_lead.h"
+#include "lm_recorder.h"
+
+#include "lastmile/v1/lastmile.pb-c.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+#define NOW_MS 1767225600000LL /* 2026-01-01T00:00:00Z */
+
+static lm_recorder *rec;
+
+static void setup(void) {
+    lm_settings s;
+    char err[1024] = "";
+    memset(&s, 0, sizeof(s));
+    cr_assert_eq(
+        lm_intake_worker.init(lm_intake_worker.ctx, &s, err, sizeof(err)), 0,
+        "init: %s", err);
+    rec = lm_recorder_new();
+    cr_assert_not_null(rec);
+}
+
+static void teardown(void) {
+    lm_recorder_free(rec);
+    lm_intake_worker.fini(lm_intake_worker.ctx);
+}
+
+TestSuite(worker_intake, .init = setup, .fini = teardown);
+
+static Lastmile__V1__LeadSubmitted lead(const char *event_id,
+                                        const char *email) {
+    Lastmile__V1__LeadSubmitted in = LASTMILE__V1__LEAD_SUBMITTED__INIT;
+    in.event_id = (char *)event_id;
+    in.source = "web";
+    in.email = (char *)email;
+    in.full_name = "Ada Byron";
+    in.company = "Analytical";
+    in.title = "VP Engineering";
+    in.country = "GB";
+    in.submitted_at_ms = NOW_MS - 1000;
+    return in;
+}
+
+Test(worker_intake, a_new_person_is_accepted_and_recorded) {
+    Lastmile__V1__LeadSubmitted in = lead("ev-1", " Ada@Example.COM ");
+    lm_recorder_reply_nil(rec); /* the claim: nobody owned the person */
+    cr_assert_eq(lm_recorder_handle(rec, &lm_intake_worker, &in.base, NOW_MS),
+                 0);
+    cr_expect_null(lm_recorder_rejected(rec));
+
+    size_t plan_n;
+    const char *plan = lm_recorder_plan(rec, NULL, &plan_n);
+    cr_expect_eq(plan_n, 1);
+    cr_expect(strstr(plan, "SET") && strstr(plan, "NX"), "%s", plan);
+
+    cr_assert_eq(lm_recorder_n_emits(rec), 1);
+    const lm_recorded_emit *e = lm_recorder_emit(rec, 0);
+    cr_expect_str_eq(e->topic, LM_TOPIC_QUALIFICATION);
+    Lastmile__V1__LeadAccepted *acc =
+        (Lastmile__V1__LeadAccepted *)lm_recorder_emit_unpack(
+            rec, 0, &lastmile__v1__lead_accepted__descriptor);
+    cr_assert_not_null(acc);
+    cr_expect_str_eq(acc->email, "ada@example.com");
+    cr_expect_str_eq(acc->email_domain, "example.com");
+    cr_expect_str_eq(acc->lead_id, e->key, "keyed by the lead id");
+    cr_expect_eq(acc->accepted_at_ms, NOW_MS);
+    char id[LM_ID_MAX], key[LM_KEY_MAX];
+    snprintf(id, sizeof(id), "%s:accepted", acc->lead_id);
+    cr_expect_str_eq(e->id, id, "a deterministic output id");
+
+    lm_lead_key(acc->lead_id, key);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_STAGE), "qualification");
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_STATUS), "open");
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_SOURCE), "web");
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_ACCEPTED),
+                     "1767225600000");
+    cr_expect_str_eq(lm_recorder_hget(rec, key, "wait_intake_ms"), "0");
+    cr_expect_eq(lm_recorder_counted(rec, "lastmile_intake_total",
+                                     "result=\"accepted\""),
+                 1);
+    protobuf_c_message_free_unpacked(&acc->base, NULL);
+}
+
+Test(worker_intake, the_same_person_again_is_merged_not_accepted) {
+    Lastmile__V1__LeadSubmitted in = lead("ev-2", "ada@example.com");
+    const char *owner = "0123456789abcdef-01234567";
+    lm_recorder_reply_str(rec, owner); /* the claim: already owned */
+    cr_assert_eq(lm_recorder_handle(rec, &lm_intake_worker, &in.base, NOW_MS),
+                 0);
+    cr_expect_eq(lm_recorder_n_emits(rec), 0, "no second cadence");
+    char key[LM_KEY_MAX];
+    lm_lead_key(owner, key);
+    const lm_recorded_cmd *c = lm_recorder_find(rec, "HINCRBY", key);
+    cr_assert_not_null(c, "the owner's lead counts the merge");
+    cr_expect_str_eq(c->argv[2], LM_F_MERGED);
+    cr_expect_eq(
+        lm_recorder_counted(rec, "lastmile_intake_total", "result=\"merged\""),
+        1);
+}
+
+Test(worker_intake, invalid_input_is_refused_with_the_field_named) {
+    Lastmile__V1__LeadSubmitted in = lead("ev-3", "not-an-email");
+    cr_expect_eq(lm_recorder_handle(rec, &lm_intake_worker, &in.base, NOW_MS),
+                 -1);
+    cr_assert_not_null(lm_recorder_rejected(rec));
+    cr_expect(strstr(lm_recorder_rejected(rec), "email"), "%s",
+              lm_recorder_rejected(rec));
+    cr_expect_eq(lm_recorder_n_emits(rec), 0);
+}
+
+Test(worker_intake, a_lead_from_the_future_is_rejected_by_handle) {
+    Lastmile__V1__LeadSubmitted in = lead("ev-4", "ada@example.com");
+    in.submitted_at_ms = NOW_MS + 2LL * 24 * 3600 * 1000;
+    lm_recorder_reply_nil(rec);
+    cr_expect_eq(lm_recorder_handle(rec, &lm_intake_worker, &in.base, NOW_MS),
+                 0);
+    cr_assert_not_null(lm_recorder_rejected(rec));
+    cr_expect(strstr(lm_recorder_rejected(rec), "submitted_at_ms"));
+    cr_expect_eq(lm_recorder_n_emits(rec), 0);
+}
+
+Test(worker_intake, an_error_reply_fails_the_message) {
+    Lastmile__V1__LeadSubmitted in = lead("ev-5", "ada@example.com");
+    lm_recorder_reply_error(rec, "WRONGTYPE Operation against a key");
+    cr_expect_eq(lm_recorder_handle(rec, &lm_intake_worker, &in.base, NOW_MS),
+                 -1, "the runtime dead-letters it as could-not-handle");
+    cr_expect_eq(lm_recorder_n_emits(rec), 0);
+}
