@@ -16,6 +16,7 @@
 
 #include "lm_buf.h"
 #include "lm_clock.h"
+#include "lm_decode.h"
 #include "lm_fmt.h"
 #include "lm_hash.h"
 #include "lm_kafka.h"
@@ -2007,15 +2008,9 @@ static int run_batch(lm_runtime *rt) {
                      LM_INPUT_MAX_BYTES);
             it->kind = ITEM_REJECT;
         } else {
-            it->event = protobuf_c_message_unpack(
-                rt->w->input_type, NULL, m->payload ? m->len : 0, m->payload);
+            it->event = lm_decode(rt->w->input_type, m->payload, m->len,
+                                  it->reason, sizeof(it->reason));
             if (!it->event) {
-                snprintf(it->reason, sizeof(it->reason),
-                         "not a valid %s protobuf message (%zu bytes); "
-                         "producers must send %s as documented in "
-                         "proto/lastmile/v1/lastmile.proto",
-                         rt->w->input_type->name, m->len,
-                         rt->w->input_type->name);
                 it->kind = ITEM_REJECT;
             } else if (rt->w->identify(rt->w->ctx, it->event, &it->ident,
                                        it->reason, sizeof(it->reason)) != 0) {

@@ -17,11 +17,13 @@
 #include "lastmile/v1/lastmile.pb-c.h"
 
 #include "lm_lead.h"
+#include "lm_runtime.h"
 
 #include <criterion/criterion.h>
 #include <hiredis/hiredis.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -33,7 +35,7 @@ static void teardown(void) {
     fixture_down(&fx);
 }
 
-static char last_reason[1024];
+static char reasons[2][1024];
 static size_t n_dead;
 
 static void on_dead(void *opaque, const rd_kafka_message_t *rkm) {
@@ -41,7 +43,8 @@ static void on_dead(void *opaque, const rd_kafka_message_t *rkm) {
     Lastmile__V1__DeadLetter *d =
         lastmile__v1__dead_letter__unpack(NULL, rkm->len, rkm->payload);
     cr_assert(d, "a dead letter that does not decode");
-    snprintf(last_reason, sizeof(last_reason), "%s", d->reason);
+    if (n_dead < 2)
+        snprintf(reasons[n_dead], sizeof(reasons[n_dead]), "%s", d->reason);
     cr_expect_str_eq(d->worker, "intake");
     cr_expect_str_eq(d->topic, "lastmile.intake");
     n_dead++;
@@ -64,6 +67,21 @@ Test(runtime, garbage_to_dlq, .fini = teardown, .timeout = 120) {
     rd_kafka_producev(fx.producer, RD_KAFKA_V_TOPIC(topic),
                       RD_KAFKA_V_VALUE((void *)garbage, sizeof(garbage)),
                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    /* a lead whose name is not UTF-8: proto3 strings must be, and
+       consumers in other languages cannot parse it downstream */
+    Lastmile__V1__LeadSubmitted bad = LASTMILE__V1__LEAD_SUBMITTED__INIT;
+    bad.event_id = "bad-utf8";
+    bad.source = "web";
+    bad.email = "jose@example.com";
+    bad.full_name = "Jos\xc3\x28 \xff\xfe";
+    bad.country = "ES";
+    bad.submitted_at_ms = 1767225600000LL;
+    size_t blen;
+    uint8_t *bval = lm_pb_pack(&bad.base, &blen);
+    rd_kafka_producev(fx.producer, RD_KAFKA_V_TOPIC(topic),
+                      RD_KAFKA_V_VALUE(bval, blen),
+                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    free(bval);
     fixture_flush(&fx);
     /* then a good lead: the worker must go on */
     market m;
@@ -72,13 +90,15 @@ Test(runtime, garbage_to_dlq, .fini = teardown, .timeout = 120) {
     topic_reader *dlq = reader_new(&fx, "dlq");
     topic_reader *acc = reader_new(&fx, "qualification");
     int64_t deadline = fixture_mono_ms() + fixture_ms(60000);
-    while ((n_dead < 1 || n_acc < 1) && fixture_mono_ms() < deadline) {
+    while ((n_dead < 2 || n_acc < 1) && fixture_mono_ms() < deadline) {
         reader_drain(dlq, 200, on_dead, NULL);
         reader_drain(acc, 50, on_acc, NULL);
     }
-    cr_expect_eq(n_dead, 1);
-    cr_expect(strstr(last_reason, "not a valid lastmile.v1.LeadSubmitted"),
-              "reason: %s", last_reason);
+    cr_expect_eq(n_dead, 2);
+    cr_expect(strstr(reasons[0], "not a valid lastmile.v1.LeadSubmitted"),
+              "reason: %s", reasons[0]);
+    cr_expect(strstr(reasons[1], "full_name: not valid UTF-8"), "reason: %s",
+              reasons[1]);
     cr_expect_eq(n_acc, 1, "the good lead after the garbage was not accepted");
     reader_free(dlq);
     reader_free(acc);
@@ -135,9 +155,9 @@ Test(runtime, refused_write_dead_letters, .fini = teardown, .timeout = 120) {
         market_pump(&m, 50);
     }
     cr_expect_eq(n_dead, 1, "%zu dead letters", n_dead);
-    cr_expect(strstr(last_reason, "state write failed") &&
-                  strstr(last_reason, "WRONGTYPE"),
-              "reason: %s", last_reason);
+    cr_expect(strstr(reasons[0], "state write failed") &&
+                  strstr(reasons[0], "WRONGTYPE"),
+              "reason: %s", reasons[0]);
     cr_expect_eq(m.accepted.n, 19, "%zu of the 19 other leads accepted",
                  m.accepted.n);
     cr_expect_eq(strset_count(&m.accepted, lead), 0,
