@@ -16,8 +16,15 @@
  *   every client: socket.nagle.disable=true (TCP_NODELAY, as Kafka's own
  *     clients and brokers do: a small request must not wait for the
  *     peer's delayed ACK).
+ * librdkafka's own log lines (connection failures, protocol warnings) go
+ * through lm_log as JSON lines (event "kafka"), instead of its default
+ * "%3|...|FAIL|..." lines on stderr between ours, which would break
+ * JSON-lines log collection. They come from librdkafka's threads; lm_log
+ * writes each line with one write(2).
  */
 #include "lm_kafka.h"
+
+#include "lm_log.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -46,9 +53,28 @@ static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
     return 0;
 }
 
+/* librdkafka's syslog levels (0 emerg .. 7 debug) as lm_log's. */
+static lm_log_level kafka_level(int level) {
+    return level <= 3   ? LM_LOG_ERROR
+           : level == 4 ? LM_LOG_WARN
+           : level <= 6 ? LM_LOG_INFO
+                        : LM_LOG_DEBUG;
+}
+
+static void on_kafka_log(const rd_kafka_t *rk, int level, const char *fac,
+                         const char *buf) {
+    lm_log_level l = kafka_level(level);
+    if (!lm_log_enabled(l))
+        return;
+    json_t *fields = json_pack("{s:s, s:s}", "client", rd_kafka_name(rk),
+                               "facility", fac ? fac : "");
+    lm_log_with(l, "kafka", fields, "%s", buf ? buf : "");
+}
+
 rd_kafka_conf_t *lm_kafka_conf(const lm_settings *s, lm_kafka_role role,
                                const char *group_id, char *err, size_t errsz) {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, on_kafka_log);
     static const char *const consumer_defaults[][2] = {
         {"enable.auto.offset.store", "false"},
         {"enable.auto.commit", "false"},
