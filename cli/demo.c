@@ -8,7 +8,17 @@
  *
  * The clock: the run's simulated span (arrivals + tail) is compressed into
  * about max(40 s, leads / 200) real seconds, so the default finishes in
- * under a minute on 2 cores. */
+ * under a minute on 2 cores.
+ *
+ * The environment: the demo decides where the fleet runs (its own broker,
+ * Redis, topics, clock, metrics ports), so the LASTMILE_* variables that
+ * say so are replaced; every other one — the user's decisions file
+ * (LASTMILE_CONFIG), model (LASTMILE_MODEL), log level, batch size,
+ * LASTMILE_DEMO_KEEP — reaches the workers as given.
+ *
+ * A worker that exits during the run (a bad LASTMILE_CONFIG stops it at
+ * start) ends the demo at once with its log, instead of a market run
+ * against a fleet that is not there. */
 #include "board.h"
 #include "cli.h"
 #include "simrun.h"
@@ -40,10 +50,78 @@ extern char **environ;
 int lm_cli_sim_args(int argc, char **argv, lm_sim *sim, double *days,
                     double *tail_days, int *json, int *board);
 
-static volatile sig_atomic_t demo_stop = 0;
+static volatile sig_atomic_t demo_stop = 0, demo_child_exited = 0;
 static void on_stop(int sig) {
     (void)sig;
     demo_stop = 1;
+}
+static void on_child(int sig) {
+    (void)sig;
+    demo_child_exited = 1;
+    demo_stop = 1;
+}
+
+/* The LASTMILE_* variables the demo sets itself: where the fleet runs. */
+static int demo_owns(const char *name, size_t len) {
+    static const char *const owned[] = {
+        "LASTMILE_BROKERS",        "LASTMILE_REDIS_URL",
+        "LASTMILE_TOPIC_PREFIX",   "LASTMILE_METRICS_ADDR",
+        "LASTMILE_INSTANCE_ID",    "LASTMILE_TIME_SCALE",
+        "LASTMILE_TIME_ORIGIN_MS", "LASTMILE_TIME_START_MS",
+        "LASTMILE_DEV_DIR",        NULL};
+    if (len > 15 && strncmp(name, "LASTMILE_KAFKA_", 15) == 0)
+        return 1; /* the embedded broker needs no SASL, TLS or tuning */
+    for (int i = 0; owned[i]; i++) {
+        size_t n = strlen(owned[i]);
+        /* NAME or NAME_FILE */
+        if (strncmp(name, owned[i], n) == 0 &&
+            (len == n || (len == n + 5 && strncmp(name + n, "_FILE", 5) == 0)))
+            return 1;
+    }
+    return 0;
+}
+
+/* Removes the variables the demo owns, saying which it ignores. */
+static void demo_env_reset(void) {
+    for (char **e = environ; *e;) {
+        size_t n = strcspn(*e, "=");
+        if (strncmp(*e, "LASTMILE_", 9) == 0 && demo_owns(*e, n)) {
+            char name[128];
+            snprintf(name, sizeof(name), "%.*s", (int)n, *e);
+            fprintf(stderr,
+                    "lastmile demo: ignoring %s (the demo runs its own "
+                    "stack)\n",
+                    name);
+            unsetenv(name);
+            continue; /* environ moved down: look at the same slot again */
+        }
+        e++;
+    }
+}
+
+/* After SIGCHLD: which worker exited, with the tail of its log. */
+static void report_dead_worker(const pid_t *pids, const char *const *names,
+                               int n, const char *dir) {
+    for (int i = 0; i < n; i++) {
+        int status;
+        if (pids[i] <= 0 || waitpid(pids[i], &status, WNOHANG) != pids[i])
+            continue;
+        fprintf(stderr,
+                "lastmile demo: lastmile-%s exited (%s %d); the end of "
+                "%s/%s.log:\n",
+                names[i], WIFEXITED(status) ? "status" : "signal",
+                WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), dir,
+                names[i]);
+        char cmd[PATH_MAX + 64];
+        snprintf(cmd, sizeof(cmd), "tail -n 5 '%s/%s.log' >&2", dir, names[i]);
+        if (system(cmd) != 0)
+            fprintf(stderr, "lastmile demo: (the log cannot be read)\n");
+        return;
+    }
+    fprintf(stderr,
+            "lastmile demo: a process of the embedded stack exited; "
+            "see the logs in %s\n",
+            dir);
 }
 
 static void usage(FILE *f) {
@@ -208,16 +286,7 @@ int lm_cmd_demo(int argc, char **argv) {
     double scale = total_days * 86400.0 / real_s;
     char buf[64];
     int64_t origin = lm_clock_real_ms();
-    for (char **e = environ; *e;) { /* a clean slate of LASTMILE_* */
-        if (strncmp(*e, "LASTMILE_", 9) == 0) {
-            char name[128];
-            size_t n = strcspn(*e, "=");
-            snprintf(name, sizeof(name), "%.*s", (int)n, *e);
-            unsetenv(name);
-            continue;
-        }
-        e++;
-    }
+    demo_env_reset();
     setenv("LASTMILE_BROKERS", st.brokers, 1);
     setenv("LASTMILE_REDIS_URL", st.redis_url, 1);
     setenv("LASTMILE_TOPIC_PREFIX", "lastmile.", 1);
@@ -250,6 +319,7 @@ int lm_cmd_demo(int argc, char **argv) {
                                        "timing"};
     pid_t pids[DEMO_WORKERS] = {0};
     int rc = LM_EXIT_OK;
+    signal(SIGCHLD, on_child);
     for (int i = 0; i < DEMO_WORKERS; i++) {
         pids[i] = start_worker(names[i], dir);
         if (pids[i] <= 0) {
@@ -274,7 +344,15 @@ int lm_cmd_demo(int argc, char **argv) {
                         .progress_tty = tty,
                         .stop = &demo_stop};
     lm_simrun_stats sst;
-    if (lm_simrun(&s, &o, &sst, err, sizeof(err)) != 0) {
+    int sim_rc =
+        demo_child_exited ? 0 : lm_simrun(&s, &o, &sst, err, sizeof(err));
+    signal(SIGCHLD, SIG_DFL);
+    if (demo_child_exited) {
+        report_dead_worker(pids, names, DEMO_WORKERS, dir);
+        rc = LM_EXIT_FAILED;
+        goto out;
+    }
+    if (sim_rc != 0) {
         fprintf(stderr, "lastmile demo: %s\n", err);
         rc = LM_EXIT_FAILED;
         goto out;
@@ -300,7 +378,8 @@ out:
     stop_workers(pids, DEMO_WORKERS);
     lm_settings_free(&s);
     lm_devstack_down(&st);
-    if (rc == LM_EXIT_OK && !getenv("LASTMILE_DEMO_KEEP")) {
+    const char *keep = getenv("LASTMILE_DEMO_KEEP"); /* empty = unset */
+    if (rc == LM_EXIT_OK && !(keep && *keep)) {
         char cmd[PATH_MAX + 16];
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
         if (system(cmd) != 0)
