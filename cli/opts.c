@@ -10,6 +10,7 @@
  * after `lastmile dev` has. Single-threaded, like getopt. */
 #include "cli.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,28 +78,31 @@ static size_t long_len(const char *arg) {
     return strcspn(arg + 2, "=");
 }
 
-/* getopt_long said '?' or ':'; say why, the way a user reads it. */
+/* getopt_long said '?' or ':'; say why, the way a user reads it. glibc
+ * sets optopt to 0 for an unknown or ambiguous long option (then the
+ * option is argv[optind - 1]), to the option's val for a missing value
+ * (':') or a flag given one, and to the letter for an unknown short option
+ * (optind may still point at its cluster, as in -x.csv). */
 static int explain(lm_cli_cmd *c, const struct option *all, int ret,
                    char **argv) {
-    const char *arg = optind > 0 ? argv[optind - 1] : "";
-    int is_long = arg && strncmp(arg, "--", 2) == 0;
     const struct option *o = optopt ? by_val(all, optopt) : NULL;
     if (ret == ':' && o)
         return lm_cli_usage_error(c,
                                   "--%s needs a value (--%s VALUE or "
                                   "--%s=VALUE)",
                                   o->name, o->name, o->name);
-    if (!is_long)
-        return lm_cli_usage_error(c, "unknown option -%c",
-                                  optopt ? optopt : '?');
-    int n = (int)long_len(arg);
-    if (o) /* a flag given a value */
+    const char *arg = optind > 0 ? argv[optind - 1] : "";
+    size_t n = strncmp(arg, "--", 2) == 0 ? long_len(arg) : 0;
+    if (optopt && o && n > 0 && arg[2 + n] == '=' &&
+        strncmp(o->name, arg + 2, n) == 0)
         return lm_cli_usage_error(c, "--%s takes no value (in '%s')", o->name,
                                   arg);
+    if (optopt)
+        return lm_cli_usage_error(c, "unknown option -%c", optopt);
     size_t matches = 0;
     const struct option *first = NULL, *second = NULL;
-    for (const struct option *p = all; p->name; p++) {
-        if (strncmp(p->name, arg + 2, (size_t)n) != 0)
+    for (const struct option *p = all; n > 0 && p->name; p++) {
+        if (strncmp(p->name, arg + 2, n) != 0)
             continue;
         if (matches == 0)
             first = p;
@@ -108,9 +112,11 @@ static int explain(lm_cli_cmd *c, const struct option *all, int ret,
     }
     if (matches > 1)
         return lm_cli_usage_error(c, "ambiguous option --%.*s (--%s, --%s%s)",
-                                  n, arg + 2, first->name, second->name,
+                                  (int)n, arg + 2, first->name, second->name,
                                   matches > 2 ? ", ..." : "");
-    return lm_cli_usage_error(c, "unknown option --%.*s", n, arg + 2);
+    if (n == 0) /* "--=x" */
+        return lm_cli_usage_error(c, "unknown option '%s'", arg);
+    return lm_cli_usage_error(c, "unknown option %.*s", (int)(n + 2), arg);
 }
 
 int lm_cli_getopt(lm_cli_cmd *c, int argc, char **argv) {
@@ -118,6 +124,7 @@ int lm_cli_getopt(lm_cli_cmd *c, int argc, char **argv) {
     size_t n = 0;
     for (; c->longopts && c->longopts[n].name && n < LM_CLI_OPTS_MAX; n++)
         all[n] = c->longopts[n];
+    assert(!c->longopts || !c->longopts[n].name); /* raise LM_CLI_OPTS_MAX */
     all[n++] = (struct option){"help", no_argument, NULL, 'h'};
     all[n] = (struct option){NULL, 0, NULL, 0};
     if (!c->started) {
