@@ -54,8 +54,9 @@ int lm_cmd_bench(int argc, char **argv);    /* bench.c */
 typedef struct lm_cli_cmd {
     const char *name;       /* "tail", "dev up"; NULL = lastmile itself */
     void (*usage)(FILE *f); /* the whole --help text, "usage: ..." first */
-    const struct option *longopts; /* <= LM_CLI_OPTS_MAX, then all-zero; vals
-                                      are not 'h' (--help is added) nor < 0 */
+    const struct option *longopts; /* <= LM_CLI_OPTS_MAX, then all-zero; flag
+                                      NULL; vals > 0, not 'h' (--help is
+                                      added), '?' or ':' */
     int in_order;                  /* 1: options end at the first operand */
     int started;                   /* lm_cli_getopt's; zero-initialise */
 } lm_cli_cmd;
