@@ -609,7 +609,12 @@ static void usage(FILE *f) {
                "load, CPU and RSS per worker, and Redis commands\nand round "
                "trips per lead. N defaults to 20000; R, the load offered "
                "while latency is\nmeasured (leads/s), to half the measured "
-               "maximum. Run on a quiet machine.\n");
+               "maximum. Run on a quiet machine.\n\n"
+               "  --leads N  leads pushed as fast as the fleet takes them "
+               "(default 20000,\n"
+               "             at least 100)\n"
+               "  --rate R   leads/s offered while latency is measured\n"
+               "  --json     one JSON object on stdout instead of text\n");
 }
 
 static int phase_up(phase *ph, const char *self, char *err, size_t errsz) {
@@ -695,27 +700,39 @@ static void worker_exe(const char *self, const char *w, char *out,
 }
 
 int lm_cmd_bench(int argc, char **argv) {
+    /* internal, not in --help: bench runs itself as the passthrough worker */
     if (argc >= 4 && strcmp(argv[1], "--passthrough") == 0)
         return passthrough_main(argv[2], argv[3]);
+    static const struct option longopts[] = {
+        {"leads", required_argument, NULL, 'n'},
+        {"rate", required_argument, NULL, 'r'},
+        {"json", no_argument, NULL, 'j'},
+        {NULL, 0, NULL, 0}};
+    lm_cli_cmd cli = {.name = "bench", .usage = usage, .longopts = longopts};
     int64_t n_leads = 20000, rate_opt = 0;
     int json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0) {
-            usage(stdout);
-            return LM_EXIT_OK;
-        } else if (strcmp(argv[i], "--json") == 0) {
+    for (int o; (o = lm_cli_getopt(&cli, argc, argv)) != LM_CLI_END;) {
+        if (o == 'j') {
             json = 1;
-        } else if (strcmp(argv[i], "--leads") == 0 && i + 1 < argc &&
-                   lm_parse_int64(argv[i + 1], 100, 10000000, &n_leads) == 0) {
-            i++;
-        } else if (strcmp(argv[i], "--rate") == 0 && i + 1 < argc &&
-                   lm_parse_int64(argv[i + 1], 1, 10000000, &rate_opt) == 0) {
-            i++;
+        } else if (o == 'n') {
+            if (lm_parse_int64(optarg, 100, 10000000, &n_leads) != 0)
+                return lm_cli_usage_error(&cli,
+                                          "--leads takes a whole number from "
+                                          "100 to 10000000, not '%s'",
+                                          optarg);
+        } else if (o == 'r') {
+            if (lm_parse_int64(optarg, 1, 10000000, &rate_opt) != 0)
+                return lm_cli_usage_error(&cli,
+                                          "--rate takes a whole number of "
+                                          "leads/s from 1 to 10000000, not "
+                                          "'%s'",
+                                          optarg);
         } else {
-            usage(stderr);
-            return LM_EXIT_USAGE;
+            return lm_cli_exit(o);
         }
     }
+    if (lm_cli_no_operands(&cli, argc, argv) != 0)
+        return LM_EXIT_USAGE;
     lm_log_init("bench", LM_LOG_WARN);
     lm_clock_init(1, 0, 0);
     signal(SIGINT, on_stop);

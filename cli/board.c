@@ -1220,22 +1220,18 @@ static void board_usage(FILE *f) {
 }
 
 int lm_cmd_board(int argc, char **argv) {
+    static const struct option longopts[] = {
+        {"addr", required_argument, NULL, 'a'}, {NULL, 0, NULL, 0}};
+    lm_cli_cmd cli = {
+        .name = "board", .usage = board_usage, .longopts = longopts};
     const char *addr = LM_BOARD_ADDR_DEFAULT;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            board_usage(stdout);
-            return LM_EXIT_OK;
-        } else if (strcmp(argv[i], "--addr") == 0 && i + 1 < argc) {
-            addr = argv[++i];
-        } else if (strncmp(argv[i], "--addr=", 7) == 0) {
-            addr = argv[i] + 7;
-        } else {
-            fprintf(stderr, "lastmile board: bad or incomplete option '%s'\n\n",
-                    argv[i]);
-            board_usage(stderr);
-            return LM_EXIT_USAGE;
-        }
+    for (int o; (o = lm_cli_getopt(&cli, argc, argv)) != LM_CLI_END;) {
+        if (o != 'a')
+            return lm_cli_exit(o);
+        addr = optarg;
     }
+    if (lm_cli_no_operands(&cli, argc, argv) != 0)
+        return LM_EXIT_USAGE;
     char host[BOARD_HOST_MAX], err[BOARD_ERR_MAX];
     int port = 0;
     if (lm_metrics_parse_addr(addr, host, sizeof(host), &port, err,

@@ -47,8 +47,8 @@ extern char **environ;
 #define DEMO_WORKERS  4
 #define DEMO_DRAIN_MS 20000
 
-int lm_cli_sim_args(int argc, char **argv, lm_sim *sim, double *days,
-                    double *tail_days, int *json, int *board);
+int lm_cli_sim_args(lm_cli_cmd *cli, int argc, char **argv, lm_sim *sim,
+                    double *days, double *tail_days, int *json, int *board);
 
 static volatile sig_atomic_t demo_stop = 0, demo_child_exited = 0;
 static void on_stop(int sig) {
@@ -133,7 +133,15 @@ static void usage(FILE *f) {
             "(default 2000) arriving over D\nsimulated days (default 7) plus "
             "T days for cadences to play out (default 21),\non an "
             "accelerated clock. Then prints the business report (--json for "
-            "machines).\n");
+            "machines).\n\n"
+            "  --leads N      leads in the market (default 2000)\n"
+            "  --days D       simulated days of arrivals (default 7)\n"
+            "  --tail-days T  simulated days more for cadences to play out "
+            "(default 21)\n"
+            "  --seed S       the market's random seed (default 42)\n"
+            "  --json         print the report as one JSON object\n"
+            "  --board        serve the flow board during the run, and after "
+            "it until Ctrl-C\n");
 }
 
 /* The worker binaries: beside lastmile when installed, or in the build
@@ -242,17 +250,22 @@ static int demo_report(const lm_settings *s, const lm_simrun_stats *st,
 }
 
 int lm_cmd_demo(int argc, char **argv) {
-    if (argc > 1 && strcmp(argv[1], "--help") == 0) {
-        usage(stdout);
-        return LM_EXIT_OK;
-    }
+    static const struct option longopts[] = {
+        {"leads", required_argument, NULL, 'n'},
+        {"days", required_argument, NULL, 'd'},
+        {"tail-days", required_argument, NULL, 't'},
+        {"seed", required_argument, NULL, 's'},
+        {"json", no_argument, NULL, 'j'},
+        {"board", no_argument, NULL, 'b'},
+        {NULL, 0, NULL, 0}};
+    lm_cli_cmd cli = {.name = "demo", .usage = usage, .longopts = longopts};
     lm_sim sim = {.seed = 42, .n_leads = 2000};
     double days = 7, tail = 21;
     int json = 0, board = 0;
-    if (lm_cli_sim_args(argc, argv, &sim, &days, &tail, &json, &board) != 0) {
-        usage(stderr);
-        return LM_EXIT_USAGE;
-    }
+    int opt =
+        lm_cli_sim_args(&cli, argc, argv, &sim, &days, &tail, &json, &board);
+    if (opt != LM_CLI_END)
+        return lm_cli_exit(opt);
     lm_log_init("demo", LM_LOG_WARN);
     char err[4096];
     char dir[] = "/tmp/lastmile-demo-XXXXXX";

@@ -27,17 +27,27 @@ static void add_json(void *opaque, const char *name, const char *who,
                                     doc));
 }
 
+static void usage(FILE *f) {
+    fprintf(f, "usage: lastmile env [--json]\n\nLists every environment "
+               "variable lastmile reads. Any of them may be given as\n"
+               "NAME_FILE (a file holding the value), and "
+               "LASTMILE_KAFKA_<PROPERTY> passes\nlibrdkafka properties "
+               "through (dots as underscores).\n\n"
+               "  --json  one JSON array on stdout instead of text\n");
+}
+
 int lm_cmd_env(int argc, char **argv) {
-    int json = argc > 1 && strcmp(argv[1], "--json") == 0;
-    if (argc > 1 && !json) {
-        fprintf(argc > 1 && strcmp(argv[1], "--help") == 0 ? stdout : stderr,
-                "usage: lastmile env [--json]\n\nLists every environment "
-                "variable lastmile reads. Any of them may be given as\n"
-                "NAME_FILE (a file holding the value), and "
-                "LASTMILE_KAFKA_<PROPERTY> passes\nlibrdkafka properties "
-                "through (dots as underscores).\n");
-        return strcmp(argv[1], "--help") == 0 ? LM_EXIT_OK : LM_EXIT_USAGE;
+    static const struct option longopts[] = {{"json", no_argument, NULL, 'j'},
+                                             {NULL, 0, NULL, 0}};
+    lm_cli_cmd cli = {.name = "env", .usage = usage, .longopts = longopts};
+    int json = 0;
+    for (int o; (o = lm_cli_getopt(&cli, argc, argv)) != LM_CLI_END;) {
+        if (o != 'j')
+            return lm_cli_exit(o);
+        json = 1;
     }
+    if (lm_cli_no_operands(&cli, argc, argv) != 0)
+        return LM_EXIT_USAGE;
     if (!json) {
         lm_env_visit(print_text, NULL);
         return LM_EXIT_OK;

@@ -1,7 +1,9 @@
 /* main.c — `lastmile`, the one command-line tool: dispatch to subcommands.
  *
  * Each subcommand lives in its own file (cli/<name>.c) and owns its usage
- * text; this file only routes and prints the overview. */
+ * text and options; this file reads the options before the command
+ * (--help, --version), routes, and prints the overview. LM_VERSION comes
+ * from CMake's project(VERSION). */
 #include "cli.h"
 
 #include <limits.h>
@@ -34,12 +36,19 @@ static const command commands[] = {
 };
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: lastmile COMMAND [ARGS]\n\n"
+    fprintf(f, "usage: lastmile COMMAND [ARGS]\n"
+               "       lastmile --version\n\n"
                "lastmile turns every model output into a decision with an "
                "owner and a next step.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "  %-10s %s\n", "version", "print the version");
     fprintf(f, "\n`lastmile COMMAND --help` describes each one.\n");
+}
+
+static int version(void) {
+    printf("lastmile %s\n", LM_VERSION);
+    return LM_EXIT_OK;
 }
 
 static char self_path[PATH_MAX];
@@ -59,19 +68,27 @@ int main(int argc, char **argv) {
         self_path[n] = '\0';
     else
         snprintf(self_path, sizeof(self_path), "%s", argv[0]);
-    if (argc < 2) {
+    static const struct option longopts[] = {
+        {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
+    lm_cli_cmd cli = {.usage = usage, .longopts = longopts, .in_order = 1};
+    int o = lm_cli_getopt(&cli, argc, argv); /* one: the rest is the cmd's */
+    if (o == 'V')
+        return version();
+    if (o != LM_CLI_END)
+        return lm_cli_exit(o);
+    if (optind >= argc) {
         usage(stderr);
         return LM_EXIT_USAGE;
     }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-        strcmp(argv[1], "help") == 0) {
+    const char *name = argv[optind];
+    if (strcmp(name, "help") == 0) {
         usage(stdout);
         return LM_EXIT_OK;
     }
+    if (strcmp(name, "version") == 0)
+        return version();
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "lastmile: unknown command '%s'\n\n", argv[1]);
-    usage(stderr);
-    return LM_EXIT_USAGE;
+        if (strcmp(name, commands[i].name) == 0)
+            return commands[i].fn(argc - optind, argv + optind);
+    return lm_cli_usage_error(&cli, "unknown command '%s'", name);
 }

@@ -643,54 +643,38 @@ static publish_format format_of(const char *file) {
 }
 
 int lm_cmd_publish(int argc, char **argv) {
-    const char *file = NULL;
+    static const struct option longopts[] = {
+        {"format", required_argument, NULL, 'f'},
+        {"dry-run", no_argument, NULL, 'n'},
+        {NULL, 0, NULL, 0}};
+    lm_cli_cmd cli = {.name = "publish", .usage = usage, .longopts = longopts};
     publish_format fmt = FORMAT_NONE;
     int dry_run = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
-            return LM_EXIT_OK;
-        } else if (strcmp(argv[i], "--dry-run") == 0) {
+    for (int o; (o = lm_cli_getopt(&cli, argc, argv)) != LM_CLI_END;) {
+        if (o == 'n') {
             dry_run = 1;
-        } else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc) {
-            i++;
-            if (strcmp(argv[i], "jsonl") == 0)
+        } else if (o == 'f') {
+            if (strcmp(optarg, "jsonl") == 0)
                 fmt = FORMAT_JSONL;
-            else if (strcmp(argv[i], "csv") == 0)
+            else if (strcmp(optarg, "csv") == 0)
                 fmt = FORMAT_CSV;
-            else {
-                fprintf(stderr,
-                        "lastmile publish: --format takes jsonl or csv, not "
-                        "\"%s\"\n\n",
-                        argv[i]);
-                usage(stderr);
-                return LM_EXIT_USAGE;
-            }
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            fprintf(stderr, "lastmile publish: unknown option %s\n\n", argv[i]);
-            usage(stderr);
-            return LM_EXIT_USAGE;
-        } else if (file) {
-            fprintf(stderr, "lastmile publish: one FILE at a time\n\n");
-            usage(stderr);
-            return LM_EXIT_USAGE;
+            else
+                return lm_cli_usage_error(
+                    &cli, "--format takes jsonl or csv, not \"%s\"", optarg);
         } else {
-            file = argv[i];
+            return lm_cli_exit(o);
         }
     }
-    if (!file) {
-        fprintf(stderr, "lastmile publish: FILE is missing\n\n");
-        usage(stderr);
-        return LM_EXIT_USAGE;
-    }
-    if (fmt == FORMAT_NONE && (fmt = format_of(file)) == FORMAT_NONE) {
-        fprintf(stderr,
-                "lastmile publish: cannot tell the format of %s from its "
-                "name; add --format jsonl or --format csv\n\n",
-                file);
-        usage(stderr);
-        return LM_EXIT_USAGE;
-    }
+    if (optind >= argc)
+        return lm_cli_usage_error(&cli, "FILE is missing");
+    if (optind + 1 < argc)
+        return lm_cli_usage_error(&cli, "one FILE at a time");
+    const char *file = argv[optind];
+    if (fmt == FORMAT_NONE && (fmt = format_of(file)) == FORMAT_NONE)
+        return lm_cli_usage_error(&cli,
+                                  "cannot tell the format of %s from its "
+                                  "name; add --format jsonl or --format csv",
+                                  file);
 
     char err[PUBLISH_ERR_MAX * 2] = "";
     lm_settings s;

@@ -70,21 +70,17 @@ int lm_cli_report_collect(const lm_settings *s, lm_report *rep, char *err,
 }
 
 int lm_cmd_report(int argc, char **argv) {
+    static const struct option longopts[] = {{"json", no_argument, NULL, 'j'},
+                                             {NULL, 0, NULL, 0}};
+    lm_cli_cmd cli = {.name = "report", .usage = usage, .longopts = longopts};
     int json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
-            json = 1;
-        } else if (strcmp(argv[i], "--help") == 0 ||
-                   strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
-            return LM_EXIT_OK;
-        } else {
-            fprintf(stderr, "lastmile report: unknown argument '%s'\n\n",
-                    argv[i]);
-            usage(stderr);
-            return LM_EXIT_USAGE;
-        }
+    for (int o; (o = lm_cli_getopt(&cli, argc, argv)) != LM_CLI_END;) {
+        if (o != 'j')
+            return lm_cli_exit(o);
+        json = 1;
     }
+    if (lm_cli_no_operands(&cli, argc, argv) != 0)
+        return LM_EXIT_USAGE;
 
     char err[ERR_MAX];
     lm_settings s;

@@ -26,56 +26,68 @@ static void usage(FILE *f) {
             "leads (default 2000)\narrive over D simulated days (default 7), "
             "and the connector answers touches\nuntil T more days have "
             "passed (default 21). Honours LASTMILE_TIME_SCALE and\n"
-            "LASTMILE_TIME_ORIGIN_MS, which must match the workers'.\n");
+            "LASTMILE_TIME_ORIGIN_MS, which must match the workers'.\n\n"
+            "  --leads N      leads in the market (default 2000)\n"
+            "  --days D       simulated days of arrivals (default 7)\n"
+            "  --tail-days T  simulated days more for answers (default 21)\n"
+            "  --seed S       the market's random seed (default 1)\n");
 }
 
-/* Shared by simulate and demo: parses the market options. 0 / 2 (usage). */
-int lm_cli_sim_args(int argc, char **argv, lm_sim *sim, double *days,
-                    double *tail_days, int *json, int *board);
-int lm_cli_sim_args(int argc, char **argv, lm_sim *sim, double *days,
-                    double *tail_days, int *json, int *board) {
+/* Shared by simulate and demo: parses the market options of cli (whose
+ * table has "leads", "days", "tail-days", "seed" and may have "json" and
+ * "board": vals 'n', 'd', 't', 's', 'j', 'b'). LM_CLI_END when the options
+ * are read, LM_CLI_HELP after --help, LM_CLI_BAD after a usage error. */
+int lm_cli_sim_args(lm_cli_cmd *cli, int argc, char **argv, lm_sim *sim,
+                    double *days, double *tail_days, int *json, int *board);
+int lm_cli_sim_args(lm_cli_cmd *cli, int argc, char **argv, lm_sim *sim,
+                    double *days, double *tail_days, int *json, int *board) {
     int64_t v;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--json") == 0 && json) {
+    for (int o; (o = lm_cli_getopt(cli, argc, argv)) != LM_CLI_END;) {
+        const char *bad = NULL;
+        if (o == 'j' && json) {
             *json = 1;
-        } else if (strcmp(a, "--board") == 0 && board) {
+        } else if (o == 'b' && board) {
             *board = 1;
-        } else if (strcmp(a, "--leads") == 0 && val &&
-                   lm_parse_int64(val, 1, 10000000, &v) == 0) {
-            sim->n_leads = (size_t)v;
-            i++;
-        } else if (strcmp(a, "--seed") == 0 && val &&
-                   lm_parse_int64(val, 0, INT64_MAX, &v) == 0) {
-            sim->seed = (uint64_t)v;
-            i++;
-        } else if (strcmp(a, "--days") == 0 && val &&
-                   lm_parse_double(val, 0.01, 3650, days) == 0) {
-            i++;
-        } else if (strcmp(a, "--tail-days") == 0 && val &&
-                   lm_parse_double(val, 0, 3650, tail_days) == 0) {
-            i++;
+        } else if (o == 'n') {
+            if (lm_parse_int64(optarg, 1, 10000000, &v) == 0)
+                sim->n_leads = (size_t)v;
+            else
+                bad = "--leads takes a whole number from 1 to 10000000";
+        } else if (o == 's') {
+            if (lm_parse_int64(optarg, 0, INT64_MAX, &v) == 0)
+                sim->seed = (uint64_t)v;
+            else
+                bad = "--seed takes a whole number of at least 0";
+        } else if (o == 'd') {
+            if (lm_parse_double(optarg, 0.01, 3650, days) != 0)
+                bad = "--days takes a number of days from 0.01 to 3650";
+        } else if (o == 't') {
+            if (lm_parse_double(optarg, 0, 3650, tail_days) != 0)
+                bad = "--tail-days takes a number of days from 0 to 3650";
         } else {
-            fprintf(stderr, "lastmile: bad or incomplete option '%s'%s%s\n", a,
-                    val ? " " : "", val ? val : "");
-            return LM_EXIT_USAGE;
+            return o;
+        }
+        if (bad) {
+            lm_cli_usage_error(cli, "%s, not '%s'", bad, optarg);
+            return LM_CLI_BAD;
         }
     }
-    return 0;
+    return lm_cli_no_operands(cli, argc, argv) ? LM_CLI_BAD : LM_CLI_END;
 }
 
 int lm_cmd_simulate(int argc, char **argv) {
-    if (argc > 1 && strcmp(argv[1], "--help") == 0) {
-        usage(stdout);
-        return LM_EXIT_OK;
-    }
+    static const struct option longopts[] = {
+        {"leads", required_argument, NULL, 'n'},
+        {"days", required_argument, NULL, 'd'},
+        {"tail-days", required_argument, NULL, 't'},
+        {"seed", required_argument, NULL, 's'},
+        {NULL, 0, NULL, 0}};
+    lm_cli_cmd cli = {.name = "simulate", .usage = usage, .longopts = longopts};
     lm_sim sim = {.seed = 1, .n_leads = 2000};
     double days = 7, tail = 21;
-    if (lm_cli_sim_args(argc, argv, &sim, &days, &tail, NULL, NULL) != 0) {
-        usage(stderr);
-        return LM_EXIT_USAGE;
-    }
+    int opt = lm_cli_sim_args(&cli, argc, argv, &sim, &days, &tail, NULL, NULL);
+    if (opt != LM_CLI_END)
+        return lm_cli_exit(opt);
     lm_settings s;
     char err[4096];
     if (lm_settings_load(&s, "cli", err, sizeof(err)) != 0) {

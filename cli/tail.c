@@ -205,56 +205,44 @@ static int print_message(const ProtobufCMessageDescriptor *d,
     return 0;
 }
 
-static int parse_count(const char *opt, const char *val, int64_t max,
-                       int64_t *out) {
-    if (!val || lm_parse_int64(val, 1, max, out) != 0) {
-        fprintf(stderr,
-                "lastmile tail: %s takes a whole number of at least 1, "
-                "e.g. %s 10\n\n",
-                opt, opt);
-        usage(stderr);
+static int parse_count(const lm_cli_cmd *cli, const char *opt, const char *val,
+                       int64_t max, int64_t *out) {
+    if (lm_parse_int64(val, 1, max, out) != 0) {
+        lm_cli_usage_error(
+            cli, "%s takes a whole number of at least 1, e.g. %s 10", opt, opt);
         return -1;
     }
     return 0;
 }
 
 int lm_cmd_tail(int argc, char **argv) {
-    const char *arg = NULL;
+    static const struct option longopts[] = {
+        {"from-beginning", no_argument, NULL, 'b'},
+        {"limit", required_argument, NULL, 'l'},
+        {"timeout-ms", required_argument, NULL, 't'},
+        {NULL, 0, NULL, 0}};
+    lm_cli_cmd cli = {.name = "tail", .usage = usage, .longopts = longopts};
     int from_beginning = 0;
     int64_t limit = 0, timeout_ms = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
-            return LM_EXIT_OK;
-        } else if (strcmp(argv[i], "--from-beginning") == 0) {
+    for (int o; (o = lm_cli_getopt(&cli, argc, argv)) != LM_CLI_END;) {
+        if (o == 'b') {
             from_beginning = 1;
-        } else if (strcmp(argv[i], "--limit") == 0) {
-            if (parse_count("--limit", val, INT64_MAX, &limit) != 0)
+        } else if (o == 'l') {
+            if (parse_count(&cli, "--limit", optarg, INT64_MAX, &limit) != 0)
                 return LM_EXIT_USAGE;
-            i++;
-        } else if (strcmp(argv[i], "--timeout-ms") == 0) {
-            if (parse_count("--timeout-ms", val, TAIL_TIMEOUT_MAX_MS,
+        } else if (o == 't') {
+            if (parse_count(&cli, "--timeout-ms", optarg, TAIL_TIMEOUT_MAX_MS,
                             &timeout_ms) != 0)
                 return LM_EXIT_USAGE;
-            i++;
-        } else if (argv[i][0] == '-') {
-            fprintf(stderr, "lastmile tail: unknown option %s\n\n", argv[i]);
-            usage(stderr);
-            return LM_EXIT_USAGE;
-        } else if (arg) {
-            fprintf(stderr, "lastmile tail: one TOPIC at a time\n\n");
-            usage(stderr);
-            return LM_EXIT_USAGE;
         } else {
-            arg = argv[i];
+            return lm_cli_exit(o);
         }
     }
-    if (!arg) {
-        fprintf(stderr, "lastmile tail: TOPIC is missing\n\n");
-        usage(stderr);
-        return LM_EXIT_USAGE;
-    }
+    if (optind >= argc)
+        return lm_cli_usage_error(&cli, "TOPIC is missing");
+    if (optind + 1 < argc)
+        return lm_cli_usage_error(&cli, "one TOPIC at a time");
+    const char *arg = argv[optind];
 
     char err[TAIL_ERR_MAX] = "";
     lm_settings s;
@@ -266,12 +254,12 @@ int lm_cmd_tail(int argc, char **argv) {
     const ProtobufCMessageDescriptor *d =
         resolve(&s, arg, topic, sizeof(topic));
     if (!d) {
-        fprintf(stderr,
-                "lastmile tail: %s is not a lastmile topic; give a suffix "
-                "(intake, qualification, followup, actions, timing, "
-                "outcomes, dlq) or a full name ending in one\n\n",
-                arg);
-        usage(stderr);
+        lm_cli_usage_error(&cli,
+                           "%s is not a lastmile topic; give a suffix "
+                           "(intake, qualification, followup, actions, "
+                           "timing, outcomes, dlq) or a full name ending "
+                           "in one",
+                           arg);
         lm_settings_free(&s);
         return LM_EXIT_USAGE;
     }

@@ -258,50 +258,42 @@ static void print_top_weights(const lm_model *m) {
 }
 
 int lm_cmd_train(int argc, char **argv) {
+    static const struct option longopts[] = {
+        {"out", required_argument, NULL, 'o'},
+        {"from-beginning", no_argument, NULL, 'b'},
+        {"min-examples", required_argument, NULL, 'm'},
+        {"l2", required_argument, NULL, 'l'},
+        {NULL, 0, NULL, 0}};
+    lm_cli_cmd cli = {.name = "train", .usage = usage, .longopts = longopts};
     const char *out_path = OUT_DEFAULT;
     int64_t min_examples = MIN_EXAMPLES_DEFAULT;
     lm_train_opts opts = lm_model_train_defaults();
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has_value = i + 1 < argc;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return LM_EXIT_OK;
-        } else if (strcmp(a, "--from-beginning") == 0) {
+    for (int o; (o = lm_cli_getopt(&cli, argc, argv)) != LM_CLI_END;) {
+        if (o == 'b') {
             /* the only mode; see usage */
-        } else if (strcmp(a, "--out") == 0 && has_value) {
-            out_path = argv[++i];
-            if (!*out_path) {
-                fprintf(stderr, "lastmile train: --out needs a file name\n");
-                return LM_EXIT_USAGE;
-            }
-        } else if (strcmp(a, "--min-examples") == 0 && has_value) {
-            if (lm_parse_int64(argv[++i], 1, MIN_EXAMPLES_MAX, &min_examples) !=
-                0) {
-                fprintf(stderr,
-                        "lastmile train: --min-examples '%s' must be a whole "
-                        "number of at least 1\n",
-                        argv[i]);
-                return LM_EXIT_USAGE;
-            }
-        } else if (strcmp(a, "--l2") == 0 && has_value) {
-            if (lm_parse_double(argv[++i], L2_MIN, L2_MAX, &opts.l2) != 0) {
-                fprintf(stderr,
-                        "lastmile train: --l2 '%s' must be a number above 0, "
-                        "e.g. 1.0 (more = smaller weights)\n",
-                        argv[i]);
-                return LM_EXIT_USAGE;
-            }
+        } else if (o == 'o') {
+            out_path = optarg;
+            if (!*out_path)
+                return lm_cli_usage_error(&cli, "--out needs a file name");
+        } else if (o == 'm') {
+            if (lm_parse_int64(optarg, 1, MIN_EXAMPLES_MAX, &min_examples) != 0)
+                return lm_cli_usage_error(&cli,
+                                          "--min-examples '%s' must be a "
+                                          "whole number of at least 1",
+                                          optarg);
+        } else if (o == 'l') {
+            if (lm_parse_double(optarg, L2_MIN, L2_MAX, &opts.l2) != 0)
+                return lm_cli_usage_error(&cli,
+                                          "--l2 '%s' must be a number above "
+                                          "0, e.g. 1.0 (more = smaller "
+                                          "weights)",
+                                          optarg);
         } else {
-            int flag = strcmp(a, "--out") == 0 ||
-                       strcmp(a, "--min-examples") == 0 ||
-                       strcmp(a, "--l2") == 0;
-            fprintf(stderr, "lastmile train: %s '%s'\n\n",
-                    flag ? "missing value for" : "unknown argument", a);
-            usage(stderr);
-            return LM_EXIT_USAGE;
+            return lm_cli_exit(o);
         }
     }
+    if (lm_cli_no_operands(&cli, argc, argv) != 0)
+        return LM_EXIT_USAGE;
 
     char err[ERR_MAX], topic[LM_TOPIC_MAX];
     lm_settings s;

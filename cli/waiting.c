@@ -315,40 +315,36 @@ static void emit_text(const scan_ctx *c, const group *g, size_t n_groups,
 }
 
 int lm_cmd_waiting(int argc, char **argv) {
+    static const struct option longopts[] = {
+        {"older-than", required_argument, NULL, 'o'},
+        {"limit", required_argument, NULL, 'l'},
+        {"json", no_argument, NULL, 'j'},
+        {NULL, 0, NULL, 0}};
+    lm_cli_cmd cli = {.name = "waiting", .usage = usage, .longopts = longopts};
     int json = 0;
     int64_t older = 0, limit = LIMIT_DEFAULT;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--json") == 0) {
+    for (int o; (o = lm_cli_getopt(&cli, argc, argv)) != LM_CLI_END;) {
+        if (o == 'j') {
             json = 1;
-        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return LM_EXIT_OK;
-        } else if (strcmp(a, "--older-than") == 0 && i + 1 < argc) {
-            if (lm_policy_parse_duration(argv[++i], &older) != 0) {
-                fprintf(stderr,
-                        "lastmile waiting: --older-than '%s' is not a "
-                        "duration; write e.g. 90s, 30m, 4h, 2d or 1d12h\n",
-                        argv[i]);
-                return LM_EXIT_USAGE;
-            }
-        } else if (strcmp(a, "--limit") == 0 && i + 1 < argc) {
-            if (lm_parse_int64(argv[++i], 0, LIMIT_MAX, &limit) != 0) {
-                fprintf(stderr,
-                        "lastmile waiting: --limit '%s' must be a whole "
-                        "number from 0 to %d\n",
-                        argv[i], LIMIT_MAX);
-                return LM_EXIT_USAGE;
-            }
+        } else if (o == 'o') {
+            if (lm_policy_parse_duration(optarg, &older) != 0)
+                return lm_cli_usage_error(
+                    &cli,
+                    "--older-than '%s' is not a duration; write e.g. 90s, "
+                    "30m, 4h, 2d or 1d12h",
+                    optarg);
+        } else if (o == 'l') {
+            if (lm_parse_int64(optarg, 0, LIMIT_MAX, &limit) != 0)
+                return lm_cli_usage_error(&cli,
+                                          "--limit '%s' must be a whole "
+                                          "number from 0 to %d",
+                                          optarg, LIMIT_MAX);
         } else {
-            int flag =
-                strcmp(a, "--older-than") == 0 || strcmp(a, "--limit") == 0;
-            fprintf(stderr, "lastmile waiting: %s '%s'\n\n",
-                    flag ? "missing value for" : "unknown argument", a);
-            usage(stderr);
-            return LM_EXIT_USAGE;
+            return lm_cli_exit(o);
         }
     }
+    if (lm_cli_no_operands(&cli, argc, argv) != 0)
+        return LM_EXIT_USAGE;
 
     char err[ERR_MAX];
     lm_settings s;

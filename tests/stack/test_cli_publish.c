@@ -473,7 +473,7 @@ static const usage_case usage_cases[] = {
     {{"tail"}, 2, "TOPIC is missing"},
     {{"tail", "nosuch"}, 2, "nosuch is not a lastmile topic"},
     {{"tail", "intake", "--limit", "0"}, 2, "--limit takes a whole number"},
-    {{"tail", "intake", "--limit"}, 2, "--limit takes a whole number"},
+    {{"tail", "intake", "--limit"}, 2, "--limit needs a value"},
     {{"tail", "intake", "--timeout-ms", "soon"},
      2,
      "--timeout-ms takes a whole number"},
