@@ -100,6 +100,12 @@ static int dev_up(int argc, char **argv) {
     fputs(env, stdout);
     fprintf(stderr, "# stack up in %s (broker pid %ld, redis pid %ld)\n",
             st.dir, (long)st.broker_pid, (long)st.redis_pid);
+    if (st.redis_previous)
+        fprintf(stderr,
+                "# both start empty (the embedded broker keeps nothing "
+                "across a restart);\n# the last run's Redis files are in "
+                "%s/previous-redis/\n",
+                st.dir);
     return LM_EXIT_OK;
 }
 

@@ -341,6 +341,44 @@ int lm_devstack_broker_ctl(const lm_devstack *st, const char *command) {
 
 /* ============================================================= up/down */
 
+/* Redis's files of a previous run, as Redis 7 writes them in --dir. */
+static const char *const redis_files[] = {"appendonlydir", "appendonly.aof",
+                                          "dump.rdb", NULL};
+
+/* Moves a previous run's Redis files into <dir>/previous-redis/ (emptied
+ * first), so the new Redis starts empty. 1 when there were some, 0 when
+ * none, -1 with err. */
+static int redis_files_aside(const char *dir, char *err, size_t errsz) {
+    char prev[700], from[800], to[900];
+    snprintf(prev, sizeof(prev), "%s/previous-redis", dir);
+    int found = 0;
+    for (int i = 0; redis_files[i]; i++) {
+        snprintf(from, sizeof(from), "%s/%s", dir, redis_files[i]);
+        struct stat sb;
+        if (lstat(from, &sb) != 0)
+            continue;
+        if (!found) {
+            char cmd[800];
+            snprintf(cmd, sizeof(cmd), "rm -rf '%s'", prev);
+            if (system(cmd) != 0 || mkdir(prev, 0755) != 0) {
+                snprintf(err, errsz, "cannot empty %s: %s", prev,
+                         strerror(errno));
+                return -1;
+            }
+            found = 1;
+        }
+        snprintf(to, sizeof(to), "%s/%s", prev, redis_files[i]);
+        if (rename(from, to) != 0) {
+            snprintf(err, errsz,
+                     "cannot move %s aside (%s): remove it, or the new "
+                     "Redis would load state the new broker does not have",
+                     from, strerror(errno));
+            return -1;
+        }
+    }
+    return found;
+}
+
 int lm_devstack_up(const lm_devstack_opts *o, lm_devstack *st, char *err,
                    size_t errsz) {
     memset(st, 0, sizeof(*st));
@@ -390,7 +428,13 @@ int lm_devstack_up(const lm_devstack_opts *o, lm_devstack *st, char *err,
     }
     write_pid(st->dir, "broker.pid", st->broker_pid);
 
-    /* redis */
+    /* redis, empty: the broker has nothing either */
+    int aside = redis_files_aside(st->dir, err, errsz);
+    if (aside < 0) {
+        lm_devstack_down(st);
+        return -1;
+    }
+    st->redis_previous = aside;
     for (int attempt = 0; attempt < 5; attempt++) {
         st->redis_port = free_port();
         if (st->redis_port > 0 &&

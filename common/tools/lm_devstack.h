@@ -9,8 +9,17 @@
  *
  * A stack lives in a directory (default ./.lastmile): `env` holds the
  * variables to export, `broker.pid` and `redis.pid` the processes, and the
- * logs sit beside them. `lastmile dev up|down|env` and the tests use the
- * same functions.
+ * logs sit beside them.
+ *
+ * The stack is one unit: the broker keeps nothing across a restart, so
+ * neither does its Redis. lm_devstack_up starts both empty; the AOF and
+ * RDB files of a previous run are moved to <dir>/previous-redis/ (for a
+ * look with redis-check-aof; replaced on the next up), never loaded —
+ * Redis holding fences, done records and timers for topics that no longer
+ * hold their messages would make the fleet skip or decide input twice.
+ * A Redis restart within a run (lm_devstack_redis_stop, fault tests) keeps
+ * its AOF, as a real one would. `lastmile dev up|down|env` and the tests use
+ * the same functions.
  *
  * Fault injection: the broker process reads commands from the FIFO
  * `<dir>/broker.ctl` (one per line): `down SECONDS`, `up`,
@@ -40,6 +49,7 @@ typedef struct lm_devstack {
     char redis_url[128];
     int redis_port;
     pid_t broker_pid, redis_pid;
+    int redis_previous; /* up moved a previous run's Redis files aside */
 } lm_devstack;
 
 /* Starts both servers, waits until both answer, writes <dir>/env.
@@ -55,9 +65,11 @@ int lm_devstack_load(const char *dir, lm_devstack *st, char *err, size_t errsz);
 /* The `export NAME=value` lines for the stack into buf. */
 int lm_devstack_env(const lm_devstack *st, const char *topic_prefix, char *buf,
                     size_t bufsz);
-/* Stops redis-server (SIGKILL when hard, else SIGTERM) and starts it again
- * on the same port with the same AOF: for fault tests. 0 / -1. */
+/* Stops redis-server (SIGKILL when hard, else SIGTERM); for fault tests.
+ * 0 / -1. */
 int lm_devstack_redis_stop(lm_devstack *st, int hard);
+/* Starts redis-server on st->redis_port with the AOF in st->dir (the one a
+ * stop left): a restart within a run keeps Redis's data. 0 / -1 with err. */
 int lm_devstack_redis_start(lm_devstack *st, int die_with_parent, char *err,
                             size_t errsz);
 /* Sends one fault command to the broker process. 0 / -1. */
