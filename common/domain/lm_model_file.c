@@ -183,6 +183,126 @@ static const char *syntax_fix(const json_error_t *jerr) {
     }
 }
 
+/* The text before JSON parsing: present, within the size limit, not
+ * blank. 0/-1. */
+static int check_text(const char *json, size_t len, const char *file, char *err,
+                      size_t errsz) {
+    size_t blank;
+
+    if (json == NULL) {
+        return lm_errf(err, errsz, "%s: no model text", file);
+    }
+    if (len > LM_MODEL_MAX_FILE_BYTES) {
+        return lm_errf(err, errsz,
+                       "%s: %zu bytes, more than the model file limit of %u; "
+                       "fix: check that this is a model file",
+                       file, len, (unsigned)LM_MODEL_MAX_FILE_BYTES);
+    }
+    for (blank = 0; blank < len && isspace((unsigned char)json[blank]);
+         blank++) {
+    }
+    if (blank == len) {
+        return lm_errf(err, errsz,
+                       "%s: the model file is empty; fix: write a model (see "
+                       "config/model.json) or leave LASTMILE_MODEL empty for "
+                       "the built-in default",
+                       file);
+    }
+    return 0;
+}
+
+/* The top level: an object of known keys with the one format. 0/-1. */
+static int check_top(json_t *root, const char *file, char *err, size_t errsz) {
+    const char *key, *s;
+    json_t *v;
+
+    if (!json_is_object(root)) {
+        return lm_errf(err, errsz,
+                       "%s: the top level is %s; fix: a model file is one "
+                       "JSON object {\"format\": \"" LM_MODEL_FORMAT
+                       "\", \"version\": ..., \"weights\": {...}}",
+                       file, json_type_name(root));
+    }
+    json_object_foreach(root, key, v) {
+        if (strcmp(key, "format") != 0 && strcmp(key, "version") != 0 &&
+            strcmp(key, "description") != 0 &&
+            strcmp(key, "numeric_attributes") != 0 &&
+            strcmp(key, "weights") != 0) {
+            return lm_errf(err, errsz,
+                           "%s: unknown key \"%.80s\"; fix: remove it or "
+                           "correct its spelling (the keys are format, "
+                           "version, description, numeric_attributes, "
+                           "weights)",
+                           file, key);
+        }
+    }
+    v = json_object_get(root, "format");
+    if (v == NULL) {
+        return lm_errf(err, errsz,
+                       "%s: missing \"format\"; fix: add \"format\": "
+                       "\"" LM_MODEL_FORMAT "\"",
+                       file);
+    }
+    s = json_string_value(v);
+    if (s == NULL || strcmp(s, LM_MODEL_FORMAT) != 0) {
+        return lm_errf(err, errsz,
+                       "%s: \"format\" is %s%.80s%s, a format this lastmile "
+                       "does not read; fix: set \"format\": \"" LM_MODEL_FORMAT
+                       "\" and the weights that format describes",
+                       file, s != NULL ? "\"" : "",
+                       s != NULL ? s : json_type_name(v),
+                       s != NULL ? "\"" : "");
+    }
+    return 0;
+}
+
+/* "version" and "description" into m. 0/-1. */
+static int parse_meta(lm_model *m, json_t *root, const char *file, char *err,
+                      size_t errsz) {
+    json_t *v = json_object_get(root, "version");
+    const char *s = json_string_value(v);
+    char why[128];
+
+    if (v == NULL) {
+        return lm_errf(err, errsz,
+                       "%s: missing \"version\"; fix: add a version string "
+                       "that names this model, e.g. \"version\": "
+                       "\"2026-11-25.retrained\"",
+                       file);
+    }
+    if (s == NULL) {
+        return lm_errf(err, errsz,
+                       "%s: \"version\" is %s; fix: write it as a string, "
+                       "e.g. \"version\": \"2026-11-25.retrained\"",
+                       file, json_type_name(v));
+    }
+    if (lm_model_check_version(s, why, sizeof why) != 0) {
+        return lm_errf(err, errsz,
+                       "%s: \"version\" %s; fix: use a short printable name, "
+                       "e.g. \"2026-11-25.retrained\"",
+                       file, why);
+    }
+    if ((m->version = lm_model_strdup(s)) == NULL) {
+        return lm_errf(err, errsz, "%s: out of memory", file);
+    }
+    v = json_object_get(root, "description");
+    if (v == NULL) {
+        return 0;
+    }
+    s = json_string_value(v);
+    if (s == NULL || strlen(s) > LM_MODEL_MAX_DESCRIPTION_LEN) {
+        return lm_errf(err, errsz,
+                       "%s: \"description\" is %s; fix: make it a string of "
+                       "at most %d bytes, or remove it",
+                       file, s == NULL ? json_type_name(v) : "too long",
+                       LM_MODEL_MAX_DESCRIPTION_LEN);
+    }
+    if ((m->description = lm_model_strdup(s)) == NULL) {
+        return lm_errf(err, errsz, "%s: out of memory", file);
+    }
+    return 0;
+}
+
 lm_model *lm_model_parse(const char *json, size_t len,
                          const char *filename_for_errors, char *err,
                          size_t errsz) {
@@ -190,140 +310,33 @@ lm_model *lm_model_parse(const char *json, size_t len,
         filename_for_errors != NULL && filename_for_errors[0] != '\0'
             ? filename_for_errors
             : LM_MODEL_DEFAULT_NAME;
-    char why[128];
     json_error_t jerr;
     json_t *root = NULL, *v;
-    const char *key, *s;
     lm_model *m = NULL;
-    size_t blank;
 
-    if (json == NULL) {
-        lm_errf(err, errsz, "%s: no model text", file);
-        goto fail;
-    }
-    if (len > LM_MODEL_MAX_FILE_BYTES) {
-        lm_errf(err, errsz,
-                "%s: %zu bytes, more than the model file limit of %u; fix: "
-                "check that this is a model file",
-                file, len, (unsigned)LM_MODEL_MAX_FILE_BYTES);
-        goto fail;
-    }
-    for (blank = 0; blank < len && isspace((unsigned char)json[blank]);
-         blank++) {
-    }
-    if (blank == len) {
-        lm_errf(err, errsz,
-                "%s: the model file is empty; fix: write a model (see "
-                "config/model.json) or leave LASTMILE_MODEL empty for the "
-                "built-in default",
-                file);
-        goto fail;
+    if (check_text(json, len, file, err, errsz) != 0) {
+        return NULL;
     }
     root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
         lm_errf(err, errsz, "%s:%d:%d: invalid JSON: %s; fix: %s", file,
                 jerr.line, jerr.column, jerr.text, syntax_fix(&jerr));
+        return NULL;
+    }
+    if (check_top(root, file, err, errsz) != 0) {
         goto fail;
     }
-    if (!json_is_object(root)) {
-        lm_errf(err, errsz,
-                "%s: the top level is %s; fix: a model file is one JSON "
-                "object {\"format\": \"" LM_MODEL_FORMAT "\", \"version\": "
-                "..., \"weights\": {...}}",
-                file, json_type_name(root));
-        goto fail;
-    }
-    json_object_foreach(root, key, v) {
-        if (strcmp(key, "format") != 0 && strcmp(key, "version") != 0 &&
-            strcmp(key, "description") != 0 &&
-            strcmp(key, "numeric_attributes") != 0 &&
-            strcmp(key, "weights") != 0) {
-            lm_errf(err, errsz,
-                    "%s: unknown key \"%.80s\"; fix: remove it or correct "
-                    "its spelling (the keys are format, version, "
-                    "description, numeric_attributes, weights)",
-                    file, key);
-            goto fail;
-        }
-    }
-
-    v = json_object_get(root, "format");
-    if (v == NULL) {
-        lm_errf(err, errsz,
-                "%s: missing \"format\"; fix: add \"format\": "
-                "\"" LM_MODEL_FORMAT "\"",
-                file);
-        goto fail;
-    }
-    s = json_string_value(v);
-    if (s == NULL || strcmp(s, LM_MODEL_FORMAT) != 0) {
-        lm_errf(err, errsz,
-                "%s: \"format\" is %s%.80s%s, a format this lastmile does not "
-                "read; fix: set \"format\": \"" LM_MODEL_FORMAT
-                "\" and the weights that format describes",
-                file, s != NULL ? "\"" : "", s != NULL ? s : json_type_name(v),
-                s != NULL ? "\"" : "");
-        goto fail;
-    }
-
-    m = lm_model_alloc();
-    if (m == NULL) {
+    if ((m = lm_model_alloc()) == NULL) {
         lm_errf(err, errsz, "%s: out of memory", file);
         goto fail;
     }
-
-    v = json_object_get(root, "version");
-    s = json_string_value(v);
-    if (v == NULL) {
-        lm_errf(err, errsz,
-                "%s: missing \"version\"; fix: add a version string that "
-                "names this model, e.g. \"version\": \"2026-11-25.retrained\"",
-                file);
+    if (parse_meta(m, root, file, err, errsz) != 0) {
         goto fail;
     }
-    if (s == NULL) {
-        lm_errf(err, errsz,
-                "%s: \"version\" is %s; fix: write it as a string, e.g. "
-                "\"version\": \"2026-11-25.retrained\"",
-                file, json_type_name(v));
-        goto fail;
-    }
-    if (lm_model_check_version(s, why, sizeof why) != 0) {
-        lm_errf(err, errsz,
-                "%s: \"version\" %s; fix: use a short printable name, e.g. "
-                "\"2026-11-25.retrained\"",
-                file, why);
-        goto fail;
-    }
-    m->version = lm_model_strdup(s);
-    if (m->version == NULL) {
-        lm_errf(err, errsz, "%s: out of memory", file);
-        goto fail;
-    }
-
-    v = json_object_get(root, "description");
-    if (v != NULL) {
-        s = json_string_value(v);
-        if (s == NULL || strlen(s) > LM_MODEL_MAX_DESCRIPTION_LEN) {
-            lm_errf(err, errsz,
-                    "%s: \"description\" is %s; fix: make it a string of at "
-                    "most %d bytes, or remove it",
-                    file, s == NULL ? json_type_name(v) : "too long",
-                    LM_MODEL_MAX_DESCRIPTION_LEN);
-            goto fail;
-        }
-        m->description = lm_model_strdup(s);
-        if (m->description == NULL) {
-            lm_errf(err, errsz, "%s: out of memory", file);
-            goto fail;
-        }
-    }
-
     v = json_object_get(root, "numeric_attributes");
     if (v != NULL && parse_attrs(m, v, file, err, errsz) != 0) {
         goto fail;
     }
-
     v = json_object_get(root, "weights");
     if (v == NULL) {
         lm_errf(err, errsz,
