@@ -10,6 +10,7 @@
  * calls setlocale). No state between calls; any thread. */
 #include "lm_model_internal.h"
 
+#include "lm_buf.h"
 #include "lm_fmt.h"
 
 #include <ctype.h>
@@ -436,33 +437,14 @@ lm_model *lm_model_load(const char *path, char *err, size_t errsz) {
 
 /* A growable output buffer; `failed` latches an allocation failure. */
 typedef struct lm_model_buf {
-    char *p;
-    size_t len, cap;
+    lm_buf b;
     int failed;
 } lm_model_buf;
 
 static void buf_put(lm_model_buf *b, const char *s, size_t len) {
-    if (b->failed) {
-        return;
+    if (!b->failed && lm_buf_append(&b->b, s, len) < 0) {
+        b->failed = 1;
     }
-    if (b->len + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        char *np;
-
-        while (b->len + len + 1 > cap) {
-            cap *= 2;
-        }
-        np = realloc(b->p, cap);
-        if (np == NULL) {
-            b->failed = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, len);
-    b->len += len;
-    b->p[b->len] = '\0';
 }
 
 static void buf_puts(lm_model_buf *b, const char *s) {
@@ -518,7 +500,7 @@ static int cmp_name(const void *a, const void *b) {
 }
 
 char *lm_model_to_json(const lm_model *m) {
-    lm_model_buf b = {NULL, 0, 0, 0};
+    lm_model_buf b = {{NULL, 0, 0}, 0};
     const char **sorted = NULL;
     char num[LM_MODEL_NUM_BUF];
     size_t i;
@@ -563,11 +545,12 @@ char *lm_model_to_json(const lm_model *m) {
     }
     buf_puts(&b, m->n_weights ? "\n  }\n}\n" : "}\n}\n");
     free(sorted);
+    buf_put(&b, "", 1); /* the NUL */
     if (b.failed) {
-        free(b.p);
+        lm_buf_free(&b.b);
         return NULL;
     }
-    return b.p;
+    return b.b.data; /* the caller frees */
 }
 
 int lm_model_save(const lm_model *m, const char *path, char *err,

@@ -520,6 +520,7 @@ Test(model, builtin_loads_for_no_path) {
     char err[LM_TEST_ERRSZ] = "";
     lm_model *builtin = lm_model_load(NULL, err, sizeof err);
     lm_model *empty = lm_model_load("", err, sizeof err);
+    char *json;
 
     cr_assert_not_null(builtin, "%s", err);
     cr_assert_not_null(empty, "%s", err);
@@ -527,6 +528,11 @@ Test(model, builtin_loads_for_no_path) {
     cr_expect_str_eq(lm_model_version(empty), "2026-11-25.default");
     /* the embedded bytes are a text: NUL-terminated, no NUL inside */
     cr_expect_eq(strlen(lm_model_default_json), lm_model_default_json_len);
+    /* config/model.json is in the canonical form lm_model_save writes */
+    json = lm_model_to_json(builtin);
+    cr_assert_not_null(json);
+    cr_expect_str_eq(json, lm_model_default_json);
+    free(json);
     lm_model_free(builtin);
     lm_model_free(empty);
 }
