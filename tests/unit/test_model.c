@@ -860,6 +860,27 @@ Test(model, training_errors) {
     cr_expect(strstr(err, "not finite") != NULL, "%s", err);
     ex[3].features.items[0].value = 1.0;
 
+    /* the feature dictionary holds LM_TRAIN_MAX_FEATURES names, bias
+     * included: 9 examples of 60 new names each overflow it at f511 */
+    {
+        static lm_train_example many[9];
+        char name[16];
+
+        for (i = 0; i < 540; i++) {
+            if (i % 60 == 0) {
+                lm_model_features_init(&many[i / 60].features);
+                many[i / 60].label = (int)((i / 60) & 1);
+            }
+            snprintf(name, sizeof name, "f%zu", i);
+            cr_assert_eq(
+                lm_model_features_add(&many[i / 60].features, name, 1.0), 0);
+        }
+        cr_expect_null(lm_train_fit(NULL, many, 9, NULL, "v", err, sizeof err));
+        cr_expect(strstr(err, "more than 512 distinct features (at \"f511\" "
+                              "in example 8)") != NULL,
+                  "%s", err);
+    }
+
     /* separable data still converges under L2; base NULL: the default's
      * numeric attributes */
     m = lm_train_fit(NULL, ex, 4, NULL, "v", err, sizeof err);
