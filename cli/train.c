@@ -3,7 +3,7 @@
  * Reads <prefix>outcomes from its first offset to the high watermarks
  * taken at start (group-less, nothing committed: the whole retained
  * history, every run), turns every Outcome that carries its lead into a
- * labelled example, fits lm_model_train from the current model
+ * labelled example, fits lm_train_fit from the current model
  * (LASTMILE_MODEL or the built-in default, which gives the numeric
  * attributes) and writes a model file the qualification worker loads with
  * LASTMILE_MODEL.
@@ -36,6 +36,7 @@
 #include "lm_lead.h"
 #include "lm_model.h"
 #include "lm_report.h"
+#include "lm_train.h"
 
 #include "lastmile/v1/lastmile.pb-c.h"
 
@@ -267,7 +268,7 @@ int lm_cmd_train(int argc, char **argv) {
     lm_cli_cmd cli = {.name = "train", .usage = usage, .longopts = longopts};
     const char *out_path = OUT_DEFAULT;
     int64_t min_examples = MIN_EXAMPLES_DEFAULT;
-    lm_train_opts opts = lm_model_train_defaults();
+    lm_train_opts opts = lm_train_defaults();
     for (int o; (o = lm_cli_getopt(&cli, argc, argv)) != LM_CLI_END;) {
         if (o == 'b') {
             /* the only mode; see usage */
@@ -374,7 +375,7 @@ int lm_cmd_train(int argc, char **argv) {
     char day[16];
     strftime(day, sizeof(day), "%Y-%m-%d", &tm);
     snprintf(version, sizeof(version), "%s.trained-%zu", day, c.n);
-    fitted = lm_model_train(base, c.ex, c.n, &opts, version, err, sizeof(err));
+    fitted = lm_train_fit(base, c.ex, c.n, &opts, version, err, sizeof(err));
     if (!fitted) {
         fprintf(stderr, "lastmile train: fitting failed: %s\n", err);
         goto done;

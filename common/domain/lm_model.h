@@ -5,9 +5,9 @@
  *   features; the model holds one weight per feature name; the score is
  *   sigmoid(sum w_i * x_i), and the reasons are the features that moved the
  *   logit most. Weights come from a model file users can replace
- *   (LASTMILE_MODEL), or from the built-in default (config/model.json, also
- *   embedded in lm_model.c). lm_model_train() fits a new model from labelled
- *   outcomes (`lastmile train`).
+ *   (LASTMILE_MODEL), or from the built-in default (config/model.json,
+ *   compiled in at build time). Training a new model from labelled
+ *   outcomes (`lastmile train`) is a tool: common/tools/lm_train.h.
  *
  * Features (fixed extraction; lm_model_features() emits them in this order,
  * and only those whose value is non-zero)
@@ -50,7 +50,7 @@
  *   LM_MODEL_MAX_WEIGHTS weights and LM_MODEL_MAX_NUMERIC_ATTRS attributes.
  *
  * Ownership
- *   lm_model_load/parse/train return a model the caller frees with
+ *   lm_model_load/parse/new return a model the caller frees with
  *   lm_model_free(). lm_model_to_json() returns a string the caller frees.
  *   lm_features is caller-allocated and never allocates; its feature names
  *   point into static storage, into the model (attr:<key>, so the features
@@ -64,7 +64,7 @@
  *
  * Hot path
  *   lm_model_features() and lm_model_score() allocate nothing; a weight is
- *   found through an open-addressing hash table built at load.
+ *   found through an lm_strmap built at load.
  */
 #ifndef LM_MODEL_H
 #define LM_MODEL_H
@@ -79,9 +79,7 @@
 /* LM_MODEL_MAX_FEATURES: active features of one lead.
  * LM_MODEL_FEATURE_NAMES_SIZE: bytes of names one lm_features holds itself.
  * LM_MODEL_MAX_NAME_LEN: bytes of a feature name (fits lm_reason.feature).
- * LM_MODEL_MAX_SOURCE_LEN: longer sources emit no source= feature.
- * LM_MODEL_MAX_TRAIN_FEATURES: distinct feature names in one training run,
- * bias included (the dense Hessian is this squared). */
+ * LM_MODEL_MAX_SOURCE_LEN: longer sources emit no source= feature. */
 #define LM_MODEL_MAX_FEATURES        64
 #define LM_MODEL_FEATURE_NAMES_SIZE  512
 #define LM_MODEL_MAX_NAME_LEN        63
@@ -92,7 +90,6 @@
 #define LM_MODEL_MAX_VERSION_LEN     128  /* bytes of "version" */
 #define LM_MODEL_MAX_DESCRIPTION_LEN 1024 /* bytes of "description" */
 #define LM_MODEL_MAX_FILE_BYTES      (4u << 20) /* bytes of a model file */
-#define LM_MODEL_MAX_TRAIN_FEATURES  512
 
 #define LM_MODEL_FORMAT "lastmile-logistic-v1"
 
@@ -186,9 +183,29 @@ lm_model *lm_model_parse(const char *json, size_t len,
                          const char *filename_for_errors, char *err,
                          size_t errsz);
 
-/* The built-in default model file (the text of config/model.json), static
- * storage. */
-const char *lm_model_default_json(void);
+/* The built-in default model file: the bytes of config/model.json,
+ * compiled in at build time (common/CMakeLists.txt, lm_embed), then a NUL;
+ * _len excludes the NUL. Static storage. */
+extern const char lm_model_default_json[];
+extern const size_t lm_model_default_json_len;
+
+/* A model from parts, checked as a model file's content is (for training
+ * and tests): `version` non-empty, printable, at most
+ * LM_MODEL_MAX_VERSION_LEN bytes; n_attrs unique numeric attribute keys
+ * (at most LM_MODEL_MAX_NUMERIC_ATTRS, each 1..LM_MODEL_MAX_ATTR_KEY_LEN
+ * printable bytes); n_weights weights names[i] -> weights[i] (at most
+ * LM_MODEL_MAX_WEIGHTS, names unique and 1..LM_MODEL_MAX_NAME_LEN bytes,
+ * values finite, "bias" among them), kept in the given order. No
+ * description. The arrays are only read. Caller frees with lm_model_free;
+ * NULL and a message in err when a check fails or memory runs out. */
+lm_model *lm_model_new(const char *version, const char *const *attrs,
+                       size_t n_attrs, const char *const *names,
+                       const double *weights, size_t n_weights, char *err,
+                       size_t errsz);
+
+/* Checks a model version as lm_model_new does: 0, or -1 and what is wrong
+ * ("is empty", ...) in why. */
+int lm_model_check_version(const char *version, char *why, size_t whysz);
 
 /* Free a model and everything it owns. Accepts NULL. */
 void lm_model_free(lm_model *m);
@@ -234,56 +251,8 @@ typedef struct lm_reason {
 size_t lm_model_score(const lm_model *m, const lm_features *f, double *score,
                       lm_reason *top, size_t n_top);
 
-/* ------------------------------------------------------------ training */
-
-/* A labelled example: label 1 = the lead converted, 0 = it did not. */
-typedef struct lm_train_example {
-    lm_features features;
-    int label;
-} lm_train_example;
-
-/* l2: the L2 penalty (> 0) on every weight except bias, in the summed
- * objective  sum_i logloss_i + l2/2 * sum_{j != bias} w_j^2  (a Gaussian
- * prior of variance 1/l2, so its pull does not grow with the data);
- * max_iter: Newton iterations (> 0); tol: stop when no weight moves more
- * than tol in one iteration (> 0). */
-typedef struct lm_train_opts {
-    double l2;
-    int max_iter;
-    double tol;
-} lm_train_opts;
-
-/* {l2 = 1.0, max_iter = 100, tol = 1e-9}. */
-lm_train_opts lm_model_train_defaults(void);
-
-/* Fit L2-regularised logistic regression by Newton's method (IRLS) with a
- * backtracking line search; deterministic (same input, same bits).
- *
- * The intercept "bias" is always fitted as a feature of value 1, whatever
- * the examples say about "bias". The new model has one weight per feature
- * name present (with a non-zero value) in the examples plus "bias", the
- * numeric_attributes of `base` (NULL: the built-in default) and the given
- * version. Repeated names within an example are summed.
- *
- * Identifiability: every lead has exactly one title=, one region= and
- * (usually) one source= feature, so each of those one-hot groups is
- * collinear with bias; the likelihood cannot tell a constant added to a
- * group from the same constant taken off bias. The L2 penalty (bias is not
- * penalised) settles it: in the fitted model each complete one-hot group's
- * weights are centred on 0 and bias absorbs the group means. Scores are
- * unaffected. With true weights in that form, 20,000 synthetic examples
- * recover every weight to within 0.15 absolute (tests/unit/test_model.c;
- * there each weight's error has a standard deviation of about 0.05 or
- * less across seeds).
- *
- * Errors (NULL returned, message in err): no examples, a label other than
- * 0/1, only one class of label, a NULL/long name or a non-finite value, more
- * than LM_MODEL_MAX_TRAIN_FEATURES distinct features, bad opts, a bad
- * version, no convergence within max_iter. ex and base are only read.
- * Caller frees the result with lm_model_free(). */
-lm_model *lm_model_train(const lm_model *base, const lm_train_example *ex,
-                         size_t n, const lm_train_opts *opts,
-                         const char *version, char *err, size_t errsz);
+/* 1 / (1 + e^-z), computed without overflow for any finite z. */
+double lm_model_sigmoid(double z);
 
 /* ------------------------------------------------------------ output */
 

@@ -16,10 +16,11 @@
  * 1970-01-01 (Howard Hinnant's days_from_civil / civil_from_days). */
 #include "lm_tz.h"
 
+#include "lm_fmt.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -430,36 +431,24 @@ static void tz_zone_lookup(const tz_zone *z, int64_t t, int32_t *off,
 /* Names and files                                                     */
 /* ------------------------------------------------------------------ */
 
-static void tz_err(char *err, size_t errsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void tz_err(char *err, size_t errsz, const char *fmt, ...) {
-    va_list ap;
-    if (err == NULL || errsz == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
-}
-
 static int tz_name_ok(const char *name, char *err, size_t errsz) {
     size_t i, n;
 
     if (name == NULL || name[0] == '\0') {
-        tz_err(err, errsz, "time zone is empty");
+        lm_errf(err, errsz, "time zone is empty");
         return -1;
     }
     n = strnlen(name, LM_TZ_NAME_MAX + 1);
     if (n > LM_TZ_NAME_MAX) {
-        tz_err(err, errsz, "time zone name is longer than %d characters",
-               LM_TZ_NAME_MAX);
+        lm_errf(err, errsz, "time zone name is longer than %d characters",
+                LM_TZ_NAME_MAX);
         return -1;
     }
     if (name[0] == '/' || strstr(name, "..") != NULL) {
-        tz_err(err, errsz,
-               "time zone \"%.64s\" is not a zone name; write e.g. "
-               "\"Europe/Berlin\"",
-               name);
+        lm_errf(err, errsz,
+                "time zone \"%.64s\" is not a zone name; write e.g. "
+                "\"Europe/Berlin\"",
+                name);
         return -1;
     }
     for (i = 0; i < n; i++) {
@@ -467,10 +456,10 @@ static int tz_name_ok(const char *name, char *err, size_t errsz) {
         if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
               (c >= '0' && c <= '9') || c == '_' || c == '+' || c == '-' ||
               c == '/')) {
-            tz_err(err, errsz,
-                   "time zone \"%.64s\" has a character outside "
-                   "[A-Za-z0-9_+/-]; write e.g. \"America/New_York\"",
-                   name);
+            lm_errf(err, errsz,
+                    "time zone \"%.64s\" has a character outside "
+                    "[A-Za-z0-9_+/-]; write e.g. \"America/New_York\"",
+                    name);
             return -1;
         }
     }
@@ -490,29 +479,29 @@ static tz_zone *tz_load(const char *name, char *err, size_t errsz) {
         dir = LM_TZ_DEFAULT_DIR;
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >=
         sizeof path) {
-        tz_err(err, errsz, "time zone path %s/%s is too long", dir, name);
+        lm_errf(err, errsz, "time zone path %s/%s is too long", dir, name);
         return NULL;
     }
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT || errno == ENOTDIR)
-            tz_err(err, errsz,
-                   "time zone \"%s\" not found in %s; write an IANA name "
-                   "such as \"Europe/Berlin\"",
-                   name, dir);
+            lm_errf(err, errsz,
+                    "time zone \"%s\" not found in %s; write an IANA name "
+                    "such as \"Europe/Berlin\"",
+                    name, dir);
         else
-            tz_err(err, errsz, "time zone \"%s\": cannot open %s", name, path);
+            lm_errf(err, errsz, "time zone \"%s\": cannot open %s", name, path);
         return NULL;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
         st.st_size > LM_TZ_FILE_MAX) {
-        tz_err(err, errsz, "time zone \"%s\": %s is not a time zone file", name,
-               path);
+        lm_errf(err, errsz, "time zone \"%s\": %s is not a time zone file",
+                name, path);
         goto done;
     }
     buf = malloc((size_t)st.st_size);
     if (buf == NULL) {
-        tz_err(err, errsz, "time zone \"%s\": out of memory", name);
+        lm_errf(err, errsz, "time zone \"%s\": out of memory", name);
         goto done;
     }
     while (got < (size_t)st.st_size) {
@@ -525,8 +514,8 @@ static tz_zone *tz_load(const char *name, char *err, size_t errsz) {
     }
     z = calloc(1, sizeof *z);
     if (z == NULL || tz_parse(buf, got, z) != 0) {
-        tz_err(err, errsz, "time zone \"%s\": %s is not a valid TZif file",
-               name, path);
+        lm_errf(err, errsz, "time zone \"%s\": %s is not a valid TZif file",
+                name, path);
         tz_zone_free(z);
         z = NULL;
         goto done;

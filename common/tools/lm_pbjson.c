@@ -22,7 +22,7 @@
 #include "lm_pbjson.h"
 
 #include "lm_env.h"
-#include "lm_kafka.h"
+#include "lm_topics.h"
 #include "lm_utf8.h"
 
 #include "lastmile/v1/lastmile.pb-c.h"
@@ -859,23 +859,7 @@ ProtobufCMessage *lm_pbjson_to_message(const ProtobufCMessageDescriptor *d,
 
 /* ------------------------------------------------------------ topics */
 
+/* The one table of topic types is the domain's (lm_topics.h). */
 const ProtobufCMessageDescriptor *lm_pbjson_topic_type(const char *suffix) {
-    static const struct {
-        const char *suffix;
-        const ProtobufCMessageDescriptor *d;
-    } types[] = {
-        {LM_TOPIC_INTAKE, &lastmile__v1__lead_submitted__descriptor},
-        {LM_TOPIC_QUALIFICATION, &lastmile__v1__lead_accepted__descriptor},
-        {LM_TOPIC_FOLLOWUP, &lastmile__v1__follow_up_event__descriptor},
-        {LM_TOPIC_ACTIONS, &lastmile__v1__follow_up_action__descriptor},
-        {LM_TOPIC_TIMING, &lastmile__v1__timing_event__descriptor},
-        {LM_TOPIC_OUTCOMES, &lastmile__v1__outcome__descriptor},
-        {LM_TOPIC_DLQ, &lastmile__v1__dead_letter__descriptor},
-    };
-    if (!suffix)
-        return NULL;
-    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-        if (strcmp(types[i].suffix, suffix) == 0)
-            return types[i].d;
-    return NULL;
+    return lm_topics_type(suffix);
 }

@@ -15,13 +15,13 @@
 #include <unistd.h>
 
 #include "lm_model.h"
+#include "lm_train.h"
 
-#define LM_TEST_ERRSZ         512
-#define LM_TEST_MAX_ATTRS     8
-#define LM_TEST_TRAIN_N       20000
-#define LM_TEST_TRAIN_TOL     0.15 /* absolute, on every weight */
-#define LM_TEST_MIX_N         20000
-#define LM_TEST_DEFAULT_MODEL "config/model.json"
+#define LM_TEST_ERRSZ     512
+#define LM_TEST_MAX_ATTRS 8
+#define LM_TEST_TRAIN_N   20000
+#define LM_TEST_TRAIN_TOL 0.15 /* absolute, on every weight */
+#define LM_TEST_MIX_N     20000
 
 /* ------------------------------------------------------------ helpers */
 
@@ -516,35 +516,67 @@ Test(model, load_file_errors) {
 
 /* ------------------------------------------------------------ default */
 
-Test(model, default_file_equals_embedded) {
+Test(model, builtin_loads_for_no_path) {
     char err[LM_TEST_ERRSZ] = "";
     lm_model *builtin = lm_model_load(NULL, err, sizeof err);
     lm_model *empty = lm_model_load("", err, sizeof err);
-    lm_model *file =
-        lm_model_load(LM_SOURCE_DIR "/" LM_TEST_DEFAULT_MODEL, err, sizeof err);
-    char *a, *b, *c;
+    char *json;
 
     cr_assert_not_null(builtin, "%s", err);
     cr_assert_not_null(empty, "%s", err);
-    cr_assert_not_null(file, "%s", err);
-    a = lm_model_to_json(builtin);
-    b = lm_model_to_json(file);
-    c = lm_model_to_json(empty);
-    cr_assert_not_null(a);
-    cr_assert_not_null(b);
-    cr_expect_str_eq(a, b,
-                     "config/model.json differs from the embedded "
-                     "default in lm_model.c");
-    cr_expect_str_eq(a, c);
-    /* the embedded text is already in canonical (saved) form */
-    cr_expect_str_eq(a, lm_model_default_json());
     cr_expect_str_eq(lm_model_version(builtin), "2026-11-25.default");
-    free(a);
-    free(b);
-    free(c);
+    cr_expect_str_eq(lm_model_version(empty), "2026-11-25.default");
+    /* the embedded bytes are a text: NUL-terminated, no NUL inside */
+    cr_expect_eq(strlen(lm_model_default_json), lm_model_default_json_len);
+    /* config/model.json is in the canonical form lm_model_save writes */
+    json = lm_model_to_json(builtin);
+    cr_assert_not_null(json);
+    cr_expect_str_eq(json, lm_model_default_json);
+    free(json);
     lm_model_free(builtin);
     lm_model_free(empty);
-    lm_model_free(file);
+}
+
+/* lm_model_new checks what a model file's content is checked for. */
+Test(model, new_from_parts) {
+    static const char *const attrs[] = {"pages_viewed", "demo_requested"};
+    static const char *const names[] = {"bias", "title=vp", "attr:x"};
+    const double weights[] = {-2.0, 1.5, 0.25};
+    const double bad_w[] = {-2.0, INFINITY, 0.25};
+    static const char *const dup[] = {"bias", "title=vp", "title=vp"};
+    static const char *const no_bias[] = {"a", "b", "c"};
+    char err[LM_TEST_ERRSZ] = "";
+    const char *name = NULL;
+    double w = 0.0;
+    lm_model *m =
+        lm_model_new("v1", attrs, 2, names, weights, 3, err, sizeof err);
+
+    cr_assert_not_null(m, "%s", err);
+    cr_expect_str_eq(lm_model_version(m), "v1");
+    cr_expect_eq(lm_model_n_weights(m), 3);
+    cr_expect_eq(lm_model_weight_at(m, 2, &name, &w), 0);
+    cr_expect_str_eq(name, "attr:x");
+    cr_expect_eq(w, 0.25);
+    cr_expect_eq(lm_model_weight(m, "title=vp", &w), 0);
+    cr_expect_eq(w, 1.5);
+    cr_expect_str_eq(lm_model_numeric_attribute(m, 1), "demo_requested");
+    lm_model_free(m);
+
+    cr_expect_null(
+        lm_model_new("", attrs, 2, names, weights, 3, err, sizeof err));
+    cr_expect(strstr(err, "version is empty") != NULL, "%s", err);
+    cr_expect_null(
+        lm_model_new("v", attrs, 2, dup, weights, 3, err, sizeof err));
+    cr_expect(strstr(err, "\"title=vp\" has two weights") != NULL, "%s", err);
+    cr_expect_null(
+        lm_model_new("v", attrs, 2, no_bias, weights, 3, err, sizeof err));
+    cr_expect(strstr(err, "no \"bias\"") != NULL, "%s", err);
+    cr_expect_null(
+        lm_model_new("v", attrs, 2, names, bad_w, 3, err, sizeof err));
+    cr_expect(strstr(err, "\"title=vp\" is not finite") != NULL, "%s", err);
+    cr_expect_null(
+        lm_model_new("v", dup + 1, 2, names, weights, 3, err, sizeof err));
+    cr_expect(strstr(err, "listed twice") != NULL, "%s", err);
 }
 
 /* The weight of name in m (the test fails when it is missing). */
@@ -651,7 +683,7 @@ Test(model, default_spreads_a_realistic_mix) {
 /* ------------------------------------------------------------ training */
 
 /* The true model. Each one-hot group (title, source, region) sums to 0:
- * the gauge the fit reports (see lm_model_train in lm_model.h). Bias puts
+ * the gauge the fit reports (see lm_train_fit in lm_train.h). Bias puts
  * the mean logit near 0, where examples carry the most information. */
 static const char *const true_model_json =
     "{\"format\": \"lastmile-logistic-v1\", \"version\": \"truth\","
@@ -705,7 +737,7 @@ Test(model, training_recovers_weights_and_round_trips) {
     lm_model *base = lm_model_load(NULL, err, sizeof err);
     lm_model *fit, *again;
     lm_train_example *ex = calloc(LM_TEST_TRAIN_N, sizeof(*ex));
-    lm_train_opts opts = lm_model_train_defaults();
+    lm_train_opts opts = lm_train_defaults();
     test_rng r = {20261125};
     double worst = 0.0;
     const char *worst_name = "";
@@ -728,8 +760,8 @@ Test(model, training_recovers_weights_and_round_trips) {
         ex[i].label = rng_unit(&r) < p;
     }
 
-    fit = lm_model_train(base, ex, LM_TEST_TRAIN_N, &opts, "2026-11-26.test",
-                         err, sizeof err);
+    fit = lm_train_fit(base, ex, LM_TEST_TRAIN_N, &opts, "2026-11-26.test", err,
+                       sizeof err);
     cr_assert_not_null(fit, "%s", err);
     cr_expect_str_eq(lm_model_version(fit), "2026-11-26.test");
     cr_expect_eq(lm_model_n_weights(fit), lm_model_n_weights(truth),
@@ -758,8 +790,8 @@ Test(model, training_recovers_weights_and_round_trips) {
     }
 
     /* deterministic: the same input gives the same bits */
-    again = lm_model_train(base, ex, LM_TEST_TRAIN_N, &opts, "2026-11-26.test",
-                           err, sizeof err);
+    again = lm_train_fit(base, ex, LM_TEST_TRAIN_N, &opts, "2026-11-26.test",
+                         err, sizeof err);
     cr_assert_not_null(again, "%s", err);
     j1 = lm_model_to_json(fit);
     j2 = lm_model_to_json(again);
@@ -805,32 +837,53 @@ Test(model, training_errors) {
         lm_model_features_add(&ex[i].features, "title=vp", (double)(i & 1));
         ex[i].label = (int)(i & 1);
     }
-    cr_expect_null(lm_model_train(NULL, ex, 0, NULL, "v", err, sizeof err));
+    cr_expect_null(lm_train_fit(NULL, ex, 0, NULL, "v", err, sizeof err));
     cr_expect(strstr(err, "no examples") != NULL, "%s", err);
 
-    cr_expect_null(lm_model_train(NULL, ex, 4, &bad, "v", err, sizeof err));
+    cr_expect_null(lm_train_fit(NULL, ex, 4, &bad, "v", err, sizeof err));
     cr_expect(strstr(err, "fix: l2 > 0") != NULL, "%s", err);
 
-    cr_expect_null(lm_model_train(NULL, ex, 4, NULL, "", err, sizeof err));
+    cr_expect_null(lm_train_fit(NULL, ex, 4, NULL, "", err, sizeof err));
     cr_expect(strstr(err, "version is empty") != NULL, "%s", err);
 
-    cr_expect_null(lm_model_train(NULL, ex, 1, NULL, "v", err, sizeof err));
+    cr_expect_null(lm_train_fit(NULL, ex, 1, NULL, "v", err, sizeof err));
     cr_expect(strstr(err, "both converted (1) and lost (0)") != NULL, "%s",
               err);
 
     ex[2].label = 7;
-    cr_expect_null(lm_model_train(NULL, ex, 4, NULL, "v", err, sizeof err));
+    cr_expect_null(lm_train_fit(NULL, ex, 4, NULL, "v", err, sizeof err));
     cr_expect(strstr(err, "training example 2: label 7") != NULL, "%s", err);
     ex[2].label = 0;
 
     ex[3].features.items[0].value = INFINITY;
-    cr_expect_null(lm_model_train(NULL, ex, 4, NULL, "v", err, sizeof err));
+    cr_expect_null(lm_train_fit(NULL, ex, 4, NULL, "v", err, sizeof err));
     cr_expect(strstr(err, "not finite") != NULL, "%s", err);
     ex[3].features.items[0].value = 1.0;
 
+    /* the feature dictionary holds LM_TRAIN_MAX_FEATURES names, bias
+     * included: 9 examples of 60 new names each overflow it at f511 */
+    {
+        static lm_train_example many[9];
+        char name[16];
+
+        for (i = 0; i < 540; i++) {
+            if (i % 60 == 0) {
+                lm_model_features_init(&many[i / 60].features);
+                many[i / 60].label = (int)((i / 60) & 1);
+            }
+            snprintf(name, sizeof name, "f%zu", i);
+            cr_assert_eq(
+                lm_model_features_add(&many[i / 60].features, name, 1.0), 0);
+        }
+        cr_expect_null(lm_train_fit(NULL, many, 9, NULL, "v", err, sizeof err));
+        cr_expect(strstr(err, "more than 512 distinct features (at \"f511\" "
+                              "in example 8)") != NULL,
+                  "%s", err);
+    }
+
     /* separable data still converges under L2; base NULL: the default's
      * numeric attributes */
-    m = lm_model_train(NULL, ex, 4, NULL, "v", err, sizeof err);
+    m = lm_train_fit(NULL, ex, 4, NULL, "v", err, sizeof err);
     cr_assert_not_null(m, "%s", err);
     cr_expect_gt(weight(m, "title=vp"), 0.0);
     cr_expect_eq(lm_model_n_numeric_attributes(m), 4);

@@ -8,6 +8,7 @@
 #include "lm_fmt.h"
 #include "lm_lead.h"
 #include "lm_lead_wait.h"
+#include "lm_topics.h"
 #include "lm_tz.h"
 
 #include "lastmile/v1/lastmile.pb-c.h"
@@ -275,7 +276,7 @@ const lm_worker lm_followup_worker = {
     .input = LM_TOPIC_FOLLOWUP,
     .dedupe = LM_DEDUPE_BY_OFFSET, /* only qualification and timing write it */
     .outputs = followup_outputs,
-    .input_type = &lastmile__v1__follow_up_event__descriptor,
+    .input_type = LM_TOPIC_FOLLOWUP_TYPE,
     .ctx = &followup_state,
     .identify = followup_identify,
     .plan = followup_plan,

@@ -13,6 +13,7 @@
 #include "lm_lead_wait.h"
 #include "lm_log.h"
 #include "lm_policy.h"
+#include "lm_topics.h"
 #include "lm_tz.h"
 
 #include <ctype.h>
@@ -297,7 +298,7 @@ const lm_worker lm_intake_worker = {
     .name = "intake",
     .input = LM_TOPIC_INTAKE,
     .outputs = intake_outputs,
-    .input_type = &lastmile__v1__lead_submitted__descriptor,
+    .input_type = LM_TOPIC_INTAKE_TYPE,
     .ctx = &intake_state,
     .identify = intake_identify,
     .plan = intake_plan,

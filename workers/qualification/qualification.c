@@ -23,6 +23,7 @@
 #include "lm_lead.h"
 #include "lm_lead_wait.h"
 #include "lm_log.h"
+#include "lm_topics.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -345,7 +346,7 @@ const lm_worker lm_qualification_worker = {
     .input = LM_TOPIC_QUALIFICATION,
     .dedupe = LM_DEDUPE_BY_OFFSET, /* only intake writes its input */
     .outputs = qual_outputs,
-    .input_type = &lastmile__v1__lead_accepted__descriptor,
+    .input_type = LM_TOPIC_QUALIFICATION_TYPE,
     .ctx = &qual_state,
     .identify = qual_identify,
     .plan_batch = qual_plan_batch,

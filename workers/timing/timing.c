@@ -8,6 +8,7 @@
 #include "lm_lead.h"
 #include "lm_lead_wait.h"
 #include "lm_log.h"
+#include "lm_topics.h"
 #include "lm_tz.h"
 
 #include "lastmile/v1/lastmile.pb-c.h"
@@ -646,7 +647,7 @@ const lm_worker lm_timing_worker = {
     .name = "timing",
     .input = LM_TOPIC_TIMING,
     .outputs = timing_outputs,
-    .input_type = &lastmile__v1__timing_event__descriptor,
+    .input_type = LM_TOPIC_TIMING_TYPE,
     .scripts = timing_scripts,
     .ctx = &timing_state,
     .identify = timing_identify,

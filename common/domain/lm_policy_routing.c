@@ -1,0 +1,342 @@
+/* lm_policy_routing.c — the sections of decisions.yaml that say who owns
+ * a lead: teams (owners and their capacities) and the routing rules
+ * (regions, countries, company sizes, sources -> a team), ending in a rule
+ * with no conditions. Countries and regions are checked against lm_geo.
+ * Called only from lm_policy_load.c, on the loading thread. */
+#include "lm_policy_internal.h"
+
+#include "lm_geo.h"
+
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+/* ------------------------------------------------------------------ */
+/* Teams and routing                                                   */
+/* ------------------------------------------------------------------ */
+
+int pol_parse_teams(pol_ctx *c, const pol_field *top) {
+    const char *path = "teams";
+    yaml_node_t *n = top->v;
+    yaml_node_pair_t *pr;
+    size_t t = 0, cnt;
+
+    if (n->type != YAML_MAPPING_NODE)
+        return pol_expected(c, n, pol_kline(top), path, "a mapping of teams",
+                            "\"na:\" with \"owners:\" under it");
+    cnt = pol_count(n);
+    if (cnt == 0)
+        return pol_err(c, pol_kline(top), path,
+                       "no teams; add e.g. \"general: { owners: [ { name: "
+                       "robin, capacity: 50 } ] }\"");
+    if (cnt > LM_POLICY_MAX_TEAMS)
+        return pol_err(c, pol_kline(top), path, "more than %d teams",
+                       LM_POLICY_MAX_TEAMS);
+    if (pol_user_keys(c, n, path, "team"))
+        return -1;
+    c->p->teams = pol_alloc(c->p, cnt * sizeof *c->p->teams);
+    if (c->p->teams == NULL)
+        return pol_oom(c);
+    for (pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
+         pr++, t++) {
+        yaml_node_t *k = pol_node(c, pr->key), *v = pol_node(c, pr->value),
+                    *seq;
+        const char *name = (const char *)k->data.scalar.value;
+        pol_field f[] = {{"owners", NULL, NULL}};
+        char kp[LM_POLICY_PATH_MAX], op[LM_POLICY_PATH_MAX];
+        yaml_node_item_t *it;
+        lm_owner *owners;
+        size_t i = 0, no;
+        lm_team *team = &c->p->teams[t];
+
+        pol_join(kp, sizeof kp, path, name);
+        pol_join(op, sizeof op, kp, "owners");
+        if (pol_map(c, v, pol_line(k), kp,
+                    "\"owners:\" with a list of { name, capacity } on the next "
+                    "line",
+                    f, 1) ||
+            pol_req(c, pol_line(k), kp, &f[0],
+                    "\"owners:\" with a list of { name, capacity } under it"))
+            return -1;
+        seq = f[0].v;
+        if (seq->type != YAML_SEQUENCE_NODE)
+            return pol_expected(c, seq, pol_kline(&f[0]), op,
+                                "a list of owners",
+                                "\"- { name: robin, capacity: 50 }\"");
+        no = pol_count(seq);
+        if (no == 0)
+            return pol_err(c, pol_kline(&f[0]), op,
+                           "the team has no owners; add e.g. \"- { name: "
+                           "robin, capacity: 50 }\"");
+        if (no > LM_POLICY_MAX_OWNERS)
+            return pol_err(c, pol_kline(&f[0]), op, "more than %d owners",
+                           LM_POLICY_MAX_OWNERS);
+        owners = pol_alloc(c->p, no * sizeof *owners);
+        if (owners == NULL || (team->name = pol_strdup(c->p, name)) == NULL)
+            return pol_oom(c);
+        for (it = seq->data.sequence.items.start;
+             it < seq->data.sequence.items.top; it++, i++) {
+            yaml_node_t *on = pol_node(c, *it);
+            pol_field of[] = {{"name", NULL, NULL}, {"capacity", NULL, NULL}};
+            char ip[LM_POLICY_PATH_MAX], np[LM_POLICY_PATH_MAX],
+                cp[LM_POLICY_PATH_MAX];
+            const char *oname;
+            int64_t cap;
+            size_t j;
+
+            pol_index(ip, sizeof ip, op, i);
+            pol_join(np, sizeof np, ip, "name");
+            pol_join(cp, sizeof cp, ip, "capacity");
+            if (on == NULL ||
+                pol_map(c, on, pol_line(on), ip,
+                        "\"- { name: robin, capacity: 50 }\"", of, 2) ||
+                pol_req(c, pol_line(on), ip, &of[0], "\"name: robin\"") ||
+                pol_req(c, pol_line(on), ip, &of[1], "\"capacity: 50\""))
+                return -1;
+            if ((oname = pol_str(c, of[0].v, pol_kline(&of[0]), np, "robin")) ==
+                NULL)
+                return -1;
+            if (strlen(oname) > LM_POLICY_OWNER_MAX)
+                return pol_err(c, pol_line(of[0].v), np,
+                               "owner name is longer than %d characters",
+                               LM_POLICY_OWNER_MAX);
+            for (j = 0; oname[j] != '\0'; j++)
+                if (iscntrl((unsigned char)oname[j]))
+                    return pol_err(c, pol_line(of[0].v), np,
+                                   "owner name contains a control character; "
+                                   "remove it");
+            for (j = 0; j < i; j++)
+                if (strcmp(owners[j].name, oname) == 0)
+                    return pol_err(c, pol_line(of[0].v), np,
+                                   "owner \"%.60s\" is listed twice in team "
+                                   "\"%s\"; keep one",
+                                   oname, name);
+            if (pol_int(c, of[1].v, pol_kline(&of[1]), cp, 1,
+                        LM_POLICY_CAPACITY_MAX, "50", &cap))
+                return -1;
+            if ((owners[i].name = pol_strdup(c->p, oname)) == NULL)
+                return pol_oom(c);
+            owners[i].capacity = (int32_t)cap;
+        }
+        team->owners = owners;
+        team->n_owners = no;
+    }
+    c->p->n_teams = cnt;
+    return 0;
+}
+
+/* A match list: a YAML list of values (or one value). Each item goes
+ * through check(), which returns the canonical string to keep or NULL
+ * after setting an error. */
+typedef const char *(*pcheck_fn)(pol_ctx *c, const char *s, size_t line,
+                                 const char *path);
+
+static int plist_field(pol_ctx *c, const pol_field *f, const char *path,
+                       pcheck_fn check, const char *example, const char ***out,
+                       size_t *n_out) {
+    yaml_node_t *n = f->v;
+    const char **items;
+    size_t cnt, i = 0;
+
+    if (n->type == YAML_SCALAR_NODE && !pol_is_null(n)) {
+        const char *s = pol_str(c, n, pol_kline(f), path, example);
+        if (s == NULL)
+            return -1;
+        items = pol_alloc(c->p, sizeof *items);
+        if (items == NULL)
+            return pol_oom(c);
+        if ((items[0] = check(c, s, pol_line(n), path)) == NULL)
+            return -1;
+        *out = items;
+        *n_out = 1;
+        return 0;
+    }
+    if (n->type != YAML_SEQUENCE_NODE)
+        return pol_expected(c, n, pol_kline(f), path, "a list", example);
+    cnt = pol_count(n);
+    if (cnt == 0)
+        return pol_err(c, pol_kline(f), path,
+                       "the list is empty; list at least one item (e.g. %s) or "
+                       "remove the key",
+                       example);
+    if (cnt > LM_POLICY_MAX_LIST)
+        return pol_err(c, pol_kline(f), path, "more than %d items",
+                       LM_POLICY_MAX_LIST);
+    items = pol_alloc(c->p, cnt * sizeof *items);
+    if (items == NULL)
+        return pol_oom(c);
+    for (yaml_node_item_t *it = n->data.sequence.items.start;
+         it < n->data.sequence.items.top; it++, i++) {
+        yaml_node_t *in = pol_node(c, *it);
+        char ip[LM_POLICY_PATH_MAX];
+        const char *s;
+        pol_index(ip, sizeof ip, path, i);
+        if (in == NULL ||
+            (s = pol_str(c, in, pol_line(in), ip, example)) == NULL ||
+            (items[i] = check(c, s, pol_line(in), ip)) == NULL)
+            return -1;
+    }
+    *out = items;
+    *n_out = cnt;
+    return 0;
+}
+
+static const char *pcheck_region(pol_ctx *c, const char *s, size_t line,
+                                 const char *path) {
+    const char *r = lm_geo_region(s);
+    if (r == NULL)
+        pol_err(c, line, path, "unknown region \"%.60s\"; use one of %s", s,
+                LM_GEO_REGIONS);
+    return r;
+}
+
+static const char *pcheck_country(pol_ctx *c, const char *s, size_t line,
+                                  const char *path) {
+    const struct lm_geo_country *g = lm_geo_country(s);
+    if (g != NULL)
+        return g->alpha2;
+    if (strcasecmp(s, "UK") == 0)
+        pol_err(c, line, path,
+                "unknown country \"%.60s\"; the ISO code of the United Kingdom "
+                "is \"GB\"",
+                s);
+    else
+        pol_err(c, line, path,
+                "unknown country \"%.60s\"; use ISO 3166-1 alpha-2 codes such "
+                "as \"US\", \"DE\" or \"JP\"",
+                s);
+    return NULL;
+}
+
+static const char *pcheck_source(pol_ctx *c, const char *s, size_t line,
+                                 const char *path) {
+    const char *d;
+    if (strlen(s) > LM_POLICY_NAME_MAX)
+        pol_err(c, line, path, "source name is longer than %d characters",
+                LM_POLICY_NAME_MAX);
+    else if ((d = pol_strdup(c->p, s)) == NULL)
+        pol_oom(c);
+    else
+        return d;
+    return NULL;
+}
+
+int pol_parse_routing(pol_ctx *c, const pol_field *top) {
+    const char *path = "routing";
+    yaml_node_t *seq = top->v;
+    yaml_node_item_t *it;
+    size_t i = 0, cnt;
+
+    if (seq->type != YAML_SEQUENCE_NODE)
+        return pol_expected(c, seq, pol_kline(top), path, "a list of rules",
+                            "\"- { regions: [NA], team: na }\"");
+    cnt = pol_count(seq);
+    if (cnt == 0)
+        return pol_err(c, pol_kline(top), path,
+                       "no rules; add at least the fallback rule, e.g. \"- { "
+                       "team: general }\"");
+    if (cnt > LM_POLICY_MAX_RULES)
+        return pol_err(c, pol_kline(top), path, "more than %d rules",
+                       LM_POLICY_MAX_RULES);
+    c->p->rules = pol_alloc(c->p, cnt * sizeof *c->p->rules);
+    if (c->p->rules == NULL)
+        return pol_oom(c);
+    for (it = seq->data.sequence.items.start; it < seq->data.sequence.items.top;
+         it++, i++) {
+        enum { R_REG, R_CTY, R_MIN, R_MAX, R_SRC, R_TEAM, R_N };
+        pol_field f[R_N] = {
+            {"regions", NULL, NULL},          {"countries", NULL, NULL},
+            {"min_company_size", NULL, NULL}, {"max_company_size", NULL, NULL},
+            {"sources", NULL, NULL},          {"team", NULL, NULL}};
+        yaml_node_t *n = pol_node(c, *it);
+        pol_rule *r = &c->p->rules[i];
+        char ip[LM_POLICY_PATH_MAX], fp[LM_POLICY_PATH_MAX];
+        const char *team;
+        const char *tnames[LM_POLICY_MAX_TEAMS];
+        int64_t v;
+        size_t j;
+        int conds;
+
+        pol_index(ip, sizeof ip, path, i);
+        if (n == NULL ||
+            pol_map(c, n, pol_line(n), ip, "\"- { regions: [NA], team: na }\"",
+                    f, R_N) ||
+            pol_req(c, pol_line(n), ip, &f[R_TEAM], "\"team: general\""))
+            return -1;
+        if (f[R_REG].v != NULL) {
+            pol_join(fp, sizeof fp, ip, "regions");
+            if (plist_field(c, &f[R_REG], fp, pcheck_region, "[NA, EMEA]",
+                            &r->regions, &r->n_regions))
+                return -1;
+        }
+        if (f[R_CTY].v != NULL) {
+            pol_join(fp, sizeof fp, ip, "countries");
+            if (plist_field(c, &f[R_CTY], fp, pcheck_country, "[US, CA]",
+                            &r->countries, &r->n_countries))
+                return -1;
+        }
+        if (f[R_MIN].v != NULL) {
+            pol_join(fp, sizeof fp, ip, "min_company_size");
+            if (pol_int(c, f[R_MIN].v, pol_kline(&f[R_MIN]), fp, 0, INT32_MAX,
+                        "1000", &v))
+                return -1;
+            r->has_min = 1;
+            r->min_size = (int32_t)v;
+        }
+        if (f[R_MAX].v != NULL) {
+            pol_join(fp, sizeof fp, ip, "max_company_size");
+            if (pol_int(c, f[R_MAX].v, pol_kline(&f[R_MAX]), fp, 0, INT32_MAX,
+                        "999", &v))
+                return -1;
+            r->has_max = 1;
+            r->max_size = (int32_t)v;
+            if (r->has_min && r->max_size < r->min_size)
+                return pol_err(c, pol_line(f[R_MAX].v), fp,
+                               "%d is below min_company_size (%d); no company "
+                               "can match, swap them",
+                               r->max_size, r->min_size);
+        }
+        if (f[R_SRC].v != NULL) {
+            pol_join(fp, sizeof fp, ip, "sources");
+            if (plist_field(c, &f[R_SRC], fp, pcheck_source,
+                            "[webinar, partner]", &r->sources, &r->n_sources))
+                return -1;
+        }
+        pol_join(fp, sizeof fp, ip, "team");
+        if ((team = pol_str(c, f[R_TEAM].v, pol_kline(&f[R_TEAM]), fp,
+                            "general")) == NULL)
+            return -1;
+        r->team = lm_policy_team(c->p, team);
+        if (r->team == NULL) {
+            const char *hint;
+            char lb[256];
+            for (j = 0; j < c->p->n_teams; j++)
+                tnames[j] = c->p->teams[j].name;
+            hint = pol_suggest(team, tnames, c->p->n_teams);
+            if (hint != NULL)
+                return pol_err(c, pol_line(f[R_TEAM].v), fp,
+                               "unknown team \"%.60s\"; did you mean \"%s\"?",
+                               team, hint);
+            return pol_err(c, pol_line(f[R_TEAM].v), fp,
+                           "unknown team \"%.60s\"; the teams are %s (add it "
+                           "under teams:)",
+                           team,
+                           pol_names(tnames, c->p->n_teams, lb, sizeof lb));
+        }
+        conds = r->n_regions || r->n_countries || r->has_min || r->has_max ||
+                r->n_sources;
+        if (!conds && i + 1 < cnt)
+            return pol_err(c, pol_line(n), ip,
+                           "this rule has no conditions, so the rules after it "
+                           "can never match; move it to the end");
+        if (conds && i + 1 == cnt)
+            return pol_err(
+                c, pol_line(n), ip,
+                "the last rule must have no conditions: it is the "
+                "fallback for every other lead; add e.g. \"- { team: "
+                "%s }\" after it",
+                r->team->name);
+    }
+    c->p->n_rules = cnt;
+    return 0;
+}
