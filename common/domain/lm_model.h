@@ -37,12 +37,14 @@
  *     "numeric_attributes": ["pages_viewed"],    optional, unique keys
  *     "weights": {"bias": -3.1, "title=vp": 1.0} required, needs "bias"
  *   }
- *   Weights are finite numbers. Names that no lead can produce are allowed
- *   (they never fire). Any other top-level key, a duplicate key, a weight
- *   that is not a finite number, a missing or unknown format, a missing
- *   version, no bias and malformed JSON are errors; the message names the
- *   file, then the line and column (syntax) or the key (content), then the
- *   fix.
+ *   Weights are finite numbers within +-LM_MODEL_MAX_ABS_WEIGHT, each for a
+ *   feature some lead can produce: a misspelt name ("titel=vp", with a
+ *   "did you mean"), a source= in upper case, or attr:<key> for a key not
+ *   in "numeric_attributes" would never fire, and a huge weight would turn
+ *   a score into NaN, so they are errors too. So are any other top-level
+ *   key, a duplicate key, a missing or unknown format, a missing version,
+ *   no bias and malformed JSON; the message names the file, then the line
+ *   and column (syntax) or the line and key (content), then the fix.
  *
  * Invariants
  *   A loaded lm_model is immutable: every weight finite, "bias" present,
@@ -87,6 +89,7 @@
 #define LM_MODEL_MAX_ATTR_KEY_LEN    48   /* a numeric attribute key */
 #define LM_MODEL_MAX_NUMERIC_ATTRS   32   /* keys in "numeric_attributes" */
 #define LM_MODEL_MAX_WEIGHTS         4096 /* entries in "weights" */
+#define LM_MODEL_MAX_ABS_WEIGHT      100  /* |weight| in logits */
 #define LM_MODEL_MAX_VERSION_LEN     128  /* bytes of "version" */
 #define LM_MODEL_MAX_DESCRIPTION_LEN 1024 /* bytes of "description" */
 #define LM_MODEL_MAX_FILE_BYTES      (4u << 20) /* bytes of a model file */

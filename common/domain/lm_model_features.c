@@ -9,6 +9,8 @@
  * Pure functions; any thread. */
 #include "lm_model_internal.h"
 
+#include "lm_suggest.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -304,4 +306,50 @@ void lm_model_features(const lm_model *m,
             push_ref(out, m->attr_features[i], log1p(v));
         }
     }
+}
+
+/* ---------------------------------------------------- the feature names */
+
+static const char *const lm_model_fixed_features[] = {
+    "bias",          "log_company_size", "title=unknown", "title=individual",
+    "title=manager", "title=director",   "title=vp",      "title=c_level",
+    "region=NA",     "region=EMEA",      "region=APAC",   "region=LATAM",
+    "region=OTHER",
+};
+#define LM_MODEL_N_FIXED                                                       \
+    (sizeof(lm_model_fixed_features) / sizeof(lm_model_fixed_features[0]))
+
+/* A source= name lm_model_features can emit: lower case, not too long. */
+static int source_feature_ok(const char *src) {
+    if (!*src || strlen(src) > LM_MODEL_MAX_SOURCE_LEN)
+        return 0;
+    for (const char *p = src; *p; p++)
+        if (isupper((unsigned char)*p))
+            return 0;
+    return 1;
+}
+
+int lm_model_feature_known(const lm_model *m, const char *name,
+                           const char **hint) {
+    const char *cands[LM_MODEL_N_FIXED + LM_MODEL_MAX_NUMERIC_ATTRS];
+    size_t n = 0;
+
+    *hint = NULL;
+    for (size_t i = 0; i < LM_MODEL_N_FIXED; i++) {
+        if (strcmp(name, lm_model_fixed_features[i]) == 0)
+            return 1;
+        cands[n++] = lm_model_fixed_features[i];
+    }
+    for (size_t i = 0; i < m->n_attrs && n < sizeof(cands) / sizeof(*cands);
+         i++) {
+        if (strcmp(name, m->attr_features[i]) == 0)
+            return 1;
+        cands[n++] = m->attr_features[i];
+    }
+    if (strncmp(name, LM_MODEL_SOURCE_PREFIX, strlen(LM_MODEL_SOURCE_PREFIX)) ==
+            0 &&
+        source_feature_ok(name + strlen(LM_MODEL_SOURCE_PREFIX)))
+        return 1;
+    *hint = lm_suggest(name, cands, n);
+    return 0;
 }

@@ -107,10 +107,74 @@ static int parse_attrs(lm_model *m, json_t *arr, const char *file, char *err,
     return 0;
 }
 
-static int parse_weights(lm_model *m, json_t *obj, const char *file, char *err,
-                         size_t errsz) {
+/* The line of `"key":` in text (1-based), or 0 when it is not found. */
+static int key_line(const char *text, size_t len, const char *key) {
+    size_t kl = strlen(key);
+    for (size_t i = 0; i + kl + 2 <= len; i++) {
+        if (text[i] != '"' || memcmp(text + i + 1, key, kl) != 0 ||
+            text[i + 1 + kl] != '"')
+            continue;
+        size_t j = i + kl + 2;
+        while (j < len && isspace((unsigned char)text[j]))
+            j++;
+        if (j < len && text[j] == ':') {
+            int line = 1;
+            for (size_t k = 0; k < i; k++)
+                line += text[k] == '\n';
+            return line;
+        }
+    }
+    return 0;
+}
+
+/* "file:line" of a weight's key into buf (just "file" when not found). */
+static const char *where(const char *file, const char *text, size_t len,
+                         const char *key, char *buf, size_t bufsz) {
+    int line = key_line(text, len, key);
+    if (line > 0)
+        snprintf(buf, bufsz, "%s:%d", file, line);
+    else
+        snprintf(buf, bufsz, "%s", file);
+    return buf;
+}
+
+/* A weight's name is one some lead can produce, and its value is in
+ * range: otherwise the model would quietly never use it (a misspelt
+ * "titel=vp", an attribute not in numeric_attributes), or overflow a score
+ * to NaN (weights of +-1e308 add up to inf - inf). 0 / -1 with err. */
+static int check_weight(const lm_model *m, const char *name, double w,
+                        const char *at, char *err, size_t errsz) {
+    const char *hint;
+    size_t ap = strlen(LM_MODEL_ATTR_PREFIX);
+    if (fabs(w) > LM_MODEL_MAX_ABS_WEIGHT)
+        return lm_errf(err, errsz,
+                       "%s: weights[\"%s\"] is %g, outside -%d..%d; fix: a "
+                       "weight is in logits, and %d already means certainty",
+                       at, name, w, LM_MODEL_MAX_ABS_WEIGHT,
+                       LM_MODEL_MAX_ABS_WEIGHT, LM_MODEL_MAX_ABS_WEIGHT);
+    if (lm_model_feature_known(m, name, &hint))
+        return 0;
+    if (strncmp(name, LM_MODEL_ATTR_PREFIX, ap) == 0)
+        return lm_errf(err, errsz,
+                       "%s: weights[\"%s\"] weighs attribute \"%s\", which "
+                       "is not in \"numeric_attributes\"; fix: add \"%s\" to "
+                       "numeric_attributes, or remove the weight",
+                       at, name, name + ap, name + ap);
+    return lm_errf(err, errsz,
+                   "%s: weights[\"%s\"] is not a feature any lead has%s%s%s; "
+                   "fix: use bias, log_company_size, title=<c_level|vp|"
+                   "director|manager|individual|unknown>, region=<NA|EMEA|"
+                   "APAC|LATAM|OTHER>, source=<lower-case source> or "
+                   "attr:<a numeric attribute>",
+                   at, name, hint ? " (did you mean \"" : "", hint ? hint : "",
+                   hint ? "\"?)" : "");
+}
+
+static int parse_weights(lm_model *m, json_t *obj, const char *text, size_t len,
+                         const char *file, char *err, size_t errsz) {
     const char *name;
     json_t *v;
+    char at[600];
 
     if (!json_is_object(obj)) {
         lm_errf(err, errsz,
@@ -152,6 +216,10 @@ static int parse_weights(lm_model *m, json_t *obj, const char *file, char *err,
                     file, name, name);
             return -1;
         }
+        if (check_weight(m, name, w,
+                         where(file, text, len, name, at, sizeof(at)), err,
+                         errsz) != 0)
+            return -1;
         if (lm_model_add_weight(m, name, w) != 0) { /* names are unique */
             lm_errf(err, errsz, "%s: out of memory", file);
             return -1;
@@ -346,7 +414,7 @@ lm_model *lm_model_parse(const char *json, size_t len,
                 file);
         goto fail;
     }
-    if (parse_weights(m, v, file, err, errsz) != 0) {
+    if (parse_weights(m, v, json, len, file, err, errsz) != 0) {
         goto fail;
     }
     json_decref(root);

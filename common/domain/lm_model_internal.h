@@ -55,5 +55,11 @@ int lm_model_add_attr(lm_model *m, const char *key);
 int lm_model_add_weight(lm_model *m, const char *name, double w);
 /* The index of weight `name`, or -1. */
 int32_t lm_model_find(const lm_model *m, const char *name);
+/* 1 when some lead can produce feature `name` under m (bias,
+ * log_company_size, a title seniority, a region, a lower-case source, an
+ * attribute listed in m's numeric_attributes), else 0 with *hint the
+ * closest name that can (NULL when none is close). lm_model_features.c. */
+int lm_model_feature_known(const lm_model *m, const char *name,
+                           const char **hint);
 
 #endif

@@ -24,10 +24,9 @@
 #include <stdint.h>
 #include <yaml.h>
 
-#define LM_POLICY_PATH_MAX    256 /* key paths in error messages */
-#define LM_POLICY_DAY_MS      86400000LL
-#define LM_POLICY_HOUR_MS     3600000LL
-#define LM_POLICY_SUGGEST_MAX 64 /* longest key for "did you mean" */
+#define LM_POLICY_PATH_MAX 256 /* key paths in error messages */
+#define LM_POLICY_DAY_MS   86400000LL
+#define LM_POLICY_HOUR_MS  3600000LL
 
 /* ---- the policy --------------------------------------------------------- */
 
@@ -130,8 +129,6 @@ size_t pol_count(const yaml_node_t *n); /* pairs or items; 0 for a scalar */
 /* "expected <what>, found <n>; write e.g. <example>"; -1. */
 int pol_expected(pol_ctx *c, const yaml_node_t *n, size_t line,
                  const char *path, const char *what, const char *example);
-/* The closest candidate to s if it is close enough to be a typo; NULL. */
-const char *pol_suggest(const char *s, const char *const *cands, size_t n);
 /* ", "-joined list of names into buf; returns buf. */
 const char *pol_names(const char *const *names, size_t n, char *buf, size_t sz);
 

@@ -5,6 +5,8 @@
  * Called only from lm_policy_load.c, on the loading thread. */
 #include "lm_policy_internal.h"
 
+#include "lm_suggest.h"
+
 #include "lm_geo.h"
 
 #include <ctype.h>
@@ -312,7 +314,7 @@ int pol_parse_routing(pol_ctx *c, const pol_field *top) {
             char lb[256];
             for (j = 0; j < c->p->n_teams; j++)
                 tnames[j] = c->p->teams[j].name;
-            hint = pol_suggest(team, tnames, c->p->n_teams);
+            hint = lm_suggest(team, tnames, c->p->n_teams);
             if (hint != NULL)
                 return pol_err(c, pol_line(f[R_TEAM].v), fp,
                                "unknown team \"%.60s\"; did you mean \"%s\"?",

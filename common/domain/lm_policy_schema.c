@@ -6,6 +6,8 @@
  * Pure functions over the caller's pol_ctx; no globals. */
 #include "lm_policy_internal.h"
 
+#include "lm_suggest.h"
+
 #include "lm_fmt.h"
 
 #include <ctype.h>
@@ -238,56 +240,6 @@ int pol_expected(pol_ctx *c, const yaml_node_t *n, size_t line,
                    pol_found(n, fb, sizeof fb), example);
 }
 
-/* Edit distance (optimal string alignment: a swap of two neighbours costs
- * 1, so "emial" is 1 from "email"), case-insensitive, for "did you mean". */
-static size_t pol_dist(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b), i, j;
-    size_t r0[LM_POLICY_SUGGEST_MAX + 1], r1[LM_POLICY_SUGGEST_MAX + 1],
-        r2[LM_POLICY_SUGGEST_MAX + 1];
-    size_t *pp = r0, *prev = r1, *cur = r2, *tmp;
-
-    if (la > LM_POLICY_SUGGEST_MAX || lb > LM_POLICY_SUGGEST_MAX)
-        return (size_t)-1;
-    for (j = 0; j <= lb; j++)
-        prev[j] = j;
-    for (i = 1; i <= la; i++) {
-        int ai = tolower((unsigned char)a[i - 1]);
-        cur[0] = i;
-        for (j = 1; j <= lb; j++) {
-            int bj = tolower((unsigned char)b[j - 1]);
-            size_t best = prev[j - 1] + (ai == bj ? 0 : 1);
-            if (prev[j] + 1 < best)
-                best = prev[j] + 1;
-            if (cur[j - 1] + 1 < best)
-                best = cur[j - 1] + 1;
-            if (i > 1 && j > 1 && ai == tolower((unsigned char)b[j - 2]) &&
-                tolower((unsigned char)a[i - 2]) == bj && pp[j - 2] + 1 < best)
-                best = pp[j - 2] + 1;
-            cur[j] = best;
-        }
-        tmp = pp;
-        pp = prev;
-        prev = cur;
-        cur = tmp;
-    }
-    return prev[lb];
-}
-
-/* The closest candidate to s if it is close enough to be a typo. */
-const char *pol_suggest(const char *s, const char *const *cands, size_t n) {
-    const char *best = NULL;
-    size_t bestd = (size_t)-1, i, limit = strlen(s) >= 6 ? 2 : 1;
-
-    for (i = 0; i < n; i++) {
-        size_t d = pol_dist(s, cands[i]);
-        if (d < bestd) {
-            bestd = d;
-            best = cands[i];
-        }
-    }
-    return bestd <= limit ? best : NULL;
-}
-
 /* ", "-joined list of names into buf. */
 const char *pol_names(const char *const *names, size_t n, char *buf,
                       size_t sz) {
@@ -333,7 +285,7 @@ int pol_map(pol_ctx *c, yaml_node_t *n, size_t line, const char *path,
             ;
         pol_join(kp, sizeof kp, path, key);
         if (i == nf) {
-            hint = pol_suggest(key, keys, nf);
+            hint = lm_suggest(key, keys, nf);
             if (hint != NULL)
                 return pol_err(c, pol_line(k), kp,
                                "unknown key; did you mean \"%s\"?", hint);

@@ -6,6 +6,8 @@
  * Called only from lm_policy_load.c, on the loading thread. */
 #include "lm_policy_internal.h"
 
+#include "lm_suggest.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -341,7 +343,7 @@ static int parse_cadence(pol_ctx *c, yaml_node_t *k, yaml_node_t *v,
         cost = lm_policy_channel_cost_cents(c->p, ch);
         if (cost < 0) {
             char lb[256];
-            const char *hint = pol_suggest(ch, cnames, c->p->n_channels);
+            const char *hint = lm_suggest(ch, cnames, c->p->n_channels);
             if (hint != NULL)
                 return pol_err(
                     c, pol_line(sf[S_CHAN].v), fp,
@@ -402,7 +404,7 @@ int pol_parse_cadences(pol_ctx *c, const pol_field *top) {
                  pr < n->data.mapping.pairs.top; pr++)
                 names[k++] =
                     (const char *)pol_node(c, pr->key)->data.scalar.value;
-            hint = pol_suggest(required[r], names, k);
+            hint = lm_suggest(required[r], names, k);
             if (hint != NULL)
                 return pol_err(
                     c, pol_kline(top), path,

@@ -173,7 +173,7 @@ static const char *const attr_model_json =
     " \"weights\": {\"bias\": -2.1, \"log_company_size\": 0.3,"
     " \"title=vp\": 1.1, \"source=referral\": 0.9, \"region=EMEA\": -0.2,"
     " \"source=ads\": 0.0, \"attr:pages_viewed\": 0.4,"
-    " \"attr:demo_requested\": 1.7, \"title=astronaut\": 5.0}}";
+    " \"attr:demo_requested\": 1.7, \"source=purchased_list\": 5.0}}";
 
 Test(model, features_of_a_full_lead) {
     lm_model *m = parse_ok(attr_model_json);
@@ -318,7 +318,7 @@ Test(model, score_and_reasons_by_hand) {
     double score, z, want_score;
     size_t n, i;
     /* contributions w * x, strongest first, bias excluded; source=ads would
-     * be zero and title=astronaut never fires */
+     * be zero and source=purchased_list does not fire for this lead */
     const struct {
         const char *feature;
         double contribution;
@@ -457,6 +457,25 @@ Test(model, load_errors) {
          "numeric_attributes[0] \"\" is empty", "fix:"},
         {HEAD "\"description\": 5, \"weights\": {\"bias\": 1}}",
          "\"description\" is a number", "fix:"},
+        /* weights that would quietly never fire, or overflow a score */
+        {HEAD "\"weights\": {\"bias\": 1, \"titel=vp\": 1}}",
+         "weights[\"titel=vp\"] is not a feature any lead has (did you mean "
+         "\"title=vp\"?)",
+         "fix: use bias, log_company_size, title=<"},
+        {HEAD "\"weights\": {\"bias\": 1, \"region=EU\": 1}}",
+         "weights[\"region=EU\"] is not a feature any lead has", "fix:"},
+        {HEAD "\"weights\": {\"bias\": 1, \"source=Web\": 1}}",
+         "weights[\"source=Web\"] is not a feature any lead has",
+         "source=<lower-case source>"},
+        {HEAD "\"numeric_attributes\": [\"pages\"], "
+              "\"weights\": {\"bias\": 1, \"attr:visits\": 1}}",
+         "weighs attribute \"visits\", which is not in "
+         "\"numeric_attributes\"",
+         "fix: add \"visits\" to numeric_attributes, or remove the weight"},
+        {HEAD "\"numeric_attributes\": [\"a\", \"b\"], \"weights\": "
+              "{\"bias\": 0, \"attr:a\": 1e308, \"attr:b\": -1e308}}",
+         "weights[\"attr:a\"] is 1e+308, outside -100..100",
+         "fix: a weight is in logits"},
     };
     char err[LM_TEST_ERRSZ];
     size_t i;
@@ -482,8 +501,18 @@ Test(model, load_errors) {
     cr_expect_null(lm_model_parse("{", 1, NULL, err, sizeof err));
     cr_expect(strncmp(err, "<model>:1:", 10) == 0, "%s", err);
 
-    /* extra weights that never fire are fine */
-    lm_model_free(parse_ok(HEAD "\"weights\": {\"bias\": -1, \"x=y\": 2}}"));
+    /* sources are open-ended: any lower-case one may have a weight */
+    lm_model_free(parse_ok(
+        HEAD "\"weights\": {\"bias\": -1, \"source=trade_show\": 2}}"));
+
+    /* a content error names the line of its key */
+    const char *lines = "{\n  \"format\": \"lastmile-logistic-v1\",\n"
+                        "  \"version\": \"v\",\n  \"weights\": {\n"
+                        "    \"bias\": 1,\n    \"titel=vp\": 2\n  }\n}\n";
+    cr_expect_null(
+        lm_model_parse(lines, strlen(lines), "m.json", err, sizeof err));
+    cr_expect(strncmp(err, "m.json:6: weights[\"titel=vp\"]", 29) == 0, "%s",
+              err);
 }
 
 Test(model, load_file_errors) {
