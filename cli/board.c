@@ -22,6 +22,7 @@
 #include "lm_env.h"
 #include "lm_kafka.h"
 #include "lm_log.h"
+#include "lm_http.h"
 #include "lm_metrics.h"
 #include "lm_redis.h"
 #include "lm_report.h"
@@ -1000,8 +1001,8 @@ static int board_http_start(lm_board *b, const char *addr, char *err,
                             size_t errsz) {
     char host[BOARD_HOST_MAX], why[BOARD_ERR_MAX];
     int port = 0;
-    if (lm_metrics_parse_addr(addr, host, sizeof(host), &port, why,
-                              sizeof(why)) != 0) {
+    if (lm_http_parse_addr(addr, host, sizeof(host), &port, why, sizeof(why)) !=
+        0) {
         snprintf(err, errsz, "--addr %s: %s", addr, why);
         return -1;
     }
@@ -1238,8 +1239,8 @@ int lm_cmd_board(int argc, char **argv) {
     }
     char host[BOARD_HOST_MAX], err[BOARD_ERR_MAX];
     int port = 0;
-    if (lm_metrics_parse_addr(addr, host, sizeof(host), &port, err,
-                              sizeof(err)) != 0) {
+    if (lm_http_parse_addr(addr, host, sizeof(host), &port, err, sizeof(err)) !=
+        0) {
         fprintf(stderr, "lastmile board: --addr %s: %s\n", addr, err);
         return LM_EXIT_USAGE;
     }
