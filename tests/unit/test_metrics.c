@@ -1287,11 +1287,9 @@ Test(metrics_server, ipv6_loopback) {
     }
     s = lm_metrics_server_start(m, "[::1]:0", NULL, NULL, err, sizeof err);
     cr_assert_not_null(s, "%s", err);
-    cr_assert_eq(t_http_raw("::1", lm_metrics_server_port(s),
-                            "GET /healthz HTTP/1.1\r\nHost: [::1]\r\n"
-                            "Connection: close\r\n\r\n",
-                            &r),
-                 0);
+    cr_assert_eq(lm_http_get("::1", lm_metrics_server_port(s), "/healthz",
+                             t_timeout_s() * 1000, &r, err, sizeof err),
+                 0, "%s", err);
     cr_expect_eq(r.status, 200);
     lm_http_get_free(&r);
     lm_metrics_server_stop(s);
