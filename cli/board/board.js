@@ -1,7 +1,13 @@
+/* board.js — the flow board's script; cli/board_http.c puts it inline in
+ * index.html. Every figure sits in an element with data-metric (its path:
+ * into the report, or "stages.<name>.<field>") and data-fmt (how to show
+ * it); render() fills its text and data-value (the raw number, "" for
+ * none). Data goes in with textContent only, never as markup. */
 'use strict';
 const STAGES=['intake','qualification','followup','timing'];
 const FUNNEL=[['submitted','submitted','sub'],['invalid','invalid (dead-lettered)','lost'],['merged','merged duplicates','lost'],['accepted','accepted',''],['qualified','qualified',''],['nurture','nurture',''],['disqualified','disqualified','lost'],['undecided','undecided',''],['touched','touched',''],['responded','responded','good'],['converted','converted','good'],['unsubscribed','unsubscribed','lost'],['bounced','bounced','lost'],['no_response','no response','lost'],['closed','closed',''],['open','open','']];
 function el(tag,attrs,text){const e=document.createElement(tag);for(const k in attrs||{})e.setAttribute(k,attrs[k]);if(text!=null)e.textContent=text;return e}
+// the placeholders of the static markup, built once
 function build(){
  const card=n=>{const s=el('div',{class:'stage',id:'stage-'+n,'data-stage':n});s.appendChild(el('h3',{},n));const d=el('dl',{class:'kv'});
   for(const [f,l,fmt] of [['throughput_per_s','throughput','rate'],['lag','lag (messages)','count'],['waiting','waiting','count'],['oldest_waiting_s','oldest waiting','dur']]){d.appendChild(el('dt',{},l));d.appendChild(el('dd',{'data-metric':'stages.'+n+'.'+f,'data-fmt':fmt,id:'stage-'+n+'-'+f.replace(/_/g,'-')}))}
@@ -36,6 +42,7 @@ function render(d){
  (rep.open_by_owner||[]).slice(0,12).forEach(o=>{const r=el('tr',{});r.appendChild(el('td',{},o.owner));const n=el('td',{class:'num','data-fmt':'count'});show(n,o.open);r.appendChild(n);ob.appendChild(r)});
  const lv=get(rep,'timing_arms.lift.value'),lo=get(rep,'timing_arms.lift.ci95.0'),hi=get(rep,'timing_arms.lift.ci95.1');
  const ci=document.getElementById('lift-ci'),sp=ci.querySelector('.span'),dot=ci.querySelector('.dot'),z=ci.querySelector('.zero');
+ // the interval on the log of the rate ratio: -50% and +100% sit equally far
  if(typeof lo==='number'&&typeof hi==='number'&&lo>-1){const L=v=>Math.log(1+v),m=Math.max(Math.log(1.25),-L(lo),L(hi))*1.1,x=v=>(50+50*L(v)/m)+'%';sp.style.left=x(lo);sp.style.width=(50*(L(hi)-L(lo))/m)+'%';z.style.left=x(0);dot.style.left=x(lv);ci.hidden=false}else ci.hidden=true;
  const now=document.getElementById('board-now');now.dataset.value=String(d.now_ms);now.textContent=new Date(d.now_ms).toISOString().replace('T',' ').slice(0,16)+' UTC';
  document.getElementById('board-refreshed').textContent=new Date(d.generated_at_ms).toLocaleTimeString('en-GB');
