@@ -13,6 +13,7 @@
 
 #include "lm_clock.h"
 #include "lm_env.h"
+#include "lm_fmt.h"
 #include "lm_kafka.h"
 #include "lm_log.h"
 
@@ -35,7 +36,7 @@ static rd_kafka_t *board_kafka(const lm_settings *s, lm_kafka_role role,
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
     if (!rk) {
         rd_kafka_conf_destroy(conf); /* rd_kafka_new keeps it only on success */
-        snprintf(err, errsz, "kafka: %s", why);
+        lm_errf(err, errsz, "kafka: %s", why);
         return NULL;
     }
     return rk;
@@ -81,20 +82,20 @@ lm_board *lm_board_start(const lm_settings *s, const char *addr, char *err,
     if (!addr || !*addr)
         addr = LM_BOARD_ADDR_DEFAULT;
     if (!s || !s->brokers || !*s->brokers) {
-        snprintf(err, errsz,
-                 "LASTMILE_BROKERS is not set (example: "
-                 "LASTMILE_BROKERS=localhost:9092)");
+        lm_errf(err, errsz,
+                "LASTMILE_BROKERS is not set (example: "
+                "LASTMILE_BROKERS=localhost:9092)");
         return NULL;
     }
     if (!s->redis_url || !*s->redis_url) {
-        snprintf(err, errsz,
-                 "LASTMILE_REDIS_URL is not set (example: "
-                 "LASTMILE_REDIS_URL=redis://localhost:6379/0)");
+        lm_errf(err, errsz,
+                "LASTMILE_REDIS_URL is not set (example: "
+                "LASTMILE_REDIS_URL=redis://localhost:6379/0)");
         return NULL;
     }
     lm_board *b = calloc(1, sizeof(*b));
     if (!b) {
-        snprintf(err, errsz, "out of memory");
+        lm_errf(err, errsz, "out of memory");
         return NULL;
     }
     pthread_mutex_init(&b->mu, NULL);
@@ -130,7 +131,7 @@ lm_board *lm_board_start(const lm_settings *s, const char *addr, char *err,
     if (!b->redis)
         goto fail;
     if (pthread_create(&b->thread, NULL, board_collector, b) != 0) {
-        snprintf(err, errsz, "cannot start the collector thread");
+        lm_errf(err, errsz, "cannot start the collector thread");
         goto fail;
     }
     b->thread_started = 1;
