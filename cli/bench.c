@@ -25,6 +25,7 @@
 #include "lm_devstack.h"
 #include "lm_env.h"
 #include "lm_hash.h"
+#include "lm_http_get.h"
 #include "lm_kafka.h"
 #include "lm_lead.h"
 #include "lm_log.h"
@@ -231,33 +232,22 @@ static void stop_procs(proc *p, int n) {
         }
 }
 
-/* A scrape of one series' sum over label sets from a worker's /metrics. */
+#define BENCH_SCRAPE_TIMEOUT_MS 10000 /* each connect, send, receive */
+
+/* A scrape of one series' sum over label sets from a worker's /metrics;
+ * -1 when the scrape fails. */
 static double scrape_sum(int port, const char *series) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    lm_http_get_reply r;
+    char err[256];
     double sum = 0;
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        if (fd >= 0)
-            close(fd);
+    if (lm_http_get("127.0.0.1", port, "/metrics", BENCH_SCRAPE_TIMEOUT_MS, &r,
+                    err, sizeof(err)) != 0)
+        return -1;
+    if (r.status != 200) {
+        lm_http_get_free(&r);
         return -1;
     }
-    const char req[] = "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n";
-    if (write(fd, req, sizeof(req) - 1) < 0) {
-        close(fd);
-        return -1;
-    }
-    size_t cap = 1 << 20, len = 0;
-    char *buf = malloc(cap + 1);
-    ssize_t r;
-    while (buf && len < cap && (r = read(fd, buf + len, cap - len)) > 0)
-        len += (size_t)r;
-    close(fd);
-    if (!buf)
-        return -1;
-    buf[len] = '\0';
+    char *buf = r.body;
     size_t sl = strlen(series);
     for (char *line = buf; line && *line;) {
         char *nl = strchr(line, '\n');
@@ -271,7 +261,7 @@ static double scrape_sum(int port, const char *series) {
         }
         line = nl ? nl + 1 : NULL;
     }
-    free(buf);
+    lm_http_get_free(&r);
     return sum;
 }
 

@@ -15,9 +15,10 @@
  *   - the LM_BOARD_WAITING_TOP leads waiting longest, with owner, stage,
  *     age and next step.
  *
- * HTTP (libmicrohttpd, a thread per connection, at most
+ * HTTP (the one server, lm_http: a thread per connection, at most
  * LM_BOARD_HTTP_CONN_MAX):
- *   GET /            the page: HTML, CSS and JS inline, nothing fetched from
+ *   GET /            the page (cli/board/: index.html with board.css and
+ *                    board.js put inline at start), nothing fetched from
  *                    elsewhere (a Content-Security-Policy says so); it
  *                    fetches /api/board every LM_BOARD_REFRESH_MS and renders
  *                    each figure in an element with data-metric="<path>"

@@ -1,9 +1,9 @@
 /* lm_metrics.h — Prometheus metrics and the health endpoints of a worker.
  *
  * What it is: a registry of counter, gauge and histogram series, rendered in
- * the Prometheus text exposition format 0.0.4, and a tiny HTTP server
- * (libmicrohttpd, one internal thread) serving GET /metrics, /healthz and
- * /readyz.
+ * the Prometheus text exposition format 0.0.4, and its HTTP side: GET
+ * /metrics, /healthz and /readyz on the one HTTP server (lm_http.h, one
+ * internal thread).
  *
  * Threads:
  *   - The worker thread registers series (lm_metrics_counter/_gauge/
@@ -134,11 +134,13 @@ int lm_metrics_label_escape(const char *in, char *out, size_t outsz);
 typedef int (*lm_ready_fn)(void *opaque, char *why, size_t whysz);
 
 /* Serves, on `addr` "HOST:PORT" (IPv4 or [IPv6]:port; port 0 = pick a free
- * one), with libmicrohttpd's internal thread:
+ * one; lm_http_parse_addr), with lm_http's one internal thread:
  *   GET /metrics  200, text/plain; version=0.0.4 (500 if rendering fails)
  *   GET /healthz  200 "ok"
  *   GET /readyz   200 "ready", or 503 with the reason (ready NULL = ready)
  *   other paths 404; methods other than GET 405.
+ * Idle connections do not keep these out: up to LM_HTTP_CONN_MAX are
+ * held, each closed after LM_HTTP_IDLE_S idle seconds.
  * `m` and `opaque` are borrowed and must outlive the server. Returns the
  * server (caller owns it: lm_metrics_server_stop), or NULL with err filled,
  * naming the address and what failed, e.g.
@@ -150,12 +152,5 @@ lm_metrics_server *lm_metrics_server_start(lm_metrics *m, const char *addr,
 int lm_metrics_server_port(const lm_metrics_server *s);
 /* Stops serving, joins the thread, closes the socket, frees s. NULL ok. */
 void lm_metrics_server_stop(lm_metrics_server *s);
-
-/* Parses "HOST:PORT" where HOST is a dotted IPv4 address or a bracketed IPv6
- * address ("[::1]:9464"; written to `host` without brackets) and PORT is
- * 0..65535 in decimal. 0 ok; -1 with err naming what is wrong and giving an
- * example. Pure. */
-int lm_metrics_parse_addr(const char *addr, char *host, size_t hostsz,
-                          int *port, char *err, size_t errsz);
 
 #endif /* LM_METRICS_H */

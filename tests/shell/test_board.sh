@@ -370,6 +370,23 @@ r=urllib.request.urlopen(sys.argv[1],timeout=10)
 sys.stdout.write(r.headers.get(sys.argv[2]) or "") if len(sys.argv)>2 else sys.stdout.buffer.write(r.read())' "$@"; }
 curl_like "${URL}api/board" >"$TMP/board.json" 2>>"$TMP/board.log"
 curl_like "$URL" Content-Security-Policy >"$TMP/csp.txt" 2>>"$TMP/board.log"
+# The page is cli/board/index.html with its two slot lines filled by
+# board.css and board.js (cli/board_http.c), byte for byte.
+if curl_like "$URL" >"$TMP/page.html" 2>"$TMP/page.log" &&
+  "$PY" - "$SRC/cli/board" "$TMP/page.html" <<'PY'; then
+import sys
+d, page = sys.argv[1], open(sys.argv[2], "rb").read()
+html = open(d + "/index.html", "rb").read()
+css = open(d + "/board.css", "rb").read()
+js = open(d + "/board.js", "rb").read()
+want = html.replace(b"/* board.css */\n", css, 1).replace(b"/* board.js */\n", js, 1)
+sys.exit(0 if page == want and want != html else 1)
+PY
+  ok "the page is cli/board/index.html with board.css and board.js inline"
+else
+  fail "the served page is not cli/board/index.html with its two slots filled" \
+    "$TMP/page.html" "see board_page in cli/board_http.c"
+fi
 
 # ---- the comparisons -----------------------------------------------------------
 cat >"$TMP/check.py" <<'PY'
@@ -557,7 +574,7 @@ with open(csp_path) as f:
 if "default-src 'none'" in csp and "connect-src 'self'" in csp:
     ok("the page is served with a Content-Security-Policy: %s" % csp)
 else:
-    fail("no strict Content-Security-Policy on the page: %r" % csp, "board.c",
+    fail("no strict Content-Security-Policy on the page: %r" % csp, "cli/board_http.c",
          "send default-src 'none'; connect-src 'self'")
 
 # ---- every report figure on the page equals `lastmile report --json` ---------

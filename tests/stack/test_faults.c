@@ -41,23 +41,21 @@
 #include "market.h"
 
 #include "lm_clock.h"
+#include "lm_http_get.h"
 #include "lm_kafka.h"
 #include "lm_lead.h"
 #include "lm_runtime.h"
 
 #include "lastmile/v1/lastmile.pb-c.h"
 
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <hiredis/hiredis.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -187,33 +185,12 @@ static size_t count_in_logs(const char *needle) {
 
 /* HTTP status of GET path on 127.0.0.1:port; -1 when nothing answers. */
 static int http_status(int port, const char *path) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
+    lm_http_get_reply r;
+    char err[256];
+    if (lm_http_get("127.0.0.1", port, path, 2000, &r, err, sizeof(err)) != 0)
         return -1;
-    struct timeval tv = {2, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int status = -1;
-    char req[128], resp[64];
-    int n = snprintf(req, sizeof(req),
-                     "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        write(fd, req, (size_t)n) == n) {
-        ssize_t r = read(fd, resp, sizeof(resp) - 1);
-        if (r > 12) {
-            resp[r] = '\0';
-            char *sp = strchr(resp, ' '), *end = NULL;
-            long v = sp ? strtol(sp + 1, &end, 10) : -1;
-            if (sp && end != sp + 1 && v >= 100 && v <= 599)
-                status = (int)v;
-        }
-    }
-    close(fd);
+    int status = r.status;
+    lm_http_get_free(&r);
     return status;
 }
 

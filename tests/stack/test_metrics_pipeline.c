@@ -18,11 +18,13 @@
  *     and 200 again when Redis is back; the leads submitted during the
  *     outage are then accepted, each once.
  *
- * The HTTP client and the format checker here are the test's own (a few
- * lines of sockets and a strict line parser), never the server's code. */
+ * The HTTP client is lm_http_get (the CLI's, tested in test_http.c) and
+ * the format checker is the test's own (a strict line parser): neither is
+ * the server's code. */
 #include "market.h"
 
 #include "lm_hash.h"
+#include "lm_http_get.h"
 
 #include "lastmile/v1/lastmile.pb-c.h"
 
@@ -35,12 +37,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
-#define MT_HTTP_MAX       (8u * 1024u * 1024u) /* bytes of one response */
 #define MT_HTTP_TIMEOUT_S 5
 #define MT_SAMPLES_MAX    2048 /* samples in one scrape */
 #define MT_NAME_MAX       200  /* bytes of a metric or label name */
@@ -66,97 +64,16 @@ static const char *const workers[FX_WORKERS] = {"intake", "qualification",
 
 /* ================================================================ HTTP */
 
-/* A free loopback port for each worker: all bound at once (so they
- * differ), then released for the workers to take. */
-typedef struct http_reply {
-    int status;      /* 0: no answer */
-    char ctype[128]; /* Content-Type */
-    char *body;      /* malloc'd, NUL-terminated */
-    size_t body_len;
-} http_reply;
-
-static void http_reply_free(http_reply *r) {
-    free(r->body);
-    memset(r, 0, sizeof(*r));
-}
-
-/* GET http://127.0.0.1:port/path (HTTP/1.0: the server closes). 0 when a
- * whole response arrived, -1 otherwise (status 0). */
-static int http_get(int port, const char *path, http_reply *r) {
-    memset(r, 0, sizeof(*r));
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct timeval tv = {MT_HTTP_TIMEOUT_S, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    char req[256];
-    int n = snprintf(req, sizeof(req),
-                     "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
-    size_t cap = 65536, len = 0;
-    char *buf = malloc(cap);
-    if (!buf || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        send(fd, req, (size_t)n, 0) != n) {
-        free(buf);
-        close(fd);
-        return -1;
-    }
-    for (;;) {
-        if (len + 1 >= cap) {
-            if (cap >= MT_HTTP_MAX)
-                break;
-            cap *= 2;
-            char *nb = realloc(buf, cap);
-            if (!nb)
-                break;
-            buf = nb;
-        }
-        ssize_t k = recv(fd, buf + len, cap - len - 1, 0);
-        if (k <= 0)
-            break;
-        len += (size_t)k;
-    }
-    close(fd);
-    buf[len] = '\0';
-    char *hdr_end = strstr(buf, "\r\n\r\n");
-    if (!hdr_end || strncmp(buf, "HTTP/1.", 7) != 0) {
-        free(buf);
-        return -1;
-    }
-    char *end = NULL;
-    errno = 0;
-    long status = strtol(buf + 9, &end, 10);
-    if (errno || end != buf + 12 || status < 100 || status > 599) {
-        free(buf);
-        return -1;
-    }
-    r->status = (int)status;
-    for (char *h = strstr(buf, "\r\n"); h && h < hdr_end;
-         h = strstr(h + 2, "\r\n")) {
-        if (strncasecmp(h + 2, "Content-Type:", 13) == 0) {
-            const char *v = h + 15;
-            while (*v == ' ')
-                v++;
-            size_t vl = strcspn(v, "\r");
-            snprintf(r->ctype, sizeof(r->ctype), "%.*s", (int)vl, v);
-        }
-    }
-    r->body_len = len - (size_t)(hdr_end + 4 - buf);
-    r->body = malloc(r->body_len + 1);
-    if (!r->body) {
-        free(buf);
-        r->status = 0;
-        return -1;
-    }
-    memcpy(r->body, hdr_end + 4, r->body_len);
-    r->body[r->body_len] = '\0';
-    free(buf);
-    return 0;
+/* GET http://127.0.0.1:port/path with the one test client; 0 when a
+ * whole response arrived (r filled: lm_http_get_free), -1 otherwise (r
+ * empty, status 0). */
+static int http_get(int port, const char *path, lm_http_get_reply *r) {
+    char err[MT_ERR_MAX];
+    if (lm_http_get("127.0.0.1", port, path, MT_HTTP_TIMEOUT_S * 1000, r, err,
+                    sizeof(err)) == 0)
+        return 0;
+    cr_log_info("GET %s on port %d: %s", path, port, err);
+    return -1;
 }
 
 /* ===================================================== exposition format */
@@ -670,21 +587,22 @@ static size_t prom_count(const prom_scrape *p, const char *name) {
 /* Scrapes one worker's /metrics and checks the format (a failure is a
  * test failure naming the worker). 0 / -1. */
 static int scrape(int port, const char *worker, prom_scrape *p) {
-    http_reply r;
-    char err[MT_ERR_MAX];
+    lm_http_get_reply r;
+    char err[MT_ERR_MAX], ctype[128] = "";
     memset(p, 0, sizeof(*p));
     if (http_get(port, "/metrics", &r) != 0 || r.status != 200) {
         cr_expect_fail("GET /metrics of %s (port %d): status %d", worker, port,
                        r.status);
-        http_reply_free(&r);
+        lm_http_get_free(&r);
         return -1;
     }
-    cr_expect(strstr(r.ctype, "text/plain") && strstr(r.ctype, "0.0.4"),
-              "%s /metrics Content-Type \"%s\"", worker, r.ctype);
+    lm_http_get_header(&r, "Content-Type", ctype, sizeof(ctype));
+    cr_expect(strstr(ctype, "text/plain") && strstr(ctype, "0.0.4"),
+              "%s /metrics Content-Type \"%s\"", worker, ctype);
     int rc = prom_check(r.body, r.body_len, p, err, sizeof(err));
     cr_expect_eq(rc, 0, "%s /metrics is not valid exposition format: %s",
                  worker, err);
-    http_reply_free(&r);
+    lm_http_get_free(&r);
     if (rc != 0)
         prom_free(p);
     return rc;
@@ -848,11 +766,11 @@ static void start_fleet_with_metrics(void) {
 
 /* The HTTP status of GET path on worker i (0: no answer); body into why. */
 static int status_of(int i, const char *path, char *why, size_t whysz) {
-    http_reply r;
+    lm_http_get_reply r;
     int st = http_get(ports[i], path, &r) == 0 ? r.status : 0;
     if (why)
         snprintf(why, whysz, "%s", r.body ? r.body : "");
-    http_reply_free(&r);
+    lm_http_get_free(&r);
     return st;
 }
 

@@ -1,6 +1,7 @@
 /* test_metrics.c — unit tests for lm_metrics: the registry, the text
- * exposition format, concurrent updates, address parsing and the HTTP
- * server on loopback.
+ * exposition format, concurrent updates, and the HTTP endpoints on
+ * loopback (/metrics, /healthz, /readyz; the server itself and address
+ * parsing are test_http.c's).
  *
  * Every rendered document is run through expo_check, a strict checker of
  * the Prometheus text format 0.0.4 written here (not the code under test):
@@ -10,8 +11,8 @@
  * ending in +Inf, with _sum and _count, and _count equal to the +Inf bucket.
  *
  * Threads: the concurrency test runs 4 updater threads against a rendering
- * main thread; the server tests talk to libmicrohttpd's thread over plain
- * loopback sockets with receive/send timeouts (scaled by
+ * main thread; the server tests talk to the server's thread with the one
+ * test client (lm_http_get) and its timeouts (scaled by
  * LASTMILE_TEST_TIMEOUT_MULT). No test asserts wall-clock durations. */
 #include <criterion/criterion.h>
 
@@ -31,6 +32,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "lm_http.h"
+#include "lm_http_get.h"
 #include "lm_metrics.h"
 
 /* ==== limits ============================================================== */
@@ -41,7 +44,6 @@
 #define T_FAMILIES_MAX    256
 #define T_SAMPLES_MAX     4096
 #define T_HSERIES_MAX     256
-#define T_HTTP_MAX        (1024 * 1024)
 #define T_IO_TIMEOUT_S    5
 #define T_THREADS         4
 #define T_ADDS_PER_THREAD 200000
@@ -1026,87 +1028,7 @@ Test(metrics_concurrency, four_threads_exact) {
     lm_metrics_destroy(m);
 }
 
-/* ==== address parsing, table-driven ======================================= */
-
-Test(metrics_addr, parse_ok) {
-    static const struct {
-        const char *in, *host;
-        int port;
-    } ok[] = {
-        {"127.0.0.1:9464", "127.0.0.1", 9464},
-        {"0.0.0.0:0", "0.0.0.0", 0},
-        {"10.1.2.3:65535", "10.1.2.3", 65535},
-        {"[::1]:80", "::1", 80},
-        {"[::]:9464", "::", 9464},
-        {"[fe80::1:2]:1", "fe80::1:2", 1},
-    };
-    size_t i;
-    for (i = 0; i < sizeof ok / sizeof ok[0]; i++) {
-        char host[64] = "", err[T_ERR_MAX] = "";
-        int port = -1;
-        cr_expect_eq(lm_metrics_parse_addr(ok[i].in, host, sizeof host, &port,
-                                           err, sizeof err),
-                     0, "%s: %s", ok[i].in, err);
-        cr_expect_str_eq(host, ok[i].host);
-        cr_expect_eq(port, ok[i].port, "%s", ok[i].in);
-    }
-}
-
-Test(metrics_addr, parse_errors) {
-    static const struct {
-        const char *in, *says; /* says: a fragment the message must have */
-    } bad[] = {
-        {NULL, "empty address"},
-        {"", "empty address"},
-        {"127.0.0.1", "missing ':PORT'"},
-        {"127.0.0.1:", "empty port"},
-        {":9464", "empty host"},
-        {"127.0.0.1:65536", "port \"65536\""},
-        {"127.0.0.1:-1", "port \"-1\""},
-        {"127.0.0.1:+80", "port \"+80\""},
-        {"127.0.0.1:80x", "port \"80x\""},
-        {"127.0.0.1: 80", "port \" 80\""},
-        {"127.0.0.1:99999999999999999999", "is not a number"},
-        {"localhost:80", "host \"localhost\" is not an IPv4"},
-        {"300.1.1.1:80", "host \"300.1.1.1\""},
-        {"::1:80", "must be in brackets"},
-        {"[::1]80", "missing ':PORT' after ']'"},
-        {"[::1", "missing ']'"},
-        {"[]:80", "empty host"},
-        {"[127.0.0.1]:80", "not an IPv6"},
-        {"[::1]:", "empty port"},
-    };
-    size_t i;
-    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        char host[64], err[T_ERR_MAX] = "";
-        int port = 0;
-        const char *in = bad[i].in ? bad[i].in : "NULL";
-        cr_expect_eq(lm_metrics_parse_addr(bad[i].in, host, sizeof host, &port,
-                                           err, sizeof err),
-                     -1, "%s accepted", in);
-        cr_expect_neq(strstr(err, bad[i].says), NULL, "%s: \"%s\" lacks \"%s\"",
-                      in, err, bad[i].says);
-        cr_expect_neq(strstr(err, "e.g."), NULL, "%s: no example in \"%s\"", in,
-                      err);
-    }
-    {
-        char small[4], err[T_ERR_MAX] = "";
-        int port;
-        cr_expect_eq(lm_metrics_parse_addr("127.0.0.1:1", small, sizeof small,
-                                           &port, err, sizeof err),
-                     -1);
-        cr_expect_neq(strstr(err, "does not fit"), NULL, "%s", err);
-    }
-}
-
 /* ==== HTTP server over loopback =========================================== */
-
-typedef struct {
-    int status;
-    char *headers; /* raw header block */
-    char *body;
-    size_t body_len;
-} t_http;
 
 static int t_timeout_s(void) {
     const char *e = getenv("LASTMILE_TEST_TIMEOUT_MULT");
@@ -1121,113 +1043,25 @@ static int t_timeout_s(void) {
     return (int)(T_IO_TIMEOUT_S * mult);
 }
 
-static void t_http_free(t_http *r) {
-    free(r->headers);
-    free(r->body);
-    memset(r, 0, sizeof *r);
-}
-
-/* Sends `request` to [host]:port over TCP and reads the response to EOF.
- * 0 ok (r filled, caller frees with t_http_free). */
-static int t_http_raw(int family, int port, const char *request, t_http *r) {
-    struct sockaddr_storage ss;
-    socklen_t sl;
-    struct timeval tv = {t_timeout_s(), 0};
-    char *buf = malloc(T_HTTP_MAX + 1), *sep, *sp;
-    size_t len = 0, off = 0, reqlen = strlen(request);
-    int fd;
-
-    memset(r, 0, sizeof *r);
-    memset(&ss, 0, sizeof ss);
-    cr_assert_not_null(buf);
-    if (family == AF_INET6) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons((uint16_t)port);
-        a->sin6_addr = in6addr_loopback;
-        sl = sizeof *a;
-    } else {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        a->sin_family = AF_INET;
-        a->sin_port = htons((uint16_t)port);
-        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        sl = sizeof *a;
-    }
-    fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    cr_assert(fd >= 0, "socket: %s", strerror(errno));
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&ss, sl) != 0) {
-        cr_log_error("connect: %s", strerror(errno));
-        goto fail;
-    }
-    while (off < reqlen) {
-        ssize_t n = send(fd, request + off, reqlen - off, MSG_NOSIGNAL);
-        if (n <= 0) {
-            cr_log_error("send: %s", strerror(errno));
-            goto fail;
-        }
-        off += (size_t)n;
-    }
-    for (;;) {
-        ssize_t n = recv(fd, buf + len, T_HTTP_MAX - len, 0);
-        if (n == 0)
-            break;
-        if (n < 0) {
-            cr_log_error("recv: %s", strerror(errno));
-            goto fail;
-        }
-        len += (size_t)n;
-        if (len == T_HTTP_MAX)
-            goto fail;
-    }
-    close(fd);
-    fd = -1;
-    buf[len] = '\0';
-    if (strncmp(buf, "HTTP/1.", 7) != 0 || (sp = strchr(buf, ' ')) == NULL)
-        goto fail;
-    r->status = (int)strtol(sp + 1, NULL, 10);
-    sep = strstr(buf, "\r\n\r\n");
-    if (sep == NULL)
-        goto fail;
-    r->headers = strndup(buf, (size_t)(sep - buf) + 2);
-    r->body_len = len - (size_t)(sep + 4 - buf);
-    r->body = strndup(sep + 4, r->body_len);
-    cr_assert(r->headers != NULL && r->body != NULL);
-    free(buf);
-    return 0;
-fail:
-    if (fd >= 0)
-        close(fd);
-    free(buf);
+/* GET path from the server on 127.0.0.1:port with the one test client
+ * (lm_http_get); 0 ok (caller frees r with lm_http_get_free). */
+static int t_http_get(int port, const char *path, lm_http_get_reply *r) {
+    char err[T_ERR_MAX];
+    if (lm_http_get("127.0.0.1", port, path, t_timeout_s() * 1000, r, err,
+                    sizeof err) == 0)
+        return 0;
+    cr_log_error("GET %s: %s", path, err);
     return -1;
 }
 
-static int t_http_get(int port, const char *path, t_http *r) {
-    char req[256];
-    snprintf(req, sizeof req,
-             "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-             path);
-    return t_http_raw(AF_INET, port, req, r);
-}
-
-/* The value of header `name` (case-insensitive) into out; 0 found. */
-static int t_header(const t_http *r, const char *name, char *out,
-                    size_t outsz) {
-    const char *p = r->headers;
-    size_t n = strlen(name);
-    while (p != NULL && *p != '\0') {
-        if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
-            const char *v = p + n + 1, *e = strstr(v, "\r\n");
-            while (*v == ' ')
-                v++;
-            snprintf(out, outsz, "%.*s", (int)(e - v), v);
-            return 0;
-        }
-        p = strstr(p, "\r\n");
-        if (p != NULL)
-            p += 2;
-    }
+/* Sends a whole request to host:port; 0 ok, as t_http_get. */
+static int t_http_raw(const char *host, int port, const char *request,
+                      lm_http_get_reply *r) {
+    char err[T_ERR_MAX];
+    if (lm_http_get_raw(host, port, request, t_timeout_s() * 1000, r, err,
+                        sizeof err) == 0)
+        return 0;
+    cr_log_error("%s: %s", request, err);
     return -1;
 }
 
@@ -1260,7 +1094,7 @@ Test(metrics_server, endpoints) {
     t_readiness rd;
     lm_metrics_server *s;
     char ct[128], allow[64];
-    t_http r;
+    lm_http_get_reply r;
     double v = 0;
     int port;
 
@@ -1281,7 +1115,7 @@ Test(metrics_server, endpoints) {
     /* /metrics */
     cr_assert_eq(t_http_get(port, "/metrics", &r), 0);
     cr_expect_eq(r.status, 200);
-    cr_assert_eq(t_header(&r, "Content-Type", ct, sizeof ct), 0);
+    cr_assert_eq(lm_http_get_header(&r, "Content-Type", ct, sizeof ct), 0);
     cr_expect_eq(strncmp(ct, "text/plain; version=0.0.4", 25), 0, "%s", ct);
     {
         char err[T_ERR_MAX];
@@ -1292,58 +1126,58 @@ Test(metrics_server, endpoints) {
         find_sample(r.body, "lastmile_consumed_total{worker=\"intake\"}", &v),
         0, "%s", r.body);
     cr_expect_eq(v, 7);
-    t_http_free(&r);
+    lm_http_get_free(&r);
 
     /* registration after start shows up on the next scrape */
     lm_gauge_set(lm_metrics_gauge(m, "late", "Late.", NULL), 3);
     cr_assert_eq(t_http_get(port, "/metrics", &r), 0);
     cr_expect_eq(find_sample(r.body, "late", &v), 0, "%s", r.body);
     cr_expect_eq(v, 3);
-    t_http_free(&r);
+    lm_http_get_free(&r);
 
     /* /healthz */
     cr_assert_eq(t_http_get(port, "/healthz", &r), 0);
     cr_expect_eq(r.status, 200);
     cr_expect_str_eq(r.body, "ok");
-    t_http_free(&r);
+    lm_http_get_free(&r);
 
     /* /readyz flips with the callback */
     cr_assert_eq(t_http_get(port, "/readyz", &r), 0);
     cr_expect_eq(r.status, 503);
     cr_expect_str_eq(r.body, "kafka: partitions not assigned yet");
     cr_expect_eq(atomic_load(&rd.whysz), LM_METRICS_WHY_MAX);
-    t_http_free(&r);
+    lm_http_get_free(&r);
     atomic_store(&rd.ready, 1);
     cr_assert_eq(t_http_get(port, "/readyz", &r), 0);
     cr_expect_eq(r.status, 200);
     cr_expect_str_eq(r.body, "ready");
-    t_http_free(&r);
+    lm_http_get_free(&r);
     atomic_store(&rd.ready, 0);
     cr_assert_eq(t_http_get(port, "/readyz", &r), 0);
     cr_expect_eq(r.status, 503);
-    t_http_free(&r);
+    lm_http_get_free(&r);
 
     /* 404, and a query string does not change the path */
     cr_assert_eq(t_http_get(port, "/nope", &r), 0);
     cr_expect_eq(r.status, 404);
-    t_http_free(&r);
+    lm_http_get_free(&r);
     cr_assert_eq(t_http_get(port, "/metrics/", &r), 0);
     cr_expect_eq(r.status, 404);
-    t_http_free(&r);
+    lm_http_get_free(&r);
     cr_assert_eq(t_http_get(port, "/healthz?verbose=1", &r), 0);
     cr_expect_eq(r.status, 200);
-    t_http_free(&r);
+    lm_http_get_free(&r);
 
     /* 405 for anything but GET */
-    cr_assert_eq(t_http_raw(AF_INET, port,
+    cr_assert_eq(t_http_raw("127.0.0.1", port,
                             "POST /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                             "Content-Length: 0\r\nConnection: close\r\n\r\n",
                             &r),
                  0);
     cr_expect_eq(r.status, 405);
-    cr_expect_eq(t_header(&r, "Allow", allow, sizeof allow), 0);
+    cr_expect_eq(lm_http_get_header(&r, "Allow", allow, sizeof allow), 0);
     cr_expect_str_eq(allow, "GET");
-    t_http_free(&r);
+    lm_http_get_free(&r);
 
     lm_metrics_server_stop(s);
     lm_metrics_destroy(m);
@@ -1352,15 +1186,47 @@ Test(metrics_server, endpoints) {
 Test(metrics_server, ready_when_no_callback) {
     lm_metrics *m = lm_metrics_new();
     lm_metrics_server *s = t_start(m, NULL, NULL);
-    t_http r;
+    lm_http_get_reply r;
     cr_assert_eq(t_http_get(lm_metrics_server_port(s), "/readyz", &r), 0);
     cr_expect_eq(r.status, 200);
-    t_http_free(&r);
+    lm_http_get_free(&r);
     /* an empty registry is an empty, valid document */
     cr_assert_eq(t_http_get(lm_metrics_server_port(s), "/metrics", &r), 0);
     cr_expect_eq(r.status, 200);
     cr_expect_eq(r.body_len, 0);
-    t_http_free(&r);
+    lm_http_get_free(&r);
+    lm_metrics_server_stop(s);
+    lm_metrics_destroy(m);
+}
+
+/* Issue 14, item 4: twenty idle connections (opened, nothing sent; more
+ * than the old limit of 16) and /healthz still answers at once. */
+Test(metrics_server, healthz_despite_idle_connections) {
+    lm_metrics *m = lm_metrics_new();
+    lm_metrics_server *s = t_start(m, NULL, NULL);
+    int port = lm_metrics_server_port(s), fds[20];
+    struct sockaddr_in a;
+    lm_http_get_reply r;
+    char err[T_ERR_MAX] = "";
+
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        cr_assert(fds[i] >= 0);
+        cr_assert_eq(connect(fds[i], (struct sockaddr *)&a, sizeof a), 0);
+    }
+    /* within half the idle timeout: no idle connection has been dropped */
+    cr_assert_eq(lm_http_get("127.0.0.1", port, "/healthz",
+                             LM_HTTP_IDLE_S * 1000 / 2, &r, err, sizeof err),
+                 0, "%s", err);
+    cr_expect_eq(r.status, 200);
+    cr_expect_str_eq(r.body, "ok");
+    lm_http_get_free(&r);
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+        close(fds[i]);
     lm_metrics_server_stop(s);
     lm_metrics_destroy(m);
 }
@@ -1406,7 +1272,7 @@ Test(metrics_server, ipv6_loopback) {
     char err[T_ERR_MAX] = "";
     lm_metrics *m = lm_metrics_new();
     lm_metrics_server *s;
-    t_http r;
+    lm_http_get_reply r;
     int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
 
     memset(&a, 0, sizeof a);
@@ -1421,13 +1287,11 @@ Test(metrics_server, ipv6_loopback) {
     }
     s = lm_metrics_server_start(m, "[::1]:0", NULL, NULL, err, sizeof err);
     cr_assert_not_null(s, "%s", err);
-    cr_assert_eq(t_http_raw(AF_INET6, lm_metrics_server_port(s),
-                            "GET /healthz HTTP/1.1\r\nHost: [::1]\r\n"
-                            "Connection: close\r\n\r\n",
-                            &r),
-                 0);
+    cr_assert_eq(lm_http_get("::1", lm_metrics_server_port(s), "/healthz",
+                             t_timeout_s() * 1000, &r, err, sizeof err),
+                 0, "%s", err);
     cr_expect_eq(r.status, 200);
-    t_http_free(&r);
+    lm_http_get_free(&r);
     lm_metrics_server_stop(s);
     lm_metrics_destroy(m);
 }
