@@ -230,7 +230,7 @@ void lm_report_print(const lm_report *r, FILE *f, int tty);
 
 /* jansson dump flag for the report's JSON (or it with the layout flags):
  * 15 significant digits print every rounded figure as its short decimal,
- * 8786.22 rather than the 17-digit 8786.2199999999993. */
+ * 0.253782 rather than jansson's default 17 digits, 0.25378200000000001. */
 #define LM_REPORT_JSON_REAL JSON_REAL_PRECISION(15)
 
 #endif
