@@ -32,7 +32,11 @@ static json_t *jnum(double x, int decimals) {
     if (!isfinite(x))
         return json_null();
     double scale = pow(10, decimals), y = round(x * scale) / scale;
-    return json_real(isfinite(y) ? y : x); /* too large to scale: as is */
+    if (!isfinite(y))
+        y = x; /* too large to scale: as is */
+    else if (y == 0)
+        y = 0; /* -0.000000 is 0 */
+    return json_real(y);
 }
 
 static json_t *jdist(const lm_report_dist *d, int with_p99, int decimals) {

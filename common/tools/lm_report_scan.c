@@ -175,17 +175,83 @@ static int exec_retry(lm_redis *r, const lm_pipe *p, redisReply **replies,
     }
 }
 
+/* One walk over the lead hashes: the keys read so far and the buffers
+ * each SCAN batch reuses. */
+typedef struct scan_walk {
+    lm_redis *r;
+    lm_report_row_fn fn;
+    void *opaque;
+    lm_strmap *seen; /* every lead key read so far */
+    lm_pipe get;     /* one batch's HGETALLs */
+    redisReply **gr; /* their replies (gr_cap slots) */
+    size_t gr_cap;
+    const char **ids; /* the lead id of each HGETALL, into the SCAN reply */
+} scan_walk;
+
+/* Queues one HGETALL per lead key of a SCAN batch not read before. */
+static int walk_queue(scan_walk *w, const redisReply *keys, char *err,
+                      size_t errsz) {
+    lm_pipe_reset(&w->get);
+    const char **ids = realloc(w->ids, (keys->elements + 1) * sizeof(*ids));
+    if (!ids)
+        return lm_errf(err, errsz, "out of memory");
+    w->ids = ids;
+    for (size_t i = 0; i < keys->elements; i++) {
+        const redisReply *k = keys->element[i];
+        const char *id;
+        int created = 0;
+        if (k->type != REDIS_REPLY_STRING ||
+            !(id = lead_key_id(k->str, k->len)))
+            continue;
+        if (!lm_strmap_put(w->seen, k->str, k->len, 0, &created))
+            return lm_errf(err, errsz, "out of memory");
+        if (!created)
+            continue; /* SCAN may return a key twice: read it once */
+        if (lm_pipe_cmd_strs(&w->get, "HGETALL", k->str, NULL) != 0)
+            return lm_errf(err, errsz, "out of memory");
+        ids[w->get.n - 1] = id;
+    }
+    return 0;
+}
+
+/* Reads the lead hashes of one SCAN batch's keys and hands each lead to
+ * the callback. 0, or -1 (with err, or the callback said stop). */
+static int walk_batch(scan_walk *w, const redisReply *keys, char *err,
+                      size_t errsz) {
+    if (walk_queue(w, keys, err, errsz) != 0)
+        return -1;
+    if (w->get.n == 0)
+        return 0;
+    if (w->get.n > w->gr_cap) {
+        redisReply **gr = realloc(w->gr, w->get.n * sizeof(*gr));
+        if (!gr)
+            return lm_errf(err, errsz, "out of memory");
+        w->gr = gr;
+        w->gr_cap = w->get.n;
+    }
+    if (exec_retry(w->r, &w->get, w->gr, err, errsz) != 0)
+        return -1;
+    int stop = 0;
+    for (size_t i = 0; i < w->get.n && !stop; i++) {
+        lm_lead_row row;
+        if (lm_lead_row_parse(w->gr[i], &row) != 0)
+            continue; /* not a hash (WRONGTYPE), or not a lead */
+        row.lead_id = w->ids[i];
+        stop = w->fn(w->opaque, &row) != 0;
+    }
+    lm_redis_replies_free(w->gr, w->get.n);
+    return stop ? -1 : 0;
+}
+
 int lm_report_scan(lm_redis *r, lm_report_row_fn fn, void *opaque, char *err,
                    size_t errsz) {
     char cursor[32] = "0", count[16];
     snprintf(count, sizeof(count), "%d", LM_REPORT_SCAN_COUNT);
-    lm_pipe scan = {0}, get = {0};
-    lm_strmap *seen = lm_strmap_new(SEEN_HINT); /* keys read so far */
-    redisReply *sr = NULL, **gr = NULL;
-    size_t gr_cap = 0;
-    const char **ids = NULL;
+    scan_walk w = {.r = r, .fn = fn, .opaque = opaque};
+    lm_pipe scan = {0};
+    redisReply *sr = NULL;
     int rc = -1;
-    if (!seen) {
+    if (!(w.seen = lm_strmap_new(SEEN_HINT))) {
         lm_errf(err, errsz, "out of memory");
         goto done;
     }
@@ -208,68 +274,17 @@ int lm_report_scan(lm_redis *r, lm_report_row_fn fn, void *opaque, char *err,
             goto done;
         }
         memcpy(cursor, sr->element[0]->str, sr->element[0]->len + 1);
-        const redisReply *keys = sr->element[1];
-        lm_pipe_reset(&get);
-        const char **nids = realloc(ids, (keys->elements + 1) * sizeof(*ids));
-        if (!nids) {
-            lm_errf(err, errsz, "out of memory");
+        if (walk_batch(&w, sr->element[1], err, errsz) != 0)
             goto done;
-        }
-        ids = nids;
-        for (size_t i = 0; i < keys->elements; i++) {
-            const redisReply *k = keys->element[i];
-            const char *id;
-            int created = 0;
-            if (k->type != REDIS_REPLY_STRING ||
-                !(id = lead_key_id(k->str, k->len)))
-                continue;
-            if (!lm_strmap_put(seen, k->str, k->len, 0, &created)) {
-                lm_errf(err, errsz, "out of memory");
-                goto done;
-            }
-            if (!created)
-                continue; /* SCAN may return a key twice: read it once */
-            if (lm_pipe_cmd_strs(&get, "HGETALL", k->str, NULL) != 0) {
-                lm_errf(err, errsz, "out of memory");
-                goto done;
-            }
-            ids[get.n - 1] = id;
-        }
-        if (get.n > 0) {
-            if (get.n > gr_cap) {
-                redisReply **ngr = realloc(gr, get.n * sizeof(*gr));
-                if (!ngr) {
-                    lm_errf(err, errsz, "out of memory");
-                    goto done;
-                }
-                gr = ngr;
-                gr_cap = get.n;
-            }
-            if (exec_retry(r, &get, gr, err, errsz) != 0)
-                goto done;
-            int stop = 0;
-            for (size_t i = 0; i < get.n && !stop; i++) {
-                lm_lead_row row;
-                if (lm_lead_row_parse(gr[i], &row) != 0)
-                    continue; /* not a hash (WRONGTYPE), or not a lead */
-                row.lead_id = ids[i];
-                stop = fn(opaque, &row) != 0;
-            }
-            lm_redis_replies_free(gr, get.n);
-            if (stop) {
-                lm_redis_replies_free(&sr, 1);
-                goto done;
-            }
-        }
         lm_redis_replies_free(&sr, 1);
     } while (strcmp(cursor, "0") != 0);
     rc = 0;
 done:
     lm_redis_replies_free(&sr, sr ? 1 : 0);
     lm_pipe_free(&scan);
-    lm_pipe_free(&get);
-    lm_strmap_free(seen);
-    free(gr);
-    free(ids);
+    lm_pipe_free(&w.get);
+    lm_strmap_free(w.seen);
+    free(w.gr);
+    free(w.ids);
     return rc;
 }

@@ -380,6 +380,22 @@ Test(report, json_numbers_are_short_and_round_trip) {
     lm_report_free(&r);
 }
 
+/* A figure that rounds to nothing prints 0.0, not -0.0. */
+Test(report, json_rounds_a_tiny_negative_to_zero) {
+    lm_report r;
+    memset(&r, 0, sizeof(r));
+    r.lift = -1e-9;
+    r.lift_lo = r.lift_hi = NAN;
+    json_t *j = NULL;
+    cr_assert_eq(lm_report_json(&r, &j), 0);
+    char *text = json_dumps(j, JSON_COMPACT | LM_REPORT_JSON_REAL);
+    json_decref(j);
+    cr_assert_not_null(text);
+    cr_expect(strstr(text, "\"lift\":{\"value\":0.0"), "%s", text);
+    cr_expect_null(strstr(text, "-0.0"), "%s", text);
+    free(text);
+}
+
 /* ---- parsing a lead hash ------------------------------------------------- */
 
 static redisReply str_reply(const char *s) {
