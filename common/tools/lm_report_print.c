@@ -163,20 +163,17 @@ static const char *fmt_money(double cents, char *buf, size_t sz) {
     return buf;
 }
 
-static const char *fmt_pct(double x, char *buf, size_t sz) {
+/* A fraction as a percentage, "12.5%" (signed: "+12.5%"), or "n/a". */
+static const char *fmt_pct_sign(double x, int sign, char *buf, size_t sz) {
     if (!isfinite(x))
         snprintf(buf, sz, "n/a");
     else
-        snprintf(buf, sz, "%.1f%%", 100 * x);
+        snprintf(buf, sz, sign ? "%+.1f%%" : "%.1f%%", 100 * x);
     return buf;
 }
 
-static const char *fmt_signed_pct(double x, char *buf, size_t sz) {
-    if (!isfinite(x))
-        snprintf(buf, sz, "n/a");
-    else
-        snprintf(buf, sz, "%+.1f%%", 100 * x);
-    return buf;
+static const char *fmt_pct(double x, char *buf, size_t sz) {
+    return fmt_pct_sign(x, 0, buf, sz);
 }
 
 typedef struct funnel_line {
@@ -286,9 +283,9 @@ void lm_report_print(const lm_report *r, FILE *f, int tty) {
                 fmt_pct(m->hi, c, sizeof(c)));
     }
     fprintf(f, "lift (adaptive / fixed - 1): %s, 95%% interval %s to %s\n",
-            fmt_signed_pct(r->lift, a, sizeof(a)),
-            fmt_signed_pct(r->lift_lo, b, sizeof(b)),
-            fmt_signed_pct(r->lift_hi, c, sizeof(c)));
+            fmt_pct_sign(r->lift, 1, a, sizeof(a)),
+            fmt_pct_sign(r->lift_lo, 1, b, sizeof(b)),
+            fmt_pct_sign(r->lift_hi, 1, c, sizeof(c)));
     fprintf(f, "(delta method on the log of the rate ratio; an interval "
                "that spans 0 means no proven lift yet)\n");
 

@@ -295,6 +295,28 @@ Test(report, learning_beats_fixed_schedule) {
     lm_report_free(&r);
 }
 
+/* The text shows each arm on its own line and the lift with its sign. */
+Test(report, print_shows_arms_and_lift) {
+    lm_report r;
+    asymmetric(&r);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    lm_report_print(&r, f, 0);
+    fclose(f);
+    cr_expect(strstr(buf, "adaptive            12          6    50.0%   25.4% "
+                          "to 74.6%"),
+              "%s", buf);
+    cr_expect(strstr(buf, "fixed                8          2    25.0%   7.1% "
+                          "to 59.1%"),
+              "%s", buf);
+    cr_expect(strstr(buf, "lift (adaptive / fixed - 1): +100.0%, 95% interval "
+                          "-46.9% to +653.9%"),
+              "%s", buf);
+    free(buf);
+    lm_report_free(&r);
+}
+
 /* ---- JSON numbers -------------------------------------------------------- */
 
 /* Every number token in JSON text, strings skipped: fn(token, length). */
