@@ -24,13 +24,14 @@
 #include "lm_clock.h"
 #include "lm_devstack.h"
 #include "lm_env.h"
-#include "lm_hash.h"
 #include "lm_http_get.h"
 #include "lm_kafka.h"
 #include "lm_lead.h"
 #include "lm_log.h"
 #include "lm_redis.h"
 #include "lm_runtime.h"
+#include "lm_stats.h"
+#include "lm_strmap.h"
 
 #include "lastmile/v1/lastmile.pb-c.h"
 
@@ -350,19 +351,13 @@ typedef struct bench_leads {
     char (*lead_id)[LM_LEAD_ID_MAX];
     int64_t *sent_ms;   /* real ms */
     int64_t *result_ms; /* real ms (Kafka timestamp of the first result) */
-    /* lead_id → index */
-    int64_t *slot;
-    size_t cap;
+    lm_strmap *index;   /* lead_id -> its index in the arrays above */
 } bench_leads;
 
 static const char *bench_countries[] = {"US", "DE", "GB", "IN",
                                         "BR", "JP", "FR", "CA"};
 static const char *bench_titles[] = {"CEO", "VP Sales", "Director", "Manager",
                                      "Engineer"};
-
-static size_t slot_of(const bench_leads *b, const char *id) {
-    return (size_t)lm_hash64_str(id, 3) & (b->cap - 1);
-}
 
 static int leads_make(bench_leads *b, size_t n, const char *tag) {
     memset(b, 0, sizeof(*b));
@@ -373,14 +368,10 @@ static int leads_make(bench_leads *b, size_t n, const char *tag) {
     b->lead_id = calloc(n, sizeof(*b->lead_id));
     b->sent_ms = calloc(n, sizeof(int64_t));
     b->result_ms = calloc(n, sizeof(int64_t));
-    b->cap = 1;
-    while (b->cap < 2 * n)
-        b->cap <<= 1;
-    b->slot = malloc(b->cap * sizeof(int64_t));
+    b->index = lm_strmap_new(n);
     if (!b->val || !b->len || !b->key || !b->lead_id || !b->sent_ms ||
-        !b->result_ms || !b->slot)
+        !b->result_ms || !b->index)
         return -1;
-    memset(b->slot, 0xff, b->cap * sizeof(int64_t));
     int64_t now = lm_clock_now_ms();
     for (size_t i = 0; i < n; i++) {
         char ev[64], person[LM_PERSON_MAX];
@@ -402,19 +393,15 @@ static int leads_make(bench_leads *b, size_t n, const char *tag) {
         protobuf_c_message_pack(&l.base, b->val[i]);
         lm_lead_person(b->key[i], person);
         lm_lead_id(person, ev, b->lead_id[i]);
-        size_t j = slot_of(b, b->lead_id[i]);
-        while (b->slot[j] >= 0)
-            j = (j + 1) & (b->cap - 1);
-        b->slot[j] = (int64_t)i;
+        if (!lm_strmap_put_str(b->index, b->lead_id[i], (int64_t)i, NULL))
+            return -1;
     }
     return 0;
 }
 
 static int64_t leads_find(const bench_leads *b, const char *id) {
-    for (size_t j = slot_of(b, id); b->slot[j] >= 0; j = (j + 1) & (b->cap - 1))
-        if (strcmp(b->lead_id[b->slot[j]], id) == 0)
-            return b->slot[j];
-    return -1;
+    const int64_t *i = lm_strmap_get_str(b->index, id);
+    return i ? *i : -1;
 }
 
 static void leads_free(bench_leads *b) {
@@ -426,7 +413,7 @@ static void leads_free(bench_leads *b) {
     free(b->lead_id);
     free(b->sent_ms);
     free(b->result_ms);
-    free(b->slot);
+    lm_strmap_free(b->index);
 }
 
 /* ============================================================ the phases */
@@ -566,18 +553,6 @@ static int run_paced(bench_io *io, bench_leads *b, double rate) {
     while (io->results < b->n && !bench_stop && lm_clock_mono_ms() < deadline)
         read_results(io, b, 0, 100);
     return io->results == b->n ? 0 : -1;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double pct(const double *v, size_t n, double p) {
-    if (!n)
-        return 0;
-    size_t k = (size_t)ceil(p / 100.0 * (double)n);
-    return v[k ? k - 1 : 0];
 }
 
 /* ================================================================ main */
@@ -835,11 +810,11 @@ int lm_cmd_bench(int argc, char **argv) {
             for (size_t i = 0; v && i < m; i++)
                 if (bl.result_ms[i] && bl.sent_ms[i])
                     v[n_lat++] = (double)(bl.result_ms[i] - bl.sent_ms[i]);
-            if (v) {
-                qsort(v, n_lat, sizeof(double), cmp_double);
-                lat[0] = pct(v, n_lat, 50);
-                lat[1] = pct(v, n_lat, 99);
-                lat[2] = pct(v, n_lat, 99.9);
+            if (v && n_lat > 0) { /* none measured: the zeros stay */
+                lm_stats_sort(v, n_lat);
+                lat[0] = lm_stats_percentile(v, n_lat, 50);
+                lat[1] = lm_stats_percentile(v, n_lat, 99);
+                lat[2] = lm_stats_percentile(v, n_lat, 99.9);
             }
             free(v);
         }

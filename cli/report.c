@@ -107,7 +107,7 @@ int lm_cmd_report(int argc, char **argv) {
             fprintf(stderr, "lastmile report: out of memory\n");
             goto done;
         }
-        int w = json_dumpf(j, stdout, JSON_INDENT(2));
+        int w = json_dumpf(j, stdout, JSON_INDENT(2) | LM_REPORT_JSON_REAL);
         json_decref(j);
         if (w != 0 || fputc('\n', stdout) == EOF)
             goto done;

@@ -16,6 +16,7 @@
 
 #include "lm_clock.h"
 #include "lm_env.h"
+#include "lm_fmt.h"
 #include "lm_lead.h"
 #include "lm_policy.h"
 #include "lm_redis.h"
@@ -159,17 +160,9 @@ static void next_step(const item *it, const lm_policy *p, char *buf,
                  it->cadence[0] ? " of the " : "", it->cadence);
 }
 
+/* An age in whole seconds (cut down), in the one duration format. */
 static const char *fmt_age(int64_t ms, char *buf, size_t sz) {
-    long long s = (long long)(ms / 1000);
-    if (s < 60)
-        snprintf(buf, sz, "%llds", s);
-    else if (s < 3600)
-        snprintf(buf, sz, "%lldm %02llds", s / 60, s % 60);
-    else if (s < 86400)
-        snprintf(buf, sz, "%lldh %02lldm", s / 3600, s % 3600 / 60);
-    else
-        snprintf(buf, sz, "%lldd %02lldh", s / 86400, s % 86400 / 3600);
-    return buf;
+    return lm_fmt_duration(buf, sz, (double)(ms / 1000), LM_FMT_DUR_WHOLE);
 }
 
 /* Groups of (stage, owner): items sorted by stage, owner, age; each group

@@ -1,6 +1,7 @@
 /* lm_fmt.c — see lm_fmt.h. */
 #include "lm_fmt.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,4 +51,27 @@ int lm_errf_add(char *err, size_t errsz, const char *fmt, ...) {
     vsnprintf(err + used, errsz - used, fmt, ap);
     va_end(ap);
     return -1;
+}
+
+const char *lm_fmt_duration(char *buf, size_t sz, double s, unsigned flags) {
+    if (!isfinite(s)) {
+        snprintf(buf, sz, "n/a");
+        return buf;
+    }
+    if (s < 60) {
+        snprintf(buf, sz,
+                 flags & LM_FMT_DUR_WHOLE ? "%.0fs"
+                 : s < 10                 ? "%.2fs"
+                                          : "%.1fs",
+                 s);
+        return buf;
+    }
+    long long t = llround(s);
+    if (t < 3600)
+        snprintf(buf, sz, "%lldm %02llds", t / 60, t % 60);
+    else if (t < 86400)
+        snprintf(buf, sz, "%lldh %02lldm", t / 3600, t % 3600 / 60);
+    else
+        snprintf(buf, sz, "%lldd %02lldh", t / 86400, t % 86400 / 3600);
+    return buf;
 }

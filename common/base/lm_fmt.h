@@ -1,4 +1,5 @@
-/* lm_fmt.h — number and string formatting for the per-message hot path.
+/* lm_fmt.h — number and string formatting for the per-message hot path,
+ * the one duration formatter for people, and the one error setter.
  *
  * snprintf parses its format on every call; on the hot path (ids, Redis
  * keys, numbers in commands) that was a quarter of a worker's instructions
@@ -47,6 +48,17 @@ static inline size_t lm_fmt_hex(char *buf, uint64_t v, int digits) {
  * truncated, NUL-terminated prefix). */
 size_t lm_fmt_cat(char *buf, size_t bufsz, const char *part, ...)
     __attribute__((sentinel));
+
+#define LM_FMT_DURATION_MAX 32 /* room for any lm_fmt_duration text */
+#define LM_FMT_DUR_WHOLE    1u /* under a minute: whole seconds, "42s" */
+
+/* A duration of s seconds for people, in its two largest units:
+ * "4.25s" under 10 s, "42.5s" under a minute (with LM_FMT_DUR_WHOLE in
+ * flags: "4s", "42s", rounded), then rounded to the second: "4m 12s", "3h 05m",
+ * "2d 07h"; "n/a" when s is not finite. Writes into buf of size sz (cut
+ * to fit; LM_FMT_DURATION_MAX is always enough) and returns buf, so it
+ * can be a printf argument. The board's page formats the same way. */
+const char *lm_fmt_duration(char *buf, size_t sz, double s, unsigned flags);
 
 /* The one error setter: formats into the caller's error buffer (err may
  * be NULL or errsz 0: then nothing is written). Returns -1, so a failing

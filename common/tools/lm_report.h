@@ -14,16 +14,19 @@
  *      stage, cost and revenue per outcome and per lead, the adaptive vs
  *      fixed-schedule comparison with its intervals, open leads per owner;
  *   3. rendering: lm_report_json and lm_report_print.
- * lm_report_collect is 1 + 2 in one call.
+ * lm_report_collect is 1 + 2 in one call. The files: lm_report_scan.c
+ * (Redis, parsing a lead hash), lm_report_read.c (Kafka), lm_report.c (the
+ * arithmetic), lm_report_print.c (JSON, text); percentiles and intervals
+ * are the one stats module's (common/base/lm_stats.h).
  *
  * Conventions: times in the lead hash are simulated epoch ms; durations in
  * the report are seconds (speed-to-lead, cycle time) or real milliseconds
  * (dead time, as the workers record it); money is in cents. A figure that
  * cannot be computed (nothing to divide by, no leads in a distribution) is
  * NAN in the struct, null in JSON and "n/a" in print.
- * Percentiles are nearest-rank: the p-th percentile of n sorted values is
- * the value at rank ceil(p * n / 100) (1-based), so "p90 = 4m" reads "90%
- * of leads took 4 minutes or less".
+ * Percentiles are nearest-rank (lm_stats_percentile): the p-th percentile
+ * of n sorted values is the value at rank ceil(p * n / 100) (1-based), so
+ * "p90 = 4m" reads "90% of leads took 4 minutes or less".
  *
  * Ownership: lm_lead_row strings point into the reply they were parsed
  * from (valid during the callback only). lm_report_acc_new returns an
@@ -51,7 +54,7 @@
 #define LM_REPORT_KAFKA_TIMEOUT_MS 10000 /* metadata and watermark queries */
 #define LM_REPORT_READ_TIMEOUT_MS  120000 /* reading a topic to its end */
 #define LM_REPORT_STAGES           4 /* intake qualification followup timing */
-#define LM_REPORT_Z95              1.959963984540054 /* two-sided 95% normal */
+#define LM_REPORT_JSON_RATE_DIGITS 6 /* decimals of a rate or lift in JSON */
 
 /* The stages whose dead time the workers record (wait_<stage>_ms), in
  * flow order: "intake", "qualification", "followup", "timing". */
@@ -214,28 +217,20 @@ void lm_report_free(lm_report *r); /* NULL ok; frees what r holds */
 int lm_report_collect(lm_redis *r, const lm_report_opts *o, lm_report *out,
                       char *err, size_t errsz);
 
-/* ------------------------------------------------------------ the math */
-
-/* The 95% Wilson score interval of x successes in n trials into *lo, *hi;
- * NAN both when n <= 0. */
-void lm_report_wilson(int64_t x, int64_t n, double *lo, double *hi);
-/* The lift of arm a over arm b, rate_a / rate_b - 1, and its 95% interval
- * from the delta method on log(rate_a / rate_b):
- *   se = sqrt(1/xa - 1/na + 1/xb - 1/nb),
- *   interval = exp(log(ratio) -/+ z * se) - 1.
- * lift NAN when na, nb or xb is 0; interval NAN also when xa is 0. */
-void lm_report_lift(int64_t xa, int64_t na, int64_t xb, int64_t nb,
-                    double *lift, double *lo, double *hi);
-/* Nearest-rank percentile p (0 < p <= 100) of n ascending values; NAN when
- * n is 0. */
-double lm_report_percentile(const double *sorted, size_t n, int p);
-
 /* ------------------------------------------------------------ rendering */
 
 /* The report as a JSON object (keys: docs/REPORT.md), new reference owned
- * by the caller (json_decref). 0, or -1 on allocation failure. */
+ * by the caller (json_decref). 0, or -1 on allocation failure. Each real
+ * is rounded to what it means: cents to the cent, rates, their intervals
+ * and the lift to LM_REPORT_JSON_RATE_DIGITS decimals, seconds to the
+ * millisecond, milliseconds to the microsecond. */
 int lm_report_json(const lm_report *r, json_t **out);
 /* The report as aligned text tables; tty adds bar charts to the funnel. */
 void lm_report_print(const lm_report *r, FILE *f, int tty);
+
+/* jansson dump flag for the report's JSON (or it with the layout flags):
+ * 15 significant digits print every rounded figure as its short decimal,
+ * 0.253782 rather than jansson's default 17 digits, 0.25378200000000001. */
+#define LM_REPORT_JSON_REAL JSON_REAL_PRECISION(15)
 
 #endif

@@ -155,10 +155,8 @@ static long long merged_total(const market *m) {
     redisContext *c = redisConnect("127.0.0.1", fx.st.redis_port);
     cr_assert(c && !c->err, "redis: %s", c ? c->errstr : "no memory");
     long long total = 0;
-    for (size_t i = 0; i < m->accepted.cap; i++) {
-        const char *lead = m->accepted.keys[i];
-        if (!lead)
-            continue;
+    for (size_t i = 0; i < m->accepted.n; i++) {
+        const char *lead = strset_key(&m->accepted, i, NULL);
         char key[LM_KEY_MAX];
         lm_lead_key(lead, key);
         redisReply *r = redisCommand(c, "HGET %s merged", key);

@@ -1,7 +1,10 @@
 /* test_report.c — the report's arithmetic on a small fixed scenario, every
  * figure checked against a value computed by hand (the working is in the
- * comments), plus the interval formulas against published values, parsing
- * a lead hash reply, and the JSON shape. Pure code: no Redis, no Kafka.
+ * comments); an asymmetric scenario in which learning clearly beats the
+ * fixed schedule, so swapping the arms anywhere in the report fails; the
+ * JSON's numbers short and round-tripping; parsing a lead hash reply; the
+ * JSON shape. The formulas themselves are tested in test_stats.c. Pure
+ * code: no Redis, no Kafka.
  *
  * The scenario: eight accepted leads (below), three merged duplicates and
  * four invalid submissions. T is an arbitrary simulated epoch; offsets are
@@ -21,7 +24,9 @@
 #include "lm_report.h"
 
 #include <criterion/criterion.h>
+#include <ctype.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define T0  1764547200000LL /* 2025-12-01 00:00 UTC, simulated */
@@ -192,48 +197,6 @@ Test(report, open_by_owner) {
     lm_report_free(&r);
 }
 
-/* ---- the formulas against published values ------------------------------ */
-
-Test(report, wilson_reference_values) {
-    double lo, hi;
-    /* 0 of 10: the "rule of three"-like upper bound 0.2775 */
-    lm_report_wilson(0, 10, &lo, &hi);
-    cr_expect_float_eq(lo, 0, EPS);
-    cr_expect_float_eq(hi, 0.277533, EPS);
-    /* 50 of 100: 0.4038 .. 0.5962 */
-    lm_report_wilson(50, 100, &lo, &hi);
-    cr_expect_float_eq(lo, 0.403832, EPS);
-    cr_expect_float_eq(hi, 0.596168, EPS);
-    lm_report_wilson(0, 0, &lo, &hi);
-    cr_expect(isnan(lo) && isnan(hi));
-}
-
-Test(report, lift_reference_values) {
-    double l, lo, hi;
-    /* 30/100 vs 20/100: ratio 1.5; se = sqrt(1/30 - 1/100 + 1/20 - 1/100)
-       = 0.251661; exp(ln 1.5 -/+ 1.959964 * 0.251661) - 1 */
-    lm_report_lift(30, 100, 20, 100, &l, &lo, &hi);
-    cr_expect_float_eq(l, 0.5, EPS);
-    cr_expect_float_eq(lo, -0.084039, EPS);
-    cr_expect_float_eq(hi, 1.456437, EPS);
-    /* nothing to compare against: undefined */
-    lm_report_lift(3, 10, 0, 10, &l, &lo, &hi);
-    cr_expect(isnan(l) && isnan(lo) && isnan(hi));
-    /* no success on a: lift -100%, no interval on the log scale */
-    lm_report_lift(0, 10, 2, 10, &l, &lo, &hi);
-    cr_expect_float_eq(l, -1, EPS);
-    cr_expect(isnan(lo) && isnan(hi));
-}
-
-Test(report, percentile_is_nearest_rank) {
-    double v[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
-    cr_expect_float_eq(lm_report_percentile(v, 10, 50), 5, EPS);
-    cr_expect_float_eq(lm_report_percentile(v, 10, 90), 9, EPS);
-    cr_expect_float_eq(lm_report_percentile(v, 10, 99), 10, EPS);
-    cr_expect_float_eq(lm_report_percentile(v, 1, 50), 1, EPS);
-    cr_expect(isnan(lm_report_percentile(v, 0, 50)));
-}
-
 Test(report, empty_report_has_no_fake_numbers) {
     lm_report_acc *acc = lm_report_acc_new(NULL);
     lm_report r;
@@ -250,6 +213,209 @@ Test(report, empty_report_has_no_fake_numbers) {
     json_decref(j);
     lm_report_free(&r);
     lm_report_acc_free(acc);
+}
+
+/* ---- learning beats the fixed schedule ---------------------------------- */
+
+/* The first scenario's arms are alike (1 of 2 each), so a report that
+ * mixed them up would pass it. Here they differ in size, rate and money:
+ *
+ *   arm       touches  outcome            leads  revenue each
+ *   adaptive  2        RESPONDED            4
+ *   adaptive  3        CONVERTED            2    1,000.00
+ *   adaptive  3        NO_RESPONSE          6
+ *   fixed     2        RESPONDED            1
+ *   fixed     3        CONVERTED            1      200.00
+ *   fixed     3        NO_RESPONSE          6
+ *   adaptive  1        RESPONDED            1    (one touch: not compared)
+ *   fixed     1        RESPONDED            1    (one touch: not compared)
+ *   unknown   3        RESPONDED            1    (no arm: not compared)
+ *
+ * Every touch costs 7 cents; lead i (0-based) had its first touch
+ * 1 + i * 0.123 seconds after submission, closed an hour after. */
+static void asymmetric(lm_report *out) {
+    static const struct {
+        int adaptive, touches, leads;
+        const char *outcome;
+        int64_t revenue;
+    } groups[] = {
+        {1, 2, 4, "RESPONDED", 0},
+        {1, 3, 2, "CONVERTED_OUTCOME", 100000},
+        {1, 3, 6, "NO_RESPONSE", 0},
+        {0, 2, 1, "RESPONDED", 0},
+        {0, 3, 1, "CONVERTED_OUTCOME", 20000},
+        {0, 3, 6, "NO_RESPONSE", 0},
+        {1, 1, 1, "RESPONDED", 0},
+        {0, 1, 1, "RESPONDED", 0},
+        {-1, 3, 1, "RESPONDED", 0},
+    };
+    lm_report_acc *acc = lm_report_acc_new(NULL);
+    cr_assert_not_null(acc);
+    int i = 0;
+    for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++)
+        for (int k = 0; k < groups[g].leads; k++, i++) {
+            lm_lead_row r = row("QUALIFIED", groups[g].adaptive,
+                                groups[g].touches, "closed", groups[g].outcome,
+                                -1, 3600, 7 * groups[g].touches);
+            r.first_action_at = T0 + 1000 + i * 123;
+            r.revenue_cents = groups[g].revenue;
+            lm_report_add_lead(acc, &r);
+        }
+    cr_assert_eq(lm_report_finish(acc, out), 0);
+    lm_report_acc_free(acc);
+}
+
+Test(report, learning_beats_fixed_schedule) {
+    lm_report r;
+    asymmetric(&r);
+    /* adaptive 6 of 12 (4 responded + 2 converted), fixed 2 of 8 */
+    cr_expect_eq(r.adaptive.touched, 12);
+    cr_expect_eq(r.adaptive.responded, 6);
+    cr_expect_eq(r.fixed.touched, 8);
+    cr_expect_eq(r.fixed.responded, 2);
+    cr_expect_float_eq(r.adaptive.rate, 0.5, EPS);
+    cr_expect_float_eq(r.fixed.rate, 0.25, EPS);
+    /* Wilson 6/12 and 2/8 (z = 1.959964) */
+    cr_expect_float_eq(r.adaptive.lo, 0.253782, EPS);
+    cr_expect_float_eq(r.adaptive.hi, 0.746218, EPS);
+    cr_expect_float_eq(r.fixed.lo, 0.071479, EPS);
+    cr_expect_float_eq(r.fixed.hi, 0.590725, EPS);
+    /* lift 0.5 / 0.25 - 1 = +100%; se = sqrt(1/6 - 1/12 + 1/2 - 1/8) =
+       0.677003; exp(ln 2 -/+ z * se) - 1 = -0.469404 .. 6.538695 */
+    cr_expect_gt(r.lift, 0, "learning won: the lift must be positive");
+    cr_expect_float_eq(r.lift, 1.0, EPS);
+    cr_expect_float_eq(r.lift_lo, -0.469404, EPS);
+    cr_expect_float_eq(r.lift_hi, 6.538695, EPS);
+    /* 23 leads: 2 * 1000.00 + 200.00 of revenue; 60 touches at 7 cents */
+    cr_expect_eq(r.accepted, 23);
+    cr_expect_eq(r.converted, 3);
+    cr_expect_eq(r.revenue_cents, 220000);
+    cr_expect_eq(r.cost_cents, 420);
+    cr_expect_float_eq(r.revenue_per_lead_cents, 220000.0 / 23, EPS);
+    lm_report_free(&r);
+}
+
+/* The text shows each arm on its own line and the lift with its sign. */
+Test(report, print_shows_arms_and_lift) {
+    lm_report r;
+    asymmetric(&r);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    lm_report_print(&r, f, 0);
+    fclose(f);
+    cr_expect(strstr(buf, "adaptive            12          6    50.0%   25.4% "
+                          "to 74.6%"),
+              "%s", buf);
+    cr_expect(strstr(buf, "fixed                8          2    25.0%   7.1% "
+                          "to 59.1%"),
+              "%s", buf);
+    cr_expect(strstr(buf, "lift (adaptive / fixed - 1): +100.0%, 95% interval "
+                          "-46.9% to +653.9%"),
+              "%s", buf);
+    free(buf);
+    lm_report_free(&r);
+}
+
+/* ---- JSON numbers -------------------------------------------------------- */
+
+/* Every number token in JSON text, strings skipped: fn(token, length). */
+static void each_number(const char *text, void (*fn)(const char *, size_t)) {
+    for (const char *p = text; *p;) {
+        if (*p == '"') {
+            for (p++; *p && *p != '"'; p++)
+                if (*p == '\\' && p[1])
+                    p++;
+            if (*p)
+                p++;
+        } else if (*p == '-' || isdigit((unsigned char)*p)) {
+            size_t n = strspn(p, "-+0123456789.eE");
+            fn(p, n);
+            p += n;
+        } else {
+            p++;
+        }
+    }
+}
+
+static void short_number(const char *tok, size_t n) {
+    const char *dot = memchr(tok, '.', n);
+    size_t frac = 0, digits = 0;
+    for (size_t i = 0; i < n && tok[i] != 'e' && tok[i] != 'E'; i++)
+        digits += isdigit((unsigned char)tok[i]) != 0;
+    if (dot)
+        frac = strspn(dot + 1, "0123456789");
+    cr_expect_leq(frac, LM_REPORT_JSON_RATE_DIGITS, "%.*s: too many decimals",
+                  (int)n, tok);
+    cr_expect_leq(digits, 15, "%.*s: more digits than the figure has", (int)n,
+                  tok);
+}
+
+/* A real in the parsed JSON is the report's figure rounded to `dec`. */
+static void expect_rounded(json_t *j, const char *path, double v, int dec) {
+    json_t *x = j;
+    char key[64];
+    for (const char *p = path; x && *p;) {
+        size_t n = strcspn(p, ".");
+        snprintf(key, sizeof(key), "%.*s", (int)n, p);
+        x = json_is_array(x) ? json_array_get(x, (size_t)strtol(key, NULL, 10))
+                             : json_object_get(x, key);
+        p += n + (p[n] == '.');
+    }
+    cr_assert(json_is_real(x), "%s is not a real", path);
+    double scale = pow(10, dec);
+    cr_expect_eq(json_real_value(x), round(v * scale) / scale, "%s: %.17g",
+                 path, json_real_value(x));
+}
+
+/* `report --json` printed 8786.2177499999998: each figure is now rounded
+ * to what it means and dumped short, and reads back as that value. */
+Test(report, json_numbers_are_short_and_round_trip) {
+    lm_report r;
+    asymmetric(&r);
+    json_t *j = NULL;
+    cr_assert_eq(lm_report_json(&r, &j), 0);
+    char *text = json_dumps(j, JSON_COMPACT | LM_REPORT_JSON_REAL);
+    json_decref(j);
+    cr_assert_not_null(text);
+    each_number(text, short_number);
+    cr_expect(strstr(text, "\"per_outcome_cents\":18.0"), "420 / 23: %s", text);
+    cr_expect(strstr(text, "\"per_accepted_lead_cents\":9565.0"),
+              "220000 / 23: %s", text);
+    json_t *back = json_loads(text, 0, NULL);
+    cr_assert_not_null(back, "%s", text);
+    expect_rounded(back, "cost.per_conversion_cents",
+                   r.cost_per_conversion_cents, 0);
+    expect_rounded(back, "speed_to_lead_s.mean", r.speed_to_lead_s.mean, 3);
+    expect_rounded(back, "speed_to_lead_s.p90", r.speed_to_lead_s.p90, 3);
+    expect_rounded(back, "timing_arms.adaptive.ci95.0", r.adaptive.lo, 6);
+    expect_rounded(back, "timing_arms.fixed.ci95.1", r.fixed.hi, 6);
+    expect_rounded(back, "timing_arms.lift.ci95.0", r.lift_lo, 6);
+    expect_rounded(back, "timing_arms.lift.ci95.1", r.lift_hi, 6);
+    cr_expect_float_eq(
+        json_real_value(json_object_get(
+            json_object_get(json_object_get(back, "timing_arms"), "lift"),
+            "value")),
+        1.0, EPS);
+    json_decref(back);
+    free(text);
+    lm_report_free(&r);
+}
+
+/* A figure that rounds to nothing prints 0.0, not -0.0. */
+Test(report, json_rounds_a_tiny_negative_to_zero) {
+    lm_report r;
+    memset(&r, 0, sizeof(r));
+    r.lift = -1e-9;
+    r.lift_lo = r.lift_hi = NAN;
+    json_t *j = NULL;
+    cr_assert_eq(lm_report_json(&r, &j), 0);
+    char *text = json_dumps(j, JSON_COMPACT | LM_REPORT_JSON_REAL);
+    json_decref(j);
+    cr_assert_not_null(text);
+    cr_expect(strstr(text, "\"lift\":{\"value\":0.0"), "%s", text);
+    cr_expect_null(strstr(text, "-0.0"), "%s", text);
+    free(text);
 }
 
 /* ---- parsing a lead hash ------------------------------------------------- */

@@ -1,0 +1,71 @@
+/* lm_stats.c — percentiles and intervals (see lm_stats.h). Pure. */
+#include "lm_stats.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#define RANK_SLACK 1e-12 /* relative: p * n / 100 this near a whole number */
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+void lm_stats_sort(double *v, size_t n) {
+    if (n > 1)
+        qsort(v, n, sizeof(*v), cmp_double);
+}
+
+double lm_stats_mean(const double *v, size_t n) {
+    if (n == 0)
+        return NAN;
+    double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += v[i];
+    return sum / (double)n;
+}
+
+double lm_stats_percentile(const double *sorted, size_t n, double p) {
+    if (n == 0 || !(p > 0 && p <= 100))
+        return NAN;
+    /* p * n is exact for a whole p (n < 2^53), and so is its quotient by
+       100 when that is whole; the slack absorbs p's own rounding */
+    double x = p * (double)n / 100.0;
+    double r = ceil(x - x * RANK_SLACK);
+    size_t rank = r < 1 ? 1 : r >= (double)n ? n : (size_t)r;
+    return sorted[rank - 1];
+}
+
+double lm_stats_ratio(int64_t num, int64_t den) {
+    return den > 0 ? (double)num / (double)den : NAN;
+}
+
+void lm_stats_wilson(int64_t x, int64_t n, double *lo, double *hi) {
+    if (n <= 0 || x < 0 || x > n) {
+        *lo = *hi = NAN;
+        return;
+    }
+    const double z = LM_STATS_Z95, z2 = z * z, nn = (double)n;
+    double p = (double)x / nn;
+    double denom = 1 + z2 / nn;
+    double centre = (p + z2 / (2 * nn)) / denom;
+    double half = z / denom * sqrt(p * (1 - p) / nn + z2 / (4 * nn * nn));
+    *lo = centre - half < 0 ? 0 : centre - half;
+    *hi = centre + half > 1 ? 1 : centre + half;
+}
+
+void lm_stats_lift(int64_t xa, int64_t na, int64_t xb, int64_t nb, double *lift,
+                   double *lo, double *hi) {
+    *lift = *lo = *hi = NAN;
+    if (na <= 0 || nb <= 0 || xb <= 0 || xa < 0)
+        return;
+    double ra = (double)xa / (double)na, rb = (double)xb / (double)nb;
+    *lift = ra / rb - 1;
+    if (xa == 0)
+        return;
+    double se = sqrt(1.0 / (double)xa - 1.0 / (double)na + 1.0 / (double)xb -
+                     1.0 / (double)nb);
+    double l = log(ra / rb);
+    *lo = exp(l - LM_STATS_Z95 * se) - 1;
+    *hi = exp(l + LM_STATS_Z95 * se) - 1;
+}

@@ -1,0 +1,208 @@
+/* lm_report_read.c — reading a Kafka topic from its start to its end for
+ * the report (see lm_report.h): the dead letters counted as invalid
+ * submissions, the outcomes `lastmile train` learns from.
+ *
+ * A group-less reader assigned to every partition at its low watermark;
+ * it stops at the high watermark taken at the start (or at the end the
+ * reader sees, which read_committed may put short of it). Owns its client
+ * for the length of one call. Single-threaded. */
+#include "lm_report.h"
+
+#include "lm_clock.h"
+#include "lm_fmt.h"
+#include "lm_kafka.h"
+
+#include "lastmile/v1/lastmile.pb-c.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define READ_POLL_MS 100
+
+int lm_report_count_invalid(void *opaque, const rd_kafka_message_t *rkm) {
+    int64_t *n = opaque;
+    Lastmile__V1__DeadLetter *d =
+        lastmile__v1__dead_letter__unpack(NULL, rkm->len, rkm->payload);
+    if (!d)
+        return 0;
+    if (d->worker && strcmp(d->worker, "intake") == 0)
+        (*n)++;
+    lastmile__v1__dead_letter__free_unpacked(d, NULL);
+    return 0;
+}
+
+/* ============================================================ one topic */
+
+/* One read of one topic: its client, and per partition the high
+ * watermark taken at the start and whether it has been read to its end. */
+typedef struct topic_read {
+    rd_kafka_t *rk;
+    char topic[LM_TOPIC_MAX];
+    int n_parts, remaining;
+    int64_t *high;
+    int *done;
+} topic_read;
+
+/* A group-less reader that logs errors only, unless the settings' Kafka
+ * properties set log_level. NULL with err. */
+static rd_kafka_t *reader_new(const lm_settings *s, char *err, size_t errsz) {
+    char why[512];
+    rd_kafka_conf_t *conf = lm_kafka_conf(s, LM_KAFKA_READER, NULL, err, errsz);
+    if (!conf)
+        return NULL;
+    int log_level_set = 0;
+    for (int i = 0; i < s->n_kafka; i++)
+        log_level_set |= strcmp(s->kafka[i].name, "log_level") == 0;
+    if (!log_level_set) /* a one-shot reader: errors only, unless told */
+        rd_kafka_conf_set(conf, "log_level", "3", NULL, 0);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        lm_errf(err, errsz, "Kafka client: %s", why);
+    }
+    return rk;
+}
+
+/* Takes each partition's watermarks and assigns the non-empty ones from
+ * their first offset. 1 when there is something to read, 0 when not (no
+ * such topic, or every partition empty), -1 with err. */
+static int read_assign(topic_read *t, const lm_settings *s, char *err,
+                       size_t errsz) {
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    int rc = -1;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(t->rk, t->topic, NULL);
+    rd_kafka_resp_err_t e =
+        rkt ? rd_kafka_metadata(t->rk, 0, rkt, &md, LM_REPORT_KAFKA_TIMEOUT_MS)
+            : rd_kafka_last_error();
+    if (e) {
+        lm_errf(err, errsz,
+                "cannot read the metadata of %s from LASTMILE_BROKERS "
+                "(%s): %s; is the broker up?",
+                t->topic, s->brokers ? s->brokers : "", rd_kafka_err2str(e));
+        goto done;
+    }
+    if (md->topic_cnt < 1 ||
+        md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+        rc = 0; /* no such topic: nothing was ever written to it */
+        goto done;
+    }
+    if (md->topics[0].err) {
+        lm_errf(err, errsz, "topic %s: %s", t->topic,
+                rd_kafka_err2str(md->topics[0].err));
+        goto done;
+    }
+    t->n_parts = md->topics[0].partition_cnt;
+    t->high = calloc((size_t)t->n_parts + 1, sizeof(*t->high));
+    t->done = calloc((size_t)t->n_parts + 1, sizeof(*t->done));
+    parts = rd_kafka_topic_partition_list_new(t->n_parts > 0 ? t->n_parts : 1);
+    if (!t->high || !t->done || !parts) {
+        lm_errf(err, errsz, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < t->n_parts; i++) {
+        int32_t p = md->topics[0].partitions[i].id;
+        int64_t lo = 0, hi = 0;
+        if (p < 0 || p >= t->n_parts) {
+            lm_errf(err, errsz, "topic %s: partition id %d out of range",
+                    t->topic, (int)p);
+            goto done;
+        }
+        e = rd_kafka_query_watermark_offsets(t->rk, t->topic, p, &lo, &hi,
+                                             LM_REPORT_KAFKA_TIMEOUT_MS);
+        if (e) {
+            lm_errf(err, errsz, "topic %s [%d]: watermarks: %s", t->topic,
+                    (int)p, rd_kafka_err2str(e));
+            goto done;
+        }
+        t->high[p] = hi;
+        t->done[p] = hi <= lo;
+        if (!t->done[p]) {
+            rd_kafka_topic_partition_list_add(parts, t->topic, p)->offset = lo;
+            t->remaining++;
+        }
+    }
+    rc = t->remaining > 0;
+    if (rc && (e = rd_kafka_assign(t->rk, parts)) != 0) {
+        lm_errf(err, errsz, "topic %s: assign: %s", t->topic,
+                rd_kafka_err2str(e));
+        rc = -1;
+    }
+done:
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (parts)
+        rd_kafka_topic_partition_list_destroy(parts);
+    if (rkt)
+        rd_kafka_topic_destroy(rkt);
+    return rc;
+}
+
+/* Marks partition p read to its end. */
+static void read_done(topic_read *t, int32_t p) {
+    t->done[p] = 1;
+    t->remaining--;
+}
+
+/* Polls until every assigned partition is read to its end, calling fn for
+ * each message below its high watermark. The count read, or -1 with err
+ * (timeout, fatal client error, fn said stop). */
+static int64_t read_to_end(topic_read *t, int timeout_ms, lm_report_msg_fn fn,
+                           void *opaque, char *err, size_t errsz) {
+    char why[512];
+    int64_t n = 0,
+            limit = timeout_ms > 0 ? timeout_ms : LM_REPORT_READ_TIMEOUT_MS;
+    int64_t t0 = lm_clock_mono_ms();
+    while (t->remaining > 0) {
+        if (lm_clock_mono_ms() - t0 > limit)
+            return lm_errf(err, errsz,
+                           "topic %s: not read to its end within %lld ms (%d "
+                           "of %d partitions left); is the broker up?",
+                           t->topic, (long long)limit, t->remaining,
+                           t->n_parts);
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(t->rk, READ_POLL_MS);
+        if (!rkm)
+            continue;
+        int32_t p = rkm->partition;
+        int in_range = p >= 0 && p < t->n_parts && !t->done[p];
+        int stop = 0;
+        if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            /* the end as the reader sees it (read_committed may stop short
+               of the high watermark at an open transaction) */
+            if (in_range)
+                read_done(t, p);
+        } else if (rkm->err) {
+            if (rd_kafka_fatal_error(t->rk, why, sizeof(why)))
+                stop = lm_errf(err, errsz, "topic %s: %s", t->topic, why);
+            /* else transient: librdkafka retries */
+        } else if (in_range && rkm->offset < t->high[p]) {
+            n++;
+            if (fn(opaque, rkm) != 0)
+                stop =
+                    lm_errf(err, errsz, "topic %s: reading stopped", t->topic);
+            if (rkm->offset + 1 >= t->high[p])
+                read_done(t, p);
+        }
+        rd_kafka_message_destroy(rkm);
+        if (stop)
+            return -1;
+    }
+    return n;
+}
+
+int64_t lm_report_read_topic(const lm_settings *s, const char *suffix,
+                             int timeout_ms, lm_report_msg_fn fn, void *opaque,
+                             char *err, size_t errsz) {
+    topic_read t = {0};
+    lm_topic_name(s, suffix, t.topic, sizeof(t.topic));
+    if (!(t.rk = reader_new(s, err, errsz)))
+        return -1;
+    int64_t n = read_assign(&t, s, err, errsz);
+    if (n > 0)
+        n = read_to_end(&t, timeout_ms, fn, opaque, err, errsz);
+    rd_kafka_consumer_close(t.rk);
+    rd_kafka_destroy(t.rk);
+    free(t.high);
+    free(t.done);
+    return n;
+}
