@@ -500,7 +500,7 @@ static char *board_collect(lm_board *b) {
     json_object_set_new(root, "report_stale", json_boolean(stale));
     json_object_set(root, "stages", stages);
     json_object_set(root, "waiting_longest", waiting);
-    out = json_dumps(root, JSON_COMPACT);
+    out = json_dumps(root, JSON_COMPACT | LM_REPORT_JSON_REAL);
 done:
     for (int i = 0; i < BOARD_STAGES; i++)
         json_decref(st_obj[i]);

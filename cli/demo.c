@@ -224,7 +224,7 @@ static int demo_report(const lm_settings *s, const lm_simrun_stats *st,
                       (json_int_t)st->conversions, "accounted",
                       (json_int_t)accounted, "every_lead_accounted_once",
                       accounted == (int64_t)st->published));
-        rc = json_dumpf(j, stdout, JSON_INDENT(2));
+        rc = json_dumpf(j, stdout, JSON_INDENT(2) | LM_REPORT_JSON_REAL);
         fputc('\n', stdout);
         json_decref(j);
     } else {
