@@ -19,12 +19,12 @@
  *
  * The numbers are measurements of this machine at this moment: run on a
  * quiet machine. docs/PERFORMANCE.md has the method and the figures. */
+#include "bench.h"
 #include "cli.h"
 
 #include "lm_clock.h"
 #include "lm_devstack.h"
 #include "lm_env.h"
-#include "lm_http_get.h"
 #include "lm_kafka.h"
 #include "lm_lead.h"
 #include "lm_log.h"
@@ -35,18 +35,14 @@
 
 #include "lastmile/v1/lastmile.pb-c.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -137,208 +133,6 @@ static int passthrough_main(const char *in_suffix, const char *out_suffix) {
     rd_kafka_destroy(p);
     lm_settings_free(&s);
     return 0;
-}
-
-/* ================================================================ helpers */
-
-typedef struct proc {
-    pid_t pid;
-    char name[32];
-    int metrics_port;
-    double cpu0, cpu1; /* seconds */
-    long rss_kb;
-} proc;
-
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
-static pid_t spawn(char *const argv[], const char *log, int metrics_port) {
-    pid_t pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        FILE *f = freopen(log, "a", stderr);
-        (void)f;
-        if (metrics_port > 0) {
-            char addr[64];
-            snprintf(addr, sizeof(addr), "127.0.0.1:%d", metrics_port);
-            setenv("LASTMILE_METRICS_ADDR", addr, 1);
-        }
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static double proc_cpu(pid_t pid) {
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    unsigned long long ut = 0, st = 0;
-    /* fields after ')': state(3) ... utime(14) stime(15) */
-    int field = 2;
-    for (char *q = p; q && *q; q++) {
-        if (*q == ' ') {
-            field++;
-            if (field == 14)
-                ut = strtoull(q + 1, NULL, 10);
-            else if (field == 15) {
-                st = strtoull(q + 1, NULL, 10);
-                break;
-            }
-        }
-    }
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-static long proc_hwm_kb(pid_t pid) {
-    char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    long kb = 0;
-    while (f && fgets(line, sizeof(line), f))
-        if (strncmp(line, "VmHWM:", 6) == 0)
-            kb = strtol(line + 6, NULL, 10);
-    if (f)
-        fclose(f);
-    return kb;
-}
-
-static void stop_procs(proc *p, int n) {
-    for (int i = 0; i < n; i++)
-        if (p[i].pid > 0)
-            kill(p[i].pid, SIGTERM);
-    for (int i = 0; i < n; i++)
-        if (p[i].pid > 0) {
-            int st;
-            waitpid(p[i].pid, &st, 0);
-            p[i].pid = 0;
-        }
-}
-
-#define BENCH_SCRAPE_TIMEOUT_MS 10000 /* each connect, send, receive */
-
-/* A scrape of one series' sum over label sets from a worker's /metrics;
- * -1 when the scrape fails. */
-static double scrape_sum(int port, const char *series) {
-    lm_http_get_reply r;
-    char err[256];
-    double sum = 0;
-    if (lm_http_get("127.0.0.1", port, "/metrics", BENCH_SCRAPE_TIMEOUT_MS, &r,
-                    err, sizeof(err)) != 0)
-        return -1;
-    if (r.status != 200) {
-        lm_http_get_free(&r);
-        return -1;
-    }
-    char *buf = r.body;
-    size_t sl = strlen(series);
-    for (char *line = buf; line && *line;) {
-        char *nl = strchr(line, '\n');
-        if (nl)
-            *nl = '\0';
-        if (strncmp(line, series, sl) == 0 &&
-            (line[sl] == ' ' || line[sl] == '{')) {
-            char *sp = strrchr(line, ' ');
-            if (sp)
-                sum += strtod(sp + 1, NULL);
-        }
-        line = nl ? nl + 1 : NULL;
-    }
-    lm_http_get_free(&r);
-    return sum;
-}
-
-/* A whole-number field of one INFO section ("total_commands_processed"),
- * or -1 when it cannot be read. */
-static long long redis_info_ll(lm_redis *r, const char *section,
-                               const char *field) {
-    lm_pipe p = {0};
-    lm_pipe_cmd_strs(&p, "INFO", section, NULL);
-    redisReply *rep[1];
-    char err[256], key[96];
-    long long n = -1;
-    snprintf(key, sizeof(key), "\n%s:", field);
-    if (lm_redis_exec(r, &p, rep, err, sizeof(err)) == 0) {
-        const char *s = lm_reply_str(rep[0], NULL);
-        const char *k = s ? strstr(s, key) : NULL;
-        if (k)
-            n = strtoll(k + strlen(key), NULL, 10);
-        lm_redis_replies_free(rep, 1);
-    }
-    lm_pipe_free(&p);
-    return n;
-}
-
-static long long redis_commands(lm_redis *r) {
-    return redis_info_ll(r, "stats", "total_commands_processed");
-}
-
-/* Where Redis's AOF rewrites stand: how many so far, and whether one is
- * running. On two cores the rewrite child takes one of them while it runs,
- * and every worker's round trips wait. */
-typedef struct aof_mark {
-    long long rewrites, in_progress; /* -1: could not be read */
-} aof_mark;
-
-static aof_mark aof_mark_take(lm_redis *r) {
-    aof_mark a = {redis_info_ll(r, "persistence", "aof_rewrites"),
-                  redis_info_ll(r, "persistence", "aof_rewrite_in_progress")};
-    return a;
-}
-
-/* The rewrites that overlapped the window between two marks: counted, or
- * one that was running at either end (whether Redis counts a rewrite when
- * it starts or when it ends); -1 when a mark could not be read. */
-static long long aof_rewrites_between(aof_mark a, aof_mark b) {
-    if (a.rewrites < 0 || a.in_progress < 0 || b.rewrites < 0 ||
-        b.in_progress < 0)
-        return -1;
-    long long n = b.rewrites - a.rewrites;
-    return n > 0 ? n : (a.in_progress || b.in_progress);
-}
-
-/* Redis's CPU seconds so far: its main thread, and its children (the
- * AOF rewrites it forks). 0 / -1. */
-static int redis_cpu(lm_redis *r, double *main_s, double *children_s) {
-    static const char *const fields[4] = {
-        "used_cpu_user_main_thread:", "used_cpu_sys_main_thread:",
-        "used_cpu_user_children:", "used_cpu_sys_children:"};
-    lm_pipe p = {0};
-    lm_pipe_cmd_strs(&p, "INFO", "cpu", NULL);
-    redisReply *rep[1];
-    char err[256];
-    int rc = -1;
-    *main_s = *children_s = 0;
-    if (lm_redis_exec(r, &p, rep, err, sizeof(err)) == 0) {
-        const char *s = lm_reply_str(rep[0], NULL);
-        rc = s ? 0 : -1;
-        for (int i = 0; s && i < 4; i++) {
-            const char *k = strstr(s, fields[i]);
-            double v = k ? strtod(k + strlen(fields[i]), NULL) : 0;
-            *(i < 2 ? main_s : children_s) += v;
-        }
-        lm_redis_replies_free(rep, 1);
-    }
-    lm_pipe_free(&p);
-    return rc;
 }
 
 /* ================================================================ leads */
@@ -623,7 +417,7 @@ static int phase_up(phase *ph, const char *self, char *err, size_t errsz) {
 }
 
 static void phase_down(phase *ph) {
-    stop_procs(ph->procs, ph->n_procs);
+    bench_stop_procs(ph->procs, ph->n_procs);
     if (ph->io.reader) {
         rd_kafka_consumer_close(ph->io.reader);
         rd_kafka_destroy(ph->io.reader);
@@ -725,7 +519,7 @@ int lm_cmd_bench(int argc, char **argv) {
                         "--passthrough",    (char *)hops[h][0],
                         (char *)hops[h][1], NULL};
         snprintf(log, sizeof(log), "%s/passthrough-%d.log", pt.dir, h);
-        pt.procs[pt.n_procs].pid = spawn(args, log, 0);
+        pt.procs[pt.n_procs].pid = bench_spawn(args, log, 0);
         snprintf(pt.procs[pt.n_procs].name, 32, "passthrough-%d", h);
         pt.n_procs++;
     }
@@ -752,8 +546,8 @@ int lm_cmd_bench(int argc, char **argv) {
         worker_exe(self, workers[w], exe, sizeof(exe));
         char *args[] = {exe, NULL};
         snprintf(log, sizeof(log), "%s/%s.log", fl.dir, workers[w]);
-        fl.procs[w].metrics_port = free_port();
-        fl.procs[w].pid = spawn(args, log, fl.procs[w].metrics_port);
+        fl.procs[w].metrics_port = lm_devstack_free_port();
+        fl.procs[w].pid = bench_spawn(args, log, fl.procs[w].metrics_port);
         snprintf(fl.procs[w].name, 32, "%s", workers[w]);
         fl.n_procs++;
     }
@@ -772,25 +566,27 @@ int lm_cmd_bench(int argc, char **argv) {
         goto out;
     }
     for (int w = 0; w < 4; w++) {
-        fl.procs[w].cpu0 = proc_cpu(fl.procs[w].pid);
-        rt0 += scrape_sum(fl.procs[w].metrics_port,
-                          "lastmile_redis_roundtrip_seconds_count");
-        b0 += scrape_sum(fl.procs[w].metrics_port, "lastmile_batch_size_count");
+        fl.procs[w].cpu0 = bench_proc_cpu(fl.procs[w].pid);
+        rt0 += bench_scrape_sum(fl.procs[w].metrics_port,
+                                "lastmile_redis_roundtrip_seconds_count");
+        b0 += bench_scrape_sum(fl.procs[w].metrics_port,
+                               "lastmile_batch_size_count");
     }
-    cmd0 = redis_commands(redis);
-    redis_cpu(redis, &rcpu0, &rkid0);
+    cmd0 = bench_redis_commands(redis);
+    bench_redis_cpu(redis, &rcpu0, &rkid0);
     if (leads_make(&bl, (size_t)n_leads, "max") != 0)
         goto out;
     rate = run_max(&fl.io, &bl, 0);
     leads_free(&bl);
     for (int w = 0; w < 4; w++) {
-        fl.procs[w].cpu1 = proc_cpu(fl.procs[w].pid);
-        rt1 += scrape_sum(fl.procs[w].metrics_port,
-                          "lastmile_redis_roundtrip_seconds_count");
-        b1 += scrape_sum(fl.procs[w].metrics_port, "lastmile_batch_size_count");
+        fl.procs[w].cpu1 = bench_proc_cpu(fl.procs[w].pid);
+        rt1 += bench_scrape_sum(fl.procs[w].metrics_port,
+                                "lastmile_redis_roundtrip_seconds_count");
+        b1 += bench_scrape_sum(fl.procs[w].metrics_port,
+                               "lastmile_batch_size_count");
     }
-    cmd1 = redis_commands(redis);
-    redis_cpu(redis, &rcpu1, &rkid1);
+    cmd1 = bench_redis_commands(redis);
+    bench_redis_cpu(redis, &rcpu1, &rkid1);
     fprintf(stderr, "bench: fleet %.0f leads/s; latency at %.0f leads/s\n",
             rate, rate_opt ? (double)rate_opt : rate / 2);
     double offered = rate_opt ? (double)rate_opt : rate / 2;
@@ -801,10 +597,11 @@ int lm_cmd_bench(int argc, char **argv) {
         if (m > (size_t)n_leads)
             m = (size_t)n_leads;
         fl.io.results = 0;
-        aof_mark aof0 = aof_mark_take(redis);
+        aof_mark aof0 = bench_aof_mark_take(redis);
         int paced = leads_make(&bl, m, "lat") == 0 &&
                     run_paced(&fl.io, &bl, offered) == 0;
-        lat_rewrites = aof_rewrites_between(aof0, aof_mark_take(redis));
+        lat_rewrites =
+            bench_aof_rewrites_between(aof0, bench_aof_mark_take(redis));
         if (paced) {
             double *v = malloc(m * sizeof(double));
             for (size_t i = 0; v && i < m; i++)
@@ -822,12 +619,12 @@ int lm_cmd_bench(int argc, char **argv) {
     }
     double wait_mean_ms[4] = {0}, batch_mean[4] = {0};
     for (int w = 0; w < 4; w++) {
-        fl.procs[w].rss_kb = proc_hwm_kb(fl.procs[w].pid);
+        fl.procs[w].rss_kb = bench_proc_hwm_kb(fl.procs[w].pid);
         int port = fl.procs[w].metrics_port;
-        double ws = scrape_sum(port, "lastmile_stage_wait_seconds_sum");
-        double wc = scrape_sum(port, "lastmile_stage_wait_seconds_count");
-        double bs = scrape_sum(port, "lastmile_batch_size_sum");
-        double bc = scrape_sum(port, "lastmile_batch_size_count");
+        double ws = bench_scrape_sum(port, "lastmile_stage_wait_seconds_sum");
+        double wc = bench_scrape_sum(port, "lastmile_stage_wait_seconds_count");
+        double bs = bench_scrape_sum(port, "lastmile_batch_size_sum");
+        double bc = bench_scrape_sum(port, "lastmile_batch_size_count");
         wait_mean_ms[w] = wc > 0 ? ws / wc * 1e3 : 0;
         batch_mean[w] = bc > 0 ? bs / bc : 0;
     }

@@ -36,7 +36,7 @@ static int64_t mono_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int free_port(void) {
+int lm_devstack_free_port(void) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
         return -1;
@@ -436,7 +436,7 @@ int lm_devstack_up(const lm_devstack_opts *o, lm_devstack *st, char *err,
     }
     st->redis_previous = aside;
     for (int attempt = 0; attempt < 5; attempt++) {
-        st->redis_port = free_port();
+        st->redis_port = lm_devstack_free_port();
         if (st->redis_port > 0 &&
             lm_devstack_redis_start(st, o->die_with_parent, err, errsz) == 0)
             break;

@@ -72,6 +72,8 @@ int lm_devstack_redis_stop(lm_devstack *st, int hard);
  * stop left): a restart within a run keeps Redis's data. 0 / -1 with err. */
 int lm_devstack_redis_start(lm_devstack *st, int die_with_parent, char *err,
                             size_t errsz);
+/* A TCP port on 127.0.0.1 that was free a moment ago, or -1. */
+int lm_devstack_free_port(void);
 /* Sends one fault command to the broker process. 0 / -1. */
 int lm_devstack_broker_ctl(const lm_devstack *st, const char *command);
 

@@ -1,0 +1,186 @@
+/* bench_probe.c — what `lastmile bench` measures with: its worker
+ * processes (start, CPU seconds and peak RSS from /proc, stop), a worker's
+ * /metrics, and Redis's INFO (commands, AOF rewrites, CPU). Single-threaded,
+ * like the bench. */
+#include "bench.h"
+
+#include "lm_http_get.h"
+#include "lm_runtime.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+pid_t bench_spawn(char *const argv[], const char *log, int metrics_port) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        FILE *f = freopen(log, "a", stderr);
+        (void)f;
+        if (metrics_port > 0) {
+            char addr[64];
+            snprintf(addr, sizeof(addr), "127.0.0.1:%d", metrics_port);
+            setenv("LASTMILE_METRICS_ADDR", addr, 1);
+        }
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+double bench_proc_cpu(pid_t pid) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    unsigned long long ut = 0, st = 0;
+    /* fields after ')': state(3) ... utime(14) stime(15) */
+    int field = 2;
+    for (char *q = p; q && *q; q++) {
+        if (*q == ' ') {
+            field++;
+            if (field == 14)
+                ut = strtoull(q + 1, NULL, 10);
+            else if (field == 15) {
+                st = strtoull(q + 1, NULL, 10);
+                break;
+            }
+        }
+    }
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+long bench_proc_hwm_kb(pid_t pid) {
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kb = 0;
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, "VmHWM:", 6) == 0)
+            kb = strtol(line + 6, NULL, 10);
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+void bench_stop_procs(proc *p, int n) {
+    for (int i = 0; i < n; i++)
+        if (p[i].pid > 0)
+            kill(p[i].pid, SIGTERM);
+    for (int i = 0; i < n; i++)
+        if (p[i].pid > 0) {
+            int st;
+            waitpid(p[i].pid, &st, 0);
+            p[i].pid = 0;
+        }
+}
+
+#define BENCH_SCRAPE_TIMEOUT_MS 10000 /* each connect, send, receive */
+
+/* A scrape of one series' sum over label sets from a worker's /metrics;
+ * -1 when the scrape fails. */
+double bench_scrape_sum(int port, const char *series) {
+    lm_http_get_reply r;
+    char err[256];
+    double sum = 0;
+    if (lm_http_get("127.0.0.1", port, "/metrics", BENCH_SCRAPE_TIMEOUT_MS, &r,
+                    err, sizeof(err)) != 0)
+        return -1;
+    if (r.status != 200) {
+        lm_http_get_free(&r);
+        return -1;
+    }
+    char *buf = r.body;
+    size_t sl = strlen(series);
+    for (char *line = buf; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        if (strncmp(line, series, sl) == 0 &&
+            (line[sl] == ' ' || line[sl] == '{')) {
+            char *sp = strrchr(line, ' ');
+            if (sp)
+                sum += strtod(sp + 1, NULL);
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    lm_http_get_free(&r);
+    return sum;
+}
+
+/* A whole-number field of one INFO section ("total_commands_processed"),
+ * or -1 when it cannot be read. */
+static long long redis_info_ll(lm_redis *r, const char *section,
+                               const char *field) {
+    lm_pipe p = {0};
+    lm_pipe_cmd_strs(&p, "INFO", section, NULL);
+    redisReply *rep[1];
+    char err[256], key[96];
+    long long n = -1;
+    snprintf(key, sizeof(key), "\n%s:", field);
+    if (lm_redis_exec(r, &p, rep, err, sizeof(err)) == 0) {
+        const char *s = lm_reply_str(rep[0], NULL);
+        const char *k = s ? strstr(s, key) : NULL;
+        if (k)
+            n = strtoll(k + strlen(key), NULL, 10);
+        lm_redis_replies_free(rep, 1);
+    }
+    lm_pipe_free(&p);
+    return n;
+}
+
+long long bench_redis_commands(lm_redis *r) {
+    return redis_info_ll(r, "stats", "total_commands_processed");
+}
+
+aof_mark bench_aof_mark_take(lm_redis *r) {
+    aof_mark a = {redis_info_ll(r, "persistence", "aof_rewrites"),
+                  redis_info_ll(r, "persistence", "aof_rewrite_in_progress")};
+    return a;
+}
+
+/* The rewrites that overlapped the window between two marks: counted, or
+ * one that was running at either end (whether Redis counts a rewrite when
+ * it starts or when it ends); -1 when a mark could not be read. */
+long long bench_aof_rewrites_between(aof_mark a, aof_mark b) {
+    if (a.rewrites < 0 || a.in_progress < 0 || b.rewrites < 0 ||
+        b.in_progress < 0)
+        return -1;
+    long long n = b.rewrites - a.rewrites;
+    return n > 0 ? n : (a.in_progress || b.in_progress);
+}
+
+/* Redis's CPU seconds so far: its main thread, and its children (the
+ * AOF rewrites it forks). 0 / -1. */
+int bench_redis_cpu(lm_redis *r, double *main_s, double *children_s) {
+    static const char *const fields[4] = {
+        "used_cpu_user_main_thread:", "used_cpu_sys_main_thread:",
+        "used_cpu_user_children:", "used_cpu_sys_children:"};
+    lm_pipe p = {0};
+    lm_pipe_cmd_strs(&p, "INFO", "cpu", NULL);
+    redisReply *rep[1];
+    char err[256];
+    int rc = -1;
+    *main_s = *children_s = 0;
+    if (lm_redis_exec(r, &p, rep, err, sizeof(err)) == 0) {
+        const char *s = lm_reply_str(rep[0], NULL);
+        rc = s ? 0 : -1;
+        for (int i = 0; s && i < 4; i++) {
+            const char *k = strstr(s, fields[i]);
+            double v = k ? strtod(k + strlen(fields[i]), NULL) : 0;
+            *(i < 2 ? main_s : children_s) += v;
+        }
+        lm_redis_replies_free(rep, 1);
+    }
+    lm_pipe_free(&p);
+    return rc;
+}
