@@ -36,3 +36,17 @@ void lm_buf_free(lm_buf *b) {
     b->data = NULL;
     b->len = b->cap = 0;
 }
+
+int lm_array_grow(void **arr, size_t *cap, size_t need, size_t size) {
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 64;
+    while (c < need)
+        c *= 2;
+    void *p = realloc(*arr, c * size);
+    if (!p)
+        return -1;
+    *arr = p;
+    *cap = c;
+    return 0;
+}

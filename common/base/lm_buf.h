@@ -34,6 +34,10 @@ static inline long lm_buf_append(lm_buf *b, const void *data, size_t len) {
 /* Appends a NUL-terminated copy; returns its offset, or -1. */
 long lm_buf_append_str(lm_buf *b, const char *s);
 void lm_buf_reset(lm_buf *b); /* len = 0, keeps the memory */
-void lm_buf_free(lm_buf *b);  /* NULL ok */
+/* Grows *arr, an array of `size`-byte elements with room for *cap, to
+ * room for at least `need` (doubling, from 64); *arr may move. 0 / -1
+ * (out of memory: *arr and *cap unchanged). The one growable array. */
+int lm_array_grow(void **arr, size_t *cap, size_t need, size_t size);
+void lm_buf_free(lm_buf *b); /* NULL ok */
 
 #endif

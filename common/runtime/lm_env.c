@@ -4,6 +4,8 @@
  * deployment sees all of them at once. */
 #include "lm_env.h"
 
+#include "lm_fmt.h"
+
 #include "lm_log.h"
 
 #include <ctype.h>
@@ -45,23 +47,6 @@ static const env_entry *env_find(const char *name) {
     return NULL;
 }
 
-/* Appends one line to the error buffer. */
-static void err_add(char *err, size_t errsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void err_add(char *err, size_t errsz, const char *fmt, ...) {
-    if (!err || errsz == 0)
-        return;
-    size_t used = strnlen(err, errsz);
-    if (used + 2 >= errsz)
-        return;
-    if (used > 0)
-        err[used++] = '\n';
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err + used, errsz - used, fmt, ap);
-    va_end(ap);
-}
-
 int lm_parse_int64(const char *s, int64_t min, int64_t max, int64_t *out) {
     if (!s || !*s)
         return -1;
@@ -91,23 +76,23 @@ static char *read_secret_file(const char *path, char *err, size_t errsz,
                               const char *var) {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        err_add(err, errsz,
-                "%s: cannot open %s: %s (point it at a readable "
-                "file, e.g. %s=/run/secrets/lastmile/value)",
-                var, path, strerror(errno), var);
+        lm_errf_add(err, errsz,
+                    "%s: cannot open %s: %s (point it at a readable "
+                    "file, e.g. %s=/run/secrets/lastmile/value)",
+                    var, path, strerror(errno), var);
         return NULL;
     }
     char *buf = malloc(ENV_FILE_MAX + 1);
     size_t n = buf ? fread(buf, 1, ENV_FILE_MAX + 1, f) : 0;
     fclose(f);
     if (!buf) {
-        err_add(err, errsz, "%s: out of memory", var);
+        lm_errf_add(err, errsz, "%s: out of memory", var);
         return NULL;
     }
     if (n > ENV_FILE_MAX) {
         free(buf);
-        err_add(err, errsz, "%s: %s is larger than %d bytes", var, path,
-                ENV_FILE_MAX);
+        lm_errf_add(err, errsz, "%s: %s is larger than %d bytes", var, path,
+                    ENV_FILE_MAX);
         return NULL;
     }
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
@@ -127,8 +112,8 @@ int lm_env_get(const char *name, char **out, char *err, size_t errsz) {
         path = NULL;
     *out = NULL;
     if (direct && path) {
-        err_add(err, errsz, "%s and %s are both set: set only one", name,
-                file_var);
+        lm_errf_add(err, errsz, "%s and %s are both set: set only one", name,
+                    file_var);
         return -1;
     }
     if (path) {
@@ -146,7 +131,7 @@ int lm_env_get(const char *name, char **out, char *err, size_t errsz) {
         return 0;
     *out = strdup(direct);
     if (!*out) {
-        err_add(err, errsz, "%s: out of memory", name);
+        lm_errf_add(err, errsz, "%s: out of memory", name);
         return -1;
     }
     return 1;
@@ -167,8 +152,8 @@ static char *env_value(const char *name, const char *component, char *err,
             e && e->required && strcmp(component, "cli") != 0 &&
             (strcmp(e->who, "all") == 0 || strcmp(e->who, component) == 0);
         if (required) {
-            err_add(err, errsz, "%s is not set: %s (example: %s=%s)", name,
-                    e->doc, name, e->example);
+            lm_errf_add(err, errsz, "%s is not set: %s (example: %s=%s)", name,
+                        e->doc, name, e->example);
             *bad = 1;
             return NULL;
         }
@@ -186,11 +171,11 @@ static int env_number(const char *name, const char *component, int64_t min,
     int rc = 0;
     if (v && *v && lm_parse_int64(v, min, max, out) != 0) {
         const env_entry *e = env_find(name);
-        err_add(err, errsz,
-                "%s: \"%s\" is not a whole number from %lld to %lld "
-                "(example: %s=%s)",
-                name, v, (long long)min, (long long)max, name,
-                e ? e->example : "1");
+        lm_errf_add(err, errsz,
+                    "%s: \"%s\" is not a whole number from %lld to %lld "
+                    "(example: %s=%s)",
+                    name, v, (long long)min, (long long)max, name,
+                    e ? e->example : "1");
         rc = -1;
     }
     free(v);
@@ -243,10 +228,10 @@ static int load_kafka_props(lm_settings *s, char *err, size_t errsz) {
         if (r == 0)
             continue;
         if (s->n_kafka >= LM_KAFKA_PROPS_MAX) {
-            err_add(err, errsz,
-                    "LASTMILE_KAFKA_*: more than %d properties; keep only "
-                    "those you need",
-                    LM_KAFKA_PROPS_MAX);
+            lm_errf_add(err, errsz,
+                        "LASTMILE_KAFKA_*: more than %d properties; keep only "
+                        "those you need",
+                        LM_KAFKA_PROPS_MAX);
             free(value);
             return -1;
         }
@@ -288,13 +273,13 @@ static int check_unknown(char *err, size_t errsz) {
                 best = env_table[i].name;
             }
         }
-        err_add(err, errsz,
-                "%s is not a lastmile setting (did you mean %s? `lastmile "
-                "env` lists them all)",
-                var,
-                best_len > 9 && best ? best
-                                     : "one of the LASTMILE_* "
-                                       "variables");
+        lm_errf_add(err, errsz,
+                    "%s is not a lastmile setting (did you mean %s? `lastmile "
+                    "env` lists them all)",
+                    var,
+                    best_len > 9 && best ? best
+                                         : "one of the LASTMILE_* "
+                                           "variables");
         rc = -1;
     }
     return rc;
@@ -325,22 +310,23 @@ int lm_settings_load(lm_settings *s, const char *component, char *err,
         for (const char *p = s->topic_prefix; *p; p++)
             if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' &&
                 *p != '-') {
-                err_add(err, errsz,
-                        "LASTMILE_TOPIC_PREFIX: \"%s\" may hold only letters, "
-                        "digits, '.', '_' and '-' (example: "
-                        "LASTMILE_TOPIC_PREFIX=acme.lastmile.)",
-                        s->topic_prefix);
+                lm_errf_add(
+                    err, errsz,
+                    "LASTMILE_TOPIC_PREFIX: \"%s\" may hold only letters, "
+                    "digits, '.', '_' and '-' (example: "
+                    "LASTMILE_TOPIC_PREFIX=acme.lastmile.)",
+                    s->topic_prefix);
                 bad = 1;
                 break;
             }
         if (strlen(s->topic_prefix) > 100) {
-            err_add(err, errsz,
-                    "LASTMILE_TOPIC_PREFIX: longer than 100 characters");
+            lm_errf_add(err, errsz,
+                        "LASTMILE_TOPIC_PREFIX: longer than 100 characters");
             bad = 1;
         }
     }
     if (s->brokers && strchr(s->brokers, ' ')) {
-        err_add(
+        lm_errf_add(
             err, errsz,
             "LASTMILE_BROKERS: \"%s\" has a space; separate brokers "
             "with commas (example: LASTMILE_BROKERS=kafka-0:9092,kafka-1:9092)",
@@ -352,10 +338,11 @@ int lm_settings_load(lm_settings *s, const char *component, char *err,
     if (lvl) {
         s->log_level = lm_log_parse_level(lvl);
         if (s->log_level < 0) {
-            err_add(err, errsz,
-                    "LASTMILE_LOG_LEVEL: \"%s\" is not a level; use debug, "
-                    "info, warn or error (example: LASTMILE_LOG_LEVEL=debug)",
-                    lvl);
+            lm_errf_add(
+                err, errsz,
+                "LASTMILE_LOG_LEVEL: \"%s\" is not a level; use debug, "
+                "info, warn or error (example: LASTMILE_LOG_LEVEL=debug)",
+                lvl);
             bad = 1;
             s->log_level = LM_LOG_INFO;
         }
@@ -365,11 +352,12 @@ int lm_settings_load(lm_settings *s, const char *component, char *err,
     char *scale = env_value("LASTMILE_TIME_SCALE", component, err, errsz, &bad);
     if (scale) {
         if (lm_parse_double(scale, 1e-3, 1e9, &s->time_scale) != 0) {
-            err_add(err, errsz,
-                    "LASTMILE_TIME_SCALE: \"%s\" is not a number from 0.001 "
-                    "to 1e9 simulated seconds per real second (example: "
-                    "LASTMILE_TIME_SCALE=3600)",
-                    scale);
+            lm_errf_add(
+                err, errsz,
+                "LASTMILE_TIME_SCALE: \"%s\" is not a number from 0.001 "
+                "to 1e9 simulated seconds per real second (example: "
+                "LASTMILE_TIME_SCALE=3600)",
+                scale);
             bad = 1;
         }
         free(scale);
@@ -381,10 +369,11 @@ int lm_settings_load(lm_settings *s, const char *component, char *err,
                    &s->time_start_ms, err, errsz) != 0)
         bad = 1;
     if (!bad && s->time_scale != 1.0 && s->time_origin_ms == 0) {
-        err_add(err, errsz,
-                "LASTMILE_TIME_ORIGIN_MS is not set but LASTMILE_TIME_SCALE "
-                "is: every process must share the origin of the scaled clock "
-                "(example: LASTMILE_TIME_ORIGIN_MS=$(date +%%s%%3N))");
+        lm_errf_add(
+            err, errsz,
+            "LASTMILE_TIME_ORIGIN_MS is not set but LASTMILE_TIME_SCALE "
+            "is: every process must share the origin of the scaled clock "
+            "(example: LASTMILE_TIME_ORIGIN_MS=$(date +%%s%%3N))");
         bad = 1;
     }
     n = 1000;

@@ -7,6 +7,7 @@
  * fleet. */
 #include "lm_recorder.h"
 
+#include "lm_buf.h"
 #include "lm_fmt.h"
 #include "lm_out.h"
 
@@ -33,21 +34,6 @@ struct lm_recorder {
     char *rejected;
     int failed;
 };
-
-/* Grows an array of `size`-byte elements to hold `need`. 0 / -1. */
-static int grow(void **arr, size_t *cap, size_t need, size_t size) {
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap * 2 : 8;
-    while (c < need)
-        c *= 2;
-    void *p = realloc(*arr, c * size);
-    if (!p)
-        return -1;
-    *arr = p;
-    *cap = c;
-    return 0;
-}
 
 static char *copy_bytes(const void *data, size_t len) {
     char *p = malloc(len + 1);
@@ -216,8 +202,8 @@ static int rec_emit(void *impl, const char *topic, const char *key,
     lm_recorder *r = impl;
     if (!declared(r->w, topic))
         return -1; /* as the runtime: an undeclared output fails */
-    if (grow((void **)&r->emits, &r->cap_emits, r->n_emits + 1,
-             sizeof(*r->emits)) != 0)
+    if (lm_array_grow((void **)&r->emits, &r->cap_emits, r->n_emits + 1,
+                      sizeof(*r->emits)) != 0)
         return -1;
     size_t n = protobuf_c_message_get_packed_size(msg);
     uint8_t *data = malloc(n ? n : 1);
@@ -238,11 +224,11 @@ static int rec_emit(void *impl, const char *topic, const char *key,
 
 static int rec_cmd(lm_recorder *r, int is_index, int argc,
                    const char *const *argv, const size_t *lens) {
-    if (grow((void **)&r->cmds, &r->cap_cmds, r->n_cmds + 1,
-             sizeof(*r->cmds)) != 0)
+    if (lm_array_grow((void **)&r->cmds, &r->cap_cmds, r->n_cmds + 1,
+                      sizeof(*r->cmds)) != 0)
         return -1;
-    if (grow((void **)&r->cmd_is_index, &r->cap_is_index, r->n_cmds + 1,
-             sizeof(int)) != 0)
+    if (lm_array_grow((void **)&r->cmd_is_index, &r->cap_is_index,
+                      r->n_cmds + 1, sizeof(int)) != 0)
         return -1;
     lm_recorded_cmd c = {argc, calloc((size_t)argc, sizeof(char *)),
                          calloc((size_t)argc, sizeof(size_t))};
@@ -279,8 +265,8 @@ static int rec_index(void *impl, int argc, const char *const *argv,
 static void rec_count(void *impl, const char *family, const char *labels,
                       double value, int histogram) {
     lm_recorder *r = impl;
-    if (grow((void **)&r->counts, &r->cap_counts, r->n_counts + 1,
-             sizeof(*r->counts)) != 0)
+    if (lm_array_grow((void **)&r->counts, &r->cap_counts, r->n_counts + 1,
+                      sizeof(*r->counts)) != 0)
         return; /* as the runtime: a count that cannot be kept is lost */
     if (!labels)
         labels = "";
