@@ -25,13 +25,14 @@
  *
  * Redis layout, LM_TIMERS_BUCKETS buckets by hash of the lead id, each
  * bucket's keys under one hash tag (one Cluster slot, one script):
- *   lm:{timers:<b>}          sorted set: member "<lead>|<kind>", score due ms
- *   lm:{timers:<b>}:payload  hash: member → "<due ms>|<payload>"
- *   lm:{timers:<b>}:claimed  sorted set: member "<lead>|<kind>|<due
- * ms>|<payload>" (the claim: member and value joined by '|', all a re-fire
- * needs), score = lease end ms lm_timers_encode writes the member and value,
- * lm_timers_decode reads a claim: the one codec of the layout (the sweep script
- * only joins).
+ *   lm:{timers:<b>}          sorted set of members "<lead>|<kind>",
+ *                            score = due ms
+ *   lm:{timers:<b>}:payload  hash: member -> value "<due ms>|<payload>"
+ *   lm:{timers:<b>}:claimed  sorted set of claims, member '|' value
+ *                            ("<lead>|<kind>|<due ms>|<payload>": all a
+ *                            re-fire needs), score = lease end ms
+ * lm_timers_encode writes the member and the value, lm_timers_decode reads
+ * a claim: the one codec of the layout (the sweep script only joins).
  *
  * Times are simulated epoch ms (lm_clock). Threads: the worker's one
  * thread; the module keeps no state of its own. */
