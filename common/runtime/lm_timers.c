@@ -249,6 +249,13 @@ int lm_timers_emit(lm_timers_fired *f, const char *topic_suffix,
     }
     size_t tn = strlen(topic_suffix) + 1, kn = strlen(key) + 1,
            in = strlen(id) + 1, len = protobuf_c_message_get_packed_size(msg);
+    if (len > LM_OUTPUT_MAX_BYTES) {
+        lm_log(LM_LOG_ERROR, "timer_too_large",
+               "worker %s fired a timer as %zu bytes on %s, over the %d-byte "
+               "limit",
+               f->w->name, len, topic_suffix, LM_OUTPUT_MAX_BYTES);
+        return -1; /* it never fits: not a failure to retry */
+    }
     char *s = malloc(tn + kn + in);
     uint8_t *buf = malloc(len ? len : 1);
     ProtobufCMessage *copy = NULL;

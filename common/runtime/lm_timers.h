@@ -116,8 +116,10 @@ const lm_emit_req *lm_timers_fired_get(const lm_timers_fired *f, size_t i);
 /* Emits the message a firing timer produces, on the topic with this suffix
  * (one of the worker's outputs), keyed by `key`, with idempotency id `id`
  * (the same each time the timer fires). Copied at once: msg may be freed
- * after. 0 / -1 (out of memory, undeclared topic: the timer is not
- * acknowledged and fires again after its lease). */
+ * after. 0, or -1: out of memory or an undeclared topic (the timer is not
+ * acknowledged and fires again after its lease, whatever fire_timer
+ * returns), or a message over LM_OUTPUT_MAX_BYTES (logged; fire_timer
+ * returning -1 then drops the timer). */
 int lm_timers_emit(lm_timers_fired *f, const char *topic_suffix,
                    const char *key, const char *id,
                    const ProtobufCMessage *msg);

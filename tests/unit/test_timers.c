@@ -268,3 +268,17 @@ Test(timers, emit_refuses_an_undeclared_topic) {
     cr_expect_eq(lm_timers_fired_count(f), 1);
     lm_timers_fired_free(f);
 }
+
+Test(timers, emit_refuses_a_message_over_the_output_limit) {
+    static char huge[LM_OUTPUT_MAX_BYTES + 2];
+    memset(huge, 'x', sizeof(huge) - 1);
+    Lastmile__V1__LeadResponse r = LASTMILE__V1__LEAD_RESPONSE__INIT;
+    r.event_id = huge;
+    Lastmile__V1__TimingEvent te = LASTMILE__V1__TIMING_EVENT__INIT;
+    te.event_case = LASTMILE__V1__TIMING_EVENT__EVENT_RESPONSE;
+    te.response = &r;
+    lm_timers_fired *f = lm_timers_fired_new(&lm_timing_worker);
+    cr_expect_eq(lm_timers_emit(f, LM_TOPIC_TIMING, LEAD, "id", &te.base), -1);
+    cr_expect_eq(lm_timers_fired_count(f), 0);
+    lm_timers_fired_free(f);
+}
