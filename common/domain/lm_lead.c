@@ -1,16 +1,15 @@
-/* lm_lead.c — lead ids and keys (see lm_lead.h). */
+/* lm_lead.c — lead ids, keys and the response timer payload (see
+ * lm_lead.h). */
 #include "lm_lead.h"
 
 #include "lm_fmt.h"
 #include "lm_hash.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #define LM_SEED_PERSON 0x706572736f6eULL /* "person" */
 #define LM_SEED_EVENT  0x6576656e74ULL   /* "event" */
 #define LM_SEED_ARM    0x61726dULL       /* "arm" */
-#define LM_SEED_TIMER  0x74696d6572ULL   /* "timer" */
 
 void lm_lead_person(const char *email_norm, char out[LM_PERSON_MAX]) {
     lm_fmt_hex(out, lm_hash64_str(email_norm, LM_SEED_PERSON), 16);
@@ -53,18 +52,35 @@ void lm_lead_team_open_key(const char *team, const char *owner,
     lm_fmt_cat(out, LM_KEY_MAX, "lm:{team:", team, "}:open:", owner, NULL);
 }
 
-int lm_lead_timer_bucket(const char *lead_id) {
-    return (int)(lm_hash64_str(lead_id, LM_SEED_TIMER) % LM_TIMER_BUCKETS);
+int lm_lead_timer_payload(int step, const char *segment, char *out,
+                          size_t outsz) {
+    char st[LM_FMT_I64_MAX];
+    if (step < 0 || step > LM_LEAD_STEP_MAX || !segment)
+        return -1;
+    lm_fmt_i64(st, step);
+    size_t n = lm_fmt_cat(out, outsz, st, "|", segment, NULL);
+    return n < outsz ? (int)n : -1;
 }
 
-void lm_lead_timer_key(int bucket, char out[LM_KEY_MAX]) {
-    char b[LM_FMT_I64_MAX];
-    lm_fmt_i64(b, bucket);
-    lm_fmt_cat(out, LM_KEY_MAX, "lm:{timers:", b, "}", NULL);
-}
-
-void lm_lead_timer_member(const char *lead_id, int step, char out[LM_KEY_MAX]) {
-    snprintf(out, LM_KEY_MAX, "%s|%d", lead_id, step);
+int lm_lead_timer_payload_parse(const char *payload, size_t len, int *step,
+                                char *seg, size_t segsz) {
+    const char *bar = payload ? memchr(payload, '|', len) : NULL;
+    size_t digits = bar ? (size_t)(bar - payload) : 0;
+    if (digits == 0 || digits > 4 || (digits > 1 && payload[0] == '0'))
+        return -1; /* one spelling per step */
+    int v = 0;
+    for (size_t i = 0; i < digits; i++) {
+        if (payload[i] < '0' || payload[i] > '9')
+            return -1;
+        v = v * 10 + (payload[i] - '0');
+    }
+    size_t sn = len - digits - 1;
+    if (v > LM_LEAD_STEP_MAX || sn >= segsz || memchr(bar + 1, '\0', sn))
+        return -1;
+    memcpy(seg, bar + 1, sn);
+    seg[sn] = '\0';
+    *step = v;
+    return 0;
 }
 
 int lm_lead_adaptive(const char *lead_id, double control_share) {

@@ -8,15 +8,16 @@
  *   lm:{<person>}:person        → lead_id, for the dedupe window (intake)
  *   lm:{<person>}:lead:<lead_id> hash of the lead's state (fields below)
  *   lm:{<person>}:done:...      the runtime's done records
- * Timers live in LM_TIMER_BUCKETS sorted sets, lm:{timers:<b>} (member
- * "<lead_id>|<step>", score = due epoch ms), claims in lm:{timers:<b>}:claimed.
+ * Timers are the runtime's (common/runtime/lm_timers.h: its keys, its
+ * codec); a lead's response timer is kind LM_LEAD_TIMER_RESPONSE with the
+ * payload below.
  * Learned timing in lm:{seg:<segment>}:slots (fields "<slot>:s", "<slot>:f").
  * Owner assignment: lm:{team:<team>}:open:<owner> is the set of the
  * owner's open leads (its size is the owner's load; SADD on assignment,
  * SREM on close, both idempotent).
  *
  * Lead hash fields (all times simulated epoch ms): see LM_F_* below.
- * Pure code; no heap, no I/O. Writing these fields through a worker's
+ * No heap, no I/O. Writing these fields through a worker's
  * outputs is workers/shared/lm_lead_wait.h's job. */
 #ifndef LM_LEAD_H
 #define LM_LEAD_H
@@ -24,10 +25,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LM_LEAD_ID_MAX   40
-#define LM_PERSON_MAX    20
-#define LM_KEY_MAX       256
-#define LM_TIMER_BUCKETS 16
+#define LM_LEAD_ID_MAX 40
+#define LM_PERSON_MAX  20
+#define LM_KEY_MAX     256
 
 /* lead hash fields */
 #define LM_F_STAGE        "stage"   /* qualification|followup|waiting|closed */
@@ -75,9 +75,24 @@ void lm_lead_person_key(const char *person, char out[LM_KEY_MAX]);
 /* lm:{team:<team>}:open:<owner> (see above). */
 void lm_lead_team_open_key(const char *team, const char *owner,
                            char out[LM_KEY_MAX]);
-int lm_lead_timer_bucket(const char *lead_id);
-void lm_lead_timer_key(int bucket, char out[LM_KEY_MAX]);
-void lm_lead_timer_member(const char *lead_id, int step, char out[LM_KEY_MAX]);
+
+/* The response timer (lm_timers.h): followup arms it with each touch, due
+ * when the touch's response window ends; timing cancels it when the lead
+ * closes, and fires it as a TimerFired ("no response") with timer_id
+ * "<lead_id>:timer:<payload>". Its payload is "<step>|<segment>": the
+ * touch's step and the lead's segment (timing's plan reads the segment's
+ * statistics before it has read the lead). */
+#define LM_LEAD_TIMER_RESPONSE "response"
+#define LM_LEAD_STEP_MAX       1000 /* cadence steps are 0..this */
+/* Writes the payload into out (NUL-terminated); its length, or -1 when
+ * step is out of range or it does not fit outsz. */
+int lm_lead_timer_payload(int step, const char *segment, char *out,
+                          size_t outsz);
+/* Reads a payload of len bytes: the step, and the segment into seg
+ * (NUL-terminated). 0, or -1 when malformed or the segment does not fit
+ * segsz. */
+int lm_lead_timer_payload_parse(const char *payload, size_t len, int *step,
+                                char *seg, size_t segsz);
 /* 1 when the lead is on the learning (adaptive) arm. */
 int lm_lead_adaptive(const char *lead_id, double control_share);
 

@@ -23,6 +23,7 @@
 #include "lm_log.h"
 #include "lm_utf8.h"
 #include "lm_metrics.h"
+#include "lm_timers.h"
 
 #include "lastmile/v1/internal.pb-c.h"
 #include "lastmile/v1/lastmile.pb-c.h"
@@ -2294,6 +2295,8 @@ int lm_runtime_main(const lm_worker *w) {
     }
     for (int i = 0; w->scripts && w->scripts[i]; i++)
         lm_redis_add_script(rt->redis, w->scripts[i]);
+    if (w->fire_timer)
+        lm_redis_add_script(rt->redis, lm_timers_script());
     /* scripts need their sha before the first plan: connect now */
     for (int64_t warned = 0;;) {
         int rc = lm_redis_connect(rt->redis, err, sizeof(err));
@@ -2325,12 +2328,12 @@ int lm_runtime_main(const lm_worker *w) {
 
     while (!rt_stop && !rt->fatal) {
         run_batch(rt);
-        if (w->tick &&
+        if (w->fire_timer &&
             lm_clock_mono_ms() - rt->last_tick_ms >= RT_TICK_EVERY_MS &&
             !rt_stop) {
             rt->last_tick_ms = lm_clock_mono_ms();
-            w->tick(w->ctx, rt);
-            /* a tick that lost Redis makes the worker not ready, even with
+            lm_timers_sweep(rt, w);
+            /* a sweep that lost Redis makes the worker not ready, even with
                no input to notice it in a batch */
             if (!lm_redis_connected(rt->redis))
                 atomic_store(&rt->ready_redis, 0);

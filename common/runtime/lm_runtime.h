@@ -173,6 +173,9 @@ int lm_plan_script(lm_plan *p, const lm_script *s, int nkeys, int argc,
                    const char *const *argv, const size_t *lens);
 
 typedef struct lm_runtime lm_runtime;
+/* Timers (lm_timers.h): a timer, and what a sweep fires. */
+typedef struct lm_timer lm_timer;
+typedef struct lm_timers_fired lm_timers_fired;
 
 /* How a worker recognises input it applied before (a redelivery after a
  * crash or a rebalance, or the same event published twice). */
@@ -222,9 +225,14 @@ typedef struct lm_worker {
      * again, from fresh reads, when the batch is decided again. The
      * replies are the runtime's, valid during the call. May be NULL. */
     void (*begin_batch)(void *ctx, const lm_reads *reads);
-    /* Called between batches, at least every 200 ms (timer sweeps).
-     * May be NULL. */
-    void (*tick)(void *ctx, lm_runtime *rt);
+    /* Set by the worker that fires timers (lm_timers.h; timing): the
+     * runtime sweeps due timers between batches, at least every 200 ms,
+     * and calls this for each one it claimed; it emits the message the
+     * timer produces (lm_timers_emit: t->kind says which kind fired). 0,
+     * or -1 when the timer cannot fire (an unknown kind, a payload it
+     * cannot read: logged and dropped). Pure, like handle. May be NULL. */
+    int (*fire_timer)(void *ctx, const lm_timer *t, int64_t now_ms,
+                      lm_timers_fired *f);
     /* Called at start after settings are read; loads config, models.
      * 0 / -1 (the process exits 1 with the error). May be NULL. */
     int (*init)(void *ctx, const lm_settings *s, char *err, size_t errsz);
@@ -236,11 +244,12 @@ typedef struct lm_worker {
  * configuration (every problem printed). */
 int lm_runtime_main(const lm_worker *w);
 
-/* --- for tick functions (the timer sweeper) ------------------------------ */
+/* --- for runtime services run between batches (the timer sweep) --------- */
 lm_redis *lm_runtime_redis(lm_runtime *rt);
 const lm_settings *lm_runtime_settings(lm_runtime *rt);
-/* Produces messages and waits until the broker has them all. For tick
- * functions; the batch loop has its own path. 0 / -1 (fatal). */
+/* Produces messages and waits until the broker has them all. For
+ * services between batches; the batch loop has its own path. 0 / -1
+ * (fatal). */
 typedef struct lm_emit_req {
     const char *topic_suffix, *key, *id;
     const ProtobufCMessage *msg;

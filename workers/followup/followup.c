@@ -8,6 +8,7 @@
 #include "lm_fmt.h"
 #include "lm_lead.h"
 #include "lm_lead_wait.h"
+#include "lm_timers.h"
 #include "lm_topics.h"
 #include "lm_tz.h"
 
@@ -262,11 +263,16 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
     lm_out_count(out, "lastmile_cost_cents_total", NULL, (double)cost);
     lm_out_count(out, "lastmile_actions_total", "kind=\"touch\"", 1);
 
-    char tkey[LM_KEY_MAX], member[LM_KEY_MAX];
-    lm_lead_timer_key(lm_lead_timer_bucket(lead_id), tkey);
-    lm_fmt_cat(member, sizeof(member), lead_id, "|", stepb, "|", segment, NULL);
-    const char *zadd[] = {"ZADD", tkey, due, member};
-    return lm_out_index(out, 4, zadd, NULL);
+    /* the response timer: due when the touch's window ends */
+    char payload[LM_TIMERS_PAYLOAD_MAX];
+    int plen = lm_lead_timer_payload(step, segment, payload, sizeof(payload));
+    if (plen < 0) {
+        lm_out_reject(out, "segment: \"%.64s\" is too long for a timer",
+                      segment);
+        return 0;
+    }
+    return lm_timers_arm(out, lead_id, LM_LEAD_TIMER_RESPONSE, due_ms, payload,
+                         (size_t)plen);
 }
 
 static const char *const followup_outputs[] = {LM_TOPIC_ACTIONS, NULL};

@@ -1,13 +1,13 @@
-/* timing.c — responses, no-responses and the timer sweeper (timing.h).
+/* timing.c — responses and no-responses (timing.h).
  *
- * Sections: sampling · the decision · the worker · the sweeper. */
+ * Sections: sampling · the decision · firing timers. */
 #include "timing.h"
 
-#include "lm_clock.h"
+#include "lm_fmt.h"
 #include "lm_hash.h"
 #include "lm_lead.h"
 #include "lm_lead_wait.h"
-#include "lm_log.h"
+#include "lm_timers.h"
 #include "lm_topics.h"
 #include "lm_tz.h"
 
@@ -15,12 +15,10 @@
 
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 typedef struct timing_ctx {
     lm_policy *policy;
-    lm_pipe pipe;
 } timing_ctx;
 
 static timing_ctx timing_state;
@@ -150,7 +148,6 @@ static int timing_init(void *ctx, const lm_settings *s, char *err,
 static void timing_fini(void *ctx) {
     timing_ctx *c = ctx;
     lm_policy_free(c->policy);
-    lm_pipe_free(&c->pipe);
     c->policy = NULL;
 }
 
@@ -196,7 +193,7 @@ static int timing_identify(void *ctx, const ProtobufCMessage *msg,
         }
         snprintf(ident->id, sizeof(ident->id), "response:%s", r->event_id);
     } else {
-        /* the sweeper's timer_id: "<lead>:timer:<step>|<segment>" */
+        /* one per step: the timer_id without its segment */
         snprintf(ident->id, sizeof(ident->id), "%s:timer:%d", lead,
                  (int)ev->timer_fired->step);
     }
@@ -217,13 +214,19 @@ static int timing_plan(void *ctx, const ProtobufCMessage *msg,
         argv[2 + i] = read_fields[i];
     if (lm_plan_cmd(p, 2 + R_N, argv, NULL) != 0)
         return -1;
-    const char *seg = NULL;
+    /* the segment's statistics: the segment is in the timer's payload,
+       at the end of its id (timing_fire_timer) */
+    char seg[LM_KEY_MAX] = "-";
     if (ev->event_case == LASTMILE__V1__TIMING_EVENT__EVENT_TIMER_FIRED) {
-        const char *bar = strchr(ev->timer_fired->timer_id, '|');
-        seg = bar ? bar + 1 : NULL;
+        const char *id = ev->timer_fired->timer_id;
+        const char *pl = id ? strstr(id, ":timer:") : NULL;
+        int step;
+        if (!pl || lm_lead_timer_payload_parse(pl + 7, strlen(pl + 7), &step,
+                                               seg, sizeof(seg)) != 0)
+            memcpy(seg, "-", 2);
     }
     char skey[LM_KEY_MAX];
-    snprintf(skey, sizeof(skey), "lm:{seg:%s}:slots", seg ? seg : "-");
+    snprintf(skey, sizeof(skey), "lm:{seg:%s}:slots", seg);
     return lm_plan_cmd_strs(p, "HGETALL", skey, NULL);
 }
 
@@ -319,12 +322,7 @@ static int close_lead(timing_ctx *c, const lm_msg *m, lm_out *out,
                        (double)(m->now_ms - o.submitted_at_ms) / 1000.0);
 
     /* outside the lead's slot: idempotent index commands */
-    char tkey[LM_KEY_MAX], member[LM_KEY_MAX];
-    lm_lead_timer_key(lm_lead_timer_bucket(lead_id), tkey);
-    snprintf(member, sizeof(member), "%s|%lld|%s", lead_id,
-             (long long)field_int(m, R_STEP), o.segment);
-    const char *zrem[] = {"ZREM", tkey, member};
-    lm_out_index(out, 3, zrem, NULL);
+    lm_timers_cancel(out, lead_id, LM_LEAD_TIMER_RESPONSE);
     const char *team = field(m, R_TEAM, NULL);
     if (team && o.owner[0]) {
         /* the owner's load falls by one: idempotent, so a lead closed
@@ -484,176 +482,54 @@ static int timing_handle(void *ctx, const lm_msg *m, lm_out *out) {
     return on_timer(c, m, out, ev->timer_fired);
 }
 
-/* ============================================================ sweeper */
+/* ======================================================= firing timers */
 
-/* KEYS[1] timers, KEYS[2] claims; ARGV now, lease-until, max.
- * Returns member, due pairs: expired claims first, then due timers. */
-static lm_script sweep_script = {
-    .lua = "local out = {}\n"
-           "local exp = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1],"
-           " 'LIMIT', 0, ARGV[3])\n"
-           "for i = 1, #exp do\n"
-           "  redis.call('ZADD', KEYS[2], ARGV[2], exp[i])\n"
-           "  out[#out + 1] = exp[i] out[#out + 1] = ARGV[1]\n"
-           "end\n"
-           "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1],"
-           " 'WITHSCORES', 'LIMIT', 0, ARGV[3])\n"
-           "for i = 1, #due, 2 do\n"
-           "  redis.call('ZREM', KEYS[1], due[i])\n"
-           "  redis.call('ZADD', KEYS[2], ARGV[2], due[i])\n"
-           "  out[#out + 1] = due[i] out[#out + 1] = due[i + 1]\n"
-           "end\n"
-           "return out\n",
-    .sha = ""};
-
-static void timing_tick(void *ctx, lm_runtime *rt) {
-    timing_ctx *c = ctx;
-    lm_redis *r = lm_runtime_redis(rt);
-    char err[256], now[32], lease[32], max[16];
-    int64_t now_ms = lm_clock_now_ms();
-    snprintf(now, sizeof(now), "%lld", (long long)now_ms);
-    snprintf(
-        lease, sizeof(lease), "%lld",
-        (long long)(now_ms + (int64_t)(LM_TIMING_LEASE_MS * lm_clock_scale())));
-    snprintf(max, sizeof(max), "%d", LM_TIMING_SWEEP_MAX);
-    lm_pipe_reset(&c->pipe);
-    for (int b = 0; b < LM_TIMER_BUCKETS; b++) {
-        char k1[LM_KEY_MAX], k2[LM_KEY_MAX];
-        lm_lead_timer_key(b, k1);
-        snprintf(k2, sizeof(k2), "%.200s:claimed", k1);
-        const char *argv[] = {k1, k2, now, lease, max};
-        lm_pipe_script(&c->pipe, &sweep_script, 2, 5, argv, NULL);
-    }
-    for (int b = 0; b < LM_TIMER_BUCKETS; b++) {
-        char k1[LM_KEY_MAX];
-        lm_lead_timer_key(b, k1);
-        lm_pipe_cmd_strs(&c->pipe, "ZCARD", k1, NULL);
-    }
-    for (int b = 0; b < LM_TIMER_BUCKETS; b++) {
-        char k1[LM_KEY_MAX];
-        lm_lead_timer_key(b, k1);
-        lm_pipe_cmd_strs(&c->pipe, "ZRANGE", k1, "0", "0", "WITHSCORES", NULL);
-    }
-    redisReply *rep[3 * LM_TIMER_BUCKETS];
-    if (lm_redis_exec(r, &c->pipe, rep, err, sizeof(err)) != 0)
-        return; /* the batch loop reports Redis trouble */
-    long long pending = 0;
-    for (int b = 0; b < LM_TIMER_BUCKETS; b++)
-        pending += lm_reply_int(rep[LM_TIMER_BUCKETS + b], 0);
-    lm_runtime_gauge(rt, "lastmile_timers_pending", NULL, (double)pending);
-    /* the oldest timer still unfired: how long past due (simulated s) */
-    int64_t oldest_due = INT64_MAX;
-    for (int b = 0; b < LM_TIMER_BUCKETS; b++) {
-        redisReply *z = rep[2 * LM_TIMER_BUCKETS + b];
-        int64_t due;
-        if (z && z->type == REDIS_REPLY_ARRAY && z->elements == 2 &&
-            lm_parse_int64(lm_reply_str(z->element[1], NULL), 0, INT64_MAX,
-                           &due) == 0 &&
-            due < oldest_due)
-            oldest_due = due;
-    }
-    lm_runtime_gauge(rt, "lastmile_timers_oldest_overdue_seconds", NULL,
-                     oldest_due != INT64_MAX && oldest_due < now_ms
-                         ? (double)(now_ms - oldest_due) / 1000.0
-                         : 0.0);
-
-    lm_pipe_reset(&c->pipe);
-    size_t fired = 0;
-    for (int b = 0; b < LM_TIMER_BUCKETS; b++) {
-        redisReply *x = rep[b];
-        if (!x || x->type != REDIS_REPLY_ARRAY || x->elements == 0)
-            continue;
-        size_t n = x->elements / 2;
-        lm_emit_req *reqs = calloc(n, sizeof(*reqs));
-        Lastmile__V1__TimerFired *tf = calloc(n, sizeof(*tf));
-        Lastmile__V1__TimingEvent *te = calloc(n, sizeof(*te));
-        char(*ids)[LM_ID_MAX] = calloc(n, LM_ID_MAX);
-        char(*leads)[LM_LEAD_ID_MAX] = calloc(n, LM_LEAD_ID_MAX);
-        char(*acts)[LM_ID_MAX] = calloc(n, LM_ID_MAX);
-        size_t k = 0;
-        for (size_t i = 0; reqs && tf && te && ids && leads && acts && i < n;
-             i++) {
-            const char *member = lm_reply_str(x->element[2 * i], NULL);
-            int64_t due = 0, step;
-            lm_parse_int64(lm_reply_str(x->element[2 * i + 1], NULL), 0,
-                           INT64_MAX, &due);
-            const char *bar = member ? strchr(member, '|') : NULL;
-            const char *bar2 = bar ? strchr(bar + 1, '|') : NULL;
-            char stepb[16];
-            if (!bar || !bar2 || bar - member >= LM_LEAD_ID_MAX ||
-                bar2 - bar - 1 >= (long)sizeof(stepb))
-                continue;
-            memcpy(leads[k], member, (size_t)(bar - member));
-            memcpy(stepb, bar + 1, (size_t)(bar2 - bar - 1));
-            stepb[bar2 - bar - 1] = '\0';
-            if (lm_parse_int64(stepb, 0, 1000, &step) != 0)
-                continue;
-            /* timer_id carries the segment after '|' for timing's plan */
-            snprintf(ids[k], LM_ID_MAX, "%s:timer:%d|%s", leads[k], (int)step,
-                     bar2 + 1);
-            snprintf(acts[k], LM_ID_MAX, "%s:action:%d", leads[k], (int)step);
-            lastmile__v1__timer_fired__init(&tf[k]);
-            tf[k].timer_id = ids[k];
-            tf[k].lead_id = leads[k];
-            tf[k].step = (int32_t)step;
-            tf[k].due_at_ms = due;
-            tf[k].fired_at_ms = now_ms;
-            tf[k].action_id = acts[k];
-            lastmile__v1__timing_event__init(&te[k]);
-            te[k].event_case = LASTMILE__V1__TIMING_EVENT__EVENT_TIMER_FIRED;
-            te[k].timer_fired = &tf[k];
-            reqs[k].topic_suffix = LM_TOPIC_TIMING;
-            reqs[k].key = leads[k];
-            reqs[k].id = ids[k];
-            reqs[k].msg = &te[k].base;
-            k++;
-        }
-        if (k > 0 && lm_runtime_produce_sync(rt, reqs, k) == 0) {
-            char k1[LM_KEY_MAX], k2[LM_KEY_MAX];
-            lm_lead_timer_key(b, k1);
-            snprintf(k2, sizeof(k2), "%.200s:claimed", k1);
-            for (size_t i = 0; i < n; i++) {
-                const char *member = lm_reply_str(x->element[2 * i], NULL);
-                if (member)
-                    lm_pipe_cmd_strs(&c->pipe, "ZREM", k2, member, NULL);
-            }
-            fired += k;
-        }
-        free(reqs);
-        free(tf);
-        free(te);
-        free(ids);
-        free(leads);
-        free(acts);
-    }
-    lm_redis_replies_free(rep, 3 * LM_TIMER_BUCKETS);
-    if (c->pipe.n > 0) {
-        redisReply **rr = calloc(c->pipe.n, sizeof(*rr));
-        if (rr && lm_redis_exec(r, &c->pipe, rr, err, sizeof(err)) == 0)
-            lm_redis_replies_free(rr, c->pipe.n);
-        free(rr);
-    }
-    if (fired)
-        lm_runtime_count(rt, "lastmile_timers_fired_total", NULL,
-                         (double)fired);
+/* A response timer fired (no answer in the touch's window): the
+ * TimerFired that timing reads back from its own topic. Other kinds are
+ * not timing's. */
+static int timing_fire_timer(void *ctx, const lm_timer *t, int64_t now_ms,
+                             lm_timers_fired *f) {
+    (void)ctx;
+    char seg[LM_TIMERS_PAYLOAD_MAX], id[LM_ID_MAX], act[LM_ID_MAX],
+        stepb[LM_FMT_I64_MAX];
+    int step;
+    if (strcmp(t->kind, LM_LEAD_TIMER_RESPONSE) != 0 ||
+        lm_lead_timer_payload_parse(t->payload, t->payload_len, &step, seg,
+                                    sizeof(seg)) != 0)
+        return -1;
+    lm_fmt_i64(stepb, step);
+    /* the id carries the payload, whose segment timing's plan reads */
+    if (lm_fmt_cat(id, sizeof(id), t->lead, ":timer:", t->payload, NULL) >=
+        sizeof(id))
+        return -1;
+    lm_fmt_cat(act, sizeof(act), t->lead, ":action:", stepb, NULL);
+    Lastmile__V1__TimerFired tf = LASTMILE__V1__TIMER_FIRED__INIT;
+    tf.timer_id = id;
+    tf.lead_id = (char *)t->lead;
+    tf.step = step;
+    tf.due_at_ms = t->due_ms;
+    tf.fired_at_ms = now_ms;
+    tf.action_id = act;
+    Lastmile__V1__TimingEvent te = LASTMILE__V1__TIMING_EVENT__INIT;
+    te.event_case = LASTMILE__V1__TIMING_EVENT__EVENT_TIMER_FIRED;
+    te.timer_fired = &tf;
+    return lm_timers_emit(f, LM_TOPIC_TIMING, t->lead, id, &te.base);
 }
 
 static const char *const timing_outputs[] = {
     LM_TOPIC_FOLLOWUP, LM_TOPIC_ACTIONS, LM_TOPIC_OUTCOMES, LM_TOPIC_TIMING,
     NULL};
-static lm_script *const timing_scripts[] = {&sweep_script, NULL};
 
 const lm_worker lm_timing_worker = {
     .name = "timing",
     .input = LM_TOPIC_TIMING,
     .outputs = timing_outputs,
     .input_type = LM_TOPIC_TIMING_TYPE,
-    .scripts = timing_scripts,
     .ctx = &timing_state,
     .identify = timing_identify,
     .plan = timing_plan,
     .handle = timing_handle,
-    .tick = timing_tick,
+    .fire_timer = timing_fire_timer,
     .init = timing_init,
     .fini = timing_fini,
 };

@@ -1,5 +1,5 @@
 /* timing.h — lastmile.timing → lastmile.followup | actions | outcomes, and
- * the timer sweeper.
+ * the worker that fires response timers.
  *
  * A LeadResponse stops the cadence: the timer is cancelled, the owner gets
  * a HANDOFF action (replied, booked, converted), and the lead's Outcome is
@@ -10,9 +10,11 @@
  * adaptive arm, or at the first allowed time on the control arm — or the
  * lead closes with NO_RESPONSE when the cadence is exhausted.
  *
- * The sweeper (tick) claims due timers atomically, with a lease, from
- * LM_TIMER_BUCKETS sorted sets; a claim whose worker died is fired again
- * when its lease runs out. Pure parts: lm_timing_choose. */
+ * A lead's response timer (lm_lead.h, armed by followup) fires here: the
+ * runtime sweeps the timers (lm_timers.h: claim with a lease, fire, ack)
+ * in the timing worker, whose fire_timer turns a due response timer into
+ * the TimerFired it then reads back from lastmile.timing. Closing a lead
+ * cancels its timer. Pure parts: lm_timing_choose. */
 #ifndef LM_TIMING_H
 #define LM_TIMING_H
 
@@ -23,8 +25,6 @@
 
 #define LM_TIMING_HORIZON_MS (3LL * 86400 * 1000) /* adaptive look-ahead */
 #define LM_TIMING_SLOTS      168
-#define LM_TIMING_LEASE_MS   30000 /* real ms a claim is held */
-#define LM_TIMING_SWEEP_MAX  500   /* timers claimed per bucket per sweep */
 
 /* Learned counts of one segment: successes and failures per slot. */
 typedef struct lm_slot_stats {

@@ -1,0 +1,521 @@
+/* lm_timers.c — durable timers: the codec, arming through lm_out, and the
+ * sweep (see lm_timers.h for the layout and the contract).
+ *
+ * Sections: the codec · arming and cancelling · what a sweep fires · the
+ * sweep.
+ *
+ * Invariants: every byte of the layout is written by lm_timers_encode and
+ * read by lm_timers_decode; the sweep script only joins a member and its
+ * value with '|'. A claim is acknowledged (removed) only after the
+ * messages of every timer it fired are acknowledged by the broker, or when
+ * it can never fire (malformed, or refused by fire_timer). */
+#include "lm_timers.h"
+
+#include "lm_clock.h"
+#include "lm_fmt.h"
+#include "lm_hash.h"
+#include "lm_log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* the bucket hash's seed ("timer"): stored layout, never change it */
+#define TIMERS_SEED 0x74696d6572ULL
+
+/* ============================================================ the codec */
+
+int lm_timers_bucket(const char *lead) {
+    return (int)(lm_hash64_str(lead, TIMERS_SEED) % LM_TIMERS_BUCKETS);
+}
+
+void lm_timers_key(int bucket, const char *suffix,
+                   char out[LM_TIMERS_KEY_MAX]) {
+    char b[LM_FMT_I64_MAX];
+    lm_fmt_i64(b, bucket);
+    lm_fmt_cat(out, LM_TIMERS_KEY_MAX, "lm:{timers:", b, "}", suffix, NULL);
+}
+
+/* A lead: printable ASCII without space or '|'. */
+static int lead_ok(const char *s, size_t n) {
+    if (n == 0 || n >= LM_TIMERS_LEAD_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] <= ' ' || s[i] > '~' || s[i] == '|')
+            return 0;
+    return 1;
+}
+
+/* A kind: [a-z0-9_-]. */
+static int kind_ok(const char *s, size_t n) {
+    if (n == 0 || n >= LM_TIMERS_KIND_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+              c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+int lm_timers_encode(const lm_timer *t, char member[LM_TIMERS_MEMBER_MAX],
+                     char value[LM_TIMERS_VALUE_MAX], size_t *value_len) {
+    size_t ln = strnlen(t->lead, LM_TIMERS_LEAD_MAX),
+           kn = strnlen(t->kind, LM_TIMERS_KIND_MAX);
+    if (!lead_ok(t->lead, ln) || !kind_ok(t->kind, kn) || t->due_ms < 0 ||
+        t->payload_len > LM_TIMERS_PAYLOAD_MAX)
+        return -1;
+    memcpy(member, t->lead, ln);
+    member[ln] = '|';
+    memcpy(member + ln + 1, t->kind, kn);
+    member[ln + 1 + kn] = '\0';
+    size_t dn = lm_fmt_i64(value, t->due_ms);
+    value[dn] = '|';
+    memcpy(value + dn + 1, t->payload, t->payload_len);
+    *value_len = dn + 1 + t->payload_len;
+    value[*value_len] = '\0';
+    return 0;
+}
+
+/* The next '|'-ended field of [*p, end): its start and length; -1 when
+ * there is no '|'. */
+static int next_field(const char **p, const char *end, const char **field,
+                      size_t *n) {
+    const char *bar = memchr(*p, '|', (size_t)(end - *p));
+    if (!bar)
+        return -1;
+    *field = *p;
+    *n = (size_t)(bar - *p);
+    *p = bar + 1;
+    return 0;
+}
+
+/* A decimal int64 >= 0 of exactly n digits. */
+static int parse_due(const char *s, size_t n, int64_t *out) {
+    if (n == 0 || n > 19)
+        return -1;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    if (v > (uint64_t)INT64_MAX)
+        return -1;
+    *out = (int64_t)v;
+    return 0;
+}
+
+int lm_timers_decode(const char *claim, size_t len, lm_timer *t) {
+    if (!claim)
+        return -1;
+    const char *p = claim, *end = claim + len, *lead, *kind, *due;
+    size_t ln, kn, dn;
+    if (next_field(&p, end, &lead, &ln) != 0 || !lead_ok(lead, ln) ||
+        next_field(&p, end, &kind, &kn) != 0 || !kind_ok(kind, kn) ||
+        next_field(&p, end, &due, &dn) != 0 ||
+        parse_due(due, dn, &t->due_ms) != 0 ||
+        (size_t)(end - p) > LM_TIMERS_PAYLOAD_MAX)
+        return -1;
+    memcpy(t->lead, lead, ln);
+    t->lead[ln] = '\0';
+    memcpy(t->kind, kind, kn);
+    t->kind[kn] = '\0';
+    t->payload_len = (size_t)(end - p);
+    memcpy(t->payload, p, t->payload_len);
+    t->payload[t->payload_len] = '\0';
+    return 0;
+}
+
+/* ============================================ arming and cancelling */
+
+/* Fills t from the arguments; -1 (and the input rejected with the reason)
+ * when one is out of bounds. */
+static int timer_fill(lm_out *o, lm_timer *t, const char *lead,
+                      const char *kind, int64_t due_ms, const void *payload,
+                      size_t len) {
+    size_t ln = lead ? strlen(lead) : 0, kn = kind ? strlen(kind) : 0;
+    if (!lead_ok(lead, ln) || !kind_ok(kind, kn) || due_ms < 0 ||
+        len > LM_TIMERS_PAYLOAD_MAX || (len && !payload)) {
+        lm_out_reject(o,
+                      "timer: lead \"%.64s\", kind \"%.32s\", due %lld, "
+                      "payload of %zu bytes: out of bounds (lead 1-%d "
+                      "printable bytes without '|', kind 1-%d of [a-z0-9_-], "
+                      "due >= 0, payload up to %d bytes)",
+                      lead ? lead : "", kind ? kind : "", (long long)due_ms,
+                      len, LM_TIMERS_LEAD_MAX - 1, LM_TIMERS_KIND_MAX - 1,
+                      LM_TIMERS_PAYLOAD_MAX);
+        return -1;
+    }
+    memcpy(t->lead, lead, ln + 1);
+    memcpy(t->kind, kind, kn + 1);
+    t->due_ms = due_ms;
+    t->payload_len = len;
+    if (len)
+        memcpy(t->payload, payload, len);
+    t->payload[len] = '\0';
+    return 0;
+}
+
+int lm_timers_arm(lm_out *o, const char *lead, const char *kind, int64_t due_ms,
+                  const void *payload, size_t len) {
+    lm_timer t;
+    char member[LM_TIMERS_MEMBER_MAX], value[LM_TIMERS_VALUE_MAX], due[32],
+        set[LM_TIMERS_KEY_MAX], pay[LM_TIMERS_KEY_MAX];
+    size_t vlen;
+    if (timer_fill(o, &t, lead, kind, due_ms, payload, len) != 0 ||
+        lm_timers_encode(&t, member, value, &vlen) != 0)
+        return -1;
+    int b = lm_timers_bucket(lead);
+    lm_timers_key(b, "", set);
+    lm_timers_key(b, ":payload", pay);
+    lm_fmt_i64(due, due_ms);
+    /* the payload first: on a Cluster, where these may be sent apart, a
+       timer is never due without its payload */
+    const char *hset[] = {"HSET", pay, member, value};
+    const size_t hlens[] = {4, strlen(pay), strlen(member), vlen};
+    const char *zadd[] = {"ZADD", set, due, member};
+    if (lm_out_index(o, 4, hset, hlens) != 0 ||
+        lm_out_index(o, 4, zadd, NULL) != 0)
+        return -1;
+    return 0;
+}
+
+int lm_timers_cancel(lm_out *o, const char *lead, const char *kind) {
+    lm_timer t;
+    char member[LM_TIMERS_MEMBER_MAX], value[LM_TIMERS_VALUE_MAX],
+        set[LM_TIMERS_KEY_MAX], pay[LM_TIMERS_KEY_MAX];
+    size_t vlen;
+    if (timer_fill(o, &t, lead, kind, 0, NULL, 0) != 0 ||
+        lm_timers_encode(&t, member, value, &vlen) != 0)
+        return -1;
+    int b = lm_timers_bucket(lead);
+    lm_timers_key(b, "", set);
+    lm_timers_key(b, ":payload", pay);
+    const char *zrem[] = {"ZREM", set, member};
+    const char *hdel[] = {"HDEL", pay, member};
+    if (lm_out_index(o, 3, zrem, NULL) != 0 ||
+        lm_out_index(o, 3, hdel, NULL) != 0)
+        return -1;
+    return 0;
+}
+
+/* ============================================= what a sweep fires */
+
+/* The messages of one sweep: requests for lm_runtime_produce_sync, each
+ * with its own copy of the message (unpacked from the emitted bytes) and
+ * one block holding topic, key and id. */
+struct lm_timers_fired {
+    const lm_worker *w;
+    lm_emit_req *reqs;
+    char **strs;
+    size_t n, cap;
+    int failed; /* an emit failed: the timer is not fired now */
+};
+
+static int declared(const lm_worker *w, const char *topic_suffix) {
+    for (size_t i = 0; w->outputs && w->outputs[i]; i++)
+        if (strcmp(w->outputs[i], topic_suffix) == 0)
+            return 1;
+    return 0;
+}
+
+static int emit_failed(lm_timers_fired *f) {
+    f->failed = 1;
+    return -1;
+}
+
+int lm_timers_emit(lm_timers_fired *f, const char *topic_suffix,
+                   const char *key, const char *id,
+                   const ProtobufCMessage *msg) {
+    if (!topic_suffix || !key || !id || !msg || !declared(f->w, topic_suffix)) {
+        lm_log(LM_LOG_ERROR, "undeclared_output",
+               "worker %s fired a timer to topic %s, which it did not "
+               "declare",
+               f->w->name, topic_suffix ? topic_suffix : "(none)");
+        return emit_failed(f);
+    }
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? 2 * f->cap : 64;
+        lm_emit_req *reqs = realloc(f->reqs, cap * sizeof(*reqs));
+        if (!reqs)
+            return emit_failed(f);
+        f->reqs = reqs;
+        char **strs = realloc(f->strs, cap * sizeof(*strs));
+        if (!strs)
+            return emit_failed(f);
+        f->strs = strs;
+        f->cap = cap;
+    }
+    size_t tn = strlen(topic_suffix) + 1, kn = strlen(key) + 1,
+           in = strlen(id) + 1, len = protobuf_c_message_get_packed_size(msg);
+    if (len > LM_OUTPUT_MAX_BYTES) {
+        lm_log(LM_LOG_ERROR, "timer_too_large",
+               "worker %s fired a timer as %zu bytes on %s, over the %d-byte "
+               "limit",
+               f->w->name, len, topic_suffix, LM_OUTPUT_MAX_BYTES);
+        return -1; /* it never fits: not a failure to retry */
+    }
+    char *s = malloc(tn + kn + in);
+    uint8_t *buf = malloc(len ? len : 1);
+    ProtobufCMessage *copy = NULL;
+    if (s && buf) {
+        protobuf_c_message_pack(msg, buf);
+        copy = protobuf_c_message_unpack(msg->descriptor, NULL, len, buf);
+    }
+    free(buf);
+    if (!copy) {
+        free(s);
+        return emit_failed(f);
+    }
+    memcpy(s, topic_suffix, tn);
+    memcpy(s + tn, key, kn);
+    memcpy(s + tn + kn, id, in);
+    f->strs[f->n] = s;
+    f->reqs[f->n] = (lm_emit_req){
+        .topic_suffix = s, .key = s + tn, .id = s + tn + kn, .msg = copy};
+    f->n++;
+    return 0;
+}
+
+/* Drops what was emitted from index `from` on. */
+static void fired_truncate(lm_timers_fired *f, size_t from) {
+    while (f->n > from) {
+        f->n--;
+        protobuf_c_message_free_unpacked((ProtobufCMessage *)f->reqs[f->n].msg,
+                                         NULL);
+        free(f->strs[f->n]);
+    }
+}
+
+lm_timers_fired *lm_timers_fired_new(const lm_worker *w) {
+    lm_timers_fired *f = calloc(1, sizeof(*f));
+    if (f)
+        f->w = w;
+    return f;
+}
+
+void lm_timers_fired_free(lm_timers_fired *f) {
+    if (!f)
+        return;
+    fired_truncate(f, 0);
+    free(f->reqs);
+    free(f->strs);
+    free(f);
+}
+
+size_t lm_timers_fired_count(const lm_timers_fired *f) {
+    return f->n;
+}
+
+const lm_emit_req *lm_timers_fired_get(const lm_timers_fired *f, size_t i) {
+    return i < f->n ? &f->reqs[i] : NULL;
+}
+
+/* ============================================================ the sweep */
+
+/* KEYS[1] the timer set, KEYS[2] the claimed set, KEYS[3] the payloads;
+ * ARGV now, lease end, max. Returns claims: expired ones (a lease run out:
+ * their sweeper died) given a new lease, then due timers, each moved from
+ * the set and its payload into the claimed set as member '|' value. */
+static lm_script sweep_script = {
+    .lua = "local out = {}\n"
+           "local exp = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1],"
+           " 'LIMIT', 0, ARGV[3])\n"
+           "for i = 1, #exp do\n"
+           "  redis.call('ZADD', KEYS[2], ARGV[2], exp[i])\n"
+           "  out[#out + 1] = exp[i]\n"
+           "end\n"
+           "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1],"
+           " 'LIMIT', 0, ARGV[3])\n"
+           "for i = 1, #due do\n"
+           "  local claim = due[i] .. '|' .."
+           " (redis.call('HGET', KEYS[3], due[i]) or '')\n"
+           "  redis.call('ZREM', KEYS[1], due[i])\n"
+           "  redis.call('HDEL', KEYS[3], due[i])\n"
+           "  redis.call('ZADD', KEYS[2], ARGV[2], claim)\n"
+           "  out[#out + 1] = claim\n"
+           "end\n"
+           "return out\n",
+    .sha = ""};
+
+lm_script *lm_timers_script(void) {
+    return &sweep_script;
+}
+
+/* Round trip 1: per bucket the claim script, the set's size and its
+ * earliest timer. Fills rep[3 * LM_TIMERS_BUCKETS]; -1 on Redis trouble. */
+static int sweep_claim(lm_runtime *rt, lm_pipe *pipe, int64_t now_ms,
+                       redisReply **rep) {
+    char now[LM_FMT_I64_MAX], lease[LM_FMT_I64_MAX], max[LM_FMT_I64_MAX],
+        err[256];
+    lm_fmt_i64(now, now_ms);
+    lm_fmt_i64(lease,
+               now_ms + (int64_t)(LM_TIMERS_LEASE_MS * lm_clock_scale()));
+    lm_fmt_i64(max, LM_TIMERS_SWEEP_MAX);
+    for (int b = 0; b < LM_TIMERS_BUCKETS; b++) {
+        char set[LM_TIMERS_KEY_MAX], claimed[LM_TIMERS_KEY_MAX],
+            pay[LM_TIMERS_KEY_MAX];
+        lm_timers_key(b, "", set);
+        lm_timers_key(b, ":claimed", claimed);
+        lm_timers_key(b, ":payload", pay);
+        const char *argv[] = {set, claimed, pay, now, lease, max};
+        if (lm_pipe_script(pipe, &sweep_script, 3, 6, argv, NULL) != 0)
+            return -1;
+    }
+    for (int b = 0; b < LM_TIMERS_BUCKETS; b++) {
+        char set[LM_TIMERS_KEY_MAX];
+        lm_timers_key(b, "", set);
+        if (lm_pipe_cmd_strs(pipe, "ZCARD", set, NULL) != 0 ||
+            lm_pipe_cmd_strs(pipe, "ZRANGE", set, "0", "0", "WITHSCORES",
+                             NULL) != 0)
+            return -1;
+    }
+    return lm_redis_exec(lm_runtime_redis(rt), pipe, rep, err, sizeof(err)) == 0
+               ? 0
+               : -1;
+}
+
+/* The gauges: timers pending, and how far past due (simulated s) the
+ * earliest one still unclaimed is. */
+static void sweep_gauges(lm_runtime *rt, redisReply **rep, int64_t now_ms) {
+    long long pending = 0;
+    int64_t oldest_due = INT64_MAX;
+    for (int b = 0; b < LM_TIMERS_BUCKETS; b++) {
+        pending += lm_reply_int(rep[LM_TIMERS_BUCKETS + 2 * b], 0);
+        redisReply *z = rep[LM_TIMERS_BUCKETS + 2 * b + 1];
+        const char *s = z && z->type == REDIS_REPLY_ARRAY && z->elements == 2
+                            ? lm_reply_str(z->element[1], NULL)
+                            : NULL;
+        int64_t due;
+        if (s && lm_parse_int64(s, 0, INT64_MAX, &due) == 0 && due < oldest_due)
+            oldest_due = due;
+    }
+    lm_runtime_gauge(rt, "lastmile_timers_pending", NULL, (double)pending);
+    lm_runtime_gauge(rt, "lastmile_timers_oldest_overdue_seconds", NULL,
+                     oldest_due != INT64_MAX && oldest_due < now_ms
+                         ? (double)(now_ms - oldest_due) / 1000.0
+                         : 0.0);
+}
+
+/* Appends the acknowledgement of one claim (ZREM from its claimed set). */
+static int ack(lm_pipe *pipe, int bucket, const char *claim, size_t len) {
+    char claimed[LM_TIMERS_KEY_MAX];
+    lm_timers_key(bucket, ":claimed", claimed);
+    const char *argv[] = {"ZREM", claimed, claim};
+    const size_t lens[] = {4, strlen(claimed), len};
+    return lm_pipe_cmd(pipe, 3, argv, lens);
+}
+
+/* Fires one claim into f: 1 fired, 0 dropped (malformed, or refused by
+ * the worker: logged), -1 not fired now (out of memory, an emit that
+ * failed: the claim fires again after its lease). */
+static int fire_one(const lm_worker *w, int bucket, const char *claim,
+                    size_t len, int64_t now_ms, lm_timers_fired *f) {
+    lm_timer *t = malloc(sizeof(*t));
+    if (!t)
+        return -1;
+    int rc = 1;
+    size_t before = f->n;
+    if (lm_timers_decode(claim, len, t) != 0) {
+        lm_log(LM_LOG_ERROR, "timer_malformed",
+               "a claim of %zu bytes in lm:{timers:%d}:claimed cannot be "
+               "read; dropped",
+               len, bucket);
+        rc = 0;
+    } else if (w->fire_timer(w->ctx, t, now_ms, f) != 0 || f->failed) {
+        fired_truncate(f, before);
+        if (f->failed) {
+            rc = -1;
+        } else {
+            lm_log(LM_LOG_ERROR, "timer_dropped",
+                   "worker %s cannot fire the %s timer of lead %s (due "
+                   "%lld); dropped",
+                   w->name, t->kind, t->lead, (long long)t->due_ms);
+            rc = 0;
+        }
+    }
+    f->failed = 0;
+    free(t);
+    return rc;
+}
+
+/* One claim the sweep got back, and what became of it. */
+typedef struct sweep_claim_ref {
+    const char *s;
+    size_t len;
+    int bucket;
+    int fired;
+} sweep_claim_ref;
+
+/* The claims of every bucket's script reply, in order; *n of them, or
+ * NULL (none, or out of memory). */
+static sweep_claim_ref *claims_collect(redisReply **rep, size_t *n) {
+    size_t total = 0;
+    for (int b = 0; b < LM_TIMERS_BUCKETS; b++)
+        if (rep[b] && rep[b]->type == REDIS_REPLY_ARRAY)
+            total += rep[b]->elements;
+    sweep_claim_ref *c = total ? calloc(total, sizeof(*c)) : NULL;
+    *n = 0;
+    for (int b = 0; c && b < LM_TIMERS_BUCKETS; b++) {
+        if (!rep[b] || rep[b]->type != REDIS_REPLY_ARRAY)
+            continue;
+        for (size_t i = 0; i < rep[b]->elements; i++) {
+            size_t len;
+            const char *s = lm_reply_str(rep[b]->element[i], &len);
+            if (s)
+                c[(*n)++] = (sweep_claim_ref){.s = s, .len = len, .bucket = b};
+        }
+    }
+    return c;
+}
+
+/* Fires the claims of rep and appends the acknowledgements to acks: a
+ * dropped claim's whatever happens, a fired one's only once the broker
+ * acknowledged every message of the sweep. Counts what it fired. */
+static void sweep_fire(lm_runtime *rt, const lm_worker *w, redisReply **rep,
+                       int64_t now_ms, lm_pipe *acks) {
+    size_t n, fired = 0, dropped = 0;
+    sweep_claim_ref *c = claims_collect(rep, &n);
+    lm_timers_fired *f = lm_timers_fired_new(w);
+    for (size_t i = 0; f && i < n; i++) {
+        int rc = fire_one(w, c[i].bucket, c[i].s, c[i].len, now_ms, f);
+        c[i].fired = rc == 1;
+        if (rc == 0 && ack(acks, c[i].bucket, c[i].s, c[i].len) == 0)
+            dropped++;
+    }
+    if (f && (f->n == 0 || lm_runtime_produce_sync(rt, f->reqs, f->n) == 0))
+        for (size_t i = 0; i < n; i++)
+            if (c[i].fired && ack(acks, c[i].bucket, c[i].s, c[i].len) == 0)
+                fired++;
+    if (fired)
+        lm_runtime_count(rt, "lastmile_timers_fired_total", NULL,
+                         (double)fired);
+    if (dropped)
+        lm_runtime_count(rt, "lastmile_timers_dropped_total", NULL,
+                         (double)dropped);
+    lm_timers_fired_free(f);
+    free(c);
+}
+
+void lm_timers_sweep(lm_runtime *rt, const lm_worker *w) {
+    lm_pipe pipe = {0}, acks = {0};
+    redisReply *rep[3 * LM_TIMERS_BUCKETS] = {0};
+    int64_t now_ms = lm_clock_now_ms();
+    /* on Redis trouble nothing more: the batch loop reports it */
+    if (sweep_claim(rt, &pipe, now_ms, rep) == 0) {
+        sweep_gauges(rt, rep, now_ms);
+        sweep_fire(rt, w, rep, now_ms, &acks);
+    }
+    if (acks.n > 0) {
+        char err[256];
+        redisReply **rr = calloc(acks.n, sizeof(*rr));
+        if (rr && lm_redis_exec(lm_runtime_redis(rt), &acks, rr, err,
+                                sizeof(err)) == 0)
+            lm_redis_replies_free(rr, acks.n);
+        free(rr);
+    }
+    lm_pipe_free(&acks);
+    lm_pipe_free(&pipe);
+    lm_redis_replies_free(rep, 3 * LM_TIMERS_BUCKETS);
+}

@@ -1,0 +1,137 @@
+/* lm_timers.h — durable timers, a runtime service.
+ *
+ * A timer is (lead, kind, due time, payload): "lead L has not answered
+ * its touch by T" (kind "response"), later an owner's deadline. A lead has
+ * at most one timer of a kind: arming again replaces it (due time and
+ * payload), cancelling removes it.
+ *
+ * Workers arm and cancel timers through a message's outputs
+ * (lm_timers_arm, lm_timers_cancel): index commands applied in the
+ * message's transaction, so a timer is armed exactly when the decision
+ * that armed it is applied. One worker of the fleet fires them (timing
+ * today): it declares lm_worker.fire_timer, and its runtime runs the sweep
+ * between batches, at least every 200 ms:
+ *   1. claim: per bucket, one Lua script moves expired claims to a new
+ *      lease and due timers into the claimed set with a lease, atomically,
+ *      so one replica claims a due timer;
+ *   2. fire: fire_timer builds each claimed timer's message (lm_timers_emit),
+ *      and all of them are produced; the sweep waits for the broker's
+ *      acknowledgement;
+ *   3. acknowledge: the claims are removed.
+ * A sweeper that dies between 1 and 3 leaves its claims to expire
+ * (LM_TIMERS_LEASE_MS real time); the next sweep fires them again, with the
+ * same content and id, so a consumer must tolerate a timer fired twice (or
+ * fired after it was cancelled: a claimed timer is already firing).
+ *
+ * Redis layout, LM_TIMERS_BUCKETS buckets by hash of the lead id, each
+ * bucket's keys under one hash tag (one Cluster slot, one script):
+ *   lm:{timers:<b>}          sorted set of members "<lead>|<kind>",
+ *                            score = due ms
+ *   lm:{timers:<b>}:payload  hash: member -> value "<due ms>|<payload>"
+ *   lm:{timers:<b>}:claimed  sorted set of claims, member '|' value
+ *                            ("<lead>|<kind>|<due ms>|<payload>": all a
+ *                            re-fire needs), score = lease end ms
+ * lm_timers_encode writes the member and the value, lm_timers_decode reads
+ * a claim: the one codec of the layout (the sweep script only joins).
+ *
+ * Times are simulated epoch ms (lm_clock). Threads: the worker's one
+ * thread; the module keeps no state of its own. */
+#ifndef LM_TIMERS_H
+#define LM_TIMERS_H
+
+#include "lm_fmt.h"
+#include "lm_runtime.h"
+
+#include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LM_TIMERS_BUCKETS     16
+#define LM_TIMERS_LEAD_MAX    64   /* bytes of a lead, with its NUL */
+#define LM_TIMERS_KIND_MAX    32   /* bytes of a kind, with its NUL */
+#define LM_TIMERS_PAYLOAD_MAX 1024 /* bytes of a payload */
+#define LM_TIMERS_KEY_MAX     48   /* a bucket's key, with its NUL */
+#define LM_TIMERS_MEMBER_MAX  (LM_TIMERS_LEAD_MAX + LM_TIMERS_KIND_MAX)
+#define LM_TIMERS_VALUE_MAX   (LM_FMT_I64_MAX + 1 + LM_TIMERS_PAYLOAD_MAX + 1)
+#define LM_TIMERS_CLAIM_MAX   (LM_TIMERS_MEMBER_MAX + LM_TIMERS_VALUE_MAX)
+#define LM_TIMERS_LEASE_MS    30000 /* real ms a claim is held */
+#define LM_TIMERS_SWEEP_MAX   500   /* timers claimed per bucket per sweep */
+
+/* One timer. lead: 1 to LM_TIMERS_LEAD_MAX - 1 printable ASCII bytes, no
+ * '|' or space; kind: 1 to LM_TIMERS_KIND_MAX - 1 of [a-z0-9_-]; due_ms
+ * >= 0; payload: up to LM_TIMERS_PAYLOAD_MAX bytes, any (what the worker
+ * that fires the timer needs to build its message), NUL-terminated here
+ * for convenience. (lm_timer and lm_timers_fired are typedef'd in
+ * lm_runtime.h, whose lm_worker.fire_timer takes them.) */
+struct lm_timer {
+    char lead[LM_TIMERS_LEAD_MAX];
+    char kind[LM_TIMERS_KIND_MAX];
+    int64_t due_ms;
+    size_t payload_len;
+    char payload[LM_TIMERS_PAYLOAD_MAX + 1];
+};
+
+/* --- arming and cancelling (decision code) -------------------------------- */
+
+/* Arms the lead's timer of this kind for due_ms with this payload (copied),
+ * replacing the one it has: index commands of the message (lm_out_index),
+ * applied with its decision. 0, or -1 when a field is out of its bounds
+ * above (the message's outputs are then marked failed, as on any output
+ * error). */
+int lm_timers_arm(lm_out *o, const char *lead, const char *kind, int64_t due_ms,
+                  const void *payload, size_t len);
+/* Cancels the lead's timer of this kind, if it has one (idempotent). A
+ * timer already claimed fires anyway. 0 / -1 as lm_timers_arm. */
+int lm_timers_cancel(lm_out *o, const char *lead, const char *kind);
+
+/* --- the codec (pure) ----------------------------------------------------- */
+
+/* The bucket of a lead, in [0, LM_TIMERS_BUCKETS). Part of the stored
+ * layout: it never changes. */
+int lm_timers_bucket(const char *lead);
+/* A bucket's key: suffix "" (the timer set), ":payload" or ":claimed". */
+void lm_timers_key(int bucket, const char *suffix, char out[LM_TIMERS_KEY_MAX]);
+/* Writes t's member ("<lead>|<kind>", NUL-terminated) and value ("<due
+ * ms>|<payload>", binary: its length in *value_len). 0, or -1 when t is
+ * out of bounds (nothing usable written). */
+int lm_timers_encode(const lm_timer *t, char member[LM_TIMERS_MEMBER_MAX],
+                     char value[LM_TIMERS_VALUE_MAX], size_t *value_len);
+/* Reads a claim (member '|' value, `len` bytes, need not be
+ * NUL-terminated) into *t. 0, or -1 when it is malformed (*t undefined). */
+int lm_timers_decode(const char *claim, size_t len, lm_timer *t);
+
+/* --- firing (the runtime and the fire_timer callback) ----------------------
+ */
+
+/* lm_timers_fired (opaque): what one sweep fires; fire_timer emits into
+ * it. The sweep makes one; a unit test makes its own to run a worker's
+ * fire_timer without a server and read what it emitted. */
+lm_timers_fired *lm_timers_fired_new(const lm_worker *w); /* NULL: OOM */
+void lm_timers_fired_free(lm_timers_fired *f);            /* NULL ok */
+/* How many messages were emitted, and the i-th (owned by f; its msg is a
+ * copy of what was emitted). */
+size_t lm_timers_fired_count(const lm_timers_fired *f);
+const lm_emit_req *lm_timers_fired_get(const lm_timers_fired *f, size_t i);
+
+/* Emits the message a firing timer produces, on the topic with this suffix
+ * (one of the worker's outputs), keyed by `key`, with idempotency id `id`
+ * (the same each time the timer fires). Copied at once: msg may be freed
+ * after. 0, or -1: out of memory or an undeclared topic (the timer is not
+ * acknowledged and fires again after its lease, whatever fire_timer
+ * returns), or a message over LM_OUTPUT_MAX_BYTES (logged; fire_timer
+ * returning -1 then drops the timer). */
+int lm_timers_emit(lm_timers_fired *f, const char *topic_suffix,
+                   const char *key, const char *id,
+                   const ProtobufCMessage *msg);
+
+/* The sweep script, for the runtime to load on every Redis connect. */
+lm_script *lm_timers_script(void);
+/* One sweep (claim, fire, acknowledge; above) for worker w, which
+ * declares fire_timer. Redis trouble is left for the batch loop to
+ * report; a timer w cannot fire (fire_timer -1) or a malformed claim is
+ * logged and dropped. Also sets the gauges lastmile_timers_pending and
+ * lastmile_timers_oldest_overdue_seconds and counts
+ * lastmile_timers_fired_total and lastmile_timers_dropped_total. */
+void lm_timers_sweep(lm_runtime *rt, const lm_worker *w);
+
+#endif

@@ -1,0 +1,278 @@
+/* test_timer_sweep.c — durable timers (lm_timers) on the embedded stack:
+ *   timers.armed_by_followup_cancelled_by_timing: each touch arms its
+ *     lead's response timer (member "<lead>|response", value "<due>|<step>|
+ *     <segment>" in the documented keys); the answer closes the lead and
+ *     cancels it: nothing is left in the set or the payload hash;
+ *   timers.sweep_fires_claims_and_drops_what_it_cannot: seeded in Redis
+ *     before timing starts: a due timer fires as the TimerFired of today,
+ *     a claim whose lease ran out (its sweeper died) fires again with its
+ *     own due time, a timer not yet due and a claim still leased stay, an
+ *     unreadable claim and a kind timing does not know are dropped and
+ *     logged. */
+#include "market.h"
+
+#include "lm_lead.h"
+#include "lm_timers.h"
+
+#include "lastmile/v1/lastmile.pb-c.h"
+
+#include <criterion/criterion.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static fixture fx;
+
+static void teardown(void) {
+    fixture_down(&fx);
+}
+
+static redisContext *redis(void) {
+    redisContext *c = redisConnect("127.0.0.1", fx.st.redis_port);
+    cr_assert(c && !c->err, "redis connect");
+    return c;
+}
+
+/* Every member of the timer sets (pending), claims, and payload fields. */
+static void timer_counts(long long *pending, long long *claimed,
+                         long long *payloads) {
+    redisContext *c = redis();
+    *pending = *claimed = *payloads = 0;
+    for (int b = 0; b < LM_TIMERS_BUCKETS; b++) {
+        char set[LM_TIMERS_KEY_MAX], cl[LM_TIMERS_KEY_MAX],
+            pay[LM_TIMERS_KEY_MAX];
+        lm_timers_key(b, "", set);
+        lm_timers_key(b, ":claimed", cl);
+        lm_timers_key(b, ":payload", pay);
+        redisReply *r = redisCommand(c, "ZCARD %s", set);
+        *pending += r ? r->integer : 0;
+        freeReplyObject(r);
+        r = redisCommand(c, "ZCARD %s", cl);
+        *claimed += r ? r->integer : 0;
+        freeReplyObject(r);
+        r = redisCommand(c, "HLEN %s", pay);
+        *payloads += r ? r->integer : 0;
+        freeReplyObject(r);
+    }
+    redisFree(c);
+}
+
+static int all_decided(const market *m) {
+    return m->decisions.n >= 6 &&
+           m->actions.n >= m->decisions.n - m->outcomes.n;
+}
+
+static int all_closed(const market *m) {
+    return m->decisions.n >= 6 && m->outcomes.n >= m->decisions.n;
+}
+
+Test(timers, armed_by_followup_cancelled_by_timing, .fini = teardown,
+     .timeout = 240) {
+    cr_assert_eq(fixture_up(&fx, 2, 0), 0);
+    market m;
+    market_init(&m, &fx, 1.0); /* the market answers every first touch */
+    cr_assert_geq(fixture_start_worker(&fx, "intake"), 0);
+    cr_assert_geq(fixture_start_worker(&fx, "qualification"), 0);
+    cr_assert_geq(fixture_start_worker(&fx, "followup"), 0);
+    market_submit(&m, 6, 0, 0, 77);
+    cr_assert(market_until(&m, all_decided, 90000), "%zu decided, %zu acted on",
+              m.decisions.n, m.actions.n);
+    size_t touched = m.decisions.n - m.outcomes.n; /* not disqualified */
+    cr_assert_gt(touched, 0, "every lead disqualified: pick another seed");
+
+    /* timing is not running: every touched lead has its timer armed */
+    redisContext *c = redis();
+    size_t armed = 0;
+    for (int b = 0; b < LM_TIMERS_BUCKETS; b++) {
+        char set[LM_TIMERS_KEY_MAX], pay[LM_TIMERS_KEY_MAX];
+        lm_timers_key(b, "", set);
+        lm_timers_key(b, ":payload", pay);
+        redisReply *z = redisCommand(c, "ZRANGE %s 0 -1 WITHSCORES", set);
+        cr_assert(z && z->type == REDIS_REPLY_ARRAY);
+        for (size_t i = 0; i + 1 < z->elements; i += 2) {
+            const char *member = z->element[i]->str;
+            redisReply *v = redisCommand(c, "HGET %s %s", pay, member);
+            cr_assert(v && v->type == REDIS_REPLY_STRING, "%s: no payload",
+                      member);
+            char claim[LM_TIMERS_CLAIM_MAX];
+            int n = snprintf(claim, sizeof(claim), "%s|%.*s", member,
+                             (int)v->len, v->str);
+            lm_timer t;
+            cr_assert_eq(lm_timers_decode(claim, (size_t)n, &t), 0, "%s",
+                         claim);
+            cr_expect_str_eq(t.kind, LM_LEAD_TIMER_RESPONSE);
+            cr_expect_eq(lm_timers_bucket(t.lead), b, "%s", t.lead);
+            cr_expect_eq(strtoll(z->element[i + 1]->str, NULL, 10), t.due_ms,
+                         "%s: score and value disagree", member);
+            cr_expect_gt(t.due_ms, (int64_t)time(NULL) * 1000,
+                         "%s: due already", member);
+            int step;
+            char seg[128];
+            cr_expect_eq(lm_lead_timer_payload_parse(t.payload, t.payload_len,
+                                                     &step, seg, sizeof(seg)),
+                         0, "%s: payload %s", member, t.payload);
+            cr_expect_eq(step, 0);
+            cr_expect_gt(strlen(seg), 0, "%s: no segment", member);
+            freeReplyObject(v);
+            armed++;
+        }
+        freeReplyObject(z);
+    }
+    redisFree(c);
+    cr_expect_eq(armed, touched, "%zu timers armed for %zu touched leads",
+                 armed, touched);
+
+    /* the answers close every lead: their timers are cancelled */
+    cr_assert_geq(fixture_start_worker(&fx, "timing"), 0);
+    cr_assert(market_until(&m, all_closed, 90000), "%zu of %zu closed",
+              m.outcomes.n, m.decisions.n);
+    long long pending = -1, claimed = -1, payloads = -1;
+    int64_t deadline = fixture_mono_ms() + fixture_ms(10000);
+    do {
+        market_pump(&m, 200);
+        timer_counts(&pending, &claimed, &payloads);
+    } while ((pending || claimed || payloads) && fixture_mono_ms() < deadline);
+    printf("timers: %zu armed by followup for %zu touched leads; after the "
+           "answers: %lld pending, %lld claimed, %lld payloads\n",
+           armed, touched, pending, claimed, payloads);
+    cr_expect_eq(pending, 0, "timers left for closed leads");
+    cr_expect_eq(claimed, 0);
+    cr_expect_eq(payloads, 0, "payloads left behind by a cancel");
+    market_free(&m);
+}
+
+/* Arms t as followup would (the value holds the due time). */
+static void seed_timer(redisContext *c, const lm_timer *t) {
+    char member[LM_TIMERS_MEMBER_MAX], value[LM_TIMERS_VALUE_MAX],
+        set[LM_TIMERS_KEY_MAX], pay[LM_TIMERS_KEY_MAX];
+    size_t vlen;
+    cr_assert_eq(lm_timers_encode(t, member, value, &vlen), 0);
+    int b = lm_timers_bucket(t->lead);
+    lm_timers_key(b, "", set);
+    lm_timers_key(b, ":payload", pay);
+    freeReplyObject(redisCommand(c, "HSET %s %s %b", pay, member, value, vlen));
+    freeReplyObject(
+        redisCommand(c, "ZADD %s %lld %s", set, (long long)t->due_ms, member));
+}
+
+/* Puts a claim (bytes) with this lease end into lead's bucket. */
+static void seed_claim(redisContext *c, const char *lead, const char *claim,
+                       size_t len, int64_t lease_end) {
+    char cl[LM_TIMERS_KEY_MAX];
+    lm_timers_key(lm_timers_bucket(lead), ":claimed", cl);
+    freeReplyObject(redisCommand(c, "ZADD %s %lld %b", cl, (long long)lease_end,
+                                 claim, len));
+}
+
+static lm_timer timer(const char *lead, const char *kind, int64_t due,
+                      const char *payload) {
+    lm_timer t;
+    memset(&t, 0, sizeof(t));
+    snprintf(t.lead, sizeof(t.lead), "%s", lead);
+    snprintf(t.kind, sizeof(t.kind), "%s", kind);
+    t.due_ms = due;
+    t.payload_len = strlen(payload);
+    memcpy(t.payload, payload, t.payload_len);
+    return t;
+}
+
+typedef struct fired {
+    char id[8][256];
+    Lastmile__V1__TimerFired tf[8];
+    size_t n;
+} fired;
+
+static void on_timing(void *opaque, const rd_kafka_message_t *rkm) {
+    fired *f = opaque;
+    Lastmile__V1__TimingEvent *e =
+        lastmile__v1__timing_event__unpack(NULL, rkm->len, rkm->payload);
+    cr_assert(e && e->event_case ==
+                       LASTMILE__V1__TIMING_EVENT__EVENT_TIMER_FIRED,
+              "not a TimerFired on lastmile.timing");
+    cr_assert_lt(f->n, 8, "too many timers fired");
+    cr_assert_eq(rkm->key_len, strlen(e->timer_fired->lead_id));
+    cr_assert_eq(memcmp(rkm->key, e->timer_fired->lead_id, rkm->key_len), 0,
+                 "keyed by another lead");
+    snprintf(f->id[f->n], sizeof(f->id[0]), "%s", e->timer_fired->timer_id);
+    f->tf[f->n] = *e->timer_fired;
+    f->tf[f->n].timer_id = f->id[f->n];
+    f->tf[f->n].lead_id = f->tf[f->n].action_id = NULL;
+    lastmile__v1__timing_event__free_unpacked(e, NULL);
+    f->n++;
+}
+
+static const Lastmile__V1__TimerFired *find(const fired *f, const char *id) {
+    for (size_t i = 0; i < f->n; i++)
+        if (strcmp(f->id[i], id) == 0)
+            return &f->tf[i];
+    return NULL;
+}
+
+#define DUE_A "0000000000000001-0000000a"
+#define DIED  "0000000000000002-0000000b"
+#define LATER "0000000000000003-0000000c"
+#define HELD  "0000000000000004-0000000d"
+#define OTHER "0000000000000005-0000000e"
+
+Test(timers, sweep_fires_claims_and_drops_what_it_cannot, .fini = teardown,
+     .timeout = 180) {
+    cr_assert_eq(fixture_up(&fx, 2, 0), 0);
+    int64_t now = (int64_t)time(NULL) * 1000; /* real time (scale 0) */
+    redisContext *c = redis();
+    lm_timer due =
+        timer(DUE_A, LM_LEAD_TIMER_RESPONSE, now - 5000, "1|EMEA/mid");
+    seed_timer(c, &due);
+    lm_timer later =
+        timer(LATER, LM_LEAD_TIMER_RESPONSE, now + 3600000, "0|EMEA/mid");
+    seed_timer(c, &later);
+    lm_timer other = timer(OTHER, "owner_deadline", now - 1000, "x");
+    seed_timer(c, &other);
+    /* claims as a sweep leaves them: member '|' value */
+    const char died[] = DIED "|response|1700000000000|0|APAC/small";
+    seed_claim(c, DIED, died, strlen(died), now - 1000); /* lease ran out */
+    const char held[] = HELD "|response|1700000000000|0|APAC/small";
+    seed_claim(c, HELD, held, strlen(held), now + 3600000); /* still held */
+    const char junk[] = "not|a claim";
+    seed_claim(c, DIED, junk, strlen(junk), now - 1000);
+    redisFree(c);
+
+    cr_assert_geq(fixture_start_worker(&fx, "timing"), 0);
+    fired f = {.n = 0};
+    topic_reader *r = reader_new(&fx, "timing");
+    int64_t deadline = fixture_mono_ms() + fixture_ms(30000);
+    while (f.n < 2 && fixture_mono_ms() < deadline)
+        reader_drain(r, 200, on_timing, &f);
+    /* a few more sweeps: nothing else may fire */
+    for (int i = 0; i < 10; i++)
+        reader_drain(r, 200, on_timing, &f);
+    reader_free(r);
+
+    cr_expect_eq(f.n, 2, "%zu timers fired, want 2", f.n);
+    const Lastmile__V1__TimerFired *a = find(&f, DUE_A ":timer:1|EMEA/mid");
+    cr_assert_not_null(a, "the due timer did not fire");
+    cr_expect_eq(a->step, 1);
+    cr_expect_eq(a->due_at_ms, now - 5000);
+    cr_expect_geq(a->fired_at_ms, now - 5000);
+    const Lastmile__V1__TimerFired *d = find(&f, DIED ":timer:0|APAC/small");
+    cr_assert_not_null(d, "the claim whose lease ran out did not fire again");
+    cr_expect_eq(d->step, 0);
+    cr_expect_eq(d->due_at_ms, 1700000000000);
+    cr_expect(fixture_log_has(&fx, "timing", "\"timer_malformed\"", 5000),
+              "the unreadable claim was not logged");
+    cr_expect(fixture_log_has(&fx, "timing", "\"timer_dropped\"", 5000),
+              "the unknown kind was not logged");
+
+    long long pending = -1, claimed = -1, payloads = -1;
+    timer_counts(&pending, &claimed, &payloads);
+    cr_expect_eq(pending, 1, "only the timer not yet due may wait");
+    cr_expect_eq(payloads, 1, "only its payload may be left");
+    cr_expect_eq(claimed, 1, "only the claim still leased may be left");
+    c = redis();
+    char cl[LM_TIMERS_KEY_MAX];
+    lm_timers_key(lm_timers_bucket(HELD), ":claimed", cl);
+    redisReply *z = redisCommand(c, "ZSCORE %s %s", cl, held);
+    cr_expect(z && z->type == REDIS_REPLY_STRING, "the held claim is gone");
+    freeReplyObject(z);
+    redisFree(c);
+}
