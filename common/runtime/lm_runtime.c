@@ -99,11 +99,18 @@ static double since_ms(const struct timespec *t0) {
            (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-/* After step 2: what the batch takes. */
+/* After step 2: what the batch takes, and what it leaves for the next. */
 static void count_taken(lm_runtime *rt) {
     size_t n = rt->n_items - rt->n_later;
     lm_histogram_observe(rt->m_batch, (double)n);
     lm_counter_add(rt->m_consumed, (uint64_t)n);
+    if (!rt->n_later)
+        return;
+    lm_counter_add(rt->m_deferred, (uint64_t)rt->n_later);
+    lm_log(LM_LOG_INFO, "deferred",
+           "%zu input(s) of %s left for the next batch: an earlier input of "
+           "the batch has the same hash tag",
+           rt->n_later, rt->input_topic);
 }
 
 /* Steps 3-5: read, decide, write; again from the reads when the write
@@ -279,6 +286,11 @@ static void metrics_setup(lm_runtime *rt) {
     rt->m_redis_rtt = lm_metrics_histogram(
         m, "lastmile_redis_roundtrip_seconds", "Redis pipeline round trips",
         labels, lm_metrics_latency_buckets, lm_metrics_latency_buckets_n);
+    rt->m_deferred = lm_metrics_counter(
+        m, "lastmile_inputs_deferred_total",
+        "Inputs left for the next batch because an earlier input of the "
+        "batch has the same hash tag",
+        labels);
 }
 
 static void runtime_free(lm_runtime *rt) {
