@@ -3,7 +3,8 @@
  * entries[] holds (key offset in keys, key length, value) in insertion
  * order; index[] is a power-of-two open-addressing table of entry numbers
  * + 1 (0 = empty), at most half full, probed linearly from the key's
- * hash. Clearing zeroes only the slots in use, found from the entries. */
+ * hash. Clearing zeroes only the slots in use, found from the entries
+ * (newest first: see lm_strmap_clear). */
 #include "lm_strmap.h"
 
 #include "lm_buf.h"
@@ -75,8 +76,12 @@ static size_t find_slot(const lm_strmap *m, const char *key, size_t len,
     }
 }
 
+/* Newest first: removing the entries in reverse insertion order undoes the
+ * insertions (grow_index re-inserts in entry order), so every probe chain
+ * stays whole and find_slot finds each entry's slot. In insertion order a
+ * freed slot could cut the chain of a later entry and leave it behind. */
 void lm_strmap_clear(lm_strmap *m) {
-    for (size_t e = 0; e < m->n; e++) {
+    for (size_t e = m->n; e-- > 0;) {
         const strmap_entry *en = &m->entries[e];
         size_t i =
             find_slot(m, m->keys.data + en->key_off, en->key_len, en->hash);

@@ -4,7 +4,7 @@
  * A worker's handle writes its decision through lm_out (lm_runtime.h):
  * outputs to produce, Redis writes, index commands, a rejection, business
  * counts. What happens to them depends on who made the lm_out:
- *   - the runtime (lm_runtime.c) records them into the batch, applies the
+ *   - the runtime (lm_rt_out.c) records them into the batch, applies the
  *     writes in the batch's transaction and produces the outputs;
  *   - the recorder (lm_recorder.h) keeps them for a unit test to inspect,
  *     so a worker's handle runs in a test with no Kafka and no Redis.

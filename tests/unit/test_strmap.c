@@ -66,3 +66,30 @@ Test(strmap, clear_forgets_and_reuses) {
     }
     lm_strmap_free(m);
 }
+
+/* A batch that is read again puts the same keys in the same order: after a
+ * clear every one must be new. (Clearing slot by slot in insertion order
+ * once broke probe chains and left slots behind that found the old keys.) */
+Test(strmap, clear_leaves_no_slot_behind) {
+    lm_strmap *m = lm_strmap_new(0);
+    char k[32];
+    for (int round = 0; round < 4; round++) {
+        size_t again = 0;
+        for (int i = 0; i < 2000; i++) {
+            snprintf(k, sizeof(k), "tag-%d", i);
+            int created = 0;
+            cr_assert_not_null(lm_strmap_put_str(m, k, i, &created));
+            again += !created;
+        }
+        cr_expect_eq(again, 0, "round %d: %zu keys found after a clear", round,
+                     again);
+        lm_strmap_clear(m);
+        for (int i = 0; i < 2000; i++) {
+            snprintf(k, sizeof(k), "tag-%d", i);
+            cr_expect_null(lm_strmap_get_str(m, k), "%s after a clear", k);
+            if (lm_strmap_get_str(m, k))
+                break;
+        }
+    }
+    lm_strmap_free(m);
+}

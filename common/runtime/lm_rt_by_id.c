@@ -1,0 +1,138 @@
+/* lm_rt_by_id.c — knowing a redelivery by its id (LM_DEDUPE_BY_ID:
+ * intake, timing).
+ *
+ * Every applied input gets a done record, lm:{<tag>}:done:<worker>:<id>,
+ * kept LASTMILE_DEDUPE_TTL_S and holding the input's outbox; it is set in
+ * the batch's transaction right after the input's writes. Round trip 1
+ * reads every item's done record: an item that has one was applied before
+ * (a redelivery, or the same event published twice at two offsets) and
+ * is recovered from it. Each transaction also INCRs every fence of the
+ * batch, so a replica working on the same partitions sees its WATCH fail.
+ * A dead letter decided after the writes rewrites the item's done record.
+ *
+ * No state of its own. Runs on the worker's thread. */
+#include "lm_rt_internal.h"
+
+#include "lm_fmt.h"
+#include "lm_log.h"
+
+#include <string.h>
+
+static void done_key(const lm_runtime *rt, const lm_ident *id, char *buf,
+                     size_t bufsz) {
+    lm_fmt_cat(buf, bufsz, "lm:{", id->tag, "}:done:", rt->w->name, ":", id->id,
+               NULL);
+}
+
+static int by_id_init(lm_runtime *rt) {
+    (void)rt;
+    return 0;
+}
+
+static void by_id_nothing(lm_runtime *rt) {
+    (void)rt;
+}
+
+/* MGET of every item's done record. */
+static int by_id_pipe_reads(lm_runtime *rt, size_t *n_keys) {
+    lm_pipe *p = &rt->pipe;
+    char key[RT_KEY_MAX];
+    *n_keys = rt->n_items;
+    if (lm_pipe_begin(p, 1 + rt->n_items) != 0 || lm_pipe_arg(p, "MGET", 4))
+        return -1;
+    for (size_t i = 0; i < rt->n_items; i++) {
+        done_key(rt, &rt->items[i].ident, key, sizeof(key));
+        if (lm_pipe_arg(p, key, strlen(key)) != 0)
+            return -1;
+    }
+    lm_pipe_end(p);
+    return 0;
+}
+
+static void by_id_read(lm_runtime *rt, const redisReply *mget) {
+    (void)rt;
+    (void)mget;
+}
+
+/* Applied before when it has a done record; its outbox is restored from
+ * it (one that does not decode is logged and its outputs not produced). */
+static int by_id_applied_before(lm_runtime *rt, rt_item *it, size_t i,
+                                const redisReply *mget, int *recovering) {
+    size_t len = 0;
+    const char *done = lm_reply_str(mget->element[i], &len);
+    if (!done)
+        return 0;
+    if (rt_outbox_restore(rt, it, done, len) == 0)
+        *recovering = 1;
+    else
+        lm_log(LM_LOG_ERROR, "outbox_unreadable",
+               "the done record of %s does not hold a readable outbox; its "
+               "outputs cannot be checked and are not produced again",
+               it->ident.id);
+    return 1;
+}
+
+/* Appends SET of an item's done record, holding its outbox (the item's
+ * records as they are now), with the dedupe TTL. 0 / -1 (OOM). */
+static int pipe_done_record(lm_runtime *rt, const rt_item *it, int64_t now_ms) {
+    char key[RT_KEY_MAX], ttl[LM_FMT_I64_MAX];
+    lm_pipe *p = &rt->pipe;
+    done_key(rt, &it->ident, key, sizeof(key));
+    if (rt_outbox_pack(rt, it, &rt->obbuf, now_ms) != 0)
+        return -1;
+    size_t tl = lm_fmt_i64(ttl, rt->s.dedupe_ttl_s * 1000);
+    if (lm_pipe_begin(p, 5) != 0 || lm_pipe_arg(p, "SET", 3) != 0 ||
+        lm_pipe_arg(p, key, strlen(key)) != 0 ||
+        lm_pipe_arg(p, rt->obbuf.data, rt->obbuf.len) != 0 ||
+        lm_pipe_arg(p, "PX", 2) != 0 || lm_pipe_arg(p, ttl, tl) != 0)
+        return -1;
+    lm_pipe_end(p);
+    return 0;
+}
+
+static int by_id_pipe_item(lm_runtime *rt, const rt_item *it, int64_t now_ms) {
+    return pipe_done_record(rt, it, now_ms) == 0 ? 1 : -1;
+}
+
+/* An INCR of every fence of the batch (each applied item queued its done
+ * record, so item_cmds == 0 means nothing is applied). */
+static int by_id_pipe_fences(lm_runtime *rt, size_t item_cmds, int64_t now_ms) {
+    char key[RT_KEY_MAX];
+    (void)now_ms;
+    if (item_cmds == 0)
+        return 0;
+    for (int f = 0; f < rt->n_fences; f++) {
+        rt_fence_key(rt, rt->fences[f], key, sizeof(key));
+        if (lm_pipe_cmd_strs(&rt->pipe, "INCR", key, NULL) != 0)
+            return -1;
+    }
+    return rt->n_fences;
+}
+
+/* Each late dead letter's done record, rewritten to hold it. */
+static int by_id_pipe_late(lm_runtime *rt, int64_t now_ms) {
+    for (size_t i = 0; i < rt->n_items; i++)
+        if (rt->items[i].write_failed &&
+            pipe_done_record(rt, &rt->items[i], now_ms) != 0)
+            return -1;
+    return 0;
+}
+
+static int by_id_late_applied(lm_runtime *rt) {
+    (void)rt;
+    return 0;
+}
+
+const rt_dedupe_ops rt_dedupe_by_id = {
+    .what = "done records",
+    .init = by_id_init,
+    .fini = by_id_nothing,
+    .pipe_reads = by_id_pipe_reads,
+    .read = by_id_read,
+    .applied_before = by_id_applied_before,
+    .pipe_item = by_id_pipe_item,
+    .pipe_fences = by_id_pipe_fences,
+    .pipe_late = by_id_pipe_late,
+    .late_applied = by_id_late_applied,
+    .forget = by_id_nothing,
+};

@@ -1,0 +1,347 @@
+/* lm_rt_internal.h — the runtime's private parts, shared by its rooms.
+ *
+ * lm_runtime_main (lm_runtime.h) runs one loop; its code lives in rooms:
+ *   lm_runtime.c       the loop and its lifecycle: start, one batch as a
+ *                      sequence of named steps, stop; health and metrics;
+ *   lm_rt_batch.c      the batch's items and their state machine: take,
+ *                      identify, duplicates and deferrals, decide, dead
+ *                      letters, commit-time counts;
+ *   lm_rt_redis.c      the two Redis round trips (reads; the write
+ *                      transaction) and the "not now" retry around them;
+ *   lm_rt_by_id.c      \ the two ways to know a redelivery, behind one
+ *   lm_rt_by_offset.c  / table (rt_dedupe_ops), chosen once at start;
+ *   lm_rt_outbox.c     outbox packing, restoring and the read-back that
+ *                      recovers a redelivered input's outputs;
+ *   lm_rt_kafka.c      Kafka set-up, produce-and-wait, commit, seek, the
+ *                      rebalance, error, delivery and statistics callbacks;
+ *   lm_rt_out.c        the runtime's lm_out: what handle emits and writes,
+ *                      recorded straight into the batch (writes as RESP).
+ *
+ * Ownership: one lm_runtime owns everything below; the batch's items,
+ * records, counts and buffers are reused from batch to batch and freed by
+ * lm_runtime_main. Record buffers (recbuf) are not touched between produce
+ * and the batch's last delivery report: librdkafka holds pointers into
+ * them. Threads: all of it runs on the worker's thread; only the atomics
+ * are read by the metrics server's thread. */
+#ifndef LM_RT_INTERNAL_H
+#define LM_RT_INTERNAL_H
+
+#include "lm_runtime.h"
+
+#include "lm_buf.h"
+#include "lm_metrics.h"
+#include "lm_strmap.h"
+
+#include "lastmile/v1/internal.pb-c.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define RT_TOPICS_MAX           8
+#define RT_PARTITIONS_MAX       1024
+#define RT_POLL_FIRST_MS        100
+#define RT_TICK_EVERY_MS        200
+#define RT_META_TIMEOUT_MS      10000
+#define RT_RECOVER_TIMEOUT_MS   30000
+#define RT_COUNTS_MAX_PER_BATCH 65536
+#define RT_SERIES_CACHE         64
+#define RT_REPLY_BATCH_PLAN     2 /* round trip 1: WATCH, MGET, then these */
+#define RT_KEY_MAX              (LM_ID_MAX + LM_TAG_MAX + LM_TOPIC_MAX + 64)
+
+/* A batch stops taking input once it holds this much: its transaction and
+ * a fence hold its outboxes (outputs and dead letters, which keep at most
+ * LM_DLQ_ORIGINAL_MAX of an input), and Redis refuses a value over 512 MB
+ * and a client query over 1 GB, whatever LASTMILE_BATCH_MAX says. */
+#define RT_BATCH_BYTES_MAX (32 * 1024 * 1024)
+
+/* ================================================================ state */
+
+typedef struct rt_topic {
+    char suffix[32];
+    char name[LM_TOPIC_MAX];
+    rd_kafka_topic_t *rkt;
+    int32_t partitions;
+    int64_t *known_end; /* per partition: an offset <= the log end */
+} rt_topic;
+
+/* What became of an output record. */
+typedef enum rt_rec_state {
+    RT_REC_TO_PRODUCE = 0, /* not known to be on its topic */
+    RT_REC_ACKED = 1,      /* the broker acknowledged it */
+    RT_REC_FAILED = -1,    /* its delivery failed for good */
+    RT_REC_THERE = 2,      /* already there (read back), or dropped */
+} rt_rec_state;
+
+typedef struct rt_rec { /* one output */
+    int topic;
+    int32_t partition;
+    int64_t scan_from;
+    size_t key_off, key_len, val_off, val_len, id_off, id_len; /* recbuf */
+    int item; /* index in items, -1 for lm_runtime_produce_sync */
+    rt_rec_state state;
+    int64_t offset;
+} rt_rec;
+
+typedef struct rt_count { /* a business metric applied after commit */
+    char family[64];
+    char labels[128];
+    double value;
+    int histogram;
+} rt_count;
+
+/* An item's state in one attempt at the batch (see lm_rt_batch.c for the
+ * transitions). Each attempt starts from the item's `identified` state:
+ * NEW or REJECT after identify, or a state it was settled in for good
+ * (DUP, LATER, or REJECT when its plan or a write was refused). */
+typedef enum rt_state {
+    RT_NEW,         /* to be decided by the worker's handle */
+    RT_DONE_BEFORE, /* applied before (its done record, or below its
+                       partition's fence): recovered, not decided */
+    RT_REJECT,      /* to the dead-letter topic, with it->reason */
+    RT_DUP,         /* the same idempotency id as an earlier item of the
+                       batch: that one is decided, this one only committed */
+    RT_LATER,       /* left for the next batch (an earlier item has its hash
+                       tag): neither decided nor committed, its partition
+                       sought back to it */
+} rt_state;
+
+typedef struct rt_item {
+    rd_kafka_message_t *rkm;
+    ProtobufCMessage *event;
+    lm_ident ident;
+    rt_state state;              /* in this attempt */
+    rt_state identified;         /* where each attempt starts */
+    int fence;                   /* index of its partition in rt->fences */
+    size_t plan_first, plan_n;   /* replies of round trip 1 */
+    size_t apply_first, apply_n; /* commands in round trip 2's EXEC */
+    size_t rec_first, rec_n;     /* in rt->recs */
+    size_t write_off, write_len, write_n; /* in rt->writes: bytes, commands */
+    size_t last_write; /* byte offset of its last command in rt->writes */
+    int write_failed;  /* a write failed inside EXEC (late dead letter) */
+    size_t count_first, count_n;          /* in rt->counts */
+    size_t index_off, index_len, index_n; /* in rt->index */
+    char reason[LM_REASON_MAX];
+} rt_item;
+
+typedef struct rt_dedupe_ops rt_dedupe_ops;
+
+/* Test-only hooks (LASTMILE_TEST_CRASH_AT, read once at start; unset in
+ * production):
+ *   after-writes, after-produce: the process dies with _exit(137), as under
+ *     kill -9, at that point of its first non-empty batch, so tests hit
+ *     each window of the delivery rule exactly instead of by chance;
+ *   replica-first: just before its first write transaction, another
+ *     connection applies the very same transaction, as a replica that took
+ *     the partition over meanwhile would. */
+typedef enum rt_crash_at {
+    RT_CRASH_NONE,
+    RT_CRASH_AFTER_WRITES,
+    RT_CRASH_AFTER_PRODUCE,
+    RT_RACE_REPLICA_FIRST
+} rt_crash_at;
+
+struct lm_runtime {
+    const lm_worker *w;
+    lm_settings s;
+    const rt_dedupe_ops *dedupe; /* by id or by offset, from w->dedupe */
+    void *dedupe_state;          /* the strategy's own, or NULL */
+    rt_crash_at crash_at;
+    int raced; /* replica-first: the race was run */
+    lm_redis *redis;
+    rd_kafka_t *consumer, *producer;
+    rt_topic topics[RT_TOPICS_MAX];
+    int n_topics;
+    int dlq_topic;
+    char input_topic[LM_TOPIC_MAX];
+    char group[LM_TOPIC_MAX];
+
+    /* batch state, reused */
+    rt_item *items;
+    size_t n_items, cap_items;
+    rt_rec *recs;
+    size_t n_recs, cap_recs;
+    rt_count *counts;
+    size_t n_counts, cap_counts;
+    lm_buf recbuf;       /* keys, values, ids of outputs */
+    lm_pipe writes;      /* every item's writes (lm_out_write), as RESP */
+    lm_pipe index;       /* every item's index commands (lm_out_index) */
+    lm_buf obbuf;        /* one item's packed outbox, reused */
+    lm_strmap *seen;     /* in-batch ids and hash tags (mark_*), cleared */
+    size_t batch_plan_n; /* plan_batch's replies, after [0] WATCH, [1] MGET */
+    int32_t fences[RT_PARTITIONS_MAX]; /* input partitions in the batch */
+    int n_fences;
+    /* the smallest and largest offset per fence that the batch applies */
+    int64_t fence_first[RT_PARTITIONS_MAX], fence_last[RT_PARTITIONS_MAX];
+    size_t n_later; /* items left for the next batch */
+    lm_pipe pipe;   /* the pipeline being sent */
+    redisReply **replies;
+    size_t cap_replies;
+    size_t outstanding; /* deliveries not yet reported */
+    int fatal;
+    int64_t stop_deadline_ms; /* monotonic; set once SIGTERM was seen */
+
+    /* health, read by the metrics thread */
+    atomic_int ready_redis, ready_broker, assigned;
+    atomic_llong lag_total;       /* from the last statistics */
+    atomic_llong last_max_wait;   /* real ms, oldest input of last batch */
+    atomic_llong last_batch_mono; /* monotonic ms of the last batch */
+    lm_metrics *metrics;
+    lm_metrics_server *server;
+    lm_counter *m_consumed, *m_dead, *m_errors_retriable, *m_errors_fatal;
+    lm_counter *m_deferred;
+    lm_histogram *m_handler, *m_batch, *m_redis_rtt, *m_wait;
+    lm_counter *m_produced[RT_TOPICS_MAX];
+    /* business series seen so far, so applying a batch's counts takes no
+       lock: family + labels → series */
+    struct rt_series {
+        char family[64];
+        char labels[128];
+        void *series; /* lm_counter* or lm_histogram* */
+    } series[RT_SERIES_CACHE];
+    int n_series;
+    int64_t last_tick_ms;
+};
+
+/* ============================================ the two redelivery ways */
+
+/* How a worker knows input it applied before (lm_dedupe): what round trip
+ * 1 reads, how an item is found applied and its outbox restored, what
+ * round trip 2 writes, and how a dead letter decided after the writes
+ * replaces the outbox. Chosen once at start (rt_dedupe_for). Every
+ * function runs on the worker's thread; `rt->pipe` is the pipeline being
+ * built. */
+struct rt_dedupe_ops {
+    const char *what; /* what the MGET reads, for logs: "done records" */
+    /* Start and end (state in rt->dedupe_state). 0 / -1 (OOM). */
+    int (*init)(lm_runtime *rt);
+    void (*fini)(lm_runtime *rt);
+    /* Round trip 1: appends the MGET that says which input was applied;
+     * *n_keys its number of keys. 0 / -1 (OOM). */
+    int (*pipe_reads)(lm_runtime *rt, size_t *n_keys);
+    /* The MGET's reply (an array of n_keys), before any item is
+     * classified. */
+    void (*read)(lm_runtime *rt, const redisReply *mget);
+    /* Item i (NEW or REJECT): 0 new; 1 applied before, its outbox's
+     * records restored (*recovering set when any may be missing from its
+     * topic); -1 out of memory (abandon). */
+    int (*applied_before)(lm_runtime *rt, rt_item *it, size_t i,
+                          const redisReply *mget, int *recovering);
+    /* Round trip 2, right after an applied item's writes: appends what
+     * records its outbox. The number of commands appended, or -1 (OOM). */
+    int (*pipe_item)(lm_runtime *rt, const rt_item *it, int64_t now_ms);
+    /* Round trip 2, after every item (item_cmds commands so far): appends
+     * the fence writes. The number appended; 0 when the batch applies
+     * nothing (no transaction is sent); -1 (OOM). */
+    int (*pipe_fences)(lm_runtime *rt, size_t item_cmds, int64_t now_ms);
+    /* After the transaction, for items whose write failed inside it (now
+     * dead-lettered): appends what makes their outboxes hold the dead
+     * letters, then checks the replies of that round trip. 0 / -1. */
+    int (*pipe_late)(lm_runtime *rt, int64_t now_ms);
+    int (*late_applied)(lm_runtime *rt);
+    /* Forgets what the attempt read (a new attempt; the batch's end). */
+    void (*forget)(lm_runtime *rt);
+};
+
+extern const rt_dedupe_ops rt_dedupe_by_id;     /* lm_rt_by_id.c */
+extern const rt_dedupe_ops rt_dedupe_by_offset; /* lm_rt_by_offset.c */
+
+/* ====================================================== lm_runtime.c */
+
+/* 1 once SIGTERM was seen and the drain deadline has passed. */
+int rt_past_drain_deadline(lm_runtime *rt);
+
+/* ====================================================== lm_rt_batch.c */
+
+/* The key of the fence of an input partition (see lm_rt_redis.c). */
+void rt_fence_key(const lm_runtime *rt, int32_t partition, char *buf,
+                  size_t bufsz);
+/* Item state transitions. */
+void rt_item_settle(rt_item *it, rt_state s); /* for good */
+void rt_item_set(rt_item *it, rt_state s);    /* this attempt */
+int rt_item_applies(const rt_item *it);       /* written in round trip 2 */
+/* Step 1: takes what the consumer has fetched. The number of items. */
+size_t rt_batch_take(lm_runtime *rt);
+/* Step 2: decodes, identifies, assigns fences, marks duplicates and
+ * deferrals. 0 / -1 (OOM: abandon). */
+int rt_batch_identify(lm_runtime *rt);
+/* Forgets what an attempt decided, so the batch can be decided again. */
+void rt_attempt_reset(lm_runtime *rt);
+/* Step 4: decides every item from round trip 1's replies (which it
+ * frees). 0 / -1 (OOM: abandon). */
+int rt_decide(lm_runtime *rt, int first_attempt, int64_t now_ms,
+              int64_t real_ms, int *any_recovering);
+/* Drops what handle produced for an item and gives it a dead letter. */
+int rt_item_dead_letter(lm_runtime *rt, rt_item *it, int64_t now_ms);
+/* After commit: the batch's business counts into /metrics. */
+void rt_apply_counts(lm_runtime *rt);
+void rt_batch_release(lm_runtime *rt);
+
+/* ====================================================== lm_rt_redis.c */
+
+/* Redis errors that mean "not now": the batch is held and tried again. */
+int rt_reply_error_retriable(const char *e);
+/* Sends rt->pipe until Redis answers; replies into rt->replies. 0, or -1
+ * if the drain deadline passed (abandon the batch). */
+int rt_redis_roundtrip(lm_runtime *rt);
+/* Round trip 1. Replies: [0] WATCH, [1] MGET, plan_batch's, the plans'.
+ * 0, or -1: abandon. */
+int rt_plan_round_trip(lm_runtime *rt, int64_t now_ms);
+enum { RT_WRITE_APPLIED = 0, RT_WRITE_AGAIN = 1, RT_WRITE_ABANDON = -1 };
+/* Round trip 2: one MULTI/EXEC. RT_WRITE_*. */
+int rt_write_round_trip(lm_runtime *rt, int64_t now_ms);
+
+/* ===================================================== lm_rt_outbox.c */
+
+/* Points `dst` at output record `r` (no copy: valid while the batch is). */
+void rt_record_fill(const lm_runtime *rt, const rt_rec *r,
+                    Lastmile__V1__Internal__OutboxRecord *dst);
+/* Packs `msg` at the end of `out`. 0 / -1 (OOM). */
+int rt_pb_pack_append(const ProtobufCMessage *msg, lm_buf *out);
+/* Serialises the item's records as an Outbox into `out` (reset first). */
+int rt_outbox_pack(lm_runtime *rt, const rt_item *it, lm_buf *out,
+                   int64_t now_ms);
+/* Restores an item's records from an outbox's (RT_REC_TO_PRODUCE).
+ * 0 / -1 (OOM). */
+int rt_records_restore(lm_runtime *rt, rt_item *it,
+                       Lastmile__V1__Internal__OutboxRecord *const *recs,
+                       size_t n_recs);
+/* Restores from a packed Outbox. 0 / -1 (unreadable, OOM). */
+int rt_outbox_restore(lm_runtime *rt, rt_item *it, const char *data,
+                      size_t len);
+/* Reads back the recovered items' output partitions; marks the records
+ * already there RT_REC_THERE. 0 / -1. */
+int rt_recover_scan(lm_runtime *rt);
+
+/* ====================================================== lm_rt_kafka.c */
+
+int rt_kafka_setup(lm_runtime *rt, char *err, size_t errsz);
+void rt_kafka_close(lm_runtime *rt);
+/* Produces records [first, last) in RT_REC_TO_PRODUCE and waits for every
+ * acknowledgement. 0, or -1 (fatal, or past deadline_ms when not 0). */
+int rt_produce_and_wait(lm_runtime *rt, size_t first, size_t last,
+                        int64_t deadline_ms);
+/* Commits the batch's input offsets (deferred items excluded). 0 / -1. */
+int rt_commit_batch(lm_runtime *rt);
+/* Seeks partitions with deferred items back to the first of them. */
+void rt_seek_back_later(lm_runtime *rt);
+/* 1 when the input partition's log ends below `next` (the topic was made
+ * again). */
+int rt_kafka_log_ends_before(lm_runtime *rt, int32_t partition, int64_t next);
+
+/* ======================================================== lm_rt_out.c */
+
+extern const struct lm_out_ops rt_out_ops;
+/* The runtime's lm_out implementation: outputs of one item. */
+typedef struct rt_out {
+    lm_runtime *rt;
+    rt_item *item;
+} rt_out;
+int rt_topic_index(lm_runtime *rt, const char *suffix);
+/* Appends one output record of item `item` (-1: none). A partition < 0 is
+ * murmur2 of the key; a scan_from < 0 the partition's known end. */
+int rt_rec_add(lm_runtime *rt, int item, int topic, const void *key,
+               size_t key_len, const void *val, size_t val_len, const char *id,
+               size_t id_len, int32_t partition, int64_t scan_from);
+
+#endif

@@ -1,0 +1,418 @@
+/* lm_rt_kafka.c — the runtime's Kafka: set-up, produce-and-wait, commit,
+ * seek, and the callbacks librdkafka calls (delivery reports, errors,
+ * rebalances, statistics).
+ *
+ * Two clients: a producer (idempotent, acks=all, message.timeout.ms=0: a
+ * broker outage stalls, it never drops; lm_kafka.c) and a consumer in the
+ * worker's group with offsets stored and committed by hand, only after
+ * what a batch caused is durable. Outputs go to an explicit partition
+ * (murmur2 of the key, as Kafka's Java client does) with header "lm-id";
+ * each output topic's known end (an offset at or before its log end) is
+ * where a new output's read-back would start.
+ *
+ * Ownership: the producer points into rt->recbuf until the batch's last
+ * delivery report (rt->outstanding counts them down). Threads: every
+ * callback runs inside a poll on the worker's thread; the atomics they set
+ * are read by the metrics server. */
+#include "lm_rt_internal.h"
+
+#include "lm_clock.h"
+#include "lm_kafka.h"
+#include "lm_log.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ====================================================== the callbacks */
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
+                        void *opaque) {
+    lm_runtime *rt = opaque;
+    (void)rk;
+    size_t idx = (size_t)(uintptr_t)rkm->_private;
+    if (rt->outstanding > 0)
+        rt->outstanding--;
+    rt_rec *r = idx < rt->n_recs ? &rt->recs[idx] : NULL;
+    if (rkm->err) {
+        lm_log(LM_LOG_ERROR, "produce_failed",
+               "delivery to %s [%d] failed for good: %s",
+               rd_kafka_topic_name(rkm->rkt), (int)rkm->partition,
+               rd_kafka_err2str(rkm->err));
+        if (r)
+            r->state = RT_REC_FAILED;
+        rt->fatal = 1;
+        return;
+    }
+    if (r) {
+        r->state = RT_REC_ACKED;
+        r->offset = rkm->offset;
+    }
+    for (int t = 0; t < rt->n_topics; t++)
+        if (rt->topics[t].rkt == rkm->rkt) {
+            lm_counter_add(rt->m_produced[t], 1);
+            if (rkm->partition >= 0 &&
+                rkm->partition < rt->topics[t].partitions &&
+                rt->topics[t].known_end[rkm->partition] < rkm->offset + 1)
+                rt->topics[t].known_end[rkm->partition] = rkm->offset + 1;
+        }
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason,
+                     void *opaque) {
+    lm_runtime *rt = opaque;
+    (void)rk;
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        atomic_store(&rt->ready_broker, 0);
+    lm_log(err == RD_KAFKA_RESP_ERR__FATAL ? LM_LOG_ERROR : LM_LOG_WARN,
+           "kafka_error", "%s: %s", rd_kafka_err2name(err), reason);
+    if (err == RD_KAFKA_RESP_ERR__FATAL)
+        rt->fatal = 1;
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
+    lm_runtime *rt = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        rd_kafka_assign(rk, parts);
+        atomic_store(&rt->assigned, parts->cnt);
+        lm_log(LM_LOG_INFO, "assigned", "%d partition(s) of %s assigned",
+               parts->cnt, rt->input_topic);
+    } else {
+        rd_kafka_assign(rk, NULL);
+        atomic_store(&rt->assigned, 0);
+        lm_log(LM_LOG_INFO, "revoked", "partitions of %s revoked",
+               rt->input_topic);
+    }
+}
+
+/* librdkafka statistics (every 5 s when /metrics is on): consumer lag
+ * per assigned partition, summed for the oldest-waiting estimate. Runs on
+ * the consumer's poll, i.e. the worker thread. */
+static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
+    lm_runtime *rt = opaque;
+    (void)rk;
+    json_error_t jerr;
+    json_t *root = json_loadb(json, len, 0, &jerr);
+    json_t *topics = root ? json_object_get(root, "topics") : NULL;
+    const char *tname;
+    json_t *t;
+    long long total = 0;
+    json_object_foreach(topics, tname, t) {
+        const char *pname;
+        json_t *p;
+        json_object_foreach(json_object_get(t, "partitions"), pname, p) {
+            if (strcmp(pname, "-1") == 0)
+                continue;
+            json_int_t lag =
+                json_integer_value(json_object_get(p, "consumer_lag"));
+            const char *state =
+                json_string_value(json_object_get(p, "fetch_state"));
+            if (lag < 0 || !state || strcmp(state, "active") != 0)
+                continue;
+            char labels[256];
+            snprintf(labels, sizeof(labels),
+                     "worker=\"%s\",topic=\"%s\",partition=\"%s\"", rt->w->name,
+                     tname, pname);
+            lm_gauge_set(lm_metrics_gauge(rt->metrics, "lastmile_consumer_lag",
+                                          "Messages behind the log end",
+                                          labels),
+                         (double)lag);
+            total += lag;
+        }
+    }
+    atomic_store(&rt->lag_total, total);
+    json_decref(root);
+    return 0; /* librdkafka frees json */
+}
+
+/* ============================================================ set-up */
+
+/* Metadata: partition counts; watermarks: where each output log ends. */
+static int topics_setup(lm_runtime *rt, char *err, size_t errsz) {
+    for (int i = 0; i < rt->n_topics; i++) {
+        rt_topic *t = &rt->topics[i];
+        const struct rd_kafka_metadata *md = NULL;
+        t->rkt = rd_kafka_topic_new(rt->producer, t->name, NULL);
+        rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+        int64_t deadline = lm_clock_mono_ms() + RT_META_TIMEOUT_MS;
+        do {
+            if (md)
+                rd_kafka_metadata_destroy(md);
+            md = NULL;
+            e = rd_kafka_metadata(rt->producer, 0, t->rkt, &md, 2000);
+            if (!e && md->topic_cnt == 1 && !md->topics[0].err &&
+                md->topics[0].partition_cnt > 0)
+                break;
+            usleep(200 * 1000);
+        } while (lm_clock_mono_ms() < deadline && !lm_runtime_stopping(rt));
+        if (e || !md || md->topic_cnt != 1 || md->topics[0].err ||
+            md->topics[0].partition_cnt <= 0) {
+            snprintf(err, errsz,
+                     "topic %s is not available (%s); create it, or check "
+                     "LASTMILE_BROKERS and LASTMILE_TOPIC_PREFIX",
+                     t->name,
+                     e                     ? rd_kafka_err2str(e)
+                     : md && md->topic_cnt ? rd_kafka_err2str(md->topics[0].err)
+                                           : "no metadata");
+            if (md)
+                rd_kafka_metadata_destroy(md);
+            return -1;
+        }
+        t->partitions = md->topics[0].partition_cnt;
+        rd_kafka_metadata_destroy(md);
+        if (t->partitions > RT_PARTITIONS_MAX) {
+            snprintf(err, errsz, "topic %s has more than %d partitions",
+                     t->name, RT_PARTITIONS_MAX);
+            return -1;
+        }
+        t->known_end = calloc((size_t)t->partitions, sizeof(int64_t));
+        if (!t->known_end) {
+            snprintf(err, errsz, "out of memory");
+            return -1;
+        }
+        for (int32_t p = 0; p < t->partitions; p++) {
+            int64_t lo = 0, hi = 0;
+            if (rd_kafka_query_watermark_offsets(rt->producer, t->name, p, &lo,
+                                                 &hi, 5000) == 0)
+                t->known_end[p] = hi;
+        }
+    }
+    return 0;
+}
+
+int rt_kafka_setup(lm_runtime *rt, char *err, size_t errsz) {
+    char why[512];
+    rd_kafka_conf_t *pc =
+        lm_kafka_conf(&rt->s, LM_KAFKA_PRODUCER, NULL, err, errsz);
+    if (!pc)
+        return -1;
+    rd_kafka_conf_set_opaque(pc, rt);
+    rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
+    rd_kafka_conf_set_error_cb(pc, on_error);
+    rt->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, why, sizeof(why));
+    if (!rt->producer) {
+        snprintf(err, errsz, "kafka producer: %s", why);
+        return -1;
+    }
+    rd_kafka_conf_t *cc =
+        lm_kafka_conf(&rt->s, LM_KAFKA_CONSUMER, rt->group, err, errsz);
+    if (!cc)
+        return -1;
+    rd_kafka_conf_set_opaque(cc, rt);
+    rd_kafka_conf_set_error_cb(cc, on_error);
+    rd_kafka_conf_set_rebalance_cb(cc, on_rebalance);
+    if (rt->s.metrics_addr && *rt->s.metrics_addr) {
+        rd_kafka_conf_set(cc, "statistics.interval.ms", "5000", NULL, 0);
+        rd_kafka_conf_set_stats_cb(cc, on_stats);
+    }
+    rt->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, why, sizeof(why));
+    if (!rt->consumer) {
+        snprintf(err, errsz, "kafka consumer: %s", why);
+        return -1;
+    }
+    rd_kafka_poll_set_consumer(rt->consumer);
+    if (topics_setup(rt, err, errsz) != 0)
+        return -1;
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, rt->input_topic,
+                                      RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(rt->consumer, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (e) {
+        snprintf(err, errsz, "subscribe %s: %s", rt->input_topic,
+                 rd_kafka_err2str(e));
+        return -1;
+    }
+    atomic_store(&rt->ready_broker, 1);
+    return 0;
+}
+
+/* ============================================ produce, commit, seek */
+
+/* On -1 nothing may be committed. */
+int rt_produce_and_wait(lm_runtime *rt, size_t first, size_t last,
+                        int64_t deadline_ms) {
+    for (size_t i = first; i < last; i++) {
+        rt_rec *r = &rt->recs[i];
+        if (r->state != RT_REC_TO_PRODUCE)
+            continue;
+        rt_topic *t = &rt->topics[r->topic];
+        for (;;) {
+            rd_kafka_resp_err_t e = rd_kafka_producev(
+                rt->producer, RD_KAFKA_V_RKT(t->rkt),
+                RD_KAFKA_V_PARTITION(r->partition), RD_KAFKA_V_MSGFLAGS(0),
+                RD_KAFKA_V_KEY(rt->recbuf.data + r->key_off, r->key_len),
+                RD_KAFKA_V_VALUE(rt->recbuf.data + r->val_off, r->val_len),
+                RD_KAFKA_V_HEADER("lm-id", rt->recbuf.data + r->id_off,
+                                  (ssize_t)r->id_len),
+                RD_KAFKA_V_OPAQUE((void *)(uintptr_t)i), RD_KAFKA_V_END);
+            if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                rt->outstanding++;
+                break;
+            }
+            if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                lm_log(LM_LOG_ERROR, "produce_failed", "produce to %s: %s",
+                       t->name, rd_kafka_err2str(e));
+                rt->fatal = 1;
+                return -1;
+            }
+            rd_kafka_poll(rt->producer, 50);
+        }
+    }
+    /* the whole batch is queued: send it now rather than after linger.ms
+       (flush wakes the broker threads; with no wait it returns at once) */
+    if (rt->outstanding > 0)
+        rd_kafka_flush(rt->producer, 1);
+    int64_t warn_at = lm_clock_mono_ms() + 5000;
+    while (rt->outstanding > 0 && !rt->fatal) {
+        rd_kafka_poll(rt->producer, 20);
+        int64_t now = lm_clock_mono_ms();
+        if (deadline_ms && now > deadline_ms) {
+            lm_log(LM_LOG_WARN, "drain_timeout",
+                   "%zu output(s) not acknowledged before the shutdown "
+                   "deadline; the batch will be redelivered and recovered",
+                   rt->outstanding);
+            return -1;
+        }
+        if (now > warn_at) {
+            atomic_store(&rt->ready_broker, 0);
+            lm_log(LM_LOG_WARN, "produce_waiting",
+                   "%zu output(s) waiting for the broker", rt->outstanding);
+            warn_at = now + 5000;
+        }
+    }
+    if (rt->fatal)
+        return -1;
+    atomic_store(&rt->ready_broker, 1);
+    return 0;
+}
+
+int lm_runtime_produce_sync(lm_runtime *rt, const lm_emit_req *reqs, size_t n) {
+    size_t first = rt->n_recs;
+    for (size_t i = 0; i < n; i++) {
+        int t = rt_topic_index(rt, reqs[i].topic_suffix);
+        if (t < 0)
+            return -1;
+        size_t len = protobuf_c_message_get_packed_size(reqs[i].msg);
+        uint8_t *buf = malloc(len ? len : 1);
+        if (!buf)
+            return -1;
+        protobuf_c_message_pack(reqs[i].msg, buf);
+        int rc = rt_rec_add(rt, -1, t, reqs[i].key, strlen(reqs[i].key), buf,
+                            len, reqs[i].id, strlen(reqs[i].id), -1, -1);
+        free(buf);
+        if (rc != 0)
+            return -1;
+    }
+    int rc = rt_produce_and_wait(rt, first, rt->n_recs, 0);
+    rt->n_recs = first;
+    return rc;
+}
+
+int rt_commit_batch(lm_runtime *rt) {
+    rd_kafka_topic_partition_list_t *offs =
+        rd_kafka_topic_partition_list_new(8);
+    for (size_t i = 0; i < rt->n_items; i++) {
+        rd_kafka_message_t *m = rt->items[i].rkm;
+        if (rt->items[i].identified == RT_LATER)
+            continue; /* committed by the batch that decides it */
+        rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(
+            offs, rd_kafka_topic_name(m->rkt), m->partition);
+        if (!tp)
+            tp = rd_kafka_topic_partition_list_add(
+                offs, rd_kafka_topic_name(m->rkt), m->partition);
+        if (tp->offset < m->offset + 1)
+            tp->offset = m->offset + 1;
+    }
+    rd_kafka_resp_err_t e = rd_kafka_commit(rt->consumer, offs, 0);
+    rd_kafka_topic_partition_list_destroy(offs);
+    if (e) {
+        lm_counter_add(rt->m_errors_retriable, 1);
+        lm_log(LM_LOG_WARN, "commit_failed",
+               "commit: %s; the batch will be redelivered and recovered",
+               rd_kafka_err2str(e));
+        return -1;
+    }
+    return 0;
+}
+
+/* Seeks every partition with items left for the next batch back to the
+ * first of them, so they are fetched again (librdkafka drops what it had
+ * fetched beyond). Committed offsets stop before them (rt_commit_batch). */
+void rt_seek_back_later(lm_runtime *rt) {
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    for (size_t i = 0; i < rt->n_items; i++) {
+        const rd_kafka_message_t *m = rt->items[i].rkm;
+        if (rt->items[i].identified != RT_LATER)
+            continue;
+        if (!parts)
+            parts = rd_kafka_topic_partition_list_new(4);
+        const char *topic = rd_kafka_topic_name(m->rkt);
+        if (!rd_kafka_topic_partition_list_find(parts, topic, m->partition))
+            rd_kafka_topic_partition_list_add(parts, topic, m->partition)
+                ->offset = m->offset;
+    }
+    if (!parts)
+        return;
+    rd_kafka_error_t *e =
+        rd_kafka_seek_partitions(rt->consumer, parts, RT_META_TIMEOUT_MS);
+    if (e) {
+        /* the partition was taken away meanwhile: its next owner starts
+           from the committed offset, which is where this seek pointed */
+        lm_log(LM_LOG_WARN, "seek_failed", "%s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+    for (int k = 0; k < parts->cnt; k++)
+        if (parts->elems[k].err)
+            lm_log(LM_LOG_WARN, "seek_failed", "%s [%d]: %s",
+                   parts->elems[k].topic, (int)parts->elems[k].partition,
+                   rd_kafka_err2str(parts->elems[k].err));
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+/* 1 when the partition's log ends below `next`: its topic was deleted and
+ * created again, so the fence speaks of input that no longer exists. The
+ * consumer's cached watermark first; the broker is asked only when that
+ * says so. */
+int rt_kafka_log_ends_before(lm_runtime *rt, int32_t partition, int64_t next) {
+    int64_t lo = -1, hi = -1;
+    if (rd_kafka_get_watermark_offsets(rt->consumer, rt->input_topic, partition,
+                                       &lo, &hi) != 0 ||
+        hi < 0 || next <= hi)
+        return 0;
+    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+        rt->consumer, rt->input_topic, partition, &lo, &hi, RT_META_TIMEOUT_MS);
+    if (e) {
+        lm_log(LM_LOG_WARN, "fence_check_failed",
+               "%s [%d]: the fence says offsets below %lld were applied, "
+               "past the log end this consumer last saw, and the broker "
+               "could not be asked (%s); taking the fence as it is",
+               rt->input_topic, (int)partition, (long long)next,
+               rd_kafka_err2str(e));
+        return 0;
+    }
+    return next > hi;
+}
+
+void rt_kafka_close(lm_runtime *rt) {
+    if (rt->consumer) {
+        rd_kafka_consumer_close(rt->consumer);
+        rd_kafka_destroy(rt->consumer);
+        rt->consumer = NULL;
+    }
+    for (int i = 0; i < rt->n_topics; i++) {
+        if (rt->topics[i].rkt)
+            rd_kafka_topic_destroy(rt->topics[i].rkt);
+        rt->topics[i].rkt = NULL;
+        free(rt->topics[i].known_end);
+        rt->topics[i].known_end = NULL;
+    }
+    if (rt->producer) {
+        rd_kafka_flush(rt->producer, 5000);
+        rd_kafka_destroy(rt->producer);
+        rt->producer = NULL;
+    }
+}

@@ -1,0 +1,264 @@
+/* lm_rt_outbox.c — the outbox: every output an input caused, kept in Redis
+ * with its writes (in the input's done record, or in its partition's
+ * fence), and the read-back that recovers those outputs after a crash.
+ *
+ * An outbox record names its topic, partition, the offset to scan from
+ * (at or before where it lands: the partition's known end when it was
+ * decided), its key, value and id. A redelivered input that was applied
+ * before gets its records back from its outbox (rt_records_restore);
+ * rt_recover_scan then reads each of their partitions from the smallest
+ * scan offset to the end, matching the "lm-id" header, and marks the
+ * records already there, so only the missing ones are produced. That
+ * holds on the mock broker too, which appends aborted transactional
+ * writes and reports no last stable offset.
+ *
+ * Ownership: packed outboxes point into rt->recbuf (no copy); a restored
+ * outbox is copied into new records. Runs on the worker's thread; the
+ * read-back uses its own short-lived consumer. */
+#include "lm_rt_internal.h"
+
+#include "lm_clock.h"
+#include "lm_kafka.h"
+#include "lm_log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void rt_record_fill(const lm_runtime *rt, const rt_rec *r,
+                    Lastmile__V1__Internal__OutboxRecord *dst) {
+    lastmile__v1__internal__outbox_record__init(dst);
+    dst->topic = (char *)rt->topics[r->topic].name;
+    dst->partition = r->partition;
+    dst->scan_from = r->scan_from;
+    dst->key.data = (uint8_t *)rt->recbuf.data + r->key_off;
+    dst->key.len = r->key_len;
+    dst->value.data = (uint8_t *)rt->recbuf.data + r->val_off;
+    dst->value.len = r->val_len;
+    dst->id = rt->recbuf.data + r->id_off; /* NUL-terminated */
+}
+
+int rt_pb_pack_append(const ProtobufCMessage *msg, lm_buf *out) {
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    if (lm_buf_reserve(out, n + 1) != 0)
+        return -1;
+    out->len += protobuf_c_message_pack(msg, (uint8_t *)out->data + out->len);
+    return 0;
+}
+
+int rt_outbox_pack(lm_runtime *rt, const rt_item *it, lm_buf *out,
+                   int64_t now_ms) {
+    Lastmile__V1__Internal__Outbox ob = LASTMILE__V1__INTERNAL__OUTBOX__INIT;
+    Lastmile__V1__Internal__OutboxRecord recs[64];
+    Lastmile__V1__Internal__OutboxRecord *ptrs[64];
+    Lastmile__V1__Internal__OutboxRecord **pp = ptrs;
+    Lastmile__V1__Internal__OutboxRecord *rr = recs;
+    if (it->rec_n > 64) {
+        pp = malloc(it->rec_n * sizeof(*pp));
+        rr = malloc(it->rec_n * sizeof(*rr));
+        if (!pp || !rr) {
+            free(pp);
+            free(rr);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < it->rec_n; i++) {
+        rt_record_fill(rt, &rt->recs[it->rec_first + i], &rr[i]);
+        pp[i] = &rr[i];
+    }
+    ob.n_records = it->rec_n;
+    ob.records = pp;
+    ob.written_at_ms = now_ms;
+    lm_buf_reset(out);
+    int rc = rt_pb_pack_append(&ob.base, out);
+    if (pp != ptrs) {
+        free(pp);
+        free(rr);
+    }
+    return rc;
+}
+
+int rt_records_restore(lm_runtime *rt, rt_item *it,
+                       Lastmile__V1__Internal__OutboxRecord *const *recs,
+                       size_t n_recs) {
+    it->rec_first = rt->n_recs;
+    it->rec_n = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n_recs; i++) {
+        const Lastmile__V1__Internal__OutboxRecord *r = recs[i];
+        int t = -1;
+        for (int k = 0; k < rt->n_topics; k++)
+            if (strcmp(rt->topics[k].name, r->topic) == 0)
+                t = k;
+        if (t < 0 || r->partition < 0 ||
+            r->partition >= rt->topics[t].partitions) {
+            lm_log(LM_LOG_WARN, "outbox_topic_gone",
+                   "outbox names %s [%d], which this worker no longer has; "
+                   "output dropped",
+                   r->topic, (int)r->partition);
+            continue;
+        }
+        if (rt_rec_add(rt, (int)(it - rt->items), t, r->key.data, r->key.len,
+                       r->value.data, r->value.len, r->id, strlen(r->id),
+                       r->partition, r->scan_from) != 0) {
+            rc = -1;
+            break;
+        }
+        it->rec_n++;
+    }
+    return rc;
+}
+
+int rt_outbox_restore(lm_runtime *rt, rt_item *it, const char *data,
+                      size_t len) {
+    Lastmile__V1__Internal__Outbox *ob = lastmile__v1__internal__outbox__unpack(
+        NULL, len, (const uint8_t *)data);
+    if (!ob)
+        return -1;
+    int rc = rt_records_restore(rt, it, ob->records, ob->n_records);
+    lastmile__v1__internal__outbox__free_unpacked(ob, NULL);
+    return rc;
+}
+
+/* ------------------------------------------------------ the read-back */
+
+/* 1 when the record was restored from the outbox of an item applied
+ * before (only such items have records that were not just decided). */
+static int rec_recovering(const lm_runtime *rt, const rt_rec *r) {
+    return r->item >= 0 && rt->items[r->item].state == RT_DONE_BEFORE;
+}
+
+/* The partitions to read back, each from its smallest scan offset; the
+ * number of records to verify in *wanted. */
+static rd_kafka_topic_partition_list_t *scan_parts(const lm_runtime *rt,
+                                                   size_t *wanted) {
+    rd_kafka_topic_partition_list_t *parts =
+        rd_kafka_topic_partition_list_new(8);
+    *wanted = 0;
+    for (size_t i = 0; i < rt->n_recs; i++) {
+        const rt_rec *r = &rt->recs[i];
+        if (!rec_recovering(rt, r) || r->state != RT_REC_TO_PRODUCE)
+            continue;
+        (*wanted)++;
+        rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(
+            parts, rt->topics[r->topic].name, r->partition);
+        if (!tp) {
+            tp = rd_kafka_topic_partition_list_add(
+                parts, rt->topics[r->topic].name, r->partition);
+            tp->offset = r->scan_from;
+        } else if (r->scan_from < tp->offset) {
+            tp->offset = r->scan_from;
+        }
+    }
+    return parts;
+}
+
+/* Where each partition ends now (ends[i]), and the start clamped to the
+ * log's beginning. The number of partitions with anything to read, or -1
+ * when the broker could not say. */
+static int scan_ends(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts,
+                     int64_t *ends) {
+    int remaining = 0;
+    for (int i = 0; i < parts->cnt; i++) {
+        int64_t lo = 0, hi = 0;
+        if (rd_kafka_query_watermark_offsets(rk, parts->elems[i].topic,
+                                             parts->elems[i].partition, &lo,
+                                             &hi, 5000) != 0)
+            return -1;
+        if (parts->elems[i].offset < lo)
+            parts->elems[i].offset = lo;
+        ends[i] = hi;
+        if (parts->elems[i].offset < hi)
+            remaining++;
+    }
+    return remaining;
+}
+
+/* Marks the records whose id message `m` carries as already there. */
+static void scan_match(lm_runtime *rt, const rd_kafka_message_t *m,
+                       const char *tn) {
+    rd_kafka_headers_t *hdrs = NULL;
+    const void *val = NULL;
+    size_t vlen = 0;
+    if (rd_kafka_message_headers(m, &hdrs) != 0 ||
+        rd_kafka_header_get_last(hdrs, "lm-id", &val, &vlen) != 0)
+        return;
+    for (size_t i = 0; i < rt->n_recs; i++) {
+        rt_rec *r = &rt->recs[i];
+        if (r->state == RT_REC_TO_PRODUCE && rec_recovering(rt, r) &&
+            r->partition == m->partition && r->id_len == vlen &&
+            memcmp(rt->recbuf.data + r->id_off, val, vlen) == 0 &&
+            strcmp(rt->topics[r->topic].name, tn) == 0)
+            r->state = RT_REC_THERE;
+    }
+}
+
+/* Reads `parts` up to `ends` (or the recovery timeout). The partitions
+ * not read to their end. */
+static int scan_read(lm_runtime *rt, rd_kafka_t *rk,
+                     rd_kafka_topic_partition_list_t *parts, int64_t *ends,
+                     int remaining, size_t *scanned) {
+    rd_kafka_assign(rk, parts);
+    int64_t deadline = lm_clock_mono_ms() + RT_RECOVER_TIMEOUT_MS;
+    while (remaining > 0 && lm_clock_mono_ms() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m)
+            continue;
+        if (m->err) {
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        (*scanned)++;
+        const char *tn = rd_kafka_topic_name(m->rkt);
+        for (int i = 0; i < parts->cnt; i++)
+            if (parts->elems[i].partition == m->partition &&
+                strcmp(parts->elems[i].topic, tn) == 0 &&
+                m->offset + 1 >= ends[i] && ends[i] >= 0) {
+                ends[i] = -1; /* reached */
+                remaining--;
+            }
+        scan_match(rt, m, tn);
+        rd_kafka_message_destroy(m);
+    }
+    return remaining;
+}
+
+/* Runs only after a crash or an upstream duplicate, so simplicity wins
+ * over speed here. */
+int rt_recover_scan(lm_runtime *rt) {
+    char err[512];
+    rd_kafka_conf_t *conf =
+        lm_kafka_conf(&rt->s, LM_KAFKA_READER, NULL, err, sizeof(err));
+    if (!conf)
+        return -1;
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    if (!rk)
+        return -1;
+    size_t wanted = 0, scanned = 0;
+    rd_kafka_topic_partition_list_t *parts = scan_parts(rt, &wanted);
+    int rc = 0;
+    if (wanted == 0)
+        goto out;
+    int64_t *ends = calloc((size_t)parts->cnt, sizeof(int64_t));
+    int remaining = ends ? scan_ends(rk, parts, ends) : -1;
+    if (remaining < 0) {
+        free(ends);
+        rc = -1;
+        goto out;
+    }
+    remaining = scan_read(rt, rk, parts, ends, remaining, &scanned);
+    if (remaining > 0) {
+        lm_log(LM_LOG_ERROR, "recover_timeout",
+               "could not read back %d partition(s) in time", remaining);
+        rc = -1;
+    }
+    lm_log(LM_LOG_INFO, "recovered",
+           "read back %zu message(s) to verify %zu output(s) of redelivered "
+           "input",
+           scanned, wanted);
+    free(ends);
+out:
+    rd_kafka_topic_partition_list_destroy(parts);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return rc;
+}

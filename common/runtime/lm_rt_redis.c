@@ -1,0 +1,371 @@
+/* lm_rt_redis.c — a batch's two Redis round trips.
+ *
+ * Round trip 1 (reads): WATCH of the batch's fences (one key per input
+ * partition, lm:{fence}:<worker>:<topic>:<partition>), the MGET that says
+ * which input was applied (the redelivery strategy's: done records, or
+ * the fences themselves), the worker's batch-wide reads (plan_batch),
+ * then each new item's plan.
+ *
+ * Round trip 2 (writes) applies the batch as ONE transaction: MULTI, per
+ * applied item its writes, then what records its outbox (by id: its done
+ * record) and its index commands, then the strategy's fence writes (by
+ * id: an INCR of every fence; by offset: a SET of each fence where the
+ * batch applies input, holding the outboxes), EXEC. Redis applies all of
+ * it or none.
+ *
+ * The WATCH makes it safe against a replica: if another process applied
+ * input from one of the batch's partitions between our reads and our EXEC
+ * (it took the partition over while this one still worked), it wrote that
+ * partition's fence, and EXEC refuses. The batch is then read again, sees
+ * what that replica applied, and recovers instead of applying twice. A
+ * lost connection is settled the same way: EXEC is all or nothing, so the
+ * reads say which it was. One fence per partition instead of a WATCH per
+ * done record, and native commands instead of a Lua script per message:
+ * Redis does about half the work per message (docs/PERFORMANCE.md).
+ *
+ * Errors: "not now" replies (LOADING, OOM, BUSY, READONLY...) hold the
+ * batch and retry; a write Redis refuses for the item itself (WRONGTYPE)
+ * dead-letters that item alone. Runs on the worker's thread. */
+#include "lm_rt_internal.h"
+
+#include "lm_out.h"
+
+#include "lm_clock.h"
+#include "lm_log.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+int rt_reply_error_retriable(const char *e) {
+    static const char *const not_now[] = {
+        "LOADING",  "BUSY",    "OOM",        "MASTERDOWN",  "READONLY",
+        "TRYAGAIN", "MISCONF", "NOREPLICAS", "CLUSTERDOWN", "NOSCRIPT"};
+    for (size_t i = 0; i < sizeof(not_now) / sizeof(not_now[0]); i++)
+        if (strncmp(e, not_now[i], strlen(not_now[i])) == 0)
+            return 1;
+    return 0;
+}
+
+/* The first "not now" error among n replies, or NULL. */
+static const char *first_not_now(redisReply *const *replies, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *r = replies[i];
+        if (r && r->type == REDIS_REPLY_ERROR &&
+            rt_reply_error_retriable(r->str))
+            return r->str;
+    }
+    return NULL;
+}
+
+int rt_redis_roundtrip(lm_runtime *rt) {
+    char err[512];
+    if (lm_array_grow((void **)&rt->replies, &rt->cap_replies, rt->pipe.n + 1,
+                      sizeof(redisReply *)) != 0)
+        return -1;
+    int64_t warned = 0;
+    for (;;) {
+        int rc =
+            lm_redis_exec(rt->redis, &rt->pipe, rt->replies, err, sizeof(err));
+        if (rc == 0) {
+            /* a server replaying its AOF or one that lost our scripts */
+            const char *e = first_not_now(rt->replies, rt->pipe.n);
+            if (!e) {
+                if (!atomic_load(&rt->ready_redis))
+                    lm_log(LM_LOG_INFO, "redis_back", "redis answers again");
+                atomic_store(&rt->ready_redis, 1);
+                lm_histogram_observe(rt->m_redis_rtt,
+                                     lm_redis_last_rtt_ms(rt->redis) / 1e3);
+                return 0;
+            }
+            snprintf(err, sizeof(err), "redis: %s", e);
+            lm_redis_replies_free(rt->replies, rt->pipe.n);
+            lm_redis_disconnect(rt->redis);
+        } else if (rc < 0 && rc != LM_REDIS_RETRY) {
+            lm_counter_add(rt->m_errors_fatal, 1);
+            lm_log(LM_LOG_ERROR, "redis_refused", "%s", err);
+        }
+        lm_counter_add(rt->m_errors_retriable, 1);
+        atomic_store(&rt->ready_redis, 0);
+        int64_t now = lm_clock_mono_ms();
+        if (now - warned > 5000) {
+            lm_log(LM_LOG_WARN, "redis_unavailable",
+                   "%s; holding the batch (nothing is committed)", err);
+            warned = now;
+        }
+        if (rt_past_drain_deadline(rt))
+            return -1;
+        usleep(50 * 1000);
+    }
+}
+
+/* ================================================ round trip 1: reads */
+
+/* Appends the plans: the batch-wide one, then each new item's (an item
+ * whose plan fails is rejected for good). 0 / -1 (OOM). */
+static int pipe_plans(lm_runtime *rt, int64_t now_ms) {
+    lm_pipe *p = &rt->pipe;
+    if (rt->w->plan_batch) {
+        lm_plan plan = {p};
+        if (rt->w->plan_batch(rt->w->ctx, &plan) != 0) {
+            lm_log(LM_LOG_ERROR, "plan_batch_failed",
+                   "could not plan the batch-wide reads (out of memory?)");
+            return -1;
+        }
+    }
+    rt->batch_plan_n = p->n - RT_REPLY_BATCH_PLAN;
+    for (size_t i = 0; i < rt->n_items; i++) {
+        rt_item *it = &rt->items[i];
+        it->plan_first = p->n;
+        if (it->state == RT_NEW && rt->w->plan) {
+            lm_plan plan = {p};
+            if (rt->w->plan(rt->w->ctx, it->event, &it->ident, now_ms, &plan) !=
+                0) {
+                snprintf(it->reason, sizeof(it->reason),
+                         "could not plan the state reads for this input");
+                rt_item_settle(it, RT_REJECT);
+            }
+        }
+        it->plan_n = p->n - it->plan_first;
+    }
+    return 0;
+}
+
+int rt_plan_round_trip(lm_runtime *rt, int64_t now_ms) {
+    lm_pipe *p = &rt->pipe;
+    char key[RT_KEY_MAX];
+    lm_pipe_reset(p);
+    if (lm_pipe_begin(p, 1 + (size_t)rt->n_fences) != 0 ||
+        lm_pipe_arg(p, "WATCH", 5) != 0)
+        return -1;
+    for (int f = 0; f < rt->n_fences; f++) {
+        rt_fence_key(rt, rt->fences[f], key, sizeof(key));
+        if (lm_pipe_arg(p, key, strlen(key)) != 0)
+            return -1;
+    }
+    lm_pipe_end(p);
+    size_t n_get = 0;
+    if (rt->dedupe->pipe_reads(rt, &n_get) != 0 || pipe_plans(rt, now_ms) != 0)
+        return -1;
+    if (rt_redis_roundtrip(rt) != 0)
+        return -1;
+    const redisReply *mget = rt->replies[1];
+    if (!mget || mget->type != REDIS_REPLY_ARRAY || mget->elements != n_get) {
+        lm_log(LM_LOG_ERROR, "redis_protocol",
+               "MGET of %zu %s did not answer an array of %zu", n_get,
+               rt->dedupe->what, n_get);
+        lm_redis_replies_free(rt->replies, p->n);
+        return -1;
+    }
+    return 0;
+}
+
+/* =============================================== round trip 2: writes */
+
+/* Appends an applied item's part of the transaction: its writes (already
+ * RESP, see lm_rt_out.c), what records its outbox, its index commands.
+ * Sets apply_first/apply_n (positions among the transaction's queued
+ * commands). 0 / -1 (OOM). */
+static int pipe_item_apply(lm_runtime *rt, rt_item *it, size_t *queued,
+                           int64_t now_ms) {
+    lm_pipe *p = &rt->pipe;
+    it->apply_first = *queued;
+    if (it->write_n) {
+        if (lm_buf_append(&p->buf, rt->writes.buf.data + it->write_off,
+                          it->write_len) < 0)
+            return -1;
+        p->n += it->write_n;
+    }
+    int n_outbox = rt->dedupe->pipe_item(rt, it, now_ms);
+    if (n_outbox < 0)
+        return -1;
+    if (it->index_n) {
+        if (lm_buf_append(&p->buf, rt->index.buf.data + it->index_off,
+                          it->index_len) < 0)
+            return -1;
+        p->n += it->index_n;
+    }
+    it->apply_n = it->write_n + (size_t)n_outbox + it->index_n;
+    *queued += it->apply_n;
+    return 0;
+}
+
+/* Builds MULTI ... EXEC in rt->pipe; *queued the commands between. 1
+ * built, 0 nothing to apply (only recovery), -1 (OOM). */
+static int pipe_transaction(lm_runtime *rt, size_t *queued, int64_t now_ms) {
+    lm_pipe *p = &rt->pipe;
+    *queued = 0;
+    lm_pipe_reset(p);
+    if (lm_pipe_cmd_strs(p, "MULTI", NULL) != 0)
+        return -1;
+    for (size_t i = 0; i < rt->n_items; i++) {
+        rt_item *it = &rt->items[i];
+        if (rt_item_applies(it) && pipe_item_apply(rt, it, queued, now_ms) != 0)
+            return -1;
+    }
+    int n_fences = rt->dedupe->pipe_fences(rt, *queued, now_ms);
+    if (n_fences <= 0)
+        return n_fences;
+    *queued += (size_t)n_fences;
+    if (lm_pipe_cmd_strs(p, "EXEC", NULL) != 0 ||
+        lm_array_grow((void **)&rt->replies, &rt->cap_replies, p->n + 1,
+                      sizeof(redisReply *)) != 0)
+        return -1;
+    return 1;
+}
+
+/* The replica-first test hook: another connection applies the very same
+ * transaction first, once. */
+static void race_replica_first(lm_runtime *rt) {
+    char err[512];
+    if (rt->crash_at != RT_RACE_REPLICA_FIRST || rt->raced)
+        return;
+    rt->raced = 1;
+    lm_redis *other =
+        lm_redis_new(rt->s.redis_url, rt->s.redis_timeout_ms, err, sizeof(err));
+    if (other &&
+        lm_redis_exec(other, &rt->pipe, rt->replies, err, sizeof(err)) == 0)
+        lm_redis_replies_free(rt->replies, rt->pipe.n);
+    lm_redis_destroy(other);
+}
+
+/* Replies to the queued commands (before EXEC): "not now" holds the
+ * batch; any other error is the item's own fault, and it is rejected for
+ * good. RT_WRITE_APPLIED when none was refused, else RT_WRITE_AGAIN. */
+static int check_queued(lm_runtime *rt, redisReply *const *r) {
+    int result = RT_WRITE_APPLIED;
+    for (size_t i = 0; i < rt->n_items; i++) {
+        rt_item *it = &rt->items[i];
+        for (size_t k = 0; k < it->apply_n; k++) {
+            const redisReply *q = r[1 + it->apply_first + k];
+            if (!q || q->type != REDIS_REPLY_ERROR)
+                continue;
+            result = RT_WRITE_AGAIN;
+            if (rt_reply_error_retriable(q->str)) {
+                lm_log(LM_LOG_WARN, "redis_not_now", "%s", q->str);
+            } else if (it->identified != RT_REJECT) {
+                lm_counter_add(rt->m_errors_fatal, 1);
+                lm_log(LM_LOG_ERROR, "state_write_failed",
+                       "a write of %s was refused: %s", it->ident.id, q->str);
+                snprintf(it->reason, sizeof(it->reason),
+                         "state write refused: %.400s", q->str);
+                rt_item_settle(it, RT_REJECT);
+            } else { /* even its dead letter's outbox: hold, loudly */
+                lm_counter_add(rt->m_errors_fatal, 1);
+                lm_log(LM_LOG_ERROR, "state_write_failed",
+                       "the done record of rejected input %s was refused: "
+                       "%s; holding the batch",
+                       it->ident.id, q->str);
+            }
+            break;
+        }
+    }
+    return result;
+}
+
+/* Marks items whose write failed inside EXEC (WRONGTYPE). 1 if any. */
+static int mark_failed_writes(lm_runtime *rt, const redisReply *exec) {
+    int any_failed = 0;
+    for (size_t i = 0; i < rt->n_items; i++) {
+        rt_item *it = &rt->items[i];
+        for (size_t k = 0; k < it->apply_n; k++) {
+            const redisReply *e = exec->element[it->apply_first + k];
+            if (e && e->type == REDIS_REPLY_ERROR) {
+                lm_counter_add(rt->m_errors_fatal, 1);
+                lm_log(LM_LOG_ERROR, "state_write_failed",
+                       "applying the state of %s failed: %s", it->ident.id,
+                       e->str);
+                snprintf(it->reason, sizeof(it->reason),
+                         "state write failed: %.400s", e->str);
+                it->write_failed = 1;
+                any_failed = 1;
+                break;
+            }
+        }
+    }
+    return any_failed;
+}
+
+/* What the transaction's replies say: RT_WRITE_APPLIED (*any_failed when
+ * a write failed inside it) or RT_WRITE_AGAIN. */
+static int check_transaction(lm_runtime *rt, size_t queued, int *any_failed) {
+    redisReply **r = rt->replies;
+    const redisReply *exec = r[rt->pipe.n - 1];
+    *any_failed = 0;
+    if (!r[0] || r[0]->type == REDIS_REPLY_ERROR) {
+        lm_log(LM_LOG_WARN, "redis_not_now", "MULTI: %s",
+               r[0] ? r[0]->str : "no reply");
+        return RT_WRITE_AGAIN;
+    }
+    if (check_queued(rt, r) != RT_WRITE_APPLIED)
+        return RT_WRITE_AGAIN;
+    if (!exec || exec->type == REDIS_REPLY_NIL) {
+        lm_log(LM_LOG_INFO, "batch_conflict",
+               "a fence of this batch moved meanwhile (another replica "
+               "applied input from its partition); reading the batch again");
+        return RT_WRITE_AGAIN;
+    }
+    if (exec->type != REDIS_REPLY_ARRAY || exec->elements != queued) {
+        lm_log(LM_LOG_WARN, "redis_not_now", "EXEC: %s",
+               exec->type == REDIS_REPLY_ERROR ? exec->str
+                                               : "unexpected reply");
+        return RT_WRITE_AGAIN;
+    }
+    *any_failed = mark_failed_writes(rt, exec);
+    return RT_WRITE_APPLIED;
+}
+
+/* After a write the transaction could not apply (WRONGTYPE, say): the
+ * item is dead-lettered instead, and its outbox (its done record, or its
+ * partition's fence) must then hold the dead letter, or a crash now would
+ * recover the outputs it never earned. A rare path: its own round trip.
+ * 0 / -1 (abandon). */
+static int fix_failed_items(lm_runtime *rt, int64_t now_ms) {
+    lm_pipe *p = &rt->pipe;
+    lm_pipe_reset(p);
+    for (size_t i = 0; i < rt->n_items; i++) {
+        rt_item *it = &rt->items[i];
+        if (!it->write_failed)
+            continue;
+        rt_item_set(it, RT_REJECT);
+        if (rt_item_dead_letter(rt, it, now_ms) != 0)
+            return -1;
+    }
+    if (rt->dedupe->pipe_late(rt, now_ms) != 0)
+        return -1;
+    if (p->n == 0)
+        return 0;
+    if (rt_redis_roundtrip(rt) != 0)
+        return -1;
+    int rc = rt->dedupe->late_applied(rt);
+    lm_redis_replies_free(rt->replies, p->n);
+    return rc;
+}
+
+int rt_write_round_trip(lm_runtime *rt, int64_t now_ms) {
+    char err[512];
+    size_t queued = 0;
+    int built = pipe_transaction(rt, &queued, now_ms);
+    if (built <= 0)
+        return built == 0 ? RT_WRITE_APPLIED : RT_WRITE_ABANDON;
+    race_replica_first(rt);
+    int rc = lm_redis_exec(rt->redis, &rt->pipe, rt->replies, err, sizeof(err));
+    if (rc != 0) {
+        lm_counter_add(rc == LM_REDIS_RETRY ? rt->m_errors_retriable
+                                            : rt->m_errors_fatal,
+                       1);
+        atomic_store(&rt->ready_redis, 0);
+        lm_log(LM_LOG_WARN, "redis_unavailable",
+               "%s; the batch's writes are read back and tried again", err);
+        return RT_WRITE_AGAIN;
+    }
+    lm_histogram_observe(rt->m_redis_rtt,
+                         lm_redis_last_rtt_ms(rt->redis) / 1e3);
+    int any_failed = 0;
+    int result = check_transaction(rt, queued, &any_failed);
+    lm_redis_replies_free(rt->replies, rt->pipe.n);
+    if (result == RT_WRITE_APPLIED && any_failed &&
+        fix_failed_items(rt, now_ms) != 0)
+        return RT_WRITE_ABANDON;
+    return result;
+}
