@@ -7,10 +7,16 @@
  * a rejection, business counts — for the test to inspect:
  *
  *     lm_recorder *rec = lm_recorder_new();
- *     lm_recorder_reply_strs(rec, 3, (const char *[]){"open", "1", NULL});
+ *     const char *lead[] = {"status", "open", NULL};
+ *     lm_recorder_reply_hash(rec, &lm_followup_worker, &ev.base, now_ms,
+ *                            lead);   // the plan's HMGET, by field name
  *     lm_recorder_handle(rec, &lm_followup_worker, &ev.base, now_ms);
  *     cr_expect_str_eq(lm_recorder_hget(rec, key, "stage"), "waiting");
  *     lm_recorder_free(rec);
+ *
+ * A worker with batch-wide reads (plan_batch) gets them first:
+ * lm_recorder_plan_batch says what it asks, the test gives one reply per
+ * command, lm_recorder_begin_batch hands them over; then each message.
  *
  * Ownership: the recorder owns every string, reply and record it hands
  * out; they stay valid until the next lm_recorder_reset or _free. Not
