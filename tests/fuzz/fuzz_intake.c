@@ -64,6 +64,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fuzz_check(memcmp(&n, ident.scratch, sizeof(n)) == 0,
                    "identify's normalised lead differs from normalise's");
     }
+    /* and the whole decision, with Redis answering anything */
+    fuzz_decide(&lm_intake_worker, msg, lm_hash64(data, size, 0),
+                FUZZ_KNOWN_MERGE_OUTSIDE_TAG);
     protobuf_c_message_free_unpacked(msg, NULL);
     return 0;
 }

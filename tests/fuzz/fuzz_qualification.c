@@ -74,6 +74,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             "a reason without a feature name");
     fuzz_check(memchr(q.segment, '\0', sizeof(q.segment)) && q.segment[0],
                "no segment");
+    /* and the whole decision, with Redis answering anything */
+    fuzz_decide(&lm_qualification_worker, msg, lm_hash64(data, size, 0),
+                FUZZ_KNOWN_FORWARDS_UNKNOWN_FIELDS);
     protobuf_c_message_free_unpacked(msg, NULL);
     return 0;
 }
