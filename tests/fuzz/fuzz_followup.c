@@ -3,6 +3,9 @@
  * (lm_followup_schedule: the first allowed instant in the lead's time
  * zone) with the event's own time zone and times, as handle would.
  *
+ * Then the whole decision (identify, plan, handle) runs through the
+ * recorder with chosen lead-hash replies (fuzz_decide, fuzz.h).
+ *
  * Invariants: a rejection leaves a reason; an identified decision has id
  * "<lead>:decision", a next touch "<lead>:touch:<step>"; a schedule is -1
  * (bad zone) or not before the earliest instant asked for. */

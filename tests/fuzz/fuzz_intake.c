@@ -1,6 +1,10 @@
 /* fuzz_intake.c — lastmile.intake input: bytes → LeadSubmitted → the
  * intake worker's identify → lm_intake_normalise at a fixed now.
  *
+ * Then the whole decision (identify, plan, handle) runs through the
+ * recorder with chosen Redis replies (fuzz_decide, fuzz.h); a merge may
+ * still write outside its tag (FUZZ_KNOWN_MERGE_OUTSIDE_TAG).
+ *
  * Invariants: a rejection leaves a reason; an accepted lead's normalised
  * fields are NUL-terminated inside their buffers, the email has exactly one
  * '@' and the person hash is 16 hex digits; identify and normalise agree

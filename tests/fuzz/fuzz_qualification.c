@@ -7,6 +7,11 @@
  * (once, for plan and handle), an uninitialised worker crashed on the
  * first seed.
  *
+ * Then the whole decision (identify, plan_batch, handle) runs through the
+ * recorder with chosen owner loads (fuzz_decide, fuzz.h); an input with
+ * unknown fields may still yield an undecodable output
+ * (FUZZ_KNOWN_FORWARDS_UNKNOWN_FIELDS).
+ *
  * Invariants: a rejection leaves a reason; an accepted lead's id is
  * "<lead_id>:accepted"; the score is a probability, the kind one of the
  * three decisions, a team chosen exactly when the lead is not

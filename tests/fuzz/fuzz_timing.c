@@ -2,6 +2,10 @@
  * timing worker's identify, then for a timer the next-touch choice it
  * makes (lm_timing_choose on both arms) from the event's times.
  *
+ * Then the whole decision (identify, plan, handle) runs through the
+ * recorder with chosen lead-hash and slot-count replies (fuzz_decide,
+ * fuzz.h).
+ *
  * Invariants: a rejection leaves a reason; an identified response has id
  * "response:<event_id>" and a known ResponseKind, a timer
  * "<lead>:timer:<step>"; a chosen time is -1 or not before the earliest
