@@ -42,6 +42,7 @@ struct lm_recorder {
     size_t n_counts, cap_counts;
     char *rejected;
     int failed;
+    int64_t kafka_ts_ms, wait_ms; /* what the next message carries */
 };
 
 /* Grows an array of `size`-byte elements to hold `need`. 0 / -1. */
@@ -71,8 +72,10 @@ static char *copy_bytes(const void *data, size_t len) {
 
 lm_recorder *lm_recorder_new(void) {
     lm_recorder *r = calloc(1, sizeof(*r));
-    if (r)
-        r->reads.replies = r->replies;
+    if (!r)
+        return NULL;
+    r->reads.replies = r->replies;
+    r->kafka_ts_ms = -1;
     return r;
 }
 
@@ -441,6 +444,12 @@ done:
 
 /* =============================================================== running */
 
+void lm_recorder_set_times(lm_recorder *r, int64_t kafka_ts_ms,
+                           int64_t wait_ms) {
+    r->kafka_ts_ms = kafka_ts_ms;
+    r->wait_ms = wait_ms > 0 ? wait_ms : 0;
+}
+
 void lm_recorder_begin_batch(lm_recorder *r, const lm_worker *w) {
     if (w->begin_batch)
         w->begin_batch(w->ctx, &r->reads);
@@ -469,8 +478,8 @@ int lm_recorder_handle(lm_recorder *r, const lm_worker *w,
         .ident = &r->ident,
         .reads = r->reads,
         .now_ms = now_ms,
-        .kafka_ts_ms = -1,
-        .wait_ms = 0,
+        .kafka_ts_ms = r->kafka_ts_ms,
+        .wait_ms = r->wait_ms,
     };
     int rc = w->handle(w->ctx, &msg, &out);
     r->failed = lm_out_failed(&out);

@@ -93,8 +93,14 @@ const lm_recorded_cmd *lm_recorder_batch_planned(const lm_recorder *r,
 /* Hands the replies given so far to w->begin_batch (the batch-wide reads
  * of plan_batch) and forgets them. No-op for a worker without one. */
 void lm_recorder_begin_batch(lm_recorder *r, const lm_worker *w);
+/* What the messages handled next carry besides now: their Kafka
+ * timestamp (-1: none) and the real ms they waited in Kafka (a negative
+ * wait counts as 0). A new recorder has -1 and 0; lm_recorder_reset keeps
+ * what was set. */
+void lm_recorder_set_times(lm_recorder *r, int64_t kafka_ts_ms,
+                           int64_t wait_ms);
 /* identify, plan, then handle on `in`, with the replies given so far as
- * the plan's, at simulated time now_ms (wait_ms 0, no Kafka timestamp).
+ * the plan's, at simulated time now_ms (and the times set above).
  * Returns 0 when the message was handled; -1 when identify refused it
  * (lm_recorder_rejected then holds its reason), when plan or handle
  * failed, or a call on the lm_out failed (what the runtime dead-letters).

@@ -447,3 +447,31 @@ Test(worker_followup, a_decision_reads_only_the_lead_hash) {
                  "a lead with no status yet is "
                  "followed up");
 }
+
+Test(worker_followup, the_wait_in_kafka_is_added_to_the_lead) {
+    /* the first touch sets the sum and the count; a later one adds */
+    lm_recorder_set_times(rec, NOW_MS - 5000, 250);
+    char key[LM_KEY_MAX];
+    lm_lead_key(LEAD, key);
+    decision_ev d;
+    decision(&d, LASTMILE__V1__DECISION_KIND__QUALIFIED, "Europe/London");
+    run_touch(&touch_cases[0], &d.ev.base);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, "wait_followup_ms"), "250");
+    cr_expect_str_eq(lm_recorder_hget(rec, key, "wait_followup_n"), "1");
+
+    lm_recorder_reset(rec);
+    touch_ev t;
+    next_touch(&t, 1, NOW_MS + DAY_MS);
+    run_touch(&touch_cases[3], &t.ev.base);
+    int ms = 0, n = 0;
+    for (size_t i = 0; i < lm_recorder_n_writes(rec); i++) {
+        const lm_recorded_cmd *c = lm_recorder_write(rec, i);
+        if (strcmp(c->argv[0], "HINCRBY") != 0 || c->argc != 4)
+            continue;
+        ms |= !strcmp(c->argv[2], "wait_followup_ms") &&
+              !strcmp(c->argv[3], "250");
+        n |= !strcmp(c->argv[2], "wait_followup_n") && !strcmp(c->argv[3], "1");
+    }
+    cr_expect(ms && n, "a later touch adds its wait and counts it");
+    cr_expect_null(lm_recorder_hget(rec, key, "wait_followup_n"));
+}

@@ -479,3 +479,15 @@ Test(worker_qualification, what_it_emits_decodes_whatever_the_input_carried,
         protobuf_c_message_free_unpacked(out, NULL);
     lastmile__v1__lead_accepted__free_unpacked(in, NULL);
 }
+
+Test(worker_qualification, the_wait_in_kafka_is_kept_on_the_lead) {
+    lm_recorder_set_times(rec, NOW_MS - 5000, 1234);
+    give_loads(NULL, 0);
+    decide("0123456789abcdef-00000500", &hot_na);
+    char key[LM_KEY_MAX];
+    lm_lead_key("0123456789abcdef-00000500", key);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, "wait_qualification_ms"),
+                     "1234");
+    cr_expect_null(lm_recorder_hget(rec, key, "wait_qualification_n"),
+                   "a stage that sees a lead once keeps no count");
+}

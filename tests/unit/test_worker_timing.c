@@ -570,3 +570,29 @@ Test(worker_timing, a_timer_it_cannot_place_is_refused_with_a_reason) {
         cr_expect(strstr(why, cases[i].want), "%s: %s", cases[i].what, why);
     }
 }
+
+Test(worker_timing, the_wait_in_kafka_is_added_to_an_open_lead_only) {
+    lm_recorder_set_times(rec, NOW_MS - 5000, 700);
+    lead_state closed = waiting;
+    closed.status = "closed";
+    const lead_state *states[] = {&waiting, &closed};
+    for (size_t i = 0; i < 2; i++) {
+        lm_recorder_reset(rec);
+        timing_ev x;
+        ProtobufCMessage *in =
+            timer_fired(&x, LEAD, 1, SEGMENT, NOW_MS - HOUR_MS);
+        give_state(in, states[i], NULL);
+        run(in, "wait");
+        char key[LM_KEY_MAX];
+        lm_lead_key(LEAD, key);
+        int ms = 0;
+        for (size_t w = 0; w < lm_recorder_n_writes(rec); w++) {
+            const lm_recorded_cmd *c = lm_recorder_write(rec, w);
+            ms |= c->argc == 4 && !strcmp(c->argv[0], "HINCRBY") &&
+                  !strcmp(c->argv[1], key) &&
+                  !strcmp(c->argv[2], "wait_timing_ms") &&
+                  !strcmp(c->argv[3], "700");
+        }
+        cr_expect_eq(ms, i == 0, "lead %s", states[i]->status);
+    }
+}
