@@ -295,10 +295,24 @@ static inline void fuzz_check_recorded(const lm_recorder *rec,
 /* Decides msg with w's identify, plan and handle through the recorder, as
  * the runtime would: once with no replies at all, then FUZZ_SCENARIOS
  * times with replies to the plan (and to plan_batch) chosen from seed;
- * checks each with fuzz_check_recorded (`known`: FUZZ_KNOWN_* flags).
+ * checks each with fuzz_check_recorded (`known`: FUZZ_KNOWN_* flags)
+ * and, when handled, with the target's own `decided` (may be NULL).
  * handle must never crash, whatever Redis answers. */
+/* A target's own invariants on one handled decision (rc 0, not
+ * rejected). */
+typedef void (*fuzz_decided_fn)(const lm_recorder *rec,
+                                const ProtobufCMessage *in);
+
+static inline void fuzz_check_decided(const lm_recorder *rec,
+                                      const ProtobufCMessage *in, int rc,
+                                      fuzz_decided_fn decided) {
+    if (decided && rc == 0 && !lm_recorder_rejected(rec))
+        decided(rec, in);
+}
+
 static inline void fuzz_decide(const lm_worker *w, const ProtobufCMessage *msg,
-                               uint64_t seed, unsigned known) {
+                               uint64_t seed, unsigned known,
+                               fuzz_decided_fn decided) {
     static lm_recorder *probe, *rec;
     if (!probe)
         probe = lm_recorder_new();
@@ -308,6 +322,7 @@ static inline void fuzz_decide(const lm_worker *w, const ProtobufCMessage *msg,
     lm_recorder_reset(probe);
     int rc = lm_recorder_handle(probe, w, msg, FUZZ_NOW_MS);
     fuzz_check_recorded(probe, w, msg, rc, known);
+    fuzz_check_decided(probe, msg, rc, decided);
     for (int sc = 1; sc <= FUZZ_SCENARIOS; sc++) {
         uint64_t s = seed ^ (uint64_t)sc * 0x2545f4914f6cdd1dULL;
         lm_recorder_reset(rec);
@@ -319,6 +334,7 @@ static inline void fuzz_decide(const lm_worker *w, const ProtobufCMessage *msg,
             fuzz_give_reply(rec, lm_recorder_planned(probe, i), &s);
         rc = lm_recorder_handle(rec, w, msg, FUZZ_NOW_MS);
         fuzz_check_recorded(rec, w, msg, rc, known);
+        fuzz_check_decided(rec, msg, rc, decided);
     }
 }
 
