@@ -4,7 +4,8 @@
  * malloc'd copy owned by the recorder and freed on reset. Replies are
  * hiredis redisReply trees built here (calloc'd, freed on reset), so the
  * worker reads them through the same lm_read_* accessors as in the
- * fleet. */
+ * fleet. Plans are kept as the RESP the lm_pipe wrote (what the runtime
+ * would send) and decoded back into argv form for tests to read. */
 #include "lm_recorder.h"
 
 #include "lm_fmt.h"
