@@ -596,3 +596,32 @@ Test(worker_timing, the_wait_in_kafka_is_added_to_an_open_lead_only) {
         cr_expect_eq(ms, i == 0, "lead %s", states[i]->status);
     }
 }
+
+Test(worker_timing, a_redelivered_timer_chooses_the_same_time) {
+    /* the learning arm samples, seeded by the lead and the step: decided
+       again (a redelivery), it must choose what it chose, byte for byte */
+    const char *flat[] = {"58:s", "3", "63:s", "3", "82:f", "2", NULL};
+    lead_state st = waiting;
+    st.adaptive = "1";
+    uint8_t first[512];
+    size_t first_len = 0;
+    for (int run_no = 0; run_no < 2; run_no++) {
+        lm_recorder_reset(rec);
+        timing_ev x;
+        ProtobufCMessage *in =
+            timer_fired(&x, LEAD, 1, SEGMENT, NOW_MS - HOUR_MS);
+        give_state(in, &st, flat);
+        run(in, "redelivered");
+        const lm_recorded_emit *e = lm_recorder_emit_on(rec, LM_TOPIC_FOLLOWUP);
+        cr_assert_not_null(e);
+        cr_assert_lt(e->len, sizeof(first));
+        if (run_no == 0) {
+            memcpy(first, e->data, e->len);
+            first_len = e->len;
+        } else {
+            cr_expect_eq(e->len, first_len);
+            cr_expect(memcmp(e->data, first, first_len) == 0,
+                      "the same next touch");
+        }
+    }
+}
