@@ -160,6 +160,9 @@ typedef struct touch_case {
     int64_t cost_cents, window_ms;
 } touch_case;
 
+/* The step-0 rows pin today's rule (the first touch, too, waits for the
+ * allowed hours); issue 13 makes the first touch go out at once, day or
+ * night, and changes them. */
 static const touch_case touch_cases[] = {
     {"qualified, before office hours in New York: 09:00 local", 0, 0,
      "America/New_York", 0, NULL, NOW_MS + 4 * HOUR_MS, 9, "email", 2, DAY_MS},
