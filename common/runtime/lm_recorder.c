@@ -4,7 +4,8 @@
  * malloc'd copy owned by the recorder and freed on reset. Replies are
  * hiredis redisReply trees built here (calloc'd, freed on reset), so the
  * worker reads them through the same lm_read_* accessors as in the
- * fleet. */
+ * fleet. Plans are kept as the RESP the lm_pipe wrote (what the runtime
+ * would send) and decoded back into argv form for tests to read. */
 #include "lm_recorder.h"
 
 #include "lm_buf.h"
@@ -15,7 +16,15 @@
 #include <string.h>
 #include <strings.h>
 
-#define REC_REPLIES_MAX 256 /* replies a test gives one message */
+#define REC_REPLIES_MAX  256         /* replies a test gives one message */
+#define REC_ARGS_MAX     1024        /* arguments of one decoded plan command */
+#define REC_RESP_NUM_MAX (1LL << 40) /* a RESP count or length, at most */
+
+/* Decoded commands of a plan (lm_recorder_planned, _batch_planned). */
+typedef struct cmd_list {
+    lm_recorded_cmd *v;
+    size_t n, cap;
+} cmd_list;
 
 struct lm_recorder {
     const lm_worker *w; /* the worker being run, for declared outputs */
@@ -24,6 +33,8 @@ struct lm_recorder {
     int replies_failed; /* a reply could not be built */
     lm_ident ident;
     lm_pipe plan;
+    cmd_list planned;       /* the plan of the last message, decoded */
+    cmd_list batch_planned; /* plan_batch's commands, decoded */
     lm_recorded_emit *emits;
     size_t n_emits, cap_emits;
     lm_recorded_cmd *cmds; /* writes, then index commands, interleaved */
@@ -33,6 +44,7 @@ struct lm_recorder {
     size_t n_counts, cap_counts;
     char *rejected;
     int failed;
+    int64_t kafka_ts_ms, wait_ms; /* what the next message carries */
 };
 
 static char *copy_bytes(const void *data, size_t len) {
@@ -47,8 +59,10 @@ static char *copy_bytes(const void *data, size_t len) {
 
 lm_recorder *lm_recorder_new(void) {
     lm_recorder *r = calloc(1, sizeof(*r));
-    if (r)
-        r->reads.replies = r->replies;
+    if (!r)
+        return NULL;
+    r->reads.replies = r->replies;
+    r->kafka_ts_ms = -1;
     return r;
 }
 
@@ -76,6 +90,12 @@ static void cmd_free(lm_recorded_cmd *c) {
     free((size_t *)c->lens);
 }
 
+static void cmd_list_clear(cmd_list *l) {
+    for (size_t i = 0; i < l->n; i++)
+        cmd_free(&l->v[i]);
+    l->n = 0;
+}
+
 void lm_recorder_reset(lm_recorder *r) {
     replies_forget(r);
     for (size_t i = 0; i < r->n_emits; i++) {
@@ -99,6 +119,8 @@ void lm_recorder_reset(lm_recorder *r) {
     r->failed = 0;
     memset(&r->ident, 0, sizeof(r->ident));
     lm_pipe_reset(&r->plan);
+    cmd_list_clear(&r->planned);
+    cmd_list_clear(&r->batch_planned);
 }
 
 void lm_recorder_free(lm_recorder *r) {
@@ -106,6 +128,8 @@ void lm_recorder_free(lm_recorder *r) {
         return;
     lm_recorder_reset(r);
     lm_pipe_free(&r->plan);
+    free(r->planned.v);
+    free(r->batch_planned.v);
     free(r->emits);
     free(r->cmds);
     free(r->cmd_is_index);
@@ -222,6 +246,30 @@ static int rec_emit(void *impl, const char *topic, const char *key,
     return 0;
 }
 
+/* Copies argv (lens NULL: NUL-terminated strings) into *c. 0 / -1. */
+static int cmd_copy(int argc, const char *const *argv, const size_t *lens,
+                    lm_recorded_cmd *c) {
+    c->argc = argc;
+    c->argv = calloc(argc > 0 ? (size_t)argc : 1, sizeof(char *));
+    c->lens = calloc(argc > 0 ? (size_t)argc : 1, sizeof(size_t));
+    if (!c->argv || !c->lens) {
+        free(c->argv);
+        free((size_t *)c->lens);
+        return -1;
+    }
+    size_t *l = (size_t *)c->lens;
+    for (int i = 0; i < argc; i++) {
+        l[i] = lens ? lens[i] : strlen(argv[i]);
+        c->argv[i] = copy_bytes(argv[i], l[i]);
+        if (!c->argv[i]) {
+            c->argc = i;
+            cmd_free(c);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int rec_cmd(lm_recorder *r, int is_index, int argc,
                    const char *const *argv, const size_t *lens) {
     if (lm_array_grow((void **)&r->cmds, &r->cap_cmds, r->n_cmds + 1,
@@ -230,23 +278,9 @@ static int rec_cmd(lm_recorder *r, int is_index, int argc,
     if (lm_array_grow((void **)&r->cmd_is_index, &r->cap_is_index,
                       r->n_cmds + 1, sizeof(int)) != 0)
         return -1;
-    lm_recorded_cmd c = {argc, calloc((size_t)argc, sizeof(char *)),
-                         calloc((size_t)argc, sizeof(size_t))};
-    if (!c.argv || !c.lens) {
-        free(c.argv);
-        free((size_t *)c.lens);
+    lm_recorded_cmd c;
+    if (cmd_copy(argc, argv, lens, &c) != 0)
         return -1;
-    }
-    size_t *l = (size_t *)c.lens;
-    for (int i = 0; i < argc; i++) {
-        l[i] = lens ? lens[i] : strlen(argv[i]);
-        c.argv[i] = copy_bytes(argv[i], l[i]);
-        if (!c.argv[i]) {
-            c.argc = i;
-            cmd_free(&c);
-            return -1;
-        }
-    }
     r->cmd_is_index[r->n_cmds] = is_index;
     r->cmds[r->n_cmds++] = c;
     return 0;
@@ -289,7 +323,119 @@ static const lm_out_ops rec_ops = {
     .count = rec_count,
 };
 
+/* ========================================================= plans decoded */
+
+/* Parses "<prefix><digits>\r\n" at *p (before end): the number, or -1. */
+static long long resp_num(const char **p, const char *end, char prefix) {
+    const char *q = *p;
+    if (q >= end || *q++ != prefix)
+        return -1;
+    long long v = 0;
+    const char *digits = q;
+    while (q < end && *q >= '0' && *q <= '9') {
+        v = v * 10 + (*q++ - '0');
+        if (v > REC_RESP_NUM_MAX)
+            return -1;
+    }
+    if (q == digits || end - q < 2 || q[0] != '\r' || q[1] != '\n')
+        return -1;
+    *p = q + 2;
+    return v;
+}
+
+/* Decodes the RESP commands of pipe p (as lm_pipe_* wrote them) into l,
+ * cleared first. 0 / -1 (malformed, out of memory). */
+static int plan_decode(const lm_pipe *p, cmd_list *l) {
+    const char *argv[REC_ARGS_MAX];
+    size_t lens[REC_ARGS_MAX];
+    cmd_list_clear(l);
+    const char *s = p->buf.data, *end = s ? s + p->buf.len : s;
+    while (s < end) {
+        long long argc = resp_num(&s, end, '*');
+        if (argc <= 0 || argc > REC_ARGS_MAX)
+            return -1;
+        for (long long i = 0; i < argc; i++) {
+            long long len = resp_num(&s, end, '$');
+            if (len < 0 || end - s < len + 2)
+                return -1;
+            argv[i] = s;
+            lens[i] = (size_t)len;
+            s += len + 2;
+        }
+        if (grow((void **)&l->v, &l->cap, l->n + 1, sizeof(*l->v)) != 0 ||
+            cmd_copy((int)argc, argv, lens, &l->v[l->n]) != 0)
+            return -1;
+        l->n++;
+    }
+    return 0;
+}
+
+size_t lm_recorder_n_planned(const lm_recorder *r) {
+    return r->planned.n;
+}
+
+const lm_recorded_cmd *lm_recorder_planned(const lm_recorder *r, size_t i) {
+    return i < r->planned.n ? &r->planned.v[i] : NULL;
+}
+
+size_t lm_recorder_plan_batch(lm_recorder *r, const lm_worker *w) {
+    lm_pipe pipe = {0};
+    lm_plan plan = {&pipe};
+    cmd_list_clear(&r->batch_planned);
+    if (w->plan_batch && (w->plan_batch(w->ctx, &plan) != 0 ||
+                          plan_decode(&pipe, &r->batch_planned) != 0))
+        cmd_list_clear(&r->batch_planned);
+    lm_pipe_free(&pipe);
+    return r->batch_planned.n;
+}
+
+const lm_recorded_cmd *lm_recorder_batch_planned(const lm_recorder *r,
+                                                 size_t i) {
+    return i < r->batch_planned.n ? &r->batch_planned.v[i] : NULL;
+}
+
+int lm_recorder_reply_hash(lm_recorder *r, const lm_worker *w,
+                           const ProtobufCMessage *in, int64_t now_ms,
+                           const char *const *pairs) {
+    const char *vals[REC_ARGS_MAX];
+    lm_ident ident;
+    char reason[LM_REASON_MAX];
+    lm_pipe pipe = {0};
+    lm_plan plan = {&pipe};
+    cmd_list l = {0};
+    int rc = -1;
+    memset(&ident, 0, sizeof(ident));
+    if (w->identify(w->ctx, in, &ident, reason, sizeof(reason)) != 0 ||
+        !w->plan || w->plan(w->ctx, in, &ident, now_ms, &plan) != 0 ||
+        plan_decode(&pipe, &l) != 0 || r->reads.n >= l.n)
+        goto done;
+    const lm_recorded_cmd *c = &l.v[r->reads.n];
+    if (strcasecmp(c->argv[0], "HMGET") != 0 || c->argc < 3)
+        goto done;
+    for (int i = 2; i < c->argc; i++) {
+        vals[i - 2] = NULL;
+        for (size_t k = 0; pairs && pairs[k]; k += 2)
+            if (strcmp(pairs[k], c->argv[i]) == 0) {
+                vals[i - 2] = pairs[k + 1];
+                break;
+            }
+    }
+    lm_recorder_reply_strs(r, (size_t)c->argc - 2, vals);
+    rc = 0;
+done:
+    cmd_list_clear(&l);
+    free(l.v);
+    lm_pipe_free(&pipe);
+    return rc;
+}
+
 /* =============================================================== running */
+
+void lm_recorder_set_times(lm_recorder *r, int64_t kafka_ts_ms,
+                           int64_t wait_ms) {
+    r->kafka_ts_ms = kafka_ts_ms;
+    r->wait_ms = wait_ms > 0 ? wait_ms : 0;
+}
 
 void lm_recorder_begin_batch(lm_recorder *r, const lm_worker *w) {
     if (w->begin_batch)
@@ -308,7 +454,10 @@ int lm_recorder_handle(lm_recorder *r, const lm_worker *w,
         return -1;
     }
     lm_plan plan = {&r->plan};
-    if (w->plan && w->plan(w->ctx, in, &r->ident, now_ms, &plan) != 0)
+    lm_pipe_reset(&r->plan);
+    cmd_list_clear(&r->planned);
+    if (w->plan && (w->plan(w->ctx, in, &r->ident, now_ms, &plan) != 0 ||
+                    plan_decode(&r->plan, &r->planned) != 0))
         return -1;
     lm_out out = lm_out_make(&rec_ops, r);
     lm_msg msg = {
@@ -316,8 +465,8 @@ int lm_recorder_handle(lm_recorder *r, const lm_worker *w,
         .ident = &r->ident,
         .reads = r->reads,
         .now_ms = now_ms,
-        .kafka_ts_ms = -1,
-        .wait_ms = 0,
+        .kafka_ts_ms = r->kafka_ts_ms,
+        .wait_ms = r->wait_ms,
     };
     int rc = w->handle(w->ctx, &msg, &out);
     r->failed = lm_out_failed(&out);

@@ -7,10 +7,16 @@
  * a rejection, business counts — for the test to inspect:
  *
  *     lm_recorder *rec = lm_recorder_new();
- *     lm_recorder_reply_strs(rec, 3, (const char *[]){"open", "1", NULL});
+ *     const char *lead[] = {"status", "open", NULL};
+ *     lm_recorder_reply_hash(rec, &lm_followup_worker, &ev.base, now_ms,
+ *                            lead);   // the plan's HMGET, by field name
  *     lm_recorder_handle(rec, &lm_followup_worker, &ev.base, now_ms);
  *     cr_expect_str_eq(lm_recorder_hget(rec, key, "stage"), "waiting");
  *     lm_recorder_free(rec);
+ *
+ * A worker with batch-wide reads (plan_batch) gets them first:
+ * lm_recorder_plan_batch says what it asks, the test gives one reply per
+ * command, lm_recorder_begin_batch hands them over; then each message.
  *
  * Ownership: the recorder owns every string, reply and record it hands
  * out; they stay valid until the next lm_recorder_reset or _free. Not
@@ -59,16 +65,42 @@ void lm_recorder_reply_int(lm_recorder *r, long long v);
 void lm_recorder_reply_error(lm_recorder *r, const char *message);
 /* An array of n strings (a NULL element is a nil): HMGET, HGETALL. */
 void lm_recorder_reply_strs(lm_recorder *r, size_t n, const char *const *elems);
+/* Gives, as the next reply, what Redis would answer to the plan's next
+ * unanswered command (the plan's command number = the replies given so
+ * far), which must be an HMGET, on a hash holding `pairs`: field, value,
+ * field, value, ..., NULL (a NULL value is a field not set). Each field
+ * the HMGET asks for gets its value, in the worker's order, so a test
+ * names fields and never depends on the order of the worker's reads.
+ * Runs w's identify and plan on `in` at now_ms to learn the fields (they
+ * are pure; lm_recorder_handle runs them again). Values are
+ * NUL-terminated strings. 0, or -1 when identify or plan refuses `in`,
+ * the plan has no such command, or it is not an HMGET. */
+int lm_recorder_reply_hash(lm_recorder *r, const lm_worker *w,
+                           const ProtobufCMessage *in, int64_t now_ms,
+                           const char *const *pairs);
 /* The replies given so far, as a worker's begin_batch or handle sees
  * them. */
 const lm_reads *lm_recorder_reads(lm_recorder *r);
 
 /* ---- running a worker ------------------------------------------------ */
+/* Runs w->plan_batch (the batch-wide reads) and keeps its commands,
+ * decoded, for lm_recorder_batch_planned; returns how many (0 for a
+ * worker without one, or when it failed). A test gives one reply per
+ * command, in that order, then calls lm_recorder_begin_batch. */
+size_t lm_recorder_plan_batch(lm_recorder *r, const lm_worker *w);
+const lm_recorded_cmd *lm_recorder_batch_planned(const lm_recorder *r,
+                                                 size_t i);
 /* Hands the replies given so far to w->begin_batch (the batch-wide reads
  * of plan_batch) and forgets them. No-op for a worker without one. */
 void lm_recorder_begin_batch(lm_recorder *r, const lm_worker *w);
+/* What the messages handled next carry besides now: their Kafka
+ * timestamp (-1: none) and the real ms they waited in Kafka (a negative
+ * wait counts as 0). A new recorder has -1 and 0; lm_recorder_reset keeps
+ * what was set. */
+void lm_recorder_set_times(lm_recorder *r, int64_t kafka_ts_ms,
+                           int64_t wait_ms);
 /* identify, plan, then handle on `in`, with the replies given so far as
- * the plan's, at simulated time now_ms (wait_ms 0, no Kafka timestamp).
+ * the plan's, at simulated time now_ms (and the times set above).
  * Returns 0 when the message was handled; -1 when identify refused it
  * (lm_recorder_rejected then holds its reason), when plan or handle
  * failed, or a call on the lm_out failed (what the runtime dead-letters).
@@ -79,8 +111,13 @@ int lm_recorder_handle(lm_recorder *r, const lm_worker *w,
 
 /* ---- what the decision did ------------------------------------------- */
 const lm_ident *lm_recorder_ident(const lm_recorder *r);
-/* The plan's commands, RESP-encoded, and how many. */
+/* The plan's commands (of the last lm_recorder_handle), RESP-encoded,
+ * and how many. */
 const char *lm_recorder_plan(const lm_recorder *r, size_t *len, size_t *n);
+/* The same commands decoded: how many, and command i (NULL past the
+ * end). */
+size_t lm_recorder_n_planned(const lm_recorder *r);
+const lm_recorded_cmd *lm_recorder_planned(const lm_recorder *r, size_t i);
 size_t lm_recorder_n_emits(const lm_recorder *r);
 const lm_recorded_emit *lm_recorder_emit(const lm_recorder *r, size_t i);
 /* Emit i decoded as `type`, or NULL (another type, undecodable). Caller

@@ -1,10 +1,15 @@
 /* fuzz_intake.c — lastmile.intake input: bytes → LeadSubmitted → the
  * intake worker's identify → lm_intake_normalise at a fixed now.
  *
+ * Then the whole decision (identify, plan, handle) runs through the
+ * recorder with chosen Redis replies (fuzz_decide, fuzz.h); a merge may
+ * still write outside its tag (FUZZ_KNOWN_MERGE_OUTSIDE_TAG).
+ *
  * Invariants: a rejection leaves a reason; an accepted lead's normalised
  * fields are NUL-terminated inside their buffers, the email has exactly one
  * '@' and the person hash is 16 hex digits; identify and normalise agree
- * (identify is normalise with a far clock bound). */
+ * (identify is normalise with a far clock bound). Of the whole decision:
+ * fuzz_check_recorded's (fuzz.h) and intake_decided's (below). */
 #include "fuzz.h"
 
 #include "intake.h"
@@ -20,6 +25,30 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 
 static int terminated(const char *s, size_t sz) {
     return memchr(s, '\0', sz) != NULL;
+}
+
+/* What handle decided: a new lead accepted once, keyed by its id and
+ * recorded open; or a merge, which emits nothing. */
+static void intake_decided(const lm_recorder *rec, const ProtobufCMessage *in) {
+    (void)in;
+    if (lm_recorder_n_emits(rec) == 0) {
+        fuzz_check(lm_recorder_counted(rec, "lastmile_intake_total",
+                                       "result=\"merged\"") == 1,
+                   "neither accepted nor merged");
+        return;
+    }
+    fuzz_check(lm_recorder_n_emits(rec) == 1, "accepted twice");
+    Lastmile__V1__LeadAccepted *acc =
+        (Lastmile__V1__LeadAccepted *)lm_recorder_emit_unpack(
+            rec, 0, &lastmile__v1__lead_accepted__descriptor);
+    fuzz_check(acc != NULL, "the accepted lead does not decode");
+    fuzz_check(strcmp(acc->lead_id, lm_recorder_emit(rec, 0)->key) == 0,
+               "the accepted lead is not keyed by its id");
+    char key[LM_KEY_MAX];
+    lm_lead_key(acc->lead_id, key);
+    const char *st = lm_recorder_hget(rec, key, LM_F_STATUS);
+    fuzz_check(st && strcmp(st, "open") == 0, "an accepted lead not open");
+    protobuf_c_message_free_unpacked(&acc->base, NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -64,6 +93,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fuzz_check(memcmp(&n, ident.scratch, sizeof(n)) == 0,
                    "identify's normalised lead differs from normalise's");
     }
+    /* and the whole decision, with Redis answering anything */
+    fuzz_decide(&lm_intake_worker, msg, lm_hash64(data, size, 0),
+                FUZZ_KNOWN_MERGE_OUTSIDE_TAG, intake_decided);
     protobuf_c_message_free_unpacked(msg, NULL);
     return 0;
 }

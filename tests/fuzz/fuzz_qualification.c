@@ -7,10 +7,17 @@
  * (once, for plan and handle), an uninitialised worker crashed on the
  * first seed.
  *
+ * Then the whole decision (identify, plan_batch, handle) runs through the
+ * recorder with chosen owner loads (fuzz_decide, fuzz.h); an input with
+ * unknown fields may still yield an undecodable output
+ * (FUZZ_KNOWN_FORWARDS_UNKNOWN_FIELDS).
+ *
  * Invariants: a rejection leaves a reason; an accepted lead's id is
  * "<lead_id>:accepted"; the score is a probability, the kind one of the
  * three decisions, a team chosen exactly when the lead is not
- * disqualified, at most LM_QUAL_REASONS reasons, each named. */
+ * disqualified, at most LM_QUAL_REASONS reasons, each named. Of the whole
+ * decision: fuzz_check_recorded's (fuzz.h) and qualification_decided's (below).
+ */
 #include "fuzz.h"
 
 #include "qualification.h"
@@ -34,6 +41,43 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     /* identify scores the lead with the worker's own policy and model */
     fuzz_worker_init(&lm_qualification_worker);
     return 0;
+}
+
+/* What handle decided: one output; a decision has an owner, written to
+ * the lead and added to that owner's open set; an outcome closes the lead
+ * and takes no owner. */
+static void qualification_decided(const lm_recorder *rec,
+                                  const ProtobufCMessage *in) {
+    const Lastmile__V1__LeadAccepted *l =
+        (const Lastmile__V1__LeadAccepted *)in;
+    char key[LM_KEY_MAX], open[LM_KEY_MAX];
+    lm_lead_key(l->lead_id, key);
+    fuzz_check(lm_recorder_n_emits(rec) == 1, "not exactly one output");
+    const lm_recorded_emit *e = lm_recorder_emit(rec, 0);
+    if (strcmp(e->topic, LM_TOPIC_OUTCOMES) == 0) {
+        const char *st = lm_recorder_hget(rec, key, LM_F_STATUS);
+        fuzz_check(st && strcmp(st, "closed") == 0,
+                   "disqualified, yet the lead is not closed");
+        fuzz_check(lm_recorder_n_index(rec) == 0, "a disqualified lead owned");
+        return;
+    }
+    Lastmile__V1__FollowUpEvent *ev =
+        (Lastmile__V1__FollowUpEvent *)lm_recorder_emit_unpack(
+            rec, 0, &lastmile__v1__follow_up_event__descriptor);
+    if (!ev)
+        return; /* FUZZ_KNOWN_FORWARDS_UNKNOWN_FIELDS (checked before) */
+    const Lastmile__V1__QualificationDecision *d = ev->decision;
+    fuzz_check(d && d->owner && d->owner[0] && d->team && d->team[0],
+               "a decision without an owner");
+    const char *owner = lm_recorder_hget(rec, key, LM_F_OWNER);
+    fuzz_check(owner && strcmp(owner, d->owner) == 0,
+               "the lead's owner is not the decision's");
+    lm_lead_team_open_key(d->team, d->owner, open);
+    const lm_recorded_cmd *sadd = lm_recorder_find(rec, "SADD", open);
+    fuzz_check(sadd && sadd->argc == 3 &&
+                   strcmp(sadd->argv[2], l->lead_id) == 0,
+               "the owner's open set does not get the lead");
+    protobuf_c_message_free_unpacked(&ev->base, NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -74,6 +118,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             "a reason without a feature name");
     fuzz_check(memchr(q.segment, '\0', sizeof(q.segment)) && q.segment[0],
                "no segment");
+    /* and the whole decision, with Redis answering anything */
+    fuzz_decide(&lm_qualification_worker, msg, lm_hash64(data, size, 0),
+                FUZZ_KNOWN_FORWARDS_UNKNOWN_FIELDS, qualification_decided);
     protobuf_c_message_free_unpacked(msg, NULL);
     return 0;
 }

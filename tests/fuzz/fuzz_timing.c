@@ -2,12 +2,18 @@
  * timing worker's identify, then for a timer the next-touch choice it
  * makes (lm_timing_choose on both arms) from the event's times.
  *
+ * Then the whole decision (identify, plan, handle) runs through the
+ * recorder with chosen lead-hash and slot-count replies (fuzz_decide,
+ * fuzz.h).
+ *
  * Invariants: a rejection leaves a reason; an identified response has id
  * "response:<event_id>" and a known ResponseKind, a timer
  * "<lead>:timer:<step>"; a chosen time is -1 or not before the earliest
- * instant, with its slot inside the week. */
+ * instant, with its slot inside the week. Of the whole decision:
+ * fuzz_check_recorded's (fuzz.h) and timing_decided's (below). */
 #include "fuzz.h"
 
+#include "lm_lead.h"
 #include "timing.h"
 
 #include "lastmile/v1/lastmile.pb-c.h"
@@ -27,6 +33,54 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     }
     fuzz_worker_init(&lm_timing_worker);
     return 0;
+}
+
+/* What handle decided: a next touch is the step after the fired one, not
+ * before now, and leaves the lead open; a closing outcome closes the lead
+ * (a late response writes nothing); a hand-off goes with a response. */
+static void timing_decided(const lm_recorder *rec, const ProtobufCMessage *in) {
+    const Lastmile__V1__TimingEvent *ev = (const Lastmile__V1__TimingEvent *)in;
+    int fired = ev->event_case == LASTMILE__V1__TIMING_EVENT__EVENT_TIMER_FIRED;
+    const char *lead = fired ? ev->timer_fired->lead_id : ev->response->lead_id;
+    char key[LM_KEY_MAX];
+    lm_lead_key(lead, key);
+    const char *status = lm_recorder_hget(rec, key, LM_F_STATUS);
+    const lm_recorded_emit *next = lm_recorder_emit_on(rec, LM_TOPIC_FOLLOWUP);
+    const lm_recorded_emit *out = lm_recorder_emit_on(rec, LM_TOPIC_OUTCOMES);
+    const lm_recorded_emit *hand = lm_recorder_emit_on(rec, LM_TOPIC_ACTIONS);
+    fuzz_check(!(next && out), "a next touch and an outcome at once");
+    fuzz_check(!hand || !fired, "a hand-off without a response");
+    if (next) {
+        fuzz_check(fired, "a next touch for a response");
+        Lastmile__V1__FollowUpEvent *f =
+            (Lastmile__V1__FollowUpEvent *)protobuf_c_message_unpack(
+                &lastmile__v1__follow_up_event__descriptor, NULL, next->len,
+                next->data);
+        fuzz_check(f && f->event_case ==
+                            LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_NEXT_TOUCH,
+                   "the next touch does not decode");
+        fuzz_check(f->next_touch->step == ev->timer_fired->step + 1,
+                   "the next touch is not the next step");
+        fuzz_check(f->next_touch->scheduled_for_ms >= FUZZ_NOW_MS,
+                   "a next touch in the past");
+        fuzz_check(f->next_touch->slot >= 0 && f->next_touch->slot < 168,
+                   "a slot outside the week");
+        fuzz_check(!status, "a lead closed with a next touch");
+        protobuf_c_message_free_unpacked(&f->base, NULL);
+    }
+    if (out) {
+        Lastmile__V1__Outcome *o =
+            (Lastmile__V1__Outcome *)protobuf_c_message_unpack(
+                &lastmile__v1__outcome__descriptor, NULL, out->len, out->data);
+        fuzz_check(o != NULL, "the outcome does not decode");
+        if (o->status == LASTMILE__V1__OUTCOME_STATUS__LATE_RESPONSE)
+            fuzz_check(!fired && lm_recorder_n_writes(rec) == 0,
+                       "a late response changed the lead");
+        else
+            fuzz_check(status && strcmp(status, "closed") == 0,
+                       "an outcome, yet the lead is not closed");
+        protobuf_c_message_free_unpacked(&o->base, NULL);
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -77,6 +131,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             }
         }
     }
+    /* and the whole decision, with Redis answering anything */
+    fuzz_decide(&lm_timing_worker, msg, lm_hash64(data, size, 0), 0,
+                timing_decided);
     protobuf_c_message_free_unpacked(msg, NULL);
     return 0;
 }

@@ -136,3 +136,87 @@ Test(worker_intake, an_error_reply_fails_the_message) {
                  -1, "the runtime dead-letters it as could-not-handle");
     cr_expect_eq(lm_recorder_n_emits(rec), 0);
 }
+
+Test(worker_intake, the_claim_is_one_set_nx_on_the_person_for_the_window) {
+    Lastmile__V1__LeadSubmitted in = lead("ev-6", "ada@example.com");
+    lm_recorder_reply_nil(rec);
+    cr_assert_eq(lm_recorder_handle(rec, &lm_intake_worker, &in.base, NOW_MS),
+                 0);
+    cr_assert_eq(lm_recorder_n_planned(rec), 1);
+    const lm_recorded_cmd *c = lm_recorder_planned(rec, 0);
+    cr_assert_eq(c->argc, 7);
+    char person[LM_PERSON_MAX], key[LM_KEY_MAX], id[LM_LEAD_ID_MAX];
+    lm_lead_person("ada@example.com", person);
+    lm_lead_person_key(person, key);
+    lm_lead_id(person, "ev-6", id);
+    cr_expect_str_eq(c->argv[0], "SET");
+    cr_expect_str_eq(c->argv[1], key);
+    cr_expect_str_eq(c->argv[2], id, "the claim names this lead");
+    cr_expect_str_eq(c->argv[3], "NX");
+    cr_expect_str_eq(c->argv[4], "GET");
+    cr_expect_str_eq(c->argv[5], "PX");
+    cr_expect_str_eq(c->argv[6], "2592000000", "30d, the built-in window");
+    cr_expect_str_eq(lm_recorder_ident(rec)->tag, person);
+    cr_expect_null(lm_recorder_planned(rec, 1));
+    /* the recorder answers only HMGETs by field name */
+    lm_recorder_reset(rec);
+    const char *pairs[] = {"status", "open", NULL};
+    cr_expect_eq(
+        lm_recorder_reply_hash(rec, &lm_intake_worker, &in.base, NOW_MS, pairs),
+        -1);
+    cr_expect_eq(lm_recorder_reads(rec)->n, 0, "no reply given");
+    cr_expect_eq(lm_recorder_plan_batch(rec, &lm_intake_worker), 0,
+                 "intake reads nothing batch-wide");
+}
+
+Test(worker_intake, each_message_gets_its_own_plan) {
+    /* two messages through one recorder without a reset: the records add
+       up, but the plan is the last message's alone */
+    Lastmile__V1__LeadSubmitted a = lead("ev-7", "ada@example.com");
+    Lastmile__V1__LeadSubmitted b = lead("ev-8", "grace@example.com");
+    lm_recorder_reply_nil(rec);
+    cr_assert_eq(lm_recorder_handle(rec, &lm_intake_worker, &a.base, NOW_MS),
+                 0);
+    cr_assert_eq(lm_recorder_handle(rec, &lm_intake_worker, &b.base, NOW_MS),
+                 0);
+    size_t n;
+    lm_recorder_plan(rec, NULL, &n);
+    cr_expect_eq(n, 1);
+    cr_expect_eq(lm_recorder_n_planned(rec), 1);
+    char person[LM_PERSON_MAX], key[LM_KEY_MAX];
+    lm_lead_person("grace@example.com", person);
+    lm_lead_person_key(person, key);
+    cr_expect_str_eq(lm_recorder_planned(rec, 0)->argv[1], key);
+    cr_expect_eq(lm_recorder_n_emits(rec), 2);
+    cr_expect_eq(lm_recorder_counted(rec, "lastmile_intake_total", NULL), 2);
+}
+
+/* BUG (found by fuzz_intake through the recorder): intake trusts the
+ * value of the person key. When it holds something that is not a lead of
+ * this person (a key edited by hand, a value of an older format), handle
+ * merges into that "lead": HINCRBY and SADD on lm:{<other>}:lead:..., a
+ * key outside the message's hash tag. On Redis Cluster that write cannot
+ * join the batch's transaction (CROSSSLOT), so the whole batch fails and
+ * is retried for ever; on one Redis it litters a stray key and the lead
+ * is lost. Expected: no write outside the message's tag (reject with a
+ * reason naming the key, or take the person over). Enable once
+ * workers/intake/intake.c checks the claim's answer with lm_lead_tag. */
+Test(worker_intake, a_claim_held_by_no_lead_of_this_person_stays_in_its_slot,
+     .disabled = true) {
+    static const char *const answers[] = {"ffffffffffffffff-01234567",
+                                          "garbage", ""};
+    char person[LM_PERSON_MAX], tag[LM_PERSON_MAX + 2];
+    lm_lead_person("ada@example.com", person);
+    snprintf(tag, sizeof(tag), "{%s}", person);
+    for (size_t i = 0; i < sizeof(answers) / sizeof(*answers); i++) {
+        lm_recorder_reset(rec);
+        Lastmile__V1__LeadSubmitted in = lead("ev-9", "ada@example.com");
+        lm_recorder_reply_str(rec, answers[i]);
+        lm_recorder_handle(rec, &lm_intake_worker, &in.base, NOW_MS);
+        for (size_t w = 0; w < lm_recorder_n_writes(rec); w++) {
+            const lm_recorded_cmd *c = lm_recorder_write(rec, w);
+            cr_expect(strstr(c->argv[1], tag), "claim \"%s\": %s %s",
+                      answers[i], c->argv[0], c->argv[1]);
+        }
+    }
+}

@@ -1,0 +1,480 @@
+/* test_worker_followup.c — the follow-up worker's decisions, through the
+ * recorder (lm_recorder.h): no Kafka, no Redis.
+ *
+ * Each case gives a FollowUpEvent (a qualification decision: step 0; or a
+ * NextTouch from timing-adjust) and the lead hash as Redis would hold it
+ * (lm_recorder_reply_hash: by field name) and checks what handle decided:
+ * the cadence step, the FollowUpAction on lastmile.actions at a time inside
+ * the cadence's allowed hours in the lead's time zone, the lead hash's
+ * fields, the response timer, the counts; a closed lead gets nothing; bad
+ * input is refused with the reason.
+ *
+ * Timers are checked in one place, expect_timer_armed, and only through
+ * what any encoding of the timer keeps: an index command that carries the
+ * lead id and the due time. The times below are worked out by hand from
+ * the built-in config (config/decisions.yaml), not by the code under
+ * test. */
+#include "followup.h"
+#include "lm_lead.h"
+#include "lm_recorder.h"
+#include "lm_tz.h"
+
+#include "lastmile/v1/lastmile.pb-c.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#define NOW_MS  1767607200000LL /* 2026-01-05T10:00:00Z, a Monday */
+#define HOUR_MS 3600000LL
+#define DAY_MS  (24 * HOUR_MS)
+#define LEAD    "0123456789abcdef-01234567"
+
+static lm_recorder *rec;
+static lm_policy *policy; /* the built-in config, as the worker loads it */
+
+static void setup(void) {
+    lm_settings s;
+    char err[1024] = "";
+    memset(&s, 0, sizeof(s));
+    cr_assert_eq(
+        lm_followup_worker.init(lm_followup_worker.ctx, &s, err, sizeof(err)),
+        0, "init: %s", err);
+    policy = lm_policy_load(NULL, err, sizeof(err));
+    cr_assert_not_null(policy, "%s", err);
+    rec = lm_recorder_new();
+    cr_assert_not_null(rec);
+}
+
+static void teardown(void) {
+    lm_recorder_free(rec);
+    lm_policy_free(policy);
+    lm_followup_worker.fini(lm_followup_worker.ctx);
+}
+
+TestSuite(worker_followup, .init = setup, .fini = teardown);
+
+/* ------------------------------------------------------------- helpers */
+
+/* The response timer of `lead_id`, due at due_ms, was armed: some index
+ * command names the lead and carries the due time (a sorted set's score,
+ * whatever the member's encoding). The one place that knows how timers
+ * look from outside. */
+static void expect_timer_armed(const char *lead_id, int64_t due_ms,
+                               const char *what) {
+    char due[32];
+    snprintf(due, sizeof(due), "%lld", (long long)due_ms);
+    int found = 0;
+    for (size_t i = 0; i < lm_recorder_n_index(rec) && !found; i++) {
+        const lm_recorded_cmd *c = lm_recorder_index(rec, i);
+        int has_lead = 0, has_due = 0;
+        for (int a = 1; a < c->argc; a++) {
+            has_lead |= strstr(c->argv[a], lead_id) != NULL;
+            has_due |= strcmp(c->argv[a], due) == 0;
+        }
+        found = has_lead && has_due;
+    }
+    cr_expect(found, "%s: no index command arms %s's timer due at %s", what,
+              lead_id, due);
+}
+
+/* The lead's decision event, as qualification emits it. */
+typedef struct decision_ev {
+    Lastmile__V1__LeadAccepted lead;
+    Lastmile__V1__QualificationDecision d;
+    Lastmile__V1__FollowUpEvent ev;
+} decision_ev;
+
+static void decision(decision_ev *x, Lastmile__V1__DecisionKind kind,
+                     const char *tz) {
+    Lastmile__V1__LeadAccepted l = LASTMILE__V1__LEAD_ACCEPTED__INIT;
+    Lastmile__V1__QualificationDecision d =
+        LASTMILE__V1__QUALIFICATION_DECISION__INIT;
+    Lastmile__V1__FollowUpEvent ev = LASTMILE__V1__FOLLOW_UP_EVENT__INIT;
+    x->lead = l;
+    x->d = d;
+    x->ev = ev;
+    x->lead.lead_id = LEAD;
+    x->lead.country = "US";
+    x->lead.timezone = (char *)tz;
+    x->lead.submitted_at_ms = NOW_MS - 90000;
+    x->d.decision_id = LEAD ":decision";
+    x->d.lead_id = LEAD;
+    x->d.kind = kind;
+    x->d.owner = "alex.kim";
+    x->d.team = "na";
+    x->d.segment = "NA/mid";
+    x->d.decided_at_ms = NOW_MS;
+    x->d.lead = &x->lead;
+    x->ev.event_case = LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION;
+    x->ev.decision = &x->d;
+}
+
+typedef struct touch_ev {
+    Lastmile__V1__NextTouch t;
+    Lastmile__V1__FollowUpEvent ev;
+} touch_ev;
+
+static void next_touch(touch_ev *x, int step, int64_t scheduled_ms) {
+    Lastmile__V1__NextTouch t = LASTMILE__V1__NEXT_TOUCH__INIT;
+    Lastmile__V1__FollowUpEvent ev = LASTMILE__V1__FOLLOW_UP_EVENT__INIT;
+    x->t = t;
+    x->ev = ev;
+    x->t.touch_id = "t";
+    x->t.lead_id = LEAD;
+    x->t.step = step;
+    x->t.scheduled_for_ms = scheduled_ms;
+    x->t.adaptive = 1;
+    x->ev.event_case = LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_NEXT_TOUCH;
+    x->ev.next_touch = &x->t;
+}
+
+/* `when` is inside the cadence's allowed hours on a business day in tz. */
+static void expect_allowed(const char *cadence, const char *tz, int64_t when,
+                           const char *what) {
+    const lm_cadence *c = lm_policy_cadence(policy, cadence);
+    cr_assert_not_null(c);
+    lm_local_time lt;
+    cr_assert_eq(lm_tz_local(tz, when, &lt), 0);
+    cr_expect(lt.minute_of_day >= c->allowed_start_min &&
+                  lt.minute_of_day < c->allowed_end_min,
+              "%s: %02d:%02d local is outside the allowed hours", what, lt.hour,
+              lt.minute);
+    cr_expect(c->business_days_mask & (1u << lt.weekday),
+              "%s: weekday %d is not a business day", what, lt.weekday);
+}
+
+/* ------------------------------------------------------- touches, table */
+
+typedef struct touch_case {
+    const char *what;
+    int step;    /* 0: a qualification decision; else a NextTouch */
+    int nurture; /* the decision's kind / the lead's cadence */
+    const char *tz;
+    int64_t scheduled_ms; /* NextTouch only */
+    const char *touches;  /* the hash's touch count; NULL: none yet */
+    /* expected, by hand from config/decisions.yaml */
+    int64_t when;
+    int slot; /* local hour of the week, 0 = Monday 00h */
+    const char *channel;
+    int64_t cost_cents, window_ms;
+} touch_case;
+
+/* The step-0 rows pin today's rule (the first touch, too, waits for the
+ * allowed hours); issue 13 makes the first touch go out at once, day or
+ * night, and changes them. */
+static const touch_case touch_cases[] = {
+    {"qualified, before office hours in New York: 09:00 local", 0, 0,
+     "America/New_York", 0, NULL, NOW_MS + 4 * HOUR_MS, 9, "email", 2, DAY_MS},
+    {"qualified, evening in Tokyo: the next morning", 0, 0, "Asia/Tokyo", 0,
+     NULL, NOW_MS + 14 * HOUR_MS, 24 + 9, "email", 2, DAY_MS},
+    {"nurture on a Monday in Berlin: Tuesday 10:00 local", 0, 1,
+     "Europe/Berlin", 0, NULL, NOW_MS + 23 * HOUR_MS, 24 + 10, "email", 2,
+     7 * DAY_MS},
+    {"step 1 at the time timing chose, inside the hours", 1, 0, "Europe/London",
+     NOW_MS + 2 * DAY_MS + 3 * HOUR_MS + HOUR_MS / 2, "1",
+     NOW_MS + 2 * DAY_MS + 3 * HOUR_MS + HOUR_MS / 2, 48 + 13, "call", 450,
+     DAY_MS},
+    {"step 2 chosen for a time already past: now", 2, 0, "Europe/London",
+     NOW_MS - HOUR_MS, "2", NOW_MS, 10, "email", 2, 2 * DAY_MS},
+    {"step 1 on a Saturday: moved to Monday 09:00", 1, 0, "Europe/London",
+     NOW_MS + 5 * DAY_MS, "1", NOW_MS + 7 * DAY_MS - HOUR_MS, 9, "call", 450,
+     DAY_MS},
+};
+
+/* Gives the lead hash for c and runs the event; returns the event's
+ * cadence name. */
+static const char *run_touch(const touch_case *c, ProtobufCMessage *in) {
+    const char *cadence = c->nurture ? "nurture" : "qualified";
+    char submitted[32];
+    snprintf(submitted, sizeof(submitted), "%lld", (long long)(NOW_MS - 90000));
+    const char *first[] = {LM_F_STATUS, "open", NULL};
+    const char *later[] = {
+        LM_F_STATUS,   "open",     LM_F_CADENCE,   cadence,      LM_F_TZ,
+        c->tz,         LM_F_OWNER, "alex.kim",     LM_F_SEGMENT, "NA/mid",
+        LM_F_ADAPTIVE, "1",        LM_F_SUBMITTED, submitted,    LM_F_TOUCHES,
+        c->touches,    NULL};
+    cr_assert_eq(lm_recorder_reply_hash(rec, &lm_followup_worker, in, NOW_MS,
+                                        c->step == 0 ? first : later),
+                 0, "%s: the plan reads the lead hash", c->what);
+    cr_assert_eq(lm_recorder_handle(rec, &lm_followup_worker, in, NOW_MS), 0,
+                 "%s: %s", c->what,
+                 lm_recorder_rejected(rec) ? lm_recorder_rejected(rec) : "");
+    cr_expect_null(lm_recorder_rejected(rec), "%s", c->what);
+    return cadence;
+}
+
+static void expect_action(const touch_case *c, const char *cadence) {
+    char id[LM_ID_MAX];
+    snprintf(id, sizeof(id), LEAD ":action:%d", c->step);
+    cr_assert_eq(lm_recorder_n_emits(rec), 1, "%s", c->what);
+    const lm_recorded_emit *e = lm_recorder_emit(rec, 0);
+    cr_expect_str_eq(e->topic, LM_TOPIC_ACTIONS);
+    cr_expect_str_eq(e->key, LEAD);
+    cr_expect_str_eq(e->id, id);
+    Lastmile__V1__FollowUpAction *a =
+        (Lastmile__V1__FollowUpAction *)lm_recorder_emit_unpack(
+            rec, 0, &lastmile__v1__follow_up_action__descriptor);
+    cr_assert_not_null(a);
+    cr_expect_str_eq(a->action_id, id);
+    cr_expect_str_eq(a->lead_id, LEAD);
+    cr_expect_eq(a->step, c->step, "%s", c->what);
+    cr_expect_str_eq(a->channel, c->channel, "%s", c->what);
+    cr_expect_eq(a->kind, LASTMILE__V1__ACTION_KIND__TOUCH);
+    cr_expect_eq(a->scheduled_for_ms, c->when, "%s: %lld, want %lld", c->what,
+                 (long long)a->scheduled_for_ms, (long long)c->when);
+    expect_allowed(cadence, c->tz, a->scheduled_for_ms, c->what);
+    cr_expect_eq(a->slot, c->slot, "%s: slot %d", c->what, a->slot);
+    cr_expect_eq(a->cost_cents, c->cost_cents, "%s", c->what);
+    cr_expect_str_eq(a->owner, "alex.kim");
+    cr_expect_str_eq(a->segment, "NA/mid");
+    cr_expect_str_eq(a->cadence, cadence);
+    cr_expect_eq(a->submitted_at_ms, NOW_MS - 90000, "%s", c->what);
+    if (c->step > 0)
+        cr_expect(a->adaptive, "the arm comes from the hash");
+    else
+        cr_expect_eq(a->adaptive,
+                     lm_lead_adaptive(LEAD, lm_policy_control_share(policy)));
+    protobuf_c_message_free_unpacked(&a->base, NULL);
+}
+
+static void expect_hash(const touch_case *c, const char *cadence) {
+    char key[LM_KEY_MAX], v[32];
+    lm_lead_key(LEAD, key);
+    snprintf(v, sizeof(v), "%d", c->step);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_STEP), v, "%s", c->what);
+    snprintf(v, sizeof(v), "%d", c->slot);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_SLOT), v, "%s", c->what);
+    snprintf(v, sizeof(v), "%lld", (long long)c->when);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_LAST_ACTION), v);
+    snprintf(v, sizeof(v), "%lld", (long long)(c->when + c->window_ms));
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_NEXT_DUE), v, "%s",
+                     c->what);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_STAGE), "waiting");
+    if (c->step == 0) {
+        snprintf(v, sizeof(v), "%lld", (long long)c->when);
+        cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_CADENCE), cadence);
+        cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_TZ), c->tz);
+        cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_FIRST_ACTION), v);
+    } else {
+        cr_expect_null(lm_recorder_hget(rec, key, LM_F_FIRST_ACTION),
+                       "%s: the first action stays the first", c->what);
+    }
+    snprintf(v, sizeof(v), "%lld", (long long)c->cost_cents);
+    if (!c->touches) {
+        cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_TOUCHES), "1");
+        cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_COST), v);
+    } else {
+        int touches = 0, cost = 0;
+        for (size_t i = 0; i < lm_recorder_n_writes(rec); i++) {
+            const lm_recorded_cmd *t = lm_recorder_write(rec, i);
+            if (strcmp(t->argv[0], "HINCRBY") != 0 || t->argc != 4)
+                continue;
+            touches |=
+                !strcmp(t->argv[2], LM_F_TOUCHES) && !strcmp(t->argv[3], "1");
+            cost |= !strcmp(t->argv[2], LM_F_COST) && !strcmp(t->argv[3], v);
+        }
+        cr_expect(touches && cost, "%s: touches and cost add up", c->what);
+        cr_expect_null(lm_recorder_hget(rec, key, LM_F_TOUCHES),
+                       "%s: not reset", c->what);
+    }
+}
+
+Test(worker_followup, each_step_is_emitted_inside_the_allowed_hours) {
+    for (size_t i = 0; i < sizeof(touch_cases) / sizeof(*touch_cases); i++) {
+        const touch_case *c = &touch_cases[i];
+        lm_recorder_reset(rec);
+        decision_ev d;
+        touch_ev t;
+        ProtobufCMessage *in;
+        if (c->step == 0) {
+            decision(&d,
+                     c->nurture ? LASTMILE__V1__DECISION_KIND__NURTURE
+                                : LASTMILE__V1__DECISION_KIND__QUALIFIED,
+                     c->tz);
+            in = &d.ev.base;
+        } else {
+            next_touch(&t, c->step, c->scheduled_ms);
+            in = &t.ev.base;
+        }
+        const char *cadence = run_touch(c, in);
+        expect_action(c, cadence);
+        expect_hash(c, cadence);
+        expect_timer_armed(LEAD, c->when + c->window_ms, c->what);
+        cr_expect_eq(lm_recorder_counted(rec, "lastmile_actions_total",
+                                         "kind=\"touch\""),
+                     1, "%s", c->what);
+        cr_expect_eq(
+            lm_recorder_counted(rec, "lastmile_cost_cents_total", NULL),
+            (double)c->cost_cents, "%s", c->what);
+    }
+}
+
+Test(worker_followup, the_first_touch_measures_speed_to_lead) {
+    const touch_case *c = &touch_cases[0];
+    decision_ev d;
+    decision(&d, LASTMILE__V1__DECISION_KIND__QUALIFIED, c->tz);
+    run_touch(c, &d.ev.base);
+    int seen = 0;
+    for (size_t i = 0; i < lm_recorder_n_counts(rec); i++) {
+        const lm_recorded_count *k = lm_recorder_count(rec, i);
+        if (k->histogram &&
+            strcmp(k->family, "lastmile_speed_to_lead_seconds") == 0) {
+            seen++;
+            cr_expect_float_eq(k->value, (c->when - (NOW_MS - 90000)) / 1000.0,
+                               1e-6);
+        }
+    }
+    cr_expect_eq(seen, 1);
+}
+
+/* ------------------------------------------------------- no touch at all */
+
+Test(worker_followup, a_closed_lead_gets_no_action) {
+    const char *closed[] = {
+        LM_F_STATUS,     "closed",   LM_F_CADENCE,   "qualified",  LM_F_TZ,
+        "Europe/London", LM_F_OWNER, "alex.kim",     LM_F_SEGMENT, "NA/mid",
+        LM_F_ADAPTIVE,   "1",        LM_F_SUBMITTED, "1",          NULL};
+    decision_ev d;
+    touch_ev t;
+    decision(&d, LASTMILE__V1__DECISION_KIND__QUALIFIED, "Europe/London");
+    next_touch(&t, 1, NOW_MS + DAY_MS);
+    ProtobufCMessage *ins[] = {&d.ev.base, &t.ev.base};
+    for (size_t i = 0; i < 2; i++) {
+        lm_recorder_reset(rec);
+        cr_assert_eq(lm_recorder_reply_hash(rec, &lm_followup_worker, ins[i],
+                                            NOW_MS, closed),
+                     0);
+        cr_assert_eq(
+            lm_recorder_handle(rec, &lm_followup_worker, ins[i], NOW_MS), 0);
+        cr_expect_null(lm_recorder_rejected(rec));
+        cr_expect_eq(lm_recorder_n_emits(rec), 0, "event %zu", i);
+        cr_expect_eq(lm_recorder_n_writes(rec), 0, "event %zu", i);
+        cr_expect_eq(lm_recorder_n_index(rec), 0, "no timer, event %zu", i);
+        cr_expect_eq(lm_recorder_counted(rec, "lastmile_followup_skipped_total",
+                                         "reason=\"closed\""),
+                     1);
+    }
+}
+
+typedef struct reject_case {
+    const char *what;
+    int step;
+    const char *cadence, *tz; /* in the hash; NULL: not there */
+    const char *want;         /* in the reason */
+} reject_case;
+
+Test(worker_followup, a_touch_it_cannot_place_is_refused_with_the_reason) {
+    static const reject_case cases[] = {
+        {"no cadence state", 1, NULL, "Europe/London", "no cadence state"},
+        {"past the cadence's end", 5, "qualified", "Europe/London",
+         "past the end"},
+        {"an unknown cadence", 1, "weekly", "Europe/London", "past the end"},
+        {"a time zone that does not exist", 1, "qualified", "Mars/Olympus",
+         "timezone"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        const reject_case *c = &cases[i];
+        lm_recorder_reset(rec);
+        const char *hash[] = {
+            LM_F_STATUS,   "open",     LM_F_CADENCE,   c->cadence,   LM_F_TZ,
+            c->tz,         LM_F_OWNER, "alex.kim",     LM_F_SEGMENT, "NA/mid",
+            LM_F_ADAPTIVE, "0",        LM_F_SUBMITTED, "1",          NULL};
+        touch_ev t;
+        next_touch(&t, c->step, NOW_MS + DAY_MS);
+        cr_assert_eq(lm_recorder_reply_hash(rec, &lm_followup_worker,
+                                            &t.ev.base, NOW_MS, hash),
+                     0);
+        cr_expect_eq(
+            lm_recorder_handle(rec, &lm_followup_worker, &t.ev.base, NOW_MS), 0,
+            "%s", c->what);
+        const char *why = lm_recorder_rejected(rec);
+        cr_assert_not_null(why, "%s", c->what);
+        cr_expect(strstr(why, c->want), "%s: %s", c->what, why);
+    }
+}
+
+Test(worker_followup, identify_refuses_events_it_cannot_place) {
+    decision_ev d;
+    touch_ev t;
+    Lastmile__V1__FollowUpEvent empty = LASTMILE__V1__FOLLOW_UP_EVENT__INIT;
+    struct {
+        const char *what, *want;
+        ProtobufCMessage *in;
+    } cases[] = {
+        {"neither", "neither", &empty.base},
+        {"a disqualified decision", "decision", NULL},
+        {"a decision without an owner", "decision", NULL},
+        {"step 0 as a next touch", "next_touch.step", NULL},
+        {"a touch in the year 1970", "scheduled_for_ms", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        decision(&d, LASTMILE__V1__DECISION_KIND__QUALIFIED, "Europe/London");
+        next_touch(&t, 1, NOW_MS);
+        if (i == 1) {
+            d.d.kind = LASTMILE__V1__DECISION_KIND__DISQUALIFIED;
+            cases[i].in = &d.ev.base;
+        } else if (i == 2) {
+            d.d.owner = "";
+            cases[i].in = &d.ev.base;
+        } else if (i == 3) {
+            t.t.step = 0;
+            cases[i].in = &t.ev.base;
+        } else if (i == 4) {
+            t.t.scheduled_for_ms = 1000;
+            cases[i].in = &t.ev.base;
+        }
+        lm_recorder_reset(rec);
+        cr_expect_eq(
+            lm_recorder_handle(rec, &lm_followup_worker, cases[i].in, NOW_MS),
+            -1, "%s", cases[i].what);
+        const char *why = lm_recorder_rejected(rec);
+        cr_assert_not_null(why, "%s", cases[i].what);
+        cr_expect(strstr(why, cases[i].want), "%s: %s", cases[i].what, why);
+    }
+}
+
+Test(worker_followup, a_decision_reads_only_the_lead_hash) {
+    decision_ev d;
+    decision(&d, LASTMILE__V1__DECISION_KIND__QUALIFIED, "Europe/London");
+    lm_recorder_reply_strs(rec, 0, NULL); /* an empty hash: no status */
+    cr_assert_eq(
+        lm_recorder_handle(rec, &lm_followup_worker, &d.ev.base, NOW_MS), 0);
+    cr_assert_eq(lm_recorder_n_planned(rec), 1);
+    const lm_recorded_cmd *c = lm_recorder_planned(rec, 0);
+    char key[LM_KEY_MAX];
+    lm_lead_key(LEAD, key);
+    cr_expect_str_eq(c->argv[0], "HMGET");
+    cr_expect_str_eq(c->argv[1], key);
+    cr_expect_eq(lm_recorder_n_emits(rec), 1,
+                 "a lead with no status yet is "
+                 "followed up");
+}
+
+Test(worker_followup, the_wait_in_kafka_is_added_to_the_lead) {
+    /* the first touch sets the sum and the count; a later one adds */
+    lm_recorder_set_times(rec, NOW_MS - 5000, 250);
+    char key[LM_KEY_MAX];
+    lm_lead_key(LEAD, key);
+    decision_ev d;
+    decision(&d, LASTMILE__V1__DECISION_KIND__QUALIFIED, "Europe/London");
+    run_touch(&touch_cases[0], &d.ev.base);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, "wait_followup_ms"), "250");
+    cr_expect_str_eq(lm_recorder_hget(rec, key, "wait_followup_n"), "1");
+
+    lm_recorder_reset(rec);
+    touch_ev t;
+    next_touch(&t, 1, NOW_MS + DAY_MS);
+    run_touch(&touch_cases[3], &t.ev.base);
+    int ms = 0, n = 0;
+    for (size_t i = 0; i < lm_recorder_n_writes(rec); i++) {
+        const lm_recorded_cmd *c = lm_recorder_write(rec, i);
+        if (strcmp(c->argv[0], "HINCRBY") != 0 || c->argc != 4)
+            continue;
+        ms |= !strcmp(c->argv[2], "wait_followup_ms") &&
+              !strcmp(c->argv[3], "250");
+        n |= !strcmp(c->argv[2], "wait_followup_n") && !strcmp(c->argv[3], "1");
+    }
+    cr_expect(ms && n, "a later touch adds its wait and counts it");
+    cr_expect_null(lm_recorder_hget(rec, key, "wait_followup_n"));
+}

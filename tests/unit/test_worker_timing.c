@@ -1,0 +1,627 @@
+/* test_worker_timing.c — the timing-adjust worker's decisions, through
+ * the recorder (lm_recorder.h): no Kafka, no Redis.
+ *
+ * Each case gives a TimingEvent (a LeadResponse from a connector, or a
+ * TimerFired from the sweeper), the lead hash as Redis would hold it
+ * (lm_recorder_reply_hash: by field name) and the segment's learned slot
+ * counts (the HGETALL), and checks what handle decided: a response closes
+ * the lead (outcome, value), stops the cadence and hands off; a fired
+ * timer on a lead still waiting picks the next touch, or closes it
+ * NO_RESPONSE after the last step; the learning counts; a timer for a
+ * closed lead does nothing; malformed input is refused with a reason.
+ *
+ * Timers are about to move into the runtime (their member encoding and
+ * the fired message may change): the inputs are built by one helper,
+ * timer_fired, and the cancel is checked by one, expect_timer_cancelled,
+ * so an integrator adapts one place each. */
+#include "lm_lead.h"
+#include "lm_recorder.h"
+#include "timing.h"
+
+#include "lastmile/v1/lastmile.pb-c.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#define NOW_MS   1767607200000LL /* 2026-01-05T10:00:00Z, a Monday */
+#define HOUR_MS  3600000LL
+#define DAY_MS   (24 * HOUR_MS)
+#define LEAD     "0123456789abcdef-01234567"
+#define SEGMENT  "NA/mid"
+#define SLOTS    "lm:{seg:NA/mid}:slots"
+#define OPEN_SET "lm:{team:na}:open:alex.kim"
+
+static lm_recorder *rec;
+
+static void setup(void) {
+    lm_settings s;
+    char err[1024] = "";
+    memset(&s, 0, sizeof(s));
+    cr_assert_eq(
+        lm_timing_worker.init(lm_timing_worker.ctx, &s, err, sizeof(err)), 0,
+        "init: %s", err);
+    rec = lm_recorder_new();
+    cr_assert_not_null(rec);
+}
+
+static void teardown(void) {
+    lm_recorder_free(rec);
+    lm_timing_worker.fini(lm_timing_worker.ctx);
+}
+
+TestSuite(worker_timing, .init = setup, .fini = teardown);
+
+/* ------------------------------------------------------------- inputs */
+
+typedef struct timing_ev {
+    Lastmile__V1__TimerFired t;
+    Lastmile__V1__LeadResponse r;
+    Lastmile__V1__TimingEvent ev;
+    char timer_id[LM_ID_MAX], action_id[LM_ID_MAX];
+} timing_ev;
+
+/* What the sweeper sends when the response timer of `step` (armed by
+ * follow-up with the lead's segment) came due with no response. The one
+ * place that knows the fired message's format. */
+static ProtobufCMessage *timer_fired(timing_ev *x, const char *lead_id,
+                                     int step, const char *segment,
+                                     int64_t due_ms) {
+    Lastmile__V1__TimerFired t = LASTMILE__V1__TIMER_FIRED__INIT;
+    Lastmile__V1__TimingEvent ev = LASTMILE__V1__TIMING_EVENT__INIT;
+    x->t = t;
+    x->ev = ev;
+    snprintf(x->timer_id, sizeof(x->timer_id), "%s:timer:%d|%s", lead_id, step,
+             segment);
+    snprintf(x->action_id, sizeof(x->action_id), "%s:action:%d", lead_id, step);
+    x->t.timer_id = x->timer_id;
+    x->t.lead_id = (char *)lead_id;
+    x->t.step = step;
+    x->t.due_at_ms = due_ms;
+    x->t.fired_at_ms = NOW_MS;
+    x->t.action_id = x->action_id;
+    x->ev.event_case = LASTMILE__V1__TIMING_EVENT__EVENT_TIMER_FIRED;
+    x->ev.timer_fired = &x->t;
+    return &x->ev.base;
+}
+
+static ProtobufCMessage *response(timing_ev *x, const char *event_id,
+                                  Lastmile__V1__ResponseKind kind,
+                                  int64_t deal_cents) {
+    Lastmile__V1__LeadResponse r = LASTMILE__V1__LEAD_RESPONSE__INIT;
+    Lastmile__V1__TimingEvent ev = LASTMILE__V1__TIMING_EVENT__INIT;
+    x->r = r;
+    x->ev = ev;
+    x->r.event_id = (char *)event_id;
+    x->r.lead_id = LEAD;
+    x->r.kind = kind;
+    x->r.occurred_at_ms = NOW_MS - 1000;
+    x->r.deal_value_cents = deal_cents;
+    x->r.action_id = LEAD ":action:1";
+    x->ev.event_case = LASTMILE__V1__TIMING_EVENT__EVENT_RESPONSE;
+    x->ev.response = &x->r;
+    return &x->ev.base;
+}
+
+/* ------------------------------------------------------ the lead hash */
+
+typedef struct lead_state {
+    const char *status, *step, *cadence, *tz, *adaptive;
+} lead_state;
+
+static const lead_state waiting = {"open", "1", "qualified", "Europe/London",
+                                   "0"};
+
+/* The lead without personal data, as qualification keeps it (packed
+ * bytes; these have no NUL, so they pass as a string reply). */
+static char lead_bytes[256];
+
+static void pack_lead(void) {
+    Lastmile__V1__LeadAccepted l = LASTMILE__V1__LEAD_ACCEPTED__INIT;
+    l.lead_id = LEAD;
+    l.source = "web_form";
+    l.country = "GB";
+    l.timezone = "Europe/London";
+    l.company_size = 120;
+    size_t n = lastmile__v1__lead_accepted__get_packed_size(&l);
+    cr_assert_lt(n, sizeof(lead_bytes));
+    lastmile__v1__lead_accepted__pack(&l, (uint8_t *)lead_bytes);
+    lead_bytes[n] = '\0';
+    cr_assert_eq(strlen(lead_bytes), n, "the packed lead has a NUL");
+}
+
+/* Gives the lead hash (st) and the segment's slot counts (pairs of
+ * "<slot>:s|f", count; NULL-ended) as the plan's two replies. */
+static void give_state(ProtobufCMessage *in, const lead_state *st,
+                       const char *const *slot_counts) {
+    pack_lead();
+    const char *hash[] = {
+        LM_F_STATUS,    st->status,      LM_F_STEP,     st->step,
+        LM_F_CADENCE,   st->cadence,     LM_F_TZ,       st->tz,
+        LM_F_OWNER,     "alex.kim",      LM_F_TEAM,     "na",
+        LM_F_SEGMENT,   SEGMENT,         LM_F_ADAPTIVE, st->adaptive,
+        LM_F_SUBMITTED, "1767600000000", LM_F_TOUCHES,  "2",
+        LM_F_COST,      "452",           LM_F_SCORE,    "0.812500",
+        LM_F_DECISION,  "QUALIFIED",     LM_F_SLOT,     "10",
+        LM_F_LEAD,      lead_bytes,      NULL};
+    cr_assert_eq(
+        lm_recorder_reply_hash(rec, &lm_timing_worker, in, NOW_MS, hash), 0,
+        "the plan reads the lead hash first");
+    size_t n = 0;
+    while (slot_counts && slot_counts[n])
+        n++;
+    lm_recorder_reply_strs(rec, n, slot_counts);
+}
+
+static void run(ProtobufCMessage *in, const char *what) {
+    cr_assert_eq(lm_recorder_handle(rec, &lm_timing_worker, in, NOW_MS), 0,
+                 "%s: %s", what,
+                 lm_recorder_rejected(rec) ? lm_recorder_rejected(rec) : "");
+    cr_expect_null(lm_recorder_rejected(rec), "%s", what);
+}
+
+/* ----------------------------------------------------------- checks */
+
+/* The lead's response timer was cancelled: an index command removes a
+ * member that names the lead. The one place that knows how a cancel
+ * looks from outside. */
+static void expect_timer_cancelled(const char *lead_id, const char *what) {
+    int found = 0;
+    for (size_t i = 0; i < lm_recorder_n_index(rec) && !found; i++) {
+        const lm_recorded_cmd *c = lm_recorder_index(rec, i);
+        if (strcmp(c->argv[0], "ZREM") != 0)
+            continue;
+        for (int a = 2; a < c->argc; a++)
+            found |= strstr(c->argv[a], lead_id) != NULL;
+    }
+    cr_expect(found, "%s: no index command cancels %s's timer", what, lead_id);
+}
+
+/* The learning count of `field` ("<slot>:s" or ":f") went up by one. */
+static int learned(const char *field) {
+    for (size_t i = 0; i < lm_recorder_n_index(rec); i++) {
+        const lm_recorded_cmd *c = lm_recorder_index(rec, i);
+        if (c->argc == 4 && strcmp(c->argv[0], "HINCRBY") == 0 &&
+            strcmp(c->argv[1], SLOTS) == 0 && strcmp(c->argv[2], field) == 0 &&
+            strcmp(c->argv[3], "1") == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* The outcome on lastmile.outcomes and the closed lead hash. */
+static void expect_closed(Lastmile__V1__OutcomeStatus status,
+                          const char *status_name, int64_t deal,
+                          const char *what) {
+    const lm_recorded_emit *e = lm_recorder_emit_on(rec, LM_TOPIC_OUTCOMES);
+    cr_assert_not_null(e, "%s: an outcome", what);
+    cr_expect_str_eq(e->key, LEAD);
+    cr_expect_str_eq(e->id, LEAD ":outcome");
+    size_t i = (size_t)(e - lm_recorder_emit(rec, 0));
+    Lastmile__V1__Outcome *o = (Lastmile__V1__Outcome *)lm_recorder_emit_unpack(
+        rec, i, &lastmile__v1__outcome__descriptor);
+    cr_assert_not_null(o);
+    cr_expect_eq(o->status, status, "%s: status %d", what, o->status);
+    cr_expect_str_eq(o->outcome_id, LEAD ":outcome");
+    cr_expect_eq(o->deal_value_cents, deal, "%s", what);
+    cr_expect_eq(o->closed_at_ms, NOW_MS);
+    cr_expect_eq(o->submitted_at_ms, 1767600000000LL);
+    cr_expect_str_eq(o->owner, "alex.kim");
+    cr_expect_eq(o->touches, 2);
+    cr_expect_eq(o->cost_cents, 452);
+    cr_expect_str_eq(o->segment, SEGMENT);
+    cr_expect_float_eq(o->score, 0.8125, 1e-9);
+    cr_expect_eq(o->decision, LASTMILE__V1__DECISION_KIND__QUALIFIED);
+    cr_assert_not_null(o->lead, "%s: features for training", what);
+    cr_expect_str_eq(o->lead->country, "GB");
+    cr_expect_eq(o->lead->company_size, 120);
+    protobuf_c_message_free_unpacked(&o->base, NULL);
+
+    char key[LM_KEY_MAX], rev[32], labels[64];
+    lm_lead_key(LEAD, key);
+    snprintf(rev, sizeof(rev), "%lld", (long long)deal);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_STATUS), "closed");
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_STAGE), "closed");
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_CLOSED), "1767607200000");
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_OUTCOME), status_name,
+                     "%s", what);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_REVENUE), rev, "%s", what);
+    expect_timer_cancelled(LEAD, what);
+    const lm_recorded_cmd *srem = lm_recorder_find(rec, "SREM", OPEN_SET);
+    cr_assert_not_null(srem, "%s: the owner's load falls", what);
+    cr_expect_str_eq(srem->argv[2], LEAD);
+    snprintf(labels, sizeof(labels), "status=\"%s\"", status_name);
+    cr_expect_eq(lm_recorder_counted(rec, "lastmile_outcomes_total", labels), 1,
+                 "%s", what);
+    cr_expect_eq(lm_recorder_counted(rec, "lastmile_revenue_cents_total", NULL),
+                 (double)deal, "%s", what);
+}
+
+/* ---------------------------------------------------------- responses */
+
+typedef struct response_case {
+    const char *what;
+    Lastmile__V1__ResponseKind kind;
+    int64_t deal_cents, want_deal;
+    Lastmile__V1__OutcomeStatus status;
+    const char *status_name;
+    int handoff; /* also: the slot learns a success */
+} response_case;
+
+static const response_case response_cases[] = {
+    {"a reply hands off", LASTMILE__V1__RESPONSE_KIND__REPLIED, 0, 0,
+     LASTMILE__V1__OUTCOME_STATUS__RESPONDED, "RESPONDED", 1},
+    {"a meeting booked hands off", LASTMILE__V1__RESPONSE_KIND__MEETING_BOOKED,
+     0, 0, LASTMILE__V1__OUTCOME_STATUS__RESPONDED, "RESPONDED", 1},
+    {"a sale closes with its value", LASTMILE__V1__RESPONSE_KIND__CONVERTED,
+     1250000, 1250000, LASTMILE__V1__OUTCOME_STATUS__CONVERTED_OUTCOME,
+     "CONVERTED_OUTCOME", 1},
+    {"a value without a sale is not revenue",
+     LASTMILE__V1__RESPONSE_KIND__REPLIED, 999, 0,
+     LASTMILE__V1__OUTCOME_STATUS__RESPONDED, "RESPONDED", 1},
+    {"an unsubscribe closes, no hand-off",
+     LASTMILE__V1__RESPONSE_KIND__UNSUBSCRIBED, 0, 0,
+     LASTMILE__V1__OUTCOME_STATUS__UNSUBSCRIBED_OUTCOME, "UNSUBSCRIBED_OUTCOME",
+     0},
+    {"a bounce closes, no hand-off", LASTMILE__V1__RESPONSE_KIND__BOUNCED, 0, 0,
+     LASTMILE__V1__OUTCOME_STATUS__BOUNCED_OUTCOME, "BOUNCED_OUTCOME", 0},
+};
+
+static void expect_handoff(const char *what) {
+    const lm_recorded_emit *e = lm_recorder_emit_on(rec, LM_TOPIC_ACTIONS);
+    cr_assert_not_null(e, "%s: a hand-off", what);
+    cr_expect_str_eq(e->id, LEAD ":handoff");
+    cr_expect_str_eq(e->key, LEAD);
+    size_t i = (size_t)(e - lm_recorder_emit(rec, 0));
+    Lastmile__V1__FollowUpAction *a =
+        (Lastmile__V1__FollowUpAction *)lm_recorder_emit_unpack(
+            rec, i, &lastmile__v1__follow_up_action__descriptor);
+    cr_assert_not_null(a);
+    cr_expect_eq(a->kind, LASTMILE__V1__ACTION_KIND__HANDOFF);
+    cr_expect_eq(a->step, -1);
+    cr_expect_str_eq(a->channel, "handoff");
+    cr_expect_str_eq(a->owner, "alex.kim", "%s: to the lead's owner", what);
+    cr_expect_eq(a->scheduled_for_ms, NOW_MS, "at once");
+    cr_expect_str_eq(a->cadence, "qualified");
+    cr_expect_str_eq(a->segment, SEGMENT);
+    protobuf_c_message_free_unpacked(&a->base, NULL);
+    cr_expect_eq(
+        lm_recorder_counted(rec, "lastmile_actions_total", "kind=\"handoff\""),
+        1);
+}
+
+Test(worker_timing, a_response_closes_the_lead_and_stops_the_cadence) {
+    for (size_t i = 0; i < sizeof(response_cases) / sizeof(*response_cases);
+         i++) {
+        const response_case *c = &response_cases[i];
+        lm_recorder_reset(rec);
+        timing_ev x;
+        ProtobufCMessage *in = response(&x, "resp-1", c->kind, c->deal_cents);
+        give_state(in, &waiting, NULL);
+        run(in, c->what);
+        expect_closed(c->status, c->status_name, c->want_deal, c->what);
+        cr_expect_eq(lm_recorder_n_emits(rec), c->handoff ? 2u : 1u, "%s",
+                     c->what);
+        if (c->handoff)
+            expect_handoff(c->what);
+        cr_expect_null(lm_recorder_emit_on(rec, LM_TOPIC_FOLLOWUP),
+                       "%s: no next touch", c->what);
+        cr_expect_eq(learned("10:s"), c->handoff, "%s: learning", c->what);
+        cr_expect_eq(learned("10:f"), 0, "%s", c->what);
+        cr_expect_str_eq(lm_recorder_ident(rec)->id, "response:resp-1");
+    }
+}
+
+Test(worker_timing, a_response_after_closing_is_recorded_late) {
+    lead_state closed = waiting;
+    closed.status = "closed";
+    timing_ev x;
+    ProtobufCMessage *in =
+        response(&x, "resp-9", LASTMILE__V1__RESPONSE_KIND__CONVERTED, 700);
+    give_state(in, &closed, NULL);
+    run(in, "late");
+    cr_assert_eq(lm_recorder_n_emits(rec), 1);
+    const lm_recorded_emit *e = lm_recorder_emit(rec, 0);
+    cr_expect_str_eq(e->topic, LM_TOPIC_OUTCOMES);
+    cr_expect_str_eq(e->id, LEAD ":late:resp-9");
+    Lastmile__V1__Outcome *o = (Lastmile__V1__Outcome *)lm_recorder_emit_unpack(
+        rec, 0, &lastmile__v1__outcome__descriptor);
+    cr_assert_not_null(o);
+    cr_expect_eq(o->status, LASTMILE__V1__OUTCOME_STATUS__LATE_RESPONSE);
+    cr_expect_eq(o->deal_value_cents, 700);
+    protobuf_c_message_free_unpacked(&o->base, NULL);
+    cr_expect_eq(lm_recorder_n_writes(rec), 0, "the closed lead is kept");
+    cr_expect_eq(lm_recorder_n_index(rec), 0, "nothing learned, nothing freed");
+}
+
+/* ------------------------------------------------------- fired timers */
+
+typedef struct timer_case {
+    const char *what;
+    lead_state st;
+    int step; /* the step whose timer fired */
+    /* expected: the next touch (step, time, slot), or a close */
+    int next_step;
+    int64_t when;
+    int slot;
+} timer_case;
+
+static const timer_case timer_cases[] = {
+    {"control arm: the first allowed time after the step's wait",
+     {"open", "1", "qualified", "Europe/London", "0"},
+     1,
+     2,
+     NOW_MS + 2 * DAY_MS, /* Wednesday 10:00 London: inside the hours */
+     48 + 10},
+    {"control arm in New York: the window opens at 09:00 local",
+     {"open", "0", "qualified", "America/New_York", "0"},
+     0,
+     1,
+     NOW_MS + DAY_MS + 4 * HOUR_MS, /* Tuesday 09:00 EST */
+     24 + 9},
+    {"nurture waits a week, to Tuesday's window",
+     {"open", "0", "nurture", "Europe/London", "0"},
+     0,
+     1,
+     NOW_MS + 8 * DAY_MS, /* Tuesday next week, 10:00 London */
+     24 + 10},
+    {"the last qualified step closes NO_RESPONSE",
+     {"open", "4", "qualified", "Europe/London", "1"},
+     4,
+     -1,
+     0,
+     0},
+    {"the last nurture step closes NO_RESPONSE",
+     {"open", "2", "nurture", "Europe/London", "0"},
+     2,
+     -1,
+     0,
+     0},
+};
+
+Test(worker_timing, a_timer_picks_the_next_touch_or_closes) {
+    for (size_t i = 0; i < sizeof(timer_cases) / sizeof(*timer_cases); i++) {
+        const timer_case *c = &timer_cases[i];
+        lm_recorder_reset(rec);
+        timing_ev x;
+        ProtobufCMessage *in =
+            timer_fired(&x, LEAD, c->step, SEGMENT, NOW_MS - HOUR_MS);
+        give_state(in, &c->st, NULL);
+        run(in, c->what);
+        cr_expect(learned("10:f"), "%s: the unanswered slot learns a failure",
+                  c->what);
+        cr_expect_eq(learned("10:s"), 0, "%s", c->what);
+        if (c->next_step < 0) {
+            cr_expect_eq(lm_recorder_n_emits(rec), 1, "%s", c->what);
+            expect_closed(LASTMILE__V1__OUTCOME_STATUS__NO_RESPONSE,
+                          "NO_RESPONSE", 0, c->what);
+            cr_expect_null(lm_recorder_emit_on(rec, LM_TOPIC_FOLLOWUP));
+            continue;
+        }
+        cr_assert_eq(lm_recorder_n_emits(rec), 1, "%s", c->what);
+        const lm_recorded_emit *e = lm_recorder_emit(rec, 0);
+        char id[LM_ID_MAX];
+        snprintf(id, sizeof(id), LEAD ":touch:%d", c->next_step);
+        cr_expect_str_eq(e->topic, LM_TOPIC_FOLLOWUP);
+        cr_expect_str_eq(e->key, LEAD);
+        cr_expect_str_eq(e->id, id);
+        Lastmile__V1__FollowUpEvent *ev =
+            (Lastmile__V1__FollowUpEvent *)lm_recorder_emit_unpack(
+                rec, 0, &lastmile__v1__follow_up_event__descriptor);
+        cr_assert_not_null(ev);
+        cr_assert_eq(ev->event_case,
+                     LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_NEXT_TOUCH);
+        const Lastmile__V1__NextTouch *t = ev->next_touch;
+        cr_expect_str_eq(t->touch_id, id);
+        cr_expect_eq(t->step, c->next_step, "%s", c->what);
+        cr_expect_eq(t->scheduled_for_ms, c->when, "%s: %lld, want %lld",
+                     c->what, (long long)t->scheduled_for_ms,
+                     (long long)c->when);
+        cr_expect_eq(t->slot, c->slot, "%s: slot %d", c->what, t->slot);
+        cr_expect_eq(t->adaptive, c->st.adaptive[0] == '1');
+        protobuf_c_message_free_unpacked(&ev->base, NULL);
+        char key[LM_KEY_MAX];
+        lm_lead_key(LEAD, key);
+        cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_STAGE), "followup");
+        cr_expect_null(lm_recorder_hget(rec, key, LM_F_STATUS),
+                       "%s: still open", c->what);
+        cr_expect_null(lm_recorder_find(rec, "SREM", NULL),
+                       "%s: the owner keeps the lead", c->what);
+    }
+}
+
+Test(worker_timing, the_learning_arm_goes_where_responses_came) {
+    /* after Wednesday 10:00 London (step 2's wait), over three days, every
+       slot has failed a thousand times but Wednesday 15h (slot 63), which
+       answered a thousand times: Thompson sampling picks it */
+    static char fields[2 * 168][16], counts[2 * 168][8];
+    const char *pairs[4 * 168 + 1];
+    size_t n = 0;
+    for (int s = 0; s < 168; s++) {
+        snprintf(fields[s], sizeof(fields[s]), "%d:%c", s, s == 63 ? 's' : 'f');
+        snprintf(counts[s], sizeof(counts[s]), "1000");
+        pairs[n++] = fields[s];
+        pairs[n++] = counts[s];
+    }
+    pairs[n] = NULL;
+    lead_state st = waiting;
+    st.adaptive = "1";
+    timing_ev x;
+    ProtobufCMessage *in = timer_fired(&x, LEAD, 1, SEGMENT, NOW_MS - HOUR_MS);
+    give_state(in, &st, pairs);
+    run(in, "learning arm");
+    const lm_recorded_cmd *read = lm_recorder_planned(rec, 1);
+    cr_assert_not_null(read);
+    cr_expect_str_eq(read->argv[0], "HGETALL");
+    cr_expect_str_eq(read->argv[1], SLOTS, "the timer's segment is read");
+    Lastmile__V1__FollowUpEvent *ev =
+        (Lastmile__V1__FollowUpEvent *)lm_recorder_emit_unpack(
+            rec, 0, &lastmile__v1__follow_up_event__descriptor);
+    cr_assert_not_null(ev);
+    cr_assert_not_null(ev->next_touch);
+    cr_expect_eq(ev->next_touch->slot, 63);
+    cr_expect_eq(ev->next_touch->scheduled_for_ms,
+                 NOW_MS + 2 * DAY_MS + 5 * HOUR_MS, "Wednesday 15:00");
+    cr_expect(ev->next_touch->adaptive);
+    protobuf_c_message_free_unpacked(&ev->base, NULL);
+}
+
+Test(worker_timing, a_timer_for_a_closed_or_moved_on_lead_does_nothing) {
+    lead_state closed = waiting, moved = waiting;
+    closed.status = "closed";
+    moved.step = "2"; /* a response or another timer moved it on */
+    const lead_state *states[] = {&closed, &moved};
+    for (size_t i = 0; i < 2; i++) {
+        lm_recorder_reset(rec);
+        timing_ev x;
+        ProtobufCMessage *in =
+            timer_fired(&x, LEAD, 1, SEGMENT, NOW_MS - HOUR_MS);
+        give_state(in, states[i], NULL);
+        run(in, "stale");
+        cr_expect_eq(lm_recorder_n_emits(rec), 0, "case %zu", i);
+        cr_expect_eq(lm_recorder_n_index(rec), 0, "case %zu: nothing learned",
+                     i);
+        cr_expect_eq(
+            lm_recorder_counted(rec, "lastmile_timers_stale_total", NULL), 1);
+    }
+    /* the closed lead's hash is not touched at all */
+    lm_recorder_reset(rec);
+    timing_ev x;
+    ProtobufCMessage *in = timer_fired(&x, LEAD, 1, SEGMENT, NOW_MS - HOUR_MS);
+    give_state(in, &closed, NULL);
+    run(in, "closed");
+    cr_expect_eq(lm_recorder_n_writes(rec), 0);
+}
+
+/* ---------------------------------------------------------- rejections */
+
+Test(worker_timing, malformed_input_is_refused_with_a_reason) {
+    timing_ev x;
+    Lastmile__V1__TimingEvent empty = LASTMILE__V1__TIMING_EVENT__INIT;
+    struct {
+        const char *what, *want;
+        int kind, event_id; /* which field to break */
+    } cases[] = {
+        {"neither timer nor response", "neither", 0, 0},
+        {"a lead id not made by lastmile", "lead_id", 1, 0},
+        {"a response without an event id", "event_id", 2, 0},
+        {"an unknown response kind", "response.kind", 3, 0},
+        {"a negative deal", "deal_value_cents", 4, 0},
+        {"a timer for a lead id not made by lastmile", "lead_id", 5, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        ProtobufCMessage *in =
+            response(&x, "resp-2", LASTMILE__V1__RESPONSE_KIND__REPLIED, 0);
+        switch (cases[i].kind) {
+        case 0:
+            in = &empty.base;
+            break;
+        case 1:
+            x.r.lead_id = "lead-7";
+            break;
+        case 2:
+            x.r.event_id = "";
+            break;
+        case 3:
+            x.r.kind = (Lastmile__V1__ResponseKind)9;
+            break;
+        case 4:
+            x.r.deal_value_cents = -5;
+            break;
+        default:
+            in = timer_fired(&x, "lead-7", 1, SEGMENT, NOW_MS);
+        }
+        lm_recorder_reset(rec);
+        cr_expect_eq(lm_recorder_handle(rec, &lm_timing_worker, in, NOW_MS), -1,
+                     "%s", cases[i].what);
+        const char *why = lm_recorder_rejected(rec);
+        cr_assert_not_null(why, "%s", cases[i].what);
+        cr_expect(strstr(why, cases[i].want), "%s: %s", cases[i].what, why);
+        cr_expect_eq(lm_recorder_n_emits(rec), 0);
+    }
+}
+
+Test(worker_timing, a_timer_it_cannot_place_is_refused_with_a_reason) {
+    static const struct {
+        const char *what;
+        lead_state st;
+        const char *want;
+    } cases[] = {
+        {"no cadence state",
+         {"open", "1", NULL, "Europe/London", "0"},
+         "no cadence state"},
+        {"an unknown cadence",
+         {"open", "1", "weekly", "Europe/London", "0"},
+         "no cadence state"},
+        {"a time zone that does not exist",
+         {"open", "1", "qualified", "Mars/Olympus", "0"},
+         "timezone"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        lm_recorder_reset(rec);
+        timing_ev x;
+        ProtobufCMessage *in =
+            timer_fired(&x, LEAD, 1, SEGMENT, NOW_MS - HOUR_MS);
+        give_state(in, &cases[i].st, NULL);
+        cr_expect_eq(lm_recorder_handle(rec, &lm_timing_worker, in, NOW_MS), 0,
+                     "%s", cases[i].what);
+        const char *why = lm_recorder_rejected(rec);
+        cr_assert_not_null(why, "%s", cases[i].what);
+        cr_expect(strstr(why, cases[i].want), "%s: %s", cases[i].what, why);
+    }
+}
+
+Test(worker_timing, the_wait_in_kafka_is_added_to_an_open_lead_only) {
+    lm_recorder_set_times(rec, NOW_MS - 5000, 700);
+    lead_state closed = waiting;
+    closed.status = "closed";
+    const lead_state *states[] = {&waiting, &closed};
+    for (size_t i = 0; i < 2; i++) {
+        lm_recorder_reset(rec);
+        timing_ev x;
+        ProtobufCMessage *in =
+            timer_fired(&x, LEAD, 1, SEGMENT, NOW_MS - HOUR_MS);
+        give_state(in, states[i], NULL);
+        run(in, "wait");
+        char key[LM_KEY_MAX];
+        lm_lead_key(LEAD, key);
+        int ms = 0;
+        for (size_t w = 0; w < lm_recorder_n_writes(rec); w++) {
+            const lm_recorded_cmd *c = lm_recorder_write(rec, w);
+            ms |= c->argc == 4 && !strcmp(c->argv[0], "HINCRBY") &&
+                  !strcmp(c->argv[1], key) &&
+                  !strcmp(c->argv[2], "wait_timing_ms") &&
+                  !strcmp(c->argv[3], "700");
+        }
+        cr_expect_eq(ms, i == 0, "lead %s", states[i]->status);
+    }
+}
+
+Test(worker_timing, a_redelivered_timer_chooses_the_same_time) {
+    /* the learning arm samples, seeded by the lead and the step: decided
+       again (a redelivery), it must choose what it chose, byte for byte */
+    const char *flat[] = {"58:s", "3", "63:s", "3", "82:f", "2", NULL};
+    lead_state st = waiting;
+    st.adaptive = "1";
+    uint8_t first[512];
+    size_t first_len = 0;
+    for (int run_no = 0; run_no < 2; run_no++) {
+        lm_recorder_reset(rec);
+        timing_ev x;
+        ProtobufCMessage *in =
+            timer_fired(&x, LEAD, 1, SEGMENT, NOW_MS - HOUR_MS);
+        give_state(in, &st, flat);
+        run(in, "redelivered");
+        const lm_recorded_emit *e = lm_recorder_emit_on(rec, LM_TOPIC_FOLLOWUP);
+        cr_assert_not_null(e);
+        cr_assert_lt(e->len, sizeof(first));
+        if (run_no == 0) {
+            memcpy(first, e->data, e->len);
+            first_len = e->len;
+        } else {
+            cr_expect_eq(e->len, first_len);
+            cr_expect(memcmp(e->data, first, first_len) == 0,
+                      "the same next touch");
+        }
+    }
+}
