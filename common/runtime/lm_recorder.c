@@ -362,7 +362,8 @@ static int plan_decode(const lm_pipe *p, cmd_list *l) {
             lens[i] = (size_t)len;
             s += len + 2;
         }
-        if (lm_array_grow((void **)&l->v, &l->cap, l->n + 1, sizeof(*l->v)) != 0 ||
+        if (lm_array_grow((void **)&l->v, &l->cap, l->n + 1, sizeof(*l->v)) !=
+                0 ||
             cmd_copy((int)argc, argv, lens, &l->v[l->n]) != 0)
             return -1;
         l->n++;
