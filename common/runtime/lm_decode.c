@@ -1,5 +1,6 @@
 /* lm_decode.c — protobuf decode plus proto3's UTF-8 rule (see lm_decode.h).
  *
+ * Also refused: an unknown field numbered 0 (has_field_zero says why).
  * The walk follows the descriptor: singular and repeated strings, nested
  * and repeated messages (map entries are repeated messages), and a oneof
  * member only when it is the one set. Depth is bounded by the contracts
@@ -97,6 +98,38 @@ static int walk(const ProtobufCMessage *m, char *path, size_t pathsz,
     return 0;
 }
 
+/* 1 when m or a message inside it kept an unknown field numbered 0.
+ * Field numbers start at 1; protobuf-c 1.4 accepts a 0 written in a
+ * two-byte tag, keeps it as an unknown field, writes it back in one byte
+ * when the message is forwarded, and then refuses its own output: the
+ * next worker could not decode it. */
+static int has_field_zero(const ProtobufCMessage *m, int depth) {
+    if (!m || depth > LM_DECODE_DEPTH_MAX)
+        return 0;
+    for (unsigned i = 0; i < m->n_unknown_fields; i++)
+        if (m->unknown_fields[i].tag == 0)
+            return 1;
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE || !field_present(m, f))
+            continue;
+        const char *base = (const char *)m + f->offset;
+        if (f->label != PROTOBUF_C_LABEL_REPEATED) {
+            if (has_field_zero(*(ProtobufCMessage *const *)base, depth + 1))
+                return 1;
+            continue;
+        }
+        size_t n;
+        memcpy(&n, (const char *)m + f->quantifier_offset, sizeof(n));
+        ProtobufCMessage *const *arr = *(ProtobufCMessage *const *const *)base;
+        for (size_t k = 0; k < n; k++)
+            if (has_field_zero(arr[k], depth + 1))
+                return 1;
+    }
+    return 0;
+}
+
 int lm_decode_find_bad_utf8(const ProtobufCMessage *msg, char *path,
                             size_t pathsz, size_t *at) {
     if (pathsz == 0)
@@ -116,6 +149,14 @@ ProtobufCMessage *lm_decode(const ProtobufCMessageDescriptor *type,
                  "must send %s as documented in "
                  "proto/lastmile/v1/lastmile.proto",
                  type->name, len, type->name);
+        return NULL;
+    }
+    if (has_field_zero(m, 0)) {
+        snprintf(reason, reasonsz,
+                 "not a valid %s protobuf message (%zu bytes): it has a "
+                 "field numbered 0, and field numbers start at 1",
+                 type->name, len);
+        protobuf_c_message_free_unpacked(m, NULL);
         return NULL;
     }
     char path[128];

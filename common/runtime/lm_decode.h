@@ -14,9 +14,10 @@
 
 /* Decodes len bytes of `type`. On success returns the message (caller
  * frees with protobuf_c_message_free_unpacked(msg, NULL)); on failure NULL
- * with the reason in `reason`: not a valid message of the type, or a
- * string field (at any depth) that is not UTF-8, named by its path, e.g.
- * "attributes[2].value". */
+ * with the reason in `reason`: not a valid message of the type (a field
+ * numbered 0 included, which protobuf-c takes but cannot write back), or
+ * a string field (at any depth) that is not UTF-8, named by its path,
+ * e.g. "attributes[2].value". */
 ProtobufCMessage *lm_decode(const ProtobufCMessageDescriptor *type,
                             const void *data, size_t len, char *reason,
                             size_t reasonsz);

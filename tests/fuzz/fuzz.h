@@ -14,6 +14,7 @@
 #ifndef LM_FUZZ_H
 #define LM_FUZZ_H
 
+#include "lm_decode.h"
 #include "lm_hash.h"
 #include "lm_lead.h"
 #include "lm_pbjson.h"
@@ -71,21 +72,24 @@ static inline void fuzz_worker_init(const lm_worker *w) {
     }
 }
 
-/* Decodes bytes as w's input type and runs w's identify as the runtime
- * does (step 2 of a batch), checking its contract: a rejection leaves a
- * reason; an accepted input has a non-empty, terminated id and hash tag.
- * NULL when the bytes are too many or do not decode; else the message
+/* Decodes bytes as w's input type with lm_decode and runs w's identify as
+ * the runtime does (step 2 of a batch), checking its contract: a rejection
+ * leaves a reason; an accepted input has a non-empty, terminated id and hash
+ * tag. NULL when the bytes are too many or do not decode; else the message
  * (free with protobuf_c_message_free_unpacked), *rc identify's result. */
 static inline ProtobufCMessage *fuzz_identify(const lm_worker *w,
                                               const uint8_t *data, size_t size,
                                               lm_ident *ident, int *rc) {
     if (size > FUZZ_MAX_INPUT)
         return NULL;
-    ProtobufCMessage *msg =
-        protobuf_c_message_unpack(w->input_type, NULL, size, data);
-    if (!msg)
-        return NULL;
     char reason[LM_REASON_MAX];
+    ProtobufCMessage *msg =
+        lm_decode(w->input_type, data, size, reason, sizeof(reason));
+    if (!msg) {
+        fuzz_check(fuzz_reason_ok(reason, sizeof(reason)),
+                   "undecodable input refused without a reason");
+        return NULL;
+    }
     memset(ident, 0, sizeof(*ident));
     reason[0] = '\0';
     *rc = w->identify(w->ctx, msg, ident, reason, sizeof(reason));
@@ -193,49 +197,6 @@ static inline void fuzz_give_reply(lm_recorder *rec, const lm_recorded_cmd *c,
     }
 }
 
-/* Known bugs: each switches one check off, for the target that passes
- * it, until the worker is fixed. Each is named by a disabled unit test
- * that fails while the bug is there; remove the flag with the fix. */
-/* intake merges into whatever the person key names, writing outside the
- * message's hash tag (test_worker_intake.c,
- * a_claim_held_by_no_lead_of_this_person_stays_in_its_slot): the hash-tag
- * check of writes is skipped for a message that emitted nothing (a
- * merge). */
-#define FUZZ_KNOWN_MERGE_OUTSIDE_TAG 1u
-/* qualification forwards the input's unknown fields, which protobuf-c
- * 1.4.1 may repack into bytes it refuses (test_worker_qualification.c,
- * what_it_emits_decodes_whatever_the_input_carried): the decode check of
- * outputs is skipped for an input that carries unknown fields (at any
- * depth). */
-#define FUZZ_KNOWN_FORWARDS_UNKNOWN_FIELDS 2u
-
-/* 1 when m or a message inside it kept unknown fields from its decoding. */
-static inline int fuzz_has_unknown_fields(const ProtobufCMessage *m) {
-    if (!m)
-        return 0;
-    if (m->n_unknown_fields > 0)
-        return 1;
-    const ProtobufCMessageDescriptor *d = m->descriptor;
-    for (unsigned i = 0; i < d->n_fields; i++) {
-        const ProtobufCFieldDescriptor *f = &d->fields[i];
-        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
-            continue;
-        const char *at = (const char *)m + f->offset;
-        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            size_t n =
-                *(const size_t *)((const char *)m + f->quantifier_offset);
-            ProtobufCMessage *const *v = *(ProtobufCMessage *const *const *)at;
-            for (size_t k = 0; k < n; k++)
-                if (fuzz_has_unknown_fields(v[k]))
-                    return 1;
-        } else if (fuzz_has_unknown_fields(
-                       *(const ProtobufCMessage *const *)at)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* Checks what one decision recorded: a rejection has a reason; a message
  * handled (rc 0, not rejected) emits only on topics the worker declared,
  * each output keyed by a lead of the message's hash tag, with an id, and
@@ -243,8 +204,7 @@ static inline int fuzz_has_unknown_fields(const ProtobufCMessage *m) {
  * the message's hash tag; counts are finite and not negative. */
 static inline void fuzz_check_recorded(const lm_recorder *rec,
                                        const lm_worker *w,
-                                       const ProtobufCMessage *in, int rc,
-                                       unsigned known) {
+                                       const ProtobufCMessage *in, int rc) {
     const char *why = lm_recorder_rejected(rec);
     if (why)
         fuzz_check(why[0] && strlen(why) < LM_REASON_MAX,
@@ -272,16 +232,11 @@ static inline void fuzz_check_recorded(const lm_recorder *rec,
         ProtobufCMessage *m =
             type ? protobuf_c_message_unpack(type, NULL, e->len, e->data)
                  : NULL;
-        fuzz_check(m != NULL || ((known & FUZZ_KNOWN_FORWARDS_UNKNOWN_FIELDS) &&
-                                 fuzz_has_unknown_fields(in)),
-                   "an output that is not its topic's type");
+        fuzz_check(m != NULL, "an output that is not its topic's type");
         protobuf_c_message_free_unpacked(m, NULL);
     }
-    int merge = lm_recorder_n_emits(rec) == 0;
     for (size_t i = 0; i < lm_recorder_n_writes(rec); i++) {
         const lm_recorded_cmd *c = lm_recorder_write(rec, i);
-        if (merge && (known & FUZZ_KNOWN_MERGE_OUTSIDE_TAG))
-            break;
         fuzz_check(c->argc >= 2 && strstr(c->argv[1], braced),
                    "a write outside the message's hash tag");
     }
@@ -295,7 +250,7 @@ static inline void fuzz_check_recorded(const lm_recorder *rec,
 /* Decides msg with w's identify, plan and handle through the recorder, as
  * the runtime would: once with no replies at all, then FUZZ_SCENARIOS
  * times with replies to the plan (and to plan_batch) chosen from seed;
- * checks each with fuzz_check_recorded (`known`: FUZZ_KNOWN_* flags)
+ * checks each with fuzz_check_recorded
  * and, when handled, with the target's own `decided` (may be NULL).
  * handle must never crash, whatever Redis answers. */
 /* A target's own invariants on one handled decision (rc 0, not
@@ -311,8 +266,7 @@ static inline void fuzz_check_decided(const lm_recorder *rec,
 }
 
 static inline void fuzz_decide(const lm_worker *w, const ProtobufCMessage *msg,
-                               uint64_t seed, unsigned known,
-                               fuzz_decided_fn decided) {
+                               uint64_t seed, fuzz_decided_fn decided) {
     static lm_recorder *probe, *rec;
     if (!probe)
         probe = lm_recorder_new();
@@ -321,7 +275,7 @@ static inline void fuzz_decide(const lm_worker *w, const ProtobufCMessage *msg,
     fuzz_check(probe && rec, "out of memory for the recorders");
     lm_recorder_reset(probe);
     int rc = lm_recorder_handle(probe, w, msg, FUZZ_NOW_MS);
-    fuzz_check_recorded(probe, w, msg, rc, known);
+    fuzz_check_recorded(probe, w, msg, rc);
     fuzz_check_decided(probe, msg, rc, decided);
     for (int sc = 1; sc <= FUZZ_SCENARIOS; sc++) {
         uint64_t s = seed ^ (uint64_t)sc * 0x2545f4914f6cdd1dULL;
@@ -333,7 +287,7 @@ static inline void fuzz_decide(const lm_worker *w, const ProtobufCMessage *msg,
         for (size_t i = 0; i < lm_recorder_n_planned(probe); i++)
             fuzz_give_reply(rec, lm_recorder_planned(probe, i), &s);
         rc = lm_recorder_handle(rec, w, msg, FUZZ_NOW_MS);
-        fuzz_check_recorded(rec, w, msg, rc, known);
+        fuzz_check_recorded(rec, w, msg, rc);
         fuzz_check_decided(rec, msg, rc, decided);
     }
 }

@@ -129,7 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check_schedule(c, "Europe/Berlin", earliest);
     }
     /* and the whole decision, with Redis answering anything */
-    fuzz_decide(&lm_followup_worker, msg, lm_hash64(data, size, 0), 0,
+    fuzz_decide(&lm_followup_worker, msg, lm_hash64(data, size, 0),
                 followup_decided);
     protobuf_c_message_free_unpacked(msg, NULL);
     return 0;

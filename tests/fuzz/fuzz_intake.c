@@ -2,8 +2,7 @@
  * intake worker's identify → lm_intake_normalise at a fixed now.
  *
  * Then the whole decision (identify, plan, handle) runs through the
- * recorder with chosen Redis replies (fuzz_decide, fuzz.h); a merge may
- * still write outside its tag (FUZZ_KNOWN_MERGE_OUTSIDE_TAG).
+ * recorder with chosen Redis replies (fuzz_decide, fuzz.h).
  *
  * Invariants: a rejection leaves a reason; an accepted lead's normalised
  * fields are NUL-terminated inside their buffers, the email has exactly one
@@ -95,7 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     /* and the whole decision, with Redis answering anything */
     fuzz_decide(&lm_intake_worker, msg, lm_hash64(data, size, 0),
-                FUZZ_KNOWN_MERGE_OUTSIDE_TAG, intake_decided);
+                intake_decided);
     protobuf_c_message_free_unpacked(msg, NULL);
     return 0;
 }

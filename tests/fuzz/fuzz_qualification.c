@@ -8,9 +8,7 @@
  * first seed.
  *
  * Then the whole decision (identify, plan_batch, handle) runs through the
- * recorder with chosen owner loads (fuzz_decide, fuzz.h); an input with
- * unknown fields may still yield an undecodable output
- * (FUZZ_KNOWN_FORWARDS_UNKNOWN_FIELDS).
+ * recorder with chosen owner loads (fuzz_decide, fuzz.h).
  *
  * Invariants: a rejection leaves a reason; an accepted lead's id is
  * "<lead_id>:accepted"; the score is a probability, the kind one of the
@@ -64,8 +62,9 @@ static void qualification_decided(const lm_recorder *rec,
     Lastmile__V1__FollowUpEvent *ev =
         (Lastmile__V1__FollowUpEvent *)lm_recorder_emit_unpack(
             rec, 0, &lastmile__v1__follow_up_event__descriptor);
+    fuzz_check(ev != NULL, "the decision does not decode");
     if (!ev)
-        return; /* FUZZ_KNOWN_FORWARDS_UNKNOWN_FIELDS (checked before) */
+        return;
     const Lastmile__V1__QualificationDecision *d = ev->decision;
     fuzz_check(d && d->owner && d->owner[0] && d->team && d->team[0],
                "a decision without an owner");
@@ -120,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                "no segment");
     /* and the whole decision, with Redis answering anything */
     fuzz_decide(&lm_qualification_worker, msg, lm_hash64(data, size, 0),
-                FUZZ_KNOWN_FORWARDS_UNKNOWN_FIELDS, qualification_decided);
+                qualification_decided);
     protobuf_c_message_free_unpacked(msg, NULL);
     return 0;
 }

@@ -132,7 +132,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
     }
     /* and the whole decision, with Redis answering anything */
-    fuzz_decide(&lm_timing_worker, msg, lm_hash64(data, size, 0), 0,
+    fuzz_decide(&lm_timing_worker, msg, lm_hash64(data, size, 0),
                 timing_decided);
     protobuf_c_message_free_unpacked(msg, NULL);
     return 0;

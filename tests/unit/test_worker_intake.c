@@ -93,7 +93,9 @@ Test(worker_intake, a_new_person_is_accepted_and_recorded) {
 
 Test(worker_intake, the_same_person_again_is_merged_not_accepted) {
     Lastmile__V1__LeadSubmitted in = lead("ev-2", "ada@example.com");
-    const char *owner = "0123456789abcdef-01234567";
+    char person[LM_PERSON_MAX], owner[LM_LEAD_ID_MAX];
+    lm_lead_person("ada@example.com", person);
+    lm_lead_id(person, "ev-1", owner); /* the person's first lead */
     lm_recorder_reply_str(rec, owner); /* the claim: already owned */
     cr_assert_eq(lm_recorder_handle(rec, &lm_intake_worker, &in.base, NOW_MS),
                  0);
@@ -191,18 +193,13 @@ Test(worker_intake, each_message_gets_its_own_plan) {
     cr_expect_eq(lm_recorder_counted(rec, "lastmile_intake_total", NULL), 2);
 }
 
-/* BUG (found by fuzz_intake through the recorder): intake trusts the
- * value of the person key. When it holds something that is not a lead of
- * this person (a key edited by hand, a value of an older format), handle
- * merges into that "lead": HINCRBY and SADD on lm:{<other>}:lead:..., a
- * key outside the message's hash tag. On Redis Cluster that write cannot
- * join the batch's transaction (CROSSSLOT), so the whole batch fails and
- * is retried for ever; on one Redis it litters a stray key and the lead
- * is lost. Expected: no write outside the message's tag (reject with a
- * reason naming the key, or take the person over). Enable once
- * workers/intake/intake.c checks the claim's answer with lm_lead_tag. */
-Test(worker_intake, a_claim_held_by_no_lead_of_this_person_stays_in_its_slot,
-     .disabled = true) {
+/* Found by fuzz_intake through the recorder: intake trusted the value of
+ * the person key, and when it held something that is not a lead of this
+ * person (a key edited by hand, a value of an older format) merged into
+ * that "lead" with writes outside the message's hash tag (CROSSSLOT on
+ * Redis Cluster: the batch failed for ever). Now the lead takes the person
+ * over: every write stays in the slot, and the lead is accepted. */
+Test(worker_intake, a_claim_held_by_no_lead_of_this_person_stays_in_its_slot) {
     static const char *const answers[] = {"ffffffffffffffff-01234567",
                                           "garbage", ""};
     char person[LM_PERSON_MAX], tag[LM_PERSON_MAX + 2];
@@ -212,11 +209,21 @@ Test(worker_intake, a_claim_held_by_no_lead_of_this_person_stays_in_its_slot,
         lm_recorder_reset(rec);
         Lastmile__V1__LeadSubmitted in = lead("ev-9", "ada@example.com");
         lm_recorder_reply_str(rec, answers[i]);
-        lm_recorder_handle(rec, &lm_intake_worker, &in.base, NOW_MS);
+        cr_expect_eq(
+            lm_recorder_handle(rec, &lm_intake_worker, &in.base, NOW_MS), 0);
+        cr_assert_gt(lm_recorder_n_writes(rec), 0);
         for (size_t w = 0; w < lm_recorder_n_writes(rec); w++) {
             const lm_recorded_cmd *c = lm_recorder_write(rec, w);
             cr_expect(strstr(c->argv[1], tag), "claim \"%s\": %s %s",
                       answers[i], c->argv[0], c->argv[1]);
         }
+        /* the lead is accepted, and the person key names it now */
+        cr_expect_eq(lm_recorder_n_emits(rec), 1, "claim \"%s\"", answers[i]);
+        char pkey[LM_KEY_MAX];
+        lm_lead_person_key(person, pkey);
+        const lm_recorded_cmd *set = lm_recorder_find(rec, "SET", pkey);
+        cr_assert_not_null(set, "claim \"%s\": the person key is not replaced",
+                           answers[i]);
+        cr_expect_str_eq(set->argv[2], lm_recorder_emit(rec, 0)->key);
     }
 }

@@ -13,6 +13,7 @@
  * Each Test runs in its own process (Criterion), so the worker's
  * round-robin counter starts at 0 in every one. */
 #include "lm_lead.h"
+#include "lm_decode.h"
 #include "lm_recorder.h"
 #include "qualification.h"
 
@@ -448,36 +449,42 @@ Test(worker_qualification, a_lead_without_an_intake_id_is_refused) {
     }
 }
 
-/* BUG (found by fuzz_qualification through the recorder): qualification
- * forwards the input lead as it was decoded, unknown fields included
- * (d.lead = l; the outcome's `bare` copy too). protobuf-c 1.4.1 accepts an
- * unknown field numbered 0 when its tag is written in two bytes (82 00),
- * packs it back in one byte (02), and refuses that on unpack: the decision
- * it emits cannot be decoded by followup (dead-lettered there as
- * undecodable), nor the DISQUALIFIED outcome by anyone. Expected: what
- * qualification emits decodes. Enable once the worker drops the input's
- * unknown fields (base.n_unknown_fields = 0 on the copies it forwards). */
-Test(worker_qualification, what_it_emits_decodes_whatever_the_input_carried,
-     .disabled = true) {
+/* Found by fuzz_qualification through the recorder: protobuf-c 1.4.1
+ * accepts an unknown field numbered 0 when its tag is written in two bytes
+ * (82 00), packs it back in one byte (02), and refuses that on unpack, so
+ * a decision forwarding such a lead could not be decoded by followup.
+ * Field numbers start at 1: the runtime's decode (lm_decode) refuses such
+ * input before any worker sees it, and a well-formed lead's decision
+ * always decodes. */
+Test(worker_qualification, input_that_could_not_be_forwarded_never_arrives) {
     Lastmile__V1__LeadAccepted l = lead("0123456789abcdef-00000400", &hot_na);
     uint8_t buf[1024];
     size_t n = lastmile__v1__lead_accepted__pack(&l, buf);
     static const uint8_t field0[] = {0x82, 0x00, 0x03, 'a', 'd', 's'};
     memcpy(buf + n, field0, sizeof(field0));
-    Lastmile__V1__LeadAccepted *in =
-        lastmile__v1__lead_accepted__unpack(NULL, n + sizeof(field0), buf);
-    cr_assert_not_null(in, "protobuf-c takes the input");
+    char reason[LM_REASON_MAX];
+    cr_expect_null(lm_decode(&lastmile__v1__lead_accepted__descriptor, buf,
+                             n + sizeof(field0), reason, sizeof(reason)));
+    cr_expect(strstr(reason, "a field numbered 0"), "%s", reason);
+
+    /* a field the reader does not know (a newer producer's) is kept and
+       forwarded, and what is emitted decodes */
+    static const uint8_t field99[] = {0x9a, 0x06, 0x03, 'a', 'd', 's'};
+    memcpy(buf + n, field99, sizeof(field99));
+    ProtobufCMessage *in =
+        lm_decode(&lastmile__v1__lead_accepted__descriptor, buf,
+                  n + sizeof(field99), reason, sizeof(reason));
+    cr_assert_not_null(in, "%s", reason);
     give_loads(NULL, 0);
-    cr_assert_eq(
-        lm_recorder_handle(rec, &lm_qualification_worker, &in->base, NOW_MS),
-        0);
+    cr_assert_eq(lm_recorder_handle(rec, &lm_qualification_worker, in, NOW_MS),
+                 0);
     cr_assert_eq(lm_recorder_n_emits(rec), 1);
     ProtobufCMessage *out = lm_recorder_emit_unpack(
         rec, 0, &lastmile__v1__follow_up_event__descriptor);
     cr_expect_not_null(out, "followup could not decode the decision");
     if (out)
         protobuf_c_message_free_unpacked(out, NULL);
-    lastmile__v1__lead_accepted__free_unpacked(in, NULL);
+    protobuf_c_message_free_unpacked(in, NULL);
 }
 
 Test(worker_qualification, the_wait_in_kafka_is_kept_on_the_lead) {

@@ -228,7 +228,7 @@ static int intake_plan(void *ctx, const ProtobufCMessage *msg,
 }
 
 static int intake_handle(void *ctx, const lm_msg *m, lm_out *out) {
-    (void)ctx;
+    const intake_ctx *c = ctx;
     const Lastmile__V1__LeadSubmitted *in =
         (const Lastmile__V1__LeadSubmitted *)m->event;
     /* not const: protobuf-c's structs take char *, and pack only reads */
@@ -247,6 +247,22 @@ static int intake_handle(void *ctx, const lm_msg *m, lm_out *out) {
         lm_read_is_nil(&m->reads, 0) ? my_id : lm_read_str(&m->reads, 0, NULL);
     if (!owner_id)
         return -1; /* an error reply: "could not handle", dead-lettered */
+    char owner_tag[LM_PERSON_MAX];
+    if (strcmp(owner_id, my_id) != 0 &&
+        (lm_lead_tag(owner_id, owner_tag) != 0 ||
+         strcmp(owner_tag, np->person) != 0)) {
+        /* the person key names no lead of this person (edited by hand, a
+           value of another format): merging into it would write outside
+           this message's hash tag, so this lead takes the person over */
+        char pkey[LM_KEY_MAX], window[LM_FMT_I64_MAX];
+        lm_lead_person_key(np->person, pkey);
+        lm_fmt_i64(window, lm_policy_dedupe_window_ms(c->policy));
+        lm_out_write_strs(out, "SET", pkey, my_id, "PX", window, NULL);
+        lm_log(LM_LOG_WARN, "person_key_replaced",
+               "%s named no lead of this person; lead %s takes it over", pkey,
+               my_id);
+        owner_id = my_id;
+    }
     lm_lead_key(owner_id, key);
     if (strcmp(owner_id, my_id) != 0) {
         /* the same person within the window: merge, no second cadence */
