@@ -312,6 +312,25 @@ Test(worker_timing, a_response_closes_the_lead_and_stops_the_cadence) {
     }
 }
 
+/* Issue 14, item 7: a LeadResponse for a well-formed lead id that lastmile
+ * never issued became a LATE_RESPONSE outcome with submitted_at_ms 0 and
+ * no owner. It is dead-lettered with the reason now. */
+Test(worker_timing, a_response_for_an_unknown_lead_is_refused) {
+    timing_ev x;
+    ProtobufCMessage *in =
+        response(&x, "resp-7", LASTMILE__V1__RESPONSE_KIND__CONVERTED, 700);
+    const char *const none[] = {NULL};
+    cr_assert_eq(
+        lm_recorder_reply_hash(rec, &lm_timing_worker, in, NOW_MS, none), 0);
+    lm_recorder_reply_strs(rec, 0, NULL);
+    cr_expect_eq(lm_recorder_handle(rec, &lm_timing_worker, in, NOW_MS), 0);
+    cr_assert_not_null(lm_recorder_rejected(rec), "an outcome for no lead");
+    cr_expect(strstr(lm_recorder_rejected(rec),
+                     "lead_id: no lead " LEAD " is known to lastmile"),
+              "%s", lm_recorder_rejected(rec));
+    cr_expect_eq(lm_recorder_n_emits(rec), 0);
+}
+
 Test(worker_timing, a_response_after_closing_is_recorded_late) {
     lead_state closed = waiting;
     closed.status = "closed";

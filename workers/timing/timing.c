@@ -346,8 +346,18 @@ static int close_lead(timing_ctx *c, const lm_msg *m, lm_out *out,
 static int on_response(timing_ctx *c, const lm_msg *m, lm_out *out,
                        const Lastmile__V1__LeadResponse *r) {
     const char *status = field(m, R_STATUS, NULL);
-    if (!status || strcmp(status, "open") != 0) {
-        /* after closing (or before the lead is known): recorded, not lost */
+    if (!status) {
+        /* a lead id lastmile never issued: no outcome for a lead that is
+           not there (it would count a response with no owner, no
+           submission time) */
+        lm_out_reject(out,
+                      "lead_id: no lead %.64s is known to lastmile; a "
+                      "response must name a lead_id from a lastmile action",
+                      r->lead_id);
+        return 0;
+    }
+    if (strcmp(status, "open") != 0) {
+        /* after closing: recorded, not lost */
         char id[LM_ID_MAX];
         snprintf(id, sizeof(id), "%s:late:%s", r->lead_id, r->event_id);
         Lastmile__V1__Outcome o = LASTMILE__V1__OUTCOME__INIT;
