@@ -42,6 +42,7 @@
 #define RT_PARTITIONS_MAX       1024
 #define RT_POLL_FIRST_MS        100
 #define RT_TICK_EVERY_MS        200
+#define RT_PROBE_EVERY_MS       1000 /* asking Redis while not ready */
 #define RT_META_TIMEOUT_MS      10000
 #define RT_RECOVER_TIMEOUT_MS   30000
 #define RT_COUNTS_MAX_PER_BATCH 65536
@@ -201,6 +202,7 @@ struct lm_runtime {
     } series[RT_SERIES_CACHE];
     int n_series;
     int64_t last_tick_ms;
+    int64_t last_probe_ms; /* Redis asked while not ready */
 };
 
 /* ============================================ the two redelivery ways */

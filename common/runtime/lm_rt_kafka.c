@@ -72,6 +72,42 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason,
         rt->fatal = 1;
 }
 
+/* The lag series of partitions this replica gave up read 0 from now on:
+ * the replica that took them over exports their lag, and a sum across
+ * replicas (what KEDA scales on) must count each partition once. */
+static void lag_forget(lm_runtime *rt,
+                       const rd_kafka_topic_partition_list_t *parts) {
+    if (!rt->metrics || !parts)
+        return;
+    for (int i = 0; i < parts->cnt; i++) {
+        char labels[256];
+        snprintf(labels, sizeof(labels),
+                 "worker=\"%s\",topic=\"%s\",partition=\"%d\"", rt->w->name,
+                 parts->elems[i].topic, (int)parts->elems[i].partition);
+        lm_gauge_set(lm_metrics_gauge(rt->metrics, "lastmile_consumer_lag",
+                                      "Messages behind the log end", labels),
+                     0);
+    }
+}
+
+/* Readiness follows the broker connection: UP when the statistics show a
+ * broker of the cluster (not a bootstrap address) connected, so a worker
+ * with no input says ready again within one statistics interval of the
+ * broker's return. While outputs wait for acknowledgement the produce
+ * path decides instead (rt_produce_and_wait). */
+static void brokers_ready(lm_runtime *rt, json_t *root) {
+    const char *bname;
+    json_t *b;
+    int up = 0;
+    json_object_foreach(json_object_get(root, "brokers"), bname, b) {
+        const char *state = json_string_value(json_object_get(b, "state"));
+        json_int_t node = json_integer_value(json_object_get(b, "nodeid"));
+        up |= node >= 0 && state && strcmp(state, "UP") == 0;
+    }
+    if (rt->outstanding == 0)
+        atomic_store(&rt->ready_broker, up);
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
     lm_runtime *rt = opaque;
@@ -83,6 +119,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     } else {
         rd_kafka_assign(rk, NULL);
         atomic_store(&rt->assigned, 0);
+        lag_forget(rt, parts);
         lm_log(LM_LOG_INFO, "revoked", "partitions of %s revoked",
                rt->input_topic);
     }
@@ -124,6 +161,8 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
         }
     }
     atomic_store(&rt->lag_total, total);
+    if (root)
+        brokers_ready(rt, root);
     json_decref(root);
     return 0; /* librdkafka frees json */
 }

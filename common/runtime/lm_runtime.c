@@ -217,6 +217,27 @@ static void on_scrape(void *opaque) {
         age);
 }
 
+/* A worker that lost Redis and has no input (no batch to try it) asks
+ * Redis once a second, so /readyz says ready again as soon as Redis is
+ * back, not at the next input. */
+static void redis_probe_when_not_ready(lm_runtime *rt) {
+    int64_t now = lm_clock_mono_ms();
+    if (atomic_load(&rt->ready_redis) ||
+        now - rt->last_probe_ms < RT_PROBE_EVERY_MS)
+        return;
+    rt->last_probe_ms = now;
+    lm_pipe p = {0};
+    redisReply *rep[1];
+    char err[256];
+    if (lm_pipe_cmd_strs(&p, "PING", NULL) == 0 &&
+        lm_redis_exec(rt->redis, &p, rep, err, sizeof(err)) == 0) {
+        lm_redis_replies_free(rep, 1);
+        atomic_store(&rt->ready_redis, 1);
+        lm_log(LM_LOG_INFO, "redis_back", "Redis answers again");
+    }
+    lm_pipe_free(&p);
+}
+
 static int ready_fn(void *opaque, char *why, size_t whysz) {
     lm_runtime *rt = opaque;
     if (!atomic_load(&rt->ready_redis)) {
@@ -440,11 +461,11 @@ int lm_runtime_main(const lm_worker *w) {
             !rt_stop) {
             rt->last_tick_ms = lm_clock_mono_ms();
             lm_timers_sweep(rt, w);
-            /* a sweep that lost Redis makes the worker not ready, even with
-               no input to notice it in a batch */
-            if (!lm_redis_connected(rt->redis))
-                atomic_store(&rt->ready_redis, 0);
+            /* readiness follows the sweep's connection, lost or found
+               again, even with no input to notice it in a batch */
+            atomic_store(&rt->ready_redis, lm_redis_connected(rt->redis));
         }
+        redis_probe_when_not_ready(rt);
     }
     code = rt->fatal ? 1 : 0;
     lm_log(rt->fatal ? LM_LOG_ERROR : LM_LOG_INFO, "stopping",
