@@ -514,6 +514,22 @@ Test(worker_timing, a_timer_for_a_closed_or_moved_on_lead_does_nothing) {
 
 /* ---------------------------------------------------------- rejections */
 
+/* Issue 14, item 5: lastmile.timing is writable by connectors, and a
+ * forged TimerFired skipped a lead's response window. A timer not yet due
+ * cannot have come from the sweeper: it is refused (the runtime keeps
+ * none of a refused input's writes). */
+Test(worker_timing, a_timer_not_yet_due_is_refused) {
+    timing_ev x;
+    ProtobufCMessage *in = timer_fired(&x, LEAD, 1, SEGMENT, NOW_MS + HOUR_MS);
+    give_state(in, &waiting, NULL);
+    cr_expect_eq(lm_recorder_handle(rec, &lm_timing_worker, in, NOW_MS), 0);
+    cr_assert_not_null(lm_recorder_rejected(rec), "a forged timer was taken");
+    cr_expect(strstr(lm_recorder_rejected(rec),
+                     "timer_fired.due_at_ms: 1767610800000 is in the future"),
+              "%s", lm_recorder_rejected(rec));
+    cr_expect_eq(lm_recorder_n_emits(rec), 0, "no next touch, no outcome");
+}
+
 Test(worker_timing, malformed_input_is_refused_with_a_reason) {
     timing_ev x;
     Lastmile__V1__TimingEvent empty = LASTMILE__V1__TIMING_EVENT__INIT;

@@ -17,8 +17,14 @@
 #include <stdio.h>
 #include <string.h>
 
+/* How far ahead of this process's clock a fired timer's due time may be
+ * (real ms, scaled to the simulated clock at init): the sweeper and this
+ * worker may run on hosts whose clocks differ by that much. */
+#define LM_TIMING_CLOCK_SKEW_REAL_MS 10000
+
 typedef struct timing_ctx {
     lm_policy *policy;
+    int64_t clock_skew_ms; /* LM_TIMING_CLOCK_SKEW_REAL_MS, simulated */
 } timing_ctx;
 
 static timing_ctx timing_state;
@@ -141,6 +147,8 @@ static const char *timing_lead(const Lastmile__V1__TimingEvent *ev) {
 static int timing_init(void *ctx, const lm_settings *s, char *err,
                        size_t errsz) {
     timing_ctx *c = ctx;
+    double scale = s->time_scale > 0 ? s->time_scale : 1;
+    c->clock_skew_ms = (int64_t)(LM_TIMING_CLOCK_SKEW_REAL_MS * scale);
     c->policy = lm_policy_load(s->config_path, err, errsz);
     return c->policy ? 0 : -1;
 }
@@ -420,6 +428,19 @@ static int on_response(timing_ctx *c, const lm_msg *m, lm_out *out,
 
 static int on_timer(timing_ctx *c, const lm_msg *m, lm_out *out,
                     const Lastmile__V1__TimerFired *t) {
+    if (t->due_at_ms > m->now_ms + c->clock_skew_ms) {
+        /* lastmile.timing is also the connectors' topic: a TimerFired
+           that is not due yet did not come from the sweeper (it fires a
+           timer only once due, on the clock every process shares, give or
+           take the hosts' clock skew), and acting on it would cut the
+           lead's response window short */
+        lm_out_reject(out,
+                      "timer_fired.due_at_ms: %lld is in the future (now "
+                      "%lld); TimerFired is the timer sweeper's event, not "
+                      "a connector's",
+                      (long long)t->due_at_ms, (long long)m->now_ms);
+        return 0;
+    }
     const char *status = field(m, R_STATUS, NULL);
     if (!status || strcmp(status, "open") != 0 ||
         field_int(m, R_STEP) != t->step) {
