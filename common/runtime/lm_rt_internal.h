@@ -202,7 +202,8 @@ struct lm_runtime {
     } series[RT_SERIES_CACHE];
     int n_series;
     int64_t last_tick_ms;
-    int64_t last_probe_ms; /* Redis asked while not ready */
+    int64_t last_probe_ms;      /* Redis asked while not ready */
+    char kafka_last_error[256]; /* the last error_cb's, for messages */
 };
 
 /* ============================================ the two redelivery ways */

@@ -66,6 +66,8 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason,
     (void)rk;
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
         atomic_store(&rt->ready_broker, 0);
+    snprintf(rt->kafka_last_error, sizeof(rt->kafka_last_error), "%s: %s",
+             rd_kafka_err2name(err), reason);
     lm_log(err == RD_KAFKA_RESP_ERR__FATAL ? LM_LOG_ERROR : LM_LOG_WARN,
            "kafka_error", "%s: %s", rd_kafka_err2name(err), reason);
     if (err == RD_KAFKA_RESP_ERR__FATAL)
@@ -169,6 +171,32 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
 
 /* ============================================================ set-up */
 
+/* Why a topic's metadata could not be had, and the fix: a cluster that
+ * answers without the topic wants it created; one that never answered (a
+ * wrong address, TLS or SASL refused) is named with the last error the
+ * client reported, instead of a misleading "create it". */
+static void topic_unavailable(const lm_runtime *rt, const char *topic,
+                              rd_kafka_resp_err_t e,
+                              const struct rd_kafka_metadata *md, char *err,
+                              size_t errsz) {
+    if (!e && md && md->broker_cnt > 0) {
+        snprintf(err, errsz,
+                 "topic %s is not available (%s); create it, or check "
+                 "LASTMILE_TOPIC_PREFIX",
+                 topic,
+                 md->topic_cnt ? rd_kafka_err2str(md->topics[0].err)
+                               : "no metadata");
+        return;
+    }
+    snprintf(err, errsz,
+             "no broker answered for topic %s (%s%s%s); check "
+             "LASTMILE_BROKERS=%s and the LASTMILE_KAFKA_SECURITY_PROTOCOL / "
+             "SASL / SSL settings",
+             topic, e ? rd_kafka_err2str(e) : "no metadata",
+             rt->kafka_last_error[0] ? "; last error: " : "",
+             rt->kafka_last_error, rt->s.brokers ? rt->s.brokers : "");
+}
+
 /* Metadata: partition counts; watermarks: where each output log ends. */
 static int topics_setup(lm_runtime *rt, char *err, size_t errsz) {
     for (int i = 0; i < rt->n_topics; i++) {
@@ -185,17 +213,11 @@ static int topics_setup(lm_runtime *rt, char *err, size_t errsz) {
             if (!e && md->topic_cnt == 1 && !md->topics[0].err &&
                 md->topics[0].partition_cnt > 0)
                 break;
-            usleep(200 * 1000);
+            rd_kafka_poll(rt->producer, 200); /* errors reach on_error */
         } while (lm_clock_mono_ms() < deadline && !lm_runtime_stopping(rt));
         if (e || !md || md->topic_cnt != 1 || md->topics[0].err ||
             md->topics[0].partition_cnt <= 0) {
-            snprintf(err, errsz,
-                     "topic %s is not available (%s); create it, or check "
-                     "LASTMILE_BROKERS and LASTMILE_TOPIC_PREFIX",
-                     t->name,
-                     e                     ? rd_kafka_err2str(e)
-                     : md && md->topic_cnt ? rd_kafka_err2str(md->topics[0].err)
-                                           : "no metadata");
+            topic_unavailable(rt, t->name, e, md, err, errsz);
             if (md)
                 rd_kafka_metadata_destroy(md);
             return -1;

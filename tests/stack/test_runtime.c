@@ -117,6 +117,27 @@ static int accepted_all(const market *m) {
     return m->accepted.n >= 2000;
 }
 
+/* Issue 14, item 11: a wrong broker address ended a worker after ~10 s
+ * with "topic … is not available; create it", hiding the real cause. */
+Test(runtime, a_broker_that_never_answers_is_named, .fini = teardown,
+     .timeout = 120) {
+    cr_assert_eq(fixture_up(&fx, 1, 0), 0);
+    char *brokers = strdup(getenv("LASTMILE_BROKERS"));
+    setenv("LASTMILE_BROKERS", "127.0.0.1:1", 1); /* a closed loopback port */
+    int slot = fixture_start_worker(&fx, "intake");
+    setenv("LASTMILE_BROKERS", brokers, 1);
+    free(brokers);
+    cr_assert_geq(slot, 0);
+    cr_expect(fixture_log_has(&fx, "intake", "no broker answered", 60000),
+              "the worker did not say that no broker answered");
+    cr_expect(fixture_log_has(&fx, "intake", "LASTMILE_BROKERS=127.0.0.1:1", 0),
+              "the address it tried is not named");
+    cr_expect(fixture_log_has(&fx, "intake", "Connection refused", 0),
+              "the client's own error is not given");
+    cr_expect(!fixture_log_has(&fx, "intake", "create it", 0),
+              "it still blames a missing topic");
+}
+
 Test(runtime, sigterm_drains, .fini = teardown, .timeout = 300) {
     cr_assert_eq(fixture_up(&fx, 4, 0), 0);
     int slot = fixture_start_worker(&fx, "intake");
