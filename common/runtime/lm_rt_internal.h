@@ -190,7 +190,7 @@ struct lm_runtime {
     lm_metrics *metrics;
     lm_metrics_server *server;
     lm_counter *m_consumed, *m_dead, *m_errors_retriable, *m_errors_fatal;
-    lm_counter *m_deferred;
+    lm_counter *m_deferred, *m_seen_before;
     lm_histogram *m_handler, *m_batch, *m_redis_rtt, *m_wait;
     lm_counter *m_produced[RT_TOPICS_MAX];
     /* business series seen so far, so applying a batch's counts takes no

@@ -248,13 +248,16 @@ int rt_recover_scan(lm_runtime *rt) {
     remaining = scan_read(rt, rk, parts, ends, remaining, &scanned);
     if (remaining > 0) {
         lm_log(LM_LOG_ERROR, "recover_timeout",
-               "could not read back %d partition(s) in time", remaining);
+               "could not read back %d partition(s) in time (%zu message(s) "
+               "read); the batch is not produced and will be tried again",
+               remaining, scanned);
         rc = -1;
+    } else {
+        lm_log(LM_LOG_INFO, "recovered",
+               "read back %zu message(s) to verify %zu output(s) of "
+               "redelivered input",
+               scanned, wanted);
     }
-    lm_log(LM_LOG_INFO, "recovered",
-           "read back %zu message(s) to verify %zu output(s) of redelivered "
-           "input",
-           scanned, wanted);
     free(ends);
 out:
     rd_kafka_topic_partition_list_destroy(parts);

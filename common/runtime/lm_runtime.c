@@ -157,6 +157,18 @@ static int abandon_batch(lm_runtime *rt) {
 }
 
 /* Runs one batch. 0 ok (or nothing to do), -1 abandoned (shutdown). */
+/* After step 7: the committed inputs that were not decided again (an
+ * event published twice, a redelivery after a crash, a repeat within the
+ * batch), so an operator sees duplicates arrive. */
+static void count_seen_before(lm_runtime *rt) {
+    uint64_t n = 0;
+    for (size_t i = 0; i < rt->n_items; i++)
+        n += rt->items[i].state == RT_DUP ||
+             rt->items[i].state == RT_DONE_BEFORE;
+    if (n)
+        lm_counter_add(rt->m_seen_before, n);
+}
+
 static int run_batch(lm_runtime *rt) {
     if (rt_batch_take(rt) == 0) /* 1 */
         return 0;
@@ -180,8 +192,10 @@ static int run_batch(lm_runtime *rt) {
     if (rt->crash_at == RT_CRASH_AFTER_PRODUCE)
         _exit(137);
     /* 7. commit, and fetch again what was left for the next batch */
-    if (rt_commit_batch(rt) == 0)
+    if (rt_commit_batch(rt) == 0) {
         rt_apply_counts(rt);
+        count_seen_before(rt);
+    }
     if (rt->n_later)
         rt_seek_back_later(rt);
     ph[4] = since_ms(&t0);
@@ -299,6 +313,11 @@ static void metrics_setup(lm_runtime *rt) {
         m, "lastmile_inputs_deferred_total",
         "Inputs left for the next batch because an earlier input of the "
         "batch has the same hash tag",
+        labels);
+    rt->m_seen_before = lm_metrics_counter(
+        m, "lastmile_inputs_seen_before_total",
+        "Inputs committed without being decided again: applied before (an "
+        "event published twice, a redelivery) or repeated in the batch",
         labels);
 }
 

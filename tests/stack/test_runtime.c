@@ -17,18 +17,17 @@
 
 #include "lastmile/v1/lastmile.pb-c.h"
 
+#include "lm_devstack.h"
+#include "lm_http_get.h"
 #include "lm_lead.h"
 #include "lm_runtime.h"
 
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <hiredis/hiredis.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -318,57 +317,26 @@ static int64_t committed_offset(const char *group, const char *topic) {
     return off;
 }
 
-/* A free loopback port (bound, then released for a worker to take). */
-static int free_port(void) {
-    struct sockaddr_in a;
-    socklen_t sl = sizeof(a);
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &sl) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
 /* The value of the series `series` (name and labels, as exposed) in the
- * /metrics of the worker on 127.0.0.1:port, or -1 when it is not there.
- * A plain HTTP/1.0 GET: the server closes after the body. */
+ * /metrics of the worker on 127.0.0.1:port, or -1 when it is not there. */
 static double scrape_series(int port, const char *series) {
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct timeval tv = {5, 0};
-    static char body[1 << 20];
-    size_t len = 0;
-    const char req[] = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-    if (fd < 0)
+    lm_http_get_reply r;
+    char err[256];
+    double v = -1;
+    if (lm_http_get("127.0.0.1", port, "/metrics", 5000, &r, err,
+                    sizeof(err)) != 0)
         return -1;
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        send(fd, req, sizeof(req) - 1, 0) == (ssize_t)(sizeof(req) - 1)) {
-        ssize_t k;
-        while (len + 1 < sizeof(body) &&
-               (k = recv(fd, body + len, sizeof(body) - len - 1, 0)) > 0)
-            len += (size_t)k;
-    }
-    close(fd);
-    body[len] = '\0';
     size_t sl = strlen(series);
-    for (const char *l = body; l && *l;
+    for (const char *l = r.status == 200 ? r.body : NULL; l && *l;
          l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
         if (strncmp(l, series, sl) == 0 && l[sl] == ' ') {
             char *end = NULL;
-            double v = strtod(l + sl + 1, &end);
-            return end != l + sl + 1 ? v : -1;
+            double x = strtod(l + sl + 1, &end);
+            v = end != l + sl + 1 ? x : -1;
+            break;
         }
-    return -1;
+    lm_http_get_free(&r);
+    return v;
 }
 
 /* A lead's answer and its first step's timer land in one batch of timing,
@@ -426,7 +394,7 @@ Test(runtime, same_lead_twice_in_a_batch, .fini = teardown, .timeout = 180) {
     }
     responded = ft.n;
     /* timing with /metrics on, to see the deferrals counted */
-    int port = free_port();
+    int port = lm_devstack_free_port();
     char addr[64];
     cr_assert_gt(port, 0);
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
@@ -481,4 +449,38 @@ Test(runtime, same_lead_twice_in_a_batch, .fini = teardown, .timeout = 180) {
     cr_expect(fixture_log_has(&fx, "timing", "\"event\":\"deferred\"", 0),
               "no \"deferred\" line in timing's log");
     market_free(&m);
+}
+
+/* Issue 14, item 13: an exact duplicate input (the same event published
+ * twice) was counted in no metric. */
+Test(runtime, an_exact_duplicate_is_counted, .fini = teardown, .timeout = 120) {
+    cr_assert_eq(fixture_up(&fx, 1, 0), 0);
+    int port = lm_devstack_free_port();
+    char addr[64];
+    cr_assert_gt(port, 0);
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+    setenv("LASTMILE_METRICS_ADDR", addr, 1);
+    int intake = fixture_start_worker(&fx, "intake");
+    unsetenv("LASTMILE_METRICS_ADDR");
+    cr_assert_geq(intake, 0);
+    Lastmile__V1__LeadSubmitted in = LASTMILE__V1__LEAD_SUBMITTED__INIT;
+    in.event_id = "twice-1";
+    in.source = "web";
+    in.email = "twice@example.com";
+    in.country = "US";
+    in.submitted_at_ms = (int64_t)time(NULL) * 1000;
+    cr_assert_eq(fixture_produce(&fx, "intake", "twice-1", &in.base), 0);
+    cr_assert_eq(fixture_produce(&fx, "intake", "twice-1", &in.base), 0);
+    const char *series = "lastmile_inputs_seen_before_total{worker=\"intake\"}";
+    double seen = -1;
+    int64_t deadline = fixture_mono_ms() + fixture_ms(60000);
+    while ((seen = scrape_series(port, series)) < 1 &&
+           fixture_mono_ms() < deadline)
+        usleep(200 * 1000);
+    cr_expect_eq(seen, 1, "%s is %.0f (-1: not in /metrics)", series, seen);
+    topic_reader *acc = reader_new(&fx, "qualification");
+    n_acc = 0;
+    reader_drain(acc, 2000, on_acc, NULL);
+    reader_free(acc);
+    cr_expect_eq(n_acc, 1, "the duplicate was accepted again");
 }
