@@ -64,9 +64,10 @@
 
 /* One timer. lead: 1 to LM_TIMERS_LEAD_MAX - 1 printable ASCII bytes, no
  * '|' or space; kind: 1 to LM_TIMERS_KIND_MAX - 1 of [a-z0-9_-]; due_ms
- * >= 0; payload: up to LM_TIMERS_PAYLOAD_MAX bytes, any (what the worker
- * that fires the timer needs to build its message), NUL-terminated here
- * for convenience. (lm_timer and lm_timers_fired are typedef'd in
+ * >= 0 (stored as a sorted set's score: exact up to 2^53 ms); payload: up
+ * to LM_TIMERS_PAYLOAD_MAX bytes, any, '|' included (what the worker that
+ * fires the timer needs to build its message), NUL-terminated here for
+ * convenience. (lm_timer and lm_timers_fired are typedef'd in
  * lm_runtime.h, whose lm_worker.fire_timer takes them.) */
 struct lm_timer {
     char lead[LM_TIMERS_LEAD_MAX];
