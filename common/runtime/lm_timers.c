@@ -4,11 +4,12 @@
  * Sections: the codec · arming and cancelling · what a sweep fires · the
  * sweep.
  *
- * Invariants: every byte of the layout is written by lm_timers_encode and
- * read by lm_timers_decode; the sweep script only joins a member and its
- * value with '|'. A claim is acknowledged (removed) only after the
- * messages of every timer it fired are acknowledged by the broker, or when
- * it can never fire (malformed, or refused by fire_timer). */
+ * Invariants: every byte of a member is written by lm_timers_encode and
+ * read by lm_timers_decode; the sweep script only prefixes a member with
+ * its due time and '|' to make a claim (lm_timers_decode_claim). A claim is
+ * acknowledged (removed) only after the messages of every timer it fired are
+ * acknowledged by the broker, or when it can never fire (malformed, or refused
+ * by fire_timer). */
 #include "lm_timers.h"
 
 #include "lm_clock.h"
@@ -59,21 +60,23 @@ static int kind_ok(const char *s, size_t n) {
 }
 
 int lm_timers_encode(const lm_timer *t, char member[LM_TIMERS_MEMBER_MAX],
-                     char value[LM_TIMERS_VALUE_MAX], size_t *value_len) {
+                     size_t *len) {
     size_t ln = strnlen(t->lead, LM_TIMERS_LEAD_MAX),
            kn = strnlen(t->kind, LM_TIMERS_KIND_MAX);
-    if (!lead_ok(t->lead, ln) || !kind_ok(t->kind, kn) || t->due_ms < 0 ||
+    if (!lead_ok(t->lead, ln) || !kind_ok(t->kind, kn) ||
         t->payload_len > LM_TIMERS_PAYLOAD_MAX)
         return -1;
-    memcpy(member, t->lead, ln);
-    member[ln] = '|';
-    memcpy(member + ln + 1, t->kind, kn);
-    member[ln + 1 + kn] = '\0';
-    size_t dn = lm_fmt_i64(value, t->due_ms);
-    value[dn] = '|';
-    memcpy(value + dn + 1, t->payload, t->payload_len);
-    *value_len = dn + 1 + t->payload_len;
-    value[*value_len] = '\0';
+    char *p = member;
+    memcpy(p, t->lead, ln);
+    p += ln;
+    *p++ = '|';
+    memcpy(p, t->kind, kn);
+    p += kn;
+    *p++ = '|';
+    memcpy(p, t->payload, t->payload_len);
+    p += t->payload_len;
+    *p = '\0';
+    *len = (size_t)(p - member);
     return 0;
 }
 
@@ -106,25 +109,36 @@ static int parse_due(const char *s, size_t n, int64_t *out) {
     return 0;
 }
 
-int lm_timers_decode(const char *claim, size_t len, lm_timer *t) {
-    if (!claim)
+int lm_timers_decode(const char *member, size_t len, int64_t due_ms,
+                     lm_timer *t) {
+    if (!member || due_ms < 0)
         return -1;
-    const char *p = claim, *end = claim + len, *lead, *kind, *due;
-    size_t ln, kn, dn;
+    const char *p = member, *end = member + len, *lead, *kind;
+    size_t ln, kn;
     if (next_field(&p, end, &lead, &ln) != 0 || !lead_ok(lead, ln) ||
         next_field(&p, end, &kind, &kn) != 0 || !kind_ok(kind, kn) ||
-        next_field(&p, end, &due, &dn) != 0 ||
-        parse_due(due, dn, &t->due_ms) != 0 ||
         (size_t)(end - p) > LM_TIMERS_PAYLOAD_MAX)
         return -1;
     memcpy(t->lead, lead, ln);
     t->lead[ln] = '\0';
     memcpy(t->kind, kind, kn);
     t->kind[kn] = '\0';
+    t->due_ms = due_ms;
     t->payload_len = (size_t)(end - p);
     memcpy(t->payload, p, t->payload_len);
     t->payload[t->payload_len] = '\0';
     return 0;
+}
+
+int lm_timers_decode_claim(const char *claim, size_t len, lm_timer *t) {
+    if (!claim)
+        return -1;
+    const char *p = claim, *end = claim + len, *due;
+    size_t dn;
+    int64_t due_ms;
+    if (next_field(&p, end, &due, &dn) != 0 || parse_due(due, dn, &due_ms) != 0)
+        return -1;
+    return lm_timers_decode(p, (size_t)(end - p), due_ms, t);
 }
 
 /* ============================================ arming and cancelling */
@@ -157,47 +171,43 @@ static int timer_fill(lm_out *o, lm_timer *t, const char *lead,
     return 0;
 }
 
-int lm_timers_arm(lm_out *o, const char *lead, const char *kind, int64_t due_ms,
-                  const void *payload, size_t len) {
+/* The timer set's key and t's member; -1 (the input rejected) when a
+ * field is out of bounds. */
+static int timer_member(lm_out *o, const char *lead, const char *kind,
+                        int64_t due_ms, const void *payload, size_t len,
+                        char set[LM_TIMERS_KEY_MAX],
+                        char member[LM_TIMERS_MEMBER_MAX], size_t *mlen) {
     lm_timer t;
-    char member[LM_TIMERS_MEMBER_MAX], value[LM_TIMERS_VALUE_MAX], due[32],
-        set[LM_TIMERS_KEY_MAX], pay[LM_TIMERS_KEY_MAX];
-    size_t vlen;
     if (timer_fill(o, &t, lead, kind, due_ms, payload, len) != 0 ||
-        lm_timers_encode(&t, member, value, &vlen) != 0)
+        lm_timers_encode(&t, member, mlen) != 0)
         return -1;
-    int b = lm_timers_bucket(lead);
-    lm_timers_key(b, "", set);
-    lm_timers_key(b, ":payload", pay);
-    lm_fmt_i64(due, due_ms);
-    /* the payload first: on a Cluster, where these may be sent apart, a
-       timer is never due without its payload */
-    const char *hset[] = {"HSET", pay, member, value};
-    const size_t hlens[] = {4, strlen(pay), strlen(member), vlen};
-    const char *zadd[] = {"ZADD", set, due, member};
-    if (lm_out_index(o, 4, hset, hlens) != 0 ||
-        lm_out_index(o, 4, zadd, NULL) != 0)
-        return -1;
+    lm_timers_key(lm_timers_bucket(lead), "", set);
     return 0;
 }
 
-int lm_timers_cancel(lm_out *o, const char *lead, const char *kind) {
-    lm_timer t;
-    char member[LM_TIMERS_MEMBER_MAX], value[LM_TIMERS_VALUE_MAX],
-        set[LM_TIMERS_KEY_MAX], pay[LM_TIMERS_KEY_MAX];
-    size_t vlen;
-    if (timer_fill(o, &t, lead, kind, 0, NULL, 0) != 0 ||
-        lm_timers_encode(&t, member, value, &vlen) != 0)
+int lm_timers_arm(lm_out *o, const char *lead, const char *kind, int64_t due_ms,
+                  const void *payload, size_t len) {
+    char set[LM_TIMERS_KEY_MAX], member[LM_TIMERS_MEMBER_MAX],
+        due[LM_FMT_I64_MAX];
+    size_t mlen;
+    if (timer_member(o, lead, kind, due_ms, payload, len, set, member, &mlen) !=
+        0)
         return -1;
-    int b = lm_timers_bucket(lead);
-    lm_timers_key(b, "", set);
-    lm_timers_key(b, ":payload", pay);
+    size_t dn = lm_fmt_i64(due, due_ms);
+    const char *zadd[] = {"ZADD", set, due, member};
+    const size_t lens[] = {4, strlen(set), dn, mlen};
+    return lm_out_index(o, 4, zadd, lens);
+}
+
+int lm_timers_cancel(lm_out *o, const char *lead, const char *kind,
+                     const void *payload, size_t len) {
+    char set[LM_TIMERS_KEY_MAX], member[LM_TIMERS_MEMBER_MAX];
+    size_t mlen;
+    if (timer_member(o, lead, kind, 0, payload, len, set, member, &mlen) != 0)
+        return -1;
     const char *zrem[] = {"ZREM", set, member};
-    const char *hdel[] = {"HDEL", pay, member};
-    if (lm_out_index(o, 3, zrem, NULL) != 0 ||
-        lm_out_index(o, 3, hdel, NULL) != 0)
-        return -1;
-    return 0;
+    const size_t lens[] = {4, strlen(set), mlen};
+    return lm_out_index(o, 3, zrem, lens);
 }
 
 /* ============================================= what a sweep fires */
@@ -314,10 +324,10 @@ const lm_emit_req *lm_timers_fired_get(const lm_timers_fired *f, size_t i) {
 
 /* ============================================================ the sweep */
 
-/* KEYS[1] the timer set, KEYS[2] the claimed set, KEYS[3] the payloads;
- * ARGV now, lease end, max. Returns claims: expired ones (a lease run out:
- * their sweeper died) given a new lease, then due timers, each moved from
- * the set and its payload into the claimed set as member '|' value. */
+/* KEYS[1] the timer set, KEYS[2] the claimed set; ARGV now, lease end,
+ * max. Returns claims: expired ones (a lease run out: their sweeper died)
+ * given a new lease, then due timers, each moved from the set into the
+ * claimed set as "<due ms>|<member>" (the score, written as an integer). */
 static lm_script sweep_script = {
     .lua = "local out = {}\n"
            "local exp = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1],"
@@ -327,12 +337,11 @@ static lm_script sweep_script = {
            "  out[#out + 1] = exp[i]\n"
            "end\n"
            "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1],"
-           " 'LIMIT', 0, ARGV[3])\n"
-           "for i = 1, #due do\n"
-           "  local claim = due[i] .. '|' .."
-           " (redis.call('HGET', KEYS[3], due[i]) or '')\n"
+           " 'WITHSCORES', 'LIMIT', 0, ARGV[3])\n"
+           "for i = 1, #due, 2 do\n"
+           "  local claim = string.format('%d', tonumber(due[i + 1])) .. '|'"
+           " .. due[i]\n"
            "  redis.call('ZREM', KEYS[1], due[i])\n"
-           "  redis.call('HDEL', KEYS[3], due[i])\n"
            "  redis.call('ZADD', KEYS[2], ARGV[2], claim)\n"
            "  out[#out + 1] = claim\n"
            "end\n"
@@ -354,13 +363,11 @@ static int sweep_claim(lm_runtime *rt, lm_pipe *pipe, int64_t now_ms,
                now_ms + (int64_t)(LM_TIMERS_LEASE_MS * lm_clock_scale()));
     lm_fmt_i64(max, LM_TIMERS_SWEEP_MAX);
     for (int b = 0; b < LM_TIMERS_BUCKETS; b++) {
-        char set[LM_TIMERS_KEY_MAX], claimed[LM_TIMERS_KEY_MAX],
-            pay[LM_TIMERS_KEY_MAX];
+        char set[LM_TIMERS_KEY_MAX], claimed[LM_TIMERS_KEY_MAX];
         lm_timers_key(b, "", set);
         lm_timers_key(b, ":claimed", claimed);
-        lm_timers_key(b, ":payload", pay);
-        const char *argv[] = {set, claimed, pay, now, lease, max};
-        if (lm_pipe_script(pipe, &sweep_script, 3, 6, argv, NULL) != 0)
+        const char *argv[] = {set, claimed, now, lease, max};
+        if (lm_pipe_script(pipe, &sweep_script, 2, 5, argv, NULL) != 0)
             return -1;
     }
     for (int b = 0; b < LM_TIMERS_BUCKETS; b++) {
@@ -417,7 +424,7 @@ static int fire_one(const lm_worker *w, int bucket, const char *claim,
         return -1;
     int rc = 1;
     size_t before = f->n;
-    if (lm_timers_decode(claim, len, t) != 0) {
+    if (lm_timers_decode_claim(claim, len, t) != 0) {
         lm_log(LM_LOG_ERROR, "timer_malformed",
                "a claim of %zu bytes in lm:{timers:%d}:claimed cannot be "
                "read; dropped",

@@ -1,16 +1,19 @@
 /* lm_timers.h — durable timers, a runtime service.
  *
  * A timer is (lead, kind, due time, payload): "lead L has not answered
- * its touch by T" (kind "response"), later an owner's deadline. A lead has
- * at most one timer of a kind: arming again replaces it (due time and
- * payload), cancelling removes it.
+ * its touch by T" (kind "response", payload "<step>|<segment>"), later an
+ * owner's deadline (payload e.g. an action id). A timer is identified by
+ * (lead, kind, payload): arming the same one again moves its due time,
+ * cancelling it needs all three. A lead may hold several timers of a kind
+ * with different payloads; to replace one with a timer of another payload,
+ * cancel the old one in the same message's outputs, then arm the new one.
  *
  * Workers arm and cancel timers through a message's outputs
- * (lm_timers_arm, lm_timers_cancel): index commands applied in the
- * message's transaction, so a timer is armed exactly when the decision
- * that armed it is applied. One worker of the fleet fires them (timing
- * today): it declares lm_worker.fire_timer, and its runtime runs the sweep
- * between batches, at least every 200 ms:
+ * (lm_timers_arm, lm_timers_cancel): one index command each (ZADD, ZREM),
+ * applied in the message's transaction, so a timer is armed exactly when
+ * the decision that armed it is applied. One worker of the fleet fires
+ * them (timing today): it declares lm_worker.fire_timer, and its runtime
+ * runs the sweep between batches, at least every 200 ms:
  *   1. claim: per bucket, one Lua script moves expired claims to a new
  *      lease and due timers into the claimed set with a lease, atomically,
  *      so one replica claims a due timer;
@@ -25,14 +28,14 @@
  *
  * Redis layout, LM_TIMERS_BUCKETS buckets by hash of the lead id, each
  * bucket's keys under one hash tag (one Cluster slot, one script):
- *   lm:{timers:<b>}          sorted set of members "<lead>|<kind>",
- *                            score = due ms
- *   lm:{timers:<b>}:payload  hash: member -> value "<due ms>|<payload>"
- *   lm:{timers:<b>}:claimed  sorted set of claims, member '|' value
- *                            ("<lead>|<kind>|<due ms>|<payload>": all a
- *                            re-fire needs), score = lease end ms
- * lm_timers_encode writes the member and the value, lm_timers_decode reads
- * a claim: the one codec of the layout (the sweep script only joins).
+ *   lm:{timers:<b>}          sorted set of members "<lead>|<kind>|<payload>"
+ *                            (the payload is every byte after the second
+ *                            '|'), score = due ms
+ *   lm:{timers:<b>}:claimed  sorted set of claims "<due ms>|<member>" (all
+ *                            a re-fire needs), score = lease end ms
+ * lm_timers_encode writes a member, lm_timers_decode reads one and
+ * lm_timers_decode_claim a claim: the one codec of the layout (the sweep
+ * script only prefixes a member with its score).
  *
  * Times are simulated epoch ms (lm_clock). Threads: the worker's one
  * thread; the module keeps no state of its own. */
@@ -51,17 +54,20 @@
 #define LM_TIMERS_KIND_MAX    32   /* bytes of a kind, with its NUL */
 #define LM_TIMERS_PAYLOAD_MAX 1024 /* bytes of a payload */
 #define LM_TIMERS_KEY_MAX     48   /* a bucket's key, with its NUL */
-#define LM_TIMERS_MEMBER_MAX  (LM_TIMERS_LEAD_MAX + LM_TIMERS_KIND_MAX)
-#define LM_TIMERS_VALUE_MAX   (LM_FMT_I64_MAX + 1 + LM_TIMERS_PAYLOAD_MAX + 1)
-#define LM_TIMERS_CLAIM_MAX   (LM_TIMERS_MEMBER_MAX + LM_TIMERS_VALUE_MAX)
-#define LM_TIMERS_LEASE_MS    30000 /* real ms a claim is held */
-#define LM_TIMERS_SWEEP_MAX   500   /* timers claimed per bucket per sweep */
+/* a member: lead '|' kind '|' payload, with a NUL after it */
+#define LM_TIMERS_MEMBER_MAX                                                   \
+    (LM_TIMERS_LEAD_MAX + LM_TIMERS_KIND_MAX + LM_TIMERS_PAYLOAD_MAX + 1)
+/* a claim: due '|' member (LM_FMT_I64_MAX counts a sign and a NUL) */
+#define LM_TIMERS_CLAIM_MAX (LM_FMT_I64_MAX + LM_TIMERS_MEMBER_MAX)
+#define LM_TIMERS_LEASE_MS  30000 /* real ms a claim is held */
+#define LM_TIMERS_SWEEP_MAX 500   /* timers claimed per bucket per sweep */
 
 /* One timer. lead: 1 to LM_TIMERS_LEAD_MAX - 1 printable ASCII bytes, no
  * '|' or space; kind: 1 to LM_TIMERS_KIND_MAX - 1 of [a-z0-9_-]; due_ms
- * >= 0; payload: up to LM_TIMERS_PAYLOAD_MAX bytes, any (what the worker
- * that fires the timer needs to build its message), NUL-terminated here
- * for convenience. (lm_timer and lm_timers_fired are typedef'd in
+ * >= 0 (stored as a sorted set's score: exact up to 2^53 ms); payload: up
+ * to LM_TIMERS_PAYLOAD_MAX bytes, any, '|' included (what the worker that
+ * fires the timer needs to build its message), NUL-terminated here for
+ * convenience. (lm_timer and lm_timers_fired are typedef'd in
  * lm_runtime.h, whose lm_worker.fire_timer takes them.) */
 struct lm_timer {
     char lead[LM_TIMERS_LEAD_MAX];
@@ -73,32 +79,43 @@ struct lm_timer {
 
 /* --- arming and cancelling (decision code) -------------------------------- */
 
-/* Arms the lead's timer of this kind for due_ms with this payload (copied),
- * replacing the one it has: index commands of the message (lm_out_index),
- * applied with its decision. 0, or -1 when a field is out of its bounds
- * above (the message's outputs are then marked failed, as on any output
- * error). */
+/* Arms the timer (lead, kind, payload) for due_ms: one index command of
+ * the message (lm_out_index: ZADD), applied with its decision. Arming a
+ * timer already armed moves its due time; a timer of the same lead and
+ * kind with another payload is another timer (cancel it first to replace
+ * it). The strings and payload are copied. 0, or -1 when a field is out of
+ * its bounds above (the message's input is then rejected with the reason,
+ * as lm_out_reject). */
 int lm_timers_arm(lm_out *o, const char *lead, const char *kind, int64_t due_ms,
                   const void *payload, size_t len);
-/* Cancels the lead's timer of this kind, if it has one (idempotent). A
- * timer already claimed fires anyway. 0 / -1 as lm_timers_arm. */
-int lm_timers_cancel(lm_out *o, const char *lead, const char *kind);
+/* Cancels the timer (lead, kind, payload), if it is armed (idempotent):
+ * one index command (ZREM). The caller names the payload the timer was
+ * armed with. A timer already claimed fires anyway. 0 / -1 as
+ * lm_timers_arm. */
+int lm_timers_cancel(lm_out *o, const char *lead, const char *kind,
+                     const void *payload, size_t len);
 
 /* --- the codec (pure) ----------------------------------------------------- */
 
 /* The bucket of a lead, in [0, LM_TIMERS_BUCKETS). Part of the stored
  * layout: it never changes. */
 int lm_timers_bucket(const char *lead);
-/* A bucket's key: suffix "" (the timer set), ":payload" or ":claimed". */
+/* A bucket's key: suffix "" (the timer set) or ":claimed". */
 void lm_timers_key(int bucket, const char *suffix, char out[LM_TIMERS_KEY_MAX]);
-/* Writes t's member ("<lead>|<kind>", NUL-terminated) and value ("<due
- * ms>|<payload>", binary: its length in *value_len). 0, or -1 when t is
- * out of bounds (nothing usable written). */
+/* Writes t's member ("<lead>|<kind>|<payload>", binary, NUL-terminated;
+ * its length in *len). t->due_ms is not part of it (it is the score). 0,
+ * or -1 when t's lead, kind or payload is out of bounds (nothing usable
+ * written). */
 int lm_timers_encode(const lm_timer *t, char member[LM_TIMERS_MEMBER_MAX],
-                     char value[LM_TIMERS_VALUE_MAX], size_t *value_len);
-/* Reads a claim (member '|' value, `len` bytes, need not be
- * NUL-terminated) into *t. 0, or -1 when it is malformed (*t undefined). */
-int lm_timers_decode(const char *claim, size_t len, lm_timer *t);
+                     size_t *len);
+/* Reads a member (`len` bytes, need not be NUL-terminated) into *t, with
+ * t->due_ms = due_ms. 0, or -1 when it is malformed or due_ms < 0 (*t
+ * undefined). */
+int lm_timers_decode(const char *member, size_t len, int64_t due_ms,
+                     lm_timer *t);
+/* Reads a claim ("<due ms>|<member>", `len` bytes) into *t. 0 / -1 as
+ * lm_timers_decode. */
+int lm_timers_decode_claim(const char *claim, size_t len, lm_timer *t);
 
 /* --- firing (the runtime and the fire_timer callback) ----------------------
  */

@@ -1,8 +1,9 @@
 /* test_timer_sweep.c — durable timers (lm_timers) on the embedded stack:
  *   timers.armed_by_followup_cancelled_by_timing: each touch arms its
- *     lead's response timer (member "<lead>|response", value "<due>|<step>|
- *     <segment>" in the documented keys); the answer closes the lead and
- *     cancels it: nothing is left in the set or the payload hash;
+ *     lead's response timer (member "<lead>|response|<step>|<segment>",
+ *     score the due time, in the documented key); the answer closes the
+ *     lead and cancels it (timing names the member from the lead's step
+ *     and segment): nothing is left in the set or claimed;
  *   timers.sweep_fires_claims_and_drops_what_it_cannot: seeded in Redis
  *     before timing starts: a due timer fires as the TimerFired of today,
  *     a claim whose lease ran out (its sweeper died) fires again with its
@@ -34,25 +35,19 @@ static redisContext *redis(void) {
     return c;
 }
 
-/* Every member of the timer sets (pending), claims, and payload fields. */
-static void timer_counts(long long *pending, long long *claimed,
-                         long long *payloads) {
+/* Every member of the timer sets (pending) and claims. */
+static void timer_counts(long long *pending, long long *claimed) {
     redisContext *c = redis();
-    *pending = *claimed = *payloads = 0;
+    *pending = *claimed = 0;
     for (int b = 0; b < LM_TIMERS_BUCKETS; b++) {
-        char set[LM_TIMERS_KEY_MAX], cl[LM_TIMERS_KEY_MAX],
-            pay[LM_TIMERS_KEY_MAX];
+        char set[LM_TIMERS_KEY_MAX], cl[LM_TIMERS_KEY_MAX];
         lm_timers_key(b, "", set);
         lm_timers_key(b, ":claimed", cl);
-        lm_timers_key(b, ":payload", pay);
         redisReply *r = redisCommand(c, "ZCARD %s", set);
         *pending += r ? r->integer : 0;
         freeReplyObject(r);
         r = redisCommand(c, "ZCARD %s", cl);
         *claimed += r ? r->integer : 0;
-        freeReplyObject(r);
-        r = redisCommand(c, "HLEN %s", pay);
-        *payloads += r ? r->integer : 0;
         freeReplyObject(r);
     }
     redisFree(c);
@@ -85,26 +80,19 @@ Test(timers, armed_by_followup_cancelled_by_timing, .fini = teardown,
     redisContext *c = redis();
     size_t armed = 0;
     for (int b = 0; b < LM_TIMERS_BUCKETS; b++) {
-        char set[LM_TIMERS_KEY_MAX], pay[LM_TIMERS_KEY_MAX];
+        char set[LM_TIMERS_KEY_MAX];
         lm_timers_key(b, "", set);
-        lm_timers_key(b, ":payload", pay);
         redisReply *z = redisCommand(c, "ZRANGE %s 0 -1 WITHSCORES", set);
         cr_assert(z && z->type == REDIS_REPLY_ARRAY);
         for (size_t i = 0; i + 1 < z->elements; i += 2) {
             const char *member = z->element[i]->str;
-            redisReply *v = redisCommand(c, "HGET %s %s", pay, member);
-            cr_assert(v && v->type == REDIS_REPLY_STRING, "%s: no payload",
-                      member);
-            char claim[LM_TIMERS_CLAIM_MAX];
-            int n = snprintf(claim, sizeof(claim), "%s|%.*s", member,
-                             (int)v->len, v->str);
             lm_timer t;
-            cr_assert_eq(lm_timers_decode(claim, (size_t)n, &t), 0, "%s",
-                         claim);
+            cr_assert_eq(
+                lm_timers_decode(member, z->element[i]->len,
+                                 strtoll(z->element[i + 1]->str, NULL, 10), &t),
+                0, "%s", member);
             cr_expect_str_eq(t.kind, LM_LEAD_TIMER_RESPONSE);
             cr_expect_eq(lm_timers_bucket(t.lead), b, "%s", t.lead);
-            cr_expect_eq(strtoll(z->element[i + 1]->str, NULL, 10), t.due_ms,
-                         "%s: score and value disagree", member);
             cr_expect_gt(t.due_ms, (int64_t)time(NULL) * 1000,
                          "%s: due already", member);
             int step;
@@ -114,7 +102,6 @@ Test(timers, armed_by_followup_cancelled_by_timing, .fini = teardown,
                          0, "%s: payload %s", member, t.payload);
             cr_expect_eq(step, 0);
             cr_expect_gt(strlen(seg), 0, "%s: no segment", member);
-            freeReplyObject(v);
             armed++;
         }
         freeReplyObject(z);
@@ -127,33 +114,28 @@ Test(timers, armed_by_followup_cancelled_by_timing, .fini = teardown,
     cr_assert_geq(fixture_start_worker(&fx, "timing"), 0);
     cr_assert(market_until(&m, all_closed, 90000), "%zu of %zu closed",
               m.outcomes.n, m.decisions.n);
-    long long pending = -1, claimed = -1, payloads = -1;
+    long long pending = -1, claimed = -1;
     int64_t deadline = fixture_mono_ms() + fixture_ms(10000);
     do {
         market_pump(&m, 200);
-        timer_counts(&pending, &claimed, &payloads);
-    } while ((pending || claimed || payloads) && fixture_mono_ms() < deadline);
+        timer_counts(&pending, &claimed);
+    } while ((pending || claimed) && fixture_mono_ms() < deadline);
     printf("timers: %zu armed by followup for %zu touched leads; after the "
-           "answers: %lld pending, %lld claimed, %lld payloads\n",
-           armed, touched, pending, claimed, payloads);
-    cr_expect_eq(pending, 0, "timers left for closed leads");
+           "answers: %lld pending, %lld claimed\n",
+           armed, touched, pending, claimed);
+    cr_expect_eq(pending, 0, "timers left for closed leads: a cancel missed");
     cr_expect_eq(claimed, 0);
-    cr_expect_eq(payloads, 0, "payloads left behind by a cancel");
     market_free(&m);
 }
 
-/* Arms t as followup would (the value holds the due time). */
+/* Arms t as followup would: its member, scored with its due time. */
 static void seed_timer(redisContext *c, const lm_timer *t) {
-    char member[LM_TIMERS_MEMBER_MAX], value[LM_TIMERS_VALUE_MAX],
-        set[LM_TIMERS_KEY_MAX], pay[LM_TIMERS_KEY_MAX];
-    size_t vlen;
-    cr_assert_eq(lm_timers_encode(t, member, value, &vlen), 0);
-    int b = lm_timers_bucket(t->lead);
-    lm_timers_key(b, "", set);
-    lm_timers_key(b, ":payload", pay);
-    freeReplyObject(redisCommand(c, "HSET %s %s %b", pay, member, value, vlen));
-    freeReplyObject(
-        redisCommand(c, "ZADD %s %lld %s", set, (long long)t->due_ms, member));
+    char member[LM_TIMERS_MEMBER_MAX], set[LM_TIMERS_KEY_MAX];
+    size_t mlen;
+    cr_assert_eq(lm_timers_encode(t, member, &mlen), 0);
+    lm_timers_key(lm_timers_bucket(t->lead), "", set);
+    freeReplyObject(redisCommand(c, "ZADD %s %lld %b", set,
+                                 (long long)t->due_ms, member, mlen));
 }
 
 /* Puts a claim (bytes) with this lease end into lead's bucket. */
@@ -228,12 +210,12 @@ Test(timers, sweep_fires_claims_and_drops_what_it_cannot, .fini = teardown,
     seed_timer(c, &later);
     lm_timer other = timer(OTHER, "owner_deadline", now - 1000, "x");
     seed_timer(c, &other);
-    /* claims as a sweep leaves them: member '|' value */
-    const char died[] = DIED "|response|1700000000000|0|APAC/small";
+    /* claims as a sweep leaves them: "<due>|<member>" */
+    const char died[] = "1700000000000|" DIED "|response|0|APAC/small";
     seed_claim(c, DIED, died, strlen(died), now - 1000); /* lease ran out */
-    const char held[] = HELD "|response|1700000000000|0|APAC/small";
+    const char held[] = "1700000000000|" HELD "|response|0|APAC/small";
     seed_claim(c, HELD, held, strlen(held), now + 3600000); /* still held */
-    const char junk[] = "not|a claim";
+    const char junk[] = "not|a claim"; /* no due: unreadable */
     seed_claim(c, DIED, junk, strlen(junk), now - 1000);
     redisFree(c);
 
@@ -263,10 +245,9 @@ Test(timers, sweep_fires_claims_and_drops_what_it_cannot, .fini = teardown,
     cr_expect(fixture_log_has(&fx, "timing", "\"timer_dropped\"", 5000),
               "the unknown kind was not logged");
 
-    long long pending = -1, claimed = -1, payloads = -1;
-    timer_counts(&pending, &claimed, &payloads);
+    long long pending = -1, claimed = -1;
+    timer_counts(&pending, &claimed);
     cr_expect_eq(pending, 1, "only the timer not yet due may wait");
-    cr_expect_eq(payloads, 1, "only its payload may be left");
     cr_expect_eq(claimed, 1, "only the claim still leased may be left");
     c = redis();
     char cl[LM_TIMERS_KEY_MAX];

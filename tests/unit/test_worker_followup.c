@@ -9,14 +9,15 @@
  * fields, the response timer, the counts; a closed lead gets nothing; bad
  * input is refused with the reason.
  *
- * Timers are checked in one place, expect_timer_armed, and only through
- * what any encoding of the timer keeps: an index command that carries the
- * lead id and the due time. The times below are worked out by hand from
- * the built-in config (config/decisions.yaml), not by the code under
- * test. */
+ * Timers are checked in one place, expect_timer_armed: exactly one index
+ * command on the timers, the ZADD of the member lm_timers_encode makes of
+ * (lead, "response", "<step>|<segment>") with the due time. The times below are
+ * worked out by hand from the built-in config (config/decisions.yaml), not by
+ * the code under test. */
 #include "followup.h"
 #include "lm_lead.h"
 #include "lm_recorder.h"
+#include "lm_timers.h"
 #include "lm_tz.h"
 
 #include "lastmile/v1/lastmile.pb-c.h"
@@ -56,26 +57,41 @@ TestSuite(worker_followup, .init = setup, .fini = teardown);
 
 /* ------------------------------------------------------------- helpers */
 
-/* The response timer of `lead_id`, due at due_ms, was armed: some index
- * command names the lead and carries the due time (a sorted set's score,
- * whatever the member's encoding). The one place that knows how timers
- * look from outside. */
-static void expect_timer_armed(const char *lead_id, int64_t due_ms,
+/* The response timer of `lead_id` for `step` (payload "<step>|NA/mid"),
+ * due at due_ms, was armed: one index command, the ZADD of its member
+ * (lm_timers_encode) into its bucket's set scored with the due time. The
+ * one place that knows how timers look from outside. */
+static void expect_timer_armed(const char *lead_id, int step, int64_t due_ms,
                                const char *what) {
-    char due[32];
+    lm_timer t;
+    memset(&t, 0, sizeof(t));
+    snprintf(t.lead, sizeof(t.lead), "%s", lead_id);
+    snprintf(t.kind, sizeof(t.kind), "%s", LM_LEAD_TIMER_RESPONSE);
+    int n = lm_lead_timer_payload(step, "NA/mid", t.payload, sizeof(t.payload));
+    cr_assert_gt(n, 0);
+    t.payload_len = (size_t)n;
+    char member[LM_TIMERS_MEMBER_MAX], set[LM_TIMERS_KEY_MAX], due[32];
+    size_t mlen;
+    cr_assert_eq(lm_timers_encode(&t, member, &mlen), 0);
+    lm_timers_key(lm_timers_bucket(lead_id), "", set);
     snprintf(due, sizeof(due), "%lld", (long long)due_ms);
     int found = 0;
-    for (size_t i = 0; i < lm_recorder_n_index(rec) && !found; i++) {
+    for (size_t i = 0; i < lm_recorder_n_index(rec); i++) {
         const lm_recorded_cmd *c = lm_recorder_index(rec, i);
-        int has_lead = 0, has_due = 0;
-        for (int a = 1; a < c->argc; a++) {
-            has_lead |= strstr(c->argv[a], lead_id) != NULL;
-            has_due |= strcmp(c->argv[a], due) == 0;
-        }
-        found = has_lead && has_due;
+        if (strstr(c->argv[1], "timers"))
+            found++;
+        else
+            continue;
+        cr_expect_eq(c->argc, 4, "%s", what);
+        cr_expect_str_eq(c->argv[0], "ZADD", "%s", what);
+        cr_expect_str_eq(c->argv[1], set, "%s", what);
+        cr_expect_str_eq(c->argv[2], due, "%s: due time", what);
+        cr_expect(c->argc == 4 && c->lens[3] == mlen &&
+                      memcmp(c->argv[3], member, mlen) == 0,
+                  "%s: armed %s, want %s", what, c->argv[3], member);
     }
-    cr_expect(found, "%s: no index command arms %s's timer due at %s", what,
-              lead_id, due);
+    cr_expect_eq(found, 1, "%s: %d timer commands arm %s's timer", what, found,
+                 lead_id);
 }
 
 /* The lead's decision event, as qualification emits it. */
@@ -300,7 +316,7 @@ Test(worker_followup, each_step_is_emitted_inside_the_allowed_hours) {
         const char *cadence = run_touch(c, in);
         expect_action(c, cadence);
         expect_hash(c, cadence);
-        expect_timer_armed(LEAD, c->when + c->window_ms, c->what);
+        expect_timer_armed(LEAD, c->step, c->when + c->window_ms, c->what);
         cr_expect_eq(lm_recorder_counted(rec, "lastmile_actions_total",
                                          "kind=\"touch\""),
                      1, "%s", c->what);

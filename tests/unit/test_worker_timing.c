@@ -10,18 +10,20 @@
  * NO_RESPONSE after the last step; the learning counts; a timer for a
  * closed lead does nothing; malformed input is refused with a reason.
  *
- * Timers are about to move into the runtime (their member encoding and
- * the fired message may change): the inputs are built by one helper,
- * timer_fired, and the cancel is checked by one, expect_timer_cancelled,
- * so an integrator adapts one place each. */
+ * Timers are the runtime's (lm_timers.h): the inputs are built by one
+ * helper, timer_fired, and the cancel is checked by one,
+ * expect_timer_cancelled (the ZREM of the member armed for the lead's
+ * step and segment), so a layout change adapts one place each. */
 #include "lm_lead.h"
 #include "lm_recorder.h"
+#include "lm_timers.h"
 #include "timing.h"
 
 #include "lastmile/v1/lastmile.pb-c.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define NOW_MS   1767607200000LL /* 2026-01-05T10:00:00Z, a Monday */
@@ -130,11 +132,16 @@ static void pack_lead(void) {
     cr_assert_eq(strlen(lead_bytes), n, "the packed lead has a NUL");
 }
 
+/* The step of the lead hash given last (the step its timer was armed
+ * for): expect_timer_cancelled's. */
+static int given_step;
+
 /* Gives the lead hash (st) and the segment's slot counts (pairs of
  * "<slot>:s|f", count; NULL-ended) as the plan's two replies. */
 static void give_state(ProtobufCMessage *in, const lead_state *st,
                        const char *const *slot_counts) {
     pack_lead();
+    given_step = (int)strtol(st->step, NULL, 10);
     const char *hash[] = {
         LM_F_STATUS,    st->status,      LM_F_STEP,     st->step,
         LM_F_CADENCE,   st->cadence,     LM_F_TZ,       st->tz,
@@ -162,19 +169,38 @@ static void run(ProtobufCMessage *in, const char *what) {
 
 /* ----------------------------------------------------------- checks */
 
-/* The lead's response timer was cancelled: an index command removes a
- * member that names the lead. The one place that knows how a cancel
- * looks from outside. */
+/* The lead's response timer was cancelled: one index command on the
+ * timers, the ZREM of the member armed for the lead's step (the step of
+ * the lead hash given: given_step) and segment, as lm_timers_encode makes
+ * it. The one place that knows how a cancel looks from outside. */
 static void expect_timer_cancelled(const char *lead_id, const char *what) {
+    lm_timer t;
+    memset(&t, 0, sizeof(t));
+    snprintf(t.lead, sizeof(t.lead), "%s", lead_id);
+    snprintf(t.kind, sizeof(t.kind), "%s", LM_LEAD_TIMER_RESPONSE);
+    int n = lm_lead_timer_payload(given_step, SEGMENT, t.payload,
+                                  sizeof(t.payload));
+    cr_assert_gt(n, 0);
+    t.payload_len = (size_t)n;
+    char member[LM_TIMERS_MEMBER_MAX], set[LM_TIMERS_KEY_MAX];
+    size_t mlen;
+    cr_assert_eq(lm_timers_encode(&t, member, &mlen), 0);
+    lm_timers_key(lm_timers_bucket(lead_id), "", set);
     int found = 0;
-    for (size_t i = 0; i < lm_recorder_n_index(rec) && !found; i++) {
+    for (size_t i = 0; i < lm_recorder_n_index(rec); i++) {
         const lm_recorded_cmd *c = lm_recorder_index(rec, i);
-        if (strcmp(c->argv[0], "ZREM") != 0)
+        if (!strstr(c->argv[1], "timers"))
             continue;
-        for (int a = 2; a < c->argc; a++)
-            found |= strstr(c->argv[a], lead_id) != NULL;
+        found++;
+        cr_expect_str_eq(c->argv[0], "ZREM", "%s", what);
+        cr_expect_str_eq(c->argv[1], set, "%s", what);
+        cr_expect(c->argc == 3 && c->lens[2] == mlen &&
+                      memcmp(c->argv[2], member, mlen) == 0,
+                  "%s: cancelled %s, want %s", what,
+                  c->argc > 2 ? c->argv[2] : "", member);
     }
-    cr_expect(found, "%s: no index command cancels %s's timer", what, lead_id);
+    cr_expect_eq(found, 1, "%s: %d timer commands cancel %s's timer", what,
+                 found, lead_id);
 }
 
 /* The learning count of `field` ("<slot>:s" or ":f") went up by one. */

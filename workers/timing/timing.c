@@ -329,8 +329,18 @@ static int close_lead(timing_ctx *c, const lm_msg *m, lm_out *out,
         lm_out_observe(out, "lastmile_cycle_time_seconds",
                        (double)(m->now_ms - o.submitted_at_ms) / 1000.0);
 
-    /* outside the lead's slot: idempotent index commands */
-    lm_timers_cancel(out, lead_id, LM_LEAD_TIMER_RESPONSE);
+    /* outside the lead's slot: idempotent index commands. The response
+       timer followup armed with the lead's current step: its payload is
+       that step and the segment, both read from the lead */
+    char payload[LM_TIMERS_PAYLOAD_MAX];
+    int64_t step = field_int(m, R_STEP);
+    int plen = step >= 0 && step <= LM_LEAD_STEP_MAX
+                   ? lm_lead_timer_payload((int)step, o.segment, payload,
+                                           sizeof(payload))
+                   : -1;
+    if (plen >= 0)
+        lm_timers_cancel(out, lead_id, LM_LEAD_TIMER_RESPONSE, payload,
+                         (size_t)plen);
     const char *team = field(m, R_TEAM, NULL);
     if (team && o.owner[0]) {
         /* the owner's load falls by one: idempotent, so a lead closed
