@@ -51,7 +51,7 @@ lm_train_opts lm_train_defaults(void);
  * penalised) settles it: in the fitted model each complete one-hot group's
  * weights are centred on 0 and bias absorbs the group means. Scores are
  * unaffected. With true weights in that form, 20,000 synthetic examples
- * recover every weight to within 0.15 absolute (tests/unit/test_model.c;
+ * recover every weight to within 0.15 absolute (tests/unit/test_model_train.c;
  * there each weight's error has a standard deviation of about 0.05 or
  * less across seeds).
  *
