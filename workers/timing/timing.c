@@ -234,7 +234,7 @@ static int timing_plan(void *ctx, const ProtobufCMessage *msg,
             memcpy(seg, "-", 2);
     }
     char skey[LM_KEY_MAX];
-    snprintf(skey, sizeof(skey), "lm:{seg:%s}:slots", seg);
+    lm_fmt_cat(skey, sizeof(skey), "lm:{seg:", seg, "}:slots", NULL);
     return lm_plan_cmd_strs(p, "HGETALL", skey, NULL);
 }
 
