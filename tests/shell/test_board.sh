@@ -402,6 +402,48 @@ failed=$((failed + $(grep -c '^FAIL ' "$TMP/check.out")))
   fail "the comparison script stopped with status $check_rc" "tests/shell/board_check.py" \
     "see its output above"
 
+# ---- a Redis that hangs: the board must not say "live" over frozen data ----
+# (issue 14, item 9 reported /api/board frozen with no error while Redis
+# hung.) SIGSTOP keeps the connection open, unanswered: the board's Redis
+# commands time out (LM_BOARD_REDIS_TIMEOUT_MS) and the snapshot carries
+# the error, cleared by the first refresh after Redis answers again.
+board_errors() { # the number of errors /api/board reports, or -1
+  curl_like "${URL}api/board" 2>/dev/null |
+    "$PY" -c 'import json,sys; print(len(json.load(sys.stdin).get("errors",[])))' \
+      2>/dev/null || echo -1
+}
+REDIS_PID=$(cat "$LASTMILE_DEV_DIR/redis.pid" 2>/dev/null)
+if [ -n "$REDIS_PID" ] && kill -STOP "$REDIS_PID" 2>/dev/null; then
+  seen=0
+  for ((i = 0; i < 60; i++)); do
+    n=$(board_errors)
+    [ "$n" -gt 0 ] 2>/dev/null && { seen=1; break; }
+    sleep 1
+  done
+  kill -CONT "$REDIS_PID"
+  if [ "$seen" = 1 ]; then
+    ok "with Redis hanging, /api/board reports a problem within 60 s"
+  else
+    fail "with Redis hanging 60 s, /api/board still reports no problem" \
+      "cli/board_collect.c (board_redis)" \
+      "a refresh whose Redis part fails must put its error in the snapshot"
+  fi
+  back=0
+  for ((i = 0; i < 60; i++)); do
+    [ "$(board_errors)" = 0 ] && { back=1; break; }
+    sleep 1
+  done
+  if [ "$back" = 1 ]; then
+    ok "with Redis answering again, /api/board reports no problem"
+  else
+    fail "Redis is back, yet /api/board still reports a problem" \
+      "cli/board_collect.c" "the next refresh must clear the errors"
+  fi
+else
+  fail "could not pause redis-server" "$LASTMILE_DEV_DIR/redis.pid" \
+    "is the embedded stack's Redis running?"
+fi
+
 if [ -s "$ART/board.png" ]; then
   ok "screenshot kept: $ART/board.png ($(stat -c %s "$ART/board.png") bytes)"
 else
