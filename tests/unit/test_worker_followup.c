@@ -17,6 +17,7 @@
 #include "followup.h"
 #include "lm_lead.h"
 #include "lm_recorder.h"
+#include "worker_testutil.h"
 #include "lm_timers.h"
 #include "lm_tz.h"
 
@@ -35,22 +36,15 @@ static lm_recorder *rec;
 static lm_policy *policy; /* the built-in config, as the worker loads it */
 
 static void setup(void) {
-    lm_settings s;
+    rec = worker_test_start(&lm_followup_worker);
     char err[1024] = "";
-    memset(&s, 0, sizeof(s));
-    cr_assert_eq(
-        lm_followup_worker.init(lm_followup_worker.ctx, &s, err, sizeof(err)),
-        0, "init: %s", err);
     policy = lm_policy_load(NULL, err, sizeof(err));
     cr_assert_not_null(policy, "%s", err);
-    rec = lm_recorder_new();
-    cr_assert_not_null(rec);
 }
 
 static void teardown(void) {
-    lm_recorder_free(rec);
     lm_policy_free(policy);
-    lm_followup_worker.fini(lm_followup_worker.ctx);
+    worker_test_stop(&lm_followup_worker, rec);
 }
 
 TestSuite(worker_followup, .init = setup, .fini = teardown);

@@ -9,6 +9,7 @@
 #include "intake.h"
 #include "lm_lead.h"
 #include "lm_recorder.h"
+#include "worker_testutil.h"
 
 #include "lastmile/v1/lastmile.pb-c.h"
 
@@ -20,19 +21,11 @@
 static lm_recorder *rec;
 
 static void setup(void) {
-    lm_settings s;
-    char err[1024] = "";
-    memset(&s, 0, sizeof(s));
-    cr_assert_eq(
-        lm_intake_worker.init(lm_intake_worker.ctx, &s, err, sizeof(err)), 0,
-        "init: %s", err);
-    rec = lm_recorder_new();
-    cr_assert_not_null(rec);
+    rec = worker_test_start(&lm_intake_worker);
 }
 
 static void teardown(void) {
-    lm_recorder_free(rec);
-    lm_intake_worker.fini(lm_intake_worker.ctx);
+    worker_test_stop(&lm_intake_worker, rec);
 }
 
 TestSuite(worker_intake, .init = setup, .fini = teardown);

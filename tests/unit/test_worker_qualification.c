@@ -15,6 +15,7 @@
 #include "lm_lead.h"
 #include "lm_decode.h"
 #include "lm_recorder.h"
+#include "worker_testutil.h"
 #include "qualification.h"
 
 #include "lastmile/v1/lastmile.pb-c.h"
@@ -30,22 +31,15 @@ static lm_recorder *rec;
 static lm_policy *policy; /* the built-in config, as the worker loads it */
 
 static void setup(void) {
-    lm_settings s;
+    rec = worker_test_start(&lm_qualification_worker);
     char err[1024] = "";
-    memset(&s, 0, sizeof(s));
-    cr_assert_eq(lm_qualification_worker.init(lm_qualification_worker.ctx, &s,
-                                              err, sizeof(err)),
-                 0, "init: %s", err);
     policy = lm_policy_load(NULL, err, sizeof(err));
     cr_assert_not_null(policy, "%s", err);
-    rec = lm_recorder_new();
-    cr_assert_not_null(rec);
 }
 
 static void teardown(void) {
-    lm_recorder_free(rec);
     lm_policy_free(policy);
-    lm_qualification_worker.fini(lm_qualification_worker.ctx);
+    worker_test_stop(&lm_qualification_worker, rec);
 }
 
 TestSuite(worker_qualification, .init = setup, .fini = teardown);

@@ -16,6 +16,7 @@
  * step and segment), so a layout change adapts one place each. */
 #include "lm_lead.h"
 #include "lm_recorder.h"
+#include "worker_testutil.h"
 #include "lm_timers.h"
 #include "timing.h"
 
@@ -37,19 +38,11 @@
 static lm_recorder *rec;
 
 static void setup(void) {
-    lm_settings s;
-    char err[1024] = "";
-    memset(&s, 0, sizeof(s));
-    cr_assert_eq(
-        lm_timing_worker.init(lm_timing_worker.ctx, &s, err, sizeof(err)), 0,
-        "init: %s", err);
-    rec = lm_recorder_new();
-    cr_assert_not_null(rec);
+    rec = worker_test_start(&lm_timing_worker);
 }
 
 static void teardown(void) {
-    lm_recorder_free(rec);
-    lm_timing_worker.fini(lm_timing_worker.ctx);
+    worker_test_stop(&lm_timing_worker, rec);
 }
 
 TestSuite(worker_timing, .init = setup, .fini = teardown);
