@@ -191,6 +191,38 @@ static void kafka_prop_name(const char *suffix, char *out, size_t outsz) {
     out[i] = '\0';
 }
 
+/* The replica's name. Given (LASTMILE_INSTANCE_ID, or "@hostname" for the
+ * host's name: Docker and Kubernetes keep it across a container's
+ * restarts), it is stable, and consumers join as static members; not
+ * given, "<host>-<pid>" names this process only. 0 / -1 with err. */
+static int resolve_instance_id(lm_settings *s, char *err, size_t errsz) {
+    char host[128] = "host";
+    gethostname(host, sizeof(host) - 1);
+    host[sizeof(host) - 1] = '\0';
+    char id[200];
+    if (*s->instance_id && strcmp(s->instance_id, "@hostname") != 0) {
+        for (const char *p = s->instance_id; *p; p++)
+            if (!isalnum((unsigned char)*p) && !strchr("._-", *p)) {
+                snprintf(err, errsz,
+                         "LASTMILE_INSTANCE_ID=%s: only letters, digits, "
+                         "'.', '_' and '-' (or \"@hostname\"); e.g. "
+                         "qualification-0",
+                         s->instance_id);
+                return -1;
+            }
+        s->instance_id_static = 1;
+        return 0;
+    }
+    s->instance_id_static = *s->instance_id != '\0'; /* "@hostname" */
+    if (s->instance_id_static)
+        snprintf(id, sizeof(id), "%s", host);
+    else
+        snprintf(id, sizeof(id), "%s-%ld", host, (long)getpid());
+    free(s->instance_id);
+    s->instance_id = strdup(id);
+    return s->instance_id ? 0 : -1;
+}
+
 static int load_kafka_props(lm_settings *s, char *err, size_t errsz) {
     static const char prefix[] = "LASTMILE_KAFKA_";
     int rc = 0;
@@ -399,15 +431,8 @@ int lm_settings_load(lm_settings *s, const char *component, char *err,
     if (load_kafka_props(s, err, errsz) != 0)
         bad = 1;
 
-    if (!bad && s->instance_id && !*s->instance_id) {
-        char host[128] = "host";
-        gethostname(host, sizeof(host) - 1);
-        host[sizeof(host) - 1] = '\0';
-        char id[200];
-        snprintf(id, sizeof(id), "%s-%ld", host, (long)getpid());
-        free(s->instance_id);
-        s->instance_id = strdup(id);
-    }
+    if (!bad && s->instance_id && resolve_instance_id(s, err, errsz) != 0)
+        bad = 1;
     if (bad) {
         lm_settings_free(s);
         return -1;

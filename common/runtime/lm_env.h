@@ -32,7 +32,13 @@ typedef struct lm_settings {
     char *topic_prefix;
     char *metrics_addr; /* "" = no HTTP endpoint */
     int log_level;      /* lm_log_level */
+    /* this replica's name: LASTMILE_INSTANCE_ID ("@hostname" takes the
+       host's name), else "<host>-<pid>" */
     char *instance_id;
+    /* 1 when LASTMILE_INSTANCE_ID was given: the name is stable across
+       this replica's restarts, so consumers join their group as static
+       members (group.instance.id) */
+    int instance_id_static;
     char *config_path; /* "" = built-in default decision config */
     char *model_path;  /* "" = built-in default model */
     double time_scale;

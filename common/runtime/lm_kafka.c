@@ -4,7 +4,17 @@
  *   consumer: enable.auto.offset.store=false (an offset is stored only once
  *     what its message caused is durable), enable.auto.commit=false (the
  *     runtime commits after each batch), auto.offset.reset=earliest (a new
- *     group misses nothing), partition.assignment.strategy=cooperative-sticky
+ *     group misses nothing), session.timeout.ms=6000 (the broker's
+ *     smallest by default) with a heartbeat every second: a replica
+ *     killed without leaving the group gives its partitions up within
+ *     6 s, and one restarted within 6 s under the same static name keeps
+ *     them with no rebalance at all (heartbeats come from librdkafka's
+ *     own thread, so a slow batch does not count), group.instance.id=
+ *     LASTMILE_INSTANCE_ID
+ *     when that is set (static membership: a restarted replica with the
+ *     same name takes its partitions back at once, with no rebalance;
+ *     the name must be unique in the worker's group, or the broker fences
+ *     the older replica), partition.assignment.strategy=cooperative-sticky
  *     is NOT used: eager rebalancing keeps the hand-over of a partition
  *     simple to reason about;
  *   producer: enable.idempotence=true (no duplicates or reordering from
@@ -81,7 +91,7 @@ rd_kafka_conf_t *lm_kafka_conf(const lm_settings *s, lm_kafka_role role,
         {"auto.offset.reset", "earliest"},
         {"enable.partition.eof", "false"},
         {"fetch.wait.max.ms", "10"},
-        {"session.timeout.ms", "10000"},
+        {"session.timeout.ms", "6000"},
         {"heartbeat.interval.ms", "1000"},
         {"max.poll.interval.ms", "300000"},
         {"isolation.level", "read_committed"},
@@ -120,6 +130,13 @@ rd_kafka_conf_t *lm_kafka_conf(const lm_settings *s, lm_kafka_role role,
     if (role == LM_KAFKA_CONSUMER && group_id &&
         conf_set(conf, "group.id", group_id, "lastmile default", err, errsz) !=
             0)
+        goto fail;
+    /* a replica with a stable name rejoins its group as the member it was:
+       after a restart it gets its partitions back at once, with no
+       rebalance and no wait for its old session to time out */
+    if (role == LM_KAFKA_CONSUMER && group_id && s->instance_id_static &&
+        conf_set(conf, "group.instance.id", s->instance_id,
+                 "LASTMILE_INSTANCE_ID", err, errsz) != 0)
         goto fail;
     for (int i = 0; i < s->n_kafka; i++) {
         char origin[256];

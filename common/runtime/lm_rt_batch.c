@@ -371,7 +371,10 @@ int rt_decide(lm_runtime *rt, int first_attempt, int64_t now_ms,
                                 rt->batch_plan_n};
         rt->w->begin_batch(rt->w->ctx, &batch_reads);
     }
-    rt->dedupe->read(rt, mget);
+    if (rt->dedupe->read(rt, mget) != 0) {
+        lm_redis_replies_free(rt->replies, n_replies);
+        return -1;
+    }
     for (size_t i = 0; i < rt->n_items; i++) {
         rt_item *it = &rt->items[i];
         it->rec_first = rt->n_recs;

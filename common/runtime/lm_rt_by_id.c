@@ -49,9 +49,10 @@ static int by_id_pipe_reads(lm_runtime *rt, size_t *n_keys) {
     return 0;
 }
 
-static void by_id_read(lm_runtime *rt, const redisReply *mget) {
+static int by_id_read(lm_runtime *rt, const redisReply *mget) {
     (void)rt;
     (void)mget;
+    return 0;
 }
 
 /* Applied before when it has a done record; its outbox is restored from

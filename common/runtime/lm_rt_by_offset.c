@@ -16,12 +16,16 @@
  *
  * Round trip 1 reads the fences (the MGET); an item below its fence's next
  * offset was applied before, and its outbox, if the fence still holds it,
- * is restored. A fence that does not decode (fence_unreadable) or is ahead
- * of its partition's log (fence_ahead_of_log: the topic was made again)
- * is logged and taken as empty. A dead letter decided after the writes
- * swaps the fence with a Lua compare-and-set: only if it still holds what
- * this batch wrote (fence_moved otherwise, and the batch is left to the
- * replica that moved it).
+ * is restored. A fence that does not decode (fence_unreadable), or was
+ * written for another log of its partition (the topic was made again:
+ * fence_of_another_log when the record at its anchor — the last input it
+ * applied — is another one or gone, checked once an assignment before
+ * input is skipped; fence_ahead_of_log for fences without an anchor) is
+ * logged and taken as empty; one whose log cannot be told
+ * (fence_log_unknown: the broker does not answer) abandons the batch. A dead
+ * letter decided after the writes swaps the fence with a Lua compare-and-set:
+ * only if it still holds what this batch wrote (fence_moved otherwise, and the
+ * batch is left to the replica that moved it).
  *
  * State (rt->dedupe_state, an rt_fences): the fences as round trip 1 read
  * them, and the bytes round trip 2 wrote; owned here, freed by fini.
@@ -88,10 +92,60 @@ static int by_offset_pipe_reads(lm_runtime *rt, size_t *n_keys) {
     return 0;
 }
 
+/* The batch's record at `offset` on fence f's partition, or NULL. */
+static const rd_kafka_message_t *batch_record_at(const lm_runtime *rt, int f,
+                                                 int64_t offset) {
+    for (size_t i = 0; i < rt->n_items; i++)
+        if (rt->items[i].fence == f && rt->items[i].rkm->offset == offset)
+            return rt->items[i].rkm;
+    return NULL;
+}
+
+/* Does anchored fence pf (fence f of the batch) belong to the partition's
+ * log? The record at its anchor must be the one it names: read from the
+ * batch when there, else from the broker. 1 yes, 0 no (logged), -1 the
+ * broker could not say (logged). */
+static int fence_of_this_log(lm_runtime *rt, int f,
+                             const Lastmile__V1__Internal__PartitionFence *pf,
+                             const char *key) {
+    const rd_kafka_message_t *rec = batch_record_at(rt, f, pf->anchor_offset);
+    uint64_t fp = 0;
+    char err[256] = "";
+    int got =
+        rec ? 0
+            : rt_kafka_fingerprint_at(rt, rt->fences[f], pf->anchor_offset, &fp,
+                                      err, sizeof(err));
+    if (rec)
+        fp = rt_record_fingerprint(rec);
+    if (got < 0) {
+        lm_log(LM_LOG_ERROR, "fence_log_unknown",
+               "%s says input below offset %lld was applied, and the record "
+               "at %lld that would prove it is of this log could not be "
+               "read (%s); stopping rather than skip or repeat input. It is "
+               "tried again on restart; if the broker answers and this "
+               "persists, delete the key (its partition's input is then "
+               "decided as new)",
+               key, (long long)pf->next_offset, (long long)pf->anchor_offset,
+               err);
+        return -1;
+    }
+    if (got == 0 && fp == pf->anchor_fingerprint)
+        return 1;
+    lm_log(LM_LOG_WARN, "fence_of_another_log",
+           "%s says input below offset %lld was applied, but the record at "
+           "%lld is %s: the topic was created again. Its input is decided as "
+           "new",
+           key, (long long)pf->next_offset, (long long)pf->anchor_offset,
+           got == 0 ? "another one" : "not in the log");
+    return 0;
+}
+
 /* Takes the fences the MGET read. A fence that is not a PartitionFence,
- * or is ahead of its log, is logged and taken as empty: its partition's
- * input is decided as new. */
-static void by_offset_read(lm_runtime *rt, const redisReply *mget) {
+ * or belongs to another log of its partition (ahead of the log's end, or
+ * its anchor is another record), is logged and taken as empty: its
+ * partition's input is decided as new. A fence whose log cannot be told
+ * stops the batch (-1). */
+static int by_offset_read(lm_runtime *rt, const redisReply *mget) {
     rt_fences *fs = rt->dedupe_state;
     char key[RT_KEY_MAX];
     by_offset_forget(rt);
@@ -112,7 +166,8 @@ static void by_offset_read(lm_runtime *rt, const redisReply *mget) {
                    key, len, rt->w->name);
             continue;
         }
-        if (rt->fence_first[f] < pf->next_offset &&
+        int skips = rt->fence_first[f] < pf->next_offset;
+        if (skips && !pf->anchored &&
             rt_kafka_log_ends_before(rt, rt->fences[f], pf->next_offset)) {
             lm_log(LM_LOG_WARN, "fence_ahead_of_log",
                    "%s says input below offset %lld was applied, but the "
@@ -122,8 +177,23 @@ static void by_offset_read(lm_runtime *rt, const redisReply *mget) {
             lastmile__v1__internal__partition_fence__free_unpacked(pf, NULL);
             continue;
         }
+        if (skips && pf->anchored && !rt->log_known[rt->fences[f]]) {
+            int ours = fence_of_this_log(rt, f, pf, key);
+            if (ours < 0) {
+                lastmile__v1__internal__partition_fence__free_unpacked(pf,
+                                                                       NULL);
+                return -1;
+            }
+            rt->log_known[rt->fences[f]] = 1;
+            if (!ours) {
+                lastmile__v1__internal__partition_fence__free_unpacked(pf,
+                                                                       NULL);
+                continue;
+            }
+        }
         fs->prev[f] = pf;
     }
+    return 0;
 }
 
 /* The fence's outputs of the input at `offset`, or NULL. */
@@ -215,6 +285,12 @@ static int fence_pack(lm_runtime *rt, int f, int64_t now_ms) {
     Lastmile__V1__Internal__PartitionFence pf =
         LASTMILE__V1__INTERNAL__PARTITION_FENCE__INIT;
     pf.next_offset = rt->fence_last[f] + 1;
+    const rd_kafka_message_t *last = batch_record_at(rt, f, rt->fence_last[f]);
+    if (last) { /* always: fence_last is an item's offset */
+        pf.anchored = 1;
+        pf.anchor_offset = last->offset;
+        pf.anchor_fingerprint = rt_record_fingerprint(last);
+    }
     pf.n_inputs = ni;
     pf.inputs = inp;
     pf.written_at_ms = now_ms;

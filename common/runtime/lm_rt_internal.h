@@ -151,6 +151,13 @@ struct lm_runtime {
     int raced; /* replica-first: the race was run */
     lm_redis *redis;
     rd_kafka_t *consumer, *producer;
+    /* reads one input record by its offset (a fence's anchor); made on
+       first use, no group (lm_rt_kafka.c) */
+    rd_kafka_t *anchor_reader;
+    /* per input partition: 1 once this assignment has checked that the
+       partition's fence belongs to its log (lm_rt_by_offset.c); cleared
+       by every rebalance */
+    unsigned char log_known[RT_PARTITIONS_MAX];
     rt_topic topics[RT_TOPICS_MAX];
     int n_topics;
     int dlq_topic;
@@ -223,8 +230,8 @@ struct rt_dedupe_ops {
      * *n_keys its number of keys. 0 / -1 (OOM). */
     int (*pipe_reads)(lm_runtime *rt, size_t *n_keys);
     /* The MGET's reply (an array of n_keys), before any item is
-     * classified. */
-    void (*read)(lm_runtime *rt, const redisReply *mget);
+     * classified. 0 / -1 (the batch cannot be decided: abandon it). */
+    int (*read)(lm_runtime *rt, const redisReply *mget);
     /* Item i (NEW or REJECT): 0 new; 1 applied before, its outbox's
      * records restored (*recovering set when any may be missing from its
      * topic); -1 out of memory (abandon). */
@@ -331,6 +338,13 @@ void rt_seek_back_later(lm_runtime *rt);
 /* 1 when the input partition's log ends below `next` (the topic was made
  * again). */
 int rt_kafka_log_ends_before(lm_runtime *rt, int32_t partition, int64_t next);
+/* A record's fingerprint: a hash of its timestamp, key and value. */
+uint64_t rt_record_fingerprint(const rd_kafka_message_t *rkm);
+/* Reads the input partition's record at `offset` into *fingerprint: 0
+ * found; 1 not in the log (below its start, past its end, or a gap); -1
+ * the broker could not say (in err). */
+int rt_kafka_fingerprint_at(lm_runtime *rt, int32_t partition, int64_t offset,
+                            uint64_t *fingerprint, char *err, size_t errsz);
 
 /* ======================================================== lm_rt_out.c */
 

@@ -17,6 +17,7 @@
 #include "lm_rt_internal.h"
 
 #include "lm_clock.h"
+#include "lm_hash.h"
 #include "lm_kafka.h"
 #include "lm_log.h"
 
@@ -63,15 +64,27 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
 static void on_error(rd_kafka_t *rk, int err, const char *reason,
                      void *opaque) {
     lm_runtime *rt = opaque;
-    (void)rk;
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
         atomic_store(&rt->ready_broker, 0);
     snprintf(rt->kafka_last_error, sizeof(rt->kafka_last_error), "%s: %s",
              rd_kafka_err2name(err), reason);
-    lm_log(err == RD_KAFKA_RESP_ERR__FATAL ? LM_LOG_ERROR : LM_LOG_WARN,
-           "kafka_error", "%s: %s", rd_kafka_err2name(err), reason);
-    if (err == RD_KAFKA_RESP_ERR__FATAL)
-        rt->fatal = 1;
+    if (err != RD_KAFKA_RESP_ERR__FATAL) {
+        lm_log(LM_LOG_WARN, "kafka_error", "%s: %s", rd_kafka_err2name(err),
+               reason);
+        return;
+    }
+    char why[256] = "";
+    rd_kafka_resp_err_t cause = rd_kafka_fatal_error(rk, why, sizeof(why));
+    if (cause == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID)
+        lm_log(LM_LOG_ERROR, "kafka_error",
+               "%s: another replica of %s joined its group as "
+               "LASTMILE_INSTANCE_ID=%s; give each replica a name of its own "
+               "(Kubernetes: the pod name; compose: @hostname)",
+               why, rt->w->name, rt->s.instance_id);
+    else
+        lm_log(LM_LOG_ERROR, "kafka_error", "%s: %s", rd_kafka_err2name(err),
+               reason);
+    rt->fatal = 1;
 }
 
 /* The lag series of partitions this replica gave up read 0 from now on:
@@ -116,11 +129,13 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         rd_kafka_assign(rk, parts);
         atomic_store(&rt->assigned, parts->cnt);
+        memset(rt->log_known, 0, sizeof(rt->log_known));
         lm_log(LM_LOG_INFO, "assigned", "%d partition(s) of %s assigned",
                parts->cnt, rt->input_topic);
     } else {
         rd_kafka_assign(rk, NULL);
         atomic_store(&rt->assigned, 0);
+        memset(rt->log_known, 0, sizeof(rt->log_known));
         lag_forget(rt, parts);
         lm_log(LM_LOG_INFO, "revoked", "partitions of %s revoked",
                rt->input_topic);
@@ -458,7 +473,82 @@ int rt_kafka_log_ends_before(lm_runtime *rt, int32_t partition, int64_t next) {
     return next > hi;
 }
 
+uint64_t rt_record_fingerprint(const rd_kafka_message_t *rkm) {
+    int64_t ts = rd_kafka_message_timestamp(rkm, NULL);
+    uint64_t h = lm_hash64(&ts, sizeof(ts), 0x6c6f67);
+    h = lm_hash64(rkm->key, rkm->key ? rkm->key_len : 0, h);
+    return lm_hash64(rkm->payload, rkm->payload ? rkm->len : 0, h);
+}
+
+/* The anchor reader: a consumer with no group, assigned one offset at a
+ * time; an offset outside the log is an error, not a reset. */
+static rd_kafka_t *anchor_reader(lm_runtime *rt, char *err, size_t errsz) {
+    if (rt->anchor_reader)
+        return rt->anchor_reader;
+    rd_kafka_conf_t *conf =
+        lm_kafka_conf(&rt->s, LM_KAFKA_READER, NULL, err, errsz);
+    char why[512];
+    if (!conf ||
+        rd_kafka_conf_set(conf, "auto.offset.reset", "error", why,
+                          sizeof(why)) != RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_set(conf, "isolation.level", "read_committed", why,
+                          sizeof(why)) != RD_KAFKA_CONF_OK) {
+        if (conf) {
+            snprintf(err, errsz, "anchor reader: %s", why);
+            rd_kafka_conf_destroy(conf);
+        }
+        return NULL;
+    }
+    rt->anchor_reader = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
+    if (!rt->anchor_reader)
+        snprintf(err, errsz, "anchor reader: %s", why);
+    else
+        rd_kafka_poll_set_consumer(rt->anchor_reader);
+    return rt->anchor_reader;
+}
+
+int rt_kafka_fingerprint_at(lm_runtime *rt, int32_t partition, int64_t offset,
+                            uint64_t *fingerprint, char *err, size_t errsz) {
+    rd_kafka_t *rk = anchor_reader(rt, err, errsz);
+    if (!rk)
+        return -1;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, rt->input_topic, partition)->offset =
+        offset;
+    rd_kafka_resp_err_t e = rd_kafka_assign(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    int rc = -1;
+    snprintf(err, errsz, "%s", e ? rd_kafka_err2str(e) : "no answer in time");
+    int64_t deadline = lm_clock_mono_ms() + RT_META_TIMEOUT_MS;
+    while (!e && rc == -1 && lm_clock_mono_ms() < deadline &&
+           !lm_runtime_stopping(rt)) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (!m)
+            continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF ||
+            m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+            m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE)
+            rc = 1; /* the log ends before it, or starts after it */
+        else if (m->err)
+            snprintf(err, errsz, "%s", rd_kafka_message_errstr(m));
+        else if (m->offset != offset)
+            rc = 1; /* a gap where the record was */
+        else {
+            *fingerprint = rt_record_fingerprint(m);
+            rc = 0;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_assign(rk, NULL);
+    return rc;
+}
+
 void rt_kafka_close(lm_runtime *rt) {
+    if (rt->anchor_reader) {
+        rd_kafka_consumer_close(rt->anchor_reader);
+        rd_kafka_destroy(rt->anchor_reader);
+        rt->anchor_reader = NULL;
+    }
     if (rt->consumer) {
         rd_kafka_consumer_close(rt->consumer);
         rd_kafka_destroy(rt->consumer);

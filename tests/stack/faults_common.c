@@ -81,6 +81,20 @@ void check_once(const market *m, size_t people, size_t invalid,
                  m->dlq, invalid);
     cr_expect_eq(m->off_hours, 0, "%s: %zu touch(es) outside allowed hours",
                  what, m->off_hours);
+    /* every topic, byte for byte: a record written twice (the same key and
+       value) is an output produced twice, whatever its id */
+    char topics[512] = "";
+    for (size_t i = 0; i < m->dup_topics.n; i++) {
+        int n = 0;
+        const char *t = strset_key(&m->dup_topics, i, &n);
+        size_t len = strlen(topics);
+        snprintf(topics + len, sizeof(topics) - len, " %s (%d)", t, n);
+    }
+    printf("%s: %zu records on the fleet's topics, %zu written twice byte for "
+           "byte%s\n",
+           what, m->copies.n, m->copies.dups, topics);
+    cr_expect_eq(m->copies.dups, 0, "%s: %zu record(s) written twice:%s", what,
+                 m->copies.dups, topics);
 }
 
 /* Reads a whole file into a NUL-terminated malloc'd buffer (NULL if none). */

@@ -23,6 +23,7 @@ void market_init(market *m, fixture *fx, double respond_share) {
     m->r_actions = reader_new(fx, "actions");
     m->r_outcomes = reader_new(fx, "outcomes");
     m->r_dlq = reader_new(fx, "dlq");
+    m->r_timing = reader_new(fx, "timing");
     char err[512];
     if (!policy)
         policy = lm_policy_load(NULL, err, sizeof(err));
@@ -34,6 +35,9 @@ void market_free(market *m) {
     reader_free(m->r_actions);
     reader_free(m->r_outcomes);
     reader_free(m->r_dlq);
+    reader_free(m->r_timing);
+    strset_free(&m->copies);
+    strset_free(&m->dup_topics);
     strset_free(&m->accepted);
     strset_free(&m->decisions);
     strset_free(&m->actions);
@@ -158,13 +162,41 @@ static void on_dlq(void *opaque, const rd_kafka_message_t *rkm) {
     m->dlq++;
 }
 
+/* A reader's callback that first counts the record's bytes in m->copies. */
+typedef struct copy_check {
+    market *m;
+    reader_fn fn; /* NULL: only counted */
+} copy_check;
+
+static void on_any(void *opaque, const rd_kafka_message_t *rkm) {
+    copy_check *cc = opaque;
+    const char *topic = rd_kafka_topic_name(rkm->rkt);
+    uint64_t h1 =
+        lm_hash64(rkm->payload, rkm->len, lm_hash64(rkm->key, rkm->key_len, 1));
+    uint64_t h2 =
+        lm_hash64(rkm->payload, rkm->len, lm_hash64(rkm->key, rkm->key_len, 2));
+    char id[256];
+    snprintf(id, sizeof(id), "%s:%016llx%016llx", topic, (unsigned long long)h1,
+             (unsigned long long)h2);
+    if (strset_add(&cc->m->copies, id) > 1)
+        strset_add(&cc->m->dup_topics, topic);
+    if (cc->fn)
+        cc->fn(cc->m, rkm);
+}
+
+static void drain(market *m, topic_reader *r, int wait_ms, reader_fn fn) {
+    copy_check cc = {m, fn};
+    reader_drain(r, wait_ms, on_any, &cc);
+}
+
 void market_pump(market *m, int wait_ms) {
-    reader_drain(m->r_accepted, wait_ms, on_accepted, m);
-    reader_drain(m->r_followup, 10, on_followup, m);
-    reader_drain(m->r_actions, 10, on_action, m);
+    drain(m, m->r_accepted, wait_ms, on_accepted);
+    drain(m, m->r_followup, 10, on_followup);
+    drain(m, m->r_actions, 10, on_action);
     fixture_flush(m->fx);
-    reader_drain(m->r_outcomes, 10, on_outcome, m);
-    reader_drain(m->r_dlq, 10, on_dlq, m);
+    drain(m, m->r_outcomes, 10, on_outcome);
+    drain(m, m->r_dlq, 10, on_dlq);
+    drain(m, m->r_timing, 10, NULL);
 }
 
 int market_until(market *m, int (*pred)(const market *m), int64_t timeout_ms) {

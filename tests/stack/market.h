@@ -9,12 +9,17 @@
 
 typedef struct market {
     fixture *fx;
-    topic_reader *r_accepted, *r_followup, *r_actions, *r_outcomes, *r_dlq;
+    topic_reader *r_accepted, *r_followup, *r_actions, *r_outcomes, *r_dlq,
+        *r_timing;
     strset accepted;   /* lead ids on lastmile.qualification */
     strset decisions;  /* lead ids with a decision (followup or DQ) */
     strset actions;    /* action ids on lastmile.actions */
     strset outcomes;   /* lead ids with a terminal outcome */
     strset responders; /* lead ids the market answered */
+    /* every record on every topic by its bytes ("<topic>:<hash of key and
+       value>"): copies.dups counts records written twice byte for byte,
+       dup_topics names their topics */
+    strset copies, dup_topics;
     size_t dlq, late, touches, off_hours, n_responded_outcomes;
     double respond_share;
 } market;

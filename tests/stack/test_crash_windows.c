@@ -277,6 +277,35 @@ Test(crash, fence_ahead_of_log, .fini = teardown, .timeout = 120) {
     market_free(&m);
 }
 
+/* A fence from a partition's earlier life whose log was longer than the
+ * new one is now (the topic deleted and made again, then fed past the
+ * fence's offset): the record at its anchor is another one, so its input
+ * is not taken for applied. Before fences knew their log, the first ten
+ * inputs of partition 1 were skipped as applied and never decided. */
+Test(crash, fence_of_another_log, .fini = teardown, .timeout = 120) {
+    market m;
+    accept_all(&m, 2);
+    Lastmile__V1__Internal__PartitionFence pf =
+        LASTMILE__V1__INTERNAL__PARTITION_FENCE__INIT;
+    pf.next_offset = 10;
+    pf.anchored = 1;
+    pf.anchor_offset = 9;
+    pf.anchor_fingerprint = 0x0123456789abcdefULL; /* not the record at 9 */
+    uint8_t buf[64];
+    size_t len = lastmile__v1__internal__partition_fence__pack(&pf, buf);
+    char key[256];
+    fence_key_of(1, key, sizeof(key));
+    redis_set(key, buf, len);
+    /* batches of 4: the first one (offsets 0-3) does not hold the anchor,
+       which is read from the broker */
+    setenv("LASTMILE_BATCH_MAX", "4", 1);
+    cr_assert_geq(fixture_start_worker(&fx, "qualification"), 0);
+    unsetenv("LASTMILE_BATCH_MAX");
+    expect_all_decided_once(&m);
+    cr_expect(fixture_log_has(&fx, "qualification", "fence_of_another_log", 0));
+    market_free(&m);
+}
+
 static char first_lead[128];
 static void on_first(void *opaque, const rd_kafka_message_t *rkm) {
     (void)opaque;

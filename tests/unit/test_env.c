@@ -1,9 +1,11 @@
 /* test_env.c — every configuration error path of lm_settings_load: each
  * message names the variable, what is wrong, and an example. */
 #include "lm_env.h"
+#include "lm_kafka.h"
 #include "lm_redis.h"
 
 #include <criterion/criterion.h>
+#include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,7 @@ static env_case cases[] = {
     {"LASTMILE_SHUTDOWN_TIMEOUT_MS", "x", "LASTMILE_SHUTDOWN_TIMEOUT_MS"},
     {"LASTMILE_REDIS_TIMEOUT_MS", "0", "LASTMILE_REDIS_TIMEOUT_MS"},
     {"LASTMILE_BROKER", "x:1", "did you mean LASTMILE_BROKERS"},
+    {"LASTMILE_INSTANCE_ID", "intake 0", "LASTMILE_INSTANCE_ID=intake 0: only"},
     {"LASTMILE_REDIS_URL_FILE", "/nonexistent/secret",
      "LASTMILE_REDIS_URL and LASTMILE_REDIS_URL_FILE are both set"},
 };
@@ -75,6 +78,46 @@ Test(env, good_and_passthrough) {
     cr_expect_eq(s.n_kafka, 1);
     cr_expect_str_eq(s.kafka[0].name, "security.protocol");
     lm_settings_free(&s);
+}
+
+/* A given name is stable across restarts: the consumer joins its group as
+ * a static member under it. Not given, the name holds the pid and the
+ * membership stays dynamic (a static name that changes on every restart
+ * would only keep dead members in the group). */
+static const char *consumer_instance(const char *instance_env, char *name,
+                                     size_t namesz) {
+    base_env();
+    if (instance_env)
+        setenv("LASTMILE_INSTANCE_ID", instance_env, 1);
+    lm_settings s;
+    char err[4096] = "";
+    cr_assert_eq(lm_settings_load(&s, "intake", err, sizeof(err)), 0, "%s",
+                 err);
+    snprintf(name, namesz, "%s", s.instance_id);
+    rd_kafka_conf_t *conf = lm_kafka_conf(&s, LM_KAFKA_CONSUMER,
+                                          "lastmile-intake", err, sizeof(err));
+    cr_assert(conf, "%s", err);
+    static char got[256];
+    size_t len = sizeof(got);
+    if (rd_kafka_conf_get(conf, "group.instance.id", got, &len) !=
+        RD_KAFKA_CONF_OK)
+        got[0] = '\0';
+    rd_kafka_conf_destroy(conf);
+    lm_settings_free(&s);
+    return got;
+}
+
+Test(env, static_membership) {
+    char name[256], host[128] = "";
+    gethostname(host, sizeof(host) - 1);
+    cr_expect_str_eq(consumer_instance("qualification-1", name, sizeof(name)),
+                     "qualification-1");
+    cr_expect_str_eq(consumer_instance("@hostname", name, sizeof(name)), host);
+    cr_expect_str_eq(name, host);
+    cr_expect_str_eq(consumer_instance(NULL, name, sizeof(name)), "");
+    cr_expect(strncmp(name, host, strlen(host)) == 0 &&
+                  name[strlen(host)] == '-',
+              "default name %s is not <host>-<pid>", name);
 }
 
 Test(env, secret_from_file) {
