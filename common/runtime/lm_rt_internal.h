@@ -80,6 +80,9 @@ typedef struct rt_rec { /* one output */
     int64_t scan_from;
     size_t key_off, key_len, val_off, val_len, id_off, id_len; /* recbuf */
     int item; /* index in items, -1 for lm_runtime_produce_sync */
+    /* 1: a service's message that may have been produced before
+       (lm_runtime_produce_placed): read back before producing */
+    int again;
     rt_rec_state state;
     int64_t offset;
 } rt_rec;
@@ -139,7 +142,8 @@ typedef enum rt_crash_at {
     RT_CRASH_NONE,
     RT_CRASH_AFTER_WRITES,
     RT_CRASH_AFTER_PRODUCE,
-    RT_RACE_REPLICA_FIRST
+    RT_RACE_REPLICA_FIRST,
+    RT_CRASH_SWEEP_AFTER_PRODUCE /* the sweep produced, claims not acked */
 } rt_crash_at;
 
 struct lm_runtime {

@@ -366,8 +366,11 @@ int rt_produce_and_wait(lm_runtime *rt, size_t first, size_t last,
     return 0;
 }
 
-int lm_runtime_produce_sync(lm_runtime *rt, const lm_emit_req *reqs, size_t n) {
-    size_t first = rt->n_recs;
+/* Adds reqs as records after the batch's (placed where places say, or
+ * where they go now when places is NULL). 0 / -1. */
+static int sync_recs_add(lm_runtime *rt, const lm_emit_req *reqs,
+                         const lm_emit_place *places,
+                         const unsigned char *again, size_t n) {
     for (size_t i = 0; i < n; i++) {
         int t = rt_topic_index(rt, reqs[i].topic_suffix);
         if (t < 0)
@@ -378,12 +381,46 @@ int lm_runtime_produce_sync(lm_runtime *rt, const lm_emit_req *reqs, size_t n) {
             return -1;
         protobuf_c_message_pack(reqs[i].msg, buf);
         int rc = rt_rec_add(rt, -1, t, reqs[i].key, strlen(reqs[i].key), buf,
-                            len, reqs[i].id, strlen(reqs[i].id), -1, -1);
+                            len, reqs[i].id, strlen(reqs[i].id),
+                            places ? places[i].partition : -1,
+                            places ? places[i].scan_from : -1);
         free(buf);
         if (rc != 0)
             return -1;
+        rt->recs[rt->n_recs - 1].again = again && again[i];
     }
-    int rc = rt_produce_and_wait(rt, first, rt->n_recs, 0);
+    return 0;
+}
+
+int lm_runtime_produce_sync(lm_runtime *rt, const lm_emit_req *reqs, size_t n) {
+    return lm_runtime_produce_placed(rt, reqs, NULL, NULL, n);
+}
+
+int lm_runtime_place(lm_runtime *rt, const lm_emit_req *reqs, size_t n,
+                     lm_emit_place *places) {
+    size_t first = rt->n_recs;
+    int rc = sync_recs_add(rt, reqs, NULL, NULL, n);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        places[i] = (lm_emit_place){rt->recs[first + i].partition,
+                                    rt->recs[first + i].scan_from};
+    rt->n_recs = first;
+    return rc;
+}
+
+int lm_runtime_produce_placed(lm_runtime *rt, const lm_emit_req *reqs,
+                              const lm_emit_place *places,
+                              const unsigned char *again, size_t n) {
+    size_t first = rt->n_recs;
+    int rc = sync_recs_add(rt, reqs, places, again, n);
+    int any_again = 0;
+    for (size_t i = 0; again && i < n; i++)
+        any_again |= again[i];
+    /* the read-back marks the messages already there (RT_REC_THERE); a
+       read-back that fails produces nothing */
+    if (rc == 0 && any_again)
+        rc = rt_recover_scan(rt);
+    if (rc == 0)
+        rc = rt_produce_and_wait(rt, first, rt->n_recs, 0);
     rt->n_recs = first;
     return rc;
 }

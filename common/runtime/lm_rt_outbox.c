@@ -122,9 +122,11 @@ int rt_outbox_restore(lm_runtime *rt, rt_item *it, const char *data,
 /* ------------------------------------------------------ the read-back */
 
 /* 1 when the record was restored from the outbox of an item applied
- * before (only such items have records that were not just decided). */
+ * before (only such items have records that were not just decided), or
+ * is a service's message produced again (rt_rec.again). */
 static int rec_recovering(const lm_runtime *rt, const rt_rec *r) {
-    return r->item >= 0 && rt->items[r->item].state == RT_DONE_BEFORE;
+    return r->again ||
+           (r->item >= 0 && rt->items[r->item].state == RT_DONE_BEFORE);
 }
 
 /* The partitions to read back, each from its smallest scan offset; the

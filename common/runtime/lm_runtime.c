@@ -75,7 +75,14 @@ static rt_crash_at crash_at_from_env(void) {
            : strcmp(v, "after-writes") == 0  ? RT_CRASH_AFTER_WRITES
            : strcmp(v, "after-produce") == 0 ? RT_CRASH_AFTER_PRODUCE
            : strcmp(v, "replica-first") == 0 ? RT_RACE_REPLICA_FIRST
-                                             : RT_CRASH_NONE;
+           : strcmp(v, "sweep-after-produce") == 0
+               ? RT_CRASH_SWEEP_AFTER_PRODUCE
+               : RT_CRASH_NONE;
+}
+
+int lm_runtime_crash_at(const lm_runtime *rt, const char *point) {
+    return rt->crash_at == RT_CRASH_SWEEP_AFTER_PRODUCE &&
+           strcmp(point, "sweep-after-produce") == 0;
 }
 
 /* ============================================================ one batch */

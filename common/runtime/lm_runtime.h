@@ -255,6 +255,27 @@ typedef struct lm_emit_req {
     const ProtobufCMessage *msg;
 } lm_emit_req;
 int lm_runtime_produce_sync(lm_runtime *rt, const lm_emit_req *reqs, size_t n);
+/* Effectively once between batches, for a service that keeps where its
+ * messages went before it produces them (the timer sweep):
+ * lm_runtime_place says where each of reqs goes (its partition, and an
+ * offset at or before where it will land); the caller makes that durable;
+ * lm_runtime_produce_placed produces them there and waits. A request with
+ * again[i] set (a place kept by an earlier attempt that may have been
+ * produced) is produced only when no message with its id is found on its
+ * partition from that offset on. 0 / -1 (nothing acknowledged for sure:
+ * try again later). */
+typedef struct lm_emit_place {
+    int32_t partition;
+    int64_t scan_from;
+} lm_emit_place;
+int lm_runtime_place(lm_runtime *rt, const lm_emit_req *reqs, size_t n,
+                     lm_emit_place *places);
+int lm_runtime_produce_placed(lm_runtime *rt, const lm_emit_req *reqs,
+                              const lm_emit_place *places,
+                              const unsigned char *again, size_t n);
+/* The delivery tests' crash hook: 1 when LASTMILE_TEST_CRASH_AT names
+ * `point` (e.g. "sweep-after-produce"); the service then _exit(137)s. */
+int lm_runtime_crash_at(const lm_runtime *rt, const char *point);
 /* A counter or gauge in this worker's /metrics (created on first use). */
 void lm_runtime_count(lm_runtime *rt, const char *family, const char *labels,
                       double value);

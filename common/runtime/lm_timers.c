@@ -17,8 +17,10 @@
 #include "lm_hash.h"
 #include "lm_log.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* the bucket hash's seed ("timer"): stored layout, never change it */
 #define TIMERS_SEED 0x74696d6572ULL
@@ -324,10 +326,12 @@ const lm_emit_req *lm_timers_fired_get(const lm_timers_fired *f, size_t i) {
 
 /* ============================================================ the sweep */
 
-/* KEYS[1] the timer set, KEYS[2] the claimed set; ARGV now, lease end,
- * max. Returns claims: expired ones (a lease run out: their sweeper died)
- * given a new lease, then due timers, each moved from the set into the
- * claimed set as "<due ms>|<member>" (the score, written as an integer). */
+/* KEYS[1] the timer set, KEYS[2] the claimed set, KEYS[3] the placed hash;
+ * ARGV now, lease end, max. Returns pairs (claim, placed): expired claims
+ * (a lease run out: their sweeper died) given a new lease, with where
+ * their messages went if that sweeper kept it ('' if not); then due
+ * timers, each moved from the set into the claimed set as
+ * "<due ms>|<member>" (the score, written as an integer), with ''. */
 static lm_script sweep_script = {
     .lua = "local out = {}\n"
            "local exp = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1],"
@@ -335,6 +339,7 @@ static lm_script sweep_script = {
            "for i = 1, #exp do\n"
            "  redis.call('ZADD', KEYS[2], ARGV[2], exp[i])\n"
            "  out[#out + 1] = exp[i]\n"
+           "  out[#out + 1] = redis.call('HGET', KEYS[3], exp[i]) or ''\n"
            "end\n"
            "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1],"
            " 'WITHSCORES', 'LIMIT', 0, ARGV[3])\n"
@@ -344,6 +349,7 @@ static lm_script sweep_script = {
            "  redis.call('ZREM', KEYS[1], due[i])\n"
            "  redis.call('ZADD', KEYS[2], ARGV[2], claim)\n"
            "  out[#out + 1] = claim\n"
+           "  out[#out + 1] = ''\n"
            "end\n"
            "return out\n",
     .sha = ""};
@@ -363,11 +369,13 @@ static int sweep_claim(lm_runtime *rt, lm_pipe *pipe, int64_t now_ms,
                now_ms + (int64_t)(LM_TIMERS_LEASE_MS * lm_clock_scale()));
     lm_fmt_i64(max, LM_TIMERS_SWEEP_MAX);
     for (int b = 0; b < LM_TIMERS_BUCKETS; b++) {
-        char set[LM_TIMERS_KEY_MAX], claimed[LM_TIMERS_KEY_MAX];
+        char set[LM_TIMERS_KEY_MAX], claimed[LM_TIMERS_KEY_MAX],
+            placed[LM_TIMERS_KEY_MAX];
         lm_timers_key(b, "", set);
         lm_timers_key(b, ":claimed", claimed);
-        const char *argv[] = {set, claimed, now, lease, max};
-        if (lm_pipe_script(pipe, &sweep_script, 2, 5, argv, NULL) != 0)
+        lm_timers_key(b, ":placed", placed);
+        const char *argv[] = {set, claimed, placed, now, lease, max};
+        if (lm_pipe_script(pipe, &sweep_script, 3, 6, argv, NULL) != 0)
             return -1;
     }
     for (int b = 0; b < LM_TIMERS_BUCKETS; b++) {
@@ -403,15 +411,6 @@ static void sweep_gauges(lm_runtime *rt, redisReply **rep, int64_t now_ms) {
                      oldest_due != INT64_MAX && oldest_due < now_ms
                          ? (double)(now_ms - oldest_due) / 1000.0
                          : 0.0);
-}
-
-/* Appends the acknowledgement of one claim (ZREM from its claimed set). */
-static int ack(lm_pipe *pipe, int bucket, const char *claim, size_t len) {
-    char claimed[LM_TIMERS_KEY_MAX];
-    lm_timers_key(bucket, ":claimed", claimed);
-    const char *argv[] = {"ZREM", claimed, claim};
-    const size_t lens[] = {4, strlen(claimed), len};
-    return lm_pipe_cmd(pipe, 3, argv, lens);
 }
 
 /* Fires one claim into f: 1 fired, 0 dropped (malformed, or refused by
@@ -451,9 +450,21 @@ static int fire_one(const lm_worker *w, int bucket, const char *claim,
 typedef struct sweep_claim_ref {
     const char *s;
     size_t len;
+    const char *placed; /* kept by an earlier sweep that fired it, or "" */
+    size_t placed_len;
     int bucket;
-    int fired;
+    int fired;          /* 1 fired, 0 dropped, -1 not now */
+    size_t first, n;    /* its messages: f->reqs[first .. first + n) */
+    unsigned char keep; /* its places are to be kept (keep_places) */
+    unsigned char ack;  /* to be acknowledged */
 } sweep_claim_ref;
+
+/* Which claims a per-bucket command is over. */
+typedef enum claims_pick { PICK_KEEP, PICK_ACK } claims_pick;
+
+static int picked(const sweep_claim_ref *c, claims_pick pick) {
+    return pick == PICK_KEEP ? c->keep : c->ack;
+}
 
 /* The claims of every bucket's script reply, in order; *n of them, or
  * NULL (none, or out of memory). */
@@ -461,48 +472,191 @@ static sweep_claim_ref *claims_collect(redisReply **rep, size_t *n) {
     size_t total = 0;
     for (int b = 0; b < LM_TIMERS_BUCKETS; b++)
         if (rep[b] && rep[b]->type == REDIS_REPLY_ARRAY)
-            total += rep[b]->elements;
+            total += rep[b]->elements / 2;
     sweep_claim_ref *c = total ? calloc(total, sizeof(*c)) : NULL;
     *n = 0;
     for (int b = 0; c && b < LM_TIMERS_BUCKETS; b++) {
         if (!rep[b] || rep[b]->type != REDIS_REPLY_ARRAY)
             continue;
-        for (size_t i = 0; i < rep[b]->elements; i++) {
-            size_t len;
+        for (size_t i = 0; i + 1 < rep[b]->elements; i += 2) {
+            size_t len, plen = 0;
             const char *s = lm_reply_str(rep[b]->element[i], &len);
+            const char *p = lm_reply_str(rep[b]->element[i + 1], &plen);
             if (s)
-                c[(*n)++] = (sweep_claim_ref){.s = s, .len = len, .bucket = b};
+                c[(*n)++] = (sweep_claim_ref){.s = s,
+                                              .len = len,
+                                              .placed = p ? p : "",
+                                              .placed_len = p ? plen : 0,
+                                              .bucket = b};
         }
     }
     return c;
 }
 
-/* Fires the claims of rep and appends the acknowledgements to acks: a
+/* ------------------------------------------- where a claim's messages went */
+
+/* "<partition>:<scan from>" per message, ','-separated: appended to out. */
+static int places_encode(const lm_emit_place *pl, size_t n, lm_buf *out) {
+    for (size_t i = 0; i < n; i++) {
+        char p[LM_FMT_I64_MAX], o[LM_FMT_I64_MAX];
+        lm_fmt_i64(p, pl[i].partition);
+        lm_fmt_i64(o, pl[i].scan_from);
+        if ((i && lm_buf_append(out, ",", 1) < 0) ||
+            lm_buf_append(out, p, strlen(p)) < 0 ||
+            lm_buf_append(out, ":", 1) < 0 ||
+            lm_buf_append(out, o, strlen(o)) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Reads n places from s (as places_encode wrote them). 0 / -1. */
+static int places_decode(const char *s, size_t len, lm_emit_place *pl,
+                         size_t n) {
+    const char *p = s, *end = s + len;
+    for (size_t i = 0; i < n; i++) {
+        const char *colon = memchr(p, ':', (size_t)(end - p));
+        const char *comma =
+            colon ? memchr(colon, ',', (size_t)(end - colon)) : NULL;
+        const char *stop = comma ? comma : end;
+        char a[LM_FMT_I64_MAX], b[LM_FMT_I64_MAX];
+        int64_t part, from;
+        if (!colon || colon - p >= (long)sizeof(a) ||
+            stop - colon - 1 >= (long)sizeof(b))
+            return -1;
+        memcpy(a, p, (size_t)(colon - p));
+        a[colon - p] = '\0';
+        memcpy(b, colon + 1, (size_t)(stop - colon - 1));
+        b[stop - colon - 1] = '\0';
+        if (lm_parse_int64(a, 0, INT32_MAX, &part) != 0 ||
+            lm_parse_int64(b, 0, INT64_MAX, &from) != 0)
+            return -1;
+        pl[i] = (lm_emit_place){(int32_t)part, from};
+        p = comma ? comma + 1 : end;
+        if ((i + 1 < n) != (comma != NULL))
+            return -1; /* another count of messages than this sweep fired */
+    }
+    return 0;
+}
+
+/* Appends, per bucket, one command over the claims that `pick` selects:
+ * `cmd key claim [value] ...` (HSET with each claim's places from `vals`
+ * when vals is given). 0 / -1 (OOM). */
+static int per_bucket(lm_pipe *p, const char *cmd, const char *suffix,
+                      const sweep_claim_ref *c, size_t n, claims_pick pick,
+                      const lm_buf *vals, const size_t *val_off) {
+    for (int b = 0; b < LM_TIMERS_BUCKETS; b++) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            k += c[i].bucket == b && picked(&c[i], pick);
+        if (!k)
+            continue;
+        char key[LM_TIMERS_KEY_MAX];
+        lm_timers_key(b, suffix, key);
+        if (lm_pipe_begin(p, 2 + k * (vals ? 2 : 1)) != 0 ||
+            lm_pipe_arg(p, cmd, strlen(cmd)) != 0 ||
+            lm_pipe_arg(p, key, strlen(key)) != 0)
+            return -1;
+        for (size_t i = 0; i < n; i++) {
+            if (c[i].bucket != b || !picked(&c[i], pick))
+                continue;
+            if (lm_pipe_arg(p, c[i].s, c[i].len) != 0 ||
+                (vals && lm_pipe_arg(p, vals->data + val_off[i],
+                                     val_off[i + 1] - val_off[i]) != 0))
+                return -1;
+        }
+        lm_pipe_end(p);
+    }
+    return 0;
+}
+
+/* Keeps where the fired claims' messages go, before any is produced, for
+ * those no earlier sweep placed: an HSET per bucket. Marks in again[]
+ * the messages of claims an earlier sweep placed (they take its places).
+ * 0 / -1 (Redis trouble: produce nothing now). */
+static int keep_places(lm_runtime *rt, sweep_claim_ref *c, size_t n,
+                       lm_emit_place *pl, unsigned char *again) {
+    lm_buf vals = {0};
+    size_t *off = calloc(n + 1, sizeof(*off));
+    lm_pipe p = {0};
+    int rc = off ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        off[i] = vals.len;
+        if (c[i].fired != 1)
+            continue;
+        if (c[i].placed_len && places_decode(c[i].placed, c[i].placed_len,
+                                             pl + c[i].first, c[i].n) == 0)
+            memset(again + c[i].first, 1, c[i].n); /* placed before */
+        else if (places_encode(pl + c[i].first, c[i].n, &vals) == 0)
+            c[i].keep = 1;
+        else
+            rc = -1;
+    }
+    if (off)
+        off[n] = vals.len;
+    if (rc == 0)
+        rc = per_bucket(&p, "HSET", ":placed", c, n, PICK_KEEP, &vals, off);
+    if (rc == 0 && p.n > 0) {
+        char err[256];
+        redisReply **rr = calloc(p.n, sizeof(*rr));
+        rc = rr && lm_redis_exec(lm_runtime_redis(rt), &p, rr, err,
+                                 sizeof(err)) == 0
+                 ? 0
+                 : -1;
+        if (rr && rc == 0)
+            lm_redis_replies_free(rr, p.n);
+        free(rr);
+    }
+    lm_pipe_free(&p);
+    lm_buf_free(&vals);
+    free(off);
+    return rc;
+}
+
+/* Fires the claims of rep and appends their acknowledgements to acks: a
  * dropped claim's whatever happens, a fired one's only once the broker
- * acknowledged every message of the sweep. Counts what it fired. */
-static void sweep_fire(lm_runtime *rt, const lm_worker *w, redisReply **rep,
-                       int64_t now_ms, lm_pipe *acks) {
+ * acknowledged every message of the sweep. Before producing, the sweep
+ * keeps where each message goes (keep_places); a claim fired again after
+ * its sweeper died reads back from there and produces only what is not on
+ * its topic yet, so a timer's message is written once. Counts what it
+ * fired. */
+static size_t sweep_fire(lm_runtime *rt, const lm_worker *w, redisReply **rep,
+                         int64_t now_ms, lm_pipe *acks) {
     size_t n, fired = 0, dropped = 0;
     sweep_claim_ref *c = claims_collect(rep, &n);
     lm_timers_fired *f = lm_timers_fired_new(w);
     for (size_t i = 0; f && i < n; i++) {
-        int rc = fire_one(w, c[i].bucket, c[i].s, c[i].len, now_ms, f);
-        c[i].fired = rc == 1;
-        if (rc == 0 && ack(acks, c[i].bucket, c[i].s, c[i].len) == 0)
-            dropped++;
+        c[i].first = f->n;
+        c[i].fired = fire_one(w, c[i].bucket, c[i].s, c[i].len, now_ms, f);
+        c[i].n = f->n - c[i].first;
+        dropped += c[i].fired == 0;
     }
-    if (f && (f->n == 0 || lm_runtime_produce_sync(rt, f->reqs, f->n) == 0))
-        for (size_t i = 0; i < n; i++)
-            if (c[i].fired && ack(acks, c[i].bucket, c[i].s, c[i].len) == 0)
-                fired++;
+    lm_emit_place *pl = f ? calloc(f->n + 1, sizeof(*pl)) : NULL;
+    unsigned char *again = f ? calloc(f->n + 1, 1) : NULL;
+    int ok = pl && again &&
+             (f->n == 0 ||
+              (lm_runtime_place(rt, f->reqs, f->n, pl) == 0 &&
+               keep_places(rt, c, n, pl, again) == 0 &&
+               lm_runtime_produce_placed(rt, f->reqs, pl, again, f->n) == 0));
+    /* not acknowledged when not produced: fires again after its lease */
+    for (size_t i = 0; i < n; i++) {
+        c[i].ack = c[i].fired == 0 || (c[i].fired == 1 && ok);
+        fired += c[i].fired == 1 && ok;
+    }
+    if (per_bucket(acks, "ZREM", ":claimed", c, n, PICK_ACK, NULL, NULL) != 0 ||
+        per_bucket(acks, "HDEL", ":placed", c, n, PICK_ACK, NULL, NULL) != 0)
+        lm_pipe_reset(acks); /* out of memory: the leases run out */
     if (fired)
         lm_runtime_count(rt, "lastmile_timers_fired_total", NULL,
                          (double)fired);
     if (dropped)
         lm_runtime_count(rt, "lastmile_timers_dropped_total", NULL,
                          (double)dropped);
+    free(pl);
+    free(again);
     lm_timers_fired_free(f);
     free(c);
+    return fired;
 }
 
 void lm_timers_sweep(lm_runtime *rt, const lm_worker *w) {
@@ -510,10 +664,13 @@ void lm_timers_sweep(lm_runtime *rt, const lm_worker *w) {
     redisReply *rep[3 * LM_TIMERS_BUCKETS] = {0};
     int64_t now_ms = lm_clock_now_ms();
     /* on Redis trouble nothing more: the batch loop reports it */
+    size_t fired = 0;
     if (sweep_claim(rt, &pipe, now_ms, rep) == 0) {
         sweep_gauges(rt, rep, now_ms);
-        sweep_fire(rt, w, rep, now_ms, &acks);
+        fired = sweep_fire(rt, w, rep, now_ms, &acks);
     }
+    if (fired && lm_runtime_crash_at(rt, "sweep-after-produce"))
+        _exit(137); /* the delivery tests' crash window */
     if (acks.n > 0) {
         char err[256];
         redisReply **rr = calloc(acks.n, sizeof(*rr));

@@ -17,14 +17,17 @@
  *   1. claim: per bucket, one Lua script moves expired claims to a new
  *      lease and due timers into the claimed set with a lease, atomically,
  *      so one replica claims a due timer;
- *   2. fire: fire_timer builds each claimed timer's message (lm_timers_emit),
- *      and all of them are produced; the sweep waits for the broker's
- *      acknowledgement;
- *   3. acknowledge: the claims are removed.
+ *   2. fire: fire_timer builds each claimed timer's message (lm_timers_emit);
+ *      where each message goes (partition, and an offset at or before
+ *      where it lands) is kept with its claim, then all are produced; the
+ *      sweep waits for the broker's acknowledgement;
+ *   3. acknowledge: the claims and their places are removed.
  * A sweeper that dies between 1 and 3 leaves its claims to expire
  * (LM_TIMERS_LEASE_MS real time); the next sweep fires them again, with the
- * same content and id, so a consumer must tolerate a timer fired twice (or
- * fired after it was cancelled: a claimed timer is already firing).
+ * same content and id: one whose places were kept is read back from them
+ * first and produces only the messages not on their topic yet, so a
+ * timer's message is written once. A consumer must still tolerate a timer
+ * fired after it was cancelled (a claimed timer is already firing).
  *
  * Redis layout, LM_TIMERS_BUCKETS buckets by hash of the lead id, each
  * bucket's keys under one hash tag (one Cluster slot, one script):
@@ -33,6 +36,9 @@
  *                            '|'), score = due ms
  *   lm:{timers:<b>}:claimed  sorted set of claims "<due ms>|<member>" (all
  *                            a re-fire needs), score = lease end ms
+ *   lm:{timers:<b>}:placed   hash claim -> where its messages went,
+ *                            "<partition>:<scan from>" each, ','-separated
+ *                            (kept before they are produced)
  * lm_timers_encode writes a member, lm_timers_decode reads one and
  * lm_timers_decode_claim a claim: the one codec of the layout (the sweep
  * script only prefixes a member with its score).

@@ -9,7 +9,10 @@
  *     a claim whose lease ran out (its sweeper died) fires again with its
  *     own due time, a timer not yet due and a claim still leased stay, an
  *     unreadable claim and a kind timing does not know are dropped and
- *     logged. */
+ *     logged;
+ *   timers.sweeper_killed_after_produce_fires_once: a sweeper that dies
+ *     between producing and acknowledging leaves its claim; the next one
+ *     reads back and writes the TimerFired no second time. */
 #include "market.h"
 
 #include "lm_lead.h"
@@ -21,7 +24,9 @@
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 static fixture fx;
 
@@ -255,5 +260,80 @@ Test(timers, sweep_fires_claims_and_drops_what_it_cannot, .fini = teardown,
     redisReply *z = redisCommand(c, "ZSCORE %s %s", cl, held);
     cr_expect(z && z->type == REDIS_REPLY_STRING, "the held claim is gone");
     freeReplyObject(z);
+    redisFree(c);
+}
+
+/* Counts the TimerFired messages of one timer id on lastmile.timing. */
+typedef struct id_count {
+    const char *id;
+    size_t n;
+} id_count;
+
+static void on_timing_count(void *opaque, const rd_kafka_message_t *rkm) {
+    id_count *ic = opaque;
+    Lastmile__V1__TimingEvent *e =
+        lastmile__v1__timing_event__unpack(NULL, rkm->len, rkm->payload);
+    if (e && e->event_case == LASTMILE__V1__TIMING_EVENT__EVENT_TIMER_FIRED &&
+        strcmp(e->timer_fired->timer_id, ic->id) == 0)
+        ic->n++;
+    if (e)
+        lastmile__v1__timing_event__free_unpacked(e, NULL);
+}
+
+/* The sweeper dies after its messages are on the topic, before it
+ * acknowledges the claims: the next sweeper fires the claim again once its
+ * lease runs out, reads back where the first one kept its message went,
+ * finds it there and does not write it again. Before the sweep kept its
+ * places, the timer's TimerFired was on lastmile.timing twice. */
+#define ONCE "0000000000000006-0000000f"
+Test(timers, sweeper_killed_after_produce_fires_once, .fini = teardown,
+     .timeout = 240) {
+    cr_assert_eq(fixture_up(&fx, 2, 0), 0);
+    int64_t now = (int64_t)time(NULL) * 1000;
+    redisContext *c = redis();
+    lm_timer due = timer(ONCE, LM_LEAD_TIMER_RESPONSE, now - 5000, "2|NA/ent");
+    seed_timer(c, &due);
+    redisFree(c);
+    setenv("LASTMILE_TEST_CRASH_AT", "sweep-after-produce", 1);
+    int slot = fixture_start_worker(&fx, "timing");
+    unsetenv("LASTMILE_TEST_CRASH_AT");
+    cr_assert_geq(slot, 0);
+    int status = 0, exited = 0;
+    int64_t deadline = fixture_mono_ms() + fixture_ms(60000);
+    while (!exited && fixture_mono_ms() < deadline) {
+        exited = waitpid(fx.procs[slot], &status, WNOHANG) == fx.procs[slot];
+        usleep(100 * 1000);
+    }
+    cr_assert(exited && WIFEXITED(status) && WEXITSTATUS(status) == 137,
+              "the sweeper did not stop at its crash point");
+    fx.procs[slot] = 0;
+    long long pending = -1, claimed = -1;
+    timer_counts(&pending, &claimed);
+    cr_assert_eq(claimed, 1, "the dead sweeper's claim is not left");
+
+    cr_assert_geq(fixture_start_worker(&fx, "timing"), 0);
+    id_count ic = {ONCE ":timer:2|NA/ent", 0};
+    topic_reader *r = reader_new(&fx, "timing");
+    /* the lease is 30 s of real time; then one sweep settles the claim */
+    deadline = fixture_mono_ms() + fixture_ms(LM_TIMERS_LEASE_MS + 60000);
+    do {
+        reader_drain(r, 200, on_timing_count, &ic);
+        timer_counts(&pending, &claimed);
+    } while (claimed != 0 && fixture_mono_ms() < deadline);
+    for (int i = 0; i < 10; i++)
+        reader_drain(r, 200, on_timing_count, &ic);
+    reader_free(r);
+    cr_expect_eq(claimed, 0, "the claim was never acknowledged");
+    cr_expect_eq(ic.n, 1, "the timer's TimerFired is on the topic %zu times",
+                 ic.n);
+    cr_expect(fixture_log_has(&fx, "timing", "\"recovered\"", 5000),
+              "the second sweeper did not read back");
+    c = redis();
+    char placed[LM_TIMERS_KEY_MAX];
+    lm_timers_key(lm_timers_bucket(ONCE), ":placed", placed);
+    redisReply *h = redisCommand(c, "HLEN %s", placed);
+    cr_expect(h && h->type == REDIS_REPLY_INTEGER && h->integer == 0,
+              "the claim's places are left behind");
+    freeReplyObject(h);
     redisFree(c);
 }
