@@ -35,11 +35,33 @@ int64_t fixture_ms(int64_t base_ms) {
 
 static char topic_prefix[64];
 
+static int stack_up(fixture *fx, int partitions, double time_scale);
+
 int fixture_up(fixture *fx, int partitions, double time_scale) {
     memset(fx, 0, sizeof(*fx));
     snprintf(fx->dir, sizeof(fx->dir), "/tmp/lastmile-test-XXXXXX");
     if (!mkdtemp(fx->dir))
         return -1;
+    return stack_up(fx, partitions, time_scale);
+}
+
+/* Workers stopped, then the stack down and up again in the same
+ * directory, as `lastmile dev down` and `lastmile dev up` do. */
+int fixture_restack(fixture *fx, int partitions, double time_scale) {
+    for (int i = 0; i < fx->n_procs; i++)
+        if (fx->procs[i] > 0)
+            fixture_stop_worker(fx, i, SIGTERM);
+    fx->n_procs = 0;
+    if (fx->producer) {
+        rd_kafka_flush(fx->producer, 5000);
+        rd_kafka_destroy(fx->producer);
+        fx->producer = NULL;
+    }
+    lm_devstack_down(&fx->st);
+    return stack_up(fx, partitions, time_scale);
+}
+
+static int stack_up(fixture *fx, int partitions, double time_scale) {
     snprintf(topic_prefix, sizeof(topic_prefix), "lastmile.");
     char exe[512], err[1024];
     snprintf(exe, sizeof(exe), "%s/cli/lastmile", LM_BINARY_DIR);

@@ -33,6 +33,10 @@ typedef struct fixture {
  * real time). 0 / -1. */
 int fixture_up(fixture *fx, int partitions, double time_scale);
 void fixture_down(fixture *fx);
+/* Stops the workers, takes the stack down and brings it up again in the
+ * same directory (`lastmile dev down`, `lastmile dev up`); the
+ * environment is exported again (new ports). 0 / -1. */
+int fixture_restack(fixture *fx, int partitions, double time_scale);
 /* Starts lastmile-<worker>; returns its slot index or -1. */
 int fixture_start_worker(fixture *fx, const char *worker);
 int fixture_start_all(fixture *fx);

@@ -7,6 +7,7 @@
  * Now the second up starts Redis empty, with the first run's files moved
  * to previous-redis/. A Redis restart within a run keeps its data.
  * Needs no worker. */
+#include "market.h"
 #include "stack_fixture.h"
 
 #include "lm_devstack.h"
@@ -75,4 +76,51 @@ Test(devstack, up_starts_both_empty, .fini = teardown, .timeout = 120) {
     snprintf(prev, sizeof(prev), "%s/previous-redis/appendonlydir", dir);
     struct stat sb;
     cr_expect_eq(stat(prev, &sb), 0, "the last run's AOF is not kept aside");
+}
+
+/* ============================== dev down, dev up, publish again */
+
+static fixture fx;
+
+static void fx_teardown(void) {
+    fixture_down(&fx);
+}
+
+static int closed_200(const market *m) {
+    return m->accepted.n >= 200 && m->outcomes.n >= m->accepted.n;
+}
+
+/* Runs the fleet on fx until 200 new people (seed) are accepted and
+ * closed; checks each once, and no record twice byte for byte. */
+static void publish_200(int seed, const char *what) {
+    cr_assert_eq(fixture_start_all(&fx), 0);
+    market m;
+    market_init(&m, &fx, 0.3);
+    market_submit(&m, 200, 0, 0, seed);
+    int done = market_until(&m, closed_200, 240000);
+    for (int i = 0; i < 5; i++)
+        market_pump(&m, 200);
+    printf("%s: accepted %zu (twice %zu), decisions %zu (twice %zu), "
+           "outcomes %zu (twice %zu), records twice byte for byte %zu\n",
+           what, m.accepted.n, m.accepted.dups, m.decisions.n, m.decisions.dups,
+           m.outcomes.n, m.outcomes.dups, m.copies.dups);
+    cr_expect(done, "%s: not every lead closed", what);
+    cr_expect_eq(m.accepted.n, 200, "%s: accepted", what);
+    cr_expect_eq(m.decisions.n, 200, "%s: decided", what);
+    cr_expect_eq(m.outcomes.n, 200, "%s: closed", what);
+    cr_expect_eq(m.accepted.dups + m.decisions.dups + m.outcomes.dups +
+                     m.copies.dups,
+                 0, "%s: something twice", what);
+    market_free(&m);
+}
+
+/* The issue's probe, end to end: the fleet runs, `dev down`, `dev up`,
+ * the same fleet publishes new leads, and every new lead is decided and
+ * closed once (the stale Redis used to skip or repeat them). */
+Test(devstack, down_up_publish_again_decides_once, .fini = fx_teardown,
+     .timeout = 900) {
+    cr_assert_eq(fixture_up(&fx, 2, 400000), 0);
+    publish_200(41, "first stack");
+    cr_assert_eq(fixture_restack(&fx, 2, 400000), 0);
+    publish_200(42, "after dev down, dev up");
 }
