@@ -28,25 +28,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LM_POLICY_FILE_MAX               (1024 * 1024) /* largest config file read */
-#define LM_POLICY_ERRSZ                  512 /* err buffer that holds any message */
-#define LM_POLICY_NAME_MAX               64 /* channel, team, cadence, band names */
-#define LM_POLICY_OWNER_MAX              128 /* owner names (free text) */
-#define LM_POLICY_MAX_CHANNELS           32
-#define LM_POLICY_MAX_BANDS              16
-#define LM_POLICY_MAX_RULES              256
-#define LM_POLICY_MAX_TEAMS              128
-#define LM_POLICY_MAX_OWNERS             256 /* per team */
-#define LM_POLICY_MAX_CADENCES           32
-#define LM_POLICY_MAX_STEPS              32  /* per cadence */
-#define LM_POLICY_MAX_LIST               512 /* items in a rule's match list */
-#define LM_POLICY_CAPACITY_MAX           1000000
-#define LM_POLICY_DURATION_MAX           (3660LL * 86400 * 1000) /* ~10 years, ms */
-#define LM_POLICY_COST_MAX               100000000LL /* cents: 1,000,000.00 */
-#define LM_POLICY_SEGMENT_MAX            (8 + 1 + LM_POLICY_NAME_MAX + 1) /* bufsz */
-#define LM_POLICY_SLOT_SCAN_DAYS         15 /* candidate_slots looks this far */
-#define LM_POLICY_DEAL_WINDOW_DEFAULT_MS (60LL * 86400 * 1000)       /* 60d */
-#define LM_POLICY_DEFAULT_FILE           "decisions.yaml (built-in)" /* in errors */
+#define LM_POLICY_FILE_MAX       (1024 * 1024) /* largest config file read */
+#define LM_POLICY_ERRSZ          512 /* err buffer that holds any message */
+#define LM_POLICY_NAME_MAX       64  /* channel, team, cadence, band names */
+#define LM_POLICY_OWNER_MAX      128 /* owner names (free text) */
+#define LM_POLICY_MAX_CHANNELS   32
+#define LM_POLICY_MAX_BANDS      16
+#define LM_POLICY_MAX_RULES      256
+#define LM_POLICY_MAX_TEAMS      128
+#define LM_POLICY_MAX_OWNERS     256 /* per team */
+#define LM_POLICY_MAX_CADENCES   32
+#define LM_POLICY_MAX_STEPS      32  /* per cadence */
+#define LM_POLICY_MAX_LIST       512 /* items in a rule's match list */
+#define LM_POLICY_CAPACITY_MAX   1000000
+#define LM_POLICY_DURATION_MAX   (3660LL * 86400 * 1000) /* ~10 years, ms */
+#define LM_POLICY_COST_MAX       100000000LL /* cents: 1,000,000.00 */
+#define LM_POLICY_SEGMENT_MAX    (8 + 1 + LM_POLICY_NAME_MAX + 1) /* bufsz */
+#define LM_POLICY_SLOT_SCAN_DAYS 15 /* candidate_slots looks this far */
+#define LM_POLICY_DEFAULT_FILE   "decisions.yaml (built-in)" /* in errors */
 /* Segment region of a lead whose country is missing or unknown. */
 #define LM_POLICY_REGION_OTHER "OTHER"
 
@@ -87,6 +86,7 @@ int64_t lm_policy_dedupe_window_ms(const lm_policy *p);
 /* A lead handed to its owner (it replied or booked a meeting) stays open
  * this long for the CRM's result (CONVERTED or LOST); then it closes
  * RESPONDED. Key `deal_window`, default LM_POLICY_DEAL_WINDOW_DEFAULT_MS. */
+#define LM_POLICY_DEAL_WINDOW_DEFAULT_MS (60LL * 86400 * 1000) /* 60d */
 int64_t lm_policy_deal_window_ms(const lm_policy *p);
 /* Share 0..1 of leads on the fixed-schedule control arm. */
 double lm_policy_control_share(const lm_policy *p);
