@@ -68,7 +68,9 @@
 #define LM_F_RETURNS     "returns_at"
 #define LM_F_CANCELLED   "cancelled_action"
 /* stage: qualification | followup | waiting | handed_off | closed;
- * handed_off: open, the owner has it, waiting for the CRM's result */
+ * handed_off: open, the owner has it, waiting for the CRM's result. The
+ * mark of a handed-off lead is responded_at on an open lead (only timing
+ * writes it; a NextTouch already on its way may still set the stage) */
 #define LM_STAGE_HANDED_OFF "handed_off"
 /* dead time, real ms, summed per stage, and how many messages:
  * "wait_<stage>_ms" and "wait_<stage>_n" (stage = worker name). A stage

@@ -172,7 +172,7 @@ void lm_report_add_lead(lm_report_acc *acc, const lm_lead_row *row) {
         }
     } else {
         c->open++;
-        if (is(row->stage, "handed_off"))
+        if (row->responded_at > 0) /* timing's mark: stage may lag */
             c->handed_off++;
         char name[LM_REPORT_OWNER_MAX];
         snprintf(name, sizeof(name), "%s",

@@ -374,8 +374,8 @@ Test(worker_followup, a_handed_off_lead_gets_no_touch_an_absent_one_later) {
                             "1",
                             LM_F_TOUCHES,
                             "1",
-                            LM_F_STAGE,
-                            "handed_off",
+                            LM_F_RESPONDED,
+                            "1767600000000",
                             NULL};
     touch_ev t;
     next_touch(&t, 1, NOW_MS + DAY_MS);

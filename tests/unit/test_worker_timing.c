@@ -512,6 +512,29 @@ Test(worker_timing, the_crm_result_closes_a_handed_off_lead) {
     }
 }
 
+/* followup may still write stage "waiting" after the hand-off (a
+ * NextTouch on its way): responded_at, which only timing writes, is what
+ * says the lead is handed off. */
+Test(worker_timing, a_handed_off_lead_is_known_by_its_answer_time) {
+    lead_more clobbered = handed_off;
+    clobbered.stage = "waiting";
+    timing_ev x;
+    ProtobufCMessage *in =
+        response(&x, "crm-9", LASTMILE__V1__RESPONSE_KIND__LOST, 0);
+    give_more(in, &waiting, &clobbered, NULL);
+    given_handed_off = 1; /* its deal window is what gets cancelled */
+    run(in, "stage overwritten");
+    cr_expect_eq(lm_recorder_n_emits(rec), 1, "no hand-off again");
+    expect_closed(LASTMILE__V1__OUTCOME_STATUS__LOST_OUTCOME, "LOST_OUTCOME", 0,
+                  1767434400000LL, "stage overwritten");
+
+    lm_recorder_reset(rec);
+    ProtobufCMessage *t = timer_fired(&x, LEAD, 1, SEGMENT, NOW_MS - HOUR_MS);
+    give_more(t, &waiting, &clobbered, NULL);
+    run(t, "a response timer armed by that touch");
+    cr_expect_eq(lm_recorder_n_emits(rec), 0, "no next touch");
+}
+
 /* The deal window passes with no CRM result: RESPONDED, as a hand-off
  * closed before; a window for a lead whose deal closed is stale. */
 Test(worker_timing, the_deal_window_closes_a_handed_off_lead_responded) {

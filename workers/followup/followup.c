@@ -33,13 +33,13 @@ enum {
     R_ADAPTIVE,
     R_SUBMITTED,
     R_TOUCHES,
-    R_STAGE,
+    R_RESPONDED,
     R_RETURNS,
     R_N
 };
 static const char *const read_fields[R_N] = {
-    LM_F_STATUS,   LM_F_CADENCE,   LM_F_TZ,      LM_F_OWNER, LM_F_SEGMENT,
-    LM_F_ADAPTIVE, LM_F_SUBMITTED, LM_F_TOUCHES, LM_F_STAGE, LM_F_RETURNS};
+    LM_F_STATUS,   LM_F_CADENCE,   LM_F_TZ,      LM_F_OWNER,     LM_F_SEGMENT,
+    LM_F_ADAPTIVE, LM_F_SUBMITTED, LM_F_TOUCHES, LM_F_RESPONDED, LM_F_RETURNS};
 
 int64_t lm_followup_schedule(const lm_cadence *c, const char *tz,
                              int64_t earliest_ms) {
@@ -141,8 +141,7 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
                      "reason=\"closed\"", 1);
         return 0; /* the lead answered or closed meanwhile */
     }
-    const char *stage = field(m, R_STAGE);
-    if (stage && strcmp(stage, LM_STAGE_HANDED_OFF) == 0) {
+    if (field(m, R_RESPONDED)) {
         lm_out_count(out, "lastmile_followup_skipped_total",
                      "reason=\"handed_off\"", 1);
         return 0; /* the lead answered: its owner has it */

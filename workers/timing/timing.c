@@ -293,8 +293,7 @@ int lm_timing_close_lead(timing_ctx *c, const lm_msg *m, lm_out *out,
         lead_bytes ? lastmile__v1__lead_accepted__unpack(
                          NULL, lead_len, (const uint8_t *)lead_bytes)
                    : NULL;
-    const char *stage = field(m, R_STAGE, NULL);
-    int handed_off = stage && strcmp(stage, LM_STAGE_HANDED_OFF) == 0;
+    int handed_off = field_int(m, R_RESPONDED) > 0;
     Lastmile__V1__Outcome o = LASTMILE__V1__OUTCOME__INIT;
     o.outcome_id = id;
     o.lead_id = (char *)lead_id;
@@ -417,10 +416,8 @@ static int on_timer(timing_ctx *c, const lm_msg *m, lm_out *out,
     if (lm_timing_is_deal_window(t))
         return lm_timing_on_deal_window(c, m, out, t);
     const char *status = field(m, R_STATUS, NULL);
-    const char *stage = field(m, R_STAGE, NULL);
     if (!status || strcmp(status, "open") != 0 ||
-        field_int(m, R_STEP) != t->step ||
-        (stage && strcmp(stage, LM_STAGE_HANDED_OFF) == 0)) {
+        field_int(m, R_STEP) != t->step || field_int(m, R_RESPONDED) > 0) {
         lm_out_count(out, "lastmile_timers_stale_total", NULL, 1);
         return 0; /* answered, closed, or already moved on */
     }

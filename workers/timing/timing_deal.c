@@ -51,6 +51,11 @@ static int stage_is(const lm_msg *m, const char *stage) {
     return s && strcmp(s, stage) == 0;
 }
 
+/* Handed off: an open lead with responded_at (timing_internal.h). */
+static int handed_off(const lm_msg *m) {
+    return lm_timing_field_int(m, R_RESPONDED) > 0;
+}
+
 /* What every action about the lead carries, from the lead hash. */
 static void action_from_lead(const lm_msg *m, Lastmile__V1__FollowUpAction *a) {
     a->owner = (char *)str_or(m, R_OWNER, "");
@@ -261,7 +266,7 @@ int lm_timing_on_response(timing_ctx *c, const lm_msg *m, lm_out *out,
     }
     if (strcmp(status, "open") != 0)
         return late_response(m, out, r);
-    if (stage_is(m, LM_STAGE_HANDED_OFF))
+    if (handed_off(m))
         return on_handed_off(c, m, out, r);
     switch (r->kind) {
     case LASTMILE__V1__RESPONSE_KIND__REPLIED:
@@ -305,8 +310,7 @@ int lm_timing_is_deal_window(const Lastmile__V1__TimerFired *t) {
 int lm_timing_on_deal_window(timing_ctx *c, const lm_msg *m, lm_out *out,
                              const Lastmile__V1__TimerFired *t) {
     const char *status = lm_timing_field(m, R_STATUS, NULL);
-    if (!status || strcmp(status, "open") != 0 ||
-        !stage_is(m, LM_STAGE_HANDED_OFF)) {
+    if (!status || strcmp(status, "open") != 0 || !handed_off(m)) {
         lm_out_count(out, "lastmile_timers_stale_total", NULL, 1);
         return 0; /* the CRM's result came first */
     }

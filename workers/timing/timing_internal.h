@@ -23,7 +23,10 @@ typedef struct timing_ctx {
     int64_t clock_skew_ms; /* LM_TIMING_CLOCK_SKEW_REAL_MS, simulated */
 } timing_ctx;
 
-/* The lead hash fields timing reads, in HMGET order (timing.c). */
+/* The lead hash fields timing reads, in HMGET order (timing.c).
+ * An open lead is handed off when it has responded_at (R_RESPONDED > 0):
+ * only timing writes that field, while its stage (handed_off) is also
+ * written by followup, which a NextTouch on its way may still run. */
 enum timing_read {
     R_STATUS,
     R_STEP,
