@@ -215,13 +215,15 @@ static int demo_report(const lm_settings *s, const lm_simrun_stats *st,
         }
         json_object_set_new(
             j, "market",
-            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "published",
-                      (json_int_t)st->published, "invalid_sent",
+            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}",
+                      "published", (json_int_t)st->published, "invalid_sent",
                       (json_int_t)st->invalid, "repeats_sent",
                       (json_int_t)st->repeats, "touches",
                       (json_int_t)st->touches, "answers",
                       (json_int_t)st->answers, "conversions",
-                      (json_int_t)st->conversions, "accounted",
+                      (json_int_t)st->conversions, "deals_won",
+                      (json_int_t)st->deals_won, "deals_lost",
+                      (json_int_t)st->deals_lost, "accounted",
                       (json_int_t)accounted, "every_lead_accounted_once",
                       accounted == (int64_t)st->published));
         rc = json_dumpf(j, stdout, JSON_INDENT(2) | LM_REPORT_JSON_REAL);

@@ -168,14 +168,50 @@ double lm_sim_hour_factor(const char *segment, int32_t slot) {
     return 1.0;
 }
 
+/* A lead's hidden intent to buy (per lead, skewed low), and the value of
+ * its deal. */
+static double sim_intent(const lm_sim *s, const char *lead_id) {
+    return pow(lm_hash_unit(lm_hash64_str(lead_id, s->seed)), 2.5);
+}
+
+static int64_t sim_deal_cents(const lm_sim *s, const char *lead_id) {
+    uint64_t h = lm_hash64_str(lead_id, s->seed);
+    return (int64_t)(500000 + 4500000 * lm_hash_unit(h >> 7));
+}
+
+int lm_sim_answer_handoff(const lm_sim *s,
+                          const Lastmile__V1__FollowUpAction *a,
+                          lm_sim_answer *out) {
+    memset(out, 0, sizeof(*out));
+    if (a->kind != LASTMILE__V1__ACTION_KIND__HANDOFF)
+        return 0;
+    /* the people who reply are worth a sales conversation: a good share
+       of their deals is won, most of the rest lost; some stay undecided
+       past the deal window */
+    double won = 0.2 + 0.5 * sim_intent(s, a->lead_id);
+    double x = lm_hash_unit(lm_hash64_str(a->action_id, s->seed + 4));
+    double days = lm_hash_unit(lm_hash64_str(a->action_id, s->seed + 5));
+    if (x < won) {
+        out->kind = LASTMILE__V1__RESPONSE_KIND__CONVERTED;
+        out->deal_value_cents = sim_deal_cents(s, a->lead_id);
+        days = 2 + 12 * days; /* 2 to 14 days */
+    } else if (x < won + 0.45) {
+        out->kind = LASTMILE__V1__RESPONSE_KIND__LOST;
+        days = 3 + 18 * days; /* 3 to 21 days */
+    } else {
+        return 0;
+    }
+    out->occurred_at_ms =
+        a->scheduled_for_ms + (int64_t)(days * 24 * SIM_HOUR_MS);
+    return 1;
+}
+
 int lm_sim_answer_touch(const lm_sim *s, const Lastmile__V1__FollowUpAction *a,
                         lm_sim_answer *out) {
     memset(out, 0, sizeof(*out));
     if (a->kind != LASTMILE__V1__ACTION_KIND__TOUCH)
         return 0;
-    uint64_t h = lm_hash64_str(a->lead_id, s->seed);
-    /* hidden intent: per lead, skewed low */
-    double intent = pow(lm_hash_unit(h), 2.5);
+    double intent = sim_intent(s, a->lead_id);
     double channel = strcmp(a->channel, "call") == 0 ? 1.4 : 1.0;
     double p = 0.18 * intent * channel *
                lm_sim_hour_factor(a->segment ? a->segment : "", a->slot);
@@ -188,8 +224,7 @@ int lm_sim_answer_touch(const lm_sim *s, const Lastmile__V1__FollowUpAction *a,
             out->kind = LASTMILE__V1__RESPONSE_KIND__UNSUBSCRIBED;
         else if (k < 0.05 + 0.35 * intent) {
             out->kind = LASTMILE__V1__RESPONSE_KIND__CONVERTED;
-            out->deal_value_cents =
-                (int64_t)(500000 + 4500000 * lm_hash_unit(h >> 7));
+            out->deal_value_cents = sim_deal_cents(s, a->lead_id);
         } else if (k < 0.3)
             out->kind = LASTMILE__V1__RESPONSE_KIND__MEETING_BOOKED;
         else

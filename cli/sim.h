@@ -5,7 +5,9 @@
  * submissions, a small share of invalid ones) and the connectors (a touch
  * is answered with a chance that depends on the lead's hidden intent and on
  * the hour-of-week of the touch relative to its segment's hidden best
- * hours; some answers convert, with a deal value).
+ * hours; some answers convert, with a deal value) and the CRM (a lead
+ * that replied and was handed off wins its deal days later, with a value,
+ * or loses it, or nothing is reported before its deal window ends).
  *
  * The hidden truth (intent, best hours) lives here only: the workers never
  * see it, so the report's timing lift is something they had to learn.
@@ -59,6 +61,14 @@ typedef struct lm_sim_answer {
 } lm_sim_answer;
 int lm_sim_answer_touch(const lm_sim *s, const Lastmile__V1__FollowUpAction *a,
                         lm_sim_answer *out);
+
+/* The CRM's result of a hand-off (a HANDOFF action of a lead the market
+ * answered with a reply or a meeting): 0 = none reported; else CONVERTED
+ * (with its value) or LOST, days after the hand-off. Pure in (seed,
+ * action). */
+int lm_sim_answer_handoff(const lm_sim *s,
+                          const Lastmile__V1__FollowUpAction *a,
+                          lm_sim_answer *out);
 
 /* The hidden best-hours factor of a segment's slot (for tests/docs). */
 double lm_sim_hour_factor(const char *segment, int32_t slot);

@@ -22,6 +22,7 @@ typedef struct pending {
     char action_id[96];
     Lastmile__V1__ResponseKind kind;
     int64_t deal;
+    int deal_result; /* the CRM's, after a hand-off */
 } pending;
 
 typedef struct heap {
@@ -67,7 +68,8 @@ static void heap_pop(heap *h) {
     }
 }
 
-/* A set of lead ids already answered (one answer per lead). */
+/* A set of lead ids (the ones already answered: one answer per lead;
+ * the ones that replied: their hand-off gets a deal result). */
 typedef struct idset {
     char (*k)[40];
     size_t n, cap;
@@ -99,6 +101,35 @@ static int idset_add(idset *s, const char *id) {
     snprintf(s->k[j], 40, "%s", id);
     s->n++;
     return 1;
+}
+
+static int idset_has(const idset *s, const char *id) {
+    if (s->cap == 0)
+        return 0;
+    size_t j = (size_t)lm_hash64_str(id, 5) & (s->cap - 1);
+    while (s->k[j][0]) {
+        if (strcmp(s->k[j], id) == 0)
+            return 1;
+        j = (j + 1) & (s->cap - 1);
+    }
+    return 0;
+}
+
+/* The CRM: a lead that replied and was handed off gets its deal's
+ * result when it happens (lm_sim_answer_handoff). */
+static void simrun_deal(const lm_sim *sim,
+                        const Lastmile__V1__FollowUpAction *a,
+                        const idset *replied, heap *answers) {
+    lm_sim_answer ans;
+    if (!idset_has(replied, a->lead_id) || !lm_sim_answer_handoff(sim, a, &ans))
+        return;
+    pending p = {.at = ans.occurred_at_ms,
+                 .kind = ans.kind,
+                 .deal = ans.deal_value_cents,
+                 .deal_result = 1};
+    snprintf(p.lead_id, sizeof(p.lead_id), "%s", a->lead_id);
+    snprintf(p.action_id, sizeof(p.action_id), "%s", a->action_id);
+    heap_push(answers, &p);
 }
 
 static int produce(rd_kafka_t *rk, const char *topic, const char *key,
@@ -188,7 +219,7 @@ int lm_simrun(const lm_settings *s, const lm_simrun_opts *o,
     rd_kafka_topic_partition_list_destroy(sub);
 
     heap answers = {0};
-    idset answered = {0};
+    idset answered = {0}, replied = {0};
     size_t next = 0;
     int64_t t0 = lm_clock_mono_ms(), last_progress = 0;
     int rc = 0;
@@ -233,9 +264,14 @@ int lm_simrun(const lm_settings *s, const lm_simrun_opts *o,
                         snprintf(p.action_id, sizeof(p.action_id), "%s",
                                  a->action_id);
                         heap_push(&answers, &p);
+                        if (ans.kind == LASTMILE__V1__RESPONSE_KIND__REPLIED ||
+                            ans.kind ==
+                                LASTMILE__V1__RESPONSE_KIND__MEETING_BOOKED)
+                            idset_add(&replied, a->lead_id);
                     }
-                } else if (a) {
+                } else if (a && a->kind == LASTMILE__V1__ACTION_KIND__HANDOFF) {
                     st->handoffs++;
+                    simrun_deal(&o->sim, a, &replied, &answers);
                 }
                 if (a)
                     lastmile__v1__follow_up_action__free_unpacked(a, NULL);
@@ -259,9 +295,12 @@ int lm_simrun(const lm_settings *s, const lm_simrun_opts *o,
             t.event_case = LASTMILE__V1__TIMING_EVENT__EVENT_RESPONSE;
             t.response = &r;
             produce(prod, t_timing, p->lead_id, &t.base);
-            st->answers++;
+            st->answers += !p->deal_result;
             st->conversions +=
                 p->kind == LASTMILE__V1__RESPONSE_KIND__CONVERTED;
+            st->deals_won += p->deal_result &&
+                             p->kind == LASTMILE__V1__RESPONSE_KIND__CONVERTED;
+            st->deals_lost += p->kind == LASTMILE__V1__RESPONSE_KIND__LOST;
             heap_pop(&answers);
         }
         rd_kafka_poll(prod, 0);
@@ -283,5 +322,6 @@ out:
     rd_kafka_destroy(prod);
     free(answers.v);
     free(answered.k);
+    free(replied.k);
     return rc;
 }

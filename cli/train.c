@@ -11,10 +11,12 @@
  * Labels: what the qualification model is for. Its score decides whether
  * a lead gets sales time, so the question it answers is "will this lead
  * engage if we contact it?":
- *   1  RESPONDED, CONVERTED_OUTCOME: the lead engaged;
- *   0  NO_RESPONSE (the whole cadence, silence), UNSUBSCRIBED_OUTCOME (said
- *      no), BOUNCED_OUTCOME (unreachable: no sales time is worth it, and
- *      bounces cluster by source, which the model can learn);
+ *   1  RESPONDED, CONVERTED_OUTCOME, LOST_OUTCOME: the lead engaged (it
+ *      replied and was handed off; whatever the deal became);
+ *   0  NO_RESPONSE (the whole cadence, silence), UNSUBSCRIBED_OUTCOME and
+ *      NOT_INTERESTED_OUTCOME (said no), BOUNCED_OUTCOME (unreachable: no
+ *      sales time is worth it, and bounces cluster by source, which the
+ *      model can learn);
  *   not used: DISQUALIFIED_OUTCOME. Those leads were never contacted; their
  *      outcome is the model's own past verdict, not evidence. Training on
  *      them as 0 would teach the model to repeat itself (a feedback loop
@@ -107,9 +109,11 @@ static int label_of(Lastmile__V1__OutcomeStatus s) {
     switch (s) {
     case LASTMILE__V1__OUTCOME_STATUS__RESPONDED:
     case LASTMILE__V1__OUTCOME_STATUS__CONVERTED_OUTCOME:
+    case LASTMILE__V1__OUTCOME_STATUS__LOST_OUTCOME:
         return 1;
     case LASTMILE__V1__OUTCOME_STATUS__NO_RESPONSE:
     case LASTMILE__V1__OUTCOME_STATUS__UNSUBSCRIBED_OUTCOME:
+    case LASTMILE__V1__OUTCOME_STATUS__NOT_INTERESTED_OUTCOME:
     case LASTMILE__V1__OUTCOME_STATUS__BOUNCED_OUTCOME:
         return 0;
     default:

@@ -5,7 +5,7 @@
  * none). Data goes in with textContent only, never as markup. */
 'use strict';
 const STAGES=['intake','qualification','followup','timing'];
-const FUNNEL=[['submitted','submitted','sub'],['invalid','invalid (dead-lettered)','lost'],['merged','merged duplicates','lost'],['accepted','accepted',''],['qualified','qualified',''],['nurture','nurture',''],['disqualified','disqualified','lost'],['undecided','undecided',''],['touched','touched',''],['responded','responded','good'],['converted','converted','good'],['unsubscribed','unsubscribed','lost'],['bounced','bounced','lost'],['no_response','no response','lost'],['closed','closed',''],['open','open','']];
+const FUNNEL=[['submitted','submitted','sub'],['invalid','invalid (dead-lettered)','lost'],['merged','merged duplicates','lost'],['accepted','accepted',''],['qualified','qualified',''],['nurture','nurture',''],['disqualified','disqualified','lost'],['undecided','undecided',''],['touched','touched',''],['responders','answered','good'],['handed_off','handed off, deal open','good'],['converted','converted','good'],['lost','deal lost','lost'],['responded','deal window passed','good'],['not_interested','not interested','lost'],['unsubscribed','unsubscribed','lost'],['bounced','bounced','lost'],['no_response','no response','lost'],['closed','closed',''],['open','open','']];
 function el(tag,attrs,text){const e=document.createElement(tag);for(const k in attrs||{})e.setAttribute(k,attrs[k]);if(text!=null)e.textContent=text;return e}
 // the placeholders of the static markup, built once
 function build(){

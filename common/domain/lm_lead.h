@@ -30,7 +30,7 @@
 #define LM_KEY_MAX     256
 
 /* lead hash fields */
-#define LM_F_STAGE        "stage"   /* qualification|followup|waiting|closed */
+#define LM_F_STAGE        "stage"   /* see LM_STAGE_* below */
 #define LM_F_STATUS       "status"  /* open | closed */
 #define LM_F_OUTCOME      "outcome" /* OutcomeStatus name when closed */
 #define LM_F_SUBMITTED    "submitted_at"
@@ -56,6 +56,22 @@
 #define LM_F_MERGED       "merged" /* duplicate submissions merged in */
 #define LM_F_SOURCE       "source"
 #define LM_F_LEAD         "lead" /* LeadAccepted without personal data */
+/* The answers and the deal (timing writes them; followup writes
+ * first_touch_at): responded_at the answer that handed the lead off (or a
+ * direct CONVERTED), first_touch_at the first automatic touch's scheduled
+ * time, first_human_at the owner's first DONE activity, returns_at the
+ * end of an out-of-office (no touch is scheduled before it),
+ * cancelled_action the action id of the touch last taken back (CANCEL). */
+#define LM_F_RESPONDED   "responded_at"
+#define LM_F_FIRST_TOUCH "first_touch_at"
+#define LM_F_FIRST_HUMAN "first_human_at"
+#define LM_F_RETURNS     "returns_at"
+#define LM_F_CANCELLED   "cancelled_action"
+/* stage: qualification | followup | waiting | handed_off | closed;
+ * handed_off: open, the owner has it, waiting for the CRM's result. The
+ * mark of a handed-off lead is responded_at on an open lead (only timing
+ * writes it; a NextTouch already on its way may still set the stage) */
+#define LM_STAGE_HANDED_OFF "handed_off"
 /* dead time, real ms, summed per stage, and how many messages:
  * "wait_<stage>_ms" and "wait_<stage>_n" (stage = worker name). A stage
  * that handles a lead once writes no count: a sum without one is one
@@ -93,6 +109,13 @@ int lm_lead_timer_payload(int step, const char *segment, char *out,
  * segsz. */
 int lm_lead_timer_payload_parse(const char *payload, size_t len, int *step,
                                 char *seg, size_t segsz);
+/* The deal window (lm_policy_deal_window_ms): timing arms it when a lead
+ * is handed off, due when the window ends, and cancels it when the CRM's
+ * result closes the lead; it fires as a TimerFired of kind "deal_window",
+ * timer_id "<lead_id>:deal_window", and closes the lead RESPONDED. One per
+ * lead: its payload is always LM_LEAD_TIMER_DEAL_PAYLOAD. */
+#define LM_LEAD_TIMER_DEAL         "deal_window"
+#define LM_LEAD_TIMER_DEAL_PAYLOAD "-"
 /* 1 when the lead is on the learning (adaptive) arm. */
 int lm_lead_adaptive(const char *lead_id, double control_share);
 

@@ -82,6 +82,10 @@ int64_t lm_policy_dedupe_window_ms(const lm_policy *p) {
     return p->dedupe_ms;
 }
 
+int64_t lm_policy_deal_window_ms(const lm_policy *p) {
+    return p->deal_window_ms;
+}
+
 double lm_policy_control_share(const lm_policy *p) {
     return p->control_share;
 }

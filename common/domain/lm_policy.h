@@ -9,7 +9,7 @@
  *
  * Invariants of a loaded policy (checked at load, so callers need not):
  *   0 <= nurture <= qualified <= 1; 0 <= control_share <= 1;
- *   dedupe window > 0; every channel cost >= 0 (cents);
+ *   dedupe window > 0; deal window > 0; every channel cost >= 0 (cents);
  *   size bands ascending, the last one unbounded;
  *   routing ends with a rule with no conditions, so route never fails;
  *   every routed team exists and has >= 1 owner, every capacity >= 1;
@@ -83,6 +83,11 @@ double lm_policy_threshold_qualified(const lm_policy *p);
 double lm_policy_threshold_nurture(const lm_policy *p);
 /* The same person resubmitting within this window merges into the lead. */
 int64_t lm_policy_dedupe_window_ms(const lm_policy *p);
+/* A lead handed to its owner (it replied or booked a meeting) stays open
+ * this long for the CRM's result (CONVERTED or LOST); then it closes
+ * RESPONDED. Key `deal_window`, default LM_POLICY_DEAL_WINDOW_DEFAULT_MS. */
+#define LM_POLICY_DEAL_WINDOW_DEFAULT_MS (60LL * 86400 * 1000) /* 60d */
+int64_t lm_policy_deal_window_ms(const lm_policy *p);
 /* Share 0..1 of leads on the fixed-schedule control arm. */
 double lm_policy_control_share(const lm_policy *p);
 /* Cost of one touch on `channel` in cents; -1 if the channel is unknown. */

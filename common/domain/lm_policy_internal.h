@@ -62,6 +62,7 @@ struct lm_policy {
     pol_block *arena;
     double qualified, nurture;
     int64_t dedupe_ms;
+    int64_t deal_window_ms;
     double control_share;
     pol_channel *channels;
     size_t n_channels;

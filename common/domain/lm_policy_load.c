@@ -30,6 +30,7 @@ static int parse_root(pol_ctx *c, yaml_node_t *root) {
     enum {
         T_THR,
         T_DEDUPE,
+        T_DEAL,
         T_CTRL,
         T_CHAN,
         T_SEG,
@@ -39,12 +40,14 @@ static int parse_root(pol_ctx *c, yaml_node_t *root) {
         T_N
     };
     pol_field f[T_N] = {
-        {"thresholds", NULL, NULL},    {"dedupe_window", NULL, NULL},
-        {"control_share", NULL, NULL}, {"channels", NULL, NULL},
-        {"segments", NULL, NULL},      {"routing", NULL, NULL},
-        {"teams", NULL, NULL},         {"cadences", NULL, NULL}};
+        {"thresholds", NULL, NULL},  {"dedupe_window", NULL, NULL},
+        {"deal_window", NULL, NULL}, {"control_share", NULL, NULL},
+        {"channels", NULL, NULL},    {"segments", NULL, NULL},
+        {"routing", NULL, NULL},     {"teams", NULL, NULL},
+        {"cadences", NULL, NULL}};
     static const char *const examples[T_N] = {
         "\"thresholds: { qualified: 0.55, nurture: 0.25 }\"",
+        "",
         "",
         "",
         "\"channels: { email: { cost: 0.02 } }\"",
@@ -74,6 +77,10 @@ static int parse_root(pol_ctx *c, yaml_node_t *root) {
     if (f[T_DEDUPE].v != NULL &&
         pol_field_duration(c, &f[T_DEDUPE], "dedupe_window", 0,
                            &c->p->dedupe_ms))
+        return -1;
+    c->p->deal_window_ms = LM_POLICY_DEAL_WINDOW_DEFAULT_MS;
+    if (f[T_DEAL].v != NULL && pol_field_duration(c, &f[T_DEAL], "deal_window",
+                                                  0, &c->p->deal_window_ms))
         return -1;
     c->p->control_share = 0.2;
     if (f[T_CTRL].v != NULL && pol_double(c, &f[T_CTRL], "control_share", 0, 1,

@@ -65,7 +65,7 @@ struct lm_report_acc {
     lm_report_opts o;
     int oom;
     lm_report c; /* the counters; distributions and owners filled at finish */
-    dvec speed, cycle, dead[LM_REPORT_STAGES];
+    dvec speed, human, cycle, cycle_dq, dead[LM_REPORT_STAGES];
     int64_t arm_n[2], arm_x[2];
     lm_strmap *owners; /* owner name -> open leads, insertion order */
 };
@@ -101,7 +101,9 @@ void lm_report_acc_free(lm_report_acc *acc) {
     if (!acc)
         return;
     free(acc->speed.v);
+    free(acc->human.v);
     free(acc->cycle.v);
+    free(acc->cycle_dq.v);
     for (int i = 0; i < LM_REPORT_STAGES; i++)
         free(acc->dead[i].v);
     lm_strmap_free(acc->owners);
@@ -136,7 +138,9 @@ void lm_report_add_lead(lm_report_acc *acc, const lm_lead_row *row) {
         c->touched++;
 
     int closed = is(row->status, "closed");
-    int success = 0;
+    /* an answer: handed off (open or closed since) or bought; records
+       from before responded_at count by their outcome */
+    int success = row->responded_at > 0;
     if (closed) {
         c->closed++;
         if (is(row->outcome, "RESPONDED")) {
@@ -145,19 +149,31 @@ void lm_report_add_lead(lm_report_acc *acc, const lm_lead_row *row) {
         } else if (is_outcome(row->outcome, "CONVERTED_OUTCOME", "CONVERTED")) {
             c->converted++;
             success = 1;
-        } else if (is_outcome(row->outcome, "UNSUBSCRIBED_OUTCOME",
-                              "UNSUBSCRIBED"))
+        } else if (is_outcome(row->outcome, "LOST_OUTCOME", "LOST"))
+            c->lost++;
+        else if (is_outcome(row->outcome, "NOT_INTERESTED_OUTCOME",
+                            "NOT_INTERESTED"))
+            c->not_interested++;
+        else if (is_outcome(row->outcome, "UNSUBSCRIBED_OUTCOME",
+                            "UNSUBSCRIBED"))
             c->unsubscribed++;
         else if (is_outcome(row->outcome, "BOUNCED_OUTCOME", "BOUNCED"))
             c->bounced++;
         else if (is(row->outcome, "NO_RESPONSE"))
             c->no_response++;
-        if (row->closed_at > 0 && row->submitted_at > 0) {
+        /* cycle time: touched leads; disqualified ones (closed at once,
+           untouched) apart */
+        dvec *cyc = is(row->decision, "DISQUALIFIED") ? &acc->cycle_dq
+                    : row->touches > 0                ? &acc->cycle
+                                                      : NULL;
+        if (cyc && row->closed_at > 0 && row->submitted_at > 0) {
             int64_t d = row->closed_at - row->submitted_at;
-            dvec_push(acc, &acc->cycle, (double)(d > 0 ? d : 0) / MS_PER_S);
+            dvec_push(acc, cyc, (double)(d > 0 ? d : 0) / MS_PER_S);
         }
     } else {
         c->open++;
+        if (row->responded_at > 0) /* timing's mark: stage may lag */
+            c->handed_off++;
         char name[LM_REPORT_OWNER_MAX];
         snprintf(name, sizeof(name), "%s",
                  row->owner && *row->owner ? row->owner : UNASSIGNED);
@@ -167,9 +183,14 @@ void lm_report_add_lead(lm_report_acc *acc, const lm_lead_row *row) {
         else
             acc->oom = 1;
     }
-    if (row->first_action_at > 0 && row->submitted_at > 0) {
-        int64_t d = row->first_action_at - row->submitted_at;
+    c->responders += success;
+    if (row->first_touch_at > 0 && row->submitted_at > 0) {
+        int64_t d = row->first_touch_at - row->submitted_at;
         dvec_push(acc, &acc->speed, (double)(d > 0 ? d : 0) / MS_PER_S);
+    }
+    if (row->first_human_at > 0 && row->submitted_at > 0) {
+        int64_t d = row->first_human_at - row->submitted_at;
+        dvec_push(acc, &acc->human, (double)(d > 0 ? d : 0) / MS_PER_S);
     }
     for (int i = 0; i < LM_REPORT_STAGES; i++)
         if (row->wait_n[i] > 0)
@@ -227,12 +248,17 @@ int lm_report_finish(lm_report_acc *acc, lm_report *out) {
     out->invalid = acc->o.invalid > 0 ? acc->o.invalid : 0;
     out->submitted = out->accepted + out->merged + out->invalid;
     out->speed_to_lead_s = dist_of(&acc->speed);
+    out->speed_to_human_s = dist_of(&acc->human);
     out->cycle_time_s = dist_of(&acc->cycle);
+    out->cycle_time_disqualified_s = dist_of(&acc->cycle_dq);
     for (int i = 0; i < LM_REPORT_STAGES; i++)
         out->dead_ms[i] = dist_of(&acc->dead[i]);
     out->cost_per_outcome_cents = lm_stats_ratio(out->cost_cents, out->closed);
     out->cost_per_conversion_cents =
         lm_stats_ratio(out->cost_cents, out->converted);
+    out->cost_per_responder_cents =
+        lm_stats_ratio(out->cost_cents, out->responders);
+    out->cost_per_buyer_cents = lm_stats_ratio(out->cost_cents, out->converted);
     out->revenue_per_lead_cents =
         lm_stats_ratio(out->revenue_cents, out->accepted);
     arm_of(acc->arm_x[ARM_ADAPTIVE], acc->arm_n[ARM_ADAPTIVE], &out->adaptive);

@@ -67,7 +67,8 @@ extern const char *const lm_report_stage_names[LM_REPORT_STAGES];
  * point into the parsed reply. */
 typedef struct lm_lead_row {
     const char *lead_id;  /* from the key; may be NULL (tests) */
-    const char *stage;    /* qualification | followup | waiting | closed */
+    const char *stage;    /* qualification | followup | waiting |
+                             handed_off | closed */
     const char *status;   /* open | closed */
     const char *outcome;  /* OutcomeStatus name when closed */
     const char *decision; /* QUALIFIED | NURTURE | DISQUALIFIED */
@@ -75,6 +76,9 @@ typedef struct lm_lead_row {
     const char *cadence;
     int64_t submitted_at, accepted_at, decided_at, first_action_at,
         last_action_at, next_due_at, closed_at;
+    /* the answer that handed it off (or a sale's), the first automatic
+       touch (scheduled), the owner's first contact: 0 when none */
+    int64_t responded_at, first_touch_at, first_human_at;
     int64_t step; /* current cadence step; -1 when absent */
     int adaptive; /* 1 learning arm, 0 fixed-schedule arm, -1 unknown */
     int64_t touches, cost_cents, revenue_cents, merged;
@@ -157,7 +161,7 @@ typedef struct lm_report_dist {
 /* One timing arm, over leads that were touched at least once. */
 typedef struct lm_report_arm {
     int64_t touched;   /* n */
-    int64_t responded; /* RESPONDED + CONVERTED_OUTCOME */
+    int64_t responded; /* answered: handed off or bought */
     double rate;       /* responded / touched; NAN when touched is 0 */
     double lo, hi;     /* 95% Wilson score interval; NAN when touched is 0 */
 } lm_report_arm;
@@ -172,14 +176,19 @@ typedef struct lm_report {
     /* funnel: submitted = accepted + merged + invalid */
     int64_t submitted, invalid, accepted, merged;
     int64_t qualified, nurture, disqualified, undecided;
-    int64_t touched;   /* touches > 0 */
-    int64_t responded; /* outcome RESPONDED */
-    int64_t converted, unsubscribed, bounced, no_response;
+    int64_t touched;    /* touches > 0 */
+    int64_t responders; /* answered: handed off or bought (responded_at) */
+    int64_t handed_off; /* open, with its owner, waiting for the CRM */
+    int64_t responded;  /* outcome RESPONDED: the deal window passed */
+    int64_t converted, lost, not_interested, unsubscribed, bounced, no_response;
     int64_t closed, open;
-    /* speed-to-lead: first_action_at - submitted_at, seconds */
-    lm_report_dist speed_to_lead_s;
-    /* cycle time: closed_at - submitted_at over closed leads, seconds */
-    lm_report_dist cycle_time_s;
+    /* speed-to-lead, seconds: to the first automatic touch
+     * (first_touch_at - submitted_at), and to the owner's first contact
+     * (first_human_at - submitted_at; n 0 when no lead has one) */
+    lm_report_dist speed_to_lead_s, speed_to_human_s;
+    /* cycle time: closed_at - submitted_at, seconds, over closed leads
+     * that were touched, and over closed disqualified leads apart */
+    lm_report_dist cycle_time_s, cycle_time_disqualified_s;
     /* dead time: per lead, wait_<stage>_ms / wait_<stage>_n (real ms);
      * the distribution of that per-lead average over leads that have it */
     lm_report_dist dead_ms[LM_REPORT_STAGES];
@@ -187,6 +196,8 @@ typedef struct lm_report {
     int64_t cost_cents, revenue_cents;
     double cost_per_outcome_cents;    /* cost / closed leads */
     double cost_per_conversion_cents; /* cost / converted leads */
+    double cost_per_responder_cents;  /* cost / responders */
+    double cost_per_buyer_cents;      /* cost / converted leads */
     double revenue_per_lead_cents;    /* revenue / accepted leads */
     /* adaptive (learning) vs fixed-schedule (control) arm */
     lm_report_arm adaptive, fixed;

@@ -78,12 +78,27 @@ int lm_report_json(const lm_report *r, json_t **out) {
         "unsubscribed", (json_int_t)r->unsubscribed, "bounced",
         (json_int_t)r->bounced, "no_response", (json_int_t)r->no_response,
         "closed", (json_int_t)r->closed, "open", (json_int_t)r->open);
+    /* the answers and the deal (issue 13) */
+    if (funnel &&
+        (json_object_set_new(funnel, "responders",
+                             json_integer((json_int_t)r->responders)) ||
+         json_object_set_new(funnel, "handed_off",
+                             json_integer((json_int_t)r->handed_off)) ||
+         json_object_set_new(funnel, "lost",
+                             json_integer((json_int_t)r->lost)) ||
+         json_object_set_new(funnel, "not_interested",
+                             json_integer((json_int_t)r->not_interested)))) {
+        json_decref(funnel);
+        funnel = NULL;
+    }
     json_t *dead = json_object();
     for (int i = 0; i < LM_REPORT_STAGES; i++)
         json_object_set_new(dead, lm_report_stage_names[i],
                             jdist(&r->dead_ms[i], 0, DEC_MS));
     json_t *cost = json_pack(
-        "{s:I, s:o, s:o}", "total_cents", (json_int_t)r->cost_cents,
+        "{s:I, s:o, s:o, s:o, s:o}", "total_cents", (json_int_t)r->cost_cents,
+        "per_responder_cents", jnum(r->cost_per_responder_cents, DEC_CENTS),
+        "per_buyer_cents", jnum(r->cost_per_buyer_cents, DEC_CENTS),
         "per_outcome_cents", jnum(r->cost_per_outcome_cents, DEC_CENTS),
         "per_conversion_cents", jnum(r->cost_per_conversion_cents, DEC_CENTS));
     json_t *revenue = json_pack(
@@ -116,8 +131,15 @@ int lm_report_json(const lm_report *r, json_t **out) {
     json_object_set_new(root, "funnel", funnel);
     json_object_set_new(root, "speed_to_lead_s",
                         jdist(&r->speed_to_lead_s, 1, DEC_S));
+    /* first human contact: null until some lead has one */
+    json_object_set_new(root, "speed_to_human_s",
+                        r->speed_to_human_s.n > 0
+                            ? jdist(&r->speed_to_human_s, 1, DEC_S)
+                            : json_null());
     json_object_set_new(root, "cycle_time_s",
                         jdist(&r->cycle_time_s, 0, DEC_S));
+    json_object_set_new(root, "cycle_time_disqualified_s",
+                        jdist(&r->cycle_time_disqualified_s, 0, DEC_S));
     json_object_set_new(root, "dead_time_ms", dead);
     json_object_set_new(root, "cost", cost);
     json_object_set_new(root, "revenue", revenue);
@@ -193,11 +215,15 @@ static void print_funnel(const lm_report *r, FILE *f, int tty) {
         {"    disqualified", r->disqualified, r->accepted},
         {"    not yet decided", r->undecided, r->accepted},
         {"  touched (>= 1 action)", r->touched, r->accepted},
-        {"    responded", r->responded, r->accepted},
+        {"  answered (replied or bought)", r->responders, r->accepted},
+        {"    handed off, deal open", r->handed_off, r->accepted},
         {"    converted", r->converted, r->accepted},
-        {"    unsubscribed", r->unsubscribed, r->accepted},
-        {"    bounced", r->bounced, r->accepted},
-        {"    closed without response", r->no_response, r->accepted},
+        {"    lost", r->lost, r->accepted},
+        {"    deal window passed", r->responded, r->accepted},
+        {"  not interested", r->not_interested, r->accepted},
+        {"  unsubscribed", r->unsubscribed, r->accepted},
+        {"  bounced", r->bounced, r->accepted},
+        {"  closed without response", r->no_response, r->accepted},
         {"  closed", r->closed, r->accepted},
         {"  still open", r->open, r->accepted},
     };
@@ -245,8 +271,17 @@ void lm_report_print(const lm_report *r, FILE *f, int tty) {
 
     fprintf(f, "\nSPEED                                  n        p50        "
                "p90        p99\n");
-    print_dist_row(f, "speed-to-lead (to first touch)", &r->speed_to_lead_s, 1);
-    print_dist_row(f, "cycle time (to close)", &r->cycle_time_s, 0);
+    print_dist_row(f, "speed-to-lead: first auto touch", &r->speed_to_lead_s,
+                   1);
+    if (r->speed_to_human_s.n > 0)
+        print_dist_row(f, "speed-to-lead: first human", &r->speed_to_human_s,
+                       1);
+    else
+        fprintf(f, "%-32s %7s %10s %10s %10s\n", "speed-to-lead: first human",
+                "0", "n/a", "n/a", "n/a");
+    print_dist_row(f, "cycle time, touched leads", &r->cycle_time_s, 0);
+    print_dist_row(f, "cycle time, disqualified", &r->cycle_time_disqualified_s,
+                   0);
 
     fprintf(f, "\nDEAD TIME (real time a lead's message waited for its "
                "worker, per-lead average)\n");
@@ -260,10 +295,12 @@ void lm_report_print(const lm_report *r, FILE *f, int tty) {
     fprintf(f, "\nMONEY (currency units)\n");
     fprintf(f, "%-32s %14s\n", "cost, total",
             fmt_money((double)r->cost_cents, a, sizeof(a)));
-    fprintf(f, "%-32s %14s\n", "cost per outcome (closed lead)",
+    fprintf(f, "%-32s %14s\n", "cost per responder",
+            fmt_money(r->cost_per_responder_cents, a, sizeof(a)));
+    fprintf(f, "%-32s %14s\n", "cost per buyer",
+            fmt_money(r->cost_per_buyer_cents, a, sizeof(a)));
+    fprintf(f, "%-32s %14s\n", "cost per closed lead",
             fmt_money(r->cost_per_outcome_cents, a, sizeof(a)));
-    fprintf(f, "%-32s %14s\n", "cost per conversion",
-            fmt_money(r->cost_per_conversion_cents, a, sizeof(a)));
     fprintf(f, "%-32s %14s\n", "revenue, total",
             fmt_money((double)r->revenue_cents, a, sizeof(a)));
     fprintf(f, "%-32s %14s\n", "revenue per accepted lead",

@@ -204,7 +204,8 @@ for n in report_figs:
     check_figure(n, expect, path, "the report")
 must = ["funnel." + k for k in report["funnel"]] + [
     "speed_to_lead_s.p50", "speed_to_lead_s.p90", "speed_to_lead_s.p99",
-    "cycle_time_s.p50", "cycle_time_s.p90", "cost.per_outcome_cents",
+    "cycle_time_s.p50", "cycle_time_s.p90", "cost.per_responder_cents",
+    "cost.per_buyer_cents",
     "revenue.per_accepted_lead_cents", "timing_arms.lift.value",
     "timing_arms.lift.ci95.0", "timing_arms.lift.ci95.1",
     "timing_arms.adaptive.rate", "timing_arms.fixed.rate"]

@@ -18,6 +18,7 @@ void market_init(market *m, fixture *fx, double respond_share) {
     memset(m, 0, sizeof(*m));
     m->fx = fx;
     m->respond_share = respond_share;
+    m->crm_share = 1.0;
     m->r_accepted = reader_new(fx, "qualification");
     m->r_followup = reader_new(fx, "followup");
     m->r_actions = reader_new(fx, "actions");
@@ -43,6 +44,7 @@ void market_free(market *m) {
     strset_free(&m->actions);
     strset_free(&m->outcomes);
     strset_free(&m->responders);
+    strset_free(&m->deals);
 }
 
 static const char *countries[] = {"US", "DE", "GB", "FR", "IN",
@@ -101,13 +103,51 @@ static void on_followup(void *opaque, const rd_kafka_message_t *rkm) {
         lastmile__v1__follow_up_event__free_unpacked(e, NULL);
 }
 
+/* The CRM: the deal of a lead the market answered, once it is handed
+ * off: won (with a value) or lost, by a stable hash of the lead. */
+static void crm_result(market *m, const char *lead_id) {
+    if (strset_count(&m->responders, lead_id) == 0 ||
+        lm_hash_unit(lm_hash64_str(lead_id, 7)) >= m->crm_share ||
+        strset_add(&m->deals, lead_id) != 1)
+        return;
+    char ev[128];
+    snprintf(ev, sizeof(ev), "crm-%s", lead_id);
+    Lastmile__V1__LeadResponse r = LASTMILE__V1__LEAD_RESPONSE__INIT;
+    r.event_id = ev;
+    r.lead_id = (char *)lead_id;
+    uint64_t h = lm_hash64_str(lead_id, 8);
+    if (lm_hash_unit(h) < 0.5) {
+        r.kind = LASTMILE__V1__RESPONSE_KIND__CONVERTED;
+        r.deal_value_cents = 100000 + (int64_t)(h % 900000);
+        m->n_won++;
+        m->won_cents += r.deal_value_cents;
+    } else {
+        r.kind = LASTMILE__V1__RESPONSE_KIND__LOST;
+        m->n_lost++;
+    }
+    Lastmile__V1__TimingEvent t = LASTMILE__V1__TIMING_EVENT__INIT;
+    t.event_case = LASTMILE__V1__TIMING_EVENT__EVENT_RESPONSE;
+    t.response = &r;
+    fixture_produce(m->fx, "timing", lead_id, &t.base);
+}
+
 static void on_action(void *opaque, const rd_kafka_message_t *rkm) {
     market *m = opaque;
     Lastmile__V1__FollowUpAction *a =
         lastmile__v1__follow_up_action__unpack(NULL, rkm->len, rkm->payload);
     if (!a)
         return;
-    strset_add(&m->actions, a->action_id);
+    if (a->kind == LASTMILE__V1__ACTION_KIND__CANCEL) {
+        /* a touch taken back: the same action id, its own event id */
+        char id[160];
+        snprintf(id, sizeof(id), "%s:cancel", a->action_id);
+        strset_add(&m->actions, id);
+        m->cancels++;
+    } else {
+        strset_add(&m->actions, a->action_id);
+    }
+    if (a->kind == LASTMILE__V1__ACTION_KIND__HANDOFF)
+        crm_result(m, a->lead_id);
     if (a->kind == LASTMILE__V1__ACTION_KIND__TOUCH) {
         m->touches++;
         const lm_cadence *c = lm_policy_cadence(policy, a->cadence);
@@ -152,6 +192,10 @@ static void on_outcome(void *opaque, const rd_kafka_message_t *rkm) {
             strset_add(&m->decisions, o->lead_id);
         if (o->status == LASTMILE__V1__OUTCOME_STATUS__RESPONDED)
             m->n_responded_outcomes++;
+        if (o->status == LASTMILE__V1__OUTCOME_STATUS__CONVERTED_OUTCOME)
+            m->n_converted_outcomes++;
+        if (o->status == LASTMILE__V1__OUTCOME_STATUS__LOST_OUTCOME)
+            m->n_lost_outcomes++;
     }
     lastmile__v1__outcome__free_unpacked(o, NULL);
 }

@@ -1,5 +1,7 @@
 /* market.h — a small market for pipeline tests: submits leads, plays the
- * connector (answers some leads' first touch), and keeps a ledger of
+ * connector (answers some leads' first touch with a reply) and the CRM
+ * (reports the deal of a share of the leads it answered, once they are
+ * handed off: won with a value, or lost), and keeps a ledger of
  * everything on the topics, read with the test's own consumers. */
 #ifndef LM_TEST_MARKET_H
 #define LM_TEST_MARKET_H
@@ -16,12 +18,21 @@ typedef struct market {
     strset actions;    /* action ids on lastmile.actions */
     strset outcomes;   /* lead ids with a terminal outcome */
     strset responders; /* lead ids the market answered */
+    strset deals;      /* lead ids whose deal the CRM reported */
     /* every record on every topic by its bytes ("<topic>:<hash of key and
        value>"): copies.dups counts records written twice byte for byte,
        dup_topics names their topics */
     strset copies, dup_topics;
     size_t dlq, late, touches, off_hours, n_responded_outcomes;
+    size_t cancels;       /* touches taken back (CANCEL actions) */
+    size_t n_won, n_lost; /* deals the CRM reported won / lost */
+    long long won_cents;  /* their value */
+    size_t n_converted_outcomes, n_lost_outcomes;
     double respond_share;
+    /* share of the leads it answered whose deal the CRM reports when they
+       are handed off (1 after market_init): the rest close when their
+       deal window passes */
+    double crm_share;
 } market;
 
 void market_init(market *m, fixture *fx, double respond_share);

@@ -83,7 +83,7 @@ static json_int_t jint(json_t *obj, const char *a, const char *b) {
 
 typedef struct seen {
     strset qualified, nurture, outcome_leads, touched, touch_ids;
-    size_t by_status[8];
+    size_t by_status[10];
     long long touch_cost;
     size_t intake_dead;
 } seen;
@@ -204,6 +204,17 @@ Test(cli_report, report_matches_the_topics, .fini = teardown, .timeout = 600) {
         (json_int_t)s.by_status[LASTMILE__V1__OUTCOME_STATUS__RESPONDED]);
     cr_expect_eq(jint(j, "funnel", "responded"),
                  (json_int_t)m.n_responded_outcomes);
+    /* the deals the CRM reported after the replies: won, lost, and their
+       revenue (issue 13: a sale after a reply was a late response whose
+       value the report left out) */
+    cr_expect_eq(jint(j, "funnel", "converted"), (json_int_t)m.n_won);
+    cr_expect_eq(jint(j, "funnel", "lost"), (json_int_t)m.n_lost);
+    cr_expect_eq(
+        jint(j, "funnel", "lost"),
+        (json_int_t)s.by_status[LASTMILE__V1__OUTCOME_STATUS__LOST_OUTCOME]);
+    cr_expect_eq(jint(j, "funnel", "responders"), (json_int_t)m.responders.n);
+    cr_expect_eq(jint(j, "funnel", "handed_off"), 0);
+    cr_expect_gt(m.n_won, 0, "no deal won: the revenue check checks nothing");
     cr_expect_eq(
         jint(j, "funnel", "converted"),
         (json_int_t)
@@ -222,9 +233,15 @@ Test(cli_report, report_matches_the_topics, .fini = teardown, .timeout = 600) {
     cr_expect_eq(jint(j, "funnel", "open"), 0);
     /* money and speed, against the actions topic */
     cr_expect_eq(jint(j, "cost", "total_cents"), (json_int_t)s.touch_cost);
-    cr_expect_eq(jint(j, "revenue", "total_cents"), 0);
+    cr_expect_eq(jint(j, "revenue", "total_cents"), (json_int_t)m.won_cents);
     cr_expect_eq(jint(j, "speed_to_lead_s", "n"), (json_int_t)s.touched.n);
-    cr_expect_eq(jint(j, "cycle_time_s", "n"), (json_int_t)s.outcome_leads.n);
+    cr_expect(json_is_null(json_object_get(j, "speed_to_human_s")),
+              "no owner reported a contact");
+    /* cycle time over touched leads; disqualified leads apart */
+    cr_expect_eq(jint(j, "cycle_time_s", "n"), (json_int_t)s.touched.n);
+    cr_expect_eq(jint(j, "cycle_time_disqualified_s", "n"), (json_int_t)dq);
+    cr_expect_eq(s.touched.n + dq, s.outcome_leads.n,
+                 "every closed lead is touched or disqualified");
     json_t *arms = json_object_get(j, "timing_arms");
     /* the arms compare leads that reached a second touch */
     json_int_t second = 0, second_responded = 0;

@@ -104,7 +104,7 @@ typedef struct tally {
     size_t intake, qualification, followup, timing, dlq, dlq_intake;
     size_t dlq_by[FX_WORKERS]; /* dead letters by the worker that wrote them */
     size_t decisions, qualified, nurture; /* DECISION events on followup */
-    size_t touches, handoffs, touches_step0;
+    size_t touches, handoffs, cancels, touches_step0;
     int64_t cost_cents;
     size_t outcomes, by_status[16], cycle;
     int64_t revenue_cents;
@@ -178,6 +178,8 @@ static void on_action(void *o, const rd_kafka_message_t *rkm) {
             convert(a);
     } else if (a->kind == LASTMILE__V1__ACTION_KIND__HANDOFF) {
         t->handoffs++;
+    } else if (a->kind == LASTMILE__V1__ACTION_KIND__CANCEL) {
+        t->cancels++; /* a touch taken back: the lead answered first */
     }
     lastmile__v1__follow_up_action__free_unpacked(a, NULL);
 }
@@ -360,7 +362,8 @@ static size_t build_rows(const tally *t, expect_row *r) {
     ROW(W_F, "lastmile_actions_total", "kind=\"touch\"", t->touches);
     ROW(W_F, "lastmile_actions_total", NULL, t->touches);
     ROW(W_T, "lastmile_actions_total", "kind=\"handoff\"", t->handoffs);
-    ROW(W_T, "lastmile_actions_total", NULL, t->handoffs);
+    ROW(W_T, "lastmile_actions_total", "kind=\"cancel\"", t->cancels);
+    ROW(W_T, "lastmile_actions_total", NULL, t->handoffs + t->cancels);
     ROW(W_F, "lastmile_cost_cents_total", NULL, t->cost_cents);
     ROW(W_T, "lastmile_revenue_cents_total", NULL, t->revenue_cents);
     ROW(W_T, "lastmile_timers_fired_total", NULL, t->timers_fired);

@@ -4,7 +4,9 @@
  *   flow.leads_reach_one_outcome: 1,000 people (+ re-submissions and
  *     invalid ones) on an accelerated clock; a share answers their first
  *     touch. Every accepted lead gets one decision and one outcome; a
- *     person submitted twice is one lead; an answer stops the cadence;
+ *     person submitted twice is one lead; an answer stops the cadence and
+ *     hands the lead off, where it stays until the CRM reports the deal
+ *     (two in three) or the deal window passes (RESPONDED);
  *     silence walks every step and closes NO_RESPONSE; every touch lies in
  *     its cadence's hours; no action id twice.
  *   flow.kill9_and_restart: the same while workers are killed with -9 and
@@ -61,9 +63,19 @@ static void check_ledger(market *m, int n_people, int invalid) {
                  m->dlq, invalid);
     cr_expect_eq(m->off_hours, 0, "%zu touch(es) outside allowed hours",
                  m->off_hours);
-    cr_expect_eq(m->n_responded_outcomes, m->responders.n,
-                 "every answer stops its cadence with RESPONDED: %zu of %zu",
-                 m->n_responded_outcomes, m->responders.n);
+    /* an answer hands off; the lead closes with its deal: won or lost as
+       the CRM reports, RESPONDED when the deal window passes first */
+    cr_expect_eq(m->n_converted_outcomes, m->n_won, "deals won %zu, closed %zu",
+                 m->n_won, m->n_converted_outcomes);
+    cr_expect_eq(m->n_lost_outcomes, m->n_lost, "deals lost %zu, closed %zu",
+                 m->n_lost, m->n_lost_outcomes);
+    cr_expect_eq(m->n_responded_outcomes + m->n_converted_outcomes +
+                     m->n_lost_outcomes,
+                 m->responders.n,
+                 "every answer closes its lead once, with its deal: %zu + "
+                 "%zu + %zu of %zu",
+                 m->n_responded_outcomes, m->n_converted_outcomes,
+                 m->n_lost_outcomes, m->responders.n);
 }
 
 /* The owners' loads as Redis has them (the size of each
@@ -120,11 +132,17 @@ Test(flow, leads_reach_one_outcome, .fini = teardown, .timeout = 600) {
     cr_assert_eq(fixture_start_all(&fx), 0);
     market m;
     market_init(&m, &fx, 0.3);
+    m.crm_share = 0.67; /* the rest wait out the deal window (60 d) */
     expected_accepted = 1000;
     market_submit(&m, 1000, 50, 20, 1);
     int done = market_until(&m, all_closed, 240000);
     check_ledger(&m, 1000, 20);
     cr_expect(done, "not every lead closed in time");
+    cr_log_info("deals: %zu won, %zu lost, %zu closed by the deal window; "
+                "%zu touches taken back",
+                m.n_won, m.n_lost, m.n_responded_outcomes, m.cancels);
+    cr_expect_gt(m.n_responded_outcomes, 0,
+                 "no lead waited out its deal window");
     /* silence walks every step: touches = responders' 1 + others' all */
     cr_expect_gt(m.touches, m.accepted.n, "cadences did not advance");
     /* every closed lead released its owner: no load is left */

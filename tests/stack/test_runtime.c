@@ -289,7 +289,7 @@ static void on_followup_event(void *opaque, const rd_kafka_message_t *rkm) {
 
 static size_t responded;
 static int responded_all(const market *m) {
-    return m->n_responded_outcomes >= responded;
+    return m->n_converted_outcomes >= responded;
 }
 
 /* The offset worker `group` (a worker name) has committed on partition 0
@@ -371,7 +371,10 @@ Test(runtime, same_lead_twice_in_a_batch, .fini = teardown, .timeout = 180) {
         Lastmile__V1__LeadResponse r = LASTMILE__V1__LEAD_RESPONSE__INIT;
         r.event_id = ev;
         r.lead_id = ft.lead[i];
-        r.kind = LASTMILE__V1__RESPONSE_KIND__REPLIED;
+        /* a sale closes the lead at once (a reply would hand it off and
+           keep it open for its deal) */
+        r.kind = LASTMILE__V1__RESPONSE_KIND__CONVERTED;
+        r.deal_value_cents = 100000;
         r.action_id = ft.action[i];
         Lastmile__V1__TimingEvent a = LASTMILE__V1__TIMING_EVENT__INIT;
         a.event_case = LASTMILE__V1__TIMING_EVENT__EVENT_RESPONSE;
@@ -418,10 +421,10 @@ Test(runtime, same_lead_twice_in_a_batch, .fini = teardown, .timeout = 180) {
                (int64_t)(3 * ft.n) &&
            fixture_mono_ms() < deadline)
         usleep(200000);
-    printf("same lead twice in a batch: %zu answers, %zu responded outcomes, "
+    printf("same lead twice in a batch: %zu answers, %zu converted outcomes, "
            "%zu outcomes twice, %zu next touches, %zu late responses, timing "
            "committed %lld of %zu inputs\n",
-           ft.n, m.n_responded_outcomes, m.outcomes.dups, n_next_touches,
+           ft.n, m.n_converted_outcomes, m.outcomes.dups, n_next_touches,
            m.late, (long long)committed, 3 * ft.n);
     cr_expect_eq(committed, (int64_t)(3 * ft.n),
                  "timing committed %lld of its %zu inputs",
@@ -430,8 +433,8 @@ Test(runtime, same_lead_twice_in_a_batch, .fini = teardown, .timeout = 180) {
                  "%zu late responses for %zu second answers: an input left "
                  "for a later batch was not handled",
                  m.late, ft.n);
-    cr_expect_eq(m.n_responded_outcomes, ft.n, "%zu of %zu answers closed",
-                 m.n_responded_outcomes, ft.n);
+    cr_expect_eq(m.n_converted_outcomes, ft.n, "%zu of %zu answers closed",
+                 m.n_converted_outcomes, ft.n);
     cr_expect_eq(m.outcomes.dups, 0, "%zu outcomes twice", m.outcomes.dups);
     cr_expect_eq(n_next_touches, 0,
                  "%zu next touches scheduled for leads that had answered",

@@ -192,6 +192,7 @@ Test(policy, custom_routing_rules) {
     static const char *text =
         "thresholds: { qualified: 0.6, nurture: 0.6 }\n"
         "dedupe_window: 1d12h\n"
+        "deal_window: 2w\n"
         "control_share: 0\n"
         "channels: { email: { cost: 0 }, call: { cost: 12.5 } }\n"
         "segments:\n"
@@ -247,6 +248,7 @@ Test(policy, custom_routing_rules) {
                 ->name,
             cases[i].team, "case %zu", i);
     cr_expect_eq(lm_policy_dedupe_window_ms(p), 36 * HOUR_MS);
+    cr_expect_eq(lm_policy_deal_window_ms(p), 14 * DAY_MS);
     cr_expect_float_eq(lm_policy_control_share(p), 0.0, 1e-12);
     cr_expect_float_eq(lm_policy_threshold_nurture(p), 0.6, 1e-12);
     cr_expect_eq(lm_policy_channel_cost_cents(p, "email"), 0);
@@ -281,6 +283,7 @@ Test(policy, optional_sections_default) {
 
     cr_assert_not_null(p, "%s", err);
     cr_expect_eq(lm_policy_dedupe_window_ms(p), 30 * DAY_MS);
+    cr_expect_eq(lm_policy_deal_window_ms(p), 60 * DAY_MS);
     cr_expect_float_eq(lm_policy_control_share(p), 0.2, 1e-12);
     lm_policy_segment(p, "US", 49, seg, sizeof seg);
     cr_expect_str_eq(seg, "NA/smb");
@@ -351,8 +354,8 @@ Test(policy, errors_name_file_line_and_fix) {
          "t.yaml:2: tresholds: unknown key; did you mean \"thresholds\"?"},
         {THR CHN "colour: red\n" TMS RTE CAD,
          "t.yaml:5: colour: unknown key; the keys here are thresholds, "
-         "dedupe_window, control_share, channels, segments, routing, teams, "
-         "cadences"},
+         "dedupe_window, deal_window, control_share, channels, segments, "
+         "routing, teams, cadences"},
         {THR THR CHN TMS RTE CAD,
          "t.yaml:2: thresholds: duplicate key (first set on line 1); keep "
          "one"},
@@ -397,6 +400,17 @@ Test(policy, errors_name_file_line_and_fix) {
          "t.yaml:2: dedupe_window: has no value; write e.g. \"4h\""},
         {THR "dedupe_window: 9999w\n" CHN TMS RTE CAD,
          "t.yaml:2: dedupe_window: \"9999w\" is longer than 3660 days"},
+        /* deal_window: a duration like the others */
+        {THR "deal_window: 2x\n" CHN TMS RTE CAD,
+         "t.yaml:2: deal_window: \"2x\" is not a duration; write e.g. "
+         "\"30m\", \"4h\" or \"2d\""},
+        {THR "deal_window: 0\n" CHN TMS RTE CAD,
+         "t.yaml:2: deal_window: must be longer than 0; write e.g. \"1d\""},
+        {THR "deal_window: 60\n" CHN TMS RTE CAD,
+         "t.yaml:2: deal_window: \"60\" has no unit; write e.g. \"60m\" "
+         "(minutes), \"60h\" (hours) or \"60d\" (days)"},
+        {THR "deal_windw: 60d\n" CHN TMS RTE CAD,
+         "t.yaml:2: deal_windw: unknown key; did you mean \"deal_window\"?"},
         {THR "control_share: 1.2\n" CHN TMS RTE CAD,
          "t.yaml:2: control_share: 1.2 is out of range; use a number from 0 "
          "to 1"},

@@ -20,7 +20,8 @@
  *   L7   -          -    0      open (no owner yet)       -       -     0
  *   L8   QUALIFIED  A    1      closed BOUNCED         +900   +1800   100
  * (A = adaptive arm, F = fixed schedule). L3 has 500.00 of revenue, L3 two
- * merged duplicates and L8 one. Single-threaded. */
+ * merged duplicates and L8 one. "first" is the first automatic touch; the
+ * owner first contacted L1 at +1800 and L6 at +600. Single-threaded. */
 #include "lm_report.h"
 
 #include <criterion/criterion.h>
@@ -47,6 +48,7 @@ static lm_lead_row row(const char *decision, int adaptive, int64_t touches,
     r.status = status;
     r.outcome = outcome;
     r.first_action_at = first_s >= 0 ? T0 + first_s * SEC : 0;
+    r.first_touch_at = r.first_action_at; /* an automatic first touch */
     r.closed_at = closed_s >= 0 ? T0 + closed_s * SEC : 0;
     r.cost_cents = cost;
     return r;
@@ -67,6 +69,8 @@ static void scenario(lm_report *out) {
     l[2].merged = 2;
     l[7].merged = 1;
     l[5].owner = "bob";
+    l[0].first_human_at = T0 + 1800 * SEC;
+    l[5].first_human_at = T0 + 600 * SEC;
     l[0].owner = "ann"; /* closed: not counted as open */
     /* dead time, real ms: intake L1 100/1, L2 200/1; qualification L1 50/1;
        followup L1 30/1, L2 90/3; timing L1 20/1, L2 60/2 */
@@ -98,8 +102,10 @@ Test(report, funnel) {
     cr_expect_eq(r.qualified, 4); /* L1 L2 L6 L8 */
     cr_expect_eq(r.nurture, 2);   /* L3 L4 */
     cr_expect_eq(r.disqualified, 1);
-    cr_expect_eq(r.undecided, 1); /* L7 */
-    cr_expect_eq(r.touched, 6);   /* all but L5 L7 */
+    cr_expect_eq(r.undecided, 1);  /* L7 */
+    cr_expect_eq(r.touched, 6);    /* all but L5 L7 */
+    cr_expect_eq(r.responders, 2); /* L1 L3 */
+    cr_expect_eq(r.handed_off, 0);
     cr_expect_eq(r.responded, 1);
     cr_expect_eq(r.converted, 1);
     cr_expect_eq(r.unsubscribed, 1);
@@ -121,10 +127,18 @@ Test(report, speed_and_cycle_percentiles) {
     cr_expect_float_eq(r.speed_to_lead_s.p90, 900, EPS);
     cr_expect_float_eq(r.speed_to_lead_s.p99, 900, EPS);
     cr_expect_float_eq(r.speed_to_lead_s.mean, 335, EPS);
-    /* cycle time, s: 1 1800 3600 7200 10800 14400 -> p50 3600, p90 14400 */
-    cr_expect_eq(r.cycle_time_s.n, 6);
-    cr_expect_float_eq(r.cycle_time_s.p50, 3600, EPS);
+    /* first human contact, s: 600 1800 -> p50 rank 1: 600, p90 rank 2 */
+    cr_expect_eq(r.speed_to_human_s.n, 2);
+    cr_expect_float_eq(r.speed_to_human_s.p50, 600, EPS);
+    cr_expect_float_eq(r.speed_to_human_s.p90, 1800, EPS);
+    cr_expect_float_eq(r.speed_to_human_s.p99, 1800, EPS);
+    /* cycle time over touched leads, s: 1800 3600 7200 10800 14400 ->
+       p50 rank 3: 7200, p90 rank 5: 14400; the disqualified L5 apart: 1 */
+    cr_expect_eq(r.cycle_time_s.n, 5);
+    cr_expect_float_eq(r.cycle_time_s.p50, 7200, EPS);
     cr_expect_float_eq(r.cycle_time_s.p90, 14400, EPS);
+    cr_expect_eq(r.cycle_time_disqualified_s.n, 1);
+    cr_expect_float_eq(r.cycle_time_disqualified_s.p50, 1, EPS);
     lm_report_free(&r);
 }
 
@@ -154,8 +168,109 @@ Test(report, money) {
     cr_expect_eq(r.cost_cents, 900);
     cr_expect_float_eq(r.cost_per_outcome_cents, 150, EPS);
     cr_expect_float_eq(r.cost_per_conversion_cents, 900, EPS);
+    /* two responders (L1 L3): 450 each; one buyer: 900 */
+    cr_expect_float_eq(r.cost_per_responder_cents, 450, EPS);
+    cr_expect_float_eq(r.cost_per_buyer_cents, 900, EPS);
     cr_expect_eq(r.revenue_cents, 50000);
     cr_expect_float_eq(r.revenue_per_lead_cents, 6250, EPS);
+    lm_report_free(&r);
+}
+
+/* Issue 13, item 7: a lead replies, and the CRM reports the deal won days
+ * later. Handed off, it is an open responder with no revenue yet; closed
+ * CONVERTED, its value counts in revenue per accepted lead — it was lost
+ * before, when the reply closed the lead and the sale came late. */
+Test(report, revenue_counts_a_deal_closed_after_a_reply) {
+    lm_lead_row l[2];
+    l[0] = row("QUALIFIED", 1, 2, "open", NULL, 60, -1, 452);
+    l[0].stage = "handed_off";
+    l[0].responded_at = T0 + 7200 * SEC;
+    l[0].owner = "ann";
+    l[1] = row("QUALIFIED", 0, 3, "closed", "NO_RESPONSE", 60, 86400, 500);
+    lm_report r;
+    lm_report_acc *acc = lm_report_acc_new(NULL);
+    lm_report_add_lead(acc, &l[0]);
+    lm_report_add_lead(acc, &l[1]);
+    cr_assert_eq(lm_report_finish(acc, &r), 0);
+    lm_report_acc_free(acc);
+    cr_expect_eq(r.handed_off, 1);
+    cr_expect_eq(r.responders, 1);
+    cr_expect_eq(r.open, 1);
+    cr_expect_eq(r.revenue_cents, 0);
+    cr_expect_float_eq(r.cost_per_responder_cents, 952, EPS);
+    cr_expect(isnan(r.cost_per_buyer_cents), "no buyer yet");
+    lm_report_free(&r);
+
+    /* three days after the reply: CONVERTED, 8,400.00 */
+    l[0].status = "closed";
+    l[0].stage = "closed";
+    l[0].outcome = "CONVERTED_OUTCOME";
+    l[0].closed_at = l[0].responded_at + 3 * 86400 * SEC;
+    l[0].revenue_cents = 840000;
+    acc = lm_report_acc_new(NULL);
+    lm_report_add_lead(acc, &l[0]);
+    lm_report_add_lead(acc, &l[1]);
+    cr_assert_eq(lm_report_finish(acc, &r), 0);
+    lm_report_acc_free(acc);
+    cr_expect_eq(r.handed_off, 0);
+    cr_expect_eq(r.converted, 1);
+    cr_expect_eq(r.responders, 1, "the same responder");
+    cr_expect_eq(r.revenue_cents, 840000);
+    cr_expect_float_eq(r.revenue_per_lead_cents, 420000, EPS);
+    cr_expect_float_eq(r.cost_per_buyer_cents, 952, EPS);
+    /* cycle time: the deal's close, 2 h + 3 days after submission */
+    cr_expect_float_eq(r.cycle_time_s.p90, 7200 + 3 * 86400, EPS);
+    json_t *j = NULL;
+    cr_assert_eq(lm_report_json(&r, &j), 0);
+    cr_expect_float_eq(
+        json_real_value(json_object_get(json_object_get(j, "revenue"),
+                                        "per_accepted_lead_cents")),
+        420000, EPS);
+    cr_expect_eq(json_integer_value(json_object_get(
+                     json_object_get(j, "funnel"), "responders")),
+                 1);
+    json_decref(j);
+    lm_report_free(&r);
+}
+
+/* NOT_INTERESTED and LOST have their own lines; the first human contact
+ * is null (n/a) while no lead has one. */
+Test(report, not_interested_lost_and_no_human_contact_yet) {
+    lm_lead_row l[2];
+    l[0] =
+        row("QUALIFIED", 1, 1, "closed", "NOT_INTERESTED_OUTCOME", 60, 600, 2);
+    l[1] = row("QUALIFIED", 1, 2, "closed", "LOST_OUTCOME", 60, 9000, 452);
+    l[1].responded_at = T0 + 3600 * SEC;
+    lm_report r;
+    lm_report_acc *acc = lm_report_acc_new(NULL);
+    lm_report_add_lead(acc, &l[0]);
+    lm_report_add_lead(acc, &l[1]);
+    cr_assert_eq(lm_report_finish(acc, &r), 0);
+    lm_report_acc_free(acc);
+    cr_expect_eq(r.not_interested, 1);
+    cr_expect_eq(r.lost, 1);
+    cr_expect_eq(r.responders, 1, "the lost deal had answered");
+    cr_expect_eq(r.speed_to_human_s.n, 0);
+    json_t *j = NULL;
+    cr_assert_eq(lm_report_json(&r, &j), 0);
+    cr_expect(json_is_null(json_object_get(j, "speed_to_human_s")));
+    json_t *f = json_object_get(j, "funnel");
+    cr_expect_eq(json_integer_value(json_object_get(f, "lost")), 1);
+    cr_expect_eq(json_integer_value(json_object_get(f, "not_interested")), 1);
+    json_decref(j);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mf = open_memstream(&text, &len);
+    lm_report_print(&r, mf, 0);
+    fclose(mf);
+    const char *human = strstr(text, "speed-to-lead: first human");
+    cr_assert_not_null(human, "%s", text);
+    cr_expect(strstr(human, "n/a") &&
+                  strstr(human, "n/a") < strchr(human, '\n'),
+              "%s", text);
+    cr_expect(strstr(text, "    lost"), "%s", text);
+    cr_expect(strstr(text, "  not interested"), "%s", text);
+    free(text);
     lm_report_free(&r);
 }
 
@@ -258,6 +373,7 @@ static void asymmetric(lm_report *out) {
                                 groups[g].touches, "closed", groups[g].outcome,
                                 -1, 3600, 7 * groups[g].touches);
             r.first_action_at = T0 + 1000 + i * 123;
+            r.first_touch_at = r.first_action_at;
             r.revenue_cents = groups[g].revenue;
             lm_report_add_lead(acc, &r);
         }
@@ -440,6 +556,12 @@ Test(report, parse_hgetall_reply) {
                         "1010",
                         "first_action_at",
                         "61000",
+                        "first_touch_at",
+                        "61000",
+                        "first_human_at",
+                        "900000",
+                        "responded_at",
+                        "1200000",
                         "decision",
                         "QUALIFIED",
                         "adaptive",
@@ -484,6 +606,9 @@ Test(report, parse_hgetall_reply) {
     cr_expect_str_eq(row.owner, "ann");
     cr_expect_eq(row.submitted_at, 1000);
     cr_expect_eq(row.first_action_at, 61000);
+    cr_expect_eq(row.first_touch_at, 61000);
+    cr_expect_eq(row.first_human_at, 900000);
+    cr_expect_eq(row.responded_at, 1200000);
     cr_expect_eq(row.adaptive, 0);
     cr_expect_eq(row.touches, 2);
     cr_expect_eq(row.cost_cents, 250);

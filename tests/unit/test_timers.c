@@ -289,6 +289,33 @@ Test(timers, a_response_timer_fires_as_timer_fired) {
     lm_timers_fired_free(NULL);
 }
 
+/* timing's fire_timer: a deal window becomes a TimerFired of its kind. */
+Test(timers, a_deal_window_fires_as_timer_fired_of_its_kind) {
+    lm_timer t = make(LEAD, LM_LEAD_TIMER_DEAL, 1700000000123,
+                      LM_LEAD_TIMER_DEAL_PAYLOAD, 1);
+    lm_timers_fired *f = lm_timers_fired_new(&lm_timing_worker);
+    cr_assert_not_null(f);
+    cr_assert_eq(
+        lm_timing_worker.fire_timer(lm_timing_worker.ctx, &t, 1700000000999, f),
+        0);
+    cr_assert_eq(lm_timers_fired_count(f), 1);
+    const lm_emit_req *r = lm_timers_fired_get(f, 0);
+    cr_expect_str_eq(r->topic_suffix, LM_TOPIC_TIMING);
+    cr_expect_str_eq(r->key, LEAD);
+    cr_expect_str_eq(r->id, LEAD ":deal_window");
+    const Lastmile__V1__TimingEvent *te =
+        (const Lastmile__V1__TimingEvent *)r->msg;
+    cr_assert_eq(te->event_case, LASTMILE__V1__TIMING_EVENT__EVENT_TIMER_FIRED);
+    const Lastmile__V1__TimerFired *tf = te->timer_fired;
+    cr_expect_str_eq(tf->kind, "deal_window");
+    cr_expect_str_eq(tf->timer_id, LEAD ":deal_window");
+    cr_expect_str_eq(tf->lead_id, LEAD);
+    cr_expect_eq(tf->due_at_ms, 1700000000123);
+    cr_expect_eq(tf->fired_at_ms, 1700000000999);
+    cr_expect_str_eq(tf->action_id, LEAD ":handoff");
+    lm_timers_fired_free(f);
+}
+
 Test(timers, timing_refuses_other_kinds_and_bad_payloads) {
     const lm_timer bad[] = {
         make(LEAD, "owner_deadline", 1, "2|EMEA/mid", 10),

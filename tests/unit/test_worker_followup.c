@@ -338,6 +338,97 @@ Test(worker_followup, the_first_touch_measures_speed_to_lead) {
     cr_expect_eq(seen, 1);
 }
 
+/* The first automatic touch's scheduled time is kept once (HSETNX):
+ * the report's speed-to-lead and the Outcome's first_touch_at_ms. */
+Test(worker_followup, the_first_automatic_touch_is_kept_once) {
+    const touch_case *c = &touch_cases[0];
+    decision_ev d;
+    decision(&d, LASTMILE__V1__DECISION_KIND__QUALIFIED, c->tz);
+    run_touch(c, &d.ev.base);
+    char key[LM_KEY_MAX], when[32];
+    lm_lead_key(LEAD, key);
+    snprintf(when, sizeof(when), "%lld", (long long)c->when);
+    const lm_recorded_cmd *nx = lm_recorder_find(rec, "HSETNX", key);
+    cr_assert_not_null(nx, "first_touch_at is set if not set");
+    cr_expect_str_eq(nx->argv[2], LM_F_FIRST_TOUCH);
+    cr_expect_str_eq(nx->argv[3], when);
+}
+
+/* Issue 13, items 6 and 7: no touch for a lead handed to its owner (a
+ * NextTouch already on its way when it replied); none before the end of
+ * an out-of-office. */
+Test(worker_followup, a_handed_off_lead_gets_no_touch_an_absent_one_later) {
+    const char *handed[] = {LM_F_STATUS,
+                            "open",
+                            LM_F_CADENCE,
+                            "qualified",
+                            LM_F_TZ,
+                            "Europe/London",
+                            LM_F_OWNER,
+                            "alex.kim",
+                            LM_F_SEGMENT,
+                            "NA/mid",
+                            LM_F_ADAPTIVE,
+                            "1",
+                            LM_F_SUBMITTED,
+                            "1",
+                            LM_F_TOUCHES,
+                            "1",
+                            LM_F_RESPONDED,
+                            "1767600000000",
+                            NULL};
+    touch_ev t;
+    next_touch(&t, 1, NOW_MS + DAY_MS);
+    cr_assert_eq(lm_recorder_reply_hash(rec, &lm_followup_worker, &t.ev.base,
+                                        NOW_MS, handed),
+                 0);
+    cr_assert_eq(
+        lm_recorder_handle(rec, &lm_followup_worker, &t.ev.base, NOW_MS), 0);
+    cr_expect_eq(lm_recorder_n_emits(rec), 0);
+    cr_expect_eq(lm_recorder_n_index(rec), 0, "no timer");
+    cr_expect_eq(lm_recorder_counted(rec, "lastmile_followup_skipped_total",
+                                     "reason=\"handed_off\""),
+                 1);
+
+    /* away until Monday 2026-01-12 12:00 UTC: step 1 (call) is scheduled
+       then, inside London's hours, not Tuesday as planned */
+    const char *away[] = {LM_F_STATUS,
+                          "open",
+                          LM_F_CADENCE,
+                          "qualified",
+                          LM_F_TZ,
+                          "Europe/London",
+                          LM_F_OWNER,
+                          "alex.kim",
+                          LM_F_SEGMENT,
+                          "NA/mid",
+                          LM_F_ADAPTIVE,
+                          "1",
+                          LM_F_SUBMITTED,
+                          "1",
+                          LM_F_TOUCHES,
+                          "1",
+                          LM_F_STAGE,
+                          "followup",
+                          LM_F_RETURNS,
+                          "1768219200000",
+                          NULL};
+    lm_recorder_reset(rec);
+    cr_assert_eq(lm_recorder_reply_hash(rec, &lm_followup_worker, &t.ev.base,
+                                        NOW_MS, away),
+                 0);
+    cr_assert_eq(
+        lm_recorder_handle(rec, &lm_followup_worker, &t.ev.base, NOW_MS), 0);
+    cr_expect_null(lm_recorder_rejected(rec));
+    Lastmile__V1__FollowUpAction *a =
+        (Lastmile__V1__FollowUpAction *)lm_recorder_emit_unpack(
+            rec, 0, &lastmile__v1__follow_up_action__descriptor);
+    cr_assert_not_null(a);
+    cr_expect_eq(a->scheduled_for_ms, 1768219200000LL, "after the return: %lld",
+                 (long long)a->scheduled_for_ms);
+    protobuf_c_message_free_unpacked(&a->base, NULL);
+}
+
 /* ------------------------------------------------------- no touch at all */
 
 Test(worker_followup, a_closed_lead_gets_no_action) {

@@ -104,6 +104,14 @@ typedef struct lead_state {
     const char *status, *step, *cadence, *tz, *adaptive;
 } lead_state;
 
+/* More of the lead hash, each NULL when not set: the stage, the
+ * hand-off's time, the current touch's scheduled time and its window's
+ * end, the touch last taken back. */
+typedef struct lead_more {
+    const char *stage, *responded, *last_action, *next_due, *cancelled;
+} lead_more;
+static const lead_more no_more;
+
 static const lead_state waiting = {"open", "1", "qualified", "Europe/London",
                                    "0"};
 
@@ -126,24 +134,62 @@ static void pack_lead(void) {
 }
 
 /* The step of the lead hash given last (the step its timer was armed
- * for): expect_timer_cancelled's. */
-static int given_step;
+ * for): expect_timer_cancelled's; and whether it was handed off (its
+ * timer is the deal window). */
+static int given_step, given_handed_off;
 
 /* Gives the lead hash (st) and the segment's slot counts (pairs of
  * "<slot>:s|f", count; NULL-ended) as the plan's two replies. */
-static void give_state(ProtobufCMessage *in, const lead_state *st,
-                       const char *const *slot_counts) {
+static void give_more(ProtobufCMessage *in, const lead_state *st,
+                      const lead_more *mo, const char *const *slot_counts) {
     pack_lead();
     given_step = (int)strtol(st->step, NULL, 10);
-    const char *hash[] = {
-        LM_F_STATUS,    st->status,      LM_F_STEP,     st->step,
-        LM_F_CADENCE,   st->cadence,     LM_F_TZ,       st->tz,
-        LM_F_OWNER,     "alex.kim",      LM_F_TEAM,     "na",
-        LM_F_SEGMENT,   SEGMENT,         LM_F_ADAPTIVE, st->adaptive,
-        LM_F_SUBMITTED, "1767600000000", LM_F_TOUCHES,  "2",
-        LM_F_COST,      "452",           LM_F_SCORE,    "0.812500",
-        LM_F_DECISION,  "QUALIFIED",     LM_F_SLOT,     "10",
-        LM_F_LEAD,      lead_bytes,      NULL};
+    given_handed_off = mo->stage && strcmp(mo->stage, "handed_off") == 0;
+    const char *hash[] = {LM_F_STATUS,
+                          st->status,
+                          LM_F_STEP,
+                          st->step,
+                          LM_F_CADENCE,
+                          st->cadence,
+                          LM_F_TZ,
+                          st->tz,
+                          LM_F_OWNER,
+                          "alex.kim",
+                          LM_F_TEAM,
+                          "na",
+                          LM_F_SEGMENT,
+                          SEGMENT,
+                          LM_F_ADAPTIVE,
+                          st->adaptive,
+                          LM_F_SUBMITTED,
+                          "1767600000000",
+                          LM_F_TOUCHES,
+                          "2",
+                          LM_F_COST,
+                          "452",
+                          LM_F_SCORE,
+                          "0.812500",
+                          LM_F_DECISION,
+                          "QUALIFIED",
+                          LM_F_SLOT,
+                          "10",
+                          LM_F_LEAD,
+                          lead_bytes,
+                          LM_F_STAGE,
+                          mo->stage,
+                          LM_F_RESPONDED,
+                          mo->responded,
+                          LM_F_LAST_ACTION,
+                          mo->last_action,
+                          LM_F_NEXT_DUE,
+                          mo->next_due,
+                          LM_F_CANCELLED,
+                          mo->cancelled,
+                          LM_F_FIRST_TOUCH,
+                          "1767600060000",
+                          LM_F_FIRST_HUMAN,
+                          "1767600900000",
+                          NULL};
     cr_assert_eq(
         lm_recorder_reply_hash(rec, &lm_timing_worker, in, NOW_MS, hash), 0,
         "the plan reads the lead hash first");
@@ -151,6 +197,11 @@ static void give_state(ProtobufCMessage *in, const lead_state *st,
     while (slot_counts && slot_counts[n])
         n++;
     lm_recorder_reply_strs(rec, n, slot_counts);
+}
+
+static void give_state(ProtobufCMessage *in, const lead_state *st,
+                       const char *const *slot_counts) {
+    give_more(in, st, &no_more, slot_counts);
 }
 
 static void run(ProtobufCMessage *in, const char *what) {
@@ -162,38 +213,58 @@ static void run(ProtobufCMessage *in, const char *what) {
 
 /* ----------------------------------------------------------- checks */
 
-/* The lead's response timer was cancelled: one index command on the
- * timers, the ZREM of the member armed for the lead's step (the step of
- * the lead hash given: given_step) and segment, as lm_timers_encode makes
- * it. The one place that knows how a cancel looks from outside. */
-static void expect_timer_cancelled(const char *lead_id, const char *what) {
+/* The one index command `cmd` on the timers (ZREM: cancel, ZADD: arm,
+ * then due is its score) is of the member (lead, kind, payload), as
+ * lm_timers_encode makes it. The one place that knows how a timer
+ * command looks from outside. */
+static void expect_timer_cmd(const char *cmd, const char *kind,
+                             const char *payload, int64_t due,
+                             const char *what) {
     lm_timer t;
     memset(&t, 0, sizeof(t));
-    snprintf(t.lead, sizeof(t.lead), "%s", lead_id);
-    snprintf(t.kind, sizeof(t.kind), "%s", LM_LEAD_TIMER_RESPONSE);
-    int n = lm_lead_timer_payload(given_step, SEGMENT, t.payload,
-                                  sizeof(t.payload));
-    cr_assert_gt(n, 0);
-    t.payload_len = (size_t)n;
-    char member[LM_TIMERS_MEMBER_MAX], set[LM_TIMERS_KEY_MAX];
+    snprintf(t.lead, sizeof(t.lead), "%s", LEAD);
+    snprintf(t.kind, sizeof(t.kind), "%s", kind);
+    snprintf(t.payload, sizeof(t.payload), "%s", payload);
+    t.payload_len = strlen(payload);
+    char member[LM_TIMERS_MEMBER_MAX], set[LM_TIMERS_KEY_MAX], score[32];
     size_t mlen;
     cr_assert_eq(lm_timers_encode(&t, member, &mlen), 0);
-    lm_timers_key(lm_timers_bucket(lead_id), "", set);
+    lm_timers_key(lm_timers_bucket(LEAD), "", set);
+    snprintf(score, sizeof(score), "%lld", (long long)due);
     int found = 0;
     for (size_t i = 0; i < lm_recorder_n_index(rec); i++) {
         const lm_recorded_cmd *c = lm_recorder_index(rec, i);
-        if (!strstr(c->argv[1], "timers"))
+        if (!strstr(c->argv[1], "timers") || strcmp(c->argv[0], cmd) != 0)
             continue;
         found++;
-        cr_expect_str_eq(c->argv[0], "ZREM", "%s", what);
         cr_expect_str_eq(c->argv[1], set, "%s", what);
-        cr_expect(c->argc == 3 && c->lens[2] == mlen &&
-                      memcmp(c->argv[2], member, mlen) == 0,
-                  "%s: cancelled %s, want %s", what,
-                  c->argc > 2 ? c->argv[2] : "", member);
+        size_t at = c->argc - 1; /* the member is the last argument */
+        cr_expect(c->lens[at] == mlen && memcmp(c->argv[at], member, mlen) == 0,
+                  "%s: %s %s, want %s", what, cmd, c->argv[at], member);
+        if (strcmp(cmd, "ZADD") == 0)
+            cr_expect_str_eq(c->argv[2], score, "%s: due", what);
     }
-    cr_expect_eq(found, 1, "%s: %d timer commands cancel %s's timer", what,
-                 found, lead_id);
+    cr_expect_eq(found, 1, "%s: %d timer commands, want one %s", what, found,
+                 cmd);
+}
+
+/* The member of the lead's response timer for `step`. */
+static const char *response_payload(int step) {
+    static char p[LM_TIMERS_PAYLOAD_MAX];
+    cr_assert_gt(lm_lead_timer_payload(step, SEGMENT, p, sizeof(p)), 0);
+    return p;
+}
+
+/* The lead's timer was cancelled: the response timer armed for the lead's
+ * step (given_step), or the deal window of a handed-off lead. */
+static void expect_timer_cancelled(const char *lead_id, const char *what) {
+    cr_assert_str_eq(lead_id, LEAD);
+    if (given_handed_off)
+        expect_timer_cmd("ZREM", LM_LEAD_TIMER_DEAL, LM_LEAD_TIMER_DEAL_PAYLOAD,
+                         0, what);
+    else
+        expect_timer_cmd("ZREM", LM_LEAD_TIMER_RESPONSE,
+                         response_payload(given_step), 0, what);
 }
 
 /* The learning count of `field` ("<slot>:s" or ":f") went up by one. */
@@ -211,7 +282,7 @@ static int learned(const char *field) {
 /* The outcome on lastmile.outcomes and the closed lead hash. */
 static void expect_closed(Lastmile__V1__OutcomeStatus status,
                           const char *status_name, int64_t deal,
-                          const char *what) {
+                          int64_t responded_at, const char *what) {
     const lm_recorded_emit *e = lm_recorder_emit_on(rec, LM_TOPIC_OUTCOMES);
     cr_assert_not_null(e, "%s: an outcome", what);
     cr_expect_str_eq(e->key, LEAD);
@@ -234,6 +305,11 @@ static void expect_closed(Lastmile__V1__OutcomeStatus status,
     cr_assert_not_null(o->lead, "%s: features for training", what);
     cr_expect_str_eq(o->lead->country, "GB");
     cr_expect_eq(o->lead->company_size, 120);
+    cr_expect_eq(o->responded_at_ms, responded_at, "%s: responded at %lld",
+                 what, (long long)o->responded_at_ms);
+    cr_expect_eq(o->first_touch_at_ms, 1767600060000LL, "%s", what);
+    cr_expect_eq(o->first_human_at_ms, 1767600900000LL, "%s", what);
+    cr_expect_str_eq(o->team, "na", "%s", what);
     protobuf_c_message_free_unpacked(&o->base, NULL);
 
     char key[LM_KEY_MAX], rev[32], labels[64];
@@ -258,32 +334,31 @@ static void expect_closed(Lastmile__V1__OutcomeStatus status,
 
 /* ---------------------------------------------------------- responses */
 
+/* Answers that close an open lead at once. */
 typedef struct response_case {
     const char *what;
     Lastmile__V1__ResponseKind kind;
     int64_t deal_cents, want_deal;
     Lastmile__V1__OutcomeStatus status;
     const char *status_name;
-    int handoff; /* also: the slot learns a success */
+    int handoff; /* also: the slot learns a success, responded_at is set */
 } response_case;
 
 static const response_case response_cases[] = {
-    {"a reply hands off", LASTMILE__V1__RESPONSE_KIND__REPLIED, 0, 0,
-     LASTMILE__V1__OUTCOME_STATUS__RESPONDED, "RESPONDED", 1},
-    {"a meeting booked hands off", LASTMILE__V1__RESPONSE_KIND__MEETING_BOOKED,
-     0, 0, LASTMILE__V1__OUTCOME_STATUS__RESPONDED, "RESPONDED", 1},
     {"a sale closes with its value", LASTMILE__V1__RESPONSE_KIND__CONVERTED,
      1250000, 1250000, LASTMILE__V1__OUTCOME_STATUS__CONVERTED_OUTCOME,
      "CONVERTED_OUTCOME", 1},
-    {"a value without a sale is not revenue",
-     LASTMILE__V1__RESPONSE_KIND__REPLIED, 999, 0,
-     LASTMILE__V1__OUTCOME_STATUS__RESPONDED, "RESPONDED", 1},
     {"an unsubscribe closes, no hand-off",
      LASTMILE__V1__RESPONSE_KIND__UNSUBSCRIBED, 0, 0,
      LASTMILE__V1__OUTCOME_STATUS__UNSUBSCRIBED_OUTCOME, "UNSUBSCRIBED_OUTCOME",
      0},
     {"a bounce closes, no hand-off", LASTMILE__V1__RESPONSE_KIND__BOUNCED, 0, 0,
      LASTMILE__V1__OUTCOME_STATUS__BOUNCED_OUTCOME, "BOUNCED_OUTCOME", 0},
+    {"a no closes, no hand-off", LASTMILE__V1__RESPONSE_KIND__NOT_INTERESTED, 0,
+     0, LASTMILE__V1__OUTCOME_STATUS__NOT_INTERESTED_OUTCOME,
+     "NOT_INTERESTED_OUTCOME", 0},
+    {"a lost deal with no hand-off closes", LASTMILE__V1__RESPONSE_KIND__LOST,
+     0, 0, LASTMILE__V1__OUTCOME_STATUS__LOST_OUTCOME, "LOST_OUTCOME", 0},
 };
 
 static void expect_handoff(const char *what) {
@@ -300,6 +375,8 @@ static void expect_handoff(const char *what) {
     cr_expect_eq(a->step, -1);
     cr_expect_str_eq(a->channel, "handoff");
     cr_expect_str_eq(a->owner, "alex.kim", "%s: to the lead's owner", what);
+    cr_expect_str_eq(a->team, "na");
+    cr_expect(a->human, "%s: a person's step", what);
     cr_expect_eq(a->scheduled_for_ms, NOW_MS, "at once");
     cr_expect_str_eq(a->cadence, "qualified");
     cr_expect_str_eq(a->segment, SEGMENT);
@@ -309,7 +386,7 @@ static void expect_handoff(const char *what) {
         1);
 }
 
-Test(worker_timing, a_response_closes_the_lead_and_stops_the_cadence) {
+Test(worker_timing, an_answer_that_closes_stops_the_cadence) {
     for (size_t i = 0; i < sizeof(response_cases) / sizeof(*response_cases);
          i++) {
         const response_case *c = &response_cases[i];
@@ -318,7 +395,8 @@ Test(worker_timing, a_response_closes_the_lead_and_stops_the_cadence) {
         ProtobufCMessage *in = response(&x, "resp-1", c->kind, c->deal_cents);
         give_state(in, &waiting, NULL);
         run(in, c->what);
-        expect_closed(c->status, c->status_name, c->want_deal, c->what);
+        expect_closed(c->status, c->status_name, c->want_deal,
+                      c->handoff ? NOW_MS : 0, c->what);
         cr_expect_eq(lm_recorder_n_emits(rec), c->handoff ? 2u : 1u, "%s",
                      c->what);
         if (c->handoff)
@@ -328,6 +406,303 @@ Test(worker_timing, a_response_closes_the_lead_and_stops_the_cadence) {
         cr_expect_eq(learned("10:s"), c->handoff, "%s: learning", c->what);
         cr_expect_eq(learned("10:f"), 0, "%s", c->what);
         cr_expect_str_eq(lm_recorder_ident(rec)->id, "response:resp-1");
+        char key[LM_KEY_MAX];
+        lm_lead_key(LEAD, key);
+        const char *resp = lm_recorder_hget(rec, key, LM_F_RESPONDED);
+        cr_expect_str_eq(resp ? resp : "-", c->handoff ? "1767607200000" : "-",
+                         "%s: a sale with no reply before is its own answer",
+                         c->what);
+    }
+}
+
+/* Item 7 of issue 13: a reply or a meeting hands the lead off and keeps it
+ * open for its deal: stage handed_off, responded_at, the response timer
+ * cancelled, the deal window armed; no outcome, the owner keeps it. */
+Test(worker_timing, a_reply_hands_off_and_the_lead_waits_for_its_deal) {
+    static const struct {
+        const char *what;
+        Lastmile__V1__ResponseKind kind;
+        int64_t deal;
+    } cases[] = {
+        {"a reply", LASTMILE__V1__RESPONSE_KIND__REPLIED, 0},
+        {"a meeting booked", LASTMILE__V1__RESPONSE_KIND__MEETING_BOOKED, 0},
+        {"a value without a sale", LASTMILE__V1__RESPONSE_KIND__REPLIED, 999},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        lm_recorder_reset(rec);
+        timing_ev x;
+        ProtobufCMessage *in =
+            response(&x, "resp-1", cases[i].kind, cases[i].deal);
+        give_state(in, &waiting, NULL);
+        run(in, cases[i].what);
+        cr_expect_eq(lm_recorder_n_emits(rec), 1, "%s: the hand-off only",
+                     cases[i].what);
+        expect_handoff(cases[i].what);
+        cr_expect_null(lm_recorder_emit_on(rec, LM_TOPIC_OUTCOMES),
+                       "%s: still open", cases[i].what);
+        char key[LM_KEY_MAX];
+        lm_lead_key(LEAD, key);
+        cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_STAGE), "handed_off");
+        cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_RESPONDED),
+                         "1767607200000");
+        cr_expect_null(lm_recorder_hget(rec, key, LM_F_STATUS));
+        cr_expect_null(lm_recorder_hget(rec, key, LM_F_REVENUE));
+        expect_timer_cmd("ZREM", LM_LEAD_TIMER_RESPONSE, response_payload(1), 0,
+                         cases[i].what);
+        expect_timer_cmd("ZADD", LM_LEAD_TIMER_DEAL, LM_LEAD_TIMER_DEAL_PAYLOAD,
+                         NOW_MS + 60 * DAY_MS, cases[i].what);
+        cr_expect_null(lm_recorder_find(rec, "SREM", NULL),
+                       "%s: the owner keeps the lead", cases[i].what);
+        cr_expect(learned("10:s"), "%s: the slot learns a success",
+                  cases[i].what);
+        cr_expect_eq(lm_recorder_counted(rec, "lastmile_outcomes_total", NULL),
+                     0);
+    }
+}
+
+/* A lead handed off two days ago. */
+static const lead_more handed_off = {.stage = "handed_off",
+                                     .responded = "1767434400000"};
+
+/* The CRM's result closes a handed-off lead, its answer time kept; other
+ * answers are its owner's business and change nothing. */
+Test(worker_timing, the_crm_result_closes_a_handed_off_lead) {
+    static const struct {
+        const char *what;
+        Lastmile__V1__ResponseKind kind;
+        int64_t deal;
+        Lastmile__V1__OutcomeStatus status; /* 0: nothing happens */
+        const char *name;
+    } cases[] = {
+        {"won days after the reply", LASTMILE__V1__RESPONSE_KIND__CONVERTED,
+         840000, LASTMILE__V1__OUTCOME_STATUS__CONVERTED_OUTCOME,
+         "CONVERTED_OUTCOME"},
+        {"lost", LASTMILE__V1__RESPONSE_KIND__LOST, 0,
+         LASTMILE__V1__OUTCOME_STATUS__LOST_OUTCOME, "LOST_OUTCOME"},
+        {"a no after the reply", LASTMILE__V1__RESPONSE_KIND__NOT_INTERESTED, 0,
+         LASTMILE__V1__OUTCOME_STATUS__NOT_INTERESTED_OUTCOME,
+         "NOT_INTERESTED_OUTCOME"},
+        {"a second reply", LASTMILE__V1__RESPONSE_KIND__REPLIED, 0, 0, NULL},
+        {"an auto-reply", LASTMILE__V1__RESPONSE_KIND__OUT_OF_OFFICE, 0, 0,
+         NULL},
+        {"an unsubscribe", LASTMILE__V1__RESPONSE_KIND__UNSUBSCRIBED, 0, 0,
+         NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        lm_recorder_reset(rec);
+        timing_ev x;
+        ProtobufCMessage *in =
+            response(&x, "resp-5", cases[i].kind, cases[i].deal);
+        x.r.returns_at_ms = NOW_MS + 3 * DAY_MS;
+        give_more(in, &waiting, &handed_off, NULL);
+        run(in, cases[i].what);
+        cr_expect_null(lm_recorder_emit_on(rec, LM_TOPIC_ACTIONS),
+                       "%s: no second hand-off, nothing taken back",
+                       cases[i].what);
+        if (!cases[i].status) {
+            cr_expect_eq(lm_recorder_n_emits(rec), 0, "%s", cases[i].what);
+            cr_expect_eq(lm_recorder_n_index(rec), 0, "%s", cases[i].what);
+            continue;
+        }
+        cr_expect_eq(lm_recorder_n_emits(rec), 1, "%s", cases[i].what);
+        expect_closed(cases[i].status, cases[i].name, cases[i].deal,
+                      1767434400000LL, cases[i].what);
+        cr_expect_eq(learned("10:s"), 0, "%s: learned at the hand-off",
+                     cases[i].what);
+    }
+}
+
+/* followup may still write stage "waiting" after the hand-off (a
+ * NextTouch on its way): responded_at, which only timing writes, is what
+ * says the lead is handed off. */
+Test(worker_timing, a_handed_off_lead_is_known_by_its_answer_time) {
+    lead_more clobbered = handed_off;
+    clobbered.stage = "waiting";
+    timing_ev x;
+    ProtobufCMessage *in =
+        response(&x, "crm-9", LASTMILE__V1__RESPONSE_KIND__LOST, 0);
+    give_more(in, &waiting, &clobbered, NULL);
+    given_handed_off = 1; /* its deal window is what gets cancelled */
+    run(in, "stage overwritten");
+    cr_expect_eq(lm_recorder_n_emits(rec), 1, "no hand-off again");
+    expect_closed(LASTMILE__V1__OUTCOME_STATUS__LOST_OUTCOME, "LOST_OUTCOME", 0,
+                  1767434400000LL, "stage overwritten");
+
+    lm_recorder_reset(rec);
+    ProtobufCMessage *t = timer_fired(&x, LEAD, 1, SEGMENT, NOW_MS - HOUR_MS);
+    give_more(t, &waiting, &clobbered, NULL);
+    run(t, "a response timer armed by that touch");
+    cr_expect_eq(lm_recorder_n_emits(rec), 0, "no next touch");
+}
+
+/* The deal window passes with no CRM result: RESPONDED, as a hand-off
+ * closed before; a window for a lead whose deal closed is stale. */
+Test(worker_timing, the_deal_window_closes_a_handed_off_lead_responded) {
+    timing_ev x;
+    ProtobufCMessage *in = timer_fired(&x, LEAD, 1, SEGMENT, NOW_MS - HOUR_MS);
+    x.t.kind = LM_LEAD_TIMER_DEAL;
+    x.t.step = -1;
+    x.t.timer_id = LEAD ":deal_window";
+    give_more(in, &waiting, &handed_off, NULL);
+    run(in, "deal window");
+    cr_expect_str_eq(lm_recorder_ident(rec)->id, LEAD ":deal_window");
+    cr_expect_eq(lm_recorder_n_emits(rec), 1);
+    expect_closed(LASTMILE__V1__OUTCOME_STATUS__RESPONDED, "RESPONDED", 0,
+                  1767434400000LL, "deal window");
+    cr_expect_eq(learned("10:f"), 0, "no failure learned");
+
+    lead_state closed = waiting;
+    closed.status = "closed";
+    lm_recorder_reset(rec);
+    give_more(in, &closed, &handed_off, NULL);
+    run(in, "stale deal window");
+    cr_expect_eq(lm_recorder_n_emits(rec), 0);
+    cr_expect_eq(lm_recorder_counted(rec, "lastmile_timers_stale_total", NULL),
+                 1);
+}
+
+/* A response timer that fires after the hand-off (claimed before it was
+ * cancelled) schedules no next touch. */
+Test(worker_timing, a_response_timer_after_the_hand_off_is_stale) {
+    timing_ev x;
+    ProtobufCMessage *in = timer_fired(&x, LEAD, 1, SEGMENT, NOW_MS - HOUR_MS);
+    give_more(in, &waiting, &handed_off, NULL);
+    run(in, "after the hand-off");
+    cr_expect_eq(lm_recorder_n_emits(rec), 0);
+    cr_expect_eq(lm_recorder_counted(rec, "lastmile_timers_stale_total", NULL),
+                 1);
+}
+
+/* Item 5 of issue 13: the touch emitted ahead of its time is taken back
+ * when the lead answers first: a CANCEL with the touch's action_id, id
+ * "<action_id>:cancel", once. */
+static void expect_cancel(const char *reason, const char *what) {
+    const lm_recorded_emit *e = NULL;
+    size_t at = 0;
+    for (size_t i = 0; i < lm_recorder_n_emits(rec); i++)
+        if (strcmp(lm_recorder_emit(rec, i)->id, LEAD ":action:1:cancel") ==
+            0) {
+            e = lm_recorder_emit(rec, i);
+            at = i;
+        }
+    cr_assert_not_null(e, "%s: the pending touch is taken back", what);
+    cr_expect_str_eq(e->topic, LM_TOPIC_ACTIONS);
+    cr_expect_str_eq(e->key, LEAD);
+    Lastmile__V1__FollowUpAction *a =
+        (Lastmile__V1__FollowUpAction *)lm_recorder_emit_unpack(
+            rec, at, &lastmile__v1__follow_up_action__descriptor);
+    cr_assert_not_null(a);
+    cr_expect_eq(a->kind, LASTMILE__V1__ACTION_KIND__CANCEL, "%s", what);
+    cr_expect_str_eq(a->action_id, LEAD ":action:1", "%s: the same id", what);
+    cr_expect_str_eq(a->reason, reason, "%s", what);
+    cr_expect_eq(a->step, 1);
+    cr_expect_str_eq(a->channel, "call", "%s: step 1 of qualified", what);
+    cr_expect_eq(a->scheduled_for_ms, NOW_MS + 5 * HOUR_MS);
+    cr_expect_str_eq(a->owner, "alex.kim");
+    protobuf_c_message_free_unpacked(&a->base, NULL);
+    char key[LM_KEY_MAX];
+    lm_lead_key(LEAD, key);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_CANCELLED),
+                     LEAD ":action:1", "%s", what);
+    cr_expect_eq(
+        lm_recorder_counted(rec, "lastmile_actions_total", "kind=\"cancel\""),
+        1);
+}
+
+Test(worker_timing, an_answer_before_the_touch_is_due_takes_it_back) {
+    static const struct {
+        const char *what;
+        Lastmile__V1__ResponseKind kind;
+        const char *reason;
+    } cases[] = {
+        {"reply", LASTMILE__V1__RESPONSE_KIND__REPLIED, "responded"},
+        {"meeting", LASTMILE__V1__RESPONSE_KIND__MEETING_BOOKED, "responded"},
+        {"sale", LASTMILE__V1__RESPONSE_KIND__CONVERTED, "responded"},
+        {"no", LASTMILE__V1__RESPONSE_KIND__NOT_INTERESTED, "not_interested"},
+        {"unsubscribe", LASTMILE__V1__RESPONSE_KIND__UNSUBSCRIBED,
+         "unsubscribed"},
+        {"bounce", LASTMILE__V1__RESPONSE_KIND__BOUNCED, "bounced"},
+        {"lost", LASTMILE__V1__RESPONSE_KIND__LOST, "lost"},
+        {"out of office for a week", LASTMILE__V1__RESPONSE_KIND__OUT_OF_OFFICE,
+         "out_of_office"},
+    };
+    lead_more pending = {.stage = "waiting",
+                         .last_action = "1767625200000", /* NOW + 5 h */
+                         .next_due = "1767711600000"};   /* + 1 d */
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        lm_recorder_reset(rec);
+        timing_ev x;
+        ProtobufCMessage *in = response(&x, "resp-3", cases[i].kind, 100);
+        x.r.returns_at_ms = NOW_MS + 7 * DAY_MS;
+        give_more(in, &waiting, &pending, NULL);
+        run(in, cases[i].what);
+        expect_cancel(cases[i].reason, cases[i].what);
+    }
+    /* taken back already (an out-of-office before), or sent already: no
+       second CANCEL */
+    lead_more again = pending, sent = pending;
+    again.cancelled = LEAD ":action:1";
+    sent.last_action = "1767603600000"; /* NOW - 1 h */
+    const lead_more *states[] = {&again, &sent};
+    for (size_t i = 0; i < 2; i++) {
+        lm_recorder_reset(rec);
+        timing_ev x;
+        ProtobufCMessage *in =
+            response(&x, "resp-4", LASTMILE__V1__RESPONSE_KIND__REPLIED, 0);
+        give_more(in, &waiting, states[i], NULL);
+        run(in, "nothing to take back");
+        cr_expect_eq(lm_recorder_counted(rec, "lastmile_actions_total",
+                                         "kind=\"cancel\""),
+                     0, "case %zu", i);
+        cr_expect_eq(lm_recorder_n_emits(rec), 1, "the hand-off only");
+    }
+}
+
+/* Item 6 of issue 13: an out-of-office reply keeps the cadence going,
+ * after the return date when one is given. */
+Test(worker_timing, an_out_of_office_pauses_the_cadence_until_the_return) {
+    lead_more pending = {.stage = "waiting",
+                         .last_action = "1767625200000", /* NOW + 5 h */
+                         .next_due = "1767711600000"};   /* + 1 d */
+    char key[LM_KEY_MAX];
+    lm_lead_key(LEAD, key);
+
+    /* back in a week: the touch is taken back, the window's timer moves
+       to the return, the lead remembers it for followup */
+    timing_ev x;
+    ProtobufCMessage *in =
+        response(&x, "ooo-1", LASTMILE__V1__RESPONSE_KIND__OUT_OF_OFFICE, 0);
+    x.r.returns_at_ms = NOW_MS + 7 * DAY_MS;
+    give_more(in, &waiting, &pending, NULL);
+    run(in, "a week away");
+    expect_cancel("out_of_office", "a week away");
+    cr_expect_eq(lm_recorder_n_emits(rec), 1, "no hand-off, no outcome");
+    expect_timer_cmd("ZADD", LM_LEAD_TIMER_RESPONSE, response_payload(1),
+                     NOW_MS + 7 * DAY_MS, "a week away");
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_RETURNS), "1768212000000");
+    cr_expect_null(lm_recorder_hget(rec, key, LM_F_STATUS));
+    cr_expect_null(lm_recorder_hget(rec, key, LM_F_STAGE), "not handed off");
+    cr_expect_eq(learned("10:s"), 0);
+
+    /* back before the touch is due: the touch stays, so does its timer */
+    lm_recorder_reset(rec);
+    x.r.returns_at_ms = NOW_MS + 2 * HOUR_MS;
+    give_more(in, &waiting, &pending, NULL);
+    run(in, "back in two hours");
+    cr_expect_eq(lm_recorder_n_emits(rec), 0);
+    cr_expect_eq(lm_recorder_n_index(rec), 0);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_RETURNS), "1767614400000");
+
+    /* no return date (or one past): as if no answer */
+    int64_t none[] = {0, NOW_MS - DAY_MS};
+    for (size_t i = 0; i < 2; i++) {
+        lm_recorder_reset(rec);
+        x.r.returns_at_ms = none[i];
+        give_more(in, &waiting, &pending, NULL);
+        run(in, "no return date");
+        cr_expect_eq(lm_recorder_n_emits(rec), 0, "case %zu", i);
+        cr_expect_eq(lm_recorder_n_index(rec), 0, "case %zu", i);
+        cr_expect_null(lm_recorder_hget(rec, key, LM_F_RETURNS));
     }
 }
 
@@ -432,7 +807,7 @@ Test(worker_timing, a_timer_picks_the_next_touch_or_closes) {
         if (c->next_step < 0) {
             cr_expect_eq(lm_recorder_n_emits(rec), 1, "%s", c->what);
             expect_closed(LASTMILE__V1__OUTCOME_STATUS__NO_RESPONSE,
-                          "NO_RESPONSE", 0, c->what);
+                          "NO_RESPONSE", 0, 0, c->what);
             cr_expect_null(lm_recorder_emit_on(rec, LM_TOPIC_FOLLOWUP));
             continue;
         }
@@ -559,7 +934,8 @@ Test(worker_timing, malformed_input_is_refused_with_a_reason) {
         {"neither timer nor response", "neither", 0, 0},
         {"a lead id not made by lastmile", "lead_id", 1, 0},
         {"a response without an event id", "event_id", 2, 0},
-        {"an unknown response kind", "response.kind", 3, 0},
+        {"an unknown response kind", "(REPLIED=1 .. LOST=8)", 3, 0},
+        {"a return date before 1970", "response.returns_at_ms", 6, 0},
         {"a negative deal", "deal_value_cents", 4, 0},
         {"a timer for a lead id not made by lastmile", "lead_id", 5, 0},
     };
@@ -581,6 +957,9 @@ Test(worker_timing, malformed_input_is_refused_with_a_reason) {
             break;
         case 4:
             x.r.deal_value_cents = -5;
+            break;
+        case 6:
+            x.r.returns_at_ms = -1;
             break;
         default:
             in = timer_fired(&x, "lead-7", 1, SEGMENT, NOW_MS);

@@ -33,11 +33,13 @@ enum {
     R_ADAPTIVE,
     R_SUBMITTED,
     R_TOUCHES,
+    R_RESPONDED,
+    R_RETURNS,
     R_N
 };
 static const char *const read_fields[R_N] = {
-    LM_F_STATUS,  LM_F_CADENCE,  LM_F_TZ,        LM_F_OWNER,
-    LM_F_SEGMENT, LM_F_ADAPTIVE, LM_F_SUBMITTED, LM_F_TOUCHES};
+    LM_F_STATUS,   LM_F_CADENCE,   LM_F_TZ,      LM_F_OWNER,     LM_F_SEGMENT,
+    LM_F_ADAPTIVE, LM_F_SUBMITTED, LM_F_TOUCHES, LM_F_RESPONDED, LM_F_RETURNS};
 
 int64_t lm_followup_schedule(const lm_cadence *c, const char *tz,
                              int64_t earliest_ms) {
@@ -139,6 +141,11 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
                      "reason=\"closed\"", 1);
         return 0; /* the lead answered or closed meanwhile */
     }
+    if (field(m, R_RESPONDED)) {
+        lm_out_count(out, "lastmile_followup_skipped_total",
+                     "reason=\"handed_off\"", 1);
+        return 0; /* the lead answered: its owner has it */
+    }
     const char *lead_id, *cadence_name, *tz, *owner, *segment;
     int adaptive, step;
     int64_t earliest, submitted;
@@ -191,6 +198,11 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
         submitted = 0;
         lm_parse_int64(sub, 0, INT64_MAX, &submitted);
     }
+    int64_t back = 0; /* out of office until (an auto-reply said so) */
+    if (field(m, R_RETURNS) &&
+        lm_parse_int64(field(m, R_RETURNS), 0, INT64_MAX, &back) == 0 &&
+        back > earliest)
+        earliest = back;
     int64_t when = lm_followup_schedule(cad, tz, earliest);
     lm_local_time lt;
     if (when < 0 || lm_tz_local(tz, when, &lt) != 0) {
@@ -260,6 +272,8 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
         lm_out_write_strs(out, "HINCRBY", key, LM_F_TOUCHES, "1", NULL);
         lm_out_write_strs(out, "HINCRBY", key, LM_F_COST, costb, NULL);
     }
+    if (!a.human) /* the first automatic touch: speed-to-lead's */
+        lm_out_write_strs(out, "HSETNX", key, LM_F_FIRST_TOUCH, w, NULL);
     lm_out_count(out, "lastmile_cost_cents_total", NULL, (double)cost);
     lm_out_count(out, "lastmile_actions_total", "kind=\"touch\"", 1);
 

@@ -1,7 +1,9 @@
 /* timing.c — responses and no-responses (timing.h).
  *
- * Sections: sampling · the decision · firing timers. */
+ * Sections: sampling · the decision · firing timers. A lead's answers and
+ * its deal are timing_deal.c's (timing_internal.h). */
 #include "timing.h"
+#include "timing_internal.h"
 
 #include "lm_fmt.h"
 #include "lm_hash.h"
@@ -21,11 +23,8 @@
  * (real ms, scaled to the simulated clock at init): the sweeper and this
  * worker may run on hosts whose clocks differ by that much. */
 #define LM_TIMING_CLOCK_SKEW_REAL_MS 10000
-
-typedef struct timing_ctx {
-    lm_policy *policy;
-    int64_t clock_skew_ms; /* LM_TIMING_CLOCK_SKEW_REAL_MS, simulated */
-} timing_ctx;
+/* The latest returns_at_ms an out-of-office reply may give (year 3000). */
+#define LM_TIMING_RETURNS_MAX_MS 32503680000000LL
 
 static timing_ctx timing_state;
 
@@ -100,28 +99,14 @@ int64_t lm_timing_choose(const lm_cadence *c, const char *tz,
 
 /* ========================================================= the decision */
 
-enum {
-    R_STATUS,
-    R_STEP,
-    R_CADENCE,
-    R_TZ,
-    R_OWNER,
-    R_TEAM,
-    R_SEGMENT,
-    R_ADAPTIVE,
-    R_SUBMITTED,
-    R_TOUCHES,
-    R_COST,
-    R_SCORE,
-    R_DECISION,
-    R_SLOT,
-    R_LEAD,
-    R_N
-};
+/* HMGET order: enum timing_read (timing_internal.h) */
 static const char *const read_fields[R_N] = {
-    LM_F_STATUS, LM_F_STEP,    LM_F_CADENCE,  LM_F_TZ,        LM_F_OWNER,
-    LM_F_TEAM,   LM_F_SEGMENT, LM_F_ADAPTIVE, LM_F_SUBMITTED, LM_F_TOUCHES,
-    LM_F_COST,   LM_F_SCORE,   LM_F_DECISION, LM_F_SLOT,      LM_F_LEAD};
+    LM_F_STATUS,    LM_F_STEP,        LM_F_CADENCE,     LM_F_TZ,
+    LM_F_OWNER,     LM_F_TEAM,        LM_F_SEGMENT,     LM_F_ADAPTIVE,
+    LM_F_SUBMITTED, LM_F_TOUCHES,     LM_F_COST,        LM_F_SCORE,
+    LM_F_DECISION,  LM_F_SLOT,        LM_F_LEAD,        LM_F_STAGE,
+    LM_F_RESPONDED, LM_F_FIRST_TOUCH, LM_F_FIRST_HUMAN, LM_F_LAST_ACTION,
+    LM_F_NEXT_DUE,  LM_F_CANCELLED};
 
 /* Field i of the lead's HMGET (read_fields), or NULL. */
 static const char *field(const lm_msg *m, int i, size_t *len) {
@@ -134,6 +119,14 @@ static int64_t field_int(const lm_msg *m, int i) {
     if (s)
         lm_parse_int64(s, INT64_MIN, INT64_MAX, &v);
     return v;
+}
+
+const char *lm_timing_field(const lm_msg *m, int i, size_t *len) {
+    return field(m, i, len);
+}
+
+int64_t lm_timing_field_int(const lm_msg *m, int i) {
+    return field_int(m, i);
 }
 
 static const char *timing_lead(const Lastmile__V1__TimingEvent *ev) {
@@ -185,11 +178,19 @@ static int timing_identify(void *ctx, const ProtobufCMessage *msg,
             return -1;
         }
         if (r->kind < LASTMILE__V1__RESPONSE_KIND__REPLIED ||
-            r->kind > LASTMILE__V1__RESPONSE_KIND__BOUNCED) {
+            r->kind > LASTMILE__V1__RESPONSE_KIND__LOST) {
             snprintf(reason, reasonsz,
                      "response.kind: %d is not a known ResponseKind "
-                     "(REPLIED=1 .. BOUNCED=5)",
+                     "(REPLIED=1 .. LOST=8)",
                      (int)r->kind);
+            return -1;
+        }
+        if (r->returns_at_ms < 0 ||
+            r->returns_at_ms > LM_TIMING_RETURNS_MAX_MS) {
+            snprintf(reason, reasonsz,
+                     "response.returns_at_ms: %lld is not a time before "
+                     "the year 3000 in ms since the epoch (0 = unknown)",
+                     (long long)r->returns_at_ms);
             return -1;
         }
         if (r->deal_value_cents < 0 ||
@@ -200,6 +201,9 @@ static int timing_identify(void *ctx, const ProtobufCMessage *msg,
             return -1;
         }
         snprintf(ident->id, sizeof(ident->id), "response:%s", r->event_id);
+    } else if (lm_timing_is_deal_window(ev->timer_fired)) {
+        snprintf(ident->id, sizeof(ident->id), "%s:" LM_LEAD_TIMER_DEAL,
+                 lead); /* one per lead */
     } else {
         /* one per step: the timer_id without its segment */
         snprintf(ident->id, sizeof(ident->id), "%s:timer:%d", lead,
@@ -270,10 +274,12 @@ static const char *outcome_name(Lastmile__V1__OutcomeStatus s) {
     return v ? v->name : "UNKNOWN";
 }
 
-/* Closes the lead: outcome, state, timer cancel, owner release, stats. */
-static int close_lead(timing_ctx *c, const lm_msg *m, lm_out *out,
-                      const char *lead_id, Lastmile__V1__OutcomeStatus status,
-                      int64_t deal_cents, int success) {
+/* Closes the lead: outcome, state, timer cancel, owner release, stats
+ * (timing_internal.h). */
+int lm_timing_close_lead(timing_ctx *c, const lm_msg *m, lm_out *out,
+                         const char *lead_id,
+                         Lastmile__V1__OutcomeStatus status, int64_t deal_cents,
+                         int success) {
     (void)c;
     char key[LM_KEY_MAX], now[32], id[LM_ID_MAX], rev[32], labels[96];
     lm_lead_key(lead_id, key);
@@ -287,6 +293,7 @@ static int close_lead(timing_ctx *c, const lm_msg *m, lm_out *out,
         lead_bytes ? lastmile__v1__lead_accepted__unpack(
                          NULL, lead_len, (const uint8_t *)lead_bytes)
                    : NULL;
+    int handed_off = field_int(m, R_RESPONDED) > 0;
     Lastmile__V1__Outcome o = LASTMILE__V1__OUTCOME__INIT;
     o.outcome_id = id;
     o.lead_id = (char *)lead_id;
@@ -311,6 +318,17 @@ static int close_lead(timing_ctx *c, const lm_msg *m, lm_out *out,
                      ? LASTMILE__V1__DECISION_KIND__QUALIFIED
                      : LASTMILE__V1__DECISION_KIND__NURTURE;
     o.lead = lead;
+    /* the answer that handed it off; a sale with no reply before it is
+       its own answer */
+    o.responded_at_ms = field_int(m, R_RESPONDED);
+    int direct_sale = !o.responded_at_ms &&
+                      status == LASTMILE__V1__OUTCOME_STATUS__CONVERTED_OUTCOME;
+    if (direct_sale)
+        o.responded_at_ms = m->now_ms;
+    o.first_touch_at_ms = field_int(m, R_FIRST_TOUCH);
+    o.first_human_at_ms = field_int(m, R_FIRST_HUMAN);
+    const char *team = field(m, R_TEAM, NULL);
+    o.team = (char *)(team ? team : "");
     int rc = lm_out_emit(out, LM_TOPIC_OUTCOMES, lead_id, id, &o.base);
     if (lead)
         lastmile__v1__lead_accepted__free_unpacked(lead, NULL);
@@ -320,6 +338,8 @@ static int close_lead(timing_ctx *c, const lm_msg *m, lm_out *out,
     lm_out_write_strs(out, "HSET", key, LM_F_STATUS, "closed", LM_F_STAGE,
                       "closed", LM_F_CLOSED, now, LM_F_OUTCOME,
                       outcome_name(status), LM_F_REVENUE, rev, NULL);
+    if (direct_sale)
+        lm_out_write_strs(out, "HSET", key, LM_F_RESPONDED, now, NULL);
     snprintf(labels, sizeof(labels), "status=\"%s\"", outcome_name(status));
     lm_out_count(out, "lastmile_outcomes_total", labels, 1);
     if (deal_cents > 0)
@@ -329,19 +349,15 @@ static int close_lead(timing_ctx *c, const lm_msg *m, lm_out *out,
         lm_out_observe(out, "lastmile_cycle_time_seconds",
                        (double)(m->now_ms - o.submitted_at_ms) / 1000.0);
 
-    /* outside the lead's slot: idempotent index commands. The response
-       timer followup armed with the lead's current step: its payload is
-       that step and the segment, both read from the lead */
-    char payload[LM_TIMERS_PAYLOAD_MAX];
-    int64_t step = field_int(m, R_STEP);
-    int plen = step >= 0 && step <= LM_LEAD_STEP_MAX
-                   ? lm_lead_timer_payload((int)step, o.segment, payload,
-                                           sizeof(payload))
-                   : -1;
-    if (plen >= 0)
-        lm_timers_cancel(out, lead_id, LM_LEAD_TIMER_RESPONSE, payload,
-                         (size_t)plen);
-    const char *team = field(m, R_TEAM, NULL);
+    /* outside the lead's slot: idempotent index commands. A handed-off
+       lead waits on its deal window (its response timer went at the
+       hand-off); any other on the response timer of its step */
+    if (handed_off)
+        lm_timers_cancel(out, lead_id, LM_LEAD_TIMER_DEAL,
+                         LM_LEAD_TIMER_DEAL_PAYLOAD,
+                         strlen(LM_LEAD_TIMER_DEAL_PAYLOAD));
+    else
+        lm_timing_cancel_response_timer(m, out, lead_id);
     if (team && o.owner[0]) {
         /* the owner's load falls by one: idempotent, so a lead closed
            twice releases once */
@@ -361,79 +377,25 @@ static int close_lead(timing_ctx *c, const lm_msg *m, lm_out *out,
     return 0;
 }
 
-static int on_response(timing_ctx *c, const lm_msg *m, lm_out *out,
-                       const Lastmile__V1__LeadResponse *r) {
-    const char *status = field(m, R_STATUS, NULL);
-    if (!status) {
-        /* a lead id lastmile never issued: no outcome for a lead that is
-           not there (it would count a response with no owner, no
-           submission time) */
-        lm_out_reject(out,
-                      "lead_id: no lead %.64s is known to lastmile; a "
-                      "response must name a lead_id from a lastmile action",
-                      r->lead_id);
-        return 0;
-    }
-    if (strcmp(status, "open") != 0) {
-        /* after closing: recorded, not lost */
-        char id[LM_ID_MAX];
-        snprintf(id, sizeof(id), "%s:late:%s", r->lead_id, r->event_id);
-        Lastmile__V1__Outcome o = LASTMILE__V1__OUTCOME__INIT;
-        o.outcome_id = id;
-        o.lead_id = r->lead_id;
-        o.status = LASTMILE__V1__OUTCOME_STATUS__LATE_RESPONSE;
-        o.closed_at_ms = m->now_ms;
-        o.deal_value_cents = r->deal_value_cents;
-        o.submitted_at_ms = field_int(m, R_SUBMITTED);
-        lm_out_count(out, "lastmile_outcomes_total", "status=\"LATE_RESPONSE\"",
-                     1);
-        return lm_out_emit(out, LM_TOPIC_OUTCOMES, r->lead_id, id, &o.base);
-    }
-    Lastmile__V1__OutcomeStatus st;
-    int handoff = 1, success = 1;
-    switch (r->kind) {
-    case LASTMILE__V1__RESPONSE_KIND__CONVERTED:
-        st = LASTMILE__V1__OUTCOME_STATUS__CONVERTED_OUTCOME;
-        break;
-    case LASTMILE__V1__RESPONSE_KIND__UNSUBSCRIBED:
-        st = LASTMILE__V1__OUTCOME_STATUS__UNSUBSCRIBED_OUTCOME;
-        handoff = success = 0;
-        break;
-    case LASTMILE__V1__RESPONSE_KIND__BOUNCED:
-        st = LASTMILE__V1__OUTCOME_STATUS__BOUNCED_OUTCOME;
-        handoff = success = 0;
-        break;
-    default:
-        st = LASTMILE__V1__OUTCOME_STATUS__RESPONDED;
-    }
-    if (handoff) {
-        char id[LM_ID_MAX];
-        snprintf(id, sizeof(id), "%s:handoff", r->lead_id);
-        Lastmile__V1__FollowUpAction a = LASTMILE__V1__FOLLOW_UP_ACTION__INIT;
-        a.action_id = id;
-        a.lead_id = r->lead_id;
-        a.channel = (char *)"handoff";
-        a.step = -1;
-        a.scheduled_for_ms = m->now_ms;
-        const char *owner = field(m, R_OWNER, NULL);
-        a.owner = (char *)(owner ? owner : "");
-        a.kind = LASTMILE__V1__ACTION_KIND__HANDOFF;
-        const char *ad = field(m, R_ADAPTIVE, NULL);
-        a.adaptive = ad && ad[0] == '1';
-        const char *seg = field(m, R_SEGMENT, NULL);
-        a.segment = (char *)(seg ? seg : "");
-        const char *cad = field(m, R_CADENCE, NULL);
-        a.cadence = (char *)(cad ? cad : "");
-        a.submitted_at_ms = field_int(m, R_SUBMITTED);
-        if (lm_out_emit(out, LM_TOPIC_ACTIONS, r->lead_id, id, &a.base) != 0)
-            return -1;
-        lm_out_count(out, "lastmile_actions_total", "kind=\"handoff\"", 1);
-    }
-    return close_lead(c, m, out, r->lead_id, st,
-                      st == LASTMILE__V1__OUTCOME_STATUS__CONVERTED_OUTCOME
-                          ? r->deal_value_cents
-                          : 0,
-                      success);
+int lm_timing_response_payload(const lm_msg *m,
+                               char payload[LM_TIMERS_PAYLOAD_MAX]) {
+    /* the response timer followup armed with the lead's current step: its
+       payload is that step and the segment, both read from the lead */
+    int64_t step = field_int(m, R_STEP);
+    const char *seg = field(m, R_SEGMENT, NULL);
+    if (!field(m, R_STEP, NULL) || step < 0 || step > LM_LEAD_STEP_MAX)
+        return -1;
+    return lm_lead_timer_payload((int)step, seg ? seg : "", payload,
+                                 LM_TIMERS_PAYLOAD_MAX);
+}
+
+void lm_timing_cancel_response_timer(const lm_msg *m, lm_out *out,
+                                     const char *lead_id) {
+    char payload[LM_TIMERS_PAYLOAD_MAX];
+    int plen = lm_timing_response_payload(m, payload);
+    if (plen >= 0)
+        lm_timers_cancel(out, lead_id, LM_LEAD_TIMER_RESPONSE, payload,
+                         (size_t)plen);
 }
 
 static int on_timer(timing_ctx *c, const lm_msg *m, lm_out *out,
@@ -451,9 +413,11 @@ static int on_timer(timing_ctx *c, const lm_msg *m, lm_out *out,
                       (long long)t->due_at_ms, (long long)m->now_ms);
         return 0;
     }
+    if (lm_timing_is_deal_window(t))
+        return lm_timing_on_deal_window(c, m, out, t);
     const char *status = field(m, R_STATUS, NULL);
     if (!status || strcmp(status, "open") != 0 ||
-        field_int(m, R_STEP) != t->step) {
+        field_int(m, R_STEP) != t->step || field_int(m, R_RESPONDED) > 0) {
         lm_out_count(out, "lastmile_timers_stale_total", NULL, 1);
         return 0; /* answered, closed, or already moved on */
     }
@@ -477,8 +441,9 @@ static int on_timer(timing_ctx *c, const lm_msg *m, lm_out *out,
     }
     int next = t->step + 1;
     if ((size_t)next >= cad->n_steps)
-        return close_lead(c, m, out, t->lead_id,
-                          LASTMILE__V1__OUTCOME_STATUS__NO_RESPONSE, 0, 0);
+        return lm_timing_close_lead(c, m, out, t->lead_id,
+                                    LASTMILE__V1__OUTCOME_STATUS__NO_RESPONSE,
+                                    0, 0);
 
     const char *ad = field(m, R_ADAPTIVE, NULL);
     int adaptive = ad && ad[0] == '1';
@@ -519,21 +484,23 @@ static int timing_handle(void *ctx, const lm_msg *m, lm_out *out) {
         lm_lead_record_wait(out, timing_lead(ev), "timing", m->wait_ms,
                             LM_WAIT_AGAIN);
     if (ev->event_case == LASTMILE__V1__TIMING_EVENT__EVENT_RESPONSE)
-        return on_response(c, m, out, ev->response);
+        return lm_timing_on_response(c, m, out, ev->response);
     return on_timer(c, m, out, ev->timer_fired);
 }
 
 /* ======================================================= firing timers */
 
 /* A response timer fired (no answer in the touch's window): the
- * TimerFired that timing reads back from its own topic. Other kinds are
- * not timing's. */
+ * TimerFired that timing reads back from its own topic; a deal window's
+ * is timing_deal.c's. Other kinds are not timing's. */
 static int timing_fire_timer(void *ctx, const lm_timer *t, int64_t now_ms,
                              lm_timers_fired *f) {
     (void)ctx;
     char seg[LM_TIMERS_PAYLOAD_MAX], id[LM_ID_MAX], act[LM_ID_MAX],
         stepb[LM_FMT_I64_MAX];
     int step;
+    if (strcmp(t->kind, LM_LEAD_TIMER_DEAL) == 0)
+        return lm_timing_fire_deal_window(t, now_ms, f);
     if (strcmp(t->kind, LM_LEAD_TIMER_RESPONSE) != 0 ||
         lm_lead_timer_payload_parse(t->payload, t->payload_len, &step, seg,
                                     sizeof(seg)) != 0)

@@ -1,9 +1,13 @@
 /* timing.h — lastmile.timing → lastmile.followup | actions | outcomes, and
  * the worker that fires response timers.
  *
- * A LeadResponse stops the cadence: the timer is cancelled, the owner gets
- * a HANDOFF action (replied, booked, converted), and the lead's Outcome is
- * emitted; a response after closing is recorded as LATE_RESPONSE. A
+ * A LeadResponse (timing_deal.c) stops the cadence, or pauses it (an
+ * out-of-office with a return date), taking back a touch emitted ahead of
+ * its time (CANCEL): a reply or a meeting hands the lead to its owner
+ * (HANDOFF) and keeps it open, handed off, until the CRM reports the deal
+ * (CONVERTED, LOST) or its deal window passes (RESPONDED); a sale, a no,
+ * an unsubscribe or a bounce close it at once; a response after closing
+ * is recorded as LATE_RESPONSE. A
  * TimerFired means no response: the slot of the unanswered touch counts a
  * failure, and the next step is chosen — by Thompson sampling over the
  * segment's Beta(successes+1, failures+1) per hour-of-week slot on the
@@ -13,8 +17,9 @@
  * A lead's response timer (lm_lead.h, armed by followup) fires here: the
  * runtime sweeps the timers (lm_timers.h: claim with a lease, fire, ack)
  * in the timing worker, whose fire_timer turns a due response timer into
- * the TimerFired it then reads back from lastmile.timing. Closing a lead
- * cancels its timer. Pure parts: lm_timing_choose. */
+ * the TimerFired it then reads back from lastmile.timing; a deal window
+ * (lm_lead.h) fires the same way, as a TimerFired of kind "deal_window".
+ * Closing a lead cancels its timer. Pure parts: lm_timing_choose. */
 #ifndef LM_TIMING_H
 #define LM_TIMING_H
 
