@@ -167,8 +167,8 @@ int64_t lm_policy_next_allowed_ms(const lm_cadence *c, const char *tz,
  * an "at: now" step at earliest_ms itself (day or night), any other at
  * lm_policy_next_allowed_ms. Callers must not move an "at: now" step to
  * a learned slot. -1 on a bad tz or a step past the end. Pure. */
-int64_t lm_policy_step_time_ms(const lm_cadence *c, size_t step,
-                               const char *tz, int64_t earliest_ms);
+int64_t lm_policy_step_time_ms(const lm_cadence *c, size_t step, const char *tz,
+                               int64_t earliest_ms);
 
 /* Candidate slots for choosing a touch time: every local hour-of-week slot
  * (0 = Monday 00:00-00:59) whose allowed part, clipped to start no earlier

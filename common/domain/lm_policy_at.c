@@ -48,8 +48,7 @@ int pol_channel_human(pol_ctx *c, const pol_field *f, const char *path,
                    s);
 }
 
-int pol_step_at(pol_ctx *c, const pol_field *f, const char *path,
-                lm_step *st) {
+int pol_step_at(pol_ctx *c, const pol_field *f, const char *path, lm_step *st) {
     const char *s;
 
     st->at_now = 0;
@@ -87,8 +86,8 @@ int lm_policy_channel_human(const lm_policy *p, const char *channel) {
     return -1;
 }
 
-int64_t lm_policy_step_time_ms(const lm_cadence *c, size_t step,
-                               const char *tz, int64_t earliest_ms) {
+int64_t lm_policy_step_time_ms(const lm_cadence *c, size_t step, const char *tz,
+                               int64_t earliest_ms) {
     lm_local_time lt;
 
     if (c == NULL || step >= c->n_steps)

@@ -22,7 +22,7 @@
     "channels:\n" email "  call: { cost: 4, human: true }\n"                   \
     "teams:\n  sales:\n    owners:\n      - { name: ann, capacity: 5 }\n"      \
     "routing:\n  - { team: sales }\n"
-#define PRE PRE_EMAIL("  email: { cost: \"0.02\" }\n")
+#define PRE  PRE_EMAIL("  email: { cost: \"0.02\" }\n")
 #define HEAD PRE "cadences:\n  qualified:\n    steps:\n"
 #define NUR                                                                    \
     "  nurture:\n"                                                             \
@@ -35,14 +35,14 @@ static lm_policy *parse(const char *text, char *err, size_t errsz) {
 
 Test(policy_at, the_keys_parse) {
     char err[LM_POLICY_ERRSZ] = "";
-    lm_policy *p = parse(
-        HEAD "      - { channel: email, response_window: 1d, at: now }\n"
-             "      - { channel: call, response_window: 1d }\n"
-             "      - { channel: call, response_window: 1d, at: "
-             "allowed_hours }\n"
-             "      - { channel: email, response_window: 1d, at: "
-             "allowed_hours }\n" NUR,
-        err, sizeof err);
+    lm_policy *p =
+        parse(HEAD "      - { channel: email, response_window: 1d, at: now }\n"
+                   "      - { channel: call, response_window: 1d }\n"
+                   "      - { channel: call, response_window: 1d, at: "
+                   "allowed_hours }\n"
+                   "      - { channel: email, response_window: 1d, at: "
+                   "allowed_hours }\n" NUR,
+              err, sizeof err);
     cr_assert_not_null(p, "%s", err);
     const lm_cadence *q = lm_policy_cadence(p, "qualified");
     cr_assert_not_null(q);
@@ -122,7 +122,8 @@ Test(policy_at, bad_values_name_file_line_and_fix) {
         {HEAD "      - { channel: email, response_window: 1d, at: }\n" NUR,
          "t.yaml:14: cadences.qualified.steps[0].at: has no value; write "
          "e.g. now"},
-        {HEAD "      - { channel: email, response_window: 1d, at: [now] }\n" NUR,
+        {HEAD
+         "      - { channel: email, response_window: 1d, at: [now] }\n" NUR,
          "t.yaml:14: cadences.qualified.steps[0].at: expected a single "
          "value"},
         {HEAD "      - { channel: email, response_window: 1d }\n"
@@ -134,16 +135,21 @@ Test(policy_at, bad_values_name_file_line_and_fix) {
         {HEAD "      - { channel: email, response_window: 1d, a: now }\n" NUR,
          "t.yaml:14: cadences.qualified.steps[0].a: unknown key; did you "
          "mean \"at\"?"},
-        {PRE_EMAIL("  email: { cost: \"0.02\", human: yes }\n") "cadences:\n"
-             "  qualified:\n    steps:\n" NUR,
+        {PRE_EMAIL(
+             "  email: { cost: \"0.02\", human: yes }\n") "cadences:\n"
+                                                          "  qualified:\n    "
+                                                          "steps:\n" NUR,
          "t.yaml:3: channels.email.human: \"yes\" is not true or false; "
          "write \"human: true\" for a channel a person performs (call, "
          "linkedin), \"human: false\" (the default) for one a system sends"},
         {PRE_EMAIL("  email: { cost: \"0.02\", human: }\n") "cadences:\n"
-             "  qualified:\n    steps:\n" NUR,
+                                                            "  qualified:\n    "
+                                                            "steps:\n" NUR,
          "t.yaml:3: channels.email.human: has no value; write e.g. true"},
-        {PRE_EMAIL("  email: { cost: \"0.02\", humans: true }\n") "cadences:\n"
-             "  qualified:\n    steps:\n" NUR,
+        {PRE_EMAIL(
+             "  email: { cost: \"0.02\", humans: true }\n") "cadences:\n"
+                                                            "  qualified:\n    "
+                                                            "steps:\n" NUR,
          "t.yaml:3: channels.email.humans: unknown key; did you mean "
          "\"human\"?"},
     };
@@ -217,15 +223,13 @@ Test(policy_at, learned_timing_never_moves_a_step_at_once) {
     }
     /* a step in the hours on the learning arm does move to the slot */
     int32_t slot = -1;
-    int64_t when =
-        lm_timing_choose_step(q, 3, ny, SAT_MS, 1, &st, 3, &slot);
+    int64_t when = lm_timing_choose_step(q, 3, ny, SAT_MS, 1, &st, 3, &slot);
     cr_expect_eq(slot, 15, "learning picks Monday 15:00: slot %d", slot);
     cr_expect_eq(when, lm_timing_choose(q, ny, SAT_MS, 1, &st, 3, &slot));
     /* and the human step keeps to the hours */
     when = lm_timing_choose_step(q, 1, ny, SAT_MS, 0, &st, 3, &slot);
     cr_expect_eq(when, lm_policy_next_allowed_ms(q, ny, SAT_MS));
-    cr_expect_eq(lm_timing_choose_step(q, 9, ny, SAT_MS, 0, &st, 3, &slot),
-                 -1);
+    cr_expect_eq(lm_timing_choose_step(q, 9, ny, SAT_MS, 0, &st, 3, &slot), -1);
     cr_expect_eq(
         lm_timing_choose_step(q, 2, "Mars/Olympus", SAT_MS, 0, &st, 3, &slot),
         -1);

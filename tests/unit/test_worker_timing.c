@@ -391,12 +391,12 @@ static const timer_case timer_cases[] = {
      2,
      NOW_MS + 2 * DAY_MS, /* Wednesday 10:00 London: inside the hours */
      48 + 10},
-    {"control arm in New York: the window opens at 09:00 local",
+    {"control arm in New York: the call waits for 09:00 local",
      {"open", "0", "qualified", "America/New_York", "0"},
      0,
      1,
-     NOW_MS + DAY_MS + 4 * HOUR_MS, /* Tuesday 09:00 EST */
-     24 + 9},
+     NOW_MS + 4 * HOUR_MS, /* Monday 09:00 EST: the call's wait is 0 */
+     9},
     {"nurture waits a week, to Tuesday's window",
      {"open", "0", "nurture", "Europe/London", "0"},
      0,
