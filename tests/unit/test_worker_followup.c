@@ -397,6 +397,24 @@ Test(worker_followup, a_lead_decided_at_3am_gets_its_first_email_at_once) {
     }
 }
 
+Test(worker_followup, the_first_touch_never_precedes_the_submission) {
+    /* the producer's clock runs 10 minutes ahead of the fleet's */
+    const char *first[] = {LM_F_STATUS, "open", NULL};
+    decision_ev d;
+    decision(&d, LASTMILE__V1__DECISION_KIND__QUALIFIED, "America/New_York");
+    d.lead.submitted_at_ms = NOW_MS + 600000;
+    cr_assert_eq(lm_recorder_reply_hash(rec, &lm_followup_worker, &d.ev.base,
+                                        NOW_MS, first),
+                 0);
+    cr_assert_eq(
+        lm_recorder_handle(rec, &lm_followup_worker, &d.ev.base, NOW_MS), 0);
+    Lastmile__V1__FollowUpAction *a = the_action("a submission ahead");
+    cr_expect_eq(a->scheduled_for_ms, NOW_MS + 600000,
+                 "at the submission, not before: %lld",
+                 (long long)a->scheduled_for_ms);
+    protobuf_c_message_free_unpacked(&a->base, NULL);
+}
+
 Test(worker_followup, a_call_step_stays_in_the_allowed_hours) {
     /* timing asked for the call at 03:00 on a Saturday in New York: the
        call waits for Monday 09:00 local (14:00Z), and is human */

@@ -165,8 +165,11 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
         cad = lm_policy_cadence(c->policy, cadence_name);
         if (!cad)
             return -1;
-        earliest = m->now_ms + cad->steps[0].wait_ms;
         submitted = d->lead->submitted_at_ms;
+        /* never before the person asked: a producer's clock may run ahead
+           (intake takes submissions up to a day in the future) */
+        earliest = (submitted > m->now_ms ? submitted : m->now_ms) +
+                   cad->steps[0].wait_ms;
     } else {
         const Lastmile__V1__NextTouch *t = ev->next_touch;
         lead_id = t->lead_id;
