@@ -18,8 +18,8 @@
 #define LM_DEMO_READY_POLL_MS    50
 
 /* Polls http://127.0.0.1:<ports[i]>/readyz until each of the n answers
- * 200 (a port <= 0 is not asked), *stop is set, or timeout_ms passes. 0 when all are ready, -1
- * otherwise (stopped or timed out). */
+ * 200 (a port <= 0 is not asked), *stop is set, or timeout_ms passes.
+ * 0 when all are ready, -1 otherwise (stopped or timed out). */
 int lm_demo_wait_ready(const int *ports, int n, int timeout_ms,
                        volatile sig_atomic_t *stop);
 

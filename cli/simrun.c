@@ -15,8 +15,7 @@
 
 #define SIMRUN_POLL_MS 10
 #define SIMRUN_BATCH   2000
-#define SIMRUN_WARM_MS 5000 /* the intake topic's metadata, before the market  \
-                             */
+#define SIMRUN_WARM_MS 5000 /* the intake topic's metadata, first */
 
 typedef struct pending {
     int64_t at;
