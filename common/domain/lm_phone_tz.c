@@ -147,7 +147,7 @@ static const nanp_group nanp_groups[] = {
     {"America/Regina", "CA", "306 474 639 "},
     /* Alberta; and 867, the three territories: split, the Northwest
        Territories (Yellowknife) and western Nunavut keep Mountain time,
-       Yukon Mountain Standard all year (the same hours in summer),
+       Yukon keeps UTC-7 all year (Mountain in winter, Pacific in summer),
        eastern Nunavut Central and Eastern */
     {"America/Edmonton", "CA", "368 403 587 780 825 867 "},
     /* British Columbia; 250 split: the Kootenays and Peace River are
