@@ -21,6 +21,7 @@
  * against a fleet that is not there. */
 #include "board.h"
 #include "cli.h"
+#include "demo_ready.h"
 #include "simrun.h"
 
 #include "lm_clock.h"
@@ -159,16 +160,20 @@ static int worker_path(const char *worker, char *out, size_t outsz) {
     return access(out, X_OK) == 0 ? 0 : -1;
 }
 
-static pid_t start_worker(const char *worker, const char *dir) {
-    char exe[PATH_MAX], log[PATH_MAX];
+static pid_t start_worker(const char *worker, const char *dir,
+                          int metrics_port) {
+    char exe[PATH_MAX], log[PATH_MAX], addr[64];
     if (worker_path(worker, exe, sizeof(exe)) != 0)
         return -1;
     snprintf(log, sizeof(log), "%s/%s.log", dir, worker);
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", metrics_port);
     pid_t pid = fork();
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         FILE *f = freopen(log, "a", stderr);
         (void)f;
+        if (metrics_port > 0) /* its /readyz, for lm_demo_wait_ready */
+            setenv("LASTMILE_METRICS_ADDR", addr, 1);
         execl(exe, exe, (char *)NULL);
         _exit(127);
     }
@@ -333,10 +338,12 @@ int lm_cmd_demo(int argc, char **argv) {
     const char *names[DEMO_WORKERS] = {"intake", "qualification", "followup",
                                        "timing"};
     pid_t pids[DEMO_WORKERS] = {0};
+    int ports[DEMO_WORKERS] = {0};
     int rc = LM_EXIT_OK;
     signal(SIGCHLD, on_child);
     for (int i = 0; i < DEMO_WORKERS; i++) {
-        pids[i] = start_worker(names[i], dir);
+        ports[i] = lm_devstack_free_port();
+        pids[i] = start_worker(names[i], dir, ports[i]);
         if (pids[i] <= 0) {
             fprintf(stderr,
                     "lastmile demo: cannot find lastmile-%s beside "
@@ -351,6 +358,14 @@ int lm_cmd_demo(int argc, char **argv) {
             "(+%.0f), 1 s = %.1f simulated hours\n",
             sim.n_leads, days, tail, scale / 3600.0);
 
+    /* the market opens when the fleet is there (demo_ready.h) */
+    if (lm_demo_wait_ready(ports, DEMO_WORKERS, LM_DEMO_READY_TIMEOUT_MS,
+                           &demo_stop) != 0 &&
+        !demo_stop)
+        fprintf(stderr,
+                "lastmile demo: the workers are not all ready after "
+                "%d s; the market opens anyway\n",
+                LM_DEMO_READY_TIMEOUT_MS / 1000);
     sim.start_ms = lm_clock_now_ms();
     sim.span_ms = (int64_t)(days * 86400000.0);
     lm_simrun_opts o = {.sim = sim,

@@ -15,6 +15,7 @@
 
 #define SIMRUN_POLL_MS 10
 #define SIMRUN_BATCH   2000
+#define SIMRUN_WARM_MS 5000 /* the intake topic's metadata, first */
 
 typedef struct pending {
     int64_t at;
@@ -180,6 +181,23 @@ static void progress(const lm_simrun_opts *o, const lm_simrun_stats *st,
     }
 }
 
+/* Learns the intake topic's partitions before the market opens. Without
+ * it the first produce waits for the producer's own metadata lookup, and
+ * on the demo's clock the leads of that first second wait ~15 simulated
+ * hours (measured: speed-to-lead p99 54,000 s against 2,800 s with it).
+ * Best effort: on failure the produce path looks the topic up itself. */
+static void warm_producer(rd_kafka_t *prod, const char *topic) {
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(prod, topic, NULL);
+    if (!rkt)
+        return;
+    if (rd_kafka_metadata(prod, 0, rkt, &md, SIMRUN_WARM_MS) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR &&
+        md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+}
+
 int lm_simrun(const lm_settings *s, const lm_simrun_opts *o,
               lm_simrun_stats *st, char *err, size_t errsz) {
     memset(st, 0, sizeof(*st));
@@ -213,6 +231,7 @@ int lm_simrun(const lm_settings *s, const lm_simrun_opts *o,
         return -1;
     }
     rd_kafka_poll_set_consumer(cons);
+    warm_producer(prod, t_intake);
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(sub, t_actions, RD_KAFKA_PARTITION_UA);
     rd_kafka_subscribe(cons, sub);

@@ -15,6 +15,7 @@
  *   every routed team exists and has >= 1 owner, every capacity >= 1;
  *   cadences "qualified" and "nurture" exist, every cadence has >= 1 step,
  *   every step's channel is a configured channel, wait >= 0,
+ *   no human step (its channel's human: true) is at_now,
  *   response_window > 0, 0 <= allowed_start_min < allowed_end_min <= 1440,
  *   business_days_mask != 0.
  * Ownership: lm_policy_load/parse return a policy the caller frees with
@@ -92,6 +93,9 @@ int64_t lm_policy_deal_window_ms(const lm_policy *p);
 double lm_policy_control_share(const lm_policy *p);
 /* Cost of one touch on `channel` in cents; -1 if the channel is unknown. */
 int64_t lm_policy_channel_cost_cents(const lm_policy *p, const char *channel);
+/* 1 if a person performs touches on `channel` (channels.<c>.human: true),
+ * 0 if a system sends them, -1 if the channel is unknown. */
+int lm_policy_channel_human(const lm_policy *p, const char *channel);
 
 /* The segment key "<region>/<size band>" (e.g. "EMEA/mid") into buf.
  * country_alpha2 is matched case-insensitively; a missing or unknown
@@ -135,6 +139,11 @@ typedef struct lm_step {
     int64_t wait_ms;            /* after the previous step (step 0: after the
                                    decision), >= 0 */
     int64_t response_window_ms; /* wait this long for a reply, > 0 */
+    int human;                  /* 1: the channel is human (a person
+                                   performs it: channels.<c>.human) */
+    int at_now; /* 1: "at: now", goes out as soon as the wait is over, any
+                   hour, never moved by learned timing; never set on a
+                   human step (refused at load) */
 } lm_step;
 
 typedef struct lm_cadence {
@@ -158,6 +167,13 @@ const lm_cadence *lm_policy_cadence(const lm_policy *p, const char *name);
  * twice opens at its first occurrence. -1 on a bad tz. */
 int64_t lm_policy_next_allowed_ms(const lm_cadence *c, const char *tz,
                                   int64_t earliest_ms);
+
+/* When step `step` of c goes out if it may not go out before earliest_ms:
+ * an "at: now" step at earliest_ms itself (day or night), any other at
+ * lm_policy_next_allowed_ms. Callers must not move an "at: now" step to
+ * a learned slot. -1 on a bad tz or a step past the end. Pure. */
+int64_t lm_policy_step_time_ms(const lm_cadence *c, size_t step, const char *tz,
+                               int64_t earliest_ms);
 
 /* Candidate slots for choosing a touch time: every local hour-of-week slot
  * (0 = Monday 00:00-00:59) whose allowed part, clipped to start no earlier

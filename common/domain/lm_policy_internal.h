@@ -8,6 +8,7 @@
  *   lm_policy_routing.c  teams and routing rules
  *   lm_policy_load.c     libyaml set-up, the top-level mapping, files
  *   lm_policy_hours.c    allowed hours and business days (lm_tz)
+ *   lm_policy_at.c       human channels, "at: now" steps, a step's time
  *
  * Ownership: a policy owns one arena (a chain of blocks); every string and
  * array in it is carved from the arena by pol_alloc/pol_strdup, so
@@ -39,6 +40,7 @@ typedef struct pol_block {
 typedef struct pol_channel {
     const char *name;
     int64_t cost_cents;
+    int human; /* channels.<name>.human */
 } pol_channel;
 
 typedef struct pol_band {
@@ -168,5 +170,14 @@ int pol_default_bands(pol_ctx *c); /* the bands when "segments" is absent */
 int pol_parse_cadences(pol_ctx *c, const pol_field *top); /* needs channels */
 int pol_parse_teams(pol_ctx *c, const pol_field *top);
 int pol_parse_routing(pol_ctx *c, const pol_field *top); /* needs teams */
+
+/* ---- human channels and "at" (lm_policy_at.c), 0/-1 ---------------------- */
+
+/* channels.<c>.human (f->v NULL: absent, false) into *human. */
+int pol_channel_human(pol_ctx *c, const pol_field *f, const char *path,
+                      int *human);
+/* steps[i].at (f->v NULL: absent, allowed_hours) into st->at_now; needs
+ * st->channel and st->human set (a human step may not be "now"). */
+int pol_step_at(pol_ctx *c, const pol_field *f, const char *path, lm_step *st);
 
 #endif

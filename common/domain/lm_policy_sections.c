@@ -64,16 +64,19 @@ int pol_parse_channels(pol_ctx *c, const pol_field *top) {
          pr++, i++) {
         yaml_node_t *k = pol_node(c, pr->key), *v = pol_node(c, pr->value);
         const char *name = (const char *)k->data.scalar.value;
-        pol_field f[] = {{"cost", NULL, NULL}};
-        char kp[LM_POLICY_PATH_MAX], cp[LM_POLICY_PATH_MAX], ex[128];
+        pol_field f[] = {{"cost", NULL, NULL}, {"human", NULL, NULL}};
+        char kp[LM_POLICY_PATH_MAX], cp[LM_POLICY_PATH_MAX],
+            hp[LM_POLICY_PATH_MAX], ex[128];
         const char *s;
         int rc;
 
         pol_join(kp, sizeof kp, path, name);
         pol_join(cp, sizeof cp, kp, "cost");
+        pol_join(hp, sizeof hp, kp, "human");
         snprintf(ex, sizeof ex, "\"%s: { cost: 0.02 }\"", name);
-        if (pol_map(c, v, pol_line(k), kp, ex, f, 1) ||
-            pol_req(c, pol_line(k), kp, &f[0], "\"cost: 0.02\""))
+        if (pol_map(c, v, pol_line(k), kp, ex, f, 2) ||
+            pol_req(c, pol_line(k), kp, &f[0], "\"cost: 0.02\"") ||
+            pol_channel_human(c, &f[1], hp, &c->p->channels[i].human))
             return -1;
         if ((s = pol_str(c, f[0].v, pol_kline(&f[0]), cp, "\"0.02\"")) == NULL)
             return -1;
@@ -319,10 +322,11 @@ static int parse_cadence(pol_ctx *c, yaml_node_t *k, yaml_node_t *v,
         cnames[j] = c->p->channels[j].name;
     for (it = seq->data.sequence.items.start; it < seq->data.sequence.items.top;
          it++, i++) {
-        enum { S_CHAN, S_WAIT, S_RESP, S_N };
+        enum { S_CHAN, S_WAIT, S_RESP, S_AT, S_N };
         pol_field sf[S_N] = {{"channel", NULL, NULL},
                              {"wait", NULL, NULL},
-                             {"response_window", NULL, NULL}};
+                             {"response_window", NULL, NULL},
+                             {"at", NULL, NULL}};
         yaml_node_t *n = pol_node(c, *it);
         char ip[LM_POLICY_PATH_MAX], fp[LM_POLICY_PATH_MAX];
         const char *ch;
@@ -356,8 +360,13 @@ static int parse_cadence(pol_ctx *c, yaml_node_t *k, yaml_node_t *v,
                 ch, pol_names(cnames, c->p->n_channels, lb, sizeof lb));
         }
         for (j = 0; j < c->p->n_channels; j++)
-            if (strcmp(c->p->channels[j].name, ch) == 0)
+            if (strcmp(c->p->channels[j].name, ch) == 0) {
                 steps[i].channel = c->p->channels[j].name;
+                steps[i].human = c->p->channels[j].human;
+            }
+        pol_join(fp, sizeof fp, ip, "at");
+        if (pol_step_at(c, &sf[S_AT], fp, &steps[i]))
+            return -1;
         if (sf[S_WAIT].v != NULL) {
             pol_join(fp, sizeof fp, ip, "wait");
             if (pol_field_duration(c, &sf[S_WAIT], fp, 1, &steps[i].wait_ms))

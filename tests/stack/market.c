@@ -151,13 +151,20 @@ static void on_action(void *opaque, const rd_kafka_message_t *rkm) {
     if (a->kind == LASTMILE__V1__ACTION_KIND__TOUCH) {
         m->touches++;
         const lm_cadence *c = lm_policy_cadence(policy, a->cadence);
+        const lm_step *st = c && a->step >= 0 && (size_t)a->step < c->n_steps
+                                ? &c->steps[a->step]
+                                : NULL;
         /* inside the allowed hours on a business day, lead's own zone:
            the action names no zone, so check in the zone of its country
-           default through the slot it reports */
+           default through the slot it reports. An "at: now" step goes out
+           at any hour; a human one never is "at: now", and says so. */
         int32_t slot = a->slot;
         int day = slot / 24, minute = (slot % 24) * 60;
-        if (!c || !(c->business_days_mask & (1u << day)) ||
-            minute + 59 < c->allowed_start_min || minute >= c->allowed_end_min)
+        if (!st || a->human != st->human)
+            m->off_hours++;
+        else if (!st->at_now && (!(c->business_days_mask & (1u << day)) ||
+                                 minute + 59 < c->allowed_start_min ||
+                                 minute >= c->allowed_end_min))
             m->off_hours++;
         if (a->step == 0 &&
             lm_hash_unit(lm_hash64_str(a->lead_id, 99)) < m->respond_share &&

@@ -82,9 +82,9 @@ Test(policy, default_loads_and_is_sensible) {
     cr_expect_eq(q->n_steps, 5);
     cr_expect_str_eq(q->steps[0].channel, "email");
     cr_expect_eq(q->steps[0].wait_ms, 0);
-    cr_expect_eq(q->steps[0].response_window_ms, DAY_MS);
+    cr_expect_eq(q->steps[0].response_window_ms, 4 * HOUR_MS);
     cr_expect_str_eq(q->steps[1].channel, "call");
-    cr_expect_eq(q->steps[1].wait_ms, DAY_MS);
+    cr_expect_eq(q->steps[1].wait_ms, 0);
     cr_expect_str_eq(q->steps[3].channel, "linkedin");
     cr_expect_str_eq(q->steps[4].channel, "email");
     for (i = 0; i < q->n_steps; i++)

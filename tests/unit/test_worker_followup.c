@@ -5,7 +5,9 @@
  * NextTouch from timing-adjust) and the lead hash as Redis would hold it
  * (lm_recorder_reply_hash: by field name) and checks what handle decided:
  * the cadence step, the FollowUpAction on lastmile.actions at a time inside
- * the cadence's allowed hours in the lead's time zone, the lead hash's
+ * the cadence's allowed hours in the lead's time zone (an "at: now" step:
+ * at once, any hour), human for a human channel, with the team, the lead
+ * hash's
  * fields, the response timer, the counts; a closed lead gets nothing; bad
  * input is refused with the reason.
  *
@@ -168,28 +170,27 @@ typedef struct touch_case {
     int slot; /* local hour of the week, 0 = Monday 00h */
     const char *channel;
     int64_t cost_cents, window_ms;
+    int at_once; /* an "at: now" step: any hour, not only the allowed ones */
 } touch_case;
 
-/* The step-0 rows pin today's rule (the first touch, too, waits for the
- * allowed hours); issue 13 makes the first touch go out at once, day or
- * night, and changes them. */
+/* Both shipped cadences start with an email "at: now" (issue 13): the
+ * step-0 rows go out at the decision, whatever the local hour or day. */
 static const touch_case touch_cases[] = {
-    {"qualified, before office hours in New York: 09:00 local", 0, 0,
-     "America/New_York", 0, NULL, NOW_MS + 4 * HOUR_MS, 9, "email", 2, DAY_MS},
-    {"qualified, evening in Tokyo: the next morning", 0, 0, "Asia/Tokyo", 0,
-     NULL, NOW_MS + 14 * HOUR_MS, 24 + 9, "email", 2, DAY_MS},
-    {"nurture on a Monday in Berlin: Tuesday 10:00 local", 0, 1,
-     "Europe/Berlin", 0, NULL, NOW_MS + 23 * HOUR_MS, 24 + 10, "email", 2,
-     7 * DAY_MS},
+    {"qualified, before office hours in New York: at once, 05:00 local", 0, 0,
+     "America/New_York", 0, NULL, NOW_MS, 5, "email", 2, 4 * HOUR_MS, 1},
+    {"qualified, evening in Tokyo: at once, 19:00 local", 0, 0, "Asia/Tokyo", 0,
+     NULL, NOW_MS, 19, "email", 2, 4 * HOUR_MS, 1},
+    {"nurture on a Monday in Berlin (no business day): at once", 0, 1,
+     "Europe/Berlin", 0, NULL, NOW_MS, 11, "email", 2, 7 * DAY_MS, 1},
     {"step 1 at the time timing chose, inside the hours", 1, 0, "Europe/London",
      NOW_MS + 2 * DAY_MS + 3 * HOUR_MS + HOUR_MS / 2, "1",
      NOW_MS + 2 * DAY_MS + 3 * HOUR_MS + HOUR_MS / 2, 48 + 13, "call", 450,
-     DAY_MS},
+     DAY_MS, 0},
     {"step 2 chosen for a time already past: now", 2, 0, "Europe/London",
-     NOW_MS - HOUR_MS, "2", NOW_MS, 10, "email", 2, 2 * DAY_MS},
+     NOW_MS - HOUR_MS, "2", NOW_MS, 10, "email", 2, 2 * DAY_MS, 0},
     {"step 1 on a Saturday: moved to Monday 09:00", 1, 0, "Europe/London",
      NOW_MS + 5 * DAY_MS, "1", NOW_MS + 7 * DAY_MS - HOUR_MS, 9, "call", 450,
-     DAY_MS},
+     DAY_MS, 0},
 };
 
 /* Gives the lead hash for c and runs the event; returns the event's
@@ -200,10 +201,10 @@ static const char *run_touch(const touch_case *c, ProtobufCMessage *in) {
     snprintf(submitted, sizeof(submitted), "%lld", (long long)(NOW_MS - 90000));
     const char *first[] = {LM_F_STATUS, "open", NULL};
     const char *later[] = {
-        LM_F_STATUS,   "open",     LM_F_CADENCE,   cadence,      LM_F_TZ,
-        c->tz,         LM_F_OWNER, "alex.kim",     LM_F_SEGMENT, "NA/mid",
-        LM_F_ADAPTIVE, "1",        LM_F_SUBMITTED, submitted,    LM_F_TOUCHES,
-        c->touches,    NULL};
+        LM_F_STATUS,   "open",       LM_F_CADENCE,   cadence,      LM_F_TZ,
+        c->tz,         LM_F_OWNER,   "alex.kim",     LM_F_SEGMENT, "NA/mid",
+        LM_F_ADAPTIVE, "1",          LM_F_SUBMITTED, submitted,    LM_F_TEAM,
+        "na",          LM_F_TOUCHES, c->touches,     NULL};
     cr_assert_eq(lm_recorder_reply_hash(rec, &lm_followup_worker, in, NOW_MS,
                                         c->step == 0 ? first : later),
                  0, "%s: the plan reads the lead hash", c->what);
@@ -233,8 +234,12 @@ static void expect_action(const touch_case *c, const char *cadence) {
     cr_expect_eq(a->kind, LASTMILE__V1__ACTION_KIND__TOUCH);
     cr_expect_eq(a->scheduled_for_ms, c->when, "%s: %lld, want %lld", c->what,
                  (long long)a->scheduled_for_ms, (long long)c->when);
-    expect_allowed(cadence, c->tz, a->scheduled_for_ms, c->what);
+    if (!c->at_once)
+        expect_allowed(cadence, c->tz, a->scheduled_for_ms, c->what);
     cr_expect_eq(a->slot, c->slot, "%s: slot %d", c->what, a->slot);
+    cr_expect_eq(a->human, strcmp(c->channel, "call") == 0,
+                 "%s: only the call is human", c->what);
+    cr_expect_str_eq(a->team, "na", "%s: the team comes along", c->what);
     cr_expect_eq(a->cost_cents, c->cost_cents, "%s", c->what);
     cr_expect_str_eq(a->owner, "alex.kim");
     cr_expect_str_eq(a->segment, "NA/mid");
@@ -426,6 +431,121 @@ Test(worker_followup, a_handed_off_lead_gets_no_touch_an_absent_one_later) {
     cr_assert_not_null(a);
     cr_expect_eq(a->scheduled_for_ms, 1768219200000LL, "after the return: %lld",
                  (long long)a->scheduled_for_ms);
+    protobuf_c_message_free_unpacked(&a->base, NULL);
+}
+
+/* ----------------------------------------------- at once, or in the hours */
+
+/* The one action the last handle emitted (caller frees). */
+static Lastmile__V1__FollowUpAction *the_action(const char *what) {
+    cr_assert_null(lm_recorder_rejected(rec), "%s: %s", what,
+                   lm_recorder_rejected(rec));
+    cr_assert_eq(lm_recorder_n_emits(rec), 1, "%s", what);
+    Lastmile__V1__FollowUpAction *a =
+        (Lastmile__V1__FollowUpAction *)lm_recorder_emit_unpack(
+            rec, 0, &lastmile__v1__follow_up_action__descriptor);
+    cr_assert_not_null(a, "%s", what);
+    return a;
+}
+
+Test(worker_followup, a_lead_decided_at_3am_gets_its_first_email_at_once) {
+    /* 2026-01-10T08:00:00Z, a Saturday: 03:00 in New York */
+    const int64_t sat3 = 1768032000000LL;
+    const char *first[] = {LM_F_STATUS, "open", NULL};
+    char key[LM_KEY_MAX], v[32];
+    lm_lead_key(LEAD, key);
+    for (int nurture = 0; nurture <= 1; nurture++) {
+        lm_recorder_reset(rec);
+        decision_ev d;
+        decision(&d,
+                 nurture ? LASTMILE__V1__DECISION_KIND__NURTURE
+                         : LASTMILE__V1__DECISION_KIND__QUALIFIED,
+                 "America/New_York");
+        d.lead.submitted_at_ms = sat3 - 2000;
+        d.d.decided_at_ms = sat3 - 1000;
+        cr_assert_eq(lm_recorder_reply_hash(rec, &lm_followup_worker,
+                                            &d.ev.base, sat3, first),
+                     0);
+        cr_assert_eq(
+            lm_recorder_handle(rec, &lm_followup_worker, &d.ev.base, sat3), 0);
+        Lastmile__V1__FollowUpAction *a = the_action("03:00 on a Saturday");
+        cr_expect_str_eq(a->channel, "email");
+        cr_expect_eq(a->step, 0);
+        cr_expect(a->scheduled_for_ms >= sat3 &&
+                      a->scheduled_for_ms <= sat3 + 60000,
+                  "nurture %d: the first email at %lld, the decision at %lld: "
+                  "not within a minute",
+                  nurture, (long long)a->scheduled_for_ms, (long long)sat3);
+        cr_expect_eq(a->slot, 5 * 24 + 3, "Saturday 03:00 local");
+        cr_expect_eq(a->human, 0, "an email is sent by a system");
+        cr_expect_str_eq(a->team, "na");
+        snprintf(v, sizeof(v), "%lld", (long long)a->scheduled_for_ms);
+        cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_FIRST_ACTION), v);
+        expect_timer_armed(
+            LEAD, 0, a->scheduled_for_ms + (nurture ? 7 * DAY_MS : 4 * HOUR_MS),
+            "the email's response window runs from the email");
+        protobuf_c_message_free_unpacked(&a->base, NULL);
+    }
+}
+
+Test(worker_followup, the_first_touch_never_precedes_the_submission) {
+    /* the producer's clock runs 10 minutes ahead of the fleet's */
+    const char *first[] = {LM_F_STATUS, "open", NULL};
+    decision_ev d;
+    decision(&d, LASTMILE__V1__DECISION_KIND__QUALIFIED, "America/New_York");
+    d.lead.submitted_at_ms = NOW_MS + 600000;
+    cr_assert_eq(lm_recorder_reply_hash(rec, &lm_followup_worker, &d.ev.base,
+                                        NOW_MS, first),
+                 0);
+    cr_assert_eq(
+        lm_recorder_handle(rec, &lm_followup_worker, &d.ev.base, NOW_MS), 0);
+    Lastmile__V1__FollowUpAction *a = the_action("a submission ahead");
+    cr_expect_eq(a->scheduled_for_ms, NOW_MS + 600000,
+                 "at the submission, not before: %lld",
+                 (long long)a->scheduled_for_ms);
+    protobuf_c_message_free_unpacked(&a->base, NULL);
+}
+
+Test(worker_followup, a_call_step_stays_in_the_allowed_hours) {
+    /* timing asked for the call at 03:00 on a Saturday in New York: the
+       call waits for Monday 09:00 local (14:00Z), and is human */
+    const int64_t sat3 = 1768032000000LL,
+                  mon9 = sat3 + 2 * DAY_MS + 6 * HOUR_MS;
+    const char *hash[] = {LM_F_STATUS,
+                          "open",
+                          LM_F_CADENCE,
+                          "qualified",
+                          LM_F_TZ,
+                          "America/New_York",
+                          LM_F_OWNER,
+                          "alex.kim",
+                          LM_F_SEGMENT,
+                          "NA/mid",
+                          LM_F_ADAPTIVE,
+                          "0",
+                          LM_F_SUBMITTED,
+                          "1",
+                          LM_F_TEAM,
+                          "na",
+                          LM_F_TOUCHES,
+                          "1",
+                          NULL};
+    touch_ev t;
+    next_touch(&t, 1, sat3);
+    cr_assert_eq(lm_recorder_reply_hash(rec, &lm_followup_worker, &t.ev.base,
+                                        sat3, hash),
+                 0);
+    cr_assert_eq(lm_recorder_handle(rec, &lm_followup_worker, &t.ev.base, sat3),
+                 0);
+    Lastmile__V1__FollowUpAction *a = the_action("a call at 03:00");
+    cr_expect_str_eq(a->channel, "call");
+    cr_expect_eq(a->scheduled_for_ms, mon9, "%lld, want Monday 09:00 local",
+                 (long long)a->scheduled_for_ms);
+    cr_expect_eq(a->slot, 9);
+    cr_expect_eq(a->human, 1, "a call is performed by a person");
+    cr_expect_str_eq(a->team, "na", "the team from the lead hash");
+    expect_allowed("qualified", "America/New_York", a->scheduled_for_ms,
+                   "the call");
     protobuf_c_message_free_unpacked(&a->base, NULL);
 }
 

@@ -220,3 +220,69 @@ Test(worker_intake, a_claim_held_by_no_lead_of_this_person_stays_in_its_slot) {
         cr_expect_str_eq(set->argv[2], lm_recorder_emit(rec, 0)->key);
     }
 }
+
+/* ------------------------------------------------ the time zone of a lead */
+
+typedef struct tz_case {
+    const char *what, *country, *phone, *timezone; /* given */
+    const char *want;                              /* the lead's zone */
+} tz_case;
+
+Test(worker_intake, the_time_zone_is_given_else_the_phones_else_the_country) {
+    static const tz_case cases[] = {
+        {"a (415) number: Pacific, not New York", "US", "(415) 555-0100", "",
+         "America/Los_Angeles"},
+        {"an international (303) number: Mountain", "US", "+1 303 555 0100",
+         NULL, "America/Denver"},
+        {"a (604) number in Canada: Vancouver", "CA", "604-555-0100", "",
+         "America/Vancouver"},
+        {"the zone given wins over the phone", "US", "(415) 555-0100",
+         "America/Chicago", "America/Chicago"},
+        {"no phone: the country's", "US", NULL, "", "America/New_York"},
+        {"an area code not in service: the country's", "US", "(555) 555-0100",
+         "", "America/New_York"},
+        {"a Canadian number on a US lead: the country's", "US",
+         "+1 604 555 0100", "", "America/New_York"},
+        {"a UK number on a US lead: the country's", "US", "+44 20 7946 0018",
+         "", "America/New_York"},
+        {"a UK number on a UK lead", "GB", "+44 20 7946 0018", "",
+         "Europe/London"},
+        {"a German number, national form", "DE", "030 901820", "",
+         "Europe/Berlin"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        const tz_case *c = &cases[i];
+        char ev[32];
+        snprintf(ev, sizeof(ev), "tz-%zu", i);
+        lm_recorder_reset(rec);
+        Lastmile__V1__LeadSubmitted in = lead(ev, "ada@example.com");
+        in.country = (char *)c->country;
+        in.phone = (char *)c->phone;
+        in.timezone = (char *)c->timezone;
+        lm_recorder_reply_nil(rec);
+        cr_assert_eq(
+            lm_recorder_handle(rec, &lm_intake_worker, &in.base, NOW_MS), 0,
+            "%s", c->what);
+        cr_assert_null(lm_recorder_rejected(rec), "%s: %s", c->what,
+                       lm_recorder_rejected(rec));
+        cr_assert_eq(lm_recorder_n_emits(rec), 1, "%s", c->what);
+        Lastmile__V1__LeadAccepted *acc =
+            (Lastmile__V1__LeadAccepted *)lm_recorder_emit_unpack(
+                rec, 0, &lastmile__v1__lead_accepted__descriptor);
+        cr_assert_not_null(acc);
+        cr_expect_str_eq(acc->timezone, c->want, "%s: %s", c->what,
+                         acc->timezone);
+        protobuf_c_message_free_unpacked(&acc->base, NULL);
+    }
+}
+
+Test(worker_intake, a_malformed_phone_is_still_refused) {
+    Lastmile__V1__LeadSubmitted in = lead("ev-tz-bad", "ada@example.com");
+    in.country = "US";
+    in.phone = "415-CALL-NOW";
+    cr_expect_eq(lm_recorder_handle(rec, &lm_intake_worker, &in.base, NOW_MS),
+                 -1);
+    cr_assert_not_null(lm_recorder_rejected(rec));
+    cr_expect(strstr(lm_recorder_rejected(rec), "phone"), "%s",
+              lm_recorder_rejected(rec));
+}

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define NOW_MS   1767607200000LL /* 2026-01-05T10:00:00Z, a Monday */
 #define HOUR_MS  3600000LL
@@ -766,12 +767,12 @@ static const timer_case timer_cases[] = {
      2,
      NOW_MS + 2 * DAY_MS, /* Wednesday 10:00 London: inside the hours */
      48 + 10},
-    {"control arm in New York: the window opens at 09:00 local",
+    {"control arm in New York: the call waits for 09:00 local",
      {"open", "0", "qualified", "America/New_York", "0"},
      0,
      1,
-     NOW_MS + DAY_MS + 4 * HOUR_MS, /* Tuesday 09:00 EST */
-     24 + 9},
+     NOW_MS + 4 * HOUR_MS, /* Monday 09:00 EST: the call's wait is 0 */
+     9},
     {"nurture waits a week, to Tuesday's window",
      {"open", "0", "nurture", "Europe/London", "0"},
      0,
@@ -1056,5 +1057,76 @@ Test(worker_timing, a_redelivered_timer_chooses_the_same_time) {
             cr_expect(memcmp(e->data, first, first_len) == 0,
                       "the same next touch");
         }
+    }
+}
+
+/* A config whose third qualified step is an email "at: now" a day after
+ * the second's window: timing must schedule it as soon as the wait is
+ * over, on the learning arm too, whatever the learned slots say. */
+Test(worker_timing, a_later_step_at_once_is_not_moved_by_learning) {
+    static const char yaml[] =
+        "thresholds: { qualified: 0.5, nurture: 0.2 }\n"
+        "channels:\n"
+        "  email: { cost: \"0.02\" }\n"
+        "  call: { cost: \"4.50\", human: true }\n"
+        "teams:\n  na:\n    owners: [ { name: alex.kim, capacity: 5 } ]\n"
+        "routing: [ { team: na } ]\n"
+        "cadences:\n"
+        "  qualified:\n"
+        "    steps:\n"
+        "      - { channel: email, response_window: 1h, at: now }\n"
+        "      - { channel: call, response_window: 1d }\n"
+        "      - { channel: email, wait: 1d, response_window: 1d, at: now }\n"
+        "      - { channel: email, response_window: 1d }\n"
+        "  nurture:\n"
+        "    steps: [ { channel: email, response_window: 1d, at: now } ]\n";
+    char path[] = "/tmp/lm_timing_at_now.XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    cr_assert_not_null(f);
+    cr_assert_eq(fputs(yaml, f) >= 0 && fclose(f) == 0, 1);
+    lm_timing_worker.fini(lm_timing_worker.ctx);
+    lm_settings s;
+    char err[1024] = "";
+    memset(&s, 0, sizeof(s));
+    s.config_path = path;
+    cr_assert_eq(
+        lm_timing_worker.init(lm_timing_worker.ctx, &s, err, sizeof(err)), 0,
+        "%s", err);
+    unlink(path);
+
+    /* every slot failed a thousand times but Wednesday 15h (slot 63) */
+    static char fields[168][16], counts[168][8];
+    const char *pairs[2 * 168 + 1];
+    size_t n = 0;
+    for (int k = 0; k < 168; k++) {
+        snprintf(fields[k], sizeof(fields[k]), "%d:%c", k, k == 63 ? 's' : 'f');
+        snprintf(counts[k], sizeof(counts[k]), "1000");
+        pairs[n++] = fields[k];
+        pairs[n++] = counts[k];
+    }
+    pairs[n] = NULL;
+    static const char *const arms[2] = {"0", "1"};
+    for (int arm = 0; arm < 2; arm++) {
+        lm_recorder_reset(rec);
+        lead_state st = waiting; /* step 1, qualified, London */
+        st.adaptive = arms[arm];
+        timing_ev x;
+        ProtobufCMessage *in =
+            timer_fired(&x, LEAD, 1, SEGMENT, NOW_MS - HOUR_MS);
+        give_state(in, &st, pairs);
+        run(in, "a step at once");
+        Lastmile__V1__FollowUpEvent *ev =
+            (Lastmile__V1__FollowUpEvent *)lm_recorder_emit_unpack(
+                rec, 0, &lastmile__v1__follow_up_event__descriptor);
+        cr_assert_not_null(ev);
+        cr_assert_not_null(ev->next_touch);
+        cr_expect_eq(ev->next_touch->step, 2);
+        cr_expect_eq(ev->next_touch->scheduled_for_ms, NOW_MS + DAY_MS,
+                     "arm %s: a day after the timer, not moved: %lld",
+                     arms[arm], (long long)ev->next_touch->scheduled_for_ms);
+        cr_expect_eq(ev->next_touch->slot, 24 + 10, "Tuesday 10:00 London");
+        protobuf_c_message_free_unpacked(&ev->base, NULL);
     }
 }

@@ -35,15 +35,22 @@ enum {
     R_TOUCHES,
     R_RESPONDED,
     R_RETURNS,
+    R_TEAM,
     R_N
 };
 static const char *const read_fields[R_N] = {
-    LM_F_STATUS,   LM_F_CADENCE,   LM_F_TZ,      LM_F_OWNER,     LM_F_SEGMENT,
-    LM_F_ADAPTIVE, LM_F_SUBMITTED, LM_F_TOUCHES, LM_F_RESPONDED, LM_F_RETURNS};
+    LM_F_STATUS,    LM_F_CADENCE,  LM_F_TZ,        LM_F_OWNER,
+    LM_F_SEGMENT,   LM_F_ADAPTIVE, LM_F_SUBMITTED, LM_F_TOUCHES,
+    LM_F_RESPONDED, LM_F_RETURNS,  LM_F_TEAM};
 
 int64_t lm_followup_schedule(const lm_cadence *c, const char *tz,
                              int64_t earliest_ms) {
     return lm_policy_next_allowed_ms(c, tz, earliest_ms);
+}
+
+int64_t lm_followup_schedule_step(const lm_cadence *c, size_t step,
+                                  const char *tz, int64_t earliest_ms) {
+    return lm_policy_step_time_ms(c, step, tz, earliest_ms);
 }
 
 static int followup_init(void *ctx, const lm_settings *s, char *err,
@@ -146,7 +153,7 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
                      "reason=\"handed_off\"", 1);
         return 0; /* the lead answered: its owner has it */
     }
-    const char *lead_id, *cadence_name, *tz, *owner, *segment;
+    const char *lead_id, *cadence_name, *tz, *owner, *segment, *team;
     int adaptive, step;
     int64_t earliest, submitted;
     const lm_cadence *cad;
@@ -159,14 +166,18 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
         tz = d->lead->timezone;
         owner = d->owner;
         segment = d->segment;
+        team = d->team;
         adaptive =
             lm_lead_adaptive(lead_id, lm_policy_control_share(c->policy));
         step = 0;
         cad = lm_policy_cadence(c->policy, cadence_name);
         if (!cad)
             return -1;
-        earliest = m->now_ms + cad->steps[0].wait_ms;
         submitted = d->lead->submitted_at_ms;
+        /* never before the person asked: a producer's clock may run ahead
+           (intake takes submissions up to a day in the future) */
+        earliest = (submitted > m->now_ms ? submitted : m->now_ms) +
+                   cad->steps[0].wait_ms;
     } else {
         const Lastmile__V1__NextTouch *t = ev->next_touch;
         lead_id = t->lead_id;
@@ -174,6 +185,7 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
         tz = field(m, R_TZ);
         owner = field(m, R_OWNER);
         segment = field(m, R_SEGMENT);
+        team = field(m, R_TEAM);
         const char *a = field(m, R_ADAPTIVE);
         const char *sub = field(m, R_SUBMITTED);
         if (!cadence_name || !tz || !owner || !segment || !a || !sub) {
@@ -203,7 +215,7 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
         lm_parse_int64(field(m, R_RETURNS), 0, INT64_MAX, &back) == 0 &&
         back > earliest)
         earliest = back;
-    int64_t when = lm_followup_schedule(cad, tz, earliest);
+    int64_t when = lm_followup_schedule_step(cad, (size_t)step, tz, earliest);
     lm_local_time lt;
     if (when < 0 || lm_tz_local(tz, when, &lt) != 0) {
         lm_out_reject(out, "timezone: \"%.64s\" cannot be resolved", tz);
@@ -232,6 +244,8 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
     a.segment = (char *)segment;
     a.cadence = (char *)cad->name;
     a.submitted_at_ms = submitted;
+    a.human = st->human;
+    a.team = (char *)(team ? team : "");
     if (lm_out_emit(out, LM_TOPIC_ACTIONS, lead_id, action_id, &a.base) != 0)
         return -1;
 

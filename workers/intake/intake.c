@@ -14,6 +14,7 @@
 #include "lm_log.h"
 #include "lm_policy.h"
 #include "lm_topics.h"
+#include "lm_phone_tz.h"
 #include "lm_tz.h"
 
 #include <ctype.h>
@@ -138,20 +139,24 @@ int lm_intake_normalise(const Lastmile__V1__LeadSubmitted *in, int64_t now_ms,
              in->country ? in->country : "");
     const struct lm_geo_country *c = lm_geo_country(country);
     lm_fmt_cat(out->country, sizeof(out->country), c->alpha2, NULL);
-    if (trim_copy(in->timezone, out->timezone, sizeof(out->timezone)) != 0)
-        FAIL("timezone: longer than %d bytes", LM_INTAKE_TEXT_MAX);
-    if (!out->timezone[0])
-        lm_fmt_cat(out->timezone, sizeof(out->timezone), c->tz, NULL);
-    else if (!lm_tz_valid(out->timezone))
-        FAIL("timezone: \"%.64s\" is not an IANA time zone (e.g. "
-             "\"Europe/Berlin\"); leave it empty to use the country's",
-             out->timezone);
     if (in->phone && *in->phone) {
         char perr[256];
         if (lm_geo_phone_e164(in->phone, out->country, out->phone,
                               sizeof(out->phone), perr, sizeof(perr)) != 0)
             FAIL("phone: %s", perr);
     }
+    if (trim_copy(in->timezone, out->timezone, sizeof(out->timezone)) != 0)
+        FAIL("timezone: longer than %d bytes", LM_INTAKE_TEXT_MAX);
+    if (!out->timezone[0]) {
+        /* none given: the phone's zone when the phone is in the lead's
+           country (a (415) number is Pacific), else the country's */
+        const char *tz = lm_phone_tz_lead(out->phone, c->alpha2);
+        lm_fmt_cat(out->timezone, sizeof(out->timezone), tz ? tz : c->tz, NULL);
+    } else if (!lm_tz_valid(out->timezone))
+        FAIL("timezone: \"%.64s\" is not an IANA time zone (e.g. "
+             "\"Europe/Berlin\"); leave it empty to use the phone's or "
+             "the country's",
+             out->timezone);
     if (in->submitted_at_ms < LM_INTAKE_MIN_TIME_MS)
         FAIL("submitted_at_ms: %lld is not a time after 2000-01-01 in "
              "milliseconds since the epoch",

@@ -97,6 +97,24 @@ int64_t lm_timing_choose(const lm_cadence *c, const char *tz,
     return when;
 }
 
+int64_t lm_timing_choose_step(const lm_cadence *c, size_t step, const char *tz,
+                              int64_t earliest_ms, int adaptive,
+                              const lm_slot_stats *stats, uint64_t seed,
+                              int32_t *slot) {
+    if (c == NULL || step >= c->n_steps)
+        return -1;
+    if (!c->steps[step].at_now)
+        return lm_timing_choose(c, tz, earliest_ms, adaptive, stats, seed,
+                                slot);
+    /* "at: now": as soon as the wait is over, never moved to a slot */
+    int64_t when = lm_policy_step_time_ms(c, step, tz, earliest_ms);
+    lm_local_time lt;
+    if (when < 0 || lm_tz_local(tz, when, &lt) != 0)
+        return -1;
+    *slot = lt.hour_of_week;
+    return when;
+}
+
 /* ========================================================= the decision */
 
 /* HMGET order: enum timing_read (timing_internal.h) */
@@ -452,8 +470,8 @@ static int on_timer(timing_ctx *c, const lm_msg *m, lm_out *out,
     int64_t earliest = m->now_ms + cad->steps[next].wait_ms;
     int32_t chosen = 0;
     uint64_t seed = lm_hash64_str(t->lead_id, (uint64_t)next);
-    int64_t when =
-        lm_timing_choose(cad, tz, earliest, adaptive, &stats, seed, &chosen);
+    int64_t when = lm_timing_choose_step(cad, (size_t)next, tz, earliest,
+                                         adaptive, &stats, seed, &chosen);
     if (when < 0) {
         lm_out_reject(out, "timezone: \"%.64s\" cannot be resolved", tz);
         return 0;

@@ -11,7 +11,8 @@
  * TimerFired means no response: the slot of the unanswered touch counts a
  * failure, and the next step is chosen — by Thompson sampling over the
  * segment's Beta(successes+1, failures+1) per hour-of-week slot on the
- * adaptive arm, or at the first allowed time on the control arm — or the
+ * adaptive arm, or at the first allowed time on the control arm; an
+ * "at: now" step as soon as its wait is over, on both arms — or the
  * lead closes with NO_RESPONSE when the cadence is exhausted.
  *
  * A lead's response timer (lm_lead.h, armed by followup) fires here: the
@@ -45,6 +46,15 @@ int64_t lm_timing_choose(const lm_cadence *c, const char *tz,
                          int64_t earliest_ms, int adaptive,
                          const lm_slot_stats *stats, uint64_t seed,
                          int32_t *slot);
+
+/* When step `step` of c happens: an "at: now" step at its earliest
+ * instant (lm_policy_step_time_ms: any hour, never moved to a learned
+ * slot, on either arm), any other step as lm_timing_choose. Writes the
+ * local slot. -1 on a bad time zone or a step past the end. Pure. */
+int64_t lm_timing_choose_step(const lm_cadence *c, size_t step, const char *tz,
+                              int64_t earliest_ms, int adaptive,
+                              const lm_slot_stats *stats, uint64_t seed,
+                              int32_t *slot);
 
 /* A draw from Beta(a, b), a, b >= 1, using the generator state *rng. */
 double lm_timing_beta(double a, double b, uint64_t *rng);
