@@ -99,15 +99,21 @@ int lm_policy_segment(const lm_policy *p, const char *country_alpha2,
 
 /* ---- routing ----------------------------------------------------------- */
 
+typedef struct lm_worktime lm_worktime; /* lm_worktime.h */
+
 typedef struct lm_owner {
     const char *name;
     int32_t capacity; /* max open leads, >= 1 */
+    /* working hours, time zone, absences (the team's defaults filled in);
+       NULL = always working (lm_worktime.h) */
+    const lm_worktime *work;
 } lm_owner;
 
 typedef struct lm_team {
     const char *name;
     const lm_owner *owners; /* in config order */
     size_t n_owners;        /* >= 1 */
+    const char *lead;       /* who escalations go to (`lead:`); NULL = none */
 } lm_team;
 
 /* The team for a lead: the first routing rule all of whose conditions
@@ -123,6 +129,19 @@ size_t lm_policy_team_count(const lm_policy *p);
 const lm_team *lm_policy_team_at(const lm_policy *p, size_t i); /* NULL past
                                                                    the end */
 
+/* ---- owners' deadlines (lm_policy_owners.c) ----------------------------- */
+
+/* 1 when a step on `channel` is performed by a person (call, linkedin,
+ * handoff), so it keeps to its owner's working hours and may carry a
+ * deadline. */
+int lm_policy_channel_is_human(const lm_policy *p, const char *channel);
+/* The owner's deadline for a hand-off (top-level `handoff_deadline`), in
+ * working time; 0 = none. */
+int64_t lm_policy_handoff_deadline_ms(const lm_policy *p);
+/* The owner `name` of team `team`; NULL if either is unknown. */
+const lm_owner *lm_policy_owner(const lm_policy *p, const char *team,
+                                const char *name);
+
 /* ---- cadences ---------------------------------------------------------- */
 
 typedef struct lm_step {
@@ -130,6 +149,8 @@ typedef struct lm_step {
     int64_t wait_ms;            /* after the previous step (step 0: after the
                                    decision), >= 0 */
     int64_t response_window_ms; /* wait this long for a reply, > 0 */
+    int64_t deadline_ms; /* human steps: the owner's SLA in working time;
+                            0 = none */
 } lm_step;
 
 typedef struct lm_cadence {
