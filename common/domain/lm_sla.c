@@ -82,6 +82,12 @@ void lm_sla_state_key(const char *owner, char out[LM_KEY_MAX]) {
     lm_fmt_cat(out, LM_KEY_MAX, "lm:{", tag, "}:state", NULL);
 }
 
+const lm_worktime *lm_sla_work(const lm_policy *p, const char *team,
+                               const char *owner) {
+    const lm_owner *o = lm_policy_owner(p, team, owner);
+    return o ? o->work : NULL;
+}
+
 int lm_sla_next_owner(const lm_team *team, const char *current,
                       const int64_t *loads, const uint8_t *away) {
     size_t n = team ? team->n_owners : 0, from = 0;

@@ -36,7 +36,8 @@
 #define LM_SLA_REASON_BREACH  "sla_breach"
 
 /* lead hash fields */
-#define LM_F_SLA_ACTION "sla_action"   /* the step's action awaiting the owner \
+#define LM_F_SLA_ACTION                                                        \
+    "sla_action"                       /* the step's action awaiting the owner \
                                         */
 #define LM_F_SLA_OWNER     "sla_owner" /* who must act on it */
 #define LM_F_SLA_LEVEL     "sla_level" /* armed timer's level; "done" = none */
@@ -68,6 +69,11 @@ int lm_sla_payload_parse(const char *payload, size_t len, int *level, int *step,
 /* The hash tag "owner:<16 hex>" of an owner's state key, and the key. */
 void lm_sla_owner_tag(const char *owner, char out[LM_SLA_TAG_MAX]);
 void lm_sla_state_key(const char *owner, char out[LM_KEY_MAX]);
+
+/* The working time of `owner` in `team` (lm_worktime.h): NULL (always
+ * working) when either is unknown or the owner has no hours. */
+const lm_worktime *lm_sla_work(const lm_policy *p, const char *team,
+                               const char *owner);
 
 /* Whom a lead goes to when `current` let its deadline pass: among the
  * team's other owners, one that is not away (away[i] != 0) and has room

@@ -4,6 +4,7 @@
  * segment, arm, submission time). The decision event carries the lead, so
  * step 0 needs nothing but the status. */
 #include "followup.h"
+#include "followup_owner.h"
 
 #include "lm_fmt.h"
 #include "lm_lead.h"
@@ -121,7 +122,10 @@ static int followup_plan(void *ctx, const ProtobufCMessage *msg,
     const char *argv[2 + R_N] = {"HMGET", key};
     for (int i = 0; i < R_N; i++)
         argv[2 + i] = read_fields[i];
-    return lm_plan_cmd(p, 2 + R_N, argv, NULL);
+    if (lm_plan_cmd(p, 2 + R_N, argv, NULL) != 0)
+        return -1;
+    return followup_owner_plan(
+        event_lead((const Lastmile__V1__FollowUpEvent *)msg), p);
 }
 
 /* Field i of the lead's HMGET (read_fields), or NULL. */
@@ -133,6 +137,8 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
     followup_ctx *c = ctx;
     const Lastmile__V1__FollowUpEvent *ev =
         (const Lastmile__V1__FollowUpEvent *)m->event;
+    if (followup_owner_is_reassignment(ev)) /* owner deadlines */
+        return followup_owner_reassigned(c->policy, m, out, ev->decision);
     const char *status = field(m, R_STATUS);
     if (status && strcmp(status, "closed") == 0) {
         lm_out_count(out, "lastmile_followup_skipped_total",
@@ -191,7 +197,10 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
         submitted = 0;
         lm_parse_int64(sub, 0, INT64_MAX, &submitted);
     }
-    int64_t when = lm_followup_schedule(cad, tz, earliest);
+    const char *team = followup_owner_team(m, ev);
+    int64_t when =
+        followup_owner_when(c->policy, cad, &cad->steps[step], tz, team, owner,
+                            lm_followup_schedule(cad, tz, earliest));
     lm_local_time lt;
     if (when < 0 || lm_tz_local(tz, when, &lt) != 0) {
         lm_out_reject(out, "timezone: \"%.64s\" cannot be resolved", tz);
@@ -220,6 +229,7 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
     a.segment = (char *)segment;
     a.cadence = (char *)cad->name;
     a.submitted_at_ms = submitted;
+    followup_owner_step(c->policy, st, team, &a);
     if (lm_out_emit(out, LM_TOPIC_ACTIONS, lead_id, action_id, &a.base) != 0)
         return -1;
 
@@ -271,8 +281,10 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
                       segment);
         return 0;
     }
-    return lm_timers_arm(out, lead_id, LM_LEAD_TIMER_RESPONSE, due_ms, payload,
-                         (size_t)plen);
+    if (lm_timers_arm(out, lead_id, LM_LEAD_TIMER_RESPONSE, due_ms, payload,
+                      (size_t)plen) != 0)
+        return -1;
+    return followup_owner_arm(out, &a);
 }
 
 static const char *const followup_outputs[] = {LM_TOPIC_ACTIONS, NULL};
