@@ -70,6 +70,12 @@ int lm_sla_payload_parse(const char *payload, size_t len, int *level, int *step,
     return 0;
 }
 
+void lm_sla_stat_field(const char *what, const char *team, const char *owner,
+                       char out[LM_SLA_STAT_FIELD_MAX]) {
+    lm_fmt_cat(out, LM_SLA_STAT_FIELD_MAX, what, "|", team ? team : "", "|",
+               owner ? owner : "", NULL);
+}
+
 void lm_sla_owner_tag(const char *owner, char out[LM_SLA_TAG_MAX]) {
     snprintf(out, LM_SLA_TAG_MAX, "owner:%016llx",
              (unsigned long long)lm_hash64_str(owner ? owner : "",

@@ -53,7 +53,20 @@
 #define LM_SLA_STATE_UNTIL  "until"
 #define LM_SLA_STATE_AT     "at"
 
-#define LM_SLA_TAG_MAX 32 /* "owner:" + 16 hex + NUL, rounded up */
+#define LM_SLA_TAG_MAX 32
+
+/* The report's counts (lm_report_owners.h): hash LM_SLA_STATS_KEY, field
+ * "<what>|<team>|<owner>" (the owner last: it may hold '|'), incremented
+ * by timing in the message's transaction (so once per event). */
+#define LM_SLA_STATS_KEY      "lm:{sla}:by_owner"
+#define LM_SLA_STAT_BREACHES  "breaches"        /* a deadline passed */
+#define LM_SLA_STAT_REMINDERS "reminders"       /* the owner was reminded */
+#define LM_SLA_STAT_LOST      "reassigned_from" /* a lead taken away */
+#define LM_SLA_STAT_GAINED    "reassigned_to"   /* a lead given to them */
+#define LM_SLA_STAT_ESCALATED "escalations" /* their step went to the lead */
+#define LM_SLA_STAT_FIELD_MAX                                                  \
+    (32 + LM_POLICY_NAME_MAX + LM_POLICY_OWNER_MAX +                           \
+     3) /* "owner:" + 16 hex + NUL, rounded up */
 
 /* The deadline timer's payload "<level>|<step>|<action_id>|<owner>" into
  * out (NUL-terminated): its length, or -1 when a value is out of range or
@@ -65,6 +78,10 @@ int lm_sla_payload(int level, int step, const char *action_id,
 int lm_sla_payload_parse(const char *payload, size_t len, int *level, int *step,
                          char *action_id, size_t actionsz, char *owner,
                          size_t ownersz);
+
+/* The stats field "<what>|<team>|<owner>" into out. */
+void lm_sla_stat_field(const char *what, const char *team, const char *owner,
+                       char out[LM_SLA_STAT_FIELD_MAX]);
 
 /* The hash tag "owner:<16 hex>" of an owner's state key, and the key. */
 void lm_sla_owner_tag(const char *owner, char out[LM_SLA_TAG_MAX]);

@@ -296,6 +296,15 @@ static int away_at(const lm_msg *m, size_t at, int64_t now_ms) {
 
 /* ========================================================= the levels */
 
+/* +1 to the report's count `what` of (team, owner). */
+static void stat(lm_out *out, const char *what, const char *team,
+                 const char *owner) {
+    char f[LM_SLA_STAT_FIELD_MAX];
+    lm_sla_stat_field(what, team, owner, f);
+    const char *argv[] = {"HINCRBY", LM_SLA_STATS_KEY, f, "1"};
+    lm_out_index(out, 4, argv, NULL);
+}
+
 typedef struct deadline {
     const Lastmile__V1__TimerFired *t;
     const char *lead, *owner, *team_name, *channel, *cadence, *segment;
@@ -339,6 +348,7 @@ static int escalate(const lm_policy *pol, const deadline *d, const lm_msg *m,
     lm_out_write_strs(out, "HSET", key, LM_F_SLA_LEVEL, LM_SLA_LEVEL_DONE,
                       NULL);
     lm_out_count(out, "lastmile_owner_escalations_total", NULL, 1);
+    stat(out, LM_SLA_STAT_ESCALATED, d->team_name, d->owner);
     return 0;
 }
 
@@ -352,6 +362,7 @@ static int remind(const lm_policy *pol, const deadline *d, const lm_msg *m,
                    d->owner, due) != 0)
         return -1;
     lm_out_count(out, "lastmile_owner_reminders_total", NULL, 1);
+    stat(out, LM_SLA_STAT_REMINDERS, d->team_name, d->owner);
     return lm_sla_arm(out, d->lead, d->t->action_id, d->step, d->owner, 1, due);
 }
 
@@ -425,6 +436,8 @@ static int reassign(const lm_policy *pol, const deadline *d, const lm_msg *m,
         lm_out_index(out, 3, add, NULL);
     }
     lm_out_count(out, "lastmile_owner_reassignments_total", NULL, 1);
+    stat(out, LM_SLA_STAT_LOST, d->team_name, d->owner);
+    stat(out, LM_SLA_STAT_GAINED, d->team_name, to);
     return 0;
 }
 
@@ -471,6 +484,7 @@ static int on_deadline(const lm_policy *pol, int64_t skew, const lm_msg *m,
     char labels[32];
     snprintf(labels, sizeof(labels), "level=\"%d\"", (int)t->level);
     lm_out_count(out, "lastmile_owner_sla_breaches_total", labels, 1);
+    stat(out, LM_SLA_STAT_BREACHES, d.team_name, d.owner);
     size_t me = 0;
     if (d.team)
         for (size_t j = 0; j < d.team->n_owners; j++)
