@@ -28,6 +28,7 @@
 #include "lm_env.h"
 #include "lm_log.h"
 #include "lm_report.h"
+#include "lm_report_owners.h"
 
 #include <jansson.h>
 
@@ -224,11 +225,13 @@ static int demo_report(const lm_settings *s, const lm_simrun_stats *st,
                       (json_int_t)st->conversions, "accounted",
                       (json_int_t)accounted, "every_lead_accounted_once",
                       accounted == (int64_t)st->published));
+        lm_report_owners_attach(s, "lastmile demo", j, NULL);
         rc = json_dumpf(j, stdout, JSON_INDENT(2) | LM_REPORT_JSON_REAL);
         fputc('\n', stdout);
         json_decref(j);
     } else {
         lm_report_print(&rep, stdout, isatty(STDOUT_FILENO));
+        lm_report_owners_attach(s, "lastmile demo", NULL, stdout);
         printf("\nThe market sent %zu submissions (%zu invalid, %zu repeats "
                "of an earlier person);\nlastmile accounts for %lld: %lld "
                "accepted + %lld merged + %lld invalid — %s.\n",
