@@ -22,6 +22,8 @@
 
 #include "lm_clock.h"
 #include "lm_devstack.h"
+#include "lm_redis.h"
+#include "lm_report_owners.h"
 
 #include "lastmile/v1/lastmile.pb-c.h"
 
@@ -187,6 +189,31 @@ static void expect_chain_once(seen *s) {
     cr_expect_eq(s->escalations, 1, "escalations");
     cr_expect_str_neq(s->reassigned_to, s->owner);
     cr_expect_str_eq(s->escalated_to, "lee.boss", "the team's lead");
+    /* the report's counts, once each too (timing's transaction) */
+    char err[256];
+    lm_redis *r = lm_redis_new(fx.st.redis_url, 2000, err, sizeof(err));
+    cr_assert(r && lm_redis_connect(r, err, sizeof(err)) == 0, "%s", err);
+    lm_owners_report o;
+    cr_assert_eq(
+        lm_report_owners_collect(r, lm_clock_now_ms(), &o, err, sizeof(err)), 0,
+        "%s", err);
+    int64_t breaches = 0, reminders = 0, lost = 0, gained = 0, escalated = 0;
+    for (size_t i = 0; i < o.n_rows; i++) {
+        cr_expect_str_eq(o.rows[i].team, "sales");
+        breaches += o.rows[i].breaches;
+        reminders += o.rows[i].reminders;
+        lost += o.rows[i].reassigned_from;
+        gained += o.rows[i].reassigned_to;
+        escalated += o.rows[i].escalations;
+    }
+    cr_expect_eq(breaches, 3, "three deadlines missed");
+    cr_expect_eq(reminders, 1);
+    cr_expect_eq(lost, 1);
+    cr_expect_eq(gained, 1);
+    cr_expect_eq(escalated, 1);
+    cr_expect_eq(o.n_steps, 0, "nothing armed after the escalation");
+    lm_report_owners_free(&o);
+    lm_redis_destroy(r);
     reader_free(s->actions);
     reader_free(s->followup);
 }
