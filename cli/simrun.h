@@ -22,6 +22,7 @@ typedef struct lm_simrun_opts {
 typedef struct lm_simrun_stats {
     size_t published, invalid, repeats;
     size_t touches, handoffs, answers, conversions, late_answers;
+    size_t owner_done, reminders, escalations; /* the owners' side */
 } lm_simrun_stats;
 
 /* 0 when the end time was reached (or stop was set), -1 with err. */
