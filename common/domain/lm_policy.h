@@ -16,7 +16,9 @@
  *   cadences "qualified" and "nurture" exist, every cadence has >= 1 step,
  *   every step's channel is a configured channel, wait >= 0,
  *   response_window > 0, 0 <= allowed_start_min < allowed_end_min <= 1440,
- *   business_days_mask != 0.
+ *   business_days_mask != 0; a step's deadline_ms only on a human channel
+ *   (lm_policy_channel_is_human), 0 < deadline <= 30 days; an owner's
+ *   work (lm_worktime.h) NULL or valid.
  * Ownership: lm_policy_load/parse return a policy the caller frees with
  * lm_policy_free; every pointer a getter returns (teams, owners, cadences,
  * steps, names) is owned by the policy and valid until lm_policy_free.
