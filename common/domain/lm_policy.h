@@ -151,8 +151,8 @@ typedef struct lm_step {
     int64_t wait_ms;            /* after the previous step (step 0: after the
                                    decision), >= 0 */
     int64_t response_window_ms; /* wait this long for a reply, > 0 */
-    int64_t deadline_ms; /* human steps: the owner's SLA in working time;
-                            0 = none */
+    int64_t deadline_ms;        /* human steps: the owner's SLA in working time;
+                                   0 = none */
 } lm_step;
 
 typedef struct lm_cadence {

@@ -177,9 +177,11 @@ int pol_parse_days(pol_ctx *c, const pol_field *f, const char *path,
 
 /* The keys a team (defaults for its owners) or an owner may give for
  * working time, in this order, for a pol_field array. */
+/* clang-format off */
 #define POL_WORK_FIELDS                                                        \
     {"timezone", NULL, NULL}, {"working_hours", NULL, NULL},                   \
-        {"working_days", NULL, NULL}, {"out_of_office", NULL, NULL}
+    {"working_days", NULL, NULL}, {"out_of_office", NULL, NULL}
+/* clang-format on */
 #define POL_WORK_N 4
 /* An owner's working time from its POL_WORK_N fields `of` (key path op)
  * over its team's `tf` (path tp): a key the owner leaves out comes from

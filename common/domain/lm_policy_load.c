@@ -40,10 +40,10 @@ static int parse_root(pol_ctx *c, yaml_node_t *root) {
         T_N
     };
     pol_field f[T_N] = {
-        {"thresholds", NULL, NULL},    {"dedupe_window", NULL, NULL},
-        {"control_share", NULL, NULL}, {"channels", NULL, NULL},
-        {"segments", NULL, NULL},      {"routing", NULL, NULL},
-        {"teams", NULL, NULL},         {"cadences", NULL, NULL},
+        {"thresholds", NULL, NULL},      {"dedupe_window", NULL, NULL},
+        {"control_share", NULL, NULL},   {"channels", NULL, NULL},
+        {"segments", NULL, NULL},        {"routing", NULL, NULL},
+        {"teams", NULL, NULL},           {"cadences", NULL, NULL},
         {"handoff_deadline", NULL, NULL}};
     static const char *const examples[T_N] = {
         "\"thresholds: { qualified: 0.55, nurture: 0.25 }\"",

@@ -45,8 +45,8 @@ int pol_parse_teams(pol_ctx *c, const pol_field *top) {
                     *seq;
         const char *name = (const char *)k->data.scalar.value;
         enum { TF_OWNERS, TF_WORK, TF_LEAD = TF_WORK + POL_WORK_N, TF_N };
-        pol_field f[TF_N] = {{"owners", NULL, NULL}, POL_WORK_FIELDS,
-                             {"lead", NULL, NULL}};
+        pol_field f[TF_N] = {
+            {"owners", NULL, NULL}, POL_WORK_FIELDS, {"lead", NULL, NULL}};
         char kp[LM_POLICY_PATH_MAX], op[LM_POLICY_PATH_MAX];
         yaml_node_item_t *it;
         lm_owner *owners;
