@@ -7,7 +7,8 @@
  *     owner; 5 minutes later the lead goes to the teammate (a decision
  *     with reason sla_breach on lastmile.followup) who gets the call
  *     again; 5 minutes later the team's lead gets an ESCALATION. Each
- *     exactly once on its topic, and nothing after it;
+ *     exactly once on its topic, and nothing after it; `lastmile waiting`
+ *     lists the reminded step; the report's counts are once each too;
  *   owners.chain_survives_kill9: the same with timing killed -9 after the
  *     reminder and followup killed -9 after the reassignment (both
  *     restarted): the durable timers fire from Redis;
@@ -28,6 +29,7 @@
 #include "lastmile/v1/lastmile.pb-c.h"
 
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +39,20 @@
 #define SCALE 60 /* simulated s per real s: a 5m deadline is 5 s */
 
 static fixture fx;
+
+/* `lastmile waiting --json`: the owner steps it lists first. */
+static json_t *waiting_owner_steps(void) {
+    FILE *p = popen(LM_BINARY_DIR "/cli/lastmile waiting --json", "r");
+    cr_assert_not_null(p);
+    json_error_t e;
+    json_t *j = json_loadf(p, 0, &e);
+    pclose(p);
+    cr_assert_not_null(j, "lastmile waiting --json: %s", e.text);
+    json_t *steps = json_incref(json_object_get(j, "owner_steps"));
+    json_decref(j);
+    cr_assert(json_is_array(steps));
+    return steps;
+}
 
 static void teardown(void) {
     fixture_down(&fx);
@@ -225,6 +241,22 @@ Test(owners, ignored_call_reminder_reassignment_escalation, .fini = teardown,
     start(&s, slots);
     until(&s, &s.reminders, "reminder", 60000);
     cr_expect_eq(s.sla_decisions, 0, "the reminder comes first");
+    /* `lastmile waiting` lists the step first, overdue: its owner was
+       reminded (unless the reassignment came already) */
+    json_t *steps = waiting_owner_steps();
+    if (json_array_size(steps) == 0) { /* between level 1 and level 2 */
+        pump(&s, 500);
+        cr_expect_geq(s.sla_decisions, 1, "no owner step listed");
+    } else {
+        cr_expect_eq(json_array_size(steps), 1);
+        json_t *st = json_array_get(steps, 0);
+        const char *act = json_string_value(json_object_get(st, "action_id"));
+        cr_expect(act && strncmp(act, s.action, strlen(s.action)) == 0, "%s",
+                  act ? act : "(none)");
+        cr_expect_geq(json_integer_value(json_object_get(st, "level")), 1,
+                      "an overdue step: its owner was reminded");
+    }
+    json_decref(steps);
     until(&s, &s.sla_decisions, "reassignment", 60000);
     cr_expect_eq(s.escalations, 0, "the reassignment comes before escalation");
     expect_chain_once(&s);
