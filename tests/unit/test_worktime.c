@@ -105,6 +105,17 @@ Test(worktime, time_zones_and_the_default) {
     cr_expect_eq(lm_worktime_add(&bad, t, MIN_MS), -1);
 }
 
+Test(worktime, a_dst_change_keeps_the_wall_clock_hours) {
+    /* New York springs forward on 2026-03-08 at 02:00: a 01:00-05:00 day
+       has 3 working hours that day, 4 the next */
+    lm_worktime w = {"America/New_York", 60, 5 * 60, 0x7f, NULL, 0};
+    int64_t s = at("America/New_York", 2026, 3, 8, 1, 0);
+    cr_expect_eq(lm_worktime_add(&w, s, 3 * 60 * MIN_MS),
+                 at("America/New_York", 2026, 3, 8, 5, 0));
+    cr_expect_eq(lm_worktime_add(&w, s, 3 * 60 * MIN_MS + 30 * MIN_MS),
+                 at("America/New_York", 2026, 3, 9, 1, 30));
+}
+
 Test(worktime, lead_hours_and_owner_hours_together) {
     lm_cadence c = {"q", NULL, 0, 9 * 60, 17 * 60, 0x1f};
     lm_worktime ny = office("America/New_York");
