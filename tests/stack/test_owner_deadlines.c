@@ -14,6 +14,9 @@
  *     restarted): the durable timers fire from Redis;
  *   owners.chain_survives_redis_restart: the same with redis-server
  *     killed -9 and restarted from its AOF after the reminder;
+ *   owners.an_away_owner_is_skipped_not_reminded: OwnerStatus AWAY is
+ *     recorded in the owner's state hash; the deadline that passes is not a
+ *     reminder but a reassignment at once, then the escalation;
  *   owners.done_stops_the_chain: the owner reports DONE on lastmile.timing
  *     before the deadline: no reminder, no reassignment, no escalation.
  * The config (written per test): everyone QUALIFIED, team "sales" (ann,
@@ -25,6 +28,7 @@
 #include "lm_devstack.h"
 #include "lm_redis.h"
 #include "lm_report_owners.h"
+#include "lm_sla.h"
 
 #include "lastmile/v1/lastmile.pb-c.h"
 
@@ -309,6 +313,44 @@ Test(owners, done_stops_the_chain, .fini = teardown, .timeout = 300) {
     cr_expect_eq(s.reminders, 0);
     cr_expect_eq(s.sla_decisions, 0);
     cr_expect_eq(s.escalations, 0);
+    reader_free(s.actions);
+    reader_free(s.followup);
+}
+
+Test(owners, an_away_owner_is_skipped_not_reminded, .fini = teardown,
+     .timeout = 300) {
+    seen s;
+    int slots[4];
+    start(&s, slots);
+    Lastmile__V1__OwnerStatus st = LASTMILE__V1__OWNER_STATUS__INIT;
+    st.event_id = "hr-1";
+    st.owner = s.owner;
+    st.status = LASTMILE__V1__OWNER_AVAILABILITY__AWAY;
+    st.occurred_at_ms = lm_clock_now_ms();
+    Lastmile__V1__TimingEvent ev = LASTMILE__V1__TIMING_EVENT__INIT;
+    ev.event_case = LASTMILE__V1__TIMING_EVENT__EVENT_OWNER_STATUS;
+    ev.owner_status = &st;
+    cr_assert_eq(fixture_produce(&fx, "timing", s.owner, &ev.base), 0);
+    until(&s, &s.sla_decisions, "reassignment", 60000);
+    cr_expect_eq(s.reminders, 0, "an away owner is not reminded");
+    cr_expect_str_neq(s.reassigned_to, s.owner);
+    /* recorded for routing to read */
+    char err[256], key[LM_KEY_MAX];
+    lm_sla_state_key(s.owner, key);
+    lm_redis *r = lm_redis_new(fx.st.redis_url, 2000, err, sizeof(err));
+    cr_assert(r && lm_redis_connect(r, err, sizeof(err)) == 0, "%s", err);
+    lm_pipe p;
+    memset(&p, 0, sizeof(p));
+    lm_pipe_cmd_strs(&p, "HGET", key, "status", NULL);
+    redisReply *rep[1] = {NULL};
+    cr_assert_eq(lm_redis_exec(r, &p, rep, err, sizeof(err)), 0, "%s", err);
+    cr_expect(rep[0] && rep[0]->str && strcmp(rep[0]->str, "AWAY") == 0,
+              "the owner's state says AWAY");
+    lm_redis_replies_free(rep, 1);
+    lm_pipe_free(&p);
+    lm_redis_destroy(r);
+    until(&s, &s.escalations, "escalation", 60000);
+    cr_expect_eq(s.sla_decisions, 1);
     reader_free(s.actions);
     reader_free(s.followup);
 }
