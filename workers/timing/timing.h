@@ -14,7 +14,11 @@
  * runtime sweeps the timers (lm_timers.h: claim with a lease, fire, ack)
  * in the timing worker, whose fire_timer turns a due response timer into
  * the TimerFired it then reads back from lastmile.timing. Closing a lead
- * cancels its timer. Pure parts: lm_timing_choose. */
+ * cancels its timer. Pure parts: lm_timing_choose.
+ *
+ * Owner deadlines (timing_owner.h): OwnerActivity and OwnerStatus on
+ * lastmile.timing, the deadline timers' TimerFired (kind "owner_deadline":
+ * reminder, reassignment, escalation) and the hand-off's deadline. */
 #ifndef LM_TIMING_H
 #define LM_TIMING_H
 
