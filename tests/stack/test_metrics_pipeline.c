@@ -134,7 +134,7 @@ static void on_followup(void *o, const rd_kafka_message_t *rkm) {
     Lastmile__V1__FollowUpEvent *e =
         lastmile__v1__follow_up_event__unpack(NULL, rkm->len, rkm->payload);
     if (e && e->event_case == LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION &&
-        e->decision->reason && *e->decision->reason) {
+        e->decision->reason && strcmp(e->decision->reason, "sla_breach") == 0) {
         t->reassign_decisions++; /* timing's, not qualification's */
     } else if (e &&
                e->event_case == LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION) {
