@@ -29,6 +29,7 @@
 #include "lm_env.h"
 #include "lm_log.h"
 #include "lm_report.h"
+#include "lm_report_owners.h"
 
 #include <jansson.h>
 
@@ -231,11 +232,19 @@ static int demo_report(const lm_settings *s, const lm_simrun_stats *st,
                       (json_int_t)st->deals_lost, "accounted",
                       (json_int_t)accounted, "every_lead_accounted_once",
                       accounted == (int64_t)st->published));
+        json_object_set_new(
+            json_object_get(j, "market"), "owners",
+            json_pack("{s:I, s:I, s:I}", "steps_done",
+                      (json_int_t)st->owner_done, "reminders_seen",
+                      (json_int_t)st->reminders, "escalations_seen",
+                      (json_int_t)st->escalations));
+        lm_report_owners_attach(s, "lastmile demo", j, NULL);
         rc = json_dumpf(j, stdout, JSON_INDENT(2) | LM_REPORT_JSON_REAL);
         fputc('\n', stdout);
         json_decref(j);
     } else {
         lm_report_print(&rep, stdout, isatty(STDOUT_FILENO));
+        lm_report_owners_attach(s, "lastmile demo", NULL, stdout);
         printf("\nThe market sent %zu submissions (%zu invalid, %zu repeats "
                "of an earlier person);\nlastmile accounts for %lld: %lld "
                "accepted + %lld merged + %lld invalid — %s.\n",
@@ -244,6 +253,9 @@ static int demo_report(const lm_settings *s, const lm_simrun_stats *st,
                (long long)rep.invalid,
                accounted == (int64_t)st->published ? "every one, once"
                                                    : "MISMATCH");
+        printf("The market's owners reported %zu human steps done; they got "
+               "%zu reminders and\ntheir team leads %zu escalations.\n",
+               st->owner_done, st->reminders, st->escalations);
     }
     if (accounted != (int64_t)st->published) {
         snprintf(err, errsz,

@@ -12,6 +12,7 @@
 #include "lm_env.h"
 #include "lm_kafka.h"
 #include "lm_report.h"
+#include "lm_report_owners.h"
 
 #include "lastmile/v1/lastmile.pb-c.h"
 
@@ -107,12 +108,14 @@ int lm_cmd_report(int argc, char **argv) {
             fprintf(stderr, "lastmile report: out of memory\n");
             goto done;
         }
+        lm_report_owners_attach(&s, "lastmile report", j, NULL);
         int w = json_dumpf(j, stdout, JSON_INDENT(2) | LM_REPORT_JSON_REAL);
         json_decref(j);
         if (w != 0 || fputc('\n', stdout) == EOF)
             goto done;
     } else {
         lm_report_print(&rep, stdout, isatty(STDOUT_FILENO));
+        lm_report_owners_attach(&s, "lastmile report", NULL, stdout);
     }
     rc = fflush(stdout) == 0 ? LM_EXIT_OK : LM_EXIT_FAILED;
 done:

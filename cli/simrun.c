@@ -3,6 +3,7 @@
  * One thread: publish due leads, take actions, release due answers, draw
  * progress. Answers wait in a min-heap ordered by when they occur. */
 #include "simrun.h"
+#include "sim_owners.h"
 
 #include "lm_clock.h"
 #include "lm_hash.h"
@@ -153,6 +154,17 @@ static int produce(rd_kafka_t *rk, const char *topic, const char *key,
     return e ? -1 : 0;
 }
 
+typedef struct send_ctx {
+    rd_kafka_t *rk;
+    const char *topic;
+} send_ctx;
+
+static int send_timing(void *opaque, const char *key,
+                       const ProtobufCMessage *m) {
+    const send_ctx *c = opaque;
+    return produce(c->rk, c->topic, key, m);
+}
+
 static void progress(const lm_simrun_opts *o, const lm_simrun_stats *st,
                      int64_t now, int64_t t0_real, int final) {
     double day = (double)(now - o->sim.start_ms) / 86400000.0;
@@ -238,6 +250,8 @@ int lm_simrun(const lm_settings *s, const lm_simrun_opts *o,
     rd_kafka_topic_partition_list_destroy(sub);
 
     heap answers = {0};
+    lm_sim_owner_acts acts = {0}; /* the owners' side (sim_owners.h) */
+    send_ctx to_timing = {prod, t_timing};
     idset answered = {0}, replied = {0};
     size_t next = 0;
     int64_t t0 = lm_clock_mono_ms(), last_progress = 0;
@@ -292,6 +306,13 @@ int lm_simrun(const lm_settings *s, const lm_simrun_opts *o,
                     st->handoffs++;
                     simrun_deal(&o->sim, a, &replied, &answers);
                 }
+                if (a) {
+                    st->reminders +=
+                        a->kind == LASTMILE__V1__ACTION_KIND__REMINDER;
+                    st->escalations +=
+                        a->kind == LASTMILE__V1__ACTION_KIND__ESCALATION;
+                    lm_sim_owner_take(&o->sim, a, &acts);
+                }
                 if (a)
                     lastmile__v1__follow_up_action__free_unpacked(a, NULL);
             }
@@ -322,6 +343,8 @@ int lm_simrun(const lm_settings *s, const lm_simrun_opts *o,
             st->deals_lost += p->kind == LASTMILE__V1__RESPONSE_KIND__LOST;
             heap_pop(&answers);
         }
+        st->owner_done +=
+            lm_sim_owner_release(&acts, now, send_timing, &to_timing);
         rd_kafka_poll(prod, 0);
         int64_t mono = lm_clock_mono_ms();
         if (!o->quiet &&
@@ -340,6 +363,7 @@ out:
     rd_kafka_destroy(cons);
     rd_kafka_destroy(prod);
     free(answers.v);
+    lm_sim_owner_free(&acts);
     free(answered.k);
     free(replied.k);
     return rc;

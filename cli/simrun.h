@@ -23,6 +23,7 @@ typedef struct lm_simrun_stats {
     size_t published, invalid, repeats;
     size_t touches, handoffs, answers, conversions, late_answers;
     size_t deals_won, deals_lost; /* the CRM's results after hand-offs */
+    size_t owner_done, reminders, escalations; /* the owners' side */
 } lm_simrun_stats;
 
 /* 0 when the end time was reached (or stop was set), -1 with err. */

@@ -21,6 +21,7 @@
 #include "lm_policy.h"
 #include "lm_redis.h"
 #include "lm_report.h"
+#include "lm_report_owners.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -73,7 +74,9 @@ static void usage(FILE *f) {
             "                 not scheduled yet (since the decision or "
             "the timer)\n"
             "  waiting        touched, and the reply timer is overdue "
-            "(since it was due)\n\n"
+            "(since it was due)\n"
+            "Owner steps (calls, LinkedIn, hand-offs waiting on their owner) "
+            "come first,\noverdue ones (a deadline missed) at the top.\n\n"
             "  --older-than DURATION  only leads waiting at least this long, "
             "e.g. 30m, 4h, 2d\n"
             "                         (simulated time, like the fleet's "
@@ -218,7 +221,8 @@ static group *make_groups(scan_ctx *c, size_t *n_groups) {
 }
 
 static int emit_json(const scan_ctx *c, const group *g, size_t n_groups,
-                     size_t limit, const lm_policy *p) {
+                     size_t limit, const lm_policy *p,
+                     const lm_owners_report *ow) {
     json_t *root = json_object(), *by_stage = json_object(),
            *by_owner = json_array(), *leads = json_array();
     size_t count[ST_N] = {0};
@@ -256,6 +260,11 @@ static int emit_json(const scan_ctx *c, const group *g, size_t n_groups,
     json_object_set_new(root, "by_stage", by_stage);
     json_object_set_new(root, "by_owner", by_owner);
     json_object_set_new(root, "leads", leads);
+    /* owner steps (human steps waiting on their owner), overdue first */
+    json_object_set_new(root, "owner_steps",
+                        lm_report_owners_steps_json(ow, limit));
+    json_object_set_new(root, "owner_steps_overdue",
+                        json_integer((json_int_t)ow->n_overdue));
     int rc = json_dumpf(root, stdout, JSON_INDENT(2));
     json_decref(root);
     return rc == 0 && fputc('\n', stdout) != EOF ? 0 : -1;
@@ -391,12 +400,22 @@ int lm_cmd_waiting(int argc, char **argv) {
     }
     scan_ctx oldest = c;
     oldest.items = by_age;
+    lm_owners_report ow;
+    if (lm_report_owners_collect(r, c.now_ms, &ow, err, sizeof(err)) != 0) {
+        fprintf(stderr, "lastmile waiting: owner steps: %s\n", err);
+        memset(&ow, 0, sizeof(ow));
+    }
     if (json) {
-        if (emit_json(&oldest, g, n_groups, (size_t)limit, p) != 0) {
+        int jrc = emit_json(&oldest, g, n_groups, (size_t)limit, p, &ow);
+        lm_report_owners_free(&ow);
+        if (jrc != 0) {
             free(by_age);
             goto done;
         }
     } else {
+        lm_report_owners_print_steps(&ow, stdout, (size_t)limit);
+        printf("\n");
+        lm_report_owners_free(&ow);
         emit_text(&oldest, g, n_groups, (size_t)limit, p);
     }
     free(by_age);

@@ -17,7 +17,9 @@
  *   every step's channel is a configured channel, wait >= 0,
  *   no human step (its channel's human: true) is at_now,
  *   response_window > 0, 0 <= allowed_start_min < allowed_end_min <= 1440,
- *   business_days_mask != 0.
+ *   business_days_mask != 0; a step's deadline_ms only on a human channel
+ *   (lm_policy_channel_is_human), 0 < deadline <= 30 days; an owner's
+ *   work (lm_worktime.h) NULL or valid.
  * Ownership: lm_policy_load/parse return a policy the caller frees with
  * lm_policy_free; every pointer a getter returns (teams, owners, cadences,
  * steps, names) is owned by the policy and valid until lm_policy_free.
@@ -108,15 +110,21 @@ int lm_policy_segment(const lm_policy *p, const char *country_alpha2,
 
 /* ---- routing ----------------------------------------------------------- */
 
+typedef struct lm_worktime lm_worktime; /* lm_worktime.h */
+
 typedef struct lm_owner {
     const char *name;
     int32_t capacity; /* max open leads, >= 1 */
+    /* working hours, time zone, absences (the team's defaults filled in);
+       NULL = always working (lm_worktime.h) */
+    const lm_worktime *work;
 } lm_owner;
 
 typedef struct lm_team {
     const char *name;
     const lm_owner *owners; /* in config order */
     size_t n_owners;        /* >= 1 */
+    const char *lead;       /* who escalations go to (`lead:`); NULL = none */
 } lm_team;
 
 /* The team for a lead: the first routing rule all of whose conditions
@@ -132,6 +140,19 @@ size_t lm_policy_team_count(const lm_policy *p);
 const lm_team *lm_policy_team_at(const lm_policy *p, size_t i); /* NULL past
                                                                    the end */
 
+/* ---- owners' deadlines (lm_policy_owners.c) ----------------------------- */
+
+/* 1 when a step on `channel` is performed by a person (call, linkedin,
+ * handoff), so it keeps to its owner's working hours and may carry a
+ * deadline. */
+int lm_policy_channel_is_human(const lm_policy *p, const char *channel);
+/* The owner's deadline for a hand-off (top-level `handoff_deadline`), in
+ * working time; 0 = none. */
+int64_t lm_policy_handoff_deadline_ms(const lm_policy *p);
+/* The owner `name` of team `team`; NULL if either is unknown. */
+const lm_owner *lm_policy_owner(const lm_policy *p, const char *team,
+                                const char *name);
+
 /* ---- cadences ---------------------------------------------------------- */
 
 typedef struct lm_step {
@@ -144,6 +165,8 @@ typedef struct lm_step {
     int at_now; /* 1: "at: now", goes out as soon as the wait is over, any
                    hour, never moved by learned timing; never set on a
                    human step (refused at load) */
+    int64_t deadline_ms; /* human steps: the owner's SLA in working time;
+                            0 = none */
 } lm_step;
 
 typedef struct lm_cadence {

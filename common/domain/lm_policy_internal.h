@@ -9,6 +9,7 @@
  *   lm_policy_load.c     libyaml set-up, the top-level mapping, files
  *   lm_policy_hours.c    allowed hours and business days (lm_tz)
  *   lm_policy_at.c       human channels, "at: now" steps, a step's time
+ *   lm_policy_owners.c   owners' working time, team leads, deadlines
  *
  * Ownership: a policy owns one arena (a chain of blocks); every string and
  * array in it is carved from the arena by pol_alloc/pol_strdup, so
@@ -76,6 +77,7 @@ struct lm_policy {
     size_t n_teams;
     lm_cadence *cadences;
     size_t n_cadences;
+    int64_t handoff_deadline_ms; /* 0 = none */
 };
 
 /* Zeroed memory from the policy's arena; NULL when out of memory. */
@@ -170,6 +172,36 @@ int pol_default_bands(pol_ctx *c); /* the bands when "segments" is absent */
 int pol_parse_cadences(pol_ctx *c, const pol_field *top); /* needs channels */
 int pol_parse_teams(pol_ctx *c, const pol_field *top);
 int pol_parse_routing(pol_ctx *c, const pol_field *top); /* needs teams */
+/* A list of day names into a mask (cadences' business_days). */
+int pol_parse_days(pol_ctx *c, const pol_field *f, const char *path,
+                   uint8_t *mask);
+
+/* ---- owners' working time and deadlines (lm_policy_owners.c) ------------ */
+
+/* The keys a team (defaults for its owners) or an owner may give for
+ * working time, in this order, for a pol_field array. */
+/* clang-format off */
+#define POL_WORK_FIELDS                                                        \
+    {"timezone", NULL, NULL}, {"working_hours", NULL, NULL},                   \
+    {"working_days", NULL, NULL}, {"out_of_office", NULL, NULL}
+/* clang-format on */
+#define POL_WORK_N 4
+/* An owner's working time from its POL_WORK_N fields `of` (key path op)
+ * over its team's `tf` (path tp): a key the owner leaves out comes from
+ * the team; the absences are the team's and the owner's, in the owner's
+ * time zone. *out = NULL when neither gives any key (always working). */
+int pol_parse_work(pol_ctx *c, const pol_field *tf, const char *tp,
+                   const pol_field *of, const char *op,
+                   const lm_worktime **out);
+/* A team's `lead:` (a person's name); path: the team's. */
+int pol_parse_team_lead(pol_ctx *c, const pol_field *f, const char *tp,
+                        const char **out);
+/* A cadence step's `deadline:` (item path ip) on `channel`: only on a
+ * human channel (lm_policy_channel_is_human). */
+int pol_parse_step_deadline(pol_ctx *c, const pol_field *f, const char *ip,
+                            const char *channel, int64_t *out);
+/* The top-level `handoff_deadline:` into c->p. */
+int pol_parse_handoff_deadline(pol_ctx *c, const pol_field *f);
 
 /* ---- human channels and "at" (lm_policy_at.c), 0/-1 ---------------------- */
 

@@ -37,6 +37,7 @@ static int parse_root(pol_ctx *c, yaml_node_t *root) {
         T_ROUTE,
         T_TEAMS,
         T_CAD,
+        T_HANDOFF,
         T_N
     };
     pol_field f[T_N] = {
@@ -44,7 +45,7 @@ static int parse_root(pol_ctx *c, yaml_node_t *root) {
         {"deal_window", NULL, NULL}, {"control_share", NULL, NULL},
         {"channels", NULL, NULL},    {"segments", NULL, NULL},
         {"routing", NULL, NULL},     {"teams", NULL, NULL},
-        {"cadences", NULL, NULL}};
+        {"cadences", NULL, NULL},    {"handoff_deadline", NULL, NULL}};
     static const char *const examples[T_N] = {
         "\"thresholds: { qualified: 0.55, nurture: 0.25 }\"",
         "",
@@ -56,7 +57,8 @@ static int parse_root(pol_ctx *c, yaml_node_t *root) {
         "\"teams: { general: { owners: [ { name: robin, capacity: 50 } ] "
         "} }\"",
         "\"cadences:\" with a \"qualified\" and a \"nurture\" cadence "
-        "under it (see the built-in default)"};
+        "under it (see the built-in default)",
+        ""};
     size_t i;
 
     if (root->type != YAML_MAPPING_NODE)
@@ -92,7 +94,8 @@ static int parse_root(pol_ctx *c, yaml_node_t *root) {
                            : pol_default_bands(c))
         return -1;
     if (pol_parse_teams(c, &f[T_TEAMS]) || pol_parse_routing(c, &f[T_ROUTE]) ||
-        pol_parse_cadences(c, &f[T_CAD]))
+        pol_parse_cadences(c, &f[T_CAD]) ||
+        pol_parse_handoff_deadline(c, &f[T_HANDOFF]))
         return -1;
     return 0;
 }

@@ -44,7 +44,9 @@ int pol_parse_teams(pol_ctx *c, const pol_field *top) {
         yaml_node_t *k = pol_node(c, pr->key), *v = pol_node(c, pr->value),
                     *seq;
         const char *name = (const char *)k->data.scalar.value;
-        pol_field f[] = {{"owners", NULL, NULL}};
+        enum { TF_OWNERS, TF_WORK, TF_LEAD = TF_WORK + POL_WORK_N, TF_N };
+        pol_field f[TF_N] = {
+            {"owners", NULL, NULL}, POL_WORK_FIELDS, {"lead", NULL, NULL}};
         char kp[LM_POLICY_PATH_MAX], op[LM_POLICY_PATH_MAX];
         yaml_node_item_t *it;
         lm_owner *owners;
@@ -56,7 +58,7 @@ int pol_parse_teams(pol_ctx *c, const pol_field *top) {
         if (pol_map(c, v, pol_line(k), kp,
                     "\"owners:\" with a list of { name, capacity } on the next "
                     "line",
-                    f, 1) ||
+                    f, TF_N) ||
             pol_req(c, pol_line(k), kp, &f[0],
                     "\"owners:\" with a list of { name, capacity } under it"))
             return -1;
@@ -76,10 +78,15 @@ int pol_parse_teams(pol_ctx *c, const pol_field *top) {
         owners = pol_alloc(c->p, no * sizeof *owners);
         if (owners == NULL || (team->name = pol_strdup(c->p, name)) == NULL)
             return pol_oom(c);
+        if (pol_parse_team_lead(c, &f[TF_LEAD], kp, &team->lead))
+            return -1;
         for (it = seq->data.sequence.items.start;
              it < seq->data.sequence.items.top; it++, i++) {
             yaml_node_t *on = pol_node(c, *it);
-            pol_field of[] = {{"name", NULL, NULL}, {"capacity", NULL, NULL}};
+            enum { OF_NAME, OF_CAP, OF_WORK, OF_N = OF_WORK + POL_WORK_N };
+            pol_field of[OF_N] = {{"name", NULL, NULL},
+                                  {"capacity", NULL, NULL},
+                                  POL_WORK_FIELDS};
             char ip[LM_POLICY_PATH_MAX], np[LM_POLICY_PATH_MAX],
                 cp[LM_POLICY_PATH_MAX];
             const char *oname;
@@ -91,7 +98,7 @@ int pol_parse_teams(pol_ctx *c, const pol_field *top) {
             pol_join(cp, sizeof cp, ip, "capacity");
             if (on == NULL ||
                 pol_map(c, on, pol_line(on), ip,
-                        "\"- { name: robin, capacity: 50 }\"", of, 2) ||
+                        "\"- { name: robin, capacity: 50 }\"", of, OF_N) ||
                 pol_req(c, pol_line(on), ip, &of[0], "\"name: robin\"") ||
                 pol_req(c, pol_line(on), ip, &of[1], "\"capacity: 50\""))
                 return -1;
@@ -119,6 +126,9 @@ int pol_parse_teams(pol_ctx *c, const pol_field *top) {
             if ((owners[i].name = pol_strdup(c->p, oname)) == NULL)
                 return pol_oom(c);
             owners[i].capacity = (int32_t)cap;
+            if (pol_parse_work(c, &f[TF_WORK], kp, &of[OF_WORK], ip,
+                               &owners[i].work))
+                return -1;
         }
         team->owners = owners;
         team->n_owners = no;

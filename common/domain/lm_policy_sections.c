@@ -246,6 +246,11 @@ static int parse_days(pol_ctx *c, const pol_field *f, const char *path,
     return 0;
 }
 
+int pol_parse_days(pol_ctx *c, const pol_field *f, const char *path,
+                   uint8_t *mask) {
+    return parse_days(c, f, path, mask);
+}
+
 static int parse_cadence(pol_ctx *c, yaml_node_t *k, yaml_node_t *v,
                          lm_cadence *cad) {
     enum { C_STEPS, C_HOURS, C_DAYS, C_N };
@@ -322,11 +327,12 @@ static int parse_cadence(pol_ctx *c, yaml_node_t *k, yaml_node_t *v,
         cnames[j] = c->p->channels[j].name;
     for (it = seq->data.sequence.items.start; it < seq->data.sequence.items.top;
          it++, i++) {
-        enum { S_CHAN, S_WAIT, S_RESP, S_AT, S_N };
+        enum { S_CHAN, S_WAIT, S_RESP, S_AT, S_DEADLINE, S_N };
         pol_field sf[S_N] = {{"channel", NULL, NULL},
                              {"wait", NULL, NULL},
                              {"response_window", NULL, NULL},
-                             {"at", NULL, NULL}};
+                             {"at", NULL, NULL},
+                             {"deadline", NULL, NULL}};
         yaml_node_t *n = pol_node(c, *it);
         char ip[LM_POLICY_PATH_MAX], fp[LM_POLICY_PATH_MAX];
         const char *ch;
@@ -375,6 +381,9 @@ static int parse_cadence(pol_ctx *c, yaml_node_t *k, yaml_node_t *v,
         pol_join(fp, sizeof fp, ip, "response_window");
         if (pol_field_duration(c, &sf[S_RESP], fp, 0,
                                &steps[i].response_window_ms))
+            return -1;
+        if (pol_parse_step_deadline(c, &sf[S_DEADLINE], ip, steps[i].channel,
+                                    &steps[i].deadline_ms))
             return -1;
     }
     cad->steps = steps;

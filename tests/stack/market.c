@@ -97,7 +97,10 @@ static void on_followup(void *opaque, const rd_kafka_message_t *rkm) {
     market *m = opaque;
     Lastmile__V1__FollowUpEvent *e =
         lastmile__v1__follow_up_event__unpack(NULL, rkm->len, rkm->payload);
-    if (e && e->event_case == LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION)
+    /* a lead's first decision; one made again (reason "sla_breach": its
+       owner let a deadline pass) is not a second decision of the lead */
+    if (e && e->event_case == LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION &&
+        (!e->decision->reason || !*e->decision->reason))
         strset_add(&m->decisions, e->decision->lead_id);
     if (e)
         lastmile__v1__follow_up_event__free_unpacked(e, NULL);

@@ -105,6 +105,9 @@ typedef struct tally {
     size_t dlq_by[FX_WORKERS]; /* dead letters by the worker that wrote them */
     size_t decisions, qualified, nurture; /* DECISION events on followup */
     size_t touches, handoffs, cancels, touches_step0;
+    /* owner deadlines: decisions made again (sla_breach), steps given again
+       to the new owner, reminders, escalations */
+    size_t reassign_decisions, reassigned, reminders, escalations;
     int64_t cost_cents;
     size_t outcomes, by_status[16], cycle;
     int64_t revenue_cents;
@@ -130,7 +133,11 @@ static void on_followup(void *o, const rd_kafka_message_t *rkm) {
     t->followup++;
     Lastmile__V1__FollowUpEvent *e =
         lastmile__v1__follow_up_event__unpack(NULL, rkm->len, rkm->payload);
-    if (e && e->event_case == LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION) {
+    if (e && e->event_case == LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION &&
+        e->decision->reason && strcmp(e->decision->reason, "sla_breach") == 0) {
+        t->reassign_decisions++; /* timing's, not qualification's */
+    } else if (e &&
+               e->event_case == LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION) {
         t->decisions++;
         if (e->decision->kind == LASTMILE__V1__DECISION_KIND__QUALIFIED)
             t->qualified++;
@@ -168,7 +175,15 @@ static void on_action(void *o, const rd_kafka_message_t *rkm) {
         lastmile__v1__follow_up_action__unpack(NULL, rkm->len, rkm->payload);
     if (!a)
         return;
-    if (a->kind == LASTMILE__V1__ACTION_KIND__TOUCH) {
+    if (a->reason && strcmp(a->reason, "sla_breach") == 0 &&
+        (a->kind == LASTMILE__V1__ACTION_KIND__TOUCH ||
+         a->kind == LASTMILE__V1__ACTION_KIND__HANDOFF)) {
+        t->reassigned++; /* followup: the step again, for the new owner */
+    } else if (a->kind == LASTMILE__V1__ACTION_KIND__REMINDER) {
+        t->reminders++;
+    } else if (a->kind == LASTMILE__V1__ACTION_KIND__ESCALATION) {
+        t->escalations++;
+    } else if (a->kind == LASTMILE__V1__ACTION_KIND__TOUCH) {
         t->touches++;
         t->cost_cents += a->cost_cents;
         if (a->step == 0 && a->submitted_at_ms > 0 &&
@@ -360,7 +375,11 @@ static size_t build_rows(const tally *t, expect_row *r) {
         ROW(W_T, "lastmile_outcomes_total", labels[s], t->by_status[s]);
     }
     ROW(W_F, "lastmile_actions_total", "kind=\"touch\"", t->touches);
-    ROW(W_F, "lastmile_actions_total", NULL, t->touches);
+    ROW(W_F, "lastmile_actions_total", "kind=\"reassigned\"", t->reassigned);
+    ROW(W_F, "lastmile_actions_total", NULL, t->touches + t->reassigned);
+    ROW(W_T, "lastmile_owner_reassignments_total", NULL, t->reassign_decisions);
+    ROW(W_T, "lastmile_owner_reminders_total", NULL, t->reminders);
+    ROW(W_T, "lastmile_owner_escalations_total", NULL, t->escalations);
     ROW(W_T, "lastmile_actions_total", "kind=\"handoff\"", t->handoffs);
     ROW(W_T, "lastmile_actions_total", "kind=\"cancel\"", t->cancels);
     ROW(W_T, "lastmile_actions_total", NULL, t->handoffs + t->cancels);

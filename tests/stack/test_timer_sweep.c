@@ -3,7 +3,8 @@
  *     lead's response timer (member "<lead>|response|<step>|<segment>",
  *     score the due time, in the documented key); the answer closes the
  *     lead and cancels it (timing names the member from the lead's step
- *     and segment): nothing is left in the set or claimed;
+ *     and segment): no response timer is left in the set, nothing is
+ *     claimed (the hand-offs' owner deadlines stay: test_owner_deadlines);
  *   timers.sweep_fires_claims_and_drops_what_it_cannot: seeded in Redis
  *     before timing starts: a due timer fires as the TimerFired of today,
  *     a claim whose lease ran out (its sweeper died) fires again with its
@@ -56,6 +57,23 @@ static void timer_counts(long long *pending, long long *claimed) {
         freeReplyObject(r);
     }
     redisFree(c);
+}
+
+/* Pending response timers (the hand-offs' owner deadlines stay armed
+ * after the leads close: the owners still owe first contact). */
+static long long response_pending(void) {
+    redisContext *c = redis();
+    long long n = 0;
+    for (int b = 0; b < LM_TIMERS_BUCKETS; b++) {
+        char set[LM_TIMERS_KEY_MAX];
+        lm_timers_key(b, "", set);
+        redisReply *z = redisCommand(c, "ZRANGE %s 0 -1", set);
+        for (size_t i = 0; z && i < z->elements; i++)
+            n += strstr(z->element[i]->str, "|response|") != NULL;
+        freeReplyObject(z);
+    }
+    redisFree(c);
+    return n;
 }
 
 static int all_decided(const market *m) {
@@ -124,6 +142,7 @@ Test(timers, armed_by_followup_cancelled_by_timing, .fini = teardown,
     do {
         market_pump(&m, 200);
         timer_counts(&pending, &claimed);
+        pending = response_pending();
     } while ((pending || claimed) && fixture_mono_ms() < deadline);
     printf("timers: %zu armed by followup for %zu touched leads; after the "
            "answers: %lld pending, %lld claimed\n",

@@ -149,8 +149,10 @@ typedef struct pick_case {
 } pick_case;
 
 Test(qualification, picks_owners_round_robin_within_capacity) {
-    static const lm_owner owners[] = {{"ann", 2}, {"bob", 2}, {"cat", 1}};
-    const lm_team team = {"sales", owners, 3};
+    static const lm_owner owners[] = {{.name = "ann", .capacity = 2},
+                                      {.name = "bob", .capacity = 2},
+                                      {.name = "cat", .capacity = 1}};
+    const lm_team team = {.name = "sales", .owners = owners, .n_owners = 3};
     static const pick_case cases[] = {
         {"room everywhere: the counter's owner", {0, 0, 0}, 0, 0},
         {"room everywhere: the next one", {0, 0, 0}, 1, 1},

@@ -4,6 +4,7 @@
  * segment, arm, submission time). The decision event carries the lead, so
  * step 0 needs nothing but the status. */
 #include "followup.h"
+#include "followup_owner.h"
 
 #include "lm_fmt.h"
 #include "lm_lead.h"
@@ -130,7 +131,10 @@ static int followup_plan(void *ctx, const ProtobufCMessage *msg,
     const char *argv[2 + R_N] = {"HMGET", key};
     for (int i = 0; i < R_N; i++)
         argv[2 + i] = read_fields[i];
-    return lm_plan_cmd(p, 2 + R_N, argv, NULL);
+    if (lm_plan_cmd(p, 2 + R_N, argv, NULL) != 0)
+        return -1;
+    return followup_owner_plan(
+        event_lead((const Lastmile__V1__FollowUpEvent *)msg), p);
 }
 
 /* Field i of the lead's HMGET (read_fields), or NULL. */
@@ -142,6 +146,8 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
     followup_ctx *c = ctx;
     const Lastmile__V1__FollowUpEvent *ev =
         (const Lastmile__V1__FollowUpEvent *)m->event;
+    if (followup_owner_is_reassignment(ev)) /* owner deadlines */
+        return followup_owner_reassigned(c->policy, m, out, ev->decision);
     const char *status = field(m, R_STATUS);
     if (status && strcmp(status, "closed") == 0) {
         lm_out_count(out, "lastmile_followup_skipped_total",
@@ -215,7 +221,10 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
         lm_parse_int64(field(m, R_RETURNS), 0, INT64_MAX, &back) == 0 &&
         back > earliest)
         earliest = back;
-    int64_t when = lm_followup_schedule_step(cad, (size_t)step, tz, earliest);
+    /* a human step: inside the owner's working hours too */
+    int64_t when = followup_owner_when(
+        c->policy, cad, &cad->steps[step], tz, team, owner,
+        lm_followup_schedule_step(cad, (size_t)step, tz, earliest));
     lm_local_time lt;
     if (when < 0 || lm_tz_local(tz, when, &lt) != 0) {
         lm_out_reject(out, "timezone: \"%.64s\" cannot be resolved", tz);
@@ -245,7 +254,7 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
     a.cadence = (char *)cad->name;
     a.submitted_at_ms = submitted;
     a.human = st->human;
-    a.team = (char *)(team ? team : "");
+    followup_owner_step(c->policy, st, team, &a); /* team, the deadline */
     if (lm_out_emit(out, LM_TOPIC_ACTIONS, lead_id, action_id, &a.base) != 0)
         return -1;
 
@@ -299,8 +308,10 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
                       segment);
         return 0;
     }
-    return lm_timers_arm(out, lead_id, LM_LEAD_TIMER_RESPONSE, due_ms, payload,
-                         (size_t)plen);
+    if (lm_timers_arm(out, lead_id, LM_LEAD_TIMER_RESPONSE, due_ms, payload,
+                      (size_t)plen) != 0)
+        return -1;
+    return followup_owner_arm(out, &a);
 }
 
 static const char *const followup_outputs[] = {LM_TOPIC_ACTIONS, NULL};

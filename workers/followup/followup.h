@@ -8,6 +8,10 @@
  * when its channel is and carrying the lead's team, and arms the response
  * timer (due = touch time + the step's response window).
  *
+ * A human step also keeps to its owner's working hours and carries their
+ * deadline; a "sla_breach" decision gives the step to a new owner
+ * (followup_owner.h).
+ *
  * lm_followup_schedule is the pure timing rule. */
 #ifndef LM_FOLLOWUP_H
 #define LM_FOLLOWUP_H

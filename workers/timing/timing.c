@@ -4,6 +4,7 @@
  * its deal are timing_deal.c's (timing_internal.h). */
 #include "timing.h"
 #include "timing_internal.h"
+#include "timing_owner.h"
 
 #include "lm_fmt.h"
 #include "lm_hash.h"
@@ -152,7 +153,7 @@ static const char *timing_lead(const Lastmile__V1__TimingEvent *ev) {
         return ev->timer_fired->lead_id;
     if (ev->event_case == LASTMILE__V1__TIMING_EVENT__EVENT_RESPONSE)
         return ev->response->lead_id;
-    return NULL;
+    return timing_owner_lead(ev);
 }
 
 static int timing_init(void *ctx, const lm_settings *s, char *err,
@@ -172,9 +173,11 @@ static void timing_fini(void *ctx) {
 
 static int timing_identify(void *ctx, const ProtobufCMessage *msg,
                            lm_ident *ident, char *reason, size_t reasonsz) {
-    (void)ctx;
     const Lastmile__V1__TimingEvent *ev =
         (const Lastmile__V1__TimingEvent *)msg;
+    if (timing_owner_event(ev)) /* owner deadlines: timing_owner.c */
+        return timing_owner_identify(((timing_ctx *)ctx)->policy, ev, ident,
+                                     reason, reasonsz);
     const char *lead = timing_lead(ev);
     if (!lead) {
         snprintf(reason, reasonsz,
@@ -232,11 +235,13 @@ static int timing_identify(void *ctx, const ProtobufCMessage *msg,
 
 static int timing_plan(void *ctx, const ProtobufCMessage *msg,
                        const lm_ident *ident, int64_t now_ms, lm_plan *p) {
-    (void)ctx;
     (void)ident;
     (void)now_ms;
     const Lastmile__V1__TimingEvent *ev =
         (const Lastmile__V1__TimingEvent *)msg;
+    int rc;
+    if (timing_owner_plan_alone(ev, p, &rc))
+        return rc;
     char key[LM_KEY_MAX];
     lm_lead_key(timing_lead(ev), key);
     const char *argv[2 + R_N] = {"HMGET", key};
@@ -257,7 +262,10 @@ static int timing_plan(void *ctx, const ProtobufCMessage *msg,
     }
     char skey[LM_KEY_MAX];
     lm_fmt_cat(skey, sizeof(skey), "lm:{seg:", seg, "}:slots", NULL);
-    return lm_plan_cmd_strs(p, "HGETALL", skey, NULL);
+    if (lm_plan_cmd_strs(p, "HGETALL", skey, NULL) != 0)
+        return -1;
+    /* last, from reply 2 on (timing_owner.c counts on it) */
+    return timing_owner_plan(((timing_ctx *)ctx)->policy, ev, p);
 }
 
 /* The segment's learned counts from reply `at` (HGETALL of its slots). */
@@ -347,6 +355,7 @@ int lm_timing_close_lead(timing_ctx *c, const lm_msg *m, lm_out *out,
     o.first_human_at_ms = field_int(m, R_FIRST_HUMAN);
     const char *team = field(m, R_TEAM, NULL);
     o.team = (char *)(team ? team : "");
+    timing_owner_outcome(c->policy, m, &o); /* reassignments */
     int rc = lm_out_emit(out, LM_TOPIC_OUTCOMES, lead_id, id, &o.base);
     if (lead)
         lastmile__v1__lead_accepted__free_unpacked(lead, NULL);
@@ -497,6 +506,8 @@ static int timing_handle(void *ctx, const lm_msg *m, lm_out *out) {
     timing_ctx *c = ctx;
     const Lastmile__V1__TimingEvent *ev =
         (const Lastmile__V1__TimingEvent *)m->event;
+    if (timing_owner_event(ev))
+        return timing_owner_handle(c->policy, c->clock_skew_ms, m, out, ev);
     const char *status = field(m, R_STATUS, NULL);
     if (status && strcmp(status, "open") == 0)
         lm_lead_record_wait(out, timing_lead(ev), "timing", m->wait_ms,
@@ -510,15 +521,18 @@ static int timing_handle(void *ctx, const lm_msg *m, lm_out *out) {
 
 /* A response timer fired (no answer in the touch's window): the
  * TimerFired that timing reads back from its own topic; a deal window's
- * is timing_deal.c's. Other kinds are not timing's. */
+ * is timing_deal.c's; an owner's deadline (kind "owner_deadline"):
+ * timing_owner_fire. Other kinds are not timing's. */
 static int timing_fire_timer(void *ctx, const lm_timer *t, int64_t now_ms,
                              lm_timers_fired *f) {
     (void)ctx;
     char seg[LM_TIMERS_PAYLOAD_MAX], id[LM_ID_MAX], act[LM_ID_MAX],
         stepb[LM_FMT_I64_MAX];
-    int step;
+    int step, rc;
     if (strcmp(t->kind, LM_LEAD_TIMER_DEAL) == 0)
         return lm_timing_fire_deal_window(t, now_ms, f);
+    if (timing_owner_fire(t, now_ms, f, &rc)) /* an owner's deadline */
+        return rc;
     if (strcmp(t->kind, LM_LEAD_TIMER_RESPONSE) != 0 ||
         lm_lead_timer_payload_parse(t->payload, t->payload_len, &step, seg,
                                     sizeof(seg)) != 0)

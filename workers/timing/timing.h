@@ -20,7 +20,11 @@
  * in the timing worker, whose fire_timer turns a due response timer into
  * the TimerFired it then reads back from lastmile.timing; a deal window
  * (lm_lead.h) fires the same way, as a TimerFired of kind "deal_window".
- * Closing a lead cancels its timer. Pure parts: lm_timing_choose. */
+ * Closing a lead cancels its timer. Pure parts: lm_timing_choose.
+ *
+ * Owner deadlines (timing_owner.h): OwnerActivity and OwnerStatus on
+ * lastmile.timing, the deadline timers' TimerFired (kind "owner_deadline":
+ * reminder, reassignment, escalation) and the hand-off's deadline. */
 #ifndef LM_TIMING_H
 #define LM_TIMING_H
 

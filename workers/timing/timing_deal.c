@@ -30,6 +30,7 @@
  * "<lead>:late:<event_id>", "<lead>:deal_window" (the TimerFired).
  * Everything through the message's lm_out; the worker's one thread. */
 #include "timing_internal.h"
+#include "timing_owner.h"
 
 #include "lm_fmt.h"
 #include "lm_lead.h"
@@ -128,8 +129,10 @@ static int take_back_touch(timing_ctx *c, const lm_msg *m, lm_out *out,
 
 /* ======================================================= the hand-off */
 
-/* The owner takes over: a HANDOFF action, at once. */
-static int emit_handoff(const lm_msg *m, lm_out *out, const char *lead) {
+/* The owner takes over: a HANDOFF action, at once, with the owner's
+ * deadline for the first contact (timing_owner_handoff). */
+static int emit_handoff(timing_ctx *c, const lm_msg *m, lm_out *out,
+                        const char *lead) {
     char id[LM_ID_MAX];
     lm_fmt_cat(id, sizeof(id), lead, ":handoff", NULL);
     Lastmile__V1__FollowUpAction a = LASTMILE__V1__FOLLOW_UP_ACTION__INIT;
@@ -141,7 +144,8 @@ static int emit_handoff(const lm_msg *m, lm_out *out, const char *lead) {
     a.scheduled_for_ms = m->now_ms;
     a.kind = LASTMILE__V1__ACTION_KIND__HANDOFF;
     a.human = 1;
-    if (lm_out_emit(out, LM_TOPIC_ACTIONS, lead, id, &a.base) != 0)
+    if (timing_owner_handoff(c->policy, m, out, &a) != 0 ||
+        lm_out_emit(out, LM_TOPIC_ACTIONS, lead, id, &a.base) != 0)
         return -1;
     lm_out_count(out, "lastmile_actions_total", "kind=\"handoff\"", 1);
     return 0;
@@ -152,7 +156,7 @@ static int emit_handoff(const lm_msg *m, lm_out *out, const char *lead) {
 static int hand_off(timing_ctx *c, const lm_msg *m, lm_out *out,
                     const char *lead) {
     if (take_back_touch(c, m, out, lead, "responded", INT64_MAX) != 0 ||
-        emit_handoff(m, out, lead) != 0)
+        emit_handoff(c, m, out, lead) != 0)
         return -1;
     lm_timing_cancel_response_timer(m, out, lead);
     char key[LM_KEY_MAX], now[LM_FMT_I64_MAX];
@@ -245,7 +249,7 @@ static int close_on_answer(timing_ctx *c, const lm_msg *m, lm_out *out,
                            Lastmile__V1__OutcomeStatus st, const char *reason) {
     int sale = st == LASTMILE__V1__OUTCOME_STATUS__CONVERTED_OUTCOME;
     if (take_back_touch(c, m, out, r->lead_id, reason, INT64_MAX) != 0 ||
-        (sale && emit_handoff(m, out, r->lead_id) != 0))
+        (sale && emit_handoff(c, m, out, r->lead_id) != 0))
         return -1;
     return lm_timing_close_lead(c, m, out, r->lead_id, st,
                                 sale ? r->deal_value_cents : 0, sale);

@@ -1,0 +1,103 @@
+/* lm_sla.h — owner deadlines (SLAs on human steps): what followup and
+ * timing share about them, and the pure choice of the next owner.
+ *
+ * A human step (a call, a LinkedIn message, a hand-off) has a deadline in
+ * its owner's working time (lm_worktime.h). Followup (steps) and timing
+ * (hand-offs) arm a durable timer (lm_timers.h) of kind
+ * LM_SLA_TIMER_DEADLINE due at FollowUpAction.due_by_ms; OwnerActivity
+ * DONE/SKIPPED cancels it, SNOOZED moves it. When it fires (TimerFired
+ * kind "owner_deadline", timer_id "<action_id>:deadline:<level>"):
+ *   level 0  REMINDER to the same owner, and the level 1 timer;
+ *   level 1  the lead goes to the next teammate with room (a decision with
+ *            reason "sla_breach"), who gets the step again with the level
+ *            2 timer;
+ *   level 2  ESCALATION to the team's lead; nothing more is armed.
+ * The lead hash holds the pending deadline (LM_F_SLA_* below), so a
+ * timer that fires after its step was answered, moved or superseded is
+ * recognised as stale: it fires only while the lead's sla_action,
+ * sla_level and sla_due are still the timer's.
+ *
+ * Owner state (OwnerStatus, at run time): lm:{owner:<16 hex of the
+ * name>}:state, a hash {owner, status AWAY|BACK, until (ms, 0 = until
+ * BACK), at (the event's time)}. Routing reads it to skip away owners.
+ *
+ * No heap, no I/O, thread-safe. */
+#ifndef LM_SLA_H
+#define LM_SLA_H
+
+#include "lm_lead.h"
+#include "lm_policy.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LM_SLA_TIMER_DEADLINE "owner_deadline"
+#define LM_SLA_LEVEL_MAX      2 /* 0 reminder, 1 reassignment, 2 escalation */
+#define LM_SLA_REASON_BREACH  "sla_breach"
+
+/* lead hash fields */
+#define LM_F_SLA_ACTION                                                        \
+    "sla_action"                       /* the step's action awaiting the owner \
+                                        */
+#define LM_F_SLA_OWNER     "sla_owner" /* who must act on it */
+#define LM_F_SLA_LEVEL     "sla_level" /* armed timer's level; "done" = none */
+#define LM_F_SLA_DUE       "sla_due"   /* its due time, ms */
+#define LM_F_SLA_STEP      "sla_step"  /* the step (-1: the hand-off) */
+#define LM_F_REASSIGNMENTS "reassignments" /* times reassigned (sla_breach) */
+#define LM_SLA_LEVEL_DONE  "done"
+
+/* owner state hash fields */
+#define LM_SLA_STATE_OWNER  "owner"
+#define LM_SLA_STATE_STATUS "status" /* AWAY | BACK */
+#define LM_SLA_STATE_UNTIL  "until"
+#define LM_SLA_STATE_AT     "at"
+
+#define LM_SLA_TAG_MAX 32
+
+/* The report's counts (lm_report_owners.h): hash LM_SLA_STATS_KEY, field
+ * "<what>|<team>|<owner>" (the owner last: it may hold '|'), incremented
+ * by timing in the message's transaction (so once per event). */
+#define LM_SLA_STATS_KEY      "lm:{sla}:by_owner"
+#define LM_SLA_STAT_BREACHES  "breaches"        /* a deadline passed */
+#define LM_SLA_STAT_REMINDERS "reminders"       /* the owner was reminded */
+#define LM_SLA_STAT_LOST      "reassigned_from" /* a lead taken away */
+#define LM_SLA_STAT_GAINED    "reassigned_to"   /* a lead given to them */
+#define LM_SLA_STAT_ESCALATED "escalations" /* their step went to the lead */
+#define LM_SLA_STAT_FIELD_MAX                                                  \
+    (32 + LM_POLICY_NAME_MAX + LM_POLICY_OWNER_MAX +                           \
+     3) /* "owner:" + 16 hex + NUL, rounded up */
+
+/* The deadline timer's payload "<level>|<step>|<action_id>|<owner>" into
+ * out (NUL-terminated): its length, or -1 when a value is out of range or
+ * it does not fit. */
+int lm_sla_payload(int level, int step, const char *action_id,
+                   const char *owner, char *out, size_t outsz);
+/* Reads a payload of len bytes. 0, or -1 when malformed or a string does
+ * not fit its buffer. */
+int lm_sla_payload_parse(const char *payload, size_t len, int *level, int *step,
+                         char *action_id, size_t actionsz, char *owner,
+                         size_t ownersz);
+
+/* The stats field "<what>|<team>|<owner>" into out. */
+void lm_sla_stat_field(const char *what, const char *team, const char *owner,
+                       char out[LM_SLA_STAT_FIELD_MAX]);
+
+/* The hash tag "owner:<16 hex>" of an owner's state key, and the key. */
+void lm_sla_owner_tag(const char *owner, char out[LM_SLA_TAG_MAX]);
+void lm_sla_state_key(const char *owner, char out[LM_KEY_MAX]);
+
+/* The working time of `owner` in `team` (lm_worktime.h): NULL (always
+ * working) when either is unknown or the owner has no hours. */
+const lm_worktime *lm_sla_work(const lm_policy *p, const char *team,
+                               const char *owner);
+
+/* Whom a lead goes to when `current` let its deadline pass: among the
+ * team's other owners, one that is not away (away[i] != 0) and has room
+ * (loads[i] < capacity), the least loaded, ties in the team's order
+ * starting after `current`. loads and away are indexed like
+ * team->owners. The index, or -1 when no teammate has room. (Routing may
+ * replace the body; the contract stays.) */
+int lm_sla_next_owner(const lm_team *team, const char *current,
+                      const int64_t *loads, const uint8_t *away);
+
+#endif

@@ -1,0 +1,672 @@
+/* test_worker_owner.c — owner deadlines through the recorder (no Kafka,
+ * no Redis): followup gives a human step a deadline in its owner's
+ * working time and arms it; the sweeper's fire_timer builds the
+ * TimerFired of a deadline; timing, at each level: a reminder (level 0),
+ * a reassignment to the least-loaded teammate with room (level 1, or at
+ * once when the owner is AWAY), an escalation to the team's lead (level
+ * 2, or when nobody has room); followup gives a reassigned step to its
+ * new owner; a stale deadline does nothing; OwnerActivity cancels or
+ * moves the deadline and records the first human contact; OwnerStatus is
+ * recorded for routing; bad owner events are refused with the field.
+ *
+ * The built-in config: team na (America/New_York, 09:00-17:00, lead
+ * erin.walsh; alex.kim, sam.ortiz, jordan.blake), the qualified cadence's
+ * step 1 is a call with a 5-minute deadline, the hand-off's is 1h. */
+#include "followup.h"
+#include "lm_lead.h"
+#include "lm_recorder.h"
+#include "lm_sla.h"
+#include "lm_timers.h"
+#include "timing.h"
+#include "worker_testutil.h"
+
+#include "lastmile/v1/lastmile.pb-c.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#define NOW_MS      1767625200000LL /* 2026-01-05T15:00:00Z: Monday 10:00 NY */
+#define MIN_MS      60000LL
+#define LEAD        "0123456789abcdef-01234567"
+#define ACT         LEAD ":action:1"
+#define DAY_MS_TEST (24 * 60 * MIN_MS)
+
+static lm_policy *policy;
+
+static void setup(void) {
+    char err[1024] = "";
+    policy = lm_policy_load(NULL, err, sizeof(err));
+    cr_assert_not_null(policy, "%s", err);
+}
+
+static void teardown(void) {
+    lm_policy_free(policy);
+}
+
+TestSuite(worker_owner, .init = setup, .fini = teardown);
+
+/* ------------------------------------------------------------ helpers */
+
+/* Whether an index command armed (ZADD) or cancelled (ZREM) the
+ * deadline (level, step, action, owner) of LEAD, and at which due. */
+static const lm_recorded_cmd *deadline_cmd(lm_recorder *rec, const char *cmd,
+                                           int level, int step,
+                                           const char *action,
+                                           const char *owner) {
+    lm_timer t;
+    memset(&t, 0, sizeof(t));
+    snprintf(t.lead, sizeof(t.lead), "%s", LEAD);
+    snprintf(t.kind, sizeof(t.kind), "%s", LM_SLA_TIMER_DEADLINE);
+    int n = lm_sla_payload(level, step, action, owner, t.payload,
+                           sizeof(t.payload));
+    cr_assert_gt(n, 0);
+    t.payload_len = (size_t)n;
+    char member[LM_TIMERS_MEMBER_MAX];
+    size_t mlen;
+    cr_assert_eq(lm_timers_encode(&t, member, &mlen), 0);
+    for (size_t i = 0; i < lm_recorder_n_index(rec); i++) {
+        const lm_recorded_cmd *c = lm_recorder_index(rec, i);
+        int at = strcmp(c->argv[0], "ZADD") == 0 ? 3 : 2;
+        if (strcmp(c->argv[0], cmd) == 0 && c->argc == at + 1 &&
+            c->lens[at] == mlen && memcmp(c->argv[at], member, mlen) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+static Lastmile__V1__FollowUpAction *action_emitted(lm_recorder *rec) {
+    for (size_t i = 0; i < lm_recorder_n_emits(rec); i++)
+        if (strcmp(lm_recorder_emit(rec, i)->topic, "actions") == 0)
+            return (Lastmile__V1__FollowUpAction *)lm_recorder_emit_unpack(
+                rec, i, &lastmile__v1__follow_up_action__descriptor);
+    return NULL;
+}
+
+static void lead_key(char key[LM_KEY_MAX]) {
+    lm_lead_key(LEAD, key);
+}
+
+/* ------------------------------------------------------------ followup */
+
+Test(worker_owner, a_call_step_gets_a_deadline_in_working_time) {
+    lm_recorder *rec = worker_test_start(&lm_followup_worker);
+    Lastmile__V1__NextTouch nt = LASTMILE__V1__NEXT_TOUCH__INIT;
+    nt.touch_id = LEAD ":touch:1";
+    nt.lead_id = LEAD;
+    nt.step = 1;
+    /* 16:58 in New York: 2 working minutes left today */
+    nt.scheduled_for_ms = NOW_MS + 6 * 60 * MIN_MS + 58 * MIN_MS;
+    Lastmile__V1__FollowUpEvent ev = LASTMILE__V1__FOLLOW_UP_EVENT__INIT;
+    ev.event_case = LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_NEXT_TOUCH;
+    ev.next_touch = &nt;
+    const char *hash[] = {LM_F_STATUS,
+                          "open",
+                          LM_F_CADENCE,
+                          "qualified",
+                          LM_F_TZ,
+                          "America/New_York",
+                          LM_F_OWNER,
+                          "alex.kim",
+                          LM_F_TEAM,
+                          "na",
+                          LM_F_SEGMENT,
+                          "NA/mid",
+                          LM_F_ADAPTIVE,
+                          "0",
+                          LM_F_SUBMITTED,
+                          "1767600000000",
+                          LM_F_TOUCHES,
+                          "1",
+                          NULL};
+    cr_assert_eq(lm_recorder_reply_hash(rec, &lm_followup_worker, &ev.base,
+                                        NOW_MS, hash),
+                 0);
+    cr_assert_eq(lm_recorder_reply_hash(rec, &lm_followup_worker, &ev.base,
+                                        NOW_MS, hash),
+                 0, "the owner hook's HMGET");
+    cr_assert_eq(lm_recorder_handle(rec, &lm_followup_worker, &ev.base, NOW_MS),
+                 0);
+    Lastmile__V1__FollowUpAction *a = action_emitted(rec);
+    cr_assert_not_null(a);
+    cr_expect_str_eq(a->channel, "call");
+    cr_expect(a->human);
+    cr_expect_str_eq(a->team, "na");
+    cr_expect_eq(a->scheduled_for_ms, nt.scheduled_for_ms);
+    /* 5 working minutes from 16:58: 09:03 on Tuesday */
+    int64_t want = NOW_MS + DAY_MS_TEST - 60 * MIN_MS + 3 * MIN_MS;
+    cr_expect_eq(a->due_by_ms, want, "due %lld want %lld",
+                 (long long)a->due_by_ms, (long long)want);
+    const lm_recorded_cmd *z = deadline_cmd(rec, "ZADD", 0, 1, ACT, "alex.kim");
+    cr_assert_not_null(z, "the level-0 deadline is armed");
+    char due[32], key[LM_KEY_MAX];
+    snprintf(due, sizeof(due), "%lld", (long long)want);
+    cr_expect_str_eq(z->argv[2], due);
+    lead_key(key);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_SLA_ACTION), ACT);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_SLA_LEVEL), "0");
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_SLA_DUE), due);
+    protobuf_c_message_free_unpacked(&a->base, NULL);
+    worker_test_stop(&lm_followup_worker, rec);
+}
+
+/* ------------------------------------------------------------- timing */
+
+typedef struct load {
+    const char *owner;
+    long long n;
+} load;
+
+/* Gives timing's plan its replies: the lead hash (`pairs`, for timing's
+ * HMGET and the owner hook's), the segment's statistics (none), and for a
+ * deadline every owner's load (`loads`, else 0) and state (`away`: AWAY
+ * until BACK, else none). */
+static void give(lm_recorder *rec, ProtobufCMessage *in,
+                 const char *const *pairs, const load *loads,
+                 const char *away) {
+    cr_assert_eq(
+        lm_recorder_reply_hash(rec, &lm_timing_worker, in, NOW_MS, pairs), 0);
+    lm_recorder_reply_strs(rec, 0, NULL);
+    cr_assert_eq(
+        lm_recorder_reply_hash(rec, &lm_timing_worker, in, NOW_MS, pairs), 0);
+    const Lastmile__V1__TimingEvent *ev = (const Lastmile__V1__TimingEvent *)in;
+    if (ev->event_case != LASTMILE__V1__TIMING_EVENT__EVENT_TIMER_FIRED)
+        return;
+    for (size_t i = 0; i < lm_policy_team_count(policy); i++) {
+        const lm_team *t = lm_policy_team_at(policy, i);
+        for (size_t j = 0; j < t->n_owners; j++) {
+            long long n = 0;
+            for (const load *l = loads; l && l->owner; l++)
+                if (strcmp(l->owner, t->owners[j].name) == 0)
+                    n = l->n;
+            lm_recorder_reply_int(rec, n);
+            const char *st[] = {LM_SLA_STATE_STATUS, "AWAY", LM_SLA_STATE_UNTIL,
+                                "0", NULL};
+            const char *none[] = {NULL};
+            cr_assert_eq(
+                lm_recorder_reply_hash(
+                    rec, &lm_timing_worker, in, NOW_MS,
+                    away && strcmp(away, t->owners[j].name) == 0 ? st : none),
+                0);
+        }
+    }
+}
+
+typedef struct deadline_ev {
+    Lastmile__V1__TimerFired t;
+    Lastmile__V1__TimingEvent ev;
+    char id[LM_ID_MAX];
+} deadline_ev;
+
+static ProtobufCMessage *deadline_fired(deadline_ev *x, const char *action,
+                                        int level, int64_t due) {
+    lastmile__v1__timer_fired__init(&x->t);
+    lastmile__v1__timing_event__init(&x->ev);
+    snprintf(x->id, sizeof(x->id), "%s:deadline:%d", action, level);
+    x->t.timer_id = x->id;
+    x->t.lead_id = LEAD;
+    x->t.step = 1;
+    x->t.due_at_ms = due;
+    x->t.fired_at_ms = NOW_MS;
+    x->t.action_id = (char *)action;
+    x->t.kind = LM_SLA_TIMER_DEADLINE;
+    x->t.level = level;
+    x->ev.event_case = LASTMILE__V1__TIMING_EVENT__EVENT_TIMER_FIRED;
+    x->ev.timer_fired = &x->t;
+    return &x->ev.base;
+}
+
+#define DUE   (NOW_MS - 1000)
+#define DUE_S "1767625199000"
+#define LEAD_H                                                                 \
+    LM_F_STATUS, "open", LM_F_CADENCE, "qualified", LM_F_TZ,                   \
+        "America/New_York", LM_F_OWNER, "alex.kim", LM_F_TEAM, "na",           \
+        LM_F_SEGMENT, "NA/mid", LM_F_DECISION, "QUALIFIED", LM_F_SCORE, "0.8", \
+        LM_F_STEP, "1"
+
+static lm_recorder *timing_run(ProtobufCMessage *in, const char *const *pairs,
+                               const load *loads, const char *away) {
+    lm_recorder *rec = worker_test_start(&lm_timing_worker);
+    give(rec, in, pairs, loads, away);
+    cr_assert_eq(lm_recorder_handle(rec, &lm_timing_worker, in, NOW_MS), 0,
+                 "%s",
+                 lm_recorder_rejected(rec) ? lm_recorder_rejected(rec) : "");
+    cr_expect_null(lm_recorder_rejected(rec));
+    return rec;
+}
+
+Test(worker_owner, fire_timer_builds_the_deadline_event) {
+    lm_recorder *rec = worker_test_start(&lm_timing_worker);
+    lm_timer t;
+    memset(&t, 0, sizeof(t));
+    snprintf(t.lead, sizeof(t.lead), "%s", LEAD);
+    snprintf(t.kind, sizeof(t.kind), "%s", LM_SLA_TIMER_DEADLINE);
+    t.due_ms = DUE;
+    int n = lm_sla_payload(1, 1, ACT, "alex.kim", t.payload, sizeof(t.payload));
+    t.payload_len = (size_t)n;
+    lm_timers_fired *f = lm_timers_fired_new(&lm_timing_worker);
+    cr_assert_eq(
+        lm_timing_worker.fire_timer(lm_timing_worker.ctx, &t, NOW_MS, f), 0);
+    cr_assert_eq(lm_timers_fired_count(f), 1);
+    const lm_emit_req *e = lm_timers_fired_get(f, 0);
+    cr_expect_str_eq(e->topic_suffix, "timing");
+    cr_expect_str_eq(e->id, ACT ":deadline:1@" DUE_S);
+    const Lastmile__V1__TimingEvent *te =
+        (const Lastmile__V1__TimingEvent *)e->msg;
+    cr_assert_eq(te->event_case, LASTMILE__V1__TIMING_EVENT__EVENT_TIMER_FIRED);
+    cr_expect_str_eq(te->timer_fired->kind, "owner_deadline");
+    cr_expect_eq(te->timer_fired->level, 1);
+    cr_expect_str_eq(te->timer_fired->action_id, ACT);
+    cr_expect_str_eq(te->timer_fired->timer_id, ACT ":deadline:1");
+    cr_expect_eq(te->timer_fired->due_at_ms, DUE);
+    /* a payload it cannot read is refused (dropped by the sweep) */
+    memcpy(t.payload, "x|y", 4);
+    t.payload_len = 3;
+    cr_expect_eq(
+        lm_timing_worker.fire_timer(lm_timing_worker.ctx, &t, NOW_MS, f), -1);
+    lm_timers_fired_free(f);
+    worker_test_stop(&lm_timing_worker, rec);
+}
+
+Test(worker_owner, level_0_reminds_the_same_owner) {
+    deadline_ev x;
+    ProtobufCMessage *in = deadline_fired(&x, ACT, 0, DUE);
+    const char *h[] = {LEAD_H,     LM_F_SLA_ACTION, ACT, LM_F_SLA_OWNER,
+                       "alex.kim", LM_F_SLA_LEVEL,  "0", LM_F_SLA_DUE,
+                       DUE_S,      LM_F_SLA_STEP,   "1", NULL};
+    lm_recorder *rec = timing_run(in, h, NULL, NULL);
+    cr_assert_eq(lm_recorder_n_emits(rec), 1);
+    Lastmile__V1__FollowUpAction *a = action_emitted(rec);
+    cr_assert_not_null(a);
+    cr_expect_str_eq(a->action_id, ACT ":reminder");
+    cr_expect_eq(a->kind, LASTMILE__V1__ACTION_KIND__REMINDER);
+    cr_expect_str_eq(a->owner, "alex.kim");
+    cr_expect_str_eq(a->reason, "sla_breach");
+    cr_expect_str_eq(a->channel, "call");
+    cr_expect_eq(a->due_by_ms, NOW_MS + 5 * MIN_MS);
+    const lm_recorded_cmd *z = deadline_cmd(rec, "ZADD", 1, 1, ACT, "alex.kim");
+    cr_assert_not_null(z, "level 1 armed");
+    char key[LM_KEY_MAX];
+    lead_key(key);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_SLA_LEVEL), "1");
+    cr_expect_eq(
+        lm_recorder_counted(rec, "lastmile_owner_reminders_total", NULL), 1);
+    char f[LM_SLA_STAT_FIELD_MAX];
+    lm_sla_stat_field(LM_SLA_STAT_REMINDERS, "na", "alex.kim", f);
+    int counted = 0;
+    for (size_t i = 0; i < lm_recorder_n_index(rec); i++) {
+        const lm_recorded_cmd *c = lm_recorder_index(rec, i);
+        counted += strcmp(c->argv[0], "HINCRBY") == 0 &&
+                   strcmp(c->argv[1], LM_SLA_STATS_KEY) == 0 &&
+                   strcmp(c->argv[2], f) == 0;
+    }
+    cr_expect_eq(counted, 1, "the report's count of reminders");
+    protobuf_c_message_free_unpacked(&a->base, NULL);
+    worker_test_stop(&lm_timing_worker, rec);
+}
+
+static void expect_reassigned_to(lm_recorder *rec, const char *to) {
+    const lm_recorded_emit *e = lm_recorder_emit_on(rec, "followup");
+    cr_assert_not_null(e, "a decision on lastmile.followup");
+    cr_expect_str_eq(e->id, LEAD ":decision:1");
+    Lastmile__V1__FollowUpEvent *ev =
+        lastmile__v1__follow_up_event__unpack(NULL, e->len, e->data);
+    cr_assert_not_null(ev);
+    cr_assert_eq(ev->event_case, LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION);
+    cr_expect_str_eq(ev->decision->decision_id, LEAD ":decision:1");
+    cr_expect_str_eq(ev->decision->reason, "sla_breach");
+    cr_expect_str_eq(ev->decision->owner, to);
+    cr_expect_str_eq(ev->decision->team, "na");
+    cr_expect_eq(ev->decision->kind, LASTMILE__V1__DECISION_KIND__QUALIFIED);
+    cr_expect_not_null(ev->decision->lead);
+    lastmile__v1__follow_up_event__free_unpacked(ev, NULL);
+    char key[LM_KEY_MAX], to_set[LM_KEY_MAX];
+    lead_key(key);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_OWNER), to);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_REASSIGNMENTS), "1");
+    lm_lead_team_open_key("na", to, to_set);
+    cr_expect_not_null(lm_recorder_find(rec, "SADD", to_set));
+    cr_expect_not_null(
+        lm_recorder_find(rec, "SREM", "lm:{team:na}:open:alex.kim"));
+    cr_expect_null(action_emitted(rec), "no reminder");
+}
+
+Test(worker_owner, level_1_goes_to_the_least_loaded_teammate_with_room) {
+    deadline_ev x;
+    ProtobufCMessage *in = deadline_fired(&x, ACT, 1, DUE);
+    const char *h[] = {LEAD_H,     LM_F_SLA_ACTION, ACT, LM_F_SLA_OWNER,
+                       "alex.kim", LM_F_SLA_LEVEL,  "1", LM_F_SLA_DUE,
+                       DUE_S,      LM_F_SLA_STEP,   "1", NULL};
+    static const load loads[] = {
+        {"alex.kim", 10}, {"sam.ortiz", 3}, {"jordan.blake", 1}, {NULL, 0}};
+    lm_recorder *rec = timing_run(in, h, loads, NULL);
+    expect_reassigned_to(rec, "jordan.blake");
+    worker_test_stop(&lm_timing_worker, rec);
+    /* jordan.blake away: sam.ortiz */
+    rec = timing_run(in, h, loads, "jordan.blake");
+    expect_reassigned_to(rec, "sam.ortiz");
+    worker_test_stop(&lm_timing_worker, rec);
+}
+
+Test(worker_owner, an_away_owner_is_not_reminded_the_lead_moves_on) {
+    deadline_ev x;
+    ProtobufCMessage *in = deadline_fired(&x, ACT, 0, DUE);
+    const char *h[] = {LEAD_H,     LM_F_SLA_ACTION, ACT, LM_F_SLA_OWNER,
+                       "alex.kim", LM_F_SLA_LEVEL,  "0", LM_F_SLA_DUE,
+                       DUE_S,      LM_F_SLA_STEP,   "1", NULL};
+    lm_recorder *rec = timing_run(in, h, NULL, "alex.kim");
+    expect_reassigned_to(rec, "sam.ortiz");
+    worker_test_stop(&lm_timing_worker, rec);
+}
+
+static void expect_escalated(lm_recorder *rec, const char *id) {
+    Lastmile__V1__FollowUpAction *a = action_emitted(rec);
+    cr_assert_not_null(a);
+    cr_expect_str_eq(a->action_id, id);
+    cr_expect_eq(a->kind, LASTMILE__V1__ACTION_KIND__ESCALATION);
+    cr_expect_str_eq(a->owner, "erin.walsh", "the team's lead");
+    cr_expect_str_eq(a->team, "na");
+    cr_expect_str_eq(a->reason, "sla_breach");
+    protobuf_c_message_free_unpacked(&a->base, NULL);
+    char key[LM_KEY_MAX];
+    lead_key(key);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_SLA_LEVEL), "done");
+    cr_expect_null(lm_recorder_emit_on(rec, "followup"));
+    for (size_t i = 0; i < lm_recorder_n_index(rec); i++)
+        cr_expect_null(strstr(lm_recorder_index(rec, i)->argv[1], "timers"),
+                       "nothing more is armed");
+}
+
+Test(worker_owner, level_1_with_nobody_with_room_escalates) {
+    deadline_ev x;
+    ProtobufCMessage *in = deadline_fired(&x, ACT, 1, DUE);
+    const char *h[] = {LEAD_H,     LM_F_SLA_ACTION, ACT, LM_F_SLA_OWNER,
+                       "alex.kim", LM_F_SLA_LEVEL,  "1", LM_F_SLA_DUE,
+                       DUE_S,      LM_F_SLA_STEP,   "1", NULL};
+    static const load full[] = {
+        {"sam.ortiz", 60}, {"jordan.blake", 40}, {NULL, 0}};
+    lm_recorder *rec = timing_run(in, h, full, NULL);
+    expect_escalated(rec, ACT ":escalation");
+    worker_test_stop(&lm_timing_worker, rec);
+}
+
+Test(worker_owner, level_2_escalates_to_the_team_lead) {
+    deadline_ev x;
+    ProtobufCMessage *in = deadline_fired(&x, ACT ":r1", 2, DUE);
+    const char *h[] = {LEAD_H,
+                       LM_F_SLA_ACTION,
+                       ACT ":r1",
+                       LM_F_SLA_OWNER,
+                       "jordan.blake",
+                       LM_F_SLA_LEVEL,
+                       "2",
+                       LM_F_SLA_DUE,
+                       DUE_S,
+                       LM_F_SLA_STEP,
+                       "1",
+                       LM_F_REASSIGNMENTS,
+                       "1",
+                       NULL};
+    lm_recorder *rec = timing_run(in, h, NULL, NULL);
+    expect_escalated(rec, ACT ":r1:escalation");
+    cr_expect_eq(
+        lm_recorder_counted(rec, "lastmile_owner_escalations_total", NULL), 1);
+    worker_test_stop(&lm_timing_worker, rec);
+}
+
+Test(worker_owner, a_stale_deadline_does_nothing) {
+    deadline_ev x;
+    ProtobufCMessage *in = deadline_fired(&x, ACT, 0, DUE);
+    static const char *const cases[][2] = {
+        {LM_F_SLA_DUE, "1767625300000"},     /* snoozed past it */
+        {LM_F_SLA_LEVEL, "done"},            /* done */
+        {LM_F_SLA_ACTION, LEAD ":action:3"}, /* a later step */
+    };
+    for (size_t i = 0; i < 3; i++) {
+        /* the case's field first: the recorder takes a field's first value */
+        const char *h[] = {
+            cases[i][0], cases[i][1],    LEAD_H,     LM_F_SLA_ACTION,
+            ACT,         LM_F_SLA_OWNER, "alex.kim", LM_F_SLA_LEVEL,
+            "0",         LM_F_SLA_DUE,   DUE_S,      NULL};
+        lm_recorder *rec = timing_run(in, h, NULL, NULL);
+        cr_expect_eq(lm_recorder_n_emits(rec), 0, "case %zu", i);
+        cr_expect_eq(lm_recorder_n_index(rec), 0, "case %zu", i);
+        cr_expect_eq(lm_recorder_counted(
+                         rec, "lastmile_owner_deadlines_stale_total", NULL),
+                     1);
+        worker_test_stop(&lm_timing_worker, rec);
+    }
+}
+
+Test(worker_owner, followup_gives_a_reassigned_step_to_its_new_owner) {
+    lm_recorder *rec = worker_test_start(&lm_followup_worker);
+    Lastmile__V1__LeadAccepted l = LASTMILE__V1__LEAD_ACCEPTED__INIT;
+    l.lead_id = LEAD;
+    Lastmile__V1__QualificationDecision d =
+        LASTMILE__V1__QUALIFICATION_DECISION__INIT;
+    d.decision_id = LEAD ":decision:1";
+    d.lead_id = LEAD;
+    d.kind = LASTMILE__V1__DECISION_KIND__QUALIFIED;
+    d.owner = "jordan.blake";
+    d.team = "na";
+    d.lead = &l;
+    d.reason = "sla_breach";
+    Lastmile__V1__FollowUpEvent ev = LASTMILE__V1__FOLLOW_UP_EVENT__INIT;
+    ev.event_case = LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION;
+    ev.decision = &d;
+    const char *h[] = {LEAD_H, LM_F_SLA_ACTION,
+                       ACT,    LM_F_SLA_LEVEL,
+                       "1",    LM_F_SLA_STEP,
+                       "1",    LM_F_REASSIGNMENTS,
+                       "1",    NULL};
+    cr_assert_eq(
+        lm_recorder_reply_hash(rec, &lm_followup_worker, &ev.base, NOW_MS, h),
+        0);
+    cr_assert_eq(
+        lm_recorder_reply_hash(rec, &lm_followup_worker, &ev.base, NOW_MS, h),
+        0);
+    cr_assert_eq(lm_recorder_handle(rec, &lm_followup_worker, &ev.base, NOW_MS),
+                 0);
+    cr_expect_null(lm_recorder_rejected(rec));
+    Lastmile__V1__FollowUpAction *a = action_emitted(rec);
+    cr_assert_not_null(a);
+    cr_expect_str_eq(a->action_id, ACT ":r1");
+    cr_expect_str_eq(a->owner, "jordan.blake");
+    cr_expect_str_eq(a->channel, "call");
+    cr_expect_eq(a->step, 1);
+    cr_expect_str_eq(a->reason, "sla_breach");
+    /* 09:00 in Chicago: jordan.blake's day starts now */
+    cr_expect_eq(a->scheduled_for_ms, NOW_MS);
+    cr_expect_eq(a->due_by_ms, NOW_MS + 5 * MIN_MS);
+    cr_expect_not_null(
+        deadline_cmd(rec, "ZADD", 2, 1, ACT ":r1", "jordan.blake"),
+        "level 2 armed");
+    for (size_t i = 0; i < lm_recorder_n_index(rec); i++)
+        cr_expect_null(strstr(lm_recorder_index(rec, i)->argv[3], "|response|"),
+                       "the response timer is left alone");
+    protobuf_c_message_free_unpacked(&a->base, NULL);
+    worker_test_stop(&lm_followup_worker, rec);
+}
+
+/* ---------------------------------------------- activity and status */
+
+typedef struct activity_ev {
+    Lastmile__V1__OwnerActivity a;
+    Lastmile__V1__TimingEvent ev;
+} activity_ev;
+
+static ProtobufCMessage *activity(activity_ev *x, const char *action,
+                                  Lastmile__V1__OwnerActivityKind kind) {
+    lastmile__v1__owner_activity__init(&x->a);
+    lastmile__v1__timing_event__init(&x->ev);
+    x->a.event_id = "dialer-1";
+    x->a.action_id = (char *)action;
+    x->a.lead_id = LEAD;
+    x->a.owner = "alex.kim";
+    x->a.kind = kind;
+    x->a.occurred_at_ms = NOW_MS - 2000;
+    x->ev.event_case = LASTMILE__V1__TIMING_EVENT__EVENT_OWNER_ACTIVITY;
+    x->ev.owner_activity = &x->a;
+    return &x->ev.base;
+}
+
+Test(worker_owner, done_cancels_the_deadline_and_counts_first_contact) {
+    activity_ev x;
+    ProtobufCMessage *in =
+        activity(&x, ACT, LASTMILE__V1__OWNER_ACTIVITY_KIND__DONE);
+    const char *h[] = {LEAD_H,     LM_F_SLA_ACTION, ACT, LM_F_SLA_OWNER,
+                       "alex.kim", LM_F_SLA_LEVEL,  "1", LM_F_SLA_DUE,
+                       DUE_S,      LM_F_SLA_STEP,   "1", NULL};
+    lm_recorder *rec = timing_run(in, h, NULL, NULL);
+    cr_expect_str_eq(lm_recorder_ident(rec)->id, "activity:dialer-1");
+    cr_expect_not_null(deadline_cmd(rec, "ZREM", 1, 1, ACT, "alex.kim"));
+    char key[LM_KEY_MAX], at[32];
+    lead_key(key);
+    snprintf(at, sizeof(at), "%lld", NOW_MS - 2000);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_SLA_LEVEL), "done");
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_FIRST_HUMAN), at);
+    cr_expect_eq(lm_recorder_n_emits(rec), 0);
+    worker_test_stop(&lm_timing_worker, rec);
+
+    /* an older step's DONE: the first contact, but the deadline stays */
+    in =
+        activity(&x, LEAD ":action:0", LASTMILE__V1__OWNER_ACTIVITY_KIND__DONE);
+    rec = timing_run(in, h, NULL, NULL);
+    cr_expect_eq(lm_recorder_n_index(rec), 0);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_FIRST_HUMAN), at);
+    worker_test_stop(&lm_timing_worker, rec);
+}
+
+Test(worker_owner, snoozed_moves_the_deadline) {
+    activity_ev x;
+    ProtobufCMessage *in =
+        activity(&x, ACT, LASTMILE__V1__OWNER_ACTIVITY_KIND__SNOOZED);
+    x.a.snoozed_until_ms = NOW_MS + 30 * MIN_MS;
+    const char *h[] = {LEAD_H,     LM_F_SLA_ACTION, ACT, LM_F_SLA_OWNER,
+                       "alex.kim", LM_F_SLA_LEVEL,  "0", LM_F_SLA_DUE,
+                       DUE_S,      LM_F_SLA_STEP,   "1", NULL};
+    lm_recorder *rec = timing_run(in, h, NULL, NULL);
+    const lm_recorded_cmd *z = deadline_cmd(rec, "ZADD", 0, 1, ACT, "alex.kim");
+    cr_assert_not_null(z);
+    char due[32], key[LM_KEY_MAX];
+    snprintf(due, sizeof(due), "%lld", NOW_MS + 30 * MIN_MS);
+    cr_expect_str_eq(z->argv[2], due);
+    lead_key(key);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_SLA_DUE), due);
+    cr_expect_null(lm_recorder_hget(rec, key, LM_F_FIRST_HUMAN));
+    worker_test_stop(&lm_timing_worker, rec);
+}
+
+Test(worker_owner, bad_owner_events_are_refused_with_the_field) {
+    lm_recorder *rec = worker_test_start(&lm_timing_worker);
+    activity_ev x;
+    ProtobufCMessage *in =
+        activity(&x, ACT, LASTMILE__V1__OWNER_ACTIVITY_KIND__DONE);
+    x.a.owner = "";
+    cr_expect_eq(lm_recorder_handle(rec, &lm_timing_worker, in, NOW_MS), -1);
+    cr_expect(strstr(lm_recorder_rejected(rec), "owner_activity.owner"));
+    lm_recorder_reset(rec);
+    activity(&x, ACT, LASTMILE__V1__OWNER_ACTIVITY_KIND__SNOOZED);
+    cr_expect_eq(lm_recorder_handle(rec, &lm_timing_worker, in, NOW_MS), -1);
+    cr_expect(
+        strstr(lm_recorder_rejected(rec), "owner_activity.snoozed_until_ms"));
+    lm_recorder_reset(rec);
+    activity(&x, ACT, (Lastmile__V1__OwnerActivityKind)9);
+    cr_expect_eq(lm_recorder_handle(rec, &lm_timing_worker, in, NOW_MS), -1);
+    cr_expect(strstr(lm_recorder_rejected(rec), "owner_activity.kind"));
+    lm_recorder_reset(rec);
+    activity(&x, ACT, LASTMILE__V1__OWNER_ACTIVITY_KIND__DONE);
+    x.a.lead_id = "nope";
+    cr_expect_eq(lm_recorder_handle(rec, &lm_timing_worker, in, NOW_MS), -1);
+    cr_expect(strstr(lm_recorder_rejected(rec), "owner_activity.lead_id"));
+    lm_recorder_reset(rec);
+    /* a lead lastmile does not know */
+    activity(&x, ACT, LASTMILE__V1__OWNER_ACTIVITY_KIND__DONE);
+    const char *none[] = {NULL};
+    give(rec, in, none, NULL, NULL);
+    cr_expect_eq(lm_recorder_handle(rec, &lm_timing_worker, in, NOW_MS), 0);
+    cr_expect(
+        strstr(lm_recorder_rejected(rec), "owner_activity.lead_id: no lead"));
+    worker_test_stop(&lm_timing_worker, rec);
+}
+
+Test(worker_owner, owner_status_is_recorded_for_routing) {
+    lm_recorder *rec = worker_test_start(&lm_timing_worker);
+    Lastmile__V1__OwnerStatus s = LASTMILE__V1__OWNER_STATUS__INIT;
+    s.event_id = "hr-7";
+    s.owner = "alex.kim";
+    s.status = LASTMILE__V1__OWNER_AVAILABILITY__AWAY;
+    s.occurred_at_ms = NOW_MS;
+    s.until_ms = NOW_MS + 86400000LL;
+    Lastmile__V1__TimingEvent ev = LASTMILE__V1__TIMING_EVENT__INIT;
+    ev.event_case = LASTMILE__V1__TIMING_EVENT__EVENT_OWNER_STATUS;
+    ev.owner_status = &s;
+    const char *none[] = {NULL};
+    cr_assert_eq(
+        lm_recorder_reply_hash(rec, &lm_timing_worker, &ev.base, NOW_MS, none),
+        0);
+    cr_assert_eq(lm_recorder_handle(rec, &lm_timing_worker, &ev.base, NOW_MS),
+                 0);
+    char key[LM_KEY_MAX], tag[LM_SLA_TAG_MAX], until[32];
+    lm_sla_state_key("alex.kim", key);
+    lm_sla_owner_tag("alex.kim", tag);
+    cr_expect_str_eq(lm_recorder_ident(rec)->tag, tag);
+    cr_expect(strstr(key, tag));
+    snprintf(until, sizeof(until), "%lld", NOW_MS + 86400000LL);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, "status"), "AWAY");
+    cr_expect_str_eq(lm_recorder_hget(rec, key, "until"), until);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, "owner"), "alex.kim");
+    lm_recorder_reset(rec);
+    /* older than what is recorded: kept out */
+    const char *newer[] = {"at", "1767625300000", NULL};
+    cr_assert_eq(
+        lm_recorder_reply_hash(rec, &lm_timing_worker, &ev.base, NOW_MS, newer),
+        0);
+    cr_assert_eq(lm_recorder_handle(rec, &lm_timing_worker, &ev.base, NOW_MS),
+                 0);
+    cr_expect_eq(lm_recorder_n_writes(rec), 0);
+    lm_recorder_reset(rec);
+    s.owner = "nobody";
+    cr_expect_eq(lm_recorder_handle(rec, &lm_timing_worker, &ev.base, NOW_MS),
+                 -1);
+    cr_expect(strstr(lm_recorder_rejected(rec), "owner_status.owner"));
+    worker_test_stop(&lm_timing_worker, rec);
+}
+
+Test(worker_owner, the_hand_off_has_a_deadline) {
+    Lastmile__V1__LeadResponse r = LASTMILE__V1__LEAD_RESPONSE__INIT;
+    r.event_id = "mail-1";
+    r.lead_id = LEAD;
+    /* a sale with no reply before it: hand-off and close at once (a reply
+       alone keeps the lead open for its deal) */
+    r.kind = LASTMILE__V1__RESPONSE_KIND__CONVERTED;
+    r.deal_value_cents = 120000;
+    r.occurred_at_ms = NOW_MS;
+    Lastmile__V1__TimingEvent ev = LASTMILE__V1__TIMING_EVENT__INIT;
+    ev.event_case = LASTMILE__V1__TIMING_EVENT__EVENT_RESPONSE;
+    ev.response = &r;
+    const char *h[] = {
+        LEAD_H, LM_F_FIRST_HUMAN, "1767625000000", LM_F_REASSIGNMENTS, "1",
+        NULL};
+    lm_recorder *rec = timing_run(&ev.base, h, NULL, NULL);
+    Lastmile__V1__FollowUpAction *a = action_emitted(rec);
+    cr_assert_not_null(a);
+    cr_expect_eq(a->kind, LASTMILE__V1__ACTION_KIND__HANDOFF);
+    cr_expect(a->human);
+    cr_expect_str_eq(a->team, "na");
+    cr_expect_eq(a->due_by_ms, NOW_MS + 60 * MIN_MS);
+    cr_expect_not_null(
+        deadline_cmd(rec, "ZADD", 0, -1, LEAD ":handoff", "alex.kim"));
+    protobuf_c_message_free_unpacked(&a->base, NULL);
+    /* the outcome carries the owner figures */
+    const lm_recorded_emit *e = lm_recorder_emit_on(rec, "outcomes");
+    cr_assert_not_null(e);
+    Lastmile__V1__Outcome *o =
+        lastmile__v1__outcome__unpack(NULL, e->len, e->data);
+    cr_assert_not_null(o);
+    cr_expect_eq(o->first_human_at_ms, 1767625000000LL);
+    cr_expect_eq(o->reassignments, 1);
+    cr_expect_str_eq(o->team, "na");
+    lastmile__v1__outcome__free_unpacked(o, NULL);
+    worker_test_stop(&lm_timing_worker, rec);
+}

@@ -1,0 +1,178 @@
+/* followup_owner.c — human steps and their deadlines in followup
+ * (followup_owner.h). */
+#include "followup_owner.h"
+
+#include "lm_fmt.h"
+#include "lm_lead.h"
+#include "lm_sla.h"
+#include "lm_sla_out.h"
+#include "lm_topics.h"
+#include "lm_tz.h"
+#include "lm_worktime.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* reply 1: HMGET of these */
+enum {
+    O_STATUS,
+    O_TEAM,
+    O_CADENCE,
+    O_TZ,
+    O_SEGMENT,
+    O_ADAPTIVE,
+    O_SUBMITTED,
+    O_SLA_ACTION,
+    O_SLA_STEP,
+    O_SLA_LEVEL,
+    O_REASSIGN,
+    O_N
+};
+static const char *const owner_fields[O_N] = {
+    LM_F_STATUS,   LM_F_TEAM,      LM_F_CADENCE,      LM_F_TZ,
+    LM_F_SEGMENT,  LM_F_ADAPTIVE,  LM_F_SUBMITTED,    LM_F_SLA_ACTION,
+    LM_F_SLA_STEP, LM_F_SLA_LEVEL, LM_F_REASSIGNMENTS};
+
+#define OWNER_REPLY 1
+
+static const char *ofield(const lm_msg *m, int i) {
+    return lm_read_elem_str(&m->reads, OWNER_REPLY, (size_t)i, NULL);
+}
+
+static int64_t ofield_int(const lm_msg *m, int i, int64_t dflt) {
+    const char *s = ofield(m, i);
+    int64_t v;
+    return s && lm_parse_int64(s, INT64_MIN, INT64_MAX, &v) == 0 ? v : dflt;
+}
+
+int followup_owner_plan(const char *lead_id, lm_plan *p) {
+    char key[LM_KEY_MAX];
+    lm_lead_key(lead_id, key);
+    const char *argv[2 + O_N] = {"HMGET", key};
+    for (int i = 0; i < O_N; i++)
+        argv[2 + i] = owner_fields[i];
+    return lm_plan_cmd(p, 2 + O_N, argv, NULL);
+}
+
+int followup_owner_is_reassignment(const Lastmile__V1__FollowUpEvent *ev) {
+    return ev->event_case == LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION &&
+           ev->decision->reason &&
+           strcmp(ev->decision->reason, LM_SLA_REASON_BREACH) == 0;
+}
+
+int64_t followup_owner_when(const lm_policy *pol, const lm_cadence *cad,
+                            const lm_step *st, const char *tz, const char *team,
+                            const char *owner, int64_t when) {
+    if (when < 0 || !lm_policy_channel_is_human(pol, st->channel))
+        return when;
+    int64_t both =
+        lm_worktime_next_both(lm_sla_work(pol, team, owner), cad, tz, when);
+    return both >= 0 ? both : when;
+}
+
+void followup_owner_step(const lm_policy *pol, const lm_step *st,
+                         const char *team, Lastmile__V1__FollowUpAction *a) {
+    a->team = (char *)(team ? team : "");
+    if (!lm_policy_channel_is_human(pol, st->channel))
+        return;
+    a->human = 1;
+    if (st->deadline_ms > 0) {
+        int64_t due = lm_worktime_add(lm_sla_work(pol, team, a->owner),
+                                      a->scheduled_for_ms, st->deadline_ms);
+        a->due_by_ms = due > 0 ? due : a->scheduled_for_ms + st->deadline_ms;
+    }
+}
+
+int followup_owner_arm(lm_out *out, const Lastmile__V1__FollowUpAction *a) {
+    if (a->due_by_ms <= 0)
+        return 0;
+    lm_out_count(out, "lastmile_owner_deadlines_total", "level=\"0\"", 1);
+    return lm_sla_arm(out, a->lead_id, a->action_id, a->step, a->owner, 0,
+                      a->due_by_ms);
+}
+
+/* ===================================================== reassignment */
+
+int followup_owner_reassigned(const lm_policy *pol, const lm_msg *m,
+                              lm_out *out,
+                              const Lastmile__V1__QualificationDecision *d) {
+    const char *action = ofield(m, O_SLA_ACTION),
+               *level = ofield(m, O_SLA_LEVEL);
+    const char *team = d->team && *d->team ? d->team : ofield(m, O_TEAM);
+    if (!ofield(m, O_STATUS) || !action || !level) {
+        lm_out_reject(out,
+                      "decision: reassignment of lead %s, which has no pending "
+                      "owner step",
+                      d->lead_id);
+        return 0;
+    }
+    if (strcmp(level, LM_SLA_LEVEL_DONE) == 0) {
+        /* the old owner acted after all, before this arrived */
+        lm_out_count(out, "lastmile_followup_skipped_total",
+                     "reason=\"sla_done\"", 1);
+        return 0;
+    }
+    int step = (int)ofield_int(m, O_SLA_STEP, -2);
+    const lm_cadence *cad = lm_policy_cadence(pol, ofield(m, O_CADENCE));
+    const char *tz = ofield(m, O_TZ);
+    const lm_step *st = cad && step >= 0 && (size_t)step < cad->n_steps
+                            ? &cad->steps[step]
+                            : NULL;
+    if (step < -1 || (step >= 0 && (!st || !tz))) {
+        lm_out_reject(out, "decision: lead %s's step %d is not in its cadence",
+                      d->lead_id, step);
+        return 0;
+    }
+    const lm_worktime *work = lm_sla_work(pol, team, d->owner);
+    int64_t when = lm_worktime_next(work, m->now_ms), deadline;
+    if (st) {
+        when =
+            followup_owner_when(pol, cad, st, tz, team, d->owner,
+                                lm_policy_next_allowed_ms(cad, tz, m->now_ms));
+        deadline = st->deadline_ms;
+    } else {
+        deadline = lm_policy_handoff_deadline_ms(pol);
+    }
+    if (when < 0)
+        when = m->now_ms;
+    char id[LM_ID_MAX], n[LM_FMT_I64_MAX];
+    lm_fmt_i64(n, ofield_int(m, O_REASSIGN, 1));
+    /* the step's own action id, without an earlier ":r<n>" */
+    const char *r = strstr(action, ":r");
+    size_t base = r ? (size_t)(r - action) : strlen(action);
+    snprintf(id, sizeof(id), "%.*s:r%s", (int)base, action, n);
+
+    Lastmile__V1__FollowUpAction a = LASTMILE__V1__FOLLOW_UP_ACTION__INIT;
+    a.action_id = id;
+    a.lead_id = d->lead_id;
+    a.channel = (char *)(st ? st->channel : "handoff");
+    a.step = step;
+    a.scheduled_for_ms = when;
+    a.owner = d->owner;
+    a.kind = st ? LASTMILE__V1__ACTION_KIND__TOUCH
+                : LASTMILE__V1__ACTION_KIND__HANDOFF;
+    const char *ad = ofield(m, O_ADAPTIVE), *seg = ofield(m, O_SEGMENT);
+    a.adaptive = ad && ad[0] == '1';
+    a.segment = (char *)(seg ? seg : "");
+    a.cadence = (char *)(cad ? cad->name : "");
+    a.submitted_at_ms = ofield_int(m, O_SUBMITTED, 0);
+    a.reason = (char *)LM_SLA_REASON_BREACH;
+    a.human = 1;
+    a.team = (char *)(team ? team : "");
+    if (deadline > 0) {
+        int64_t due = lm_worktime_add(work, when, deadline);
+        a.due_by_ms = due > 0 ? due : when + deadline;
+    }
+    if (st) {
+        lm_local_time lt;
+        if (lm_tz_local(tz, when, &lt) == 0)
+            a.slot = lt.hour_of_week;
+    }
+    if (lm_out_emit(out, LM_TOPIC_ACTIONS, d->lead_id, id, &a.base) != 0)
+        return -1;
+    lm_out_count(out, "lastmile_actions_total", "kind=\"reassigned\"", 1);
+    if (a.due_by_ms <= 0)
+        return 0;
+    lm_out_count(out, "lastmile_owner_deadlines_total", "level=\"2\"", 1);
+    return lm_sla_arm(out, d->lead_id, id, step, d->owner, 2, a.due_by_ms);
+}
