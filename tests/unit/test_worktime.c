@@ -195,7 +195,8 @@ Test(worktime, sla_next_owner_least_loaded_with_room) {
 
 #define HEAD                                                                   \
     "thresholds: { qualified: 0.5, nurture: 0.2 }\n"                           \
-    "channels:\n  email: { cost: \"0.02\" }\n  call: { cost: 4, human: true }\n"
+    "channels:\n  email: { cost: \"0.02\" }\n  call: { cost: 4, human: true "  \
+    "}\n"
 /* lines 1-4; teams start at line 5 */
 #define TAIL                                                                   \
     "routing:\n  - { team: sales }\n"                                          \
