@@ -88,7 +88,7 @@ def main():
                 act = rec["action"] or {}
                 print("%s %s %s %s%s" % (
                     act.get("kind", "?"), act.get("channel", "?"),
-                    act.get("leadId", "?"), key,
+                    act.get("lead_id", "?"), key,
                     " (repeat)" if nth else ""), flush=True)
             self.send_response(status)
             self.send_header("Content-Type", "text/plain")
