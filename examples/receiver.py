@@ -57,6 +57,9 @@ def main():
     with open(a.secret_file, "rb") as f:
         secret = f.read().rstrip(b"\r\n")
     answers = a.answer.split(",")
+    for x in answers:
+        if x != "hang" and not (x.isdigit() and 100 <= int(x) <= 599):
+            ap.error("--answer: %r is neither an HTTP status nor hang" % x)
     seen = {}
     lock = threading.Lock()
 
