@@ -9,6 +9,7 @@
  *     held action, is itself held when the action was posted;
  *   - settle: a 2xx marks posted; a 503 re-arms after the backoff; the
  *     last attempt, or a 404, dead-letters with status and excerpt;
+ *   - identify refuses an action_id that cannot be a header value;
  *   - lm_timers namespaces: their keys, and which names are namespaces. */
 #include "lm_lead.h"
 #include "lm_out.h"
@@ -274,4 +275,15 @@ Test(timers, namespaces_have_their_own_keys) {
     cr_expect(lm_timers_ns_ok("webhook"));
     cr_expect(!lm_timers_ns_ok("Web hook"));
     cr_expect(!lm_timers_ns_ok(""));
+}
+
+Test(webhook, identify_refuses_ids_that_cannot_be_a_header) {
+    lm_recorder *r = lm_recorder_new();
+    Lastmile__V1__FollowUpAction a = act(LASTMILE__V1__ACTION_KIND__TOUCH);
+    a.action_id = LEAD ":action:1\r\nX-Evil: 1";
+    cr_expect_eq(lm_recorder_handle(r, &lm_webhook_worker, &a.base, NOW), -1);
+    cr_expect(lm_recorder_rejected(r) &&
+                  strstr(lm_recorder_rejected(r), "action_id"),
+              "%s", lm_recorder_rejected(r));
+    lm_recorder_free(r);
 }

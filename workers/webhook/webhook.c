@@ -77,16 +77,29 @@ static void webhook_fini(void *ctx) {
     curl_global_cleanup();
 }
 
+/* An action id: 1 to LM_ID_MAX - 16 printable ASCII bytes, no space and
+ * no '|' (it becomes a timer payload, a key and the Idempotency-Key
+ * header). */
+static int action_id_ok(const char *id) {
+    size_t n = id ? strlen(id) : 0;
+    if (n == 0 || n > LM_ID_MAX - 16)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (id[i] <= ' ' || id[i] > '~' || id[i] == '|')
+            return 0;
+    return 1;
+}
+
 static int webhook_identify(void *ctx, const ProtobufCMessage *msg,
                             lm_ident *ident, char *reason, size_t reasonsz) {
     (void)ctx;
     const Lastmile__V1__FollowUpAction *a =
         (const Lastmile__V1__FollowUpAction *)msg;
-    if (!a->action_id || !*a->action_id ||
-        strlen(a->action_id) > LM_ID_MAX - 16 || strchr(a->action_id, '|')) {
+    if (!action_id_ok(a->action_id)) {
         snprintf(reason, reasonsz,
-                 "action_id: empty, over %d bytes or holding '|'",
-                 LM_ID_MAX - 16);
+                 "action_id: \"%.64s\" is not 1-%d printable bytes without "
+                 "space or '|'",
+                 a->action_id ? a->action_id : "", LM_ID_MAX - 16);
         return -1;
     }
     if (!a->lead_id || lm_lead_tag(a->lead_id, ident->tag) != 0) {

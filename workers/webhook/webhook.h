@@ -40,6 +40,10 @@ extern const lm_worker lm_webhook_worker;
 #define LM_WEBHOOK_URL_MAX     2048
 #define LM_WEBHOOK_SECRET_MIN  16           /* bytes */
 #define LM_WEBHOOK_KEEP_S      (30 * 86400) /* a settled record's TTL */
+/* The longest POST: a delivering sweep starts no POST after half a claim's
+ * lease (LM_TIMERS_LEASE_MS, 30 s), so one that ends within the other half
+ * is never claimed again while it runs. */
+#define LM_WEBHOOK_TIMEOUT_MAX_MS 15000
 
 /* ------------------------------------------------------- configuration */
 

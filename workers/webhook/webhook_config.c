@@ -118,8 +118,9 @@ int lm_webhook_config_load(lm_webhook_config *c, char *err, size_t errsz) {
                 "e.g. LASTMILE_WEBHOOK_URL=https://crm.example.com/hooks/"
                 "lastmile");
     read_secret(c, err, errsz, &bad);
+    /* a POST must end well within its claim's lease (lm_timers.h) */
     c->timeout_ms = (int)read_int("LASTMILE_WEBHOOK_TIMEOUT_MS", 10000, 100,
-                                  600000, err, errsz, &bad);
+                                  LM_WEBHOOK_TIMEOUT_MAX_MS, err, errsz, &bad);
     c->max_attempts = (int)read_int("LASTMILE_WEBHOOK_MAX_ATTEMPTS", 8, 1, 100,
                                     err, errsz, &bad);
     c->backoff_ms = read_int("LASTMILE_WEBHOOK_BACKOFF_MS", 1000, 1, 86400000,
