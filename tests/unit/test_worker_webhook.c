@@ -163,6 +163,9 @@ Test(webhook, handle_holds_cancels_and_posts_cancels) {
     lm_webhook_key(LEAD, LEAD ":action:1:cancel", ckey, sizeof(ckey));
     cr_expect_str_eq(lm_recorder_hget(r, ckey, "state"), "held");
     cr_expect(timer_armed(r));
+    z = lm_recorder_find(r, "ZADD", NULL);
+    cr_assert(z);
+    cr_expect_str_eq(z->argv[2], "1767607200000", "a CANCEL goes at once");
 
     lm_recorder_reset(r); /* CANCEL of an unknown action: nothing */
     lm_recorder_reply_nil(r);

@@ -126,7 +126,8 @@ static int webhook_plan(void *ctx, const ProtobufCMessage *msg,
     return lm_plan_cmd_strs(p, "HGET", key, "state", NULL);
 }
 
-/* Stores the action's bytes as held and arms its timer. */
+/* Stores the action's bytes as held and arms its timer: at its
+ * scheduled_for_ms (one already past is due at once), a CANCEL now. */
 static void hold(const lm_msg *m, const Lastmile__V1__FollowUpAction *a,
                  const char *post_id, lm_out *out) {
     char key[LM_KEY_MAX];
@@ -144,7 +145,9 @@ static void hold(const lm_msg *m, const Lastmile__V1__FollowUpAction *a,
     lm_out_write(out, 10, argv, lens);
     lm_out_write_strs(out, "PERSIST", key, NULL);
     free(bytes);
-    int64_t due = a->scheduled_for_ms > 0 ? a->scheduled_for_ms : m->now_ms;
+    /* a CANCEL goes at once, whatever time it carries */
+    int64_t due = !is_cancel(a) && a->scheduled_for_ms > 0 ? a->scheduled_for_ms
+                                                           : m->now_ms;
     lm_timers_arm_in(out, LM_WEBHOOK_NS, a->lead_id, LM_WEBHOOK_TIMER, due,
                      post_id, strlen(post_id));
     lm_out_count(out, "lastmile_webhook_held_total", NULL, 1);
