@@ -96,11 +96,16 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *opaque) {
     return n;
 }
 
-/* Printable ASCII only, for logs and dead letters. */
+/* Printable ASCII only, for logs and dead letters; no trailing blanks. */
 static void excerpt_clean(char *s) {
-    for (; *s; s++)
-        if ((unsigned char)*s < ' ' || (unsigned char)*s > '~')
-            *s = ' ';
+    char *end = s;
+    for (char *p = s; *p; p++) {
+        if ((unsigned char)*p < ' ' || (unsigned char)*p > '~')
+            *p = ' ';
+        if (*p != ' ')
+            end = p + 1;
+    }
+    *end = '\0';
 }
 
 void lm_webhook_post(lm_webhook_poster *p, const char *url, const char *key,
