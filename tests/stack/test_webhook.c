@@ -18,16 +18,22 @@
  *     _exit, as kill -9), lose nothing: after each lease (30 s) the next
  *     webhook posts again; every action is answered 2xx, a repeat carries
  *     the same Idempotency-Key, and a 2xx is repeated only for the
- *     delivery that was cut before it settled. */
+ *     delivery that was cut before it settled;
+ *   webhook.stopped_mid_sweep_puts_claims_back: SIGTERM while a POST
+ *     waits: the POST ends (its timeout), its retry is armed, the claim not
+ *     reached is put back in the timer set (not left to a lease), and the
+ *     webhook exits 0 with no claim left. */
 #include "stack_fixture.h"
 
 #include "lm_clock.h"
 #include "lm_env.h"
 #include "lm_lead.h"
+#include "lm_timers.h"
 
 #include "lastmile/v1/lastmile.pb-c.h"
 
 #include <criterion/criterion.h>
+#include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -382,4 +388,47 @@ Test(webhook, killed_mid_delivery_loses_nothing, .fini = teardown,
               "2xx answers: %d and %d", kf.ok, kg.ok);
     cr_expect_leq(kf.ok + kg.ok, 3, "answers %s and %s", kf.answers,
                   kg.answers);
+}
+
+/* Timers of the webhook's namespace: pending and claimed. */
+static void webhook_timers(long long *pending, long long *claimed) {
+    redisContext *c = redisConnect("127.0.0.1", fx.st.redis_port);
+    cr_assert(c && !c->err, "redis connect");
+    *pending = *claimed = 0;
+    for (int b = 0; b < LM_TIMERS_BUCKETS; b++) {
+        char set[LM_TIMERS_KEY_MAX], cl[LM_TIMERS_KEY_MAX];
+        lm_timers_key_ns("webhook", b, "", set);
+        lm_timers_key_ns("webhook", b, ":claimed", cl);
+        redisReply *r = redisCommand(c, "ZCARD %s", set);
+        *pending += r ? r->integer : 0;
+        freeReplyObject(r);
+        r = redisCommand(c, "ZCARD %s", cl);
+        *claimed += r ? r->integer : 0;
+        freeReplyObject(r);
+    }
+    redisFree(c);
+}
+
+Test(webhook, stopped_mid_sweep_puts_claims_back, .fini = teardown,
+     .timeout = 120) {
+    setup("hang", "6");
+    setenv("LASTMILE_WEBHOOK_TIMEOUT_MS", "2000", 1);
+    int slot = fixture_start_worker(&fx, "webhook");
+    cr_assert_geq(slot, 0);
+    char f[128], g[128];
+    int64_t now = lm_clock_now_ms();
+    action(8, LASTMILE__V1__ACTION_KIND__TOUCH, "email", now, f, sizeof(f));
+    action(9, LASTMILE__V1__ACTION_KIND__TOUCH, "email", now, g, sizeof(g));
+    for (int64_t t0 = fixture_mono_ms();
+         requests_seen() == 0 && fixture_mono_ms() - t0 < fixture_ms(20000);)
+        usleep(20000);
+    cr_assert_eq(requests_seen(), 1, "no POST in flight");
+    int st = fixture_stop_worker(&fx, slot, SIGTERM);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+    long long pending, claimed;
+    webhook_timers(&pending, &claimed);
+    cr_expect_eq(claimed, 0, "%lld claims left to their lease", claimed);
+    cr_expect_eq(pending, 2, "%lld timers pending (a retry and one put back)",
+                 pending);
+    cr_expect_eq(requests_seen(), 1);
 }
