@@ -27,6 +27,7 @@ int lm_cmd_waiting(int argc, char **argv);  /* waiting.c */
 int lm_cmd_train(int argc, char **argv);    /* train.c */
 int lm_cmd_board(int argc, char **argv);    /* board.c */
 int lm_cmd_bench(int argc, char **argv);    /* bench.c */
+int lm_cmd_dlq(int argc, char **argv);      /* dlq.c */
 
 /* ---- options (opts.c) ---------------------------------------------------
  *

@@ -32,6 +32,7 @@ static const command commands[] = {
     {"train", lm_cmd_train, "fit the qualification model from outcomes"},
     {"board", lm_cmd_board, "serve the live flow board in a browser"},
     {"bench", lm_cmd_bench, "measure the fleet against its broker's limit"},
+    {"dlq", lm_cmd_dlq, "dead letters: list, show, replay"},
     {"env", lm_cmd_env, "list every environment variable lastmile reads"},
 };
 

@@ -9,8 +9,9 @@ packages=(
   build-essential cmake pkg-config clang-format
   librdkafka-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
   libhiredis-dev libjansson-dev libyaml-dev libmicrohttpd-dev
+  libcurl4-openssl-dev libssl-dev
   libcriterion-dev
-  redis-server redis-tools kcat tzdata
+  redis-server redis-tools kcat tzdata python3
 )
 # Extra packages a caller asks for (e.g. the deploy checks): LM_EXTRA_PACKAGES.
 if [ -n "${LM_EXTRA_PACKAGES:-}" ]; then

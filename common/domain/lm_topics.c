@@ -17,7 +17,7 @@ const lm_topic lm_topics[LM_TOPICS_COUNT] = {
     {"followup", LM_TOPIC_FOLLOWUP_TYPE, LM_TOPICS_BY_WORKERS, by_qual_timing,
      "followup"},
     {"actions", LM_TOPIC_ACTIONS_TYPE, LM_TOPICS_BY_WORKERS, by_followup_timing,
-     NULL},
+     "webhook"},
     /* LeadResponse from connectors, TimerFired from the timer sweep */
     {"timing", LM_TOPIC_TIMING_TYPE,
      LM_TOPICS_BY_OUTSIDE | LM_TOPICS_BY_WORKERS, by_timing, "timing"},

@@ -9,6 +9,9 @@
  * is recovered from it. Each transaction also INCRs every fence of the
  * batch, so a replica working on the same partitions sees its WATCH fail.
  * A dead letter decided after the writes rewrites the item's done record.
+ * A replay (`lastmile dlq replay`: header lm-id "replay:<dead_letter_id>")
+ * of an input whose done record holds only its dead letter is decided
+ * again, and its new done record then makes a second replay a redelivery.
  *
  * No state of its own. Runs on the worker's thread. */
 #include "lm_rt_internal.h"
@@ -55,15 +58,44 @@ static int by_id_read(lm_runtime *rt, const redisReply *mget) {
     return 0;
 }
 
+/* 1 when the item is a replay of a dead letter (its lm-id header says so)
+ * and the outbox just restored for it holds nothing but dead letters. */
+static int replay_of_dead_letter(const lm_runtime *rt, const rt_item *it) {
+    rd_kafka_headers_t *hdrs = NULL;
+    const void *v = NULL;
+    size_t vn = 0;
+    if (it->rec_n == 0 || !it->rkm ||
+        rd_kafka_message_headers(it->rkm, &hdrs) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_header_get_last(hdrs, "lm-id", &v, &vn) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        !v || vn < 7 || memcmp(v, "replay:", 7) != 0)
+        return 0;
+    for (size_t k = 0; k < it->rec_n; k++)
+        if (rt->recs[it->rec_first + k].topic != rt->dlq_topic)
+            return 0;
+    return 1;
+}
+
 /* Applied before when it has a done record; its outbox is restored from
- * it (one that does not decode is logged and its outputs not produced). */
+ * it (one that does not decode is logged and its outputs not produced).
+ * A replayed dead letter is not (replay_of_dead_letter): decided again. */
 static int by_id_applied_before(lm_runtime *rt, rt_item *it, size_t i,
                                 const redisReply *mget, int *recovering) {
     size_t len = 0;
     const char *done = lm_reply_str(mget->element[i], &len);
     if (!done)
         return 0;
-    if (rt_outbox_restore(rt, it, done, len) == 0)
+    int restored = rt_outbox_restore(rt, it, done, len) == 0;
+    if (restored && replay_of_dead_letter(rt, it)) {
+        rt->n_recs = it->rec_first; /* the restored records are the newest */
+        it->rec_n = 0;
+        lm_log(LM_LOG_INFO, "replayed",
+               "%s was dead-lettered before and is replayed: decided again",
+               it->ident.id);
+        return 0;
+    }
+    if (restored)
         *recovering = 1;
     else
         lm_log(LM_LOG_ERROR, "outbox_unreadable",

@@ -143,7 +143,9 @@ typedef enum rt_crash_at {
     RT_CRASH_AFTER_WRITES,
     RT_CRASH_AFTER_PRODUCE,
     RT_RACE_REPLICA_FIRST,
-    RT_CRASH_SWEEP_AFTER_PRODUCE /* the sweep produced, claims not acked */
+    RT_CRASH_SWEEP_AFTER_PRODUCE, /* the sweep produced, claims not acked */
+    RT_CRASH_DELIVER_AFTER_EFFECT /* a delivered timer's effect done, its
+                                     claim not settled */
 } rt_crash_at;
 
 struct lm_runtime {

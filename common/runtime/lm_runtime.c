@@ -77,12 +77,16 @@ static rt_crash_at crash_at_from_env(void) {
            : strcmp(v, "replica-first") == 0 ? RT_RACE_REPLICA_FIRST
            : strcmp(v, "sweep-after-produce") == 0
                ? RT_CRASH_SWEEP_AFTER_PRODUCE
+           : strcmp(v, "deliver-after-effect") == 0
+               ? RT_CRASH_DELIVER_AFTER_EFFECT
                : RT_CRASH_NONE;
 }
 
 int lm_runtime_crash_at(const lm_runtime *rt, const char *point) {
-    return rt->crash_at == RT_CRASH_SWEEP_AFTER_PRODUCE &&
-           strcmp(point, "sweep-after-produce") == 0;
+    return (rt->crash_at == RT_CRASH_SWEEP_AFTER_PRODUCE &&
+            strcmp(point, "sweep-after-produce") == 0) ||
+           (rt->crash_at == RT_CRASH_DELIVER_AFTER_EFFECT &&
+            strcmp(point, "deliver-after-effect") == 0);
 }
 
 /* ============================================================ one batch */
@@ -391,7 +395,7 @@ static int redis_setup(lm_runtime *rt, char *err, size_t errsz) {
     }
     for (int i = 0; w->scripts && w->scripts[i]; i++)
         lm_redis_add_script(rt->redis, w->scripts[i]);
-    if (w->fire_timer)
+    if (w->fire_timer || w->deliver_timer)
         lm_redis_add_script(rt->redis, lm_timers_script());
     /* scripts need their sha before the first plan: connect now */
     for (int64_t warned = 0;;) {
@@ -482,11 +486,14 @@ int lm_runtime_main(const lm_worker *w) {
 
     while (!rt_stop && !rt->fatal) {
         run_batch(rt);
-        if (w->fire_timer &&
+        if ((w->fire_timer || w->deliver_timer) &&
             lm_clock_mono_ms() - rt->last_tick_ms >= RT_TICK_EVERY_MS &&
             !rt_stop) {
             rt->last_tick_ms = lm_clock_mono_ms();
-            lm_timers_sweep(rt, w);
+            if (w->deliver_timer)
+                lm_timers_deliver_sweep(rt, w);
+            else
+                lm_timers_sweep(rt, w);
             /* readiness follows the sweep's connection, lost or found
                again, even with no input to notice it in a batch */
             atomic_store(&rt->ready_redis, lm_redis_connected(rt->redis));

@@ -233,6 +233,19 @@ typedef struct lm_worker {
      * cannot read: logged and dropped). Pure, like handle. May be NULL. */
     int (*fire_timer)(void *ctx, const lm_timer *t, int64_t now_ms,
                       lm_timers_fired *f);
+    /* Set by a worker whose timers are its own (lm_timers.h, "Namespaces
+     * and delivered timers"; the webhook connector): timer_ns names its
+     * timer namespace, which the runtime sweeps between batches as for
+     * fire_timer. For each timer it claimed, plan_timer (may be NULL)
+     * appends the reads delivering it needs; deliver_timer performs the
+     * timer's effect (not pure: the one place a worker does I/O of its
+     * own) and writes what follows from it through `out` (writes, index
+     * commands, timers, dead letters on "dlq"). 0 / -1 (not now: the
+     * timer is delivered again after its lease). */
+    const char *timer_ns;
+    int (*plan_timer)(void *ctx, const lm_timer *t, lm_plan *p);
+    int (*deliver_timer)(void *ctx, const lm_timer *t, const lm_reads *reads,
+                         int64_t now_ms, lm_out *out);
     /* Called at start after settings are read; loads config, models.
      * 0 / -1 (the process exits 1 with the error). May be NULL. */
     int (*init)(void *ctx, const lm_settings *s, char *err, size_t errsz);

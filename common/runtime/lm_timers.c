@@ -11,6 +11,7 @@
  * acknowledged by the broker, or when it can never fire (malformed, or refused
  * by fire_timer). */
 #include "lm_timers.h"
+#include "lm_timers_internal.h"
 
 #include "lm_clock.h"
 #include "lm_fmt.h"
@@ -33,9 +34,28 @@ int lm_timers_bucket(const char *lead) {
 
 void lm_timers_key(int bucket, const char *suffix,
                    char out[LM_TIMERS_KEY_MAX]) {
+    lm_timers_key_ns(NULL, bucket, suffix, out);
+}
+
+void lm_timers_key_ns(const char *ns, int bucket, const char *suffix,
+                      char out[LM_TIMERS_KEY_MAX]) {
     char b[LM_FMT_I64_MAX];
     lm_fmt_i64(b, bucket);
-    lm_fmt_cat(out, LM_TIMERS_KEY_MAX, "lm:{timers:", b, "}", suffix, NULL);
+    if (ns && *ns)
+        lm_fmt_cat(out, LM_TIMERS_KEY_MAX, "lm:{timers:", ns, ":", b, "}",
+                   suffix, NULL);
+    else
+        lm_fmt_cat(out, LM_TIMERS_KEY_MAX, "lm:{timers:", b, "}", suffix, NULL);
+}
+
+int lm_timers_ns_ok(const char *ns) {
+    size_t n = ns ? strnlen(ns, LM_TIMERS_NS_MAX) : 0;
+    if (n == 0 || n >= LM_TIMERS_NS_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((ns[i] >= 'a' && ns[i] <= 'z') || (ns[i] >= '0' && ns[i] <= '9')))
+            return 0;
+    return 1;
 }
 
 /* A lead: printable ASCII without space or '|'. */
@@ -175,25 +195,41 @@ static int timer_fill(lm_out *o, lm_timer *t, const char *lead,
 
 /* The timer set's key and t's member; -1 (the input rejected) when a
  * field is out of bounds. */
-static int timer_member(lm_out *o, const char *lead, const char *kind,
-                        int64_t due_ms, const void *payload, size_t len,
-                        char set[LM_TIMERS_KEY_MAX],
+static int timer_member(lm_out *o, const char *ns, const char *lead,
+                        const char *kind, int64_t due_ms, const void *payload,
+                        size_t len, char set[LM_TIMERS_KEY_MAX],
                         char member[LM_TIMERS_MEMBER_MAX], size_t *mlen) {
     lm_timer t;
+    if (ns && !lm_timers_ns_ok(ns)) {
+        lm_out_reject(o, "timer: namespace \"%.32s\" is not 1-%d of [a-z0-9]",
+                      ns, LM_TIMERS_NS_MAX - 1);
+        return -1;
+    }
     if (timer_fill(o, &t, lead, kind, due_ms, payload, len) != 0 ||
         lm_timers_encode(&t, member, mlen) != 0)
         return -1;
-    lm_timers_key(lm_timers_bucket(lead), "", set);
+    lm_timers_key_ns(ns, lm_timers_bucket(lead), "", set);
     return 0;
 }
 
 int lm_timers_arm(lm_out *o, const char *lead, const char *kind, int64_t due_ms,
                   const void *payload, size_t len) {
+    return lm_timers_arm_in(o, NULL, lead, kind, due_ms, payload, len);
+}
+
+int lm_timers_cancel(lm_out *o, const char *lead, const char *kind,
+                     const void *payload, size_t len) {
+    return lm_timers_cancel_in(o, NULL, lead, kind, payload, len);
+}
+
+int lm_timers_arm_in(lm_out *o, const char *ns, const char *lead,
+                     const char *kind, int64_t due_ms, const void *payload,
+                     size_t len) {
     char set[LM_TIMERS_KEY_MAX], member[LM_TIMERS_MEMBER_MAX],
         due[LM_FMT_I64_MAX];
     size_t mlen;
-    if (timer_member(o, lead, kind, due_ms, payload, len, set, member, &mlen) !=
-        0)
+    if (timer_member(o, ns, lead, kind, due_ms, payload, len, set, member,
+                     &mlen) != 0)
         return -1;
     size_t dn = lm_fmt_i64(due, due_ms);
     const char *zadd[] = {"ZADD", set, due, member};
@@ -201,11 +237,12 @@ int lm_timers_arm(lm_out *o, const char *lead, const char *kind, int64_t due_ms,
     return lm_out_index(o, 4, zadd, lens);
 }
 
-int lm_timers_cancel(lm_out *o, const char *lead, const char *kind,
-                     const void *payload, size_t len) {
+int lm_timers_cancel_in(lm_out *o, const char *ns, const char *lead,
+                        const char *kind, const void *payload, size_t len) {
     char set[LM_TIMERS_KEY_MAX], member[LM_TIMERS_MEMBER_MAX];
     size_t mlen;
-    if (timer_member(o, lead, kind, 0, payload, len, set, member, &mlen) != 0)
+    if (timer_member(o, ns, lead, kind, 0, payload, len, set, member, &mlen) !=
+        0)
         return -1;
     const char *zrem[] = {"ZREM", set, member};
     const size_t lens[] = {4, strlen(set), mlen};
@@ -226,6 +263,10 @@ struct lm_timers_fired {
 };
 
 static int declared(const lm_worker *w, const char *topic_suffix) {
+    /* a delivering worker's only output is a dead letter (delivery that
+       failed for good: lm_timers_deliver.c) */
+    if (w->deliver_timer && strcmp(topic_suffix, LM_TOPIC_DLQ) == 0)
+        return 1;
     for (size_t i = 0; w->outputs && w->outputs[i]; i++)
         if (strcmp(w->outputs[i], topic_suffix) == 0)
             return 1;
@@ -358,29 +399,27 @@ lm_script *lm_timers_script(void) {
     return &sweep_script;
 }
 
-/* Round trip 1: per bucket the claim script, the set's size and its
- * earliest timer. Fills rep[3 * LM_TIMERS_BUCKETS]; -1 on Redis trouble. */
-static int sweep_claim(lm_runtime *rt, lm_pipe *pipe, int64_t now_ms,
-                       redisReply **rep) {
+int lm_timers_claim(lm_runtime *rt, const char *ns, int max_per_bucket,
+                    lm_pipe *pipe, int64_t now_ms, redisReply **rep) {
     char now[LM_FMT_I64_MAX], lease[LM_FMT_I64_MAX], max[LM_FMT_I64_MAX],
         err[256];
     lm_fmt_i64(now, now_ms);
     lm_fmt_i64(lease,
                now_ms + (int64_t)(LM_TIMERS_LEASE_MS * lm_clock_scale()));
-    lm_fmt_i64(max, LM_TIMERS_SWEEP_MAX);
+    lm_fmt_i64(max, max_per_bucket);
     for (int b = 0; b < LM_TIMERS_BUCKETS; b++) {
         char set[LM_TIMERS_KEY_MAX], claimed[LM_TIMERS_KEY_MAX],
             placed[LM_TIMERS_KEY_MAX];
-        lm_timers_key(b, "", set);
-        lm_timers_key(b, ":claimed", claimed);
-        lm_timers_key(b, ":placed", placed);
+        lm_timers_key_ns(ns, b, "", set);
+        lm_timers_key_ns(ns, b, ":claimed", claimed);
+        lm_timers_key_ns(ns, b, ":placed", placed);
         const char *argv[] = {set, claimed, placed, now, lease, max};
         if (lm_pipe_script(pipe, &sweep_script, 3, 6, argv, NULL) != 0)
             return -1;
     }
     for (int b = 0; b < LM_TIMERS_BUCKETS; b++) {
         char set[LM_TIMERS_KEY_MAX];
-        lm_timers_key(b, "", set);
+        lm_timers_key_ns(ns, b, "", set);
         if (lm_pipe_cmd_strs(pipe, "ZCARD", set, NULL) != 0 ||
             lm_pipe_cmd_strs(pipe, "ZRANGE", set, "0", "0", "WITHSCORES",
                              NULL) != 0)
@@ -391,9 +430,7 @@ static int sweep_claim(lm_runtime *rt, lm_pipe *pipe, int64_t now_ms,
                : -1;
 }
 
-/* The gauges: timers pending, and how far past due (simulated s) the
- * earliest one still unclaimed is. */
-static void sweep_gauges(lm_runtime *rt, redisReply **rep, int64_t now_ms) {
+void lm_timers_gauges(lm_runtime *rt, redisReply **rep, int64_t now_ms) {
     long long pending = 0;
     int64_t oldest_due = INT64_MAX;
     for (int b = 0; b < LM_TIMERS_BUCKETS; b++) {
@@ -665,8 +702,9 @@ void lm_timers_sweep(lm_runtime *rt, const lm_worker *w) {
     int64_t now_ms = lm_clock_now_ms();
     /* on Redis trouble nothing more: the batch loop reports it */
     size_t fired = 0;
-    if (sweep_claim(rt, &pipe, now_ms, rep) == 0) {
-        sweep_gauges(rt, rep, now_ms);
+    if (lm_timers_claim(rt, NULL, LM_TIMERS_SWEEP_MAX, &pipe, now_ms, rep) ==
+        0) {
+        lm_timers_gauges(rt, rep, now_ms);
         fired = sweep_fire(rt, w, rep, now_ms, &acks);
     }
     if (fired && lm_runtime_crash_at(rt, "sweep-after-produce"))

@@ -43,6 +43,31 @@
  * lm_timers_decode_claim a claim: the one codec of the layout (the sweep
  * script only prefixes a member with its score).
  *
+ * Namespaces and delivered timers. The timers above are the fleet's shared
+ * ones: armed by any worker, fired as messages by the one that declares
+ * fire_timer. A worker whose timers are its own business (the webhook
+ * connector holds each action until it is due, then retries its POST)
+ * declares lm_worker.timer_ns, e.g. "webhook", and arms with
+ * lm_timers_arm_in(o, "webhook", ...): its timers live under their own
+ * keys, lm:{timers:<ns>:<b>} (and :claimed, :placed), apart from the
+ * shared ones, and its runtime sweeps only those. It declares
+ * deliver_timer instead of fire_timer: the sweep (lm_timers_deliver_sweep,
+ * lm_timers_deliver.c) claims due timers with the same script and lease,
+ * then for each claim in turn
+ *   1. reads what the worker's plan_timer asks (one round trip);
+ *   2. calls deliver_timer, which performs the effect (the POST) and says,
+ *      through an lm_out, what follows from it: Redis writes and index
+ *      commands (a timer re-armed for the next attempt, a state written),
+ *      and dead letters (lm_out_emit on "dlq", the only topic it may use);
+ *   3. produces the dead letters and waits for the broker;
+ *   4. applies the writes and acknowledges the claim in one MULTI/EXEC.
+ * A deliverer that dies between 2 and 4 leaves the claim to its lease: it
+ * is delivered again (the effect happens twice, with the same timer). A
+ * deliver_timer that returns -1 (cannot tell now) leaves the claim to its
+ * lease too; one that rejects (lm_out_reject) drops the timer, logged.
+ * Claims not reached within half a lease (slow effects) or before a stop
+ * are put back in the timer set, due as before: not held by a dead lease.
+ *
  * Times are simulated epoch ms (lm_clock). Threads: the worker's one
  * thread; the module keeps no state of its own. */
 #ifndef LM_TIMERS_H
@@ -60,6 +85,10 @@
 #define LM_TIMERS_KIND_MAX    32   /* bytes of a kind, with its NUL */
 #define LM_TIMERS_PAYLOAD_MAX 1024 /* bytes of a payload */
 #define LM_TIMERS_KEY_MAX     48   /* a bucket's key, with its NUL */
+#define LM_TIMERS_NS_MAX      16   /* a namespace, [a-z0-9], with its NUL */
+#define LM_TIMERS_DELIVER_MAX                                                  \
+    8 /* timers claimed per bucket per                                         \
+         delivering sweep */
 /* a member: lead '|' kind '|' payload, with a NUL after it */
 #define LM_TIMERS_MEMBER_MAX                                                   \
     (LM_TIMERS_LEAD_MAX + LM_TIMERS_KIND_MAX + LM_TIMERS_PAYLOAD_MAX + 1)
@@ -101,6 +130,15 @@ int lm_timers_arm(lm_out *o, const char *lead, const char *kind, int64_t due_ms,
 int lm_timers_cancel(lm_out *o, const char *lead, const char *kind,
                      const void *payload, size_t len);
 
+/* lm_timers_arm and lm_timers_cancel in namespace ns (see the top; NULL
+ * or "": the shared timers). A namespace is 1 to LM_TIMERS_NS_MAX - 1 of
+ * [a-z0-9]; another is rejected like a field out of bounds. */
+int lm_timers_arm_in(lm_out *o, const char *ns, const char *lead,
+                     const char *kind, int64_t due_ms, const void *payload,
+                     size_t len);
+int lm_timers_cancel_in(lm_out *o, const char *ns, const char *lead,
+                        const char *kind, const void *payload, size_t len);
+
 /* --- the codec (pure) ----------------------------------------------------- */
 
 /* The bucket of a lead, in [0, LM_TIMERS_BUCKETS). Part of the stored
@@ -108,6 +146,11 @@ int lm_timers_cancel(lm_out *o, const char *lead, const char *kind,
 int lm_timers_bucket(const char *lead);
 /* A bucket's key: suffix "" (the timer set) or ":claimed". */
 void lm_timers_key(int bucket, const char *suffix, char out[LM_TIMERS_KEY_MAX]);
+/* The same in namespace ns (NULL or "": the shared timers, as above). */
+void lm_timers_key_ns(const char *ns, int bucket, const char *suffix,
+                      char out[LM_TIMERS_KEY_MAX]);
+/* 1 when ns is a namespace (1 to LM_TIMERS_NS_MAX - 1 of [a-z0-9]). */
+int lm_timers_ns_ok(const char *ns);
 /* Writes t's member ("<lead>|<kind>|<payload>", binary, NUL-terminated;
  * its length in *len). t->due_ms is not part of it (it is the score). 0,
  * or -1 when t's lead, kind or payload is out of bounds (nothing usable
@@ -156,5 +199,12 @@ lm_script *lm_timers_script(void);
  * lastmile_timers_oldest_overdue_seconds and counts
  * lastmile_timers_fired_total and lastmile_timers_dropped_total. */
 void lm_timers_sweep(lm_runtime *rt, const lm_worker *w);
+/* One delivering sweep (the top) for worker w, which declares timer_ns,
+ * plan_timer (may be NULL) and deliver_timer. Redis trouble is left for
+ * the batch loop to report. Sets the same gauges as lm_timers_sweep and
+ * counts lastmile_timers_delivered_total and lastmile_timers_dropped_total.
+ * Crash point "deliver-after-effect" (LASTMILE_TEST_CRASH_AT): exits
+ * after the first effect, before anything of it is settled. */
+void lm_timers_deliver_sweep(lm_runtime *rt, const lm_worker *w);
 
 #endif

@@ -11,98 +11,7 @@ import sys
 
 import yaml
 
-SRC, COMPOSE_OUT = sys.argv[1], sys.argv[2]
-RENDERED = [a.split("=", 1) for a in sys.argv[3:]]  # (dir, file)
-WORKERS = ["intake", "qualification", "followup", "timing"]
-TOPICS = ["intake", "qualification", "followup", "actions", "timing", "outcomes", "dlq"]
-DEF = "common/runtime/lm_env_vars.def"
-
-
-def check(name, problems):
-    """One check: passes when problems (list of (what, where, fix)) is empty."""
-    if not problems:
-        print(f"ok   {name}")
-        return
-    print(f"FAIL {name}")
-    for what, where, fix in problems:
-        print(f"       - {what}\n         where: {where}\n         fix:   {fix}")
-
-
-def skip(name, why):
-    print(f"skip {name}: {why}")
-
-
-def read(rel):
-    with open(os.path.join(SRC, rel), encoding="utf-8") as f:
-        return f.read()
-
-
-# ---- the environment variables the code knows -----------------------------
-def parse_env_def():
-    text = re.sub(r"/\*.*?\*/", "", read(DEF), flags=re.S)
-    out = {}
-    for m in re.finditer(
-        r'LM_ENV\(\s*"([A-Za-z0-9_]+)"\s*,\s*"([^"]*)"\s*,\s*(\d+)\s*,\s*"((?:[^"\\]|\\.)*)"',
-        text,
-    ):
-        out[m.group(1)] = {
-            "who": [w for w in re.split(r"[,\s|]+", m.group(2)) if w],
-            "required": m.group(3) != "0",
-            "default": m.group(4),
-        }
-    return out
-
-
-ENV = parse_env_def()
-check(f"{DEF} lists variables", [] if ENV else [(
-    "no LM_ENV(\"NAME\", \"who\", required, \"default\", ...) lines found",
-    DEF, "keep the X-macro format the runtime reads")])
-
-
-def env_problems(env, worker, where):
-    """env: name -> value (None = unset). worker: a worker name or 'cli'."""
-    probs = []
-    set_names = {n for n, v in env.items() if v is not None and v != ""}
-    for name in sorted(env):
-        if name.startswith("LASTMILE_KAFKA_"):
-            continue  # librdkafka passthrough
-        base = name[:-5] if name.endswith("_FILE") else name
-        if base not in ENV:
-            probs.append((f"{name} is not a lastmile variable (the runtime refuses unknown "
-                          f"LASTMILE_* variables)", where,
-                          f"fix the name, or add an LM_ENV line for {base} to {DEF}"))
-            continue
-        who = ENV[base]["who"]
-        if worker != "cli" and "all" not in who and worker not in who:
-            probs.append((f"{name} is set for the {worker} worker but only {'/'.join(who)} "
-                          f"reads it", where, f"remove {name} from the {worker} worker"))
-        if name == base and base + "_FILE" in set_names and base in set_names:
-            probs.append((f"both {base} and {base}_FILE are set (the runtime refuses that)",
-                          where, f"keep one of {base} and {base}_FILE"))
-    if worker != "cli":
-        for base, d in sorted(ENV.items()):
-            if not d["required"] or not ("all" in d["who"] or worker in d["who"]):
-                continue
-            if base not in set_names and base + "_FILE" not in set_names:
-                probs.append((f"required variable {base} is not set for the {worker} worker",
-                              where, f"set {base} (or {base}_FILE for a secret)"))
-    return probs
-
-
-def shutdown_ms(env):
-    v = env.get("LASTMILE_SHUTDOWN_TIMEOUT_MS") or ENV.get(
-        "LASTMILE_SHUTDOWN_TIMEOUT_MS", {}).get("default") or "10000"
-    try:
-        return int(v)
-    except ValueError:
-        return 10000
-
-
-def duration_s(v):
-    m = re.fullmatch(r"(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?", str(v).strip())
-    if not m or not any(m.groups()):
-        return None
-    return int(m.group(1) or 0) * 60 + float(m.group(2) or 0)
+from deploy_common import *  # noqa: F401,F403 (the shared checks and data)
 
 
 # ---- workers CMake builds ---------------------------------------------------
@@ -111,10 +20,10 @@ def cmake_workers():
     return m.group(1).split() if m else []
 
 
-check("workers/CMakeLists.txt builds lastmile-<worker> for the four workers",
+check("workers/CMakeLists.txt builds lastmile-<worker> for every worker",
       [(f"no lastmile-{w} target", "workers/CMakeLists.txt",
-        "keep `foreach(w intake qualification followup timing)` there, or update WORKERS in "
-        "tests/shell/test_deploy.sh and the deploy files together")
+        "keep `foreach(w intake qualification followup timing webhook)` there, or update "
+        "WORKERS in tests/shell/deploy_common.py and the deploy files together")
        for w in WORKERS if w not in cmake_workers()])
 
 # ---- Dockerfile -------------------------------------------------------------
@@ -125,6 +34,8 @@ PKG_MAP = {  # pkg-config module -> (Debian -dev package, runtime package, bookw
     "jansson": ("libjansson-dev", "libjansson4"),
     "yaml-0.1": ("libyaml-dev", "libyaml-0-2"),
     "libmicrohttpd": ("libmicrohttpd-dev", "libmicrohttpd12"),
+    "libcurl": ("libcurl4-openssl-dev", "libcurl4"),
+    "libcrypto": ("libssl-dev", "libssl3"),
 }
 BUILD_TOOLS = ["gcc", "libc6-dev", "make", "cmake", "pkg-config"]
 PROGRAM_MAP = {"protoc-c": "protobuf-c-compiler"}
@@ -204,7 +115,7 @@ else:
             continue  # tests only; the image builds with -DLASTMILE_TESTS=OFF
         if mod not in PKG_MAP:
             probs.append((f"pkg-config module {mod} (linked in {where}) has no Debian "
-                          f"package mapping", "tests/shell/test_deploy.sh PKG_MAP",
+                          f"package mapping", "tests/shell/deploy_checks.py PKG_MAP",
                           f"add {mod}: (its -dev package, its runtime package) to PKG_MAP, "
                           f"then to both apt-get lines of {DOCKERFILE}"))
             continue
@@ -255,7 +166,7 @@ else:
             deps = ""
         if deps and not re.search(r"(^|[\s,|])" + re.escape(rt) + r"([\s(,]|$)", deps):
             probs.append((f"{dev} here depends on '{deps}', not on {rt}", "this machine's dpkg",
-                          f"update PKG_MAP in tests/shell/test_deploy.sh and the runtime "
+                          f"update PKG_MAP in tests/shell/deploy_checks.py and the runtime "
                           f"stage of {DOCKERFILE} to the runtime package {dev} depends on"))
     check("runtime packages are the ones the installed -dev packages depend on", probs)
 
@@ -486,7 +397,7 @@ if services:
     if not any(str(s).endswith(PROM) for s in pm.values()):
         probs.append((f"the prometheus service does not mount {PROM}", CF,
                       f"volumes: - ./{PROM}:/etc/prometheus/prometheus.yml:ro"))
-check("Prometheus scrapes the four compose workers by service name on :9464", probs)
+check("Prometheus scrapes the compose workers by service name on :9464", probs)
 
 probs = []
 ds_uids = set()
@@ -744,9 +655,10 @@ def k8s_checks(kdir, path):
                 probs.append(("no kafka trigger", sow, "add a kafka trigger on its consumer group"))
             for t in kt:
                 md = t.get("metadata") or {}
-                if md.get("topic") != prefix + w:
+                topic = prefix + INPUTS.get(w, w)
+                if md.get("topic") != topic:
                     probs.append((f"kafka trigger topic is {md.get('topic')}, the worker "
-                                  f"consumes {prefix + w}", sow, f"topic: {prefix + w}"))
+                                  f"consumes {topic}", sow, f"topic: {topic}"))
                 if not str(md.get("consumerGroup", "")).endswith(w):
                     probs.append((f"kafka trigger consumerGroup is {md.get('consumerGroup')}",
                                   sow, f"consumerGroup: lastmile.{w}"))

@@ -79,10 +79,10 @@ else
   fail "docker-compose config rejects docker-compose.yml: $(tr '\n' ' ' <"$TMP/compose.err")" \
     "$SRC/docker-compose.yml" "fix the error above; keep to what docker-compose 1.29 accepts (no top-level name:)"
 fi
-if compose --profile sim --profile observe config >"$TMP/compose.yaml" 2>"$TMP/compose.err"; then
-  ok "docker-compose config with --profile sim --profile observe"
+if compose --profile sim --profile observe --profile receiver config >"$TMP/compose.yaml" 2>"$TMP/compose.err"; then
+  ok "docker-compose config with --profile sim --profile observe --profile receiver"
 else
-  fail "docker-compose --profile sim --profile observe config failed: $(tr '\n' ' ' <"$TMP/compose.err")" \
+  fail "docker-compose --profile sim --profile observe --profile receiver config failed: $(tr '\n' ' ' <"$TMP/compose.err")" \
     "$SRC/docker-compose.yml" "fix the error above"
   : >"$TMP/compose.yaml"
 fi

@@ -19,7 +19,7 @@ allowed[base]="base"
 allowed[domain]="base domain"
 allowed[runtime]="base runtime"
 allowed[tools]="base domain runtime tools"
-allowed[workers]="base domain runtime workers"
+allowed[workers]="base domain runtime tools workers"
 allowed[cli]="base domain runtime tools workers cli"
 
 bad=0 checked=0

@@ -18,6 +18,7 @@
 #include "intake.h"
 #include "qualification.h"
 #include "timing.h"
+#include "webhook.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -91,9 +92,9 @@ Test(topics, matches_the_runtime_suffixes) {
 }
 
 Test(topics, workers_agree) {
-    const lm_worker *const workers[] = {&lm_intake_worker,
-                                        &lm_qualification_worker,
-                                        &lm_followup_worker, &lm_timing_worker};
+    const lm_worker *const workers[] = {
+        &lm_intake_worker, &lm_qualification_worker, &lm_followup_worker,
+        &lm_timing_worker, &lm_webhook_worker};
     size_t i, k, readers = 0;
 
     for (i = 0; i < sizeof workers / sizeof workers[0]; i++) {

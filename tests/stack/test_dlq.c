@@ -1,0 +1,119 @@
+/* test_dlq.c — `lastmile dlq replay` on the embedded stack: a fixed input
+ * is decided once.
+ *   dlq.replay_of_a_fixed_input_decides_it_once: a lead whose state write
+ *     Redis refuses (its lead hash made a string) is dead-lettered by
+ *     intake; the key fixed, `lastmile dlq replay --worker intake` puts it
+ *     back and intake decides it (its done record held only the dead
+ *     letter: a replay is decided again) — one LeadAccepted; the same
+ *     replay again skips it (the replay record), and a forced replay finds
+ *     the new done record: still one LeadAccepted. (The webhook's dead
+ *     letters are replayed in test_webhook.c.) */
+#include "stack_fixture.h"
+
+#include "lm_lead.h"
+
+#include "lastmile/v1/lastmile.pb-c.h"
+
+#include <criterion/criterion.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EMAIL "replay@example.com"
+#define EVENT "ev-replay-1"
+
+static fixture fx;
+
+static void teardown(void) {
+    fixture_down(&fx);
+}
+
+static void redis_cmd(const char *cmd, const char *key) {
+    redisContext *c = redisConnect("127.0.0.1", fx.st.redis_port);
+    cr_assert(c && !c->err);
+    freeReplyObject(redisCommand(c, cmd, key));
+    redisFree(c);
+}
+
+/* Runs `lastmile dlq ARGS` (its output into out); the exit code. */
+static int dlq(char *out, size_t outsz, const char *args) {
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "%s/cli/lastmile dlq %s 2>&1", LM_BINARY_DIR,
+             args);
+    FILE *p = popen(cmd, "r");
+    cr_assert(p);
+    size_t n = fread(out, 1, outsz - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static size_t n_dead;
+static void on_dead(void *opaque, const rd_kafka_message_t *rkm) {
+    (void)opaque;
+    Lastmile__V1__DeadLetter *d =
+        lastmile__v1__dead_letter__unpack(NULL, rkm->len, rkm->payload);
+    cr_assert(d);
+    n_dead += strcmp(d->worker, "intake") == 0;
+    lastmile__v1__dead_letter__free_unpacked(d, NULL);
+}
+
+static char lead[LM_LEAD_ID_MAX];
+static size_t n_accepted;
+static void on_accepted(void *opaque, const rd_kafka_message_t *rkm) {
+    (void)opaque;
+    Lastmile__V1__LeadAccepted *a =
+        lastmile__v1__lead_accepted__unpack(NULL, rkm->len, rkm->payload);
+    cr_assert(a);
+    n_accepted += strcmp(a->lead_id, lead) == 0;
+    lastmile__v1__lead_accepted__free_unpacked(a, NULL);
+}
+
+Test(dlq, replay_of_a_fixed_input_decides_it_once, .fini = teardown,
+     .timeout = 180) {
+    cr_assert_eq(fixture_up(&fx, 1, 0), 0);
+    char person[LM_PERSON_MAX], key[LM_KEY_MAX], out[4096];
+    lm_lead_person(EMAIL, person);
+    lm_lead_id(person, EVENT, lead);
+    lm_lead_key(lead, key);
+    redis_cmd("SET %s not-a-hash", key); /* intake's HSET will fail */
+    cr_assert_geq(fixture_start_worker(&fx, "intake"), 0);
+    Lastmile__V1__LeadSubmitted l = LASTMILE__V1__LEAD_SUBMITTED__INIT;
+    l.event_id = EVENT;
+    l.source = "web_form";
+    l.email = EMAIL;
+    l.country = "DE";
+    l.submitted_at_ms = (int64_t)time(NULL) * 1000;
+    cr_assert_eq(fixture_produce(&fx, "intake", EMAIL, &l.base), 0);
+    topic_reader *dl = reader_new(&fx, "dlq");
+    for (int64_t t0 = fixture_mono_ms();
+         n_dead == 0 && fixture_mono_ms() - t0 < fixture_ms(30000);)
+        reader_drain(dl, 500, on_dead, NULL);
+    reader_free(dl);
+    cr_assert_eq(n_dead, 1, "intake did not dead-letter the lead");
+
+    redis_cmd("DEL %s", key); /* fixed */
+    cr_assert_eq(dlq(out, sizeof(out), "replay --worker intake"), 0, "%s", out);
+    cr_expect(strstr(out, "1 replayed, 0 skipped"), "%s", out);
+    topic_reader *acc = reader_new(&fx, "qualification");
+    for (int64_t t0 = fixture_mono_ms();
+         n_accepted == 0 && fixture_mono_ms() - t0 < fixture_ms(30000);)
+        reader_drain(acc, 500, on_accepted, NULL);
+    cr_assert_eq(n_accepted, 1, "the replayed lead was not decided");
+
+    cr_assert_eq(dlq(out, sizeof(out), "replay --worker intake"), 0, "%s", out);
+    cr_expect(strstr(out, "0 replayed, 1 skipped"), "%s", out);
+    cr_assert_eq(dlq(out, sizeof(out), "replay --worker intake --force"), 0,
+                 "%s", out);
+    cr_expect(strstr(out, "1 replayed"), "%s", out);
+    cr_expect(fixture_log_has(&fx, "intake", "\"event\":\"replayed\"", 1),
+              "intake did not log the replay");
+    cr_expect(fixture_log_has(&fx, "intake", "\"event\":\"recovered\"", 20000),
+              "the forced replay was not recovered from the done record");
+    reader_drain(acc, 2000, on_accepted, NULL);
+    reader_free(acc);
+    cr_expect_eq(n_accepted, 1, "decided %zu times", n_accepted);
+}
