@@ -32,6 +32,8 @@ static const command commands[] = {
     {"train", lm_cmd_train, "fit the qualification model from outcomes"},
     {"board", lm_cmd_board, "serve the live flow board in a browser"},
     {"bench", lm_cmd_bench, "measure the fleet against its broker's limit"},
+    {"gateway-key", lm_cmd_gateway_key,
+     "mint an API key for lastmile-gateway; print its keys-file line"},
     {"env", lm_cmd_env, "list every environment variable lastmile reads"},
 };
 
@@ -41,8 +43,8 @@ static void usage(FILE *f) {
                "lastmile turns every model output into a decision with an "
                "owner and a next step.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "  %-10s %s\n", "version", "print the version");
+        fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "  %-11s %s\n", "version", "print the version");
     fprintf(f, "\n`lastmile COMMAND --help` describes each one.\n");
 }
 

@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config clang-format
   librdkafka-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
-  libhiredis-dev libjansson-dev libyaml-dev libmicrohttpd-dev
+  libhiredis-dev libjansson-dev libyaml-dev libmicrohttpd-dev libssl-dev
   libcriterion-dev
   redis-server redis-tools kcat tzdata
 )
