@@ -191,15 +191,24 @@ static int field_unset(const ProtobufCMessage *m, const char *name) {
 typedef struct item_ctx {
     gw_problems *pr;
     char prefix[32];
+    json_t *reported; /* top-level keys already named: no second problem */
 } item_ctx;
 
 static void add_prefixed(item_ctx *c, const char *field, const char *what) {
     char f[GW_FIELD_MAX];
+    if (c->reported && json_object_get(c->reported, field))
+        return;
     snprintf(f, sizeof(f), "%s%s", c->prefix, field);
     gw_problem_add(c->pr, f, "%s", what);
 }
 
+#define GW_NO_EVENT_ID                                                         \
+    "missing; send an Idempotency-Key header (or an event_id field): one "     \
+    "unique id per submission, the same when a request is retried"
+
 static void intake_problem(void *opaque, const char *field, const char *what) {
+    if (strcmp(field, "event_id") == 0 && strncmp(what, "missing", 7) == 0)
+        what = GW_NO_EVENT_ID;
     add_prefixed(opaque, field, what);
 }
 
@@ -221,12 +230,14 @@ static void attributes_to_strings(json_t *item) {
     }
 }
 
-/* Reads every field of `item` on its own, so each bad one is named. */
-static int check_fields(const gw_kind_info *ki, json_t *item, item_ctx *c) {
+/* Reads every field of `item` on its own, so each bad one is named; the
+ * bad ones are taken out of the item (into c->reported), so that the
+ * rest is still read and validated. */
+static void check_fields(const gw_kind_info *ki, json_t *item, item_ctx *c) {
     const char *k;
     json_t *v;
-    int bad = 0;
-    json_object_foreach(item, k, v) {
+    void *tmp;
+    json_object_foreach_safe(item, tmp, k, v) {
         char err[GW_ERR_MAX];
         json_t *one = json_pack("{s:O}", k, v);
         ProtobufCMessage *m =
@@ -236,7 +247,6 @@ static int check_fields(const gw_kind_info *ki, json_t *item, item_ctx *c) {
             protobuf_c_message_free_unpacked(m, NULL);
             continue;
         }
-        bad++;
         size_t kn = strlen(k);
         const char *sep = strstr(err, ": ");
         if (strncmp(err, k, kn) == 0 && sep && strchr(":.[", err[kn]) != NULL) {
@@ -247,8 +257,9 @@ static int check_fields(const gw_kind_info *ki, json_t *item, item_ctx *c) {
         } else {
             add_prefixed(c, k, err);
         }
+        json_object_set_new(c->reported, k, json_true());
+        json_object_del(item, k);
     }
-    return bad;
 }
 
 /* Fills a missing event_id (from the Idempotency-Key) and, for a lead, a
@@ -285,7 +296,11 @@ static int validate(const gw_parse_in *in, const ProtobufCMessage *m,
     } else {
         for (const char *const *r = ki->required; *r; r++)
             if (field_unset(m, *r)) {
-                add_prefixed(c, *r, "missing; it is required");
+                add_prefixed(c, *r,
+                             strcmp(*r, "event_id") == 0
+                                 ? GW_NO_EVENT_ID
+                                 : "missing; it is required (see "
+                                   "docs/openapi.yaml)");
                 bad++;
             }
         const char *id = str_field(m, "event_id");
@@ -333,7 +348,7 @@ static int pack(gw_kind kind, ProtobufCMessage *m, gw_item *it) {
 static int read_item(const gw_parse_in *in, const json_t *src, size_t i,
                      int array, gw_item *it, gw_problems *pr) {
     const gw_kind_info *ki = &gw_kinds[in->kind];
-    item_ctx c = {pr, ""};
+    item_ctx c = {pr, "", json_object()};
     char err[GW_ERR_MAX];
     int rc = -1;
     if (array)
@@ -345,25 +360,28 @@ static int read_item(const gw_parse_in *in, const json_t *src, size_t i,
         return -1;
     }
     json_t *item = json_deep_copy(src);
-    if (!item) {
+    if (!item || !c.reported) {
         gw_problem_add(pr, "body", "out of memory");
+        json_decref(item);
+        json_decref(c.reported);
         return -1;
     }
     if (in->kind == GW_KIND_LEADS)
         attributes_to_strings(item);
     set_defaults(in, item, i, array);
-    if (check_fields(ki, item, &c) > 0)
-        goto done;
+    check_fields(ki, item, &c);
+    size_t bad = json_object_size(c.reported);
     ProtobufCMessage *m = lm_pbjson_to_message(ki->d, item, err, sizeof(err));
     if (!m) { /* every field read alone: only a oneof clash gets here */
         add_prefixed(&c, "body", err);
         goto done;
     }
-    if (validate(in, m, it, &c) == 0)
+    if (validate(in, m, it, &c) == 0 && bad == 0)
         rc = pack(in->kind, m, it) == 0 ? 0 : -1;
     protobuf_c_message_free_unpacked(m, NULL);
 done:
     json_decref(item);
+    json_decref(c.reported);
     return rc;
 }
 
