@@ -124,8 +124,7 @@ PKG_MAP = {  # pkg-config module -> (Debian -dev package, runtime package, bookw
     "hiredis": ("libhiredis-dev", "libhiredis0.14"),
     "jansson": ("libjansson-dev", "libjansson4"),
     "yaml-0.1": ("libyaml-dev", "libyaml-0-2"),
-    "libmicrohttpd": ("libmicrohttpd-dev", "libmicrohttpd12"),
-    "libcrypto": ("libssl-dev", "libssl3"),
+    "libmicrohttpd": ("libmicrohttpd-dev", "libmicrohttpd12"), "libcrypto": ("libssl-dev", "libssl3"),
 }
 BUILD_TOOLS = ["gcc", "libc6-dev", "make", "cmake", "pkg-config"]
 PROGRAM_MAP = {"protoc-c": "protobuf-c-compiler"}
