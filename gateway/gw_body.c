@@ -348,7 +348,7 @@ static int pack(gw_kind kind, ProtobufCMessage *m, gw_item *it) {
 static int read_item(const gw_parse_in *in, const json_t *src, size_t i,
                      int array, gw_item *it, gw_problems *pr) {
     const gw_kind_info *ki = &gw_kinds[in->kind];
-    item_ctx c = {pr, "", json_object()};
+    item_ctx c = {pr, "", NULL};
     char err[GW_ERR_MAX];
     int rc = -1;
     if (array)
@@ -360,6 +360,7 @@ static int read_item(const gw_parse_in *in, const json_t *src, size_t i,
         return -1;
     }
     json_t *item = json_deep_copy(src);
+    c.reported = json_object();
     if (!item || !c.reported) {
         gw_problem_add(pr, "body", "out of memory");
         json_decref(item);

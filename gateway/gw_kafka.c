@@ -175,11 +175,11 @@ fail:
 void gw_kafka_free(gw_kafka *k) {
     if (!k)
         return;
-    rd_kafka_flush(k->rk, k->ack_timeout_ms);
+    /* the threads first: flush serves the last reports on this thread */
     atomic_store(&k->stop, 1);
     pthread_join(k->prober, NULL);
     pthread_join(k->poller, NULL);
-    rd_kafka_poll(k->rk, 0);
+    rd_kafka_flush(k->rk, k->ack_timeout_ms);
     rd_kafka_destroy(k->rk);
     pthread_mutex_destroy(&k->why_mu);
     free(k);

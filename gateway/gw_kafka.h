@@ -31,8 +31,9 @@ typedef struct gw_kafka gw_kafka;
 /* NULL with err naming the property or the failure. */
 gw_kafka *gw_kafka_new(const lm_settings *s, int ack_timeout_ms, char *err,
                        size_t errsz);
-/* Flushes what is queued (up to the ack timeout), stops the threads,
- * destroys the producer. NULL ok. */
+/* Stops the threads, flushes what is queued (up to the ack timeout),
+ * destroys the producer. Call it after the HTTP server has stopped (no
+ * send running). NULL ok. */
 void gw_kafka_free(gw_kafka *k);
 
 /* Produces every item to <prefix><topic_suffix>, keyed by its key, with
