@@ -22,7 +22,8 @@
 #     gateway/gw_http.c is documented;
 #   - with the broker down: /readyz 503, each POST 503 with Retry-After
 #     (no 202 without the broker's acknowledgement); back up: the same
-#     request with the same Idempotency-Key is 202.
+#     request with the same Idempotency-Key is 202;
+#   - SIGTERM stops the gateway with exit 0.
 #
 # Run by ctest with LM_SOURCE_DIR and LM_BINARY_DIR set, or by hand:
 #   LM_BINARY_DIR=build bash tests/shell/test_gateway.sh
@@ -86,6 +87,7 @@ gw_start gateway LASTMILE_GATEWAY_MAX_BODY=4096 LASTMILE_GATEWAY_BATCH_MAX=3 \
   LASTMILE_GATEWAY_ACK_TIMEOUT_MS=1500 LASTMILE_GATEWAY_RATE=1000 \
   LASTMILE_GATEWAY_BURST=1000
 MAIN_URL=$GW_URL
+MAIN_PID=${PIDS[-1]}
 gw_start limited LASTMILE_GATEWAY_RATE=0.2 LASTMILE_GATEWAY_BURST=2
 LIMITED_URL=$GW_URL
 ok "gateways up at $MAIN_URL and $LIMITED_URL (rate-limited)"
@@ -99,5 +101,23 @@ passed=$((passed + $(grep -c '^ok ' "$TMP/check.out")))
 failed=$((failed + $(grep -c '^FAIL ' "$TMP/check.out")))
 if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$TMP/check.out"; then
   fail "gateway_check.py exited $rc" "tests/shell/gateway_check.py" "see its output"
+fi
+
+# ---- SIGTERM: finish what runs, exit 0 -----------------------------------------
+kill -TERM "$MAIN_PID"
+for ((i = 0; i < 50 * MULT; i++)); do
+  kill -0 "$MAIN_PID" 2>/dev/null || break
+  sleep 0.1
+done
+if kill -0 "$MAIN_PID" 2>/dev/null; then
+  fail "lastmile-gateway still runs 5 s after SIGTERM" "gateway/main.c" "stop on SIGTERM"
+else
+  wait "$MAIN_PID"
+  rc=$?
+  if [ "$rc" -eq 0 ] && grep -q '"event":"stopping"' "$TMP/gateway.log"; then
+    ok "SIGTERM: the gateway stops, exit 0"
+  else
+    fail "SIGTERM: exit $rc" "gateway/main.c" "exit 0 after finishing the requests"
+  fi
 fi
 finish
