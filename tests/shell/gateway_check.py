@@ -51,6 +51,22 @@ def req(method, path, body=None, key=None, ctype="application/json",
     return r.status, hd, text
 
 
+def chunked(path, chunks, key, headers=None):
+    """A POST whose body comes in chunks, with no Content-Length."""
+    u = urllib.parse.urlparse(MAIN)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    h = dict(headers or {}, Authorization="Bearer " + key)
+    h["Content-Type"] = "application/json"
+    h["Transfer-Encoding"] = "chunked"
+    c.request("POST", path, body=iter([x.encode() for x in chunks]), headers=h,
+              encode_chunked=True)
+    r = c.getresponse()
+    text = r.read().decode("utf-8", "replace")
+    hd = {k.lower(): v for k, v in r.getheaders()}
+    c.close()
+    return r.status, hd, text
+
+
 def lead(n, **kw):
     d = {"source": "web_form", "email": "p%s-%s@example.com" % (RUN, n),
          "country": "DE", "full_name": "Ada %s" % n, "company_size": 40}
@@ -160,6 +176,15 @@ def errors():
     expect("a body over LASTMILE_GATEWAY_MAX_BODY",
            req("POST", "/v1/leads", lead(4, full_name="x" * 5000),
                key=KEYS["web"]), 413, "application/problem+json")
+    big = json.dumps(lead(5, full_name="y" * 5000))
+    expect("a chunked body (no Content-Length) over the limit",
+           chunked("/v1/leads", [big[i:i + 500] for i in range(0, len(big), 500)],
+                   KEYS["web"], {"Idempotency-Key": RUN + "-big"}), 413,
+           "application/problem+json")
+    small = json.dumps(lead(6))
+    expect("a chunked body within the limit",
+           chunked("/v1/leads", [small[:10], small[10:40], small[40:]], KEYS["web"],
+                   {"Idempotency-Key": RUN + "-chunked"}), 202, "application/json")
     expect("an array over LASTMILE_GATEWAY_BATCH_MAX",
            req("POST", "/v1/leads", [lead(i) for i in range(4)],
                key=KEYS["web"]), 413, "application/problem+json")
