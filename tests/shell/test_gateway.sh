@@ -45,6 +45,35 @@ need_built "$LM" "$GW"
 # a lastmile-gateway from the outer environment must not leak in
 unset "${!LASTMILE_@}"
 
+# ---- lastmile gateway-key ------------------------------------------------------
+"$LM" gateway-key --help >"$TMP/help.txt" 2>&1
+rc=$?
+if [ "$rc" -eq 0 ] && grep -q 'NAME SCOPES \[ORIGINS\]' "$TMP/help.txt"; then
+  ok "lastmile gateway-key --help: exit 0, usage"
+else
+  fail "lastmile gateway-key --help exited $rc" "cli/gateway_key.c" "print the usage, exit 0"
+fi
+for args in "web" "web leeds" "web leads example.com" "w/b leads" "a b c d"; do
+  # shellcheck disable=SC2086
+  "$LM" gateway-key $args >"$TMP/gk.out" 2>"$TMP/gk.err"
+  rc=$?
+  if [ "$rc" -eq 2 ] && [ ! -s "$TMP/gk.out" ] && [ -s "$TMP/gk.err" ]; then
+    ok "lastmile gateway-key $args: usage error, no key printed: $(head -n1 "$TMP/gk.err")"
+  else
+    fail "lastmile gateway-key $args: exit $rc" "cli/gateway_key.c" "exit 2, print nothing on stdout"
+  fi
+done
+"$LM" gateway-key k1 leads,responses https://a.test >"$TMP/gk1" && "$LM" gateway-key k1 leads >"$TMP/gk2"
+k1=$(sed -n 's/^key: *//p' "$TMP/gk1")
+h1=$(sed -n 's/^line: k1 \([0-9a-f]*\) leads,responses https:\/\/a.test$/\1/p' "$TMP/gk1")
+if [[ "$k1" =~ ^lmk_[0-9a-f]{64}$ ]] && [ "$h1" = "$(printf %s "$k1" | sha256sum | cut -d' ' -f1)" ] &&
+  [ "$k1" != "$(sed -n 's/^key: *//p' "$TMP/gk2")" ]; then
+  ok "lastmile gateway-key: a fresh lmk_ key each time, the line holds its SHA-256"
+else
+  fail "lastmile gateway-key printed $(cat "$TMP/gk1")" "cli/gateway_key.c" \
+    "key: lmk_<64 hex>, line: NAME sha256(key) SCOPES [ORIGINS]"
+fi
+
 # ---- the keys file: a bad line stops the gateway at start --------------------
 GOOD="ok-1 $(printf '%064d' 0) leads"
 check_bad_keys() { # line 3, what the error must say

@@ -280,3 +280,19 @@ Test(body, timing_kinds_need_their_fields_and_are_wrapped) {
     cr_expect_str_eq(items.v[0].key, "ana");
     gw_items_free(&items);
 }
+
+/* ---- lm_digest -------------------------------------------------------- */
+
+Test(digest, sha256_random_and_equal) {
+    char hex[LM_DIGEST_SHA256_HEX], a[65], b[65];
+    cr_assert_eq(lm_digest_sha256_hex("abc", 3, hex), 0);
+    cr_expect_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223"
+                          "b00361a396177a9cb410ff61f20015ad");
+    cr_assert_eq(lm_digest_random_hex(32, a, sizeof(a)), 0);
+    cr_assert_eq(lm_digest_random_hex(32, b, sizeof(b)), 0);
+    cr_expect_eq(strlen(a), 64);
+    cr_expect_str_neq(a, b);
+    cr_expect_eq(lm_digest_random_hex(33, a, sizeof(a)), -1); /* too small */
+    cr_expect(lm_digest_equal("abcd", "abcd", 4));
+    cr_expect(!lm_digest_equal("abcd", "abce", 4));
+}
