@@ -64,10 +64,10 @@ int lm_cmd_gateway_key(int argc, char **argv) {
     snprintf(line, sizeof(line), "%s %s %s%s%s", argv[optind], hex,
              argv[optind + 1], n == 3 ? " " : "",
              n == 3 ? argv[optind + 2] : "");
-    gw_keys *ks =
-        gw_keys_parse(line, "NAME SCOPES [ORIGINS]", 1, 1, err, sizeof(err));
-    if (!ks)
-        return lm_cli_usage_error(&cli, "%s", err);
+    gw_keys *ks = gw_keys_parse(line, "line", 1, 1, err, sizeof(err));
+    if (!ks) /* "line:1: what; fix": the what and the fix */
+        return lm_cli_usage_error(
+            &cli, "%s", strncmp(err, "line:1: ", 8) == 0 ? err + 8 : err);
     gw_keys_free(ks);
     printf("key:  %s\nline: %s\n", key, line);
     return LM_EXIT_OK;
