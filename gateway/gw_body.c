@@ -311,6 +311,13 @@ static int validate(const gw_parse_in *in, const ProtobufCMessage *m,
             add_prefixed(c, "event_id", what);
             bad++;
         }
+        if (strlen(str_field(m, ki->key_field)) >= sizeof(it->key)) {
+            char what[96];
+            snprintf(what, sizeof(what), "longer than %zu bytes",
+                     sizeof(it->key) - 1);
+            add_prefixed(c, ki->key_field, what);
+            bad++;
+        }
         if (bad)
             return -1;
         lm_fmt_cat(it->key, sizeof(it->key), str_field(m, ki->key_field), NULL);

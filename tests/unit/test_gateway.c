@@ -273,6 +273,14 @@ Test(body, timing_kinds_need_their_fields_and_are_wrapped) {
     cr_expect_str_eq(ev->response->event_id, "r");
     lastmile__v1__timing_event__free_unpacked(ev, NULL);
     gw_items_free(&items);
+    char longid[400] = "{\"kind\":\"REPLIED\",\"lead_id\":\"";
+    memset(longid + strlen(longid), 'x', 300);
+    memcpy(longid + strlen(longid), "\"}", 3);
+    cr_assert_eq(
+        parse(GW_KIND_RESPONSES, "application/json", longid, "r2", &items, &pr),
+        400);
+    cr_expect(named(&pr, "lead_id"));
+    gw_problems_free(&pr);
     cr_assert_eq(parse(GW_KIND_OWNER_STATUS, "application/json",
                        "{\"owner\":\"ana\",\"status\":\"AWAY\"}", "s", &items,
                        &pr),
