@@ -198,6 +198,8 @@ static void add_prefixed(item_ctx *c, const char *field, const char *what) {
     char f[GW_FIELD_MAX];
     if (c->reported && json_object_get(c->reported, field))
         return;
+    if (!*field) /* a key "" in the body: the body is named */
+        field = "body";
     snprintf(f, sizeof(f), "%s%s", c->prefix, field);
     gw_problem_add(c->pr, f, "%s", what);
 }
@@ -447,6 +449,8 @@ unsigned gw_body_parse(const gw_parse_in *in, gw_items *out, gw_problems *pr,
                        char *detail, size_t detailsz) {
     unsigned status = 0;
     memset(out, 0, sizeof(*out));
+    if (detailsz > 0)
+        detail[0] = '\0';
     json_t *j = body_json(in, pr, &status, detail, detailsz);
     if (!j)
         return status;
@@ -471,7 +475,7 @@ unsigned gw_body_parse(const gw_parse_in *in, gw_items *out, gw_problems *pr,
         out->n = i + 1; /* a bad item's buffers are freed with the rest */
     }
     json_decref(j);
-    if (status == 0 && gw_problem_count(pr) > 0) {
+    if ((status == 0 || status == 400) && gw_problem_count(pr) > 0) {
         status = 400;
         snprintf(detail, detailsz,
                  "%zu field%s to fix (see errors); nothing was accepted",

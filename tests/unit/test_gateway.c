@@ -154,7 +154,11 @@ static unsigned parse(gw_kind kind, const char *ctype, const char *body,
                       const char *idem, gw_items *items, gw_problems *pr) {
     gw_parse_in in = {kind, ctype, body, strlen(body), idem, NOW, 3};
     char detail[512];
-    return gw_body_parse(&in, items, pr, detail, sizeof(detail));
+    memset(detail, 'x', sizeof(detail)); /* as if never initialised */
+    unsigned st = gw_body_parse(&in, items, pr, detail, sizeof(detail));
+    cr_expect(st == 0 || (memchr(detail, '\0', sizeof(detail)) && *detail),
+              "answer %u without a detail", st);
+    return st;
 }
 
 static int named(const gw_problems *pr, const char *field) {
@@ -223,6 +227,10 @@ Test(body, content_types_and_forms) {
     gw_problems pr = {0};
     cr_expect_eq(parse(GW_KIND_LEADS, "text/plain", "x", "i", &items, &pr),
                  415);
+    cr_expect_eq(
+        parse(GW_KIND_LEADS, "application/json", "[]", "i", &items, &pr), 400);
+    cr_expect(named(&pr, "body"));
+    gw_problems_free(&pr);
     cr_expect_eq(parse(GW_KIND_RESPONSES, "application/x-www-form-urlencoded",
                        "lead_id=x", "i", &items, &pr),
                  415);
