@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # gateway_check.py — run by tests/shell/test_gateway.sh (not a test of its
 # own); see that script for what is checked.
-"""argv: main_url limited_url keys.json src_dir lastmile partitions.
+"""argv: main_url limited_url keys.json src_dir lastmile partitions metrics_url.
 One line per check: "ok   ..." or "FAIL ..." with "where:" and "fix:"."""
 import http.client
 import json
@@ -14,7 +14,7 @@ import urllib.parse
 
 import yaml
 
-MAIN, LIMITED, KEYS_PATH, SRC, LM, PARTS = sys.argv[1:7]
+MAIN, LIMITED, KEYS_PATH, SRC, LM, PARTS, METRICS = sys.argv[1:8]
 PARTS = int(PARTS)
 KEYS = json.load(open(KEYS_PATH))
 ORIGIN = "http://form.test"
@@ -494,6 +494,29 @@ def broker_down(later):
            "application/json")
 
 
+def metrics():
+    """The metrics port: the requests counted, health and readiness."""
+    for path, status in (("/healthz", 200), ("/readyz", 200)):
+        expect("metrics port GET %s" % path, req("GET", path, base=METRICS),
+               status, "text/plain", where="gateway/main.c",
+               fix="serve the metrics server on LASTMILE_METRICS_ADDR")
+    got = req("GET", "/metrics", base=METRICS)
+    counts = {}
+    for m in re.finditer(r'^lastmile_gateway_requests_total\{path="([^"]+)",'
+                         r'status="(\d+)"\} (\d+)', got[2], re.M):
+        counts[(m.group(1), m.group(2))] = int(m.group(3))
+    want = [("/v1/leads", "202"), ("/v1/leads", "400"), ("/v1/leads", "401"),
+            ("/v1/leads", "413"), ("/v1/leads", "415"), ("/v1/leads", "204"),
+            ("/v1/responses", "403"), ("/v1/leads", "503")]
+    missing = [w for w in want if counts.get(w, 0) < 1]
+    if got[0] == 200 and not missing and \
+            "lastmile_gateway_request_seconds_bucket" in got[2]:
+        ok("/metrics counts requests by path and status (%d series)" % len(counts))
+    else:
+        fail("/metrics: %d, missing %s" % (got[0], missing), "gateway/gw_http.c count()",
+             "count every answer")
+
+
 def main():
     spec = yaml.safe_load(open(os.path.join(SRC, "docs/openapi.yaml")))
     errors()
@@ -501,6 +524,7 @@ def main():
     later = openapi(spec)
     rate_limited(later)
     broker_down(later)
+    metrics()
 
 
 main()

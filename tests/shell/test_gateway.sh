@@ -23,6 +23,8 @@
 #   - with the broker down: /readyz 503, each POST 503 with Retry-After
 #     (no 202 without the broker's acknowledgement); back up: the same
 #     request with the same Idempotency-Key is 202;
+#   - /metrics, /healthz, /readyz on LASTMILE_METRICS_ADDR, with the
+#     requests counted by path and status;
 #   - SIGTERM stops the gateway with exit 0.
 #
 # Run by ctest with LM_SOURCE_DIR and LM_BINARY_DIR set, or by hand:
@@ -112,9 +114,10 @@ mint_key crm responses,activities
 CRM=$KEY
 mint_key all leads,responses,activities
 ALL=$KEY
+MPORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 gw_start gateway LASTMILE_GATEWAY_MAX_BODY=4096 LASTMILE_GATEWAY_BATCH_MAX=3 \
   LASTMILE_GATEWAY_ACK_TIMEOUT_MS=1500 LASTMILE_GATEWAY_RATE=1000 \
-  LASTMILE_GATEWAY_BURST=1000
+  LASTMILE_GATEWAY_BURST=1000 LASTMILE_METRICS_ADDR=127.0.0.1:$MPORT
 MAIN_URL=$GW_URL
 MAIN_PID=${PIDS[-1]}
 gw_start limited LASTMILE_GATEWAY_RATE=0.2 LASTMILE_GATEWAY_BURST=2
@@ -123,7 +126,7 @@ ok "gateways up at $MAIN_URL and $LIMITED_URL (rate-limited)"
 
 printf '{"web":"%s","crm":"%s","all":"%s"}\n' "$WEB" "$CRM" "$ALL" >"$TMP/keys.json"
 "$PY" "$SRC/tests/shell/gateway_check.py" "$MAIN_URL" "$LIMITED_URL" \
-  "$TMP/keys.json" "$SRC" "$LM" 4 >"$TMP/check.out" 2>&1
+  "$TMP/keys.json" "$SRC" "$LM" 4 "http://127.0.0.1:$MPORT" >"$TMP/check.out" 2>&1
 rc=$?
 cat "$TMP/check.out"
 passed=$((passed + $(grep -c '^ok ' "$TMP/check.out")))
