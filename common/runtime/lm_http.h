@@ -1,6 +1,7 @@
 /* lm_http.h — the one HTTP server of lastmile: libmicrohttpd behind a
- * route table. The workers' /metrics, /healthz and /readyz (lm_metrics)
- * and the board's page and /api/board (cli/board) are both served by it.
+ * route table. The workers' /metrics, /healthz and /readyz (lm_metrics),
+ * the board's page and /api/board (cli/board) and the gateway's API
+ * (gateway/gw_http.c) are all served by it.
  *
  * What it does: binds HOST:PORT (IPv4 or [IPv6]; port 0 picks a free
  * one) itself, so a bind failure names its errno, hands the socket to
@@ -18,9 +19,9 @@
  * handler runs with req->body_over set and should answer 413. Unmatched
  * requests are still answered at once (404/405), before their body.
  * Every response carries Cache-Control: no-store, the configured extra
- * headers and the handler's own (lm_http_header_add). HEAD is a method like any
- * other: list it in the table to answer it (libmicrohttpd then sends the
- * headers only).
+ * headers and the handler's own (lm_http_header_add). HEAD is a method
+ * like any other: list it in the table to answer it (libmicrohttpd then
+ * sends the headers only).
  *
  * Threads: either one internal thread serves every connection (handlers
  * must be quick and must not block), or a thread per connection (handlers
