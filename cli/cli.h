@@ -16,18 +16,19 @@
 #define LM_EXIT_FAILED 1
 #define LM_EXIT_USAGE  2
 
-int lm_cmd_dev(int argc, char **argv);      /* dev.c */
-int lm_cmd_env(int argc, char **argv);      /* env.c */
-int lm_cmd_demo(int argc, char **argv);     /* demo.c */
-int lm_cmd_simulate(int argc, char **argv); /* simulate.c */
-int lm_cmd_publish(int argc, char **argv);  /* publish.c */
-int lm_cmd_tail(int argc, char **argv);     /* tail.c */
-int lm_cmd_report(int argc, char **argv);   /* report.c */
-int lm_cmd_waiting(int argc, char **argv);  /* waiting.c */
-int lm_cmd_train(int argc, char **argv);    /* train.c */
-int lm_cmd_board(int argc, char **argv);    /* board.c */
-int lm_cmd_bench(int argc, char **argv);    /* bench.c */
-int lm_cmd_dlq(int argc, char **argv);      /* dlq.c */
+int lm_cmd_dev(int argc, char **argv);         /* dev.c */
+int lm_cmd_env(int argc, char **argv);         /* env.c */
+int lm_cmd_demo(int argc, char **argv);        /* demo.c */
+int lm_cmd_simulate(int argc, char **argv);    /* simulate.c */
+int lm_cmd_publish(int argc, char **argv);     /* publish.c */
+int lm_cmd_tail(int argc, char **argv);        /* tail.c */
+int lm_cmd_report(int argc, char **argv);      /* report.c */
+int lm_cmd_waiting(int argc, char **argv);     /* waiting.c */
+int lm_cmd_train(int argc, char **argv);       /* train.c */
+int lm_cmd_board(int argc, char **argv);       /* board.c */
+int lm_cmd_bench(int argc, char **argv);       /* bench.c */
+int lm_cmd_gateway_key(int argc, char **argv); /* gateway_key.c */
+int lm_cmd_dlq(int argc, char **argv);         /* dlq.c */
 
 /* ---- options (opts.c) ---------------------------------------------------
  *

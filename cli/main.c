@@ -33,6 +33,8 @@ static const command commands[] = {
     {"board", lm_cmd_board, "serve the live flow board in a browser"},
     {"bench", lm_cmd_bench, "measure the fleet against its broker's limit"},
     {"dlq", lm_cmd_dlq, "dead letters: list, show, replay"},
+    {"gateway-key", lm_cmd_gateway_key,
+     "mint an API key for lastmile-gateway; print its keys-file line"},
     {"env", lm_cmd_env, "list every environment variable lastmile reads"},
 };
 
@@ -42,8 +44,8 @@ static void usage(FILE *f) {
                "lastmile turns every model output into a decision with an "
                "owner and a next step.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "  %-10s %s\n", "version", "print the version");
+        fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "  %-11s %s\n", "version", "print the version");
     fprintf(f, "\n`lastmile COMMAND --help` describes each one.\n");
 }
 

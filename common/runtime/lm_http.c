@@ -1,8 +1,8 @@
 /* lm_http.c — the HTTP server behind a route table (see lm_http.h).
  *
  * In this order: address parsing, the listen socket, the dispatcher (the
- * libmicrohttpd access handler: route lookup, 404/405, the response), and
- * start/stop.
+ * libmicrohttpd access handler: route lookup, 404/405, reading a body when
+ * the config asks, the response), and start/stop.
  *
  * The listen socket is made here (so a bind failure names its errno) and
  * handed to libmicrohttpd, which closes it in MHD_stop_daemon.
@@ -225,6 +225,18 @@ void lm_http_respond(lm_http_response *resp, unsigned int status,
     }
 }
 
+int lm_http_header_add(lm_http_response *resp, const char *name,
+                       const char *value) {
+    size_t n = strlen(value);
+    if (resp->n_headers >= LM_HTTP_RESP_HEADERS_MAX ||
+        n >= LM_HTTP_HEADER_VALUE_MAX)
+        return -1;
+    resp->hname[resp->n_headers] = name;
+    memcpy(resp->hvalue[resp->n_headers], value, n + 1);
+    resp->n_headers++;
+    return 0;
+}
+
 void lm_http_text(lm_http_response *resp, unsigned int status,
                   const char *text) {
     lm_http_respond(resp, status, LM_HTTP_CT_TEXT, text, strlen(text),
@@ -303,6 +315,8 @@ static enum MHD_Result lm_http_queue(lm_http_server *s,
     for (const char *const *h = s->cfg.headers; h != NULL && h[0] != NULL;
          h += 2)
         MHD_add_response_header(r, h[0], h[1]);
+    for (size_t i = 0; i < resp->n_headers; i++)
+        MHD_add_response_header(r, resp->hname[i], resp->hvalue[i]);
     if (allow[0] != '\0')
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
     ret = MHD_queue_response(conn, resp->status, r);
@@ -310,8 +324,99 @@ static enum MHD_Result lm_http_queue(lm_http_server *s,
     return ret;
 }
 
-/* libmicrohttpd's access handler: runs on a server thread, once per
- * request (answered on the first call, before any body is read). */
+/* A request whose body is being read (the connection's con_cls). */
+typedef struct lm_http_upload {
+    const lm_http_route *route;
+    char *buf; /* body so far, NUL-terminated; NULL when empty or over */
+    size_t len;
+    int over;     /* more than body_max: not kept */
+    int answered; /* a response is queued */
+} lm_http_upload;
+
+static int lm_http_has_body(const char *method) {
+    return strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+           strcmp(method, "PATCH") == 0;
+}
+
+const char *lm_http_header_get(const lm_http_request *req, const char *name) {
+    if (req == NULL || req->conn == NULL)
+        return NULL;
+    return MHD_lookup_connection_value((struct MHD_Connection *)req->conn,
+                                       MHD_HEADER_KIND, name);
+}
+
+/* Runs the route's handler (r may be NULL: resp holds the 404/405) and
+ * queues the response. */
+static enum MHD_Result
+lm_http_answer(lm_http_server *s, struct MHD_Connection *conn,
+               const lm_http_route *r, const char *method, const char *url,
+               const lm_http_upload *up, lm_http_response *resp,
+               const char *allow) {
+    if (r != NULL) {
+        lm_http_request req = {method, url, NULL, 0, 0, conn};
+        if (up != NULL) {
+            req.body = up->buf != NULL ? up->buf : "";
+            req.body_len = up->len;
+            req.body_over = up->over;
+            if (up->over)
+                req.body = NULL;
+        }
+        r->fn(s->cfg.opaque, &req, resp);
+    }
+    return lm_http_queue(s, conn, resp, allow);
+}
+
+/* Appends an upload chunk, or marks the body over the limit. */
+static void lm_http_take_chunk(lm_http_upload *up, size_t body_max,
+                               const char *data, size_t n) {
+    if (up->over)
+        return;
+    if (n > body_max - up->len) {
+        up->over = 1;
+        free(up->buf);
+        up->buf = NULL;
+        up->len = 0;
+        return;
+    }
+    char *nb = realloc(up->buf, up->len + n + 1);
+    if (nb == NULL) { /* out of memory: answered as too large */
+        up->over = 1;
+        free(up->buf);
+        up->buf = NULL;
+        up->len = 0;
+        return;
+    }
+    memcpy(nb + up->len, data, n);
+    up->len += n;
+    nb[up->len] = '\0';
+    up->buf = nb;
+}
+
+/* The upload of a matched request with a body, or NULL when out of
+ * memory. Over the limit at once when its Content-Length says so. */
+static lm_http_upload *lm_http_upload_new(struct MHD_Connection *conn,
+                                          const lm_http_route *r,
+                                          size_t body_max) {
+    lm_http_upload *up = calloc(1, sizeof *up);
+    const char *cl =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    if (up == NULL)
+        return NULL;
+    up->route = r;
+    if (cl != NULL) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long v = strtoull(cl, &end, 10);
+        if (errno != 0 || end == cl || v > body_max)
+            up->over = 1;
+    }
+    return up;
+}
+
+/* libmicrohttpd's access handler: runs on a server thread. A request
+ * without a body to read is answered on the first call; one with a body
+ * (config body_max) once the body is in (or at once when it is too
+ * large). */
 static enum MHD_Result lm_http_dispatch(void *cls, struct MHD_Connection *conn,
                                         const char *url, const char *method,
                                         const char *version,
@@ -319,17 +424,61 @@ static enum MHD_Result lm_http_dispatch(void *cls, struct MHD_Connection *conn,
                                         size_t *upload_data_size,
                                         void **con_cls) {
     lm_http_server *s = cls;
-    lm_http_response resp;
-    char allow[LM_HTTP_ALLOW_MAX];
+    lm_http_upload *up = *con_cls;
+    char allow[LM_HTTP_ALLOW_MAX] = "";
+    lm_http_response *resp;
     const lm_http_route *r;
+    enum MHD_Result ret;
 
-    lm_http_respond(&resp, MHD_HTTP_OK, NULL, NULL, 0, LM_HTTP_BODY_STATIC);
-    r = lm_http_route_find(&s->cfg, method, url, &resp, allow);
-    if (r != NULL) {
-        lm_http_request req = {method, url};
-        r->fn(s->cfg.opaque, &req, &resp);
+    if (up != NULL && *upload_data_size > 0) {
+        lm_http_take_chunk(up, s->cfg.body_max, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
     }
-    return lm_http_queue(s, conn, &resp, allow);
+    if (up != NULL && up->answered)
+        return MHD_YES;
+    resp = calloc(1, sizeof *resp); /* a few KB: not on the stack */
+    if (resp == NULL)
+        return MHD_NO;
+    lm_http_respond(resp, MHD_HTTP_OK, NULL, NULL, 0, LM_HTTP_BODY_STATIC);
+    if (up != NULL) { /* the whole body is in */
+        up->answered = 1;
+        ret = lm_http_answer(s, conn, up->route, method, url, up, resp, allow);
+        free(resp);
+        return ret;
+    }
+    r = lm_http_route_find(&s->cfg, method, url, resp, allow);
+    if (r != NULL && s->cfg.body_max > 0 && lm_http_has_body(method)) {
+        up = lm_http_upload_new(conn, r, s->cfg.body_max);
+        if (up == NULL) {
+            free(resp);
+            return MHD_NO;
+        }
+        *con_cls = up; /* freed in lm_http_completed */
+        if (!up->over) {
+            free(resp);
+            return MHD_YES; /* the body comes in the next calls */
+        }
+        up->answered = 1;
+        ret = lm_http_answer(s, conn, r, method, url, up, resp, allow);
+        free(resp);
+        return ret;
+    }
+    ret = lm_http_answer(s, conn, r, method, url, NULL, resp, allow);
+    free(resp);
+    return ret;
+}
+
+/* libmicrohttpd's request-completed callback: frees the upload. */
+static void lm_http_completed(void *cls, struct MHD_Connection *conn,
+                              void **con_cls,
+                              enum MHD_RequestTerminationCode toe) {
+    lm_http_upload *up = *con_cls;
+    if (up != NULL) {
+        free(up->buf);
+        free(up);
+        *con_cls = NULL;
+    }
 }
 
 /* ==== start and stop ====================================================== */
@@ -376,6 +525,7 @@ lm_http_server *lm_http_start(const char *addr, const lm_http_config *cfg,
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, lm_http_dispatch, s, MHD_OPTION_LISTEN_SOCKET, fd,
         MHD_OPTION_EXTERNAL_LOGGER, lm_http_mhd_log, s,
+        MHD_OPTION_NOTIFY_COMPLETED, lm_http_completed, s,
         MHD_OPTION_CONNECTION_TIMEOUT,
         cfg->idle_s > 0 ? cfg->idle_s : (unsigned int)LM_HTTP_IDLE_S,
         MHD_OPTION_CONNECTION_LIMIT,

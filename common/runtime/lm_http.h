@@ -1,19 +1,27 @@
 /* lm_http.h — the one HTTP server of lastmile: libmicrohttpd behind a
- * route table. The workers' /metrics, /healthz and /readyz (lm_metrics)
- * and the board's page and /api/board (cli/board) are both served by it.
+ * route table. The workers' /metrics, /healthz and /readyz (lm_metrics),
+ * the board's page and /api/board (cli/board) and the gateway's API
+ * (gateway/gw_http.c) are all served by it.
  *
  * What it does: binds HOST:PORT (IPv4 or [IPv6]; port 0 picks a free
  * one) itself, so a bind failure names its errno, hands the socket to
  * libmicrohttpd, and answers each request on its first call, before any
- * body is read (the routes are for GET and HEAD):
+ * body is read (unless the config asks for bodies, below):
  *   - the route whose method and path (query string excluded) match runs
  *     and fills the response;
  *   - a method that no route has: 405, Allow: every method of the table;
  *   - a known method on a path no route has: 404;
  *   - a known path with another method: 405, Allow: that path's methods.
- * Every response carries Cache-Control: no-store and the configured extra
- * headers. HEAD is a method like any other: list it in the table to
- * answer it (libmicrohttpd then sends the headers only).
+ * Bodies: with body_max > 0 in the config, a POST, PUT or PATCH that
+ * matches a route is answered once its whole body is read (at most
+ * body_max bytes, kept in memory; the handler sees it in req->body). A
+ * larger body (by its Content-Length, or as it arrives) is not kept: the
+ * handler runs with req->body_over set and should answer 413. Unmatched
+ * requests are still answered at once (404/405), before their body.
+ * Every response carries Cache-Control: no-store, the configured extra
+ * headers and the handler's own (lm_http_header_add). HEAD is a method
+ * like any other: list it in the table to answer it (libmicrohttpd then
+ * sends the headers only).
  *
  * Threads: either one internal thread serves every connection (handlers
  * must be quick and must not block), or a thread per connection (handlers
@@ -31,10 +39,12 @@
 
 #include <stddef.h>
 
-#define LM_HTTP_HOST_MAX 46  /* INET6_ADDRSTRLEN: an IPv6 address + NUL */
-#define LM_HTTP_CONN_MAX 256 /* default connection limit */
-#define LM_HTTP_IDLE_S   5   /* default idle timeout, seconds */
-#define LM_HTTP_CT_TEXT  "text/plain; charset=utf-8"
+#define LM_HTTP_HOST_MAX         46 /* INET6_ADDRSTRLEN: an IPv6 address + NUL */
+#define LM_HTTP_CONN_MAX         256 /* default connection limit */
+#define LM_HTTP_IDLE_S           5   /* default idle timeout, seconds */
+#define LM_HTTP_CT_TEXT          "text/plain; charset=utf-8"
+#define LM_HTTP_RESP_HEADERS_MAX 8   /* a handler's own response headers */
+#define LM_HTTP_HEADER_VALUE_MAX 512 /* bytes of one such header's value */
 
 typedef struct lm_http_server lm_http_server; /* opaque */
 
@@ -42,7 +52,16 @@ typedef struct lm_http_server lm_http_server; /* opaque */
 typedef struct lm_http_request {
     const char *method; /* "GET", "HEAD", ... */
     const char *path;   /* "/metrics": no query string */
+    const char *body;   /* the body (config body_max > 0), else NULL;
+                           NUL-terminated after body_len bytes */
+    size_t body_len;
+    int body_over; /* 1: the body was larger than body_max (not kept) */
+    void *conn;    /* the server's, for lm_http_header_get */
 } lm_http_request;
+
+/* The value of request header `name` (case-insensitive), or NULL.
+ * Borrowed for the handler's call. */
+const char *lm_http_header_get(const lm_http_request *req, const char *name);
 
 /* Who owns a response body. */
 typedef enum {
@@ -59,6 +78,11 @@ typedef struct lm_http_response {
     const char *body;  /* len bytes, owned as `own` says */
     size_t len;
     lm_http_body own;
+    /* the handler's own headers (lm_http_header_add): names borrowed
+       (constants), values copied */
+    const char *hname[LM_HTTP_RESP_HEADERS_MAX];
+    char hvalue[LM_HTTP_RESP_HEADERS_MAX][LM_HTTP_HEADER_VALUE_MAX];
+    size_t n_headers;
 } lm_http_response;
 
 /* Runs on a server thread once per request. `opaque` is the config's. */
@@ -82,6 +106,7 @@ typedef struct lm_http_config {
     int thread_per_connection; /* 1: handlers may block; 0: one thread */
     unsigned int conn_max;     /* 0: LM_HTTP_CONN_MAX */
     unsigned int idle_s;       /* 0: LM_HTTP_IDLE_S */
+    size_t body_max;           /* 0: bodies are not read; else the most kept */
 } lm_http_config;
 
 /* Sets the whole response: status, content type (NULL: LM_HTTP_CT_TEXT),
@@ -91,6 +116,11 @@ typedef struct lm_http_config {
 void lm_http_respond(lm_http_response *resp, unsigned int status,
                      const char *ctype, const char *body, size_t len,
                      lm_http_body own);
+/* Adds a response header: `name` borrowed (a constant), `value` copied.
+ * 0, or -1 when LM_HTTP_RESP_HEADERS_MAX are set or the value does not
+ * fit LM_HTTP_HEADER_VALUE_MAX (the header is then left out). */
+int lm_http_header_add(lm_http_response *resp, const char *name,
+                       const char *value);
 /* A constant NUL-terminated text body (LM_HTTP_CT_TEXT). */
 void lm_http_text(lm_http_response *resp, unsigned int status,
                   const char *text);

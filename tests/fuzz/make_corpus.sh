@@ -227,4 +227,26 @@ not json
 
 J
 
+# ---- gateway: a request body (first byte: kind and content type) ----------------
+# byte 0: kind = b % 4 (leads, responses, activities, owner-status);
+# content type = (b / 4) % 3 (JSON, form, text/plain)
+raw gateway lead_json <<'J'
+0{"source":"web_form","email":"ada@example.com","country":"GB","company_size":40,"attributes":{"pages":7,"ok":true}}
+J
+raw gateway leads_array <<'J'
+0[{"source":"w","email":"a@b.de","country":"DE"},{"email":"bad","company_size":"x","nope":1},3]
+J
+raw gateway lead_form <<'F'
+4source=web_form&email=Ada%40Example.com&country=GB&company_size=12&attributes.page=%2Fpricing&full_name=A+B&x=%zz
+F
+raw gateway response <<'J'
+1{"lead_id":"L-1","kind":"REPLIED","deal_value_cents":"12"}
+J
+raw gateway activity <<'J'
+2[{"event_id":"e","action_id":"a","lead_id":"L","owner":"o","kind":"SNOOZED","snoozed_until_ms":1}]
+J
+raw gateway owner_status <<'J'
+3{"owner":"ana","status":"AWAY","until_ms":"x"}
+J
+
 echo "make_corpus: wrote $(find "$out" -type f | wc -l) seeds under $out"

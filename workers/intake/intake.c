@@ -8,16 +8,12 @@
 #include "intake.h"
 
 #include "lm_fmt.h"
-#include "lm_geo.h"
 #include "lm_lead.h"
 #include "lm_lead_wait.h"
 #include "lm_log.h"
 #include "lm_policy.h"
 #include "lm_topics.h"
-#include "lm_phone_tz.h"
-#include "lm_tz.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,159 +23,6 @@ typedef struct intake_ctx {
 } intake_ctx;
 
 static intake_ctx intake_state;
-
-/* ============================================================ normalise */
-
-/* Trimmed copy of src into dst; -1 when it does not fit. */
-static int trim_copy(const char *src, char *dst, size_t dstsz) {
-    if (!src)
-        src = "";
-    while (isspace((unsigned char)*src))
-        src++;
-    size_t n = strlen(src);
-    while (n > 0 && isspace((unsigned char)src[n - 1]))
-        n--;
-    if (n >= dstsz)
-        return -1;
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-    return 0;
-}
-
-static int has_control(const char *s) {
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return 1;
-    return 0;
-}
-
-/* A practical email check: one '@', a local part of allowed characters,
- * a domain of dot-separated labels with a letter-only TLD of 2+. */
-static int email_ok(const char *e) {
-    const char *at = strchr(e, '@');
-    if (!at || at == e || strchr(at + 1, '@') || at - e > 64)
-        return 0;
-    for (const char *p = e; p < at; p++)
-        if (!isalnum((unsigned char)*p) && !strchr(".!#$%&'*+/=?^_`{|}~-", *p))
-            return 0;
-    if (e[0] == '.' || at[-1] == '.' || strstr(e, ".."))
-        return 0;
-    const char *d = at + 1, *last_dot = strrchr(d, '.');
-    if (!*d || !last_dot || last_dot == d || strlen(last_dot + 1) < 2)
-        return 0;
-    for (const char *p = last_dot + 1; *p; p++)
-        if (!isalpha((unsigned char)*p))
-            return 0;
-    size_t label = 0;
-    for (const char *p = d; *p; p++) {
-        if (*p == '.') {
-            if (label == 0 || p[-1] == '-')
-                return 0;
-            label = 0;
-        } else if (isalnum((unsigned char)*p) || (*p == '-' && label > 0)) {
-            if (++label > 63)
-                return 0;
-        } else {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-#define FAIL(...)                                                              \
-    do {                                                                       \
-        snprintf(reason, reasonsz, __VA_ARGS__);                               \
-        return -1;                                                             \
-    } while (0)
-
-int lm_intake_normalise(const Lastmile__V1__LeadSubmitted *in, int64_t now_ms,
-                        lm_intake_norm *out, char *reason, size_t reasonsz) {
-    memset(out, 0, sizeof(*out));
-    if (!in->event_id || !*in->event_id)
-        FAIL("event_id: missing; the producer must set a unique id per "
-             "submission (its idempotency key)");
-    if (strlen(in->event_id) > LM_INTAKE_EVENT_ID_MAX ||
-        has_control(in->event_id))
-        FAIL("event_id: longer than %d bytes or has control characters",
-             LM_INTAKE_EVENT_ID_MAX);
-    if (trim_copy(in->source, out->source, sizeof(out->source)) != 0)
-        FAIL("source: longer than %d bytes", LM_INTAKE_SOURCE_MAX);
-    if (!out->source[0])
-        FAIL("source: missing; say where the lead came from, e.g. "
-             "\"web_form\"");
-    for (char *p = out->source; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
-    if (trim_copy(in->email, out->email, sizeof(out->email)) != 0)
-        FAIL("email: longer than %d bytes", LM_INTAKE_EMAIL_MAX);
-    if (!out->email[0])
-        FAIL("email: missing; every lead needs an email address");
-    for (char *p = out->email; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
-    if (!email_ok(out->email))
-        FAIL("email: not an address (expected name@example.com)");
-    lm_fmt_cat(out->domain, sizeof(out->domain), strchr(out->email, '@') + 1,
-               NULL);
-    if (trim_copy(in->full_name, out->full_name, sizeof(out->full_name)) != 0)
-        FAIL("full_name: longer than %d bytes", LM_INTAKE_TEXT_MAX);
-    if (trim_copy(in->company, out->company, sizeof(out->company)) != 0)
-        FAIL("company: longer than %d bytes", LM_INTAKE_TEXT_MAX);
-    if (trim_copy(in->title, out->title, sizeof(out->title)) != 0)
-        FAIL("title: longer than %d bytes", LM_INTAKE_TEXT_MAX);
-    if (has_control(out->full_name) || has_control(out->company) ||
-        has_control(out->title))
-        FAIL("full_name/company/title: control characters are not allowed");
-    if (in->company_size < 0 || in->company_size > LM_INTAKE_COMPANY_SIZE_MAX)
-        FAIL("company_size: %d is out of range 0..%d (0 = unknown)",
-             (int)in->company_size, LM_INTAKE_COMPANY_SIZE_MAX);
-    char country[8];
-    if (trim_copy(in->country, country, sizeof(country)) != 0 ||
-        !lm_geo_country(country))
-        FAIL("country: \"%.16s\" is not an ISO 3166-1 alpha-2 code (e.g. "
-             "\"DE\", \"US\")",
-             in->country ? in->country : "");
-    const struct lm_geo_country *c = lm_geo_country(country);
-    lm_fmt_cat(out->country, sizeof(out->country), c->alpha2, NULL);
-    if (in->phone && *in->phone) {
-        char perr[256];
-        if (lm_geo_phone_e164(in->phone, out->country, out->phone,
-                              sizeof(out->phone), perr, sizeof(perr)) != 0)
-            FAIL("phone: %s", perr);
-    }
-    if (trim_copy(in->timezone, out->timezone, sizeof(out->timezone)) != 0)
-        FAIL("timezone: longer than %d bytes", LM_INTAKE_TEXT_MAX);
-    if (!out->timezone[0]) {
-        /* none given: the phone's zone when the phone is in the lead's
-           country (a (415) number is Pacific), else the country's */
-        const char *tz = lm_phone_tz_lead(out->phone, c->alpha2);
-        lm_fmt_cat(out->timezone, sizeof(out->timezone), tz ? tz : c->tz, NULL);
-    } else if (!lm_tz_valid(out->timezone))
-        FAIL("timezone: \"%.64s\" is not an IANA time zone (e.g. "
-             "\"Europe/Berlin\"); leave it empty to use the phone's or "
-             "the country's",
-             out->timezone);
-    if (in->submitted_at_ms < LM_INTAKE_MIN_TIME_MS)
-        FAIL("submitted_at_ms: %lld is not a time after 2000-01-01 in "
-             "milliseconds since the epoch",
-             (long long)in->submitted_at_ms);
-    if (in->submitted_at_ms > now_ms + LM_INTAKE_MAX_FUTURE_MS)
-        FAIL("submitted_at_ms: %lld is more than a day in the future",
-             (long long)in->submitted_at_ms);
-    if (in->n_attributes > LM_INTAKE_ATTRS_MAX)
-        FAIL("attributes: %zu entries; at most %d", in->n_attributes,
-             LM_INTAKE_ATTRS_MAX);
-    for (size_t i = 0; i < in->n_attributes; i++) {
-        const char *k = in->attributes[i]->key, *v = in->attributes[i]->value;
-        if (!k || !*k || strlen(k) > LM_INTAKE_ATTR_KEY_MAX || has_control(k))
-            FAIL("attributes: key %zu is empty, longer than %d bytes or has "
-                 "control characters",
-                 i, LM_INTAKE_ATTR_KEY_MAX);
-        if (v && strlen(v) > LM_INTAKE_ATTR_VALUE_MAX)
-            FAIL("attributes[%.64s]: value longer than %d bytes", k,
-                 LM_INTAKE_ATTR_VALUE_MAX);
-    }
-    lm_lead_person(out->email, out->person);
-    return 0;
-}
 
 /* =============================================================== worker */
 
