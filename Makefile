@@ -2,6 +2,7 @@
 # builds with CMake, then runs. The build itself lives in CMakeLists.txt.
 #
 #   make demo   the simulated market through the whole fleet, then the report
+#   make form-demo  the example form -> gateway -> fleet -> webhook -> receiver
 #   make test   every test (unit, embedded-stack, deploy checks)
 #   make test-asan  the unit tests and the pipeline, runtime and crash-window
 #               tests on the embedded stack, under ASan + UBSan
@@ -13,7 +14,7 @@ CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all deps build test test-asan fuzz demo format format-check clean
+.PHONY: all deps build test test-asan fuzz demo form-demo format format-check clean
 
 all: build
 
@@ -50,6 +51,9 @@ fuzz: deps
 
 demo: build
 	$(BUILD)/cli/lastmile demo $(DEMO_FLAGS)
+
+form-demo: build
+	LM_BINARY_DIR=$(BUILD) bash examples/lead-form-demo.sh
 
 format:
 	clang-format -i $(C_FILES)
