@@ -36,13 +36,16 @@ static int parse_root(pol_ctx *c, yaml_node_t *root) {
         T_ROUTE,
         T_TEAMS,
         T_CAD,
+        T_ROPTS,
+        T_ACCT,
         T_N
     };
     pol_field f[T_N] = {
-        {"thresholds", NULL, NULL},    {"dedupe_window", NULL, NULL},
-        {"control_share", NULL, NULL}, {"channels", NULL, NULL},
-        {"segments", NULL, NULL},      {"routing", NULL, NULL},
-        {"teams", NULL, NULL},         {"cadences", NULL, NULL}};
+        {"thresholds", NULL, NULL},      {"dedupe_window", NULL, NULL},
+        {"control_share", NULL, NULL},   {"channels", NULL, NULL},
+        {"segments", NULL, NULL},        {"routing", NULL, NULL},
+        {"teams", NULL, NULL},           {"cadences", NULL, NULL},
+        {"routing_options", NULL, NULL}, {"accounts", NULL, NULL}};
     static const char *const examples[T_N] = {
         "\"thresholds: { qualified: 0.55, nurture: 0.25 }\"",
         "",
@@ -53,7 +56,9 @@ static int parse_root(pol_ctx *c, yaml_node_t *root) {
         "\"teams: { general: { owners: [ { name: robin, capacity: 50 } ] "
         "} }\"",
         "\"cadences:\" with a \"qualified\" and a \"nurture\" cadence "
-        "under it (see the built-in default)"};
+        "under it (see the built-in default)",
+        "",
+        ""};
     size_t i;
 
     if (root->type != YAML_MAPPING_NODE)
@@ -85,7 +90,9 @@ static int parse_root(pol_ctx *c, yaml_node_t *root) {
                            : pol_default_bands(c))
         return -1;
     if (pol_parse_teams(c, &f[T_TEAMS]) || pol_parse_routing(c, &f[T_ROUTE]) ||
-        pol_parse_cadences(c, &f[T_CAD]))
+        pol_parse_cadences(c, &f[T_CAD]) ||
+        pol_parse_routing_options(c, &f[T_ROPTS]) ||
+        pol_parse_accounts(c, &f[T_ACCT]))
         return -1;
     return 0;
 }

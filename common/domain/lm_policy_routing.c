@@ -44,7 +44,7 @@ int pol_parse_teams(pol_ctx *c, const pol_field *top) {
         yaml_node_t *k = pol_node(c, pr->key), *v = pol_node(c, pr->value),
                     *seq;
         const char *name = (const char *)k->data.scalar.value;
-        pol_field f[] = {{"owners", NULL, NULL}};
+        pol_field f[] = {{"owners", NULL, NULL}, {"overflow", NULL, NULL}};
         char kp[LM_POLICY_PATH_MAX], op[LM_POLICY_PATH_MAX];
         yaml_node_item_t *it;
         lm_owner *owners;
@@ -56,7 +56,8 @@ int pol_parse_teams(pol_ctx *c, const pol_field *top) {
         if (pol_map(c, v, pol_line(k), kp,
                     "\"owners:\" with a list of { name, capacity } on the next "
                     "line",
-                    f, 1) ||
+                    f, 2) ||
+            pol_team_overflow(c, t, &f[1], kp) ||
             pol_req(c, pol_line(k), kp, &f[0],
                     "\"owners:\" with a list of { name, capacity } under it"))
             return -1;
@@ -79,7 +80,9 @@ int pol_parse_teams(pol_ctx *c, const pol_field *top) {
         for (it = seq->data.sequence.items.start;
              it < seq->data.sequence.items.top; it++, i++) {
             yaml_node_t *on = pol_node(c, *it);
-            pol_field of[] = {{"name", NULL, NULL}, {"capacity", NULL, NULL}};
+            pol_field of[] = {{"name", NULL, NULL},
+                              {"capacity", NULL, NULL},
+                              {"weight", NULL, NULL}};
             char ip[LM_POLICY_PATH_MAX], np[LM_POLICY_PATH_MAX],
                 cp[LM_POLICY_PATH_MAX];
             const char *oname;
@@ -91,7 +94,7 @@ int pol_parse_teams(pol_ctx *c, const pol_field *top) {
             pol_join(cp, sizeof cp, ip, "capacity");
             if (on == NULL ||
                 pol_map(c, on, pol_line(on), ip,
-                        "\"- { name: robin, capacity: 50 }\"", of, 2) ||
+                        "\"- { name: robin, capacity: 50 }\"", of, 3) ||
                 pol_req(c, pol_line(on), ip, &of[0], "\"name: robin\"") ||
                 pol_req(c, pol_line(on), ip, &of[1], "\"capacity: 50\""))
                 return -1;
@@ -119,12 +122,14 @@ int pol_parse_teams(pol_ctx *c, const pol_field *top) {
             if ((owners[i].name = pol_strdup(c->p, oname)) == NULL)
                 return pol_oom(c);
             owners[i].capacity = (int32_t)cap;
+            if (pol_owner_weight(c, &of[2], ip, &owners[i].weight))
+                return -1;
         }
         team->owners = owners;
         team->n_owners = no;
     }
     c->p->n_teams = cnt;
-    return 0;
+    return pol_resolve_overflow(c);
 }
 
 /* A match list: a YAML list of values (or one value). Each item goes

@@ -97,9 +97,14 @@ static void give_loads(const load *loads, size_t n_loads) {
     size_t owners = 0;
     for (size_t t = 0; t < lm_policy_team_count(policy); t++)
         owners += lm_policy_team_at(policy, t)->n_owners;
-    cr_assert_eq(n, owners, "one SCARD per configured owner");
-    for (size_t i = 0; i < n; i++) {
+    cr_assert_eq(n, owners + 1, "a WATCH, then one SCARD per owner");
+    const lm_recorded_cmd *w = lm_recorder_batch_planned(rec, 0);
+    cr_assert_str_eq(w->argv[0], "WATCH");
+    cr_assert_eq((size_t)w->argc, owners + 1, "every owner's open set");
+    lm_recorder_reply_str(rec, "OK");
+    for (size_t i = 1; i < n; i++) {
         const lm_recorded_cmd *c = lm_recorder_batch_planned(rec, i);
+        cr_assert_str_eq(c->argv[1], w->argv[i], "watched, then counted");
         cr_assert_str_eq(c->argv[0], "SCARD");
         const char *open = strstr(c->argv[1], "}:open:");
         cr_assert_not_null(open, "%s", c->argv[1]);
@@ -275,10 +280,21 @@ Test(worker_qualification, decides_by_score_against_the_thresholds) {
                        "an open lead stays open");
         lm_lead_team_open_key(c->team, d->owner, open);
         const lm_recorded_cmd *sadd = lm_recorder_find(rec, "SADD", open);
-        cr_assert_not_null(sadd, "%s: the owner's open set", c->what);
-        cr_expect_eq(sadd->argc, 3);
-        cr_expect_str_eq(sadd->argv[2], lead_id);
-        cr_expect_eq(lm_recorder_n_index(rec), 1, "the SADD alone");
+        /* example.com is a company: its account record (HSET, HINCRBY) */
+        cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_ACCOUNT),
+                         "example.com");
+        if (c->kind == LASTMILE__V1__DECISION_KIND__NURTURE) {
+            cr_expect_null(sadd, "%s: nurture takes no slot", c->what);
+            cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_HOLDS), "0");
+            cr_expect_eq(lm_recorder_n_index(rec), 2, "the account alone");
+        } else {
+            cr_assert_not_null(sadd, "%s: the owner's open set", c->what);
+            cr_expect_eq(sadd->argc, 3);
+            cr_expect_str_eq(sadd->argv[2], lead_id);
+            cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_HOLDS), "1");
+            cr_expect_eq(lm_recorder_n_index(rec), 3,
+                         "the SADD and the account");
+        }
         protobuf_c_message_free_unpacked(&ev->base, NULL);
     }
 }
@@ -345,9 +361,9 @@ static const owner_case owner_cases[] = {
      {{"alex.kim", 58, 0}, {"sam.ortiz", 60, 0}, {"jordan.blake", 40, 0}},
      {"alex.kim", "alex.kim", NULL, NULL},
      NULL},
-    {"all full: the least over capacity",
-     {{"alex.kim", 70, 0}, {"sam.ortiz", 61, 0}, {"jordan.blake", 45, 0}},
-     {"sam.ortiz", "sam.ortiz", "sam.ortiz", "sam.ortiz"},
+    {"all full: nobody (the leads wait unassigned)",
+     {{"alex.kim", 70, 0}, {"sam.ortiz", 60, 0}, {"jordan.blake", 40, 0}},
+     {"", "", "", ""},
      NULL},
     {"an unreadable load gives that owner no lead",
      {{"alex.kim", 0, 1}, {"sam.ortiz", 0, 0}, {"jordan.blake", 0, 0}},
@@ -374,7 +390,11 @@ Test(worker_qualification, the_owner_comes_from_the_team_loads) {
                 cr_expect_str_neq(owner, c->never, "%s: lead %zu", c->what, k);
             char open[LM_KEY_MAX];
             lm_lead_team_open_key("na", owner, open);
-            cr_expect_not_null(lm_recorder_find(rec, "SADD", open), "%s",
+            if (*owner)
+                cr_expect_not_null(lm_recorder_find(rec, "SADD", open), "%s",
+                                   c->what);
+            else
+                cr_expect_null(lm_recorder_find(rec, "SADD", NULL), "%s",
                                c->what);
         }
     }
