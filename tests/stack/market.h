@@ -16,6 +16,9 @@ typedef struct market {
     strset outcomes;   /* lead ids with a terminal outcome */
     strset responders; /* lead ids the market answered */
     size_t dlq, late, touches, off_hours, n_responded_outcomes;
+    /* decisions that left a lead unassigned (a full team), and the later
+       "slot_freed" decisions that gave it an owner (not in decisions) */
+    size_t unassigned, slot_freed;
     double respond_share;
 } market;
 
