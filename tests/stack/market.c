@@ -97,6 +97,9 @@ static void on_followup(void *opaque, const rd_kafka_message_t *rkm) {
         else
             strset_add(&m->decisions, e->decision->lead_id);
         m->unassigned += e->decision->unassigned;
+        m->holding +=
+            !e->decision->unassigned &&
+            e->decision->kind == LASTMILE__V1__DECISION_KIND__QUALIFIED;
     }
     if (e)
         lastmile__v1__follow_up_event__free_unpacked(e, NULL);

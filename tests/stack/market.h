@@ -19,6 +19,8 @@ typedef struct market {
     /* decisions that left a lead unassigned (a full team), and the later
        "slot_freed" decisions that gave it an owner (not in decisions) */
     size_t unassigned, slot_freed;
+    size_t holding; /* decisions that gave a QUALIFIED lead an owner: the
+                       ones that take a slot (nurture takes none) */
     double respond_share;
 } market;
 
