@@ -512,3 +512,140 @@ Test(worker_qualification, the_wait_in_kafka_is_kept_on_the_lead) {
     cr_expect_null(lm_recorder_hget(rec, key, "wait_qualification_n"),
                    "a stage that sees a lead once keeps no count");
 }
+
+/* ------------------------------------------------------------ routing */
+
+/* The followup decision of the last lead decided (caller frees). */
+static Lastmile__V1__QualificationDecision *last_decision(void) {
+    const lm_recorded_emit *e = lm_recorder_emit_on(rec, LM_TOPIC_FOLLOWUP);
+    cr_assert_not_null(e);
+    size_t i = (size_t)(e - lm_recorder_emit(rec, 0));
+    Lastmile__V1__FollowUpEvent *ev =
+        (Lastmile__V1__FollowUpEvent *)lm_recorder_emit_unpack(
+            rec, i, &lastmile__v1__follow_up_event__descriptor);
+    cr_assert_not_null(ev);
+    Lastmile__V1__QualificationDecision *d = ev->decision;
+    ev->decision = NULL;
+    protobuf_c_message_free_unpacked(&ev->base, NULL);
+    return d;
+}
+
+Test(worker_qualification, a_full_team_queues_the_lead_unassigned) {
+    const load full[] = {
+        {"alex.kim", 60, 0}, {"sam.ortiz", 60, 0}, {"jordan.blake", 40, 0}};
+    const char *lead_id = "0123456789abcdef-00000600";
+    give_loads(full, 3);
+    cr_expect_str_eq(decide(lead_id, &hot_na), "", "no owner had room");
+    Lastmile__V1__QualificationDecision *d = last_decision();
+    cr_expect_eq(d->unassigned, 1);
+    cr_expect_str_eq(d->owner, "");
+    cr_expect_str_eq(d->team, "na");
+    cr_expect_str_eq(d->decision_id, "0123456789abcdef-00000600:decision");
+    cr_expect_str_eq(d->reason, "", "a first decision has no reason");
+    cr_expect(strstr(d->next_step, "unassigned") != NULL, "%s", d->next_step);
+    lastmile__v1__qualification_decision__free_unpacked(d, NULL);
+    char key[LM_KEY_MAX];
+    lm_lead_key(lead_id, key);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_STAGE), "unassigned");
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_HOLDS), "0");
+    cr_expect_null(lm_recorder_find(rec, "SADD", NULL), "no slot taken");
+    /* the queue's member is the decision timing emits when a slot frees,
+       and the lead hash keeps it (so a lead closed meanwhile leaves) */
+    const lm_recorded_cmd *z =
+        lm_recorder_find(rec, "ZADD", "lm:{team:na}:unassigned");
+    cr_assert_not_null(z, "queued in its team");
+    cr_expect_str_eq(z->argv[2], "1767607200000", "oldest first");
+    Lastmile__V1__QualificationDecision *p =
+        lastmile__v1__qualification_decision__unpack(NULL, z->lens[3],
+                                                     (uint8_t *)z->argv[3]);
+    cr_assert_not_null(p);
+    cr_expect_str_eq(p->decision_id,
+                     "0123456789abcdef-00000600:decision:assigned");
+    cr_expect_str_eq(p->reason, "slot_freed");
+    cr_expect_eq(p->unassigned, 0);
+    cr_expect_eq(p->kind, LASTMILE__V1__DECISION_KIND__QUALIFIED);
+    cr_assert_not_null(p->lead);
+    cr_expect_str_eq(p->lead->email, "", "kept without personal data");
+    cr_expect_str_eq(p->lead->timezone, "America/New_York");
+    lastmile__v1__qualification_decision__free_unpacked(p, NULL);
+    const lm_recorded_cmd *h = NULL;
+    for (size_t i = 0; i < lm_recorder_n_writes(rec) && !h; i++) {
+        const lm_recorded_cmd *c = lm_recorder_write(rec, i);
+        for (int a = 2; a + 1 < c->argc; a += 2)
+            if (strcmp(c->argv[a], LM_F_PENDING) == 0)
+                h = c;
+    }
+    cr_expect_not_null(h, "the lead hash keeps its queue member");
+    cr_expect_eq(lm_recorder_counted(rec, "lastmile_unassigned_total", NULL),
+                 1);
+    cr_expect_eq(
+        lm_recorder_counted(rec, "lastmile_routed_total", "how=\"unassigned\""),
+        1);
+}
+
+Test(worker_qualification, a_full_team_still_takes_nurture_leads) {
+    const load full[] = {
+        {"lena.fischer", 60, 0}, {"tom.baker", 50, 0}, {"chloe.martin", 40, 0}};
+    give_loads(full, 3);
+    const char *owner = decide("0123456789abcdef-00000601", &warm_emea);
+    cr_expect_str_neq(owner, "", "nurture takes no owner time");
+    cr_expect_null(lm_recorder_find(rec, "SADD", NULL), "nor a slot");
+}
+
+/* Decides a lead whose account (lm:{acct:example.com}) has an open lead
+ * owned by acct_owner of na; returns the owner it got. */
+static const char *decide_account(const char *lead_id, const char *acct_owner,
+                                  const char *open) {
+    static char owner[64];
+    lm_recorder_reset(rec);
+    Lastmile__V1__LeadAccepted l = lead(lead_id, &hot_na);
+    const char *acct[] = {"owner", acct_owner, "team", "na",
+                          "open",  open,       NULL};
+    cr_assert_eq(lm_recorder_reply_hash(rec, &lm_qualification_worker, &l.base,
+                                        NOW_MS, acct),
+                 0, "the plan reads the account");
+    cr_assert_eq(
+        lm_recorder_handle(rec, &lm_qualification_worker, &l.base, NOW_MS), 0);
+    const lm_recorded_cmd *c = lm_recorder_planned(rec, 0);
+    cr_assert_not_null(c);
+    cr_expect_str_eq(c->argv[1], "lm:{acct:example.com}");
+    char key[LM_KEY_MAX];
+    lm_lead_key(lead_id, key);
+    const char *o = lm_recorder_hget(rec, key, LM_F_OWNER);
+    snprintf(owner, sizeof(owner), "%s", o ? o : "");
+    return owner;
+}
+
+Test(worker_qualification, an_account_goes_to_its_open_lead_owner) {
+    const load some[] = {
+        {"alex.kim", 10, 0}, {"sam.ortiz", 10, 0}, {"jordan.blake", 39, 0}};
+    give_loads(some, 3);
+    for (int k = 0; k < 3; k++) {
+        char id[LM_LEAD_ID_MAX];
+        snprintf(id, sizeof(id), "0123456789abcdef-0000070%d", k);
+        const char *o = decide_account(id, "jordan.blake", "1");
+        if (k == 0)
+            cr_expect_str_eq(o, "jordan.blake", "the account's owner");
+        else
+            cr_expect(*o && strcmp(o, "jordan.blake") != 0,
+                      "lead %d: jordan.blake is full now: %s", k, o);
+    }
+    cr_expect(lm_recorder_find(rec, "HINCRBY", "lm:{acct:example.com}"),
+              "the account counts its open leads");
+    /* an account with no open lead left routes by the rules */
+    cr_expect_str_neq(
+        decide_account("0123456789abcdef-00000710", "sam.ortiz", "0"),
+        "sam.ortiz");
+}
+
+Test(worker_qualification, a_free_mail_lead_is_no_account) {
+    give_loads(NULL, 0);
+    lm_recorder_reset(rec);
+    Lastmile__V1__LeadAccepted l = lead("0123456789abcdef-00000800", &hot_na);
+    l.email = "ada@gmail.com";
+    l.email_domain = "gmail.com";
+    cr_assert_eq(
+        lm_recorder_handle(rec, &lm_qualification_worker, &l.base, NOW_MS), 0);
+    cr_expect_eq(lm_recorder_n_planned(rec), 0, "no account read");
+    cr_expect_null(lm_recorder_find(rec, "HINCRBY", NULL));
+}
