@@ -21,6 +21,7 @@
 #include "lm_policy.h"
 #include "lm_redis.h"
 #include "lm_report.h"
+#include "unassigned.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -58,6 +59,10 @@ typedef struct scan_ctx {
     item *items;
     size_t n, cap;
     int oom;
+    /* the teams' unassigned queues (unassigned.h): leads no owner had
+       room for, assigned when a slot frees */
+    lm_unassigned_team queues[LM_UNASSIGNED_TEAMS_MAX];
+    size_t n_queues;
 } scan_ctx;
 
 static void usage(FILE *f) {
@@ -73,7 +78,9 @@ static void usage(FILE *f) {
             "                 not scheduled yet (since the decision or "
             "the timer)\n"
             "  waiting        touched, and the reply timer is overdue "
-            "(since it was due)\n\n"
+            "(since it was due)\n"
+            "and the unassigned queues: leads of a full team that wait for "
+            "an owner with\nroom (assigned the moment a slot frees).\n\n"
             "  --older-than DURATION  only leads waiting at least this long, "
             "e.g. 30m, 4h, 2d\n"
             "                         (simulated time, like the fleet's "
@@ -256,6 +263,8 @@ static int emit_json(const scan_ctx *c, const group *g, size_t n_groups,
     json_object_set_new(root, "by_stage", by_stage);
     json_object_set_new(root, "by_owner", by_owner);
     json_object_set_new(root, "leads", leads);
+    json_object_set_new(root, "unassigned",
+                        lm_unassigned_json(c->queues, c->n_queues, c->now_ms));
     int rc = json_dumpf(root, stdout, JSON_INDENT(2));
     json_decref(root);
     return rc == 0 && fputc('\n', stdout) != EOF ? 0 : -1;
@@ -272,6 +281,16 @@ static void emit_text(const scan_ctx *c, const group *g, size_t n_groups,
            c->n == 1 ? "" : "s", c->older_than_ms ? " at least " : "",
            c->older_than_ms ? fmt_age(c->older_than_ms, a, sizeof(a)) : "",
            when);
+    if (c->n_queues > 0) {
+        printf("\nUNASSIGNED: no owner had room; each is assigned when one "
+               "frees a slot\n%-24s %7s %10s  %s\n",
+               "TEAM", "leads", "oldest", "OLDEST LEAD");
+        for (size_t i = 0; i < c->n_queues; i++)
+            printf("%-24s %7lld %10s  %s\n", c->queues[i].team,
+                   (long long)c->queues[i].count,
+                   fmt_age(c->now_ms - c->queues[i].oldest_ms, a, sizeof(a)),
+                   c->queues[i].oldest_lead);
+    }
     if (c->n == 0) {
         printf("Nothing waits: every open lead is decided, scheduled or "
                "inside its reply window.\n");
@@ -374,6 +393,14 @@ int lm_cmd_waiting(int argc, char **argv) {
                 c.oom ? "out of memory" : err);
         goto done;
     }
+    int nq = lm_unassigned_read(r, c.queues, LM_UNASSIGNED_TEAMS_MAX, err,
+                                sizeof(err));
+    if (nq < 0) {
+        fprintf(stderr, "lastmile waiting: reading the unassigned queues: %s\n",
+                err);
+        goto done;
+    }
+    c.n_queues = (size_t)nq;
     size_t n_groups = 0;
     if (!(g = make_groups(&c, &n_groups))) {
         fprintf(stderr, "lastmile waiting: out of memory\n");

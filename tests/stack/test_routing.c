@@ -26,6 +26,7 @@
 
 #include <criterion/criterion.h>
 #include <hiredis/hiredis.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,6 +156,24 @@ static int both_replicas_assigned(void) {
     return 0;
 }
 
+/* `lastmile waiting --json` (the fleet's environment is exported): the
+ * unassigned queue of team small, as the CLI shows it: {count, oldest}. */
+static json_t *waiting_queue(void) {
+    FILE *p = popen(LM_BINARY_DIR "/cli/lastmile waiting --json", "r");
+    cr_assert_not_null(p);
+    json_error_t je;
+    json_t *root = json_loadf(p, 0, &je);
+    cr_expect_eq(pclose(p), 0, "lastmile waiting failed");
+    cr_assert_not_null(root, "lastmile waiting --json: %s", je.text);
+    json_t *u = json_object_get(root, "unassigned");
+    cr_assert(json_is_array(u) && json_array_size(u) == 1, "one team waits: %s",
+              json_dumps(root, 0));
+    json_t *t = json_incref(json_array_get(u, 0));
+    json_decref(root);
+    cr_expect_str_eq(json_string_value(json_object_get(t, "team")), "small");
+    return t;
+}
+
 static int all_decided(const market *m) {
     return m->decisions.n >= N_LEADS;
 }
@@ -230,6 +249,16 @@ Test(routing, two_replicas_never_exceed_capacity, .fini = teardown,
     lm_lead_team_queue_key("small", queue);
     cr_expect_eq(redis_int(rc, "ZCARD", queue), N_LEADS - SLOTS);
     cr_assert_neq(s.ann_lead[0], '\0');
+    json_t *w = waiting_queue();
+    cr_expect_eq(json_integer_value(json_object_get(w, "count")),
+                 N_LEADS - SLOTS, "lastmile waiting shows the queue");
+    const char *oldest = json_string_value(json_object_get(w, "oldest_lead"));
+    int known = 0;
+    for (int i = 0; oldest && i < s.n_waiting; i++)
+        known |= strcmp(s.waiting[i], oldest) == 0;
+    cr_expect(known, "the oldest waiting lead %s is one of the unassigned",
+              oldest ? oldest : "(none)");
+    json_decref(w);
 
     /* one of ann's leads answers: its slot goes to a waiting lead */
     Lastmile__V1__LeadResponse resp = LASTMILE__V1__LEAD_RESPONSE__INIT;
@@ -270,6 +299,10 @@ Test(routing, two_replicas_never_exceed_capacity, .fini = teardown,
     cr_expect((strset_count(&m.actions, action) > 0),
               "its cadence did not start");
     cr_expect_eq(redis_int(rc, "ZCARD", queue), N_LEADS - SLOTS - 1);
+    w = waiting_queue();
+    cr_expect_eq(json_integer_value(json_object_get(w, "count")),
+                 N_LEADS - SLOTS - 1);
+    json_decref(w);
     char ann[LM_KEY_MAX];
     lm_lead_team_open_key("small", "ann", ann);
     cr_expect_eq(redis_int(rc, "SCARD", ann), CAP_ANN, "ann is full again");
