@@ -361,10 +361,10 @@ static const owner_case owner_cases[] = {
      {{"alex.kim", 58, 0}, {"sam.ortiz", 60, 0}, {"jordan.blake", 40, 0}},
      {"alex.kim", "alex.kim", NULL, NULL},
      NULL},
-    {"all full: nobody (the leads wait unassigned)",
+    {"all full: the overflow team's (general, the built-in config)",
      {{"alex.kim", 70, 0}, {"sam.ortiz", 60, 0}, {"jordan.blake", 40, 0}},
-     {"", "", "", ""},
-     NULL},
+     {NULL, NULL, NULL, NULL},
+     "alex.kim"},
     {"an unreadable load gives that owner no lead",
      {{"alex.kim", 0, 1}, {"sam.ortiz", 0, 0}, {"jordan.blake", 0, 0}},
      {NULL, NULL, NULL, NULL},
@@ -388,8 +388,10 @@ Test(worker_qualification, the_owner_comes_from_the_team_loads) {
                 cr_expect_str_eq(owner, c->want[k], "%s: lead %zu", c->what, k);
             if (c->never)
                 cr_expect_str_neq(owner, c->never, "%s: lead %zu", c->what, k);
-            char open[LM_KEY_MAX];
-            lm_lead_team_open_key("na", owner, open);
+            char open[LM_KEY_MAX], key[LM_KEY_MAX];
+            lm_lead_key(lead_id, key);
+            const char *team = lm_recorder_hget(rec, key, LM_F_TEAM);
+            lm_lead_team_open_key(team ? team : "na", owner, open);
             if (*owner)
                 cr_expect_not_null(lm_recorder_find(rec, "SADD", open), "%s",
                                    c->what);
@@ -530,11 +532,31 @@ static Lastmile__V1__QualificationDecision *last_decision(void) {
     return d;
 }
 
-Test(worker_qualification, a_full_team_queues_the_lead_unassigned) {
+Test(worker_qualification, a_full_team_overflows_into_its_overflow_team) {
     const load full[] = {
         {"alex.kim", 60, 0}, {"sam.ortiz", 60, 0}, {"jordan.blake", 40, 0}};
-    const char *lead_id = "0123456789abcdef-00000600";
     give_loads(full, 3);
+    const char *owner = decide("0123456789abcdef-00000610", &hot_na);
+    cr_expect(strcmp(owner, "robin.hale") == 0 ||
+                  strcmp(owner, "casey.ng") == 0,
+              "na overflows into general (built-in config): %s", owner);
+    char key[LM_KEY_MAX];
+    lm_lead_key("0123456789abcdef-00000610", key);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_TEAM), "general");
+    cr_expect_eq(
+        lm_recorder_counted(rec, "lastmile_routed_total", "how=\"overflow\""),
+        1);
+}
+
+Test(worker_qualification, a_full_team_queues_the_lead_unassigned) {
+    /* na is full, and so is general, its overflow */
+    const load full[] = {{"alex.kim", 60, 0},
+                         {"sam.ortiz", 60, 0},
+                         {"jordan.blake", 40, 0},
+                         {"robin.hale", 80, 0},
+                         {"casey.ng", 80, 0}};
+    const char *lead_id = "0123456789abcdef-00000600";
+    give_loads(full, 5);
     cr_expect_str_eq(decide(lead_id, &hot_na), "", "no owner had room");
     Lastmile__V1__QualificationDecision *d = last_decision();
     cr_expect_eq(d->unassigned, 1);
