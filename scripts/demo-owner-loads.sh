@@ -15,17 +15,15 @@ LASTMILE=${1:-build/cli/lastmile}
 shift || true
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
-touch "$OUT/started"
 "$LASTMILE" demo --json "$@" >"$OUT/report.json" 2>"$OUT/demo.err" &
 DEMO=$!
 PORT=
-# the demo's stack directory (the newest /tmp/lastmile-demo-* made after
-# it started) has its environment, the Redis URL with the port
+# the demo's workers are its children; their environment names its Redis
 for _ in $(seq 1 300); do
-  for d in $(ls -td /tmp/lastmile-demo-* 2>/dev/null); do
-    [ "$d" -nt "$OUT/started" ] && [ -s "$d/env" ] || continue
-    PORT=$(grep -o 'LASTMILE_REDIS_URL=redis://127.0.0.1:[0-9]*' "$d/env" | grep -o '[0-9]*$' || true)
-    break
+  for c in $(pgrep -P "$DEMO" 2>/dev/null); do
+    PORT=$(tr '\0' '\n' <"/proc/$c/environ" 2>/dev/null |
+      grep -o '^LASTMILE_REDIS_URL=redis://127.0.0.1:[0-9]*' | grep -o '[0-9]*$' || true)
+    [ -n "$PORT" ] && break
   done
   [ -n "$PORT" ] && break
   sleep 0.1
