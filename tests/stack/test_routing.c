@@ -178,8 +178,9 @@ static int all_decided(const market *m) {
     return m->decisions.n >= N_LEADS;
 }
 
-Test(routing, two_replicas_never_exceed_capacity, .fini = teardown,
-     .timeout = 600) {
+/* The whole case; kill9: one replica is killed with -9 while both decide,
+ * and started again. */
+static void two_replicas(int kill9) {
     cr_assert_eq(fixture_up(&fx, 4, 0), 0);
     char path[512];
     snprintf(path, sizeof(path), "%s/decisions.yaml", fx.dir);
@@ -222,6 +223,16 @@ Test(routing, two_replicas_never_exceed_capacity, .fini = teardown,
     kill(fx.procs[q1], SIGCONT);
     kill(fx.procs[q2], SIGCONT);
     cr_assert_eq(m.accepted.n, N_LEADS, "intake accepted %zu", m.accepted.n);
+    if (kill9) {
+        /* mid-flow: what it applied is recovered by its successor from
+           the fences, never decided again, so no lead takes two slots */
+        market_pump(&m, 30);
+        sample(rc, max);
+        fixture_stop_worker(&fx, q1, SIGKILL);
+        setenv("LASTMILE_BATCH_MAX", "8", 1);
+        cr_assert_geq(fixture_start_worker(&fx, "qualification"), 0);
+        unsetenv("LASTMILE_BATCH_MAX");
+    }
     int64_t deadline = fixture_mono_ms() + fixture_ms(240000);
     while (!all_decided(&m) && fixture_mono_ms() < deadline) {
         market_pump(&m, 20);
@@ -316,4 +327,14 @@ Test(routing, two_replicas_never_exceed_capacity, .fini = teardown,
     market_free(&m);
     redisFree(rc);
     unsetenv("LASTMILE_CONFIG");
+}
+
+Test(routing, two_replicas_never_exceed_capacity, .fini = teardown,
+     .timeout = 600) {
+    two_replicas(0);
+}
+
+Test(routing, a_replica_killed_mid_flow_takes_no_slot_twice, .fini = teardown,
+     .timeout = 600) {
+    two_replicas(1);
 }
