@@ -11,7 +11,8 @@
  * closes in a batch take two waiting leads, never one twice; a lead that
  * took no slot (nurture), or an owner still at capacity, frees nothing; a
  * lead closed while it waited leaves the queue; the account's open count
- * falls. */
+ * falls; a slot of an overflow team takes the waiting leads of the teams
+ * that overflow into it. */
 #include "lm_lead.h"
 #include "lm_recorder.h"
 #include "worker_testutil.h"
@@ -102,8 +103,8 @@ static void give_batch(const char *const *waiting, size_t n_waiting,
 
 /* Closes `lead` (owner alex.kim of na unless owner is NULL) with a
  * REPLIED answer, the lead hash saying holds/pending/account. */
-static void close_one(const char *lead, const char *owner, const char *holds,
-                      const char *pend, const char *account) {
+static void close_in(const char *team, const char *lead, const char *owner,
+                     const char *holds, const char *pend, const char *account) {
     static char event_id[64];
     lm_recorder_reset(rec);
     Lastmile__V1__LeadResponse r = LASTMILE__V1__LEAD_RESPONSE__INIT;
@@ -120,7 +121,7 @@ static void close_one(const char *lead, const char *owner, const char *holds,
                           LM_F_CADENCE,  "qualified",
                           LM_F_TZ,       "UTC",
                           LM_F_OWNER,    owner ? owner : "",
-                          LM_F_TEAM,     "na",
+                          LM_F_TEAM,     team,
                           LM_F_SEGMENT,  "NA/mid",
                           LM_F_DECISION, "QUALIFIED",
                           LM_F_HOLDS,    holds,
@@ -134,6 +135,11 @@ static void close_one(const char *lead, const char *owner, const char *holds,
     cr_assert_eq(lm_recorder_handle(rec, &lm_timing_worker, &ev.base, NOW_MS),
                  0, "%s", lm_recorder_rejected(rec));
     cr_expect_null(lm_recorder_rejected(rec));
+}
+
+static void close_one(const char *lead, const char *owner, const char *holds,
+                      const char *pend, const char *account) {
+    close_in("na", lead, owner, holds, pend, account);
 }
 
 /* The slot_freed decision of this close, or NULL (caller frees). */
@@ -247,4 +253,22 @@ Test(worker_timing_queue, a_lead_closed_while_waiting_leaves_the_queue) {
     cr_assert_not_null(d);
     cr_expect_str_eq(d->lead_id, W3);
     lastmile__v1__qualification_decision__free_unpacked(d, NULL);
+}
+
+Test(worker_timing_queue, a_slot_of_the_overflow_team_takes_its_waiting_leads) {
+    /* na overflows into general (the built-in config); general's queue is
+       empty, na's has W1: a slot freed in general goes to W1 */
+    pending(W1, p1, sizeof(p1));
+    const char *waiting[] = {p1};
+    give_batch(waiting, 1, 60);
+    close_in("general", "0123456789abcdef-01234567", "casey.ng", "1", NULL,
+             NULL);
+    Lastmile__V1__QualificationDecision *d = freed();
+    cr_assert_not_null(d, "the waiting lead of na takes general's slot");
+    cr_expect_str_eq(d->lead_id, W1);
+    cr_expect_str_eq(d->owner, "casey.ng");
+    cr_expect_str_eq(d->team, "general");
+    lastmile__v1__qualification_decision__free_unpacked(d, NULL);
+    cr_expect(indexed("SADD", "lm:{team:general}:open:casey.ng", W1));
+    cr_expect(indexed("ZREM", QUEUE, p1), "it leaves na's queue");
 }

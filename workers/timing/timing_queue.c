@@ -129,11 +129,12 @@ static int owner_at(const timing_queue *q, const char *team, const char *owner,
     return -1;
 }
 
-/* Gives owner oi of team ti the waiting lead h: its writes and its
- * decision. 0 / -1. */
+/* Gives owner oi of team ti the waiting lead h of team qi's queue: its
+ * writes and its decision. 0 / -1. */
 static int assign_head(timing_queue *q, const lm_msg *m, size_t ti, size_t oi,
-                       timing_queue_head *h, lm_out *out) {
+                       size_t qi, timing_queue_head *h, lm_out *out) {
     const lm_team *t = lm_policy_team_at(q->policy, ti);
+    const char *qteam = lm_policy_team_at(q->policy, qi)->name;
     const char *owner = t->owners[oi].name;
     Lastmile__V1__FollowUpEvent ev = LASTMILE__V1__FOLLOW_UP_EVENT__INIT;
     Lastmile__V1__QualificationDecision *d =
@@ -144,7 +145,7 @@ static int assign_head(timing_queue *q, const lm_msg *m, size_t ti, size_t oi,
     if (!d || !d->lead_id || lm_lead_tag(d->lead_id, key) != 0 ||
         !d->decision_id || !d->lead) {
         /* not one qualification wrote: drop it from the queue */
-        lm_lead_team_queue_key(t->name, queue);
+        lm_lead_team_queue_key(qteam, queue);
         const char *zrem[] = {"ZREM", queue, (const char *)h->data};
         size_t zl[3] = {4, strlen(queue), h->len};
         lm_out_index(out, 3, zrem, zl);
@@ -155,7 +156,7 @@ static int assign_head(timing_queue *q, const lm_msg *m, size_t ti, size_t oi,
     }
     lm_lead_key(d->lead_id, key);
     lm_lead_team_open_key(t->name, owner, open);
-    lm_lead_team_queue_key(t->name, queue);
+    lm_lead_team_queue_key(qteam, queue);
     const char *sadd[] = {"SADD", open, d->lead_id};
     const char *zrem[] = {"ZREM", queue, (const char *)h->data};
     size_t zl[3] = {4, strlen(queue), h->len};
@@ -222,8 +223,17 @@ int timing_queue_release(timing_queue *q, const lm_msg *m,
     if (q->loads[ti][oi] >= t->owners[oi].capacity ||
         (q->avail && !q->avail(q->avail_arg, t, oi)))
         return 0;
+    /* the team's own waiting leads first, then those of the teams that
+       overflow into it (they waited because it was full too) */
     for (size_t i = 0; i < q->n_heads[ti]; i++)
         if (!q->heads[ti][i].taken)
-            return assign_head(q, m, ti, oi, &q->heads[ti][i], out);
+            return assign_head(q, m, ti, oi, ti, &q->heads[ti][i], out);
+    for (size_t x = 0; x < q->n_teams; x++) {
+        if (x == ti || lm_policy_team_at(q->policy, x)->overflow != t)
+            continue;
+        for (size_t i = 0; i < q->n_heads[x]; i++)
+            if (!q->heads[x][i].taken)
+                return assign_head(q, m, ti, oi, x, &q->heads[x][i], out);
+    }
     return 0;
 }

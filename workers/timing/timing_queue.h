@@ -18,7 +18,9 @@
  * raises loads, watches the open sets and is decided again when this
  * exchange changed them. Two timing replicas cannot take the same waiting
  * lead: the queues are watched (lm_plan_watch), and the second EXEC is
- * refused. A lead that closes while it waits leaves the queue.
+ * refused. A lead that closes while it waits leaves the queue. When T's
+ * queue is empty, the slot goes to the oldest waiting lead of a team
+ * whose overflow is T (it waited because T was full too).
  *
  * Reads (plan_batch): WATCH of every team's queue, its first
  * LM_TIMING_QUEUE_HEADS members, and every owner's load (SCARD).
