@@ -292,8 +292,9 @@ static void emit_text(const scan_ctx *c, const group *g, size_t n_groups,
                    c->queues[i].oldest_lead);
     }
     if (c->n == 0) {
-        printf("Nothing waits: every open lead is decided, scheduled or "
-               "inside its reply window.\n");
+        printf("%s: every open lead is decided, scheduled or "
+               "inside its reply window.\n",
+               c->n_queues ? "Nothing else waits" : "Nothing waits");
         return;
     }
     size_t count[ST_N] = {0};
