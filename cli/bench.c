@@ -214,7 +214,7 @@ static void leads_free(bench_leads *b) {
 
 typedef struct bench_io {
     rd_kafka_t *prod;
-    rd_kafka_t *reader; /* actions + outcomes, from the beginning */
+    rd_kafka_t *reader; /* actions + outcomes + followup, from the start */
     char t_intake[LM_TOPIC_MAX];
     size_t results;
 } bench_io;
@@ -229,8 +229,9 @@ static rd_kafka_t *reader_for(const lm_settings *s, char *err, size_t errsz) {
         return NULL;
     rd_kafka_topic_partition_list_t *parts =
         rd_kafka_topic_partition_list_new(16);
-    const char *suffixes[] = {LM_TOPIC_ACTIONS, LM_TOPIC_OUTCOMES};
-    for (int t = 0; t < 2; t++) {
+    const char *suffixes[] = {LM_TOPIC_ACTIONS, LM_TOPIC_OUTCOMES,
+                              LM_TOPIC_FOLLOWUP};
+    for (int t = 0; t < 3; t++) {
         char name[LM_TOPIC_MAX];
         lm_topic_name(s, suffixes[t], name, sizeof(name));
         const struct rd_kafka_metadata *md = NULL;
@@ -248,9 +249,10 @@ static rd_kafka_t *reader_for(const lm_settings *s, char *err, size_t errsz) {
     return rk;
 }
 
-/* Reads results: for the fleet, a lead's first TOUCH (step 0) or its
- * DISQUALIFIED outcome; for the passthrough, the lead's bytes arriving on
- * actions (found by key). */
+/* Reads results: for the fleet, a lead's first TOUCH (step 0), its
+ * DISQUALIFIED outcome, or its decision when no owner had room (it waits
+ * unassigned: the fleet's part is done, docs/ROUTING.md); for the
+ * passthrough, the lead's bytes arriving on actions (found by key). */
 static void read_results(bench_io *io, bench_leads *b, int passthrough,
                          int wait_ms) {
     for (;;) {
@@ -261,7 +263,10 @@ static void read_results(bench_io *io, bench_leads *b, int passthrough,
         int64_t idx = -1;
         if (!m->err && m->payload) {
             int64_t ts = rd_kafka_message_timestamp(m, NULL);
-            if (passthrough) {
+            const char *tn = rd_kafka_topic_name(m->rkt);
+            if (passthrough && !strstr(tn, "actions")) {
+                /* its copies on the other hops: not yet through */
+            } else if (passthrough) {
                 Lastmile__V1__LeadSubmitted *l =
                     lastmile__v1__lead_submitted__unpack(NULL, m->len,
                                                          m->payload);
@@ -272,7 +277,18 @@ static void read_results(bench_io *io, bench_leads *b, int passthrough,
                     idx = leads_find(b, id);
                     lastmile__v1__lead_submitted__free_unpacked(l, NULL);
                 }
-            } else if (strstr(rd_kafka_topic_name(m->rkt), "actions")) {
+            } else if (strstr(tn, "followup")) {
+                Lastmile__V1__FollowUpEvent *e =
+                    lastmile__v1__follow_up_event__unpack(NULL, m->len,
+                                                          m->payload);
+                if (e &&
+                    e->event_case ==
+                        LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION &&
+                    e->decision->unassigned)
+                    idx = leads_find(b, e->decision->lead_id);
+                if (e)
+                    lastmile__v1__follow_up_event__free_unpacked(e, NULL);
+            } else if (strstr(tn, "actions")) {
                 Lastmile__V1__FollowUpAction *a =
                     lastmile__v1__follow_up_action__unpack(NULL, m->len,
                                                            m->payload);

@@ -9,6 +9,7 @@
  * Threads: everything here runs on the collector thread, which alone owns
  * the Kafka handles and the Redis connection (board_internal.h). */
 #include "board_internal.h"
+#include "unassigned.h"
 
 #include "lm_clock.h"
 #include "lm_env.h"
@@ -416,6 +417,23 @@ done:
     sc->acc = NULL;
 }
 
+/* The teams' unassigned queues (unassigned.h), a JSON array; empty when
+ * Redis cannot be read (the error is listed). */
+static json_t *board_unassigned(lm_board *b, const board_scan *sc,
+                                json_t *errors) {
+    static lm_unassigned_team q[LM_UNASSIGNED_TEAMS_MAX]; /* collector's */
+    char err[BOARD_ERR_MAX] = "";
+    int n = board_stopping(b)
+                ? 0
+                : lm_unassigned_read(b->redis, q, LM_UNASSIGNED_TEAMS_MAX, err,
+                                     sizeof(err));
+    if (n < 0) {
+        board_err(errors, "redis: unassigned queues: %s", err);
+        n = 0;
+    }
+    return lm_unassigned_json(q, (size_t)n, sc->now_ms);
+}
+
 /* ============================================================ snapshot */
 
 /* One refresh: everything read now, as a JSON string (malloc'd), or NULL
@@ -500,6 +518,7 @@ static char *board_collect(lm_board *b) {
     json_object_set_new(root, "report_stale", json_boolean(stale));
     json_object_set(root, "stages", stages);
     json_object_set(root, "waiting_longest", waiting);
+    json_object_set_new(root, "unassigned", board_unassigned(b, &sc, errors));
     out = json_dumps(root, JSON_COMPACT | LM_REPORT_JSON_REAL);
 done:
     for (int i = 0; i < BOARD_STAGES; i++)

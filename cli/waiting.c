@@ -22,6 +22,7 @@
 #include "lm_redis.h"
 #include "lm_report.h"
 #include "lm_report_owners.h"
+#include "unassigned.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -59,6 +60,10 @@ typedef struct scan_ctx {
     item *items;
     size_t n, cap;
     int oom;
+    /* the teams' unassigned queues (unassigned.h): leads no owner had
+       room for, assigned when a slot frees */
+    lm_unassigned_team queues[LM_UNASSIGNED_TEAMS_MAX];
+    size_t n_queues;
 } scan_ctx;
 
 static void usage(FILE *f) {
@@ -76,7 +81,9 @@ static void usage(FILE *f) {
             "  waiting        touched, and the reply timer is overdue "
             "(since it was due)\n"
             "Owner steps (calls, LinkedIn, hand-offs waiting on their owner) "
-            "come first,\noverdue ones (a deadline missed) at the top.\n\n"
+            "come first,\noverdue ones (a deadline missed) at the top. "
+            "Then the unassigned queues: leads of a full team that wait for "
+            "an owner with\nroom (assigned the moment a slot frees).\n\n"
             "  --older-than DURATION  only leads waiting at least this long, "
             "e.g. 30m, 4h, 2d\n"
             "                         (simulated time, like the fleet's "
@@ -265,6 +272,8 @@ static int emit_json(const scan_ctx *c, const group *g, size_t n_groups,
                         lm_report_owners_steps_json(ow, limit));
     json_object_set_new(root, "owner_steps_overdue",
                         json_integer((json_int_t)ow->n_overdue));
+    json_object_set_new(root, "unassigned",
+                        lm_unassigned_json(c->queues, c->n_queues, c->now_ms));
     int rc = json_dumpf(root, stdout, JSON_INDENT(2));
     json_decref(root);
     return rc == 0 && fputc('\n', stdout) != EOF ? 0 : -1;
@@ -281,9 +290,20 @@ static void emit_text(const scan_ctx *c, const group *g, size_t n_groups,
            c->n == 1 ? "" : "s", c->older_than_ms ? " at least " : "",
            c->older_than_ms ? fmt_age(c->older_than_ms, a, sizeof(a)) : "",
            when);
+    if (c->n_queues > 0) {
+        printf("\nUNASSIGNED: no owner had room; each is assigned when one "
+               "frees a slot\n%-24s %7s %10s  %s\n",
+               "TEAM", "leads", "oldest", "OLDEST LEAD");
+        for (size_t i = 0; i < c->n_queues; i++)
+            printf("%-24s %7lld %10s  %s\n", c->queues[i].team,
+                   (long long)c->queues[i].count,
+                   fmt_age(c->now_ms - c->queues[i].oldest_ms, a, sizeof(a)),
+                   c->queues[i].oldest_lead);
+    }
     if (c->n == 0) {
-        printf("Nothing waits: every open lead is decided, scheduled or "
-               "inside its reply window.\n");
+        printf("%s: every open lead is decided, scheduled or "
+               "inside its reply window.\n",
+               c->n_queues ? "Nothing else waits" : "Nothing waits");
         return;
     }
     size_t count[ST_N] = {0};
@@ -383,6 +403,14 @@ int lm_cmd_waiting(int argc, char **argv) {
                 c.oom ? "out of memory" : err);
         goto done;
     }
+    int nq = lm_unassigned_read(r, c.queues, LM_UNASSIGNED_TEAMS_MAX, err,
+                                sizeof(err));
+    if (nq < 0) {
+        fprintf(stderr, "lastmile waiting: reading the unassigned queues: %s\n",
+                err);
+        goto done;
+    }
+    c.n_queues = (size_t)nq;
     size_t n_groups = 0;
     if (!(g = make_groups(&c, &n_groups))) {
         fprintf(stderr, "lastmile waiting: out of memory\n");

@@ -38,6 +38,9 @@ function render(d){
  const wb=document.querySelector('#waiting tbody');wb.textContent='';
  (d.waiting_longest||[]).forEach((w,i)=>{const r=el('tr',{'data-rank':String(i+1),'data-lead-id':w.lead_id});r.appendChild(el('td',{class:'id'},w.lead_id));r.appendChild(el('td',{},w.owner));r.appendChild(el('td',{},w.stage));const a=el('td',{class:'num','data-fmt':'dur'});show(a,w.age_s);r.appendChild(a);r.appendChild(el('td',{},w.next_step));wb.appendChild(r)});
  document.getElementById('waiting-none').hidden=(d.waiting_longest||[]).length>0;
+ const ub=document.querySelector('#unassigned tbody');ub.textContent='';
+ (d.unassigned||[]).forEach(u=>{const r=el('tr',{'data-team':u.team});r.appendChild(el('td',{},u.team));const n=el('td',{class:'num','data-fmt':'count'});show(n,u.count);r.appendChild(n);r.appendChild(el('td',{class:'id'},u.oldest_lead));const a=el('td',{class:'num','data-fmt':'dur'});show(a,u.oldest_age_s);r.appendChild(a);ub.appendChild(r)});
+ document.getElementById('unassigned-none').hidden=(d.unassigned||[]).length>0;
  const ob=document.querySelector('#owners tbody');ob.textContent='';
  (rep.open_by_owner||[]).slice(0,12).forEach(o=>{const r=el('tr',{});r.appendChild(el('td',{},o.owner));const n=el('td',{class:'num','data-fmt':'count'});show(n,o.open);r.appendChild(n);ob.appendChild(r)});
  const lv=get(rep,'timing_arms.lift.value'),lo=get(rep,'timing_arms.lift.ci95.0'),hi=get(rep,'timing_arms.lift.ci95.1');

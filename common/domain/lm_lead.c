@@ -52,6 +52,14 @@ void lm_lead_team_open_key(const char *team, const char *owner,
     lm_fmt_cat(out, LM_KEY_MAX, "lm:{team:", team, "}:open:", owner, NULL);
 }
 
+void lm_lead_team_queue_key(const char *team, char out[LM_KEY_MAX]) {
+    lm_fmt_cat(out, LM_KEY_MAX, "lm:{team:", team, "}:unassigned", NULL);
+}
+
+void lm_lead_account_key(const char *domain, char out[LM_KEY_MAX]) {
+    lm_fmt_cat(out, LM_KEY_MAX, "lm:{acct:", domain, "}", NULL);
+}
+
 int lm_lead_timer_payload(int step, const char *segment, char *out,
                           size_t outsz) {
     char st[LM_FMT_I64_MAX];

@@ -14,7 +14,10 @@
  * Learned timing in lm:{seg:<segment>}:slots (fields "<slot>:s", "<slot>:f").
  * Owner assignment: lm:{team:<team>}:open:<owner> is the set of the
  * owner's open leads (its size is the owner's load; SADD on assignment,
- * SREM on close, both idempotent).
+ * SREM on close, both idempotent). A full team's waiting leads:
+ * lm:{team:<team>}:unassigned, a sorted set (score: decided at) whose
+ * members are the packed decisions to emit when a slot frees; accounts:
+ * lm:{acct:<domain>} hash (owner, team, open) (docs/ROUTING.md).
  *
  * Lead hash fields (all times simulated epoch ms): see LM_F_* below.
  * No heap, no I/O. Writing these fields through a worker's
@@ -72,6 +75,10 @@
  * mark of a handed-off lead is responded_at on an open lead (only timing
  * writes it; a NextTouch already on its way may still set the stage) */
 #define LM_STAGE_HANDED_OFF "handed_off"
+/* routing (docs/ROUTING.md) */
+#define LM_F_HOLDS   "holds_slot" /* "1": counts in its owner's open set */
+#define LM_F_ACCOUNT "account"    /* company email domain, when it is one */
+#define LM_F_PENDING "pending_decision" /* its member of the unassigned set */
 /* dead time, real ms, summed per stage, and how many messages:
  * "wait_<stage>_ms" and "wait_<stage>_n" (stage = worker name). A stage
  * that handles a lead once writes no count: a sum without one is one
@@ -91,6 +98,10 @@ void lm_lead_person_key(const char *person, char out[LM_KEY_MAX]);
 /* lm:{team:<team>}:open:<owner> (see above). */
 void lm_lead_team_open_key(const char *team, const char *owner,
                            char out[LM_KEY_MAX]);
+/* lm:{team:<team>}:unassigned (see above). */
+void lm_lead_team_queue_key(const char *team, char out[LM_KEY_MAX]);
+/* lm:{acct:<domain>} (see above). */
+void lm_lead_account_key(const char *domain, char out[LM_KEY_MAX]);
 
 /* The response timer (lm_timers.h): followup arms it with each touch, due
  * when the touch's response window ends; timing cancels it when the lead

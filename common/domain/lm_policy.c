@@ -172,6 +172,16 @@ const lm_team *lm_policy_team(const lm_policy *p, const char *name) {
     return NULL;
 }
 
+size_t lm_policy_team_index(const lm_policy *p, const lm_team *t) {
+    if (p == NULL || t == NULL || t < p->teams || t >= p->teams + p->n_teams)
+        return (size_t)-1;
+    return (size_t)(t - p->teams);
+}
+
+const lm_routing_options *lm_policy_routing_options(const lm_policy *p) {
+    return &p->routing_opts;
+}
+
 size_t lm_policy_team_count(const lm_policy *p) {
     return p != NULL ? p->n_teams : 0;
 }

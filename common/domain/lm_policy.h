@@ -44,6 +44,7 @@
 #define LM_POLICY_MAX_STEPS      32  /* per cadence */
 #define LM_POLICY_MAX_LIST       512 /* items in a rule's match list */
 #define LM_POLICY_CAPACITY_MAX   1000000
+#define LM_POLICY_WEIGHT_MAX     100
 #define LM_POLICY_DURATION_MAX   (3660LL * 86400 * 1000) /* ~10 years, ms */
 #define LM_POLICY_COST_MAX       100000000LL /* cents: 1,000,000.00 */
 #define LM_POLICY_SEGMENT_MAX    (8 + 1 + LM_POLICY_NAME_MAX + 1) /* bufsz */
@@ -118,6 +119,7 @@ typedef struct lm_owner {
     /* working hours, time zone, absences (the team's defaults filled in);
        NULL = always working (lm_worktime.h) */
     const lm_worktime *work;
+    int32_t weight; /* round-robin share, 1..LM_POLICY_WEIGHT_MAX (1) */
 } lm_owner;
 
 typedef struct lm_team {
@@ -125,7 +127,23 @@ typedef struct lm_team {
     const lm_owner *owners; /* in config order */
     size_t n_owners;        /* >= 1 */
     const char *lead;       /* who escalations go to (`lead:`); NULL = none */
+    /* Where a lead goes when every owner is full (`overflow:`), or NULL:
+     * the lead then waits in the team's unassigned queue. Never the team
+     * itself. */
+    const struct lm_team *overflow;
 } lm_team;
+
+/* routing_options: and accounts: (lm_policy_route_opts.c). */
+typedef struct lm_routing_options {
+    int nurture_takes_capacity;  /* NURTURE leads count against capacity (0) */
+    int accounts_same_owner;     /* a company's next lead goes to the owner of
+                                    its open lead (1) */
+    int accounts_pause_on_reply; /* parsed; see docs/ROUTING.md (0) */
+} lm_routing_options;
+const lm_routing_options *lm_policy_routing_options(const lm_policy *p);
+/* The position of team t in the config (lm_policy_team_at(p, i) == t), or
+ * (size_t)-1 when t is not one of p's teams. */
+size_t lm_policy_team_index(const lm_policy *p, const lm_team *t);
 
 /* The team for a lead: the first routing rule all of whose conditions
  * hold (regions/countries: the lead's country, case-insensitive; company

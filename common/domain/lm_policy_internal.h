@@ -6,6 +6,7 @@
  *   lm_policy_schema.c   value syntaxes and the typed YAML reads below
  *   lm_policy_sections.c thresholds, channels, segments, cadences
  *   lm_policy_routing.c  teams and routing rules
+ *   lm_policy_route_opts.c  routing_options, accounts, overflow, weights
  *   lm_policy_load.c     libyaml set-up, the top-level mapping, files
  *   lm_policy_hours.c    allowed hours and business days (lm_tz)
  *   lm_policy_at.c       human channels, "at: now" steps, a step's time
@@ -78,6 +79,10 @@ struct lm_policy {
     lm_cadence *cadences;
     size_t n_cadences;
     int64_t handoff_deadline_ms; /* 0 = none */
+    lm_routing_options routing_opts;
+    /* per team: its overflow's name and line, until pol_resolve_overflow */
+    const char **overflow_names;
+    size_t *overflow_lines;
 };
 
 /* Zeroed memory from the policy's arena; NULL when out of memory. */
@@ -211,5 +216,15 @@ int pol_channel_human(pol_ctx *c, const pol_field *f, const char *path,
 /* steps[i].at (f->v NULL: absent, allowed_hours) into st->at_now; needs
  * st->channel and st->human set (a human step may not be "now"). */
 int pol_step_at(pol_ctx *c, const pol_field *f, const char *path, lm_step *st);
+/* lm_policy_route_opts.c: routing_options:, accounts: (either may be
+ * absent: top->v NULL gives the defaults), a team's overflow: and an
+ * owner's weight:. */
+int pol_parse_routing_options(pol_ctx *c, const pol_field *top);
+int pol_parse_accounts(pol_ctx *c, const pol_field *top);
+int pol_team_overflow(pol_ctx *c, size_t team, const pol_field *f,
+                      const char *path);
+int pol_owner_weight(pol_ctx *c, const pol_field *f, const char *path,
+                     int32_t *out);
+int pol_resolve_overflow(pol_ctx *c); /* after every team is read */
 
 #endif

@@ -38,14 +38,17 @@ static int parse_root(pol_ctx *c, yaml_node_t *root) {
         T_TEAMS,
         T_CAD,
         T_HANDOFF,
+        T_ROPTS,
+        T_ACCT,
         T_N
     };
     pol_field f[T_N] = {
-        {"thresholds", NULL, NULL},  {"dedupe_window", NULL, NULL},
-        {"deal_window", NULL, NULL}, {"control_share", NULL, NULL},
-        {"channels", NULL, NULL},    {"segments", NULL, NULL},
-        {"routing", NULL, NULL},     {"teams", NULL, NULL},
-        {"cadences", NULL, NULL},    {"handoff_deadline", NULL, NULL}};
+        {"thresholds", NULL, NULL},      {"dedupe_window", NULL, NULL},
+        {"deal_window", NULL, NULL},     {"control_share", NULL, NULL},
+        {"channels", NULL, NULL},        {"segments", NULL, NULL},
+        {"routing", NULL, NULL},         {"teams", NULL, NULL},
+        {"cadences", NULL, NULL},        {"handoff_deadline", NULL, NULL},
+        {"routing_options", NULL, NULL}, {"accounts", NULL, NULL}};
     static const char *const examples[T_N] = {
         "\"thresholds: { qualified: 0.55, nurture: 0.25 }\"",
         "",
@@ -58,7 +61,9 @@ static int parse_root(pol_ctx *c, yaml_node_t *root) {
         "} }\"",
         "\"cadences:\" with a \"qualified\" and a \"nurture\" cadence "
         "under it (see the built-in default)",
-        ""};
+        "",  /* handoff_deadline */
+        "",  /* routing_options */
+        ""}; /* accounts */
     size_t i;
 
     if (root->type != YAML_MAPPING_NODE)
@@ -95,7 +100,9 @@ static int parse_root(pol_ctx *c, yaml_node_t *root) {
         return -1;
     if (pol_parse_teams(c, &f[T_TEAMS]) || pol_parse_routing(c, &f[T_ROUTE]) ||
         pol_parse_cadences(c, &f[T_CAD]) ||
-        pol_parse_handoff_deadline(c, &f[T_HANDOFF]))
+        pol_parse_handoff_deadline(c, &f[T_HANDOFF]) ||
+        pol_parse_routing_options(c, &f[T_ROPTS]) ||
+        pol_parse_accounts(c, &f[T_ACCT]))
         return -1;
     return 0;
 }

@@ -44,9 +44,17 @@ int pol_parse_teams(pol_ctx *c, const pol_field *top) {
         yaml_node_t *k = pol_node(c, pr->key), *v = pol_node(c, pr->value),
                     *seq;
         const char *name = (const char *)k->data.scalar.value;
-        enum { TF_OWNERS, TF_WORK, TF_LEAD = TF_WORK + POL_WORK_N, TF_N };
-        pol_field f[TF_N] = {
-            {"owners", NULL, NULL}, POL_WORK_FIELDS, {"lead", NULL, NULL}};
+        enum {
+            TF_OWNERS,
+            TF_OVERFLOW,
+            TF_WORK,
+            TF_LEAD = TF_WORK + POL_WORK_N,
+            TF_N
+        };
+        pol_field f[TF_N] = {{"owners", NULL, NULL},
+                             {"overflow", NULL, NULL},
+                             POL_WORK_FIELDS,
+                             {"lead", NULL, NULL}};
         char kp[LM_POLICY_PATH_MAX], op[LM_POLICY_PATH_MAX];
         yaml_node_item_t *it;
         lm_owner *owners;
@@ -59,6 +67,7 @@ int pol_parse_teams(pol_ctx *c, const pol_field *top) {
                     "\"owners:\" with a list of { name, capacity } on the next "
                     "line",
                     f, TF_N) ||
+            pol_team_overflow(c, t, &f[TF_OVERFLOW], kp) ||
             pol_req(c, pol_line(k), kp, &f[0],
                     "\"owners:\" with a list of { name, capacity } under it"))
             return -1;
@@ -83,9 +92,16 @@ int pol_parse_teams(pol_ctx *c, const pol_field *top) {
         for (it = seq->data.sequence.items.start;
              it < seq->data.sequence.items.top; it++, i++) {
             yaml_node_t *on = pol_node(c, *it);
-            enum { OF_NAME, OF_CAP, OF_WORK, OF_N = OF_WORK + POL_WORK_N };
+            enum {
+                OF_NAME,
+                OF_CAP,
+                OF_WEIGHT,
+                OF_WORK,
+                OF_N = OF_WORK + POL_WORK_N
+            };
             pol_field of[OF_N] = {{"name", NULL, NULL},
                                   {"capacity", NULL, NULL},
+                                  {"weight", NULL, NULL},
                                   POL_WORK_FIELDS};
             char ip[LM_POLICY_PATH_MAX], np[LM_POLICY_PATH_MAX],
                 cp[LM_POLICY_PATH_MAX];
@@ -126,7 +142,8 @@ int pol_parse_teams(pol_ctx *c, const pol_field *top) {
             if ((owners[i].name = pol_strdup(c->p, oname)) == NULL)
                 return pol_oom(c);
             owners[i].capacity = (int32_t)cap;
-            if (pol_parse_work(c, &f[TF_WORK], kp, &of[OF_WORK], ip,
+            if (pol_owner_weight(c, &of[OF_WEIGHT], ip, &owners[i].weight) ||
+                pol_parse_work(c, &f[TF_WORK], kp, &of[OF_WORK], ip,
                                &owners[i].work))
                 return -1;
         }
@@ -134,7 +151,7 @@ int pol_parse_teams(pol_ctx *c, const pol_field *top) {
         team->n_owners = no;
     }
     c->p->n_teams = cnt;
-    return 0;
+    return pol_resolve_overflow(c);
 }
 
 /* A match list: a YAML list of values (or one value). Each item goes

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* ================================================================ outputs */
 
@@ -89,6 +90,19 @@ int lm_plan_cmd_strs(lm_plan *p, const char *arg0, ...) {
 int lm_plan_script(lm_plan *p, const lm_script *s, int nkeys, int argc,
                    const char *const *argv, const size_t *lens) {
     return lm_pipe_script(p->pipe, s, nkeys, argc, argv, lens);
+}
+
+int lm_plan_watch(lm_plan *p, size_t n, const char *const *keys) {
+    if (n == 0)
+        return 0;
+    if (lm_pipe_begin(p->pipe, 1 + n) != 0 ||
+        lm_pipe_arg(p->pipe, "WATCH", 5) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (lm_pipe_arg(p->pipe, keys[i], strlen(keys[i])) != 0)
+            return -1;
+    lm_pipe_end(p->pipe);
+    return 0;
 }
 
 /* ================================================================== reads */

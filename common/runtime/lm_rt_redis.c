@@ -13,6 +13,10 @@
  * batch applies input, holding the outboxes), EXEC. Redis applies all of
  * it or none.
  *
+ * A worker's plan_batch or plan may add keys to the WATCH (lm_plan_watch:
+ * qualification's owner loads), so a decision made from them is applied
+ * only if they did not change; a refused EXEC is handled as below.
+ *
  * The WATCH makes it safe against a replica: if another process applied
  * input from one of the batch's partitions between our reads and our EXEC
  * (it took the partition over while this one still worked), it wrote that
@@ -301,8 +305,9 @@ static int check_transaction(lm_runtime *rt, size_t queued, int *any_failed) {
         return RT_WRITE_AGAIN;
     if (!exec || exec->type == REDIS_REPLY_NIL) {
         lm_log(LM_LOG_INFO, "batch_conflict",
-               "a fence of this batch moved meanwhile (another replica "
-               "applied input from its partition); reading the batch again");
+               "a watched key moved meanwhile (a fence: another replica "
+               "applied input from its partition; or a key the worker "
+               "watched, lm_plan_watch); reading the batch again");
         return RT_WRITE_AGAIN;
     }
     if (exec->type != REDIS_REPLY_ARRAY || exec->elements != queued) {

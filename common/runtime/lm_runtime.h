@@ -171,6 +171,17 @@ int lm_plan_cmd_strs(lm_plan *p, const char *arg0, ...)
     __attribute__((sentinel));
 int lm_plan_script(lm_plan *p, const lm_script *s, int nkeys, int argc,
                    const char *const *argv, const size_t *lens);
+/* Check-and-take: WATCH these n keys (each NUL-terminated) for the batch.
+ * If any of them changes between this read round trip and the batch's
+ * EXEC (another replica took a slot), EXEC is refused and the batch is
+ * read and decided again from fresh replies — so what handle decided from
+ * a watched read (an owner's load) still holds when it is applied. Plan
+ * it before the reads it guards. Its reply ("OK") takes its place among
+ * the replies. Input applied before is still recovered, never decided
+ * again: the fences decide that, not the watch. A key written by every
+ * batch of a busy worker makes batches conflict: watch what a decision
+ * truly depends on. 0 / -1. */
+int lm_plan_watch(lm_plan *p, size_t n, const char *const *keys);
 
 typedef struct lm_runtime lm_runtime;
 /* Timers (lm_timers.h): a timer, and what a sweep fires. */

@@ -42,8 +42,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 }
 
 /* What handle decided: one output; a decision has an owner, written to
- * the lead and added to that owner's open set; an outcome closes the lead
- * and takes no owner. */
+ * the lead and added to that owner's open set when it holds a slot, or is
+ * unassigned and queued in its team; an outcome closes the lead and takes
+ * no owner. */
 static void qualification_decided(const lm_recorder *rec,
                                   const ProtobufCMessage *in) {
     const Lastmile__V1__LeadAccepted *l =
@@ -66,16 +67,32 @@ static void qualification_decided(const lm_recorder *rec,
     if (!ev)
         return;
     const Lastmile__V1__QualificationDecision *d = ev->decision;
-    fuzz_check(d && d->owner && d->owner[0] && d->team && d->team[0],
-               "a decision without an owner");
+    fuzz_check(d && d->team && d->team[0], "a decision without a team");
+    if (d && d->unassigned) {
+        /* no owner had room: queued in its team, no slot taken */
+        char queue[LM_KEY_MAX];
+        lm_lead_team_queue_key(d->team, queue);
+        fuzz_check(!d->owner[0], "an unassigned decision with an owner");
+        fuzz_check(lm_recorder_find(rec, "ZADD", queue) != NULL,
+                   "an unassigned lead not queued");
+        fuzz_check(lm_recorder_find(rec, "SADD", NULL) == NULL,
+                   "an unassigned lead took a slot");
+        protobuf_c_message_free_unpacked(&ev->base, NULL);
+        return;
+    }
+    fuzz_check(d && d->owner && d->owner[0], "a decision without an owner");
     const char *owner = lm_recorder_hget(rec, key, LM_F_OWNER);
     fuzz_check(owner && strcmp(owner, d->owner) == 0,
                "the lead's owner is not the decision's");
     lm_lead_team_open_key(d->team, d->owner, open);
     const lm_recorded_cmd *sadd = lm_recorder_find(rec, "SADD", open);
-    fuzz_check(sadd && sadd->argc == 3 &&
-                   strcmp(sadd->argv[2], l->lead_id) == 0,
-               "the owner's open set does not get the lead");
+    const char *holds = lm_recorder_hget(rec, key, LM_F_HOLDS);
+    if (holds && strcmp(holds, "1") == 0)
+        fuzz_check(sadd && sadd->argc == 3 &&
+                       strcmp(sadd->argv[2], l->lead_id) == 0,
+                   "the owner's open set does not get the lead");
+    else
+        fuzz_check(!sadd, "a lead that holds no slot is in the open set");
     protobuf_c_message_free_unpacked(&ev->base, NULL);
 }
 

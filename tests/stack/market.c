@@ -97,11 +97,16 @@ static void on_followup(void *opaque, const rd_kafka_message_t *rkm) {
     market *m = opaque;
     Lastmile__V1__FollowUpEvent *e =
         lastmile__v1__follow_up_event__unpack(NULL, rkm->len, rkm->payload);
-    /* a lead's first decision; one made again (reason "sla_breach": its
-       owner let a deadline pass) is not a second decision of the lead */
-    if (e && e->event_case == LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION &&
-        (!e->decision->reason || !*e->decision->reason))
-        strset_add(&m->decisions, e->decision->lead_id);
+    if (e && e->event_case == LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION) {
+        if (e->decision->reason && *e->decision->reason)
+            m->slot_freed++; /* a lead decided again: not a new decision */
+        else
+            strset_add(&m->decisions, e->decision->lead_id);
+        m->unassigned += e->decision->unassigned;
+        m->holding +=
+            !e->decision->unassigned &&
+            e->decision->kind == LASTMILE__V1__DECISION_KIND__QUALIFIED;
+    }
     if (e)
         lastmile__v1__follow_up_event__free_unpacked(e, NULL);
 }

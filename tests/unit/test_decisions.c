@@ -9,6 +9,8 @@
 #include "lm_policy.h"
 #include "lm_tz.h"
 #include "qualification.h"
+#include "qual_route.h"
+#include "lm_route.h"
 #include "timing.h"
 
 #include <criterion/criterion.h>
@@ -144,14 +146,15 @@ Test(qualification, decides_routes_and_explains) {
 typedef struct pick_case {
     const char *what;
     int64_t loads[3];
-    int64_t rr;
-    size_t want;
+    uint64_t rr;
+    int64_t want; /* -1: nobody has room */
 } pick_case;
 
 Test(qualification, picks_owners_round_robin_within_capacity) {
-    static const lm_owner owners[] = {{.name = "ann", .capacity = 2},
-                                      {.name = "bob", .capacity = 2},
-                                      {.name = "cat", .capacity = 1}};
+    static const lm_owner owners[] = {
+        {.name = "ann", .capacity = 2, .weight = 1},
+        {.name = "bob", .capacity = 2, .weight = 1},
+        {.name = "cat", .capacity = 1, .weight = 1}};
     const lm_team team = {.name = "sales", .owners = owners, .n_owners = 3};
     static const pick_case cases[] = {
         {"room everywhere: the counter's owner", {0, 0, 0}, 0, 0},
@@ -159,35 +162,35 @@ Test(qualification, picks_owners_round_robin_within_capacity) {
         {"the counter wraps", {0, 0, 0}, 5, 2},
         {"a full owner is skipped", {0, 2, 0}, 1, 2},
         {"skipping wraps to the start", {2, 2, 0}, 0, 2},
-        {"all full: the least over capacity", {4, 3, 3}, 0, 1},
-        {"all full, a tie: the first from the counter", {3, 3, 2}, 1, 1},
+        {"all full: nobody (capacity is a limit)", {4, 3, 3}, 0, -1},
+        {"all exactly full: nobody", {2, 2, 1}, 1, -1},
         {"an unreadable load is passed over",
          {LM_QUAL_LOAD_UNREADABLE, 0, 0},
          0,
          1},
-        {"... even when the others are full",
+        {"... and with the others full, nobody",
          {LM_QUAL_LOAD_UNREADABLE, 7, 9},
          0,
-         1},
+         -1},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const pick_case *c = &cases[i];
-        cr_expect_eq(lm_qualify_pick_owner(&team, c->loads, c->rr), c->want,
-                     "%s: got %zu", c->what,
-                     lm_qualify_pick_owner(&team, c->loads, c->rr));
+        int64_t got = lm_route_pick(&team, c->loads, c->rr, 0, NULL, NULL);
+        cr_expect_eq(got, c->want, "%s: got %lld", c->what, (long long)got);
     }
     /* a run of leads with loads updated as the worker does: the team's
-     * capacity is 5, and every owner is filled before anyone goes over */
+     * capacity is 5, every owner is filled, and the sixth gets nobody */
     int64_t loads[3] = {0, 0, 0};
-    for (int64_t rr = 1; rr <= 5; rr++)
-        loads[lm_qualify_pick_owner(&team, loads, rr)]++;
+    for (uint64_t rr = 1; rr <= 5; rr++) {
+        int64_t o = lm_route_pick(&team, loads, rr, 0, NULL, NULL);
+        cr_assert_geq(o, 0);
+        loads[o]++;
+    }
     cr_expect(loads[0] == 2 && loads[1] == 2 && loads[2] == 1,
               "after 5 leads: %lld %lld %lld", (long long)loads[0],
               (long long)loads[1], (long long)loads[2]);
-    loads[lm_qualify_pick_owner(&team, loads, 6)]++;
-    cr_expect(loads[0] + loads[1] + loads[2] == 6 && loads[2] == 1,
-              "the sixth lead goes to an owner of capacity 2 (over by 1), not "
-              "to cat (capacity 1)");
+    cr_expect_eq(lm_route_pick(&team, loads, 6, 0, NULL, NULL), -1,
+                 "the sixth lead finds the team full");
 }
 
 Test(followup, schedules_inside_business_hours) {

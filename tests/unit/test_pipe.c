@@ -1,6 +1,8 @@
 /* test_pipe.c — lm_pipe formats commands as RESP without a server, and
  * the *_strs form refuses a list longer than LM_PIPE_ARGS_MAX instead of
- * cutting the command short (it used to drop the rest silently). */
+ * cutting the command short (it used to drop the rest silently); a plan
+ * watches the keys it is given (lm_plan_watch). */
+#include "lm_out.h"
 #include "lm_redis.h"
 
 #include <criterion/criterion.h>
@@ -39,5 +41,23 @@ Test(pipe, too_many_strs_is_an_error_not_a_shorter_command) {
     cr_expect_eq(del_n(&p, LM_PIPE_ARGS_MAX), -1, "65 arguments");
     cr_expect_eq(p.n, 1, "the refused command was appended");
     cr_expect_eq(p.buf.len, len, "the refused command left bytes behind");
+    lm_pipe_free(&p);
+}
+
+/* lm_plan_watch: one WATCH of the keys among the plan's commands (its
+ * reply takes its place); no keys, no command. What it guards (a batch
+ * decided again when a watched key changed before its EXEC) is shown on
+ * the stack by tests/stack/test_routing.c, which fails without it. */
+Test(pipe, a_plan_watches_its_keys) {
+    lm_pipe p = {0};
+    lm_plan plan = {&p};
+    const char *keys[] = {"k1", "k2"};
+    cr_assert_eq(lm_plan_watch(&plan, 0, NULL), 0);
+    cr_expect_eq(p.n, 0, "no keys, no WATCH");
+    cr_assert_eq(lm_plan_watch(&plan, 2, keys), 0);
+    const char want[] = "*3\r\n$5\r\nWATCH\r\n$2\r\nk1\r\n$2\r\nk2\r\n";
+    cr_expect_eq(p.n, 1);
+    cr_expect_eq(p.buf.len, sizeof(want) - 1);
+    cr_expect(memcmp(p.buf.data, want, sizeof(want) - 1) == 0);
     lm_pipe_free(&p);
 }

@@ -172,6 +172,7 @@ static void give(lm_recorder *rec, ProtobufCMessage *in,
     const Lastmile__V1__TimingEvent *ev = (const Lastmile__V1__TimingEvent *)in;
     if (ev->event_case != LASTMILE__V1__TIMING_EVENT__EVENT_TIMER_FIRED)
         return;
+    lm_recorder_reply_str(rec, "OK"); /* the WATCH of the owners' loads */
     for (size_t i = 0; i < lm_policy_team_count(policy); i++) {
         const lm_team *t = lm_policy_team_at(policy, i);
         for (size_t j = 0; j < t->n_owners; j++) {

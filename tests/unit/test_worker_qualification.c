@@ -97,9 +97,14 @@ static void give_loads(const load *loads, size_t n_loads) {
     size_t owners = 0;
     for (size_t t = 0; t < lm_policy_team_count(policy); t++)
         owners += lm_policy_team_at(policy, t)->n_owners;
-    cr_assert_eq(n, owners, "one SCARD per configured owner");
-    for (size_t i = 0; i < n; i++) {
+    cr_assert_eq(n, owners + 1, "a WATCH, then one SCARD per owner");
+    const lm_recorded_cmd *w = lm_recorder_batch_planned(rec, 0);
+    cr_assert_str_eq(w->argv[0], "WATCH");
+    cr_assert_eq((size_t)w->argc, owners + 1, "every owner's open set");
+    lm_recorder_reply_str(rec, "OK");
+    for (size_t i = 1; i < n; i++) {
         const lm_recorded_cmd *c = lm_recorder_batch_planned(rec, i);
+        cr_assert_str_eq(c->argv[1], w->argv[i], "watched, then counted");
         cr_assert_str_eq(c->argv[0], "SCARD");
         const char *open = strstr(c->argv[1], "}:open:");
         cr_assert_not_null(open, "%s", c->argv[1]);
@@ -275,10 +280,21 @@ Test(worker_qualification, decides_by_score_against_the_thresholds) {
                        "an open lead stays open");
         lm_lead_team_open_key(c->team, d->owner, open);
         const lm_recorded_cmd *sadd = lm_recorder_find(rec, "SADD", open);
-        cr_assert_not_null(sadd, "%s: the owner's open set", c->what);
-        cr_expect_eq(sadd->argc, 3);
-        cr_expect_str_eq(sadd->argv[2], lead_id);
-        cr_expect_eq(lm_recorder_n_index(rec), 1, "the SADD alone");
+        /* example.com is a company: its account record (HSET, HINCRBY) */
+        cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_ACCOUNT),
+                         "example.com");
+        if (c->kind == LASTMILE__V1__DECISION_KIND__NURTURE) {
+            cr_expect_null(sadd, "%s: nurture takes no slot", c->what);
+            cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_HOLDS), "0");
+            cr_expect_eq(lm_recorder_n_index(rec), 2, "the account alone");
+        } else {
+            cr_assert_not_null(sadd, "%s: the owner's open set", c->what);
+            cr_expect_eq(sadd->argc, 3);
+            cr_expect_str_eq(sadd->argv[2], lead_id);
+            cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_HOLDS), "1");
+            cr_expect_eq(lm_recorder_n_index(rec), 3,
+                         "the SADD and the account");
+        }
         protobuf_c_message_free_unpacked(&ev->base, NULL);
     }
 }
@@ -345,10 +361,10 @@ static const owner_case owner_cases[] = {
      {{"alex.kim", 58, 0}, {"sam.ortiz", 60, 0}, {"jordan.blake", 40, 0}},
      {"alex.kim", "alex.kim", NULL, NULL},
      NULL},
-    {"all full: the least over capacity",
-     {{"alex.kim", 70, 0}, {"sam.ortiz", 61, 0}, {"jordan.blake", 45, 0}},
-     {"sam.ortiz", "sam.ortiz", "sam.ortiz", "sam.ortiz"},
-     NULL},
+    {"all full: the overflow team's (general, the built-in config)",
+     {{"alex.kim", 70, 0}, {"sam.ortiz", 60, 0}, {"jordan.blake", 40, 0}},
+     {NULL, NULL, NULL, NULL},
+     "alex.kim"},
     {"an unreadable load gives that owner no lead",
      {{"alex.kim", 0, 1}, {"sam.ortiz", 0, 0}, {"jordan.blake", 0, 0}},
      {NULL, NULL, NULL, NULL},
@@ -372,9 +388,15 @@ Test(worker_qualification, the_owner_comes_from_the_team_loads) {
                 cr_expect_str_eq(owner, c->want[k], "%s: lead %zu", c->what, k);
             if (c->never)
                 cr_expect_str_neq(owner, c->never, "%s: lead %zu", c->what, k);
-            char open[LM_KEY_MAX];
-            lm_lead_team_open_key("na", owner, open);
-            cr_expect_not_null(lm_recorder_find(rec, "SADD", open), "%s",
+            char open[LM_KEY_MAX], key[LM_KEY_MAX];
+            lm_lead_key(lead_id, key);
+            const char *team = lm_recorder_hget(rec, key, LM_F_TEAM);
+            lm_lead_team_open_key(team ? team : "na", owner, open);
+            if (*owner)
+                cr_expect_not_null(lm_recorder_find(rec, "SADD", open), "%s",
+                                   c->what);
+            else
+                cr_expect_null(lm_recorder_find(rec, "SADD", NULL), "%s",
                                c->what);
         }
     }
@@ -491,4 +513,161 @@ Test(worker_qualification, the_wait_in_kafka_is_kept_on_the_lead) {
                      "1234");
     cr_expect_null(lm_recorder_hget(rec, key, "wait_qualification_n"),
                    "a stage that sees a lead once keeps no count");
+}
+
+/* ------------------------------------------------------------ routing */
+
+/* The followup decision of the last lead decided (caller frees). */
+static Lastmile__V1__QualificationDecision *last_decision(void) {
+    const lm_recorded_emit *e = lm_recorder_emit_on(rec, LM_TOPIC_FOLLOWUP);
+    cr_assert_not_null(e);
+    size_t i = (size_t)(e - lm_recorder_emit(rec, 0));
+    Lastmile__V1__FollowUpEvent *ev =
+        (Lastmile__V1__FollowUpEvent *)lm_recorder_emit_unpack(
+            rec, i, &lastmile__v1__follow_up_event__descriptor);
+    cr_assert_not_null(ev);
+    Lastmile__V1__QualificationDecision *d = ev->decision;
+    ev->decision = NULL;
+    protobuf_c_message_free_unpacked(&ev->base, NULL);
+    return d;
+}
+
+Test(worker_qualification, a_full_team_overflows_into_its_overflow_team) {
+    const load full[] = {
+        {"alex.kim", 60, 0}, {"sam.ortiz", 60, 0}, {"jordan.blake", 40, 0}};
+    give_loads(full, 3);
+    const char *owner = decide("0123456789abcdef-00000610", &hot_na);
+    cr_expect(strcmp(owner, "robin.hale") == 0 ||
+                  strcmp(owner, "casey.ng") == 0,
+              "na overflows into general (built-in config): %s", owner);
+    char key[LM_KEY_MAX];
+    lm_lead_key("0123456789abcdef-00000610", key);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_TEAM), "general");
+    cr_expect_eq(
+        lm_recorder_counted(rec, "lastmile_routed_total", "how=\"overflow\""),
+        1);
+}
+
+Test(worker_qualification, a_full_team_queues_the_lead_unassigned) {
+    /* na is full, and so is general, its overflow */
+    const load full[] = {{"alex.kim", 60, 0},
+                         {"sam.ortiz", 60, 0},
+                         {"jordan.blake", 40, 0},
+                         {"robin.hale", 80, 0},
+                         {"casey.ng", 80, 0}};
+    const char *lead_id = "0123456789abcdef-00000600";
+    give_loads(full, 5);
+    cr_expect_str_eq(decide(lead_id, &hot_na), "", "no owner had room");
+    Lastmile__V1__QualificationDecision *d = last_decision();
+    cr_expect_eq(d->unassigned, 1);
+    cr_expect_str_eq(d->owner, "");
+    cr_expect_str_eq(d->team, "na");
+    cr_expect_str_eq(d->decision_id, "0123456789abcdef-00000600:decision");
+    cr_expect_str_eq(d->reason, "", "a first decision has no reason");
+    cr_expect(strstr(d->next_step, "unassigned") != NULL, "%s", d->next_step);
+    lastmile__v1__qualification_decision__free_unpacked(d, NULL);
+    char key[LM_KEY_MAX];
+    lm_lead_key(lead_id, key);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_STAGE), "unassigned");
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_HOLDS), "0");
+    cr_expect_null(lm_recorder_find(rec, "SADD", NULL), "no slot taken");
+    /* the queue's member is the decision timing emits when a slot frees,
+       and the lead hash keeps it (so a lead closed meanwhile leaves) */
+    const lm_recorded_cmd *z =
+        lm_recorder_find(rec, "ZADD", "lm:{team:na}:unassigned");
+    cr_assert_not_null(z, "queued in its team");
+    cr_expect_str_eq(z->argv[2], "1767607200000", "oldest first");
+    Lastmile__V1__QualificationDecision *p =
+        lastmile__v1__qualification_decision__unpack(NULL, z->lens[3],
+                                                     (uint8_t *)z->argv[3]);
+    cr_assert_not_null(p);
+    cr_expect_str_eq(p->decision_id,
+                     "0123456789abcdef-00000600:decision:assigned");
+    cr_expect_str_eq(p->reason, "slot_freed");
+    cr_expect_eq(p->unassigned, 0);
+    cr_expect_eq(p->kind, LASTMILE__V1__DECISION_KIND__QUALIFIED);
+    cr_assert_not_null(p->lead);
+    cr_expect_str_eq(p->lead->email, "", "kept without personal data");
+    cr_expect_str_eq(p->lead->timezone, "America/New_York");
+    lastmile__v1__qualification_decision__free_unpacked(p, NULL);
+    const lm_recorded_cmd *h = NULL;
+    for (size_t i = 0; i < lm_recorder_n_writes(rec) && !h; i++) {
+        const lm_recorded_cmd *c = lm_recorder_write(rec, i);
+        for (int a = 2; a + 1 < c->argc; a += 2)
+            if (strcmp(c->argv[a], LM_F_PENDING) == 0)
+                h = c;
+    }
+    cr_expect_not_null(h, "the lead hash keeps its queue member");
+    cr_expect_eq(lm_recorder_counted(rec, "lastmile_unassigned_total", NULL),
+                 1);
+    cr_expect_eq(
+        lm_recorder_counted(rec, "lastmile_routed_total", "how=\"unassigned\""),
+        1);
+}
+
+Test(worker_qualification, a_full_team_still_takes_nurture_leads) {
+    const load full[] = {
+        {"lena.fischer", 60, 0}, {"tom.baker", 50, 0}, {"chloe.martin", 40, 0}};
+    give_loads(full, 3);
+    const char *owner = decide("0123456789abcdef-00000601", &warm_emea);
+    cr_expect_str_neq(owner, "", "nurture takes no owner time");
+    cr_expect_null(lm_recorder_find(rec, "SADD", NULL), "nor a slot");
+}
+
+/* Decides a lead whose account (lm:{acct:example.com}) has an open lead
+ * owned by acct_owner of na; returns the owner it got. */
+static const char *decide_account(const char *lead_id, const char *acct_owner,
+                                  const char *open) {
+    static char owner[64];
+    lm_recorder_reset(rec);
+    Lastmile__V1__LeadAccepted l = lead(lead_id, &hot_na);
+    const char *acct[] = {"owner", acct_owner, "team", "na",
+                          "open",  open,       NULL};
+    cr_assert_eq(lm_recorder_reply_hash(rec, &lm_qualification_worker, &l.base,
+                                        NOW_MS, acct),
+                 0, "the plan reads the account");
+    cr_assert_eq(
+        lm_recorder_handle(rec, &lm_qualification_worker, &l.base, NOW_MS), 0);
+    const lm_recorded_cmd *c = lm_recorder_planned(rec, 0);
+    cr_assert_not_null(c);
+    cr_expect_str_eq(c->argv[1], "lm:{acct:example.com}");
+    char key[LM_KEY_MAX];
+    lm_lead_key(lead_id, key);
+    const char *o = lm_recorder_hget(rec, key, LM_F_OWNER);
+    snprintf(owner, sizeof(owner), "%s", o ? o : "");
+    return owner;
+}
+
+Test(worker_qualification, an_account_goes_to_its_open_lead_owner) {
+    const load some[] = {
+        {"alex.kim", 10, 0}, {"sam.ortiz", 10, 0}, {"jordan.blake", 39, 0}};
+    give_loads(some, 3);
+    for (int k = 0; k < 3; k++) {
+        char id[LM_LEAD_ID_MAX];
+        snprintf(id, sizeof(id), "0123456789abcdef-0000070%d", k);
+        const char *o = decide_account(id, "jordan.blake", "1");
+        if (k == 0)
+            cr_expect_str_eq(o, "jordan.blake", "the account's owner");
+        else
+            cr_expect(*o && strcmp(o, "jordan.blake") != 0,
+                      "lead %d: jordan.blake is full now: %s", k, o);
+    }
+    cr_expect(lm_recorder_find(rec, "HINCRBY", "lm:{acct:example.com}"),
+              "the account counts its open leads");
+    /* an account with no open lead left routes by the rules */
+    cr_expect_str_neq(
+        decide_account("0123456789abcdef-00000710", "sam.ortiz", "0"),
+        "sam.ortiz");
+}
+
+Test(worker_qualification, a_free_mail_lead_is_no_account) {
+    give_loads(NULL, 0);
+    lm_recorder_reset(rec);
+    Lastmile__V1__LeadAccepted l = lead("0123456789abcdef-00000800", &hot_na);
+    l.email = "ada@gmail.com";
+    l.email_domain = "gmail.com";
+    cr_assert_eq(
+        lm_recorder_handle(rec, &lm_qualification_worker, &l.base, NOW_MS), 0);
+    cr_expect_eq(lm_recorder_n_planned(rec), 0, "no account read");
+    cr_expect_null(lm_recorder_find(rec, "HINCRBY", NULL));
 }

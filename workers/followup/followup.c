@@ -92,7 +92,8 @@ static int followup_identify(void *ctx, const ProtobufCMessage *msg,
     }
     if (ev->event_case == LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION) {
         const Lastmile__V1__QualificationDecision *d = ev->decision;
-        if (!d->lead || !d->owner || !*d->owner ||
+        /* an unassigned lead has no owner yet (docs/ROUTING.md) */
+        if (!d->lead || (!d->unassigned && (!d->owner || !*d->owner)) ||
             (d->kind != LASTMILE__V1__DECISION_KIND__QUALIFIED &&
              d->kind != LASTMILE__V1__DECISION_KIND__NURTURE)) {
             snprintf(reason, reasonsz,
@@ -100,7 +101,11 @@ static int followup_identify(void *ctx, const ProtobufCMessage *msg,
                      "or NURTURE");
             return -1;
         }
-        snprintf(ident->id, sizeof(ident->id), "%s:decision", lead);
+        if (d->reason && *d->reason && d->decision_id &&
+            strncmp(d->decision_id, lead, strlen(lead)) == 0)
+            snprintf(ident->id, sizeof(ident->id), "%s", d->decision_id);
+        else
+            snprintf(ident->id, sizeof(ident->id), "%s:decision", lead);
     } else {
         if (ev->next_touch->step < 1 || ev->next_touch->step > 1000) {
             snprintf(reason, reasonsz, "next_touch.step: %d is out of range",
@@ -163,6 +168,14 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
     int adaptive, step;
     int64_t earliest, submitted;
     const lm_cadence *cad;
+    if (ev->event_case == LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION &&
+        ev->decision->unassigned) {
+        /* no owner had room: the cadence starts with the "slot_freed"
+           decision that assigns it (workers/timing/timing_queue.c) */
+        lm_out_count(out, "lastmile_followup_skipped_total",
+                     "reason=\"unassigned\"", 1);
+        return 0;
+    }
     if (ev->event_case == LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION) {
         const Lastmile__V1__QualificationDecision *d = ev->decision;
         lead_id = d->lead_id;

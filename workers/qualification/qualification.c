@@ -1,22 +1,22 @@
 /* qualification.c — score, decide, route (see qualification.h).
  *
  * Owner assignment is the one decision that needs shared state: each
- * owner's load, the size of its set of open leads. Loads are read once per
- * batch (plan_batch: one SCARD per owner, every team), kept in qual_state
- * (begin_batch), and each assignment updates them there, so the leads of
- * one batch see each other. The assignment is written with the lead's
- * decision, in the batch's transaction (SADD to the owner's set): it is
- * applied exactly once, and a redelivered lead is recovered from its
- * outbox, never assigned again. timing-adjust releases the load (SREM)
- * when the lead closes. The round-robin counter is the process's own: it
- * only says where the search for an owner with room starts, so each
- * replica going round on its own spreads leads as well, and Redis is
- * spared a write per lead.
- *
- * Two replicas deciding at the same moment read the same loads, so an
- * owner can go over capacity by what the other replica assigned in that
- * batch: capacity steers, it does not lock (docs/DELIVERY.md). */
+ * owner's load, the size of its set of open leads. qual_route.c reads the
+ * loads once per batch under WATCH (plan_batch), keeps them for the
+ * batch (begin_batch), and each assignment updates them there, so the
+ * leads of one batch see each other. The assignment is written with the
+ * lead's decision, in the batch's transaction (SADD to the owner's set):
+ * it is applied exactly once, and a redelivered lead is recovered from its
+ * outbox, never assigned again. Two replicas deciding at the same moment
+ * cannot both take an owner's last slot: the watched set changed, so the
+ * later EXEC is refused and that batch is decided again from fresh loads
+ * (capacity is a hard limit, docs/ROUTING.md). timing-adjust releases the
+ * load (SREM) when the lead closes, and gives the freed slot to the team's
+ * oldest unassigned lead (workers/timing/timing_queue.c). The round-robin
+ * counters are the process's own: they only say where the search for an
+ * owner with room starts. */
 #include "qualification.h"
+#include "qual_route.h"
 
 #include "lm_fmt.h"
 #include "lm_geo.h"
@@ -30,38 +30,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One team's assignment state for the batch being decided. */
-typedef struct qual_team {
-    const lm_team *team;
-    int64_t rr;     /* this process's round-robin counter */
-    int64_t *loads; /* per owner: as read for the batch, plus its own */
-} qual_team;
-
 typedef struct qual_ctx {
     lm_model *model;
     lm_policy *policy;
-    qual_team *teams; /* one per configured team, in config order */
-    size_t n_teams;
+    qual_route route;
 } qual_ctx;
 
 static qual_ctx qual_state;
-
-size_t lm_qualify_pick_owner(const lm_team *t, const int64_t *loads,
-                             int64_t rr) {
-    size_t n = t->n_owners, best = 0;
-    int64_t best_over = INT64_MAX;
-    for (size_t k = 0; k < n; k++) {
-        size_t i = (size_t)((uint64_t)rr % n + k) % n;
-        int64_t over = loads[i] - t->owners[i].capacity;
-        if (over < 0)
-            return i;
-        if (over < best_over) {
-            best_over = over;
-            best = i;
-        }
-    }
-    return best;
-}
 
 void lm_qualify(const lm_model *model, const lm_policy *policy,
                 const Lastmile__V1__LeadAccepted *lead,
@@ -88,14 +63,6 @@ void lm_qualify(const lm_model *model, const lm_policy *policy,
         lm_lead_adaptive(lead->lead_id, lm_policy_control_share(policy));
 }
 
-static void qual_teams_free(qual_ctx *c) {
-    for (size_t i = 0; i < c->n_teams; i++)
-        free(c->teams[i].loads);
-    free(c->teams);
-    c->teams = NULL;
-    c->n_teams = 0;
-}
-
 static int qual_init(void *ctx, const lm_settings *s, char *err, size_t errsz) {
     qual_ctx *c = ctx;
     c->policy = lm_policy_load(s->config_path, err, errsz);
@@ -104,98 +71,40 @@ static int qual_init(void *ctx, const lm_settings *s, char *err, size_t errsz) {
     c->model = lm_model_load(s->model_path, err, errsz);
     if (!c->model)
         return -1;
-    size_t n = lm_policy_team_count(c->policy);
-    c->teams = calloc(n ? n : 1, sizeof(*c->teams));
-    if (!c->teams)
-        goto oom;
-    for (c->n_teams = 0; c->n_teams < n; c->n_teams++) {
-        qual_team *qt = &c->teams[c->n_teams];
-        qt->team = lm_policy_team_at(c->policy, c->n_teams);
-        qt->loads = calloc(qt->team->n_owners, sizeof(*qt->loads));
-        if (!qt->loads)
-            goto oom;
-    }
+    if (qual_route_init(&c->route, c->policy, err, errsz) != 0)
+        return -1;
     lm_log(LM_LOG_INFO, "model_loaded", "model %s", lm_model_version(c->model));
     return 0;
-oom:
-    snprintf(err, errsz, "out of memory for %zu teams", n);
-    qual_teams_free(c); /* the teams allocated so far */
-    return -1;
 }
 
 static void qual_fini(void *ctx) {
     qual_ctx *c = ctx;
-    qual_teams_free(c);
+    qual_route_free(&c->route);
     lm_policy_free(c->policy);
     lm_model_free(c->model);
     c->policy = NULL;
     c->model = NULL;
 }
 
-/* Every owner's load, one SCARD each. Reading every team keeps the order
- * fixed, and there are few. */
 static int qual_plan_batch(void *ctx, lm_plan *p) {
-    qual_ctx *c = ctx;
-    char key[LM_KEY_MAX];
-    for (size_t i = 0; i < c->n_teams; i++) {
-        const lm_team *t = c->teams[i].team;
-        for (size_t o = 0; o < t->n_owners; o++) {
-            lm_lead_team_open_key(t->name, t->owners[o].name, key);
-            if (lm_plan_cmd_strs(p, "SCARD", key, NULL) != 0)
-                return -1;
-        }
-    }
-    return 0;
+    return qual_route_plan_batch(&((qual_ctx *)ctx)->route, p);
 }
 
-/* A reply that is not a number (WRONGTYPE: the key was overwritten) makes
- * the owner unavailable for the batch (LM_QUAL_LOAD_UNREADABLE): writing
- * to that key would fail and dead-letter the lead, so its leads go to the
- * team's other owners, and the error is logged once a batch. ("Not now"
- * errors never get here: the runtime retries the round trip.) A batch
- * decided again starts from fresh loads; the counter goes on where it was
- * (it only spreads the starting point). */
+/* A batch decided again starts from fresh loads; the counters go on
+ * where they were (they only spread the starting point). */
 static void qual_begin_batch(void *ctx, const lm_reads *reads) {
-    qual_ctx *c = ctx;
-    size_t r = 0, bad = 0;
-    for (size_t i = 0; i < c->n_teams; i++) {
-        qual_team *qt = &c->teams[i];
-        for (size_t o = 0; o < qt->team->n_owners; o++, r++) {
-            long long load;
-            if (lm_read_integer(reads, r, &load) == 0) {
-                qt->loads[o] = load;
-            } else {
-                qt->loads[o] = LM_QUAL_LOAD_UNREADABLE;
-                bad++;
-            }
-        }
-    }
-    if (bad)
-        lm_log(LM_LOG_WARN, "team_state_unreadable",
-               "%zu owner load(s) could not be read (SCARD of the "
-               "lm:{team:*}:open:* keys: delete or fix the key); those owners "
-               "get no lead in this batch",
-               bad);
+    qual_route_begin_batch(&((qual_ctx *)ctx)->route, reads);
 }
 
-/* Gives the lead an owner of team t and queues the assignment's writes.
- * Returns the owner's name, or NULL when t is not configured. */
-static const char *qual_assign(qual_ctx *c, const lm_team *t,
-                               const char *lead_id, lm_out *out) {
-    qual_team *qt = NULL;
-    for (size_t i = 0; i < c->n_teams && !qt; i++)
-        if (c->teams[i].team == t)
-            qt = &c->teams[i];
-    if (!qt)
-        return NULL;
-    size_t o = lm_qualify_pick_owner(t, qt->loads, ++qt->rr);
-    qt->loads[o]++;
-    char open[LM_KEY_MAX];
-    lm_lead_team_open_key(t->name, t->owners[o].name, open);
-    const char *sadd[] = {"SADD", open, lead_id};
-    if (lm_out_index(out, 3, sadd, NULL) != 0)
-        return NULL;
-    return t->owners[o].name;
+/* The lead's own reads: its account's owner (qual_route_plan). */
+static int qual_plan(void *ctx, const ProtobufCMessage *msg,
+                     const lm_ident *ident, int64_t now_ms, lm_plan *p) {
+    (void)now_ms;
+    const lm_qualify_result *q = (const lm_qualify_result *)ident->scratch;
+    if (q->kind == LASTMILE__V1__DECISION_KIND__DISQUALIFIED)
+        return 0;
+    return qual_route_plan(&((qual_ctx *)ctx)->route,
+                           (const Lastmile__V1__LeadAccepted *)msg, p);
 }
 
 static int qual_identify(void *ctx, const ProtobufCMessage *msg,
@@ -292,9 +201,15 @@ static int qual_handle(void *ctx, const lm_msg *m, lm_out *out) {
         return lm_out_emit(out, LM_TOPIC_OUTCOMES, l->lead_id, id, &o.base);
     }
 
-    const char *owner = qual_assign(c, q.team, l->lead_id, out);
-    if (!owner)
+    qual_routed rt;
+    if (qual_route_assign(&c->route, m, l, q.team,
+                          q.kind == LASTMILE__V1__DECISION_KIND__NURTURE, out,
+                          &rt) != 0)
         return -1;
+    const char *owner = rt.owner;
+    lm_fmt_cat(labels, sizeof(labels), "how=\"", lm_route_why_name(rt.why),
+               "\"", NULL);
+    lm_out_count(out, "lastmile_routed_total", labels, 1);
     const lm_cadence *cad = lm_policy_cadence(
         c->policy, q.kind == LASTMILE__V1__DECISION_KIND__QUALIFIED
                        ? "qualified"
@@ -302,9 +217,13 @@ static int qual_handle(void *ctx, const lm_msg *m, lm_out *out) {
     char next[160];
     char n_steps[LM_FMT_I64_MAX];
     lm_fmt_i64(n_steps, cad ? (int64_t)cad->n_steps : 0);
-    lm_fmt_cat(next, sizeof(next), cad ? cad->name : "?",
-               " cadence: ", cad ? cad->steps[0].channel : "?", " (step 1 of ",
-               n_steps, ") by ", owner, NULL);
+    if (rt.unassigned)
+        lm_fmt_cat(next, sizeof(next), "waits for an owner of team ",
+                   rt.team->name, " with room (unassigned)", NULL);
+    else
+        lm_fmt_cat(next, sizeof(next), cad ? cad->name : "?",
+                   " cadence: ", cad ? cad->steps[0].channel : "?",
+                   " (step 1 of ", n_steps, ") by ", owner, NULL);
 
     Lastmile__V1__Reason reasons[LM_QUAL_REASONS];
     Lastmile__V1__Reason *rp[LM_QUAL_REASONS];
@@ -324,7 +243,8 @@ static int qual_handle(void *ctx, const lm_msg *m, lm_out *out) {
     d.n_reasons = q.n_reasons;
     d.reasons = rp;
     d.owner = (char *)owner;
-    d.team = (char *)q.team->name;
+    d.team = (char *)rt.team->name;
+    d.unassigned = rt.unassigned;
     d.next_step = next;
     d.model_version = (char *)lm_model_version(c->model);
     d.decided_at_ms = m->now_ms;
@@ -333,8 +253,19 @@ static int qual_handle(void *ctx, const lm_msg *m, lm_out *out) {
     Lastmile__V1__FollowUpEvent ev = LASTMILE__V1__FOLLOW_UP_EVENT__INIT;
     ev.event_case = LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION;
     ev.decision = &d;
-    lm_out_write_strs(out, "HSET", key, LM_F_OWNER, owner, LM_F_TEAM,
-                      q.team->name, LM_F_STAGE, "followup", NULL);
+    if (rt.unassigned) {
+        /* what timing emits once an owner has room (timing_queue.c) */
+        Lastmile__V1__QualificationDecision pending = d;
+        char pid[LM_ID_MAX];
+        lm_fmt_cat(pid, sizeof(pid), l->lead_id, ":decision:assigned", NULL);
+        pending.decision_id = pid;
+        pending.unassigned = 0;
+        pending.reason = (char *)"slot_freed";
+        pending.next_step = (char *)"";
+        pending.lead = &bare;
+        if (qual_route_enqueue(m, l->lead_id, rt.team, &pending, out) != 0)
+            return -1;
+    }
     return lm_out_emit(out, LM_TOPIC_FOLLOWUP, l->lead_id, id, &ev.base);
 }
 
@@ -349,6 +280,7 @@ const lm_worker lm_qualification_worker = {
     .input_type = LM_TOPIC_QUALIFICATION_TYPE,
     .ctx = &qual_state,
     .identify = qual_identify,
+    .plan = qual_plan,
     .plan_batch = qual_plan_batch,
     .begin_batch = qual_begin_batch,
     .handle = qual_handle,

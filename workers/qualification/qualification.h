@@ -2,9 +2,10 @@
  *
  * Scores a LeadAccepted with the logistic model, turns the score into a
  * decision (thresholds from the decision config), names the top three
- * factors, routes the lead to a team and an owner (round-robin inside the
- * team, owners at capacity skipped) and says the next step. A disqualified
- * lead gets its Outcome at once and takes no owner.
+ * factors, routes the lead to a team and an owner (qual_route.h,
+ * docs/ROUTING.md: capacity a hard limit, weighted round robin, overflow,
+ * accounts, or the team's unassigned queue) and says the next step. A
+ * disqualified lead gets its Outcome at once and takes no owner.
  *
  * lm_qualify is the pure decision, tested without servers. */
 #ifndef LM_QUALIFICATION_H
@@ -33,18 +34,6 @@ typedef struct lm_qualify_result {
 /* Scores and decides; pure. */
 void lm_qualify(const lm_model *model, const lm_policy *policy,
                 const Lastmile__V1__LeadAccepted *lead, lm_qualify_result *out);
-
-/* The owner for a team's next lead: starting at owner rr % n_owners, the
- * first whose load (loads[i], one per owner) is under its capacity; when
- * every owner is full, the one least over it (ties: the first from the
- * start), so no lead waits unowned. Returns the owner's index; pure. */
-size_t lm_qualify_pick_owner(const lm_team *t, const int64_t *loads,
-                             int64_t rr);
-/* The load given to an owner whose open set cannot be read (a key of
- * another type, say): so high that the owner is passed over while any
- * other has a readable load, since its SADD would fail and dead-letter
- * the lead. */
-#define LM_QUAL_LOAD_UNREADABLE (INT64_MAX / 4)
 
 extern const lm_worker lm_qualification_worker;
 

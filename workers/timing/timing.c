@@ -5,6 +5,7 @@
 #include "timing.h"
 #include "timing_internal.h"
 #include "timing_owner.h"
+#include "timing_queue.h"
 
 #include "lm_fmt.h"
 #include "lm_hash.h"
@@ -125,7 +126,8 @@ static const char *const read_fields[R_N] = {
     LM_F_SUBMITTED, LM_F_TOUCHES,     LM_F_COST,        LM_F_SCORE,
     LM_F_DECISION,  LM_F_SLOT,        LM_F_LEAD,        LM_F_STAGE,
     LM_F_RESPONDED, LM_F_FIRST_TOUCH, LM_F_FIRST_HUMAN, LM_F_LAST_ACTION,
-    LM_F_NEXT_DUE,  LM_F_CANCELLED};
+    LM_F_NEXT_DUE,  LM_F_CANCELLED,   LM_F_HOLDS,       LM_F_ACCOUNT,
+    LM_F_PENDING};
 
 /* Field i of the lead's HMGET (read_fields), or NULL. */
 static const char *field(const lm_msg *m, int i, size_t *len) {
@@ -162,11 +164,14 @@ static int timing_init(void *ctx, const lm_settings *s, char *err,
     double scale = s->time_scale > 0 ? s->time_scale : 1;
     c->clock_skew_ms = (int64_t)(LM_TIMING_CLOCK_SKEW_REAL_MS * scale);
     c->policy = lm_policy_load(s->config_path, err, errsz);
-    return c->policy ? 0 : -1;
+    if (!c->policy)
+        return -1;
+    return timing_queue_init(&c->queue, c->policy, err, errsz);
 }
 
 static void timing_fini(void *ctx) {
     timing_ctx *c = ctx;
+    timing_queue_free(&c->queue);
     lm_policy_free(c->policy);
     c->policy = NULL;
 }
@@ -231,6 +236,15 @@ static int timing_identify(void *ctx, const ProtobufCMessage *msg,
                  (int)ev->timer_fired->step);
     }
     return 0;
+}
+
+/* The unassigned queues and owner loads (timing_queue.c). */
+static int timing_plan_batch(void *ctx, lm_plan *p) {
+    return timing_queue_plan_batch(&((timing_ctx *)ctx)->queue, p);
+}
+
+static void timing_begin_batch(void *ctx, const lm_reads *reads) {
+    timing_queue_begin_batch(&((timing_ctx *)ctx)->queue, reads);
 }
 
 static int timing_plan(void *ctx, const ProtobufCMessage *msg,
@@ -306,7 +320,6 @@ int lm_timing_close_lead(timing_ctx *c, const lm_msg *m, lm_out *out,
                          const char *lead_id,
                          Lastmile__V1__OutcomeStatus status, int64_t deal_cents,
                          int success) {
-    (void)c;
     char key[LM_KEY_MAX], now[32], id[LM_ID_MAX], rev[32], labels[96];
     lm_lead_key(lead_id, key);
     snprintf(now, sizeof(now), "%lld", (long long)m->now_ms);
@@ -393,6 +406,13 @@ int lm_timing_close_lead(timing_ctx *c, const lm_msg *m, lm_out *out,
         const char *rel[] = {"SREM", open, lead_id};
         lm_out_index(out, 3, rel, NULL);
     }
+    timing_queue_lead ql = {lead_id, team,
+                            o.owner, field(m, R_HOLDS, NULL),
+                            dec,     field(m, R_ACCOUNT, NULL),
+                            NULL,    0};
+    ql.pending = field(m, R_PENDING, &ql.pending_len);
+    if (timing_queue_release(&c->queue, m, &ql, out) != 0)
+        return -1;
     const char *slot = field(m, R_SLOT, NULL);
     if (success && slot && seg) {
         char skey[LM_KEY_MAX], f[24];
@@ -568,6 +588,8 @@ const lm_worker lm_timing_worker = {
     .ctx = &timing_state,
     .identify = timing_identify,
     .plan = timing_plan,
+    .plan_batch = timing_plan_batch,
+    .begin_batch = timing_begin_batch,
     .handle = timing_handle,
     .fire_timer = timing_fire_timer,
     .init = timing_init,

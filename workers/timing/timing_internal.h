@@ -13,6 +13,7 @@
 #include "lm_policy.h"
 #include "lm_runtime.h"
 #include "lm_timers.h"
+#include "timing_queue.h"
 
 #include "lastmile/v1/lastmile.pb-c.h"
 
@@ -21,6 +22,7 @@
 typedef struct timing_ctx {
     lm_policy *policy;
     int64_t clock_skew_ms; /* LM_TIMING_CLOCK_SKEW_REAL_MS, simulated */
+    timing_queue queue;    /* freed slots to waiting leads (timing_queue.c) */
 } timing_ctx;
 
 /* The lead hash fields timing reads, in HMGET order (timing.c).
@@ -50,6 +52,9 @@ enum timing_read {
     R_LAST_ACTION,
     R_NEXT_DUE,
     R_CANCELLED,
+    R_HOLDS,   /* routing: the lead holds a slot in its owner's open set */
+    R_ACCOUNT, /* routing: its company domain */
+    R_PENDING, /* routing: its member of the team's unassigned queue */
     R_N
 };
 

@@ -14,6 +14,7 @@
 #include "lm_worktime.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* timing plans the lead hash and its segment's statistics first: the
@@ -223,6 +224,29 @@ int timing_owner_identify(const lm_policy *pol,
     return identify_deadline(ev->timer_fired, ident, reason, reasonsz);
 }
 
+/* One WATCH of every owner's open set (their loads). 0 / -1. */
+static int watch_loads(const lm_policy *pol, lm_plan *p) {
+    size_t n = 0;
+    for (size_t i = 0; i < lm_policy_team_count(pol); i++)
+        n += lm_policy_team_at(pol, i)->n_owners;
+    char(*keys)[LM_KEY_MAX] = calloc(n ? n : 1, sizeof(*keys));
+    const char **argv = calloc(n ? n : 1, sizeof(*argv));
+    int rc = keys && argv ? 0 : -1;
+    size_t k = 0;
+    for (size_t i = 0; rc == 0 && i < lm_policy_team_count(pol); i++) {
+        const lm_team *t = lm_policy_team_at(pol, i);
+        for (size_t j = 0; j < t->n_owners; j++, k++) {
+            lm_lead_team_open_key(t->name, t->owners[j].name, keys[k]);
+            argv[k] = keys[k];
+        }
+    }
+    if (rc == 0)
+        rc = lm_plan_watch(p, n, argv);
+    free(keys);
+    free(argv);
+    return rc;
+}
+
 /* ================================================================ plan */
 
 static int plan_state(const char *owner, lm_plan *p) {
@@ -260,7 +284,12 @@ int timing_owner_plan(const lm_policy *pol, const Lastmile__V1__TimingEvent *ev,
     if (!is_deadline(ev))
         return 0;
     /* every owner's load and state, team by team (the next owner is
-       chosen in the lead's team, known only once the lead is read) */
+       chosen in the lead's team, known only once the lead is read); the
+       loads under WATCH, so that capacity holds against a qualification
+       or timing replica that changes them before this batch applies
+       (lm_plan_watch: the batch is then decided again) */
+    if (watch_loads(pol, p) != 0)
+        return -1;
     for (size_t i = 0; i < lm_policy_team_count(pol); i++) {
         const lm_team *t = lm_policy_team_at(pol, i);
         for (size_t j = 0; j < t->n_owners; j++) {
@@ -275,9 +304,10 @@ int timing_owner_plan(const lm_policy *pol, const Lastmile__V1__TimingEvent *ev,
 }
 
 /* The reply index of owner j of team `team` (SCARD; its state follows),
- * or 0 when the team is unknown. */
+ * or 0 when the team is unknown. After the lead's HMGET (OWNER_AT) comes
+ * the WATCH of the loads (one reply), then the owners. */
 static size_t owner_reply(const lm_policy *pol, const lm_team *team, size_t j) {
-    size_t at = OWNER_AT + 1;
+    size_t at = OWNER_AT + 2;
     for (size_t i = 0; i < lm_policy_team_count(pol); i++) {
         const lm_team *t = lm_policy_team_at(pol, i);
         if (t == team)
