@@ -66,7 +66,7 @@ static const char config[] =
     "thresholds: { qualified: 0.0, nurture: 0.0 }\n"
     "channels:\n"
     "  email: { cost: \"0.02\" }\n"
-    "  call: { cost: \"4.50\" }\n"
+    "  call: { cost: \"4.50\", human: true }\n"
     "routing:\n"
     "  - { team: sales }\n"
     "teams:\n"
