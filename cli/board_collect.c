@@ -14,6 +14,7 @@
 #include "lm_clock.h"
 #include "lm_env.h"
 #include "lm_kafka.h"
+#include "lm_report_owners.h"
 
 #include "lastmile/v1/lastmile.pb-c.h"
 
@@ -412,6 +413,17 @@ static void board_redis(lm_board *b, board_scan *sc, json_t **report,
         *report = NULL;
     }
     lm_report_free(&rep);
+    /* the owners' SLA figures, as `lastmile report` attaches them */
+    lm_owners_report ow;
+    if (*report && lm_report_owners_collect(b->redis, lm_clock_now_ms(), &ow,
+                                            err, sizeof(err)) == 0) {
+        json_t *oj = lm_report_owners_json(&ow);
+        if (oj)
+            json_object_set_new(*report, "owners", oj);
+        lm_report_owners_free(&ow);
+    } else if (*report) {
+        board_err(errors, "redis: %s", err);
+    }
 done:
     lm_report_acc_free(sc->acc);
     sc->acc = NULL;
