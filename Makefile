@@ -12,6 +12,9 @@
 BUILD ?= build
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+# tests at a time: two (most wait on timers and leases; the chaos and
+# fault runs go alone, tests/CMakeLists.txt); TEST_JOBS=1 for one by one
+TEST_JOBS ?= 2
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
 .PHONY: all deps build test test-asan fuzz demo form-demo format format-check clean
@@ -28,7 +31,7 @@ build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
 test: build format-check
-	cd $(BUILD) && ctest --output-on-failure --no-tests=error -j 1 $(CTEST_FLAGS)
+	cd $(BUILD) && ctest --output-on-failure --no-tests=error -j $(TEST_JOBS) $(CTEST_FLAGS)
 
 # Sanitizers: a separate Debug build with -DLASTMILE_SANITIZE=ON; every
 # timeout stretched (LASTMILE_TEST_TIMEOUT_MULT) for the slower binaries.
