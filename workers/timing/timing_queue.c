@@ -171,6 +171,8 @@ static int assign_head(timing_queue *q, const lm_msg *m, size_t ti, size_t oi,
     q->loads[ti][oi]++;
     lm_fmt_cat(next, sizeof(next), "cadence from step 1 by ", owner,
                " (a slot freed)", NULL);
+    /* the message's own strings, put back before it is freed */
+    char *own_owner = d->owner, *own_team = d->team, *own_next = d->next_step;
     d->owner = (char *)owner;
     d->team = (char *)t->name;
     d->unassigned = 0;
@@ -182,8 +184,10 @@ static int assign_head(timing_queue *q, const lm_msg *m, size_t ti, size_t oi,
     lm_out_count(out, "lastmile_routed_total", "how=\"slot_freed\"", 1);
     rc = lm_out_emit(out, LM_TOPIC_FOLLOWUP, d->lead_id, d->decision_id,
                      &ev.base);
-    /* the strings set above are not the message's: unset before freeing */
-    d->owner = d->team = d->next_step = NULL;
+    /* the strings set above are not the message's: its own go back */
+    d->owner = own_owner;
+    d->team = own_team;
+    d->next_step = own_next;
     lastmile__v1__qualification_decision__free_unpacked(d, NULL);
     return rc;
 }
