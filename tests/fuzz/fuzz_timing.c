@@ -7,7 +7,7 @@
  * fuzz.h).
  *
  * Invariants: a rejection leaves a reason; an identified response has id
- * "response:<event_id>" and a known ResponseKind, a timer
+ * "response:<event_id>" and a known ResponseKind, a response timer
  * "<lead>:timer:<step>"; a chosen time is -1 or not before the earliest
  * instant, with its slot inside the week. Of the whole decision:
  * fuzz_check_recorded's (fuzz.h) and timing_decided's (below). */
@@ -38,14 +38,47 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 /* What handle decided: a next touch is the step after the fired one, not
  * before now, and leaves the lead open; a closing outcome closes the lead
  * (a late response writes nothing); a hand-off goes with a response. */
+/* A response timer (kind "response", or none: messages before kinds). */
+static int response_timer(const Lastmile__V1__TimingEvent *ev) {
+    return ev->event_case == LASTMILE__V1__TIMING_EVENT__EVENT_TIMER_FIRED &&
+           (!ev->timer_fired->kind || !*ev->timer_fired->kind ||
+            strcmp(ev->timer_fired->kind, LM_LEAD_TIMER_RESPONSE) == 0);
+}
+
+/* The NextTouch among the emits on lastmile.followup, or NULL (a closing
+ * lead may also give its freed slot to a waiting lead: a decision). */
+static const lm_recorded_emit *next_touch_emit(const lm_recorder *rec) {
+    for (size_t i = 0; i < lm_recorder_n_emits(rec); i++) {
+        const lm_recorded_emit *e = lm_recorder_emit(rec, i);
+        if (strcmp(e->topic, LM_TOPIC_FOLLOWUP) != 0)
+            continue;
+        Lastmile__V1__FollowUpEvent *f =
+            (Lastmile__V1__FollowUpEvent *)protobuf_c_message_unpack(
+                &lastmile__v1__follow_up_event__descriptor, NULL, e->len,
+                e->data);
+        int touch = f && f->event_case ==
+                             LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_NEXT_TOUCH;
+        if (f)
+            protobuf_c_message_free_unpacked(&f->base, NULL);
+        if (touch)
+            return e;
+    }
+    return NULL;
+}
+
 static void timing_decided(const lm_recorder *rec, const ProtobufCMessage *in) {
     const Lastmile__V1__TimingEvent *ev = (const Lastmile__V1__TimingEvent *)in;
+    /* owner events and the deal's and owners' timers follow rules of their
+       own (unit tests): fuzz_check_recorded's only */
+    if (ev->event_case != LASTMILE__V1__TIMING_EVENT__EVENT_RESPONSE &&
+        !response_timer(ev))
+        return;
     int fired = ev->event_case == LASTMILE__V1__TIMING_EVENT__EVENT_TIMER_FIRED;
     const char *lead = fired ? ev->timer_fired->lead_id : ev->response->lead_id;
     char key[LM_KEY_MAX];
     lm_lead_key(lead, key);
     const char *status = lm_recorder_hget(rec, key, LM_F_STATUS);
-    const lm_recorded_emit *next = lm_recorder_emit_on(rec, LM_TOPIC_FOLLOWUP);
+    const lm_recorded_emit *next = next_touch_emit(rec);
     const lm_recorded_emit *out = lm_recorder_emit_on(rec, LM_TOPIC_OUTCOMES);
     const lm_recorded_emit *hand = lm_recorder_emit_on(rec, LM_TOPIC_ACTIONS);
     fuzz_check(!(next && out), "a next touch and an outcome at once");
@@ -99,9 +132,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         snprintf(want, sizeof(want), "response:%s", r->event_id);
         fuzz_check(strcmp(ident.id, want) == 0, "id is not response:<event>");
         fuzz_check(r->kind >= LASTMILE__V1__RESPONSE_KIND__REPLIED &&
-                       r->kind <= LASTMILE__V1__RESPONSE_KIND__BOUNCED,
+                       r->kind <= LASTMILE__V1__RESPONSE_KIND__LOST,
                    "unknown ResponseKind accepted");
-    } else if (rc == 0) {
+    } else if (rc == 0 && response_timer(ev)) {
         const Lastmile__V1__TimerFired *t = ev->timer_fired;
         char want[LM_ID_MAX];
         snprintf(want, sizeof(want), "%s:timer:%d", t->lead_id, (int)t->step);
