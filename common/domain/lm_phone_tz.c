@@ -20,7 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define NANP_E164_LEN 12 /* "+1" NPA NXX XXXX */
+#define NANP_E164_LEN 12 /* "+1", a 3-digit area code, 7 digits */
 
 /* ------------------------------------------------------------------ */
 /* North American area codes                                           */
