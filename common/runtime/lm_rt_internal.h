@@ -137,15 +137,21 @@ typedef struct rt_dedupe_ops rt_dedupe_ops;
  *     each window of the delivery rule exactly instead of by chance;
  *   replica-first: just before its first write transaction, another
  *     connection applies the very same transaction, as a replica that took
- *     the partition over meanwhile would. */
+ *     the partition over meanwhile would;
+ *   pause-before-read-back: the first read-back of a redelivered batch's
+ *     outputs stops the process (SIGSTOP) once it knows the partitions'
+ *     ends and before it reads, so a test can take the broker down under
+ *     the read-back and send SIGCONT. With it, LASTMILE_TEST_RECOVER_
+ *     TIMEOUT_MS shortens the read-back's deadline. */
 typedef enum rt_crash_at {
     RT_CRASH_NONE,
     RT_CRASH_AFTER_WRITES,
     RT_CRASH_AFTER_PRODUCE,
     RT_RACE_REPLICA_FIRST,
-    RT_CRASH_SWEEP_AFTER_PRODUCE, /* the sweep produced, claims not acked */
-    RT_CRASH_DELIVER_AFTER_EFFECT /* a delivered timer's effect done, its
-                                     claim not settled */
+    RT_CRASH_SWEEP_AFTER_PRODUCE,  /* the sweep produced, claims not acked */
+    RT_CRASH_DELIVER_AFTER_EFFECT, /* a delivered timer's effect done, its
+                                      claim not settled */
+    RT_PAUSE_BEFORE_READ_BACK
 } rt_crash_at;
 
 struct lm_runtime {
@@ -154,7 +160,10 @@ struct lm_runtime {
     const rt_dedupe_ops *dedupe; /* by id or by offset, from w->dedupe */
     void *dedupe_state;          /* the strategy's own, or NULL */
     rt_crash_at crash_at;
-    int raced; /* replica-first: the race was run */
+    int raced;  /* replica-first: the race was run */
+    int paused; /* pause-before-read-back: the pause was taken */
+    /* a read-back's deadline: RT_RECOVER_TIMEOUT_MS, or the test's */
+    int64_t recover_timeout_ms;
     lm_redis *redis;
     rd_kafka_t *consumer, *producer;
     /* reads one input record by its offset (a fence's anchor); made on

@@ -21,6 +21,7 @@
 #include "lm_kafka.h"
 #include "lm_log.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -200,7 +201,7 @@ static int scan_read(lm_runtime *rt, rd_kafka_t *rk,
                      rd_kafka_topic_partition_list_t *parts, int64_t *ends,
                      int remaining, size_t *scanned) {
     rd_kafka_assign(rk, parts);
-    int64_t deadline = lm_clock_mono_ms() + RT_RECOVER_TIMEOUT_MS;
+    int64_t deadline = lm_clock_mono_ms() + rt->recover_timeout_ms;
     while (remaining > 0 && lm_clock_mono_ms() < deadline) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
         if (!m)
@@ -246,6 +247,10 @@ int rt_recover_scan(lm_runtime *rt) {
         free(ends);
         rc = -1;
         goto out;
+    }
+    if (rt->crash_at == RT_PAUSE_BEFORE_READ_BACK && !rt->paused) {
+        rt->paused = 1; /* the test takes the broker down, then SIGCONT */
+        raise(SIGSTOP);
     }
     remaining = scan_read(rt, rk, parts, ends, remaining, &scanned);
     if (remaining > 0) {

@@ -28,6 +28,7 @@
 #include "lm_rt_internal.h"
 
 #include "lm_clock.h"
+#include "lm_env.h"
 #include "lm_kafka.h"
 #include "lm_log.h"
 #include "lm_timers.h"
@@ -68,6 +69,16 @@ int rt_past_drain_deadline(lm_runtime *rt) {
     return now > rt->stop_deadline_ms;
 }
 
+/* A read-back's deadline: LASTMILE_TEST_RECOVER_TIMEOUT_MS (the pause
+ * test's, 100 ms to the default) or RT_RECOVER_TIMEOUT_MS. */
+static int64_t recover_timeout_from_env(void) {
+    const char *v = getenv("LASTMILE_TEST_RECOVER_TIMEOUT_MS");
+    int64_t ms = RT_RECOVER_TIMEOUT_MS;
+    if (v && lm_parse_int64(v, 100, RT_RECOVER_TIMEOUT_MS, &ms) != 0)
+        ms = RT_RECOVER_TIMEOUT_MS;
+    return ms;
+}
+
 /* LASTMILE_TEST_CRASH_AT (see rt_crash_at), read once at start. */
 static rt_crash_at crash_at_from_env(void) {
     const char *v = getenv("LASTMILE_TEST_CRASH_AT");
@@ -79,6 +90,8 @@ static rt_crash_at crash_at_from_env(void) {
                ? RT_CRASH_SWEEP_AFTER_PRODUCE
            : strcmp(v, "deliver-after-effect") == 0
                ? RT_CRASH_DELIVER_AFTER_EFFECT
+           : strcmp(v, "pause-before-read-back") == 0
+               ? RT_PAUSE_BEFORE_READ_BACK
                : RT_CRASH_NONE;
 }
 
@@ -433,6 +446,7 @@ int lm_runtime_main(const lm_worker *w) {
     lm_log_init(w->name, (lm_log_level)rt->s.log_level);
     lm_clock_init(rt->s.time_scale, rt->s.time_origin_ms, rt->s.time_start_ms);
     rt->crash_at = crash_at_from_env();
+    rt->recover_timeout_ms = recover_timeout_from_env();
     rt->dedupe = w->dedupe == LM_DEDUPE_BY_OFFSET ? &rt_dedupe_by_offset
                                                   : &rt_dedupe_by_id;
     rt->seen = lm_strmap_new(0);

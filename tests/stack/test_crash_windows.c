@@ -6,7 +6,11 @@
  *     outputs are found on the topic and not produced again;
  *   a replica applies the same batch first (LASTMILE_TEST_CRASH_AT=
  *     replica-first): the worker's own transaction is refused, it reads
- *     the batch again and recovers: writes applied once, outputs once.
+ *     the batch again and recovers: writes applied once, outputs once;
+ *   the broker goes down under the read-back of a redelivered batch
+ *     (pause-before-read-back): the read-back times out and is not called
+ *     recovered; the batch is tried again and recovered once the broker is
+ *     back, its outputs once.
  * Each for a worker that keeps a done record per input (intake,
  * LM_DEDUPE_BY_ID) and for the two that keep outboxes in their partition
  * fences (qualification and followup, LM_DEDUPE_BY_OFFSET), and for the
@@ -166,6 +170,75 @@ static long long merged_total(const market *m) {
     }
     redisFree(c);
     return total;
+}
+
+/* The broker goes down while the restarted intake reads back the outputs
+ * of the batch it produced before dying: the read-back cannot finish, so
+ * the log says recover_timeout and not "recovered", and the worker stops
+ * without producing or committing the batch; started again (as its
+ * supervisor would), it recovers the batch once the broker is back, and
+ * every lead is accepted once. */
+Test(crash, read_back_timeout_is_not_recovered, .fini = teardown,
+     .timeout = 180) {
+    cr_assert_eq(fixture_up(&fx, 2, 0), 0);
+    market m;
+    market_init(&m, &fx, 0);
+    market_submit(&m, 200, 0, 0, 21);
+    run_until_crash("intake", "after-produce");
+    market_pump(&m, 300);
+
+    setenv("LASTMILE_TEST_CRASH_AT", "pause-before-read-back", 1);
+    setenv("LASTMILE_TEST_RECOVER_TIMEOUT_MS", "2000", 1);
+    int slot = fixture_start_worker(&fx, "intake");
+    unsetenv("LASTMILE_TEST_CRASH_AT");
+    unsetenv("LASTMILE_TEST_RECOVER_TIMEOUT_MS");
+    cr_assert_geq(slot, 0);
+    int status = 0;
+    pid_t got = 0;
+    int64_t deadline = fixture_mono_ms() + fixture_ms(30000);
+    while ((got = waitpid(fx.procs[slot], &status, WNOHANG | WUNTRACED)) == 0 &&
+           fixture_mono_ms() < deadline)
+        usleep(20000);
+    cr_assert(got > 0 && WIFSTOPPED(status),
+              "intake did not pause before reading back (status %d)", status);
+
+    cr_assert_eq(lm_devstack_broker_ctl(&fx.st, "down 15"), 0);
+    kill(fx.procs[slot], SIGCONT);
+    cr_assert(
+        fixture_log_has(&fx, "intake", "\"event\":\"recover_timeout\"", 12000),
+        "the read-back did not time out with the broker down");
+    cr_expect(!fixture_log_has(&fx, "intake", RECOVERED, 0),
+              "\"recovered\" was logged for a read-back that timed out");
+
+    /* the worker abandons the batch and stops without committing; as its
+       supervisor would, start it again whenever it stops (the broker comes
+       back by itself after 15 s; a start while it is down stops too) */
+    deadline = fixture_mono_ms() + fixture_ms(120000);
+    int recovered = 0, starts = 0;
+    while (!(recovered = fixture_log_has(&fx, "intake", RECOVERED, 0)) &&
+           fixture_mono_ms() < deadline) {
+        if (waitpid(fx.procs[slot], &status, WNOHANG) != 0) {
+            fx.procs[slot] = 0;
+            sleep(1); /* the supervisor's back-off */
+            slot = fixture_start_worker(&fx, "intake");
+            cr_assert_geq(slot, 0);
+            starts++;
+        }
+        usleep(100000);
+    }
+    cr_expect(recovered,
+              "the batch was not recovered once the broker was "
+              "back (%d start(s))",
+              starts);
+    market_until(&m, all_accepted, 60000);
+    for (int i = 0; i < 3; i++)
+        market_pump(&m, 200);
+    printf("read-back timeout: %zu accepted, %zu twice\n", m.accepted.n,
+           m.accepted.dups);
+    cr_expect_eq(m.accepted.n, 200, "%zu of 200 leads accepted", m.accepted.n);
+    cr_expect_eq(m.accepted.dups, 0, "%zu accepted twice on the topic",
+                 m.accepted.dups);
+    market_free(&m);
 }
 
 Test(crash, replica_applies_first, .fini = teardown, .timeout = 120) {
