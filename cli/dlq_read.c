@@ -56,42 +56,16 @@ void dlq_set_free(dlq_set *set) {
  * ids are below DLQ_PARTITIONS_MAX). 0 / -1. */
 static int assign(rd_kafka_t *rk, const char *topic, int *n, char *err,
                   size_t errsz) {
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    rd_kafka_resp_err_t e =
-        rkt ? rd_kafka_metadata(rk, 0, rkt, &md, DLQ_METADATA_TIMEOUT_MS)
-            : RD_KAFKA_RESP_ERR__INVALID_ARG;
-    int rc = -1;
-    *n = 0;
-    if (e || md->topic_cnt != 1 || md->topics[0].err) {
-        snprintf(err, errsz, "no metadata for %s: %s", topic,
-                 rd_kafka_err2str(e ? e : md->topics[0].err));
-        goto done;
+    if (lm_kafka_assign_all(rk, topic, RD_KAFKA_OFFSET_BEGINNING,
+                            DLQ_METADATA_TIMEOUT_MS, n, err, errsz) != 0)
+        return -1;
+    if (*n > DLQ_PARTITIONS_MAX) {
+        snprintf(err, errsz,
+                 "%s has %d partitions; lastmile dlq reads up to %d", topic, *n,
+                 DLQ_PARTITIONS_MAX);
+        return -1;
     }
-    int np = md->topics[0].partition_cnt;
-    rd_kafka_topic_partition_list_t *parts =
-        rd_kafka_topic_partition_list_new(np > 0 ? np : 1);
-    for (int i = 0; i < np; i++) {
-        int32_t p = md->topics[0].partitions[i].id;
-        if (p < 0 || p >= DLQ_PARTITIONS_MAX)
-            continue;
-        rd_kafka_topic_partition_list_add(parts, topic, p)->offset =
-            RD_KAFKA_OFFSET_BEGINNING;
-        (*n)++;
-    }
-    e = rd_kafka_assign(rk, parts);
-    rd_kafka_topic_partition_list_destroy(parts);
-    if (e) {
-        snprintf(err, errsz, "cannot read %s: %s", topic, rd_kafka_err2str(e));
-        goto done;
-    }
-    rc = 0;
-done:
-    if (md)
-        rd_kafka_metadata_destroy(md);
-    if (rkt)
-        rd_kafka_topic_destroy(rkt);
-    return rc;
+    return 0;
 }
 
 /* Keeps one message if it is a dead letter that passes f. 0 / -1 (OOM). */

@@ -88,51 +88,6 @@ resolve(const lm_settings *s, const char *arg, char *topic, size_t topicsz) {
     return NULL;
 }
 
-/* Assigns every partition of topic at the start or the end. 0 / -1. */
-static int assign_all(rd_kafka_t *rk, const char *topic, int from_beginning,
-                      char *err, size_t errsz) {
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t e =
-        rkt ? rd_kafka_metadata(rk, 0, rkt, &md, TAIL_METADATA_TIMEOUT_MS)
-            : RD_KAFKA_RESP_ERR__INVALID_ARG;
-    int rc = -1;
-    if (e) {
-        snprintf(err, errsz, "no metadata for %s: %s", topic,
-                 rd_kafka_err2str(e));
-        goto done;
-    }
-    if (md->topic_cnt != 1 || md->topics[0].err ||
-        md->topics[0].partition_cnt == 0) {
-        snprintf(err, errsz, "topic %s: %s", topic,
-                 md->topic_cnt == 1 && md->topics[0].err
-                     ? rd_kafka_err2str(md->topics[0].err)
-                     : "no partitions");
-        goto done;
-    }
-    int n = md->topics[0].partition_cnt;
-    rd_kafka_topic_partition_list_t *parts =
-        rd_kafka_topic_partition_list_new(n);
-    for (int i = 0; i < n; i++)
-        rd_kafka_topic_partition_list_add(parts, topic,
-                                          md->topics[0].partitions[i].id)
-            ->offset =
-            from_beginning ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
-    e = rd_kafka_assign(rk, parts);
-    rd_kafka_topic_partition_list_destroy(parts);
-    if (e) {
-        snprintf(err, errsz, "cannot read %s: %s", topic, rd_kafka_err2str(e));
-        goto done;
-    }
-    rc = 0;
-done:
-    if (md)
-        rd_kafka_metadata_destroy(md);
-    if (rkt)
-        rd_kafka_topic_destroy(rkt);
-    return rc;
-}
-
 /* obj[name] = the bytes as a JSON string, or null when there are none.
  * Bytes that are not UTF-8 text go under NAME_base64 instead (obj[name] is
  * then null). 0 / -1 (out of memory). */
@@ -285,7 +240,10 @@ int lm_cmd_tail(int argc, char **argv) {
         fprintf(stderr, "lastmile tail: %s\n", err);
         goto out;
     }
-    if (assign_all(rk, topic, from_beginning, err, sizeof(err)) != 0) {
+    if (lm_kafka_assign_all(
+            rk, topic,
+            from_beginning ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END,
+            TAIL_METADATA_TIMEOUT_MS, NULL, err, sizeof(err)) != 0) {
         fprintf(stderr, "lastmile tail: %s\n", err);
         goto out;
     }

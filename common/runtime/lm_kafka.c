@@ -155,3 +155,50 @@ fail:
     rd_kafka_conf_destroy(conf);
     return NULL;
 }
+
+int lm_kafka_assign_all(rd_kafka_t *rk, const char *topic, int64_t offset,
+                        int timeout_ms, int *n_partitions, char *err,
+                        size_t errsz) {
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rkt ? rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms)
+                                : RD_KAFKA_RESP_ERR__INVALID_ARG;
+    int rc = -1;
+    if (n_partitions)
+        *n_partitions = 0;
+    if (e) {
+        snprintf(err, errsz, "no metadata for %s: %s", topic,
+                 rd_kafka_err2str(e));
+        goto done;
+    }
+    if (md->topic_cnt != 1 || md->topics[0].err ||
+        md->topics[0].partition_cnt == 0) {
+        snprintf(err, errsz, "topic %s: %s", topic,
+                 md->topic_cnt == 1 && md->topics[0].err
+                     ? rd_kafka_err2str(md->topics[0].err)
+                     : "no partitions");
+        goto done;
+    }
+    int n = md->topics[0].partition_cnt;
+    rd_kafka_topic_partition_list_t *parts =
+        rd_kafka_topic_partition_list_new(n);
+    for (int i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(parts, topic,
+                                          md->topics[0].partitions[i].id)
+            ->offset = offset;
+    e = rd_kafka_assign(rk, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    if (e) {
+        snprintf(err, errsz, "cannot read %s: %s", topic, rd_kafka_err2str(e));
+        goto done;
+    }
+    if (n_partitions)
+        *n_partitions = n;
+    rc = 0;
+done:
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (rkt)
+        rd_kafka_topic_destroy(rkt);
+    return rc;
+}

@@ -40,4 +40,14 @@ rd_kafka_conf_t *lm_kafka_conf(const lm_settings *s, lm_kafka_role role,
 void lm_topic_name(const lm_settings *s, const char *suffix, char *buf,
                    size_t bufsz);
 
+/* Assigns every partition of `topic` to the group-less reader rk (an
+ * LM_KAFKA_READER), each from `offset` (RD_KAFKA_OFFSET_BEGINNING or
+ * _END), after asking the brokers for the topic's metadata (up to
+ * timeout_ms). *n_partitions = how many (may be NULL); their ids are
+ * 0 .. n-1. 0, or -1 with err saying why (no metadata, no such topic, no
+ * partitions, assign refused). rk stays the caller's. */
+int lm_kafka_assign_all(rd_kafka_t *rk, const char *topic, int64_t offset,
+                        int timeout_ms, int *n_partitions, char *err,
+                        size_t errsz);
+
 #endif
