@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/shell/gateway_lib.sh — sourced by test_gateway.sh and
-# test_gateway_form.sh (not a test of its own): ok/fail/finish, stopping
-# what was started, the embedded stack, minting keys and starting a
+# test_gateway_form.sh (not a test of its own), on top of test_lib.sh:
+# stopping what was started, the embedded stack, minting keys and starting a
 # gateway on a free port.
 #
 # The caller sets SRC, BIN, TMP and NAME first; the stack's state goes to
@@ -11,44 +11,13 @@
 LM=$BIN/cli/lastmile
 GW=$BIN/gateway/lastmile-gateway
 PY=/usr/bin/python3
-# LASTMILE_TEST_TIMEOUT_MULT (may be fractional) stretches every wait
-MULT=$(awk -v m="${LASTMILE_TEST_TIMEOUT_MULT:-1}" \
-  'BEGIN { x = int(m); if (x < m) x++; if (x < 1) x = 1; print x }')
+# shellcheck source=tests/shell/test_lib.sh
+. "$SRC/tests/shell/test_lib.sh"
 WAIT_S=$((30 * MULT))
 GW_KEEP=${LASTMILE_TEST_KEEP:-}
 
-passed=0
-failed=0
-ok() {
-  passed=$((passed + 1))
-  echo "ok   $1"
-}
-fail() { # what, where, fix
-  failed=$((failed + 1))
-  printf 'FAIL %s\n       where: %s\n       fix:   %s\n' "$1" "$2" "$3"
-}
-finish() {
-  echo "$passed passed, $failed failed"
-  [ "$failed" -eq 0 ]
-  exit $?
-}
-
 PIDS=()
 STACK_UP=0
-
-stop_pid() { # pid, seconds: SIGTERM, then SIGKILL when it does not go
-  local pid=$1 limit=$2 i
-  [ -n "$pid" ] || return 0
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null
-  for ((i = 0; i < limit * 10; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
-  return 0
-}
 
 # shellcheck disable=SC2317 # invoked by the caller's trap
 gw_cleanup() {

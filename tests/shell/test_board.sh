@@ -35,9 +35,9 @@ BIN=$(cd "$BIN" 2>/dev/null && pwd || echo "$BIN")
 PY=/usr/bin/python3
 LM=$BIN/cli/lastmile
 ART=$BIN/test-artifacts
-# LASTMILE_TEST_TIMEOUT_MULT (may be fractional) stretches every wait
-MULT=$(awk -v m="${LASTMILE_TEST_TIMEOUT_MULT:-1}" \
-  'BEGIN { x = int(m); if (x < m) x++; if (x < 1) x = 1; print x }')
+NAME=test_board
+# shellcheck source=tests/shell/test_lib.sh
+. "$SRC/tests/shell/test_lib.sh"
 
 LEADS=300
 SIM_DAYS=1
@@ -49,42 +49,12 @@ SIM_LIMIT_S=$((120 * MULT)) # the simulated market, at most
 CHROME_LIMIT_S=$((90 * MULT))
 REFRESH_S=2 # LM_BOARD_REFRESH_MS
 
-passed=0
-failed=0
-ok() {
-  passed=$((passed + 1))
-  echo "ok   $1"
-}
-fail() { # what, where, fix
-  failed=$((failed + 1))
-  printf 'FAIL %s\n       where: %s\n       fix:   %s\n' "$1" "$2" "$3"
-}
-finish() {
-  echo "$passed passed, $failed failed"
-  [ "$failed" -eq 0 ]
-  exit $?
-}
-
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/lm-board.XXXXXX")
 WORKERS=(intake qualification followup timing)
 declare -A WPID=()
 BOARD_PID=""
 SIM_PID=""
 STACK_UP=0
-
-stop_pid() { # pid, seconds: SIGTERM, then SIGKILL when it does not go
-  local pid=$1 limit=$2 i
-  [ -n "$pid" ] || return 0
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null
-  for ((i = 0; i < limit * 10; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
-  return 0
-}
 
 # shellcheck disable=SC2317 # invoked by the trap
 cleanup() {
@@ -115,34 +85,7 @@ if [ ! -x "$PY" ]; then
   fail "/usr/bin/python3 is missing" "this machine" "apt-get install python3"
   finish
 fi
-CHROME=$(command -v chromium || true)
-if [ -z "$CHROME" ]; then
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-      sudo="sudo -n"
-    else
-      fail "chromium is missing" "this machine (not root, no password-less sudo)" \
-        "install it: sudo apt-get install chromium"
-      finish
-    fi
-  fi
-  echo "test_board: installing chromium from Debian's archive" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  # shellcheck disable=SC2086 # $sudo is empty or "sudo -n"
-  if ! { timeout $((600 * MULT)) $sudo apt-get update -qq &&
-    timeout $((600 * MULT)) $sudo apt-get install -y -qq --no-install-recommends \
-      chromium >/dev/null; }; then
-    fail "could not install chromium" "apt-get" \
-      "check the network and apt sources, or install it by hand: apt-get install chromium"
-    finish
-  fi
-  CHROME=$(command -v chromium || true)
-  [ -n "$CHROME" ] || {
-    fail "chromium installed but not on PATH" "$PATH" "check the chromium package"
-    finish
-  }
-fi
+need_chromium
 mkdir -p "$ART"
 
 # A clean slate: none of the caller's LASTMILE_* settings leak in.

@@ -17,24 +17,9 @@ PY=/usr/bin/python3 # Debian's, where python3-yaml is installed
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/lm-deploy.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
-passed=0
-failed=0
-skipped=0
-ok() {
-  passed=$((passed + 1))
-  echo "ok   $1"
-}
-fail() { # what, where, fix
-  failed=$((failed + 1))
-  printf 'FAIL %s\n       where: %s\n       fix:   %s\n' "$1" "$2" "$3"
-}
-finish() {
-  local line="$passed passed, $failed failed"
-  [ "$skipped" -gt 0 ] && line+=", $skipped skipped"
-  echo "$line"
-  [ "$failed" -eq 0 ]
-  exit $?
-}
+NAME=test_deploy
+# shellcheck source=tests/shell/test_lib.sh
+. "$SRC/tests/shell/test_lib.sh"
 
 # ---- tools, from Debian's archive when missing -----------------------------
 need=()

@@ -40,29 +40,7 @@ CHROME_LIMIT_S=$((60 * MULT))
 need_built "$LM" "$GW" "$BIN"/workers/lastmile-{intake,qualification,followup,timing}
 unset "${!LASTMILE_@}"
 
-CHROME=$(command -v chromium || true)
-if [ -z "$CHROME" ]; then
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-      sudo="sudo -n"
-    else
-      fail "chromium is missing" "this machine (not root, no password-less sudo)" \
-        "install it: sudo apt-get install chromium"
-      finish
-    fi
-  fi
-  echo "$NAME: installing chromium from Debian's archive" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  # shellcheck disable=SC2086 # $sudo is empty or "sudo -n"
-  if ! { timeout $((600 * MULT)) $sudo apt-get update -qq &&
-    timeout $((600 * MULT)) $sudo apt-get install -y -qq --no-install-recommends \
-      chromium >/dev/null; }; then
-    fail "could not install chromium" "apt-get" "install it by hand: apt-get install chromium"
-    finish
-  fi
-  CHROME=$(command -v chromium || true)
-fi
+need_chromium
 
 # ---- the stack, the fleet, the gateway, the page server ----------------------
 stack_up 4
