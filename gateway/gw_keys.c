@@ -159,7 +159,7 @@ static int parse_origins(const char *f, gw_key *k, char *why, size_t whysz) {
 
 /* One line's fields into k. 1 parsed, 0 blank/comment, -1 with why. */
 static int parse_line(char *line, gw_key *k, char *why, size_t whysz) {
-    char *fields[5];
+    char *fields[5] = {0};
     int n = 0;
     char *hash = strchr(line, '#');
     if (hash)

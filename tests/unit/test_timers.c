@@ -3,6 +3,7 @@
  * server: round trips, malformed members and claims, the stored layout
  * pinned, arming and cancelling as one command each, and
  * the TimerFired a response timer becomes. */
+#include "lm_fmt.h"
 #include "lm_lead.h"
 #include "lm_recorder.h"
 #include "lm_timers.h"
@@ -20,8 +21,8 @@ static lm_timer make(const char *lead, const char *kind, int64_t due,
                      const void *payload, size_t len) {
     lm_timer t;
     memset(&t, 0, sizeof(t));
-    snprintf(t.lead, sizeof(t.lead), "%s", lead);
-    snprintf(t.kind, sizeof(t.kind), "%s", kind);
+    lm_fmt_cat(t.lead, sizeof(t.lead), lead, NULL);
+    lm_fmt_cat(t.kind, sizeof(t.kind), kind, NULL);
     t.due_ms = due;
     memcpy(t.payload, payload, len);
     t.payload_len = len;
