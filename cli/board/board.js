@@ -44,7 +44,8 @@ function timing(rep){
  (ta.per_step||[]).forEach((v,i)=>{const p='timing_arms.per_step.'+i+'.',r=el('tr',{});r.appendChild(el('td',{},'\u2265 '+v.min_touches+' touches'));
   for(const a of ['adaptive','fixed']){const c=el('td',{class:'num'});c.appendChild(el('span',{'data-metric':p+a+'.responded','data-fmt':'count'}));c.appendChild(document.createTextNode('/'));c.appendChild(el('span',{'data-metric':p+a+'.touched','data-fmt':'count'}));r.appendChild(c)}
   r.appendChild(el('td',{class:'num','data-metric':p+'lift.value','data-fmt':'pct'}));r.appendChild(el('td',{'data-metric':p+'lift.state_code','data-fmt':'state'}));sb.appendChild(r)});
- document.getElementById('lift-more').hidden=get(rep,'timing_arms.lift.state_code')!==0;
+ const open=get(rep,'timing_arms.lift.state_code')===0,est=typeof get(rep,'timing_arms.lift.more_needed.adaptive')==='number';
+ document.getElementById('lift-more').hidden=!(open&&est);document.getElementById('lift-more-na').hidden=!(open&&!est);
 }
 function render(d){
  const rep=d.report||{},stages={};(d.stages||[]).forEach(s=>stages[s.name]=s);
