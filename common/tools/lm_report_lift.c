@@ -73,10 +73,14 @@ const char *lm_report_lift_state_name(int state) {
                                        : "not_proven";
 }
 
-static const char *state_words(int state) {
-    return state == LM_STATS_PROVEN    ? "PROVEN BETTER"
-           : state == LM_STATS_HARMFUL ? "HARMFUL"
-                                       : "NOT PROVEN YET";
+/* The state in words, "proven better", "not proven yet", "harmful"; in
+ * capitals for the headline. */
+static const char *state_words(int state, int caps) {
+    if (state == LM_STATS_PROVEN)
+        return caps ? "PROVEN BETTER" : "proven better";
+    if (state == LM_STATS_HARMFUL)
+        return caps ? "HARMFUL" : "harmful";
+    return caps ? "NOT PROVEN YET" : "not proven yet";
 }
 
 /* ============================================================ JSON */
@@ -151,6 +155,20 @@ static const char *pct(double x, int sign, char *buf, size_t sz) {
     return buf;
 }
 
+/* A whole count with thousands separators: 167748 -> "167,748". */
+static const char *count(double x, char *buf, size_t sz) {
+    char digits[32];
+    snprintf(digits, sizeof(digits), "%.0f", x);
+    size_t nd = strlen(digits), j = 0;
+    for (size_t i = 0; i < nd && j + 2 < sz; i++) {
+        if (i > 0 && (nd - i) % 3 == 0)
+            buf[j++] = ',';
+        buf[j++] = digits[i];
+    }
+    buf[j] = '\0';
+    return buf;
+}
+
 static void print_arm(FILE *f, const char *name, const lm_report_arm *m) {
     char a[FMT_MAX], b[FMT_MAX], c[FMT_MAX];
     fprintf(f, "%-12s %9lld %10lld %8s   %s to %s\n", name,
@@ -168,14 +186,15 @@ static void print_lift(FILE *f, const lm_report_lift *l, const char *a,
             "lift (%s / %s - 1): %s, always-valid 95%% interval %s to %s: "
             "%s\n",
             a, b, pct(l->value, 1, x, sizeof(x)), pct(l->lo, 1, y, sizeof(y)),
-            pct(l->hi, 1, z, sizeof(z)), state_words(l->state));
+            pct(l->hi, 1, z, sizeof(z)), state_words(l->state, 1));
     if (l->state != LM_STATS_NOT_PROVEN)
         return;
     if (isfinite(l->more_a))
         fprintf(f,
-                "  would be proven after about %.0f more touched leads in "
-                "the %s arm and %.0f in the %s arm, if the rates held\n",
-                l->more_a, a, l->more_b, b);
+                "  would be proven after about %s more touched leads in "
+                "the %s arm and %s in the %s arm, if the rates held\n",
+                count(l->more_a, x, sizeof(x)), a,
+                count(l->more_b, y, sizeof(y)), b);
     else
         fprintf(f,
                 "  sample needed: not estimable yet (each arm needs %d "
@@ -213,7 +232,7 @@ void lm_report_lift_print(const lm_report *r, FILE *f) {
             (long long)v->adaptive.touched, (long long)v->fixed.responded,
             (long long)v->fixed.touched, pct(v->lift.value, 1, x, sizeof(x)),
             pct(v->lift.lo, 1, y, sizeof(y)), pct(v->lift.hi, 1, z, sizeof(z)),
-            lm_report_lift_state_name(v->lift.state));
+            state_words(v->lift.state, 0));
     }
 }
 
