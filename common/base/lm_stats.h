@@ -56,8 +56,10 @@ void lm_stats_lift(int64_t xa, int64_t na, int64_t xb, int64_t nb, double *lift,
  *
  * The one used here is the normal-mixture sequence (the mixture sequential
  * probability ratio test, mSPRT: Robbins 1970; Johari, Pekelis and Walsh,
- * "Always valid inference", 2017/2022; Howard, Ramdas, McAuliffe and Sekhon,
- * "Time-uniform, nonparametric, nonasymptotic confidence sequences", 2021),
+ * "Always valid inference: continuous monitoring of A/B tests", Operations
+ * Research 2022; Howard, Ramdas, McAuliffe and Sekhon, "Time-uniform,
+ * nonparametric, nonasymptotic confidence sequences", Annals of
+ * Statistics 2021),
  * applied to the log of the rate ratio l = ln(rate_a / rate_b), whose
  * estimate is approximately normal with variance
  *   V = 1/xa - 1/na + 1/xb - 1/nb   (the delta method, as above).
