@@ -37,7 +37,9 @@ double lm_stats_ratio(int64_t num, int64_t den);
 /* The 95% Wilson score interval of x successes in n trials into *lo, *hi
  * (clamped to 0..1); NAN both when n <= 0 or x is outside 0..n. */
 void lm_stats_wilson(int64_t x, int64_t n, double *lo, double *hi);
-/* The lift of arm a over arm b, rate_a / rate_b - 1, and its 95% interval
+/* The lift of arm a over arm b, rate_a / rate_b - 1, and its fixed-horizon
+ * 95% interval (valid looked at once, at a sample size fixed in advance;
+ * the report shows lm_stats_lift_cs below, and the tests compare the two)
  * from the delta method on log(rate_a / rate_b):
  *   se = sqrt(1/xa - 1/na + 1/xb - 1/nb),
  *   interval = exp(log(ratio) -/+ z * se) - 1.
