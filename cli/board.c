@@ -68,6 +68,7 @@ void lm_board_stop(lm_board *b) {
     board_reader_destroy(b->dlq_rk);
     board_reader_destroy(b->peek_rk);
     lm_redis_destroy(b->redis);
+    lm_metrics_destroy(b->metrics); /* no request, no collector any more */
     json_decref(b->last_report);
     free(b->dlq_next);
     free(b->snapshot);
@@ -105,6 +106,10 @@ lm_board *lm_board_start(const lm_settings *s, const char *addr, char *err,
     pthread_cond_init(&b->cv, &ca);
     pthread_condattr_destroy(&ca);
 
+    if (!(b->metrics = lm_metrics_new())) {
+        lm_errf(err, errsz, "out of memory");
+        goto fail;
+    }
     /* the page and the address first: a port in use fails before any Kafka
      * handle */
     if (board_http_start(b, addr, err, errsz) != 0)
@@ -161,7 +166,8 @@ static void board_usage(FILE *f) {
             "oldest waiting lead), the leads\nwaiting longest with owner and "
             "next step, speed-to-lead, cycle time, cost and\nrevenue, and the "
             "timing lift; it refreshes every %d s. GET /api/board gives\nthe "
-            "same figures as JSON (docs/OBSERVABILITY.md).\n\n"
+            "same figures as JSON, GET /metrics the timing lift's gauges\n"
+            "(docs/OBSERVABILITY.md).\n\n"
             "  --addr HOST:PORT  where to listen (default %s; port 0 picks "
             "a free one)\n\n"
             "Reads LASTMILE_BROKERS (committed offsets of the workers' "

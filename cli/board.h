@@ -4,7 +4,8 @@
  * What it shows, refreshed every LM_BOARD_REFRESH_MS:
  *   - the funnel and the business figures of lm_report (speed-to-lead and
  *     cycle time percentiles, cost per outcome, revenue per lead, the
- *     adaptive-vs-fixed timing lift with its interval), from the lead rows
+ *     adaptive-vs-fixed timing lift with its always-valid interval and
+ *     whether it is proven), from the lead rows
  *     in Redis and the intake dead letters on Kafka, exactly as
  *     `lastmile report --json` computes them;
  *   - the four stages (intake, qualification, followup, timing): throughput
@@ -25,6 +26,11 @@
  *                    and data-value="<raw number>" (paths below)
  *   GET /api/board   the latest snapshot as JSON (see below); waits at most
  *                    LM_BOARD_FIRST_WAIT_MS for the first one, else 503
+ *   GET /metrics     the timing lift's gauges (lm_report_lift_metrics:
+ *                    the lift, its always-valid interval, its state as
+ *                    1 / 0 / -1, the sample still needed), in the
+ *                    Prometheus text format, as of the last report read
+ *                    (no series before the first)
  *   anything else    404; methods other than GET and HEAD 405.
  *
  * /api/board: {"version": 1, "generated_at_ms": real epoch ms,

@@ -14,6 +14,7 @@
 #include "lm_clock.h"
 #include "lm_env.h"
 #include "lm_kafka.h"
+#include "lm_report_lift.h"
 #include "lm_report_owners.h"
 
 #include "lastmile/v1/lastmile.pb-c.h"
@@ -412,6 +413,8 @@ static void board_redis(lm_board *b, board_scan *sc, json_t **report,
         board_err(errors, "out of memory");
         *report = NULL;
     }
+    if (lm_report_lift_metrics(b->metrics, &rep) != 0) /* /metrics */
+        board_err(errors, "metrics: out of memory");
     lm_report_free(&rep);
     /* the owners' SLA figures, as `lastmile report` attaches them */
     lm_owners_report ow;

@@ -1,5 +1,6 @@
-/* board_http.c — the board's HTTP side: the page and /api/board on the one
- * HTTP server (lm_http), a thread per connection (a request for
+/* board_http.c — the board's HTTP side: the page, /api/board and /metrics
+ * (the timing lift's gauges) on the one HTTP server (lm_http), a thread
+ * per connection (a request for
  * /api/board may wait up to LM_BOARD_FIRST_WAIT_MS for the first snapshot
  * while the others are served).
  *
@@ -122,6 +123,23 @@ static void board_get_api(void *opaque, const lm_http_request *req,
                     LM_HTTP_BODY_TAKE);
 }
 
+/* ============================================================ /metrics */
+
+/* The timing lift's gauges (board.h), in the Prometheus text format. */
+static void board_get_metrics(void *opaque, const lm_http_request *req,
+                              lm_http_response *resp) {
+    lm_board *b = opaque;
+    char *text = NULL;
+    size_t len = 0;
+    (void)req;
+    if (lm_metrics_render(b->metrics, &text, &len) != 0) {
+        lm_http_text(resp, 500, "cannot render the metrics\n");
+        return;
+    }
+    lm_http_respond(resp, 200, "text/plain; version=0.0.4; charset=utf-8", text,
+                    len, LM_HTTP_BODY_TAKE);
+}
+
 /* ============================================================ the server */
 
 static const lm_http_route board_routes[] = {
@@ -131,6 +149,7 @@ static const lm_http_route board_routes[] = {
     {"HEAD", "/index.html", board_get_page},
     {"GET", "/api/board", board_get_api},
     {"HEAD", "/api/board", board_get_api},
+    {"GET", "/metrics", board_get_metrics},
 };
 
 static const char *const board_headers[] = {"X-Content-Type-Options", "nosniff",

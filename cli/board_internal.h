@@ -2,8 +2,8 @@
  * board.h is). The board is four files:
  *   board.c          start and stop, and the `lastmile board` command;
  *   board_collect.c  the collector thread: Kafka, Redis, the JSON snapshot;
- *   board_http.c     the page (cli/board/, embedded) and /api/board on the
- *                    one HTTP server (lm_http);
+ *   board_http.c     the page (cli/board/, embedded), /api/board and
+ *                    /metrics on the one HTTP server (lm_http);
  *   board/           index.html, board.css, board.js: the page's files.
  *
  * Invariants: only the collector thread touches Kafka and Redis handles
@@ -17,6 +17,7 @@
 
 #include "lm_http.h"
 #include "lm_kafka.h"
+#include "lm_metrics.h"
 #include "lm_redis.h"
 #include "lm_report.h"
 
@@ -71,6 +72,10 @@ struct lm_board {
     rd_kafka_t *peek_rk; /* group-less reader: oldest intake messages */
     lm_redis *redis;
     json_t *last_report; /* the last report read from Redis */
+    /* /metrics: the timing lift's gauges (lm_report_lift_metrics), set by
+     * the collector after each report, rendered by the HTTP threads (the
+     * registry locks itself) */
+    lm_metrics *metrics;
 };
 
 /* board_collect.c: the collector thread's body (arg: the board). */

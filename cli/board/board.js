@@ -15,14 +15,15 @@ function build(){
  const st=document.querySelector('.stages');st.textContent='';STAGES.forEach(n=>st.appendChild(card(n)));
  const f=document.getElementById('funnel');f.textContent='';
  for(const [k,l,c] of FUNNEL){const r=el('div',{class:'row '+c});r.appendChild(el('span',{},l));const t=el('div',{class:'track'});t.appendChild(el('div',{class:'fill','data-bar':'funnel.'+k}));r.appendChild(t);r.appendChild(el('span',{class:'n',id:'funnel-'+k,'data-metric':'funnel.'+k,'data-fmt':'count'}));f.appendChild(r)}
- const tb=document.querySelector('#lift-ci').nextElementSibling.querySelector('tbody');tb.textContent='';
- for(const a of ['adaptive','fixed']){const r=el('tr',{});r.appendChild(el('td',{},a==='adaptive'?'learned (adaptive)':'fixed schedule'));const p='timing_arms.'+a+'.';
+ const tb=document.querySelector('#arms tbody');tb.textContent='';
+ for(const a of ['adaptive','fixed','holdout']){const r=el('tr',{});r.appendChild(el('td',{},a==='adaptive'?'learned (adaptive)':a==='fixed'?'fixed schedule':'global holdout'));const p='timing_arms.'+a+'.';
   r.appendChild(el('td',{class:'num','data-metric':p+'touched','data-fmt':'count'}));r.appendChild(el('td',{class:'num','data-metric':p+'responded','data-fmt':'count'}));r.appendChild(el('td',{class:'num','data-metric':p+'rate','data-fmt':'pct'}));const ci=el('td',{class:'num'});ci.appendChild(el('span',{'data-metric':p+'ci95.0','data-fmt':'pct'}));ci.appendChild(document.createTextNode(' – '));ci.appendChild(el('span',{'data-metric':p+'ci95.1','data-fmt':'pct'}));r.appendChild(ci);tb.appendChild(r)}
 }
 const F={
  count:v=>Math.round(v).toLocaleString('en-US'),
  rate:v=>v.toFixed(v<10?2:1)+'/s',
  pct:v=>(v*100).toFixed(1)+'%',
+ state:v=>v>0?'proven better':v<0?'harmful':'not proven yet',
  money:v=>(v/100).toLocaleString('en-US',{minimumFractionDigits:2,maximumFractionDigits:2}),
  ms:v=>v<1000?Math.round(v)+' ms':F.dur(v/1000),
  dur:v=>{if(v<60)return v.toFixed(v<10?2:1)+'s';const t=Math.round(v),p=n=>String(n).padStart(2,'0');
@@ -30,8 +31,25 @@ const F={
 };
 function get(o,path){for(const k of path.split('.')){if(o==null)return undefined;o=o[k]}return o}
 function show(e,v){const ok=typeof v==='number'&&isFinite(v);e.dataset.value=ok?String(v):'';e.textContent=ok?(F[e.dataset.fmt]||String)(v):'n/a'}
+// the parts of the timing section whose shape follows the data: the
+// comparison with the global holdout (a note while it has no lead) and the
+// per-step rows; built before the figures are filled in
+function timing(rep){
+ const ta=rep.timing_arms||{},h=document.getElementById('holdout-lift');h.textContent='';
+ if(ta.holdout_lift){const p='timing_arms.holdout_lift.';h.appendChild(document.createTextNode('over the global holdout: '));
+  h.appendChild(el('span',{'data-metric':p+'value','data-fmt':'pct'}));h.appendChild(document.createTextNode(' ['));h.appendChild(el('span',{'data-metric':p+'ci95.0','data-fmt':'pct'}));
+  h.appendChild(document.createTextNode(', '));h.appendChild(el('span',{'data-metric':p+'ci95.1','data-fmt':'pct'}));h.appendChild(document.createTextNode('] '));h.appendChild(el('span',{class:'state','data-metric':p+'state_code','data-fmt':'state'}))}
+ else h.textContent=ta.holdout_note||'';
+ const sb=document.querySelector('#per-step tbody');sb.textContent='';
+ (ta.per_step||[]).forEach((v,i)=>{const p='timing_arms.per_step.'+i+'.',r=el('tr',{});r.appendChild(el('td',{},'\u2265 '+v.min_touches+' touches'));
+  for(const a of ['adaptive','fixed']){const c=el('td',{class:'num'});c.appendChild(el('span',{'data-metric':p+a+'.responded','data-fmt':'count'}));c.appendChild(document.createTextNode('/'));c.appendChild(el('span',{'data-metric':p+a+'.touched','data-fmt':'count'}));r.appendChild(c)}
+  r.appendChild(el('td',{class:'num','data-metric':p+'lift.value','data-fmt':'pct'}));r.appendChild(el('td',{'data-metric':p+'lift.state_code','data-fmt':'state'}));sb.appendChild(r)});
+ const open=get(rep,'timing_arms.lift.state_code')===0,est=typeof get(rep,'timing_arms.lift.more_needed.adaptive')==='number';
+ document.getElementById('lift-more').hidden=!(open&&est);document.getElementById('lift-more-na').hidden=!(open&&!est);
+}
 function render(d){
  const rep=d.report||{},stages={};(d.stages||[]).forEach(s=>stages[s.name]=s);
+ timing(rep);
  document.querySelectorAll('[data-metric]').forEach(e=>{const m=e.dataset.metric;show(e,m.startsWith('stages.')?get(stages,m.slice(7)):get(rep,m))});
  const top=Math.max(1,get(rep,'funnel.submitted')||0);document.querySelectorAll('[data-bar]').forEach(e=>{const v=get(rep,e.dataset.bar)||0;e.style.width=Math.min(100,100*v/top)+'%'});
  STAGES.forEach(n=>{const s=stages[n]||{},a=s.oldest_waiting_s;document.getElementById('stage-'+n).dataset.health=a==null?'ok':a>86400?'bad':a>3600?'warn':'ok'});
@@ -45,7 +63,8 @@ function render(d){
  (rep.open_by_owner||[]).slice(0,12).forEach(o=>{const r=el('tr',{});r.appendChild(el('td',{},o.owner));const n=el('td',{class:'num','data-fmt':'count'});show(n,o.open);r.appendChild(n);ob.appendChild(r)});
  const lv=get(rep,'timing_arms.lift.value'),lo=get(rep,'timing_arms.lift.ci95.0'),hi=get(rep,'timing_arms.lift.ci95.1');
  const ci=document.getElementById('lift-ci'),sp=ci.querySelector('.span'),dot=ci.querySelector('.dot'),z=ci.querySelector('.zero');
- // the interval on the log of the rate ratio: -50% and +100% sit equally far
+ // the always-valid interval on the log of the rate ratio: -50% and +100%
+ // sit equally far
  if(typeof lo==='number'&&typeof hi==='number'&&lo>-1){const L=v=>Math.log(1+v),m=Math.max(Math.log(1.25),-L(lo),L(hi))*1.1,x=v=>(50+50*L(v)/m)+'%';sp.style.left=x(lo);sp.style.width=(50*(L(hi)-L(lo))/m)+'%';z.style.left=x(0);dot.style.left=x(lv);ci.hidden=false}else ci.hidden=true;
  const now=document.getElementById('board-now');now.dataset.value=String(d.now_ms);now.textContent=new Date(d.now_ms).toISOString().replace('T',' ').slice(0,16)+' UTC';
  document.getElementById('board-refreshed').textContent=new Date(d.generated_at_ms).toLocaleTimeString('en-GB');

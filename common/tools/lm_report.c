@@ -13,6 +13,7 @@
 #include "lm_report.h"
 
 #include "lm_fmt.h"
+#include "lm_report_lift.h"
 #include "lm_stats.h"
 #include "lm_strmap.h"
 
@@ -59,15 +60,13 @@ typedef struct dvec {
     size_t n, cap;
 } dvec;
 
-enum { ARM_FIXED = 0, ARM_ADAPTIVE = 1 };
-
 struct lm_report_acc {
     lm_report_opts o;
     int oom;
     lm_report c; /* the counters; distributions and owners filled at finish */
     dvec speed, human, cycle, cycle_dq, dead[LM_REPORT_STAGES];
-    int64_t arm_n[2], arm_x[2];
-    lm_strmap *owners; /* owner name -> open leads, insertion order */
+    lm_report_lift_acc lift; /* the timing arms (lm_report_lift.c) */
+    lm_strmap *owners;       /* owner name -> open leads, insertion order */
 };
 
 static void dvec_push(lm_report_acc *acc, dvec *d, double x) {
@@ -199,16 +198,7 @@ void lm_report_add_lead(lm_report_acc *acc, const lm_lead_row *row) {
                           (double)row->wait_n[i]);
     c->cost_cents += row->cost_cents;
     c->revenue_cents += row->revenue_cents;
-    /* The arms differ only in when touches after the first happen (the
-     * first touch is scheduled the same way on both), so the comparison is
-     * over leads that reached a second touch: the ones whose timing the
-     * arm chose. */
-    if (row->touches >= 2 && (row->adaptive == 0 || row->adaptive == 1)) {
-        int arm = row->adaptive ? ARM_ADAPTIVE : ARM_FIXED;
-        acc->arm_n[arm]++;
-        if (success)
-            acc->arm_x[arm]++;
-    }
+    lm_report_lift_add(&acc->lift, row, success);
 }
 
 /* ============================================================ finish */
@@ -221,13 +211,6 @@ static lm_report_dist dist_of(dvec *d) {
                             .p50 = lm_stats_percentile(d->v, d->n, 50),
                             .p90 = lm_stats_percentile(d->v, d->n, 90),
                             .p99 = lm_stats_percentile(d->v, d->n, 99)};
-}
-
-static void arm_of(int64_t x, int64_t n, lm_report_arm *a) {
-    a->touched = n;
-    a->responded = x;
-    a->rate = lm_stats_ratio(x, n);
-    lm_stats_wilson(x, n, &a->lo, &a->hi);
 }
 
 static int cmp_owner(const void *a, const void *b) {
@@ -261,11 +244,7 @@ int lm_report_finish(lm_report_acc *acc, lm_report *out) {
     out->cost_per_buyer_cents = lm_stats_ratio(out->cost_cents, out->converted);
     out->revenue_per_lead_cents =
         lm_stats_ratio(out->revenue_cents, out->accepted);
-    arm_of(acc->arm_x[ARM_ADAPTIVE], acc->arm_n[ARM_ADAPTIVE], &out->adaptive);
-    arm_of(acc->arm_x[ARM_FIXED], acc->arm_n[ARM_FIXED], &out->fixed);
-    lm_stats_lift(acc->arm_x[ARM_ADAPTIVE], acc->arm_n[ARM_ADAPTIVE],
-                  acc->arm_x[ARM_FIXED], acc->arm_n[ARM_FIXED], &out->lift,
-                  &out->lift_lo, &out->lift_hi);
+    lm_report_lift_finish(&acc->lift, out);
     size_t n = lm_strmap_count(acc->owners);
     if (n > 0) {
         out->owners = calloc(n, sizeof(*out->owners));

@@ -12,12 +12,15 @@
  *      (lm_report_add_lead) and lm_report_finish turns them into an
  *      lm_report: the funnel, speed-to-lead, cycle time, dead time per
  *      stage, cost and revenue per outcome and per lead, the adaptive vs
- *      fixed-schedule comparison with its intervals, open leads per owner;
+ *      fixed-schedule (and global holdout) comparison with its always-valid
+ *      intervals, open leads per owner;
  *   3. rendering: lm_report_json and lm_report_print.
  * lm_report_collect is 1 + 2 in one call. The files: lm_report_scan.c
  * (Redis, parsing a lead hash), lm_report_read.c (Kafka), lm_report.c (the
- * arithmetic), lm_report_print.c (JSON, text); percentiles and intervals
- * are the one stats module's (common/base/lm_stats.h).
+ * arithmetic), lm_report_print.c (JSON, text), lm_report_lift.c (the
+ * timing arms: always-valid lift, its state, the sample still needed);
+ * percentiles, intervals and confidence sequences are the one stats
+ * module's (common/base/lm_stats.h).
  *
  * Conventions: times in the lead hash are simulated epoch ms; durations in
  * the report are seconds (speed-to-lead, cycle time) or real milliseconds
@@ -81,6 +84,7 @@ typedef struct lm_lead_row {
     int64_t responded_at, first_touch_at, first_human_at;
     int64_t step; /* current cadence step; -1 when absent */
     int adaptive; /* 1 learning arm, 0 fixed-schedule arm, -1 unknown */
+    int holdout;  /* 1 in the global holdout ("holdout" is "1"), else 0 */
     int64_t touches, cost_cents, revenue_cents, merged;
     int64_t wait_ms[LM_REPORT_STAGES]; /* real ms summed over messages */
     int64_t wait_n[LM_REPORT_STAGES];  /* messages */
@@ -166,6 +170,27 @@ typedef struct lm_report_arm {
     double lo, hi;     /* 95% Wilson score interval; NAN when touched is 0 */
 } lm_report_arm;
 
+/* A lift of one arm over another (lm_report_lift.c): the estimate, its
+ * always-valid 95% interval (a confidence sequence, lm_stats_lift_cs:
+ * valid however often it is looked at), what it proves, and how many more
+ * touched leads each arm needs before the present effect would be proven
+ * (lm_stats_lift_cs_more; 0 once proven or harmful, NAN when it cannot be
+ * estimated: too few answers, or no difference). */
+typedef struct lm_report_lift {
+    double value;          /* rate_a / rate_b - 1; NAN when undefined */
+    double lo, hi;         /* always-valid 95%; NAN until computable */
+    int state;             /* LM_STATS_PROVEN, _NOT_PROVEN or _HARMFUL */
+    double more_a, more_b; /* touched leads each arm still needs */
+} lm_report_lift;
+
+/* The per-step view: the arms over leads that reached a given touch. */
+#define LM_REPORT_STEP_VIEWS 2 /* touches >= 2, touches >= 3 */
+typedef struct lm_report_step_view {
+    int64_t min_touches;
+    lm_report_arm adaptive, fixed;
+    lm_report_lift lift; /* adaptive over fixed */
+} lm_report_step_view;
+
 typedef struct lm_report_owner {
     char *name; /* "(unassigned)" for open leads with no owner yet */
     int64_t open;
@@ -199,10 +224,13 @@ typedef struct lm_report {
     double cost_per_responder_cents;  /* cost / responders */
     double cost_per_buyer_cents;      /* cost / converted leads */
     double revenue_per_lead_cents;    /* revenue / accepted leads */
-    /* adaptive (learning) vs fixed-schedule (control) arm */
-    lm_report_arm adaptive, fixed;
-    double lift;             /* adaptive.rate / fixed.rate - 1 */
-    double lift_lo, lift_hi; /* 95%, delta method on the log rate ratio */
+    /* timing (lm_report_lift.c): the learning arm, the control arm (the
+     * fixed schedule) and the global holdout (fixed schedule, and no
+     * learning anywhere), over every touched lead: intention to treat */
+    lm_report_arm adaptive, fixed, holdout;
+    lm_report_lift lift;         /* adaptive over fixed */
+    lm_report_lift holdout_lift; /* adaptive over holdout (NAN: none) */
+    lm_report_step_view steps[LM_REPORT_STEP_VIEWS]; /* beside it */
     /* open leads per owner, most first (then by name) */
     lm_report_owner *owners;
     size_t n_owners;
@@ -236,6 +264,10 @@ int lm_report_collect(lm_redis *r, const lm_report_opts *o, lm_report *out,
  * and the lift to LM_REPORT_JSON_RATE_DIGITS decimals, seconds to the
  * millisecond, milliseconds to the microsecond. */
 int lm_report_json(const lm_report *r, json_t **out);
+/* x rounded to `decimals` places as a new JSON real (null when not
+ * finite; -0 as 0): the one rounding of the report's JSON, for the files
+ * that render a section of it. NULL on OOM. */
+json_t *lm_report_json_real(double x, int decimals);
 /* The report as aligned text tables; tty adds bar charts to the funnel. */
 void lm_report_print(const lm_report *r, FILE *f, int tty);
 

@@ -10,6 +10,7 @@
 #include "lm_report.h"
 
 #include "lm_fmt.h"
+#include "lm_report_lift.h"
 #include "lm_stats.h"
 
 #include <math.h>
@@ -39,6 +40,10 @@ static json_t *jnum(double x, int decimals) {
     return json_real(y);
 }
 
+json_t *lm_report_json_real(double x, int decimals) {
+    return jnum(x, decimals);
+}
+
 static json_t *jdist(const lm_report_dist *d, int with_p99, int decimals) {
     json_t *o = json_object();
     json_object_set_new(o, "n", json_integer((json_int_t)d->n));
@@ -48,16 +53,6 @@ static json_t *jdist(const lm_report_dist *d, int with_p99, int decimals) {
     if (with_p99)
         json_object_set_new(o, "p99", jnum(d->p99, decimals));
     return o;
-}
-
-static json_t *jinterval(double lo, double hi) {
-    return json_pack("[o, o]", jnum(lo, DEC_RATE), jnum(hi, DEC_RATE));
-}
-
-static json_t *jarm(const lm_report_arm *a) {
-    return json_pack("{s:I, s:I, s:o, s:o}", "touched", (json_int_t)a->touched,
-                     "responded", (json_int_t)a->responded, "rate",
-                     jnum(a->rate, DEC_RATE), "ci95", jinterval(a->lo, a->hi));
 }
 
 int lm_report_json(const lm_report *r, json_t **out) {
@@ -104,20 +99,13 @@ int lm_report_json(const lm_report *r, json_t **out) {
     json_t *revenue = json_pack(
         "{s:I, s:o}", "total_cents", (json_int_t)r->revenue_cents,
         "per_accepted_lead_cents", jnum(r->revenue_per_lead_cents, DEC_CENTS));
-    json_t *lift = json_pack(
-        "{s:o, s:o, s:s}", "value", jnum(r->lift, DEC_RATE), "ci95",
-        jinterval(r->lift_lo, r->lift_hi), "method",
-        "delta method on the log of the rate ratio, 95% normal interval");
-    json_t *arms = json_pack("{s:s, s:o, s:o, s:o, s:s}", "population",
-                             "leads that reached a second touch", "adaptive",
-                             jarm(&r->adaptive), "fixed", jarm(&r->fixed),
-                             "lift", lift, "interval", "Wilson score, 95%");
+    json_t *arms = lm_report_lift_json(r); /* lm_report_lift.c */
     json_t *owners = json_array();
     for (size_t i = 0; owners && i < r->n_owners; i++)
         json_array_append_new(owners, json_pack("{s:s, s:I}", "owner",
                                                 r->owners[i].name, "open",
                                                 (json_int_t)r->owners[i].open));
-    if (!funnel || !dead || !cost || !revenue || !lift || !arms || !owners) {
+    if (!funnel || !dead || !cost || !revenue || !arms || !owners) {
         json_decref(funnel);
         json_decref(dead);
         json_decref(cost);
@@ -257,7 +245,7 @@ static void print_dist_row(FILE *f, const char *label, const lm_report_dist *d,
 }
 
 void lm_report_print(const lm_report *r, FILE *f, int tty) {
-    char a[FMT_MAX], b[FMT_MAX], c[FMT_MAX];
+    char a[FMT_MAX], b[FMT_MAX];
     if (r->now_ms > 0) {
         time_t t = (time_t)(r->now_ms / 1000);
         struct tm tm;
@@ -306,25 +294,7 @@ void lm_report_print(const lm_report *r, FILE *f, int tty) {
     fprintf(f, "%-32s %14s\n", "revenue per accepted lead",
             fmt_money(r->revenue_per_lead_cents, a, sizeof(a)));
 
-    fprintf(f, "\nTIMING: LEARNED vs FIXED SCHEDULE (leads that reached a "
-               "second touch,\nwhose timing the arm chose)\n");
-    fprintf(f, "%-12s %9s %10s %8s   %s\n", "arm", "touched", "responded",
-            "rate", "95% interval (Wilson)");
-    const lm_report_arm *arms[] = {&r->adaptive, &r->fixed};
-    const char *names[] = {"adaptive", "fixed"};
-    for (int i = 0; i < 2; i++) {
-        const lm_report_arm *m = arms[i];
-        fprintf(f, "%-12s %9lld %10lld %8s   %s to %s\n", names[i],
-                (long long)m->touched, (long long)m->responded,
-                fmt_pct(m->rate, a, sizeof(a)), fmt_pct(m->lo, b, sizeof(b)),
-                fmt_pct(m->hi, c, sizeof(c)));
-    }
-    fprintf(f, "lift (adaptive / fixed - 1): %s, 95%% interval %s to %s\n",
-            fmt_pct_sign(r->lift, 1, a, sizeof(a)),
-            fmt_pct_sign(r->lift_lo, 1, b, sizeof(b)),
-            fmt_pct_sign(r->lift_hi, 1, c, sizeof(c)));
-    fprintf(f, "(delta method on the log of the rate ratio; an interval "
-               "that spans 0 means no proven lift yet)\n");
+    lm_report_lift_print(r, f); /* lm_report_lift.c */
 
     fprintf(f, "\nOPEN LEADS BY OWNER\n");
     if (r->n_owners == 0)

@@ -21,6 +21,11 @@
 #define LEAD_ID_LEN    25 /* 16 hex, '-', 8 hex */
 #define LEAD_ID_DASH   16
 #define SEEN_HINT      LM_REPORT_SCAN_COUNT
+/* The global holdout's field ("1": the lead is in it), written by the
+ * timing worker; lm_lead.h names it once the worker writes it. */
+#ifndef LM_F_HOLDOUT
+#define LM_F_HOLDOUT "holdout"
+#endif
 
 /* ============================================================ parsing */
 
@@ -102,6 +107,8 @@ static void parse_field(lm_lead_row *row, const char *f, const char *v) {
         row->step = lm_parse_int64(v, 0, INT32_MAX, &s) == 0 ? s : -1;
     } else if (strcmp(f, LM_F_ADAPTIVE) == 0)
         row->adaptive = strcmp(v, "1") == 0 ? 1 : strcmp(v, "0") == 0 ? 0 : -1;
+    else if (strcmp(f, LM_F_HOLDOUT) == 0)
+        row->holdout = strcmp(v, "1") == 0;
     else
         parse_wait(row, f, v);
 }

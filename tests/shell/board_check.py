@@ -115,6 +115,9 @@ FMT = {
         Decimal(v / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)),
     "ms": lambda v: ("%d ms" % js_round(v)) if v < 1000 else fmt_dur(v / 1000),
     "dur": fmt_dur,
+    # the lift's state_code (docs/REPORT.md)
+    "state": lambda v: {1: "proven better", 0: "not proven yet",
+                        -1: "harmful"}[int(v)],
 }
 
 MISSING = object()
@@ -208,7 +211,11 @@ must = ["funnel." + k for k in report["funnel"]] + [
     "cost.per_buyer_cents",
     "revenue.per_accepted_lead_cents", "timing_arms.lift.value",
     "timing_arms.lift.ci95.0", "timing_arms.lift.ci95.1",
-    "timing_arms.adaptive.rate", "timing_arms.fixed.rate"]
+    "timing_arms.lift.state_code", "timing_arms.lift.more_needed.adaptive",
+    "timing_arms.lift.more_needed.fixed", "timing_arms.adaptive.rate",
+    "timing_arms.fixed.rate", "timing_arms.holdout.touched",
+    "timing_arms.per_step.0.lift.value",
+    "timing_arms.per_step.0.lift.state_code"]
 absent = [m for m in must if m not in seen]
 if absent:
     fail("the page lacks %s" % ", ".join(absent), dom_path,

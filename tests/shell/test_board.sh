@@ -16,6 +16,7 @@
 #     read from Redis by this script's own client and with the definitions
 #     in cli/board.h;
 #   - the funnel agrees with what the market published;
+#   - /metrics carries the timing lift's gauges as the report has them;
 #   - the page loads nothing from anywhere else.
 # Screenshots are kept in $LM_BINARY_DIR/test-artifacts/ (board.png after
 # the run, board-live.png during it).
@@ -329,6 +330,45 @@ PY
 else
   fail "the served page is not cli/board/index.html with its two slots filled" \
     "$TMP/page.html" "see board_page in cli/board_http.c"
+fi
+
+# /metrics: the timing lift's gauges say what the report says.
+if curl_like "${URL}metrics" >"$TMP/metrics.txt" 2>"$TMP/metrics.log" &&
+  "$PY" - "$TMP/metrics.txt" "$TMP/report.json" >"$TMP/metrics.out" 2>&1 <<'PY'; then
+import json, math, sys
+series = {}
+for line in open(sys.argv[1]):
+    if line.strip() and not line.startswith("#"):
+        name, value = line.rsplit(" ", 1)
+        series[name] = float(value)
+arms = json.load(open(sys.argv[2]))["timing_arms"]
+lift = arms["lift"]
+want = {
+    'lastmile_timing_lift_state{comparison="control"}': lift["state_code"],
+    'lastmile_timing_arm_touched{arm="adaptive"}': arms["adaptive"]["touched"],
+    'lastmile_timing_arm_touched{arm="fixed"}': arms["fixed"]["touched"],
+    'lastmile_timing_arm_touched{arm="holdout"}': arms["holdout"]["touched"],
+    'lastmile_timing_lift{comparison="control"}': lift["value"],
+    'lastmile_timing_lift_lower{comparison="control"}': lift["ci95"][0],
+    'lastmile_timing_lift_upper{comparison="control"}': lift["ci95"][1],
+}
+bad = []
+for k, v in want.items():
+    got = series.get(k)
+    if got is None:
+        bad.append("%s missing" % k)
+    elif v is None:
+        if not math.isnan(got):
+            bad.append("%s = %r, the report has none" % (k, got))
+    elif not math.isclose(got, v, abs_tol=1e-6):
+        bad.append("%s = %r, the report has %r" % (k, got, v))
+print("; ".join(bad) if bad else "state %s, %d series" % (lift["state_code"], len(series)))
+sys.exit(1 if bad else 0)
+PY
+  ok "/metrics: the timing lift's gauges equal the report ($(cat "$TMP/metrics.out"))"
+else
+  fail "/metrics disagrees with the report: $(cat "$TMP/metrics.out" "$TMP/metrics.log" 2>/dev/null | tr '\n' ' ')" \
+    "${URL}metrics" "see lm_report_lift_metrics (common/tools/lm_report_lift.c)"
 fi
 
 # ---- the comparisons -----------------------------------------------------------

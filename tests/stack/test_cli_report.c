@@ -243,27 +243,42 @@ Test(cli_report, report_matches_the_topics, .fini = teardown, .timeout = 600) {
     cr_expect_eq(s.touched.n + dq, s.outcome_leads.n,
                  "every closed lead is touched or disqualified");
     json_t *arms = json_object_get(j, "timing_arms");
-    /* the arms compare leads that reached a second touch */
-    json_int_t second = 0, second_responded = 0;
+    /* the headline compares every touched lead (intention to treat); the
+       per-step view beside it those that reached a second touch */
+    json_int_t all = 0, all_responded = 0, second = 0, second_responded = 0;
     for (size_t k = 0; k < s.touched.n; k++) {
         int touches = 0;
         const char *lead = strset_key(&s.touched, k, &touches);
+        int answered = strset_count(&m.responders, lead) > 0;
+        all++;
+        all_responded += answered;
         if (touches >= 2) {
             second++;
-            second_responded += strset_count(&m.responders, lead) > 0;
+            second_responded += answered;
         }
     }
     cr_expect_gt(second, 0,
-                 "no lead reached a second touch: the arms "
-                 "comparison below would compare nothing");
+                 "no lead reached a second touch: the per-step comparison "
+                 "below would compare nothing");
     cr_expect_eq(jint(arms, "adaptive", "touched") +
-                     jint(arms, "fixed", "touched"),
-                 second);
+                     jint(arms, "fixed", "touched") +
+                     jint(arms, "holdout", "touched"),
+                 all);
     cr_expect_eq(jint(arms, "adaptive", "responded") +
-                     jint(arms, "fixed", "responded"),
+                     jint(arms, "fixed", "responded") +
+                     jint(arms, "holdout", "responded"),
+                 all_responded);
+    json_t *step2 = json_array_get(json_object_get(arms, "per_step"), 0);
+    cr_expect_eq(json_integer_value(json_object_get(step2, "min_touches")), 2);
+    cr_expect_eq(jint(step2, "adaptive", "touched") +
+                     jint(step2, "fixed", "touched"),
+                 second);
+    cr_expect_eq(jint(step2, "adaptive", "responded") +
+                     jint(step2, "fixed", "responded"),
                  second_responded);
-    cr_expect(json_is_string(
-        json_object_get(json_object_get(arms, "lift"), "method")));
+    json_t *lift = json_object_get(arms, "lift");
+    cr_expect(json_is_string(json_object_get(lift, "method")));
+    cr_expect(json_is_string(json_object_get(lift, "state")));
     cr_expect_eq(json_array_size(json_object_get(j, "open_by_owner")), 0);
     json_decref(j);
 

@@ -3,7 +3,10 @@
  * comments); an asymmetric scenario in which learning clearly beats the
  * fixed schedule, so swapping the arms anywhere in the report fails; the
  * JSON's numbers short and round-tripping; parsing a lead hash reply; the
- * JSON shape. The formulas themselves are tested in test_stats.c. Pure
+ * JSON shape; the timing arms over every touched lead with the per-step
+ * view beside them, the global holdout as its own arm, the always-valid
+ * lift's three states with the sample still needed in JSON, text and
+ * gauges. The formulas themselves are tested in test_stats.c. Pure
  * code: no Redis, no Kafka.
  *
  * The scenario: eight accepted leads (below), three merged duplicates and
@@ -23,6 +26,8 @@
  * merged duplicates and L8 one. "first" is the first automatic touch; the
  * owner first contacted L1 at +1800 and L6 at +600. Single-threaded. */
 #include "lm_report.h"
+#include "lm_report_lift.h"
+#include "lm_stats.h"
 
 #include <criterion/criterion.h>
 #include <ctype.h>
@@ -277,26 +282,43 @@ Test(report, not_interested_lost_and_no_human_contact_yet) {
 Test(report, arms_and_lift) {
     lm_report r;
     scenario(&r);
-    /* reached a second touch, adaptive: L1 (responded) L2 -> 1 of 2;
-       fixed: L3 (converted) L4 -> 1 of 2 (L6, L8: one touch; L5, L7: none) */
-    cr_expect_eq(r.adaptive.touched, 2);
+    /* every touched lead (intention to treat), adaptive: L1 (responded)
+       L2 L6 L8 -> 1 of 4; fixed: L3 (converted) L4 -> 1 of 2 (L5, L7: no
+       touch) */
+    cr_expect_eq(r.adaptive.touched, 4);
     cr_expect_eq(r.adaptive.responded, 1);
     cr_expect_eq(r.fixed.touched, 2);
     cr_expect_eq(r.fixed.responded, 1);
-    cr_expect_float_eq(r.adaptive.rate, 0.5, EPS);
+    cr_expect_eq(r.holdout.touched, 0, "no lead in the global holdout");
+    cr_expect_float_eq(r.adaptive.rate, 0.25, EPS);
     cr_expect_float_eq(r.fixed.rate, 0.5, EPS);
-    /* Wilson 1/2, z = 1.959964: z^2 = 3.841459, denominator 1 + z^2/2 =
-       2.920730, centre 0.5, half z / 2.920730 * sqrt(0.25/2 + z^2/16) =
-       0.405469 */
-    cr_expect_float_eq(r.adaptive.lo, 0.094531, EPS);
-    cr_expect_float_eq(r.adaptive.hi, 0.905469, EPS);
+    /* Wilson 1/4 (z = 1.959964) and 1/2: z^2 = 3.841459, denominator
+       1 + z^2/2 = 2.920730, centre 0.5, half z / 2.920730 * sqrt(0.25/2 +
+       z^2/16) = 0.405469 */
+    cr_expect_float_eq(r.adaptive.lo, 0.045587, EPS);
+    cr_expect_float_eq(r.adaptive.hi, 0.699358, EPS);
     cr_expect_float_eq(r.fixed.lo, 0.094531, EPS);
     cr_expect_float_eq(r.fixed.hi, 0.905469, EPS);
-    /* lift 0.5/0.5 - 1 = 0; se = sqrt(1/1 - 1/2 + 1/1 - 1/2) = 1;
-       exp(0 -/+ z) - 1 = -0.859137 .. 6.099071 */
-    cr_expect_float_eq(r.lift, 0.0, EPS);
-    cr_expect_float_eq(r.lift_lo, -0.859137, EPS);
-    cr_expect_float_eq(r.lift_hi, 6.099071, EPS);
+    /* lift 0.25/0.5 - 1 = -50%; one answer an arm is too few for an
+       interval (LM_STATS_CS_MIN_COUNT): not proven, no sample estimate */
+    cr_expect_float_eq(r.lift.value, -0.5, EPS);
+    cr_expect(isnan(r.lift.lo) && isnan(r.lift.hi));
+    cr_expect_eq(r.lift.state, LM_STATS_NOT_PROVEN);
+    cr_expect(isnan(r.lift.more_a) && isnan(r.lift.more_b));
+    cr_expect(isnan(r.holdout_lift.value));
+    /* per step: reached a second touch, adaptive L1 L2 -> 1 of 2, fixed
+       L3 L4 -> 1 of 2; a third, adaptive L2 -> 0 of 1, fixed none */
+    cr_expect_eq(r.steps[0].min_touches, 2);
+    cr_expect_eq(r.steps[0].adaptive.touched, 2);
+    cr_expect_eq(r.steps[0].adaptive.responded, 1);
+    cr_expect_eq(r.steps[0].fixed.touched, 2);
+    cr_expect_eq(r.steps[0].fixed.responded, 1);
+    cr_expect_float_eq(r.steps[0].lift.value, 0.0, EPS);
+    cr_expect_eq(r.steps[1].min_touches, 3);
+    cr_expect_eq(r.steps[1].adaptive.touched, 1);
+    cr_expect_eq(r.steps[1].adaptive.responded, 0);
+    cr_expect_eq(r.steps[1].fixed.touched, 0);
+    cr_expect(isnan(r.steps[1].lift.value));
     lm_report_free(&r);
 }
 
@@ -320,7 +342,8 @@ Test(report, empty_report_has_no_fake_numbers) {
     cr_expect(isnan(r.cost_per_outcome_cents));
     cr_expect(isnan(r.revenue_per_lead_cents));
     cr_expect(isnan(r.speed_to_lead_s.p50));
-    cr_expect(isnan(r.adaptive.rate) && isnan(r.lift));
+    cr_expect(isnan(r.adaptive.rate) && isnan(r.lift.value));
+    cr_expect_eq(r.lift.state, LM_STATS_NOT_PROVEN);
     json_t *j = NULL;
     cr_assert_eq(lm_report_json(&r, &j), 0);
     cr_expect(json_is_null(
@@ -384,24 +407,37 @@ static void asymmetric(lm_report *out) {
 Test(report, learning_beats_fixed_schedule) {
     lm_report r;
     asymmetric(&r);
-    /* adaptive 6 of 12 (4 responded + 2 converted), fixed 2 of 8 */
-    cr_expect_eq(r.adaptive.touched, 12);
-    cr_expect_eq(r.adaptive.responded, 6);
-    cr_expect_eq(r.fixed.touched, 8);
-    cr_expect_eq(r.fixed.responded, 2);
-    cr_expect_float_eq(r.adaptive.rate, 0.5, EPS);
-    cr_expect_float_eq(r.fixed.rate, 0.25, EPS);
-    /* Wilson 6/12 and 2/8 (z = 1.959964) */
-    cr_expect_float_eq(r.adaptive.lo, 0.253782, EPS);
-    cr_expect_float_eq(r.adaptive.hi, 0.746218, EPS);
-    cr_expect_float_eq(r.fixed.lo, 0.071479, EPS);
-    cr_expect_float_eq(r.fixed.hi, 0.590725, EPS);
-    /* lift 0.5 / 0.25 - 1 = +100%; se = sqrt(1/6 - 1/12 + 1/2 - 1/8) =
-       0.677003; exp(ln 2 -/+ z * se) - 1 = -0.469404 .. 6.538695 */
-    cr_expect_gt(r.lift, 0, "learning won: the lift must be positive");
-    cr_expect_float_eq(r.lift, 1.0, EPS);
-    cr_expect_float_eq(r.lift_lo, -0.469404, EPS);
-    cr_expect_float_eq(r.lift_hi, 6.538695, EPS);
+    /* every touched lead: adaptive 7 of 13 (4 responded + 2 converted +
+       the one-touch answer), fixed 3 of 9; the lead with no arm in none */
+    cr_expect_eq(r.adaptive.touched, 13);
+    cr_expect_eq(r.adaptive.responded, 7);
+    cr_expect_eq(r.fixed.touched, 9);
+    cr_expect_eq(r.fixed.responded, 3);
+    cr_expect_float_eq(r.adaptive.rate, 7.0 / 13, EPS);
+    cr_expect_float_eq(r.fixed.rate, 1.0 / 3, EPS);
+    /* Wilson 7/13 and 3/9 (z = 1.959964) */
+    cr_expect_float_eq(r.adaptive.lo, 0.291438, EPS);
+    cr_expect_float_eq(r.adaptive.hi, 0.767939, EPS);
+    cr_expect_float_eq(r.fixed.lo, 0.120584, EPS);
+    cr_expect_float_eq(r.fixed.hi, 0.645798, EPS);
+    /* lift (7/13) / (3/9) - 1 = +61.5% */
+    cr_expect_gt(r.lift.value, 0, "learning won: the lift must be positive");
+    cr_expect_float_eq(r.lift.value, 21.0 / 13 - 1, EPS);
+    /* per step: reached a second touch, adaptive 6 of 12, fixed 2 of 8 (the
+       Wilson 6/12 and 2/8 below); a third, adaptive 2 of 8, fixed 1 of 7 */
+    cr_expect_eq(r.steps[0].adaptive.touched, 12);
+    cr_expect_eq(r.steps[0].adaptive.responded, 6);
+    cr_expect_eq(r.steps[0].fixed.touched, 8);
+    cr_expect_eq(r.steps[0].fixed.responded, 2);
+    cr_expect_float_eq(r.steps[0].adaptive.lo, 0.253782, EPS);
+    cr_expect_float_eq(r.steps[0].adaptive.hi, 0.746218, EPS);
+    cr_expect_float_eq(r.steps[0].fixed.lo, 0.071479, EPS);
+    cr_expect_float_eq(r.steps[0].fixed.hi, 0.590725, EPS);
+    cr_expect_float_eq(r.steps[0].lift.value, 1.0, EPS);
+    cr_expect_eq(r.steps[1].adaptive.touched, 8);
+    cr_expect_eq(r.steps[1].adaptive.responded, 2);
+    cr_expect_eq(r.steps[1].fixed.touched, 7);
+    cr_expect_eq(r.steps[1].fixed.responded, 1);
     /* 23 leads: 2 * 1000.00 + 200.00 of revenue; 60 touches at 7 cents */
     cr_expect_eq(r.accepted, 23);
     cr_expect_eq(r.converted, 3);
@@ -411,7 +447,8 @@ Test(report, learning_beats_fixed_schedule) {
     lm_report_free(&r);
 }
 
-/* The text shows each arm on its own line and the lift with its sign. */
+/* The text shows each arm on its own line, the lift with its sign and its
+ * state, and the per-step view beside it. */
 Test(report, print_shows_arms_and_lift) {
     lm_report r;
     asymmetric(&r);
@@ -420,17 +457,265 @@ Test(report, print_shows_arms_and_lift) {
     FILE *f = open_memstream(&buf, &len);
     lm_report_print(&r, f, 0);
     fclose(f);
-    cr_expect(strstr(buf, "adaptive            12          6    50.0%   25.4% "
-                          "to 74.6%"),
+    cr_expect(strstr(buf, "every touched lead: intention to treat"), "%s", buf);
+    cr_expect(strstr(buf, "adaptive            13          7    53.8%   29.1% "
+                          "to 76.8%"),
               "%s", buf);
-    cr_expect(strstr(buf, "fixed                8          2    25.0%   7.1% "
-                          "to 59.1%"),
+    cr_expect(strstr(buf, "fixed                9          3    33.3%   12.1% "
+                          "to 64.6%"),
               "%s", buf);
-    cr_expect(strstr(buf, "lift (adaptive / fixed - 1): +100.0%, 95% interval "
-                          "-46.9% to +653.9%"),
+    cr_expect(strstr(buf, "lift (adaptive / fixed - 1): +61.5%, always-valid "
+                          "95% interval n/a to n/a: NOT PROVEN YET"),
+              "%s", buf);
+    cr_expect(strstr(buf, "sample needed: not estimable yet"), "%s", buf);
+    cr_expect(strstr(buf, "global holdout: 0 touched leads in it"), "%s", buf);
+    cr_expect(strstr(buf, ">= 2 touches: adaptive 6/12, fixed 2/8, lift "
+                          "+100.0% [n/a, n/a] not proven yet"),
               "%s", buf);
     free(buf);
     lm_report_free(&r);
+}
+
+/* ---- the always-valid lift in the report --------------------------------- */
+
+/* n touched leads of one arm (holdout: in the global holdout, adaptive
+ * "0"), `answered` of them answered (handed off). */
+static void add_arm(lm_report_acc *acc, int adaptive, int holdout, int touches,
+                    int n, int answered) {
+    for (int i = 0; i < n; i++) {
+        lm_lead_row r =
+            row("QUALIFIED", adaptive, touches, "open", NULL, 60, -1, 10);
+        r.holdout = holdout;
+        r.responded_at = i < answered ? T0 + 7200 * SEC : 0;
+        lm_report_add_lead(acc, &r);
+    }
+}
+
+/* adaptive a_x of a_n, fixed f_x of f_n, holdout h_x of h_n (one touch
+ * each). */
+static void arms_report(int a_x, int a_n, int f_x, int f_n, int h_x, int h_n,
+                        lm_report *out) {
+    lm_report_acc *acc = lm_report_acc_new(NULL);
+    cr_assert_not_null(acc);
+    add_arm(acc, 1, 0, 1, a_n, a_x);
+    add_arm(acc, 0, 0, 1, f_n, f_x);
+    add_arm(acc, 0, 1, 1, h_n, h_x);
+    cr_assert_eq(lm_report_finish(acc, out), 0);
+    lm_report_acc_free(acc);
+}
+
+Test(report, lift_proven_with_a_holdout) {
+    lm_report r;
+    arms_report(300, 1000, 200, 1000, 100, 500, &r);
+    cr_expect_eq(r.fixed.touched, 1000, "holdout leads are not the control");
+    cr_expect_eq(r.holdout.touched, 500);
+    cr_expect_eq(r.holdout.responded, 100);
+    /* 0.3 / 0.2: the sequence of test_stats (v = 0.0063333, h = 0.241978)
+       lies above 0 */
+    cr_expect_float_eq(r.lift.value, 0.5, EPS);
+    cr_expect_float_eq(r.lift.lo, 0.177611, EPS);
+    cr_expect_float_eq(r.lift.hi, 0.910649, EPS);
+    cr_expect_eq(r.lift.state, LM_STATS_PROVEN);
+    cr_expect_eq(r.lift.more_a, 0);
+    cr_expect_eq(r.lift.more_b, 0);
+    /* 0.3 / 0.2 over the holdout: v = 1/300 - 1/1000 + 1/100 - 1/500 =
+       0.0103333, h = 0.313836; exp(ln 1.5 -/+ h) - 1 */
+    cr_expect_float_eq(r.holdout_lift.value, 0.5, EPS);
+    cr_expect_float_eq(r.holdout_lift.lo, 0.095959, EPS);
+    cr_expect_float_eq(r.holdout_lift.hi, 1.052997, EPS);
+    cr_expect_eq(r.holdout_lift.state, LM_STATS_PROVEN);
+
+    json_t *j = NULL;
+    cr_assert_eq(lm_report_json(&r, &j), 0);
+    json_t *arms = json_object_get(j, "timing_arms");
+    json_t *lift = json_object_get(arms, "lift");
+    cr_expect_str_eq(json_string_value(json_object_get(lift, "state")),
+                     "proven_better");
+    cr_expect_eq(json_integer_value(json_object_get(lift, "state_code")), 1);
+    cr_expect(json_is_true(json_object_get(lift, "always_valid")));
+    json_t *more = json_object_get(lift, "more_needed");
+    cr_expect_eq(json_integer_value(json_object_get(more, "adaptive")), 0);
+    cr_expect_eq(json_integer_value(json_object_get(more, "fixed")), 0);
+    json_t *hl = json_object_get(arms, "holdout_lift");
+    cr_expect_str_eq(json_string_value(json_object_get(hl, "state")),
+                     "proven_better");
+    cr_expect_eq(json_integer_value(json_object_get(
+                     json_object_get(arms, "holdout"), "touched")),
+                 500);
+    cr_expect_eq(json_integer_value(json_object_get(
+                     json_object_get(hl, "more_needed"), "holdout")),
+                 0);
+    cr_expect_eq(json_array_size(json_object_get(arms, "per_step")),
+                 LM_REPORT_STEP_VIEWS);
+    json_decref(j);
+
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    lm_report_print(&r, f, 0);
+    fclose(f);
+    cr_expect(strstr(buf, "lift (adaptive / fixed - 1): +50.0%, always-valid "
+                          "95% interval +17.8% to +91.1%: PROVEN BETTER"),
+              "%s", buf);
+    cr_expect(strstr(buf, "lift (adaptive / holdout - 1): +50.0%, "
+                          "always-valid 95% interval +9.6% to +105.3%: "
+                          "PROVEN BETTER"),
+              "%s", buf);
+    cr_expect(strstr(buf, "holdout            500        100    20.0%"), "%s",
+              buf);
+    free(buf);
+    lm_report_free(&r);
+}
+
+/* +10% at 1,000 a side is not proven yet: the report says how many more
+ * touched leads each arm needs, and that there is no holdout. */
+Test(report, lift_not_proven_says_the_sample_needed) {
+    lm_report r;
+    arms_report(220, 1000, 200, 1000, 0, 0, &r);
+    cr_expect_eq(r.lift.state, LM_STATS_NOT_PROVEN);
+    cr_expect(r.lift.lo < 0 && r.lift.hi > 0);
+    double more = lm_stats_lift_cs_more(220, 1000, 200, 1000, LM_STATS_CS_ALPHA,
+                                        LM_STATS_CS_TAU);
+    cr_assert(more > 0);
+    cr_expect_eq(r.lift.more_a, ceil(more * 1000));
+    cr_expect_eq(r.lift.more_b, ceil(more * 1000));
+    cr_expect(isnan(r.holdout_lift.value));
+
+    json_t *j = NULL;
+    cr_assert_eq(lm_report_json(&r, &j), 0);
+    json_t *arms = json_object_get(j, "timing_arms");
+    json_t *lift = json_object_get(arms, "lift");
+    cr_expect_str_eq(json_string_value(json_object_get(lift, "state")),
+                     "not_proven");
+    cr_expect_eq(json_integer_value(json_object_get(lift, "state_code")), 0);
+    cr_expect_eq(json_integer_value(json_object_get(
+                     json_object_get(lift, "more_needed"), "fixed")),
+                 (json_int_t)ceil(more * 1000));
+    cr_expect(json_is_null(json_object_get(arms, "holdout_lift")));
+    cr_expect(strstr(json_string_value(json_object_get(arms, "holdout_note")),
+                     "0 touched leads in the global holdout"));
+    json_decref(j);
+
+    char *buf = NULL, want[160];
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    lm_report_print(&r, f, 0);
+    fclose(f);
+    /* a count with thousands separators */
+    double n = ceil(more * 1000);
+    cr_assert(n >= 1000 && n < 1000000, "%g", n);
+    snprintf(want, sizeof(want),
+             "would be proven after about %d,%03d more touched leads in the "
+             "adaptive arm and %d,%03d in the fixed arm",
+             (int)n / 1000, (int)n % 1000, (int)n / 1000, (int)n % 1000);
+    cr_expect(strstr(buf, "NOT PROVEN YET"), "%s", buf);
+    cr_expect(strstr(buf, want), "%s\nwanted: %s", buf, want);
+    free(buf);
+    lm_report_free(&r);
+}
+
+Test(report, lift_harmful) {
+    lm_report r;
+    arms_report(200, 1000, 300, 1000, 0, 0, &r);
+    cr_expect_eq(r.lift.state, LM_STATS_HARMFUL);
+    cr_expect_lt(r.lift.hi, 0);
+    cr_expect_eq(r.lift.more_a, 0);
+    json_t *j = NULL;
+    cr_assert_eq(lm_report_json(&r, &j), 0);
+    json_t *lift = json_object_get(json_object_get(j, "timing_arms"), "lift");
+    cr_expect_str_eq(json_string_value(json_object_get(lift, "state")),
+                     "harmful");
+    cr_expect_eq(json_integer_value(json_object_get(lift, "state_code")), -1);
+    json_decref(j);
+    lm_report_free(&r);
+}
+
+/* A holdout lead counts in the holdout whatever its `adaptive` says. */
+Test(report, holdout_leads_are_their_own_arm) {
+    lm_report_acc *acc = lm_report_acc_new(NULL);
+    lm_report r;
+    add_arm(acc, 0, 1, 2, 3, 1);
+    add_arm(acc, 1, 1, 1, 2, 0);
+    add_arm(acc, 0, 0, 1, 4, 2);
+    cr_assert_eq(lm_report_finish(acc, &r), 0);
+    cr_expect_eq(r.holdout.touched, 5);
+    cr_expect_eq(r.holdout.responded, 1);
+    cr_expect_eq(r.fixed.touched, 4);
+    cr_expect_eq(r.adaptive.touched, 0);
+    cr_expect_eq(r.steps[0].fixed.touched, 0, "the holdout is not per step");
+    lm_report_free(&r);
+    lm_report_acc_free(acc);
+}
+
+/* The value of a series in an exposition, or NAN when it is not there
+ * (a NaN value reads as NAN too: *found tells them apart). */
+static double series(const char *text, const char *name, int *found) {
+    size_t n = strlen(name);
+    *found = 0;
+    for (const char *p = text; (p = strstr(p, name)); p += n)
+        if ((p == text || p[-1] == '\n') && p[n] == ' ') {
+            *found = 1;
+            return strtod(p + n + 1, NULL);
+        }
+    return NAN;
+}
+
+Test(report, lift_gauges) {
+    lm_report r;
+    arms_report(300, 1000, 200, 1000, 0, 0, &r);
+    lm_metrics *m = lm_metrics_new();
+    cr_assert_not_null(m);
+    cr_assert_eq(lm_report_lift_metrics(m, &r), 0);
+    char *text = NULL;
+    cr_assert_eq(lm_metrics_render(m, &text, NULL), 0);
+    int found;
+    cr_expect_float_eq(
+        series(text, "lastmile_timing_lift{comparison=\"control\"}", &found),
+        0.5, EPS);
+    cr_expect_float_eq(series(text,
+                              "lastmile_timing_lift_lower{comparison="
+                              "\"control\"}",
+                              &found),
+                       0.177611, EPS);
+    cr_expect_float_eq(series(text,
+                              "lastmile_timing_lift_upper{comparison="
+                              "\"control\"}",
+                              &found),
+                       0.910649, EPS);
+    cr_expect_eq(series(text,
+                        "lastmile_timing_lift_state{comparison=\"control\"}",
+                        &found),
+                 1);
+    cr_expect_eq(series(text,
+                        "lastmile_timing_lift_more_leads{comparison="
+                        "\"control\",arm=\"fixed\"}",
+                        &found),
+                 0);
+    cr_expect(found);
+    cr_expect_eq(
+        series(text, "lastmile_timing_arm_touched{arm=\"adaptive\"}", &found),
+        1000);
+    cr_expect_eq(
+        series(text, "lastmile_timing_arm_answered{arm=\"fixed\"}", &found),
+        200);
+    /* no holdout: its figures are there, and NaN */
+    double h = series(
+        text, "lastmile_timing_lift_state{comparison=\"holdout\"}", &found);
+    cr_expect(found && isnan(h), "%s", text);
+    free(text);
+    lm_report_free(&r);
+
+    /* the next refresh moves the same series */
+    arms_report(200, 1000, 300, 1000, 0, 0, &r);
+    cr_assert_eq(lm_report_lift_metrics(m, &r), 0);
+    cr_assert_eq(lm_metrics_render(m, &text, NULL), 0);
+    cr_expect_eq(series(text,
+                        "lastmile_timing_lift_state{comparison=\"control\"}",
+                        &found),
+                 -1);
+    free(text);
+    lm_report_free(&r);
+    lm_metrics_destroy(m);
 }
 
 /* ---- JSON numbers -------------------------------------------------------- */
@@ -506,13 +791,11 @@ Test(report, json_numbers_are_short_and_round_trip) {
     expect_rounded(back, "speed_to_lead_s.p90", r.speed_to_lead_s.p90, 3);
     expect_rounded(back, "timing_arms.adaptive.ci95.0", r.adaptive.lo, 6);
     expect_rounded(back, "timing_arms.fixed.ci95.1", r.fixed.hi, 6);
-    expect_rounded(back, "timing_arms.lift.ci95.0", r.lift_lo, 6);
-    expect_rounded(back, "timing_arms.lift.ci95.1", r.lift_hi, 6);
-    cr_expect_float_eq(
-        json_real_value(json_object_get(
-            json_object_get(json_object_get(back, "timing_arms"), "lift"),
-            "value")),
-        1.0, EPS);
+    expect_rounded(back, "timing_arms.lift.value", r.lift.value, 6);
+    expect_rounded(back, "timing_arms.per_step.0.adaptive.ci95.0",
+                   r.steps[0].adaptive.lo, 6);
+    expect_rounded(back, "timing_arms.per_step.0.lift.value",
+                   r.steps[0].lift.value, 6);
     json_decref(back);
     free(text);
     lm_report_free(&r);
@@ -522,8 +805,8 @@ Test(report, json_numbers_are_short_and_round_trip) {
 Test(report, json_rounds_a_tiny_negative_to_zero) {
     lm_report r;
     memset(&r, 0, sizeof(r));
-    r.lift = -1e-9;
-    r.lift_lo = r.lift_hi = NAN;
+    r.lift.value = -1e-9;
+    r.lift.lo = r.lift.hi = NAN;
     json_t *j = NULL;
     cr_assert_eq(lm_report_json(&r, &j), 0);
     char *text = json_dumps(j, JSON_COMPACT | LM_REPORT_JSON_REAL);
@@ -566,6 +849,8 @@ Test(report, parse_hgetall_reply) {
                         "QUALIFIED",
                         "adaptive",
                         "0",
+                        "holdout",
+                        "1",
                         "touches",
                         "2",
                         "cost_cents",
@@ -610,6 +895,7 @@ Test(report, parse_hgetall_reply) {
     cr_expect_eq(row.first_human_at, 900000);
     cr_expect_eq(row.responded_at, 1200000);
     cr_expect_eq(row.adaptive, 0);
+    cr_expect_eq(row.holdout, 1);
     cr_expect_eq(row.touches, 2);
     cr_expect_eq(row.cost_cents, 250);
     cr_expect_eq(row.step, 1);
@@ -668,12 +954,15 @@ Test(report, json_keys_present) {
         6250, EPS);
     json_t *arms = json_object_get(j, "timing_arms");
     json_t *ad = json_object_get(arms, "adaptive");
-    cr_expect_eq(json_integer_value(json_object_get(ad, "touched")), 2);
+    cr_expect_eq(json_integer_value(json_object_get(ad, "touched")), 4);
     cr_expect(json_is_string(json_object_get(arms, "population")));
     cr_expect_eq(json_array_size(json_object_get(ad, "ci95")), 2);
     json_t *lift = json_object_get(arms, "lift");
-    cr_expect_float_eq(json_real_value(json_object_get(lift, "value")), 0.0,
+    cr_expect_float_eq(json_real_value(json_object_get(lift, "value")), -0.5,
                        EPS);
+    cr_expect(json_is_string(json_object_get(lift, "state")));
+    cr_expect(json_is_object(json_object_get(arms, "holdout")));
+    cr_expect(json_is_array(json_object_get(arms, "per_step")));
     cr_expect(json_is_string(json_object_get(lift, "method")));
     cr_expect_eq(json_array_size(json_object_get(j, "open_by_owner")), 2);
     json_decref(j);
