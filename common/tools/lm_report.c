@@ -68,6 +68,7 @@ struct lm_report_acc {
     dvec speed, human, cycle, cycle_dq, dead[LM_REPORT_STAGES];
     int64_t arm_n[2], arm_x[2];
     lm_strmap *owners; /* owner name -> open leads, insertion order */
+    lm_report_deciles_acc deciles;
 };
 
 static void dvec_push(lm_report_acc *acc, dvec *d, double x) {
@@ -107,6 +108,7 @@ void lm_report_acc_free(lm_report_acc *acc) {
     for (int i = 0; i < LM_REPORT_STAGES; i++)
         free(acc->dead[i].v);
     lm_strmap_free(acc->owners);
+    lm_report_deciles_acc_free(&acc->deciles);
     free(acc);
 }
 
@@ -199,6 +201,12 @@ void lm_report_add_lead(lm_report_acc *acc, const lm_lead_row *row) {
                           (double)row->wait_n[i]);
     c->cost_cents += row->cost_cents;
     c->revenue_cents += row->revenue_cents;
+    if (row->has_score)
+        lm_report_deciles_add(
+            &acc->deciles, row->score, row->touches,
+            is_outcome(row->outcome, "CONVERTED_OUTCOME", "CONVERTED") ||
+                row->revenue_cents > 0,
+            row->revenue_cents);
     /* The arms differ only in when touches after the first happen (the
      * first touch is scheduled the same way on both), so the comparison is
      * over leads that reached a second touch: the ones whose timing the
@@ -266,6 +274,8 @@ int lm_report_finish(lm_report_acc *acc, lm_report *out) {
     lm_stats_lift(acc->arm_x[ARM_ADAPTIVE], acc->arm_n[ARM_ADAPTIVE],
                   acc->arm_x[ARM_FIXED], acc->arm_n[ARM_FIXED], &out->lift,
                   &out->lift_lo, &out->lift_hi);
+    if (lm_report_deciles_finish(&acc->deciles, &out->deciles) != 0)
+        goto oom;
     size_t n = lm_strmap_count(acc->owners);
     if (n > 0) {
         out->owners = calloc(n, sizeof(*out->owners));

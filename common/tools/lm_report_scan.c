@@ -102,6 +102,8 @@ static void parse_field(lm_lead_row *row, const char *f, const char *v) {
         row->step = lm_parse_int64(v, 0, INT32_MAX, &s) == 0 ? s : -1;
     } else if (strcmp(f, LM_F_ADAPTIVE) == 0)
         row->adaptive = strcmp(v, "1") == 0 ? 1 : strcmp(v, "0") == 0 ? 0 : -1;
+    else if (strcmp(f, LM_F_SCORE) == 0)
+        row->has_score = lm_parse_double(v, 0.0, 1.0, &row->score) == 0;
     else
         parse_wait(row, f, v);
 }
