@@ -304,7 +304,7 @@ int lm_cmd_train(int argc, char **argv) {
     printf("read %zu outcomes from %s (label: %s)\n", set->read, topic,
            target == LM_TRAIN_TARGET_BUYER ? "buyer = a won deal"
                                            : "reply = any answer");
-    printf("fit on %zu leads (%zu positive = %.1f%%, %zu negative), %zu "
+    printf("fit on %zu examples (%zu positive = %.1f%%, %zu negative), %zu "
            "held out\n",
            set->n_fit, pos,
            set->n_fit ? 100.0 * (double)pos / (double)set->n_fit : 0, neg,
