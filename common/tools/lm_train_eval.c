@@ -54,27 +54,37 @@ int lm_train_held_out(const char *lead_id, double share) {
     return lm_hash_unit(lm_hash64_str(lead_id, LM_TRAIN_HOLDOUT_SEED)) < share;
 }
 
-static const double *sort_keys;
-static int cmp_by_key(const void *a, const void *b) {
-    double x = sort_keys[*(const size_t *)a], y = sort_keys[*(const size_t *)b];
-    if (x != y) {
-        return x < y ? -1 : 1;
+typedef struct keyed {
+    double key;
+    size_t i;
+} keyed;
+
+static int cmp_keyed(const void *a, const void *b) {
+    const keyed *x = a, *y = b;
+    if (x->key != y->key) {
+        return x->key < y->key ? -1 : 1;
     }
-    return (*(const size_t *)a > *(const size_t *)b) -
-           (*(const size_t *)a < *(const size_t *)b);
+    return (x->i > y->i) - (x->i < y->i);
 }
 
-/* Indices 0..n-1 sorted by keys ascending (stable by index); NULL on OOM. */
+/* Indices 0..n-1 sorted by keys ascending (stable by index); NULL on OOM.
+ * No global state: the keys travel with the indices. */
 static size_t *sorted_index(const double *keys, size_t n) {
+    keyed *k = malloc((n ? n : 1) * sizeof(*k));
     size_t *idx = malloc((n ? n : 1) * sizeof(*idx));
-    if (idx == NULL) {
+    if (k == NULL || idx == NULL) {
+        free(k);
+        free(idx);
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
-        idx[i] = i;
+        k[i] = (keyed){keys[i], i};
     }
-    sort_keys = keys;
-    qsort(idx, n, sizeof(*idx), cmp_by_key);
+    qsort(k, n, sizeof(*k), cmp_keyed);
+    for (size_t i = 0; i < n; i++) {
+        idx[i] = k[i].i;
+    }
+    free(k);
     return idx;
 }
 

@@ -114,26 +114,30 @@ static int cmp_str(const void *a, const void *b) {
     return strcmp((const char *)a, (const char *)b);
 }
 
-static const lm_train_set_meta *sort_base;
-static int cmp_idx(const void *a, const void *b) {
-    size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    int c = strcmp(sort_base[x].lead_id, sort_base[y].lead_id);
-    return c ? c : (x > y) - (x < y); /* the first outcome wins */
+typedef struct by_id {
+    const char *id;
+    size_t i;
+} by_id;
+
+static int cmp_by_id(const void *a, const void *b) {
+    const by_id *x = a, *y = b;
+    int c = strcmp(x->id, y->id);
+    return c ? c : (x->i > y->i) - (x->i < y->i); /* the first one wins */
 }
 
+/* Marks every outcome of a lead id after its first. No global state. */
 static int mark_repeats(lm_train_set *s) {
-    size_t *idx = malloc((s->n ? s->n : 1) * sizeof(*idx));
+    by_id *idx = malloc((s->n ? s->n : 1) * sizeof(*idx));
     if (idx == NULL) {
         return -1;
     }
     for (size_t i = 0; i < s->n; i++) {
-        idx[i] = i;
+        idx[i] = (by_id){s->meta[i].lead_id, i};
     }
-    sort_base = s->meta;
-    qsort(idx, s->n, sizeof(*idx), cmp_idx);
+    qsort(idx, s->n, sizeof(*idx), cmp_by_id);
     for (size_t i = 1; i < s->n; i++) {
-        if (strcmp(s->meta[idx[i]].lead_id, s->meta[idx[i - 1]].lead_id) == 0) {
-            s->meta[idx[i]].drop = 1;
+        if (strcmp(idx[i].id, idx[i - 1].id) == 0) {
+            s->meta[idx[i].i].drop = 1;
             s->repeats++;
         }
     }
