@@ -53,6 +53,7 @@
 #define VERSION_MAX          LM_MODEL_MAX_VERSION_LEN
 
 #define HOLDOUT_DEFAULT 0.2
+#define FEW_POSITIVES   30 /* held-out leads of a kind */
 
 typedef struct train_ctx {
     lm_train_set set;
@@ -115,9 +116,10 @@ static int on_outcome(void *opaque, const rd_kafka_message_t *rkm) {
 }
 
 /* The held-out figures of one model, and its calibration table. */
-static void print_eval(const char *who, const lm_train_eval *e) {
-    printf("%-10s AUC %.3f  log loss %.4f  Brier %.4f\n", who, e->auc,
-           e->log_loss, e->brier);
+static void print_eval(const char *who, const lm_model *m,
+                       const lm_train_eval *e) {
+    printf("%-10s AUC %.3f  log loss %.4f  Brier %.4f  (%s)\n", who, e->auc,
+           e->log_loss, e->brier, lm_model_version(m));
 }
 
 static void print_calibration(const lm_train_eval *cand,
@@ -189,9 +191,13 @@ static void report_held_out(const lm_train_set *set, const lm_model *cand,
                "more outcomes or raise --holdout)\n");
         return;
     }
-    print_eval("candidate", &ec);
-    printf("%-10s (%s, live)\n", "", lm_model_version(live));
-    print_eval("live", &el);
+    print_eval("candidate", cand, &ec);
+    print_eval("live", live, &el);
+    if (ec.positives < FEW_POSITIVES || ec.n - ec.positives < FEW_POSITIVES)
+        printf("note: fewer than %d held-out leads of one kind: these "
+               "figures are noisy (a difference of a few AUC points is "
+               "chance)\n",
+               FEW_POSITIVES);
     print_calibration(&ec, &el);
 }
 
