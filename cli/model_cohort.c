@@ -16,6 +16,7 @@
 #include "lm_hash.h"
 #include "lm_model.h"
 #include "lm_policy.h"
+#include "lm_stats.h"
 #include "lm_train.h"
 #include "lm_train_eval.h"
 #include "lm_train_set.h"
@@ -211,6 +212,28 @@ static long cohort_work(uint64_t seed, size_t from, size_t to,
     return n;
 }
 
+/* The share of the top tenth of leads by intent whose score is below
+ * `cut`; NAN on OOM. */
+static double dq_top(const double *intent, const double *score, size_t n,
+                     double cut) {
+    double *sorted = malloc((n ? n : 1) * sizeof(*sorted));
+    if (sorted == NULL || n == 0) {
+        free(sorted);
+        return NAN;
+    }
+    memcpy(sorted, intent, n * sizeof(*sorted));
+    lm_stats_sort(sorted, n);
+    double floor_ = sorted[n - 1 - (n - 1) / 10]; /* the top tenth's least */
+    free(sorted);
+    size_t top = 0, dq = 0;
+    for (size_t i = 0; i < n; i++)
+        if (intent[i] >= floor_) {
+            top++;
+            dq += score[i] < cut;
+        }
+    return top ? (double)dq / (double)top : NAN;
+}
+
 static size_t positives(const lm_train_example *ex, size_t n) {
     size_t p = 0;
     for (size_t i = 0; i < n; i++)
@@ -264,6 +287,12 @@ int lm_cohort_run(uint64_t seed, size_t leads, lm_cohort_result *r, char *err,
     r->auc_retrained = e.auc;
     r->conc_default = lm_train_concordance(s_def, intent, (size_t)nb);
     r->conc_retrained = lm_train_concordance(s_fit, intent, (size_t)nb);
+    double cut = lm_policy_threshold_nurture(pol);
+    r->dq_top_default = dq_top(intent, s_def, (size_t)nb, cut);
+    r->dq_top_retrained = dq_top(intent, s_fit, (size_t)nb, cut);
+    r->dq_top_matched =
+        dq_top(intent, s_fit, (size_t)nb,
+               lm_train_matching_cut(s_def, s_fit, (size_t)nb, cut));
     rc = 0;
     goto done;
 oom:

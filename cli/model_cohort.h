@@ -31,6 +31,13 @@ typedef struct lm_cohort_result {
     size_t n_b, labelled_b, positives_b;
     double auc_default, auc_retrained;   /* B's outcomes */
     double conc_default, conc_retrained; /* B's true intents */
+    /* share of B's top tenth by true intent that each model would
+       disqualify (score below the nurture threshold: never contacted);
+       _matched: the retrained model with the nurture cut that disqualifies
+       as many of B's leads as the built-in one does
+       (lm_train_matching_cut: a model fitted on deals scores P(buyer),
+       on another scale than the thresholds were set for) */
+    double dq_top_default, dq_top_retrained, dq_top_matched;
 } lm_cohort_result;
 
 /* Runs the figure for one seed with `leads` submissions a cohort.

@@ -29,6 +29,7 @@
 #include "lm_env.h"
 #include "lm_kafka.h"
 #include "lm_model.h"
+#include "lm_policy.h"
 #include "lm_report.h"
 #include "lm_train.h"
 #include "lm_train_eval.h"
@@ -99,7 +100,9 @@ static void usage(FILE *f) {
             "                      what train always does, the flag only "
             "says so\n\n"
             "Starts from LASTMILE_MODEL (or the built-in model) for its "
-            "numeric attributes.\nNeeds LASTMILE_BROKERS.\n",
+            "numeric attributes;\nshows the decisions both models make at "
+            "LASTMILE_CONFIG's thresholds and the\ncandidate's thresholds "
+            "that keep today's shares. Needs LASTMILE_BROKERS.\n",
             OUT_DEFAULT, HOLDOUT_DEFAULT, MIN_EXAMPLES_DEFAULT);
 }
 
@@ -201,6 +204,57 @@ static void report_held_out(const lm_train_set *set, const lm_model *cand,
     print_calibration(&ec, &el);
 }
 
+/* The decisions each model makes at the config's thresholds over every
+ * scored lead in the topic, and the candidate's thresholds that keep the
+ * live model's shares (a model trained on deals scores on its own scale:
+ * P(buyer) is far below P(reply)). */
+static void report_thresholds(const lm_train_set *set, const lm_model *cand,
+                              const lm_model *live, const lm_policy *pol) {
+    size_t n = set->n_fit + set->n_held + set->n_others;
+    double *pl = malloc((n ? n : 1) * sizeof(*pl));
+    double *pc = malloc((n ? n : 1) * sizeof(*pc));
+    if (!pl || !pc || n == 0) {
+        free(pl);
+        free(pc);
+        return;
+    }
+    const lm_train_example *parts[] = {set->fit, set->held, set->others};
+    size_t sizes[] = {set->n_fit, set->n_held, set->n_others}, at = 0;
+    for (int k = 0; k < 3; k++) {
+        lm_train_set_score(live, parts[k], sizes[k], pl + at);
+        lm_train_set_score(cand, parts[k], sizes[k], pc + at);
+        at += sizes[k];
+    }
+    double tq = lm_policy_threshold_qualified(pol);
+    double tn = lm_policy_threshold_nurture(pol);
+    printf("decisions over the %zu scored leads in the topic at the "
+           "config's thresholds (qualified %.2f, nurture %.2f):\n",
+           n, tq, tn);
+    const double *sc[] = {pl, pc};
+    const char *who[] = {"live", "candidate"};
+    for (int m = 0; m < 2; m++) {
+        size_t q = 0, d = 0;
+        for (size_t i = 0; i < n; i++) {
+            q += sc[m][i] >= tq;
+            d += sc[m][i] < tn;
+        }
+        printf("  %-10s qualified %5.1f%%  nurture %5.1f%%  disqualified "
+               "%5.1f%%\n",
+               who[m], 100.0 * (double)q / (double)n,
+               100.0 * (double)(n - q - d) / (double)n,
+               100.0 * (double)d / (double)n);
+    }
+    double mq = lm_train_matching_cut(pl, pc, n, tq);
+    double mn = lm_train_matching_cut(pl, pc, n, tn);
+    if (isfinite(mq) && isfinite(mn))
+        printf("to keep the live shares with the candidate, promote it "
+               "together with\n  thresholds: {qualified: %.3f, nurture: "
+               "%.3f}   (decisions.yaml)\n",
+               mq, mn);
+    free(pl);
+    free(pc);
+}
+
 int lm_cmd_train(int argc, char **argv) {
     static const struct option longopts[] = {
         {"out", required_argument, NULL, 'o'},
@@ -276,6 +330,7 @@ int lm_cmd_train(int argc, char **argv) {
     }
     int rc = LM_EXIT_FAILED;
     lm_model *base = NULL, *fitted = NULL;
+    lm_policy *pol = NULL;
     train_ctx c;
     memset(&c, 0, sizeof(c));
     lm_topic_name(&s, LM_TOPIC_OUTCOMES, topic, sizeof(topic));
@@ -289,6 +344,11 @@ int lm_cmd_train(int argc, char **argv) {
     base = lm_model_load(s.model_path, err, sizeof(err));
     if (!base) {
         fprintf(stderr, "lastmile train: the current model: %s\n", err);
+        goto done;
+    }
+    pol = lm_policy_load(s.config_path, err, sizeof(err));
+    if (!pol) {
+        fprintf(stderr, "lastmile train: the decision config: %s\n", err);
         goto done;
     }
     lm_train_set_init(&c.set, base, target);
@@ -360,6 +420,7 @@ int lm_cmd_train(int argc, char **argv) {
         goto done;
     }
     report_held_out(set, fitted, base, holdout);
+    report_thresholds(set, fitted, base, pol);
     if (lm_model_save(fitted, out_path, err, sizeof(err)) != 0) {
         fprintf(stderr, "lastmile train: %s\n", err);
         goto done;
@@ -375,6 +436,7 @@ done:
     lm_train_set_free(&c.set);
     lm_model_free(fitted);
     lm_model_free(base);
+    lm_policy_free(pol);
     lm_settings_free(&s);
     return rc;
 }

@@ -181,6 +181,29 @@ done:
     return result;
 }
 
+double lm_train_matching_cut(const double *live, const double *cand, size_t n,
+                             double live_cut) {
+    size_t below = 0;
+    for (size_t i = 0; i < n; i++) {
+        below += live[i] < live_cut;
+    }
+    if (n == 0) {
+        return NAN;
+    }
+    if (below == 0) {
+        return 0.0; /* nobody below: no cut needed */
+    }
+    size_t *idx = sorted_index(cand, n);
+    if (idx == NULL) {
+        return NAN;
+    }
+    /* halfway between the last lead below and the first at or above */
+    double lo = cand[idx[below - 1]];
+    double hi = below < n ? cand[idx[below]] : 1.0;
+    free(idx);
+    return 0.5 * (lo + hi);
+}
+
 int lm_train_evaluate(const double *p, const int *y, size_t n,
                       lm_train_eval *out) {
     memset(out, 0, sizeof(*out));

@@ -74,6 +74,13 @@ double lm_train_auc(const double *score, const int *y, size_t n);
  * all truths are equal. O(n log n); allocates scratch. */
 double lm_train_concordance(const double *score, const double *truth, size_t n);
 
+/* The candidate's cut that keeps the live model's share: the value c such
+ * that as many of the n leads have cand < c as have live < live_cut (so a
+ * retrained model on another scale disqualifies, or qualifies, as many
+ * leads as today). NAN when n is 0 or memory runs out. */
+double lm_train_matching_cut(const double *live, const double *cand, size_t n,
+                             double live_cut);
+
 /* Fills *out for scores p (0..1) and labels y. 0, or -1 when n is 0 or
  * memory runs out. */
 int lm_train_evaluate(const double *p, const int *y, size_t n,

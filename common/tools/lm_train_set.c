@@ -37,6 +37,7 @@ void lm_train_set_free(lm_train_set *s) {
     free(s->late);
     free(s->fit);
     free(s->held);
+    free(s->others);
     memset(s, 0, sizeof(*s));
 }
 
@@ -71,6 +72,27 @@ static int grow(lm_train_set *s) {
     return 0;
 }
 
+/* Keeps the features of a scored lead that is no example. 0/-1 (OOM). */
+static int add_other(lm_train_set *s, const Lastmile__V1__Outcome *o) {
+    if (o->lead == NULL || s->n_others >= LM_TRAIN_SET_MAX) {
+        return 0;
+    }
+    if (s->n_others == s->cap_others) {
+        size_t cap = s->cap_others ? s->cap_others * 2 : LM_TRAIN_SET_MIN_CAP;
+        lm_train_example *n = realloc(s->others, cap * sizeof(*n));
+        if (n == NULL) {
+            return -1;
+        }
+        s->others = n;
+        s->cap_others = cap;
+    }
+    lm_train_example *e = &s->others[s->n_others++];
+    const struct lm_geo_country *g = lm_geo_country(o->lead->country);
+    lm_model_features(s->base, o->lead, g ? g->region : NULL, &e->features);
+    e->label = -1;
+    return 0;
+}
+
 int lm_train_set_add(lm_train_set *s, const Lastmile__V1__Outcome *o) {
     int label = lm_train_label(o->status, s->target);
     s->read++;
@@ -83,9 +105,11 @@ int lm_train_set_add(lm_train_set *s, const Lastmile__V1__Outcome *o) {
     }
     if (o->status == LASTMILE__V1__OUTCOME_STATUS__DISQUALIFIED_OUTCOME) {
         s->disqualified++;
+        return add_other(s, o);
     } else if (o->status == LASTMILE__V1__OUTCOME_STATUS__RESPONDED &&
                label < 0) {
         s->unknown_deal++;
+        return add_other(s, o);
     } else if (label < 0) {
         s->other++;
     } else if (o->lead == NULL) {

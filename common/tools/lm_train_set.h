@@ -32,6 +32,12 @@ typedef struct lm_train_set {
     /* after finish */
     lm_train_example *fit, *held;
     size_t n_fit, n_held;
+    /* the leads that are no example but were scored (disqualified, a
+       reply with no deal reported; label -1), so the whole population's
+       scores can be compared (lm_train_matching_cut); at most
+       LM_TRAIN_SET_MAX, filled by add */
+    lm_train_example *others;
+    size_t n_others, cap_others;
     /* counters */
     size_t read;         /* outcomes given to add */
     size_t disqualified; /* never contacted */

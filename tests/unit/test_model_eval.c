@@ -51,6 +51,22 @@ Test(model_eval, concordance_matches_pair_count) {
     cr_expect(isnan(lm_train_concordance(sc, flat, 3)));
 }
 
+Test(model_eval, matching_cut_keeps_the_share) {
+    /* live: 3 of 8 below 0.25; the candidate on another scale */
+    double live[] = {0.1, 0.3, 0.2, 0.9, 0.5, 0.15, 0.6, 0.7};
+    double cand[] = {0.01, 0.05, 0.03, 0.2, 0.06, 0.02, 0.07, 0.08};
+    double c = lm_train_matching_cut(live, cand, 8, 0.25);
+    cr_expect_float_eq(c, 0.04, 1e-12, "halfway between 0.03 and 0.05: %g", c);
+    size_t below = 0;
+    for (int i = 0; i < 8; i++)
+        below += cand[i] < c;
+    cr_expect_eq(below, 3);
+    cr_expect_float_eq(lm_train_matching_cut(live, cand, 8, 0.05), 0.0, 0);
+    cr_expect_float_eq(lm_train_matching_cut(live, cand, 8, 1.0), 0.6, 1e-12,
+                       "everyone below: halfway to 1");
+    cr_expect(isnan(lm_train_matching_cut(live, cand, 0, 0.5)));
+}
+
 Test(model_eval, loss_brier_and_deciles) {
     enum { N = 20 };
     double p[N];
@@ -170,6 +186,7 @@ Test(model_eval, set_labels_repeats_and_split) {
     cr_expect_eq(s.repeats, 1);
     cr_expect_eq(s.late_flipped, 0);
     cr_expect_eq(s.read, 8);
+    cr_expect_eq(s.n_others, 2, "c and e are scored, not examples");
     lm_train_set_free(&s);
 
     /* reply: a, b, c = 1, d's no-response flipped by its late answer */
