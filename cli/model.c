@@ -203,6 +203,9 @@ static int cmd_promote(const char *cand, const char *live) {
                "model promote %s --live %s`\n",
                was ? lm_model_version(was) : "not a valid model", prev, prev,
                live);
+    printf("thresholds are in the decision config, not the model: if `lastmile "
+           "train` printed new ones for this candidate, put them in "
+           "decisions.yaml now\n");
     printf("running qualification workers keep the model they started "
            "with: restart them, one at a time, to score with %s\n",
            lm_model_version(m));
