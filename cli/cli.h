@@ -25,6 +25,7 @@ int lm_cmd_tail(int argc, char **argv);        /* tail.c */
 int lm_cmd_report(int argc, char **argv);      /* report.c */
 int lm_cmd_waiting(int argc, char **argv);     /* waiting.c */
 int lm_cmd_train(int argc, char **argv);       /* train.c */
+int lm_cmd_model(int argc, char **argv);       /* model.c */
 int lm_cmd_board(int argc, char **argv);       /* board.c */
 int lm_cmd_bench(int argc, char **argv);       /* bench.c */
 int lm_cmd_gateway_key(int argc, char **argv); /* gateway_key.c */

@@ -30,6 +30,8 @@ static const command commands[] = {
     {"report", lm_cmd_report, "the business report: funnel, speed, cost"},
     {"waiting", lm_cmd_waiting, "where decisions wait, by stage and owner"},
     {"train", lm_cmd_train, "fit the qualification model from outcomes"},
+    {"model", lm_cmd_model,
+     "show a model file, promote a candidate, the cohort figure"},
     {"board", lm_cmd_board, "serve the live flow board in a browser"},
     {"bench", lm_cmd_bench, "measure the fleet against its broker's limit"},
     {"dlq", lm_cmd_dlq, "dead letters: list, show, replay"},

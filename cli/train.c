@@ -3,42 +3,37 @@
  * Reads <prefix>outcomes from its first offset to the high watermarks
  * taken at start (group-less, nothing committed: the whole retained
  * history, every run), turns every Outcome that carries its lead into a
- * labelled example, fits lm_train_fit from the current model
- * (LASTMILE_MODEL or the built-in default, which gives the numeric
- * attributes) and writes a model file the qualification worker loads with
- * LASTMILE_MODEL.
+ * labelled example (lm_train_set.h), holds out a share of the leads
+ * (deterministic by lead id, --holdout), fits lm_train_fit on the rest
+ * from the current model (LASTMILE_MODEL or the built-in default, which
+ * gives the numeric attributes), reports the candidate's and the live
+ * model's held-out AUC, log loss, Brier score and calibration by decile,
+ * and writes a candidate model file. It never writes over the live model
+ * (LASTMILE_MODEL) unless --replace-live says so; the way to go live is
+ * `lastmile model promote` (model.c), after a look at the figures or a
+ * run in shadow (LASTMILE_MODEL_SHADOW).
  *
- * Labels: what the qualification model is for. Its score decides whether
- * a lead gets sales time, so the question it answers is "will this lead
- * engage if we contact it?":
- *   1  RESPONDED, CONVERTED_OUTCOME, LOST_OUTCOME: the lead engaged (it
- *      replied and was handed off; whatever the deal became);
- *   0  NO_RESPONSE (the whole cadence, silence), UNSUBSCRIBED_OUTCOME and
- *      NOT_INTERESTED_OUTCOME (said no), BOUNCED_OUTCOME (unreachable: no
- *      sales time is worth it, and bounces cluster by source, which the
- *      model can learn);
- *   not used: DISQUALIFIED_OUTCOME. Those leads were never contacted; their
- *      outcome is the model's own past verdict, not evidence. Training on
- *      them as 0 would teach the model to repeat itself (a feedback loop
- *      that grows more confident without ever being checked);
- *   LATE_RESPONSE (an answer after the lead was closed) turns that lead's
- *      NO_RESPONSE into a 1: the person did answer, only late. It carries
- *      no lead of its own.
- * One example per lead (the first outcome of a lead id; a repeat is
- * ignored). The fitted model therefore estimates P(engage | contacted);
- * leads the model rejects stay unlabelled, which is the price of not
- * contacting them (the fixed-share control arm is about timing, not about
- * qualification).
+ * Labels: the question the score answers is "will this lead become a
+ * buyer if we work it?" (--label buyer, the default; lm_train_eval.h has
+ * the table and the reasons): a deal won is 1, a deal lost after a reply
+ * and every no (silence, not interested, unsubscribed, bounced) is 0, a
+ * reply whose deal the CRM never reported is left out, and so are
+ * disqualified leads: never contacted, their outcome is the model's own
+ * verdict, and training on it would teach the model to repeat itself.
+ * --label reply keeps the older "will this lead engage?" (a reply is 1,
+ * whatever the deal became; a late answer turns a no-response into 1).
+ * One example per lead (the first outcome of a lead id).
  * Single-threaded. */
 #include "cli.h"
 
 #include "lm_env.h"
-#include "lm_geo.h"
 #include "lm_kafka.h"
-#include "lm_lead.h"
 #include "lm_model.h"
+#include "lm_policy.h"
 #include "lm_report.h"
 #include "lm_train.h"
+#include "lm_train_eval.h"
+#include "lm_train_set.h"
 
 #include "lastmile/v1/lastmile.pb-c.h"
 
@@ -46,92 +41,69 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define ERR_MAX              2048
-#define OUT_DEFAULT          "model.json"
+#define OUT_DEFAULT          "model.candidate.json"
 #define MIN_EXAMPLES_DEFAULT 100
 #define MIN_EXAMPLES_MAX     100000000LL
-#define EXAMPLES_MAX         100000 /* ~1.7 KB each: ~170 MB at most */
-#define EXAMPLES_MIN_CAP     256
 #define L2_MIN               1e-9
 #define L2_MAX               1e9
 #define TOP_WEIGHTS          12
 #define VERSION_MAX          LM_MODEL_MAX_VERSION_LEN
 
-/* One example's bookkeeping, parallel to the examples array. */
-typedef struct meta {
-    char lead_id[LM_LEAD_ID_MAX];
-    int no_response; /* label 0 from NO_RESPONSE: a late answer flips it */
-    int drop;        /* a repeat of an earlier lead id */
-} meta;
+#define HOLDOUT_DEFAULT 0.2
+#define FEW_POSITIVES   30 /* held-out leads of a kind */
 
 typedef struct train_ctx {
-    const lm_model *base;
-    lm_train_example *ex;
-    meta *meta;
-    size_t n, cap;
-    char (*late)[LM_LEAD_ID_MAX]; /* lead ids with a late response */
-    size_t n_late, cap_late;
-    size_t read, disqualified, no_lead, other, dropped_over_cap;
+    lm_train_set set;
     int oom;
 } train_ctx;
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: lastmile train [--out FILE] [--from-beginning] "
-            "[--min-examples N] [--l2 X]\n\n"
+            "usage: lastmile train [--out FILE] [--holdout SHARE] "
+            "[--label buyer|reply]\n"
+            "                      [--min-examples N] [--l2 X] "
+            "[--replace-live] [--from-beginning]\n\n"
             "Fits the qualification model from the leads' outcomes on the "
-            "outcomes topic\nand writes a model file; point the "
-            "qualification worker at it with\nLASTMILE_MODEL=FILE.\n\n"
-            "Labels: 1 = responded or converted; 0 = no response, "
-            "unsubscribed, bounced;\ndisqualified leads are left out (never "
-            "contacted: their outcome is the model's\nown verdict, not "
-            "evidence). A late response turns a no-response into a 1.\n\n"
-            "  --out FILE          where to write the model (default %s)\n"
-            "  --from-beginning    read the topic from its first retained "
-            "offset; this is\n"
-            "                      what train always does (every run fits "
-            "on all retained\n"
-            "                      outcomes), the flag only says so\n"
+            "outcomes topic,\nholds out a share of the leads, reports how "
+            "the candidate and the live model\nrank and calibrate on them, "
+            "and writes a candidate model file. Score it in\nshadow "
+            "(LASTMILE_MODEL_SHADOW=FILE on the qualification worker), then "
+            "make it\nlive with `lastmile model promote FILE`.\n\n"
+            "Labels (--label buyer, the default): 1 = the deal was won (at "
+            "once or after a\nreply); 0 = the deal was lost after a reply, "
+            "no response, not interested,\nunsubscribed, bounced. Left out: "
+            "replies whose deal the CRM never reported,\nand disqualified "
+            "leads (never contacted: their outcome is the model's own\n"
+            "verdict, not evidence). --label reply: 1 = the lead replied, "
+            "whatever the deal\nbecame (a late answer counts).\n\n"
+            "  --out FILE          the candidate model (default %s); never "
+            "the live\n"
+            "                      model's file (LASTMILE_MODEL) unless "
+            "--replace-live\n"
+            "  --holdout SHARE     share of leads kept out of the fit to "
+            "measure it, 0..0.9\n"
+            "                      (default %.1f); the same leads every run "
+            "(by lead id)\n"
+            "  --label buyer|reply what a positive is (default buyer)\n"
             "  --min-examples N    refuse to train on fewer examples "
             "(default %d)\n"
             "  --l2 X              L2 penalty on every weight but bias "
             "(default 1.0);\n"
-            "                      larger = weights closer to 0\n\n"
+            "                      larger = weights closer to 0\n"
+            "  --replace-live      allow --out to be the live model's file\n"
+            "  --from-beginning    read the topic from its first retained "
+            "offset; this is\n"
+            "                      what train always does, the flag only "
+            "says so\n\n"
             "Starts from LASTMILE_MODEL (or the built-in model) for its "
-            "numeric attributes.\nNeeds LASTMILE_BROKERS.\n",
-            OUT_DEFAULT, MIN_EXAMPLES_DEFAULT);
-}
-
-/* 1, 0, or -1 (not an example) for an outcome status. */
-static int label_of(Lastmile__V1__OutcomeStatus s) {
-    switch (s) {
-    case LASTMILE__V1__OUTCOME_STATUS__RESPONDED:
-    case LASTMILE__V1__OUTCOME_STATUS__CONVERTED_OUTCOME:
-    case LASTMILE__V1__OUTCOME_STATUS__LOST_OUTCOME:
-        return 1;
-    case LASTMILE__V1__OUTCOME_STATUS__NO_RESPONSE:
-    case LASTMILE__V1__OUTCOME_STATUS__UNSUBSCRIBED_OUTCOME:
-    case LASTMILE__V1__OUTCOME_STATUS__NOT_INTERESTED_OUTCOME:
-    case LASTMILE__V1__OUTCOME_STATUS__BOUNCED_OUTCOME:
-        return 0;
-    default:
-        return -1;
-    }
-}
-
-static int add_late(train_ctx *c, const char *lead_id) {
-    if (c->n_late == c->cap_late) {
-        size_t cap = c->cap_late ? c->cap_late * 2 : EXAMPLES_MIN_CAP;
-        void *n = realloc(c->late, cap * sizeof(*c->late));
-        if (!n)
-            return -1;
-        c->late = n;
-        c->cap_late = cap;
-    }
-    snprintf(c->late[c->n_late++], LM_LEAD_ID_MAX, "%s", lead_id);
-    return 0;
+            "numeric attributes;\nshows the decisions both models make at "
+            "LASTMILE_CONFIG's thresholds and the\ncandidate's thresholds "
+            "that keep today's shares. Needs LASTMILE_BROKERS.\n",
+            OUT_DEFAULT, HOLDOUT_DEFAULT, MIN_EXAMPLES_DEFAULT);
 }
 
 static int on_outcome(void *opaque, const rd_kafka_message_t *rkm) {
@@ -140,100 +112,42 @@ static int on_outcome(void *opaque, const rd_kafka_message_t *rkm) {
         lastmile__v1__outcome__unpack(NULL, rkm->len, rkm->payload);
     if (!o)
         return 0; /* not ours to judge: tail shows it */
-    c->read++;
-    int label = label_of(o->status);
-    if (o->status == LASTMILE__V1__OUTCOME_STATUS__LATE_RESPONSE) {
-        if (o->lead_id && add_late(c, o->lead_id) != 0)
-            c->oom = 1;
-    } else if (o->status ==
-               LASTMILE__V1__OUTCOME_STATUS__DISQUALIFIED_OUTCOME) {
-        c->disqualified++;
-    } else if (label < 0) {
-        c->other++;
-    } else if (!o->lead) {
-        c->no_lead++;
-    } else if (c->n >= EXAMPLES_MAX) {
-        c->dropped_over_cap++;
-    } else {
-        if (c->n == c->cap) {
-            size_t cap = c->cap ? c->cap * 2 : EXAMPLES_MIN_CAP;
-            lm_train_example *ex = realloc(c->ex, cap * sizeof(*ex));
-            if (ex)
-                c->ex = ex;
-            meta *m = realloc(c->meta, cap * sizeof(*m));
-            if (m)
-                c->meta = m;
-            if (!ex || !m) {
-                c->oom = 1;
-                lastmile__v1__outcome__free_unpacked(o, NULL);
-                return -1;
-            }
-            c->cap = cap;
-        }
-        lm_train_example *e = &c->ex[c->n];
-        meta *m = &c->meta[c->n];
-        const struct lm_geo_country *g = lm_geo_country(o->lead->country);
-        lm_model_features(c->base, o->lead, g ? g->region : NULL, &e->features);
-        e->label = label;
-        snprintf(m->lead_id, sizeof(m->lead_id), "%s",
-                 o->lead_id ? o->lead_id : "");
-        m->no_response = o->status == LASTMILE__V1__OUTCOME_STATUS__NO_RESPONSE;
-        m->drop = 0;
-        c->n++;
-    }
+    if (lm_train_set_add(&c->set, o) != 0)
+        c->oom = 1;
     lastmile__v1__outcome__free_unpacked(o, NULL);
     return c->oom ? -1 : 0;
 }
 
-static int cmp_str(const void *a, const void *b) {
-    return strcmp((const char *)a, (const char *)b);
+/* The held-out figures of one model, and its calibration table. */
+static void print_eval(const char *who, const lm_model *m,
+                       const lm_train_eval *e) {
+    printf("%-10s AUC %.3f  log loss %.4f  Brier %.4f  (%s)\n", who, e->auc,
+           e->log_loss, e->brier, lm_model_version(m));
 }
 
-static const meta *sort_base;
-static int cmp_idx(const void *a, const void *b) {
-    size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    int c = strcmp(sort_base[x].lead_id, sort_base[y].lead_id);
-    return c ? c : (x > y) - (x < y); /* the first outcome wins */
-}
-
-/* Drops repeated lead ids (keeping the first) and applies late answers.
- * Returns how many late answers flipped a label, or -1 (OOM). */
-static long finish_labels(train_ctx *c, size_t *repeats) {
-    *repeats = 0;
-    long flipped = 0;
-    size_t *idx = malloc((c->n ? c->n : 1) * sizeof(*idx));
-    if (!idx)
-        return -1;
-    for (size_t i = 0; i < c->n; i++)
-        idx[i] = i;
-    sort_base = c->meta;
-    qsort(idx, c->n, sizeof(*idx), cmp_idx);
-    for (size_t i = 1; i < c->n; i++)
-        if (strcmp(c->meta[idx[i]].lead_id, c->meta[idx[i - 1]].lead_id) == 0) {
-            c->meta[idx[i]].drop = 1;
-            (*repeats)++;
-        }
-    free(idx);
-    if (c->n_late > 0)
-        qsort(c->late, c->n_late, sizeof(*c->late), cmp_str);
-    size_t w = 0;
-    for (size_t i = 0; i < c->n; i++) {
-        if (c->meta[i].drop)
-            continue;
-        if (c->meta[i].no_response && c->n_late &&
-            bsearch(c->meta[i].lead_id, c->late, c->n_late, sizeof(*c->late),
-                    cmp_str)) {
-            c->ex[i].label = 1;
-            flipped++;
-        }
-        if (w != i) {
-            c->ex[w] = c->ex[i];
-            c->meta[w] = c->meta[i];
-        }
-        w++;
+static void print_calibration(const lm_train_eval *cand,
+                              const lm_train_eval *live) {
+    printf("calibration on the held-out leads (score deciles, lowest "
+           "first):\n");
+    printf("  %-7s %6s  %-21s %-21s\n", "decile", "leads", "candidate pred/obs",
+           "live pred/obs");
+    for (int k = 0; k < LM_TRAIN_DECILES; k++) {
+        const lm_train_decile *a = &cand->decile[k], *b = &live->decile[k];
+        printf("  %-7d %6zu  %6.1f%% / %6.1f%%     %6.1f%% / %6.1f%%\n", k + 1,
+               a->n, 100 * a->predicted, 100 * a->observed, 100 * b->predicted,
+               100 * b->observed);
     }
-    c->n = w;
-    return flipped;
+}
+
+/* Is `out` the live model's file (the same path or the same inode)? */
+static int is_live_file(const char *out, const char *live) {
+    struct stat a, b;
+    if (!live || !*live)
+        return 0;
+    if (strcmp(out, live) == 0)
+        return 1;
+    return stat(out, &a) == 0 && stat(live, &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
 }
 
 typedef struct weight {
@@ -262,20 +176,107 @@ static void print_top_weights(const lm_model *m) {
     free(w);
 }
 
+/* The held-out report: both models on the same held-out leads. */
+static void report_held_out(const lm_train_set *set, const lm_model *cand,
+                            const lm_model *live, double holdout) {
+    lm_train_eval ec, el;
+    if (set->n_held == 0 ||
+        lm_train_set_evaluate(cand, set->held, set->n_held, &ec) != 0 ||
+        lm_train_set_evaluate(live, set->held, set->n_held, &el) != 0) {
+        printf("held out: no leads (--holdout %g); nothing measured\n",
+               holdout);
+        return;
+    }
+    printf("held out: %zu leads (%.0f%%), %zu positive\n", ec.n, 100 * holdout,
+           ec.positives);
+    if (ec.positives == 0 || ec.positives == ec.n) {
+        printf("held out: only one kind of label; AUC needs both (wait for "
+               "more outcomes or raise --holdout)\n");
+        return;
+    }
+    print_eval("candidate", cand, &ec);
+    print_eval("live", live, &el);
+    if (ec.positives < FEW_POSITIVES || ec.n - ec.positives < FEW_POSITIVES)
+        printf("note: fewer than %d held-out leads of one kind: these "
+               "figures are noisy (a difference of a few AUC points is "
+               "chance)\n",
+               FEW_POSITIVES);
+    print_calibration(&ec, &el);
+}
+
+/* The decisions each model makes at the config's thresholds over every
+ * scored lead in the topic, and the candidate's thresholds that keep the
+ * live model's shares (a model trained on deals scores on its own scale:
+ * P(buyer) is far below P(reply)). */
+static void report_thresholds(const lm_train_set *set, const lm_model *cand,
+                              const lm_model *live, const lm_policy *pol) {
+    size_t n = set->n_fit + set->n_held + set->n_others;
+    double *pl = malloc((n ? n : 1) * sizeof(*pl));
+    double *pc = malloc((n ? n : 1) * sizeof(*pc));
+    if (!pl || !pc || n == 0) {
+        free(pl);
+        free(pc);
+        return;
+    }
+    const lm_train_example *parts[] = {set->fit, set->held, set->others};
+    size_t sizes[] = {set->n_fit, set->n_held, set->n_others}, at = 0;
+    for (int k = 0; k < 3; k++) {
+        lm_train_set_score(live, parts[k], sizes[k], pl + at);
+        lm_train_set_score(cand, parts[k], sizes[k], pc + at);
+        at += sizes[k];
+    }
+    double tq = lm_policy_threshold_qualified(pol);
+    double tn = lm_policy_threshold_nurture(pol);
+    printf("decisions over the %zu scored leads in the topic at the "
+           "config's thresholds (qualified %.2f, nurture %.2f):\n",
+           n, tq, tn);
+    const double *sc[] = {pl, pc};
+    const char *who[] = {"live", "candidate"};
+    for (int m = 0; m < 2; m++) {
+        size_t q = 0, d = 0;
+        for (size_t i = 0; i < n; i++) {
+            q += sc[m][i] >= tq;
+            d += sc[m][i] < tn;
+        }
+        printf("  %-10s qualified %5.1f%%  nurture %5.1f%%  disqualified "
+               "%5.1f%%\n",
+               who[m], 100.0 * (double)q / (double)n,
+               100.0 * (double)(n - q - d) / (double)n,
+               100.0 * (double)d / (double)n);
+    }
+    double mq = lm_train_matching_cut(pl, pc, n, tq);
+    double mn = lm_train_matching_cut(pl, pc, n, tn);
+    if (isfinite(mq) && isfinite(mn))
+        printf("to keep the live shares with the candidate, promote it "
+               "together with\n  thresholds: {qualified: %.3f, nurture: "
+               "%.3f}   (decisions.yaml)\n",
+               mq, mn);
+    free(pl);
+    free(pc);
+}
+
 int lm_cmd_train(int argc, char **argv) {
     static const struct option longopts[] = {
         {"out", required_argument, NULL, 'o'},
         {"from-beginning", no_argument, NULL, 'b'},
         {"min-examples", required_argument, NULL, 'm'},
         {"l2", required_argument, NULL, 'l'},
+        {"holdout", required_argument, NULL, 'H'},
+        {"label", required_argument, NULL, 'L'},
+        {"replace-live", no_argument, NULL, 'R'},
         {NULL, 0, NULL, 0}};
     lm_cli_cmd cli = {.name = "train", .usage = usage, .longopts = longopts};
     const char *out_path = OUT_DEFAULT;
     int64_t min_examples = MIN_EXAMPLES_DEFAULT;
+    double holdout = HOLDOUT_DEFAULT;
+    lm_train_target target = LM_TRAIN_TARGET_BUYER;
+    int replace_live = 0;
     lm_train_opts opts = lm_train_defaults();
     for (int o; (o = lm_cli_getopt(&cli, argc, argv)) != LM_CLI_END;) {
         if (o == 'b') {
             /* the only mode; see usage */
+        } else if (o == 'R') {
+            replace_live = 1;
         } else if (o == 'o') {
             out_path = optarg;
             if (!*out_path)
@@ -293,6 +294,18 @@ int lm_cmd_train(int argc, char **argv) {
                                           "0, e.g. 1.0 (more = smaller "
                                           "weights)",
                                           optarg);
+        } else if (o == 'H') {
+            if (lm_parse_double(optarg, 0.0, 0.9, &holdout) != 0)
+                return lm_cli_usage_error(&cli,
+                                          "--holdout '%s' must be a share "
+                                          "from 0 to 0.9, e.g. 0.2",
+                                          optarg);
+        } else if (o == 'L') {
+            if (lm_train_target_parse(optarg, &target) != 0)
+                return lm_cli_usage_error(&cli,
+                                          "--label '%s' must be buyer (a "
+                                          "won deal) or reply (any answer)",
+                                          optarg);
         } else {
             return lm_cli_exit(o);
         }
@@ -306,8 +319,18 @@ int lm_cmd_train(int argc, char **argv) {
         fprintf(stderr, "lastmile train: %s\n", err);
         return LM_EXIT_FAILED;
     }
+    if (!replace_live && is_live_file(out_path, s.model_path)) {
+        lm_settings_free(&s);
+        return lm_cli_usage_error(&cli,
+                                  "--out %s is the live model "
+                                  "(LASTMILE_MODEL); write a candidate "
+                                  "elsewhere and `lastmile model promote` "
+                                  "it, or add --replace-live",
+                                  out_path);
+    }
     int rc = LM_EXIT_FAILED;
     lm_model *base = NULL, *fitted = NULL;
+    lm_policy *pol = NULL;
     train_ctx c;
     memset(&c, 0, sizeof(c));
     lm_topic_name(&s, LM_TOPIC_OUTCOMES, topic, sizeof(topic));
@@ -323,53 +346,63 @@ int lm_cmd_train(int argc, char **argv) {
         fprintf(stderr, "lastmile train: the current model: %s\n", err);
         goto done;
     }
-    c.base = base;
+    pol = lm_policy_load(s.config_path, err, sizeof(err));
+    if (!pol) {
+        fprintf(stderr, "lastmile train: the decision config: %s\n", err);
+        goto done;
+    }
+    lm_train_set_init(&c.set, base, target);
     if (lm_report_read_topic(&s, LM_TOPIC_OUTCOMES, 0, on_outcome, &c, err,
                              sizeof(err)) < 0) {
         fprintf(stderr, "lastmile train: reading %s: %s\n", topic,
                 c.oom ? "out of memory" : err);
         goto done;
     }
-    size_t repeats = 0;
-    long flipped = finish_labels(&c, &repeats);
-    if (flipped < 0) {
+    if (lm_train_set_finish(&c.set, holdout) != 0) {
         fprintf(stderr, "lastmile train: out of memory\n");
         goto done;
     }
+    const lm_train_set *set = &c.set;
     size_t pos = 0;
-    for (size_t i = 0; i < c.n; i++)
-        pos += c.ex[i].label == 1;
-    size_t neg = c.n - pos;
-    printf("read %zu outcomes from %s: %zu examples (%zu positive = "
-           "%.1f%%, %zu negative)\n",
-           c.read, topic, c.n, pos, c.n ? 100.0 * (double)pos / (double)c.n : 0,
-           neg);
-    printf("left out: %zu disqualified (never contacted), %zu without lead "
-           "data, %zu repeated, %zu other; %ld late answers counted as "
-           "responses\n",
-           c.disqualified, c.no_lead, repeats, c.other, flipped);
-    if (c.dropped_over_cap)
+    for (size_t i = 0; i < set->n_fit; i++)
+        pos += set->fit[i].label == 1;
+    size_t neg = set->n_fit - pos;
+    printf("read %zu outcomes from %s (label: %s)\n", set->read, topic,
+           target == LM_TRAIN_TARGET_BUYER ? "buyer = a won deal"
+                                           : "reply = any answer");
+    printf("fit on %zu examples (%zu positive = %.1f%%, %zu negative), %zu "
+           "held out\n",
+           set->n_fit, pos,
+           set->n_fit ? 100.0 * (double)pos / (double)set->n_fit : 0, neg,
+           set->n_held);
+    printf("left out: %zu disqualified (never contacted), %zu replies with "
+           "no deal reported, %zu without lead data, %zu repeated, %zu "
+           "other; %zu late answers counted as replies\n",
+           set->disqualified, set->unknown_deal, set->no_lead, set->repeats,
+           set->other, set->late_flipped);
+    if (set->over_cap)
         printf("note: %zu outcomes past the first %d were not used\n",
-               c.dropped_over_cap, EXAMPLES_MAX);
-    if ((int64_t)c.n < min_examples) {
+               set->over_cap, LM_TRAIN_SET_MAX);
+    if ((int64_t)set->n_fit < min_examples) {
         fprintf(stderr,
-                "lastmile train: %zu examples, fewer than --min-examples "
-                "%lld; let more leads reach an outcome (responded, "
-                "converted, unsubscribed, bounced or no response) and run "
-                "it again, or lower --min-examples\n",
-                c.n, (long long)min_examples);
+                "lastmile train: %zu examples to fit, fewer than "
+                "--min-examples %lld; let more leads reach an outcome (a "
+                "deal won or lost, no response, unsubscribed, bounced) and "
+                "run it again, or lower --min-examples or --holdout\n",
+                set->n_fit, (long long)min_examples);
         goto done;
     }
     if (pos == 0 || neg == 0) {
         fprintf(stderr,
                 "lastmile train: all %zu examples are %s; a model needs "
                 "both kinds. %s\n",
-                c.n, pos ? "positive" : "negative",
+                set->n_fit, pos ? "positive" : "negative",
                 pos ? "Wait until some cadences run out without a reply "
                       "(NO_RESPONSE) and run it again."
-                    : "No contacted lead responded yet: check that the "
-                      "connectors report answers (LeadResponse on the "
-                      "timing topic) and run it again later.");
+                    : "No contacted lead has a won deal yet: check that the "
+                      "CRM reports deals (LeadResponse CONVERTED on the "
+                      "timing topic), or train on replies with --label "
+                      "reply.");
         goto done;
     }
     char version[VERSION_MAX + 1];
@@ -378,12 +411,16 @@ int lm_cmd_train(int argc, char **argv) {
     gmtime_r(&now, &tm);
     char day[16];
     strftime(day, sizeof(day), "%Y-%m-%d", &tm);
-    snprintf(version, sizeof(version), "%s.trained-%zu", day, c.n);
-    fitted = lm_train_fit(base, c.ex, c.n, &opts, version, err, sizeof(err));
+    snprintf(version, sizeof(version), "%s.trained-%s-%zu", day,
+             target == LM_TRAIN_TARGET_BUYER ? "buyer" : "reply", set->n_fit);
+    fitted = lm_train_fit(base, set->fit, set->n_fit, &opts, version, err,
+                          sizeof(err));
     if (!fitted) {
         fprintf(stderr, "lastmile train: fitting failed: %s\n", err);
         goto done;
     }
+    report_held_out(set, fitted, base, holdout);
+    report_thresholds(set, fitted, base, pol);
     if (lm_model_save(fitted, out_path, err, sizeof(err)) != 0) {
         fprintf(stderr, "lastmile train: %s\n", err);
         goto done;
@@ -391,15 +428,15 @@ int lm_cmd_train(int argc, char **argv) {
     printf("fitted from %s (l2 %g): wrote %s, version %s\n",
            lm_model_version(base), opts.l2, out_path, version);
     print_top_weights(fitted);
-    printf("use it: LASTMILE_MODEL=%s for the qualification worker\n",
-           out_path);
+    printf("next: score it in shadow (LASTMILE_MODEL_SHADOW=%s on the "
+           "qualification worker), then `lastmile model promote %s`\n",
+           out_path, out_path);
     rc = fflush(stdout) == 0 ? LM_EXIT_OK : LM_EXIT_FAILED;
 done:
-    free(c.ex);
-    free(c.meta);
-    free(c.late);
+    lm_train_set_free(&c.set);
     lm_model_free(fitted);
     lm_model_free(base);
+    lm_policy_free(pol);
     lm_settings_free(&s);
     return rc;
 }

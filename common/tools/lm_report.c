@@ -67,6 +67,7 @@ struct lm_report_acc {
     dvec speed, human, cycle, cycle_dq, dead[LM_REPORT_STAGES];
     lm_report_lift_acc lift; /* the timing arms (lm_report_lift.c) */
     lm_strmap *owners;       /* owner name -> open leads, insertion order */
+    lm_report_deciles_acc deciles;
 };
 
 static void dvec_push(lm_report_acc *acc, dvec *d, double x) {
@@ -106,6 +107,7 @@ void lm_report_acc_free(lm_report_acc *acc) {
     for (int i = 0; i < LM_REPORT_STAGES; i++)
         free(acc->dead[i].v);
     lm_strmap_free(acc->owners);
+    lm_report_deciles_acc_free(&acc->deciles);
     free(acc);
 }
 
@@ -199,6 +201,12 @@ void lm_report_add_lead(lm_report_acc *acc, const lm_lead_row *row) {
     c->cost_cents += row->cost_cents;
     c->revenue_cents += row->revenue_cents;
     lm_report_lift_add(&acc->lift, row, success);
+    if (row->has_score)
+        lm_report_deciles_add(
+            &acc->deciles, row->score, row->touches,
+            is_outcome(row->outcome, "CONVERTED_OUTCOME", "CONVERTED") ||
+                row->revenue_cents > 0,
+            row->revenue_cents);
 }
 
 /* ============================================================ finish */
@@ -245,6 +253,8 @@ int lm_report_finish(lm_report_acc *acc, lm_report *out) {
     out->revenue_per_lead_cents =
         lm_stats_ratio(out->revenue_cents, out->accepted);
     lm_report_lift_finish(&acc->lift, out);
+    if (lm_report_deciles_finish(&acc->deciles, &out->deciles) != 0)
+        goto oom;
     size_t n = lm_strmap_count(acc->owners);
     if (n > 0) {
         out->owners = calloc(n, sizeof(*out->owners));

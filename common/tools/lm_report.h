@@ -40,6 +40,7 @@
 #define LM_REPORT_H
 
 #include "lm_env.h"
+#include "lm_report_deciles.h"
 #include "lm_redis.h"
 
 #include <jansson.h>
@@ -88,6 +89,8 @@ typedef struct lm_lead_row {
     int64_t touches, cost_cents, revenue_cents, merged;
     int64_t wait_ms[LM_REPORT_STAGES]; /* real ms summed over messages */
     int64_t wait_n[LM_REPORT_STAGES];  /* messages */
+    double score;                      /* qualification score, when has_score */
+    int has_score; /* the hash has a score (decided leads) */
 } lm_lead_row;
 
 /* Indexes into lm_report_stage_names. */
@@ -234,6 +237,8 @@ typedef struct lm_report {
     /* open leads per owner, most first (then by name) */
     lm_report_owner *owners;
     size_t n_owners;
+    /* revenue and conversion by score decile (lm_report_deciles.h) */
+    lm_report_deciles deciles;
 } lm_report;
 
 typedef struct lm_report_acc lm_report_acc;

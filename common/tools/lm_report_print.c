@@ -133,6 +133,12 @@ int lm_report_json(const lm_report *r, json_t **out) {
     json_object_set_new(root, "revenue", revenue);
     json_object_set_new(root, "timing_arms", arms);
     json_object_set_new(root, "open_by_owner", owners);
+    json_t *deciles = lm_report_deciles_json(&r->deciles);
+    if (!deciles) {
+        json_decref(root);
+        return -1;
+    }
+    json_object_set_new(root, "score_deciles", deciles);
     *out = root;
     return 0;
 }
@@ -293,6 +299,8 @@ void lm_report_print(const lm_report *r, FILE *f, int tty) {
             fmt_money((double)r->revenue_cents, a, sizeof(a)));
     fprintf(f, "%-32s %14s\n", "revenue per accepted lead",
             fmt_money(r->revenue_per_lead_cents, a, sizeof(a)));
+
+    lm_report_deciles_print(&r->deciles, f);
 
     lm_report_lift_print(r, f); /* lm_report_lift.c */
 

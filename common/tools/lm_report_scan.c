@@ -109,6 +109,8 @@ static void parse_field(lm_lead_row *row, const char *f, const char *v) {
         row->adaptive = strcmp(v, "1") == 0 ? 1 : strcmp(v, "0") == 0 ? 0 : -1;
     else if (strcmp(f, LM_F_HOLDOUT) == 0)
         row->holdout = strcmp(v, "1") == 0;
+    else if (strcmp(f, LM_F_SCORE) == 0)
+        row->has_score = lm_parse_double(v, 0.0, 1.0, &row->score) == 0;
     else
         parse_wait(row, f, v);
 }

@@ -100,7 +100,8 @@ publish --format --dry-run
 tail --from-beginning --limit --timeout-ms
 report --json
 waiting --older-than --limit --json
-train --out --from-beginning --min-examples --l2
+train --out --from-beginning --min-examples --l2 --holdout --label --replace-live
+model --live --seed --seeds --leads show promote cohorts
 board --addr
 bench --leads --rate --json
 env --json
@@ -176,7 +177,7 @@ else
 fi
 
 # ---- unknown options, missing values, values for flags -----------------------
-for cmd in publish tail report waiting train board bench env demo simulate; do
+for cmd in publish tail report waiting train model board bench env demo simulate; do
   expect_usage_error "$cmd --bogus" "$cmd" "unknown option --bogus" "$cmd" --bogus
 done
 expect_usage_error "--bogus=1 is named without its value" report \

@@ -17,6 +17,7 @@
  * owner with room starts. */
 #include "qualification.h"
 #include "qual_route.h"
+#include "qual_shadow.h"
 
 #include "lm_fmt.h"
 #include "lm_geo.h"
@@ -34,6 +35,7 @@ typedef struct qual_ctx {
     lm_model *model;
     lm_policy *policy;
     qual_route route;
+    qual_shadow shadow; /* LASTMILE_MODEL_SHADOW, scored beside */
 } qual_ctx;
 
 static qual_ctx qual_state;
@@ -71,6 +73,8 @@ static int qual_init(void *ctx, const lm_settings *s, char *err, size_t errsz) {
     c->model = lm_model_load(s->model_path, err, errsz);
     if (!c->model)
         return -1;
+    if (qual_shadow_init(&c->shadow, err, errsz) != 0)
+        return -1;
     if (qual_route_init(&c->route, c->policy, err, errsz) != 0)
         return -1;
     lm_log(LM_LOG_INFO, "model_loaded", "model %s", lm_model_version(c->model));
@@ -82,6 +86,7 @@ static void qual_fini(void *ctx) {
     qual_route_free(&c->route);
     lm_policy_free(c->policy);
     lm_model_free(c->model);
+    qual_shadow_free(&c->shadow);
     c->policy = NULL;
     c->model = NULL;
 }
@@ -250,6 +255,8 @@ static int qual_handle(void *ctx, const lm_msg *m, lm_out *out) {
     d.decided_at_ms = m->now_ms;
     d.lead = (Lastmile__V1__LeadAccepted *)l;
     d.segment = q.segment;
+    const struct lm_geo_country *gc = lm_geo_country(l->country);
+    qual_shadow_score(&c->shadow, l, gc ? gc->region : "OTHER", &d);
     Lastmile__V1__FollowUpEvent ev = LASTMILE__V1__FOLLOW_UP_EVENT__INIT;
     ev.event_case = LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION;
     ev.decision = &d;

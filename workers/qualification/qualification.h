@@ -6,6 +6,8 @@
  * docs/ROUTING.md: capacity a hard limit, weighted round robin, overflow,
  * accounts, or the team's unassigned queue) and says the next step. A
  * disqualified lead gets its Outcome at once and takes no owner.
+ * A candidate model (LASTMILE_MODEL_SHADOW) can be scored beside the live
+ * one, its score on the decision only (qual_shadow.h).
  *
  * lm_qualify is the pure decision, tested without servers. */
 #ifndef LM_QUALIFICATION_H
