@@ -3,6 +3,7 @@
 
 #include "lm_fmt.h"
 #include "lm_hash.h"
+#include "lm_lead.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -108,14 +109,16 @@ int lm_learn_keys(const lm_learn_cfg *c, const char *segment, const char *role,
     char *slash = strchr(where, '/');
     if (slash)
         *slash = '\0';
+    const char *seg = segment ? segment : "";
     size_t lens[LM_LEARN_LEVELS] = {
-        lm_fmt_cat(keys[0], LM_LEARN_KEY_MAX, "lm:{seg:*}:slots:", base, NULL),
-        lm_fmt_cat(keys[1], LM_LEARN_KEY_MAX, "lm:{seg:", where,
-                   "}:slots:", base, NULL),
-        lm_fmt_cat(keys[2], LM_LEARN_KEY_MAX,
-                   "lm:{seg:", segment ? segment : "", "}:slots:", base, NULL),
-        n > 1 ? lm_fmt_cat(keys[3], LM_LEARN_KEY_MAX, "lm:{seg:",
-                           segment ? segment : "", "}:slots:", full, NULL)
+        lm_fmt_cat(keys[0], LM_LEARN_KEY_MAX, LM_LEARN_KEY_PREFIX "*|", base,
+                   NULL),
+        lm_fmt_cat(keys[1], LM_LEARN_KEY_MAX, LM_LEARN_KEY_PREFIX, where, "|",
+                   base, NULL),
+        lm_fmt_cat(keys[2], LM_LEARN_KEY_MAX, LM_LEARN_KEY_PREFIX, seg, "|",
+                   base, NULL),
+        n > 1 ? lm_fmt_cat(keys[3], LM_LEARN_KEY_MAX, LM_LEARN_KEY_PREFIX, seg,
+                           "|", full, NULL)
               : 0};
     if (n <= 1)
         keys[3][0] = '\0';
@@ -304,5 +307,39 @@ int lm_learn_choose(const lm_learn_cfg *c, const lm_slot *cand, size_t n,
     out->when_ms = cand[pick].start_ms;
     out->slot = cand[pick].slot;
     out->probability = prob;
+    return 0;
+}
+
+/* ===================================================== arms and timers */
+
+int lm_learn_arm(const lm_policy *p, const char *lead_id, int *holdout) {
+    *holdout = lm_learn_holdout(lead_id, lm_policy_learning(p)->holdout);
+    return !*holdout && lm_lead_adaptive(lead_id, lm_policy_control_share(p));
+}
+
+int lm_learn_timer_segment(const char *segment, const char *role,
+                           const char *cadence, char *buf, size_t bufsz) {
+    size_t n = role && *role
+                   ? lm_fmt_cat(buf, bufsz, segment ? segment : "", "|", role,
+                                "|", cadence ? cadence : "", NULL)
+                   : lm_fmt_cat(buf, bufsz, segment ? segment : "", NULL);
+    return n < bufsz ? 0 : -1;
+}
+
+int lm_learn_timer_segment_parse(const char *s, char *segment, char *role,
+                                 char *cadence) {
+    const char *b1 = strchr(s, '|'), *b2 = b1 ? strchr(b1 + 1, '|') : NULL;
+    size_t n1 = b1 ? (size_t)(b1 - s) : strlen(s);
+    size_t n2 = b2 ? (size_t)(b2 - b1 - 1) : 0;
+    size_t n3 = b2 ? strlen(b2 + 1) : 0;
+    if (n1 >= LM_POLICY_SEGMENT_MAX || n2 >= LM_LEARN_ROLE_MAX ||
+        n3 >= LM_POLICY_NAME_MAX || (b1 && !b2))
+        return -1;
+    memcpy(segment, s, n1);
+    segment[n1] = '\0';
+    memcpy(role, b2 ? b1 + 1 : "", n2);
+    role[n2] = '\0';
+    memcpy(cadence, b2 ? b2 + 1 : "", n3);
+    cadence[n3] = '\0';
     return 0;
 }

@@ -58,7 +58,9 @@ enum {
     LM_LEARN_CELL,
     LM_LEARN_LEVELS
 };
-#define LM_LEARN_KEY_MAX 256
+#define LM_LEARN_KEY_MAX    256
+#define LM_LEARN_KEY_PREFIX "lm:{learn}:slots:"
+#define LM_LEARN_ROLE_MAX   16 /* a role's name, NUL included */
 
 typedef struct lm_learn_cfg {
     int features;         /* LM_LEARN_F_* bits */
@@ -83,11 +85,11 @@ typedef struct lm_learn_counts {
 const char *lm_learn_role(const char *title);
 
 /* The keys of a touch's counts, one per level (fields "<slot>:s" and
- * "<slot>:f"):
- *   lm:{seg:*}:slots:<base>          the market
- *   lm:{seg:<region>}:slots:<base>   the region (the segment before '/')
- *   lm:{seg:<segment>}:slots:<base>  the segment
- *   lm:{seg:<segment>}:slots:<full>  its cell
+ * "<slot>:f"), all under one hash tag so one script reads them together:
+ *   lm:{learn}:slots:*|<base>          the market
+ *   lm:{learn}:slots:<region>|<base>   the region (the segment before '/')
+ *   lm:{learn}:slots:<segment>|<base>  the segment
+ *   lm:{learn}:slots:<segment>|<full>  its cell
  * base: the role ("exec") when the role feature is on, else "all"; full:
  * base and the cadence, channel and "s<step>" that are on, joined by '.'
  * ("exec.qualified.call"). When no split feature is on, the cell is the
@@ -119,5 +121,23 @@ int lm_learn_choose(const lm_learn_cfg *c, const lm_slot *cand, size_t n,
 double lm_learn_beta(double a, double b, uint64_t *rng);
 /* 1 when the lead is in the global holdout (hashed from its id). */
 int lm_learn_holdout(const char *lead_id, double share);
+/* The lead's arm: 1 learned timing, 0 the fixed schedule — a lead in the
+ * global holdout (learning.holdout; *holdout = 1) or on the control arm
+ * (control_share, lm_lead_adaptive). Qualification and followup both ask
+ * here, so they agree. */
+int lm_learn_arm(const lm_policy *p, const char *lead_id, int *holdout);
+
+/* What a response timer's payload carries after its step (lm_lead.h):
+ * "<segment>|<role>|<cadence>", so that timing knows, before it reads the
+ * lead, which counts the next step's choice needs; just "<segment>" when
+ * role is NULL or "" (a lead from before issue 19: its hash has no role).
+ * 0, -1 when it does not fit bufsz. */
+int lm_learn_timer_segment(const char *segment, const char *role,
+                           const char *cadence, char *buf, size_t bufsz);
+/* Splits it: segment (LM_POLICY_SEGMENT_MAX), role (LM_LEARN_ROLE_MAX)
+ * and cadence (LM_POLICY_NAME_MAX); role and cadence "" for the old form.
+ * 0, -1 when a part is too long or the form is neither. */
+int lm_learn_timer_segment_parse(const char *s, char *segment, char *role,
+                                 char *cadence);
 
 #endif
