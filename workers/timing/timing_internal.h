@@ -3,10 +3,10 @@
  * lead's answers, touches taken back, the hand-off and the deal window).
  *
  * Every handler gets the message's reads: reply 0 is the HMGET of the
- * lead hash in timing_read order (lm_timing_field), reply 1 the
- * segment's learned slot counts. Handlers write only through the
- * message's lm_out (one transaction per input). Not a public API: only
- * workers/timing/ includes it. Threads: the worker's one thread. */
+ * lead hash in timing_read order (lm_timing_field), reply 1 the learned
+ * slot counts the next step's choice needs (timing_learn.h). Handlers write
+ * only through the message's lm_out (one transaction per input). Not a public
+ * API: only workers/timing/ includes it. Threads: the worker's one thread. */
 #ifndef LM_TIMING_INTERNAL_H
 #define LM_TIMING_INTERNAL_H
 
