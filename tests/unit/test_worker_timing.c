@@ -951,6 +951,10 @@ Test(worker_timing, an_answer_is_credited_to_the_touch_it_answers) {
     given_extra[3] = "40";
     give_state(in, &waiting, NULL);
     run(in, "an answer to an earlier touch");
+    const lm_recorded_cmd *hmget = lm_recorder_planned(rec, 0);
+    cr_assert_not_null(hmget);
+    cr_expect_str_eq(hmget->argv[hmget->argc - 1], LM_F_SLOT_OF "0",
+                     "the lead's read asks for the answered touch's slot");
     const char *levels[] = {
         LM_LEARN_KEY_PREFIX "*|manager", LM_LEARN_KEY_PREFIX "NA|manager",
         LM_LEARN_KEY_PREFIX "NA/mid|manager",
