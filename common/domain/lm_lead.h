@@ -54,7 +54,10 @@
 #define LM_F_TZ           "tz"
 #define LM_F_ADAPTIVE     "adaptive" /* 1 learning arm, 0 control arm */
 #define LM_F_HOLDOUT      "holdout"  /* 1: in the global holdout (lm_learn.h) */
-#define LM_F_ROLE         "role"     /* lm_learn_role of the title */
+/* lm_learn_role of the title, written by followup with the first touch,
+ * whose response timer names it (lm_learn_timer_segment): a lead has it
+ * exactly when its timers carry it */
+#define LM_F_ROLE "role"
 /* "slot:<step>": the hour-of-week slot of that step's touch, so an answer
  * to it (LeadResponse.action_id) is credited to its own slot */
 #define LM_F_SLOT_OF "slot:"

@@ -247,3 +247,30 @@ Test(learn, a_bad_learning_setting_names_its_line_and_fix) {
                   "case %zu: %s\nwant: %s", i, err, cases[i].want);
     }
 }
+
+/* The arm qualification and followup both take: a held-out lead is never
+ * on learned timing, whatever its control-arm hash says. */
+Test(learn, a_held_out_lead_is_never_adaptive) {
+    static const char all_out[] = BASE "control_share: 0\n"
+                                       "learning: { holdout: 1 }\n";
+    static const char none_out[] = BASE "control_share: 0\n"
+                                        "learning: { holdout: 0 }\n";
+    char err[LM_POLICY_ERRSZ] = "";
+    lm_policy *a =
+        lm_policy_parse(all_out, strlen(all_out), "t.yaml", err, sizeof(err));
+    cr_assert_not_null(a, "%s", err);
+    lm_policy *b =
+        lm_policy_parse(none_out, strlen(none_out), "t.yaml", err, sizeof(err));
+    cr_assert_not_null(b, "%s", err);
+    char id[32];
+    for (int i = 0; i < 200; i++) {
+        int h = -1;
+        snprintf(id, sizeof(id), "%016x-%08x", i * 31, i);
+        cr_expect_eq(lm_learn_arm(a, id, &h), 0);
+        cr_expect_eq(h, 1);
+        cr_expect_eq(lm_learn_arm(b, id, &h), 1);
+        cr_expect_eq(h, 0);
+    }
+    lm_policy_free(a);
+    lm_policy_free(b);
+}

@@ -177,9 +177,10 @@ static int qual_handle(void *ctx, const lm_msg *m, lm_out *out) {
         lens[i] = strlen(hset[i]);
     lens[13] = bare_len;
     lm_out_write(out, 14, hset, lens);
-    /* learned timing: the global holdout and the title's role */
+    /* learned timing: the lead is in the global holdout, or not (its role
+       is followup's to write, with the timer that names it) */
     lm_out_write_strs(out, "HSET", key, LM_F_HOLDOUT, q.holdout ? "1" : "0",
-                      LM_F_ROLE, lm_learn_role(l->title), NULL);
+                      NULL);
     free(bare_buf);
     lm_lead_record_wait(out, l->lead_id, "qualification", m->wait_ms,
                         LM_WAIT_ONCE);
