@@ -30,6 +30,7 @@ int lm_cmd_board(int argc, char **argv);       /* board.c */
 int lm_cmd_bench(int argc, char **argv);       /* bench.c */
 int lm_cmd_gateway_key(int argc, char **argv); /* gateway_key.c */
 int lm_cmd_dlq(int argc, char **argv);         /* dlq.c */
+int lm_cmd_learn_bench(int argc, char **argv); /* learnbench_cmd.c */
 
 /* ---- options (opts.c) ---------------------------------------------------
  *

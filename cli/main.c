@@ -34,6 +34,8 @@ static const command commands[] = {
      "show a model file, promote a candidate, the cohort figure"},
     {"board", lm_cmd_board, "serve the live flow board in a browser"},
     {"bench", lm_cmd_bench, "measure the fleet against its broker's limit"},
+    {"learn-bench", lm_cmd_learn_bench,
+     "the learning figure: learned timing against the simulated market"},
     {"dlq", lm_cmd_dlq, "dead letters: list, show, replay"},
     {"gateway-key", lm_cmd_gateway_key,
      "mint an API key for lastmile-gateway; print its keys-file line"},

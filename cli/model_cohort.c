@@ -177,7 +177,7 @@ static long cohort_work(uint64_t seed, size_t from, size_t to,
                         const lm_model *live, const lm_model *other,
                         const lm_policy *pol, lm_train_set *set, double *intent,
                         double *s_live, double *s_other) {
-    lm_sim sim = {seed, to, COHORT_START_MS, COHORT_SPAN_MS};
+    lm_sim sim = {seed, to, COHORT_START_MS, COHORT_SPAN_MS, NULL};
     cohort_lead *c = malloc(sizeof(*c));
     long n = 0;
     if (c == NULL)

@@ -132,42 +132,6 @@ void lm_sim_lead_make(const lm_sim *s, size_t i, lm_sim_lead *o) {
     o->msg = m;
 }
 
-/* Hidden: each region has its own best part of the day and two best
- * weekdays, in the lead's local time. NA and APAC answer in the afternoon,
- * EMEA in the morning, LATAM late in the day; a schedule that always
- * touches at the first allowed hour (09:00) is good for EMEA only. The
- * factor multiplies the chance of an answer. */
-typedef struct sim_truth {
-    const char *region;
-    int best_day, best_from, best_to; /* best: these hours on best_day and
-                                         the day after */
-    int good_from, good_to;           /* the good part of every day */
-} sim_truth;
-
-static const sim_truth truths[] = {
-    {"NA", 1, 15, 17, 13, 17},
-    {"EMEA", 1, 10, 12, 9, 12},
-    {"APAC", 2, 14, 16, 13, 17},
-    {"LATAM", 0, 16, 17, 14, 17},
-};
-
-double lm_sim_hour_factor(const char *segment, int32_t slot) {
-    int day = slot / 24, hour = slot % 24;
-    for (size_t i = 0; i < sizeof(truths) / sizeof(truths[0]); i++) {
-        const sim_truth *t = &truths[i];
-        if (strncmp(segment, t->region, strlen(t->region)) != 0 ||
-            segment[strlen(t->region)] != '/')
-            continue;
-        if ((day == t->best_day || day == t->best_day + 1) &&
-            hour >= t->best_from && hour < t->best_to)
-            return 2.5;
-        if (hour >= t->good_from && hour < t->good_to)
-            return 1.2;
-        return 0.5;
-    }
-    return 1.0;
-}
-
 /* A lead's hidden intent to buy (per lead, skewed low), and the value of
  * its deal. */
 static double sim_intent(const lm_sim *s, const char *lead_id) {
@@ -213,8 +177,16 @@ int lm_sim_answer_touch(const lm_sim *s, const Lastmile__V1__FollowUpAction *a,
         return 0;
     double intent = sim_intent(s, a->lead_id);
     double channel = strcmp(a->channel, "call") == 0 ? 1.4 : 1.0;
-    double p = 0.18 * intent * channel *
-               lm_sim_hour_factor(a->segment ? a->segment : "", a->slot);
+    /* the person's hour curve (region, role) and how long ago they asked */
+    double hour = lm_sim_truth_hour(s->seed, lm_sim_region_of(a->segment),
+                                    lm_sim_person_role(s, a->lead_id), a->slot);
+    double age =
+        a->submitted_at_ms > 0 && a->scheduled_for_ms > a->submitted_at_ms
+            ? (double)(a->scheduled_for_ms - a->submitted_at_ms) /
+                  (double)SIM_HOUR_MS
+            : 0;
+    double p =
+        0.18 * intent * channel * hour * lm_sim_truth_decay(s->seed, age);
     double x = lm_hash_unit(lm_hash64_str(a->action_id, s->seed + 1));
     if (a->step == 0 && x > 0.995) {
         out->kind = LASTMILE__V1__RESPONSE_KIND__BOUNCED;

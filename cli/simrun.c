@@ -253,6 +253,11 @@ int lm_simrun(const lm_settings *s, const lm_simrun_opts *o,
     lm_sim_owner_acts acts = {0}; /* the owners' side (sim_owners.h) */
     send_ctx to_timing = {prod, t_timing};
     idset answered = {0}, replied = {0};
+    /* the market knows who is behind each lead id (the answer follows the
+       person's role); without the index a role is drawn per lead */
+    lm_sim sim = o->sim;
+    lm_sim_people *people = lm_sim_people_build(&sim);
+    sim.people = people;
     size_t next = 0;
     int64_t t0 = lm_clock_mono_ms(), last_progress = 0;
     int rc = 0;
@@ -287,7 +292,7 @@ int lm_simrun(const lm_settings *s, const lm_simrun_opts *o,
                 if (a && a->kind == LASTMILE__V1__ACTION_KIND__TOUCH) {
                     st->touches++;
                     lm_sim_answer ans;
-                    if (lm_sim_answer_touch(&o->sim, a, &ans) &&
+                    if (lm_sim_answer_touch(&sim, a, &ans) &&
                         idset_add(&answered, a->lead_id) == 1) {
                         pending p = {.at = ans.occurred_at_ms,
                                      .kind = ans.kind,
@@ -366,5 +371,6 @@ out:
     lm_sim_owner_free(&acts);
     free(answered.k);
     free(replied.k);
+    lm_sim_people_free(people);
     return rc;
 }

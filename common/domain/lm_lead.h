@@ -53,12 +53,20 @@
 #define LM_F_SLOT         "slot" /* hour-of-week slot of the last touch */
 #define LM_F_TZ           "tz"
 #define LM_F_ADAPTIVE     "adaptive" /* 1 learning arm, 0 control arm */
-#define LM_F_TOUCHES      "touches"
-#define LM_F_COST         "cost_cents"
-#define LM_F_REVENUE      "revenue_cents"
-#define LM_F_MERGED       "merged" /* duplicate submissions merged in */
-#define LM_F_SOURCE       "source"
-#define LM_F_LEAD         "lead" /* LeadAccepted without personal data */
+#define LM_F_HOLDOUT      "holdout"  /* 1: in the global holdout (lm_learn.h) */
+/* lm_learn_role of the title, written by followup with the first touch,
+ * whose response timer names it (lm_learn_timer_segment): a lead has it
+ * exactly when its timers carry it */
+#define LM_F_ROLE "role"
+/* "slot:<step>": the hour-of-week slot of that step's touch, so an answer
+ * to it (LeadResponse.action_id) is credited to its own slot */
+#define LM_F_SLOT_OF "slot:"
+#define LM_F_TOUCHES "touches"
+#define LM_F_COST    "cost_cents"
+#define LM_F_REVENUE "revenue_cents"
+#define LM_F_MERGED  "merged" /* duplicate submissions merged in */
+#define LM_F_SOURCE  "source"
+#define LM_F_LEAD    "lead" /* LeadAccepted without personal data */
 /* The answers and the deal (timing writes them; followup writes
  * first_touch_at): responded_at the answer that handed the lead off (or a
  * direct CONVERTED), first_touch_at the first automatic touch's scheduled

@@ -94,6 +94,10 @@ int64_t lm_policy_dedupe_window_ms(const lm_policy *p);
 int64_t lm_policy_deal_window_ms(const lm_policy *p);
 /* Share 0..1 of leads on the fixed-schedule control arm. */
 double lm_policy_control_share(const lm_policy *p);
+/* Learned timing's settings (`learning:`; lm_learn.h): features, pooling,
+ * exploration, the value of waiting, the global holdout share. */
+struct lm_learn_cfg;
+const struct lm_learn_cfg *lm_policy_learning(const lm_policy *p);
 /* Cost of one touch on `channel` in cents; -1 if the channel is unknown. */
 int64_t lm_policy_channel_cost_cents(const lm_policy *p, const char *channel);
 /* 1 if a person performs touches on `channel` (channels.<c>.human: true),

@@ -11,6 +11,7 @@
  *   lm_policy_hours.c    allowed hours and business days (lm_tz)
  *   lm_policy_at.c       human channels, "at: now" steps, a step's time
  *   lm_policy_owners.c   owners' working time, team leads, deadlines
+ *   lm_policy_learning.c learned timing (learning:)
  *
  * Ownership: a policy owns one arena (a chain of blocks); every string and
  * array in it is carved from the arena by pol_alloc/pol_strdup, so
@@ -21,6 +22,7 @@
 #ifndef LM_POLICY_INTERNAL_H
 #define LM_POLICY_INTERNAL_H
 
+#include "lm_learn.h"
 #include "lm_policy.h"
 
 #include <stddef.h>
@@ -80,6 +82,7 @@ struct lm_policy {
     size_t n_cadences;
     int64_t handoff_deadline_ms; /* 0 = none */
     lm_routing_options routing_opts;
+    lm_learn_cfg learning; /* learning: (lm_policy_learning.c) */
     /* per team: its overflow's name and line, until pol_resolve_overflow */
     const char **overflow_names;
     size_t *overflow_lines;
@@ -226,5 +229,7 @@ int pol_team_overflow(pol_ctx *c, size_t team, const pol_field *f,
 int pol_owner_weight(pol_ctx *c, const pol_field *f, const char *path,
                      int32_t *out);
 int pol_resolve_overflow(pol_ctx *c); /* after every team is read */
+/* lm_policy_learning.c: learning: (absent: lm_learn_cfg_default). */
+int pol_parse_learning(pol_ctx *c, const pol_field *top);
 
 #endif

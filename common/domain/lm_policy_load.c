@@ -40,6 +40,7 @@ static int parse_root(pol_ctx *c, yaml_node_t *root) {
         T_HANDOFF,
         T_ROPTS,
         T_ACCT,
+        T_LEARN,
         T_N
     };
     pol_field f[T_N] = {
@@ -48,7 +49,8 @@ static int parse_root(pol_ctx *c, yaml_node_t *root) {
         {"channels", NULL, NULL},        {"segments", NULL, NULL},
         {"routing", NULL, NULL},         {"teams", NULL, NULL},
         {"cadences", NULL, NULL},        {"handoff_deadline", NULL, NULL},
-        {"routing_options", NULL, NULL}, {"accounts", NULL, NULL}};
+        {"routing_options", NULL, NULL}, {"accounts", NULL, NULL},
+        {"learning", NULL, NULL}};
     static const char *const examples[T_N] = {
         "\"thresholds: { qualified: 0.55, nurture: 0.25 }\"",
         "",
@@ -63,7 +65,8 @@ static int parse_root(pol_ctx *c, yaml_node_t *root) {
         "under it (see the built-in default)",
         "",  /* handoff_deadline */
         "",  /* routing_options */
-        ""}; /* accounts */
+        "",  /* accounts */
+        ""}; /* learning */
     size_t i;
 
     if (root->type != YAML_MAPPING_NODE)
@@ -102,7 +105,7 @@ static int parse_root(pol_ctx *c, yaml_node_t *root) {
         pol_parse_cadences(c, &f[T_CAD]) ||
         pol_parse_handoff_deadline(c, &f[T_HANDOFF]) ||
         pol_parse_routing_options(c, &f[T_ROPTS]) ||
-        pol_parse_accounts(c, &f[T_ACCT]))
+        pol_parse_accounts(c, &f[T_ACCT]) || pol_parse_learning(c, &f[T_LEARN]))
         return -1;
     return 0;
 }

@@ -8,7 +8,8 @@
  *     hands the lead off, where it stays until the CRM reports the deal
  *     (two in three) or the deal window passes (RESPONDED);
  *     silence walks every step and closes NO_RESPONSE; every touch lies in
- *     its cadence's hours; no action id twice.
+ *     its cadence's hours; no action id twice; timing counted the touches'
+ *     answers and silences in the market's learned counts (lm_learn.h).
  *   flow.kill9_and_restart: the same while workers are killed with -9 and
  *     restarted: nothing lost, nothing doubled.
  *   flow.ten_thousand_decisions: 10,000 leads make exactly 10,000
@@ -27,6 +28,8 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 static fixture fx;
@@ -123,6 +126,32 @@ static owner_census owner_census_take(void) {
     return oc;
 }
 
+/* The answers (s) and silences (f) in the market level's learned counts
+ * (lm:{learn}:slots:*|<role>, every role summed). */
+static void learned_counts(long long *s, long long *f) {
+    *s = *f = 0;
+    redisContext *c = redisConnect("127.0.0.1", fx.st.redis_port);
+    cr_assert(c && !c->err, "redis: %s", c ? c->errstr : "no context");
+    redisReply *keys = redisCommand(c, "KEYS %s", "lm:{learn}:slots:\\*|*");
+    cr_assert(keys && keys->type == REDIS_REPLY_ARRAY);
+    for (size_t i = 0; i < keys->elements; i++) {
+        redisReply *h = redisCommand(c, "HGETALL %s", keys->element[i]->str);
+        cr_assert(h && h->type == REDIS_REPLY_ARRAY);
+        for (size_t j = 0; j + 1 < h->elements; j += 2) {
+            const char *field = h->element[j]->str;
+            long long v = strtoll(h->element[j + 1]->str, NULL, 10);
+            size_t n = strlen(field);
+            if (n > 2 && strcmp(field + n - 2, ":s") == 0)
+                *s += v;
+            else if (n > 2 && strcmp(field + n - 2, ":f") == 0)
+                *f += v;
+        }
+        freeReplyObject(h);
+    }
+    freeReplyObject(keys);
+    redisFree(c);
+}
+
 Test(flow, leads_reach_one_outcome, .fini = teardown, .timeout = 600) {
     cr_assert_eq(fixture_up(&fx, 4, 400000), 0);
     cr_assert_eq(fixture_start_all(&fx), 0);
@@ -148,6 +177,12 @@ Test(flow, leads_reach_one_outcome, .fini = teardown, .timeout = 600) {
                  "closed",
                  oc.held);
     cr_expect_gt(oc.owners, 1);
+    /* learned timing counted what happened to the touches */
+    long long ls, lf;
+    learned_counts(&ls, &lf);
+    cr_log_info("learned counts: %lld answers, %lld silences", ls, lf);
+    cr_expect_gt(ls, 0, "no answer was counted in the learned counts");
+    cr_expect_gt(lf, 0, "no silence was counted in the learned counts");
     market_free(&m);
 }
 

@@ -18,6 +18,7 @@
  * the code under test. */
 #include "followup.h"
 #include "lm_lead.h"
+#include "lm_learn.h"
 #include "lm_recorder.h"
 #include "worker_testutil.h"
 #include "lm_timers.h"
@@ -53,17 +54,23 @@ TestSuite(worker_followup, .init = setup, .fini = teardown);
 
 /* ------------------------------------------------------------- helpers */
 
-/* The response timer of `lead_id` for `step` (payload "<step>|NA/mid"),
- * due at due_ms, was armed: one index command, the ZADD of its member
+/* The response timer of `lead_id` for `step` (payload "<step>|NA/mid",
+ * or, for a lead whose role is known — its decision gave the title —
+ * "<step>|NA/mid|<role>|<cadence>", lm_learn_timer_segment), due at
+ * due_ms, was armed: one index command, the ZADD of its member
  * (lm_timers_encode) into its bucket's set scored with the due time. The
  * one place that knows how timers look from outside. */
 static void expect_timer_armed(const char *lead_id, int step, int64_t due_ms,
+                               const char *role, const char *cadence,
                                const char *what) {
     lm_timer t;
     memset(&t, 0, sizeof(t));
     snprintf(t.lead, sizeof(t.lead), "%s", lead_id);
     snprintf(t.kind, sizeof(t.kind), "%s", LM_LEAD_TIMER_RESPONSE);
-    int n = lm_lead_timer_payload(step, "NA/mid", t.payload, sizeof(t.payload));
+    char ts[LM_TIMERS_PAYLOAD_MAX];
+    cr_assert_eq(
+        lm_learn_timer_segment("NA/mid", role, cadence, ts, sizeof(ts)), 0);
+    int n = lm_lead_timer_payload(step, ts, t.payload, sizeof(t.payload));
     cr_assert_gt(n, 0);
     t.payload_len = (size_t)n;
     char member[LM_TIMERS_MEMBER_MAX], set[LM_TIMERS_KEY_MAX], due[32];
@@ -316,7 +323,9 @@ Test(worker_followup, each_step_is_emitted_inside_the_allowed_hours) {
         const char *cadence = run_touch(c, in);
         expect_action(c, cadence);
         expect_hash(c, cadence);
-        expect_timer_armed(LEAD, c->step, c->when + c->window_ms, c->what);
+        /* a decision knows the title (none here): its role goes along */
+        expect_timer_armed(LEAD, c->step, c->when + c->window_ms,
+                           c->step == 0 ? "none" : NULL, cadence, c->what);
         cr_expect_eq(lm_recorder_counted(rec, "lastmile_actions_total",
                                          "kind=\"touch\""),
                      1, "%s", c->what);
@@ -484,6 +493,7 @@ Test(worker_followup, a_lead_decided_at_3am_gets_its_first_email_at_once) {
         cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_FIRST_ACTION), v);
         expect_timer_armed(
             LEAD, 0, a->scheduled_for_ms + (nurture ? 7 * DAY_MS : 4 * HOUR_MS),
+            "none", nurture ? "nurture" : "qualified",
             "the email's response window runs from the email");
         protobuf_c_message_free_unpacked(&a->base, NULL);
     }
@@ -735,4 +745,77 @@ Test(worker_followup, an_unassigned_lead_waits_for_its_slot_freed_decision) {
     const lm_recorded_emit *e = lm_recorder_emit_on(rec, LM_TOPIC_ACTIONS);
     cr_assert_not_null(e, "the cadence starts");
     cr_expect_str_eq(e->id, LEAD ":action:0");
+}
+
+/* Learned timing's data (issue 19): the decision's touch records the
+ * title's role and the holdout on the lead (role in the timer's payload,
+ * so timing can read the right counts), every touch its own slot as
+ * "slot:<step>" (an answer is credited to the touch it answers), and a
+ * NextTouch's slot probability and holdout go onto its action. */
+Test(worker_followup, touches_carry_what_learned_timing_needs) {
+    decision_ev d;
+    decision(&d, LASTMILE__V1__DECISION_KIND__QUALIFIED, "America/New_York");
+    d.lead.title = "VP of Sales";
+    const char *first[] = {LM_F_STATUS, "open", NULL};
+    char key[LM_KEY_MAX];
+    lm_lead_key(LEAD, key);
+    cr_assert_eq(lm_recorder_reply_hash(rec, &lm_followup_worker, &d.ev.base,
+                                        NOW_MS, first),
+                 0);
+    cr_assert_eq(
+        lm_recorder_handle(rec, &lm_followup_worker, &d.ev.base, NOW_MS), 0);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_ROLE), "exec");
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_HOLDOUT), "0",
+                     "the shipped config holds no lead out");
+    Lastmile__V1__FollowUpAction *a = the_action("the first touch");
+    char slot[16];
+    snprintf(slot, sizeof(slot), "%d", a->slot);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_SLOT_OF "0"), slot);
+    cr_expect_eq(a->slot_probability, 1, "at once: no choice");
+    expect_timer_armed(LEAD, 0, a->scheduled_for_ms + 4 * HOUR_MS, "exec",
+                       "qualified", "the role and cadence ride the timer");
+    protobuf_c_message_free_unpacked(&a->base, NULL);
+
+    /* a later touch: what timing chose, with its probability */
+    lm_recorder_reset(rec);
+    touch_ev t;
+    next_touch(&t, 1, NOW_MS + DAY_MS);
+    t.t.slot_probability = 0.25;
+    char submitted[32];
+    snprintf(submitted, sizeof(submitted), "%lld", (long long)(NOW_MS - 90000));
+    const char *later[] = {LM_F_STATUS,
+                           "open",
+                           LM_F_CADENCE,
+                           "qualified",
+                           LM_F_TZ,
+                           "America/New_York",
+                           LM_F_OWNER,
+                           "alex.kim",
+                           LM_F_SEGMENT,
+                           "NA/mid",
+                           LM_F_ADAPTIVE,
+                           "1",
+                           LM_F_SUBMITTED,
+                           submitted,
+                           LM_F_TEAM,
+                           "na",
+                           LM_F_TOUCHES,
+                           "1",
+                           LM_F_ROLE,
+                           "exec",
+                           LM_F_HOLDOUT,
+                           "1",
+                           NULL};
+    cr_assert_eq(lm_recorder_reply_hash(rec, &lm_followup_worker, &t.ev.base,
+                                        NOW_MS, later),
+                 0);
+    cr_assert_eq(
+        lm_recorder_handle(rec, &lm_followup_worker, &t.ev.base, NOW_MS), 0);
+    a = the_action("the second touch");
+    cr_expect_eq(a->slot_probability, 0.25);
+    cr_expect(a->holdout, "the lead is in the holdout");
+    cr_expect_not(a->adaptive, "a held-out lead is never on learned timing");
+    snprintf(slot, sizeof(slot), "%d", a->slot);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_SLOT_OF "1"), slot);
+    protobuf_c_message_free_unpacked(&a->base, NULL);
 }

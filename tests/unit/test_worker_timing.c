@@ -15,6 +15,7 @@
  * expect_timer_cancelled (the ZREM of the member armed for the lead's
  * step and segment), so a layout change adapts one place each. */
 #include "lm_lead.h"
+#include "lm_learn.h"
 #include "lm_recorder.h"
 #include "worker_testutil.h"
 #include "lm_timers.h"
@@ -28,12 +29,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#define NOW_MS   1767607200000LL /* 2026-01-05T10:00:00Z, a Monday */
-#define HOUR_MS  3600000LL
-#define DAY_MS   (24 * HOUR_MS)
-#define LEAD     "0123456789abcdef-01234567"
-#define SEGMENT  "NA/mid"
-#define SLOTS    "lm:{seg:NA/mid}:slots"
+#define NOW_MS  1767607200000LL /* 2026-01-05T10:00:00Z, a Monday */
+#define HOUR_MS 3600000LL
+#define DAY_MS  (24 * HOUR_MS)
+#define LEAD    "0123456789abcdef-01234567"
+#define SEGMENT "NA/mid"
+/* the segment level of the learned counts (lm_learn_keys) of a lead whose
+ * hash has no role (a lead from before roles: "-") */
+#define SLOTS    LM_LEARN_KEY_PREFIX "NA/mid|-"
 #define OPEN_SET "lm:{team:na}:open:alex.kim"
 
 static lm_recorder *rec;
@@ -138,6 +141,9 @@ static void pack_lead(void) {
  * for): expect_timer_cancelled's; and whether it was handed off (its
  * timer is the deal window). */
 static int given_step, given_handed_off;
+/* More lead hash fields for the next give_more (name, value pairs, NULL
+ * ended; reset after each use). */
+static const char *given_extra[9];
 
 /* Gives the lead hash (st) and the segment's slot counts (pairs of
  * "<slot>:s|f", count; NULL-ended) as the plan's two replies. */
@@ -190,7 +196,16 @@ static void give_more(ProtobufCMessage *in, const lead_state *st,
                           "1767600060000",
                           LM_F_FIRST_HUMAN,
                           "1767600900000",
+                          given_extra[0],
+                          given_extra[1],
+                          given_extra[2],
+                          given_extra[3],
+                          given_extra[4],
+                          given_extra[5],
+                          given_extra[6],
+                          given_extra[7],
                           NULL};
+    memset(given_extra, 0, sizeof(given_extra));
     cr_assert_eq(
         lm_recorder_reply_hash(rec, &lm_timing_worker, in, NOW_MS, hash), 0,
         "the plan reads the lead hash first");
@@ -847,13 +862,15 @@ Test(worker_timing, a_timer_picks_the_next_touch_or_closes) {
 
 Test(worker_timing, the_learning_arm_goes_where_responses_came) {
     /* after Wednesday 10:00 London (step 2's wait), over three days, every
-       slot has failed a thousand times but Wednesday 15h (slot 63), which
-       answered a thousand times: Thompson sampling picks it */
-    static char fields[2 * 168][16], counts[2 * 168][8];
+       slot of the segment has failed a thousand times but Wednesday 15h
+       (slot 63), which answered a thousand times: the pooled estimate
+       follows the segment's own counts, and the value rule picks it */
+    static char fields[2 * 168][24], counts[2 * 168][8];
     const char *pairs[4 * 168 + 1];
     size_t n = 0;
     for (int s = 0; s < 168; s++) {
-        snprintf(fields[s], sizeof(fields[s]), "%d:%c", s, s == 63 ? 's' : 'f');
+        snprintf(fields[s], sizeof(fields[s]), "%d:%d:%c", LM_LEARN_SEGMENT, s,
+                 s == 63 ? 's' : 'f');
         snprintf(counts[s], sizeof(counts[s]), "1000");
         pairs[n++] = fields[s];
         pairs[n++] = counts[s];
@@ -862,13 +879,22 @@ Test(worker_timing, the_learning_arm_goes_where_responses_came) {
     lead_state st = waiting;
     st.adaptive = "1";
     timing_ev x;
-    ProtobufCMessage *in = timer_fired(&x, LEAD, 1, SEGMENT, NOW_MS - HOUR_MS);
+    /* followup armed the timer with the lead's role and cadence */
+    ProtobufCMessage *in =
+        timer_fired(&x, LEAD, 1, SEGMENT "|exec|qualified", NOW_MS - HOUR_MS);
     give_state(in, &st, pairs);
     run(in, "learning arm");
     const lm_recorded_cmd *read = lm_recorder_planned(rec, 1);
     cr_assert_not_null(read);
-    cr_expect_str_eq(read->argv[0], "HGETALL");
-    cr_expect_str_eq(read->argv[1], SLOTS, "the timer's segment is read");
+    cr_assert_eq(read->argc, 3 + LM_LEARN_LEVELS, "one script, four levels");
+    cr_expect_str_eq(read->argv[0], "EVAL");
+    cr_expect_str_eq(read->argv[2], "4");
+    cr_expect_str_eq(read->argv[3], LM_LEARN_KEY_PREFIX "*|exec");
+    cr_expect_str_eq(read->argv[4], LM_LEARN_KEY_PREFIX "NA|exec");
+    cr_expect_str_eq(read->argv[5], LM_LEARN_KEY_PREFIX "NA/mid|exec");
+    cr_expect_str_eq(read->argv[6],
+                     LM_LEARN_KEY_PREFIX "NA/mid|exec.qualified.email",
+                     "the cell of the next step: its cadence and channel");
     Lastmile__V1__FollowUpEvent *ev =
         (Lastmile__V1__FollowUpEvent *)lm_recorder_emit_unpack(
             rec, 0, &lastmile__v1__follow_up_event__descriptor);
@@ -878,7 +904,74 @@ Test(worker_timing, the_learning_arm_goes_where_responses_came) {
     cr_expect_eq(ev->next_touch->scheduled_for_ms,
                  NOW_MS + 2 * DAY_MS + 5 * HOUR_MS, "Wednesday 15:00");
     cr_expect(ev->next_touch->adaptive);
+    cr_expect(ev->next_touch->slot_probability > 0.9 &&
+                  ev->next_touch->slot_probability < 1,
+              "the greedy slot's probability: %f (1 - explore + explore/n)",
+              ev->next_touch->slot_probability);
+    cr_expect_not(ev->next_touch->holdout);
     protobuf_c_message_free_unpacked(&ev->base, NULL);
+}
+
+/* The global holdout: a held-out lead keeps the fixed schedule whatever
+ * its arm says, its touches say so, and its slot was not chosen (1). */
+Test(worker_timing, a_held_out_lead_keeps_the_fixed_schedule) {
+    lead_state st = waiting;
+    st.adaptive = "1";
+    given_extra[0] = LM_F_HOLDOUT;
+    given_extra[1] = "1";
+    timing_ev x;
+    ProtobufCMessage *in =
+        timer_fired(&x, LEAD, 1, SEGMENT "|exec|qualified", NOW_MS - HOUR_MS);
+    give_state(in, &st, NULL);
+    run(in, "holdout");
+    Lastmile__V1__FollowUpEvent *ev =
+        (Lastmile__V1__FollowUpEvent *)lm_recorder_emit_unpack(
+            rec, 0, &lastmile__v1__follow_up_event__descriptor);
+    cr_assert_not_null(ev);
+    cr_assert_not_null(ev->next_touch);
+    cr_expect_not(ev->next_touch->adaptive);
+    cr_expect(ev->next_touch->holdout);
+    cr_expect_eq(ev->next_touch->slot_probability, 1);
+    cr_expect_eq(ev->next_touch->scheduled_for_ms, NOW_MS + 2 * DAY_MS,
+                 "the first allowed time after the wait: Wednesday 10:00");
+    protobuf_c_message_free_unpacked(&ev->base, NULL);
+}
+
+/* An answer is credited to the touch it answers (its action_id's step,
+ * whose slot followup kept as "slot:<step>"), not to the lead's last
+ * touch, at every level of the lead's role. */
+Test(worker_timing, an_answer_is_credited_to_the_touch_it_answers) {
+    timing_ev x;
+    ProtobufCMessage *in =
+        response(&x, "resp-1", LASTMILE__V1__RESPONSE_KIND__REPLIED, 0);
+    x.r.action_id = LEAD ":action:0"; /* the first email, not the call */
+    given_extra[0] = LM_F_ROLE;
+    given_extra[1] = "manager";
+    given_extra[2] = LM_F_SLOT_OF "0";
+    given_extra[3] = "40";
+    give_state(in, &waiting, NULL);
+    run(in, "an answer to an earlier touch");
+    const lm_recorded_cmd *hmget = lm_recorder_planned(rec, 0);
+    cr_assert_not_null(hmget);
+    cr_expect_str_eq(hmget->argv[hmget->argc - 1], LM_F_SLOT_OF "0",
+                     "the lead's read asks for the answered touch's slot");
+    const char *levels[] = {
+        LM_LEARN_KEY_PREFIX "*|manager", LM_LEARN_KEY_PREFIX "NA|manager",
+        LM_LEARN_KEY_PREFIX "NA/mid|manager",
+        LM_LEARN_KEY_PREFIX "NA/mid|manager.qualified.email"};
+    for (size_t k = 0; k < 4; k++) {
+        int hit = 0, wrong = 0;
+        for (size_t i = 0; i < lm_recorder_n_index(rec); i++) {
+            const lm_recorded_cmd *c = lm_recorder_index(rec, i);
+            if (c->argc != 4 || strcmp(c->argv[0], "HINCRBY") != 0 ||
+                strcmp(c->argv[1], levels[k]) != 0)
+                continue;
+            hit += strcmp(c->argv[2], "40:s") == 0;
+            wrong += strcmp(c->argv[2], "10:s") == 0;
+        }
+        cr_expect_eq(hit, 1, "%s: the answered touch's slot", levels[k]);
+        cr_expect_eq(wrong, 0, "%s: not the last touch's", levels[k]);
+    }
 }
 
 Test(worker_timing, a_timer_for_a_closed_or_moved_on_lead_does_nothing) {

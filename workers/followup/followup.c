@@ -8,6 +8,7 @@
 
 #include "lm_fmt.h"
 #include "lm_lead.h"
+#include "lm_learn.h"
 #include "lm_lead_wait.h"
 #include "lm_timers.h"
 #include "lm_topics.h"
@@ -37,12 +38,14 @@ enum {
     R_RESPONDED,
     R_RETURNS,
     R_TEAM,
+    R_ROLE,    /* learned timing: the title's role (lm_learn.h) */
+    R_HOLDOUT, /* the lead is in the global holdout */
     R_N
 };
 static const char *const read_fields[R_N] = {
-    LM_F_STATUS,    LM_F_CADENCE,  LM_F_TZ,        LM_F_OWNER,
-    LM_F_SEGMENT,   LM_F_ADAPTIVE, LM_F_SUBMITTED, LM_F_TOUCHES,
-    LM_F_RESPONDED, LM_F_RETURNS,  LM_F_TEAM};
+    LM_F_STATUS,   LM_F_CADENCE,   LM_F_TZ,      LM_F_OWNER,     LM_F_SEGMENT,
+    LM_F_ADAPTIVE, LM_F_SUBMITTED, LM_F_TOUCHES, LM_F_RESPONDED, LM_F_RETURNS,
+    LM_F_TEAM,     LM_F_ROLE,      LM_F_HOLDOUT};
 
 int64_t lm_followup_schedule(const lm_cadence *c, const char *tz,
                              int64_t earliest_ms) {
@@ -164,8 +167,9 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
                      "reason=\"handed_off\"", 1);
         return 0; /* the lead answered: its owner has it */
     }
-    const char *lead_id, *cadence_name, *tz, *owner, *segment, *team;
-    int adaptive, step;
+    const char *lead_id, *cadence_name, *tz, *owner, *segment, *team, *role;
+    int adaptive, step, holdout;
+    double slot_probability = 1; /* the first allowed time, "at: now" */
     int64_t earliest, submitted;
     const lm_cadence *cad;
     if (ev->event_case == LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION &&
@@ -186,8 +190,8 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
         owner = d->owner;
         segment = d->segment;
         team = d->team;
-        adaptive =
-            lm_lead_adaptive(lead_id, lm_policy_control_share(c->policy));
+        adaptive = lm_learn_arm(c->policy, lead_id, &holdout);
+        role = lm_learn_role(d->lead->title);
         step = 0;
         cad = lm_policy_cadence(c->policy, cadence_name);
         if (!cad)
@@ -214,7 +218,11 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
                           lead_id);
             return 0;
         }
-        adaptive = a[0] == '1';
+        const char *ho = field(m, R_HOLDOUT);
+        holdout = t->holdout || (ho && ho[0] == '1');
+        adaptive = a[0] == '1' && !holdout;
+        role = field(m, R_ROLE); /* NULL: a lead from before roles */
+        slot_probability = t->slot_probability;
         step = t->step;
         cad = lm_policy_cadence(c->policy, cadence_name);
         if (!cad || (size_t)step >= cad->n_steps) {
@@ -267,6 +275,8 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
     a.cadence = (char *)cad->name;
     a.submitted_at_ms = submitted;
     a.human = st->human;
+    a.slot_probability = slot_probability;
+    a.holdout = holdout;
     followup_owner_step(c->policy, st, team, &a); /* team, the deadline */
     if (lm_out_emit(out, LM_TOPIC_ACTIONS, lead_id, action_id, &a.base) != 0)
         return -1;
@@ -283,12 +293,15 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
     /* owner, segment and arm are in the hash since qualification decided
        (a later step read them from there); the cadence and the time zone
        from the first step on */
+    char slot_of[32]; /* this step's slot, for an answer to it */
+    lm_fmt_cat(slot_of, sizeof(slot_of), LM_F_SLOT_OF, stepb, NULL);
     lm_out_write_strs(out, "HSET", key, LM_F_STEP, stepb, LM_F_SLOT, slot,
                       LM_F_LAST_ACTION, w, LM_F_NEXT_DUE, due, LM_F_STAGE,
-                      "waiting", NULL);
+                      "waiting", slot_of, slot, NULL);
     if (step == 0) {
         lm_out_write_strs(out, "HSET", key, LM_F_CADENCE, cad->name, LM_F_TZ,
-                          tz, LM_F_FIRST_ACTION, w, NULL);
+                          tz, LM_F_FIRST_ACTION, w, LM_F_ROLE, role,
+                          LM_F_HOLDOUT, holdout ? "1" : "0", NULL);
         if (submitted > 0 && when >= submitted)
             lm_out_observe(out, "lastmile_speed_to_lead_seconds",
                            (double)(when - submitted) / 1000.0);
@@ -314,8 +327,12 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
     lm_out_count(out, "lastmile_actions_total", "kind=\"touch\"", 1);
 
     /* the response timer: due when the touch's window ends */
-    char payload[LM_TIMERS_PAYLOAD_MAX];
-    int plen = lm_lead_timer_payload(step, segment, payload, sizeof(payload));
+    char payload[LM_TIMERS_PAYLOAD_MAX], ts[LM_TIMERS_PAYLOAD_MAX];
+    /* the payload names what timing's next choice reads (lm_learn.h) */
+    int plen =
+        lm_learn_timer_segment(segment, role, cad->name, ts, sizeof(ts)) == 0
+            ? lm_lead_timer_payload(step, ts, payload, sizeof(payload))
+            : -1;
     if (plen < 0) {
         lm_out_reject(out, "segment: \"%.64s\" is too long for a timer",
                       segment);

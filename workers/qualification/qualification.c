@@ -22,6 +22,7 @@
 #include "lm_fmt.h"
 #include "lm_geo.h"
 #include "lm_lead.h"
+#include "lm_learn.h"
 #include "lm_lead_wait.h"
 #include "lm_log.h"
 #include "lm_topics.h"
@@ -61,8 +62,8 @@ void lm_qualify(const lm_model *model, const lm_policy *policy,
     if (out->kind != LASTMILE__V1__DECISION_KIND__DISQUALIFIED)
         out->team = lm_policy_route(policy, lead->country, lead->company_size,
                                     lead->source);
-    out->adaptive =
-        lm_lead_adaptive(lead->lead_id, lm_policy_control_share(policy));
+    /* the control arm or the global holdout: the fixed schedule */
+    out->adaptive = lm_learn_arm(policy, lead->lead_id, &out->holdout);
 }
 
 static int qual_init(void *ctx, const lm_settings *s, char *err, size_t errsz) {
@@ -181,6 +182,10 @@ static int qual_handle(void *ctx, const lm_msg *m, lm_out *out) {
         lens[i] = strlen(hset[i]);
     lens[13] = bare_len;
     lm_out_write(out, 14, hset, lens);
+    /* learned timing: the lead is in the global holdout, or not (its role
+       is followup's to write, with the timer that names it) */
+    lm_out_write_strs(out, "HSET", key, LM_F_HOLDOUT, q.holdout ? "1" : "0",
+                      NULL);
     free(bare_buf);
     lm_lead_record_wait(out, l->lead_id, "qualification", m->wait_ms,
                         LM_WAIT_ONCE);

@@ -31,6 +31,7 @@ typedef struct lm_qualify_result {
     const lm_team *team; /* NULL when disqualified */
     char segment[96];
     int adaptive;
+    int holdout; /* in the global holdout (learning.holdout) */
 } lm_qualify_result;
 
 /* Scores and decides; pure. */

@@ -4,6 +4,7 @@
  * its deal are timing_deal.c's (timing_internal.h). */
 #include "timing.h"
 #include "timing_internal.h"
+#include "timing_learn.h"
 #include "timing_owner.h"
 #include "timing_queue.h"
 
@@ -32,39 +33,8 @@ static timing_ctx timing_state;
 
 /* ============================================================= sampling */
 
-static uint64_t next_u64(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static double unit(uint64_t *s) {
-    return ((double)(next_u64(s) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-}
-
-static double normal(uint64_t *s) {
-    double u1 = unit(s), u2 = unit(s);
-    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
-}
-
-/* Marsaglia–Tsang, shape >= 1. */
-static double gamma_draw(double shape, uint64_t *s) {
-    double d = shape - 1.0 / 3.0, c = 1.0 / sqrt(9.0 * d);
-    for (;;) {
-        double x = normal(s), v = 1.0 + c * x;
-        if (v <= 0)
-            continue;
-        v = v * v * v;
-        double u = unit(s);
-        if (log(u) < 0.5 * x * x + d - d * v + d * log(v))
-            return d * v;
-    }
-}
-
 double lm_timing_beta(double a, double b, uint64_t *rng) {
-    double x = gamma_draw(a, rng), y = gamma_draw(b, rng);
-    return x / (x + y);
+    return lm_learn_beta(a, b, rng);
 }
 
 int64_t lm_timing_choose(const lm_cadence *c, const char *tz,
@@ -75,22 +45,22 @@ int64_t lm_timing_choose(const lm_cadence *c, const char *tz,
     if (when < 0)
         return -1;
     if (adaptive && stats) {
+        /* the per-segment Thompson rule (lm_learn.h, learning.rule:
+           thompson) over these counts */
         lm_slot cand[LM_TIMING_SLOTS];
         size_t n = lm_policy_candidate_slots(
             c, tz, earliest_ms, LM_TIMING_HORIZON_MS, cand, LM_TIMING_SLOTS);
-        uint64_t rng = seed;
-        double best = -1;
-        for (size_t i = 0; i < n; i++) {
-            int32_t k = cand[i].slot;
-            if (k < 0 || k >= LM_TIMING_SLOTS)
-                continue;
-            double draw =
-                lm_timing_beta(1.0 + stats->s[k], 1.0 + stats->f[k], &rng);
-            if (draw > best) {
-                best = draw;
-                when = cand[i].start_ms;
-            }
-        }
+        lm_learn_counts lv[LM_LEARN_LEVELS];
+        memset(lv, 0, sizeof(lv));
+        lm_learn_cfg lc;
+        lm_learn_choice ch;
+        lm_learn_cfg_default(&lc);
+        lc.rule = LM_LEARN_RULE_THOMPSON;
+        memcpy(lv[LM_LEARN_SEGMENT].s, stats->s, sizeof(stats->s));
+        memcpy(lv[LM_LEARN_SEGMENT].f, stats->f, sizeof(stats->f));
+        if (lm_learn_choose(&lc, cand, n, earliest_ms, NULL, lv, seed, &ch) ==
+            0)
+            when = ch.when_ms;
     }
     lm_local_time lt;
     if (lm_tz_local(tz, when, &lt) != 0)
@@ -127,7 +97,7 @@ static const char *const read_fields[R_N] = {
     LM_F_DECISION,  LM_F_SLOT,        LM_F_LEAD,        LM_F_STAGE,
     LM_F_RESPONDED, LM_F_FIRST_TOUCH, LM_F_FIRST_HUMAN, LM_F_LAST_ACTION,
     LM_F_NEXT_DUE,  LM_F_CANCELLED,   LM_F_HOLDS,       LM_F_ACCOUNT,
-    LM_F_PENDING};
+    LM_F_PENDING,   LM_F_ROLE,        LM_F_HOLDOUT};
 
 /* Field i of the lead's HMGET (read_fields), or NULL. */
 static const char *field(const lm_msg *m, int i, size_t *len) {
@@ -258,54 +228,21 @@ static int timing_plan(void *ctx, const ProtobufCMessage *msg,
         return rc;
     char key[LM_KEY_MAX];
     lm_lead_key(timing_lead(ev), key);
-    const char *argv[2 + R_N] = {"HMGET", key};
+    /* a response also reads the slot of the touch it answers */
+    char own[32];
+    timing_learn_answer_field(ev, own, sizeof(own));
+    const char *argv[3 + R_N] = {"HMGET", key};
     for (int i = 0; i < R_N; i++)
         argv[2 + i] = read_fields[i];
-    if (lm_plan_cmd(p, 2 + R_N, argv, NULL) != 0)
+    argv[2 + R_N] = own;
+    if (lm_plan_cmd(p, 2 + R_N + (own[0] ? 1 : 0), argv, NULL) != 0)
         return -1;
-    /* the segment's statistics: the segment is in the timer's payload,
-       at the end of its id (timing_fire_timer) */
-    char seg[LM_KEY_MAX] = "-";
-    if (ev->event_case == LASTMILE__V1__TIMING_EVENT__EVENT_TIMER_FIRED) {
-        const char *id = ev->timer_fired->timer_id;
-        const char *pl = id ? strstr(id, ":timer:") : NULL;
-        int step;
-        if (!pl || lm_lead_timer_payload_parse(pl + 7, strlen(pl + 7), &step,
-                                               seg, sizeof(seg)) != 0)
-            memcpy(seg, "-", 2);
-    }
-    char skey[LM_KEY_MAX];
-    lm_fmt_cat(skey, sizeof(skey), "lm:{seg:", seg, "}:slots", NULL);
-    if (lm_plan_cmd_strs(p, "HGETALL", skey, NULL) != 0)
+    /* reply 1: the learned counts the next step's choice needs (the
+       timer's payload names its segment, role and cadence) */
+    if (timing_learn_plan(((timing_ctx *)ctx)->policy, ev, p) != 0)
         return -1;
     /* last, from reply 2 on (timing_owner.c counts on it) */
     return timing_owner_plan(((timing_ctx *)ctx)->policy, ev, p);
-}
-
-/* The segment's learned counts from reply `at` (HGETALL of its slots). */
-static void stats_from_reads(const lm_reads *r, size_t at, lm_slot_stats *st) {
-    memset(st, 0, sizeof(*st));
-    size_t n = lm_read_elems(r, at);
-    for (size_t i = 0; i + 1 < n; i += 2) {
-        const char *k = lm_read_elem_str(r, at, i, NULL);
-        int64_t v;
-        if (!k || lm_parse_int64(lm_read_elem_str(r, at, i + 1, NULL), 0,
-                                 UINT32_MAX, &v) != 0)
-            continue;
-        char *colon = strchr(k, ':');
-        int64_t slot;
-        char num[8];
-        if (!colon || colon - k >= (long)sizeof(num))
-            continue;
-        memcpy(num, k, (size_t)(colon - k));
-        num[colon - k] = '\0';
-        if (lm_parse_int64(num, 0, LM_TIMING_SLOTS - 1, &slot) != 0)
-            continue;
-        if (colon[1] == 's')
-            st->s[slot] = (uint32_t)v;
-        else if (colon[1] == 'f')
-            st->f[slot] = (uint32_t)v;
-    }
 }
 
 static const char *outcome_name(Lastmile__V1__OutcomeStatus s) {
@@ -413,14 +350,8 @@ int lm_timing_close_lead(timing_ctx *c, const lm_msg *m, lm_out *out,
     ql.pending = field(m, R_PENDING, &ql.pending_len);
     if (timing_queue_release(&c->queue, m, &ql, out) != 0)
         return -1;
-    const char *slot = field(m, R_SLOT, NULL);
-    if (success && slot && seg) {
-        char skey[LM_KEY_MAX], f[24];
-        snprintf(skey, sizeof(skey), "lm:{seg:%s}:slots", seg);
-        snprintf(f, sizeof(f), "%s:s", slot);
-        const char *inc[] = {"HINCRBY", skey, f, "1"};
-        lm_out_index(out, 4, inc, NULL);
-    }
+    if (success) /* the answered touch's slot learns a success */
+        timing_learn_record(c->policy, m, out, 1);
     return 0;
 }
 
@@ -430,10 +361,12 @@ int lm_timing_response_payload(const lm_msg *m,
        payload is that step and the segment, both read from the lead */
     int64_t step = field_int(m, R_STEP);
     const char *seg = field(m, R_SEGMENT, NULL);
-    if (!field(m, R_STEP, NULL) || step < 0 || step > LM_LEAD_STEP_MAX)
+    char ts[LM_TIMERS_PAYLOAD_MAX];
+    if (!field(m, R_STEP, NULL) || step < 0 || step > LM_LEAD_STEP_MAX ||
+        lm_learn_timer_segment(seg ? seg : "", field(m, R_ROLE, NULL),
+                               field(m, R_CADENCE, NULL), ts, sizeof(ts)) != 0)
         return -1;
-    return lm_lead_timer_payload((int)step, seg ? seg : "", payload,
-                                 LM_TIMERS_PAYLOAD_MAX);
+    return lm_lead_timer_payload((int)step, ts, payload, LM_TIMERS_PAYLOAD_MAX);
 }
 
 void lm_timing_cancel_response_timer(const lm_msg *m, lm_out *out,
@@ -468,15 +401,7 @@ static int on_timer(timing_ctx *c, const lm_msg *m, lm_out *out,
         lm_out_count(out, "lastmile_timers_stale_total", NULL, 1);
         return 0; /* answered, closed, or already moved on */
     }
-    const char *seg = field(m, R_SEGMENT, NULL);
-    const char *slot = field(m, R_SLOT, NULL);
-    if (seg && slot) {
-        char skey[LM_KEY_MAX], f[24];
-        snprintf(skey, sizeof(skey), "lm:{seg:%s}:slots", seg);
-        snprintf(f, sizeof(f), "%s:f", slot);
-        const char *inc[] = {"HINCRBY", skey, f, "1"};
-        lm_out_index(out, 4, inc, NULL);
-    }
+    timing_learn_record(c->policy, m, out, 0); /* its slot: a failure */
     const char *cad_name = field(m, R_CADENCE, NULL);
     const char *tz = field(m, R_TZ, NULL);
     const lm_cadence *cad =
@@ -493,14 +418,15 @@ static int on_timer(timing_ctx *c, const lm_msg *m, lm_out *out,
                                     0, 0);
 
     const char *ad = field(m, R_ADAPTIVE, NULL);
-    int adaptive = ad && ad[0] == '1';
-    lm_slot_stats stats;
-    stats_from_reads(&m->reads, 1, &stats);
+    const char *ho = field(m, R_HOLDOUT, NULL);
+    int holdout = ho && ho[0] == '1';
+    int adaptive = ad && ad[0] == '1' && !holdout;
     int64_t earliest = m->now_ms + cad->steps[next].wait_ms;
     int32_t chosen = 0;
+    double prob = 1;
     uint64_t seed = lm_hash64_str(t->lead_id, (uint64_t)next);
-    int64_t when = lm_timing_choose_step(cad, (size_t)next, tz, earliest,
-                                         adaptive, &stats, seed, &chosen);
+    int64_t when = timing_learn_choose(c->policy, m, cad, next, tz, earliest,
+                                       adaptive, seed, &chosen, &prob);
     if (when < 0) {
         lm_out_reject(out, "timezone: \"%.64s\" cannot be resolved", tz);
         return 0;
@@ -514,6 +440,8 @@ static int on_timer(timing_ctx *c, const lm_msg *m, lm_out *out,
     nt.scheduled_for_ms = when;
     nt.adaptive = adaptive;
     nt.slot = chosen;
+    nt.slot_probability = prob;
+    nt.holdout = holdout;
     Lastmile__V1__FollowUpEvent ev = LASTMILE__V1__FOLLOW_UP_EVENT__INIT;
     ev.event_case = LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_NEXT_TOUCH;
     ev.next_touch = &nt;

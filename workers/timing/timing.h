@@ -9,11 +9,14 @@
  * an unsubscribe or a bounce close it at once; a response after closing
  * is recorded as LATE_RESPONSE. A
  * TimerFired means no response: the slot of the unanswered touch counts a
- * failure, and the next step is chosen — by Thompson sampling over the
- * segment's Beta(successes+1, failures+1) per hour-of-week slot on the
- * adaptive arm, or at the first allowed time on the control arm; an
- * "at: now" step as soon as its wait is over, on both arms — or the
- * lead closes with NO_RESPONSE when the cadence is exhausted.
+ * failure, and the next step is chosen — on the adaptive arm by the
+ * learner (timing_learn.h, lm_learn.h: pooled answer rates per
+ * hour-of-week slot weighed against the cost of waiting, with the
+ * choice's probability recorded), at the first allowed time on the
+ * control arm and for a lead in the global holdout; an "at: now" step as
+ * soon as its wait is over, on both arms — or the lead closes with
+ * NO_RESPONSE when the cadence is exhausted. An answer counts a success
+ * for the touch it answers (its action_id).
  *
  * A lead's response timer (lm_lead.h, armed by followup) fires here: the
  * runtime sweeps the timers (lm_timers.h: claim with a lease, fire, ack)
@@ -41,9 +44,11 @@ typedef struct lm_slot_stats {
     uint32_t s[LM_TIMING_SLOTS], f[LM_TIMING_SLOTS];
 } lm_slot_stats;
 
-/* When the next touch happens: the first allowed instant >= earliest_ms
- * (control arm), or the candidate slot in [earliest, earliest + horizon)
- * with the highest Beta sample (adaptive). The sampling is seeded from
+/* The per-segment Thompson rule (learning.rule: thompson; the worker
+ * itself chooses through timing_learn.h). When the next touch happens:
+ * the first allowed instant >= earliest_ms (control arm), or the
+ * candidate slot in [earliest, earliest + horizon) with the highest Beta
+ * sample (adaptive). The sampling is seeded from
  * `seed`, so a redelivered event chooses the same time. Writes the chosen
  * local slot. -1 on a bad time zone. Pure. */
 int64_t lm_timing_choose(const lm_cadence *c, const char *tz,

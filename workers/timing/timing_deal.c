@@ -30,6 +30,7 @@
  * "<lead>:late:<event_id>", "<lead>:deal_window" (the TimerFired).
  * Everything through the message's lm_out; the worker's one thread. */
 #include "timing_internal.h"
+#include "timing_learn.h"
 #include "timing_owner.h"
 
 #include "lm_fmt.h"
@@ -65,19 +66,6 @@ static void action_from_lead(const lm_msg *m, Lastmile__V1__FollowUpAction *a) {
     a->segment = (char *)str_or(m, R_SEGMENT, "");
     a->cadence = (char *)str_or(m, R_CADENCE, "");
     a->submitted_at_ms = lm_timing_field_int(m, R_SUBMITTED);
-}
-
-/* The slot of the lead's last touch learns a success (an answer came). */
-static void learn_success(const lm_msg *m, lm_out *out) {
-    const char *seg = lm_timing_field(m, R_SEGMENT, NULL);
-    const char *slot = lm_timing_field(m, R_SLOT, NULL);
-    if (!seg || !slot)
-        return;
-    char skey[LM_KEY_MAX], f[24];
-    lm_fmt_cat(skey, sizeof(skey), "lm:{seg:", seg, "}:slots", NULL);
-    lm_fmt_cat(f, sizeof(f), slot, ":s", NULL);
-    const char *inc[] = {"HINCRBY", skey, f, "1"};
-    lm_out_index(out, 4, inc, NULL);
 }
 
 /* ===================================================== taking back */
@@ -164,7 +152,7 @@ static int hand_off(timing_ctx *c, const lm_msg *m, lm_out *out,
     lm_fmt_i64(now, m->now_ms);
     lm_out_write_strs(out, "HSET", key, LM_F_STAGE, LM_STAGE_HANDED_OFF,
                       LM_F_RESPONDED, now, NULL);
-    learn_success(m, out);
+    timing_learn_record(c->policy, m, out, 1); /* the answered touch */
     return lm_timers_arm(out, lead, LM_LEAD_TIMER_DEAL,
                          m->now_ms + lm_policy_deal_window_ms(c->policy),
                          LM_LEAD_TIMER_DEAL_PAYLOAD,

@@ -3,10 +3,10 @@
  * lead's answers, touches taken back, the hand-off and the deal window).
  *
  * Every handler gets the message's reads: reply 0 is the HMGET of the
- * lead hash in timing_read order (lm_timing_field), reply 1 the
- * segment's learned slot counts. Handlers write only through the
- * message's lm_out (one transaction per input). Not a public API: only
- * workers/timing/ includes it. Threads: the worker's one thread. */
+ * lead hash in timing_read order (lm_timing_field), reply 1 the learned
+ * slot counts the next step's choice needs (timing_learn.h). Handlers write
+ * only through the message's lm_out (one transaction per input). Not a public
+ * API: only workers/timing/ includes it. Threads: the worker's one thread. */
 #ifndef LM_TIMING_INTERNAL_H
 #define LM_TIMING_INTERNAL_H
 
@@ -55,8 +55,12 @@ enum timing_read {
     R_HOLDS,   /* routing: the lead holds a slot in its owner's open set */
     R_ACCOUNT, /* routing: its company domain */
     R_PENDING, /* routing: its member of the team's unassigned queue */
+    R_ROLE,    /* learning: the role of its title (timing_learn.c) */
+    R_HOLDOUT, /* learning: in the global holdout */
     R_N
 };
+/* After the R_N fields a response's HMGET asks for one more: the slot of
+ * the touch it answers (timing_learn.c), read as lm_timing_field(m, R_N). */
 
 /* Field i (enum timing_read) of the lead's HMGET, or NULL; *len gets its
  * length when len is not NULL. Points into m's reads. */
