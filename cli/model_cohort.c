@@ -38,56 +38,6 @@ static double draw(uint64_t seed, size_t i, unsigned k) {
     return lm_hash_unit(lm_hash64(buf, (size_t)n, 0x636f686f7274ULL));
 }
 
-static double term(const char *v, const char *const *names, const double *w,
-                   size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(v, names[i]) == 0)
-            return w[i];
-    return 0.0;
-}
-
-double lm_cohort_intent(const char *title, const char *source,
-                        int32_t company_size, const char *region, int pages,
-                        int demo, double u1, double u2) {
-    /* who buys here: the people who use the product (engineers, their
-       directors), referred or from a curated list, at mid-sized
-       companies, after reading; the built-in prior bets on seniority and
-       on a demo request instead */
-    static const char *const titles[] = {"CEO",
-                                         "Founder",
-                                         "VP Sales",
-                                         "Head of Growth",
-                                         "Director of Marketing",
-                                         "IT Director",
-                                         "Sales Manager",
-                                         "Marketing Manager",
-                                         "Engineer",
-                                         "Analyst",
-                                         ""};
-    static const double title_w[] = {-0.7, -0.5, -0.3, 0.0, 0.1, 0.8,
-                                     -0.2, 0.0,  0.9,  0.3, -1.0};
-    static const char *const sources[] = {
-        "referral", "web_form", "event", "crm", "ads", "purchased_list"};
-    static const double source_w[] = {0.9, 0.3, 0.0, -0.3, -0.6, 0.5};
-    static const char *const regions[] = {"NA", "EMEA", "APAC", "LATAM"};
-    static const double region_w[] = {0.0, 0.2, -0.4, 0.4};
-    double z = -1.7;
-    z += term(title, titles, title_w, sizeof(title_w) / sizeof(*title_w));
-    z += term(source, sources, source_w, sizeof(source_w) / sizeof(*source_w));
-    z += term(region ? region : "", regions, region_w,
-              sizeof(region_w) / sizeof(*region_w));
-    if (company_size <= 0)
-        z -= 0.3;
-    else if (company_size >= 50 && company_size <= 1000)
-        z += 0.5;
-    else if (company_size > 5000)
-        z -= 0.4;
-    z += 0.09 * pages + 0.5 * demo;
-    /* what no feature shows: a personal draw, normal with sd 0.8 */
-    z += 0.8 * sqrt(-2.0 * log(u1 + 1e-12)) * cos(6.283185307179586 * u2);
-    return lm_model_sigmoid(z);
-}
-
 /* One market: the cohort's leads, their features and fates. */
 typedef struct cohort_lead {
     lm_sim_lead sl; /* the submission: acc's strings point into it */
@@ -125,10 +75,7 @@ static int cohort_lead_make(const lm_sim *sim, size_t i, cohort_lead *c) {
     c->acc.n_attributes = 3;
     c->acc.attributes = c->attr_ptrs;
     c->region = g ? g->region : "OTHER";
-    c->intent =
-        lm_cohort_intent(sl->title, sl->source, sl->company_size, c->region,
-                         (int)strtol(sl->pages, NULL, 10), sl->demo[0] == '1',
-                         draw(sim->seed, i, 1), draw(sim->seed, i, 2));
+    c->intent = lm_sim_truth_intent(sim, i, sl);
     return 0;
 }
 

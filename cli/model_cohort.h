@@ -45,10 +45,4 @@ typedef struct lm_cohort_result {
 int lm_cohort_run(uint64_t seed, size_t leads, lm_cohort_result *r, char *err,
                   size_t errsz);
 
-/* The person's hidden intent to buy (0..1) in the cohort market, for the
- * submission's LeadAccepted (features) and its person's draw u (0..1). */
-double lm_cohort_intent(const char *title, const char *source,
-                        int32_t company_size, const char *region, int pages,
-                        int demo, double u1, double u2);
-
 #endif

@@ -132,9 +132,17 @@ void lm_sim_lead_make(const lm_sim *s, size_t i, lm_sim_lead *o) {
     o->msg = m;
 }
 
-/* A lead's hidden intent to buy (per lead, skewed low), and the value of
+/* A lead's hidden intent to buy: its person's (lm_sim_truth_intent, from
+ * what the submission shows and a personal draw) when the market knows who
+ * is behind the id, else drawn from the id (skewed low); and the value of
  * its deal. */
 static double sim_intent(const lm_sim *s, const char *lead_id) {
+    size_t i;
+    if (lm_sim_person_of(s, lead_id, &i) == 0) {
+        lm_sim_lead l;
+        lm_sim_lead_make(s, i, &l);
+        return lm_sim_truth_intent(s, i, &l);
+    }
     return pow(lm_hash_unit(lm_hash64_str(lead_id, s->seed)), 2.5);
 }
 

@@ -107,6 +107,13 @@ double lm_sim_truth_decay(uint64_t seed, double hours);
 /* The hour factor of a segment's slot averaged over the market's role
  * mix (for tests and docs). */
 double lm_sim_hour_factor(const lm_sim *s, const char *segment, int32_t slot);
+/* The submission behind a lead id, from s->people: 0 and *i, or -1 when
+ * there is no index or the id is not one of its submissions'. */
+int lm_sim_person_of(const lm_sim *s, const char *lead_id, size_t *i);
+/* The hidden intent to buy (0..1) of the person of submission i: who
+ * buys in this market (title, source, company size, region, pages read,
+ * a demo asked for) and a personal draw no feature shows. Pure. */
+double lm_sim_truth_intent(const lm_sim *s, size_t i, const lm_sim_lead *l);
 /* The role of the person behind a lead id (s->people, else drawn). */
 int lm_sim_person_role(const lm_sim *s, const char *lead_id);
 

@@ -11,9 +11,11 @@
 #include "sim.h"
 
 #include "lm_hash.h"
+#include "lm_geo.h"
 #include "lm_lead.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -165,22 +167,97 @@ void lm_sim_people_free(lm_sim_people *p) {
     free(p);
 }
 
-int lm_sim_person_role(const lm_sim *s, const char *lead_id) {
+/* A draw in [0, 1) for (seed, submission, purpose): the cohort figure's
+ * (cli/model_cohort.c), so both see the same people. */
+static double person_draw(uint64_t seed, size_t i, unsigned k) {
+    char buf[64];
+    int n = snprintf(buf, sizeof(buf), "cohort/%llu/%zu/%u",
+                     (unsigned long long)seed, i, k);
+    return lm_hash_unit(lm_hash64(buf, (size_t)n, 0x636f686f7274ULL));
+}
+
+static double term(const char *v, const char *const *names, const double *w,
+                   size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v, names[i]) == 0)
+            return w[i];
+    return 0.0;
+}
+
+static double intent_of(const char *title, const char *source,
+                        int32_t company_size, const char *region, int pages,
+                        int demo, double u1, double u2) {
+    /* who buys here: the people who use the product (engineers, their
+       directors), referred or from a curated list, at mid-sized
+       companies, after reading; the built-in prior bets on seniority and
+       on a demo request instead */
+    static const char *const titles[] = {"CEO",
+                                         "Founder",
+                                         "VP Sales",
+                                         "Head of Growth",
+                                         "Director of Marketing",
+                                         "IT Director",
+                                         "Sales Manager",
+                                         "Marketing Manager",
+                                         "Engineer",
+                                         "Analyst",
+                                         ""};
+    static const double title_w[] = {-0.7, -0.5, -0.3, 0.0, 0.1, 0.8,
+                                     -0.2, 0.0,  0.9,  0.3, -1.0};
+    static const char *const sources[] = {
+        "referral", "web_form", "event", "crm", "ads", "purchased_list"};
+    static const double source_w[] = {0.9, 0.3, 0.0, -0.3, -0.6, 0.5};
+    static const char *const regions[] = {"NA", "EMEA", "APAC", "LATAM"};
+    static const double region_w[] = {0.0, 0.2, -0.4, 0.4};
+    double z = -1.7;
+    z += term(title, titles, title_w, sizeof(title_w) / sizeof(*title_w));
+    z += term(source, sources, source_w, sizeof(source_w) / sizeof(*source_w));
+    z += term(region ? region : "", regions, region_w,
+              sizeof(region_w) / sizeof(*region_w));
+    if (company_size <= 0)
+        z -= 0.3;
+    else if (company_size >= 50 && company_size <= 1000)
+        z += 0.5;
+    else if (company_size > 5000)
+        z -= 0.4;
+    z += 0.09 * pages + 0.5 * demo;
+    /* what no feature shows: a personal draw, normal with sd 0.8 */
+    z += 0.8 * sqrt(-2.0 * log(u1 + 1e-12)) * cos(6.283185307179586 * u2);
+    return 1.0 / (1.0 + exp(-z));
+}
+
+double lm_sim_truth_intent(const lm_sim *s, size_t i, const lm_sim_lead *l) {
+    const struct lm_geo_country *g = lm_geo_country(l->country);
+    return intent_of(l->title, l->source, l->company_size,
+                     g ? g->region : "OTHER", (int)strtol(l->pages, NULL, 10),
+                     l->demo[0] == '1', person_draw(s->seed, i, 1),
+                     person_draw(s->seed, i, 2));
+}
+
+int lm_sim_person_of(const lm_sim *s, const char *lead_id, size_t *i) {
     int64_t t = id_tail(lead_id);
-    if (s->people && t >= 0) {
-        size_t lo = 0, hi = s->people->n;
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if ((int64_t)(s->people->keys[mid] >> 32) < t)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        if (lo < s->people->n && (int64_t)(s->people->keys[lo] >> 32) == t) {
-            lm_sim_lead l;
-            lm_sim_lead_make(s, (size_t)(uint32_t)s->people->keys[lo], &l);
-            return lm_sim_role_of_title(l.title);
-        }
+    if (!s->people || t < 0)
+        return -1;
+    size_t lo = 0, hi = s->people->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if ((int64_t)(s->people->keys[mid] >> 32) < t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo >= s->people->n || (int64_t)(s->people->keys[lo] >> 32) != t)
+        return -1;
+    *i = (size_t)(uint32_t)s->people->keys[lo];
+    return 0;
+}
+
+int lm_sim_person_role(const lm_sim *s, const char *lead_id) {
+    size_t i;
+    if (lm_sim_person_of(s, lead_id, &i) == 0) {
+        lm_sim_lead l;
+        lm_sim_lead_make(s, i, &l);
+        return lm_sim_role_of_title(l.title);
     }
     /* a lead the index does not know: a role drawn from its id */
     double x = lm_hash_unit(lm_hash64_str(lead_id ? lead_id : "", s->seed));

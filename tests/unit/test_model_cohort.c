@@ -7,9 +7,12 @@
  * Links cli/sim.c and cli/model_cohort.c (tests/CMakeLists.txt). Pure:
  * no broker, no Redis, no clock; ~0.1 s a seed. */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
 #include <math.h>
 
 #include "model_cohort.h"
+#include "sim.h"
 
 #define LEADS 3000
 
@@ -43,10 +46,25 @@ Test(model_cohort, retraining_on_one_cohort_raises_auc_on_the_next) {
 
 Test(model_cohort, intent_follows_the_market_truth) {
     /* an engineer at a mid-sized company, referred, who read a lot,
-       against an unknown title from a tiny ad lead; same personal draw */
-    double hi = lm_cohort_intent("Engineer", "referral", 200, "LATAM", 14, 1,
-                                 0.5, 0.25);
-    double lo = lm_cohort_intent("", "ads", 0, "APAC", 0, 0, 0.5, 0.25);
-    cr_expect_gt(hi, 0.5);
-    cr_expect_lt(lo, 0.05);
+       against an unknown title from a tiny ad lead; same personal draw
+       (same seed and submission index) */
+    lm_sim sim = {7, 10, 0, 0, NULL};
+    lm_sim_lead a, b;
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    snprintf(a.title, sizeof(a.title), "Engineer");
+    snprintf(a.source, sizeof(a.source), "referral");
+    snprintf(a.country, sizeof(a.country), "BR");
+    snprintf(a.pages, sizeof(a.pages), "14");
+    snprintf(a.demo, sizeof(a.demo), "1");
+    a.company_size = 200;
+    snprintf(b.source, sizeof(b.source), "ads");
+    snprintf(b.country, sizeof(b.country), "JP");
+    snprintf(b.pages, sizeof(b.pages), "0");
+    snprintf(b.demo, sizeof(b.demo), "0");
+    double hi = lm_sim_truth_intent(&sim, 3, &a);
+    double lo = lm_sim_truth_intent(&sim, 3, &b);
+    cr_expect_gt(hi, 0.4, "intent %.3f", hi);
+    cr_expect_lt(lo, 0.1, "intent %.3f", lo);
+    cr_expect_gt(hi, 5 * lo);
 }
