@@ -514,11 +514,14 @@ static int redirect_of(const redisReply *r, int *slot, const char **host,
     const char *colon = sp ? strrchr(sp + 1, ':') : NULL;
     if (!sp || !colon)
         return 0;
-    *slot = atoi(s);
+    long v = strtol(s, NULL, 10), pv = strtol(colon + 1, NULL, 10);
+    if (v < 0 || v >= LM_RCL_SLOTS || pv < 1 || pv > 65535)
+        return 0;
+    *slot = (int)v;
     *host = sp + 1;
     *host_len = (size_t)(colon - sp - 1);
-    *port = atoi(colon + 1);
-    return *slot >= 0 && *slot < LM_RCL_SLOTS ? kind : 0;
+    *port = (int)pv;
+    return kind;
 }
 
 static int needs_asking(const rcl_unit *u, const rcl_cmd *cm, size_t i) {
