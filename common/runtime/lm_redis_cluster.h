@@ -23,9 +23,9 @@
  *   belong to it; a WATCH not followed by MULTI in the same pipeline is a
  *   unit of its own). Every key of a transaction must hash to one slot;
  *   a pipeline holding one that spans slots is refused whole, before
- *   anything is sent: -1 and err "CROSSSLOT ... key 'a' slot 15495, key
- *   'b' slot 3300". A WATCH in one exec and its MULTI in the next reach
- *   the same node connection when their keys share a slot.
+ *   anything is sent: -1 and err "CROSSSLOT ... key 'tx:a' is in slot
+ *   12276, key 'tx:b' in slot 8087". A WATCH in one exec and its MULTI in
+ *   the next reach the same node connection when their keys share a slot.
  * - A command's slot is its first key's (EVAL/EVALSHA/FCALL: the first of
  *   their numkeys keys); other multi-key commands are sent by their first
  *   key and the server answers CROSSSLOT if they span slots. Keyless
