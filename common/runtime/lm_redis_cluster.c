@@ -70,6 +70,7 @@ struct lm_rcluster {
     int *sub_cmd; /* sub-pipeline position -> command index, -1 ASKING */
     size_t cap_sub;
     redisReply **sub_rep;
+    size_t cap_subrep;
     lm_pipe sub;
 };
 
@@ -555,9 +556,11 @@ static int build_sub(lm_rcluster *c, const lm_pipe *p, int nd) {
             c->sub_cmd[c->sub.n - 1] = (int)i;
         }
     }
-    free(c->sub_rep);
-    c->sub_rep = calloc(c->sub.n ? c->sub.n : 1, sizeof(redisReply *));
-    return c->sub_rep ? 0 : -1;
+    if (grow((void **)&c->sub_rep, &c->cap_subrep, c->sub.n + 1,
+             sizeof(redisReply *)) != 0)
+        return -1;
+    memset(c->sub_rep, 0, sizeof(redisReply *) * (c->sub.n + 1));
+    return 0;
 }
 
 /* The node's replies back into replies[], unit by unit; a redirected unit
