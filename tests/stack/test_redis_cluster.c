@@ -199,6 +199,51 @@ static lm_redis *client(void) {
     return r;
 }
 
+/* Every node gets an ACL user and a default password; a client with the
+ * user's credentials reaches every master, a wrong password is refused
+ * for good without the secret in the error. */
+static void credentials_on_every_node(void) {
+    for (int i = 0; i < CFX_NODES; i++) {
+        redisContext *ctx = cluster_fx_conn(&cfx, i);
+        cr_assert(ctx);
+        redisReply *a = redisCommand(ctx, "ACL SETUSER worker on >w-secret "
+                                          "+@all ~*");
+        redisReply *b = redisCommand(ctx, "CONFIG SET requirepass top-secret");
+        cr_assert(a && b && a->type == REDIS_REPLY_STATUS &&
+                  b->type == REDIS_REPLY_STATUS);
+        freeReplyObject(a);
+        freeReplyObject(b);
+        redisFree(ctx);
+    }
+    char url[600], err[512] = "";
+    snprintf(url, sizeof(url), "redis+cluster://worker:w-secret@%s",
+             cfx.url + strlen("redis+cluster://"));
+    lm_redis *r = lm_redis_new(url, 2000, err, sizeof(err));
+    cr_assert(r, "%s", err);
+    lm_pipe p = {0};
+    for (int i = 0; i < 30; i++) {
+        char k[16];
+        snprintf(k, sizeof(k), "key:%d", i);
+        lm_pipe_cmd_strs(&p, "GET", k, NULL);
+    }
+    redisReply *rep[30];
+    exec_ok(r, &p, rep);
+    for (int i = 0; i < 30; i++)
+        expect_str(rep[i], "scripted");
+    lm_redis_replies_free(rep, 30);
+    cr_expect_eq(stats(r).roundtrips, 1 + 3, "one map read, three masters");
+    lm_redis_destroy(r);
+
+    snprintf(url, sizeof(url), "redis+cluster://worker:nope-wrong@%s",
+             cfx.url + strlen("redis+cluster://"));
+    r = lm_redis_new(url, 2000, err, sizeof(err));
+    cr_expect_eq(lm_redis_exec(r, &p, rep, err, sizeof(err)), -1);
+    cr_expect(strstr(err, "AUTH"), "%s", err);
+    cr_expect(!strstr(err, "nope-wrong"), "the password leaked: %s", err);
+    lm_pipe_free(&p);
+    lm_redis_destroy(r);
+}
+
 /* ----------------------------------------------------------- on a cluster */
 
 Test(cluster, pipeline_scripts_and_transactions, .fini = teardown,
@@ -302,6 +347,7 @@ Test(cluster, pipeline_scripts_and_transactions, .fini = teardown,
     freeReplyObject(rep[0]);
     lm_pipe_free(&p);
     lm_redis_destroy(r);
+    credentials_on_every_node();
 }
 
 Test(cluster, moved_and_ask_while_a_slot_moves, .fini = teardown,
