@@ -322,9 +322,11 @@ static int refresh_from(lm_rcluster *c, int idx, int16_t *map, char *err,
     return 1;
 }
 
-/* Reads the slot map from the first node that answers: known masters and
- * seeds alike, in table order. 0, LM_REDIS_RETRY or -1. */
-static int refresh(lm_rcluster *c, char *err, size_t errsz) {
+/* Reads the slot map from the first node that answers: node first (a
+ * MOVED's target, which knows its own slots before gossip has told the
+ * others; -1 none), then known masters and seeds alike, in table order.
+ * 0, LM_REDIS_RETRY or -1. */
+static int refresh(lm_rcluster *c, int first, char *err, size_t errsz) {
     int16_t *map = malloc(sizeof(int16_t) * LM_RCL_SLOTS);
     if (!map) {
         snprintf(err, errsz, "out of memory");
@@ -333,7 +335,10 @@ static int refresh(lm_rcluster *c, char *err, size_t errsz) {
     int rc = LM_REDIS_RETRY;
     c->refresh_tried_ms = lm_clock_mono_ms();
     snprintf(err, errsz, "redis cluster: no node answered");
-    for (int i = 0; i < c->n_nodes; i++) {
+    for (int k = -1; k < c->n_nodes; k++) {
+        int i = k < 0 ? first : k;
+        if (i < 0 || (k >= 0 && k == first))
+            continue;
         int r = refresh_from(c, i, map, err, errsz);
         if (r == -1) {
             rc = -1;
@@ -354,7 +359,7 @@ static int refresh(lm_rcluster *c, char *err, size_t errsz) {
 }
 
 int lm_rcluster_connect(lm_rcluster *c, char *err, size_t errsz) {
-    return c->map_ok && !c->need_refresh ? 0 : refresh(c, err, errsz);
+    return c->map_ok && !c->need_refresh ? 0 : refresh(c, -1, err, errsz);
 }
 
 /* ------------------------------------------------------------- commands */
@@ -369,7 +374,7 @@ static int read_int(const char *buf, size_t len, size_t *pos, char lead,
     if (*pos >= len || buf[*pos] != lead)
         return -1;
     size_t v = 0, i = *pos + 1;
-    while (i < len && buf[i] >= '0' && buf[i] <= '9')
+    while (i < len && buf[i] >= '0' && buf[i] <= '9' && v < len + 1)
         v = v * 10 + (size_t)(buf[i++] - '0');
     if (i + 1 >= len || buf[i] != '\r' || buf[i + 1] != '\n')
         return -1;
@@ -389,7 +394,7 @@ static int parse_cmd(lm_rcluster *c, const lm_buf *b, size_t *pos,
         return -1;
     for (size_t i = 0; i < argc; i++) {
         size_t n;
-        if (read_int(b->data, b->len, pos, '$', &n) != 0 ||
+        if (read_int(b->data, b->len, pos, '$', &n) != 0 || n > b->len ||
             *pos + n + 2 > b->len)
             return -1;
         c->args[i].s = b->data + *pos;
@@ -564,7 +569,7 @@ static int build_sub(lm_rcluster *c, const lm_pipe *p, int nd) {
 }
 
 /* The node's replies back into replies[], unit by unit; a redirected unit
- * stays pending. *moved set when a MOVED was followed. -1: OOM. */
+ * stays pending. *moved = 1 + the node a MOVED named. -1: OOM. */
 static int settle(lm_rcluster *c, int nd, redisReply **replies, int *moved) {
     size_t pos = 0;
     for (size_t k = 0; k < c->n_units; k++) {
@@ -597,7 +602,7 @@ static int settle(lm_rcluster *c, int nd, redisReply **replies, int *moved) {
             if (kind == 1) {
                 c->map[slot] = (int16_t)to;
                 c->st.moved++;
-                *moved = 1;
+                *moved = to + 1;
             } else {
                 c->st.ask++;
             }
@@ -671,10 +676,10 @@ static int round_trip(lm_rcluster *c, const lm_pipe *p, redisReply **replies,
 static int maybe_refresh(lm_rcluster *c, char *err, size_t errsz) {
     int64_t now = lm_clock_mono_ms();
     if (!c->map_ok)
-        return refresh(c, err, errsz);
+        return refresh(c, -1, err, errsz);
     if ((c->need_refresh && now - c->refresh_tried_ms >= RCL_REFRESH_MIN_MS) ||
         now - c->refreshed_ms >= LM_RCL_REFRESH_MS) {
-        int rc = refresh(c, err, errsz);
+        int rc = refresh(c, -1, err, errsz);
         if (rc == -1)
             return -1; /* otherwise go on with the map we have */
     }
@@ -714,7 +719,7 @@ int lm_rcluster_exec(lm_rcluster *c, const lm_pipe *p, redisReply **replies,
         if ((rc = round_trip(c, p, replies, &moved, err, errsz)) != 0)
             break;
         if (moved)
-            refresh(c, err, errsz); /* the patched map serves if it fails */
+            refresh(c, moved - 1, err, errsz); /* else the patched map */
     }
     if (rc != 0) {
         lm_redis_replies_free(replies, p->n);
