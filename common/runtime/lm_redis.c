@@ -7,6 +7,7 @@
 #include "lm_redis.h"
 
 #include "lm_clock.h"
+#include "lm_redis_cluster.h"
 #include "lm_env.h"
 #include "lm_fmt.h"
 #include "lm_log.h"
@@ -30,6 +31,7 @@ struct lm_redis {
     int backoff_ms;
     uint64_t roundtrips;
     double last_rtt_ms;
+    lm_rcluster *cl; /* redis+cluster://: every call below routes there */
 };
 
 /* ------------------------------------------------------------------ URL */
@@ -48,6 +50,69 @@ static int copy_part(char *dst, size_t dstsz, const char *src, size_t n) {
         return -1;
     memcpy(dst, src, n);
     dst[n] = '\0';
+    return 0;
+}
+
+/* host[:port] or [ipv6][:port] in p[0..n): host and port (default kept). */
+static int parse_hostport(const char *p, size_t n, char *host, size_t hostsz,
+                          int *port, char *err, size_t errsz) {
+    const char *hp_end = p + n;
+    const char *host_end = hp_end;
+    if (*p == '[') { /* [ipv6]:port */
+        const char *rb = memchr(p, ']', n);
+        if (!rb)
+            return url_fail(err, errsz, "an IPv6 host needs a closing ']'");
+        if (copy_part(host, hostsz, p + 1, (size_t)(rb - p - 1)) != 0)
+            return url_fail(err, errsz, "the host is too long");
+        host_end = rb + 1;
+    } else {
+        const char *colon = memchr(p, ':', n);
+        host_end = colon ? colon : hp_end;
+        if (copy_part(host, hostsz, p, (size_t)(host_end - p)) != 0)
+            return url_fail(err, errsz, "the host is too long");
+    }
+    if (!host[0])
+        return url_fail(err, errsz, "the host is missing");
+    if (host_end < hp_end) {
+        if (*host_end != ':')
+            return url_fail(err, errsz, "expected ':' before the port");
+        char digits[16];
+        int64_t v;
+        if (copy_part(digits, sizeof(digits), host_end + 1,
+                      (size_t)(hp_end - host_end - 1)) != 0 ||
+            lm_parse_int64(digits, 1, 65535, &v) != 0)
+            return url_fail(err, errsz, "the port is not a number 1-65535");
+        *port = (int)v;
+    }
+    return 0;
+}
+
+/* The seed list host:port[,host:port...] of a cluster URL, p[0..n). */
+static int parse_seeds(const char *p, size_t n, lm_redis_url *out, char *err,
+                       size_t errsz) {
+    const char *end = p + n;
+    while (p <= end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *seg_end = comma ? comma : end;
+        if (out->n_seeds == LM_REDIS_SEEDS_MAX)
+            return url_fail(err, errsz, "more than 16 seed nodes");
+        lm_redis_seed *sd = &out->seeds[out->n_seeds];
+        sd->port = 6379;
+        if (seg_end == p)
+            return url_fail(err, errsz,
+                            "a cluster URL needs host:port seed nodes "
+                            "separated by ',' (redis+cluster://h1:7000,"
+                            "h2:7001)");
+        if (parse_hostport(p, (size_t)(seg_end - p), sd->host, sizeof(sd->host),
+                           &sd->port, err, errsz) != 0)
+            return -1;
+        out->n_seeds++;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    memcpy(out->host, out->seeds[0].host, sizeof(out->host));
+    out->port = out->seeds[0].port;
     return 0;
 }
 
@@ -82,9 +147,10 @@ int lm_redis_url_parse(const char *url, lm_redis_url *out, char *err,
         return url_fail(err, errsz,
                         "TLS (rediss://) is not supported by this build; use "
                         "redis:// inside a trusted network or a TLS sidecar");
-    if (strncmp(url, "redis://", 8) != 0)
+    int cluster = strncmp(url, "redis+cluster://", 16) == 0;
+    if (!cluster && strncmp(url, "redis://", 8) != 0)
         return url_fail(err, errsz, "must start with redis:// or unix://");
-    const char *p = url + 8;
+    const char *p = url + (cluster ? 16 : 8);
     const char *at = strrchr(p, '@');
     if (at) {
         const char *colon = memchr(p, ':', (size_t)(at - p));
@@ -102,36 +168,17 @@ int lm_redis_url_parse(const char *url, lm_redis_url *out, char *err,
     }
     const char *slash = strchr(p, '/');
     size_t hostport_len = slash ? (size_t)(slash - p) : strlen(p);
-    const char *hp_end = p + hostport_len;
-    const char *host_end = hp_end;
-    if (*p == '[') { /* [ipv6]:port */
-        const char *rb = memchr(p, ']', hostport_len);
-        if (!rb)
-            return url_fail(err, errsz, "an IPv6 host needs a closing ']'");
-        if (copy_part(out->host, sizeof(out->host), p + 1,
-                      (size_t)(rb - p - 1)) != 0)
-            return url_fail(err, errsz, "the host is too long");
-        host_end = rb + 1;
-    } else {
-        const char *colon = memchr(p, ':', hostport_len);
-        host_end = colon ? colon : hp_end;
-        if (copy_part(out->host, sizeof(out->host), p,
-                      (size_t)(host_end - p)) != 0)
-            return url_fail(err, errsz, "the host is too long");
+    if (cluster) {
+        out->is_cluster = 1;
+        if (slash && slash[1] && strcmp(slash + 1, "0") != 0)
+            return url_fail(err, errsz,
+                            "a cluster has only database 0: drop the '/N' "
+                            "after the seed nodes");
+        return parse_seeds(p, hostport_len, out, err, errsz);
     }
-    if (!out->host[0])
-        return url_fail(err, errsz, "the host is missing");
-    if (host_end < hp_end) {
-        if (*host_end != ':')
-            return url_fail(err, errsz, "expected ':' before the port");
-        char port[16];
-        int64_t v;
-        if (copy_part(port, sizeof(port), host_end + 1,
-                      (size_t)(hp_end - host_end - 1)) != 0 ||
-            lm_parse_int64(port, 1, 65535, &v) != 0)
-            return url_fail(err, errsz, "the port is not a number 1-65535");
-        out->port = (int)v;
-    }
+    if (parse_hostport(p, hostport_len, out->host, sizeof(out->host),
+                       &out->port, err, errsz) != 0)
+        return -1;
     if (slash && slash[1]) {
         int64_t db;
         if (lm_parse_int64(slash + 1, 0, 15, &db) != 0)
@@ -279,7 +326,31 @@ lm_redis *lm_redis_new(const char *url, int timeout_ms, char *err,
     }
     r->timeout_ms = timeout_ms > 0 ? timeout_ms : 2000;
     r->backoff_ms = LM_REDIS_BACKOFF_MIN_MS;
+    if (r->url.is_cluster &&
+        !(r->cl = lm_rcluster_new(&r->url, r->timeout_ms))) {
+        snprintf(err, errsz, "out of memory");
+        lm_redis_destroy(r);
+        return NULL;
+    }
     return r;
+}
+
+lm_redis *lm_redis_new_node(const lm_redis_url *base, const char *host,
+                            int port, int timeout_ms) {
+    lm_redis *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    snprintf(r->url.host, sizeof(r->url.host), "%s", host);
+    r->url.port = port;
+    memcpy(r->url.user, base->user, sizeof(r->url.user));
+    memcpy(r->url.password, base->password, sizeof(r->url.password));
+    r->timeout_ms = timeout_ms > 0 ? timeout_ms : 2000;
+    r->backoff_ms = LM_REDIS_BACKOFF_MIN_MS;
+    return r;
+}
+
+lm_rcluster *lm_redis_cluster_of(lm_redis *r) {
+    return r->cl;
 }
 
 void lm_redis_destroy(lm_redis *r) {
@@ -287,32 +358,44 @@ void lm_redis_destroy(lm_redis *r) {
         return;
     if (r->c)
         redisFree(r->c);
+    lm_rcluster_destroy(r->cl);
     memset(&r->url, 0, sizeof(r->url)); /* scrub the password */
     free(r);
 }
 
 int lm_redis_add_script(lm_redis *r, lm_script *s) {
-    if (r->n_scripts >= LM_REDIS_SCRIPTS_MAX)
+    if (r->n_scripts >= LM_REDIS_SCRIPTS_MAX ||
+        (r->cl && lm_rcluster_add_script(r->cl, s) != 0))
         return -1;
     r->scripts[r->n_scripts++] = s;
     return 0;
 }
 
 void lm_redis_disconnect(lm_redis *r) {
+    if (r->cl)
+        lm_rcluster_disconnect(r->cl);
     if (r->c)
         drop(r);
 }
 
 int lm_redis_connected(const lm_redis *r) {
-    return r->c != NULL;
+    return r->cl ? lm_rcluster_connected(r->cl) : r->c != NULL;
 }
 
 uint64_t lm_redis_roundtrips(const lm_redis *r) {
-    return r->roundtrips;
+    lm_rcluster_stats st;
+    if (!r->cl)
+        return r->roundtrips;
+    lm_rcluster_get_stats(r->cl, &st);
+    return st.roundtrips;
 }
 
 double lm_redis_last_rtt_ms(const lm_redis *r) {
-    return r->last_rtt_ms;
+    lm_rcluster_stats st;
+    if (!r->cl)
+        return r->last_rtt_ms;
+    lm_rcluster_get_stats(r->cl, &st);
+    return st.last_rtt_ms;
 }
 
 static void drop(lm_redis *r) {
@@ -381,6 +464,8 @@ static int check_version(lm_redis *r, char *err, size_t errsz) {
 }
 
 int lm_redis_connect(lm_redis *r, char *err, size_t errsz) {
+    if (r->cl)
+        return lm_rcluster_connect(r->cl, err, errsz);
     if (r->c)
         return 0;
     struct timeval tv = {r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000};
@@ -439,6 +524,8 @@ void lm_redis_replies_free(redisReply **replies, size_t n) {
 
 int lm_redis_exec(lm_redis *r, const lm_pipe *p, redisReply **replies,
                   char *err, size_t errsz) {
+    if (r->cl)
+        return lm_rcluster_exec(r->cl, p, replies, err, errsz);
     for (size_t i = 0; i < p->n; i++)
         replies[i] = NULL;
     if (!r->c) {

@@ -5,7 +5,10 @@
  * sends them all and reads every reply in one round trip.
  *
  * Connection: from LASTMILE_REDIS_URL, `redis://[user:password@]host:port[/db]`
- * or `unix:///path/to/redis.sock[?db=N]`. AUTH (with an ACL user when one is
+ * or `unix:///path/to/redis.sock[?db=N]`, or a Redis Cluster by its seed
+ * nodes, `redis+cluster://[user:password@]host:port[,host:port...]`: then
+ * every call below routes through lm_redis_cluster.h (same API, same
+ * return codes; see its design comment). AUTH (with an ACL user when one is
  * given), SELECT and SCRIPT LOAD of every registered script run on each
  * (re)connect, so scripts survive a Redis restart. A lost connection is
  * dropped and re-dialled on the next exec, with exponential backoff between
@@ -31,6 +34,12 @@
 #define LM_REDIS_BACKOFF_MAX_MS 2000
 #define LM_REDIS_MIN_MAJOR      7  /* connect refuses older servers */
 #define LM_PIPE_ARGS_MAX        64 /* arguments of one *_strs command */
+#define LM_REDIS_SEEDS_MAX      16 /* seed nodes of a redis+cluster:// URL */
+
+typedef struct lm_redis_seed {
+    char host[256];
+    int port;
+} lm_redis_seed;
 
 typedef struct lm_redis_url {
     int is_unix;
@@ -40,10 +49,15 @@ typedef struct lm_redis_url {
     char user[128];
     char password[256];
     int db;
+    /* redis+cluster://: is_cluster, the seeds (host/port above = seeds[0]) */
+    int is_cluster;
+    int n_seeds;
+    lm_redis_seed seeds[LM_REDIS_SEEDS_MAX];
 } lm_redis_url;
 
 /* Parses a Redis URL; 0 / -1 with err naming what is wrong and an example.
- * The password never appears in err. */
+ * The password never appears in err. A cluster URL takes no database
+ * (a cluster has only database 0). */
 int lm_redis_url_parse(const char *url, lm_redis_url *out, char *err,
                        size_t errsz);
 

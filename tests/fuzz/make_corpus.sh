@@ -183,6 +183,7 @@ printf 'redis://worker:s3cret-passw0rd@redis.internal:6380/15' | raw redis_url a
 printf 'redis://:only-a-password-here@[::1]:65535' | raw redis_url ipv6
 printf 'unix:///run/redis/redis.sock?db=3' | raw redis_url unix
 printf 'rediss://h:0/99999999999999999999' | raw redis_url bad
+printf 'redis+cluster://worker:s3cret@10.0.0.1:7000,10.0.0.2:7001,[::1]:7002' | raw redis_url cluster
 
 # ---- pbjson: JSON lines for `lastmile publish` ---------------------------------------
 # the first byte picks the topic (byte % 7): F intake, G qualification,
