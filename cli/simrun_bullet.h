@@ -31,7 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LM_BULLET_CAP_MS 2000 /* real ms one lead may hold real speed */
+#define LM_BULLET_CAP_MS 5000 /* real ms one lead may hold real speed */
 #define LM_BULLET_AHEAD_MS                                                     \
     20 /* real ms (at the demo's speed) before a                               \
           lead's time at which the clock steps to                              \
