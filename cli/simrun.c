@@ -290,10 +290,8 @@ int lm_simrun(const lm_settings *s, const lm_simrun_opts *o,
             lm_sim_lead l;
             lm_sim_lead_make(&o->sim, next, &l);
             if (l.submitted_at_ms > now) {
-                lm_bullet_approach(&bt, &l, now); /* may step to it */
-                now = lm_clock_now_ms();
-                if (l.submitted_at_ms > now)
-                    break;
+                lm_bullet_next(&bt, &l, now); /* wake up for it */
+                break;
             }
             lm_bullet_publishing(&bt, &l);
             if (produce(prod, t_intake, l.email, &l.msg.base) != 0) {

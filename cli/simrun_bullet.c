@@ -52,10 +52,10 @@ int lm_bullet_wants(const lm_bullet *b, const lm_sim_lead *l,
     return 1;
 }
 
-static void go_slow(lm_bullet *b, int64_t at_least_ms) {
+static void go_slow(lm_bullet *b) {
     if (b->slow)
         return;
-    if (lm_clock_set(1.0, at_least_ms) == 0) {
+    if (lm_clock_set(1.0) == 0) {
         b->slow = 1;
         b->slow_since = lm_clock_mono_ms();
     }
@@ -64,23 +64,17 @@ static void go_slow(lm_bullet *b, int64_t at_least_ms) {
 static void go_fast(lm_bullet *b) {
     if (!b->slow)
         return;
-    lm_clock_set(b->fast, 0);
+    lm_clock_set(b->fast);
     b->slow = 0;
     b->st.slow_ms += lm_clock_mono_ms() - b->slow_since;
 }
 
-void lm_bullet_approach(lm_bullet *b, const lm_sim_lead *l, int64_t now_ms) {
+void lm_bullet_next(lm_bullet *b, const lm_sim_lead *l, int64_t now_ms) {
     char lead_id[40];
     b->wake_ms = -1;
     if (b->fast == 0 || b->slow || !lm_bullet_wants(b, l, lead_id))
         return;
-    double real = (double)(l->submitted_at_ms - now_ms) / b->fast;
-    if (real <= (double)LM_BULLET_AHEAD_MS) {
-        go_slow(b, l->submitted_at_ms);
-        return;
-    }
-    /* wake up with half the margin left for the loop's own work */
-    b->wake_ms = (int64_t)(real - LM_BULLET_AHEAD_MS / 2.0);
+    b->wake_ms = (int64_t)((double)(l->submitted_at_ms - now_ms) / b->fast);
 }
 
 int lm_bullet_poll_ms(const lm_bullet *b, int poll_ms) {
@@ -110,10 +104,13 @@ void lm_bullet_publishing(lm_bullet *b, lm_sim_lead *l) {
     b->v[b->n].t0_mono = lm_clock_mono_ms();
     b->n++;
     b->st.leads++;
-    go_slow(b, 0);
+    go_slow(b);
     int64_t now = lm_clock_now_ms();
-    if (l->submitted_at_ms < now)
+    if (l->submitted_at_ms < now) {
+        if (now - l->submitted_at_ms > b->st.late_ms)
+            b->st.late_ms = now - l->submitted_at_ms;
         l->submitted_at_ms = l->msg.submitted_at_ms = now;
+    }
 }
 
 static void drop(lm_bullet *b, size_t i) {

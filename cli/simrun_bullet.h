@@ -15,10 +15,11 @@
  * and logged). The clock goes back to the demo's speed when no watched
  * lead is left.
  *
- * Just before a watched lead's submission time, the clock switches to
- * real speed stepping forward to exactly that time (lm_clock_set's
- * at_least): at the demo's speed the market's loop would reach it a few
- * simulated minutes late, which would count against the fleet.
+ * The market wakes up for a watched lead's submission time to the real
+ * millisecond (lm_bullet_poll_ms); what it is late all the same (a
+ * fraction of a millisecond, simulated seconds at the demo's speed) is the
+ * market's, not the fleet's: the lead is submitted at the clock's time
+ * when it is sent (lm_bullet_publishing).
  *
  * Owned by the market's one thread (simrun.c); not thread-safe. */
 #ifndef LM_SIMRUN_BULLET_H
@@ -32,16 +33,13 @@
 #include <stdint.h>
 
 #define LM_BULLET_CAP_MS 5000 /* real ms one lead may hold real speed */
-#define LM_BULLET_AHEAD_MS                                                     \
-    20 /* real ms (at the demo's speed) before a                               \
-          lead's time at which the clock steps to                              \
-          it and slows down */
-
 typedef struct lm_bullet_stats {
     size_t leads;    /* leads watched at real speed */
     size_t capped;   /* of them, given up after the cap */
     int64_t slow_ms; /* real ms the clock ran at real speed */
     int64_t max_ms;  /* the longest real ms one lead was watched */
+    int64_t late_ms; /* the most simulated ms the market submitted a
+                        watched lead after its drawn time */
 } lm_bullet_stats;
 
 typedef struct lm_bullet_lead {
@@ -57,7 +55,7 @@ typedef struct lm_bullet {
     size_t n, cap;
     int slow;
     int64_t slow_since;
-    int64_t wake_ms; /* real ms until the next watched lead is near; -1 */
+    int64_t wake_ms; /* real ms until the next watched lead is due; -1 */
     lm_bullet_stats st;
 } lm_bullet;
 
@@ -68,13 +66,11 @@ void lm_bullet_free(lm_bullet *b);
 /* 1 when lead `l` is one to watch (fills lead_id), else 0. Pure but for
  * reading the persons seen. */
 int lm_bullet_wants(const lm_bullet *b, const lm_sim_lead *l, char lead_id[40]);
-/* The market's next lead is `l`, due at sim `due_ms`, clock now `now_ms`:
- * when it is one to watch and due within LM_BULLET_AHEAD_MS of the demo's
- * speed, the clock steps to it and slows down. */
-void lm_bullet_approach(lm_bullet *b, const lm_sim_lead *l, int64_t now_ms);
+/* The market's next lead is `l`, not due yet at the clock's `now_ms`:
+ * when it is one to watch, notes the real ms until it is due. */
+void lm_bullet_next(lm_bullet *b, const lm_sim_lead *l, int64_t now_ms);
 /* How long the market may wait for messages (at most poll_ms): less when
- * the next watched lead comes within reach sooner, so the loop turns
- * before it is due. */
+ * the next watched lead is due sooner, so the loop turns when it is. */
 int lm_bullet_poll_ms(const lm_bullet *b, int poll_ms);
 /* Lead `l` is about to be published: remembers its person, and watches it
  * when it is one to watch, slowing the clock down if it is not yet. A

@@ -94,10 +94,10 @@ int lm_clock_own(const char *path, double scale, int64_t start_ms, char *err,
     return 0;
 }
 
-int lm_clock_set(double scale, int64_t at_least_ms) {
+int lm_clock_set(double scale) {
     if (!clock_page || !clock_owner)
         return -1;
-    return lm_clock_page_set(clock_page, scale, at_least_ms);
+    return lm_clock_page_set(clock_page, scale);
 }
 
 int lm_clock_shared(void) {

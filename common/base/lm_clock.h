@@ -59,10 +59,10 @@ int lm_clock_attach(const char *path, char *err, size_t errsz);
  * `scale`; this process becomes its owner and reads it. 0; -1 with err. */
 int lm_clock_own(const char *path, double scale, int64_t start_ms, char *err,
                  size_t errsz);
-/* Owner only: the clock runs at `scale` from now on (lm_clock_page_set:
- * continuous, or stepped forward to at_least_ms; never back). 0; -1 when
- * this process does not own a clock or the scale is out of range. */
-int lm_clock_set(double scale, int64_t at_least_ms);
+/* Owner only: the clock runs at `scale` from now on, continuing from the
+ * time it shows (lm_clock_page_set: no jump, never back). 0; -1 when this
+ * process does not own a clock or the scale is out of range. */
+int lm_clock_set(double scale);
 /* 1 when this process reads a shared clock; 2 when it owns it. */
 int lm_clock_shared(void);
 /* Detaches; the owner also removes the file. After every reader thread

@@ -112,7 +112,7 @@ double lm_clock_page_max_scale(const lm_clock_page *p) {
         atomic_load_explicit(&p->d->max_scale_bits, memory_order_relaxed));
 }
 
-int lm_clock_page_set(lm_clock_page *p, double scale, int64_t at_least_ms) {
+int lm_clock_page_set(lm_clock_page *p, double scale) {
     if (!p || !p->writable || !(scale > 0) ||
         scale > lm_clock_page_max_scale(p))
         return -1;
@@ -127,9 +127,7 @@ int lm_clock_page_set(lm_clock_page *p, double scale, int64_t at_least_ms) {
         .scale =
             bitsd(atomic_load_explicit(&d->scale_bits, memory_order_relaxed)),
         .t_us = mono_us()};
-    int64_t sim = snap_sim_us(&s);
-    if (at_least_ms > 0 && at_least_ms * 1000 > sim)
-        sim = at_least_ms * 1000;
+    int64_t sim = snap_sim_us(&s); /* where the old scale has got to */
     atomic_store_explicit(&d->real_us, s.t_us, memory_order_relaxed);
     atomic_store_explicit(&d->sim_us, sim, memory_order_relaxed);
     atomic_store_explicit(&d->scale_bits, dbits(scale), memory_order_relaxed);

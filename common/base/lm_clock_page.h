@@ -49,9 +49,9 @@ int64_t lm_clock_page_now_ms(const lm_clock_page *p);
 double lm_clock_page_scale(const lm_clock_page *p);
 double lm_clock_page_max_scale(const lm_clock_page *p);
 /* Owner only: from this instant the clock runs at `scale` (0 < scale <=
- * max_scale), continuing from the simulated time it shows now, or from
- * `at_least_ms` when that is later (a step forward; time never goes
- * back). 0; -1 when the handle is read-only or the scale out of range. */
-int lm_clock_page_set(lm_clock_page *p, double scale, int64_t at_least_ms);
+ * max_scale), continuing from the simulated time it shows now (no jump,
+ * never back). 0; -1 when the handle is read-only or the scale out of
+ * range. */
+int lm_clock_page_set(lm_clock_page *p, double scale);
 
 #endif

@@ -1,11 +1,11 @@
 /* test_clock.c — the shared clock (lm_clock_page.h, lm_clock.h's shared
  * part): a scale change keeps simulated time continuous and monotonic,
  * also for readers in other threads and another process while the owner
- * switches the scale thousands of times; two readers agree; a step forward
- * never goes back; missing, short or foreign files are refused with the
- * path and the fix; LASTMILE_TIME_PATH attaches a process (and is refused
- * beside a fixed scale). No wall-clock duration is asserted: every bound
- * is relative to the real time the test itself measured. */
+ * switches the scale thousands of times; two readers agree; missing, short or
+ * foreign files are refused with the path and the fix; LASTMILE_TIME_PATH
+ * attaches a process (and is refused beside a fixed scale). No wall-clock
+ * duration is asserted: every bound is relative to the real time the test
+ * itself measured. */
 #include "lm_clock.h"
 #include "lm_clock_page.h"
 #include "lm_env.h"
@@ -46,7 +46,7 @@ Test(clock, scale_change_is_continuous) {
         lm_clock_page_create(path, FAST, FAST, T0, err, sizeof(err));
     cr_assert(w, "%s", err);
     int64_t m0 = lm_clock_mono_ms(), a = lm_clock_page_now_ms(w);
-    cr_assert_eq(lm_clock_page_set(w, 1.0, 0), 0);
+    cr_assert_eq(lm_clock_page_set(w, 1.0), 0);
     int64_t b = lm_clock_page_now_ms(w), m1 = lm_clock_mono_ms();
     cr_expect_eq(lm_clock_page_scale(w), 1.0);
     cr_expect_eq(lm_clock_page_max_scale(w), FAST);
@@ -54,23 +54,9 @@ Test(clock, scale_change_is_continuous) {
        scale (plus a ms of rounding at each end) */
     cr_expect_geq(b, a);
     cr_expect_leq(b - a, (int64_t)((double)(m1 - m0 + 2) * FAST));
-    cr_assert_eq(lm_clock_page_set(w, FAST, 0), 0);
+    cr_assert_eq(lm_clock_page_set(w, FAST), 0);
     int64_t c = lm_clock_page_now_ms(w);
     cr_expect_geq(c, b);
-    lm_clock_page_close(w, 1);
-}
-
-Test(clock, step_forward_never_back) {
-    char err[512];
-    lm_clock_page *w =
-        lm_clock_page_create(path, FAST, FAST, T0, err, sizeof(err));
-    cr_assert(w, "%s", err);
-    int64_t target = lm_clock_page_now_ms(w) + 3600000;
-    cr_assert_eq(lm_clock_page_set(w, 1.0, target), 0);
-    cr_expect_geq(lm_clock_page_now_ms(w), target);
-    int64_t before = lm_clock_page_now_ms(w);
-    cr_assert_eq(lm_clock_page_set(w, 1.0, T0), 0); /* in the past: no */
-    cr_expect_geq(lm_clock_page_now_ms(w), before);
     lm_clock_page_close(w, 1);
 }
 
@@ -81,9 +67,9 @@ Test(clock, owner_only_and_in_range) {
     cr_assert(w, "%s", err);
     lm_clock_page *r = lm_clock_page_open(path, err, sizeof(err));
     cr_assert(r, "%s", err);
-    cr_expect_eq(lm_clock_page_set(r, 1.0, 0), -1, "a reader cannot set");
-    cr_expect_eq(lm_clock_page_set(w, FAST * 2, 0), -1, "past the max");
-    cr_expect_eq(lm_clock_page_set(w, 0, 0), -1);
+    cr_expect_eq(lm_clock_page_set(r, 1.0), -1, "a reader cannot set");
+    cr_expect_eq(lm_clock_page_set(w, FAST * 2), -1, "past the max");
+    cr_expect_eq(lm_clock_page_set(w, 0), -1);
     cr_expect_eq(lm_clock_page_scale(r), FAST);
     /* the file is there once: a second owner is refused */
     cr_expect_null(lm_clock_page_create(path, 1, 1, T0, err, sizeof(err)));
@@ -129,7 +115,7 @@ Test(clock, monotonic_under_switches_two_readers_agree) {
     cr_assert_eq(pthread_create(&th, NULL, reader, &arg), 0);
     int64_t last = 0, disagree = 0, back = 0;
     for (int i = 0; i < 20000; i++) {
-        lm_clock_page_set(w, i % 2 ? FAST : 1.0, 0);
+        lm_clock_page_set(w, i % 2 ? FAST : 1.0);
         /* read in turn through two mappings: each later read is later */
         int64_t a = lm_clock_page_now_ms(r1), b = lm_clock_page_now_ms(r2),
                 c = lm_clock_page_now_ms(r1);
@@ -167,7 +153,7 @@ Test(clock, another_process_agrees) {
             v = lm_clock_page_now_ms(r);
         _exit(write(back[1], &v, sizeof(v)) == sizeof(v) ? 0 : 1);
     }
-    lm_clock_page_set(w, 1.0, 0);
+    lm_clock_page_set(w, 1.0);
     int64_t before = lm_clock_page_now_ms(w), child = -1;
     cr_assert_eq(write(go[1], "x", 1), 1);
     cr_assert_eq(read(back[0], &child, sizeof(child)), (ssize_t)sizeof(child));
@@ -213,7 +199,7 @@ Test(clock, process_clock_follows_the_file) {
     cr_expect_eq(lm_clock_real_delay_ms(0), 0);
     int64_t a = lm_clock_now_ms();
     cr_expect_geq(a, T0);
-    cr_assert_eq(lm_clock_set(1.0, 0), 0);
+    cr_assert_eq(lm_clock_set(1.0), 0);
     cr_expect_eq(lm_clock_scale(), 1.0);
     cr_expect_eq(lm_clock_scale_max(), FAST);
     cr_expect_geq(lm_clock_now_ms(), a);
