@@ -248,13 +248,14 @@ static int demo_report(const lm_settings *s, const lm_simrun_stats *st,
                       (json_int_t)st->owner_done, "reminders_seen",
                       (json_int_t)st->reminders, "escalations_seen",
                       (json_int_t)st->escalations));
-        json_object_set_new(json_object_get(j, "market"), "real_speed",
-                            json_pack("{s:I, s:I, s:I, s:I}", "leads",
-                                      (json_int_t)st->bullet.leads, "capped",
-                                      (json_int_t)st->bullet.capped, "real_ms",
-                                      (json_int_t)st->bullet.slow_ms,
-                                      "max_lead_ms",
-                                      (json_int_t)st->bullet.max_ms));
+        json_object_set_new(
+            json_object_get(j, "market"), "real_speed",
+            json_pack("{s:I, s:I, s:I, s:I, s:I}", "leads",
+                      (json_int_t)st->bullet.leads, "capped",
+                      (json_int_t)st->bullet.capped, "real_ms",
+                      (json_int_t)st->bullet.slow_ms, "max_lead_ms",
+                      (json_int_t)st->bullet.max_ms, "submitted_late_max_ms",
+                      (json_int_t)st->bullet.late_ms));
         lm_report_owners_attach(s, "lastmile demo", j, NULL);
         rc = json_dumpf(j, stdout, JSON_INDENT(2) | LM_REPORT_JSON_REAL);
         fputc('\n', stdout);
