@@ -393,7 +393,8 @@ int lm_cmd_demo(int argc, char **argv) {
     }
     fprintf(stderr,
             "lastmile demo: 4 workers up; %zu leads over %.0f simulated days "
-            "(+%.0f), 1 s = %.1f simulated hours\n",
+            "(+%.0f), 1 s = %.1f simulated hours (real speed while a lead "
+            "is on its way to its first touch)\n",
             sim.n_leads, days, tail, scale / 3600.0);
 
     /* the market opens when the fleet is there (demo_ready.h) */
