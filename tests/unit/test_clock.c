@@ -81,7 +81,7 @@ Test(clock, owner_only_and_in_range) {
 /* A reader thread with its own mapping reads as fast as it can while the
  * owner flips the scale: its readings never go back. */
 typedef struct reader_arg {
-    atomic_int stop;
+    atomic_int stop, started;
     int64_t backwards, reads;
 } reader_arg;
 
@@ -89,14 +89,17 @@ static void *reader(void *p) {
     reader_arg *a = p;
     char err[512];
     lm_clock_page *r = lm_clock_page_open(path, err, sizeof(err));
-    if (!r)
+    if (!r) {
+        atomic_store(&a->started, 1); /* reads stays 0: the test fails */
         return NULL;
+    }
     int64_t last = 0;
     while (!atomic_load(&a->stop)) {
         int64_t now = lm_clock_page_now_ms(r);
         a->backwards += now < last;
         last = now;
         a->reads++;
+        atomic_store(&a->started, 1);
     }
     lm_clock_page_close(r, 0);
     return NULL;
@@ -113,6 +116,8 @@ Test(clock, monotonic_under_switches_two_readers_agree) {
     reader_arg arg = {0};
     pthread_t th;
     cr_assert_eq(pthread_create(&th, NULL, reader, &arg), 0);
+    while (!atomic_load(&arg.started)) /* reading while the scale flips */
+        usleep(1000);
     int64_t last = 0, disagree = 0, back = 0;
     for (int i = 0; i < 20000; i++) {
         lm_clock_page_set(w, i % 2 ? FAST : 1.0);
