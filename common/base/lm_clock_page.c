@@ -21,10 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PAGE_MAGIC   "LMCLOCK"
-#define PAGE_VERSION 1u
-#define PAGE_BYTES   4096
-#define PATH_MAX_LEN 4096
+#define PAGE_MAGIC    "LMCLOCK"
+#define PAGE_VERSION  1u
+#define PAGE_BYTES    4096
+#define PATH_MAX_LEN  4096
+#define PAGE_STUCK_US 1000000 /* an odd seq this long: its writer died */
 
 typedef struct page_data {
     char magic[8];
@@ -70,11 +71,21 @@ typedef struct snap {
 } snap;
 
 static void page_read(const page_data *d, snap *s) {
+    int64_t odd_since = 0;
     for (;;) {
         uint64_t s1 = atomic_load_explicit(&d->seq, memory_order_acquire);
-        if (s1 & 1) {
-            sched_yield(); /* the writer is between its two stores */
-            continue;
+        int stuck = 0;
+        if (s1 & 1) { /* the writer is between its two stores */
+            int64_t t = mono_us();
+            if (!odd_since)
+                odd_since = t;
+            /* a writer dead there never finishes: take the fields as
+               they are rather than wait for ever */
+            stuck = t - odd_since > PAGE_STUCK_US;
+            if (!stuck) {
+                sched_yield();
+                continue;
+            }
         }
         s->real_us = atomic_load_explicit(&d->real_us, memory_order_relaxed);
         s->sim_us = atomic_load_explicit(&d->sim_us, memory_order_relaxed);
@@ -82,7 +93,7 @@ static void page_read(const page_data *d, snap *s) {
             bitsd(atomic_load_explicit(&d->scale_bits, memory_order_relaxed));
         s->t_us = mono_us();
         atomic_thread_fence(memory_order_seq_cst);
-        if (atomic_load_explicit(&d->seq, memory_order_relaxed) == s1)
+        if (stuck || atomic_load_explicit(&d->seq, memory_order_relaxed) == s1)
             return;
     }
 }

@@ -22,7 +22,10 @@
  * no reader ever extrapolates an old scale past the moment it changed.
  *
  * Failure modes: a missing, short or foreign file (bad magic or version)
- * is refused at open with a sentence naming the path and the fix. */
+ * is refused at open with a sentence naming the path and the fix. An
+ * owner that dies between its two sequence increments (a few instructions)
+ * leaves the page mid-write: readers wait 1 s for it, then read the fields
+ * as they are. */
 #ifndef LM_CLOCK_PAGE_H
 #define LM_CLOCK_PAGE_H
 

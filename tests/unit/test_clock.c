@@ -11,6 +11,7 @@
 #include "lm_env.h"
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -238,4 +239,26 @@ Test(clock, attach_missing_file_is_an_error_at_start) {
                   strstr(err, "cannot open the shared clock"),
               "%s", err);
     cr_expect_eq(lm_clock_shared(), 0);
+}
+
+/* An owner killed between its two sequence increments leaves `seq` odd:
+ * readers do not hang on it (they read the fields after a while). */
+Test(clock, a_writer_dead_mid_write_does_not_hang_readers, .timeout = 30) {
+    char err[512];
+    lm_clock_page *w =
+        lm_clock_page_create(path, FAST, FAST, T0, err, sizeof(err));
+    cr_assert(w, "%s", err);
+    lm_clock_page *r = lm_clock_page_open(path, err, sizeof(err));
+    cr_assert(r, "%s", err);
+    int64_t a = lm_clock_page_now_ms(r);
+    /* page layout: magic[8], version, size (4 each), then seq */
+    int fd = open(path, O_RDWR);
+    uint64_t seq = 0;
+    cr_assert_eq(pread(fd, &seq, sizeof(seq), 16), (ssize_t)sizeof(seq));
+    seq |= 1;
+    cr_assert_eq(pwrite(fd, &seq, sizeof(seq), 16), (ssize_t)sizeof(seq));
+    close(fd);
+    cr_expect_geq(lm_clock_page_now_ms(r), a);
+    lm_clock_page_close(r, 0);
+    lm_clock_page_close(w, 1);
 }
