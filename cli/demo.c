@@ -13,7 +13,8 @@
  * process) and the market runs it at real speed while a lead is in the
  * fleet's hands ("bullet time", simrun_bullet.h), so the report's first
  * automatic touch is the fleet's true latency, not that latency times
- * 60,000. The default finishes in about 1.5 minutes on 2 cores.
+ * 60,000. The default finishes in well under two minutes on 2 cores
+ * (~100 s, against ~43 s at a fixed clock).
  *
  * The environment: the demo decides where the fleet runs (its own broker,
  * Redis, topics, clock, metrics ports), so the LASTMILE_* variables that
