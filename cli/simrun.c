@@ -1,7 +1,9 @@
 /* simrun.c — the simulated market's I/O loop (see simrun.h).
  *
  * One thread: publish due leads, take actions, release due answers, draw
- * progress. Answers wait in a min-heap ordered by when they occur. */
+ * progress. Answers wait in a min-heap ordered by when they occur. With a
+ * shared clock it owns, the same thread runs bullet time
+ * (simrun_bullet.h): it also reads lastmile.followup and .outcomes then. */
 #include "simrun.h"
 #include "sim_owners.h"
 
@@ -214,15 +216,24 @@ int lm_simrun(const lm_settings *s, const lm_simrun_opts *o,
               lm_simrun_stats *st, char *err, size_t errsz) {
     memset(st, 0, sizeof(*st));
     char t_intake[LM_TOPIC_MAX], t_actions[LM_TOPIC_MAX],
-        t_timing[LM_TOPIC_MAX], group[LM_TOPIC_MAX + 16], why[512];
+        t_timing[LM_TOPIC_MAX], t_followup[LM_TOPIC_MAX],
+        t_outcomes[LM_TOPIC_MAX], group[LM_TOPIC_MAX + 16], why[512];
     lm_topic_name(s, LM_TOPIC_INTAKE, t_intake, sizeof(t_intake));
     lm_topic_name(s, LM_TOPIC_ACTIONS, t_actions, sizeof(t_actions));
     lm_topic_name(s, LM_TOPIC_TIMING, t_timing, sizeof(t_timing));
+    lm_topic_name(s, LM_TOPIC_FOLLOWUP, t_followup, sizeof(t_followup));
+    lm_topic_name(s, LM_TOPIC_OUTCOMES, t_outcomes, sizeof(t_outcomes));
+    const lm_bullet_topics bt_topics = {t_followup, t_outcomes};
+    int bullet = o->bullet_fast > 1; /* bullet time: see simrun_bullet.h */
     snprintf(group, sizeof(group), "%ssim-connector", s->topic_prefix);
 
     rd_kafka_conf_t *pc = lm_kafka_conf(s, LM_KAFKA_PRODUCER, NULL, err, errsz);
     if (!pc)
         return -1;
+    /* the market's submissions leave at once: a watched lead's time to
+       first touch is the fleet's, not this producer's batching */
+    if (bullet)
+        rd_kafka_conf_set(pc, "linger.ms", "0", NULL, 0);
     rd_kafka_t *prod = rd_kafka_new(RD_KAFKA_PRODUCER, pc, why, sizeof(why));
     rd_kafka_conf_t *cc =
         lm_kafka_conf(s, LM_KAFKA_CONSUMER, group, err, errsz);
@@ -244,11 +255,26 @@ int lm_simrun(const lm_settings *s, const lm_simrun_opts *o,
     }
     rd_kafka_poll_set_consumer(cons);
     warm_producer(prod, t_intake);
-    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(3);
     rd_kafka_topic_partition_list_add(sub, t_actions, RD_KAFKA_PARTITION_UA);
+    if (bullet) {
+        rd_kafka_topic_partition_list_add(sub, t_followup,
+                                          RD_KAFKA_PARTITION_UA);
+        rd_kafka_topic_partition_list_add(sub, t_outcomes,
+                                          RD_KAFKA_PARTITION_UA);
+    }
     rd_kafka_subscribe(cons, sub);
     rd_kafka_topic_partition_list_destroy(sub);
 
+    lm_bullet bt;
+    if (lm_bullet_init(&bt, bullet ? o->bullet_fast : 0, LM_BULLET_CAP_MS) !=
+        0) {
+        snprintf(err, errsz, "out of memory");
+        rd_kafka_consumer_close(cons);
+        rd_kafka_destroy(cons);
+        rd_kafka_destroy(prod);
+        return -1;
+    }
     heap answers = {0};
     lm_sim_owner_acts acts = {0}; /* the owners' side (sim_owners.h) */
     send_ctx to_timing = {prod, t_timing};
@@ -264,11 +290,15 @@ int lm_simrun(const lm_settings *s, const lm_simrun_opts *o,
     while (!(o->stop && *o->stop)) {
         int64_t now = lm_clock_now_ms();
         /* leads whose time has come */
+        bt.wake_ms = -1;
         while (next < o->sim.n_leads) {
             lm_sim_lead l;
             lm_sim_lead_make(&o->sim, next, &l);
-            if (l.submitted_at_ms > now)
+            if (l.submitted_at_ms > now) {
+                lm_bullet_next(&bt, &l, now); /* wake up for it */
                 break;
+            }
+            lm_bullet_publishing(&bt, &l);
             if (produce(prod, t_intake, l.email, &l.msg.base) != 0) {
                 snprintf(err, errsz, "produce to %s failed", t_intake);
                 rc = -1;
@@ -281,16 +311,23 @@ int lm_simrun(const lm_settings *s, const lm_simrun_opts *o,
         }
         /* actions, as a connector takes them */
         for (int k = 0; k < SIMRUN_BATCH; k++) {
-            rd_kafka_message_t *m =
-                rd_kafka_consumer_poll(cons, k == 0 ? SIMRUN_POLL_MS : 0);
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(
+                cons, k == 0 ? lm_bullet_poll_ms(&bt, SIMRUN_POLL_MS) : 0);
             if (!m)
                 break;
+            if (!m->err &&
+                lm_bullet_message(&bt, &bt_topics, rd_kafka_topic_name(m->rkt),
+                                  m->payload, m->len)) {
+                rd_kafka_message_destroy(m);
+                continue;
+            }
             if (!m->err) {
                 Lastmile__V1__FollowUpAction *a =
                     lastmile__v1__follow_up_action__unpack(NULL, m->len,
                                                            m->payload);
                 if (a && a->kind == LASTMILE__V1__ACTION_KIND__TOUCH) {
                     st->touches++;
+                    lm_bullet_done(&bt, a->lead_id);
                     lm_sim_answer ans;
                     if (lm_sim_answer_touch(&sim, a, &ans) &&
                         idset_add(&answered, a->lead_id) == 1) {
@@ -351,6 +388,7 @@ int lm_simrun(const lm_settings *s, const lm_simrun_opts *o,
         st->owner_done +=
             lm_sim_owner_release(&acts, now, send_timing, &to_timing);
         rd_kafka_poll(prod, 0);
+        lm_bullet_tick(&bt, 0);
         int64_t mono = lm_clock_mono_ms();
         if (!o->quiet &&
             mono - last_progress >= (o->progress_tty ? 250 : 5000)) {
@@ -363,6 +401,9 @@ int lm_simrun(const lm_settings *s, const lm_simrun_opts *o,
     if (!o->quiet)
         progress(o, st, lm_clock_now_ms(), t0, 1);
 out:
+    lm_bullet_tick(&bt, 1);
+    st->bullet = bt.st;
+    lm_bullet_free(&bt);
     rd_kafka_flush(prod, 10000);
     rd_kafka_consumer_close(cons);
     rd_kafka_destroy(cons);

@@ -6,6 +6,7 @@
 #define LM_SIMRUN_H
 
 #include "sim.h"
+#include "simrun_bullet.h"
 
 #include "lm_env.h"
 
@@ -17,6 +18,9 @@ typedef struct lm_simrun_opts {
     int progress_tty; /* 1: a live bar on stderr; 0: a line every 5 s */
     int quiet;        /* no progress at all */
     volatile sig_atomic_t *stop; /* set by a signal handler */
+    /* the demo's scale when this process owns a shared clock (lm_clock_own):
+       bullet time (simrun_bullet.h); 0: the clock is left alone */
+    double bullet_fast;
 } lm_simrun_opts;
 
 typedef struct lm_simrun_stats {
@@ -24,6 +28,7 @@ typedef struct lm_simrun_stats {
     size_t touches, handoffs, answers, conversions, late_answers;
     size_t deals_won, deals_lost; /* the CRM's results after hand-offs */
     size_t owner_done, reminders, escalations; /* the owners' side */
+    lm_bullet_stats bullet; /* real speed while leads were in flight */
 } lm_simrun_stats;
 
 /* 0 when the end time was reached (or stop was set), -1 with err. */

@@ -4,6 +4,7 @@
  * deployment sees all of them at once. */
 #include "lm_env.h"
 
+#include "lm_clock.h"
 #include "lm_fmt.h"
 
 #include "lm_log.h"
@@ -317,6 +318,31 @@ static int check_unknown(char *err, size_t errsz) {
     return rc;
 }
 
+/* LASTMILE_TIME_PATH: the shared clock replaces the fixed scale, so the
+ * two are not given together; the file must be there (its owner creates
+ * it before starting the fleet). Attaches this process's clock. */
+static int settings_clock(lm_settings *s, const char *component, char *err,
+                          size_t errsz) {
+    int bad = 0;
+    s->time_path = env_value("LASTMILE_TIME_PATH", component, err, errsz, &bad);
+    if (bad || !s->time_path || !*s->time_path)
+        return bad ? -1 : 0;
+    if (s->time_scale != 1.0 || s->time_origin_ms != 0 ||
+        s->time_start_ms != 0) {
+        lm_errf_add(err, errsz,
+                    "LASTMILE_TIME_PATH is set together with "
+                    "LASTMILE_TIME_SCALE/_ORIGIN_MS/_START_MS: the shared "
+                    "clock file carries the scale; unset the other three");
+        return -1;
+    }
+    char why[4200];
+    if (lm_clock_attach(s->time_path, why, sizeof(why)) != 0) {
+        lm_errf_add(err, errsz, "LASTMILE_TIME_PATH: %s", why);
+        return -1;
+    }
+    return 0;
+}
+
 int lm_settings_load(lm_settings *s, const char *component, char *err,
                      size_t errsz) {
     memset(s, 0, sizeof(*s));
@@ -408,6 +434,8 @@ int lm_settings_load(lm_settings *s, const char *component, char *err,
             "(example: LASTMILE_TIME_ORIGIN_MS=$(date +%%s%%3N))");
         bad = 1;
     }
+    if (settings_clock(s, component, err, errsz) != 0)
+        bad = 1;
     n = 1000;
     if (env_number("LASTMILE_BATCH_MAX", component, 1, 100000, &n, err,
                    errsz) != 0)
@@ -450,6 +478,7 @@ void lm_settings_free(lm_settings *s) {
     free(s->instance_id);
     free(s->config_path);
     free(s->model_path);
+    free(s->time_path);
     for (int i = 0; i < s->n_kafka; i++) {
         free(s->kafka[i].name);
         free(s->kafka[i].value);

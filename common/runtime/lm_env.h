@@ -44,6 +44,9 @@ typedef struct lm_settings {
     double time_scale;
     int64_t time_origin_ms; /* 0 = unset */
     int64_t time_start_ms;  /* 0 = same as origin */
+    /* LASTMILE_TIME_PATH: the shared clock file, attached by
+       lm_settings_load (lm_clock_attach); "" = none */
+    char *time_path;
     int batch_max;
     int64_t dedupe_ttl_s;
     int shutdown_timeout_ms;

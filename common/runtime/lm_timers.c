@@ -404,8 +404,11 @@ int lm_timers_claim(lm_runtime *rt, const char *ns, int max_per_bucket,
     char now[LM_FMT_I64_MAX], lease[LM_FMT_I64_MAX], max[LM_FMT_I64_MAX],
         err[256];
     lm_fmt_i64(now, now_ms);
+    /* the lease at the clock's fastest scale: a shared clock may speed up
+       while the claim is held, and the lease must still outlast
+       LM_TIMERS_LEASE_MS of real time */
     lm_fmt_i64(lease,
-               now_ms + (int64_t)(LM_TIMERS_LEASE_MS * lm_clock_scale()));
+               now_ms + (int64_t)(LM_TIMERS_LEASE_MS * lm_clock_scale_max()));
     lm_fmt_i64(max, max_per_bucket);
     for (int b = 0; b < LM_TIMERS_BUCKETS; b++) {
         char set[LM_TIMERS_KEY_MAX], claimed[LM_TIMERS_KEY_MAX],
