@@ -1,8 +1,9 @@
 /* test_worker_qual_shadow.c — a candidate model in shadow
  * (LASTMILE_MODEL_SHADOW, workers/qualification/qual_shadow.h), through
- * the recorder: both scores on the decision, the decision by the live
- * score alone, a bad candidate file refused at start with its file:line
- * and fix, and nothing without the variable.
+ * the recorder: both scores on the decision (a disqualified lead's on its
+ * outcome), the decision by the live score alone, a bad candidate file
+ * refused at start with its file:line and fix, and nothing without the
+ * variable.
  *
  * Each Test runs in its own process (Criterion), so setenv and the
  * worker's state do not leak between them. No Kafka, no Redis. */
@@ -113,6 +114,45 @@ Test(worker_qual_shadow, a_bad_candidate_stops_the_start_with_file_line) {
     cr_expect(strstr(err, want) != NULL, "%s", err);
     cr_expect(strstr(err, "did you mean \"title=vp\"") != NULL, "%s", err);
     cr_expect(strstr(err, "fix:") != NULL, "%s", err);
+    lm_qualification_worker.fini(lm_qualification_worker.ctx);
+    unlink(path);
+}
+
+/* A disqualified lead has no decision event: its shadow score goes on its
+ * Outcome, so the candidate can be judged on the leads the live model
+ * turned away too. */
+Test(worker_qual_shadow, a_disqualified_lead_carries_it_on_its_outcome) {
+    write_model("{\"format\": \"lastmile-logistic-v1\", \"version\": "
+                "\"candidate-3\", \"weights\": {\"bias\": 3.0}}");
+    char err[2048] = "";
+    cr_assert_eq(init_worker(err, sizeof(err)), 0, "%s", err);
+    lm_recorder *rec = lm_recorder_new();
+    size_t n = lm_recorder_plan_batch(rec, &lm_qualification_worker);
+    lm_recorder_reply_str(rec, "OK"); /* WATCH */
+    for (size_t i = 1; i < n; i++)
+        lm_recorder_reply_int(rec, 0);
+    lm_recorder_begin_batch(rec, &lm_qualification_worker);
+    Lastmile__V1__LeadAccepted l = LASTMILE__V1__LEAD_ACCEPTED__INIT;
+    l.lead_id = LEAD;
+    l.event_id = "ev-2";
+    l.source = "purchased_list";
+    l.title = "Student";
+    l.company_size = 1;
+    l.country = "DE";
+    l.timezone = "Europe/Berlin";
+    l.submitted_at_ms = NOW_MS - 60000;
+    cr_assert_eq(
+        lm_recorder_handle(rec, &lm_qualification_worker, &l.base, NOW_MS), 0,
+        "%s", lm_recorder_rejected(rec) ? lm_recorder_rejected(rec) : "");
+    cr_assert_not_null(lm_recorder_emit_on(rec, LM_TOPIC_OUTCOMES),
+                       "the lead was not disqualified");
+    Lastmile__V1__Outcome *o = (Lastmile__V1__Outcome *)lm_recorder_emit_unpack(
+        rec, 0, &lastmile__v1__outcome__descriptor);
+    cr_assert_not_null(o);
+    cr_expect_eq(o->status, LASTMILE__V1__OUTCOME_STATUS__DISQUALIFIED_OUTCOME);
+    cr_expect_float_eq(o->shadow_score, lm_model_sigmoid(3.0), 1e-12);
+    cr_expect_str_eq(o->shadow_model_version, "candidate-3");
+    lm_recorder_free(rec);
     lm_qualification_worker.fini(lm_qualification_worker.ctx);
     unlink(path);
 }

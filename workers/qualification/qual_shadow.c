@@ -31,18 +31,16 @@ int qual_shadow_init(qual_shadow *s, char *err, size_t errsz) {
     return 0;
 }
 
-void qual_shadow_score(const qual_shadow *s,
-                       const Lastmile__V1__LeadAccepted *lead,
-                       const char *region,
-                       Lastmile__V1__QualificationDecision *d) {
+int qual_shadow_score(const qual_shadow *s,
+                      const Lastmile__V1__LeadAccepted *lead,
+                      const char *region, double *score, char **version) {
     if (!s->model)
-        return;
+        return -1;
     lm_features f;
-    double score = 0.0;
     lm_model_features(s->model, lead, region, &f);
-    lm_model_score(s->model, &f, &score, NULL, 0);
-    d->shadow_score = score;
-    d->shadow_model_version = (char *)lm_model_version(s->model);
+    lm_model_score(s->model, &f, score, NULL, 0);
+    *version = (char *)lm_model_version(s->model);
+    return 0;
 }
 
 void qual_shadow_free(qual_shadow *s) {

@@ -6,9 +6,10 @@
  * every lead with it too, and puts that score and the candidate's version
  * on the QualificationDecision (shadow_score, shadow_model_version), so
  * the two can be compared on the same leads before `lastmile model
- * promote`. The decision, the reasons and the routing follow the live
- * score only; a disqualified lead has no decision event, so its shadow
- * score is not recorded. Unset or empty: no shadow, the fields stay 0/"".
+ * promote`. A disqualified lead has no decision event: its shadow score
+ * goes on its Outcome (same fields). The decision, the reasons and the
+ * routing follow the live score only. Unset or empty: no shadow, the fields
+ * stay 0/"".
  *
  * Ownership: qual_shadow owns its model (qual_shadow_free). Threads: the
  * worker's one thread; the model is read-only once loaded. */
@@ -29,12 +30,12 @@ typedef struct qual_shadow {
  * then the model file's own message: file, line or key, fix). */
 int qual_shadow_init(qual_shadow *s, char *err, size_t errsz);
 
-/* Sets d->shadow_score and d->shadow_model_version (pointing into the
- * model) for `lead` with region `region`; nothing without a shadow. */
-void qual_shadow_score(const qual_shadow *s,
-                       const Lastmile__V1__LeadAccepted *lead,
-                       const char *region,
-                       Lastmile__V1__QualificationDecision *d);
+/* The candidate's score of `lead` with region `region` into *score and
+ * its version (pointing into the model) into *version; 0, or -1 and
+ * nothing set without a shadow. */
+int qual_shadow_score(const qual_shadow *s,
+                      const Lastmile__V1__LeadAccepted *lead,
+                      const char *region, double *score, char **version);
 
 void qual_shadow_free(qual_shadow *s);
 

@@ -203,6 +203,9 @@ static int qual_handle(void *ctx, const lm_msg *m, lm_out *out) {
         o.score = q.score;
         o.decision = q.kind;
         o.lead = &bare;
+        const struct lm_geo_country *gc = lm_geo_country(l->country);
+        qual_shadow_score(&c->shadow, l, gc ? gc->region : "OTHER",
+                          &o.shadow_score, &o.shadow_model_version);
         lm_out_write_strs(out, "HSET", key, LM_F_STATUS, "closed", LM_F_STAGE,
                           "closed", LM_F_CLOSED, now, LM_F_OUTCOME,
                           "DISQUALIFIED", NULL);
@@ -261,7 +264,8 @@ static int qual_handle(void *ctx, const lm_msg *m, lm_out *out) {
     d.lead = (Lastmile__V1__LeadAccepted *)l;
     d.segment = q.segment;
     const struct lm_geo_country *gc = lm_geo_country(l->country);
-    qual_shadow_score(&c->shadow, l, gc ? gc->region : "OTHER", &d);
+    qual_shadow_score(&c->shadow, l, gc ? gc->region : "OTHER", &d.shadow_score,
+                      &d.shadow_model_version);
     Lastmile__V1__FollowUpEvent ev = LASTMILE__V1__FOLLOW_UP_EVENT__INIT;
     ev.event_case = LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION;
     ev.decision = &d;
