@@ -1,5 +1,5 @@
 /* lm_sla.h — owner deadlines (SLAs on human steps): what followup and
- * timing share about them, and the pure choice of the next owner.
+ * timing share about them (the next owner is routing's: lm_route.h).
  *
  * A human step (a call, a LinkedIn message, a hand-off) has a deadline in
  * its owner's working time (lm_worktime.h). Followup (steps) and timing
@@ -19,7 +19,9 @@
  *
  * Owner state (OwnerStatus, at run time): lm:{owner:<16 hex of the
  * name>}:state, a hash {owner, status AWAY|BACK, until (ms, 0 = until
- * BACK), at (the event's time)}. Routing reads it to skip away owners.
+ * BACK), at (the event's time)}. Routing reads it to skip away owners
+ * (lm_route_owner_away); the teammate a lead is reassigned to is
+ * routing's choice too (lm_route_pick).
  *
  * No heap, no I/O, thread-safe. */
 #ifndef LM_SLA_H
@@ -90,14 +92,5 @@ void lm_sla_state_key(const char *owner, char out[LM_KEY_MAX]);
  * working) when either is unknown or the owner has no hours. */
 const lm_worktime *lm_sla_work(const lm_policy *p, const char *team,
                                const char *owner);
-
-/* Whom a lead goes to when `current` let its deadline pass: among the
- * team's other owners, one that is not away (away[i] != 0) and has room
- * (loads[i] < capacity), the least loaded, ties in the team's order
- * starting after `current`. loads and away are indexed like
- * team->owners. The index, or -1 when no teammate has room. (Routing may
- * replace the body; the contract stays.) */
-int lm_sla_next_owner(const lm_team *team, const char *current,
-                      const int64_t *loads, const uint8_t *away);
 
 #endif
