@@ -79,6 +79,11 @@
 #define LM_F_HOLDS   "holds_slot" /* "1": counts in its owner's open set */
 #define LM_F_ACCOUNT "account"    /* company email domain, when it is one */
 #define LM_F_PENDING "pending_decision" /* its member of the unassigned set */
+/* accounts.pause_on_reply (workers/timing/timing_account.c): a lead whose
+ * cadence waits while a colleague's deal is live has paused_by = that
+ * colleague's lead id; the replying lead has account_paused = "1" */
+#define LM_F_PAUSED      "paused_by"
+#define LM_F_ACCT_PAUSED "account_paused"
 /* dead time, real ms, summed per stage, and how many messages:
  * "wait_<stage>_ms" and "wait_<stage>_n" (stage = worker name). A stage
  * that handles a lead once writes no count: a sum without one is one
@@ -102,6 +107,9 @@ void lm_lead_team_open_key(const char *team, const char *owner,
 void lm_lead_team_queue_key(const char *team, char out[LM_KEY_MAX]);
 /* lm:{acct:<domain>} (see above). */
 void lm_lead_account_key(const char *domain, char out[LM_KEY_MAX]);
+/* lm:{acct:<domain>}:open, the set of the account's open assigned leads
+ * (qualification SADDs with the lead's row, timing SREMs on close). */
+void lm_lead_account_open_key(const char *domain, char out[LM_KEY_MAX]);
 
 /* The response timer (lm_timers.h): followup arms it with each touch, due
  * when the touch's response window ends; timing cancels it when the lead

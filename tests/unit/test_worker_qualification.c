@@ -300,19 +300,20 @@ Test(worker_qualification, decides_by_score_against_the_thresholds) {
                        "an open lead stays open");
         lm_lead_team_open_key(c->team, d->owner, open);
         const lm_recorded_cmd *sadd = lm_recorder_find(rec, "SADD", open);
-        /* example.com is a company: its account record (HSET, HINCRBY) */
+        /* example.com is a company: its account record (HSET, HINCRBY)
+           and its open leads (SADD lm:{acct:example.com}:open) */
         cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_ACCOUNT),
                          "example.com");
         if (c->kind == LASTMILE__V1__DECISION_KIND__NURTURE) {
             cr_expect_null(sadd, "%s: nurture takes no slot", c->what);
             cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_HOLDS), "0");
-            cr_expect_eq(lm_recorder_n_index(rec), 2, "the account alone");
+            cr_expect_eq(lm_recorder_n_index(rec), 3, "the account alone");
         } else {
             cr_assert_not_null(sadd, "%s: the owner's open set", c->what);
             cr_expect_eq(sadd->argc, 3);
             cr_expect_str_eq(sadd->argv[2], lead_id);
             cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_HOLDS), "1");
-            cr_expect_eq(lm_recorder_n_index(rec), 3,
+            cr_expect_eq(lm_recorder_n_index(rec), 4,
                          "the SADD and the account");
         }
         protobuf_c_message_free_unpacked(&ev->base, NULL);
@@ -672,7 +673,9 @@ Test(worker_qualification, a_full_team_still_takes_nurture_leads) {
     give_loads(full, 3);
     const char *owner = decide("0123456789abcdef-00000601", &warm_emea);
     cr_expect_str_neq(owner, "", "nurture takes no owner time");
-    cr_expect_null(lm_recorder_find(rec, "SADD", NULL), "nor a slot");
+    char open[LM_KEY_MAX];
+    lm_lead_team_open_key("emea", owner, open);
+    cr_expect_null(lm_recorder_find(rec, "SADD", open), "nor a slot");
 }
 
 /* Decides a lead whose account (lm:{acct:example.com}) has an open lead

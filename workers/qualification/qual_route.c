@@ -152,10 +152,12 @@ static int available(void *arg, const lm_team *t, size_t owner) {
                                 until > 0 ? until : 0, a->now_ms);
 }
 
-/* The lead's company domain when accounts route by it, else NULL. */
+/* The lead's company domain when accounts route or pause by it, else
+ * NULL. */
 static const char *account_of(const qual_route *r,
                               const Lastmile__V1__LeadAccepted *l) {
-    if (!lm_policy_routing_options(r->policy)->accounts_same_owner ||
+    const lm_routing_options *o = lm_policy_routing_options(r->policy);
+    if (!(o->accounts_same_owner || o->accounts_pause_on_reply) ||
         !l->email_domain || strlen(l->email_domain) >= 128 ||
         !lm_route_company_domain(l->email_domain))
         return NULL;
@@ -239,6 +241,11 @@ int qual_route_assign(qual_route *r, const lm_msg *m,
         const char *incr[] = {"HINCRBY", k2, "open", "1"};
         lm_out_index(out, 6, hset, NULL);
         lm_out_index(out, 4, incr, NULL);
+        /* the account's open leads (accounts.pause_on_reply finds the
+           others there: workers/timing/timing_account.c) */
+        lm_lead_account_open_key(dom, k2);
+        const char *sadd[] = {"SADD", k2, l->lead_id};
+        lm_out_index(out, 3, sadd, NULL);
         lm_out_write_strs(out, "HSET", key, LM_F_ACCOUNT, dom, NULL);
     }
     return lm_out_failed(out) ? -1 : 0;
