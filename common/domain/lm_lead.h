@@ -70,6 +70,13 @@
 #define LM_F_FIRST_HUMAN "first_human_at"
 #define LM_F_RETURNS     "returns_at"
 #define LM_F_CANCELLED   "cancelled_action"
+/* The report's system vs human delay (common/tools/lm_report_stages.c):
+ * human_due_at the time the lead's first human step was due (the first
+ * call/LinkedIn step's scheduled time, or the hand-off's; followup or
+ * timing, HSETNX), handoff_done_at the owner's DONE on the hand-off (timing,
+ * HSETNX). */
+#define LM_F_HUMAN_DUE    "human_due_at"
+#define LM_F_HANDOFF_DONE "handoff_done_at"
 /* stage: qualification | followup | waiting | handed_off | closed;
  * handed_off: open, the owner has it, waiting for the CRM's result. The
  * mark of a handed-off lead is responded_at on an open lead (only timing

@@ -147,6 +147,12 @@ Test(worker_owner, a_call_step_gets_a_deadline_in_working_time) {
     cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_SLA_ACTION), ACT);
     cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_SLA_LEVEL), "0");
     cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_SLA_DUE), due);
+    /* when people were first due to act (the report's human delay) */
+    char sched[32];
+    snprintf(sched, sizeof(sched), "%lld", (long long)a->scheduled_for_ms);
+    const lm_recorded_cmd *nx = lm_recorder_find(rec, "HSETNX", key);
+    cr_assert_not_null(nx);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_HUMAN_DUE), sched);
     protobuf_c_message_free_unpacked(&a->base, NULL);
     worker_test_stop(&lm_followup_worker, rec);
 }
@@ -590,6 +596,14 @@ Test(worker_owner, done_cancels_the_deadline_and_counts_first_contact) {
     cr_expect_eq(lm_recorder_n_emits(rec), 0);
     worker_test_stop(&lm_timing_worker, rec);
 
+    cr_expect_null(lm_recorder_hget(rec, key, LM_F_HANDOFF_DONE),
+                   "a call step is not the hand-off");
+    /* the hand-off's DONE: the owner's contact after the reply */
+    in = activity(&x, LEAD ":handoff", LASTMILE__V1__OWNER_ACTIVITY_KIND__DONE);
+    rec = timing_run(in, h, NULL, NULL);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_HANDOFF_DONE), at);
+    worker_test_stop(&lm_timing_worker, rec);
+
     /* an older step's DONE: the first contact, but the deadline stays */
     in =
         activity(&x, LEAD ":action:0", LASTMILE__V1__OWNER_ACTIVITY_KIND__DONE);
@@ -719,6 +733,11 @@ Test(worker_owner, the_hand_off_has_a_deadline) {
     cr_expect_eq(a->due_by_ms, NOW_MS + 60 * MIN_MS);
     cr_expect_not_null(
         deadline_cmd(rec, "ZADD", 0, -1, LEAD ":handoff", "alex.kim"));
+    char now[32], key[LM_KEY_MAX];
+    snprintf(now, sizeof(now), "%lld", NOW_MS);
+    lead_key(key);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_HUMAN_DUE), now,
+                     "people are due to act on the hand-off at once");
     protobuf_c_message_free_unpacked(&a->base, NULL);
     /* the outcome carries the owner figures */
     const lm_recorded_emit *e = lm_recorder_emit_on(rec, "outcomes");

@@ -597,6 +597,14 @@ static int on_activity(const lm_msg *m, lm_out *out,
         lm_fmt_i64(atb, at);
         lm_out_write_strs(out, "HSET", key, LM_F_FIRST_HUMAN, atb, NULL);
     }
+    if (a->kind == LASTMILE__V1__OWNER_ACTIVITY_KIND__DONE && a->action_id &&
+        strstr(a->action_id, ":handoff")) {
+        /* the owner's first contact after the reply, on the hand-off or
+           its reassigned copy "<lead>:handoff:r<n>" (the report's) */
+        char atb[LM_FMT_I64_MAX];
+        lm_fmt_i64(atb, at);
+        lm_out_write_strs(out, "HSETNX", key, LM_F_HANDOFF_DONE, atb, NULL);
+    }
     const char *action = sf(m, S_SLA_ACTION, NULL);
     const char *level = sf(m, S_SLA_LEVEL, NULL);
     int64_t lv = to_i64(level, -1);
@@ -659,6 +667,10 @@ int timing_owner_handoff(const lm_policy *pol, const lm_msg *m, lm_out *out,
     const char *team = a->team && *a->team ? a->team : sf(m, S_TEAM, NULL);
     a->team = (char *)(team ? team : "");
     a->human = 1;
+    char key[LM_KEY_MAX], at[LM_FMT_I64_MAX];
+    lm_lead_key(a->lead_id, key);
+    lm_fmt_i64(at, a->scheduled_for_ms); /* the report's human delay */
+    lm_out_write_strs(out, "HSETNX", key, LM_F_HUMAN_DUE, at, NULL);
     int64_t dl = lm_policy_handoff_deadline_ms(pol);
     if (dl <= 0)
         return 0;
