@@ -159,4 +159,6 @@ void lm_report_stages_print(const lm_report *r, FILE *f) {
         print_side(f, &r->stage_delay[i].people_s);
         fputc('\n', f);
     }
+    fprintf(f, "(fleet / people: the leads with both times, then p50 and "
+               "p90 of the time the fleet / people took)\n");
 }
