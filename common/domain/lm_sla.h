@@ -8,9 +8,9 @@
  * DONE/SKIPPED cancels it, SNOOZED moves it. When it fires (TimerFired
  * kind "owner_deadline", timer_id "<action_id>:deadline:<level>"):
  *   level 0  REMINDER to the same owner, and the level 1 timer;
- *   level 1  the lead goes to the next teammate with room (a decision with
- *            reason "sla_breach"), who gets the step again with the level
- *            2 timer;
+ *   level 1  the lead goes to a teammate with room, by routing's rule
+ *            (lm_route_pick; a decision with reason "sla_breach"), who
+ *            gets the step again with the level 2 timer;
  *   level 2  ESCALATION to the team's lead; nothing more is armed.
  * The lead hash holds the pending deadline (LM_F_SLA_* below), so a
  * timer that fires after its step was answered, moved or superseded is
