@@ -594,10 +594,10 @@ Test(worker_owner, done_cancels_the_deadline_and_counts_first_contact) {
     cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_SLA_LEVEL), "done");
     cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_FIRST_HUMAN), at);
     cr_expect_eq(lm_recorder_n_emits(rec), 0);
-    worker_test_stop(&lm_timing_worker, rec);
-
     cr_expect_null(lm_recorder_hget(rec, key, LM_F_HANDOFF_DONE),
                    "a call step is not the hand-off");
+    worker_test_stop(&lm_timing_worker, rec);
+
     /* the hand-off's DONE: the owner's contact after the reply */
     in = activity(&x, LEAD ":handoff", LASTMILE__V1__OWNER_ACTIVITY_KIND__DONE);
     rec = timing_run(in, h, NULL, NULL);
