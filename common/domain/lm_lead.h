@@ -77,11 +77,15 @@
  * HSETNX). */
 #define LM_F_HUMAN_DUE    "human_due_at"
 #define LM_F_HANDOFF_DONE "handoff_done_at"
-/* stage: qualification | followup | waiting | handed_off | closed;
+/* stage: qualification | followup | waiting | handed_off | paused |
+ * closed;
  * handed_off: open, the owner has it, waiting for the CRM's result. The
  * mark of a handed-off lead is responded_at on an open lead (only timing
  * writes it; a NextTouch already on its way may still set the stage) */
 #define LM_STAGE_HANDED_OFF "handed_off"
+/* paused: open, its cadence waits for a colleague's deal
+ * (accounts.pause_on_reply; paused_by below) */
+#define LM_STAGE_PAUSED "paused"
 /* routing (docs/ROUTING.md) */
 #define LM_F_HOLDS   "holds_slot" /* "1": counts in its owner's open set */
 #define LM_F_ACCOUNT "account"    /* company email domain, when it is one */

@@ -68,7 +68,7 @@ extern const char *const lm_report_stage_names[LM_REPORT_STAGES];
 typedef struct lm_lead_row {
     const char *lead_id;  /* from the key; may be NULL (tests) */
     const char *stage;    /* qualification | followup | waiting |
-                             handed_off | closed */
+                             handed_off | paused | closed */
     const char *status;   /* open | closed */
     const char *outcome;  /* OutcomeStatus name when closed */
     const char *decision; /* QUALIFIED | NURTURE | DISQUALIFIED */

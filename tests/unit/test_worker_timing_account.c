@@ -299,6 +299,8 @@ Test(timing_account, a_hold_takes_back_the_pending_touch_and_pauses) {
     lm_lead_key(LEAD_B, key);
     cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_PAUSED), LEAD_A);
     cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_SLA_LEVEL), "done");
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_STAGE), "paused",
+                     "it waits on no worker (lastmile waiting)");
     cr_expect_not_null(lm_recorder_find(rec, "ZREM", NULL),
                        "its response timer is cancelled");
     cr_expect_eq(

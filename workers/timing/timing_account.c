@@ -152,8 +152,9 @@ static int hold(timing_ctx *c, const lm_msg *m, lm_out *out, const char *b,
     lm_timing_cancel_response_timer(m, out, b);
     char key[LM_KEY_MAX];
     lm_lead_key(b, key);
+    /* stage paused: no stage waits on the fleet (lastmile waiting) */
     lm_out_write_strs(out, "HSET", key, LM_F_PAUSED, a, LM_F_SLA_LEVEL,
-                      LM_SLA_LEVEL_DONE, NULL);
+                      LM_SLA_LEVEL_DONE, LM_F_STAGE, LM_STAGE_PAUSED, NULL);
     lm_out_count(out, "lastmile_account_paused_total", NULL, 1);
     return 0;
 }

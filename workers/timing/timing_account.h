@@ -25,7 +25,7 @@
  *        hold     B open, not handed off, not paused: its pending touch
  *                 taken back (CANCEL, reason "account_paused"), its
  *                 response timer cancelled, its owner deadline ended
- *                 (sla_level done), paused_by = A;
+ *                 (sla_level done), paused_by = A, stage paused;
  *        release  B paused by A: paused_by removed; the next step (step
  *                 + 1) from now, NextTouch "<B>:touch:<n>:after:<A>" (a
  *                 touch taken back is not sent again); past the cadence's
