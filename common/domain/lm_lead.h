@@ -121,6 +121,9 @@ void lm_lead_account_key(const char *domain, char out[LM_KEY_MAX]);
 /* lm:{acct:<domain>}:open, the set of the account's open assigned leads
  * (qualification SADDs with the lead's row, timing SREMs on close). */
 void lm_lead_account_open_key(const char *domain, char out[LM_KEY_MAX]);
+/* lm:{acct:<domain>}:deals, the set of the account's leads whose deal is
+ * live and pauses the others (timing, accounts.pause_on_reply). */
+void lm_lead_account_deals_key(const char *domain, char out[LM_KEY_MAX]);
 
 /* The response timer (lm_timers.h): followup arms it with each touch, due
  * when the touch's response window ends; timing cancels it when the lead

@@ -253,9 +253,12 @@ Test(timing_account, the_account_event_reaches_every_other_open_lead) {
     ProtobufCMessage *in = account_event(&x, LEAD_A, LM_ACCT_PAUSE, ACCT);
     lm_recorder_reset(rec);
     const char *members[] = {LEAD_C, LEAD_A, LEAD_B};
+    const char *deals[] = {LEAD_A};
     lm_recorder_reply_strs(rec, 3, members);
+    lm_recorder_reply_strs(rec, 0, NULL); /* no live deal yet */
     run(in);
-    cr_assert_eq(lm_recorder_n_planned(rec), 1, "the account's set alone");
+    cr_assert_eq(lm_recorder_n_planned(rec), 2,
+                 "the account's sets alone: open leads, live deals");
     char set[LM_KEY_MAX];
     lm_lead_account_open_key(ACCT, set);
     cr_expect_str_eq(lm_recorder_planned(rec, 0)->argv[0], "SMEMBERS");
@@ -267,17 +270,47 @@ Test(timing_account, the_account_event_reaches_every_other_open_lead) {
     cr_assert_not_null(b);
     cr_expect_str_eq(b->key, LEAD_B);
     cr_expect_not_null(emitted_id("timing", LEAD_C ":account_hold:" LEAD_A));
+    char dset[LM_KEY_MAX];
+    lm_lead_account_deals_key(ACCT, dset);
+    const lm_recorded_cmd *d = lm_recorder_find(rec, "SADD", dset);
+    cr_assert_not_null(d, "A's deal is live");
+    cr_expect_str_eq(d->argv[2], LEAD_A);
 
     in = account_event(&x, LEAD_A, LM_ACCT_RESUME, ACCT);
     lm_recorder_reset(rec);
     lm_recorder_reply_strs(rec, 3, members);
+    lm_recorder_reply_strs(rec, 1, deals);
     run(in);
     cr_expect_not_null(emitted_id("timing", LEAD_B ":account_release:" LEAD_A));
+    cr_expect_not_null(lm_recorder_find(rec, "SREM", dset), "A's deal ended");
     in = account_event(&x, LEAD_A, LM_ACCT_END, ACCT);
     lm_recorder_reset(rec);
     lm_recorder_reply_strs(rec, 3, members);
+    lm_recorder_reply_strs(rec, 1, deals);
     run(in);
     cr_expect_not_null(emitted_id("timing", LEAD_B ":account_close:" LEAD_A));
+}
+
+/* Two colleagues' deals live (A's and C's): A's lost deal releases nobody;
+ * C's, the last, releases the others. */
+Test(timing_account, the_last_live_deal_to_end_releases_the_account) {
+    ev_buf x;
+    const char *members[] = {LEAD_C, LEAD_A, LEAD_B};
+    const char *both[] = {LEAD_A, LEAD_C}, *only_c[] = {LEAD_C};
+    ProtobufCMessage *in = account_event(&x, LEAD_A, LM_ACCT_RESUME, ACCT);
+    lm_recorder_reset(rec);
+    lm_recorder_reply_strs(rec, 3, members);
+    lm_recorder_reply_strs(rec, 2, both);
+    run(in);
+    cr_expect_eq(n_on("timing"), 0, "C's deal is still live");
+    in = account_event(&x, LEAD_C, LM_ACCT_RESUME, ACCT);
+    lm_recorder_reset(rec);
+    lm_recorder_reply_strs(rec, 3, members);
+    lm_recorder_reply_strs(rec, 1, only_c);
+    run(in);
+    cr_expect_not_null(emitted_id("timing", LEAD_B ":account_release:" LEAD_C));
+    cr_expect_not_null(emitted_id("timing", LEAD_A ":account_release:" LEAD_C),
+                       "A is handed off: its release will do nothing");
 }
 
 Test(timing_account, a_hold_takes_back_the_pending_touch_and_pauses) {
@@ -357,8 +390,13 @@ Test(timing_account, a_release_gives_the_next_step_from_now) {
     cr_assert_not_null(d);
     cr_expect_str_eq(d->argv[2], LM_F_PAUSED);
 
-    /* paused by someone else: not this release's */
+    /* paused by a colleague whose deal ended first: released too (the
+       last deal's end releases the account) */
     give_lead(in, "1", "1767600000000", LEAD_C, NULL, NULL);
+    run(in);
+    cr_expect_not_null(emitted_id("followup", LEAD_B ":touch:2:after:" LEAD_A));
+    /* not paused (it answered, or was never held): nothing */
+    give_lead(in, "1", "1767600000000", NULL, NULL, NULL);
     run(in);
     cr_expect_eq(lm_recorder_n_emits(rec), 0);
     /* at the last step: the cadence is over */

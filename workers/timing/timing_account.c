@@ -82,9 +82,13 @@ int timing_account_plan_alone(const Lastmile__V1__TimingEvent *ev, lm_plan *p,
                               int *rc) {
     if (!timing_account_event(ev) || !fan_out_kind(ev->timer_fired))
         return 0;
-    char key[LM_KEY_MAX];
+    char key[LM_KEY_MAX], deals[LM_KEY_MAX];
     lm_lead_account_open_key(id_tail(ev->timer_fired), key);
-    *rc = lm_plan_cmd_strs(p, "SMEMBERS", key, NULL);
+    lm_lead_account_deals_key(id_tail(ev->timer_fired), deals);
+    *rc = lm_plan_cmd_strs(p, "SMEMBERS", key, NULL) != 0 ||
+                  lm_plan_cmd_strs(p, "SMEMBERS", deals, NULL) != 0
+              ? -1
+              : 0;
     return 1;
 }
 
@@ -112,8 +116,29 @@ static int emit_event(const lm_msg *m, lm_out *out, const char *lead,
 
 /* ================================================== hop 1: the account */
 
+/* 1 when the account has a live deal other than lead's (reply 1, the
+ * deals set as read). */
+static int other_deal(const lm_msg *m, const char *lead) {
+    size_t n = lm_read_elems(&m->reads, 1);
+    for (size_t i = 0; i < n; i++) {
+        const char *d = lm_read_elem_str(&m->reads, 1, i, NULL);
+        if (d && strcmp(d, lead) != 0)
+            return 1;
+    }
+    return 0;
+}
+
 static int fan_out(const lm_msg *m, lm_out *out,
                    const Lastmile__V1__TimerFired *t) {
+    char deals[LM_KEY_MAX], labels[48];
+    lm_lead_account_deals_key(id_tail(t), deals);
+    const char *upd[] = {kind_is(t, LM_ACCT_PAUSE) ? "SADD" : "SREM", deals,
+                         t->lead_id};
+    lm_out_index(out, 3, upd, NULL);
+    snprintf(labels, sizeof(labels), "kind=\"%s\"", t->kind);
+    lm_out_count(out, "lastmile_account_events_total", labels, 1);
+    if (kind_is(t, LM_ACCT_RESUME) && other_deal(m, t->lead_id))
+        return 0; /* a colleague's deal is still live: they stay paused */
     const char *per = kind_is(t, LM_ACCT_PAUSE)    ? LM_ACCT_HOLD
                       : kind_is(t, LM_ACCT_RESUME) ? LM_ACCT_RELEASE
                                                    : LM_ACCT_CLOSE;
@@ -126,9 +151,6 @@ static int fan_out(const lm_msg *m, lm_out *out,
         if (emit_event(m, out, b, per, t->lead_id) != 0)
             return -1;
     }
-    char labels[48];
-    snprintf(labels, sizeof(labels), "kind=\"%s\"", t->kind);
-    lm_out_count(out, "lastmile_account_events_total", labels, 1);
     return 0;
 }
 
@@ -159,12 +181,13 @@ static int hold(timing_ctx *c, const lm_msg *m, lm_out *out, const char *b,
     return 0;
 }
 
-/* B paused by A goes on: its next step from now, or closes at the end. */
+/* The account's last live deal (A's) ended: B, paused, goes on with its
+ * next step from now, or closes at the cadence's end. */
 static int release(timing_ctx *c, const lm_msg *m, lm_out *out, const char *b,
                    const char *a) {
     const char *by = lm_timing_field(m, R_PAUSED, NULL);
-    if (!is_open(m) || !by || strcmp(by, a) != 0)
-        return 0;
+    if (!is_open(m) || !by || !*by)
+        return 0; /* closed, handed off, or not paused */
     char key[LM_KEY_MAX];
     lm_lead_key(b, key);
     lm_out_write_strs(out, "HDEL", key, LM_F_PAUSED, NULL);
@@ -210,12 +233,12 @@ static int release(timing_ctx *c, const lm_msg *m, lm_out *out, const char *b,
     return lm_out_emit(out, LM_TOPIC_FOLLOWUP, b, id, &ev.base);
 }
 
-/* The account bought through A: B's cadence ends. */
+/* The account bought through A: B's cadence ends (paused or not). */
 static int close_other(timing_ctx *c, const lm_msg *m, lm_out *out,
                        const char *b, const char *a) {
-    const char *by = lm_timing_field(m, R_PAUSED, NULL);
-    if (!is_open(m) || (by && *by && strcmp(by, a) != 0))
-        return 0; /* closed, handed off, or another colleague's deal */
+    (void)a;
+    if (!is_open(m))
+        return 0; /* closed, or handed off: its own deal */
     if (lm_timing_take_back(c, m, out, b, "account_converted", INT64_MAX) != 0)
         return -1;
     lm_out_count(out, "lastmile_account_closed_total", NULL, 1);

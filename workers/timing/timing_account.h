@@ -17,8 +17,11 @@
  * the message before it, with a deterministic id (effectively once):
  *   1. about the answering lead A, kind account_pause | account_resume |
  *      account_end, timer_id "<A>:<kind>:<domain>" (the id): planned alone
- *      (SMEMBERS of the account's set), handled by emitting hop 2 for
- *      every other member B;
+ *      (SMEMBERS of the account's open set and of its live deals,
+ *      lm:{acct:<domain>}:deals), handled by adding A to the live deals
+ *      (pause) or removing it (resume, end) and emitting hop 2 for every
+ *      other member B — but a resume while another colleague's deal is
+ *      still live releases nobody (the last deal to end does);
  *   2. about B, kind account_hold | account_release | account_close,
  *      timer_id "<B>:<kind>:<A>" (the id): planned as any event of B's
  *      (its hash), handled:
@@ -26,12 +29,13 @@
  *                 taken back (CANCEL, reason "account_paused"), its
  *                 response timer cancelled, its owner deadline ended
  *                 (sla_level done), paused_by = A, stage paused;
- *        release  B paused by A: paused_by removed; the next step (step
+ *        release  B paused (by A or by a colleague whose deal ended
+ *                 before A's): paused_by removed; the next step (step
  *                 + 1) from now, NextTouch "<B>:touch:<n>:after:<A>" (a
  *                 touch taken back is not sent again); past the cadence's
  *                 end: closed NO_RESPONSE;
- *        close    B open, not handed off, paused by A or not paused:
- *                 its pending touch taken back, closed NO_RESPONSE.
+ *        close    B open, not handed off (paused or not): its pending
+ *                 touch taken back, closed NO_RESPONSE.
  * A paused lead that answers itself is handled as any lead (its own
  * hand-off). followup sends no NextTouch of a paused lead; timing moves no
  * paused lead on when a response timer of it fires.
