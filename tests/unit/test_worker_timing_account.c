@@ -451,6 +451,33 @@ Test(timing_account, switched_off_a_reply_pauses_nothing) {
     char key[LM_KEY_MAX];
     lm_lead_key(LEAD_A, key);
     cr_expect_null(lm_recorder_hget(rec, key, LM_F_ACCT_PAUSED));
+
+    /* a deal that paused its account before the switch went off still
+       releases it when it ends */
+    in = answer(&x, LEAD_A, LASTMILE__V1__RESPONSE_KIND__LOST);
+    const char *paused_before[] = {LM_F_STATUS,
+                                   "open",
+                                   LM_F_RESPONDED,
+                                   "1767607000000",
+                                   LM_F_ACCT_PAUSED,
+                                   "1",
+                                   LM_F_ACCOUNT,
+                                   ACCT,
+                                   LM_F_OWNER,
+                                   "alex.kim",
+                                   LM_F_TEAM,
+                                   "na",
+                                   NULL};
+    lm_recorder_reset(rec);
+    cr_assert_eq(lm_recorder_reply_hash(rec, &lm_timing_worker, in, NOW_MS,
+                                        paused_before),
+                 0);
+    lm_recorder_reply_strs(rec, 0, NULL);
+    cr_assert_eq(lm_recorder_reply_hash(rec, &lm_timing_worker, in, NOW_MS,
+                                        paused_before),
+                 0);
+    run(in);
+    cr_expect_not_null(emitted_id("timing", LEAD_A ":account_resume:" ACCT));
 }
 
 /* followup: a paused lead's NextTouch is not sent; a resumed one's (its

@@ -295,12 +295,16 @@ int timing_account_on_close(timing_ctx *c, const lm_msg *m, lm_out *out,
         const char *srem[] = {"SREM", key, lead_id};
         lm_out_index(out, 3, srem, NULL);
     }
-    if (!pausing_account(c, m))
-        return 0;
-    if (status == LASTMILE__V1__OUTCOME_STATUS__CONVERTED_OUTCOME)
-        return emit_event(m, out, lead_id, LM_ACCT_END, dom);
+    /* a lead that paused its account ends its pause even if the switch
+       was turned off since (its colleagues would wait for ever) */
     const char *paused = lm_timing_field(m, R_ACCT_PAUSED, NULL);
-    if (paused && strcmp(paused, "1") == 0)
+    int did_pause = paused && strcmp(paused, "1") == 0 && dom &&
+                    strlen(dom) < ACCT_DOMAIN_MAX &&
+                    lm_route_company_domain(dom);
+    int sale = status == LASTMILE__V1__OUTCOME_STATUS__CONVERTED_OUTCOME;
+    if (sale && (did_pause || pausing_account(c, m)))
+        return emit_event(m, out, lead_id, LM_ACCT_END, dom);
+    if (did_pause)
         return emit_event(m, out, lead_id, LM_ACCT_RESUME, dom);
     return 0;
 }
