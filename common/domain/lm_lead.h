@@ -93,8 +93,10 @@
 /* accounts.pause_on_reply (workers/timing/timing_account.c): a lead whose
  * cadence waits while a colleague's deal is live has paused_by = that
  * colleague's lead id; the replying lead has account_paused = "1" */
-#define LM_F_PAUSED      "paused_by"
-#define LM_F_ACCT_PAUSED "account_paused"
+#define LM_F_PAUSED "paused_by"
+/* paused_by of a lead assigned while its account's deal was live */
+#define LM_PAUSED_ACCOUNT "account"
+#define LM_F_ACCT_PAUSED  "account_paused"
 /* dead time, real ms, summed per stage, and how many messages:
  * "wait_<stage>_ms" and "wait_<stage>_n" (stage = worker name). A stage
  * that handles a lead once writes no count: a sum without one is one

@@ -6,7 +6,9 @@
  *     lead records paused_by (the replying lead) and gets no further touch
  *     while more than two of its response windows pass; the reply's deal
  *     is reported LOST: the other lead's next step is sent
- *     ("<lead>:action:1", from now), once.
+ *     ("<lead>:action:1", from now), once. A third person of acme.com who
+ *     asks while the deal is live gets the first email at once, then
+ *     waits too, and goes on after the lost deal.
  * The config (written per test): everyone QUALIFIED, team sales (ann,
  * bob), always allowed, a cadence of three emails 10 minutes apart,
  * accounts { same_owner: true, pause_on_reply: true }. */
@@ -58,9 +60,9 @@ static const char config[] =
 /* The touches seen: the first two leads' ids and how many touches of
  * each step of the second one. */
 typedef struct seen {
-    char lead[2][LM_LEAD_ID_MAX];
+    char lead[3][LM_LEAD_ID_MAX];
     int n_leads;
-    int b_steps[3]; /* touches of the second lead by step */
+    int steps[3][3]; /* touches of each lead by step */
     topic_reader *actions;
 } seen;
 
@@ -75,12 +77,12 @@ static void on_action(void *opaque, const rd_kafka_message_t *rkm) {
         for (int i = 0; i < s->n_leads; i++)
             if (strcmp(s->lead[i], a->lead_id) == 0)
                 known = i;
-        if (known < 0 && s->n_leads < 2) {
+        if (known < 0 && s->n_leads < 3) {
             known = s->n_leads++;
             snprintf(s->lead[known], sizeof(s->lead[known]), "%s", a->lead_id);
         }
-        if (known == 1 && a->step >= 0 && a->step < 3)
-            s->b_steps[a->step]++;
+        if (known >= 0 && a->step >= 0 && a->step < 3)
+            s->steps[known][a->step]++;
     }
     lastmile__v1__follow_up_action__free_unpacked(a, NULL);
 }
@@ -162,26 +164,36 @@ Test(accounts, a_reply_pauses_the_account_a_lost_deal_resumes_it,
     while (strcmp(paused_by(rc, b), a) != 0 && fixture_mono_ms() < end)
         reader_drain(s.actions, 200, on_action, &s);
     cr_assert_str_eq(paused_by(rc, b), a, "b is paused by a's reply");
-    int before = s.b_steps[1] + s.b_steps[2];
+    int before = s.steps[1][1] + s.steps[1][2];
+    /* a third colleague asks now: the first email, then the wait */
+    submit("acct-3", "cy@acme.com");
     /* more than two of b's response windows (10 simulated minutes) */
     end = fixture_mono_ms() + 25000;
     while (fixture_mono_ms() < end)
         reader_drain(s.actions, 200, on_action, &s);
-    cr_expect_eq(s.b_steps[1] + s.b_steps[2], before,
+    cr_expect_eq(s.steps[1][1] + s.steps[1][2], before,
                  "no touch of b while a's deal is live");
+    cr_assert_eq(s.n_leads, 3, "c's first email");
+    const char *c = s.lead[2];
+    cr_expect_eq(s.steps[2][0], 1, "c got its first email at once");
+    cr_expect_eq(s.steps[2][1] + s.steps[2][2], 0, "then c waits");
+    cr_expect_str_eq(paused_by(rc, c), "account");
 
     /* a's deal is lost: b goes on with its next step, once */
     answer("acct-lost-1", a, LASTMILE__V1__RESPONSE_KIND__LOST);
     end = fixture_mono_ms() + fixture_ms(60000);
-    while (s.b_steps[1] + s.b_steps[2] == before && fixture_mono_ms() < end)
+    while ((s.steps[1][1] + s.steps[1][2] == before || s.steps[2][1] == 0) &&
+           fixture_mono_ms() < end)
         reader_drain(s.actions, 200, on_action, &s);
     cr_expect_str_eq(paused_by(rc, b), "", "b is no longer paused");
-    cr_expect_eq(s.b_steps[1] + s.b_steps[2], before + 1,
+    cr_expect_eq(s.steps[1][1] + s.steps[1][2], before + 1,
                  "b's next step after the lost deal");
+    cr_expect_eq(s.steps[2][1], 1, "c's next step after the lost deal");
     printf("pause_on_reply: b paused by a's reply, no touch for 25 s real "
-           "(%d simulated min), next step after the lost deal: steps "
-           "%d/%d/%d\n",
-           25 * SCALE / 60, s.b_steps[0], s.b_steps[1], s.b_steps[2]);
+           "(%d simulated min), next step after the lost deal: b steps "
+           "%d/%d/%d, c (asked during the deal) %d/%d/%d\n",
+           25 * SCALE / 60, s.steps[1][0], s.steps[1][1], s.steps[1][2],
+           s.steps[2][0], s.steps[2][1], s.steps[2][2]);
     reader_free(s.actions);
     redisFree(rc);
     unsetenv("LASTMILE_CONFIG");

@@ -561,13 +561,29 @@ Test(timing_account, qualification_adds_the_lead_to_its_account) {
     l.submitted_at_ms = NOW_MS - 1000;
     l.accepted_at_ms = NOW_MS - 500;
     lm_recorder_reply_strs(qr, 3, (const char *const[]){NULL, NULL, NULL});
+    lm_recorder_reply_int(qr, 0); /* no live deal */
     cr_assert_eq(
         lm_recorder_handle(qr, &lm_qualification_worker, &l.base, NOW_MS), 0,
         "%s", lm_recorder_rejected(qr) ? lm_recorder_rejected(qr) : "");
-    char set[LM_KEY_MAX];
+    char set[LM_KEY_MAX], key[LM_KEY_MAX];
     lm_lead_account_open_key(ACCT, set);
     const lm_recorded_cmd *c = lm_recorder_find(qr, "SADD", set);
     cr_assert_not_null(c, "the lead joins its account's open leads");
     cr_expect_str_eq(c->argv[2], LEAD_B);
+    lm_lead_key(LEAD_B, key);
+    cr_expect_null(lm_recorder_hget(qr, key, LM_F_PAUSED));
+
+    /* a colleague's deal is live: it is paused from the start */
+    lm_recorder_reset(qr);
+    l.lead_id = LEAD_C;
+    l.event_id = "ev-c";
+    l.email = "cy@acme.com";
+    lm_recorder_reply_strs(qr, 3, (const char *const[]){NULL, NULL, NULL});
+    lm_recorder_reply_int(qr, 1);
+    cr_assert_eq(
+        lm_recorder_handle(qr, &lm_qualification_worker, &l.base, NOW_MS), 0,
+        "%s", lm_recorder_rejected(qr) ? lm_recorder_rejected(qr) : "");
+    lm_lead_key(LEAD_C, key);
+    cr_expect_str_eq(lm_recorder_hget(qr, key, LM_F_PAUSED), "account");
     worker_test_stop(&lm_qualification_worker, qr);
 }

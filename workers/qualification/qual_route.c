@@ -2,8 +2,9 @@
  *
  * Reads: round trip 1 holds WATCH of every owner's open set and state
  * key, an SCARD of each open set and an HMGET of each state (plan_batch),
- * and per lead its account (plan). Writes, in the
- * batch's transaction: the lead hash's routing fields; SADD to the
+ * and per lead its account (plan) and, with accounts.pause_on_reply, the
+ * account's live deals (a lead assigned while one is live is paused). Writes,
+ * in the batch's transaction: the lead hash's routing fields; SADD to the
  * owner's open set when the lead takes a slot; the account record; or,
  * for a lead no owner has room for, the team's unassigned queue. A
  * redelivered lead is recovered from its outbox (the fences), never
@@ -171,7 +172,13 @@ int qual_route_plan(qual_route *r, const Lastmile__V1__LeadAccepted *l,
     if (!dom)
         return 0;
     lm_lead_account_key(dom, key);
-    return lm_plan_cmd_strs(p, "HMGET", key, "owner", "team", "open", NULL);
+    if (lm_plan_cmd_strs(p, "HMGET", key, "owner", "team", "open", NULL) != 0)
+        return -1;
+    if (!lm_policy_routing_options(r->policy)->accounts_pause_on_reply)
+        return 0;
+    /* reply 1: the account's live deals (a colleague's reply pauses it) */
+    lm_lead_account_deals_key(dom, key);
+    return lm_plan_cmd_strs(p, "SCARD", key, NULL);
 }
 
 /* The account's owner from the plan's reply: team and index, when it has
@@ -246,6 +253,14 @@ int qual_route_assign(qual_route *r, const lm_msg *m,
         lm_lead_account_open_key(dom, k2);
         const char *sadd[] = {"SADD", k2, l->lead_id};
         lm_out_index(out, 3, sadd, NULL);
+        if (lm_policy_routing_options(r->policy)->accounts_pause_on_reply &&
+            lm_read_int(&m->reads, 1, 0) > 0) {
+            /* a colleague's deal is live: the first touch goes out, the
+               next steps wait for the deal's end (timing_account.c) */
+            lm_out_write_strs(out, "HSET", key, LM_F_PAUSED, LM_PAUSED_ACCOUNT,
+                              NULL);
+            lm_out_count(out, "lastmile_account_paused_total", NULL, 1);
+        }
         lm_out_write_strs(out, "HSET", key, LM_F_ACCOUNT, dom, NULL);
     }
     return lm_out_failed(out) ? -1 : 0;

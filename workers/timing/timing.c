@@ -474,6 +474,14 @@ static int on_timer(timing_ctx *c, const lm_msg *m, lm_out *out,
     if (!status || strcmp(status, "open") != 0 ||
         field_int(m, R_STEP) != t->step || field_int(m, R_RESPONDED) > 0 ||
         (paused && *paused)) {
+        if (paused && *paused && status && strcmp(status, "open") == 0 &&
+            field_int(m, R_RESPONDED) <= 0) {
+            /* its account's deal is live: it waits (not overdue) */
+            char pk[LM_KEY_MAX];
+            lm_lead_key(t->lead_id, pk);
+            lm_out_write_strs(out, "HSET", pk, LM_F_STAGE, LM_STAGE_PAUSED,
+                              NULL);
+        }
         lm_out_count(out, "lastmile_timers_stale_total", NULL, 1);
         return 0; /* answered, closed, moved on, or its account's deal is
                      live (pause_on_reply: the release moves it on) */

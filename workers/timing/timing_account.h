@@ -36,8 +36,10 @@
  *                 end: closed NO_RESPONSE;
  *        close    B open, not handed off (paused or not): its pending
  *                 touch taken back, closed NO_RESPONSE.
- * A paused lead that answers itself is handled as any lead (its own
- * hand-off). followup sends no NextTouch of a paused lead; timing moves no
+ * A lead assigned while a deal is live is paused by qualification
+ * (paused_by "account", LM_PAUSED_ACCOUNT) after its first touch's
+ * decision. A paused lead that answers itself is handled as any lead (its
+ * own hand-off). followup sends no NextTouch of a paused lead; timing moves no
  * paused lead on when a response timer of it fires.
  *
  * Not a public API (workers/timing/ only). The worker's one thread. */
