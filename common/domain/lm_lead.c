@@ -60,6 +60,14 @@ void lm_lead_account_key(const char *domain, char out[LM_KEY_MAX]) {
     lm_fmt_cat(out, LM_KEY_MAX, "lm:{acct:", domain, "}", NULL);
 }
 
+void lm_lead_account_open_key(const char *domain, char out[LM_KEY_MAX]) {
+    lm_fmt_cat(out, LM_KEY_MAX, "lm:{acct:", domain, "}:open", NULL);
+}
+
+void lm_lead_account_deals_key(const char *domain, char out[LM_KEY_MAX]) {
+    lm_fmt_cat(out, LM_KEY_MAX, "lm:{acct:", domain, "}:deals", NULL);
+}
+
 int lm_lead_timer_payload(int step, const char *segment, char *out,
                           size_t outsz) {
     char st[LM_FMT_I64_MAX];

@@ -78,15 +78,33 @@
 #define LM_F_FIRST_HUMAN "first_human_at"
 #define LM_F_RETURNS     "returns_at"
 #define LM_F_CANCELLED   "cancelled_action"
-/* stage: qualification | followup | waiting | handed_off | closed;
+/* The report's system vs human delay (common/tools/lm_report_stages.c):
+ * human_due_at the time the lead's first human step was due (the first
+ * call/LinkedIn step's scheduled time, or the hand-off's; followup or
+ * timing, HSETNX), handoff_done_at the owner's DONE on the hand-off (timing,
+ * HSETNX). */
+#define LM_F_HUMAN_DUE    "human_due_at"
+#define LM_F_HANDOFF_DONE "handoff_done_at"
+/* stage: qualification | followup | waiting | handed_off | paused |
+ * closed;
  * handed_off: open, the owner has it, waiting for the CRM's result. The
  * mark of a handed-off lead is responded_at on an open lead (only timing
  * writes it; a NextTouch already on its way may still set the stage) */
 #define LM_STAGE_HANDED_OFF "handed_off"
+/* paused: open, its cadence waits for a colleague's deal
+ * (accounts.pause_on_reply; paused_by below) */
+#define LM_STAGE_PAUSED "paused"
 /* routing (docs/ROUTING.md) */
 #define LM_F_HOLDS   "holds_slot" /* "1": counts in its owner's open set */
 #define LM_F_ACCOUNT "account"    /* company email domain, when it is one */
 #define LM_F_PENDING "pending_decision" /* its member of the unassigned set */
+/* accounts.pause_on_reply (workers/timing/timing_account.c): a lead whose
+ * cadence waits while a colleague's deal is live has paused_by = that
+ * colleague's lead id; the replying lead has account_paused = "1" */
+#define LM_F_PAUSED "paused_by"
+/* paused_by of a lead assigned while its account's deal was live */
+#define LM_PAUSED_ACCOUNT "account"
+#define LM_F_ACCT_PAUSED  "account_paused"
 /* dead time, real ms, summed per stage, and how many messages:
  * "wait_<stage>_ms" and "wait_<stage>_n" (stage = worker name). A stage
  * that handles a lead once writes no count: a sum without one is one
@@ -110,6 +128,12 @@ void lm_lead_team_open_key(const char *team, const char *owner,
 void lm_lead_team_queue_key(const char *team, char out[LM_KEY_MAX]);
 /* lm:{acct:<domain>} (see above). */
 void lm_lead_account_key(const char *domain, char out[LM_KEY_MAX]);
+/* lm:{acct:<domain>}:open, the set of the account's open assigned leads
+ * (qualification SADDs with the lead's row, timing SREMs on close). */
+void lm_lead_account_open_key(const char *domain, char out[LM_KEY_MAX]);
+/* lm:{acct:<domain>}:deals, the set of the account's leads whose deal is
+ * live and pauses the others (timing, accounts.pause_on_reply). */
+void lm_lead_account_deals_key(const char *domain, char out[LM_KEY_MAX]);
 
 /* The response timer (lm_timers.h): followup arms it with each touch, due
  * when the touch's response window ends; timing cancels it when the lead

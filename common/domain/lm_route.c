@@ -1,6 +1,7 @@
 /* lm_route.c — the routing choice and the free-mail table (lm_route.h).
  * Pure: no I/O, no globals but constant tables. */
 #include "lm_route.h"
+#include "lm_worktime.h"
 
 #include <string.h>
 #include <strings.h>
@@ -53,6 +54,18 @@ const char *lm_route_why_name(lm_route_why why) {
     default:
         return "round_robin";
     }
+}
+
+int lm_route_owner_away(const lm_owner *o, const char *status, int64_t until_ms,
+                        int64_t now_ms) {
+    if (status && strcmp(status, "AWAY") == 0 &&
+        (until_ms == 0 || until_ms > now_ms))
+        return 1;
+    for (size_t i = 0; o && o->work && i < o->work->n_away; i++)
+        if (o->work->away[i].start_ms <= now_ms &&
+            now_ms < o->work->away[i].end_ms)
+            return 1;
+    return 0;
 }
 
 static int avail_ok(lm_route_avail_fn avail, void *arg, const lm_team *t,

@@ -75,6 +75,15 @@ typedef struct lm_route_choice {
  * loads when takes_slot. */
 void lm_route_choose(const lm_route_in *in, lm_route_choice *out);
 
+/* 1 when owner o is away at now_ms: inside one of its configured
+ * out_of_office windows (o->work), or AWAY by its run-time state
+ * (OwnerStatus, lm:{owner:<hash>}:state: `status` "AWAY" with `until_ms`
+ * 0 = until BACK, or after now). status NULL (no state, or BACK) and no
+ * window: available. The one availability rule of routing, freed slots
+ * and reassignments. */
+int lm_route_owner_away(const lm_owner *o, const char *status, int64_t until_ms,
+                        int64_t now_ms);
+
 /* "round_robin", "account", "overflow", "unassigned". */
 const char *lm_route_why_name(lm_route_why why);
 

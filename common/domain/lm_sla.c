@@ -1,5 +1,5 @@
-/* lm_sla.c — owner deadlines: payload codec, owner state keys, the next
- * owner (lm_sla.h). Pure; no heap. */
+/* lm_sla.c — owner deadlines: payload codec, owner state keys, working time
+ * (lm_sla.h). Pure; no heap. */
 #include "lm_sla.h"
 
 #include "lm_fmt.h"
@@ -92,22 +92,4 @@ const lm_worktime *lm_sla_work(const lm_policy *p, const char *team,
                                const char *owner) {
     const lm_owner *o = lm_policy_owner(p, team, owner);
     return o ? o->work : NULL;
-}
-
-int lm_sla_next_owner(const lm_team *team, const char *current,
-                      const int64_t *loads, const uint8_t *away) {
-    size_t n = team ? team->n_owners : 0, from = 0;
-    int best = -1;
-    for (size_t i = 0; i < n; i++)
-        if (current && strcmp(team->owners[i].name, current) == 0)
-            from = i + 1;
-    for (size_t k = 0; k < n; k++) {
-        size_t i = (from + k) % n;
-        if ((current && strcmp(team->owners[i].name, current) == 0) ||
-            (away && away[i]) || loads[i] >= team->owners[i].capacity)
-            continue;
-        if (best < 0 || loads[i] < loads[best])
-            best = (int)i;
-    }
-    return best;
 }

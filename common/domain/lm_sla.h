@@ -1,5 +1,5 @@
 /* lm_sla.h — owner deadlines (SLAs on human steps): what followup and
- * timing share about them, and the pure choice of the next owner.
+ * timing share about them (the next owner is routing's: lm_route.h).
  *
  * A human step (a call, a LinkedIn message, a hand-off) has a deadline in
  * its owner's working time (lm_worktime.h). Followup (steps) and timing
@@ -8,9 +8,9 @@
  * DONE/SKIPPED cancels it, SNOOZED moves it. When it fires (TimerFired
  * kind "owner_deadline", timer_id "<action_id>:deadline:<level>"):
  *   level 0  REMINDER to the same owner, and the level 1 timer;
- *   level 1  the lead goes to the next teammate with room (a decision with
- *            reason "sla_breach"), who gets the step again with the level
- *            2 timer;
+ *   level 1  the lead goes to a teammate with room, by routing's rule
+ *            (lm_route_pick; a decision with reason "sla_breach"), who
+ *            gets the step again with the level 2 timer;
  *   level 2  ESCALATION to the team's lead; nothing more is armed.
  * The lead hash holds the pending deadline (LM_F_SLA_* below), so a
  * timer that fires after its step was answered, moved or superseded is
@@ -19,7 +19,9 @@
  *
  * Owner state (OwnerStatus, at run time): lm:{owner:<16 hex of the
  * name>}:state, a hash {owner, status AWAY|BACK, until (ms, 0 = until
- * BACK), at (the event's time)}. Routing reads it to skip away owners.
+ * BACK), at (the event's time)}. Routing reads it to skip away owners
+ * (lm_route_owner_away); the teammate a lead is reassigned to is
+ * routing's choice too (lm_route_pick).
  *
  * No heap, no I/O, thread-safe. */
 #ifndef LM_SLA_H
@@ -90,14 +92,5 @@ void lm_sla_state_key(const char *owner, char out[LM_KEY_MAX]);
  * working) when either is unknown or the owner has no hours. */
 const lm_worktime *lm_sla_work(const lm_policy *p, const char *team,
                                const char *owner);
-
-/* Whom a lead goes to when `current` let its deadline pass: among the
- * team's other owners, one that is not away (away[i] != 0) and has room
- * (loads[i] < capacity), the least loaded, ties in the team's order
- * starting after `current`. loads and away are indexed like
- * team->owners. The index, or -1 when no teammate has room. (Routing may
- * replace the body; the contract stays.) */
-int lm_sla_next_owner(const lm_team *team, const char *current,
-                      const int64_t *loads, const uint8_t *away);
 
 #endif

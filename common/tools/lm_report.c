@@ -11,6 +11,7 @@
  * map); lm_report_finish sorts the vectors in place, which changes no
  * figure. Single-threaded; no global mutable state. */
 #include "lm_report.h"
+#include "lm_report_stages.h"
 
 #include "lm_fmt.h"
 #include "lm_report_lift.h"
@@ -68,6 +69,7 @@ struct lm_report_acc {
     lm_report_lift_acc lift; /* the timing arms (lm_report_lift.c) */
     lm_strmap *owners;       /* owner name -> open leads, insertion order */
     lm_report_deciles_acc deciles;
+    lm_report_stages *stages; /* system vs human delay (lm_report_stages.h) */
 };
 
 static void dvec_push(lm_report_acc *acc, dvec *d, double x) {
@@ -88,7 +90,9 @@ lm_report_acc *lm_report_acc_new(const lm_report_opts *o) {
     lm_report_acc *acc = calloc(1, sizeof(*acc));
     if (!acc)
         return NULL;
-    if (!(acc->owners = lm_strmap_new(OWNERS_HINT))) {
+    if (!(acc->owners = lm_strmap_new(OWNERS_HINT)) ||
+        !(acc->stages = lm_report_stages_new())) {
+        lm_strmap_free(acc->owners);
         free(acc);
         return NULL;
     }
@@ -108,6 +112,7 @@ void lm_report_acc_free(lm_report_acc *acc) {
         free(acc->dead[i].v);
     lm_strmap_free(acc->owners);
     lm_report_deciles_acc_free(&acc->deciles);
+    lm_report_stages_free(acc->stages);
     free(acc);
 }
 
@@ -198,6 +203,7 @@ void lm_report_add_lead(lm_report_acc *acc, const lm_lead_row *row) {
             dvec_push(acc, &acc->dead[i],
                       (double)(row->wait_ms[i] > 0 ? row->wait_ms[i] : 0) /
                           (double)row->wait_n[i]);
+    lm_report_stages_add(acc->stages, row);
     c->cost_cents += row->cost_cents;
     c->revenue_cents += row->revenue_cents;
     lm_report_lift_add(&acc->lift, row, success);
@@ -244,6 +250,8 @@ int lm_report_finish(lm_report_acc *acc, lm_report *out) {
     out->cycle_time_disqualified_s = dist_of(&acc->cycle_dq);
     for (int i = 0; i < LM_REPORT_STAGES; i++)
         out->dead_ms[i] = dist_of(&acc->dead[i]);
+    if (lm_report_stages_finish(acc->stages, out->stage_delay) != 0)
+        return -1; /* nothing allocated in out yet */
     out->cost_per_outcome_cents = lm_stats_ratio(out->cost_cents, out->closed);
     out->cost_per_conversion_cents =
         lm_stats_ratio(out->cost_cents, out->converted);

@@ -72,7 +72,7 @@ extern const char *const lm_report_stage_names[LM_REPORT_STAGES];
 typedef struct lm_lead_row {
     const char *lead_id;  /* from the key; may be NULL (tests) */
     const char *stage;    /* qualification | followup | waiting |
-                             handed_off | closed */
+                             handed_off | paused | closed */
     const char *status;   /* open | closed */
     const char *outcome;  /* OutcomeStatus name when closed */
     const char *decision; /* QUALIFIED | NURTURE | DISQUALIFIED */
@@ -83,6 +83,9 @@ typedef struct lm_lead_row {
     /* the answer that handed it off (or a sale's), the first automatic
        touch (scheduled), the owner's first contact: 0 when none */
     int64_t responded_at, first_touch_at, first_human_at;
+    /* when its first human step (or hand-off) was due, and the owner's
+       DONE on the hand-off: 0 when none (lm_report_stages.h) */
+    int64_t human_due_at, handoff_done_at;
     int64_t step; /* current cadence step; -1 when absent */
     int adaptive; /* 1 learning arm, 0 fixed-schedule arm, -1 unknown */
     int holdout;  /* 1 in the global holdout ("holdout" is "1"), else 0 */
@@ -166,6 +169,13 @@ typedef struct lm_report_dist {
 } lm_report_dist;
 
 /* One timing arm, over leads that were touched at least once. */
+/* System vs human delay of one stage of a lead's path, seconds
+ * (lm_report_stages.h): how long the fleet took, how long people took;
+ * n 0 where a side has no part in the stage. */
+#define LM_REPORT_DELAY_STAGES 5
+typedef struct lm_report_delay {
+    lm_report_dist fleet_s, people_s;
+} lm_report_delay;
 typedef struct lm_report_arm {
     int64_t touched;   /* n */
     int64_t responded; /* answered: handed off or bought */
@@ -220,6 +230,8 @@ typedef struct lm_report {
     /* dead time: per lead, wait_<stage>_ms / wait_<stage>_n (real ms);
      * the distribution of that per-lead average over leads that have it */
     lm_report_dist dead_ms[LM_REPORT_STAGES];
+    /* system vs human delay per stage (lm_report_stages.h) */
+    lm_report_delay stage_delay[LM_REPORT_DELAY_STAGES];
     /* money, cents */
     int64_t cost_cents, revenue_cents;
     double cost_per_outcome_cents;    /* cost / closed leads */

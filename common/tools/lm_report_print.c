@@ -8,6 +8,7 @@
  * the one duration formatter, lm_fmt_duration.
  * Reads the report only; no global state. */
 #include "lm_report.h"
+#include "lm_report_stages.h"
 
 #include "lm_fmt.h"
 #include "lm_report_lift.h"
@@ -53,6 +54,11 @@ static json_t *jdist(const lm_report_dist *d, int with_p99, int decimals) {
     if (with_p99)
         json_object_set_new(o, "p99", jnum(d->p99, decimals));
     return o;
+}
+
+/* A duration in seconds as the stages' table shows it (no p99). */
+static json_t *jdist_s(const lm_report_dist *d) {
+    return jdist(d, 0, DEC_S);
 }
 
 int lm_report_json(const lm_report *r, json_t **out) {
@@ -129,6 +135,8 @@ int lm_report_json(const lm_report *r, json_t **out) {
     json_object_set_new(root, "cycle_time_disqualified_s",
                         jdist(&r->cycle_time_disqualified_s, 0, DEC_S));
     json_object_set_new(root, "dead_time_ms", dead);
+    json_t *delays = lm_report_stages_json(r, jdist_s);
+    json_object_set_new(root, "stage_delays", delays ? delays : json_null());
     json_object_set_new(root, "cost", cost);
     json_object_set_new(root, "revenue", revenue);
     json_object_set_new(root, "timing_arms", arms);
@@ -285,6 +293,8 @@ void lm_report_print(const lm_report *r, FILE *f, int tty) {
         fprintf(f, "%-32s %7zu %10s %10s\n", lm_report_stage_names[i], d->n,
                 fmt_ms(d->mean, a, sizeof(a)), fmt_ms(d->p90, b, sizeof(b)));
     }
+
+    lm_report_stages_print(r, f); /* system vs human delay per stage */
 
     fprintf(f, "\nMONEY (currency units)\n");
     fprintf(f, "%-32s %14s\n", "cost, total",

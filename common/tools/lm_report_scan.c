@@ -80,6 +80,8 @@ static void parse_field(lm_lead_row *row, const char *f, const char *v) {
         {LM_F_RESPONDED, offsetof(lm_lead_row, responded_at)},
         {LM_F_FIRST_TOUCH, offsetof(lm_lead_row, first_touch_at)},
         {LM_F_FIRST_HUMAN, offsetof(lm_lead_row, first_human_at)},
+        {LM_F_HUMAN_DUE, offsetof(lm_lead_row, human_due_at)},
+        {LM_F_HANDOFF_DONE, offsetof(lm_lead_row, handoff_done_at)},
         {LM_F_TOUCHES, offsetof(lm_lead_row, touches)},
         {LM_F_COST, offsetof(lm_lead_row, cost_cents)},
         {LM_F_REVENUE, offsetof(lm_lead_row, revenue_cents)},

@@ -19,8 +19,14 @@
  * and id
  * "<lead>:decision:assigned" whose owner is ann; its cadence starts (action 0);
  * the queue holds 349; ann is at capacity again, never above; and nothing is
- * decided twice. */
+ * decided twice.
+ *
+ *   routing.an_owner_reported_away_gets_no_lead: bob is reported AWAY
+ *     (OwnerStatus on lastmile.timing; timing records it in Redis): of 20
+ *     leads bob gets none; reported BACK, he gets leads again. */
+#include "lm_clock.h"
 #include "lm_lead.h"
+#include "lm_sla.h"
 #include "market.h"
 
 #include "lastmile/v1/lastmile.pb-c.h"
@@ -338,4 +344,84 @@ Test(routing, two_replicas_never_exceed_capacity, .fini = teardown,
 Test(routing, a_replica_killed_mid_flow_takes_no_slot_twice, .fini = teardown,
      .timeout = 600) {
     two_replicas(1);
+}
+
+/* OwnerStatus `st` of bob on lastmile.timing, then waits until timing has
+ * recorded it (lm:{owner:<hash>}:state status). */
+static void bob_status(redisContext *rc, const char *event_id,
+                       Lastmile__V1__OwnerAvailability st, const char *want) {
+    Lastmile__V1__OwnerStatus os = LASTMILE__V1__OWNER_STATUS__INIT;
+    os.event_id = (char *)event_id;
+    os.owner = "bob";
+    os.status = st;
+    os.occurred_at_ms = lm_clock_now_ms();
+    Lastmile__V1__TimingEvent ev = LASTMILE__V1__TIMING_EVENT__INIT;
+    ev.event_case = LASTMILE__V1__TIMING_EVENT__EVENT_OWNER_STATUS;
+    ev.owner_status = &os;
+    cr_assert_eq(fixture_produce(&fx, "timing", "bob", &ev.base), 0);
+    char key[LM_KEY_MAX];
+    lm_sla_state_key("bob", key);
+    int64_t deadline = fixture_mono_ms() + fixture_ms(60000);
+    int seen_it = 0;
+    while (!seen_it && fixture_mono_ms() < deadline) {
+        redisReply *r = redisCommand(rc, "HGET %s status", key);
+        seen_it =
+            r && r->type == REDIS_REPLY_STRING && strcmp(r->str, want) == 0;
+        if (r)
+            freeReplyObject(r);
+        if (!seen_it)
+            usleep(50 * 1000);
+    }
+    cr_assert(seen_it, "bob's state never said %s", want);
+}
+
+Test(routing, an_owner_reported_away_gets_no_lead, .fini = teardown,
+     .timeout = 300) {
+    cr_assert_eq(fixture_up(&fx, 4, 0), 0);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/decisions.yaml", fx.dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(config, f);
+    fclose(f);
+    setenv("LASTMILE_CONFIG", path, 1);
+    static const char *const workers[] = {"intake", "qualification", "followup",
+                                          "timing"};
+    for (size_t i = 0; i < 4; i++)
+        cr_assert_geq(fixture_start_worker(&fx, workers[i]), 0, "%s",
+                      workers[i]);
+    redisContext *rc = redisConnect("127.0.0.1", fx.st.redis_port);
+    cr_assert(rc && !rc->err);
+    bob_status(rc, "routing-away-1", LASTMILE__V1__OWNER_AVAILABILITY__AWAY,
+               "AWAY");
+    market m;
+    market_init(&m, &fx, 0.0);
+    topic_reader *r = reader_new(&fx, "followup");
+    static seen s;
+    memset(&s, 0, sizeof(s));
+    market_submit(&m, 20, 0, 0, 21);
+    int64_t deadline = fixture_mono_ms() + fixture_ms(120000);
+    while (m.decisions.n < 20 && fixture_mono_ms() < deadline)
+        market_pump(&m, 20);
+    reader_drain(r, 1000, on_followup, &s);
+    cr_assert_eq(m.decisions.n, 20, "every lead decided");
+    cr_expect_eq(s.first[1], 0, "bob is away: %d leads", s.first[1]);
+    cr_expect_eq(s.first[0], 20, "ann took them: %d", s.first[0]);
+    int ann_away = s.first[0], bob_away = s.first[1];
+
+    bob_status(rc, "routing-back-1", LASTMILE__V1__OWNER_AVAILABILITY__BACK,
+               "BACK");
+    market_submit(&m, 6, 0, 0, 22);
+    deadline = fixture_mono_ms() + fixture_ms(120000);
+    while (m.decisions.n < 26 && fixture_mono_ms() < deadline)
+        market_pump(&m, 20);
+    reader_drain(r, 1000, on_followup, &s);
+    cr_assert_eq(m.decisions.n, 26, "every lead decided");
+    cr_expect_gt(s.first[1], 0, "bob is back: %d leads", s.first[1]);
+    printf("bob away: ann %d, bob %d of 20; bob back: bob %d, ann %d of 6\n",
+           ann_away, bob_away, s.first[1] - bob_away, s.first[0] - ann_away);
+    reader_free(r);
+    market_free(&m);
+    redisFree(rc);
+    unsetenv("LASTMILE_CONFIG");
 }

@@ -7,6 +7,7 @@
  * it takes a slot, and why. Pure code. */
 #include "lm_policy.h"
 #include "lm_route.h"
+#include "lm_worktime.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -276,4 +277,27 @@ Test(route, free_mail_is_no_account) {
         cr_expect_eq(lm_route_company_domain(cases[i].d), cases[i].company,
                      "%s", cases[i].d);
     cr_expect_eq(lm_route_company_domain(NULL), 0);
+}
+
+/* Away: a run-time AWAY (until BACK, or until a time) or a configured
+ * out_of_office window; BACK (status NULL or "BACK") and outside the
+ * windows: available. */
+Test(route, an_owner_is_away_by_status_or_out_of_office) {
+    static const lm_period off[] = {{1000, 2000}};
+    const lm_worktime w = {.tz = "UTC",
+                           .start_min = 0,
+                           .end_min = 1440,
+                           .days_mask = 0x7f,
+                           .away = off,
+                           .n_away = 1};
+    const lm_owner o = {.name = "ann", .capacity = 1, .work = &w, .weight = 1};
+    cr_expect_eq(lm_route_owner_away(&o, NULL, 0, 500), 0);
+    cr_expect_eq(lm_route_owner_away(&o, NULL, 0, 1000), 1, "out of office");
+    cr_expect_eq(lm_route_owner_away(&o, NULL, 0, 2000), 0, "back at its end");
+    cr_expect_eq(lm_route_owner_away(&o, "AWAY", 0, 500), 1, "until BACK");
+    cr_expect_eq(lm_route_owner_away(&o, "AWAY", 600, 500), 1);
+    cr_expect_eq(lm_route_owner_away(&o, "AWAY", 600, 600), 0, "until passed");
+    cr_expect_eq(lm_route_owner_away(&o, "BACK", 0, 500), 0);
+    const lm_owner always = {.name = "al", .capacity = 1, .weight = 1};
+    cr_expect_eq(lm_route_owner_away(&always, NULL, 0, 1500), 0);
 }

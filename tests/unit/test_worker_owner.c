@@ -2,12 +2,13 @@
  * no Redis): followup gives a human step a deadline in its owner's
  * working time and arms it; the sweeper's fire_timer builds the
  * TimerFired of a deadline; timing, at each level: a reminder (level 0),
- * a reassignment to the least-loaded teammate with room (level 1, or at
- * once when the owner is AWAY), an escalation to the team's lead (level
- * 2, or when nobody has room); followup gives a reassigned step to its
- * new owner; a stale deadline does nothing; OwnerActivity cancels or
- * moves the deadline and records the first human contact; OwnerStatus is
- * recorded for routing; bad owner events are refused with the field.
+ * a reassignment to a teammate with room by routing's rule (level 1, or at
+ * once when the owner is AWAY; a NURTURE lead holds no slot), an escalation to
+ * the team's lead (level 2, or when nobody has room); followup gives a
+ * reassigned step to its new owner; a stale deadline does nothing;
+ * OwnerActivity cancels or moves the deadline and records the first human
+ * contact; OwnerStatus is recorded for routing; bad owner events are refused
+ * with the field.
  *
  * The built-in config: team na (America/New_York, 09:00-17:00, lead
  * erin.walsh; alex.kim, sam.ortiz, jordan.blake), the qualified cadence's
@@ -146,6 +147,12 @@ Test(worker_owner, a_call_step_gets_a_deadline_in_working_time) {
     cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_SLA_ACTION), ACT);
     cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_SLA_LEVEL), "0");
     cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_SLA_DUE), due);
+    /* when people were first due to act (the report's human delay) */
+    char sched[32];
+    snprintf(sched, sizeof(sched), "%lld", (long long)a->scheduled_for_ms);
+    const lm_recorded_cmd *nx = lm_recorder_find(rec, "HSETNX", key);
+    cr_assert_not_null(nx);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_HUMAN_DUE), sched);
     protobuf_c_message_free_unpacked(&a->base, NULL);
     worker_test_stop(&lm_followup_worker, rec);
 }
@@ -332,34 +339,6 @@ static void expect_reassigned_to(lm_recorder *rec, const char *to) {
     cr_expect_null(action_emitted(rec), "no reminder");
 }
 
-Test(worker_owner, level_1_goes_to_the_least_loaded_teammate_with_room) {
-    deadline_ev x;
-    ProtobufCMessage *in = deadline_fired(&x, ACT, 1, DUE);
-    const char *h[] = {LEAD_H,     LM_F_SLA_ACTION, ACT, LM_F_SLA_OWNER,
-                       "alex.kim", LM_F_SLA_LEVEL,  "1", LM_F_SLA_DUE,
-                       DUE_S,      LM_F_SLA_STEP,   "1", NULL};
-    static const load loads[] = {
-        {"alex.kim", 10}, {"sam.ortiz", 3}, {"jordan.blake", 1}, {NULL, 0}};
-    lm_recorder *rec = timing_run(in, h, loads, NULL);
-    expect_reassigned_to(rec, "jordan.blake");
-    worker_test_stop(&lm_timing_worker, rec);
-    /* jordan.blake away: sam.ortiz */
-    rec = timing_run(in, h, loads, "jordan.blake");
-    expect_reassigned_to(rec, "sam.ortiz");
-    worker_test_stop(&lm_timing_worker, rec);
-}
-
-Test(worker_owner, an_away_owner_is_not_reminded_the_lead_moves_on) {
-    deadline_ev x;
-    ProtobufCMessage *in = deadline_fired(&x, ACT, 0, DUE);
-    const char *h[] = {LEAD_H,     LM_F_SLA_ACTION, ACT, LM_F_SLA_OWNER,
-                       "alex.kim", LM_F_SLA_LEVEL,  "0", LM_F_SLA_DUE,
-                       DUE_S,      LM_F_SLA_STEP,   "1", NULL};
-    lm_recorder *rec = timing_run(in, h, NULL, "alex.kim");
-    expect_reassigned_to(rec, "sam.ortiz");
-    worker_test_stop(&lm_timing_worker, rec);
-}
-
 static void expect_escalated(lm_recorder *rec, const char *id) {
     Lastmile__V1__FollowUpAction *a = action_emitted(rec);
     cr_assert_not_null(a);
@@ -376,6 +355,94 @@ static void expect_escalated(lm_recorder *rec, const char *id) {
     for (size_t i = 0; i < lm_recorder_n_index(rec); i++)
         cr_expect_null(strstr(lm_recorder_index(rec, i)->argv[1], "timers"),
                        "nothing more is armed");
+}
+
+Test(worker_owner, level_1_goes_to_a_teammate_with_room_by_routing_rule) {
+    deadline_ev x;
+    ProtobufCMessage *in = deadline_fired(&x, ACT, 1, DUE);
+    const char *h[] = {LEAD_H,     LM_F_SLA_ACTION, ACT, LM_F_SLA_OWNER,
+                       "alex.kim", LM_F_SLA_LEVEL,  "1", LM_F_SLA_DUE,
+                       DUE_S,      LM_F_SLA_STEP,   "1", NULL};
+    /* sam.ortiz is full (capacity 60): jordan.blake, whoever the round
+       robin points at first */
+    static const load loads[] = {
+        {"alex.kim", 10}, {"sam.ortiz", 60}, {"jordan.blake", 1}, {NULL, 0}};
+    lm_recorder *rec = timing_run(in, h, loads, NULL);
+    expect_reassigned_to(rec, "jordan.blake");
+    worker_test_stop(&lm_timing_worker, rec);
+    /* jordan.blake away, sam.ortiz full: nobody, the team's lead */
+    rec = timing_run(in, h, loads, "jordan.blake");
+    expect_escalated(rec, ACT ":escalation");
+    worker_test_stop(&lm_timing_worker, rec);
+}
+
+/* A NURTURE lead holds no slot (routing_options.nurture_takes_capacity is
+ * off): its reassignment ignores loads and moves no load — no owner's
+ * open set gains or loses it. */
+Test(worker_owner, a_nurture_lead_is_reassigned_without_a_slot) {
+    deadline_ev x;
+    ProtobufCMessage *in = deadline_fired(&x, ACT, 1, DUE);
+    const char *h[] = {LM_F_STATUS,
+                       "open",
+                       LM_F_CADENCE,
+                       "nurture",
+                       LM_F_TZ,
+                       "America/New_York",
+                       LM_F_OWNER,
+                       "alex.kim",
+                       LM_F_TEAM,
+                       "na",
+                       LM_F_SEGMENT,
+                       "NA/mid",
+                       LM_F_DECISION,
+                       "NURTURE",
+                       LM_F_SCORE,
+                       "0.3",
+                       LM_F_STEP,
+                       "1",
+                       LM_F_HOLDS,
+                       "0",
+                       LM_F_SLA_ACTION,
+                       ACT,
+                       LM_F_SLA_OWNER,
+                       "alex.kim",
+                       LM_F_SLA_LEVEL,
+                       "1",
+                       LM_F_SLA_DUE,
+                       DUE_S,
+                       LM_F_SLA_STEP,
+                       "1",
+                       NULL};
+    static const load full[] = {
+        {"alex.kim", 60}, {"sam.ortiz", 60}, {"jordan.blake", 40}, {NULL, 0}};
+    lm_recorder *rec = timing_run(in, h, full, "sam.ortiz");
+    const lm_recorded_emit *e = lm_recorder_emit_on(rec, "followup");
+    cr_assert_not_null(e, "reassigned although every teammate is full");
+    Lastmile__V1__FollowUpEvent *ev =
+        lastmile__v1__follow_up_event__unpack(NULL, e->len, e->data);
+    cr_assert_not_null(ev);
+    cr_expect_str_eq(ev->decision->owner, "jordan.blake",
+                     "sam.ortiz is away, alex.kim let it pass");
+    cr_expect_eq(ev->decision->kind, LASTMILE__V1__DECISION_KIND__NURTURE);
+    lastmile__v1__follow_up_event__free_unpacked(ev, NULL);
+    cr_expect_null(
+        lm_recorder_find(rec, "SADD", "lm:{team:na}:open:jordan.blake"),
+        "no slot taken");
+    cr_expect_null(lm_recorder_find(rec, "SREM", "lm:{team:na}:open:alex.kim"),
+                   "no slot to release");
+    worker_test_stop(&lm_timing_worker, rec);
+}
+
+Test(worker_owner, an_away_owner_is_not_reminded_the_lead_moves_on) {
+    deadline_ev x;
+    ProtobufCMessage *in = deadline_fired(&x, ACT, 0, DUE);
+    const char *h[] = {LEAD_H,     LM_F_SLA_ACTION, ACT, LM_F_SLA_OWNER,
+                       "alex.kim", LM_F_SLA_LEVEL,  "0", LM_F_SLA_DUE,
+                       DUE_S,      LM_F_SLA_STEP,   "1", NULL};
+    static const load loads[] = {{"jordan.blake", 40}, {NULL, 0}};
+    lm_recorder *rec = timing_run(in, h, loads, "alex.kim");
+    expect_reassigned_to(rec, "sam.ortiz");
+    worker_test_stop(&lm_timing_worker, rec);
 }
 
 Test(worker_owner, level_1_with_nobody_with_room_escalates) {
@@ -527,6 +594,14 @@ Test(worker_owner, done_cancels_the_deadline_and_counts_first_contact) {
     cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_SLA_LEVEL), "done");
     cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_FIRST_HUMAN), at);
     cr_expect_eq(lm_recorder_n_emits(rec), 0);
+    cr_expect_null(lm_recorder_hget(rec, key, LM_F_HANDOFF_DONE),
+                   "a call step is not the hand-off");
+    worker_test_stop(&lm_timing_worker, rec);
+
+    /* the hand-off's DONE: the owner's contact after the reply */
+    in = activity(&x, LEAD ":handoff", LASTMILE__V1__OWNER_ACTIVITY_KIND__DONE);
+    rec = timing_run(in, h, NULL, NULL);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_HANDOFF_DONE), at);
     worker_test_stop(&lm_timing_worker, rec);
 
     /* an older step's DONE: the first contact, but the deadline stays */
@@ -658,6 +733,11 @@ Test(worker_owner, the_hand_off_has_a_deadline) {
     cr_expect_eq(a->due_by_ms, NOW_MS + 60 * MIN_MS);
     cr_expect_not_null(
         deadline_cmd(rec, "ZADD", 0, -1, LEAD ":handoff", "alex.kim"));
+    char now[32], key[LM_KEY_MAX];
+    snprintf(now, sizeof(now), "%lld", NOW_MS);
+    lead_key(key);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_HUMAN_DUE), now,
+                     "people are due to act on the hand-off at once");
     protobuf_c_message_free_unpacked(&a->base, NULL);
     /* the outcome carries the owner figures */
     const lm_recorded_emit *e = lm_recorder_emit_on(rec, "outcomes");

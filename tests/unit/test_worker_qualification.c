@@ -15,6 +15,7 @@
 #include "lm_lead.h"
 #include "lm_decode.h"
 #include "lm_recorder.h"
+#include "lm_sla.h"
 #include "worker_testutil.h"
 #include "qualification.h"
 
@@ -83,41 +84,60 @@ static Lastmile__V1__LeadAccepted lead(const char *lead_id, const profile *p) {
 }
 
 /* One owner's load for the batch: a number, or unreadable (an error
- * reply, as for a key of another type). Owners not listed have load 0. */
+ * reply, as for a key of another type), and their run-time state
+ * (OwnerStatus): away_until -1 AWAY until BACK, > 0 AWAY until then, 0 not
+ * away. Owners not listed have load 0 and no state. */
 typedef struct load {
     const char *owner;
     long long n;
     int unreadable;
+    long long away_until;
 } load;
 
 /* Runs plan_batch, answers each SCARD (lm:{team:<t>}:open:<owner>) from
- * `loads` by owner name, in the order asked, and begins the batch. */
+ * `loads` by owner name, in the order asked, and each owner's state
+ * (HMGET lm:{owner:<hash>}:state status until), and begins the batch. */
 static void give_loads(const load *loads, size_t n_loads) {
     size_t n = lm_recorder_plan_batch(rec, &lm_qualification_worker);
     size_t owners = 0;
     for (size_t t = 0; t < lm_policy_team_count(policy); t++)
         owners += lm_policy_team_at(policy, t)->n_owners;
-    cr_assert_eq(n, owners + 1, "a WATCH, then one SCARD per owner");
+    cr_assert_eq(n, 2 * owners + 1,
+                 "a WATCH, then one SCARD and one state per owner");
     const lm_recorded_cmd *w = lm_recorder_batch_planned(rec, 0);
     cr_assert_str_eq(w->argv[0], "WATCH");
-    cr_assert_eq((size_t)w->argc, owners + 1, "every owner's open set");
+    cr_assert_eq((size_t)w->argc, 2 * owners + 1,
+                 "every owner's open set and state");
     lm_recorder_reply_str(rec, "OK");
-    for (size_t i = 1; i < n; i++) {
-        const lm_recorded_cmd *c = lm_recorder_batch_planned(rec, i);
-        cr_assert_str_eq(c->argv[1], w->argv[i], "watched, then counted");
+    for (size_t i = 0; i < owners; i++) {
+        const lm_recorded_cmd *c = lm_recorder_batch_planned(rec, 1 + 2 * i);
+        const lm_recorded_cmd *st = lm_recorder_batch_planned(rec, 2 + 2 * i);
+        cr_assert_str_eq(c->argv[1], w->argv[1 + i], "watched, then counted");
         cr_assert_str_eq(c->argv[0], "SCARD");
+        cr_assert_str_eq(st->argv[0], "HMGET");
+        cr_assert_str_eq(st->argv[1], w->argv[1 + owners + i],
+                         "the state watched too");
         const char *open = strstr(c->argv[1], "}:open:");
         cr_assert_not_null(open, "%s", c->argv[1]);
         const load *l = NULL;
         for (size_t k = 0; k < n_loads && !l; k++)
             if (strcmp(open + 7, loads[k].owner) == 0)
                 l = &loads[k];
+        char key[LM_KEY_MAX];
+        lm_sla_state_key(open + 7, key);
+        cr_assert_str_eq(st->argv[1], key);
         if (l && l->unreadable)
             lm_recorder_reply_error(
                 rec, "WRONGTYPE Operation against a key holding the wrong "
                      "kind of value");
         else
             lm_recorder_reply_int(rec, l ? l->n : 0);
+        char until[32];
+        snprintf(until, sizeof(until), "%lld",
+                 l && l->away_until > 0 ? l->away_until : 0);
+        const char *away[] = {"AWAY", until};
+        const char *none[] = {NULL, NULL};
+        lm_recorder_reply_strs(rec, 2, l && l->away_until ? away : none);
     }
     lm_recorder_begin_batch(rec, &lm_qualification_worker);
 }
@@ -280,19 +300,20 @@ Test(worker_qualification, decides_by_score_against_the_thresholds) {
                        "an open lead stays open");
         lm_lead_team_open_key(c->team, d->owner, open);
         const lm_recorded_cmd *sadd = lm_recorder_find(rec, "SADD", open);
-        /* example.com is a company: its account record (HSET, HINCRBY) */
+        /* example.com is a company: its account record (HSET, HINCRBY)
+           and its open leads (SADD lm:{acct:example.com}:open) */
         cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_ACCOUNT),
                          "example.com");
         if (c->kind == LASTMILE__V1__DECISION_KIND__NURTURE) {
             cr_expect_null(sadd, "%s: nurture takes no slot", c->what);
             cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_HOLDS), "0");
-            cr_expect_eq(lm_recorder_n_index(rec), 2, "the account alone");
+            cr_expect_eq(lm_recorder_n_index(rec), 3, "the account alone");
         } else {
             cr_assert_not_null(sadd, "%s: the owner's open set", c->what);
             cr_expect_eq(sadd->argc, 3);
             cr_expect_str_eq(sadd->argv[2], lead_id);
             cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_HOLDS), "1");
-            cr_expect_eq(lm_recorder_n_index(rec), 3,
+            cr_expect_eq(lm_recorder_n_index(rec), 4,
                          "the SADD and the account");
         }
         protobuf_c_message_free_unpacked(&ev->base, NULL);
@@ -358,19 +379,25 @@ typedef struct owner_case {
 
 static const owner_case owner_cases[] = {
     {"the only owner with room fills up first",
-     {{"alex.kim", 58, 0}, {"sam.ortiz", 60, 0}, {"jordan.blake", 40, 0}},
+     {{"alex.kim", 58, 0, 0},
+      {"sam.ortiz", 60, 0, 0},
+      {"jordan.blake", 40, 0, 0}},
      {"alex.kim", "alex.kim", NULL, NULL},
      NULL},
     {"all full: the overflow team's (general, the built-in config)",
-     {{"alex.kim", 70, 0}, {"sam.ortiz", 60, 0}, {"jordan.blake", 40, 0}},
+     {{"alex.kim", 70, 0, 0},
+      {"sam.ortiz", 60, 0, 0},
+      {"jordan.blake", 40, 0, 0}},
      {NULL, NULL, NULL, NULL},
      "alex.kim"},
     {"an unreadable load gives that owner no lead",
-     {{"alex.kim", 0, 1}, {"sam.ortiz", 0, 0}, {"jordan.blake", 0, 0}},
+     {{"alex.kim", 0, 1, 0}, {"sam.ortiz", 0, 0, 0}, {"jordan.blake", 0, 0, 0}},
      {NULL, NULL, NULL, NULL},
      "alex.kim"},
     {"unreadable, and the other full: the one with room",
-     {{"alex.kim", 0, 1}, {"sam.ortiz", 60, 0}, {"jordan.blake", 0, 0}},
+     {{"alex.kim", 0, 1, 0},
+      {"sam.ortiz", 60, 0, 0},
+      {"jordan.blake", 0, 0, 0}},
      {"jordan.blake", "jordan.blake", "jordan.blake", "jordan.blake"},
      NULL},
 };
@@ -426,15 +453,48 @@ Test(worker_qualification, owners_with_room_take_turns) {
 Test(worker_qualification, a_new_batch_reads_fresh_loads) {
     /* the loads a batch's leads added are forgotten: the next batch reads
        them again from Redis (where the SADDs were applied) */
-    const load full[] = {
-        {"alex.kim", 60, 0}, {"sam.ortiz", 60, 0}, {"jordan.blake", 39, 0}};
+    const load full[] = {{"alex.kim", 60, 0, 0},
+                         {"sam.ortiz", 60, 0, 0},
+                         {"jordan.blake", 39, 0, 0}};
     give_loads(full, 3);
     cr_expect_str_eq(decide("0123456789abcdef-00000200", &hot_na),
                      "jordan.blake");
-    const load freed[] = {
-        {"alex.kim", 0, 0}, {"sam.ortiz", 60, 0}, {"jordan.blake", 40, 0}};
+    const load freed[] = {{"alex.kim", 0, 0, 0},
+                          {"sam.ortiz", 60, 0, 0},
+                          {"jordan.blake", 40, 0, 0}};
     give_loads(freed, 3);
     cr_expect_str_eq(decide("0123456789abcdef-00000201", &hot_na), "alex.kim");
+}
+
+/* An owner reported AWAY (OwnerStatus, at run time) gets no lead while
+ * away; BACK (no AWAY state), or an AWAY whose `until` has passed, makes
+ * them eligible again. */
+Test(worker_qualification, an_owner_reported_away_gets_no_lead) {
+    const load away[] = {{"alex.kim", 0, 0, -1},
+                         {"sam.ortiz", 0, 0, NOW_MS + 60000},
+                         {"jordan.blake", 0, 0, 0}};
+    give_loads(away, 3);
+    for (size_t k = 0; k < 4; k++) {
+        char lead_id[LM_LEAD_ID_MAX];
+        snprintf(lead_id, sizeof(lead_id), "0123456789abcdef-0000030%zu", k);
+        cr_expect_str_eq(decide(lead_id, &hot_na), "jordan.blake",
+                         "alex.kim and sam.ortiz are away: lead %zu", k);
+    }
+    const load back[] = {{"alex.kim", 0, 0, 0},
+                         {"sam.ortiz", 0, 0, NOW_MS - 1},
+                         {"jordan.blake", 40, 0, 0}};
+    give_loads(back, 3);
+    int alex = 0, sam = 0;
+    for (size_t k = 0; k < 4; k++) {
+        char lead_id[LM_LEAD_ID_MAX];
+        snprintf(lead_id, sizeof(lead_id), "0123456789abcdef-0000031%zu", k);
+        const char *o = decide(lead_id, &hot_na);
+        alex += strcmp(o, "alex.kim") == 0;
+        sam += strcmp(o, "sam.ortiz") == 0;
+    }
+    cr_expect_geq(alex, 1, "alex.kim is back");
+    cr_expect_geq(sam, 1, "sam.ortiz's away time has passed");
+    cr_expect_eq(alex + sam, 4, "jordan.blake is full");
 }
 
 /* ---------------------------------------------------------- rejections */
@@ -533,8 +593,9 @@ static Lastmile__V1__QualificationDecision *last_decision(void) {
 }
 
 Test(worker_qualification, a_full_team_overflows_into_its_overflow_team) {
-    const load full[] = {
-        {"alex.kim", 60, 0}, {"sam.ortiz", 60, 0}, {"jordan.blake", 40, 0}};
+    const load full[] = {{"alex.kim", 60, 0, 0},
+                         {"sam.ortiz", 60, 0, 0},
+                         {"jordan.blake", 40, 0, 0}};
     give_loads(full, 3);
     const char *owner = decide("0123456789abcdef-00000610", &hot_na);
     cr_expect(strcmp(owner, "robin.hale") == 0 ||
@@ -550,11 +611,11 @@ Test(worker_qualification, a_full_team_overflows_into_its_overflow_team) {
 
 Test(worker_qualification, a_full_team_queues_the_lead_unassigned) {
     /* na is full, and so is general, its overflow */
-    const load full[] = {{"alex.kim", 60, 0},
-                         {"sam.ortiz", 60, 0},
-                         {"jordan.blake", 40, 0},
-                         {"robin.hale", 80, 0},
-                         {"casey.ng", 80, 0}};
+    const load full[] = {{"alex.kim", 60, 0, 0},
+                         {"sam.ortiz", 60, 0, 0},
+                         {"jordan.blake", 40, 0, 0},
+                         {"robin.hale", 80, 0, 0},
+                         {"casey.ng", 80, 0, 0}};
     const char *lead_id = "0123456789abcdef-00000600";
     give_loads(full, 5);
     cr_expect_str_eq(decide(lead_id, &hot_na), "", "no owner had room");
@@ -606,12 +667,15 @@ Test(worker_qualification, a_full_team_queues_the_lead_unassigned) {
 }
 
 Test(worker_qualification, a_full_team_still_takes_nurture_leads) {
-    const load full[] = {
-        {"lena.fischer", 60, 0}, {"tom.baker", 50, 0}, {"chloe.martin", 40, 0}};
+    const load full[] = {{"lena.fischer", 60, 0, 0},
+                         {"tom.baker", 50, 0, 0},
+                         {"chloe.martin", 40, 0, 0}};
     give_loads(full, 3);
     const char *owner = decide("0123456789abcdef-00000601", &warm_emea);
     cr_expect_str_neq(owner, "", "nurture takes no owner time");
-    cr_expect_null(lm_recorder_find(rec, "SADD", NULL), "nor a slot");
+    char open[LM_KEY_MAX];
+    lm_lead_team_open_key("emea", owner, open);
+    cr_expect_null(lm_recorder_find(rec, "SADD", open), "nor a slot");
 }
 
 /* Decides a lead whose account (lm:{acct:example.com}) has an open lead
@@ -639,8 +703,9 @@ static const char *decide_account(const char *lead_id, const char *acct_owner,
 }
 
 Test(worker_qualification, an_account_goes_to_its_open_lead_owner) {
-    const load some[] = {
-        {"alex.kim", 10, 0}, {"sam.ortiz", 10, 0}, {"jordan.blake", 39, 0}};
+    const load some[] = {{"alex.kim", 10, 0, 0},
+                         {"sam.ortiz", 10, 0, 0},
+                         {"jordan.blake", 39, 0, 0}};
     give_loads(some, 3);
     for (int k = 0; k < 3; k++) {
         char id[LM_LEAD_ID_MAX];

@@ -15,6 +15,7 @@
  * that overflow into it. */
 #include "lm_lead.h"
 #include "lm_recorder.h"
+#include "lm_sla.h"
 #include "worker_testutil.h"
 #include "timing.h"
 
@@ -78,9 +79,11 @@ static void pending(const char *lead_id, char *out, size_t outsz) {
 static char p1[512], p2[512], p3[512];
 
 /* The batch-wide reads: na's queue holds `waiting` (oldest first), and
- * alex.kim's load is `alex`; every other owner 0, other queues empty. */
-static void give_batch(const char *const *waiting, size_t n_waiting,
-                       long long alex) {
+ * alex.kim's load is `alex`; every other owner 0, other queues empty; no
+ * owner has a run-time state but alex.kim AWAY (until BACK) when
+ * alex_away. */
+static void give_batch_away(const char *const *waiting, size_t n_waiting,
+                            long long alex, int alex_away) {
     size_t n = lm_recorder_plan_batch(rec, &lm_timing_worker);
     cr_assert_gt(n, 1);
     const lm_recorded_cmd *w = lm_recorder_batch_planned(rec, 0);
@@ -93,12 +96,24 @@ static void give_batch(const char *const *waiting, size_t n_waiting,
         if (strcmp(c->argv[0], "ZRANGE") == 0)
             lm_recorder_reply_strs(
                 rec, strcmp(c->argv[1], QUEUE) == 0 ? n_waiting : 0, waiting);
-        else if (strcmp(c->argv[1], OPEN) == 0)
+        else if (strcmp(c->argv[0], "HMGET") == 0) {
+            char alex_state[LM_KEY_MAX];
+            lm_sla_state_key("alex.kim", alex_state);
+            const char *away[] = {"AWAY", "0"}, *none[] = {NULL, NULL};
+            lm_recorder_reply_strs(
+                rec, 2,
+                alex_away && strcmp(c->argv[1], alex_state) == 0 ? away : none);
+        } else if (strcmp(c->argv[1], OPEN) == 0)
             lm_recorder_reply_int(rec, alex);
         else
             lm_recorder_reply_int(rec, 0);
     }
     lm_recorder_begin_batch(rec, &lm_timing_worker);
+}
+
+static void give_batch(const char *const *waiting, size_t n_waiting,
+                       long long alex) {
+    give_batch_away(waiting, n_waiting, alex, 0);
 }
 
 /* Closes `lead` (owner alex.kim of na unless owner is NULL) with a
@@ -235,6 +250,16 @@ Test(worker_timing_queue, an_owner_still_at_capacity_takes_none) {
     give_batch(waiting, 1, 62); /* over after a capacity cut to 60 */
     close_one("0123456789abcdef-01234567", "alex.kim", "1", NULL, NULL);
     cr_expect_null(freed(), "61 open leads of 60 after the close");
+}
+
+Test(worker_timing_queue, an_away_owner_takes_none) {
+    pending(W1, p1, sizeof(p1));
+    const char *waiting[] = {p1};
+    give_batch_away(waiting, 1, 60, 1);
+    close_one("0123456789abcdef-01234567", "alex.kim", "1", NULL, NULL);
+    cr_expect(indexed("SREM", OPEN, "0123456789abcdef-01234567"));
+    cr_expect_null(freed(), "alex.kim is AWAY: W1 waits for an owner at work");
+    cr_expect(!indexed("ZREM", QUEUE, p1), "W1 still waits");
 }
 
 Test(worker_timing_queue, a_lead_closed_while_waiting_leaves_the_queue) {

@@ -148,7 +148,7 @@ Test(worktime, periods) {
     cr_expect_eq(p.end_ms - p.start_ms, 86400000LL);
 }
 
-/* ---- lm_sla: payloads and the next owner -------------------------------- */
+/* ---- lm_sla: payloads -------------------------------- */
 
 Test(worktime, sla_payload_round_trip) {
     char buf[256], act[64], own[64];
@@ -170,25 +170,6 @@ Test(worktime, sla_payload_round_trip) {
     cr_expect_eq(lm_sla_payload_parse("1|x|a|b", 7, &level, &step, act,
                                       sizeof act, own, sizeof own),
                  -1);
-}
-
-Test(worktime, sla_next_owner_least_loaded_with_room) {
-    static const lm_owner o[] = {{.name = "ann", .capacity = 5},
-                                 {.name = "bob", .capacity = 5},
-                                 {.name = "cat", .capacity = 5}};
-    const lm_team t = {.name = "s", .owners = o, .n_owners = 3};
-    int64_t loads[3] = {1, 3, 3};
-    uint8_t away[3] = {0, 0, 0};
-    cr_expect_eq(lm_sla_next_owner(&t, "ann", loads, away), 1,
-                 "a tie: the next in the team's order after ann");
-    loads[2] = 2;
-    cr_expect_eq(lm_sla_next_owner(&t, "ann", loads, away), 2);
-    away[2] = 1;
-    cr_expect_eq(lm_sla_next_owner(&t, "ann", loads, away), 1);
-    loads[1] = 5;
-    cr_expect_eq(lm_sla_next_owner(&t, "ann", loads, away), -1,
-                 "bob is full, cat is away: nobody");
-    cr_expect_eq(lm_sla_next_owner(&t, "bob", loads, away), 0);
 }
 
 /* ---- the config keys ---------------------------------------------------- */

@@ -40,12 +40,13 @@ enum {
     R_TEAM,
     R_ROLE,    /* learned timing: the title's role (lm_learn.h) */
     R_HOLDOUT, /* the lead is in the global holdout */
+    R_PAUSED,  /* accounts: the colleague whose deal pauses it */
     R_N
 };
 static const char *const read_fields[R_N] = {
     LM_F_STATUS,   LM_F_CADENCE,   LM_F_TZ,      LM_F_OWNER,     LM_F_SEGMENT,
     LM_F_ADAPTIVE, LM_F_SUBMITTED, LM_F_TOUCHES, LM_F_RESPONDED, LM_F_RETURNS,
-    LM_F_TEAM,     LM_F_ROLE,      LM_F_HOLDOUT};
+    LM_F_TEAM,     LM_F_ROLE,      LM_F_HOLDOUT, LM_F_PAUSED};
 
 int64_t lm_followup_schedule(const lm_cadence *c, const char *tz,
                              int64_t earliest_ms) {
@@ -123,8 +124,17 @@ static int followup_identify(void *ctx, const ProtobufCMessage *msg,
                      (long long)ev->next_touch->scheduled_for_ms);
             return -1;
         }
-        snprintf(ident->id, sizeof(ident->id), "%s:touch:%d", lead,
-                 (int)ev->next_touch->step);
+        /* "<lead>:touch:<step>", or a touch_id of that form with a suffix
+           (a cadence resumed after its account's deal: timing_account.c) */
+        const char *tid = ev->next_touch->touch_id;
+        size_t nl = strlen(lead);
+        if (tid && strncmp(tid, lead, nl) == 0 &&
+            strncmp(tid + nl, ":touch:", 7) == 0 &&
+            strlen(tid) < sizeof(ident->id))
+            snprintf(ident->id, sizeof(ident->id), "%s", tid);
+        else
+            snprintf(ident->id, sizeof(ident->id), "%s:touch:%d", lead,
+                     (int)ev->next_touch->step);
     }
     return 0;
 }
@@ -166,6 +176,12 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
         lm_out_count(out, "lastmile_followup_skipped_total",
                      "reason=\"handed_off\"", 1);
         return 0; /* the lead answered: its owner has it */
+    }
+    if (ev->event_case == LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_NEXT_TOUCH &&
+        field(m, R_PAUSED) && *field(m, R_PAUSED)) {
+        lm_out_count(out, "lastmile_followup_skipped_total",
+                     "reason=\"account_paused\"", 1);
+        return 0; /* a colleague's deal is live: timing resumes it */
     }
     const char *lead_id, *cadence_name, *tz, *owner, *segment, *team, *role;
     int adaptive, step, holdout;

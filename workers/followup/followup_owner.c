@@ -84,6 +84,13 @@ void followup_owner_step(const lm_policy *pol, const lm_step *st,
 }
 
 int followup_owner_arm(lm_out *out, const Lastmile__V1__FollowUpAction *a) {
+    if (a->human) {
+        /* when people were first due to act (the report's human delay) */
+        char key[LM_KEY_MAX], at[LM_FMT_I64_MAX];
+        lm_lead_key(a->lead_id, key);
+        lm_fmt_i64(at, a->scheduled_for_ms);
+        lm_out_write_strs(out, "HSETNX", key, LM_F_HUMAN_DUE, at, NULL);
+    }
     if (a->due_by_ms <= 0)
         return 0;
     lm_out_count(out, "lastmile_owner_deadlines_total", "level=\"0\"", 1);

@@ -1,8 +1,10 @@
 /* qual_route.c — qualification's owner assignment (qual_route.h).
  *
- * Reads: round trip 1 holds WATCH of every owner's open set and an SCARD
- * of each (plan_batch), and per lead its account (plan). Writes, in the
- * batch's transaction: the lead hash's routing fields; SADD to the
+ * Reads: round trip 1 holds WATCH of every owner's open set and state
+ * key, an SCARD of each open set and an HMGET of each state (plan_batch),
+ * and per lead its account (plan) and, with accounts.pause_on_reply, the
+ * account's live deals (a lead assigned while one is live is paused). Writes,
+ * in the batch's transaction: the lead hash's routing fields; SADD to the
  * owner's open set when the lead takes a slot; the account record; or,
  * for a lead no owner has room for, the team's unassigned queue. A
  * redelivered lead is recovered from its outbox (the fences), never
@@ -12,6 +14,7 @@
 #include "lm_fmt.h"
 #include "lm_lead.h"
 #include "lm_log.h"
+#include "lm_sla.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,14 +26,18 @@ int qual_route_init(qual_route *r, const lm_policy *p, char *err,
     memset(r, 0, sizeof(*r));
     r->policy = p;
     r->loads = calloc(n ? n : 1, sizeof(*r->loads));
+    r->away_until = calloc(n ? n : 1, sizeof(*r->away_until));
     r->rr = calloc(n ? n : 1, sizeof(*r->rr));
-    if (!r->loads || !r->rr)
+    if (!r->loads || !r->away_until || !r->rr)
         goto oom;
     for (r->n_teams = 0; r->n_teams < n; r->n_teams++) {
         const lm_team *t = lm_policy_team_at(p, r->n_teams);
         r->loads[r->n_teams] = calloc(t->n_owners, sizeof(int64_t));
-        if (!r->loads[r->n_teams])
+        r->away_until[r->n_teams] = calloc(t->n_owners, sizeof(int64_t));
+        if (!r->loads[r->n_teams] || !r->away_until[r->n_teams]) {
+            r->n_teams++; /* freed below */
             goto oom;
+        }
     }
     return 0;
 oom:
@@ -42,7 +49,10 @@ oom:
 void qual_route_free(qual_route *r) {
     for (size_t i = 0; r->loads && i < r->n_teams; i++)
         free(r->loads[i]);
+    for (size_t i = 0; r->away_until && i < r->n_teams; i++)
+        free(r->away_until[i]);
     free(r->loads);
+    free(r->away_until);
     free(r->rr);
     memset(r, 0, sizeof(*r));
 }
@@ -63,18 +73,26 @@ int qual_route_plan_batch(qual_route *r, lm_plan *p) {
     size_t total = 0;
     for (size_t i = 0; i < r->n_teams; i++)
         total += lm_policy_team_at(r->policy, i)->n_owners;
-    char(*keys)[LM_KEY_MAX] = calloc(total ? total : 1, sizeof(*keys));
-    const char **argv = calloc(total ? total : 1, sizeof(*argv));
+    /* the open sets, then the state keys, in one WATCH */
+    char(*keys)[LM_KEY_MAX] = calloc(total ? 2 * total : 1, sizeof(*keys));
+    const char **argv = calloc(total ? 2 * total : 1, sizeof(*argv));
     int rc = -1;
     if (!keys || !argv)
         goto out;
-    size_t n = open_keys(r, keys, total);
-    for (size_t i = 0; i < n; i++)
+    size_t n = open_keys(r, keys, total), k = n;
+    for (size_t i = 0; i < r->n_teams; i++) {
+        const lm_team *t = lm_policy_team_at(r->policy, i);
+        for (size_t o = 0; o < t->n_owners && k < 2 * total; o++, k++)
+            lm_sla_state_key(t->owners[o].name, keys[k]);
+    }
+    for (size_t i = 0; i < k; i++)
         argv[i] = keys[i];
-    if (lm_plan_watch(p, n, argv) != 0)
+    if (lm_plan_watch(p, k, argv) != 0)
         goto out;
     for (size_t i = 0; i < n; i++)
-        if (lm_plan_cmd_strs(p, "SCARD", keys[i], NULL) != 0)
+        if (lm_plan_cmd_strs(p, "SCARD", keys[i], NULL) != 0 ||
+            lm_plan_cmd_strs(p, "HMGET", keys[n + i], LM_SLA_STATE_STATUS,
+                             LM_SLA_STATE_UNTIL, NULL) != 0)
             goto out;
     rc = 0;
 out:
@@ -83,11 +101,23 @@ out:
     return rc;
 }
 
+/* The state reply at `at`: until of an AWAY (0 = until BACK), else -1. */
+static int64_t away_until(const lm_reads *reads, size_t at) {
+    const char *st = lm_read_elem_str(reads, at, 0, NULL);
+    const char *until = lm_read_elem_str(reads, at, 1, NULL);
+    int64_t v = 0;
+    if (!st || strcmp(st, "AWAY") != 0)
+        return -1;
+    if (until && lm_parse_int64(until, 0, INT64_MAX, &v) != 0)
+        v = 0;
+    return v;
+}
+
 void qual_route_begin_batch(qual_route *r, const lm_reads *reads) {
     size_t at = 1, bad = 0; /* reply 0: the WATCH */
     for (size_t i = 0; i < r->n_teams; i++) {
         const lm_team *t = lm_policy_team_at(r->policy, i);
-        for (size_t o = 0; o < t->n_owners; o++, at++) {
+        for (size_t o = 0; o < t->n_owners; o++, at += 2) {
             long long load;
             if (lm_read_integer(reads, at, &load) == 0) {
                 r->loads[i][o] = load;
@@ -95,6 +125,7 @@ void qual_route_begin_batch(qual_route *r, const lm_reads *reads) {
                 r->loads[i][o] = LM_QUAL_LOAD_UNREADABLE;
                 bad++;
             }
+            r->away_until[i][o] = away_until(reads, at + 1);
         }
     }
     if (bad)
@@ -105,10 +136,29 @@ void qual_route_begin_batch(qual_route *r, const lm_reads *reads) {
                bad);
 }
 
-/* The lead's company domain when accounts route by it, else NULL. */
+/* The availability predicate of lm_route_choose: not away at the lead's
+ * time (run-time state or out_of_office, lm_route_owner_away). */
+typedef struct qual_avail {
+    const qual_route *r;
+    int64_t now_ms;
+} qual_avail;
+
+static int available(void *arg, const lm_team *t, size_t owner) {
+    const qual_avail *a = arg;
+    size_t ti = lm_policy_team_index(a->r->policy, t);
+    if (ti == (size_t)-1 || owner >= t->n_owners)
+        return 0;
+    int64_t until = a->r->away_until[ti][owner];
+    return !lm_route_owner_away(&t->owners[owner], until >= 0 ? "AWAY" : NULL,
+                                until > 0 ? until : 0, a->now_ms);
+}
+
+/* The lead's company domain when accounts route or pause by it, else
+ * NULL. */
 static const char *account_of(const qual_route *r,
                               const Lastmile__V1__LeadAccepted *l) {
-    if (!lm_policy_routing_options(r->policy)->accounts_same_owner ||
+    const lm_routing_options *o = lm_policy_routing_options(r->policy);
+    if (!(o->accounts_same_owner || o->accounts_pause_on_reply) ||
         !l->email_domain || strlen(l->email_domain) >= 128 ||
         !lm_route_company_domain(l->email_domain))
         return NULL;
@@ -122,7 +172,13 @@ int qual_route_plan(qual_route *r, const Lastmile__V1__LeadAccepted *l,
     if (!dom)
         return 0;
     lm_lead_account_key(dom, key);
-    return lm_plan_cmd_strs(p, "HMGET", key, "owner", "team", "open", NULL);
+    if (lm_plan_cmd_strs(p, "HMGET", key, "owner", "team", "open", NULL) != 0)
+        return -1;
+    if (!lm_policy_routing_options(r->policy)->accounts_pause_on_reply)
+        return 0;
+    /* reply 1: the account's live deals (a colleague's reply pauses it) */
+    lm_lead_account_deals_key(dom, key);
+    return lm_plan_cmd_strs(p, "SCARD", key, NULL);
 }
 
 /* The account's owner from the plan's reply: team and index, when it has
@@ -158,6 +214,9 @@ int qual_route_assign(qual_route *r, const lm_msg *m,
     in.nurture = nurture;
     in.loads = (const int64_t *const *)r->loads;
     in.rr = r->rr;
+    qual_avail av = {r, m->now_ms};
+    in.avail = available;
+    in.avail_arg = &av;
     if (dom)
         in.acct_team = account_owner(r, m, &in.acct_owner);
     lm_route_choose(&in, &ch);
@@ -189,6 +248,19 @@ int qual_route_assign(qual_route *r, const lm_msg *m,
         const char *incr[] = {"HINCRBY", k2, "open", "1"};
         lm_out_index(out, 6, hset, NULL);
         lm_out_index(out, 4, incr, NULL);
+        /* the account's open leads (accounts.pause_on_reply finds the
+           others there: workers/timing/timing_account.c) */
+        lm_lead_account_open_key(dom, k2);
+        const char *sadd[] = {"SADD", k2, l->lead_id};
+        lm_out_index(out, 3, sadd, NULL);
+        if (lm_policy_routing_options(r->policy)->accounts_pause_on_reply &&
+            lm_read_int(&m->reads, 1, 0) > 0) {
+            /* a colleague's deal is live: the first touch goes out, the
+               next steps wait for the deal's end (timing_account.c) */
+            lm_out_write_strs(out, "HSET", key, LM_F_PAUSED, LM_PAUSED_ACCOUNT,
+                              NULL);
+            lm_out_count(out, "lastmile_account_paused_total", NULL, 1);
+        }
         lm_out_write_strs(out, "HSET", key, LM_F_ACCOUNT, dom, NULL);
     }
     return lm_out_failed(out) ? -1 : 0;

@@ -5,8 +5,9 @@
  * replicas deciding at the same moment cannot both take an owner's last
  * slot: the second EXEC is refused and its batch decided again from fresh
  * loads. Each assignment adds to the loads here, so the leads of one batch
- * see each other. The choice itself is the domain's (lm_route_choose);
- * this file turns it into reads and writes:
+ * see each other. The owners' run-time states (AWAY/BACK) are read and
+ * watched with the loads; an away owner is skipped. The choice itself is the
+ * domain's (lm_route_choose); this file turns it into reads and writes:
  *   assigned    SADD lm:{team:<t>}:open:<owner> (when it takes a slot);
  *               the account's owner, team and open count;
  *   unassigned  ZADD lm:{team:<t>}:unassigned <now> <the pending decision>
@@ -30,7 +31,11 @@ typedef struct qual_route {
     const lm_policy *policy;
     size_t n_teams;
     int64_t **loads; /* [team][owner]: as read for the batch, plus its own */
-    uint64_t *rr;    /* [team]: this process's round-robin counters */
+    /* [team][owner]: the run-time state as read for the batch (OwnerStatus,
+       lm:{owner:<hash>}:state): until_ms of an AWAY (0 = until BACK), or
+       -1 when not AWAY (BACK, or no state) */
+    int64_t **away_until;
+    uint64_t *rr; /* [team]: this process's round-robin counters */
 } qual_route;
 
 /* The result of routing one lead. */
@@ -45,11 +50,14 @@ typedef struct qual_routed {
 
 int qual_route_init(qual_route *r, const lm_policy *p, char *err, size_t errsz);
 void qual_route_free(qual_route *r); /* zeroed after; NULL-safe fields */
-/* WATCH of every owner's open set, then one SCARD per owner (every team,
- * config order). 0 / -1. */
+/* WATCH of every owner's open set and state key, then per owner (every
+ * team, config order) an SCARD of the open set and an HMGET of the state
+ * (status, until). 0 / -1. */
 int qual_route_plan_batch(qual_route *r, lm_plan *p);
 /* The replies to qual_route_plan_batch. An unreadable load makes that
- * owner unavailable for the batch (LM_QUAL_LOAD_UNREADABLE). */
+ * owner unavailable for the batch (LM_QUAL_LOAD_UNREADABLE); an owner
+ * AWAY at the lead's time (or in a configured out_of_office window) gets
+ * no lead (lm_route_owner_away, checked per lead). */
 void qual_route_begin_batch(qual_route *r, const lm_reads *reads);
 /* The lead's own reads: its account (HMGET lm:{acct:<domain>} owner team
  * open) when accounts.same_owner is on and the domain is a company's. */

@@ -3,6 +3,7 @@
  * Sections: sampling · the decision · firing timers. A lead's answers and
  * its deal are timing_deal.c's (timing_internal.h). */
 #include "timing.h"
+#include "timing_account.h"
 #include "timing_internal.h"
 #include "timing_learn.h"
 #include "timing_owner.h"
@@ -91,13 +92,14 @@ int64_t lm_timing_choose_step(const lm_cadence *c, size_t step, const char *tz,
 
 /* HMGET order: enum timing_read (timing_internal.h) */
 static const char *const read_fields[R_N] = {
-    LM_F_STATUS,    LM_F_STEP,        LM_F_CADENCE,     LM_F_TZ,
-    LM_F_OWNER,     LM_F_TEAM,        LM_F_SEGMENT,     LM_F_ADAPTIVE,
-    LM_F_SUBMITTED, LM_F_TOUCHES,     LM_F_COST,        LM_F_SCORE,
-    LM_F_DECISION,  LM_F_SLOT,        LM_F_LEAD,        LM_F_STAGE,
-    LM_F_RESPONDED, LM_F_FIRST_TOUCH, LM_F_FIRST_HUMAN, LM_F_LAST_ACTION,
-    LM_F_NEXT_DUE,  LM_F_CANCELLED,   LM_F_HOLDS,       LM_F_ACCOUNT,
-    LM_F_PENDING,   LM_F_ROLE,        LM_F_HOLDOUT};
+    LM_F_STATUS,     LM_F_STEP,        LM_F_CADENCE,     LM_F_TZ,
+    LM_F_OWNER,      LM_F_TEAM,        LM_F_SEGMENT,     LM_F_ADAPTIVE,
+    LM_F_SUBMITTED,  LM_F_TOUCHES,     LM_F_COST,        LM_F_SCORE,
+    LM_F_DECISION,   LM_F_SLOT,        LM_F_LEAD,        LM_F_STAGE,
+    LM_F_RESPONDED,  LM_F_FIRST_TOUCH, LM_F_FIRST_HUMAN, LM_F_LAST_ACTION,
+    LM_F_NEXT_DUE,   LM_F_CANCELLED,   LM_F_HOLDS,       LM_F_ACCOUNT,
+    LM_F_PENDING,    LM_F_ROLE,        LM_F_HOLDOUT,     LM_F_PAUSED,
+    LM_F_ACCT_PAUSED};
 
 /* Field i of the lead's HMGET (read_fields), or NULL. */
 static const char *field(const lm_msg *m, int i, size_t *len) {
@@ -153,6 +155,9 @@ static int timing_identify(void *ctx, const ProtobufCMessage *msg,
     if (timing_owner_event(ev)) /* owner deadlines: timing_owner.c */
         return timing_owner_identify(((timing_ctx *)ctx)->policy, ev, ident,
                                      reason, reasonsz);
+    if (timing_account_event(ev)) /* pause_on_reply: timing_account.c */
+        return timing_account_identify(ev->timer_fired, ident, reason,
+                                       reasonsz);
     const char *lead = timing_lead(ev);
     if (!lead) {
         snprintf(reason, reasonsz,
@@ -224,7 +229,8 @@ static int timing_plan(void *ctx, const ProtobufCMessage *msg,
     const Lastmile__V1__TimingEvent *ev =
         (const Lastmile__V1__TimingEvent *)msg;
     int rc;
-    if (timing_owner_plan_alone(ev, p, &rc))
+    if (timing_owner_plan_alone(ev, p, &rc) ||
+        timing_account_plan_alone(ev, p, &rc))
         return rc;
     char key[LM_KEY_MAX];
     lm_lead_key(timing_lead(ev), key);
@@ -343,6 +349,8 @@ int lm_timing_close_lead(timing_ctx *c, const lm_msg *m, lm_out *out,
         const char *rel[] = {"SREM", open, lead_id};
         lm_out_index(out, 3, rel, NULL);
     }
+    if (timing_account_on_close(c, m, out, lead_id, status) != 0)
+        return -1; /* its account's set; pause_on_reply */
     timing_queue_lead ql = {lead_id, team,
                             o.owner, field(m, R_HOLDS, NULL),
                             dec,     field(m, R_ACCOUNT, NULL),
@@ -396,10 +404,21 @@ static int on_timer(timing_ctx *c, const lm_msg *m, lm_out *out,
     if (lm_timing_is_deal_window(t))
         return lm_timing_on_deal_window(c, m, out, t);
     const char *status = field(m, R_STATUS, NULL);
+    const char *paused = field(m, R_PAUSED, NULL);
     if (!status || strcmp(status, "open") != 0 ||
-        field_int(m, R_STEP) != t->step || field_int(m, R_RESPONDED) > 0) {
+        field_int(m, R_STEP) != t->step || field_int(m, R_RESPONDED) > 0 ||
+        (paused && *paused)) {
+        if (paused && *paused && status && strcmp(status, "open") == 0 &&
+            field_int(m, R_RESPONDED) <= 0) {
+            /* its account's deal is live: it waits (not overdue) */
+            char pk[LM_KEY_MAX];
+            lm_lead_key(t->lead_id, pk);
+            lm_out_write_strs(out, "HSET", pk, LM_F_STAGE, LM_STAGE_PAUSED,
+                              NULL);
+        }
         lm_out_count(out, "lastmile_timers_stale_total", NULL, 1);
-        return 0; /* answered, closed, or already moved on */
+        return 0; /* answered, closed, moved on, or its account's deal is
+                     live (pause_on_reply: the release moves it on) */
     }
     timing_learn_record(c->policy, m, out, 0); /* its slot: a failure */
     const char *cad_name = field(m, R_CADENCE, NULL);
@@ -456,6 +475,8 @@ static int timing_handle(void *ctx, const lm_msg *m, lm_out *out) {
         (const Lastmile__V1__TimingEvent *)m->event;
     if (timing_owner_event(ev))
         return timing_owner_handle(c->policy, c->clock_skew_ms, m, out, ev);
+    if (timing_account_event(ev))
+        return timing_account_handle(c, m, out, ev->timer_fired);
     const char *status = field(m, R_STATUS, NULL);
     if (status && strcmp(status, "open") == 0)
         lm_lead_record_wait(out, timing_lead(ev), "timing", m->wait_ms,

@@ -25,10 +25,14 @@
  * are LATE_RESPONSE outcomes; an answer for a lead lastmile never issued
  * is dead-lettered.
  *
+ * With accounts.pause_on_reply, a hand-off also pauses the account's other
+ * cadences (timing_account.c).
+ *
  * Deterministic ids: "<lead>:handoff" (HANDOFF), "<action_id>:cancel"
  * (CANCEL, action_id the touch's), "<lead>:outcome",
  * "<lead>:late:<event_id>", "<lead>:deal_window" (the TimerFired).
  * Everything through the message's lm_out; the worker's one thread. */
+#include "timing_account.h"
 #include "timing_internal.h"
 #include "timing_learn.h"
 #include "timing_owner.h"
@@ -76,9 +80,9 @@ static void action_from_lead(const lm_msg *m, Lastmile__V1__FollowUpAction *a) {
  * out-of-office; INT64_MAX otherwise). A CANCEL action with the touch's
  * action_id, id "<action_id>:cancel"; the lead remembers it
  * (cancelled_action), so a second answer does not take it back twice. */
-static int take_back_touch(timing_ctx *c, const lm_msg *m, lm_out *out,
-                           const char *lead, const char *reason,
-                           int64_t before_ms) {
+int lm_timing_take_back(timing_ctx *c, const lm_msg *m, lm_out *out,
+                        const char *lead, const char *reason,
+                        int64_t before_ms) {
     int64_t at = lm_timing_field_int(m, R_LAST_ACTION);
     int64_t step = lm_timing_field_int(m, R_STEP);
     if (!lm_timing_field(m, R_STEP, NULL) || step < 0 ||
@@ -143,7 +147,7 @@ static int emit_handoff(timing_ctx *c, const lm_msg *m, lm_out *out,
  * for its deal (stage handed_off, the deal window armed). */
 static int hand_off(timing_ctx *c, const lm_msg *m, lm_out *out,
                     const char *lead) {
-    if (take_back_touch(c, m, out, lead, "responded", INT64_MAX) != 0 ||
+    if (lm_timing_take_back(c, m, out, lead, "responded", INT64_MAX) != 0 ||
         emit_handoff(c, m, out, lead) != 0)
         return -1;
     lm_timing_cancel_response_timer(m, out, lead);
@@ -153,6 +157,8 @@ static int hand_off(timing_ctx *c, const lm_msg *m, lm_out *out,
     lm_out_write_strs(out, "HSET", key, LM_F_STAGE, LM_STAGE_HANDED_OFF,
                       LM_F_RESPONDED, now, NULL);
     timing_learn_record(c->policy, m, out, 1); /* the answered touch */
+    if (timing_account_on_reply(c, m, out, lead) != 0) /* pause_on_reply */
+        return -1;
     return lm_timers_arm(out, lead, LM_LEAD_TIMER_DEAL,
                          m->now_ms + lm_policy_deal_window_ms(c->policy),
                          LM_LEAD_TIMER_DEAL_PAYLOAD,
@@ -171,7 +177,7 @@ static int out_of_office(timing_ctx *c, const lm_msg *m, lm_out *out,
     int64_t back = r->returns_at_ms;
     if (back <= m->now_ms)
         return 0; /* the cadence goes on as if no answer */
-    if (take_back_touch(c, m, out, r->lead_id, "out_of_office", back) != 0)
+    if (lm_timing_take_back(c, m, out, r->lead_id, "out_of_office", back) != 0)
         return -1;
     char key[LM_KEY_MAX], b[LM_FMT_I64_MAX];
     lm_lead_key(r->lead_id, key);
@@ -236,7 +242,7 @@ static int close_on_answer(timing_ctx *c, const lm_msg *m, lm_out *out,
                            const Lastmile__V1__LeadResponse *r,
                            Lastmile__V1__OutcomeStatus st, const char *reason) {
     int sale = st == LASTMILE__V1__OUTCOME_STATUS__CONVERTED_OUTCOME;
-    if (take_back_touch(c, m, out, r->lead_id, reason, INT64_MAX) != 0 ||
+    if (lm_timing_take_back(c, m, out, r->lead_id, reason, INT64_MAX) != 0 ||
         (sale && emit_handoff(c, m, out, r->lead_id) != 0))
         return -1;
     return lm_timing_close_lead(c, m, out, r->lead_id, st,

@@ -1,6 +1,7 @@
 /* timing_internal.h — what the timing worker's files share (timing.c: the
  * worker, its reads, no-response timers, closing a lead; timing_deal.c: a
- * lead's answers, touches taken back, the hand-off and the deal window).
+ * lead's answers, touches taken back, the hand-off and the deal window;
+ * timing_account.c: accounts.pause_on_reply).
  *
  * Every handler gets the message's reads: reply 0 is the HMGET of the
  * lead hash in timing_read order (lm_timing_field), reply 1 the learned
@@ -52,11 +53,13 @@ enum timing_read {
     R_LAST_ACTION,
     R_NEXT_DUE,
     R_CANCELLED,
-    R_HOLDS,   /* routing: the lead holds a slot in its owner's open set */
-    R_ACCOUNT, /* routing: its company domain */
-    R_PENDING, /* routing: its member of the team's unassigned queue */
-    R_ROLE,    /* learning: the role of its title (timing_learn.c) */
-    R_HOLDOUT, /* learning: in the global holdout */
+    R_HOLDS,       /* routing: the lead holds a slot in its owner's open set */
+    R_ACCOUNT,     /* routing: its company domain */
+    R_PENDING,     /* routing: its member of the team's unassigned queue */
+    R_ROLE,        /* learning: the role of its title (timing_learn.c) */
+    R_HOLDOUT,     /* learning: in the global holdout */
+    R_PAUSED,      /* accounts: the colleague whose deal pauses it */
+    R_ACCT_PAUSED, /* accounts: "1" when its answer paused its account */
     R_N
 };
 /* After the R_N fields a response's HMGET asks for one more: the slot of
@@ -90,6 +93,13 @@ int lm_timing_response_payload(const lm_msg *m,
 void lm_timing_cancel_response_timer(const lm_msg *m, lm_out *out,
                                      const char *lead_id);
 
+/* timing_deal.c: takes back the lead's pending touch (emitted ahead of
+ * its scheduled time, still ahead of now and before before_ms) with a
+ * CANCEL of its action_id, id "<action_id>:cancel", giving `reason`. 0,
+ * -1 on an output failure. */
+int lm_timing_take_back(timing_ctx *c, const lm_msg *m, lm_out *out,
+                        const char *lead, const char *reason,
+                        int64_t before_ms);
 /* timing_deal.c: a LeadResponse (the lead is known or not, open or not,
  * handed off or not). 0, -1 on an output failure. */
 int lm_timing_on_response(timing_ctx *c, const lm_msg *m, lm_out *out,

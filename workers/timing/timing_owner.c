@@ -6,7 +6,9 @@
 #include "timing_owner.h"
 
 #include "lm_fmt.h"
+#include "lm_hash.h"
 #include "lm_lead.h"
+#include "lm_route.h"
 #include "lm_sla.h"
 #include "lm_sla_out.h"
 #include "lm_timers.h"
@@ -42,13 +44,14 @@ enum {
     S_SLA_STEP,
     S_REASSIGN,
     S_FIRST_HUMAN,
+    S_HOLDS,
     S_N
 };
 static const char *const sla_fields[S_N] = {
-    LM_F_STATUS,     LM_F_OWNER,         LM_F_TEAM,       LM_F_DECISION,
-    LM_F_SCORE,      LM_F_LEAD,          LM_F_SEGMENT,    LM_F_CADENCE,
-    LM_F_SLA_ACTION, LM_F_SLA_OWNER,     LM_F_SLA_LEVEL,  LM_F_SLA_DUE,
-    LM_F_SLA_STEP,   LM_F_REASSIGNMENTS, LM_F_FIRST_HUMAN};
+    LM_F_STATUS,     LM_F_OWNER,         LM_F_TEAM,        LM_F_DECISION,
+    LM_F_SCORE,      LM_F_LEAD,          LM_F_SEGMENT,     LM_F_CADENCE,
+    LM_F_SLA_ACTION, LM_F_SLA_OWNER,     LM_F_SLA_LEVEL,   LM_F_SLA_DUE,
+    LM_F_SLA_STEP,   LM_F_REASSIGNMENTS, LM_F_FIRST_HUMAN, LM_F_HOLDS};
 
 /* an owner's state, HMGET of these */
 enum { ST_STATUS, ST_UNTIL, ST_AT, ST_N };
@@ -317,11 +320,14 @@ static size_t owner_reply(const lm_policy *pol, const lm_team *team, size_t j) {
     return 0;
 }
 
-/* 1 when the state reply at `at` says AWAY (until 0, or after now). */
-static int away_at(const lm_msg *m, size_t at, int64_t now_ms) {
+/* 1 when owner o, whose state reply is at `at`, is away now: AWAY by
+ * that state or inside a configured out_of_office window
+ * (lm_route_owner_away, routing's rule). */
+static int away_at(const lm_msg *m, const lm_owner *o, size_t at,
+                   int64_t now_ms) {
     const char *st = lm_read_elem_str(&m->reads, at, ST_STATUS, NULL);
     int64_t until = to_i64(lm_read_elem_str(&m->reads, at, ST_UNTIL, NULL), 0);
-    return st && strcmp(st, "AWAY") == 0 && (until == 0 || until > now_ms);
+    return lm_route_owner_away(o, st, until, now_ms);
 }
 
 /* ========================================================= the levels */
@@ -396,6 +402,35 @@ static int remind(const lm_policy *pol, const deadline *d, const lm_msg *m,
     return lm_sla_arm(out, d->lead, d->t->action_id, d->step, d->owner, 1, due);
 }
 
+/* 1 when the lead holds a slot of its owner (holds_slot "1"; a lead
+ * written before that field: unless NURTURE without
+ * routing_options.nurture_takes_capacity, as routing decides). */
+static int lead_holds_slot(const lm_policy *pol, const lm_msg *m) {
+    const char *h = sf(m, S_HOLDS, NULL);
+    if (h)
+        return strcmp(h, "1") == 0;
+    const char *kind = sf(m, S_DECISION, NULL);
+    return !(kind && strcmp(kind, "NURTURE") == 0) ||
+           lm_policy_routing_options(pol)->nurture_takes_capacity;
+}
+
+static int not_away(void *arg, const lm_team *t, size_t i) {
+    (void)t;
+    return !((const uint8_t *)arg)[i];
+}
+
+/* The teammate a lead goes to (routing's rule, lm_route_pick): weighted
+ * round robin from a counter drawn from the lead and its reassignment
+ * number (deterministic: the same event decides the same), an owner who
+ * is not away (away[] also marks the owner it leaves) with room — any
+ * such owner when the lead holds no slot. -1 when none. */
+static int64_t next_owner(const char *lead, int64_t n, const lm_team *t,
+                          const int64_t *loads, uint8_t *away, int holds) {
+    uint64_t rr = lm_hash64_str(lead, (uint64_t)n);
+    int64_t k = lm_route_pick(t, loads, rr, !holds, not_away, away);
+    return k >= 0 && !away[k] ? k : -1;
+}
+
 static int reassign(const lm_policy *pol, const deadline *d, const lm_msg *m,
                     lm_out *out) {
     int64_t loads[LM_POLICY_MAX_OWNERS];
@@ -406,13 +441,16 @@ static int reassign(const lm_policy *pol, const deadline *d, const lm_msg *m,
     for (size_t j = 0; j < d->team->n_owners; j++) {
         size_t at = owner_reply(pol, d->team, j);
         loads[j] = lm_read_int(&m->reads, at, 0);
-        away[j] = (uint8_t)away_at(m, at + 1, m->now_ms);
+        away[j] =
+            (uint8_t)(away_at(m, &d->team->owners[j], at + 1, m->now_ms) ||
+                      strcmp(d->team->owners[j].name, d->owner) == 0);
     }
-    int k = lm_sla_next_owner(d->team, d->owner, loads, away);
+    int64_t n = sf_int(m, S_REASSIGN, 0) + 1;
+    int holds = lead_holds_slot(pol, m);
+    int64_t k = next_owner(d->lead, n, d->team, loads, away, holds);
     if (k < 0) /* nobody with room: the team's lead is told at once */
         return escalate(pol, d, m, out);
     const char *to = d->team->owners[k].name;
-    int64_t n = sf_int(m, S_REASSIGN, 0) + 1;
     char id[LM_ID_MAX], nb[LM_FMT_I64_MAX], next[LM_ID_MAX], key[LM_KEY_MAX];
     lm_fmt_i64(nb, n);
     snprintf(id, sizeof(id), "%s:decision:%s", d->lead, nb);
@@ -455,8 +493,9 @@ static int reassign(const lm_policy *pol, const deadline *d, const lm_msg *m,
     lm_out_write_strs(out, "HSET", key, LM_F_OWNER, to, LM_F_REASSIGNMENTS, nb,
                       NULL);
     const char *status = sf(m, S_STATUS, NULL);
-    if (status && strcmp(status, "open") == 0) {
-        /* the load moves with the lead: idempotent set commands */
+    if (holds && status && strcmp(status, "open") == 0) {
+        /* the load moves with the lead: idempotent set commands (a lead
+           that holds no slot, NURTURE by default, moves no load) */
         char from_set[LM_KEY_MAX], to_set[LM_KEY_MAX];
         lm_lead_team_open_key(d->team_name, d->owner, from_set);
         lm_lead_team_open_key(d->team_name, to, to_set);
@@ -515,12 +554,14 @@ static int on_deadline(const lm_policy *pol, int64_t skew, const lm_msg *m,
     snprintf(labels, sizeof(labels), "level=\"%d\"", (int)t->level);
     lm_out_count(out, "lastmile_owner_sla_breaches_total", labels, 1);
     stat(out, LM_SLA_STAT_BREACHES, d.team_name, d.owner);
-    size_t me = 0;
+    size_t me = 0, me_i = 0;
     if (d.team)
         for (size_t j = 0; j < d.team->n_owners; j++)
-            if (strcmp(d.team->owners[j].name, d.owner) == 0)
+            if (strcmp(d.team->owners[j].name, d.owner) == 0) {
                 me = owner_reply(pol, d.team, j) + 1;
-    int away = me && away_at(m, me, m->now_ms);
+                me_i = j;
+            }
+    int away = me && away_at(m, &d.team->owners[me_i], me, m->now_ms);
     if (t->level == 0 && !away)
         return remind(pol, &d, m, out);
     if (t->level <= 1)
@@ -555,6 +596,14 @@ static int on_activity(const lm_msg *m, lm_out *out,
         char atb[LM_FMT_I64_MAX];
         lm_fmt_i64(atb, at);
         lm_out_write_strs(out, "HSET", key, LM_F_FIRST_HUMAN, atb, NULL);
+    }
+    if (a->kind == LASTMILE__V1__OWNER_ACTIVITY_KIND__DONE && a->action_id &&
+        strstr(a->action_id, ":handoff")) {
+        /* the owner's first contact after the reply, on the hand-off or
+           its reassigned copy "<lead>:handoff:r<n>" (the report's) */
+        char atb[LM_FMT_I64_MAX];
+        lm_fmt_i64(atb, at);
+        lm_out_write_strs(out, "HSETNX", key, LM_F_HANDOFF_DONE, atb, NULL);
     }
     const char *action = sf(m, S_SLA_ACTION, NULL);
     const char *level = sf(m, S_SLA_LEVEL, NULL);
@@ -618,6 +667,10 @@ int timing_owner_handoff(const lm_policy *pol, const lm_msg *m, lm_out *out,
     const char *team = a->team && *a->team ? a->team : sf(m, S_TEAM, NULL);
     a->team = (char *)(team ? team : "");
     a->human = 1;
+    char key[LM_KEY_MAX], at[LM_FMT_I64_MAX];
+    lm_lead_key(a->lead_id, key);
+    lm_fmt_i64(at, a->scheduled_for_ms); /* the report's human delay */
+    lm_out_write_strs(out, "HSETNX", key, LM_F_HUMAN_DUE, at, NULL);
     int64_t dl = lm_policy_handoff_deadline_ms(pol);
     if (dl <= 0)
         return 0;

@@ -9,10 +9,12 @@
  *                   state hash (lm_sla_state_key) for routing to read.
  *   TimerFired      kind "owner_deadline", level 0: REMINDER to the same
  *                   owner and the level-1 timer; level 1: a decision with
- *                   reason "sla_breach" to the next teammate with room
- *                   (followup gives them the step and arms level 2);
+ *                   reason "sla_breach" to a teammate with room, chosen
+ *                   by routing's rule (lm_route_pick: capacity unless the
+ *                   lead holds no slot, weights, not away nor out of
+ *                   office; followup gives them the step and arms level 2);
  *                   level 2: ESCALATION to the team's lead. An owner who
- *                   is AWAY when a deadline fires is not reminded: the step
+ *                   is away when a deadline fires is not reminded: the step
  *                   goes to a teammate at once (the lead does not wait for
  *                   their return); with no teammate with room, the team's
  *                   lead is told.

@@ -4,6 +4,7 @@
 
 #include "lm_fmt.h"
 #include "lm_lead.h"
+#include "lm_sla.h"
 #include "lm_topics.h"
 
 #include "lastmile/v1/lastmile.pb-c.h"
@@ -28,14 +29,17 @@ int timing_queue_init(timing_queue *q, const lm_policy *p, char *err,
     q->loads = calloc(n ? n : 1, sizeof(*q->loads));
     q->heads = calloc(n ? n : 1, sizeof(*q->heads));
     q->n_heads = calloc(n ? n : 1, sizeof(*q->n_heads));
-    if (!q->loads || !q->heads || !q->n_heads)
+    q->away_until = calloc(n ? n : 1, sizeof(*q->away_until));
+    if (!q->loads || !q->heads || !q->n_heads || !q->away_until)
         goto oom;
     for (q->n_teams = 0; q->n_teams < n; q->n_teams++) {
         const lm_team *t = lm_policy_team_at(p, q->n_teams);
         q->loads[q->n_teams] = calloc(t->n_owners, sizeof(int64_t));
         q->heads[q->n_teams] =
             calloc(LM_TIMING_QUEUE_HEADS, sizeof(timing_queue_head));
-        if (!q->loads[q->n_teams] || !q->heads[q->n_teams]) {
+        q->away_until[q->n_teams] = calloc(t->n_owners, sizeof(int64_t));
+        if (!q->loads[q->n_teams] || !q->heads[q->n_teams] ||
+            !q->away_until[q->n_teams]) {
             q->n_teams++; /* free what this one got */
             goto oom;
         }
@@ -54,7 +58,10 @@ void timing_queue_free(timing_queue *q) {
             free(q->loads[t]);
         if (q->heads)
             free(q->heads[t]);
+        if (q->away_until)
+            free(q->away_until[t]);
     }
+    free(q->away_until);
     free(q->loads);
     free(q->heads);
     free(q->n_heads);
@@ -78,8 +85,12 @@ int timing_queue_plan_batch(timing_queue *q, lm_plan *p) {
         if (lm_plan_cmd_strs(p, "ZRANGE", keys[t], "0", last, NULL) != 0)
             return -1;
         for (size_t o = 0; o < team->n_owners; o++) {
+            char state[LM_KEY_MAX];
             lm_lead_team_open_key(team->name, team->owners[o].name, open);
-            if (lm_plan_cmd_strs(p, "SCARD", open, NULL) != 0)
+            lm_sla_state_key(team->owners[o].name, state);
+            if (lm_plan_cmd_strs(p, "SCARD", open, NULL) != 0 ||
+                lm_plan_cmd_strs(p, "HMGET", state, LM_SLA_STATE_STATUS,
+                                 LM_SLA_STATE_UNTIL, NULL) != 0)
                 return -1;
         }
     }
@@ -110,6 +121,13 @@ void timing_queue_begin_batch(timing_queue *q, const lm_reads *reads) {
             /* unreadable: no slot is given on it this batch */
             q->loads[t][o] =
                 lm_read_integer(reads, at, &v) == 0 ? v : INT64_MAX / 4;
+            at++; /* the state: status, until */
+            const char *st = lm_read_elem_str(reads, at, 0, NULL);
+            const char *until = lm_read_elem_str(reads, at, 1, NULL);
+            int64_t u = 0;
+            if (until && lm_parse_int64(until, 0, INT64_MAX, &u) != 0)
+                u = 0;
+            q->away_until[t][o] = st && strcmp(st, "AWAY") == 0 ? u : -1;
         }
     }
 }
@@ -224,8 +242,10 @@ int timing_queue_release(timing_queue *q, const lm_msg *m,
         return 0;
     q->loads[ti][oi]--;
     const lm_team *t = lm_policy_team_at(q->policy, ti);
+    int64_t until = q->away_until[ti][oi];
     if (q->loads[ti][oi] >= t->owners[oi].capacity ||
-        (q->avail && !q->avail(q->avail_arg, t, oi)))
+        lm_route_owner_away(&t->owners[oi], until >= 0 ? "AWAY" : NULL,
+                            until > 0 ? until : 0, m->now_ms))
         return 0;
     /* the team's own waiting leads first, then those of the teams that
        overflow into it (they waited because it was full too) */

@@ -22,8 +22,13 @@
  * queue is empty, the slot goes to the oldest waiting lead of a team
  * whose overflow is T (it waited because T was full too).
  *
+ * O is not available while away (OwnerStatus AWAY, or a configured
+ * out_of_office window: lm_route_owner_away); the slot then stays free
+ * for a new lead or the team's next close.
+ *
  * Reads (plan_batch): WATCH of every team's queue, its first
- * LM_TIMING_QUEUE_HEADS members, and every owner's load (SCARD).
+ * LM_TIMING_QUEUE_HEADS members, and every owner's load (SCARD) and
+ * run-time state (HMGET lm:{owner:<hash>}:state status until).
  * Ownership: a timing_queue is the worker's (timing_ctx), made at init,
  * freed at fini; the policy is borrowed. One thread. */
 #ifndef TIMING_QUEUE_H
@@ -50,8 +55,9 @@ typedef struct timing_queue {
     int64_t **loads;           /* [team][owner], as read, plus this batch */
     timing_queue_head **heads; /* [team][LM_TIMING_QUEUE_HEADS] */
     size_t *n_heads;           /* [team] */
-    lm_route_avail_fn avail;   /* NULL: every owner is available */
-    void *avail_arg;
+    /* [team][owner]: until_ms of an AWAY state (0 = until BACK), or -1
+       when not AWAY, as read for the batch */
+    int64_t **away_until;
 } timing_queue;
 
 /* What the closing lead's hash says about its slot and its account. */
