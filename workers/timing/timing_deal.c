@@ -156,7 +156,7 @@ static int hand_off(timing_ctx *c, const lm_msg *m, lm_out *out,
     lm_fmt_i64(now, m->now_ms);
     lm_out_write_strs(out, "HSET", key, LM_F_STAGE, LM_STAGE_HANDED_OFF,
                       LM_F_RESPONDED, now, NULL);
-    timing_learn_record(c->policy, m, out, 1); /* the answered touch */
+    timing_learn_record(c->policy, m, out, 1);         /* the answered touch */
     if (timing_account_on_reply(c, m, out, lead) != 0) /* pause_on_reply */
         return -1;
     return lm_timers_arm(out, lead, LM_LEAD_TIMER_DEAL,
