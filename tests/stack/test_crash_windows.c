@@ -203,6 +203,10 @@ Test(crash, read_back_timeout_is_not_recovered, .fini = teardown,
               "intake did not pause before reading back (status %d)", status);
 
     cr_assert_eq(lm_devstack_broker_ctl(&fx.st, "down 15"), 0);
+    /* the broker process reads its control pipe on its own time: go on
+       only once it says it is down */
+    cr_assert(fixture_log_has(&fx, "broker", "broker: down for 15", 10000),
+              "the broker did not go down");
     kill(fx.procs[slot], SIGCONT);
     cr_assert(
         fixture_log_has(&fx, "intake", "\"event\":\"recover_timeout\"", 12000),
