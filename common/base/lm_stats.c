@@ -155,3 +155,24 @@ double lm_stats_lift_cs_more(int64_t xa, int64_t na, int64_t xb, int64_t nb,
     }
     return above - 1;
 }
+
+int lm_stats_sample_push(lm_stats_sample *s, double x) {
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 256;
+        double *v = realloc(s->v, cap * sizeof(*v));
+        if (!v)
+            return -1;
+        s->v = v;
+        s->cap = cap;
+    }
+    s->v[s->n++] = x;
+    return 0;
+}
+
+void lm_stats_sample_free(lm_stats_sample *s) {
+    if (!s)
+        return;
+    free(s->v);
+    s->v = NULL;
+    s->n = s->cap = 0;
+}

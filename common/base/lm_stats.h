@@ -26,6 +26,16 @@
 void lm_stats_sort(double *v, size_t n);
 /* The arithmetic mean of v[0..n), summed in order; NAN when n is 0. */
 double lm_stats_mean(const double *v, size_t n);
+
+/* A sample that grows one value at a time (v[0..n), capacity cap; zeroed
+ * = empty). It owns v: lm_stats_sample_free. */
+typedef struct lm_stats_sample {
+    double *v;
+    size_t n, cap;
+} lm_stats_sample;
+/* Appends x; 0, or -1 when out of memory (the sample is unchanged). */
+int lm_stats_sample_push(lm_stats_sample *s, double x);
+void lm_stats_sample_free(lm_stats_sample *s); /* empties it; NULL ok */
 /* Nearest-rank percentile p (0 < p <= 100, fractions allowed: 99.9) of n
  * ascending values; NAN when n is 0 or p is out of range. A rank p*n/100
  * within a relative 1e-12 of a whole number counts as that number, so the

@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define VEC_MIN_CAP 256
 #define OWNERS_HINT 64
 #define UNASSIGNED  "(unassigned)"
 #define MS_PER_S    1000.0
@@ -56,10 +55,7 @@ int lm_report_waiting_stage(const lm_lead_row *row, int64_t now_ms,
 
 /* ============================================================ accumulator */
 
-typedef struct dvec {
-    double *v;
-    size_t n, cap;
-} dvec;
+typedef lm_stats_sample dvec;
 
 struct lm_report_acc {
     lm_report_opts o;
@@ -73,17 +69,8 @@ struct lm_report_acc {
 };
 
 static void dvec_push(lm_report_acc *acc, dvec *d, double x) {
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : VEC_MIN_CAP;
-        double *v = realloc(d->v, cap * sizeof(*v));
-        if (!v) {
-            acc->oom = 1;
-            return;
-        }
-        d->v = v;
-        d->cap = cap;
-    }
-    d->v[d->n++] = x;
+    if (lm_stats_sample_push(d, x) != 0)
+        acc->oom = 1;
 }
 
 lm_report_acc *lm_report_acc_new(const lm_report_opts *o) {

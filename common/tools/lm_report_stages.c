@@ -13,11 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define VEC_MIN_CAP 256
-#define MS_PER_S    1000.0
-#define FLEET       0
-#define PEOPLE      1
-#define FMT_MAX     48
+#define MS_PER_S 1000.0
+#define FLEET    0
+#define PEOPLE   1
+#define FMT_MAX  48
 
 enum {
     ST_INTAKE_DECISION,
@@ -31,10 +30,7 @@ const char *const lm_report_delay_names[LM_REPORT_DELAY_STAGES] = {
     "intake_to_decision", "decision_to_first_touch", "human_step_to_activity",
     "reply_to_contact", "handoff_to_deal_end"};
 
-typedef struct svec {
-    double *v;
-    size_t n, cap;
-} svec;
+typedef lm_stats_sample svec;
 
 struct lm_report_stages {
     svec v[LM_REPORT_DELAY_STAGES][2]; /* [stage][FLEET | PEOPLE] */
@@ -59,18 +55,10 @@ static void push(lm_report_stages *s, int stage, int side, int64_t from,
                  int64_t to) {
     if (from <= 0 || to <= 0)
         return;
-    svec *d = &s->v[stage][side];
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : VEC_MIN_CAP;
-        double *v = realloc(d->v, cap * sizeof(*v));
-        if (!v) {
-            s->oom = 1;
-            return;
-        }
-        d->v = v;
-        d->cap = cap;
-    }
-    d->v[d->n++] = (double)(to > from ? to - from : 0) / MS_PER_S;
+    if (lm_stats_sample_push(&s->v[stage][side],
+                             (double)(to > from ? to - from : 0) / MS_PER_S) !=
+        0)
+        s->oom = 1;
 }
 
 static int is(const char *s, const char *a) {

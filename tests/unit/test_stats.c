@@ -267,3 +267,18 @@ Test(stats, cs_finds_a_true_effect) {
     cr_expect_geq((double)w.cs_ever / SIM_RUNS, 0.6, "%d of %d runs", w.cs_ever,
                   SIM_RUNS);
 }
+
+Test(stats, a_sample_grows_and_keeps_its_order) {
+    lm_stats_sample s = {0};
+    for (int i = 0; i < 1000; i++)
+        cr_assert_eq(lm_stats_sample_push(&s, (double)i), 0);
+    cr_expect_eq(s.n, 1000);
+    cr_expect_geq(s.cap, s.n);
+    cr_expect_float_eq(s.v[0], 0.0, 1e-12);
+    cr_expect_float_eq(s.v[999], 999.0, 1e-12);
+    cr_expect_float_eq(lm_stats_mean(s.v, s.n), 499.5, 1e-9);
+    lm_stats_sample_free(&s);
+    cr_expect_eq(s.n, 0);
+    cr_expect_null(s.v);
+    lm_stats_sample_free(NULL);
+}
