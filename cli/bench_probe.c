@@ -1,7 +1,8 @@
 /* bench_probe.c — what `lastmile bench` measures with: its worker
- * processes (start, CPU seconds and peak RSS from /proc, stop), a worker's
- * /metrics, and Redis's INFO (commands, AOF rewrites, CPU). Single-threaded,
- * like the bench. */
+ * processes (start, CPU seconds and peak RSS from /proc, their logs, stop),
+ * a worker's /metrics, and Redis's INFO (commands, commandstats, AOF size
+ * and rewrites, CPU; parsed by bench_info.c). Single-threaded, like the
+ * bench. */
 #include "bench.h"
 
 #include "lm_http_get.h"
@@ -72,6 +73,31 @@ long bench_proc_hwm_kb(pid_t pid) {
     return kb;
 }
 
+char *bench_read_file(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        n += fread(buf + n, 1, cap - 1 - n, f);
+        if (n < cap - 1)
+            break;
+        char *nb = realloc(buf, cap * 2);
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    fclose(f);
+    if (buf)
+        buf[n] = '\0';
+    return buf;
+}
+
 void bench_stop_procs(proc *p, int n) {
     for (int i = 0; i < n; i++)
         if (p[i].pid > 0)
@@ -117,24 +143,30 @@ double bench_scrape_sum(int port, const char *series) {
     return sum;
 }
 
+/* One INFO section's text (malloc'd; the caller frees), or NULL. */
+static char *redis_info(lm_redis *r, const char *section) {
+    lm_pipe p = {0};
+    lm_pipe_cmd_strs(&p, "INFO", section, NULL);
+    redisReply *rep[1];
+    char err[256], *text = NULL;
+    if (lm_redis_exec(r, &p, rep, err, sizeof(err)) == 0) {
+        const char *s = lm_reply_str(rep[0], NULL);
+        text = s ? strdup(s) : NULL;
+        lm_redis_replies_free(rep, 1);
+    }
+    lm_pipe_free(&p);
+    return text;
+}
+
 /* A whole-number field of one INFO section ("total_commands_processed"),
  * or -1 when it cannot be read. */
 static long long redis_info_ll(lm_redis *r, const char *section,
                                const char *field) {
-    lm_pipe p = {0};
-    lm_pipe_cmd_strs(&p, "INFO", section, NULL);
-    redisReply *rep[1];
-    char err[256], key[96];
+    char *text = redis_info(r, section);
     long long n = -1;
-    snprintf(key, sizeof(key), "\n%s:", field);
-    if (lm_redis_exec(r, &p, rep, err, sizeof(err)) == 0) {
-        const char *s = lm_reply_str(rep[0], NULL);
-        const char *k = s ? strstr(s, key) : NULL;
-        if (k)
-            n = strtoll(k + strlen(key), NULL, 10);
-        lm_redis_replies_free(rep, 1);
-    }
-    lm_pipe_free(&p);
+    if (!text || bench_info_ll(text, field, &n) != 0)
+        n = -1;
+    free(text);
     return n;
 }
 
@@ -163,24 +195,71 @@ long long bench_aof_rewrites_between(aof_mark a, aof_mark b) {
  * AOF rewrites it forks). 0 / -1. */
 int bench_redis_cpu(lm_redis *r, double *main_s, double *children_s) {
     static const char *const fields[4] = {
-        "used_cpu_user_main_thread:", "used_cpu_sys_main_thread:",
-        "used_cpu_user_children:", "used_cpu_sys_children:"};
-    lm_pipe p = {0};
-    lm_pipe_cmd_strs(&p, "INFO", "cpu", NULL);
-    redisReply *rep[1];
-    char err[256];
-    int rc = -1;
+        "used_cpu_user_main_thread", "used_cpu_sys_main_thread",
+        "used_cpu_user_children", "used_cpu_sys_children"};
     *main_s = *children_s = 0;
-    if (lm_redis_exec(r, &p, rep, err, sizeof(err)) == 0) {
-        const char *s = lm_reply_str(rep[0], NULL);
-        rc = s ? 0 : -1;
-        for (int i = 0; s && i < 4; i++) {
-            const char *k = strstr(s, fields[i]);
-            double v = k ? strtod(k + strlen(fields[i]), NULL) : 0;
+    char *text = redis_info(r, "cpu");
+    for (int i = 0; text && i < 4; i++) {
+        double v = 0;
+        if (bench_info_double(text, fields[i], &v) == 0)
             *(i < 2 ? main_s : children_s) += v;
-        }
-        lm_redis_replies_free(rep, 1);
     }
-    lm_pipe_free(&p);
+    int rc = text ? 0 : -1;
+    free(text);
     return rc;
+}
+
+int bench_redis_snap(lm_redis *r, redis_snap *out) {
+    memset(out, 0, sizeof(*out));
+    out->commands = bench_redis_commands(r);
+    out->aof = bench_aof_mark_take(r);
+    out->aof_size = redis_info_ll(r, "persistence", "aof_current_size");
+    int rc = bench_redis_cpu(r, &out->cpu_main, &out->cpu_children);
+    char *text = redis_info(r, "commandstats");
+    out->cmdstats = text ? lm_strmap_new(64) : NULL;
+    if (out->cmdstats && bench_info_cmdstats(text, out->cmdstats) < 0) {
+        lm_strmap_free(out->cmdstats);
+        out->cmdstats = NULL;
+    }
+    free(text);
+    return rc == 0 && out->commands >= 0 && out->aof_size >= 0 && out->cmdstats
+               ? 0
+               : -1;
+}
+
+void bench_redis_snap_free(redis_snap *s) {
+    lm_strmap_free(s->cmdstats);
+    s->cmdstats = NULL;
+}
+
+void bench_redis_fig_from(const redis_snap *a, const redis_snap *b,
+                          double n_leads, bench_redis_fig *out) {
+    memset(out, 0, sizeof(*out));
+    /* the bench's own INFO probes are not the fleet's: left out */
+    const int64_t *info0 = a->cmdstats ? lm_strmap_get_str(a->cmdstats, "info")
+                                       : NULL,
+                  *info1 = b->cmdstats ? lm_strmap_get_str(b->cmdstats, "info")
+                                       : NULL;
+    long long probes = (info1 ? *info1 : 0) - (info0 ? *info0 : 0);
+    out->commands_per_lead =
+        (double)(b->commands - a->commands - probes) / n_leads;
+    /* a rewrite in the window starts the file again: its size says nothing */
+    long long rewrites = bench_aof_rewrites_between(a->aof, b->aof);
+    out->aof_bytes_per_lead =
+        a->aof_size >= 0 && b->aof_size >= 0 && rewrites == 0
+            ? (double)(b->aof_size - a->aof_size) / n_leads
+            : -1;
+    out->cpu_s_per_1000_leads = (b->cpu_main - a->cpu_main) * 1000.0 / n_leads;
+    out->rewrite_cpu_s_per_1000_leads =
+        (b->cpu_children - a->cpu_children) * 1000.0 / n_leads;
+    out->by_name = a->cmdstats && b->cmdstats ? lm_strmap_new(64) : NULL;
+    for (size_t i = 0; out->by_name && i < lm_strmap_count(b->cmdstats); i++) {
+        size_t len;
+        const char *name = lm_strmap_key(b->cmdstats, i, &len);
+        const int64_t *before = lm_strmap_get(a->cmdstats, name, len);
+        int64_t d = *lm_strmap_value(b->cmdstats, i) - (before ? *before : 0);
+        if (d > 0 && strcmp(name, "info") != 0 &&
+            !lm_strmap_put(out->by_name, name, len, d, NULL))
+            break;
+    }
 }
