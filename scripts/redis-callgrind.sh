@@ -10,6 +10,9 @@
 #   REDIS_AOF=no scripts/redis-callgrind.sh     # what the AOF costs
 #   VALGRIND=no scripts/redis-callgrind.sh 5000  # commands and AOF bytes only
 #                                                # (Redis at full speed)
+#   FLOOR=1 scripts/redis-callgrind.sh 5000      # the same for the bench's
+#                                                # state floor (`lastmile bench
+#                                                # --floor`, one hop a process)
 #   AOF_BREAKDOWN=1 scripts/redis-callgrind.sh   # + the AOF by command, key
 #                                                # and lead-hash field
 #                                                # (scripts/aof-breakdown.py)
@@ -72,10 +75,18 @@ awk -v n="$n" -v now="$now" 'BEGIN {
 
 rcli config resetstat >/dev/null
 [ "$vg_on" = no ] || callgrind_control -i on "$vg" >/dev/null 2>&1
-for w in intake qualification followup; do
-    LASTMILE_METRICS_ADDR=127.0.0.1:0 "$build/workers/lastmile-$w" >"$dir/$w.log" 2>&1 &
-    pids+=($!)
-done
+if [ -n "${FLOOR:-}" ]; then # the bench's state floor instead of the fleet
+    for hop in "intake qualification" "qualification followup" "followup actions"; do
+        # shellcheck disable=SC2086 # two words: IN OUT
+        "$build/cli/lastmile" bench --floor $hop >"$dir/floor-${hop%% *}.log" 2>&1 &
+        pids+=($!)
+    done
+else
+    for w in intake qualification followup; do
+        LASTMILE_METRICS_ADDR=127.0.0.1:0 "$build/workers/lastmile-$w" >"$dir/$w.log" 2>&1 &
+        pids+=($!)
+    done
+fi
 # done when every lead has at least its person and lead keys and Redis has
 # stopped taking commands (under callgrind Redis is the bottleneck: while
 # any worker has input, commands keep coming; this loop's own two probes
