@@ -121,8 +121,7 @@ static void print_text(const bench_results *r) {
            r->leads);
     printf("  throughput, submitted → first action   %10.0f leads/s\n",
            r->rate);
-    printf("  state floor (same hops, the mission's Redis work only) %10.0f "
-           "leads/s\n",
+    printf("  state floor (the mission's Redis work)  %10.0f leads/s\n",
            r->floor.rate);
     printf("  passthrough (same hops, no work)        %10.0f leads/s\n",
            r->pt.rate);
