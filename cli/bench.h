@@ -39,47 +39,16 @@ double bench_scrape_sum(int port, const char *series);
 /* Redis's total_commands_processed, -1 when it cannot be read. */
 long long bench_redis_commands(lm_redis *r);
 
-/* Where Redis's AOF rewrites stand: how many so far, and whether one is
- * running. On two cores the rewrite child takes one of them while it runs,
- * and every worker's round trips wait. */
-typedef struct aof_mark {
-    long long rewrites, in_progress; /* -1: could not be read */
-} aof_mark;
-
+/* Where Redis's AOF rewrites stand now (bench_info.h's aof_mark). */
 aof_mark bench_aof_mark_take(lm_redis *r);
-/* The rewrites that overlapped the window between two marks: counted, or
- * one that was running at either end (whether Redis counts a rewrite when
- * it starts or when it ends); -1 when a mark could not be read. */
-long long bench_aof_rewrites_between(aof_mark a, aof_mark b);
 /* Redis's CPU seconds so far: its main thread, and its children (the AOF
  * rewrites it forks). 0 / -1. */
 int bench_redis_cpu(lm_redis *r, double *main_s, double *children_s);
 
-/* Redis as the bench reads it at one moment (bench_redis_snap). The
- * caller owns cmdstats (bench_redis_snap_free). */
-typedef struct redis_snap {
-    long long commands, aof_size; /* -1: could not be read */
-    aof_mark aof;
-    double cpu_main, cpu_children;
-    lm_strmap *cmdstats; /* command -> calls so far; NULL: not read */
-} redis_snap;
-
-/* 0 / -1 (some part could not be read: its field is -1 or NULL). */
+/* Reads Redis now into *out (bench_info.h's redis_snap). 0 / -1 (some part
+ * could not be read: its field is -1 or NULL). */
 int bench_redis_snap(lm_redis *r, redis_snap *out);
 void bench_redis_snap_free(redis_snap *s);
-
-/* The Redis figures of a window between two snaps, over n leads (the
- * bench's own INFO probes left out of the commands). */
-typedef struct bench_redis_fig {
-    double commands_per_lead;
-    double aof_bytes_per_lead; /* -1: a rewrite in the window, or unknown */
-    double roundtrips_per_lead, roundtrips_per_batch;
-    double cpu_s_per_1000_leads, rewrite_cpu_s_per_1000_leads;
-    lm_strmap *by_name; /* command -> calls in the window; owned */
-} bench_redis_fig;
-
-void bench_redis_fig_from(const redis_snap *a, const redis_snap *b,
-                          double n_leads, bench_redis_fig *out);
 
 /* `lastmile bench --passthrough|--floor IN OUT` (bench_worker.c). */
 int bench_chain_worker_main(const char *in_suffix, const char *out_suffix,

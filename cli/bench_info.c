@@ -1,5 +1,6 @@
-/* bench_info.c — INFO fields, commandstats and the floor worker's summary
- * line (see bench_info.h). Pure: no I/O, no globals. */
+/* bench_info.c — INFO fields, commandstats, the floor worker's summary
+ * line and the Redis figures of a window (see bench_info.h). Pure: no I/O,
+ * no globals. */
 #include "bench_info.h"
 
 #include <errno.h>
@@ -118,4 +119,47 @@ int bench_floor_summary_parse(const char *log, bench_floor_counts *c) {
         return -1;
     *c = r;
     return 0;
+}
+
+/* The rewrites that overlapped the window between two marks: counted, or
+ * one that was running at either end (whether Redis counts a rewrite when
+ * it starts or when it ends); -1 when a mark could not be read. */
+long long bench_aof_rewrites_between(aof_mark a, aof_mark b) {
+    if (a.rewrites < 0 || a.in_progress < 0 || b.rewrites < 0 ||
+        b.in_progress < 0)
+        return -1;
+    long long n = b.rewrites - a.rewrites;
+    return n > 0 ? n : (a.in_progress || b.in_progress);
+}
+
+void bench_redis_fig_from(const redis_snap *a, const redis_snap *b,
+                          double n_leads, bench_redis_fig *out) {
+    memset(out, 0, sizeof(*out));
+    /* the bench's own INFO probes are not the fleet's: left out */
+    const int64_t *info0 = a->cmdstats ? lm_strmap_get_str(a->cmdstats, "info")
+                                       : NULL,
+                  *info1 = b->cmdstats ? lm_strmap_get_str(b->cmdstats, "info")
+                                       : NULL;
+    long long probes = (info1 ? *info1 : 0) - (info0 ? *info0 : 0);
+    out->commands_per_lead =
+        (double)(b->commands - a->commands - probes) / n_leads;
+    /* a rewrite in the window starts the file again: its size says nothing */
+    long long rewrites = bench_aof_rewrites_between(a->aof, b->aof);
+    out->aof_bytes_per_lead =
+        a->aof_size >= 0 && b->aof_size >= 0 && rewrites == 0
+            ? (double)(b->aof_size - a->aof_size) / n_leads
+            : -1;
+    out->cpu_s_per_1000_leads = (b->cpu_main - a->cpu_main) * 1000.0 / n_leads;
+    out->rewrite_cpu_s_per_1000_leads =
+        (b->cpu_children - a->cpu_children) * 1000.0 / n_leads;
+    out->by_name = a->cmdstats && b->cmdstats ? lm_strmap_new(64) : NULL;
+    for (size_t i = 0; out->by_name && i < lm_strmap_count(b->cmdstats); i++) {
+        size_t len;
+        const char *name = lm_strmap_key(b->cmdstats, i, &len);
+        const int64_t *before = lm_strmap_get(a->cmdstats, name, len);
+        int64_t d = *lm_strmap_value(b->cmdstats, i) - (before ? *before : 0);
+        if (d > 0 && strcmp(name, "info") != 0 &&
+            !lm_strmap_put(out->by_name, name, len, d, NULL))
+            break;
+    }
 }

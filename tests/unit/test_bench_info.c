@@ -1,6 +1,8 @@
 /* test_bench_info.c — the bench's pure parsing (cli/bench_info.c): INFO
  * fields read whole and only at a line's start, commandstats summed by
- * name, and the floor worker's summary line written and read back. */
+ * name, the floor worker's summary line written and read back, and a
+ * window's figures (the bench's INFO calls left out, no AOF bytes across
+ * a rewrite). */
 #include "bench_info.h"
 
 #include <criterion/criterion.h>
@@ -86,4 +88,63 @@ Test(bench_info, floor_summary_refuses_what_it_cannot_read) {
                      &r),
                  -1); /* not at a line's start */
     cr_assert_eq(r.batches, 7);
+}
+
+/* A snap of `cmds` commands, `aof` AOF bytes, `rewrites` so far, and
+ * commandstats from text. */
+static redis_snap snap_of(long long cmds, long long aof, long long rewrites,
+                          const char *stats) {
+    redis_snap s = {.commands = cmds,
+                    .aof_size = aof,
+                    .aof = {rewrites, 0},
+                    .cpu_main = 0,
+                    .cpu_children = 0,
+                    .cmdstats = lm_strmap_new(8)};
+    cr_assert_geq(bench_info_cmdstats(stats, s.cmdstats), 0);
+    return s;
+}
+
+Test(bench_info, window_figures_leave_the_info_probes_out) {
+    redis_snap a = snap_of(1000, 5000, 2,
+                           "cmdstat_info:calls=10,usec=1\r\n"
+                           "cmdstat_hset:calls=100,usec=1\r\n");
+    redis_snap b = snap_of(1000 + 300 + 4, 5000 + 2000, 2,
+                           "cmdstat_info:calls=14,usec=1\r\n"
+                           "cmdstat_hset:calls=300,usec=1\r\n"
+                           "cmdstat_zadd:calls=100,usec=1\r\n");
+    a.cpu_main = 1.0;
+    b.cpu_main = 1.5;
+    bench_redis_fig f;
+    bench_redis_fig_from(&a, &b, 100, &f);
+    cr_assert_float_eq(f.commands_per_lead, 3.0, 1e-9); /* 304 - 4 INFO */
+    cr_assert_float_eq(f.aof_bytes_per_lead, 20.0, 1e-9);
+    cr_assert_float_eq(f.cpu_s_per_1000_leads, 5.0, 1e-9);
+    cr_assert_not_null(f.by_name);
+    cr_assert_eq(*lm_strmap_get_str(f.by_name, "hset"), 200);
+    cr_assert_eq(*lm_strmap_get_str(f.by_name, "zadd"), 100);
+    cr_assert_null(lm_strmap_get_str(f.by_name, "info"));
+    lm_strmap_free(f.by_name);
+    lm_strmap_free(a.cmdstats);
+    lm_strmap_free(b.cmdstats);
+}
+
+Test(bench_info, no_aof_bytes_across_a_rewrite) {
+    redis_snap a = snap_of(0, 90000000, 1, "");
+    redis_snap b = snap_of(10, 20000000, 2, ""); /* rewritten: smaller */
+    bench_redis_fig f;
+    bench_redis_fig_from(&a, &b, 10, &f);
+    cr_assert_float_eq(f.aof_bytes_per_lead, -1, 1e-9);
+    b.aof.rewrites = 1;
+    b.aof.in_progress = 1; /* one still running at the end */
+    lm_strmap_free(f.by_name);
+    bench_redis_fig_from(&a, &b, 10, &f);
+    cr_assert_float_eq(f.aof_bytes_per_lead, -1, 1e-9);
+    b.aof.in_progress = 0;
+    b.aof_size = -1; /* not read */
+    lm_strmap_free(f.by_name);
+    bench_redis_fig_from(&a, &b, 10, &f);
+    cr_assert_float_eq(f.aof_bytes_per_lead, -1, 1e-9);
+    lm_strmap_free(f.by_name);
+    lm_strmap_free(a.cmdstats);
+    lm_strmap_free(b.cmdstats);
 }
