@@ -9,8 +9,8 @@
 # done exactly its Redis work: one claim, one HSET and one ZADD per lead,
 # one round trip per batch per hop. It checks behaviour, not speed: no
 # figure is compared with a target (this machine is shared;
-# docs/PERFORMANCE.md has the figures). scripts/aof-breakdown.py is checked
-# on a small AOF written here.
+# docs/PERFORMANCE.md has the figures). scripts/aof-breakdown.py and
+# scripts/aof-outboxes.py are checked on small AOFs written here.
 set -u
 bin=${LM_BINARY_DIR:?}
 pass=0
@@ -101,6 +101,35 @@ elif grep -q "number of leads" "$work/aof.err"; then
   ok "aof-breakdown.py refuses a bad lead count"
 else
   bad "aof-breakdown.py refuses a bad lead count: $(cat "$work/aof.err")"
+fi
+
+# scripts/aof-outboxes.py on a fence with one decision (a 20-byte lead)
+# and one outcome, and one intake done record (a 30-byte LeadAccepted)
+python3 - "$work/o.aof" <<'EOP'
+import sys
+def ld(num, b): # a length-delimited field (lengths < 128 here)
+    return bytes([num << 3 | 2, len(b)]) + b
+def resp(*args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+decision = ld(2, b"L" * 10) + ld(11, b"x" * 20)               # lead_id, lead
+rec = lambda topic, value: ld(1, topic) + ld(5, value)
+fence = ld(2, ld(2, rec(b"lastmile.followup", ld(1, decision)))
+              + ld(2, rec(b"lastmile.outcomes", b"o" * 5)))
+done = ld(1, rec(b"lastmile.qualification", b"a" * 30))
+with open(sys.argv[1], "wb") as f:
+    f.write(resp(b"SET", b"lm:{fence}:qualification:lastmile.qualification:0", fence))
+    f.write(resp(b"SET", b"lm:{0123456789abcdef}:done:intake:e1", done, b"PXAT", b"1"))
+EOP
+if python3 "$src/scripts/aof-outboxes.py" "$work/o.aof" >"$work/o.txt" 2>&1 &&
+  grep -q "2 outbox records, .*; 1 decisions, 34 B each, of which lead 22 B" "$work/o.txt" &&
+  grep -q "intake's done records: 1, .* LeadAccepted 30 B" "$work/o.txt"; then
+  ok "aof-outboxes.py: a decision's lead and intake's LeadAccepted weighed"
+else
+  bad "aof-outboxes.py: a decision's lead and intake's LeadAccepted weighed"
+  cat "$work/o.txt"
 fi
 
 echo "$pass passed, $fail failed"
