@@ -1,21 +1,27 @@
-/* bench.c — `lastmile bench`: the fleet against the limit of its broker.
+/* bench.c — `lastmile bench`: the fleet against two limits.
  *
- * Two phases, each on a fresh embedded stack with the same topics:
- *   1. the limit: a do-nothing passthrough chain with the fleet's hops
- *      (intake → qualification → followup → actions), each hop its own
- *      process that consumes, produces the same bytes and commits after
- *      the acknowledgement — lastmile's commit discipline without any work;
- *   2. the fleet: the four workers on the real clock.
+ * Three phases, each on a fresh embedded stack with the same topics:
+ *   1. the passthrough, the limit of the broker: a do-nothing chain with
+ *      the fleet's hops (intake → qualification → followup → actions),
+ *      each hop its own process that consumes, produces the same bytes and
+ *      commits after the acknowledgement — lastmile's commit discipline
+ *      without any work (bench_worker.c);
+ *   2. the state floor: the same chain, plus per lead only the Redis work
+ *      the mission cannot do without (the dedupe claim, one HSET of the
+ *      lead's record, the response timer), one pipelined round trip per
+ *      batch per hop (bench_worker.c);
+ *   3. the fleet: the four workers on the real clock.
  * In each phase N leads are pushed as fast as the pipeline takes them and
  * the rate is N / (time from the first lead sent to the last lead's first
  * result). A lead's first result is its first action, or its outcome when
  * it is disqualified (such a lead has no action). The fleet phase then
  * offers half that rate and measures each lead's latency from send to
- * first result (the result's Kafka timestamp), and reports CPU seconds per
- * 1,000 leads and peak RSS per worker (/proc), Redis commands and
- * round trips per lead (INFO and the workers' /metrics), and Redis's own
- * CPU per 1,000 leads (main thread; AOF rewrites apart) with its busy
- * share of a core at the maximum — near 100%, Redis is the limit.
+ * first result (the result's Kafka timestamp). For the floor and the fleet
+ * the bench reads Redis around the maximum phase (INFO: commands and
+ * commandstats, AOF bytes, CPU; bench_probe.c), round trips per batch per
+ * worker (the fleet's /metrics, the floor's own counts), and CPU seconds
+ * per 1,000 leads and peak RSS of every process it started (/proc).
+ * bench_report.c prints them.
  *
  * The numbers are measurements of this machine at this moment: run on a
  * quiet machine. docs/PERFORMANCE.md has the method and the figures. */
@@ -48,91 +54,12 @@
 
 extern char **environ;
 
-#define BENCH_HOPS     3
-#define BENCH_WAIT_MS  600000
-#define BENCH_PT_BATCH 5000
+#define BENCH_WAIT_MS 600000
 
 static volatile sig_atomic_t bench_stop = 0;
 static void on_stop(int sig) {
     (void)sig;
     bench_stop = 1;
-}
-
-/* ============================================================ passthrough */
-
-/* `lastmile bench --passthrough IN OUT`: the do-nothing worker. */
-static int passthrough_main(const char *in_suffix, const char *out_suffix) {
-    lm_settings s;
-    char err[2048], in[LM_TOPIC_MAX], out[LM_TOPIC_MAX], group[200];
-    if (lm_settings_load(&s, "cli", err, sizeof(err)) != 0) {
-        fprintf(stderr, "%s\n", err);
-        return LM_EXIT_USAGE;
-    }
-    signal(SIGTERM, on_stop);
-    lm_topic_name(&s, in_suffix, in, sizeof(in));
-    lm_topic_name(&s, out_suffix, out, sizeof(out));
-    snprintf(group, sizeof(group), "%spassthrough-%s", s.topic_prefix,
-             in_suffix);
-    rd_kafka_conf_t *pc =
-        lm_kafka_conf(&s, LM_KAFKA_PRODUCER, NULL, err, sizeof(err));
-    rd_kafka_conf_t *cc =
-        lm_kafka_conf(&s, LM_KAFKA_CONSUMER, group, err, sizeof(err));
-    rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof(err));
-    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, cc, err, sizeof(err));
-    if (!p || !c)
-        return LM_EXIT_FAILED;
-    rd_kafka_poll_set_consumer(c);
-    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(sub, in, RD_KAFKA_PARTITION_UA);
-    rd_kafka_subscribe(c, sub);
-    rd_kafka_topic_partition_list_destroy(sub);
-    rd_kafka_message_t *batch[BENCH_PT_BATCH];
-    while (!bench_stop) {
-        size_t n = 0;
-        int wait = 100;
-        while (n < BENCH_PT_BATCH) {
-            rd_kafka_message_t *m = rd_kafka_consumer_poll(c, wait);
-            wait = 0;
-            if (!m)
-                break;
-            if (m->err) {
-                rd_kafka_message_destroy(m);
-                continue;
-            }
-            batch[n++] = m;
-        }
-        if (!n)
-            continue;
-        for (size_t i = 0; i < n; i++)
-            while (rd_kafka_producev(
-                       p, RD_KAFKA_V_TOPIC(out),
-                       RD_KAFKA_V_KEY(batch[i]->key, batch[i]->key_len),
-                       RD_KAFKA_V_VALUE(batch[i]->payload, batch[i]->len),
-                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                       RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                rd_kafka_poll(p, 10);
-        rd_kafka_flush(p, -1); /* every output acknowledged ... */
-        rd_kafka_topic_partition_list_t *offs =
-            rd_kafka_topic_partition_list_new(8);
-        for (size_t i = 0; i < n; i++) {
-            rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(
-                offs, in, batch[i]->partition);
-            if (!tp)
-                tp = rd_kafka_topic_partition_list_add(offs, in,
-                                                       batch[i]->partition);
-            if (tp->offset < batch[i]->offset + 1)
-                tp->offset = batch[i]->offset + 1;
-            rd_kafka_message_destroy(batch[i]);
-        }
-        rd_kafka_commit(c, offs, 0); /* ... before the commit */
-        rd_kafka_topic_partition_list_destroy(offs);
-    }
-    rd_kafka_consumer_close(c);
-    rd_kafka_destroy(c);
-    rd_kafka_flush(p, 5000);
-    rd_kafka_destroy(p);
-    lm_settings_free(&s);
-    return 0;
 }
 
 /* ================================================================ leads */
@@ -378,13 +305,15 @@ typedef struct phase {
 
 static void usage(FILE *f) {
     fprintf(f, "usage: lastmile bench [--leads N] [--rate R] [--json]\n\n"
-               "Measures the fleet against the limit of its broker on the "
-               "embedded stack:\nsustained leads/s end to end, the ratio to a "
-               "do-nothing passthrough with the\nsame hops, latency at half "
-               "load, CPU and RSS per worker, and Redis commands\nand round "
-               "trips per lead. N defaults to 20000; R, the load offered "
-               "while latency is\nmeasured (leads/s), to half the measured "
-               "maximum. Run on a quiet machine.\n\n"
+               "Measures the fleet against two limits on the embedded stack: "
+               "the state floor\n(the same hops doing only the Redis work "
+               "the mission needs: the dedupe\nclaim, the lead's record, "
+               "the response timer) and a do-nothing passthrough.\nPrints "
+               "sustained leads/s end to end and its ratios to both, latency "
+               "at half\nload, CPU and RSS per worker, and Redis commands, "
+               "AOF bytes and round trips\nper lead. N defaults to 20000; R, "
+               "the load offered while latency is measured\n(leads/s), to "
+               "half the measured maximum. Run on a quiet machine.\n\n"
                "  --leads N  leads pushed as fast as the fleet takes them "
                "(default 20000,\n"
                "             at least 100)\n"
@@ -474,10 +403,217 @@ static void worker_exe(const char *self, const char *w, char *out,
         snprintf(out, outsz, "%.3900s/../workers/lastmile-%s", dir, w);
 }
 
+/* A chain phase: the passthrough (floor = 0) or the state floor, one
+ * process per hop on a fresh stack; its rate, its processes' CPU and RSS,
+ * and (the floor) Redis in the maximum phase and each hop's counts. */
+static void run_chain(const char *self, int floor, size_t n, bench_chain *c) {
+    static const char *hops[BENCH_HOPS][2] = {
+        {LM_TOPIC_INTAKE, LM_TOPIC_QUALIFICATION},
+        {LM_TOPIC_QUALIFICATION, LM_TOPIC_FOLLOWUP},
+        {LM_TOPIC_FOLLOWUP, LM_TOPIC_ACTIONS}};
+    const char *what = floor ? "floor" : "passthrough";
+    char err[4096], log[BENCH_HOPS][160];
+    phase ph;
+    memset(&ph, 0, sizeof(ph));
+    memset(c, 0, sizeof(*c));
+    for (int h = 0; h < BENCH_HOPS; h++)
+        c->counts[h] = (bench_floor_counts){-1, -1, -1, -1};
+    c->redis.aof_bytes_per_lead = -1;
+    fprintf(stderr, "bench: %s (%zu leads, %d hops)\n", what, n, BENCH_HOPS);
+    if (phase_up(&ph, self, err, sizeof(err)) != 0) {
+        fprintf(stderr, "bench: %s\n", err);
+        phase_down(&ph);
+        return;
+    }
+    for (int h = 0; h < BENCH_HOPS; h++) {
+        char flag[32];
+        snprintf(flag, sizeof(flag), "--%s", what);
+        char *args[] = {(char *)self,       "bench", flag, (char *)hops[h][0],
+                        (char *)hops[h][1], NULL};
+        snprintf(log[h], sizeof(log[h]), "%s/%s-%d.log", ph.dir, what, h);
+        ph.procs[h].pid = bench_spawn(args, log[h], 0);
+        snprintf(ph.procs[h].name, 32, "%s-%s", what, hops[h][0]);
+        ph.n_procs++;
+    }
+    char uerr[256];
+    lm_redis *redis = lm_redis_new(ph.st.redis_url, 2000, uerr, sizeof(uerr));
+    redis_snap r0 = {0}, r1 = {0};
+    bench_leads bl;
+    if (redis && warm_up(&ph, 1, floor ? "flw" : "ptw") == 0 &&
+        leads_make(&bl, n, floor ? "fl" : "pt") == 0) {
+        for (int h = 0; h < BENCH_HOPS; h++)
+            ph.procs[h].cpu0 = bench_proc_cpu(ph.procs[h].pid);
+        bench_redis_snap(redis, &r0);
+        c->rate = run_max(&ph.io, &bl, 1);
+        bench_redis_snap(redis, &r1);
+        for (int h = 0; h < BENCH_HOPS; h++) {
+            ph.procs[h].cpu1 = bench_proc_cpu(ph.procs[h].pid);
+            ph.procs[h].rss_kb = bench_proc_hwm_kb(ph.procs[h].pid);
+        }
+        leads_free(&bl);
+        bench_redis_fig_from(&r0, &r1, (double)n, &c->redis);
+    }
+    bench_redis_snap_free(&r0);
+    bench_redis_snap_free(&r1);
+    lm_redis_destroy(redis);
+    /* stopped, a floor hop logs what it counted (its warm-up included) */
+    bench_stop_procs(ph.procs, ph.n_procs);
+    long long rt = 0, batches = 0;
+    for (int h = 0; h < BENCH_HOPS; h++) {
+        c->procs[h] = ph.procs[h];
+        char *text = floor ? bench_read_file(log[h]) : NULL;
+        if (text && bench_floor_summary_parse(text, &c->counts[h]) == 0) {
+            rt += c->counts[h].roundtrips;
+            batches += c->counts[h].batches;
+        }
+        free(text);
+    }
+    c->redis.roundtrips_per_batch =
+        batches > 0 ? (double)rt / (double)batches : 0;
+    /* the hops' counts include the warm-up: per lead over what they took */
+    c->redis.roundtrips_per_lead = floor && c->counts[0].leads > 0
+                                       ? (double)rt / (double)c->counts[0].leads
+                                       : 0;
+    phase_down(&ph);
+    fprintf(stderr, "bench: %s %.0f leads/s\n", what, c->rate);
+}
+
+/* The latency run at `offered` leads/s: percentiles into r. */
+static void run_latency(phase *fl, lm_redis *redis, size_t n_leads,
+                        bench_results *r) {
+    size_t m = (size_t)(r->offered * 10);
+    if (m < 1000)
+        m = 1000;
+    if (m > n_leads)
+        m = n_leads;
+    fl->io.results = 0;
+    bench_leads bl;
+    aof_mark aof0 = bench_aof_mark_take(redis);
+    int made = leads_make(&bl, m, "lat") == 0;
+    int paced = made && run_paced(&fl->io, &bl, r->offered) == 0;
+    r->lat_rewrites =
+        bench_aof_rewrites_between(aof0, bench_aof_mark_take(redis));
+    if (paced) {
+        double *v = malloc(m * sizeof(double));
+        for (size_t i = 0; v && i < m; i++)
+            if (bl.result_ms[i] && bl.sent_ms[i])
+                v[r->n_lat++] = (double)(bl.result_ms[i] - bl.sent_ms[i]);
+        if (v && r->n_lat > 0) { /* none measured: the zeros stay */
+            lm_stats_sort(v, r->n_lat);
+            r->lat[0] = lm_stats_percentile(v, r->n_lat, 50);
+            r->lat[1] = lm_stats_percentile(v, r->n_lat, 99);
+            r->lat[2] = lm_stats_percentile(v, r->n_lat, 99.9);
+        }
+        free(v);
+    }
+    if (made)
+        leads_free(&bl);
+}
+
+static void scrape_workers(phase *fl, int after) {
+    for (int w = 0; w < BENCH_WORKERS; w++) {
+        proc *p = &fl->procs[w];
+        double cpu = bench_proc_cpu(p->pid);
+        double rt = bench_scrape_sum(p->metrics_port,
+                                     "lastmile_redis_roundtrip_seconds_count");
+        double b =
+            bench_scrape_sum(p->metrics_port, "lastmile_batch_size_count");
+        *(after ? &p->cpu1 : &p->cpu0) = cpu;
+        *(after ? &p->rt1 : &p->rt0) = rt;
+        *(after ? &p->batches1 : &p->batches0) = b;
+    }
+}
+
+/* The fleet phase: the four workers, their maximum rate, Redis in that
+ * window, then the latency run. 0 / -1 (the fleet did not answer). */
+static int run_fleet(const char *self, size_t n_leads, int64_t rate_opt,
+                     bench_results *r) {
+    char err[4096], log[128], exe[PATH_MAX], uerr[256];
+    phase fl;
+    memset(&fl, 0, sizeof(fl));
+    if (phase_up(&fl, self, err, sizeof(err)) != 0) {
+        fprintf(stderr, "bench: %s\n", err);
+        phase_down(&fl);
+        return -1;
+    }
+    const char *names[BENCH_WORKERS] = {"intake", "qualification", "followup",
+                                        "timing"};
+    for (int w = 0; w < BENCH_WORKERS; w++) {
+        worker_exe(self, names[w], exe, sizeof(exe));
+        char *args[] = {exe, NULL};
+        snprintf(log, sizeof(log), "%s/%s.log", fl.dir, names[w]);
+        fl.procs[w].metrics_port = lm_devstack_free_port();
+        fl.procs[w].pid = bench_spawn(args, log, fl.procs[w].metrics_port);
+        snprintf(fl.procs[w].name, 32, "%s", names[w]);
+        fl.n_procs++;
+    }
+    fprintf(stderr, "bench: fleet (%zu leads)\n", n_leads);
+    int rc = -1;
+    redis_snap s0 = {0}, s1 = {0};
+    bench_leads bl;
+    lm_redis *redis = lm_redis_new(fl.st.redis_url, 2000, uerr, sizeof(uerr));
+    if (!redis || warm_up(&fl, 0, "flw") != 0) {
+        fprintf(stderr, "bench: the fleet did not answer the warm-up\n");
+        goto out;
+    }
+    scrape_workers(&fl, 0);
+    bench_redis_snap(redis, &s0);
+    if (leads_make(&bl, n_leads, "max") != 0)
+        goto out;
+    r->rate = run_max(&fl.io, &bl, 0);
+    leads_free(&bl);
+    scrape_workers(&fl, 1);
+    bench_redis_snap(redis, &s1);
+    bench_redis_fig_from(&s0, &s1, (double)n_leads, &r->redis);
+    double rt = 0, b = 0;
+    for (int w = 0; w < BENCH_WORKERS; w++) {
+        rt += fl.procs[w].rt1 - fl.procs[w].rt0;
+        b += fl.procs[w].batches1 - fl.procs[w].batches0;
+    }
+    r->redis.roundtrips_per_lead = rt / (double)n_leads;
+    r->redis.roundtrips_per_batch = b > 0 ? rt / b : 0;
+    /* Redis's share of one core while the fleet ran at its maximum: near
+       1.0, Redis (one thread) is what limits the fleet */
+    r->redis_busy =
+        r->rate > 0 ? (s1.cpu_main - s0.cpu_main) / ((double)n_leads / r->rate)
+                    : 0;
+    r->offered = rate_opt ? (double)rate_opt : r->rate / 2;
+    fprintf(stderr, "bench: fleet %.0f leads/s; latency at %.0f leads/s\n",
+            r->rate, r->offered);
+    if (r->rate > 0)
+        run_latency(&fl, redis, n_leads, r);
+    for (int w = 0; w < BENCH_WORKERS; w++) {
+        fl.procs[w].rss_kb = bench_proc_hwm_kb(fl.procs[w].pid);
+        int port = fl.procs[w].metrics_port;
+        double ws = bench_scrape_sum(port, "lastmile_stage_wait_seconds_sum");
+        double wc = bench_scrape_sum(port, "lastmile_stage_wait_seconds_count");
+        double bs = bench_scrape_sum(port, "lastmile_batch_size_sum");
+        double bc = bench_scrape_sum(port, "lastmile_batch_size_count");
+        r->wait_mean_ms[w] = wc > 0 ? ws / wc * 1e3 : 0;
+        r->batch_mean[w] = bc > 0 ? bs / bc : 0;
+        r->workers[w] = fl.procs[w];
+    }
+    rc = r->rate > 0 ? 0 : -1;
+out:
+    bench_redis_snap_free(&s0);
+    bench_redis_snap_free(&s1);
+    lm_redis_destroy(redis);
+    phase_down(&fl);
+    return rc;
+}
+
+static void results_free(bench_results *r) {
+    lm_strmap_free(r->redis.by_name);
+    lm_strmap_free(r->floor.redis.by_name);
+    lm_strmap_free(r->pt.redis.by_name);
+}
+
 int lm_cmd_bench(int argc, char **argv) {
-    /* internal, not in --help: bench runs itself as the passthrough worker */
+    /* internal, not in --help: bench runs itself as a chain's worker */
     if (argc >= 4 && strcmp(argv[1], "--passthrough") == 0)
-        return passthrough_main(argv[2], argv[3]);
+        return bench_chain_worker_main(argv[2], argv[3], 0);
+    if (argc >= 4 && strcmp(argv[1], "--floor") == 0)
+        return bench_chain_worker_main(argv[2], argv[3], 1);
     static const struct option longopts[] = {
         {"leads", required_argument, NULL, 'n'},
         {"rate", required_argument, NULL, 'r'},
@@ -513,222 +649,16 @@ int lm_cmd_bench(int argc, char **argv) {
     signal(SIGINT, on_stop);
     signal(SIGTERM, on_stop);
     const char *self = lm_cli_self();
-    char err[4096], log[128], exe[PATH_MAX];
+    bench_results r;
+    memset(&r, 0, sizeof(r));
+    r.leads = n_leads;
+    run_chain(self, 0, (size_t)n_leads, &r.pt);
+    run_chain(self, 1, (size_t)n_leads, &r.floor);
     int rc = LM_EXIT_FAILED;
-
-    /* ---- phase 1: the limit ------------------------------------------- */
-    phase pt;
-    memset(&pt, 0, sizeof(pt));
-    fprintf(stderr, "bench: passthrough (%lld leads, %d hops)\n",
-            (long long)n_leads, BENCH_HOPS);
-    if (phase_up(&pt, self, err, sizeof(err)) != 0) {
-        fprintf(stderr, "bench: %s\n", err);
-        phase_down(&pt);
-        return LM_EXIT_FAILED;
+    if (run_fleet(self, (size_t)n_leads, rate_opt, &r) == 0) {
+        bench_report_print(&r, json);
+        rc = LM_EXIT_OK;
     }
-    const char *hops[BENCH_HOPS][2] = {
-        {LM_TOPIC_INTAKE, LM_TOPIC_QUALIFICATION},
-        {LM_TOPIC_QUALIFICATION, LM_TOPIC_FOLLOWUP},
-        {LM_TOPIC_FOLLOWUP, LM_TOPIC_ACTIONS}};
-    for (int h = 0; h < BENCH_HOPS; h++) {
-        char *args[] = {(char *)self,       "bench",
-                        "--passthrough",    (char *)hops[h][0],
-                        (char *)hops[h][1], NULL};
-        snprintf(log, sizeof(log), "%s/passthrough-%d.log", pt.dir, h);
-        pt.procs[pt.n_procs].pid = bench_spawn(args, log, 0);
-        snprintf(pt.procs[pt.n_procs].name, 32, "passthrough-%d", h);
-        pt.n_procs++;
-    }
-    bench_leads bl;
-    double pt_rate = 0;
-    if (warm_up(&pt, 1, "ptw") == 0 &&
-        leads_make(&bl, (size_t)n_leads, "pt") == 0) {
-        pt_rate = run_max(&pt.io, &bl, 1);
-        leads_free(&bl);
-    }
-    phase_down(&pt);
-    fprintf(stderr, "bench: passthrough %.0f leads/s\n", pt_rate);
-
-    /* ---- phase 2: the fleet ------------------------------------------- */
-    phase fl;
-    memset(&fl, 0, sizeof(fl));
-    if (phase_up(&fl, self, err, sizeof(err)) != 0) {
-        fprintf(stderr, "bench: %s\n", err);
-        phase_down(&fl);
-        return LM_EXIT_FAILED;
-    }
-    const char *workers[4] = {"intake", "qualification", "followup", "timing"};
-    for (int w = 0; w < 4; w++) {
-        worker_exe(self, workers[w], exe, sizeof(exe));
-        char *args[] = {exe, NULL};
-        snprintf(log, sizeof(log), "%s/%s.log", fl.dir, workers[w]);
-        fl.procs[w].metrics_port = lm_devstack_free_port();
-        fl.procs[w].pid = bench_spawn(args, log, fl.procs[w].metrics_port);
-        snprintf(fl.procs[w].name, 32, "%s", workers[w]);
-        fl.n_procs++;
-    }
-    fprintf(stderr, "bench: fleet (%lld leads)\n", (long long)n_leads);
-    double rate = 0, lat[3] = {0, 0, 0};
-    double rt0 = 0, rt1 = 0, b0 = 0, b1 = 0;
-    long long cmd0 = 0, cmd1 = 0;
-    double rcpu0 = 0, rcpu1 = 0, rkid0 = 0, rkid1 = 0;
-    size_t n_lat = 0;
-    long long lat_rewrites = 0; /* AOF rewrites overlapping the latency run,
-                                   -1 unknown */
-    char uerr[256];
-    lm_redis *redis = lm_redis_new(fl.st.redis_url, 2000, uerr, sizeof(uerr));
-    if (warm_up(&fl, 0, "flw") != 0) {
-        fprintf(stderr, "bench: the fleet did not answer the warm-up\n");
-        goto out;
-    }
-    for (int w = 0; w < 4; w++) {
-        fl.procs[w].cpu0 = bench_proc_cpu(fl.procs[w].pid);
-        rt0 += bench_scrape_sum(fl.procs[w].metrics_port,
-                                "lastmile_redis_roundtrip_seconds_count");
-        b0 += bench_scrape_sum(fl.procs[w].metrics_port,
-                               "lastmile_batch_size_count");
-    }
-    cmd0 = bench_redis_commands(redis);
-    bench_redis_cpu(redis, &rcpu0, &rkid0);
-    if (leads_make(&bl, (size_t)n_leads, "max") != 0)
-        goto out;
-    rate = run_max(&fl.io, &bl, 0);
-    leads_free(&bl);
-    for (int w = 0; w < 4; w++) {
-        fl.procs[w].cpu1 = bench_proc_cpu(fl.procs[w].pid);
-        rt1 += bench_scrape_sum(fl.procs[w].metrics_port,
-                                "lastmile_redis_roundtrip_seconds_count");
-        b1 += bench_scrape_sum(fl.procs[w].metrics_port,
-                               "lastmile_batch_size_count");
-    }
-    cmd1 = bench_redis_commands(redis);
-    bench_redis_cpu(redis, &rcpu1, &rkid1);
-    fprintf(stderr, "bench: fleet %.0f leads/s; latency at %.0f leads/s\n",
-            rate, rate_opt ? (double)rate_opt : rate / 2);
-    double offered = rate_opt ? (double)rate_opt : rate / 2;
-    if (rate > 0) {
-        size_t m = (size_t)(offered * 10);
-        if (m < 1000)
-            m = 1000;
-        if (m > (size_t)n_leads)
-            m = (size_t)n_leads;
-        fl.io.results = 0;
-        aof_mark aof0 = bench_aof_mark_take(redis);
-        int paced = leads_make(&bl, m, "lat") == 0 &&
-                    run_paced(&fl.io, &bl, offered) == 0;
-        lat_rewrites =
-            bench_aof_rewrites_between(aof0, bench_aof_mark_take(redis));
-        if (paced) {
-            double *v = malloc(m * sizeof(double));
-            for (size_t i = 0; v && i < m; i++)
-                if (bl.result_ms[i] && bl.sent_ms[i])
-                    v[n_lat++] = (double)(bl.result_ms[i] - bl.sent_ms[i]);
-            if (v && n_lat > 0) { /* none measured: the zeros stay */
-                lm_stats_sort(v, n_lat);
-                lat[0] = lm_stats_percentile(v, n_lat, 50);
-                lat[1] = lm_stats_percentile(v, n_lat, 99);
-                lat[2] = lm_stats_percentile(v, n_lat, 99.9);
-            }
-            free(v);
-        }
-        leads_free(&bl);
-    }
-    double wait_mean_ms[4] = {0}, batch_mean[4] = {0};
-    for (int w = 0; w < 4; w++) {
-        fl.procs[w].rss_kb = bench_proc_hwm_kb(fl.procs[w].pid);
-        int port = fl.procs[w].metrics_port;
-        double ws = bench_scrape_sum(port, "lastmile_stage_wait_seconds_sum");
-        double wc = bench_scrape_sum(port, "lastmile_stage_wait_seconds_count");
-        double bs = bench_scrape_sum(port, "lastmile_batch_size_sum");
-        double bc = bench_scrape_sum(port, "lastmile_batch_size_count");
-        wait_mean_ms[w] = wc > 0 ? ws / wc * 1e3 : 0;
-        batch_mean[w] = bc > 0 ? bs / bc : 0;
-    }
-
-    /* ---- the report --------------------------------------------------- */
-    double ratio = pt_rate > 0 ? rate / pt_rate : 0;
-    double cmds_per_lead = (double)(cmd1 - cmd0) / (double)n_leads;
-    double rt_per_lead = (rt1 - rt0) / (double)n_leads;
-    double rt_per_batch = b1 > b0 ? (rt1 - rt0) / (b1 - b0) : 0;
-    /* Redis's share of one core while the fleet ran at its maximum: near
-       1.0, Redis (one thread) is what limits the fleet */
-    double redis_s_per_k = (rcpu1 - rcpu0) * 1000.0 / (double)n_leads;
-    double rewrite_s_per_k = (rkid1 - rkid0) * 1000.0 / (double)n_leads;
-    double redis_busy =
-        rate > 0 ? (rcpu1 - rcpu0) / ((double)n_leads / rate) : 0;
-    json_t *j = json_object();
-    json_object_set_new(j, "leads", json_integer(n_leads));
-    json_object_set_new(j, "throughput_leads_per_s", json_real(rate));
-    json_object_set_new(j, "passthrough_leads_per_s", json_real(pt_rate));
-    json_object_set_new(j, "passthrough_ratio", json_real(ratio));
-    json_t *jl = json_object();
-    json_object_set_new(jl, "offered_leads_per_s", json_real(offered));
-    json_object_set_new(jl, "leads", json_integer((json_int_t)n_lat));
-    json_object_set_new(jl, "p50_ms", json_real(lat[0]));
-    json_object_set_new(jl, "p99_ms", json_real(lat[1]));
-    json_object_set_new(jl, "p999_ms", json_real(lat[2]));
-    json_object_set_new(jl, "aof_rewrites_during", json_integer(lat_rewrites));
-    json_object_set_new(j, "latency_submit_to_first_action", jl);
-    json_t *jw = json_object();
-    for (int w = 0; w < 4; w++) {
-        json_t *o = json_object();
-        json_object_set_new(o, "cpu_s_per_1000_leads",
-                            json_real((fl.procs[w].cpu1 - fl.procs[w].cpu0) *
-                                      1000.0 / (double)n_leads));
-        json_object_set_new(o, "peak_rss_mb",
-                            json_real((double)fl.procs[w].rss_kb / 1024.0));
-        json_object_set_new(o, "mean_kafka_wait_ms",
-                            json_real(wait_mean_ms[w]));
-        json_object_set_new(o, "mean_batch_size", json_real(batch_mean[w]));
-        json_object_set_new(jw, fl.procs[w].name, o);
-    }
-    json_object_set_new(j, "workers", jw);
-    json_t *jr = json_object();
-    json_object_set_new(jr, "commands_per_lead", json_real(cmds_per_lead));
-    json_object_set_new(jr, "roundtrips_per_lead", json_real(rt_per_lead));
-    json_object_set_new(jr, "roundtrips_per_batch", json_real(rt_per_batch));
-    json_object_set_new(jr, "cpu_s_per_1000_leads", json_real(redis_s_per_k));
-    json_object_set_new(jr, "aof_rewrite_cpu_s_per_1000_leads",
-                        json_real(rewrite_s_per_k));
-    json_object_set_new(jr, "busy_share_at_max", json_real(redis_busy));
-    json_object_set_new(j, "redis", jr);
-    if (json) {
-        char *s = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
-        puts(s);
-        free(s);
-    } else {
-        printf("lastmile bench — %lld leads, embedded stack, this machine\n\n",
-               (long long)n_leads);
-        printf("  throughput, submitted → first action   %10.0f leads/s\n",
-               rate);
-        printf("  passthrough (same hops, no work)        %10.0f leads/s\n",
-               pt_rate);
-        printf("  fleet / passthrough                     %10.2f\n", ratio);
-        printf("  latency at %.0f leads/s (%zu leads)     p50 %.1f ms  p99 "
-               "%.1f ms  p99.9 %.1f ms\n",
-               offered, n_lat, lat[0], lat[1], lat[2]);
-        if (lat_rewrites > 0)
-            printf("    (Redis rewrote its AOF during this run: the rewrite "
-                   "takes one of the machine's cores while it runs)\n");
-        printf("  redis per lead: %.2f commands, %.3f round trips; %.2f round "
-               "trips per batch\n",
-               cmds_per_lead, rt_per_lead, rt_per_batch);
-        printf("  redis cpu s / 1000 leads: %.3f (+ %.3f in AOF rewrites); "
-               "busy %.0f%% of a core at the maximum\n\n",
-               redis_s_per_k, rewrite_s_per_k, redis_busy * 100);
-        printf("  %-14s %18s %12s %16s %11s\n", "worker", "cpu s / 1000 leads",
-               "peak RSS MB", "mean wait (ms)", "mean batch");
-        for (int w = 0; w < 4; w++)
-            printf("  %-14s %18.3f %12.1f %16.1f %11.1f\n", fl.procs[w].name,
-                   (fl.procs[w].cpu1 - fl.procs[w].cpu0) * 1000.0 /
-                       (double)n_leads,
-                   (double)fl.procs[w].rss_kb / 1024.0, wait_mean_ms[w],
-                   batch_mean[w]);
-    }
-    json_decref(j);
-    rc = rate > 0 ? LM_EXIT_OK : LM_EXIT_FAILED;
-out:
-    lm_redis_destroy(redis);
-    phase_down(&fl);
+    results_free(&r);
     return rc;
 }

@@ -1,7 +1,8 @@
 /* bench_probe.c — what `lastmile bench` measures with: its worker
- * processes (start, CPU seconds and peak RSS from /proc, stop), a worker's
- * /metrics, and Redis's INFO (commands, AOF rewrites, CPU). Single-threaded,
- * like the bench. */
+ * processes (start, CPU seconds and peak RSS from /proc, their logs, stop),
+ * a worker's /metrics, and Redis's INFO (commands, commandstats, AOF size
+ * and rewrites, CPU; parsed by bench_info.c). Single-threaded, like the
+ * bench. */
 #include "bench.h"
 
 #include "lm_http_get.h"
@@ -72,6 +73,31 @@ long bench_proc_hwm_kb(pid_t pid) {
     return kb;
 }
 
+char *bench_read_file(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        n += fread(buf + n, 1, cap - 1 - n, f);
+        if (n < cap - 1)
+            break;
+        char *nb = realloc(buf, cap * 2);
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    fclose(f);
+    if (buf)
+        buf[n] = '\0';
+    return buf;
+}
+
 void bench_stop_procs(proc *p, int n) {
     for (int i = 0; i < n; i++)
         if (p[i].pid > 0)
@@ -117,24 +143,30 @@ double bench_scrape_sum(int port, const char *series) {
     return sum;
 }
 
+/* One INFO section's text (malloc'd; the caller frees), or NULL. */
+static char *redis_info(lm_redis *r, const char *section) {
+    lm_pipe p = {0};
+    lm_pipe_cmd_strs(&p, "INFO", section, NULL);
+    redisReply *rep[1];
+    char err[256], *text = NULL;
+    if (lm_redis_exec(r, &p, rep, err, sizeof(err)) == 0) {
+        const char *s = lm_reply_str(rep[0], NULL);
+        text = s ? strdup(s) : NULL;
+        lm_redis_replies_free(rep, 1);
+    }
+    lm_pipe_free(&p);
+    return text;
+}
+
 /* A whole-number field of one INFO section ("total_commands_processed"),
  * or -1 when it cannot be read. */
 static long long redis_info_ll(lm_redis *r, const char *section,
                                const char *field) {
-    lm_pipe p = {0};
-    lm_pipe_cmd_strs(&p, "INFO", section, NULL);
-    redisReply *rep[1];
-    char err[256], key[96];
+    char *text = redis_info(r, section);
     long long n = -1;
-    snprintf(key, sizeof(key), "\n%s:", field);
-    if (lm_redis_exec(r, &p, rep, err, sizeof(err)) == 0) {
-        const char *s = lm_reply_str(rep[0], NULL);
-        const char *k = s ? strstr(s, key) : NULL;
-        if (k)
-            n = strtoll(k + strlen(key), NULL, 10);
-        lm_redis_replies_free(rep, 1);
-    }
-    lm_pipe_free(&p);
+    if (!text || bench_info_ll(text, field, &n) != 0)
+        n = -1;
+    free(text);
     return n;
 }
 
@@ -148,39 +180,43 @@ aof_mark bench_aof_mark_take(lm_redis *r) {
     return a;
 }
 
-/* The rewrites that overlapped the window between two marks: counted, or
- * one that was running at either end (whether Redis counts a rewrite when
- * it starts or when it ends); -1 when a mark could not be read. */
-long long bench_aof_rewrites_between(aof_mark a, aof_mark b) {
-    if (a.rewrites < 0 || a.in_progress < 0 || b.rewrites < 0 ||
-        b.in_progress < 0)
-        return -1;
-    long long n = b.rewrites - a.rewrites;
-    return n > 0 ? n : (a.in_progress || b.in_progress);
-}
-
 /* Redis's CPU seconds so far: its main thread, and its children (the
  * AOF rewrites it forks). 0 / -1. */
 int bench_redis_cpu(lm_redis *r, double *main_s, double *children_s) {
     static const char *const fields[4] = {
-        "used_cpu_user_main_thread:", "used_cpu_sys_main_thread:",
-        "used_cpu_user_children:", "used_cpu_sys_children:"};
-    lm_pipe p = {0};
-    lm_pipe_cmd_strs(&p, "INFO", "cpu", NULL);
-    redisReply *rep[1];
-    char err[256];
-    int rc = -1;
+        "used_cpu_user_main_thread", "used_cpu_sys_main_thread",
+        "used_cpu_user_children", "used_cpu_sys_children"};
     *main_s = *children_s = 0;
-    if (lm_redis_exec(r, &p, rep, err, sizeof(err)) == 0) {
-        const char *s = lm_reply_str(rep[0], NULL);
-        rc = s ? 0 : -1;
-        for (int i = 0; s && i < 4; i++) {
-            const char *k = strstr(s, fields[i]);
-            double v = k ? strtod(k + strlen(fields[i]), NULL) : 0;
+    char *text = redis_info(r, "cpu");
+    for (int i = 0; text && i < 4; i++) {
+        double v = 0;
+        if (bench_info_double(text, fields[i], &v) == 0)
             *(i < 2 ? main_s : children_s) += v;
-        }
-        lm_redis_replies_free(rep, 1);
     }
-    lm_pipe_free(&p);
+    int rc = text ? 0 : -1;
+    free(text);
     return rc;
+}
+
+int bench_redis_snap(lm_redis *r, redis_snap *out) {
+    memset(out, 0, sizeof(*out));
+    out->commands = bench_redis_commands(r);
+    out->aof = bench_aof_mark_take(r);
+    out->aof_size = redis_info_ll(r, "persistence", "aof_current_size");
+    int rc = bench_redis_cpu(r, &out->cpu_main, &out->cpu_children);
+    char *text = redis_info(r, "commandstats");
+    out->cmdstats = text ? lm_strmap_new(64) : NULL;
+    if (out->cmdstats && bench_info_cmdstats(text, out->cmdstats) < 0) {
+        lm_strmap_free(out->cmdstats);
+        out->cmdstats = NULL;
+    }
+    free(text);
+    return rc == 0 && out->commands >= 0 && out->aof_size >= 0 && out->cmdstats
+               ? 0
+               : -1;
+}
+
+void bench_redis_snap_free(redis_snap *s) {
+    lm_strmap_free(s->cmdstats);
+    s->cmdstats = NULL;
 }

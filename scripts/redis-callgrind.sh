@@ -8,6 +8,14 @@
 #   scripts/redis-callgrind.sh [N]          # default 5000 leads
 #   BUILD=/other/build scripts/redis-callgrind.sh 5000
 #   REDIS_AOF=no scripts/redis-callgrind.sh     # what the AOF costs
+#   VALGRIND=no scripts/redis-callgrind.sh 5000  # commands and AOF bytes only
+#                                                # (Redis at full speed)
+#   FLOOR=1 scripts/redis-callgrind.sh 5000      # the same for the bench's
+#                                                # state floor (`lastmile bench
+#                                                # --floor`, one hop a process)
+#   AOF_BREAKDOWN=1 scripts/redis-callgrind.sh   # + the AOF by command, key
+#                                                # and lead-hash field
+#                                                # (scripts/aof-breakdown.py)
 #
 # It starts the embedded broker (`lastmile dev up`), a redis-server under
 # callgrind (AOF everysec, as the embedded stack runs it) on a free port,
@@ -21,7 +29,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-5000}
 build=${BUILD:-build}
-for tool in valgrind callgrind_annotate callgrind_control redis-server redis-cli; do
+vg_on=${VALGRIND:-yes}
+tools="redis-server redis-cli"
+[ "$vg_on" = no ] || tools="valgrind callgrind_annotate callgrind_control $tools"
+for tool in $tools; do
     command -v "$tool" >/dev/null || { echo "redis-callgrind: needs $tool" >&2; exit 2; }
 done
 [ -x "$build/cli/lastmile" ] || { echo "redis-callgrind: build first (make build)" >&2; exit 2; }
@@ -41,8 +52,9 @@ eval "$("$build/cli/lastmile" dev up 2>/dev/null)"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export LASTMILE_REDIS_URL="redis://127.0.0.1:$port/0"
 mkdir -p "$dir/redis"
-valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$dir/cg.out" \
-    redis-server --port "$port" --bind 127.0.0.1 --dir "$dir/redis" \
+vgcmd=(valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$dir/cg.out")
+[ "$vg_on" = no ] && vgcmd=()
+"${vgcmd[@]}" redis-server --port "$port" --bind 127.0.0.1 --dir "$dir/redis" \
     --appendonly "${REDIS_AOF:-yes}" --appendfsync everysec --save "" >"$dir/redis.log" 2>&1 &
 vg=$!
 rcli() { redis-cli -p "$port" "$@"; }
@@ -62,11 +74,19 @@ awk -v n="$n" -v now="$now" 'BEGIN {
 "$build/cli/lastmile" publish "$dir/leads.jsonl" >/dev/null 2>&1
 
 rcli config resetstat >/dev/null
-callgrind_control -i on "$vg" >/dev/null 2>&1
-for w in intake qualification followup; do
-    LASTMILE_METRICS_ADDR=127.0.0.1:0 "$build/workers/lastmile-$w" >"$dir/$w.log" 2>&1 &
-    pids+=($!)
-done
+[ "$vg_on" = no ] || callgrind_control -i on "$vg" >/dev/null 2>&1
+if [ -n "${FLOOR:-}" ]; then # the bench's state floor instead of the fleet
+    for hop in "intake qualification" "qualification followup" "followup actions"; do
+        # shellcheck disable=SC2086 # two words: IN OUT
+        "$build/cli/lastmile" bench --floor $hop >"$dir/floor-${hop%% *}.log" 2>&1 &
+        pids+=($!)
+    done
+else
+    for w in intake qualification followup; do
+        LASTMILE_METRICS_ADDR=127.0.0.1:0 "$build/workers/lastmile-$w" >"$dir/$w.log" 2>&1 &
+        pids+=($!)
+    done
+fi
 # done when every lead has at least its person and lead keys and Redis has
 # stopped taking commands (under callgrind Redis is the bottleneck: while
 # any worker has input, commands keep coming; this loop's own two probes
@@ -85,7 +105,7 @@ for _ in $(seq 300); do # at most 10 minutes
     fi
     prev=$cmds
 done
-callgrind_control -i off "$vg" >/dev/null 2>&1
+[ "$vg_on" = no ] || callgrind_control -i off "$vg" >/dev/null 2>&1
 if [ "$stable" -lt 2 ]; then
     echo "redis-callgrind: $keys keys for $n leads and Redis still busy after 10 minutes; see the" \
         "workers' logs (kept in $dir)" >&2
@@ -97,11 +117,15 @@ for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 pids=()
 rcli shutdown nosave >/dev/null 2>&1 || true
 wait "$vg" 2>/dev/null || true
-ir=$(callgrind_annotate "$dir/cg.out" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+ir=0
+[ "$vg_on" = no ] ||
+    ir=$(callgrind_annotate "$dir/cg.out" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
 aof=0
 if [ -d "$dir/redis/appendonlydir" ]; then
     aof=$(cat "$dir"/redis/appendonlydir/*.incr.aof | wc -c)
 fi
+[ -n "${AOF_BREAKDOWN:-}" ] && [ -d "$dir/redis/appendonlydir" ] &&
+    python3 scripts/aof-breakdown.py "$n" "$dir"/redis/appendonlydir/*.incr.aof
 awk -v ir="$ir" -v n="$n" -v c="$cmds" -v a="$aof" -v k="$keys" 'BEGIN {
     printf "redis: %d leads, %.0f instructions per lead, %.1f commands per lead, %.0f AOF bytes per lead, %.1f keys per lead\n",
         n, ir / n, c / n, a / n, k / n }'

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # test_bench.sh — `lastmile bench --json` on a small run (1,000 leads)
 # prints every figure the performance issue asks for, each of the right
-# kind and consistent with the others: throughput, the passthrough and
-# their ratio, latency percentiles in order, CPU and RSS of each worker,
-# Redis commands and round trips, and whether an AOF rewrite overlapped the
-# latency run. It checks behaviour, not speed: no figure is compared with
-# a target (this machine is shared; docs/PERFORMANCE.md has the figures).
+# kind and consistent with the others: throughput, the state floor, the
+# passthrough and the ratios to both, latency percentiles in order, CPU and
+# RSS of each worker (the fleet's and the chains'), Redis commands (by name
+# too), AOF bytes and round trips per lead and per batch per worker, and
+# whether an AOF rewrite overlapped the latency run. The floor must have
+# done exactly its Redis work: one claim, one HSET and one ZADD per lead,
+# one round trip per batch per hop. It checks behaviour, not speed: no
+# figure is compared with a target (this machine is shared;
+# docs/PERFORMANCE.md has the figures). scripts/aof-breakdown.py and
+# scripts/aof-outboxes.py are checked on small AOFs written here.
 set -u
 bin=${LM_BINARY_DIR:?}
 pass=0
@@ -40,6 +45,17 @@ every worker's CPU and RSS	all(w in d["workers"] and d["workers"][w]["peak_rss_m
 Redis commands per lead are counted	d["redis"]["commands_per_lead"] > 1
 Redis round trips per batch: the runtime's two	0 < d["redis"]["roundtrips_per_batch"] <= 2.0001
 Redis CPU and busy share	d["redis"]["cpu_s_per_1000_leads"] > 0 and 0 < d["redis"]["busy_share_at_max"] <= 1.5
+the fleet's AOF bytes per lead are measured	d["redis"]["aof_bytes_per_lead"] > 100
+the fleet's commands by name add up to its commands	abs(sum(d["redis"]["commands_by_name_per_lead"].values()) - d["redis"]["commands_per_lead"]) < 0.05
+the bench's own INFO probes are not counted	"info" not in d["redis"]["commands_by_name_per_lead"]
+round trips per batch per fleet worker	all(0 <= d["workers"][w]["redis_roundtrips_per_batch"] <= 2.0001 and d["workers"][w]["redis_roundtrips_per_lead"] >= 0 for w in d["workers"]) and d["workers"]["intake"]["batches"] > 0
+the state floor is measured	d["floor_leads_per_s"] > 0 and d["floor"]["leads_per_s"] == d["floor_leads_per_s"]
+the floor ratio is throughput over the floor	abs(d["floor_ratio"] - d["throughput_leads_per_s"] / d["floor_leads_per_s"]) < 1e-3
+the floor does its three commands per lead	all(abs(d["floor"]["redis"]["commands_by_name_per_lead"].get(c, 0) - 1) < 0.01 for c in ("set", "hset", "zadd")) and abs(d["floor"]["redis"]["commands_per_lead"] - 3) < 0.05
+the floor's AOF bytes per lead, fewer than the fleet's	0 < d["floor"]["redis"]["aof_bytes_per_lead"] < d["redis"]["aof_bytes_per_lead"]
+one round trip per batch per floor hop	all(d["floor"]["workers"][w]["batches"] > 0 and d["floor"]["workers"][w]["redis_roundtrips_per_batch"] == 1 for w in ("floor-intake", "floor-qualification", "floor-followup")) and d["floor"]["redis"]["roundtrips_per_batch"] == 1
+the floor's Redis CPU	d["floor"]["redis"]["cpu_s_per_1000_leads"] > 0
+CPU and RSS of every chain worker	all(len(d[c]["workers"]) == 3 and all(v["peak_rss_mb"] > 0 and v["cpu_s_per_1000_leads"] >= 0 for v in d[c]["workers"].values()) for c in ("floor", "passthrough"))
 EOT
 )
 while IFS=$'\t' read -r what expr; do
@@ -52,6 +68,69 @@ while IFS=$'\t' read -r what expr; do
     cat "$work/py.err"
   fi
 done <<<"$checks"
+
+# scripts/aof-breakdown.py on an AOF of two leads: a claim, a lead hash
+# written twice and a timer; its per-lead rows and the HSET fields
+src=$(cd "$(dirname "$0")/../.." && pwd)
+resp() { # one RESP command from its arguments
+  printf '*%d\r\n' "$#"
+  for a in "$@"; do printf '$%d\r\n%s\r\n' "${#a}" "$a"; done
+}
+{
+  for p in 0123456789abcdef fedcba9876543210; do
+    resp SET "lm:{$p}:person" "$p-0badcafe" PXAT 1800000000000
+    resp HSET "lm:{$p}:lead:$p-0badcafe" stage qualification score 0.5
+    resp HSET "lm:{$p}:lead:$p-0badcafe" stage followup
+    resp ZADD "lm:{timers:3}" 1800000000000 "$p-0badcafe|response|0|NA"
+  done
+} >"$work/t.aof"
+if python3 "$src/scripts/aof-breakdown.py" 2 "$work/t.aof" >"$work/aof.txt" 2>&1 &&
+  grep -Eq '^HSET +lm:\{P\}:lead:L +2\.000 ' "$work/aof.txt" &&
+  grep -Eq '^SET +lm:\{P\}:person +1\.000 ' "$work/aof.txt" &&
+  grep -Eq '^stage +2\.000 ' "$work/aof.txt" &&
+  grep -Eq '^score +1\.000 ' "$work/aof.txt" &&
+  grep -Eq "^total +4\.000 +$(awk -v b="$(wc -c <"$work/t.aof")" 'BEGIN { printf "%.1f", b / 2 }')\$" "$work/aof.txt"; then
+  ok "aof-breakdown.py: commands, bytes and HSET fields per lead"
+else
+  bad "aof-breakdown.py: commands, bytes and HSET fields per lead"
+  cat "$work/aof.txt"
+fi
+if python3 "$src/scripts/aof-breakdown.py" zero "$work/t.aof" >/dev/null 2>"$work/aof.err"; then
+  bad "aof-breakdown.py refuses a bad lead count"
+elif grep -q "number of leads" "$work/aof.err"; then
+  ok "aof-breakdown.py refuses a bad lead count"
+else
+  bad "aof-breakdown.py refuses a bad lead count: $(cat "$work/aof.err")"
+fi
+
+# scripts/aof-outboxes.py on a fence with one decision (a 20-byte lead)
+# and one outcome, and one intake done record (a 30-byte LeadAccepted)
+python3 - "$work/o.aof" <<'EOP'
+import sys
+def ld(num, b): # a length-delimited field (lengths < 128 here)
+    return bytes([num << 3 | 2, len(b)]) + b
+def resp(*args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+decision = ld(2, b"L" * 10) + ld(11, b"x" * 20)               # lead_id, lead
+rec = lambda topic, value: ld(1, topic) + ld(5, value)
+fence = ld(2, ld(2, rec(b"lastmile.followup", ld(1, decision)))
+              + ld(2, rec(b"lastmile.outcomes", b"o" * 5)))
+done = ld(1, rec(b"lastmile.qualification", b"a" * 30))
+with open(sys.argv[1], "wb") as f:
+    f.write(resp(b"SET", b"lm:{fence}:qualification:lastmile.qualification:0", fence))
+    f.write(resp(b"SET", b"lm:{0123456789abcdef}:done:intake:e1", done, b"PXAT", b"1"))
+EOP
+if python3 "$src/scripts/aof-outboxes.py" "$work/o.aof" >"$work/o.txt" 2>&1 &&
+  grep -q "2 outbox records, .*; 1 decisions, 34 B each, of which lead 22 B" "$work/o.txt" &&
+  grep -q "intake's done records: 1, .* LeadAccepted 30 B" "$work/o.txt"; then
+  ok "aof-outboxes.py: a decision's lead and intake's LeadAccepted weighed"
+else
+  bad "aof-outboxes.py: a decision's lead and intake's LeadAccepted weighed"
+  cat "$work/o.txt"
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

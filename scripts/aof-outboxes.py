@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""aof-outboxes.py — what the outboxes in a Redis AOF are made of.
+
+    KEEP=1 VALGRIND=no scripts/redis-callgrind.sh 1000   # prints "kept: DIR"
+    scripts/aof-outboxes.py DIR/redis/appendonlydir/*.incr.aof
+
+Reads the SETs of qualification's and followup's partition fences
+(lastmile.v1.internal.PartitionFence) and of intake's done records (an
+Outbox), walks their protobuf by hand (no protobuf module needed) and prints
+the average size of an outbox record, of a QualificationDecision in it, and
+of the decision's `lead` (field 11) and `reasons` (field 5), and of intake's
+LeadAccepted: the parts docs/PERFORMANCE.md weighs in its proposed
+reductions. Field numbers follow proto/lastmile/v1/internal.proto and
+lastmile.proto."""
+import importlib.util
+import os
+import sys
+
+_here = os.path.dirname(os.path.abspath(__file__))
+_spec = importlib.util.spec_from_file_location("aof_breakdown", os.path.join(_here, "aof-breakdown.py"))
+_ab = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_ab)
+
+
+def _varint(b, i):
+    r = s = 0
+    while True:
+        c = b[i]
+        i += 1
+        r |= (c & 0x7F) << s
+        s += 7
+        if c < 0x80:
+            return r, i
+
+
+def fields(b):
+    """(number, value, bytes on the wire) of each field of a message."""
+    i, out = 0, []
+    while i < len(b):
+        start = i
+        k, i = _varint(b, i)
+        num, wire = k >> 3, k & 7
+        if wire == 0:
+            v, i = _varint(b, i)
+        elif wire == 2:
+            ln, i = _varint(b, i)
+            v = b[i:i + ln]
+            i += ln
+        elif wire == 1:
+            v, i = b[i:i + 8], i + 8
+        elif wire == 5:
+            v, i = b[i:i + 4], i + 4
+        else:
+            raise ValueError("wire type %d" % wire)
+        out.append((num, v, i - start))
+    return out
+
+
+def main(paths):
+    data = b"".join(open(p, "rb").read() for p in paths)
+    t = dict.fromkeys(("rec", "n", "dec", "nd", "lead", "reasons", "frec", "fn", "done", "drec", "dval", "dn"), 0)
+    for args, size in _ab.commands(data):
+        if args[0].upper() != b"SET" or len(args) < 3:
+            continue
+        key = args[1]
+        if b"fence}:qualification" in key or b"fence}:followup" in key:
+            qual = b"qualification" in key
+            for num, fin, _ in fields(args[2]):
+                if num != 2:  # PartitionFence.inputs
+                    continue
+                for num2, rec, rsz in fields(fin):
+                    if num2 != 2:  # FencedInput.records
+                        continue
+                    if not qual:
+                        t["frec"] += rsz
+                        t["fn"] += 1
+                        continue
+                    t["rec"] += rsz
+                    t["n"] += 1
+                    parts = {n: v for n, v, _ in fields(rec)}
+                    if b"followup" not in parts.get(1, b""):
+                        continue  # an Outcome, not a decision
+                    for n4, dec, _ in fields(parts.get(5, b"")):
+                        if n4 != 1:  # FollowUpEvent.decision
+                            continue
+                        t["dec"] += len(dec)
+                        t["nd"] += 1
+                        for n5, _, sz5 in fields(dec):
+                            t["lead"] += sz5 if n5 == 11 else 0
+                            t["reasons"] += sz5 if n5 == 5 else 0
+        elif b":done:intake:" in key:
+            t["done"] += size
+            t["dn"] += 1
+            for num, rec, rsz in fields(args[2]):
+                if num == 1:  # Outbox.records
+                    t["drec"] += rsz
+                    t["dval"] += sum(len(v) for n, v, _ in fields(rec) if n == 5)
+    div = lambda a, b: a / b if b else 0.0
+    print("qualification's fences: %d outbox records, %.0f B each; %d decisions, %.0f B each, "
+          "of which lead %.0f B, reasons %.0f B" % (t["n"], div(t["rec"], t["n"]), t["nd"], div(t["dec"], t["nd"]),
+                                                   div(t["lead"], t["nd"]), div(t["reasons"], t["nd"])))
+    print("followup's fences: %d outbox records, %.0f B each" % (t["fn"], div(t["frec"], t["fn"])))
+    print("intake's done records: %d, %.0f B each in the AOF, outbox record %.0f B, LeadAccepted %.0f B" % (
+        t["dn"], div(t["done"], t["dn"]), div(t["drec"], t["dn"]), div(t["dval"], t["dn"])))
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.stderr.write("usage: aof-outboxes.py FILE.aof [FILE.aof ...]\n")
+        sys.exit(2)
+    sys.exit(main(sys.argv[1:]))
