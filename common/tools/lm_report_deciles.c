@@ -49,7 +49,8 @@ int lm_report_deciles_finish(lm_report_deciles_acc *a, lm_report_deciles *out) {
     memset(out, 0, sizeof(*out));
     if (a->oom)
         return -1;
-    qsort(a->v, a->n, sizeof(*a->v), cmp_item);
+    if (a->n > 0) /* qsort's array may not be NULL, even for 0 items */
+        qsort(a->v, a->n, sizeof(*a->v), cmp_item);
     for (int k = 0; k < LM_REPORT_DECILES; k++)
         out->d[k].score_min = out->d[k].score_max = NAN;
     for (size_t i = 0; i < a->n; i++) {

@@ -42,7 +42,13 @@ static int init_worker(char *err, size_t errsz) {
 }
 
 /* Decides a manager from a web form in Germany (NURTURE under the
- * built-in model) and returns its decision (the recorder owns it). */
+ * built-in model) and returns its decision; the test frees it with
+ * decided_free. */
+static Lastmile__V1__FollowUpEvent *decided;
+static void decided_free(void) {
+    lastmile__v1__follow_up_event__free_unpacked(decided, NULL);
+    decided = NULL;
+}
 static const Lastmile__V1__QualificationDecision *decide(lm_recorder *rec) {
     size_t n = lm_recorder_plan_batch(rec, &lm_qualification_worker);
     lm_recorder_reply_str(rec, "OK"); /* WATCH */
@@ -68,6 +74,7 @@ static const Lastmile__V1__QualificationDecision *decide(lm_recorder *rec) {
             rec, 0, &lastmile__v1__follow_up_event__descriptor);
     cr_assert_not_null(ev);
     cr_assert_not_null(ev->decision);
+    decided = ev;
     return ev->decision;
 }
 
@@ -85,6 +92,7 @@ Test(worker_qual_shadow, both_scores_on_the_decision_live_decides) {
     cr_expect_lt(d->score, 0.55, "the live score: %f", d->score);
     cr_expect_eq(d->kind, LASTMILE__V1__DECISION_KIND__NURTURE,
                  "the decision follows the live score");
+    decided_free();
     lm_recorder_free(rec);
     lm_qualification_worker.fini(lm_qualification_worker.ctx);
     unlink(path);
@@ -98,6 +106,7 @@ Test(worker_qual_shadow, no_shadow_leaves_the_fields_empty) {
     const Lastmile__V1__QualificationDecision *d = decide(rec);
     cr_expect_eq(d->shadow_score, 0.0);
     cr_expect_str_eq(d->shadow_model_version, "");
+    decided_free();
     lm_recorder_free(rec);
     lm_qualification_worker.fini(lm_qualification_worker.ctx);
 }
@@ -152,6 +161,7 @@ Test(worker_qual_shadow, a_disqualified_lead_carries_it_on_its_outcome) {
     cr_expect_eq(o->status, LASTMILE__V1__OUTCOME_STATUS__DISQUALIFIED_OUTCOME);
     cr_expect_float_eq(o->shadow_score, lm_model_sigmoid(3.0), 1e-12);
     cr_expect_str_eq(o->shadow_model_version, "candidate-3");
+    lastmile__v1__outcome__free_unpacked(o, NULL);
     lm_recorder_free(rec);
     lm_qualification_worker.fini(lm_qualification_worker.ctx);
     unlink(path);
