@@ -36,6 +36,10 @@ void bench_stop_procs(proc *p, int n);
 /* One series' sum over its label sets in a worker's /metrics on
  * 127.0.0.1:port; -1 when the scrape fails. */
 double bench_scrape_sum(int port, const char *series);
+/* Every Redis figure below is INFO of every master summed (a single Redis
+ * is one master; on a Redis Cluster the masters hold the fleet's writes,
+ * lm_redis_masters), at most BENCH_MASTERS_MAX of them. */
+#define BENCH_MASTERS_MAX 64
 /* Redis's total_commands_processed, -1 when it cannot be read. */
 long long bench_redis_commands(lm_redis *r);
 

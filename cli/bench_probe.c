@@ -143,31 +143,54 @@ double bench_scrape_sum(int port, const char *series) {
     return sum;
 }
 
-/* One INFO section's text (malloc'd; the caller frees), or NULL. */
-static char *redis_info(lm_redis *r, const char *section) {
+/* One INFO section's text of every master (a single Redis is one; a
+ * cluster's masters each their own), each malloc'd into text[0..n): n,
+ * or -1 when a master cannot be read (nothing left to free then). */
+static int redis_info(lm_redis *r, const char *section,
+                      char *text[BENCH_MASTERS_MAX]) {
+    char err[256];
+    int n = lm_redis_masters(r, err, sizeof(err));
+    if (n <= 0 || n > BENCH_MASTERS_MAX)
+        return -1;
     lm_pipe p = {0};
     lm_pipe_cmd_strs(&p, "INFO", section, NULL);
-    redisReply *rep[1];
-    char err[256], *text = NULL;
-    if (lm_redis_exec(r, &p, rep, err, sizeof(err)) == 0) {
+    int got = 0;
+    for (; got < n; got++) {
+        redisReply *rep[1];
+        if (lm_redis_exec_on_master(r, got, &p, rep, err, sizeof(err)) != 0)
+            break;
         const char *s = lm_reply_str(rep[0], NULL);
-        text = s ? strdup(s) : NULL;
+        text[got] = s ? strdup(s) : NULL;
         lm_redis_replies_free(rep, 1);
+        if (!text[got])
+            break;
     }
     lm_pipe_free(&p);
-    return text;
+    if (got == n)
+        return n;
+    while (got > 0)
+        free(text[--got]);
+    return -1;
+}
+
+static void redis_info_free(char *text[], int n) {
+    for (int i = 0; i < n; i++)
+        free(text[i]);
 }
 
 /* A whole-number field of one INFO section ("total_commands_processed"),
- * or -1 when it cannot be read. */
+ * summed over the masters, or -1 when it cannot be read on one. */
 static long long redis_info_ll(lm_redis *r, const char *section,
                                const char *field) {
-    char *text = redis_info(r, section);
-    long long n = -1;
-    if (!text || bench_info_ll(text, field, &n) != 0)
-        n = -1;
-    free(text);
-    return n;
+    char *text[BENCH_MASTERS_MAX];
+    int n = redis_info(r, section, text);
+    long long sum = n > 0 ? 0 : -1;
+    for (int i = 0; i < n && sum >= 0; i++) {
+        long long v;
+        sum = bench_info_ll(text[i], field, &v) == 0 ? sum + v : -1;
+    }
+    redis_info_free(text, n);
+    return sum;
 }
 
 long long bench_redis_commands(lm_redis *r) {
@@ -187,15 +210,16 @@ int bench_redis_cpu(lm_redis *r, double *main_s, double *children_s) {
         "used_cpu_user_main_thread", "used_cpu_sys_main_thread",
         "used_cpu_user_children", "used_cpu_sys_children"};
     *main_s = *children_s = 0;
-    char *text = redis_info(r, "cpu");
-    for (int i = 0; text && i < 4; i++) {
-        double v = 0;
-        if (bench_info_double(text, fields[i], &v) == 0)
-            *(i < 2 ? main_s : children_s) += v;
-    }
-    int rc = text ? 0 : -1;
-    free(text);
-    return rc;
+    char *text[BENCH_MASTERS_MAX];
+    int n = redis_info(r, "cpu", text);
+    for (int m = 0; m < n; m++) /* every master's CPU, summed */
+        for (int i = 0; i < 4; i++) {
+            double v = 0;
+            if (bench_info_double(text[m], fields[i], &v) == 0)
+                *(i < 2 ? main_s : children_s) += v;
+        }
+    redis_info_free(text, n);
+    return n > 0 ? 0 : -1;
 }
 
 int bench_redis_snap(lm_redis *r, redis_snap *out) {
@@ -204,13 +228,15 @@ int bench_redis_snap(lm_redis *r, redis_snap *out) {
     out->aof = bench_aof_mark_take(r);
     out->aof_size = redis_info_ll(r, "persistence", "aof_current_size");
     int rc = bench_redis_cpu(r, &out->cpu_main, &out->cpu_children);
-    char *text = redis_info(r, "commandstats");
-    out->cmdstats = text ? lm_strmap_new(64) : NULL;
-    if (out->cmdstats && bench_info_cmdstats(text, out->cmdstats) < 0) {
-        lm_strmap_free(out->cmdstats);
-        out->cmdstats = NULL;
-    }
-    free(text);
+    char *text[BENCH_MASTERS_MAX];
+    int n = redis_info(r, "commandstats", text);
+    out->cmdstats = n > 0 ? lm_strmap_new(64) : NULL;
+    for (int m = 0; m < n && out->cmdstats; m++) /* calls summed */
+        if (bench_info_cmdstats(text[m], out->cmdstats) < 0) {
+            lm_strmap_free(out->cmdstats);
+            out->cmdstats = NULL;
+        }
+    redis_info_free(text, n);
     return rc == 0 && out->commands >= 0 && out->aof_size >= 0 && out->cmdstats
                ? 0
                : -1;

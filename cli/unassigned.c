@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCAN_COUNT "200"
+#define SCAN_COUNT 200
 #define PREFIX     "lm:{team:"
 #define SUFFIX     "}:unassigned"
 
@@ -70,41 +70,42 @@ out:
     return rc;
 }
 
+/* The queues found so far (lm_redis_keys_fn's opaque). */
+typedef struct found {
+    lm_unassigned_team *out;
+    size_t cap, n;
+} found;
+
+/* lm_redis_keys_fn: the teams of one SCAN batch, each team once (a key
+ * may come twice: SCAN's rule, and a cluster walk started again). */
+static int found_keys(void *opaque, const redisReply *keys, char *err,
+                      size_t errsz) {
+    found *f = opaque;
+    (void)err;
+    (void)errsz;
+    for (size_t i = 0; i < keys->elements && f->n < f->cap; i++) {
+        const redisReply *k = keys->element[i];
+        lm_unassigned_team *t = &f->out[f->n];
+        memset(t, 0, sizeof(*t));
+        if (k->type != REDIS_REPLY_STRING ||
+            team_of(k->str, k->len, t->team, sizeof(t->team)) != 0)
+            continue;
+        size_t j = 0;
+        while (j < f->n && strcmp(f->out[j].team, t->team) != 0)
+            j++;
+        f->n += j == f->n;
+    }
+    return 0;
+}
+
 int lm_unassigned_read(lm_redis *r, lm_unassigned_team *out, size_t cap,
                        char *err, size_t errsz) {
-    char cursor[32] = "0";
-    size_t n = 0;
-    do {
-        lm_pipe p = {0};
-        redisReply *rep = NULL;
-        if (lm_pipe_cmd_strs(&p, "SCAN", cursor, "MATCH", PREFIX "*" SUFFIX,
-                             "COUNT", SCAN_COUNT, NULL) != 0 ||
-            lm_redis_exec(r, &p, &rep, err, errsz) != 0) {
-            lm_pipe_free(&p);
-            if (!err[0])
-                snprintf(err, errsz, "out of memory");
-            return -1;
-        }
-        lm_pipe_free(&p);
-        if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
-            rep->element[0]->type != REDIS_REPLY_STRING ||
-            rep->element[1]->type != REDIS_REPLY_ARRAY) {
-            snprintf(err, errsz, "SCAN did not answer a cursor and keys");
-            lm_redis_replies_free(&rep, 1);
-            return -1;
-        }
-        snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
-        const redisReply *keys = rep->element[1];
-        for (size_t i = 0; i < keys->elements && n < cap; i++) {
-            const redisReply *k = keys->element[i];
-            if (k->type != REDIS_REPLY_STRING)
-                continue;
-            memset(&out[n], 0, sizeof(out[n]));
-            if (team_of(k->str, k->len, out[n].team, sizeof(out[n].team)) == 0)
-                n++;
-        }
-        lm_redis_replies_free(&rep, 1);
-    } while (strcmp(cursor, "0") != 0);
+    found f = {.out = out, .cap = cap};
+    /* every master of a cluster (lm_redis_scan); reads routed by key */
+    if (lm_redis_scan(r, PREFIX "*" SUFFIX, SCAN_COUNT, found_keys, &f, err,
+                      errsz) != 0)
+        return -1;
+    size_t n = f.n;
     if (n == 0)
         return 0;
     if (read_queues(r, out, n, err, errsz) != 0)

@@ -32,6 +32,8 @@ struct lm_redis {
     uint64_t roundtrips;
     double last_rtt_ms;
     lm_rcluster *cl; /* redis+cluster://: every call below routes there */
+    int masters[LM_RCL_NODES_MAX]; /* cluster: lm_redis_masters' node ids */
+    int n_masters;
 };
 
 /* ------------------------------------------------------------------ URL */
@@ -572,4 +574,107 @@ lost:
              r->c->errstr[0] ? r->c->errstr : "connection lost");
     drop(r);
     return LM_REDIS_RETRY;
+}
+
+/* ------------------------------------------------ the whole keyspace */
+
+int lm_redis_masters(lm_redis *r, char *err, size_t errsz) {
+    if (!r->cl)
+        return 1;
+    int n =
+        lm_rcluster_masters(r->cl, r->masters, LM_RCL_NODES_MAX, err, errsz);
+    r->n_masters = n > 0 ? n : 0;
+    return n;
+}
+
+int lm_redis_exec_on_master(lm_redis *r, int i, const lm_pipe *p,
+                            redisReply **replies, char *err, size_t errsz) {
+    int n = r->cl ? r->n_masters : 1;
+    if (i < 0 || i >= n) {
+        for (size_t k = 0; k < p->n; k++)
+            replies[k] = NULL;
+        snprintf(err, errsz,
+                 "redis: no master %d (of %d; lm_redis_masters numbers them)",
+                 i, n);
+        return -1;
+    }
+    if (!r->cl)
+        return lm_redis_exec(r, p, replies, err, errsz);
+    return lm_rcluster_exec_node(r->cl, r->masters[i], p, replies, err, errsz);
+}
+
+int lm_redis_master_name(lm_redis *r, int i, char *out, size_t outsz) {
+    if (r->cl)
+        return i >= 0 && i < r->n_masters
+                   ? lm_rcluster_node_name(r->cl, r->masters[i], out, outsz)
+                   : -1;
+    int n = r->url.is_unix
+                ? snprintf(out, outsz, "%s", r->url.path)
+                : snprintf(out, outsz, "%s:%d", r->url.host, r->url.port);
+    return i == 0 && n > 0 && (size_t)n < outsz ? 0 : -1;
+}
+
+/* One SCAN step on master i: the reply (cursor, keys) checked, the next
+ * cursor into cursor. 0, LM_REDIS_RETRY or -1 with err; *rep the caller's. */
+static int scan_step(lm_redis *r, int i, lm_pipe *p, char *cursor,
+                     size_t cursorsz, redisReply **rep, char *err,
+                     size_t errsz) {
+    int rc = lm_redis_exec_on_master(r, i, p, rep, err, errsz);
+    if (rc != 0)
+        return rc;
+    const redisReply *x = *rep;
+    if (x->type != REDIS_REPLY_ARRAY || x->elements != 2 ||
+        x->element[0]->type != REDIS_REPLY_STRING ||
+        x->element[0]->len >= cursorsz ||
+        x->element[1]->type != REDIS_REPLY_ARRAY) {
+        snprintf(err, errsz, "redis SCAN: unexpected reply%s%s",
+                 x->type == REDIS_REPLY_ERROR ? ": " : "",
+                 x->type == REDIS_REPLY_ERROR ? x->str : "");
+        return -1;
+    }
+    memcpy(cursor, x->element[0]->str, x->element[0]->len + 1);
+    return 0;
+}
+
+/* One walk over every master, from each one's cursor 0. 0, RETRY or -1. */
+static int scan_walk(lm_redis *r, lm_pipe *p, const char *pattern,
+                     const char *cnt, lm_redis_keys_fn fn, void *opaque,
+                     char *err, size_t errsz) {
+    int n = lm_redis_masters(r, err, errsz);
+    int rc = n > 0 ? 0 : n;
+    for (int i = 0; rc == 0 && i < n; i++) {
+        char cursor[32] = "0";
+        do {
+            redisReply *rep = NULL;
+            lm_pipe_reset(p);
+            if (lm_pipe_cmd_strs(p, "SCAN", cursor, "MATCH", pattern, "COUNT",
+                                 cnt, NULL) != 0) {
+                snprintf(err, errsz, "out of memory");
+                return -1;
+            }
+            rc = scan_step(r, i, p, cursor, sizeof(cursor), &rep, err, errsz);
+            if (rc == 0 && fn(opaque, rep->element[1], err, errsz) != 0)
+                rc = -1;
+            if (rep)
+                lm_redis_replies_free(&rep, 1);
+        } while (rc == 0 && strcmp(cursor, "0") != 0);
+    }
+    return rc;
+}
+
+int lm_redis_scan(lm_redis *r, const char *pattern, int count,
+                  lm_redis_keys_fn fn, void *opaque, char *err, size_t errsz) {
+    char cnt[16];
+    snprintf(cnt, sizeof(cnt), "%d", count > 0 ? count : 100);
+    lm_pipe p = {0};
+    int rc;
+    for (int retries = 0;; retries++) {
+        rc = scan_walk(r, &p, pattern, cnt, fn, opaque, err, errsz);
+        if (rc != LM_REDIS_RETRY || retries >= LM_REDIS_SCAN_RETRIES)
+            break;
+        struct timespec ts = {0, LM_REDIS_SCAN_RETRY_MS * 1000000L};
+        nanosleep(&ts, NULL); /* then from the first master again */
+    }
+    lm_pipe_free(&p);
+    return rc == 0 ? 0 : -1;
 }

@@ -129,4 +129,40 @@ void lm_redis_disconnect(lm_redis *r);
 uint64_t lm_redis_roundtrips(const lm_redis *r);
 double lm_redis_last_rtt_ms(const lm_redis *r);
 
+/* ---- The whole keyspace: every master ----
+ * Keys are routed by lm_redis_exec; a command about the whole keyspace
+ * (SCAN, INFO, DBSIZE) is not: on a cluster it must be sent to every
+ * master and the answers put together. A single Redis is one master. */
+
+/* How many masters: 1 for a single Redis (without connecting); for a
+ * cluster, the masters of its slot map (read now when due), numbered
+ * 0..n-1 until the next call. n > 0, LM_REDIS_RETRY or -1 with err. */
+int lm_redis_masters(lm_redis *r, char *err, size_t errsz);
+/* lm_redis_exec with every command of p sent to master i (0 <= i < the
+ * last lm_redis_masters), whatever its keys. Returns as lm_redis_exec;
+ * on a cluster a lost master makes the next lm_redis_masters read the map
+ * again (its replica may have been promoted). */
+int lm_redis_exec_on_master(lm_redis *r, int i, const lm_pipe *p,
+                            redisReply **replies, char *err, size_t errsz);
+/* "host:port" (or the socket's path) of master i into out. 0 / -1. */
+int lm_redis_master_name(lm_redis *r, int i, char *out, size_t outsz);
+
+#define LM_REDIS_SCAN_RETRIES  10  /* lost connections retried by a scan */
+#define LM_REDIS_SCAN_RETRY_MS 200 /* pause between those retries */
+
+/* A batch of keys from SCAN: an array reply of strings, valid during the
+ * call. 0 to go on; nonzero stops the scan (say why in err). */
+typedef int (*lm_redis_keys_fn)(void *opaque, const redisReply *keys, char *err,
+                                size_t errsz);
+/* Walks the whole keyspace: `SCAN cursor MATCH pattern COUNT count` to
+ * the end on every master in turn, each batch of keys to fn. A key may
+ * come more than once (SCAN's own rule; and after a master is lost the
+ * walk starts again from the first master, as its replica's cursor would
+ * mean nothing): callers that count must dedupe. A lost connection is
+ * retried LM_REDIS_SCAN_RETRIES times, LM_REDIS_SCAN_RETRY_MS apart.
+ * 0 (every master walked), or -1 with err (unreachable, an error or
+ * unexpected reply, or fn stopped it). */
+int lm_redis_scan(lm_redis *r, const char *pattern, int count,
+                  lm_redis_keys_fn fn, void *opaque, char *err, size_t errsz);
+
 #endif

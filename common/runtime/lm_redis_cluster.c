@@ -730,3 +730,49 @@ int lm_rcluster_exec(lm_rcluster *c, const lm_pipe *p, redisReply **replies,
                         (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
     return 0;
 }
+
+/* ------------------------------------------------------ every master */
+
+int lm_rcluster_masters(lm_rcluster *c, int *out, int cap, char *err,
+                        size_t errsz) {
+    int rc = maybe_refresh(c, err, errsz);
+    if (rc != 0)
+        return rc;
+    char is_master[LM_RCL_NODES_MAX] = {0};
+    for (int s = 0; s < LM_RCL_SLOTS; s++)
+        if (c->map[s] >= 0)
+            is_master[c->map[s]] = 1;
+    int n = 0;
+    for (int i = 0; i < c->n_nodes; i++)
+        if (is_master[i] && n < cap)
+            out[n++] = i;
+    if (n == 0) {
+        snprintf(err, errsz, "redis cluster: no master owns a slot yet");
+        c->need_refresh = 1;
+        return LM_REDIS_RETRY;
+    }
+    return n;
+}
+
+int lm_rcluster_exec_node(lm_rcluster *c, int node, const lm_pipe *p,
+                          redisReply **replies, char *err, size_t errsz) {
+    if (node < 0 || node >= c->n_nodes) {
+        snprintf(err, errsz, "redis cluster: no node %d", node);
+        return -1;
+    }
+    int rc = lm_redis_exec(c->nodes[node].r, p, replies, err, errsz);
+    if (rc != 0)
+        c->need_refresh = 1; /* a master lost: maybe failed over */
+    else
+        c->st.roundtrips++;
+    return rc;
+}
+
+int lm_rcluster_node_name(const lm_rcluster *c, int node, char *out,
+                          size_t outsz) {
+    if (node < 0 || node >= c->n_nodes)
+        return -1;
+    int n =
+        snprintf(out, outsz, "%s:%d", c->nodes[node].host, c->nodes[node].port);
+    return n > 0 && (size_t)n < outsz ? 0 : -1;
+}

@@ -111,6 +111,23 @@ int lm_rcluster_connected(const lm_rcluster *c);
 void lm_rcluster_disconnect(lm_rcluster *c);
 void lm_rcluster_get_stats(const lm_rcluster *c, lm_rcluster_stats *out);
 
+/* Whole-keyspace commands (SCAN, INFO, DBSIZE) must visit every master:
+ * lm_redis_masters / lm_redis_exec_on_master (lm_redis.h) use these.
+ * The masters of the slot map (read first when due), as node indexes in
+ * ascending order, into out[0..cap): their count, LM_REDIS_RETRY (no map,
+ * or no master yet) or -1, with err. An index stays the same node until
+ * the node table changes (a node evicted: a master never is). */
+int lm_rcluster_masters(lm_rcluster *c, int *out, int cap, char *err,
+                        size_t errsz);
+/* lm_redis_exec on node `node` itself, whatever the commands' keys (no
+ * routing, no redirects followed: an error reply is the caller's). A lost
+ * node marks the map for a refresh. Returns as lm_redis_exec. */
+int lm_rcluster_exec_node(lm_rcluster *c, int node, const lm_pipe *p,
+                          redisReply **replies, char *err, size_t errsz);
+/* "host:port" of node `node` into out. 0 / -1. */
+int lm_rcluster_node_name(const lm_rcluster *c, int node, char *out,
+                          size_t outsz);
+
 /* lm_redis on one node of a cluster: the URL's credentials, host:port.
  * Defined in lm_redis.c; NULL on OOM. */
 lm_redis *lm_redis_new_node(const lm_redis_url *base, const char *host,

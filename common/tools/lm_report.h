@@ -130,8 +130,9 @@ typedef int (*lm_report_row_fn)(void *opaque, const lm_lead_row *row);
 /* Walks every lead hash with SCAN (MATCH lm:{*}:lead:*, COUNT
  * LM_REPORT_SCAN_COUNT) and one pipelined HGETALL per SCAN batch. Keys that
  * are not a lead hash (the ...:lead:<id>:sources set, anything malformed)
- * are skipped; a key SCAN returns twice is read once. Lost connections are
- * retried LM_REPORT_RETRIES times. On Redis Cluster this sees one node only.
+ * are skipped; a key SCAN returns twice is read once. SCAN walks every
+ * master of a Redis Cluster (lm_redis_scan), the HGETALLs are routed by
+ * key. Lost connections are retried LM_REPORT_RETRIES times.
  * 0, or -1 with err. r is borrowed (connected or not). */
 int lm_report_scan(lm_redis *r, lm_report_row_fn fn, void *opaque, char *err,
                    size_t errsz);

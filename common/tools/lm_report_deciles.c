@@ -1,6 +1,9 @@
 /* lm_report_deciles.c — revenue and conversion by score decile (see
  * lm_report_deciles.h). Leads are kept as (score, touched, buyer,
- * revenue) and sorted once at finish. */
+ * revenue) and sorted once at finish: by score, ties by what the lead
+ * holds (buyer, revenue, touches), never by arrival, so the deciles do not
+ * depend on the order Redis's SCAN returns the leads in (a cluster's
+ * masters, one after another, give another order than one Redis). */
 #include "lm_report_deciles.h"
 
 #include "lm_stats.h"
@@ -16,7 +19,6 @@ struct lm_report_deciles_item {
     double score;
     int64_t touches, revenue;
     int buyer;
-    size_t order; /* arrival: ties keep it */
 };
 
 void lm_report_deciles_add(lm_report_deciles_acc *a, double score,
@@ -33,8 +35,8 @@ void lm_report_deciles_add(lm_report_deciles_acc *a, double score,
         a->v = v;
         a->cap = cap;
     }
-    a->v[a->n] = (struct lm_report_deciles_item){score, touches, revenue_cents,
-                                                 buyer, a->n};
+    a->v[a->n] =
+        (struct lm_report_deciles_item){score, touches, revenue_cents, buyer};
     a->n++;
 }
 
@@ -42,7 +44,11 @@ static int cmp_item(const void *x, const void *y) {
     const struct lm_report_deciles_item *a = x, *b = y;
     if (a->score != b->score)
         return a->score < b->score ? -1 : 1;
-    return (a->order > b->order) - (a->order < b->order);
+    if (a->buyer != b->buyer)
+        return a->buyer - b->buyer;
+    if (a->revenue != b->revenue)
+        return a->revenue < b->revenue ? -1 : 1;
+    return (a->touches > b->touches) - (a->touches < b->touches);
 }
 
 int lm_report_deciles_finish(lm_report_deciles_acc *a, lm_report_deciles *out) {

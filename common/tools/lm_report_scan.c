@@ -257,45 +257,21 @@ static int walk_batch(scan_walk *w, const redisReply *keys, char *err,
     return stop ? -1 : 0;
 }
 
+/* lm_redis_keys_fn: one SCAN batch of one master. */
+static int walk_keys(void *opaque, const redisReply *keys, char *err,
+                     size_t errsz) {
+    return walk_batch(opaque, keys, err, errsz);
+}
+
 int lm_report_scan(lm_redis *r, lm_report_row_fn fn, void *opaque, char *err,
                    size_t errsz) {
-    char cursor[32] = "0", count[16];
-    snprintf(count, sizeof(count), "%d", LM_REPORT_SCAN_COUNT);
     scan_walk w = {.r = r, .fn = fn, .opaque = opaque};
-    lm_pipe scan = {0};
-    redisReply *sr = NULL;
     int rc = -1;
-    if (!(w.seen = lm_strmap_new(SEEN_HINT))) {
+    if (!(w.seen = lm_strmap_new(SEEN_HINT)))
         lm_errf(err, errsz, "out of memory");
-        goto done;
-    }
-    do {
-        lm_pipe_reset(&scan);
-        if (lm_pipe_cmd_strs(&scan, "SCAN", cursor, "MATCH", KEY_PATTERN,
-                             "COUNT", count, NULL) != 0) {
-            lm_errf(err, errsz, "out of memory");
-            goto done;
-        }
-        if (exec_retry(r, &scan, &sr, err, errsz) != 0)
-            goto done;
-        if (sr->type != REDIS_REPLY_ARRAY || sr->elements != 2 ||
-            sr->element[0]->type != REDIS_REPLY_STRING ||
-            sr->element[0]->len >= sizeof(cursor) ||
-            sr->element[1]->type != REDIS_REPLY_ARRAY) {
-            lm_errf(err, errsz, "Redis SCAN: unexpected reply%s%s",
-                    sr->type == REDIS_REPLY_ERROR ? ": " : "",
-                    sr->type == REDIS_REPLY_ERROR ? sr->str : "");
-            goto done;
-        }
-        memcpy(cursor, sr->element[0]->str, sr->element[0]->len + 1);
-        if (walk_batch(&w, sr->element[1], err, errsz) != 0)
-            goto done;
-        lm_redis_replies_free(&sr, 1);
-    } while (strcmp(cursor, "0") != 0);
-    rc = 0;
-done:
-    lm_redis_replies_free(&sr, sr ? 1 : 0);
-    lm_pipe_free(&scan);
+    else /* every master's keys (lm_redis.h); a key seen twice is read once */
+        rc = lm_redis_scan(r, KEY_PATTERN, LM_REPORT_SCAN_COUNT, walk_keys, &w,
+                           err, errsz);
     lm_pipe_free(&w.get);
     lm_strmap_free(w.seen);
     free(w.gr);
