@@ -1,6 +1,7 @@
 /* dev.c — `lastmile dev`: the embedded broker and Redis (lm_devstack).
  *
- *   lastmile dev up [--partitions N] [--prefix P]  start both, print the env
+ *   lastmile dev up [--partitions N] [--prefix P] [--redis-cluster]
+ *                                      start both, print the env
  *   lastmile dev down                  stop both
  *   lastmile dev env                   print the environment again
  *   lastmile dev fault broker-down SECONDS | broker-up |
@@ -28,7 +29,8 @@
 
 static void dev_usage(FILE *f) {
     fprintf(f,
-            "usage: lastmile dev up [--partitions N] [--prefix PREFIX]\n"
+            "usage: lastmile dev up [--partitions N] [--prefix PREFIX] "
+            "[--redis-cluster]\n"
             "       lastmile dev down\n"
             "       lastmile dev env\n"
             "       lastmile dev fault broker-down SECONDS | broker-up |\n"
@@ -41,7 +43,13 @@ static void dev_usage(FILE *f) {
             "(default %d)\n"
             "  --prefix PREFIX  (up) the topic prefix (default "
             "LASTMILE_TOPIC_PREFIX,\n"
-            "                   else lastmile.)\n\n"
+            "                   else lastmile.)\n"
+            "  --redis-cluster  (up) a local Redis Cluster (3 masters, 3 "
+            "replicas) instead\n"
+            "                   of one redis-server, for the tools (report, "
+            "waiting, board,\n"
+            "                   bench); the workers do not run on it yet "
+            "(docs/SCALE-OUT.md)\n\n"
             "Faults for the running stack's broker: broker-down SECONDS "
             "(1 to %d) takes it\ndown and brings it back; request-errors "
             "makes its next COUNT (1 to %d)\nrequests of Kafka API APIKEY "
@@ -51,14 +59,29 @@ static void dev_usage(FILE *f) {
             FAULT_ERRCODE_MAX);
 }
 
+/* What `dev up --redis-cluster` started, and what does not run on it. */
+static void dev_cluster_note(const lm_devstack *st) {
+    fprintf(stderr,
+            "# stack up in %s (broker pid %ld; Redis Cluster of %d nodes, "
+            "3 masters + 3 replicas,\n# on 127.0.0.1:%d and the ports in "
+            "LASTMILE_REDIS_URL)\n"
+            "# The tools (report, waiting, board, bench) read every master. "
+            "The workers do NOT\n# run on a cluster yet: their key layout "
+            "spans hash tags in one transaction,\n# so they refuse a "
+            "redis+cluster:// URL at start (issue 17, docs/SCALE-OUT.md).\n",
+            st->dir, (long)st->broker_pid, LM_DEVSTACK_CLUSTER_NODES,
+            st->redis_port);
+}
+
 static int dev_up(int argc, char **argv) {
     static const struct option longopts[] = {
         {"partitions", required_argument, NULL, 'p'},
         {"prefix", required_argument, NULL, 'x'},
+        {"redis-cluster", no_argument, NULL, 'c'},
         {NULL, 0, NULL, 0}};
     lm_cli_cmd cli = {
         .name = "dev up", .usage = dev_usage, .longopts = longopts};
-    int partitions = 0;
+    int partitions = 0, cluster = 0;
     const char *prefix = getenv("LASTMILE_TOPIC_PREFIX");
     if (prefix && !*prefix)
         prefix = NULL;
@@ -71,6 +94,8 @@ static int dev_up(int argc, char **argv) {
             partitions = (int)v;
         } else if (o == 'x') {
             prefix = optarg;
+        } else if (o == 'c') {
+            cluster = 1;
         } else {
             return lm_cli_exit(o);
         }
@@ -90,7 +115,8 @@ static int dev_up(int argc, char **argv) {
     lm_devstack_opts o = {.dir = lm_cli_dev_dir(),
                           .lastmile_exe = lm_cli_self(),
                           .topic_prefix = prefix,
-                          .partitions = partitions};
+                          .partitions = partitions,
+                          .redis_cluster = cluster};
     if (lm_devstack_up(&o, &st, err, sizeof(err)) != 0) {
         fprintf(stderr, "lastmile dev up: %s\n", err);
         return LM_EXIT_FAILED;
@@ -98,14 +124,17 @@ static int dev_up(int argc, char **argv) {
     char env[2048];
     lm_devstack_env(&st, prefix, env, sizeof(env));
     fputs(env, stdout);
-    fprintf(stderr, "# stack up in %s (broker pid %ld, redis pid %ld)\n",
-            st.dir, (long)st.broker_pid, (long)st.redis_pid);
+    if (st.redis_cluster)
+        dev_cluster_note(&st);
+    else
+        fprintf(stderr, "# stack up in %s (broker pid %ld, redis pid %ld)\n",
+                st.dir, (long)st.broker_pid, (long)st.redis_pid);
     if (st.redis_previous)
         fprintf(stderr,
                 "# both start empty (the embedded broker keeps nothing "
                 "across a restart);\n# the last run's Redis files are in "
-                "%s/previous-redis/\n",
-                st.dir);
+                "%s/previous-%s/\n",
+                st.dir, st.redis_cluster ? "cluster" : "redis");
     return LM_EXIT_OK;
 }
 

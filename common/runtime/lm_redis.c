@@ -578,6 +578,10 @@ lost:
 
 /* ------------------------------------------------ the whole keyspace */
 
+int lm_redis_is_cluster(const lm_redis *r) {
+    return r->cl != NULL;
+}
+
 int lm_redis_masters(lm_redis *r, char *err, size_t errsz) {
     if (!r->cl)
         return 1;

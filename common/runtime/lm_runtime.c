@@ -406,6 +406,11 @@ static int redis_setup(lm_runtime *rt, char *err, size_t errsz) {
         fprintf(stderr, "lastmile-%s: %s\n", w->name, err);
         return 2;
     }
+    if (lm_redis_is_cluster(rt->redis)) { /* issue 17: the key layout next */
+        lm_log(LM_LOG_ERROR, "redis_cluster_unsupported", "%s",
+               LM_REDIS_CLUSTER_WORKERS_NOT_YET);
+        return 2;
+    }
     for (int i = 0; w->scripts && w->scripts[i]; i++)
         lm_redis_add_script(rt->redis, w->scripts[i]);
     if (w->fire_timer || w->deliver_timer)

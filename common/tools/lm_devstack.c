@@ -2,6 +2,7 @@
  *
  * Sections: processes · redis-server · the broker process · up/down. */
 #include "lm_devstack.h"
+#include "lm_devstack_internal.h"
 #include "lm_nodelay.h"
 
 #include "lm_env.h"
@@ -429,6 +430,8 @@ int lm_devstack_up(const lm_devstack_opts *o, lm_devstack *st, char *err,
     write_pid(st->dir, "broker.pid", st->broker_pid);
 
     /* redis, empty: the broker has nothing either */
+    if (o->redis_cluster)
+        return lm_devstack_cluster_up(o, st, err, errsz);
     int aside = redis_files_aside(st->dir, err, errsz);
     if (aside < 0) {
         lm_devstack_down(st);
@@ -492,6 +495,8 @@ int lm_devstack_load(const char *dir, lm_devstack *st, char *err,
                 memcpy(st->redis_url, u, n);
                 st->redis_url[n] = '\0';
             }
+            st->redis_cluster =
+                strncmp(st->redis_url, "redis+cluster:", 14) == 0;
             const char *port = strrchr(st->redis_url, ':');
             int64_t p;
             char pb[16];
@@ -507,6 +512,7 @@ int lm_devstack_load(const char *dir, lm_devstack *st, char *err,
 }
 
 void lm_devstack_down(lm_devstack *st) {
+    lm_devstack_cluster_stop(st->dir); /* --redis-cluster's, when any */
     stop_pid(st->redis_pid, 0);
     stop_pid(st->broker_pid, 0);
     st->redis_pid = st->broker_pid = 0;
@@ -516,4 +522,25 @@ void lm_devstack_down(lm_devstack *st) {
         snprintf(path, sizeof(path), "%s/%s", st->dir, files[i]);
         unlink(path);
     }
+}
+
+/* ============================ lent to lm_devstack_cluster.c (internal.h) */
+
+pid_t lm_devstack_spawn(char *const argv[], const char *logfile,
+                        int die_with_parent) {
+    return spawn(argv, logfile, die_with_parent);
+}
+
+void lm_devstack_stop_pid(pid_t pid, int hard) {
+    stop_pid(pid, hard);
+}
+
+int lm_devstack_write_file(const char *dir, const char *name,
+                           const char *text) {
+    return write_file(dir, name, text);
+}
+
+int lm_devstack_read_file(const char *dir, const char *name, char *buf,
+                          size_t bufsz) {
+    return read_file(dir, name, buf, bufsz);
 }
