@@ -9,7 +9,12 @@
  *   cluster_tools.report_same_as_one_redis: the same fixed set of lead
  *     hashes (and an unassigned queue) written on one Redis and on the
  *     cluster; `lastmile report --json` and `lastmile unassigned --json`
- *     give the same figures on both (issue 17's "Done when").
+ *     give the same figures on both (issue 17's "Done when");
+ *   cluster_tools.dev_up_redis_cluster: `lastmile dev up --redis-cluster`
+ *     starts a cluster of three masters and three replicas, says the
+ *     workers do not run on it, and a worker given its URL exits 2 at start
+ *     with that reason (not a batch held forever); `lastmile dev down`
+ *     stops every node.
  * Every server started is stopped in .fini, even when a check fails. */
 #include "cluster_fixture.h"
 
@@ -23,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #define LASTMILE   LM_BINARY_DIR "/cli/lastmile"
@@ -344,4 +350,110 @@ Test(cluster_tools, report_same_as_one_redis, .fini = teardown,
     expect_same("report --json", r1, run_json(cfx.url, "report --json"));
     expect_same("waiting --json", run_json(st.redis_url, "waiting --json"),
                 run_json(cfx.url, "waiting --json"));
+}
+
+/* ============================= lastmile dev up --redis-cluster / down */
+
+static char devdir[] = "/tmp/lastmile-devcluster-XXXXXX";
+
+/* The pids of <devdir>/cluster.pids into pids; how many. */
+static int cluster_pids(pid_t pids[LM_DEVSTACK_CLUSTER_NODES]) {
+    char path[128];
+    snprintf(path, sizeof(path), "%s/cluster.pids", devdir);
+    FILE *f = fopen(path, "r");
+    int n = 0;
+    long v;
+    while (f && n < LM_DEVSTACK_CLUSTER_NODES && fscanf(f, "%ld", &v) == 1)
+        pids[n++] = (pid_t)v;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+static void dev_teardown(void) {
+    if (strstr(devdir, "XXXXXX"))
+        return;
+    pid_t pids[LM_DEVSTACK_CLUSTER_NODES];
+    int n = cluster_pids(pids);
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd),
+             "LASTMILE_DEV_DIR='%s' %s dev down >/dev/null 2>&1", devdir,
+             LASTMILE);
+    if (system(cmd) != 0)
+        fprintf(stderr, "dev down failed\n");
+    for (int i = 0; i < n; i++) /* whatever dev down left */
+        kill(pids[i], SIGKILL);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", devdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", devdir);
+}
+
+/* Runs cmd; stdout and stderr into out (caller frees); the exit code. */
+static int run_all(const char *cmd, char **out) {
+    char full[2048];
+    snprintf(full, sizeof(full), "%s 2>&1", cmd);
+    FILE *f = popen(full, "r");
+    cr_assert_not_null(f);
+    char *buf = malloc(OUTPUT_MAX);
+    size_t n = fread(buf, 1, OUTPUT_MAX - 1, f);
+    buf[n] = '\0';
+    int status = pclose(f);
+    *out = buf;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+Test(cluster_tools, dev_up_redis_cluster, .fini = dev_teardown,
+     .timeout = 180) {
+    cr_assert_not_null(mkdtemp(devdir));
+    char cmd[1024], *out = NULL;
+    snprintf(cmd, sizeof(cmd),
+             "LASTMILE_DEV_DIR='%s' %s dev up --redis-cluster --partitions 1",
+             devdir, LASTMILE);
+    int rc = run_all(cmd, &out);
+    printf("%s", out);
+    cr_assert_eq(rc, 0, "dev up --redis-cluster: %s", out);
+    cr_expect_not_null(strstr(out, "do NOT"),
+                       "dev up does not say the workers do not run on it");
+    const char *u = strstr(out, "LASTMILE_REDIS_URL=");
+    cr_assert_not_null(u);
+    char url[256];
+    snprintf(url, sizeof(url), "%.*s", (int)strcspn(u + 19, "\n"), u + 19);
+    free(out);
+    cr_assert_eq(strncmp(url, "redis+cluster://", 16), 0, "%s", url);
+
+    pid_t pids[LM_DEVSTACK_CLUSTER_NODES];
+    cr_assert_eq(cluster_pids(pids), LM_DEVSTACK_CLUSTER_NODES);
+    lm_redis *r = client(url);
+    char err[512] = "";
+    cr_expect_eq(lm_redis_masters(r, err, sizeof(err)), 3, "%s", err);
+    for (int i = 0; i < 3; i++) /* each master has its replica linked */
+        cr_expect_eq(master_info(r, i, "replication", "connected_slaves"), 1);
+    lm_pipe p = {0};
+    lm_pipe_cmd_strs(&p, "SET", "lm:{a}:probe", "1", NULL);
+    lm_pipe_cmd_strs(&p, "SET", "lm:{b}:probe", "1", NULL);
+    exec_ok(r, &p);
+    lm_pipe_free(&p);
+    lm_redis_destroy(r);
+
+    /* a worker on it: one clear fatal line, exit 2, not a held batch */
+    snprintf(cmd, sizeof(cmd),
+             ". '%s/env' && LASTMILE_METRICS_ADDR=127.0.0.1:0 timeout 60 "
+             "%s/workers/lastmile-intake",
+             devdir, LM_BINARY_DIR);
+    rc = run_all(cmd, &out);
+    printf("worker: exit %d: %s", rc, out);
+    cr_expect_eq(rc, 2, "the worker did not refuse the cluster: %s", out);
+    cr_expect_not_null(strstr(out, "redis_cluster_unsupported"), "%s", out);
+    free(out);
+
+    snprintf(cmd, sizeof(cmd), "LASTMILE_DEV_DIR='%s' %s dev down", devdir,
+             LASTMILE);
+    rc = run_all(cmd, &out);
+    cr_expect_eq(rc, 0, "dev down: %s", out);
+    free(out);
+    for (int i = 0; i < LM_DEVSTACK_CLUSTER_NODES; i++)
+        cr_expect_neq(kill(pids[i], 0), 0, "node pid %ld still runs",
+                      (long)pids[i]);
+    pid_t left[LM_DEVSTACK_CLUSTER_NODES];
+    cr_expect_eq(cluster_pids(left), 0, "cluster.pids is left");
 }
