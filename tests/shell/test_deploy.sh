@@ -72,6 +72,56 @@ else
   : >"$TMP/compose.yaml"
 fi
 
+# ---- the cluster profile: a Redis Cluster for the tools (issue 17) ----------
+# Six redis nodes in cluster mode, each announcing its service name and
+# keeping its own volume, and a one-shot create over all six with one
+# replica per master; the workers stay on the single `redis`.
+if compose --profile cluster config >"$TMP/compose-cluster.yaml" 2>"$TMP/compose.err"; then
+  ok "docker-compose config with --profile cluster"
+  if "$PY" - "$TMP/compose-cluster.yaml" >"$TMP/cluster.out" 2>&1 <<'PYEOF'; then
+import sys, yaml
+svc = yaml.safe_load(open(sys.argv[1]))["services"]
+bad = []
+nodes = sorted(n for n, s in svc.items()
+               if "--cluster-enabled" in (s.get("command") or []))
+if nodes != ["redis-c%d" % i for i in range(1, 7)]:
+    bad.append("cluster nodes are %s, not redis-c1..redis-c6" % nodes)
+vols = set()
+for n in nodes:
+    s, cmd = svc[n], svc[n]["command"]
+    if s.get("profiles") != ["cluster"]:
+        bad.append("%s: profiles %s, not [cluster]" % (n, s.get("profiles")))
+    i = cmd.index("--cluster-announce-hostname") if "--cluster-announce-hostname" in cmd else -1
+    if i < 0 or cmd[i + 1] != n:
+        bad.append("%s: does not announce its service name" % n)
+    v = [x for x in s.get("volumes") or [] if ":/data" in str(x)]
+    if len(v) != 1 or v[0] in vols:
+        bad.append("%s: no /data volume of its own" % n)
+    vols.update(v)
+c = svc.get("redis-cluster-create") or {}
+script = " ".join(c.get("command") or [])
+if c.get("profiles") != ["cluster"] or "--cluster-replicas 1" not in script:
+    bad.append("redis-cluster-create: missing, or not --cluster-replicas 1")
+for n in nodes:
+    if n not in script or (c.get("depends_on") or {}).get(n, {}).get("condition") != "service_healthy":
+        bad.append("redis-cluster-create: does not wait for %s" % n)
+for n, s in svc.items():
+    url = str((s.get("environment") or {}).get("LASTMILE_REDIS_URL", ""))
+    if n in ("intake", "qualification", "followup", "timing", "webhook") and url.startswith("redis+cluster"):
+        bad.append("%s: a worker on the cluster (they refuse it at start)" % n)
+print("\n".join(bad))
+sys.exit(1 if bad else 0)
+PYEOF
+    ok "the cluster profile: six nodes (own volume, announced name), a create with one replica each; workers on one Redis"
+  else
+    fail "the cluster profile is wrong: $(tr '\n' ';' <"$TMP/cluster.out")" \
+      "$SRC/docker-compose.yml (profile cluster)" "fix the services named above (docs/DEPLOY.md, \"Redis Cluster\")"
+  fi
+else
+  fail "docker-compose --profile cluster config failed: $(tr '\n' ' ' <"$TMP/compose.err")" \
+    "$SRC/docker-compose.yml" "fix the error above"
+fi
+
 # ---- every kustomization renders --------------------------------------------
 # (kubectl 1.20's kustomize v2.0 and newer ones; newer ones print
 # deprecation notices for fields v2.0 needs: those are not failures.)
