@@ -5,7 +5,8 @@
  *     are all found by lm_redis_scan, each once after dedupe, and INFO is
  *     read from each master (lm_redis_masters / lm_redis_exec_on_master);
  *     a plain SCAN (slot 0's master only) finds fewer: what the helper
- *     fixes;
+ *     fixes; and `lastmile bench`'s Redis figures (bench_redis_snap) are
+ *     every master's INFO summed: the SETs written are all counted;
  *   cluster_tools.report_same_as_one_redis: the same fixed set of lead
  *     hashes (and an unassigned queue) written on one Redis and on the
  *     cluster; `lastmile report --json` and `lastmile unassigned --json`
@@ -16,6 +17,7 @@
  *     with that reason (not a batch held forever); `lastmile dev down`
  *     stops every node.
  * Every server started is stopped in .fini, even when a check fails. */
+#include "bench.h"
 #include "cluster_fixture.h"
 
 #include "lm_devstack.h"
@@ -144,6 +146,18 @@ Test(cluster_tools, scan_walks_every_master, .fini = teardown, .timeout = 180) {
     cr_expect_eq(keys_total, KEYS + 1);
     cr_expect_neq(lm_redis_exec_on_master(r, 3, &p, NULL, err, sizeof(err)), 0,
                   "a fourth master does not exist");
+
+    /* bench: every master's INFO summed (commandstats, commands) */
+    redis_snap snap;
+    bench_redis_snap(r, &snap); /* -1: the fixture has no AOF to size */
+    cr_assert_not_null(snap.cmdstats, "bench read no commandstats");
+    const int64_t *sets = lm_strmap_get_str(snap.cmdstats, "set");
+    printf("bench: %lld SETs, %lld commands over the masters\n",
+           sets ? (long long)*sets : -1LL, snap.commands);
+    cr_expect(sets && *sets == KEYS + 1, "bench counts %lld SETs, not %d",
+              sets ? (long long)*sets : -1LL, KEYS + 1);
+    cr_expect_geq(snap.commands, KEYS + 1);
+    bench_redis_snap_free(&snap);
 
     keys_seen seen = {.m = lm_strmap_new(KEYS)};
     cr_assert_eq(
