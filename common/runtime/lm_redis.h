@@ -15,6 +15,11 @@
  * attempts; until then exec returns LM_REDIS_RETRY. Every connect and
  * command has the configured timeout.
  *
+ * Commands about the whole keyspace (SCAN, INFO) have no key to route by:
+ * lm_redis_masters, lm_redis_exec_on_master and lm_redis_scan (below) send
+ * them to every master of a cluster, and to the one server otherwise; every
+ * tool that scans or reads INFO goes through them.
+ *
  * Ownership: lm_redis owns its connection; the caller owns lm_pipe and the
  * replies array exec fills (free them with lm_redis_replies_free).
  * Not thread-safe: one lm_redis per thread. */

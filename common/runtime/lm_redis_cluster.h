@@ -29,7 +29,9 @@
  * - A command's slot is its first key's (EVAL/EVALSHA/FCALL: the first of
  *   their numkeys keys); other multi-key commands are sent by their first
  *   key and the server answers CROSSSLOT if they span slots. Keyless
- *   commands (PING, INFO, SCRIPT, ...) go to the master of slot 0.
+ *   commands (PING, INFO, SCRIPT, ...) go to the master of slot 0; the
+ *   whole keyspace's (SCAN, INFO of every node) go through
+ *   lm_redis_exec_on_master, which uses lm_rcluster_masters/_exec_node.
  * - Units are grouped by node; each node's group is one pipeline, one
  *   round trip; replies are put back in command order.
  * - `MOVED slot host:port`: the slot is pointed at that node at once, the
