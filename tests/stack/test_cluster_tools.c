@@ -8,9 +8,11 @@
  *     fixes; and `lastmile bench`'s Redis figures (bench_redis_snap) are
  *     every master's INFO summed: the SETs written are all counted;
  *   cluster_tools.report_same_as_one_redis: the same fixed set of lead
- *     hashes (and an unassigned queue) written on one Redis and on the
- *     cluster; `lastmile report --json` and `lastmile unassigned --json`
- *     give the same figures on both (issue 17's "Done when");
+ *     hashes (every stage, decision and outcome; scores with ties) and two
+ *     teams' unassigned queues written on one Redis and on the cluster;
+ *     `lastmile report --json` and `lastmile waiting --json` give the same
+ *     figures on both (issue 17's "Done when"; the members that say when
+ *     the report was made left out);
  *   cluster_tools.dev_up_redis_cluster: `lastmile dev up --redis-cluster`
  *     starts a cluster of three masters and three replicas, says the
  *     workers do not run on it, and a worker given its URL exits 2 at start
