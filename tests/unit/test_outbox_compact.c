@@ -157,6 +157,41 @@ Test(pbwire, another_payload_or_a_malformed_message_is_not_cut) {
     free(ev);
 }
 
+Test(pbwire, any_prefix_or_flipped_byte_is_read_safely) {
+    Lastmile__V1__LeadAccepted l = accepted("Ada Byron");
+    size_t raw_len, ev_len;
+    uint8_t *raw = pack(&l.base, &raw_len);
+    uint8_t *ev = decision_event(&l, &ev_len);
+    uint8_t *m = malloc(ev_len);
+    cr_assert_not_null(m);
+    static const uint32_t path[] = {1, 11};
+    lm_buf out = {0};
+    uint64_t v;
+    for (size_t n = 0; n <= ev_len; n++) { /* every prefix */
+        int rc = lm_pbwire_cut(ev, n, path, 2, raw, raw_len, &out);
+        cr_expect(rc == 0 || (rc == 1 && n == ev_len), "prefix %zu: %d", n, rc);
+        lm_buf_reset(&out);
+        (void)lm_pbwire_put(ev, n, path, 2, raw, raw_len, &out);
+        lm_buf_reset(&out);
+        cr_expect_leq(lm_pbwire_varint(ev, n, 4, &v), 1);
+    }
+    for (size_t i = 0; i < ev_len; i++) /* every byte, each bit flipped */
+        for (int bit = 0; bit < 8; bit++) {
+            memcpy(m, ev, ev_len);
+            m[i] ^= (uint8_t)(1u << bit);
+            int rc = lm_pbwire_cut(m, ev_len, path, 2, raw, raw_len, &out);
+            cr_expect(rc == 0 || rc == 1, "byte %zu bit %d: %d", i, bit, rc);
+            lm_buf_reset(&out);
+            (void)lm_pbwire_put(m, ev_len, path, 2, raw, raw_len, &out);
+            lm_buf_reset(&out);
+            (void)lm_pbwire_varint(m, ev_len, 4, &v);
+        }
+    lm_buf_free(&out);
+    free(m);
+    free(raw);
+    free(ev);
+}
+
 /* ------------------------------------------------ qualification's hooks */
 
 TestSuite(qual_outbox);
