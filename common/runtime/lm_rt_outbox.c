@@ -167,15 +167,17 @@ int rt_outbox_pack(lm_runtime *rt, const rt_item *it, lm_buf *out,
 }
 
 /* Record r's value rebuilt from its compacted form and the redelivered
- * input, into rt->obbuf (scratch). 0; 1 it cannot be (logged, counted:
- * the output is not produced); -1 OOM. */
+ * input, into rt->obbuf (scratch): 0; or 1 when it cannot be (logged,
+ * counted: the output is not produced; an expand out of memory is one). */
 static int rec_expand(lm_runtime *rt, const rt_item *it, int t,
                       const Lastmile__V1__Internal__OutboxRecord *r) {
     const lm_worker *w = rt->w;
     lm_outbox_input in;
     outbox_input(it, &in);
     lm_buf_reset(&rt->obbuf);
-    const char *why = "this worker declares no outbox_expand";
+    const char *why = !w->outbox_expand
+                          ? "this worker declares no outbox_expand"
+                          : "the redelivered input could not be decoded";
     if (w->outbox_expand && it->event) {
         why = "the redelivered input does not rebuild it";
         int rc = w->outbox_expand(w->ctx, &in, rt->topics[t].suffix,
@@ -219,12 +221,7 @@ int rt_records_restore(lm_runtime *rt, rt_item *it,
             continue;
         }
         if (r->compacted) {
-            int e = rec_expand(rt, it, t, r);
-            if (e < 0) {
-                rc = -1;
-                break;
-            }
-            if (e > 0)
+            if (rec_expand(rt, it, t, r) != 0)
                 continue;
             val = (const uint8_t *)rt->obbuf.data;
             val_len = rt->obbuf.len;
