@@ -9,7 +9,8 @@ Reads the SETs of qualification's and followup's partition fences
 Outbox), walks their protobuf by hand (no protobuf module needed) and prints
 the average size of an outbox record, of a QualificationDecision in it, and
 of the decision's `lead` (field 11) and `reasons` (field 5), and of intake's
-LeadAccepted: the parts docs/PERFORMANCE.md weighs in its proposed
+LeadAccepted, and how many records are kept compacted (OutboxRecord.compacted:
+the worker's outbox hooks, docs/DELIVERY.md): the parts docs/PERFORMANCE.md weighs in its proposed
 reductions. Field numbers follow proto/lastmile/v1/internal.proto and
 lastmile.proto."""
 import importlib.util
@@ -58,7 +59,7 @@ def fields(b):
 
 def main(paths):
     data = b"".join(open(p, "rb").read() for p in paths)
-    t = dict.fromkeys(("rec", "n", "dec", "nd", "lead", "reasons", "frec", "fn", "done", "drec", "dval", "dn"), 0)
+    t = dict.fromkeys(("rec", "n", "dec", "nd", "lead", "reasons", "frec", "fn", "done", "drec", "dval", "dn", "qc", "dc"), 0)
     for args, size in _ab.commands(data):
         if args[0].upper() != b"SET" or len(args) < 3:
             continue
@@ -78,6 +79,7 @@ def main(paths):
                     t["rec"] += rsz
                     t["n"] += 1
                     parts = {n: v for n, v, _ in fields(rec)}
+                    t["qc"] += 7 in parts  # OutboxRecord.compacted
                     if b"followup" not in parts.get(1, b""):
                         continue  # an Outcome, not a decision
                     for n4, dec, _ in fields(parts.get(5, b"")):
@@ -95,13 +97,16 @@ def main(paths):
                 if num == 1:  # Outbox.records
                     t["drec"] += rsz
                     t["dval"] += sum(len(v) for n, v, _ in fields(rec) if n == 5)
+                    t["dc"] += any(n == 7 for n, _, _ in fields(rec))
     div = lambda a, b: a / b if b else 0.0
     print("qualification's fences: %d outbox records, %.0f B each; %d decisions, %.0f B each, "
-          "of which lead %.0f B, reasons %.0f B" % (t["n"], div(t["rec"], t["n"]), t["nd"], div(t["dec"], t["nd"]),
-                                                   div(t["lead"], t["nd"]), div(t["reasons"], t["nd"])))
+          "of which lead %.0f B, reasons %.0f B; %d records compacted" % (
+              t["n"], div(t["rec"], t["n"]), t["nd"], div(t["dec"], t["nd"]), div(t["lead"], t["nd"]),
+              div(t["reasons"], t["nd"]), t["qc"]))
     print("followup's fences: %d outbox records, %.0f B each" % (t["fn"], div(t["frec"], t["fn"])))
-    print("intake's done records: %d, %.0f B each in the AOF, outbox record %.0f B, LeadAccepted %.0f B" % (
-        t["dn"], div(t["done"], t["dn"]), div(t["drec"], t["dn"]), div(t["dval"], t["dn"])))
+    print("intake's done records: %d, %.0f B each in the AOF, outbox record %.0f B, LeadAccepted %.0f B; "
+          "%d compacted" % (t["dn"], div(t["done"], t["dn"]), div(t["drec"], t["dn"]), div(t["dval"], t["dn"]),
+                            t["dc"]))
     return 0
 
 

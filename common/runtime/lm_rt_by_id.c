@@ -13,6 +13,10 @@
  * of an input whose done record holds only its dead letter is decided
  * again, and its new done record then makes a second replay a redelivery.
  *
+ * A done record keeps each output as rt_item_compact makes it (intake's
+ * LeadAccepted as its accepted_at_ms alone, rebuilt from the input on
+ * restore: lm_rt_outbox.c).
+ *
  * No state of its own. Runs on the worker's thread. */
 #include "lm_rt_internal.h"
 

@@ -27,6 +27,10 @@
  * only if it still holds what this batch wrote (fence_moved otherwise, and the
  * batch is left to the replica that moved it).
  *
+ * A fence keeps each output as rt_item_compact makes it: qualification's
+ * decisions without the lead, which the redelivered input (the same
+ * offset of the same log) gives back on restore (lm_rt_outbox.c).
+ *
  * State (rt->dedupe_state, an rt_fences): the fences as round trip 1 read
  * them, and the bytes round trip 2 wrote; owned here, freed by fini.
  * Runs on the worker's thread. */
@@ -257,6 +261,8 @@ static int fence_pack(lm_runtime *rt, int f, int64_t now_ms) {
         if (it->fence == f && it->state != RT_DUP && it->rec_n) {
             n_in++;
             n_recs += it->rec_n;
+            if (rt_item_compact(rt, it) != 0)
+                return -1;
         }
     }
     Lastmile__V1__Internal__FencedInput *in = calloc(n_in + 1, sizeof(*in));

@@ -85,6 +85,11 @@ typedef struct rt_rec { /* one output */
     int again;
     rt_rec_state state;
     int64_t offset;
+    /* its value as outboxes keep it (rt_item_compact): 0 not made yet, 1
+       compacted (cval_* in recbuf, full_hash of the value), -1 whole */
+    int compact;
+    size_t cval_off, cval_len;
+    uint64_t full_hash;
 } rt_rec;
 
 typedef struct rt_count { /* a business metric applied after commit */
@@ -318,6 +323,10 @@ int rt_write_round_trip(lm_runtime *rt, int64_t now_ms);
 
 /* ===================================================== lm_rt_outbox.c */
 
+/* Makes the outbox's form of each of the item's records: compacted by
+ * the worker's outbox hooks where they can (appended to recbuf; uses
+ * obbuf as scratch). Before rt_record_fill. 0 / -1 (OOM). */
+int rt_item_compact(lm_runtime *rt, const rt_item *it);
 /* Points `dst` at output record `r` (no copy: valid while the batch is). */
 void rt_record_fill(const lm_runtime *rt, const rt_rec *r,
                     Lastmile__V1__Internal__OutboxRecord *dst);

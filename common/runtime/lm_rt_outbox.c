@@ -12,18 +12,99 @@
  * holds on the mock broker too, which appends aborted transactional
  * writes and reports no last stable offset.
  *
+ * A worker may declare outbox hooks (lm_worker.outbox_compact/_expand):
+ * an output's value is then kept compacted, without the bytes its input
+ * gives back, when expanding the compacted form from that input gives the
+ * very bytes again (checked each time: rt_item_compact), with a hash of
+ * the value (OutboxRecord.compacted). A restore expands it from the
+ * redelivered input and keeps it only when the hash matches: otherwise
+ * (the input is not the one that wrote it: a repeat of an event id with
+ * other bytes) the output is logged (outbox_not_rebuilt), counted, and
+ * never produced — a missing output rather than a wrong one.
+ *
  * Ownership: packed outboxes point into rt->recbuf (no copy); a restored
  * outbox is copied into new records. Runs on the worker's thread; the
  * read-back uses its own short-lived consumer. */
 #include "lm_rt_internal.h"
 
 #include "lm_clock.h"
+#include "lm_hash.h"
 #include "lm_kafka.h"
 #include "lm_log.h"
 
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* ------------------------------------------------- compacted values */
+
+#define RT_OUTBOX_HASH_SEED 0x6f7574626f78ULL /* "outbox"; never change */
+
+/* The hash OutboxRecord.compacted keeps of a value: never 0 (0 says the
+ * value is whole). */
+static uint64_t value_hash(const void *val, size_t len) {
+    uint64_t h = lm_hash64(val, len, RT_OUTBOX_HASH_SEED);
+    return h ? h : 1;
+}
+
+static void outbox_input(const rt_item *it, lm_outbox_input *in) {
+    in->event = it->event;
+    in->ident = &it->ident;
+    in->raw = it->rkm ? it->rkm->payload : NULL;
+    in->raw_len = it->rkm ? it->rkm->len : 0;
+}
+
+/* Compacts record r of item it when the worker's hooks can and expanding
+ * gives back the very bytes. 0 / -1 (OOM). */
+static int rec_compact(lm_runtime *rt, const rt_item *it, rt_rec *r) {
+    const lm_worker *w = rt->w;
+    r->compact = -1;
+    if (!w->outbox_compact || !w->outbox_expand || !it->event || !it->rkm ||
+        r->topic == rt->dlq_topic)
+        return 0;
+    lm_outbox_input in;
+    outbox_input(it, &in);
+    const char *suffix = rt->topics[r->topic].suffix;
+    lm_buf *cb = &rt->obbuf; /* scratch: the outbox is packed after */
+    lm_buf_reset(cb);
+    int rc = w->outbox_compact(w->ctx, &in, suffix,
+                               (const uint8_t *)rt->recbuf.data + r->val_off,
+                               r->val_len, cb);
+    if (rc <= 0)
+        return rc;
+    /* expand into recbuf's tail (the compacted form is in obbuf) */
+    size_t mark = rt->recbuf.len;
+    rc = w->outbox_expand(w->ctx, &in, suffix, (const uint8_t *)cb->data,
+                          cb->len, &rt->recbuf);
+    int same = rc == 0 && rt->recbuf.len - mark == r->val_len &&
+               memcmp(rt->recbuf.data + mark, rt->recbuf.data + r->val_off,
+                      r->val_len) == 0;
+    rt->recbuf.len = mark;
+    if (!same) {
+        lm_log(LM_LOG_WARN, "outbox_compaction_mismatch",
+               "%s: the compacted output on %s does not expand to the output "
+               "(%zu bytes); the outbox keeps it whole",
+               it->ident.id, suffix, r->val_len);
+        return 0;
+    }
+    long off = lm_buf_append(&rt->recbuf, cb->data, cb->len);
+    if (off < 0)
+        return -1;
+    r->cval_off = (size_t)off;
+    r->cval_len = cb->len;
+    r->full_hash = value_hash(rt->recbuf.data + r->val_off, r->val_len);
+    r->compact = 1;
+    return 0;
+}
+
+int rt_item_compact(lm_runtime *rt, const rt_item *it) {
+    for (size_t i = 0; i < it->rec_n; i++) {
+        rt_rec *r = &rt->recs[it->rec_first + i];
+        if (r->compact == 0 && rec_compact(rt, it, r) != 0)
+            return -1;
+    }
+    return 0;
+}
 
 void rt_record_fill(const lm_runtime *rt, const rt_rec *r,
                     Lastmile__V1__Internal__OutboxRecord *dst) {
@@ -35,6 +116,11 @@ void rt_record_fill(const lm_runtime *rt, const rt_rec *r,
     dst->key.len = r->key_len;
     dst->value.data = (uint8_t *)rt->recbuf.data + r->val_off;
     dst->value.len = r->val_len;
+    if (r->compact == 1) {
+        dst->value.data = (uint8_t *)rt->recbuf.data + r->cval_off;
+        dst->value.len = r->cval_len;
+        dst->compacted = r->full_hash;
+    }
     dst->id = rt->recbuf.data + r->id_off; /* NUL-terminated */
 }
 
@@ -53,6 +139,8 @@ int rt_outbox_pack(lm_runtime *rt, const rt_item *it, lm_buf *out,
     Lastmile__V1__Internal__OutboxRecord *ptrs[64];
     Lastmile__V1__Internal__OutboxRecord **pp = ptrs;
     Lastmile__V1__Internal__OutboxRecord *rr = recs;
+    if (rt_item_compact(rt, it) != 0)
+        return -1;
     if (it->rec_n > 64) {
         pp = malloc(it->rec_n * sizeof(*pp));
         rr = malloc(it->rec_n * sizeof(*rr));
@@ -78,6 +166,38 @@ int rt_outbox_pack(lm_runtime *rt, const rt_item *it, lm_buf *out,
     return rc;
 }
 
+/* Record r's value rebuilt from its compacted form and the redelivered
+ * input, into rt->obbuf (scratch): 0; or 1 when it cannot be (logged,
+ * counted: the output is not produced; an expand out of memory is one). */
+static int rec_expand(lm_runtime *rt, const rt_item *it, int t,
+                      const Lastmile__V1__Internal__OutboxRecord *r) {
+    const lm_worker *w = rt->w;
+    lm_outbox_input in;
+    outbox_input(it, &in);
+    lm_buf_reset(&rt->obbuf);
+    const char *why = !w->outbox_expand
+                          ? "this worker declares no outbox_expand"
+                          : "the redelivered input could not be decoded";
+    if (w->outbox_expand && it->event) {
+        why = "the redelivered input does not rebuild it";
+        int rc = w->outbox_expand(w->ctx, &in, rt->topics[t].suffix,
+                                  r->value.data, r->value.len, &rt->obbuf);
+        if (rc == 0 &&
+            value_hash(rt->obbuf.data, rt->obbuf.len) == r->compacted)
+            return 0;
+        if (rc == 0)
+            why = "the output rebuilt from the redelivered input is not the "
+                  "one kept (another input with this id or offset)";
+    }
+    lm_log(LM_LOG_ERROR, "outbox_not_rebuilt",
+           "%s: an output of its outbox (%s [%d], id %s) cannot be rebuilt: "
+           "%s; it is not produced again (a missing output rather than a "
+           "wrong one)",
+           it->ident.id, r->topic, (int)r->partition, r->id, why);
+    lm_runtime_count(rt, "lastmile_outbox_not_rebuilt_total", NULL, 1);
+    return 1;
+}
+
 int rt_records_restore(lm_runtime *rt, rt_item *it,
                        Lastmile__V1__Internal__OutboxRecord *const *recs,
                        size_t n_recs) {
@@ -86,6 +206,8 @@ int rt_records_restore(lm_runtime *rt, rt_item *it,
     int rc = 0;
     for (size_t i = 0; i < n_recs; i++) {
         const Lastmile__V1__Internal__OutboxRecord *r = recs[i];
+        const uint8_t *val = r->value.data;
+        size_t val_len = r->value.len;
         int t = -1;
         for (int k = 0; k < rt->n_topics; k++)
             if (strcmp(rt->topics[k].name, r->topic) == 0)
@@ -98,9 +220,15 @@ int rt_records_restore(lm_runtime *rt, rt_item *it,
                    r->topic, (int)r->partition);
             continue;
         }
+        if (r->compacted) {
+            if (rec_expand(rt, it, t, r) != 0)
+                continue;
+            val = (const uint8_t *)rt->obbuf.data;
+            val_len = rt->obbuf.len;
+        }
         if (rt_rec_add(rt, (int)(it - rt->items), t, r->key.data, r->key.len,
-                       r->value.data, r->value.len, r->id, strlen(r->id),
-                       r->partition, r->scan_from) != 0) {
+                       val, val_len, r->id, strlen(r->id), r->partition,
+                       r->scan_from) != 0) {
             rc = -1;
             break;
         }

@@ -57,6 +57,7 @@
 #ifndef LM_RUNTIME_H
 #define LM_RUNTIME_H
 
+#include "lm_buf.h"
 #include "lm_env.h"
 #include "lm_kafka.h"
 #include "lm_redis.h"
@@ -204,6 +205,15 @@ typedef enum lm_dedupe {
     LM_DEDUPE_BY_OFFSET = 1,
 } lm_dedupe;
 
+/* What an outbox hook (lm_worker.outbox_compact / outbox_expand) sees of
+ * the input that caused an output. The runtime's; valid during the call. */
+typedef struct lm_outbox_input {
+    const ProtobufCMessage *event; /* decoded */
+    const lm_ident *ident;         /* what identify made of it */
+    const uint8_t *raw;            /* its bytes as consumed */
+    size_t raw_len;
+} lm_outbox_input;
+
 typedef struct lm_worker {
     const char *name;  /* "intake": consumer group <prefix>intake, logs */
     const char *input; /* topic suffix it consumes */
@@ -257,6 +267,25 @@ typedef struct lm_worker {
     int (*plan_timer)(void *ctx, const lm_timer *t, lm_plan *p);
     int (*deliver_timer)(void *ctx, const lm_timer *t, const lm_reads *reads,
                          int64_t now_ms, lm_out *out);
+    /* Outbox compaction (docs/DELIVERY.md, "What an outbox holds"): an
+     * outbox is only restored for a redelivery of the input that wrote it
+     * (the same offset, or the same id), so the bytes of an output that
+     * copy or follow from that input need not be kept. Both or neither;
+     * pure, like handle. outbox_compact appends to `out` (empty) the
+     * compacted form of output `val` on topic `topic_suffix`: 1; 0 to
+     * keep the output whole; -1 out of memory. outbox_expand appends to
+     * `out` the output rebuilt from its compacted form `val` and the
+     * redelivered input: 0; -1 when it cannot be. The runtime keeps a
+     * compacted form only when expanding it gives back the very bytes,
+     * and keeps a hash of them: a restored output whose rebuilt bytes
+     * hash otherwise (the input differs from the one that wrote it) is
+     * logged (outbox_not_rebuilt) and never produced. May be NULL. */
+    int (*outbox_compact)(void *ctx, const lm_outbox_input *in,
+                          const char *topic_suffix, const uint8_t *val,
+                          size_t len, lm_buf *out);
+    int (*outbox_expand)(void *ctx, const lm_outbox_input *in,
+                         const char *topic_suffix, const uint8_t *val,
+                         size_t len, lm_buf *out);
     /* Called at start after settings are read; loads config, models.
      * 0 / -1 (the process exits 1 with the error). May be NULL. */
     int (*init)(void *ctx, const lm_settings *s, char *err, size_t errsz);

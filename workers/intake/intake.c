@@ -6,6 +6,7 @@
  * submission gets its own lead_id back (it derives from its event_id), so
  * it is accepted again with the same outputs, which the runtime dedupes. */
 #include "intake.h"
+#include "intake_outbox.h"
 
 #include "lm_fmt.h"
 #include "lm_lead.h"
@@ -122,24 +123,8 @@ static int intake_handle(void *ctx, const lm_msg *m, lm_out *out) {
         return 0;
     }
 
-    Lastmile__V1__LeadAccepted acc = LASTMILE__V1__LEAD_ACCEPTED__INIT;
-    acc.lead_id = my_id;
-    acc.event_id = in->event_id;
-    acc.source = np->source;
-    acc.email = np->email;
-    acc.email_domain = np->domain;
-    acc.full_name = np->full_name;
-    acc.company = np->company;
-    acc.title = np->title;
-    acc.company_size = in->company_size;
-    acc.country = np->country;
-    acc.timezone = np->timezone;
-    acc.phone = np->phone;
-    acc.submitted_at_ms = in->submitted_at_ms;
-    acc.accepted_at_ms = m->now_ms;
-    acc.n_attributes = in->n_attributes;
-    acc.attributes = (Lastmile__V1__LeadAccepted__AttributesEntry **)
-                         in->attributes; /* same layout: key, value */
+    Lastmile__V1__LeadAccepted acc;
+    intake_accepted(in, np, my_id, m->now_ms, &acc);
     char id[LM_ID_MAX];
     snprintf(id, sizeof(id), "%s:accepted", my_id);
     if (lm_out_emit(out, LM_TOPIC_QUALIFICATION, my_id, id, &acc.base) != 0)
@@ -167,6 +152,8 @@ const lm_worker lm_intake_worker = {
     .identify = intake_identify,
     .plan = intake_plan,
     .handle = intake_handle,
+    .outbox_compact = intake_outbox_compact, /* rebuilt from the input */
+    .outbox_expand = intake_outbox_expand,
     .init = intake_init,
     .fini = intake_fini,
 };

@@ -17,6 +17,7 @@
  * owner with room starts. */
 #include "qualification.h"
 #include "qual_route.h"
+#include "qual_outbox.h"
 #include "qual_shadow.h"
 
 #include "lm_fmt.h"
@@ -300,6 +301,8 @@ const lm_worker lm_qualification_worker = {
     .plan_batch = qual_plan_batch,
     .begin_batch = qual_begin_batch,
     .handle = qual_handle,
+    .outbox_compact = qual_outbox_compact, /* the lead: the input's bytes */
+    .outbox_expand = qual_outbox_expand,
     .init = qual_init,
     .fini = qual_fini,
 };

@@ -1,0 +1,82 @@
+/* intake_outbox.c — the LeadAccepted, built once for handle and again for
+ * a restore; its outbox form (see intake_outbox.h).
+ *
+ * The compacted form is a packed LeadAccepted holding accepted_at_ms
+ * (field 14) alone: the only field no input gives back. Pure, any
+ * thread. */
+#include "intake_outbox.h"
+
+#include "lm_kafka.h"
+#include "lm_lead.h"
+#include "lm_pbwire.h"
+
+#include <string.h>
+
+#define INTAKE_F_ACCEPTED_AT 14 /* LeadAccepted.accepted_at_ms */
+
+void intake_accepted(const Lastmile__V1__LeadSubmitted *in,
+                     const lm_intake_norm *np, const char *lead_id,
+                     int64_t accepted_at_ms, Lastmile__V1__LeadAccepted *acc) {
+    /* protobuf-c's structs take char *; pack only reads */
+    lastmile__v1__lead_accepted__init(acc);
+    acc->lead_id = (char *)lead_id;
+    acc->event_id = in->event_id;
+    acc->source = (char *)np->source;
+    acc->email = (char *)np->email;
+    acc->email_domain = (char *)np->domain;
+    acc->full_name = (char *)np->full_name;
+    acc->company = (char *)np->company;
+    acc->title = (char *)np->title;
+    acc->company_size = in->company_size;
+    acc->country = (char *)np->country;
+    acc->timezone = (char *)np->timezone;
+    acc->phone = (char *)np->phone;
+    acc->submitted_at_ms = in->submitted_at_ms;
+    acc->accepted_at_ms = accepted_at_ms;
+    acc->n_attributes = in->n_attributes;
+    acc->attributes = (Lastmile__V1__LeadAccepted__AttributesEntry **)
+                          in->attributes; /* same layout: key, value */
+}
+
+int intake_outbox_compact(void *ctx, const lm_outbox_input *in,
+                          const char *topic_suffix, const uint8_t *val,
+                          size_t len, lm_buf *out) {
+    uint64_t at = 0;
+    (void)ctx;
+    (void)in;
+    if (strcmp(topic_suffix, LM_TOPIC_QUALIFICATION) != 0)
+        return 0;
+    int rc = lm_pbwire_varint(val, len, INTAKE_F_ACCEPTED_AT, &at);
+    if (rc < 0)
+        return 0; /* not a LeadAccepted we read: kept whole */
+    if (rc == 0 && at != 0 &&
+        (lm_pbwire_put_varint(out, (uint64_t)INTAKE_F_ACCEPTED_AT << 3) != 0 ||
+         lm_pbwire_put_varint(out, at) != 0))
+        return -1;
+    return 1;
+}
+
+int intake_outbox_expand(void *ctx, const lm_outbox_input *in,
+                         const char *topic_suffix, const uint8_t *val,
+                         size_t len, lm_buf *out) {
+    uint64_t at = 0;
+    (void)ctx;
+    if (strcmp(topic_suffix, LM_TOPIC_QUALIFICATION) != 0 || !in->event ||
+        !in->ident ||
+        in->event->descriptor != &lastmile__v1__lead_submitted__descriptor ||
+        lm_pbwire_varint(val, len, INTAKE_F_ACCEPTED_AT, &at) < 0)
+        return -1;
+    const Lastmile__V1__LeadSubmitted *sub =
+        (const Lastmile__V1__LeadSubmitted *)in->event;
+    const lm_intake_norm *np = (const lm_intake_norm *)in->ident->scratch;
+    char lead_id[LM_LEAD_ID_MAX];
+    lm_lead_id(np->person, sub->event_id, lead_id);
+    Lastmile__V1__LeadAccepted acc;
+    intake_accepted(sub, np, lead_id, (int64_t)at, &acc);
+    size_t n = protobuf_c_message_get_packed_size(&acc.base);
+    if (lm_buf_reserve(out, n) != 0)
+        return -1;
+    out->len +=
+        protobuf_c_message_pack(&acc.base, (uint8_t *)out->data + out->len);
+    return 0;
+}

@@ -1,0 +1,37 @@
+/* intake_outbox.h — the LeadAccepted intake emits, and intake's outbox
+ * hooks (lm_worker.outbox_compact and outbox_expand; lm_runtime.h).
+ *
+ * A LeadAccepted is the input LeadSubmitted normalised, its lead id (from
+ * the person and the event id) and accepted_at_ms. A done record's outbox
+ * is only restored for the same event (its id; a repeat at another offset
+ * carries the same event), so it keeps accepted_at_ms alone (a
+ * LeadAccepted with only that field) and the rest is rebuilt from the
+ * redelivered input by the code that built it first (intake_accepted).
+ * The runtime keeps the compacted form only when it expands to the very
+ * bytes, and produces a restored one only when its hash matches: a repeat
+ * with other bytes under the same event id is never rebuilt wrong.
+ * Pure; ctx unused. */
+#ifndef INTAKE_OUTBOX_H
+#define INTAKE_OUTBOX_H
+
+#include "lm_intake_check.h"
+#include "lm_runtime.h"
+
+#include "lastmile/v1/lastmile.pb-c.h"
+
+/* Fills *acc (initialised here) as intake emits it for input `in`,
+ * normalised as `np`, as lead `lead_id`, accepted at `accepted_at_ms`.
+ * Its strings and attributes point into in, np and lead_id (borrowed:
+ * pack it while they live). */
+void intake_accepted(const Lastmile__V1__LeadSubmitted *in,
+                     const lm_intake_norm *np, const char *lead_id,
+                     int64_t accepted_at_ms, Lastmile__V1__LeadAccepted *acc);
+
+int intake_outbox_compact(void *ctx, const lm_outbox_input *in,
+                          const char *topic_suffix, const uint8_t *val,
+                          size_t len, lm_buf *out);
+int intake_outbox_expand(void *ctx, const lm_outbox_input *in,
+                         const char *topic_suffix, const uint8_t *val,
+                         size_t len, lm_buf *out);
+
+#endif
