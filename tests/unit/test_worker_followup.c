@@ -19,6 +19,7 @@
 #include "followup.h"
 #include "lm_lead.h"
 #include "lm_learn.h"
+#include "lm_sla.h"
 #include "lm_recorder.h"
 #include "worker_testutil.h"
 #include "lm_timers.h"
@@ -672,15 +673,26 @@ Test(worker_followup, a_decision_reads_only_the_lead_hash) {
     lm_recorder_reply_strs(rec, 0, NULL); /* an empty hash: no status */
     cr_assert_eq(
         lm_recorder_handle(rec, &lm_followup_worker, &d.ev.base, NOW_MS), 0);
-    /* the cadence's fields, and the owner deadline's (followup_owner.c) */
-    cr_assert_eq(lm_recorder_n_planned(rec), 2);
+    /* ONE read: the cadence's fields and the owner deadline's
+       (followup_owner.c) in a single HMGET, each field once */
+    cr_assert_eq(lm_recorder_n_planned(rec), 1);
     char key[LM_KEY_MAX];
     lm_lead_key(LEAD, key);
-    for (size_t i = 0; i < 2; i++) {
-        const lm_recorded_cmd *c = lm_recorder_planned(rec, i);
-        cr_expect_str_eq(c->argv[0], "HMGET");
-        cr_expect_str_eq(c->argv[1], key);
+    const lm_recorded_cmd *c = lm_recorder_planned(rec, 0);
+    cr_expect_str_eq(c->argv[0], "HMGET");
+    cr_expect_str_eq(c->argv[1], key);
+    const char *want[] = {LM_F_STATUS,    LM_F_CADENCE,      LM_F_OWNER,
+                          LM_F_TOUCHES,   LM_F_HOLDOUT,      LM_F_SLA_ACTION,
+                          LM_F_SLA_LEVEL, LM_F_REASSIGNMENTS};
+    for (size_t w = 0; w < sizeof(want) / sizeof(want[0]); w++) {
+        int seen = 0;
+        for (int a = 2; a < c->argc; a++)
+            seen += strcmp(c->argv[a], want[w]) == 0;
+        cr_expect_eq(seen, 1, "%s read once", want[w]);
     }
+    for (int a = 2; a < c->argc; a++)
+        for (int b = a + 1; b < c->argc; b++)
+            cr_expect_str_neq(c->argv[a], c->argv[b], "a field read twice");
     cr_expect_eq(lm_recorder_n_emits(rec), 1,
                  "a lead with no status yet is "
                  "followed up");
