@@ -354,8 +354,11 @@ Test(worker_followup, the_first_touch_measures_speed_to_lead) {
     cr_expect_eq(seen, 1);
 }
 
-/* The first automatic touch's scheduled time is kept once (HSETNX):
- * the report's speed-to-lead and the Outcome's first_touch_at_ms. */
+/* The first automatic touch's scheduled time is kept once: the report's
+ * speed-to-lead and the Outcome's first_touch_at_ms. It is a field of the
+ * touch's HSET when the hash read has none (no HSETNX of its own); a lead
+ * that has one keeps it. The holdout qualification wrote is not written
+ * again (issue 16, reduction 5). */
 Test(worker_followup, the_first_automatic_touch_is_kept_once) {
     const touch_case *c = &touch_cases[0];
     decision_ev d;
@@ -364,10 +367,66 @@ Test(worker_followup, the_first_automatic_touch_is_kept_once) {
     char key[LM_KEY_MAX], when[32];
     lm_lead_key(LEAD, key);
     snprintf(when, sizeof(when), "%lld", (long long)c->when);
-    const lm_recorded_cmd *nx = lm_recorder_find(rec, "HSETNX", key);
-    cr_assert_not_null(nx, "first_touch_at is set if not set");
-    cr_expect_str_eq(nx->argv[2], LM_F_FIRST_TOUCH);
-    cr_expect_str_eq(nx->argv[3], when);
+    cr_expect_null(lm_recorder_find(rec, "HSETNX", key), "no HSETNX");
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_FIRST_TOUCH), when);
+
+    /* a later touch of a lead that has it: not written again */
+    int checked = 0;
+    for (size_t i = 1; i < sizeof(touch_cases) / sizeof(touch_cases[0]); i++) {
+        if (touch_cases[i].step == 0 || touch_cases[i].nurture ||
+            strcmp(touch_cases[i].channel, "email") != 0)
+            continue; /* a later automatic touch of the qualified cadence */
+        lm_recorder_reset(rec);
+        touch_ev t;
+        next_touch(&t, touch_cases[i].step, touch_cases[i].scheduled_ms);
+        const char *later[] = {LM_F_STATUS,
+                               "open",
+                               LM_F_CADENCE,
+                               "qualified",
+                               LM_F_TZ,
+                               touch_cases[i].tz,
+                               LM_F_OWNER,
+                               "alex.kim",
+                               LM_F_SEGMENT,
+                               "NA/mid",
+                               LM_F_ADAPTIVE,
+                               "1",
+                               LM_F_SUBMITTED,
+                               "1767600000000",
+                               LM_F_TEAM,
+                               "na",
+                               LM_F_TOUCHES,
+                               "1",
+                               LM_F_FIRST_TOUCH,
+                               "42",
+                               LM_F_HOLDOUT,
+                               "0",
+                               NULL};
+        cr_assert_eq(lm_recorder_reply_hash(rec, &lm_followup_worker,
+                                            &t.ev.base, NOW_MS, later),
+                     0);
+        cr_assert_eq(
+            lm_recorder_handle(rec, &lm_followup_worker, &t.ev.base, NOW_MS),
+            0);
+        cr_expect_null(lm_recorder_hget(rec, key, LM_F_FIRST_TOUCH),
+                       "step %d: first_touch_at is kept", touch_cases[i].step);
+        cr_expect_null(lm_recorder_find(rec, "HSETNX", key));
+        checked++;
+        break;
+    }
+    cr_expect_gt(checked, 0, "a later automatic touch was checked");
+
+    /* step 0 of a lead whose holdout qualification wrote: not again */
+    lm_recorder_reset(rec);
+    const char *held[] = {LM_F_STATUS, "open", LM_F_HOLDOUT, "0", NULL};
+    cr_assert_eq(lm_recorder_reply_hash(rec, &lm_followup_worker, &d.ev.base,
+                                        NOW_MS, held),
+                 0);
+    cr_assert_eq(
+        lm_recorder_handle(rec, &lm_followup_worker, &d.ev.base, NOW_MS), 0);
+    cr_expect_null(lm_recorder_hget(rec, key, LM_F_HOLDOUT),
+                   "holdout is written once, by qualification");
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_FIRST_TOUCH), when);
 }
 
 /* Issue 13, items 6 and 7: no touch for a lead handed to its owner (a

@@ -30,11 +30,11 @@ static followup_ctx followup_state;
 
 /* the one HMGET of the lead hash (followup_fields.h) */
 const char *const followup_fields[R_N] = {
-    LM_F_STATUS,    LM_F_CADENCE,      LM_F_TZ,         LM_F_OWNER,
-    LM_F_SEGMENT,   LM_F_ADAPTIVE,     LM_F_SUBMITTED,  LM_F_TOUCHES,
-    LM_F_RESPONDED, LM_F_RETURNS,      LM_F_TEAM,       LM_F_ROLE,
-    LM_F_HOLDOUT,   LM_F_PAUSED,       LM_F_SLA_ACTION, LM_F_SLA_STEP,
-    LM_F_SLA_LEVEL, LM_F_REASSIGNMENTS};
+    LM_F_STATUS,    LM_F_CADENCE,       LM_F_TZ,         LM_F_OWNER,
+    LM_F_SEGMENT,   LM_F_ADAPTIVE,      LM_F_SUBMITTED,  LM_F_TOUCHES,
+    LM_F_RESPONDED, LM_F_RETURNS,       LM_F_TEAM,       LM_F_ROLE,
+    LM_F_HOLDOUT,   LM_F_PAUSED,        LM_F_SLA_ACTION, LM_F_SLA_STEP,
+    LM_F_SLA_LEVEL, LM_F_REASSIGNMENTS, LM_F_FIRST_TOUCH};
 
 int64_t lm_followup_schedule(const lm_cadence *c, const char *tz,
                              int64_t earliest_ms) {
@@ -301,12 +301,20 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
                       "waiting", slot_of, slot, NULL);
     if (step == 0) {
         lm_out_write_strs(out, "HSET", key, LM_F_CADENCE, cad->name, LM_F_TZ,
-                          tz, LM_F_FIRST_ACTION, w, LM_F_ROLE, role,
-                          LM_F_HOLDOUT, holdout ? "1" : "0", NULL);
+                          tz, LM_F_FIRST_ACTION, w, LM_F_ROLE, role, NULL);
+        if (!field(m, R_HOLDOUT)) /* qualification wrote it (a lead from
+                                     before the holdout has none) */
+            lm_out_write_strs(out, "HSET", key, LM_F_HOLDOUT,
+                              holdout ? "1" : "0", NULL);
         if (submitted > 0 && when >= submitted)
             lm_out_observe(out, "lastmile_speed_to_lead_seconds",
                            (double)(when - submitted) / 1000.0);
     }
+    if (!a.human && !field(m, R_FIRST_TOUCH))
+        /* the first automatic touch (speed-to-lead's), once: touches of a
+           lead follow each other, so the field read is the truth (joins
+           the HSET above: no command of its own) */
+        lm_out_write_strs(out, "HSET", key, LM_F_FIRST_TOUCH, w, NULL);
     if (!field(m, R_TOUCHES)) {
         /* the lead's first touch: its counters start here, set (joining
            the HSET above: one command) rather than incremented. Touches
@@ -322,8 +330,6 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
         lm_out_write_strs(out, "HINCRBY", key, LM_F_TOUCHES, "1", NULL);
         lm_out_write_strs(out, "HINCRBY", key, LM_F_COST, costb, NULL);
     }
-    if (!a.human) /* the first automatic touch: speed-to-lead's */
-        lm_out_write_strs(out, "HSETNX", key, LM_F_FIRST_TOUCH, w, NULL);
     lm_out_count(out, "lastmile_cost_cents_total", NULL, (double)cost);
     lm_out_count(out, "lastmile_actions_total", "kind=\"touch\"", 1);
 

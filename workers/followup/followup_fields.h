@@ -30,7 +30,8 @@ enum {
     R_SLA_ACTION, /* owner deadlines (followup_owner.c): the pending step */
     R_SLA_STEP,
     R_SLA_LEVEL,
-    R_REASSIGN, /* how many times the lead was reassigned */
+    R_REASSIGN,    /* how many times the lead was reassigned */
+    R_FIRST_TOUCH, /* set by the lead's first automatic touch */
     R_N
 };
 
