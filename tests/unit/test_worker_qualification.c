@@ -725,6 +725,56 @@ Test(worker_qualification, an_account_goes_to_its_open_lead_owner) {
         "sam.ortiz");
 }
 
+/* Issue 16, reduction 6: the account's owner and team are written only
+ * when they change; once a lead of the batch wrote them, every later lead
+ * of that account in the batch writes its own (the last one wins, as when
+ * each lead wrote them). The open count is incremented for every lead. */
+Test(worker_qualification, an_account_is_written_only_when_its_owner_changes) {
+    const load some[] = {{"alex.kim", 10, 0, 0},
+                         {"sam.ortiz", 10, 0, 0},
+                         {"jordan.blake", 39, 0, 0}};
+    give_loads(some, 3);
+    const char *acct = "lm:{acct:example.com}";
+    /* jordan.blake owns it and has room: nothing to write but the count */
+    cr_assert_str_eq(
+        decide_account("0123456789abcdef-00000720", "jordan.blake", "1"),
+        "jordan.blake");
+    cr_expect_null(lm_recorder_find(rec, "HSET", acct), "the owner is known");
+    cr_expect_not_null(lm_recorder_find(rec, "HINCRBY", acct));
+    /* jordan.blake is full now: another owner, written */
+    const char *o =
+        decide_account("0123456789abcdef-00000721", "jordan.blake", "1");
+    const lm_recorded_cmd *h = lm_recorder_find(rec, "HSET", acct);
+    cr_assert_not_null(h, "a new owner is written");
+    cr_expect_str_eq(h->argv[3], o);
+    cr_expect_str_eq(h->argv[5], "na");
+    /* the same batch, an account read that happens to name the new owner:
+       written all the same, this batch wrote it already */
+    char again[64];
+    snprintf(again, sizeof(again), "%s", o);
+    o = decide_account("0123456789abcdef-00000722", again, "1");
+    cr_expect_not_null(lm_recorder_find(rec, "HSET", acct),
+                       "a batch that wrote the account writes it again");
+    /* a new batch: the account as read is the lead's owner, no write */
+    lm_recorder_reset(rec);
+    give_loads(some, 3);
+    snprintf(again, sizeof(again), "%s", o);
+    cr_expect_str_eq(decide_account("0123456789abcdef-00000723", again, "1"),
+                     again);
+    cr_expect_null(lm_recorder_find(rec, "HSET", acct));
+    /* an account with no owner yet (a first lead): written */
+    lm_recorder_reset(rec);
+    give_loads(some, 3);
+    Lastmile__V1__LeadAccepted l = lead("0123456789abcdef-00000724", &hot_na);
+    const char *none[] = {NULL};
+    cr_assert_eq(lm_recorder_reply_hash(rec, &lm_qualification_worker, &l.base,
+                                        NOW_MS, none),
+                 0);
+    cr_assert_eq(
+        lm_recorder_handle(rec, &lm_qualification_worker, &l.base, NOW_MS), 0);
+    cr_expect_not_null(lm_recorder_find(rec, "HSET", acct));
+}
+
 Test(worker_qualification, a_free_mail_lead_is_no_account) {
     give_loads(NULL, 0);
     lm_recorder_reset(rec);

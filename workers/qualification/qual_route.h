@@ -9,7 +9,8 @@
  * watched with the loads; an away owner is skipped. The choice itself is the
  * domain's (lm_route_choose); this file turns it into reads and writes:
  *   assigned    SADD lm:{team:<t>}:open:<owner> (when it takes a slot);
- *               the account's owner, team and open count;
+ *               the account's open count, its owner and team when
+ *               they change (read by the plan);
  *   unassigned  ZADD lm:{team:<t>}:unassigned <now> <the pending decision>
  *               (the QualificationDecision timing emits with reason
  *               "slot_freed" when an owner of the team frees a slot).
@@ -22,6 +23,7 @@
 #include "lm_policy.h"
 #include "lm_route.h"
 #include "lm_runtime.h"
+#include "lm_strmap.h"
 
 #include "lastmile/v1/lastmile.pb-c.h"
 
@@ -36,6 +38,9 @@ typedef struct qual_route {
        -1 when not AWAY (BACK, or no state) */
     int64_t **away_until;
     uint64_t *rr; /* [team]: this process's round-robin counters */
+    /* the company domains whose account record this batch wrote (cleared
+       by qual_route_begin_batch; owned) */
+    lm_strmap *accounts;
 } qual_route;
 
 /* The result of routing one lead. */
