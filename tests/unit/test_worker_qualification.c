@@ -632,8 +632,7 @@ Test(worker_qualification, a_full_team_queues_the_lead_unassigned) {
     cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_STAGE), "unassigned");
     cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_HOLDS), "0");
     cr_expect_null(lm_recorder_find(rec, "SADD", NULL), "no slot taken");
-    /* the queue's member is the decision timing emits when a slot frees,
-       and the lead hash keeps it (so a lead closed meanwhile leaves) */
+    /* the queue's member is the decision timing emits when a slot frees */
     const lm_recorded_cmd *z =
         lm_recorder_find(rec, "ZADD", "lm:{team:na}:unassigned");
     cr_assert_not_null(z, "queued in its team");
@@ -651,6 +650,9 @@ Test(worker_qualification, a_full_team_queues_the_lead_unassigned) {
     cr_expect_str_eq(p->lead->email, "", "kept without personal data");
     cr_expect_str_eq(p->lead->timezone, "America/New_York");
     lastmile__v1__qualification_decision__free_unpacked(p, NULL);
+    /* the member is the decision's only copy (issue 16, reduction 3): the
+       lead hash has no pending_decision, and its decided_at is the
+       member's score (how timing finds it when the lead closes) */
     const lm_recorded_cmd *h = NULL;
     for (size_t i = 0; i < lm_recorder_n_writes(rec) && !h; i++) {
         const lm_recorded_cmd *c = lm_recorder_write(rec, i);
@@ -658,7 +660,8 @@ Test(worker_qualification, a_full_team_queues_the_lead_unassigned) {
             if (strcmp(c->argv[a], LM_F_PENDING) == 0)
                 h = c;
     }
-    cr_expect_not_null(h, "the lead hash keeps its queue member");
+    cr_expect_null(h, "the decision is not kept twice");
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_DECIDED), z->argv[2]);
     cr_expect_eq(lm_recorder_counted(rec, "lastmile_unassigned_total", NULL),
                  1);
     cr_expect_eq(

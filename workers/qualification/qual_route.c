@@ -303,14 +303,11 @@ int qual_route_enqueue(const lm_msg *m, const char *lead_id, const lm_team *t,
     lm_lead_key(lead_id, key);
     lm_lead_team_queue_key(t->name, q);
     lm_fmt_i64(now, m->now_ms);
-    const char *hset[] = {"HSET",     key,     LM_F_OWNER,   "",
-                          LM_F_TEAM,  t->name, LM_F_STAGE,   "unassigned",
-                          LM_F_HOLDS, "0",     LM_F_PENDING, (char *)buf};
-    size_t hl[12];
-    for (int i = 0; i < 11; i++)
-        hl[i] = strlen(hset[i]);
-    hl[11] = len;
-    lm_out_write(out, 12, hset, hl);
+    /* the decision is kept once, as the queue's member (its score is the
+       hash's decided_at: timing finds a closed waiting lead's member by
+       both, timing_queue.c) */
+    lm_out_write_strs(out, "HSET", key, LM_F_OWNER, "", LM_F_TEAM, t->name,
+                      LM_F_STAGE, LM_STAGE_UNASSIGNED, LM_F_HOLDS, "0", NULL);
     const char *zadd[] = {"ZADD", q, now, (char *)buf};
     size_t zl[4] = {4, strlen(q), strlen(now), len};
     lm_out_index(out, 4, zadd, zl);

@@ -76,9 +76,11 @@ int qual_route_assign(qual_route *r, const lm_msg *m,
                       const Lastmile__V1__LeadAccepted *l, const lm_team *t,
                       int nurture, lm_out *out, qual_routed *res);
 /* Puts an unassigned lead in its team's queue: `pending` is the decision
- * to emit once an owner has room (packed as the queue's member and kept
- * on the lead hash, LM_F_PENDING, so a lead closed while waiting leaves
- * the queue). 0 / -1. */
+ * to emit once an owner has room, packed as the queue's member (its only
+ * copy) with score m->now_ms, which the caller also writes as the lead's
+ * LM_F_DECIDED: a lead closed while waiting leaves the queue by that
+ * score and its decision id (workers/timing/timing_queue.c). The lead hash
+ * gets stage "unassigned", its team, no owner. 0 / -1. */
 int qual_route_enqueue(const lm_msg *m, const char *lead_id, const lm_team *t,
                        const Lastmile__V1__QualificationDecision *pending,
                        lm_out *out);
