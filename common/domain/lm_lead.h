@@ -15,8 +15,10 @@
  * Owner assignment: lm:{team:<team>}:open:<owner> is the set of the
  * owner's open leads (its size is the owner's load; SADD on assignment,
  * SREM on close, both idempotent). A full team's waiting leads:
- * lm:{team:<team>}:unassigned, a sorted set (score: decided at) whose
- * members are the packed decisions to emit when a slot frees; accounts:
+ * lm:{team:<team>}:unassigned, a sorted set (score: decided at, the lead
+ * hash's decided_at) whose members are the packed decisions to emit when
+ * a slot frees (their only copy; decision_id, field 1, comes first, so a
+ * member starts with its lead's id); accounts:
  * lm:{acct:<domain>} hash (owner, team, open) (docs/ROUTING.md).
  *
  * Lead hash fields (all times simulated epoch ms): see LM_F_* below.
@@ -94,10 +96,14 @@
 /* paused: open, its cadence waits for a colleague's deal
  * (accounts.pause_on_reply; paused_by below) */
 #define LM_STAGE_PAUSED "paused"
+/* waiting in its team's unassigned queue (no owner had room) */
+#define LM_STAGE_UNASSIGNED "unassigned"
 /* routing (docs/ROUTING.md) */
 #define LM_F_HOLDS   "holds_slot" /* "1": counts in its owner's open set */
 #define LM_F_ACCOUNT "account"    /* company email domain, when it is one */
-#define LM_F_PENDING "pending_decision" /* its member of the unassigned set */
+/* its member of the unassigned set, on leads queued before issue 16 (the
+ * queue's member is now the decision's only copy); timing still reads it */
+#define LM_F_PENDING "pending_decision"
 /* accounts.pause_on_reply (workers/timing/timing_account.c): a lead whose
  * cadence waits while a colleague's deal is live has paused_by = that
  * colleague's lead id; the replying lead has account_paused = "1" */

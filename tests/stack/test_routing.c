@@ -19,7 +19,8 @@
  * and id
  * "<lead>:decision:assigned" whose owner is ann; its cadence starts (action 0);
  * the queue holds 349; ann is at capacity again, never above; and nothing is
- * decided twice.
+ * decided twice. Then a waiting lead answers: it leaves the queue (348),
+ * and frees no slot.
  *
  *   routing.an_owner_reported_away_gets_no_lead: bob is reported AWAY
  *     (OwnerStatus on lastmile.timing; timing records it in Redis): of 20
@@ -326,6 +327,27 @@ static void two_replicas(int kill9) {
     cr_expect_eq(redis_int(rc, "SCARD", ann), CAP_ANN, "ann is full again");
     cr_expect_leq(max[0], CAP_ANN);
     cr_expect_leq(max[1], CAP_BOB);
+
+    /* a lead that closes while it waits leaves the queue (its member is
+       its decision's only copy: found by score and decision id, issue 16)
+       and frees nothing */
+    const char *gone = NULL;
+    for (int i = 0; i < s.n_waiting && !gone; i++)
+        if (strcmp(s.waiting[i], s.freed_lead) != 0)
+            gone = s.waiting[i];
+    cr_assert_not_null(gone);
+    resp.event_id = "routing-test-reply-2";
+    resp.lead_id = (char *)gone;
+    cr_assert_eq(fixture_produce(&fx, "timing", gone, &te.base), 0);
+    deadline = fixture_mono_ms() + fixture_ms(60000);
+    while (redis_int(rc, "ZCARD", queue) != N_LEADS - SLOTS - 2 &&
+           fixture_mono_ms() < deadline) {
+        market_pump(&m, 50);
+        reader_drain(r, 10, on_followup, &s);
+    }
+    cr_expect_eq(redis_int(rc, "ZCARD", queue), N_LEADS - SLOTS - 2,
+                 "the closed waiting lead %s left the queue", gone);
+    cr_expect_eq(s.freed, 1, "a waiting lead's close frees no slot");
     printf("two qualification replicas, %d leads: max open leads ann %lld/%d, "
            "bob %lld/%d; %d unassigned; slot freed -> %s to ann\n",
            N_LEADS, max[0], CAP_ANN, max[1], CAP_BOB, s.unassigned,

@@ -19,6 +19,7 @@
 #include "followup.h"
 #include "lm_lead.h"
 #include "lm_learn.h"
+#include "lm_sla.h"
 #include "lm_recorder.h"
 #include "worker_testutil.h"
 #include "lm_timers.h"
@@ -353,8 +354,11 @@ Test(worker_followup, the_first_touch_measures_speed_to_lead) {
     cr_expect_eq(seen, 1);
 }
 
-/* The first automatic touch's scheduled time is kept once (HSETNX):
- * the report's speed-to-lead and the Outcome's first_touch_at_ms. */
+/* The first automatic touch's scheduled time is kept once: the report's
+ * speed-to-lead and the Outcome's first_touch_at_ms. It is a field of the
+ * touch's HSET when the hash read has none (no HSETNX of its own); a lead
+ * that has one keeps it. The holdout qualification wrote is not written
+ * again (issue 16, reduction 5). */
 Test(worker_followup, the_first_automatic_touch_is_kept_once) {
     const touch_case *c = &touch_cases[0];
     decision_ev d;
@@ -363,10 +367,66 @@ Test(worker_followup, the_first_automatic_touch_is_kept_once) {
     char key[LM_KEY_MAX], when[32];
     lm_lead_key(LEAD, key);
     snprintf(when, sizeof(when), "%lld", (long long)c->when);
-    const lm_recorded_cmd *nx = lm_recorder_find(rec, "HSETNX", key);
-    cr_assert_not_null(nx, "first_touch_at is set if not set");
-    cr_expect_str_eq(nx->argv[2], LM_F_FIRST_TOUCH);
-    cr_expect_str_eq(nx->argv[3], when);
+    cr_expect_null(lm_recorder_find(rec, "HSETNX", key), "no HSETNX");
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_FIRST_TOUCH), when);
+
+    /* a later touch of a lead that has it: not written again */
+    int checked = 0;
+    for (size_t i = 1; i < sizeof(touch_cases) / sizeof(touch_cases[0]); i++) {
+        if (touch_cases[i].step == 0 || touch_cases[i].nurture ||
+            strcmp(touch_cases[i].channel, "email") != 0)
+            continue; /* a later automatic touch of the qualified cadence */
+        lm_recorder_reset(rec);
+        touch_ev t;
+        next_touch(&t, touch_cases[i].step, touch_cases[i].scheduled_ms);
+        const char *later[] = {LM_F_STATUS,
+                               "open",
+                               LM_F_CADENCE,
+                               "qualified",
+                               LM_F_TZ,
+                               touch_cases[i].tz,
+                               LM_F_OWNER,
+                               "alex.kim",
+                               LM_F_SEGMENT,
+                               "NA/mid",
+                               LM_F_ADAPTIVE,
+                               "1",
+                               LM_F_SUBMITTED,
+                               "1767600000000",
+                               LM_F_TEAM,
+                               "na",
+                               LM_F_TOUCHES,
+                               "1",
+                               LM_F_FIRST_TOUCH,
+                               "42",
+                               LM_F_HOLDOUT,
+                               "0",
+                               NULL};
+        cr_assert_eq(lm_recorder_reply_hash(rec, &lm_followup_worker,
+                                            &t.ev.base, NOW_MS, later),
+                     0);
+        cr_assert_eq(
+            lm_recorder_handle(rec, &lm_followup_worker, &t.ev.base, NOW_MS),
+            0);
+        cr_expect_null(lm_recorder_hget(rec, key, LM_F_FIRST_TOUCH),
+                       "step %d: first_touch_at is kept", touch_cases[i].step);
+        cr_expect_null(lm_recorder_find(rec, "HSETNX", key));
+        checked++;
+        break;
+    }
+    cr_expect_gt(checked, 0, "a later automatic touch was checked");
+
+    /* step 0 of a lead whose holdout qualification wrote: not again */
+    lm_recorder_reset(rec);
+    const char *held[] = {LM_F_STATUS, "open", LM_F_HOLDOUT, "0", NULL};
+    cr_assert_eq(lm_recorder_reply_hash(rec, &lm_followup_worker, &d.ev.base,
+                                        NOW_MS, held),
+                 0);
+    cr_assert_eq(
+        lm_recorder_handle(rec, &lm_followup_worker, &d.ev.base, NOW_MS), 0);
+    cr_expect_null(lm_recorder_hget(rec, key, LM_F_HOLDOUT),
+                   "holdout is written once, by qualification");
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_FIRST_TOUCH), when);
 }
 
 /* Issue 13, items 6 and 7: no touch for a lead handed to its owner (a
@@ -672,15 +732,26 @@ Test(worker_followup, a_decision_reads_only_the_lead_hash) {
     lm_recorder_reply_strs(rec, 0, NULL); /* an empty hash: no status */
     cr_assert_eq(
         lm_recorder_handle(rec, &lm_followup_worker, &d.ev.base, NOW_MS), 0);
-    /* the cadence's fields, and the owner deadline's (followup_owner.c) */
-    cr_assert_eq(lm_recorder_n_planned(rec), 2);
+    /* ONE read: the cadence's fields and the owner deadline's
+       (followup_owner.c) in a single HMGET, each field once */
+    cr_assert_eq(lm_recorder_n_planned(rec), 1);
     char key[LM_KEY_MAX];
     lm_lead_key(LEAD, key);
-    for (size_t i = 0; i < 2; i++) {
-        const lm_recorded_cmd *c = lm_recorder_planned(rec, i);
-        cr_expect_str_eq(c->argv[0], "HMGET");
-        cr_expect_str_eq(c->argv[1], key);
+    const lm_recorded_cmd *c = lm_recorder_planned(rec, 0);
+    cr_expect_str_eq(c->argv[0], "HMGET");
+    cr_expect_str_eq(c->argv[1], key);
+    const char *want[] = {LM_F_STATUS,    LM_F_CADENCE,      LM_F_OWNER,
+                          LM_F_TOUCHES,   LM_F_HOLDOUT,      LM_F_SLA_ACTION,
+                          LM_F_SLA_LEVEL, LM_F_REASSIGNMENTS};
+    for (size_t w = 0; w < sizeof(want) / sizeof(want[0]); w++) {
+        int seen = 0;
+        for (int a = 2; a < c->argc; a++)
+            seen += strcmp(c->argv[a], want[w]) == 0;
+        cr_expect_eq(seen, 1, "%s read once", want[w]);
     }
+    for (int a = 2; a < c->argc; a++)
+        for (int b = a + 1; b < c->argc; b++)
+            cr_expect_str_neq(c->argv[a], c->argv[b], "a field read twice");
     cr_expect_eq(lm_recorder_n_emits(rec), 1,
                  "a lead with no status yet is "
                  "followed up");

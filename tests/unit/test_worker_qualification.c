@@ -632,8 +632,7 @@ Test(worker_qualification, a_full_team_queues_the_lead_unassigned) {
     cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_STAGE), "unassigned");
     cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_HOLDS), "0");
     cr_expect_null(lm_recorder_find(rec, "SADD", NULL), "no slot taken");
-    /* the queue's member is the decision timing emits when a slot frees,
-       and the lead hash keeps it (so a lead closed meanwhile leaves) */
+    /* the queue's member is the decision timing emits when a slot frees */
     const lm_recorded_cmd *z =
         lm_recorder_find(rec, "ZADD", "lm:{team:na}:unassigned");
     cr_assert_not_null(z, "queued in its team");
@@ -651,6 +650,9 @@ Test(worker_qualification, a_full_team_queues_the_lead_unassigned) {
     cr_expect_str_eq(p->lead->email, "", "kept without personal data");
     cr_expect_str_eq(p->lead->timezone, "America/New_York");
     lastmile__v1__qualification_decision__free_unpacked(p, NULL);
+    /* the member is the decision's only copy (issue 16, reduction 3): the
+       lead hash has no pending_decision, and its decided_at is the
+       member's score (how timing finds it when the lead closes) */
     const lm_recorded_cmd *h = NULL;
     for (size_t i = 0; i < lm_recorder_n_writes(rec) && !h; i++) {
         const lm_recorded_cmd *c = lm_recorder_write(rec, i);
@@ -658,7 +660,8 @@ Test(worker_qualification, a_full_team_queues_the_lead_unassigned) {
             if (strcmp(c->argv[a], LM_F_PENDING) == 0)
                 h = c;
     }
-    cr_expect_not_null(h, "the lead hash keeps its queue member");
+    cr_expect_null(h, "the decision is not kept twice");
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_DECIDED), z->argv[2]);
     cr_expect_eq(lm_recorder_counted(rec, "lastmile_unassigned_total", NULL),
                  1);
     cr_expect_eq(
@@ -723,6 +726,56 @@ Test(worker_qualification, an_account_goes_to_its_open_lead_owner) {
     cr_expect_str_neq(
         decide_account("0123456789abcdef-00000710", "sam.ortiz", "0"),
         "sam.ortiz");
+}
+
+/* Issue 16, reduction 6: the account's owner and team are written only
+ * when they change; once a lead of the batch wrote them, every later lead
+ * of that account in the batch writes its own (the last one wins, as when
+ * each lead wrote them). The open count is incremented for every lead. */
+Test(worker_qualification, an_account_is_written_only_when_its_owner_changes) {
+    const load some[] = {{"alex.kim", 10, 0, 0},
+                         {"sam.ortiz", 10, 0, 0},
+                         {"jordan.blake", 39, 0, 0}};
+    give_loads(some, 3);
+    const char *acct = "lm:{acct:example.com}";
+    /* jordan.blake owns it and has room: nothing to write but the count */
+    cr_assert_str_eq(
+        decide_account("0123456789abcdef-00000720", "jordan.blake", "1"),
+        "jordan.blake");
+    cr_expect_null(lm_recorder_find(rec, "HSET", acct), "the owner is known");
+    cr_expect_not_null(lm_recorder_find(rec, "HINCRBY", acct));
+    /* jordan.blake is full now: another owner, written */
+    const char *o =
+        decide_account("0123456789abcdef-00000721", "jordan.blake", "1");
+    const lm_recorded_cmd *h = lm_recorder_find(rec, "HSET", acct);
+    cr_assert_not_null(h, "a new owner is written");
+    cr_expect_str_eq(h->argv[3], o);
+    cr_expect_str_eq(h->argv[5], "na");
+    /* the same batch, an account read that happens to name the new owner:
+       written all the same, this batch wrote it already */
+    char again[64];
+    snprintf(again, sizeof(again), "%s", o);
+    o = decide_account("0123456789abcdef-00000722", again, "1");
+    cr_expect_not_null(lm_recorder_find(rec, "HSET", acct),
+                       "a batch that wrote the account writes it again");
+    /* a new batch: the account as read is the lead's owner, no write */
+    lm_recorder_reset(rec);
+    give_loads(some, 3);
+    snprintf(again, sizeof(again), "%s", o);
+    cr_expect_str_eq(decide_account("0123456789abcdef-00000723", again, "1"),
+                     again);
+    cr_expect_null(lm_recorder_find(rec, "HSET", acct));
+    /* an account with no owner yet (a first lead): written */
+    lm_recorder_reset(rec);
+    give_loads(some, 3);
+    Lastmile__V1__LeadAccepted l = lead("0123456789abcdef-00000724", &hot_na);
+    const char *none[] = {NULL};
+    cr_assert_eq(lm_recorder_reply_hash(rec, &lm_qualification_worker, &l.base,
+                                        NOW_MS, none),
+                 0);
+    cr_assert_eq(
+        lm_recorder_handle(rec, &lm_qualification_worker, &l.base, NOW_MS), 0);
+    cr_expect_not_null(lm_recorder_find(rec, "HSET", acct));
 }
 
 Test(worker_qualification, a_free_mail_lead_is_no_account) {

@@ -281,6 +281,91 @@ Test(worker_timing_queue, a_lead_closed_while_waiting_leaves_the_queue) {
     lastmile__v1__qualification_decision__free_unpacked(d, NULL);
 }
 
+/* Issue 16, reduction 3: the queue's member is the decision's only copy.
+ * A waiting lead (stage "unassigned") that closes leaves the queue by one
+ * EVAL on the queue's key that removes the members scored with its
+ * decided_at whose first bytes are its packed decision id; it leaves this
+ * batch's heads too, so a slot freed after it goes to the next lead. */
+Test(worker_timing_queue, a_waiting_lead_leaves_the_queue_by_score_and_id) {
+    pending(W1, p1, sizeof(p1));
+    pending(W3, p3, sizeof(p3));
+    const char *waiting[] = {p1, p3};
+    give_batch(waiting, 2, 60);
+    lm_recorder_reset(rec);
+    Lastmile__V1__LeadResponse r = LASTMILE__V1__LEAD_RESPONSE__INIT;
+    Lastmile__V1__TimingEvent ev = LASTMILE__V1__TIMING_EVENT__INIT;
+    r.event_id = "reply-w1";
+    r.lead_id = W1;
+    r.kind = LASTMILE__V1__RESPONSE_KIND__NOT_INTERESTED;
+    r.occurred_at_ms = NOW_MS - 1000;
+    ev.event_case = LASTMILE__V1__TIMING_EVENT__EVENT_RESPONSE;
+    ev.response = &r;
+    char at[32];
+    snprintf(at, sizeof(at), "%lld", (long long)(NOW_MS - 60000));
+    const char *hash[] = {LM_F_STATUS,   "open",       LM_F_OWNER,   "",
+                          LM_F_TEAM,     "na",         LM_F_SEGMENT, "NA/mid",
+                          LM_F_DECISION, "QUALIFIED",  LM_F_HOLDS,   "0",
+                          LM_F_STAGE,    "unassigned", LM_F_DECIDED, at,
+                          NULL};
+    cr_assert_eq(
+        lm_recorder_reply_hash(rec, &lm_timing_worker, &ev.base, NOW_MS, hash),
+        0);
+    lm_recorder_reply_strs(rec, 0, NULL);
+    cr_assert_eq(lm_recorder_handle(rec, &lm_timing_worker, &ev.base, NOW_MS),
+                 0, "%s", lm_recorder_rejected(rec));
+    const lm_recorded_cmd *e = NULL;
+    for (size_t i = 0; i < lm_recorder_n_index(rec); i++)
+        if (strcmp(lm_recorder_index(rec, i)->argv[0], "EVAL") == 0)
+            e = lm_recorder_index(rec, i);
+    cr_assert_not_null(e, "the waiting lead leaves its queue");
+    cr_assert_eq(e->argc, 7);
+    cr_expect_str_eq(e->argv[2], "1", "one key");
+    cr_expect_str_eq(e->argv[3], QUEUE);
+    cr_expect_str_eq(e->argv[4], at, "by its score");
+    cr_expect_str_eq(e->argv[5], at);
+    cr_expect(e->lens[6] > strlen(W1) && e->lens[6] < strlen(p1) &&
+                  memcmp(p1, e->argv[6], e->lens[6]) == 0,
+              "by the first bytes of its member");
+    cr_expect(memcmp(p3, e->argv[6], e->lens[6]) != 0, "not W3's");
+    cr_expect_null(freed());
+    /* a slot freed after that goes to W3, not to the closed W1 */
+    close_one("0123456789abcdef-01234567", "alex.kim", "1", NULL, NULL);
+    Lastmile__V1__QualificationDecision *d = freed();
+    cr_assert_not_null(d);
+    cr_expect_str_eq(d->lead_id, W3);
+    lastmile__v1__qualification_decision__free_unpacked(d, NULL);
+}
+
+/* The decision a slot_freed assignment emits is the one qualification
+ * queued, field for field, but for the owner, the next step and the time
+ * (the member is its only copy). */
+Test(worker_timing_queue, an_assigned_lead_keeps_its_decision_exactly) {
+    pending(W1, p1, sizeof(p1));
+    const char *waiting[] = {p1};
+    give_batch(waiting, 1, 60);
+    close_one("0123456789abcdef-01234567", "alex.kim", "1", NULL, NULL);
+    Lastmile__V1__QualificationDecision *d = freed();
+    cr_assert_not_null(d);
+    Lastmile__V1__QualificationDecision *q =
+        lastmile__v1__qualification_decision__unpack(NULL, strlen(p1),
+                                                     (const uint8_t *)p1);
+    cr_assert_not_null(q);
+    /* put back what the assignment sets, then compare the bytes */
+    char *own_owner = d->owner, *own_next = d->next_step;
+    d->owner = q->owner;
+    d->next_step = q->next_step;
+    d->decided_at_ms = q->decided_at_ms;
+    uint8_t a[512], b[512];
+    size_t na = lastmile__v1__qualification_decision__pack(d, a);
+    size_t nb = lastmile__v1__qualification_decision__pack(q, b);
+    cr_expect_eq(na, nb);
+    cr_expect(na == nb && memcmp(a, b, na) == 0, "the queued decision");
+    d->owner = own_owner; /* its own strings back, before it is freed */
+    d->next_step = own_next;
+    lastmile__v1__qualification_decision__free_unpacked(d, NULL);
+    lastmile__v1__qualification_decision__free_unpacked(q, NULL);
+}
+
 Test(worker_timing_queue, a_slot_of_the_overflow_team_takes_its_waiting_leads) {
     /* na overflows into general (the built-in config); general's queue is
        empty, na's has W1: a slot freed in general goes to W1 */

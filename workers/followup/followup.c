@@ -1,14 +1,17 @@
 /* followup.c — run a cadence step and arm its timer (see followup.h).
  *
- * State read in plan(): the lead hash (status, cadence, time zone, owner,
- * segment, arm, submission time). The decision event carries the lead, so
- * step 0 needs nothing but the status. */
+ * State read in plan(): the lead hash, in ONE HMGET (followup_fields.h:
+ * status, cadence, time zone, owner, segment, arm, submission time, and the
+ * owner deadline's fields). The decision event carries the lead, so step 0
+ * needs nothing but the status. */
 #include "followup.h"
+#include "followup_fields.h"
 #include "followup_owner.h"
 
 #include "lm_fmt.h"
 #include "lm_lead.h"
 #include "lm_learn.h"
+#include "lm_sla.h"
 #include "lm_lead_wait.h"
 #include "lm_timers.h"
 #include "lm_topics.h"
@@ -25,28 +28,13 @@ typedef struct followup_ctx {
 
 static followup_ctx followup_state;
 
-/* HMGET order */
-enum {
-    R_STATUS,
-    R_CADENCE,
-    R_TZ,
-    R_OWNER,
-    R_SEGMENT,
-    R_ADAPTIVE,
-    R_SUBMITTED,
-    R_TOUCHES,
-    R_RESPONDED,
-    R_RETURNS,
-    R_TEAM,
-    R_ROLE,    /* learned timing: the title's role (lm_learn.h) */
-    R_HOLDOUT, /* the lead is in the global holdout */
-    R_PAUSED,  /* accounts: the colleague whose deal pauses it */
-    R_N
-};
-static const char *const read_fields[R_N] = {
-    LM_F_STATUS,   LM_F_CADENCE,   LM_F_TZ,      LM_F_OWNER,     LM_F_SEGMENT,
-    LM_F_ADAPTIVE, LM_F_SUBMITTED, LM_F_TOUCHES, LM_F_RESPONDED, LM_F_RETURNS,
-    LM_F_TEAM,     LM_F_ROLE,      LM_F_HOLDOUT, LM_F_PAUSED};
+/* the one HMGET of the lead hash (followup_fields.h) */
+const char *const followup_fields[R_N] = {
+    LM_F_STATUS,    LM_F_CADENCE,       LM_F_TZ,         LM_F_OWNER,
+    LM_F_SEGMENT,   LM_F_ADAPTIVE,      LM_F_SUBMITTED,  LM_F_TOUCHES,
+    LM_F_RESPONDED, LM_F_RETURNS,       LM_F_TEAM,       LM_F_ROLE,
+    LM_F_HOLDOUT,   LM_F_PAUSED,        LM_F_SLA_ACTION, LM_F_SLA_STEP,
+    LM_F_SLA_LEVEL, LM_F_REASSIGNMENTS, LM_F_FIRST_TOUCH};
 
 int64_t lm_followup_schedule(const lm_cadence *c, const char *tz,
                              int64_t earliest_ms) {
@@ -148,16 +136,13 @@ static int followup_plan(void *ctx, const ProtobufCMessage *msg,
     lm_lead_key(event_lead((const Lastmile__V1__FollowUpEvent *)msg), key);
     const char *argv[2 + R_N] = {"HMGET", key};
     for (int i = 0; i < R_N; i++)
-        argv[2 + i] = read_fields[i];
-    if (lm_plan_cmd(p, 2 + R_N, argv, NULL) != 0)
-        return -1;
-    return followup_owner_plan(
-        event_lead((const Lastmile__V1__FollowUpEvent *)msg), p);
+        argv[2 + i] = followup_fields[i];
+    return lm_plan_cmd(p, 2 + R_N, argv, NULL);
 }
 
-/* Field i of the lead's HMGET (read_fields), or NULL. */
+/* Field i of the lead's HMGET (followup_fields), or NULL. */
 static const char *field(const lm_msg *m, int i) {
-    return lm_read_elem_str(&m->reads, 0, (size_t)i, NULL);
+    return followup_field(m, i);
 }
 
 static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
@@ -316,12 +301,20 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
                       "waiting", slot_of, slot, NULL);
     if (step == 0) {
         lm_out_write_strs(out, "HSET", key, LM_F_CADENCE, cad->name, LM_F_TZ,
-                          tz, LM_F_FIRST_ACTION, w, LM_F_ROLE, role,
-                          LM_F_HOLDOUT, holdout ? "1" : "0", NULL);
+                          tz, LM_F_FIRST_ACTION, w, LM_F_ROLE, role, NULL);
+        if (!field(m, R_HOLDOUT)) /* qualification wrote it (a lead from
+                                     before the holdout has none) */
+            lm_out_write_strs(out, "HSET", key, LM_F_HOLDOUT,
+                              holdout ? "1" : "0", NULL);
         if (submitted > 0 && when >= submitted)
             lm_out_observe(out, "lastmile_speed_to_lead_seconds",
                            (double)(when - submitted) / 1000.0);
     }
+    if (!a.human && !field(m, R_FIRST_TOUCH))
+        /* the first automatic touch (speed-to-lead's), once: touches of a
+           lead follow each other, so the field read is the truth (joins
+           the HSET above: no command of its own) */
+        lm_out_write_strs(out, "HSET", key, LM_F_FIRST_TOUCH, w, NULL);
     if (!field(m, R_TOUCHES)) {
         /* the lead's first touch: its counters start here, set (joining
            the HSET above: one command) rather than incremented. Touches
@@ -337,8 +330,6 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
         lm_out_write_strs(out, "HINCRBY", key, LM_F_TOUCHES, "1", NULL);
         lm_out_write_strs(out, "HINCRBY", key, LM_F_COST, costb, NULL);
     }
-    if (!a.human) /* the first automatic touch: speed-to-lead's */
-        lm_out_write_strs(out, "HSETNX", key, LM_F_FIRST_TOUCH, w, NULL);
     lm_out_count(out, "lastmile_cost_cents_total", NULL, (double)cost);
     lm_out_count(out, "lastmile_actions_total", "kind=\"touch\"", 1);
 

@@ -1,6 +1,7 @@
 /* followup_owner.c — human steps and their deadlines in followup
  * (followup_owner.h). */
 #include "followup_owner.h"
+#include "followup_fields.h"
 
 #include "lm_fmt.h"
 #include "lm_lead.h"
@@ -13,45 +14,15 @@
 #include <stdio.h>
 #include <string.h>
 
-/* reply 1: HMGET of these */
-enum {
-    O_STATUS,
-    O_TEAM,
-    O_CADENCE,
-    O_TZ,
-    O_SEGMENT,
-    O_ADAPTIVE,
-    O_SUBMITTED,
-    O_SLA_ACTION,
-    O_SLA_STEP,
-    O_SLA_LEVEL,
-    O_REASSIGN,
-    O_N
-};
-static const char *const owner_fields[O_N] = {
-    LM_F_STATUS,   LM_F_TEAM,      LM_F_CADENCE,      LM_F_TZ,
-    LM_F_SEGMENT,  LM_F_ADAPTIVE,  LM_F_SUBMITTED,    LM_F_SLA_ACTION,
-    LM_F_SLA_STEP, LM_F_SLA_LEVEL, LM_F_REASSIGNMENTS};
-
-#define OWNER_REPLY 1
-
+/* the lead hash's fields, from followup's one HMGET (followup_fields.h) */
 static const char *ofield(const lm_msg *m, int i) {
-    return lm_read_elem_str(&m->reads, OWNER_REPLY, (size_t)i, NULL);
+    return followup_field(m, i);
 }
 
 static int64_t ofield_int(const lm_msg *m, int i, int64_t dflt) {
     const char *s = ofield(m, i);
     int64_t v;
     return s && lm_parse_int64(s, INT64_MIN, INT64_MAX, &v) == 0 ? v : dflt;
-}
-
-int followup_owner_plan(const char *lead_id, lm_plan *p) {
-    char key[LM_KEY_MAX];
-    lm_lead_key(lead_id, key);
-    const char *argv[2 + O_N] = {"HMGET", key};
-    for (int i = 0; i < O_N; i++)
-        argv[2 + i] = owner_fields[i];
-    return lm_plan_cmd(p, 2 + O_N, argv, NULL);
 }
 
 int followup_owner_is_reassignment(const Lastmile__V1__FollowUpEvent *ev) {
@@ -103,10 +74,10 @@ int followup_owner_arm(lm_out *out, const Lastmile__V1__FollowUpAction *a) {
 int followup_owner_reassigned(const lm_policy *pol, const lm_msg *m,
                               lm_out *out,
                               const Lastmile__V1__QualificationDecision *d) {
-    const char *action = ofield(m, O_SLA_ACTION),
-               *level = ofield(m, O_SLA_LEVEL);
-    const char *team = d->team && *d->team ? d->team : ofield(m, O_TEAM);
-    if (!ofield(m, O_STATUS) || !action || !level) {
+    const char *action = ofield(m, R_SLA_ACTION),
+               *level = ofield(m, R_SLA_LEVEL);
+    const char *team = d->team && *d->team ? d->team : ofield(m, R_TEAM);
+    if (!ofield(m, R_STATUS) || !action || !level) {
         lm_out_reject(out,
                       "decision: reassignment of lead %s, which has no pending "
                       "owner step",
@@ -119,9 +90,9 @@ int followup_owner_reassigned(const lm_policy *pol, const lm_msg *m,
                      "reason=\"sla_done\"", 1);
         return 0;
     }
-    int step = (int)ofield_int(m, O_SLA_STEP, -2);
-    const lm_cadence *cad = lm_policy_cadence(pol, ofield(m, O_CADENCE));
-    const char *tz = ofield(m, O_TZ);
+    int step = (int)ofield_int(m, R_SLA_STEP, -2);
+    const lm_cadence *cad = lm_policy_cadence(pol, ofield(m, R_CADENCE));
+    const char *tz = ofield(m, R_TZ);
     const lm_step *st = cad && step >= 0 && (size_t)step < cad->n_steps
                             ? &cad->steps[step]
                             : NULL;
@@ -143,7 +114,7 @@ int followup_owner_reassigned(const lm_policy *pol, const lm_msg *m,
     if (when < 0)
         when = m->now_ms;
     char id[LM_ID_MAX], n[LM_FMT_I64_MAX];
-    lm_fmt_i64(n, ofield_int(m, O_REASSIGN, 1));
+    lm_fmt_i64(n, ofield_int(m, R_REASSIGN, 1));
     /* the step's own action id, without an earlier ":r<n>" */
     const char *r = strstr(action, ":r");
     size_t base = r ? (size_t)(r - action) : strlen(action);
@@ -158,11 +129,11 @@ int followup_owner_reassigned(const lm_policy *pol, const lm_msg *m,
     a.owner = d->owner;
     a.kind = st ? LASTMILE__V1__ACTION_KIND__TOUCH
                 : LASTMILE__V1__ACTION_KIND__HANDOFF;
-    const char *ad = ofield(m, O_ADAPTIVE), *seg = ofield(m, O_SEGMENT);
+    const char *ad = ofield(m, R_ADAPTIVE), *seg = ofield(m, R_SEGMENT);
     a.adaptive = ad && ad[0] == '1';
     a.segment = (char *)(seg ? seg : "");
     a.cadence = (char *)(cad ? cad->name : "");
-    a.submitted_at_ms = ofield_int(m, O_SUBMITTED, 0);
+    a.submitted_at_ms = ofield_int(m, R_SUBMITTED, 0);
     a.reason = (char *)LM_SLA_REASON_BREACH;
     a.human = 1;
     a.team = (char *)(team ? team : "");

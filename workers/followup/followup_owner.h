@@ -8,9 +8,9 @@
  * lead) gives the pending step again to the new owner, as a new action
  * ("<action_id of the step>:r<n>") with a new deadline, and arms level 2.
  *
- * followup.c calls these hooks; they read reply 1 of the message's plan
- * (followup_owner_plan's HMGET), never followup's own reads. Pure, like
- * handle; the worker's thread. */
+ * followup.c calls these hooks; they read their fields from followup's
+ * one HMGET of the lead hash (followup_fields.h). Pure, like handle; the
+ * worker's thread. */
 #ifndef FOLLOWUP_OWNER_H
 #define FOLLOWUP_OWNER_H
 
@@ -18,9 +18,6 @@
 #include "lm_runtime.h"
 
 #include "lastmile/v1/lastmile.pb-c.h"
-
-/* Appends the lead's owner-deadline fields (reply 1). 0 / -1. */
-int followup_owner_plan(const char *lead_id, lm_plan *p);
 
 /* 1 when the event is a reassignment (decision reason "sla_breach"),
  * which followup_owner_reassigned handles instead of the cadence. */

@@ -9,7 +9,8 @@
  * watched with the loads; an away owner is skipped. The choice itself is the
  * domain's (lm_route_choose); this file turns it into reads and writes:
  *   assigned    SADD lm:{team:<t>}:open:<owner> (when it takes a slot);
- *               the account's owner, team and open count;
+ *               the account's open count, its owner and team when
+ *               they change (read by the plan);
  *   unassigned  ZADD lm:{team:<t>}:unassigned <now> <the pending decision>
  *               (the QualificationDecision timing emits with reason
  *               "slot_freed" when an owner of the team frees a slot).
@@ -22,6 +23,7 @@
 #include "lm_policy.h"
 #include "lm_route.h"
 #include "lm_runtime.h"
+#include "lm_strmap.h"
 
 #include "lastmile/v1/lastmile.pb-c.h"
 
@@ -36,6 +38,9 @@ typedef struct qual_route {
        -1 when not AWAY (BACK, or no state) */
     int64_t **away_until;
     uint64_t *rr; /* [team]: this process's round-robin counters */
+    /* the company domains whose account record this batch wrote (cleared
+       by qual_route_begin_batch; owned) */
+    lm_strmap *accounts;
 } qual_route;
 
 /* The result of routing one lead. */
@@ -71,9 +76,11 @@ int qual_route_assign(qual_route *r, const lm_msg *m,
                       const Lastmile__V1__LeadAccepted *l, const lm_team *t,
                       int nurture, lm_out *out, qual_routed *res);
 /* Puts an unassigned lead in its team's queue: `pending` is the decision
- * to emit once an owner has room (packed as the queue's member and kept
- * on the lead hash, LM_F_PENDING, so a lead closed while waiting leaves
- * the queue). 0 / -1. */
+ * to emit once an owner has room, packed as the queue's member (its only
+ * copy) with score m->now_ms, which the caller also writes as the lead's
+ * LM_F_DECIDED: a lead closed while waiting leaves the queue by that
+ * score and its decision id (workers/timing/timing_queue.c). The lead hash
+ * gets stage "unassigned", its team, no owner. 0 / -1. */
 int qual_route_enqueue(const lm_msg *m, const char *lead_id, const lm_team *t,
                        const Lastmile__V1__QualificationDecision *pending,
                        lm_out *out);

@@ -92,14 +92,14 @@ int64_t lm_timing_choose_step(const lm_cadence *c, size_t step, const char *tz,
 
 /* HMGET order: enum timing_read (timing_internal.h) */
 static const char *const read_fields[R_N] = {
-    LM_F_STATUS,     LM_F_STEP,        LM_F_CADENCE,     LM_F_TZ,
-    LM_F_OWNER,      LM_F_TEAM,        LM_F_SEGMENT,     LM_F_ADAPTIVE,
-    LM_F_SUBMITTED,  LM_F_TOUCHES,     LM_F_COST,        LM_F_SCORE,
-    LM_F_DECISION,   LM_F_SLOT,        LM_F_LEAD,        LM_F_STAGE,
-    LM_F_RESPONDED,  LM_F_FIRST_TOUCH, LM_F_FIRST_HUMAN, LM_F_LAST_ACTION,
-    LM_F_NEXT_DUE,   LM_F_CANCELLED,   LM_F_HOLDS,       LM_F_ACCOUNT,
-    LM_F_PENDING,    LM_F_ROLE,        LM_F_HOLDOUT,     LM_F_PAUSED,
-    LM_F_ACCT_PAUSED};
+    LM_F_STATUS,      LM_F_STEP,        LM_F_CADENCE,     LM_F_TZ,
+    LM_F_OWNER,       LM_F_TEAM,        LM_F_SEGMENT,     LM_F_ADAPTIVE,
+    LM_F_SUBMITTED,   LM_F_TOUCHES,     LM_F_COST,        LM_F_SCORE,
+    LM_F_DECISION,    LM_F_SLOT,        LM_F_LEAD,        LM_F_STAGE,
+    LM_F_RESPONDED,   LM_F_FIRST_TOUCH, LM_F_FIRST_HUMAN, LM_F_LAST_ACTION,
+    LM_F_NEXT_DUE,    LM_F_CANCELLED,   LM_F_HOLDS,       LM_F_ACCOUNT,
+    LM_F_PENDING,     LM_F_ROLE,        LM_F_HOLDOUT,     LM_F_PAUSED,
+    LM_F_ACCT_PAUSED, LM_F_DECIDED};
 
 /* Field i of the lead's HMGET (read_fields), or NULL. */
 static const char *field(const lm_msg *m, int i, size_t *len) {
@@ -351,10 +351,16 @@ int lm_timing_close_lead(timing_ctx *c, const lm_msg *m, lm_out *out,
     }
     if (timing_account_on_close(c, m, out, lead_id, status) != 0)
         return -1; /* its account's set; pause_on_reply */
-    timing_queue_lead ql = {lead_id, team,
-                            o.owner, field(m, R_HOLDS, NULL),
-                            dec,     field(m, R_ACCOUNT, NULL),
-                            NULL,    0};
+    timing_queue_lead ql = {lead_id,
+                            team,
+                            o.owner,
+                            field(m, R_HOLDS, NULL),
+                            dec,
+                            field(m, R_ACCOUNT, NULL),
+                            NULL,
+                            0,
+                            field(m, R_STAGE, NULL),
+                            field(m, R_DECIDED, NULL)};
     ql.pending = field(m, R_PENDING, &ql.pending_len);
     if (timing_queue_release(&c->queue, m, &ql, out) != 0)
         return -1;

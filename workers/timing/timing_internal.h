@@ -55,11 +55,12 @@ enum timing_read {
     R_CANCELLED,
     R_HOLDS,       /* routing: the lead holds a slot in its owner's open set */
     R_ACCOUNT,     /* routing: its company domain */
-    R_PENDING,     /* routing: its member of the team's unassigned queue */
+    R_PENDING,     /* routing: its queue member (leads queued before 16) */
     R_ROLE,        /* learning: the role of its title (timing_learn.c) */
     R_HOLDOUT,     /* learning: in the global holdout */
     R_PAUSED,      /* accounts: the colleague whose deal pauses it */
     R_ACCT_PAUSED, /* accounts: "1" when its answer paused its account */
+    R_DECIDED,     /* routing: a waiting lead's score in its queue */
     R_N
 };
 /* After the R_N fields a response's HMGET asks for one more: the slot of

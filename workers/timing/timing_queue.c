@@ -210,6 +210,62 @@ static int assign_head(timing_queue *q, const lm_msg *m, size_t ti, size_t oi,
     return rc;
 }
 
+/* Removes from KEYS[1] the members scored ARGV[1]..ARGV[2] that start
+ * with ARGV[3]: a waiting lead's member, found by its score and its
+ * packed decision id (one key: one slot on a cluster). */
+static const char leave_lua[] =
+    "for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], "
+    "ARGV[2])) do if string.sub(m, 1, #ARGV[3]) == ARGV[3] then "
+    "redis.call('ZREM', KEYS[1], m) end end return 0";
+
+/* The first bytes of a waiting lead's member: its pending decision's
+ * decision_id packed alone (field 1 comes first in the member). Into
+ * buf (bufsz); its length, or 0 when it does not fit. */
+static size_t member_prefix(const char *lead_id, uint8_t *buf, size_t bufsz) {
+    char id[LM_ID_MAX];
+    lm_fmt_cat(id, sizeof(id), lead_id, ":decision:assigned", NULL);
+    Lastmile__V1__QualificationDecision d =
+        LASTMILE__V1__QUALIFICATION_DECISION__INIT;
+    d.decision_id = id;
+    size_t n = lastmile__v1__qualification_decision__get_packed_size(&d);
+    if (n > bufsz)
+        return 0;
+    return lastmile__v1__qualification_decision__pack(&d, buf);
+}
+
+/* A lead closed while it waited (no pending_decision on its hash) leaves
+ * its team's queue, and this batch's heads. */
+static void leave_queue(timing_queue *q, const timing_queue_lead *l,
+                        lm_out *out) {
+    uint8_t pre[LM_ID_MAX + 8];
+    size_t pl = member_prefix(l->lead_id, pre, sizeof(pre));
+    int64_t at = 0;
+    char k[LM_KEY_MAX], score[LM_FMT_I64_MAX];
+    int scored =
+        l->decided_at && lm_parse_int64(l->decided_at, 0, INT64_MAX, &at) == 0;
+    if (!pl)
+        return;
+    lm_fmt_i64(score, at);
+    lm_lead_team_queue_key(l->team, k);
+    const char *ev[] = {"EVAL",
+                        leave_lua,
+                        "1",
+                        k,
+                        scored ? score : "-inf",
+                        scored ? score : "+inf",
+                        (const char *)pre};
+    size_t el[7] = {4, strlen(leave_lua), 1, strlen(k), 0, 0, pl};
+    el[4] = strlen(ev[4]);
+    el[5] = strlen(ev[5]);
+    lm_out_index(out, 7, ev, el);
+    const lm_team *t = lm_policy_team(q->policy, l->team);
+    size_t ti = lm_policy_team_index(q->policy, t);
+    for (size_t i = 0; t && ti < q->n_teams && i < q->n_heads[ti]; i++)
+        if (q->heads[ti][i].len > pl &&
+            memcmp(q->heads[ti][i].data, pre, pl) == 0)
+            q->heads[ti][i].taken = 1;
+}
+
 int timing_queue_release(timing_queue *q, const lm_msg *m,
                          const timing_queue_lead *l, lm_out *out) {
     size_t ti = 0, oi = 0;
@@ -220,7 +276,8 @@ int timing_queue_release(timing_queue *q, const lm_msg *m,
         lm_out_index(out, 4, dec, NULL);
     }
     if (l->pending && l->pending_len && l->team && *l->team) {
-        /* closed while it waited: it leaves the queue */
+        /* closed while it waited, queued before issue 16: its member is
+           on its hash */
         lm_lead_team_queue_key(l->team, k);
         const char *zrem[] = {"ZREM", k, l->pending};
         size_t zl[3] = {4, strlen(k), l->pending_len};
@@ -231,6 +288,12 @@ int timing_queue_release(timing_queue *q, const lm_msg *m,
             if (q->heads[at][i].len == l->pending_len &&
                 memcmp(q->heads[at][i].data, l->pending, l->pending_len) == 0)
                 q->heads[at][i].taken = 1;
+        return 0;
+    }
+    if (l->stage && strcmp(l->stage, LM_STAGE_UNASSIGNED) == 0 && l->team &&
+        *l->team) {
+        /* closed while it waited: it leaves the queue */
+        leave_queue(q, l, out);
         return 0;
     }
     if (!l->team || !*l->team || !l->owner || !*l->owner)

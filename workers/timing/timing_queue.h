@@ -18,7 +18,12 @@
  * raises loads, watches the open sets and is decided again when this
  * exchange changed them. Two timing replicas cannot take the same waiting
  * lead: the queues are watched (lm_plan_watch), and the second EXEC is
- * refused. A lead that closes while it waits leaves the queue. When T's
+ * refused. A lead that closes while it waits (stage "unassigned") leaves
+ * the queue: the member is the decision's only copy, so it is found by
+ * its score (the lead's decided_at) and its first bytes (the packed
+ * decision_id "<lead_id>:decision:assigned", field 1) in one EVAL on the
+ * queue's key; a lead queued before that layout has its member on its
+ * hash (pending_decision) and leaves by ZREM of it. When T's
  * queue is empty, the slot goes to the oldest waiting lead of a team
  * whose overflow is T (it waited because T was full too).
  *
@@ -67,8 +72,11 @@ typedef struct timing_queue_lead {
     const char *holds;        /* LM_F_HOLDS, NULL for leads before it */
     const char *decision;     /* LM_F_DECISION */
     const char *account;      /* LM_F_ACCOUNT or NULL */
-    const char *pending;      /* LM_F_PENDING (binary) or NULL */
+    const char *pending;      /* LM_F_PENDING (binary) or NULL: queued
+                                 before issue 16 */
     size_t pending_len;
+    const char *stage;      /* LM_F_STAGE: "unassigned" while it waits */
+    const char *decided_at; /* LM_F_DECIDED: its score in the queue */
 } timing_queue_lead;
 
 int timing_queue_init(timing_queue *q, const lm_policy *p, char *err,
