@@ -444,6 +444,10 @@ void rt_apply_counts(lm_runtime *rt) {
 
 void rt_batch_release(lm_runtime *rt) {
     rt->dedupe->forget(rt);
+    rt_batch_drop(rt);
+}
+
+void rt_batch_drop(lm_runtime *rt) {
     for (size_t i = 0; i < rt->n_items; i++) {
         if (rt->items[i].event)
             protobuf_c_message_free_unpacked(rt->items[i].event, NULL);
