@@ -78,8 +78,10 @@ static void run_until_crash(const char *worker, const char *where) {
 }
 
 /* Runs the workers before `worker` in the flow normally, `worker` until it
- * stops at `where`, then again; checks its outputs are all there, once. */
-static void crash_once(const char *worker, const char *where) {
+ * stops at `where`, then again; checks its outputs are all there, once.
+ * `recovers`: the restarted worker must log that it recovered a batch (it
+ * applied one it had not committed). */
+static void crash_once_as(const char *worker, const char *where, int recovers) {
     cr_assert_eq(fixture_up(&fx, 2, 0), 0);
     market m;
     market_init(&m, &fx, 0);
@@ -95,7 +97,7 @@ static void crash_once(const char *worker, const char *where) {
     /* the restarted worker read the batch again and recovered it (after
        producing, every output may be on its topic already: wait for the
        recovery itself, not for the outputs) */
-    cr_expect(fixture_log_has(&fx, worker, RECOVERED, 60000),
+    cr_expect(!recovers || fixture_log_has(&fx, worker, RECOVERED, 60000),
               "the restarted %s did not recover the batch", worker);
     market_until(&m,
                  strcmp(worker, "intake") == 0          ? all_accepted
@@ -130,6 +132,10 @@ static void crash_once(const char *worker, const char *where) {
     market_free(&m);
 }
 
+static void crash_once(const char *worker, const char *where) {
+    crash_once_as(worker, where, 1);
+}
+
 Test(crash, after_writes_before_produce, .fini = teardown, .timeout = 120) {
     crash_once("intake", "after-writes");
 }
@@ -151,6 +157,37 @@ Test(crash, followup_after_writes_before_produce, .fini = teardown,
 
 Test(crash, after_produce_before_commit, .fini = teardown, .timeout = 120) {
     crash_once("intake", "after-produce");
+}
+
+/* Overlapped batches (lm_rt_pipeline.c): batches of 40, so batch N+1 is
+ * decided while batch N's outputs wait for their acknowledgements. */
+static void crash_overlapped(const char *worker, const char *where,
+                             int recovers) {
+    setenv("LASTMILE_BATCH_MAX", "40", 1);
+    crash_once_as(worker, where, recovers);
+    unsetenv("LASTMILE_BATCH_MAX");
+}
+
+/* N+1 decided, N applied and not committed: N is recovered from its done
+ * records, N+1 decided anew. */
+Test(crash, overlap_next_decided, .fini = teardown, .timeout = 120) {
+    crash_overlapped("intake", "overlap-decided", 1);
+}
+
+/* ... from its partitions' fences, which N+1 did not rewrite. */
+Test(crash, fence_overlap_next_decided, .fini = teardown, .timeout = 120) {
+    crash_overlapped("qualification", "overlap-decided", 1);
+}
+
+Test(crash, followup_overlap_next_decided, .fini = teardown, .timeout = 120) {
+    crash_overlapped("followup", "overlap-decided", 1);
+}
+
+/* N committed, N+1 decided and not applied: nothing to recover, N+1 is
+ * decided anew. */
+Test(crash, fence_overlap_committed_before_next_writes, .fini = teardown,
+     .timeout = 120) {
+    crash_overlapped("qualification", "overlap-committed", 0);
 }
 
 /* The merge counter of every accepted lead, summed: HINCRBY applied twice
@@ -445,5 +482,79 @@ Test(crash, fence_holds_a_late_dead_letter, .fini = teardown, .timeout = 120) {
     cr_expect_eq(m.decisions.n, 199, "%zu of the 199 others decided",
                  m.decisions.n);
     cr_expect_eq(m.decisions.dups, 0);
+    market_free(&m);
+}
+
+/* Starts qualification (batches of 40) after the broker was told to refuse
+ * its next `n` produce requests with error `code`: "errors 0 <code> <n>"
+ * (API 0 is Produce). */
+static int start_with_produce_refused(int code, int n, const char *crash_at) {
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "errors 0 %d %d", code, n);
+    cr_assert_eq(lm_devstack_broker_ctl(&fx.st, cmd), 0);
+    cr_assert(fixture_log_has(&fx, "broker", "error(s)", 10000),
+              "the broker did not take the errors");
+    setenv("LASTMILE_BATCH_MAX", "40", 1);
+    if (crash_at)
+        setenv("LASTMILE_TEST_CRASH_AT", crash_at, 1);
+    int slot = fixture_start_worker(&fx, "qualification");
+    unsetenv("LASTMILE_TEST_CRASH_AT");
+    unsetenv("LASTMILE_BATCH_MAX");
+    cr_assert_geq(slot, 0);
+    return slot;
+}
+
+/* Waits for the worker in `slot` to exit; its exit status. */
+static int wait_exit(int slot) {
+    int status = 0;
+    int64_t deadline = fixture_mono_ms() + fixture_ms(60000);
+    while (waitpid(fx.procs[slot], &status, WNOHANG) == 0 &&
+           fixture_mono_ms() < deadline)
+        usleep(20000);
+    fx.procs[slot] = 0;
+    cr_assert(WIFEXITED(status), "the worker did not exit (status %d)", status);
+    return WEXITSTATUS(status);
+}
+
+/* The crash the overlap's order is for: batch N's transaction applied (its
+ * outboxes in its partitions' fences), none of its outputs acknowledged
+ * (the broker refuses produce requests for a while, NOT_ENOUGH_REPLICAS:
+ * the producer retries), batch N+1 decided meanwhile. Had N+1's
+ * transaction run before N's acknowledgements, it would have replaced the
+ * fences, and N's decisions would be lost: restarted, the worker finds N
+ * below the fences and nothing of it in them. With the order kept, N is
+ * recovered from the fences and every lead decided once. */
+Test(crash, fence_overlap_outputs_unacknowledged, .fini = teardown,
+     .timeout = 180) {
+    market m;
+    accept_all(&m, 2);
+    int slot = start_with_produce_refused(19, 30, "overlap-decided");
+    cr_assert_eq(wait_exit(slot), 137,
+                 "qualification did not stop at overlap-decided");
+    market_pump(&m, 300);
+    size_t before = m.decisions.n;
+    cr_assert_geq(fixture_start_worker(&fx, "qualification"), 0);
+    cr_expect(fixture_log_has(&fx, "qualification", RECOVERED, 90000),
+              "the restarted qualification did not recover batch N");
+    expect_all_decided_once(&m);
+    printf("overlap, outputs unacknowledged: %zu decided before the "
+           "restart, %zu after, %zu twice\n",
+           before, m.decisions.n, m.decisions.dups);
+    market_free(&m);
+}
+
+/* Batch N's outputs fail for good (TOPIC_AUTHORIZATION_FAILED) while N+1
+ * is decided: the worker stops (exit 1) without committing N and without
+ * applying N+1, so the fences still hold N's outboxes; restarted, it
+ * recovers N and decides N+1: every lead once. */
+Test(crash, fence_overlap_produce_fails, .fini = teardown, .timeout = 180) {
+    market m;
+    accept_all(&m, 2);
+    int slot = start_with_produce_refused(29, 2, NULL);
+    cr_assert_eq(wait_exit(slot), 1,
+                 "qualification did not stop on a failed produce");
+    cr_expect(fixture_log_has(&fx, "qualification", "produce_failed", 0));
+    cr_assert_geq(fixture_start_worker(&fx, "qualification"), 0);
+    expect_all_decided_once(&m);
     market_free(&m);
 }
