@@ -319,7 +319,8 @@ void rt_fence_key(const lm_runtime *rt, int32_t partition, char *buf,
 void rt_item_settle(rt_item *it, rt_state s); /* for good */
 void rt_item_set(rt_item *it, rt_state s);    /* this attempt */
 int rt_item_applies(const rt_item *it);       /* written in round trip 2 */
-/* Step 1: takes what the consumer has fetched. The number of items. */
+/* Step 1: takes what the consumer has fetched (waiting for the first
+ * message only with no batch in flight). The number of items. */
 size_t rt_batch_take(lm_runtime *rt);
 /* Step 2: decodes, identifies, assigns fences, marks duplicates and
  * deferrals. 0 / -1 (OOM: abandon). */
