@@ -10,7 +10,14 @@
  *   the broker goes down under the read-back of a redelivered batch
  *     (pause-before-read-back): the read-back times out and is not called
  *     recovered; the batch is tried again and recovered once the broker is
- *     back, its outputs once.
+ *     back, its outputs once;
+ *   overlapped batches (LASTMILE_TEST_CRASH_AT=overlap-decided,
+ *     overlap-committed; batches of 40): dead once batch N+1 is decided
+ *     while N's acknowledgements are pending (N recovered, N+1 decided),
+ *     or once N is committed and before N+1's transaction; N's outputs
+ *     held back by the broker, then failing for good: N+1 is never
+ *     applied before N is acknowledged (these two lost N's 40 leads with
+ *     N+1's transaction first).
  * Each for a worker that keeps a done record per input (intake,
  * LM_DEDUPE_BY_ID) and for the two that keep outboxes in their partition
  * fences (qualification and followup, LM_DEDUPE_BY_OFFSET), and for the
