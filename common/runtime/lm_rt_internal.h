@@ -148,7 +148,9 @@ typedef struct rt_dedupe_ops rt_dedupe_ops;
  *   overlap-decided, overlap-committed: (overlapped batches) the process
  *     dies once the next batch is decided while the first one's
  *     acknowledgements are pending, or once the first one is committed
- *     and before the next one's transaction (lm_rt_pipeline.c). */
+ *     and before the next one's transaction (lm_rt_pipeline.c);
+ *     pause-overlap-taken: it stops (SIGSTOP) once, when the next batch is
+ *     taken and the first is in flight, so a test can stop Redis. */
 typedef enum rt_crash_at {
     RT_CRASH_NONE,
     RT_CRASH_AFTER_WRITES,
@@ -159,7 +161,8 @@ typedef enum rt_crash_at {
                                       claim not settled */
     RT_PAUSE_BEFORE_READ_BACK,
     RT_CRASH_OVERLAP_DECIDED,
-    RT_CRASH_OVERLAP_COMMITTED
+    RT_CRASH_OVERLAP_COMMITTED,
+    RT_PAUSE_OVERLAP_TAKEN
 } rt_crash_at;
 
 /* When a batch's phases ended, for the debug log (lm_rt_pipeline.c). */
@@ -188,7 +191,7 @@ struct lm_runtime {
     void *dedupe_state;          /* the strategy's own, or NULL */
     rt_crash_at crash_at;
     int raced;  /* replica-first: the race was run */
-    int paused; /* pause-before-read-back: the pause was taken */
+    int paused; /* pause-before-read-back, -overlap-taken: it was taken */
     /* a read-back's deadline: RT_RECOVER_TIMEOUT_MS, or the test's */
     int64_t recover_timeout_ms;
     lm_redis *redis;

@@ -97,9 +97,10 @@ static rt_crash_at crash_at_from_env(void) {
                ? RT_CRASH_DELIVER_AFTER_EFFECT
            : strcmp(v, "pause-before-read-back") == 0
                ? RT_PAUSE_BEFORE_READ_BACK
-           : strcmp(v, "overlap-decided") == 0   ? RT_CRASH_OVERLAP_DECIDED
-           : strcmp(v, "overlap-committed") == 0 ? RT_CRASH_OVERLAP_COMMITTED
-                                                 : RT_CRASH_NONE;
+           : strcmp(v, "overlap-decided") == 0     ? RT_CRASH_OVERLAP_DECIDED
+           : strcmp(v, "overlap-committed") == 0   ? RT_CRASH_OVERLAP_COMMITTED
+           : strcmp(v, "pause-overlap-taken") == 0 ? RT_PAUSE_OVERLAP_TAKEN
+                                                   : RT_CRASH_NONE;
 }
 
 int lm_runtime_crash_at(const lm_runtime *rt, const char *point) {
@@ -200,6 +201,11 @@ static int run_batch(lm_runtime *rt) {
         return rt_inflight_settle(rt);
     if (rt->fatal)
         return abandon_batch(rt);
+    if (rt->crash_at == RT_PAUSE_OVERLAP_TAKEN && rt_inflight(rt) &&
+        !rt->paused) {
+        rt->paused = 1; /* the test stops Redis, then SIGCONT */
+        raise(SIGSTOP);
+    }
     rt_phases_start(rt);
     int64_t now_ms = lm_clock_now_ms();
     int64_t real_ms = lm_clock_real_ms();

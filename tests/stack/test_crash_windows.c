@@ -574,3 +574,63 @@ Test(crash, fence_overlap_produce_fails, .fini = teardown, .timeout = 180) {
     expect_all_decided_once(&m);
     market_free(&m);
 }
+
+/* Inputs of qualification's group committed so far: the sum of its
+ * committed offsets over the partitions (none yet: 0). */
+static int64_t committed_inputs(int n_partitions) {
+    const char *prefix = getenv("LASTMILE_TOPIC_PREFIX");
+    char name[128], err[256];
+    snprintf(name, sizeof(name), "%squalification",
+             prefix ? prefix : "lastmile.");
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", fx.st.brokers, NULL, 0);
+    rd_kafka_conf_set(conf, "group.id", name, NULL, 0); /* never joins */
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    cr_assert(rk, "consumer: %s", err);
+    rd_kafka_topic_partition_list_t *parts =
+        rd_kafka_topic_partition_list_new(n_partitions);
+    for (int p = 0; p < n_partitions; p++)
+        rd_kafka_topic_partition_list_add(parts, name, p);
+    int64_t sum = 0;
+    if (rd_kafka_committed(rk, parts, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        for (int p = 0; p < parts->cnt; p++)
+            sum += parts->elems[p].offset > 0 ? parts->elems[p].offset : 0;
+    rd_kafka_topic_partition_list_destroy(parts);
+    rd_kafka_destroy(rk);
+    return sum;
+}
+
+/* Redis stops just as batch N+1 is taken, with N in flight: N needs no
+ * more of Redis, so it is acknowledged and committed while Redis is down
+ * (N+1's reads fail), not held until Redis is back. The worker stops
+ * itself at that moment (pause-overlap-taken) for the test to stop Redis. */
+Test(crash, overlap_redis_down_commits_the_batch_in_flight, .fini = teardown,
+     .timeout = 180) {
+    market m;
+    accept_all(&m, 2);
+    int slot = start_qualification("pause-overlap-taken");
+    int status = 0;
+    pid_t got = 0;
+    int64_t deadline = fixture_mono_ms() + fixture_ms(30000);
+    while ((got = waitpid(fx.procs[slot], &status, WNOHANG | WUNTRACED)) == 0 &&
+           fixture_mono_ms() < deadline)
+        usleep(20000);
+    cr_assert(got > 0 && WIFSTOPPED(status),
+              "qualification did not pause with a batch in flight");
+    cr_expect_eq(committed_inputs(2), 0, "the batch in flight was committed");
+    kill(fx.st.redis_pid, SIGSTOP);
+    kill(fx.procs[slot], SIGCONT);
+    int64_t committed = 0;
+    deadline = fixture_mono_ms() + fixture_ms(20000);
+    while ((committed = committed_inputs(2)) == 0 &&
+           fixture_mono_ms() < deadline)
+        usleep(200000);
+    kill(fx.st.redis_pid, SIGCONT);
+    printf("redis down with a batch in flight: %lld input(s) committed\n",
+           (long long)committed);
+    cr_expect_gt(committed, 0,
+                 "the batch in flight was not committed while Redis was "
+                 "down");
+    expect_all_decided_once(&m);
+    market_free(&m);
+}
