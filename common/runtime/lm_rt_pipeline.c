@@ -218,10 +218,11 @@ static int batch_finish(lm_runtime *rt) {
             log_phases(rt);
         lm_histogram_observe(rt->m_handler, rt->ph.end[RT_PH_COMMIT] / 1e3 /
                                                 (double)rt->n_items);
-    } else {
-        /* deliveries still in flight point into the batch's buffers */
-        rd_kafka_flush(rt->producer, 10000);
     }
+    /* On -1 deliveries still in flight point into the batch's buffers:
+       they are emptied, not freed, and the worker stops without using them
+       again (abandon_batch waits for the producer, runtime_free frees them
+       after it). */
     rt_batch_drop(rt);
     next_generation(rt);
     return rc;
