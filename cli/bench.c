@@ -335,7 +335,9 @@ static int phase_up(phase *ph, const char *self, char *err, size_t errsz) {
     if (lm_devstack_up(&o, &ph->st, err, errsz) != 0)
         return -1;
     for (char **e = environ; *e;) {
-        if (strncmp(*e, "LASTMILE_", 9) == 0) {
+        /* LASTMILE_OVERLAP goes through: runs with it on and off compare */
+        if (strncmp(*e, "LASTMILE_", 9) == 0 &&
+            strncmp(*e, "LASTMILE_OVERLAP=", 17) != 0) {
             char name[128];
             snprintf(name, sizeof(name), "%.*s", (int)strcspn(*e, "="), *e);
             unsetenv(name);

@@ -455,6 +455,10 @@ int lm_settings_load(lm_settings *s, const char *component, char *err,
                    errsz) != 0)
         bad = 1;
     s->redis_timeout_ms = (int)n;
+    n = 1;
+    if (env_number("LASTMILE_OVERLAP", component, 0, 1, &n, err, errsz) != 0)
+        bad = 1;
+    s->overlap = (int)n;
 
     if (load_kafka_props(s, err, errsz) != 0)
         bad = 1;

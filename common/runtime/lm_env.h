@@ -51,6 +51,7 @@ typedef struct lm_settings {
     int64_t dedupe_ttl_s;
     int shutdown_timeout_ms;
     int redis_timeout_ms;
+    int overlap; /* LASTMILE_OVERLAP: 1 overlapped batches, 0 one by one */
     lm_kafka_prop kafka[LM_KAFKA_PROPS_MAX];
     int n_kafka;
 } lm_settings;

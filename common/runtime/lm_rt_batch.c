@@ -96,7 +96,9 @@ static int item_add(lm_runtime *rt, rd_kafka_message_t *m) {
 }
 
 size_t rt_batch_take(lm_runtime *rt) {
-    int wait = RT_POLL_FIRST_MS;
+    /* with a batch in flight, only what is fetched already: when there is
+       nothing to overlap, that batch is finished at once */
+    int wait = rt_inflight(rt) ? 0 : RT_POLL_FIRST_MS;
     size_t batch_bytes = 0;
     while (rt->n_items < (size_t)rt->s.batch_max &&
            batch_bytes < RT_BATCH_BYTES_MAX) {
@@ -444,6 +446,10 @@ void rt_apply_counts(lm_runtime *rt) {
 
 void rt_batch_release(lm_runtime *rt) {
     rt->dedupe->forget(rt);
+    rt_batch_drop(rt);
+}
+
+void rt_batch_drop(lm_runtime *rt) {
     for (size_t i = 0; i < rt->n_items; i++) {
         if (rt->items[i].event)
             protobuf_c_message_free_unpacked(rt->items[i].event, NULL);

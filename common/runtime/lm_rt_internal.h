@@ -14,6 +14,8 @@
  *                      recovers a redelivered input's outputs;
  *   lm_rt_kafka.c      Kafka set-up, produce-and-wait, commit, seek, the
  *                      rebalance, error, delivery and statistics callbacks;
+ *   lm_rt_pipeline.c   overlapped batches: a batch waits for its
+ *                      acknowledgements, parked, while the next is decided;
  *   lm_rt_out.c        the runtime's lm_out: what handle emits and writes,
  *                      recorded straight into the batch (writes as RESP).
  *
@@ -147,7 +149,13 @@ typedef struct rt_dedupe_ops rt_dedupe_ops;
  *     outputs stops the process (SIGSTOP) once it knows the partitions'
  *     ends and before it reads, so a test can take the broker down under
  *     the read-back and send SIGCONT. With it, LASTMILE_TEST_RECOVER_
- *     TIMEOUT_MS shortens the read-back's deadline. */
+ *     TIMEOUT_MS shortens the read-back's deadline;
+ *   overlap-decided, overlap-committed: (overlapped batches) the process
+ *     dies once the next batch is decided while the first one's
+ *     acknowledgements are pending, or once the first one is committed
+ *     and before the next one's transaction (lm_rt_pipeline.c);
+ *     pause-overlap-taken: it stops (SIGSTOP) once, when the next batch is
+ *     taken and the first is in flight, so a test can stop Redis. */
 typedef enum rt_crash_at {
     RT_CRASH_NONE,
     RT_CRASH_AFTER_WRITES,
@@ -156,8 +164,30 @@ typedef enum rt_crash_at {
     RT_CRASH_SWEEP_AFTER_PRODUCE,  /* the sweep produced, claims not acked */
     RT_CRASH_DELIVER_AFTER_EFFECT, /* a delivered timer's effect done, its
                                       claim not settled */
-    RT_PAUSE_BEFORE_READ_BACK
+    RT_PAUSE_BEFORE_READ_BACK,
+    RT_CRASH_OVERLAP_DECIDED,
+    RT_CRASH_OVERLAP_COMMITTED,
+    RT_PAUSE_OVERLAP_TAKEN
 } rt_crash_at;
+
+/* When a batch's phases ended, for the debug log (lm_rt_pipeline.c). */
+enum {
+    RT_PH_READS,
+    RT_PH_DECIDE,
+    RT_PH_WAIT_PREV, /* the previous batch acknowledged and committed */
+    RT_PH_WRITES,
+    RT_PH_PRODUCE, /* read-back, outputs queued */
+    RT_PH_PARKED,  /* the next batch taken and decided meanwhile */
+    RT_PH_ACKS,
+    RT_PH_COMMIT,
+    RT_PH_N
+};
+typedef struct rt_phases {
+    int64_t t0_us;       /* monotonic, at take */
+    double end[RT_PH_N]; /* ms since t0_us; 0 when not reached */
+} rt_phases;
+
+typedef struct rt_parked rt_parked;
 
 struct lm_runtime {
     const lm_worker *w;
@@ -166,7 +196,7 @@ struct lm_runtime {
     void *dedupe_state;          /* the strategy's own, or NULL */
     rt_crash_at crash_at;
     int raced;  /* replica-first: the race was run */
-    int paused; /* pause-before-read-back: the pause was taken */
+    int paused; /* pause-before-read-back, -overlap-taken: it was taken */
     /* a read-back's deadline: RT_RECOVER_TIMEOUT_MS, or the test's */
     int64_t recover_timeout_ms;
     lm_redis *redis;
@@ -206,6 +236,13 @@ struct lm_runtime {
     redisReply **replies;
     size_t cap_replies;
     size_t outstanding; /* deliveries not yet reported */
+    /* overlapped batches (lm_rt_pipeline.c): LASTMILE_OVERLAP; the batch
+       in flight, parked (NULL until the first); the live arrays'
+       generation, in each delivery's opaque; the live batch's phases */
+    int overlap;
+    rt_parked *parked;
+    uint32_t rec_seq;
+    rt_phases ph;
     int fatal;
     int64_t stop_deadline_ms; /* monotonic; set once SIGTERM was seen */
 
@@ -290,7 +327,8 @@ void rt_fence_key(const lm_runtime *rt, int32_t partition, char *buf,
 void rt_item_settle(rt_item *it, rt_state s); /* for good */
 void rt_item_set(rt_item *it, rt_state s);    /* this attempt */
 int rt_item_applies(const rt_item *it);       /* written in round trip 2 */
-/* Step 1: takes what the consumer has fetched. The number of items. */
+/* Step 1: takes what the consumer has fetched (waiting for the first
+ * message only with no batch in flight). The number of items. */
 size_t rt_batch_take(lm_runtime *rt);
 /* Step 2: decodes, identifies, assigns fences, marks duplicates and
  * deferrals. 0 / -1 (OOM: abandon). */
@@ -305,7 +343,12 @@ int rt_decide(lm_runtime *rt, int first_attempt, int64_t now_ms,
 int rt_item_dead_letter(lm_runtime *rt, rt_item *it, int64_t now_ms);
 /* After commit: the batch's business counts into /metrics. */
 void rt_apply_counts(lm_runtime *rt);
+/* The batch's end: the redelivery strategy forgets its reads, and
+ * rt_batch_drop. */
 void rt_batch_release(lm_runtime *rt);
+/* Frees the items (Kafka messages, events) and empties the batch's
+ * arrays and buffers; the strategy's state is left alone. */
+void rt_batch_drop(lm_runtime *rt);
 
 /* ====================================================== lm_rt_redis.c */
 
@@ -355,6 +398,10 @@ void rt_kafka_close(lm_runtime *rt);
  * acknowledgement. 0, or -1 (fatal, or past deadline_ms when not 0). */
 int rt_produce_and_wait(lm_runtime *rt, size_t first, size_t last,
                         int64_t deadline_ms);
+/* The two halves: queues records [first, last) and sends them (0, or -1:
+ * fatal); waits until no delivery is outstanding (0, or -1 as above). */
+int rt_produce_start(lm_runtime *rt, size_t first, size_t last);
+int rt_produce_wait(lm_runtime *rt, int64_t deadline_ms);
 /* Commits the batch's input offsets (deferred items excluded). 0 / -1. */
 int rt_commit_batch(lm_runtime *rt);
 /* Seeks partitions with deferred items back to the first of them. */
@@ -369,6 +416,31 @@ uint64_t rt_record_fingerprint(const rd_kafka_message_t *rkm);
  * the broker could not say (in err). */
 int rt_kafka_fingerprint_at(lm_runtime *rt, int32_t partition, int64_t offset,
                             uint64_t *fingerprint, char *err, size_t errsz);
+
+/* =================================================== lm_rt_pipeline.c */
+
+/* Batch N's transaction applied and its outputs queued, its arrays are
+ * parked while batch N+1 is taken, read and decided; N's acknowledgements
+ * are awaited and its offsets committed (rt_inflight_settle) before N+1's
+ * transaction, which rewrites the fences holding N's outboxes. */
+/* Starts the live batch's clock (after step 1). */
+void rt_phases_start(lm_runtime *rt);
+/* Marks the end of phase `phase` of the live batch. */
+void rt_phase_end(lm_runtime *rt, int phase);
+/* After the live batch's outputs are queued: parks it (overlap on) or
+ * finishes it at once. 0 / -1 (not committed: abandon). */
+int rt_batch_after_produce(lm_runtime *rt);
+/* Finishes the batch in flight, if any: waits for its acknowledgements,
+ * commits it and frees it; the live batch is left as it was. 0 (or none
+ * in flight) / -1 (not committed; rt->fatal unless stopping). */
+int rt_inflight_settle(lm_runtime *rt);
+/* 1 while a batch is in flight. */
+int rt_inflight(const lm_runtime *rt);
+void rt_pipeline_free(lm_runtime *rt);
+/* A delivery's opaque for record i of the live batch, and the record a
+ * delivery report speaks of (NULL: none any more). */
+void *rt_delivery_opaque(const lm_runtime *rt, size_t i);
+rt_rec *rt_delivery_rec(lm_runtime *rt, void *opaque);
 
 /* ======================================================== lm_rt_out.c */
 

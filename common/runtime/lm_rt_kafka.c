@@ -11,7 +11,9 @@
  * where a new output's read-back would start.
  *
  * Ownership: the producer points into rt->recbuf until the batch's last
- * delivery report (rt->outstanding counts them down). Threads: every
+ * delivery report (rt->outstanding counts them down); a batch parked in
+ * flight keeps its recbuf (lm_rt_pipeline.c), and a report names its
+ * record by the arrays' generation and index. Threads: every
  * callback runs inside a poll on the worker's thread; the atomics they set
  * are read by the metrics server. */
 #include "lm_rt_internal.h"
@@ -33,10 +35,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                         void *opaque) {
     lm_runtime *rt = opaque;
     (void)rk;
-    size_t idx = (size_t)(uintptr_t)rkm->_private;
     if (rt->outstanding > 0)
         rt->outstanding--;
-    rt_rec *r = idx < rt->n_recs ? &rt->recs[idx] : NULL;
+    rt_rec *r = rt_delivery_rec(rt, rkm->_private);
     if (rkm->err) {
         lm_log(LM_LOG_ERROR, "produce_failed",
                "delivery to %s [%d] failed for good: %s",
@@ -133,6 +134,10 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         lm_log(LM_LOG_INFO, "assigned", "%d partition(s) of %s assigned",
                parts->cnt, rt->input_topic);
     } else {
+        /* the batch in flight is finished while its partitions are still
+           ours: committed now, not redone by their next owner while its
+           outputs are still on their way */
+        rt_inflight_settle(rt);
         rd_kafka_assign(rk, NULL);
         atomic_store(&rt->assigned, 0);
         memset(rt->log_known, 0, sizeof(rt->log_known));
@@ -308,9 +313,7 @@ int rt_kafka_setup(lm_runtime *rt, char *err, size_t errsz) {
 
 /* ============================================ produce, commit, seek */
 
-/* On -1 nothing may be committed. */
-int rt_produce_and_wait(lm_runtime *rt, size_t first, size_t last,
-                        int64_t deadline_ms) {
+int rt_produce_start(lm_runtime *rt, size_t first, size_t last) {
     for (size_t i = first; i < last; i++) {
         rt_rec *r = &rt->recs[i];
         if (r->state != RT_REC_TO_PRODUCE)
@@ -324,7 +327,7 @@ int rt_produce_and_wait(lm_runtime *rt, size_t first, size_t last,
                 RD_KAFKA_V_VALUE(rt->recbuf.data + r->val_off, r->val_len),
                 RD_KAFKA_V_HEADER("lm-id", rt->recbuf.data + r->id_off,
                                   (ssize_t)r->id_len),
-                RD_KAFKA_V_OPAQUE((void *)(uintptr_t)i), RD_KAFKA_V_END);
+                RD_KAFKA_V_OPAQUE(rt_delivery_opaque(rt, i)), RD_KAFKA_V_END);
             if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
                 rt->outstanding++;
                 break;
@@ -342,6 +345,11 @@ int rt_produce_and_wait(lm_runtime *rt, size_t first, size_t last,
        (flush wakes the broker threads; with no wait it returns at once) */
     if (rt->outstanding > 0)
         rd_kafka_flush(rt->producer, 1);
+    return rt->fatal ? -1 : 0;
+}
+
+/* On -1 nothing may be committed. */
+int rt_produce_wait(lm_runtime *rt, int64_t deadline_ms) {
     int64_t warn_at = lm_clock_mono_ms() + 5000;
     while (rt->outstanding > 0 && !rt->fatal) {
         rd_kafka_poll(rt->producer, 20);
@@ -364,6 +372,13 @@ int rt_produce_and_wait(lm_runtime *rt, size_t first, size_t last,
         return -1;
     atomic_store(&rt->ready_broker, 1);
     return 0;
+}
+
+int rt_produce_and_wait(lm_runtime *rt, size_t first, size_t last,
+                        int64_t deadline_ms) {
+    if (rt_produce_start(rt, first, last) != 0)
+        return -1;
+    return rt_produce_wait(rt, deadline_ms);
 }
 
 /* Adds reqs as records after the batch's (placed where places say, or

@@ -91,6 +91,10 @@ int rt_redis_roundtrip(lm_runtime *rt) {
         }
         lm_counter_add(rt->m_errors_retriable, 1);
         atomic_store(&rt->ready_redis, 0);
+        /* a batch in flight needs no more of Redis: it is committed now,
+           not after the outage (lm_rt_pipeline.c) */
+        if (rt_inflight_settle(rt) != 0)
+            return -1;
         int64_t now = lm_clock_mono_ms();
         if (now - warned > 5000) {
             lm_log(LM_LOG_WARN, "redis_unavailable",

@@ -13,14 +13,20 @@
  *   5. write     rt_write_round_trip      lm_rt_redis.c (3-5 again when the
  *                                         transaction did not apply)
  *   6. produce   rt_recover_scan          lm_rt_outbox.c (after a crash)
- *                rt_produce_and_wait      lm_rt_kafka.c
+ *                rt_produce_start         lm_rt_kafka.c
+ *                rt_produce_wait          lm_rt_pipeline.c (batch_finish)
  *   7. commit    rt_commit_batch          lm_rt_kafka.c
- * A batch that cannot be completed is abandoned: the process stops without
- * committing it, and a restart redelivers it (run_batch's `abandon`).
+ * With overlapped batches (LASTMILE_OVERLAP, on by default) the wait and
+ * the commit of batch N run after batch N+1 is taken and decided, and
+ * before N+1's transaction (settle_previous; lm_rt_pipeline.c has the
+ * order and why). A batch that cannot be completed is abandoned: the
+ * process stops without committing it, and a restart redelivers it
+ * (abandon_batch).
  *
  * Invariants:
  *   - an input offset is committed only after its Redis writes (including
  *     its outbox) are applied and every output it caused is acknowledged;
+ *   - no transaction is sent while a batch is in flight (settle_previous);
  *   - the crash hooks of the delivery tests (LASTMILE_TEST_CRASH_AT) are
  *     read once, at start;
  *   - everything runs on the thread that called lm_runtime_main, except
@@ -37,7 +43,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t rt_stop = 0;
@@ -92,7 +97,10 @@ static rt_crash_at crash_at_from_env(void) {
                ? RT_CRASH_DELIVER_AFTER_EFFECT
            : strcmp(v, "pause-before-read-back") == 0
                ? RT_PAUSE_BEFORE_READ_BACK
-               : RT_CRASH_NONE;
+           : strcmp(v, "overlap-decided") == 0     ? RT_CRASH_OVERLAP_DECIDED
+           : strcmp(v, "overlap-committed") == 0   ? RT_CRASH_OVERLAP_COMMITTED
+           : strcmp(v, "pause-overlap-taken") == 0 ? RT_PAUSE_OVERLAP_TAKEN
+                                                   : RT_CRASH_NONE;
 }
 
 int lm_runtime_crash_at(const lm_runtime *rt, const char *point) {
@@ -103,13 +111,6 @@ int lm_runtime_crash_at(const lm_runtime *rt, const char *point) {
 }
 
 /* ============================================================ one batch */
-
-static double since_ms(const struct timespec *t0) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) * 1e3 +
-           (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
-}
 
 /* After step 2: what the batch takes, and what it leaves for the next. */
 static void count_taken(lm_runtime *rt) {
@@ -125,20 +126,35 @@ static void count_taken(lm_runtime *rt) {
            rt->n_later, rt->input_topic);
 }
 
+/* Right before a transaction: the batch in flight (overlapped batches)
+ * is acknowledged and committed first, since this transaction rewrites
+ * the fences that hold its outboxes (lm_rt_pipeline.c). 0 / -1. */
+static int settle_previous(lm_runtime *rt) {
+    if (!rt_inflight(rt))
+        return 0;
+    if (rt->crash_at == RT_CRASH_OVERLAP_DECIDED)
+        _exit(137);
+    int rc = rt_inflight_settle(rt);
+    rt_phase_end(rt, RT_PH_WAIT_PREV);
+    if (rc == 0 && rt->crash_at == RT_CRASH_OVERLAP_COMMITTED)
+        _exit(137);
+    return rc;
+}
+
 /* Steps 3-5: read, decide, write; again from the reads when the write
- * transaction did not apply (see rt_write_round_trip). 0 / -1 (abandon).
- * ph[0..2]: phase ends for the debug log. */
+ * transaction did not apply (see rt_write_round_trip). 0 / -1 (abandon). */
 static int apply_batch(lm_runtime *rt, int64_t now_ms, int64_t real_ms,
-                       int *any_recovering, const struct timespec *t0,
-                       double *ph) {
+                       int *any_recovering) {
     for (int attempt = 0;; attempt++) {
         rt_attempt_reset(rt);
         if (rt_plan_round_trip(rt, now_ms) != 0)
             return -1;
-        ph[0] = since_ms(t0);
+        rt_phase_end(rt, RT_PH_READS);
         if (rt_decide(rt, attempt == 0, now_ms, real_ms, any_recovering) != 0)
             return -1;
-        ph[1] = since_ms(t0);
+        rt_phase_end(rt, RT_PH_DECIDE);
+        if (settle_previous(rt) != 0)
+            return -1;
         int wr = rt_write_round_trip(rt, now_ms);
         if (wr == RT_WRITE_APPLIED)
             return 0;
@@ -149,88 +165,67 @@ static int apply_batch(lm_runtime *rt, int64_t now_ms, int64_t real_ms,
     }
 }
 
-/* Step 6: the outputs (after the read-back of redelivered ones). 0 / -1. */
+/* Step 6, its first half: the read-back of redelivered outputs, then every
+ * output queued and sent (the wait is lm_rt_pipeline.c's). 0 / -1. */
 static int produce_batch(lm_runtime *rt, int any_recovering) {
     if (any_recovering && rt_recover_scan(rt) != 0) {
         lm_log(LM_LOG_ERROR, "recover_failed",
                "could not verify the outputs of redelivered input");
         return -1;
     }
-    int64_t deadline = 0;
-    if (rt_stop) {
-        rt_past_drain_deadline(rt);
-        deadline = rt->stop_deadline_ms;
-    }
-    return rt_produce_and_wait(rt, 0, rt->n_recs, deadline);
+    return rt_produce_start(rt, 0, rt->n_recs);
 }
 
 /* The consumer is already past an abandoned batch: going on would let the
- * next commit cover it. Stop without committing instead (a restart
- * redelivers it, and the outboxes recover what was done). Deliveries still
- * in flight point into the batch's buffers: wait for them. */
+ * next commit cover it. Stop without committing it instead (a restart
+ * redelivers it, and the outboxes recover what was done). A batch in
+ * flight before it is finished first (its transaction is applied). Deliveries
+ * still in flight point into the batch's buffers: wait for them. */
 static int abandon_batch(lm_runtime *rt) {
-    if (!rt_stop) {
-        rt->fatal = 1;
+    rt_inflight_settle(rt);
+    if (!rt_stop && !rt->fatal)
         lm_log(LM_LOG_ERROR, "batch_abandoned",
                "a batch could not be completed; stopping without committing "
                "it so that it is redelivered");
-    }
+    if (!rt_stop)
+        rt->fatal = 1;
     rd_kafka_flush(rt->producer, 10000);
     rt_batch_release(rt);
     return -1;
 }
 
-/* Runs one batch. 0 ok (or nothing to do), -1 abandoned (shutdown). */
-/* After step 7: the committed inputs that were not decided again (an
- * event published twice, a redelivery after a crash, a repeat within the
- * batch), so an operator sees duplicates arrive. */
-static void count_seen_before(lm_runtime *rt) {
-    uint64_t n = 0;
-    for (size_t i = 0; i < rt->n_items; i++)
-        n += rt->items[i].state == RT_DUP ||
-             rt->items[i].state == RT_DONE_BEFORE;
-    if (n)
-        lm_counter_add(rt->m_seen_before, n);
-}
-
+/* Runs one batch: steps 1-6, then parks it in flight or finishes it
+ * (lm_rt_pipeline.c). 0 ok (or nothing to do), -1 abandoned. */
 static int run_batch(lm_runtime *rt) {
-    if (rt_batch_take(rt) == 0) /* 1 */
-        return 0;
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    double ph[6] = {0}; /* phase ends, ms since t0, for the debug log */
+    if (rt_batch_take(rt) == 0) /* 1: nothing new, finish the one in flight */
+        return rt_inflight_settle(rt);
+    if (rt->fatal)
+        return abandon_batch(rt);
+    if (rt->crash_at == RT_PAUSE_OVERLAP_TAKEN && rt_inflight(rt) &&
+        !rt->paused) {
+        rt->paused = 1; /* the test stops Redis, then SIGCONT */
+        raise(SIGSTOP);
+    }
+    rt_phases_start(rt);
     int64_t now_ms = lm_clock_now_ms();
     int64_t real_ms = lm_clock_real_ms();
     if (rt_batch_identify(rt) != 0) /* 2 */
         return abandon_batch(rt);
     count_taken(rt);
     int any_recovering = 0;
-    if (apply_batch(rt, now_ms, real_ms, &any_recovering, &t0, ph) != 0)
+    if (apply_batch(rt, now_ms, real_ms, &any_recovering) != 0)
         return abandon_batch(rt); /* 3-5 */
-    ph[2] = since_ms(&t0);
+    rt_phase_end(rt, RT_PH_WRITES);
     if (rt->crash_at == RT_CRASH_AFTER_WRITES)
         _exit(137);
-    if (produce_batch(rt, any_recovering) != 0) /* 6 */
-        return abandon_batch(rt);
-    ph[3] = since_ms(&t0);
-    if (rt->crash_at == RT_CRASH_AFTER_PRODUCE)
-        _exit(137);
-    /* 7. commit, and fetch again what was left for the next batch */
-    if (rt_commit_batch(rt) == 0) {
-        rt_apply_counts(rt);
-        count_seen_before(rt);
-    }
+    /* what was left for the next batch is fetched again (before the next
+       take, which may come before this batch's commit) */
     if (rt->n_later)
         rt_seek_back_later(rt);
-    ph[4] = since_ms(&t0);
-    if (lm_log_enabled(LM_LOG_DEBUG))
-        lm_log(LM_LOG_DEBUG, "batch",
-               "%zu msgs: reads %.1f ms, decide %.1f, writes %.1f, produce "
-               "%.1f, commit %.1f",
-               rt->n_items, ph[0], ph[1] - ph[0], ph[2] - ph[1], ph[3] - ph[2],
-               ph[4] - ph[3]);
-    lm_histogram_observe(rt->m_handler, ph[4] / 1e3 / (double)rt->n_items);
-    rt_batch_release(rt);
+    if (produce_batch(rt, any_recovering) != 0) /* 6 */
+        return abandon_batch(rt);
+    if (rt_batch_after_produce(rt) != 0) /* 6-7, now or while the next runs */
+        return abandon_batch(rt);
     return 0;
 }
 
@@ -348,6 +343,7 @@ static void metrics_setup(lm_runtime *rt) {
 static void runtime_free(lm_runtime *rt) {
     lm_metrics_server_stop(rt->server);
     rt_kafka_close(rt);
+    rt_pipeline_free(rt);
     if (rt->dedupe)
         rt->dedupe->fini(rt);
     lm_redis_destroy(rt->redis);
@@ -451,6 +447,7 @@ int lm_runtime_main(const lm_worker *w) {
     lm_log_init(w->name, (lm_log_level)rt->s.log_level);
     lm_clock_init(rt->s.time_scale, rt->s.time_origin_ms, rt->s.time_start_ms);
     rt->crash_at = crash_at_from_env();
+    rt->overlap = rt->s.overlap;
     rt->recover_timeout_ms = recover_timeout_from_env();
     rt->dedupe = w->dedupe == LM_DEDUPE_BY_OFFSET ? &rt_dedupe_by_offset
                                                   : &rt_dedupe_by_id;
@@ -508,6 +505,10 @@ int lm_runtime_main(const lm_worker *w) {
         if ((w->fire_timer || w->deliver_timer) &&
             lm_clock_mono_ms() - rt->last_tick_ms >= RT_TICK_EVERY_MS &&
             !rt_stop) {
+            /* the sweep produces through the live batch's arrays, and a
+               batch's outputs come before the timers it armed fire */
+            if (rt_inflight_settle(rt) != 0)
+                break;
             rt->last_tick_ms = lm_clock_mono_ms();
             if (w->deliver_timer)
                 lm_timers_deliver_sweep(rt, w);
@@ -519,6 +520,7 @@ int lm_runtime_main(const lm_worker *w) {
         }
         redis_probe_when_not_ready(rt);
     }
+    rt_inflight_settle(rt); /* within the drain deadline on SIGTERM */
     code = rt->fatal ? 1 : 0;
     lm_log(rt->fatal ? LM_LOG_ERROR : LM_LOG_INFO, "stopping",
            rt->fatal ? "fatal error: stopping without committing further"

@@ -38,6 +38,9 @@
  *      Kafka's Java client does; header "lm-id" = the output's id) and wait
  *      until the broker acknowledged all of them;
  *   7. store and commit the input offsets.
+ * Batches overlap (LASTMILE_OVERLAP, on by default): steps 1-4 of the next
+ * batch run while a batch waits in step 6, and the next batch's step 5
+ * waits until that one is committed (docs/DELIVERY.md).
  * A crash at any point redelivers the batch from its committed offset. A
  * redelivered message with an outbox is recovered, not re-decided: the
  * runtime reads its output partitions from the outbox's scan offsets and

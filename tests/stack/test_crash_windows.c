@@ -10,7 +10,14 @@
  *   the broker goes down under the read-back of a redelivered batch
  *     (pause-before-read-back): the read-back times out and is not called
  *     recovered; the batch is tried again and recovered once the broker is
- *     back, its outputs once.
+ *     back, its outputs once;
+ *   overlapped batches (LASTMILE_TEST_CRASH_AT=overlap-decided,
+ *     overlap-committed; batches of 40): dead once batch N+1 is decided
+ *     while N's acknowledgements are pending (N recovered, N+1 decided),
+ *     or once N is committed and before N+1's transaction; N's outputs
+ *     held back by the broker, then failing for good: N+1 is never
+ *     applied before N is acknowledged (these two lost N's 40 leads with
+ *     N+1's transaction first).
  * Each for a worker that keeps a done record per input (intake,
  * LM_DEDUPE_BY_ID) and for the two that keep outboxes in their partition
  * fences (qualification and followup, LM_DEDUPE_BY_OFFSET), and for the
@@ -78,8 +85,10 @@ static void run_until_crash(const char *worker, const char *where) {
 }
 
 /* Runs the workers before `worker` in the flow normally, `worker` until it
- * stops at `where`, then again; checks its outputs are all there, once. */
-static void crash_once(const char *worker, const char *where) {
+ * stops at `where`, then again; checks its outputs are all there, once.
+ * `recovers`: the restarted worker must log that it recovered a batch (it
+ * applied one it had not committed). */
+static void crash_once_as(const char *worker, const char *where, int recovers) {
     cr_assert_eq(fixture_up(&fx, 2, 0), 0);
     market m;
     market_init(&m, &fx, 0);
@@ -95,7 +104,7 @@ static void crash_once(const char *worker, const char *where) {
     /* the restarted worker read the batch again and recovered it (after
        producing, every output may be on its topic already: wait for the
        recovery itself, not for the outputs) */
-    cr_expect(fixture_log_has(&fx, worker, RECOVERED, 60000),
+    cr_expect(!recovers || fixture_log_has(&fx, worker, RECOVERED, 60000),
               "the restarted %s did not recover the batch", worker);
     market_until(&m,
                  strcmp(worker, "intake") == 0          ? all_accepted
@@ -130,6 +139,10 @@ static void crash_once(const char *worker, const char *where) {
     market_free(&m);
 }
 
+static void crash_once(const char *worker, const char *where) {
+    crash_once_as(worker, where, 1);
+}
+
 Test(crash, after_writes_before_produce, .fini = teardown, .timeout = 120) {
     crash_once("intake", "after-writes");
 }
@@ -151,6 +164,37 @@ Test(crash, followup_after_writes_before_produce, .fini = teardown,
 
 Test(crash, after_produce_before_commit, .fini = teardown, .timeout = 120) {
     crash_once("intake", "after-produce");
+}
+
+/* Overlapped batches (lm_rt_pipeline.c): batches of 40, so batch N+1 is
+ * decided while batch N's outputs wait for their acknowledgements. */
+static void crash_overlapped(const char *worker, const char *where,
+                             int recovers) {
+    setenv("LASTMILE_BATCH_MAX", "40", 1);
+    crash_once_as(worker, where, recovers);
+    unsetenv("LASTMILE_BATCH_MAX");
+}
+
+/* N+1 decided, N applied and not committed: N is recovered from its done
+ * records, N+1 decided anew. */
+Test(crash, overlap_next_decided, .fini = teardown, .timeout = 120) {
+    crash_overlapped("intake", "overlap-decided", 1);
+}
+
+/* ... from its partitions' fences, which N+1 did not rewrite. */
+Test(crash, fence_overlap_next_decided, .fini = teardown, .timeout = 120) {
+    crash_overlapped("qualification", "overlap-decided", 1);
+}
+
+Test(crash, followup_overlap_next_decided, .fini = teardown, .timeout = 120) {
+    crash_overlapped("followup", "overlap-decided", 1);
+}
+
+/* N committed, N+1 decided and not applied: nothing to recover, N+1 is
+ * decided anew. */
+Test(crash, fence_overlap_committed_before_next_writes, .fini = teardown,
+     .timeout = 120) {
+    crash_overlapped("qualification", "overlap-committed", 0);
 }
 
 /* The merge counter of every accepted lead, summed: HINCRBY applied twice
@@ -445,5 +489,148 @@ Test(crash, fence_holds_a_late_dead_letter, .fini = teardown, .timeout = 120) {
     cr_expect_eq(m.decisions.n, 199, "%zu of the 199 others decided",
                  m.decisions.n);
     cr_expect_eq(m.decisions.dups, 0);
+    market_free(&m);
+}
+
+/* The broker refuses its next `n` produce requests with error `code`
+ * ("errors 0 <code> <n>": API 0 is Produce; after any refused before). */
+static void refuse_produce(int code, int n) {
+    char cmd[64], said[64];
+    snprintf(cmd, sizeof(cmd), "errors 0 %d %d", code, n);
+    snprintf(said, sizeof(said), "error(s) %d on api 0", code);
+    cr_assert_eq(lm_devstack_broker_ctl(&fx.st, cmd), 0);
+    cr_assert(fixture_log_has(&fx, "broker", said, 10000),
+              "the broker did not take the errors");
+}
+
+/* Starts qualification in batches of 40 (crash_at: NULL or its hook). */
+static int start_qualification(const char *crash_at) {
+    setenv("LASTMILE_BATCH_MAX", "40", 1);
+    if (crash_at)
+        setenv("LASTMILE_TEST_CRASH_AT", crash_at, 1);
+    int slot = fixture_start_worker(&fx, "qualification");
+    unsetenv("LASTMILE_TEST_CRASH_AT");
+    unsetenv("LASTMILE_BATCH_MAX");
+    cr_assert_geq(slot, 0);
+    return slot;
+}
+
+/* Waits for the worker in `slot` to exit; its exit status. */
+static int wait_exit(int slot) {
+    int status = 0;
+    int64_t deadline = fixture_mono_ms() + fixture_ms(60000);
+    while (waitpid(fx.procs[slot], &status, WNOHANG) == 0 &&
+           fixture_mono_ms() < deadline)
+        usleep(20000);
+    fx.procs[slot] = 0;
+    cr_assert(WIFEXITED(status), "the worker did not exit (status %d)", status);
+    return WEXITSTATUS(status);
+}
+
+/* The crash the overlap's order is for: batch N's transaction applied (its
+ * outboxes in its partitions' fences), none of its outputs acknowledged
+ * (the broker refuses produce requests for a while, NOT_ENOUGH_REPLICAS:
+ * the producer retries), batch N+1 decided meanwhile. Had N+1's
+ * transaction run before N's acknowledgements, it would have replaced the
+ * fences, and N's decisions would be lost: restarted, the worker finds N
+ * below the fences and nothing of it in them. With the order kept, N is
+ * recovered from the fences and every lead decided once. */
+Test(crash, fence_overlap_outputs_unacknowledged, .fini = teardown,
+     .timeout = 180) {
+    market m;
+    accept_all(&m, 2);
+    refuse_produce(19, 30);
+    int slot = start_qualification("overlap-decided");
+    cr_assert_eq(wait_exit(slot), 137,
+                 "qualification did not stop at overlap-decided");
+    market_pump(&m, 300);
+    size_t before = m.decisions.n;
+    cr_assert_geq(fixture_start_worker(&fx, "qualification"), 0);
+    cr_expect(fixture_log_has(&fx, "qualification", RECOVERED, 90000),
+              "the restarted qualification did not recover batch N");
+    expect_all_decided_once(&m);
+    printf("overlap, outputs unacknowledged: %zu decided before the "
+           "restart, %zu after, %zu twice\n",
+           before, m.decisions.n, m.decisions.dups);
+    market_free(&m);
+}
+
+/* Batch N's outputs are held back (NOT_ENOUGH_REPLICAS, retried) while
+ * N+1 is decided, then fail for good (TOPIC_AUTHORIZATION_FAILED): the
+ * worker stops (exit 1) without committing N and without applying N+1, so
+ * the fences still hold N's outboxes; restarted, it recovers N and decides
+ * N+1: every lead once. With N+1 applied before N's acknowledgements, N's
+ * leads are lost (seen: 160 of 200). */
+Test(crash, fence_overlap_produce_fails, .fini = teardown, .timeout = 180) {
+    market m;
+    accept_all(&m, 2);
+    refuse_produce(19, 30);
+    refuse_produce(29, 2);
+    int slot = start_qualification(NULL);
+    cr_assert_eq(wait_exit(slot), 1,
+                 "qualification did not stop on a failed produce");
+    cr_expect(fixture_log_has(&fx, "qualification", "produce_failed", 0));
+    cr_assert_geq(fixture_start_worker(&fx, "qualification"), 0);
+    expect_all_decided_once(&m);
+    market_free(&m);
+}
+
+/* Inputs of qualification's group committed so far: the sum of its
+ * committed offsets over the partitions (none yet: 0). */
+static int64_t committed_inputs(int n_partitions) {
+    const char *prefix = getenv("LASTMILE_TOPIC_PREFIX");
+    char name[128], err[256];
+    snprintf(name, sizeof(name), "%squalification",
+             prefix ? prefix : "lastmile.");
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", fx.st.brokers, NULL, 0);
+    rd_kafka_conf_set(conf, "group.id", name, NULL, 0); /* never joins */
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    cr_assert(rk, "consumer: %s", err);
+    rd_kafka_topic_partition_list_t *parts =
+        rd_kafka_topic_partition_list_new(n_partitions);
+    for (int p = 0; p < n_partitions; p++)
+        rd_kafka_topic_partition_list_add(parts, name, p);
+    int64_t sum = 0;
+    if (rd_kafka_committed(rk, parts, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        for (int p = 0; p < parts->cnt; p++)
+            sum += parts->elems[p].offset > 0 ? parts->elems[p].offset : 0;
+    rd_kafka_topic_partition_list_destroy(parts);
+    rd_kafka_destroy(rk);
+    return sum;
+}
+
+/* Redis stops just as batch N+1 is taken, with N in flight: N needs no
+ * more of Redis, so it is acknowledged and committed while Redis is down
+ * (N+1's reads fail), not held until Redis is back. The worker stops
+ * itself at that moment (pause-overlap-taken) for the test to stop Redis. */
+Test(crash, overlap_redis_down_commits_the_batch_in_flight, .fini = teardown,
+     .timeout = 180) {
+    market m;
+    accept_all(&m, 2);
+    int slot = start_qualification("pause-overlap-taken");
+    int status = 0;
+    pid_t got = 0;
+    int64_t deadline = fixture_mono_ms() + fixture_ms(30000);
+    while ((got = waitpid(fx.procs[slot], &status, WNOHANG | WUNTRACED)) == 0 &&
+           fixture_mono_ms() < deadline)
+        usleep(20000);
+    cr_assert(got > 0 && WIFSTOPPED(status),
+              "qualification did not pause with a batch in flight");
+    cr_expect_eq(committed_inputs(2), 0, "the batch in flight was committed");
+    kill(fx.st.redis_pid, SIGSTOP);
+    kill(fx.procs[slot], SIGCONT);
+    int64_t committed = 0;
+    deadline = fixture_mono_ms() + fixture_ms(20000);
+    while ((committed = committed_inputs(2)) == 0 &&
+           fixture_mono_ms() < deadline)
+        usleep(200000);
+    kill(fx.st.redis_pid, SIGCONT);
+    printf("redis down with a batch in flight: %lld input(s) committed\n",
+           (long long)committed);
+    cr_expect_gt(committed, 0,
+                 "the batch in flight was not committed while Redis was "
+                 "down");
+    expect_all_decided_once(&m);
     market_free(&m);
 }
