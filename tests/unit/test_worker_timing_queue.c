@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define NOW_MS 1767607200000LL /* 2026-01-05T10:00:00Z, a Monday */
 #define OPEN   "lm:{team:na}:open:alex.kim"
@@ -426,6 +427,9 @@ Test(worker_timing_queue, an_assigned_waiting_lead_joins_its_account) {
     char key[LM_KEY_MAX];
     lm_lead_key(W1, key);
     cr_expect(indexed("HSET", key, "acme.com"), "W1's hash: its account");
+    for (size_t i = 0; i < lm_recorder_n_emits(rec); i++)
+        cr_expect_str_neq(lm_recorder_emit(rec, i)->topic, LM_TOPIC_TIMING,
+                          "pause_on_reply is off");
 
     /* W2 (free mail) takes the next slot and joins no account */
     close_one("0123456789abcdef-01234568", "alex.kim", "1", NULL, NULL);
@@ -437,4 +441,54 @@ Test(worker_timing_queue, an_assigned_waiting_lead_joins_its_account) {
         cr_expect_str_neq(lm_recorder_index(rec, i)->argv[0], "EVAL");
     lm_lead_key(W2, key);
     cr_expect(!indexed("HSET", key, "gmail.com"));
+}
+
+/* Timing again, on the shipped config with accounts.pause_on_reply on. */
+static void reinit_pausing(void) {
+    lm_timing_worker.fini(lm_timing_worker.ctx);
+    FILE *in = fopen(LM_SOURCE_DIR "/config/decisions.yaml", "r");
+    cr_assert_not_null(in);
+    static char text[65536];
+    size_t n = fread(text, 1, sizeof(text) - 1, in);
+    fclose(in);
+    text[n] = '\0';
+    char *at = strstr(text, "pause_on_reply: false");
+    cr_assert_not_null(at, "the shipped config has pause_on_reply: false");
+    memcpy(at, "pause_on_reply:  true", 21);
+    char path[] = "/tmp/lm_test_queue_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    cr_assert_not_null(f);
+    cr_assert_eq(fputs(text, f) >= 0 && fclose(f) == 0, 1);
+    lm_settings st;
+    char err[1024] = "";
+    memset(&st, 0, sizeof(st));
+    st.config_path = path;
+    cr_assert_eq(
+        lm_timing_worker.init(lm_timing_worker.ctx, &st, err, sizeof(err)), 0,
+        "%s", err);
+    unlink(path);
+}
+
+/* With pause_on_reply, the joining lead's account_join goes out with the
+ * assignment (its handling holds the lead when a colleague's deal is
+ * already live: test_worker_timing_account); without, none (above). */
+Test(worker_timing_queue, a_joining_lead_asks_whether_a_deal_is_live) {
+    reinit_pausing();
+    pending_at(W1, "acme.com", p1, sizeof(p1));
+    const char *waiting[] = {p1};
+    give_batch(waiting, 1, 60);
+    close_one("0123456789abcdef-01234567", "alex.kim", "1", NULL, NULL);
+    Lastmile__V1__QualificationDecision *d = freed();
+    cr_assert_not_null(d);
+    lastmile__v1__qualification_decision__free_unpacked(d, NULL);
+    const lm_recorded_emit *j = NULL;
+    for (size_t i = 0; i < lm_recorder_n_emits(rec); i++)
+        if (strcmp(lm_recorder_emit(rec, i)->id, W1 ":account_join:acme.com") ==
+            0)
+            j = lm_recorder_emit(rec, i);
+    cr_assert_not_null(j, "account_join of W1");
+    cr_expect_str_eq(j->topic, LM_TOPIC_TIMING);
+    cr_expect_str_eq(j->key, W1);
 }

@@ -188,7 +188,7 @@ static int assign_head(timing_queue *q, const lm_msg *m, size_t ti, size_t oi,
     lm_out_index(out, 10, hset, NULL);
     lm_out_index(out, 3, hdel, NULL);
     /* its account's open leads: a colleague's reply pauses it */
-    if (timing_queue_acct_join(q->policy, d, owner, t->name, out) != 0) {
+    if (timing_queue_acct_join(q->policy, m, d, owner, t->name, out) != 0) {
         lastmile__v1__qualification_decision__free_unpacked(d, NULL);
         return -1;
     }

@@ -2,6 +2,7 @@
  * company account (timing_queue_acct.h). Writes only through the
  * message's lm_out; no state. */
 #include "timing_queue_acct.h"
+#include "timing_account.h"
 
 #include "lm_lead.h"
 #include "lm_route.h"
@@ -19,7 +20,7 @@ static const char join_lua[] =
     "redis.call('HSET', KEYS[2], 'owner', ARGV[2], 'team', ARGV[3]) "
     "return 0";
 
-int timing_queue_acct_join(const lm_policy *p,
+int timing_queue_acct_join(const lm_policy *p, const lm_msg *m,
                            const Lastmile__V1__QualificationDecision *d,
                            const char *owner, const char *team, lm_out *out) {
     const lm_routing_options *o = lm_policy_routing_options(p);
@@ -38,5 +39,8 @@ int timing_queue_acct_join(const lm_policy *p,
     /* another lead's hash than the closing one's: an index command */
     const char *hset[] = {"HSET", key, LM_F_ACCOUNT, dom};
     lm_out_index(out, 4, hset, NULL);
+    /* a colleague's deal already live holds it too */
+    if (timing_account_on_join(p, m, out, d->lead_id, dom) != 0)
+        return -1;
     return lm_out_failed(out) ? -1 : 0;
 }

@@ -17,9 +17,10 @@
  * makes the lead's close leave the set and lower the count
  * (timing_account_on_close, timing_queue_release).
  *
- * Not covered: a lead assigned so while a colleague's deal is already
- * live is not paused from the start (qualification reads the live deals
- * for its own assignments; the freed slot's batch does not).
+ * A colleague's deal that is already live: with pause_on_reply the join
+ * emits account_join (timing_account.h), whose handling reads the
+ * account's live deals and holds the lead when one is live (the freed
+ * slot's batch does not read them; qualification does for its own).
  *
  * Not a public API (workers/timing/ only); the worker's one thread. */
 #ifndef TIMING_QUEUE_ACCT_H
@@ -30,10 +31,11 @@
 
 #include "lastmile/v1/lastmile.pb-c.h"
 
-/* The waiting lead `d` (borrowed) takes a slot of `owner` in `team`: with
- * accounts.same_owner or accounts.pause_on_reply and a company email
- * domain, its account writes go into out. 0 / -1 (an output failed). */
-int timing_queue_acct_join(const lm_policy *p,
+/* The waiting lead `d` (borrowed) of message m's outputs takes a slot of
+ * `owner` in `team`: with accounts.same_owner or accounts.pause_on_reply and a
+ * company email domain, its account writes go into out. 0 / -1 (an output
+ * failed). */
+int timing_queue_acct_join(const lm_policy *p, const lm_msg *m,
                            const Lastmile__V1__QualificationDecision *d,
                            const char *owner, const char *team, lm_out *out);
 
