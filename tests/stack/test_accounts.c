@@ -13,7 +13,10 @@
  *     one slot per owner, a third person of acme.com waits unassigned; a
  *     colleague's close frees a slot, the lead is assigned (first email),
  *     and the other colleague's reply pauses it (issue 13: it joined its
- *     account with the slot, workers/timing/timing_queue_acct.c).
+ *     account with the slot, workers/timing/timing_queue_acct.c);
+ *   accounts.a_lead_assigned_from_the_queue_during_a_deal_waits: the same
+ *     with the colleague's reply before the slot frees: the live deal
+ *     holds the lead when it joins (account_join).
  * The config (written per test): everyone QUALIFIED, team sales (ann,
  * bob), always allowed, a cadence of three emails 10 minutes apart,
  * accounts { same_owner: true, pause_on_reply: true }. */
@@ -251,9 +254,9 @@ static long long waiting_in_sales(redisContext *rc) {
  * freed slot is one of the account's open leads: a colleague's reply
  * pauses it. a and c take the two slots, b waits; a answers
  * NOT_INTERESTED (closes, frees its slot): b is assigned and gets its
- * first email; c replies: b records paused_by c. */
-Test(accounts, a_lead_assigned_from_the_queue_is_paused_by_a_colleague,
-     .fini = teardown, .timeout = 300) {
+ * first email; c replies (after b's assignment, or before it when
+ * reply_first): b records paused_by c. */
+static void queue_then_pause(int reply_first) {
     redisContext *rc = start(config_full);
     static seen s;
     memset(&s, 0, sizeof(s));
@@ -272,6 +275,8 @@ Test(accounts, a_lead_assigned_from_the_queue_is_paused_by_a_colleague,
     cr_assert_eq(waiting_in_sales(rc), 1, "b waits: both owners are full");
     const char *a = s.lead[0], *c = s.lead[1];
 
+    if (reply_first) /* c's deal is live before b has an owner */
+        answer("full-reply-2", c, LASTMILE__V1__RESPONSE_KIND__REPLIED);
     /* a closes: its slot goes to b, whose cadence starts */
     answer("full-no-1", a, LASTMILE__V1__RESPONSE_KIND__NOT_INTERESTED);
     end = fixture_mono_ms() + fixture_ms(30000);
@@ -281,16 +286,28 @@ Test(accounts, a_lead_assigned_from_the_queue_is_paused_by_a_colleague,
     cr_expect_eq(waiting_in_sales(rc), 0);
     const char *b = s.lead[2];
 
-    /* c replies: b, assigned from the queue, pauses */
-    answer("full-reply-2", c, LASTMILE__V1__RESPONSE_KIND__REPLIED);
+    /* c replies (or replied): b, assigned from the queue, pauses */
+    if (!reply_first)
+        answer("full-reply-2", c, LASTMILE__V1__RESPONSE_KIND__REPLIED);
     end = fixture_mono_ms() + fixture_ms(30000);
     while (strcmp(paused_by(rc, b), c) != 0 && fixture_mono_ms() < end)
         reader_drain(s.actions, 200, on_action, &s);
     cr_expect_str_eq(paused_by(rc, b), c,
                      "b (assigned from the queue) is paused by c's reply");
-    printf("pause_on_reply after a freed slot: b paused_by \"%s\"\n",
-           paused_by(rc, b));
+    printf("pause_on_reply after a freed slot (c replied %s b's "
+           "assignment): b paused_by \"%s\"\n",
+           reply_first ? "before" : "after", paused_by(rc, b));
     reader_free(s.actions);
     redisFree(rc);
     unsetenv("LASTMILE_CONFIG");
+}
+
+Test(accounts, a_lead_assigned_from_the_queue_is_paused_by_a_colleague,
+     .fini = teardown, .timeout = 300) {
+    queue_then_pause(0);
+}
+
+Test(accounts, a_lead_assigned_from_the_queue_during_a_deal_waits,
+     .fini = teardown, .timeout = 300) {
+    queue_then_pause(1);
 }
