@@ -250,6 +250,17 @@ static long long waiting_in_sales(redisContext *rc) {
     return n;
 }
 
+/* 1 when lead's deal is in acme.com's live deals. */
+static int deal_live(redisContext *rc, const char *lead) {
+    char k[LM_KEY_MAX];
+    lm_lead_account_deals_key("acme.com", k);
+    redisReply *r = redisCommand(rc, "SISMEMBER %s %s", k, lead);
+    int live = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    if (r)
+        freeReplyObject(r);
+    return live;
+}
+
 /* Issue 13: a lead of acme.com that waited unassigned and then took a
  * freed slot is one of the account's open leads: a colleague's reply
  * pauses it. a and c take the two slots, b waits; a answers
@@ -275,8 +286,13 @@ static void queue_then_pause(int reply_first) {
     cr_assert_eq(waiting_in_sales(rc), 1, "b waits: both owners are full");
     const char *a = s.lead[0], *c = s.lead[1];
 
-    if (reply_first) /* c's deal is live before b has an owner */
+    if (reply_first) { /* c's deal is live before b has an owner */
         answer("full-reply-2", c, LASTMILE__V1__RESPONSE_KIND__REPLIED);
+        end = fixture_mono_ms() + fixture_ms(30000);
+        while (!deal_live(rc, c) && fixture_mono_ms() < end)
+            reader_drain(s.actions, 200, on_action, &s);
+        cr_assert(deal_live(rc, c), "c's deal is live (account_pause done)");
+    }
     /* a closes: its slot goes to b, whose cadence starts */
     answer("full-no-1", a, LASTMILE__V1__RESPONSE_KIND__NOT_INTERESTED);
     end = fixture_mono_ms() + fixture_ms(30000);
