@@ -1,5 +1,6 @@
 /* board_age.h — the age of the oldest intake message on the board, in the
- * clock domain of the time it compares (docs/BOARD.md, "oldest waiting").
+ * clock domain of the time it compares (docs/OBSERVABILITY.md, the
+ * board's "oldest waiting"; cli/board.h).
  *
  * Lead rows and LeadSubmitted.submitted_at_ms hold simulated epoch ms
  * (lm_clock_now_ms); Kafka's message timestamps are real (wall-clock) ms.
@@ -11,7 +12,8 @@
  * submitted_at_ms and only with a fixed scale (1 in production), which
  * maps real ms to simulated ms exactly.
  *
- * Pure but for reading lm_clock; no heap; any thread. */
+ * Pure but for reading lm_clock; the unpacked message is freed before
+ * return; any thread. */
 #ifndef BOARD_AGE_H
 #define BOARD_AGE_H
 
@@ -20,8 +22,8 @@
 
 /* The simulated epoch ms an intake message (a packed LeadSubmitted,
  * borrowed) has waited since: its submitted_at_ms; without one, its
- * Kafka timestamp `kafka_ts_ms` (real ms, <= 0 when none) if the clock is
- * the wall clock. -1 when unknown. */
+ * Kafka timestamp `kafka_ts_ms` (real ms, <= 0 when none) mapped to
+ * simulated ms when the clock has a fixed scale. -1 when unknown. */
 int64_t board_intake_since_ms(const void *payload, size_t len,
                               int64_t kafka_ts_ms);
 /* Seconds from simulated `since_ms` to the clock's simulated now, >= 0. */
