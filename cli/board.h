@@ -49,8 +49,11 @@
  * stage figures as "stages.<name>.<field>".
  *
  * Where a stage's oldest lead comes from (the lead hash, lm_lead.h):
- *   intake         not in Redis yet: the Kafka timestamp of the first
- *                  uncommitted message of each lagging partition;
+ *   intake         not in Redis yet: the first uncommitted message of
+ *                  each lagging partition, since its submitted_at_ms
+ *                  (simulated, as every age here: board_age.h; Kafka's
+ *                  real timestamp only for one without, at a fixed
+ *                  scale);
  *   qualification  stage "qualification" (accepted, not decided), since
  *                  accepted_at;
  *   followup       stage "followup" (decided, or a timer fired: the next

@@ -8,6 +8,7 @@
  *
  * Threads: everything here runs on the collector thread, which alone owns
  * the Kafka handles and the Redis connection (board_internal.h). */
+#include "board_age.h"
 #include "board_internal.h"
 #include "unassigned.h"
 
@@ -96,9 +97,10 @@ static int board_metadata(lm_board *b, int parts[BOARD_STAGES + 1],
     return 0;
 }
 
-/* Reads the timestamp of the message at offset `committed[p]` of each
- * lagging intake partition and returns the oldest (real epoch ms), or -1
- * when none could be read within LM_BOARD_PEEK_TIMEOUT_MS. */
+/* Reads the message at offset `committed[p]` of each lagging intake
+ * partition and returns the oldest time one has waited since (simulated
+ * epoch ms, board_intake_since_ms), or -1 when none could be read within
+ * LM_BOARD_PEEK_TIMEOUT_MS. */
 static int64_t board_peek_oldest(lm_board *b, int nparts,
                                  const int64_t *committed, const int64_t *end) {
     rd_kafka_topic_partition_list_t *l =
@@ -126,8 +128,10 @@ static int64_t board_peek_oldest(lm_board *b, int nparts,
             got++;
             rd_kafka_timestamp_type_t tt;
             int64_t ts = rd_kafka_message_timestamp(rkm, &tt);
-            if (tt != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && ts > 0 &&
-                (oldest < 0 || ts < oldest))
+            ts = board_intake_since_ms(
+                rkm->payload, rkm->payload ? rkm->len : 0,
+                tt != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? ts : -1);
+            if (ts > 0 && (oldest < 0 || ts < oldest))
                 oldest = ts;
         }
         rd_kafka_message_destroy(rkm);
@@ -205,12 +209,9 @@ static void board_stage_kafka(lm_board *b, int i, int nparts, json_t *out,
         json_object_set_new(out, "waiting", json_integer(lag));
         if (lag > 0) {
             int64_t ts = board_peek_oldest(b, nparts, committed, end);
-            if (ts > 0) {
-                double age = (double)(lm_clock_real_ms() - ts) / 1000.0 *
-                             lm_clock_scale();
+            if (ts > 0)
                 json_object_set_new(out, "oldest_waiting_s",
-                                    json_real(age > 0 ? age : 0));
-            }
+                                    json_real(board_age_s(ts)));
         }
     }
 done:

@@ -9,6 +9,14 @@
  *     ("<lead>:action:1", from now), once. A third person of acme.com who
  *     asks while the deal is live gets the first email at once, then
  *     waits too, and goes on after the lost deal.
+ *   accounts.a_lead_assigned_from_the_queue_is_paused_by_a_colleague: with
+ *     one slot per owner, a third person of acme.com waits unassigned; a
+ *     colleague's close frees a slot, the lead is assigned (first email),
+ *     and the other colleague's reply pauses it (issue 13: it joined its
+ *     account with the slot, workers/timing/timing_queue_acct.c);
+ *   accounts.a_lead_assigned_from_the_queue_during_a_deal_waits: the same
+ *     with the colleague's reply before the slot frees: the live deal
+ *     holds the lead when it joins (account_join).
  * The config (written per test): everyone QUALIFIED, team sales (ann,
  * bob), always allowed, a cadence of three emails 10 minutes apart,
  * accounts { same_owner: true, pause_on_reply: true }. */
@@ -128,14 +136,15 @@ static const char *paused_by(redisContext *rc, const char *lead) {
     return out;
 }
 
-Test(accounts, a_reply_pauses_the_account_a_lost_deal_resumes_it,
-     .fini = teardown, .timeout = 300) {
+/* The stack up with config `cfg`, the four workers started; a Redis
+ * connection (caller frees). */
+static redisContext *start(const char *cfg) {
     cr_assert_eq(fixture_up(&fx, 2, SCALE), 0);
     char path[512];
     snprintf(path, sizeof(path), "%s/decisions.yaml", fx.dir);
     FILE *f = fopen(path, "w");
     cr_assert_not_null(f);
-    fputs(config, f);
+    fputs(cfg, f);
     fclose(f);
     setenv("LASTMILE_CONFIG", path, 1);
     static const char *const names[4] = {"intake", "qualification", "followup",
@@ -144,6 +153,12 @@ Test(accounts, a_reply_pauses_the_account_a_lost_deal_resumes_it,
         cr_assert_geq(fixture_start_worker(&fx, names[i]), 0);
     redisContext *rc = redisConnect("127.0.0.1", fx.st.redis_port);
     cr_assert(rc && !rc->err);
+    return rc;
+}
+
+Test(accounts, a_reply_pauses_the_account_a_lost_deal_resumes_it,
+     .fini = teardown, .timeout = 300) {
+    redisContext *rc = start(config);
     static seen s;
     memset(&s, 0, sizeof(s));
     s.actions = reader_new(&fx, "actions");
@@ -197,4 +212,118 @@ Test(accounts, a_reply_pauses_the_account_a_lost_deal_resumes_it,
     reader_free(s.actions);
     redisFree(rc);
     unsetenv("LASTMILE_CONFIG");
+}
+
+/* One slot each (ann, bob), response windows of 2 simulated hours (no
+ * cadence ends while the case runs). */
+static const char config_full[] =
+    "thresholds: { qualified: 0.0, nurture: 0.0 }\n"
+    "channels:\n"
+    "  email: { cost: \"0.02\" }\n"
+    "routing:\n"
+    "  - { team: sales }\n"
+    "teams:\n"
+    "  sales:\n"
+    "    owners:\n"
+    "      - { name: ann, capacity: 1 }\n"
+    "      - { name: bob, capacity: 1 }\n"
+    "cadences:\n"
+    "  qualified:\n"
+    "    allowed_hours: \"00:00-24:00\"\n"
+    "    business_days: [mon, tue, wed, thu, fri, sat, sun]\n"
+    "    steps:\n"
+    "      - { channel: email, wait: 0, response_window: 2h, at: now }\n"
+    "      - { channel: email, wait: 0, response_window: 2h }\n"
+    "  nurture:\n"
+    "    steps:\n"
+    "      - { channel: email, wait: 0, response_window: 2w }\n"
+    "accounts: { same_owner: true, pause_on_reply: true }\n";
+
+/* The number of leads waiting in team sales' queue, -1 on error. */
+static long long waiting_in_sales(redisContext *rc) {
+    char q[LM_KEY_MAX];
+    lm_lead_team_queue_key("sales", q);
+    redisReply *r = redisCommand(rc, "ZCARD %s", q);
+    long long n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    if (r)
+        freeReplyObject(r);
+    return n;
+}
+
+/* 1 when lead's deal is in acme.com's live deals. */
+static int deal_live(redisContext *rc, const char *lead) {
+    char k[LM_KEY_MAX];
+    lm_lead_account_deals_key("acme.com", k);
+    redisReply *r = redisCommand(rc, "SISMEMBER %s %s", k, lead);
+    int live = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    if (r)
+        freeReplyObject(r);
+    return live;
+}
+
+/* Issue 13: a lead of acme.com that waited unassigned and then took a
+ * freed slot is one of the account's open leads: a colleague's reply
+ * pauses it. a and c take the two slots, b waits; a answers
+ * NOT_INTERESTED (closes, frees its slot): b is assigned and gets its
+ * first email; c replies (after b's assignment, or before it when
+ * reply_first): b records paused_by c. */
+static void queue_then_pause(int reply_first) {
+    redisContext *rc = start(config_full);
+    static seen s;
+    memset(&s, 0, sizeof(s));
+    s.actions = reader_new(&fx, "actions");
+    submit("full-1", "ada@acme.com");
+    int64_t end = fixture_mono_ms() + fixture_ms(60000);
+    while (s.n_leads < 1 && fixture_mono_ms() < end)
+        reader_drain(s.actions, 200, on_action, &s);
+    submit("full-2", "cy@acme.com");
+    while (s.n_leads < 2 && fixture_mono_ms() < end)
+        reader_drain(s.actions, 200, on_action, &s);
+    cr_assert_eq(s.n_leads, 2, "a's and c's first emails");
+    submit("full-3", "bea@acme.com");
+    while (waiting_in_sales(rc) != 1 && fixture_mono_ms() < end)
+        reader_drain(s.actions, 200, on_action, &s);
+    cr_assert_eq(waiting_in_sales(rc), 1, "b waits: both owners are full");
+    const char *a = s.lead[0], *c = s.lead[1];
+
+    if (reply_first) { /* c's deal is live before b has an owner */
+        answer("full-reply-2", c, LASTMILE__V1__RESPONSE_KIND__REPLIED);
+        end = fixture_mono_ms() + fixture_ms(30000);
+        while (!deal_live(rc, c) && fixture_mono_ms() < end)
+            reader_drain(s.actions, 200, on_action, &s);
+        cr_assert(deal_live(rc, c), "c's deal is live (account_pause done)");
+    }
+    /* a closes: its slot goes to b, whose cadence starts */
+    answer("full-no-1", a, LASTMILE__V1__RESPONSE_KIND__NOT_INTERESTED);
+    end = fixture_mono_ms() + fixture_ms(30000);
+    while (s.n_leads < 3 && fixture_mono_ms() < end)
+        reader_drain(s.actions, 200, on_action, &s);
+    cr_assert_eq(s.n_leads, 3, "b's first email after the freed slot");
+    cr_expect_eq(waiting_in_sales(rc), 0);
+    const char *b = s.lead[2];
+
+    /* c replies (or replied): b, assigned from the queue, pauses */
+    if (!reply_first)
+        answer("full-reply-2", c, LASTMILE__V1__RESPONSE_KIND__REPLIED);
+    end = fixture_mono_ms() + fixture_ms(30000);
+    while (strcmp(paused_by(rc, b), c) != 0 && fixture_mono_ms() < end)
+        reader_drain(s.actions, 200, on_action, &s);
+    cr_expect_str_eq(paused_by(rc, b), c,
+                     "b (assigned from the queue) is paused by c's reply");
+    printf("pause_on_reply after a freed slot (c replied %s b's "
+           "assignment): b paused_by \"%s\"\n",
+           reply_first ? "before" : "after", paused_by(rc, b));
+    reader_free(s.actions);
+    redisFree(rc);
+    unsetenv("LASTMILE_CONFIG");
+}
+
+Test(accounts, a_lead_assigned_from_the_queue_is_paused_by_a_colleague,
+     .fini = teardown, .timeout = 300) {
+    queue_then_pause(0);
+}
+
+Test(accounts, a_lead_assigned_from_the_queue_during_a_deal_waits,
+     .fini = teardown, .timeout = 300) {
+    queue_then_pause(1);
 }

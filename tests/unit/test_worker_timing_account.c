@@ -6,8 +6,9 @@
  * response timer moves nothing and followup sends none of its touches;
  * A's deal lost emits account_resume, whose release gives B its next step
  * from now (or closes it past the end); A's sale emits account_end, whose
- * close ends B's cadence; qualification keeps the account's open set; the
- * switch off does nothing of it.
+ * close ends B's cadence; qualification keeps the account's open set; a
+ * lead that joined from the unassigned queue (account_join) is held by a
+ * colleague's live deal; the switch off does nothing of it.
  *
  * The config is the shipped config/decisions.yaml with pause_on_reply
  * switched on (the qualified cadence: email now, call, email after 2d,
@@ -289,6 +290,38 @@ Test(timing_account, the_account_event_reaches_every_other_open_lead) {
     lm_recorder_reply_strs(rec, 1, deals);
     run(in);
     cr_expect_not_null(emitted_id("timing", LEAD_B ":account_close:" LEAD_A));
+}
+
+/* B joined the account with a freed slot (timing_queue_acct.c): a live
+ * deal of a colleague holds it, the smallest lead id's (the hold A's own
+ * pause gave B would have had); no live deal, or B's own, holds nothing. */
+Test(timing_account, a_lead_joining_from_the_queue_is_held_by_a_live_deal) {
+    ev_buf x;
+    const char *members[] = {LEAD_A, LEAD_B, LEAD_C};
+    const char *deals[] = {LEAD_C, LEAD_A}, *own[] = {LEAD_B};
+    ProtobufCMessage *in = account_event(&x, LEAD_B, LM_ACCT_JOIN, ACCT);
+    lm_recorder_reset(rec);
+    lm_recorder_reply_strs(rec, 3, members);
+    lm_recorder_reply_strs(rec, 2, deals);
+    run(in);
+    cr_expect_eq(lm_recorder_n_planned(rec), 2, "the account's sets alone");
+    cr_expect_str_eq(lm_recorder_ident(rec)->id, LEAD_B ":account_join:" ACCT);
+    cr_expect_eq(n_on("timing"), 1, "one hold");
+    cr_expect_not_null(emitted_id("timing", LEAD_B ":account_hold:" LEAD_A));
+    char dset[LM_KEY_MAX];
+    lm_lead_account_deals_key(ACCT, dset);
+    cr_expect_null(lm_recorder_find(rec, "SADD", dset), "no deal of B's");
+    cr_expect_null(lm_recorder_find(rec, "SREM", dset));
+    lm_recorder_reset(rec);
+    lm_recorder_reply_strs(rec, 3, members);
+    lm_recorder_reply_strs(rec, 0, NULL);
+    run(in);
+    cr_expect_eq(n_on("timing"), 0, "no live deal: nothing to wait for");
+    lm_recorder_reset(rec);
+    lm_recorder_reply_strs(rec, 3, members);
+    lm_recorder_reply_strs(rec, 1, own);
+    run(in);
+    cr_expect_eq(n_on("timing"), 0, "its own deal does not hold it");
 }
 
 /* Two colleagues' deals live (A's and C's): A's lost deal releases nobody;

@@ -12,7 +12,9 @@
  * took no slot (nurture), or an owner still at capacity, frees nothing; a
  * lead closed while it waited leaves the queue; the account's open count
  * falls; a slot of an overflow team takes the waiting leads of the teams
- * that overflow into it. */
+ * that overflow into it; a waiting lead of a company account that takes a
+ * slot joins its account (open set, open count, its hash's account), so a
+ * colleague's reply pauses it (accounts.pause_on_reply). */
 #include "lm_lead.h"
 #include "lm_recorder.h"
 #include "lm_sla.h"
@@ -25,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define NOW_MS 1767607200000LL /* 2026-01-05T10:00:00Z, a Monday */
 #define OPEN   "lm:{team:na}:open:alex.kim"
@@ -52,9 +55,11 @@ TestSuite(worker_timing_queue, .init = setup, .fini = teardown);
 
 /* A waiting lead's pending decision as qualification queues it (packed;
  * no doubles, so no NUL: it passes as a string reply). */
-static void pending(const char *lead_id, char *out, size_t outsz) {
+static void pending_at(const char *lead_id, const char *domain, char *out,
+                       size_t outsz) {
     Lastmile__V1__LeadAccepted l = LASTMILE__V1__LEAD_ACCEPTED__INIT;
     l.lead_id = (char *)lead_id;
+    l.email_domain = (char *)domain;
     l.country = "US";
     l.timezone = "America/New_York";
     Lastmile__V1__QualificationDecision d =
@@ -74,6 +79,10 @@ static void pending(const char *lead_id, char *out, size_t outsz) {
     lastmile__v1__qualification_decision__pack(&d, (uint8_t *)out);
     out[n] = '\0';
     cr_assert_eq(strlen(out), n, "the packed decision has a NUL");
+}
+
+static void pending(const char *lead_id, char *out, size_t outsz) {
+    pending_at(lead_id, "", out, outsz);
 }
 
 static char p1[512], p2[512], p3[512];
@@ -382,4 +391,104 @@ Test(worker_timing_queue, a_slot_of_the_overflow_team_takes_its_waiting_leads) {
     lastmile__v1__qualification_decision__free_unpacked(d, NULL);
     cr_expect(indexed("SADD", "lm:{team:general}:open:casey.ng", W1));
     cr_expect(indexed("ZREM", QUEUE, p1), "it leaves na's queue");
+}
+
+/* Issue 13, accounts: a lead of a company account that waited joins the
+ * account when it takes a freed slot, in the same outputs (one
+ * transaction): its account's open set (where a colleague's reply finds
+ * the leads to pause, timing_account.c) and open count, once however
+ * often it runs (the EVAL counts only a new member), and its hash's
+ * account (its close leaves the set and lowers the count). A free-mail
+ * lead joins no account. */
+Test(worker_timing_queue, an_assigned_waiting_lead_joins_its_account) {
+    pending_at(W1, "acme.com", p1, sizeof(p1));
+    pending_at(W2, "gmail.com", p2, sizeof(p2));
+    const char *waiting[] = {p1, p2};
+    give_batch(waiting, 2, 60);
+    close_one("0123456789abcdef-01234567", "alex.kim", "1", NULL, NULL);
+    Lastmile__V1__QualificationDecision *d = freed();
+    cr_assert_not_null(d);
+    cr_expect_str_eq(d->lead_id, W1);
+    lastmile__v1__qualification_decision__free_unpacked(d, NULL);
+    const lm_recorded_cmd *e = NULL;
+    for (size_t i = 0; i < lm_recorder_n_index(rec); i++)
+        if (strcmp(lm_recorder_index(rec, i)->argv[0], "EVAL") == 0)
+            e = lm_recorder_index(rec, i);
+    cr_assert_not_null(e, "W1 joins acme.com's open leads");
+    cr_assert_eq(e->argc, 8);
+    cr_expect_str_eq(e->argv[2], "2", "two keys of one slot");
+    cr_expect_str_eq(e->argv[3], "lm:{acct:acme.com}:open");
+    cr_expect_str_eq(e->argv[4], "lm:{acct:acme.com}");
+    cr_expect_str_eq(e->argv[5], W1);
+    cr_expect_str_eq(e->argv[6], "alex.kim");
+    cr_expect_str_eq(e->argv[7], "na");
+    cr_expect(strstr(e->argv[1], "SADD") && strstr(e->argv[1], "== 1"),
+              "the count rises only with a new member: %s", e->argv[1]);
+    char key[LM_KEY_MAX];
+    lm_lead_key(W1, key);
+    cr_expect(indexed("HSET", key, "acme.com"), "W1's hash: its account");
+    for (size_t i = 0; i < lm_recorder_n_emits(rec); i++)
+        cr_expect_str_neq(lm_recorder_emit(rec, i)->topic, LM_TOPIC_TIMING,
+                          "pause_on_reply is off");
+
+    /* W2 (free mail) takes the next slot and joins no account */
+    close_one("0123456789abcdef-01234568", "alex.kim", "1", NULL, NULL);
+    d = freed();
+    cr_assert_not_null(d);
+    cr_expect_str_eq(d->lead_id, W2);
+    lastmile__v1__qualification_decision__free_unpacked(d, NULL);
+    for (size_t i = 0; i < lm_recorder_n_index(rec); i++)
+        cr_expect_str_neq(lm_recorder_index(rec, i)->argv[0], "EVAL");
+    lm_lead_key(W2, key);
+    cr_expect(!indexed("HSET", key, "gmail.com"));
+}
+
+/* Timing again, on the shipped config with accounts.pause_on_reply on. */
+static void reinit_pausing(void) {
+    lm_timing_worker.fini(lm_timing_worker.ctx);
+    FILE *in = fopen(LM_SOURCE_DIR "/config/decisions.yaml", "r");
+    cr_assert_not_null(in);
+    static char text[65536];
+    size_t n = fread(text, 1, sizeof(text) - 1, in);
+    fclose(in);
+    text[n] = '\0';
+    char *at = strstr(text, "pause_on_reply: false");
+    cr_assert_not_null(at, "the shipped config has pause_on_reply: false");
+    memcpy(at, "pause_on_reply:  true", 21);
+    char path[] = "/tmp/lm_test_queue_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    cr_assert_not_null(f);
+    cr_assert_eq(fputs(text, f) >= 0 && fclose(f) == 0, 1);
+    lm_settings st;
+    char err[1024] = "";
+    memset(&st, 0, sizeof(st));
+    st.config_path = path;
+    cr_assert_eq(
+        lm_timing_worker.init(lm_timing_worker.ctx, &st, err, sizeof(err)), 0,
+        "%s", err);
+    unlink(path);
+}
+
+/* With pause_on_reply, the joining lead's account_join goes out with the
+ * assignment (its handling holds the lead when a colleague's deal is
+ * already live: test_worker_timing_account); without, none (above). */
+Test(worker_timing_queue, a_joining_lead_asks_whether_a_deal_is_live) {
+    reinit_pausing();
+    pending_at(W1, "acme.com", p1, sizeof(p1));
+    const char *waiting[] = {p1};
+    give_batch(waiting, 1, 60);
+    close_one("0123456789abcdef-01234567", "alex.kim", "1", NULL, NULL);
+    Lastmile__V1__QualificationDecision *d = freed();
+    cr_assert_not_null(d);
+    lastmile__v1__qualification_decision__free_unpacked(d, NULL);
+    const lm_recorded_emit *j = NULL;
+    for (size_t i = 0; i < lm_recorder_n_emits(rec); i++)
+        if (strcmp(lm_recorder_emit(rec, i)->id, W1 ":account_join:acme.com") ==
+            0)
+            j = lm_recorder_emit(rec, i);
+    cr_assert_not_null(j, "account_join of W1");
+    cr_expect_str_eq(j->topic, LM_TOPIC_TIMING);
+    cr_expect_str_eq(j->key, W1);
 }

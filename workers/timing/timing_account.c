@@ -28,7 +28,7 @@ static int kind_is(const Lastmile__V1__TimerFired *t, const char *k) {
 /* Hop 1: about the answering lead, the account in the id. */
 static int fan_out_kind(const Lastmile__V1__TimerFired *t) {
     return kind_is(t, LM_ACCT_PAUSE) || kind_is(t, LM_ACCT_RESUME) ||
-           kind_is(t, LM_ACCT_END);
+           kind_is(t, LM_ACCT_END) || kind_is(t, LM_ACCT_JOIN);
 }
 
 int timing_account_event(const Lastmile__V1__TimingEvent *ev) {
@@ -128,9 +128,29 @@ static int other_deal(const lm_msg *m, const char *lead) {
     return 0;
 }
 
+/* A lead that joined the account from the queue: held by the live deal
+ * of the smallest colleague's lead id, if any (reply 1). */
+static int join(const lm_msg *m, lm_out *out,
+                const Lastmile__V1__TimerFired *t) {
+    const char *by = NULL;
+    size_t n = lm_read_elems(&m->reads, 1);
+    for (size_t i = 0; i < n; i++) {
+        const char *d = lm_read_elem_str(&m->reads, 1, i, NULL);
+        char tag[LM_PERSON_MAX];
+        if (d && strcmp(d, t->lead_id) != 0 && lm_lead_tag(d, tag) == 0 &&
+            (!by || strcmp(d, by) < 0))
+            by = d;
+    }
+    lm_out_count(out, "lastmile_account_events_total",
+                 "kind=\"" LM_ACCT_JOIN "\"", 1);
+    return by ? emit_event(m, out, t->lead_id, LM_ACCT_HOLD, by) : 0;
+}
+
 static int fan_out(const lm_msg *m, lm_out *out,
                    const Lastmile__V1__TimerFired *t) {
     char deals[LM_KEY_MAX], labels[48];
+    if (kind_is(t, LM_ACCT_JOIN))
+        return join(m, out, t);
     lm_lead_account_deals_key(id_tail(t), deals);
     const char *upd[] = {kind_is(t, LM_ACCT_PAUSE) ? "SADD" : "SREM", deals,
                          t->lead_id};
@@ -283,6 +303,14 @@ int timing_account_on_reply(timing_ctx *c, const lm_msg *m, lm_out *out,
     lm_lead_key(lead_id, key);
     lm_out_write_strs(out, "HSET", key, LM_F_ACCT_PAUSED, "1", NULL);
     return emit_event(m, out, lead_id, LM_ACCT_PAUSE, dom);
+}
+
+int timing_account_on_join(const lm_policy *p, const lm_msg *m, lm_out *out,
+                           const char *lead_id, const char *domain) {
+    if (!lm_policy_routing_options(p)->accounts_pause_on_reply || !domain ||
+        strlen(domain) >= ACCT_DOMAIN_MAX || !lm_route_company_domain(domain))
+        return 0;
+    return emit_event(m, out, lead_id, LM_ACCT_JOIN, domain);
 }
 
 int timing_account_on_close(timing_ctx *c, const lm_msg *m, lm_out *out,

@@ -38,9 +38,15 @@
  *                 touch taken back, closed NO_RESPONSE.
  * A lead assigned while a deal is live is paused by qualification
  * (paused_by "account", LM_PAUSED_ACCOUNT) after its first touch's
- * decision. A paused lead that answers itself is handled as any lead (its
- * own hand-off). followup sends no NextTouch of a paused lead; timing moves no
- * paused lead on when a response timer of it fires.
+ * decision. A lead B that waited unassigned and joins its account with a
+ * freed slot (timing_queue_acct.h) emits account_join (hop 1, id
+ * "<B>:account_join:<domain>", planned as the others): when a deal of a
+ * colleague A is live, it emits the account_hold "<B>:account_hold:<A>"
+ * (A the smallest such lead id), so B waits for the deal's end like the
+ * others (the same id as A's own pause would give it: once). A paused lead that
+ * answers itself is handled as any lead (its own hand-off). followup sends no
+ * NextTouch of a paused lead; timing moves no paused lead on when a response
+ * timer of it fires.
  *
  * Not a public API (workers/timing/ only). The worker's one thread. */
 #ifndef TIMING_ACCOUNT_H
@@ -54,6 +60,8 @@
 #define LM_ACCT_HOLD    "account_hold"
 #define LM_ACCT_RELEASE "account_release"
 #define LM_ACCT_CLOSE   "account_close"
+/* hop 1 of a lead that joined its account from the unassigned queue */
+#define LM_ACCT_JOIN "account_join"
 
 /* 1 when the event is one of the six kinds above. */
 int timing_account_event(const Lastmile__V1__TimingEvent *ev);
@@ -73,6 +81,10 @@ int timing_account_handle(timing_ctx *c, const lm_msg *m, lm_out *out,
  * company account, marks it and emits account_pause. 0 / -1. */
 int timing_account_on_reply(timing_ctx *c, const lm_msg *m, lm_out *out,
                             const char *lead_id);
+/* A waiting lead joined its company account `domain` with a freed slot
+ * (timing_queue_acct.c): with pause_on_reply, emits account_join. 0 / -1. */
+int timing_account_on_join(const lm_policy *p, const lm_msg *m, lm_out *out,
+                           const char *lead_id, const char *domain);
 /* The lead closes with `status` (lm_timing_close_lead): it leaves its
  * account's set; with pause_on_reply, a sale emits account_end, another
  * end of a deal that paused the account account_resume. 0 / -1. */

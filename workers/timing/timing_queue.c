@@ -1,6 +1,7 @@
 /* timing_queue.c — a freed slot goes to the team's oldest unassigned lead
  * (timing_queue.h). */
 #include "timing_queue.h"
+#include "timing_queue_acct.h"
 
 #include "lm_fmt.h"
 #include "lm_lead.h"
@@ -186,6 +187,11 @@ static int assign_head(timing_queue *q, const lm_msg *m, size_t ti, size_t oi,
     lm_out_index(out, 3, zrem, zl);
     lm_out_index(out, 10, hset, NULL);
     lm_out_index(out, 3, hdel, NULL);
+    /* its account's open leads: a colleague's reply pauses it */
+    if (timing_queue_acct_join(q->policy, m, d, owner, t->name, out) != 0) {
+        lastmile__v1__qualification_decision__free_unpacked(d, NULL);
+        return -1;
+    }
     q->loads[ti][oi]++;
     lm_fmt_cat(next, sizeof(next), "cadence from step 1 by ", owner,
                " (a slot freed)", NULL);

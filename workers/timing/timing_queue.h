@@ -8,7 +8,8 @@
  * set, ZREM from the queue, the waiting lead's hash updated, and its
  * QualificationDecision (reason "slot_freed", decision_id
  * "<lead_id>:decision:assigned", packed by qualification when it queued
- * the lead) emitted on lastmile.followup with O as owner — all in the
+ * the lead) emitted on lastmile.followup with O as owner, and a lead of a
+ * company account joins that account (timing_queue_acct.h) — all in the
  * closing message's outputs, so effectively once: a redelivered close is
  * recovered from its done record and assigns nothing again.
  *
