@@ -102,6 +102,11 @@ int lm_devstack_broker_ctl(const lm_devstack *st, const char *command);
  * 0 / -1 with err; on failure everything started is stopped. */
 int lm_devstack_cluster_up(const lm_devstack_opts *o, lm_devstack *st,
                            char *err, size_t errsz);
+/* Fills ports with LM_DEVSTACK_CLUSTER_NODES loopback ports p whose
+ * cluster bus port p+10000 is free too, from a start that differs per
+ * process (so parallel stacks and tests rarely collide). 0 / -1. Used by
+ * lm_devstack_cluster_up and by the tests' cluster fixture. */
+int lm_devstack_cluster_ports(int ports[LM_DEVSTACK_CLUSTER_NODES]);
 /* Stops the cluster whose pids <dir>/cluster.pids holds (SIGTERM, then
  * SIGKILL after a grace period) and removes the file. Safe when none. */
 void lm_devstack_cluster_stop(const char *dir);

@@ -59,9 +59,7 @@ static int port_free(int port) {
     return ok;
 }
 
-/* Six ports p with p and p+10000 free, from a start that differs per
- * process. 0 / -1. */
-static int pick_ports(int ports[LM_DEVSTACK_CLUSTER_NODES]) {
+int lm_devstack_cluster_ports(int ports[LM_DEVSTACK_CLUSTER_NODES]) {
     int span = PORT_HI - PORT_LO;
     int p = PORT_LO + (int)(((int64_t)getpid() * 7919 + now_ms()) % span);
     int n = 0;
@@ -240,7 +238,7 @@ int lm_devstack_cluster_up(const lm_devstack_opts *o, lm_devstack *st,
                            char *err, size_t errsz) {
     if (fresh_dir(st, err, errsz) != 0)
         goto fail;
-    if (pick_ports(st->cluster_ports) != 0) {
+    if (lm_devstack_cluster_ports(st->cluster_ports) != 0) {
         snprintf(err, errsz,
                  "no six free loopback ports p with p+10000 free between %d "
                  "and %d",

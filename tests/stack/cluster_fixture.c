@@ -1,16 +1,18 @@
 /* cluster_fixture.c — see cluster_fixture.h. */
 #include "cluster_fixture.h"
 
-#include <arpa/inet.h>
+#include "lm_devstack.h"
+
+_Static_assert(CFX_NODES == LM_DEVSTACK_CLUSTER_NODES,
+               "the fixture's nodes are the dev stack's");
+
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,32 +21,6 @@ static long long mono_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int port_free(int port) {
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons((uint16_t)port);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return 0;
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    int ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-    close(fd);
-    return ok;
-}
-
-/* Ports p with p and its cluster bus port p+10000 both free. */
-static int pick_ports(cluster_fx *c) {
-    int base = 20000 + (int)((getpid() * 7919 + mono_ms()) % 9000);
-    int n = 0;
-    for (int p = base; n < CFX_NODES && p < 30000; p++)
-        if (port_free(p) && port_free(p + 10000))
-            c->ports[n++] = p;
-    return n == CFX_NODES ? 0 : -1;
 }
 
 /* Forks argv into the servers' process group, output to log. */
@@ -195,7 +171,7 @@ int cluster_fx_up(cluster_fx *c, char *err, size_t errsz) {
         c->dir[0] = '\0';
         return -1;
     }
-    if (pick_ports(c) != 0) {
+    if (lm_devstack_cluster_ports(c->ports) != 0) {
         snprintf(err, errsz, "no six free port pairs (p, p+10000)");
         goto fail;
     }
