@@ -21,7 +21,9 @@
  * keeps working on "the live batch" (rt->items, rt->recs, ...). Settling
  * swaps them back for the time it takes. A delivery report names its
  * record by the arrays' generation (rec_seq) and index, so it finds it
- * live or parked.
+ * live or parked. Any per-batch state added to lm_runtime that is used
+ * after a batch's EXEC (by produce, the read-back or commit) must be
+ * swapped in swap_live too, or a parked batch shares it with the next.
  *
  * LASTMILE_OVERLAP=0 turns it off: each batch is finished before the next
  * is taken, as before. Ownership: rt->parked and its arrays are the
