@@ -148,29 +148,41 @@ static void write_pid(const char *dir, const char *name, pid_t pid) {
 
 /* ========================================================= redis-server */
 
+int lm_devstack_redis_argv(char **argv, size_t cap, char *port, char *dir,
+                           char *const *extra) {
+    static char *const head[] = {"redis-server", "--port", NULL, "--bind",
+                                 "127.0.0.1"};
+    static char *const tail[] = {
+        "--appendonly", "yes", "--appendfsync",    "everysec", "--save", "",
+        "--daemonize",  "no",  "--protected-mode", "yes"};
+    size_t n = 0, nh = sizeof(head) / sizeof(head[0]),
+           nt = sizeof(tail) / sizeof(tail[0]), ne = 0;
+    while (extra && extra[ne])
+        ne++;
+    if (nh + ne + 2 + nt + 1 > cap)
+        return -1;
+    for (size_t i = 0; i < nh; i++)
+        argv[n++] = i == 2 ? port : head[i];
+    for (size_t i = 0; i < ne; i++)
+        argv[n++] = extra[i];
+    argv[n++] = "--dir";
+    argv[n++] = dir;
+    for (size_t i = 0; i < nt; i++)
+        argv[n++] = tail[i];
+    argv[n] = NULL;
+    return (int)n;
+}
+
 int lm_devstack_redis_start(lm_devstack *st, int die_with_parent, char *err,
                             size_t errsz) {
     char port[16], logfile[700];
     snprintf(port, sizeof(port), "%d", st->redis_port);
     snprintf(logfile, sizeof(logfile), "%s/redis.log", st->dir);
-    char *argv[] = {"redis-server",
-                    "--port",
-                    port,
-                    "--bind",
-                    "127.0.0.1",
-                    "--dir",
-                    st->dir,
-                    "--appendonly",
-                    "yes",
-                    "--appendfsync",
-                    "everysec",
-                    "--save",
-                    "",
-                    "--daemonize",
-                    "no",
-                    "--protected-mode",
-                    "yes",
-                    NULL};
+    char *argv[32];
+    if (lm_devstack_redis_argv(argv, 32, port, st->dir, NULL) < 0) {
+        snprintf(err, errsz, "redis-server: too many arguments");
+        return -1;
+    }
     st->redis_pid = spawn(argv, logfile, die_with_parent);
     if (st->redis_pid < 0) {
         snprintf(err, errsz, "fork: %s", strerror(errno));

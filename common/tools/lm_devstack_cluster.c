@@ -102,30 +102,18 @@ static int start_node(lm_devstack *st, int i, int die_with_parent, char *err,
         snprintf(err, errsz, "cannot create %s: %s", ndir, strerror(errno));
         return -1;
     }
-    char *argv[] = {"redis-server",
-                    "--port",
-                    port,
-                    "--bind",
-                    "127.0.0.1",
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    "nodes.conf",
-                    "--cluster-node-timeout",
-                    NODE_TIMEOUT_MS,
-                    "--dir",
-                    ndir,
-                    "--appendonly",
-                    "yes",
-                    "--appendfsync",
-                    "everysec",
-                    "--save",
-                    "",
-                    "--daemonize",
-                    "no",
-                    "--protected-mode",
-                    "yes",
-                    NULL};
+    char *const cluster_opts[] = {"--cluster-enabled",
+                                  "yes",
+                                  "--cluster-config-file",
+                                  "nodes.conf",
+                                  "--cluster-node-timeout",
+                                  NODE_TIMEOUT_MS,
+                                  NULL};
+    char *argv[32];
+    if (lm_devstack_redis_argv(argv, 32, port, ndir, cluster_opts) < 0) {
+        snprintf(err, errsz, "redis-server: too many arguments");
+        return -1;
+    }
     st->cluster_pids[i] = lm_devstack_spawn(argv, log, die_with_parent);
     if (st->cluster_pids[i] <= 0) {
         st->cluster_pids[i] = 0;

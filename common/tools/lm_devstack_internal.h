@@ -19,5 +19,13 @@ void lm_devstack_stop_pid(pid_t pid, int hard);
 int lm_devstack_write_file(const char *dir, const char *name, const char *text);
 int lm_devstack_read_file(const char *dir, const char *name, char *buf,
                           size_t bufsz);
+/* The redis-server command line of every embedded Redis, single or a
+ * cluster's node: port and dir, then `extra` (NULL-ended, may be NULL:
+ * the cluster's options), then the persistence every one of them keeps
+ * (AOF, fsync every second, no RDB snapshots: docs/PERFORMANCE.md, "The
+ * AOF rewrite"). Fills argv (cap entries, NULL-ended) with pointers to
+ * the arguments; nothing is copied. The count, or -1 when cap is short. */
+int lm_devstack_redis_argv(char **argv, size_t cap, char *port, char *dir,
+                           char *const *extra);
 
 #endif
