@@ -40,15 +40,15 @@ Test(learn, each_level_has_its_key) {
     char k[LM_LEARN_LEVELS][LM_LEARN_KEY_MAX];
     cr_assert_eq(lm_learn_keys(&c, "EMEA/ent", "ic", "qualified", "call", 2, k),
                  0);
-    cr_expect_str_eq(k[LM_LEARN_GLOBAL], "lm:{learn}:slots:*|ic");
-    cr_expect_str_eq(k[LM_LEARN_REGION], "lm:{learn}:slots:EMEA|ic");
-    cr_expect_str_eq(k[LM_LEARN_SEGMENT], "lm:{learn}:slots:EMEA/ent|ic");
+    cr_expect_str_eq(k[LM_LEARN_GLOBAL], "lm:{learn:*|ic}:slots");
+    cr_expect_str_eq(k[LM_LEARN_REGION], "lm:{learn:EMEA|ic}:slots");
+    cr_expect_str_eq(k[LM_LEARN_SEGMENT], "lm:{learn:EMEA/ent|ic}:slots");
     cr_expect_str_eq(k[LM_LEARN_CELL],
-                     "lm:{learn}:slots:EMEA/ent|ic.qualified.call");
+                     "lm:{learn:EMEA/ent|ic.qualified.call}:slots");
     c.features = LM_LEARN_F_STEP;
     cr_assert_eq(lm_learn_keys(&c, "NA/smb", "ic", "q", "call", 2, k), 0);
-    cr_expect_str_eq(k[LM_LEARN_SEGMENT], "lm:{learn}:slots:NA/smb|all");
-    cr_expect_str_eq(k[LM_LEARN_CELL], "lm:{learn}:slots:NA/smb|all.s2");
+    cr_expect_str_eq(k[LM_LEARN_SEGMENT], "lm:{learn:NA/smb|all}:slots");
+    cr_expect_str_eq(k[LM_LEARN_CELL], "lm:{learn:NA/smb|all.s2}:slots");
     c.features = 0; /* no split: the cell is the segment */
     cr_assert_eq(lm_learn_keys(&c, "NA/smb", "ic", "q", "call", 2, k), 0);
     cr_expect_str_eq(k[LM_LEARN_CELL], "");

@@ -36,7 +36,7 @@
 #define SEGMENT "NA/mid"
 /* the segment level of the learned counts (lm_learn_keys) of a lead whose
  * hash has no role (a lead from before roles: "-") */
-#define SLOTS    LM_LEARN_KEY_PREFIX "NA/mid|-"
+#define SLOTS    LM_LEARN_KEY_PREFIX "NA/mid|-" LM_LEARN_KEY_SUFFIX
 #define OPEN_SET "lm:{team:na}:open:alex.kim"
 
 static lm_recorder *rec;
@@ -889,11 +889,15 @@ Test(worker_timing, the_learning_arm_goes_where_responses_came) {
     cr_assert_eq(read->argc, 3 + LM_LEARN_LEVELS, "one script, four levels");
     cr_expect_str_eq(read->argv[0], "EVAL");
     cr_expect_str_eq(read->argv[2], "4");
-    cr_expect_str_eq(read->argv[3], LM_LEARN_KEY_PREFIX "*|exec");
-    cr_expect_str_eq(read->argv[4], LM_LEARN_KEY_PREFIX "NA|exec");
-    cr_expect_str_eq(read->argv[5], LM_LEARN_KEY_PREFIX "NA/mid|exec");
+    cr_expect_str_eq(read->argv[3],
+                     LM_LEARN_KEY_PREFIX "*|exec" LM_LEARN_KEY_SUFFIX);
+    cr_expect_str_eq(read->argv[4],
+                     LM_LEARN_KEY_PREFIX "NA|exec" LM_LEARN_KEY_SUFFIX);
+    cr_expect_str_eq(read->argv[5],
+                     LM_LEARN_KEY_PREFIX "NA/mid|exec" LM_LEARN_KEY_SUFFIX);
     cr_expect_str_eq(read->argv[6],
-                     LM_LEARN_KEY_PREFIX "NA/mid|exec.qualified.email",
+                     LM_LEARN_KEY_PREFIX
+                     "NA/mid|exec.qualified.email" LM_LEARN_KEY_SUFFIX,
                      "the cell of the next step: its cadence and channel");
     Lastmile__V1__FollowUpEvent *ev =
         (Lastmile__V1__FollowUpEvent *)lm_recorder_emit_unpack(
@@ -956,9 +960,11 @@ Test(worker_timing, an_answer_is_credited_to_the_touch_it_answers) {
     cr_expect_str_eq(hmget->argv[hmget->argc - 1], LM_F_SLOT_OF "0",
                      "the lead's read asks for the answered touch's slot");
     const char *levels[] = {
-        LM_LEARN_KEY_PREFIX "*|manager", LM_LEARN_KEY_PREFIX "NA|manager",
-        LM_LEARN_KEY_PREFIX "NA/mid|manager",
-        LM_LEARN_KEY_PREFIX "NA/mid|manager.qualified.email"};
+        LM_LEARN_KEY_PREFIX "*|manager" LM_LEARN_KEY_SUFFIX,
+        LM_LEARN_KEY_PREFIX "NA|manager" LM_LEARN_KEY_SUFFIX,
+        LM_LEARN_KEY_PREFIX "NA/mid|manager" LM_LEARN_KEY_SUFFIX,
+        LM_LEARN_KEY_PREFIX
+        "NA/mid|manager.qualified.email" LM_LEARN_KEY_SUFFIX};
     for (size_t k = 0; k < 4; k++) {
         int hit = 0, wrong = 0;
         for (size_t i = 0; i < lm_recorder_n_index(rec); i++) {
