@@ -6,6 +6,7 @@
 #include "timing_account.h"
 #include "timing_internal.h"
 #include "timing_learn.h"
+#include "timing_migrate.h"
 #include "timing_owner.h"
 #include "timing_queue.h"
 
@@ -556,4 +557,5 @@ const lm_worker lm_timing_worker = {
     .fire_timer = timing_fire_timer,
     .init = timing_init,
     .fini = timing_fini,
+    .start = timing_migrate_start, /* old key layouts (timing_migrate.h) */
 };
