@@ -916,6 +916,75 @@ Test(worker_timing, the_learning_arm_goes_where_responses_came) {
     protobuf_c_message_free_unpacked(&ev->base, NULL);
 }
 
+/* On a Redis Cluster (LASTMILE_REDIS_URL redis+cluster://) the levels'
+ * keys are on different slots, which one script cannot read: reply 1 is
+ * the market level alone and the other three levels are one EVAL each
+ * (ARGV: the level) at the end of the plan; the choice reads them there
+ * and goes where the segment's answers came, as on a single Redis. */
+Test(worker_timing, on_a_cluster_each_level_is_read_on_its_own) {
+    lm_timing_worker.fini(lm_timing_worker.ctx);
+    lm_settings s;
+    char err[1024] = "";
+    memset(&s, 0, sizeof(s));
+    s.redis_url = "redis+cluster://127.0.0.1:7000,127.0.0.1:7001";
+    cr_assert_eq(
+        lm_timing_worker.init(lm_timing_worker.ctx, &s, err, sizeof(err)), 0,
+        "%s", err);
+    static char fields[168][24], counts[168][8];
+    const char *pairs[2 * 168 + 1];
+    size_t n = 0;
+    for (int k = 0; k < 168; k++) {
+        snprintf(fields[k], sizeof(fields[k]), "%d:%d:%c", LM_LEARN_SEGMENT, k,
+                 k == 63 ? 's' : 'f');
+        snprintf(counts[k], sizeof(counts[k]), "1000");
+        pairs[n++] = fields[k];
+        pairs[n++] = counts[k];
+    }
+    pairs[n] = NULL;
+    lead_state st = waiting;
+    st.adaptive = "1";
+    timing_ev x;
+    ProtobufCMessage *in =
+        timer_fired(&x, LEAD, 1, SEGMENT "|exec|qualified", NOW_MS - HOUR_MS);
+    /* a first run says how many reads the plan has */
+    give_state(in, &st, NULL);
+    run(in, "counting the reads");
+    size_t planned = lm_recorder_n_planned(rec);
+    cr_assert_geq(planned, 2 + 3);
+    lm_recorder_reset(rec);
+    give_state(in, &st, NULL); /* reply 1: the market level, empty */
+    for (size_t i = 2; i < planned - 3; i++)
+        lm_recorder_reply_nil(rec);              /* the owner's reads */
+    lm_recorder_reply_strs(rec, 0, NULL);        /* the region */
+    lm_recorder_reply_strs(rec, 2 * 168, pairs); /* the segment */
+    lm_recorder_reply_strs(rec, 0, NULL);        /* the cell */
+    run(in, "learning arm on a cluster");
+    cr_assert_eq(lm_recorder_n_planned(rec), planned);
+    const char *keys[] = {LM_LEARN_KEY_PREFIX "*|exec" LM_LEARN_KEY_SUFFIX,
+                          LM_LEARN_KEY_PREFIX "NA|exec" LM_LEARN_KEY_SUFFIX,
+                          LM_LEARN_KEY_PREFIX "NA/mid|exec" LM_LEARN_KEY_SUFFIX,
+                          LM_LEARN_KEY_PREFIX
+                          "NA/mid|exec.qualified.email" LM_LEARN_KEY_SUFFIX};
+    for (int L = 0; L < LM_LEARN_LEVELS; L++) {
+        const lm_recorded_cmd *read =
+            lm_recorder_planned(rec, L ? planned - 4 + (size_t)L : 1);
+        cr_assert_not_null(read);
+        cr_expect_str_eq(read->argv[0], "EVAL");
+        cr_expect_str_eq(read->argv[2], "1", "level %d: one key", L);
+        cr_expect_str_eq(read->argv[3], keys[L]);
+        cr_expect_eq(read->argc, L ? 5 : 4, "level %d: ARGV the level", L);
+        if (L)
+            cr_expect_eq(read->argv[4][0] - '0', L);
+    }
+    Lastmile__V1__FollowUpEvent *ev =
+        (Lastmile__V1__FollowUpEvent *)lm_recorder_emit_unpack(
+            rec, 0, &lastmile__v1__follow_up_event__descriptor);
+    cr_assert_not_null(ev);
+    cr_assert_not_null(ev->next_touch);
+    cr_expect_eq(ev->next_touch->slot, 63, "the segment's counts were read");
+    protobuf_c_message_free_unpacked(&ev->base, NULL);
+}
+
 /* The global holdout: a held-out lead keeps the fixed schedule whatever
  * its arm says, its touches say so, and its slot was not chosen (1). */
 Test(worker_timing, a_held_out_lead_keeps_the_fixed_schedule) {
