@@ -9,9 +9,11 @@
  *   field is in the bucket the C side computes (the Lua hash agrees), and
  *   `report`'s owner figures (lm_report_owners_collect) sum to the old
  *   totals;
- * - a second run moves nothing and changes nothing (never double-counts);
- *   an old key written again afterwards (an old replica still running) is
- *   moved by the next run, added once;
+ * - an old key written again afterwards (an old replica still running) is
+ *   moved by the next run, added once; a run after that moves nothing and
+ *   changes nothing (never double-counts) and marks the scan done, so
+ *   later runs skip the SCAN (the SLA hash is still moved) until the mark
+ *   is deleted;
  * - lastmile-timing moves them at its start and logs keys_migrated. */
 #include "stack_fixture.h"
 
@@ -170,24 +172,35 @@ Test(key_spread, old_keys_move_once_with_the_same_totals) {
     long long total = (long long)N_OWNERS * (N_OWNERS + 1) / 2;
     cr_expect_eq(report_total(r), total, "the report sums the buckets");
 
-    /* again: nothing to move, nothing counted twice */
-    cr_assert_eq(timing_migrate(r, &m, err, sizeof(err)), 0, "%s", err);
-    cr_expect_eq(m.learn_keys, 0);
-    cr_expect_eq(m.learn_fields, 0);
-    cr_expect_eq(m.sla_fields, 0);
-    expect_moved(0);
-    cr_expect_eq(report_total(r), total);
-
-    /* an old replica writes the old key again: the next run adds it once */
+    /* an old replica writes the old keys again: the next run adds them once */
     cmd("HINCRBY %s 10:s 10", OLD("*|exec"));
     cmd("HINCRBY %s %s 100", LM_SLA_STATS_OLD_KEY, sla_fields[0]);
     cr_assert_eq(timing_migrate(r, &m, err, sizeof(err)), 0, "%s", err);
     cr_expect_eq(m.learn_keys, 1);
+    cr_expect_eq(m.learn_fields, 1);
     cr_expect_eq(m.sla_fields, 1);
-    cr_assert_eq(timing_migrate(r, &m, err, sizeof(err)), 0, "%s", err);
-    cr_expect_eq(m.learn_fields + m.sla_fields, 0);
     cr_expect_eq(hget(NEW("*|exec"), "10:s"), 3 + 2 + 10);
     cr_expect_eq(report_total(r), total + 100);
+    cr_expect_eq(exists(TIMING_MIGRATE_SCANNED_KEY), 0,
+                 "a run that moved keys scans again next time");
+
+    /* again: nothing to move, nothing counted twice; the scan is marked
+       done, later starts skip it (the SLA hash is still looked at) */
+    cr_assert_eq(timing_migrate(r, &m, err, sizeof(err)), 0, "%s", err);
+    cr_expect_eq(m.learn_keys + m.learn_fields + m.sla_fields, 0);
+    cr_expect_eq(exists(TIMING_MIGRATE_SCANNED_KEY), 1);
+    cr_expect_eq(hget(NEW("*|exec"), "10:s"), 3 + 2 + 10);
+    cr_expect_eq(report_total(r), total + 100);
+    cmd("HINCRBY %s 10:s 1", OLD("*|exec"));
+    cmd("HINCRBY %s %s 1", LM_SLA_STATS_OLD_KEY, sla_fields[1]);
+    cr_assert_eq(timing_migrate(r, &m, err, sizeof(err)), 0, "%s", err);
+    cr_expect_eq(m.learn_fields, 0, "marked: no scan");
+    cr_expect_eq(m.sla_fields, 1);
+    cmd("DEL %s", TIMING_MIGRATE_SCANNED_KEY);
+    cr_assert_eq(timing_migrate(r, &m, err, sizeof(err)), 0, "%s", err);
+    cr_expect_eq(m.learn_fields, 1, "unmarked: scanned and moved");
+    cr_expect_eq(hget(NEW("*|exec"), "10:s"), 3 + 2 + 10 + 1);
+    cr_expect_eq(report_total(r), total + 100 + 1);
     lm_redis_destroy(r);
 }
 

@@ -18,10 +18,15 @@
  * moved is gone, so a second run (or a second replica at the same time)
  * finds nothing to add twice. An old replica still running during a
  * rolling upgrade may write an old key again after it was moved: the next
- * start of any timing replica moves that too (run `lastmile-timing` once
- * more, or restart one replica, after the last old one is gone). A field
- * whose value is not an integer is left in the old key, untouched, and
- * counted as skipped (never seen: only timing writes these).
+ * start of any timing replica moves that too. A field whose value is not
+ * an integer is left in the old key, untouched, and counted as skipped
+ * (never seen: only timing writes these).
+ *
+ * Finding the old learned hashes takes a SCAN of the whole keyspace; a
+ * start whose SCAN found nothing to move (no old hash, or only skipped
+ * fields) sets TIMING_MIGRATE_SCANNED_KEY, and later
+ * starts skip the SCAN (DEL it to scan again: an old replica that wrote
+ * after that start). The one old SLA hash is looked at every start.
  *
  * Ownership: the caller owns r (connected or not; exec connects).
  * Threads: the caller's; blocking I/O. */
@@ -31,6 +36,9 @@
 #include "lm_redis.h"
 
 #include <stddef.h>
+
+/* Set by the first start that found no old learned hash (see above). */
+#define TIMING_MIGRATE_SCANNED_KEY "lm:migrated:learn_spread"
 
 typedef struct timing_migrated {
     size_t learn_keys;      /* old learned-count hashes moved */
