@@ -14,14 +14,22 @@
  *   changes nothing (never double-counts) and marks the scan done, so
  *   later runs skip the SCAN (the SLA hash is still moved) until the mark
  *   is deleted;
- * - lastmile-timing moves them at its start and logs keys_migrated. */
+ * - lastmile-timing moves them at its start and logs keys_migrated;
+ * - timing's reads of the learned levels (timing_learn.h), as it plans
+ *   them on a single Redis (one EVAL) and on a cluster (one EVAL per
+ *   level, ARGV the level), sent to the real server: each level's counts
+ *   come back under its own level number either way. */
 #include "stack_fixture.h"
 
 #include "lm_learn.h"
 #include "lm_redis.h"
 #include "lm_report_owners.h"
 #include "lm_sla.h"
+#include "lm_recorder.h"
+#include "timing/timing.h"
 #include "timing/timing_migrate.h"
+
+#include "lastmile/v1/lastmile.pb-c.h"
 
 #include <criterion/criterion.h>
 #include <hiredis/hiredis.h>
@@ -210,4 +218,76 @@ Test(key_spread, timing_moves_them_at_its_start) {
     cr_assert(fixture_log_has(&fx, "timing", "keys_migrated", 30000),
               "timing logs what it moved");
     expect_moved(0);
+}
+
+/* The planned command i of the last lm_recorder_handle, run on the real
+ * server: its reply's "<level>:<slot>:<s|f>" fields, each level counted
+ * into per_level[level] (its value added). */
+static void run_planned(lm_recorder *rec, size_t i, long long per_level[4]) {
+    const lm_recorded_cmd *c = lm_recorder_planned(rec, i);
+    cr_assert_not_null(c, "planned command %zu", i);
+    cr_assert_str_eq(c->argv[0], "EVAL");
+    redisReply *r =
+        redisCommandArgv(rc, c->argc, (const char **)c->argv, c->lens);
+    cr_assert(r && r->type == REDIS_REPLY_ARRAY, "%s",
+              r && r->str ? r->str : "not an array");
+    for (size_t j = 0; j + 1 < r->elements; j += 2) {
+        int level = r->element[j]->str[0] - '0';
+        cr_assert(level >= 0 && level < 4, "%s", r->element[j]->str);
+        per_level[level] += strtoll(r->element[j + 1]->str, NULL, 10);
+    }
+    freeReplyObject(r);
+}
+
+/* The counts of the four levels of a lead's next step, read as timing
+ * plans the read (split: on a cluster). */
+static void read_levels(int split, long long per_level[4]) {
+    lm_settings s;
+    char err[1024] = "";
+    memset(&s, 0, sizeof(s));
+    s.redis_url = split ? "redis+cluster://127.0.0.1:1" : fx.st.redis_url;
+    cr_assert_eq(
+        lm_timing_worker.init(lm_timing_worker.ctx, &s, err, sizeof(err)), 0,
+        "%s", err);
+    lm_recorder *rec = lm_recorder_new();
+    cr_assert_not_null(rec);
+    Lastmile__V1__TimerFired t = LASTMILE__V1__TIMER_FIRED__INIT;
+    Lastmile__V1__TimingEvent ev = LASTMILE__V1__TIMING_EVENT__INIT;
+    const char *lead = "0123456789abcdef-01234567";
+    char timer_id[128], action_id[128];
+    snprintf(timer_id, sizeof(timer_id), "%s:timer:1|NA/mid|exec|qualified",
+             lead);
+    snprintf(action_id, sizeof(action_id), "%s:action:1", lead);
+    t.timer_id = timer_id;
+    t.lead_id = (char *)lead;
+    t.step = 1;
+    t.due_at_ms = 1767607200000LL;
+    t.fired_at_ms = t.due_at_ms;
+    t.action_id = action_id;
+    ev.event_case = LASTMILE__V1__TIMING_EVENT__EVENT_TIMER_FIRED;
+    ev.timer_fired = &t;
+    /* no lead hash given: handle does nothing; the plan is what counts */
+    lm_recorder_handle(rec, &lm_timing_worker, &ev.base, t.due_at_ms);
+    size_t n = lm_recorder_n_planned(rec);
+    memset(per_level, 0, 4 * sizeof(*per_level));
+    run_planned(rec, 1, per_level);
+    for (size_t i = split ? n - 3 : n; i < n; i++)
+        run_planned(rec, i, per_level);
+    lm_recorder_free(rec);
+    lm_timing_worker.fini(lm_timing_worker.ctx);
+}
+
+Test(key_spread, the_levels_read_the_same_on_one_redis_and_split) {
+    cmd("HSET %s 10:s 1", NEW("*|exec"));
+    cmd("HSET %s 10:s 20", NEW("NA|exec"));
+    cmd("HSET %s 10:s 300 11:f 300", NEW("NA/mid|exec"));
+    cmd("HSET %s 10:f 4000", NEW("NA/mid|exec.qualified.email"));
+    long long one[4], split[4];
+    read_levels(0, one);
+    read_levels(1, split);
+    long long want[4] = {1, 20, 600, 4000};
+    for (int L = 0; L < 4; L++) {
+        cr_expect_eq(one[L], want[L], "one EVAL, level %d", L);
+        cr_expect_eq(split[L], want[L], "one EVAL per level, level %d", L);
+    }
 }
