@@ -5,14 +5,18 @@
 #include "lm_env.h"
 #include "lm_fmt.h"
 #include "lm_lead.h"
+#include "lm_redis.h"
 #include "lm_tz.h"
 
 #include <stdio.h>
 #include <string.h>
 
 int timing_learn_split(const char *redis_url) {
-    static const char scheme[] = "redis+cluster://";
-    return redis_url && strncmp(redis_url, scheme, sizeof(scheme) - 1) == 0;
+    lm_redis_url u;
+    char err[256];
+    return redis_url && lm_redis_url_parse(redis_url, &u, err, sizeof(err)) == 0
+               ? u.is_cluster
+               : 0; /* a bad URL: the runtime refuses it at start */
 }
 
 /* Every level's hash, flattened with its level (ARGV[1], default 0, plus
