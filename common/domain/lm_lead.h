@@ -11,7 +11,10 @@
  * Timers are the runtime's (common/runtime/lm_timers.h: its keys, its
  * codec); a lead's response timer is kind LM_LEAD_TIMER_RESPONSE with the
  * payload below.
- * Learned timing in lm:{seg:<segment>}:slots (fields "<slot>:s", "<slot>:f").
+ * Learned timing in lm:{learn:<where>|<context>}:slots, one hash tag per
+ * level and cell (lm_learn_keys; fields "<slot>:s", "<slot>:f"); owner
+ * deadlines counted in 16 buckets lm:{sla:<b>}:by_owner (lm_sla.h): keys
+ * that spread over a cluster's slots (docs/SCALE-OUT.md, "What spreads").
  * Owner assignment: lm:{team:<team>}:open:<owner> is the set of the
  * owner's open leads (its size is the owner's load; SADD on assignment,
  * SREM on close, both idempotent). A full team's waiting leads:

@@ -112,13 +112,13 @@ int lm_learn_keys(const lm_learn_cfg *c, const char *segment, const char *role,
     const char *seg = segment ? segment : "";
     size_t lens[LM_LEARN_LEVELS] = {
         lm_fmt_cat(keys[0], LM_LEARN_KEY_MAX, LM_LEARN_KEY_PREFIX "*|", base,
-                   NULL),
+                   LM_LEARN_KEY_SUFFIX, NULL),
         lm_fmt_cat(keys[1], LM_LEARN_KEY_MAX, LM_LEARN_KEY_PREFIX, where, "|",
-                   base, NULL),
+                   base, LM_LEARN_KEY_SUFFIX, NULL),
         lm_fmt_cat(keys[2], LM_LEARN_KEY_MAX, LM_LEARN_KEY_PREFIX, seg, "|",
-                   base, NULL),
+                   base, LM_LEARN_KEY_SUFFIX, NULL),
         n > 1 ? lm_fmt_cat(keys[3], LM_LEARN_KEY_MAX, LM_LEARN_KEY_PREFIX, seg,
-                           "|", full, NULL)
+                           "|", full, LM_LEARN_KEY_SUFFIX, NULL)
               : 0};
     if (n <= 1)
         keys[3][0] = '\0';

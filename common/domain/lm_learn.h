@@ -58,9 +58,16 @@ enum {
     LM_LEARN_CELL,
     LM_LEARN_LEVELS
 };
-#define LM_LEARN_KEY_MAX    256
-#define LM_LEARN_KEY_PREFIX "lm:{learn}:slots:"
-#define LM_LEARN_ROLE_MAX   16 /* a role's name, NUL included */
+#define LM_LEARN_KEY_MAX 256
+/* A level's key: LM_LEARN_KEY_PREFIX "<where>|<context>" LM_LEARN_KEY_SUFFIX,
+ * e.g. "lm:{learn:NA|exec}:slots": each hash its own hash tag, so on a
+ * Redis Cluster the cells spread over the slots (docs/SCALE-OUT.md). */
+#define LM_LEARN_KEY_PREFIX "lm:{learn:"
+#define LM_LEARN_KEY_SUFFIX "}:slots"
+/* The layout before issue 17, "lm:{learn}:slots:<where>|<context>" (one
+ * hash tag for all): only the migration (timing_migrate.h) reads it. */
+#define LM_LEARN_OLD_KEY_PREFIX "lm:{learn}:slots:"
+#define LM_LEARN_ROLE_MAX       16 /* a role's name, NUL included */
 
 typedef struct lm_learn_cfg {
     int features;         /* LM_LEARN_F_* bits */
@@ -85,11 +92,12 @@ typedef struct lm_learn_counts {
 const char *lm_learn_role(const char *title);
 
 /* The keys of a touch's counts, one per level (fields "<slot>:s" and
- * "<slot>:f"), all under one hash tag so one script reads them together:
- *   lm:{learn}:slots:*|<base>          the market
- *   lm:{learn}:slots:<region>|<base>   the region (the segment before '/')
- *   lm:{learn}:slots:<segment>|<base>  the segment
- *   lm:{learn}:slots:<segment>|<full>  its cell
+ * "<slot>:f"), each under its own hash tag (a cluster spreads them; a
+ * single Redis reads them with one script, timing_learn.c):
+ *   lm:{learn:*|<base>}:slots          the market
+ *   lm:{learn:<region>|<base>}:slots   the region (the segment before '/')
+ *   lm:{learn:<segment>|<base>}:slots  the segment
+ *   lm:{learn:<segment>|<full>}:slots  its cell
  * base: the role ("exec") when the role feature is on, else "all"; full:
  * base and the cadence, channel and "s<step>" that are on, joined by '.'
  * ("exec.qualified.call"). When no split feature is on, the cell is the

@@ -76,6 +76,22 @@ void lm_sla_stat_field(const char *what, const char *team, const char *owner,
                owner ? owner : "", NULL);
 }
 
+unsigned lm_sla_stats_bucket(const char *field) {
+    unsigned h = 0;
+    for (const unsigned char *p = (const unsigned char *)(field ? field : "");
+         *p; p++)
+        h = (h * 31u + *p) % 65521u;
+    return h % LM_SLA_STATS_BUCKETS;
+}
+
+void lm_sla_stats_bucket_key(unsigned b, char out[LM_KEY_MAX]) {
+    snprintf(out, LM_KEY_MAX, LM_SLA_STATS_KEY_FMT, b % LM_SLA_STATS_BUCKETS);
+}
+
+void lm_sla_stats_key(const char *field, char out[LM_KEY_MAX]) {
+    lm_sla_stats_bucket_key(lm_sla_stats_bucket(field), out);
+}
+
 void lm_sla_owner_tag(const char *owner, char out[LM_SLA_TAG_MAX]) {
     snprintf(out, LM_SLA_TAG_MAX, "owner:%016llx",
              (unsigned long long)lm_hash64_str(owner ? owner : "",

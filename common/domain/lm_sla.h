@@ -56,10 +56,18 @@
 
 #define LM_SLA_TAG_MAX 32
 
-/* The report's counts (lm_report_owners.h): hash LM_SLA_STATS_KEY, field
- * "<what>|<team>|<owner>" (the owner last: it may hold '|'), incremented
- * by timing in the message's transaction (so once per event). */
-#define LM_SLA_STATS_KEY      "lm:{sla}:by_owner"
+/* The report's counts (lm_report_owners.h): field "<what>|<team>|<owner>"
+ * (the owner last: it may hold '|') of one of LM_SLA_STATS_BUCKETS hashes
+ * "lm:{sla:<b>}:by_owner" (lm_sla_stats_key: b from the field), each its
+ * own hash tag so a Redis Cluster spreads them over its masters;
+ * incremented by timing in the message's transaction (so once per event);
+ * readers read every bucket and add the fields up (one round trip). The
+ * one hash before issue 17 is moved here at timing's start
+ * (timing_migrate.h). */
+#define LM_SLA_STATS_BUCKETS 16
+#define LM_SLA_STATS_KEY_FMT "lm:{sla:%u}:by_owner"
+/* The one hash before issue 17: only the migration reads it. */
+#define LM_SLA_STATS_OLD_KEY  "lm:{sla}:by_owner"
 #define LM_SLA_STAT_BREACHES  "breaches"        /* a deadline passed */
 #define LM_SLA_STAT_REMINDERS "reminders"       /* the owner was reminded */
 #define LM_SLA_STAT_LOST      "reassigned_from" /* a lead taken away */
@@ -83,6 +91,16 @@ int lm_sla_payload_parse(const char *payload, size_t len, int *level, int *step,
 /* The stats field "<what>|<team>|<owner>" into out. */
 void lm_sla_stat_field(const char *what, const char *team, const char *owner,
                        char out[LM_SLA_STAT_FIELD_MAX]);
+
+/* The bucket of a stats field, 0..LM_SLA_STATS_BUCKETS-1: h = (h * 31 +
+ * byte) mod 65521 over its bytes, then h mod LM_SLA_STATS_BUCKETS — small
+ * enough that the migration's Lua computes the same (doubles stay exact).
+ * Stored state: never change it. */
+unsigned lm_sla_stats_bucket(const char *field);
+/* The key of bucket b ("lm:{sla:<b>}:by_owner") into out. */
+void lm_sla_stats_bucket_key(unsigned b, char out[LM_KEY_MAX]);
+/* The key holding `field`: lm_sla_stats_bucket_key of its bucket. */
+void lm_sla_stats_key(const char *field, char out[LM_KEY_MAX]);
 
 /* The hash tag "owner:<16 hex>" of an owner's state key, and the key. */
 void lm_sla_owner_tag(const char *owner, char out[LM_SLA_TAG_MAX]);

@@ -491,6 +491,10 @@ int lm_runtime_main(const lm_worker *w) {
     if (code != -1)
         goto out;
     code = 1;
+    if (w->start && w->start(w->ctx, rt->redis, err, sizeof(err)) != 0) {
+        lm_log(LM_LOG_ERROR, "start_failed", "%s", err);
+        goto out;
+    }
     atomic_store(&rt->ready_redis, 1);
     if (rt_kafka_setup(rt, err, sizeof(err)) != 0) {
         lm_log(LM_LOG_ERROR, "kafka_setup_failed", "%s", err);

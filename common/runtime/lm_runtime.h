@@ -293,6 +293,11 @@ typedef struct lm_worker {
      * 0 / -1 (the process exits 1 with the error). May be NULL. */
     int (*init)(void *ctx, const lm_settings *s, char *err, size_t errsz);
     void (*fini)(void *ctx);
+    /* Called once Redis is connected, before the first batch: work on
+     * stored state a new version needs done first (timing moves keys of
+     * an old layout, timing_migrate.h). 0 / -1 (the process exits 1 with
+     * the error; the next start does it again). May be NULL. */
+    int (*start)(void *ctx, lm_redis *r, char *err, size_t errsz);
 } lm_worker;
 
 /* Runs the worker until SIGTERM/SIGINT. Returns the process exit code:

@@ -137,16 +137,37 @@ static int add_zset(lm_owners_report *o, const redisReply *z, int claimed) {
     return 0;
 }
 
+/* One bucket's HGETALL of the SLA counts, added up into o. */
+static int add_stats(lm_owners_report *o, const redisReply *h) {
+    for (size_t i = 0; h && h->type == REDIS_REPLY_ARRAY && i + 1 < h->elements;
+         i += 2) {
+        int64_t v = 0;
+        if (!h->element[i + 1]->str ||
+            lm_parse_int64(h->element[i + 1]->str, 0, INT64_MAX, &v) != 0)
+            continue;
+        if (h->element[i]->str &&
+            lm_report_owners_add_stat(o, h->element[i]->str, v) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int lm_report_owners_collect(lm_redis *r, int64_t now_ms, lm_owners_report *o,
                              char *err, size_t errsz) {
     memset(o, 0, sizeof(*o));
     o->now_ms = now_ms;
     lm_pipe pipe, *p = &pipe;
-    redisReply *rep[1 + 2 * LM_TIMERS_BUCKETS];
-    size_t n = 1 + 2 * LM_TIMERS_BUCKETS;
+    /* every SLA bucket, then every timer bucket: one pipeline */
+    enum { NS = LM_SLA_STATS_BUCKETS, N = NS + 2 * LM_TIMERS_BUCKETS };
+    redisReply *rep[N];
+    size_t n = N;
     int rc = -1;
     memset(&pipe, 0, sizeof(pipe));
-    lm_pipe_cmd_strs(p, "HGETALL", LM_SLA_STATS_KEY, NULL);
+    for (unsigned b = 0; b < NS; b++) {
+        char key[LM_KEY_MAX];
+        lm_sla_stats_bucket_key(b, key);
+        lm_pipe_cmd_strs(p, "HGETALL", key, NULL);
+    }
     for (int b = 0; b < LM_TIMERS_BUCKETS; b++) {
         char set[LM_TIMERS_KEY_MAX], cl[LM_TIMERS_KEY_MAX];
         lm_timers_key(b, "", set);
@@ -161,20 +182,12 @@ int lm_report_owners_collect(lm_redis *r, int64_t now_ms, lm_owners_report *o,
     }
     if (lm_redis_exec(r, p, rep, err, errsz) != 0)
         goto done;
-    const redisReply *h = rep[0];
-    for (size_t i = 0; h && h->type == REDIS_REPLY_ARRAY && i + 1 < h->elements;
-         i += 2) {
-        int64_t v = 0;
-        if (!h->element[i + 1]->str ||
-            lm_parse_int64(h->element[i + 1]->str, 0, INT64_MAX, &v) != 0)
-            continue;
-        if (h->element[i]->str &&
-            lm_report_owners_add_stat(o, h->element[i]->str, v) != 0)
+    for (size_t b = 0; b < NS; b++)
+        if (add_stats(o, rep[b]) != 0)
             goto oom;
-    }
     for (int b = 0; b < LM_TIMERS_BUCKETS; b++)
-        if (add_zset(o, rep[1 + 2 * b], 0) != 0 ||
-            add_zset(o, rep[2 + 2 * b], 1) != 0)
+        if (add_zset(o, rep[NS + 2 * b], 0) != 0 ||
+            add_zset(o, rep[NS + 1 + 2 * b], 1) != 0)
             goto oom;
     lm_report_owners_sort(o);
     rc = 0;

@@ -3,9 +3,10 @@
  * owner steps that wait now (overdue first), for `lastmile report` and
  * `lastmile waiting`.
  *
- * Read from Redis, read-only: the counts timing keeps in LM_SLA_STATS_KEY
- * (lm_sla.h) and the pending owner deadlines in the timer sets
- * (lm_timers.h, kind "owner_deadline"). A step is overdue when its
+ * Read from Redis, read-only, in one pipeline: the counts timing keeps in
+ * the LM_SLA_STATS_BUCKETS hashes lm_sla_stats_bucket_key (lm_sla.h; a
+ * field in several buckets is added up) and the pending owner deadlines in the
+ * timer sets (lm_timers.h, kind "owner_deadline"). A step is overdue when its
  * deadline passed (a level >= 1 timer: the owner was reminded or the lead
  * was reassigned; or any level due before now). An escalated step has no
  * timer left: it is counted under escalations, not listed.

@@ -127,12 +127,12 @@ static owner_census owner_census_take(void) {
 }
 
 /* The answers (s) and silences (f) in the market level's learned counts
- * (lm:{learn}:slots:*|<role>, every role summed). */
+ * (lm:{learn:*|<role>}:slots, every role summed). */
 static void learned_counts(long long *s, long long *f) {
     *s = *f = 0;
     redisContext *c = redisConnect("127.0.0.1", fx.st.redis_port);
     cr_assert(c && !c->err, "redis: %s", c ? c->errstr : "no context");
-    redisReply *keys = redisCommand(c, "KEYS %s", "lm:{learn}:slots:\\*|*");
+    redisReply *keys = redisCommand(c, "KEYS %s", "lm:{learn:\\*|*}:slots");
     cr_assert(keys && keys->type == REDIS_REPLY_ARRAY);
     for (size_t i = 0; i < keys->elements; i++) {
         redisReply *h = redisCommand(c, "HGETALL %s", keys->element[i]->str);

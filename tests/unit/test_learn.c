@@ -4,6 +4,7 @@
  * segment, and the config's learning: section with its errors. Pure: no
  * broker, no Redis. */
 #include "lm_learn.h"
+#include "lm_redis_cluster.h"
 #include "lm_policy.h"
 
 #include <criterion/criterion.h>
@@ -40,15 +41,15 @@ Test(learn, each_level_has_its_key) {
     char k[LM_LEARN_LEVELS][LM_LEARN_KEY_MAX];
     cr_assert_eq(lm_learn_keys(&c, "EMEA/ent", "ic", "qualified", "call", 2, k),
                  0);
-    cr_expect_str_eq(k[LM_LEARN_GLOBAL], "lm:{learn}:slots:*|ic");
-    cr_expect_str_eq(k[LM_LEARN_REGION], "lm:{learn}:slots:EMEA|ic");
-    cr_expect_str_eq(k[LM_LEARN_SEGMENT], "lm:{learn}:slots:EMEA/ent|ic");
+    cr_expect_str_eq(k[LM_LEARN_GLOBAL], "lm:{learn:*|ic}:slots");
+    cr_expect_str_eq(k[LM_LEARN_REGION], "lm:{learn:EMEA|ic}:slots");
+    cr_expect_str_eq(k[LM_LEARN_SEGMENT], "lm:{learn:EMEA/ent|ic}:slots");
     cr_expect_str_eq(k[LM_LEARN_CELL],
-                     "lm:{learn}:slots:EMEA/ent|ic.qualified.call");
+                     "lm:{learn:EMEA/ent|ic.qualified.call}:slots");
     c.features = LM_LEARN_F_STEP;
     cr_assert_eq(lm_learn_keys(&c, "NA/smb", "ic", "q", "call", 2, k), 0);
-    cr_expect_str_eq(k[LM_LEARN_SEGMENT], "lm:{learn}:slots:NA/smb|all");
-    cr_expect_str_eq(k[LM_LEARN_CELL], "lm:{learn}:slots:NA/smb|all.s2");
+    cr_expect_str_eq(k[LM_LEARN_SEGMENT], "lm:{learn:NA/smb|all}:slots");
+    cr_expect_str_eq(k[LM_LEARN_CELL], "lm:{learn:NA/smb|all.s2}:slots");
     c.features = 0; /* no split: the cell is the segment */
     cr_assert_eq(lm_learn_keys(&c, "NA/smb", "ic", "q", "call", 2, k), 0);
     cr_expect_str_eq(k[LM_LEARN_CELL], "");
@@ -56,6 +57,53 @@ Test(learn, each_level_has_its_key) {
     memset(longseg, 'x', sizeof(longseg) - 1);
     longseg[sizeof(longseg) - 1] = '\0';
     cr_expect_eq(lm_learn_keys(&c, longseg, "ic", "q", "call", 2, k), -1);
+}
+
+/* Each level and cell its own hash tag: on a Redis Cluster (CRC16 slot,
+ * lm_rcluster_slot) a market's keys spread over the slots, and over the
+ * three masters of a default cluster (slots 0-5460, 5461-10922,
+ * 10923-16383), instead of one slot, {learn}, for every touch. */
+Test(learn, the_keys_spread_over_a_clusters_slots) {
+    static const char *const segs[] = {"NA/smb",   "NA/mid",   "NA/ent",
+                                       "EMEA/smb", "EMEA/mid", "EMEA/ent",
+                                       "APAC/smb", "APAC/mid", "APAC/ent"};
+    static const char *const roles[] = {"exec", "manager", "ic", "none"};
+    static const char *const cads[] = {"qualified", "nurture"};
+    static const char *const chans[] = {"email", "call", "linkedin"};
+    lm_learn_cfg c;
+    lm_learn_cfg_default(&c);
+    static unsigned char seen_slot[16384];
+    memset(seen_slot, 0, sizeof(seen_slot));
+    size_t cells = 0, slots = 0, per_master[3] = {0};
+    for (size_t a = 0; a < 9; a++)
+        for (size_t b = 0; b < 4; b++)
+            for (size_t d = 0; d < 2; d++)
+                for (size_t e = 0; e < 3; e++) {
+                    char k[LM_LEARN_LEVELS][LM_LEARN_KEY_MAX];
+                    cr_assert_eq(lm_learn_keys(&c, segs[a], roles[b], cads[d],
+                                               chans[e], 1, k),
+                                 0);
+                    unsigned s = lm_rcluster_slot(k[LM_LEARN_CELL],
+                                                  strlen(k[LM_LEARN_CELL]));
+                    cells++;
+                    per_master[s / 5461 < 3 ? s / 5461 : 2]++;
+                    slots += !seen_slot[s];
+                    seen_slot[s] = 1;
+                }
+    cr_expect_geq(slots, cells * 95 / 100, "%zu cells on %zu slots", cells,
+                  slots);
+    for (int m = 0; m < 3; m++)
+        cr_expect_geq(per_master[m], cells / 5, "master %d: %zu of %zu cells",
+                      m, per_master[m], cells);
+    /* one decision's four levels: four slots */
+    char k[LM_LEARN_LEVELS][LM_LEARN_KEY_MAX];
+    cr_assert_eq(lm_learn_keys(&c, "NA/mid", "exec", "qualified", "call", 1, k),
+                 0);
+    for (int i = 0; i < LM_LEARN_LEVELS; i++)
+        for (int j = i + 1; j < LM_LEARN_LEVELS; j++)
+            cr_expect_neq(lm_rcluster_slot(k[i], strlen(k[i])),
+                          lm_rcluster_slot(k[j], strlen(k[j])), "%s, %s", k[i],
+                          k[j]);
 }
 
 /* A segment with no data of its own takes its region's curve; with much

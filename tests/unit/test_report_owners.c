@@ -25,6 +25,48 @@ static void add_deadline(lm_owners_report *o, const char *lead, int level,
     cr_assert_eq(lm_report_owners_add_timer(o, member, len, due), 0);
 }
 
+/* The counts' keys: LM_SLA_STATS_BUCKETS hashes, a field's bucket from
+ * its bytes (stored state: the values below must never change; the
+ * migration's Lua computes the same, stack.test_key_spread), and many
+ * owners' fields spread over every bucket. */
+Test(report_owners, the_counts_are_in_sixteen_buckets) {
+    char f[LM_SLA_STAT_FIELD_MAX], key[LM_KEY_MAX];
+    lm_sla_stat_field(LM_SLA_STAT_BREACHES, "na", "ann|x", f);
+    cr_expect_eq(lm_sla_stats_bucket(f), 5);
+    lm_sla_stats_key(f, key);
+    cr_expect_str_eq(key, "lm:{sla:5}:by_owner");
+    cr_expect_eq(lm_sla_stats_bucket(""), 0);
+    cr_expect_eq(lm_sla_stats_bucket("\xc3\xa9"), (0xc3u * 31 + 0xa9) % 16,
+                 "bytes read unsigned, as Lua's string.byte");
+    lm_sla_stats_bucket_key(15, key);
+    cr_expect_str_eq(key, "lm:{sla:15}:by_owner");
+    size_t used[LM_SLA_STATS_BUCKETS] = {0};
+    for (int i = 0; i < 320; i++) {
+        char owner[32];
+        snprintf(owner, sizeof(owner), "owner-%d", i);
+        lm_sla_stat_field(LM_SLA_STAT_REMINDERS, "na", owner, f);
+        unsigned b = lm_sla_stats_bucket(f);
+        cr_assert_lt(b, LM_SLA_STATS_BUCKETS);
+        used[b]++;
+    }
+    for (int b = 0; b < LM_SLA_STATS_BUCKETS; b++)
+        cr_expect_geq(used[b], 8, "bucket %d: %zu of 320 (20 on average)", b,
+                      used[b]);
+}
+
+/* A field met in two buckets (the report reads them all) is added up. */
+Test(report_owners, a_field_in_two_buckets_is_added_up) {
+    lm_owners_report o;
+    memset(&o, 0, sizeof(o));
+    char f[LM_SLA_STAT_FIELD_MAX];
+    lm_sla_stat_field(LM_SLA_STAT_BREACHES, "na", "ann", f);
+    cr_assert_eq(lm_report_owners_add_stat(&o, f, 2), 0);
+    cr_assert_eq(lm_report_owners_add_stat(&o, f, 5), 0);
+    cr_assert_eq(o.n_rows, 1);
+    cr_expect_eq(o.rows[0].breaches, 7);
+    lm_report_owners_free(&o);
+}
+
 Test(report_owners, counts_by_team_and_owner) {
     lm_owners_report o;
     memset(&o, 0, sizeof(o));

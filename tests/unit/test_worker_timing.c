@@ -36,7 +36,7 @@
 #define SEGMENT "NA/mid"
 /* the segment level of the learned counts (lm_learn_keys) of a lead whose
  * hash has no role (a lead from before roles: "-") */
-#define SLOTS    LM_LEARN_KEY_PREFIX "NA/mid|-"
+#define SLOTS    LM_LEARN_KEY_PREFIX "NA/mid|-" LM_LEARN_KEY_SUFFIX
 #define OPEN_SET "lm:{team:na}:open:alex.kim"
 
 static lm_recorder *rec;
@@ -889,11 +889,15 @@ Test(worker_timing, the_learning_arm_goes_where_responses_came) {
     cr_assert_eq(read->argc, 3 + LM_LEARN_LEVELS, "one script, four levels");
     cr_expect_str_eq(read->argv[0], "EVAL");
     cr_expect_str_eq(read->argv[2], "4");
-    cr_expect_str_eq(read->argv[3], LM_LEARN_KEY_PREFIX "*|exec");
-    cr_expect_str_eq(read->argv[4], LM_LEARN_KEY_PREFIX "NA|exec");
-    cr_expect_str_eq(read->argv[5], LM_LEARN_KEY_PREFIX "NA/mid|exec");
+    cr_expect_str_eq(read->argv[3],
+                     LM_LEARN_KEY_PREFIX "*|exec" LM_LEARN_KEY_SUFFIX);
+    cr_expect_str_eq(read->argv[4],
+                     LM_LEARN_KEY_PREFIX "NA|exec" LM_LEARN_KEY_SUFFIX);
+    cr_expect_str_eq(read->argv[5],
+                     LM_LEARN_KEY_PREFIX "NA/mid|exec" LM_LEARN_KEY_SUFFIX);
     cr_expect_str_eq(read->argv[6],
-                     LM_LEARN_KEY_PREFIX "NA/mid|exec.qualified.email",
+                     LM_LEARN_KEY_PREFIX
+                     "NA/mid|exec.qualified.email" LM_LEARN_KEY_SUFFIX,
                      "the cell of the next step: its cadence and channel");
     Lastmile__V1__FollowUpEvent *ev =
         (Lastmile__V1__FollowUpEvent *)lm_recorder_emit_unpack(
@@ -909,6 +913,75 @@ Test(worker_timing, the_learning_arm_goes_where_responses_came) {
               "the greedy slot's probability: %f (1 - explore + explore/n)",
               ev->next_touch->slot_probability);
     cr_expect_not(ev->next_touch->holdout);
+    protobuf_c_message_free_unpacked(&ev->base, NULL);
+}
+
+/* On a Redis Cluster (LASTMILE_REDIS_URL redis+cluster://) the levels'
+ * keys are on different slots, which one script cannot read: reply 1 is
+ * the market level alone and the other three levels are one EVAL each
+ * (ARGV: the level) at the end of the plan; the choice reads them there
+ * and goes where the segment's answers came, as on a single Redis. */
+Test(worker_timing, on_a_cluster_each_level_is_read_on_its_own) {
+    lm_timing_worker.fini(lm_timing_worker.ctx);
+    lm_settings s;
+    char err[1024] = "";
+    memset(&s, 0, sizeof(s));
+    s.redis_url = "redis+cluster://127.0.0.1:7000,127.0.0.1:7001";
+    cr_assert_eq(
+        lm_timing_worker.init(lm_timing_worker.ctx, &s, err, sizeof(err)), 0,
+        "%s", err);
+    static char fields[168][24], counts[168][8];
+    const char *pairs[2 * 168 + 1];
+    size_t n = 0;
+    for (int k = 0; k < 168; k++) {
+        snprintf(fields[k], sizeof(fields[k]), "%d:%d:%c", LM_LEARN_SEGMENT, k,
+                 k == 63 ? 's' : 'f');
+        snprintf(counts[k], sizeof(counts[k]), "1000");
+        pairs[n++] = fields[k];
+        pairs[n++] = counts[k];
+    }
+    pairs[n] = NULL;
+    lead_state st = waiting;
+    st.adaptive = "1";
+    timing_ev x;
+    ProtobufCMessage *in =
+        timer_fired(&x, LEAD, 1, SEGMENT "|exec|qualified", NOW_MS - HOUR_MS);
+    /* a first run says how many reads the plan has */
+    give_state(in, &st, NULL);
+    run(in, "counting the reads");
+    size_t planned = lm_recorder_n_planned(rec);
+    cr_assert_geq(planned, 2 + 3);
+    lm_recorder_reset(rec);
+    give_state(in, &st, NULL); /* reply 1: the market level, empty */
+    for (size_t i = 2; i < planned - 3; i++)
+        lm_recorder_reply_nil(rec);              /* the owner's reads */
+    lm_recorder_reply_strs(rec, 0, NULL);        /* the region */
+    lm_recorder_reply_strs(rec, 2 * 168, pairs); /* the segment */
+    lm_recorder_reply_strs(rec, 0, NULL);        /* the cell */
+    run(in, "learning arm on a cluster");
+    cr_assert_eq(lm_recorder_n_planned(rec), planned);
+    const char *keys[] = {LM_LEARN_KEY_PREFIX "*|exec" LM_LEARN_KEY_SUFFIX,
+                          LM_LEARN_KEY_PREFIX "NA|exec" LM_LEARN_KEY_SUFFIX,
+                          LM_LEARN_KEY_PREFIX "NA/mid|exec" LM_LEARN_KEY_SUFFIX,
+                          LM_LEARN_KEY_PREFIX
+                          "NA/mid|exec.qualified.email" LM_LEARN_KEY_SUFFIX};
+    for (int L = 0; L < LM_LEARN_LEVELS; L++) {
+        const lm_recorded_cmd *read =
+            lm_recorder_planned(rec, L ? planned - 4 + (size_t)L : 1);
+        cr_assert_not_null(read);
+        cr_expect_str_eq(read->argv[0], "EVAL");
+        cr_expect_str_eq(read->argv[2], "1", "level %d: one key", L);
+        cr_expect_str_eq(read->argv[3], keys[L]);
+        cr_expect_eq(read->argc, L ? 5 : 4, "level %d: ARGV the level", L);
+        if (L)
+            cr_expect_eq(read->argv[4][0] - '0', L);
+    }
+    Lastmile__V1__FollowUpEvent *ev =
+        (Lastmile__V1__FollowUpEvent *)lm_recorder_emit_unpack(
+            rec, 0, &lastmile__v1__follow_up_event__descriptor);
+    cr_assert_not_null(ev);
+    cr_assert_not_null(ev->next_touch);
+    cr_expect_eq(ev->next_touch->slot, 63, "the segment's counts were read");
     protobuf_c_message_free_unpacked(&ev->base, NULL);
 }
 
@@ -956,9 +1029,11 @@ Test(worker_timing, an_answer_is_credited_to_the_touch_it_answers) {
     cr_expect_str_eq(hmget->argv[hmget->argc - 1], LM_F_SLOT_OF "0",
                      "the lead's read asks for the answered touch's slot");
     const char *levels[] = {
-        LM_LEARN_KEY_PREFIX "*|manager", LM_LEARN_KEY_PREFIX "NA|manager",
-        LM_LEARN_KEY_PREFIX "NA/mid|manager",
-        LM_LEARN_KEY_PREFIX "NA/mid|manager.qualified.email"};
+        LM_LEARN_KEY_PREFIX "*|manager" LM_LEARN_KEY_SUFFIX,
+        LM_LEARN_KEY_PREFIX "NA|manager" LM_LEARN_KEY_SUFFIX,
+        LM_LEARN_KEY_PREFIX "NA/mid|manager" LM_LEARN_KEY_SUFFIX,
+        LM_LEARN_KEY_PREFIX
+        "NA/mid|manager.qualified.email" LM_LEARN_KEY_SUFFIX};
     for (size_t k = 0; k < 4; k++) {
         int hit = 0, wrong = 0;
         for (size_t i = 0; i < lm_recorder_n_index(rec); i++) {

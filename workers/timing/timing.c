@@ -6,6 +6,7 @@
 #include "timing_account.h"
 #include "timing_internal.h"
 #include "timing_learn.h"
+#include "timing_migrate.h"
 #include "timing_owner.h"
 #include "timing_queue.h"
 
@@ -138,6 +139,7 @@ static int timing_init(void *ctx, const lm_settings *s, char *err,
     c->policy = lm_policy_load(s->config_path, err, errsz);
     if (!c->policy)
         return -1;
+    c->learn_split = timing_learn_split(s->redis_url);
     return timing_queue_init(&c->queue, c->policy, err, errsz);
 }
 
@@ -245,10 +247,15 @@ static int timing_plan(void *ctx, const ProtobufCMessage *msg,
         return -1;
     /* reply 1: the learned counts the next step's choice needs (the
        timer's payload names its segment, role and cadence) */
-    if (timing_learn_plan(((timing_ctx *)ctx)->policy, ev, p) != 0)
+    const timing_ctx *c = ctx;
+    if (timing_learn_plan(c->policy, ev, c->learn_split, p) != 0)
         return -1;
-    /* last, from reply 2 on (timing_owner.c counts on it) */
-    return timing_owner_plan(((timing_ctx *)ctx)->policy, ev, p);
+    /* from reply 2 on (timing_owner.c counts on it), then on a cluster the
+       other learned levels (timing_learn.h) */
+    return timing_owner_plan(c->policy, ev, p) != 0 ||
+                   timing_learn_plan_rest(c->policy, ev, c->learn_split, p) != 0
+               ? -1
+               : 0;
 }
 
 static const char *outcome_name(Lastmile__V1__OutcomeStatus s) {
@@ -450,8 +457,9 @@ static int on_timer(timing_ctx *c, const lm_msg *m, lm_out *out,
     int32_t chosen = 0;
     double prob = 1;
     uint64_t seed = lm_hash64_str(t->lead_id, (uint64_t)next);
-    int64_t when = timing_learn_choose(c->policy, m, cad, next, tz, earliest,
-                                       adaptive, seed, &chosen, &prob);
+    int64_t when =
+        timing_learn_choose(c->policy, c->learn_split, m, cad, next, tz,
+                            earliest, adaptive, seed, &chosen, &prob);
     if (when < 0) {
         lm_out_reject(out, "timezone: \"%.64s\" cannot be resolved", tz);
         return 0;
@@ -549,4 +557,5 @@ const lm_worker lm_timing_worker = {
     .fire_timer = timing_fire_timer,
     .init = timing_init,
     .fini = timing_fini,
+    .start = timing_migrate_start, /* old key layouts (timing_migrate.h) */
 };

@@ -24,6 +24,8 @@ typedef struct timing_ctx {
     lm_policy *policy;
     int64_t clock_skew_ms; /* LM_TIMING_CLOCK_SKEW_REAL_MS, simulated */
     timing_queue queue;    /* freed slots to waiting leads (timing_queue.c) */
+    int learn_split;       /* on a Redis Cluster: learned counts read per level
+                              (timing_learn.h) */
 } timing_ctx;
 
 /* The lead hash fields timing reads, in HMGET order (timing.c).

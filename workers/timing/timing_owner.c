@@ -335,9 +335,10 @@ static int away_at(const lm_msg *m, const lm_owner *o, size_t at,
 /* +1 to the report's count `what` of (team, owner). */
 static void stat(lm_out *out, const char *what, const char *team,
                  const char *owner) {
-    char f[LM_SLA_STAT_FIELD_MAX];
+    char f[LM_SLA_STAT_FIELD_MAX], key[LM_KEY_MAX];
     lm_sla_stat_field(what, team, owner, f);
-    const char *argv[] = {"HINCRBY", LM_SLA_STATS_KEY, f, "1"};
+    lm_sla_stats_key(f, key); /* one of LM_SLA_STATS_BUCKETS hashes */
+    const char *argv[] = {"HINCRBY", key, f, "1"};
     lm_out_index(out, 4, argv, NULL);
 }
 
