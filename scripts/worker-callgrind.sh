@@ -52,7 +52,6 @@ dir=$(mktemp -d /tmp/lastmile-wcallgrind-XXXXXX)
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    [ -n "${port:-}" ] && redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
     LASTMILE_DEV_DIR="$dir/dev" "$build/cli/lastmile" dev down >/dev/null 2>&1 || true
     [ -n "${KEEP:-}" ] && { echo "kept: $dir" >&2; return; }
     rm -rf "$dir"
@@ -75,7 +74,7 @@ valgrind --tool=callgrind --instr-atstart=no --separate-threads=yes \
     --callgrind-out-file="$dir/cg.out" "$build/workers/lastmile-$worker" \
     >"$dir/$worker.log" 2>&1 &
 vg=$!
-pids+=($vg)
+pids+=("$vg")
 for _ in $(seq 300); do # at most a minute to start under valgrind
     grep -q '"started"' "$dir/$worker.log" && break
     kill -0 "$vg" 2>/dev/null || break
@@ -133,7 +132,8 @@ kill "$vg" 2>/dev/null || true
 wait "$vg" 2>/dev/null || true
 
 # thread 1 is the main thread (the batch loop); the rest are librdkafka's
-main_out=$(ls "$dir"/cg.out*-01 2>/dev/null | head -1)
+main_out=
+for f in "$dir"/cg.out*-01; do [ -s "$f" ] && main_out=$f; done
 [ -n "$main_out" ] || { echo "worker-callgrind: no callgrind output (kept in $dir)" >&2; KEEP=1; exit 1; }
 total() {
     [ -s "$1" ] || { echo 0; return; }
