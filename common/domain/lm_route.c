@@ -4,6 +4,7 @@
 #include "lm_worktime.h"
 
 #include <string.h>
+#include <strings.h>
 
 /* Free-mail providers: a lead from one of these is a person, not an
  * account. Exact domains, then provider prefixes that cover the
@@ -28,10 +29,9 @@ static const char *const free_mail[] = {
 static const char *const free_mail_prefix[] = {"yahoo.", "ymail.", "hotmail.",
                                                "gmx.",   "live.",  "outlook."};
 
-/* Every exact entry is shorter than FREE_MAIL_MAX (the longest,
- * googlemail.com and its like, have 14 bytes; test_route checks them): a
- * longer domain can only match a prefix. */
-#define FREE_MAIL_MAX 16
+/* A domain lower-cased into this much room is compared fast; a longer
+ * one (none is a provider's) the slow way. */
+#define FREE_MAIL_LOW_MAX 64
 
 /* ASCII lower case, as strcasecmp in the C locale (the workers never call
  * setlocale). */
@@ -39,20 +39,33 @@ static char ascii_lower(char c) {
     return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
+/* The tables compared without case, entry by entry. */
+static int free_mail_slow(const char *domain) {
+    for (size_t i = 0; i < sizeof free_mail / sizeof *free_mail; i++)
+        if (strcasecmp(domain, free_mail[i]) == 0)
+            return 1;
+    for (size_t i = 0; i < sizeof free_mail_prefix / sizeof *free_mail_prefix;
+         i++)
+        if (strncasecmp(domain, free_mail_prefix[i],
+                        strlen(free_mail_prefix[i])) == 0)
+            return 1;
+    return 0;
+}
+
 /* Lower-cases the domain once, then compares the first byte before the
  * rest: the tables are walked in a few hundred instructions rather than
- * sixty calls of strcasecmp (issue 16). Same answers as comparing each
- * entry without case. */
+ * sixty calls of strcasecmp (issue 16). Same answers as free_mail_slow. */
 int lm_route_company_domain(const char *domain) {
     if (domain == NULL || domain[0] == '\0' || strchr(domain, '.') == NULL)
         return 0;
-    char low[FREE_MAIL_MAX];
+    char low[FREE_MAIL_LOW_MAX];
     size_t len = 0;
-    while (len < FREE_MAIL_MAX - 1 && domain[len])
+    while (len < FREE_MAIL_LOW_MAX - 1 && domain[len])
         low[len] = ascii_lower(domain[len]), len++;
     low[len] = '\0';
-    int whole = domain[len] == '\0'; /* low holds all of it */
-    for (size_t i = 0; whole && i < sizeof free_mail / sizeof *free_mail; i++)
+    if (domain[len] != '\0') /* longer than low */
+        return !free_mail_slow(domain);
+    for (size_t i = 0; i < sizeof free_mail / sizeof *free_mail; i++)
         if (free_mail[i][0] == low[0] && strcmp(low, free_mail[i]) == 0)
             return 0;
     for (size_t i = 0; i < sizeof free_mail_prefix / sizeof *free_mail_prefix;

@@ -292,6 +292,11 @@ Test(route, free_mail_is_no_account) {
         {"outlook.example.org", 0},
         {"xgmail.com", 1},
         {"gmail.co", 1},
+        /* past the fast path's 63 bytes: the same answers */
+        {"Yahoo.averyveryveryveryveryveryveryveryveryveryverylongname.example",
+         0},
+        {"averyveryveryveryveryveryveryveryveryveryveryverylongname.example",
+         1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         cr_expect_eq(lm_route_company_domain(cases[i].d), cases[i].company,
