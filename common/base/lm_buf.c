@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int lm_buf_reserve(lm_buf *b, size_t extra) {
+int lm_buf_grow(lm_buf *b, size_t extra) {
     if (extra > LM_BUF_MAX - b->len)
         return -1;
     size_t need = b->len + extra;

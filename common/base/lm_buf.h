@@ -18,8 +18,16 @@ typedef struct lm_buf {
     size_t len, cap;
 } lm_buf;
 
-/* Makes room for `extra` more bytes; 0 / -1 (OOM or past LM_BUF_MAX). */
-int lm_buf_reserve(lm_buf *b, size_t extra);
+/* lm_buf_reserve when the room is not there: grows (doubling, from 4096),
+ * never past LM_BUF_MAX. 0 / -1. */
+int lm_buf_grow(lm_buf *b, size_t extra);
+/* Makes room for `extra` more bytes; 0 / -1 (OOM or past LM_BUF_MAX).
+ * Inline: the Redis pipeline reserves for every piece of every command
+ * (issue 16). A buffer's cap never passes LM_BUF_MAX, so room already
+ * there is always within it. */
+static inline int lm_buf_reserve(lm_buf *b, size_t extra) {
+    return extra <= b->cap - b->len ? 0 : lm_buf_grow(b, extra);
+}
 /* Appends bytes; returns the offset they start at, or -1. Inline: it
  * runs for every argument of every Redis command. */
 static inline long lm_buf_append(lm_buf *b, const void *data, size_t len) {

@@ -43,6 +43,15 @@ static inline size_t lm_fmt_hex(char *buf, uint64_t v, int digits) {
     return (size_t)digits;
 }
 
+#define LM_FMT_F6_MAX 32 /* room for any lm_fmt_f6 text */
+
+/* v with six decimals, exactly as printf's "%.6f" writes it (the exact
+ * binary value rounded to nearest, ties to even); buf holds
+ * LM_FMT_F6_MAX, enough for |v| < 1e24 (a longer text is cut to fit; the
+ * length written is returned). Direct for 0 <= v < 1e9 (a score, a
+ * probability), by snprintf otherwise. */
+size_t lm_fmt_f6(char *buf, double v);
+
 /* Concatenates NUL-terminated parts (ended by NULL) into buf of size bufsz;
  * returns the length, or bufsz when it did not fit (buf then holds a
  * truncated, NUL-terminated prefix). */

@@ -29,6 +29,10 @@ typedef struct pbw_op {
 } pbw_op;
 
 static int pbw_varint(const uint8_t *m, size_t len, size_t *pos, uint64_t *v) {
+    if (*pos < len && m[*pos] < 0x80) { /* one byte: most tags and lengths */
+        *v = m[(*pos)++];
+        return 0;
+    }
     uint64_t r = 0;
     for (int i = 0; i < PBW_VARINT_MAX && *pos < len; i++) {
         uint8_t c = m[(*pos)++];

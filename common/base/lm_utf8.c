@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-size_t lm_utf8_seq(const unsigned char *s, size_t n) {
+size_t lm_utf8_seq_multi(const unsigned char *s, size_t n) {
     unsigned char c = s[0];
     size_t len;
     uint32_t cp, min;

@@ -9,10 +9,16 @@
 
 #include <stddef.h>
 
+/* lm_utf8_seq of a sequence that starts with a byte >= 0x80. */
+size_t lm_utf8_seq_multi(const unsigned char *s, size_t n);
+
 /* Length of the well-formed UTF-8 sequence at s (at most n bytes, n >= 1),
  * or 0 when there is none (overlong forms, surrogates and code points past
- * U+10FFFF are not well-formed). */
-size_t lm_utf8_seq(const unsigned char *s, size_t n);
+ * U+10FFFF are not well-formed). Inline for ASCII: the decoder checks every
+ * byte of every input string with it (issue 16). */
+static inline size_t lm_utf8_seq(const unsigned char *s, size_t n) {
+    return s[0] < 0x80 ? 1 : lm_utf8_seq_multi(s, n);
+}
 
 /* Replaces every byte that is not part of a well-formed UTF-8 sequence
  * (overlong forms and surrogates included) with '?'. */

@@ -305,7 +305,11 @@ const struct lm_geo_country *lm_geo_country(const char *alpha2) {
     key[2] = '\0';
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(key, lm_geo_table[mid].alpha2);
+        /* two bytes compared inline: strcmp's order, for every lead
+           several times (issue 16) */
+        const char *t = lm_geo_table[mid].alpha2;
+        int c = key[0] != t[0] ? (unsigned char)key[0] - (unsigned char)t[0]
+                               : (unsigned char)key[1] - (unsigned char)t[1];
         if (c == 0)
             return &lm_geo_table[mid];
         if (c < 0)

@@ -41,9 +41,11 @@ static const char *const lm_model_title_features[] = {
     "title=director", "title=vp",         "title=c_level",
 };
 
+/* The first bytes are compared before strcmp: every word of every title
+ * goes through the lists (issue 16). */
 static int word_in(const char *w, const char *const *list) {
     for (; *list != NULL; list++) {
-        if (strcmp(w, *list) == 0) {
+        if (w[0] == (*list)[0] && strcmp(w, *list) == 0) {
             return 1;
         }
     }

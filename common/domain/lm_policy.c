@@ -10,6 +10,7 @@
  * Threads: a loaded policy is immutable; no globals here. */
 #include "lm_policy_internal.h"
 
+#include "lm_fmt.h"
 #include "lm_geo.h"
 
 #include <stdio.h>
@@ -105,7 +106,6 @@ int lm_policy_segment(const lm_policy *p, const char *country_alpha2,
     const struct lm_geo_country *g;
     const char *region;
     size_t i;
-    int w;
 
     if (buf == NULL || bufsz == 0)
         return -1;
@@ -116,8 +116,8 @@ int lm_policy_segment(const lm_policy *p, const char *country_alpha2,
     region = g != NULL ? g->region : LM_POLICY_REGION_OTHER;
     for (i = 0; i + 1 < p->n_bands && company_size >= p->bands[i].below; i++)
         ;
-    w = snprintf(buf, bufsz, "%s/%s", region, p->bands[i].name);
-    if (w < 0 || (size_t)w >= bufsz) {
+    /* lm_fmt_cat, not snprintf: this runs for every lead (issue 16) */
+    if (lm_fmt_cat(buf, bufsz, region, "/", p->bands[i].name, NULL) >= bufsz) {
         buf[0] = '\0';
         return -1;
     }

@@ -95,9 +95,9 @@ static int followup_identify(void *ctx, const ProtobufCMessage *msg,
         }
         if (d->reason && *d->reason && d->decision_id &&
             strncmp(d->decision_id, lead, strlen(lead)) == 0)
-            snprintf(ident->id, sizeof(ident->id), "%s", d->decision_id);
+            lm_fmt_cat(ident->id, sizeof(ident->id), d->decision_id, NULL);
         else
-            snprintf(ident->id, sizeof(ident->id), "%s:decision", lead);
+            lm_fmt_cat(ident->id, sizeof(ident->id), lead, ":decision", NULL);
     } else {
         if (ev->next_touch->step < 1 || ev->next_touch->step > 1000) {
             snprintf(reason, reasonsz, "next_touch.step: %d is out of range",
@@ -119,10 +119,13 @@ static int followup_identify(void *ctx, const ProtobufCMessage *msg,
         if (tid && strncmp(tid, lead, nl) == 0 &&
             strncmp(tid + nl, ":touch:", 7) == 0 &&
             strlen(tid) < sizeof(ident->id))
-            snprintf(ident->id, sizeof(ident->id), "%s", tid);
-        else
-            snprintf(ident->id, sizeof(ident->id), "%s:touch:%d", lead,
-                     (int)ev->next_touch->step);
+            lm_fmt_cat(ident->id, sizeof(ident->id), tid, NULL);
+        else {
+            char step[LM_FMT_I64_MAX]; /* 1..1000, checked above */
+            lm_fmt_i64(step, ev->next_touch->step);
+            lm_fmt_cat(ident->id, sizeof(ident->id), lead, ":touch:", step,
+                       NULL);
+        }
     }
     return 0;
 }

@@ -117,7 +117,7 @@ static int intake_handle(void *ctx, const lm_msg *m, lm_out *out) {
         /* the same person within the window: merge, no second cadence */
         lm_out_write_strs(out, "HINCRBY", key, LM_F_MERGED, "1", NULL);
         char sources[LM_KEY_MAX + 16];
-        snprintf(sources, sizeof(sources), "%s:sources", key);
+        lm_fmt_cat(sources, sizeof(sources), key, ":sources", NULL);
         lm_out_write_strs(out, "SADD", sources, np->source, NULL);
         lm_out_count(out, "lastmile_intake_total", "result=\"merged\"", 1);
         return 0;
@@ -126,7 +126,7 @@ static int intake_handle(void *ctx, const lm_msg *m, lm_out *out) {
     Lastmile__V1__LeadAccepted acc;
     intake_accepted(in, np, my_id, m->now_ms, &acc);
     char id[LM_ID_MAX];
-    snprintf(id, sizeof(id), "%s:accepted", my_id);
+    lm_fmt_cat(id, sizeof(id), my_id, ":accepted", NULL);
     if (lm_out_emit(out, LM_TOPIC_QUALIFICATION, my_id, id, &acc.base) != 0)
         return -1;
 

@@ -268,7 +268,7 @@ int qual_route_assign(qual_route *r, const lm_msg *m,
                       ch.team->name, LM_F_STAGE, "followup", LM_F_HOLDS,
                       ch.takes_slot ? "1" : "0", NULL);
     if (dom) {
-        snprintf(res->account, sizeof(res->account), "%s", dom);
+        lm_fmt_cat(res->account, sizeof(res->account), dom, NULL);
         lm_lead_account_key(dom, k2);
         if (account_write(r, m, dom, res->owner, ch.team->name, out) != 0)
             return -1;

@@ -156,10 +156,11 @@ static int qual_handle(void *ctx, const lm_msg *m, lm_out *out) {
     const Lastmile__V1__LeadAccepted *l =
         (const Lastmile__V1__LeadAccepted *)m->event;
     lm_qualify_result q = *(const lm_qualify_result *)m->ident->scratch;
-    char key[LM_KEY_MAX], now[32], score[32], id[LM_ID_MAX], labels[64];
+    char key[LM_KEY_MAX], now[32], score[LM_FMT_F6_MAX], id[LM_ID_MAX],
+        labels[64];
     lm_lead_key(l->lead_id, key);
     lm_fmt_i64(now, m->now_ms);
-    snprintf(score, sizeof(score), "%.6f", q.score);
+    lm_fmt_f6(score, q.score); /* "%.6f", without snprintf (issue 16) */
     lm_fmt_cat(labels, sizeof(labels), "kind=\"", kind_name(q.kind), "\"",
                NULL);
     lm_out_count(out, "lastmile_decisions_total", labels, 1);
