@@ -184,7 +184,9 @@ int lm_plan_script(lm_plan *p, const lm_script *s, int nkeys, int argc,
  * the replies. Input applied before is still recovered, never decided
  * again: the fences decide that, not the watch. A key written by every
  * batch of a busy worker makes batches conflict: watch what a decision
- * truly depends on. 0 / -1. */
+ * truly depends on. On a Redis Cluster nothing is watched (a PING takes
+ * the reply's place): the check holds per replica only (docs/DELIVERY.md,
+ * "Known limits"). 0 / -1. */
 int lm_plan_watch(lm_plan *p, size_t n, const char *const *keys);
 
 typedef struct lm_runtime lm_runtime;
