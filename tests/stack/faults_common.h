@@ -76,7 +76,8 @@ int64_t topic_end(const char *topic_suffix, int partitions);
 void produce_raw(const char *topic_suffix, const char *key, const void *val,
                  size_t len);
 
-/* Redis keys matching a pattern (SCAN); -1 on error. */
+/* Distinct Redis keys matching a pattern (SCAN on every master of a
+ * cluster: fixture_redis_keys); -1 on error. */
 long long redis_count_keys(const char *pattern);
 
 /* Members of the timer sets, {pending, claimed} summed over the buckets;
