@@ -200,19 +200,17 @@ Test(crash, fence_overlap_committed_before_next_writes, .fini = teardown,
 /* The merge counter of every accepted lead, summed: HINCRBY applied twice
  * would show here. */
 static long long merged_total(const market *m) {
-    redisContext *c = redisConnect("127.0.0.1", fx.st.redis_port);
-    cr_assert(c && !c->err, "redis: %s", c ? c->errstr : "no memory");
     long long total = 0;
     for (size_t i = 0; i < m->accepted.n; i++) {
         const char *lead = strset_key(&m->accepted, i, NULL);
         char key[LM_KEY_MAX];
         lm_lead_key(lead, key);
-        redisReply *r = redisCommand(c, "HGET %s merged", key);
-        if (r && r->type == REDIS_REPLY_STRING)
+        redisReply *r = fixture_redis_cmd(&fx, "HGET", key, "merged", NULL);
+        cr_assert(r, "redis: HGET %s merged", key);
+        if (r->type == REDIS_REPLY_STRING)
             total += atoll(r->str);
         freeReplyObject(r);
     }
-    redisFree(c);
     return total;
 }
 
@@ -335,12 +333,11 @@ static void fence_key_of(int partition, char *buf, size_t bufsz) {
 }
 
 static void redis_set(const char *key, const void *val, size_t len) {
-    redisContext *c = redisConnect("127.0.0.1", fx.st.redis_port);
-    cr_assert(c && !c->err);
-    redisReply *r = redisCommand(c, "SET %s %b", key, val, len);
+    const char *argv[] = {"SET", key, val};
+    const size_t lens[] = {3, strlen(key), len};
+    redisReply *r = fixture_redis_argv(&fx, 3, argv, lens);
     cr_assert(r && r->type == REDIS_REPLY_STATUS, "SET %s", key);
     freeReplyObject(r);
-    redisFree(c);
 }
 
 /* qualification decides every accepted lead once */
@@ -618,14 +615,14 @@ Test(crash, overlap_redis_down_commits_the_batch_in_flight, .fini = teardown,
     cr_assert(got > 0 && WIFSTOPPED(status),
               "qualification did not pause with a batch in flight");
     cr_expect_eq(committed_inputs(2), 0, "the batch in flight was committed");
-    kill(fx.st.redis_pid, SIGSTOP);
+    cr_assert_eq(fixture_redis_signal(&fx, SIGSTOP), 0);
     kill(fx.procs[slot], SIGCONT);
     int64_t committed = 0;
     deadline = fixture_mono_ms() + fixture_ms(20000);
     while ((committed = committed_inputs(2)) == 0 &&
            fixture_mono_ms() < deadline)
         usleep(200000);
-    kill(fx.st.redis_pid, SIGCONT);
+    fixture_redis_signal(&fx, SIGCONT);
     printf("redis down with a batch in flight: %lld input(s) committed\n",
            (long long)committed);
     cr_expect_gt(committed, 0,
