@@ -37,6 +37,7 @@ int64_t fixture_ms(int64_t base_ms) {
 static char topic_prefix[64];
 
 static int stack_up(fixture *fx, int partitions, double time_scale);
+static void stop_restarted(fixture *fx);
 
 int fixture_env_cluster(void) {
     const char *v = getenv("LASTMILE_TEST_REDIS");
@@ -90,6 +91,7 @@ int fixture_restack(fixture *fx, int partitions, double time_scale) {
     }
     lm_redis_destroy(fx->redis);
     fx->redis = NULL;
+    stop_restarted(fx);
     lm_devstack_down(&fx->st);
     return stack_up(fx, partitions, time_scale);
 }
@@ -251,6 +253,7 @@ void fixture_down(fixture *fx) {
     }
     lm_redis_destroy(fx->redis);
     fx->redis = NULL;
+    stop_restarted(fx);
     lm_devstack_down(&fx->st);
     if (!getenv("LASTMILE_TEST_KEEP")) {
         char cmd[600];
@@ -447,6 +450,50 @@ long long fixture_redis_keys(fixture *fx, const char *pattern, strset *out) {
         return -1;
     }
     return w.added;
+}
+
+/* The arguments are lm_devstack_cluster.c's start_node's (its
+ * NODE_TIMEOUT_MS is 5000): a node restarted with others would not be the
+ * node `dev up` made. */
+int fixture_cluster_restart(fixture *fx, int i) {
+    if (!fx->cluster || i < 0 || i >= CFX_NODES || fx->cfx.pids[i] > 0)
+        return -1;
+    char port[16], ndir[700], log[760];
+    snprintf(port, sizeof(port), "%d", fx->cfx.ports[i]);
+    snprintf(ndir, sizeof(ndir), "%s/cluster/%d", fx->st.dir, fx->cfx.ports[i]);
+    snprintf(log, sizeof(log), "%s/redis.log", ndir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, STDOUT_FILENO);
+            dup2(fd, STDERR_FILENO);
+        }
+        execlp("redis-server", "redis-server", "--port", port, "--bind",
+               "127.0.0.1", "--cluster-enabled", "yes", "--cluster-config-file",
+               "nodes.conf", "--cluster-node-timeout", "5000", "--dir", ndir,
+               "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+               "--daemonize", "no", "--protected-mode", "yes", (char *)NULL);
+        _exit(127);
+    }
+    if (pid < 0)
+        return -1;
+    fx->cfx.pids[i] = pid;
+    fx->restarted[i] = 1;
+    return 0;
+}
+
+/* Stops the nodes fixture_cluster_restart started (lm_devstack knows only
+ * the pids it started). */
+static void stop_restarted(fixture *fx) {
+    for (int i = 0; i < CFX_NODES; i++)
+        if (fx->restarted[i] && fx->cfx.pids[i] > 0) {
+            kill(fx->cfx.pids[i], SIGKILL);
+            waitpid(fx->cfx.pids[i], NULL, 0);
+            fx->cfx.pids[i] = 0;
+            fx->restarted[i] = 0;
+        }
 }
 
 int fixture_redis_signal(fixture *fx, int sig) {

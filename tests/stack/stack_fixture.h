@@ -45,6 +45,7 @@ typedef struct fixture {
                         cluster_fx_kill / _wait_ok / _conn / _index; never
                         cluster_fx_down it: fixture_down stops the nodes */
     lm_redis *redis; /* the test's own client (fixture_redis), or NULL */
+    int restarted[CFX_NODES]; /* nodes fixture_cluster_restart started */
 } fixture;
 
 /* Starts the stack and exports its environment (time scale as given; 0 =
@@ -103,6 +104,13 @@ long long fixture_redis_keys(fixture *fx, const char *pattern, strset *out);
 /* Sends sig to every redis-server of the stack (the one server, or every
  * live node of the cluster). 0 / -1 (none to signal). */
 int fixture_redis_signal(fixture *fx, int sig);
+
+/* Starts node i of the fixture's cluster again after a kill
+ * (cluster_fx_kill(&fx->cfx, i)): the same port, directory, nodes.conf and
+ * AOF as `lastmile dev up --redis-cluster` gave it, so it rejoins, as the
+ * replica of whichever node took its slots; fixture_down stops it.
+ * 0 / -1 (not a cluster, or the node still runs). */
+int fixture_cluster_restart(fixture *fx, int i);
 
 /* A group-less reader of one topic from the beginning. */
 typedef struct topic_reader topic_reader;
