@@ -108,7 +108,8 @@ int fixture_redis_signal(fixture *fx, int sig);
 /* Starts node i of the fixture's cluster again after a kill
  * (cluster_fx_kill(&fx->cfx, i)): the same port, directory, nodes.conf and
  * AOF as `lastmile dev up --redis-cluster` gave it, so it rejoins, as the
- * replica of whichever node took its slots; fixture_down stops it.
+ * replica of whichever node took its slots. fixture_down kills every node
+ * with -9 (a test's cluster keeps nothing), this one too.
  * 0 / -1 (not a cluster, or the node still runs). */
 int fixture_cluster_restart(fixture *fx, int i);
 

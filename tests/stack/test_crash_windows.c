@@ -27,7 +27,7 @@
  * Checked with the test's own consumer on the output topics.
  *
  * On a Redis Cluster (LASTMILE_TEST_REDIS=cluster; ctest
- * stack.test_crash_windows.cluster runs a subset, tests/CMakeLists.txt)
+ * stack.test_crash_windows.cluster runs seven of them, tests/CMakeLists.txt)
  * the fence tests that plant a fence and the replica-first tests skip,
  * saying why: a worker on a cluster keeps done records, not fences, and
  * its batch is guarded units, not the EXEC the race hook runs first. The
