@@ -17,6 +17,11 @@
  * LeadAccepted as its accepted_at_ms alone, rebuilt from the input on
  * restore: lm_rt_outbox.c).
  *
+ * On a Redis Cluster every worker knows redeliveries this way (fences are
+ * not used there), and the done record also keeps the input's side writes
+ * (Outbox.side; lm_rt_cluster.c); lm_rt_cluster.c builds its units with
+ * rt_done_key and rt_done_record_pipe.
+ *
  * No state of its own. Runs on the worker's thread. */
 #include "lm_rt_internal.h"
 

@@ -235,6 +235,23 @@ static void crash_between_units(lm_runtime *rt) {
     _exit(137);
 }
 
+/* The replica-first test hook (LASTMILE_TEST_CRASH_AT=replica-first):
+ * another client applies the very same units first, once, as a replica
+ * that took the partitions over meanwhile would; ours are then refused
+ * by their guards. */
+static void race_replica_first(lm_runtime *rt) {
+    char err[256];
+    if (rt->crash_at != RT_RACE_REPLICA_FIRST || rt->raced)
+        return;
+    rt->raced = 1;
+    lm_redis *other =
+        lm_redis_new(rt->s.redis_url, rt->s.redis_timeout_ms, err, sizeof(err));
+    if (other && lm_redis_add_script(other, &rt_cluster_unit_script) == 0 &&
+        lm_redis_exec(other, &rt->pipe, rt->replies, err, sizeof(err)) == 0)
+        lm_redis_replies_free(rt->replies, rt->pipe.n);
+    lm_redis_destroy(other);
+}
+
 /* Item it's part of unit reply r: marks it write_failed when a command
  * of it failed. 1 when it did. */
 static int item_failed(lm_runtime *rt, rt_item *it, const redisReply *r) {
@@ -317,6 +334,7 @@ int rt_cluster_write_round_trip(lm_runtime *rt, int64_t now_ms) {
     if (n <= 0)
         return n == 0 ? RT_WRITE_APPLIED : RT_WRITE_ABANDON;
     crash_between_units(rt);
+    race_replica_first(rt);
     int rc = lm_redis_exec(rt->redis, &rt->pipe, rt->replies, err, sizeof(err));
     if (rc != 0) {
         lm_counter_add(rc == LM_REDIS_RETRY ? rt->m_errors_retriable

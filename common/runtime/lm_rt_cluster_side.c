@@ -207,6 +207,8 @@ static int wait_replicas(lm_runtime *rt, int want) {
             lm_redis_replies_free(rep, 1);
         }
         if (ok) {
+            if (attempt > 0)
+                atomic_store(&rt->ready_redis, 1);
             rc = 0;
             break;
         }

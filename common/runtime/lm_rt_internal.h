@@ -17,7 +17,10 @@
  *   lm_rt_pipeline.c   overlapped batches: a batch waits for its
  *                      acknowledgements, parked, while the next is decided;
  *   lm_rt_out.c        the runtime's lm_out: what handle emits and writes,
- *                      recorded straight into the batch (writes as RESP).
+ *                      recorded straight into the batch (writes as RESP);
+ *   lm_rt_cluster.c    on a Redis Cluster only: the reads by GET, the
+ *   lm_rt_cluster_side.c  guarded units per slot, the side writes behind
+ *                      markers and the WAIT (lm_rt_cluster.h: encoding).
  *
  * Ownership: one lm_runtime owns everything below; the batch's items,
  * records, counts and buffers are reused from batch to batch and freed by

@@ -27,6 +27,10 @@
  * done record, and native commands instead of a Lua script per message:
  * Redis does about half the work per message (docs/PERFORMANCE.md).
  *
+ * On a Redis Cluster (rt->cluster) round trip 1 has no WATCH and reads
+ * the done records with a GET each, and round trip 2 is lm_rt_cluster.c's
+ * units: see there.
+ *
  * Errors: "not now" replies (LOADING, OOM, BUSY, READONLY...) hold the
  * batch and retry; a write Redis refuses for the item itself (WRONGTYPE)
  * dead-letters that item alone. Runs on the worker's thread. */

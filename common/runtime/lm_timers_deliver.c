@@ -7,8 +7,9 @@
  * Invariants: a claim is acknowledged only in the MULTI/EXEC that applies
  * what its delivery decided (on a Redis Cluster, whose slots no MULTI
  * spans: right after that is applied, apply_then_ack), after the dead
- * letters it emitted are acknowledged by the broker; a claim whose delivery could not be settled
- * stays claimed and is delivered again after its lease; a claim not
+ * letters it emitted are acknowledged by the broker; a claim whose
+ * delivery could not be settled stays claimed and is delivered again
+ * after its lease; a claim not
  * reached goes back to the timer set with its due time. Claims are
  * delivered one at a time, so a kill loses at most the one in flight.
  *

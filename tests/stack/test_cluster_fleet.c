@@ -17,7 +17,12 @@
  *     the side writes (after-writes), after the side writes before WAIT
  *     and produce (cluster-after-side), and after produce before commit;
  *     restarted, every lead is decided once and every side write counted
- *     once; intake too, between its units.
+ *     once; intake too, between its units;
+ *   cluster_fleet.too_few_replicas_hold_the_batch: qualification asked to
+ *     WAIT for two replicas where each master has one holds its batch
+ *     (redis_replicas_behind; no decision produced), and once killed and
+ *     started with the default (one) it recovers the batch: every lead
+ *     decided once, every side write once.
  * Every server started is stopped in .fini, even when a check fails. */
 #include "market.h"
 
@@ -230,4 +235,34 @@ Test(cluster_fleet, crash_after_produce_before_commit, .fini = teardown,
 Test(cluster_fleet, crash_intake_between_units, .fini = teardown,
      .timeout = 300) {
     crash_once("intake", "cluster-between-units");
+}
+
+Test(cluster_fleet, too_few_replicas_hold_the_batch, .fini = teardown,
+     .timeout = 300) {
+    cr_assert_eq(fixture_up_on(&fx, 4, 0, 1), 0);
+    market m;
+    market_init(&m, &fx, 0.0);
+    market_submit(&m, LEADS, 0, 0, 29);
+    cr_assert_geq(fixture_start_worker(&fx, "intake"), 0);
+    setenv("LASTMILE_REDIS_WAIT_REPLICAS", "2", 1);
+    int q = fixture_start_worker(&fx, "qualification");
+    unsetenv("LASTMILE_REDIS_WAIT_REPLICAS");
+    cr_assert_geq(q, 0);
+    cr_assert(
+        fixture_log_has(&fx, "qualification", "redis_replicas_behind", 60000),
+        "qualification did not hold its batch for want of replicas");
+    market_pump(&m, 1000);
+    cr_expect_eq(m.decisions.n, 0,
+                 "%zu decisions produced while their batch was held",
+                 m.decisions.n);
+    fixture_stop_worker(&fx, q, SIGKILL); /* its status: killed */
+    static const char *const rest[] = {"qualification", "followup", "timing"};
+    for (size_t i = 0; i < 3; i++)
+        cr_assert_geq(fixture_start_worker(&fx, rest[i]), 0);
+    cr_assert(market_until(&m, all_decided, 120000), "%zu of %d decided",
+              m.decisions.n, LEADS);
+    for (int i = 0; i < 3; i++)
+        market_pump(&m, 300);
+    check_run(&m, "held for replicas, then restarted");
+    market_free(&m);
 }
