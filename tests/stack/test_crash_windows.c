@@ -27,11 +27,10 @@
  * Checked with the test's own consumer on the output topics.
  *
  * On a Redis Cluster (LASTMILE_TEST_REDIS=cluster; ctest
- * stack.test_crash_windows.cluster runs seven of them, tests/CMakeLists.txt)
- * the fence tests that plant a fence and the replica-first tests skip,
- * saying why: a worker on a cluster keeps done records, not fences, and
- * its batch is guarded units, not the EXEC the race hook runs first. The
- * cluster's own windows (between two slots' units, after the side
+ * stack.test_crash_windows.cluster runs eight of them, tests/CMakeLists.txt)
+ * a worker keeps done records, not fences: a planted fence is ignored
+ * there (the log checks hold on one Redis only), the inputs still decided
+ * once. The cluster's own windows (between two slots' units, after the side
  * writes) are stack.test_cluster_fleet's. */
 #include "market.h"
 
@@ -58,22 +57,6 @@ static fixture fx;
 static void teardown(void) {
     fixture_down(&fx);
 }
-
-/* On a Redis Cluster (LASTMILE_TEST_REDIS=cluster) some windows are not
- * there: say why and skip. */
-static void single_redis_only(const char *why) {
-    if (fixture_env_cluster() == 1)
-        cr_skip_test("on a Redis Cluster %s", why);
-}
-
-/* a worker on a cluster keeps no fences (lm_rt_cluster.c) */
-#define NO_FENCES                                                              \
-    "a worker knows a redelivery by its done records and keeps no partition "  \
-    "fences (lm_rt_cluster.c): nothing reads this fence"
-/* the replica-first hook is on one Redis's EXEC only */
-#define NO_RACE_HOOK                                                           \
-    "the replica-first hook (lm_rt_redis.c's race_replica_first) does not "    \
-    "run: a batch is guarded units, not one EXEC (lm_rt_cluster.c)"
 
 static int all_accepted(const market *m) {
     return m->accepted.n >= 200;
@@ -312,7 +295,6 @@ Test(crash, read_back_timeout_is_not_recovered, .fini = teardown,
 }
 
 Test(crash, replica_applies_first, .fini = teardown, .timeout = 120) {
-    single_redis_only(NO_RACE_HOOK);
     cr_assert_eq(fixture_up(&fx, 2, 0), 0);
     market m;
     market_init(&m, &fx, 0);
@@ -376,7 +358,6 @@ static void expect_all_decided_once(market *m) {
 }
 
 Test(crash, fence_replica_applies_first, .fini = teardown, .timeout = 120) {
-    single_redis_only(NO_RACE_HOOK);
     market m;
     accept_all(&m, 2);
     setenv("LASTMILE_TEST_CRASH_AT", "replica-first", 1);
@@ -391,7 +372,6 @@ Test(crash, fence_replica_applies_first, .fini = teardown, .timeout = 120) {
 
 /* A fence that does not decode: said so, and the input decided. */
 Test(crash, fence_unreadable, .fini = teardown, .timeout = 120) {
-    single_redis_only(NO_FENCES);
     market m;
     accept_all(&m, 2);
     char key[256];
@@ -409,7 +389,6 @@ Test(crash, fence_unreadable, .fini = teardown, .timeout = 120) {
 /* A fence from a partition's earlier life (the topic deleted and made
  * again, offsets from 0): its input is not taken for applied. */
 Test(crash, fence_ahead_of_log, .fini = teardown, .timeout = 120) {
-    single_redis_only(NO_FENCES);
     market m;
     accept_all(&m, 2);
     Lastmile__V1__Internal__PartitionFence pf =
@@ -435,7 +414,6 @@ Test(crash, fence_ahead_of_log, .fini = teardown, .timeout = 120) {
  * is not taken for applied. Before fences knew their log, the first ten
  * inputs of partition 1 were skipped as applied and never decided. */
 Test(crash, fence_of_another_log, .fini = teardown, .timeout = 120) {
-    single_redis_only(NO_FENCES);
     market m;
     accept_all(&m, 2);
     Lastmile__V1__Internal__PartitionFence pf =
