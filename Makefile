@@ -4,6 +4,7 @@
 #   make demo   the simulated market through the whole fleet, then the report
 #   make form-demo  the example form -> gateway -> fleet -> webhook -> receiver
 #   make test   every test (unit, embedded-stack, deploy checks)
+#   make test-cluster  the stack tests on a Redis Cluster (ctest -L cluster)
 #   make test-asan  the unit tests and the pipeline, runtime and crash-window
 #               tests on the embedded stack, under ASan + UBSan
 #   make fuzz   every libFuzzer target, a short run each (clang)
@@ -17,7 +18,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 TEST_JOBS ?= 2
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all deps build test test-asan fuzz demo form-demo format format-check clean
+.PHONY: all deps build test test-cluster test-asan fuzz demo form-demo format format-check clean
 
 all: build
 
@@ -32,6 +33,11 @@ build: deps $(BUILD)/CMakeCache.txt
 
 test: build format-check
 	cd $(BUILD) && ctest --output-on-failure --no-tests=error -j $(TEST_JOBS) $(CTEST_FLAGS)
+
+# The stack tests' Redis Cluster variants and the failover test (also in
+# `make test`): tests/CMakeLists.txt labels them `cluster`.
+test-cluster: build
+	cd $(BUILD) && ctest --output-on-failure --no-tests=error -j $(TEST_JOBS) -L cluster $(CTEST_FLAGS)
 
 # Sanitizers: a separate Debug build with -DLASTMILE_SANITIZE=ON; every
 # timeout stretched (LASTMILE_TEST_TIMEOUT_MULT) for the slower binaries.

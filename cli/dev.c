@@ -48,8 +48,8 @@ static void dev_usage(FILE *f) {
             "replicas) instead\n"
             "                   of one redis-server, for the tools (report, "
             "waiting, board,\n"
-            "                   bench); the workers do not run on it yet "
-            "(docs/SCALE-OUT.md)\n\n"
+            "                   bench) and the workers "
+            "(docs/DELIVERY.md)\n\n"
             "Faults for the running stack's broker: broker-down SECONDS "
             "(1 to %d) takes it\ndown and brings it back; request-errors "
             "makes its next COUNT (1 to %d)\nrequests of Kafka API APIKEY "
@@ -59,16 +59,16 @@ static void dev_usage(FILE *f) {
             FAULT_ERRCODE_MAX);
 }
 
-/* What `dev up --redis-cluster` started, and what does not run on it. */
+/* What `dev up --redis-cluster` started, and what runs on it. */
 static void dev_cluster_note(const lm_devstack *st) {
     fprintf(stderr,
             "# stack up in %s (broker pid %ld; Redis Cluster of %d nodes, "
             "3 masters + 3 replicas,\n# on 127.0.0.1:%d and the ports in "
             "LASTMILE_REDIS_URL)\n"
-            "# The tools (report, waiting, board, bench) read every master. "
-            "The workers do NOT\n# run on a cluster yet: their key layout "
-            "spans hash tags in one transaction,\n# so they refuse a "
-            "redis+cluster:// URL at start (issue 17, docs/SCALE-OUT.md).\n",
+            "# The tools (report, waiting, board, bench) read every master; "
+            "the workers run on it:\n# one guarded unit per slot, side "
+            "writes behind markers, WAIT for a replica\n# "
+            "(docs/DELIVERY.md, \"On a Redis Cluster\").\n",
             st->dir, (long)st->broker_pid, LM_DEVSTACK_CLUSTER_NODES,
             st->redis_port);
 }

@@ -455,6 +455,11 @@ int lm_settings_load(lm_settings *s, const char *component, char *err,
                    errsz) != 0)
         bad = 1;
     s->redis_timeout_ms = (int)n;
+    n = -1;
+    if (env_number("LASTMILE_REDIS_WAIT_REPLICAS", component, 0, 16, &n, err,
+                   errsz) != 0)
+        bad = 1;
+    s->redis_wait_replicas = (int)n;
     n = 1;
     if (env_number("LASTMILE_OVERLAP", component, 0, 1, &n, err, errsz) != 0)
         bad = 1;

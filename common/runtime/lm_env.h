@@ -51,6 +51,8 @@ typedef struct lm_settings {
     int64_t dedupe_ttl_s;
     int shutdown_timeout_ms;
     int redis_timeout_ms;
+    /* LASTMILE_REDIS_WAIT_REPLICAS: -1 unset (1 on a cluster), 0 off */
+    int redis_wait_replicas;
     int overlap; /* LASTMILE_OVERLAP: 1 overlapped batches, 0 one by one */
     lm_kafka_prop kafka[LM_KAFKA_PROPS_MAX];
     int n_kafka;

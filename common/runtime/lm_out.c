@@ -95,6 +95,8 @@ int lm_plan_script(lm_plan *p, const lm_script *s, int nkeys, int argc,
 int lm_plan_watch(lm_plan *p, size_t n, const char *const *keys) {
     if (n == 0)
         return 0;
+    if (p->no_watch)
+        return lm_pipe_cmd_strs(p->pipe, "PING", NULL);
     if (lm_pipe_begin(p->pipe, 1 + n) != 0 ||
         lm_pipe_arg(p->pipe, "WATCH", 5) != 0)
         return -1;

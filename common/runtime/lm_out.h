@@ -50,6 +50,10 @@ static inline lm_out lm_out_make(const lm_out_ops *ops, void *impl) {
 
 struct lm_plan {
     lm_pipe *pipe; /* the maker's; commands are appended */
+    /* 1 on a Redis Cluster: lm_plan_watch appends a PING instead of its
+       WATCH (one reply all the same; docs/DELIVERY.md, "On a Redis
+       Cluster") */
+    int no_watch;
 };
 
 #endif

@@ -136,15 +136,6 @@ double lm_redis_last_rtt_ms(const lm_redis *r);
 
 /* 1 when r names a Redis Cluster (redis+cluster://), else 0. */
 int lm_redis_is_cluster(const lm_redis *r);
-/* Why a worker refuses a cluster today (lm_runtime's start): a batch's
- * transaction spans hash tags, which a cluster refuses (CROSSSLOT). */
-#define LM_REDIS_CLUSTER_WORKERS_NOT_YET                                       \
-    "LASTMILE_REDIS_URL names a Redis Cluster (redis+cluster://), and the "    \
-    "workers' key layout does not run on one yet: a batch's transaction "      \
-    "spans many hash tags, which a cluster refuses (CROSSSLOT). The tools "    \
-    "(report, waiting, board, bench) do run on a cluster. Point the "          \
-    "workers at one Redis (redis://host:6379/0); issue 17, "                   \
-    "docs/SCALE-OUT.md says what comes next"
 
 /* ---- The whole keyspace: every master ----
  * Keys are routed by lm_redis_exec; a command about the whole keyspace

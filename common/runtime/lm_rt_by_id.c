@@ -17,6 +17,11 @@
  * LeadAccepted as its accepted_at_ms alone, rebuilt from the input on
  * restore: lm_rt_outbox.c).
  *
+ * On a Redis Cluster every worker knows redeliveries this way (fences are
+ * not used there), and the done record also keeps the input's side writes
+ * (Outbox.side; lm_rt_cluster.c); lm_rt_cluster.c builds its units with
+ * rt_done_key and rt_done_record_pipe.
+ *
  * No state of its own. Runs on the worker's thread. */
 #include "lm_rt_internal.h"
 
@@ -25,8 +30,8 @@
 
 #include <string.h>
 
-static void done_key(const lm_runtime *rt, const lm_ident *id, char *buf,
-                     size_t bufsz) {
+void rt_done_key(const lm_runtime *rt, const lm_ident *id, char *buf,
+                 size_t bufsz) {
     lm_fmt_cat(buf, bufsz, "lm:{", id->tag, "}:done:", rt->w->name, ":", id->id,
                NULL);
 }
@@ -48,7 +53,7 @@ static int by_id_pipe_reads(lm_runtime *rt, size_t *n_keys) {
     if (lm_pipe_begin(p, 1 + rt->n_items) != 0 || lm_pipe_arg(p, "MGET", 4))
         return -1;
     for (size_t i = 0; i < rt->n_items; i++) {
-        done_key(rt, &rt->items[i].ident, key, sizeof(key));
+        rt_done_key(rt, &rt->items[i].ident, key, sizeof(key));
         if (lm_pipe_arg(p, key, strlen(key)) != 0)
             return -1;
     }
@@ -94,6 +99,9 @@ static int by_id_applied_before(lm_runtime *rt, rt_item *it, size_t i,
     if (restored && replay_of_dead_letter(rt, it)) {
         rt->n_recs = it->rec_first; /* the restored records are the newest */
         it->rec_n = 0;
+        rt->index.buf.len = it->index_off; /* and its side writes, if any */
+        rt->index.n -= it->index_n;
+        it->index_len = it->index_n = 0;
         lm_log(LM_LOG_INFO, "replayed",
                "%s was dead-lettered before and is replayed: decided again",
                it->ident.id);
@@ -111,10 +119,10 @@ static int by_id_applied_before(lm_runtime *rt, rt_item *it, size_t i,
 
 /* Appends SET of an item's done record, holding its outbox (the item's
  * records as they are now), with the dedupe TTL. 0 / -1 (OOM). */
-static int pipe_done_record(lm_runtime *rt, const rt_item *it, int64_t now_ms) {
+int rt_done_record_pipe(lm_runtime *rt, const rt_item *it, lm_pipe *p,
+                        int64_t now_ms) {
     char key[RT_KEY_MAX], ttl[LM_FMT_I64_MAX];
-    lm_pipe *p = &rt->pipe;
-    done_key(rt, &it->ident, key, sizeof(key));
+    rt_done_key(rt, &it->ident, key, sizeof(key));
     if (rt_outbox_pack(rt, it, &rt->obbuf, now_ms) != 0)
         return -1;
     size_t tl = lm_fmt_i64(ttl, rt->s.dedupe_ttl_s * 1000);
@@ -128,7 +136,7 @@ static int pipe_done_record(lm_runtime *rt, const rt_item *it, int64_t now_ms) {
 }
 
 static int by_id_pipe_item(lm_runtime *rt, const rt_item *it, int64_t now_ms) {
-    return pipe_done_record(rt, it, now_ms) == 0 ? 1 : -1;
+    return rt_done_record_pipe(rt, it, &rt->pipe, now_ms) == 0 ? 1 : -1;
 }
 
 /* An INCR of every fence of the batch (each applied item queued its done
@@ -150,7 +158,7 @@ static int by_id_pipe_fences(lm_runtime *rt, size_t item_cmds, int64_t now_ms) {
 static int by_id_pipe_late(lm_runtime *rt, int64_t now_ms) {
     for (size_t i = 0; i < rt->n_items; i++)
         if (rt->items[i].write_failed &&
-            pipe_done_record(rt, &rt->items[i], now_ms) != 0)
+            rt_done_record_pipe(rt, &rt->items[i], &rt->pipe, now_ms) != 0)
             return -1;
     return 0;
 }

@@ -17,7 +17,10 @@
  *   lm_rt_pipeline.c   overlapped batches: a batch waits for its
  *                      acknowledgements, parked, while the next is decided;
  *   lm_rt_out.c        the runtime's lm_out: what handle emits and writes,
- *                      recorded straight into the batch (writes as RESP).
+ *                      recorded straight into the batch (writes as RESP);
+ *   lm_rt_cluster.c    on a Redis Cluster only: the reads by GET, the
+ *   lm_rt_cluster_side.c  guarded units per slot, the side writes behind
+ *                      markers and the WAIT (lm_rt_cluster.h: encoding).
  *
  * Ownership: one lm_runtime owns everything below; the batch's items,
  * records, counts and buffers are reused from batch to batch and freed by
@@ -130,12 +133,24 @@ typedef struct rt_item {
     size_t write_off, write_len, write_n; /* in rt->writes: bytes, commands */
     size_t last_write; /* byte offset of its last command in rt->writes */
     int write_failed;  /* a write failed inside EXEC (late dead letter) */
+    size_t unit;       /* on a cluster: its unit in round trip 2 */
     size_t count_first, count_n;          /* in rt->counts */
     size_t index_off, index_len, index_n; /* in rt->index */
     char reason[LM_REASON_MAX];
 } rt_item;
 
 typedef struct rt_dedupe_ops rt_dedupe_ops;
+
+/* A batch on a Redis Cluster (lm_rt_cluster.c); NULL on a single Redis. */
+typedef struct rt_cluster {
+    lm_pipe cmds;     /* one unit's or run's commands, as RESP (scratch) */
+    unsigned *slots;  /* per unit: its slot */
+    size_t *unit_off; /* per unit: its first byte in rt->pipe; one more */
+    size_t cap_units, cap_off;
+    size_t n_units;
+    lm_buf guards;     /* one unit's done keys, NUL-separated (scratch) */
+    int wait_replicas; /* LASTMILE_REDIS_WAIT_REPLICAS; 0 = no WAIT */
+} rt_cluster;
 
 /* Test-only hooks (LASTMILE_TEST_CRASH_AT, read once at start; unset in
  * production):
@@ -155,7 +170,11 @@ typedef struct rt_dedupe_ops rt_dedupe_ops;
  *     acknowledgements are pending, or once the first one is committed
  *     and before the next one's transaction (lm_rt_pipeline.c);
  *     pause-overlap-taken: it stops (SIGSTOP) once, when the next batch is
- *     taken and the first is in flight, so a test can stop Redis. */
+ *     taken and the first is in flight, so a test can stop Redis;
+ *   on a Redis Cluster (lm_rt_cluster.c; after-writes is then after the
+ *     units, before the side writes): cluster-between-units: the first
+ *     unit alone is applied, then the process dies; cluster-after-side:
+ *     it dies after the side writes, before WAIT and produce. */
 typedef enum rt_crash_at {
     RT_CRASH_NONE,
     RT_CRASH_AFTER_WRITES,
@@ -167,7 +186,9 @@ typedef enum rt_crash_at {
     RT_PAUSE_BEFORE_READ_BACK,
     RT_CRASH_OVERLAP_DECIDED,
     RT_CRASH_OVERLAP_COMMITTED,
-    RT_PAUSE_OVERLAP_TAKEN
+    RT_PAUSE_OVERLAP_TAKEN,
+    RT_CRASH_CLUSTER_BETWEEN_UNITS,
+    RT_CRASH_CLUSTER_AFTER_SIDE
 } rt_crash_at;
 
 /* When a batch's phases ended, for the debug log (lm_rt_pipeline.c). */
@@ -193,6 +214,7 @@ struct lm_runtime {
     const lm_worker *w;
     lm_settings s;
     const rt_dedupe_ops *dedupe; /* by id or by offset, from w->dedupe */
+    rt_cluster *cluster;         /* on a Redis Cluster, else NULL */
     void *dedupe_state;          /* the strategy's own, or NULL */
     rt_crash_at crash_at;
     int raced;  /* replica-first: the race was run */
@@ -313,6 +335,39 @@ struct rt_dedupe_ops {
 extern const rt_dedupe_ops rt_dedupe_by_id;     /* lm_rt_by_id.c */
 extern const rt_dedupe_ops rt_dedupe_by_offset; /* lm_rt_by_offset.c */
 
+/* The done record's key of an input, and its SET (holding the item's
+ * outbox, PX the dedupe TTL) appended to p (lm_rt_by_id.c). 0 / -1. */
+void rt_done_key(const lm_runtime *rt, const lm_ident *id, char *buf,
+                 size_t bufsz);
+int rt_done_record_pipe(lm_runtime *rt, const rt_item *it, lm_pipe *p,
+                        int64_t now_ms);
+
+/* ===================================================== lm_rt_cluster.c */
+
+extern lm_script rt_cluster_unit_script, rt_cluster_side_script;
+/* At start, on a cluster (before connecting): rt->cluster made, the
+ * scripts registered, done records chosen. 0 / -1 (OOM). */
+int rt_cluster_setup(lm_runtime *rt);
+void rt_cluster_free(lm_runtime *rt);
+/* Round trip 1 on a cluster: a PING (the WATCH's place) and a GET of each
+ * item's done record, appended; *n_get their number. 0 / -1. */
+int rt_cluster_pipe_reads(lm_runtime *rt, size_t *n_get);
+/* After round trip 1: the GETs' replies put together as one array in
+ * replies[1] (an MGET's place), the plans' moved after it. 0 / -1. */
+int rt_cluster_gather_reads(lm_runtime *rt, size_t n_get);
+/* Round trip 2 on a cluster: the guarded units. RT_WRITE_*. */
+int rt_cluster_write_round_trip(lm_runtime *rt, int64_t now_ms);
+/* After the units, before produce (lm_rt_cluster_side.c): the side
+ * writes, then WAIT. 0 / -1 (abandon). */
+int rt_cluster_after_writes(lm_runtime *rt);
+/* The item's side writes as Outbox.side (pointing into rt->index;
+ * *out malloc'd, the caller frees it). 0 / -1. */
+int rt_cluster_side_fill(const lm_runtime *rt, const rt_item *it,
+                         ProtobufCBinaryData **out, size_t *n);
+/* Outbox.side of a restored item back into rt->index (its index_*). */
+int rt_cluster_side_restore(lm_runtime *rt, rt_item *it,
+                            ProtobufCBinaryData *side, size_t n);
+
 /* ====================================================== lm_runtime.c */
 
 /* 1 once SIGTERM was seen and the drain deadline has passed. */
@@ -361,8 +416,11 @@ int rt_redis_roundtrip(lm_runtime *rt);
  * 0, or -1: abandon. */
 int rt_plan_round_trip(lm_runtime *rt, int64_t now_ms);
 enum { RT_WRITE_APPLIED = 0, RT_WRITE_AGAIN = 1, RT_WRITE_ABANDON = -1 };
-/* Round trip 2: one MULTI/EXEC. RT_WRITE_*. */
+/* Round trip 2: one MULTI/EXEC (on a cluster: the units). RT_WRITE_*. */
 int rt_write_round_trip(lm_runtime *rt, int64_t now_ms);
+/* After writes that failed inside the transaction: those items' outboxes
+ * rewritten to hold their dead letters. 0 / -1 (abandon). */
+int rt_fix_failed_items(lm_runtime *rt, int64_t now_ms);
 
 /* ===================================================== lm_rt_outbox.c */
 

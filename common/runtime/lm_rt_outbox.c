@@ -158,7 +158,11 @@ int rt_outbox_pack(lm_runtime *rt, const rt_item *it, lm_buf *out,
     ob.records = pp;
     ob.written_at_ms = now_ms;
     lm_buf_reset(out);
-    int rc = rt_pb_pack_append(&ob.base, out);
+    int rc = rt->cluster ? rt_cluster_side_fill(rt, it, &ob.side, &ob.n_side)
+                         : 0; /* a cluster's side writes (lm_rt_cluster.c) */
+    if (rc == 0)
+        rc = rt_pb_pack_append(&ob.base, out);
+    free(ob.side);
     if (pp != ptrs) {
         free(pp);
         free(rr);
@@ -244,6 +248,8 @@ int rt_outbox_restore(lm_runtime *rt, rt_item *it, const char *data,
     if (!ob)
         return -1;
     int rc = rt_records_restore(rt, it, ob->records, ob->n_records);
+    if (rc == 0 && rt->cluster && ob->n_side)
+        rc = rt_cluster_side_restore(rt, it, ob->side, ob->n_side);
     lastmile__v1__internal__outbox__free_unpacked(ob, NULL);
     return rc;
 }

@@ -27,6 +27,10 @@
  * done record, and native commands instead of a Lua script per message:
  * Redis does about half the work per message (docs/PERFORMANCE.md).
  *
+ * On a Redis Cluster (rt->cluster) round trip 1 has no WATCH and reads
+ * the done records with a GET each, and round trip 2 is lm_rt_cluster.c's
+ * units: see there.
+ *
  * Errors: "not now" replies (LOADING, OOM, BUSY, READONLY...) hold the
  * batch and retry; a write Redis refuses for the item itself (WRONGTYPE)
  * dead-letters that item alone. Runs on the worker's thread. */
@@ -113,20 +117,22 @@ int rt_redis_roundtrip(lm_runtime *rt) {
  * whose plan fails is rejected for good). 0 / -1 (OOM). */
 static int pipe_plans(lm_runtime *rt, int64_t now_ms) {
     lm_pipe *p = &rt->pipe;
+    size_t base = p->n; /* RT_REPLY_BATCH_PLAN, or a cluster's GETs */
+    int no_watch = rt->cluster != NULL;
     if (rt->w->plan_batch) {
-        lm_plan plan = {p};
+        lm_plan plan = {p, no_watch};
         if (rt->w->plan_batch(rt->w->ctx, &plan) != 0) {
             lm_log(LM_LOG_ERROR, "plan_batch_failed",
                    "could not plan the batch-wide reads (out of memory?)");
             return -1;
         }
     }
-    rt->batch_plan_n = p->n - RT_REPLY_BATCH_PLAN;
+    rt->batch_plan_n = p->n - base;
     for (size_t i = 0; i < rt->n_items; i++) {
         rt_item *it = &rt->items[i];
         it->plan_first = p->n;
         if (it->state == RT_NEW && rt->w->plan) {
-            lm_plan plan = {p};
+            lm_plan plan = {p, no_watch};
             if (rt->w->plan(rt->w->ctx, it->event, &it->ident, now_ms, &plan) !=
                 0) {
                 snprintf(it->reason, sizeof(it->reason),
@@ -143,6 +149,13 @@ int rt_plan_round_trip(lm_runtime *rt, int64_t now_ms) {
     lm_pipe *p = &rt->pipe;
     char key[RT_KEY_MAX];
     lm_pipe_reset(p);
+    if (rt->cluster) { /* lm_rt_cluster.c: no WATCH, a GET each */
+        size_t n_get = 0;
+        if (rt_cluster_pipe_reads(rt, &n_get) != 0 ||
+            pipe_plans(rt, now_ms) != 0 || rt_redis_roundtrip(rt) != 0)
+            return -1;
+        return rt_cluster_gather_reads(rt, n_get);
+    }
     if (lm_pipe_begin(p, 1 + (size_t)rt->n_fences) != 0 ||
         lm_pipe_arg(p, "WATCH", 5) != 0)
         return -1;
@@ -327,9 +340,8 @@ static int check_transaction(lm_runtime *rt, size_t queued, int *any_failed) {
 /* After a write the transaction could not apply (WRONGTYPE, say): the
  * item is dead-lettered instead, and its outbox (its done record, or its
  * partition's fence) must then hold the dead letter, or a crash now would
- * recover the outputs it never earned. A rare path: its own round trip.
- * 0 / -1 (abandon). */
-static int fix_failed_items(lm_runtime *rt, int64_t now_ms) {
+ * recover the outputs it never earned. A rare path: its own round trip. */
+int rt_fix_failed_items(lm_runtime *rt, int64_t now_ms) {
     lm_pipe *p = &rt->pipe;
     lm_pipe_reset(p);
     for (size_t i = 0; i < rt->n_items; i++) {
@@ -354,6 +366,8 @@ static int fix_failed_items(lm_runtime *rt, int64_t now_ms) {
 int rt_write_round_trip(lm_runtime *rt, int64_t now_ms) {
     char err[512];
     size_t queued = 0;
+    if (rt->cluster)
+        return rt_cluster_write_round_trip(rt, now_ms);
     int built = pipe_transaction(rt, &queued, now_ms);
     if (built <= 0)
         return built == 0 ? RT_WRITE_APPLIED : RT_WRITE_ABANDON;
@@ -374,7 +388,7 @@ int rt_write_round_trip(lm_runtime *rt, int64_t now_ms) {
     int result = check_transaction(rt, queued, &any_failed);
     lm_redis_replies_free(rt->replies, rt->pipe.n);
     if (result == RT_WRITE_APPLIED && any_failed &&
-        fix_failed_items(rt, now_ms) != 0)
+        rt_fix_failed_items(rt, now_ms) != 0)
         return RT_WRITE_ABANDON;
     return result;
 }

@@ -100,7 +100,10 @@ static rt_crash_at crash_at_from_env(void) {
            : strcmp(v, "overlap-decided") == 0     ? RT_CRASH_OVERLAP_DECIDED
            : strcmp(v, "overlap-committed") == 0   ? RT_CRASH_OVERLAP_COMMITTED
            : strcmp(v, "pause-overlap-taken") == 0 ? RT_PAUSE_OVERLAP_TAKEN
-                                                   : RT_CRASH_NONE;
+           : strcmp(v, "cluster-between-units") == 0
+               ? RT_CRASH_CLUSTER_BETWEEN_UNITS
+           : strcmp(v, "cluster-after-side") == 0 ? RT_CRASH_CLUSTER_AFTER_SIDE
+                                                  : RT_CRASH_NONE;
 }
 
 int lm_runtime_crash_at(const lm_runtime *rt, const char *point) {
@@ -218,6 +221,9 @@ static int run_batch(lm_runtime *rt) {
     rt_phase_end(rt, RT_PH_WRITES);
     if (rt->crash_at == RT_CRASH_AFTER_WRITES)
         _exit(137);
+    /* on a cluster: side writes, WAIT (lm_rt_cluster_side.c) */
+    if (rt->cluster && rt_cluster_after_writes(rt) != 0)
+        return abandon_batch(rt);
     /* what was left for the next batch is fetched again (before the next
        take, which may come before this batch's commit) */
     if (rt->n_later)
@@ -346,6 +352,7 @@ static void runtime_free(lm_runtime *rt) {
     rt_pipeline_free(rt);
     if (rt->dedupe)
         rt->dedupe->fini(rt);
+    rt_cluster_free(rt);
     lm_redis_destroy(rt->redis);
     lm_metrics_destroy(rt->metrics);
     free(rt->items);
@@ -402,10 +409,9 @@ static int redis_setup(lm_runtime *rt, char *err, size_t errsz) {
         fprintf(stderr, "lastmile-%s: %s\n", w->name, err);
         return 2;
     }
-    if (lm_redis_is_cluster(rt->redis)) { /* issue 17: the key layout next */
-        lm_log(LM_LOG_ERROR, "redis_cluster_unsupported", "%s",
-               LM_REDIS_CLUSTER_WORKERS_NOT_YET);
-        return 2;
+    if (lm_redis_is_cluster(rt->redis) && rt_cluster_setup(rt) != 0) {
+        fprintf(stderr, "lastmile-%s: out of memory\n", w->name);
+        return 1;
     }
     for (int i = 0; w->scripts && w->scripts[i]; i++)
         lm_redis_add_script(rt->redis, w->scripts[i]);

@@ -38,6 +38,10 @@
  *      Kafka's Java client does; header "lm-id" = the output's id) and wait
  *      until the broker acknowledged all of them;
  *   7. store and commit the input offsets.
+ * On a Redis Cluster (redis+cluster://) steps 3 and 5 differ: every
+ * worker keeps done records, read with a GET each; step 5 is one guarded
+ * Lua unit per slot, then the side writes (lm_out_index) behind markers and
+ * a WAIT for replicas (docs/DELIVERY.md, "On a Redis Cluster").
  * Batches overlap (LASTMILE_OVERLAP, on by default): steps 1-4 of the next
  * batch run while a batch waits in step 6, and the next batch's step 5
  * waits until that one is committed (docs/DELIVERY.md).
@@ -184,7 +188,9 @@ int lm_plan_script(lm_plan *p, const lm_script *s, int nkeys, int argc,
  * the replies. Input applied before is still recovered, never decided
  * again: the fences decide that, not the watch. A key written by every
  * batch of a busy worker makes batches conflict: watch what a decision
- * truly depends on. 0 / -1. */
+ * truly depends on. On a Redis Cluster nothing is watched (a PING takes
+ * the reply's place): the check holds per replica only (docs/DELIVERY.md,
+ * "Known limits"). 0 / -1. */
 int lm_plan_watch(lm_plan *p, size_t n, const char *const *keys);
 
 typedef struct lm_runtime lm_runtime;
@@ -204,7 +210,9 @@ typedef enum lm_dedupe {
      * yet; one write per partition per batch instead of one per input, and
      * no key per input. Only for input topics that lastmile's own workers
      * alone write (the runtime puts each output on its topic once): a
-     * message published twice by hand there is decided twice. */
+     * message published twice by hand there is decided twice. On a Redis
+     * Cluster such a worker keeps done records (LM_DEDUPE_BY_ID) instead:
+     * its identify must give each input its own deterministic id. */
     LM_DEDUPE_BY_OFFSET = 1,
 } lm_dedupe;
 

@@ -5,9 +5,11 @@
  * Sections: the sweep's lm_out · one claim · the sweep.
  *
  * Invariants: a claim is acknowledged only in the MULTI/EXEC that applies
- * what its delivery decided, after the dead letters it emitted are
- * acknowledged by the broker; a claim whose delivery could not be settled
- * stays claimed and is delivered again after its lease; a claim not
+ * what its delivery decided (on a Redis Cluster, whose slots no MULTI
+ * spans: right after that is applied, apply_then_ack), after the dead
+ * letters it emitted are acknowledged by the broker; a claim whose
+ * delivery could not be settled stays claimed and is delivered again
+ * after its lease; a claim not
  * reached goes back to the timer set with its due time. Claims are
  * delivered one at a time, so a kill loses at most the one in flight.
  *
@@ -95,6 +97,29 @@ static int exec_discard(lm_runtime *rt, lm_pipe *p) {
     return rc;
 }
 
+/* On a Redis Cluster the delivery's commands and the acknowledgement are
+ * on different slots, which no MULTI/EXEC spans: the commands (cmds after
+ * its MULTI) go first, then, once they are applied, the acknowledgement
+ * (its own pipeline, ack). A crash between leaves the claim to its lease:
+ * it is delivered again and decides from the state the first delivery
+ * wrote (docs/DELIVERY.md, "On a Redis Cluster"). 0 / -1. */
+static int apply_then_ack(lm_runtime *rt, const lm_pipe *cmds, lm_pipe *ack) {
+    static const char multi[] = "*1\r\n$5\r\nMULTI\r\n";
+    size_t ml = sizeof(multi) - 1;
+    lm_pipe effects = {0};
+    int rc = -1;
+    if (cmds->n >= 1 && cmds->buf.len >= ml &&
+        memcmp(cmds->buf.data, multi, ml) == 0 &&
+        lm_buf_append(&effects.buf, cmds->buf.data + ml, cmds->buf.len - ml) >=
+            0) {
+        effects.n = cmds->n - 1;
+        rc = exec_discard(rt, &effects) == 0 && exec_discard(rt, ack) == 0 ? 0
+                                                                           : -1;
+    }
+    lm_pipe_free(&effects);
+    return rc;
+}
+
 /* Appends the claim's acknowledgement: ZREM from :claimed, HDEL :placed. */
 static int ack_cmds(lm_pipe *p, const char *ns, int bucket, const char *claim,
                     size_t len) {
@@ -115,7 +140,7 @@ static int ack_cmds(lm_pipe *p, const char *ns, int bucket, const char *claim,
 static int deliver_plan(lm_runtime *rt, const lm_worker *w, const lm_timer *t,
                         redisReply ***rep, size_t *n) {
     lm_pipe p = {0};
-    lm_plan plan = {&p};
+    lm_plan plan = {&p, 0};
     *rep = NULL;
     *n = 0;
     int rc = w->plan_timer ? w->plan_timer(w->ctx, t, &plan) : 0;
@@ -181,6 +206,14 @@ static int deliver_one(lm_runtime *rt, const lm_worker *w, int bucket,
     const lm_emit_req *reqs = ne ? lm_timers_fired_get(f, 0) : NULL;
     if (ne && lm_runtime_produce_sync(rt, reqs, ne) != 0) {
         rc = -1;
+        goto out;
+    }
+    if (lm_redis_is_cluster(lm_runtime_redis(rt))) {
+        lm_pipe ack = {0};
+        if (ack_cmds(&ack, w->timer_ns, bucket, claim, len) != 0 ||
+            apply_then_ack(rt, &cmds, &ack) != 0)
+            rc = -1;
+        lm_pipe_free(&ack);
         goto out;
     }
     /* what the delivery decided and the acknowledgement, at once */

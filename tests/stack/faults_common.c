@@ -216,52 +216,31 @@ void produce_raw(const char *topic_suffix, const char *key, const void *val,
 /* Redis keys matching a pattern (SCAN), and the members of the timer
  * sets: {pending, claimed} summed over the buckets. -1 on error. */
 long long redis_count_keys(const char *pattern) {
-    redisContext *c = redisConnect("127.0.0.1", fx.st.redis_port);
-    if (!c || c->err) {
-        if (c)
-            redisFree(c);
-        return -1;
-    }
-    long long n = 0;
-    char cursor[32] = "0";
-    do {
-        redisReply *r =
-            redisCommand(c, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
-        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-            if (r)
-                freeReplyObject(r);
-            n = -1;
-            break;
-        }
-        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-        n += (long long)r->element[1]->elements;
-        freeReplyObject(r);
-    } while (strcmp(cursor, "0") != 0);
-    redisFree(c);
+    strset keys = {0};
+    long long n = fixture_redis_keys(&fx, pattern, &keys);
+    strset_free(&keys);
     return n;
 }
 
 int redis_timers(long long *pending, long long *claimed) {
-    redisContext *c = redisConnect("127.0.0.1", fx.st.redis_port);
-    if (!c || c->err) {
-        if (c)
-            redisFree(c);
-        return -1;
-    }
     *pending = *claimed = 0;
     for (int b = 0; b < 16; b++) {
-        redisReply *r = redisCommand(c, "ZCARD lm:{timers:%d}", b);
-        if (r && r->type == REDIS_REPLY_INTEGER)
+        char key[64], claims[80];
+        snprintf(key, sizeof(key), "lm:{timers:%d}", b);
+        snprintf(claims, sizeof(claims), "%s:claimed", key);
+        redisReply *r = fixture_redis_cmd(&fx, "ZCARD", key, NULL);
+        if (!r)
+            return -1;
+        if (r->type == REDIS_REPLY_INTEGER)
             *pending += r->integer;
-        if (r)
-            freeReplyObject(r);
-        r = redisCommand(c, "ZCARD lm:{timers:%d}:claimed", b);
-        if (r && r->type == REDIS_REPLY_INTEGER)
+        freeReplyObject(r);
+        r = fixture_redis_cmd(&fx, "ZCARD", claims, NULL);
+        if (!r)
+            return -1;
+        if (r->type == REDIS_REPLY_INTEGER)
             *claimed += r->integer;
-        if (r)
-            freeReplyObject(r);
+        freeReplyObject(r);
     }
-    redisFree(c);
     return 0;
 }
 

@@ -1,8 +1,8 @@
 /* faults_common.h — what the fault tests share (test_faults.c,
- * test_hostile.c, test_chaos.c; suite `faults`): the fixture, the worker
- * names, the delivery-rule check and probes of the stack (worker logs,
- * /readyz, committed and log-end offsets, Redis keys and timer sets).
- * faults_common.c is linked into those three binaries only
+ * test_hostile.c, test_chaos.c; suite `faults`; and test_cluster_failover.c):
+ * the fixture, the worker names, the delivery-rule check and probes of the
+ * stack (worker logs, /readyz, committed and log-end offsets, Redis keys
+ * and timer sets). faults_common.c is linked into those four binaries only
  * (tests/CMakeLists.txt).
  *
  * State: one fixture `fx` and one `want_people` per test process (Criterion
@@ -76,7 +76,8 @@ int64_t topic_end(const char *topic_suffix, int partitions);
 void produce_raw(const char *topic_suffix, const char *key, const void *val,
                  size_t len);
 
-/* Redis keys matching a pattern (SCAN); -1 on error. */
+/* Distinct Redis keys matching a pattern (SCAN on every master of a
+ * cluster: fixture_redis_keys); -1 on error. */
 long long redis_count_keys(const char *pattern);
 
 /* Members of the timer sets, {pending, claimed} summed over the buckets;

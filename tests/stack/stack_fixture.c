@@ -6,6 +6,7 @@
 #include "lm_kafka.h"
 
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -36,9 +37,40 @@ int64_t fixture_ms(int64_t base_ms) {
 static char topic_prefix[64];
 
 static int stack_up(fixture *fx, int partitions, double time_scale);
+static void stop_nodes(fixture *fx);
+
+int fixture_env_cluster(void) {
+    const char *v = getenv("LASTMILE_TEST_REDIS");
+    if (!v || !*v || strcmp(v, "single") == 0)
+        return 0;
+    if (strcmp(v, "cluster") == 0)
+        return 1;
+    fprintf(stderr,
+            "fixture: LASTMILE_TEST_REDIS=%s: say `cluster` (a Redis "
+            "Cluster of three masters) or `single` (one redis-server)\n",
+            v);
+    return -1;
+}
 
 int fixture_up(fixture *fx, int partitions, double time_scale) {
+    int cluster = fixture_env_cluster();
+    if (cluster < 0)
+        return -1;
+#ifndef LM_TEST_CLUSTER_CAPABLE
+    if (cluster) {
+        fprintf(stderr, "fixture: LASTMILE_TEST_REDIS=cluster: this test "
+                        "binary does not run on a cluster (it is not built "
+                        "with LM_TEST_CLUSTER_CAPABLE, tests/CMakeLists.txt); "
+                        "unset it\n");
+        return -1;
+    }
+#endif
+    return fixture_up_on(fx, partitions, time_scale, cluster);
+}
+
+int fixture_up_on(fixture *fx, int partitions, double time_scale, int cluster) {
     memset(fx, 0, sizeof(*fx));
+    fx->cluster = cluster;
     snprintf(fx->dir, sizeof(fx->dir), "/tmp/lastmile-test-XXXXXX");
     if (!mkdtemp(fx->dir))
         return -1;
@@ -57,8 +89,24 @@ int fixture_restack(fixture *fx, int partitions, double time_scale) {
         rd_kafka_destroy(fx->producer);
         fx->producer = NULL;
     }
+    lm_redis_destroy(fx->redis);
+    fx->redis = NULL;
+    stop_nodes(fx);
     lm_devstack_down(&fx->st);
     return stack_up(fx, partitions, time_scale);
+}
+
+/* The cluster's nodes as a cluster_fx the test can kill and probe; the
+ * processes stay lm_devstack's (cfx.pgid 0, no directory of its own). */
+static void cluster_view(fixture *fx) {
+    memset(&fx->cfx, 0, sizeof(fx->cfx));
+    if (!fx->cluster)
+        return;
+    for (int i = 0; i < CFX_NODES; i++) {
+        fx->cfx.ports[i] = fx->st.cluster_ports[i];
+        fx->cfx.pids[i] = fx->st.cluster_pids[i];
+    }
+    snprintf(fx->cfx.url, sizeof(fx->cfx.url), "%s", fx->st.redis_url);
 }
 
 static int stack_up(fixture *fx, int partitions, double time_scale) {
@@ -69,11 +117,13 @@ static int stack_up(fixture *fx, int partitions, double time_scale) {
                           .lastmile_exe = exe,
                           .topic_prefix = topic_prefix,
                           .partitions = partitions,
-                          .die_with_parent = 1};
+                          .die_with_parent = 1,
+                          .redis_cluster = fx->cluster};
     if (lm_devstack_up(&o, &fx->st, err, sizeof(err)) != 0) {
         fprintf(stderr, "fixture: %s\n", err);
         return -1;
     }
+    cluster_view(fx);
     setenv("LASTMILE_BROKERS", fx->st.brokers, 1);
     setenv("LASTMILE_REDIS_URL", fx->st.redis_url, 1);
     setenv("LASTMILE_TOPIC_PREFIX", topic_prefix, 1);
@@ -201,6 +251,9 @@ void fixture_down(fixture *fx) {
         rd_kafka_destroy(fx->producer);
         fx->producer = NULL;
     }
+    lm_redis_destroy(fx->redis);
+    fx->redis = NULL;
+    stop_nodes(fx);
     lm_devstack_down(&fx->st);
     if (!getenv("LASTMILE_TEST_KEEP")) {
         char cmd[600];
@@ -306,4 +359,152 @@ int fixture_log_has(fixture *fx, const char *worker, const char *needle,
             return found;
         usleep(100 * 1000);
     }
+}
+
+/* ---------------------------------------------- the test's Redis client */
+
+lm_redis *fixture_redis(fixture *fx) {
+    char err[512] = "";
+    if (!fx->redis &&
+        !(fx->redis = lm_redis_new(fx->st.redis_url, 5000, err, sizeof(err)))) {
+        fprintf(stderr, "fixture: redis %s: %s\n", fx->st.redis_url, err);
+        return NULL;
+    }
+    int64_t deadline = fixture_mono_ms() + fixture_ms(30000);
+    int rc;
+    while ((rc = lm_redis_connect(fx->redis, err, sizeof(err))) ==
+               LM_REDIS_RETRY &&
+           fixture_mono_ms() < deadline)
+        usleep(100 * 1000);
+    if (rc != 0) {
+        fprintf(stderr, "fixture: redis %s: %s\n", fx->st.redis_url, err);
+        return NULL;
+    }
+    return fx->redis;
+}
+
+/* Runs p (commands whose replies the caller reads) into replies, retrying
+ * a lost connection (a failover) until the deadline. 0 / -1. */
+static int redis_exec(fixture *fx, const lm_pipe *p, redisReply **replies) {
+    char err[512] = "";
+    if (!fx->redis && !fixture_redis(fx))
+        return -1;
+    int64_t deadline = fixture_mono_ms() + fixture_ms(30000);
+    int rc;
+    while ((rc = lm_redis_exec(fx->redis, p, replies, err, sizeof(err))) ==
+               LM_REDIS_RETRY &&
+           fixture_mono_ms() < deadline)
+        usleep(100 * 1000);
+    if (rc != 0)
+        fprintf(stderr, "fixture: redis: %s\n", err);
+    return rc == 0 ? 0 : -1;
+}
+
+redisReply *fixture_redis_argv(fixture *fx, int argc, const char *const *argv,
+                               const size_t *lens) {
+    lm_pipe p = {0};
+    redisReply *reply = NULL;
+    if (lm_pipe_cmd(&p, argc, argv, lens) == 0 &&
+        redis_exec(fx, &p, &reply) != 0)
+        reply = NULL;
+    lm_pipe_free(&p);
+    return reply;
+}
+
+redisReply *fixture_redis_cmd(fixture *fx, const char *arg0, ...) {
+    const char *argv[LM_PIPE_ARGS_MAX];
+    va_list ap;
+    va_start(ap, arg0);
+    int argc = lm_strs_collect(arg0, ap, argv);
+    va_end(ap);
+    return argc < 0 ? NULL : fixture_redis_argv(fx, argc, argv, NULL);
+}
+
+typedef struct keys_walk {
+    strset *out;
+    long long added;
+} keys_walk;
+
+static int on_keys(void *opaque, const redisReply *keys, char *err,
+                   size_t errsz) {
+    keys_walk *w = opaque;
+    for (size_t i = 0; i < keys->elements; i++) {
+        if (keys->element[i]->type != REDIS_REPLY_STRING) {
+            snprintf(err, errsz, "SCAN gave a key that is not a string");
+            return -1;
+        }
+        if (strset_add(w->out, keys->element[i]->str) == 1)
+            w->added++;
+    }
+    return 0;
+}
+
+long long fixture_redis_keys(fixture *fx, const char *pattern, strset *out) {
+    char err[512] = "";
+    keys_walk w = {.out = out};
+    if (!fx->redis && !fixture_redis(fx))
+        return -1;
+    if (lm_redis_scan(fx->redis, pattern, 1000, on_keys, &w, err,
+                      sizeof(err)) != 0) {
+        fprintf(stderr, "fixture: SCAN %s: %s\n", pattern, err);
+        return -1;
+    }
+    return w.added;
+}
+
+/* The arguments are lm_devstack_cluster.c's start_node's (its
+ * NODE_TIMEOUT_MS is 5000): a node restarted with others would not be the
+ * node `dev up` made. */
+int fixture_cluster_restart(fixture *fx, int i) {
+    if (!fx->cluster || i < 0 || i >= CFX_NODES || fx->cfx.pids[i] > 0)
+        return -1;
+    char port[16], ndir[700], log[760];
+    snprintf(port, sizeof(port), "%d", fx->cfx.ports[i]);
+    snprintf(ndir, sizeof(ndir), "%s/cluster/%d", fx->st.dir, fx->cfx.ports[i]);
+    snprintf(log, sizeof(log), "%s/redis.log", ndir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, STDOUT_FILENO);
+            dup2(fd, STDERR_FILENO);
+        }
+        execlp("redis-server", "redis-server", "--port", port, "--bind",
+               "127.0.0.1", "--cluster-enabled", "yes", "--cluster-config-file",
+               "nodes.conf", "--cluster-node-timeout", "5000", "--dir", ndir,
+               "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+               "--daemonize", "no", "--protected-mode", "yes", (char *)NULL);
+        _exit(127);
+    }
+    if (pid < 0)
+        return -1;
+    fx->cfx.pids[i] = pid;
+    fx->restarted[i] = 1;
+    return 0;
+}
+
+/* kill -9 of every node of the cluster, reaped: a test's cluster keeps
+ * nothing, and a SIGTERM'd master waits for its replicas (Redis 7's
+ * shutdown-timeout), one node after another in lm_devstack_down (some 14 s
+ * against under 1). Then lm_devstack_down finds them gone. */
+static void stop_nodes(fixture *fx) {
+    for (int i = 0; fx->cluster && i < CFX_NODES; i++)
+        if (fx->cfx.pids[i] > 0) {
+            kill(fx->cfx.pids[i], SIGKILL);
+            waitpid(fx->cfx.pids[i], NULL, 0);
+            fx->cfx.pids[i] = 0;
+            fx->restarted[i] = 0;
+        }
+}
+
+int fixture_redis_signal(fixture *fx, int sig) {
+    int n = 0;
+    if (!fx->cluster)
+        return fx->st.redis_pid > 0 && kill(fx->st.redis_pid, sig) == 0 ? 0
+                                                                        : -1;
+    for (int i = 0; i < CFX_NODES; i++)
+        if (fx->cfx.pids[i] > 0 && kill(fx->cfx.pids[i], sig) == 0)
+            n++;
+    return n > 0 ? 0 : -1;
 }

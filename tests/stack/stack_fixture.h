@@ -5,11 +5,24 @@
  *
  * Children get SIGTERM if the test process dies; fixture_down stops
  * everything even after a failed assertion (call it from a Criterion fini).
- * LASTMILE_TEST_TIMEOUT_MULT stretches every wait (sanitizers, valgrind). */
+ * LASTMILE_TEST_TIMEOUT_MULT stretches every wait (sanitizers, valgrind).
+ *
+ * Redis: one redis-server, or with LASTMILE_TEST_REDIS=cluster (or
+ * fixture_up_on(..., 1)) a Redis Cluster of three masters and three
+ * replicas (lm_devstack's --redis-cluster, the code `lastmile dev up
+ * --redis-cluster` runs), the workers given its redis+cluster:// URL. Only
+ * binaries built with LM_TEST_CLUSTER_CAPABLE (tests/CMakeLists.txt) take
+ * the switch: the others signal fx->st.redis_pid, which a cluster lacks,
+ * so fixture_up refuses the switch there. The test's own Redis checks go
+ * through fixture_redis_* (the runtime's lm_redis: routed by slot on a
+ * cluster, every master scanned), so a test reads the same on both. */
 #ifndef LM_STACK_FIXTURE_H
 #define LM_STACK_FIXTURE_H
 
+#include "cluster_fixture.h"
+#include "ledger.h"
 #include "lm_devstack.h"
+#include "lm_redis.h"
 
 #include <librdkafka/rdkafka.h>
 #include <protobuf-c/protobuf-c.h>
@@ -27,11 +40,23 @@ typedef struct fixture {
     char proc_names[FX_MAX_PROCS][32];
     int n_procs;
     rd_kafka_t *producer;
+    int cluster;     /* Redis is a cluster (st.redis_url redis+cluster://) */
+    cluster_fx cfx;  /* cluster: a view of st's nodes (ports, pids) for
+                        cluster_fx_kill / _wait_ok / _conn / _index; never
+                        cluster_fx_down it: fixture_down stops the nodes */
+    lm_redis *redis; /* the test's own client (fixture_redis), or NULL */
+    int restarted[CFX_NODES]; /* nodes fixture_cluster_restart started */
 } fixture;
 
 /* Starts the stack and exports its environment (time scale as given; 0 =
- * real time). 0 / -1. */
+ * real time); Redis a cluster when LASTMILE_TEST_REDIS=cluster. 0 / -1. */
 int fixture_up(fixture *fx, int partitions, double time_scale);
+/* The same with Redis a cluster (cluster = 1) or one redis-server (0),
+ * whatever the environment says. 0 / -1. */
+int fixture_up_on(fixture *fx, int partitions, double time_scale, int cluster);
+/* 1 when LASTMILE_TEST_REDIS asks for a cluster ("cluster"), 0 when it is
+ * unset, empty or "single"; -1 (said on stderr) for anything else. */
+int fixture_env_cluster(void);
 void fixture_down(fixture *fx);
 /* Stops the workers, takes the stack down and brings it up again in the
  * same directory (`lastmile dev down`, `lastmile dev up`); the
@@ -57,6 +82,36 @@ int64_t fixture_ms(int64_t base_ms);
 int fixture_log_has(fixture *fx, const char *worker, const char *needle,
                     int64_t wait_ms);
 int64_t fixture_mono_ms(void);
+
+/* ---- The test's own Redis client (routed by slot on a cluster) ----
+ * The client is the fixture's (made on first use, freed by fixture_down
+ * and fixture_restack). A lost connection or a cluster mid-failover is
+ * retried for up to fixture_ms(30000). */
+
+/* The connected client, or NULL (said on stderr). */
+lm_redis *fixture_redis(fixture *fx);
+/* Runs one command of argc binary-safe arguments (lens NULL: all
+ * NUL-terminated) and returns its reply, the caller's to freeReplyObject;
+ * an error reply is returned as such. NULL when Redis cannot be reached. */
+redisReply *fixture_redis_argv(fixture *fx, int argc, const char *const *argv,
+                               const size_t *lens);
+/* The same from NUL-terminated strings, ended by NULL. */
+redisReply *fixture_redis_cmd(fixture *fx, const char *arg0, ...)
+    __attribute__((sentinel));
+/* Adds every key matching pattern (SCAN on every master) to out, each
+ * once. The number of distinct keys added, or -1. */
+long long fixture_redis_keys(fixture *fx, const char *pattern, strset *out);
+/* Sends sig to every redis-server of the stack (the one server, or every
+ * live node of the cluster). 0 / -1 (none to signal). */
+int fixture_redis_signal(fixture *fx, int sig);
+
+/* Starts node i of the fixture's cluster again after a kill
+ * (cluster_fx_kill(&fx->cfx, i)): the same port, directory, nodes.conf and
+ * AOF as `lastmile dev up --redis-cluster` gave it, so it rejoins, as the
+ * replica of whichever node took its slots. fixture_down kills every node
+ * with -9 (a test's cluster keeps nothing), this one too.
+ * 0 / -1 (not a cluster, or the node still runs). */
+int fixture_cluster_restart(fixture *fx, int i);
 
 /* A group-less reader of one topic from the beginning. */
 typedef struct topic_reader topic_reader;

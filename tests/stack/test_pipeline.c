@@ -96,16 +96,14 @@ static owner_census owner_census_take(void) {
     owner_census oc = {0};
     lm_policy *pol = lm_policy_load(NULL, err, sizeof(err));
     cr_assert(pol, "%s", err);
-    redisContext *c = redisConnect("127.0.0.1", fx.st.redis_port);
-    cr_assert(c && !c->err, "redis: %s", c ? c->errstr : "no context");
     for (size_t i = 0; i < lm_policy_team_count(pol); i++) {
         const lm_team *t = lm_policy_team_at(pol, i);
         int room = 0, over = 0;
         for (size_t o = 0; o < t->n_owners; o++, oc.owners++) {
             char key[LM_KEY_MAX];
             lm_lead_team_open_key(t->name, t->owners[o].name, key);
-            redisReply *r = redisCommand(c, "SCARD %s", key);
-            cr_assert(r);
+            redisReply *r = fixture_redis_cmd(&fx, "SCARD", key, NULL);
+            cr_assert(r, "redis: SCARD %s", key);
             if (r->type != REDIS_REPLY_INTEGER) {
                 oc.unreadable++;
                 freeReplyObject(r);
@@ -121,7 +119,6 @@ static owner_census owner_census_take(void) {
             oc.over_early += over;
         oc.over += over;
     }
-    redisFree(c);
     lm_policy_free(pol);
     return oc;
 }
@@ -130,12 +127,12 @@ static owner_census owner_census_take(void) {
  * (lm:{learn:*|<role>}:slots, every role summed). */
 static void learned_counts(long long *s, long long *f) {
     *s = *f = 0;
-    redisContext *c = redisConnect("127.0.0.1", fx.st.redis_port);
-    cr_assert(c && !c->err, "redis: %s", c ? c->errstr : "no context");
-    redisReply *keys = redisCommand(c, "KEYS %s", "lm:{learn:\\*|*}:slots");
-    cr_assert(keys && keys->type == REDIS_REPLY_ARRAY);
-    for (size_t i = 0; i < keys->elements; i++) {
-        redisReply *h = redisCommand(c, "HGETALL %s", keys->element[i]->str);
+    strset keys = {0};
+    cr_assert_geq(fixture_redis_keys(&fx, "lm:{learn:\\*|*}:slots", &keys), 0,
+                  "redis: SCAN of the learned counts");
+    for (size_t i = 0; i < keys.n; i++) {
+        redisReply *h =
+            fixture_redis_cmd(&fx, "HGETALL", strset_key(&keys, i, NULL), NULL);
         cr_assert(h && h->type == REDIS_REPLY_ARRAY);
         for (size_t j = 0; j + 1 < h->elements; j += 2) {
             const char *field = h->element[j]->str;
@@ -148,8 +145,7 @@ static void learned_counts(long long *s, long long *f) {
         }
         freeReplyObject(h);
     }
-    freeReplyObject(keys);
-    redisFree(c);
+    strset_free(&keys);
 }
 
 Test(flow, leads_reach_one_outcome, .fini = teardown, .timeout = 600) {
@@ -263,16 +259,15 @@ Test(flow, unreadable_owner_is_passed_over, .fini = teardown, .timeout = 600) {
     char err[512];
     lm_policy *pol = lm_policy_load(NULL, err, sizeof(err));
     cr_assert(pol, "%s", err);
-    redisContext *c = redisConnect("127.0.0.1", fx.st.redis_port);
-    cr_assert(c && !c->err);
     int broken = 0;
     for (size_t i = 0; i < lm_policy_team_count(pol); i++, broken++) {
         const lm_team *t = lm_policy_team_at(pol, i);
         char key[LM_KEY_MAX];
         lm_lead_team_open_key(t->name, t->owners[0].name, key);
-        freeReplyObject(redisCommand(c, "SET %s not-a-set", key));
+        redisReply *r = fixture_redis_cmd(&fx, "SET", key, "not-a-set", NULL);
+        cr_assert(r && r->type == REDIS_REPLY_STATUS, "SET %s", key);
+        freeReplyObject(r);
     }
-    redisFree(c);
     lm_policy_free(pol);
     cr_assert_eq(fixture_start_all(&fx), 0);
     market m;

@@ -1,0 +1,268 @@
+/* test_cluster_fleet.c — the real workers on a real Redis Cluster (three
+ * masters, three replicas: stack_fixture.h's cluster), effectively once
+ * (docs/DELIVERY.md, "On a Redis Cluster"):
+ *
+ *   cluster_fleet.same_as_one_redis: the same 300 seeded leads through
+ *     intake, qualification, followup and timing on one Redis, then on a
+ *     cluster: on each every lead accepted and decided once (0 lost, 0
+ *     doubled on every topic), and the side writes applied once — each
+ *     owner's open set holds exactly the leads that took a slot, each
+ *     account's HINCRBY'd "open" counter equals its open set's size —
+ *     and the figures (decisions, slots taken, accounts and their
+ *     counters) are the same on both;
+ *   cluster_fleet.crash_*: qualification (whose side writes are owner
+ *     open sets, account sets and an account's HINCRBY counter) killed as
+ *     under kill -9 at each window a cluster adds (LASTMILE_TEST_CRASH_AT):
+ *     between its units (cluster-between-units), after the units before
+ *     the side writes (after-writes), after the side writes before WAIT
+ *     and produce (cluster-after-side), and after produce before commit;
+ *     restarted, every lead is decided once and every side write counted
+ *     once; intake too, between its units;
+ *   cluster_fleet.too_few_replicas_hold_the_batch: qualification asked to
+ *     WAIT for two replicas where each master has one holds its batch
+ *     (redis_replicas_behind; no decision produced), and once killed and
+ *     started with the default (one) it recovers the batch: every lead
+ *     decided once, every side write once.
+ * Every server started is stopped in .fini, even when a check fails. */
+#include "market.h"
+
+#include "lm_lead.h"
+#include "lm_policy.h"
+
+#include <criterion/criterion.h>
+#include <hiredis/hiredis.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define LEADS 300
+
+static fixture fx;
+
+static void teardown(void) {
+    fixture_down(&fx);
+}
+
+/* What Redis holds after a run, for the side writes. */
+typedef struct census {
+    long long held;     /* leads on the owners' open sets */
+    long long accounts; /* accounts with an open set */
+    long long acct_open_sum, acct_counter_sum;
+    int acct_mismatch; /* accounts whose counter is not their set's size */
+} census;
+
+static long long int_reply(redisReply *r) {
+    long long v = -1;
+    if (r && r->type == REDIS_REPLY_INTEGER)
+        v = r->integer;
+    else if (r && r->type == REDIS_REPLY_STRING)
+        v = atoll(r->str);
+    if (r)
+        freeReplyObject(r);
+    return v;
+}
+
+static census census_take(void) {
+    char err[512];
+    census c = {0};
+    lm_policy *pol = lm_policy_load(NULL, err, sizeof(err));
+    cr_assert(pol, "%s", err);
+    for (size_t i = 0; i < lm_policy_team_count(pol); i++) {
+        const lm_team *t = lm_policy_team_at(pol, i);
+        for (size_t o = 0; o < t->n_owners; o++) {
+            char key[LM_KEY_MAX];
+            lm_lead_team_open_key(t->name, t->owners[o].name, key);
+            long long n = int_reply(fixture_redis_cmd(&fx, "SCARD", key, NULL));
+            cr_assert_geq(n, 0, "SCARD %s", key);
+            c.held += n;
+        }
+    }
+    lm_policy_free(pol);
+    strset keys = {0};
+    cr_assert_geq(fixture_redis_keys(&fx, "lm:{acct:*}:open", &keys), 0);
+    for (size_t i = 0; i < keys.n; i++) {
+        const char *open = strset_key(&keys, i, NULL);
+        char acct[LM_KEY_MAX];
+        snprintf(acct, sizeof(acct), "%.*s", (int)(strlen(open) - 5), open);
+        long long n = int_reply(fixture_redis_cmd(&fx, "SCARD", open, NULL));
+        long long k =
+            int_reply(fixture_redis_cmd(&fx, "HGET", acct, "open", NULL));
+        c.accounts++;
+        c.acct_open_sum += n;
+        c.acct_counter_sum += k;
+        if (n != k) {
+            c.acct_mismatch++;
+            printf("account %s: counter %lld, open set %lld\n", acct, k, n);
+        }
+    }
+    strset_free(&keys);
+    return c;
+}
+
+static int all_decided(const market *m) {
+    return m->decisions.n >= LEADS;
+}
+
+/* The checks of every run: each lead once on every topic, side writes
+ * once. */
+static census check_run(const market *m, const char *what) {
+    census c = census_take();
+    printf("%s: accepted %zu (twice %zu), decided %zu (twice %zu), actions "
+           "%zu (twice %zu), dlq %zu; owners hold %lld of %zu slots taken; "
+           "%lld accounts, counters %lld, open sets %lld\n",
+           what, m->accepted.n, m->accepted.dups, m->decisions.n,
+           m->decisions.dups, m->actions.n, m->actions.dups, m->dlq, c.held,
+           m->holding, c.accounts, c.acct_counter_sum, c.acct_open_sum);
+    cr_expect_eq(m->accepted.n, LEADS, "%s: %zu of %d accepted", what,
+                 m->accepted.n, LEADS);
+    cr_expect_eq(m->accepted.dups, 0, "%s: accepted twice", what);
+    cr_expect_eq(m->decisions.n, LEADS, "%s: %zu of %d decided", what,
+                 m->decisions.n, LEADS);
+    cr_expect_eq(m->decisions.dups, 0, "%s: decided twice", what);
+    cr_expect_eq(m->actions.dups, 0, "%s: an action id twice", what);
+    cr_expect_eq(m->dlq, 0, "%s: %zu dead letters", what, m->dlq);
+    cr_expect_eq(c.held, (long long)m->holding,
+                 "%s: owners hold %lld leads; %zu took a slot", what, c.held,
+                 m->holding);
+    cr_expect_gt(c.accounts, 0, "%s: no account was opened", what);
+    cr_expect_eq(c.acct_mismatch, 0,
+                 "%s: %d account counter(s) not their open set's size (a "
+                 "HINCRBY applied twice or never)",
+                 what, c.acct_mismatch);
+    return c;
+}
+
+/* One run of LEADS seeded leads through the whole fleet. */
+static census run_fleet(int cluster, market *m) {
+    cr_assert_eq(fixture_up_on(&fx, 4, 0, cluster), 0);
+    cr_assert_eq(fixture_start_all(&fx), 0);
+    market_init(m, &fx, 0.0);
+    market_submit(m, LEADS, 0, 0, 17);
+    cr_assert(market_until(m, all_decided, 120000), "%zu of %d decided",
+              m->decisions.n, LEADS);
+    for (int i = 0; i < 3; i++)
+        market_pump(m, 300);
+    return check_run(m, cluster ? "cluster" : "one redis");
+}
+
+Test(cluster_fleet, same_as_one_redis, .fini = teardown, .timeout = 600) {
+    market m1, m2;
+    census one = run_fleet(0, &m1);
+    fixture_down(&fx);
+    census cl = run_fleet(1, &m2);
+    cr_expect(fixture_log_has(&fx, "qualification", "\"redis_cluster\"", 0),
+              "the workers did not say they run on a cluster");
+    cr_expect_eq(m1.holding, m2.holding,
+                 "slots taken: %zu on one Redis, %zu "
+                 "on the cluster",
+                 m1.holding, m2.holding);
+    cr_expect_eq(m1.unassigned, m2.unassigned);
+    cr_expect_eq(one.held, cl.held);
+    cr_expect_eq(one.accounts, cl.accounts);
+    cr_expect_eq(one.acct_counter_sum, cl.acct_counter_sum,
+                 "account counters: %lld on one Redis, %lld on the cluster",
+                 one.acct_counter_sum, cl.acct_counter_sum);
+    market_free(&m1);
+    market_free(&m2);
+}
+
+/* Starts `worker` with LASTMILE_TEST_CRASH_AT=where and waits for it to
+ * die there (exit 137). */
+static void run_until_crash(const char *worker, const char *where) {
+    setenv("LASTMILE_TEST_CRASH_AT", where, 1);
+    int slot = fixture_start_worker(&fx, worker);
+    unsetenv("LASTMILE_TEST_CRASH_AT");
+    cr_assert_geq(slot, 0);
+    int status = 0;
+    int64_t deadline = fixture_mono_ms() + fixture_ms(60000);
+    while (waitpid(fx.procs[slot], &status, WNOHANG) == 0 &&
+           fixture_mono_ms() < deadline)
+        usleep(20000);
+    fx.procs[slot] = 0;
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 137,
+              "%s did not stop at %s (status %d)", worker, where, status);
+}
+
+/* The fleet on a cluster with `worker` dying once at `where`, then
+ * started again; every lead once, every side write once. */
+static void crash_once(const char *worker, const char *where) {
+    cr_assert_eq(fixture_up_on(&fx, 4, 0, 1), 0);
+    market m;
+    market_init(&m, &fx, 0.0);
+    market_submit(&m, LEADS, 0, 0, 23);
+    static const char *const flow[] = {"intake", "qualification", "followup",
+                                       "timing"};
+    for (size_t i = 0; i < 4; i++)
+        if (strcmp(flow[i], worker) != 0)
+            cr_assert_geq(fixture_start_worker(&fx, flow[i]), 0);
+    run_until_crash(worker, where);
+    market_pump(&m, 300);
+    size_t before = m.decisions.n;
+    cr_assert_geq(fixture_start_worker(&fx, worker), 0);
+    cr_assert(market_until(&m, all_decided, 120000), "%zu of %d decided",
+              m.decisions.n, LEADS);
+    for (int i = 0; i < 3; i++)
+        market_pump(&m, 300);
+    char what[128];
+    snprintf(what, sizeof(what), "%s at %s (%zu decided before the restart)",
+             worker, where, before);
+    check_run(&m, what);
+    market_free(&m);
+}
+
+Test(cluster_fleet, crash_between_units, .fini = teardown, .timeout = 300) {
+    crash_once("qualification", "cluster-between-units");
+}
+
+Test(cluster_fleet, crash_after_units_before_side_writes, .fini = teardown,
+     .timeout = 300) {
+    crash_once("qualification", "after-writes");
+}
+
+Test(cluster_fleet, crash_after_side_writes_before_produce, .fini = teardown,
+     .timeout = 300) {
+    crash_once("qualification", "cluster-after-side");
+}
+
+Test(cluster_fleet, crash_after_produce_before_commit, .fini = teardown,
+     .timeout = 300) {
+    crash_once("qualification", "after-produce");
+}
+
+Test(cluster_fleet, crash_intake_between_units, .fini = teardown,
+     .timeout = 300) {
+    crash_once("intake", "cluster-between-units");
+}
+
+Test(cluster_fleet, too_few_replicas_hold_the_batch, .fini = teardown,
+     .timeout = 300) {
+    cr_assert_eq(fixture_up_on(&fx, 4, 0, 1), 0);
+    market m;
+    market_init(&m, &fx, 0.0);
+    market_submit(&m, LEADS, 0, 0, 29);
+    cr_assert_geq(fixture_start_worker(&fx, "intake"), 0);
+    setenv("LASTMILE_REDIS_WAIT_REPLICAS", "2", 1);
+    int q = fixture_start_worker(&fx, "qualification");
+    unsetenv("LASTMILE_REDIS_WAIT_REPLICAS");
+    cr_assert_geq(q, 0);
+    cr_assert(
+        fixture_log_has(&fx, "qualification", "redis_replicas_behind", 60000),
+        "qualification did not hold its batch for want of replicas");
+    market_pump(&m, 1000);
+    cr_expect_eq(m.decisions.n, 0,
+                 "%zu decisions produced while their batch was held",
+                 m.decisions.n);
+    fixture_stop_worker(&fx, q, SIGKILL); /* its status: killed */
+    static const char *const rest[] = {"qualification", "followup", "timing"};
+    for (size_t i = 0; i < 3; i++)
+        cr_assert_geq(fixture_start_worker(&fx, rest[i]), 0);
+    cr_assert(market_until(&m, all_decided, 120000), "%zu of %d decided",
+              m.decisions.n, LEADS);
+    for (int i = 0; i < 3; i++)
+        market_pump(&m, 300);
+    check_run(&m, "held for replicas, then restarted");
+    market_free(&m);
+}
