@@ -18,7 +18,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 TEST_JOBS ?= 2
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all deps build test test-cluster test-asan fuzz demo form-demo format format-check clean
+.PHONY: all deps build test test-cluster test-cluster-full test-asan fuzz demo form-demo format format-check clean
 
 all: build
 
@@ -38,6 +38,13 @@ test: build format-check
 # `make test`): tests/CMakeLists.txt labels them `cluster`.
 test-cluster: build
 	cd $(BUILD) && ctest --output-on-failure --no-tests=error -j $(TEST_JOBS) -L cluster $(CTEST_FLAGS)
+
+# The long version: every pipeline and crash-window test on a cluster
+# (`make test` runs the subset tests/CMakeLists.txt names; ~10 min more).
+test-cluster-full: build
+	cd $(BUILD)/tests && LASTMILE_TEST_REDIS=cluster ./test_pipeline --jobs 1 \
+	  && LASTMILE_TEST_REDIS=cluster ./test_crash_windows --jobs 1 \
+	  && LASTMILE_TEST_REDIS=cluster ./test_chaos --jobs 1
 
 # Sanitizers: a separate Debug build with -DLASTMILE_SANITIZE=ON; every
 # timeout stretched (LASTMILE_TEST_TIMEOUT_MULT) for the slower binaries.

@@ -82,6 +82,7 @@ typedef struct bench_results {
     double offered, lat[3]; /* p50, p99, p99.9 */
     size_t n_lat;
     long long lat_rewrites;
+    int redis_cluster; /* --redis-cluster: every phase on a local cluster */
 } bench_results;
 
 /* Prints the results as one JSON object or as text, on stdout. */

@@ -73,6 +73,7 @@ static void print_json(const bench_results *r) {
     double n = (double)r->leads;
     json_t *j = json_object();
     json_object_set_new(j, "leads", json_integer(r->leads));
+    json_object_set_new(j, "redis_cluster", json_boolean(r->redis_cluster));
     json_object_set_new(j, "throughput_leads_per_s", json_real(r->rate));
     json_object_set_new(j, "floor_leads_per_s", json_real(r->floor.rate));
     json_object_set_new(j, "floor_ratio",
@@ -117,8 +118,8 @@ static void print_json(const bench_results *r) {
 
 static void print_text(const bench_results *r) {
     double n = (double)r->leads;
-    printf("lastmile bench — %lld leads, embedded stack, this machine\n\n",
-           r->leads);
+    printf("lastmile bench — %lld leads, embedded stack%s, this machine\n\n",
+           r->leads, r->redis_cluster ? " on a Redis Cluster" : "");
     printf("  throughput, submitted → first action   %10.0f leads/s\n",
            r->rate);
     printf("  state floor (the mission's Redis work)  %10.0f leads/s\n",
