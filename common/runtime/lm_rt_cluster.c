@@ -45,6 +45,7 @@ lm_script rt_cluster_side_script = {LM_RTC_SIDE_LUA, ""};
 int rt_cluster_setup(lm_runtime *rt) {
     rt->cluster = calloc(1, sizeof(*rt->cluster));
     if (!rt->cluster ||
+        !(rt->cluster->parsed = malloc(sizeof(*rt->cluster->parsed))) ||
         lm_redis_add_script(rt->redis, &rt_cluster_unit_script) != 0 ||
         lm_redis_add_script(rt->redis, &rt_cluster_side_script) != 0)
         return -1;
@@ -73,6 +74,7 @@ void rt_cluster_free(lm_runtime *rt) {
     lm_buf_free(&rt->cluster->guards);
     free(rt->cluster->slots);
     free(rt->cluster->unit_off);
+    free(rt->cluster->parsed);
     free(rt->cluster);
     rt->cluster = NULL;
 }
@@ -329,26 +331,14 @@ static int check_units(lm_runtime *rt, int *any_failed) {
 }
 
 int rt_cluster_write_round_trip(lm_runtime *rt, int64_t now_ms) {
-    char err[512];
     long n = pipe_units(rt, now_ms);
     if (n <= 0)
         return n == 0 ? RT_WRITE_APPLIED : RT_WRITE_ABANDON;
     crash_between_units(rt);
     race_replica_first(rt);
-    int rc = lm_redis_exec(rt->redis, &rt->pipe, rt->replies, err, sizeof(err));
-    if (rc != 0) {
-        lm_counter_add(rc == LM_REDIS_RETRY ? rt->m_errors_retriable
-                                            : rt->m_errors_fatal,
-                       1);
-        atomic_store(&rt->ready_redis, 0);
-        lm_log(LM_LOG_WARN, "redis_unavailable",
-               "%s; the batch is read again (its done records say which "
-               "units applied) and tried again",
-               err);
+    if (rt_write_exec(rt, "the batch is read again (its done records say "
+                          "which units applied) and tried again") != 0)
         return RT_WRITE_AGAIN;
-    }
-    lm_histogram_observe(rt->m_redis_rtt,
-                         lm_redis_last_rtt_ms(rt->redis) / 1e3);
     int any_failed = 0;
     int result = check_units(rt, &any_failed);
     lm_redis_replies_free(rt->replies, rt->pipe.n);

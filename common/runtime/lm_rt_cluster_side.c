@@ -37,9 +37,9 @@ typedef struct side_cmd {
 /* Reads item it's side commands out of rt->index into *out (malloc'd,
  * it->index_n of them). 0 / -1 (OOM, or one does not parse). */
 static int side_cmds(const lm_runtime *rt, const rt_item *it, side_cmd **out) {
-    lm_rtc_cmd *c = malloc(sizeof(*c));
+    lm_rtc_cmd *c = rt->cluster->parsed;
     side_cmd *s = calloc(it->index_n ? it->index_n : 1, sizeof(*s));
-    int rc = c && s ? 0 : -1;
+    int rc = s ? 0 : -1;
     size_t at = it->index_off;
     for (size_t k = 0; rc == 0 && k < it->index_n; k++) {
         if (lm_rtc_next(rt->index.buf.data + at, rt->index.buf.len - at, c) !=
@@ -53,7 +53,6 @@ static int side_cmds(const lm_runtime *rt, const rt_item *it, side_cmd **out) {
         s[k].script = lm_rtc_is_script(c);
         at += c->len;
     }
-    free(c);
     if (rc != 0)
         free(s);
     else
@@ -64,11 +63,9 @@ static int side_cmds(const lm_runtime *rt, const rt_item *it, side_cmd **out) {
 /* The marker of run k of the group whose first command is s. */
 static int marker_key(const lm_runtime *rt, const rt_item *it,
                       const side_cmd *s, int k, char *buf, size_t bufsz) {
-    lm_rtc_cmd *c = malloc(sizeof(*c));
-    if (!c || lm_rtc_next(rt->index.buf.data + s->off, s->len, c) != 0) {
-        free(c);
+    lm_rtc_cmd *c = rt->cluster->parsed;
+    if (lm_rtc_next(rt->index.buf.data + s->off, s->len, c) != 0)
         return -1;
-    }
     size_t first = 0, end = 0, step = 1;
     lm_rcluster_key_span(c->args, c->argc, &first, &end, &step);
     const char *tag = "";
@@ -82,7 +79,6 @@ static int marker_key(const lm_runtime *rt, const rt_item *it,
     }
     int n = snprintf(buf, bufsz, "lm:{%.*s}:applied:%s:%s%s", (int)tl, tag,
                      rt->w->name, it->ident.id, run);
-    free(c);
     return n > 0 && (size_t)n < bufsz ? 0 : -1;
 }
 
@@ -278,9 +274,7 @@ int rt_cluster_side_fill(const lm_runtime *rt, const rt_item *it,
 
 int rt_cluster_side_restore(lm_runtime *rt, rt_item *it,
                             ProtobufCBinaryData *side, size_t n) {
-    lm_rtc_cmd *c = malloc(sizeof(*c));
-    if (!c)
-        return -1;
+    lm_rtc_cmd *c = rt->cluster->parsed;
     it->index_off = rt->index.buf.len;
     it->index_len = it->index_n = 0;
     int rc = 0;
@@ -301,6 +295,5 @@ int rt_cluster_side_restore(lm_runtime *rt, rt_item *it,
         it->index_n++;
         it->index_len += side[k].len;
     }
-    free(c);
     return rc;
 }

@@ -150,6 +150,8 @@ typedef struct rt_cluster {
     size_t n_units;
     lm_buf guards;     /* one unit's done keys, NUL-separated (scratch) */
     int wait_replicas; /* LASTMILE_REDIS_WAIT_REPLICAS; 0 = no WAIT */
+    struct lm_rtc_cmd *parsed; /* one command read back (scratch, ~4 KB:
+                                  allocated once, not per side write) */
 } rt_cluster;
 
 /* Test-only hooks (LASTMILE_TEST_CRASH_AT, read once at start; unset in
@@ -421,6 +423,11 @@ int rt_write_round_trip(lm_runtime *rt, int64_t now_ms);
 /* After writes that failed inside the transaction: those items' outboxes
  * rewritten to hold their dead letters. 0 / -1 (abandon). */
 int rt_fix_failed_items(lm_runtime *rt, int64_t now_ms);
+/* Sends rt->pipe, the batch's writes (one Redis's transaction or a
+ * cluster's units), into rt->replies. 0; or RT_WRITE_AGAIN when Redis
+ * could not be reached (counted, logged with `then`: what happens next,
+ * /readyz not ready; nothing to free). */
+int rt_write_exec(lm_runtime *rt, const char *then);
 
 /* ===================================================== lm_rt_outbox.c */
 

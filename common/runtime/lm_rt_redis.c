@@ -363,8 +363,23 @@ int rt_fix_failed_items(lm_runtime *rt, int64_t now_ms) {
     return rc;
 }
 
-int rt_write_round_trip(lm_runtime *rt, int64_t now_ms) {
+int rt_write_exec(lm_runtime *rt, const char *then) {
     char err[512];
+    int rc = lm_redis_exec(rt->redis, &rt->pipe, rt->replies, err, sizeof(err));
+    if (rc != 0) {
+        lm_counter_add(rc == LM_REDIS_RETRY ? rt->m_errors_retriable
+                                            : rt->m_errors_fatal,
+                       1);
+        atomic_store(&rt->ready_redis, 0);
+        lm_log(LM_LOG_WARN, "redis_unavailable", "%s; %s", err, then);
+        return RT_WRITE_AGAIN;
+    }
+    lm_histogram_observe(rt->m_redis_rtt,
+                         lm_redis_last_rtt_ms(rt->redis) / 1e3);
+    return 0;
+}
+
+int rt_write_round_trip(lm_runtime *rt, int64_t now_ms) {
     size_t queued = 0;
     if (rt->cluster)
         return rt_cluster_write_round_trip(rt, now_ms);
@@ -372,18 +387,9 @@ int rt_write_round_trip(lm_runtime *rt, int64_t now_ms) {
     if (built <= 0)
         return built == 0 ? RT_WRITE_APPLIED : RT_WRITE_ABANDON;
     race_replica_first(rt);
-    int rc = lm_redis_exec(rt->redis, &rt->pipe, rt->replies, err, sizeof(err));
-    if (rc != 0) {
-        lm_counter_add(rc == LM_REDIS_RETRY ? rt->m_errors_retriable
-                                            : rt->m_errors_fatal,
-                       1);
-        atomic_store(&rt->ready_redis, 0);
-        lm_log(LM_LOG_WARN, "redis_unavailable",
-               "%s; the batch's writes are read back and tried again", err);
+    if (rt_write_exec(rt, "the batch's writes are read back and tried "
+                          "again") != 0)
         return RT_WRITE_AGAIN;
-    }
-    lm_histogram_observe(rt->m_redis_rtt,
-                         lm_redis_last_rtt_ms(rt->redis) / 1e3);
     int any_failed = 0;
     int result = check_transaction(rt, queued, &any_failed);
     lm_redis_replies_free(rt->replies, rt->pipe.n);
