@@ -1,0 +1,93 @@
+/* lm_arena.c — bump allocator in chunks (see lm_arena.h). */
+#include "lm_arena.h"
+
+#include <stdalign.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ARENA_CHUNK_MIN ((size_t)64 * 1024)
+#define ARENA_ALIGN     alignof(max_align_t)
+
+struct lm_arena_chunk {
+    lm_arena_chunk *next;
+    size_t cap, used;
+    alignas(max_align_t) unsigned char data[];
+};
+
+static lm_arena_chunk *chunk_new(size_t cap, lm_arena_chunk *next) {
+    if (cap > SIZE_MAX - sizeof(lm_arena_chunk))
+        return NULL;
+    lm_arena_chunk *c = malloc(sizeof(*c) + cap);
+    if (!c)
+        return NULL;
+    c->next = next;
+    c->cap = cap;
+    c->used = 0;
+    return c;
+}
+
+void *lm_arena_alloc(lm_arena *a, size_t n) {
+    if (n > SIZE_MAX - ARENA_ALIGN)
+        return NULL;
+    size_t need = (n + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
+    if (need == 0)
+        need = ARENA_ALIGN;
+    lm_arena_chunk *c = a->head;
+    if (!c || c->cap - c->used < need) {
+        /* a new chunk: at least double the last, at least the request */
+        size_t cap = c ? c->cap : ARENA_CHUNK_MIN;
+        if (c && cap <= SIZE_MAX / 2)
+            cap *= 2;
+        if (cap < need)
+            cap = need;
+        lm_arena_chunk *fresh = chunk_new(cap, c);
+        if (!fresh)
+            return NULL;
+        a->head = c = fresh;
+        a->held += cap;
+    }
+    void *p = c->data + c->used;
+    c->used += need;
+    return p;
+}
+
+void *lm_arena_calloc(lm_arena *a, size_t n) {
+    void *p = lm_arena_alloc(a, n);
+    if (p)
+        memset(p, 0, n);
+    return p;
+}
+
+void lm_arena_reset(lm_arena *a) {
+    lm_arena_chunk *c = a->head;
+    if (!c)
+        return;
+    if (!c->next) { /* one chunk: the common case, nothing to free */
+        c->used = 0;
+        return;
+    }
+    size_t held = a->held;
+    lm_arena_free(a);
+    /* one chunk for all of it; when that fails, the next alloc starts
+       small again */
+    a->head = chunk_new(held, NULL);
+    a->held = a->head ? held : 0;
+}
+
+void lm_arena_free(lm_arena *a) {
+    if (!a)
+        return;
+    lm_arena_chunk *c = a->head;
+    while (c) {
+        lm_arena_chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+    a->head = NULL;
+    a->held = 0;
+}
+
+size_t lm_arena_held(const lm_arena *a) {
+    return a->held;
+}
