@@ -346,9 +346,11 @@ static int phase_up(phase *ph, const char *self, char *err, size_t errsz) {
     if (lm_devstack_up(&o, &ph->st, err, errsz) != 0)
         return -1;
     for (char **e = environ; *e;) {
-        /* LASTMILE_OVERLAP goes through: runs with it on and off compare */
+        /* LASTMILE_OVERLAP and LASTMILE_BATCH_MAX go through: runs with
+           them set otherwise compare (the chains take the same cap) */
         if (strncmp(*e, "LASTMILE_", 9) == 0 &&
-            strncmp(*e, "LASTMILE_OVERLAP=", 17) != 0) {
+            strncmp(*e, "LASTMILE_OVERLAP=", 17) != 0 &&
+            strncmp(*e, "LASTMILE_BATCH_MAX=", 19) != 0) {
             char name[128];
             snprintf(name, sizeof(name), "%.*s", (int)strcspn(*e, "="), *e);
             unsetenv(name);

@@ -43,7 +43,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define BENCH_PT_BATCH       5000
 #define BENCH_FLOOR_CLAIM_PX "2592000000" /* 30 days, the dedupe window */
 #define BENCH_FLOOR_FIELDS   32
 #define BENCH_FLOOR_LEAD_MAX 4096 /* bytes of a lead's record value */
@@ -283,8 +282,8 @@ static int floor_open(floor_ctx *f, const lm_settings *s, const char *in,
              : strcmp(in, LM_TOPIC_QUALIFICATION) == 0 ? HOP_RECORD
                                                        : HOP_TIMER;
     f->redis = lm_redis_new(s->redis_url, s->redis_timeout_ms, err, errsz);
-    f->replies = calloc(BENCH_PT_BATCH, sizeof(*f->replies));
-    f->ids = calloc(BENCH_PT_BATCH, sizeof(*f->ids));
+    f->replies = calloc((size_t)s->batch_max, sizeof(*f->replies));
+    f->ids = calloc((size_t)s->batch_max, sizeof(*f->ids));
     return f->redis && f->replies && f->ids ? 0 : -1;
 }
 
@@ -301,12 +300,13 @@ static void floor_close(floor_ctx *f) {
     free(f->ids);
 }
 
-/* Takes what the consumer has, up to BENCH_PT_BATCH, waiting only for the
- * first message. */
-static size_t take_batch(rd_kafka_t *c, rd_kafka_message_t **batch) {
+/* Takes what the consumer has, up to max (the fleet's LASTMILE_BATCH_MAX),
+ * waiting only for the first message. */
+static size_t take_batch(rd_kafka_t *c, rd_kafka_message_t **batch,
+                         size_t max) {
     size_t n = 0;
     int wait = 100;
-    while (n < BENCH_PT_BATCH) {
+    while (n < max) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c, wait);
         wait = 0;
         if (!m)
@@ -372,11 +372,19 @@ int bench_chain_worker_main(const char *in_suffix, const char *out_suffix,
     rd_kafka_topic_partition_list_add(sub, in, RD_KAFKA_PARTITION_UA);
     rd_kafka_subscribe(c, sub);
     rd_kafka_topic_partition_list_destroy(sub);
-    static rd_kafka_message_t *batch[BENCH_PT_BATCH];
-    static char keep[BENCH_PT_BATCH];
+    /* batches as large as the fleet's (LASTMILE_BATCH_MAX, 1000 unless
+       set): the chains differ from the fleet in their work, not in how
+       much one round trip and one commit carry */
+    size_t max = (size_t)s.batch_max;
+    rd_kafka_message_t **batch = calloc(max, sizeof(*batch));
+    char *keep = calloc(max, 1);
+    if (!batch || !keep) {
+        fprintf(stderr, "bench: out of memory for a batch of %zu\n", max);
+        return LM_EXIT_FAILED;
+    }
     int rc = 0;
     while (!worker_stop) {
-        size_t n = take_batch(c, batch);
+        size_t n = take_batch(c, batch, max);
         if (!n)
             continue;
         memset(keep, 1, n);
@@ -409,5 +417,7 @@ int bench_chain_worker_main(const char *in_suffix, const char *out_suffix,
     rd_kafka_flush(p, 5000);
     rd_kafka_destroy(p);
     lm_settings_free(&s);
+    free(batch);
+    free(keep);
     return rc;
 }
