@@ -43,6 +43,9 @@ double bench_scrape_sum(int port, const char *series);
 /* Redis's total_commands_processed, -1 when it cannot be read. */
 long long bench_redis_commands(lm_redis *r);
 
+/* Starts an AOF rewrite on every master (BGREWRITEAOF; one already
+ * running counts). 0 / -1 (a master refused or did not answer). */
+int bench_aof_rewrite_start(lm_redis *r);
 /* Where Redis's AOF rewrites stand now (bench_info.h's aof_mark). */
 aof_mark bench_aof_mark_take(lm_redis *r);
 /* Redis's CPU seconds so far: its main thread, and its children (the AOF
@@ -82,6 +85,7 @@ typedef struct bench_results {
     double offered, lat[3]; /* p50, p99, p99.9 */
     size_t n_lat;
     long long lat_rewrites;
+    int lat_rewrite_started; /* the bench started one as the run opened */
     int redis_cluster; /* --redis-cluster: every phase on a local cluster */
 } bench_results;
 

@@ -197,6 +197,29 @@ long long bench_redis_commands(lm_redis *r) {
     return redis_info_ll(r, "stats", "total_commands_processed");
 }
 
+int bench_aof_rewrite_start(lm_redis *r) {
+    char err[256];
+    int n = lm_redis_masters(r, err, sizeof(err));
+    if (n <= 0 || n > BENCH_MASTERS_MAX)
+        return -1;
+    lm_pipe p = {0};
+    lm_pipe_cmd_strs(&p, "BGREWRITEAOF", NULL);
+    int started = 0;
+    for (int m = 0; m < n; m++) {
+        redisReply *rep[1];
+        if (lm_redis_exec_on_master(r, m, &p, rep, err, sizeof(err)) != 0)
+            continue;
+        /* "... already in progress" is an error reply: one is running */
+        if (rep[0]->type == REDIS_REPLY_STATUS ||
+            (rep[0]->type == REDIS_REPLY_ERROR &&
+             strstr(rep[0]->str, "already in progress")))
+            started++;
+        lm_redis_replies_free(rep, 1);
+    }
+    lm_pipe_free(&p);
+    return started == n ? 0 : -1;
+}
+
 aof_mark bench_aof_mark_take(lm_redis *r) {
     aof_mark a = {redis_info_ll(r, "persistence", "aof_rewrites"),
                   redis_info_ll(r, "persistence", "aof_rewrite_in_progress")};

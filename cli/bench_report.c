@@ -91,6 +91,8 @@ static void print_json(const bench_results *r) {
     json_object_set_new(jl, "p999_ms", json_real(r->lat[2]));
     json_object_set_new(jl, "aof_rewrites_during",
                         json_integer(r->lat_rewrites));
+    json_object_set_new(jl, "aof_rewrite_started_by_bench",
+                        json_boolean(r->lat_rewrite_started));
     json_object_set_new(j, "latency_submit_to_first_action", jl);
     json_t *jw = json_object();
     for (int w = 0; w < BENCH_WORKERS; w++) {
@@ -132,8 +134,9 @@ static void print_text(const bench_results *r) {
            "%.1f ms  p99.9 %.1f ms\n",
            r->offered, r->n_lat, r->lat[0], r->lat[1], r->lat[2]);
     if (r->lat_rewrites > 0)
-        printf("    (Redis rewrote its AOF during this run: the rewrite "
-               "takes one of the machine's cores while it runs)\n");
+        printf("    (Redis rewrote its AOF during this run%s: the rewrite "
+               "takes one of the machine's cores while it runs)\n",
+               r->lat_rewrite_started ? ", started by the bench" : "");
     const bench_redis_fig *f = &r->redis, *fl = &r->floor.redis;
     printf("  redis per lead, fleet: %.2f commands, %.0f AOF bytes, %.3f "
            "round trips; %.2f round trips per batch\n",
