@@ -25,7 +25,9 @@ all: build
 deps:
 	@bash scripts/install-deps.sh
 
-$(BUILD)/CMakeCache.txt:
+# after deps: with make -j the two would otherwise race on a bare machine
+# (cmake configuring while the -dev packages are still being installed)
+$(BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
 
 build: deps $(BUILD)/CMakeCache.txt
