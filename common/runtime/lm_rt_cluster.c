@@ -21,9 +21,16 @@
  *     which were). A script command (EVAL) cannot run inside a script: it
  *     is sent as it is, between the marked runs (its Lua must be
  *     idempotent; lastmile's are: SADD/HSET/ZREM);
- *   - then WAIT on every master (LASTMILE_REDIS_WAIT_REPLICAS), so an
- *     acknowledged batch survives its master's failover; fewer replicas
- *     than asked holds the batch (not produced, not committed).
+ *   - a side write Redis refuses (WRONGTYPE) dead-letters its item when
+ *     the item was applied now, as a failed write inside EXEC does on one
+ *     Redis (rt_fix_failed_items);
+ *   - then WAIT on every master (LASTMILE_REDIS_WAIT_REPLICAS, capped at
+ *     the replicas the master has online: ROLE), so an acknowledged batch
+ *     survives its master's failover; fewer replicas acknowledging than
+ *     the master has online holds the batch (not produced, not
+ *     committed), while a master with fewer online than asked (its
+ *     replica lost, or promoted) is waited on for those it has, logged
+ *     and counted, and the fleet goes on.
  *
  * State: rt->cluster (an rt_cluster), owned by the runtime, freed by
  * rt_cluster_free. Runs on the worker's thread. */
@@ -51,6 +58,13 @@ int rt_cluster_setup(lm_runtime *rt) {
         return -1;
     rt->cluster->wait_replicas =
         rt->s.redis_wait_replicas < 0 ? 1 : rt->s.redis_wait_replicas;
+    char labels[96];
+    snprintf(labels, sizeof(labels), "worker=\"%s\"", rt->w->name);
+    rt->cluster->g_short = lm_metrics_gauge(
+        rt->metrics, "lastmile_redis_masters_short_of_replicas",
+        "Masters whose writes were acknowledged by fewer replicas than "
+        "LASTMILE_REDIS_WAIT_REPLICAS (they have fewer online)",
+        labels);
     if (rt->dedupe != &rt_dedupe_by_id) {
         rt->dedupe->fini(rt);
         rt->dedupe = &rt_dedupe_by_id;
@@ -75,6 +89,8 @@ void rt_cluster_free(lm_runtime *rt) {
     free(rt->cluster->slots);
     free(rt->cluster->unit_off);
     free(rt->cluster->parsed);
+    free(rt->cluster->masters);
+    free(rt->cluster->side_end);
     free(rt->cluster);
     rt->cluster = NULL;
 }

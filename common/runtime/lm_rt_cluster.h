@@ -28,6 +28,7 @@
 #include "lm_redis_cluster.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define LM_RTC_ARGS_MAX 256 /* arguments of one command a batch writes */
 
@@ -71,5 +72,27 @@ int lm_rtc_pipe_script(lm_pipe *out, const char *sha,
                        const lm_rcluster_arg *lead_keys, size_t n_lead_keys,
                        const lm_rcluster_arg *lead_args, size_t n_lead_args,
                        const char *cmds, size_t cmds_len, size_t n_cmds);
+
+/* How often a master with fewer replicas online than wanted is asked
+ * again (ROLE) whether they are back, while it stays short. */
+#define LM_RTC_ROLE_EVERY_MS 1000
+
+/* What the batch knows of one master's replicas (lm_rt_cluster_side.c
+ * keeps one per master it has seen, by name). */
+typedef struct lm_rtc_master {
+    char name[64];    /* "host:port" */
+    int online;       /* replicas its ROLE listed, -1 never asked */
+    int64_t asked_ms; /* when (monotonic) */
+} lm_rtc_master;
+
+/* The replicas a master's ROLE reply lists (["master", offset, [[ip,
+ * port, offset], ...]]; Redis lists only the online ones, those a WAIT
+ * can count), or -1 when r is not a master's ROLE. */
+int lm_rtc_role_replicas(const redisReply *r);
+
+/* How many replicas to WAIT for on a master: `want`
+ * (LASTMILE_REDIS_WAIT_REPLICAS), capped at the replicas it has online
+ * when that is known (online >= 0). 0: no WAIT on that master. */
+int lm_rtc_wait_target(int want, int online);
 
 #endif

@@ -1,6 +1,7 @@
 /* lm_rt_cluster_enc.c — the pure parts of a batch on a Redis Cluster:
  * RESP read back into commands, hash tags, and the EVALSHA of the unit and
- * side scripts (see lm_rt_cluster.h). No state; nothing allocated but
+ * side scripts, a master's replicas read from its ROLE (see
+ * lm_rt_cluster.h). No state; nothing allocated but
  * into the caller's lm_pipe. */
 #include "lm_rt_cluster.h"
 
@@ -169,4 +170,17 @@ int lm_rtc_pipe_script(lm_pipe *out, const char *sha,
         return -1;
     lm_pipe_end(out);
     return 0;
+}
+
+int lm_rtc_role_replicas(const redisReply *r) {
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
+        r->element[0]->type != REDIS_REPLY_STRING ||
+        strcmp(r->element[0]->str, "master") != 0 ||
+        r->element[2]->type != REDIS_REPLY_ARRAY)
+        return -1;
+    return (int)r->element[2]->elements;
+}
+
+int lm_rtc_wait_target(int want, int online) {
+    return online >= 0 && online < want ? online : want;
 }

@@ -150,8 +150,13 @@ typedef struct rt_cluster {
     size_t n_units;
     lm_buf guards;     /* one unit's done keys, NUL-separated (scratch) */
     int wait_replicas; /* LASTMILE_REDIS_WAIT_REPLICAS; 0 = no WAIT */
-    struct lm_rtc_cmd *parsed; /* one command read back (scratch, ~4 KB:
-                                  allocated once, not per side write) */
+    struct lm_rtc_cmd *parsed;     /* one command read back (scratch, ~4 KB:
+                                      allocated once, not per side write) */
+    struct lm_rtc_master *masters; /* per master seen: replicas online */
+    size_t n_masters, cap_masters;
+    lm_gauge *g_short; /* masters WAITed on with fewer replicas than asked */
+    size_t *side_end;  /* per item: the end of its side replies in rt->pipe */
+    size_t cap_side;
 } rt_cluster;
 
 /* Test-only hooks (LASTMILE_TEST_CRASH_AT, read once at start; unset in

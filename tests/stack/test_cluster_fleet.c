@@ -20,16 +20,24 @@
  *     alone applied). After produce, before commit, is the same code on
  *     one Redis (stack.test_crash_windows; `make test-cluster-full` runs
  *     it on a cluster);
- *   cluster_fleet.too_few_replicas_hold_the_batch: qualification asked to
- *     WAIT for two replicas where each master has one holds its batch
- *     (redis_replicas_behind; no decision produced), and once killed and
- *     started with the default (one) it recovers the batch: every lead
- *     decided once, every side write once.
+ *   cluster_fleet.replicas_and_refused_side_writes: on one cluster, two
+ *     things the cluster adds. The WAIT: a replica stopped (SIGSTOP:
+ *     online for its master, acknowledging nothing) holds the batches
+ *     (redis_replicas_behind; nothing produced) until it answers again;
+ *     qualification asked to WAIT for two replicas where each master has
+ *     one waits for the one and says so (redis_replicas_fewer) instead of
+ *     holding the fleet. A refused side write: a timer bucket planted as a
+ *     string, so followup's response timer (a side write on a cluster)
+ *     fails with WRONGTYPE for the leads of that bucket: those leads are
+ *     dead-lettered with that reason and never acted on, every other lead
+ *     is acted on, none dead-lettered, nothing twice.
  * Every server started is stopped in .fini, even when a check fails. */
 #include "market.h"
 
 #include "lm_lead.h"
 #include "lm_policy.h"
+#include "lm_timers.h"
+#include "lastmile/v1/lastmile.pb-c.h"
 
 #include <criterion/criterion.h>
 #include <hiredis/hiredis.h>
@@ -230,32 +238,154 @@ Test(cluster_fleet, crash_intake_between_units, .fini = teardown,
     crash_once("intake", "cluster-between-units");
 }
 
-Test(cluster_fleet, too_few_replicas_hold_the_batch, .fini = teardown,
+/* A node that is a replica now: its index, or -1. */
+static int a_replica(void) {
+    for (int i = 0; i < CFX_NODES; i++) {
+        redisContext *c = cluster_fx_conn(&fx.cfx, i);
+        redisReply *r = c ? redisCommand(c, "ROLE") : NULL;
+        int slave = r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+                    r->element[0]->type == REDIS_REPLY_STRING &&
+                    strcmp(r->element[0]->str, "slave") == 0;
+        if (r)
+            freeReplyObject(r);
+        if (c)
+            redisFree(c);
+        if (slave)
+            return i;
+    }
+    return -1;
+}
+
+/* The dead letters of the run, by the lead each holds (its input's key),
+ * and those that do not say a side write was refused. */
+typedef struct dead_letters {
+    strset leads;
+    size_t other; /* not followup's, or another reason */
+} dead_letters;
+
+static void on_dead_letter(void *opaque, const rd_kafka_message_t *rkm) {
+    dead_letters *d = opaque;
+    Lastmile__V1__DeadLetter *dl =
+        lastmile__v1__dead_letter__unpack(NULL, rkm->len, rkm->payload);
+    if (!dl)
+        return;
+    char lead[LM_KEY_MAX];
+    snprintf(lead, sizeof(lead), "%.*s", (int)dl->original_key.len,
+             (const char *)dl->original_key.data);
+    if (strcmp(dl->worker, "followup") == 0 &&
+        strstr(dl->reason, "side write failed") &&
+        strstr(dl->reason, "WRONGTYPE"))
+        strset_add(&d->leads, lead);
+    else {
+        printf("dead letter of %s by %s: %s\n", lead, dl->worker, dl->reason);
+        d->other++;
+    }
+    lastmile__v1__dead_letter__free_unpacked(dl, NULL);
+}
+
+/* The timer bucket planted with a string (a key of another type where
+ * followup's side write, a response timer, goes). */
+#define PLANTED_BUCKET 3
+
+/* What followup did with the decided leads: acted on (a touch), or
+ * dead-lettered; in the planted bucket or not. */
+typedef struct followup_census {
+    size_t touchable; /* decided, not disqualified */
+    size_t acted_in, acted_out, dead_in, dead_out;
+} followup_census;
+
+static topic_reader *dlq_reader;
+static dead_letters dls;
+
+static followup_census followup_take(const market *m) {
+    followup_census f = {0};
+    reader_drain(dlq_reader, 10, on_dead_letter, &dls);
+    for (size_t i = 0; i < m->decisions.n; i++) {
+        const char *lead = strset_key(&m->decisions, i, NULL);
+        if (strset_count(&m->outcomes, lead)) /* disqualified */
+            continue;
+        f.touchable++;
+        int in = lm_timers_bucket(lead) == PLANTED_BUCKET;
+        char action[LM_KEY_MAX];
+        snprintf(action, sizeof(action), "%s:action:0", lead);
+        if (strset_count(&m->actions, action))
+            (*(in ? &f.acted_in : &f.acted_out))++;
+        if (strset_count(&dls.leads, lead))
+            (*(in ? &f.dead_in : &f.dead_out))++;
+    }
+    return f;
+}
+
+static int followup_done(const market *m) {
+    followup_census f = followup_take(m);
+    return all_decided(m) &&
+           f.acted_in + f.acted_out + f.dead_in + f.dead_out >= f.touchable;
+}
+
+Test(cluster_fleet, replicas_and_refused_side_writes, .fini = teardown,
      .timeout = 300) {
     cr_assert_eq(fixture_up_on(&fx, 4, 0, 1), 0);
+    char bucket[LM_TIMERS_KEY_MAX];
+    lm_timers_key(PLANTED_BUCKET, "", bucket);
+    redisReply *r = fixture_redis_cmd(&fx, "SET", bucket, "planted", NULL);
+    cr_assert(r && r->type == REDIS_REPLY_STATUS, "SET %s", bucket);
+    freeReplyObject(r);
+    int stopped = a_replica();
+    cr_assert_geq(stopped, 0, "no replica");
     market m;
     market_init(&m, &fx, 0.0);
+    dlq_reader = reader_new(&fx, "dlq");
     market_submit(&m, LEADS, 0, 0, 29);
+    /* a replica online but not answering: its master's WAIT falls short */
+    kill(fx.cfx.pids[stopped], SIGSTOP);
     cr_assert_geq(fixture_start_worker(&fx, "intake"), 0);
     setenv("LASTMILE_REDIS_WAIT_REPLICAS", "2", 1);
     int q = fixture_start_worker(&fx, "qualification");
     unsetenv("LASTMILE_REDIS_WAIT_REPLICAS");
     cr_assert_geq(q, 0);
-    cr_assert(
-        fixture_log_has(&fx, "qualification", "redis_replicas_behind", 60000),
-        "qualification did not hold its batch for want of replicas");
+    cr_assert_geq(fixture_start_worker(&fx, "followup"), 0);
+    int held =
+        fixture_log_has(&fx, "intake", "redis_replicas_behind", 60000) ||
+        fixture_log_has(&fx, "qualification", "redis_replicas_behind", 0);
     market_pump(&m, 1000);
-    cr_expect_eq(m.decisions.n, 0,
-                 "%zu decisions produced while their batch was held",
-                 m.decisions.n);
-    fixture_stop_worker(&fx, q, SIGKILL); /* its status: killed */
-    static const char *const rest[] = {"qualification", "followup", "timing"};
-    for (size_t i = 0; i < 3; i++)
-        cr_assert_geq(fixture_start_worker(&fx, rest[i]), 0);
-    cr_assert(market_until(&m, all_decided, 120000), "%zu of %d decided",
+    size_t while_held = m.accepted.n + m.decisions.n;
+    kill(fx.cfx.pids[stopped], SIGCONT);
+    cr_expect(held, "no batch was held for the replica that did not answer");
+    cr_expect_eq(while_held, 0,
+                 "%zu leads produced while a replica did not acknowledge",
+                 while_held);
+    cr_assert(market_until(&m, followup_done, 120000),
+              "%zu of %d decided; followup did not act on or dead-letter "
+              "every decided lead",
               m.decisions.n, LEADS);
     for (int i = 0; i < 3; i++)
         market_pump(&m, 300);
-    check_run(&m, "held for replicas, then restarted");
+    cr_expect(
+        fixture_log_has(&fx, "qualification", "redis_replicas_fewer", 0),
+        "qualification, asked for two replicas where each master has one, "
+        "did not say it waits for the one");
+    followup_census f = followup_take(&m);
+    printf("replicas and refused side writes: %zu decided, %zu touchable; "
+           "planted bucket: %zu dead-lettered, %zu acted on; others: %zu "
+           "acted on, %zu dead-lettered; %zu other dead letters\n",
+           m.decisions.n, f.touchable, f.dead_in, f.acted_in, f.acted_out,
+           f.dead_out, dls.other);
+    cr_expect_eq(m.accepted.n, LEADS);
+    cr_expect_eq(m.accepted.dups, 0);
+    cr_expect_eq(m.decisions.n, LEADS, "%zu of %d decided", m.decisions.n,
+                 LEADS);
+    cr_expect_eq(m.decisions.dups, 0);
+    cr_expect_eq(m.actions.dups, 0);
+    cr_expect_gt(f.dead_in, 0, "no lead of the planted bucket");
+    cr_expect_eq(f.acted_in, 0,
+                 "%zu leads acted on whose response timer was refused",
+                 f.acted_in);
+    cr_expect_eq(f.dead_out, 0, "%zu other leads dead-lettered", f.dead_out);
+    cr_expect_eq(dls.other, 0, "dead letters without the refused write");
+    cr_expect_eq(f.acted_out + f.dead_in, f.touchable);
+    cr_expect_eq(m.dlq, f.dead_in, "%zu dead letters, %zu of the bucket", m.dlq,
+                 f.dead_in);
+    reader_free(dlq_reader);
+    strset_free(&dls.leads);
     market_free(&m);
 }

@@ -148,3 +148,44 @@ Test(rt_cluster, a_plan_on_a_cluster_pings_instead_of_watching) {
     cr_expect_eq(c.argc, 1);
     lm_pipe_free(&p);
 }
+
+/* A reply of `type`: a string, or an array of n elements. */
+static redisReply rep_of(int type, const char *str, redisReply **el, size_t n) {
+    redisReply r = {0};
+    r.type = type;
+    r.str = (char *)str;
+    r.len = str ? strlen(str) : 0;
+    r.element = el;
+    r.elements = n;
+    return r;
+}
+
+Test(rt_cluster, role_counts_a_masters_online_replicas) {
+    redisReply master = rep_of(REDIS_REPLY_STRING, "master", NULL, 0);
+    redisReply slave = rep_of(REDIS_REPLY_STRING, "slave", NULL, 0);
+    redisReply offset = {.type = REDIS_REPLY_INTEGER, .integer = 42};
+    redisReply one = rep_of(REDIS_REPLY_ARRAY, NULL, NULL, 0);
+    redisReply *one_el[] = {&one};
+    redisReply listed = rep_of(REDIS_REPLY_ARRAY, NULL, one_el, 1);
+    redisReply none = rep_of(REDIS_REPLY_ARRAY, NULL, NULL, 0);
+    redisReply *m1[] = {&master, &offset, &listed};
+    redisReply *m0[] = {&master, &offset, &none};
+    redisReply *s1[] = {&slave, &offset, &listed};
+    redisReply r1 = rep_of(REDIS_REPLY_ARRAY, NULL, m1, 3);
+    redisReply r0 = rep_of(REDIS_REPLY_ARRAY, NULL, m0, 3);
+    redisReply rs = rep_of(REDIS_REPLY_ARRAY, NULL, s1, 3);
+    redisReply err = rep_of(REDIS_REPLY_ERROR, "ERR no", NULL, 0);
+    cr_expect_eq(lm_rtc_role_replicas(&r1), 1);
+    cr_expect_eq(lm_rtc_role_replicas(&r0), 0, "a promoted master, alone");
+    cr_expect_eq(lm_rtc_role_replicas(&rs), -1, "not a master");
+    cr_expect_eq(lm_rtc_role_replicas(&err), -1);
+    cr_expect_eq(lm_rtc_role_replicas(NULL), -1);
+}
+
+Test(rt_cluster, wait_is_capped_at_the_replicas_online) {
+    cr_expect_eq(lm_rtc_wait_target(1, -1), 1, "not known yet: as asked");
+    cr_expect_eq(lm_rtc_wait_target(1, 0), 0, "its replica lost: no WAIT");
+    cr_expect_eq(lm_rtc_wait_target(2, 1), 1, "one of two");
+    cr_expect_eq(lm_rtc_wait_target(1, 2), 1, "never more than asked");
+    cr_expect_eq(lm_rtc_wait_target(0, 3), 0);
+}
