@@ -33,6 +33,7 @@
 
 #include "lm_runtime.h"
 
+#include "lm_arena.h"
 #include "lm_buf.h"
 #include "lm_metrics.h"
 #include "lm_strmap.h"
@@ -122,7 +123,7 @@ typedef enum rt_state {
 
 typedef struct rt_item {
     rd_kafka_message_t *rkm;
-    ProtobufCMessage *event;
+    ProtobufCMessage *event; /* in rt->inputs (the batch's arena) */
     lm_ident ident;
     rt_state state;              /* in this attempt */
     rt_state identified;         /* where each attempt starts */
@@ -250,6 +251,8 @@ struct lm_runtime {
     lm_pipe index;       /* every item's index commands (lm_out_index) */
     lm_buf obbuf;        /* one item's packed outbox, reused */
     lm_strmap *seen;     /* in-batch ids and hash tags (mark_*), cleared */
+    lm_arena inputs;     /* the items' events; parked with them, reset by
+                            rt_batch_drop */
     size_t batch_plan_n; /* plan_batch's replies, after [0] WATCH, [1] MGET */
     int32_t fences[RT_PARTITIONS_MAX]; /* input partitions in the batch */
     int n_fences;
@@ -403,8 +406,9 @@ void rt_apply_counts(lm_runtime *rt);
 /* The batch's end: the redelivery strategy forgets its reads, and
  * rt_batch_drop. */
 void rt_batch_release(lm_runtime *rt);
-/* Frees the items (Kafka messages, events) and empties the batch's
- * arrays and buffers; the strategy's state is left alone. */
+/* Frees the items (Kafka messages; their events with a reset of
+ * rt->inputs) and empties the batch's arrays and buffers; the strategy's
+ * state is left alone. */
 void rt_batch_drop(lm_runtime *rt);
 
 /* ====================================================== lm_rt_redis.c */

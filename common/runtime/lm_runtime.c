@@ -356,6 +356,7 @@ static void runtime_free(lm_runtime *rt) {
     lm_redis_destroy(rt->redis);
     lm_metrics_destroy(rt->metrics);
     free(rt->items);
+    lm_arena_free(&rt->inputs);
     free(rt->recs);
     free(rt->counts);
     free(rt->replies);
