@@ -380,7 +380,7 @@ int rt_decide(lm_runtime *rt, int first_attempt, int64_t now_ms,
         rt->w->begin_batch(rt->w->ctx, &batch_reads);
     }
     if (rt->dedupe->read(rt, mget) != 0) {
-        lm_redis_replies_free(rt->replies, n_replies);
+        rt_replies_free(rt, n_replies);
         return -1;
     }
     for (size_t i = 0; i < rt->n_items; i++) {
@@ -409,7 +409,7 @@ int rt_decide(lm_runtime *rt, int first_attempt, int64_t now_ms,
         if (it->state == RT_REJECT && rt_item_dead_letter(rt, it, now_ms) != 0)
             rc = -1;
     }
-    lm_redis_replies_free(rt->replies, n_replies);
+    rt_replies_free(rt, n_replies);
     atomic_store(&rt->last_max_wait, max_wait);
     atomic_store(&rt->last_batch_mono, lm_clock_mono_ms());
     return rc;

@@ -262,6 +262,10 @@ struct lm_runtime {
     lm_pipe pipe;   /* the pipeline being sent */
     redisReply **replies;
     size_t cap_replies;
+    /* on one Redis: what rt->replies point to (lm_redis_exec_in), reset
+       by rt_replies_free and before each round trip; a round trip's
+       replies die before the next one is sent */
+    lm_arena reply_arena;
     size_t outstanding; /* deliveries not yet reported */
     /* overlapped batches (lm_rt_pipeline.c): LASTMILE_OVERLAP; the batch
        in flight, parked (NULL until the first); the live arrays'
@@ -396,7 +400,7 @@ int rt_batch_identify(lm_runtime *rt);
 /* Forgets what an attempt decided, so the batch can be decided again. */
 void rt_attempt_reset(lm_runtime *rt);
 /* Step 4: decides every item from round trip 1's replies (which it
- * frees). 0 / -1 (OOM: abandon). */
+ * frees, rt_replies_free). 0 / -1 (OOM: abandon). */
 int rt_decide(lm_runtime *rt, int first_attempt, int64_t now_ms,
               int64_t real_ms, int *any_recovering);
 /* Drops what handle produced for an item and gives it a dead letter. */
@@ -413,6 +417,11 @@ void rt_batch_drop(lm_runtime *rt);
 
 /* ====================================================== lm_rt_redis.c */
 
+/* Frees a round trip's replies rt->replies[0..n) and NULLs them: on one
+ * Redis a reset of rt->reply_arena, on a cluster one by one. Every reply
+ * of rt_redis_roundtrip and rt_write_exec goes this way (never to
+ * lm_redis_replies_free). */
+void rt_replies_free(lm_runtime *rt, size_t n);
 /* Redis errors that mean "not now": the batch is held and tried again. */
 int rt_reply_error_retriable(const char *e);
 /* Sends rt->pipe until Redis answers; replies into rt->replies. 0, or -1

@@ -360,6 +360,7 @@ static void runtime_free(lm_runtime *rt) {
     free(rt->recs);
     free(rt->counts);
     free(rt->replies);
+    lm_arena_free(&rt->reply_arena);
     lm_strmap_free(rt->seen);
     lm_buf_free(&rt->recbuf);
     lm_buf_free(&rt->obbuf);
