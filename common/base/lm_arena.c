@@ -1,10 +1,23 @@
-/* lm_arena.c — bump allocator in chunks (see lm_arena.h). */
+/* lm_arena.c — bump allocator in chunks (see lm_arena.h).
+ *
+ * Under AddressSanitizer a chunk's data is poisoned when made, each
+ * allocation unpoisoned for its n bytes, and what a reset or a rewind
+ * takes back poisoned again; a chunk is unpoisoned before it is freed. */
 #include "lm_arena.h"
 
 #include <stdalign.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define ARENA_POISON(p, n)   ASAN_POISON_MEMORY_REGION((p), (n))
+#define ARENA_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define ARENA_POISON(p, n)   ((void)(p), (void)(n))
+#define ARENA_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
 
 #define ARENA_CHUNK_MIN ((size_t)64 * 1024)
 #define ARENA_ALIGN     alignof(max_align_t)
@@ -24,7 +37,13 @@ static lm_arena_chunk *chunk_new(size_t cap, lm_arena_chunk *next) {
     c->next = next;
     c->cap = cap;
     c->used = 0;
+    ARENA_POISON(c->data, cap);
     return c;
+}
+
+static void chunk_free(lm_arena_chunk *c) {
+    ARENA_UNPOISON(c->data, c->cap);
+    free(c);
 }
 
 void *lm_arena_alloc(lm_arena *a, size_t n) {
@@ -49,6 +68,7 @@ void *lm_arena_alloc(lm_arena *a, size_t n) {
     }
     void *p = c->data + c->used;
     c->used += need;
+    ARENA_UNPOISON(p, n);
     return p;
 }
 
@@ -65,6 +85,7 @@ void lm_arena_reset(lm_arena *a) {
         return;
     if (!c->next) { /* one chunk: the common case, nothing to free */
         c->used = 0;
+        ARENA_POISON(c->data, c->cap);
         return;
     }
     size_t held = a->held;
@@ -75,13 +96,31 @@ void lm_arena_reset(lm_arena *a) {
     a->held = a->head ? held : 0;
 }
 
+lm_arena_mark lm_arena_mark_get(const lm_arena *a) {
+    return (lm_arena_mark){a->head, a->head ? a->head->used : 0};
+}
+
+void lm_arena_rewind(lm_arena *a, lm_arena_mark m) {
+    while (a->head && a->head != m.chunk) { /* chunks made since the mark */
+        lm_arena_chunk *c = a->head;
+        a->head = c->next;
+        a->held -= c->cap;
+        chunk_free(c);
+    }
+    lm_arena_chunk *c = a->head;
+    if (c && m.used < c->used) {
+        ARENA_POISON(c->data + m.used, c->used - m.used);
+        c->used = m.used;
+    }
+}
+
 void lm_arena_free(lm_arena *a) {
     if (!a)
         return;
     lm_arena_chunk *c = a->head;
     while (c) {
         lm_arena_chunk *next = c->next;
-        free(c);
+        chunk_free(c);
         c = next;
     }
     a->head = NULL;

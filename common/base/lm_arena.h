@@ -13,7 +13,12 @@
  * batch serves the next one of the same size from a single chunk.
  * Every pointer is aligned for any type (max_align_t). Not thread-safe:
  * one owner, who frees it with lm_arena_free. A zeroed lm_arena is an
- * empty one. */
+ * empty one.
+ *
+ * Under AddressSanitizer (make test-asan) the room no allocation holds is
+ * poisoned: a read or write through a pointer kept past a reset, a rewind
+ * or beyond its size (into the padding or the chunk's free end) is
+ * reported, as a use after free of malloc'd memory would be. */
 #ifndef LM_ARENA_H
 #define LM_ARENA_H
 
@@ -26,6 +31,13 @@ typedef struct lm_arena {
     size_t held;          /* bytes of every chunk's room, for the reset */
 } lm_arena;
 
+/* Where an arena stands, to take back what was given since (a decode that
+ * failed half-way). */
+typedef struct lm_arena_mark {
+    lm_arena_chunk *chunk;
+    size_t used;
+} lm_arena_mark;
+
 /* n bytes (n = 0 gives a valid, unique pointer), or NULL when out of
  * memory. Not zeroed. */
 void *lm_arena_alloc(lm_arena *a, size_t n);
@@ -33,6 +45,11 @@ void *lm_arena_alloc(lm_arena *a, size_t n);
 void *lm_arena_calloc(lm_arena *a, size_t n);
 /* Takes back everything given; keeps one chunk of the arena's whole size. */
 void lm_arena_reset(lm_arena *a);
+/* Where the arena stands now. */
+lm_arena_mark lm_arena_mark_get(const lm_arena *a);
+/* Takes back everything given since mark m (which must be of this arena,
+ * taken after its last reset): chunks made since are freed. */
+void lm_arena_rewind(lm_arena *a, lm_arena_mark m);
 /* Frees every chunk; the arena is empty and usable again. NULL ok. */
 void lm_arena_free(lm_arena *a);
 /* Bytes of room the arena holds (its chunks' sizes), for the metrics. */

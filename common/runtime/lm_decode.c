@@ -4,7 +4,12 @@
  * The walk follows the descriptor: singular and repeated strings, nested
  * and repeated messages (map entries are repeated messages), and a oneof
  * member only when it is the one set. Depth is bounded by the contracts
- * (LM_DECODE_DEPTH_MAX guards against a recursive type). */
+ * (LM_DECODE_DEPTH_MAX guards against a recursive type).
+ *
+ * lm_decode and lm_decode_in share one path (decode_with); they differ
+ * only in protobuf-c's allocator: malloc, or the arena's (whose free does
+ * nothing: protobuf-c's own scratch and a refused message stay in the
+ * arena until lm_decode_in rewinds it or its owner resets it). */
 #include "lm_decode.h"
 
 #include "lm_utf8.h"
@@ -138,11 +143,24 @@ int lm_decode_find_bad_utf8(const ProtobufCMessage *msg, char *path,
     return walk(msg, path, pathsz, 0, at, 0);
 }
 
-ProtobufCMessage *lm_decode(const ProtobufCMessageDescriptor *type,
-                            const void *data, size_t len, char *reason,
-                            size_t reasonsz) {
+/* protobuf-c's allocator over an arena: free gives nothing back (the
+ * arena's reset does). */
+static void *arena_pb_alloc(void *data, size_t size) {
+    return lm_arena_alloc(data, size);
+}
+
+static void arena_pb_free(void *data, void *p) {
+    (void)data;
+    (void)p;
+}
+
+/* Decodes with `al` (NULL: malloc); a refused message is freed with it. */
+static ProtobufCMessage *decode_with(ProtobufCAllocator *al,
+                                     const ProtobufCMessageDescriptor *type,
+                                     const void *data, size_t len, char *reason,
+                                     size_t reasonsz) {
     ProtobufCMessage *m =
-        protobuf_c_message_unpack(type, NULL, data ? len : 0, data);
+        protobuf_c_message_unpack(type, al, data ? len : 0, data);
     if (!m) {
         snprintf(reason, reasonsz,
                  "not a valid %s protobuf message (%zu bytes); producers "
@@ -156,7 +174,7 @@ ProtobufCMessage *lm_decode(const ProtobufCMessageDescriptor *type,
                  "not a valid %s protobuf message (%zu bytes): it has a "
                  "field numbered 0, and field numbers start at 1",
                  type->name, len);
-        protobuf_c_message_free_unpacked(m, NULL);
+        protobuf_c_message_free_unpacked(m, al);
         return NULL;
     }
     char path[128];
@@ -166,8 +184,26 @@ ProtobufCMessage *lm_decode(const ProtobufCMessageDescriptor *type,
                  "%s: not valid UTF-8 (at byte %zu); proto3 strings must be "
                  "UTF-8: send the text UTF-8 encoded",
                  path, at);
-        protobuf_c_message_free_unpacked(m, NULL);
+        protobuf_c_message_free_unpacked(m, al);
         return NULL;
     }
     return m;
+}
+
+ProtobufCMessage *lm_decode(const ProtobufCMessageDescriptor *type,
+                            const void *data, size_t len, char *reason,
+                            size_t reasonsz) {
+    return decode_with(NULL, type, data, len, reason, reasonsz);
+}
+
+ProtobufCMessage *lm_decode_in(lm_arena *a,
+                               const ProtobufCMessageDescriptor *type,
+                               const void *data, size_t len, char *reason,
+                               size_t reasonsz) {
+    ProtobufCAllocator al = {arena_pb_alloc, arena_pb_free, a};
+    lm_arena_mark m = lm_arena_mark_get(a);
+    ProtobufCMessage *msg = decode_with(&al, type, data, len, reason, reasonsz);
+    if (!msg)
+        lm_arena_rewind(a, m);
+    return msg;
 }

@@ -3,7 +3,9 @@
  *
  * Commands are formatted by us into one buffer (RESP arrays of bulk
  * strings) and handed to hiredis in a single append, so a pipeline of a
- * thousand commands costs one allocation-free format pass and one write. */
+ * thousand commands costs one allocation-free format pass and one write.
+ * lm_redis_exec_in reads the replies into the caller's arena (hiredis's
+ * reader with our redisReplyObjectFunctions for that call only). */
 #include "lm_redis.h"
 
 #include "lm_clock.h"
@@ -524,10 +526,75 @@ void lm_redis_replies_free(redisReply **replies, size_t n) {
     }
 }
 
-int lm_redis_exec(lm_redis *r, const lm_pipe *p, redisReply **replies,
-                  char *err, size_t errsz) {
-    if (r->cl)
-        return lm_rcluster_exec(r->cl, p, replies, err, errsz);
+/* ---- replies in an arena (lm_redis_exec_in) ----
+ * hiredis's reader builds each reply through a table of functions and
+ * hands them its reader's privdata in every task; with this table and the
+ * arena as privdata, a reply, its strings and its arrays are carved from
+ * the arena, in the layout hiredis's own functions give (a string NUL
+ * ended; an array's element vector zeroed, each child stored into its
+ * parent's slot). freeObject does nothing: the arena's reset frees. */
+
+static void *arena_reply(const redisReadTask *task, int type) {
+    redisReply *r = lm_arena_calloc(task->privdata, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->type = type;
+    if (task->parent) {
+        redisReply *parent = task->parent->obj;
+        parent->element[task->idx] = r;
+    }
+    return r;
+}
+
+static void *arena_string(const redisReadTask *task, char *str, size_t len) {
+    char *buf = len < SIZE_MAX ? lm_arena_alloc(task->privdata, len + 1) : NULL;
+    redisReply *r = buf ? arena_reply(task, task->type) : NULL;
+    if (!r)
+        return NULL;
+    memcpy(buf, str, len);
+    buf[len] = '\0';
+    r->str = buf;
+    r->len = len;
+    return r;
+}
+
+static void *arena_array(const redisReadTask *task, int elements) {
+    redisReply **el = NULL;
+    if (elements > 0) {
+        el = lm_arena_calloc(task->privdata, (size_t)elements * sizeof(*el));
+        if (!el)
+            return NULL;
+    }
+    redisReply *r = arena_reply(task, REDIS_REPLY_ARRAY);
+    if (!r)
+        return NULL;
+    r->element = el;
+    r->elements = elements > 0 ? (size_t)elements : 0;
+    return r;
+}
+
+static void *arena_integer(const redisReadTask *task, long long value) {
+    redisReply *r = arena_reply(task, REDIS_REPLY_INTEGER);
+    if (r)
+        r->integer = value;
+    return r;
+}
+
+static void *arena_nil(const redisReadTask *task) {
+    return arena_reply(task, REDIS_REPLY_NIL);
+}
+
+static void arena_free_object(void *reply) {
+    (void)reply;
+}
+
+static redisReplyObjectFunctions arena_reply_fns = {
+    arena_string, arena_array, arena_integer, arena_nil, arena_free_object};
+
+/* One Redis: sends p and reads its replies, built by malloc (a NULL) or in
+ * arena a. */
+static int exec_single(lm_redis *r, const lm_pipe *p, redisReply **replies,
+                       lm_arena *a, char *err, size_t errsz) {
     for (size_t i = 0; i < p->n; i++)
         replies[i] = NULL;
     if (!r->c) {
@@ -556,14 +623,28 @@ int lm_redis_exec(lm_redis *r, const lm_pipe *p, redisReply **replies,
         }
         off += (size_t)w;
     }
+    redisReader *rd = r->c->reader;
+    redisReplyObjectFunctions *fn = rd->fn;
+    void *privdata = rd->privdata;
+    if (a) {
+        rd->fn = &arena_reply_fns;
+        rd->privdata = a;
+    }
     for (size_t i = 0; i < p->n; i++) {
         void *rep = NULL;
         if (redisGetReply(r->c, &rep) != REDIS_OK || !rep) {
-            lm_redis_replies_free(replies, i);
+            /* a reply half read is dropped with the reader (drop), by the
+               table it was built with: the arena's frees nothing */
+            if (a)
+                memset(replies, 0, i * sizeof(*replies));
+            else
+                lm_redis_replies_free(replies, i);
             goto lost;
         }
         replies[i] = rep;
     }
+    rd->fn = fn; /* every reply read whole: nothing of the arena's left */
+    rd->privdata = privdata;
     clock_gettime(CLOCK_MONOTONIC, &ts1);
     r->roundtrips++;
     r->last_rtt_ms = (double)(ts1.tv_sec - ts0.tv_sec) * 1e3 +
@@ -574,6 +655,24 @@ lost:
              r->c->errstr[0] ? r->c->errstr : "connection lost");
     drop(r);
     return LM_REDIS_RETRY;
+}
+
+int lm_redis_exec(lm_redis *r, const lm_pipe *p, redisReply **replies,
+                  char *err, size_t errsz) {
+    if (r->cl)
+        return lm_rcluster_exec(r->cl, p, replies, err, errsz);
+    return exec_single(r, p, replies, NULL, err, errsz);
+}
+
+int lm_redis_exec_in(lm_redis *r, const lm_pipe *p, redisReply **replies,
+                     lm_arena *a, char *err, size_t errsz) {
+    if (r->cl) {
+        snprintf(err, errsz,
+                 "lm_redis_exec_in: replies in an arena are for one Redis, "
+                 "not a cluster");
+        return -1;
+    }
+    return exec_single(r, p, replies, a, err, errsz);
 }
 
 /* ------------------------------------------------ the whole keyspace */

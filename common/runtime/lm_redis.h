@@ -21,11 +21,13 @@
  * tool that scans or reads INFO goes through them.
  *
  * Ownership: lm_redis owns its connection; the caller owns lm_pipe and the
- * replies array exec fills (free them with lm_redis_replies_free).
+ * replies array exec fills (free them with lm_redis_replies_free), or,
+ * with lm_redis_exec_in, the arena that holds the replies.
  * Not thread-safe: one lm_redis per thread. */
 #ifndef LM_REDIS_H
 #define LM_REDIS_H
 
+#include "lm_arena.h"
 #include "lm_buf.h"
 
 #include <hiredis/hiredis.h>
@@ -126,6 +128,16 @@ int lm_redis_connect(lm_redis *r, char *err, size_t errsz);
  * backoff. */
 int lm_redis_exec(lm_redis *r, const lm_pipe *p, redisReply **replies,
                   char *err, size_t errsz);
+/* lm_redis_exec with every reply (its strings and arrays included) built
+ * in arena `a` instead of one malloc per object (hiredis's reader runs
+ * with lastmile's redisReplyObjectFunctions for the call): the replies
+ * are valid until the caller resets or frees `a`, and must NOT be given to
+ * lm_redis_replies_free or freeReplyObject. On LM_REDIS_RETRY what was
+ * read stays in the arena until its reset. One Redis only: on a cluster
+ * it returns -1 (use lm_redis_exec). For the workers' hot path (a batch's
+ * two round trips); every other caller keeps lm_redis_exec. */
+int lm_redis_exec_in(lm_redis *r, const lm_pipe *p, redisReply **replies,
+                     lm_arena *a, char *err, size_t errsz);
 void lm_redis_replies_free(redisReply **replies, size_t n);
 int lm_redis_connected(const lm_redis *r);
 /* Drops the connection; the next exec reconnects (and reloads scripts). */

@@ -21,9 +21,15 @@
  * attempt decided survives it except what was settled for good.
  *
  * Ownership: items hold their Kafka message and decoded event until
- * rt_batch_release; records, writes, index commands and counts of an item
- * are ranges (first, n) into the runtime's shared arrays and buffers,
- * reset at each attempt. Runs on the worker's thread. */
+ * rt_batch_release; the events live in the batch's arena (rt->inputs,
+ * one reset frees them all: no malloc and free per string), which moves
+ * with the batch when it is parked (lm_rt_pipeline.c). Nothing keeps a
+ * pointer into an event past its batch: outputs, writes, outboxes and
+ * dead letters are copied into the batch's buffers or packed (dead
+ * letters carry the Kafka payload, not the event); records, writes, index
+ * commands and counts of an item are ranges (first, n) into the runtime's
+ * shared arrays and buffers, reset at each attempt. Runs on the worker's
+ * thread. */
 #include "lm_rt_internal.h"
 
 #include "lm_decode.h"
@@ -150,8 +156,8 @@ static void item_identify(lm_runtime *rt, rt_item *it) {
                  LM_INPUT_MAX_BYTES);
         s = RT_REJECT;
     } else {
-        it->event = lm_decode(rt->w->input_type, m->payload, m->len, it->reason,
-                              sizeof(it->reason));
+        it->event = lm_decode_in(&rt->inputs, rt->w->input_type, m->payload,
+                                 m->len, it->reason, sizeof(it->reason));
         if (!it->event) {
             s = RT_REJECT;
         } else if (rt->w->identify(rt->w->ctx, it->event, &it->ident,
@@ -374,7 +380,7 @@ int rt_decide(lm_runtime *rt, int first_attempt, int64_t now_ms,
         rt->w->begin_batch(rt->w->ctx, &batch_reads);
     }
     if (rt->dedupe->read(rt, mget) != 0) {
-        lm_redis_replies_free(rt->replies, n_replies);
+        rt_replies_free(rt, n_replies);
         return -1;
     }
     for (size_t i = 0; i < rt->n_items; i++) {
@@ -403,7 +409,7 @@ int rt_decide(lm_runtime *rt, int first_attempt, int64_t now_ms,
         if (it->state == RT_REJECT && rt_item_dead_letter(rt, it, now_ms) != 0)
             rc = -1;
     }
-    lm_redis_replies_free(rt->replies, n_replies);
+    rt_replies_free(rt, n_replies);
     atomic_store(&rt->last_max_wait, max_wait);
     atomic_store(&rt->last_batch_mono, lm_clock_mono_ms());
     return rc;
@@ -451,10 +457,10 @@ void rt_batch_release(lm_runtime *rt) {
 
 void rt_batch_drop(lm_runtime *rt) {
     for (size_t i = 0; i < rt->n_items; i++) {
-        if (rt->items[i].event)
-            protobuf_c_message_free_unpacked(rt->items[i].event, NULL);
+        rt->items[i].event = NULL; /* freed with the arena's reset */
         rd_kafka_message_destroy(rt->items[i].rkm);
     }
+    lm_arena_reset(&rt->inputs);
     rt->n_items = 0;
     rt->n_recs = 0;
     rt->n_counts = 0;

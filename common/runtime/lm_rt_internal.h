@@ -33,6 +33,7 @@
 
 #include "lm_runtime.h"
 
+#include "lm_arena.h"
 #include "lm_buf.h"
 #include "lm_metrics.h"
 #include "lm_strmap.h"
@@ -122,7 +123,7 @@ typedef enum rt_state {
 
 typedef struct rt_item {
     rd_kafka_message_t *rkm;
-    ProtobufCMessage *event;
+    ProtobufCMessage *event; /* in rt->inputs (the batch's arena) */
     lm_ident ident;
     rt_state state;              /* in this attempt */
     rt_state identified;         /* where each attempt starts */
@@ -255,6 +256,8 @@ struct lm_runtime {
     lm_pipe index;       /* every item's index commands (lm_out_index) */
     lm_buf obbuf;        /* one item's packed outbox, reused */
     lm_strmap *seen;     /* in-batch ids and hash tags (mark_*), cleared */
+    lm_arena inputs;     /* the items' events; parked with them, reset by
+                            rt_batch_drop */
     size_t batch_plan_n; /* plan_batch's replies, after [0] WATCH, [1] MGET */
     int32_t fences[RT_PARTITIONS_MAX]; /* input partitions in the batch */
     int n_fences;
@@ -264,6 +267,10 @@ struct lm_runtime {
     lm_pipe pipe;   /* the pipeline being sent */
     redisReply **replies;
     size_t cap_replies;
+    /* on one Redis: what rt->replies point to (lm_redis_exec_in), reset
+       by rt_replies_free and before each round trip; a round trip's
+       replies die before the next one is sent */
+    lm_arena reply_arena;
     size_t outstanding; /* deliveries not yet reported */
     /* overlapped batches (lm_rt_pipeline.c): LASTMILE_OVERLAP; the batch
        in flight, parked (NULL until the first); the live arrays'
@@ -398,7 +405,7 @@ int rt_batch_identify(lm_runtime *rt);
 /* Forgets what an attempt decided, so the batch can be decided again. */
 void rt_attempt_reset(lm_runtime *rt);
 /* Step 4: decides every item from round trip 1's replies (which it
- * frees). 0 / -1 (OOM: abandon). */
+ * frees, rt_replies_free). 0 / -1 (OOM: abandon). */
 int rt_decide(lm_runtime *rt, int first_attempt, int64_t now_ms,
               int64_t real_ms, int *any_recovering);
 /* Drops what handle produced for an item and gives it a dead letter. */
@@ -408,12 +415,18 @@ void rt_apply_counts(lm_runtime *rt);
 /* The batch's end: the redelivery strategy forgets its reads, and
  * rt_batch_drop. */
 void rt_batch_release(lm_runtime *rt);
-/* Frees the items (Kafka messages, events) and empties the batch's
- * arrays and buffers; the strategy's state is left alone. */
+/* Frees the items (Kafka messages; their events with a reset of
+ * rt->inputs) and empties the batch's arrays and buffers; the strategy's
+ * state is left alone. */
 void rt_batch_drop(lm_runtime *rt);
 
 /* ====================================================== lm_rt_redis.c */
 
+/* Frees a round trip's replies rt->replies[0..n) and NULLs them: on one
+ * Redis a reset of rt->reply_arena, on a cluster one by one. Every reply
+ * of rt_redis_roundtrip and rt_write_exec goes this way (never to
+ * lm_redis_replies_free). */
+void rt_replies_free(lm_runtime *rt, size_t n);
 /* Redis errors that mean "not now": the batch is held and tried again. */
 int rt_reply_error_retriable(const char *e);
 /* Sends rt->pipe until Redis answers; replies into rt->replies. 0, or -1

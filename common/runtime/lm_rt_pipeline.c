@@ -16,12 +16,12 @@
  * one is dropped unapplied (the caller abandons it: stop, redeliver).
  *
  * Parking moves the batch's arrays and buffers (items, records and their
- * bytes, counts, writes, fences) out of lm_runtime into an rt_parked, and
- * gives lm_runtime the parked struct's empty ones: the rest of the runtime
- * keeps working on "the live batch" (rt->items, rt->recs, ...). Settling
- * swaps them back for the time it takes. A delivery report names its
- * record by the arrays' generation (rec_seq) and index, so it finds it
- * live or parked. Any per-batch state added to lm_runtime that is used
+ * bytes, counts, writes, fences, the arena of its decoded inputs) out of
+ * lm_runtime into an rt_parked, and gives lm_runtime the parked struct's empty
+ * ones: the rest of the runtime keeps working on "the live batch" (rt->items,
+ * rt->recs, ...). Settling swaps them back for the time it takes. A delivery
+ * report names its record by the arrays' generation (rec_seq) and index, so it
+ * finds it live or parked. Any per-batch state added to lm_runtime that is used
  * after a batch's EXEC (by produce, the read-back or commit) must be
  * swapped in swap_live too, or a parked batch shares it with the next.
  *
@@ -53,6 +53,7 @@ struct rt_parked {
     size_t n_counts, cap_counts;
     lm_buf recbuf;
     lm_pipe writes, index;
+    lm_arena inputs;
     size_t batch_plan_n, n_later;
     int n_fences;
     int32_t fences[RT_PARTITIONS_MAX];
@@ -82,6 +83,7 @@ static void swap_live(lm_runtime *rt, rt_parked *p) {
     RT_SWAP(lm_buf, rt->recbuf, p->recbuf);
     RT_SWAP(lm_pipe, rt->writes, p->writes);
     RT_SWAP(lm_pipe, rt->index, p->index);
+    RT_SWAP(lm_arena, rt->inputs, p->inputs);
     RT_SWAP(size_t, rt->batch_plan_n, p->batch_plan_n);
     RT_SWAP(size_t, rt->n_later, p->n_later);
     int nf = rt->n_fences > p->n_fences ? rt->n_fences : p->n_fences;
@@ -114,6 +116,7 @@ void rt_pipeline_free(lm_runtime *rt) {
     lm_buf_free(&p->recbuf);
     lm_pipe_free(&p->writes);
     lm_pipe_free(&p->index);
+    lm_arena_free(&p->inputs);
     free(p);
     rt->parked = NULL;
 }

@@ -31,6 +31,11 @@
  * the done records with a GET each, and round trip 2 is lm_rt_cluster.c's
  * units: see there.
  *
+ * Replies: on one Redis both round trips read their replies into
+ * rt->reply_arena (lm_redis_exec_in: no malloc and free per reply, string
+ * and array, issue 16), freed at once by rt_replies_free; on a cluster
+ * they are hiredis's own (lm_redis_exec), freed one by one.
+ *
  * Errors: "not now" replies (LOADING, OOM, BUSY, READONLY...) hold the
  * batch and retry; a write Redis refuses for the item itself (WRONGTYPE)
  * dead-letters that item alone. Runs on the worker's thread. */
@@ -55,6 +60,26 @@ int rt_reply_error_retriable(const char *e) {
     return 0;
 }
 
+void rt_replies_free(lm_runtime *rt, size_t n) {
+    if (rt->cluster) {
+        lm_redis_replies_free(rt->replies, n);
+        return;
+    }
+    memset(rt->replies, 0, n * sizeof(*rt->replies));
+    lm_arena_reset(&rt->reply_arena);
+}
+
+/* Sends rt->pipe into rt->replies: on one Redis into rt->reply_arena
+ * (what it held is gone: the last round trip's replies were freed). As
+ * lm_redis_exec. */
+static int exec_pipe(lm_runtime *rt, char *err, size_t errsz) {
+    if (rt->cluster)
+        return lm_redis_exec(rt->redis, &rt->pipe, rt->replies, err, errsz);
+    lm_arena_reset(&rt->reply_arena);
+    return lm_redis_exec_in(rt->redis, &rt->pipe, rt->replies, &rt->reply_arena,
+                            err, errsz);
+}
+
 /* The first "not now" error among n replies, or NULL. */
 static const char *first_not_now(redisReply *const *replies, size_t n) {
     for (size_t i = 0; i < n; i++) {
@@ -73,8 +98,7 @@ int rt_redis_roundtrip(lm_runtime *rt) {
         return -1;
     int64_t warned = 0;
     for (;;) {
-        int rc =
-            lm_redis_exec(rt->redis, &rt->pipe, rt->replies, err, sizeof(err));
+        int rc = exec_pipe(rt, err, sizeof(err));
         if (rc == 0) {
             /* a server replaying its AOF or one that lost our scripts */
             const char *e = first_not_now(rt->replies, rt->pipe.n);
@@ -87,7 +111,7 @@ int rt_redis_roundtrip(lm_runtime *rt) {
                 return 0;
             }
             snprintf(err, sizeof(err), "redis: %s", e);
-            lm_redis_replies_free(rt->replies, rt->pipe.n);
+            rt_replies_free(rt, rt->pipe.n);
             lm_redis_disconnect(rt->redis);
         } else if (rc < 0 && rc != LM_REDIS_RETRY) {
             lm_counter_add(rt->m_errors_fatal, 1);
@@ -175,7 +199,7 @@ int rt_plan_round_trip(lm_runtime *rt, int64_t now_ms) {
         lm_log(LM_LOG_ERROR, "redis_protocol",
                "MGET of %zu %s did not answer an array of %zu", n_get,
                rt->dedupe->what, n_get);
-        lm_redis_replies_free(rt->replies, p->n);
+        rt_replies_free(rt, p->n);
         return -1;
     }
     return 0;
@@ -359,13 +383,13 @@ int rt_fix_failed_items(lm_runtime *rt, int64_t now_ms) {
     if (rt_redis_roundtrip(rt) != 0)
         return -1;
     int rc = rt->dedupe->late_applied(rt);
-    lm_redis_replies_free(rt->replies, p->n);
+    rt_replies_free(rt, p->n);
     return rc;
 }
 
 int rt_write_exec(lm_runtime *rt, const char *then) {
     char err[512];
-    int rc = lm_redis_exec(rt->redis, &rt->pipe, rt->replies, err, sizeof(err));
+    int rc = exec_pipe(rt, err, sizeof(err));
     if (rc != 0) {
         lm_counter_add(rc == LM_REDIS_RETRY ? rt->m_errors_retriable
                                             : rt->m_errors_fatal,
@@ -392,7 +416,7 @@ int rt_write_round_trip(lm_runtime *rt, int64_t now_ms) {
         return RT_WRITE_AGAIN;
     int any_failed = 0;
     int result = check_transaction(rt, queued, &any_failed);
-    lm_redis_replies_free(rt->replies, rt->pipe.n);
+    rt_replies_free(rt, rt->pipe.n);
     if (result == RT_WRITE_APPLIED && any_failed &&
         rt_fix_failed_items(rt, now_ms) != 0)
         return RT_WRITE_ABANDON;

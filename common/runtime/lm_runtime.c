@@ -356,9 +356,11 @@ static void runtime_free(lm_runtime *rt) {
     lm_redis_destroy(rt->redis);
     lm_metrics_destroy(rt->metrics);
     free(rt->items);
+    lm_arena_free(&rt->inputs);
     free(rt->recs);
     free(rt->counts);
     free(rt->replies);
+    lm_arena_free(&rt->reply_arena);
     lm_strmap_free(rt->seen);
     lm_buf_free(&rt->recbuf);
     lm_buf_free(&rt->obbuf);

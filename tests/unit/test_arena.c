@@ -62,3 +62,55 @@ Test(arena, refuses_what_cannot_fit) {
     cr_expect_not_null(lm_arena_alloc(&a, 8)); /* still usable */
     lm_arena_free(&a);
 }
+
+Test(arena, rewind_takes_back_what_was_given_since) {
+    lm_arena a = {0};
+    char *keep = lm_arena_alloc(&a, 32);
+    cr_assert_not_null(keep);
+    memset(keep, 7, 32);
+    lm_arena_mark m = lm_arena_mark_get(&a);
+    size_t held = lm_arena_held(&a);
+    char *first = lm_arena_alloc(&a, 100);
+    cr_assert_not_null(first);
+    /* past the first chunk: the rewind frees the chunks made since */
+    for (int i = 0; i < 200; i++)
+        cr_assert_not_null(lm_arena_alloc(&a, 1000));
+    cr_expect_gt(lm_arena_held(&a), held);
+    lm_arena_rewind(&a, m);
+    cr_expect_eq(lm_arena_held(&a), held);
+    cr_expect_eq(lm_arena_alloc(&a, 100), first); /* the same room again */
+    for (int i = 0; i < 32; i++)
+        cr_expect_eq(keep[i], 7); /* what came before the mark is kept */
+    lm_arena_free(&a);
+    lm_arena e = {0}; /* a mark of an empty arena */
+    lm_arena_mark m0 = lm_arena_mark_get(&e);
+    cr_assert_not_null(lm_arena_alloc(&e, 10));
+    lm_arena_rewind(&e, m0);
+    cr_expect_eq(lm_arena_held(&e), 0);
+    cr_assert_not_null(lm_arena_alloc(&e, 10));
+    lm_arena_free(&e);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+
+/* Under ASan what a reset or a rewind took back is poisoned, so a pointer
+ * kept past them is reported on use. */
+Test(arena, asan_poisons_what_was_taken_back) {
+    lm_arena a = {0};
+    char *p = lm_arena_alloc(&a, 24);
+    cr_assert_not_null(p);
+    cr_expect_eq(__asan_address_is_poisoned(p), 0);
+    cr_expect_eq(__asan_address_is_poisoned(p + 23), 0);
+    cr_expect_neq(__asan_address_is_poisoned(p + 24), 0); /* past its size */
+    lm_arena_reset(&a);
+    cr_expect_neq(__asan_address_is_poisoned(p), 0);
+    lm_arena_mark m = lm_arena_mark_get(&a);
+    char *q = lm_arena_alloc(&a, 16);
+    cr_assert_not_null(q);
+    cr_expect_eq(__asan_address_is_poisoned(q), 0);
+    lm_arena_rewind(&a, m);
+    cr_expect_neq(__asan_address_is_poisoned(q), 0);
+    lm_arena_free(&a);
+}
+#endif

@@ -99,3 +99,75 @@ Test(decode, bytes_that_are_no_message_are_refused) {
     cr_expect(strstr(reason, "not a valid lastmile.v1.LeadSubmitted"), "%s",
               reason);
 }
+
+/* Packs msg into a malloc'd buffer (*n its length). */
+static uint8_t *pack(const ProtobufCMessage *msg, size_t *n) {
+    *n = protobuf_c_message_get_packed_size(msg);
+    uint8_t *buf = malloc(*n ? *n : 1);
+    protobuf_c_message_pack(msg, buf);
+    return buf;
+}
+
+/* lm_decode_in: the message lives in the arena, whole (strings and the
+ * map's entries), outlives the input bytes, and is gone with the reset. */
+Test(decode, in_an_arena_the_message_lives_there) {
+    Lastmile__V1__LeadSubmitted in = lead();
+    Lastmile__V1__LeadSubmitted__AttributesEntry e0 =
+        LASTMILE__V1__LEAD_SUBMITTED__ATTRIBUTES_ENTRY__INIT;
+    e0.key = "pages_viewed";
+    e0.value = "3";
+    Lastmile__V1__LeadSubmitted__AttributesEntry *attrs[] = {&e0};
+    in.attributes = attrs;
+    in.n_attributes = 1;
+    size_t n;
+    uint8_t *buf = pack(&in.base, &n);
+    lm_arena a = {0};
+    char reason[256] = "";
+    Lastmile__V1__LeadSubmitted *m =
+        (Lastmile__V1__LeadSubmitted *)lm_decode_in(
+            &a, &lastmile__v1__lead_submitted__descriptor, buf, n, reason,
+            sizeof(reason));
+    memset(buf, 0, n);
+    free(buf);
+    cr_assert_not_null(m, "%s", reason);
+    cr_expect_str_eq(m->full_name, in.full_name);
+    cr_expect_str_eq(m->email, "jose@example.com");
+    cr_assert_eq(m->n_attributes, 1);
+    cr_expect_str_eq(m->attributes[0]->value, "3");
+    cr_expect_gt(lm_arena_held(&a), 0);
+    lm_arena_free(&a);
+}
+
+/* A refused input rewinds the arena: a batch of refused inputs leaves
+ * the arena where it stood, and what was decoded before stays whole. */
+Test(decode, in_an_arena_a_refused_input_leaves_nothing) {
+    Lastmile__V1__LeadSubmitted ok = lead();
+    Lastmile__V1__LeadSubmitted bad = lead();
+    bad.full_name = "Jos\xc3\x28";
+    size_t nok, nbad;
+    uint8_t *bok = pack(&ok.base, &nok), *bbad = pack(&bad.base, &nbad);
+    lm_arena a = {0};
+    char reason[256];
+    Lastmile__V1__LeadSubmitted *first =
+        (Lastmile__V1__LeadSubmitted *)lm_decode_in(
+            &a, &lastmile__v1__lead_submitted__descriptor, bok, nok, reason,
+            sizeof(reason));
+    cr_assert_not_null(first, "%s", reason);
+    lm_arena_mark before = lm_arena_mark_get(&a);
+    for (int i = 0; i < 1000; i++) {
+        cr_expect_null(lm_decode_in(&a,
+                                    &lastmile__v1__lead_submitted__descriptor,
+                                    bbad, nbad, reason, sizeof(reason)));
+        const uint8_t junk[] = {0x0a, 0x7f, 'x'}; /* a string cut short */
+        cr_expect_null(
+            lm_decode_in(&a, &lastmile__v1__lead_submitted__descriptor, junk,
+                         sizeof(junk), reason, sizeof(reason)));
+    }
+    lm_arena_mark after = lm_arena_mark_get(&a);
+    cr_expect_eq(after.chunk, before.chunk);
+    cr_expect_eq(after.used, before.used);
+    cr_expect_str_eq(first->full_name, ok.full_name);
+    free(bok);
+    free(bbad);
+    lm_arena_free(&a);
+}
