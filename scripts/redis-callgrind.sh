@@ -8,6 +8,7 @@
 #   scripts/redis-callgrind.sh [N]          # default 5000 leads
 #   BUILD=/other/build scripts/redis-callgrind.sh 5000
 #   REDIS_AOF=no scripts/redis-callgrind.sh     # what the AOF costs
+#   REDIS_ARGS="--hash-max-listpack-value 512" scripts/redis-callgrind.sh  # a Redis setting
 #   VALGRIND=no scripts/redis-callgrind.sh 5000  # commands and AOF bytes only
 #                                                # (Redis at full speed)
 #   FLOOR=1 scripts/redis-callgrind.sh 5000      # the same for the bench's
@@ -55,7 +56,8 @@ mkdir -p "$dir/redis"
 vgcmd=(valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$dir/cg.out")
 [ "$vg_on" = no ] && vgcmd=()
 "${vgcmd[@]}" redis-server --port "$port" --bind 127.0.0.1 --dir "$dir/redis" \
-    --appendonly "${REDIS_AOF:-yes}" --appendfsync everysec --save "" >"$dir/redis.log" 2>&1 &
+    --appendonly "${REDIS_AOF:-yes}" --appendfsync everysec --save "" \
+    ${REDIS_ARGS:-} >"$dir/redis.log" 2>&1 &
 vg=$!
 rcli() { redis-cli -p "$port" "$@"; }
 for _ in $(seq 100); do rcli ping >/dev/null 2>&1 && break; sleep 0.2; done
