@@ -49,10 +49,10 @@ enum { N_CMDS = 12 };
 /* Every kind of reply, nested ones and one larger than an arena chunk;
  * the same answers every time it is sent after the first. */
 static void fill(lm_pipe *p, const char *big) {
-    lm_pipe_cmd_strs(p, "SET", "k", "v", NULL);             /* status */
-    lm_pipe_cmd_strs(p, "GET", "k", NULL);                  /* string */
-    lm_pipe_cmd_strs(p, "GET", "missing", NULL);            /* nil */
-    lm_pipe_cmd_strs(p, "LPUSH", "k", "x", NULL);           /* error */
+    lm_pipe_cmd_strs(p, "SET", "k", "v", NULL);   /* status */
+    lm_pipe_cmd_strs(p, "GET", "k", NULL);        /* string */
+    lm_pipe_cmd_strs(p, "GET", "missing", NULL);  /* nil */
+    lm_pipe_cmd_strs(p, "LPUSH", "k", "x", NULL); /* error */
     lm_pipe_cmd_strs(p, "HSET", "h", "f1", "v1", "f2", "", NULL);
     lm_pipe_cmd_strs(p, "HGETALL", "h", NULL);              /* array */
     lm_pipe_cmd_strs(p, "MGET", "k", "missing", "h", NULL); /* with nil */
@@ -87,8 +87,8 @@ Test(redis_arena, replies_as_hiredis_builds_them, .fini = teardown,
     cr_assert_eq(lm_redis_exec(r, &p, plain, err, sizeof(err)), 0, "%s", err);
     for (int round = 0; round < 3; round++) { /* the arena reused */
         lm_arena_reset(&a);
-        cr_assert_eq(lm_redis_exec_in(r, &p, in, &a, err, sizeof(err)), 0,
-                     "%s", err);
+        cr_assert_eq(lm_redis_exec_in(r, &p, in, &a, err, sizeof(err)), 0, "%s",
+                     err);
         for (size_t i = 0; i < p.n; i++)
             cr_expect(same_reply(plain[i], in[i]), "reply %zu differs", i);
         cr_expect_eq(in[3]->type, REDIS_REPLY_ERROR);
