@@ -80,20 +80,26 @@ void *lm_arena_calloc(lm_arena *a, size_t n) {
 }
 
 void lm_arena_reset(lm_arena *a) {
-    lm_arena_chunk *c = a->head;
-    if (!c)
+    size_t used = 0;
+    for (lm_arena_chunk *k = a->head; k; k = k->next)
+        used += k->used;
+    if (used == 0) /* nothing given since the last reset */
         return;
-    if (!c->next) { /* one chunk: the common case, nothing to free */
+    lm_arena_chunk *c = a->head;
+    /* a lone chunk is kept while this round used a quarter of it or more;
+       one far larger (a batch of 32 MB of input, once) is given back, so
+       a single large batch does not pin its memory for the worker's life */
+    if (!c->next && (c->cap <= ARENA_CHUNK_MIN || used >= c->cap / 4)) {
         c->used = 0;
         ARENA_POISON(c->data, c->cap);
         return;
     }
-    size_t held = a->held;
+    /* one chunk for what this round used: the next round of the same size
+       fits it whole; when that fails, the next alloc starts small again */
+    size_t cap = used < ARENA_CHUNK_MIN ? ARENA_CHUNK_MIN : used;
     lm_arena_free(a);
-    /* one chunk for all of it; when that fails, the next alloc starts
-       small again */
-    a->head = chunk_new(held, NULL);
-    a->held = a->head ? held : 0;
+    a->head = chunk_new(cap, NULL);
+    a->held = a->head ? cap : 0;
 }
 
 lm_arena_mark lm_arena_mark_get(const lm_arena *a) {

@@ -9,8 +9,10 @@
  *
  * Memory comes in chunks; a pointer it gave stays valid until the next
  * lm_arena_reset or lm_arena_free (chunks never move). A reset keeps one
- * chunk, as large as everything the arena held, so an arena that served a
- * batch serves the next one of the same size from a single chunk.
+ * chunk, as large as what was used since the last reset, so an arena that
+ * served a batch serves the next one of the same size from a single chunk;
+ * a chunk four times larger than a round used is given back (one huge
+ * batch does not pin its memory).
  * Every pointer is aligned for any type (max_align_t). Not thread-safe:
  * one owner, who frees it with lm_arena_free. A zeroed lm_arena is an
  * empty one.
@@ -43,7 +45,8 @@ typedef struct lm_arena_mark {
 void *lm_arena_alloc(lm_arena *a, size_t n);
 /* n zeroed bytes, or NULL. */
 void *lm_arena_calloc(lm_arena *a, size_t n);
-/* Takes back everything given; keeps one chunk of the arena's whole size. */
+/* Takes back everything given; keeps one chunk of the size used since the
+ * last reset (see above). Nothing used since: nothing done. */
 void lm_arena_reset(lm_arena *a);
 /* Where the arena stands now. */
 lm_arena_mark lm_arena_mark_get(const lm_arena *a);

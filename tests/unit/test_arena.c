@@ -39,19 +39,39 @@ Test(arena, grows_past_a_chunk_and_pointers_stay) {
     char *big = lm_arena_alloc(&a, 4u << 20); /* larger than any chunk */
     cr_assert_not_null(big);
     memset(big, 1, 4u << 20);
-    size_t held = lm_arena_held(&a);
-    cr_expect_geq(held, (size_t)N * 100 + (4u << 20));
-    /* a reset keeps one chunk of the whole size: the same work again
-       allocates nothing more */
+    cr_expect_geq(lm_arena_held(&a), (size_t)N * 100 + (4u << 20));
+    /* a reset keeps one chunk of the size used (each 100 bytes rounded to
+       the alignment): the same work again allocates nothing more */
+    size_t used = (size_t)N * ((100 + alignof(max_align_t) - 1) &
+                               ~(alignof(max_align_t) - 1)) +
+                  (4u << 20);
     lm_arena_reset(&a);
-    cr_expect_eq(lm_arena_held(&a), held);
+    cr_expect_eq(lm_arena_held(&a), used);
     for (int i = 0; i < N; i++)
         cr_assert_not_null(lm_arena_alloc(&a, 100));
     cr_assert_not_null(lm_arena_alloc(&a, 4u << 20));
-    cr_expect_eq(lm_arena_held(&a), held);
+    cr_expect_eq(lm_arena_held(&a), used);
+    lm_arena_reset(&a);
+    lm_arena_reset(&a); /* nothing used since: the chunk stays */
+    cr_expect_eq(lm_arena_held(&a), used);
     lm_arena_free(&a);
     cr_expect_eq(lm_arena_held(&a), 0);
     cr_assert_not_null(lm_arena_alloc(&a, 8)); /* usable after free */
+    lm_arena_free(&a);
+}
+
+/* One huge round does not pin its memory: the next, small round's reset
+ * gives the large chunk back for one of the size it used. */
+Test(arena, a_huge_round_is_given_back) {
+    lm_arena a = {0};
+    cr_assert_not_null(lm_arena_alloc(&a, 32u << 20));
+    lm_arena_reset(&a);
+    cr_expect_eq(lm_arena_held(&a), (size_t)32 << 20);
+    for (int i = 0; i < 3000; i++) /* ~300 KB: under a quarter */
+        cr_assert_not_null(lm_arena_alloc(&a, 100));
+    lm_arena_reset(&a);
+    cr_expect_lt(lm_arena_held(&a), (size_t)1 << 20);
+    cr_expect_geq(lm_arena_held(&a), (size_t)3000 * 100);
     lm_arena_free(&a);
 }
 
