@@ -117,7 +117,7 @@ int rt_cluster_gather_reads(lm_runtime *rt, size_t n_get) {
     if (!arr || !el) {
         free(arr);
         free(el);
-        lm_redis_replies_free(r, rt->pipe.n);
+        rt_replies_free(rt, rt->pipe.n);
         return -1;
     }
     memcpy(el, r + 1, n_get * sizeof(*el));
@@ -357,7 +357,7 @@ int rt_cluster_write_round_trip(lm_runtime *rt, int64_t now_ms) {
         return RT_WRITE_AGAIN;
     int any_failed = 0;
     int result = check_units(rt, &any_failed);
-    lm_redis_replies_free(rt->replies, rt->pipe.n);
+    rt_replies_free(rt, rt->pipe.n);
     if (result == RT_WRITE_APPLIED && any_failed &&
         rt_fix_failed_items(rt, now_ms) != 0)
         return RT_WRITE_ABANDON;

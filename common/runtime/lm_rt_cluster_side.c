@@ -360,7 +360,7 @@ static int side_writes(lm_runtime *rt) {
     if (rt_redis_roundtrip(rt) != 0)
         return -1;
     int marked = check_side(rt);
-    lm_redis_replies_free(rt->replies, rt->pipe.n);
+    rt_replies_free(rt, rt->pipe.n);
     return marked ? rt_fix_failed_items(rt, lm_clock_now_ms()) : 0;
 }
 
