@@ -354,6 +354,18 @@ int bench_chain_worker_main(const char *in_suffix, const char *out_suffix,
     lm_topic_name(&s, out_suffix, out, sizeof(out));
     snprintf(group, sizeof(group), "%s%s-%s", s.topic_prefix,
              floor ? "floor" : "passthrough", in_suffix);
+    /* batches as large as the fleet's (LASTMILE_BATCH_MAX, 1000 unless
+       set): the chains differ from the fleet in their work, not in how
+       much one round trip and one commit carry */
+    size_t max = (size_t)s.batch_max;
+    rd_kafka_message_t **batch = calloc(max, sizeof(*batch));
+    char *keep = calloc(max, 1);
+    if (!batch || !keep) {
+        fprintf(stderr, "bench: out of memory for a batch of %zu\n", max);
+        free(batch);
+        free(keep);
+        return LM_EXIT_FAILED;
+    }
     floor_ctx f;
     if (floor && floor_open(&f, &s, in_suffix, err, sizeof(err)) != 0) {
         fprintf(stderr, "floor: %s\n", err);
@@ -372,16 +384,6 @@ int bench_chain_worker_main(const char *in_suffix, const char *out_suffix,
     rd_kafka_topic_partition_list_add(sub, in, RD_KAFKA_PARTITION_UA);
     rd_kafka_subscribe(c, sub);
     rd_kafka_topic_partition_list_destroy(sub);
-    /* batches as large as the fleet's (LASTMILE_BATCH_MAX, 1000 unless
-       set): the chains differ from the fleet in their work, not in how
-       much one round trip and one commit carry */
-    size_t max = (size_t)s.batch_max;
-    rd_kafka_message_t **batch = calloc(max, sizeof(*batch));
-    char *keep = calloc(max, 1);
-    if (!batch || !keep) {
-        fprintf(stderr, "bench: out of memory for a batch of %zu\n", max);
-        return LM_EXIT_FAILED;
-    }
     int rc = 0;
     while (!worker_stop) {
         size_t n = take_batch(c, batch, max);
