@@ -788,18 +788,21 @@ Test(worker_followup, the_wait_in_kafka_is_added_to_the_lead) {
 /* ------------------------------------------------ unassigned, then freed */
 
 /* A lead no owner had room for gets no touch (its cadence waits for an
- * owner); the "slot_freed" decision that assigns it starts the cadence at
- * step 0, identified by its own decision id. */
+ * owner), and reads nothing to learn that; the "slot_freed" decision that
+ * assigns it starts the cadence at step 0, identified by its own decision
+ * id. */
 Test(worker_followup, an_unassigned_lead_waits_for_its_slot_freed_decision) {
     decision_ev d;
     decision(&d, LASTMILE__V1__DECISION_KIND__QUALIFIED, "America/New_York");
     d.d.owner = "";
     d.d.unassigned = 1;
-    lm_recorder_reply_strs(rec, 0, NULL);
     cr_assert_eq(
         lm_recorder_handle(rec, &lm_followup_worker, &d.ev.base, NOW_MS), 0,
         "an unassigned decision is no error");
     cr_expect_null(lm_recorder_rejected(rec));
+    cr_expect_eq(lm_recorder_n_planned(rec), 0,
+                 "no read of the lead hash for a lead that waits");
+    cr_expect_eq(lm_recorder_n_writes(rec), 0);
     cr_expect_eq(lm_recorder_n_emits(rec), 0, "no touch without an owner");
     cr_expect_eq(lm_recorder_counted(rec, "lastmile_followup_skipped_total",
                                      "reason=\"unassigned\""),

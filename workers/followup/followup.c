@@ -3,7 +3,10 @@
  * State read in plan(): the lead hash, in ONE HMGET (followup_fields.h:
  * status, cadence, time zone, owner, segment, arm, submission time, and the
  * owner deadline's fields). The decision event carries the lead, so step 0
- * needs nothing but the status. */
+ * needs nothing but the status. An unassigned decision reads nothing: it
+ * is skipped whatever the hash says (its cadence starts with the
+ * "slot_freed" decision that assigns it), and in a busy fleet most leads
+ * wait unassigned (0.64 of a lead's 8.18 commands in the bench). */
 #include "followup.h"
 #include "followup_fields.h"
 #include "followup_owner.h"
@@ -130,13 +133,24 @@ static int followup_identify(void *ctx, const ProtobufCMessage *msg,
     return 0;
 }
 
+/* A decision that found no owner with room (not an owner deadline's
+ * reassignment): nothing to do until a slot frees. */
+static int waits_unassigned(const Lastmile__V1__FollowUpEvent *ev) {
+    return ev->event_case == LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION &&
+           ev->decision->unassigned && !followup_owner_is_reassignment(ev);
+}
+
 static int followup_plan(void *ctx, const ProtobufCMessage *msg,
                          const lm_ident *ident, int64_t now_ms, lm_plan *p) {
     (void)ctx;
     (void)ident;
     (void)now_ms;
+    const Lastmile__V1__FollowUpEvent *ev =
+        (const Lastmile__V1__FollowUpEvent *)msg;
+    if (waits_unassigned(ev))
+        return 0; /* skipped in handle, whatever the hash holds */
     char key[LM_KEY_MAX];
-    lm_lead_key(event_lead((const Lastmile__V1__FollowUpEvent *)msg), key);
+    lm_lead_key(event_lead(ev), key);
     const char *argv[2 + R_N] = {"HMGET", key};
     for (int i = 0; i < R_N; i++)
         argv[2 + i] = followup_fields[i];
@@ -152,6 +166,13 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
     followup_ctx *c = ctx;
     const Lastmile__V1__FollowUpEvent *ev =
         (const Lastmile__V1__FollowUpEvent *)m->event;
+    if (waits_unassigned(ev)) {
+        /* no owner had room: the cadence starts with the "slot_freed"
+           decision that assigns it (workers/timing/timing_queue.c) */
+        lm_out_count(out, "lastmile_followup_skipped_total",
+                     "reason=\"unassigned\"", 1);
+        return 0;
+    }
     if (followup_owner_is_reassignment(ev)) /* owner deadlines */
         return followup_owner_reassigned(c->policy, m, out, ev->decision);
     const char *status = field(m, R_STATUS);
@@ -176,14 +197,6 @@ static int followup_handle(void *ctx, const lm_msg *m, lm_out *out) {
     double slot_probability = 1; /* the first allowed time, "at: now" */
     int64_t earliest, submitted;
     const lm_cadence *cad;
-    if (ev->event_case == LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION &&
-        ev->decision->unassigned) {
-        /* no owner had room: the cadence starts with the "slot_freed"
-           decision that assigns it (workers/timing/timing_queue.c) */
-        lm_out_count(out, "lastmile_followup_skipped_total",
-                     "reason=\"unassigned\"", 1);
-        return 0;
-    }
     if (ev->event_case == LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION) {
         const Lastmile__V1__QualificationDecision *d = ev->decision;
         lead_id = d->lead_id;
