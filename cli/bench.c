@@ -144,7 +144,15 @@ typedef struct bench_io {
     rd_kafka_t *reader; /* actions + outcomes + followup, from the start */
     char t_intake[LM_TOPIC_MAX];
     size_t results;
+    proc *procs; /* the phase's workers (phase_up): one gone ends a wait */
+    const int *n_procs;
 } bench_io;
+
+/* A worker of the phase has exited: what it was sent will not all come
+ * back, so the wait ends now (bench_procs_exited told why). */
+static int io_worker_gone(bench_io *io) {
+    return io->procs && bench_procs_exited(io->procs, *io->n_procs) > 0;
+}
 
 static rd_kafka_t *reader_for(const lm_settings *s, char *err, size_t errsz) {
     rd_kafka_conf_t *c = lm_kafka_conf(s, LM_KAFKA_READER, NULL, err, errsz);
@@ -263,7 +271,8 @@ static double run_max(bench_io *io, bench_leads *b, int passthrough) {
     }
     rd_kafka_flush(io->prod, 60000);
     int64_t deadline = lm_clock_mono_ms() + BENCH_WAIT_MS;
-    while (io->results < b->n && !bench_stop && lm_clock_mono_ms() < deadline)
+    while (io->results < b->n && !bench_stop && lm_clock_mono_ms() < deadline &&
+           !io_worker_gone(io))
         read_results(io, b, passthrough, 100);
     int64_t last = 0;
     for (size_t i = 0; i < b->n; i++)
@@ -281,6 +290,8 @@ static int run_paced(bench_io *io, bench_leads *b, double rate,
                      void (*at_half)(void *), void *arg) {
     int64_t t0 = lm_clock_mono_ms();
     for (size_t i = 0; i < b->n && !bench_stop; i++) {
+        if (i % 1000 == 999 && io_worker_gone(io))
+            break;
         int64_t due = t0 + (int64_t)((double)i * 1000.0 / rate);
         while (lm_clock_mono_ms() < due) {
             read_results(io, b, 0, 0);
@@ -292,7 +303,8 @@ static int run_paced(bench_io *io, bench_leads *b, double rate,
     }
     rd_kafka_flush(io->prod, 60000);
     int64_t deadline = lm_clock_mono_ms() + BENCH_WAIT_MS;
-    while (io->results < b->n && !bench_stop && lm_clock_mono_ms() < deadline)
+    while (io->results < b->n && !bench_stop && lm_clock_mono_ms() < deadline &&
+           !io_worker_gone(io))
         read_results(io, b, 0, 100);
     return io->results == b->n ? 0 : -1;
 }
@@ -360,6 +372,8 @@ static int phase_up(phase *ph, const char *self, char *err, size_t errsz) {
                           .redis_cluster = bench_redis_cluster};
     if (lm_devstack_up(&o, &ph->st, err, errsz) != 0)
         return -1;
+    ph->io.procs = ph->procs;
+    ph->io.n_procs = &ph->n_procs;
     for (char **e = environ; *e;) {
         /* LASTMILE_OVERLAP and LASTMILE_BATCH_MAX go through: runs with
            them set otherwise compare (the chains take the same cap) */
@@ -421,16 +435,32 @@ static int warm_up(phase *ph, int passthrough, const char *tag) {
     return r > 0 ? 0 : -1;
 }
 
-static void worker_exe(const char *self, const char *w, char *out,
-                       size_t outsz) {
+static const char *const worker_names[BENCH_WORKERS] = {
+    "intake", "qualification", "followup", "timing"};
+
+/* The worker's executable beside `self` (installed) or in ../workers (the
+ * build tree). 0, or -1 with err saying where it was looked for. */
+static int worker_exe(const char *self, const char *w, char *out, size_t outsz,
+                      char *err, size_t errsz) {
     char dir[PATH_MAX];
     snprintf(dir, sizeof(dir), "%s", self);
     char *slash = strrchr(dir, '/');
     if (slash)
         *slash = '\0';
     snprintf(out, outsz, "%.3900s/lastmile-%s", dir, w);
-    if (access(out, X_OK) != 0)
-        snprintf(out, outsz, "%.3900s/../workers/lastmile-%s", dir, w);
+    if (access(out, X_OK) == 0)
+        return 0;
+    snprintf(out, outsz, "%.3900s/../workers/lastmile-%s", dir, w);
+    if (access(out, X_OK) == 0)
+        return 0;
+    snprintf(
+        err, errsz,
+        "no executable lastmile-%s beside %.1900s nor in %.1900s/../workers: "
+        "install the workers beside lastmile (cmake --install build), or run "
+        "the "
+        "bench from the build tree (build/cli/lastmile)",
+        w, self, dir);
+    return -1;
 }
 
 /* A chain phase: the passthrough (floor = 0) or the state floor, one
@@ -442,7 +472,7 @@ static void run_chain(const char *self, int floor, size_t n, bench_chain *c) {
         {LM_TOPIC_QUALIFICATION, LM_TOPIC_FOLLOWUP},
         {LM_TOPIC_FOLLOWUP, LM_TOPIC_ACTIONS}};
     const char *what = floor ? "floor" : "passthrough";
-    char err[4096], log[BENCH_HOPS][160];
+    char err[4096];
     phase ph;
     memset(&ph, 0, sizeof(ph));
     memset(c, 0, sizeof(*c));
@@ -460,8 +490,9 @@ static void run_chain(const char *self, int floor, size_t n, bench_chain *c) {
         snprintf(flag, sizeof(flag), "--%s", what);
         char *args[] = {(char *)self,       "bench", flag, (char *)hops[h][0],
                         (char *)hops[h][1], NULL};
-        snprintf(log[h], sizeof(log[h]), "%s/%s-%d.log", ph.dir, what, h);
-        ph.procs[h].pid = bench_spawn(args, log[h], 0);
+        snprintf(ph.procs[h].log, sizeof(ph.procs[h].log), "%s/%s-%d.log",
+                 ph.dir, what, h);
+        ph.procs[h].pid = bench_spawn(args, ph.procs[h].log, 0);
         snprintf(ph.procs[h].name, 32, "%s-%s", what, hops[h][0]);
         ph.n_procs++;
     }
@@ -491,7 +522,7 @@ static void run_chain(const char *self, int floor, size_t n, bench_chain *c) {
     long long rt = 0, batches = 0;
     for (int h = 0; h < BENCH_HOPS; h++) {
         c->procs[h] = ph.procs[h];
-        char *text = floor ? bench_read_file(log[h]) : NULL;
+        char *text = floor ? bench_read_file(ph.procs[h].log) : NULL;
         if (text && bench_floor_summary_parse(text, &c->counts[h]) == 0) {
             rt += c->counts[h].roundtrips;
             batches += c->counts[h].batches;
@@ -585,7 +616,7 @@ static void scrape_workers(phase *fl, int after) {
  * window, then the latency run. 0 / -1 (the fleet did not answer). */
 static int run_fleet(const char *self, size_t n_leads, int64_t rate_opt,
                      bench_results *r) {
-    char err[4096], log[128], exe[PATH_MAX], uerr[256];
+    char err[4096], exe[PATH_MAX], uerr[256];
     phase fl;
     memset(&fl, 0, sizeof(fl));
     if (phase_up(&fl, self, err, sizeof(err)) != 0) {
@@ -593,15 +624,20 @@ static int run_fleet(const char *self, size_t n_leads, int64_t rate_opt,
         phase_down(&fl);
         return -1;
     }
-    const char *names[BENCH_WORKERS] = {"intake", "qualification", "followup",
-                                        "timing"};
     for (int w = 0; w < BENCH_WORKERS; w++) {
-        worker_exe(self, names[w], exe, sizeof(exe));
+        if (worker_exe(self, worker_names[w], exe, sizeof(exe), err,
+                       sizeof(err))) {
+            fprintf(stderr, "bench: %s\n", err);
+            phase_down(&fl);
+            return -1;
+        }
         char *args[] = {exe, NULL};
-        snprintf(log, sizeof(log), "%s/%s.log", fl.dir, names[w]);
+        snprintf(fl.procs[w].log, sizeof(fl.procs[w].log), "%s/%s.log", fl.dir,
+                 worker_names[w]);
         fl.procs[w].metrics_port = lm_devstack_free_port();
-        fl.procs[w].pid = bench_spawn(args, log, fl.procs[w].metrics_port);
-        snprintf(fl.procs[w].name, 32, "%s", names[w]);
+        fl.procs[w].pid =
+            bench_spawn(args, fl.procs[w].log, fl.procs[w].metrics_port);
+        snprintf(fl.procs[w].name, 32, "%s", worker_names[w]);
         fl.n_procs++;
     }
     fprintf(stderr, "bench: fleet (%zu leads)\n", n_leads);
@@ -716,6 +752,14 @@ int lm_cmd_bench(int argc, char **argv) {
     memset(&r, 0, sizeof(r));
     r.leads = n_leads;
     r.redis_cluster = bench_redis_cluster;
+    char exe[PATH_MAX], err[4096];
+    for (int w = 0; w < BENCH_WORKERS; w++)
+        if (worker_exe(self, worker_names[w], exe, sizeof(exe), err,
+                       sizeof(err)) != 0) {
+            /* before the chains: no minute spent on a run that cannot end */
+            fprintf(stderr, "bench: %s\n", err);
+            return LM_EXIT_FAILED;
+        }
     run_chain(self, 0, (size_t)n_leads, &r.pt);
     run_chain(self, 1, (size_t)n_leads, &r.floor);
     int rc = LM_EXIT_FAILED;

@@ -14,6 +14,7 @@
 typedef struct proc {
     pid_t pid;
     char name[32];
+    char log[160]; /* its stderr, in the phase's directory */
     int metrics_port;
     double cpu0, cpu1; /* seconds */
     long rss_kb;
@@ -33,6 +34,11 @@ long bench_proc_hwm_kb(pid_t pid);
 char *bench_read_file(const char *path);
 /* SIGTERM to each, then waits for each. */
 void bench_stop_procs(proc *p, int n);
+/* How many of the n processes have exited (each reaped once, its pid set
+ * to 0); each one found gone now is told on stderr with its exit status
+ * and the end of its log, so a bench that cannot finish says why at once
+ * instead of waiting for leads that will not come. */
+int bench_procs_exited(proc *p, int n);
 /* One series' sum over its label sets in a worker's /metrics on
  * 127.0.0.1:port; -1 when the scrape fails. */
 double bench_scrape_sum(int port, const char *series);

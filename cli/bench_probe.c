@@ -8,6 +8,7 @@
 #include "lm_http_get.h"
 #include "lm_runtime.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,8 @@ pid_t bench_spawn(char *const argv[], const char *log, int metrics_port) {
             setenv("LASTMILE_METRICS_ADDR", addr, 1);
         }
         execv(argv[0], argv);
+        fprintf(stderr, "bench: cannot run %s: %s\n", argv[0],
+                strerror(errno)); /* into the log: bench_procs_exited */
         _exit(127);
     }
     return pid;
@@ -108,6 +111,47 @@ void bench_stop_procs(proc *p, int n) {
             waitpid(p[i].pid, &st, 0);
             p[i].pid = 0;
         }
+}
+
+/* The last lines of a log (at most 2 kB of its end) to stderr. */
+static void print_log_tail(const char *path) {
+    char *text = bench_read_file(path);
+    if (!text || !*text) {
+        fprintf(stderr, "bench:   (its log %s is empty)\n", path);
+        free(text);
+        return;
+    }
+    size_t len = strlen(text);
+    const char *from = len > 2048 ? text + len - 2048 : text;
+    if (from != text && strchr(from, '\n'))
+        from = strchr(from, '\n') + 1; /* from a line's start */
+    fprintf(stderr, "bench:   the end of %s:\n%s%s", path, from,
+            text[len - 1] == '\n' ? "" : "\n");
+    free(text);
+}
+
+int bench_procs_exited(proc *p, int n) {
+    int gone = 0;
+    for (int i = 0; i < n; i++) {
+        if (p[i].pid <= 0) {
+            gone += p[i].pid == 0 && p[i].name[0];
+            continue;
+        }
+        int st;
+        if (waitpid(p[i].pid, &st, WNOHANG) != p[i].pid)
+            continue;
+        p[i].pid = 0;
+        gone++;
+        if (WIFEXITED(st))
+            fprintf(stderr, "bench: %s exited with status %d\n", p[i].name,
+                    WEXITSTATUS(st));
+        else
+            fprintf(stderr, "bench: %s was killed by signal %d\n", p[i].name,
+                    WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+        if (p[i].log[0])
+            print_log_tail(p[i].log);
+    }
+    return gone;
 }
 
 #define BENCH_SCRAPE_TIMEOUT_MS 10000 /* each connect, send, receive */

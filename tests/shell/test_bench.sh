@@ -132,5 +132,43 @@ else
   cat "$work/o.txt"
 fi
 
+# A worker that cannot run ends the bench at once, saying which and why:
+# a copy of lastmile with no workers beside it is refused before the
+# chains run; with an intake that exits (a planted script) the fleet's
+# wait ends when it is gone, with the end of its log. (Before, both
+# waited 10 minutes per phase for leads that could not come; `timeout`
+# only bounds this test.)
+mkdir -p "$work/alone" "$work/planted"
+cp "$bin/cli/lastmile" "$work/alone/"
+timeout 300 "$work/alone/lastmile" bench --leads 100 --json \
+  >"$work/alone.json" 2>"$work/alone.err"
+rc=$?
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ ! -s "$work/alone.json" ] &&
+  grep -q "no executable lastmile-intake beside" "$work/alone.err" &&
+  ! grep -q "bench: passthrough" "$work/alone.err"; then
+  ok "a lastmile without its workers is refused before the chains run"
+else
+  bad "a lastmile without its workers is refused before the chains run (rc $rc)"
+  cat "$work/alone.err"
+fi
+cp "$bin/cli/lastmile" "$work/planted/"
+for w in qualification followup timing; do
+  ln -s "$bin/workers/lastmile-$w" "$work/planted/lastmile-$w"
+done
+printf '#!/bin/sh\necho "intake: a planted failure" >&2\nexit 3\n' \
+  >"$work/planted/lastmile-intake"
+chmod +x "$work/planted/lastmile-intake"
+timeout 300 "$work/planted/lastmile" bench --leads 100 --json \
+  >"$work/planted.json" 2>"$work/planted.err"
+rc=$?
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ ! -s "$work/planted.json" ] &&
+  grep -q "bench: intake exited with status 3" "$work/planted.err" &&
+  grep -q "intake: a planted failure" "$work/planted.err"; then
+  ok "a worker that exits ends the bench, with its status and its log's end"
+else
+  bad "a worker that exits ends the bench, with its status and its log's end (rc $rc)"
+  cat "$work/planted.err"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
