@@ -375,11 +375,14 @@ static int phase_up(phase *ph, const char *self, char *err, size_t errsz) {
     ph->io.procs = ph->procs;
     ph->io.n_procs = &ph->n_procs;
     for (char **e = environ; *e;) {
-        /* LASTMILE_OVERLAP and LASTMILE_BATCH_MAX go through: runs with
-           them set otherwise compare (the chains take the same cap) */
+        /* LASTMILE_OVERLAP, LASTMILE_BATCH_MAX and LASTMILE_KAFKA_*
+           (librdkafka properties) go through: runs with them set
+           otherwise compare (the chains take the same cap and the same
+           client settings) */
         if (strncmp(*e, "LASTMILE_", 9) == 0 &&
             strncmp(*e, "LASTMILE_OVERLAP=", 17) != 0 &&
-            strncmp(*e, "LASTMILE_BATCH_MAX=", 19) != 0) {
+            strncmp(*e, "LASTMILE_BATCH_MAX=", 19) != 0 &&
+            strncmp(*e, "LASTMILE_KAFKA_", 15) != 0) {
             char name[128];
             snprintf(name, sizeof(name), "%.*s", (int)strcspn(*e, "="), *e);
             unsetenv(name);
