@@ -13,6 +13,10 @@
 #   TOP=40 scripts/worker-callgrind.sh intake     # more functions listed
 #   KEEP=1 scripts/worker-callgrind.sh intake     # keep cg.out-* to read
 #                                                 # with callgrind_annotate
+#   HEAP=1 scripts/worker-callgrind.sh qualification 20000
+#       # memory instead: the worker under heaptrack (near full speed), its
+#       # peak RSS (VmHWM) and heap, and the allocation sites that made
+#       # the heap's peak (heaptrack_print; Debian's heaptrack package)
 #
 # It starts the embedded broker (`lastmile dev up`) and a redis-server at
 # full speed on a free port, then the named worker under callgrind with
@@ -43,7 +47,9 @@ intake | qualification | followup) ;;
     exit 2
     ;;
 esac
-for tool in valgrind callgrind_annotate callgrind_control redis-server redis-cli; do
+tools="valgrind callgrind_annotate callgrind_control"
+[ -n "${HEAP:-}" ] && tools="heaptrack heaptrack_print"
+for tool in $tools redis-server redis-cli; do
     command -v "$tool" >/dev/null || { echo "worker-callgrind: needs $tool" >&2; exit 2; }
 done
 [ -x "$build/cli/lastmile" ] || { echo "worker-callgrind: build first (make build)" >&2; exit 2; }
@@ -70,9 +76,14 @@ pids+=($!)
 rcli() { redis-cli -p "$port" "$@"; }
 for _ in $(seq 100); do rcli ping >/dev/null 2>&1 && break; sleep 0.2; done
 
-valgrind --tool=callgrind --instr-atstart=no --separate-threads=yes \
-    --callgrind-out-file="$dir/cg.out" "$build/workers/lastmile-$worker" \
-    >"$dir/$worker.log" 2>&1 &
+if [ -n "${HEAP:-}" ]; then
+    heaptrack -o "$dir/ht" "$build/workers/lastmile-$worker" \
+        >"$dir/$worker.log" 2>&1 &
+else
+    valgrind --tool=callgrind --instr-atstart=no --separate-threads=yes \
+        --callgrind-out-file="$dir/cg.out" "$build/workers/lastmile-$worker" \
+        >"$dir/$worker.log" 2>&1 &
+fi
 vg=$!
 pids+=("$vg")
 for _ in $(seq 300); do # at most a minute to start under valgrind
@@ -85,7 +96,7 @@ grep -q '"started"' "$dir/$worker.log" || {
     cat "$dir/$worker.log" >&2
     exit 1
 }
-callgrind_control -i on "$vg" >/dev/null 2>&1
+[ -z "${HEAP:-}" ] && callgrind_control -i on "$vg" >/dev/null 2>&1
 
 # N distinct people, every field a lead form would have
 now=$(($(date +%s) * 1000))
@@ -121,12 +132,25 @@ for _ in $(seq 300); do # at most 10 minutes
     fi
     prev=$cmds
 done
-callgrind_control -i off "$vg" >/dev/null 2>&1
+[ -z "${HEAP:-}" ] && callgrind_control -i off "$vg" >/dev/null 2>&1
 if [ "$stable" -lt 2 ]; then
     echo "worker-callgrind: $keys keys for $n leads and Redis still busy after 10 minutes; see the" \
         "workers' logs (kept in $dir)" >&2
     KEEP=1
     exit 1
+fi
+if [ -n "${HEAP:-}" ]; then
+    # heaptrack's wrapper runs the worker as its child: stop the worker
+    wpid=$(pgrep -P "$vg" -f "lastmile-$worker" | head -1)
+    [ -n "$wpid" ] || wpid=$(pgrep -f "^$build/workers/lastmile-$worker\$" | head -1)
+    echo "$worker: $n leads, peak RSS $(awk '/VmHWM/ {print $2}' "/proc/$wpid/status") kB"
+    kill "$wpid" 2>/dev/null || true
+    wait "$vg" 2>/dev/null || true
+    heaptrack_print -f "$dir"/ht*.zst --print-peaks 1 --print-allocators 0 \
+        --print-temporary 0 --print-leaks 0 -n "$top" -s 0 2>/dev/null |
+        awk '/peak heap memory consumption/ {print "peak heap: " $NF}
+             /peak memory consumed over/ {what = $0; getline; print what " " $0}'
+    exit 0
 fi
 kill "$vg" 2>/dev/null || true
 wait "$vg" 2>/dev/null || true

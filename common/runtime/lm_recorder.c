@@ -31,7 +31,7 @@ struct lm_recorder {
     redisReply *replies[REC_REPLIES_MAX];
     lm_reads reads;
     int replies_failed; /* a reply could not be built */
-    lm_ident ident;
+    lm_ident_room room; /* the last message's ident, with its scratch */
     lm_pipe plan;
     cmd_list planned;       /* the plan of the last message, decoded */
     cmd_list batch_planned; /* plan_batch's commands, decoded */
@@ -117,7 +117,7 @@ void lm_recorder_reset(lm_recorder *r) {
     free(r->rejected);
     r->rejected = NULL;
     r->failed = 0;
-    memset(&r->ident, 0, sizeof(r->ident));
+    lm_ident_room_init(&r->room);
     lm_pipe_reset(&r->plan);
     cmd_list_clear(&r->planned);
     cmd_list_clear(&r->batch_planned);
@@ -399,15 +399,15 @@ int lm_recorder_reply_hash(lm_recorder *r, const lm_worker *w,
                            const ProtobufCMessage *in, int64_t now_ms,
                            const char *const *pairs) {
     const char *vals[REC_ARGS_MAX];
-    lm_ident ident;
+    lm_ident_room room;
+    lm_ident *ident = lm_ident_room_init(&room);
     char reason[LM_REASON_MAX];
     lm_pipe pipe = {0};
     lm_plan plan = {&pipe, 0};
     cmd_list l = {0};
     int rc = -1;
-    memset(&ident, 0, sizeof(ident));
-    if (w->identify(w->ctx, in, &ident, reason, sizeof(reason)) != 0 ||
-        !w->plan || w->plan(w->ctx, in, &ident, now_ms, &plan) != 0 ||
+    if (w->identify(w->ctx, in, ident, reason, sizeof(reason)) != 0 ||
+        !w->plan || w->plan(w->ctx, in, ident, now_ms, &plan) != 0 ||
         plan_decode(&pipe, &l) != 0 || r->reads.n >= l.n)
         goto done;
     const lm_recorded_cmd *c = &l.v[r->reads.n];
@@ -450,20 +450,21 @@ int lm_recorder_handle(lm_recorder *r, const lm_worker *w,
     r->w = w;
     if (r->replies_failed)
         return -1;
-    if (w->identify(w->ctx, in, &r->ident, reason, sizeof(reason)) != 0) {
+    if (w->identify(w->ctx, in, lm_ident_room_init(&r->room), reason,
+                    sizeof(reason)) != 0) {
         rec_reject(r, reason);
         return -1;
     }
     lm_plan plan = {&r->plan, 0};
     lm_pipe_reset(&r->plan);
     cmd_list_clear(&r->planned);
-    if (w->plan && (w->plan(w->ctx, in, &r->ident, now_ms, &plan) != 0 ||
+    if (w->plan && (w->plan(w->ctx, in, &r->room.ident, now_ms, &plan) != 0 ||
                     plan_decode(&r->plan, &r->planned) != 0))
         return -1;
     lm_out out = lm_out_make(&rec_ops, r);
     lm_msg msg = {
         .event = in,
-        .ident = &r->ident,
+        .ident = &r->room.ident,
         .reads = r->reads,
         .now_ms = now_ms,
         .kafka_ts_ms = r->kafka_ts_ms,
@@ -477,7 +478,7 @@ int lm_recorder_handle(lm_recorder *r, const lm_worker *w,
 /* ============================================================ inspecting */
 
 const lm_ident *lm_recorder_ident(const lm_recorder *r) {
-    return &r->ident;
+    return &r->room.ident;
 }
 
 const char *lm_recorder_plan(const lm_recorder *r, size_t *len, size_t *n) {

@@ -145,6 +145,12 @@ static void item_ident_from_coordinates(const lm_runtime *rt, rt_item *it) {
              (int)it->rkm->partition, (long long)it->rkm->offset);
 }
 
+lm_ident *lm_ident_room_init(lm_ident_room *room) {
+    memset(room, 0, sizeof(*room));
+    room->ident.scratch = room->scratch;
+    return &room->ident;
+}
+
 /* Decodes and identifies one item: NEW, or REJECT with its reason. An
  * item without an id or tag is known by its coordinates. */
 static void item_identify(lm_runtime *rt, rt_item *it) {
@@ -158,7 +164,13 @@ static void item_identify(lm_runtime *rt, rt_item *it) {
     } else {
         it->event = lm_decode_in(&rt->inputs, rt->w->input_type, m->payload,
                                  m->len, it->reason, sizeof(it->reason));
+        size_t ss = rt->w->scratch_size;
         if (!it->event) {
+            s = RT_REJECT;
+        } else if (ss &&
+                   !(it->ident.scratch = lm_arena_calloc(&rt->inputs, ss))) {
+            snprintf(it->reason, sizeof(it->reason),
+                     "out of memory for the worker's %zu bytes of scratch", ss);
             s = RT_REJECT;
         } else if (rt->w->identify(rt->w->ctx, it->event, &it->ident,
                                    it->reason, sizeof(it->reason)) != 0) {

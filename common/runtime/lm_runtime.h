@@ -85,16 +85,32 @@
     (64 * 1024) /* a dead letter keeps at most this                            \
                    much of the original */
 
-#define LM_SCRATCH_MAX 2048 /* per-message scratch for the worker */
+#define LM_SCRATCH_MAX 2048 /* the most scratch a worker may declare */
 
 typedef struct lm_ident {
     char id[LM_ID_MAX];   /* the input's idempotency id */
     char tag[LM_TAG_MAX]; /* hash tag shared by the keys the input touches */
     /* What identify derived from the input (e.g. intake's normalised
      * lead), kept for plan and handle of the same message so nothing is
-     * computed twice. Owned by the runtime, valid for the batch. */
-    _Alignas(16) unsigned char scratch[LM_SCRATCH_MAX];
+     * computed twice: lm_worker.scratch_size bytes, zeroed, aligned for any
+     * type; NULL when the worker declares none. Owned by the runtime (the
+     * batch's arena), valid for the batch. Kept apart from the ident so a
+     * batch of 1,000 messages does not carry 2 KB each for workers that
+     * use less or none. */
+    unsigned char *scratch;
 } lm_ident;
+
+/* An lm_ident with room for any worker's scratch, for code that runs a
+ * worker's identify outside the runtime (the recorder, tests, fuzzers).
+ * Owned by its caller, usually on the stack. */
+typedef struct lm_ident_room {
+    lm_ident ident;
+    _Alignas(16) unsigned char scratch[LM_SCRATCH_MAX];
+} lm_ident_room;
+
+/* Clears room, points its ident's scratch at room's own and returns the
+ * ident. A copy of the ident shares that scratch. */
+lm_ident *lm_ident_room_init(lm_ident_room *room);
 
 /* The replies to reads, in the order they were planned. The replies are
  * the runtime's (or a test's), valid during the call that got them. Read
@@ -234,6 +250,8 @@ typedef struct lm_worker {
     lm_script *const *scripts; /* loaded on every Redis connect; NULL-ended */
     lm_dedupe dedupe;          /* LM_DEDUPE_BY_ID unless set */
     void *ctx;                 /* the worker's own state, passed back */
+    size_t scratch_size;       /* bytes of lm_ident.scratch identify fills for
+                                  plan and handle (≤ LM_SCRATCH_MAX); 0: none */
 
     /* Fill id and tag; or return -1 with a reason (→ dead letter). */
     int (*identify)(void *ctx, const ProtobufCMessage *in, lm_ident *ident,

@@ -90,7 +90,9 @@ static inline ProtobufCMessage *fuzz_identify(const lm_worker *w,
                    "undecodable input refused without a reason");
         return NULL;
     }
+    unsigned char *scratch = ident->scratch; /* the caller's room */
     memset(ident, 0, sizeof(*ident));
+    ident->scratch = scratch;
     reason[0] = '\0';
     *rc = w->identify(w->ctx, msg, ident, reason, sizeof(reason));
     if (*rc != 0) {

@@ -97,7 +97,8 @@ static void check_schedule(const lm_cadence *c, const char *tz,
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    lm_ident ident;
+    lm_ident_room room; /* the ident's scratch */
+    lm_ident ident = *lm_ident_room_init(&room);
     int rc;
     ProtobufCMessage *msg =
         fuzz_identify(&lm_followup_worker, data, size, &ident, &rc);

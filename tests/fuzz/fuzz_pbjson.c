@@ -87,10 +87,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     check_round_trip(d, m);
     if (d == lm_intake_worker.input_type) {
-        lm_ident ident;
+        lm_ident_room room;
+        lm_ident *ident = lm_ident_room_init(&room);
         char reason[LM_REASON_MAX];
         reason[0] = '\0';
-        if (lm_intake_worker.identify(lm_intake_worker.ctx, m, &ident, reason,
+        if (lm_intake_worker.identify(lm_intake_worker.ctx, m, ident, reason,
                                       sizeof(reason)) != 0)
             fuzz_check(fuzz_reason_ok(reason, sizeof(reason)),
                        "identify rejected without a reason");

@@ -97,7 +97,8 @@ static void qualification_decided(const lm_recorder *rec,
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    lm_ident ident;
+    lm_ident_room room; /* the ident's scratch */
+    lm_ident ident = *lm_ident_room_init(&room);
     int rc;
     ProtobufCMessage *msg =
         fuzz_identify(&lm_qualification_worker, data, size, &ident, &rc);

@@ -273,16 +273,21 @@ static Lastmile__V1__LeadSubmitted submitted(const char *name) {
 }
 
 /* Decides `in` as a person's first lead; its LeadAccepted's bytes (a
- * malloc'd copy) and its ident (a copy) for the hooks. */
+ * malloc'd copy) and its ident with its scratch (a copy: the recorder's
+ * goes with its next message) for the hooks. */
 static uint8_t *intake_output(const Lastmile__V1__LeadSubmitted *in,
-                              lm_ident *ident, size_t *len) {
+                              lm_ident_room *room, size_t *len) {
     lm_recorder_reset(rec);
     lm_recorder_reply_nil(rec);
     cr_assert_eq(lm_recorder_handle(rec, &lm_intake_worker, &in->base, NOW_MS),
                  0);
     cr_assert_eq(lm_recorder_n_emits(rec), 1);
     const lm_recorded_emit *e = lm_recorder_emit(rec, 0);
-    *ident = *lm_recorder_ident(rec);
+    const lm_ident *id = lm_recorder_ident(rec);
+    lm_ident_room_init(room);
+    memcpy(room->ident.id, id->id, sizeof(id->id));
+    memcpy(room->ident.tag, id->tag, sizeof(id->tag));
+    memcpy(room->scratch, id->scratch, sizeof(lm_intake_norm));
     *len = e->len;
     uint8_t *b = malloc(e->len);
     cr_assert_not_null(b);
@@ -292,11 +297,11 @@ static uint8_t *intake_output(const Lastmile__V1__LeadSubmitted *in,
 
 Test(intake_outbox, a_lead_accepted_is_kept_as_its_time_and_rebuilt) {
     Lastmile__V1__LeadSubmitted in = submitted("Ada Byron");
-    lm_ident ident;
+    lm_ident_room room;
     size_t len, raw_len;
-    uint8_t *out = intake_output(&in, &ident, &len);
+    uint8_t *out = intake_output(&in, &room, &len);
     uint8_t *raw = pack(&in.base, &raw_len);
-    lm_outbox_input oi = input_of(&in.base, &ident, raw, raw_len);
+    lm_outbox_input oi = input_of(&in.base, &room.ident, raw, raw_len);
     lm_buf c = {0}, back = {0};
     cr_assert_eq(
         intake_outbox_compact(NULL, &oi, "qualification", out, len, &c), 1);
@@ -316,13 +321,13 @@ Test(intake_outbox, a_lead_accepted_is_kept_as_its_time_and_rebuilt) {
 Test(intake_outbox, a_repeat_with_other_bytes_rebuilds_another_output) {
     Lastmile__V1__LeadSubmitted in = submitted("Ada Byron");
     Lastmile__V1__LeadSubmitted again = submitted("Ada Lovelace");
-    lm_ident ident, ident2;
+    lm_ident_room room, room2;
     size_t len, len2;
-    uint8_t *out = intake_output(&in, &ident, &len);
-    uint8_t *out2 = intake_output(&again, &ident2, &len2);
-    cr_assert_str_eq(ident.id, ident2.id, "the same event id");
-    lm_outbox_input oi = input_of(&in.base, &ident, NULL, 0);
-    lm_outbox_input oi2 = input_of(&again.base, &ident2, NULL, 0);
+    uint8_t *out = intake_output(&in, &room, &len);
+    uint8_t *out2 = intake_output(&again, &room2, &len2);
+    cr_assert_str_eq(room.ident.id, room2.ident.id, "the same event id");
+    lm_outbox_input oi = input_of(&in.base, &room.ident, NULL, 0);
+    lm_outbox_input oi2 = input_of(&again.base, &room2.ident, NULL, 0);
     lm_buf c = {0}, back = {0};
     cr_assert_eq(
         intake_outbox_compact(NULL, &oi, "qualification", out, len, &c), 1);

@@ -149,6 +149,7 @@ const lm_worker lm_intake_worker = {
     .outputs = intake_outputs,
     .input_type = LM_TOPIC_INTAKE_TYPE,
     .ctx = &intake_state,
+    .scratch_size = sizeof(lm_intake_norm), /* identify's normalised lead */
     .identify = intake_identify,
     .plan = intake_plan,
     .handle = intake_handle,

@@ -297,6 +297,7 @@ const lm_worker lm_qualification_worker = {
     .outputs = qual_outputs,
     .input_type = LM_TOPIC_QUALIFICATION_TYPE,
     .ctx = &qual_state,
+    .scratch_size = sizeof(lm_qualify_result), /* identify's score */
     .identify = qual_identify,
     .plan = qual_plan,
     .plan_batch = qual_plan_batch,
