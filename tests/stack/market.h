@@ -23,6 +23,10 @@ typedef struct market {
        value>"): copies.dups counts records written twice byte for byte,
        dup_topics names their topics */
     strset copies, dup_topics;
+    /* where each record (by its bytes) and each id of the ledgers above
+       was first seen (partition << 40 | offset): a record seen twice is
+       printed with both places, its key, lm-id header and value */
+    lm_strmap *first_at;
     size_t dlq, late, touches, off_hours, n_responded_outcomes;
     size_t cancels;       /* touches taken back (CANCEL actions) */
     size_t n_won, n_lost; /* deals the CRM reported won / lost */
