@@ -48,6 +48,7 @@ void market_free(market *m) {
     strset_free(&m->outcomes);
     strset_free(&m->responders);
     strset_free(&m->deals);
+    strset_free(&m->redecided);
 }
 
 static const char *countries[] = {"US", "DE", "GB", "FR", "IN",
@@ -156,9 +157,12 @@ static void on_followup(void *opaque, const rd_kafka_message_t *rkm) {
     Lastmile__V1__FollowUpEvent *e =
         lastmile__v1__follow_up_event__unpack(NULL, rkm->len, rkm->payload);
     if (e && e->event_case == LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION) {
-        if (e->decision->reason && *e->decision->reason)
+        if (e->decision->reason && *e->decision->reason) {
             m->slot_freed++; /* a lead decided again: not a new decision */
-        else
+            ledger_add(m, &m->redecided, "decision id decided again",
+                       e->decision->decision_id ? e->decision->decision_id : "",
+                       rkm);
+        } else
             ledger_add(m, &m->decisions, "decided lead", e->decision->lead_id,
                        rkm);
         m->unassigned += e->decision->unassigned;

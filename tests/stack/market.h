@@ -19,6 +19,9 @@ typedef struct market {
     strset outcomes;   /* lead ids with a terminal outcome */
     strset responders; /* lead ids the market answered */
     strset deals;      /* lead ids whose deal the CRM reported */
+    /* decision ids of the decisions on lastmile.followup that decide a
+       lead again (a reason: slot_freed, sla_breach; timing's) */
+    strset redecided;
     /* every record on every topic by its bytes ("<topic>:<hash of key and
        value>"): copies.dups counts records written twice byte for byte,
        dup_topics names their topics */
