@@ -53,16 +53,23 @@ void settle(market *m) {
         market_pump(m, 200);
 }
 
-/* The delivery rule, as the test's consumers saw it. Prints the figures. */
+/* The delivery rule, as the test's consumers saw it. Prints the figures.
+ * A lead decided again (slot_freed, sla_breach) whose decision id is on
+ * lastmile.followup twice is printed, not asserted: on a Redis Cluster two
+ * replicas of timing may both hand out one waiting lead (docs/DELIVERY.md,
+ * "Known limits"); the byte-for-byte check below catches the copies that
+ * came out identical. */
 void check_once(const market *m, size_t people, size_t invalid,
                 const char *what) {
     printf("%s: submitted %zu people (+ re-submissions), %zu invalid; "
            "accepted %zu (twice: %zu), decisions %zu (twice: %zu), outcomes "
            "%zu (twice: %zu), actions %zu (id twice: %zu), dead letters %zu, "
-           "late responses %zu, responders %zu\n",
+           "late responses %zu, responders %zu; leads decided again %zu "
+           "(decision id twice: %zu)\n",
            what, people, invalid, m->accepted.n, m->accepted.dups,
            m->decisions.n, m->decisions.dups, m->outcomes.n, m->outcomes.dups,
-           m->actions.n, m->actions.dups, m->dlq, m->late, m->responders.n);
+           m->actions.n, m->actions.dups, m->dlq, m->late, m->responders.n,
+           m->redecided.n, m->redecided.dups);
     fflush(stdout);
     cr_expect_eq(m->accepted.n, people, "%s: %zu leads accepted for %zu people",
                  what, m->accepted.n, people);

@@ -3,6 +3,7 @@
 
 #include "lm_clock.h"
 #include "lm_hash.h"
+#include "lm_pbjson.h"
 #include "lm_policy.h"
 #include "lm_tz.h"
 
@@ -39,12 +40,15 @@ void market_free(market *m) {
     reader_free(m->r_timing);
     strset_free(&m->copies);
     strset_free(&m->dup_topics);
+    lm_strmap_free(m->first_at);
+    m->first_at = NULL;
     strset_free(&m->accepted);
     strset_free(&m->decisions);
     strset_free(&m->actions);
     strset_free(&m->outcomes);
     strset_free(&m->responders);
     strset_free(&m->deals);
+    strset_free(&m->redecided);
 }
 
 static const char *countries[] = {"US", "DE", "GB", "FR", "IN",
@@ -83,12 +87,67 @@ void market_submit(market *m, int n, int dups, int invalid, int seed) {
     fixture_flush(m->fx);
 }
 
+#define COPY_JSON_MAX 600 /* bytes of a doubled record's JSON printed */
+
+/* Prints a record seen twice (`what`: "byte for byte", "action id", ...):
+ * its topic, where it is and where the first one was (first_at:
+ * partition << 40 | offset), its key, its lm-id header (the output's id)
+ * and its value as JSON (cut at COPY_JSON_MAX), so a failing run names
+ * the worker that wrote it. */
+static void print_twice(const char *what, const rd_kafka_message_t *rkm,
+                        int64_t first_at) {
+    const char *topic = rd_kafka_topic_name(rkm->rkt);
+    const char *dot = strrchr(topic, '.');
+    const ProtobufCMessageDescriptor *d =
+        lm_pbjson_topic_type(dot ? dot + 1 : topic);
+    rd_kafka_headers_t *hdrs = NULL;
+    const void *idv = NULL;
+    size_t idlen = 0;
+    if (rd_kafka_message_headers(rkm, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_header_get_last(hdrs, "lm-id", &idv, &idlen) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR)
+        idv = NULL;
+    ProtobufCMessage *msg =
+        d ? protobuf_c_message_unpack(d, NULL, rkm->len, rkm->payload) : NULL;
+    json_t *j = msg ? lm_pbjson_from_message(msg) : NULL;
+    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    printf("twice (%s) on %s: partition %d offset %lld, first at partition "
+           "%d offset %lld; key %.*s; lm-id %.*s; %.*s\n",
+           what, topic, (int)rkm->partition, (long long)rkm->offset,
+           (int)(first_at >> 40), (long long)(first_at & ((1LL << 40) - 1)),
+           (int)rkm->key_len, rkm->key ? (const char *)rkm->key : "",
+           idv ? (int)idlen : 6, idv ? (const char *)idv : "(none)",
+           COPY_JSON_MAX, text ? text : "(not decoded)");
+    fflush(stdout);
+    free(text);
+    json_decref(j);
+    if (msg)
+        protobuf_c_message_free_unpacked(msg, NULL);
+}
+
+/* Adds `key` to s for record rkm; the second time (and after) prints the
+ * record with where the first was (m->first_at, under "<what>|<key>"). */
+static void ledger_add(market *m, strset *s, const char *what, const char *key,
+                       const rd_kafka_message_t *rkm) {
+    char at_key[320];
+    snprintf(at_key, sizeof(at_key), "%s|%s", what, key);
+    if (!m->first_at && !(m->first_at = lm_strmap_new(0)))
+        abort(); /* a test cannot go on without its ledger */
+    int64_t *at =
+        lm_strmap_put_str(m->first_at, at_key,
+                          ((int64_t)rkm->partition << 40) | rkm->offset, NULL);
+    if (!at)
+        abort();
+    if (strset_add(s, key) > 1)
+        print_twice(what, rkm, *at);
+}
+
 static void on_accepted(void *opaque, const rd_kafka_message_t *rkm) {
     market *m = opaque;
     Lastmile__V1__LeadAccepted *a =
         lastmile__v1__lead_accepted__unpack(NULL, rkm->len, rkm->payload);
     if (a) {
-        strset_add(&m->accepted, a->lead_id);
+        ledger_add(m, &m->accepted, "accepted lead", a->lead_id, rkm);
         lastmile__v1__lead_accepted__free_unpacked(a, NULL);
     }
 }
@@ -98,10 +157,14 @@ static void on_followup(void *opaque, const rd_kafka_message_t *rkm) {
     Lastmile__V1__FollowUpEvent *e =
         lastmile__v1__follow_up_event__unpack(NULL, rkm->len, rkm->payload);
     if (e && e->event_case == LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION) {
-        if (e->decision->reason && *e->decision->reason)
+        if (e->decision->reason && *e->decision->reason) {
             m->slot_freed++; /* a lead decided again: not a new decision */
-        else
-            strset_add(&m->decisions, e->decision->lead_id);
+            ledger_add(m, &m->redecided, "decision id decided again",
+                       e->decision->decision_id ? e->decision->decision_id : "",
+                       rkm);
+        } else
+            ledger_add(m, &m->decisions, "decided lead", e->decision->lead_id,
+                       rkm);
         m->unassigned += e->decision->unassigned;
         m->holding +=
             !e->decision->unassigned &&
@@ -149,10 +212,10 @@ static void on_action(void *opaque, const rd_kafka_message_t *rkm) {
         /* a touch taken back: the same action id, its own event id */
         char id[160];
         snprintf(id, sizeof(id), "%s:cancel", a->action_id);
-        strset_add(&m->actions, id);
+        ledger_add(m, &m->actions, "action id", id, rkm);
         m->cancels++;
     } else {
-        strset_add(&m->actions, a->action_id);
+        ledger_add(m, &m->actions, "action id", a->action_id, rkm);
     }
     if (a->kind == LASTMILE__V1__ACTION_KIND__HANDOFF)
         crm_result(m, a->lead_id);
@@ -202,9 +265,9 @@ static void on_outcome(void *opaque, const rd_kafka_message_t *rkm) {
     if (o->status == LASTMILE__V1__OUTCOME_STATUS__LATE_RESPONSE) {
         m->late++;
     } else {
-        strset_add(&m->outcomes, o->lead_id);
+        ledger_add(m, &m->outcomes, "outcome lead", o->lead_id, rkm);
         if (o->status == LASTMILE__V1__OUTCOME_STATUS__DISQUALIFIED_OUTCOME)
-            strset_add(&m->decisions, o->lead_id);
+            ledger_add(m, &m->decisions, "decided lead", o->lead_id, rkm);
         if (o->status == LASTMILE__V1__OUTCOME_STATUS__RESPONDED)
             m->n_responded_outcomes++;
         if (o->status == LASTMILE__V1__OUTCOME_STATUS__CONVERTED_OUTCOME)
@@ -237,7 +300,9 @@ static void on_any(void *opaque, const rd_kafka_message_t *rkm) {
     char id[256];
     snprintf(id, sizeof(id), "%s:%016llx%016llx", topic, (unsigned long long)h1,
              (unsigned long long)h2);
-    if (strset_add(&cc->m->copies, id) > 1)
+    size_t dups = cc->m->copies.dups;
+    ledger_add(cc->m, &cc->m->copies, "byte for byte", id, rkm);
+    if (cc->m->copies.dups > dups)
         strset_add(&cc->m->dup_topics, topic);
     if (cc->fn)
         cc->fn(cc->m, rkm);

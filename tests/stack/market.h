@@ -19,10 +19,17 @@ typedef struct market {
     strset outcomes;   /* lead ids with a terminal outcome */
     strset responders; /* lead ids the market answered */
     strset deals;      /* lead ids whose deal the CRM reported */
+    /* decision ids of the decisions on lastmile.followup that decide a
+       lead again (a reason: slot_freed, sla_breach; timing's) */
+    strset redecided;
     /* every record on every topic by its bytes ("<topic>:<hash of key and
        value>"): copies.dups counts records written twice byte for byte,
        dup_topics names their topics */
     strset copies, dup_topics;
+    /* where each record (by its bytes) and each id of the ledgers above
+       was first seen (partition << 40 | offset): a record seen twice is
+       printed with both places, its key, lm-id header and value */
+    lm_strmap *first_at;
     size_t dlq, late, touches, off_hours, n_responded_outcomes;
     size_t cancels;       /* touches taken back (CANCEL actions) */
     size_t n_won, n_lost; /* deals the CRM reported won / lost */
