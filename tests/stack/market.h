@@ -26,6 +26,11 @@ typedef struct market {
        value>"): copies.dups counts records written twice byte for byte,
        dup_topics names their topics */
     strset copies, dup_topics;
+    /* of copies.dups, the "slot_freed" decisions: on a Redis Cluster two
+       timing replicas may hand out the same waiting lead (docs/DELIVERY.md,
+       "Known limits"), so check_once allows these there, and only these */
+    size_t copies_handed_out_twice;
+    int last_was_copy; /* the record on_any just counted was a copy */
     /* where each record (by its bytes) and each id of the ledgers above
        was first seen (partition << 40 | offset): a record seen twice is
        printed with both places, its key, lm-id header and value */
