@@ -70,9 +70,11 @@ typedef struct bench_leads {
     size_t *len;
     char (*key)[64];
     char (*lead_id)[LM_LEAD_ID_MAX];
-    int64_t *sent_ms;   /* real ms */
-    int64_t *result_ms; /* real ms (Kafka timestamp of the first result) */
-    lm_strmap *index;   /* lead_id -> its index in the arrays above */
+    int64_t *sent_ms;     /* real ms */
+    int64_t *result_ms;   /* real ms (Kafka timestamp of the first result) */
+    int64_t *decided_ms;  /* real ms (Kafka timestamp of its decision) */
+    unsigned char *waits; /* 1: its decision left it unassigned */
+    lm_strmap *index;     /* lead_id -> its index in the arrays above */
 } bench_leads;
 
 static const char *bench_countries[] = {"US", "DE", "GB", "IN",
@@ -89,9 +91,11 @@ static int leads_make(bench_leads *b, size_t n, const char *tag) {
     b->lead_id = calloc(n, sizeof(*b->lead_id));
     b->sent_ms = calloc(n, sizeof(int64_t));
     b->result_ms = calloc(n, sizeof(int64_t));
+    b->decided_ms = calloc(n, sizeof(int64_t));
+    b->waits = calloc(n, 1);
     b->index = lm_strmap_new(n);
     if (!b->val || !b->len || !b->key || !b->lead_id || !b->sent_ms ||
-        !b->result_ms || !b->index)
+        !b->result_ms || !b->decided_ms || !b->waits || !b->index)
         return -1;
     int64_t now = lm_clock_now_ms();
     for (size_t i = 0; i < n; i++) {
@@ -134,6 +138,8 @@ static void leads_free(bench_leads *b) {
     free(b->lead_id);
     free(b->sent_ms);
     free(b->result_ms);
+    free(b->decided_ms);
+    free(b->waits);
     lm_strmap_free(b->index);
 }
 
@@ -216,11 +222,16 @@ static void read_results(bench_io *io, bench_leads *b, int passthrough,
                 Lastmile__V1__FollowUpEvent *e =
                     lastmile__v1__follow_up_event__unpack(NULL, m->len,
                                                           m->payload);
-                if (e &&
-                    e->event_case ==
-                        LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION &&
-                    e->decision->unassigned)
-                    idx = leads_find(b, e->decision->lead_id);
+                if (e && e->event_case ==
+                             LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION) {
+                    int64_t d = leads_find(b, e->decision->lead_id);
+                    if (d >= 0 && b->decided_ms[d] == 0)
+                        b->decided_ms[d] = ts > 0 ? ts : lm_clock_real_ms();
+                    if (e->decision->unassigned && d >= 0) {
+                        idx = d; /* its result: no action is due */
+                        b->waits[d] = 1;
+                    }
+                }
                 if (e)
                     lastmile__v1__follow_up_event__free_unpacked(e, NULL);
             } else if (strstr(tn, "actions")) {
@@ -567,6 +578,53 @@ static void rewrite_at_half(void *arg) {
                         "latency run; its figure says whether one ran\n");
 }
 
+/* Percentiles pct[0..np) of the leads in [from, to) with both times set,
+ * each lead's value b - a (a, b: arrays of ms); how many there were. */
+static size_t span_percentiles(const int64_t *a, const int64_t *b, size_t from,
+                               size_t to, const double *pct, int np,
+                               double *out) {
+    double *v = malloc((to > from ? to - from : 1) * sizeof(double));
+    size_t n = 0;
+    for (size_t i = from; v && i < to; i++)
+        if (a[i] && b[i])
+            v[n++] = (double)(b[i] - a[i]);
+    if (v && n > 0) { /* none measured: the zeros stay */
+        lm_stats_sort(v, n);
+        for (int k = 0; k < np; k++)
+            out[k] = lm_stats_percentile(v, n, pct[k]);
+    }
+    free(v);
+    return n;
+}
+
+/* The latency run's figures: submit → first result for all its leads and
+ * for each half (the bench's rewrite starts at the middle); submit →
+ * decision for every lead decided; decision → first action for the leads
+ * the decision gave an owner (an unassigned lead's result is its
+ * decision, a disqualified one's its outcome). */
+static void latency_figures(const bench_leads *bl, bench_results *r) {
+    static const double all[3] = {50, 99, 99.9}, two[2] = {50, 99};
+    size_t m = bl->n;
+    r->n_lat =
+        span_percentiles(bl->sent_ms, bl->result_ms, 0, m, all, 3, r->lat);
+    span_percentiles(bl->sent_ms, bl->result_ms, 0, m / 2, two, 2,
+                     r->lat_halves[0]);
+    span_percentiles(bl->sent_ms, bl->result_ms, m / 2, m, two, 2,
+                     r->lat_halves[1]);
+    /* an unassigned lead's result is its decision: only the others split */
+    int64_t *acted = calloc(m ? m : 1, sizeof(int64_t));
+    for (size_t i = 0; acted && i < m; i++)
+        if (!bl->waits[i])
+            acted[i] = bl->result_ms[i];
+    if (acted) {
+        span_percentiles(bl->sent_ms, bl->decided_ms, 0, m, two, 2,
+                         r->lat_to_decision);
+        span_percentiles(bl->decided_ms, acted, 0, m, two, 2,
+                         r->lat_decision_to_action);
+    }
+    free(acted);
+}
+
 static void run_latency(phase *fl, lm_redis *redis, size_t n_leads,
                         bench_results *r) {
     size_t m = (size_t)(r->offered * 10);
@@ -584,19 +642,8 @@ static void run_latency(phase *fl, lm_redis *redis, size_t n_leads,
                   bench_latency_rewrite ? rewrite_at_half : NULL, &lr) == 0;
     r->lat_rewrites =
         bench_aof_rewrites_between(lr.at_start, bench_aof_mark_take(redis));
-    if (paced) {
-        double *v = malloc(m * sizeof(double));
-        for (size_t i = 0; v && i < m; i++)
-            if (bl.result_ms[i] && bl.sent_ms[i])
-                v[r->n_lat++] = (double)(bl.result_ms[i] - bl.sent_ms[i]);
-        if (v && r->n_lat > 0) { /* none measured: the zeros stay */
-            lm_stats_sort(v, r->n_lat);
-            r->lat[0] = lm_stats_percentile(v, r->n_lat, 50);
-            r->lat[1] = lm_stats_percentile(v, r->n_lat, 99);
-            r->lat[2] = lm_stats_percentile(v, r->n_lat, 99.9);
-        }
-        free(v);
-    }
+    if (paced)
+        latency_figures(&bl, r);
     if (made)
         leads_free(&bl);
 }

@@ -90,6 +90,12 @@ typedef struct bench_results {
     double redis_busy;
     double offered, lat[3]; /* p50, p99, p99.9 */
     size_t n_lat;
+    /* where the latency run's time went: p50 and p99 of the leads sent in
+       its first half (before the bench's AOF rewrite) and in its second
+       half; p50 and p99 of submit → decision (intake and qualification,
+       every lead decided) and of decision → first action (followup, the
+       leads the decision gave an owner) */
+    double lat_halves[2][2], lat_to_decision[2], lat_decision_to_action[2];
     long long lat_rewrites;
     int lat_rewrite_started; /* the bench started one as the run opened */
     int redis_cluster; /* --redis-cluster: every phase on a local cluster */

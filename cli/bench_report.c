@@ -14,6 +14,14 @@ static double ratio(double a, double b) {
     return b > 0 ? a / b : 0;
 }
 
+/* {"p50_ms": v[0], "p99_ms": v[1]} */
+static json_t *p50_p99_json(const double v[2]) {
+    json_t *o = json_object();
+    json_object_set_new(o, "p50_ms", json_real(v[0]));
+    json_object_set_new(o, "p99_ms", json_real(v[1]));
+    return o;
+}
+
 static json_t *redis_json(const bench_redis_fig *f, double n_leads) {
     json_t *o = json_object();
     json_object_set_new(o, "commands_per_lead",
@@ -89,6 +97,12 @@ static void print_json(const bench_results *r) {
     json_object_set_new(jl, "p50_ms", json_real(r->lat[0]));
     json_object_set_new(jl, "p99_ms", json_real(r->lat[1]));
     json_object_set_new(jl, "p999_ms", json_real(r->lat[2]));
+    json_object_set_new(jl, "first_half", p50_p99_json(r->lat_halves[0]));
+    json_object_set_new(jl, "second_half", p50_p99_json(r->lat_halves[1]));
+    json_object_set_new(jl, "submit_to_decision",
+                        p50_p99_json(r->lat_to_decision));
+    json_object_set_new(jl, "decision_to_first_action",
+                        p50_p99_json(r->lat_decision_to_action));
     json_object_set_new(jl, "aof_rewrites_during",
                         json_integer(r->lat_rewrites));
     json_object_set_new(jl, "aof_rewrite_started_by_bench",
@@ -137,6 +151,12 @@ static void print_text(const bench_results *r) {
         printf("    (Redis rewrote its AOF during this run%s: the rewrite "
                "takes one of the machine's cores while it runs)\n",
                r->lat_rewrite_started ? ", started by the bench" : "");
+    printf("    p50 / p99 ms: first half %.1f / %.1f, second half %.1f / "
+           "%.1f; submit → decision %.1f / %.1f, decision → first action "
+           "%.1f / %.1f\n",
+           r->lat_halves[0][0], r->lat_halves[0][1], r->lat_halves[1][0],
+           r->lat_halves[1][1], r->lat_to_decision[0], r->lat_to_decision[1],
+           r->lat_decision_to_action[0], r->lat_decision_to_action[1]);
     const bench_redis_fig *f = &r->redis, *fl = &r->floor.redis;
     printf("  redis per lead, fleet: %.2f commands, %.0f AOF bytes, %.3f "
            "round trips; %.2f round trips per batch\n",

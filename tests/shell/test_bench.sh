@@ -2,7 +2,8 @@
 # test_bench.sh — `lastmile bench --json` on a small run (1,000 leads)
 # prints every figure the performance issue asks for, each of the right
 # kind and consistent with the others: throughput, the state floor, the
-# passthrough and the ratios to both, latency percentiles in order, CPU and
+# passthrough and the ratios to both, latency percentiles in order (of the
+# whole run, of each half, and split at the decision), CPU and
 # RSS of each worker (the fleet's and the chains'), Redis commands (by name
 # too), AOF bytes and round trips per lead and per batch per worker, and
 # that the AOF rewrite the bench starts overlapped the latency run. The floor must have
@@ -40,6 +41,7 @@ the ratio is throughput over passthrough	abs(d["passthrough_ratio"] - d["through
 latency offered at half the maximum	abs(d["latency_submit_to_first_action"]["offered_leads_per_s"] - d["throughput_leads_per_s"] / 2) < 1
 latency measured over the run's leads	d["latency_submit_to_first_action"]["leads"] >= 1000
 p50 <= p99 <= p99.9, all positive	0 < d["latency_submit_to_first_action"]["p50_ms"] <= d["latency_submit_to_first_action"]["p99_ms"] <= d["latency_submit_to_first_action"]["p999_ms"]
+the latency run's halves and its split at the decision (p50 <= p99)	all(0 < d["latency_submit_to_first_action"][k]["p50_ms"] <= d["latency_submit_to_first_action"][k]["p99_ms"] for k in ("first_half", "second_half", "submit_to_decision", "decision_to_first_action"))
 the latency run met an AOF rewrite (at 1,000 leads, the one the bench starts)	d["latency_submit_to_first_action"]["aof_rewrite_started_by_bench"] is True and isinstance(d["latency_submit_to_first_action"]["aof_rewrites_during"], int) and d["latency_submit_to_first_action"]["aof_rewrites_during"] >= 1
 every worker's CPU and RSS	all(w in d["workers"] and d["workers"][w]["peak_rss_mb"] > 0 and d["workers"][w]["cpu_s_per_1000_leads"] >= 0 for w in ("intake", "qualification", "followup", "timing"))
 Redis commands per lead are counted	d["redis"]["commands_per_lead"] > 1
