@@ -23,23 +23,22 @@
  * per 1,000 leads and peak RSS of every process it started (/proc).
  * bench_report.c prints them.
  *
- * The numbers are measurements of this machine at this moment: run on a
- * quiet machine. docs/PERFORMANCE.md has the method and the figures. */
+ * The leads themselves, sending them and reading their results back are
+ * bench_leads.c's. The numbers are measurements of this machine at this
+ * moment: run on a quiet machine. docs/PERFORMANCE.md has the method and the
+ * figures. */
 #include "bench.h"
+#include "bench_leads.h"
 #include "cli.h"
 
 #include "lm_clock.h"
 #include "lm_devstack.h"
 #include "lm_env.h"
 #include "lm_kafka.h"
-#include "lm_lead.h"
 #include "lm_log.h"
 #include "lm_redis.h"
 #include "lm_runtime.h"
-#include "lm_stats.h"
 #include "lm_strmap.h"
-
-#include "lastmile/v1/lastmile.pb-c.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -54,270 +53,10 @@
 
 extern char **environ;
 
-#define BENCH_WAIT_MS 600000
-
-static volatile sig_atomic_t bench_stop = 0;
+static volatile sig_atomic_t bench_stop = 0; /* SIGINT, SIGTERM */
 static void on_stop(int sig) {
     (void)sig;
     bench_stop = 1;
-}
-
-/* ================================================================ leads */
-
-typedef struct bench_leads {
-    size_t n;
-    uint8_t **val;
-    size_t *len;
-    char (*key)[64];
-    char (*lead_id)[LM_LEAD_ID_MAX];
-    int64_t *sent_ms;     /* real ms */
-    int64_t *result_ms;   /* real ms (Kafka timestamp of the first result) */
-    int64_t *decided_ms;  /* real ms (Kafka timestamp of its decision) */
-    unsigned char *waits; /* 1: its decision left it unassigned */
-    lm_strmap *index;     /* lead_id -> its index in the arrays above */
-} bench_leads;
-
-static const char *bench_countries[] = {"US", "DE", "GB", "IN",
-                                        "BR", "JP", "FR", "CA"};
-static const char *bench_titles[] = {"CEO", "VP Sales", "Director", "Manager",
-                                     "Engineer"};
-
-static int leads_make(bench_leads *b, size_t n, const char *tag) {
-    memset(b, 0, sizeof(*b));
-    b->n = n;
-    b->val = calloc(n, sizeof(*b->val));
-    b->len = calloc(n, sizeof(*b->len));
-    b->key = calloc(n, sizeof(*b->key));
-    b->lead_id = calloc(n, sizeof(*b->lead_id));
-    b->sent_ms = calloc(n, sizeof(int64_t));
-    b->result_ms = calloc(n, sizeof(int64_t));
-    b->decided_ms = calloc(n, sizeof(int64_t));
-    b->waits = calloc(n, 1);
-    b->index = lm_strmap_new(n);
-    if (!b->val || !b->len || !b->key || !b->lead_id || !b->sent_ms ||
-        !b->result_ms || !b->decided_ms || !b->waits || !b->index)
-        return -1;
-    int64_t now = lm_clock_now_ms();
-    for (size_t i = 0; i < n; i++) {
-        char ev[64], person[LM_PERSON_MAX];
-        snprintf(b->key[i], sizeof(b->key[i]), "b%zu.%s@bench%zu.example.com",
-                 i, tag, i % 1000);
-        snprintf(ev, sizeof(ev), "bench-%s-%zu", tag, i);
-        Lastmile__V1__LeadSubmitted l = LASTMILE__V1__LEAD_SUBMITTED__INIT;
-        l.event_id = ev;
-        l.source = i % 3 ? "web_form" : "referral";
-        l.email = b->key[i];
-        l.title = (char *)bench_titles[i % 5];
-        l.company_size = (int32_t)(10 + (i * 37) % 3000);
-        l.country = (char *)bench_countries[i % 8];
-        l.submitted_at_ms = now;
-        b->len[i] = protobuf_c_message_get_packed_size(&l.base);
-        b->val[i] = malloc(b->len[i]);
-        if (!b->val[i])
-            return -1;
-        protobuf_c_message_pack(&l.base, b->val[i]);
-        lm_lead_person(b->key[i], person);
-        lm_lead_id(person, ev, b->lead_id[i]);
-        if (!lm_strmap_put_str(b->index, b->lead_id[i], (int64_t)i, NULL))
-            return -1;
-    }
-    return 0;
-}
-
-static int64_t leads_find(const bench_leads *b, const char *id) {
-    const int64_t *i = lm_strmap_get_str(b->index, id);
-    return i ? *i : -1;
-}
-
-static void leads_free(bench_leads *b) {
-    for (size_t i = 0; b->val && i < b->n; i++)
-        free(b->val[i]);
-    free(b->val);
-    free(b->len);
-    free(b->key);
-    free(b->lead_id);
-    free(b->sent_ms);
-    free(b->result_ms);
-    free(b->decided_ms);
-    free(b->waits);
-    lm_strmap_free(b->index);
-}
-
-/* ============================================================ the phases */
-
-typedef struct bench_io {
-    rd_kafka_t *prod;
-    rd_kafka_t *reader; /* actions + outcomes + followup, from the start */
-    char t_intake[LM_TOPIC_MAX];
-    size_t results;
-    proc *procs; /* the phase's workers (phase_up): one gone ends a wait */
-    const int *n_procs;
-} bench_io;
-
-/* A worker of the phase has exited: what it was sent will not all come
- * back, so the wait ends now (bench_procs_exited told why). */
-static int io_worker_gone(bench_io *io) {
-    return io->procs && bench_procs_exited(io->procs, *io->n_procs) > 0;
-}
-
-static rd_kafka_t *reader_for(const lm_settings *s, char *err, size_t errsz) {
-    rd_kafka_conf_t *c = lm_kafka_conf(s, LM_KAFKA_READER, NULL, err, errsz);
-    if (!c)
-        return NULL;
-    rd_kafka_conf_set(c, "enable.partition.eof", "false", NULL, 0);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, errsz);
-    if (!rk)
-        return NULL;
-    rd_kafka_topic_partition_list_t *parts =
-        rd_kafka_topic_partition_list_new(16);
-    const char *suffixes[] = {LM_TOPIC_ACTIONS, LM_TOPIC_OUTCOMES,
-                              LM_TOPIC_FOLLOWUP};
-    for (int t = 0; t < 3; t++) {
-        char name[LM_TOPIC_MAX];
-        lm_topic_name(s, suffixes[t], name, sizeof(name));
-        const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, name, NULL);
-        if (rd_kafka_metadata(rk, 0, rkt, &md, 5000) == 0) {
-            for (int p = 0; p < md->topics[0].partition_cnt; p++)
-                rd_kafka_topic_partition_list_add(parts, name, p)->offset =
-                    RD_KAFKA_OFFSET_BEGINNING;
-            rd_kafka_metadata_destroy(md);
-        }
-        rd_kafka_topic_destroy(rkt);
-    }
-    rd_kafka_assign(rk, parts);
-    rd_kafka_topic_partition_list_destroy(parts);
-    return rk;
-}
-
-/* Reads results: for the fleet, a lead's first TOUCH (step 0), its
- * DISQUALIFIED outcome, or its decision when no owner had room (it waits
- * unassigned: the fleet's part is done, docs/ROUTING.md); for the
- * passthrough, the lead's bytes arriving on actions (found by key). */
-static void read_results(bench_io *io, bench_leads *b, int passthrough,
-                         int wait_ms) {
-    for (;;) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(io->reader, wait_ms);
-        wait_ms = 0;
-        if (!m)
-            return;
-        int64_t idx = -1;
-        if (!m->err && m->payload) {
-            int64_t ts = rd_kafka_message_timestamp(m, NULL);
-            const char *tn = rd_kafka_topic_name(m->rkt);
-            if (passthrough && !strstr(tn, "actions")) {
-                /* its copies on the other hops: not yet through */
-            } else if (passthrough) {
-                Lastmile__V1__LeadSubmitted *l =
-                    lastmile__v1__lead_submitted__unpack(NULL, m->len,
-                                                         m->payload);
-                if (l) {
-                    char person[LM_PERSON_MAX], id[LM_LEAD_ID_MAX];
-                    lm_lead_person(l->email, person);
-                    lm_lead_id(person, l->event_id, id);
-                    idx = leads_find(b, id);
-                    lastmile__v1__lead_submitted__free_unpacked(l, NULL);
-                }
-            } else if (strstr(tn, "followup")) {
-                Lastmile__V1__FollowUpEvent *e =
-                    lastmile__v1__follow_up_event__unpack(NULL, m->len,
-                                                          m->payload);
-                if (e && e->event_case ==
-                             LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION) {
-                    int64_t d = leads_find(b, e->decision->lead_id);
-                    if (d >= 0 && b->decided_ms[d] == 0)
-                        b->decided_ms[d] = ts > 0 ? ts : lm_clock_real_ms();
-                    if (e->decision->unassigned && d >= 0) {
-                        idx = d; /* its result: no action is due */
-                        b->waits[d] = 1;
-                    }
-                }
-                if (e)
-                    lastmile__v1__follow_up_event__free_unpacked(e, NULL);
-            } else if (strstr(tn, "actions")) {
-                Lastmile__V1__FollowUpAction *a =
-                    lastmile__v1__follow_up_action__unpack(NULL, m->len,
-                                                           m->payload);
-                if (a && a->kind == LASTMILE__V1__ACTION_KIND__TOUCH &&
-                    a->step == 0)
-                    idx = leads_find(b, a->lead_id);
-                if (a)
-                    lastmile__v1__follow_up_action__free_unpacked(a, NULL);
-            } else {
-                Lastmile__V1__Outcome *o =
-                    lastmile__v1__outcome__unpack(NULL, m->len, m->payload);
-                if (o && o->status ==
-                             LASTMILE__V1__OUTCOME_STATUS__DISQUALIFIED_OUTCOME)
-                    idx = leads_find(b, o->lead_id);
-                if (o)
-                    lastmile__v1__outcome__free_unpacked(o, NULL);
-            }
-            if (idx >= 0 && b->result_ms[idx] == 0) {
-                b->result_ms[idx] = ts > 0 ? ts : lm_clock_real_ms();
-                io->results++;
-            }
-        }
-        rd_kafka_message_destroy(m);
-    }
-}
-
-static void send_lead(bench_io *io, bench_leads *b, size_t i) {
-    b->sent_ms[i] = lm_clock_real_ms();
-    while (rd_kafka_producev(io->prod, RD_KAFKA_V_TOPIC(io->t_intake),
-                             RD_KAFKA_V_KEY(b->key[i], strlen(b->key[i])),
-                             RD_KAFKA_V_VALUE(b->val[i], b->len[i]),
-                             RD_KAFKA_V_MSGFLAGS(0),
-                             RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-        rd_kafka_poll(io->prod, 5);
-    rd_kafka_poll(io->prod, 0);
-}
-
-/* Push all leads at once; the rate is n / (last result - first send). */
-static double run_max(bench_io *io, bench_leads *b, int passthrough) {
-    int64_t t0 = lm_clock_real_ms();
-    for (size_t i = 0; i < b->n; i++) {
-        send_lead(io, b, i);
-        if (i % 1000 == 999)
-            read_results(io, b, passthrough, 0);
-    }
-    rd_kafka_flush(io->prod, 60000);
-    int64_t deadline = lm_clock_mono_ms() + BENCH_WAIT_MS;
-    while (io->results < b->n && !bench_stop && lm_clock_mono_ms() < deadline &&
-           !io_worker_gone(io))
-        read_results(io, b, passthrough, 100);
-    int64_t last = 0;
-    for (size_t i = 0; i < b->n; i++)
-        if (b->result_ms[i] > last)
-            last = b->result_ms[i];
-    if (io->results < b->n || last <= t0)
-        return 0;
-    return (double)b->n * 1000.0 / (double)(last - t0);
-}
-
-/* Offer `rate` leads/s; record latencies (ms) of the leads in [0, n). */
-/* Sends b's leads at `rate`; at_half (when not NULL) is called with arg
- * once half of them are sent. */
-static int run_paced(bench_io *io, bench_leads *b, double rate,
-                     void (*at_half)(void *), void *arg) {
-    int64_t t0 = lm_clock_mono_ms();
-    for (size_t i = 0; i < b->n && !bench_stop; i++) {
-        if (i % 1000 == 999 && io_worker_gone(io))
-            break;
-        int64_t due = t0 + (int64_t)((double)i * 1000.0 / rate);
-        while (lm_clock_mono_ms() < due) {
-            read_results(io, b, 0, 0);
-            usleep(200);
-        }
-        if (at_half && i == b->n / 2)
-            at_half(arg);
-        send_lead(io, b, i);
-    }
-    rd_kafka_flush(io->prod, 60000);
-    int64_t deadline = lm_clock_mono_ms() + BENCH_WAIT_MS;
-    while (io->results < b->n && !bench_stop && lm_clock_mono_ms() < deadline &&
-           !io_worker_gone(io))
-        read_results(io, b, 0, 100);
-    return io->results == b->n ? 0 : -1;
 }
 
 /* ================================================================ main */
@@ -384,6 +123,7 @@ static int phase_up(phase *ph, const char *self, char *err, size_t errsz) {
     if (lm_devstack_up(&o, &ph->st, err, errsz) != 0)
         return -1;
     ph->io.procs = ph->procs;
+    ph->io.stop = &bench_stop;
     ph->io.n_procs = &ph->n_procs;
     for (char **e = environ; *e;) {
         /* LASTMILE_OVERLAP, LASTMILE_BATCH_MAX and LASTMILE_KAFKA_*
@@ -415,7 +155,7 @@ static int phase_up(phase *ph, const char *self, char *err, size_t errsz) {
     rd_kafka_conf_set(pc, "linger.ms", "5", NULL, 0);
     rd_kafka_conf_set(pc, "queue.buffering.max.messages", "1000000", NULL, 0);
     ph->io.prod = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, errsz);
-    ph->io.reader = reader_for(&ph->s, err, errsz);
+    ph->io.reader = bench_reader_new(&ph->s, err, errsz);
     return ph->io.prod && ph->io.reader ? 0 : -1;
 }
 
@@ -439,13 +179,13 @@ static void phase_down(phase *ph) {
 
 static int warm_up(phase *ph, int passthrough, const char *tag) {
     bench_leads w;
-    if (leads_make(&w, 200, tag) != 0)
+    if (bench_leads_make(&w, 200, tag) != 0)
         return -1;
     size_t before = ph->io.results;
     ph->io.results = 0;
-    double r = run_max(&ph->io, &w, passthrough);
+    double r = bench_run_max(&ph->io, &w, passthrough);
     ph->io.results = before;
-    leads_free(&w);
+    bench_leads_free(&w);
     return r > 0 ? 0 : -1;
 }
 
@@ -515,17 +255,17 @@ static void run_chain(const char *self, int floor, size_t n, bench_chain *c) {
     redis_snap r0 = {0}, r1 = {0};
     bench_leads bl;
     if (redis && warm_up(&ph, 1, floor ? "flw" : "ptw") == 0 &&
-        leads_make(&bl, n, floor ? "fl" : "pt") == 0) {
+        bench_leads_make(&bl, n, floor ? "fl" : "pt") == 0) {
         for (int h = 0; h < BENCH_HOPS; h++)
             ph.procs[h].cpu0 = bench_proc_cpu(ph.procs[h].pid);
         bench_redis_snap(redis, &r0);
-        c->rate = run_max(&ph.io, &bl, 1);
+        c->rate = bench_run_max(&ph.io, &bl, 1);
         bench_redis_snap(redis, &r1);
         for (int h = 0; h < BENCH_HOPS; h++) {
             ph.procs[h].cpu1 = bench_proc_cpu(ph.procs[h].pid);
             ph.procs[h].rss_kb = bench_proc_hwm_kb(ph.procs[h].pid);
         }
-        leads_free(&bl);
+        bench_leads_free(&bl);
         bench_redis_fig_from(&r0, &r1, (double)n, &c->redis);
     }
     bench_redis_snap_free(&r0);
@@ -578,53 +318,6 @@ static void rewrite_at_half(void *arg) {
                         "latency run; its figure says whether one ran\n");
 }
 
-/* Percentiles pct[0..np) of the leads in [from, to) with both times set,
- * each lead's value b - a (a, b: arrays of ms); how many there were. */
-static size_t span_percentiles(const int64_t *a, const int64_t *b, size_t from,
-                               size_t to, const double *pct, int np,
-                               double *out) {
-    double *v = malloc((to > from ? to - from : 1) * sizeof(double));
-    size_t n = 0;
-    for (size_t i = from; v && i < to; i++)
-        if (a[i] && b[i])
-            v[n++] = (double)(b[i] - a[i]);
-    if (v && n > 0) { /* none measured: the zeros stay */
-        lm_stats_sort(v, n);
-        for (int k = 0; k < np; k++)
-            out[k] = lm_stats_percentile(v, n, pct[k]);
-    }
-    free(v);
-    return n;
-}
-
-/* The latency run's figures: submit → first result for all its leads and
- * for each half (the bench's rewrite starts at the middle); submit →
- * decision for every lead decided; decision → first action for the leads
- * the decision gave an owner (an unassigned lead's result is its
- * decision, a disqualified one's its outcome). */
-static void latency_figures(const bench_leads *bl, bench_results *r) {
-    static const double all[3] = {50, 99, 99.9}, two[2] = {50, 99};
-    size_t m = bl->n;
-    r->n_lat =
-        span_percentiles(bl->sent_ms, bl->result_ms, 0, m, all, 3, r->lat);
-    span_percentiles(bl->sent_ms, bl->result_ms, 0, m / 2, two, 2,
-                     r->lat_halves[0]);
-    span_percentiles(bl->sent_ms, bl->result_ms, m / 2, m, two, 2,
-                     r->lat_halves[1]);
-    /* an unassigned lead's result is its decision: only the others split */
-    int64_t *acted = calloc(m ? m : 1, sizeof(int64_t));
-    for (size_t i = 0; acted && i < m; i++)
-        if (!bl->waits[i])
-            acted[i] = bl->result_ms[i];
-    if (acted) {
-        span_percentiles(bl->sent_ms, bl->decided_ms, 0, m, two, 2,
-                         r->lat_to_decision);
-        span_percentiles(bl->decided_ms, acted, 0, m, two, 2,
-                         r->lat_decision_to_action);
-    }
-    free(acted);
-}
-
 static void run_latency(phase *fl, lm_redis *redis, size_t n_leads,
                         bench_results *r) {
     size_t m = (size_t)(r->offered * 10);
@@ -635,17 +328,17 @@ static void run_latency(phase *fl, lm_redis *redis, size_t n_leads,
     fl->io.results = 0;
     bench_leads bl;
     latency_rewrite lr = {redis, bench_aof_mark_take(redis), r};
-    int made = leads_make(&bl, m, "lat") == 0;
+    int made = bench_leads_make(&bl, m, "lat") == 0;
     int paced =
-        made &&
-        run_paced(&fl->io, &bl, r->offered,
-                  bench_latency_rewrite ? rewrite_at_half : NULL, &lr) == 0;
+        made && bench_run_paced(&fl->io, &bl, r->offered,
+                                bench_latency_rewrite ? rewrite_at_half : NULL,
+                                &lr) == 0;
     r->lat_rewrites =
         bench_aof_rewrites_between(lr.at_start, bench_aof_mark_take(redis));
     if (paced)
-        latency_figures(&bl, r);
+        bench_latency_figures(&bl, r);
     if (made)
-        leads_free(&bl);
+        bench_leads_free(&bl);
 }
 
 static void scrape_workers(phase *fl, int after) {
@@ -701,10 +394,10 @@ static int run_fleet(const char *self, size_t n_leads, int64_t rate_opt,
     }
     scrape_workers(&fl, 0);
     bench_redis_snap(redis, &s0);
-    if (leads_make(&bl, n_leads, "max") != 0)
+    if (bench_leads_make(&bl, n_leads, "max") != 0)
         goto out;
-    r->rate = run_max(&fl.io, &bl, 0);
-    leads_free(&bl);
+    r->rate = bench_run_max(&fl.io, &bl, 0);
+    bench_leads_free(&bl);
     scrape_workers(&fl, 1);
     bench_redis_snap(redis, &s1);
     bench_redis_fig_from(&s0, &s1, (double)n_leads, &r->redis);
