@@ -19,7 +19,6 @@
 
 #define BENCH_WAIT_MS 600000 /* the longest wait for a phase's results */
 
-
 static const char *bench_countries[] = {"US", "DE", "GB", "IN",
                                         "BR", "JP", "FR", "CA"};
 static const char *bench_titles[] = {"CEO", "VP Sales", "Director", "Manager",
@@ -85,8 +84,6 @@ void bench_leads_free(bench_leads *b) {
     free(b->waits);
     lm_strmap_free(b->index);
 }
-
-
 
 /* A worker of the phase has exited: what it was sent will not all come
  * back, so the wait ends now (bench_procs_exited told why). */
@@ -232,7 +229,7 @@ double bench_run_max(bench_io *io, bench_leads *b, int passthrough) {
 /* Sends b's leads at `rate`; at_half (when not NULL) is called with arg
  * once half of them are sent. */
 int bench_run_paced(bench_io *io, bench_leads *b, double rate,
-                     void (*at_half)(void *), void *arg) {
+                    void (*at_half)(void *), void *arg) {
     int64_t t0 = lm_clock_mono_ms();
     for (size_t i = 0; i < b->n && !*io->stop; i++) {
         if (i % 1000 == 999 && io_worker_gone(io))
