@@ -699,6 +699,9 @@ Test(worker_followup, identify_refuses_events_it_cannot_place) {
         {"a decision without an owner", "decision", NULL},
         {"step 0 as a next touch", "next_touch.step", NULL},
         {"a touch in the year 1970", "scheduled_for_ms", NULL},
+        {"a touch_id naming step 3 for step 1", "next_touch.touch_id", NULL},
+        {"a touch_id with a suffix naming step 2", "next_touch.touch_id", NULL},
+        {"a touch_id step with a leading zero", "next_touch.touch_id", NULL},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
         decision(&d, LASTMILE__V1__DECISION_KIND__QUALIFIED, "Europe/London");
@@ -715,6 +718,11 @@ Test(worker_followup, identify_refuses_events_it_cannot_place) {
         } else if (i == 4) {
             t.t.scheduled_for_ms = 1000;
             cases[i].in = &t.ev.base;
+        } else if (i >= 5) {
+            static const char *const ids[] = {
+                LEAD ":touch:3", LEAD ":touch:2:after:x", LEAD ":touch:01"};
+            t.t.touch_id = (char *)ids[i - 5];
+            cases[i].in = &t.ev.base;
         }
         lm_recorder_reset(rec);
         cr_expect_eq(
@@ -723,6 +731,24 @@ Test(worker_followup, identify_refuses_events_it_cannot_place) {
         const char *why = lm_recorder_rejected(rec);
         cr_assert_not_null(why, "%s", cases[i].what);
         cr_expect(strstr(why, cases[i].want), "%s: %s", cases[i].what, why);
+    }
+}
+
+/* A touch_id of the step's own form is the touch's id, with or without a
+ * suffix (a cadence resumed after its account's deal: timing_account.c). */
+Test(worker_followup, identify_keeps_a_touch_id_of_its_step) {
+    static const char *const ids[] = {LEAD ":touch:1", LEAD ":touch:1:after:d"};
+    for (size_t i = 0; i < 2; i++) {
+        touch_ev t;
+        next_touch(&t, 1, NOW_MS);
+        t.t.touch_id = (char *)ids[i];
+        lm_recorder_reset(rec);
+        /* identify's refusal returns -1; handle's lm_out_reject of a lead
+           the (empty) hash does not know returns 0 */
+        cr_expect_eq(
+            lm_recorder_handle(rec, &lm_followup_worker, &t.ev.base, NOW_MS), 0,
+            "%s", ids[i]);
+        cr_expect_str_eq(lm_recorder_ident(rec)->id, ids[i]);
     }
 }
 

@@ -70,6 +70,18 @@ static const char *event_lead(const Lastmile__V1__FollowUpEvent *ev) {
     return NULL;
 }
 
+/* The step a touch_id names: the digits after "<lead>:touch:", ended by
+ * the string's end or a ':' (a suffix). -1 when there are none, more
+ * than four, a leading zero, or another character ends them. */
+static int touch_id_step(const char *s) {
+    int step = 0, n = 0;
+    if (*s == '0')
+        return -1; /* steps start at 1: no leading zero */
+    for (; *s >= '0' && *s <= '9' && n < 5; s++, n++)
+        step = step * 10 + (*s - '0');
+    return n >= 1 && n <= 4 && (*s == '\0' || *s == ':') ? step : -1;
+}
+
 static int followup_identify(void *ctx, const ProtobufCMessage *msg,
                              lm_ident *ident, char *reason, size_t reasonsz) {
     (void)ctx;
@@ -121,9 +133,18 @@ static int followup_identify(void *ctx, const ProtobufCMessage *msg,
         size_t nl = strlen(lead);
         if (tid && strncmp(tid, lead, nl) == 0 &&
             strncmp(tid + nl, ":touch:", 7) == 0 &&
-            strlen(tid) < sizeof(ident->id))
+            strlen(tid) < sizeof(ident->id)) {
+            if (touch_id_step(tid + nl + 7) != ev->next_touch->step) {
+                snprintf(reason, reasonsz,
+                         "next_touch.touch_id: \"%.80s\" names another step "
+                         "than next_touch.step %d; the id is "
+                         "\"<lead>:touch:<step>\" with an optional "
+                         "\":<suffix>\"",
+                         tid, (int)ev->next_touch->step);
+                return -1;
+            }
             lm_fmt_cat(ident->id, sizeof(ident->id), tid, NULL);
-        else {
+        } else {
             char step[LM_FMT_I64_MAX]; /* 1..1000, checked above */
             lm_fmt_i64(step, ev->next_touch->step);
             lm_fmt_cat(ident->id, sizeof(ident->id), lead, ":touch:", step,
