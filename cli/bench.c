@@ -142,6 +142,7 @@ static int phase_up(phase *ph, const char *self, char *err, size_t errsz) {
         e++;
     }
     setenv("LASTMILE_BROKERS", ph->st.brokers, 1);
+    lm_devstack_client_setenv(); /* unless the run asks for its own */
     setenv("LASTMILE_REDIS_URL", ph->st.redis_url, 1);
     setenv("LASTMILE_LOG_LEVEL", "warn", 1);
     if (lm_settings_load(&ph->s, "cli", err, errsz) != 0)

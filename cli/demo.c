@@ -350,6 +350,7 @@ int lm_cmd_demo(int argc, char **argv) {
         return LM_EXIT_FAILED;
     }
     setenv("LASTMILE_BROKERS", st.brokers, 1);
+    lm_devstack_client_setenv(); /* after demo_env_reset: always the stack's */
     setenv("LASTMILE_REDIS_URL", st.redis_url, 1);
     setenv("LASTMILE_TOPIC_PREFIX", "lastmile.", 1);
     setenv("LASTMILE_TIME_PATH", clock_path, 1);

@@ -474,10 +474,16 @@ int lm_devstack_env(const lm_devstack *st, const char *topic_prefix, char *buf,
     int n = snprintf(buf, bufsz,
                      "export LASTMILE_BROKERS=%s\n"
                      "export LASTMILE_REDIS_URL=%s\n"
-                     "export LASTMILE_TOPIC_PREFIX=%s\n",
+                     "export LASTMILE_TOPIC_PREFIX=%s\n"
+                     "export LASTMILE_KAFKA_FETCH_WAIT_MAX_MS=%s\n",
                      st->brokers, st->redis_url,
-                     topic_prefix ? topic_prefix : "lastmile.");
+                     topic_prefix ? topic_prefix : "lastmile.",
+                     LM_DEVSTACK_FETCH_WAIT_MS);
     return n > 0 && (size_t)n < bufsz ? 0 : -1;
+}
+
+void lm_devstack_client_setenv(void) {
+    setenv("LASTMILE_KAFKA_FETCH_WAIT_MAX_MS", LM_DEVSTACK_FETCH_WAIT_MS, 0);
 }
 
 int lm_devstack_load(const char *dir, lm_devstack *st, char *err,

@@ -125,6 +125,7 @@ static int stack_up(fixture *fx, int partitions, double time_scale) {
     }
     cluster_view(fx);
     setenv("LASTMILE_BROKERS", fx->st.brokers, 1);
+    lm_devstack_client_setenv(); /* the stack's clients, as the demo's */
     setenv("LASTMILE_REDIS_URL", fx->st.redis_url, 1);
     setenv("LASTMILE_TOPIC_PREFIX", topic_prefix, 1);
     setenv("LASTMILE_LOG_LEVEL", "info", 1);

@@ -129,3 +129,29 @@ Test(devstack, down_up_publish_again_decides_once, .fini = fx_teardown,
     cr_assert_eq(fixture_restack(&fx, 2, 400000), 0);
     publish_200(42, "after dev down, dev up");
 }
+
+/* The stack's client setting: exported with where it runs, and set for a
+ * process's workers unless the caller chose its own (lm_devstack.h). */
+Test(devstack, its_clients_ask_for_a_short_fetch_wait) {
+    lm_devstack s;
+    char env[1024];
+    memset(&s, 0, sizeof(s));
+    snprintf(s.brokers, sizeof(s.brokers), "127.0.0.1:1");
+    snprintf(s.redis_url, sizeof(s.redis_url), "redis://127.0.0.1:2/0");
+    cr_assert_eq(lm_devstack_env(&s, NULL, env, sizeof(env)), 0);
+    cr_expect(
+        strstr(
+            env,
+            "export LASTMILE_KAFKA_FETCH_WAIT_MAX_MS=" LM_DEVSTACK_FETCH_WAIT_MS
+            "\n"),
+        "%s", env);
+    setenv("LASTMILE_KAFKA_FETCH_WAIT_MAX_MS", "7", 1);
+    lm_devstack_client_setenv();
+    cr_expect_str_eq(getenv("LASTMILE_KAFKA_FETCH_WAIT_MAX_MS"), "7",
+                     "the caller's own value wins");
+    unsetenv("LASTMILE_KAFKA_FETCH_WAIT_MAX_MS");
+    lm_devstack_client_setenv();
+    cr_expect_str_eq(getenv("LASTMILE_KAFKA_FETCH_WAIT_MAX_MS"),
+                     LM_DEVSTACK_FETCH_WAIT_MS);
+    unsetenv("LASTMILE_KAFKA_FETCH_WAIT_MAX_MS");
+}
