@@ -182,7 +182,10 @@ typedef struct rt_cluster {
  *   on a Redis Cluster (lm_rt_cluster.c; after-writes is then after the
  *     units, before the side writes): cluster-between-units: the first
  *     unit alone is applied, then the process dies; cluster-after-side:
- *     it dies after the side writes, before WAIT and produce. */
+ *     it dies after the side writes, before WAIT and produce;
+ *   commit-lost: the first batch's commit is never sent (as an
+ *     asynchronous commit lost with the process), the next batch is
+ *     applied and acknowledged, then it dies before committing that one. */
 typedef enum rt_crash_at {
     RT_CRASH_NONE,
     RT_CRASH_AFTER_WRITES,
@@ -196,7 +199,8 @@ typedef enum rt_crash_at {
     RT_CRASH_OVERLAP_COMMITTED,
     RT_PAUSE_OVERLAP_TAKEN,
     RT_CRASH_CLUSTER_BETWEEN_UNITS,
-    RT_CRASH_CLUSTER_AFTER_SIDE
+    RT_CRASH_CLUSTER_AFTER_SIDE,
+    RT_CRASH_COMMIT_LOST
 } rt_crash_at;
 
 /* When a batch's phases ended, for the debug log (lm_rt_pipeline.c). */
@@ -276,6 +280,12 @@ struct lm_runtime {
        in flight, parked (NULL until the first); the live arrays'
        generation, in each delivery's opaque; the live batch's phases */
     int overlap;
+    /* 1 while a rebalance takes partitions away: the batch in flight is
+       committed synchronously then (lm_rt_pipeline.c) */
+    int revoking;
+    int commit_skipped; /* commit-lost: the first commit was dropped */
+    rd_kafka_queue_t *commit_queue; /* the consumer's: asynchronous commits'
+                                       results, served by its poll */
     rt_parked *parked;
     uint32_t rec_seq;
     rt_phases ph;
@@ -486,7 +496,10 @@ int rt_produce_and_wait(lm_runtime *rt, size_t first, size_t last,
 int rt_produce_start(lm_runtime *rt, size_t first, size_t last);
 int rt_produce_wait(lm_runtime *rt, int64_t deadline_ms);
 /* Commits the batch's input offsets (deferred items excluded). 0 / -1. */
-int rt_commit_batch(lm_runtime *rt);
+/* Commits the live batch's input offsets: synchronously (0 / -1), or
+ * when async, sent without waiting for the broker's answer (0 when
+ * queued; a failure is logged when it comes, by the consumer's poll). */
+int rt_commit_batch(lm_runtime *rt, int async);
 /* Seeks partitions with deferred items back to the first of them. */
 void rt_seek_back_later(lm_runtime *rt);
 /* 1 when the input partition's log ends below `next` (the topic was made

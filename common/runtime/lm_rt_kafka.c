@@ -135,9 +135,11 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                parts->cnt, rt->input_topic);
     } else {
         /* the batch in flight is finished while its partitions are still
-           ours: committed now, not redone by their next owner while its
-           outputs are still on their way */
+           ours: committed now (synchronously), not redone by their next
+           owner while its outputs are still on their way */
+        rt->revoking = 1;
         rt_inflight_settle(rt);
+        rt->revoking = 0;
         rd_kafka_assign(rk, NULL);
         atomic_store(&rt->assigned, 0);
         memset(rt->log_known, 0, sizeof(rt->log_known));
@@ -295,6 +297,9 @@ int rt_kafka_setup(lm_runtime *rt, char *err, size_t errsz) {
         return -1;
     }
     rd_kafka_poll_set_consumer(rt->consumer);
+    /* asynchronous commits post their results here: served, and their
+       callback run, by the worker's consumer poll */
+    rt->commit_queue = rd_kafka_queue_get_consumer(rt->consumer);
     if (topics_setup(rt, err, errsz) != 0)
         return -1;
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
@@ -440,7 +445,26 @@ int lm_runtime_produce_placed(lm_runtime *rt, const lm_emit_req *reqs,
     return rc;
 }
 
-int rt_commit_batch(lm_runtime *rt) {
+/* The broker's answer to an asynchronous commit (rt_commit_batch), on the
+ * consumer's poll. A commit that failed, as a synchronous one that fails,
+ * leaves its input to be redelivered and recovered: its outputs are
+ * acknowledged, so the fences and done records know it. */
+static void on_async_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                            rd_kafka_topic_partition_list_t *offsets,
+                            void *opaque) {
+    lm_runtime *rt = opaque;
+    (void)rk;
+    for (int i = 0; !err && offsets && i < offsets->cnt; i++)
+        err = offsets->elems[i].err;
+    if (!err || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+        return;
+    lm_counter_add(rt->m_errors_retriable, 1);
+    lm_log(LM_LOG_WARN, "commit_failed",
+           "commit: %s; the batch will be redelivered and recovered",
+           rd_kafka_err2str(err));
+}
+
+int rt_commit_batch(lm_runtime *rt, int async) {
     rd_kafka_topic_partition_list_t *offs =
         rd_kafka_topic_partition_list_new(8);
     for (size_t i = 0; i < rt->n_items; i++) {
@@ -455,7 +479,17 @@ int rt_commit_batch(lm_runtime *rt) {
         if (tp->offset < m->offset + 1)
             tp->offset = m->offset + 1;
     }
-    rd_kafka_resp_err_t e = rd_kafka_commit(rt->consumer, offs, 0);
+    rd_kafka_resp_err_t e;
+    if (rt->crash_at == RT_CRASH_COMMIT_LOST && rt->commit_skipped)
+        _exit(137); /* the next batch applied and acknowledged */
+    if (rt->crash_at == RT_CRASH_COMMIT_LOST && offs->cnt > 0) {
+        rt->commit_skipped = 1; /* as an asynchronous commit lost */
+        e = RD_KAFKA_RESP_ERR_NO_ERROR;
+    } else if (async && rt->commit_queue)
+        e = rd_kafka_commit_queue(rt->consumer, offs, rt->commit_queue,
+                                  on_async_commit, rt);
+    else
+        e = rd_kafka_commit(rt->consumer, offs, 0);
     rd_kafka_topic_partition_list_destroy(offs);
     if (e) {
         lm_counter_add(rt->m_errors_retriable, 1);
@@ -600,6 +634,10 @@ void rt_kafka_close(lm_runtime *rt) {
         rd_kafka_consumer_close(rt->anchor_reader);
         rd_kafka_destroy(rt->anchor_reader);
         rt->anchor_reader = NULL;
+    }
+    if (rt->commit_queue) {
+        rd_kafka_queue_destroy(rt->commit_queue);
+        rt->commit_queue = NULL;
     }
     if (rt->consumer) {
         rd_kafka_consumer_close(rt->consumer);

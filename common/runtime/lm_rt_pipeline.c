@@ -4,7 +4,8 @@
  * The order, per worker (docs/DELIVERY.md, "Overlapped batches"):
  *   EXEC N → produce N (queued, sent) → park N
  *   → take, identify, read, decide N+1 (N's deliveries in flight)
- *   → settle N: wait for its acknowledgements, commit it, free it
+ *   → settle N: wait for its acknowledgements, commit it (asynchronously:
+ *     the broker's answer is not waited for), free it
  *   → EXEC N+1 → produce N+1 → park N+1 → ...
  * N+1's reads follow N's EXEC, so they see N's writes. N+1's EXEC follows
  * N's acknowledgements: a worker known by offset keeps one fence per input
@@ -214,7 +215,14 @@ static int batch_finish(lm_runtime *rt) {
     if (rc == 0) {
         if (rt->crash_at == RT_CRASH_AFTER_PRODUCE)
             _exit(137);
-        if (rt_commit_batch(rt) == 0) {
+        /* overlapped, the next transaction need not wait for the
+           broker's answer: a commit lost in a crash only redelivers input
+           whose outputs are acknowledged (the fences and done records
+           recover it). Synchronous when stopping, losing partitions or
+           without the overlap. */
+        int async = rt->overlap && !rt->revoking && !rt->fatal &&
+                    !lm_runtime_stopping(rt);
+        if (rt_commit_batch(rt, async) == 0) {
             rt_apply_counts(rt);
             count_seen_before(rt);
         }

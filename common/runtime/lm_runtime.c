@@ -103,6 +103,7 @@ static rt_crash_at crash_at_from_env(void) {
            : strcmp(v, "cluster-between-units") == 0
                ? RT_CRASH_CLUSTER_BETWEEN_UNITS
            : strcmp(v, "cluster-after-side") == 0 ? RT_CRASH_CLUSTER_AFTER_SIDE
+           : strcmp(v, "commit-lost") == 0        ? RT_CRASH_COMMIT_LOST
                                                   : RT_CRASH_NONE;
 }
 

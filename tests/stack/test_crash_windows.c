@@ -11,10 +11,11 @@
  *     (pause-before-read-back): the read-back times out and is not called
  *     recovered; the batch is tried again and recovered once the broker is
  *     back, its outputs once;
- *   overlapped batches (LASTMILE_TEST_CRASH_AT=overlap-decided,
+ *   overlapped batches (LASTMILE_TEST_CRASH_AT=overlap-decided, commit-lost,
  *     overlap-committed; batches of 40): dead once batch N+1 is decided
  *     while N's acknowledgements are pending (N recovered, N+1 decided),
- *     or once N is committed and before N+1's transaction; N's outputs
+ *     or once N is committed and before N+1's transaction, or once N's
+ *     commit was lost (commit-lost: N+1 applied over it); N's outputs
  *     held back by the broker, then failing for good: N+1 is never
  *     applied before N is acknowledged (these two lost N's 40 leads with
  *     N+1's transaction first).
@@ -202,6 +203,20 @@ Test(crash, followup_overlap_next_decided, .fini = teardown, .timeout = 120) {
 Test(crash, fence_overlap_committed_before_next_writes, .fini = teardown,
      .timeout = 120) {
     crash_overlapped("qualification", "overlap-committed", 0);
+}
+
+/* An asynchronous commit lost: N's commit never reaches the broker, N+1
+ * is applied over it (its fences rewritten) and acknowledged, then the
+ * worker dies before committing N+1. Restarted, it is given N and N+1
+ * again: N's input, below the fence N+1 wrote, is known acknowledged and
+ * skipped; N+1's is recovered from the fence. Every output once. */
+Test(crash, fence_async_commit_lost, .fini = teardown, .timeout = 120) {
+    crash_overlapped("qualification", "commit-lost", 1);
+}
+
+/* ... and for a worker with a done record per input: both recovered. */
+Test(crash, async_commit_lost, .fini = teardown, .timeout = 120) {
+    crash_overlapped("intake", "commit-lost", 1);
 }
 
 /* The merge counter of every accepted lead, summed: HINCRBY applied twice
