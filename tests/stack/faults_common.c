@@ -54,23 +54,26 @@ void settle(market *m) {
 }
 
 /* The delivery rule, as the test's consumers saw it. Prints the figures.
- * A lead decided again (slot_freed, sla_breach) whose decision id is on
- * lastmile.followup twice fails on one Redis (timing's WATCH of the team's
- * queue refuses the second hand-out) and is printed, not asserted, on a
- * Redis Cluster, where two replicas of timing may both hand out one
- * waiting lead (docs/DELIVERY.md, "Known limits"); so are the byte-for-byte
- * copies of such decisions, and no other copy. */
+ * A waiting lead handed out twice (a slot_freed decision id on
+ * lastmile.followup twice) fails on one Redis and on a Redis Cluster (a
+ * team's freed slots are given away by one timing replica at a time:
+ * workers/timing/timing_slot.h). Another lead decided again twice (an
+ * owner deadline's reassignment, sla_breach) fails on one Redis and is
+ * printed on a cluster (docs/DELIVERY.md, "Known limits"). A record
+ * written twice byte for byte fails on both. */
 void check_once(const market *m, size_t people, size_t invalid,
                 const char *what) {
     printf("%s: submitted %zu people (+ re-submissions), %zu invalid; "
            "accepted %zu (twice: %zu), decisions %zu (twice: %zu), outcomes "
            "%zu (twice: %zu), actions %zu (id twice: %zu), dead letters %zu, "
-           "late responses %zu, responders %zu; leads decided again %zu "
-           "(decision id twice: %zu)\n",
+           "late responses %zu, responders %zu; waiting leads handed out "
+           "%zu (twice: %zu), leads reassigned %zu (decision id twice: "
+           "%zu)\n",
            what, people, invalid, m->accepted.n, m->accepted.dups,
            m->decisions.n, m->decisions.dups, m->outcomes.n, m->outcomes.dups,
            m->actions.n, m->actions.dups, m->dlq, m->late, m->responders.n,
-           m->redecided.n, m->redecided.dups);
+           m->handed_out.n, m->handed_out.dups, m->redecided.n,
+           m->redecided.dups);
     fflush(stdout);
     cr_expect_eq(m->accepted.n, people, "%s: %zu leads accepted for %zu people",
                  what, m->accepted.n, people);
@@ -87,6 +90,9 @@ void check_once(const market *m, size_t people, size_t invalid,
                  m->actions.dups);
     cr_expect_eq(m->dlq, invalid, "%s: dead letters %zu != invalid %zu", what,
                  m->dlq, invalid);
+    cr_expect_eq(m->handed_out.dups, 0,
+                 "%s: %zu waiting lead(s) handed out twice (decision id)", what,
+                 m->handed_out.dups);
     if (!m->fx->cluster)
         cr_expect_eq(m->redecided.dups, 0,
                      "%s: %zu lead(s) decided again twice (decision id)", what,
@@ -103,18 +109,10 @@ void check_once(const market *m, size_t people, size_t invalid,
         snprintf(topics + len, sizeof(topics) - len, " %s (%d)", t, n);
     }
     printf("%s: %zu records on the fleet's topics, %zu written twice byte for "
-           "byte%s, of which %zu a waiting lead handed out twice\n",
-           what, m->copies.n, m->copies.dups, topics,
-           m->copies_handed_out_twice);
-    /* on a cluster, the known limit alone: two timing replicas handing out
-       one waiting lead (docs/DELIVERY.md, "Known limits"); any other copy
-       fails, and on one Redis every copy does */
-    size_t allowed = m->fx->cluster ? m->copies_handed_out_twice : 0;
-    cr_expect_eq(m->copies.dups - allowed, 0,
-                 "%s: %zu record(s) written twice:%s (%zu a waiting lead "
-                 "handed out twice%s)",
-                 what, m->copies.dups, topics, m->copies_handed_out_twice,
-                 m->fx->cluster ? ", allowed on a cluster" : "");
+           "byte%s\n",
+           what, m->copies.n, m->copies.dups, topics);
+    cr_expect_eq(m->copies.dups, 0, "%s: %zu record(s) written twice:%s", what,
+                 m->copies.dups, topics);
 }
 
 /* Reads a whole file into a NUL-terminated malloc'd buffer (NULL if none). */

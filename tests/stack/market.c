@@ -49,6 +49,7 @@ void market_free(market *m) {
     strset_free(&m->responders);
     strset_free(&m->deals);
     strset_free(&m->redecided);
+    strset_free(&m->handed_out);
 }
 
 static const char *countries[] = {"US", "DE", "GB", "FR", "IN",
@@ -159,10 +160,10 @@ static void on_followup(void *opaque, const rd_kafka_message_t *rkm) {
     if (e && e->event_case == LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION) {
         if (e->decision->reason && *e->decision->reason) {
             m->slot_freed++; /* a lead decided again: not a new decision */
-            m->copies_handed_out_twice +=
-                m->last_was_copy &&
-                strcmp(e->decision->reason, "slot_freed") == 0;
-            ledger_add(m, &m->redecided, "decision id decided again",
+            int handed = strcmp(e->decision->reason, "slot_freed") == 0;
+            ledger_add(m, handed ? &m->handed_out : &m->redecided,
+                       handed ? "waiting lead handed out again"
+                              : "decision id decided again",
                        e->decision->decision_id ? e->decision->decision_id : "",
                        rkm);
         } else
@@ -305,8 +306,7 @@ static void on_any(void *opaque, const rd_kafka_message_t *rkm) {
              (unsigned long long)h2);
     size_t dups = cc->m->copies.dups;
     ledger_add(cc->m, &cc->m->copies, "byte for byte", id, rkm);
-    cc->m->last_was_copy = cc->m->copies.dups > dups;
-    if (cc->m->last_was_copy)
+    if (cc->m->copies.dups > dups)
         strset_add(&cc->m->dup_topics, topic);
     if (cc->fn)
         cc->fn(cc->m, rkm);

@@ -19,18 +19,18 @@ typedef struct market {
     strset outcomes;   /* lead ids with a terminal outcome */
     strset responders; /* lead ids the market answered */
     strset deals;      /* lead ids whose deal the CRM reported */
-    /* decision ids of the decisions on lastmile.followup that decide a
-       lead again (a reason: slot_freed, sla_breach; timing's) */
+    /* decision ids of the other decisions on lastmile.followup that
+       decide a lead again (reason sla_breach: timing's reassignments) */
     strset redecided;
     /* every record on every topic by its bytes ("<topic>:<hash of key and
        value>"): copies.dups counts records written twice byte for byte,
        dup_topics names their topics */
     strset copies, dup_topics;
-    /* of copies.dups, the "slot_freed" decisions: on a Redis Cluster two
-       timing replicas may hand out the same waiting lead (docs/DELIVERY.md,
-       "Known limits"), so check_once allows these there, and only these */
-    size_t copies_handed_out_twice;
-    int last_was_copy; /* the record on_any just counted was a copy */
+    /* the decision ids of the "slot_freed" decisions (a waiting lead
+       given a freed slot): each once, on one Redis and on a cluster (one
+       timing replica at a time gives a team's slots away since
+       2026-12-05: workers/timing/timing_slot.h) */
+    strset handed_out;
     /* where each record (by its bytes) and each id of the ledgers above
        was first seen (partition << 40 | offset): a record seen twice is
        printed with both places, its key, lm-id header and value */

@@ -1,20 +1,25 @@
 /* test_worker_timing_queue.c — a freed slot goes to the team's oldest
- * waiting lead (workers/timing/timing_queue.c), through the recorder.
+ * waiting lead (workers/timing/timing_queue.c, timing_slot.c), through the
+ * recorder.
  *
  * The timing worker runs with the built-in config (team na: alex.kim 60,
- * sam.ortiz 60, jordan.blake 40). Each case gives the batch-wide reads
- * (the WATCH of the queues, each team's waiting leads, each owner's load),
- * then closes leads with a REPLIED answer, and checks: the slot goes to
- * the oldest waiting lead by one QualificationDecision (reason
- * "slot_freed", id "<lead>:decision:assigned", the freeing owner), the
- * waiting lead leaves the queue and joins the owner's open set; two
- * closes in a batch take two waiting leads, never one twice; a lead that
- * took no slot (nurture), or an owner still at capacity, frees nothing; a
- * lead closed while it waited leaves the queue; the account's open count
- * falls; a slot of an overflow team takes the waiting leads of the teams
- * that overflow into it; a waiting lead of a company account that takes a
- * slot joins its account (open set, open count, its hash's account), so a
- * colleague's reply pauses it (accounts.pause_on_reply). */
+ * sam.ortiz 60, jordan.blake 40; na overflows into general). A close of a
+ * lead that held a slot announces it: one SlotFreed on lastmile.timing,
+ * keyed "team:<team>", id "<lead>:freed" (one partition per team). Each
+ * case then hands that SlotFreed to timing with its reads (the WATCH of
+ * the queues, the waiting leads of the team and of the teams overflowing
+ * into it, the owner's load and state) and checks: the slot goes to the
+ * oldest waiting lead by one QualificationDecision (reason "slot_freed",
+ * id "<lead>:decision:assigned", the freeing owner), the waiting lead
+ * leaves the queue and joins the owner's open set; a member that is not a
+ * decision is dropped and the next lead takes the slot; a lead that took
+ * no slot (nurture) announces nothing; an owner still at capacity, or
+ * away, takes none; a lead closed while it waited leaves the queue; the
+ * account's open count falls; a slot of an overflow team takes the
+ * waiting leads of the teams that overflow into it; a waiting lead of a
+ * company account that takes a slot joins its account (open set, open
+ * count, its hash's account), so a colleague's reply pauses it
+ * (accounts.pause_on_reply). */
 #include "lm_lead.h"
 #include "lm_recorder.h"
 #include "lm_sla.h"
@@ -87,42 +92,89 @@ static void pending(const char *lead_id, char *out, size_t outsz) {
 
 static char p1[512], p2[512], p3[512];
 
-/* The batch-wide reads: na's queue holds `waiting` (oldest first), and
- * alex.kim's load is `alex`; every other owner 0, other queues empty; no
- * owner has a run-time state but alex.kim AWAY (until BACK) when
- * alex_away. */
-static void give_batch_away(const char *const *waiting, size_t n_waiting,
-                            long long alex, int alex_away) {
-    size_t n = lm_recorder_plan_batch(rec, &lm_timing_worker);
-    cr_assert_gt(n, 1);
-    const lm_recorded_cmd *w = lm_recorder_batch_planned(rec, 0);
-    cr_assert_str_eq(w->argv[0], "WATCH");
-    cr_assert_eq((size_t)w->argc, 1 + lm_policy_team_count(policy),
-                 "every team's queue is watched");
-    lm_recorder_reply_str(rec, "OK");
-    for (size_t i = 1; i < n; i++) {
-        const lm_recorded_cmd *c = lm_recorder_batch_planned(rec, i);
-        if (strcmp(c->argv[0], "ZRANGE") == 0)
-            lm_recorder_reply_strs(
-                rec, strcmp(c->argv[1], QUEUE) == 0 ? n_waiting : 0, waiting);
-        else if (strcmp(c->argv[0], "HMGET") == 0) {
-            char alex_state[LM_KEY_MAX];
-            lm_sla_state_key("alex.kim", alex_state);
-            const char *away[] = {"AWAY", "0"}, *none[] = {NULL, NULL};
-            lm_recorder_reply_strs(
-                rec, 2,
-                alex_away && strcmp(c->argv[1], alex_state) == 0 ? away : none);
-        } else if (strcmp(c->argv[1], OPEN) == 0)
-            lm_recorder_reply_int(rec, alex);
-        else
-            lm_recorder_reply_int(rec, 0);
+static char announced_key[LM_KEY_MAX]; /* the last SlotFreed's key */
+
+/* The SlotFreed of this close, or NULL: checked for its key and id
+ * (caller frees). */
+static Lastmile__V1__SlotFreed *announced(void) {
+    for (size_t i = 0; i < lm_recorder_n_emits(rec); i++) {
+        const lm_recorded_emit *e = lm_recorder_emit(rec, i);
+        if (strcmp(e->topic, LM_TOPIC_TIMING) != 0)
+            continue;
+        Lastmile__V1__TimingEvent *ev =
+            (Lastmile__V1__TimingEvent *)lm_recorder_emit_unpack(
+                rec, i, &lastmile__v1__timing_event__descriptor);
+        cr_assert_not_null(ev);
+        if (ev->event_case != LASTMILE__V1__TIMING_EVENT__EVENT_SLOT_FREED) {
+            protobuf_c_message_free_unpacked(&ev->base, NULL);
+            continue;
+        }
+        Lastmile__V1__SlotFreed *f = ev->slot_freed;
+        char id[LM_ID_MAX];
+        snprintf(id, sizeof(id), "%s:freed", f->lead_id);
+        /* its overflow group's first team (the built-in config's teams
+           are all one group: a_slot_freed_is_placed_on_its_group) */
+        cr_expect(strncmp(e->key, "team:", 5) == 0 && e->key[5], "%s", e->key);
+        snprintf(announced_key, sizeof(announced_key), "%s", e->key);
+        cr_expect_str_eq(e->id, id);
+        cr_expect_eq(f->freed_at_ms, NOW_MS);
+        ev->slot_freed = NULL;
+        protobuf_c_message_free_unpacked(&ev->base, NULL);
+        return f;
     }
-    lm_recorder_begin_batch(rec, &lm_timing_worker);
+    return NULL;
 }
 
-static void give_batch(const char *const *waiting, size_t n_waiting,
-                       long long alex) {
-    give_batch_away(waiting, n_waiting, alex, 0);
+/* Hands timing the SlotFreed of (team, owner) with its reads: the queue
+ * of `team` or of a team overflowing into it named `waiting_team` holds
+ * `waiting` (oldest first), the others none; the owner's load is `load`,
+ * its state AWAY (until BACK) when away. */
+static void give_slot(const char *team, const char *owner,
+                      const char *waiting_team, const char *const *waiting,
+                      size_t n_waiting, long long load, int away) {
+    Lastmile__V1__SlotFreed f = LASTMILE__V1__SLOT_FREED__INIT;
+    Lastmile__V1__TimingEvent ev = LASTMILE__V1__TIMING_EVENT__INIT;
+    f.team = (char *)team;
+    f.owner = (char *)owner;
+    f.lead_id = "0123456789abcdef-01234567";
+    f.freed_at_ms = NOW_MS - 1000;
+    ev.event_case = LASTMILE__V1__TIMING_EVENT__EVENT_SLOT_FREED;
+    ev.slot_freed = &f;
+    /* once with no replies, to learn the plan */
+    lm_recorder_reset(rec);
+    lm_recorder_handle(rec, &lm_timing_worker, &ev.base, NOW_MS);
+    size_t n = lm_recorder_n_planned(rec);
+    cr_assert_geq(n, 4, "WATCH, a queue, the load, the state");
+    char wq[LM_KEY_MAX], state[LM_KEY_MAX];
+    lm_lead_team_queue_key(waiting_team, wq);
+    lm_sla_state_key(owner, state);
+    static char keep[16][LM_KEY_MAX + 8]; /* the plan, past the reset */
+    cr_assert_lt(n, 16);
+    for (size_t i = 0; i < n; i++) {
+        const lm_recorded_cmd *c = lm_recorder_planned(rec, i);
+        snprintf(keep[i], sizeof(keep[i]), "%s:%s", c->argv[0],
+                 c->argc > 1 ? c->argv[1] : "");
+    }
+    cr_assert(strncmp(keep[0], "WATCH:", 6) == 0, "%s", keep[0]);
+    lm_recorder_reset(rec);
+    lm_recorder_reply_str(rec, "OK");
+    for (size_t i = 1; i < n; i++) {
+        char want[LM_KEY_MAX + 8];
+        snprintf(want, sizeof(want), "ZRANGE:%s", wq);
+        if (strncmp(keep[i], "ZRANGE:", 7) == 0)
+            lm_recorder_reply_strs(
+                rec, strcmp(keep[i], want) == 0 ? n_waiting : 0, waiting);
+        else if (strncmp(keep[i], "SCARD:", 6) == 0)
+            lm_recorder_reply_int(rec, load);
+        else {
+            const char *a[] = {"AWAY", "0"}, *none[] = {NULL, NULL};
+            cr_assert_str_eq(keep[i] + 6, state, "%s", keep[i]);
+            lm_recorder_reply_strs(rec, 2, away ? a : none);
+        }
+    }
+    cr_assert_eq(lm_recorder_handle(rec, &lm_timing_worker, &ev.base, NOW_MS),
+                 0, "%s", lm_recorder_rejected(rec));
+    cr_expect_null(lm_recorder_rejected(rec));
 }
 
 /* Closes `lead` (owner alex.kim of na unless owner is NULL) with a
@@ -202,14 +254,33 @@ static int indexed(const char *cmd, const char *key, const char *last) {
     return 0;
 }
 
+#define CLOSING "0123456789abcdef-01234567"
+
+/* A close announces the slot it freed; timing gives it to the oldest
+ * waiting lead, then the next SlotFreed to the next. */
 Test(worker_timing_queue, a_freed_slot_goes_to_the_oldest_waiting_lead) {
+    close_one(CLOSING, "alex.kim", "1", NULL, NULL);
+    cr_expect(indexed("SREM", OPEN, CLOSING));
+    Lastmile__V1__SlotFreed *f = announced();
+    cr_assert_not_null(f, "the freed slot is announced");
+    cr_expect_str_eq(f->team, "na");
+    cr_expect_str_eq(f->owner, "alex.kim");
+    cr_expect_str_eq(f->lead_id, CLOSING);
+    lastmile__v1__slot_freed__free_unpacked(f, NULL);
+    cr_expect_null(freed(), "the close itself gives nothing away");
+
     pending(W1, p1, sizeof(p1));
     pending(W2, p2, sizeof(p2));
     const char *waiting[] = {p1, p2};
-    give_batch(waiting, 2, 60);
-
-    close_one("0123456789abcdef-01234567", "alex.kim", "1", NULL, NULL);
-    cr_expect(indexed("SREM", OPEN, "0123456789abcdef-01234567"));
+    give_slot("na", "alex.kim", "na", waiting, 2, 59, 0);
+    /* the owner's open set is watched with the queues: a lead
+       qualification gives alex.kim meanwhile refuses this EXEC */
+    const lm_recorded_cmd *w = lm_recorder_planned(rec, 0);
+    int watched = 0;
+    for (int a = 1; a < w->argc; a++)
+        watched +=
+            strcmp(w->argv[a], OPEN) == 0 || strcmp(w->argv[a], QUEUE) == 0;
+    cr_expect_eq(watched, 2, "WATCH of na's queue and alex.kim's set");
     Lastmile__V1__QualificationDecision *d = freed();
     cr_assert_not_null(d, "the freed slot was given");
     cr_expect_str_eq(d->lead_id, W1, "the oldest first");
@@ -231,75 +302,138 @@ Test(worker_timing_queue, a_freed_slot_goes_to_the_oldest_waiting_lead) {
         lm_recorder_counted(rec, "lastmile_routed_total", "how=\"slot_freed\""),
         1);
 
-    /* a second close in the batch: the next waiting lead, not W1 again */
-    close_one("0123456789abcdef-01234568", "alex.kim", "1", NULL, NULL);
+    /* the next SlotFreed of na (the next batch: one per team a batch)
+       reads the queue W1 left */
+    const char *rest[] = {p2};
+    give_slot("na", "alex.kim", "na", rest, 1, 59, 0);
     d = freed();
     cr_assert_not_null(d);
     cr_expect_str_eq(d->lead_id, W2);
     lastmile__v1__qualification_decision__free_unpacked(d, NULL);
 
-    /* the queue read for the batch is used up: nothing more to give */
-    close_one("0123456789abcdef-01234569", "alex.kim", "1", NULL, NULL);
+    /* nobody waits: the slot stays free */
+    give_slot("na", "alex.kim", "na", NULL, 0, 59, 0);
     cr_expect_null(freed());
+    cr_expect_eq(lm_recorder_counted(rec, "lastmile_slot_freed_kept_total",
+                                     "why=\"none_waiting\""),
+                 1);
+}
+
+/* Its key and tag are its overflow group's: na and general (na overflows
+ * into general) share one partition and never share a batch, so a slot of
+ * general and one of na never take one waiting lead of na twice. Its id is
+ * the closing lead's. */
+Test(worker_timing_queue, a_slot_freed_is_placed_on_its_group) {
+    close_in("general", CLOSING, "casey.ng", "1", NULL, NULL);
+    Lastmile__V1__SlotFreed *g = announced();
+    cr_assert_not_null(g);
+    lastmile__v1__slot_freed__free_unpacked(g, NULL);
+    char general_key[LM_KEY_MAX];
+    snprintf(general_key, sizeof(general_key), "%s", announced_key);
+    close_one(CLOSING, "alex.kim", "1", NULL, NULL);
+    g = announced();
+    cr_assert_not_null(g);
+    lastmile__v1__slot_freed__free_unpacked(g, NULL);
+    cr_expect_str_eq(announced_key, general_key, "one partition");
+
+    Lastmile__V1__SlotFreed f = LASTMILE__V1__SLOT_FREED__INIT;
+    Lastmile__V1__TimingEvent ev = LASTMILE__V1__TIMING_EVENT__INIT;
+    f.team = "na";
+    f.owner = "alex.kim";
+    f.lead_id = CLOSING;
+    ev.event_case = LASTMILE__V1__TIMING_EVENT__EVENT_SLOT_FREED;
+    ev.slot_freed = &f;
+    lm_recorder_reset(rec);
+    lm_recorder_handle(rec, &lm_timing_worker, &ev.base, NOW_MS);
+    cr_expect_str_eq(lm_recorder_ident(rec)->tag, general_key,
+                     "the tag is the key");
+    cr_expect_str_eq(lm_recorder_ident(rec)->id, CLOSING ":freed");
+    f.team = "";
+    lm_recorder_reset(rec);
+    cr_expect_eq(lm_recorder_handle(rec, &lm_timing_worker, &ev.base, NOW_MS),
+                 -1);
+    cr_expect(lm_recorder_rejected(rec) &&
+                  strstr(lm_recorder_rejected(rec), "slot_freed.team"),
+              "%s", lm_recorder_rejected(rec));
+}
+
+/* A member that is not a decision qualification queued is dropped, and
+ * the next waiting lead takes the slot. */
+Test(worker_timing_queue, a_member_that_is_no_decision_is_dropped) {
+    pending(W1, p1, sizeof(p1));
+    const char *waiting[] = {"not a decision", p1};
+    give_slot("na", "alex.kim", "na", waiting, 2, 59, 0);
+    cr_expect(indexed("ZREM", QUEUE, "not a decision"));
+    cr_expect_eq(
+        lm_recorder_counted(rec, "lastmile_unassigned_dropped_total", NULL), 1);
+    Lastmile__V1__QualificationDecision *d = freed();
+    cr_assert_not_null(d);
+    cr_expect_str_eq(d->lead_id, W1);
+    lastmile__v1__qualification_decision__free_unpacked(d, NULL);
+}
+
+/* An owner the decisions file no longer names gives nothing away. */
+Test(worker_timing_queue, a_slot_of_an_owner_not_configured_gives_nothing) {
+    pending(W1, p1, sizeof(p1));
+    Lastmile__V1__SlotFreed f = LASTMILE__V1__SLOT_FREED__INIT;
+    Lastmile__V1__TimingEvent ev = LASTMILE__V1__TIMING_EVENT__INIT;
+    f.team = "na";
+    f.owner = "gone.away";
+    f.lead_id = CLOSING;
+    ev.event_case = LASTMILE__V1__TIMING_EVENT__EVENT_SLOT_FREED;
+    ev.slot_freed = &f;
+    lm_recorder_reset(rec);
+    cr_expect_eq(lm_recorder_handle(rec, &lm_timing_worker, &ev.base, NOW_MS),
+                 0);
+    cr_expect_null(freed());
+    cr_expect_eq(lm_recorder_counted(rec, "lastmile_slot_freed_kept_total",
+                                     "why=\"not_configured\""),
+                 1);
 }
 
 Test(worker_timing_queue, a_lead_without_a_slot_frees_nothing) {
-    pending(W1, p1, sizeof(p1));
-    const char *waiting[] = {p1};
-    give_batch(waiting, 1, 60);
-    close_one("0123456789abcdef-01234567", "alex.kim", "0", NULL, NULL);
-    cr_expect_null(freed(), "a nurture lead held no slot");
+    close_one(CLOSING, "alex.kim", "0", NULL, NULL);
+    cr_expect_null(announced(), "a nurture lead held no slot");
     cr_expect_null(lm_recorder_emit_on(rec, LM_TOPIC_FOLLOWUP));
-    cr_expect(!indexed("ZREM", QUEUE, p1), "W1 still waits");
 }
 
 Test(worker_timing_queue, an_owner_still_at_capacity_takes_none) {
     pending(W1, p1, sizeof(p1));
     const char *waiting[] = {p1};
-    give_batch(waiting, 1, 62); /* over after a capacity cut to 60 */
-    close_one("0123456789abcdef-01234567", "alex.kim", "1", NULL, NULL);
-    cr_expect_null(freed(), "61 open leads of 60 after the close");
+    give_slot("na", "alex.kim", "na", waiting, 1, 60, 0);
+    cr_expect_null(freed(), "60 open leads of 60 after the close");
+    cr_expect(!indexed("ZREM", QUEUE, p1), "W1 still waits");
+    cr_expect_eq(lm_recorder_counted(rec, "lastmile_slot_freed_kept_total",
+                                     "why=\"at_capacity\""),
+                 1);
 }
 
 Test(worker_timing_queue, an_away_owner_takes_none) {
     pending(W1, p1, sizeof(p1));
     const char *waiting[] = {p1};
-    give_batch_away(waiting, 1, 60, 1);
-    close_one("0123456789abcdef-01234567", "alex.kim", "1", NULL, NULL);
-    cr_expect(indexed("SREM", OPEN, "0123456789abcdef-01234567"));
+    give_slot("na", "alex.kim", "na", waiting, 1, 59, 1);
     cr_expect_null(freed(), "alex.kim is AWAY: W1 waits for an owner at work");
     cr_expect(!indexed("ZREM", QUEUE, p1), "W1 still waits");
 }
 
 Test(worker_timing_queue, a_lead_closed_while_waiting_leaves_the_queue) {
     pending(W1, p1, sizeof(p1));
-    pending(W3, p3, sizeof(p3));
-    const char *waiting[] = {p1, p3};
-    give_batch(waiting, 2, 60);
     /* W1 itself answers while it waits: no owner, its pending decision */
     close_one(W1, NULL, "0", p1, "acme.com");
     cr_expect(indexed("ZREM", QUEUE, p1));
+    cr_expect_null(announced());
     cr_expect_null(freed());
     cr_expect(indexed("HINCRBY", "lm:{acct:acme.com}", "-1"),
               "the account has one open lead fewer");
-    /* and a slot freed after that goes to W3, not to the closed W1 */
-    close_one("0123456789abcdef-01234567", "alex.kim", "1", NULL, NULL);
-    Lastmile__V1__QualificationDecision *d = freed();
-    cr_assert_not_null(d);
-    cr_expect_str_eq(d->lead_id, W3);
-    lastmile__v1__qualification_decision__free_unpacked(d, NULL);
 }
 
 /* Issue 16, reduction 3: the queue's member is the decision's only copy.
  * A waiting lead (stage "unassigned") that closes leaves the queue by one
  * EVAL on the queue's key that removes the members scored with its
- * decided_at whose first bytes are its packed decision id; it leaves this
- * batch's heads too, so a slot freed after it goes to the next lead. */
+ * decided_at whose first bytes are its packed decision id. */
 Test(worker_timing_queue, a_waiting_lead_leaves_the_queue_by_score_and_id) {
     pending(W1, p1, sizeof(p1));
     pending(W3, p3, sizeof(p3));
-    const char *waiting[] = {p1, p3};
-    give_batch(waiting, 2, 60);
     lm_recorder_reset(rec);
     Lastmile__V1__LeadResponse r = LASTMILE__V1__LEAD_RESPONSE__INIT;
     Lastmile__V1__TimingEvent ev = LASTMILE__V1__TIMING_EVENT__INIT;
@@ -337,12 +471,7 @@ Test(worker_timing_queue, a_waiting_lead_leaves_the_queue_by_score_and_id) {
               "by the first bytes of its member");
     cr_expect(memcmp(p3, e->argv[6], e->lens[6]) != 0, "not W3's");
     cr_expect_null(freed());
-    /* a slot freed after that goes to W3, not to the closed W1 */
-    close_one("0123456789abcdef-01234567", "alex.kim", "1", NULL, NULL);
-    Lastmile__V1__QualificationDecision *d = freed();
-    cr_assert_not_null(d);
-    cr_expect_str_eq(d->lead_id, W3);
-    lastmile__v1__qualification_decision__free_unpacked(d, NULL);
+    cr_expect_null(announced());
 }
 
 /* The decision a slot_freed assignment emits is the one qualification
@@ -351,8 +480,7 @@ Test(worker_timing_queue, a_waiting_lead_leaves_the_queue_by_score_and_id) {
 Test(worker_timing_queue, an_assigned_lead_keeps_its_decision_exactly) {
     pending(W1, p1, sizeof(p1));
     const char *waiting[] = {p1};
-    give_batch(waiting, 1, 60);
-    close_one("0123456789abcdef-01234567", "alex.kim", "1", NULL, NULL);
+    give_slot("na", "alex.kim", "na", waiting, 1, 59, 0);
     Lastmile__V1__QualificationDecision *d = freed();
     cr_assert_not_null(d);
     Lastmile__V1__QualificationDecision *q =
@@ -378,11 +506,14 @@ Test(worker_timing_queue, an_assigned_lead_keeps_its_decision_exactly) {
 Test(worker_timing_queue, a_slot_of_the_overflow_team_takes_its_waiting_leads) {
     /* na overflows into general (the built-in config); general's queue is
        empty, na's has W1: a slot freed in general goes to W1 */
+    close_in("general", CLOSING, "casey.ng", "1", NULL, NULL);
+    Lastmile__V1__SlotFreed *f = announced();
+    cr_assert_not_null(f);
+    cr_expect_str_eq(f->team, "general");
+    lastmile__v1__slot_freed__free_unpacked(f, NULL);
     pending(W1, p1, sizeof(p1));
     const char *waiting[] = {p1};
-    give_batch(waiting, 1, 60);
-    close_in("general", "0123456789abcdef-01234567", "casey.ng", "1", NULL,
-             NULL);
+    give_slot("general", "casey.ng", "na", waiting, 1, 0, 0);
     Lastmile__V1__QualificationDecision *d = freed();
     cr_assert_not_null(d, "the waiting lead of na takes general's slot");
     cr_expect_str_eq(d->lead_id, W1);
@@ -404,8 +535,7 @@ Test(worker_timing_queue, an_assigned_waiting_lead_joins_its_account) {
     pending_at(W1, "acme.com", p1, sizeof(p1));
     pending_at(W2, "gmail.com", p2, sizeof(p2));
     const char *waiting[] = {p1, p2};
-    give_batch(waiting, 2, 60);
-    close_one("0123456789abcdef-01234567", "alex.kim", "1", NULL, NULL);
+    give_slot("na", "alex.kim", "na", waiting, 2, 59, 0);
     Lastmile__V1__QualificationDecision *d = freed();
     cr_assert_not_null(d);
     cr_expect_str_eq(d->lead_id, W1);
@@ -432,7 +562,8 @@ Test(worker_timing_queue, an_assigned_waiting_lead_joins_its_account) {
                           "pause_on_reply is off");
 
     /* W2 (free mail) takes the next slot and joins no account */
-    close_one("0123456789abcdef-01234568", "alex.kim", "1", NULL, NULL);
+    const char *rest[] = {p2};
+    give_slot("na", "alex.kim", "na", rest, 1, 59, 0);
     d = freed();
     cr_assert_not_null(d);
     cr_expect_str_eq(d->lead_id, W2);
@@ -478,8 +609,7 @@ Test(worker_timing_queue, a_joining_lead_asks_whether_a_deal_is_live) {
     reinit_pausing();
     pending_at(W1, "acme.com", p1, sizeof(p1));
     const char *waiting[] = {p1};
-    give_batch(waiting, 1, 60);
-    close_one("0123456789abcdef-01234567", "alex.kim", "1", NULL, NULL);
+    give_slot("na", "alex.kim", "na", waiting, 1, 59, 0);
     Lastmile__V1__QualificationDecision *d = freed();
     cr_assert_not_null(d);
     lastmile__v1__qualification_decision__free_unpacked(d, NULL);

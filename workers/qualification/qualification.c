@@ -11,8 +11,9 @@
  * cannot both take an owner's last slot: the watched set changed, so the
  * later EXEC is refused and that batch is decided again from fresh loads
  * (capacity is a hard limit, docs/ROUTING.md). timing-adjust releases the
- * load (SREM) when the lead closes, and gives the freed slot to the team's
- * oldest unassigned lead (workers/timing/timing_queue.c). The round-robin
+ * load (SREM) when the lead closes and announces the freed slot, which it
+ * then gives to the team's oldest unassigned lead, one team's slots at a
+ * time (workers/timing/timing_slot.c). The round-robin
  * counters are the process's own: they only say where the search for an
  * owner with room starts. */
 #include "qualification.h"
@@ -272,7 +273,7 @@ static int qual_handle(void *ctx, const lm_msg *m, lm_out *out) {
     ev.event_case = LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION;
     ev.decision = &d;
     if (rt.unassigned) {
-        /* what timing emits once an owner has room (timing_queue.c) */
+        /* what timing emits once an owner has room (timing_slot.c) */
         Lastmile__V1__QualificationDecision pending = d;
         char pid[LM_ID_MAX];
         lm_fmt_cat(pid, sizeof(pid), l->lead_id, ":decision:assigned", NULL);

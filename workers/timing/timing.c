@@ -9,6 +9,7 @@
 #include "timing_migrate.h"
 #include "timing_owner.h"
 #include "timing_queue.h"
+#include "timing_slot.h"
 
 #include "lm_fmt.h"
 #include "lm_hash.h"
@@ -140,12 +141,11 @@ static int timing_init(void *ctx, const lm_settings *s, char *err,
     if (!c->policy)
         return -1;
     c->learn_split = timing_learn_split(s->redis_url);
-    return timing_queue_init(&c->queue, c->policy, err, errsz);
+    return 0;
 }
 
 static void timing_fini(void *ctx) {
     timing_ctx *c = ctx;
-    timing_queue_free(&c->queue);
     lm_policy_free(c->policy);
     c->policy = NULL;
 }
@@ -160,6 +160,9 @@ static int timing_identify(void *ctx, const ProtobufCMessage *msg,
     if (timing_account_event(ev)) /* pause_on_reply: timing_account.c */
         return timing_account_identify(ev->timer_fired, ident, reason,
                                        reasonsz);
+    if (timing_slot_event(ev)) /* a freed slot: timing_slot.c */
+        return timing_slot_identify(((timing_ctx *)ctx)->policy, ev->slot_freed,
+                                    ident, reason, reasonsz);
     const char *lead = timing_lead(ev);
     if (!lead) {
         snprintf(reason, reasonsz,
@@ -215,15 +218,6 @@ static int timing_identify(void *ctx, const ProtobufCMessage *msg,
     return 0;
 }
 
-/* The unassigned queues and owner loads (timing_queue.c). */
-static int timing_plan_batch(void *ctx, lm_plan *p) {
-    return timing_queue_plan_batch(&((timing_ctx *)ctx)->queue, p);
-}
-
-static void timing_begin_batch(void *ctx, const lm_reads *reads) {
-    timing_queue_begin_batch(&((timing_ctx *)ctx)->queue, reads);
-}
-
 static int timing_plan(void *ctx, const ProtobufCMessage *msg,
                        const lm_ident *ident, int64_t now_ms, lm_plan *p) {
     (void)ident;
@@ -234,6 +228,8 @@ static int timing_plan(void *ctx, const ProtobufCMessage *msg,
     if (timing_owner_plan_alone(ev, p, &rc) ||
         timing_account_plan_alone(ev, p, &rc))
         return rc;
+    if (timing_slot_event(ev))
+        return timing_slot_plan(((timing_ctx *)ctx)->policy, ev->slot_freed, p);
     char key[LM_KEY_MAX];
     lm_lead_key(timing_lead(ev), key);
     /* a response also reads the slot of the touch it answers */
@@ -369,7 +365,7 @@ int lm_timing_close_lead(timing_ctx *c, const lm_msg *m, lm_out *out,
                             field(m, R_STAGE, NULL),
                             field(m, R_DECIDED, NULL)};
     ql.pending = field(m, R_PENDING, &ql.pending_len);
-    if (timing_queue_release(&c->queue, m, &ql, out) != 0)
+    if (timing_queue_release(c->policy, m, &ql, out) != 0)
         return -1;
     if (success) /* the answered touch's slot learns a success */
         timing_learn_record(c->policy, m, out, 1);
@@ -491,6 +487,8 @@ static int timing_handle(void *ctx, const lm_msg *m, lm_out *out) {
         return timing_owner_handle(c->policy, c->clock_skew_ms, m, out, ev);
     if (timing_account_event(ev))
         return timing_account_handle(c, m, out, ev->timer_fired);
+    if (timing_slot_event(ev))
+        return timing_slot_handle(c->policy, m, out, ev->slot_freed);
     const char *status = field(m, R_STATUS, NULL);
     if (status && strcmp(status, "open") == 0)
         lm_lead_record_wait(out, timing_lead(ev), "timing", m->wait_ms,
@@ -551,8 +549,6 @@ const lm_worker lm_timing_worker = {
     .ctx = &timing_state,
     .identify = timing_identify,
     .plan = timing_plan,
-    .plan_batch = timing_plan_batch,
-    .begin_batch = timing_begin_batch,
     .handle = timing_handle,
     .fire_timer = timing_fire_timer,
     .init = timing_init,

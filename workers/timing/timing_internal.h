@@ -23,7 +23,6 @@
 typedef struct timing_ctx {
     lm_policy *policy;
     int64_t clock_skew_ms; /* LM_TIMING_CLOCK_SKEW_REAL_MS, simulated */
-    timing_queue queue;    /* freed slots to waiting leads (timing_queue.c) */
     int learn_split;       /* on a Redis Cluster: learned counts read per level
                               (timing_learn.h) */
 } timing_ctx;

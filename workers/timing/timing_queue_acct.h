@@ -6,7 +6,7 @@
  * account's open leads (lm:{acct:<domain>}:open, where
  * accounts.pause_on_reply finds the colleagues to pause), raises the
  * account's open count and writes the lead hash's account; a lead that
- * waits unassigned gets none of these until it has an owner. timing_queue
+ * waits unassigned gets none of these until it has an owner. timing_slot
  * calls this where it gives such a lead a freed slot, so the same writes
  * go into the same outputs (one transaction) as the assignment.
  *
