@@ -66,13 +66,13 @@ void check_once(const market *m, size_t people, size_t invalid,
     printf("%s: submitted %zu people (+ re-submissions), %zu invalid; "
            "accepted %zu (twice: %zu), decisions %zu (twice: %zu), outcomes "
            "%zu (twice: %zu), actions %zu (id twice: %zu), dead letters %zu, "
-           "late responses %zu, responders %zu; waiting leads handed out "
-           "%zu (twice: %zu), leads reassigned %zu (decision id twice: "
-           "%zu)\n",
+           "late responses %zu, responders %zu; leads that waited for an "
+           "owner %zu, handed out %zu (twice: %zu), leads reassigned %zu "
+           "(decision id twice: %zu)\n",
            what, people, invalid, m->accepted.n, m->accepted.dups,
            m->decisions.n, m->decisions.dups, m->outcomes.n, m->outcomes.dups,
            m->actions.n, m->actions.dups, m->dlq, m->late, m->responders.n,
-           m->handed_out.n, m->handed_out.dups, m->redecided.n,
+           m->unassigned, m->handed_out.n, m->handed_out.dups, m->redecided.n,
            m->redecided.dups);
     fflush(stdout);
     cr_expect_eq(m->accepted.n, people, "%s: %zu leads accepted for %zu people",
