@@ -159,7 +159,7 @@ static void on_followup(void *opaque, const rd_kafka_message_t *rkm) {
         lastmile__v1__follow_up_event__unpack(NULL, rkm->len, rkm->payload);
     if (e && e->event_case == LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION) {
         if (e->decision->reason && *e->decision->reason) {
-            m->slot_freed++; /* a lead decided again: not a new decision */
+            /* a lead decided again: not a new decision */
             int handed = strcmp(e->decision->reason, "slot_freed") == 0;
             ledger_add(m, handed ? &m->handed_out : &m->redecided,
                        handed ? "waiting lead handed out again"

@@ -40,9 +40,9 @@ typedef struct market {
     size_t n_won, n_lost; /* deals the CRM reported won / lost */
     long long won_cents;  /* their value */
     size_t n_converted_outcomes, n_lost_outcomes;
-    /* decisions that left a lead unassigned (a full team), and the later
-       "slot_freed" decisions that gave it an owner (not in decisions) */
-    size_t unassigned, slot_freed;
+    /* decisions that left a lead unassigned (a full team); the later
+       "slot_freed" decisions that gave it an owner are handed_out */
+    size_t unassigned;
     size_t holding; /* decisions that gave a QUALIFIED lead an owner: the
                        ones that take a slot (nurture takes none) */
     double respond_share;
