@@ -445,23 +445,26 @@ int lm_runtime_produce_placed(lm_runtime *rt, const lm_emit_req *reqs,
     return rc;
 }
 
-/* The broker's answer to an asynchronous commit (rt_commit_batch), on the
- * consumer's poll. A commit that failed, as a synchronous one that fails,
- * leaves its input to be redelivered and recovered: its outputs are
- * acknowledged, so the fences and done records know it. */
-static void on_async_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                            rd_kafka_topic_partition_list_t *offsets,
-                            void *opaque) {
-    lm_runtime *rt = opaque;
-    (void)rk;
-    for (int i = 0; !err && offsets && i < offsets->cnt; i++)
-        err = offsets->elems[i].err;
-    if (!err || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
-        return;
+/* A commit that failed, synchronous or not, leaves its input to be
+ * redelivered and recovered: its outputs are acknowledged, so the fences
+ * and done records know it. */
+static void commit_failed(lm_runtime *rt, rd_kafka_resp_err_t err) {
     lm_counter_add(rt->m_errors_retriable, 1);
     lm_log(LM_LOG_WARN, "commit_failed",
            "commit: %s; the batch will be redelivered and recovered",
            rd_kafka_err2str(err));
+}
+
+/* The broker's answer to an asynchronous commit (rt_commit_batch), on the
+ * consumer's poll. */
+static void on_async_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                            rd_kafka_topic_partition_list_t *offsets,
+                            void *opaque) {
+    (void)rk;
+    for (int i = 0; !err && offsets && i < offsets->cnt; i++)
+        err = offsets->elems[i].err;
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        commit_failed(opaque, err);
 }
 
 int rt_commit_batch(lm_runtime *rt, int async) {
@@ -492,10 +495,7 @@ int rt_commit_batch(lm_runtime *rt, int async) {
         e = rd_kafka_commit(rt->consumer, offs, 0);
     rd_kafka_topic_partition_list_destroy(offs);
     if (e) {
-        lm_counter_add(rt->m_errors_retriable, 1);
-        lm_log(LM_LOG_WARN, "commit_failed",
-               "commit: %s; the batch will be redelivered and recovered",
-               rd_kafka_err2str(e));
+        commit_failed(rt, e);
         return -1;
     }
     return 0;
