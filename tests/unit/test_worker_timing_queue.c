@@ -574,8 +574,9 @@ Test(worker_timing_queue, an_assigned_waiting_lead_joins_its_account) {
     cr_expect(!indexed("HSET", key, "gmail.com"));
 }
 
-/* Timing again, on the shipped config with accounts.pause_on_reply on. */
-static void reinit_pausing(void) {
+/* Timing again, on the shipped config with `from` written as `to` (the
+ * same length). */
+static void reinit_shipped(const char *from, const char *to) {
     lm_timing_worker.fini(lm_timing_worker.ctx);
     FILE *in = fopen(LM_SOURCE_DIR "/config/decisions.yaml", "r");
     cr_assert_not_null(in);
@@ -583,9 +584,10 @@ static void reinit_pausing(void) {
     size_t n = fread(text, 1, sizeof(text) - 1, in);
     fclose(in);
     text[n] = '\0';
-    char *at = strstr(text, "pause_on_reply: false");
-    cr_assert_not_null(at, "the shipped config has pause_on_reply: false");
-    memcpy(at, "pause_on_reply:  true", 21);
+    char *at = strstr(text, from);
+    cr_assert_not_null(at, "the shipped config has \"%s\"", from);
+    cr_assert_eq(strlen(from), strlen(to));
+    memcpy(at, to, strlen(to));
     char path[] = "/tmp/lm_test_queue_XXXXXX";
     int fd = mkstemp(path);
     cr_assert_geq(fd, 0);
@@ -606,7 +608,7 @@ static void reinit_pausing(void) {
  * assignment (its handling holds the lead when a colleague's deal is
  * already live: test_worker_timing_account); without, none (above). */
 Test(worker_timing_queue, a_joining_lead_asks_whether_a_deal_is_live) {
-    reinit_pausing();
+    reinit_shipped("pause_on_reply: false", "pause_on_reply:  true");
     pending_at(W1, "acme.com", p1, sizeof(p1));
     const char *waiting[] = {p1};
     give_slot("na", "alex.kim", "na", waiting, 1, 59, 0);
@@ -621,4 +623,22 @@ Test(worker_timing_queue, a_joining_lead_asks_whether_a_deal_is_live) {
     cr_assert_not_null(j, "account_join of W1");
     cr_expect_str_eq(j->topic, LM_TOPIC_TIMING);
     cr_expect_str_eq(j->key, W1);
+}
+
+/* Teams no overflow link joins are groups of their own: with
+ * enterprise's "overflow: na" taken out, enterprise's freed slots go to
+ * one partition and na's (na, general and the rest) to another. */
+Test(worker_timing_queue, teams_no_overflow_joins_announce_apart) {
+    reinit_shipped("    overflow: na\n", "                \n");
+    close_in("enterprise", CLOSING, "morgan.lee", "1", NULL, NULL);
+    Lastmile__V1__SlotFreed *f = announced();
+    cr_assert_not_null(f);
+    lastmile__v1__slot_freed__free_unpacked(f, NULL);
+    cr_expect_str_eq(announced_key, "team:enterprise");
+    close_one(CLOSING, "alex.kim", "1", NULL, NULL);
+    f = announced();
+    cr_assert_not_null(f);
+    lastmile__v1__slot_freed__free_unpacked(f, NULL);
+    cr_expect_str_eq(announced_key, "team:na",
+                     "na's group, named by its first");
 }

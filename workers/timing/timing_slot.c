@@ -64,7 +64,8 @@ int timing_slot_identify(const lm_policy *p, const Lastmile__V1__SlotFreed *s,
                  LM_POLICY_OWNER_MAX - 1);
         return -1;
     }
-    if (!s->lead_id || lm_lead_tag(s->lead_id, ident->tag) != 0) {
+    char lead_tag[LM_PERSON_MAX]; /* checks the id; the tag is the group's */
+    if (!s->lead_id || lm_lead_tag(s->lead_id, lead_tag) != 0) {
         snprintf(reason, reasonsz,
                  "slot_freed.lead_id: \"%.40s\" is not a lead id issued by "
                  "lastmile",
