@@ -434,6 +434,9 @@ Test(runtime, same_lead_twice_in_a_batch, .fini = teardown, .timeout = 180) {
     n_slots_freed = 0;
     reader_drain(tr, 1000, on_timing_event, NULL);
     reader_free(tr);
+    /* each sale frees at most its lead's slot (nurture leads hold none) */
+    cr_expect_leq(n_slots_freed, ft.n, "%zu slots freed by %zu sales",
+                  n_slots_freed, ft.n);
     size_t inputs = 3 * ft.n + n_slots_freed;
     int64_t committed = -1, deadline = fixture_mono_ms() + fixture_ms(30000);
     while ((committed = committed_offset("timing", "timing")) <
