@@ -70,6 +70,31 @@ int lm_sla_payload_parse(const char *payload, size_t len, int *level, int *step,
     return 0;
 }
 
+int lm_sla_reassign_id(const char *lead_id, int64_t n, char *out,
+                       size_t outsz) {
+    int w = snprintf(out, outsz, "%s" LM_SLA_REASSIGN_INFIX "%lld", lead_id,
+                     (long long)n);
+    return n >= 1 && w > 0 && (size_t)w < outsz ? 0 : -1;
+}
+
+int64_t lm_sla_reassign_number(const char *decision_id, const char *lead_id) {
+    size_t lead_len = strlen(lead_id), infix = strlen(LM_SLA_REASSIGN_INFIX);
+    if (!decision_id || strncmp(decision_id, lead_id, lead_len) != 0 ||
+        strncmp(decision_id + lead_len, LM_SLA_REASSIGN_INFIX, infix) != 0)
+        return -1;
+    const char *s = decision_id + lead_len + infix;
+    size_t digits = strlen(s);
+    if (digits == 0 || digits > LM_SLA_REASSIGN_DIGITS || s[0] == '0')
+        return -1;
+    int64_t n = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        n = n * 10 + (*s - '0');
+    }
+    return n;
+}
+
 void lm_sla_stat_field(const char *what, const char *team, const char *owner,
                        char out[LM_SLA_STAT_FIELD_MAX]) {
     lm_fmt_cat(out, LM_SLA_STAT_FIELD_MAX, what, "|", team ? team : "", "|",

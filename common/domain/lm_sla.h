@@ -88,6 +88,19 @@ int lm_sla_payload_parse(const char *payload, size_t len, int *level, int *step,
                          char *action_id, size_t actionsz, char *owner,
                          size_t ownersz);
 
+/* A reassignment's decision id, "<lead>:decision:<n>": the lead's n-th
+ * reassignment (n >= 1), made by timing. followup names the new owner's
+ * step "<action>:r<n>" from it, so the step's id follows from the
+ * decision it answers, not from the lead hash it reads later, where a
+ * later reassignment may have counted on. lm_sla_reassign_id writes it
+ * into out: 0, or -1 when it does not fit outsz. lm_sla_reassign_number
+ * reads n back: -1 when decision_id is not such an id of lead_id (no
+ * leading zero, at most LM_SLA_REASSIGN_DIGITS digits). */
+#define LM_SLA_REASSIGN_INFIX  ":decision:"
+#define LM_SLA_REASSIGN_DIGITS 9
+int lm_sla_reassign_id(const char *lead_id, int64_t n, char *out, size_t outsz);
+int64_t lm_sla_reassign_number(const char *decision_id, const char *lead_id);
+
 /* The stats field "<what>|<team>|<owner>" into out. */
 void lm_sla_stat_field(const char *what, const char *team, const char *owner,
                        char out[LM_SLA_STAT_FIELD_MAX]);

@@ -49,10 +49,8 @@ void settle(market *m);
 
 /* The delivery rule (each lead accepted, decided and closed once, no
  * action twice, `invalid` dead letters, no off-hours touch, no record
- * written twice), as the test's consumers saw it; cr_expect on each;
- * prints the figures. On a Redis Cluster a lead reassigned twice by an
- * owner deadline (one decision id) is printed, not failed: the known
- * limit of docs/DELIVERY.md. */
+ * written twice), as the test's consumers saw it; cr_expect on each, on
+ * one Redis and on a Redis Cluster alike; prints the figures. */
 void check_once(const market *m, size_t people, size_t invalid,
                 const char *what);
 

@@ -18,10 +18,16 @@
  *     recorded in the owner's state hash; the deadline that passes is not a
  *     reminder but a reassignment at once, then the escalation;
  *   owners.done_stops_the_chain: the owner reports DONE on lastmile.timing
- *     before the deadline: no reminder, no reassignment, no escalation.
+ *     before the deadline: no reminder, no reassignment, no escalation;
+ *   owners.a_superseded_reassignment_gives_nothing_away: followup is down
+ *     when the call is reassigned; the lead then replies and the hand-off
+ *     is reassigned too. Restarted, followup finds both decisions: the
+ *     hand-off goes to its new owner once ("<lead>:handoff:r2"), the
+ *     superseded call step to nobody (before, "<lead>:handoff:r2" went
+ *     out twice, to two owners).
  * The config (written per test): everyone QUALIFIED, team "sales" (ann,
  * bob; lead lee.boss), always working, a cadence of one call with
- * `deadline: 5m`. */
+ * `deadline: 5m`, the hand-off's deadline 5m. */
 #include "stack_fixture.h"
 
 #include "lm_clock.h"
@@ -83,12 +89,14 @@ static const char config[] =
     "      - { channel: call, wait: 0, response_window: 2w, deadline: 5m }\n"
     "  nurture:\n"
     "    steps:\n"
-    "      - { channel: email, wait: 0, response_window: 2w }\n";
+    "      - { channel: email, wait: 0, response_window: 2w }\n"
+    "handoff_deadline: 5m\n";
 
 /* What the test saw on lastmile.actions and lastmile.followup. */
 typedef struct seen {
     char lead[64], action[128], owner[64], reassigned_to[64];
     int touches, reminders, reassigned_steps, escalations, sla_decisions;
+    int handoffs, handoffs_reassigned, handoff_r2;
     char escalated_to[64];
     topic_reader *actions, *followup;
 } seen;
@@ -122,6 +130,19 @@ static void on_action(void *opaque, const rd_kafka_message_t *rkm) {
         cr_expect_str_neq(a->owner, s->owner, "the call goes to a teammate");
         cr_expect_gt(a->due_by_ms, 0);
     }
+    snprintf(want, sizeof(want), "%s:handoff", s->lead);
+    if (s->lead[0] && strcmp(a->action_id, want) == 0)
+        s->handoffs++;
+    snprintf(want, sizeof(want), "%s:handoff:r", s->lead);
+    size_t prefix = strlen(want);
+    const char *nth =
+        strncmp(a->action_id, want, prefix) == 0 ? a->action_id + prefix : "";
+    if (s->lead[0] && *nth && strspn(nth, "0123456789") == strlen(nth)) {
+        /* "<lead>:handoff:r<n>", not its reminder or escalation */
+        s->handoffs_reassigned++;
+        if (strcmp(nth, "2") == 0)
+            s->handoff_r2++;
+    }
     snprintf(want, sizeof(want), "%s:r1:escalation", s->action);
     if (strcmp(a->action_id, want) == 0) {
         s->escalations++;
@@ -143,7 +164,8 @@ static void on_followup(void *opaque, const rd_kafka_message_t *rkm) {
         snprintf(s->reassigned_to, sizeof(s->reassigned_to), "%s",
                  e->decision->owner);
         char want[96];
-        snprintf(want, sizeof(want), "%s:decision:1", e->decision->lead_id);
+        snprintf(want, sizeof(want), "%s:decision:%d", e->decision->lead_id,
+                 s->sla_decisions);
         cr_expect_str_eq(e->decision->decision_id, want);
     }
     lastmile__v1__follow_up_event__free_unpacked(e, NULL);
@@ -351,6 +373,53 @@ Test(owners, an_away_owner_is_skipped_not_reminded, .fini = teardown,
     lm_redis_destroy(r);
     until(&s, &s.escalations, "escalation", 60000);
     cr_expect_eq(s.sla_decisions, 1);
+    reader_free(s.actions);
+    reader_free(s.followup);
+}
+
+/* Pumps until *counter >= n; asserts it happened within timeout_ms. */
+static void until_n(seen *s, const int *counter, int n, const char *what,
+                    int64_t timeout_ms) {
+    int64_t end = fixture_mono_ms() + fixture_ms(timeout_ms);
+    while (*counter < n && fixture_mono_ms() < end)
+        pump(s, 200);
+    cr_assert_geq(*counter, n, "no %s within %lld ms", what,
+                  (long long)timeout_ms);
+}
+
+Test(owners, a_superseded_reassignment_gives_nothing_away, .fini = teardown,
+     .timeout = 400) {
+    seen s;
+    int slots[4];
+    start(&s, slots);
+    until(&s, &s.reminders, "reminder", 60000);
+    /* followup is down: the call's reassignment waits on its partition */
+    fixture_stop_worker(&fx, slots[2], SIGKILL);
+    until(&s, &s.sla_decisions, "the call's reassignment", 60000);
+    /* the lead replies: timing hands it to its (new) owner, whose
+       hand-off goes overdue and is reassigned too */
+    Lastmile__V1__LeadResponse r = LASTMILE__V1__LEAD_RESPONSE__INIT;
+    r.event_id = "reply-1";
+    r.lead_id = s.lead;
+    r.kind = LASTMILE__V1__RESPONSE_KIND__REPLIED;
+    r.occurred_at_ms = lm_clock_now_ms();
+    r.action_id = s.action;
+    Lastmile__V1__TimingEvent ev = LASTMILE__V1__TIMING_EVENT__INIT;
+    ev.event_case = LASTMILE__V1__TIMING_EVENT__EVENT_RESPONSE;
+    ev.response = &r;
+    cr_assert_eq(fixture_produce(&fx, "timing", s.lead, &ev.base), 0);
+    until(&s, &s.handoffs, "hand-off", 60000);
+    until_n(&s, &s.sla_decisions, 2, "the hand-off's reassignment", 60000);
+    cr_assert_geq(fixture_start_worker(&fx, "followup"), 0);
+    until(&s, &s.handoffs_reassigned, "the hand-off given again", 60000);
+    int64_t end = fixture_mono_ms() + 8000;
+    while (fixture_mono_ms() < end)
+        pump(&s, 200);
+    cr_expect_eq(s.sla_decisions, 2);
+    cr_expect_eq(s.handoff_r2, 1, "the hand-off given again once");
+    cr_expect_eq(s.handoffs_reassigned, 1, "and under no other name");
+    cr_expect_eq(s.reassigned_steps, 0,
+                 "the call step, superseded by the hand-off, goes nowhere");
     reader_free(s.actions);
     reader_free(s.followup);
 }

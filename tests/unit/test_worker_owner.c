@@ -504,13 +504,16 @@ Test(worker_owner, a_stale_deadline_does_nothing) {
     }
 }
 
-Test(worker_owner, followup_gives_a_reassigned_step_to_its_new_owner) {
+/* followup handles timing's reassignment `decision_id` (to jordan.blake)
+ * with the lead hash h (NULL-terminated field, value pairs). */
+static lm_recorder *followup_reassigned(const char *decision_id,
+                                        const char *const *h) {
     lm_recorder *rec = worker_test_start(&lm_followup_worker);
     Lastmile__V1__LeadAccepted l = LASTMILE__V1__LEAD_ACCEPTED__INIT;
     l.lead_id = LEAD;
     Lastmile__V1__QualificationDecision d =
         LASTMILE__V1__QUALIFICATION_DECISION__INIT;
-    d.decision_id = LEAD ":decision:1";
+    d.decision_id = (char *)decision_id;
     d.lead_id = LEAD;
     d.kind = LASTMILE__V1__DECISION_KIND__QUALIFIED;
     d.owner = "jordan.blake";
@@ -520,11 +523,6 @@ Test(worker_owner, followup_gives_a_reassigned_step_to_its_new_owner) {
     Lastmile__V1__FollowUpEvent ev = LASTMILE__V1__FOLLOW_UP_EVENT__INIT;
     ev.event_case = LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION;
     ev.decision = &d;
-    const char *h[] = {LEAD_H, LM_F_SLA_ACTION,
-                       ACT,    LM_F_SLA_LEVEL,
-                       "1",    LM_F_SLA_STEP,
-                       "1",    LM_F_REASSIGNMENTS,
-                       "1",    NULL};
     /* one HMGET: the cadence's and the owner deadline's fields */
     cr_assert_eq(
         lm_recorder_reply_hash(rec, &lm_followup_worker, &ev.base, NOW_MS, h),
@@ -532,6 +530,16 @@ Test(worker_owner, followup_gives_a_reassigned_step_to_its_new_owner) {
     cr_assert_eq(lm_recorder_handle(rec, &lm_followup_worker, &ev.base, NOW_MS),
                  0);
     cr_expect_null(lm_recorder_rejected(rec));
+    return rec;
+}
+
+Test(worker_owner, followup_gives_a_reassigned_step_to_its_new_owner) {
+    const char *h[] = {LEAD_H, LM_F_SLA_ACTION,
+                       ACT,    LM_F_SLA_LEVEL,
+                       "1",    LM_F_SLA_STEP,
+                       "1",    LM_F_REASSIGNMENTS,
+                       "1",    NULL};
+    lm_recorder *rec = followup_reassigned(LEAD ":decision:1", h);
     Lastmile__V1__FollowUpAction *a = action_emitted(rec);
     cr_assert_not_null(a);
     cr_expect_str_eq(a->action_id, ACT ":r1");
@@ -550,6 +558,72 @@ Test(worker_owner, followup_gives_a_reassigned_step_to_its_new_owner) {
                        "the response timer is left alone");
     protobuf_c_message_free_unpacked(&a->base, NULL);
     worker_test_stop(&lm_followup_worker, rec);
+}
+
+/* A reassignment that waited on followup's partition while the lead's
+ * next step (here the hand-off after a reply) went overdue and was
+ * reassigned too: the hash counts 2 and names the hand-off. The old code
+ * gave that step away for both decisions, as "<lead>:handoff:r2" twice
+ * to two owners (seen in a chaos run on a Redis Cluster, where followup
+ * lagged); now the first is skipped and the second names it. */
+Test(worker_owner, followup_skips_a_reassignment_a_later_one_superseded) {
+    const char *h[] = {LEAD_H,
+                       LM_F_SLA_ACTION,
+                       LEAD ":handoff",
+                       LM_F_SLA_LEVEL,
+                       "1",
+                       LM_F_SLA_STEP,
+                       "-1",
+                       LM_F_REASSIGNMENTS,
+                       "2",
+                       NULL};
+    lm_recorder *rec = followup_reassigned(LEAD ":decision:1", h);
+    cr_expect_eq(lm_recorder_n_emits(rec), 0, "superseded: nothing to send");
+    cr_expect_eq(lm_recorder_n_index(rec), 0, "no deadline armed");
+    cr_expect_eq(lm_recorder_counted(rec, "lastmile_followup_skipped_total",
+                                     "reason=\"sla_superseded\""),
+                 1);
+    worker_test_stop(&lm_followup_worker, rec);
+
+    rec = followup_reassigned(LEAD ":decision:2", h);
+    Lastmile__V1__FollowUpAction *a = action_emitted(rec);
+    cr_assert_not_null(a, "the latest reassignment gives the step away");
+    cr_expect_str_eq(a->action_id, LEAD ":handoff:r2");
+    cr_expect_str_eq(a->channel, "handoff");
+    protobuf_c_message_free_unpacked(&a->base, NULL);
+    worker_test_stop(&lm_followup_worker, rec);
+}
+
+/* The new owner's step is named by the decision's number, not by the
+ * lead hash read later (here without the count). */
+Test(worker_owner, followup_names_the_step_by_its_decision) {
+    const char *h[] = {LEAD_H, LM_F_SLA_ACTION, ACT, LM_F_SLA_LEVEL,
+                       "1",    LM_F_SLA_STEP,   "1", NULL};
+    lm_recorder *rec = followup_reassigned(LEAD ":decision:3", h);
+    Lastmile__V1__FollowUpAction *a = action_emitted(rec);
+    cr_assert_not_null(a);
+    cr_expect_str_eq(a->action_id, ACT ":r3");
+    protobuf_c_message_free_unpacked(&a->base, NULL);
+    worker_test_stop(&lm_followup_worker, rec);
+}
+
+Test(worker_owner, a_reassignment_id_reads_back_its_number) {
+    char id[LM_ID_MAX];
+    cr_assert_eq(lm_sla_reassign_id(LEAD, 12, id, sizeof(id)), 0);
+    cr_expect_str_eq(id, LEAD ":decision:12");
+    cr_expect_eq(lm_sla_reassign_number(id, LEAD), 12);
+    cr_expect_eq(lm_sla_reassign_id(LEAD, 0, id, sizeof(id)), -1);
+    cr_expect_eq(lm_sla_reassign_id(LEAD, 1, id, 8), -1, "does not fit");
+    const char *not_ids[] = {
+        LEAD ":decision:",         LEAD ":decision:0",
+        LEAD ":decision:01",       LEAD ":decision:1x",
+        LEAD ":decision:assigned", LEAD ":decision:1234567890",
+        "other:decision:1",        LEAD ":decisions:1",
+        LEAD "x:decision:1",
+    };
+    for (size_t i = 0; i < sizeof(not_ids) / sizeof(not_ids[0]); i++)
+        cr_expect_eq(lm_sla_reassign_number(not_ids[i], LEAD), -1, "%s",
+                     not_ids[i]);
 }
 
 /* ---------------------------------------------- activity and status */

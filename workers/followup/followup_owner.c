@@ -90,6 +90,21 @@ int followup_owner_reassigned(const lm_policy *pol, const lm_msg *m,
                      "reason=\"sla_done\"", 1);
         return 0;
     }
+    /* the reassignment this decision made, from its id (the lead hash's
+       count for an id of another form) */
+    int64_t nth = lm_sla_reassign_number(d->decision_id, d->lead_id);
+    if (nth < 1)
+        nth = ofield_int(m, R_REASSIGN, 1);
+    if (ofield_int(m, R_REASSIGN, 0) > nth) {
+        /* superseded: timing reassigned the lead's pending step again
+           after this decision (the step this one moved was followed by
+           another, overdue too, while this waited here). The later
+           decision, behind this one on the partition, gives the step to
+           its owner; this one would name the same step twice. */
+        lm_out_count(out, "lastmile_followup_skipped_total",
+                     "reason=\"sla_superseded\"", 1);
+        return 0;
+    }
     int step = (int)ofield_int(m, R_SLA_STEP, -2);
     const lm_cadence *cad = lm_policy_cadence(pol, ofield(m, R_CADENCE));
     const char *tz = ofield(m, R_TZ);
@@ -114,7 +129,7 @@ int followup_owner_reassigned(const lm_policy *pol, const lm_msg *m,
     if (when < 0)
         when = m->now_ms;
     char id[LM_ID_MAX], n[LM_FMT_I64_MAX];
-    lm_fmt_i64(n, ofield_int(m, R_REASSIGN, 1));
+    lm_fmt_i64(n, nth);
     /* the step's own action id, without an earlier ":r<n>" */
     const char *r = strstr(action, ":r");
     size_t base = r ? (size_t)(r - action) : strlen(action);

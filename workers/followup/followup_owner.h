@@ -6,7 +6,10 @@
  * owner's working time), and arms the level-0 deadline timer with it.
  * A QualificationDecision with reason "sla_breach" (timing reassigned the
  * lead) gives the pending step again to the new owner, as a new action
- * ("<action_id of the step>:r<n>") with a new deadline, and arms level 2.
+ * ("<action_id of the step>:r<n>", n from the decision's id
+ * "<lead>:decision:<n>") with a new deadline, and arms level 2. A
+ * reassignment the lead hash already counts a later one of is skipped:
+ * the later decision gives the step to its owner.
  *
  * followup.c calls these hooks; they read their fields from followup's
  * one HMGET of the lead hash (followup_fields.h). Pure, like handle; the

@@ -454,7 +454,8 @@ static int reassign(const lm_policy *pol, const deadline *d, const lm_msg *m,
     const char *to = d->team->owners[k].name;
     char id[LM_ID_MAX], nb[LM_FMT_I64_MAX], next[LM_ID_MAX], key[LM_KEY_MAX];
     lm_fmt_i64(nb, n);
-    snprintf(id, sizeof(id), "%s:decision:%s", d->lead, nb);
+    if (lm_sla_reassign_id(d->lead, n, id, sizeof(id)) != 0)
+        return -1;
     snprintf(next, sizeof(next), "%s again, owner %.64s (sla_breach)",
              d->channel, to);
     size_t lead_len = 0;
