@@ -5,6 +5,7 @@
 #include "lm_fmt.h"
 #include "lm_hash.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define LM_SEED_PERSON 0x706572736f6eULL /* "person" */
@@ -33,6 +34,16 @@ int lm_lead_tag(const char *lead_id, char out[LM_PERSON_MAX]) {
     memcpy(out, lead_id, 16);
     out[16] = '\0';
     return 0;
+}
+
+int lm_lead_tag_of(const char *field, const char *lead_id,
+                   char out[LM_PERSON_MAX], char *reason, size_t reasonsz) {
+    if (lm_lead_tag(lead_id, out) == 0)
+        return 0;
+    snprintf(reason, reasonsz,
+             "%s: \"%.40s\" is not a lead id issued by lastmile", field,
+             lead_id ? lead_id : "");
+    return -1;
 }
 
 void lm_lead_key(const char *lead_id, char out[LM_KEY_MAX]) {

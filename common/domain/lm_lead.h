@@ -128,6 +128,11 @@ void lm_lead_id(const char *person, const char *event_id,
                 char out[LM_LEAD_ID_MAX]);
 /* The hash tag (person) of a lead id; -1 when lead_id is malformed. */
 int lm_lead_tag(const char *lead_id, char out[LM_PERSON_MAX]);
+/* lm_lead_tag for an input's field (a worker's identify): 0 and the tag,
+ * or -1 and into reason (reasonsz bytes) "<field>: \"<lead_id>\" is not a
+ * lead id issued by lastmile". lead_id may be NULL. */
+int lm_lead_tag_of(const char *field, const char *lead_id,
+                   char out[LM_PERSON_MAX], char *reason, size_t reasonsz);
 void lm_lead_key(const char *lead_id, char out[LM_KEY_MAX]);
 void lm_lead_person_key(const char *person, char out[LM_KEY_MAX]);
 /* lm:{team:<team>}:open:<owner> (see above). */

@@ -259,6 +259,19 @@ Test(lead, ids_tags_and_arms) {
     cr_assert_eq(lm_lead_tag(id, tag), 0);
     cr_expect_str_eq(tag, person);
     cr_expect_eq(lm_lead_tag("not-a-lead", tag), -1);
+    char reason[128] = "";
+    cr_expect_eq(lm_lead_tag_of("lead_id", id, tag, reason, sizeof(reason)), 0);
+    cr_expect_str_eq(tag, person);
+    cr_expect_str_eq(reason, "", "no reason for a lead id");
+    cr_expect_eq(lm_lead_tag_of("slot_freed.lead_id", "not-a-lead", tag, reason,
+                                sizeof(reason)),
+                 -1);
+    cr_expect_str_eq(reason, "slot_freed.lead_id: \"not-a-lead\" is not a "
+                             "lead id issued by lastmile");
+    cr_expect_eq(lm_lead_tag_of("lead_id", NULL, tag, reason, sizeof(reason)),
+                 -1);
+    cr_expect_str_eq(reason,
+                     "lead_id: \"\" is not a lead id issued by lastmile");
     int adaptive = 0;
     for (int i = 0; i < 10000; i++) {
         char ev[32];

@@ -93,10 +93,8 @@ static int followup_identify(void *ctx, const ProtobufCMessage *msg,
                  "event: neither decision nor next_touch is set");
         return -1;
     }
-    if (lm_lead_tag(lead, ident->tag) != 0) {
-        snprintf(reason, reasonsz, "lead_id: \"%.40s\" is not a lead id", lead);
+    if (lm_lead_tag_of("lead_id", lead, ident->tag, reason, reasonsz))
         return -1;
-    }
     if (ev->event_case == LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION) {
         const Lastmile__V1__QualificationDecision *d = ev->decision;
         /* an unassigned lead has no owner yet (docs/ROUTING.md) */

@@ -119,12 +119,8 @@ static int qual_identify(void *ctx, const ProtobufCMessage *msg,
                          lm_ident *ident, char *reason, size_t reasonsz) {
     const Lastmile__V1__LeadAccepted *l =
         (const Lastmile__V1__LeadAccepted *)msg;
-    if (lm_lead_tag(l->lead_id, ident->tag) != 0) {
-        snprintf(reason, reasonsz,
-                 "lead_id: \"%.40s\" is not a lead id made by intake",
-                 l->lead_id);
+    if (lm_lead_tag_of("lead_id", l->lead_id, ident->tag, reason, reasonsz))
         return -1;
-    }
     if (!l->country || !*l->country || !l->timezone || !*l->timezone) {
         snprintf(reason, reasonsz, "country/timezone: missing");
         return -1;

@@ -169,12 +169,8 @@ static int timing_identify(void *ctx, const ProtobufCMessage *msg,
                  "event: neither timer_fired nor response is set");
         return -1;
     }
-    if (lm_lead_tag(lead, ident->tag) != 0) {
-        snprintf(reason, reasonsz,
-                 "lead_id: \"%.40s\" is not a lead id issued by lastmile",
-                 lead);
+    if (lm_lead_tag_of("lead_id", lead, ident->tag, reason, reasonsz))
         return -1;
-    }
     if (ev->event_case == LASTMILE__V1__TIMING_EVENT__EVENT_RESPONSE) {
         const Lastmile__V1__LeadResponse *r = ev->response;
         if (!r->event_id || !*r->event_id || strlen(r->event_id) > 128) {

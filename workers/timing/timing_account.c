@@ -54,13 +54,9 @@ static const char *id_tail(const Lastmile__V1__TimerFired *t) {
 int timing_account_identify(const Lastmile__V1__TimerFired *t, lm_ident *ident,
                             char *reason, size_t reasonsz) {
     char tag[LM_PERSON_MAX];
-    if (!t->lead_id || lm_lead_tag(t->lead_id, ident->tag) != 0) {
-        snprintf(reason, reasonsz,
-                 "timer_fired.lead_id: \"%.40s\" is not a lead id issued by "
-                 "lastmile",
-                 t->lead_id ? t->lead_id : "");
+    if (lm_lead_tag_of("timer_fired.lead_id", t->lead_id, ident->tag, reason,
+                       reasonsz))
         return -1;
-    }
     const char *tail = id_tail(t);
     int ok = tail && *tail && strlen(t->timer_id) < sizeof(ident->id);
     if (ok && fan_out_kind(t))

@@ -114,14 +114,9 @@ static int identify_activity(const Lastmile__V1__OwnerActivity *a,
                  "connectors must set a unique id per activity");
         return -1;
     }
-    if (bad_str(a->lead_id, LM_LEAD_ID_MAX) ||
-        lm_lead_tag(a->lead_id, ident->tag) != 0) {
-        snprintf(reason, reasonsz,
-                 "owner_activity.lead_id: \"%.40s\" is not a lead id issued "
-                 "by lastmile",
-                 a->lead_id ? a->lead_id : "");
+    if (lm_lead_tag_of("owner_activity.lead_id", a->lead_id, ident->tag, reason,
+                       reasonsz))
         return -1;
-    }
     if (bad_str(a->action_id, EVENT_ID_MAX) || strchr(a->action_id, '|')) {
         snprintf(reason, reasonsz,
                  "owner_activity.action_id: missing or not an action id; "
@@ -193,13 +188,9 @@ static int identify_status(const lm_policy *pol,
 
 static int identify_deadline(const Lastmile__V1__TimerFired *t, lm_ident *ident,
                              char *reason, size_t reasonsz) {
-    if (!t->lead_id || lm_lead_tag(t->lead_id, ident->tag) != 0) {
-        snprintf(reason, reasonsz,
-                 "timer_fired.lead_id: \"%.40s\" is not a lead id issued by "
-                 "lastmile",
-                 t->lead_id ? t->lead_id : "");
+    if (lm_lead_tag_of("timer_fired.lead_id", t->lead_id, ident->tag, reason,
+                       reasonsz))
         return -1;
-    }
     if (bad_str(t->action_id, EVENT_ID_MAX) || strchr(t->action_id, '|')) {
         snprintf(reason, reasonsz,
                  "timer_fired.action_id: an owner_deadline names its step's "

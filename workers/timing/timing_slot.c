@@ -65,13 +65,9 @@ int timing_slot_identify(const lm_policy *p, const Lastmile__V1__SlotFreed *s,
         return -1;
     }
     char lead_tag[LM_PERSON_MAX]; /* checks the id; the tag is the group's */
-    if (!s->lead_id || lm_lead_tag(s->lead_id, lead_tag) != 0) {
-        snprintf(reason, reasonsz,
-                 "slot_freed.lead_id: \"%.40s\" is not a lead id issued by "
-                 "lastmile",
-                 s->lead_id ? s->lead_id : "");
+    if (lm_lead_tag_of("slot_freed.lead_id", s->lead_id, lead_tag, reason,
+                       reasonsz))
         return -1;
-    }
     /* the overflow group's tag: one batch at a time (timing_slot.h) */
     char group[LM_POLICY_NAME_MAX];
     timing_slot_group(p, s->team, group);

@@ -102,11 +102,8 @@ static int webhook_identify(void *ctx, const ProtobufCMessage *msg,
                  a->action_id ? a->action_id : "", LM_ID_MAX - 16);
         return -1;
     }
-    if (!a->lead_id || lm_lead_tag(a->lead_id, ident->tag) != 0) {
-        snprintf(reason, reasonsz, "lead_id: \"%.40s\" is not a lead id",
-                 a->lead_id ? a->lead_id : "");
+    if (lm_lead_tag_of("lead_id", a->lead_id, ident->tag, reason, reasonsz))
         return -1;
-    }
     snprintf(ident->id, sizeof(ident->id), "%s%s", a->action_id,
              is_cancel(a) ? ":cancel" : "");
     return 0;
