@@ -594,6 +594,33 @@ Test(worker_owner, followup_skips_a_reassignment_a_later_one_superseded) {
     worker_test_stop(&lm_followup_worker, rec);
 }
 
+/* A reassignment that waited while the lead replied: the hand-off went
+ * to the lead's owner, whom this decision named (timing wrote it), with
+ * its own deadline. Giving it again would send the hand-off twice to one
+ * owner and arm its last level at once (the old code: "<lead>:handoff:r1",
+ * level 2). */
+Test(worker_owner, followup_skips_a_reassignment_whose_owner_has_the_step) {
+    const char *h[] = {LEAD_H,
+                       LM_F_SLA_ACTION,
+                       LEAD ":handoff",
+                       LM_F_SLA_OWNER,
+                       "jordan.blake",
+                       LM_F_SLA_LEVEL,
+                       "0",
+                       LM_F_SLA_STEP,
+                       "-1",
+                       LM_F_REASSIGNMENTS,
+                       "1",
+                       NULL};
+    lm_recorder *rec = followup_reassigned(LEAD ":decision:1", h);
+    cr_expect_eq(lm_recorder_n_emits(rec), 0, "the owner has the step");
+    cr_expect_eq(lm_recorder_n_index(rec), 0, "its deadline left as armed");
+    cr_expect_eq(lm_recorder_counted(rec, "lastmile_followup_skipped_total",
+                                     "reason=\"sla_superseded\""),
+                 1);
+    worker_test_stop(&lm_followup_worker, rec);
+}
+
 /* The new owner's step is named by the decision's number, not by the
  * lead hash read later (here without the count). */
 Test(worker_owner, followup_names_the_step_by_its_decision) {

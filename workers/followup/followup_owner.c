@@ -95,12 +95,16 @@ int followup_owner_reassigned(const lm_policy *pol, const lm_msg *m,
     int64_t nth = lm_sla_reassign_number(d->decision_id, d->lead_id);
     if (nth < 1)
         nth = ofield_int(m, R_REASSIGN, 1);
-    if (ofield_int(m, R_REASSIGN, 0) > nth) {
-        /* superseded: timing reassigned the lead's pending step again
-           after this decision (the step this one moved was followed by
-           another, overdue too, while this waited here). The later
-           decision, behind this one on the partition, gives the step to
-           its owner; this one would name the same step twice. */
+    const char *pending_owner = ofield(m, R_SLA_OWNER);
+    if (ofield_int(m, R_REASSIGN, 0) > nth ||
+        (pending_owner && d->owner && strcmp(pending_owner, d->owner) == 0)) {
+        /* superseded while this waited on the partition: the pending step
+           is another than the one this decision moved, and either timing
+           reassigned it too (the later decision, behind this one, gives
+           it to its owner; this one would name it twice) or it is the
+           new owner's already (a hand-off after a reply goes to the
+           lead's owner, which timing set with this decision; a
+           reassignment never picks the step's own owner) */
         lm_out_count(out, "lastmile_followup_skipped_total",
                      "reason=\"sla_superseded\"", 1);
         return 0;

@@ -8,8 +8,10 @@
  * lead) gives the pending step again to the new owner, as a new action
  * ("<action_id of the step>:r<n>", n from the decision's id
  * "<lead>:decision:<n>") with a new deadline, and arms level 2. A
- * reassignment the lead hash already counts a later one of is skipped:
- * the later decision gives the step to its owner.
+ * reassignment the lead hash already counts a later one of, or whose
+ * owner already owns the pending step (sla_owner), is skipped: it waited
+ * on the partition while the step changed (docs/DELIVERY.md, "Owner
+ * deadlines").
  *
  * followup.c calls these hooks; they read their fields from followup's
  * one HMGET of the lead hash (followup_fields.h). Pure, like handle; the
