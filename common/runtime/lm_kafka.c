@@ -102,8 +102,14 @@ rd_kafka_conf_t *lm_kafka_conf(const lm_settings *s, lm_kafka_role role,
         {"enable.auto.commit", "false"},  {"enable.partition.eof", "true"},
         {"fetch.wait.max.ms", "10"},      {"group.id", "lastmile-reader"},
         {"socket.nagle.disable", "true"}, {NULL, NULL}};
+    /* partitioner: a key's partition as the runtime places its outputs
+       (explicit, murmur2 of the key) and as Kafka's Java client does, so a
+       record the CLI produces (a dead letter replayed, a lead published)
+       lands on its key's partition, with the lead's other events
+       (librdkafka's default hashes with CRC32) */
     static const char *const producer_defaults[][2] = {
         {"enable.idempotence", "true"},
+        {"partitioner", "murmur2_random"},
         {"message.timeout.ms", "0"},
         {"linger.ms", "5"},
         {"acks", "all"},

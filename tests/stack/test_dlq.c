@@ -6,8 +6,12 @@
  *     back and intake decides it (its done record held only the dead
  *     letter: a replay is decided again) — one LeadAccepted; the same
  *     replay again skips it (the replay record), and a forced replay finds
- *     the new done record: still one LeadAccepted. (The webhook's dead
- *     letters are replayed in test_webhook.c.) */
+ *     the new done record: still one LeadAccepted. Every replay lands on
+ *     the partition murmur2 of its key names, as the runtime and Kafka's
+ *     Java client place keys (before, the tool's producer used
+ *     librdkafka's default, CRC32, and put a lead's replayed event on
+ *     another partition than its others). (The webhook's dead letters are
+ *     replayed in test_webhook.c.) */
 #include "stack_fixture.h"
 
 #include "lm_lead.h"
@@ -22,8 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define EMAIL "replay@example.com"
-#define EVENT "ev-replay-1"
+#define EMAIL      "replay@example.com"
+#define EVENT      "ev-replay-1"
+#define PARTITIONS 4
 
 static fixture fx;
 
@@ -61,6 +66,16 @@ static void on_dead(void *opaque, const rd_kafka_message_t *rkm) {
     lastmile__v1__dead_letter__free_unpacked(d, NULL);
 }
 
+/* The partitions of the records keyed EMAIL on lastmile.intake. */
+static int32_t on_partition[8];
+static size_t n_keyed;
+static void on_intake(void *opaque, const rd_kafka_message_t *rkm) {
+    (void)opaque;
+    if (rkm->key_len == strlen(EMAIL) &&
+        memcmp(rkm->key, EMAIL, rkm->key_len) == 0 && n_keyed < 8)
+        on_partition[n_keyed++] = rkm->partition;
+}
+
 static char lead[LM_LEAD_ID_MAX];
 static size_t n_accepted;
 static void on_accepted(void *opaque, const rd_kafka_message_t *rkm) {
@@ -74,7 +89,7 @@ static void on_accepted(void *opaque, const rd_kafka_message_t *rkm) {
 
 Test(dlq, replay_of_a_fixed_input_decides_it_once, .fini = teardown,
      .timeout = 180) {
-    cr_assert_eq(fixture_up(&fx, 1, 0), 0);
+    cr_assert_eq(fixture_up(&fx, PARTITIONS, 0), 0);
     char person[LM_PERSON_MAX], key[LM_KEY_MAX], out[4096];
     lm_lead_person(EMAIL, person);
     lm_lead_id(person, EVENT, lead);
@@ -116,4 +131,19 @@ Test(dlq, replay_of_a_fixed_input_decides_it_once, .fini = teardown,
     reader_drain(acc, 2000, on_accepted, NULL);
     reader_free(acc);
     cr_expect_eq(n_accepted, 1, "decided %zu times", n_accepted);
+
+    /* the submission and its two replays, each on murmur2's partition */
+    int32_t want = rd_kafka_msg_partitioner_murmur2(NULL, EMAIL, strlen(EMAIL),
+                                                    PARTITIONS, NULL, NULL);
+    cr_assert_neq(rd_kafka_msg_partitioner_consistent(
+                      NULL, EMAIL, strlen(EMAIL), PARTITIONS, NULL, NULL),
+                  want, "EMAIL must tell the two partitioners apart");
+    topic_reader *in = reader_new(&fx, "intake");
+    reader_drain(in, 2000, on_intake, NULL);
+    reader_free(in);
+    cr_expect_eq(n_keyed, 3, "the submission and two replays");
+    for (size_t i = 0; i < n_keyed; i++)
+        cr_expect_eq(on_partition[i], want,
+                     "record %zu on partition %d, murmur2 names %d", i,
+                     (int)on_partition[i], (int)want);
 }
