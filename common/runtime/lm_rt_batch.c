@@ -255,9 +255,36 @@ static int mark_later(lm_runtime *rt) {
     return 0;
 }
 
+/* A keyed record off the partition murmur2 of its key names (keyed_input):
+ * its producer partitions otherwise, and another replica may be deciding
+ * the same lead's records from their partition. Counted and logged (the
+ * first and every 1,000th); decided as any. */
+static void check_partition(lm_runtime *rt, const rd_kafka_message_t *m) {
+    if (!m->key_len || rt->input_partitions <= 1)
+        return;
+    int32_t want = rd_kafka_msg_partitioner_murmur2(
+        NULL, m->key, m->key_len, rt->input_partitions, NULL, NULL);
+    if (want == m->partition)
+        return;
+    lm_counter_add(rt->m_misplaced, 1);
+    if (rt->n_misplaced++ % 1000 == 0)
+        lm_log(LM_LOG_WARN, "input_misplaced",
+               "a record keyed \"%.*s\" is on %s [%d] at offset %lld; "
+               "murmur2 of its key names partition %d (%llu such so far). "
+               "Its producer must partition as Kafka's Java client does "
+               "(librdkafka: partitioner=murmur2_random), or two replicas "
+               "may decide one lead's events at once",
+               (int)(m->key_len < 64 ? m->key_len : 64), (const char *)m->key,
+               rt->input_topic, (int)m->partition, (long long)m->offset,
+               (int)want, (unsigned long long)rt->n_misplaced);
+}
+
 int rt_batch_identify(lm_runtime *rt) {
-    for (size_t i = 0; i < rt->n_items; i++)
+    for (size_t i = 0; i < rt->n_items; i++) {
         item_identify(rt, &rt->items[i]);
+        if (rt->w->keyed_input)
+            check_partition(rt, rt->items[i].rkm);
+    }
     assign_fences(rt);
     if (mark_duplicates(rt) != 0 || mark_later(rt) != 0)
         return -1;

@@ -246,6 +246,8 @@ struct lm_runtime {
     int n_topics;
     int dlq_topic;
     char input_topic[LM_TOPIC_MAX];
+    int32_t input_partitions; /* at start (metadata), for keyed_input */
+    uint64_t n_misplaced;     /* keyed records off their key's partition */
     char group[LM_TOPIC_MAX];
 
     /* batch state, reused */
@@ -300,7 +302,7 @@ struct lm_runtime {
     lm_metrics *metrics;
     lm_metrics_server *server;
     lm_counter *m_consumed, *m_dead, *m_errors_retriable, *m_errors_fatal;
-    lm_counter *m_deferred, *m_seen_before;
+    lm_counter *m_deferred, *m_seen_before, *m_misplaced;
     lm_histogram *m_handler, *m_batch, *m_redis_rtt, *m_wait;
     lm_counter *m_produced[RT_TOPICS_MAX];
     /* business series seen so far, so applying a batch's counts takes no

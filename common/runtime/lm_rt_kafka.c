@@ -219,33 +219,58 @@ static void topic_unavailable(const lm_runtime *rt, const char *topic,
              rt->kafka_last_error, rt->s.brokers ? rt->s.brokers : "");
 }
 
-/* Metadata: partition counts; watermarks: where each output log ends. */
+/* The partition count of topic `name` (its handle rkt), waiting up to
+ * RT_META_TIMEOUT_MS for the metadata. 0, or -1 with err. */
+static int topic_partitions(lm_runtime *rt, const char *name,
+                            rd_kafka_topic_t *rkt, int32_t *partitions,
+                            char *err, size_t errsz) {
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+    int64_t deadline = lm_clock_mono_ms() + RT_META_TIMEOUT_MS;
+    do {
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        md = NULL;
+        e = rd_kafka_metadata(rt->producer, 0, rkt, &md, 2000);
+        if (!e && md->topic_cnt == 1 && !md->topics[0].err &&
+            md->topics[0].partition_cnt > 0)
+            break;
+        rd_kafka_poll(rt->producer, 200); /* errors reach on_error */
+    } while (lm_clock_mono_ms() < deadline && !lm_runtime_stopping(rt));
+    if (e || !md || md->topic_cnt != 1 || md->topics[0].err ||
+        md->topics[0].partition_cnt <= 0) {
+        topic_unavailable(rt, name, e, md, err, errsz);
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        return -1;
+    }
+    *partitions = md->topics[0].partition_cnt;
+    rd_kafka_metadata_destroy(md);
+    return 0;
+}
+
+/* Metadata: partition counts (the input's too, for keyed_input);
+ * watermarks: where each output log ends. */
 static int topics_setup(lm_runtime *rt, char *err, size_t errsz) {
+    if (rt->w->keyed_input) {
+        rd_kafka_topic_t *in =
+            rd_kafka_topic_new(rt->producer, rt->input_topic, NULL);
+        int rc = in ? topic_partitions(rt, rt->input_topic, in,
+                                       &rt->input_partitions, err, errsz)
+                    : -1;
+        if (in)
+            rd_kafka_topic_destroy(in);
+        else
+            snprintf(err, errsz, "topic %s: no handle", rt->input_topic);
+        if (rc != 0)
+            return -1;
+    }
     for (int i = 0; i < rt->n_topics; i++) {
         rt_topic *t = &rt->topics[i];
-        const struct rd_kafka_metadata *md = NULL;
         t->rkt = rd_kafka_topic_new(rt->producer, t->name, NULL);
-        rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
-        int64_t deadline = lm_clock_mono_ms() + RT_META_TIMEOUT_MS;
-        do {
-            if (md)
-                rd_kafka_metadata_destroy(md);
-            md = NULL;
-            e = rd_kafka_metadata(rt->producer, 0, t->rkt, &md, 2000);
-            if (!e && md->topic_cnt == 1 && !md->topics[0].err &&
-                md->topics[0].partition_cnt > 0)
-                break;
-            rd_kafka_poll(rt->producer, 200); /* errors reach on_error */
-        } while (lm_clock_mono_ms() < deadline && !lm_runtime_stopping(rt));
-        if (e || !md || md->topic_cnt != 1 || md->topics[0].err ||
-            md->topics[0].partition_cnt <= 0) {
-            topic_unavailable(rt, t->name, e, md, err, errsz);
-            if (md)
-                rd_kafka_metadata_destroy(md);
+        if (topic_partitions(rt, t->name, t->rkt, &t->partitions, err, errsz) !=
+            0)
             return -1;
-        }
-        t->partitions = md->topics[0].partition_cnt;
-        rd_kafka_metadata_destroy(md);
         if (t->partitions > RT_PARTITIONS_MAX) {
             snprintf(err, errsz, "topic %s has more than %d partitions",
                      t->name, RT_PARTITIONS_MAX);

@@ -340,6 +340,11 @@ static void metrics_setup(lm_runtime *rt) {
         "Inputs left for the next batch because an earlier input of the "
         "batch has the same hash tag",
         labels);
+    rt->m_misplaced = lm_metrics_counter(
+        m, "lastmile_input_misplaced_total",
+        "Keyed inputs on another partition than murmur2 of their key names "
+        "(their producer partitions otherwise)",
+        labels);
     rt->m_seen_before = lm_metrics_counter(
         m, "lastmile_inputs_seen_before_total",
         "Inputs committed without being decided again: applied before (an "

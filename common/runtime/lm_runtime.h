@@ -244,6 +244,14 @@ typedef struct lm_outbox_input {
 typedef struct lm_worker {
     const char *name;  /* "intake": consumer group <prefix>intake, logs */
     const char *input; /* topic suffix it consumes */
+    /* 1: the input's records belong on the partition murmur2 of their key
+     * names (every record of one lead on one partition, so one replica
+     * decides them in turn: docs/DELIVERY.md, "Known limits"). A keyed
+     * record on another partition is counted
+     * (lastmile_input_misplaced_total), logged (input_misplaced, the first
+     * and every 1,000th) and decided as any: the fix is its producer's
+     * partitioner. */
+    int keyed_input;
     const char *const *outputs; /* suffixes it may produce to, NULL-ended
                                    (the dead-letter topic is implied) */
     const ProtobufCMessageDescriptor *input_type;

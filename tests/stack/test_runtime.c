@@ -12,7 +12,12 @@
  *   runtime.same_lead_twice_in_a_batch (through timing): a lead's answer and
  *     its timer in one batch; the timer waits for the next batch and sees
  *     the lead closed; the deferral shows in /metrics
- *     (lastmile_inputs_deferred_total) and the log ("deferred"). */
+ *     (lastmile_inputs_deferred_total) and the log ("deferred");
+ *   runtime.a_misplaced_input_is_counted (through timing): a keyed record
+ *     on another partition than murmur2 of its key names (its producer on
+ *     librdkafka's default partitioner) is counted
+ *     (lastmile_input_misplaced_total) and logged (input_misplaced), and
+ *     decided as any; one on its key's partition is not counted. */
 #include "market.h"
 
 #include "lastmile/v1/lastmile.pb-c.h"
@@ -21,6 +26,7 @@
 #include "lm_http_get.h"
 #include "lm_lead.h"
 #include "lm_runtime.h"
+#include "lm_sla.h"
 
 #include <criterion/criterion.h>
 #include <hiredis/hiredis.h>
@@ -508,4 +514,74 @@ Test(runtime, an_exact_duplicate_is_counted, .fini = teardown, .timeout = 120) {
     reader_drain(acc, 2000, on_acc, NULL);
     reader_free(acc);
     cr_expect_eq(n_acc, 1, "the duplicate was accepted again");
+}
+
+/* An owner's AWAY status on lastmile.timing, keyed by the owner, on
+ * partition `partition`. */
+static void produce_status(const char *owner, int32_t partition) {
+    Lastmile__V1__OwnerStatus st = LASTMILE__V1__OWNER_STATUS__INIT;
+    char event_id[64];
+    snprintf(event_id, sizeof(event_id), "status-%s", owner);
+    st.event_id = event_id;
+    st.owner = (char *)owner;
+    st.status = LASTMILE__V1__OWNER_AVAILABILITY__AWAY;
+    st.occurred_at_ms = (int64_t)time(NULL) * 1000;
+    Lastmile__V1__TimingEvent ev = LASTMILE__V1__TIMING_EVENT__INIT;
+    ev.event_case = LASTMILE__V1__TIMING_EVENT__EVENT_OWNER_STATUS;
+    ev.owner_status = &st;
+    size_t len;
+    uint8_t *val = lm_pb_pack(&ev.base, &len);
+    cr_assert_eq(rd_kafka_producev(
+                     fx.producer, RD_KAFKA_V_TOPIC("lastmile.timing"),
+                     RD_KAFKA_V_PARTITION(partition),
+                     RD_KAFKA_V_KEY(owner, strlen(owner)),
+                     RD_KAFKA_V_VALUE(val, len),
+                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                 RD_KAFKA_RESP_ERR_NO_ERROR);
+    free(val);
+}
+
+/* 1 once the owner's state hash says AWAY (timing decided the status). */
+static int recorded_away(const char *owner) {
+    char key[LM_KEY_MAX];
+    lm_sla_state_key(owner, key);
+    redisReply *r = fixture_redis_cmd(&fx, "HGET", key, "status", NULL);
+    int away =
+        r && r->type == REDIS_REPLY_STRING && strcmp(r->str, "AWAY") == 0;
+    freeReplyObject(r);
+    return away;
+}
+
+Test(runtime, a_misplaced_input_is_counted, .fini = teardown, .timeout = 120) {
+    enum { PARTITIONS = 4 };
+    cr_assert_eq(fixture_up(&fx, PARTITIONS, 0), 0);
+    int port = lm_devstack_free_port();
+    char addr[64];
+    cr_assert_gt(port, 0);
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+    setenv("LASTMILE_METRICS_ADDR", addr, 1);
+    int timing = fixture_start_worker(&fx, "timing");
+    unsetenv("LASTMILE_METRICS_ADDR");
+    cr_assert_geq(timing, 0);
+    const char *placed = "alex.kim", *misplaced = "sam.ortiz";
+    int32_t right = rd_kafka_msg_partitioner_murmur2(
+        NULL, placed, strlen(placed), PARTITIONS, NULL, NULL);
+    produce_status(placed, right);
+    right = rd_kafka_msg_partitioner_murmur2(NULL, misplaced, strlen(misplaced),
+                                             PARTITIONS, NULL, NULL);
+    produce_status(misplaced, (right + 1) % PARTITIONS);
+    fixture_flush(&fx);
+    int64_t deadline = fixture_mono_ms() + fixture_ms(60000);
+    while (!(recorded_away(placed) && recorded_away(misplaced)) &&
+           fixture_mono_ms() < deadline)
+        usleep(200 * 1000);
+    cr_expect(recorded_away(placed) && recorded_away(misplaced),
+              "both statuses decided");
+    const char *series = "lastmile_input_misplaced_total{worker=\"timing\"}";
+    cr_expect_eq(scrape_series(port, series), 1, "%s", series);
+    cr_expect(
+        fixture_log_has(&fx, "timing", "keyed \\\"sam.ortiz\\\" is on", 10000),
+        "the misplaced record is logged with its key");
+    cr_expect(!fixture_log_has(&fx, "timing", "keyed \\\"alex.kim\\\"", 0),
+              "the placed record is not");
 }

@@ -393,6 +393,7 @@ static const char *const followup_outputs[] = {LM_TOPIC_ACTIONS, NULL};
 const lm_worker lm_followup_worker = {
     .name = "followup",
     .input = LM_TOPIC_FOLLOWUP,
+    .keyed_input = 1, /* by lead id: murmur2 of it names the partition */
     .dedupe = LM_DEDUPE_BY_OFFSET, /* only qualification and timing write it */
     .outputs = followup_outputs,
     .input_type = LM_TOPIC_FOLLOWUP_TYPE,

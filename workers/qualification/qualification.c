@@ -290,6 +290,7 @@ static const char *const qual_outputs[] = {LM_TOPIC_FOLLOWUP, LM_TOPIC_OUTCOMES,
 const lm_worker lm_qualification_worker = {
     .name = "qualification",
     .input = LM_TOPIC_QUALIFICATION,
+    .keyed_input = 1, /* by lead id: murmur2 of it names the partition */
     .dedupe = LM_DEDUPE_BY_OFFSET, /* only intake writes its input */
     .outputs = qual_outputs,
     .input_type = LM_TOPIC_QUALIFICATION_TYPE,

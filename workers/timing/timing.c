@@ -540,6 +540,9 @@ static const char *const timing_outputs[] = {
 const lm_worker lm_timing_worker = {
     .name = "timing",
     .input = LM_TOPIC_TIMING,
+    .keyed_input = 1, /* by lead id (a freed slot by its overflow group, an
+                         owner's status by the owner): murmur2 of the key
+                         names the partition */
     .outputs = timing_outputs,
     .input_type = LM_TOPIC_TIMING_TYPE,
     .ctx = &timing_state,

@@ -251,6 +251,7 @@ static int webhook_deliver(void *ctx, const lm_timer *t, const lm_reads *reads,
 const lm_worker lm_webhook_worker = {
     .name = "webhook",
     .input = LM_TOPIC_ACTIONS,
+    .keyed_input = 1, /* by lead id: murmur2 of it names the partition */
     .outputs = webhook_outputs,
     .input_type = LM_TOPIC_ACTIONS_TYPE,
     .dedupe = LM_DEDUPE_BY_OFFSET,
