@@ -336,6 +336,18 @@ static int64_t committed_offset(const char *group, const char *topic) {
     return off;
 }
 
+/* Starts `worker` with /metrics on a free port (into *port). */
+static void start_with_metrics(const char *worker, int *port) {
+    char addr[64];
+    *port = lm_devstack_free_port();
+    cr_assert_gt(*port, 0);
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", *port);
+    setenv("LASTMILE_METRICS_ADDR", addr, 1);
+    int slot = fixture_start_worker(&fx, worker);
+    unsetenv("LASTMILE_METRICS_ADDR");
+    cr_assert_geq(slot, 0, "%s did not start", worker);
+}
+
 /* The value of the series `series` (name and labels, as exposed) in the
  * /metrics of the worker on 127.0.0.1:port, or -1 when it is not there. */
 static double scrape_series(int port, const char *series) {
@@ -416,14 +428,8 @@ Test(runtime, same_lead_twice_in_a_batch, .fini = teardown, .timeout = 180) {
     }
     responded = ft.n;
     /* timing with /metrics on, to see the deferrals counted */
-    int port = lm_devstack_free_port();
-    char addr[64];
-    cr_assert_gt(port, 0);
-    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
-    setenv("LASTMILE_METRICS_ADDR", addr, 1);
-    int timing = fixture_start_worker(&fx, "timing");
-    unsetenv("LASTMILE_METRICS_ADDR");
-    cr_assert_geq(timing, 0);
+    int port = 0;
+    start_with_metrics("timing", &port);
     market_until(&m, responded_all, 60000);
     int64_t until = fixture_mono_ms() + fixture_ms(60000);
     while (m.late < ft.n && fixture_mono_ms() < until)
@@ -486,14 +492,8 @@ Test(runtime, same_lead_twice_in_a_batch, .fini = teardown, .timeout = 180) {
  * twice) was counted in no metric. */
 Test(runtime, an_exact_duplicate_is_counted, .fini = teardown, .timeout = 120) {
     cr_assert_eq(fixture_up(&fx, 1, 0), 0);
-    int port = lm_devstack_free_port();
-    char addr[64];
-    cr_assert_gt(port, 0);
-    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
-    setenv("LASTMILE_METRICS_ADDR", addr, 1);
-    int intake = fixture_start_worker(&fx, "intake");
-    unsetenv("LASTMILE_METRICS_ADDR");
-    cr_assert_geq(intake, 0);
+    int port = 0;
+    start_with_metrics("intake", &port);
     Lastmile__V1__LeadSubmitted in = LASTMILE__V1__LEAD_SUBMITTED__INIT;
     in.event_id = "twice-1";
     in.source = "web";
@@ -555,14 +555,8 @@ static int recorded_away(const char *owner) {
 Test(runtime, a_misplaced_input_is_counted, .fini = teardown, .timeout = 120) {
     enum { PARTITIONS = 4 };
     cr_assert_eq(fixture_up(&fx, PARTITIONS, 0), 0);
-    int port = lm_devstack_free_port();
-    char addr[64];
-    cr_assert_gt(port, 0);
-    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
-    setenv("LASTMILE_METRICS_ADDR", addr, 1);
-    int timing = fixture_start_worker(&fx, "timing");
-    unsetenv("LASTMILE_METRICS_ADDR");
-    cr_assert_geq(timing, 0);
+    int port = 0;
+    start_with_metrics("timing", &port);
     const char *placed = "alex.kim", *misplaced = "sam.ortiz";
     int32_t right = rd_kafka_msg_partitioner_murmur2(
         NULL, placed, strlen(placed), PARTITIONS, NULL, NULL);

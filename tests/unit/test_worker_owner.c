@@ -533,6 +533,17 @@ static lm_recorder *followup_reassigned(const char *decision_id,
     return rec;
 }
 
+/* followup skipped the reassignment as superseded: nothing sent, no
+ * deadline armed, counted; stops rec. */
+static void expect_superseded(lm_recorder *rec) {
+    cr_expect_eq(lm_recorder_n_emits(rec), 0, "superseded: nothing to send");
+    cr_expect_eq(lm_recorder_n_index(rec), 0, "no deadline armed");
+    cr_expect_eq(lm_recorder_counted(rec, "lastmile_followup_skipped_total",
+                                     "reason=\"sla_superseded\""),
+                 1);
+    worker_test_stop(&lm_followup_worker, rec);
+}
+
 Test(worker_owner, followup_gives_a_reassigned_step_to_its_new_owner) {
     const char *h[] = {LEAD_H, LM_F_SLA_ACTION,
                        ACT,    LM_F_SLA_LEVEL,
@@ -578,12 +589,7 @@ Test(worker_owner, followup_skips_a_reassignment_a_later_one_superseded) {
                        "2",
                        NULL};
     lm_recorder *rec = followup_reassigned(LEAD ":decision:1", h);
-    cr_expect_eq(lm_recorder_n_emits(rec), 0, "superseded: nothing to send");
-    cr_expect_eq(lm_recorder_n_index(rec), 0, "no deadline armed");
-    cr_expect_eq(lm_recorder_counted(rec, "lastmile_followup_skipped_total",
-                                     "reason=\"sla_superseded\""),
-                 1);
-    worker_test_stop(&lm_followup_worker, rec);
+    expect_superseded(rec);
 
     rec = followup_reassigned(LEAD ":decision:2", h);
     Lastmile__V1__FollowUpAction *a = action_emitted(rec);
@@ -613,12 +619,7 @@ Test(worker_owner, followup_skips_a_reassignment_whose_owner_has_the_step) {
                        "1",
                        NULL};
     lm_recorder *rec = followup_reassigned(LEAD ":decision:1", h);
-    cr_expect_eq(lm_recorder_n_emits(rec), 0, "the owner has the step");
-    cr_expect_eq(lm_recorder_n_index(rec), 0, "its deadline left as armed");
-    cr_expect_eq(lm_recorder_counted(rec, "lastmile_followup_skipped_total",
-                                     "reason=\"sla_superseded\""),
-                 1);
-    worker_test_stop(&lm_followup_worker, rec);
+    expect_superseded(rec);
 }
 
 /* The new owner's step is named by the decision's number, not by the
