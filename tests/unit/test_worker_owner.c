@@ -544,6 +544,65 @@ static void expect_superseded(lm_recorder *rec) {
     worker_test_stop(&lm_followup_worker, rec);
 }
 
+/* A lead closed other than by a sale (here it unsubscribed) while its
+ * owner's step waited: the step's deadline is stale. The old code reminded
+ * the owner to call someone who had unsubscribed (a lead closed before
+ * closing dropped the step may still fire one). A sale's still reminds:
+ * the hand-off is the buyer's first contact. */
+Test(worker_owner, a_deadline_of_a_closed_lead_is_stale_unless_sold) {
+    deadline_ev x;
+    ProtobufCMessage *in = deadline_fired(&x, ACT, 0, DUE);
+    /* the case's fields first: the recorder takes a field's first value */
+    const char *h[] = {
+        LM_F_STATUS, "closed",        LM_F_OUTCOME, "UNSUBSCRIBED_OUTCOME",
+        LEAD_H,      LM_F_SLA_ACTION, ACT,          LM_F_SLA_OWNER,
+        "alex.kim",  LM_F_SLA_LEVEL,  "0",          LM_F_SLA_DUE,
+        DUE_S,       LM_F_SLA_STEP,   "1",          NULL};
+    lm_recorder *rec = timing_run(in, h, NULL, NULL);
+    cr_expect_eq(lm_recorder_n_emits(rec), 0, "nobody reminded");
+    cr_expect_eq(
+        lm_recorder_counted(rec, "lastmile_owner_deadlines_stale_total", NULL),
+        1);
+    worker_test_stop(&lm_timing_worker, rec);
+
+    h[3] = "CONVERTED_OUTCOME";
+    rec = timing_run(in, h, NULL, NULL);
+    Lastmile__V1__FollowUpAction *a = action_emitted(rec);
+    cr_assert_not_null(a, "a sale's owner step goes on");
+    cr_expect_str_eq(a->action_id, ACT ":reminder");
+    protobuf_c_message_free_unpacked(&a->base, NULL);
+    worker_test_stop(&lm_timing_worker, rec);
+}
+
+/* A lead closes (it unsubscribed) with its owner's call step pending: the
+ * step is dropped (its deadline timer cancelled, sla_level "done"), so
+ * nobody is reminded or reassigned about it and `lastmile waiting` no
+ * longer lists it. The old code left it armed. */
+Test(worker_owner, closing_a_lead_drops_its_pending_owner_step) {
+    Lastmile__V1__LeadResponse r = LASTMILE__V1__LEAD_RESPONSE__INIT;
+    r.event_id = "mail-unsub-1";
+    r.lead_id = LEAD;
+    r.kind = LASTMILE__V1__RESPONSE_KIND__UNSUBSCRIBED;
+    r.occurred_at_ms = NOW_MS;
+    Lastmile__V1__TimingEvent ev = LASTMILE__V1__TIMING_EVENT__INIT;
+    ev.event_case = LASTMILE__V1__TIMING_EVENT__EVENT_RESPONSE;
+    ev.response = &r;
+    const char *h[] = {LEAD_H,     LM_F_SLA_ACTION, ACT, LM_F_SLA_OWNER,
+                       "alex.kim", LM_F_SLA_LEVEL,  "1", LM_F_SLA_DUE,
+                       DUE_S,      LM_F_SLA_STEP,   "1", NULL};
+    lm_recorder *rec = timing_run(&ev.base, h, NULL, NULL);
+    cr_assert_not_null(lm_recorder_emit_on(rec, "outcomes"), "closed");
+    cr_expect_not_null(deadline_cmd(rec, "ZREM", 1, 1, ACT, "alex.kim"),
+                       "the deadline timer cancelled");
+    char key[LM_KEY_MAX];
+    lead_key(key);
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_SLA_LEVEL), "done");
+    cr_expect_eq(
+        lm_recorder_counted(rec, "lastmile_owner_steps_dropped_total", NULL),
+        1);
+    worker_test_stop(&lm_timing_worker, rec);
+}
+
 Test(worker_owner, followup_gives_a_reassigned_step_to_its_new_owner) {
     const char *h[] = {LEAD_H, LM_F_SLA_ACTION,
                        ACT,    LM_F_SLA_LEVEL,

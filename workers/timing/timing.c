@@ -350,6 +350,8 @@ int lm_timing_close_lead(timing_ctx *c, const lm_msg *m, lm_out *out,
     }
     if (timing_account_on_close(c, m, out, lead_id, status) != 0)
         return -1; /* its account's set; pause_on_reply */
+    if (timing_owner_on_close(m, out, lead_id, status) != 0)
+        return -1; /* a pending owner step, unless a sale's hand-off */
     timing_queue_lead ql = {lead_id,
                             team,
                             o.owner,

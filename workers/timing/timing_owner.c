@@ -45,13 +45,15 @@ enum {
     S_REASSIGN,
     S_FIRST_HUMAN,
     S_HOLDS,
+    S_OUTCOME,
     S_N
 };
 static const char *const sla_fields[S_N] = {
     LM_F_STATUS,     LM_F_OWNER,         LM_F_TEAM,        LM_F_DECISION,
     LM_F_SCORE,      LM_F_LEAD,          LM_F_SEGMENT,     LM_F_CADENCE,
     LM_F_SLA_ACTION, LM_F_SLA_OWNER,     LM_F_SLA_LEVEL,   LM_F_SLA_DUE,
-    LM_F_SLA_STEP,   LM_F_REASSIGNMENTS, LM_F_FIRST_HUMAN, LM_F_HOLDS};
+    LM_F_SLA_STEP,   LM_F_REASSIGNMENTS, LM_F_FIRST_HUMAN, LM_F_HOLDS,
+    LM_F_OUTCOME};
 
 /* an owner's state, HMGET of these */
 enum { ST_STATUS, ST_UNTIL, ST_AT, ST_N };
@@ -503,6 +505,15 @@ static int reassign(const lm_policy *pol, const deadline *d, const lm_msg *m,
     return 0;
 }
 
+/* 1 when the lead is closed other than by a sale (a lead closed before
+ * timing_owner_on_close dropped its pending step may still fire one). */
+static int closed_unsold(const lm_msg *m) {
+    const char *status = sf(m, S_STATUS, NULL),
+               *outcome = sf(m, S_OUTCOME, NULL);
+    return status && strcmp(status, "closed") == 0 &&
+           !(outcome && strcmp(outcome, "CONVERTED_OUTCOME") == 0);
+}
+
 static int on_deadline(const lm_policy *pol, int64_t skew, const lm_msg *m,
                        lm_out *out, const Lastmile__V1__TimerFired *t) {
     if (t->due_at_ms > m->now_ms + skew) {
@@ -517,9 +528,9 @@ static int on_deadline(const lm_policy *pol, int64_t skew, const lm_msg *m,
     const char *level = sf(m, S_SLA_LEVEL, NULL);
     if (!sf(m, S_STATUS, NULL) || !action || strcmp(action, t->action_id) ||
         !level || to_i64(level, -1) != t->level ||
-        sf_int(m, S_SLA_DUE, -1) != t->due_at_ms) {
+        sf_int(m, S_SLA_DUE, -1) != t->due_at_ms || closed_unsold(m)) {
         lm_out_count(out, "lastmile_owner_deadlines_stale_total", NULL, 1);
-        return 0; /* done, snoozed, moved on or reassigned since */
+        return 0; /* done, snoozed, moved on, reassigned or closed since */
     }
     deadline d;
     memset(&d, 0, sizeof(d));
@@ -673,6 +684,20 @@ int timing_owner_handoff(const lm_policy *pol, const lm_msg *m, lm_out *out,
     lm_out_count(out, "lastmile_owner_deadlines_total", "level=\"0\"", 1);
     return lm_sla_arm(out, a->lead_id, a->action_id, -1, a->owner, 0,
                       a->due_by_ms);
+}
+
+int timing_owner_on_close(const lm_msg *m, lm_out *out, const char *lead_id,
+                          Lastmile__V1__OutcomeStatus status) {
+    if (status == LASTMILE__V1__OUTCOME_STATUS__CONVERTED_OUTCOME)
+        return 0; /* the buyer's hand-off stays the owner's */
+    const char *action = sf(m, S_SLA_ACTION, NULL),
+               *owner = sf(m, S_SLA_OWNER, NULL);
+    int64_t level = to_i64(sf(m, S_SLA_LEVEL, NULL), -1);
+    if (!action || level < 0 || level > LM_SLA_LEVEL_MAX)
+        return 0; /* no step pending ("done", or none ever) */
+    lm_out_count(out, "lastmile_owner_steps_dropped_total", NULL, 1);
+    return lm_sla_clear(out, lead_id, action, (int)sf_int(m, S_SLA_STEP, -1),
+                        owner ? owner : "", (int)level);
 }
 
 void timing_owner_outcome(const lm_policy *pol, const lm_msg *m,

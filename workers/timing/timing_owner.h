@@ -65,6 +65,13 @@ int timing_owner_handoff(const lm_policy *pol, const lm_msg *m, lm_out *out,
 /* The outcome's owner figures: first_human_at_ms, reassignments, team. */
 void timing_owner_outcome(const lm_policy *pol, const lm_msg *m,
                           Lastmile__V1__Outcome *o);
+/* A lead closes with `status`: a pending owner step is dropped (its
+ * deadline timer cancelled, sla_level "done"), since nobody should call,
+ * remind or be reassigned about a lead that unsubscribed, said no or was
+ * lost; except a sale's, whose hand-off (first contact with the buyer)
+ * stays the owner's. 0 / -1. */
+int timing_owner_on_close(const lm_msg *m, lm_out *out, const char *lead_id,
+                          Lastmile__V1__OutcomeStatus status);
 
 /* fire_timer for kind "owner_deadline": 1 and *rc set when t is one. */
 int timing_owner_fire(const lm_timer *t, int64_t now_ms, lm_timers_fired *f,
