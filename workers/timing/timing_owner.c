@@ -510,8 +510,12 @@ static int reassign(const lm_policy *pol, const deadline *d, const lm_msg *m,
 static int closed_unsold(const lm_msg *m) {
     const char *status = sf(m, S_STATUS, NULL),
                *outcome = sf(m, S_OUTCOME, NULL);
+    /* the hash holds the outcome's name (lm_timing_close_lead) */
+    const ProtobufCEnumValue *sale = protobuf_c_enum_descriptor_get_value(
+        &lastmile__v1__outcome_status__descriptor,
+        LASTMILE__V1__OUTCOME_STATUS__CONVERTED_OUTCOME);
     return status && strcmp(status, "closed") == 0 &&
-           !(outcome && strcmp(outcome, "CONVERTED_OUTCOME") == 0);
+           !(outcome && sale && strcmp(outcome, sale->name) == 0);
 }
 
 static int on_deadline(const lm_policy *pol, int64_t skew, const lm_msg *m,
