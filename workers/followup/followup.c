@@ -33,13 +33,11 @@ static followup_ctx followup_state;
 
 /* the one HMGET of the lead hash (followup_fields.h) */
 const char *const followup_fields[R_N] = {
-    LM_F_STATUS,        LM_F_CADENCE,    LM_F_TZ,
-    LM_F_OWNER,         LM_F_SEGMENT,    LM_F_ADAPTIVE,
-    LM_F_SUBMITTED,     LM_F_TOUCHES,    LM_F_RESPONDED,
-    LM_F_RETURNS,       LM_F_TEAM,       LM_F_ROLE,
-    LM_F_HOLDOUT,       LM_F_PAUSED,     LM_F_SLA_ACTION,
-    LM_F_SLA_OWNER,     LM_F_SLA_STEP,   LM_F_SLA_LEVEL,
-    LM_F_REASSIGNMENTS, LM_F_FIRST_TOUCH};
+    LM_F_STATUS,    LM_F_CADENCE,       LM_F_TZ,          LM_F_OWNER,
+    LM_F_SEGMENT,   LM_F_ADAPTIVE,      LM_F_SUBMITTED,   LM_F_TOUCHES,
+    LM_F_RESPONDED, LM_F_RETURNS,       LM_F_TEAM,        LM_F_ROLE,
+    LM_F_HOLDOUT,   LM_F_PAUSED,        LM_F_SLA_ACTION,  LM_F_SLA_STEP,
+    LM_F_SLA_LEVEL, LM_F_REASSIGNMENTS, LM_F_FIRST_TOUCH, LM_F_SLA_OWNER};
 
 int64_t lm_followup_schedule(const lm_cadence *c, const char *tz,
                              int64_t earliest_ms) {

@@ -28,11 +28,11 @@ enum {
     R_HOLDOUT,    /* the lead is in the global holdout */
     R_PAUSED,     /* accounts: the colleague whose deal pauses it */
     R_SLA_ACTION, /* owner deadlines (followup_owner.c): the pending step */
-    R_SLA_OWNER,  /* ... who must act on it */
     R_SLA_STEP,
     R_SLA_LEVEL,
     R_REASSIGN,    /* how many times the lead was reassigned */
     R_FIRST_TOUCH, /* set by the lead's first automatic touch */
+    R_SLA_OWNER,   /* who must act on the pending step (followup_owner.c) */
     R_N
 };
 
