@@ -266,8 +266,9 @@ static void check_partition(lm_runtime *rt, const rd_kafka_message_t *m) {
         NULL, m->key, m->key_len, rt->input_partitions, NULL, NULL);
     if (want == m->partition)
         return;
+    uint64_t before = lm_counter_value(rt->m_misplaced);
     lm_counter_add(rt->m_misplaced, 1);
-    if (rt->n_misplaced++ % 1000 == 0)
+    if (before % 1000 == 0)
         lm_log(LM_LOG_WARN, "input_misplaced",
                "a record keyed \"%.*s\" is on %s [%d] at offset %lld; "
                "murmur2 of its key names partition %d (%llu such so far). "
@@ -276,7 +277,7 @@ static void check_partition(lm_runtime *rt, const rd_kafka_message_t *m) {
                "may decide one lead's events at once",
                (int)(m->key_len < 64 ? m->key_len : 64), (const char *)m->key,
                rt->input_topic, (int)m->partition, (long long)m->offset,
-               (int)want, (unsigned long long)rt->n_misplaced);
+               (int)want, (unsigned long long)before + 1);
 }
 
 int rt_batch_identify(lm_runtime *rt) {

@@ -247,7 +247,6 @@ struct lm_runtime {
     int dlq_topic;
     char input_topic[LM_TOPIC_MAX];
     int32_t input_partitions; /* at start (metadata), for keyed_input */
-    uint64_t n_misplaced;     /* keyed records off their key's partition */
     char group[LM_TOPIC_MAX];
 
     /* batch state, reused */
