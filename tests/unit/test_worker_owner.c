@@ -368,6 +368,26 @@ Test(worker_owner, level_1_goes_to_a_teammate_with_room_by_routing_rule) {
     lm_recorder *rec = timing_run(in, h, loads, NULL);
     expect_reassigned_to(rec, "jordan.blake");
     worker_test_stop(&lm_timing_worker, rec);
+    /* a count that is no count (edited by hand): the first reassignment,
+       not a deadline that fails for good (the old code made no id for
+       -4 and dead-lettered the deadline) */
+    const char *bad[] = {LM_F_REASSIGNMENTS,
+                         "-5",
+                         LEAD_H,
+                         LM_F_SLA_ACTION,
+                         ACT,
+                         LM_F_SLA_OWNER,
+                         "alex.kim",
+                         LM_F_SLA_LEVEL,
+                         "1",
+                         LM_F_SLA_DUE,
+                         DUE_S,
+                         LM_F_SLA_STEP,
+                         "1",
+                         NULL};
+    rec = timing_run(in, bad, loads, NULL);
+    expect_reassigned_to(rec, "jordan.blake");
+    worker_test_stop(&lm_timing_worker, rec);
     /* jordan.blake away, sam.ortiz full: nobody, the team's lead */
     rec = timing_run(in, h, loads, "jordan.blake");
     expect_escalated(rec, ACT ":escalation");

@@ -439,7 +439,10 @@ static int reassign(const lm_policy *pol, const deadline *d, const lm_msg *m,
             (uint8_t)(away_at(m, &d->team->owners[j], at + 1, m->now_ms) ||
                       strcmp(d->team->owners[j].name, d->owner) == 0);
     }
-    int64_t n = sf_int(m, S_REASSIGN, 0) + 1;
+    /* the lead's next reassignment; a count that is no count (edited by
+       hand) restarts at 1 rather than failing the deadline for good */
+    int64_t done = sf_int(m, S_REASSIGN, 0);
+    int64_t n = (done > 0 && done < INT32_MAX ? done : 0) + 1;
     int holds = lead_holds_slot(pol, m);
     int64_t k = next_owner(d->lead, n, d->team, loads, away, holds);
     if (k < 0) /* nobody with room: the team's lead is told at once */
