@@ -221,6 +221,25 @@ static ProtobufCMessage *deadline_fired(deadline_ev *x, const char *action,
     return &x->ev.base;
 }
 
+typedef struct response_ev {
+    Lastmile__V1__LeadResponse r;
+    Lastmile__V1__TimingEvent ev;
+} response_ev;
+
+/* The lead's answer of `kind` (event id event_id), now. */
+static ProtobufCMessage *response_ev_of(response_ev *x, const char *event_id,
+                                        Lastmile__V1__ResponseKind kind) {
+    lastmile__v1__lead_response__init(&x->r);
+    lastmile__v1__timing_event__init(&x->ev);
+    x->r.event_id = (char *)event_id;
+    x->r.lead_id = LEAD;
+    x->r.kind = kind;
+    x->r.occurred_at_ms = NOW_MS;
+    x->ev.event_case = LASTMILE__V1__TIMING_EVENT__EVENT_RESPONSE;
+    x->ev.response = &x->r;
+    return &x->ev.base;
+}
+
 #define DUE   (NOW_MS - 1000)
 #define DUE_S "1767625199000"
 #define LEAD_H                                                                 \
@@ -599,18 +618,13 @@ Test(worker_owner, a_deadline_of_a_closed_lead_is_stale_unless_sold) {
  * nobody is reminded or reassigned about it and `lastmile waiting` no
  * longer lists it. The old code left it armed. */
 Test(worker_owner, closing_a_lead_drops_its_pending_owner_step) {
-    Lastmile__V1__LeadResponse r = LASTMILE__V1__LEAD_RESPONSE__INIT;
-    r.event_id = "mail-unsub-1";
-    r.lead_id = LEAD;
-    r.kind = LASTMILE__V1__RESPONSE_KIND__UNSUBSCRIBED;
-    r.occurred_at_ms = NOW_MS;
-    Lastmile__V1__TimingEvent ev = LASTMILE__V1__TIMING_EVENT__INIT;
-    ev.event_case = LASTMILE__V1__TIMING_EVENT__EVENT_RESPONSE;
-    ev.response = &r;
+    response_ev x;
+    ProtobufCMessage *in = response_ev_of(
+        &x, "mail-unsub-1", LASTMILE__V1__RESPONSE_KIND__UNSUBSCRIBED);
     const char *h[] = {LEAD_H,     LM_F_SLA_ACTION, ACT, LM_F_SLA_OWNER,
                        "alex.kim", LM_F_SLA_LEVEL,  "1", LM_F_SLA_DUE,
                        DUE_S,      LM_F_SLA_STEP,   "1", NULL};
-    lm_recorder *rec = timing_run(&ev.base, h, NULL, NULL);
+    lm_recorder *rec = timing_run(in, h, NULL, NULL);
     cr_assert_not_null(lm_recorder_emit_on(rec, "outcomes"), "closed");
     cr_expect_not_null(deadline_cmd(rec, "ZREM", 1, 1, ACT, "alex.kim"),
                        "the deadline timer cancelled");
@@ -887,21 +901,31 @@ Test(worker_owner, owner_status_is_recorded_for_routing) {
 }
 
 Test(worker_owner, the_hand_off_has_a_deadline) {
-    Lastmile__V1__LeadResponse r = LASTMILE__V1__LEAD_RESPONSE__INIT;
-    r.event_id = "mail-1";
-    r.lead_id = LEAD;
     /* a sale with no reply before it: hand-off and close at once (a reply
        alone keeps the lead open for its deal) */
-    r.kind = LASTMILE__V1__RESPONSE_KIND__CONVERTED;
-    r.deal_value_cents = 120000;
-    r.occurred_at_ms = NOW_MS;
-    Lastmile__V1__TimingEvent ev = LASTMILE__V1__TIMING_EVENT__INIT;
-    ev.event_case = LASTMILE__V1__TIMING_EVENT__EVENT_RESPONSE;
-    ev.response = &r;
-    const char *h[] = {
-        LEAD_H, LM_F_FIRST_HUMAN, "1767625000000", LM_F_REASSIGNMENTS, "1",
-        NULL};
-    lm_recorder *rec = timing_run(&ev.base, h, NULL, NULL);
+    response_ev x;
+    ProtobufCMessage *in =
+        response_ev_of(&x, "mail-1", LASTMILE__V1__RESPONSE_KIND__CONVERTED);
+    x.r.deal_value_cents = 120000;
+    /* the call step still waits on its owner: the sale's close keeps the
+       hand-off's deadline, which replaces it (timing_owner_on_close) */
+    const char *h[] = {LEAD_H,
+                       LM_F_FIRST_HUMAN,
+                       "1767625000000",
+                       LM_F_REASSIGNMENTS,
+                       "1",
+                       LM_F_SLA_ACTION,
+                       ACT,
+                       LM_F_SLA_OWNER,
+                       "alex.kim",
+                       LM_F_SLA_LEVEL,
+                       "1",
+                       LM_F_SLA_DUE,
+                       DUE_S,
+                       LM_F_SLA_STEP,
+                       "1",
+                       NULL};
+    lm_recorder *rec = timing_run(in, h, NULL, NULL);
     Lastmile__V1__FollowUpAction *a = action_emitted(rec);
     cr_assert_not_null(a);
     cr_expect_eq(a->kind, LASTMILE__V1__ACTION_KIND__HANDOFF);
@@ -915,6 +939,13 @@ Test(worker_owner, the_hand_off_has_a_deadline) {
     lead_key(key);
     cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_HUMAN_DUE), now,
                      "people are due to act on the hand-off at once");
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_SLA_ACTION),
+                     LEAD ":handoff");
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_SLA_LEVEL), "0",
+                     "the sale's close leaves the hand-off's deadline armed");
+    cr_expect_eq(
+        lm_recorder_counted(rec, "lastmile_owner_steps_dropped_total", NULL),
+        0);
     protobuf_c_message_free_unpacked(&a->base, NULL);
     /* the outcome carries the owner figures */
     const lm_recorded_emit *e = lm_recorder_emit_on(rec, "outcomes");
