@@ -148,33 +148,24 @@ static const char *kind_name(Lastmile__V1__DecisionKind k) {
     }
 }
 
-static int qual_handle(void *ctx, const lm_msg *m, lm_out *out) {
-    qual_ctx *c = ctx;
-    const Lastmile__V1__LeadAccepted *l =
-        (const Lastmile__V1__LeadAccepted *)m->event;
-    lm_qualify_result q = *(const lm_qualify_result *)m->ident->scratch;
-    char key[LM_KEY_MAX], now[32], score[LM_FMT_F6_MAX], id[LM_ID_MAX],
-        labels[64];
-    lm_lead_key(l->lead_id, key);
-    lm_fmt_i64(now, m->now_ms);
-    lm_fmt_f6(score, q.score); /* "%.6f", without snprintf (issue 16) */
-    lm_fmt_cat(labels, sizeof(labels), "kind=\"", kind_name(q.kind), "\"",
-               NULL);
-    lm_out_count(out, "lastmile_decisions_total", labels, 1);
-
-    /* the lead without personal data, kept for outcomes and training */
-    Lastmile__V1__LeadAccepted bare = *l;
-    bare.email = bare.full_name = bare.phone = (char *)"";
+/* The decision in the lead hash: when, what, the score, the segment, the
+ * arm, the holdout and `bare` (the lead without personal data, packed
+ * here), and qualification's wait. 0 / -1 (out of memory). */
+static int record_decision(const lm_msg *m, lm_out *out, const char *key,
+                           const lm_qualify_result *q, const char *now,
+                           const Lastmile__V1__LeadAccepted *bare) {
+    char score[LM_FMT_F6_MAX];
+    lm_fmt_f6(score, q->score); /* "%.6f", without snprintf (issue 16) */
     size_t bare_len = 0;
-    uint8_t *bare_buf = lm_pb_pack(&bare.base, &bare_len);
+    uint8_t *bare_buf = lm_pb_pack(&bare->base, &bare_len);
     if (!bare_buf)
         return -1;
     const char *hset[] = {"HSET",        key,
                           LM_F_DECIDED,  now,
-                          LM_F_DECISION, kind_name(q.kind),
+                          LM_F_DECISION, kind_name(q->kind),
                           LM_F_SCORE,    score,
-                          LM_F_SEGMENT,  q.segment,
-                          LM_F_ADAPTIVE, q.adaptive ? "1" : "0",
+                          LM_F_SEGMENT,  q->segment,
+                          LM_F_ADAPTIVE, q->adaptive ? "1" : "0",
                           LM_F_LEAD,     (const char *)bare_buf};
     size_t lens[14];
     for (int i = 0; i < 13; i++)
@@ -183,68 +174,129 @@ static int qual_handle(void *ctx, const lm_msg *m, lm_out *out) {
     lm_out_write(out, 14, hset, lens);
     /* learned timing: the lead is in the global holdout, or not (its role
        is followup's to write, with the timer that names it) */
-    lm_out_write_strs(out, "HSET", key, LM_F_HOLDOUT, q.holdout ? "1" : "0",
+    lm_out_write_strs(out, "HSET", key, LM_F_HOLDOUT, q->holdout ? "1" : "0",
                       NULL);
     free(bare_buf);
-    lm_lead_record_wait(out, l->lead_id, "qualification", m->wait_ms,
+    lm_lead_record_wait(out, bare->lead_id, "qualification", m->wait_ms,
                         LM_WAIT_ONCE);
+    return 0;
+}
 
-    if (q.kind == LASTMILE__V1__DECISION_KIND__DISQUALIFIED) {
-        Lastmile__V1__Outcome o = LASTMILE__V1__OUTCOME__INIT;
-        lm_fmt_cat(id, sizeof(id), l->lead_id, ":outcome", NULL);
-        o.outcome_id = id;
-        o.lead_id = l->lead_id;
-        o.status = LASTMILE__V1__OUTCOME_STATUS__DISQUALIFIED_OUTCOME;
-        o.submitted_at_ms = l->submitted_at_ms;
-        o.closed_at_ms = m->now_ms;
-        o.adaptive = q.adaptive;
-        o.segment = q.segment;
-        o.score = q.score;
-        o.decision = q.kind;
-        o.lead = &bare;
-        const struct lm_geo_country *gc = lm_geo_country(l->country);
-        qual_shadow_score(&c->shadow, l, gc ? gc->region : "OTHER",
-                          &o.shadow_score, &o.shadow_model_version);
-        lm_out_write_strs(out, "HSET", key, LM_F_STATUS, "closed", LM_F_STAGE,
-                          "closed", LM_F_CLOSED, now, LM_F_OUTCOME,
-                          "DISQUALIFIED", NULL);
-        lm_out_count(out, "lastmile_outcomes_total", "status=\"DISQUALIFIED\"",
-                     1);
-        return lm_out_emit(out, LM_TOPIC_OUTCOMES, l->lead_id, id, &o.base);
+/* A disqualified lead closes here: its outcome, and the lead hash
+ * closed. 0 / -1. */
+static int disqualify(qual_ctx *c, const lm_msg *m, lm_out *out,
+                      const char *key, const lm_qualify_result *q,
+                      const char *now, Lastmile__V1__LeadAccepted *bare) {
+    const Lastmile__V1__LeadAccepted *l =
+        (const Lastmile__V1__LeadAccepted *)m->event;
+    char id[LM_ID_MAX];
+    Lastmile__V1__Outcome o = LASTMILE__V1__OUTCOME__INIT;
+    lm_fmt_cat(id, sizeof(id), l->lead_id, ":outcome", NULL);
+    o.outcome_id = id;
+    o.lead_id = l->lead_id;
+    o.status = LASTMILE__V1__OUTCOME_STATUS__DISQUALIFIED_OUTCOME;
+    o.submitted_at_ms = l->submitted_at_ms;
+    o.closed_at_ms = m->now_ms;
+    o.adaptive = q->adaptive;
+    o.segment = (char *)q->segment;
+    o.score = q->score;
+    o.decision = q->kind;
+    o.lead = bare;
+    const struct lm_geo_country *gc = lm_geo_country(l->country);
+    qual_shadow_score(&c->shadow, l, gc ? gc->region : "OTHER", &o.shadow_score,
+                      &o.shadow_model_version);
+    lm_out_write_strs(out, "HSET", key, LM_F_STATUS, "closed", LM_F_STAGE,
+                      "closed", LM_F_CLOSED, now, LM_F_OUTCOME, "DISQUALIFIED",
+                      NULL);
+    lm_out_count(out, "lastmile_outcomes_total", "status=\"DISQUALIFIED\"", 1);
+    return lm_out_emit(out, LM_TOPIC_OUTCOMES, l->lead_id, id, &o.base);
+}
+
+/* The decision's next_step, for people: the cadence, its first channel
+ * and the owner, or the team the lead waits for. */
+static void next_step_text(const qual_ctx *c, const lm_qualify_result *q,
+                           const qual_routed *rt, char *next, size_t nextsz) {
+    const lm_cadence *cad = lm_policy_cadence(
+        c->policy, q->kind == LASTMILE__V1__DECISION_KIND__QUALIFIED
+                       ? "qualified"
+                       : "nurture");
+    char n_steps[LM_FMT_I64_MAX];
+    lm_fmt_i64(n_steps, cad ? (int64_t)cad->n_steps : 0);
+    if (rt->unassigned)
+        lm_fmt_cat(next, nextsz, "waits for an owner of team ", rt->team->name,
+                   " with room (unassigned)", NULL);
+    else
+        lm_fmt_cat(next, nextsz, cad ? cad->name : "?",
+                   " cadence: ", cad ? cad->steps[0].channel : "?",
+                   " (step 1 of ", n_steps, ") by ", rt->owner, NULL);
+}
+
+/* A decision's reasons, as protobuf-c wants them: reasons[] and the
+ * pointers rp[] to them are the caller's (LM_QUAL_REASONS each) and
+ * borrow q's feature names. */
+static void decision_reasons(const lm_qualify_result *q,
+                             Lastmile__V1__Reason *reasons,
+                             Lastmile__V1__Reason **rp) {
+    for (size_t i = 0; i < q->n_reasons; i++) {
+        lastmile__v1__reason__init(&reasons[i]);
+        reasons[i].feature = (char *)q->reasons[i].feature;
+        reasons[i].contribution = q->reasons[i].contribution;
+        rp[i] = &reasons[i];
     }
+}
+
+/* A lead no owner has room for waits in its team's queue as the decision
+ * timing emits once an owner has room (timing_slot.c): `d` made again,
+ * reason "slot_freed", with the bare lead. 0 / -1. */
+static int enqueue_waiting(const lm_msg *m, lm_out *out, const qual_routed *rt,
+                           const Lastmile__V1__QualificationDecision *d,
+                           Lastmile__V1__LeadAccepted *bare) {
+    Lastmile__V1__QualificationDecision pending = *d;
+    char pid[LM_ID_MAX];
+    lm_fmt_cat(pid, sizeof(pid), d->lead_id, ":decision:assigned", NULL);
+    pending.decision_id = pid;
+    pending.unassigned = 0;
+    pending.reason = (char *)"slot_freed";
+    pending.next_step = (char *)"";
+    pending.lead = bare;
+    return qual_route_enqueue(m, d->lead_id, rt->team, &pending, out);
+}
+
+/* One lead: scored in identify, recorded here, then closed
+ * (disqualified) or routed, and its decision emitted to followup. */
+static int qual_handle(void *ctx, const lm_msg *m, lm_out *out) {
+    qual_ctx *c = ctx;
+    const Lastmile__V1__LeadAccepted *l =
+        (const Lastmile__V1__LeadAccepted *)m->event;
+    lm_qualify_result q = *(const lm_qualify_result *)m->ident->scratch;
+    char key[LM_KEY_MAX], now[32], id[LM_ID_MAX], labels[64], next[160];
+    lm_lead_key(l->lead_id, key);
+    lm_fmt_i64(now, m->now_ms);
+    lm_fmt_cat(labels, sizeof(labels), "kind=\"", kind_name(q.kind), "\"",
+               NULL);
+    lm_out_count(out, "lastmile_decisions_total", labels, 1);
+
+    /* the lead without personal data, kept for outcomes and training */
+    Lastmile__V1__LeadAccepted bare = *l;
+    bare.email = bare.full_name = bare.phone = (char *)"";
+    if (record_decision(m, out, key, &q, now, &bare) != 0)
+        return -1;
+    if (q.kind == LASTMILE__V1__DECISION_KIND__DISQUALIFIED)
+        return disqualify(c, m, out, key, &q, now, &bare);
 
     qual_routed rt;
     if (qual_route_assign(&c->route, m, l, q.team,
                           q.kind == LASTMILE__V1__DECISION_KIND__NURTURE, out,
                           &rt) != 0)
         return -1;
-    const char *owner = rt.owner;
     lm_fmt_cat(labels, sizeof(labels), "how=\"", lm_route_why_name(rt.why),
                "\"", NULL);
     lm_out_count(out, "lastmile_routed_total", labels, 1);
-    const lm_cadence *cad = lm_policy_cadence(
-        c->policy, q.kind == LASTMILE__V1__DECISION_KIND__QUALIFIED
-                       ? "qualified"
-                       : "nurture");
-    char next[160];
-    char n_steps[LM_FMT_I64_MAX];
-    lm_fmt_i64(n_steps, cad ? (int64_t)cad->n_steps : 0);
-    if (rt.unassigned)
-        lm_fmt_cat(next, sizeof(next), "waits for an owner of team ",
-                   rt.team->name, " with room (unassigned)", NULL);
-    else
-        lm_fmt_cat(next, sizeof(next), cad ? cad->name : "?",
-                   " cadence: ", cad ? cad->steps[0].channel : "?",
-                   " (step 1 of ", n_steps, ") by ", owner, NULL);
+    next_step_text(c, &q, &rt, next, sizeof(next));
 
     Lastmile__V1__Reason reasons[LM_QUAL_REASONS];
     Lastmile__V1__Reason *rp[LM_QUAL_REASONS];
-    for (size_t i = 0; i < q.n_reasons; i++) {
-        lastmile__v1__reason__init(&reasons[i]);
-        reasons[i].feature = q.reasons[i].feature;
-        reasons[i].contribution = q.reasons[i].contribution;
-        rp[i] = &reasons[i];
-    }
+    decision_reasons(&q, reasons, rp);
     Lastmile__V1__QualificationDecision d =
         LASTMILE__V1__QUALIFICATION_DECISION__INIT;
     lm_fmt_cat(id, sizeof(id), l->lead_id, ":decision", NULL);
@@ -254,7 +306,7 @@ static int qual_handle(void *ctx, const lm_msg *m, lm_out *out) {
     d.kind = q.kind;
     d.n_reasons = q.n_reasons;
     d.reasons = rp;
-    d.owner = (char *)owner;
+    d.owner = (char *)rt.owner;
     d.team = (char *)rt.team->name;
     d.unassigned = rt.unassigned;
     d.next_step = next;
@@ -268,19 +320,8 @@ static int qual_handle(void *ctx, const lm_msg *m, lm_out *out) {
     Lastmile__V1__FollowUpEvent ev = LASTMILE__V1__FOLLOW_UP_EVENT__INIT;
     ev.event_case = LASTMILE__V1__FOLLOW_UP_EVENT__EVENT_DECISION;
     ev.decision = &d;
-    if (rt.unassigned) {
-        /* what timing emits once an owner has room (timing_slot.c) */
-        Lastmile__V1__QualificationDecision pending = d;
-        char pid[LM_ID_MAX];
-        lm_fmt_cat(pid, sizeof(pid), l->lead_id, ":decision:assigned", NULL);
-        pending.decision_id = pid;
-        pending.unassigned = 0;
-        pending.reason = (char *)"slot_freed";
-        pending.next_step = (char *)"";
-        pending.lead = &bare;
-        if (qual_route_enqueue(m, l->lead_id, rt.team, &pending, out) != 0)
-            return -1;
-    }
+    if (rt.unassigned && enqueue_waiting(m, out, &rt, &d, &bare) != 0)
+        return -1;
     return lm_out_emit(out, LM_TOPIC_FOLLOWUP, l->lead_id, id, &ev.base);
 }
 
