@@ -256,114 +256,139 @@ static const char *outcome_name(Lastmile__V1__OutcomeStatus s) {
     return v ? v->name : "UNKNOWN";
 }
 
-/* Closes the lead: outcome, state, timer cancel, owner release, stats
- * (timing_internal.h). */
-int lm_timing_close_lead(timing_ctx *c, const lm_msg *m, lm_out *out,
-                         const char *lead_id,
-                         Lastmile__V1__OutcomeStatus status, int64_t deal_cents,
-                         int success) {
-    char key[LM_KEY_MAX], now[32], id[LM_ID_MAX], rev[32], labels[96];
-    lm_lead_key(lead_id, key);
-    snprintf(now, sizeof(now), "%lld", (long long)m->now_ms);
-    snprintf(id, sizeof(id), "%s:outcome", lead_id);
-    snprintf(rev, sizeof(rev), "%lld", (long long)deal_cents);
-
+/* The closed lead's outcome, from its hash, emitted to lastmile.outcomes
+ * with id (the caller's). On return *o's strings borrow from the
+ * message's reads and id; its lead, unpacked for the emit, is freed and
+ * NULL. 0 / -1. */
+static int emit_outcome(timing_ctx *c, const lm_msg *m, lm_out *out,
+                        const char *lead_id, Lastmile__V1__OutcomeStatus status,
+                        int64_t deal_cents, const char *id,
+                        Lastmile__V1__Outcome *o) {
     size_t lead_len = 0;
     const char *lead_bytes = field(m, R_LEAD, &lead_len);
-    Lastmile__V1__LeadAccepted *lead =
-        lead_bytes ? lastmile__v1__lead_accepted__unpack(
-                         NULL, lead_len, (const uint8_t *)lead_bytes)
-                   : NULL;
-    int handed_off = field_int(m, R_RESPONDED) > 0;
-    Lastmile__V1__Outcome o = LASTMILE__V1__OUTCOME__INIT;
-    o.outcome_id = id;
-    o.lead_id = (char *)lead_id;
-    o.status = status;
-    o.submitted_at_ms = field_int(m, R_SUBMITTED);
-    o.closed_at_ms = m->now_ms;
-    o.deal_value_cents = deal_cents;
-    o.owner = (char *)(field(m, R_OWNER, NULL) ? field(m, R_OWNER, NULL) : "");
-    o.touches = (int32_t)field_int(m, R_TOUCHES);
-    o.cost_cents = field_int(m, R_COST);
+    *o = (Lastmile__V1__Outcome)LASTMILE__V1__OUTCOME__INIT;
+    o->outcome_id = (char *)id;
+    o->lead_id = (char *)lead_id;
+    o->status = status;
+    o->submitted_at_ms = field_int(m, R_SUBMITTED);
+    o->closed_at_ms = m->now_ms;
+    o->deal_value_cents = deal_cents;
+    o->owner = (char *)(field(m, R_OWNER, NULL) ? field(m, R_OWNER, NULL) : "");
+    o->touches = (int32_t)field_int(m, R_TOUCHES);
+    o->cost_cents = field_int(m, R_COST);
     const char *a = field(m, R_ADAPTIVE, NULL);
-    o.adaptive = a && a[0] == '1';
+    o->adaptive = a && a[0] == '1';
     const char *seg = field(m, R_SEGMENT, NULL);
-    o.segment = (char *)(seg ? seg : "");
+    o->segment = (char *)(seg ? seg : "");
     const char *sc = field(m, R_SCORE, NULL);
     double score = 0;
     if (sc)
         lm_parse_double(sc, 0, 1, &score);
-    o.score = score;
+    o->score = score;
     const char *dec = field(m, R_DECISION, NULL);
-    o.decision = dec && strcmp(dec, "QUALIFIED") == 0
-                     ? LASTMILE__V1__DECISION_KIND__QUALIFIED
-                     : LASTMILE__V1__DECISION_KIND__NURTURE;
-    o.lead = lead;
+    o->decision = dec && strcmp(dec, "QUALIFIED") == 0
+                      ? LASTMILE__V1__DECISION_KIND__QUALIFIED
+                      : LASTMILE__V1__DECISION_KIND__NURTURE;
     /* the answer that handed it off; a sale with no reply before it is
        its own answer */
-    o.responded_at_ms = field_int(m, R_RESPONDED);
-    int direct_sale = !o.responded_at_ms &&
-                      status == LASTMILE__V1__OUTCOME_STATUS__CONVERTED_OUTCOME;
-    if (direct_sale)
-        o.responded_at_ms = m->now_ms;
-    o.first_touch_at_ms = field_int(m, R_FIRST_TOUCH);
-    o.first_human_at_ms = field_int(m, R_FIRST_HUMAN);
+    o->responded_at_ms = field_int(m, R_RESPONDED);
+    if (!o->responded_at_ms &&
+        status == LASTMILE__V1__OUTCOME_STATUS__CONVERTED_OUTCOME)
+        o->responded_at_ms = m->now_ms;
+    o->first_touch_at_ms = field_int(m, R_FIRST_TOUCH);
+    o->first_human_at_ms = field_int(m, R_FIRST_HUMAN);
     const char *team = field(m, R_TEAM, NULL);
-    o.team = (char *)(team ? team : "");
-    timing_owner_outcome(c->policy, m, &o); /* reassignments */
-    int rc = lm_out_emit(out, LM_TOPIC_OUTCOMES, lead_id, id, &o.base);
-    if (lead)
-        lastmile__v1__lead_accepted__free_unpacked(lead, NULL);
-    if (rc != 0)
-        return -1;
+    o->team = (char *)(team ? team : "");
+    timing_owner_outcome(c->policy, m, o); /* reassignments */
+    o->lead = lead_bytes ? lastmile__v1__lead_accepted__unpack(
+                               NULL, lead_len, (const uint8_t *)lead_bytes)
+                         : NULL;
+    int rc = lm_out_emit(out, LM_TOPIC_OUTCOMES, lead_id, id, &o->base);
+    if (o->lead)
+        lastmile__v1__lead_accepted__free_unpacked(o->lead, NULL);
+    o->lead = NULL;
+    return rc != 0 ? -1 : 0;
+}
 
+/* The lead hash closed (a sale with no reply before it is its own
+ * answer), and the outcome, revenue and cycle-time metrics. */
+static void record_close(const lm_msg *m, lm_out *out, const char *lead_id,
+                         const Lastmile__V1__Outcome *o, int direct_sale) {
+    char key[LM_KEY_MAX], now[32], rev[32], labels[96];
+    const char *name = outcome_name(o->status);
+    lm_lead_key(lead_id, key);
+    snprintf(now, sizeof(now), "%lld", (long long)m->now_ms);
+    snprintf(rev, sizeof(rev), "%lld", (long long)o->deal_value_cents);
     lm_out_write_strs(out, "HSET", key, LM_F_STATUS, "closed", LM_F_STAGE,
-                      "closed", LM_F_CLOSED, now, LM_F_OUTCOME,
-                      outcome_name(status), LM_F_REVENUE, rev, NULL);
+                      "closed", LM_F_CLOSED, now, LM_F_OUTCOME, name,
+                      LM_F_REVENUE, rev, NULL);
     if (direct_sale)
         lm_out_write_strs(out, "HSET", key, LM_F_RESPONDED, now, NULL);
-    snprintf(labels, sizeof(labels), "status=\"%s\"", outcome_name(status));
+    snprintf(labels, sizeof(labels), "status=\"%s\"", name);
     lm_out_count(out, "lastmile_outcomes_total", labels, 1);
-    if (deal_cents > 0)
+    if (o->deal_value_cents > 0)
         lm_out_count(out, "lastmile_revenue_cents_total", NULL,
-                     (double)deal_cents);
-    if (o.submitted_at_ms > 0 && m->now_ms >= o.submitted_at_ms)
+                     (double)o->deal_value_cents);
+    if (o->submitted_at_ms > 0 && m->now_ms >= o->submitted_at_ms)
         lm_out_observe(out, "lastmile_cycle_time_seconds",
-                       (double)(m->now_ms - o.submitted_at_ms) / 1000.0);
+                       (double)(m->now_ms - o->submitted_at_ms) / 1000.0);
+}
 
-    /* outside the lead's slot: idempotent index commands. A handed-off
-       lead waits on its deal window (its response timer went at the
-       hand-off); any other on the response timer of its step */
-    if (handed_off)
+/* What the closed lead held, let go: its timer, its owner's seat, its
+ * account's set, its pending owner step, its place in a team's queue.
+ * Outside the lead's slot: idempotent index commands. 0 / -1. */
+static int release_lead(timing_ctx *c, const lm_msg *m, lm_out *out,
+                        const char *lead_id, const Lastmile__V1__Outcome *o) {
+    const char *team = field(m, R_TEAM, NULL);
+    /* a handed-off lead waits on its deal window (its response timer went
+       at the hand-off); any other on the response timer of its step */
+    if (field_int(m, R_RESPONDED) > 0)
         lm_timers_cancel(out, lead_id, LM_LEAD_TIMER_DEAL,
                          LM_LEAD_TIMER_DEAL_PAYLOAD,
                          strlen(LM_LEAD_TIMER_DEAL_PAYLOAD));
     else
         lm_timing_cancel_response_timer(m, out, lead_id);
-    if (team && o.owner[0]) {
+    if (team && o->owner[0]) {
         /* the owner's load falls by one: idempotent, so a lead closed
            twice releases once */
         char open[LM_KEY_MAX];
-        lm_lead_team_open_key(team, o.owner, open);
+        lm_lead_team_open_key(team, o->owner, open);
         const char *rel[] = {"SREM", open, lead_id};
         lm_out_index(out, 3, rel, NULL);
     }
-    if (timing_account_on_close(c, m, out, lead_id, status) != 0)
+    if (timing_account_on_close(c, m, out, lead_id, o->status) != 0)
         return -1; /* its account's set; pause_on_reply */
-    if (timing_owner_on_close(m, out, lead_id, status) != 0)
+    if (timing_owner_on_close(m, out, lead_id, o->status) != 0)
         return -1; /* a pending owner step, unless a sale's hand-off */
     timing_queue_lead ql = {lead_id,
                             team,
-                            o.owner,
+                            o->owner,
                             field(m, R_HOLDS, NULL),
-                            dec,
+                            field(m, R_DECISION, NULL),
                             field(m, R_ACCOUNT, NULL),
                             NULL,
                             0,
                             field(m, R_STAGE, NULL),
                             field(m, R_DECIDED, NULL)};
     ql.pending = field(m, R_PENDING, &ql.pending_len);
-    if (timing_queue_release(c->policy, m, &ql, out) != 0)
+    return timing_queue_release(c->policy, m, &ql, out);
+}
+
+/* Closes the lead: outcome, state, timer cancel, owner release, stats
+ * (timing_internal.h). */
+int lm_timing_close_lead(timing_ctx *c, const lm_msg *m, lm_out *out,
+                         const char *lead_id,
+                         Lastmile__V1__OutcomeStatus status, int64_t deal_cents,
+                         int success) {
+    char id[LM_ID_MAX];
+    snprintf(id, sizeof(id), "%s:outcome", lead_id);
+    int direct_sale = !field_int(m, R_RESPONDED) &&
+                      status == LASTMILE__V1__OUTCOME_STATUS__CONVERTED_OUTCOME;
+    Lastmile__V1__Outcome o;
+    if (emit_outcome(c, m, out, lead_id, status, deal_cents, id, &o) != 0)
+        return -1;
+    record_close(m, out, lead_id, &o, direct_sale);
+    if (release_lead(c, m, out, lead_id, &o) != 0)
         return -1;
     if (success) /* the answered touch's slot learns a success */
         timing_learn_record(c->policy, m, out, 1);
