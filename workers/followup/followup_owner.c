@@ -71,32 +71,33 @@ int followup_owner_arm(lm_out *out, const Lastmile__V1__FollowUpAction *a) {
 
 /* ===================================================== reassignment */
 
-int followup_owner_reassigned(const lm_policy *pol, const lm_msg *m,
-                              lm_out *out,
-                              const Lastmile__V1__QualificationDecision *d) {
-    const char *action = ofield(m, R_SLA_ACTION),
-               *level = ofield(m, R_SLA_LEVEL);
-    const char *team = d->team && *d->team ? d->team : ofield(m, R_TEAM);
-    if (!ofield(m, R_STATUS) || !action || !level) {
+/* Whether a reassignment still applies. 0: it does, and *nth is the
+ * reassignment it made; 1: it was rejected (no pending step) or skipped
+ * and counted (the step is done, or the decision is superseded). */
+static int reassignment_applies(const lm_msg *m, lm_out *out,
+                                const Lastmile__V1__QualificationDecision *d,
+                                int64_t *nth) {
+    const char *level = ofield(m, R_SLA_LEVEL);
+    if (!ofield(m, R_STATUS) || !ofield(m, R_SLA_ACTION) || !level) {
         lm_out_reject(out,
                       "decision: reassignment of lead %s, which has no pending "
                       "owner step",
                       d->lead_id);
-        return 0;
+        return 1;
     }
     if (strcmp(level, LM_SLA_LEVEL_DONE) == 0) {
         /* the old owner acted after all, before this arrived */
         lm_out_count(out, "lastmile_followup_skipped_total",
                      "reason=\"sla_done\"", 1);
-        return 0;
+        return 1;
     }
     /* the reassignment this decision made, from its id (the lead hash's
        count for an id of another form) */
-    int64_t nth = lm_sla_reassign_number(d->decision_id, d->lead_id);
-    if (nth < 1)
-        nth = ofield_int(m, R_REASSIGN, 1);
+    *nth = lm_sla_reassign_number(d->decision_id, d->lead_id);
+    if (*nth < 1)
+        *nth = ofield_int(m, R_REASSIGN, 1);
     const char *pending_owner = ofield(m, R_SLA_OWNER);
-    if (ofield_int(m, R_REASSIGN, 0) > nth ||
+    if (ofield_int(m, R_REASSIGN, 0) > *nth ||
         (pending_owner && d->owner && strcmp(pending_owner, d->owner) == 0)) {
         /* superseded while this waited on the partition: the pending step
            is another than the one this decision moved, and either timing
@@ -107,69 +108,110 @@ int followup_owner_reassigned(const lm_policy *pol, const lm_msg *m,
            reassignment never picks the step's own owner) */
         lm_out_count(out, "lastmile_followup_skipped_total",
                      "reason=\"sla_superseded\"", 1);
-        return 0;
+        return 1;
     }
-    int step = (int)ofield_int(m, R_SLA_STEP, -2);
-    const lm_cadence *cad = lm_policy_cadence(pol, ofield(m, R_CADENCE));
-    const char *tz = ofield(m, R_TZ);
-    const lm_step *st = cad && step >= 0 && (size_t)step < cad->n_steps
-                            ? &cad->steps[step]
-                            : NULL;
-    if (step < -1 || (step >= 0 && (!st || !tz))) {
+    return 0;
+}
+
+/* The pending step a reassignment moves: a step of the lead's cadence
+ * (st and tz set) or the hand-off (step -1, st NULL). Borrowed from the
+ * policy and the message's reads. */
+typedef struct pending_step {
+    int step;
+    const lm_cadence *cad;
+    const lm_step *st;
+    const char *tz;
+} pending_step;
+
+/* 0, or 1 when the message was rejected into out (a step that is not in
+ * the lead's cadence). */
+static int pending_step_of(const lm_policy *pol, const lm_msg *m, lm_out *out,
+                           const char *lead_id, pending_step *ps) {
+    ps->step = (int)ofield_int(m, R_SLA_STEP, -2);
+    ps->cad = lm_policy_cadence(pol, ofield(m, R_CADENCE));
+    ps->tz = ofield(m, R_TZ);
+    ps->st = ps->cad && ps->step >= 0 && (size_t)ps->step < ps->cad->n_steps
+                 ? &ps->cad->steps[ps->step]
+                 : NULL;
+    if (ps->step < -1 || (ps->step >= 0 && (!ps->st || !ps->tz))) {
         lm_out_reject(out, "decision: lead %s's step %d is not in its cadence",
-                      d->lead_id, step);
-        return 0;
+                      lead_id, ps->step);
+        return 1;
     }
+    return 0;
+}
+
+/* The moved step's action for the decision's owner, into *a: the step's
+ * own action id with ":r<nth>" (into id, the caller's LM_ID_MAX buffer,
+ * which must outlive *a), at the owner's next working time, with a
+ * deadline when the step has one. */
+static void reassigned_action(const lm_policy *pol, const lm_msg *m,
+                              const Lastmile__V1__QualificationDecision *d,
+                              const char *team, const pending_step *ps,
+                              int64_t nth, char id[LM_ID_MAX],
+                              Lastmile__V1__FollowUpAction *a) {
     const lm_worktime *work = lm_sla_work(pol, team, d->owner);
     int64_t when = lm_worktime_next(work, m->now_ms), deadline;
-    if (st) {
-        when =
-            followup_owner_when(pol, cad, st, tz, team, d->owner,
-                                lm_policy_next_allowed_ms(cad, tz, m->now_ms));
-        deadline = st->deadline_ms;
+    if (ps->st) {
+        when = followup_owner_when(
+            pol, ps->cad, ps->st, ps->tz, team, d->owner,
+            lm_policy_next_allowed_ms(ps->cad, ps->tz, m->now_ms));
+        deadline = ps->st->deadline_ms;
     } else {
         deadline = lm_policy_handoff_deadline_ms(pol);
     }
     if (when < 0)
         when = m->now_ms;
-    char id[LM_ID_MAX], n[LM_FMT_I64_MAX];
+    char n[LM_FMT_I64_MAX];
     lm_fmt_i64(n, nth);
     /* the step's own action id, without an earlier ":r<n>" */
-    const char *r = strstr(action, ":r");
+    const char *action = ofield(m, R_SLA_ACTION), *r = strstr(action, ":r");
     size_t base = r ? (size_t)(r - action) : strlen(action);
-    snprintf(id, sizeof(id), "%.*s:r%s", (int)base, action, n);
+    snprintf(id, LM_ID_MAX, "%.*s:r%s", (int)base, action, n);
 
-    Lastmile__V1__FollowUpAction a = LASTMILE__V1__FOLLOW_UP_ACTION__INIT;
-    a.action_id = id;
-    a.lead_id = d->lead_id;
-    a.channel = (char *)(st ? st->channel : "handoff");
-    a.step = step;
-    a.scheduled_for_ms = when;
-    a.owner = d->owner;
-    a.kind = st ? LASTMILE__V1__ACTION_KIND__TOUCH
-                : LASTMILE__V1__ACTION_KIND__HANDOFF;
+    *a = (Lastmile__V1__FollowUpAction)LASTMILE__V1__FOLLOW_UP_ACTION__INIT;
+    a->action_id = id;
+    a->lead_id = d->lead_id;
+    a->channel = (char *)(ps->st ? ps->st->channel : "handoff");
+    a->step = ps->step;
+    a->scheduled_for_ms = when;
+    a->owner = d->owner;
+    a->kind = ps->st ? LASTMILE__V1__ACTION_KIND__TOUCH
+                     : LASTMILE__V1__ACTION_KIND__HANDOFF;
     const char *ad = ofield(m, R_ADAPTIVE), *seg = ofield(m, R_SEGMENT);
-    a.adaptive = ad && ad[0] == '1';
-    a.segment = (char *)(seg ? seg : "");
-    a.cadence = (char *)(cad ? cad->name : "");
-    a.submitted_at_ms = ofield_int(m, R_SUBMITTED, 0);
-    a.reason = (char *)LM_SLA_REASON_BREACH;
-    a.human = 1;
-    a.team = (char *)(team ? team : "");
+    a->adaptive = ad && ad[0] == '1';
+    a->segment = (char *)(seg ? seg : "");
+    a->cadence = (char *)(ps->cad ? ps->cad->name : "");
+    a->submitted_at_ms = ofield_int(m, R_SUBMITTED, 0);
+    a->reason = (char *)LM_SLA_REASON_BREACH;
+    a->human = 1;
+    a->team = (char *)(team ? team : "");
     if (deadline > 0) {
         int64_t due = lm_worktime_add(work, when, deadline);
-        a.due_by_ms = due > 0 ? due : when + deadline;
+        a->due_by_ms = due > 0 ? due : when + deadline;
     }
-    if (st) {
-        lm_local_time lt;
-        if (lm_tz_local(tz, when, &lt) == 0)
-            a.slot = lt.hour_of_week;
-    }
+    lm_local_time lt;
+    if (ps->st && lm_tz_local(ps->tz, when, &lt) == 0)
+        a->slot = lt.hour_of_week;
+}
+
+int followup_owner_reassigned(const lm_policy *pol, const lm_msg *m,
+                              lm_out *out,
+                              const Lastmile__V1__QualificationDecision *d) {
+    const char *team = d->team && *d->team ? d->team : ofield(m, R_TEAM);
+    int64_t nth;
+    pending_step ps;
+    if (reassignment_applies(m, out, d, &nth) != 0 ||
+        pending_step_of(pol, m, out, d->lead_id, &ps) != 0)
+        return 0; /* rejected or skipped into out */
+    char id[LM_ID_MAX];
+    Lastmile__V1__FollowUpAction a;
+    reassigned_action(pol, m, d, team, &ps, nth, id, &a);
     if (lm_out_emit(out, LM_TOPIC_ACTIONS, d->lead_id, id, &a.base) != 0)
         return -1;
     lm_out_count(out, "lastmile_actions_total", "kind=\"reassigned\"", 1);
     if (a.due_by_ms <= 0)
         return 0;
     lm_out_count(out, "lastmile_owner_deadlines_total", "level=\"2\"", 1);
-    return lm_sla_arm(out, d->lead_id, id, step, d->owner, 2, a.due_by_ms);
+    return lm_sla_arm(out, d->lead_id, id, ps.step, d->owner, 2, a.due_by_ms);
 }
