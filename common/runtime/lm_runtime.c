@@ -445,18 +445,23 @@ static int redis_setup(lm_runtime *rt, char *err, size_t errsz) {
     return -1;
 }
 
-int lm_runtime_main(const lm_worker *w) {
+/* A runtime for w with its settings loaded, its clock set and its
+ * delivery state made; NULL with *code the exit code (2: a bad
+ * configuration, said on stderr; 1: out of memory). The caller owns it
+ * (runtime_free). */
+static lm_runtime *runtime_new(const lm_worker *w, int *code) {
     char err[4096] = "";
-    int code = 1;
     lm_runtime *rt = calloc(1, sizeof(*rt));
+    *code = 1;
     if (!rt)
-        return 1;
+        return NULL;
     rt->w = w;
     lm_log_init(w->name, LM_LOG_INFO);
     if (lm_settings_load(&rt->s, w->name, err, sizeof(err)) != 0) {
         fprintf(stderr, "lastmile-%s: bad configuration:\n%s\n", w->name, err);
         free(rt);
-        return 2;
+        *code = 2;
+        return NULL;
     }
     lm_log_init(w->name, (lm_log_level)rt->s.log_level);
     lm_clock_init(rt->s.time_scale, rt->s.time_origin_ms, rt->s.time_start_ms);
@@ -469,25 +474,26 @@ int lm_runtime_main(const lm_worker *w) {
     if (!rt->seen || rt->dedupe->init(rt) != 0) {
         fprintf(stderr, "lastmile-%s: out of memory\n", w->name);
         runtime_free(rt);
-        return 1;
+        return NULL;
     }
+    return rt;
+}
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
+/* Everything a batch needs, in order: the worker's init, the metrics
+ * server, Redis, the worker's start, Kafka. -1 when all started, else the
+ * exit code (2: the worker's configuration or the metrics address; 1 or
+ * Redis's code: a failure, logged). */
+static int runtime_start(lm_runtime *rt) {
+    const lm_worker *w = rt->w;
+    char err[4096] = "";
     if (w->init && w->init(w->ctx, &rt->s, err, sizeof(err)) != 0) {
         lm_log(LM_LOG_ERROR, "init_failed", "%s", err);
         fprintf(stderr, "lastmile-%s: %s\n", w->name, err);
-        code = 2;
-        goto out;
+        return 2;
     }
     rt->metrics = lm_metrics_new();
     if (!rt->metrics)
-        goto out;
+        return 1;
     metrics_setup(rt);
     lm_metrics_on_scrape(rt->metrics, on_scrape, rt);
     if (rt->s.metrics_addr && *rt->s.metrics_addr) {
@@ -495,29 +501,33 @@ int lm_runtime_main(const lm_worker *w) {
                                              ready_fn, rt, err, sizeof(err));
         if (!rt->server) {
             lm_log(LM_LOG_ERROR, "metrics_failed", "%s", err);
-            code = 2;
-            goto out;
+            return 2;
         }
     }
-
     topics_name(rt);
-    code = redis_setup(rt, err, sizeof(err));
+    int code = redis_setup(rt, err, sizeof(err));
     if (code != -1)
-        goto out;
-    code = 1;
+        return code;
     if (w->start && w->start(w->ctx, rt->redis, err, sizeof(err)) != 0) {
         lm_log(LM_LOG_ERROR, "start_failed", "%s", err);
-        goto out;
+        return 1;
     }
     atomic_store(&rt->ready_redis, 1);
     if (rt_kafka_setup(rt, err, sizeof(err)) != 0) {
         lm_log(LM_LOG_ERROR, "kafka_setup_failed", "%s", err);
-        goto out;
+        return 1;
     }
+    return -1;
+}
+
+/* Batches, and the timer sweep between them, until a signal or a fatal
+ * error; then the batch in flight settled. The exit code: 0, or 1 after
+ * a fatal error. */
+static int runtime_loop(lm_runtime *rt) {
+    const lm_worker *w = rt->w;
     lm_log(LM_LOG_INFO, "started",
            "consuming %s as group %s, batches of up to %d", rt->input_topic,
            rt->group, rt->s.batch_max);
-
     while (!rt_stop && !rt->fatal) {
         run_batch(rt);
         if ((w->fire_timer || w->deliver_timer) &&
@@ -539,12 +549,29 @@ int lm_runtime_main(const lm_worker *w) {
         redis_probe_when_not_ready(rt);
     }
     rt_inflight_settle(rt); /* within the drain deadline on SIGTERM */
-    code = rt->fatal ? 1 : 0;
     lm_log(rt->fatal ? LM_LOG_ERROR : LM_LOG_INFO, "stopping",
            rt->fatal ? "fatal error: stopping without committing further"
                      : "signal received: batch finished and committed, "
                        "leaving the group");
-out:
+    return rt->fatal ? 1 : 0;
+}
+
+int lm_runtime_main(const lm_worker *w) {
+    int code;
+    lm_runtime *rt = runtime_new(w, &code);
+    if (!rt)
+        return code;
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    code = runtime_start(rt);
+    if (code == -1)
+        code = runtime_loop(rt);
     if (w->fini)
         w->fini(w->ctx);
     runtime_free(rt);
