@@ -343,26 +343,20 @@ static int settings_clock(lm_settings *s, const char *component, char *err,
     return 0;
 }
 
-int lm_settings_load(lm_settings *s, const char *component, char *err,
-                     size_t errsz) {
-    memset(s, 0, sizeof(*s));
-    if (err && errsz)
-        err[0] = '\0';
-    int bad = 0;
-    int64_t n;
-
-    if (check_unknown(err, errsz) != 0)
-        bad = 1;
-    s->brokers = env_value("LASTMILE_BROKERS", component, err, errsz, &bad);
-    s->redis_url = env_value("LASTMILE_REDIS_URL", component, err, errsz, &bad);
+/* The string settings (addresses, names, paths) and the checks of their
+ * form. *bad set to 1 when one is wrong (said in err). */
+static void settings_strings(lm_settings *s, const char *component, char *err,
+                             size_t errsz, int *bad) {
+    s->brokers = env_value("LASTMILE_BROKERS", component, err, errsz, bad);
+    s->redis_url = env_value("LASTMILE_REDIS_URL", component, err, errsz, bad);
     s->topic_prefix =
-        env_value("LASTMILE_TOPIC_PREFIX", component, err, errsz, &bad);
+        env_value("LASTMILE_TOPIC_PREFIX", component, err, errsz, bad);
     s->metrics_addr =
-        env_value("LASTMILE_METRICS_ADDR", component, err, errsz, &bad);
+        env_value("LASTMILE_METRICS_ADDR", component, err, errsz, bad);
     s->instance_id =
-        env_value("LASTMILE_INSTANCE_ID", component, err, errsz, &bad);
-    s->config_path = env_value("LASTMILE_CONFIG", component, err, errsz, &bad);
-    s->model_path = env_value("LASTMILE_MODEL", component, err, errsz, &bad);
+        env_value("LASTMILE_INSTANCE_ID", component, err, errsz, bad);
+    s->config_path = env_value("LASTMILE_CONFIG", component, err, errsz, bad);
+    s->model_path = env_value("LASTMILE_MODEL", component, err, errsz, bad);
 
     if (s->topic_prefix) {
         for (const char *p = s->topic_prefix; *p; p++)
@@ -374,13 +368,13 @@ int lm_settings_load(lm_settings *s, const char *component, char *err,
                     "digits, '.', '_' and '-' (example: "
                     "LASTMILE_TOPIC_PREFIX=acme.lastmile.)",
                     s->topic_prefix);
-                bad = 1;
+                *bad = 1;
                 break;
             }
         if (strlen(s->topic_prefix) > 100) {
             lm_errf_add(err, errsz,
                         "LASTMILE_TOPIC_PREFIX: longer than 100 characters");
-            bad = 1;
+            *bad = 1;
         }
     }
     if (s->brokers && strchr(s->brokers, ' ')) {
@@ -389,10 +383,16 @@ int lm_settings_load(lm_settings *s, const char *component, char *err,
             "LASTMILE_BROKERS: \"%s\" has a space; separate brokers "
             "with commas (example: LASTMILE_BROKERS=kafka-0:9092,kafka-1:9092)",
             s->brokers);
-        bad = 1;
+        *bad = 1;
     }
+}
 
-    char *lvl = env_value("LASTMILE_LOG_LEVEL", component, err, errsz, &bad);
+/* The log level and the clock (scale, origin, start). *bad set to 1
+ * when one is wrong (said in err); a missing origin is not checked after
+ * an earlier mistake. */
+static void settings_level_and_clock(lm_settings *s, const char *component,
+                                     char *err, size_t errsz, int *bad) {
+    char *lvl = env_value("LASTMILE_LOG_LEVEL", component, err, errsz, bad);
     if (lvl) {
         s->log_level = lm_log_parse_level(lvl);
         if (s->log_level < 0) {
@@ -401,13 +401,13 @@ int lm_settings_load(lm_settings *s, const char *component, char *err,
                 "LASTMILE_LOG_LEVEL: \"%s\" is not a level; use debug, "
                 "info, warn or error (example: LASTMILE_LOG_LEVEL=debug)",
                 lvl);
-            bad = 1;
+            *bad = 1;
             s->log_level = LM_LOG_INFO;
         }
         free(lvl);
     }
 
-    char *scale = env_value("LASTMILE_TIME_SCALE", component, err, errsz, &bad);
+    char *scale = env_value("LASTMILE_TIME_SCALE", component, err, errsz, bad);
     if (scale) {
         if (lm_parse_double(scale, 1e-3, 1e9, &s->time_scale) != 0) {
             lm_errf_add(
@@ -416,58 +416,75 @@ int lm_settings_load(lm_settings *s, const char *component, char *err,
                 "to 1e9 simulated seconds per real second (example: "
                 "LASTMILE_TIME_SCALE=3600)",
                 scale);
-            bad = 1;
+            *bad = 1;
         }
         free(scale);
     }
     if (env_number("LASTMILE_TIME_ORIGIN_MS", component, 1, INT64_C(1) << 50,
                    &s->time_origin_ms, err, errsz) != 0)
-        bad = 1;
+        *bad = 1;
     if (env_number("LASTMILE_TIME_START_MS", component, 1, INT64_C(1) << 50,
                    &s->time_start_ms, err, errsz) != 0)
-        bad = 1;
-    if (!bad && s->time_scale != 1.0 && s->time_origin_ms == 0) {
+        *bad = 1;
+    if (!*bad && s->time_scale != 1.0 && s->time_origin_ms == 0) {
         lm_errf_add(
             err, errsz,
             "LASTMILE_TIME_ORIGIN_MS is not set but LASTMILE_TIME_SCALE "
             "is: every process must share the origin of the scaled clock "
             "(example: LASTMILE_TIME_ORIGIN_MS=$(date +%%s%%3N))");
-        bad = 1;
+        *bad = 1;
     }
     if (settings_clock(s, component, err, errsz) != 0)
-        bad = 1;
-    n = 1000;
+        *bad = 1;
+}
+
+/* The runtime's numbers (batch size, dedupe window, timeouts, replicas
+ * to wait for, overlap), each with its default. *bad set to 1 when one
+ * is wrong (said in err). */
+static void settings_numbers(lm_settings *s, const char *component, char *err,
+                             size_t errsz, int *bad) {
+    int64_t n = 1000;
     if (env_number("LASTMILE_BATCH_MAX", component, 1, 100000, &n, err,
                    errsz) != 0)
-        bad = 1;
+        *bad = 1;
     s->batch_max = (int)n;
     s->dedupe_ttl_s = 86400;
     if (env_number("LASTMILE_DEDUPE_TTL_S", component, 60, 365LL * 86400,
                    &s->dedupe_ttl_s, err, errsz) != 0)
-        bad = 1;
+        *bad = 1;
     n = 10000;
     if (env_number("LASTMILE_SHUTDOWN_TIMEOUT_MS", component, 100, 3600000, &n,
                    err, errsz) != 0)
-        bad = 1;
+        *bad = 1;
     s->shutdown_timeout_ms = (int)n;
     n = 2000;
     if (env_number("LASTMILE_REDIS_TIMEOUT_MS", component, 10, 600000, &n, err,
                    errsz) != 0)
-        bad = 1;
+        *bad = 1;
     s->redis_timeout_ms = (int)n;
     n = -1;
     if (env_number("LASTMILE_REDIS_WAIT_REPLICAS", component, 0, 16, &n, err,
                    errsz) != 0)
-        bad = 1;
+        *bad = 1;
     s->redis_wait_replicas = (int)n;
     n = 1;
     if (env_number("LASTMILE_OVERLAP", component, 0, 1, &n, err, errsz) != 0)
-        bad = 1;
+        *bad = 1;
     s->overlap = (int)n;
+}
 
+int lm_settings_load(lm_settings *s, const char *component, char *err,
+                     size_t errsz) {
+    memset(s, 0, sizeof(*s));
+    if (err && errsz)
+        err[0] = '\0';
+    /* every check runs, so one start names every mistake */
+    int bad = check_unknown(err, errsz) != 0;
+    settings_strings(s, component, err, errsz, &bad);
+    settings_level_and_clock(s, component, err, errsz, &bad);
+    settings_numbers(s, component, err, errsz, &bad);
     if (load_kafka_props(s, err, errsz) != 0)
         bad = 1;
-
     if (!bad && s->instance_id && resolve_instance_id(s, err, errsz) != 0)
         bad = 1;
     if (bad) {
