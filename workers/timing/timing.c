@@ -418,56 +418,35 @@ void lm_timing_cancel_response_timer(const lm_msg *m, lm_out *out,
                          (size_t)plen);
 }
 
-static int on_timer(timing_ctx *c, const lm_msg *m, lm_out *out,
-                    const Lastmile__V1__TimerFired *t) {
-    if (t->due_at_ms > m->now_ms + c->clock_skew_ms) {
-        /* lastmile.timing is also the connectors' topic: a TimerFired
-           that is not due yet did not come from the sweeper (it fires a
-           timer only once due, on the clock every process shares, give or
-           take the hosts' clock skew), and acting on it would cut the
-           lead's response window short */
-        lm_out_reject(out,
-                      "timer_fired.due_at_ms: %lld is in the future (now "
-                      "%lld); TimerFired is the timer sweeper's event, not "
-                      "a connector's",
-                      (long long)t->due_at_ms, (long long)m->now_ms);
-        return 0;
-    }
-    if (lm_timing_is_deal_window(t))
-        return lm_timing_on_deal_window(c, m, out, t);
+/* Whether a response timer is stale: the lead answered, closed or moved
+ * on, or waits on its account's live deal (then its stage says so; the
+ * deal's release moves it on). Counted when stale. */
+static int timer_is_stale(const lm_msg *m, lm_out *out,
+                          const Lastmile__V1__TimerFired *t) {
     const char *status = field(m, R_STATUS, NULL);
     const char *paused = field(m, R_PAUSED, NULL);
-    if (!status || strcmp(status, "open") != 0 ||
-        field_int(m, R_STEP) != t->step || field_int(m, R_RESPONDED) > 0 ||
-        (paused && *paused)) {
-        if (paused && *paused && status && strcmp(status, "open") == 0 &&
-            field_int(m, R_RESPONDED) <= 0) {
-            /* its account's deal is live: it waits (not overdue) */
-            char pk[LM_KEY_MAX];
-            lm_lead_key(t->lead_id, pk);
-            lm_out_write_strs(out, "HSET", pk, LM_F_STAGE, LM_STAGE_PAUSED,
-                              NULL);
-        }
-        lm_out_count(out, "lastmile_timers_stale_total", NULL, 1);
-        return 0; /* answered, closed, moved on, or its account's deal is
-                     live (pause_on_reply: the release moves it on) */
-    }
-    timing_learn_record(c->policy, m, out, 0); /* its slot: a failure */
-    const char *cad_name = field(m, R_CADENCE, NULL);
-    const char *tz = field(m, R_TZ, NULL);
-    const lm_cadence *cad =
-        cad_name ? lm_policy_cadence(c->policy, cad_name) : NULL;
-    if (!cad || !tz) {
-        lm_out_reject(out, "timer for lead %s, which has no cadence state",
-                      t->lead_id);
+    if (status && strcmp(status, "open") == 0 &&
+        field_int(m, R_STEP) == t->step && field_int(m, R_RESPONDED) <= 0 &&
+        !(paused && *paused))
         return 0;
+    if (paused && *paused && status && strcmp(status, "open") == 0 &&
+        field_int(m, R_RESPONDED) <= 0) {
+        /* its account's deal is live: it waits (not overdue) */
+        char pk[LM_KEY_MAX];
+        lm_lead_key(t->lead_id, pk);
+        lm_out_write_strs(out, "HSET", pk, LM_F_STAGE, LM_STAGE_PAUSED, NULL);
     }
-    int next = t->step + 1;
-    if ((size_t)next >= cad->n_steps)
-        return lm_timing_close_lead(c, m, out, t->lead_id,
-                                    LASTMILE__V1__OUTCOME_STATUS__NO_RESPONSE,
-                                    0, 0);
+    lm_out_count(out, "lastmile_timers_stale_total", NULL, 1);
+    return 1;
+}
 
+/* The next step of cadence cad after an unanswered step: its time (the
+ * learned slot, or the cadence's), sent to followup as a NextTouch. 0 / -1,
+ * or 0 with the message rejected into out (a time zone that does not
+ * resolve). */
+static int schedule_next(timing_ctx *c, const lm_msg *m, lm_out *out,
+                         const Lastmile__V1__TimerFired *t,
+                         const lm_cadence *cad, const char *tz, int next) {
     const char *ad = field(m, R_ADAPTIVE, NULL);
     const char *ho = field(m, R_HOLDOUT, NULL);
     int holdout = ho && ho[0] == '1';
@@ -500,6 +479,43 @@ static int on_timer(timing_ctx *c, const lm_msg *m, lm_out *out,
     lm_lead_key(t->lead_id, key);
     lm_out_write_strs(out, "HSET", key, LM_F_STAGE, "followup", NULL);
     return lm_out_emit(out, LM_TOPIC_FOLLOWUP, t->lead_id, id, &ev.base);
+}
+
+static int on_timer(timing_ctx *c, const lm_msg *m, lm_out *out,
+                    const Lastmile__V1__TimerFired *t) {
+    if (t->due_at_ms > m->now_ms + c->clock_skew_ms) {
+        /* lastmile.timing is also the connectors' topic: a TimerFired
+           that is not due yet did not come from the sweeper (it fires a
+           timer only once due, on the clock every process shares, give or
+           take the hosts' clock skew), and acting on it would cut the
+           lead's response window short */
+        lm_out_reject(out,
+                      "timer_fired.due_at_ms: %lld is in the future (now "
+                      "%lld); TimerFired is the timer sweeper's event, not "
+                      "a connector's",
+                      (long long)t->due_at_ms, (long long)m->now_ms);
+        return 0;
+    }
+    if (lm_timing_is_deal_window(t))
+        return lm_timing_on_deal_window(c, m, out, t);
+    if (timer_is_stale(m, out, t))
+        return 0;
+    timing_learn_record(c->policy, m, out, 0); /* its slot: a failure */
+    const char *cad_name = field(m, R_CADENCE, NULL);
+    const char *tz = field(m, R_TZ, NULL);
+    const lm_cadence *cad =
+        cad_name ? lm_policy_cadence(c->policy, cad_name) : NULL;
+    if (!cad || !tz) {
+        lm_out_reject(out, "timer for lead %s, which has no cadence state",
+                      t->lead_id);
+        return 0;
+    }
+    int next = t->step + 1;
+    if ((size_t)next >= cad->n_steps)
+        return lm_timing_close_lead(c, m, out, t->lead_id,
+                                    LASTMILE__V1__OUTCOME_STATUS__NO_RESPONSE,
+                                    0, 0);
+    return schedule_next(c, m, out, t, cad, tz, next);
 }
 
 static int timing_handle(void *ctx, const lm_msg *m, lm_out *out) {
