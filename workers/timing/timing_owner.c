@@ -425,13 +425,13 @@ static int64_t next_owner(const char *lead, int64_t n, const lm_team *t,
     return k >= 0 && !away[k] ? k : -1;
 }
 
-static int reassign(const lm_policy *pol, const deadline *d, const lm_msg *m,
-                    lm_out *out) {
+/* The teammate who takes the lead's n-th reassignment: the next by the
+ * routing rule among those with room and not away, never the step's own
+ * owner; -1 when nobody has room (or the team has no owner replies). */
+static int64_t pick_teammate(const lm_policy *pol, const deadline *d,
+                             const lm_msg *m, int64_t n, int holds) {
     int64_t loads[LM_POLICY_MAX_OWNERS];
     uint8_t away[LM_POLICY_MAX_OWNERS];
-    size_t base = d->team ? owner_reply(pol, d->team, 0) : 0;
-    if (!base)
-        return escalate(pol, d, m, out);
     for (size_t j = 0; j < d->team->n_owners; j++) {
         size_t at = owner_reply(pol, d->team, j);
         loads[j] = lm_read_int(&m->reads, at, 0);
@@ -439,17 +439,15 @@ static int reassign(const lm_policy *pol, const deadline *d, const lm_msg *m,
             (uint8_t)(away_at(m, &d->team->owners[j], at + 1, m->now_ms) ||
                       strcmp(d->team->owners[j].name, d->owner) == 0);
     }
-    /* the lead's next reassignment; a count that is no count (edited by
-       hand) restarts at 1 rather than failing the deadline for good */
-    int64_t done = sf_int(m, S_REASSIGN, 0);
-    int64_t n = (done > 0 && done < INT32_MAX ? done : 0) + 1;
-    int holds = lead_holds_slot(pol, m);
-    int64_t k = next_owner(d->lead, n, d->team, loads, away, holds);
-    if (k < 0) /* nobody with room: the team's lead is told at once */
-        return escalate(pol, d, m, out);
-    const char *to = d->team->owners[k].name;
-    char id[LM_ID_MAX], nb[LM_FMT_I64_MAX], next[LM_ID_MAX], key[LM_KEY_MAX];
-    lm_fmt_i64(nb, n);
+    return next_owner(d->lead, n, d->team, loads, away, holds);
+}
+
+/* The reassignment as a decision to followup (id "<lead>:decision:<n>",
+ * the lead's kind, score, segment and bare lead from its hash), naming
+ * the new owner `to`. 0 / -1. */
+static int emit_reassignment(const deadline *d, const lm_msg *m, lm_out *out,
+                             const char *to, int64_t n) {
+    char id[LM_ID_MAX], next[LM_ID_MAX];
     if (lm_sla_reassign_id(d->lead, n, id, sizeof(id)) != 0)
         return -1;
     snprintf(next, sizeof(next), "%s again, owner %.64s (sla_breach)",
@@ -485,8 +483,15 @@ static int reassign(const lm_policy *pol, const deadline *d, const lm_msg *m,
     int rc = lm_out_emit(out, LM_TOPIC_FOLLOWUP, d->lead, id, &ev.base);
     if (lead)
         lastmile__v1__lead_accepted__free_unpacked(lead, NULL);
-    if (rc != 0)
-        return -1;
+    return rc != 0 ? -1 : 0;
+}
+
+/* The lead is `to`'s now: its hash's owner and count, the load moved
+ * between the two owners' open sets when it holds a slot, the counters. */
+static void move_lead(const deadline *d, const lm_msg *m, lm_out *out,
+                      const char *to, int64_t n, int holds) {
+    char nb[LM_FMT_I64_MAX], key[LM_KEY_MAX];
+    lm_fmt_i64(nb, n);
     lm_lead_key(d->lead, key);
     lm_out_write_strs(out, "HSET", key, LM_F_OWNER, to, LM_F_REASSIGNMENTS, nb,
                       NULL);
@@ -505,6 +510,27 @@ static int reassign(const lm_policy *pol, const deadline *d, const lm_msg *m,
     lm_out_count(out, "lastmile_owner_reassignments_total", NULL, 1);
     stat(out, LM_SLA_STAT_LOST, d->team_name, d->owner);
     stat(out, LM_SLA_STAT_GAINED, d->team_name, to);
+}
+
+/* A step overdue after its reminder (or with its owner away): the lead goes to
+ * a teammate with room, or, when nobody has room, the team's lead is told
+ * (escalate). 0 / -1. */
+static int reassign(const lm_policy *pol, const deadline *d, const lm_msg *m,
+                    lm_out *out) {
+    if (!d->team || !owner_reply(pol, d->team, 0))
+        return escalate(pol, d, m, out);
+    /* the lead's next reassignment; a count that is no count (edited by
+       hand) restarts at 1 rather than failing the deadline for good */
+    int64_t done = sf_int(m, S_REASSIGN, 0);
+    int64_t n = (done > 0 && done < INT32_MAX ? done : 0) + 1;
+    int holds = lead_holds_slot(pol, m);
+    int64_t k = pick_teammate(pol, d, m, n, holds);
+    if (k < 0) /* nobody with room: the team's lead is told at once */
+        return escalate(pol, d, m, out);
+    const char *to = d->team->owners[k].name;
+    if (emit_reassignment(d, m, out, to, n) != 0)
+        return -1;
+    move_lead(d, m, out, to, n, holds);
     return 0;
 }
 
