@@ -212,21 +212,34 @@ static void warm_producer(rd_kafka_t *prod, const char *topic) {
     rd_kafka_topic_destroy(rkt);
 }
 
-int lm_simrun(const lm_settings *s, const lm_simrun_opts *o,
-              lm_simrun_stats *st, char *err, size_t errsz) {
-    memset(st, 0, sizeof(*st));
+/* One run of the market: its topics, its Kafka clients, what waits
+ * (answers in a heap, the owners' acts) and what it saw. Owns the
+ * clients, the heap, the sets and the people index (simrun_close). */
+typedef struct simrun {
+    const lm_simrun_opts *o;
+    lm_simrun_stats *st;
     char t_intake[LM_TOPIC_MAX], t_actions[LM_TOPIC_MAX],
         t_timing[LM_TOPIC_MAX], t_followup[LM_TOPIC_MAX],
-        t_outcomes[LM_TOPIC_MAX], group[LM_TOPIC_MAX + 16], why[512];
-    lm_topic_name(s, LM_TOPIC_INTAKE, t_intake, sizeof(t_intake));
-    lm_topic_name(s, LM_TOPIC_ACTIONS, t_actions, sizeof(t_actions));
-    lm_topic_name(s, LM_TOPIC_TIMING, t_timing, sizeof(t_timing));
-    lm_topic_name(s, LM_TOPIC_FOLLOWUP, t_followup, sizeof(t_followup));
-    lm_topic_name(s, LM_TOPIC_OUTCOMES, t_outcomes, sizeof(t_outcomes));
-    const lm_bullet_topics bt_topics = {t_followup, t_outcomes};
-    int bullet = o->bullet_fast > 1; /* bullet time: see simrun_bullet.h */
-    snprintf(group, sizeof(group), "%ssim-connector", s->topic_prefix);
+        t_outcomes[LM_TOPIC_MAX];
+    lm_bullet_topics bt_topics;
+    rd_kafka_t *prod, *cons;
+    lm_bullet bt;
+    heap answers;
+    lm_sim_owner_acts acts; /* the owners' side (sim_owners.h) */
+    send_ctx to_timing;
+    idset answered, replied;
+    lm_sim sim; /* o->sim with the people index */
+    lm_sim_people *people;
+    size_t next; /* the next lead to publish */
+} simrun;
 
+/* The producer (warmed on the intake topic) and the connector's consumer
+ * (actions; with bullet time followup and outcomes too). 0, or -1 with
+ * err set and nothing left open. */
+static int simrun_kafka(simrun *r, const lm_settings *s, int bullet, char *err,
+                        size_t errsz) {
+    char group[LM_TOPIC_MAX + 16], why[512] = "";
+    snprintf(group, sizeof(group), "%ssim-connector", s->topic_prefix);
     rd_kafka_conf_t *pc = lm_kafka_conf(s, LM_KAFKA_PRODUCER, NULL, err, errsz);
     if (!pc)
         return -1;
@@ -254,164 +267,211 @@ int lm_simrun(const lm_settings *s, const lm_simrun_opts *o,
         return -1;
     }
     rd_kafka_poll_set_consumer(cons);
-    warm_producer(prod, t_intake);
+    warm_producer(prod, r->t_intake);
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(3);
-    rd_kafka_topic_partition_list_add(sub, t_actions, RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_add(sub, r->t_actions, RD_KAFKA_PARTITION_UA);
     if (bullet) {
-        rd_kafka_topic_partition_list_add(sub, t_followup,
+        rd_kafka_topic_partition_list_add(sub, r->t_followup,
                                           RD_KAFKA_PARTITION_UA);
-        rd_kafka_topic_partition_list_add(sub, t_outcomes,
+        rd_kafka_topic_partition_list_add(sub, r->t_outcomes,
                                           RD_KAFKA_PARTITION_UA);
     }
     rd_kafka_subscribe(cons, sub);
     rd_kafka_topic_partition_list_destroy(sub);
+    r->prod = prod;
+    r->cons = cons;
+    return 0;
+}
 
-    lm_bullet bt;
-    if (lm_bullet_init(&bt, bullet ? o->bullet_fast : 0, LM_BULLET_CAP_MS) !=
-        0) {
-        snprintf(err, errsz, "out of memory");
-        rd_kafka_consumer_close(cons);
-        rd_kafka_destroy(cons);
-        rd_kafka_destroy(prod);
-        return -1;
+/* Publishes the leads whose time has come (bullet time wakes for the
+ * next one). 0, or -1 with err set when a produce fails. */
+static int publish_due(simrun *r, int64_t now, char *err, size_t errsz) {
+    r->bt.wake_ms = -1;
+    while (r->next < r->o->sim.n_leads) {
+        lm_sim_lead l;
+        lm_sim_lead_make(&r->o->sim, r->next, &l);
+        if (l.submitted_at_ms > now) {
+            lm_bullet_next(&r->bt, &l, now); /* wake up for it */
+            break;
+        }
+        lm_bullet_publishing(&r->bt, &l);
+        if (produce(r->prod, r->t_intake, l.email, &l.msg.base) != 0) {
+            snprintf(err, errsz, "produce to %s failed", r->t_intake);
+            return -1;
+        }
+        r->st->published++;
+        r->st->invalid += l.invalid;
+        r->st->repeats += l.repeat;
+        r->next++;
     }
-    heap answers = {0};
-    lm_sim_owner_acts acts = {0}; /* the owners' side (sim_owners.h) */
-    send_ctx to_timing = {prod, t_timing};
-    idset answered = {0}, replied = {0};
-    /* the market knows who is behind each lead id (the answer follows the
-       person's role); without the index a role is drawn per lead */
-    lm_sim sim = o->sim;
-    lm_sim_people *people = lm_sim_people_build(&sim);
-    sim.people = people;
-    size_t next = 0;
+    return 0;
+}
+
+/* One action, as a connector takes it: a touch may get an answer (one per
+ * lead), a hand-off of a lead that replied its deal's result; the owners
+ * act on theirs. */
+static void take_action(simrun *r, const Lastmile__V1__FollowUpAction *a) {
+    lm_simrun_stats *st = r->st;
+    if (a->kind == LASTMILE__V1__ACTION_KIND__TOUCH) {
+        st->touches++;
+        lm_bullet_done(&r->bt, a->lead_id);
+        lm_sim_answer ans;
+        if (lm_sim_answer_touch(&r->sim, a, &ans) &&
+            idset_add(&r->answered, a->lead_id) == 1) {
+            pending p = {.at = ans.occurred_at_ms,
+                         .kind = ans.kind,
+                         .deal = ans.deal_value_cents};
+            snprintf(p.lead_id, sizeof(p.lead_id), "%s", a->lead_id);
+            snprintf(p.action_id, sizeof(p.action_id), "%s", a->action_id);
+            heap_push(&r->answers, &p);
+            if (ans.kind == LASTMILE__V1__RESPONSE_KIND__REPLIED ||
+                ans.kind == LASTMILE__V1__RESPONSE_KIND__MEETING_BOOKED)
+                idset_add(&r->replied, a->lead_id);
+        }
+    } else if (a->kind == LASTMILE__V1__ACTION_KIND__HANDOFF) {
+        st->handoffs++;
+        simrun_deal(&r->o->sim, a, &r->replied, &r->answers);
+    }
+    st->reminders += a->kind == LASTMILE__V1__ACTION_KIND__REMINDER;
+    st->escalations += a->kind == LASTMILE__V1__ACTION_KIND__ESCALATION;
+    lm_sim_owner_take(&r->o->sim, a, &r->acts);
+}
+
+/* Up to SIMRUN_BATCH records: bullet time's own (followup, outcomes), or
+ * actions. */
+static void take_actions(simrun *r) {
+    for (int k = 0; k < SIMRUN_BATCH; k++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(
+            r->cons, k == 0 ? lm_bullet_poll_ms(&r->bt, SIMRUN_POLL_MS) : 0);
+        if (!m)
+            break;
+        if (!m->err && !lm_bullet_message(&r->bt, &r->bt_topics,
+                                          rd_kafka_topic_name(m->rkt),
+                                          m->payload, m->len)) {
+            Lastmile__V1__FollowUpAction *a =
+                lastmile__v1__follow_up_action__unpack(NULL, m->len,
+                                                       m->payload);
+            if (a) {
+                take_action(r, a);
+                lastmile__v1__follow_up_action__free_unpacked(a, NULL);
+            }
+        }
+        rd_kafka_message_destroy(m);
+    }
+}
+
+/* The answers whose time has come, to lastmile.timing as responses. */
+static void send_answers(simrun *r, int64_t now) {
+    lm_simrun_stats *st = r->st;
+    while (r->answers.n > 0 && r->answers.v[0].at <= now) {
+        pending *p = &r->answers.v[0];
+        char ev[128];
+        snprintf(ev, sizeof(ev), "simresp-%s", p->action_id);
+        Lastmile__V1__LeadResponse resp = LASTMILE__V1__LEAD_RESPONSE__INIT;
+        resp.event_id = ev;
+        resp.lead_id = p->lead_id;
+        resp.kind = p->kind;
+        resp.occurred_at_ms = p->at;
+        resp.deal_value_cents = p->deal;
+        resp.action_id = p->action_id;
+        Lastmile__V1__TimingEvent t = LASTMILE__V1__TIMING_EVENT__INIT;
+        t.event_case = LASTMILE__V1__TIMING_EVENT__EVENT_RESPONSE;
+        t.response = &resp;
+        produce(r->prod, r->t_timing, p->lead_id, &t.base);
+        st->answers += !p->deal_result;
+        st->conversions += p->kind == LASTMILE__V1__RESPONSE_KIND__CONVERTED;
+        st->deals_won +=
+            p->deal_result && p->kind == LASTMILE__V1__RESPONSE_KIND__CONVERTED;
+        st->deals_lost += p->kind == LASTMILE__V1__RESPONSE_KIND__LOST;
+        heap_pop(&r->answers);
+    }
+}
+
+/* Bullet time's last tick and figures, the producer flushed, and
+ * everything the run owns freed. */
+static void simrun_close(simrun *r) {
+    lm_bullet_tick(&r->bt, 1);
+    r->st->bullet = r->bt.st;
+    lm_bullet_free(&r->bt);
+    rd_kafka_flush(r->prod, 10000);
+    rd_kafka_consumer_close(r->cons);
+    rd_kafka_destroy(r->cons);
+    rd_kafka_destroy(r->prod);
+    free(r->answers.v);
+    lm_sim_owner_free(&r->acts);
+    free(r->answered.k);
+    free(r->replied.k);
+    lm_sim_people_free(r->people);
+}
+
+/* Publish, take actions, send answers, release the owners' acts, draw
+ * progress; until stopped, or every lead is out and the end has come.
+ * 0, or -1 with err set when a produce fails. */
+static int simrun_loop(simrun *r, char *err, size_t errsz) {
+    const lm_simrun_opts *o = r->o;
     int64_t t0 = lm_clock_mono_ms(), last_progress = 0;
-    int rc = 0;
     while (!(o->stop && *o->stop)) {
         int64_t now = lm_clock_now_ms();
-        /* leads whose time has come */
-        bt.wake_ms = -1;
-        while (next < o->sim.n_leads) {
-            lm_sim_lead l;
-            lm_sim_lead_make(&o->sim, next, &l);
-            if (l.submitted_at_ms > now) {
-                lm_bullet_next(&bt, &l, now); /* wake up for it */
-                break;
-            }
-            lm_bullet_publishing(&bt, &l);
-            if (produce(prod, t_intake, l.email, &l.msg.base) != 0) {
-                snprintf(err, errsz, "produce to %s failed", t_intake);
-                rc = -1;
-                goto out;
-            }
-            st->published++;
-            st->invalid += l.invalid;
-            st->repeats += l.repeat;
-            next++;
-        }
-        /* actions, as a connector takes them */
-        for (int k = 0; k < SIMRUN_BATCH; k++) {
-            rd_kafka_message_t *m = rd_kafka_consumer_poll(
-                cons, k == 0 ? lm_bullet_poll_ms(&bt, SIMRUN_POLL_MS) : 0);
-            if (!m)
-                break;
-            if (!m->err &&
-                lm_bullet_message(&bt, &bt_topics, rd_kafka_topic_name(m->rkt),
-                                  m->payload, m->len)) {
-                rd_kafka_message_destroy(m);
-                continue;
-            }
-            if (!m->err) {
-                Lastmile__V1__FollowUpAction *a =
-                    lastmile__v1__follow_up_action__unpack(NULL, m->len,
-                                                           m->payload);
-                if (a && a->kind == LASTMILE__V1__ACTION_KIND__TOUCH) {
-                    st->touches++;
-                    lm_bullet_done(&bt, a->lead_id);
-                    lm_sim_answer ans;
-                    if (lm_sim_answer_touch(&sim, a, &ans) &&
-                        idset_add(&answered, a->lead_id) == 1) {
-                        pending p = {.at = ans.occurred_at_ms,
-                                     .kind = ans.kind,
-                                     .deal = ans.deal_value_cents};
-                        snprintf(p.lead_id, sizeof(p.lead_id), "%s",
-                                 a->lead_id);
-                        snprintf(p.action_id, sizeof(p.action_id), "%s",
-                                 a->action_id);
-                        heap_push(&answers, &p);
-                        if (ans.kind == LASTMILE__V1__RESPONSE_KIND__REPLIED ||
-                            ans.kind ==
-                                LASTMILE__V1__RESPONSE_KIND__MEETING_BOOKED)
-                            idset_add(&replied, a->lead_id);
-                    }
-                } else if (a && a->kind == LASTMILE__V1__ACTION_KIND__HANDOFF) {
-                    st->handoffs++;
-                    simrun_deal(&o->sim, a, &replied, &answers);
-                }
-                if (a) {
-                    st->reminders +=
-                        a->kind == LASTMILE__V1__ACTION_KIND__REMINDER;
-                    st->escalations +=
-                        a->kind == LASTMILE__V1__ACTION_KIND__ESCALATION;
-                    lm_sim_owner_take(&o->sim, a, &acts);
-                }
-                if (a)
-                    lastmile__v1__follow_up_action__free_unpacked(a, NULL);
-            }
-            rd_kafka_message_destroy(m);
-        }
-        /* answers whose time has come */
+        if (publish_due(r, now, err, errsz) != 0)
+            return -1;
+        take_actions(r);
         now = lm_clock_now_ms();
-        while (answers.n > 0 && answers.v[0].at <= now) {
-            pending *p = &answers.v[0];
-            char ev[128];
-            snprintf(ev, sizeof(ev), "simresp-%s", p->action_id);
-            Lastmile__V1__LeadResponse r = LASTMILE__V1__LEAD_RESPONSE__INIT;
-            r.event_id = ev;
-            r.lead_id = p->lead_id;
-            r.kind = p->kind;
-            r.occurred_at_ms = p->at;
-            r.deal_value_cents = p->deal;
-            r.action_id = p->action_id;
-            Lastmile__V1__TimingEvent t = LASTMILE__V1__TIMING_EVENT__INIT;
-            t.event_case = LASTMILE__V1__TIMING_EVENT__EVENT_RESPONSE;
-            t.response = &r;
-            produce(prod, t_timing, p->lead_id, &t.base);
-            st->answers += !p->deal_result;
-            st->conversions +=
-                p->kind == LASTMILE__V1__RESPONSE_KIND__CONVERTED;
-            st->deals_won += p->deal_result &&
-                             p->kind == LASTMILE__V1__RESPONSE_KIND__CONVERTED;
-            st->deals_lost += p->kind == LASTMILE__V1__RESPONSE_KIND__LOST;
-            heap_pop(&answers);
-        }
-        st->owner_done +=
-            lm_sim_owner_release(&acts, now, send_timing, &to_timing);
-        rd_kafka_poll(prod, 0);
-        lm_bullet_tick(&bt, 0);
+        send_answers(r, now);
+        r->st->owner_done +=
+            lm_sim_owner_release(&r->acts, now, send_timing, &r->to_timing);
+        rd_kafka_poll(r->prod, 0);
+        lm_bullet_tick(&r->bt, 0);
         int64_t mono = lm_clock_mono_ms();
         if (!o->quiet &&
             mono - last_progress >= (o->progress_tty ? 250 : 5000)) {
-            progress(o, st, now, t0, 0);
+            progress(o, r->st, now, t0, 0);
             last_progress = mono;
         }
-        if (next >= o->sim.n_leads && now >= o->end_ms)
+        if (r->next >= o->sim.n_leads && now >= o->end_ms)
             break;
     }
     if (!o->quiet)
-        progress(o, st, lm_clock_now_ms(), t0, 1);
-out:
-    lm_bullet_tick(&bt, 1);
-    st->bullet = bt.st;
-    lm_bullet_free(&bt);
-    rd_kafka_flush(prod, 10000);
-    rd_kafka_consumer_close(cons);
-    rd_kafka_destroy(cons);
-    rd_kafka_destroy(prod);
-    free(answers.v);
-    lm_sim_owner_free(&acts);
-    free(answered.k);
-    free(replied.k);
-    lm_sim_people_free(people);
+        progress(o, r->st, lm_clock_now_ms(), t0, 1);
+    return 0;
+}
+
+int lm_simrun(const lm_settings *s, const lm_simrun_opts *o,
+              lm_simrun_stats *st, char *err, size_t errsz) {
+    memset(st, 0, sizeof(*st));
+    simrun *r = calloc(1, sizeof(*r));
+    if (!r) {
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
+    r->o = o;
+    r->st = st;
+    lm_topic_name(s, LM_TOPIC_INTAKE, r->t_intake, sizeof(r->t_intake));
+    lm_topic_name(s, LM_TOPIC_ACTIONS, r->t_actions, sizeof(r->t_actions));
+    lm_topic_name(s, LM_TOPIC_TIMING, r->t_timing, sizeof(r->t_timing));
+    lm_topic_name(s, LM_TOPIC_FOLLOWUP, r->t_followup, sizeof(r->t_followup));
+    lm_topic_name(s, LM_TOPIC_OUTCOMES, r->t_outcomes, sizeof(r->t_outcomes));
+    r->bt_topics = (lm_bullet_topics){r->t_followup, r->t_outcomes};
+    int bullet = o->bullet_fast > 1; /* bullet time: see simrun_bullet.h */
+    int rc = -1;
+    if (simrun_kafka(r, s, bullet, err, errsz) != 0)
+        goto done;
+    if (lm_bullet_init(&r->bt, bullet ? o->bullet_fast : 0, LM_BULLET_CAP_MS) !=
+        0) {
+        snprintf(err, errsz, "out of memory");
+        rd_kafka_consumer_close(r->cons);
+        rd_kafka_destroy(r->cons);
+        rd_kafka_destroy(r->prod);
+        goto done;
+    }
+    r->to_timing = (send_ctx){r->prod, r->t_timing};
+    /* the market knows who is behind each lead id (the answer follows the
+       person's role); without the index a role is drawn per lead */
+    r->sim = o->sim;
+    r->people = lm_sim_people_build(&r->sim);
+    r->sim.people = r->people;
+    rc = simrun_loop(r, err, errsz);
+    simrun_close(r);
+done:
+    free(r);
     return rc;
 }
