@@ -251,6 +251,110 @@ int pol_parse_days(pol_ctx *c, const pol_field *f, const char *path,
     return parse_days(c, f, path, mask);
 }
 
+/* A cadence's allowed hours and business days (hours: 09:00-17:00 and
+ * days: Monday to Friday unless given) under kp. 0/-1 (said in c). */
+static int parse_cadence_window(pol_ctx *c, const char *kp,
+                                const pol_field *hours, const pol_field *days,
+                                lm_cadence *cad) {
+    cad->allowed_start_min = 9 * 60;
+    cad->allowed_end_min = 17 * 60;
+    cad->business_days_mask = 0x1f; /* Monday to Friday */
+    if (hours->v != NULL) {
+        char hp[LM_POLICY_PATH_MAX];
+        const char *s;
+        int rc;
+        pol_join(hp, sizeof hp, kp, "allowed_hours");
+        if ((s = pol_str(c, hours->v, pol_kline(hours), hp,
+                         "\"09:00-17:00\"")) == NULL)
+            return -1;
+        rc = pol_hours(s, &cad->allowed_start_min, &cad->allowed_end_min);
+        if (rc == -2)
+            return pol_err(c, pol_line(hours->v), hp,
+                           "\"%.60s\" ends before it starts (windows across "
+                           "midnight are not supported); write e.g. "
+                           "\"09:00-17:00\"",
+                           s);
+        if (rc != 0)
+            return pol_err(c, pol_line(hours->v), hp,
+                           "\"%.60s\" is not a range of hours; write e.g. "
+                           "\"09:00-17:00\"",
+                           s);
+    }
+    if (days->v != NULL) {
+        char dp[LM_POLICY_PATH_MAX];
+        pol_join(dp, sizeof dp, kp, "business_days");
+        if (parse_days(c, days, dp, &cad->business_days_mask))
+            return -1;
+    }
+    return 0;
+}
+
+/* A step's channel: one of the policy's (cnames, the policy's channel
+ * names), or an error that suggests the nearest or lists them all. Sets
+ * the step's channel (the policy's string) and whether it is human.
+ * 0/-1 (said in c). */
+static int parse_step_channel(pol_ctx *c, const pol_field *chan, const char *fp,
+                              const char **cnames, lm_step *step) {
+    const char *ch;
+    size_t j;
+    if ((ch = pol_str(c, chan->v, pol_kline(chan), fp, "email")) == NULL)
+        return -1;
+    if (lm_policy_channel_cost_cents(c->p, ch) < 0) {
+        char lb[256];
+        const char *hint = lm_suggest(ch, cnames, c->p->n_channels);
+        if (hint != NULL)
+            return pol_err(c, pol_line(chan->v), fp,
+                           "unknown channel \"%.60s\"; did you mean \"%s\"?",
+                           ch, hint);
+        return pol_err(c, pol_line(chan->v), fp,
+                       "unknown channel \"%.60s\"; the channels are %s (add "
+                       "it under channels:)",
+                       ch, pol_names(cnames, c->p->n_channels, lb, sizeof lb));
+    }
+    for (j = 0; j < c->p->n_channels; j++)
+        if (strcmp(c->p->channels[j].name, ch) == 0) {
+            step->channel = c->p->channels[j].name;
+            step->human = c->p->channels[j].human;
+        }
+    return 0;
+}
+
+/* Step n of a cadence at path ip: { channel, wait, response_window, at,
+ * deadline }. 0/-1 (said in c). */
+static int parse_step(pol_ctx *c, yaml_node_t *n, const char *ip,
+                      const char **cnames, lm_step *step) {
+    enum { S_CHAN, S_WAIT, S_RESP, S_AT, S_DEADLINE, S_N };
+    pol_field sf[S_N] = {{"channel", NULL, NULL},
+                         {"wait", NULL, NULL},
+                         {"response_window", NULL, NULL},
+                         {"at", NULL, NULL},
+                         {"deadline", NULL, NULL}};
+    char fp[LM_POLICY_PATH_MAX];
+    if (n == NULL ||
+        pol_map(c, n, pol_line(n), ip,
+                "\"- { channel: email, wait: 0, response_window: 1d }\"", sf,
+                S_N) ||
+        pol_req(c, pol_line(n), ip, &sf[S_CHAN], "\"channel: email\"") ||
+        pol_req(c, pol_line(n), ip, &sf[S_RESP], "\"response_window: 1d\""))
+        return -1;
+    pol_join(fp, sizeof fp, ip, "channel");
+    if (parse_step_channel(c, &sf[S_CHAN], fp, cnames, step))
+        return -1;
+    pol_join(fp, sizeof fp, ip, "at");
+    if (pol_step_at(c, &sf[S_AT], fp, step))
+        return -1;
+    if (sf[S_WAIT].v != NULL) {
+        pol_join(fp, sizeof fp, ip, "wait");
+        if (pol_field_duration(c, &sf[S_WAIT], fp, 1, &step->wait_ms))
+            return -1;
+    }
+    pol_join(fp, sizeof fp, ip, "response_window");
+    if (pol_field_duration(c, &sf[S_RESP], fp, 0, &step->response_window_ms))
+        return -1;
+    return pol_parse_step_deadline(c, &sf[S_DEADLINE], ip, step->channel,
+                                   &step->deadline_ms);
+}
+
 static int parse_cadence(pol_ctx *c, yaml_node_t *k, yaml_node_t *v,
                          lm_cadence *cad) {
     enum { C_STEPS, C_HOURS, C_DAYS, C_N };
@@ -276,36 +380,8 @@ static int parse_cadence(pol_ctx *c, yaml_node_t *k, yaml_node_t *v,
         return -1;
     if ((cad->name = pol_strdup(c->p, name)) == NULL)
         return pol_oom(c);
-    cad->allowed_start_min = 9 * 60;
-    cad->allowed_end_min = 17 * 60;
-    cad->business_days_mask = 0x1f; /* Monday to Friday */
-    if (f[C_HOURS].v != NULL) {
-        char hp[LM_POLICY_PATH_MAX];
-        const char *s;
-        int rc;
-        pol_join(hp, sizeof hp, kp, "allowed_hours");
-        if ((s = pol_str(c, f[C_HOURS].v, pol_kline(&f[C_HOURS]), hp,
-                         "\"09:00-17:00\"")) == NULL)
-            return -1;
-        rc = pol_hours(s, &cad->allowed_start_min, &cad->allowed_end_min);
-        if (rc == -2)
-            return pol_err(c, pol_line(f[C_HOURS].v), hp,
-                           "\"%.60s\" ends before it starts (windows across "
-                           "midnight are not supported); write e.g. "
-                           "\"09:00-17:00\"",
-                           s);
-        if (rc != 0)
-            return pol_err(c, pol_line(f[C_HOURS].v), hp,
-                           "\"%.60s\" is not a range of hours; write e.g. "
-                           "\"09:00-17:00\"",
-                           s);
-    }
-    if (f[C_DAYS].v != NULL) {
-        char dp[LM_POLICY_PATH_MAX];
-        pol_join(dp, sizeof dp, kp, "business_days");
-        if (parse_days(c, &f[C_DAYS], dp, &cad->business_days_mask))
-            return -1;
-    }
+    if (parse_cadence_window(c, kp, &f[C_HOURS], &f[C_DAYS], cad))
+        return -1;
     seq = f[C_STEPS].v;
     if (seq->type != YAML_SEQUENCE_NODE)
         return pol_expected(
@@ -327,63 +403,9 @@ static int parse_cadence(pol_ctx *c, yaml_node_t *k, yaml_node_t *v,
         cnames[j] = c->p->channels[j].name;
     for (it = seq->data.sequence.items.start; it < seq->data.sequence.items.top;
          it++, i++) {
-        enum { S_CHAN, S_WAIT, S_RESP, S_AT, S_DEADLINE, S_N };
-        pol_field sf[S_N] = {{"channel", NULL, NULL},
-                             {"wait", NULL, NULL},
-                             {"response_window", NULL, NULL},
-                             {"at", NULL, NULL},
-                             {"deadline", NULL, NULL}};
-        yaml_node_t *n = pol_node(c, *it);
-        char ip[LM_POLICY_PATH_MAX], fp[LM_POLICY_PATH_MAX];
-        const char *ch;
-        int64_t cost;
-
+        char ip[LM_POLICY_PATH_MAX];
         pol_index(ip, sizeof ip, sp, i);
-        if (n == NULL ||
-            pol_map(c, n, pol_line(n), ip,
-                    "\"- { channel: email, wait: 0, response_window: 1d }\"",
-                    sf, S_N) ||
-            pol_req(c, pol_line(n), ip, &sf[S_CHAN], "\"channel: email\"") ||
-            pol_req(c, pol_line(n), ip, &sf[S_RESP], "\"response_window: 1d\""))
-            return -1;
-        pol_join(fp, sizeof fp, ip, "channel");
-        if ((ch = pol_str(c, sf[S_CHAN].v, pol_kline(&sf[S_CHAN]), fp,
-                          "email")) == NULL)
-            return -1;
-        cost = lm_policy_channel_cost_cents(c->p, ch);
-        if (cost < 0) {
-            char lb[256];
-            const char *hint = lm_suggest(ch, cnames, c->p->n_channels);
-            if (hint != NULL)
-                return pol_err(
-                    c, pol_line(sf[S_CHAN].v), fp,
-                    "unknown channel \"%.60s\"; did you mean \"%s\"?", ch,
-                    hint);
-            return pol_err(
-                c, pol_line(sf[S_CHAN].v), fp,
-                "unknown channel \"%.60s\"; the channels are %s (add "
-                "it under channels:)",
-                ch, pol_names(cnames, c->p->n_channels, lb, sizeof lb));
-        }
-        for (j = 0; j < c->p->n_channels; j++)
-            if (strcmp(c->p->channels[j].name, ch) == 0) {
-                steps[i].channel = c->p->channels[j].name;
-                steps[i].human = c->p->channels[j].human;
-            }
-        pol_join(fp, sizeof fp, ip, "at");
-        if (pol_step_at(c, &sf[S_AT], fp, &steps[i]))
-            return -1;
-        if (sf[S_WAIT].v != NULL) {
-            pol_join(fp, sizeof fp, ip, "wait");
-            if (pol_field_duration(c, &sf[S_WAIT], fp, 1, &steps[i].wait_ms))
-                return -1;
-        }
-        pol_join(fp, sizeof fp, ip, "response_window");
-        if (pol_field_duration(c, &sf[S_RESP], fp, 0,
-                               &steps[i].response_window_ms))
-            return -1;
-        if (pol_parse_step_deadline(c, &sf[S_DEADLINE], ip, steps[i].channel,
-                                    &steps[i].deadline_ms))
+        if (parse_step(c, pol_node(c, *it), ip, cnames, &steps[i]))
             return -1;
     }
     cad->steps = steps;
