@@ -502,6 +502,25 @@ Test(policy, errors_name_file_line_and_fix) {
          "t.yaml:8: teams.sales.owners[0]: expected a mapping, found the "
          "value \"ann\""},
         {THR CHN "teams: {}\n" RTE CAD, "t.yaml:5: teams: no teams"},
+        {THR CHN "teams:\n  sales: 5\n" RTE CAD,
+         "t.yaml:6: teams.sales: expected a mapping, found the value \"5\"; "
+         "write e.g. \"owners:\" with a list of { name, capacity } on the "
+         "next line"},
+        {THR CHN "teams:\n  sales:\n    owners: ann\n" RTE CAD,
+         "t.yaml:7: teams.sales.owners: expected a list of owners, found the "
+         "value \"ann\"; write e.g. \"- { name: robin, capacity: 50 }\""},
+        {THR CHN
+         "teams:\n  sales:\n    owners:\n      - { capacity: 5 }\n" RTE CAD,
+         "t.yaml:8: teams.sales.owners[0]: missing \"name\"; add e.g. "
+         "\"name: robin\""},
+        {THR CHN "teams:\n  sales:\n    owners:\n      - name:\n"
+                 "        capacity: 5\n" RTE CAD,
+         "t.yaml:8: teams.sales.owners[0].name: has no value; write e.g. "
+         "robin"},
+        {THR CHN "teams:\n  sales:\n    owners:\n      - { name: \"a\\tb\", "
+                 "capacity: 5 }\n" RTE CAD,
+         "t.yaml:8: teams.sales.owners[0].name: owner name contains a control "
+         "character; remove it"},
         /* routing (lines 1-8 are THR CHN TMS; "routing:" is line 9) */
         {THR CHN TMS "routing:\n  - { regions: [NA], team: sales }\n" CAD,
          "t.yaml:10: routing[0]: the last rule must have no conditions: it is "
@@ -551,6 +570,35 @@ Test(policy, errors_name_file_line_and_fix) {
         {THR CHN TMS "routing:\n  team: sales\n" CAD,
          "t.yaml:10: routing: expected a list of rules, found a mapping"},
         {THR CHN TMS "routing: []\n" CAD, "t.yaml:9: routing: no rules"},
+        {THR CHN TMS "routing:\n  - sales\n" CAD,
+         "t.yaml:10: routing[0]: expected a mapping, found the value "
+         "\"sales\"; write e.g. \"- { regions: [NA], team: na }\""},
+        {THR CHN TMS "routing:\n  - { countries: {}, team: sales }\n"
+                     "  - { team: sales }\n" CAD,
+         "t.yaml:10: routing[0].countries: expected a list, found a mapping; "
+         "write e.g. [US, CA]"},
+        {THR CHN TMS "routing:\n  - { regions: [], team: sales }\n"
+                     "  - { team: sales }\n" CAD,
+         "t.yaml:10: routing[0].regions: the list is empty; list at least one "
+         "item (e.g. [NA, EMEA]) or remove the key"},
+        {THR CHN TMS "routing:\n  - { min_company_size: few, team: sales }\n"
+                     "  - { team: sales }\n" CAD,
+         "t.yaml:10: routing[0].min_company_size: \"few\" is not a whole "
+         "number; write e.g. 1000"},
+        {THR CHN TMS "routing:\n  - { max_company_size: many, team: sales }\n"
+                     "  - { team: sales }\n" CAD,
+         "t.yaml:10: routing[0].max_company_size: \"many\" is not a whole "
+         "number; write e.g. 999"},
+        {THR CHN TMS "routing:\n  - { max_company_size: -1, team: sales }\n"
+                     "  - { team: sales }\n" CAD,
+         "t.yaml:10: routing[0].max_company_size: -1 is out of range; use a "
+         "whole number from 0 to 2147483647"},
+        {THR CHN TMS "routing:\n  - { sources: { a: 1 }, team: sales }\n"
+                     "  - { team: sales }\n" CAD,
+         "t.yaml:10: routing[0].sources: expected a list, found a mapping; "
+         "write e.g. [webinar, partner]"},
+        {THR CHN TMS "routing:\n  - { team: }\n" CAD,
+         "t.yaml:10: routing[0].team: has no value; write e.g. general"},
         /* cadences ("cadences:" is line 11) */
         {THR CHN TMS RTE "cadences:\n  qualified:\n    steps:\n"
                          "      - { channel: email, response_window: 1d }\n",
@@ -637,6 +685,53 @@ Test(policy, errors_name_file_line_and_fix) {
         cr_expect_eq(strncmp(err, cases[i].want, strlen(cases[i].want)), 0,
                      "case %zu:\n  got  %s\n  want %s", i, err, cases[i].want);
     }
+}
+
+/* The limits and lengths of teams and rules, too long to write out as
+ * table cases: each text is built here, the message compared whole. */
+Test(policy, errors_at_the_limits_of_teams_and_rules) {
+    char text[16384], err[LM_POLICY_ERRSZ];
+    char name[LM_POLICY_OWNER_MAX + 2];
+    size_t off;
+    lm_policy *p;
+
+    /* one owner more than a team may have */
+    off = (size_t)snprintf(text, sizeof text,
+                           THR CHN "teams:\n  sales:\n    owners:\n");
+    for (int i = 0; i <= LM_POLICY_MAX_OWNERS; i++)
+        off += (size_t)snprintf(text + off, sizeof text - off,
+                                "      - { name: o%d, capacity: 1 }\n", i);
+    snprintf(text + off, sizeof text - off, RTE CAD);
+    cr_assert_lt(strlen(text) + 1, sizeof text);
+    p = parse(text, err, sizeof err);
+    cr_expect_null(p);
+    lm_policy_free(p);
+    cr_expect_str_eq(err, "t.yaml:7: teams.sales.owners: more than 256 owners");
+
+    /* an owner name one character too long */
+    memset(name, 'x', LM_POLICY_OWNER_MAX + 1);
+    name[LM_POLICY_OWNER_MAX + 1] = '\0';
+    snprintf(text, sizeof text,
+             THR CHN "teams:\n  sales:\n    owners:\n"
+                     "      - { name: %s, capacity: 1 }\n" RTE CAD,
+             name);
+    p = parse(text, err, sizeof err);
+    cr_expect_null(p);
+    lm_policy_free(p);
+    cr_expect_str_eq(err, "t.yaml:8: teams.sales.owners[0].name: owner name "
+                          "is longer than 128 characters");
+
+    /* a source name one character too long */
+    name[LM_POLICY_NAME_MAX + 1] = '\0';
+    snprintf(text, sizeof text,
+             THR CHN TMS "routing:\n  - { sources: [webinar, %s], team: sales "
+                         "}\n  - { team: sales }\n" CAD,
+             name);
+    p = parse(text, err, sizeof err);
+    cr_expect_null(p);
+    lm_policy_free(p);
+    cr_expect_str_eq(err, "t.yaml:10: routing[0].sources[1]: source name is "
+                          "longer than 64 characters");
 }
 
 Test(policy, load_errors_name_the_file) {
