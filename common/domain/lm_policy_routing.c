@@ -2,6 +2,9 @@
  * a lead: teams (owners and their capacities) and the routing rules
  * (regions, countries, company sizes, sources -> a team), ending in a rule
  * with no conditions. Countries and regions are checked against lm_geo.
+ * One reader per level, top-down: pol_parse_teams -> team_parse (one
+ * team) -> owner_parse (one owner). What they keep lives in the policy's
+ * arena; the first error stops the load.
  * Called only from lm_policy_load.c, on the loading thread. */
 #include "lm_policy_internal.h"
 
@@ -14,8 +17,146 @@
 #include <strings.h>
 
 /* ------------------------------------------------------------------ */
-/* Teams and routing                                                   */
+/* Teams                                                               */
 /* ------------------------------------------------------------------ */
+
+/* The name of an owner (field f, key path np), checked: at most
+ * LM_POLICY_OWNER_MAX bytes, no control character, not already one of
+ * owners[0..n) of team tname. *out points into the YAML document. 0/-1. */
+static int owner_name(pol_ctx *c, const pol_field *f, const char *np,
+                      const lm_owner *owners, size_t n, const char *tname,
+                      const char **out) {
+    const char *oname;
+    size_t j;
+
+    if ((oname = pol_str(c, f->v, pol_kline(f), np, "robin")) == NULL)
+        return -1;
+    if (strlen(oname) > LM_POLICY_OWNER_MAX)
+        return pol_err(c, pol_line(f->v), np,
+                       "owner name is longer than %d characters",
+                       LM_POLICY_OWNER_MAX);
+    for (j = 0; oname[j] != '\0'; j++)
+        if (iscntrl((unsigned char)oname[j]))
+            return pol_err(c, pol_line(f->v), np,
+                           "owner name contains a control character; "
+                           "remove it");
+    for (j = 0; j < n; j++)
+        if (strcmp(owners[j].name, oname) == 0)
+            return pol_err(c, pol_line(f->v), np,
+                           "owner \"%.60s\" is listed twice in team "
+                           "\"%s\"; keep one",
+                           oname, tname);
+    *out = oname;
+    return 0;
+}
+
+/* Item i (node on) of team tname's owners list (key path op) into
+ * owners[i], after owners[0..i); tf/tp: the team's working-time fields
+ * and key path, the defaults the owner's own keys override. Strings go
+ * to the policy's arena. 0/-1. */
+static int owner_parse(pol_ctx *c, yaml_node_t *on, const char *op, size_t i,
+                       lm_owner *owners, const char *tname, const pol_field *tf,
+                       const char *tp) {
+    enum { OF_NAME, OF_CAP, OF_WEIGHT, OF_WORK, OF_N = OF_WORK + POL_WORK_N };
+    pol_field of[OF_N] = {{"name", NULL, NULL},
+                          {"capacity", NULL, NULL},
+                          {"weight", NULL, NULL},
+                          POL_WORK_FIELDS};
+    char ip[LM_POLICY_PATH_MAX], np[LM_POLICY_PATH_MAX], cp[LM_POLICY_PATH_MAX];
+    const char *oname = NULL;
+    int64_t cap;
+
+    pol_index(ip, sizeof ip, op, i);
+    pol_join(np, sizeof np, ip, "name");
+    pol_join(cp, sizeof cp, ip, "capacity");
+    if (on == NULL ||
+        pol_map(c, on, pol_line(on), ip, "\"- { name: robin, capacity: 50 }\"",
+                of, OF_N) ||
+        pol_req(c, pol_line(on), ip, &of[OF_NAME], "\"name: robin\"") ||
+        pol_req(c, pol_line(on), ip, &of[OF_CAP], "\"capacity: 50\"") ||
+        owner_name(c, &of[OF_NAME], np, owners, i, tname, &oname) ||
+        pol_int(c, of[OF_CAP].v, pol_kline(&of[OF_CAP]), cp, 1,
+                LM_POLICY_CAPACITY_MAX, "50", &cap))
+        return -1;
+    if ((owners[i].name = pol_strdup(c->p, oname)) == NULL)
+        return pol_oom(c);
+    owners[i].capacity = (int32_t)cap;
+    if (pol_owner_weight(c, &of[OF_WEIGHT], ip, &owners[i].weight) ||
+        pol_parse_work(c, tf, tp, &of[OF_WORK], ip, &owners[i].work))
+        return -1;
+    return 0;
+}
+
+/* A team's owners: (field f, key path op): a list of 1 to
+ * LM_POLICY_MAX_OWNERS items, their number into *n. 0/-1. */
+static int team_owner_count(pol_ctx *c, const pol_field *f, const char *op,
+                            size_t *n) {
+    yaml_node_t *seq = f->v;
+
+    if (seq->type != YAML_SEQUENCE_NODE)
+        return pol_expected(c, seq, pol_kline(f), op, "a list of owners",
+                            "\"- { name: robin, capacity: 50 }\"");
+    *n = pol_count(seq);
+    if (*n == 0)
+        return pol_err(c, pol_kline(f), op,
+                       "the team has no owners; add e.g. \"- { name: "
+                       "robin, capacity: 50 }\"");
+    if (*n > LM_POLICY_MAX_OWNERS)
+        return pol_err(c, pol_kline(f), op, "more than %d owners",
+                       LM_POLICY_MAX_OWNERS);
+    return 0;
+}
+
+/* Team t, key k (its name) and value v of the mapping at path, into
+ * c->p->teams[t]: its overflow, lead and owners. Its name, owners and
+ * their strings go to the policy's arena. 0/-1. */
+static int team_parse(pol_ctx *c, const char *path, size_t t, yaml_node_t *k,
+                      yaml_node_t *v) {
+    enum {
+        TF_OWNERS,
+        TF_OVERFLOW,
+        TF_WORK,
+        TF_LEAD = TF_WORK + POL_WORK_N,
+        TF_N
+    };
+    pol_field f[TF_N] = {{"owners", NULL, NULL},
+                         {"overflow", NULL, NULL},
+                         POL_WORK_FIELDS,
+                         {"lead", NULL, NULL}};
+    const char *name = (const char *)k->data.scalar.value;
+    char kp[LM_POLICY_PATH_MAX], op[LM_POLICY_PATH_MAX];
+    yaml_node_item_t *it;
+    yaml_node_t *seq;
+    lm_owner *owners;
+    size_t i = 0, no = 0;
+    lm_team *team = &c->p->teams[t];
+
+    pol_join(kp, sizeof kp, path, name);
+    pol_join(op, sizeof op, kp, "owners");
+    if (pol_map(c, v, pol_line(k), kp,
+                "\"owners:\" with a list of { name, capacity } on the next "
+                "line",
+                f, TF_N) ||
+        pol_team_overflow(c, t, &f[TF_OVERFLOW], kp) ||
+        pol_req(c, pol_line(k), kp, &f[TF_OWNERS],
+                "\"owners:\" with a list of { name, capacity } under it") ||
+        team_owner_count(c, &f[TF_OWNERS], op, &no))
+        return -1;
+    owners = pol_alloc(c->p, no * sizeof *owners);
+    if (owners == NULL || (team->name = pol_strdup(c->p, name)) == NULL)
+        return pol_oom(c);
+    if (pol_parse_team_lead(c, &f[TF_LEAD], kp, &team->lead))
+        return -1;
+    seq = f[TF_OWNERS].v;
+    for (it = seq->data.sequence.items.start; it < seq->data.sequence.items.top;
+         it++, i++)
+        if (owner_parse(c, pol_node(c, *it), op, i, owners, name, &f[TF_WORK],
+                        kp))
+            return -1;
+    team->owners = owners;
+    team->n_owners = no;
+    return 0;
+}
 
 int pol_parse_teams(pol_ctx *c, const pol_field *top) {
     const char *path = "teams";
@@ -40,119 +181,17 @@ int pol_parse_teams(pol_ctx *c, const pol_field *top) {
     if (c->p->teams == NULL)
         return pol_oom(c);
     for (pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
-         pr++, t++) {
-        yaml_node_t *k = pol_node(c, pr->key), *v = pol_node(c, pr->value),
-                    *seq;
-        const char *name = (const char *)k->data.scalar.value;
-        enum {
-            TF_OWNERS,
-            TF_OVERFLOW,
-            TF_WORK,
-            TF_LEAD = TF_WORK + POL_WORK_N,
-            TF_N
-        };
-        pol_field f[TF_N] = {{"owners", NULL, NULL},
-                             {"overflow", NULL, NULL},
-                             POL_WORK_FIELDS,
-                             {"lead", NULL, NULL}};
-        char kp[LM_POLICY_PATH_MAX], op[LM_POLICY_PATH_MAX];
-        yaml_node_item_t *it;
-        lm_owner *owners;
-        size_t i = 0, no;
-        lm_team *team = &c->p->teams[t];
-
-        pol_join(kp, sizeof kp, path, name);
-        pol_join(op, sizeof op, kp, "owners");
-        if (pol_map(c, v, pol_line(k), kp,
-                    "\"owners:\" with a list of { name, capacity } on the next "
-                    "line",
-                    f, TF_N) ||
-            pol_team_overflow(c, t, &f[TF_OVERFLOW], kp) ||
-            pol_req(c, pol_line(k), kp, &f[0],
-                    "\"owners:\" with a list of { name, capacity } under it"))
+         pr++, t++)
+        if (team_parse(c, path, t, pol_node(c, pr->key),
+                       pol_node(c, pr->value)))
             return -1;
-        seq = f[0].v;
-        if (seq->type != YAML_SEQUENCE_NODE)
-            return pol_expected(c, seq, pol_kline(&f[0]), op,
-                                "a list of owners",
-                                "\"- { name: robin, capacity: 50 }\"");
-        no = pol_count(seq);
-        if (no == 0)
-            return pol_err(c, pol_kline(&f[0]), op,
-                           "the team has no owners; add e.g. \"- { name: "
-                           "robin, capacity: 50 }\"");
-        if (no > LM_POLICY_MAX_OWNERS)
-            return pol_err(c, pol_kline(&f[0]), op, "more than %d owners",
-                           LM_POLICY_MAX_OWNERS);
-        owners = pol_alloc(c->p, no * sizeof *owners);
-        if (owners == NULL || (team->name = pol_strdup(c->p, name)) == NULL)
-            return pol_oom(c);
-        if (pol_parse_team_lead(c, &f[TF_LEAD], kp, &team->lead))
-            return -1;
-        for (it = seq->data.sequence.items.start;
-             it < seq->data.sequence.items.top; it++, i++) {
-            yaml_node_t *on = pol_node(c, *it);
-            enum {
-                OF_NAME,
-                OF_CAP,
-                OF_WEIGHT,
-                OF_WORK,
-                OF_N = OF_WORK + POL_WORK_N
-            };
-            pol_field of[OF_N] = {{"name", NULL, NULL},
-                                  {"capacity", NULL, NULL},
-                                  {"weight", NULL, NULL},
-                                  POL_WORK_FIELDS};
-            char ip[LM_POLICY_PATH_MAX], np[LM_POLICY_PATH_MAX],
-                cp[LM_POLICY_PATH_MAX];
-            const char *oname;
-            int64_t cap;
-            size_t j;
-
-            pol_index(ip, sizeof ip, op, i);
-            pol_join(np, sizeof np, ip, "name");
-            pol_join(cp, sizeof cp, ip, "capacity");
-            if (on == NULL ||
-                pol_map(c, on, pol_line(on), ip,
-                        "\"- { name: robin, capacity: 50 }\"", of, OF_N) ||
-                pol_req(c, pol_line(on), ip, &of[0], "\"name: robin\"") ||
-                pol_req(c, pol_line(on), ip, &of[1], "\"capacity: 50\""))
-                return -1;
-            if ((oname = pol_str(c, of[0].v, pol_kline(&of[0]), np, "robin")) ==
-                NULL)
-                return -1;
-            if (strlen(oname) > LM_POLICY_OWNER_MAX)
-                return pol_err(c, pol_line(of[0].v), np,
-                               "owner name is longer than %d characters",
-                               LM_POLICY_OWNER_MAX);
-            for (j = 0; oname[j] != '\0'; j++)
-                if (iscntrl((unsigned char)oname[j]))
-                    return pol_err(c, pol_line(of[0].v), np,
-                                   "owner name contains a control character; "
-                                   "remove it");
-            for (j = 0; j < i; j++)
-                if (strcmp(owners[j].name, oname) == 0)
-                    return pol_err(c, pol_line(of[0].v), np,
-                                   "owner \"%.60s\" is listed twice in team "
-                                   "\"%s\"; keep one",
-                                   oname, name);
-            if (pol_int(c, of[1].v, pol_kline(&of[1]), cp, 1,
-                        LM_POLICY_CAPACITY_MAX, "50", &cap))
-                return -1;
-            if ((owners[i].name = pol_strdup(c->p, oname)) == NULL)
-                return pol_oom(c);
-            owners[i].capacity = (int32_t)cap;
-            if (pol_owner_weight(c, &of[OF_WEIGHT], ip, &owners[i].weight) ||
-                pol_parse_work(c, &f[TF_WORK], kp, &of[OF_WORK], ip,
-                               &owners[i].work))
-                return -1;
-        }
-        team->owners = owners;
-        team->n_owners = no;
-    }
     c->p->n_teams = cnt;
     return pol_resolve_overflow(c);
 }
+
+/* ------------------------------------------------------------------ */
+/* Routing                                                             */
+/* ------------------------------------------------------------------ */
 
 /* A match list: a YAML list of values (or one value). Each item goes
  * through check(), which returns the canonical string to keep or NULL
