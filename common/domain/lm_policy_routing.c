@@ -3,7 +3,8 @@
  * (regions, countries, company sizes, sources -> a team), ending in a rule
  * with no conditions. Countries and regions are checked against lm_geo.
  * One reader per level, top-down: pol_parse_teams -> team_parse (one
- * team) -> owner_parse (one owner). What they keep lives in the policy's
+ * team) -> owner_parse (one owner); pol_parse_routing -> rule_parse (one
+ * rule: its lists, sizes and team). What they keep lives in the policy's
  * arena; the first error stops the load.
  * Called only from lm_policy_load.c, on the loading thread. */
 #include "lm_policy_internal.h"
@@ -289,6 +290,121 @@ static const char *pcheck_source(pol_ctx *c, const char *s, size_t line,
     return NULL;
 }
 
+/* A rule's optional match list f (rule path ip), read by plist_field into
+ * *out and *n_out; the array and strings are the policy arena's. Absent:
+ * nothing is set. 0/-1. */
+static int rule_list(pol_ctx *c, const pol_field *f, const char *ip,
+                     pcheck_fn check, const char *example, const char ***out,
+                     size_t *n_out) {
+    char fp[LM_POLICY_PATH_MAX];
+
+    if (f->v == NULL)
+        return 0;
+    pol_join(fp, sizeof fp, ip, f->key);
+    return plist_field(c, f, fp, check, example, out, n_out);
+}
+
+/* A rule's optional min_company_size (fmin) and max_company_size (fmax),
+ * rule path ip, into r; a max below the min matches no company. 0/-1. */
+static int rule_sizes(pol_ctx *c, const pol_field *fmin, const pol_field *fmax,
+                      const char *ip, pol_rule *r) {
+    char fp[LM_POLICY_PATH_MAX];
+    int64_t v;
+
+    if (fmin->v != NULL) {
+        pol_join(fp, sizeof fp, ip, "min_company_size");
+        if (pol_int(c, fmin->v, pol_kline(fmin), fp, 0, INT32_MAX, "1000", &v))
+            return -1;
+        r->has_min = 1;
+        r->min_size = (int32_t)v;
+    }
+    if (fmax->v != NULL) {
+        pol_join(fp, sizeof fp, ip, "max_company_size");
+        if (pol_int(c, fmax->v, pol_kline(fmax), fp, 0, INT32_MAX, "999", &v))
+            return -1;
+        r->has_max = 1;
+        r->max_size = (int32_t)v;
+        if (r->has_min && r->max_size < r->min_size)
+            return pol_err(c, pol_line(fmax->v), fp,
+                           "%d is below min_company_size (%d); no company "
+                           "can match, swap them",
+                           r->max_size, r->min_size);
+    }
+    return 0;
+}
+
+/* A rule's team: (field f, rule path ip) into r->team, one of the teams
+ * read before (it points into c->p->teams); an unknown name gets "did you
+ * mean" or the list of teams. 0/-1. */
+static int rule_team(pol_ctx *c, const pol_field *f, const char *ip,
+                     pol_rule *r) {
+    const char *tnames[LM_POLICY_MAX_TEAMS];
+    char fp[LM_POLICY_PATH_MAX], lb[256];
+    const char *team, *hint;
+    size_t j;
+
+    pol_join(fp, sizeof fp, ip, "team");
+    if ((team = pol_str(c, f->v, pol_kline(f), fp, "general")) == NULL)
+        return -1;
+    r->team = lm_policy_team(c->p, team);
+    if (r->team != NULL)
+        return 0;
+    for (j = 0; j < c->p->n_teams; j++)
+        tnames[j] = c->p->teams[j].name;
+    hint = lm_suggest(team, tnames, c->p->n_teams);
+    if (hint != NULL)
+        return pol_err(c, pol_line(f->v), fp,
+                       "unknown team \"%.60s\"; did you mean \"%s\"?", team,
+                       hint);
+    return pol_err(c, pol_line(f->v), fp,
+                   "unknown team \"%.60s\"; the teams are %s (add it "
+                   "under teams:)",
+                   team, pol_names(tnames, c->p->n_teams, lb, sizeof lb));
+}
+
+/* Rule i of the cnt in the list at path (node n, NULL if malformed) into
+ * c->p->rules[i]: its conditions and its team. The last rule, the
+ * fallback, and only it, has no conditions. Lists in the arena. 0/-1. */
+static int rule_parse(pol_ctx *c, const char *path, size_t i, size_t cnt,
+                      yaml_node_t *n) {
+    enum { R_REG, R_CTY, R_MIN, R_MAX, R_SRC, R_TEAM, R_N };
+    pol_field f[R_N] = {
+        {"regions", NULL, NULL},          {"countries", NULL, NULL},
+        {"min_company_size", NULL, NULL}, {"max_company_size", NULL, NULL},
+        {"sources", NULL, NULL},          {"team", NULL, NULL}};
+    pol_rule *r = &c->p->rules[i];
+    char ip[LM_POLICY_PATH_MAX];
+    int conds;
+
+    pol_index(ip, sizeof ip, path, i);
+    if (n == NULL ||
+        pol_map(c, n, pol_line(n), ip, "\"- { regions: [NA], team: na }\"", f,
+                R_N) ||
+        pol_req(c, pol_line(n), ip, &f[R_TEAM], "\"team: general\"") ||
+        rule_list(c, &f[R_REG], ip, pcheck_region, "[NA, EMEA]", &r->regions,
+                  &r->n_regions) ||
+        rule_list(c, &f[R_CTY], ip, pcheck_country, "[US, CA]", &r->countries,
+                  &r->n_countries) ||
+        rule_sizes(c, &f[R_MIN], &f[R_MAX], ip, r) ||
+        rule_list(c, &f[R_SRC], ip, pcheck_source, "[webinar, partner]",
+                  &r->sources, &r->n_sources) ||
+        rule_team(c, &f[R_TEAM], ip, r))
+        return -1;
+    conds = r->n_regions || r->n_countries || r->has_min || r->has_max ||
+            r->n_sources;
+    if (!conds && i + 1 < cnt)
+        return pol_err(c, pol_line(n), ip,
+                       "this rule has no conditions, so the rules after it "
+                       "can never match; move it to the end");
+    if (conds && i + 1 == cnt)
+        return pol_err(c, pol_line(n), ip,
+                       "the last rule must have no conditions: it is the "
+                       "fallback for every other lead; add e.g. \"- { team: "
+                       "%s }\" after it",
+                       r->team->name);
+    return 0;
+}
+
 int pol_parse_routing(pol_ctx *c, const pol_field *top) {
     const char *path = "routing";
     yaml_node_t *seq = top->v;
@@ -310,101 +426,9 @@ int pol_parse_routing(pol_ctx *c, const pol_field *top) {
     if (c->p->rules == NULL)
         return pol_oom(c);
     for (it = seq->data.sequence.items.start; it < seq->data.sequence.items.top;
-         it++, i++) {
-        enum { R_REG, R_CTY, R_MIN, R_MAX, R_SRC, R_TEAM, R_N };
-        pol_field f[R_N] = {
-            {"regions", NULL, NULL},          {"countries", NULL, NULL},
-            {"min_company_size", NULL, NULL}, {"max_company_size", NULL, NULL},
-            {"sources", NULL, NULL},          {"team", NULL, NULL}};
-        yaml_node_t *n = pol_node(c, *it);
-        pol_rule *r = &c->p->rules[i];
-        char ip[LM_POLICY_PATH_MAX], fp[LM_POLICY_PATH_MAX];
-        const char *team;
-        const char *tnames[LM_POLICY_MAX_TEAMS];
-        int64_t v;
-        size_t j;
-        int conds;
-
-        pol_index(ip, sizeof ip, path, i);
-        if (n == NULL ||
-            pol_map(c, n, pol_line(n), ip, "\"- { regions: [NA], team: na }\"",
-                    f, R_N) ||
-            pol_req(c, pol_line(n), ip, &f[R_TEAM], "\"team: general\""))
+         it++, i++)
+        if (rule_parse(c, path, i, cnt, pol_node(c, *it)))
             return -1;
-        if (f[R_REG].v != NULL) {
-            pol_join(fp, sizeof fp, ip, "regions");
-            if (plist_field(c, &f[R_REG], fp, pcheck_region, "[NA, EMEA]",
-                            &r->regions, &r->n_regions))
-                return -1;
-        }
-        if (f[R_CTY].v != NULL) {
-            pol_join(fp, sizeof fp, ip, "countries");
-            if (plist_field(c, &f[R_CTY], fp, pcheck_country, "[US, CA]",
-                            &r->countries, &r->n_countries))
-                return -1;
-        }
-        if (f[R_MIN].v != NULL) {
-            pol_join(fp, sizeof fp, ip, "min_company_size");
-            if (pol_int(c, f[R_MIN].v, pol_kline(&f[R_MIN]), fp, 0, INT32_MAX,
-                        "1000", &v))
-                return -1;
-            r->has_min = 1;
-            r->min_size = (int32_t)v;
-        }
-        if (f[R_MAX].v != NULL) {
-            pol_join(fp, sizeof fp, ip, "max_company_size");
-            if (pol_int(c, f[R_MAX].v, pol_kline(&f[R_MAX]), fp, 0, INT32_MAX,
-                        "999", &v))
-                return -1;
-            r->has_max = 1;
-            r->max_size = (int32_t)v;
-            if (r->has_min && r->max_size < r->min_size)
-                return pol_err(c, pol_line(f[R_MAX].v), fp,
-                               "%d is below min_company_size (%d); no company "
-                               "can match, swap them",
-                               r->max_size, r->min_size);
-        }
-        if (f[R_SRC].v != NULL) {
-            pol_join(fp, sizeof fp, ip, "sources");
-            if (plist_field(c, &f[R_SRC], fp, pcheck_source,
-                            "[webinar, partner]", &r->sources, &r->n_sources))
-                return -1;
-        }
-        pol_join(fp, sizeof fp, ip, "team");
-        if ((team = pol_str(c, f[R_TEAM].v, pol_kline(&f[R_TEAM]), fp,
-                            "general")) == NULL)
-            return -1;
-        r->team = lm_policy_team(c->p, team);
-        if (r->team == NULL) {
-            const char *hint;
-            char lb[256];
-            for (j = 0; j < c->p->n_teams; j++)
-                tnames[j] = c->p->teams[j].name;
-            hint = lm_suggest(team, tnames, c->p->n_teams);
-            if (hint != NULL)
-                return pol_err(c, pol_line(f[R_TEAM].v), fp,
-                               "unknown team \"%.60s\"; did you mean \"%s\"?",
-                               team, hint);
-            return pol_err(c, pol_line(f[R_TEAM].v), fp,
-                           "unknown team \"%.60s\"; the teams are %s (add it "
-                           "under teams:)",
-                           team,
-                           pol_names(tnames, c->p->n_teams, lb, sizeof lb));
-        }
-        conds = r->n_regions || r->n_countries || r->has_min || r->has_max ||
-                r->n_sources;
-        if (!conds && i + 1 < cnt)
-            return pol_err(c, pol_line(n), ip,
-                           "this rule has no conditions, so the rules after it "
-                           "can never match; move it to the end");
-        if (conds && i + 1 == cnt)
-            return pol_err(
-                c, pol_line(n), ip,
-                "the last rule must have no conditions: it is the "
-                "fallback for every other lead; add e.g. \"- { team: "
-                "%s }\" after it",
-                r->team->name);
-    }
     c->p->n_rules = cnt;
     return 0;
 }
