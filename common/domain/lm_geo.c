@@ -362,14 +362,130 @@ static int geo_is_separator(char c) {
            c == ')';
 }
 
+/* The digits of raw[0..len) into digits (NUL-ended), without blanks
+ * around it, separators and the "(0)" trunk hint; *plus is 1 when it
+ * began with '+'. 0, or -1 with why into msg. */
+static int phone_digits(const char *raw, size_t len, char *digits, int *plus,
+                        char *msg, size_t msgsz) {
+    size_t nd = 0, i, start = 0, end = len;
+    while (start < end && geo_is_space(raw[start]))
+        start++;
+    while (end > start && geo_is_space(raw[end - 1]))
+        end--;
+    if (start == end) {
+        snprintf(msg, msgsz, "phone number is empty");
+        return -1;
+    }
+    *plus = raw[start] == '+';
+    if (*plus)
+        start++;
+    for (i = start; i < end; i++) {
+        char ch = raw[i];
+        if (ch >= '0' && ch <= '9') {
+            digits[nd++] = ch;
+        } else if (ch == '(' && i + 2 < end && raw[i + 1] == '0' &&
+                   raw[i + 2] == ')' &&
+                   (*plus ||
+                    (nd >= 2 && digits[0] == '0' && digits[1] == '0'))) {
+            i += 2; /* "+44 (0)20 ...": the trunk hint, not dialled */
+        } else if (geo_is_separator(ch)) {
+            continue;
+        } else if (ch == '+') {
+            snprintf(msg, msgsz,
+                     "phone number: '+' is only allowed at the start");
+            return -1;
+        } else if (isalpha((unsigned char)ch)) {
+            snprintf(msg, msgsz,
+                     "phone number: letter '%c' is not allowed (extensions "
+                     "such as \"x123\" are not part of E.164; drop them)",
+                     ch);
+            return -1;
+        } else {
+            snprintf(msg, msgsz,
+                     "phone number has an unexpected character (byte 0x%02X "
+                     "at position %zu); use only digits, '+', spaces, "
+                     "dashes, dots and parentheses",
+                     (unsigned)(unsigned char)ch, i + 1);
+            return -1;
+        }
+    }
+    digits[nd] = '\0';
+    if (nd == 0) {
+        snprintf(msg, msgsz, "phone number has no digits");
+        return -1;
+    }
+    return 0;
+}
+
+/* The number with its country code, no prefix, into intl: after '+',
+ * "00" or (NANP) "011" as dialled; else national, with country c's trunk
+ * prefix dropped and its calling code put first. 0, or -1 with why into
+ * msg (a national number with no country). */
+static int phone_international(const char *digits, int plus,
+                               const struct lm_geo_country *c, char *intl,
+                               size_t intlsz, char *msg, size_t msgsz) {
+    const char *national = digits;
+    size_t tl;
+    if (plus) {
+        snprintf(intl, intlsz, "%s", digits);
+        return 0;
+    }
+    if (digits[0] == '0' && digits[1] == '0') {
+        snprintf(intl, intlsz, "%s", digits + 2);
+        return 0;
+    }
+    if (c != NULL && strcmp(c->calling_code, "1") == 0 &&
+        strncmp(digits, "011", 3) == 0) {
+        snprintf(intl, intlsz, "%s", digits + 3); /* NANP's prefix */
+        return 0;
+    }
+    if (c == NULL) {
+        snprintf(msg, msgsz,
+                 "phone number is a national number and no country is "
+                 "given; write it with the country code, e.g. "
+                 "\"+49 30 1234567\"");
+        return -1;
+    }
+    tl = strlen(c->trunk_prefix);
+    if (tl > 0 && strncmp(national, c->trunk_prefix, tl) == 0)
+        national += tl;
+    snprintf(intl, intlsz, "%s%s", c->calling_code, national);
+    return 0;
+}
+
+/* Whether intl (country code first) is an E.164 number: digits, not
+ * starting with 0, 8 to 15 of them. 0, or -1 with why into msg. */
+static int phone_check(const char *intl, char *msg, size_t msgsz) {
+    size_t nd = strlen(intl);
+    if (nd == 0) {
+        snprintf(msg, msgsz,
+                 "phone number has no digits after the international "
+                 "prefix");
+        return -1;
+    }
+    if (intl[0] == '0') {
+        snprintf(msg, msgsz,
+                 "phone number: a country calling code never starts with "
+                 "0; write \"+\" or \"00\" only once");
+        return -1;
+    }
+    if (nd < LM_GEO_PHONE_MIN_DIGITS || nd > LM_GEO_PHONE_MAX_DIGITS) {
+        snprintf(msg, msgsz,
+                 "phone number has %zu digits with the country code; "
+                 "E.164 needs %d to %d",
+                 nd, LM_GEO_PHONE_MIN_DIGITS, LM_GEO_PHONE_MAX_DIGITS);
+        return -1;
+    }
+    return 0;
+}
+
 int lm_geo_phone_e164(const char *raw, const char *alpha2, char *out,
                       size_t outsz, char *err, size_t errsz) {
     char msg[256];
     char digits[LM_GEO_PHONE_RAW_MAX + 1];
     char intl[LM_GEO_PHONE_RAW_MAX + 8];
-    size_t nd = 0, len, i, start, end;
-    int plus = 0, international;
-    const char *national = NULL;
+    size_t len, nd;
+    int plus = 0;
     const struct lm_geo_country *c = NULL;
 
     if (out == NULL || outsz == 0)
@@ -384,54 +500,8 @@ int lm_geo_phone_e164(const char *raw, const char *alpha2, char *out,
                  LM_GEO_PHONE_RAW_MAX);
         return geo_fail(out, outsz, err, errsz, msg);
     }
-    start = 0;
-    end = len;
-    while (start < end && geo_is_space(raw[start]))
-        start++;
-    while (end > start && geo_is_space(raw[end - 1]))
-        end--;
-    if (start == end)
-        return geo_fail(out, outsz, err, errsz, "phone number is empty");
-    if (raw[start] == '+') {
-        plus = 1;
-        start++;
-    }
-    for (i = start; i < end; i++) {
-        char ch = raw[i];
-        if (ch >= '0' && ch <= '9') {
-            digits[nd++] = ch;
-        } else if (ch == '(' && i + 2 < end && raw[i + 1] == '0' &&
-                   raw[i + 2] == ')' &&
-                   (plus ||
-                    (nd >= 2 && digits[0] == '0' && digits[1] == '0'))) {
-            i += 2; /* "+44 (0)20 ...": the trunk hint, not dialled */
-        } else if (geo_is_separator(ch)) {
-            continue;
-        } else if (ch == '+') {
-            snprintf(msg, sizeof msg,
-                     "phone number: '+' is only allowed at the start");
-            return geo_fail(out, outsz, err, errsz, msg);
-        } else if (isalpha((unsigned char)ch)) {
-            snprintf(msg, sizeof msg,
-                     "phone number: letter '%c' is not allowed (extensions "
-                     "such as \"x123\" are not part of E.164; drop them)",
-                     ch);
-            return geo_fail(out, outsz, err, errsz, msg);
-        } else {
-            snprintf(msg, sizeof msg,
-                     "phone number has an unexpected character (byte 0x%02X "
-                     "at position %zu); use only digits, '+', spaces, "
-                     "dashes, dots and parentheses",
-                     (unsigned)(unsigned char)ch, i + 1);
-            return geo_fail(out, outsz, err, errsz, msg);
-        }
-    }
-    digits[nd] = '\0';
-    if (nd == 0) {
-        snprintf(msg, sizeof msg, "phone number has no digits");
+    if (phone_digits(raw, len, digits, &plus, msg, sizeof msg) != 0)
         return geo_fail(out, outsz, err, errsz, msg);
-    }
-
     if (alpha2 != NULL && alpha2[0] != '\0') {
         c = lm_geo_country(alpha2);
         if (c == NULL && !plus) {
@@ -442,57 +512,11 @@ int lm_geo_phone_e164(const char *raw, const char *alpha2, char *out,
             return geo_fail(out, outsz, err, errsz, msg);
         }
     }
-
-    international = 1;
-    if (plus) {
-        national = digits;
-    } else if (digits[0] == '0' && digits[1] == '0') {
-        national = digits + 2;
-    } else if (c != NULL && strcmp(c->calling_code, "1") == 0 &&
-               strncmp(digits, "011", 3) == 0) {
-        national = digits + 3; /* the NANP international prefix */
-    } else {
-        international = 0;
-    }
-
-    if (international) {
-        snprintf(intl, sizeof intl, "%s", national);
-    } else {
-        size_t tl;
-        if (c == NULL) {
-            snprintf(msg, sizeof msg,
-                     "phone number is a national number and no country is "
-                     "given; write it with the country code, e.g. "
-                     "\"+49 30 1234567\"");
-            return geo_fail(out, outsz, err, errsz, msg);
-        }
-        national = digits;
-        tl = strlen(c->trunk_prefix);
-        if (tl > 0 && strncmp(national, c->trunk_prefix, tl) == 0)
-            national += tl;
-        snprintf(intl, sizeof intl, "%s%s", c->calling_code, national);
-    }
-
+    if (phone_international(digits, plus, c, intl, sizeof intl, msg,
+                            sizeof msg) != 0 ||
+        phone_check(intl, msg, sizeof msg) != 0)
+        return geo_fail(out, outsz, err, errsz, msg);
     nd = strlen(intl);
-    if (nd == 0) {
-        snprintf(msg, sizeof msg,
-                 "phone number has no digits after the international "
-                 "prefix");
-        return geo_fail(out, outsz, err, errsz, msg);
-    }
-    if (intl[0] == '0') {
-        snprintf(msg, sizeof msg,
-                 "phone number: a country calling code never starts with "
-                 "0; write \"+\" or \"00\" only once");
-        return geo_fail(out, outsz, err, errsz, msg);
-    }
-    if (nd < LM_GEO_PHONE_MIN_DIGITS || nd > LM_GEO_PHONE_MAX_DIGITS) {
-        snprintf(msg, sizeof msg,
-                 "phone number has %zu digits with the country code; "
-                 "E.164 needs %d to %d",
-                 nd, LM_GEO_PHONE_MIN_DIGITS, LM_GEO_PHONE_MAX_DIGITS);
-        return geo_fail(out, outsz, err, errsz, msg);
-    }
     if (outsz < nd + 2)
         return geo_fail(out, outsz, err, errsz,
                         "output buffer too small for an E.164 number");
