@@ -69,10 +69,76 @@ static void train_data_free(lm_train_data *d) {
     free(d);
 }
 
+/* Example r's row of d: the bias, then each non-zero feature in its
+ * column (a repeated name summed), from d->col[*nnz] on; *nnz is moved
+ * past it. 0, or -1 with what is wrong with the example into err. */
+static int train_row(lm_train_data *d, const lm_train_example *ex, size_t r,
+                     size_t *nnz, char *err, size_t errsz) {
+    const lm_features *f = &ex->features;
+    size_t nf = f->n < LM_MODEL_MAX_FEATURES ? f->n : LM_MODEL_MAX_FEATURES;
+    size_t i, k;
+    d->y[r] = ex->label;
+    d->start[r] = *nnz;
+    d->col[*nnz] = 0;
+    d->val[*nnz] = 1.0;
+    (*nnz)++;
+    for (i = 0; i < nf; i++) {
+        const char *name = lm_model_features_name(f, i);
+        double x = f->items[i].value;
+        int32_t c;
+
+        if (name == NULL || name[0] == '\0' ||
+            strlen(name) > LM_MODEL_MAX_NAME_LEN) {
+            lm_errf(err, errsz,
+                    "training example %zu, feature %zu: the name is "
+                    "missing, empty or longer than %d bytes; fix: build "
+                    "features with lm_model_features()",
+                    r, i, LM_MODEL_MAX_NAME_LEN);
+            return -1;
+        }
+        if (!isfinite(x)) {
+            lm_errf(err, errsz,
+                    "training example %zu, feature \"%s\": value is not "
+                    "finite; fix: drop or repair the example",
+                    r, name);
+            return -1;
+        }
+        if (x == 0.0 || strcmp(name, "bias") == 0) {
+            continue;
+        }
+        c = train_column(d, name);
+        if (c == -2) {
+            lm_errf(err, errsz, "training: out of memory");
+            return -1;
+        }
+        if (c < 0) {
+            lm_errf(err, errsz,
+                    "training examples have more than %d distinct "
+                    "features (at \"%s\" in example %zu); fix: drop rare "
+                    "sources or attributes before training",
+                    LM_TRAIN_MAX_FEATURES, name, r);
+            return -1;
+        }
+        for (k = d->start[r]; k < *nnz; k++) {
+            if (d->col[k] == (uint32_t)c) {
+                break;
+            }
+        }
+        if (k < *nnz) {
+            d->val[k] += x; /* repeated name: summed */
+        } else {
+            d->col[*nnz] = (uint32_t)c;
+            d->val[*nnz] = x;
+            (*nnz)++;
+        }
+    }
+    return 0;
+}
+
 static lm_train_data *train_data_build(const lm_train_example *ex, size_t n,
                                        char *err, size_t errsz) {
     lm_train_data *d = calloc(1, sizeof(*d));
-    size_t r, i, nnz = 0, cap = 0;
+    size_t r, nnz = 0, cap = 0;
 
     if (d == NULL) {
         lm_errf(err, errsz, "training: out of memory");
@@ -99,9 +165,6 @@ static lm_train_data *train_data_build(const lm_train_example *ex, size_t n,
         goto fail;
     }
     for (r = 0; r < n; r++) {
-        const lm_features *f = &ex[r].features;
-        size_t nf = f->n < LM_MODEL_MAX_FEATURES ? f->n : LM_MODEL_MAX_FEATURES;
-
         if (ex[r].label != 0 && ex[r].label != 1) {
             lm_errf(err, errsz,
                     "training example %zu: label %d; fix: label 1 for a "
@@ -109,62 +172,8 @@ static lm_train_data *train_data_build(const lm_train_example *ex, size_t n,
                     r, ex[r].label);
             goto fail;
         }
-        d->y[r] = ex[r].label;
-        d->start[r] = nnz;
-        d->col[nnz] = 0;
-        d->val[nnz] = 1.0;
-        nnz++;
-        for (i = 0; i < nf; i++) {
-            const char *name = lm_model_features_name(f, i);
-            double x = f->items[i].value;
-            int32_t c;
-            size_t k;
-
-            if (name == NULL || name[0] == '\0' ||
-                strlen(name) > LM_MODEL_MAX_NAME_LEN) {
-                lm_errf(err, errsz,
-                        "training example %zu, feature %zu: the name is "
-                        "missing, empty or longer than %d bytes; fix: build "
-                        "features with lm_model_features()",
-                        r, i, LM_MODEL_MAX_NAME_LEN);
-                goto fail;
-            }
-            if (!isfinite(x)) {
-                lm_errf(err, errsz,
-                        "training example %zu, feature \"%s\": value is not "
-                        "finite; fix: drop or repair the example",
-                        r, name);
-                goto fail;
-            }
-            if (x == 0.0 || strcmp(name, "bias") == 0) {
-                continue;
-            }
-            c = train_column(d, name);
-            if (c == -2) {
-                lm_errf(err, errsz, "training: out of memory");
-                goto fail;
-            }
-            if (c < 0) {
-                lm_errf(err, errsz,
-                        "training examples have more than %d distinct "
-                        "features (at \"%s\" in example %zu); fix: drop rare "
-                        "sources or attributes before training",
-                        LM_TRAIN_MAX_FEATURES, name, r);
-                goto fail;
-            }
-            for (k = d->start[r]; k < nnz; k++) {
-                if (d->col[k] == (uint32_t)c) {
-                    break;
-                }
-            }
-            if (k < nnz) {
-                d->val[k] += x; /* repeated name: summed */
-            } else {
-                d->col[nnz] = (uint32_t)c;
-                d->val[nnz] = x;
-                nnz++;
-            }
-        }
+        if (train_row(d, &ex[r], r, &nnz, err, errsz) != 0)
+            goto fail;
     }
     d->start[n] = nnz;
     return d;
