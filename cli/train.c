@@ -23,7 +23,13 @@
  * --label reply keeps the older "will this lead engage?" (a reply is 1,
  * whatever the deal became; a late answer turns a no-response into 1).
  * One example per lead (the first outcome of a lead id).
- * Single-threaded. */
+ *
+ * Layout: lm_cmd_train reads the options (parse_options, into a
+ * train_args) and the settings, then train() runs the phases in order,
+ * one function each: load_inputs, read_examples, print_examples,
+ * check_examples, fit_candidate, the two reports, save_candidate. train()
+ * owns and frees the models, the policy and the example set; the settings
+ * are lm_cmd_train's. Single-threaded. */
 #include "cli.h"
 
 #include "lm_env.h"
@@ -255,117 +261,136 @@ static void report_thresholds(const lm_train_set *set, const lm_model *cand,
     free(pc);
 }
 
-int lm_cmd_train(int argc, char **argv) {
-    static const struct option longopts[] = {
-        {"out", required_argument, NULL, 'o'},
-        {"from-beginning", no_argument, NULL, 'b'},
-        {"min-examples", required_argument, NULL, 'm'},
-        {"l2", required_argument, NULL, 'l'},
-        {"holdout", required_argument, NULL, 'H'},
-        {"label", required_argument, NULL, 'L'},
-        {"replace-live", no_argument, NULL, 'R'},
-        {NULL, 0, NULL, 0}};
-    lm_cli_cmd cli = {.name = "train", .usage = usage, .longopts = longopts};
-    const char *out_path = OUT_DEFAULT;
-    int64_t min_examples = MIN_EXAMPLES_DEFAULT;
-    double holdout = HOLDOUT_DEFAULT;
-    lm_train_target target = LM_TRAIN_TARGET_BUYER;
-    int replace_live = 0;
-    lm_train_opts opts = lm_train_defaults();
-    for (int o; (o = lm_cli_getopt(&cli, argc, argv)) != LM_CLI_END;) {
+/* ---- the command ---------------------------------------------------- */
+
+/* The options of one run, as parse_options leaves them. out_path points
+ * into argv or at OUT_DEFAULT: nothing here is owned. */
+typedef struct train_args {
+    const char *out_path;
+    int64_t min_examples;
+    double holdout;
+    lm_train_target target;
+    int replace_live;
+    lm_train_opts opts; /* the fit's: l2 from --l2 */
+} train_args;
+
+/* Reads the options into a (defaults first). LM_CLI_END when they are
+ * read; LM_CLI_HELP after --help; LM_CLI_BAD after a usage error, said on
+ * stderr. */
+static int parse_options(lm_cli_cmd *cli, int argc, char **argv,
+                         train_args *a) {
+    *a = (train_args){.out_path = OUT_DEFAULT,
+                      .min_examples = MIN_EXAMPLES_DEFAULT,
+                      .holdout = HOLDOUT_DEFAULT,
+                      .target = LM_TRAIN_TARGET_BUYER,
+                      .opts = lm_train_defaults()};
+    for (int o; (o = lm_cli_getopt(cli, argc, argv)) != LM_CLI_END;) {
         if (o == 'b') {
             /* the only mode; see usage */
         } else if (o == 'R') {
-            replace_live = 1;
+            a->replace_live = 1;
         } else if (o == 'o') {
-            out_path = optarg;
-            if (!*out_path)
-                return lm_cli_usage_error(&cli, "--out needs a file name");
+            a->out_path = optarg;
+            if (!*a->out_path) {
+                lm_cli_usage_error(cli, "--out needs a file name");
+                return LM_CLI_BAD;
+            }
         } else if (o == 'm') {
-            if (lm_parse_int64(optarg, 1, MIN_EXAMPLES_MAX, &min_examples) != 0)
-                return lm_cli_usage_error(&cli,
-                                          "--min-examples '%s' must be a "
-                                          "whole number of at least 1",
-                                          optarg);
+            if (lm_parse_int64(optarg, 1, MIN_EXAMPLES_MAX, &a->min_examples) !=
+                0) {
+                lm_cli_usage_error(cli,
+                                   "--min-examples '%s' must be a whole "
+                                   "number of at least 1",
+                                   optarg);
+                return LM_CLI_BAD;
+            }
         } else if (o == 'l') {
-            if (lm_parse_double(optarg, L2_MIN, L2_MAX, &opts.l2) != 0)
-                return lm_cli_usage_error(&cli,
-                                          "--l2 '%s' must be a number above "
-                                          "0, e.g. 1.0 (more = smaller "
-                                          "weights)",
-                                          optarg);
+            if (lm_parse_double(optarg, L2_MIN, L2_MAX, &a->opts.l2) != 0) {
+                lm_cli_usage_error(cli,
+                                   "--l2 '%s' must be a number above 0, "
+                                   "e.g. 1.0 (more = smaller weights)",
+                                   optarg);
+                return LM_CLI_BAD;
+            }
         } else if (o == 'H') {
-            if (lm_parse_double(optarg, 0.0, 0.9, &holdout) != 0)
-                return lm_cli_usage_error(&cli,
-                                          "--holdout '%s' must be a share "
-                                          "from 0 to 0.9, e.g. 0.2",
-                                          optarg);
+            if (lm_parse_double(optarg, 0.0, 0.9, &a->holdout) != 0) {
+                lm_cli_usage_error(cli,
+                                   "--holdout '%s' must be a share from 0 "
+                                   "to 0.9, e.g. 0.2",
+                                   optarg);
+                return LM_CLI_BAD;
+            }
         } else if (o == 'L') {
-            if (lm_train_target_parse(optarg, &target) != 0)
-                return lm_cli_usage_error(&cli,
-                                          "--label '%s' must be buyer (a "
-                                          "won deal) or reply (any answer)",
-                                          optarg);
+            if (lm_train_target_parse(optarg, &a->target) != 0) {
+                lm_cli_usage_error(cli,
+                                   "--label '%s' must be buyer (a won deal) "
+                                   "or reply (any answer)",
+                                   optarg);
+                return LM_CLI_BAD;
+            }
         } else {
-            return lm_cli_exit(o);
+            return o;
         }
     }
-    if (lm_cli_no_operands(&cli, argc, argv) != 0)
-        return LM_EXIT_USAGE;
+    return lm_cli_no_operands(cli, argc, argv) ? LM_CLI_BAD : LM_CLI_END;
+}
 
-    char err[ERR_MAX], topic[LM_TOPIC_MAX];
-    lm_settings s;
-    if (lm_settings_load(&s, "cli", err, sizeof(err)) != 0) {
-        fprintf(stderr, "lastmile train: %s\n", err);
-        return LM_EXIT_FAILED;
-    }
-    if (!replace_live && is_live_file(out_path, s.model_path)) {
-        lm_settings_free(&s);
-        return lm_cli_usage_error(&cli,
-                                  "--out %s is the live model "
-                                  "(LASTMILE_MODEL); write a candidate "
-                                  "elsewhere and `lastmile model promote` "
-                                  "it, or add --replace-live",
-                                  out_path);
-    }
-    int rc = LM_EXIT_FAILED;
-    lm_model *base = NULL, *fitted = NULL;
-    lm_policy *pol = NULL;
-    train_ctx c;
-    memset(&c, 0, sizeof(c));
-    lm_topic_name(&s, LM_TOPIC_OUTCOMES, topic, sizeof(topic));
-    if (!s.brokers || !*s.brokers) {
+/* Checks that LASTMILE_BROKERS is set, then loads the current model
+ * (*base) and the decision config (*pol). 0, or -1 said on stderr; the
+ * caller frees both either way (NULL when not loaded). */
+static int load_inputs(const lm_settings *s, lm_model **base, lm_policy **pol) {
+    char err[ERR_MAX];
+    if (!s->brokers || !*s->brokers) {
         fprintf(stderr,
                 "lastmile train: LASTMILE_BROKERS is not set (example: "
                 "LASTMILE_BROKERS=localhost:9092); for the embedded stack run "
                 "`eval \"$(lastmile dev up)\"` first\n");
-        goto done;
+        return -1;
     }
-    base = lm_model_load(s.model_path, err, sizeof(err));
-    if (!base) {
+    *base = lm_model_load(s->model_path, err, sizeof(err));
+    if (!*base) {
         fprintf(stderr, "lastmile train: the current model: %s\n", err);
-        goto done;
+        return -1;
     }
-    pol = lm_policy_load(s.config_path, err, sizeof(err));
-    if (!pol) {
+    *pol = lm_policy_load(s->config_path, err, sizeof(err));
+    if (!*pol) {
         fprintf(stderr, "lastmile train: the decision config: %s\n", err);
-        goto done;
+        return -1;
     }
-    lm_train_set_init(&c.set, base, target);
-    if (lm_report_read_topic(&s, LM_TOPIC_OUTCOMES, 0, on_outcome, &c, err,
+    return 0;
+}
+
+/* Every Outcome on the topic into c->set, then held out and split. 0, or
+ * -1 said on stderr; c->set is the caller's to free either way. */
+static int read_examples(const lm_settings *s, const char *topic,
+                         const lm_model *base, const train_args *a,
+                         train_ctx *c) {
+    char err[ERR_MAX];
+    lm_train_set_init(&c->set, base, a->target);
+    if (lm_report_read_topic(s, LM_TOPIC_OUTCOMES, 0, on_outcome, c, err,
                              sizeof(err)) < 0) {
         fprintf(stderr, "lastmile train: reading %s: %s\n", topic,
-                c.oom ? "out of memory" : err);
-        goto done;
+                c->oom ? "out of memory" : err);
+        return -1;
     }
-    if (lm_train_set_finish(&c.set, holdout) != 0) {
+    if (lm_train_set_finish(&c->set, a->holdout) != 0) {
         fprintf(stderr, "lastmile train: out of memory\n");
-        goto done;
+        return -1;
     }
-    const lm_train_set *set = &c.set;
+    return 0;
+}
+
+/* The positive examples of the fit. */
+static size_t count_positives(const lm_train_set *set) {
     size_t pos = 0;
     for (size_t i = 0; i < set->n_fit; i++)
         pos += set->fit[i].label == 1;
+    return pos;
+}
+
+/* What was read, what the fit gets and what was left out, on stdout. */
+static void print_examples(const lm_train_set *set, const char *topic,
+                           lm_train_target target, size_t pos) {
     size_t neg = set->n_fit - pos;
     printf("read %zu outcomes from %s (label: %s)\n", set->read, topic,
            target == LM_TRAIN_TARGET_BUYER ? "buyer = a won deal"
@@ -383,6 +408,13 @@ int lm_cmd_train(int argc, char **argv) {
     if (set->over_cap)
         printf("note: %zu outcomes past the first %d were not used\n",
                set->over_cap, LM_TRAIN_SET_MAX);
+}
+
+/* Enough examples to fit, of both kinds? 0, or -1 with the fix on
+ * stderr. */
+static int check_examples(const lm_train_set *set, int64_t min_examples,
+                          size_t pos) {
+    size_t neg = set->n_fit - pos;
     if ((int64_t)set->n_fit < min_examples) {
         fprintf(stderr,
                 "lastmile train: %zu examples to fit, fewer than "
@@ -390,7 +422,7 @@ int lm_cmd_train(int argc, char **argv) {
                 "deal won or lost, no response, unsubscribed, bounced) and "
                 "run it again, or lower --min-examples or --holdout\n",
                 set->n_fit, (long long)min_examples);
-        goto done;
+        return -1;
     }
     if (pos == 0 || neg == 0) {
         fprintf(stderr,
@@ -403,40 +435,114 @@ int lm_cmd_train(int argc, char **argv) {
                       "CRM reports deals (LeadResponse CONVERTED on the "
                       "timing topic), or train on replies with --label "
                       "reply.");
-        goto done;
+        return -1;
     }
-    char version[VERSION_MAX + 1];
+    return 0;
+}
+
+/* The candidate fitted from base on the set's fit examples, named
+ * version (DAY.trained-LABEL-N, written into version[VERSION_MAX + 1]).
+ * The caller frees it (lm_model_free); NULL said on stderr. */
+static lm_model *fit_candidate(const lm_model *base, const lm_train_set *set,
+                               const train_args *a, char *version) {
+    char err[ERR_MAX];
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
     char day[16];
     strftime(day, sizeof(day), "%Y-%m-%d", &tm);
-    snprintf(version, sizeof(version), "%s.trained-%s-%zu", day,
-             target == LM_TRAIN_TARGET_BUYER ? "buyer" : "reply", set->n_fit);
-    fitted = lm_train_fit(base, set->fit, set->n_fit, &opts, version, err,
-                          sizeof(err));
-    if (!fitted) {
+    snprintf(version, VERSION_MAX + 1, "%s.trained-%s-%zu", day,
+             a->target == LM_TRAIN_TARGET_BUYER ? "buyer" : "reply",
+             set->n_fit);
+    lm_model *fitted = lm_train_fit(base, set->fit, set->n_fit, &a->opts,
+                                    version, err, sizeof(err));
+    if (!fitted)
         fprintf(stderr, "lastmile train: fitting failed: %s\n", err);
-        goto done;
-    }
-    report_held_out(set, fitted, base, holdout);
-    report_thresholds(set, fitted, base, pol);
-    if (lm_model_save(fitted, out_path, err, sizeof(err)) != 0) {
+    return fitted;
+}
+
+/* Writes the candidate to --out and says what it is and what to do next.
+ * The exit code: LM_EXIT_OK once stdout is flushed. */
+static int save_candidate(const lm_model *fitted, const lm_model *base,
+                          const train_args *a, const char *version) {
+    char err[ERR_MAX];
+    if (lm_model_save(fitted, a->out_path, err, sizeof(err)) != 0) {
         fprintf(stderr, "lastmile train: %s\n", err);
-        goto done;
+        return LM_EXIT_FAILED;
     }
     printf("fitted from %s (l2 %g): wrote %s, version %s\n",
-           lm_model_version(base), opts.l2, out_path, version);
+           lm_model_version(base), a->opts.l2, a->out_path, version);
     print_top_weights(fitted);
     printf("next: score it in shadow (LASTMILE_MODEL_SHADOW=%s on the "
            "qualification worker), then `lastmile model promote %s`\n",
-           out_path, out_path);
-    rc = fflush(stdout) == 0 ? LM_EXIT_OK : LM_EXIT_FAILED;
+           a->out_path, a->out_path);
+    return fflush(stdout) == 0 ? LM_EXIT_OK : LM_EXIT_FAILED;
+}
+
+/* The run once the options and settings are read: read, check, fit,
+ * report, write. The exit code; frees all it loads (s stays the
+ * caller's). */
+static int train(const lm_settings *s, const train_args *a) {
+    int rc = LM_EXIT_FAILED;
+    lm_model *base = NULL, *fitted = NULL;
+    lm_policy *pol = NULL;
+    train_ctx c;
+    memset(&c, 0, sizeof(c));
+    char topic[LM_TOPIC_MAX], version[VERSION_MAX + 1];
+    lm_topic_name(s, LM_TOPIC_OUTCOMES, topic, sizeof(topic));
+    if (load_inputs(s, &base, &pol) != 0 ||
+        read_examples(s, topic, base, a, &c) != 0)
+        goto done;
+    size_t pos = count_positives(&c.set);
+    print_examples(&c.set, topic, a->target, pos);
+    if (check_examples(&c.set, a->min_examples, pos) != 0)
+        goto done;
+    fitted = fit_candidate(base, &c.set, a, version);
+    if (!fitted)
+        goto done;
+    report_held_out(&c.set, fitted, base, a->holdout);
+    report_thresholds(&c.set, fitted, base, pol);
+    rc = save_candidate(fitted, base, a, version);
 done:
     lm_train_set_free(&c.set);
     lm_model_free(fitted);
     lm_model_free(base);
     lm_policy_free(pol);
+    return rc;
+}
+
+int lm_cmd_train(int argc, char **argv) {
+    static const struct option longopts[] = {
+        {"out", required_argument, NULL, 'o'},
+        {"from-beginning", no_argument, NULL, 'b'},
+        {"min-examples", required_argument, NULL, 'm'},
+        {"l2", required_argument, NULL, 'l'},
+        {"holdout", required_argument, NULL, 'H'},
+        {"label", required_argument, NULL, 'L'},
+        {"replace-live", no_argument, NULL, 'R'},
+        {NULL, 0, NULL, 0}};
+    lm_cli_cmd cli = {.name = "train", .usage = usage, .longopts = longopts};
+    train_args a;
+    int opt = parse_options(&cli, argc, argv, &a);
+    if (opt != LM_CLI_END)
+        return lm_cli_exit(opt);
+
+    char err[ERR_MAX];
+    lm_settings s;
+    if (lm_settings_load(&s, "cli", err, sizeof(err)) != 0) {
+        fprintf(stderr, "lastmile train: %s\n", err);
+        return LM_EXIT_FAILED;
+    }
+    if (!a.replace_live && is_live_file(a.out_path, s.model_path)) {
+        lm_settings_free(&s);
+        return lm_cli_usage_error(&cli,
+                                  "--out %s is the live model "
+                                  "(LASTMILE_MODEL); write a candidate "
+                                  "elsewhere and `lastmile model promote` "
+                                  "it, or add --replace-live",
+                                  a.out_path);
+    }
+    int rc = train(&s, &a);
     lm_settings_free(&s);
     return rc;
 }
