@@ -11,7 +11,13 @@
  * "now" is the fleet's clock (LASTMILE_TIME_SCALE / _ORIGIN_MS), so ages
  * are simulated time, like every time in Redis. Read-only (SCAN + HGETALL
  * through lm_report_scan); single-threaded. The cadence in the decision
- * config (LASTMILE_CONFIG) names the next step's channel when it loads. */
+ * config (LASTMILE_CONFIG) names the next step's channel when it loads.
+ *
+ * Layout: lm_cmd_waiting reads the options (parse_options, into a
+ * waiting_args) and the settings; waiting() connects, collects the leads
+ * and queues into a scan_ctx, groups them (make_groups) and prints
+ * (print_waiting). waiting() owns and frees the client, the policy, the
+ * items and the groups; the settings are lm_cmd_waiting's. */
 #include "cli.h"
 
 #include "lm_clock.h"
@@ -336,50 +342,126 @@ static void emit_text(const scan_ctx *c, const group *g, size_t n_groups,
         printf("... and %zu more (--limit N shows more)\n", c->n - shown);
 }
 
-int lm_cmd_waiting(int argc, char **argv) {
-    static const struct option longopts[] = {
-        {"older-than", required_argument, NULL, 'o'},
-        {"limit", required_argument, NULL, 'l'},
-        {"json", no_argument, NULL, 'j'},
-        {NULL, 0, NULL, 0}};
-    lm_cli_cmd cli = {.name = "waiting", .usage = usage, .longopts = longopts};
-    int json = 0;
-    int64_t older = 0, limit = LIMIT_DEFAULT;
-    for (int o; (o = lm_cli_getopt(&cli, argc, argv)) != LM_CLI_END;) {
+/* ---- the command ---------------------------------------------------- */
+
+/* The options of one run, as parse_options leaves them. */
+typedef struct waiting_args {
+    int json;
+    int64_t older_than_ms; /* --older-than; 0: every waiting lead */
+    int64_t limit;         /* --limit: the oldest leads listed */
+} waiting_args;
+
+/* Reads the options into a (defaults first). LM_CLI_END when they are
+ * read; LM_CLI_HELP after --help; LM_CLI_BAD after a usage error, said on
+ * stderr. */
+static int parse_options(lm_cli_cmd *cli, int argc, char **argv,
+                         waiting_args *a) {
+    *a = (waiting_args){.limit = LIMIT_DEFAULT};
+    for (int o; (o = lm_cli_getopt(cli, argc, argv)) != LM_CLI_END;) {
         if (o == 'j') {
-            json = 1;
+            a->json = 1;
         } else if (o == 'o') {
-            if (lm_policy_parse_duration(optarg, &older) != 0)
-                return lm_cli_usage_error(
-                    &cli,
+            if (lm_policy_parse_duration(optarg, &a->older_than_ms) != 0) {
+                lm_cli_usage_error(
+                    cli,
                     "--older-than '%s' is not a duration; write e.g. 90s, "
                     "30m, 4h, 2d or 1d12h",
                     optarg);
+                return LM_CLI_BAD;
+            }
         } else if (o == 'l') {
-            if (lm_parse_int64(optarg, 0, LIMIT_MAX, &limit) != 0)
-                return lm_cli_usage_error(&cli,
-                                          "--limit '%s' must be a whole "
-                                          "number from 0 to %d",
-                                          optarg, LIMIT_MAX);
+            if (lm_parse_int64(optarg, 0, LIMIT_MAX, &a->limit) != 0) {
+                lm_cli_usage_error(cli,
+                                   "--limit '%s' must be a whole number from "
+                                   "0 to %d",
+                                   optarg, LIMIT_MAX);
+                return LM_CLI_BAD;
+            }
         } else {
-            return lm_cli_exit(o);
+            return o;
         }
     }
-    if (lm_cli_no_operands(&cli, argc, argv) != 0)
-        return LM_EXIT_USAGE;
+    return lm_cli_no_operands(cli, argc, argv) ? LM_CLI_BAD : LM_CLI_END;
+}
 
+/* The waiting leads (on_row) and the teams' unassigned queues, read from
+ * Redis into c; c->items is c's to free, also on failure. 0, or -1 said on
+ * stderr. */
+static int collect(lm_redis *r, scan_ctx *c) {
     char err[ERR_MAX];
-    lm_settings s;
-    if (lm_settings_load(&s, "cli", err, sizeof(err)) != 0) {
-        fprintf(stderr, "lastmile waiting: %s\n", err);
+    if (lm_report_scan(r, on_row, c, err, sizeof(err)) != 0) {
+        fprintf(stderr, "lastmile waiting: reading leads from Redis: %s\n",
+                c->oom ? "out of memory" : err);
+        return -1;
+    }
+    int nq = lm_unassigned_read(r, c->queues, LM_UNASSIGNED_TEAMS_MAX, err,
+                                sizeof(err));
+    if (nq < 0) {
+        fprintf(stderr, "lastmile waiting: reading the unassigned queues: %s\n",
+                err);
+        return -1;
+    }
+    c->n_queues = (size_t)nq;
+    return 0;
+}
+
+/* A copy of c's items, oldest first (the groups point into c's own, which
+ * stay in stage and owner order). The caller frees it; NULL when out of
+ * memory. */
+static item *items_by_age(const scan_ctx *c) {
+    item *by_age = malloc((c->n ? c->n : 1) * sizeof(*by_age));
+    if (by_age && c->n > 0) {
+        memcpy(by_age, c->items, c->n * sizeof(*by_age));
+        qsort(by_age, c->n, sizeof(*by_age), cmp_age);
+    }
+    return by_age;
+}
+
+/* The owner steps, then the stages, owners and oldest leads, as text or
+ * JSON on stdout. The exit code. */
+static int print_waiting(lm_redis *r, const scan_ctx *c, const group *g,
+                         size_t n_groups, const waiting_args *a,
+                         const lm_policy *p) {
+    char err[ERR_MAX];
+    item *by_age = items_by_age(c);
+    if (!by_age) {
+        fprintf(stderr, "lastmile waiting: out of memory\n");
         return LM_EXIT_FAILED;
     }
+    scan_ctx oldest = *c;
+    oldest.items = by_age;
+    lm_owners_report ow;
+    if (lm_report_owners_collect(r, c->now_ms, &ow, err, sizeof(err)) != 0) {
+        fprintf(stderr, "lastmile waiting: owner steps: %s\n", err);
+        memset(&ow, 0, sizeof(ow));
+    }
+    int printed = 1;
+    if (a->json) {
+        printed =
+            emit_json(&oldest, g, n_groups, (size_t)a->limit, p, &ow) == 0;
+        lm_report_owners_free(&ow);
+    } else {
+        lm_report_owners_print_steps(&ow, stdout, (size_t)a->limit);
+        printf("\n");
+        lm_report_owners_free(&ow);
+        emit_text(&oldest, g, n_groups, (size_t)a->limit, p);
+    }
+    free(by_age);
+    return printed && fflush(stdout) == 0 ? LM_EXIT_OK : LM_EXIT_FAILED;
+}
+
+/* The run once the options and settings are read: connect, collect,
+ * group, print. The exit code; frees all it makes (s stays the
+ * caller's). */
+static int waiting(const lm_settings *s, const waiting_args *a) {
+    char err[ERR_MAX];
     int rc = LM_EXIT_FAILED;
     lm_redis *r = NULL;
     lm_policy *p = NULL;
     group *g = NULL;
-    scan_ctx c = {.older_than_ms = older};
-    if (!s.redis_url || !*s.redis_url) {
+    size_t n_groups = 0;
+    scan_ctx c = {.older_than_ms = a->older_than_ms};
+    if (!s->redis_url || !*s->redis_url) {
         fprintf(stderr,
                 "lastmile waiting: LASTMILE_REDIS_URL is not set "
                 "(example: LASTMILE_REDIS_URL=redis://localhost:6379/0); "
@@ -387,72 +469,51 @@ int lm_cmd_waiting(int argc, char **argv) {
                 "up)\"` first\n");
         goto done;
     }
-    lm_clock_init(s.time_scale, s.time_origin_ms, s.time_start_ms);
+    lm_clock_init(s->time_scale, s->time_origin_ms, s->time_start_ms);
     c.now_ms = lm_clock_now_ms();
-    p = lm_policy_load(s.config_path, err, sizeof(err));
+    p = lm_policy_load(s->config_path, err, sizeof(err));
     if (!p) /* only used to name the next step's channel */
         fprintf(stderr, "lastmile waiting: (next steps without channels) %s\n",
                 err);
-    r = lm_redis_new(s.redis_url, s.redis_timeout_ms, err, sizeof(err));
+    r = lm_redis_new(s->redis_url, s->redis_timeout_ms, err, sizeof(err));
     if (!r || lm_redis_connect(r, err, sizeof(err)) != 0) {
         fprintf(stderr, "lastmile waiting: Redis: %s\n", err);
         goto done;
     }
-    if (lm_report_scan(r, on_row, &c, err, sizeof(err)) != 0) {
-        fprintf(stderr, "lastmile waiting: reading leads from Redis: %s\n",
-                c.oom ? "out of memory" : err);
+    if (collect(r, &c) != 0)
         goto done;
-    }
-    int nq = lm_unassigned_read(r, c.queues, LM_UNASSIGNED_TEAMS_MAX, err,
-                                sizeof(err));
-    if (nq < 0) {
-        fprintf(stderr, "lastmile waiting: reading the unassigned queues: %s\n",
-                err);
-        goto done;
-    }
-    c.n_queues = (size_t)nq;
-    size_t n_groups = 0;
     if (!(g = make_groups(&c, &n_groups))) {
         fprintf(stderr, "lastmile waiting: out of memory\n");
         goto done;
     }
-    /* the groups point into the items: list the oldest from a copy */
-    item *by_age = malloc((c.n ? c.n : 1) * sizeof(*by_age));
-    if (!by_age) {
-        fprintf(stderr, "lastmile waiting: out of memory\n");
-        goto done;
-    }
-    if (c.n > 0) {
-        memcpy(by_age, c.items, c.n * sizeof(*by_age));
-        qsort(by_age, c.n, sizeof(*by_age), cmp_age);
-    }
-    scan_ctx oldest = c;
-    oldest.items = by_age;
-    lm_owners_report ow;
-    if (lm_report_owners_collect(r, c.now_ms, &ow, err, sizeof(err)) != 0) {
-        fprintf(stderr, "lastmile waiting: owner steps: %s\n", err);
-        memset(&ow, 0, sizeof(ow));
-    }
-    if (json) {
-        int jrc = emit_json(&oldest, g, n_groups, (size_t)limit, p, &ow);
-        lm_report_owners_free(&ow);
-        if (jrc != 0) {
-            free(by_age);
-            goto done;
-        }
-    } else {
-        lm_report_owners_print_steps(&ow, stdout, (size_t)limit);
-        printf("\n");
-        lm_report_owners_free(&ow);
-        emit_text(&oldest, g, n_groups, (size_t)limit, p);
-    }
-    free(by_age);
-    rc = fflush(stdout) == 0 ? LM_EXIT_OK : LM_EXIT_FAILED;
+    rc = print_waiting(r, &c, g, n_groups, a, p);
 done:
     free(g);
     free(c.items);
     lm_policy_free(p);
     lm_redis_destroy(r);
+    return rc;
+}
+
+int lm_cmd_waiting(int argc, char **argv) {
+    static const struct option longopts[] = {
+        {"older-than", required_argument, NULL, 'o'},
+        {"limit", required_argument, NULL, 'l'},
+        {"json", no_argument, NULL, 'j'},
+        {NULL, 0, NULL, 0}};
+    lm_cli_cmd cli = {.name = "waiting", .usage = usage, .longopts = longopts};
+    waiting_args a;
+    int opt = parse_options(&cli, argc, argv, &a);
+    if (opt != LM_CLI_END)
+        return lm_cli_exit(opt);
+
+    char err[ERR_MAX];
+    lm_settings s;
+    if (lm_settings_load(&s, "cli", err, sizeof(err)) != 0) {
+        fprintf(stderr, "lastmile waiting: %s\n", err);
+        return LM_EXIT_FAILED;
+    }
+    int rc = waiting(&s, &a);
     lm_settings_free(&s);
     return rc;
 }
