@@ -17,8 +17,10 @@
  * message, or on SIGINT/SIGTERM (the handler only sets a flag); every stop
  * is exit 0.
  *
- * Ownership: lm_cmd_tail owns the client, the settings and every JSON
- * value it builds. Single-threaded. */
+ * Layout and ownership: lm_cmd_tail reads the options (parse_options,
+ * into a tail_args) and the settings, opens the reader (open_reader) and
+ * follows it (follow); it owns the settings and the client, and
+ * print_message every JSON value it builds. Single-threaded. */
 #include "cli.h"
 
 #include "lm_clock.h"
@@ -170,92 +172,86 @@ static int parse_count(const lm_cli_cmd *cli, const char *opt, const char *val,
     return 0;
 }
 
-int lm_cmd_tail(int argc, char **argv) {
-    static const struct option longopts[] = {
-        {"from-beginning", no_argument, NULL, 'b'},
-        {"limit", required_argument, NULL, 'l'},
-        {"timeout-ms", required_argument, NULL, 't'},
-        {NULL, 0, NULL, 0}};
-    lm_cli_cmd cli = {.name = "tail", .usage = usage, .longopts = longopts};
-    int from_beginning = 0;
-    int64_t limit = 0, timeout_ms = 0;
-    for (int o; (o = lm_cli_getopt(&cli, argc, argv)) != LM_CLI_END;) {
+/* ---- the command ---------------------------------------------------- */
+
+/* The options and operand of one run, as parse_options leaves them.
+ * topic_arg points into argv. */
+typedef struct tail_args {
+    const char *topic_arg; /* TOPIC as given: a suffix or a full name */
+    int from_beginning;
+    int64_t limit, timeout_ms; /* 0: no limit, no timeout */
+} tail_args;
+
+/* Reads the options and the one TOPIC into a (defaults first).
+ * LM_CLI_END when they are read; LM_CLI_HELP after --help; LM_CLI_BAD
+ * after a usage error, said on stderr. */
+static int parse_options(lm_cli_cmd *cli, int argc, char **argv, tail_args *a) {
+    *a = (tail_args){0};
+    for (int o; (o = lm_cli_getopt(cli, argc, argv)) != LM_CLI_END;) {
         if (o == 'b') {
-            from_beginning = 1;
+            a->from_beginning = 1;
         } else if (o == 'l') {
-            if (parse_count(&cli, "--limit", optarg, INT64_MAX, &limit) != 0)
-                return LM_EXIT_USAGE;
+            if (parse_count(cli, "--limit", optarg, INT64_MAX, &a->limit) != 0)
+                return LM_CLI_BAD;
         } else if (o == 't') {
-            if (parse_count(&cli, "--timeout-ms", optarg, TAIL_TIMEOUT_MAX_MS,
-                            &timeout_ms) != 0)
-                return LM_EXIT_USAGE;
+            if (parse_count(cli, "--timeout-ms", optarg, TAIL_TIMEOUT_MAX_MS,
+                            &a->timeout_ms) != 0)
+                return LM_CLI_BAD;
         } else {
-            return lm_cli_exit(o);
+            return o;
         }
     }
-    if (optind >= argc)
-        return lm_cli_usage_error(&cli, "TOPIC is missing");
-    if (optind + 1 < argc)
-        return lm_cli_usage_error(&cli, "one TOPIC at a time");
-    const char *arg = argv[optind];
+    if (optind >= argc) {
+        lm_cli_usage_error(cli, "TOPIC is missing");
+        return LM_CLI_BAD;
+    }
+    if (optind + 1 < argc) {
+        lm_cli_usage_error(cli, "one TOPIC at a time");
+        return LM_CLI_BAD;
+    }
+    a->topic_arg = argv[optind];
+    return LM_CLI_END;
+}
 
+/* A group-less reader with every partition of topic assigned at its
+ * start or its end. The caller closes and destroys it; NULL said on
+ * stderr. */
+static rd_kafka_t *open_reader(const lm_settings *s, const char *topic,
+                               int from_beginning) {
     char err[TAIL_ERR_MAX] = "";
-    lm_settings s;
-    if (lm_settings_load(&s, "cli", err, sizeof(err)) != 0) {
-        fprintf(stderr, "lastmile tail: %s\n", err);
-        return LM_EXIT_FAILED;
-    }
-    char topic[LM_TOPIC_MAX];
-    const ProtobufCMessageDescriptor *d =
-        resolve(&s, arg, topic, sizeof(topic));
-    if (!d) {
-        lm_cli_usage_error(&cli,
-                           "%s is not a lastmile topic; give a suffix "
-                           "(intake, qualification, followup, actions, "
-                           "timing, outcomes, dlq) or a full name ending "
-                           "in one",
-                           arg);
-        lm_settings_free(&s);
-        return LM_EXIT_USAGE;
-    }
-    if (!s.brokers || !*s.brokers) {
-        fprintf(stderr,
-                "lastmile tail: LASTMILE_BROKERS is not set (e.g. "
-                "LASTMILE_BROKERS=kafka-0:9092, or eval \"$(lastmile dev "
-                "up)\")\n");
-        lm_settings_free(&s);
-        return LM_EXIT_FAILED;
-    }
-    int rc = LM_EXIT_FAILED;
-    rd_kafka_t *rk = NULL;
     rd_kafka_conf_t *conf =
-        lm_kafka_conf(&s, LM_KAFKA_READER, NULL, err, sizeof(err));
+        lm_kafka_conf(s, LM_KAFKA_READER, NULL, err, sizeof(err));
     if (!conf) {
         fprintf(stderr, "lastmile tail: %s\n", err);
-        goto out;
+        return NULL;
     }
-    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
     if (!rk) {
         rd_kafka_conf_destroy(conf); /* not taken on failure */
         fprintf(stderr, "lastmile tail: %s\n", err);
-        goto out;
+        return NULL;
     }
     if (lm_kafka_assign_all(
             rk, topic,
             from_beginning ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END,
             TAIL_METADATA_TIMEOUT_MS, NULL, err, sizeof(err)) != 0) {
         fprintf(stderr, "lastmile tail: %s\n", err);
-        goto out;
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+        return NULL;
     }
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    return rk;
+}
 
+/* Prints messages off rk, decoded as d, until --limit, --timeout-ms, a
+ * signal or a fatal error. LM_EXIT_OK, or LM_EXIT_FAILED after a fatal
+ * Kafka error or out of memory. */
+static int follow(rd_kafka_t *rk, const ProtobufCMessageDescriptor *d,
+                  const tail_args *a) {
+    int rc = LM_EXIT_OK;
     int64_t n = 0, last = lm_clock_mono_ms();
-    rc = LM_EXIT_OK;
-    while (!tail_stop && (limit == 0 || n < limit)) {
-        if (timeout_ms > 0 && lm_clock_mono_ms() - last >= timeout_ms)
+    while (!tail_stop && (a->limit == 0 || n < a->limit)) {
+        if (a->timeout_ms > 0 && lm_clock_mono_ms() - last >= a->timeout_ms)
             break;
         rd_kafka_message_t *rkm = rd_kafka_consumer_poll(rk, TAIL_POLL_MS);
         if (!rkm)
@@ -280,8 +276,56 @@ int lm_cmd_tail(int argc, char **argv) {
         }
         rd_kafka_message_destroy(rkm);
     }
-out:
+    return rc;
+}
+
+int lm_cmd_tail(int argc, char **argv) {
+    static const struct option longopts[] = {
+        {"from-beginning", no_argument, NULL, 'b'},
+        {"limit", required_argument, NULL, 'l'},
+        {"timeout-ms", required_argument, NULL, 't'},
+        {NULL, 0, NULL, 0}};
+    lm_cli_cmd cli = {.name = "tail", .usage = usage, .longopts = longopts};
+    tail_args a;
+    int opt = parse_options(&cli, argc, argv, &a);
+    if (opt != LM_CLI_END)
+        return lm_cli_exit(opt);
+
+    char err[TAIL_ERR_MAX] = "";
+    lm_settings s;
+    if (lm_settings_load(&s, "cli", err, sizeof(err)) != 0) {
+        fprintf(stderr, "lastmile tail: %s\n", err);
+        return LM_EXIT_FAILED;
+    }
+    char topic[LM_TOPIC_MAX];
+    const ProtobufCMessageDescriptor *d =
+        resolve(&s, a.topic_arg, topic, sizeof(topic));
+    if (!d) {
+        lm_cli_usage_error(&cli,
+                           "%s is not a lastmile topic; give a suffix "
+                           "(intake, qualification, followup, actions, "
+                           "timing, outcomes, dlq) or a full name ending "
+                           "in one",
+                           a.topic_arg);
+        lm_settings_free(&s);
+        return LM_EXIT_USAGE;
+    }
+    if (!s.brokers || !*s.brokers) {
+        fprintf(stderr,
+                "lastmile tail: LASTMILE_BROKERS is not set (e.g. "
+                "LASTMILE_BROKERS=kafka-0:9092, or eval \"$(lastmile dev "
+                "up)\")\n");
+        lm_settings_free(&s);
+        return LM_EXIT_FAILED;
+    }
+    int rc = LM_EXIT_FAILED;
+    rd_kafka_t *rk = open_reader(&s, topic, a.from_beginning);
     if (rk) {
+        struct sigaction sa = {.sa_handler = on_signal};
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        rc = follow(rk, d, &a);
         rd_kafka_consumer_close(rk);
         rd_kafka_destroy(rk);
     }
