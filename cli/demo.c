@@ -24,7 +24,14 @@
  *
  * A worker that exits during the run (a bad LASTMILE_CONFIG stops it at
  * start) ends the demo at once with its log, instead of a market run
- * against a fleet that is not there. */
+ * against a fleet that is not there.
+ *
+ * Layout: lm_cmd_demo reads the options (lm_cli_sim_args, into a
+ * demo_run on its stack, which holds all the run starts) and runs the
+ * phases, one function each: demo_stack_up (directory, stack),
+ * demo_env_up (clock, environment, settings), demo_fleet (board,
+ * workers, market, report), demo_down (all of it stopped, the directory
+ * removed). The only state at file level is the two signal flags. */
 #include "board.h"
 #include "cli.h"
 #include "demo_ready.h"
@@ -293,6 +300,212 @@ static int demo_report(const lm_settings *s, const lm_simrun_stats *st,
     return rc;
 }
 
+/* ---- the command ---------------------------------------------------- */
+
+#define DEMO_DIR_TEMPLATE "/tmp/lastmile-demo-XXXXXX"
+
+static const char *const demo_workers[DEMO_WORKERS] = {
+    "intake", "qualification", "followup", "timing"};
+
+/* One demo: what the options ask for and what the run holds. It lives in
+ * lm_cmd_demo; demo_down releases what the run started. */
+typedef struct demo_run {
+    lm_sim sim;      /* --leads, --seed; the market sets start and span */
+    double days;     /* --days of arrivals */
+    double tail;     /* --tail-days more for cadences */
+    double scale;    /* simulated seconds per real second (demo_env_up) */
+    int json, board; /* --json, --board */
+    char dir[sizeof(DEMO_DIR_TEMPLATE)]; /* the stack's, made by mkdtemp */
+    lm_devstack st;
+    lm_settings s; /* read by demo_env_up from the stack's environment */
+    lm_board *brd; /* NULL: no board */
+    pid_t pids[DEMO_WORKERS]; /* 0: not running */
+    int ports[DEMO_WORKERS];  /* their metrics ports, for /readyz */
+} demo_run;
+
+/* The temporary directory and the embedded stack in it (d->dir, d->st);
+ * SIGINT and SIGTERM stop the demo from here on. 0, or -1 said on stderr
+ * (nothing left running; the directory, once made, stays). */
+static int demo_stack_up(demo_run *d) {
+    char err[4096];
+    snprintf(d->dir, sizeof(d->dir), "%s", DEMO_DIR_TEMPLATE);
+    if (!mkdtemp(d->dir)) {
+        fprintf(stderr, "lastmile demo: mkdtemp: %s\n", strerror(errno));
+        return -1;
+    }
+    signal(SIGINT, on_stop);
+    signal(SIGTERM, on_stop);
+    fprintf(stderr,
+            "lastmile demo: starting the embedded broker and Redis "
+            "in %s\n",
+            d->dir);
+    lm_devstack_opts so = {.dir = d->dir,
+                           .lastmile_exe = lm_cli_self(),
+                           .topic_prefix = "lastmile.",
+                           .partitions = 4,
+                           .die_with_parent = 1};
+    if (lm_devstack_up(&so, &d->st, err, sizeof(err)) != 0) {
+        fprintf(stderr, "lastmile demo: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* One clock for every process (d->scale, the file <dir>/clock), the
+ * environment pointing at the stack, and d->s read from it. 0, or -1 said
+ * on stderr with the clock released; the stack is the caller's to take
+ * down. */
+static int demo_env_up(demo_run *d) {
+    char err[4096];
+    double total_days = d->days + d->tail;
+    double real_s = (double)d->sim.n_leads / 200.0;
+    if (real_s < 40)
+        real_s = 40;
+    d->scale = total_days * 86400.0 / real_s;
+    char clock_path[PATH_MAX];
+    snprintf(clock_path, sizeof(clock_path), "%.4000s/clock", d->dir);
+    demo_env_reset();
+    if (lm_clock_own(clock_path, d->scale, 0, err, sizeof(err)) != 0) {
+        fprintf(stderr, "lastmile demo: %s\n", err);
+        return -1;
+    }
+    setenv("LASTMILE_BROKERS", d->st.brokers, 1);
+    lm_devstack_client_setenv(); /* after demo_env_reset: always the stack's */
+    setenv("LASTMILE_REDIS_URL", d->st.redis_url, 1);
+    setenv("LASTMILE_TOPIC_PREFIX", "lastmile.", 1);
+    setenv("LASTMILE_TIME_PATH", clock_path, 1);
+    if (lm_settings_load(&d->s, "cli", err, sizeof(err)) != 0) {
+        fprintf(stderr, "lastmile demo: %s\n", err);
+        lm_clock_release();
+        return -1;
+    }
+    return 0;
+}
+
+/* The flow board on 8080, or on any free port when that is taken;
+ * d->brd stays NULL (said on stderr) when neither starts. */
+static void demo_board_start(demo_run *d) {
+    char err[4096];
+    d->brd = lm_board_start(&d->s, "127.0.0.1:8080", err, sizeof(err));
+    if (!d->brd) /* 8080 taken: any free port */
+        d->brd = lm_board_start(&d->s, "127.0.0.1:0", err, sizeof(err));
+    if (d->brd)
+        fprintf(stderr,
+                "lastmile demo: the flow board is at "
+                "http://127.0.0.1:%d/\n",
+                lm_board_port(d->brd));
+    else
+        fprintf(stderr, "lastmile demo: no board: %s\n", err);
+}
+
+/* The four workers, each with a metrics port of its own (d->pids,
+ * d->ports). 0, or -1 said on stderr; the ones started are in d->pids
+ * for demo_down. */
+static int demo_workers_start(demo_run *d) {
+    for (int i = 0; i < DEMO_WORKERS; i++) {
+        d->ports[i] = lm_devstack_free_port();
+        d->pids[i] = start_worker(demo_workers[i], d->dir, d->ports[i]);
+        if (d->pids[i] <= 0) {
+            fprintf(stderr,
+                    "lastmile demo: cannot find lastmile-%s beside "
+                    "lastmile or in ../workers (build with `make`)\n",
+                    demo_workers[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The market, once the fleet is ready (demo_ready.h), on the shared clock
+ * until the run's end, a stop, or a worker's exit; its counts in *sst.
+ * 0, or -1 said on stderr (a dead worker with its log). */
+static int demo_market(demo_run *d, lm_simrun_stats *sst) {
+    char err[4096];
+    if (lm_demo_wait_ready(d->ports, DEMO_WORKERS, LM_DEMO_READY_TIMEOUT_MS,
+                           &demo_stop) != 0 &&
+        !demo_stop)
+        fprintf(stderr,
+                "lastmile demo: the workers are not all ready after "
+                "%d s; the market opens anyway\n",
+                LM_DEMO_READY_TIMEOUT_MS / 1000);
+    double total_days = d->days + d->tail;
+    d->sim.start_ms = lm_clock_now_ms();
+    d->sim.span_ms = (int64_t)(d->days * 86400000.0);
+    lm_simrun_opts o = {.sim = d->sim,
+                        .end_ms = d->sim.start_ms +
+                                  (int64_t)(total_days * 86400000.0),
+                        .progress_tty = isatty(STDERR_FILENO),
+                        .stop = &demo_stop,
+                        .bullet_fast = d->scale};
+    int sim_rc =
+        demo_child_exited ? 0 : lm_simrun(&d->s, &o, sst, err, sizeof(err));
+    signal(SIGCHLD, SIG_DFL);
+    if (demo_child_exited) {
+        report_dead_worker(d->pids, demo_workers, DEMO_WORKERS, d->dir);
+        return -1;
+    }
+    if (sim_rc != 0) {
+        fprintf(stderr, "lastmile demo: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* The run on the stack: the board if asked for, the workers, the market,
+ * the workers drained, the report, and the board kept up until Ctrl-C.
+ * The exit code; what it starts stays in d for demo_down. */
+static int demo_fleet(demo_run *d) {
+    char err[4096];
+    if (d->board)
+        demo_board_start(d);
+    signal(SIGCHLD, on_child);
+    if (demo_workers_start(d) != 0)
+        return LM_EXIT_FAILED;
+    fprintf(stderr,
+            "lastmile demo: 4 workers up; %zu leads over %.0f simulated days "
+            "(+%.0f), 1 s = %.1f simulated hours (real speed while a lead "
+            "is on its way to its first touch)\n",
+            d->sim.n_leads, d->days, d->tail, d->scale / 3600.0);
+    lm_simrun_stats sst;
+    if (demo_market(d, &sst) != 0)
+        return LM_EXIT_FAILED;
+    fprintf(stderr, "lastmile demo: stopping the workers (they drain and "
+                    "commit)\n");
+    stop_workers(d->pids, DEMO_WORKERS);
+    int rc = LM_EXIT_OK;
+    if (demo_report(&d->s, &sst, d->json, err, sizeof(err)) != 0) {
+        fprintf(stderr, "lastmile demo: %s\n", err);
+        rc = LM_EXIT_FAILED;
+    }
+    if (d->brd && !demo_stop) {
+        fprintf(stderr,
+                "lastmile demo: the board stays up at "
+                "http://127.0.0.1:%d/ — Ctrl-C to finish\n",
+                lm_board_port(d->brd));
+        while (!demo_stop)
+            pause();
+        demo_stop = 0;
+    }
+    return rc;
+}
+
+/* Stops what demo_stack_up, demo_env_up and demo_fleet started, and
+ * removes the directory after a good run unless LASTMILE_DEMO_KEEP. */
+static void demo_down(demo_run *d, int rc) {
+    lm_board_stop(d->brd);
+    stop_workers(d->pids, DEMO_WORKERS);
+    lm_settings_free(&d->s);
+    lm_devstack_down(&d->st);
+    lm_clock_release(); /* the workers are gone: the file with them */
+    const char *keep = getenv("LASTMILE_DEMO_KEEP"); /* empty = unset */
+    if (rc == LM_EXIT_OK && !(keep && *keep)) {
+        char cmd[PATH_MAX + 16];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "lastmile demo: could not remove %s\n", d->dir);
+    }
+}
+
 int lm_cmd_demo(int argc, char **argv) {
     static const struct option longopts[] = {
         {"leads", required_argument, NULL, 'n'},
@@ -303,160 +516,19 @@ int lm_cmd_demo(int argc, char **argv) {
         {"board", no_argument, NULL, 'b'},
         {NULL, 0, NULL, 0}};
     lm_cli_cmd cli = {.name = "demo", .usage = usage, .longopts = longopts};
-    lm_sim sim = {.seed = 42, .n_leads = 2000};
-    double days = 7, tail = 21;
-    int json = 0, board = 0;
-    int opt =
-        lm_cli_sim_args(&cli, argc, argv, &sim, &days, &tail, &json, &board);
+    demo_run d = {.sim = {.seed = 42, .n_leads = 2000}, .days = 7, .tail = 21};
+    int opt = lm_cli_sim_args(&cli, argc, argv, &d.sim, &d.days, &d.tail,
+                              &d.json, &d.board);
     if (opt != LM_CLI_END)
         return lm_cli_exit(opt);
     lm_log_init("demo", LM_LOG_WARN);
-    char err[4096];
-    char dir[] = "/tmp/lastmile-demo-XXXXXX";
-    if (!mkdtemp(dir)) {
-        fprintf(stderr, "lastmile demo: mkdtemp: %s\n", strerror(errno));
+    if (demo_stack_up(&d) != 0)
+        return LM_EXIT_FAILED;
+    if (demo_env_up(&d) != 0) {
+        lm_devstack_down(&d.st);
         return LM_EXIT_FAILED;
     }
-    signal(SIGINT, on_stop);
-    signal(SIGTERM, on_stop);
-    int tty = isatty(STDERR_FILENO);
-    fprintf(stderr,
-            "lastmile demo: starting the embedded broker and Redis "
-            "in %s\n",
-            dir);
-    lm_devstack st;
-    lm_devstack_opts so = {.dir = dir,
-                           .lastmile_exe = lm_cli_self(),
-                           .topic_prefix = "lastmile.",
-                           .partitions = 4,
-                           .die_with_parent = 1};
-    if (lm_devstack_up(&so, &st, err, sizeof(err)) != 0) {
-        fprintf(stderr, "lastmile demo: %s\n", err);
-        return LM_EXIT_FAILED;
-    }
-
-    /* one clock for every process */
-    double total_days = days + tail;
-    double real_s = (double)sim.n_leads / 200.0;
-    if (real_s < 40)
-        real_s = 40;
-    double scale = total_days * 86400.0 / real_s;
-    char clock_path[PATH_MAX];
-    snprintf(clock_path, sizeof(clock_path), "%.4000s/clock", dir);
-    demo_env_reset();
-    if (lm_clock_own(clock_path, scale, 0, err, sizeof(err)) != 0) {
-        fprintf(stderr, "lastmile demo: %s\n", err);
-        lm_devstack_down(&st);
-        return LM_EXIT_FAILED;
-    }
-    setenv("LASTMILE_BROKERS", st.brokers, 1);
-    lm_devstack_client_setenv(); /* after demo_env_reset: always the stack's */
-    setenv("LASTMILE_REDIS_URL", st.redis_url, 1);
-    setenv("LASTMILE_TOPIC_PREFIX", "lastmile.", 1);
-    setenv("LASTMILE_TIME_PATH", clock_path, 1);
-    lm_settings s;
-    if (lm_settings_load(&s, "cli", err, sizeof(err)) != 0) {
-        fprintf(stderr, "lastmile demo: %s\n", err);
-        lm_clock_release();
-        lm_devstack_down(&st);
-        return LM_EXIT_FAILED;
-    }
-
-    lm_board *brd = NULL;
-    if (board) {
-        brd = lm_board_start(&s, "127.0.0.1:8080", err, sizeof(err));
-        if (!brd) /* 8080 taken: any free port */
-            brd = lm_board_start(&s, "127.0.0.1:0", err, sizeof(err));
-        if (brd)
-            fprintf(stderr,
-                    "lastmile demo: the flow board is at "
-                    "http://127.0.0.1:%d/\n",
-                    lm_board_port(brd));
-        else
-            fprintf(stderr, "lastmile demo: no board: %s\n", err);
-    }
-    const char *names[DEMO_WORKERS] = {"intake", "qualification", "followup",
-                                       "timing"};
-    pid_t pids[DEMO_WORKERS] = {0};
-    int ports[DEMO_WORKERS] = {0};
-    int rc = LM_EXIT_OK;
-    signal(SIGCHLD, on_child);
-    for (int i = 0; i < DEMO_WORKERS; i++) {
-        ports[i] = lm_devstack_free_port();
-        pids[i] = start_worker(names[i], dir, ports[i]);
-        if (pids[i] <= 0) {
-            fprintf(stderr,
-                    "lastmile demo: cannot find lastmile-%s beside "
-                    "lastmile or in ../workers (build with `make`)\n",
-                    names[i]);
-            rc = LM_EXIT_FAILED;
-            goto out;
-        }
-    }
-    fprintf(stderr,
-            "lastmile demo: 4 workers up; %zu leads over %.0f simulated days "
-            "(+%.0f), 1 s = %.1f simulated hours (real speed while a lead "
-            "is on its way to its first touch)\n",
-            sim.n_leads, days, tail, scale / 3600.0);
-
-    /* the market opens when the fleet is there (demo_ready.h) */
-    if (lm_demo_wait_ready(ports, DEMO_WORKERS, LM_DEMO_READY_TIMEOUT_MS,
-                           &demo_stop) != 0 &&
-        !demo_stop)
-        fprintf(stderr,
-                "lastmile demo: the workers are not all ready after "
-                "%d s; the market opens anyway\n",
-                LM_DEMO_READY_TIMEOUT_MS / 1000);
-    sim.start_ms = lm_clock_now_ms();
-    sim.span_ms = (int64_t)(days * 86400000.0);
-    lm_simrun_opts o = {.sim = sim,
-                        .end_ms =
-                            sim.start_ms + (int64_t)(total_days * 86400000.0),
-                        .progress_tty = tty,
-                        .stop = &demo_stop,
-                        .bullet_fast = scale};
-    lm_simrun_stats sst;
-    int sim_rc =
-        demo_child_exited ? 0 : lm_simrun(&s, &o, &sst, err, sizeof(err));
-    signal(SIGCHLD, SIG_DFL);
-    if (demo_child_exited) {
-        report_dead_worker(pids, names, DEMO_WORKERS, dir);
-        rc = LM_EXIT_FAILED;
-        goto out;
-    }
-    if (sim_rc != 0) {
-        fprintf(stderr, "lastmile demo: %s\n", err);
-        rc = LM_EXIT_FAILED;
-        goto out;
-    }
-    fprintf(stderr, "lastmile demo: stopping the workers (they drain and "
-                    "commit)\n");
-    stop_workers(pids, DEMO_WORKERS);
-    if (demo_report(&s, &sst, json, err, sizeof(err)) != 0) {
-        fprintf(stderr, "lastmile demo: %s\n", err);
-        rc = LM_EXIT_FAILED;
-    }
-    if (brd && !demo_stop) {
-        fprintf(stderr,
-                "lastmile demo: the board stays up at "
-                "http://127.0.0.1:%d/ — Ctrl-C to finish\n",
-                lm_board_port(brd));
-        while (!demo_stop)
-            pause();
-        demo_stop = 0;
-    }
-out:
-    lm_board_stop(brd);
-    stop_workers(pids, DEMO_WORKERS);
-    lm_settings_free(&s);
-    lm_devstack_down(&st);
-    lm_clock_release(); /* the workers are gone: the file with them */
-    const char *keep = getenv("LASTMILE_DEMO_KEEP"); /* empty = unset */
-    if (rc == LM_EXIT_OK && !(keep && *keep)) {
-        char cmd[PATH_MAX + 16];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "lastmile demo: could not remove %s\n", dir);
-    }
+    int rc = demo_fleet(&d);
+    demo_down(&d, rc);
     return demo_stop ? LM_EXIT_FAILED : rc;
 }
