@@ -11,7 +11,16 @@
 set -euo pipefail
 bin=${LM_BINARY_DIR:?}/cli/lastmile
 tmp=$(mktemp -d /tmp/lastmile-demo-env-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+# the demo keeps its own directory when it fails (for the user to read its
+# logs), and this test makes it fail: remove the one stderr names too
+cleanup() {
+    local kept
+    kept=$(sed -n 's/.*embedded broker and Redis in \(\/tmp\/lastmile-demo-[A-Za-z0-9]*\)$/\1/p' \
+        "$tmp/err" 2>/dev/null | head -1)
+    [ -z "$kept" ] || rm -rf "$kept"
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
 
 printf 'thresholds:\n  qualified: 0.5\n' >"$tmp/bad.yaml"
 rc=0
