@@ -78,6 +78,12 @@ int lm_cli_usage_error(const lm_cli_cmd *c, const char *fmt, ...)
 /* After the options of a command that takes no operands: 0, or the usage
  * error for the first operand (LM_EXIT_USAGE). */
 int lm_cli_no_operands(const lm_cli_cmd *c, int argc, char **argv);
+/* The command's settings (the environment, lm_settings_load for "cli")
+ * into s: 0, and s is the caller's to lm_settings_free; or -1 after
+ * "lastmile NAME: <every mistake>" on stderr (the caller exits with
+ * LM_EXIT_FAILED). */
+struct lm_settings;
+int lm_cli_settings(const lm_cli_cmd *c, struct lm_settings *s);
 
 /* Invalid input off the dead-letter topic + every lead in Redis → rep
  * (release with lm_report_free). Clock initialised by the caller. 0 / -1. */

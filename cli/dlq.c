@@ -301,10 +301,8 @@ int lm_cmd_dlq(int argc, char **argv) {
 
     char err[DLQ_ERR_MAX] = "";
     lm_settings s;
-    if (lm_settings_load(&s, "cli", err, sizeof(err)) != 0) {
-        fprintf(stderr, "lastmile dlq: %s\n", err);
+    if (lm_cli_settings(&cli, &s) != 0)
         return LM_EXIT_FAILED;
-    }
     if (!s.brokers || !*s.brokers) {
         fprintf(stderr, "lastmile dlq: LASTMILE_BROKERS is not set (e.g. "
                         "eval \"$(lastmile dev up)\")\n");

@@ -10,6 +10,8 @@
  * after `lastmile dev` has. Single-threaded, like getopt. */
 #include "cli.h"
 
+#include "lm_env.h"
+
 #include <assert.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -60,6 +62,14 @@ int lm_cli_no_operands(const lm_cli_cmd *c, int argc, char **argv) {
     if (optind >= argc)
         return 0;
     return lm_cli_usage_error(c, "unexpected argument '%s'", argv[optind]);
+}
+
+int lm_cli_settings(const lm_cli_cmd *c, lm_settings *s) {
+    char err[4096] = "";
+    if (lm_settings_load(s, "cli", err, sizeof(err)) == 0)
+        return 0;
+    fprintf(stderr, "lastmile %s: %s\n", c->name, err);
+    return -1;
 }
 
 int lm_cli_exit(int opt) {

@@ -676,12 +676,9 @@ int lm_cmd_publish(int argc, char **argv) {
                                   "name; add --format jsonl or --format csv",
                                   file);
 
-    char err[PUBLISH_ERR_MAX * 2] = "";
     lm_settings s;
-    if (lm_settings_load(&s, "cli", err, sizeof(err)) != 0) {
-        fprintf(stderr, "lastmile publish: %s\n", err);
+    if (lm_cli_settings(&cli, &s) != 0)
         return LM_EXIT_FAILED;
-    }
     lm_clock_init(s.time_scale, s.time_origin_ms, s.time_start_ms);
 
     publisher p = {

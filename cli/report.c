@@ -85,10 +85,8 @@ int lm_cmd_report(int argc, char **argv) {
 
     char err[ERR_MAX];
     lm_settings s;
-    if (lm_settings_load(&s, "cli", err, sizeof(err)) != 0) {
-        fprintf(stderr, "lastmile report: %s\n", err);
+    if (lm_cli_settings(&cli, &s) != 0)
         return LM_EXIT_FAILED;
-    }
     int rc = LM_EXIT_FAILED;
     lm_report rep;
     memset(&rep, 0, sizeof(rep));

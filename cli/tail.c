@@ -291,12 +291,9 @@ int lm_cmd_tail(int argc, char **argv) {
     if (opt != LM_CLI_END)
         return lm_cli_exit(opt);
 
-    char err[TAIL_ERR_MAX] = "";
     lm_settings s;
-    if (lm_settings_load(&s, "cli", err, sizeof(err)) != 0) {
-        fprintf(stderr, "lastmile tail: %s\n", err);
+    if (lm_cli_settings(&cli, &s) != 0)
         return LM_EXIT_FAILED;
-    }
     char topic[LM_TOPIC_MAX];
     const ProtobufCMessageDescriptor *d =
         resolve(&s, a.topic_arg, topic, sizeof(topic));

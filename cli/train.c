@@ -527,12 +527,9 @@ int lm_cmd_train(int argc, char **argv) {
     if (opt != LM_CLI_END)
         return lm_cli_exit(opt);
 
-    char err[ERR_MAX];
     lm_settings s;
-    if (lm_settings_load(&s, "cli", err, sizeof(err)) != 0) {
-        fprintf(stderr, "lastmile train: %s\n", err);
+    if (lm_cli_settings(&cli, &s) != 0)
         return LM_EXIT_FAILED;
-    }
     if (!a.replace_live && is_live_file(a.out_path, s.model_path)) {
         lm_settings_free(&s);
         return lm_cli_usage_error(&cli,

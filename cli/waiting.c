@@ -507,12 +507,9 @@ int lm_cmd_waiting(int argc, char **argv) {
     if (opt != LM_CLI_END)
         return lm_cli_exit(opt);
 
-    char err[ERR_MAX];
     lm_settings s;
-    if (lm_settings_load(&s, "cli", err, sizeof(err)) != 0) {
-        fprintf(stderr, "lastmile waiting: %s\n", err);
+    if (lm_cli_settings(&cli, &s) != 0)
         return LM_EXIT_FAILED;
-    }
     int rc = waiting(&s, &a);
     lm_settings_free(&s);
     return rc;
