@@ -12,6 +12,7 @@ packages=(
   libcurl4-openssl-dev libssl-dev
   libcriterion-dev
   redis-server redis-tools kcat tzdata python3
+  pmccabe
 )
 # Extra packages a caller asks for (e.g. the deploy checks): LM_EXTRA_PACKAGES.
 if [ -n "${LM_EXTRA_PACKAGES:-}" ]; then
