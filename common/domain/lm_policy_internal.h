@@ -163,6 +163,11 @@ int pol_int(pol_ctx *c, const yaml_node_t *n, size_t kline, const char *path,
             int64_t lo, int64_t hi, const char *example, int64_t *out);
 int pol_field_duration(pol_ctx *c, const pol_field *f, const char *path,
                        int allow_zero, int64_t *out);
+/* A "09:00-17:00" field into minutes after midnight (pol_hours); `what`
+ * names the ranges in the error for one across midnight ("windows",
+ * "hours"). 0/-1. */
+int pol_field_hours(pol_ctx *c, const pol_field *f, const char *path,
+                    const char *what, int32_t *start, int32_t *end);
 /* Names of channels, teams, cadences and bands: [A-Za-z0-9_.-]+. 0/-1. */
 int pol_name(pol_ctx *c, const char *s, size_t line, const char *path,
              const char *what);

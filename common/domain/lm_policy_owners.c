@@ -77,27 +77,6 @@ static int work_tz(pol_ctx *c, const pol_field *f, const char *path,
     return 0;
 }
 
-static int work_hours(pol_ctx *c, const pol_field *f, const char *path,
-                      lm_worktime *w) {
-    const char *s = pol_str(c, f->v, pol_kline(f), path, "\"09:00-17:00\"");
-    int rc;
-    if (s == NULL)
-        return -1;
-    rc = pol_hours(s, &w->start_min, &w->end_min);
-    if (rc == -2)
-        return pol_err(c, pol_line(f->v), path,
-                       "\"%.60s\" ends before it starts (hours across "
-                       "midnight are not supported); write e.g. "
-                       "\"09:00-17:00\"",
-                       s);
-    if (rc != 0)
-        return pol_err(c, pol_line(f->v), path,
-                       "\"%.60s\" is not a range of hours; write e.g. "
-                       "\"09:00-17:00\"",
-                       s);
-    return 0;
-}
-
 /* Appends the windows of list f (path) in tz to away[*n]. */
 static int work_away(pol_ctx *c, const pol_field *f, const char *path,
                      const char *tz, lm_period *away, size_t *n) {
@@ -162,7 +141,7 @@ int pol_parse_work(pol_ctx *c, const pol_field *tf, const char *tp,
         work_tz(c, f, path, &w.tz))
         return -1;
     if ((f = work_pick(tf, tp, of, op, W_HOURS, path, sizeof path)) != NULL &&
-        work_hours(c, f, path, &w))
+        pol_field_hours(c, f, path, "hours", &w.start_min, &w.end_min))
         return -1;
     if ((f = work_pick(tf, tp, of, op, W_DAYS, path, sizeof path)) != NULL &&
         pol_parse_days(c, f, path, &w.days_mask))

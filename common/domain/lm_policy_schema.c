@@ -414,6 +414,27 @@ int pol_field_duration(pol_ctx *c, const pol_field *f, const char *path,
     return 0;
 }
 
+int pol_field_hours(pol_ctx *c, const pol_field *f, const char *path,
+                    const char *what, int32_t *start, int32_t *end) {
+    const char *s = pol_str(c, f->v, pol_kline(f), path, "\"09:00-17:00\"");
+    int rc;
+    if (s == NULL)
+        return -1;
+    rc = pol_hours(s, start, end);
+    if (rc == -2)
+        return pol_err(c, pol_line(f->v), path,
+                       "\"%.60s\" ends before it starts (%s across "
+                       "midnight are not supported); write e.g. "
+                       "\"09:00-17:00\"",
+                       s, what);
+    if (rc != 0)
+        return pol_err(c, pol_line(f->v), path,
+                       "\"%.60s\" is not a range of hours; write e.g. "
+                       "\"09:00-17:00\"",
+                       s);
+    return 0;
+}
+
 /* Names of channels, teams, cadences and bands: [A-Za-z0-9_.-]+. */
 int pol_name(pol_ctx *c, const char *s, size_t line, const char *path,
              const char *what) {

@@ -261,24 +261,10 @@ static int parse_cadence_window(pol_ctx *c, const char *kp,
     cad->business_days_mask = 0x1f; /* Monday to Friday */
     if (hours->v != NULL) {
         char hp[LM_POLICY_PATH_MAX];
-        const char *s;
-        int rc;
         pol_join(hp, sizeof hp, kp, "allowed_hours");
-        if ((s = pol_str(c, hours->v, pol_kline(hours), hp,
-                         "\"09:00-17:00\"")) == NULL)
+        if (pol_field_hours(c, hours, hp, "windows", &cad->allowed_start_min,
+                            &cad->allowed_end_min))
             return -1;
-        rc = pol_hours(s, &cad->allowed_start_min, &cad->allowed_end_min);
-        if (rc == -2)
-            return pol_err(c, pol_line(hours->v), hp,
-                           "\"%.60s\" ends before it starts (windows across "
-                           "midnight are not supported); write e.g. "
-                           "\"09:00-17:00\"",
-                           s);
-        if (rc != 0)
-            return pol_err(c, pol_line(hours->v), hp,
-                           "\"%.60s\" is not a range of hours; write e.g. "
-                           "\"09:00-17:00\"",
-                           s);
     }
     if (days->v != NULL) {
         char dp[LM_POLICY_PATH_MAX];

@@ -646,7 +646,8 @@ Test(policy, errors_name_file_line_and_fix) {
          "range of hours; write e.g. \"09:00-17:00\""},
         {HEAD "    allowed_hours: \"17:00-09:00\"\n" STEPS NUR,
          "t.yaml:13: cadences.qualified.allowed_hours: \"17:00-09:00\" ends "
-         "before it starts"},
+         "before it starts (windows across midnight are not supported); "
+         "write e.g. \"09:00-17:00\""},
         {HEAD "    allowed_hours: \"25:00-26:00\"\n" STEPS NUR,
          "t.yaml:13: cadences.qualified.allowed_hours: \"25:00-26:00\" is not "
          "a range of hours"},

@@ -280,6 +280,10 @@ Test(worktime, config_errors_name_file_line_and_fix) {
         {"teams:\n  sales:\n    working_hours: \"9-17\"\n" ONE_OWNER, "",
          "t.yaml:7: teams.sales.working_hours: \"9-17\" is not a range of "
          "hours; write e.g. \"09:00-17:00\""},
+        {"teams:\n  sales:\n    working_hours: \"18:00-08:00\"\n" ONE_OWNER, "",
+         "t.yaml:7: teams.sales.working_hours: \"18:00-08:00\" ends before "
+         "it starts (hours across midnight are not supported); write e.g. "
+         "\"09:00-17:00\""},
         {"teams:\n  sales:\n    working_days: [mon, funday]\n" ONE_OWNER, "",
          "t.yaml:7: teams.sales.working_days[1]: \"funday\" is not a day"},
         {"teams:\n  sales:\n    out_of_office: "
