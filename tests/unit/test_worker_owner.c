@@ -292,6 +292,25 @@ Test(worker_owner, fire_timer_builds_the_deadline_event) {
     worker_test_stop(&lm_timing_worker, rec);
 }
 
+/* A deadline not yet due cannot have come from the sweeper (a connector
+ * may write lastmile.timing): it is refused, nobody is reminded. */
+Test(worker_owner, a_deadline_not_yet_due_is_refused) {
+    deadline_ev x;
+    ProtobufCMessage *in = deadline_fired(&x, ACT, 0, NOW_MS + 60 * MIN_MS);
+    const char *h[] = {LEAD_H,     LM_F_SLA_ACTION, ACT, LM_F_SLA_OWNER,
+                       "alex.kim", LM_F_SLA_LEVEL,  "0", LM_F_SLA_DUE,
+                       DUE_S,      LM_F_SLA_STEP,   "1", NULL};
+    lm_recorder *rec = worker_test_start(&lm_timing_worker);
+    give(rec, in, h, NULL, NULL);
+    cr_assert_eq(lm_recorder_handle(rec, &lm_timing_worker, in, NOW_MS), 0);
+    cr_assert_not_null(lm_recorder_rejected(rec),
+                       "a forged deadline was taken");
+    cr_expect(strstr(lm_recorder_rejected(rec), "is in the future"), "%s",
+              lm_recorder_rejected(rec));
+    cr_expect_eq(lm_recorder_n_emits(rec), 0, "no reminder");
+    worker_test_stop(&lm_timing_worker, rec);
+}
+
 Test(worker_owner, level_0_reminds_the_same_owner) {
     deadline_ev x;
     ProtobufCMessage *in = deadline_fired(&x, ACT, 0, DUE);

@@ -249,6 +249,24 @@ Test(timing_account, a_sale_ends_the_account_cadences) {
     cr_expect_null(emitted_id("timing", LEAD_A ":account_resume:" ACCT));
 }
 
+/* timing emits an account's events due at once; one due later was not
+ * timing's (a connector may write lastmile.timing): it is refused before
+ * it pauses anybody, as every TimerFired not yet due is. */
+Test(timing_account, an_account_event_not_yet_due_is_refused) {
+    ev_buf x;
+    ProtobufCMessage *in = account_event(&x, LEAD_A, LM_ACCT_PAUSE, ACCT);
+    x.t.due_at_ms = NOW_MS + 3600000;
+    lm_recorder_reset(rec);
+    const char *members[] = {LEAD_C, LEAD_A, LEAD_B};
+    lm_recorder_reply_strs(rec, 3, members);
+    lm_recorder_reply_strs(rec, 0, NULL);
+    cr_assert_eq(lm_recorder_handle(rec, &lm_timing_worker, in, NOW_MS), 0);
+    cr_assert_not_null(lm_recorder_rejected(rec), "a forged event was taken");
+    cr_expect(strstr(lm_recorder_rejected(rec), "is in the future"), "%s",
+              lm_recorder_rejected(rec));
+    cr_expect_eq(lm_recorder_n_emits(rec), 0, "nobody paused");
+}
+
 Test(timing_account, the_account_event_reaches_every_other_open_lead) {
     ev_buf x;
     ProtobufCMessage *in = account_event(&x, LEAD_A, LM_ACCT_PAUSE, ACCT);

@@ -483,19 +483,6 @@ static int schedule_next(timing_ctx *c, const lm_msg *m, lm_out *out,
 
 static int on_timer(timing_ctx *c, const lm_msg *m, lm_out *out,
                     const Lastmile__V1__TimerFired *t) {
-    if (t->due_at_ms > m->now_ms + c->clock_skew_ms) {
-        /* lastmile.timing is also the connectors' topic: a TimerFired
-           that is not due yet did not come from the sweeper (it fires a
-           timer only once due, on the clock every process shares, give or
-           take the hosts' clock skew), and acting on it would cut the
-           lead's response window short */
-        lm_out_reject(out,
-                      "timer_fired.due_at_ms: %lld is in the future (now "
-                      "%lld); TimerFired is the timer sweeper's event, not "
-                      "a connector's",
-                      (long long)t->due_at_ms, (long long)m->now_ms);
-        return 0;
-    }
     if (lm_timing_is_deal_window(t))
         return lm_timing_on_deal_window(c, m, out, t);
     if (timer_is_stale(m, out, t))
@@ -518,12 +505,33 @@ static int on_timer(timing_ctx *c, const lm_msg *m, lm_out *out,
     return schedule_next(c, m, out, t, cad, tz, next);
 }
 
+/* 1 when a TimerFired is not due yet, refused into out: lastmile.timing
+ * is also the connectors' topic, and the sweeper fires a timer only once
+ * due (on the clock every process shares, give or take the hosts' clock
+ * skew); timing's own account events are due when emitted. Acting on one
+ * would cut a response window or a deadline short. Every TimerFired
+ * (response, deal window, owner deadline, account) passes here. */
+static int timer_not_due(const timing_ctx *c, const lm_msg *m, lm_out *out,
+                         const Lastmile__V1__TimerFired *t) {
+    if (t->due_at_ms <= m->now_ms + c->clock_skew_ms)
+        return 0;
+    lm_out_reject(out,
+                  "timer_fired.due_at_ms: %lld is in the future (now "
+                  "%lld); TimerFired is the timer sweeper's event, not "
+                  "a connector's",
+                  (long long)t->due_at_ms, (long long)m->now_ms);
+    return 1;
+}
+
 static int timing_handle(void *ctx, const lm_msg *m, lm_out *out) {
     timing_ctx *c = ctx;
     const Lastmile__V1__TimingEvent *ev =
         (const Lastmile__V1__TimingEvent *)m->event;
+    if (ev->event_case == LASTMILE__V1__TIMING_EVENT__EVENT_TIMER_FIRED &&
+        timer_not_due(c, m, out, ev->timer_fired))
+        return 0;
     if (timing_owner_event(ev))
-        return timing_owner_handle(c->policy, c->clock_skew_ms, m, out, ev);
+        return timing_owner_handle(c->policy, m, out, ev);
     if (timing_account_event(ev))
         return timing_account_handle(c, m, out, ev->timer_fired);
     if (timing_slot_event(ev))

@@ -547,16 +547,8 @@ static int closed_unsold(const lm_msg *m) {
            !(outcome && sale && strcmp(outcome, sale->name) == 0);
 }
 
-static int on_deadline(const lm_policy *pol, int64_t skew, const lm_msg *m,
-                       lm_out *out, const Lastmile__V1__TimerFired *t) {
-    if (t->due_at_ms > m->now_ms + skew) {
-        lm_out_reject(out,
-                      "timer_fired.due_at_ms: %lld is in the future (now "
-                      "%lld); TimerFired is the timer sweeper's event, not "
-                      "a connector's",
-                      (long long)t->due_at_ms, (long long)m->now_ms);
-        return 0;
-    }
+static int on_deadline(const lm_policy *pol, const lm_msg *m, lm_out *out,
+                       const Lastmile__V1__TimerFired *t) {
     const char *action = sf(m, S_SLA_ACTION, NULL);
     const char *level = sf(m, S_SLA_LEVEL, NULL);
     if (!sf(m, S_STATUS, NULL) || !action || strcmp(action, t->action_id) ||
@@ -687,14 +679,13 @@ static int on_status(const lm_msg *m, lm_out *out,
     return 0;
 }
 
-int timing_owner_handle(const lm_policy *pol, int64_t clock_skew_ms,
-                        const lm_msg *m, lm_out *out,
+int timing_owner_handle(const lm_policy *pol, const lm_msg *m, lm_out *out,
                         const Lastmile__V1__TimingEvent *ev) {
     if (ev->event_case == LASTMILE__V1__TIMING_EVENT__EVENT_OWNER_ACTIVITY)
         return on_activity(m, out, ev->owner_activity);
     if (ev->event_case == LASTMILE__V1__TIMING_EVENT__EVENT_OWNER_STATUS)
         return on_status(m, out, ev->owner_status);
-    return on_deadline(pol, clock_skew_ms, m, out, ev->timer_fired);
+    return on_deadline(pol, m, out, ev->timer_fired);
 }
 
 /* ============================================================= hooks */

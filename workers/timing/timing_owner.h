@@ -53,9 +53,9 @@ int timing_owner_plan_alone(const Lastmile__V1__TimingEvent *ev, lm_plan *p,
  * timer every owner's load and state. 0 / -1. */
 int timing_owner_plan(const lm_policy *pol, const Lastmile__V1__TimingEvent *ev,
                       lm_plan *p);
-/* The decision for the events of timing_owner_event. */
-int timing_owner_handle(const lm_policy *pol, int64_t clock_skew_ms,
-                        const lm_msg *m, lm_out *out,
+/* The decision for the events of timing_owner_event (a deadline's
+ * TimerFired already found due, timing.c). */
+int timing_owner_handle(const lm_policy *pol, const lm_msg *m, lm_out *out,
                         const Lastmile__V1__TimingEvent *ev);
 
 /* The hand-off's deadline: sets a->human, a->team, a->due_by_ms and arms
