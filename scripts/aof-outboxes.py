@@ -11,10 +11,14 @@ the average size of an outbox record, of a QualificationDecision in it, and
 of the decision's `lead` (field 11) and `reasons` (field 5), and of intake's
 LeadAccepted, and how many records are kept compacted (OutboxRecord.compacted:
 the worker's outbox hooks, docs/DELIVERY.md): the parts docs/PERFORMANCE.md weighs in its proposed
-reductions. Field numbers follow proto/lastmile/v1/internal.proto and
+reductions. A fence's inputs are compressed (PartitionFence.inputs_zstd, a
+zstd frame of a FencedInputs): they are decompressed with the `zstd` program
+and weighed as they were before compression, and the bytes they take
+compressed are printed too. Field numbers follow proto/lastmile/v1/internal.proto and
 lastmile.proto."""
 import importlib.util
 import os
+import subprocess
 import sys
 
 _here = os.path.dirname(os.path.abspath(__file__))
@@ -57,18 +61,33 @@ def fields(b):
     return out
 
 
+def fence_inputs(value, t):
+    """The FencedInput messages of a PartitionFence, plain (field 2) or
+    compressed (field 7: a FencedInputs, its inputs field 1)."""
+    out = []
+    for num, v, _ in fields(value):
+        if num == 2:
+            out.append(v)
+            t["plain"] += len(v)
+        elif num == 7:
+            raw = subprocess.run(["zstd", "-d", "-q", "-c"], input=v, capture_output=True, check=True).stdout
+            t["zipped"] += len(v)
+            t["unzipped"] += len(raw)
+            out += [v2 for n2, v2, _ in fields(raw) if n2 == 1]
+    return out
+
+
 def main(paths):
     data = b"".join(open(p, "rb").read() for p in paths)
-    t = dict.fromkeys(("rec", "n", "dec", "nd", "lead", "reasons", "frec", "fn", "done", "drec", "dval", "dn", "qc", "dc"), 0)
+    t = dict.fromkeys(("rec", "n", "dec", "nd", "lead", "reasons", "frec", "fn", "done", "drec", "dval", "dn", "qc", "dc",
+                       "plain", "zipped", "unzipped"), 0)
     for args, size in _ab.commands(data):
         if args[0].upper() != b"SET" or len(args) < 3:
             continue
         key = args[1]
         if b"fence}:qualification" in key or b"fence}:followup" in key:
             qual = b"qualification" in key
-            for num, fin, _ in fields(args[2]):
-                if num != 2:  # PartitionFence.inputs
-                    continue
+            for fin in fence_inputs(args[2], t):
                 for num2, rec, rsz in fields(fin):
                     if num2 != 2:  # FencedInput.records
                         continue
@@ -104,6 +123,8 @@ def main(paths):
               t["n"], div(t["rec"], t["n"]), t["nd"], div(t["dec"], t["nd"]), div(t["lead"], t["nd"]),
               div(t["reasons"], t["nd"]), t["qc"]))
     print("followup's fences: %d outbox records, %.0f B each" % (t["fn"], div(t["frec"], t["fn"])))
+    print("fences' inputs: %d B plain; %d B compressed, %d B decompressed (%.1fx)" % (
+        t["plain"], t["zipped"], t["unzipped"], div(t["unzipped"], t["zipped"])))
     print("intake's done records: %d, %.0f B each in the AOF, outbox record %.0f B, LeadAccepted %.0f B; "
           "%d compacted" % (t["dn"], div(t["done"], t["dn"]), div(t["drec"], t["dn"]), div(t["dval"], t["dn"]),
                             t["dc"]))

@@ -9,9 +9,9 @@ packages=(
   build-essential cmake pkg-config clang-format
   librdkafka-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
   libhiredis-dev libjansson-dev libyaml-dev libmicrohttpd-dev
-  libcurl4-openssl-dev libssl-dev
+  libcurl4-openssl-dev libssl-dev libzstd-dev
   libcriterion-dev
-  redis-server redis-tools kcat tzdata python3
+  redis-server redis-tools kcat tzdata python3 zstd
   pmccabe
 )
 # Extra packages a caller asks for (e.g. the deploy checks): LM_EXTRA_PACKAGES.

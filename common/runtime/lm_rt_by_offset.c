@@ -29,26 +29,43 @@
  *
  * A fence keeps each output as rt_item_compact makes it: qualification's
  * decisions without the lead, which the redelivered input (the same
- * offset of the same log) gives back on restore (lm_rt_outbox.c).
+ * offset of the same log) gives back on restore (lm_rt_outbox.c). Its
+ * inputs are kept compressed (PartitionFence.inputs_zstd: zstd level 1,
+ * a 128 KB window): a batch's outboxes are records of one shape, which
+ * zstd takes to a quarter or a fifth (docs/PERFORMANCE.md). They are
+ * decompressed only for a batch that skips input below the fence, the
+ * rare redelivery; fences written before (`inputs`) are read as they are.
  *
  * State (rt->dedupe_state, an rt_fences): the fences as round trip 1 read
- * them, and the bytes round trip 2 wrote; owned here, freed by fini.
- * Runs on the worker's thread. */
+ * them, their inputs decompressed, the bytes round trip 2 wrote and the
+ * compressor; owned here, freed by fini. Runs on the worker's thread. */
 #include "lm_rt_internal.h"
 
 #include "lm_log.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <zstd.h>
+
+#define RT_FENCE_ZSTD_LEVEL      1
+#define RT_FENCE_ZSTD_WINDOW_LOG 17 /* 128 KB: ~300 KB of compressor state */
+/* the most a fence's inputs decompress to: Redis's largest value, which
+   the uncompressed inputs had to fit before */
+#define RT_FENCE_INPUTS_MAX (512u << 20)
 
 typedef struct rt_fences {
     /* each fence as round trip 1 read it (NULL when there was none, or it
        is not taken: see by_offset_read) */
     Lastmile__V1__Internal__PartitionFence *prev[RT_PARTITIONS_MAX];
+    /* prev[f]'s inputs_zstd decompressed, when the batch skips input below
+       it (else NULL; a fence written before holds prev[f]->inputs) */
+    Lastmile__V1__Internal__FencedInputs *unzipped[RT_PARTITIONS_MAX];
     /* the bytes round trip 2 wrote to fence f: bytes, from off[f] to
        off[f + 1] */
     lm_buf bytes;
     size_t off[RT_PARTITIONS_MAX + 1];
+    lm_buf packed, zipped; /* one fence's inputs, packed and compressed */
+    ZSTD_CCtx *zc;         /* made on the first fence written */
 } rt_fences;
 
 static int by_offset_init(lm_runtime *rt) {
@@ -56,14 +73,22 @@ static int by_offset_init(lm_runtime *rt) {
     return rt->dedupe_state ? 0 : -1;
 }
 
+/* Frees fence f as round trip 1 read it. */
+static void fence_drop(rt_fences *fs, int f) {
+    if (fs->prev[f])
+        lastmile__v1__internal__partition_fence__free_unpacked(fs->prev[f],
+                                                               NULL);
+    if (fs->unzipped[f])
+        lastmile__v1__internal__fenced_inputs__free_unpacked(fs->unzipped[f],
+                                                             NULL);
+    fs->prev[f] = NULL;
+    fs->unzipped[f] = NULL;
+}
+
 static void by_offset_forget(lm_runtime *rt) {
     rt_fences *fs = rt->dedupe_state;
-    for (int f = 0; fs && f < rt->n_fences; f++) {
-        if (fs->prev[f])
-            lastmile__v1__internal__partition_fence__free_unpacked(fs->prev[f],
-                                                                   NULL);
-        fs->prev[f] = NULL;
-    }
+    for (int f = 0; fs && f < rt->n_fences; f++)
+        fence_drop(fs, f);
 }
 
 static void by_offset_fini(lm_runtime *rt) {
@@ -71,10 +96,11 @@ static void by_offset_fini(lm_runtime *rt) {
     if (!fs)
         return;
     for (int f = 0; f < RT_PARTITIONS_MAX; f++)
-        if (fs->prev[f])
-            lastmile__v1__internal__partition_fence__free_unpacked(fs->prev[f],
-                                                                   NULL);
+        fence_drop(fs, f);
     lm_buf_free(&fs->bytes);
+    lm_buf_free(&fs->packed);
+    lm_buf_free(&fs->zipped);
+    ZSTD_freeCCtx(fs->zc);
     free(fs);
     rt->dedupe_state = NULL;
 }
@@ -144,6 +170,44 @@ static int fence_of_this_log(lm_runtime *rt, int f,
     return 0;
 }
 
+/* Decompresses and unpacks pf's inputs_zstd into *out (the caller frees
+ * it). 0; -1 when they are not a zstd frame of a FencedInputs within
+ * RT_FENCE_INPUTS_MAX; -2 out of memory. */
+static int fence_unzip(const Lastmile__V1__Internal__PartitionFence *pf,
+                       Lastmile__V1__Internal__FencedInputs **out) {
+    const ProtobufCBinaryData *z = &pf->inputs_zstd;
+    unsigned long long n = ZSTD_getFrameContentSize(z->data, z->len);
+    if (n == ZSTD_CONTENTSIZE_UNKNOWN || n == ZSTD_CONTENTSIZE_ERROR ||
+        n > RT_FENCE_INPUTS_MAX)
+        return -1;
+    uint8_t *raw = malloc(n ? (size_t)n : 1);
+    if (!raw)
+        return -2;
+    size_t got = ZSTD_decompress(raw, (size_t)n, z->data, z->len);
+    *out = ZSTD_isError(got) || got != n
+               ? NULL
+               : lastmile__v1__internal__fenced_inputs__unpack(NULL, got, raw);
+    free(raw);
+    return *out ? 0 : -1;
+}
+
+/* Takes fence f's compressed inputs (pf, read from `key`) for a batch that
+ * skips input below it. 1 taken; 0 unreadable (logged: the fence is then
+ * taken as empty); -1 out of memory. */
+static int fence_take_inputs(rt_fences *fs, int f,
+                             const Lastmile__V1__Internal__PartitionFence *pf,
+                             const char *key, const char *worker) {
+    int z = fence_unzip(pf, &fs->unzipped[f]);
+    if (z == -1)
+        lm_log(LM_LOG_ERROR, "fence_unreadable",
+               "%s holds compressed inputs that do not decompress to a "
+               "fence's inputs (%zu bytes); input from its partition is "
+               "decided as new. Delete the key if it was not written by "
+               "lastmile %s",
+               key, pf->inputs_zstd.len, worker);
+    return z == 0 ? 1 : z == -1 ? 0 : -1;
+}
+
 /* Takes the fences the MGET read. A fence that is not a PartitionFence,
  * or belongs to another log of its partition (ahead of the log's end, or
  * its anchor is another record), is logged and taken as empty: its
@@ -195,25 +259,34 @@ static int by_offset_read(lm_runtime *rt, const redisReply *mget) {
                 continue;
             }
         }
+        int taken = skips && pf->inputs_zstd.len > 0
+                        ? fence_take_inputs(fs, f, pf, key, rt->w->name)
+                        : 1;
+        if (taken <= 0) {
+            lastmile__v1__internal__partition_fence__free_unpacked(pf, NULL);
+            if (taken < 0)
+                return -1;
+            continue;
+        }
         fs->prev[f] = pf;
     }
     return 0;
 }
 
-/* The fence's outputs of the input at `offset`, or NULL. */
+/* The outputs of the input at `offset` among a fence's n inputs, or
+ * NULL. */
 static const Lastmile__V1__Internal__FencedInput *
-fence_find(const Lastmile__V1__Internal__PartitionFence *pf, int64_t offset) {
-    size_t lo = 0, hi = pf ? pf->n_inputs : 0;
+fence_find(Lastmile__V1__Internal__FencedInput *const *inputs, size_t n,
+           int64_t offset) {
+    size_t lo = 0, hi = n;
     while (lo < hi) { /* inputs are in increasing offset order */
         size_t mid = lo + (hi - lo) / 2;
-        if (pf->inputs[mid]->offset < offset)
+        if (inputs[mid]->offset < offset)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo < (pf ? pf->n_inputs : 0) && pf->inputs[lo]->offset == offset
-               ? pf->inputs[lo]
-               : NULL;
+    return lo < n && inputs[lo]->offset == offset ? inputs[lo] : NULL;
 }
 
 /* Applied before when below its fence's next offset; its outbox is
@@ -223,12 +296,14 @@ static int by_offset_applied_before(lm_runtime *rt, rt_item *it, size_t i,
                                     const redisReply *mget, int *recovering) {
     const rt_fences *fs = rt->dedupe_state;
     const Lastmile__V1__Internal__PartitionFence *pf = fs->prev[it->fence];
+    const Lastmile__V1__Internal__FencedInputs *unz = fs->unzipped[it->fence];
     (void)i;
     (void)mget;
     if (!pf || it->rkm->offset >= pf->next_offset)
         return 0;
     const Lastmile__V1__Internal__FencedInput *fi =
-        fence_find(pf, it->rkm->offset);
+        unz ? fence_find(unz->inputs, unz->n_inputs, it->rkm->offset)
+            : fence_find(pf->inputs, pf->n_inputs, it->rkm->offset);
     if (!fi)
         return 1;
     if (rt_records_restore(rt, it, fi->records, fi->n_records) != 0)
@@ -246,12 +321,45 @@ static int by_offset_pipe_item(lm_runtime *rt, const rt_item *it,
     return 0;
 }
 
+/* Packs and compresses a fence's inputs into fs->zipped, and points *z
+ * there. 0 / -1 (out of memory, or the compressor refused). */
+static int fence_zip(rt_fences *fs,
+                     const Lastmile__V1__Internal__FencedInputs *in,
+                     ProtobufCBinaryData *z) {
+    lm_buf_reset(&fs->packed);
+    lm_buf_reset(&fs->zipped);
+    if (rt_pb_pack_append(&in->base, &fs->packed) != 0)
+        return -1;
+    if (!fs->zc) {
+        fs->zc = ZSTD_createCCtx();
+        if (!fs->zc ||
+            ZSTD_isError(ZSTD_CCtx_setParameter(fs->zc, ZSTD_c_compressionLevel,
+                                                RT_FENCE_ZSTD_LEVEL)) ||
+            ZSTD_isError(ZSTD_CCtx_setParameter(fs->zc, ZSTD_c_windowLog,
+                                                RT_FENCE_ZSTD_WINDOW_LOG)) ||
+            ZSTD_isError(
+                ZSTD_CCtx_setParameter(fs->zc, ZSTD_c_checksumFlag, 1)))
+            return -1;
+    }
+    size_t cap = ZSTD_compressBound(fs->packed.len);
+    if (lm_buf_reserve(&fs->zipped, cap) != 0)
+        return -1;
+    size_t n = ZSTD_compress2(fs->zc, fs->zipped.data, cap, fs->packed.data,
+                              fs->packed.len);
+    if (ZSTD_isError(n))
+        return -1;
+    fs->zipped.len = n;
+    z->data = (uint8_t *)fs->zipped.data;
+    z->len = n;
+    return 0;
+}
+
 /* Appends fence `f` as this batch leaves it to the fences' bytes: the next
  * offset after the batch's last on the partition, and the outboxes of the
- * batch's inputs there. Written only where the batch applies input (see
- * by_offset_pipe_fences), so that offset is past every input of the fence
- * it replaces, and none of that fence's outboxes is kept: those inputs
- * are all in this batch (recovered, with their outboxes) or were
+ * batch's inputs there (compressed: fence_zip). Written only where the batch
+ * applies input (see by_offset_pipe_fences), so that offset is past every input
+ * of the fence it replaces, and none of that fence's outboxes is kept: those
+ * inputs are all in this batch (recovered, with their outboxes) or were
  * acknowledged before it began. 0 / -1 (OOM). */
 static int fence_pack(lm_runtime *rt, int f, int64_t now_ms) {
     rt_fences *fs = rt->dedupe_state;
@@ -297,8 +405,12 @@ static int fence_pack(lm_runtime *rt, int f, int64_t now_ms) {
         pf.anchor_offset = last->offset;
         pf.anchor_fingerprint = rt_record_fingerprint(last);
     }
-    pf.n_inputs = ni;
-    pf.inputs = inp;
+    Lastmile__V1__Internal__FencedInputs fin =
+        LASTMILE__V1__INTERNAL__FENCED_INPUTS__INIT;
+    fin.n_inputs = ni;
+    fin.inputs = inp;
+    if (ni > 0 && fence_zip(fs, &fin, &pf.inputs_zstd) != 0)
+        goto out;
     pf.written_at_ms = now_ms;
     rc = rt_pb_pack_append(&pf.base, &fs->bytes);
 out:

@@ -36,6 +36,7 @@ PKG_MAP = {  # pkg-config module -> (Debian -dev package, runtime package, bookw
     "libmicrohttpd": ("libmicrohttpd-dev", "libmicrohttpd12"),
     "libcurl": ("libcurl4-openssl-dev", "libcurl4"),
     "libcrypto": ("libssl-dev", "libssl3"),
+    "libzstd": ("libzstd-dev", "libzstd1"),
 }
 BUILD_TOOLS = ["gcc", "libc6-dev", "make", "cmake", "pkg-config"]
 PROGRAM_MAP = {"protoc-c": "protobuf-c-compiler"}

@@ -106,9 +106,10 @@ else
 fi
 
 # scripts/aof-outboxes.py on a fence with one decision (a 20-byte lead)
-# and one outcome, and one intake done record (a 30-byte LeadAccepted)
-python3 - "$work/o.aof" <<'EOP'
-import sys
+# and one outcome, and one intake done record (a 30-byte LeadAccepted);
+# then the same fence as the runtime writes it, its inputs compressed
+python3 - "$work/o.aof" "$work/oz.aof" <<'EOP'
+import subprocess, sys
 def ld(num, b): # a length-delimited field (lengths < 128 here)
     return bytes([num << 3 | 2, len(b)]) + b
 def resp(*args):
@@ -118,12 +119,16 @@ def resp(*args):
     return out
 decision = ld(2, b"L" * 10) + ld(11, b"x" * 20)               # lead_id, lead
 rec = lambda topic, value: ld(1, topic) + ld(5, value)
-fence = ld(2, ld(2, rec(b"lastmile.followup", ld(1, decision)))
-              + ld(2, rec(b"lastmile.outcomes", b"o" * 5)))
+inputs = ld(2, rec(b"lastmile.followup", ld(1, decision))) + ld(2, rec(b"lastmile.outcomes", b"o" * 5))
+fence = ld(2, inputs)
+zipped = subprocess.run(["zstd", "-q", "-c"], input=ld(1, inputs), capture_output=True, check=True).stdout
 done = ld(1, rec(b"lastmile.qualification", b"a" * 30))
+key = b"lm:{fence}:qualification:lastmile.qualification:0"
 with open(sys.argv[1], "wb") as f:
-    f.write(resp(b"SET", b"lm:{fence}:qualification:lastmile.qualification:0", fence))
+    f.write(resp(b"SET", key, fence))
     f.write(resp(b"SET", b"lm:{0123456789abcdef}:done:intake:e1", done, b"PXAT", b"1"))
+with open(sys.argv[2], "wb") as f:
+    f.write(resp(b"SET", key, ld(7, zipped)))
 EOP
 if python3 "$src/scripts/aof-outboxes.py" "$work/o.aof" >"$work/o.txt" 2>&1 &&
   grep -q "2 outbox records, .*; 1 decisions, 34 B each, of which lead 22 B" "$work/o.txt" &&
@@ -132,6 +137,14 @@ if python3 "$src/scripts/aof-outboxes.py" "$work/o.aof" >"$work/o.txt" 2>&1 &&
 else
   bad "aof-outboxes.py: a decision's lead and intake's LeadAccepted weighed"
   cat "$work/o.txt"
+fi
+if python3 "$src/scripts/aof-outboxes.py" "$work/oz.aof" >"$work/oz.txt" 2>&1 &&
+  grep -q "2 outbox records, .*; 1 decisions, 34 B each, of which lead 22 B" "$work/oz.txt" &&
+  grep -q "0 B plain; [0-9]* B compressed, [0-9]* B decompressed" "$work/oz.txt"; then
+  ok "aof-outboxes.py: a fence's compressed inputs weighed as the plain ones"
+else
+  bad "aof-outboxes.py: a fence's compressed inputs weighed as the plain ones"
+  cat "$work/oz.txt"
 fi
 
 # A worker that cannot run ends the bench at once, saying which and why:

@@ -23,8 +23,10 @@
  * LM_DEDUPE_BY_ID) and for the two that keep outboxes in their partition
  * fences (qualification and followup, LM_DEDUPE_BY_OFFSET), and for the
  * fences: a dead letter decided after the writes replaces the outputs in
- * the fence; a fence that is unreadable, or ahead of its partition's log
- * (the topic made again), is said so in the log and the input decided.
+ * the fence; a fence that is unreadable (or its compressed inputs are), or
+ * ahead of its partition's log (the topic made again), is said so in the
+ * log and the input decided; a fence an earlier version wrote, its inputs
+ * not compressed, still restores.
  * Checked with the test's own consumer on the output topics.
  *
  * On a Redis Cluster (LASTMILE_TEST_REDIS=cluster; ctest
@@ -48,6 +50,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zstd.h>
 
 static fixture fx;
 
@@ -93,10 +96,11 @@ static void run_until_crash(const char *worker, const char *where) {
 }
 
 /* Runs the workers before `worker` in the flow normally, `worker` until it
- * stops at `where`, then again; checks its outputs are all there, once.
- * `recovers`: the restarted worker must log that it recovered a batch (it
- * applied one it had not committed). */
-static void crash_once_as(const char *worker, const char *where, int recovers) {
+ * stops at `where`, then (after `between`, when not NULL) again; checks its
+ * outputs are all there, once. `recovers`: the restarted worker must log
+ * that it recovered a batch (it applied one it had not committed). */
+static void crash_once_with(const char *worker, const char *where, int recovers,
+                            void (*between)(void)) {
     cr_assert_eq(fixture_up(&fx, 2, 0), 0);
     market m;
     market_init(&m, &fx, 0);
@@ -105,6 +109,8 @@ static void crash_once_as(const char *worker, const char *where, int recovers) {
     for (size_t i = 0; i < 3 && strcmp(flow[i], worker) != 0; i++)
         cr_assert_geq(fixture_start_worker(&fx, flow[i]), 0);
     run_until_crash(worker, where);
+    if (between)
+        between();
     market_pump(&m, 300);
     size_t before = m.accepted.n, before_decided = m.decisions.n,
            before_acted = m.actions.n;
@@ -145,6 +151,10 @@ static void crash_once_as(const char *worker, const char *where, int recovers) {
     }
     cr_expect_eq(m.dlq, 0, "%zu dead letters", m.dlq);
     market_free(&m);
+}
+
+static void crash_once_as(const char *worker, const char *where, int recovers) {
+    crash_once_with(worker, where, recovers, NULL);
 }
 
 static void crash_once(const char *worker, const char *where) {
@@ -452,6 +462,114 @@ Test(crash, fence_of_another_log, .fini = teardown, .timeout = 120) {
        Redis Cluster"): the key is ignored, the input decided once */
     cr_expect(fx.cluster ||
               fixture_log_has(&fx, "qualification", "fence_of_another_log", 0));
+    market_free(&m);
+}
+
+/* The fence of `partition` as the worker left it, unpacked (NULL when
+ * there is none). */
+static Lastmile__V1__Internal__PartitionFence *fence_get(int partition) {
+    char key[256];
+    fence_key_of(partition, key, sizeof(key));
+    redisReply *r = fixture_redis_cmd(&fx, "GET", key, NULL);
+    cr_assert(r &&
+                  (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_NIL),
+              "GET %s", key);
+    Lastmile__V1__Internal__PartitionFence *pf =
+        r->type == REDIS_REPLY_STRING
+            ? lastmile__v1__internal__partition_fence__unpack(
+                  NULL, r->len, (const uint8_t *)r->str)
+            : NULL;
+    cr_assert(r->type == REDIS_REPLY_NIL || pf, "%s does not unpack", key);
+    freeReplyObject(r);
+    return pf;
+}
+
+/* Between the crash and the restart: each fence the crashed batch wrote
+ * keeps its inputs compressed (a zstd frame of a FencedInputs) and none
+ * plain; it is then written back as a version before the compression
+ * wrote it, its inputs plain, for the restarted worker to recover from. */
+static size_t fences_compressed;
+static void fences_as_written_before(void) {
+    for (int part = 0; part < 2; part++) {
+        Lastmile__V1__Internal__PartitionFence *pf = fence_get(part);
+        if (!pf)
+            continue;
+        cr_expect_eq(pf->n_inputs, 0, "fence %d holds %zu plain inputs", part,
+                     pf->n_inputs);
+        if (pf->inputs_zstd.len == 0) {
+            lastmile__v1__internal__partition_fence__free_unpacked(pf, NULL);
+            continue;
+        }
+        fences_compressed++;
+        unsigned long long n =
+            ZSTD_getFrameContentSize(pf->inputs_zstd.data, pf->inputs_zstd.len);
+        cr_assert(n != ZSTD_CONTENTSIZE_UNKNOWN &&
+                  n != ZSTD_CONTENTSIZE_ERROR && n < (64u << 20));
+        uint8_t *raw = malloc(n + 1);
+        cr_assert(raw);
+        size_t got =
+            ZSTD_decompress(raw, n, pf->inputs_zstd.data, pf->inputs_zstd.len);
+        cr_assert(!ZSTD_isError(got) && got == n);
+        Lastmile__V1__Internal__FencedInputs *in =
+            lastmile__v1__internal__fenced_inputs__unpack(NULL, got, raw);
+        cr_assert(in && in->n_inputs > 0);
+        /* the fence as before: the same fields, the inputs plain */
+        Lastmile__V1__Internal__PartitionFence old = *pf;
+        old.inputs = in->inputs;
+        old.n_inputs = in->n_inputs;
+        old.inputs_zstd.data = NULL;
+        old.inputs_zstd.len = 0;
+        size_t len =
+            lastmile__v1__internal__partition_fence__get_packed_size(&old);
+        uint8_t *buf = malloc(len + 1);
+        cr_assert(buf);
+        lastmile__v1__internal__partition_fence__pack(&old, buf);
+        char key[256];
+        fence_key_of(part, key, sizeof(key));
+        redis_set(key, buf, len);
+        free(buf);
+        free(raw);
+        lastmile__v1__internal__fenced_inputs__free_unpacked(in, NULL);
+        lastmile__v1__internal__partition_fence__free_unpacked(pf, NULL);
+    }
+}
+
+/* A fence keeps its inputs compressed, and one written before, its inputs
+ * plain, still restores: qualification dies after its writes, its fences
+ * are rewritten as the earlier version wrote them, and the restarted
+ * worker recovers the batch from them, every decision once. (Before the
+ * compression the first check failed: the fences held their inputs
+ * plain.) */
+Test(crash, fence_of_an_earlier_version_restores, .fini = teardown,
+     .timeout = 150) {
+    fences_compressed = 0;
+    crash_once_with("qualification", "after-writes", 1,
+                    fences_as_written_before);
+    cr_expect_gt(fences_compressed, 0, "no fence held its inputs compressed");
+}
+
+/* A fence whose compressed inputs do not decompress: said so, and its
+ * partition's input decided as new. (Before the fences were compressed, a
+ * worker did not read the field and took the first ten inputs of partition
+ * 1 for applied: 190 of 200 decided.) */
+Test(crash, fence_inputs_unreadable, .fini = teardown, .timeout = 120) {
+    market m;
+    accept_all(&m, 2);
+    Lastmile__V1__Internal__PartitionFence pf =
+        LASTMILE__V1__INTERNAL__PARTITION_FENCE__INIT;
+    pf.next_offset = 10;
+    static uint8_t not_zstd[] = "\x28\xb5\x2f\xfd not really a frame";
+    pf.inputs_zstd.data = not_zstd;
+    pf.inputs_zstd.len = sizeof(not_zstd) - 1;
+    uint8_t buf[128];
+    size_t len = lastmile__v1__internal__partition_fence__pack(&pf, buf);
+    char key[256];
+    fence_key_of(1, key, sizeof(key));
+    redis_set(key, buf, len);
+    cr_assert_geq(fixture_start_worker(&fx, "qualification"), 0);
+    expect_all_decided_once(&m);
+    cr_expect(fx.cluster ||
+              fixture_log_has(&fx, "qualification", "fence_unreadable", 0));
     market_free(&m);
 }
 
