@@ -331,15 +331,17 @@ static int fence_zip(rt_fences *fs,
     if (rt_pb_pack_append(&in->base, &fs->packed) != 0)
         return -1;
     if (!fs->zc) {
-        fs->zc = ZSTD_createCCtx();
-        if (!fs->zc ||
-            ZSTD_isError(ZSTD_CCtx_setParameter(fs->zc, ZSTD_c_compressionLevel,
+        ZSTD_CCtx *zc = ZSTD_createCCtx();
+        if (!zc ||
+            ZSTD_isError(ZSTD_CCtx_setParameter(zc, ZSTD_c_compressionLevel,
                                                 RT_FENCE_ZSTD_LEVEL)) ||
-            ZSTD_isError(ZSTD_CCtx_setParameter(fs->zc, ZSTD_c_windowLog,
+            ZSTD_isError(ZSTD_CCtx_setParameter(zc, ZSTD_c_windowLog,
                                                 RT_FENCE_ZSTD_WINDOW_LOG)) ||
-            ZSTD_isError(
-                ZSTD_CCtx_setParameter(fs->zc, ZSTD_c_checksumFlag, 1)))
+            ZSTD_isError(ZSTD_CCtx_setParameter(zc, ZSTD_c_checksumFlag, 1))) {
+            ZSTD_freeCCtx(zc); /* NULL ok */
             return -1;
+        }
+        fs->zc = zc; /* set up whole, or not kept */
     }
     size_t cap = ZSTD_compressBound(fs->packed.len);
     if (lm_buf_reserve(&fs->zipped, cap) != 0)
