@@ -32,7 +32,7 @@
  * offset of the same log) gives back on restore (lm_rt_outbox.c). Its
  * inputs are kept compressed (PartitionFence.inputs_zstd: zstd level 1,
  * a 128 KB window): a batch's outboxes are records of one shape, which
- * zstd takes to a quarter or a fifth (docs/PERFORMANCE.md). They are
+ * zstd takes to a quarter to a sixth (docs/PERFORMANCE.md). They are
  * decompressed only for a batch that skips input below the fence, the
  * rare redelivery; fences written before (`inputs`) are read as they are.
  *
