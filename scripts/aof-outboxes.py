@@ -61,6 +61,20 @@ def fields(b):
     return out
 
 
+def unzstd(frame):
+    """A zstd frame decompressed by the zstd program; exits with what to do
+    when the program is missing or the frame does not decompress."""
+    try:
+        r = subprocess.run(["zstd", "-d", "-q", "-c"], input=frame, capture_output=True)
+    except FileNotFoundError:
+        sys.exit("aof-outboxes.py: a fence's inputs are compressed and the zstd program is "
+                 "not installed: apt-get install zstd (scripts/install-deps.sh does)")
+    if r.returncode != 0:
+        sys.exit("aof-outboxes.py: a fence's compressed inputs do not decompress (zstd: %s)"
+                 % r.stderr.decode(errors="replace").strip())
+    return r.stdout
+
+
 def fence_inputs(value, t):
     """The FencedInput messages of a PartitionFence, plain (field 2) or
     compressed (field 7: a FencedInputs, its inputs field 1)."""
@@ -70,7 +84,7 @@ def fence_inputs(value, t):
             out.append(v)
             t["plain"] += len(v)
         elif num == 7:
-            raw = subprocess.run(["zstd", "-d", "-q", "-c"], input=v, capture_output=True, check=True).stdout
+            raw = unzstd(v)
             t["zipped"] += len(v)
             t["unzipped"] += len(raw)
             out += [v2 for n2, v2, _ in fields(raw) if n2 == 1]

@@ -146,6 +146,16 @@ else
   bad "aof-outboxes.py: a fence's compressed inputs weighed as the plain ones"
   cat "$work/oz.txt"
 fi
+# ... and compressed inputs that do not decompress are said so, exit 1
+printf '*3\r\n$3\r\nSET\r\n$21\r\nlm:{fence}:followup:x\r\n$6\r\n\x3a\x04abcd\r\n' \
+  >"$work/ob.aof" # field 7 (inputs_zstd), 4 bytes that are no zstd frame
+if ! python3 "$src/scripts/aof-outboxes.py" "$work/ob.aof" >"$work/ob.txt" 2>&1 &&
+  grep -q "compressed inputs do not decompress" "$work/ob.txt"; then
+  ok "aof-outboxes.py: compressed inputs that do not decompress are named"
+else
+  bad "aof-outboxes.py: compressed inputs that do not decompress are named"
+  cat "$work/ob.txt"
+fi
 
 # A worker that cannot run ends the bench at once, saying which and why:
 # a copy of lastmile with no workers beside it is refused before the
