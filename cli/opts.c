@@ -64,8 +64,11 @@ int lm_cli_no_operands(const lm_cli_cmd *c, int argc, char **argv) {
     return lm_cli_usage_error(c, "unexpected argument '%s'", argv[optind]);
 }
 
+/* lm_settings_load writes every mistake, one a line */
+#define CLI_SETTINGS_ERR_MAX 4096
+
 int lm_cli_settings(const lm_cli_cmd *c, lm_settings *s) {
-    char err[4096] = "";
+    char err[CLI_SETTINGS_ERR_MAX] = "";
     if (lm_settings_load(s, "cli", err, sizeof(err)) == 0)
         return 0;
     fprintf(stderr, "lastmile %s: %s\n", c->name, err);
