@@ -308,6 +308,8 @@ Test(worker_owner, a_deadline_not_yet_due_is_refused) {
     cr_expect(strstr(lm_recorder_rejected(rec), "is in the future"), "%s",
               lm_recorder_rejected(rec));
     cr_expect_eq(lm_recorder_n_emits(rec), 0, "no reminder");
+    cr_expect_eq(lm_recorder_n_writes(rec), 0, "the lead hash is untouched");
+    cr_expect_eq(lm_recorder_n_index(rec), 0, "no deadline armed");
     worker_test_stop(&lm_timing_worker, rec);
 }
 

@@ -265,6 +265,8 @@ Test(timing_account, an_account_event_not_yet_due_is_refused) {
     cr_expect(strstr(lm_recorder_rejected(rec), "is in the future"), "%s",
               lm_recorder_rejected(rec));
     cr_expect_eq(lm_recorder_n_emits(rec), 0, "nobody paused");
+    cr_expect_eq(lm_recorder_n_writes(rec), 0, "no lead hash written");
+    cr_expect_eq(lm_recorder_n_index(rec), 0, "no timer moved");
 }
 
 Test(timing_account, the_account_event_reaches_every_other_open_lead) {
