@@ -71,6 +71,12 @@ void lm_out_observe(lm_out *o, const char *family, double seconds) {
     o->ops->count(o->impl, family, NULL, seconds, 1);
 }
 
+int lm_out_claim(lm_out *o, const char *holder, int64_t ttl_ms) {
+    if (!o->ops->claim || !holder || strlen(holder) >= LM_ID_MAX || ttl_ms <= 0)
+        return out_result(o, -1);
+    return out_result(o, o->ops->claim(o->impl, holder, ttl_ms));
+}
+
 /* ================================================================== plans */
 
 int lm_plan_cmd(lm_plan *p, int argc, const char *const *argv,
@@ -90,6 +96,10 @@ int lm_plan_cmd_strs(lm_plan *p, const char *arg0, ...) {
 int lm_plan_script(lm_plan *p, const lm_script *s, int nkeys, int argc,
                    const char *const *argv, const size_t *lens) {
     return lm_pipe_script(p->pipe, s, nkeys, argc, argv, lens);
+}
+
+int lm_plan_claim_is_read(const lm_plan *p) {
+    return p->claim_read;
 }
 
 int lm_plan_watch(lm_plan *p, size_t n, const char *const *keys) {

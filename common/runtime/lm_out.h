@@ -34,6 +34,8 @@ typedef struct lm_out_ops {
     /* histogram: 0 a counter (value added), 1 a histogram (observed). */
     void (*count)(void *impl, const char *family, const char *labels,
                   double value, int histogram);
+    /* lm_out_claim; NULL where there is no claim to take (-1). */
+    int (*claim)(void *impl, const char *holder, int64_t ttl_ms);
 } lm_out_ops;
 
 struct lm_out {
@@ -54,6 +56,8 @@ struct lm_plan {
        WATCH (one reply all the same; docs/DELIVERY.md, "On a Redis
        Cluster") */
     int no_watch;
+    /* 1 when the runtime reads the input's claim (lm_plan_claim_is_read) */
+    int claim_read;
 };
 
 #endif

@@ -45,6 +45,10 @@ struct lm_recorder {
     char *rejected;
     int failed;
     int64_t kafka_ts_ms, wait_ms; /* what the next message carries */
+    int claim_read;               /* lm_recorder_claim: the claim is read */
+    char *claim;                  /* its holder (NULL: nobody) */
+    char *claimed;                /* the claim handle took (lm_out_claim) */
+    int64_t claimed_ttl_ms;
 };
 
 static char *copy_bytes(const void *data, size_t len) {
@@ -117,6 +121,9 @@ void lm_recorder_reset(lm_recorder *r) {
     free(r->rejected);
     r->rejected = NULL;
     r->failed = 0;
+    lm_recorder_claim_unread(r);
+    free(r->claimed);
+    r->claimed = NULL;
     lm_ident_room_init(&r->room);
     lm_pipe_reset(&r->plan);
     cmd_list_clear(&r->planned);
@@ -219,6 +226,18 @@ static void rec_reject(void *impl, const char *reason) {
     lm_recorder *r = impl;
     free(r->rejected);
     r->rejected = copy_bytes(reason, strlen(reason));
+    free(r->claimed); /* as the runtime: a dead letter takes no claim */
+    r->claimed = NULL;
+}
+
+static int rec_claim(void *impl, const char *holder, int64_t ttl_ms) {
+    lm_recorder *r = impl;
+    if (!r->claim_read)
+        return -1; /* as the runtime: no claim was read to take */
+    free(r->claimed);
+    r->claimed = copy_bytes(holder, strlen(holder));
+    r->claimed_ttl_ms = ttl_ms;
+    return r->claimed ? 0 : -1;
 }
 
 static int rec_emit(void *impl, const char *topic, const char *key,
@@ -321,6 +340,7 @@ static const lm_out_ops rec_ops = {
     .index = rec_index,
     .reject = rec_reject,
     .count = rec_count,
+    .claim = rec_claim,
 };
 
 /* ========================================================= plans decoded */
@@ -381,7 +401,7 @@ const lm_recorded_cmd *lm_recorder_planned(const lm_recorder *r, size_t i) {
 
 size_t lm_recorder_plan_batch(lm_recorder *r, const lm_worker *w) {
     lm_pipe pipe = {0};
-    lm_plan plan = {&pipe, 0};
+    lm_plan plan = {&pipe, 0, 0};
     cmd_list_clear(&r->batch_planned);
     if (w->plan_batch && (w->plan_batch(w->ctx, &plan) != 0 ||
                           plan_decode(&pipe, &r->batch_planned) != 0))
@@ -403,7 +423,7 @@ int lm_recorder_reply_hash(lm_recorder *r, const lm_worker *w,
     lm_ident *ident = lm_ident_room_init(&room);
     char reason[LM_REASON_MAX];
     lm_pipe pipe = {0};
-    lm_plan plan = {&pipe, 0};
+    lm_plan plan = {&pipe, 0, r->claim_read};
     cmd_list l = {0};
     int rc = -1;
     if (w->identify(w->ctx, in, ident, reason, sizeof(reason)) != 0 ||
@@ -438,6 +458,20 @@ void lm_recorder_set_times(lm_recorder *r, int64_t kafka_ts_ms,
     r->wait_ms = wait_ms > 0 ? wait_ms : 0;
 }
 
+void lm_recorder_claim(lm_recorder *r, const char *holder) {
+    lm_recorder_claim_unread(r);
+    r->claim_read = 1;
+    r->claim = holder ? copy_bytes(holder, strlen(holder)) : NULL;
+    if (holder && !r->claim)
+        r->replies_failed = 1; /* out of memory: the next handle fails */
+}
+
+void lm_recorder_claim_unread(lm_recorder *r) {
+    free(r->claim);
+    r->claim = NULL;
+    r->claim_read = 0;
+}
+
 void lm_recorder_begin_batch(lm_recorder *r, const lm_worker *w) {
     if (w->begin_batch)
         w->begin_batch(w->ctx, &r->reads);
@@ -455,7 +489,7 @@ int lm_recorder_handle(lm_recorder *r, const lm_worker *w,
         rec_reject(r, reason);
         return -1;
     }
-    lm_plan plan = {&r->plan, 0};
+    lm_plan plan = {&r->plan, 0, r->claim_read};
     lm_pipe_reset(&r->plan);
     cmd_list_clear(&r->planned);
     if (w->plan && (w->plan(w->ctx, in, &r->room.ident, now_ms, &plan) != 0 ||
@@ -469,6 +503,8 @@ int lm_recorder_handle(lm_recorder *r, const lm_worker *w,
         .now_ms = now_ms,
         .kafka_ts_ms = r->kafka_ts_ms,
         .wait_ms = r->wait_ms,
+        .claim_read = r->claim_read,
+        .claim = r->claim,
     };
     int rc = w->handle(w->ctx, &msg, &out);
     r->failed = lm_out_failed(&out);
@@ -476,6 +512,12 @@ int lm_recorder_handle(lm_recorder *r, const lm_worker *w,
 }
 
 /* ============================================================ inspecting */
+
+const char *lm_recorder_claimed(const lm_recorder *r, int64_t *ttl_ms) {
+    if (ttl_ms)
+        *ttl_ms = r->claimed ? r->claimed_ttl_ms : 0;
+    return r->claimed;
+}
 
 const lm_ident *lm_recorder_ident(const lm_recorder *r) {
     return &r->room.ident;

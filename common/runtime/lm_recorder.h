@@ -99,6 +99,14 @@ void lm_recorder_begin_batch(lm_recorder *r, const lm_worker *w);
  * what was set. */
 void lm_recorder_set_times(lm_recorder *r, int64_t kafka_ts_ms,
                            int64_t wait_ms);
+/* The next messages' claim as the runtime reads it on one Redis
+ * (lm_worker.claim_key): holder (copied; NULL: nobody holds it) is what
+ * handle gets as lm_msg.claim, and their plan is told the claim is read
+ * (lm_plan_claim_is_read). Until this is called, or after
+ * lm_recorder_claim_unread, a message's claim is not read (as on a Redis
+ * Cluster). lm_recorder_reset forgets it. */
+void lm_recorder_claim(lm_recorder *r, const char *holder);
+void lm_recorder_claim_unread(lm_recorder *r);
 /* identify, plan, then handle on `in`, with the replies given so far as
  * the plan's, at simulated time now_ms (and the times set above).
  * Returns 0 when the message was handled; -1 when identify refused it
@@ -111,6 +119,9 @@ int lm_recorder_handle(lm_recorder *r, const lm_worker *w,
 
 /* ---- what the decision did ------------------------------------------- */
 const lm_ident *lm_recorder_ident(const lm_recorder *r);
+/* The claim handle took (lm_out_claim): its holder, *ttl_ms its TTL (may
+ * be NULL); NULL when it took none. A rejection drops it. */
+const char *lm_recorder_claimed(const lm_recorder *r, int64_t *ttl_ms);
 /* The plan's commands (of the last lm_recorder_handle), RESP-encoded,
  * and how many. */
 const char *lm_recorder_plan(const lm_recorder *r, size_t *len, size_t *n);

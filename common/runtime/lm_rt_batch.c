@@ -73,6 +73,7 @@ static void item_attempt_begin(rt_item *it) {
     it->index_off = it->index_len = it->index_n = 0;
     it->apply_first = it->apply_n = 0;
     it->plan_first = it->plan_n = 0;
+    it->has_claim = it->claim_taken = 0;
 }
 
 /* The fence of one input partition: every write transaction of this
@@ -392,6 +393,8 @@ static int64_t item_handle(lm_runtime *rt, rt_item *it, int first_attempt,
         .reads = {rt->replies + it->plan_first, it->plan_n},
         .now_ms = now_ms,
         .kafka_ts_ms = rd_kafka_message_timestamp(it->rkm, NULL),
+        .claim_read = rt->claims,
+        .claim = it->has_claim ? it->claim : NULL,
     };
     msg.wait_ms = msg.kafka_ts_ms > 0 && real_ms > msg.kafka_ts_ms
                       ? real_ms - msg.kafka_ts_ms
@@ -446,8 +449,11 @@ int rt_decide(lm_runtime *rt, int first_attempt, int64_t now_ms,
             if (wait > max_wait)
                 max_wait = wait;
         }
-        if (it->state == RT_REJECT && rt_item_dead_letter(rt, it, now_ms) != 0)
-            rc = -1;
+        if (it->state == RT_REJECT) {
+            it->claim_taken = 0; /* a dead letter takes no claim */
+            if (rt_item_dead_letter(rt, it, now_ms) != 0)
+                rc = -1;
+        }
     }
     rt_replies_free(rt, n_replies);
     atomic_store(&rt->last_max_wait, max_wait);

@@ -25,6 +25,7 @@
  * No state of its own. Runs on the worker's thread. */
 #include "lm_rt_internal.h"
 
+#include "lm_clock.h"
 #include "lm_fmt.h"
 #include "lm_log.h"
 
@@ -45,15 +46,25 @@ static void by_id_nothing(lm_runtime *rt) {
     (void)rt;
 }
 
-/* MGET of every item's done record. */
+int rt_claim_key(const lm_runtime *rt, const rt_item *it, char *buf,
+                 size_t bufsz) {
+    if (!rt->claims || it->identified != RT_NEW)
+        return -1;
+    return rt->w->claim_key(rt->w->ctx, &it->ident, buf, bufsz);
+}
+
+/* MGET of every item's done record, then (with claims) of every item's
+ * claim: an item without one reads its done record again in its place. */
 static int by_id_pipe_reads(lm_runtime *rt, size_t *n_keys) {
     lm_pipe *p = &rt->pipe;
     char key[RT_KEY_MAX];
-    *n_keys = rt->n_items;
-    if (lm_pipe_begin(p, 1 + rt->n_items) != 0 || lm_pipe_arg(p, "MGET", 4))
+    *n_keys = rt->n_items * (rt->claims ? 2 : 1);
+    if (lm_pipe_begin(p, 1 + *n_keys) != 0 || lm_pipe_arg(p, "MGET", 4))
         return -1;
-    for (size_t i = 0; i < rt->n_items; i++) {
-        rt_done_key(rt, &rt->items[i].ident, key, sizeof(key));
+    for (size_t i = 0; i < *n_keys; i++) {
+        const rt_item *it = &rt->items[i % rt->n_items];
+        if (i < rt->n_items || rt_claim_key(rt, it, key, sizeof(key)) != 0)
+            rt_done_key(rt, &it->ident, key, sizeof(key));
         if (lm_pipe_arg(p, key, strlen(key)) != 0)
             return -1;
     }
@@ -86,15 +97,12 @@ static int replay_of_dead_letter(const lm_runtime *rt, const rt_item *it) {
     return 1;
 }
 
-/* Applied before when it has a done record; its outbox is restored from
- * it (one that does not decode is logged and its outputs not produced).
- * A replayed dead letter is not (replay_of_dead_letter): decided again. */
-static int by_id_applied_before(lm_runtime *rt, rt_item *it, size_t i,
-                                const redisReply *mget, int *recovering) {
-    size_t len = 0;
-    const char *done = lm_reply_str(mget->element[i], &len);
-    if (!done)
-        return 0;
+/* Restores the item's outbox from a done record or a claim naming it
+ * (one that does not decode is logged and its outputs not produced): 1.
+ * A replayed dead letter is not applied (replay_of_dead_letter): 0,
+ * decided again. */
+static int restore_applied(lm_runtime *rt, rt_item *it, const char *done,
+                           size_t len, int *recovering) {
     int restored = rt_outbox_restore(rt, it, done, len) == 0;
     if (restored && replay_of_dead_letter(rt, it)) {
         rt->n_recs = it->rec_first; /* the restored records are the newest */
@@ -117,6 +125,99 @@ static int by_id_applied_before(lm_runtime *rt, rt_item *it, size_t i,
     return 1;
 }
 
+/* The item's claim as round trip 1 read it (reply r), kept for handle.
+ * When it names this very input, the input was applied: its outbox is
+ * restored from the claim (1); past the dedupe TTL its outputs are taken
+ * as delivered (a batch's outputs are acknowledged before its input is
+ * committed: this is a repeat of the event, not a crash's redelivery)
+ * and none is produced or read back. 0 not applied; -1 out of memory. */
+static int claim_applied_before(lm_runtime *rt, rt_item *it,
+                                const redisReply *r, int *recovering) {
+    size_t len = 0;
+    const char *v = lm_reply_str(r, &len);
+    if (!v)
+        return 0;
+    Lastmile__V1__Internal__Claim *c =
+        len && v[0] == '\n' /* field 1: a lead id never starts so */
+            ? lastmile__v1__internal__claim__unpack(NULL, len,
+                                                    (const uint8_t *)v)
+            : NULL;
+    it->has_claim = 1;
+    if (!c || !c->holder[0] || !c->input_id[0]) { /* a plain holder */
+        size_t n = len < sizeof(it->claim) - 1 ? len : sizeof(it->claim) - 1;
+        memcpy(it->claim, v, n);
+        it->claim[n] = '\0';
+        if (c)
+            lastmile__v1__internal__claim__free_unpacked(c, NULL);
+        return 0;
+    }
+    lm_fmt_cat(it->claim, sizeof(it->claim), c->holder, NULL);
+    int rc = 0;
+    if (strcmp(c->input_id, it->ident.id) == 0) {
+        int64_t age_ms = lm_clock_real_ms() - c->claimed_at_ms;
+        if (age_ms > rt->s.dedupe_ttl_s * 1000) {
+            lm_log(LM_LOG_INFO, "seen_long_ago",
+                   "%s took its claim %lld s ago, past the dedupe TTL: "
+                   "applied, its outputs taken as delivered",
+                   it->ident.id, (long long)(age_ms / 1000));
+            rc = 1;
+        } else {
+            rc = restore_applied(rt, it, (const char *)c->outbox.data,
+                                 c->outbox.len, recovering);
+        }
+    }
+    lastmile__v1__internal__claim__free_unpacked(c, NULL);
+    return rc;
+}
+
+/* Applied before when its claim names it (claim_applied_before) or it
+ * has a done record; its outbox is restored from that. */
+static int by_id_applied_before(lm_runtime *rt, rt_item *it, size_t i,
+                                const redisReply *mget, int *recovering) {
+    if (rt->claims && it->identified == RT_NEW) {
+        int c = claim_applied_before(rt, it, mget->element[rt->n_items + i],
+                                     recovering);
+        if (c != 0)
+            return c;
+    }
+    size_t len = 0;
+    const char *done = lm_reply_str(mget->element[i], &len);
+    return done ? restore_applied(rt, it, done, len, recovering) : 0;
+}
+
+/* Appends SET of the claim the item took, holding its holder, its id and
+ * its outbox, for the claim's TTL. 0 / -1 (OOM). */
+static int claim_pipe(lm_runtime *rt, const rt_item *it, lm_pipe *p) {
+    char key[RT_KEY_MAX], ttl[LM_FMT_I64_MAX];
+    /* the outbox without its own time: claimed_at_ms says it */
+    if (rt_claim_key(rt, it, key, sizeof(key)) != 0 ||
+        rt_outbox_pack(rt, it, &rt->obbuf, 0) != 0)
+        return -1;
+    Lastmile__V1__Internal__Claim c = LASTMILE__V1__INTERNAL__CLAIM__INIT;
+    c.holder = (char *)it->claim_holder; /* protobuf-c: pack only reads */
+    c.input_id = (char *)it->ident.id;
+    c.outbox.data = (uint8_t *)rt->obbuf.data;
+    c.outbox.len = rt->obbuf.len;
+    c.claimed_at_ms = lm_clock_real_ms(); /* as Redis ages the TTLs */
+    lm_buf_reset(&rt->claimbuf);
+    if (rt_pb_pack_append(&c.base, &rt->claimbuf) != 0)
+        return -1;
+    size_t tl = lm_fmt_i64(ttl, it->claim_ttl_ms);
+    if (lm_pipe_begin(p, 5) != 0 || lm_pipe_arg(p, "SET", 3) != 0 ||
+        lm_pipe_arg(p, key, strlen(key)) != 0 ||
+        lm_pipe_arg(p, rt->claimbuf.data, rt->claimbuf.len) != 0 ||
+        lm_pipe_arg(p, "PX", 2) != 0 || lm_pipe_arg(p, ttl, tl) != 0)
+        return -1;
+    lm_pipe_end(p);
+    return 0;
+}
+
+/* What records the item's outbox: the claim it took, else a done record. */
+static int outbox_pipe(lm_runtime *rt, const rt_item *it, int64_t now_ms) {
+    return it->claim_taken ? claim_pipe(rt, it, &rt->pipe)
+                           : rt_done_record_pipe(rt, it, &rt->pipe, now_ms);
+}
+
 /* Appends SET of an item's done record, holding its outbox (the item's
  * records as they are now), with the dedupe TTL. 0 / -1 (OOM). */
 int rt_done_record_pipe(lm_runtime *rt, const rt_item *it, lm_pipe *p,
@@ -136,7 +237,7 @@ int rt_done_record_pipe(lm_runtime *rt, const rt_item *it, lm_pipe *p,
 }
 
 static int by_id_pipe_item(lm_runtime *rt, const rt_item *it, int64_t now_ms) {
-    return rt_done_record_pipe(rt, it, &rt->pipe, now_ms) == 0 ? 1 : -1;
+    return outbox_pipe(rt, it, now_ms) == 0 ? 1 : -1;
 }
 
 /* An INCR of every fence of the batch (each applied item queued its done
@@ -154,11 +255,12 @@ static int by_id_pipe_fences(lm_runtime *rt, size_t item_cmds, int64_t now_ms) {
     return rt->n_fences;
 }
 
-/* Each late dead letter's done record, rewritten to hold it. */
+/* Each late dead letter's done record (or the claim it took, which keeps
+ * its holder), rewritten to hold it. */
 static int by_id_pipe_late(lm_runtime *rt, int64_t now_ms) {
     for (size_t i = 0; i < rt->n_items; i++)
         if (rt->items[i].write_failed &&
-            rt_done_record_pipe(rt, &rt->items[i], &rt->pipe, now_ms) != 0)
+            outbox_pipe(rt, &rt->items[i], now_ms) != 0)
             return -1;
     return 0;
 }

@@ -137,6 +137,13 @@ typedef struct rt_item {
     size_t unit;       /* on a cluster: its unit in round trip 2 */
     size_t count_first, count_n;          /* in rt->counts */
     size_t index_off, index_len, index_n; /* in rt->index */
+    /* With rt->claims (lm_rt_by_id.c): what the input's claim named in
+       round trip 1 (has_claim 0: nobody), and the claim handle took
+       (claim_taken: its holder, for claim_ttl_ms), written in place of a
+       done record */
+    int has_claim, claim_taken;
+    char claim[LM_ID_MAX], claim_holder[LM_ID_MAX];
+    int64_t claim_ttl_ms;
     char reason[LM_REASON_MAX];
 } rt_item;
 
@@ -226,8 +233,11 @@ struct lm_runtime {
     const lm_worker *w;
     lm_settings s;
     const rt_dedupe_ops *dedupe; /* by id or by offset, from w->dedupe */
-    rt_cluster *cluster;         /* on a Redis Cluster, else NULL */
-    void *dedupe_state;          /* the strategy's own, or NULL */
+    /* 1: by id on one Redis with w->claim_key: each input's claim is read
+       and watched in round trip 1, and one taken holds the outbox */
+    int claims;
+    rt_cluster *cluster; /* on a Redis Cluster, else NULL */
+    void *dedupe_state;  /* the strategy's own, or NULL */
     rt_crash_at crash_at;
     int raced;  /* replica-first: the race was run */
     int paused; /* pause-before-read-back, -overlap-taken: it was taken */
@@ -260,6 +270,7 @@ struct lm_runtime {
     lm_pipe writes;      /* every item's writes (lm_out_write), as RESP */
     lm_pipe index;       /* every item's index commands (lm_out_index) */
     lm_buf obbuf;        /* one item's packed outbox, reused */
+    lm_buf claimbuf;     /* one item's packed Claim, reused (claims) */
     lm_strmap *seen;     /* in-batch ids and hash tags (mark_*), cleared */
     lm_arena inputs;     /* the items' events; parked with them, reset by
                             rt_batch_drop */
@@ -366,6 +377,10 @@ void rt_done_key(const lm_runtime *rt, const lm_ident *id, char *buf,
                  size_t bufsz);
 int rt_done_record_pipe(lm_runtime *rt, const rt_item *it, lm_pipe *p,
                         int64_t now_ms);
+/* With rt->claims: the key of the item's claim; -1 when it has none (an
+ * input rejected by identify, or the worker names none). */
+int rt_claim_key(const lm_runtime *rt, const rt_item *it, char *buf,
+                 size_t bufsz);
 
 /* ===================================================== lm_rt_cluster.c */
 

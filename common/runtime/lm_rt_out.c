@@ -70,7 +70,20 @@ int rt_rec_add(lm_runtime *rt, int item, int topic, const void *key,
 static void rt_out_reject(void *impl, const char *reason) {
     rt_out *o = impl;
     lm_fmt_cat(o->item->reason, sizeof(o->item->reason), reason, NULL);
+    o->item->claim_taken = 0; /* a dead letter takes no claim */
     rt_item_set(o->item, RT_REJECT);
+}
+
+/* The claim is written by lm_rt_by_id.c in the done record's place. */
+static int rt_out_claim(void *impl, const char *holder, int64_t ttl_ms) {
+    rt_out *o = impl;
+    if (!o->rt->claims)
+        return -1;
+    lm_fmt_cat(o->item->claim_holder, sizeof(o->item->claim_holder), holder,
+               NULL);
+    o->item->claim_ttl_ms = ttl_ms;
+    o->item->claim_taken = 1;
+    return 0;
 }
 
 static int rt_out_emit(void *impl, const char *topic_suffix, const char *key,
@@ -234,4 +247,5 @@ const lm_out_ops rt_out_ops = {
     .index = rt_out_index,
     .reject = rt_out_reject,
     .count = rt_out_count,
+    .claim = rt_out_claim,
 };

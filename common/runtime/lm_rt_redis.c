@@ -144,7 +144,7 @@ static int pipe_plans(lm_runtime *rt, int64_t now_ms) {
     size_t base = p->n; /* RT_REPLY_BATCH_PLAN, or a cluster's GETs */
     int no_watch = rt->cluster != NULL;
     if (rt->w->plan_batch) {
-        lm_plan plan = {p, no_watch};
+        lm_plan plan = {p, no_watch, 0};
         if (rt->w->plan_batch(rt->w->ctx, &plan) != 0) {
             lm_log(LM_LOG_ERROR, "plan_batch_failed",
                    "could not plan the batch-wide reads (out of memory?)");
@@ -156,7 +156,7 @@ static int pipe_plans(lm_runtime *rt, int64_t now_ms) {
         rt_item *it = &rt->items[i];
         it->plan_first = p->n;
         if (it->state == RT_NEW && rt->w->plan) {
-            lm_plan plan = {p, no_watch};
+            lm_plan plan = {p, no_watch, rt->claims};
             if (rt->w->plan(rt->w->ctx, it->event, &it->ident, now_ms, &plan) !=
                 0) {
                 snprintf(it->reason, sizeof(it->reason),
@@ -169,9 +169,40 @@ static int pipe_plans(lm_runtime *rt, int64_t now_ms) {
     return 0;
 }
 
-int rt_plan_round_trip(lm_runtime *rt, int64_t now_ms) {
+/* The WATCH of round trip 1: the batch's fences and, with claims, the
+ * claims of the items to decide (lm_rt_by_id.c): a replica that took one
+ * meanwhile makes EXEC refuse, and the batch reads it. 0 / -1 (OOM). */
+static int pipe_watch(lm_runtime *rt) {
     lm_pipe *p = &rt->pipe;
     char key[RT_KEY_MAX];
+    size_t n_claims = 0;
+    for (size_t i = 0; rt->claims && i < rt->n_items; i++)
+        n_claims += rt->items[i].identified == RT_NEW;
+    if (lm_pipe_begin(p, 1 + (size_t)rt->n_fences + n_claims) != 0 ||
+        lm_pipe_arg(p, "WATCH", 5) != 0)
+        return -1;
+    for (int f = 0; f < rt->n_fences; f++) {
+        rt_fence_key(rt, rt->fences[f], key, sizeof(key));
+        if (lm_pipe_arg(p, key, strlen(key)) != 0)
+            return -1;
+    }
+    for (size_t i = 0; n_claims && i < rt->n_items; i++) {
+        const rt_item *it = &rt->items[i];
+        if (it->identified != RT_NEW)
+            continue;
+        /* a key the worker cannot name: its done record (never written
+           by another replica's batch alone) keeps the count */
+        if (rt_claim_key(rt, it, key, sizeof(key)) != 0)
+            rt_done_key(rt, &it->ident, key, sizeof(key));
+        if (lm_pipe_arg(p, key, strlen(key)) != 0)
+            return -1;
+    }
+    lm_pipe_end(p);
+    return 0;
+}
+
+int rt_plan_round_trip(lm_runtime *rt, int64_t now_ms) {
+    lm_pipe *p = &rt->pipe;
     lm_pipe_reset(p);
     if (rt->cluster) { /* lm_rt_cluster.c: no WATCH, a GET each */
         size_t n_get = 0;
@@ -180,15 +211,8 @@ int rt_plan_round_trip(lm_runtime *rt, int64_t now_ms) {
             return -1;
         return rt_cluster_gather_reads(rt, n_get);
     }
-    if (lm_pipe_begin(p, 1 + (size_t)rt->n_fences) != 0 ||
-        lm_pipe_arg(p, "WATCH", 5) != 0)
+    if (pipe_watch(rt) != 0)
         return -1;
-    for (int f = 0; f < rt->n_fences; f++) {
-        rt_fence_key(rt, rt->fences[f], key, sizeof(key));
-        if (lm_pipe_arg(p, key, strlen(key)) != 0)
-            return -1;
-    }
-    lm_pipe_end(p);
     size_t n_get = 0;
     if (rt->dedupe->pipe_reads(rt, &n_get) != 0 || pipe_plans(rt, now_ms) != 0)
         return -1;

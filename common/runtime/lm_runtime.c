@@ -370,6 +370,7 @@ static void runtime_free(lm_runtime *rt) {
     lm_strmap_free(rt->seen);
     lm_buf_free(&rt->recbuf);
     lm_buf_free(&rt->obbuf);
+    lm_buf_free(&rt->claimbuf);
     lm_pipe_free(&rt->writes);
     lm_pipe_free(&rt->pipe);
     lm_pipe_free(&rt->index);
@@ -421,6 +422,7 @@ static int redis_setup(lm_runtime *rt, char *err, size_t errsz) {
         fprintf(stderr, "lastmile-%s: out of memory\n", w->name);
         return 1;
     }
+    rt->claims = w->claim_key && !rt->cluster && rt->dedupe == &rt_dedupe_by_id;
     for (int i = 0; w->scripts && w->scripts[i]; i++)
         lm_redis_add_script(rt->redis, w->scripts[i]);
     if (w->fire_timer || w->deliver_timer)

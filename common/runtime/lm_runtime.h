@@ -130,6 +130,11 @@ typedef struct lm_msg {
     int64_t kafka_ts_ms; /* the input's Kafka timestamp, -1 if none */
     int64_t wait_ms;     /* real ms the input waited in Kafka before this
                             batch took it (dead time), >= 0 */
+    /* With lm_worker.claim_key on one Redis: claim_read is 1 and claim is
+     * what the input's claim names (NULL: nobody holds it). 0 and NULL
+     * otherwise (a Redis Cluster: the plan claims, and its reply says). */
+    int claim_read;
+    const char *claim;
 } lm_msg;
 
 /* Reply i: 1 when it is nil or there is none. */
@@ -186,6 +191,12 @@ void lm_out_count(lm_out *o, const char *family, const char *labels,
                   double value);
 /* Observes a business duration (seconds) into a histogram once committed. */
 void lm_out_observe(lm_out *o, const char *family, double seconds);
+/* Takes the input's claim (lm_worker.claim_key; only when m->claim_read):
+ * the claim then names `holder` (copied; < LM_ID_MAX bytes) for ttl_ms,
+ * written in the batch's transaction with the input's other writes and
+ * holding its outbox in place of a done record. A rejection drops it.
+ * 0 / -1. */
+int lm_out_claim(lm_out *o, const char *holder, int64_t ttl_ms);
 
 /* A plan: the reads one message needs. */
 typedef struct lm_plan lm_plan;
@@ -208,6 +219,9 @@ int lm_plan_script(lm_plan *p, const lm_script *s, int nkeys, int argc,
  * the reply's place): the check holds per replica only (docs/DELIVERY.md,
  * "Known limits"). 0 / -1. */
 int lm_plan_watch(lm_plan *p, size_t n, const char *const *keys);
+/* 1 when the runtime reads the input's claim itself (lm_worker.claim_key,
+ * one Redis: handle gets it as lm_msg.claim), so the plan must not. */
+int lm_plan_claim_is_read(const lm_plan *p);
 
 typedef struct lm_runtime lm_runtime;
 /* Timers (lm_timers.h): a timer, and what a sweep fires. */
@@ -323,6 +337,19 @@ typedef struct lm_worker {
     int (*outbox_expand)(void *ctx, const lm_outbox_input *in,
                          const char *topic_suffix, const uint8_t *val,
                          size_t len, lm_buf *out);
+    /* A claim that is the input's done record (LM_DEDUPE_BY_ID, one Redis
+     * only; docs/DELIVERY.md, "A claim that is the done record"): the
+     * key, in the input's hash tag, that the input may take (intake: its
+     * person). Round trip 1 reads and watches every input's claim (in
+     * the batch's MGET: no command per input) and handle gets its holder
+     * (lm_msg.claim); an input that takes it (lm_out_claim) has it
+     * written in the batch's transaction holding its outbox, and gets no
+     * done record. A claim naming the input is then exactly "applied
+     * before": its outbox is restored, as from a done record. Writes
+     * the key into `key` (LM_ID_MAX + LM_TAG_MAX bytes): 0 / -1 (none).
+     * On a Redis Cluster it is not called: the plan claims as it would
+     * without it (lm_plan_claim_is_read is 0). May be NULL. */
+    int (*claim_key)(void *ctx, const lm_ident *ident, char *key, size_t keysz);
     /* Called at start after settings are read; loads config, models.
      * 0 / -1 (the process exits 1 with the error). May be NULL. */
     int (*init)(void *ctx, const lm_settings *s, char *err, size_t errsz);

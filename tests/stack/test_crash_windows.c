@@ -161,8 +161,22 @@ static void crash_once(const char *worker, const char *where) {
     crash_once_as(worker, where, 1);
 }
 
+/* intake dies after its writes. On one Redis an accepted lead's person
+ * claim is its done record (lm_worker.claim_key): claims_as_written_before
+ * checks that the crashed batch wrote Claims holding their outboxes, and
+ * no done record, then writes every other claim back as a version before
+ * wrote it: the plain lead id, and a done record holding the outbox. The
+ * restarted worker recovers the batch, every lead accepted once, from
+ * both. (At 28312b2 no claim held an outbox: "0 claims".) */
+static void claims_as_written_before(void);
+static size_t claims_found, claims_rewritten;
 Test(crash, after_writes_before_produce, .fini = teardown, .timeout = 120) {
-    crash_once("intake", "after-writes");
+    claims_found = claims_rewritten = 0;
+    crash_once_with("intake", "after-writes", 1, claims_as_written_before);
+    printf("claims written by the crashed batch: %zu; %zu written back as "
+           "before (plain, with a done record)\n",
+           claims_found, claims_rewritten);
+    cr_expect_gt(claims_found, 1, "%zu claims held their outbox", claims_found);
 }
 
 /* qualification dies after its writes: the fences it wrote keep their
@@ -196,8 +210,20 @@ Test(crash, followup_after_writes_before_produce, .fini = teardown,
     crash_once("followup", "after-writes");
 }
 
+/* intake dies after producing, before committing; every other claim the
+ * batch took is then made older than the dedupe TTL. Those inputs are
+ * known applied and their outputs taken as delivered, not read back
+ * (seen_long_ago); the others are read back. Every lead is accepted
+ * once either way. */
+static void claims_aged(void);
+static size_t claims_made_old;
 Test(crash, after_produce_before_commit, .fini = teardown, .timeout = 120) {
-    crash_once("intake", "after-produce");
+    claims_made_old = 0;
+    crash_once_with("intake", "after-produce", 1, claims_aged);
+    printf("claims made older than the dedupe TTL: %zu\n", claims_made_old);
+    cr_expect_gt(claims_made_old, 0);
+    cr_expect(fixture_log_has(&fx, "intake", "seen_long_ago", 0),
+              "no input was known applied past the TTL");
 }
 
 /* Overlapped batches (lm_rt_pipeline.c): batches of 40, so batch N+1 is
@@ -518,6 +544,82 @@ static Lastmile__V1__Internal__PartitionFence *fence_get(int partition) {
     cr_assert(r->type == REDIS_REPLY_NIL || pf, "%s does not unpack", key);
     freeReplyObject(r);
     return pf;
+}
+
+/* Sets key to len bytes of val for ttl_ms. */
+static void redis_set_px(const char *key, const void *val, size_t len,
+                         const char *ttl_ms) {
+    const char *argv[] = {"SET", key, val, "PX", ttl_ms};
+    const size_t lens[] = {3, strlen(key), len, 2, strlen(ttl_ms)};
+    redisReply *r = fixture_redis_argv(&fx, 5, argv, lens);
+    cr_assert(r && r->type == REDIS_REPLY_STATUS, "SET %s", key);
+    freeReplyObject(r);
+}
+
+/* Between intake's crash and its restart: the person keys the crashed
+ * batch took are Claims, each naming its lead and event and holding the
+ * outbox, and intake wrote no done record (no person is submitted twice
+ * here). Every other one is written back as before the claims held
+ * outboxes: the lead id alone, and the done record holding the outbox. */
+static void claims_as_written_before(void) {
+    strset keys = {0};
+    cr_assert_geq(fixture_redis_keys(&fx, "lm:{*}:person", &keys), 0);
+    strset done = {0};
+    cr_assert_geq(fixture_redis_keys(&fx, "lm:{*}:done:intake:*", &done), 0);
+    cr_expect_eq(done.n, 0, "%zu done records beside the claims", done.n);
+    strset_free(&done);
+    for (size_t i = 0; i < keys.n; i++) {
+        const char *key = strset_key(&keys, i, NULL);
+        redisReply *r = fixture_redis_cmd(&fx, "GET", key, NULL);
+        cr_assert(r && r->type == REDIS_REPLY_STRING, "GET %s", key);
+        Lastmile__V1__Internal__Claim *c =
+            lastmile__v1__internal__claim__unpack(NULL, r->len,
+                                                  (const uint8_t *)r->str);
+        cr_expect(c && c->holder[0] && c->input_id[0] && c->outbox.len > 0,
+                  "%s holds no Claim with an outbox (%zu bytes)", key, r->len);
+        if (c && c->holder[0] && c->input_id[0] && claims_found++ % 2 == 0) {
+            const char *tag_end = strchr(key, '}');
+            cr_assert(tag_end && strncmp(key, "lm:{", 4) == 0);
+            char done_key[512];
+            snprintf(done_key, sizeof(done_key), "%.*s:done:intake:%s",
+                     (int)(tag_end + 1 - key), key, c->input_id);
+            redis_set_px(key, c->holder, strlen(c->holder), "2592000000");
+            redis_set_px(done_key, c->outbox.data, c->outbox.len, "86400000");
+            claims_rewritten++;
+        }
+        if (c)
+            lastmile__v1__internal__claim__free_unpacked(c, NULL);
+        freeReplyObject(r);
+    }
+    strset_free(&keys);
+}
+
+/* Between intake's crash and its restart: every other Claim is written
+ * again as if taken two days ago, past the default dedupe TTL (a day). */
+static void claims_aged(void) {
+    strset keys = {0};
+    cr_assert_geq(fixture_redis_keys(&fx, "lm:{*}:person", &keys), 0);
+    for (size_t i = 0; i < keys.n; i += 2) {
+        const char *key = strset_key(&keys, i, NULL);
+        redisReply *r = fixture_redis_cmd(&fx, "GET", key, NULL);
+        cr_assert(r && r->type == REDIS_REPLY_STRING, "GET %s", key);
+        Lastmile__V1__Internal__Claim *c =
+            lastmile__v1__internal__claim__unpack(NULL, r->len,
+                                                  (const uint8_t *)r->str);
+        freeReplyObject(r);
+        if (!c)
+            continue;
+        c->claimed_at_ms -= 2 * 86400000LL;
+        size_t len = lastmile__v1__internal__claim__get_packed_size(c);
+        uint8_t *buf = malloc(len + 1);
+        cr_assert(buf);
+        lastmile__v1__internal__claim__pack(c, buf);
+        redis_set_px(key, buf, len, "2592000000");
+        free(buf);
+        lastmile__v1__internal__claim__free_unpacked(c, NULL);
+        claims_made_old++;
+    }
+    strset_free(&keys);
 }
 
 /* Between the crash and the restart: each fence the crashed batch wrote

@@ -221,6 +221,78 @@ Test(worker_intake, a_claim_held_by_no_lead_of_this_person_stays_in_its_slot) {
     }
 }
 
+/* ------------------------------- one Redis: the claim is the done record */
+
+/* On one Redis the runtime reads the person's claim itself (in the batch's
+ * MGET, watched) and hands its holder to handle: the plan reads nothing,
+ * and an accepted lead takes the claim (lm_out_claim) instead of writing
+ * the person key, so the runtime can keep the lead's outbox in it. */
+Test(worker_intake, with_the_claim_read_a_new_person_takes_it) {
+    Lastmile__V1__LeadSubmitted in = lead("ev-20", "ada@example.com");
+    lm_recorder_claim(rec, NULL); /* nobody holds the person */
+    cr_assert_eq(lm_recorder_handle(rec, &lm_intake_worker, &in.base, NOW_MS),
+                 0);
+    cr_expect_eq(lm_recorder_n_planned(rec), 0, "the runtime reads the claim");
+    char person[LM_PERSON_MAX], pkey[LM_KEY_MAX], id[LM_LEAD_ID_MAX];
+    lm_lead_person("ada@example.com", person);
+    lm_lead_person_key(person, pkey);
+    lm_lead_id(person, "ev-20", id);
+    int64_t ttl = 0;
+    cr_assert_not_null(lm_recorder_claimed(rec, &ttl));
+    cr_expect_str_eq(lm_recorder_claimed(rec, NULL), id);
+    cr_expect_eq(ttl, 2592000000LL, "30d, the built-in window");
+    cr_expect_null(lm_recorder_find(rec, "SET", pkey),
+                   "the runtime writes the claim, not handle");
+    cr_assert_eq(lm_recorder_n_emits(rec), 1);
+    cr_expect_str_eq(lm_recorder_emit(rec, 0)->key, id);
+    /* the claim key is the person's, in the input's hash tag */
+    char key[LM_KEY_MAX];
+    cr_assert_eq(lm_intake_worker.claim_key(lm_intake_worker.ctx,
+                                            lm_recorder_ident(rec), key,
+                                            sizeof(key)),
+                 0);
+    cr_expect_str_eq(key, pkey);
+}
+
+Test(worker_intake, with_the_claim_read_the_same_person_is_merged) {
+    char person[LM_PERSON_MAX], first[LM_LEAD_ID_MAX], key[LM_KEY_MAX];
+    lm_lead_person("ada@example.com", person);
+    lm_lead_id(person, "ev-21", first);
+    lm_lead_key(first, key);
+    Lastmile__V1__LeadSubmitted in = lead("ev-22", "ada@example.com");
+    lm_recorder_claim(rec, first);
+    cr_assert_eq(lm_recorder_handle(rec, &lm_intake_worker, &in.base, NOW_MS),
+                 0);
+    cr_expect_null(lm_recorder_claimed(rec, NULL), "a merge takes no claim");
+    cr_expect_eq(lm_recorder_n_emits(rec), 0);
+    cr_expect_not_null(lm_recorder_find(rec, "HINCRBY", key));
+}
+
+Test(worker_intake, with_the_claim_read_a_foreign_holder_is_taken_over) {
+    Lastmile__V1__LeadSubmitted in = lead("ev-23", "ada@example.com");
+    lm_recorder_claim(rec, "ffffffffffffffff-01234567");
+    cr_assert_eq(lm_recorder_handle(rec, &lm_intake_worker, &in.base, NOW_MS),
+                 0);
+    cr_assert_eq(lm_recorder_n_emits(rec), 1);
+    cr_assert_not_null(lm_recorder_claimed(rec, NULL));
+    cr_expect_str_eq(lm_recorder_claimed(rec, NULL),
+                     lm_recorder_emit(rec, 0)->key);
+    char person[LM_PERSON_MAX], pkey[LM_KEY_MAX];
+    lm_lead_person("ada@example.com", person);
+    lm_lead_person_key(person, pkey);
+    cr_expect_null(lm_recorder_find(rec, "SET", pkey));
+}
+
+Test(worker_intake, with_the_claim_read_a_rejected_lead_takes_none) {
+    Lastmile__V1__LeadSubmitted in = lead("ev-24", "ada@example.com");
+    in.submitted_at_ms = NOW_MS + 3LL * 86400000; /* days ahead */
+    lm_recorder_claim(rec, NULL);
+    cr_assert_eq(lm_recorder_handle(rec, &lm_intake_worker, &in.base, NOW_MS),
+                 0);
+    cr_expect_not_null(lm_recorder_rejected(rec));
+    cr_expect_null(lm_recorder_claimed(rec, NULL));
+}
+
 /* ------------------------------------------------ the time zone of a lead */
 
 typedef struct tz_case {

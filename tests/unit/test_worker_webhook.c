@@ -225,8 +225,11 @@ static void s_count(void *impl, const char *f, const char *l, double v, int h) {
     (void)impl, (void)f, (void)l, (void)v, (void)h;
 }
 
-static const lm_out_ops seen_ops = {s_emit, s_write, s_index, s_reject,
-                                    s_count};
+static const lm_out_ops seen_ops = {.emit = s_emit,
+                                    .write = s_write,
+                                    .index = s_index,
+                                    .reject = s_reject,
+                                    .count = s_count};
 
 static void settle(int attempts, long status, int retriable, seen *s) {
     lm_webhook_config cfg = {

@@ -1,10 +1,22 @@
 /* intake.c — validate, normalise, dedupe, accept (see intake.h).
  *
- * Dedupe: plan() claims the person key (SET NX GET): the first
- * submission of a person within the window stores its lead_id there; a
- * later one gets that lead_id back and is merged. A redelivered first
- * submission gets its own lead_id back (it derives from its event_id), so
- * it is accepted again with the same outputs, which the runtime dedupes. */
+ * Dedupe: the first submission of a person within the window claims the
+ * person key, lm:{<person>}:person, for its lead_id; a later one finds
+ * that lead_id there and is merged into it.
+ *
+ * On one Redis the claim is the accepted lead's done record
+ * (lm_worker.claim_key; docs/DELIVERY.md, "A claim that is the done
+ * record"): the runtime reads it in the batch's MGET and watches it, and
+ * handle takes it (lm_out_claim) in the batch's transaction, where it also
+ * holds the LeadAccepted's outbox. A claim naming this event means it was
+ * accepted before: the runtime recovers it and handle never sees it. One
+ * command per accepted lead instead of a SET NX GET and a done record.
+ *
+ * On a Redis Cluster (the claim is not read: lm_plan_claim_is_read 0) the
+ * plan claims the key itself (SET NX GET): nil, this lead holds it now; a
+ * redelivered first submission gets its own lead_id back (it derives from
+ * its event_id) and is accepted again with the same outputs, which the
+ * runtime's done record dedupes. */
 #include "intake.h"
 #include "intake_outbox.h"
 
@@ -66,6 +78,8 @@ static int intake_plan(void *ctx, const ProtobufCMessage *msg,
     const Lastmile__V1__LeadSubmitted *in =
         (const Lastmile__V1__LeadSubmitted *)msg;
     char key[LM_KEY_MAX], lead_id[LM_LEAD_ID_MAX], window[LM_FMT_I64_MAX];
+    if (lm_plan_claim_is_read(p))
+        return 0; /* the runtime reads the claim; handle takes it */
     lm_lead_person_key(ident->tag, key);
     lm_lead_id(ident->tag, in->event_id, lead_id);
     lm_fmt_i64(window, lm_policy_dedupe_window_ms(c->policy));
@@ -74,6 +88,37 @@ static int intake_plan(void *ctx, const ProtobufCMessage *msg,
        lead is the owner now). Repeated, it answers this lead. */
     const char *argv[] = {"SET", key, lead_id, "NX", "GET", "PX", window};
     return lm_plan_cmd(p, 7, argv, NULL);
+}
+
+/* The lead that holds the person: as the runtime read the claim (one
+ * Redis), or as the plan's SET NX GET answered (a cluster); my_id when
+ * nobody held it. NULL on an error reply. */
+static const char *claim_holder(const lm_msg *m, const char *my_id) {
+    if (m->claim_read)
+        return m->claim ? m->claim : my_id;
+    if (m->reads.n == 0)
+        return NULL;
+    return lm_read_is_nil(&m->reads, 0) ? my_id
+                                        : lm_read_str(&m->reads, 0, NULL);
+}
+
+/* The person key set to name lead_id for the window, as a plain write
+ * (a cluster, where the plan claimed it). */
+static void claim_write(const intake_ctx *c, lm_out *out, const char *pkey,
+                        const char *lead_id) {
+    char window[LM_FMT_I64_MAX];
+    lm_fmt_i64(window, lm_policy_dedupe_window_ms(c->policy));
+    lm_out_write_strs(out, "SET", pkey, lead_id, "PX", window, NULL);
+}
+
+/* The claim's key: the person (lm_worker.claim_key). */
+static int intake_claim_key(void *ctx, const lm_ident *ident, char *key,
+                            size_t keysz) {
+    (void)ctx;
+    if (keysz < LM_KEY_MAX || !ident->tag[0])
+        return -1;
+    lm_lead_person_key(ident->tag, key);
+    return 0;
 }
 
 static int intake_handle(void *ctx, const lm_msg *m, lm_out *out) {
@@ -90,10 +135,7 @@ static int intake_handle(void *ctx, const lm_msg *m, lm_out *out) {
     }
     char my_id[LM_LEAD_ID_MAX], key[LM_KEY_MAX], num[LM_FMT_I64_MAX];
     lm_lead_id(np->person, in->event_id, my_id);
-    if (m->reads.n == 0)
-        return -1;
-    const char *owner_id =
-        lm_read_is_nil(&m->reads, 0) ? my_id : lm_read_str(&m->reads, 0, NULL);
+    const char *owner_id = claim_holder(m, my_id);
     if (!owner_id)
         return -1; /* an error reply: "could not handle", dead-lettered */
     char owner_tag[LM_PERSON_MAX];
@@ -103,10 +145,10 @@ static int intake_handle(void *ctx, const lm_msg *m, lm_out *out) {
         /* the person key names no lead of this person (edited by hand, a
            value of another format): merging into it would write outside
            this message's hash tag, so this lead takes the person over */
-        char pkey[LM_KEY_MAX], window[LM_FMT_I64_MAX];
+        char pkey[LM_KEY_MAX];
         lm_lead_person_key(np->person, pkey);
-        lm_fmt_i64(window, lm_policy_dedupe_window_ms(c->policy));
-        lm_out_write_strs(out, "SET", pkey, my_id, "PX", window, NULL);
+        if (!m->claim_read) /* read, the claim is taken below */
+            claim_write(c, out, pkey, my_id);
         lm_log(LM_LOG_WARN, "person_key_replaced",
                "%s named no lead of this person; lead %s takes it over", pkey,
                my_id);
@@ -123,6 +165,9 @@ static int intake_handle(void *ctx, const lm_msg *m, lm_out *out) {
         return 0;
     }
 
+    if (m->claim_read &&
+        lm_out_claim(out, my_id, lm_policy_dedupe_window_ms(c->policy)) != 0)
+        return -1;
     Lastmile__V1__LeadAccepted acc;
     intake_accepted(in, np, my_id, m->now_ms, &acc);
     char id[LM_ID_MAX];
@@ -155,6 +200,8 @@ const lm_worker lm_intake_worker = {
     .handle = intake_handle,
     .outbox_compact = intake_outbox_compact, /* rebuilt from the input */
     .outbox_expand = intake_outbox_expand,
+    .claim_key = intake_claim_key,       /* on one Redis: the claim is the done
+                                            record */
     .init = intake_init,
     .fini = intake_fini,
 };
