@@ -96,6 +96,9 @@ typedef struct rt_rec { /* one output */
     int compact;
     size_t cval_off, cval_len;
     uint64_t full_hash;
+    /* 1: compacted, and its key and id are the input's names for it
+       (lm_worker.outbox_names): the outbox keeps neither */
+    int named;
 } rt_rec;
 
 typedef struct rt_count { /* a business metric applied after commit */

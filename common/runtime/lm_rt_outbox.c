@@ -20,7 +20,11 @@
  * redelivered input and keeps it only when the hash matches: otherwise
  * (the input is not the one that wrote it: a repeat of an event id with
  * other bytes) the output is logged (outbox_not_rebuilt), counted, and
- * never produced — a missing output rather than a wrong one.
+ * never produced — a missing output rather than a wrong one. A worker
+ * that also declares outbox_names says which key and id the input gives
+ * an output; a compacted record with those keeps neither
+ * (OutboxRecord.named), gets them back from the redelivered input, and its
+ * hash covers them with the value.
  *
  * Ownership: packed outboxes point into rt->recbuf (no copy); a restored
  * outbox is copied into new records. Runs on the worker's thread; the
@@ -47,11 +51,36 @@ static uint64_t value_hash(const void *val, size_t len) {
     return h ? h : 1;
 }
 
+/* The hash of a named record (OutboxRecord.named): its value's, with the
+ * key and id the input names it by. */
+static uint64_t named_hash(uint64_t value_h, const char *key, const char *id) {
+    uint64_t h = lm_hash64(key, strlen(key), value_h);
+    h = lm_hash64(id, strlen(id) + 1,
+                  h); /* with its NUL: "a"+"bc" ≠ "ab"+"c" */
+    return h ? h : 1;
+}
+
 static void outbox_input(const rt_item *it, lm_outbox_input *in) {
     in->event = it->event;
     in->ident = &it->ident;
     in->raw = it->rkm ? it->rkm->payload : NULL;
     in->raw_len = it->rkm ? it->rkm->len : 0;
+}
+
+/* Marks compacted record r named when the input names it by its very key
+ * and id (lm_worker.outbox_names), folding them into its hash. */
+static void rec_name(lm_runtime *rt, const lm_outbox_input *in,
+                     const char *suffix, rt_rec *r) {
+    char key[LM_ID_MAX], id[LM_ID_MAX];
+    const char *rkey = rt->recbuf.data + r->key_off;
+    const char *rid = rt->recbuf.data + r->id_off;
+    if (!rt->w->outbox_names ||
+        rt->w->outbox_names(rt->w->ctx, in, suffix, key, id) != 0 ||
+        strlen(key) != r->key_len || memcmp(key, rkey, r->key_len) != 0 ||
+        strlen(id) != r->id_len || memcmp(id, rid, r->id_len) != 0)
+        return;
+    r->full_hash = named_hash(r->full_hash, key, id);
+    r->named = 1;
 }
 
 /* Compacts record r of item it when the worker's hooks can and expanding
@@ -94,6 +123,7 @@ static int rec_compact(lm_runtime *rt, const rt_item *it, rt_rec *r) {
     r->cval_len = cb->len;
     r->full_hash = value_hash(rt->recbuf.data + r->val_off, r->val_len);
     r->compact = 1;
+    rec_name(rt, &in, suffix, r);
     return 0;
 }
 
@@ -116,12 +146,17 @@ void rt_record_fill(const lm_runtime *rt, const rt_rec *r,
     dst->key.len = r->key_len;
     dst->value.data = (uint8_t *)rt->recbuf.data + r->val_off;
     dst->value.len = r->val_len;
+    dst->id = rt->recbuf.data + r->id_off; /* NUL-terminated */
     if (r->compact == 1) {
         dst->value.data = (uint8_t *)rt->recbuf.data + r->cval_off;
         dst->value.len = r->cval_len;
         dst->compacted = r->full_hash;
     }
-    dst->id = rt->recbuf.data + r->id_off; /* NUL-terminated */
+    if (r->compact == 1 && r->named) { /* the input names it again */
+        dst->named = 1;
+        dst->key.len = 0;
+        dst->id = (char *)"";
+    }
 }
 
 int rt_pb_pack_append(const ProtobufCMessage *msg, lm_buf *out) {
@@ -170,11 +205,28 @@ int rt_outbox_pack(lm_runtime *rt, const rt_item *it, lm_buf *out,
     return rc;
 }
 
+/* The hash a restored record must match: its value's, and for a named
+ * one the names the redelivered input gives (into key and id); 0 when
+ * the input names none. */
+static uint64_t restored_hash(lm_runtime *rt, const lm_outbox_input *in, int t,
+                              const Lastmile__V1__Internal__OutboxRecord *r,
+                              char *key, char *id) {
+    uint64_t h = value_hash(rt->obbuf.data, rt->obbuf.len);
+    if (!r->named)
+        return h;
+    if (!rt->w->outbox_names ||
+        rt->w->outbox_names(rt->w->ctx, in, rt->topics[t].suffix, key, id) != 0)
+        return 0;
+    return named_hash(h, key, id);
+}
+
 /* Record r's value rebuilt from its compacted form and the redelivered
- * input, into rt->obbuf (scratch): 0; or 1 when it cannot be (logged,
- * counted: the output is not produced; an expand out of memory is one). */
+ * input, into rt->obbuf (scratch), and for a named record its key and id
+ * (into key and id): 0; or 1 when it cannot be (logged, counted: the
+ * output is not produced; an expand out of memory is one). */
 static int rec_expand(lm_runtime *rt, const rt_item *it, int t,
-                      const Lastmile__V1__Internal__OutboxRecord *r) {
+                      const Lastmile__V1__Internal__OutboxRecord *r, char *key,
+                      char *id) {
     const lm_worker *w = rt->w;
     lm_outbox_input in;
     outbox_input(it, &in);
@@ -186,8 +238,7 @@ static int rec_expand(lm_runtime *rt, const rt_item *it, int t,
         why = "the redelivered input does not rebuild it";
         int rc = w->outbox_expand(w->ctx, &in, rt->topics[t].suffix,
                                   r->value.data, r->value.len, &rt->obbuf);
-        if (rc == 0 &&
-            value_hash(rt->obbuf.data, rt->obbuf.len) == r->compacted)
+        if (rc == 0 && restored_hash(rt, &in, t, r, key, id) == r->compacted)
             return 0;
         if (rc == 0)
             why = "the output rebuilt from the redelivered input is not the "
@@ -197,7 +248,8 @@ static int rec_expand(lm_runtime *rt, const rt_item *it, int t,
            "%s: an output of its outbox (%s [%d], id %s) cannot be rebuilt: "
            "%s; it is not produced again (a missing output rather than a "
            "wrong one)",
-           it->ident.id, r->topic, (int)r->partition, r->id, why);
+           it->ident.id, r->topic, (int)r->partition,
+           r->named ? "named by its input" : r->id, why);
     lm_runtime_count(rt, "lastmile_outbox_not_rebuilt_total", NULL, 1);
     return 1;
 }
@@ -224,15 +276,23 @@ int rt_records_restore(lm_runtime *rt, rt_item *it,
                    r->topic, (int)r->partition);
             continue;
         }
+        const uint8_t *key = r->key.data;
+        size_t key_len = r->key.len;
+        const char *id = r->id;
+        char named_key[LM_ID_MAX], named_id[LM_ID_MAX];
         if (r->compacted) {
-            if (rec_expand(rt, it, t, r) != 0)
+            if (rec_expand(rt, it, t, r, named_key, named_id) != 0)
                 continue;
             val = (const uint8_t *)rt->obbuf.data;
             val_len = rt->obbuf.len;
+            if (r->named) {
+                key = (const uint8_t *)named_key;
+                key_len = strlen(named_key);
+                id = named_id;
+            }
         }
-        if (rt_rec_add(rt, (int)(it - rt->items), t, r->key.data, r->key.len,
-                       val, val_len, r->id, strlen(r->id), r->partition,
-                       r->scan_from) != 0) {
+        if (rt_rec_add(rt, (int)(it - rt->items), t, key, key_len, val, val_len,
+                       id, strlen(id), r->partition, r->scan_from) != 0) {
             rc = -1;
             break;
         }

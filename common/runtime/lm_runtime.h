@@ -337,6 +337,14 @@ typedef struct lm_worker {
     int (*outbox_expand)(void *ctx, const lm_outbox_input *in,
                          const char *topic_suffix, const uint8_t *val,
                          size_t len, lm_buf *out);
+    /* With the outbox hooks: the key and id the input gives its output on
+     * topic_suffix (NUL-terminated into key and id, LM_ID_MAX bytes each):
+     * 0; -1 when it names none. A compacted output whose key and id are
+     * these is kept without them (OutboxRecord.named) and a restore takes
+     * them from the redelivered input; the kept hash covers value, key and
+     * id, so other names are never produced. Pure. May be NULL. */
+    int (*outbox_names)(void *ctx, const lm_outbox_input *in,
+                        const char *topic_suffix, char *key, char *id);
     /* A claim that is the input's done record (LM_DEDUPE_BY_ID, one Redis
      * only; docs/DELIVERY.md, "A claim that is the done record"): the
      * key, in the input's hash tag, that the input may take (intake: its

@@ -318,6 +318,21 @@ Test(intake_outbox, a_lead_accepted_is_kept_as_its_time_and_rebuilt) {
     free(raw);
 }
 
+Test(intake_outbox, a_lead_accepted_is_named_by_its_input) {
+    Lastmile__V1__LeadSubmitted in = submitted("Ada Byron");
+    lm_ident_room room;
+    size_t len;
+    uint8_t *out = intake_output(&in, &room, &len);
+    lm_outbox_input oi = input_of(&in.base, &room.ident, NULL, 0);
+    char key[LM_ID_MAX], id[LM_ID_MAX];
+    cr_assert_eq(intake_outbox_names(NULL, &oi, "qualification", key, id), 0);
+    const lm_recorded_emit *e = lm_recorder_emit(rec, 0);
+    cr_expect_str_eq(key, e->key, "the lead id");
+    cr_expect_str_eq(id, e->id);
+    cr_expect_eq(intake_outbox_names(NULL, &oi, "dlq", key, id), -1);
+    free(out);
+}
+
 Test(intake_outbox, a_repeat_with_other_bytes_rebuilds_another_output) {
     Lastmile__V1__LeadSubmitted in = submitted("Ada Byron");
     Lastmile__V1__LeadSubmitted again = submitted("Ada Lovelace");
@@ -502,6 +517,104 @@ Test(rt_outbox, a_compacted_outbox_without_expand_is_not_produced) {
     cr_assert_eq(rt_outbox_restore(&rt, &items[0], ob.data, ob.len), 0);
     cr_expect_eq(items[0].rec_n, 0, "not a decision without its lead");
     cr_expect_eq(not_rebuilt(), 1);
+    lm_buf_free(&ob);
+    free(raw);
+    free(ev);
+}
+
+/* ------------------------------ names the input gives (outbox_names) */
+
+/* What test_names gives: item_with_decision's names, or others. */
+static const char *names_key = "p1", *names_id = "p1:decision";
+
+static int test_names(void *ctx, const lm_outbox_input *in,
+                      const char *topic_suffix, char *key, char *id) {
+    (void)ctx;
+    (void)in;
+    if (strcmp(topic_suffix, "followup") != 0)
+        return -1;
+    snprintf(key, LM_ID_MAX, "%s", names_key);
+    snprintf(id, LM_ID_MAX, "%s", names_id);
+    return 0;
+}
+
+/* The packed outbox's only record (the caller frees the Outbox). */
+static Lastmile__V1__Internal__Outbox *packed_outbox(lm_buf *ob) {
+    cr_assert_eq(rt_outbox_pack(&rt, &items[0], ob, NOW_MS), 0);
+    Lastmile__V1__Internal__Outbox *o = lastmile__v1__internal__outbox__unpack(
+        NULL, ob->len, (const uint8_t *)ob->data);
+    cr_assert(o && o->n_records == 1);
+    return o;
+}
+
+Test(rt_outbox, an_output_the_input_names_is_kept_without_key_and_id) {
+    worker.outbox_names = test_names;
+    names_key = "p1";
+    names_id = "p1:decision";
+    Lastmile__V1__LeadAccepted l = accepted("Ada Byron");
+    size_t raw_len, ev_len;
+    uint8_t *raw;
+    uint8_t *ev = decision_event(&l, &ev_len);
+    item_with_decision(&l, &raw, &raw_len, ev, ev_len);
+    lm_buf ob = {0};
+    Lastmile__V1__Internal__Outbox *o = packed_outbox(&ob);
+    cr_expect(o->records[0]->named);
+    cr_expect_eq(o->records[0]->key.len, 0, "no key kept");
+    cr_expect_str_empty(o->records[0]->id, "no id kept");
+    lastmile__v1__internal__outbox__free_unpacked(o, NULL);
+
+    pack_and_restore(&ob);
+    cr_assert_eq(items[0].rec_n, 1, "the output is restored");
+    const rt_rec *r = &rt.recs[items[0].rec_first];
+    cr_expect_eq(r->key_len, 2);
+    cr_expect(memcmp(rt.recbuf.data + r->key_off, "p1", 2) == 0);
+    cr_expect_str_eq(rt.recbuf.data + r->id_off, "p1:decision");
+    cr_assert_eq(r->val_len, ev_len);
+    cr_expect(memcmp(rt.recbuf.data + r->val_off, ev, ev_len) == 0);
+    cr_expect_eq(not_rebuilt(), 0);
+    lm_buf_free(&ob);
+    free(raw);
+    free(ev);
+}
+
+Test(rt_outbox, other_names_from_the_input_are_not_produced) {
+    worker.outbox_names = test_names;
+    names_key = "p1";
+    names_id = "p1:decision";
+    Lastmile__V1__LeadAccepted l = accepted("Ada Byron");
+    size_t raw_len, ev_len;
+    uint8_t *raw;
+    uint8_t *ev = decision_event(&l, &ev_len);
+    item_with_decision(&l, &raw, &raw_len, ev, ev_len);
+    lm_buf ob = {0};
+    cr_assert_eq(rt_outbox_pack(&rt, &items[0], &ob, NOW_MS), 0);
+    names_id = "p1:another"; /* the redelivered input names it otherwise */
+    rt.n_recs = 0;
+    lm_buf_reset(&rt.recbuf);
+    cr_assert_eq(rt_outbox_restore(&rt, &items[0], ob.data, ob.len), 0);
+    cr_expect_eq(items[0].rec_n, 0, "no output under another id");
+    cr_expect_eq(not_rebuilt(), 1, "counted");
+    lm_buf_free(&ob);
+    free(raw);
+    free(ev);
+}
+
+Test(rt_outbox, an_output_named_otherwise_keeps_its_key_and_id) {
+    worker.outbox_names = test_names;
+    names_key = "p2"; /* the input would name it otherwise: kept */
+    names_id = "p1:decision";
+    Lastmile__V1__LeadAccepted l = accepted("Ada Byron");
+    size_t raw_len, ev_len;
+    uint8_t *raw;
+    uint8_t *ev = decision_event(&l, &ev_len);
+    item_with_decision(&l, &raw, &raw_len, ev, ev_len);
+    lm_buf ob = {0};
+    Lastmile__V1__Internal__Outbox *o = packed_outbox(&ob);
+    cr_expect_not(o->records[0]->named);
+    cr_expect_eq(o->records[0]->key.len, 2);
+    cr_expect_str_eq(o->records[0]->id, "p1:decision");
+    cr_expect_neq(o->records[0]->compacted, 0, "still compacted");
+    lastmile__v1__internal__outbox__free_unpacked(o, NULL);
     lm_buf_free(&ob);
     free(raw);
     free(ev);

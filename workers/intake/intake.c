@@ -170,9 +170,9 @@ static int intake_handle(void *ctx, const lm_msg *m, lm_out *out) {
         return -1;
     Lastmile__V1__LeadAccepted acc;
     intake_accepted(in, np, my_id, m->now_ms, &acc);
-    char id[LM_ID_MAX];
-    lm_fmt_cat(id, sizeof(id), my_id, ":accepted", NULL);
-    if (lm_out_emit(out, LM_TOPIC_QUALIFICATION, my_id, id, &acc.base) != 0)
+    char out_key[LM_ID_MAX], id[LM_ID_MAX];
+    intake_accepted_names(my_id, out_key, id);
+    if (lm_out_emit(out, LM_TOPIC_QUALIFICATION, out_key, id, &acc.base) != 0)
         return -1;
 
     char sub[LM_FMT_I64_MAX];
@@ -200,6 +200,7 @@ const lm_worker lm_intake_worker = {
     .handle = intake_handle,
     .outbox_compact = intake_outbox_compact, /* rebuilt from the input */
     .outbox_expand = intake_outbox_expand,
+    .outbox_names = intake_outbox_names, /* the lead id, rebuilt too */
     .claim_key = intake_claim_key,       /* on one Redis: the claim is the done
                                             record */
     .init = intake_init,

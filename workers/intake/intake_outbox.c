@@ -2,10 +2,12 @@
  * a restore; its outbox form (see intake_outbox.h).
  *
  * The compacted form is a packed LeadAccepted holding accepted_at_ms
- * (field 14) alone: the only field no input gives back. Pure, any
- * thread. */
+ * (field 14) alone: the only field no input gives back. Its key and id
+ * (the lead id and "<lead id>:accepted") follow from the input too
+ * (intake_outbox_names). Pure, any thread. */
 #include "intake_outbox.h"
 
+#include "lm_fmt.h"
 #include "lm_kafka.h"
 #include "lm_lead.h"
 #include "lm_pbwire.h"
@@ -78,5 +80,26 @@ int intake_outbox_expand(void *ctx, const lm_outbox_input *in,
         return -1;
     out->len +=
         protobuf_c_message_pack(&acc.base, (uint8_t *)out->data + out->len);
+    return 0;
+}
+
+void intake_accepted_names(const char *lead_id, char *key, char *id) {
+    lm_fmt_cat(key, LM_ID_MAX, lead_id, NULL);
+    lm_fmt_cat(id, LM_ID_MAX, lead_id, ":accepted", NULL);
+}
+
+int intake_outbox_names(void *ctx, const lm_outbox_input *in,
+                        const char *topic_suffix, char *key, char *id) {
+    (void)ctx;
+    if (strcmp(topic_suffix, LM_TOPIC_QUALIFICATION) != 0 || !in->event ||
+        !in->ident ||
+        in->event->descriptor != &lastmile__v1__lead_submitted__descriptor)
+        return -1;
+    const Lastmile__V1__LeadSubmitted *sub =
+        (const Lastmile__V1__LeadSubmitted *)in->event;
+    const lm_intake_norm *np = (const lm_intake_norm *)in->ident->scratch;
+    char lead_id[LM_LEAD_ID_MAX];
+    lm_lead_id(np->person, sub->event_id, lead_id);
+    intake_accepted_names(lead_id, key, id);
     return 0;
 }

@@ -27,6 +27,14 @@ void intake_accepted(const Lastmile__V1__LeadSubmitted *in,
                      const lm_intake_norm *np, const char *lead_id,
                      int64_t accepted_at_ms, Lastmile__V1__LeadAccepted *acc);
 
+/* The LeadAccepted's key and id for lead `lead_id` (the lead id, and
+ * "<lead id>:accepted"), into key and id of LM_ID_MAX bytes. */
+void intake_accepted_names(const char *lead_id, char *key, char *id);
+
+/* lm_worker.outbox_names: the key and id of the input's LeadAccepted. */
+int intake_outbox_names(void *ctx, const lm_outbox_input *in,
+                        const char *topic_suffix, char *key, char *id);
+
 int intake_outbox_compact(void *ctx, const lm_outbox_input *in,
                           const char *topic_suffix, const uint8_t *val,
                           size_t len, lm_buf *out);
