@@ -5,8 +5,10 @@
     scripts/aof-outboxes.py DIR/redis/appendonlydir/*.incr.aof
 
 Reads the SETs of qualification's and followup's partition fences
-(lastmile.v1.internal.PartitionFence) and of intake's done records (an
-Outbox), walks their protobuf by hand (no protobuf module needed) and prints
+(lastmile.v1.internal.PartitionFence), of intake's done records (an
+Outbox) and of intake's person claims (on one Redis a Claim holding the
+accepted lead's Outbox: docs/DELIVERY.md, "A claim that is the done
+record"; a plain lead id before), walks their protobuf by hand (no protobuf module needed) and prints
 the average size of an outbox record, of a QualificationDecision in it, and
 of the decision's `lead` (field 11) and `reasons` (field 5), and of intake's
 LeadAccepted, and how many records are kept compacted (OutboxRecord.compacted:
@@ -94,7 +96,7 @@ def fence_inputs(value, t):
 def main(paths):
     data = b"".join(open(p, "rb").read() for p in paths)
     t = dict.fromkeys(("rec", "n", "dec", "nd", "lead", "reasons", "frec", "fn", "done", "drec", "dval", "dn", "qc", "dc",
-                       "plain", "zipped", "unzipped"), 0)
+                       "plain", "zipped", "unzipped", "cn", "claim", "cob", "crec", "cplain", "cnamed"), 0)
     for args, size in _ab.commands(data):
         if args[0].upper() != b"SET" or len(args) < 3:
             continue
@@ -123,6 +125,23 @@ def main(paths):
                         for n5, _, sz5 in fields(dec):
                             t["lead"] += sz5 if n5 == 11 else 0
                             t["reasons"] += sz5 if n5 == 5 else 0
+        elif key.endswith(b"}:person"):
+            parts = {}
+            if args[2][:1] == b"\n":  # a Claim: holder, input_id, outbox
+                try:
+                    parts = {n: v for n, v, _ in fields(args[2])}
+                except (ValueError, IndexError):
+                    parts = {}
+            if not (parts.get(1) and parts.get(2)):
+                t["cplain"] += 1
+                continue
+            t["cn"] += 1
+            t["claim"] += size
+            t["cob"] += len(parts.get(3, b""))
+            for num, rec, rsz in fields(parts.get(3, b"")):
+                if num == 1:  # Outbox.records
+                    t["crec"] += rsz
+                    t["cnamed"] += any(n == 8 for n, _, _ in fields(rec))
         elif b":done:intake:" in key:
             t["done"] += size
             t["dn"] += 1
@@ -142,6 +161,9 @@ def main(paths):
     print("intake's done records: %d, %.0f B each in the AOF, outbox record %.0f B, LeadAccepted %.0f B; "
           "%d compacted" % (t["dn"], div(t["done"], t["dn"]), div(t["drec"], t["dn"]), div(t["dval"], t["dn"]),
                             t["dc"]))
+    print("intake's claims: %d holding an outbox, %.0f B each in the AOF, outbox %.0f B, record %.0f B, "
+          "%d named by their input; %d plain" % (t["cn"], div(t["claim"], t["cn"]), div(t["cob"], t["cn"]),
+                                                 div(t["crec"], t["cn"]), t["cnamed"], t["cplain"]))
     return 0
 
 

@@ -127,12 +127,18 @@ key = b"lm:{fence}:qualification:lastmile.qualification:0"
 with open(sys.argv[1], "wb") as f:
     f.write(resp(b"SET", key, fence))
     f.write(resp(b"SET", b"lm:{0123456789abcdef}:done:intake:e1", done, b"PXAT", b"1"))
+    # a claim holding its outbox (a named record: field 8), and one plain
+    named = ld(1, b"lastmile.qualification") + ld(5, b"a" * 7) + bytes([8 << 3, 1])
+    claim = ld(1, b"0123456789abcdef-01234567") + ld(2, b"e2") + ld(3, ld(1, named))
+    f.write(resp(b"SET", b"lm:{0123456789abcdef}:person", claim, b"PX", b"1"))
+    f.write(resp(b"SET", b"lm:{fedcba9876543210}:person", b"fedcba9876543210-01234567"))
 with open(sys.argv[2], "wb") as f:
     f.write(resp(b"SET", key, ld(7, zipped)))
 EOP
 if python3 "$src/scripts/aof-outboxes.py" "$work/o.aof" >"$work/o.txt" 2>&1 &&
   grep -q "2 outbox records, .*; 1 decisions, 34 B each, of which lead 22 B" "$work/o.txt" &&
-  grep -q "intake's done records: 1, .* LeadAccepted 30 B" "$work/o.txt"; then
+  grep -q "intake's done records: 1, .* LeadAccepted 30 B" "$work/o.txt" &&
+  grep -q "intake's claims: 1 holding an outbox, .* outbox 37 B, record 37 B, 1 named by their input; 1 plain" "$work/o.txt"; then
   ok "aof-outboxes.py: a decision's lead and intake's LeadAccepted weighed"
 else
   bad "aof-outboxes.py: a decision's lead and intake's LeadAccepted weighed"
