@@ -309,6 +309,7 @@ void rt_attempt_reset(lm_runtime *rt) {
     rt->n_recs = 0;
     rt->n_counts = 0;
     lm_buf_reset(&rt->recbuf);
+    lm_buf_reset(&rt->claims_read);
     lm_pipe_reset(&rt->writes);
     lm_pipe_reset(&rt->index);
     for (size_t i = 0; i < rt->n_items; i++)
@@ -394,7 +395,7 @@ static int64_t item_handle(lm_runtime *rt, rt_item *it, int first_attempt,
         .now_ms = now_ms,
         .kafka_ts_ms = rd_kafka_message_timestamp(it->rkm, NULL),
         .claim_read = rt->claims,
-        .claim = it->has_claim ? it->claim : NULL,
+        .claim = it->has_claim ? rt->claims_read.data + it->claim_off : NULL,
     };
     msg.wait_ms = msg.kafka_ts_ms > 0 && real_ms > msg.kafka_ts_ms
                       ? real_ms - msg.kafka_ts_ms
@@ -512,6 +513,7 @@ void rt_batch_drop(lm_runtime *rt) {
     rt->n_counts = 0;
     rt->n_later = 0;
     lm_buf_reset(&rt->recbuf);
+    lm_buf_reset(&rt->claims_read);
     lm_pipe_reset(&rt->writes);
     lm_pipe_reset(&rt->index);
 }

@@ -142,17 +142,23 @@ static int claim_applied_before(lm_runtime *rt, rt_item *it,
             ? lastmile__v1__internal__claim__unpack(NULL, len,
                                                     (const uint8_t *)v)
             : NULL;
+    int plain = !c || !c->holder[0] || !c->input_id[0]; /* as before */
+    const char *holder = plain ? v : c->holder;
+    size_t n = plain ? strnlen(v, len) : strlen(c->holder);
+    long off = lm_buf_append(&rt->claims_read, holder, n);
+    if (off < 0 || lm_buf_append(&rt->claims_read, "", 1) < 0) {
+        if (c)
+            lastmile__v1__internal__claim__free_unpacked(c, NULL);
+        return -1;
+    }
+    it->claim_off = (size_t)off;
     it->has_claim = 1;
-    if (!c || !c->holder[0] || !c->input_id[0]) { /* a plain holder */
-        size_t n = len < sizeof(it->claim) - 1 ? len : sizeof(it->claim) - 1;
-        memcpy(it->claim, v, n);
-        it->claim[n] = '\0';
+    int rc = 0;
+    if (plain) {
         if (c)
             lastmile__v1__internal__claim__free_unpacked(c, NULL);
         return 0;
     }
-    lm_fmt_cat(it->claim, sizeof(it->claim), c->holder, NULL);
-    int rc = 0;
     if (strcmp(c->input_id, it->ident.id) == 0) {
         int64_t age_ms = lm_clock_real_ms() - c->claimed_at_ms;
         if (age_ms > rt->s.dedupe_ttl_s * 1000) {
@@ -194,7 +200,7 @@ static int claim_pipe(lm_runtime *rt, const rt_item *it, lm_pipe *p) {
         rt_outbox_pack(rt, it, &rt->obbuf, 0) != 0)
         return -1;
     Lastmile__V1__Internal__Claim c = LASTMILE__V1__INTERNAL__CLAIM__INIT;
-    c.holder = (char *)it->claim_holder; /* protobuf-c: pack only reads */
+    c.holder = rt->recbuf.data + it->holder_off; /* pack only reads */
     c.input_id = (char *)it->ident.id;
     c.outbox.data = (uint8_t *)rt->obbuf.data;
     c.outbox.len = rt->obbuf.len;

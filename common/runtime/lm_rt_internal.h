@@ -143,9 +143,12 @@ typedef struct rt_item {
     /* With rt->claims (lm_rt_by_id.c): what the input's claim named in
        round trip 1 (has_claim 0: nobody), and the claim handle took
        (claim_taken: its holder, for claim_ttl_ms), written in place of a
-       done record */
+       done record. The strings are NUL-terminated at these offsets (not
+       in the item: a batch holds a thousand items): the claim read in
+       rt->claims_read, which handle's calls never grow (lm_msg.claim
+       points into it), the holder taken in rt->recbuf */
     int has_claim, claim_taken;
-    char claim[LM_ID_MAX], claim_holder[LM_ID_MAX];
+    size_t claim_off, holder_off;
     int64_t claim_ttl_ms;
     char reason[LM_REASON_MAX];
 } rt_item;
@@ -274,6 +277,7 @@ struct lm_runtime {
     lm_pipe index;       /* every item's index commands (lm_out_index) */
     lm_buf obbuf;        /* one item's packed outbox, reused */
     lm_buf claimbuf;     /* one item's packed Claim, reused (claims) */
+    lm_buf claims_read;  /* the claims round trip 1 read (rt_item) */
     lm_strmap *seen;     /* in-batch ids and hash tags (mark_*), cleared */
     lm_arena inputs;     /* the items' events; parked with them, reset by
                             rt_batch_drop */

@@ -79,8 +79,10 @@ static int rt_out_claim(void *impl, const char *holder, int64_t ttl_ms) {
     rt_out *o = impl;
     if (!o->rt->claims)
         return -1;
-    lm_fmt_cat(o->item->claim_holder, sizeof(o->item->claim_holder), holder,
-               NULL);
+    long off = lm_buf_append(&o->rt->recbuf, holder, strlen(holder) + 1);
+    if (off < 0)
+        return -1;
+    o->item->holder_off = (size_t)off;
     o->item->claim_ttl_ms = ttl_ms;
     o->item->claim_taken = 1;
     return 0;

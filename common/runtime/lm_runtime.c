@@ -371,6 +371,7 @@ static void runtime_free(lm_runtime *rt) {
     lm_buf_free(&rt->recbuf);
     lm_buf_free(&rt->obbuf);
     lm_buf_free(&rt->claimbuf);
+    lm_buf_free(&rt->claims_read);
     lm_pipe_free(&rt->writes);
     lm_pipe_free(&rt->pipe);
     lm_pipe_free(&rt->index);
