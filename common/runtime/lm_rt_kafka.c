@@ -124,12 +124,38 @@ static void brokers_ready(lm_runtime *rt, json_t *root) {
         atomic_store(&rt->ready_broker, up);
 }
 
+/* With claims (lm_worker.claim_key): the input topic's partition count
+ * when `parts` is every one of them, else 0 (also when the metadata
+ * cannot say: then each claim is watched, which is always safe). */
+static int32_t every_partition(lm_runtime *rt,
+                               const rd_kafka_topic_partition_list_t *parts) {
+    const struct rd_kafka_metadata *md = NULL;
+    int32_t n = 0;
+    if (!rt->w->claim_key || !rt->producer)
+        return 0;
+    rd_kafka_topic_t *in =
+        rd_kafka_topic_new(rt->producer, rt->input_topic, NULL);
+    if (in &&
+        rd_kafka_metadata(rt->producer, 0, in, &md, 2000) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR &&
+        md->topic_cnt == 1 && !md->topics[0].err &&
+        md->topics[0].partition_cnt == parts->cnt &&
+        parts->cnt <= RT_PARTITIONS_MAX)
+        n = parts->cnt;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (in)
+        rd_kafka_topic_destroy(in);
+    return n;
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
     lm_runtime *rt = opaque;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         rd_kafka_assign(rk, parts);
         atomic_store(&rt->assigned, parts->cnt);
+        rt->every_partition = every_partition(rt, parts);
         memset(rt->log_known, 0, sizeof(rt->log_known));
         lm_log(LM_LOG_INFO, "assigned", "%d partition(s) of %s assigned",
                parts->cnt, rt->input_topic);
@@ -142,6 +168,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rt->revoking = 0;
         rd_kafka_assign(rk, NULL);
         atomic_store(&rt->assigned, 0);
+        rt->every_partition = 0;
         memset(rt->log_known, 0, sizeof(rt->log_known));
         lag_forget(rt, parts);
         lm_log(LM_LOG_INFO, "revoked", "partitions of %s revoked",

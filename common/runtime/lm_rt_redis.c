@@ -169,13 +169,34 @@ static int pipe_plans(lm_runtime *rt, int64_t now_ms) {
     return 0;
 }
 
+/* WATCH of every partition's fence of the input topic. 0 / -1 (OOM). */
+static int pipe_watch_every_fence(lm_runtime *rt) {
+    lm_pipe *p = &rt->pipe;
+    char key[RT_KEY_MAX];
+    if (lm_pipe_begin(p, 1 + (size_t)rt->every_partition) != 0 ||
+        lm_pipe_arg(p, "WATCH", 5) != 0)
+        return -1;
+    for (int32_t f = 0; f < rt->every_partition; f++) {
+        rt_fence_key(rt, f, key, sizeof(key));
+        if (lm_pipe_arg(p, key, strlen(key)) != 0)
+            return -1;
+    }
+    lm_pipe_end(p);
+    return 0;
+}
+
 /* The WATCH of round trip 1: the batch's fences and, with claims, the
  * claims of the items to decide (lm_rt_by_id.c): a replica that took one
- * meanwhile makes EXEC refuse, and the batch reads it. 0 / -1 (OOM). */
+ * meanwhile makes EXEC refuse, and the batch reads it. A replica that
+ * holds every partition watches every fence instead (rt->every_partition,
+ * watch_all), which its transaction then INCRs. 0 / -1 (OOM). */
 static int pipe_watch(lm_runtime *rt) {
     lm_pipe *p = &rt->pipe;
     char key[RT_KEY_MAX];
     size_t n_claims = 0;
+    rt->watch_all = rt->claims && rt->every_partition > 0;
+    if (rt->watch_all)
+        return pipe_watch_every_fence(rt);
     for (size_t i = 0; rt->claims && i < rt->n_items; i++)
         n_claims += rt->items[i].identified == RT_NEW;
     if (lm_pipe_begin(p, 1 + (size_t)rt->n_fences + n_claims) != 0 ||
