@@ -191,10 +191,24 @@ static int by_id_applied_before(lm_runtime *rt, rt_item *it, size_t i,
     return done ? restore_applied(rt, it, done, len, recovering) : 0;
 }
 
+/* Appends SET key val PX ttl_ms to p. 0 / -1 (OOM). */
+static int pipe_set_px(lm_pipe *p, const char *key, const char *val, size_t len,
+                       int64_t ttl_ms) {
+    char ttl[LM_FMT_I64_MAX];
+    size_t tl = lm_fmt_i64(ttl, ttl_ms);
+    if (lm_pipe_begin(p, 5) != 0 || lm_pipe_arg(p, "SET", 3) != 0 ||
+        lm_pipe_arg(p, key, strlen(key)) != 0 ||
+        lm_pipe_arg(p, val, len) != 0 || lm_pipe_arg(p, "PX", 2) != 0 ||
+        lm_pipe_arg(p, ttl, tl) != 0)
+        return -1;
+    lm_pipe_end(p);
+    return 0;
+}
+
 /* Appends SET of the claim the item took, holding its holder, its id and
  * its outbox, for the claim's TTL. 0 / -1 (OOM). */
 static int claim_pipe(lm_runtime *rt, const rt_item *it, lm_pipe *p) {
-    char key[RT_KEY_MAX], ttl[LM_FMT_I64_MAX];
+    char key[RT_KEY_MAX];
     /* the outbox without its own time: claimed_at_ms says it */
     if (rt_claim_key(rt, it, key, sizeof(key)) != 0 ||
         rt_outbox_pack(rt, it, &rt->obbuf, 0) != 0)
@@ -208,14 +222,8 @@ static int claim_pipe(lm_runtime *rt, const rt_item *it, lm_pipe *p) {
     lm_buf_reset(&rt->claimbuf);
     if (rt_pb_pack_append(&c.base, &rt->claimbuf) != 0)
         return -1;
-    size_t tl = lm_fmt_i64(ttl, it->claim_ttl_ms);
-    if (lm_pipe_begin(p, 5) != 0 || lm_pipe_arg(p, "SET", 3) != 0 ||
-        lm_pipe_arg(p, key, strlen(key)) != 0 ||
-        lm_pipe_arg(p, rt->claimbuf.data, rt->claimbuf.len) != 0 ||
-        lm_pipe_arg(p, "PX", 2) != 0 || lm_pipe_arg(p, ttl, tl) != 0)
-        return -1;
-    lm_pipe_end(p);
-    return 0;
+    return pipe_set_px(p, key, rt->claimbuf.data, rt->claimbuf.len,
+                       it->claim_ttl_ms);
 }
 
 /* What records the item's outbox: the claim it took, else a done record. */
@@ -228,18 +236,12 @@ static int outbox_pipe(lm_runtime *rt, const rt_item *it, int64_t now_ms) {
  * records as they are now), with the dedupe TTL. 0 / -1 (OOM). */
 int rt_done_record_pipe(lm_runtime *rt, const rt_item *it, lm_pipe *p,
                         int64_t now_ms) {
-    char key[RT_KEY_MAX], ttl[LM_FMT_I64_MAX];
+    char key[RT_KEY_MAX];
     rt_done_key(rt, &it->ident, key, sizeof(key));
     if (rt_outbox_pack(rt, it, &rt->obbuf, now_ms) != 0)
         return -1;
-    size_t tl = lm_fmt_i64(ttl, rt->s.dedupe_ttl_s * 1000);
-    if (lm_pipe_begin(p, 5) != 0 || lm_pipe_arg(p, "SET", 3) != 0 ||
-        lm_pipe_arg(p, key, strlen(key)) != 0 ||
-        lm_pipe_arg(p, rt->obbuf.data, rt->obbuf.len) != 0 ||
-        lm_pipe_arg(p, "PX", 2) != 0 || lm_pipe_arg(p, ttl, tl) != 0)
-        return -1;
-    lm_pipe_end(p);
-    return 0;
+    return pipe_set_px(p, key, rt->obbuf.data, rt->obbuf.len,
+                       rt->s.dedupe_ttl_s * 1000);
 }
 
 static int by_id_pipe_item(lm_runtime *rt, const rt_item *it, int64_t now_ms) {

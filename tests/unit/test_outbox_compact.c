@@ -547,15 +547,31 @@ static Lastmile__V1__Internal__Outbox *packed_outbox(lm_buf *ob) {
     return o;
 }
 
-Test(rt_outbox, an_output_the_input_names_is_kept_without_key_and_id) {
-    worker.outbox_names = test_names;
-    names_key = "p1";
-    names_id = "p1:decision";
-    Lastmile__V1__LeadAccepted l = accepted("Ada Byron");
+/* Item 0 with a decision named "p1" / "p1:decision", and a worker whose
+ * outbox_names gives key and id (test_names) when packing. */
+typedef struct named_case {
+    Lastmile__V1__LeadAccepted l;
+    uint8_t *raw, *ev;
     size_t raw_len, ev_len;
-    uint8_t *raw;
-    uint8_t *ev = decision_event(&l, &ev_len);
-    item_with_decision(&l, &raw, &raw_len, ev, ev_len);
+} named_case;
+
+static void named_case_start(named_case *c, const char *key, const char *id) {
+    worker.outbox_names = test_names;
+    names_key = key;
+    names_id = id;
+    c->l = accepted("Ada Byron");
+    c->ev = decision_event(&c->l, &c->ev_len);
+    item_with_decision(&c->l, &c->raw, &c->raw_len, c->ev, c->ev_len);
+}
+
+static void named_case_end(named_case *c) {
+    free(c->raw);
+    free(c->ev);
+}
+
+Test(rt_outbox, an_output_the_input_names_is_kept_without_key_and_id) {
+    named_case c;
+    named_case_start(&c, "p1", "p1:decision");
     lm_buf ob = {0};
     Lastmile__V1__Internal__Outbox *o = packed_outbox(&ob);
     cr_expect(o->records[0]->named);
@@ -569,23 +585,16 @@ Test(rt_outbox, an_output_the_input_names_is_kept_without_key_and_id) {
     cr_expect_eq(r->key_len, 2);
     cr_expect(memcmp(rt.recbuf.data + r->key_off, "p1", 2) == 0);
     cr_expect_str_eq(rt.recbuf.data + r->id_off, "p1:decision");
-    cr_assert_eq(r->val_len, ev_len);
-    cr_expect(memcmp(rt.recbuf.data + r->val_off, ev, ev_len) == 0);
+    cr_assert_eq(r->val_len, c.ev_len);
+    cr_expect(memcmp(rt.recbuf.data + r->val_off, c.ev, c.ev_len) == 0);
     cr_expect_eq(not_rebuilt(), 0);
     lm_buf_free(&ob);
-    free(raw);
-    free(ev);
+    named_case_end(&c);
 }
 
 Test(rt_outbox, other_names_from_the_input_are_not_produced) {
-    worker.outbox_names = test_names;
-    names_key = "p1";
-    names_id = "p1:decision";
-    Lastmile__V1__LeadAccepted l = accepted("Ada Byron");
-    size_t raw_len, ev_len;
-    uint8_t *raw;
-    uint8_t *ev = decision_event(&l, &ev_len);
-    item_with_decision(&l, &raw, &raw_len, ev, ev_len);
+    named_case c;
+    named_case_start(&c, "p1", "p1:decision");
     lm_buf ob = {0};
     cr_assert_eq(rt_outbox_pack(&rt, &items[0], &ob, NOW_MS), 0);
     names_id = "p1:another"; /* the redelivered input names it otherwise */
@@ -595,19 +604,12 @@ Test(rt_outbox, other_names_from_the_input_are_not_produced) {
     cr_expect_eq(items[0].rec_n, 0, "no output under another id");
     cr_expect_eq(not_rebuilt(), 1, "counted");
     lm_buf_free(&ob);
-    free(raw);
-    free(ev);
+    named_case_end(&c);
 }
 
 Test(rt_outbox, an_output_named_otherwise_keeps_its_key_and_id) {
-    worker.outbox_names = test_names;
-    names_key = "p2"; /* the input would name it otherwise: kept */
-    names_id = "p1:decision";
-    Lastmile__V1__LeadAccepted l = accepted("Ada Byron");
-    size_t raw_len, ev_len;
-    uint8_t *raw;
-    uint8_t *ev = decision_event(&l, &ev_len);
-    item_with_decision(&l, &raw, &raw_len, ev, ev_len);
+    named_case c;
+    named_case_start(&c, "p2", "p1:decision"); /* another key: kept */
     lm_buf ob = {0};
     Lastmile__V1__Internal__Outbox *o = packed_outbox(&ob);
     cr_expect_not(o->records[0]->named);
@@ -616,6 +618,5 @@ Test(rt_outbox, an_output_named_otherwise_keeps_its_key_and_id) {
     cr_expect_neq(o->records[0]->compacted, 0, "still compacted");
     lastmile__v1__internal__outbox__free_unpacked(o, NULL);
     lm_buf_free(&ob);
-    free(raw);
-    free(ev);
+    named_case_end(&c);
 }

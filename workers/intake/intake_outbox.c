@@ -58,21 +58,33 @@ int intake_outbox_compact(void *ctx, const lm_outbox_input *in,
     return 1;
 }
 
+/* The redelivered LeadSubmitted behind an output on lastmile.qualification,
+ * and its lead id (into lead_id); NULL for any other topic or input. */
+static const Lastmile__V1__LeadSubmitted *
+submitted_of(const lm_outbox_input *in, const char *topic_suffix,
+             char lead_id[LM_LEAD_ID_MAX]) {
+    if (strcmp(topic_suffix, LM_TOPIC_QUALIFICATION) != 0 || !in->event ||
+        !in->ident ||
+        in->event->descriptor != &lastmile__v1__lead_submitted__descriptor)
+        return NULL;
+    const Lastmile__V1__LeadSubmitted *sub =
+        (const Lastmile__V1__LeadSubmitted *)in->event;
+    const lm_intake_norm *np = (const lm_intake_norm *)in->ident->scratch;
+    lm_lead_id(np->person, sub->event_id, lead_id);
+    return sub;
+}
+
 int intake_outbox_expand(void *ctx, const lm_outbox_input *in,
                          const char *topic_suffix, const uint8_t *val,
                          size_t len, lm_buf *out) {
     uint64_t at = 0;
-    (void)ctx;
-    if (strcmp(topic_suffix, LM_TOPIC_QUALIFICATION) != 0 || !in->event ||
-        !in->ident ||
-        in->event->descriptor != &lastmile__v1__lead_submitted__descriptor ||
-        lm_pbwire_varint(val, len, INTAKE_F_ACCEPTED_AT, &at) < 0)
-        return -1;
-    const Lastmile__V1__LeadSubmitted *sub =
-        (const Lastmile__V1__LeadSubmitted *)in->event;
-    const lm_intake_norm *np = (const lm_intake_norm *)in->ident->scratch;
     char lead_id[LM_LEAD_ID_MAX];
-    lm_lead_id(np->person, sub->event_id, lead_id);
+    (void)ctx;
+    const Lastmile__V1__LeadSubmitted *sub =
+        submitted_of(in, topic_suffix, lead_id);
+    if (!sub || lm_pbwire_varint(val, len, INTAKE_F_ACCEPTED_AT, &at) < 0)
+        return -1;
+    const lm_intake_norm *np = (const lm_intake_norm *)in->ident->scratch;
     Lastmile__V1__LeadAccepted acc;
     intake_accepted(sub, np, lead_id, (int64_t)at, &acc);
     size_t n = protobuf_c_message_get_packed_size(&acc.base);
@@ -90,16 +102,10 @@ void intake_accepted_names(const char *lead_id, char *key, char *id) {
 
 int intake_outbox_names(void *ctx, const lm_outbox_input *in,
                         const char *topic_suffix, char *key, char *id) {
-    (void)ctx;
-    if (strcmp(topic_suffix, LM_TOPIC_QUALIFICATION) != 0 || !in->event ||
-        !in->ident ||
-        in->event->descriptor != &lastmile__v1__lead_submitted__descriptor)
-        return -1;
-    const Lastmile__V1__LeadSubmitted *sub =
-        (const Lastmile__V1__LeadSubmitted *)in->event;
-    const lm_intake_norm *np = (const lm_intake_norm *)in->ident->scratch;
     char lead_id[LM_LEAD_ID_MAX];
-    lm_lead_id(np->person, sub->event_id, lead_id);
+    (void)ctx;
+    if (!submitted_of(in, topic_suffix, lead_id))
+        return -1;
     intake_accepted_names(lead_id, key, id);
     return 0;
 }
