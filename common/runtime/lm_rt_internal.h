@@ -198,7 +198,12 @@ typedef struct rt_cluster {
  *     it dies after the side writes, before WAIT and produce;
  *   commit-lost: the first batch's commit is never sent (as an
  *     asynchronous commit lost with the process), the next batch is
- *     applied and acknowledged, then it dies before committing that one. */
+ *     applied and acknowledged, then it dies before committing that one;
+ *   claim-taken (claims, lm_rt_redis.c): just before its first
+ *     transaction that takes a claim, another connection does what a
+ *     replica deciding the same person from another partition would:
+ *     takes that claim for another lead of the person and INCRs its own
+ *     partition's fence. */
 typedef enum rt_crash_at {
     RT_CRASH_NONE,
     RT_CRASH_AFTER_WRITES,
@@ -213,7 +218,8 @@ typedef enum rt_crash_at {
     RT_PAUSE_OVERLAP_TAKEN,
     RT_CRASH_CLUSTER_BETWEEN_UNITS,
     RT_CRASH_CLUSTER_AFTER_SIDE,
-    RT_CRASH_COMMIT_LOST
+    RT_CRASH_COMMIT_LOST,
+    RT_RACE_CLAIM_TAKEN
 } rt_crash_at;
 
 /* When a batch's phases ended, for the debug log (lm_rt_pipeline.c). */

@@ -44,6 +44,7 @@
 #include "lm_out.h"
 
 #include "lm_clock.h"
+#include "lm_fmt.h"
 #include "lm_log.h"
 
 #include <stdio.h>
@@ -319,6 +320,54 @@ static void race_replica_first(lm_runtime *rt) {
     lm_redis_destroy(other);
 }
 
+/* The claim-taken test hook (lm_rt_internal.h): once, before the first
+ * transaction that takes a claim, another connection takes the first
+ * such claim for lead "<person>-00000000" (another input's Claim, no
+ * outbox) and INCRs the fence of the partition after the item's, as a
+ * replica deciding that person from there would. */
+static void race_claim_taken(lm_runtime *rt) {
+    char err[512], key[RT_KEY_MAX], fence[RT_KEY_MAX], holder[LM_ID_MAX];
+    size_t i = 0;
+    if (rt->crash_at != RT_RACE_CLAIM_TAKEN || rt->raced)
+        return;
+    while (i < rt->n_items && !rt->items[i].claim_taken)
+        i++;
+    if (i == rt->n_items)
+        return;
+    rt->raced = 1;
+    const rt_item *it = &rt->items[i];
+    int32_t parts = rt->every_partition > 0 ? rt->every_partition : 1;
+    rt_claim_key(rt, it, key, sizeof(key));
+    rt_fence_key(rt, (it->rkm->partition + 1) % parts, fence, sizeof(fence));
+    lm_fmt_cat(holder, sizeof(holder), it->ident.tag, "-00000000", NULL);
+    Lastmile__V1__Internal__Claim c = LASTMILE__V1__INTERNAL__CLAIM__INIT;
+    c.holder = holder;
+    c.input_id = "claim-taken:another-partition";
+    c.claimed_at_ms = lm_clock_real_ms();
+    lm_buf val = {0};
+    lm_pipe race = {0};
+    redisReply *replies[4] = {0};
+    lm_redis *other =
+        lm_redis_new(rt->s.redis_url, rt->s.redis_timeout_ms, err, sizeof(err));
+    if (other && rt_pb_pack_append(&c.base, &val) == 0 &&
+        lm_pipe_cmd_strs(&race, "MULTI", NULL) == 0 &&
+        lm_pipe_begin(&race, 3) == 0 && lm_pipe_arg(&race, "SET", 3) == 0 &&
+        lm_pipe_arg(&race, key, strlen(key)) == 0 &&
+        lm_pipe_arg(&race, val.data, val.len) == 0) {
+        lm_pipe_end(&race);
+        if (lm_pipe_cmd_strs(&race, "INCR", fence, NULL) == 0 &&
+            lm_pipe_cmd_strs(&race, "EXEC", NULL) == 0 &&
+            lm_redis_exec(other, &race, replies, err, sizeof(err)) == 0)
+            lm_redis_replies_free(replies, race.n);
+        lm_log(LM_LOG_INFO, "claim_taken_meanwhile",
+               "test hook: %s taken for %s from another partition", key,
+               holder);
+    }
+    lm_pipe_free(&race);
+    lm_buf_free(&val);
+    lm_redis_destroy(other);
+}
+
 /* Replies to the queued commands (before EXEC): "not now" holds the
  * batch; any other error is the item's own fault, and it is rejected for
  * good. RT_WRITE_APPLIED when none was refused, else RT_WRITE_AGAIN. */
@@ -456,6 +505,7 @@ int rt_write_round_trip(lm_runtime *rt, int64_t now_ms) {
     if (built <= 0)
         return built == 0 ? RT_WRITE_APPLIED : RT_WRITE_ABANDON;
     race_replica_first(rt);
+    race_claim_taken(rt);
     if (rt_write_exec(rt, "the batch's writes are read back and tried "
                           "again") != 0)
         return RT_WRITE_AGAIN;

@@ -104,6 +104,7 @@ static rt_crash_at crash_at_from_env(void) {
                ? RT_CRASH_CLUSTER_BETWEEN_UNITS
            : strcmp(v, "cluster-after-side") == 0 ? RT_CRASH_CLUSTER_AFTER_SIDE
            : strcmp(v, "commit-lost") == 0        ? RT_CRASH_COMMIT_LOST
+           : strcmp(v, "claim-taken") == 0        ? RT_RACE_CLAIM_TAKEN
                                                   : RT_CRASH_NONE;
 }
 

@@ -388,6 +388,71 @@ Test(crash, replica_applies_first, .fini = teardown, .timeout = 120) {
     market_free(&m);
 }
 
+static int all_but_one_accepted(const market *m) {
+    return m->accepted.n >= 199;
+}
+
+static Lastmile__V1__Internal__Claim *claim_get(const char *key, size_t *len);
+
+/* Just before intake's first transaction, another connection takes the
+ * first claim that batch takes, for another lead of the same person, and
+ * INCRs the fence of another partition: what a replica deciding that
+ * person from there would do (LASTMILE_TEST_CRASH_AT=claim-taken). The
+ * batch's EXEC is refused (one intake holds every partition and watches
+ * every fence, not only its batch's), and read again the lead is merged
+ * into the other one, not accepted: 199 of 200 accepted, that lead's
+ * merge counted once. Watching neither that claim nor every fence, both
+ * stood: 200 accepted, no merge (checked with the WATCH of e748b36 taken
+ * out), two leads for one person and a claim naming only the other. */
+Test(crash, claim_taken_from_another_partition, .fini = teardown,
+     .timeout = 120) {
+    cr_assert_eq(fixture_up(&fx, 2, 0), 0);
+    market m;
+    market_init(&m, &fx, 0);
+    market_submit(&m, 200, 0, 0, 27);
+    /* batches of one: the other partition's fence is not the batch's */
+    setenv("LASTMILE_BATCH_MAX", "1", 1);
+    setenv("LASTMILE_TEST_CRASH_AT", "claim-taken", 1);
+    cr_assert_geq(fixture_start_worker(&fx, "intake"), 0);
+    unsetenv("LASTMILE_TEST_CRASH_AT");
+    unsetenv("LASTMILE_BATCH_MAX");
+    market_until(&m, all_but_one_accepted, 60000);
+    for (int i = 0; i < 3; i++)
+        market_pump(&m, 200);
+    cr_expect(fixture_log_has(&fx, "intake", "claim_taken_meanwhile", 0),
+              "the hook did not run");
+    cr_expect(fixture_log_has(&fx, "intake", "batch_conflict", 0),
+              "the worker's EXEC was not refused");
+    strset keys = {0};
+    cr_assert_geq(fixture_redis_keys(&fx, "lm:{*}:person", &keys), 0);
+    char other[64] = "";
+    for (size_t i = 0; i < keys.n && !other[0]; i++) {
+        size_t len = 0;
+        Lastmile__V1__Internal__Claim *c =
+            claim_get(strset_key(&keys, i, NULL), &len);
+        if (c && strcmp(c->input_id, "claim-taken:another-partition") == 0)
+            snprintf(other, sizeof(other), "%s", c->holder);
+        if (c)
+            lastmile__v1__internal__claim__free_unpacked(c, NULL);
+    }
+    strset_free(&keys);
+    cr_assert(other[0], "no claim holds the other lead any more");
+    char key[LM_KEY_MAX];
+    lm_lead_key(other, key);
+    redisReply *r = fixture_redis_cmd(&fx, "HGET", key, "merged", NULL);
+    cr_assert(r, "redis: HGET %s merged", key);
+    printf("claim taken from another partition: %zu accepted, %zu twice; "
+           "%s merged %s\n",
+           m.accepted.n, m.accepted.dups, other,
+           r->type == REDIS_REPLY_STRING ? r->str : "(none)");
+    cr_expect(r->type == REDIS_REPLY_STRING && strcmp(r->str, "1") == 0,
+              "the lead raced for was not merged into %s once", other);
+    freeReplyObject(r);
+    cr_expect_eq(m.accepted.n, 199, "%zu of 200 leads accepted", m.accepted.n);
+    cr_expect_eq(m.accepted.dups, 0);
+    market_free(&m);
+}
+
 /* ============================================ fences (LM_DEDUPE_BY_OFFSET) */
 
 /* Runs intake alone until all 200 leads are accepted. */
@@ -556,6 +621,18 @@ static void redis_set_px(const char *key, const void *val, size_t len,
     freeReplyObject(r);
 }
 
+/* The Claim a person key holds, or NULL (none, or not a Claim); *len the
+ * value's bytes. The caller frees it (claim__free_unpacked). */
+static Lastmile__V1__Internal__Claim *claim_get(const char *key, size_t *len) {
+    redisReply *r = fixture_redis_cmd(&fx, "GET", key, NULL);
+    cr_assert(r && r->type == REDIS_REPLY_STRING, "GET %s", key);
+    Lastmile__V1__Internal__Claim *c = lastmile__v1__internal__claim__unpack(
+        NULL, r->len, (const uint8_t *)r->str);
+    *len = r->len;
+    freeReplyObject(r);
+    return c;
+}
+
 /* Between intake's crash and its restart: the person keys the crashed
  * batch took are Claims, each naming its lead and event and holding the
  * outbox, and intake wrote no done record (no person is submitted twice
@@ -601,16 +678,12 @@ static void claims_aged(void) {
     cr_assert_geq(fixture_redis_keys(&fx, "lm:{*}:person", &keys), 0);
     for (size_t i = 0; i < keys.n; i += 2) {
         const char *key = strset_key(&keys, i, NULL);
-        redisReply *r = fixture_redis_cmd(&fx, "GET", key, NULL);
-        cr_assert(r && r->type == REDIS_REPLY_STRING, "GET %s", key);
-        Lastmile__V1__Internal__Claim *c =
-            lastmile__v1__internal__claim__unpack(NULL, r->len,
-                                                  (const uint8_t *)r->str);
-        freeReplyObject(r);
+        size_t len = 0;
+        Lastmile__V1__Internal__Claim *c = claim_get(key, &len);
         if (!c)
             continue;
         c->claimed_at_ms -= 2 * 86400000LL;
-        size_t len = lastmile__v1__internal__claim__get_packed_size(c);
+        len = lastmile__v1__internal__claim__get_packed_size(c);
         uint8_t *buf = malloc(len + 1);
         cr_assert(buf);
         lastmile__v1__internal__claim__pack(c, buf);
