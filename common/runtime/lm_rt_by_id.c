@@ -250,15 +250,17 @@ static int by_id_pipe_item(lm_runtime *rt, const rt_item *it, int64_t now_ms) {
 
 /* An INCR of every fence of the batch (each applied item queued its done
  * record, so item_cmds == 0 means nothing is applied); of every fence of
- * the input topic when the batch watched them all (rt->watch_all). */
+ * the input topic when the batch watched them all (rt->watch_all: as
+ * many as it watched, even if a rebalance took partitions meanwhile). */
 static int by_id_pipe_fences(lm_runtime *rt, size_t item_cmds, int64_t now_ms) {
     char key[RT_KEY_MAX];
     (void)now_ms;
     if (item_cmds == 0)
         return 0;
-    int n = rt->watch_all ? (int)rt->every_partition : rt->n_fences;
+    int n = rt->watch_all > 0 ? (int)rt->watch_all : rt->n_fences;
     for (int f = 0; f < n; f++) {
-        rt_fence_key(rt, rt->watch_all ? f : rt->fences[f], key, sizeof(key));
+        rt_fence_key(rt, rt->watch_all > 0 ? f : rt->fences[f], key,
+                     sizeof(key));
         if (lm_pipe_cmd_strs(&rt->pipe, "INCR", key, NULL) != 0)
             return -1;
     }

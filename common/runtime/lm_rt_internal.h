@@ -251,13 +251,14 @@ struct lm_runtime {
     /* With claims: the input topic's partition count when this replica
        was assigned every one of them (lm_rt_kafka.c), else 0. Then a
        batch watches and INCRs every partition's fence instead of
-       watching each claim (watch_all, for the attempt): no other live
+       watching each claim (watch_all: that count, for the attempt, so a
+       revocation between its round trips changes nothing): no other live
        replica decides this input, and one that lost its partitions
        meets the fences. Redis 7.0 checks each WATCHed key against every
        key the connection watches, so a claim per input costs the square
        of the batch (docs/DELIVERY.md). */
     int32_t every_partition;
-    int watch_all;
+    int32_t watch_all;
     rt_cluster *cluster; /* on a Redis Cluster, else NULL */
     void *dedupe_state;  /* the strategy's own, or NULL */
     rt_crash_at crash_at;

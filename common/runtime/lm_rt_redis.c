@@ -174,10 +174,10 @@ static int pipe_plans(lm_runtime *rt, int64_t now_ms) {
 static int pipe_watch_every_fence(lm_runtime *rt) {
     lm_pipe *p = &rt->pipe;
     char key[RT_KEY_MAX];
-    if (lm_pipe_begin(p, 1 + (size_t)rt->every_partition) != 0 ||
+    if (lm_pipe_begin(p, 1 + (size_t)rt->watch_all) != 0 ||
         lm_pipe_arg(p, "WATCH", 5) != 0)
         return -1;
-    for (int32_t f = 0; f < rt->every_partition; f++) {
+    for (int32_t f = 0; f < rt->watch_all; f++) {
         rt_fence_key(rt, f, key, sizeof(key));
         if (lm_pipe_arg(p, key, strlen(key)) != 0)
             return -1;
@@ -195,8 +195,8 @@ static int pipe_watch(lm_runtime *rt) {
     lm_pipe *p = &rt->pipe;
     char key[RT_KEY_MAX];
     size_t n_claims = 0;
-    rt->watch_all = rt->claims && rt->every_partition > 0;
-    if (rt->watch_all)
+    rt->watch_all = rt->claims ? rt->every_partition : 0;
+    if (rt->watch_all > 0)
         return pipe_watch_every_fence(rt);
     for (size_t i = 0; rt->claims && i < rt->n_items; i++)
         n_claims += rt->items[i].identified == RT_NEW;

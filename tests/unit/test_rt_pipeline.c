@@ -84,3 +84,32 @@ Test(rt_pipeline, with_nothing_in_flight_settling_does_nothing) {
     cr_expect_not(rt_inflight(&rt));
     cr_expect_eq(rt_inflight_settle(&rt), 0); /* none: nothing to do */
 }
+
+/* A batch that watched every fence (its replica held every partition)
+ * INCRs exactly those, whatever rt->every_partition says at the write.
+ * Found in review: the write counted them again from it, and at 0 (a
+ * revocation) it would INCR none, which the transaction's builder reads
+ * as "nothing to apply". The runtime runs the rebalance callback only
+ * when it takes a batch, never between a batch's two round trips, so
+ * that did not happen; the count is the attempt's now all the same. */
+Test(rt_pipeline, a_batch_that_watched_every_fence_increments_them_all) {
+    lm_worker w = {.name = "intake"};
+    rt.w = &w;
+    snprintf(rt.input_topic, sizeof(rt.input_topic), "lastmile.intake");
+    rt.claims = 1;
+    rt.watch_all = 3;       /* round trip 1 watched three fences */
+    rt.every_partition = 0; /* then the partitions were revoked */
+    rt.n_fences = 1;
+    rt.fences[0] = 2;
+    cr_assert_eq(rt_dedupe_by_id.pipe_fences(&rt, 1, 0), 3);
+    cr_expect_eq(rt.pipe.n, 3);
+    cr_expect(
+        strstr(rt.pipe.buf.data, "lm:{fence}:intake:lastmile.intake:0") &&
+            strstr(rt.pipe.buf.data, "lm:{fence}:intake:lastmile.intake:1"),
+        "every watched fence is incremented");
+    rt.watch_all = 0; /* watched its claims: its own fences only */
+    lm_pipe_reset(&rt.pipe);
+    cr_assert_eq(rt_dedupe_by_id.pipe_fences(&rt, 1, 0), 1);
+    cr_expect(strstr(rt.pipe.buf.data, "lm:{fence}:intake:lastmile.intake:2"));
+    lm_pipe_free(&rt.pipe);
+}
