@@ -203,7 +203,9 @@ typedef struct rt_cluster {
  *     transaction that takes a claim, another connection does what a
  *     replica deciding the same person from another partition would:
  *     takes that claim for another lead of the person and INCRs its own
- *     partition's fence. */
+ *     partition's fence; claim-taken-watching-claims: the same, with the
+ *     replica taken as holding part of its input (it watches each claim)
+ *     and no fence INCRed. */
 typedef enum rt_crash_at {
     RT_CRASH_NONE,
     RT_CRASH_AFTER_WRITES,
@@ -219,7 +221,8 @@ typedef enum rt_crash_at {
     RT_CRASH_CLUSTER_BETWEEN_UNITS,
     RT_CRASH_CLUSTER_AFTER_SIDE,
     RT_CRASH_COMMIT_LOST,
-    RT_RACE_CLAIM_TAKEN
+    RT_RACE_CLAIM_TAKEN,
+    RT_RACE_CLAIM_TAKEN_WATCHING_CLAIMS
 } rt_crash_at;
 
 /* When a batch's phases ended, for the debug log (lm_rt_pipeline.c). */

@@ -131,7 +131,8 @@ static int32_t every_partition(lm_runtime *rt,
                                const rd_kafka_topic_partition_list_t *parts) {
     const struct rd_kafka_metadata *md = NULL;
     int32_t n = 0;
-    if (!rt->w->claim_key || !rt->producer)
+    if (!rt->w->claim_key || !rt->producer ||
+        rt->crash_at == RT_RACE_CLAIM_TAKEN_WATCHING_CLAIMS)
         return 0;
     rd_kafka_topic_t *in =
         rd_kafka_topic_new(rt->producer, rt->input_topic, NULL);

@@ -320,15 +320,19 @@ static void race_replica_first(lm_runtime *rt) {
     lm_redis_destroy(other);
 }
 
-/* The claim-taken test hook (lm_rt_internal.h): once, before the first
+/* The claim-taken test hooks (lm_rt_internal.h): once, before the first
  * transaction that takes a claim, another connection takes the first
  * such claim for lead "<person>-00000000" (another input's Claim, no
- * outbox) and INCRs the fence of the partition after the item's, as a
- * replica deciding that person from there would. */
+ * outbox) and, when this replica watches every fence, INCRs the fence
+ * of the partition after the item's, as a replica deciding that person
+ * from there would. Watching each claim, only the claim can refuse the
+ * EXEC: no fence is INCRed. */
 static void race_claim_taken(lm_runtime *rt) {
     char err[512], key[RT_KEY_MAX], fence[RT_KEY_MAX], holder[LM_ID_MAX];
     size_t i = 0;
-    if (rt->crash_at != RT_RACE_CLAIM_TAKEN || rt->raced)
+    if ((rt->crash_at != RT_RACE_CLAIM_TAKEN &&
+         rt->crash_at != RT_RACE_CLAIM_TAKEN_WATCHING_CLAIMS) ||
+        rt->raced)
         return;
     while (i < rt->n_items && !rt->items[i].claim_taken)
         i++;
@@ -336,7 +340,7 @@ static void race_claim_taken(lm_runtime *rt) {
         return;
     rt->raced = 1;
     const rt_item *it = &rt->items[i];
-    int32_t parts = rt->every_partition > 0 ? rt->every_partition : 1;
+    int32_t parts = rt->watch_all > 0 ? rt->watch_all : 1;
     rt_claim_key(rt, it, key, sizeof(key));
     rt_fence_key(rt, (it->rkm->partition + 1) % parts, fence, sizeof(fence));
     lm_fmt_cat(holder, sizeof(holder), it->ident.tag, "-00000000", NULL);
@@ -355,7 +359,8 @@ static void race_claim_taken(lm_runtime *rt) {
         lm_pipe_arg(&race, key, strlen(key)) == 0 &&
         lm_pipe_arg(&race, val.data, val.len) == 0) {
         lm_pipe_end(&race);
-        if (lm_pipe_cmd_strs(&race, "INCR", fence, NULL) == 0 &&
+        if ((rt->watch_all == 0 ||
+             lm_pipe_cmd_strs(&race, "INCR", fence, NULL) == 0) &&
             lm_pipe_cmd_strs(&race, "EXEC", NULL) == 0 &&
             lm_redis_exec(other, &race, replies, err, sizeof(err)) == 0)
             lm_redis_replies_free(replies, race.n);

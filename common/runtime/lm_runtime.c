@@ -105,7 +105,9 @@ static rt_crash_at crash_at_from_env(void) {
            : strcmp(v, "cluster-after-side") == 0 ? RT_CRASH_CLUSTER_AFTER_SIDE
            : strcmp(v, "commit-lost") == 0        ? RT_CRASH_COMMIT_LOST
            : strcmp(v, "claim-taken") == 0        ? RT_RACE_CLAIM_TAKEN
-                                                  : RT_CRASH_NONE;
+           : strcmp(v, "claim-taken-watching-claims") == 0
+               ? RT_RACE_CLAIM_TAKEN_WATCHING_CLAIMS
+               : RT_CRASH_NONE;
 }
 
 int lm_runtime_crash_at(const lm_runtime *rt, const char *point) {

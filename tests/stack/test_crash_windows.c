@@ -395,24 +395,26 @@ static int all_but_one_accepted(const market *m) {
 static Lastmile__V1__Internal__Claim *claim_get(const char *key, size_t *len);
 
 /* Just before intake's first transaction, another connection takes the
- * first claim that batch takes, for another lead of the same person, and
- * INCRs the fence of another partition: what a replica deciding that
- * person from there would do (LASTMILE_TEST_CRASH_AT=claim-taken). The
- * batch's EXEC is refused (one intake holds every partition and watches
- * every fence, not only its batch's), and read again the lead is merged
- * into the other one, not accepted: 199 of 200 accepted, that lead's
- * merge counted once. Watching neither that claim nor every fence, both
- * stood: 200 accepted, no merge (checked with the WATCH of e748b36 taken
- * out), two leads for one person and a claim naming only the other. */
-Test(crash, claim_taken_from_another_partition, .fini = teardown,
-     .timeout = 120) {
+ * first claim that batch takes, for another lead of the same person:
+ * what a replica deciding that person from another partition would do.
+ * The batch's EXEC is refused, and read again the lead is merged into
+ * the other one, not accepted: 199 of 200 accepted, that lead's merge
+ * counted once. Run with `hook`:
+ *   claim-taken: one intake holds every partition and watches every
+ *     fence; the other connection also INCRs the fence of the partition
+ *     after the item's, outside the batch (batches of one);
+ *   claim-taken-watching-claims: intake is taken as holding part of its
+ *     input and watches each claim; no fence moves, the claim alone.
+ * Watching neither that claim nor every fence, the EXEC applied and no
+ * claim named the other lead (checked with both WATCHes taken out of
+ * pipe_watch): two leads for one person. */
+static void claim_taken_meanwhile(const char *hook) {
     cr_assert_eq(fixture_up(&fx, 2, 0), 0);
     market m;
     market_init(&m, &fx, 0);
     market_submit(&m, 200, 0, 0, 27);
-    /* batches of one: the other partition's fence is not the batch's */
     setenv("LASTMILE_BATCH_MAX", "1", 1);
-    setenv("LASTMILE_TEST_CRASH_AT", "claim-taken", 1);
+    setenv("LASTMILE_TEST_CRASH_AT", hook, 1);
     cr_assert_geq(fixture_start_worker(&fx, "intake"), 0);
     unsetenv("LASTMILE_TEST_CRASH_AT");
     unsetenv("LASTMILE_BATCH_MAX");
@@ -423,9 +425,9 @@ Test(crash, claim_taken_from_another_partition, .fini = teardown,
               "the hook did not run");
     cr_expect(fixture_log_has(&fx, "intake", "batch_conflict", 0),
               "the worker's EXEC was not refused");
+    char other[64] = "";
     strset keys = {0};
     cr_assert_geq(fixture_redis_keys(&fx, "lm:{*}:person", &keys), 0);
-    char other[64] = "";
     for (size_t i = 0; i < keys.n && !other[0]; i++) {
         size_t len = 0;
         Lastmile__V1__Internal__Claim *c =
@@ -441,9 +443,8 @@ Test(crash, claim_taken_from_another_partition, .fini = teardown,
     lm_lead_key(other, key);
     redisReply *r = fixture_redis_cmd(&fx, "HGET", key, "merged", NULL);
     cr_assert(r, "redis: HGET %s merged", key);
-    printf("claim taken from another partition: %zu accepted, %zu twice; "
-           "%s merged %s\n",
-           m.accepted.n, m.accepted.dups, other,
+    printf("%s: %zu accepted, %zu twice; %s merged %s\n", hook, m.accepted.n,
+           m.accepted.dups, other,
            r->type == REDIS_REPLY_STRING ? r->str : "(none)");
     cr_expect(r->type == REDIS_REPLY_STRING && strcmp(r->str, "1") == 0,
               "the lead raced for was not merged into %s once", other);
@@ -451,6 +452,16 @@ Test(crash, claim_taken_from_another_partition, .fini = teardown,
     cr_expect_eq(m.accepted.n, 199, "%zu of 200 leads accepted", m.accepted.n);
     cr_expect_eq(m.accepted.dups, 0);
     market_free(&m);
+}
+
+Test(crash, claim_taken_from_another_partition, .fini = teardown,
+     .timeout = 120) {
+    claim_taken_meanwhile("claim-taken");
+}
+
+Test(crash, claim_taken_while_each_claim_is_watched, .fini = teardown,
+     .timeout = 120) {
+    claim_taken_meanwhile("claim-taken-watching-claims");
 }
 
 /* ============================================ fences (LM_DEDUPE_BY_OFFSET) */
