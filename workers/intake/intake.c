@@ -6,7 +6,7 @@
  *
  * On one Redis the claim is the accepted lead's done record
  * (lm_worker.claim_key; docs/DELIVERY.md, "A claim that is the done
- * record"): the runtime reads it in the batch's MGET and watches it, and
+ * record"): the runtime reads it in the batch's MGET, under a WATCH, and
  * handle takes it (lm_out_claim) in the batch's transaction, where it also
  * holds the LeadAccepted's outbox. A claim naming this event means it was
  * accepted before: the runtime recovers it and handle never sees it. One
