@@ -53,6 +53,54 @@ int rt_claim_key(const lm_runtime *rt, const rt_item *it, char *buf,
     return rt->w->claim_key(rt->w->ctx, &it->ident, buf, bufsz);
 }
 
+/* WATCH of every partition's fence of the input topic (rt->watch_all of
+ * them). 0 / -1 (OOM). */
+static int pipe_watch_every_fence(lm_runtime *rt) {
+    lm_pipe *p = &rt->pipe;
+    char key[RT_KEY_MAX];
+    if (lm_pipe_begin(p, 1 + (size_t)rt->watch_all) != 0 ||
+        lm_pipe_arg(p, "WATCH", 5) != 0)
+        return -1;
+    for (int32_t f = 0; f < rt->watch_all; f++) {
+        rt_fence_key(rt, f, key, sizeof(key));
+        if (lm_pipe_arg(p, key, strlen(key)) != 0)
+            return -1;
+    }
+    lm_pipe_end(p);
+    return 0;
+}
+
+/* The claims of the items to decide, as more keys of the WATCH. */
+static int watch_claims(lm_runtime *rt, lm_pipe *p) {
+    char key[RT_KEY_MAX];
+    for (size_t i = 0; i < rt->n_items; i++) {
+        const rt_item *it = &rt->items[i];
+        if (it->identified != RT_NEW)
+            continue;
+        /* a key the worker cannot name: its done record keeps the count */
+        if (rt_claim_key(rt, it, key, sizeof(key)) != 0)
+            rt_done_key(rt, &it->ident, key, sizeof(key));
+        if (lm_pipe_arg(p, key, strlen(key)) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Round trip 1's WATCH: the batch's fences; with claims, what guards a
+ * claim against another replica taking it meanwhile (docs/DELIVERY.md,
+ * "A claim that is the done record"): every partition's fence when this
+ * replica holds every partition (watch_all: that count, for the attempt,
+ * which by_id_pipe_fences then INCRs), else each claim too. */
+static int by_id_pipe_watch(lm_runtime *rt) {
+    rt->watch_all = rt->claims ? rt->every_partition : 0;
+    if (rt->watch_all > 0)
+        return pipe_watch_every_fence(rt);
+    size_t n_claims = 0;
+    for (size_t i = 0; rt->claims && i < rt->n_items; i++)
+        n_claims += rt->items[i].identified == RT_NEW;
+    return rt_pipe_watch(rt, n_claims, n_claims ? watch_claims : NULL);
+}
+
 /* MGET of every item's done record, then (with claims) of every item's
  * claim: an item without one reads its done record again in its place. */
 static int by_id_pipe_reads(lm_runtime *rt, size_t *n_keys) {
@@ -286,6 +334,7 @@ const rt_dedupe_ops rt_dedupe_by_id = {
     .what = "done records",
     .init = by_id_init,
     .fini = by_id_nothing,
+    .pipe_watch = by_id_pipe_watch,
     .pipe_reads = by_id_pipe_reads,
     .read = by_id_read,
     .applied_before = by_id_applied_before,

@@ -523,6 +523,7 @@ const rt_dedupe_ops rt_dedupe_by_offset = {
     .what = "fences",
     .init = by_offset_init,
     .fini = by_offset_fini,
+    .pipe_watch = rt_pipe_watch_fences,
     .pipe_reads = by_offset_pipe_reads,
     .read = by_offset_read,
     .applied_before = by_offset_applied_before,

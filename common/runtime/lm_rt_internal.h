@@ -368,6 +368,9 @@ struct rt_dedupe_ops {
     /* Start and end (state in rt->dedupe_state). 0 / -1 (OOM). */
     int (*init)(lm_runtime *rt);
     void (*fini)(lm_runtime *rt);
+    /* Round trip 1's first command: the WATCH that guards the batch
+     * (rt_pipe_watch_fences: the batch's fences). 0 / -1 (OOM). */
+    int (*pipe_watch)(lm_runtime *rt);
     /* Round trip 1: appends the MGET that says which input was applied;
      * *n_keys its number of keys. 0 / -1 (OOM). */
     int (*pipe_reads)(lm_runtime *rt, size_t *n_keys);
@@ -485,6 +488,12 @@ int rt_reply_error_retriable(const char *e);
 /* Sends rt->pipe until Redis answers; replies into rt->replies. 0, or -1
  * if the drain deadline passed (abandon the batch). */
 int rt_redis_roundtrip(lm_runtime *rt);
+/* Appends round trip 1's WATCH of the batch's fences and n_extra more
+ * keys that extra appends to p (may be NULL when n_extra is 0). 0 / -1. */
+int rt_pipe_watch(lm_runtime *rt, size_t n_extra,
+                  int (*extra)(lm_runtime *rt, lm_pipe *p));
+/* rt_pipe_watch with no more keys (rt_dedupe_ops.pipe_watch). */
+int rt_pipe_watch_fences(lm_runtime *rt);
 /* Round trip 1. Replies: [0] WATCH, [1] MGET, plan_batch's, the plans'.
  * 0, or -1: abandon. */
 int rt_plan_round_trip(lm_runtime *rt, int64_t now_ms);

@@ -1,7 +1,9 @@
 /* lm_rt_redis.c — a batch's two Redis round trips.
  *
  * Round trip 1 (reads): WATCH of the batch's fences (one key per input
- * partition, lm:{fence}:<worker>:<topic>:<partition>), the MGET that says
+ * partition, lm:{fence}:<worker>:<topic>:<partition>; the redelivery
+ * strategy's choice, rt_dedupe_ops.pipe_watch: by id with claims it may
+ * be every fence, or the claims too), the MGET that says
  * which input was applied (the redelivery strategy's: done records, or
  * the fences themselves), the worker's batch-wide reads (plan_batch),
  * then each new item's plan.
@@ -170,37 +172,11 @@ static int pipe_plans(lm_runtime *rt, int64_t now_ms) {
     return 0;
 }
 
-/* WATCH of every partition's fence of the input topic. 0 / -1 (OOM). */
-static int pipe_watch_every_fence(lm_runtime *rt) {
+int rt_pipe_watch(lm_runtime *rt, size_t n_extra,
+                  int (*extra)(lm_runtime *rt, lm_pipe *p)) {
     lm_pipe *p = &rt->pipe;
     char key[RT_KEY_MAX];
-    if (lm_pipe_begin(p, 1 + (size_t)rt->watch_all) != 0 ||
-        lm_pipe_arg(p, "WATCH", 5) != 0)
-        return -1;
-    for (int32_t f = 0; f < rt->watch_all; f++) {
-        rt_fence_key(rt, f, key, sizeof(key));
-        if (lm_pipe_arg(p, key, strlen(key)) != 0)
-            return -1;
-    }
-    lm_pipe_end(p);
-    return 0;
-}
-
-/* The WATCH of round trip 1: the batch's fences and, with claims, the
- * claims of the items to decide (lm_rt_by_id.c): a replica that took one
- * meanwhile makes EXEC refuse, and the batch reads it. A replica that
- * holds every partition watches every fence instead (rt->every_partition,
- * watch_all), which its transaction then INCRs. 0 / -1 (OOM). */
-static int pipe_watch(lm_runtime *rt) {
-    lm_pipe *p = &rt->pipe;
-    char key[RT_KEY_MAX];
-    size_t n_claims = 0;
-    rt->watch_all = rt->claims ? rt->every_partition : 0;
-    if (rt->watch_all > 0)
-        return pipe_watch_every_fence(rt);
-    for (size_t i = 0; rt->claims && i < rt->n_items; i++)
-        n_claims += rt->items[i].identified == RT_NEW;
-    if (lm_pipe_begin(p, 1 + (size_t)rt->n_fences + n_claims) != 0 ||
+    if (lm_pipe_begin(p, 1 + (size_t)rt->n_fences + n_extra) != 0 ||
         lm_pipe_arg(p, "WATCH", 5) != 0)
         return -1;
     for (int f = 0; f < rt->n_fences; f++) {
@@ -208,19 +184,14 @@ static int pipe_watch(lm_runtime *rt) {
         if (lm_pipe_arg(p, key, strlen(key)) != 0)
             return -1;
     }
-    for (size_t i = 0; n_claims && i < rt->n_items; i++) {
-        const rt_item *it = &rt->items[i];
-        if (it->identified != RT_NEW)
-            continue;
-        /* a key the worker cannot name: its done record (never written
-           by another replica's batch alone) keeps the count */
-        if (rt_claim_key(rt, it, key, sizeof(key)) != 0)
-            rt_done_key(rt, &it->ident, key, sizeof(key));
-        if (lm_pipe_arg(p, key, strlen(key)) != 0)
-            return -1;
-    }
+    if (extra && extra(rt, p) != 0)
+        return -1;
     lm_pipe_end(p);
     return 0;
+}
+
+int rt_pipe_watch_fences(lm_runtime *rt) {
+    return rt_pipe_watch(rt, 0, NULL);
 }
 
 int rt_plan_round_trip(lm_runtime *rt, int64_t now_ms) {
@@ -233,7 +204,7 @@ int rt_plan_round_trip(lm_runtime *rt, int64_t now_ms) {
             return -1;
         return rt_cluster_gather_reads(rt, n_get);
     }
-    if (pipe_watch(rt) != 0)
+    if (rt->dedupe->pipe_watch(rt) != 0)
         return -1;
     size_t n_get = 0;
     if (rt->dedupe->pipe_reads(rt, &n_get) != 0 || pipe_plans(rt, now_ms) != 0)
