@@ -74,10 +74,13 @@ static void rt_out_reject(void *impl, const char *reason) {
     rt_item_set(o->item, RT_REJECT);
 }
 
-/* The claim is written by lm_rt_by_id.c in the done record's place. */
+/* The claim is written by lm_rt_by_id.c in the done record's place. A
+ * claim whose key the worker cannot name fails here, so the input is
+ * dead-lettered alone, not its whole batch abandoned at the write. */
 static int rt_out_claim(void *impl, const char *holder, int64_t ttl_ms) {
     rt_out *o = impl;
-    if (!o->rt->claims)
+    char key[RT_KEY_MAX];
+    if (!o->rt->claims || rt_claim_key(o->rt, o->item, key, sizeof(key)) != 0)
         return -1;
     long off = lm_buf_append(&o->rt->recbuf, holder, strlen(holder) + 1);
     if (off < 0)

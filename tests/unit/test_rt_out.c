@@ -9,6 +9,7 @@
 #include "lm_out.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,4 +127,62 @@ Test(rt_out, index_commands_stay_apart) {
     cr_expect_eq(rt.index.n, 1);
     cr_expect_eq(items[0].index_n, 1);
     cr_expect_eq(items[0].index_len, rt.index.buf.len);
+}
+
+/* ------------------------------------------------ lm_out_claim (claims) */
+
+/* The claim key of a test worker: the ident's tag, or none without one. */
+static int tag_claim_key(void *ctx, const lm_ident *ident, char *key,
+                         size_t keysz) {
+    (void)ctx;
+    if (!ident->tag[0])
+        return -1;
+    snprintf(key, keysz, "lm:{%s}:person", ident->tag);
+    return 0;
+}
+
+static lm_worker claim_worker = {.name = "intake", .claim_key = tag_claim_key};
+
+static void claims_on(void) {
+    rt.w = &claim_worker;
+    rt.claims = 1;
+    for (int i = 0; i < 2; i++) {
+        items[i].identified = items[i].state = RT_NEW;
+        snprintf(items[i].ident.tag, sizeof(items[i].ident.tag), "p%d", i);
+    }
+}
+
+Test(rt_out, a_claim_taken_is_the_items_with_its_holder_and_ttl, .init = setup,
+     .fini = teardown) {
+    claims_on();
+    cr_assert_eq(lm_out_claim(&out[0], "p0-00000001", 5000), 0);
+    cr_expect(items[0].claim_taken);
+    cr_expect_str_eq(rt.recbuf.data + items[0].holder_off, "p0-00000001");
+    cr_expect_eq(items[0].claim_ttl_ms, 5000);
+    cr_expect_not(items[1].claim_taken);
+    lm_buf_free(&rt.recbuf);
+}
+
+Test(rt_out, a_rejection_drops_the_claim_taken, .init = setup,
+     .fini = teardown) {
+    claims_on();
+    cr_assert_eq(lm_out_claim(&out[0], "p0-00000001", 5000), 0);
+    lm_out_reject(&out[0], "refused after deciding");
+    cr_expect_not(items[0].claim_taken, "a dead letter takes no claim");
+    cr_expect_eq(items[0].state, RT_REJECT);
+    lm_buf_free(&rt.recbuf);
+}
+
+Test(rt_out, a_claim_that_cannot_be_named_fails_its_item_alone, .init = setup,
+     .fini = teardown) {
+    claims_on();
+    items[1].ident.tag[0] = '\0'; /* the worker names no key for it */
+    cr_expect_eq(lm_out_claim(&out[1], "p1-00000001", 5000), -1);
+    cr_expect(lm_out_failed(&out[1]), "the item is dead-lettered");
+    cr_expect_not(items[1].claim_taken);
+    cr_expect_eq(lm_out_claim(&out[0], "p0-00000001", 5000), 0,
+                 "the other item is not touched");
+    rt.claims = 0; /* a Redis Cluster, or a worker without claim_key */
+    cr_expect_eq(lm_out_claim(&out[0], "p0-00000001", 5000), -1);
+    lm_buf_free(&rt.recbuf);
 }

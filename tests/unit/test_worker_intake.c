@@ -283,7 +283,9 @@ Test(worker_intake, with_the_claim_read_a_foreign_holder_is_taken_over) {
     cr_expect_null(lm_recorder_find(rec, "SET", pkey));
 }
 
-Test(worker_intake, with_the_claim_read_a_rejected_lead_takes_none) {
+/* (a claim taken, then a rejection: test_rt_out
+ * a_rejection_drops_the_claim_taken) */
+Test(worker_intake, with_the_claim_read_a_lead_refused_first_takes_none) {
     Lastmile__V1__LeadSubmitted in = lead("ev-24", "ada@example.com");
     in.submitted_at_ms = NOW_MS + 3LL * 86400000; /* days ahead */
     lm_recorder_claim(rec, NULL);
