@@ -98,6 +98,35 @@ int lm_plan_script(lm_plan *p, const lm_script *s, int nkeys, int argc,
     return lm_pipe_script(p->pipe, s, nkeys, argc, argv, lens);
 }
 
+int lm_plan_get(lm_plan *p, const char *key) {
+    if (!key || !*key)
+        return -1;
+    if (!p->gets)
+        return lm_pipe_cmd_strs(p->pipe, "GET", key, NULL);
+    lm_plan_gets *g = p->gets;
+    size_t off = g->keys.len;
+    if (lm_array_grow((void **)&g->at, &g->cap, g->n + 1, sizeof(*g->at)) !=
+            0 ||
+        lm_buf_append(&g->keys, key, strlen(key) + 1) < 0)
+        return -1;
+    g->at[g->n].key_off = off;
+    g->at[g->n].pos = p->pipe->n - p->first + p->n_got;
+    g->n++;
+    p->n_got++;
+    return 0;
+}
+
+void lm_plan_gets_clear(lm_plan_gets *g) {
+    g->n = 0;
+    g->keys.len = 0;
+}
+
+void lm_plan_gets_free(lm_plan_gets *g) {
+    lm_buf_free(&g->keys);
+    free(g->at);
+    memset(g, 0, sizeof(*g));
+}
+
 int lm_plan_claim_is_read(const lm_plan *p) {
     return p->claim_read;
 }

@@ -50,6 +50,20 @@ static inline lm_out lm_out_make(const lm_out_ops *ops, void *impl) {
     return o;
 }
 
+/* Where lm_plan_get's keys go when the runtime reads them in one MGET
+ * (one Redis): each key, and its place among its plan's replies. Owned by
+ * the runtime, emptied before each round trip 1. */
+typedef struct lm_plan_get_at {
+    size_t key_off; /* in keys: the key, NUL-terminated */
+    size_t pos;     /* its reply's index among its plan's replies */
+} lm_plan_get_at;
+
+typedef struct lm_plan_gets {
+    lm_buf keys;
+    lm_plan_get_at *at;
+    size_t n, cap;
+} lm_plan_gets;
+
 struct lm_plan {
     lm_pipe *pipe; /* the maker's; commands are appended */
     /* 1 on a Redis Cluster: lm_plan_watch appends a PING instead of its
@@ -58,6 +72,16 @@ struct lm_plan {
     int no_watch;
     /* 1 when the runtime reads the input's claim (lm_plan_claim_is_read) */
     int claim_read;
+    /* The runtime's on one Redis: lm_plan_get's keys are kept here (read
+       by the batch's MGET of gets) instead of a GET each in pipe; first
+       is pipe->n when the plan began, n_got the gets kept so far. NULL
+       (a recorder, a cluster, the batch-wide plan): a GET each. */
+    lm_plan_gets *gets;
+    size_t first, n_got;
 };
+
+/* Empties g (keeps its memory); frees it. */
+void lm_plan_gets_clear(lm_plan_gets *g);
+void lm_plan_gets_free(lm_plan_gets *g);
 
 #endif

@@ -401,7 +401,7 @@ const lm_recorded_cmd *lm_recorder_planned(const lm_recorder *r, size_t i) {
 
 size_t lm_recorder_plan_batch(lm_recorder *r, const lm_worker *w) {
     lm_pipe pipe = {0};
-    lm_plan plan = {&pipe, 0, 0};
+    lm_plan plan = {.pipe = &pipe};
     cmd_list_clear(&r->batch_planned);
     if (w->plan_batch && (w->plan_batch(w->ctx, &plan) != 0 ||
                           plan_decode(&pipe, &r->batch_planned) != 0))
@@ -423,7 +423,7 @@ int lm_recorder_reply_hash(lm_recorder *r, const lm_worker *w,
     lm_ident *ident = lm_ident_room_init(&room);
     char reason[LM_REASON_MAX];
     lm_pipe pipe = {0};
-    lm_plan plan = {&pipe, 0, r->claim_read};
+    lm_plan plan = {.pipe = &pipe, .claim_read = r->claim_read};
     cmd_list l = {0};
     int rc = -1;
     if (w->identify(w->ctx, in, ident, reason, sizeof(reason)) != 0 ||
@@ -489,7 +489,7 @@ int lm_recorder_handle(lm_recorder *r, const lm_worker *w,
         rec_reject(r, reason);
         return -1;
     }
-    lm_plan plan = {&r->plan, 0, r->claim_read};
+    lm_plan plan = {.pipe = &r->plan, .claim_read = r->claim_read};
     lm_pipe_reset(&r->plan);
     cmd_list_clear(&r->planned);
     if (w->plan && (w->plan(w->ctx, in, &r->room.ident, now_ms, &plan) != 0 ||

@@ -73,6 +73,7 @@ static void item_attempt_begin(rt_item *it) {
     it->index_off = it->index_len = it->index_n = 0;
     it->apply_first = it->apply_n = 0;
     it->plan_first = it->plan_n = 0;
+    it->get_first = it->get_n = it->reads_first = 0;
     it->has_claim = it->claim_taken = 0;
 }
 
@@ -391,7 +392,7 @@ static int64_t item_handle(lm_runtime *rt, rt_item *it, int first_attempt,
     lm_msg msg = {
         .event = it->event,
         .ident = &it->ident,
-        .reads = {rt->replies + it->plan_first, it->plan_n},
+        .reads = rt_item_reads(rt, it),
         .now_ms = now_ms,
         .kafka_ts_ms = rd_kafka_message_timestamp(it->rkm, NULL),
         .claim_read = rt->claims,

@@ -36,6 +36,7 @@
 #include "lm_arena.h"
 #include "lm_buf.h"
 #include "lm_metrics.h"
+#include "lm_out.h"
 #include "lm_strmap.h"
 
 #include "lastmile/v1/internal.pb-c.h"
@@ -128,12 +129,15 @@ typedef struct rt_item {
     rd_kafka_message_t *rkm;
     ProtobufCMessage *event; /* in rt->inputs (the batch's arena) */
     lm_ident ident;
-    rt_state state;              /* in this attempt */
-    rt_state identified;         /* where each attempt starts */
-    int fence;                   /* index of its partition in rt->fences */
-    size_t plan_first, plan_n;   /* replies of round trip 1 */
-    size_t apply_first, apply_n; /* commands in round trip 2's EXEC */
-    size_t rec_first, rec_n;     /* in rt->recs */
+    rt_state state;            /* in this attempt */
+    rt_state identified;       /* where each attempt starts */
+    int fence;                 /* index of its partition in rt->fences */
+    size_t plan_first, plan_n; /* replies of round trip 1 */
+    /* its plan's lm_plan_get in rt->gets (one Redis), and where its reads
+       begin in rt->read_ptrs when it has any */
+    size_t get_first, get_n, reads_first;
+    size_t apply_first, apply_n;          /* commands in round trip 2's EXEC */
+    size_t rec_first, rec_n;              /* in rt->recs */
     size_t write_off, write_len, write_n; /* in rt->writes: bytes, commands */
     size_t last_write; /* byte offset of its last command in rt->writes */
     int write_failed;  /* a write failed inside EXEC (late dead letter) */
@@ -310,6 +314,14 @@ struct lm_runtime {
     lm_pipe pipe;   /* the pipeline being sent */
     redisReply **replies;
     size_t cap_replies;
+    /* one Redis: the plans' lm_plan_get, read by round trip 1's last
+       command (an MGET at replies[gets_reply]; 0: none); an item with
+       gets reads its replies in plan order from read_ptrs (borrowed from
+       replies and the MGET's elements: valid as long as they are) */
+    lm_plan_gets gets;
+    size_t gets_reply;
+    redisReply **read_ptrs;
+    size_t cap_read_ptrs;
     /* on one Redis: what rt->replies point to (lm_redis_exec_in), reset
        by rt_replies_free and before each round trip; a round trip's
        replies die before the next one is sent */
@@ -483,6 +495,17 @@ void rt_batch_drop(lm_runtime *rt);
  * of rt_redis_roundtrip and rt_write_exec goes this way (never to
  * lm_redis_replies_free). */
 void rt_replies_free(lm_runtime *rt, size_t n);
+/* Round trip 1's plans (lm_rt_redis.c): the batch-wide plan, each new
+ * item's, then (one Redis) one MGET of every lm_plan_get of theirs, at
+ * replies[rt->gets_reply]. 0 / -1 (OOM). */
+int rt_pipe_plans(lm_runtime *rt, int64_t now_ms);
+/* After round trip 1: each item with gets gets its replies in plan order,
+ * the gets' from that MGET's elements in their places (rt->read_ptrs).
+ * 0 / -1 (logged: the MGET did not answer one element per get, or OOM). */
+int rt_gather_gets(lm_runtime *rt);
+/* Item it's replies to its plan, in plan order (lm_plan_get's among
+ * them), as handle reads them. */
+lm_reads rt_item_reads(const lm_runtime *rt, const rt_item *it);
 /* Redis errors that mean "not now": the batch is held and tried again. */
 int rt_reply_error_retriable(const char *e);
 /* Sends rt->pipe until Redis answers; replies into rt->replies. 0, or -1

@@ -6,7 +6,10 @@
  * be every fence, or the claims too), the MGET that says
  * which input was applied (the redelivery strategy's: done records, or
  * the fences themselves), the worker's batch-wide reads (plan_batch),
- * then each new item's plan.
+ * then each new item's plan, then one MGET of every string key the plans
+ * read with lm_plan_get (qualification's accounts): last, so after every
+ * WATCH a plan sent, and one command for the batch instead of one per
+ * input (issue 16).
  *
  * Round trip 2 (writes) applies the batch as ONE transaction: MULTI, per
  * applied item its writes, then what records its outbox (by id: its done
@@ -147,7 +150,7 @@ static int pipe_plans(lm_runtime *rt, int64_t now_ms) {
     size_t base = p->n; /* RT_REPLY_BATCH_PLAN, or a cluster's GETs */
     int no_watch = rt->cluster != NULL;
     if (rt->w->plan_batch) {
-        lm_plan plan = {p, no_watch, 0};
+        lm_plan plan = {.pipe = p, .no_watch = no_watch};
         if (rt->w->plan_batch(rt->w->ctx, &plan) != 0) {
             lm_log(LM_LOG_ERROR, "plan_batch_failed",
                    "could not plan the batch-wide reads (out of memory?)");
@@ -155,21 +158,96 @@ static int pipe_plans(lm_runtime *rt, int64_t now_ms) {
         }
     }
     rt->batch_plan_n = p->n - base;
+    lm_plan_gets_clear(&rt->gets);
     for (size_t i = 0; i < rt->n_items; i++) {
         rt_item *it = &rt->items[i];
         it->plan_first = p->n;
+        it->get_first = rt->gets.n;
         if (it->state == RT_NEW && rt->w->plan) {
-            lm_plan plan = {p, no_watch, rt->claims};
+            lm_plan plan = {.pipe = p,
+                            .no_watch = no_watch,
+                            .claim_read = rt->claims,
+                            .gets = rt->cluster ? NULL : &rt->gets,
+                            .first = p->n};
             if (rt->w->plan(rt->w->ctx, it->event, &it->ident, now_ms, &plan) !=
                 0) {
                 snprintf(it->reason, sizeof(it->reason),
                          "could not plan the state reads for this input");
                 rt_item_settle(it, RT_REJECT);
+                rt->gets.n = it->get_first; /* its gets are not read */
             }
         }
         it->plan_n = p->n - it->plan_first;
+        it->get_n = rt->gets.n - it->get_first;
     }
     return 0;
+}
+
+/* The plans' gets (lm_plan_get, one Redis) as round trip 1's last
+ * command: one MGET, after every WATCH the plans sent. None: nothing. */
+static int pipe_gets(lm_runtime *rt) {
+    lm_pipe *p = &rt->pipe;
+    const lm_plan_gets *g = &rt->gets;
+    rt->gets_reply = 0;
+    if (g->n == 0)
+        return 0;
+    rt->gets_reply = p->n;
+    if (lm_pipe_begin(p, 1 + g->n) != 0 || lm_pipe_arg(p, "MGET", 4) != 0)
+        return -1;
+    for (size_t k = 0; k < g->n; k++) {
+        const char *key = g->keys.data + g->at[k].key_off;
+        if (lm_pipe_arg(p, key, strlen(key)) != 0)
+            return -1;
+    }
+    lm_pipe_end(p);
+    return 0;
+}
+
+int rt_pipe_plans(lm_runtime *rt, int64_t now_ms) {
+    return pipe_plans(rt, now_ms) != 0 || pipe_gets(rt) != 0 ? -1 : 0;
+}
+
+int rt_gather_gets(lm_runtime *rt) {
+    const lm_plan_gets *g = &rt->gets;
+    if (g->n == 0)
+        return 0;
+    const redisReply *mget = rt->replies[rt->gets_reply];
+    if (!mget || mget->type != REDIS_REPLY_ARRAY || mget->elements != g->n) {
+        lm_log(LM_LOG_ERROR, "redis_protocol",
+               "MGET of %zu planned gets did not answer an array of %zu", g->n,
+               g->n);
+        return -1;
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < rt->n_items; i++)
+        total +=
+            rt->items[i].get_n ? rt->items[i].plan_n + rt->items[i].get_n : 0;
+    if (lm_array_grow((void **)&rt->read_ptrs, &rt->cap_read_ptrs,
+                      total ? total : 1, sizeof(*rt->read_ptrs)) != 0)
+        return -1;
+    size_t at = 0;
+    for (size_t i = 0; i < rt->n_items; i++) {
+        rt_item *it = &rt->items[i];
+        if (!it->get_n)
+            continue;
+        it->reads_first = at;
+        size_t next = it->get_first, cmd = it->plan_first;
+        for (size_t k = 0; k < it->plan_n + it->get_n; k++)
+            rt->read_ptrs[at++] =
+                next < it->get_first + it->get_n && g->at[next].pos == k
+                    ? mget->element[next++]
+                    : rt->replies[cmd++];
+    }
+    return 0;
+}
+
+lm_reads rt_item_reads(const lm_runtime *rt, const rt_item *it) {
+    lm_reads r = {rt->replies + it->plan_first, it->plan_n};
+    if (it->get_n) {
+        r.replies = rt->read_ptrs + it->reads_first;
+        r.n = it->plan_n + it->get_n;
+    }
+    return r;
 }
 
 int rt_pipe_watch(lm_runtime *rt, size_t n_extra,
@@ -200,14 +278,15 @@ int rt_plan_round_trip(lm_runtime *rt, int64_t now_ms) {
     if (rt->cluster) { /* lm_rt_cluster.c: no WATCH, a GET each */
         size_t n_get = 0;
         if (rt_cluster_pipe_reads(rt, &n_get) != 0 ||
-            pipe_plans(rt, now_ms) != 0 || rt_redis_roundtrip(rt) != 0)
+            rt_pipe_plans(rt, now_ms) != 0 || rt_redis_roundtrip(rt) != 0)
             return -1;
         return rt_cluster_gather_reads(rt, n_get);
     }
     if (rt->dedupe->pipe_watch(rt) != 0)
         return -1;
     size_t n_get = 0;
-    if (rt->dedupe->pipe_reads(rt, &n_get) != 0 || pipe_plans(rt, now_ms) != 0)
+    if (rt->dedupe->pipe_reads(rt, &n_get) != 0 ||
+        rt_pipe_plans(rt, now_ms) != 0)
         return -1;
     if (rt_redis_roundtrip(rt) != 0)
         return -1;
@@ -216,6 +295,10 @@ int rt_plan_round_trip(lm_runtime *rt, int64_t now_ms) {
         lm_log(LM_LOG_ERROR, "redis_protocol",
                "MGET of %zu %s did not answer an array of %zu", n_get,
                rt->dedupe->what, n_get);
+        rt_replies_free(rt, p->n);
+        return -1;
+    }
+    if (rt_gather_gets(rt) != 0) {
         rt_replies_free(rt, p->n);
         return -1;
     }

@@ -369,6 +369,8 @@ static void runtime_free(lm_runtime *rt) {
     free(rt->recs);
     free(rt->counts);
     free(rt->replies);
+    free(rt->read_ptrs);
+    lm_plan_gets_free(&rt->gets);
     lm_arena_free(&rt->reply_arena);
     lm_strmap_free(rt->seen);
     lm_buf_free(&rt->recbuf);

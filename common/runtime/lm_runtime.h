@@ -219,6 +219,14 @@ int lm_plan_script(lm_plan *p, const lm_script *s, int nkeys, int argc,
  * the reply's place): the check holds per replica only (docs/DELIVERY.md,
  * "Known limits"). 0 / -1. */
 int lm_plan_watch(lm_plan *p, size_t n, const char *const *keys);
+/* Reads one string key: its reply (the value, or nil when the key is
+ * missing) takes its place among the replies, as a GET's would. On one
+ * Redis the runtime reads every input's gets in one MGET sent after every
+ * other read of the round trip (so after every WATCH): no command per
+ * get. On a Redis Cluster, in the batch-wide plan and in a recorder it is
+ * a GET. Only for string keys: a key of another type reads as absent
+ * (nil in the MGET, an error from a GET). 0 / -1. */
+int lm_plan_get(lm_plan *p, const char *key);
 /* 1 when the runtime reads the input's claim itself (lm_worker.claim_key,
  * one Redis: handle gets it as lm_msg.claim), so the plan must not. */
 int lm_plan_claim_is_read(const lm_plan *p);

@@ -140,7 +140,7 @@ static int ack_cmds(lm_pipe *p, const char *ns, int bucket, const char *claim,
 static int deliver_plan(lm_runtime *rt, const lm_worker *w, const lm_timer *t,
                         redisReply ***rep, size_t *n) {
     lm_pipe p = {0};
-    lm_plan plan = {&p, 0, 0};
+    lm_plan plan = {.pipe = &p};
     *rep = NULL;
     *n = 0;
     int rc = w->plan_timer ? w->plan_timer(w->ctx, t, &plan) : 0;

@@ -50,7 +50,7 @@ Test(pipe, too_many_strs_is_an_error_not_a_shorter_command) {
  * the stack by tests/stack/test_routing.c, which fails without it. */
 Test(pipe, a_plan_watches_its_keys) {
     lm_pipe p = {0};
-    lm_plan plan = {&p, 0, 0};
+    lm_plan plan = {.pipe = &p};
     const char *keys[] = {"k1", "k2"};
     cr_assert_eq(lm_plan_watch(&plan, 0, NULL), 0);
     cr_expect_eq(p.n, 0, "no keys, no WATCH");

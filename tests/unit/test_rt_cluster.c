@@ -134,9 +134,9 @@ Test(rt_cluster, scripts_check_their_guard_before_any_command) {
 Test(rt_cluster, a_plan_on_a_cluster_pings_instead_of_watching) {
     lm_pipe p = {0};
     const char *keys[] = {"lm:{team:a}:open", "lm:{team:b}:open"};
-    lm_plan single = {&p, 0, 0};
+    lm_plan single = {.pipe = &p};
     cr_assert_eq(lm_plan_watch(&single, 2, keys), 0);
-    lm_plan cluster = {&p, 1, 0};
+    lm_plan cluster = {.pipe = &p, .no_watch = 1};
     cr_assert_eq(lm_plan_watch(&cluster, 2, keys), 0);
     cr_expect_eq(p.n, 2, "one reply each, in place");
     lm_rtc_cmd c;
