@@ -67,8 +67,43 @@ void lm_lead_team_queue_key(const char *team, char out[LM_KEY_MAX]) {
     lm_fmt_cat(out, LM_KEY_MAX, "lm:{team:", team, "}:unassigned", NULL);
 }
 
-void lm_lead_account_key(const char *domain, char out[LM_KEY_MAX]) {
+void lm_lead_account_old_key(const char *domain, char out[LM_KEY_MAX]) {
     lm_fmt_cat(out, LM_KEY_MAX, "lm:{acct:", domain, "}", NULL);
+}
+
+void lm_lead_account_owner_key(const char *domain, char out[LM_KEY_MAX]) {
+    lm_fmt_cat(out, LM_KEY_MAX, "lm:{acct:", domain, "}:owner", NULL);
+}
+
+void lm_lead_account_count_key(const char *domain, char out[LM_KEY_MAX]) {
+    lm_fmt_cat(out, LM_KEY_MAX, "lm:{acct:", domain, "}:open_count", NULL);
+}
+
+int lm_lead_account_owner_value(const char *team, const char *owner, char *out,
+                                size_t outsz) {
+    size_t tn = strlen(team), on = strlen(owner);
+    if (!tn || strchr(team, ':') || tn + 1 + on >= outsz)
+        return -1;
+    memcpy(out, team, tn);
+    out[tn] = ':';
+    memcpy(out + tn + 1, owner, on + 1);
+    return (int)(tn + 1 + on);
+}
+
+int lm_lead_account_owner_parse(const char *v, size_t vlen,
+                                char team[LM_KEY_MAX], char owner[LM_KEY_MAX]) {
+    const char *colon = v ? memchr(v, ':', vlen) : NULL;
+    if (!colon || colon == v)
+        return -1;
+    size_t tn = (size_t)(colon - v), on = vlen - tn - 1;
+    if (tn >= LM_KEY_MAX || on == 0 || on >= LM_KEY_MAX ||
+        memchr(v, '\0', vlen))
+        return -1;
+    memcpy(team, v, tn);
+    team[tn] = '\0';
+    memcpy(owner, colon + 1, on);
+    owner[on] = '\0';
+    return 0;
 }
 
 void lm_lead_account_open_key(const char *domain, char out[LM_KEY_MAX]) {

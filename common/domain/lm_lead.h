@@ -21,8 +21,11 @@
  * lm:{team:<team>}:unassigned, a sorted set (score: decided at, the lead
  * hash's decided_at) whose members are the packed decisions to emit when
  * a slot frees (their only copy; decision_id, field 1, comes first, so a
- * member starts with its lead's id); accounts:
- * lm:{acct:<domain>} hash (owner, team, open) (docs/ROUTING.md).
+ * member starts with its lead's id); accounts: lm:{acct:<domain>}:owner,
+ * a string "<team>:<owner>", and lm:{acct:<domain>}:open_count, an
+ * integer string: plain strings, so qualification reads them in the
+ * batch's MGET (lm_plan_get; before issue 16 one hash lm:{acct:<domain>}
+ * with fields owner, team and open, moved by qual_migrate.h) (docs/ROUTING.md).
  *
  * Lead hash fields (all times simulated epoch ms): see LM_F_* below.
  * No heap, no I/O. Writing these fields through a worker's
@@ -140,8 +143,24 @@ void lm_lead_team_open_key(const char *team, const char *owner,
                            char out[LM_KEY_MAX]);
 /* lm:{team:<team>}:unassigned (see above). */
 void lm_lead_team_queue_key(const char *team, char out[LM_KEY_MAX]);
-/* lm:{acct:<domain>} (see above). */
-void lm_lead_account_key(const char *domain, char out[LM_KEY_MAX]);
+/* lm:{acct:<domain>}, the account's hash before issue 16 (owner, team,
+ * open): only qual_migrate.h reads it, to move it (see above). */
+void lm_lead_account_old_key(const char *domain, char out[LM_KEY_MAX]);
+/* lm:{acct:<domain>}:owner, "<team>:<owner>" (a team name holds no ':'),
+ * written by whoever assigns the account's lead (see above). */
+void lm_lead_account_owner_key(const char *domain, char out[LM_KEY_MAX]);
+/* lm:{acct:<domain>}:open_count, the number of the account's open assigned
+ * leads (INCRBY on assignment, -1 on close). */
+void lm_lead_account_count_key(const char *domain, char out[LM_KEY_MAX]);
+/* The value of an owner key: "<team>:<owner>" into out (outsz bytes).
+ * Its length, or -1 when it does not fit. */
+int lm_lead_account_owner_value(const char *team, const char *owner, char *out,
+                                size_t outsz);
+/* Splits an owner key's value v (vlen bytes) at its first ':' into team
+ * and owner (NUL-terminated, each of at most LM_KEY_MAX - 1 bytes). 0, or
+ * -1 when it is not such a value. */
+int lm_lead_account_owner_parse(const char *v, size_t vlen,
+                                char team[LM_KEY_MAX], char owner[LM_KEY_MAX]);
 /* lm:{acct:<domain>}:open, the set of the account's open assigned leads
  * (qualification SADDs with the lead's row, timing SREMs on close). */
 void lm_lead_account_open_key(const char *domain, char out[LM_KEY_MAX]);

@@ -96,10 +96,10 @@ static census census_take(void) {
     for (size_t i = 0; i < keys.n; i++) {
         const char *open = strset_key(&keys, i, NULL);
         char acct[LM_KEY_MAX];
-        snprintf(acct, sizeof(acct), "%.*s", (int)(strlen(open) - 5), open);
+        /* lm:{acct:<domain>}:open -> lm:{acct:<domain>}:open_count */
+        snprintf(acct, sizeof(acct), "%s_count", open);
         long long n = int_reply(fixture_redis_cmd(&fx, "SCARD", open, NULL));
-        long long k =
-            int_reply(fixture_redis_cmd(&fx, "HGET", acct, "open", NULL));
+        long long k = int_reply(fixture_redis_cmd(&fx, "GET", acct, NULL));
         c.accounts++;
         c.acct_open_sum += n;
         c.acct_counter_sum += k;

@@ -18,14 +18,24 @@
  * - timing's reads of the learned levels (timing_learn.h), as it plans
  *   them on a single Redis (one EVAL) and on a cluster (one EVAL per
  *   level, ARGV the level), sent to the real server: each level's counts
- *   come back under its own level number either way. */
+ *   come back under its own level number either way;
+ * - the account hashes of before issue 16 moved to their owner and count
+ *   strings (qual_migrate.h), on one Redis and on a Redis Cluster (three
+ *   masters: one pipeline's scripts go to several of them), and by
+ *   lastmile-qualification at its start: counts added
+ *   to what an upgraded replica counted, its owner kept, a bad count or a
+ *   name too long left untouched, the account's sets untouched; a second
+ *   run moves nothing and marks the scan done, a marked run does not
+ *   scan, and after DEL of the mark it moves what an old replica wrote. */
 #include "stack_fixture.h"
 
+#include "lm_lead.h"
 #include "lm_learn.h"
 #include "lm_redis.h"
 #include "lm_report_owners.h"
 #include "lm_sla.h"
 #include "lm_recorder.h"
+#include "qualification/qual_migrate.h"
 #include "timing/timing.h"
 #include "timing/timing_migrate.h"
 
@@ -290,4 +300,210 @@ Test(key_spread, the_levels_read_the_same_on_one_redis_and_split) {
         cr_expect_eq(one[L], want[L], "one EVAL, level %d", L);
         cr_expect_eq(split[L], want[L], "one EVAL per level, level %d", L);
     }
+}
+
+/* ======================================= account hashes (qual_migrate.h) */
+
+/* The suite starts its own Redis: one server, or a cluster. */
+static void no_setup(void) {
+}
+
+TestSuite(account_strings, .init = no_setup, .fini = teardown);
+
+/* more than a pipeline's 256 scripts: two round trips */
+#define N_MANY 300
+/* "lm:{acct:" + 240 bytes + "}" leaves no room for ":open_count" */
+#define LONG_DOM_N 240
+
+static char long_dom[LONG_DOM_N + 1];
+
+/* One command through the fixture's client (routed on a cluster). */
+static redisReply *acmd_v(const char *arg0, va_list ap) {
+    const char *argv[LM_PIPE_ARGS_MAX];
+    int argc = lm_strs_collect(arg0, ap, argv);
+    cr_assert_gt(argc, 0);
+    redisReply *r = fixture_redis_argv(&fx, argc, argv, NULL);
+    cr_assert(r && r->type != REDIS_REPLY_ERROR, "%s: %s", arg0,
+              r && r->str ? r->str : "no reply");
+    return r;
+}
+
+static void acmd(const char *arg0, ...) __attribute__((sentinel));
+static void acmd(const char *arg0, ...) {
+    va_list ap;
+    va_start(ap, arg0);
+    freeReplyObject(acmd_v(arg0, ap));
+    va_end(ap);
+}
+
+static long long aint(const char *arg0, ...) __attribute__((sentinel));
+static long long aint(const char *arg0, ...) {
+    va_list ap;
+    va_start(ap, arg0);
+    redisReply *r = acmd_v(arg0, ap);
+    va_end(ap);
+    cr_assert_eq(r->type, REDIS_REPLY_INTEGER, "%s", arg0);
+    long long v = r->integer;
+    freeReplyObject(r);
+    return v;
+}
+
+/* Expects the owner key (count 0) or the count key (1) of domain dom to
+ * hold want ("": absent). */
+static void expect_new(const char *dom, int count, const char *want) {
+    char key[LM_KEY_MAX];
+    if (count)
+        lm_lead_account_count_key(dom, key);
+    else
+        lm_lead_account_owner_key(dom, key);
+    redisReply *r = fixture_redis_cmd(&fx, "GET", key, NULL);
+    cr_assert_not_null(r);
+    const char *got = r->type == REDIS_REPLY_STRING ? r->str : "";
+    cr_expect_str_eq(got, want, "%s: \"%s\", want \"%s\"", key, got, want);
+    freeReplyObject(r);
+}
+
+static long long old_exists(const char *dom) {
+    char key[LM_KEY_MAX];
+    lm_lead_account_old_key(dom, key);
+    return aint("EXISTS", key, NULL);
+}
+
+static void write_old_account(const char *dom, const char *owner,
+                              const char *team, const char *open) {
+    char key[LM_KEY_MAX];
+    lm_lead_account_old_key(dom, key);
+    acmd("HSET", key, "owner", owner, "team", team, "open", open, NULL);
+}
+
+/* The old hashes: every case, and N_MANY plain ones (spread over the
+ * cluster's masters), plus what an upgraded replica and timing wrote. */
+static void write_old_accounts(void) {
+    char key[LM_KEY_MAX], dom[64];
+    write_old_account("acme.com", "alex.kim", "na", "3");
+    write_old_account("zero.io", "bo.li", "emea", "0");
+    write_old_account("bad.org", "cy.ng", "na", "x1");
+    write_old_account("newer.net", "old.owner", "na", "1");
+    lm_lead_account_owner_key("newer.net", key);
+    acmd("SET", key, "emea:new.owner", NULL); /* an upgraded replica's */
+    write_old_account("added.co", "di.ox", "na", "3");
+    lm_lead_account_count_key("added.co", key);
+    acmd("INCRBY", key, "2", NULL); /* an upgraded replica counted 2 */
+    write_old_account("colon.io", "ed", "a:b", "1");
+    memset(long_dom, 'l', LONG_DOM_N);
+    memcpy(long_dom + LONG_DOM_N - 4, ".com", 5);
+    write_old_account(long_dom, "fa", "na", "1");
+    for (int i = 0; i < N_MANY; i++) {
+        snprintf(dom, sizeof(dom), "d%d.example", i);
+        write_old_account(dom, "gu", "na", "1");
+    }
+    /* the account's sets: another matter, untouched */
+    lm_lead_account_open_key("acme.com", key);
+    acmd("SADD", key, "lead-1", NULL);
+    lm_lead_account_deals_key("acme.com", key);
+    acmd("SADD", key, "lead-2", NULL);
+}
+
+/* Every moved account where the new layout says. */
+static void expect_accounts_moved(void) {
+    char key[LM_KEY_MAX], dom[64];
+    expect_new("acme.com", 0, "na:alex.kim");
+    expect_new("acme.com", 1, "3");
+    expect_new("zero.io", 0, "emea:bo.li");
+    expect_new("zero.io", 1, "");
+    lm_lead_account_count_key("zero.io", key);
+    cr_expect_eq(aint("EXISTS", key, NULL), 0, "open 0: no count written");
+    expect_new("newer.net", 0, "emea:new.owner"); /* the newer one wins */
+    expect_new("newer.net", 1, "1");
+    expect_new("added.co", 0, "na:di.ox");
+    expect_new("added.co", 1, "5"); /* 2 + 3: counts add */
+    expect_new("colon.io", 0, "");  /* "a:b:ed" would not parse */
+    expect_new("colon.io", 1, "1");
+    for (int i = 0; i < N_MANY; i++) {
+        snprintf(dom, sizeof(dom), "d%d.example", i);
+        expect_new(dom, 0, "na:gu");
+        expect_new(dom, 1, "1");
+        cr_expect_eq(old_exists(dom), 0, "%s", dom);
+    }
+    const char *gone[] = {"acme.com", "zero.io", "newer.net", "added.co",
+                          "colon.io"};
+    for (size_t i = 0; i < sizeof(gone) / sizeof(*gone); i++)
+        cr_expect_eq(old_exists(gone[i]), 0, "%s moved", gone[i]);
+    /* skipped: left whole, nothing written for them */
+    lm_lead_account_old_key("bad.org", key);
+    redisReply *r = fixture_redis_cmd(&fx, "HGET", key, "open", NULL);
+    cr_assert(r && r->type == REDIS_REPLY_STRING);
+    cr_expect_str_eq(r->str, "x1");
+    freeReplyObject(r);
+    cr_expect_eq(aint("HLEN", key, NULL), 3);
+    expect_new("bad.org", 0, "");
+    expect_new("bad.org", 1, "");
+    cr_expect_eq(old_exists(long_dom), 1, "a name too long stays");
+    /* the sets */
+    lm_lead_account_open_key("acme.com", key);
+    cr_expect_eq(aint("SISMEMBER", key, "lead-1", NULL), 1);
+    lm_lead_account_deals_key("acme.com", key);
+    cr_expect_eq(aint("SISMEMBER", key, "lead-2", NULL), 1);
+}
+
+static void accounts_move_once(int cluster) {
+    cr_assert_eq(fixture_up_on(&fx, 1, 0, cluster), 0);
+    write_old_accounts();
+    lm_redis *r = connect_redis();
+    cr_assert_eq(lm_redis_is_cluster(r), cluster);
+    qual_migrated m;
+    char err[512] = "";
+    cr_assert_eq(qual_migrate(r, &m, err, sizeof(err)), 0, "%s", err);
+    cr_expect_eq(m.accounts, 5 + N_MANY);
+    cr_expect_eq(m.owners, 3 + N_MANY, "newer.net kept, colon.io dropped");
+    cr_expect_eq(m.skipped, 2, "bad.org's open, the long name");
+    expect_accounts_moved();
+    cr_expect_eq(aint("EXISTS", QUAL_MIGRATE_SCANNED_KEY, NULL), 0,
+                 "a run that moved hashes scans again next time");
+
+    /* again: nothing moved, nothing added twice; the scan is marked done */
+    cr_assert_eq(qual_migrate(r, &m, err, sizeof(err)), 0, "%s", err);
+    cr_expect_eq(m.accounts + m.owners, 0);
+    cr_expect_eq(m.skipped, 2, "still there");
+    cr_expect_eq(aint("EXISTS", QUAL_MIGRATE_SCANNED_KEY, NULL), 1);
+    expect_accounts_moved();
+
+    /* an old replica writes after the mark: left alone, no scan */
+    write_old_account("late.com", "hu", "na", "2");
+    write_old_account("acme.com", "alex.kim", "na", "1");
+    cr_assert_eq(qual_migrate(r, &m, err, sizeof(err)), 0, "%s", err);
+    cr_expect_eq(m.accounts + m.owners + m.skipped, 0, "marked: no scan");
+    cr_expect_eq(old_exists("late.com"), 1);
+    expect_new("acme.com", 1, "3");
+
+    /* DEL of the mark: the next run moves them, counts added once */
+    acmd("DEL", QUAL_MIGRATE_SCANNED_KEY, NULL);
+    cr_assert_eq(qual_migrate(r, &m, err, sizeof(err)), 0, "%s", err);
+    cr_expect_eq(m.accounts, 2);
+    cr_expect_eq(m.owners, 1, "late.com; acme.com's owner was there");
+    cr_expect_eq(m.skipped, 2);
+    cr_expect_eq(old_exists("late.com") + old_exists("acme.com"), 0);
+    expect_new("late.com", 0, "na:hu");
+    expect_new("late.com", 1, "2");
+    expect_new("acme.com", 1, "4");
+    lm_redis_destroy(r);
+}
+
+Test(account_strings, old_hashes_move_once_on_one_redis) {
+    accounts_move_once(0);
+}
+
+Test(account_strings, old_hashes_move_once_on_a_cluster) {
+    accounts_move_once(1);
+}
+
+Test(account_strings, qualification_moves_them_at_its_start) {
+    cr_assert_eq(fixture_up_on(&fx, 1, 0, 0), 0);
+    write_old_account("acme.com", "alex.kim", "na", "3");
+    cr_assert_geq(fixture_start_worker(&fx, "qualification"), 0);
+    cr_assert(fixture_log_has(&fx, "qualification", "accounts_migrated", 30000),
+              "qualification logs what it moved");
+    expect_new("acme.com", 0, "na:alex.kim");
+    expect_new("acme.com", 1, "3");
+    cr_expect_eq(old_exists("acme.com"), 0);
 }

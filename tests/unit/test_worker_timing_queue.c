@@ -423,7 +423,8 @@ Test(worker_timing_queue, a_lead_closed_while_waiting_leaves_the_queue) {
     cr_expect(indexed("ZREM", QUEUE, p1));
     cr_expect_null(announced());
     cr_expect_null(freed());
-    cr_expect(indexed("HINCRBY", "lm:{acct:acme.com}", "-1"),
+    cr_expect(indexed("DECR", "lm:{acct:acme.com}:open_count",
+                      "lm:{acct:acme.com}:open_count"),
               "the account has one open lead fewer");
 }
 
@@ -546,12 +547,12 @@ Test(worker_timing_queue, an_assigned_waiting_lead_joins_its_account) {
             e = lm_recorder_index(rec, i);
     cr_assert_not_null(e, "W1 joins acme.com's open leads");
     cr_assert_eq(e->argc, 8);
-    cr_expect_str_eq(e->argv[2], "2", "two keys of one slot");
+    cr_expect_str_eq(e->argv[2], "3", "three keys of one slot");
     cr_expect_str_eq(e->argv[3], "lm:{acct:acme.com}:open");
-    cr_expect_str_eq(e->argv[4], "lm:{acct:acme.com}");
-    cr_expect_str_eq(e->argv[5], W1);
-    cr_expect_str_eq(e->argv[6], "alex.kim");
-    cr_expect_str_eq(e->argv[7], "na");
+    cr_expect_str_eq(e->argv[4], "lm:{acct:acme.com}:open_count");
+    cr_expect_str_eq(e->argv[5], "lm:{acct:acme.com}:owner");
+    cr_expect_str_eq(e->argv[6], W1);
+    cr_expect_str_eq(e->argv[7], "na:alex.kim");
     cr_expect(strstr(e->argv[1], "SADD") && strstr(e->argv[1], "== 1"),
               "the count rises only with a new member: %s", e->argv[1]);
     char key[LM_KEY_MAX];

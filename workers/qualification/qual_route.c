@@ -2,7 +2,8 @@
  *
  * Reads: round trip 1 holds WATCH of every owner's open set and state
  * key, an SCARD of each open set and an HMGET of each state (plan_batch),
- * and per lead its account (plan) and, with accounts.pause_on_reply, the
+ * and per lead its account's owner and open count (plan: two lm_plan_get,
+ * read in the batch's MGET) and, with accounts.pause_on_reply, the
  * account's live deals (a lead assigned while one is live is paused). Writes,
  * in the batch's transaction: the lead hash's routing fields; SADD to the
  * owner's open set when the lead takes a slot; the account record; or,
@@ -177,26 +178,32 @@ int qual_route_plan(qual_route *r, const Lastmile__V1__LeadAccepted *l,
     char key[LM_KEY_MAX];
     if (!dom)
         return 0;
-    lm_lead_account_key(dom, key);
-    if (lm_plan_cmd_strs(p, "HMGET", key, "owner", "team", "open", NULL) != 0)
+    /* replies 0 and 1: the account's owner and open count, strings read
+       in the batch's MGET (lm_plan_get): no command per lead */
+    lm_lead_account_owner_key(dom, key);
+    if (lm_plan_get(p, key) != 0)
+        return -1;
+    lm_lead_account_count_key(dom, key);
+    if (lm_plan_get(p, key) != 0)
         return -1;
     if (!lm_policy_routing_options(r->policy)->accounts_pause_on_reply)
         return 0;
-    /* reply 1: the account's live deals (a colleague's reply pauses it) */
+    /* reply 2: the account's live deals (a colleague's reply pauses it) */
     lm_lead_account_deals_key(dom, key);
     return lm_plan_cmd_strs(p, "SCARD", key, NULL);
 }
 
-/* The account's owner from the plan's reply: team and index, when it has
- * an open lead and both still exist in the config. */
+/* The account's owner from the plan's replies: team and index, when it
+ * has an open lead and both still exist in the config. */
 static const lm_team *account_owner(const qual_route *r, const lm_msg *m,
                                     size_t *owner) {
-    const char *o = lm_read_elem_str(&m->reads, 0, 0, NULL);
-    const char *tn = lm_read_elem_str(&m->reads, 0, 1, NULL);
-    const char *open = lm_read_elem_str(&m->reads, 0, 2, NULL);
+    size_t vlen = 0;
+    const char *v = lm_read_str(&m->reads, 0, &vlen);
+    const char *open = lm_read_str(&m->reads, 1, NULL);
+    char tn[LM_KEY_MAX], o[LM_KEY_MAX];
     int64_t n = 0;
-    if (!o || !tn || !open || lm_parse_int64(open, 0, INT64_MAX, &n) != 0 ||
-        n <= 0)
+    if (!v || !open || lm_parse_int64(open, 0, INT64_MAX, &n) != 0 || n <= 0 ||
+        lm_lead_account_owner_parse(v, vlen, tn, o) != 0)
         return NULL;
     const lm_team *t = lm_policy_team(r->policy, tn);
     for (size_t i = 0; t && i < t->n_owners; i++)
@@ -207,24 +214,27 @@ static const lm_team *account_owner(const qual_route *r, const lm_msg *m,
     return NULL;
 }
 
-/* The account record's owner and team (key lm:{acct:<dom>}): written
- * only when they are not what the plan read, or when a lead of this batch
- * wrote them already (then the last lead's choice must win, as when every
- * lead wrote them). The same record as writing it for every lead, one
- * command less for most. 0 / -1 (out of memory). */
+/* The account's owner key (lm:{acct:<dom>}:owner, "<team>:<owner>"):
+ * written only when it is not what the plan read, or when a lead of this
+ * batch wrote it already (then the last lead's choice must win, as when
+ * every lead wrote it). The same record as writing it for every lead, one
+ * command less for most. 0 / -1 (out of memory, or names too long). */
 static int account_write(qual_route *r, const lm_msg *m, const char *dom,
                          const char *owner, const char *team, lm_out *out) {
-    const char *ro = lm_read_elem_str(&m->reads, 0, 0, NULL);
-    const char *rt = lm_read_elem_str(&m->reads, 0, 1, NULL);
-    if (!lm_strmap_get_str(r->accounts, dom) && ro && rt &&
-        strcmp(ro, owner) == 0 && strcmp(rt, team) == 0)
+    char val[2 * LM_KEY_MAX], key[LM_KEY_MAX];
+    size_t rlen = 0;
+    const char *read = lm_read_str(&m->reads, 0, &rlen);
+    int n = lm_lead_account_owner_value(team, owner, val, sizeof(val));
+    if (n < 0)
+        return -1;
+    if (!lm_strmap_get_str(r->accounts, dom) && read && rlen == (size_t)n &&
+        memcmp(read, val, rlen) == 0)
         return 0;
     if (!lm_strmap_put_str(r->accounts, dom, 1, NULL))
         return -1;
-    char key[LM_KEY_MAX];
-    lm_lead_account_key(dom, key);
-    const char *hset[] = {"HSET", key, "owner", owner, "team", team};
-    lm_out_index(out, 6, hset, NULL);
+    lm_lead_account_owner_key(dom, key);
+    const char *set[] = {"SET", key, val};
+    lm_out_index(out, 3, set, NULL);
     return 0;
 }
 
@@ -269,18 +279,18 @@ int qual_route_assign(qual_route *r, const lm_msg *m,
                       ch.takes_slot ? "1" : "0", NULL);
     if (dom) {
         lm_fmt_cat(res->account, sizeof(res->account), dom, NULL);
-        lm_lead_account_key(dom, k2);
         if (account_write(r, m, dom, res->owner, ch.team->name, out) != 0)
             return -1;
-        const char *incr[] = {"HINCRBY", k2, "open", "1"};
-        lm_out_index(out, 4, incr, NULL);
+        lm_lead_account_count_key(dom, k2);
+        const char *incr[] = {"INCR", k2};
+        lm_out_index(out, 2, incr, NULL);
         /* the account's open leads (accounts.pause_on_reply finds the
            others there: workers/timing/timing_account.c) */
         lm_lead_account_open_key(dom, k2);
         const char *sadd[] = {"SADD", k2, l->lead_id};
         lm_out_index(out, 3, sadd, NULL);
         if (lm_policy_routing_options(r->policy)->accounts_pause_on_reply &&
-            lm_read_int(&m->reads, 1, 0) > 0) {
+            lm_read_int(&m->reads, 2, 0) > 0) {
             /* a colleague's deal is live: the first touch goes out, the
                next steps wait for the deal's end (timing_account.c) */
             lm_out_write_strs(out, "HSET", key, LM_F_PAUSED, LM_PAUSED_ACCOUNT,

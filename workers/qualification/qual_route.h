@@ -64,8 +64,9 @@ int qual_route_plan_batch(qual_route *r, lm_plan *p);
  * AWAY at the lead's time (or in a configured out_of_office window) gets
  * no lead (lm_route_owner_away, checked per lead). */
 void qual_route_begin_batch(qual_route *r, const lm_reads *reads);
-/* The lead's own reads: its account (HMGET lm:{acct:<domain>} owner team
- * open) when accounts.same_owner is on and the domain is a company's. */
+/* The lead's own reads: its account's owner and open count (two
+ * lm_plan_get: lm:{acct:<domain>}:owner and :open_count) when accounts
+ * route or pause by it and the domain is a company's. */
 int qual_route_plan(qual_route *r, const Lastmile__V1__LeadAccepted *l,
                     lm_plan *p);
 /* Routes the lead (kind QUALIFIED or NURTURE, rules' team t) and queues

@@ -18,6 +18,7 @@
  * owner with room starts. */
 #include "qualification.h"
 #include "qual_route.h"
+#include "qual_migrate.h"
 #include "qual_outbox.h"
 #include "qual_shadow.h"
 
@@ -346,4 +347,5 @@ const lm_worker lm_qualification_worker = {
     .outbox_expand = qual_outbox_expand,
     .init = qual_init,
     .fini = qual_fini,
+    .start = qual_migrate_start, /* old account hashes (qual_migrate.h) */
 };

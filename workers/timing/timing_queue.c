@@ -93,9 +93,9 @@ int timing_queue_release(const lm_policy *p, const lm_msg *m,
                          const timing_queue_lead *l, lm_out *out) {
     char k[LM_KEY_MAX];
     if (l->account && *l->account) {
-        lm_lead_account_key(l->account, k);
-        const char *dec[] = {"HINCRBY", k, "open", "-1"};
-        lm_out_index(out, 4, dec, NULL);
+        lm_lead_account_count_key(l->account, k);
+        const char *dec[] = {"DECR", k};
+        lm_out_index(out, 2, dec, NULL);
     }
     if (l->pending && l->pending_len && l->team && *l->team) {
         /* closed while it waited, queued before issue 16: its member is
