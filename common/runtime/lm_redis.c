@@ -781,3 +781,26 @@ int lm_redis_scan(lm_redis *r, const char *pattern, int count,
     lm_pipe_free(&p);
     return rc == 0 ? 0 : -1;
 }
+
+int lm_redis_marker(lm_redis *r, const char *key, int set, int *yes, char *err,
+                    size_t errsz) {
+    lm_pipe p;
+    memset(&p, 0, sizeof(p));
+    redisReply *rep = NULL;
+    int rc = -1;
+    if ((set ? lm_pipe_cmd_strs(&p, "SET", key, "1", NULL)
+             : lm_pipe_cmd_strs(&p, "EXISTS", key, NULL)) != 0)
+        snprintf(err, errsz, "out of memory");
+    else if (lm_redis_exec(r, &p, &rep, err, errsz) == 0) {
+        if (rep && rep->type == REDIS_REPLY_ERROR)
+            snprintf(err, errsz, "%s: %s", key, rep->str ? rep->str : "error");
+        else {
+            *yes = set || (rep && rep->type == REDIS_REPLY_INTEGER &&
+                           rep->integer > 0);
+            rc = 0;
+        }
+    }
+    lm_redis_replies_free(&rep, 1);
+    lm_pipe_free(&p);
+    return rc;
+}

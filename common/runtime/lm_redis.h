@@ -185,4 +185,11 @@ typedef int (*lm_redis_keys_fn)(void *opaque, const redisReply *keys, char *err,
 int lm_redis_scan(lm_redis *r, const char *pattern, int count,
                   lm_redis_keys_fn fn, void *opaque, char *err, size_t errsz);
 
+/* A migration's marker (a key that says a scan found nothing left to
+ * move, so later starts skip it): EXISTS of key into *yes (set 0), or
+ * SET key "1" (set 1; *yes then 1). 0, or -1 with err (unreachable, or
+ * an error reply). */
+int lm_redis_marker(lm_redis *r, const char *key, int set, int *yes, char *err,
+                    size_t errsz);
+
 #endif

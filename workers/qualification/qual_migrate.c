@@ -148,37 +148,10 @@ static int move_accounts(lm_redis *r, const old_keys *o, size_t from, size_t to,
     return rc == 0 ? 0 : -1;
 }
 
-/* EXISTS (set 0) or SET (set 1) of QUAL_MIGRATE_SCANNED_KEY; *yes
- * whether it exists. 0 / -1 (err). */
-static int scanned_flag(lm_redis *r, int set, int *yes, char *err,
-                        size_t errsz) {
-    lm_pipe p;
-    memset(&p, 0, sizeof(p));
-    redisReply *rep = NULL;
-    int rc = -1;
-    if ((set ? lm_pipe_cmd_strs(&p, "SET", QUAL_MIGRATE_SCANNED_KEY, "1", NULL)
-             : lm_pipe_cmd_strs(&p, "EXISTS", QUAL_MIGRATE_SCANNED_KEY,
-                                NULL)) != 0)
-        snprintf(err, errsz, "out of memory");
-    else if (lm_redis_exec(r, &p, &rep, err, errsz) == 0) {
-        if (rep && rep->type == REDIS_REPLY_ERROR)
-            snprintf(err, errsz, "%s: %s", QUAL_MIGRATE_SCANNED_KEY,
-                     rep->str ? rep->str : "error");
-        else {
-            *yes = set || (rep && rep->type == REDIS_REPLY_INTEGER &&
-                           rep->integer > 0);
-            rc = 0;
-        }
-    }
-    lm_redis_replies_free(&rep, 1);
-    lm_pipe_free(&p);
-    return rc;
-}
-
 int qual_migrate(lm_redis *r, qual_migrated *out, char *err, size_t errsz) {
     memset(out, 0, sizeof(*out));
     int done = 0;
-    if (scanned_flag(r, 0, &done, err, errsz) != 0)
+    if (lm_redis_marker(r, QUAL_MIGRATE_SCANNED_KEY, 0, &done, err, errsz) != 0)
         return -1;
     if (done)
         return 0;
@@ -191,7 +164,7 @@ int qual_migrate(lm_redis *r, qual_migrated *out, char *err, size_t errsz) {
             out, err, errsz);
     out->skipped += o.too_long;
     if (rc == 0 && out->accounts == 0) /* nothing (movable) left */
-        rc = scanned_flag(r, 1, &done, err, errsz);
+        rc = lm_redis_marker(r, QUAL_MIGRATE_SCANNED_KEY, 1, &done, err, errsz);
     for (size_t i = 0; i < o.n; i++)
         free(o.keys[i]);
     free(o.keys);

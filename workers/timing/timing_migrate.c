@@ -158,39 +158,12 @@ static int move_sla(lm_redis *r, timing_migrated *out, char *err,
     return rc;
 }
 
-/* EXISTS (set 0) or SET (set 1) of TIMING_MIGRATE_SCANNED_KEY; *yes
- * whether it exists. 0 / -1 (err). */
-static int scanned_flag(lm_redis *r, int set, int *yes, char *err,
-                        size_t errsz) {
-    lm_pipe p;
-    memset(&p, 0, sizeof(p));
-    redisReply *rep = NULL;
-    int rc = -1;
-    if ((set ? lm_pipe_cmd_strs(&p, "SET", TIMING_MIGRATE_SCANNED_KEY, "1",
-                                NULL)
-             : lm_pipe_cmd_strs(&p, "EXISTS", TIMING_MIGRATE_SCANNED_KEY,
-                                NULL)) != 0)
-        snprintf(err, errsz, "out of memory");
-    else if (lm_redis_exec(r, &p, &rep, err, errsz) == 0) {
-        if (rep && rep->type == REDIS_REPLY_ERROR)
-            snprintf(err, errsz, "%s: %s", TIMING_MIGRATE_SCANNED_KEY,
-                     rep->str ? rep->str : "error");
-        else {
-            *yes = set || (rep && rep->type == REDIS_REPLY_INTEGER &&
-                           rep->integer > 0);
-            rc = 0;
-        }
-    }
-    lm_redis_replies_free(&rep, 1);
-    lm_pipe_free(&p);
-    return rc;
-}
-
 /* The old learned hashes, unless a start found none to move before. */
 static int migrate_learn(lm_redis *r, timing_migrated *out, char *err,
                          size_t errsz) {
     int done = 0;
-    if (scanned_flag(r, 0, &done, err, errsz) != 0)
+    if (lm_redis_marker(r, TIMING_MIGRATE_SCANNED_KEY, 0, &done, err, errsz) !=
+        0)
         return -1;
     if (done)
         return 0;
@@ -202,7 +175,8 @@ static int migrate_learn(lm_redis *r, timing_migrated *out, char *err,
             r, &o, i, o.n - i < MIGRATE_PIPE_KEYS ? o.n : i + MIGRATE_PIPE_KEYS,
             out, err, errsz);
     if (rc == 0 && out->learn_fields == 0) /* nothing (movable) left */
-        rc = scanned_flag(r, 1, &done, err, errsz);
+        rc = lm_redis_marker(r, TIMING_MIGRATE_SCANNED_KEY, 1, &done, err,
+                             errsz);
     for (size_t i = 0; i < o.n; i++)
         free(o.keys[i]);
     free(o.keys);
