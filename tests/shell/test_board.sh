@@ -248,14 +248,23 @@ ok "lastmile simulate: $(cat "$TMP/sim.json")"
 # leads arrive, which intake accepts and which wait for a decision; then
 # timing: leads inside a response window wait past it, with no timer to
 # move them on; intake last.
+# A snapshot of /api/board is taken every REFRESH_S: one that shows what
+# happened after a stop must have been generated a whole refresh after it
+# (its offsets read after the stop), or it may show the lag of a worker
+# still running (a lead in flight to followup, committed a moment later).
+fresh_after() { # prints the real ms after which a snapshot is fresh
+  echo $(($(date +%s%3N) + REFRESH_S * 1000 + 500))
+}
 stop_pid "${WPID[followup]}" 20
 WPID[followup]=""
+fresh=$(fresh_after)
 wait_board() { # python condition on d (the /api/board summary), what
   local i
   for ((i = 0; i < WAIT_S * 2; i++)); do
     "$PY" "$TMP/live.py" "$URL" | "$PY" -c "import json,sys
 d = json.load(sys.stdin)
-sys.exit(0 if ($1) else 1)" && return 0
+sys.exit(0 if (d.get('generated_at_ms') or 0) > $fresh and ($1) else 1)" &&
+      return 0
     sleep 0.5
   done
   fail "$2 did not happen in ${WAIT_S}s" "$URL/api/board" "see the workers' logs (LASTMILE_TEST_KEEP=1)"
@@ -265,6 +274,7 @@ wait_board '(d.get("lag", {}).get("followup") or 0) > 0' \
   "a lead moving on to the stopped followup worker"
 stop_pid "${WPID[qualification]}" 20
 WPID[qualification]=""
+fresh=$(fresh_after)
 if ! timeout "$SIM_LIMIT_S" "$LM" simulate --leads 8 --days 0.01 --tail-days 0 \
   --seed 99 >"$TMP/sim2.json" 2>>"$TMP/sim.log"; then
   fail "the second lastmile simulate failed: $(tail -n3 "$TMP/sim.log" | tr '\n' ' ')" \
