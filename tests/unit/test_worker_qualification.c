@@ -787,6 +787,50 @@ Test(worker_qualification, an_account_is_written_only_when_its_owner_changes) {
     cr_expect_not_null(lm_recorder_find(rec, "SET", acct));
 }
 
+/* An owner key that is not "<team>:<owner>" (written by hand, or cut),
+ * or a count that is not a number, is no owner to follow: the lead is
+ * routed by the rules (and an owner key it cannot read is written again
+ * with the lead's owner). The same account read well is followed. */
+static double routed_by_account(const char *id, const char *owner_val,
+                                const char *count) {
+    const load some[] = {{"alex.kim", 10, 0, 0},
+                         {"sam.ortiz", 10, 0, 0},
+                         {"jordan.blake", 10, 0, 0}};
+    give_loads(some, 3);
+    lm_recorder_reset(rec);
+    Lastmile__V1__LeadAccepted l = lead(id, &hot_na);
+    lm_recorder_reply_str(rec, owner_val);
+    lm_recorder_reply_str(rec, count);
+    cr_assert_eq(
+        lm_recorder_handle(rec, &lm_qualification_worker, &l.base, NOW_MS), 0,
+        "%s / %s", owner_val, count);
+    char key[LM_KEY_MAX];
+    lm_lead_key(id, key);
+    cr_assert_not_null(lm_recorder_hget(rec, key, LM_F_OWNER), "%s: routed",
+                       owner_val);
+    return lm_recorder_counted(rec, "lastmile_routed_total", "how=\"account\"");
+}
+
+Test(worker_qualification, an_unreadable_account_routes_by_the_rules) {
+    cr_expect_eq(
+        routed_by_account("0123456789abcdef-00000730", "na:jordan.blake", "1"),
+        1, "read well: followed");
+    const char *bad_owner[] = {"jordan.blake", ":jordan.blake", "na:"};
+    for (size_t k = 0; k < sizeof(bad_owner) / sizeof(*bad_owner); k++) {
+        char id[LM_LEAD_ID_MAX];
+        snprintf(id, sizeof(id), "0123456789abcdef-0000074%zu", k);
+        cr_expect_eq(routed_by_account(id, bad_owner[k], "1"), 0, "%s",
+                     bad_owner[k]);
+        const lm_recorded_cmd *set = lm_recorder_find(rec, "SET", ACCT_OWNER);
+        cr_assert_not_null(set, "%s: written again", bad_owner[k]);
+        cr_expect(strchr(set->argv[2], ':') != set->argv[2], "%s",
+                  set->argv[2]);
+    }
+    cr_expect_eq(routed_by_account("0123456789abcdef-00000750",
+                                   "na:jordan.blake", "one"),
+                 0, "a count that is not a number");
+}
+
 Test(worker_qualification, a_free_mail_lead_is_no_account) {
     give_loads(NULL, 0);
     lm_recorder_reset(rec);
