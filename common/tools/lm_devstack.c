@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,20 +38,64 @@ static int64_t mono_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int lm_devstack_free_port(void) {
+/* Binds a fresh socket to 127.0.0.1:port (0: the kernel's choice); the
+ * port bound, or -1. Closed before returning. */
+static int bind_probe(int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
         return -1;
     struct sockaddr_in a = {0};
     a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof(a);
-    int port = -1;
+    int got = -1;
     if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
         getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
+        got = ntohs(a.sin_port);
     close(fd);
-    return port;
+    return got;
+}
+
+int lm_devstack_ephemeral_low(void) {
+    int low = LM_DEVSTACK_EPHEMERAL_LOW, high = 0;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f) {
+        if (fscanf(f, "%d %d", &low, &high) != 2 || low < 1 || low > 65535)
+            low = LM_DEVSTACK_EPHEMERAL_LOW;
+        fclose(f);
+    }
+    return low;
+}
+
+/* A port is handed to another process, which binds it later. One from
+ * bind(0) is an ephemeral port, and in between the outgoing connections
+ * of any process on the machine (the workers started just before, to the
+ * broker and Redis) may take it as their local port: the later bind then
+ * fails ("address already in use"; seen in the bench's fleet). So a
+ * random port below the ephemeral range, which connect() never hands
+ * out, checked free; bind(0) when that range is too small or every try
+ * was taken. */
+int lm_devstack_free_port(void) {
+    static uint32_t x; /* xorshift32, seeded once per process */
+    int hi = lm_devstack_ephemeral_low(), lo = hi - LM_DEVSTACK_PORT_SPAN;
+    if (lo < 1024)
+        return bind_probe(0);
+    if (!x) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        x = (uint32_t)getpid() * 2654435761u ^ (uint32_t)ts.tv_nsec;
+        x = x ? x : 1;
+    }
+    for (int tries = 0; tries < 64; tries++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        int port = lo + (int)(x % (uint32_t)(hi - lo));
+        if (bind_probe(port) == port)
+            return port;
+    }
+    return bind_probe(0);
 }
 
 static int tcp_answers(const char *host, int port) {

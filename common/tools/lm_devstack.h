@@ -102,8 +102,17 @@ int lm_devstack_redis_stop(lm_devstack *st, int hard);
  * stop left): a restart within a run keeps Redis's data. 0 / -1 with err. */
 int lm_devstack_redis_start(lm_devstack *st, int die_with_parent, char *err,
                             size_t errsz);
-/* A TCP port on 127.0.0.1 that was free a moment ago, or -1. */
+/* A TCP port on 127.0.0.1 that was free a moment ago, for a process
+ * started next to listen on, or -1: a random one of the
+ * LM_DEVSTACK_PORT_SPAN ports just below the kernel's ephemeral range
+ * (which outgoing connections take their local ports from, so none of
+ * them takes it meanwhile), else one from bind(0). */
 int lm_devstack_free_port(void);
+#define LM_DEVSTACK_PORT_SPAN     12000
+#define LM_DEVSTACK_EPHEMERAL_LOW 32768 /* Linux's default */
+/* The low end of the ephemeral range (ip_local_port_range), or Linux's
+ * default when it cannot be read. */
+int lm_devstack_ephemeral_low(void);
 /* Sends one fault command to the broker process. 0 / -1. */
 int lm_devstack_broker_ctl(const lm_devstack *st, const char *command);
 
