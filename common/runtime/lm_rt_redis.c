@@ -174,7 +174,10 @@ static int pipe_plans(lm_runtime *rt, int64_t now_ms) {
                 snprintf(it->reason, sizeof(it->reason),
                          "could not plan the state reads for this input");
                 rt_item_settle(it, RT_REJECT);
-                rt->gets.n = it->get_first; /* its gets are not read */
+                /* its gets are not read: their keys go too */
+                if (rt->gets.n > it->get_first)
+                    rt->gets.keys.len = rt->gets.at[it->get_first].key_off;
+                rt->gets.n = it->get_first;
             }
         }
         it->plan_n = p->n - it->plan_first;

@@ -73,6 +73,8 @@ Test(rt_gets, one_mget_last_and_each_input_reads_in_plan_order) {
     cr_expect_eq(rt.items[3].state, RT_REJECT, "a plan that fails");
     cr_expect_eq(rt.items[3].get_n, 0, "its get is not read");
     cr_expect_eq(rt.gets.n, 3);
+    cr_expect_eq(rt.gets.keys.len, sizeof("k0a") + sizeof("k0b") + sizeof("k1"),
+                 "the rejected plan's key is gone too");
     /* HMGET, SCARD (input 0), SCARD (input 2), the MGET */
     cr_assert_eq(rt.pipe.n, 4, "no GET of its own: %zu commands", rt.pipe.n);
     cr_expect_eq(rt.gets_reply, 3);
