@@ -103,13 +103,21 @@ static int item_add(lm_runtime *rt, rd_kafka_message_t *m) {
     return 0;
 }
 
+/* How many inputs the next batch takes: LASTMILE_BATCH_MAX, or fewer when
+ * the batch will watch each claim (RT_CLAIMS_WATCHED_MAX). */
+size_t rt_batch_limit(const lm_runtime *rt) {
+    size_t max = (size_t)rt->s.batch_max;
+    if (rt->claims && rt->every_partition == 0 && max > RT_CLAIMS_WATCHED_MAX)
+        max = RT_CLAIMS_WATCHED_MAX;
+    return max;
+}
+
 size_t rt_batch_take(lm_runtime *rt) {
     /* with a batch in flight, only what is fetched already: when there is
        nothing to overlap, that batch is finished at once */
     int wait = rt_inflight(rt) ? 0 : RT_POLL_FIRST_MS;
-    size_t batch_bytes = 0;
-    while (rt->n_items < (size_t)rt->s.batch_max &&
-           batch_bytes < RT_BATCH_BYTES_MAX) {
+    size_t batch_bytes = 0, max = rt_batch_limit(rt);
+    while (rt->n_items < max && batch_bytes < RT_BATCH_BYTES_MAX) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rt->consumer, wait);
         wait = 0;
         if (!m)

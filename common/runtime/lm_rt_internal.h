@@ -63,6 +63,14 @@
  * and a client query over 1 GB, whatever LASTMILE_BATCH_MAX says. */
 #define RT_BATCH_BYTES_MAX (32 * 1024 * 1024)
 
+/* A batch that WATCHes each input's claim (a replica holding part of its
+ * input, lm_rt_by_id.c) takes at most this many inputs, whatever
+ * LASTMILE_BATCH_MAX says: Redis 7.0 checks each watched key against every
+ * key the connection already watches, so a batch of N claims costs N²/2
+ * comparisons. At 1,000 that was 22% of Redis's instructions; at 128 it
+ * is under 1% (docs/PERFORMANCE.md, reduction 14). */
+#define RT_CLAIMS_WATCHED_MAX 128
+
 /* ================================================================ state */
 
 typedef struct rt_topic {
@@ -465,8 +473,10 @@ void rt_item_settle(rt_item *it, rt_state s); /* for good */
 void rt_item_set(rt_item *it, rt_state s);    /* this attempt */
 int rt_item_applies(const rt_item *it);       /* written in round trip 2 */
 /* Step 1: takes what the consumer has fetched (waiting for the first
- * message only with no batch in flight). The number of items. */
+ * message only with no batch in flight), up to rt_batch_limit. The number
+ * of items. */
 size_t rt_batch_take(lm_runtime *rt);
+size_t rt_batch_limit(const lm_runtime *rt);
 /* Step 2: decodes, identifies, assigns fences, marks duplicates and
  * deferrals. 0 / -1 (OOM: abandon). */
 int rt_batch_identify(lm_runtime *rt);

@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -578,4 +579,90 @@ Test(runtime, a_misplaced_input_is_counted, .fini = teardown, .timeout = 120) {
         "the misplaced record is logged with its key");
     cr_expect(!fixture_log_has(&fx, "timing", "keyed \\\"alex.kim\\\"", 0),
               "the placed record is not");
+}
+
+/* Lines of intake's log (both replicas append to it) holding needle. */
+static int intake_log_count(const char *needle) {
+    char path[512], line[8192];
+    snprintf(path, sizeof(path), "%s/intake.log", fx.dir);
+    FILE *f = fopen(path, "r");
+    int n = 0;
+    while (f && fgets(line, sizeof(line), f))
+        n += strstr(line, needle) != NULL;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* The keys of the largest WATCH in Redis's slow log, which logs every
+ * command (slowlog-log-slower-than 0) with at most 32 arguments shown,
+ * the last one saying "... (N more arguments)". */
+static long largest_watch(size_t *n_watch) {
+    redisReply *r = fixture_redis_cmd(&fx, "SLOWLOG", "GET", "1000000", NULL);
+    long max = 0;
+    *n_watch = 0;
+    cr_assert(r && r->type == REDIS_REPLY_ARRAY, "SLOWLOG GET");
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        const redisReply *a = e->elements > 3 ? e->element[3] : NULL;
+        if (!a || a->type != REDIS_REPLY_ARRAY || a->elements < 1 ||
+            strcasecmp(a->element[0]->str, "WATCH") != 0)
+            continue;
+        long keys = (long)a->elements - 1;
+        const char *last = a->element[a->elements - 1]->str;
+        if (strncmp(last, "... (", 5) == 0)
+            keys += strtol(last + 5, NULL, 10) - 1;
+        max = keys > max ? keys : max;
+        (*n_watch)++;
+    }
+    freeReplyObject(r);
+    return max;
+}
+
+static int all_600_accepted(const market *m) {
+    return m->accepted.n >= 600;
+}
+
+/* runtime.claims_watched_in_bounded_batches: two intake replicas, each
+ * holding one of the two partitions, watch each input's claim (neither
+ * holds every fence); each batch takes at most 128 inputs
+ * (RT_CLAIMS_WATCHED_MAX), whatever LASTMILE_BATCH_MAX says, since a
+ * WATCH of N keys costs Redis N²/2 comparisons. Before the cap a backlog
+ * of 600 leads was taken in batches of several hundred. */
+Test(runtime, claims_watched_in_bounded_batches, .fini = teardown,
+     .timeout = 180) {
+    cr_assert_eq(fixture_up(&fx, 2, 0), 0);
+    cr_assert_geq(fixture_start_worker(&fx, "intake"), 0);
+    cr_assert_geq(fixture_start_worker(&fx, "intake"), 0);
+    int64_t deadline = fixture_mono_ms() + fixture_ms(60000);
+    while (intake_log_count("1 partition(s) of") < 2 &&
+           fixture_mono_ms() < deadline)
+        usleep(100 * 1000);
+    cr_assert_geq(intake_log_count("1 partition(s) of"), 2,
+                  "the two replicas did not take a partition each");
+    cr_expect(fixture_log_has(&fx, "intake", "in batches of at most 128", 0),
+              "the replicas do not say they watch each claim");
+    const char *const cfg[][2] = {{"slowlog-log-slower-than", "0"},
+                                  {"slowlog-max-len", "100000"}};
+    for (int i = 0; i < 2; i++) {
+        redisReply *r =
+            fixture_redis_cmd(&fx, "CONFIG", "SET", cfg[i][0], cfg[i][1], NULL);
+        cr_assert(r && r->type == REDIS_REPLY_STATUS, "CONFIG SET %s",
+                  cfg[i][0]);
+        freeReplyObject(r);
+    }
+    market m;
+    market_init(&m, &fx, 0);
+    market_submit(&m, 600, 0, 0, 31);
+    cr_assert(market_until(&m, all_600_accepted, 120000),
+              "%zu of 600 leads accepted", m.accepted.n);
+    size_t n_watch = 0;
+    long largest = largest_watch(&n_watch);
+    printf("claims watched: %zu WATCHes, the largest of %ld keys\n", n_watch,
+           largest);
+    cr_expect_gt(n_watch, 0, "no WATCH in the slow log");
+    /* each WATCH names the batch's fences too: one per partition */
+    cr_expect_leq(largest, 128 + 2, "a batch watched %ld keys", largest);
+    cr_expect_eq(m.accepted.dups, 0);
+    market_free(&m);
 }
