@@ -67,8 +67,9 @@
  * input, lm_rt_by_id.c) takes at most this many inputs, whatever
  * LASTMILE_BATCH_MAX says: Redis 7.0 checks each watched key against every
  * key the connection already watches, so a batch of N claims costs N²/2
- * comparisons. At 1,000 that was 22% of Redis's instructions; at 128 it
- * is under 1% (docs/PERFORMANCE.md, reduction 14). */
+ * comparisons. At 1,000 that was 22% of Redis's instructions; capped at
+ * 128, such a replica costs Redis ~5% more per lead than one watching the
+ * fences (docs/PERFORMANCE.md, reduction 14). */
 #define RT_CLAIMS_WATCHED_MAX 128
 
 /* ================================================================ state */
