@@ -5,7 +5,9 @@
 #include "lm_devstack_internal.h"
 #include "lm_nodelay.h"
 
+#include "lm_clock.h"
 #include "lm_env.h"
+#include "lm_hash.h"
 #include "lm_kafka.h"
 
 #include <arpa/inet.h>
@@ -77,21 +79,17 @@ int lm_devstack_ephemeral_low(void) {
  * out, checked free; bind(0) when that range is too small or every try
  * was taken. */
 int lm_devstack_free_port(void) {
-    static uint32_t x; /* xorshift32, seeded once per process */
+    /* draws: lm_hash64 of a count, seeded once per process (pid, clock) */
+    static uint64_t seed, draws;
     int hi = lm_devstack_ephemeral_low(), lo = hi - LM_DEVSTACK_PORT_SPAN;
     if (lo < 1024)
         return bind_probe(0);
-    if (!x) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        x = (uint32_t)getpid() * 2654435761u ^ (uint32_t)ts.tv_nsec;
-        x = x ? x : 1;
-    }
+    if (!seed)
+        seed = ((uint64_t)getpid() << 32 ^ (uint64_t)lm_clock_real_ms()) | 1;
     for (int tries = 0; tries < 64; tries++) {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        int port = lo + (int)(x % (uint32_t)(hi - lo));
+        draws++;
+        int port = lo + (int)(lm_hash64(&draws, sizeof(draws), seed) %
+                              (uint64_t)(hi - lo));
         if (bind_probe(port) == port)
             return port;
     }

@@ -106,7 +106,8 @@ int lm_devstack_redis_start(lm_devstack *st, int die_with_parent, char *err,
  * started next to listen on, or -1: a random one of the
  * LM_DEVSTACK_PORT_SPAN ports just below the kernel's ephemeral range
  * (which outgoing connections take their local ports from, so none of
- * them takes it meanwhile), else one from bind(0). */
+ * them takes it meanwhile), else one from bind(0). One thread at a time
+ * (it counts its draws). */
 int lm_devstack_free_port(void);
 #define LM_DEVSTACK_PORT_SPAN     12000
 #define LM_DEVSTACK_EPHEMERAL_LOW 32768 /* Linux's default */
