@@ -107,7 +107,7 @@ static int item_add(lm_runtime *rt, rd_kafka_message_t *m) {
  * the batch will watch each claim (RT_CLAIMS_WATCHED_MAX). */
 size_t rt_batch_limit(const lm_runtime *rt) {
     size_t max = (size_t)rt->s.batch_max;
-    if (rt->claims && rt->every_partition == 0 && max > RT_CLAIMS_WATCHED_MAX)
+    if (rt_watches_each_claim(rt) && max > RT_CLAIMS_WATCHED_MAX)
         max = RT_CLAIMS_WATCHED_MAX;
     return max;
 }

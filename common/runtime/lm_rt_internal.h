@@ -478,6 +478,11 @@ int rt_item_applies(const rt_item *it);       /* written in round trip 2 */
  * of items. */
 size_t rt_batch_take(lm_runtime *rt);
 size_t rt_batch_limit(const lm_runtime *rt);
+/* 1 when this replica's batches WATCH each input's claim: claims on, and
+ * not every partition of the input assigned (lm_rt_kafka.c). */
+static inline int rt_watches_each_claim(const lm_runtime *rt) {
+    return rt->claims && rt->every_partition == 0;
+}
 /* Step 2: decodes, identifies, assigns fences, marks duplicates and
  * deferrals. 0 / -1 (OOM: abandon). */
 int rt_batch_identify(lm_runtime *rt);

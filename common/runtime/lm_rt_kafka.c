@@ -160,7 +160,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         memset(rt->log_known, 0, sizeof(rt->log_known));
         lm_log(LM_LOG_INFO, "assigned", "%d partition(s) of %s assigned",
                parts->cnt, rt->input_topic);
-        if (rt->claims && rt->every_partition == 0 && parts->cnt > 0)
+        if (rt_watches_each_claim(rt) && parts->cnt > 0)
             lm_log(LM_LOG_INFO, "claims_watched",
                    "this replica holds part of %s: each claim is watched, "
                    "in batches of at most %zu inputs",
