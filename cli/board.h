@@ -40,7 +40,8 @@
  *             good one, with "report_stale": true, while Redis is away),
  *   "stages": [{"name", "topic", "group", "partitions", "committed", "end",
  *              "lag", "throughput_per_s" (null on the first refresh),
- *              "waiting" (leads waiting there; intake: the lag),
+ *              "waiting" (leads waiting there; intake and
+ *              qualification: the lag),
  *              "oldest_waiting_s" (null when none waits)}],
  *   "waiting_longest": [{"lead_id", "owner", "stage", "age_s",
  *                        "since_ms", "next_step"}]}
@@ -54,8 +55,11 @@
  *                  (simulated, as every age here: board_age.h; Kafka's
  *                  real timestamp only for one without, at a fixed
  *                  scale);
- *   qualification  stage "qualification" (accepted, not decided), since
- *                  accepted_at;
+ *   qualification  not in Redis either (qualification writes the lead's
+ *                  record with its decision): the first uncommitted
+ *                  message of each lagging partition, since its
+ *                  accepted_at_ms. Its leads are not in "waiting
+ *                  longest", which lists leads with a record;
  *   followup       stage "followup" (decided, or a timer fired: the next
  *                  touch is pending), since decided_at, or next_due_at of
  *                  the touch before;
@@ -67,7 +71,7 @@
  * for the group's committed offsets (OffsetFetch), so it never joins the
  * group, never triggers a rebalance and commits nothing. Two group-less
  * readers: one follows the dead-letter topic (invalid submissions), one
- * peeks at the oldest uncommitted intake messages.
+ * peeks at the oldest uncommitted intake and qualification messages.
  *
  * Threads: lm_board_start starts a collector thread, which alone owns the
  * Kafka handles and the Redis connection, and the HTTP server, whose
@@ -88,7 +92,7 @@
 #define LM_BOARD_REFRESH_MS       2000 /* collector period; the page's too */
 #define LM_BOARD_FIRST_WAIT_MS    8000 /* /api/board awaits a first refresh */
 #define LM_BOARD_KAFKA_TIMEOUT_MS 3000 /* each metadata/offset query */
-#define LM_BOARD_PEEK_TIMEOUT_MS  1000 /* reading the oldest intake messages */
+#define LM_BOARD_PEEK_TIMEOUT_MS  1000 /* the oldest waiting messages */
 #define LM_BOARD_DLQ_BUDGET_MS    2000 /* catching up on dead letters */
 #define LM_BOARD_REDIS_TIMEOUT_MS 5000 /* each Redis command */
 #define LM_BOARD_WAITING_TOP      10   /* leads in "waiting longest" */

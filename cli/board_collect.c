@@ -2,9 +2,10 @@
  * and where each figure comes from): a thread that, every
  * LM_BOARD_REFRESH_MS, asks Kafka for each stage's committed offsets and
  * watermarks, follows the dead-letter topic, peeks at the oldest
- * uncommitted intake messages, walks the lead rows in Redis (lm_report_scan
- * into an lm_report accumulator, plus the stage ages and the leads waiting
- * longest), and publishes one JSON snapshot string under the board's mutex.
+ * uncommitted intake and qualification messages, walks the lead rows in Redis
+ * (lm_report_scan into an lm_report accumulator, plus the stage ages and the
+ * leads waiting longest), and publishes one JSON snapshot string under the
+ * board's mutex.
  *
  * Threads: everything here runs on the collector thread, which alone owns
  * the Kafka handles and the Redis connection (board_internal.h). */
@@ -97,11 +98,12 @@ static int board_metadata(lm_board *b, int parts[BOARD_STAGES + 1],
     return 0;
 }
 
-/* Reads the message at offset `committed[p]` of each lagging intake
- * partition and returns the oldest time one has waited since (simulated
- * epoch ms, board_intake_since_ms), or -1 when none could be read within
+/* Reads the message at offset `committed[p]` of each lagging partition of
+ * stage i (ST_INTAKE or ST_QUALIFICATION) and returns the oldest time one
+ * has waited since (simulated epoch ms, board_intake_since_ms or
+ * board_accepted_since_ms), or -1 when none could be read within
  * LM_BOARD_PEEK_TIMEOUT_MS. */
-static int64_t board_peek_oldest(lm_board *b, int nparts,
+static int64_t board_peek_oldest(lm_board *b, int i, int nparts,
                                  const int64_t *committed, const int64_t *end) {
     rd_kafka_topic_partition_list_t *l =
         rd_kafka_topic_partition_list_new(nparts);
@@ -109,7 +111,7 @@ static int64_t board_peek_oldest(lm_board *b, int nparts,
         return -1;
     for (int p = 0; p < nparts; p++)
         if (committed[p] >= 0 && end[p] > committed[p])
-            rd_kafka_topic_partition_list_add(l, b->stages[ST_INTAKE].topic, p)
+            rd_kafka_topic_partition_list_add(l, b->stages[i].topic, p)
                 ->offset = committed[p];
     int64_t oldest = -1;
     int want = l->cnt, got = 0;
@@ -128,9 +130,11 @@ static int64_t board_peek_oldest(lm_board *b, int nparts,
             got++;
             rd_kafka_timestamp_type_t tt;
             int64_t ts = rd_kafka_message_timestamp(rkm, &tt);
-            ts = board_intake_since_ms(
-                rkm->payload, rkm->payload ? rkm->len : 0,
-                tt != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? ts : -1);
+            size_t len = rkm->payload ? rkm->len : 0;
+            ts = tt != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? ts : -1;
+            ts = i == ST_INTAKE
+                     ? board_intake_since_ms(rkm->payload, len, ts)
+                     : board_accepted_since_ms(rkm->payload, len, ts);
             if (ts > 0 && (oldest < 0 || ts < oldest))
                 oldest = ts;
         }
@@ -144,10 +148,12 @@ done:
 }
 
 /* One stage from Kafka into *out (a JSON object being built): committed
- * offsets, watermarks, lag, throughput; for intake also the oldest
- * waiting message. `nparts` from the metadata (-1: topic missing). */
-static void board_stage_kafka(lm_board *b, int i, int nparts, json_t *out,
-                              json_t *errors) {
+ * offsets, watermarks, lag, throughput; for intake and qualification
+ * also the leads waiting (the lag: neither has a record of an undecided
+ * lead in Redis) and the oldest of them. `nparts` from the metadata (-1: topic
+ * missing); ages up to simulated `now_ms`, the snapshot's. */
+static void board_stage_kafka(lm_board *b, int i, int nparts, int64_t now_ms,
+                              json_t *out, json_t *errors) {
     board_stage *st = &b->stages[i];
     json_object_set_new(out, "partitions",
                         json_integer(nparts > 0 ? nparts : 0));
@@ -205,13 +211,13 @@ static void board_stage_kafka(lm_board *b, int i, int nparts, json_t *out,
                       (double)(now_mono - st->prev_mono_ms)));
     st->prev_committed = sum_committed;
     st->prev_mono_ms = now_mono;
-    if (i == ST_INTAKE) {
+    if (i == ST_INTAKE || i == ST_QUALIFICATION) {
         json_object_set_new(out, "waiting", json_integer(lag));
         if (lag > 0) {
-            int64_t ts = board_peek_oldest(b, nparts, committed, end);
+            int64_t ts = board_peek_oldest(b, i, nparts, committed, end);
             if (ts > 0)
                 json_object_set_new(out, "oldest_waiting_s",
-                                    json_real(board_age_s(ts)));
+                                    json_real(board_age_s(now_ms, ts)));
         }
     }
 done:
@@ -362,7 +368,9 @@ static int board_row(void *opaque, const lm_lead_row *row) {
     int64_t since = 0;
     /* the rule `lastmile waiting` uses; ST_* are its stage indexes */
     int stage = lm_report_waiting_stage(row, sc->now_ms, &since);
-    if (stage < 0)
+    /* an undecided lead waits in qualification's lag (board_stage_kafka):
+       a record in that stage is from before qualification wrote it */
+    if (stage < 0 || stage == ST_QUALIFICATION)
         return 0;
     sc->waiting[stage]++;
     if (!sc->oldest_since[stage] || since < sc->oldest_since[stage])
@@ -478,7 +486,7 @@ static char *board_collect(lm_board *b) {
     int parts[BOARD_STAGES + 1];
     if (board_metadata(b, parts, errors) == 0) {
         for (int i = 0; i < BOARD_STAGES && !board_stopping(b); i++)
-            board_stage_kafka(b, i, parts[i], st_obj[i], errors);
+            board_stage_kafka(b, i, parts[i], sc.now_ms, st_obj[i], errors);
         if (!board_stopping(b))
             board_dlq(b, parts[BOARD_STAGES], errors);
     }
@@ -493,7 +501,7 @@ static char *board_collect(lm_board *b) {
     } else if (b->last_report) {
         stale = 1;
     }
-    for (int i = ST_QUALIFICATION; report && i < BOARD_STAGES; i++) {
+    for (int i = ST_FOLLOWUP; report && i < BOARD_STAGES; i++) {
         json_object_set_new(st_obj[i], "waiting", json_integer(sc.waiting[i]));
         if (sc.oldest_since[i] > 0) {
             double age = (double)(sc.now_ms - sc.oldest_since[i]) / 1000.0;

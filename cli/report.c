@@ -57,6 +57,19 @@ int lm_cli_report_collect(const lm_settings *s, lm_report *rep, char *err,
         snprintf(err, errsz, "counting invalid input: %s", why);
         return -1;
     }
+    /* before the scan: a lead decided while it runs is then found */
+    if (!(o.pending = lm_strmap_new(0))) {
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
+    if (lm_report_read_pending(s, LM_TOPIC_QUALIFICATION, 0,
+                               lm_report_add_pending, o.pending, why,
+                               sizeof(why)) < 0) {
+        snprintf(err, errsz,
+                 "counting the leads qualification has not taken: %s", why);
+        lm_strmap_free(o.pending);
+        return -1;
+    }
     lm_redis *r =
         lm_redis_new(s->redis_url, s->redis_timeout_ms, why, sizeof(why));
     int rc = -1;
@@ -67,6 +80,7 @@ int lm_cli_report_collect(const lm_settings *s, lm_report *rep, char *err,
     else
         rc = 0;
     lm_redis_destroy(r);
+    lm_strmap_free(o.pending);
     return rc;
 }
 

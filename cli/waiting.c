@@ -2,7 +2,13 @@
  * owner, oldest first.
  *
  * An open lead waits when the fleet owes it its next move:
- *   qualification  accepted, no decision yet; waiting since accepted_at;
+ *   qualification  accepted, no decision yet; waiting since accepted_at.
+ *                  These are the LeadAccepted messages the qualification
+ *                  worker has not committed (lm_report_read_pending):
+ *                  intake writes no record of the lead, qualification
+ *                  writes it with the decision; one taken but not yet
+ *                  committed is left out once its record holds the
+ *                  decision;
  *   followup       decided (or its reply timer fired) and the next touch is
  *                  not yet scheduled; waiting since the last timer's due
  *                  time when there was one (step set), else decided_at;
@@ -10,7 +16,8 @@
  *                  reply timer is overdue (now > next_due_at), since then.
  * "now" is the fleet's clock (LASTMILE_TIME_SCALE / _ORIGIN_MS), so ages
  * are simulated time, like every time in Redis. Read-only (SCAN + HGETALL
- * through lm_report_scan); single-threaded. The cadence in the decision
+ * through lm_report_scan, a group-less read of lastmile.qualification);
+ * single-threaded. The cadence in the decision
  * config (LASTMILE_CONFIG) names the next step's channel when it loads.
  *
  * Layout: lm_cmd_waiting reads the options (parse_options, into a
@@ -28,6 +35,8 @@
 #include "lm_redis.h"
 #include "lm_report.h"
 #include "lm_report_owners.h"
+#include "lm_kafka.h"
+#include "lm_strmap.h"
 #include "unassigned.h"
 
 #include <jansson.h>
@@ -66,6 +75,9 @@ typedef struct scan_ctx {
     item *items;
     size_t n, cap;
     int oom;
+    /* the leads qualification has not taken: lead id -> accepted_at_ms,
+       -1 once the scan finds the lead decided */
+    lm_strmap *pending;
     /* the teams' unassigned queues (unassigned.h): leads no owner had
        room for, assigned when a slot frees */
     lm_unassigned_team queues[LM_UNASSIGNED_TEAMS_MAX];
@@ -96,7 +108,7 @@ static void usage(FILE *f) {
             "clock; default 0)\n"
             "  --limit N              list the N oldest leads (default %d)\n"
             "  --json                 one JSON object on stdout\n\n"
-            "Needs LASTMILE_REDIS_URL.\n",
+            "Needs LASTMILE_REDIS_URL and LASTMILE_BROKERS.\n",
             LIMIT_DEFAULT);
 }
 
@@ -106,38 +118,74 @@ static int classify(const lm_lead_row *row, int64_t now, int64_t *since) {
     return st < 0 ? -1 : st - LM_REPORT_STAGE_QUALIFICATION;
 }
 
-static int on_row(void *opaque, const lm_lead_row *row) {
-    scan_ctx *c = opaque;
-    int64_t since = 0;
-    int st = classify(row, c->now_ms, &since);
-    if (st < 0)
-        return 0;
+/* A new item of stage st waiting since `since`, or NULL when it waits
+ * less than --older-than or memory ran out (c->oom). */
+static item *add_item(scan_ctx *c, int st, int64_t since) {
     int64_t age = c->now_ms - since;
     if (age < 0)
         age = 0;
     if (age < c->older_than_ms)
-        return 0;
+        return NULL;
     if (c->n == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : ITEMS_MIN_CAP;
         item *n = realloc(c->items, cap * sizeof(*n));
         if (!n) {
             c->oom = 1;
-            return -1;
+            return NULL;
         }
         c->items = n;
         c->cap = cap;
     }
     item *it = &c->items[c->n++];
+    memset(it, 0, sizeof(*it));
+    it->stage = st;
+    it->step = -1;
+    it->since_ms = since;
+    it->age_ms = age;
+    return it;
+}
+
+static int on_row(void *opaque, const lm_lead_row *row) {
+    scan_ctx *c = opaque;
+    int64_t since = 0;
+    int64_t *pending =
+        row->lead_id ? lm_strmap_get_str(c->pending, row->lead_id) : NULL;
+    if (pending && row->decided_at > 0)
+        *pending = -1; /* decided, its input not committed yet */
+    int st = classify(row, c->now_ms, &since);
+    /* an undecided lead is listed from Kafka (add_pending): a record in
+       that stage is from before the record moved to qualification */
+    if (st < 0 || st == ST_QUALIFICATION)
+        return 0;
+    item *it = add_item(c, st, since);
+    if (!it)
+        return c->oom ? -1 : 0;
     snprintf(it->lead_id, sizeof(it->lead_id), "%s",
              row->lead_id ? row->lead_id : "");
     snprintf(it->owner, sizeof(it->owner), "%s",
              row->owner && *row->owner ? row->owner : UNASSIGNED);
     snprintf(it->cadence, sizeof(it->cadence), "%s",
              row->cadence ? row->cadence : "");
-    it->stage = st;
     it->step = row->step;
-    it->since_ms = since;
-    it->age_ms = age;
+    return 0;
+}
+
+/* The pending leads the scan did not find decided, as items. 0 / -1
+ * (out of memory). */
+static int add_pending(scan_ctx *c) {
+    for (size_t i = 0; i < lm_strmap_count(c->pending); i++) {
+        int64_t at = *lm_strmap_value(c->pending, i);
+        if (at < 0)
+            continue;
+        item *it = add_item(c, ST_QUALIFICATION, at);
+        if (!it && c->oom)
+            return -1;
+        if (!it)
+            continue;
+        snprintf(it->lead_id, sizeof(it->lead_id), "%s",
+                 lm_strmap_key(c->pending, i, NULL));
+        snprintf(it->owner, sizeof(it->owner), "%s", UNASSIGNED);
+    }
     return 0;
 }
 
@@ -384,12 +432,29 @@ static int parse_options(lm_cli_cmd *cli, int argc, char **argv,
     return lm_cli_no_operands(cli, argc, argv) ? LM_CLI_BAD : LM_CLI_END;
 }
 
-/* The waiting leads (on_row) and the teams' unassigned queues, read from
- * Redis into c; c->items is c's to free, also on failure. 0, or -1 said on
- * stderr. */
-static int collect(lm_redis *r, scan_ctx *c) {
+/* The waiting leads (lm_report_add_pending from Kafka, then on_row from
+ * Redis) and
+ * the teams' unassigned queues into c; c->items and c->pending are c's to
+ * free, also on failure. 0, or -1 said on stderr. */
+static int collect(const lm_settings *s, lm_redis *r, scan_ctx *c) {
     char err[ERR_MAX];
-    if (lm_report_scan(r, on_row, c, err, sizeof(err)) != 0) {
+    if (!(c->pending = lm_strmap_new(0))) {
+        fprintf(stderr, "lastmile waiting: out of memory\n");
+        return -1;
+    }
+    /* Kafka first: a lead decided while the scan runs is then found
+       decided, not left out of both */
+    if (lm_report_read_pending(s, LM_TOPIC_QUALIFICATION, 0,
+                               lm_report_add_pending, c->pending, err,
+                               sizeof(err)) < 0) {
+        fprintf(stderr,
+                "lastmile waiting: reading the leads qualification has not "
+                "taken (LASTMILE_BROKERS): %s\n",
+                err);
+        return -1;
+    }
+    if (lm_report_scan(r, on_row, c, err, sizeof(err)) != 0 ||
+        add_pending(c) != 0) {
         fprintf(stderr, "lastmile waiting: reading leads from Redis: %s\n",
                 c->oom ? "out of memory" : err);
         return -1;
@@ -480,7 +545,7 @@ static int waiting(const lm_settings *s, const waiting_args *a) {
         fprintf(stderr, "lastmile waiting: Redis: %s\n", err);
         goto done;
     }
-    if (collect(r, &c) != 0)
+    if (collect(s, r, &c) != 0)
         goto done;
     if (!(g = make_groups(&c, &n_groups))) {
         fprintf(stderr, "lastmile waiting: out of memory\n");
@@ -490,6 +555,7 @@ static int waiting(const lm_settings *s, const waiting_args *a) {
 done:
     free(g);
     free(c.items);
+    lm_strmap_free(c.pending);
     lm_policy_free(p);
     lm_redis_destroy(r);
     return rc;

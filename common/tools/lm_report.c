@@ -116,6 +116,11 @@ static int is_outcome(const char *s, const char *full, const char *shrt) {
 
 void lm_report_add_lead(lm_report_acc *acc, const lm_lead_row *row) {
     lm_report *c = &acc->c;
+    int64_t *pending = acc->o.pending && row->lead_id
+                           ? lm_strmap_get_str(acc->o.pending, row->lead_id)
+                           : NULL;
+    if (pending)
+        *pending = -1; /* counted here, by its record */
     c->accepted++;
     if (row->merged > 0)
         c->merged += row->merged;
@@ -230,6 +235,9 @@ int lm_report_finish(lm_report_acc *acc, lm_report *out) {
     out->n_owners = 0;
     out->now_ms = acc->o.now_ms;
     out->invalid = acc->o.invalid > 0 ? acc->o.invalid : 0;
+    int64_t pending = lm_report_pending_undecided(acc->o.pending);
+    out->accepted += pending;
+    out->undecided += pending;
     out->submitted = out->accepted + out->merged + out->invalid;
     out->speed_to_lead_s = dist_of(&acc->speed);
     out->speed_to_human_s = dist_of(&acc->human);

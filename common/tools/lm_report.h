@@ -42,6 +42,7 @@
 #include "lm_env.h"
 #include "lm_report_deciles.h"
 #include "lm_redis.h"
+#include "lm_strmap.h"
 
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
@@ -149,6 +150,29 @@ int64_t lm_report_read_topic(const lm_settings *s, const char *suffix,
                              int timeout_ms, lm_report_msg_fn fn, void *opaque,
                              char *err, size_t errsz);
 
+/* Reads what the worker of topic <prefix><suffix> has not taken yet: every
+ * partition from the offset its consumer group (<prefix><suffix>, as the
+ * runtime names it) committed (from the first offset when it committed
+ * none) to the high watermark taken at the start, calling fn for each
+ * message. The reader names the group only to fetch those offsets: it never
+ * joins it and never commits. A message taken but not yet committed is
+ * read too. Returns the number of messages read, or -1 with err. s is
+ * borrowed. */
+int64_t lm_report_read_pending(const lm_settings *s, const char *suffix,
+                               int timeout_ms, lm_report_msg_fn fn,
+                               void *opaque, char *err, size_t errsz);
+
+/* An lm_report_msg_fn for lm_report_read_pending on the qualification
+ * topic: puts each LeadAccepted's lead id into the lm_strmap `opaque`
+ * (the caller's) with its accepted_at_ms (the first one read). A message
+ * that is not a LeadAccepted, or names no lead, is skipped (qualification
+ * dead-letters it). -1 only when out of memory. */
+int lm_report_add_pending(void *opaque, const rd_kafka_message_t *rkm);
+
+/* How many of `pending` (from lm_report_add_pending) a scan that passed
+ * it as lm_report_opts.pending found no record of. */
+int64_t lm_report_pending_undecided(const lm_strmap *pending);
+
 /* An lm_report_msg_fn for the dead-letter topic: counts into *(int64_t *)
  * opaque the invalid submissions, i.e. the intake worker's dead letters
  * (later workers' dead letters are not submissions). Always 0. */
@@ -160,6 +184,11 @@ typedef struct lm_report_opts {
     int64_t invalid; /* invalid submissions (dead letters of intake), from
                         Kafka: the report cannot see them in Redis */
     int64_t now_ms;  /* simulated "now" the report is taken at (shown only) */
+    /* the leads qualification has not taken (lm_report_add_pending), from
+       Kafka: accepted and undecided, with no record in Redis yet. NULL:
+       none. Borrowed; the accumulator marks (-1) each it finds a record
+       of, which it counts as that record says. */
+    lm_strmap *pending;
 } lm_report_opts;
 
 /* A distribution: n values, their mean and nearest-rank percentiles (NAN

@@ -1,16 +1,20 @@
-/* lm_report_read.c — reading a Kafka topic from its start to its end for
- * the report (see lm_report.h): the dead letters counted as invalid
- * submissions, the outcomes `lastmile train` learns from.
+/* lm_report_read.c — reading a Kafka topic to its end for the report (see
+ * lm_report.h): the dead letters counted as invalid submissions, the
+ * outcomes `lastmile train` learns from (from the start), and the leads a
+ * worker has not yet taken (from its group's committed offsets).
  *
- * A group-less reader assigned to every partition at its low watermark;
- * it stops at the high watermark taken at the start (or at the end the
- * reader sees, which read_committed may put short of it). Owns its client
- * for the length of one call. Single-threaded. */
+ * A reader assigned to every partition at its low watermark, or at the
+ * committed offset of the group it reads for (it names that group, never
+ * joins it and never commits: enable.auto.commit is off and it only
+ * assigns); it stops at the high watermark taken at the start (or at the
+ * end the reader sees, which read_committed may put short of it). Owns
+ * its client for the length of one call. Single-threaded. */
 #include "lm_report.h"
 
 #include "lm_clock.h"
 #include "lm_fmt.h"
 #include "lm_kafka.h"
+#include "lm_strmap.h"
 
 #include "lastmile/v1/lastmile.pb-c.h"
 
@@ -31,25 +35,54 @@ int lm_report_count_invalid(void *opaque, const rd_kafka_message_t *rkm) {
     return 0;
 }
 
+int lm_report_add_pending(void *opaque, const rd_kafka_message_t *rkm) {
+    Lastmile__V1__LeadAccepted *a =
+        lastmile__v1__lead_accepted__unpack(NULL, rkm->len, rkm->payload);
+    if (!a)
+        return 0;
+    int ok = 1;
+    if (a->lead_id && *a->lead_id)
+        ok = lm_strmap_put_str(opaque, a->lead_id, a->accepted_at_ms, NULL) !=
+             NULL;
+    lastmile__v1__lead_accepted__free_unpacked(a, NULL);
+    return ok ? 0 : -1;
+}
+
+int64_t lm_report_pending_undecided(const lm_strmap *pending) {
+    int64_t n = 0;
+    for (size_t i = 0; pending && i < lm_strmap_count(pending); i++)
+        n += *lm_strmap_value(pending, i) >= 0;
+    return n;
+}
+
 /* ============================================================ one topic */
 
 /* One read of one topic: its client, and per partition the high
  * watermark taken at the start and whether it has been read to its end. */
 typedef struct topic_read {
     rd_kafka_t *rk;
+    const char *group; /* read from its committed offsets; NULL: the start */
     char topic[LM_TOPIC_MAX];
     int n_parts, remaining;
     int64_t *high;
     int *done;
 } topic_read;
 
-/* A group-less reader that logs errors only, unless the settings' Kafka
- * properties set log_level. NULL with err. */
-static rd_kafka_t *reader_new(const lm_settings *s, char *err, size_t errsz) {
+/* A reader that logs errors only, unless the settings' Kafka properties
+ * set log_level; named for `group` when not NULL (to fetch its committed
+ * offsets: it never subscribes nor commits). NULL with err. */
+static rd_kafka_t *reader_new(const lm_settings *s, const char *group,
+                              char *err, size_t errsz) {
     char why[512];
     rd_kafka_conf_t *conf = lm_kafka_conf(s, LM_KAFKA_READER, NULL, err, errsz);
     if (!conf)
         return NULL;
+    if (group &&
+        rd_kafka_conf_set(conf, "group.id", group, why, sizeof(why)) != 0) {
+        rd_kafka_conf_destroy(conf);
+        lm_errf(err, errsz, "group.id %s: %s", group, why);
+        return NULL;
+    }
     int log_level_set = 0;
     for (int i = 0; i < s->n_kafka; i++)
         log_level_set |= strcmp(s->kafka[i].name, "log_level") == 0;
@@ -63,9 +96,37 @@ static rd_kafka_t *reader_new(const lm_settings *s, char *err, size_t errsz) {
     return rk;
 }
 
+/* Moves each partition of `parts` (at its low watermark) on to the
+ * offset t->group has committed there, when it has one past it. 0, or -1
+ * with err. */
+static int read_from_committed(topic_read *t,
+                               rd_kafka_topic_partition_list_t *parts,
+                               char *err, size_t errsz) {
+    rd_kafka_topic_partition_list_t *c =
+        rd_kafka_topic_partition_list_copy(parts);
+    if (!c)
+        return lm_errf(err, errsz, "out of memory");
+    /* OffsetFetch only: the reader never subscribed, so it never joins */
+    rd_kafka_resp_err_t e =
+        rd_kafka_committed(t->rk, c, LM_REPORT_KAFKA_TIMEOUT_MS);
+    if (e) {
+        rd_kafka_topic_partition_list_destroy(c);
+        return lm_errf(err, errsz,
+                       "topic %s: the offsets group %s committed: %s; is the "
+                       "broker up?",
+                       t->topic, t->group, rd_kafka_err2str(e));
+    }
+    for (int i = 0; i < parts->cnt && i < c->cnt; i++)
+        if (!c->elems[i].err && c->elems[i].offset > parts->elems[i].offset)
+            parts->elems[i].offset = c->elems[i].offset;
+    rd_kafka_topic_partition_list_destroy(c);
+    return 0;
+}
+
 /* Takes each partition's watermarks and assigns the non-empty ones from
- * their first offset. 1 when there is something to read, 0 when not (no
- * such topic, or every partition empty), -1 with err. */
+ * their first offset, or from t->group's committed offset. 1 when there is
+ * something to read, 0 when not (no such topic, or every partition empty), -1
+ * with err. */
 static int read_assign(topic_read *t, const lm_settings *s, char *err,
                        size_t errsz) {
     const struct rd_kafka_metadata *md = NULL;
@@ -116,12 +177,19 @@ static int read_assign(topic_read *t, const lm_settings *s, char *err,
             goto done;
         }
         t->high[p] = hi;
-        t->done[p] = hi <= lo;
-        if (!t->done[p]) {
-            rd_kafka_topic_partition_list_add(parts, t->topic, p)->offset = lo;
-            t->remaining++;
-        }
+        rd_kafka_topic_partition_list_add(parts, t->topic, p)->offset = lo;
     }
+    if (t->group && read_from_committed(t, parts, err, errsz) != 0)
+        goto done;
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t p = parts->elems[i].partition;
+        t->done[p] = t->high[p] <= parts->elems[i].offset;
+        t->remaining += !t->done[p];
+    }
+    /* a partition read to its end is not assigned (nothing to wait for) */
+    for (int i = parts->cnt - 1; i >= 0; i--)
+        if (t->done[parts->elems[i].partition])
+            rd_kafka_topic_partition_list_del_by_idx(parts, i);
     rc = t->remaining > 0;
     if (rc && (e = rd_kafka_assign(t->rk, parts)) != 0) {
         lm_errf(err, errsz, "topic %s: assign: %s", t->topic,
@@ -190,12 +258,15 @@ static int64_t read_to_end(topic_read *t, int timeout_ms, lm_report_msg_fn fn,
     return n;
 }
 
-int64_t lm_report_read_topic(const lm_settings *s, const char *suffix,
-                             int timeout_ms, lm_report_msg_fn fn, void *opaque,
-                             char *err, size_t errsz) {
-    topic_read t = {0};
+/* Reads topic <prefix><suffix> to its end, from the start or from
+ * `group`'s committed offsets (group NULL: the start). */
+static int64_t read_topic(const lm_settings *s, const char *suffix,
+                          const char *group, int timeout_ms,
+                          lm_report_msg_fn fn, void *opaque, char *err,
+                          size_t errsz) {
+    topic_read t = {.group = group};
     lm_topic_name(s, suffix, t.topic, sizeof(t.topic));
-    if (!(t.rk = reader_new(s, err, errsz)))
+    if (!(t.rk = reader_new(s, group, err, errsz)))
         return -1;
     int64_t n = read_assign(&t, s, err, errsz);
     if (n > 0)
@@ -205,4 +276,20 @@ int64_t lm_report_read_topic(const lm_settings *s, const char *suffix,
     free(t.high);
     free(t.done);
     return n;
+}
+
+int64_t lm_report_read_topic(const lm_settings *s, const char *suffix,
+                             int timeout_ms, lm_report_msg_fn fn, void *opaque,
+                             char *err, size_t errsz) {
+    return read_topic(s, suffix, NULL, timeout_ms, fn, opaque, err, errsz);
+}
+
+int64_t lm_report_read_pending(const lm_settings *s, const char *suffix,
+                               int timeout_ms, lm_report_msg_fn fn,
+                               void *opaque, char *err, size_t errsz) {
+    char group[LM_TOPIC_MAX];
+    /* the worker's group: <prefix><worker>, as the runtime names it, and
+       each worker is named after its input topic's suffix */
+    lm_topic_name(s, suffix, group, sizeof(group));
+    return read_topic(s, suffix, group, timeout_ms, fn, opaque, err, errsz);
 }

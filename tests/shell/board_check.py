@@ -2,8 +2,9 @@
 # board_check.py — run by tests/shell/test_board.sh (not a test of its
 # own); its arguments are named in the docstring below.
 """Compares the rendered board (argv: dom.html report.json board.json
-sim.json sim2.json live.jsonl csp.txt redis_url) with the report, with the lead rows
-in Redis and with the market. One line per check: "ok   ..." or "FAIL ..."
+sim.json sim2.json live.jsonl csp.txt redis_url waiting.json) with the report,
+with the lead rows in Redis, with the leads qualification has not taken (as
+`lastmile waiting --json` reads them from Kafka) and with the market. One line per check: "ok   ..." or "FAIL ..."
 with "where:" and "fix:" lines."""
 import json
 import math
@@ -14,7 +15,7 @@ from html.parser import HTMLParser
 from urllib.parse import urlparse
 
 (dom_path, rep_path, board_path, sim_path, sim2_path, live_path, csp_path,
- redis_url) = sys.argv[1:9]
+ redis_url, waiting_path) = sys.argv[1:10]
 
 
 def ok(what):
@@ -331,11 +332,9 @@ def num(x):
 
 def waits(r):
     """(stage, since_ms) by the definitions in cli/board.h, or None."""
-    if r["stage"] is None or r["status"] == "closed":
+    # an undecided lead waits on qualification's topic, not in Redis
+    if r["stage"] in (None, "qualification") or r["status"] == "closed":
         return None
-    if r["stage"] == "qualification":
-        since = num(r["accepted_at"]) or num(r["submitted_at"])
-        return ("qualification", since) if since else None
     if r["stage"] == "followup":
         since = num(r["next_due_at"]) if num(r["last_action_at"]) and \
             num(r["next_due_at"]) else num(r["decided_at"])
@@ -352,6 +351,23 @@ for lid, r in rows.items():
         waiting[lid] = w
 if rows:
     ok("read %d lead rows from Redis with this script's own client" % len(rows))
+# the qualification stage: leads on its topic it has not taken (Kafka)
+try:
+    with open(waiting_path) as f:
+        pending = json.load(f)
+    for lead in pending.get("leads", []):
+        if lead.get("stage") == "qualification":
+            waiting[lead["lead_id"]] = ("qualification", lead["since_ms"])
+    if pending["by_stage"]["qualification"]["count"] != sum(
+            1 for (st, _) in waiting.values() if st == "qualification"):
+        fail("lastmile waiting listed %d of its %d undecided leads" %
+             (sum(1 for (st, _) in waiting.values()
+                  if st == "qualification"),
+              pending["by_stage"]["qualification"]["count"]),
+             waiting_path, "run it with a --limit above the count")
+except (OSError, ValueError, KeyError, TypeError) as e:
+    fail("reading lastmile waiting --json: %s" % e, waiting_path,
+         "see waiting.log beside it")
 stage_fig = {n.attrs["data-metric"]: n for n in figures
              if n.attrs["data-metric"].startswith("stages.")}
 for st in ("qualification", "followup", "timing"):
@@ -361,7 +377,7 @@ for st in ("qualification", "followup", "timing"):
         fail("no stages.%s.waiting on the page" % st, dom_path, "render it")
     else:
         check_figure(node, float(len(sinces)), "stages.%s.waiting" % st,
-                     "Redis")
+                     "Kafka" if st == "qualification" else "Redis")
     node = stage_fig.get("stages.%s.oldest_waiting_s" % st)
     expect = (now_ms - min(sinces)) / 1000.0 if sinces else None
     if expect is not None and expect < 0:
@@ -370,7 +386,8 @@ for st in ("qualification", "followup", "timing"):
         fail("no stages.%s.oldest_waiting_s on the page" % st, dom_path,
              "render it")
     else:
-        check_figure(node, expect, "stages.%s.oldest_waiting_s" % st, "Redis")
+        check_figure(node, expect, "stages.%s.oldest_waiting_s" % st,
+                     "Kafka" if st == "qualification" else "Redis")
 timing_waiting = sum(1 for (stage, _) in waiting.values() if stage == "timing")
 if timing_waiting > 0:
     ok("with the timing worker stopped, %d lead(s) wait past their response "
@@ -380,7 +397,8 @@ else:
          "stopped", "the test's market", "run the market longer, or stop "
          "timing earlier")
 # a lead waiting for a stopped qualification worker has exactly one
-# message waiting on its topic; one waiting for followup has one too, and
+# message waiting on its topic (which lastmile waiting read, not the
+# board's lag); one waiting for followup has one too, and
 # followup's topic may also hold decisions made again for leads that wait
 # elsewhere (sla_breach: an owner let a deadline pass; slot_freed)
 api_stages = {s["name"]: s for s in board.get("stages", [])}
@@ -389,15 +407,18 @@ for st in ("qualification", "followup"):
     lag = api_stages.get(st, {}).get("lag")
     if n > 0 and lag is not None and (lag == n or (st == "followup" and
                                                     lag > n)):
-        ok("%s: %d lead(s) wait in Redis, %d message(s) wait on its topic"
+        ok("%s: %d lead(s) wait, %d message(s) wait on its topic"
            % (st, n, lag))
     else:
-        fail("%s: %d lead(s) wait in Redis, lag %r" % (st, n, lag),
+        fail("%s: %d lead(s) wait, lag %r" % (st, n, lag),
              "/api/board and the lead rows", "the stopped worker's input "
              "must show as both (see the stop order in this test)")
 
 # the leads waiting longest: the same leads, in the same order
-expect_top = sorted(waiting.items(), key=lambda kv: (kv[1][1], kv[0]))[:10]
+# (of the leads with a record: an undecided lead shows in its stage's row)
+expect_top = sorted((kv for kv in waiting.items()
+                     if kv[1][0] != "qualification"),
+                    key=lambda kv: (kv[1][1], kv[0]))[:10]
 rows_on_page = sorted((n for n in nodes if n.tag == "tr" and
                        "data-rank" in n.attrs),
                       key=lambda n: int(n.attrs["data-rank"]))

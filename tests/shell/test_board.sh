@@ -319,6 +319,12 @@ if ! "$LM" report --json >"$TMP/report.json" 2>"$TMP/report.log"; then
   fail "lastmile report --json failed: $(tr '\n' ' ' <"$TMP/report.log")" \
     "$LM report --json" "see the message above"
 fi
+# the leads qualification has not taken, read from Kafka by its own code
+# (lm_report_read_pending), against which the board's lag and peek are held
+if ! "$LM" waiting --json --limit 100000 >"$TMP/waiting.json" 2>"$TMP/waiting.log"; then
+  fail "lastmile waiting --json failed: $(tr '\n' ' ' <"$TMP/waiting.log")" \
+    "$LM waiting --json" "see the message above"
+fi
 curl_like() { "$PY" -c 'import sys,urllib.request
 r=urllib.request.urlopen(sys.argv[1],timeout=10)
 sys.stdout.write(r.headers.get(sys.argv[2]) or "") if len(sys.argv)>2 else sys.stdout.buffer.write(r.read())' "$@"; }
@@ -385,7 +391,7 @@ fi
 
 "$PY" "$SRC/tests/shell/board_check.py" "$TMP/dom.html" "$TMP/report.json" "$TMP/board.json" \
   "$TMP/sim.json" "$TMP/sim2.json" "$TMP/live.jsonl" "$TMP/csp.txt" \
-  "$LASTMILE_REDIS_URL" \
+  "$LASTMILE_REDIS_URL" "$TMP/waiting.json" \
   >"$TMP/check.out" 2>&1
 check_rc=$?
 cat "$TMP/check.out"

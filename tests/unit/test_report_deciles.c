@@ -37,7 +37,7 @@ static void fill(lm_report_acc *acc) {
 }
 
 Test(report_deciles, buyers_and_revenue_by_score_decile) {
-    lm_report_opts o = {0, 0};
+    lm_report_opts o = {.invalid = 0};
     lm_report_acc *acc = lm_report_acc_new(&o);
     cr_assert_not_null(acc);
     fill(acc);
@@ -86,7 +86,7 @@ Test(report_deciles, buyers_and_revenue_by_score_decile) {
 }
 
 Test(report_deciles, no_scores_no_table) {
-    lm_report_opts o = {0, 0};
+    lm_report_opts o = {.invalid = 0};
     lm_report_acc *acc = lm_report_acc_new(&o);
     lm_report r;
     cr_assert_eq(lm_report_finish(acc, &r), 0);
