@@ -249,3 +249,22 @@ int lm_pbwire_varint(const uint8_t *msg, size_t len, uint32_t field,
     }
     return rc < 0 ? -1 : found ? 0 : 1;
 }
+
+int lm_pbwire_bytes(const uint8_t *msg, size_t len, uint32_t field,
+                    const uint8_t **payload, size_t *payload_len) {
+    size_t pos = 0;
+    pbw_field f = {0};
+    int rc, found = 0;
+    if (!msg && len)
+        return -1;
+    while ((rc = pbw_next(msg, len, &pos, &f)) == 1) {
+        if (f.num != field)
+            continue;
+        if (f.wire != 2)
+            return -1;
+        *payload = msg + f.payload;
+        *payload_len = f.end - f.payload;
+        found = 1;
+    }
+    return rc < 0 ? -1 : found ? 0 : 1;
+}

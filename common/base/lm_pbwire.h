@@ -48,6 +48,12 @@ int lm_pbwire_put(const uint8_t *msg, size_t len, const uint32_t *path,
 int lm_pbwire_varint(const uint8_t *msg, size_t len, uint32_t field,
                      uint64_t *v);
 
+/* The payload of length-delimited field `field` at the top level of msg
+ * (the last one when it occurs more than once), pointing into msg. 0
+ * found; 1 not there; -1 malformed or the field has another wire type. */
+int lm_pbwire_bytes(const uint8_t *msg, size_t len, uint32_t field,
+                    const uint8_t **payload, size_t *payload_len);
+
 /* Appends v as a varint to `out`. 0 / -1 (out of memory). */
 int lm_pbwire_put_varint(lm_buf *out, uint64_t v);
 

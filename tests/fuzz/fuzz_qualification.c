@@ -68,6 +68,10 @@ static void qualification_decided(const lm_recorder *rec,
         return;
     const Lastmile__V1__QualificationDecision *d = ev->decision;
     fuzz_check(d && d->team && d->team[0], "a decision without a team");
+    const char *st = lm_recorder_hget(rec, key, LM_F_STATUS);
+    fuzz_check(st && strcmp(st, "open") == 0, "a decided lead not open");
+    fuzz_check(lm_recorder_hget(rec, key, LM_F_ACCEPTED) != NULL,
+               "a decided lead's record without accepted_at");
     if (d && d->unassigned) {
         /* no owner had room: queued in its team, no slot taken */
         char queue[LM_KEY_MAX];

@@ -209,6 +209,15 @@ static void expect_decided(const decision_case *c, const char *lead_id,
         lm_recorder_hget(rec, key, LM_F_ADAPTIVE),
         lm_lead_adaptive(lead_id, lm_policy_control_share(policy)) ? "1" : "0");
     cr_expect_str_eq(lm_recorder_hget(rec, key, "wait_qualification_ms"), "0");
+    /* the record starts here: intake writes none */
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_SUBMITTED),
+                     "1767607140000");
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_ACCEPTED),
+                     "1767607170000");
+    cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_SOURCE), c->p.source);
+    cr_expect_null(lm_recorder_hget(rec, key, "wait_intake_ms"),
+                   "a LeadAccepted without intake_wait (an older intake's, "
+                   "which wrote it) leaves it");
     /* the lead kept for outcomes and training, without personal data */
     const char *bare = lm_recorder_hget(rec, key, LM_F_LEAD);
     cr_assert_not_null(bare, "%s: the lead is kept", c->what);
@@ -296,8 +305,8 @@ Test(worker_qualification, decides_by_score_against_the_thresholds) {
         cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_OWNER), d->owner);
         cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_TEAM), c->team);
         cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_STAGE), "followup");
-        cr_expect_null(lm_recorder_hget(rec, key, LM_F_STATUS),
-                       "an open lead stays open");
+        cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_STATUS), "open",
+                         "the record starts here, open");
         lm_lead_team_open_key(c->team, d->owner, open);
         const lm_recorded_cmd *sadd = lm_recorder_find(rec, "SADD", open);
         /* example.com is a company: its account's owner and open count
@@ -317,6 +326,43 @@ Test(worker_qualification, decides_by_score_against_the_thresholds) {
                          "the SADD and the account");
         }
         protobuf_c_message_free_unpacked(&ev->base, NULL);
+    }
+}
+
+/* intake's wait rides on the LeadAccepted and is recorded with the
+ * decision, even a wait of 0 ms; the lead kept for training leaves it */
+Test(worker_qualification, intakes_wait_is_recorded_with_the_decision) {
+    static const Lastmile__V1__Millis waits[] = {
+        {PROTOBUF_C_MESSAGE_INIT(&lastmile__v1__millis__descriptor), 1234},
+        {PROTOBUF_C_MESSAGE_INIT(&lastmile__v1__millis__descriptor), 0}};
+    static const char *const want[] = {"1234", "0"};
+    for (size_t i = 0; i < 2; i++) {
+        const char *lead_id = "0123456789abcdef-eeeeeeee";
+        give_loads(NULL, 0);
+        lm_recorder_reset(rec);
+        Lastmile__V1__LeadAccepted l = lead(lead_id, &hot_na);
+        l.intake_wait = (Lastmile__V1__Millis *)&waits[i];
+        cr_assert_eq(
+            lm_recorder_handle(rec, &lm_qualification_worker, &l.base, NOW_MS),
+            0);
+        char key[LM_KEY_MAX];
+        lm_lead_key(lead_id, key);
+        cr_expect_str_eq(lm_recorder_hget(rec, key, "wait_intake_ms"), want[i]);
+        cr_expect_str_eq(lm_recorder_hget(rec, key, LM_F_STATUS), "open");
+        /* the bare lead, binary: read with its length from the HSET */
+        const lm_recorded_cmd *h = lm_recorder_find(rec, "HSET", key);
+        cr_assert_not_null(h);
+        int at = -1;
+        for (int a = 2; a + 1 < h->argc; a += 2)
+            if (strcmp(h->argv[a], LM_F_LEAD) == 0)
+                at = a + 1;
+        cr_assert_geq(at, 0, "the bare lead in the decision's HSET");
+        Lastmile__V1__LeadAccepted *b = lastmile__v1__lead_accepted__unpack(
+            NULL, h->lens[at], (const uint8_t *)h->argv[at]);
+        cr_assert_not_null(b);
+        cr_expect_null(b->intake_wait, "not kept in the bare lead");
+        cr_expect_str_eq(b->lead_id, lead_id);
+        lastmile__v1__lead_accepted__free_unpacked(b, NULL);
     }
 }
 

@@ -22,7 +22,6 @@
 
 #include "lm_fmt.h"
 #include "lm_lead.h"
-#include "lm_lead_wait.h"
 #include "lm_log.h"
 #include "lm_policy.h"
 #include "lm_topics.h"
@@ -133,7 +132,7 @@ static int intake_handle(void *ctx, const lm_msg *m, lm_out *out) {
                       (long long)in->submitted_at_ms);
         return 0;
     }
-    char my_id[LM_LEAD_ID_MAX], key[LM_KEY_MAX], num[LM_FMT_I64_MAX];
+    char my_id[LM_LEAD_ID_MAX], key[LM_KEY_MAX];
     lm_lead_id(np->person, in->event_id, my_id);
     const char *owner_id = claim_holder(m, my_id);
     if (!owner_id)
@@ -168,20 +167,17 @@ static int intake_handle(void *ctx, const lm_msg *m, lm_out *out) {
     if (m->claim_read &&
         lm_out_claim(out, my_id, lm_policy_dedupe_window_ms(c->policy)) != 0)
         return -1;
+    /* the lead's record is qualification's to write, with its decision,
+       from this LeadAccepted (docs/PERFORMANCE.md, reduction 15): intake
+       writes none, so its wait rides along */
+    Lastmile__V1__Millis wait = LASTMILE__V1__MILLIS__INIT;
+    wait.ms = m->wait_ms > 0 ? m->wait_ms : 0;
     Lastmile__V1__LeadAccepted acc;
-    intake_accepted(in, np, my_id, m->now_ms, &acc);
+    intake_accepted(in, np, my_id, m->now_ms, &wait, &acc);
     char out_key[LM_ID_MAX], id[LM_ID_MAX];
     intake_accepted_names(my_id, out_key, id);
     if (lm_out_emit(out, LM_TOPIC_QUALIFICATION, out_key, id, &acc.base) != 0)
         return -1;
-
-    char sub[LM_FMT_I64_MAX];
-    lm_fmt_i64(sub, in->submitted_at_ms);
-    lm_fmt_i64(num, m->now_ms);
-    lm_out_write_strs(out, "HSET", key, LM_F_SUBMITTED, sub, LM_F_ACCEPTED, num,
-                      LM_F_STAGE, "qualification", LM_F_STATUS, "open",
-                      LM_F_SOURCE, np->source, NULL);
-    lm_lead_record_wait(out, my_id, "intake", m->wait_ms, LM_WAIT_ONCE);
     lm_out_count(out, "lastmile_intake_total", "result=\"accepted\"", 1);
     return 0;
 }

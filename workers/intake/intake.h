@@ -2,8 +2,11 @@
  *
  * Validates and normalises a LeadSubmitted, dedupes the same person within
  * the configured window (the later submission is merged into the existing
- * lead: no second cadence), assigns the stable lead_id, records the stage
- * times, and emits LeadAccepted.
+ * lead: no second cadence), assigns the stable lead_id, and emits
+ * LeadAccepted with when it was accepted and how long it waited on Kafka.
+ * It writes no record of the lead: qualification writes it, with those
+ * times, when it decides (an undecided lead is a message on its topic;
+ * `lastmile waiting` and the board read it there).
  *
  * The pure validation step, lm_intake_normalise, lives in
  * common/domain/lm_intake_check.h (the gateway shares it). */

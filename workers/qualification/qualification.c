@@ -149,30 +149,48 @@ static const char *kind_name(Lastmile__V1__DecisionKind k) {
     }
 }
 
-/* The decision in the lead hash: when, what, the score, the segment, the
- * arm, the holdout and `bare` (the lead without personal data, packed
- * here), and qualification's wait. 0 / -1 (out of memory). */
+/* The lead's record, written here first (intake writes none: an
+ * undecided lead is its LeadAccepted on this worker's input): when it was
+ * submitted and accepted, its source, open (a disqualified lead is closed
+ * by disqualify), intake's wait; then the decision: when, what, the
+ * score, the segment, the arm, the holdout and `bare` (the lead without
+ * personal data, packed here), and qualification's wait. 0 / -1 (out of
+ * memory). */
 static int record_decision(const lm_msg *m, lm_out *out, const char *key,
                            const lm_qualify_result *q, const char *now,
+                           const Lastmile__V1__LeadAccepted *l,
                            const Lastmile__V1__LeadAccepted *bare) {
-    char score[LM_FMT_F6_MAX];
+    char score[LM_FMT_F6_MAX], sub[LM_FMT_I64_MAX], acc[LM_FMT_I64_MAX];
     lm_fmt_f6(score, q->score); /* "%.6f", without snprintf (issue 16) */
+    lm_fmt_i64(sub, l->submitted_at_ms);
+    lm_fmt_i64(acc, l->accepted_at_ms);
     size_t bare_len = 0;
     uint8_t *bare_buf = lm_pb_pack(&bare->base, &bare_len);
     if (!bare_buf)
         return -1;
-    const char *hset[] = {"HSET",        key,
-                          LM_F_DECIDED,  now,
-                          LM_F_DECISION, kind_name(q->kind),
-                          LM_F_SCORE,    score,
-                          LM_F_SEGMENT,  q->segment,
-                          LM_F_ADAPTIVE, q->adaptive ? "1" : "0",
-                          LM_F_LEAD,     (const char *)bare_buf};
-    size_t lens[14];
-    for (int i = 0; i < 13; i++)
+    const char *hset[] = {"HSET",         key,
+                          LM_F_SUBMITTED, sub,
+                          LM_F_ACCEPTED,  acc,
+                          LM_F_SOURCE,    l->source ? l->source : "",
+                          LM_F_DECIDED,   now,
+                          LM_F_DECISION,  kind_name(q->kind),
+                          LM_F_SCORE,     score,
+                          LM_F_SEGMENT,   q->segment,
+                          LM_F_ADAPTIVE,  q->adaptive ? "1" : "0",
+                          LM_F_LEAD,      (const char *)bare_buf};
+    enum { N_HSET = sizeof(hset) / sizeof(hset[0]) };
+    size_t lens[N_HSET];
+    for (int i = 0; i < N_HSET - 1; i++)
         lens[i] = strlen(hset[i]);
-    lens[13] = bare_len;
-    lm_out_write(out, 14, hset, lens);
+    lens[N_HSET - 1] = bare_len;
+    lm_out_write(out, N_HSET, hset, lens);
+    if (q->kind != LASTMILE__V1__DECISION_KIND__DISQUALIFIED)
+        lm_out_write_strs(out, "HSET", key, LM_F_STATUS, "open", NULL);
+    /* intake's wait, as intake measured it; unset in a LeadAccepted from
+       an older intake, which wrote it on the lead itself */
+    if (l->intake_wait)
+        lm_lead_record_wait(out, l->lead_id, "intake", l->intake_wait->ms,
+                            LM_WAIT_ONCE);
     /* learned timing: the lead is in the global holdout, or not (its role
        is followup's to write, with the timer that names it) */
     lm_out_write_strs(out, "HSET", key, LM_F_HOLDOUT, q->holdout ? "1" : "0",
@@ -280,7 +298,8 @@ static int qual_handle(void *ctx, const lm_msg *m, lm_out *out) {
     /* the lead without personal data, kept for outcomes and training */
     Lastmile__V1__LeadAccepted bare = *l;
     bare.email = bare.full_name = bare.phone = (char *)"";
-    if (record_decision(m, out, key, &q, now, &bare) != 0)
+    bare.intake_wait = NULL; /* on the record as wait_intake_ms */
+    if (record_decision(m, out, key, &q, now, l, &bare) != 0)
         return -1;
     if (q.kind == LASTMILE__V1__DECISION_KIND__DISQUALIFIED)
         return disqualify(c, m, out, key, &q, now, &bare);
