@@ -534,6 +534,14 @@ static int waiting(const lm_settings *s, const waiting_args *a) {
                 "up)\"` first\n");
         goto done;
     }
+    if (!s->brokers || !*s->brokers) {
+        fprintf(stderr,
+                "lastmile waiting: LASTMILE_BROKERS is not set (example: "
+                "LASTMILE_BROKERS=localhost:9092): the leads not yet decided "
+                "are read from lastmile.qualification; for the embedded "
+                "stack run `eval \"$(lastmile dev up)\"` first\n");
+        goto done;
+    }
     lm_clock_init(s->time_scale, s->time_origin_ms, s->time_start_ms);
     c.now_ms = lm_clock_now_ms();
     p = lm_policy_load(s->config_path, err, sizeof(err));

@@ -6,7 +6,11 @@
  * belongs to the lead, so a lead's keys live in one Cluster slot and one
  * script may touch them together:
  *   lm:{<person>}:person        → lead_id, for the dedupe window (intake)
- *   lm:{<person>}:lead:<lead_id> hash of the lead's state (fields below)
+ *   lm:{<person>}:lead:<lead_id> hash of the lead's state (fields below),
+ *                               first written by qualification with its
+ *                               decision (an undecided lead is its
+ *                               LeadAccepted on lastmile.qualification;
+ *                               a merge may make it first, with "merged")
  *   lm:{<person>}:done:...      the runtime's done records
  * Timers are the runtime's (common/runtime/lm_timers.h: its keys, its
  * codec); a lead's response timer is kind LM_LEAD_TIMER_RESPONSE with the
