@@ -67,6 +67,7 @@ void lm_board_stop(lm_board *b) {
                                    RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     board_reader_destroy(b->dlq_rk);
     board_reader_destroy(b->peek_rk);
+    lm_strmap_free(b->pending);
     lm_redis_destroy(b->redis);
     lm_metrics_destroy(b->metrics); /* no request, no collector any more */
     json_decref(b->last_report);
@@ -131,6 +132,10 @@ lm_board *lm_board_start(const lm_settings *s, const char *addr, char *err,
     b->peek_rk = board_kafka(s, LM_KAFKA_READER, NULL, err, errsz);
     if (!b->peek_rk)
         goto fail;
+    if (!(b->pending = lm_strmap_new(0))) {
+        lm_errf(err, errsz, "out of memory");
+        goto fail;
+    }
     b->redis =
         lm_redis_new(s->redis_url, LM_BOARD_REDIS_TIMEOUT_MS, err, errsz);
     if (!b->redis)

@@ -56,10 +56,11 @@
  *                  real timestamp only for one without, at a fixed
  *                  scale);
  *   qualification  not in Redis either (qualification writes the lead's
- *                  record with its decision): the first uncommitted
- *                  message of each lagging partition, since its
- *                  accepted_at_ms. Its leads are not in "waiting
- *                  longest", which lists leads with a record;
+ *                  record with its decision): every uncommitted message
+ *                  (read each refresh, also for the report's undecided
+ *                  leads), since the oldest accepted_at_ms. Its leads are
+ *                  not in "waiting longest", which lists leads with a
+ *                  record;
  *   followup       stage "followup" (decided, or a timer fired: the next
  *                  touch is pending), since decided_at, or next_due_at of
  *                  the touch before;
@@ -71,7 +72,8 @@
  * for the group's committed offsets (OffsetFetch), so it never joins the
  * group, never triggers a rebalance and commits nothing. Two group-less
  * readers: one follows the dead-letter topic (invalid submissions), one
- * peeks at the oldest uncommitted intake and qualification messages.
+ * peeks at the oldest uncommitted intake messages and reads the
+ * uncommitted qualification messages.
  *
  * Threads: lm_board_start starts a collector thread, which alone owns the
  * Kafka handles and the Redis connection, and the HTTP server, whose
@@ -88,17 +90,18 @@
 
 /* ---- limits ------------------------------------------------------------ */
 
-#define LM_BOARD_ADDR_DEFAULT     "127.0.0.1:8080"
-#define LM_BOARD_REFRESH_MS       2000 /* collector period; the page's too */
-#define LM_BOARD_FIRST_WAIT_MS    8000 /* /api/board awaits a first refresh */
-#define LM_BOARD_KAFKA_TIMEOUT_MS 3000 /* each metadata/offset query */
-#define LM_BOARD_PEEK_TIMEOUT_MS  1000 /* the oldest waiting messages */
-#define LM_BOARD_DLQ_BUDGET_MS    2000 /* catching up on dead letters */
-#define LM_BOARD_REDIS_TIMEOUT_MS 5000 /* each Redis command */
-#define LM_BOARD_WAITING_TOP      10   /* leads in "waiting longest" */
-#define LM_BOARD_PARTITIONS_MAX   1024 /* per topic */
-#define LM_BOARD_HTTP_CONN_MAX    32
-#define LM_BOARD_HTTP_TIMEOUT_S   30
+#define LM_BOARD_ADDR_DEFAULT      "127.0.0.1:8080"
+#define LM_BOARD_REFRESH_MS        2000 /* collector period; the page's too */
+#define LM_BOARD_FIRST_WAIT_MS     8000 /* /api/board awaits a first refresh */
+#define LM_BOARD_KAFKA_TIMEOUT_MS  3000 /* each metadata/offset query */
+#define LM_BOARD_PEEK_TIMEOUT_MS   1000 /* reading the oldest intake messages */
+#define LM_BOARD_PENDING_BUDGET_MS 2000 /* reading the undecided leads */
+#define LM_BOARD_DLQ_BUDGET_MS     2000 /* catching up on dead letters */
+#define LM_BOARD_REDIS_TIMEOUT_MS  5000 /* each Redis command */
+#define LM_BOARD_WAITING_TOP       10   /* leads in "waiting longest" */
+#define LM_BOARD_PARTITIONS_MAX    1024 /* per topic */
+#define LM_BOARD_HTTP_CONN_MAX     32
+#define LM_BOARD_HTTP_TIMEOUT_S    30
 
 /* ---- the board ----------------------------------------------------------- */
 

@@ -30,19 +30,6 @@ int64_t board_intake_since_ms(const void *payload, size_t len,
     return since < 0 ? since_of_kafka_ts(kafka_ts_ms) : since;
 }
 
-int64_t board_accepted_since_ms(const void *payload, size_t len,
-                                int64_t kafka_ts_ms) {
-    int64_t since = -1;
-    Lastmile__V1__LeadAccepted *a =
-        payload ? lastmile__v1__lead_accepted__unpack(NULL, len, payload)
-                : NULL;
-    if (a && a->accepted_at_ms > 0)
-        since = a->accepted_at_ms;
-    if (a)
-        lastmile__v1__lead_accepted__free_unpacked(a, NULL);
-    return since < 0 ? since_of_kafka_ts(kafka_ts_ms) : since;
-}
-
 double board_age_s(int64_t now_ms, int64_t since_ms) {
     double age = (double)(now_ms - since_ms) / 1000.0;
     return age > 0 ? age : 0;

@@ -2,7 +2,8 @@
  * and where each figure comes from): a thread that, every
  * LM_BOARD_REFRESH_MS, asks Kafka for each stage's committed offsets and
  * watermarks, follows the dead-letter topic, peeks at the oldest
- * uncommitted intake and qualification messages, walks the lead rows in Redis
+ * uncommitted intake messages, reads the qualification messages not yet
+ * committed (the undecided leads), walks the lead rows in Redis
  * (lm_report_scan into an lm_report accumulator, plus the stage ages and the
  * leads waiting longest), and publishes one JSON snapshot string under the
  * board's mutex.
@@ -98,12 +99,11 @@ static int board_metadata(lm_board *b, int parts[BOARD_STAGES + 1],
     return 0;
 }
 
-/* Reads the message at offset `committed[p]` of each lagging partition of
- * stage i (ST_INTAKE or ST_QUALIFICATION) and returns the oldest time one
- * has waited since (simulated epoch ms, board_intake_since_ms or
- * board_accepted_since_ms), or -1 when none could be read within
+/* Reads the message at offset `committed[p]` of each lagging intake
+ * partition and returns the oldest time one has waited since (simulated
+ * epoch ms, board_intake_since_ms), or -1 when none could be read within
  * LM_BOARD_PEEK_TIMEOUT_MS. */
-static int64_t board_peek_oldest(lm_board *b, int i, int nparts,
+static int64_t board_peek_oldest(lm_board *b, int nparts,
                                  const int64_t *committed, const int64_t *end) {
     rd_kafka_topic_partition_list_t *l =
         rd_kafka_topic_partition_list_new(nparts);
@@ -111,7 +111,7 @@ static int64_t board_peek_oldest(lm_board *b, int i, int nparts,
         return -1;
     for (int p = 0; p < nparts; p++)
         if (committed[p] >= 0 && end[p] > committed[p])
-            rd_kafka_topic_partition_list_add(l, b->stages[i].topic, p)
+            rd_kafka_topic_partition_list_add(l, b->stages[ST_INTAKE].topic, p)
                 ->offset = committed[p];
     int64_t oldest = -1;
     int want = l->cnt, got = 0;
@@ -130,11 +130,9 @@ static int64_t board_peek_oldest(lm_board *b, int i, int nparts,
             got++;
             rd_kafka_timestamp_type_t tt;
             int64_t ts = rd_kafka_message_timestamp(rkm, &tt);
-            size_t len = rkm->payload ? rkm->len : 0;
-            ts = tt != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? ts : -1;
-            ts = i == ST_INTAKE
-                     ? board_intake_since_ms(rkm->payload, len, ts)
-                     : board_accepted_since_ms(rkm->payload, len, ts);
+            ts = board_intake_since_ms(
+                rkm->payload, rkm->payload ? rkm->len : 0,
+                tt != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? ts : -1);
             if (ts > 0 && (oldest < 0 || ts < oldest))
                 oldest = ts;
         }
@@ -144,6 +142,30 @@ static int64_t board_peek_oldest(lm_board *b, int i, int nparts,
 done:
     free(seen);
     rd_kafka_topic_partition_list_destroy(l);
+    return oldest;
+}
+
+/* The leads qualification has not taken (offsets committed[p] to end[p]
+ * of each partition), read whole into b->pending (lm_report_add_pending)
+ * within LM_BOARD_PENDING_BUDGET_MS: the report counts those it finds no
+ * row of as undecided. The oldest accepted_at_ms among them, or -1. */
+static int64_t board_pending(lm_board *b, int nparts, const int64_t *committed,
+                             const int64_t *end, json_t *errors) {
+    char err[BOARD_ERR_MAX];
+    if (lm_report_read_range(b->peek_rk, b->stages[ST_QUALIFICATION].topic,
+                             nparts, committed, end, LM_BOARD_PENDING_BUDGET_MS,
+                             lm_report_add_pending, b->pending, err,
+                             sizeof(err)) < 0)
+        board_err(errors,
+                  "kafka: the leads qualification has not taken: %s (the "
+                  "undecided leads are counted in part)",
+                  err);
+    int64_t oldest = -1;
+    for (size_t k = 0; k < lm_strmap_count(b->pending); k++) {
+        int64_t at = *lm_strmap_value(b->pending, k);
+        if (at > 0 && (oldest < 0 || at < oldest))
+            oldest = at;
+    }
     return oldest;
 }
 
@@ -214,7 +236,9 @@ static void board_stage_kafka(lm_board *b, int i, int nparts, int64_t now_ms,
     if (i == ST_INTAKE || i == ST_QUALIFICATION) {
         json_object_set_new(out, "waiting", json_integer(lag));
         if (lag > 0) {
-            int64_t ts = board_peek_oldest(b, i, nparts, committed, end);
+            int64_t ts = i == ST_INTAKE
+                             ? board_peek_oldest(b, nparts, committed, end)
+                             : board_pending(b, nparts, committed, end, errors);
             if (ts > 0)
                 json_object_set_new(out, "oldest_waiting_s",
                                     json_real(board_age_s(now_ms, ts)));
@@ -402,7 +426,8 @@ static int board_row(void *opaque, const lm_lead_row *row) {
 static void board_redis(lm_board *b, board_scan *sc, json_t **report,
                         json_t *errors) {
     char err[BOARD_ERR_MAX];
-    lm_report_opts o = {.invalid = b->invalid, .now_ms = sc->now_ms};
+    lm_report_opts o = {
+        .invalid = b->invalid, .now_ms = sc->now_ms, .pending = b->pending};
     *report = NULL;
     sc->acc = lm_report_acc_new(&o);
     if (!sc->acc) {
@@ -474,6 +499,7 @@ static char *board_collect(lm_board *b) {
     board_scan sc;
     memset(&sc, 0, sizeof(sc));
     sc.now_ms = lm_clock_now_ms();
+    lm_strmap_clear(b->pending); /* read again by board_stage_kafka */
     for (int i = 0; i < BOARD_STAGES; i++) {
         st_obj[i] =
             json_pack("{s:s, s:s, s:s}", "name", board_stage_names[i], "topic",

@@ -69,7 +69,11 @@ struct lm_board {
     int dlq_parts;       /* partitions assigned; 0 = not yet */
     int64_t *dlq_next;   /* per partition: next offset to read */
     int64_t invalid;     /* intake dead letters read so far */
-    rd_kafka_t *peek_rk; /* group-less reader: oldest intake messages */
+    rd_kafka_t *peek_rk; /* group-less reader: oldest intake messages, and
+                            the leads qualification has not taken */
+    /* those leads (lm_report_add_pending), read each refresh for the
+       report's undecided leads and the stage's oldest */
+    lm_strmap *pending;
     lm_redis *redis;
     json_t *last_report; /* the last report read from Redis */
     /* /metrics: the timing lift's gauges (lm_report_lift_metrics), set by

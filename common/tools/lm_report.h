@@ -162,6 +162,17 @@ int64_t lm_report_read_pending(const lm_settings *s, const char *suffix,
                                int timeout_ms, lm_report_msg_fn fn,
                                void *opaque, char *err, size_t errsz);
 
+/* Reads partitions 0 .. n_parts-1 of `topic` (a full name) from offset
+ * from[p] up to to[p] (exclusive) with `rk`, a reader the caller owns
+ * (LM_KAFKA_READER: partition EOF on), assigned here and unassigned
+ * before return, calling fn for each message. For a caller that already
+ * knows the offsets (the board). The number read, or -1 with err (as
+ * lm_report_read_topic; timeout_ms <= 0: LM_REPORT_READ_TIMEOUT_MS). */
+int64_t lm_report_read_range(rd_kafka_t *rk, const char *topic, int n_parts,
+                             const int64_t *from, const int64_t *to,
+                             int timeout_ms, lm_report_msg_fn fn, void *opaque,
+                             char *err, size_t errsz);
+
 /* An lm_report_msg_fn for lm_report_read_pending on the qualification
  * topic: puts each LeadAccepted's lead id into the lm_strmap `opaque`
  * (the caller's) with its accepted_at_ms (the first one read). A message

@@ -284,6 +284,49 @@ int64_t lm_report_read_topic(const lm_settings *s, const char *suffix,
     return read_topic(s, suffix, NULL, timeout_ms, fn, opaque, err, errsz);
 }
 
+int64_t lm_report_read_range(rd_kafka_t *rk, const char *topic, int n_parts,
+                             const int64_t *from, const int64_t *to,
+                             int timeout_ms, lm_report_msg_fn fn, void *opaque,
+                             char *err, size_t errsz) {
+    topic_read t = {.rk = rk, .n_parts = n_parts};
+    rd_kafka_topic_partition_list_t *parts =
+        rd_kafka_topic_partition_list_new(n_parts > 0 ? n_parts : 1);
+    t.high = calloc((size_t)n_parts + 1, sizeof(*t.high));
+    t.done = calloc((size_t)n_parts + 1, sizeof(*t.done));
+    int64_t n = -1;
+    if (!parts || !t.high || !t.done) {
+        lm_errf(err, errsz, "out of memory");
+        goto done;
+    }
+    lm_fmt_cat(t.topic, sizeof(t.topic), topic, NULL);
+    for (int p = 0; p < n_parts; p++) {
+        t.high[p] = to[p];
+        t.done[p] = to[p] <= from[p];
+        if (!t.done[p]) {
+            rd_kafka_topic_partition_list_add(parts, topic, p)->offset =
+                from[p];
+            t.remaining++;
+        }
+    }
+    n = 0;
+    if (t.remaining == 0)
+        goto done;
+    rd_kafka_resp_err_t e = rd_kafka_assign(rk, parts);
+    if (e) {
+        n = lm_errf(err, errsz, "topic %s: assign: %s", topic,
+                    rd_kafka_err2str(e));
+        goto done;
+    }
+    n = read_to_end(&t, timeout_ms, fn, opaque, err, errsz);
+    rd_kafka_assign(rk, NULL);
+done:
+    if (parts)
+        rd_kafka_topic_partition_list_destroy(parts);
+    free(t.high);
+    free(t.done);
+    return n;
+}
+
 int64_t lm_report_read_pending(const lm_settings *s, const char *suffix,
                                int timeout_ms, lm_report_msg_fn fn,
                                void *opaque, char *err, size_t errsz) {

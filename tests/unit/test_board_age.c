@@ -1,5 +1,4 @@
-/* test_board_age.c — the board's oldest intake (and qualification)
- * message's age in the clock
+/* test_board_age.c — the board's oldest intake message's age in the clock
  * domain of the time it compares (cli/board_age.c): with the demo's shared
  * clock, which ran at its speed while the lead was submitted and at real
  * speed since, the age is the simulated time that passed, not the real
@@ -78,32 +77,4 @@ Test(board_age, a_fixed_scale_maps_the_kafka_timestamp) {
     cr_expect_geq(board_age_s(lm_clock_now_ms(), since), 9.0 * FAST);
     cr_expect_eq(board_intake_since_ms(buf, n, 0), -1, "no timestamp");
     cr_expect_eq(board_intake_since_ms("\xff\xff", 2, 0), -1, "not a lead");
-}
-
-/* A packed LeadAccepted accepted at `at_ms` (0: none) into buf. */
-static size_t accepted(int64_t at_ms, uint8_t *buf, size_t bufsz) {
-    Lastmile__V1__LeadAccepted a = LASTMILE__V1__LEAD_ACCEPTED__INIT;
-    a.lead_id = "acme.com:ana:0123456789abcdef";
-    a.submitted_at_ms = at_ms - 5000;
-    a.accepted_at_ms = at_ms;
-    size_t n = lastmile__v1__lead_accepted__get_packed_size(&a);
-    cr_assert_lt(n, bufsz);
-    return lastmile__v1__lead_accepted__pack(&a, buf);
-}
-
-/* qualification's waiting lead: since its acceptance (it has no record in
- * Redis before its decision), not its submission */
-Test(board_age, a_qualification_message_waits_since_its_acceptance) {
-    int64_t origin = lm_clock_real_ms() - 10000;
-    lm_clock_init(1, origin, T0);
-    uint8_t buf[256];
-    size_t n = accepted(T0 + 3000, buf, sizeof(buf));
-    cr_expect_eq(board_accepted_since_ms(buf, n, origin), T0 + 3000);
-    /* without accepted_at_ms: the Kafka timestamp, at a fixed scale */
-    n = accepted(0, buf, sizeof(buf));
-    int64_t since = board_accepted_since_ms(buf, n, origin);
-    cr_expect(since >= T0 - 1000 && since <= T0 + 1000, "%lld",
-              (long long)since);
-    cr_expect_eq(board_accepted_since_ms(buf, n, 0), -1, "no timestamp");
-    cr_expect_eq(board_accepted_since_ms("\xff\xff", 2, 0), -1, "not a lead");
 }
