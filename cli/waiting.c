@@ -30,12 +30,12 @@
 #include "lm_clock.h"
 #include "lm_env.h"
 #include "lm_fmt.h"
+#include "lm_kafka.h"
 #include "lm_lead.h"
 #include "lm_policy.h"
 #include "lm_redis.h"
 #include "lm_report.h"
 #include "lm_report_owners.h"
-#include "lm_kafka.h"
 #include "lm_strmap.h"
 #include "unassigned.h"
 

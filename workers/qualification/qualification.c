@@ -168,33 +168,36 @@ static int record_decision(const lm_msg *m, lm_out *out, const char *key,
     uint8_t *bare_buf = lm_pb_pack(&bare->base, &bare_len);
     if (!bare_buf)
         return -1;
-    const char *hset[] = {"HSET",         key,
-                          LM_F_SUBMITTED, sub,
-                          LM_F_ACCEPTED,  acc,
-                          LM_F_SOURCE,    l->source ? l->source : "",
-                          LM_F_DECIDED,   now,
-                          LM_F_DECISION,  kind_name(q->kind),
-                          LM_F_SCORE,     score,
-                          LM_F_SEGMENT,   q->segment,
-                          LM_F_ADAPTIVE,  q->adaptive ? "1" : "0",
-                          LM_F_LEAD,      (const char *)bare_buf};
-    enum { N_HSET = sizeof(hset) / sizeof(hset[0]) };
-    size_t lens[N_HSET];
-    for (int i = 0; i < N_HSET - 1; i++)
+    /* one HSET: the record's fields, the decision's, the holdout (learned
+       timing: the lead is in the global holdout, or not; its role is
+       followup's to write, with the timer that names it), open unless
+       disqualify closes it, and the bare lead last (binary) */
+    const char *hset[24] = {"HSET",         key,
+                            LM_F_SUBMITTED, sub,
+                            LM_F_ACCEPTED,  acc,
+                            LM_F_SOURCE,    l->source ? l->source : "",
+                            LM_F_DECIDED,   now,
+                            LM_F_DECISION,  kind_name(q->kind),
+                            LM_F_SCORE,     score,
+                            LM_F_SEGMENT,   q->segment,
+                            LM_F_ADAPTIVE,  q->adaptive ? "1" : "0",
+                            LM_F_HOLDOUT,   q->holdout ? "1" : "0"};
+    size_t n = 20, lens[24];
+    if (q->kind != LASTMILE__V1__DECISION_KIND__DISQUALIFIED) {
+        hset[n++] = LM_F_STATUS;
+        hset[n++] = "open";
+    }
+    hset[n++] = LM_F_LEAD;
+    hset[n++] = (const char *)bare_buf;
+    for (size_t i = 0; i + 1 < n; i++)
         lens[i] = strlen(hset[i]);
-    lens[N_HSET - 1] = bare_len;
-    lm_out_write(out, N_HSET, hset, lens);
-    if (q->kind != LASTMILE__V1__DECISION_KIND__DISQUALIFIED)
-        lm_out_write_strs(out, "HSET", key, LM_F_STATUS, "open", NULL);
+    lens[n - 1] = bare_len;
+    lm_out_write(out, (int)n, hset, lens);
     /* intake's wait, as intake measured it; unset in a LeadAccepted from
        an older intake, which wrote it on the lead itself */
     if (l->intake_wait)
         lm_lead_record_wait(out, l->lead_id, "intake", l->intake_wait->ms,
                             LM_WAIT_ONCE);
-    /* learned timing: the lead is in the global holdout, or not (its role
-       is followup's to write, with the timer that names it) */
-    lm_out_write_strs(out, "HSET", key, LM_F_HOLDOUT, q->holdout ? "1" : "0",
-                      NULL);
     free(bare_buf);
     lm_lead_record_wait(out, bare->lead_id, "qualification", m->wait_ms,
                         LM_WAIT_ONCE);
