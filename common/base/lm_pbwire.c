@@ -232,8 +232,11 @@ int lm_pbwire_put(const uint8_t *msg, size_t len, const uint32_t *path,
     return pbw_run(msg, len, path, depth, &op, out) == 1 ? 0 : -1;
 }
 
-int lm_pbwire_varint(const uint8_t *msg, size_t len, uint32_t field,
-                     uint64_t *v) {
+/* The last top-level field `field` of msg, which must be of wire type
+ * `wire`, into *last. 0 found; 1 not there; -1 malformed or another wire
+ * type. */
+static int pbw_last(const uint8_t *msg, size_t len, uint32_t field, int wire,
+                    pbw_field *last) {
     size_t pos = 0;
     pbw_field f = {0};
     int rc, found = 0;
@@ -242,29 +245,30 @@ int lm_pbwire_varint(const uint8_t *msg, size_t len, uint32_t field,
     while ((rc = pbw_next(msg, len, &pos, &f)) == 1) {
         if (f.num != field)
             continue;
-        if (f.wire != 0)
+        if (f.wire != wire)
             return -1;
-        *v = f.value;
+        *last = f;
         found = 1;
     }
     return rc < 0 ? -1 : found ? 0 : 1;
 }
 
+int lm_pbwire_varint(const uint8_t *msg, size_t len, uint32_t field,
+                     uint64_t *v) {
+    pbw_field f = {0};
+    int rc = pbw_last(msg, len, field, 0, &f);
+    if (rc == 0)
+        *v = f.value;
+    return rc;
+}
+
 int lm_pbwire_bytes(const uint8_t *msg, size_t len, uint32_t field,
                     const uint8_t **payload, size_t *payload_len) {
-    size_t pos = 0;
     pbw_field f = {0};
-    int rc, found = 0;
-    if (!msg && len)
-        return -1;
-    while ((rc = pbw_next(msg, len, &pos, &f)) == 1) {
-        if (f.num != field)
-            continue;
-        if (f.wire != 2)
-            return -1;
+    int rc = pbw_last(msg, len, field, 2, &f);
+    if (rc == 0) {
         *payload = msg + f.payload;
         *payload_len = f.end - f.payload;
-        found = 1;
     }
-    return rc < 0 ? -1 : found ? 0 : 1;
+    return rc;
 }

@@ -151,6 +151,13 @@ Test(pbwire, another_payload_or_a_malformed_message_is_not_cut) {
     cr_expect_eq((int64_t)v, NOW_MS - 30000);
     cr_expect_eq(lm_pbwire_varint(raw, raw_len, 16, &v), 1, "not there");
     cr_expect_eq(lm_pbwire_varint(raw, raw_len, 1, &v), -1, "a string");
+    const uint8_t *p = NULL;
+    size_t n = 0;
+    cr_expect_eq(lm_pbwire_bytes(raw, raw_len, 1, &p, &n), 0, "the lead id");
+    cr_expect(n == strlen(l.lead_id) && memcmp(p, l.lead_id, n) == 0);
+    cr_expect_eq(lm_pbwire_bytes(raw, raw_len, 17, &p, &n), 1, "not there");
+    cr_expect_eq(lm_pbwire_bytes(raw, raw_len, 14, &p, &n), -1, "a varint");
+    cr_expect_eq(lm_pbwire_bytes(raw, raw_len - 1, 1, &p, &n), -1, "truncated");
     lm_buf_free(&out);
     free(raw);
     free(oraw);
@@ -174,6 +181,9 @@ Test(pbwire, any_prefix_or_flipped_byte_is_read_safely) {
         (void)lm_pbwire_put(ev, n, path, 2, raw, raw_len, &out);
         lm_buf_reset(&out);
         cr_expect_leq(lm_pbwire_varint(ev, n, 4, &v), 1);
+        const uint8_t *p;
+        size_t pn;
+        cr_expect_leq(lm_pbwire_bytes(ev, n, 1, &p, &pn), 1);
     }
     for (size_t i = 0; i < ev_len; i++) /* every byte, each bit flipped */
         for (int bit = 0; bit < 8; bit++) {
@@ -185,6 +195,11 @@ Test(pbwire, any_prefix_or_flipped_byte_is_read_safely) {
             (void)lm_pbwire_put(m, ev_len, path, 2, raw, raw_len, &out);
             lm_buf_reset(&out);
             (void)lm_pbwire_varint(m, ev_len, 4, &v);
+            const uint8_t *p;
+            size_t pn;
+            if (lm_pbwire_bytes(m, ev_len, 1, &p, &pn) == 0)
+                cr_expect(p >= m && pn <= ev_len - (size_t)(p - m),
+                          "byte %zu bit %d: outside the message", i, bit);
         }
     lm_buf_free(&out);
     free(m);
