@@ -26,19 +26,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define DEV_STOP_GRACE_MS 5000
 #define DEV_CTL_LINE_MAX  256
 
 /* ============================================================ processes */
-
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Binds a fresh socket to 127.0.0.1:port (0: the kernel's choice); the
  * port bound, or -1. Closed before returning. */
@@ -145,12 +138,12 @@ static void stop_pid(pid_t pid, int hard) {
     if (pid <= 0)
         return;
     kill(pid, hard ? SIGKILL : SIGTERM);
-    int64_t deadline = mono_ms() + DEV_STOP_GRACE_MS;
-    while (pid_alive(pid) && mono_ms() < deadline)
+    int64_t deadline = lm_clock_mono_ms() + DEV_STOP_GRACE_MS;
+    while (pid_alive(pid) && lm_clock_mono_ms() < deadline)
         usleep(20 * 1000);
     if (pid_alive(pid)) {
         kill(pid, SIGKILL);
-        while (pid_alive(pid) && mono_ms() < deadline + 2000)
+        while (pid_alive(pid) && lm_clock_mono_ms() < deadline + 2000)
             usleep(20 * 1000);
     }
 }
@@ -231,8 +224,8 @@ int lm_devstack_redis_start(lm_devstack *st, int die_with_parent, char *err,
         snprintf(err, errsz, "fork: %s", strerror(errno));
         return -1;
     }
-    int64_t deadline = mono_ms() + LM_DEVSTACK_READY_TIMEOUT_MS;
-    while (mono_ms() < deadline) {
+    int64_t deadline = lm_clock_mono_ms() + LM_DEVSTACK_READY_TIMEOUT_MS;
+    while (lm_clock_mono_ms() < deadline) {
         if (!pid_alive(st->redis_pid)) {
             snprintf(err, errsz,
                      "redis-server exited at start (see %s; is Debian's "
@@ -279,7 +272,7 @@ static void broker_command(rd_kafka_mock_cluster_t *mc, char *line,
         int64_t s = 0;
         rd_kafka_mock_broker_set_down(mc, 1);
         if (secs && lm_parse_int64(secs, 1, 3600, &s) == 0)
-            *up_at = mono_ms() + s * 1000;
+            *up_at = lm_clock_mono_ms() + s * 1000;
         fprintf(stderr, "broker: down%s%s\n", secs ? " for " : "",
                 secs ? secs : "");
     } else if (strcmp(cmd, "up") == 0) {
@@ -368,7 +361,7 @@ int lm_devstack_broker_main(const char *dir, const char *topic_prefix,
         } else if (ctl < 0) {
             usleep(200 * 1000);
         }
-        if (up_at && mono_ms() >= up_at) {
+        if (up_at && lm_clock_mono_ms() >= up_at) {
             rd_kafka_mock_broker_set_up(mc, 1);
             up_at = 0;
             fprintf(stderr, "broker: up\n");
@@ -471,10 +464,10 @@ int lm_devstack_up(const lm_devstack_opts *o, lm_devstack *st, char *err,
         snprintf(err, errsz, "fork: %s", strerror(errno));
         return -1;
     }
-    int64_t deadline = mono_ms() + LM_DEVSTACK_READY_TIMEOUT_MS;
+    int64_t deadline = lm_clock_mono_ms() + LM_DEVSTACK_READY_TIMEOUT_MS;
     while (read_file(st->dir, "brokers", st->brokers, sizeof(st->brokers)) !=
            0) {
-        if (!pid_alive(st->broker_pid) || mono_ms() > deadline) {
+        if (!pid_alive(st->broker_pid) || lm_clock_mono_ms() > deadline) {
             snprintf(err, errsz, "the mock broker did not start (see %s)",
                      logfile);
             lm_devstack_down(st);
