@@ -310,30 +310,41 @@ static uint8_t *intake_output(const Lastmile__V1__LeadSubmitted *in,
     return b;
 }
 
+/* its time and intake's wait kept, every other byte rebuilt: a wait of
+ * 0 ms (an empty Millis, 2 bytes) and one of 1234567 ms (its varint too) */
 Test(intake_outbox, a_lead_accepted_is_kept_as_its_time_and_rebuilt) {
-    Lastmile__V1__LeadSubmitted in = submitted("Ada Byron");
-    lm_ident_room room;
-    size_t len, raw_len;
-    uint8_t *out = intake_output(&in, &room, &len);
-    uint8_t *raw = pack(&in.base, &raw_len);
-    lm_outbox_input oi = input_of(&in.base, &room.ident, raw, raw_len);
-    lm_buf c = {0}, back = {0};
-    cr_assert_eq(
-        intake_outbox_compact(NULL, &oi, "qualification", out, len, &c), 1);
-    /* accepted_at_ms (7 bytes) and intake_wait (2 bytes: tag, length;
-       a wait of 0 ms writes no ms) */
-    cr_expect_leq(c.len, 10,
-                  "accepted_at_ms and intake_wait alone: %zu bytes of %zu",
-                  c.len, len);
-    cr_assert_eq(intake_outbox_expand(NULL, &oi, "qualification",
-                                      (const uint8_t *)c.data, c.len, &back),
-                 0);
-    cr_assert_eq(back.len, len);
-    cr_expect(memcmp(back.data, out, len) == 0, "byte for byte");
-    lm_buf_free(&c);
-    lm_buf_free(&back);
-    free(out);
-    free(raw);
+    static const int64_t waits[] = {0, 1234567};
+    static const size_t most[] = {10, 14}; /* 7 + 3 (+ 4: the ms) */
+    for (size_t w = 0; w < 2; w++) {
+        lm_recorder_set_times(rec, -1, waits[w]);
+        Lastmile__V1__LeadSubmitted in = submitted("Ada Byron");
+        lm_ident_room room;
+        size_t len, raw_len;
+        uint8_t *out = intake_output(&in, &room, &len);
+        uint8_t *raw = pack(&in.base, &raw_len);
+        lm_outbox_input oi = input_of(&in.base, &room.ident, raw, raw_len);
+        lm_buf c = {0}, back = {0};
+        cr_assert_eq(
+            intake_outbox_compact(NULL, &oi, "qualification", out, len, &c), 1);
+        cr_expect_leq(c.len, most[w],
+                      "accepted_at_ms and intake_wait alone: %zu bytes of %zu",
+                      c.len, len);
+        cr_assert_eq(intake_outbox_expand(NULL, &oi, "qualification",
+                                          (const uint8_t *)c.data, c.len,
+                                          &back),
+                     0);
+        cr_assert_eq(back.len, len, "wait %lld", (long long)waits[w]);
+        cr_expect(memcmp(back.data, out, len) == 0, "byte for byte");
+        Lastmile__V1__LeadAccepted *a = lastmile__v1__lead_accepted__unpack(
+            NULL, back.len, (const uint8_t *)back.data);
+        cr_assert(a && a->intake_wait);
+        cr_expect_eq(a->intake_wait->ms, waits[w]);
+        lastmile__v1__lead_accepted__free_unpacked(a, NULL);
+        lm_buf_free(&c);
+        lm_buf_free(&back);
+        free(out);
+        free(raw);
+    }
 }
 
 Test(intake_outbox, a_lead_accepted_is_named_by_its_input) {

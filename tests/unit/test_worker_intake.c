@@ -46,6 +46,7 @@ static Lastmile__V1__LeadSubmitted lead(const char *event_id,
 
 Test(worker_intake, a_new_person_is_accepted_with_its_times) {
     Lastmile__V1__LeadSubmitted in = lead("ev-1", " Ada@Example.COM ");
+    lm_recorder_set_times(rec, -1, 1234); /* it waited 1,234 ms in Kafka */
     lm_recorder_reply_nil(rec); /* the claim: nobody owned the person */
     cr_assert_eq(lm_recorder_handle(rec, &lm_intake_worker, &in.base, NOW_MS),
                  0);
@@ -68,7 +69,7 @@ Test(worker_intake, a_new_person_is_accepted_with_its_times) {
     cr_expect_str_eq(acc->lead_id, e->key, "keyed by the lead id");
     cr_expect_eq(acc->accepted_at_ms, NOW_MS);
     cr_assert_not_null(acc->intake_wait, "intake's wait rides along");
-    cr_expect_eq(acc->intake_wait->ms, 0, "the recorder's input: no wait");
+    cr_expect_eq(acc->intake_wait->ms, 1234, "the wait the runtime measured");
     char id[LM_ID_MAX], key[LM_KEY_MAX];
     snprintf(id, sizeof(id), "%s:accepted", acc->lead_id);
     cr_expect_str_eq(e->id, id, "a deterministic output id");

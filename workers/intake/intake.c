@@ -171,7 +171,7 @@ static int intake_handle(void *ctx, const lm_msg *m, lm_out *out) {
        from this LeadAccepted (docs/PERFORMANCE.md, reduction 15): intake
        writes none, so its wait rides along */
     Lastmile__V1__Millis wait = LASTMILE__V1__MILLIS__INIT;
-    wait.ms = m->wait_ms > 0 ? m->wait_ms : 0;
+    wait.ms = m->wait_ms; /* >= 0, as the runtime measured it */
     Lastmile__V1__LeadAccepted acc;
     intake_accepted(in, np, my_id, m->now_ms, &wait, &acc);
     char out_key[LM_ID_MAX], id[LM_ID_MAX];
