@@ -48,6 +48,14 @@ int lm_report_add_pending(void *opaque, const rd_kafka_message_t *rkm) {
     return ok ? 0 : -1;
 }
 
+void lm_report_pending_found(lm_strmap *pending, const lm_lead_row *row) {
+    int64_t *at = pending && row->lead_id
+                      ? lm_strmap_get_str(pending, row->lead_id)
+                      : NULL;
+    if (at)
+        *at = -1;
+}
+
 int64_t lm_report_pending_undecided(const lm_strmap *pending) {
     int64_t n = 0;
     for (size_t i = 0; pending && i < lm_strmap_count(pending); i++)
@@ -96,16 +104,44 @@ static rd_kafka_t *reader_new(const lm_settings *s, const char *group,
     return rk;
 }
 
-/* Moves each partition of `parts` (at its low watermark) on to the
- * offset t->group has committed there, when it has one past it. 0, or -1
- * with err. */
-static int read_from_committed(topic_read *t,
-                               rd_kafka_topic_partition_list_t *parts,
-                               char *err, size_t errsz) {
+/* Assigns each partition p of t (0 .. n_parts-1, t->high set) that has
+ * something to read from from[p], marking the others done. 1 when there
+ * is something to read, 0 when not, -1 with err. */
+static int assign_from(topic_read *t, const int64_t *from, char *err,
+                       size_t errsz) {
+    rd_kafka_topic_partition_list_t *parts =
+        rd_kafka_topic_partition_list_new(t->n_parts > 0 ? t->n_parts : 1);
+    if (!parts)
+        return lm_errf(err, errsz, "out of memory");
+    t->remaining = 0;
+    for (int p = 0; p < t->n_parts; p++) {
+        t->done[p] = t->high[p] <= from[p];
+        if (!t->done[p]) {
+            rd_kafka_topic_partition_list_add(parts, t->topic, p)->offset =
+                from[p];
+            t->remaining++;
+        }
+    }
+    int rc = t->remaining > 0;
+    rd_kafka_resp_err_t e;
+    if (rc && (e = rd_kafka_assign(t->rk, parts)) != 0)
+        rc = lm_errf(err, errsz, "topic %s: assign: %s", t->topic,
+                     rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(parts);
+    return rc;
+}
+
+/* Moves from[p] (each partition's low watermark) on to the offset
+ * t->group has committed there, when it has one past it. 0, or -1 with
+ * err. */
+static int from_committed(topic_read *t, int64_t *from, char *err,
+                          size_t errsz) {
     rd_kafka_topic_partition_list_t *c =
-        rd_kafka_topic_partition_list_copy(parts);
+        rd_kafka_topic_partition_list_new(t->n_parts > 0 ? t->n_parts : 1);
     if (!c)
         return lm_errf(err, errsz, "out of memory");
+    for (int p = 0; p < t->n_parts; p++)
+        rd_kafka_topic_partition_list_add(c, t->topic, p);
     /* OffsetFetch only: the reader never subscribed, so it never joins */
     rd_kafka_resp_err_t e =
         rd_kafka_committed(t->rk, c, LM_REPORT_KAFKA_TIMEOUT_MS);
@@ -116,9 +152,12 @@ static int read_from_committed(topic_read *t,
                        "broker up?",
                        t->topic, t->group, rd_kafka_err2str(e));
     }
-    for (int i = 0; i < parts->cnt && i < c->cnt; i++)
-        if (!c->elems[i].err && c->elems[i].offset > parts->elems[i].offset)
-            parts->elems[i].offset = c->elems[i].offset;
+    for (int i = 0; i < c->cnt; i++) {
+        int32_t p = c->elems[i].partition;
+        if (p >= 0 && p < t->n_parts && !c->elems[i].err &&
+            c->elems[i].offset > from[p])
+            from[p] = c->elems[i].offset;
+    }
     rd_kafka_topic_partition_list_destroy(c);
     return 0;
 }
@@ -130,7 +169,7 @@ static int read_from_committed(topic_read *t,
 static int read_assign(topic_read *t, const lm_settings *s, char *err,
                        size_t errsz) {
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_topic_partition_list_t *parts = NULL;
+    int64_t *from = NULL;
     int rc = -1;
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(t->rk, t->topic, NULL);
     rd_kafka_resp_err_t e =
@@ -156,53 +195,35 @@ static int read_assign(topic_read *t, const lm_settings *s, char *err,
     t->n_parts = md->topics[0].partition_cnt;
     t->high = calloc((size_t)t->n_parts + 1, sizeof(*t->high));
     t->done = calloc((size_t)t->n_parts + 1, sizeof(*t->done));
-    parts = rd_kafka_topic_partition_list_new(t->n_parts > 0 ? t->n_parts : 1);
-    if (!t->high || !t->done || !parts) {
+    from = calloc((size_t)t->n_parts + 1, sizeof(*from));
+    if (!t->high || !t->done || !from) {
         lm_errf(err, errsz, "out of memory");
         goto done;
     }
     for (int i = 0; i < t->n_parts; i++) {
         int32_t p = md->topics[0].partitions[i].id;
-        int64_t lo = 0, hi = 0;
         if (p < 0 || p >= t->n_parts) {
             lm_errf(err, errsz, "topic %s: partition id %d out of range",
                     t->topic, (int)p);
             goto done;
         }
-        e = rd_kafka_query_watermark_offsets(t->rk, t->topic, p, &lo, &hi,
+        e = rd_kafka_query_watermark_offsets(t->rk, t->topic, p, &from[p],
+                                             &t->high[p],
                                              LM_REPORT_KAFKA_TIMEOUT_MS);
         if (e) {
             lm_errf(err, errsz, "topic %s [%d]: watermarks: %s", t->topic,
                     (int)p, rd_kafka_err2str(e));
             goto done;
         }
-        t->high[p] = hi;
-        rd_kafka_topic_partition_list_add(parts, t->topic, p)->offset = lo;
     }
-    if (t->group && read_from_committed(t, parts, err, errsz) != 0)
-        goto done;
-    for (int i = 0; i < parts->cnt; i++) {
-        int32_t p = parts->elems[i].partition;
-        t->done[p] = t->high[p] <= parts->elems[i].offset;
-        t->remaining += !t->done[p];
-    }
-    /* a partition read to its end is not assigned (nothing to wait for) */
-    for (int i = parts->cnt - 1; i >= 0; i--)
-        if (t->done[parts->elems[i].partition])
-            rd_kafka_topic_partition_list_del_by_idx(parts, i);
-    rc = t->remaining > 0;
-    if (rc && (e = rd_kafka_assign(t->rk, parts)) != 0) {
-        lm_errf(err, errsz, "topic %s: assign: %s", t->topic,
-                rd_kafka_err2str(e));
-        rc = -1;
-    }
+    if (!t->group || from_committed(t, from, err, errsz) == 0)
+        rc = assign_from(t, from, err, errsz);
 done:
     if (md)
         rd_kafka_metadata_destroy(md);
-    if (parts)
-        rd_kafka_topic_partition_list_destroy(parts);
     if (rkt)
         rd_kafka_topic_destroy(rkt);
+    free(from);
     return rc;
 }
 
@@ -289,39 +310,20 @@ int64_t lm_report_read_range(rd_kafka_t *rk, const char *topic, int n_parts,
                              int timeout_ms, lm_report_msg_fn fn, void *opaque,
                              char *err, size_t errsz) {
     topic_read t = {.rk = rk, .n_parts = n_parts};
-    rd_kafka_topic_partition_list_t *parts =
-        rd_kafka_topic_partition_list_new(n_parts > 0 ? n_parts : 1);
+    lm_fmt_cat(t.topic, sizeof(t.topic), topic, NULL);
     t.high = calloc((size_t)n_parts + 1, sizeof(*t.high));
     t.done = calloc((size_t)n_parts + 1, sizeof(*t.done));
     int64_t n = -1;
-    if (!parts || !t.high || !t.done) {
+    if (!t.high || !t.done) {
         lm_errf(err, errsz, "out of memory");
-        goto done;
-    }
-    lm_fmt_cat(t.topic, sizeof(t.topic), topic, NULL);
-    for (int p = 0; p < n_parts; p++) {
-        t.high[p] = to[p];
-        t.done[p] = to[p] <= from[p];
-        if (!t.done[p]) {
-            rd_kafka_topic_partition_list_add(parts, topic, p)->offset =
-                from[p];
-            t.remaining++;
+    } else {
+        memcpy(t.high, to, (size_t)n_parts * sizeof(*t.high));
+        n = assign_from(&t, from, err, errsz);
+        if (n > 0) {
+            n = read_to_end(&t, timeout_ms, fn, opaque, err, errsz);
+            rd_kafka_assign(rk, NULL);
         }
     }
-    n = 0;
-    if (t.remaining == 0)
-        goto done;
-    rd_kafka_resp_err_t e = rd_kafka_assign(rk, parts);
-    if (e) {
-        n = lm_errf(err, errsz, "topic %s: assign: %s", topic,
-                    rd_kafka_err2str(e));
-        goto done;
-    }
-    n = read_to_end(&t, timeout_ms, fn, opaque, err, errsz);
-    rd_kafka_assign(rk, NULL);
-done:
-    if (parts)
-        rd_kafka_topic_partition_list_destroy(parts);
     free(t.high);
     free(t.done);
     return n;
