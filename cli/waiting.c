@@ -6,9 +6,9 @@
  *                  These are the LeadAccepted messages the qualification
  *                  worker has not committed (lm_report_read_pending):
  *                  intake writes no record of the lead, qualification
- *                  writes it with the decision; one taken but not yet
- *                  committed is left out once its record holds the
- *                  decision;
+ *                  writes it with the decision; a lead with a record
+ *                  (taken, not yet committed; or recorded by an intake
+ *                  older than that) is listed by its record instead;
  *   followup       decided (or its reply timer fired) and the next touch is
  *                  not yet scheduled; waiting since the last timer's due
  *                  time when there was one (step set), else decided_at;
@@ -76,7 +76,7 @@ typedef struct scan_ctx {
     size_t n, cap;
     int oom;
     /* the leads qualification has not taken: lead id -> accepted_at_ms,
-       -1 once the scan finds the lead decided */
+       -1 once the scan finds a record of the lead */
     lm_strmap *pending;
     /* the teams' unassigned queues (unassigned.h): leads no owner had
        room for, assigned when a slot frees */
@@ -148,14 +148,9 @@ static item *add_item(scan_ctx *c, int st, int64_t since) {
 static int on_row(void *opaque, const lm_lead_row *row) {
     scan_ctx *c = opaque;
     int64_t since = 0;
-    int64_t *pending =
-        row->lead_id ? lm_strmap_get_str(c->pending, row->lead_id) : NULL;
-    if (pending && row->decided_at > 0)
-        *pending = -1; /* decided, its input not committed yet */
+    lm_report_pending_found(c->pending, row); /* listed here, if at all */
     int st = classify(row, c->now_ms, &since);
-    /* an undecided lead is listed from Kafka (add_pending): a record in
-       that stage is from before the record moved to qualification */
-    if (st < 0 || st == ST_QUALIFICATION)
+    if (st < 0)
         return 0;
     item *it = add_item(c, st, since);
     if (!it)
@@ -170,8 +165,8 @@ static int on_row(void *opaque, const lm_lead_row *row) {
     return 0;
 }
 
-/* The pending leads the scan did not find decided, as items. 0 / -1
- * (out of memory). */
+/* The pending leads the scan found no record of, as items. 0 / -1 (out
+ * of memory). */
 static int add_pending(scan_ctx *c) {
     for (size_t i = 0; i < lm_strmap_count(c->pending); i++) {
         int64_t at = *lm_strmap_value(c->pending, i);

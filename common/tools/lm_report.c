@@ -116,11 +116,7 @@ static int is_outcome(const char *s, const char *full, const char *shrt) {
 
 void lm_report_add_lead(lm_report_acc *acc, const lm_lead_row *row) {
     lm_report *c = &acc->c;
-    int64_t *pending = acc->o.pending && row->lead_id
-                           ? lm_strmap_get_str(acc->o.pending, row->lead_id)
-                           : NULL;
-    if (pending)
-        *pending = -1; /* counted here, by its record */
+    lm_report_pending_found(acc->o.pending, row); /* counted here */
     c->accepted++;
     if (row->merged > 0)
         c->merged += row->merged;

@@ -180,6 +180,11 @@ int64_t lm_report_read_range(rd_kafka_t *rk, const char *topic, int n_parts,
  * dead-letters it). -1 only when out of memory. */
 int lm_report_add_pending(void *opaque, const rd_kafka_message_t *rkm);
 
+/* Marks the lead of `row`, when it is in `pending` (NULL: none), as
+ * found in Redis (-1): a lead with a record is counted and listed by that
+ * record, whatever its stage, not from Kafka. */
+void lm_report_pending_found(lm_strmap *pending, const lm_lead_row *row);
+
 /* How many of `pending` (from lm_report_add_pending) a scan that passed
  * it as lm_report_opts.pending found no record of. */
 int64_t lm_report_pending_undecided(const lm_strmap *pending);
