@@ -276,14 +276,14 @@ static int floor_batch(floor_ctx *f, rd_kafka_message_t **batch, size_t n,
 }
 
 static int floor_open(floor_ctx *f, const lm_settings *s, const char *in,
-                      char *err, size_t errsz) {
+                      size_t batch_max, char *err, size_t errsz) {
     memset(f, 0, sizeof(*f));
     f->hop = strcmp(in, LM_TOPIC_INTAKE) == 0          ? HOP_CLAIM
              : strcmp(in, LM_TOPIC_QUALIFICATION) == 0 ? HOP_RECORD
                                                        : HOP_TIMER;
     f->redis = lm_redis_new(s->redis_url, s->redis_timeout_ms, err, errsz);
-    f->replies = calloc((size_t)s->batch_max, sizeof(*f->replies));
-    f->ids = calloc((size_t)s->batch_max, sizeof(*f->ids));
+    f->replies = calloc(batch_max, sizeof(*f->replies));
+    f->ids = calloc(batch_max, sizeof(*f->ids));
     return f->redis && f->replies && f->ids ? 0 : -1;
 }
 
@@ -300,8 +300,8 @@ static void floor_close(floor_ctx *f) {
     free(f->ids);
 }
 
-/* Takes what the consumer has, up to max (the fleet's LASTMILE_BATCH_MAX),
- * waiting only for the first message. */
+/* Takes what the consumer has, up to max (chain_batch_max), waiting only
+ * for the first message. */
 static size_t take_batch(rd_kafka_t *c, rd_kafka_message_t **batch,
                          size_t max) {
     size_t n = 0;
@@ -340,6 +340,21 @@ static void commit_batch(rd_kafka_t *c, const char *in,
     rd_kafka_topic_partition_list_destroy(offs);
 }
 
+/* A chain's batches: as large as the fleet's (LASTMILE_BATCH_MAX), and
+ * never below BENCH_CHAIN_BATCH_MIN. The chains differ from the fleet in
+ * their work, not in how much one round trip and one commit carry; but
+ * they run their phases one after another (the fleet overlaps a batch's
+ * acknowledgement with the next one's reads), so a round trip and an
+ * acknowledgement wait per batch weigh on them more: at batches of 500
+ * the floor loses a third of its rate on the 2-core machine while the
+ * fleet keeps its own (docs/PERFORMANCE.md, "Targets", 2026-12-06).
+ * A limit taken below its best would flatter the fleet's ratio. */
+#define BENCH_CHAIN_BATCH_MIN 1000
+static size_t chain_batch_max(const lm_settings *s) {
+    return s->batch_max > BENCH_CHAIN_BATCH_MIN ? (size_t)s->batch_max
+                                                : BENCH_CHAIN_BATCH_MIN;
+}
+
 int bench_chain_worker_main(const char *in_suffix, const char *out_suffix,
                             int floor) {
     lm_settings s;
@@ -354,10 +369,7 @@ int bench_chain_worker_main(const char *in_suffix, const char *out_suffix,
     lm_topic_name(&s, out_suffix, out, sizeof(out));
     snprintf(group, sizeof(group), "%s%s-%s", s.topic_prefix,
              floor ? "floor" : "passthrough", in_suffix);
-    /* batches as large as the fleet's (LASTMILE_BATCH_MAX, 1000 unless
-       set): the chains differ from the fleet in their work, not in how
-       much one round trip and one commit carry */
-    size_t max = (size_t)s.batch_max;
+    size_t max = chain_batch_max(&s);
     rd_kafka_message_t **batch = calloc(max, sizeof(*batch));
     char *keep = calloc(max, 1);
     if (!batch || !keep) {
@@ -367,7 +379,7 @@ int bench_chain_worker_main(const char *in_suffix, const char *out_suffix,
         return LM_EXIT_FAILED;
     }
     floor_ctx f;
-    if (floor && floor_open(&f, &s, in_suffix, err, sizeof(err)) != 0) {
+    if (floor && floor_open(&f, &s, in_suffix, max, err, sizeof(err)) != 0) {
         fprintf(stderr, "floor: %s\n", err);
         return LM_EXIT_FAILED;
     }

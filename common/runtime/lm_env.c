@@ -443,7 +443,11 @@ static void settings_level_and_clock(lm_settings *s, const char *component,
  * is wrong (said in err). */
 static void settings_numbers(lm_settings *s, const char *component, char *err,
                              size_t errsz, int *bad) {
-    int64_t n = 1000;
+    /* 500: a worker's memory holds a batch in flight and the next one's
+       inputs; at 1,000 qualification passed 30 MB of RSS under load, and
+       the fleet did no better (docs/PERFORMANCE.md, "Targets",
+       2026-12-06) */
+    int64_t n = 500;
     if (env_number("LASTMILE_BATCH_MAX", component, 1, 100000, &n, err,
                    errsz) != 0)
         *bad = 1;

@@ -29,7 +29,7 @@ static env_case cases[] = {
      "LASTMILE_LOG_LEVEL: \"loud\" is not a level"},
     {"LASTMILE_BATCH_MAX", "0",
      "LASTMILE_BATCH_MAX: \"0\" is not a whole number"},
-    {"LASTMILE_BATCH_MAX", "12abc", "example: LASTMILE_BATCH_MAX=500"},
+    {"LASTMILE_BATCH_MAX", "12abc", "example: LASTMILE_BATCH_MAX=200"},
     {"LASTMILE_TIME_SCALE", "-3", "LASTMILE_TIME_SCALE: \"-3\""},
     {"LASTMILE_TIME_SCALE", "3600", "LASTMILE_TIME_ORIGIN_MS is not set"},
     {"LASTMILE_TOPIC_PREFIX", "a b", "may hold only letters"},
@@ -74,7 +74,7 @@ Test(env, good_and_passthrough) {
     cr_assert_eq(lm_settings_load(&s, "intake", err, sizeof(err)), 0, "%s",
                  err);
     cr_expect_str_eq(s.topic_prefix, "lastmile.");
-    cr_expect_eq(s.batch_max, 1000);
+    cr_expect_eq(s.batch_max, 500);
     cr_expect_eq(s.n_kafka, 1);
     cr_expect_str_eq(s.kafka[0].name, "security.protocol");
     lm_settings_free(&s);
