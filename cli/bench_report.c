@@ -14,6 +14,15 @@ static double ratio(double a, double b) {
     return b > 0 ? a / b : 0;
 }
 
+/* The fleet's AOF bytes per lead over the floor's: what the fleet writes
+ * beyond the mission's record, claim and timer (issue 16's byte target,
+ * docs/PERFORMANCE.md, "Targets"); -1 when either could not be read. */
+static double aof_floor_ratio(const bench_results *r) {
+    double a = r->redis.aof_bytes_per_lead,
+           b = r->floor.redis.aof_bytes_per_lead;
+    return a > 0 && b > 0 ? a / b : -1;
+}
+
 /* {"p50_ms": v[0], "p99_ms": v[1]} */
 static json_t *p50_p99_json(const double v[2]) {
     json_t *o = json_object();
@@ -86,6 +95,7 @@ static void print_json(const bench_results *r) {
     json_object_set_new(j, "floor_leads_per_s", json_real(r->floor.rate));
     json_object_set_new(j, "floor_ratio",
                         json_real(ratio(r->rate, r->floor.rate)));
+    json_object_set_new(j, "aof_floor_ratio", json_real(aof_floor_ratio(r)));
     json_object_set_new(j, "passthrough_leads_per_s", json_real(r->pt.rate));
     json_object_set_new(j, "passthrough_ratio",
                         json_real(ratio(r->rate, r->pt.rate)));
@@ -162,8 +172,9 @@ static void print_text(const bench_results *r) {
            "round trips; %.2f round trips per batch\n",
            f->commands_per_lead, f->aof_bytes_per_lead, f->roundtrips_per_lead,
            f->roundtrips_per_batch);
-    printf("  redis per lead, floor: %.2f commands, %.0f AOF bytes\n",
-           fl->commands_per_lead, fl->aof_bytes_per_lead);
+    printf("  redis per lead, floor: %.2f commands, %.0f AOF bytes (the "
+           "fleet's: %.2f times)\n",
+           fl->commands_per_lead, fl->aof_bytes_per_lead, aof_floor_ratio(r));
     printf("  redis cpu s / 1000 leads: fleet %.3f (+ %.3f in AOF rewrites), "
            "floor %.3f; busy %.0f%% of a core at the fleet's maximum\n\n",
            f->cpu_s_per_1000_leads, f->rewrite_cpu_s_per_1000_leads,

@@ -55,6 +55,7 @@ the state floor is measured	d["floor_leads_per_s"] > 0 and d["floor"]["leads_per
 the floor ratio is throughput over the floor	abs(d["floor_ratio"] - d["throughput_leads_per_s"] / d["floor_leads_per_s"]) < 1e-3
 the floor does its three commands per lead	all(abs(d["floor"]["redis"]["commands_by_name_per_lead"].get(c, 0) - 1) < 0.01 for c in ("set", "hset", "zadd")) and abs(d["floor"]["redis"]["commands_per_lead"] - 3) < 0.05
 the floor's AOF bytes per lead, fewer than the fleet's	0 < d["floor"]["redis"]["aof_bytes_per_lead"] < d["redis"]["aof_bytes_per_lead"]
+the AOF ratio is the fleet's bytes over the floor's	abs(d["aof_floor_ratio"] - d["redis"]["aof_bytes_per_lead"] / d["floor"]["redis"]["aof_bytes_per_lead"]) < 1e-3
 one round trip per batch per floor hop	all(d["floor"]["workers"][w]["batches"] > 0 and d["floor"]["workers"][w]["redis_roundtrips_per_batch"] == 1 for w in ("floor-intake", "floor-qualification", "floor-followup")) and d["floor"]["redis"]["roundtrips_per_batch"] == 1
 the floor's Redis CPU	d["floor"]["redis"]["cpu_s_per_1000_leads"] > 0
 CPU and RSS of every chain worker	all(len(d[c]["workers"]) == 3 and all(v["peak_rss_mb"] > 0 and v["cpu_s_per_1000_leads"] >= 0 for v in d[c]["workers"].values()) for c in ("floor", "passthrough"))
