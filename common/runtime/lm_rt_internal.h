@@ -157,7 +157,7 @@ typedef struct rt_item {
        round trip 1 (has_claim 0: nobody), and the claim handle took
        (claim_taken: its holder, for claim_ttl_ms), written in place of a
        done record. The strings are NUL-terminated at these offsets (not
-       in the item: a batch holds a thousand items): the claim read in
+       in the item: a batch holds hundreds of items): the claim read in
        rt->claims_read, which handle's calls never grow (lm_msg.claim
        points into it), the holder taken in rt->recbuf */
     int has_claim, claim_taken;
