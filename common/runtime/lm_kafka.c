@@ -26,6 +26,14 @@
  *   every client: socket.nagle.disable=true (TCP_NODELAY, as Kafka's own
  *     clients and brokers do: a small request must not wait for the
  *     peer's delayed ACK).
+ * A LASTMILE_KAFKA_<PROPERTY> set for the whole fleet reaches only the
+ * clients it applies to: librdkafka's own table of properties
+ * (rd_kafka_conf_properties_show) says whether a property is a consumer's
+ * ("C"), a producer's ("P") or both ("*"), and a client of the other side
+ * does not get it. librdkafka would take it and log a warning at every
+ * start ("... is a consumer property and will be ignored by this producer
+ * instance"): on the embedded stack, where every client gets the fetch
+ * wait, that was a warning per producer of every worker.
  * librdkafka's own log lines (connection failures, protocol warnings) go
  * through lm_log as JSON lines (event "kafka"), instead of its default
  * "%3|...|FAIL|..." lines on stderr between ours, which would break
@@ -37,6 +45,7 @@
 #include "lm_log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *const lm_topic_suffixes[] = {
@@ -79,6 +88,38 @@ static void on_kafka_log(const rd_kafka_t *rk, int level, const char *fac,
     json_t *fields = json_pack("{s:s, s:s}", "client", rd_kafka_name(rk),
                                "facility", fac ? fac : "");
     lm_log_with(l, "kafka", fields, "%s", buf ? buf : "");
+}
+
+char lm_kafka_property_side(const char *name) {
+    char *table = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&table, &len);
+    if (!f)
+        return '*';
+    rd_kafka_conf_properties_show(f); /* "name | C/P | range | ..." rows */
+    fclose(f);
+    char side = '*';
+    size_t n = strlen(name);
+    for (const char *line = table; line && *line;) {
+        const char *bar = strchr(line, '|'), *nl = strchr(line, '\n');
+        if (bar && (!nl || bar < nl) && strncmp(line, name, n) == 0 &&
+            line[n] == ' ') {
+            for (bar++; *bar == ' '; bar++)
+                ;
+            if (*bar == 'C' || *bar == 'P')
+                side = *bar;
+            break;
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    free(table);
+    return side;
+}
+
+/* 1 when a property of `side` (lm_kafka_property_side) is not for a
+ * client of `role`. */
+static int other_side(char side, lm_kafka_role role) {
+    return role == LM_KAFKA_PRODUCER ? side == 'C' : side == 'P';
 }
 
 rd_kafka_conf_t *lm_kafka_conf(const lm_settings *s, lm_kafka_role role,
@@ -145,13 +186,13 @@ rd_kafka_conf_t *lm_kafka_conf(const lm_settings *s, lm_kafka_role role,
                  "LASTMILE_INSTANCE_ID", err, errsz) != 0)
         goto fail;
     for (int i = 0; i < s->n_kafka; i++) {
+        if (other_side(lm_kafka_property_side(s->kafka[i].name), role))
+            continue; /* the other side's: librdkafka would only warn */
         char origin[256];
         snprintf(origin, sizeof(origin), "LASTMILE_KAFKA_%s", s->kafka[i].name);
         for (char *p = origin; *p; p++)
             *p =
                 *p == '.' ? '_' : (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
-        /* producer-only and consumer-only properties may be set for the
-         * whole fleet; librdkafka warns (not fails) on the other side. */
         if (conf_set(conf, s->kafka[i].name, s->kafka[i].value, origin, err,
                      errsz) != 0)
             goto fail;

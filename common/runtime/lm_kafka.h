@@ -31,11 +31,18 @@ typedef enum lm_kafka_role {
 } lm_kafka_role;
 
 /* A new conf for `role` with bootstrap servers, lastmile's defaults and the
- * passthrough properties. group_id is used for LM_KAFKA_CONSUMER (may be
- * NULL otherwise). Caller owns the conf (rd_kafka_new takes it). NULL with
- * err naming the offending property on failure. */
+ * passthrough properties that apply to the role (a consumer's property is
+ * not given to a producer, nor a producer's to a consumer or reader).
+ * group_id is used for LM_KAFKA_CONSUMER (may be NULL otherwise). Caller
+ * owns the conf (rd_kafka_new takes it). NULL with err naming the
+ * offending property on failure. */
 rd_kafka_conf_t *lm_kafka_conf(const lm_settings *s, lm_kafka_role role,
                                const char *group_id, char *err, size_t errsz);
+/* Which clients librdkafka property `name` is for, as librdkafka's own
+ * table says: 'C' consumers, 'P' producers, '*' both, or a name it does
+ * not list (then setting it says what is wrong). Reads the table each
+ * call (start-up only); any thread. */
+char lm_kafka_property_side(const char *name);
 /* prefix + suffix into buf. */
 void lm_topic_name(const lm_settings *s, const char *suffix, char *buf,
                    size_t bufsz);

@@ -4,13 +4,19 @@
  *
  * A producer made by lm_kafka_conf is pointed at a closed loopback port
  * (127.0.0.1:1); librdkafka logs the refused connection; every line on
- * stderr must be a JSON object, and one must be that log. No broker. */
+ * stderr must be a JSON object, and one must be that log. No broker.
+ *
+ * And the passthrough properties (LASTMILE_KAFKA_*) reach only the
+ * clients they are for: a producer given the fleet's fetch wait logged
+ * "fetch.wait.max.ms is a consumer property and will be ignored by this
+ * producer instance" at every start. */
 #include "lm_kafka.h"
 #include "lm_log.h"
 
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,4 +79,85 @@ Test(kafka_log, librdkafka_lines_are_json_log_lines, .timeout = 60) {
                  "librdkafka logged nothing through lm_log (%d "
                  "lines)",
                  lines);
+}
+
+/* The warning a client of the other side logged, or NULL: librdkafka
+ * checks a conf's properties against the client's side in rd_kafka_new. */
+static char *new_client_warning(rd_kafka_type_t type, rd_kafka_conf_t *conf) {
+    char path[] = "/tmp/lm-kafka-side-XXXXXX", err[512];
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof(err));
+    cr_assert_not_null(rk, "%s", err);
+    rd_kafka_destroy(rk);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    char buf[16384];
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+    buf[n > 0 ? n : 0] = '\0';
+    close(fd);
+    unlink(path);
+    const char *w = strstr(buf, "will be ignored");
+    return w ? strndup(w, 80) : NULL;
+}
+
+Test(kafka_log, passthrough_properties_reach_their_side_only,
+     .timeout = 60) {
+    lm_log_init("test", LM_LOG_INFO);
+    cr_expect_eq(lm_kafka_property_side("fetch.wait.max.ms"), 'C');
+    cr_expect_eq(lm_kafka_property_side("linger.ms"), 'P');
+    cr_expect_eq(lm_kafka_property_side("socket.nagle.disable"), '*');
+    cr_expect_eq(lm_kafka_property_side("no.such.property"), '*');
+    cr_expect_eq(lm_kafka_property_side("fetch.wait"), '*',
+                 "a prefix of a name is not the name");
+
+    lm_settings s;
+    memset(&s, 0, sizeof(s));
+    s.brokers = "127.0.0.1:1";
+    s.kafka[0] = (lm_kafka_prop){"fetch.wait.max.ms", "7"};
+    s.kafka[1] = (lm_kafka_prop){"linger.ms", "3"};
+    s.kafka[2] = (lm_kafka_prop){"socket.keepalive.enable", "true"};
+    s.n_kafka = 3;
+    char err[512], v[64];
+    size_t vn;
+    static const struct {
+        lm_kafka_role role;
+        rd_kafka_type_t type;
+        const char *fetch_wait, *linger;
+    } roles[] = {
+        {LM_KAFKA_PRODUCER, RD_KAFKA_PRODUCER, NULL, "3"},
+        {LM_KAFKA_CONSUMER, RD_KAFKA_CONSUMER, "7", NULL},
+        {LM_KAFKA_READER, RD_KAFKA_CONSUMER, "7", NULL},
+    };
+    for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
+        rd_kafka_conf_t *conf =
+            lm_kafka_conf(&s, roles[i].role, "g", err, sizeof(err));
+        cr_assert_not_null(conf, "%s", err);
+        vn = sizeof(v);
+        cr_assert_eq(rd_kafka_conf_get(conf, "fetch.wait.max.ms", v, &vn),
+                     RD_KAFKA_CONF_OK);
+        if (roles[i].fetch_wait)
+            cr_expect_str_eq(v, roles[i].fetch_wait);
+        else
+            cr_expect_str_neq(v, "7", "a producer got the consumer's wait");
+        vn = sizeof(v);
+        cr_assert_eq(rd_kafka_conf_get(conf, "linger.ms", v, &vn),
+                     RD_KAFKA_CONF_OK);
+        if (roles[i].linger)
+            cr_expect_str_eq(v, roles[i].linger);
+        else
+            cr_expect_str_neq(v, "3", "a consumer got the producer's linger");
+        vn = sizeof(v);
+        cr_assert_eq(
+            rd_kafka_conf_get(conf, "socket.keepalive.enable", v, &vn),
+            RD_KAFKA_CONF_OK);
+        cr_expect_str_eq(v, "true", "a property of both sides reaches both");
+        char *w = new_client_warning(roles[i].type, conf);
+        cr_expect_null(w, "role %zu: librdkafka warned: %s", i, w);
+        free(w);
+    }
 }
