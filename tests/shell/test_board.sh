@@ -212,6 +212,7 @@ print(json.dumps({
     "throughput": {k: v.get("throughput_per_s") for k, v in s.items()},
     "lag": {k: v.get("lag") for k, v in s.items()},
     "generated_at_ms": d.get("generated_at_ms"),
+    "now_ms": d.get("now_ms"),
     "timing_waiting": s.get("timing", {}).get("waiting"),
 }))
 PY
@@ -290,14 +291,20 @@ done
 stopped_ms=$(date +%s%3N)
 # Wait for a snapshot taken over a stopped interval (throughput 0) in
 # which some lead waits past its response window (simulated time runs on:
-# a response window of days passes in seconds).
+# a response window of days passes in seconds). Its collection must have
+# begun a refresh after the stop, not only ended after it: a snapshot's
+# `now_ms` is taken when it begins, and on a loaded machine its Kafka and
+# Redis reads take seconds (the check below holds its figures to Redis's
+# rows at that now). now_ms is simulated: a real time r is
+# ORIGIN + (r - ORIGIN) * SCALE on that clock.
+stopped_sim=$((LASTMILE_TIME_ORIGIN_MS + (stopped_ms + REFRESH_S * 1000 - LASTMILE_TIME_ORIGIN_MS) * SCALE))
 fresh=0
 for ((i = 0; i < WAIT_S * 2; i++)); do
   state=$("$PY" "$TMP/live.py" "$URL" | "$PY" -c 'import json,sys
 d = json.load(sys.stdin)
-print(d.get("generated_at_ms") or 0, d.get("timing_waiting") or 0)')
-  gen=${state% *}
-  if [ "${gen:-0}" -gt $((stopped_ms + REFRESH_S * 1000 + 500)) ] &&
+print(d.get("now_ms") or 0, d.get("timing_waiting") or 0)')
+  snap_now=${state% *}
+  if [ "${snap_now:-0}" -gt "$stopped_sim" ] &&
     [ "${state#* }" -gt 0 ]; then
     fresh=1
     break
