@@ -105,8 +105,7 @@ static char *new_client_warning(rd_kafka_type_t type, rd_kafka_conf_t *conf) {
     return w ? strndup(w, 80) : NULL;
 }
 
-Test(kafka_log, passthrough_properties_reach_their_side_only,
-     .timeout = 60) {
+Test(kafka_log, passthrough_properties_reach_their_side_only, .timeout = 60) {
     lm_log_init("test", LM_LOG_INFO);
     cr_expect_eq(lm_kafka_property_side("fetch.wait.max.ms"), 'C');
     cr_expect_eq(lm_kafka_property_side("linger.ms"), 'P');
@@ -152,9 +151,8 @@ Test(kafka_log, passthrough_properties_reach_their_side_only,
         else
             cr_expect_str_neq(v, "3", "a consumer got the producer's linger");
         vn = sizeof(v);
-        cr_assert_eq(
-            rd_kafka_conf_get(conf, "socket.keepalive.enable", v, &vn),
-            RD_KAFKA_CONF_OK);
+        cr_assert_eq(rd_kafka_conf_get(conf, "socket.keepalive.enable", v, &vn),
+                     RD_KAFKA_CONF_OK);
         cr_expect_str_eq(v, "true", "a property of both sides reaches both");
         char *w = new_client_warning(roles[i].type, conf);
         cr_expect_null(w, "role %zu: librdkafka warned: %s", i, w);
