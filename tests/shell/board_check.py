@@ -340,10 +340,7 @@ def waits(r):
             num(r["next_due_at"]) else num(r["decided_at"])
         return ("followup", since) if since else None
     # past its window, not at its end: lm_report_waiting_stage's rule
-    # (now > next_due_at). `lastmile simulate` moves the shared clock from
-    # one due time to the next, so when the workers stop, leads due at
-    # exactly the board's now are common; counting them too made this
-    # check fail under load (21 leads against the page's 11)
+    # (now > next_due_at)
     if r["stage"] == "waiting" and 0 < num(r["next_due_at"]) < now_ms:
         return ("timing", num(r["next_due_at"]))
     return None
